@@ -1,0 +1,271 @@
+/* cfg.c: the configuration table, and loading it from defaults, a YAML file and the
+ * environment. Values are checked when they are set, so cfg_str/cfg_int never fail. */
+#include "cfg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamljson.h"
+
+static const struct cfg_entry table[CFG__MAX] = {
+	[CFG_SERVER_SOCKET] = { "server.socket", "KAIDEN_SERVER_SOCKET", CFG_T_STRING,
+		"/run/kaiden/api.sock", 0, 0, NULL, 0,
+		"Unix socket kaiden-api serve listens on for nginx (FastCGI)" },
+	[CFG_SERVER_THREADS] = { "server.threads", "KAIDEN_SERVER_THREADS", CFG_T_INT, "4", 1, 256,
+		NULL, 0, "worker threads, each with its own database connection" },
+	[CFG_SERVER_MAX_BODY] = { "server.max_body", "KAIDEN_SERVER_MAX_BODY", CFG_T_INT, "65536",
+		1024, 16777216, NULL, 0, "largest request body accepted, in bytes (413 above)" },
+	[CFG_SERVER_PUBLIC_URL] = { "server.public_url", "KAIDEN_SERVER_PUBLIC_URL", CFG_T_STRING,
+		"", 0, 0, NULL, 0, "the URL users reach the portal at, for links (optional)" },
+	[CFG_SERVER_MODE] = { "server.mode", "KAIDEN_SERVER_MODE", CFG_T_ENUM, "single", 0, 0,
+		"single|multi", 0, "single: one fixed default tenant; multi: tenants (later issue)" },
+	[CFG_DATABASE_DRIVER] = { "database.driver", "KAIDEN_DATABASE_DRIVER", CFG_T_ENUM,
+		"sqlite", 0, 0, "sqlite|postgres", 0, "which database to use" },
+	[CFG_DATABASE_PATH] = { "database.path", "KAIDEN_DATABASE_PATH", CFG_T_STRING,
+		"./kaiden.db", 0, 0, NULL, 0, "SQLite database file (driver sqlite)" },
+	[CFG_DATABASE_DSN] = { "database.dsn", "KAIDEN_DATABASE_DSN", CFG_T_STRING, "", 0, 0,
+		NULL, 1, "libpq connection string or URI (driver postgres)" },
+	[CFG_CF_DOMAIN] = { "cloudflare.domain", "KAIDEN_CF_DOMAIN", CFG_T_STRING,
+		"support.example.com", 0, 0, NULL, 0,
+		"sessions are published as sess-<id>.<domain> and sess-<id>-ssh.<domain>" },
+	[CFG_SESSION_SSH_PORT] = { "session.ssh_port", "KAIDEN_SESSION_SSH_PORT", CFG_T_INT, "22",
+		1, 65535, NULL, 0, "SSH port on the customer machine a session exposes" },
+	[CFG_SESSION_WEB_PORT] = { "session.web_port", "KAIDEN_SESSION_WEB_PORT", CFG_T_INT,
+		"8080", 1, 65535, NULL, 0, "web desktop port on the customer machine" },
+	[CFG_LOG_LEVEL] = { "log.level", "KAIDEN_LOG_LEVEL", CFG_T_ENUM, "info", 0, 0,
+		"debug|info|warn|error", 0, "lowest level logged" },
+};
+
+static char *values[CFG__MAX];
+static long ints[CFG__MAX];
+static const char *sources[CFG__MAX];
+
+static int choice_ok(const char *choices, const char *v)
+{
+	size_t len = strlen(v);
+	const char *p = choices;
+
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		if (n == len && strncmp(p, v, n) == 0)
+			return 1;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return 0;
+}
+
+static int entry_set(enum cfg_key key, const char *value, const char *source, char *err,
+                     size_t errlen)
+{
+	const struct cfg_entry *e = &table[key];
+	char *copy;
+	long n = 0;
+
+	switch (e->type) {
+	case CFG_T_INT: {
+		char *end;
+		errno = 0;
+		n = strtol(value, &end, 10);
+		if (errno || end == value || *end || n < e->min || n > e->max) {
+			snprintf(err, errlen, "%s (from %s): \"%s\" is not a whole number from %ld to %ld",
+			         e->name, source, e->secret ? "***" : value, e->min, e->max);
+			return -1;
+		}
+		break;
+	}
+	case CFG_T_ENUM:
+		if (!choice_ok(e->choices, value)) {
+			snprintf(err, errlen, "%s (from %s): \"%s\" is not one of %s", e->name, source,
+			         value, e->choices);
+			return -1;
+		}
+		break;
+	case CFG_T_STRING:
+		break;
+	}
+	copy = strdup(value);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", e->name);
+		return -1;
+	}
+	free(values[key]);
+	values[key] = copy;
+	ints[key] = n;
+	sources[key] = source;
+	return 0;
+}
+
+static int key_by_name(const char *name)
+{
+	for (int i = 0; i < CFG__MAX; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* ${VAR} in a file value takes VAR from the environment (unset: empty), as the seed's
+ * config shows for secrets such as ${CF_API_TOKEN}. */
+static char *expand_env(const char *in)
+{
+	size_t cap = strlen(in) + 1, len = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	for (const char *p = in; *p;) {
+		const char *add = p;
+		size_t n = 1;
+		char name[128];
+		if (p[0] == '$' && p[1] == '{') {
+			const char *close = strchr(p + 2, '}');
+			if (close && (size_t)(close - p - 2) < sizeof(name)) {
+				memcpy(name, p + 2, (size_t)(close - p - 2));
+				name[close - p - 2] = '\0';
+				add = getenv(name);
+				if (!add)
+					add = "";
+				n = strlen(add);
+				p = close + 1;
+				goto append;
+			}
+		}
+		p++;
+append:
+		if (len + n + 1 > cap) {
+			char *grown;
+			cap = (len + n + 1) * 2;
+			grown = realloc(out, cap);
+			if (!grown) {
+				free(out);
+				return NULL;
+			}
+			out = grown;
+		}
+		memcpy(out + len, add, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static int load_file(const char *path, char *err, size_t errlen)
+{
+	json_object *root = NULL;
+	char inner[256];
+	int rc = -1;
+
+	if (yamljson_read_file(path, &root, inner, sizeof(inner)) < 0) {
+		snprintf(err, errlen, "config file %s", inner);
+		return -1;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "config file %s: must be a mapping of sections", path);
+		goto out;
+	}
+	json_object_object_foreach(root, section, settings) {
+		if (!json_object_is_type(settings, json_type_object)) {
+			snprintf(err, errlen, "config file %s: %s: must be a mapping of settings", path,
+			         section);
+			goto out;
+		}
+		json_object_object_foreach(settings, key, val) {
+			char name[128], *expanded;
+			int k, set_rc;
+			snprintf(name, sizeof(name), "%s.%s", section, key);
+			k = key_by_name(name);
+			if (k < 0) {
+				snprintf(err, errlen, "config file %s: %s: unknown setting", path, name);
+				goto out;
+			}
+			if (!json_object_is_type(val, json_type_string)) {
+				snprintf(err, errlen, "config file %s: %s: must be a single value", path, name);
+				goto out;
+			}
+			expanded = expand_env(json_object_get_string(val));
+			if (!expanded) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			set_rc = entry_set((enum cfg_key)k, expanded, "file", err, errlen);
+			free(expanded);
+			if (set_rc < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+int cfg_load(const char *path, char *err, size_t errlen)
+{
+	for (int i = 0; i < CFG__MAX; i++)
+		if (entry_set((enum cfg_key)i, table[i].def, "default", err, errlen) < 0)
+			return -1;
+	if (path && load_file(path, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < CFG__MAX; i++) {
+		const char *v = getenv(table[i].env);
+		if (v && entry_set((enum cfg_key)i, v, "environment", err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cfg_set(const char *name, const char *value, char *err, size_t errlen)
+{
+	int k = key_by_name(name);
+
+	if (k < 0) {
+		snprintf(err, errlen, "%s: unknown setting", name);
+		return -1;
+	}
+	if (!values[0]) {
+		/* First use without cfg_load: start from the defaults. */
+		for (int i = 0; i < CFG__MAX; i++)
+			if (entry_set((enum cfg_key)i, table[i].def, "default", err, errlen) < 0)
+				return -1;
+	}
+	return entry_set((enum cfg_key)k, value, "command line", err, errlen);
+}
+
+static void ensure_loaded(void)
+{
+	char err[256];
+
+	if (!values[0] && cfg_load(NULL, err, sizeof(err)) < 0)
+		abort(); /* the defaults themselves are wrong: a bug */
+}
+
+const char *cfg_str(enum cfg_key key)
+{
+	ensure_loaded();
+	return values[key];
+}
+
+long cfg_int(enum cfg_key key)
+{
+	ensure_loaded();
+	return ints[key];
+}
+
+const struct cfg_entry *cfg_table(void)
+{
+	return table;
+}
+
+void cfg_dump(FILE *out)
+{
+	ensure_loaded();
+	for (int i = 0; i < CFG__MAX; i++) {
+		const char *v = values[i];
+		if (table[i].secret && *v)
+			v = "(set, not shown)";
+		fprintf(out, "%-20s %-26s %-12s %s\n", table[i].name, table[i].env, sources[i], v);
+	}
+}

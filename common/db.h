@@ -1,0 +1,67 @@
+/* db.h: one small interface over PostgreSQL (libpq) and SQLite.
+ *
+ * SQL is written once for both: parameters are $1..$n in the text (SQLite accepts them
+ * as named parameters; the binding maps them by name), every parameter and every result
+ * value is text, and time stamps are RFC 3339 text made by the application (ids.h), so
+ * no SQL needs now(). PostgreSQL's timestamptz results are given back in the same
+ * RFC 3339 form (the session runs with TimeZone=UTC). Statements that cannot be written
+ * once (a claim with FOR UPDATE SKIP LOCKED) ask db_kind().
+ *
+ * A db is one connection: use it from one thread at a time. */
+#ifndef KAIDEN_DB_H
+#define KAIDEN_DB_H
+
+#include <stddef.h>
+#include "compat.h"
+
+struct db;
+struct db_res;
+
+enum db_kind { DB_SQLITE, DB_POSTGRES };
+
+enum db_rc {
+	DB_OK = 0,
+	DB_ERR = -1,        /* anything else: logged where it happened */
+	DB_CONSTRAINT = -2, /* unique / foreign key / check violation */
+	DB_BUSY = -3        /* serialization failure, deadlock, SQLITE_BUSY after the timeout */
+};
+
+/* driver "sqlite" (target: file path, or ":memory:") or "postgres" (target: conninfo).
+ * SQLite is opened in WAL mode with foreign keys on and a busy timeout. */
+int db_open(const char *driver, const char *target, struct db **out) WUR;
+void db_close(struct db *db);
+enum db_kind db_kind(const struct db *db);
+
+/* Runs one statement with n text parameters (a NULL pointer is SQL NULL). When out is
+ * not NULL it receives the rows (owned: db_res_free). */
+int db_exec(struct db *db, const char *sql, int n, const char *const *params,
+            struct db_res **out) WUR;
+/* Runs a script of several statements without parameters (migrations). */
+int db_script(struct db *db, const char *sql) WUR;
+
+int db_begin(struct db *db) WUR;
+int db_commit(struct db *db) WUR;
+/* Safe to call when no transaction is open. */
+void db_rollback(struct db *db);
+
+/* PostgreSQL: NOTIFY channel, payload (delivered at commit when inside a transaction).
+ * SQLite: nothing to do (readers poll). */
+int db_notify(struct db *db, const char *channel, const char *payload) WUR;
+
+/* Number of rows changed by the last db_exec (UPDATE/DELETE/INSERT). */
+long db_changes(const struct db *db);
+/* The last error's message (borrowed, "" if none). */
+const char *db_errmsg(const struct db *db);
+/* 0 if the connection answers a trivial query, else -1. Reconnects PostgreSQL once. */
+int db_ping(struct db *db) WUR;
+
+int db_res_rows(const struct db_res *res);
+int db_res_cols(const struct db_res *res);
+const char *db_res_name(const struct db_res *res, int col);
+/* Borrowed text of a value, NULL for SQL NULL. */
+const char *db_res_get(const struct db_res *res, int row, int col);
+/* Column index by name, or -1. */
+int db_res_col(const struct db_res *res, const char *name);
+void db_res_free(struct db_res *res);
+
+#endif

@@ -1,0 +1,70 @@
+/* ids.c: UUIDv7, short DNS-safe ids, RFC 3339 time stamps. */
+#include "ids.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t ids_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ids_uuid7(char out[UUID_STR_LEN])
+{
+	unsigned char b[16];
+	uint64_t ms = (uint64_t)ids_now_ms();
+
+	randombytes_buf(b + 6, 10);
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f)); /* version 7 */
+	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f)); /* variant 10 */
+	snprintf(out, UUID_STR_LEN,
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+	         b[12], b[13], b[14], b[15]);
+}
+
+int ids_is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		             (c >= 'A' && c <= 'F'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+void ids_short(char out[SHORT_ID_LEN + 1])
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+	for (int i = 0; i < SHORT_ID_LEN; i++)
+		out[i] = alphabet[randombytes_uniform(32)];
+	out[SHORT_ID_LEN] = '\0';
+}
+
+void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN])
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	char tmp[64];
+
+	gmtime_r(&secs, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
+	memcpy(out, tmp, TIMESTAMP_LEN - 1); /* years past 9999 are not ours to worry about */
+	out[TIMESTAMP_LEN - 1] = '\0';
+}

@@ -1,0 +1,26 @@
+/* ids.h: identifiers and time stamps.
+ *
+ * Row ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so ids
+ * sort by creation time. Lists page by id (`ORDER BY id DESC`, cursor = last id),
+ * which needs no extra column and is the same on both databases. */
+#ifndef KAIDEN_IDS_H
+#define KAIDEN_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "compat.h"
+
+#define SHORT_ID_LEN 10     /* characters, without the NUL */
+#define TIMESTAMP_LEN 25    /* "2026-11-23T03:45:56.123Z" plus NUL */
+
+/* Lower-case canonical UUIDv7 into out (UUID_STR_LEN bytes). */
+void ids_uuid7(char out[UUID_STR_LEN]);
+/* 1 if s is a canonical lower- or upper-case UUID (36 characters), else 0. */
+int ids_is_uuid(const char *s);
+/* SHORT_ID_LEN random characters from [a-z2-7] (DNS-safe, 50 bits) plus NUL. */
+void ids_short(char out[SHORT_ID_LEN + 1]);
+int64_t ids_now_ms(void);
+/* RFC 3339 UTC with milliseconds, e.g. 2026-11-23T03:45:56.123Z. */
+void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN]);
+
+#endif

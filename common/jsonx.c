@@ -1,0 +1,214 @@
+/* jsonx.c: strict parsing and field-table validation of JSON input. */
+#include "jsonx.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static void jsonx_fail(struct jsonx_error *err, const char *code, const char *field,
+                       const char *fmt, ...) PRINTF_LIKE(4, 5);
+
+static void jsonx_fail(struct jsonx_error *err, const char *code, const char *field,
+                       const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_error *err)
+{
+	struct json_tokener *tok;
+	json_object *obj;
+	enum json_tokener_error jerr;
+	size_t used;
+
+	if (!data || len == 0) {
+		jsonx_fail(err, "invalid_json", NULL, "the request body is empty; send a JSON object");
+		return -1;
+	}
+	if (len > INT32_MAX) {
+		jsonx_fail(err, "invalid_json", NULL, "the body is too large to parse");
+		return -1;
+	}
+	tok = json_tokener_new_ex(32);
+	if (!tok) {
+		jsonx_fail(err, "invalid_json", NULL, "out of memory");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, data, (int)len);
+	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A bare number like "12" is only finished by the end of input. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		if (jerr == json_tokener_continue) {
+			jsonx_fail(err, "invalid_json", NULL,
+			           "the body is not valid JSON: it ends in the middle of a value");
+			goto fail;
+		}
+	}
+	/* Success with obj NULL is the JSON value null: jsonx_check calls it not an object. */
+	if (jerr != json_tokener_success) {
+		jsonx_fail(err, "invalid_json", NULL, "the body is not valid JSON: %s at byte %zu",
+		           json_tokener_error_desc(jerr), used);
+		goto fail;
+	}
+	/* Only white space may follow the value. */
+	for (size_t i = used; i < len; i++) {
+		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+			jsonx_fail(err, "invalid_json", NULL,
+			           "the body is not valid JSON: unexpected data after the value at byte %zu",
+			           i);
+			json_object_put(obj);
+			goto fail;
+		}
+	}
+	json_tokener_free(tok);
+	*out = obj;
+	return 0;
+fail:
+	json_tokener_free(tok);
+	return -1;
+}
+
+static const char *type_name(enum jsonx_type t)
+{
+	switch (t) {
+	case JSONX_STRING: return "a string";
+	case JSONX_INT: return "an integer";
+	case JSONX_BOOL: return "true or false";
+	case JSONX_OBJECT: return "an object";
+	}
+	return "?";
+}
+
+/* Strings are already valid UTF-8 (the tokener checked); refuse control characters,
+ * allowing tab and newline only in long free-text fields. */
+static int string_ok(const char *s, size_t len, int free_text)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0x7f || (c < 0x20 && !(free_text && (c == '\n' || c == '\t' || c == '\r'))))
+			return 0;
+	}
+	return 1;
+}
+
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+int jsonx_check(json_object *obj, const struct jsonx_field *fields, size_t n,
+                struct jsonx_error *err)
+{
+	if (!json_object_is_type(obj, json_type_object)) {
+		jsonx_fail(err, "not_an_object", NULL, "the body must be a JSON object");
+		return -1;
+	}
+	json_object_object_foreach(obj, key, val) {
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (strcmp(key, fields[i].name) == 0)
+				break;
+		if (i == n) {
+			char shown[64];
+			snprintf(shown, sizeof(shown), "%s", key);
+			jsonx_fail(err, "unknown_field", shown, "%s: this field is not accepted here",
+			           shown);
+			return -1;
+		}
+		(void)val;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct jsonx_field *f = &fields[i];
+		json_object *v;
+
+		if (!json_object_object_get_ex(obj, f->name, &v)) {
+			if (f->required) {
+				jsonx_fail(err, "missing_field", f->name, "%s: this field is required",
+				           f->name);
+				return -1;
+			}
+			continue;
+		}
+		if (v == NULL) { /* JSON null */
+			if (f->nullable)
+				continue;
+			jsonx_fail(err, "invalid_field", f->name, "%s: must be %s, not null", f->name,
+			           type_name(f->type));
+			return -1;
+		}
+		switch (f->type) {
+		case JSONX_STRING: {
+			const char *s;
+			size_t len, chars;
+			if (!json_object_is_type(v, json_type_string))
+				goto wrong_type;
+			s = json_object_get_string(v);
+			len = (size_t)json_object_get_string_len(v);
+			if (strlen(s) != len || !string_ok(s, len, f->max_len > 256)) {
+				jsonx_fail(err, "invalid_field", f->name,
+				           "%s: must not contain control characters", f->name);
+				return -1;
+			}
+			chars = utf8_chars(s, len);
+			if (chars < f->min_len || chars > f->max_len) {
+				if (f->min_len > 0 && chars < f->min_len)
+					jsonx_fail(err, "invalid_field", f->name,
+					           "%s: must be %zu to %zu characters long", f->name, f->min_len,
+					           f->max_len);
+				else
+					jsonx_fail(err, "invalid_field", f->name,
+					           "%s: must be at most %zu characters long", f->name, f->max_len);
+				return -1;
+			}
+			break;
+		}
+		case JSONX_INT:
+			if (!json_object_is_type(v, json_type_int))
+				goto wrong_type;
+			break;
+		case JSONX_BOOL:
+			if (!json_object_is_type(v, json_type_boolean))
+				goto wrong_type;
+			break;
+		case JSONX_OBJECT:
+			if (!json_object_is_type(v, json_type_object))
+				goto wrong_type;
+			break;
+		}
+		continue;
+wrong_type:
+		jsonx_fail(err, "invalid_field", f->name, "%s: must be %s", f->name, type_name(f->type));
+		return -1;
+	}
+	return 0;
+}
+
+const char *jsonx_str(json_object *obj, const char *name)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void jsonx_add_str(json_object *obj, const char *name, const char *value)
+{
+	json_object_object_add(obj, name, value ? json_object_new_string(value) : NULL);
+}

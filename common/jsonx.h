@@ -1,0 +1,46 @@
+/* jsonx.h: strict JSON input. Parses a request or message body and checks it against a
+ * small table of fields, so every handler validates the same way and every error names
+ * the field. */
+#ifndef KAIDEN_JSONX_H
+#define KAIDEN_JSONX_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+#include "compat.h"
+
+enum jsonx_type { JSONX_STRING, JSONX_INT, JSONX_BOOL, JSONX_OBJECT };
+
+struct jsonx_field {
+	const char *name;
+	enum jsonx_type type;
+	int required;
+	size_t min_len, max_len; /* JSONX_STRING: length in characters (code points) */
+	int nullable;            /* JSON null is accepted (and means "not given") */
+};
+
+/* What was wrong, for the caller to turn into an error reply. */
+struct jsonx_error {
+	char code[32];     /* "invalid_json", "not_an_object", "missing_field",
+	                      "invalid_field", "unknown_field" */
+	char field[64];    /* the field concerned, "" if none */
+	char message[256]; /* a sentence a person can act on, naming the field */
+};
+
+/* Parses len bytes (need not be NUL-terminated) into *out; the whole input must be one
+ * JSON value. 0, or -1 with err filled ("invalid_json", message with the offset). */
+int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_error *err) WUR;
+
+/* Checks that obj is an object whose members are all in fields[0..n), of the right type
+ * and length, and that every required one is present. Strings must be valid UTF-8 with no
+ * control characters other than \n and \t (in fields that allow them: max_len > 256).
+ * 0, or -1 with err filled. */
+int jsonx_check(json_object *obj, const struct jsonx_field *fields, size_t n,
+                struct jsonx_error *err) WUR;
+
+/* Borrowed string member, or NULL when absent or null. */
+const char *jsonx_str(json_object *obj, const char *name);
+
+/* Adds name -> string (or null when value is NULL) to obj. */
+void jsonx_add_str(json_object *obj, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,132 @@
+/* store.h: the domain operations on the database, shared by kaiden-api and helperd.
+ *
+ * Every function takes the tenant it acts for and scopes every query by it. Results
+ * that go out as JSON are built here as json-c objects (owned by the caller), with the
+ * API's field names, so kaiden-api and helperd describe a row the same way.
+ *
+ * Return codes: STORE_OK, or one of the negative codes below; out-parameters are written
+ * only on STORE_OK. */
+#ifndef KAIDEN_STORE_H
+#define KAIDEN_STORE_H
+
+#include <json-c/json.h>
+#include "compat.h"
+#include "ids.h"
+#include "secret.h"
+
+struct db;
+
+#define DEFAULT_TENANT_ID "00000000-0000-0000-0000-000000000000"
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,       /* database failure, logged */
+	STORE_NOT_FOUND = -2, /* no such row in this tenant */
+	STORE_CONFLICT = -3,  /* the row's state forbids it (see each function) */
+	STORE_BUSY = -4       /* transient; the caller may retry */
+};
+
+/* Listing: newest first. limit 1..200; cursor is the last id of the previous page. */
+struct store_page {
+	int limit;
+	const char *cursor; /* NULL: first page */
+};
+
+/* A page of results: items (a JSON array) and the cursor of the next page (NULL when
+ * this is the last page). */
+struct store_list {
+	json_object *items;
+	char next_cursor[UUID_STR_LEN];
+	int has_more;
+};
+
+/* ---- devices ---------------------------------------------------------------------
+ * Device JSON: id, name, status ("offline"|"online"), last_seen, hostname, os,
+ * ip_address, agent_version, cluster_id, node_name, labels, node_status, resources,
+ * created_at; null where unknown. Never the secret or its hash. */
+
+/* Inserts a device with the given argon2id hash; *out is the device JSON. */
+int store_device_create(struct db *db, const char *tenant_id, const char *name,
+                        const char *secret_hash, json_object **out) WUR;
+int store_device_get(struct db *db, const char *tenant_id, const char *id,
+                     json_object **out) WUR;
+/* status: NULL or "online"/"offline"; q: NULL or a substring of name or hostname
+ * (case-insensitive, % and _ taken literally). */
+int store_device_list(struct db *db, const char *tenant_id, const char *status,
+                      const char *q, const struct store_page *page,
+                      struct store_list *out) WUR;
+/* Removes the device (it no longer lists, gets or authenticates; its session history
+ * stays). STORE_CONFLICT while it has a session that is not ended or failed. */
+int store_device_delete(struct db *db, const char *tenant_id, const char *id) WUR;
+
+/* ---- sessions --------------------------------------------------------------------
+ * Session JSON: id, device_id, status ("pending"|"active"|"ending"|"ended"|"failed"),
+ * step, public_url, ssh_hostname, tunnel_id, engineer_name, engineer_id, ticket_id, notes,
+ * error, ssh_port, web_port, recording_url, started_at, ended_at, created_at, updated_at. */
+
+struct store_session_new {
+	const char *device_id;
+	const char *engineer_name;
+	const char *notes;  /* may be NULL */
+	const char *domain; /* public hostnames are sess-<short>.<domain>, sess-<short>-ssh.<domain> */
+	int ssh_port, web_port;
+};
+
+/* In one transaction: the session row (pending), a "session.start" job, and (PostgreSQL)
+ * NOTIFY kaiden_jobs. STORE_NOT_FOUND when the device does not exist in the tenant. */
+int store_session_create(struct db *db, const char *tenant_id,
+                         const struct store_session_new *s, json_object **out) WUR;
+int store_session_get(struct db *db, const char *tenant_id, const char *id,
+                      json_object **out) WUR;
+int store_session_list(struct db *db, const char *tenant_id, const char *device_id,
+                       const char *status, const struct store_page *page,
+                       struct store_list *out) WUR;
+/* Replaces the notes (NULL clears them). */
+int store_session_set_notes(struct db *db, const char *tenant_id, const char *id,
+                            const char *notes, json_object **out) WUR;
+/* pending/active -> ending plus a "session.end" job and NOTIFY, in one transaction;
+ * *changed is 1. Already ending, ended or failed: nothing changes, *changed is 0, and
+ * *out is the session as it is. */
+int store_session_end(struct db *db, const char *tenant_id, const char *id,
+                      json_object **out, int *changed) WUR;
+
+/* ---- API tokens ------------------------------------------------------------------- */
+
+/* Makes a token (shown once: written to token_out) and stores its digest. *out (may be
+ * NULL) is the token's JSON: id, name, created_at. */
+int store_token_create(struct db *db, const char *tenant_id, const char *name,
+                       char token_out[TOKEN_LEN], json_object **out) WUR;
+/* Checks a presented token: STORE_OK and the tenant it acts for, or STORE_NOT_FOUND for
+ * anything else (malformed, unknown, revoked, wrong secret). Constant-time compare. */
+int store_token_check(struct db *db, const char *token,
+                      char tenant_out[UUID_STR_LEN]) WUR;
+
+/* ---- health ------------------------------------------------------------------------ */
+/* 0 if the database answers and is migrated to the version this binary knows. */
+int store_health(struct db *db) WUR;
+
+/* ---- jobs (the outbox helperd works from) -----------------------------------------
+ * kaiden-api inserts jobs in the same transaction as the row they act on; helperd claims
+ * due ones. A job is leased, not owned: a claim sets locked_until, and a job whose lease
+ * ran out (its helperd died) is claimable again, so a crash costs latency, never work. */
+
+struct store_job {
+	char id[UUID_STR_LEN];
+	char tenant_id[UUID_STR_LEN];
+	char kind[32];               /* "session.start" | "session.end" */
+	char session_id[UUID_STR_LEN];
+	int attempts;                /* including this claim */
+};
+
+/* Claims up to max due jobs for worker (an instance name) with a lease of
+ * lease_seconds: state queued and run_after <= now, or state running with an expired
+ * lease. PostgreSQL uses FOR UPDATE SKIP LOCKED so several helperds never claim the
+ * same job. *n gets how many were written to jobs[]. */
+int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
+                     struct store_job *jobs, int *n) WUR;
+/* state "done" or "failed" (error: a sentence, or NULL), or "queued" again with a delay
+ * (retry_seconds) for a transient failure. Only the worker holding the lease may finish. */
+int store_job_finish(struct db *db, const char *job_id, const char *worker,
+                     const char *state, const char *error, int retry_seconds) WUR;
+
+#endif

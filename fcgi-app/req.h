@@ -1,0 +1,90 @@
+/* req.h: one HTTP request as kaiden-api sees it, independent of FastCGI or CGI.
+ *
+ * main.c (the only file that knows libfcgi) fills it through req_init with a function
+ * that looks up CGI parameters, then hands the body. Everything allocated for the
+ * request hangs off it and is freed by req_clear. */
+#ifndef KAIDEN_REQ_H
+#define KAIDEN_REQ_H
+
+#include <stddef.h>
+#include "compat.h"
+
+struct db;
+
+enum http_method {
+	HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_OPTIONS,
+	HTTP_OTHER, HTTP__MAX
+};
+
+#define REQ_MAX_PARAMS 4
+
+struct req {
+	enum http_method method;
+	char *method_name;   /* as received */
+	char *path;          /* decoded path, without the query */
+	char *query;         /* raw query string, "" if none */
+	char *content_type;  /* "" if none */
+	char *authorization; /* "" if none */
+	char *remote_addr;   /* "" if none */
+	char *request_id;    /* X-Request-Id if given, else generated */
+	long content_length; /* -1 if none or not a number */
+
+	char *body;          /* NUL-terminated copy, NULL if none */
+	size_t body_len;
+	int body_too_large;  /* the body passed server.max_body and was not read */
+
+	/* Filled by route_dispatch from the route's {placeholders}, in order. */
+	const char *params[REQ_MAX_PARAMS];
+	int nparams;
+
+	/* Filled by auth. */
+	char tenant_id[UUID_STR_LEN];
+
+	struct db *db;       /* the worker's connection, borrowed */
+	char *scratch[8];    /* strings owned by the request (path params), freed at the end */
+	int nscratch;
+};
+
+typedef const char *(*req_param_fn)(void *ctx, const char *name);
+
+/* Reads REQUEST_METHOD, SCRIPT_NAME + PATH_INFO or DOCUMENT_URI/REQUEST_URI,
+ * QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION, REMOTE_ADDR and
+ * HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
+int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db) WUR;
+/* Takes ownership of body (malloc'd, NUL-terminated, len bytes before the NUL). */
+void req_take_body(struct req *r, char *body, size_t len);
+void req_clear(struct req *r);
+
+/* The decoded value of query parameter name, copied into out (truncated to outlen-1);
+ * returns out, or NULL when the parameter is absent. *too_long (may be NULL) is set when
+ * the value did not fit. */
+const char *req_query(const struct req *r, const char *name, char *out, size_t outlen,
+                      int *too_long);
+
+/* Typed query parameters (the first occurrence counts). Each returns 1 when the
+ * parameter is present and valid (*out written), 0 when it is absent, -1 when it is
+ * present but malformed (the caller answers 400 invalid_query naming it). */
+/* A decimal integer, digits only, within [min, max]. */
+int req_query_long(const struct req *r, const char *name, long min, long max,
+                   long *out) WUR;
+/* A canonical UUID, written in lower case. */
+int req_query_uuid(const struct req *r, const char *name, char out[UUID_STR_LEN]) WUR;
+/* One of choices (NULL-terminated); *out is the matching element of choices. */
+int req_query_enum(const struct req *r, const char *name, const char *const *choices,
+                   const char **out) WUR;
+/* Free text: valid UTF-8, no control characters, at most outlen-1 bytes. An empty value
+ * counts as absent. */
+int req_query_text(const struct req *r, const char *name, char *out, size_t outlen) WUR;
+
+/* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
+ * without control characters, else 0. */
+int req_text_valid(const char *s);
+
+/* Hands s (malloc'd) to the request, to be freed by req_clear. 0, or -1 (s is freed)
+ * when the request already holds as many as it can. */
+int req_keep(struct req *r, char *s) WUR;
+
+enum http_method req_method_parse(const char *name);
+const char *req_method_name(enum http_method m);
+
+#endif

@@ -1,0 +1,115 @@
+/* check_jsonx.c: strict JSON parsing and field validation (data-driven). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonx.h"
+
+static const struct jsonx_field fields[] = {
+	{ "name", JSONX_STRING, 1, 1, 8, 0 },
+	{ "notes", JSONX_STRING, 0, 0, 300, 1 },
+	{ "count", JSONX_INT, 0, 0, 0, 0 },
+	{ "on", JSONX_BOOL, 0, 0, 0, 0 },
+};
+
+static const struct {
+	const char *body;
+	const char *code; /* NULL: accepted */
+	const char *field;
+} cases[] = {
+	{ "{\"name\":\"abc\"}", NULL, "" },
+	{ "  {\"name\":\"abc\",\"notes\":null}\n", NULL, "" },
+	{ "{\"name\":\"\xc3\xa9t\xc3\xa9\"}", NULL, "" },           /* 3 characters, 5 bytes */
+	{ "{\"name\":\"12345678\",\"notes\":\"a\\nb\\tc\"}", NULL, "" },
+	{ "{\"name\":\"a\",\"count\":3,\"on\":true}", NULL, "" },
+	{ "", "invalid_json", "" },
+	{ "{", "invalid_json", "" },
+	{ "{\"name\":\"a\"} x", "invalid_json", "" },
+	{ "{\"name\":\"a\",}", "invalid_json", "" },
+	{ "{'name':'a'}", "invalid_json", "" },
+	{ "{\"name\":\"\xff\"}", "invalid_json", "" },
+	{ "[1,2]", "not_an_object", "" },
+	{ "12", "not_an_object", "" },
+	{ "\"x\"", "not_an_object", "" },
+	{ "null", "not_an_object", "" },
+	{ "{}", "missing_field", "name" },
+	{ "{\"name\":\"a\",\"extra\":1}", "unknown_field", "extra" },
+	{ "{\"name\":1}", "invalid_field", "name" },
+	{ "{\"name\":null}", "invalid_field", "name" },
+	{ "{\"name\":\"\"}", "invalid_field", "name" },
+	{ "{\"name\":\"123456789\"}", "invalid_field", "name" },
+	{ "{\"name\":\"a\\nb\"}", "invalid_field", "name" },
+	{ "{\"name\":\"a\\u0000b\"}", "invalid_field", "name" },
+	{ "{\"name\":\"a\",\"count\":\"3\"}", "invalid_field", "count" },
+	{ "{\"name\":\"a\",\"count\":1.5}", "invalid_field", "count" },
+	{ "{\"name\":\"a\",\"on\":1}", "invalid_field", "on" },
+	{ "{\"name\":\"a\",\"notes\":\"a\\u0001\"}", "invalid_field", "notes" },
+};
+
+START_TEST(test_cases)
+{
+	json_object *obj = NULL;
+	struct jsonx_error err;
+	const char *body = cases[_i].body;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = jsonx_parse(body, strlen(body), &obj, &err);
+	if (rc == 0) {
+		rc = jsonx_check(obj, fields, sizeof(fields) / sizeof(fields[0]), &err);
+		json_object_put(obj);
+	}
+	if (!cases[_i].code) {
+		ck_assert_msg(rc == 0, "case %d (%s): %s", _i, body, err.message);
+	} else {
+		ck_assert_msg(rc == -1, "case %d (%s) accepted", _i, body);
+		ck_assert_str_eq(err.code, cases[_i].code);
+		ck_assert_str_eq(err.field, cases[_i].field);
+		ck_assert(strlen(err.message) > 0);
+		if (*cases[_i].field)
+			ck_assert_msg(strstr(err.message, cases[_i].field) != NULL,
+			              "message does not name the field: %s", err.message);
+	}
+}
+END_TEST
+
+START_TEST(test_deep_nesting_and_helpers)
+{
+	char deep[4096];
+	json_object *obj = NULL;
+	struct jsonx_error err;
+	size_t n = 0;
+
+	for (int i = 0; i < 1000; i++)
+		deep[n++] = '[';
+	ck_assert_int_eq(jsonx_parse(deep, n, &obj, &err), -1);
+	ck_assert_str_eq(err.code, "invalid_json");
+
+	ck_assert_int_eq(jsonx_parse("{\"a\":\"b\",\"n\":null}", 18, &obj, &err), 0);
+	ck_assert_str_eq(jsonx_str(obj, "a"), "b");
+	ck_assert_ptr_null(jsonx_str(obj, "n"));
+	ck_assert_ptr_null(jsonx_str(obj, "zz"));
+	jsonx_add_str(obj, "c", NULL);
+	jsonx_add_str(obj, "d", "e");
+	ck_assert_str_eq(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN),
+	                 "{\"a\":\"b\",\"n\":null,\"c\":null,\"d\":\"e\"}");
+	json_object_put(obj);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("jsonx");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_cases, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_deep_nesting_and_helpers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
