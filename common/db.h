@@ -33,12 +33,19 @@ void db_close(struct db *db);
 enum db_kind db_kind(const struct db *db);
 
 /* Runs one statement with n text parameters (a NULL pointer is SQL NULL). When out is
- * not NULL it receives the rows (owned: db_res_free). */
+ * not NULL it receives the rows (owned: db_res_free). The statement must use exactly
+ * $1..$n (PostgreSQL's rule, enforced on SQLite too, so SQL tested on one backend runs on
+ * the other). Results: text as the database gives it, except that timestamptz is
+ * RFC 3339 as above; booleans differ (t/f vs 1/0), so the store selects none. On SQLite
+ * prepared statements are cached per connection, keyed by the SQL text. */
 int db_exec(struct db *db, const char *sql, int n, const char *const *params,
             struct db_res **out) WUR;
 /* Runs a script of several statements without parameters (migrations). */
 int db_script(struct db *db, const char *sql) WUR;
 
+/* SQLite: BEGIN IMMEDIATE (the write lock is taken at once; every transaction here
+ * writes). Failures are logged once, where found: DB_ERR as an error, DB_CONSTRAINT and
+ * DB_BUSY as warnings (callers often expect them); never with parameter values. */
 int db_begin(struct db *db) WUR;
 int db_commit(struct db *db) WUR;
 /* Safe to call when no transaction is open. */
@@ -48,7 +55,8 @@ void db_rollback(struct db *db);
  * SQLite: nothing to do (readers poll). */
 int db_notify(struct db *db, const char *channel, const char *payload) WUR;
 
-/* Number of rows changed by the last db_exec (UPDATE/DELETE/INSERT). */
+/* Number of rows changed by the last db_exec (UPDATE/DELETE/INSERT; 0 after a SELECT
+ * or a failure). */
 long db_changes(const struct db *db);
 /* The last error's message (borrowed, "" if none). */
 const char *db_errmsg(const struct db *db);

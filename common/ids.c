@@ -1,6 +1,7 @@
 /* ids.c: UUIDv7, short DNS-safe ids, RFC 3339 time stamps. */
 #include "ids.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,15 +15,39 @@ int64_t ids_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* RFC 9562 method 1: within one millisecond the 12-bit rand_a field is a counter that
+ * starts at a random value below 2^11, so ids made by one process sort in the order they
+ * were made. If the counter runs out, the time stamp moves on a millisecond (the clock
+ * going backwards is handled the same way: never reuse an older time). */
+static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t uuid_last_ms;
+static unsigned uuid_seq;
+
 void ids_uuid7(char out[UUID_STR_LEN])
 {
 	unsigned char b[16];
 	uint64_t ms = (uint64_t)ids_now_ms();
+	unsigned seq;
 
 	randombytes_buf(b + 6, 10);
+	pthread_mutex_lock(&uuid_lock);
+	if (ms <= uuid_last_ms) {
+		ms = uuid_last_ms;
+		if (++uuid_seq > 0xfff) {
+			ms++;
+			uuid_seq = randombytes_uniform(0x800);
+		}
+	} else {
+		uuid_seq = randombytes_uniform(0x800);
+	}
+	uuid_last_ms = ms;
+	seq = uuid_seq;
+	pthread_mutex_unlock(&uuid_lock);
+
 	for (int i = 0; i < 6; i++)
 		b[i] = (unsigned char)(ms >> (8 * (5 - i)));
-	b[6] = (unsigned char)(0x70 | (b[6] & 0x0f)); /* version 7 */
+	b[6] = (unsigned char)(0x70 | ((seq >> 8) & 0x0f)); /* version 7, counter high bits */
+	b[7] = (unsigned char)(seq & 0xff);
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f)); /* variant 10 */
 	snprintf(out, UUID_STR_LEN,
 	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -22,4 +22,8 @@ extern const struct migration migrations[];
  * once (PostgreSQL: advisory lock). *applied (may be NULL) gets how many ran. */
 int migrations_apply(struct db *db, int *applied) WUR;
 
+/* The highest version embedded for db's backend (what a fully migrated database
+ * records in schema_migrations); 0 if there is none. */
+int migrations_latest(const struct db *db);
+
 #endif

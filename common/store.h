@@ -5,7 +5,8 @@
  * API's field names, so kaiden-api and helperd describe a row the same way.
  *
  * Return codes: STORE_OK, or one of the negative codes below; out-parameters are written
- * only on STORE_OK. */
+ * only on STORE_OK. Functions that write several rows open and close their own
+ * transaction: call them with none open. */
 #ifndef KAIDEN_STORE_H
 #define KAIDEN_STORE_H
 
@@ -26,7 +27,9 @@ enum store_rc {
 	STORE_BUSY = -4       /* transient; the caller may retry */
 };
 
-/* Listing: newest first. limit 1..200; cursor is the last id of the previous page. */
+/* Listing: newest first. limit 1..200 (0 means the default, 50; others are clamped);
+ * cursor is the last id of the previous page. Ids given to the store (tenant, row ids,
+ * cursors, filters) are UUIDs in either case: anything else is STORE_NOT_FOUND. */
 struct store_page {
 	int limit;
 	const char *cursor; /* NULL: first page */
@@ -69,7 +72,7 @@ struct store_session_new {
 	const char *engineer_name;
 	const char *notes;  /* may be NULL */
 	const char *domain; /* public hostnames are sess-<short>.<domain>, sess-<short>-ssh.<domain> */
-	int ssh_port, web_port;
+	int ssh_port, web_port; /* 0: 22 and 8080 */
 };
 
 /* In one transaction: the session row (pending), a "session.start" job, and (PostgreSQL)

@@ -76,6 +76,13 @@ int req_query_enum(const struct req *r, const char *name, const char *const *cho
  * counts as absent. */
 int req_query_text(const struct req *r, const char *name, char *out, size_t outlen) WUR;
 
+struct store_page;
+/* The list parameters limit (1..200, default 50) and cursor (a UUID; its lower-case form
+ * is kept in cursor_buf, which page->cursor then points to). 0, or -1 with *bad_param
+ * naming the malformed parameter. */
+int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_STR_LEN],
+             const char **bad_param) WUR;
+
 /* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
  * without control characters, else 0. */
 int req_text_valid(const char *s);

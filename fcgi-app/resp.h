@@ -21,7 +21,25 @@ void resp_json(struct resp *rs, int status, json_object *body);
 /* {"error":{"code","message"[,"field"]}} with status. field may be NULL. */
 void resp_error(struct resp *rs, int status, const char *code, const char *field,
                 const char *fmt, ...) PRINTF_LIKE(5, 6);
+/* Adds a header line; a name or value holding CR or LF is dropped (never split a
+ * header). */
 void resp_header(struct resp *rs, const char *name, const char *value);
+
+struct store_list;
+/* 200 {"items":[...],"next_cursor":"<id>"|null}; the items move into the reply. */
+void resp_list(struct resp *rs, struct store_list *list);
+
+struct jsonx_error;
+struct db;
+/* 400 with the code, field and message jsonx found. */
+void resp_jsonx_error(struct resp *rs, const struct jsonx_error *err);
+/* A failed store_* call (rc < 0) as a reply: STORE_NOT_FOUND -> 404 not_found ("what"
+ * names the resource), STORE_BUSY -> 503 unavailable, STORE_ERR -> 503 unavailable when
+ * the database does not answer db_ping (which also reconnects), else 500 internal,
+ * logged with request_id. STORE_CONFLICT means something different per endpoint: the
+ * handler answers it; here it is a 500. */
+void resp_store_error(struct resp *rs, int rc, struct db *db, const char *request_id,
+                      const char *what);
 
 /* "Status: 200 OK\r\nContent-Type: application/json\r\n...\r\n\r\n{...}" into out;
  * HEAD requests get no body. 0 or -1 (out of memory). */

@@ -1,0 +1,309 @@
+/* db.c: the backend-neutral half of db.h: dispatch to the backend, transactions,
+ * results, and error recording. The backends are db_pg.c and db_sqlite.c. */
+#include "db.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_impl.h"
+#include "log.h"
+
+/* A result larger than this is a bug (a missing LIMIT), not something to hand out. */
+#define DB_RES_MAX ((size_t)64 * 1024 * 1024)
+#define DB_NULL_OFF ((size_t)-1)
+
+struct db_res {
+	int rows, cols;
+	char **names; /* cols pointers into text */
+	char **vals;  /* rows * cols pointers into text, NULL for SQL NULL */
+	char *text;
+};
+
+int db_open(const char *driver, const char *target, struct db **out)
+{
+	if (!driver || !target) {
+		log_error("db: open needs a driver and a target");
+		return DB_ERR;
+	}
+	if (strcmp(driver, "sqlite") == 0)
+		return db_sqlite_open(target, out);
+	if (strcmp(driver, "postgres") == 0 || strcmp(driver, "postgresql") == 0)
+		return db_pg_open(target, out);
+	log_error("db: unknown driver %s (sqlite or postgres)", driver);
+	return DB_ERR;
+}
+
+void db_close(struct db *db)
+{
+	if (db)
+		db->ops->close(db);
+}
+
+enum db_kind db_kind(const struct db *db)
+{
+	return db->kind;
+}
+
+int db_exec(struct db *db, const char *sql, int n, const char *const *params,
+            struct db_res **out)
+{
+	if (n < 0 || (n > 0 && !params))
+		return db_fail(db, DB_ERR, sql, "bad parameter list");
+	return db->ops->exec(db, sql, n, params, out);
+}
+
+int db_script(struct db *db, const char *sql)
+{
+	return db->ops->script(db, sql);
+}
+
+/* BEGIN IMMEDIATE on SQLite takes the write lock now rather than at the first write: a
+ * deferred transaction that reads and then writes can fail with SQLITE_BUSY_SNAPSHOT,
+ * which no busy timeout helps. Every transaction we open writes. */
+int db_begin(struct db *db)
+{
+	return db_exec(db, db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL, NULL);
+}
+
+int db_commit(struct db *db)
+{
+	return db_exec(db, "COMMIT", 0, NULL, NULL);
+}
+
+void db_rollback(struct db *db)
+{
+	if (!db->ops->in_tx(db))
+		return;
+	/* A failed rollback is logged by exec; the connection is then unusable anyway. */
+	if (db_exec(db, "ROLLBACK", 0, NULL, NULL) != DB_OK)
+		return;
+}
+
+int db_notify(struct db *db, const char *channel, const char *payload)
+{
+	const char *params[2] = { channel, payload ? payload : "" };
+
+	if (db->kind != DB_POSTGRES)
+		return DB_OK;
+	return db_exec(db, "SELECT pg_notify($1, $2)", 2, params, NULL);
+}
+
+long db_changes(const struct db *db)
+{
+	return db->changes;
+}
+
+const char *db_errmsg(const struct db *db)
+{
+	return db->errmsg;
+}
+
+int db_ping(struct db *db)
+{
+	struct db_res *res = NULL;
+
+	if (db->ops->exec(db, "SELECT 1", 0, NULL, &res) == DB_OK && db_res_rows(res) == 1) {
+		db_res_free(res);
+		return 0;
+	}
+	db_res_free(res);
+	if (db->ops->reconnect(db) != 0)
+		return -1;
+	if (db->ops->exec(db, "SELECT 1", 0, NULL, &res) != DB_OK) {
+		db_res_free(res);
+		return -1;
+	}
+	db_res_free(res);
+	return 0;
+}
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+/* The start of a statement, on one line, without double quotes (logfmt). */
+static void sql_summary(const char *sql, char *out, size_t size)
+{
+	size_t o = 0;
+	int space = 0;
+
+	for (const char *p = sql ? sql : ""; *p && o + 4 < size; p++) {
+		char c = *p;
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			space = o > 0;
+			continue;
+		}
+		if (space)
+			out[o++] = ' ';
+		space = 0;
+		out[o++] = c == '"' ? '\'' : c;
+	}
+	if (sql && strlen(sql) > o && o + 4 >= size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+static const char *kind_name(const struct db *db)
+{
+	return db->kind == DB_POSTGRES ? "postgres" : "sqlite";
+}
+
+int db_fail(struct db *db, enum db_rc rc, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	char what[64];
+
+	va_start(ap, fmt);
+	vsnprintf(db->errmsg, sizeof(db->errmsg), fmt, ap);
+	va_end(ap);
+	/* One line, no double quotes (log.c quotes the message), no trailing space. */
+	for (char *p = db->errmsg; *p; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			*p = ' ';
+		else if (*p == '"')
+			*p = '\'';
+	}
+	for (size_t len = strlen(db->errmsg); len > 0 && db->errmsg[len - 1] == ' '; len--)
+		db->errmsg[len - 1] = '\0';
+	sql_summary(sql, what, sizeof(what));
+	db->changes = 0;
+	/* log.c quotes the whole message: no double quotes inside it. */
+	if (rc == DB_ERR)
+		log_error("db=%s %s%s%s%s", kind_name(db), db->errmsg, what[0] ? " (sql: " : "",
+		          what, what[0] ? ")" : "");
+	else
+		log_warn("db=%s %s%s%s%s", kind_name(db), db->errmsg, what[0] ? " (sql: " : "",
+		         what, what[0] ? ")" : "");
+	return rc;
+}
+
+void db_ok(struct db *db, long changes)
+{
+	db->changes = changes;
+	db->errmsg[0] = '\0';
+}
+
+/* ---- results --------------------------------------------------------------------- */
+
+void db_res_build_init(struct db_res_build *b, int cols)
+{
+	b->cols = cols;
+	b->n = 0;
+	b->cap = 0;
+	b->offs = NULL;
+	buf_init(&b->text, DB_RES_MAX);
+}
+
+int db_res_build_add(struct db_res_build *b, const char *s, size_t len)
+{
+	size_t off = DB_NULL_OFF;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 32;
+		size_t *offs = realloc(b->offs, cap * sizeof(*offs));
+		if (!offs)
+			return -1;
+		b->offs = offs;
+		b->cap = cap;
+	}
+	if (s) {
+		static const char nul = '\0';
+		off = b->text.len;
+		if (buf_append(&b->text, s, len) != 0 || buf_append(&b->text, &nul, 1) != 0)
+			return -1;
+	}
+	b->offs[b->n++] = off;
+	return 0;
+}
+
+int db_res_build_finish(struct db_res_build *b, struct db_res **out)
+{
+	struct db_res *res = NULL;
+	size_t nvals;
+	int rc = -1;
+
+	if (b->cols < 0 || b->n < (size_t)b->cols || (b->cols > 0 && (b->n - b->cols) % b->cols))
+		goto out;
+	nvals = b->n - (size_t)b->cols;
+	if (b->cols > 0 && nvals / b->cols > INT32_MAX)
+		goto out;
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		goto out;
+	res->cols = b->cols;
+	res->rows = b->cols > 0 ? (int)(nvals / b->cols) : 0;
+	res->names = calloc(b->cols ? b->cols : 1, sizeof(char *));
+	res->vals = calloc(nvals ? nvals : 1, sizeof(char *));
+	res->text = buf_take(&b->text);
+	if (!res->names || !res->vals || !res->text)
+		goto out;
+	for (size_t i = 0; i < b->n; i++) {
+		char *v = b->offs[i] == DB_NULL_OFF ? NULL : res->text + b->offs[i];
+		if (i < (size_t)b->cols)
+			res->names[i] = v ? v : (char *)"";
+		else
+			res->vals[i - b->cols] = v;
+	}
+	*out = res;
+	res = NULL;
+	rc = 0;
+out:
+	db_res_free(res);
+	db_res_build_clear(b);
+	return rc;
+}
+
+void db_res_build_clear(struct db_res_build *b)
+{
+	free(b->offs);
+	b->offs = NULL;
+	b->n = b->cap = 0;
+	buf_clear(&b->text);
+}
+
+int db_res_rows(const struct db_res *res)
+{
+	return res ? res->rows : 0;
+}
+
+int db_res_cols(const struct db_res *res)
+{
+	return res ? res->cols : 0;
+}
+
+const char *db_res_name(const struct db_res *res, int col)
+{
+	if (!res || col < 0 || col >= res->cols)
+		return NULL;
+	return res->names[col];
+}
+
+const char *db_res_get(const struct db_res *res, int row, int col)
+{
+	if (!res || row < 0 || row >= res->rows || col < 0 || col >= res->cols)
+		return NULL;
+	return res->vals[(size_t)row * res->cols + col];
+}
+
+int db_res_col(const struct db_res *res, const char *name)
+{
+	if (!res || !name)
+		return -1;
+	for (int i = 0; i < res->cols; i++)
+		if (strcmp(res->names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+void db_res_free(struct db_res *res)
+{
+	if (!res)
+		return;
+	free(res->names);
+	free(res->vals);
+	free(res->text);
+	free(res);
+}

@@ -1,0 +1,59 @@
+/* db_impl.h: what db.c shares with its two backends (db_pg.c, db_sqlite.c). Private to
+ * the db module: nothing outside common/db*.c includes it.
+ *
+ * Each backend's connection struct starts with a struct db, so a struct db * is also a
+ * pointer to the backend's struct. Results are built the same way by both backends
+ * (struct db_res_build), so db_res_* is written once. */
+#ifndef KAIDEN_DB_IMPL_H
+#define KAIDEN_DB_IMPL_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "compat.h"
+#include "db.h"
+
+struct db_ops {
+	int (*exec)(struct db *db, const char *sql, int n, const char *const *params,
+	            struct db_res **out);
+	int (*script)(struct db *db, const char *sql);
+	/* 1 when a transaction is open (or failed and not yet rolled back). */
+	int (*in_tx)(struct db *db);
+	/* Reconnects when the connection is known to be broken: 0 or -1. */
+	int (*reconnect)(struct db *db);
+	void (*close)(struct db *db);
+};
+
+struct db {
+	enum db_kind kind;
+	const struct db_ops *ops;
+	long changes;
+	char errmsg[256];
+};
+
+int db_pg_open(const char *conninfo, struct db **out) WUR;
+int db_sqlite_open(const char *path, struct db **out) WUR;
+
+/* Records a failure: sets errmsg and logs it once (error level for DB_ERR, warn for
+ * DB_CONSTRAINT and DB_BUSY, which callers often expect). sql is shown shortened; it
+ * never holds values, which travel as parameters. Returns rc. */
+int db_fail(struct db *db, enum db_rc rc, const char *sql, const char *fmt, ...)
+	PRINTF_LIKE(4, 5);
+void db_ok(struct db *db, long changes);
+
+/* Building a result: the column names first (cols values), then each row's values in
+ * order. Offsets, not pointers, until the end, because the text buffer moves. */
+struct db_res_build {
+	int cols;
+	size_t n, cap;  /* values added so far (names included), room in offs */
+	size_t *offs;   /* offset into text, or (size_t)-1 for NULL */
+	struct buf text;
+};
+
+void db_res_build_init(struct db_res_build *b, int cols);
+/* s == NULL adds SQL NULL. 0 or -1 (out of memory / over the cap). */
+int db_res_build_add(struct db_res_build *b, const char *s, size_t len) WUR;
+/* Moves everything into a new db_res (b is cleared either way). 0 or -1. */
+int db_res_build_finish(struct db_res_build *b, struct db_res **out) WUR;
+void db_res_build_clear(struct db_res_build *b);
+
+#endif

@@ -1,0 +1,175 @@
+/* store_device.c: devices (registered machines or nodes), tenant-scoped.
+ *
+ * Deleting is soft (deleted_at), so a device's session history keeps its reference; a
+ * deleted device never lists, gets or authenticates again. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+#include "store_row.h"
+
+#define DEVICE_SELECT                                                                   \
+	"SELECT id, name, status, last_seen, hostname, os, ip_address, agent_version, "  \
+	"cluster_id, node_name, labels, node_status, resources, created_at FROM devices"
+#define DEVICE_RETURNING                                                                \
+	" RETURNING id, name, status, last_seen, hostname, os, ip_address, agent_version, " \
+	"cluster_id, node_name, labels, node_status, resources, created_at"
+
+static const struct store_col device_cols[] = {
+	{ "id", STORE_COL_TEXT },         { "name", STORE_COL_TEXT },
+	{ "status", STORE_COL_TEXT },     { "last_seen", STORE_COL_TEXT },
+	{ "hostname", STORE_COL_TEXT },   { "os", STORE_COL_TEXT },
+	{ "ip_address", STORE_COL_TEXT }, { "agent_version", STORE_COL_TEXT },
+	{ "cluster_id", STORE_COL_TEXT }, { "node_name", STORE_COL_TEXT },
+	{ "labels", STORE_COL_JSON },     { "node_status", STORE_COL_TEXT },
+	{ "resources", STORE_COL_JSON },  { "created_at", STORE_COL_TEXT },
+};
+#define DEVICE_NCOLS ((int)ARRAY_LEN(device_cols))
+
+int store_device_create(struct db *db, const char *tenant_id, const char *name,
+                        const char *secret_hash, json_object **out)
+{
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[5] = { id, tenant, name, secret_hash, now };
+
+	if (store_id(tenant_id, tenant) != 0)
+		return STORE_NOT_FOUND;
+	if (!name || !secret_hash) {
+		log_error("tenant=%s device create without a name or secret hash", tenant);
+		return STORE_ERR;
+	}
+	ids_uuid7(id);
+	store_time(0, now);
+	return store_row_one(db,
+	                     "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
+	                     "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
+	                     5, params, device_cols, DEVICE_NCOLS, out);
+}
+
+int store_device_get(struct db *db, const char *tenant_id, const char *id, json_object **out)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN];
+	const char *params[2] = { tenant, device };
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, device) != 0)
+		return STORE_NOT_FOUND;
+	return store_row_one(db,
+	                     DEVICE_SELECT " WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+	                     2, params, device_cols, DEVICE_NCOLS, out);
+}
+
+int store_device_list(struct db *db, const char *tenant_id, const char *status,
+                      const char *q, const struct store_page *page, struct store_list *out)
+{
+	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN], limit_text[16];
+	const char *params[5];
+	struct db_res *res = NULL;
+	struct buf sql;
+	char *pattern = NULL;
+	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
+
+	buf_init(&sql, 4096);
+	if (store_id(tenant_id, tenant) != 0 ||
+	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	params[0] = tenant;
+	if (buf_puts(&sql, DEVICE_SELECT " WHERE tenant_id = $1 AND deleted_at IS NULL") != 0)
+		goto out;
+	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
+		goto out;
+	if (q) {
+		/* lower() on both sides: SQLite's LIKE folds ASCII only, PostgreSQL's does not
+		 * fold at all; the test cluster and SQLite both fold ASCII only in lower(). */
+		pattern = store_like_pattern(q);
+		if (!pattern || store_sql_and(&sql,
+		                              "(lower(name) LIKE lower($?) ESCAPE '\\' OR "
+		                              "lower(hostname) LIKE lower($?) ESCAPE '\\')",
+		                              params, &nparams, pattern) != 0)
+			goto out;
+	}
+	if (page && page->cursor && store_sql_and(&sql, "id < $?", params, &nparams, cursor) != 0)
+		goto out;
+	/* One row more than the page tells whether another page follows. */
+	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
+	params[nparams++] = limit_text;
+	if (buf_printf(&sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
+		goto out;
+	rc = db_exec(db, sql.data, nparams, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	rc = store_list_fill(res, limit, device_cols, DEVICE_NCOLS, out);
+out:
+	db_res_free(res);
+	free(pattern);
+	buf_clear(&sql);
+	return rc;
+}
+
+/* PostgreSQL: the device row stays locked until commit, so a session being created
+ * for it (which holds FOR SHARE on it) either committed before, and is seen by the live
+ * session check, or waits and then finds the device deleted. SQLite's BEGIN IMMEDIATE
+ * serialises the two anyway. */
+static const char device_lock_pg[] =
+	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
+	"FOR UPDATE";
+static const char device_lock_sqlite[] =
+	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
+
+int store_device_delete(struct db *db, const char *tenant_id, const char *id)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[3] = { tenant, device, now };
+	struct db_res *res = NULL;
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, device) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = db_exec(db, db_kind(db) == DB_POSTGRES ? device_lock_pg : device_lock_sqlite, 2,
+	             params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	db_res_free(res);
+	res = NULL;
+	rc = db_exec(db,
+	             "SELECT id FROM sessions WHERE tenant_id = $1 AND device_id = $2 AND "
+	             "status IN ('pending', 'active', 'ending') LIMIT 1",
+	             2, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) > 0) {
+		rc = STORE_CONFLICT;
+		goto out;
+	}
+	rc = db_exec(db,
+	             "UPDATE devices SET deleted_at = $3, updated_at = $3 "
+	             "WHERE tenant_id = $1 AND id = $2",
+	             3, params, NULL);
+	if (rc == DB_OK)
+		rc = db_commit(db);
+	rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+out:
+	db_res_free(res);
+	if (rc != STORE_OK)
+		db_rollback(db);
+	return rc;
+}

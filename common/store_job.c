@@ -1,0 +1,149 @@
+/* store_job.c: the jobs table, the outbox between kaiden-api and helperd.
+ *
+ * States: queued -> running (claimed: locked_by, locked_until = now + lease)
+ *         running -> done | failed | queued (finish, by the lease holder only)
+ *         running with locked_until in the past -> running (claimed again by anyone:
+ *         the holder died or stalled; attempts counts every claim).
+ *
+ * A claim is one UPDATE ... RETURNING. On PostgreSQL the rows are picked with FOR UPDATE
+ * SKIP LOCKED, so concurrent claimers take different jobs without waiting for each
+ * other; on SQLite a single write statement is serialised by the database lock, which
+ * gives the same guarantee. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "store_row.h"
+
+#define CLAIM_SET                                                                         \
+	"UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, "          \
+	"attempts = attempts + 1, updated_at = $3 "
+#define CLAIM_DUE                                                                         \
+	"SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) "               \
+	"OR (state = 'running' AND locked_until < $3) ORDER BY run_after, id LIMIT $4"
+#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts"
+
+/* A MATERIALIZED CTE makes PostgreSQL lock the chosen rows once; a LIMIT subquery
+ * under IN could be rescanned by some plans. */
+static const char claim_pg[] =
+	"WITH due AS MATERIALIZED (" CLAIM_DUE " FOR UPDATE SKIP LOCKED) " CLAIM_SET
+	"FROM due WHERE jobs.id = due.id RETURNING jobs.id, jobs.tenant_id, jobs.kind, "
+	"jobs.session_id, jobs.attempts";
+static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
+
+int store_job_add(struct db *db, const char *tenant_id, const char *kind,
+                  const char *session_id, const char *now)
+{
+	char id[UUID_STR_LEN];
+	const char *params[5] = { id, tenant_id, kind, session_id, now };
+	int rc;
+
+	ids_uuid7(id);
+	rc = db_exec(db,
+	             "INSERT INTO jobs (id, tenant_id, kind, session_id, state, run_after, "
+	             "attempts, created_at, updated_at) "
+	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
+	             5, params, NULL);
+	if (rc == DB_OK)
+		rc = db_notify(db, "kaiden_jobs", id);
+	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
+                     struct store_job *jobs, int *n)
+{
+	char until[TIMESTAMP_LEN], now[TIMESTAMP_LEN], limit[16];
+	const char *params[4] = { worker, until, now, limit };
+	struct db_res *res = NULL;
+	int rows, rc;
+
+	if (!worker || !worker[0] || lease_seconds < 1 || max < 0 || (max > 0 && !jobs)) {
+		log_error("jobs claim: bad arguments (worker, lease_seconds >= 1, max >= 0)");
+		return STORE_ERR;
+	}
+	if (max == 0) {
+		*n = 0;
+		return STORE_OK;
+	}
+	store_time(0, now);
+	store_time(lease_seconds, until);
+	snprintf(limit, sizeof(limit), "%d", max);
+	rc = db_exec(db, db_kind(db) == DB_POSTGRES ? claim_pg : claim_sqlite, 4, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	rows = db_res_rows(res);
+	if (rows > max) {
+		log_error("worker=%s claim returned %d jobs for %d asked", worker, rows, max);
+		rc = STORE_ERR;
+		goto out;
+	}
+	for (int i = 0; i < rows; i++) {
+		struct store_job *j = &jobs[i];
+		memset(j, 0, sizeof(*j));
+		copy_text(j->id, sizeof(j->id), db_res_get(res, i, 0));
+		copy_text(j->tenant_id, sizeof(j->tenant_id), db_res_get(res, i, 1));
+		copy_text(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
+		copy_text(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
+		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
+	}
+	*n = rows;
+	rc = STORE_OK;
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int store_job_finish(struct db *db, const char *job_id, const char *worker,
+                     const char *state, const char *error, int retry_seconds)
+{
+	char id[UUID_STR_LEN], now[TIMESTAMP_LEN], run_after[TIMESTAMP_LEN];
+	const char *params[6] = { id, worker, now, state, error, run_after };
+	struct db_res *res = NULL;
+	int rc;
+
+	if (store_id(job_id, id) != 0)
+		return STORE_NOT_FOUND;
+	if (!worker || !state ||
+	    (strcmp(state, "done") != 0 && strcmp(state, "failed") != 0 &&
+	     strcmp(state, "queued") != 0)) {
+		log_error("job=%s finish: state must be done, failed or queued", id);
+		return STORE_ERR;
+	}
+	store_time(0, now);
+	store_time(retry_seconds > 0 ? retry_seconds : 0, run_after);
+	/* Only the lease holder: a job reclaimed after its lease ran out has a new holder,
+	 * and the old one's late answer must not overwrite the new run. */
+	if (strcmp(state, "queued") == 0)
+		rc = db_exec(db,
+		             "UPDATE jobs SET state = $4, last_error = $5, run_after = $6, "
+		             "locked_until = NULL, updated_at = $3 "
+		             "WHERE id = $1 AND state = 'running' AND locked_by = $2",
+		             6, params, NULL);
+	else
+		rc = db_exec(db,
+		             "UPDATE jobs SET state = $4, last_error = $5, locked_until = NULL, "
+		             "updated_at = $3 WHERE id = $1 AND state = 'running' AND locked_by = $2",
+		             5, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	if (db_changes(db) == 1)
+		return STORE_OK;
+	rc = db_exec(db, "SELECT id FROM jobs WHERE id = $1", 1, params, &res);
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = db_res_rows(res) == 0 ? STORE_NOT_FOUND : STORE_CONFLICT;
+	db_res_free(res);
+	return rc;
+}

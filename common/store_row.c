@@ -1,0 +1,193 @@
+/* store_row.c: rows to JSON, pages, ids and the small SQL helpers the store shares. */
+#include "store_row.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "store.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+
+static json_object *value_json(const char *v, enum store_col_type type, const char *name)
+{
+	if (!v)
+		return NULL; /* json-c's null */
+	switch (type) {
+	case STORE_COL_INT: {
+		char *end;
+		long long n;
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno || end == v || *end) {
+			log_error("store column=%s is not an integer", name);
+			return NULL;
+		}
+		return json_object_new_int64(n);
+	}
+	case STORE_COL_JSON: {
+		json_object *j = json_tokener_parse(v);
+		/* The column is checked JSON on both backends, so this is corruption or the
+		 * JSON literal null: either way null is the honest answer. */
+		if (!j && strcmp(v, "null") != 0)
+			log_error("store column=%s holds invalid JSON", name);
+		return j;
+	}
+	case STORE_COL_TEXT:
+		break;
+	}
+	return json_object_new_string(v);
+}
+
+int store_row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
+                   json_object **out)
+{
+	json_object *obj;
+
+	if (db_res_cols(res) != n || row < 0 || row >= db_res_rows(res)) {
+		log_error("store: result shape does not match its column table");
+		return STORE_ERR;
+	}
+	obj = json_object_new_object();
+	if (!obj)
+		return STORE_ERR;
+	for (int c = 0; c < n; c++) {
+		const char *v = db_res_get(res, row, c);
+		json_object *j;
+		if (strcmp(db_res_name(res, c), cols[c].name) != 0) {
+			log_error("store: column %d is %s, expected %s", c, db_res_name(res, c),
+			          cols[c].name);
+			json_object_put(obj);
+			return STORE_ERR;
+		}
+		j = value_json(v, cols[c].type, cols[c].name);
+		if (v && !j && cols[c].type == STORE_COL_TEXT) {
+			json_object_put(obj);
+			return STORE_ERR; /* out of memory */
+		}
+		json_object_object_add(obj, cols[c].name, j);
+	}
+	*out = obj;
+	return STORE_OK;
+}
+
+int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
+                  const struct store_col *cols, int n, json_object **out)
+{
+	struct db_res *res = NULL;
+	int rc = db_exec(db, sql, nparams, params, &res);
+
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	rc = store_row_json(res, 0, cols, n, out);
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
+                    int n, struct store_list *out)
+{
+	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
+	json_object *items = json_object_new_array_ext(shown + 1);
+	const char *last = NULL;
+
+	if (!items)
+		return STORE_ERR;
+	for (int r = 0; r < shown; r++) {
+		json_object *item;
+		if (store_row_json(res, r, cols, n, &item) != STORE_OK) {
+			json_object_put(items);
+			return STORE_ERR;
+		}
+		json_object_array_add(items, item);
+		last = db_res_get(res, r, 0);
+	}
+	memset(out, 0, sizeof(*out));
+	out->items = items;
+	out->has_more = rows > limit;
+	if (out->has_more && last)
+		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
+	return STORE_OK;
+}
+
+int store_page_limit(const struct store_page *page)
+{
+	if (!page || page->limit == 0)
+		return PAGE_DEFAULT;
+	if (page->limit < 1)
+		return 1;
+	return page->limit > PAGE_MAX ? PAGE_MAX : page->limit;
+}
+
+int store_rc_of(int db_rc)
+{
+	return db_rc == DB_BUSY ? STORE_BUSY : STORE_ERR;
+}
+
+int store_id(const char *s, char out[UUID_STR_LEN])
+{
+	if (!ids_is_uuid(s))
+		return -1;
+	for (int i = 0; i < UUID_STR_LEN - 1; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[UUID_STR_LEN - 1] = '\0';
+	return 0;
+}
+
+void store_time(int offset_seconds, char out[TIMESTAMP_LEN])
+{
+	ids_timestamp(ids_now_ms() + (int64_t)offset_seconds * 1000, out);
+}
+
+int store_sql_and(struct buf *sql, const char *expr, const char **params, int *nparams,
+                  const char *value)
+{
+	int k = *nparams + 1;
+
+	if (buf_puts(sql, " AND ") != 0)
+		return -1;
+	for (const char *p = expr; *p; p++) {
+		if (p[0] == '$' && p[1] == '?') {
+			if (buf_printf(sql, "$%d", k) != 0)
+				return -1;
+			p++;
+		} else if (buf_append(sql, p, 1) != 0) {
+			return -1;
+		}
+	}
+	params[k - 1] = value;
+	*nparams = k;
+	return 0;
+}
+
+char *store_like_pattern(const char *q)
+{
+	struct buf b;
+
+	buf_init(&b, 4 * strlen(q) + 16);
+	if (buf_puts(&b, "%") != 0)
+		goto fail;
+	for (const char *p = q; *p; p++) {
+		if ((*p == '%' || *p == '_' || *p == '\\') && buf_puts(&b, "\\") != 0)
+			goto fail;
+		if (buf_append(&b, p, 1) != 0)
+			goto fail;
+	}
+	if (buf_puts(&b, "%") != 0)
+		goto fail;
+	return buf_take(&b);
+fail:
+	buf_clear(&b);
+	return NULL;
+}

@@ -1,0 +1,72 @@
+/* store_row.h: helpers the store_*.c files share (private to the store module).
+ *
+ * A row becomes a JSON object through a column table {name, type}: the SELECT lists
+ * the same columns in the same order, so a row is read by position and each value is
+ * turned into the JSON type the API promises (text, integer, or a JSON value stored as
+ * text). */
+#ifndef KAIDEN_STORE_ROW_H
+#define KAIDEN_STORE_ROW_H
+
+#include <json-c/json.h>
+#include "buf.h"
+#include "compat.h"
+#include "ids.h"
+
+struct db;
+struct db_res;
+struct store_list;
+struct store_page;
+
+enum store_col_type { STORE_COL_TEXT, STORE_COL_INT, STORE_COL_JSON };
+
+struct store_col {
+	const char *name;
+	enum store_col_type type;
+};
+
+/* The JSON object of row `row` of res, whose columns must be cols[0..n) in order.
+ * STORE_OK or STORE_ERR (logged). */
+int store_row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
+                   json_object **out) WUR;
+
+/* Runs sql and gives the first row as JSON: STORE_NOT_FOUND when there is none. */
+int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
+                  const struct store_col *cols, int n, json_object **out) WUR;
+
+/* A page of a list query that fetched up to limit + 1 rows ordered by id DESC (id is
+ * column 0): the first limit rows become out->items; has_more and next_cursor (the last
+ * returned id) tell whether there is another page. */
+int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
+                    int n, struct store_list *out) WUR;
+
+/* The page size to use: 50 when page is NULL or limit is 0, else limit clamped to
+ * 1..200. */
+int store_page_limit(const struct store_page *page);
+
+/* A db_rc as a store_rc: DB_BUSY -> STORE_BUSY, anything else -> STORE_ERR. */
+int store_rc_of(int db_rc);
+
+/* Copies an id in lower case (how ids are stored): 0, or -1 when s is not a UUID. Ids
+ * are checked before they reach SQL because PostgreSQL rejects a malformed uuid where
+ * SQLite would just find nothing; both should answer "not found". */
+int store_id(const char *s, char out[UUID_STR_LEN]) WUR;
+
+/* The current time as RFC 3339 text, plus offset seconds. */
+void store_time(int offset_seconds, char out[TIMESTAMP_LEN]);
+
+/* Appends " AND <expr>" with the next parameter number: *nparams is incremented and
+ * params[*nparams - 1] = value. expr holds "$?" where the number goes (twice at most). */
+int store_sql_and(struct buf *sql, const char *expr, const char **params, int *nparams,
+                  const char *value) WUR;
+
+/* A LIKE pattern matching q as a literal substring: %q% with \, % and _ escaped by
+ * '\' (owned: free). NULL when out of memory. */
+char *store_like_pattern(const char *q);
+
+/* Inserts a job for a session, queued and due at now (the caller's transaction time),
+ * into the open transaction, and NOTIFYs kaiden_jobs with its id (delivered at commit).
+ * STORE_OK, STORE_ERR or STORE_BUSY. */
+int store_job_add(struct db *db, const char *tenant_id, const char *kind,
+                  const char *session_id, const char *now) WUR;
+
+#endif

@@ -1,0 +1,254 @@
+/* store_session.c: support sessions, tenant-scoped.
+ *
+ * The API only ever moves a session into the lifecycle (create: pending) or towards its
+ * end (pending/active -> ending); helperd moves it on (active, ended, failed). Each of
+ * the API's moves writes the row and a job for helperd in one transaction and NOTIFYs
+ * kaiden_jobs (DESIGN.md, "transactional outbox"). */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+#include "store_row.h"
+
+#define SESSION_COLS                                                                     \
+	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
+	"engineer_id, ticket_id, notes, error, ssh_port, web_port, recording_url, "          \
+	"started_at, ended_at, created_at, updated_at"
+#define SESSION_SELECT "SELECT " SESSION_COLS " FROM sessions"
+#define SESSION_RETURNING " RETURNING " SESSION_COLS
+
+#define DEFAULT_SSH_PORT 22
+#define DEFAULT_WEB_PORT 8080
+
+static const struct store_col session_cols[] = {
+	{ "id", STORE_COL_TEXT },           { "device_id", STORE_COL_TEXT },
+	{ "status", STORE_COL_TEXT },       { "step", STORE_COL_TEXT },
+	{ "public_url", STORE_COL_TEXT },   { "ssh_hostname", STORE_COL_TEXT },
+	{ "tunnel_id", STORE_COL_TEXT },    { "engineer_name", STORE_COL_TEXT },
+	{ "engineer_id", STORE_COL_TEXT },  { "ticket_id", STORE_COL_TEXT },
+	{ "notes", STORE_COL_TEXT },        { "error", STORE_COL_TEXT },
+	{ "ssh_port", STORE_COL_INT },      { "web_port", STORE_COL_INT },
+	{ "recording_url", STORE_COL_TEXT }, { "started_at", STORE_COL_TEXT },
+	{ "ended_at", STORE_COL_TEXT },     { "created_at", STORE_COL_TEXT },
+	{ "updated_at", STORE_COL_TEXT },
+};
+#define SESSION_NCOLS ((int)ARRAY_LEN(session_cols))
+
+/* See store_device.c: FOR SHARE keeps the device from being deleted until the session
+ * is committed (PostgreSQL); SQLite's BEGIN IMMEDIATE serialises writers. */
+static const char device_live_pg[] =
+	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
+	"FOR SHARE";
+static const char device_live_sqlite[] =
+	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
+
+int store_session_create(struct db *db, const char *tenant_id,
+                         const struct store_session_new *s, json_object **out)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	char short_id[SHORT_ID_LEN + 1], ssh_port[16], web_port[16];
+	char *public_url = NULL, *ssh_hostname = NULL;
+	struct db_res *res = NULL;
+	json_object *session = NULL;
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || !s || store_id(s->device_id, device) != 0)
+		return STORE_NOT_FOUND;
+	if (!s->engineer_name || !s->domain || !s->domain[0]) {
+		log_error("tenant=%s session create without an engineer name or domain", tenant);
+		return STORE_ERR;
+	}
+	ids_uuid7(id);
+	ids_short(short_id);
+	store_time(0, now);
+	snprintf(ssh_port, sizeof(ssh_port), "%d", s->ssh_port > 0 ? s->ssh_port : DEFAULT_SSH_PORT);
+	snprintf(web_port, sizeof(web_port), "%d", s->web_port > 0 ? s->web_port : DEFAULT_WEB_PORT);
+	if (asprintf(&public_url, "https://sess-%s.%s", short_id, s->domain) < 0)
+		return STORE_ERR;
+	if (asprintf(&ssh_hostname, "sess-%s-ssh.%s", short_id, s->domain) < 0) {
+		free(public_url);
+		return STORE_ERR;
+	}
+
+	rc = db_begin(db);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	{
+		const char *params[2] = { tenant, device };
+		rc = db_exec(db, db_kind(db) == DB_POSTGRES ? device_live_pg : device_live_sqlite, 2,
+		             params, &res);
+	}
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	db_res_free(res);
+	res = NULL;
+	{
+		const char *params[11] = { id,           tenant,   device,   short_id,
+		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
+		                           ssh_port,     web_port, now };
+		rc = db_exec(db,
+		             "INSERT INTO sessions (id, tenant_id, device_id, short_id, status, "
+		             "public_url, ssh_hostname, engineer_name, notes, ssh_port, web_port, "
+		             "started_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', "
+		             "$5, $6, $7, $8, $9, $10, $11, $11, $11)" SESSION_RETURNING,
+		             11, params, &res);
+	}
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	rc = store_row_json(res, 0, session_cols, SESSION_NCOLS, &session);
+	if (rc != STORE_OK)
+		goto out;
+	rc = store_job_add(db, tenant, "session.start", id, now);
+	if (rc != STORE_OK)
+		goto out;
+	rc = db_commit(db);
+	rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+out:
+	if (rc == STORE_OK) {
+		*out = session;
+		session = NULL;
+	} else {
+		db_rollback(db);
+	}
+	json_object_put(session);
+	db_res_free(res);
+	free(public_url);
+	free(ssh_hostname);
+	return rc;
+}
+
+int store_session_get(struct db *db, const char *tenant_id, const char *id,
+                      json_object **out)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN];
+	const char *params[2] = { tenant, session };
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
+		return STORE_NOT_FOUND;
+	return store_row_one(db, SESSION_SELECT " WHERE tenant_id = $1 AND id = $2", 2, params,
+	                     session_cols, SESSION_NCOLS, out);
+}
+
+int store_session_list(struct db *db, const char *tenant_id, const char *device_id,
+                       const char *status, const struct store_page *page,
+                       struct store_list *out)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN], limit_text[16];
+	const char *params[5];
+	struct db_res *res = NULL;
+	struct buf sql;
+	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
+
+	buf_init(&sql, 4096);
+	if (store_id(tenant_id, tenant) != 0 || (device_id && store_id(device_id, device) != 0) ||
+	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	params[0] = tenant;
+	if (buf_puts(&sql, SESSION_SELECT " WHERE tenant_id = $1") != 0)
+		goto out;
+	if (device_id && store_sql_and(&sql, "device_id = $?", params, &nparams, device) != 0)
+		goto out;
+	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
+		goto out;
+	if (page && page->cursor && store_sql_and(&sql, "id < $?", params, &nparams, cursor) != 0)
+		goto out;
+	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
+	params[nparams++] = limit_text;
+	if (buf_printf(&sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
+		goto out;
+	rc = db_exec(db, sql.data, nparams, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	rc = store_list_fill(res, limit, session_cols, SESSION_NCOLS, out);
+out:
+	db_res_free(res);
+	buf_clear(&sql);
+	return rc;
+}
+
+int store_session_set_notes(struct db *db, const char *tenant_id, const char *id,
+                            const char *notes, json_object **out)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[4] = { tenant, session, notes, now };
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	return store_row_one(db,
+	                     "UPDATE sessions SET notes = $3, updated_at = $4 "
+	                     "WHERE tenant_id = $1 AND id = $2" SESSION_RETURNING,
+	                     4, params, session_cols, SESSION_NCOLS, out);
+}
+
+int store_session_end(struct db *db, const char *tenant_id, const char *id,
+                      json_object **out, int *changed)
+{
+	char tenant[UUID_STR_LEN], session_id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[3] = { tenant, session_id, now };
+	struct db_res *res = NULL;
+	json_object *session = NULL;
+	int did = 0, rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session_id) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	/* The state test is in the UPDATE itself, so of two concurrent ends only one
+	 * changes the row (and queues a job). */
+	rc = db_exec(db,
+	             "UPDATE sessions SET status = 'ending', updated_at = $3 "
+	             "WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'active')"
+	             SESSION_RETURNING,
+	             3, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 1) {
+		did = 1;
+		rc = store_row_json(res, 0, session_cols, SESSION_NCOLS, &session);
+		if (rc == STORE_OK)
+			rc = store_job_add(db, tenant, "session.end", session_id, now);
+		if (rc != STORE_OK)
+			goto out;
+		rc = db_commit(db);
+		rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+		goto out;
+	}
+	/* Nothing to change: already ending, ended or failed, or no such session. */
+	db_rollback(db);
+	rc = store_session_get(db, tenant, session_id, &session);
+out:
+	if (rc == STORE_OK) {
+		*out = session;
+		session = NULL;
+		if (changed)
+			*changed = did;
+	} else {
+		db_rollback(db);
+	}
+	json_object_put(session);
+	db_res_free(res);
+	return rc;
+}

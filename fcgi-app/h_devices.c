@@ -1,0 +1,122 @@
+/* h_devices.c: /api/v1/devices. A device is a customer machine running kaiden-agent;
+ * it authenticates with the secret handed out once, here, at creation. */
+#include "handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "log.h"
+#include "secret.h"
+#include "store.h"
+
+/* Longest q= filter, in bytes (the longest name is 128 characters). */
+#define DEVICE_Q_MAX 512
+
+static const struct jsonx_field device_create_fields[] = {
+	{ "name", JSONX_STRING, 1, 1, 128, 0 },
+};
+
+void h_devices_create(struct req *r, struct resp *rs)
+{
+	struct jsonx_error err;
+	json_object *in = NULL, *device = NULL;
+	char secret[SECRET_TEXT_LEN], hash[SECRET_HASH_LEN], location[64 + UUID_STR_LEN];
+	const char *id;
+	int rc;
+
+	if (jsonx_parse(r->body, r->body_len, &in, &err) < 0 ||
+	    jsonx_check(in, device_create_fields, ARRAY_LEN(device_create_fields), &err) < 0) {
+		resp_jsonx_error(rs, &err);
+		goto out;
+	}
+	/* The only argon2 on the request path: once per device, by design. */
+	secret_random_text(secret);
+	if (secret_hash(secret, hash) < 0) {
+		log_error("req=%s device secret hashing failed", r->request_id);
+		resp_error(rs, 500, "internal", NULL, "could not hash the device secret");
+		goto out;
+	}
+	rc = store_device_create(r->db, r->tenant_id, jsonx_str(in, "name"), hash, &device);
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device");
+		goto out;
+	}
+	id = jsonx_str(device, "id");
+	jsonx_add_str(device, "device_id", id);
+	jsonx_add_str(device, "secret", secret);
+	snprintf(location, sizeof(location), "/api/v1/devices/%s", id ? id : "");
+	resp_header(rs, "Location", location);
+	resp_json(rs, 201, device);
+	device = NULL;
+out:
+	json_object_put(device);
+	json_object_put(in);
+	/* The secret lives on only in the reply. */
+	explicit_bzero(secret, sizeof(secret));
+}
+
+void h_devices_list(struct req *r, struct resp *rs)
+{
+	static const char *const statuses[] = { "online", "offline", NULL };
+	struct store_page page;
+	struct store_list list;
+	char cursor[UUID_STR_LEN], q[DEVICE_Q_MAX + 1];
+	const char *status = NULL, *bad = NULL;
+	int has_q, rc;
+
+	if (req_page(r, &page, cursor, &bad) < 0)
+		goto bad_query;
+	if (req_query_enum(r, "status", statuses, &status) < 0) {
+		bad = "status";
+		goto bad_query;
+	}
+	has_q = req_query_text(r, "q", q, sizeof(q));
+	if (has_q < 0) {
+		bad = "q";
+		goto bad_query;
+	}
+	memset(&list, 0, sizeof(list));
+	rc = store_device_list(r->db, r->tenant_id, status, has_q ? q : NULL, &page, &list);
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device list");
+		return;
+	}
+	resp_list(rs, &list);
+	return;
+bad_query:
+	resp_error(rs, 400, "invalid_query", bad, "%s: %s", bad,
+	           strcmp(bad, "limit") == 0    ? "must be a whole number from 1 to 200"
+	           : strcmp(bad, "cursor") == 0 ? "must be the next_cursor of a previous page"
+	           : strcmp(bad, "status") == 0 ? "must be online or offline"
+	                                        : "must be text of at most 512 bytes without "
+	                                          "control characters");
+}
+
+void h_device_get(struct req *r, struct resp *rs)
+{
+	json_object *device = NULL;
+	int rc = store_device_get(r->db, r->tenant_id, r->params[0], &device);
+
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device");
+		return;
+	}
+	resp_json(rs, 200, device);
+}
+
+void h_device_delete(struct req *r, struct resp *rs)
+{
+	int rc = store_device_delete(r->db, r->tenant_id, r->params[0]);
+
+	if (rc == STORE_CONFLICT) {
+		resp_error(rs, 409, "device_busy", NULL,
+		           "the device has a live session; end it first");
+		return;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device");
+		return;
+	}
+	resp_json(rs, 204, NULL);
+}

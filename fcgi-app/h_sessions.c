@@ -1,0 +1,162 @@
+/* h_sessions.c: /api/v1/sessions. The API writes the session row and its job in one
+ * transaction (store_session_*); helperd does the tunnel work and moves the status on. */
+#include "handlers.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "ids.h"
+#include "jsonx.h"
+#include "store.h"
+
+static const struct jsonx_field session_create_fields[] = {
+	{ "device_id", JSONX_STRING, 1, 0, 64, 0 },
+	{ "engineer_name", JSONX_STRING, 1, 1, 128, 0 },
+	{ "notes", JSONX_STRING, 0, 0, 4096, 1 },
+};
+
+static const struct jsonx_field session_patch_fields[] = {
+	{ "notes", JSONX_STRING, 1, 0, 4096, 1 },
+};
+
+/* Parses and checks the body against fields; -1 with the reply set. */
+static int body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields,
+                       size_t n, json_object **out)
+{
+	struct jsonx_error err;
+	json_object *in = NULL;
+
+	if (jsonx_parse(r->body, r->body_len, &in, &err) < 0 ||
+	    jsonx_check(in, fields, n, &err) < 0) {
+		json_object_put(in);
+		resp_jsonx_error(rs, &err);
+		return -1;
+	}
+	*out = in;
+	return 0;
+}
+
+void h_sessions_create(struct req *r, struct resp *rs)
+{
+	json_object *in = NULL, *session = NULL;
+	struct store_session_new s;
+	char device_id[UUID_STR_LEN], location[64 + UUID_STR_LEN];
+	const char *given, *id;
+	int rc;
+
+	if (body_object(r, rs, session_create_fields, ARRAY_LEN(session_create_fields), &in) < 0)
+		return;
+	given = jsonx_str(in, "device_id");
+	if (!ids_is_uuid(given)) {
+		resp_error(rs, 400, "invalid_field", "device_id", "device_id: must be a device id");
+		goto out;
+	}
+	for (size_t i = 0; i < UUID_STR_LEN; i++)
+		device_id[i] = (char)tolower((unsigned char)given[i]);
+
+	memset(&s, 0, sizeof(s));
+	s.device_id = device_id;
+	s.engineer_name = jsonx_str(in, "engineer_name");
+	s.notes = jsonx_str(in, "notes");
+	s.domain = cfg_str(CFG_CF_DOMAIN);
+	s.ssh_port = (int)cfg_int(CFG_SESSION_SSH_PORT);
+	s.web_port = (int)cfg_int(CFG_SESSION_WEB_PORT);
+	rc = store_session_create(r->db, r->tenant_id, &s, &session);
+	if (rc == STORE_NOT_FOUND) {
+		resp_error(rs, 422, "invalid_reference", "device_id",
+		           "device_id: no such device");
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "session");
+		goto out;
+	}
+	id = jsonx_str(session, "id");
+	snprintf(location, sizeof(location), "/api/v1/sessions/%s", id ? id : "");
+	resp_header(rs, "Location", location);
+	resp_json(rs, 201, session);
+out:
+	json_object_put(in);
+}
+
+void h_sessions_list(struct req *r, struct resp *rs)
+{
+	static const char *const statuses[] = { "pending", "active", "ending", "ended", "failed",
+	                                        NULL };
+	struct store_page page;
+	struct store_list list;
+	char cursor[UUID_STR_LEN], device_id[UUID_STR_LEN];
+	const char *status = NULL, *bad = NULL, *why = "";
+	int has_device, rc;
+
+	if (req_page(r, &page, cursor, &bad) < 0) {
+		why = strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
+		                                : "must be the next_cursor of a previous page";
+		goto bad_query;
+	}
+	has_device = req_query_uuid(r, "device_id", device_id);
+	if (has_device < 0) {
+		bad = "device_id";
+		why = "must be a device id";
+		goto bad_query;
+	}
+	if (req_query_enum(r, "status", statuses, &status) < 0) {
+		bad = "status";
+		why = "must be pending, active, ending, ended or failed";
+		goto bad_query;
+	}
+	memset(&list, 0, sizeof(list));
+	rc = store_session_list(r->db, r->tenant_id, has_device ? device_id : NULL, status, &page,
+	                        &list);
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "session list");
+		return;
+	}
+	resp_list(rs, &list);
+	return;
+bad_query:
+	resp_error(rs, 400, "invalid_query", bad, "%s: %s", bad, why);
+}
+
+void h_session_get(struct req *r, struct resp *rs)
+{
+	json_object *session = NULL;
+	int rc = store_session_get(r->db, r->tenant_id, r->params[0], &session);
+
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "session");
+		return;
+	}
+	resp_json(rs, 200, session);
+}
+
+void h_session_patch(struct req *r, struct resp *rs)
+{
+	json_object *in = NULL, *session = NULL;
+	int rc;
+
+	if (body_object(r, rs, session_patch_fields, ARRAY_LEN(session_patch_fields), &in) < 0)
+		return;
+	rc = store_session_set_notes(r->db, r->tenant_id, r->params[0], jsonx_str(in, "notes"),
+	                             &session);
+	if (rc != STORE_OK)
+		resp_store_error(rs, rc, r->db, r->request_id, "session");
+	else
+		resp_json(rs, 200, session);
+	json_object_put(in);
+}
+
+void h_session_delete(struct req *r, struct resp *rs)
+{
+	json_object *session = NULL;
+	int changed = 0;
+	int rc = store_session_end(r->db, r->tenant_id, r->params[0], &session, &changed);
+
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "session");
+		return;
+	}
+	resp_json(rs, changed ? 202 : 200, session);
+}

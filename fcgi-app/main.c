@@ -1,0 +1,525 @@
+/* main.c: kaiden-api's entry point and the only file that knows libfcgi.
+ *
+ * Modes:
+ *   kaiden-api serve [--socket PATH]  listen on server.socket with server.threads workers
+ *   kaiden-api                        FastCGI on fd 0 (spawn-fcgi, a web server), or one
+ *                                     request as plain CGI when fd 0 is not a socket
+ *   kaiden-api <admin command>        admin.c
+ *
+ * Each worker thread loops on FCGX_Accept_r with its own database connection, turns
+ * the FastCGI request into a struct req (req.c), runs route_dispatch, and writes the
+ * serialized reply. libfcgi closes the connection after each request.
+ *
+ * Stopping: SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
+ * sigwait, so no handler runs in the middle of libfcgi. The main thread then sets
+ * `stopping` and shuts the listening socket down, which makes every accept() blocked in
+ * FCGX_Accept_r fail at once (Linux: EINVAL); workers finish the request they hold,
+ * see `stopping`, and return; main joins them and exits 0. Connections still waiting in
+ * the backlog are refused (nginx answers them 502). A request still running after
+ * STOP_GRACE_SECONDS does not hold the stop up any longer (exit code 1).
+ *
+ * The socket file is created 0660 (owner and group): nginx must run as kaiden-api's
+ * user or in its group. Other local users cannot reach the API behind nginx's back.
+ * A server.socket containing ':' is libfcgi's host:port TCP form instead. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "buf.h"
+#include "cfg.h"
+#include "db.h"
+#include "log.h"
+#include "req.h"
+#include "resp.h"
+#include "route.h"
+#include "secret.h"
+
+#define LISTEN_BACKLOG 1024
+#define SOCKET_MODE 0660
+/* A reply is one JSON document; lists are at most 200 rows. */
+#define RESP_MAX (16 * 1024 * 1024)
+/* How long a stop waits for the requests in flight. */
+#define STOP_GRACE_SECONDS 30
+/* Longest path shown in the access log. */
+#define LOG_PATH_MAX 200
+
+static atomic_int stopping;
+static atomic_int fatal_error;
+static int listen_fd = -1;
+
+/* How a request's body is read and its reply written: FastCGI streams or stdio. */
+struct io {
+	int (*read)(void *ctx, char *buf, int n); /* bytes read, 0 at the end */
+	int (*write)(void *ctx, const char *buf, int n); /* 0 or -1 */
+	void *ctx;
+	int stream; /* 1: the body ends at EOF (FastCGI); 0: only CONTENT_LENGTH counts (CGI) */
+};
+
+/* ---- FastCGI and CGI glue ------------------------------------------------------------ */
+
+static const char *fcgx_param(void *ctx, const char *name)
+{
+	FCGX_Request *fr = ctx;
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static int fcgx_read(void *ctx, char *buf, int n)
+{
+	FCGX_Request *fr = ctx;
+	return FCGX_GetStr(buf, n, fr->in);
+}
+
+static int fcgx_write(void *ctx, const char *buf, int n)
+{
+	FCGX_Request *fr = ctx;
+	/* FCGX_FPrintF knows no %zu: replies are formatted by resp_serialize and put here. */
+	return FCGX_PutStr(buf, n, fr->out) == n ? 0 : -1;
+}
+
+static const char *cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static int cgi_read(void *ctx, char *buf, int n)
+{
+	(void)ctx;
+	return (int)fread(buf, 1, (size_t)n, stdin);
+}
+
+static int cgi_write(void *ctx, const char *buf, int n)
+{
+	(void)ctx;
+	return fwrite(buf, 1, (size_t)n, stdout) == (size_t)n && fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* ---- one request --------------------------------------------------------------------- */
+
+static void drain(const struct io *io)
+{
+	char sink[8192];
+
+	if (!io->stream)
+		return; /* CGI: the process ends; nothing to keep in sync */
+	while (io->read(io->ctx, sink, (int)sizeof(sink)) > 0)
+		;
+}
+
+/* Reads the body into r, up to server.max_body. A body that is larger (by its
+ * CONTENT_LENGTH, or by what arrives) is skipped and flagged for a 413. */
+static void read_body(struct req *r, const struct io *io)
+{
+	long max = cfg_int(CFG_SERVER_MAX_BODY);
+	long want = r->content_length;
+	struct buf body;
+	char chunk[8192];
+
+	if (want == 0 || (want < 0 && !io->stream))
+		return;
+	if (want > max) {
+		r->body_too_large = 1;
+		drain(io);
+		return;
+	}
+	buf_init(&body, (size_t)max);
+	for (;;) {
+		int n = (int)sizeof(chunk);
+		if (want >= 0 && (long)body.len + n > want)
+			n = (int)(want - (long)body.len);
+		if (n <= 0)
+			break;
+		n = io->read(io->ctx, chunk, n);
+		if (n <= 0)
+			break;
+		if (buf_append(&body, chunk, (size_t)n) < 0) {
+			r->body_too_large = 1; /* no CONTENT_LENGTH and more than max arrived */
+			buf_clear(&body);
+			drain(io);
+			return;
+		}
+	}
+	if (body.len == 0) {
+		buf_clear(&body);
+		return;
+	}
+	size_t len = body.len;
+	char *data = buf_take(&body);
+	if (data)
+		req_take_body(r, data, len);
+}
+
+/* Writes s into out with anything that could break a logfmt line percent-encoded. */
+static void log_escape(const char *s, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; s && *s && o + 4 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%') {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (s && *s && outlen >= 4) {
+		/* Cut short: say so. */
+		o = outlen - 4;
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void handle_request(struct db *db, req_param_fn param, void *param_ctx,
+                           const struct io *io)
+{
+	static const char oom_reply[] = "Status: 500 Internal Server Error\r\n"
+	                                "Content-Type: application/json\r\n\r\n"
+	                                "{\"error\":{\"code\":\"internal\",\"message\":"
+	                                "\"out of memory\"}}";
+	struct timespec t0;
+	struct req r;
+	struct resp rs;
+	struct buf out;
+	char path[LOG_PATH_MAX + 4], method[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (req_init(&r, param, param_ctx, db) < 0) {
+		log_error("request could not be read: out of memory");
+		drain(io);
+		(void)io->write(io->ctx, oom_reply, (int)sizeof(oom_reply) - 1);
+		return;
+	}
+	resp_init(&rs);
+	buf_init(&out, RESP_MAX);
+	read_body(&r, io);
+	route_dispatch(&r, &rs);
+	if (resp_serialize(&rs, r.method == HTTP_HEAD, &out) < 0) {
+		log_error("req=%s the reply could not be serialized", r.request_id);
+		rs.status = 500;
+		(void)io->write(io->ctx, oom_reply, (int)sizeof(oom_reply) - 1);
+	} else if (io->write(io->ctx, out.data, (int)out.len) < 0) {
+		log_warn("req=%s the client went away before the reply was written", r.request_id);
+	}
+	/* The access log: never the Authorization header nor a body. */
+	log_escape(r.path, path, sizeof(path));
+	log_escape(r.method_name, method, sizeof(method));
+	log_info("req=%s method=%s path=%s status=%d ms=%.3f", r.request_id, method, path,
+	         rs.status, ms_since(&t0));
+	buf_clear(&out);
+	resp_clear(&rs);
+	req_clear(&r);
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+struct worker {
+	pthread_t thread;
+	int index;
+	struct db *db;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct io io = { fcgx_read, fcgx_write, NULL, 1 };
+	FCGX_Request fr;
+
+	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+		log_error("worker=%d could not set up its request", w->index);
+		goto fatal;
+	}
+	io.ctx = &fr;
+	if (admin_db_open(&w->db) < 0)
+		log_warn("worker=%d no database yet; will retry per request", w->index);
+	while (!atomic_load(&stopping)) {
+		if (FCGX_Accept_r(&fr) < 0) {
+			int e = errno;
+			if (atomic_load(&stopping))
+				break;
+			if (e == EBADF || e == ENOTSOCK || e == EINVAL) {
+				log_error("worker=%d cannot accept on fd %d: %s", w->index, listen_fd,
+				          strerror(e));
+				goto fatal;
+			}
+			log_warn("worker=%d accept failed: %s", w->index, strerror(e));
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+			continue;
+		}
+		/* A database that was down at start (PostgreSQL restarting) is retried here;
+		 * until then requests get 503. */
+		if (!w->db && admin_db_open(&w->db) < 0)
+			w->db = NULL;
+		handle_request(w->db, fcgx_param, &fr, &io);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 0);
+	if (w->db)
+		db_close(w->db);
+	w->db = NULL;
+	return NULL;
+fatal:
+	/* The listening socket is unusable: ask main to stop everything. */
+	atomic_store(&fatal_error, 1);
+	kill(getpid(), SIGTERM);
+	if (w->db)
+		db_close(w->db);
+	w->db = NULL;
+	return NULL;
+}
+
+/* Runs server.threads workers on listen_fd until SIGTERM/SIGINT. Exit code. */
+static int run_workers(void)
+{
+	long nthreads = cfg_int(CFG_SERVER_THREADS);
+	struct worker *workers;
+	sigset_t set;
+	int sig = 0, started = 0, rc;
+
+	if (strcmp(cfg_str(CFG_DATABASE_DRIVER), "sqlite") == 0 &&
+	    strcmp(cfg_str(CFG_DATABASE_PATH), ":memory:") == 0 && nthreads > 1) {
+		/* Each connection would be a separate empty database. */
+		log_warn("database.path=:memory: is per connection: running 1 worker, not %ld",
+		         nthreads);
+		nthreads = 1;
+	}
+	workers = calloc((size_t)nthreads, sizeof(*workers));
+	if (!workers) {
+		log_error("out of memory");
+		return ADMIN_EXIT_FAIL;
+	}
+	/* Blocked before any thread starts, so every worker inherits the mask and only
+	 * sigwait below ever takes these signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* A client (nginx) that hangs up mid-reply is an EPIPE, not a dead process. */
+	signal(SIGPIPE, SIG_IGN);
+
+	for (long i = 0; i < nthreads; i++) {
+		workers[i].index = (int)i;
+		rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (rc != 0) {
+			log_error("worker=%ld could not start: %s", i, strerror(rc));
+			atomic_store(&fatal_error, 1);
+			break;
+		}
+		started++;
+	}
+	if (started == nthreads) {
+		log_info("workers=%d database=%s ready", started, cfg_str(CFG_DATABASE_DRIVER));
+		while (sigwait(&set, &sig) != 0)
+			;
+		if (!atomic_load(&fatal_error))
+			log_info("signal=%d stopping after the requests in flight", sig);
+	}
+	atomic_store(&stopping, 1);
+	shutdown(listen_fd, SHUT_RDWR);
+	/* In-flight requests finish; one stuck on a peer that never sends gets
+	 * STOP_GRACE_SECONDS, then the process exits under it. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STOP_GRACE_SECONDS;
+	for (int i = 0; i < started; i++) {
+		if (pthread_timedjoin_np(workers[i].thread, NULL, &deadline) != 0) {
+			log_error("worker=%d still busy after %d s; exiting without it", i,
+			          STOP_GRACE_SECONDS);
+			return ADMIN_EXIT_FAIL; /* workers is still in use: not freed */
+		}
+	}
+	free(workers);
+	log_info("stopped");
+	return atomic_load(&fatal_error) ? ADMIN_EXIT_FAIL : ADMIN_EXIT_OK;
+}
+
+/* ---- modes --------------------------------------------------------------------------- */
+
+/* 1 if something accepts connections on the Unix socket at path. */
+static int socket_in_use(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+/* Listens on path (a Unix socket, made SOCKET_MODE; a stale one is replaced, a live
+ * one or a non-socket refused) or on host:port. The fd, or -1. */
+static int open_listener(const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old_mask;
+	int fd, rc;
+
+	if (strchr(path, ':')) {
+		/* libfcgi's host:port form (it exit()s itself if it cannot bind). */
+		fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
+		if (fd < 0)
+			log_error("socket=%s could not listen", path);
+		return fd;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("socket=%s the path is longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("socket=%s exists and is not a socket; not touching it", path);
+			return -1;
+		}
+		if (socket_in_use(path)) {
+			log_error("socket=%s another server is listening on it", path);
+			return -1;
+		}
+		if (unlink(path) < 0) {
+			log_error("socket=%s stale socket could not be removed: %s", path,
+			          strerror(errno));
+			return -1;
+		}
+	}
+	/* Made here rather than by FCGX_OpenSocket, which exit()s on a bind failure;
+	 * libfcgi only needs the listening descriptor. Created under a umask that gives
+	 * SOCKET_MODE, so there is no moment where it is wider. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("socket=%s socket: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	old_mask = umask(0777 & ~SOCKET_MODE);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		log_error("socket=%s could not listen: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(path, SOCKET_MODE) < 0)
+		log_warn("socket=%s chmod failed: %s", path, strerror(errno));
+	return fd;
+}
+
+static int serve(const struct admin_args *a)
+{
+	const char *config = a->config, *socket_path = NULL;
+	char err[256];
+	int rc, owns_file;
+
+	for (int i = 0; i < a->argc;) {
+		int m = admin_opt(a->argc, a->argv, &i, "--socket", &socket_path);
+		if (m == 0)
+			m = admin_opt(a->argc, a->argv, &i, "--config", &config);
+		if (m == 0)
+			fprintf(stderr, "kaiden-api serve: unexpected argument %s\n", a->argv[i]);
+		if (m <= 0)
+			return ADMIN_EXIT_USAGE;
+	}
+	if (admin_config_load(config) < 0)
+		return ADMIN_EXIT_FAIL;
+	if (socket_path && cfg_set("server.socket", socket_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "kaiden-api serve: --socket: %s\n", err);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (secret_init() < 0 || FCGX_Init() != 0) {
+		log_error("libsodium or libfcgi failed to initialise");
+		return ADMIN_EXIT_FAIL;
+	}
+	/* Copied: cfg's strings are borrowed. */
+	char *path = strdup(cfg_str(CFG_SERVER_SOCKET));
+	if (!path)
+		return ADMIN_EXIT_FAIL;
+	listen_fd = open_listener(path);
+	if (listen_fd < 0) {
+		free(path);
+		return ADMIN_EXIT_FAIL;
+	}
+	owns_file = strchr(path, ':') == NULL;
+	log_info("socket=%s listening", path);
+	rc = run_workers();
+	close(listen_fd);
+	if (owns_file)
+		unlink(path);
+	free(path);
+	return rc;
+}
+
+/* No command: FastCGI on fd 0 when it is a listening socket, else one CGI request. */
+static int inherited(const struct admin_args *a)
+{
+	if (a->argc > 0) {
+		fprintf(stderr, "kaiden-api: unexpected argument %s\n", a->argv[0]);
+		return ADMIN_EXIT_USAGE;
+	}
+	if (admin_config_load(a->config) < 0)
+		return ADMIN_EXIT_FAIL;
+	if (secret_init() < 0 || FCGX_Init() != 0) {
+		log_error("libsodium or libfcgi failed to initialise");
+		return ADMIN_EXIT_FAIL;
+	}
+	if (!FCGX_IsCGI()) {
+		listen_fd = 0;
+		return run_workers();
+	}
+	if (!getenv("REQUEST_METHOD")) {
+		/* Not started by a web server: most likely a person at a terminal. */
+		fprintf(stderr, "kaiden-api: no REQUEST_METHOD: not a CGI request\n\n");
+		admin_usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	struct io io = { cgi_read, cgi_write, NULL, 0 };
+	struct db *db = NULL;
+	if (admin_db_open(&db) < 0)
+		db = NULL; /* the reply says 503 */
+	handle_request(db, cgi_param, NULL, &io);
+	if (db)
+		db_close(db);
+	return ADMIN_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct admin_args a;
+
+	if (admin_args_parse(argc, argv, &a) < 0)
+		return ADMIN_EXIT_USAGE;
+	if (!a.command)
+		return inherited(&a);
+	if (strcmp(a.command, "serve") == 0)
+		return serve(&a);
+	return admin_run(&a);
+}

@@ -1,0 +1,225 @@
+/* route.c: THE route table, and the fixed order of checks every request goes through:
+ *
+ *   1. path     no pattern matches, or an {id} is not a canonical UUID -> 404
+ *   2. method   the path exists but not with this method -> 405 + Allow
+ *               (HEAD is served wherever GET is)
+ *   3. body     ROUTE_BODY: over server.max_body -> 413; not application/json -> 415
+ *   4. auth     ROUTE_AUTH: bearer token -> tenant, else 401
+ *   5. handler  validates its input, calls the store, fills the reply
+ *
+ * Every reply carries X-Request-Id. A malformed id is a 404 at step 1 so that it never
+ * reaches the store (and never costs a query). */
+#include "route.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "handlers.h"
+#include "ids.h"
+
+static const struct route routes[ROUTE__MAX] = {
+	[ROUTE_HEALTHZ] = { HTTP_GET, "/healthz", h_healthz, 0,
+		"Health of the API and its database" },
+	[ROUTE_DEVICES_CREATE] = { HTTP_POST, "/api/v1/devices", h_devices_create,
+		ROUTE_AUTH | ROUTE_BODY, "Register a device; returns its secret once" },
+	[ROUTE_DEVICES_LIST] = { HTTP_GET, "/api/v1/devices", h_devices_list, ROUTE_AUTH,
+		"List devices" },
+	[ROUTE_DEVICE_GET] = { HTTP_GET, "/api/v1/devices/{id}", h_device_get, ROUTE_AUTH,
+		"Get a device" },
+	[ROUTE_DEVICE_DELETE] = { HTTP_DELETE, "/api/v1/devices/{id}", h_device_delete,
+		ROUTE_AUTH, "Delete a device" },
+	[ROUTE_SESSIONS_CREATE] = { HTTP_POST, "/api/v1/sessions", h_sessions_create,
+		ROUTE_AUTH | ROUTE_BODY, "Start a support session on a device" },
+	[ROUTE_SESSIONS_LIST] = { HTTP_GET, "/api/v1/sessions", h_sessions_list, ROUTE_AUTH,
+		"List sessions" },
+	[ROUTE_SESSION_GET] = { HTTP_GET, "/api/v1/sessions/{id}", h_session_get, ROUTE_AUTH,
+		"Get a session" },
+	[ROUTE_SESSION_PATCH] = { HTTP_PATCH, "/api/v1/sessions/{id}", h_session_patch,
+		ROUTE_AUTH | ROUTE_BODY, "Change a session's notes" },
+	[ROUTE_SESSION_DELETE] = { HTTP_DELETE, "/api/v1/sessions/{id}", h_session_delete,
+		ROUTE_AUTH, "End a session" },
+};
+
+const struct route *route_table(void)
+{
+	return routes;
+}
+
+static int segment_is_uuid(const char *s, size_t len)
+{
+	char id[UUID_STR_LEN];
+
+	if (len != UUID_STR_LEN - 1)
+		return 0;
+	memcpy(id, s, len);
+	id[len] = '\0';
+	return ids_is_uuid(id);
+}
+
+enum match { MATCH_NO, MATCH_YES, MATCH_BAD_ID };
+
+/* Matches path against pattern; a {name} segment takes one segment, which must be a
+ * canonical UUID (every placeholder of ours is an id). The values are recorded as
+ * (start, length) pairs. */
+static enum match pattern_match(const char *pattern, const char *path, const char *starts[],
+                                size_t lens[], int *nparams)
+{
+	int n = 0, bad_id = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *close = strchr(pattern, '}');
+			size_t seg = strcspn(path, "/");
+			if (!close || seg == 0 || n >= REQ_MAX_PARAMS)
+				return MATCH_NO;
+			if (!segment_is_uuid(path, seg))
+				bad_id = 1;
+			starts[n] = path;
+			lens[n] = seg;
+			n++;
+			pattern = close + 1;
+			path += seg;
+			continue;
+		}
+		if (*pattern != *path)
+			return MATCH_NO;
+		pattern++;
+		path++;
+	}
+	if (*pattern || *path)
+		return MATCH_NO;
+	if (bad_id)
+		return MATCH_BAD_ID;
+	*nparams = n;
+	return MATCH_YES;
+}
+
+/* Copies the placeholder values, lower-cased, into strings the request owns. */
+static int take_params(struct req *r, struct resp *rs, const char *const starts[],
+                       const size_t lens[], int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *id = strndup(starts[i], lens[i]);
+		if (!id || req_keep(r, id) < 0) {
+			resp_error(rs, 500, "internal", NULL, "out of memory");
+			return -1;
+		}
+		for (char *p = id; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r->params[i] = id;
+	}
+	r->nparams = n;
+	return 0;
+}
+
+/* "application/json", any case, optionally followed by parameters (; charset=utf-8). */
+static int content_type_is_json(const char *ct)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	if (!ct)
+		return 0;
+	ct += strspn(ct, " \t");
+	if (strncasecmp(ct, json, n) != 0)
+		return 0;
+	ct += n;
+	ct += strspn(ct, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
+/* "GET, HEAD, POST": the methods of every route whose pattern matched, in enum order. */
+static void allow_header(struct resp *rs, unsigned methods)
+{
+	char allow[128] = "";
+	size_t len = 0;
+
+	if (methods & (1u << HTTP_GET))
+		methods |= 1u << HTTP_HEAD;
+	for (int m = 0; m < HTTP_OTHER; m++) {
+		if (!(methods & (1u << m)))
+			continue;
+		const char *name = req_method_name((enum http_method)m);
+		size_t need = strlen(name) + (len ? 2 : 0);
+		if (len + need >= sizeof(allow))
+			break;
+		if (len) {
+			memcpy(allow + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(allow + len, name, strlen(name) + 1);
+		len += strlen(name);
+	}
+	resp_header(rs, "Allow", allow);
+}
+
+static void route_run(struct req *r, struct resp *rs)
+{
+	const char *starts[REQ_MAX_PARAMS], *found_starts[REQ_MAX_PARAMS];
+	size_t lens[REQ_MAX_PARAMS], found_lens[REQ_MAX_PARAMS];
+	const struct route *found = NULL;
+	unsigned methods = 0;
+	int found_n = 0, bad_id = 0;
+
+	for (int i = 0; i < ROUTE__MAX; i++) {
+		int n = 0;
+		enum match m = pattern_match(routes[i].pattern, r->path ? r->path : "", starts,
+		                             lens, &n);
+		if (m == MATCH_BAD_ID)
+			bad_id = 1;
+		if (m != MATCH_YES)
+			continue;
+		methods |= 1u << routes[i].method;
+		if (!found && (routes[i].method == r->method ||
+		               (r->method == HTTP_HEAD && routes[i].method == HTTP_GET))) {
+			found = &routes[i];
+			found_n = n;
+			memcpy(found_starts, starts, sizeof(starts));
+			memcpy(found_lens, lens, sizeof(lens));
+		}
+	}
+	if (!methods) {
+		if (bad_id)
+			resp_error(rs, 404, "not_found", NULL, "no such resource: the id is not a UUID");
+		else
+			resp_error(rs, 404, "not_found", NULL, "no such path");
+		return;
+	}
+	if (!found) {
+		allow_header(rs, methods);
+		resp_error(rs, 405, "method_not_allowed", NULL, "%s is not allowed on this path",
+		           r->method == HTTP_OTHER ? "this method" : req_method_name(r->method));
+		return;
+	}
+	if (take_params(r, rs, found_starts, found_lens, found_n) < 0)
+		return;
+
+	if (found->flags & ROUTE_BODY) {
+		if (r->body_too_large) {
+			resp_error(rs, 413, "payload_too_large", NULL,
+			           "the body is larger than the limit of %ld bytes",
+			           cfg_int(CFG_SERVER_MAX_BODY));
+			return;
+		}
+		if (!content_type_is_json(r->content_type)) {
+			resp_error(rs, 415, "unsupported_media_type", NULL,
+			           "send the body as Content-Type: application/json");
+			return;
+		}
+	}
+	if ((found->flags & ROUTE_AUTH) && auth_check(r, rs) < 0)
+		return;
+	found->handler(r, rs);
+}
+
+void route_dispatch(struct req *r, struct resp *rs)
+{
+	resp_header(rs, "X-Request-Id", r->request_id);
+	route_run(r, rs);
+	if (rs->status == 0)
+		resp_error(rs, 500, "internal", NULL, "the handler gave no reply");
+}

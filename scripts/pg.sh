@@ -1,0 +1,214 @@
+#!/bin/sh
+# pg.sh: a private, throwaway PostgreSQL cluster for tests and `make run DB=postgres`.
+#
+#   scripts/pg.sh start DIR   initialise DIR (first time only), start the server, print
+#                             the conninfo on stdout and write it to DIR/dsn
+#   scripts/pg.sh stop DIR    stop it (fast shutdown); DIR stays, so start reuses it
+#   scripts/pg.sh dsn DIR     print the conninfo of a running cluster
+#
+# Layout of DIR:  data/ (PGDATA), server.log, port, dsn, and the Unix socket
+# (.s.PGSQL.<port>). The server listens on 127.0.0.1 only, on a free TCP port chosen at
+# the first start and kept while it stays free. Authentication is `trust` (loopback only,
+# throwaway data); the superuser is `postgres` and a database `kaiden` is created. The
+# conninfo is `host=127.0.0.1 port=N user=postgres dbname=kaiden`.
+#
+# Durability is off (fsync, synchronous_commit, full_page_writes): this cluster is for
+# tests and development, never for data anyone keeps. The cluster is made with
+# --no-locale (C collation, UTF8), so lower()/upper() fold ASCII only, like SQLite's.
+#
+# Running as root: PostgreSQL refuses to run as root, so the server runs as the `postgres`
+# system user (via runuser, or su). DIR is chown'ed to postgres. postgres must be able to
+# traverse every parent directory of DIR: directories this script creates get o+x
+# (traverse, not list); an existing parent that postgres cannot traverse is given o+x only
+# when it lies under /tmp or $TMPDIR (a mktemp -d directory is 0700); anywhere else the
+# script stops and names the directory rather than loosen permissions it does not own.
+set -eu
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: pg.sh start|stop|dsn DIR"
+cmd=$1
+dir=$2
+
+bindir=
+for d in /usr/lib/postgresql/*/bin; do
+	[ -x "$d/pg_ctl" ] && bindir=$d   # the glob sorts, so the newest version wins
+done
+[ -n "$bindir" ] || die "no PostgreSQL server found under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+
+is_root=0
+[ "$(id -u)" -eq 0 ] && is_root=1
+
+# Runs a command as the user that owns the cluster.
+as_pg() {
+	if [ "$is_root" -eq 1 ]; then
+		if command -v runuser >/dev/null 2>&1; then
+			runuser -u postgres -- "$@"
+		else
+			# su needs one command string: quote each argument.
+			q=
+			for a in "$@"; do
+				q="$q '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"
+			done
+			su -s /bin/sh postgres -c "$q"
+		fi
+	else
+		"$@"
+	fi
+}
+
+# Makes dir absolute, creating it (and recording what we created for the o+x rule).
+prepare_dir() {
+	created=
+	p=
+	case $dir in /*) ;; *) dir="$(pwd)/$dir" ;; esac
+	# Walk down from / creating what is missing.
+	rest=${dir#/}
+	p=
+	old_ifs=$IFS
+	IFS=/
+	for c in $rest; do
+		[ -n "$c" ] || continue
+		p="$p/$c"
+		if [ ! -d "$p" ]; then
+			mkdir "$p"
+			created="$created
+$p"
+		fi
+	done
+	IFS=$old_ifs
+	dir=$(cd "$dir" && pwd -P)
+	[ "$is_root" -eq 1 ] || return 0
+
+	getent passwd postgres >/dev/null || die "running as root but there is no 'postgres' user"
+	tmproot=$(cd "${TMPDIR:-/tmp}" 2>/dev/null && pwd -P || echo /tmp)
+	# Every parent of DIR must be traversable by postgres.
+	p=$(dirname "$dir")
+	while :; do
+		if ! runuser -u postgres -- test -x "$p" 2>/dev/null; then
+			mine=0
+			printf '%s\n' "$created" | grep -Fxq -- "$p" && mine=1
+			case "$p/" in /tmp/*|"$tmproot"/*) mine=1 ;; esac
+			[ "$mine" -eq 1 ] || die "user postgres cannot enter $p: choose a DIR under /tmp, or run: chmod o+x $p"
+			chmod o+x "$p"
+		fi
+		[ "$p" = / ] && break
+		p=$(dirname "$p")
+	done
+	chown postgres "$dir"
+	chmod 0700 "$dir"
+}
+
+port_in_use() {
+	if command -v ss >/dev/null 2>&1; then
+		ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+	else
+		# Without ss, a refused connection means nobody listens.
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+pick_port() {
+	# A pseudo-random start spreads parallel runs apart; then walk to a free one.
+	n=$(( ( $$ * 7919 + $(date +%s) ) % 30000 + 20000 ))
+	i=0
+	while [ $i -lt 200 ]; do
+		if ! port_in_use "$n"; then
+			echo "$n"
+			return 0
+		fi
+		n=$(( n + 1 ))
+		[ $n -lt 60000 ] || n=20000
+		i=$(( i + 1 ))
+	done
+	die "no free TCP port found on 127.0.0.1"
+}
+
+dsn_of() {
+	echo "host=127.0.0.1 port=$1 user=postgres dbname=kaiden"
+}
+
+running() {
+	[ -f "$dir/data/postmaster.pid" ] && as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+}
+
+start() {
+	prepare_dir
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		rm -rf "$dir/data"
+		as_pg "$bindir/initdb" --nosync -A trust -U postgres -E UTF8 --no-locale \
+			-D "$dir/data" >"$dir/initdb.log" 2>&1 || {
+			cat "$dir/initdb.log" >&2
+			die "initdb failed in $dir/data"
+		}
+		# Settings that do not change between starts; the port goes in kaiden.conf.
+		cat >>"$dir/data/postgresql.conf" <<-EOF
+
+		# added by scripts/pg.sh: a throwaway cluster for tests
+		listen_addresses = '127.0.0.1'
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
+		max_connections = 200
+		shared_buffers = 32MB
+		deadlock_timeout = 200ms
+		log_min_messages = warning
+		log_min_error_statement = panic
+		include_if_exists = 'kaiden.conf'
+		EOF
+	fi
+	if running; then
+		port=$(cat "$dir/port")
+		dsn_of "$port" >"$dir/dsn"
+		cat "$dir/dsn"
+		return 0
+	fi
+	tries=0
+	while :; do
+		port=
+		if [ -f "$dir/port" ]; then
+			port=$(cat "$dir/port")
+			port_in_use "$port" && port=
+		fi
+		[ -n "$port" ] || port=$(pick_port)
+		# The socket directory is DIR: quote it for postgresql.conf.
+		qdir=$(printf '%s' "$dir" | sed "s/'/''/g")
+		printf "port = %s\nunix_socket_directories = '%s'\n" "$port" "$qdir" >"$dir/data/kaiden.conf"
+		[ "$is_root" -eq 0 ] || chown postgres "$dir/data/kaiden.conf"
+		echo "$port" >"$dir/port"
+		if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 2>&1; then
+			break
+		fi
+		tries=$((tries + 1))
+		# Someone may have taken the port between the check and the start: try another.
+		rm -f "$dir/port"
+		[ $tries -lt 5 ] || { tail -n 20 "$dir/server.log" >&2 2>/dev/null; die "PostgreSQL did not start (see $dir/server.log)"; }
+	done
+	# The kaiden database, once.
+	if ! as_pg "$bindir/psql" -X -q -h "$dir" -p "$port" -U postgres -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'kaiden'" | grep -q 1; then
+		as_pg "$bindir/createdb" -h "$dir" -p "$port" -U postgres kaiden ||
+			die "could not create database kaiden"
+	fi
+	dsn_of "$port" >"$dir/dsn"
+	cat "$dir/dsn"
+}
+
+stop() {
+	case $dir in /*) ;; *) dir="$(pwd)/$dir" ;; esac
+	[ -d "$dir/data" ] || return 0
+	if running; then
+		as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null ||
+			die "pg_ctl stop failed for $dir/data"
+	fi
+}
+
+case $cmd in
+start) start ;;
+stop) stop ;;
+dsn)
+	running || die "no cluster running in $dir"
+	dsn_of "$(cat "$dir/port")"
+	;;
+*) die "usage: pg.sh start|stop|dsn DIR" ;;
+esac

@@ -1,0 +1,67 @@
+#!/bin/sh
+# run.sh: `make run`. Starts Kaiden on loopback with its state in VAR and stays in the
+# foreground until Ctrl-C (or until kaiden-api or nginx exits), then stops everything it
+# started. The data stays: a second run on the same VAR reuses the database and token.
+#
+#   PORT  nginx listens on 127.0.0.1:PORT (default 8080)
+#   VAR   the state directory (default ./var)
+#   DB    sqlite (VAR/kaiden.db) or postgres (a private cluster in VAR/pg)
+#   B     the build directory holding bin/kaiden-api (default build)
+# Any other KAIDEN_* variable in the environment reaches kaiden-api (see README.md).
+set -eu
+
+PORT=${PORT:-8080}
+VAR=${VAR:-./var}
+DB=${DB:-sqlite}
+B=${B:-build}
+
+# VAR is relative to where make (or the user) ran, before we move to the repository.
+case $VAR in /*) ;; *) VAR=$(pwd)/$VAR ;; esac
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/stack.sh
+. scripts/stack.sh
+
+# kaiden-api's log lines go to this terminal, after the banner.
+# shellcheck disable=SC2034 # read by stack_api_start
+STACK_API_LOG=-
+
+stack_init "$VAR" "$DB" "$PORT"
+
+# shellcheck disable=SC2317 # called from the traps
+finish() {
+	trap - EXIT INT TERM
+	if [ -n "$STACK_API_PID$STACK_NGINX_PID$STACK_DB_STARTED" ]; then
+		echo >&2
+		echo "kaiden: stopping (data kept in $STACK_DIR)" >&2
+	fi
+	stack_stop
+}
+trap finish EXIT
+trap 'finish; exit 130' INT
+trap 'finish; exit 143' TERM
+
+stack_up
+
+cat <<EOF
+
+  Kaiden is running.
+
+  Portal     $STACK_URL/
+  API        $STACK_URL/api/v1/
+  Token      $STACK_TOKEN
+             (also in $STACK_TOKEN_FILE)
+  Database   $DB ($( [ "$DB" = sqlite ] && echo "$STACK_DB_PATH" || echo "$STACK_DIR/pg"))
+  Logs       $STACK_DIR/log/, $STACK_NGINX_DIR/logs/
+
+  Try:  curl -H "Authorization: Bearer \$(cat $STACK_TOKEN_FILE)" $STACK_URL/api/v1/devices
+
+  Ctrl-C stops everything; the data stays in $STACK_DIR.
+
+EOF
+
+# Stay while both servers live. A signal interrupts sleep and runs the trap.
+while kill -0 "$STACK_API_PID" 2>/dev/null && kill -0 "$STACK_NGINX_PID" 2>/dev/null; do
+	sleep 1
+done
+echo "kaiden: a server exited on its own; see $STACK_DIR/log/ and $STACK_NGINX_DIR/logs/error.log" >&2
+exit 1

@@ -1,0 +1,194 @@
+# shellcheck shell=sh
+# lib.sh: the integration cases' vocabulary. Sourced by suite.sh after scripts/stack.sh;
+# every case file (case-*.sh) is a table of these calls, run in order in one shell, so a
+# case may use what an earlier one saved. POSIX sh.
+#
+#   t NAME METHOD PATH BODY STATUS [JQ...]   authorised request (JSON body if BODY is not
+#                                            empty; @FILE sends a file), then expect
+#   raw METHOD PATH [CURL-ARGS...]           a request with nothing added (no token)
+#   call METHOD PATH [BODY]                  the request half of t
+#   expect NAME STATUS [JQ...]               one test: the last reply had STATUS, a JSON
+#                                            body when it had one, and each jq -e holds
+#   header NAME ERE                          one test: a header line of the last reply
+#                                            matches ERE (lower-case names, no CR)
+#   save VAR JQ                              VAR=jq -r JQ of the last body
+#   E CODE [FIELD]                           jq for {"error":{"code","message"[,"field"]}}
+#   dbq SQL                                  runs SQL on the suite's database directly
+#   dbcheck NAME SQL WANT                    one test: dbq SQL prints exactly WANT
+#   snap / unchanged NAME                    row counts before / one test that none moved
+#   ok NAME / bad NAME WHY                   record a result by hand
+#
+# Results: PASS and FAIL counters; a failure prints its name, why, the request and the
+# head of the body. VERBOSE=1 prints passes too.
+
+PASS=0
+FAIL=0
+CODE=000
+LAST=
+
+ok() {
+	PASS=$((PASS + 1))
+	[ -z "${VERBOSE:-}" ] || echo "  ok   $SUITE_DB: $1"
+}
+
+bad() {
+	FAIL=$((FAIL + 1))
+	echo "  FAIL $SUITE_DB: $1: $2"
+	[ -z "$LAST" ] || echo "       request: $LAST -> $CODE"
+	if [ -s "$T/body" ]; then
+		printf '       body: %s\n' "$(head -c 300 "$T/body" | tr '\n' ' ')"
+	fi
+}
+
+# raw METHOD PATH [curl args...]
+raw() {
+	_method=$1
+	_path=$2
+	shift 2
+	LAST="$_method $_path"
+	rm -f "$T/body" "$T/headers"
+	# curl --head never reads a body (and would write the headers to -o).
+	_out=$T/body
+	if [ "$_method" = HEAD ]; then
+		set -- --head "$@"
+		_out=/dev/null
+	else
+		set -- -X "$_method" "$@"
+	fi
+	CODE=$(curl -sS --max-time 30 -o "$_out" -D "$T/headers" -w '%{http_code}' \
+		"$@" "$STACK_URL$_path" 2>"$T/curl.err") || CODE=000
+	touch "$T/body" "$T/headers"
+	tr -d '\r' <"$T/headers" | tr '[:upper:]' '[:lower:]' >"$T/headers.lc"
+}
+
+# call METHOD PATH [BODY]: with the suite's token; a body goes as application/json.
+call() {
+	if [ $# -ge 3 ] && [ -n "$3" ]; then
+		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN" \
+			-H 'Content-Type: application/json' --data-binary "$3"
+	else
+		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN"
+	fi
+}
+
+expect() {
+	_name=$1
+	_want=$2
+	shift 2
+	_why=
+	if [ "$CODE" != "$_want" ]; then
+		_why="status $CODE, want $_want"
+		[ "$CODE" != 000 ] || _why="$_why ($(head -c 200 "$T/curl.err"))"
+	elif [ -s "$T/body" ]; then
+		if ! grep -q '^content-type: application/json' "$T/headers.lc"; then
+			_why="Content-Type is not application/json"
+		elif ! jq -e . "$T/body" >/dev/null 2>&1; then
+			_why="the body is not JSON"
+		fi
+	fi
+	for _e in "$@"; do
+		[ -z "$_why" ] || break
+		jq -e "$_e" "$T/body" >/dev/null 2>&1 || _why="does not hold: $_e"
+	done
+	if [ -z "$_why" ]; then ok "$_name"; else bad "$_name" "$_why"; fi
+}
+
+t() {
+	_tname=$1
+	_tmethod=$2
+	_tpath=$3
+	_tbody=$4
+	_tstatus=$5
+	shift 5
+	call "$_tmethod" "$_tpath" "$_tbody"
+	expect "$_tname" "$_tstatus" "$@"
+}
+
+header() {
+	if grep -Eq -- "$2" "$T/headers.lc"; then
+		ok "$1"
+	else
+		bad "$1" "no header line matches /$2/ ($(tr '\n' '|' <"$T/headers.lc"))"
+	fi
+}
+
+# The value of header $1 (any case) in the last reply, CR stripped.
+hval() {
+	tr -d '\r' <"$T/headers" | awk -v h="$1" '
+		{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == tolower(h)) {
+			v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
+}
+
+save() {
+	case $1 in *[!A-Za-z0-9_]* | '') echo "save: bad variable name '$1'" >&2; return 1 ;; esac
+	_v=$(jq -r "$2" "$T/body" 2>/dev/null) || _v=
+	eval "$1=\$_v"
+}
+
+# jq that holds for an error reply with this code (and field, or none).
+E() {
+	_f='.error.field == null'
+	[ $# -lt 2 ] || _f=".error.field == \"$2\""
+	echo "(.error.code == \"$1\") and (.error.message | type == \"string\" and length > 0) and $_f"
+}
+
+dbq() {
+	if [ "$SUITE_DB" = sqlite ]; then
+		sqlite3 -batch -noheader -cmd '.timeout 5000' "$STACK_DB_PATH" "$1"
+	else
+		psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$KAIDEN_DATABASE_DSN" -c "$1"
+	fi
+}
+
+dbcheck() {
+	_got=$(dbq "$2" 2>&1) || _got="(query failed) $_got"
+	if [ "$_got" = "$3" ]; then
+		ok "$1"
+	else
+		LAST="SQL $2"
+		CODE=-
+		bad "$1" "got '$_got', want '$3'"
+	fi
+}
+
+# Row counts, live devices, and the latest change to a device or session: a refused
+# request must move none of them (a soft delete or an UPDATE included).
+counts() {
+	dbq "SELECT (SELECT count(*) FROM devices) || ' devices (' ||
+	            (SELECT count(*) FROM devices WHERE deleted_at IS NULL) || ' live), ' ||
+	            (SELECT count(*) FROM sessions) || ' sessions, ' ||
+	            (SELECT count(*) FROM jobs) || ' jobs, ' ||
+	            (SELECT count(*) FROM api_tokens) || ' tokens, last change ' ||
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM devices), '-') || ' / ' ||
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-')" 2>&1
+}
+
+snap() {
+	SNAP=$(counts)
+}
+
+unchanged() {
+	_now=$(counts)
+	if [ "$_now" = "$SNAP" ]; then
+		ok "$1"
+	else
+		LAST=
+		bad "$1" "rows changed: before $SNAP, after $_now"
+	fi
+}
+
+# A file of $1 bytes of JSON: {"name":"aaa..."} padded to exactly that size.
+big_body() {
+	_file=$T/body-$1.json
+	{
+		printf '{"name":"'
+		head -c "$(($1 - 11))" /dev/zero | tr '\0' a
+		printf '"}'
+	} >"$_file"
+	echo "$_file"
+}
+
+# A string of $1 copies of character $2.
+repeat() {
+	head -c "$1" /dev/zero | tr '\0' "$2"
+}

@@ -1,0 +1,69 @@
+#!/bin/sh
+# suite.sh DB: one integration pass against sqlite or postgres. Starts a whole stack
+# (scripts/stack.sh) in a private mktemp directory, runs every case-*.sh in order,
+# prints `integration DB: N passed, N failed` and exits non-zero on any failure. The
+# trap stops everything and removes the directory (KEEP=1 keeps it for a post-mortem),
+# also on a failure or Ctrl-C. A server that does not start is a failure, not a skip.
+set -eu
+
+SUITE_DB=${1:?usage: suite.sh sqlite|postgres}
+B=${B:-build}
+cd "$(dirname "$0")/../.."
+
+# shellcheck source=scripts/stack.sh
+. scripts/stack.sh
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+
+# The cases assume the defaults, whatever the developer's shell has exported.
+for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+export KAIDEN_CF_DOMAIN=kaiden.test
+export KAIDEN_LOG_LEVEL=warn
+STACK_QUIET=1
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-it-$SUITE_DB.XXXXXX")
+# PostgreSQL runs as user postgres when we are root: it must be able to enter WORK.
+chmod 0711 "$WORK"
+T=$WORK/t
+mkdir -p "$T"
+
+# shellcheck disable=SC2317 # called from the traps
+finish() {
+	rc=$?
+	trap - EXIT INT TERM
+	if [ -z "${DONE:-}" ]; then
+		bad "the suite ran to its end" "it stopped early (exit status $rc)"
+	fi
+	stack_stop >/dev/null 2>&1 || true
+	if [ "$FAIL" -gt 0 ]; then
+		for f in "$WORK/log/kaiden-api.log" "$WORK/nginx/logs/error.log"; do
+			[ -s "$f" ] || continue
+			echo "  --- last lines of $f"
+			tail -n 15 "$f" | sed 's/^/  | /'
+		done
+	fi
+	echo "integration $SUITE_DB: $PASS passed, $FAIL failed"
+	if [ -n "${KEEP:-}" ]; then
+		echo "  (kept $WORK)"
+	else
+		rm -rf "$WORK"
+	fi
+	if [ "$FAIL" -eq 0 ]; then exit 0; else exit 1; fi
+}
+trap 'finish' EXIT
+trap 'FAIL=$((FAIL + 1)); echo "  interrupted"; exit 130' INT TERM
+
+if ! stack_init "$WORK" "$SUITE_DB" auto || ! stack_up; then
+	bad "start the stack ($SUITE_DB)" "see the messages above"
+	DONE=1
+	exit 1
+fi
+ok "start the stack ($SUITE_DB) behind nginx on $STACK_URL"
+
+for c in tests/integration/case-*.sh; do
+	# shellcheck disable=SC1090
+	. "./$c"
+done
+DONE=1

@@ -1,0 +1,62 @@
+#!/bin/sh
+# run-unit.sh: runs every Check unit test binary ($B/tests/check_*, B defaults to build)
+# against a throwaway PostgreSQL started here (scripts/pg.sh, in a temporary directory
+# that a trap stops and removes), with KAIDEN_TEST_PG_DSN pointing at it. The suites
+# that have database cases run each case on SQLite and on that PostgreSQL.
+#
+# Prints each binary's Check summary line (and its failures); exits non-zero when any
+# binary fails, when there is none to run, or when PostgreSQL cannot start: a missing
+# server is a failure, never a skip.
+set -u
+
+B=${B:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+
+bins=$(ls "$B"/tests/check_* 2>/dev/null | grep -v '\.d$' || true)
+if [ -z "$bins" ]; then
+	echo "run-unit: no test binaries in $B/tests (build them first: make B=$B all)" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-unit.XXXXXX") || exit 1
+cleanup() {
+	sh "$top/scripts/pg.sh" stop "$tmp/pg" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! dsn=$(sh "$top/scripts/pg.sh" start "$tmp/pg"); then
+	echo "run-unit: FAIL: PostgreSQL did not start (scripts/pg.sh start $tmp/pg)" >&2
+	exit 1
+fi
+KAIDEN_TEST_PG_DSN=$dsn
+# Temporary files of the tests (SQLite databases) go under $tmp, removed by the trap.
+TMPDIR=$tmp
+export KAIDEN_TEST_PG_DSN TMPDIR
+
+failed=0
+for bin in $bins; do
+	[ -x "$bin" ] || continue
+	name=$(basename "$bin")
+	out="$tmp/$name.out"
+	"$bin" >"$out" 2>&1
+	rc=$?
+	summary=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -n 1)
+	if [ $rc -ne 0 ] || [ -z "$summary" ]; then
+		failed=$((failed + 1))
+		echo "$name: FAIL (exit $rc) ${summary:-no Check summary}"
+		# The failing checks, then the end of the output for context.
+		grep -E ':[FE]:' "$out" | head -n 40
+		[ -n "$summary" ] || tail -n 20 "$out"
+	else
+		echo "$name: $summary"
+	fi
+done
+
+if [ $failed -ne 0 ]; then
+	echo "run-unit: $failed test binaries failed"
+	exit 1
+fi
+echo "run-unit: all test binaries passed"

@@ -1,0 +1,593 @@
+/* check_db.c: db.h and migrations.h, the same cases on SQLite and on PostgreSQL. */
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <regex.h>
+#include <sys/stat.h>
+
+#include "ids.h"
+#include "store.h"
+#include "testdb.h"
+
+#define TENANT2 "11111111-1111-4111-8111-111111111111"
+
+static int is_rfc3339_ms(const char *s)
+{
+	regex_t re;
+	int ok;
+
+	ck_assert_int_eq(regcomp(&re,
+	                         "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+	                         REG_EXTENDED | REG_NOSUB),
+	                 0);
+	ok = s && regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+START_TEST(test_open_and_ping)
+{
+	struct db *bad = NULL;
+
+	ck_assert_int_eq(db_kind(T_db), T_kind);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	ck_assert_str_eq(db_errmsg(T_db), "");
+	ck_assert_int_eq(db_open("mysql", "x", &bad), DB_ERR);
+	ck_assert_ptr_null(bad);
+	if (T_kind == DB_SQLITE) {
+		ck_assert_int_eq(db_open("sqlite", "/nonexistent-dir/x/y.db", &bad), DB_ERR);
+	} else {
+		ck_assert_int_eq(db_open("postgres", "host=127.0.0.1 port=1 connect_timeout=2", &bad),
+		                 DB_ERR);
+	}
+	ck_assert_ptr_null(bad);
+}
+END_TEST
+
+START_TEST(test_sqlite_pragmas)
+{
+	char *v;
+
+	if (T_kind != DB_SQLITE) {
+		/* PostgreSQL's counterpart: the session settings db_open makes. */
+		v = T_value(T_db, "SELECT current_setting('TimeZone')", 0, NULL);
+		ck_assert_str_eq(v, "UTC");
+		free(v);
+		v = T_value(T_db, "SELECT current_setting('standard_conforming_strings')", 0, NULL);
+		ck_assert_str_eq(v, "on");
+		free(v);
+		return;
+	}
+	v = T_value(T_db, "PRAGMA journal_mode", 0, NULL);
+	ck_assert_str_eq(v, "wal");
+	free(v);
+	v = T_value(T_db, "PRAGMA foreign_keys", 0, NULL);
+	ck_assert_str_eq(v, "1");
+	free(v);
+	v = T_value(T_db, "PRAGMA busy_timeout", 0, NULL);
+	ck_assert_str_eq(v, "5000");
+	free(v);
+	v = T_value(T_db, "PRAGMA synchronous", 0, NULL);
+	ck_assert_str_eq(v, "1"); /* NORMAL */
+	free(v);
+}
+END_TEST
+
+START_TEST(test_migrations_idempotent)
+{
+	char version[16], *v;
+	int applied = -1;
+	const char *params[1] = { DEFAULT_TENANT_ID };
+
+	ck_assert_int_ge(migrations_latest(T_db), 1);
+	ck_assert_int_eq(migrations_apply(T_db, &applied), 0);
+	ck_assert_int_eq(applied, 0);
+	ck_assert_int_eq(migrations_apply(T_db, NULL), 0);
+	snprintf(version, sizeof(version), "%d", migrations_latest(T_db));
+	v = T_value(T_db, "SELECT max(version) FROM schema_migrations", 0, NULL);
+	ck_assert_str_eq(v, version);
+	free(v);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM schema_migrations", 0, NULL),
+	                 T_count(T_db, "SELECT count(DISTINCT version) FROM schema_migrations", 0,
+	                         NULL));
+	v = T_value(T_db, "SELECT code FROM tenants WHERE id = $1", 1, params);
+	ck_assert_str_eq(v, "default");
+	free(v);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+	/* Every table that holds tenant data has tenant_id. */
+	{
+		static const char *const tables[] = { "devices", "sessions", "api_tokens", "jobs" };
+		for (size_t i = 0; i < ARRAY_LEN(tables); i++) {
+			char sql[128];
+			snprintf(sql, sizeof(sql), "SELECT count(tenant_id) FROM %s", tables[i]);
+			ck_assert_int_eq(T_count(T_db, sql, 0, NULL), 0);
+		}
+	}
+}
+END_TEST
+
+struct migrate_arg {
+	const char *target;
+	int rc, applied;
+};
+
+static void *migrate_thread(void *p)
+{
+	struct migrate_arg *a = p;
+	struct db *db = NULL;
+
+	a->rc = -1;
+	if (db_open(T_driver(), a->target, &db) != DB_OK)
+		return NULL;
+	a->rc = migrations_apply(db, &a->applied);
+	db_close(db);
+	return NULL;
+}
+
+/* Two processes migrating a new database at once: both succeed, each migration once. */
+START_TEST(test_migrations_race)
+{
+	char target[1024];
+	struct migrate_arg a[4];
+	pthread_t th[4];
+	struct db *db;
+	int total = 0;
+
+	T_fresh_target(target, sizeof(target));
+	for (int i = 0; i < 4; i++) {
+		a[i].target = target;
+		a[i].applied = 0;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, migrate_thread, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_int_eq(a[i].rc, 0);
+		total += a[i].applied;
+	}
+	ck_assert_int_eq(db_open(T_driver(), target, &db), DB_OK);
+	ck_assert_int_eq(total, (int)T_count(db, "SELECT count(*) FROM schema_migrations", 0, NULL));
+	ck_assert_int_eq(T_count(db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(test_placeholders)
+{
+	const char *p3[3] = { "one", "two", NULL };
+	const char *ins[3] = { "code-x", "Name X", TENANT2 };
+	const char *one[1] = { TENANT2 };
+	struct db_res *res = NULL;
+
+	ck_assert_int_eq(db_exec(T_db, "SELECT $2 AS b, $1 AS a, $3 AS c", 3, p3, &res), DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 1);
+	ck_assert_int_eq(db_res_cols(res), 3);
+	ck_assert_str_eq(db_res_name(res, 0), "b");
+	ck_assert_int_eq(db_res_col(res, "a"), 1);
+	ck_assert_int_eq(db_res_col(res, "zz"), -1);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "two");
+	ck_assert_str_eq(db_res_get(res, 0, 1), "one");
+	ck_assert_ptr_null(db_res_get(res, 0, 2));
+	ck_assert_ptr_null(db_res_get(res, 1, 0));
+	ck_assert_ptr_null(db_res_get(res, 0, 3));
+	ck_assert_ptr_null(db_res_name(res, 3));
+	db_res_free(res);
+	res = NULL;
+
+	/* The same parameter twice. */
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS x, $1 AS y", 1, p3, &res), DB_OK);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "one");
+	ck_assert_str_eq(db_res_get(res, 0, 1), "one");
+	db_res_free(res);
+	res = NULL;
+
+	/* Out of order into a real table, NULL stays NULL, "" stays "". */
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($3, $1, $2)", 3, ins);
+	ck_assert_int_eq(db_exec(T_db,
+	                         "SELECT code, name, trial_ends_at, status FROM tenants WHERE id = $1",
+	                         1, one, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 1);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "code-x");
+	ck_assert_str_eq(db_res_get(res, 0, 1), "Name X");
+	ck_assert_ptr_null(db_res_get(res, 0, 2));
+	ck_assert_str_eq(db_res_get(res, 0, 3), "active");
+	db_res_free(res);
+	res = NULL;
+	{
+		const char *empty[2] = { "", TENANT2 };
+		T_run(T_db, "UPDATE tenants SET name = $1 WHERE id = $2", 2, empty);
+		ck_assert_int_eq(db_exec(T_db, "SELECT name FROM tenants WHERE id = $1", 1, one, &res),
+		                 DB_OK);
+		ck_assert_ptr_nonnull(db_res_get(res, 0, 0));
+		ck_assert_str_eq(db_res_get(res, 0, 0), "");
+		db_res_free(res);
+	}
+	/* No rows: the columns are still named. */
+	res = NULL;
+	ck_assert_int_eq(db_exec(T_db, "SELECT id, code FROM tenants WHERE code = $1", 1, p3, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 0);
+	ck_assert_int_eq(db_res_cols(res), 2);
+	ck_assert_str_eq(db_res_name(res, 1), "code");
+	db_res_free(res);
+	ck_assert_int_eq(db_res_rows(NULL), 0);
+	ck_assert_ptr_null(db_res_get(NULL, 0, 0));
+}
+END_TEST
+
+/* Both backends refuse what PostgreSQL refuses, so SQL tested on SQLite works on both. */
+START_TEST(test_parameter_mismatch)
+{
+	const char *p[3] = { "a", "b", "c" };
+
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS a", 2, p, NULL), DB_ERR);
+	ck_assert_str_ne(db_errmsg(T_db), "");
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS a, $2 AS b", 1, p, NULL), DB_ERR);
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS a, $3 AS c", 3, p, NULL), DB_ERR);
+	ck_assert_int_eq(db_exec(T_db, "SELECT 1 AS a; SELECT 2 AS b", 0, NULL, NULL), DB_ERR);
+	ck_assert_int_eq(db_exec(T_db, "SELECT nosuchcolumn FROM tenants", 0, NULL, NULL), DB_ERR);
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS a", 1, NULL, NULL), DB_ERR);
+	/* And the connection still works. */
+	ck_assert_int_eq(db_exec(T_db, "SELECT $1 AS a", 1, p, NULL), DB_OK);
+	ck_assert_str_eq(db_errmsg(T_db), "");
+}
+END_TEST
+
+START_TEST(test_script)
+{
+	ck_assert_int_eq(db_script(T_db, "CREATE TABLE t_script (a text); "
+	                                 "INSERT INTO t_script VALUES ('x'); "
+	                                 "INSERT INTO t_script VALUES ('y');"),
+	                 DB_OK);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM t_script", 0, NULL), 2);
+	ck_assert_int_eq(db_script(T_db, "INSERT INTO t_script VALUES ('z'); SELECT broken FROM"),
+	                 DB_ERR);
+}
+END_TEST
+
+START_TEST(test_timestamps)
+{
+	char now[TIMESTAMP_LEN], *v;
+	const char *ins[3] = { TENANT2, "2026-11-23T03:45:56.123Z", "2026-11-23T03:45:56.000Z" };
+	const char *one[1] = { TENANT2 };
+	const char *def[1] = { DEFAULT_TENANT_ID };
+
+	T_run(T_db,
+	      "INSERT INTO tenants (id, code, name, created_at, trial_ends_at) "
+	      "VALUES ($1, 't2', 'T2', $2, $3)",
+	      3, ins);
+	v = T_value(T_db, "SELECT created_at FROM tenants WHERE id = $1", 1, one);
+	ck_assert_str_eq(v, "2026-11-23T03:45:56.123Z");
+	free(v);
+	v = T_value(T_db, "SELECT trial_ends_at FROM tenants WHERE id = $1", 1, one);
+	ck_assert_str_eq(v, "2026-11-23T03:45:56.000Z");
+	free(v);
+
+	/* What ids_timestamp makes comes back unchanged, and compares as time. */
+	ids_timestamp(ids_now_ms(), now);
+	{
+		const char *upd[2] = { now, TENANT2 };
+		const char *before[2] = { "2026-11-23T03:45:56.124Z", TENANT2 };
+		T_run(T_db, "UPDATE tenants SET created_at = $1 WHERE id = $2", 2, upd);
+		v = T_value(T_db, "SELECT created_at FROM tenants WHERE id = $1", 1, one);
+		ck_assert_str_eq(v, now);
+		free(v);
+		ck_assert_int_eq(T_count(T_db,
+		                         "SELECT count(*) FROM tenants WHERE trial_ends_at < $1 AND "
+		                         "id = $2",
+		                         2, before),
+		                 1);
+	}
+	/* A default the database made itself (now() / strftime) has the same shape. */
+	v = T_value(T_db, "SELECT created_at FROM tenants WHERE id = $1", 1, def);
+	ck_assert_msg(is_rfc3339_ms(v), "default created_at is %s", v ? v : "NULL");
+	free(v);
+}
+END_TEST
+
+START_TEST(test_constraints)
+{
+	const char *dup[3] = { TENANT2, "default", "again" };
+	const char *fk[3] = { "22222222-2222-4222-8222-222222222222", TENANT2, "x" };
+	const char *chk[2] = { "33333333-3333-4333-8333-333333333333", "bogus" };
+	const char *ok[3] = { TENANT2, "t2", "T2" };
+
+	ck_assert_int_eq(db_exec(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)",
+	                         3, dup, NULL),
+	                 DB_CONSTRAINT);
+	ck_assert_str_ne(db_errmsg(T_db), "");
+	/* Foreign key: no such tenant. */
+	ck_assert_int_eq(db_exec(T_db,
+	                         "INSERT INTO devices (id, tenant_id, name, secret_hash) "
+	                         "VALUES ($1, $2, $3, 'h')",
+	                         3, fk, NULL),
+	                 DB_CONSTRAINT);
+	/* Check: status outside its set. */
+	{
+		const char *p[3] = { chk[0], DEFAULT_TENANT_ID, chk[1] };
+		ck_assert_int_eq(db_exec(T_db,
+		                         "INSERT INTO devices (id, tenant_id, name, secret_hash, status) "
+		                         "VALUES ($1, $2, 'n', 'h', $3)",
+		                         3, p, NULL),
+		                 DB_CONSTRAINT);
+	}
+	/* Not null. */
+	ck_assert_int_eq(db_exec(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, NULL)",
+	                         2, ok, NULL),
+	                 DB_CONSTRAINT);
+	/* Inside a transaction, then the connection goes on. */
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	ck_assert_int_eq(db_exec(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)",
+	                         3, dup, NULL),
+	                 DB_CONSTRAINT);
+	db_rollback(T_db);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, ok);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 2);
+}
+END_TEST
+
+START_TEST(test_transactions)
+{
+	const char *a[3] = { TENANT2, "t2", "T2" };
+	const char *b[3] = { "44444444-4444-4444-8444-444444444444", "t4", "T4" };
+
+	db_rollback(T_db); /* none open: harmless */
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, a);
+	db_rollback(T_db);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, a);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, b);
+	ck_assert_int_eq(db_commit(T_db), DB_OK);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 3);
+	/* Another connection sees the commit. */
+	{
+		struct db *other = T_open_again();
+		ck_assert_int_eq(T_count(other, "SELECT count(*) FROM tenants", 0, NULL), 3);
+		db_close(other);
+	}
+}
+END_TEST
+
+START_TEST(test_changes)
+{
+	const char *a[3] = { TENANT2, "t2", "T2" };
+	const char *b[3] = { "44444444-4444-4444-8444-444444444444", "t4", "T4" };
+	struct db_res *res = NULL;
+
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, a);
+	ck_assert_int_eq(db_changes(T_db), 1);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, b);
+	T_run(T_db, "UPDATE tenants SET plan = 'pro' WHERE code <> 'default'", 0, NULL);
+	ck_assert_int_eq(db_changes(T_db), 2);
+	T_run(T_db, "SELECT id FROM tenants", 0, NULL);
+	ck_assert_int_eq(db_changes(T_db), 0);
+	T_run(T_db, "UPDATE tenants SET plan = 'pro' WHERE code = 'nobody'", 0, NULL);
+	ck_assert_int_eq(db_changes(T_db), 0);
+	ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET plan = 'basic' WHERE code <> 'default' "
+	                               "RETURNING code",
+	                         0, NULL, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 2);
+	ck_assert_int_eq(db_changes(T_db), 2);
+	db_res_free(res);
+	T_run(T_db, "DELETE FROM tenants WHERE code = 't4'", 0, NULL);
+	ck_assert_int_eq(db_changes(T_db), 1);
+}
+END_TEST
+
+/* A write that lost a race against another connection's commit: DB_BUSY, at once. */
+START_TEST(test_busy)
+{
+	struct db *other = T_open_again();
+	const char *def[1] = { DEFAULT_TENANT_ID };
+	char *v;
+
+	if (T_kind == DB_POSTGRES)
+		T_run(T_db, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL);
+	else
+		T_run(T_db, "BEGIN", 0, NULL); /* deferred: a read snapshot */
+	v = T_value(T_db, "SELECT name FROM tenants WHERE id = $1", 1, def);
+	free(v);
+	T_run(other, "UPDATE tenants SET name = 'other' WHERE id = $1", 1, def);
+	ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = 'mine' WHERE id = $1", 1, def,
+	                         NULL),
+	                 DB_BUSY);
+	db_rollback(T_db);
+	v = T_value(T_db, "SELECT name FROM tenants WHERE id = $1", 1, def);
+	ck_assert_str_eq(v, "other");
+	free(v);
+	db_close(other);
+}
+END_TEST
+
+START_TEST(test_statement_cache)
+{
+	char sql[128], want[32];
+	const char *p[1] = { "v" };
+	struct db_res *res = NULL;
+
+	/* More distinct statements than the cache holds, twice over. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 120; i++) {
+			snprintf(sql, sizeof(sql), "SELECT $1 AS v, 'k%d' AS k", i);
+			snprintf(want, sizeof(want), "k%d", i);
+			ck_assert_int_eq(db_exec(T_db, sql, 1, p, &res), DB_OK);
+			ck_assert_str_eq(db_res_get(res, 0, 1), want);
+			ck_assert_str_eq(db_res_get(res, 0, 0), "v");
+			db_res_free(res);
+			res = NULL;
+		}
+	}
+	/* The same buffer with different text is a different statement. */
+	snprintf(sql, sizeof(sql), "SELECT 'first' AS v");
+	ck_assert_int_eq(db_exec(T_db, sql, 0, NULL, &res), DB_OK);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "first");
+	db_res_free(res);
+	snprintf(sql, sizeof(sql), "SELECT 'other' AS v");
+	ck_assert_int_eq(db_exec(T_db, sql, 0, NULL, &res), DB_OK);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "other");
+	db_res_free(res);
+	/* A cached statement still works after the schema changed under it. */
+	T_run(T_db, "SELECT count(*) FROM tenants", 0, NULL);
+	ck_assert_int_eq(db_script(T_db, "CREATE TABLE t_cache (a text)"), DB_OK);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+}
+END_TEST
+
+START_TEST(test_text_verbatim)
+{
+	static const char *const texts[] = {
+		"'); DROP TABLE tenants;--",
+		"Robert\"); DELETE FROM devices; --",
+		"100% _under_ \\back\\slash",
+		"línea 1\nlínea 2\t😀",
+		"$1 $2 ?1 :name @x",
+		" leading and trailing ",
+	};
+	const char *one[1] = { TENANT2 };
+
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+		const char *ins[3] = { TENANT2, texts[i], texts[i] };
+		char *v;
+		T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, ins);
+		v = T_value(T_db, "SELECT name FROM tenants WHERE id = $1", 1, one);
+		ck_assert_str_eq(v, texts[i]);
+		free(v);
+		v = T_value(T_db, "SELECT code FROM tenants WHERE code = $1", 1, &texts[i]);
+		ck_assert_str_eq(v, texts[i]);
+		free(v);
+		T_run(T_db, "DELETE FROM tenants WHERE id = $1", 1, one);
+	}
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+}
+END_TEST
+
+START_TEST(test_notify)
+{
+	PGconn *listener;
+	PGresult *r;
+	PGnotify *n;
+	char target[1100];
+
+	if (T_kind == DB_SQLITE) {
+		ck_assert_int_eq(db_notify(T_db, "kaiden_jobs", "x"), DB_OK);
+		return;
+	}
+	snprintf(target, sizeof(target), "%s", T_target);
+	listener = PQconnectdb(target);
+	ck_assert_int_eq(PQstatus(listener), CONNECTION_OK);
+	r = PQexec(listener, "LISTEN kaiden_jobs");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+
+	/* Inside a transaction: delivered at commit, not before. */
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	ck_assert_int_eq(db_notify(T_db, "kaiden_jobs", "in-tx"), DB_OK);
+	usleep(100 * 1000);
+	ck_assert_int_eq(PQconsumeInput(listener), 1);
+	ck_assert_ptr_null(PQnotifies(listener));
+	ck_assert_int_eq(db_commit(T_db), DB_OK);
+	for (int i = 0; i < 50; i++) {
+		ck_assert_int_eq(PQconsumeInput(listener), 1);
+		n = PQnotifies(listener);
+		if (n) {
+			ck_assert_str_eq(n->relname, "kaiden_jobs");
+			ck_assert_str_eq(n->extra, "in-tx");
+			PQfreemem(n);
+			break;
+		}
+		ck_assert_int_lt(i, 49);
+		usleep(20 * 1000);
+	}
+	PQfinish(listener);
+}
+END_TEST
+
+START_TEST(test_ping_reconnects)
+{
+	struct db *other;
+	char *pid, *v;
+
+	if (T_kind == DB_SQLITE) {
+		ck_assert_int_eq(db_ping(T_db), 0);
+		return;
+	}
+	pid = T_value(T_db, "SELECT pg_backend_pid()", 0, NULL);
+	other = T_open_again();
+	{
+		const char *p[1] = { pid };
+		v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
+		free(v);
+	}
+	db_close(other);
+	free(pid);
+	usleep(100 * 1000);
+	ck_assert_int_eq(db_exec(T_db, "SELECT 1", 0, NULL, NULL), DB_ERR);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	/* The new session is set up like the first: UTC and the test's schema. */
+	v = T_value(T_db, "SELECT current_setting('TimeZone')", 0, NULL);
+	ck_assert_str_eq(v, "UTC");
+	free(v);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+}
+END_TEST
+
+/* Parameter values never reach the log or db_errmsg (they may be secrets). */
+START_TEST(test_errors_hide_values)
+{
+	const char *secret = "s3cr3t-VALUE-never-logged";
+	const char *p[3] = { secret, "default", secret };
+	char path[300], buf[4096];
+	int fd, saved;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "%s/stderr-%ld", T_dir[0] ? T_dir : "/tmp", (long)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(2);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	/* A malformed value where PostgreSQL wants a uuid / integer, and a unique clash. */
+	ck_assert_int_eq(db_exec(T_db, "SELECT code FROM tenants WHERE id = $1", 1, p, NULL),
+	                 T_kind == DB_POSTGRES ? DB_ERR : DB_OK);
+	ck_assert_int_eq(db_exec(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)",
+	                         3, p, NULL),
+	                 T_kind == DB_POSTGRES ? DB_ERR : DB_CONSTRAINT);
+	ck_assert_ptr_null(strstr(db_errmsg(T_db), "s3cr3t"));
+	dup2(saved, 2);
+	close(saved);
+	got = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	ck_assert_int_gt(got, 0); /* the failure was logged... */
+	buf[got] = '\0';
+	ck_assert_msg(strstr(buf, "s3cr3t") == NULL, "log shows a value: %s", buf); /* ...bare */
+	ck_assert_ptr_nonnull(strstr(buf, "level=")); /* as one logfmt line */
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("db");
+	TCase *sq = tcase_create("sqlite"), *pg = tcase_create("postgres");
+
+	T_ADD(sq, pg, test_open_and_ping);
+	T_ADD(sq, pg, test_sqlite_pragmas);
+	T_ADD(sq, pg, test_migrations_idempotent);
+	T_ADD(sq, pg, test_migrations_race);
+	T_ADD(sq, pg, test_placeholders);
+	T_ADD(sq, pg, test_parameter_mismatch);
+	T_ADD(sq, pg, test_script);
+	T_ADD(sq, pg, test_timestamps);
+	T_ADD(sq, pg, test_constraints);
+	T_ADD(sq, pg, test_transactions);
+	T_ADD(sq, pg, test_changes);
+	T_ADD(sq, pg, test_busy);
+	T_ADD(sq, pg, test_statement_cache);
+	T_ADD(sq, pg, test_text_verbatim);
+	T_ADD(sq, pg, test_notify);
+	T_ADD(sq, pg, test_ping_reconnects);
+	T_ADD(sq, pg, test_errors_hide_values);
+	return T_main(s, sq, pg);
+}

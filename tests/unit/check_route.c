@@ -1,0 +1,1068 @@
+/* check_route.c: every route and every error of docs/api.md, through route_dispatch
+ * against an in-memory SQLite store, exactly as kaiden-api's workers call it (only the
+ * FastCGI framing is missing). */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "ids.h"
+#include "jsonx.h"
+#include "log.h"
+#include "migrations.h"
+#include "req.h"
+#include "resp.h"
+#include "route.h"
+#include "secret.h"
+#include "store.h"
+
+#define OTHER_TENANT "0190a0b0-c0d0-7e0f-8000-0000000000aa"
+#define NO_SUCH_ID "0190a0b0-c0d0-7e0f-8000-000000000001"
+
+static struct db *db;
+static char token[TOKEN_LEN], bearer[TOKEN_LEN + 16];
+static struct resp rs;
+static struct buf wire; /* the last reply as it would go out */
+
+/* ---- fixture ----------------------------------------------------------------------- */
+
+static void setup(void)
+{
+	char err[256];
+	int applied = 0;
+
+	ck_assert_int_eq(secret_init(), 0);
+	log_init("check_route", LOG_LVL_ERROR);
+	ck_assert_msg(cfg_load(NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cfg_set("cloudflare.domain", "support.example.com", err, sizeof(err)), 0);
+	ck_assert_int_eq(db_open("sqlite", ":memory:", &db), 0);
+	ck_assert_int_eq(migrations_apply(db, &applied), 0);
+	ck_assert_int_gt(applied, 0);
+	ck_assert_int_eq(store_token_create(db, DEFAULT_TENANT_ID, "test", token, NULL), STORE_OK);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+	resp_init(&rs);
+	buf_init(&wire, 1 << 24);
+}
+
+static void teardown(void)
+{
+	resp_clear(&rs);
+	buf_clear(&wire);
+	db_close(db);
+	db = NULL;
+}
+
+/* ---- calling the router -------------------------------------------------------------- */
+
+struct call {
+	const char *method, *path, *query, *content_type, *authorization, *request_id;
+	const char *body;
+	size_t body_len; /* 0: strlen(body) */
+	int too_large;
+};
+
+static const char *param_from(void *ctx, const char *name)
+{
+	const char *const *kv = ctx;
+
+	for (; kv[0]; kv += 2)
+		if (strcmp(kv[0], name) == 0)
+			return kv[1];
+	return NULL;
+}
+
+static int run(const struct call *c)
+{
+	const char *kv[] = { "REQUEST_METHOD", c->method,       "DOCUMENT_URI", c->path,
+	                     "QUERY_STRING", c->query,          "CONTENT_TYPE", c->content_type,
+	                     "HTTP_AUTHORIZATION", c->authorization,
+	                     "HTTP_X_REQUEST_ID", c->request_id, NULL, NULL };
+	struct req r;
+
+	/* Absent parameters are NULL, as FCGX_GetParam gives them. */
+	ck_assert_int_eq(req_init(&r, param_from, kv, db), 0);
+	if (c->body) {
+		size_t len = c->body_len ? c->body_len : strlen(c->body);
+		char *copy = malloc(len + 1);
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, c->body, len);
+		copy[len] = '\0';
+		req_take_body(&r, copy, len);
+	}
+	r.body_too_large = c->too_large;
+	resp_clear(&rs);
+	resp_init(&rs);
+	route_dispatch(&r, &rs);
+
+	/* Every reply: a status, X-Request-Id, and a form that serializes. */
+	ck_assert_int_ne(rs.status, 0);
+	ck_assert_ptr_nonnull(rs.headers.data);
+	ck_assert_ptr_nonnull(strstr(rs.headers.data, "X-Request-Id: "));
+	buf_reset(&wire);
+	ck_assert_int_eq(resp_serialize(&rs, r.method == HTTP_HEAD, &wire), 0);
+	req_clear(&r);
+	return rs.status;
+}
+
+/* method path [query] with the valid token and no body. */
+static int call(const char *method, const char *path, const char *query)
+{
+	struct call c = { .method = method, .path = path, .query = query,
+	                  .authorization = bearer };
+	return run(&c);
+}
+
+/* method path with a JSON body and the valid token. */
+static int send_json(const char *method, const char *path, const char *body)
+{
+	struct call c = { .method = method, .path = path, .content_type = "application/json",
+	                  .authorization = bearer, .body = body };
+	return run(&c);
+}
+
+static const char *header(const char *name, char *out, size_t outlen)
+{
+	char key[64];
+	const char *p, *end;
+
+	snprintf(key, sizeof(key), "%s: ", name);
+	p = rs.headers.data ? strstr(rs.headers.data, key) : NULL;
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	end = strstr(p, "\r\n");
+	snprintf(out, outlen, "%.*s", (int)(end - p), p);
+	return out;
+}
+
+static const char *reply_str(const char *name)
+{
+	return rs.body ? jsonx_str(rs.body, name) : NULL;
+}
+
+#define expect_error(status, code, field) expect_error_at(__LINE__, status, code, field)
+static void expect_error_at(int line, int status, const char *code, const char *field)
+{
+	json_object *err;
+	const char *got_field;
+
+	ck_assert_msg(rs.status == status, "line %d: status %d, wanted %d (%s)", line, rs.status,
+	              status, wire.data);
+	ck_assert_msg(rs.body && json_object_object_get_ex(rs.body, "error", &err),
+	              "line %d: no error body", line);
+	ck_assert_msg(strcmp(jsonx_str(err, "code"), code) == 0, "line %d: code %s, wanted %s",
+	              line, jsonx_str(err, "code"), code);
+	ck_assert_msg(jsonx_str(err, "message") && *jsonx_str(err, "message"),
+	              "line %d: no message", line);
+	got_field = jsonx_str(err, "field");
+	if (field)
+		ck_assert_msg(got_field && strcmp(got_field, field) == 0,
+		              "line %d: field %s, wanted %s", line, got_field ? got_field : "(none)",
+		              field);
+	else
+		ck_assert_msg(!got_field, "line %d: unexpected field %s", line, got_field);
+}
+
+/* Creates a device; its id goes to id_out. */
+static void make_device(const char *name, char id_out[UUID_STR_LEN])
+{
+	char body[512];
+	snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", body), 201);
+	snprintf(id_out, UUID_STR_LEN, "%s", reply_str("id"));
+}
+
+static void make_session(const char *device_id, char id_out[UUID_STR_LEN])
+{
+	char body[256];
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"Ada\"}", device_id);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	snprintf(id_out, UUID_STR_LEN, "%s", reply_str("id"));
+}
+
+static void sql(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void sql(const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(db_exec(db, text, 0, NULL, NULL), DB_OK);
+}
+
+static char *path_of(const char *prefix, const char *id)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s", prefix, id);
+	return path;
+}
+
+static int items_count(void)
+{
+	json_object *items;
+	ck_assert(json_object_object_get_ex(rs.body, "items", &items));
+	return (int)json_object_array_length(items);
+}
+
+/* ---- health, paths, methods -------------------------------------------------------- */
+
+START_TEST(test_healthz)
+{
+	struct call c = { .method = "GET", .path = "/healthz" };
+	char value[64];
+
+	ck_assert_int_eq(run(&c), 200); /* no token needed */
+	ck_assert_str_eq(reply_str("status"), "ok");
+	ck_assert_str_eq(reply_str("database"), "sqlite");
+
+	c.method = "HEAD";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_str_eq(strstr(wire.data, "\r\n\r\n"), "\r\n\r\n"); /* no body */
+
+	c.method = "POST";
+	ck_assert_int_eq(run(&c), 405);
+	expect_error(405, "method_not_allowed", NULL);
+	ck_assert_str_eq(header("Allow", value, sizeof(value)), "GET, HEAD");
+}
+END_TEST
+
+START_TEST(test_unknown_paths)
+{
+	static const char *const paths[] = {
+		"/", "", "/api", "/api/v1", "/api/v1/", "/api/v1/devices/", "/api/v1/devicesx",
+		"/API/V1/DEVICES", "/api/v1/devices/" NO_SUCH_ID "/x", "/api/v1/devices%00",
+		"/api/v1//devices", "/api/v1/healthz", "/healthz/", "/api/v2/devices", "//",
+		"/api/v1/devices/\xff\xfe",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		ck_assert_int_eq(call("GET", paths[i], NULL), 404);
+		expect_error(404, "not_found", NULL);
+	}
+	/* No parameters at all (a NULL for every one). */
+	struct call none = { 0 };
+	ck_assert_int_eq(run(&none), 404);
+	expect_error(404, "not_found", NULL);
+
+	/* A very long path. */
+	size_t n = 100000;
+	char *longpath = malloc(n + 1);
+	ck_assert_ptr_nonnull(longpath);
+	memset(longpath, 'a', n);
+	longpath[0] = '/';
+	longpath[n] = '\0';
+	ck_assert_int_eq(call("GET", longpath, NULL), 404);
+	free(longpath);
+}
+END_TEST
+
+START_TEST(test_malformed_ids)
+{
+	static const char *const ids[] = {
+		"123", "not-a-uuid", "0190a0b0-c0d0-7e0f-8000-00000000000",   /* 35 */
+		"0190a0b0-c0d0-7e0f-8000-0000000000011",                        /* 37 */
+		"0190a0b0xc0d0-7e0f-8000-000000000001", "0190a0b0-c0d0-7e0f-8000-00000000000g",
+		"' OR 1=1 --", "%00",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(ids); i++) {
+		/* Before auth, and whatever the method: the path does not exist. */
+		struct call c = { .method = "GET", .path = path_of("/api/v1/devices", ids[i]) };
+		ck_assert_int_eq(run(&c), 404);
+		expect_error(404, "not_found", NULL);
+		ck_assert_int_eq(call("DELETE", path_of("/api/v1/sessions", ids[i]), NULL), 404);
+		expect_error(404, "not_found", NULL);
+		ck_assert_int_eq(call("PUT", path_of("/api/v1/sessions", ids[i]), NULL), 404);
+	}
+	/* A well-formed id that names nothing. */
+	ck_assert_int_eq(call("GET", "/api/v1/devices/" NO_SUCH_ID, NULL), 404);
+	expect_error(404, "not_found", NULL);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions/" NO_SUCH_ID, NULL), 404);
+	expect_error(404, "not_found", NULL);
+	ck_assert_int_eq(call("DELETE", "/api/v1/devices/" NO_SUCH_ID, NULL), 404);
+	expect_error(404, "not_found", NULL);
+	ck_assert_int_eq(call("DELETE", "/api/v1/sessions/" NO_SUCH_ID, NULL), 404);
+	expect_error(404, "not_found", NULL);
+	ck_assert_int_eq(send_json("PATCH", "/api/v1/sessions/" NO_SUCH_ID, "{\"notes\":\"x\"}"),
+	                 404);
+	expect_error(404, "not_found", NULL);
+}
+END_TEST
+
+START_TEST(test_method_not_allowed)
+{
+	static const struct {
+		const char *method, *path, *allow;
+	} cases[] = {
+		{ "PUT", "/api/v1/devices", "GET, HEAD, POST" },
+		{ "DELETE", "/api/v1/devices", "GET, HEAD, POST" },
+		{ "PATCH", "/api/v1/devices/" NO_SUCH_ID, "GET, HEAD, DELETE" },
+		{ "POST", "/api/v1/devices/" NO_SUCH_ID, "GET, HEAD, DELETE" },
+		{ "PUT", "/api/v1/sessions", "GET, HEAD, POST" },
+		{ "POST", "/api/v1/sessions/" NO_SUCH_ID, "GET, HEAD, PATCH, DELETE" },
+		{ "OPTIONS", "/api/v1/sessions/" NO_SUCH_ID, "GET, HEAD, PATCH, DELETE" },
+		{ "BREW", "/healthz", "GET, HEAD" },
+		{ "get", "/api/v1/devices", "GET, HEAD, POST" },
+		{ "", "/api/v1/devices", "GET, HEAD, POST" },
+	};
+	char allow[128];
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		/* 405 comes before auth: no token here. */
+		struct call c = { .method = cases[i].method, .path = cases[i].path };
+		ck_assert_int_eq(run(&c), 405);
+		expect_error(405, "method_not_allowed", NULL);
+		ck_assert_ptr_nonnull(header("Allow", allow, sizeof(allow)));
+		ck_assert_str_eq(allow, cases[i].allow);
+	}
+}
+END_TEST
+
+START_TEST(test_head_everywhere_get_is)
+{
+	char id[UUID_STR_LEN], session[UUID_STR_LEN], length[32];
+
+	make_device("head", id);
+	make_session(id, session);
+	ck_assert_int_eq(call("HEAD", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(call("HEAD", path_of("/api/v1/devices", id), NULL), 200);
+	ck_assert_ptr_null(header("Content-Length", length, sizeof(length))); /* in the wire */
+	ck_assert_ptr_nonnull(strstr(wire.data, "Content-Length: "));
+	ck_assert_str_eq(strstr(wire.data, "\r\n\r\n"), "\r\n\r\n");
+	ck_assert_int_eq(call("HEAD", "/api/v1/sessions", NULL), 200);
+	ck_assert_int_eq(call("HEAD", path_of("/api/v1/sessions", session), NULL), 200);
+	/* HEAD still needs the token. */
+	struct call c = { .method = "HEAD", .path = "/api/v1/devices" };
+	ck_assert_int_eq(run(&c), 401);
+}
+END_TEST
+
+/* ---- auth -------------------------------------------------------------------------- */
+
+START_TEST(test_unauthorized)
+{
+	char wrong_secret[TOKEN_LEN + 16], other_id[TOKEN_LEN + 16], www[64];
+	char huge[2048];
+
+	/* Same id, another secret; and a well-formed token for an id that does not exist. */
+	snprintf(wrong_secret, sizeof(wrong_secret), "Bearer %s", token);
+	wrong_secret[strlen(wrong_secret) - 1] ^= 1;
+	snprintf(other_id, sizeof(other_id), "Bearer kdn_%s_%s", NO_SUCH_ID,
+	         token + 4 + 36 + 1);
+	memset(huge, 'a', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	memcpy(huge, "Bearer ", 7);
+
+	const char *bad[] = {
+		NULL, "", "Bearer", "Bearer ", "Bearer    ", "Basic dXNlcjpwYXNz", "Token abc",
+		"Bearer kdn_", "Bearer kdn_x_y", "Bearer not-a-token", "Bearer a b",
+		wrong_secret, other_id, huge, token /* no scheme */,
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct call c = { .method = "GET", .path = "/api/v1/devices", .authorization = bad[i] };
+		ck_assert_int_eq(run(&c), 401);
+		expect_error(401, "unauthorized", NULL);
+		ck_assert_str_eq(header("WWW-Authenticate", www, sizeof(www)), "Bearer");
+	}
+	/* Every authenticated route refuses without a token (and before the body's checks
+	 * only for 413/415, which come first). */
+	for (int i = 0; i < ROUTE__MAX; i++) {
+		const struct route *rt = &route_table()[i];
+		if (!(rt->flags & ROUTE_AUTH))
+			continue;
+		char path[128];
+		snprintf(path, sizeof(path), "%s", rt->pattern);
+		char *brace = strchr(path, '{');
+		if (brace)
+			strcpy(brace, NO_SUCH_ID);
+		struct call c = { .method = req_method_name(rt->method), .path = path,
+		                  .content_type = "application/json", .body = "{}" };
+		ck_assert_int_eq(run(&c), 401);
+	}
+	/* Scheme in any case, extra spaces: accepted. */
+	char lower[TOKEN_LEN + 16];
+	snprintf(lower, sizeof(lower), "bearer   %s  ", token);
+	struct call ok = { .method = "GET", .path = "/api/v1/devices", .authorization = lower };
+	ck_assert_int_eq(run(&ok), 200);
+
+	/* A revoked token. */
+	sql("UPDATE api_tokens SET revoked_at = '2026-01-01T00:00:00.000Z'");
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 401);
+	expect_error(401, "unauthorized", NULL);
+}
+END_TEST
+
+START_TEST(test_tenant_isolation)
+{
+	char mine[UUID_STR_LEN], other_token[TOKEN_LEN], other_bearer[TOKEN_LEN + 16];
+
+	make_device("mine", mine);
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'other', 'Other')", OTHER_TENANT);
+	ck_assert_int_eq(store_token_create(db, OTHER_TENANT, "other", other_token, NULL), STORE_OK);
+	snprintf(other_bearer, sizeof(other_bearer), "Bearer %s", other_token);
+
+	struct call c = { .method = "GET", .path = path_of("/api/v1/devices", mine),
+	                  .authorization = other_bearer };
+	ck_assert_int_eq(run(&c), 404);
+	c.path = "/api/v1/devices";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_int_eq(items_count(), 0);
+	c.method = "DELETE";
+	c.path = path_of("/api/v1/devices", mine);
+	ck_assert_int_eq(run(&c), 404);
+	/* Their session cannot name my device. */
+	char body[160];
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"Eve\"}", mine);
+	struct call s = { .method = "POST", .path = "/api/v1/sessions",
+	                  .content_type = "application/json", .authorization = other_bearer,
+	                  .body = body };
+	ck_assert_int_eq(run(&s), 422);
+	expect_error(422, "invalid_reference", "device_id");
+	ck_assert_int_eq(call("GET", path_of("/api/v1/devices", mine), NULL), 200);
+}
+END_TEST
+
+/* ---- body checks --------------------------------------------------------------------- */
+
+START_TEST(test_payload_too_large)
+{
+	const char *paths[] = { "/api/v1/devices", "/api/v1/sessions",
+	                        "/api/v1/sessions/" NO_SUCH_ID };
+	const char *methods[] = { "POST", "POST", "PATCH" };
+
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		struct call c = { .method = methods[i], .path = paths[i],
+		                  .content_type = "application/json", .authorization = bearer,
+		                  .too_large = 1 };
+		ck_assert_int_eq(run(&c), 413);
+		expect_error(413, "payload_too_large", NULL);
+	}
+	/* A GET is not a body route: the flag does not matter there. */
+	struct call g = { .method = "GET", .path = "/api/v1/devices", .authorization = bearer,
+	                  .too_large = 1 };
+	ck_assert_int_eq(run(&g), 200);
+}
+END_TEST
+
+START_TEST(test_content_types)
+{
+	static const struct {
+		const char *type;
+		int ok;
+	} cases[] = {
+		{ "application/json", 1 }, { "application/json; charset=utf-8", 1 },
+		{ "Application/JSON", 1 }, { "application/json;charset=UTF-8", 1 },
+		{ " application/json ", 1 }, { NULL, 0 }, { "", 0 }, { "text/plain", 0 },
+		{ "application/jsonx", 0 }, { "application/x-www-form-urlencoded", 0 },
+		{ "application", 0 }, { "multipart/form-data; boundary=x", 0 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct call c = { .method = "POST", .path = "/api/v1/devices",
+		                  .content_type = cases[i].type, .authorization = bearer,
+		                  .body = "{\"name\":\"ct\"}" };
+		if (cases[i].ok) {
+			ck_assert_msg(run(&c) == 201, "%s", cases[i].type);
+		} else {
+			ck_assert_int_eq(run(&c), 415);
+			expect_error(415, "unsupported_media_type", NULL);
+		}
+	}
+	/* 415 before 401: the body checks come first. */
+	struct call c = { .method = "PATCH", .path = "/api/v1/sessions/" NO_SUCH_ID,
+	                  .content_type = "text/plain", .body = "x" };
+	ck_assert_int_eq(run(&c), 415);
+}
+END_TEST
+
+/* ---- devices ----------------------------------------------------------------------- */
+
+START_TEST(test_device_create)
+{
+	char location[128], want[128], id[UUID_STR_LEN];
+
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", "{\"name\":\"web-01\"}"), 201);
+	snprintf(id, sizeof(id), "%s", reply_str("id"));
+	ck_assert(ids_is_uuid(id));
+	ck_assert_str_eq(reply_str("device_id"), id);
+	ck_assert_str_eq(reply_str("name"), "web-01");
+	ck_assert_str_eq(reply_str("status"), "offline");
+	ck_assert_uint_eq(strlen(reply_str("secret")), SECRET_TEXT_LEN - 1);
+	ck_assert(!json_object_object_get_ex(rs.body, "secret_hash", NULL));
+	snprintf(want, sizeof(want), "/api/v1/devices/%s", id);
+	ck_assert_str_eq(header("Location", location, sizeof(location)), want);
+
+	/* The secret is shown only at creation. */
+	ck_assert_int_eq(call("GET", want, NULL), 200);
+	ck_assert_str_eq(reply_str("id"), id);
+	ck_assert_ptr_null(reply_str("secret"));
+	ck_assert(!json_object_object_get_ex(rs.body, "secret_hash", NULL));
+
+	/* An upper-case id finds the same device. */
+	for (char *p = want + strlen("/api/v1/devices/"); *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	ck_assert_int_eq(call("GET", want, NULL), 200);
+	ck_assert_str_eq(reply_str("id"), id);
+}
+END_TEST
+
+START_TEST(test_device_create_errors)
+{
+	char name129[160], name128[160], body[256];
+	static const char nul_body[] = "{\"name\":\"a\"}\0junk";
+
+	memset(name129, 'n', 129);
+	name129[129] = '\0';
+	memset(name128, 'n', 128);
+	name128[128] = '\0';
+
+	static const struct {
+		const char *body, *code, *field;
+	} cases[] = {
+		{ "", "invalid_json", NULL },
+		{ "{", "invalid_json", NULL },
+		{ "{\"name\":\"a\"", "invalid_json", NULL },
+		{ "{\"name\":\"a\"} {}", "invalid_json", NULL },
+		{ "{'name':'a'}", "invalid_json", NULL },
+		{ "{\"name\":\"\xff\"}", "invalid_json", NULL },
+		{ "[]", "not_an_object", NULL },
+		{ "\"name\"", "not_an_object", NULL },
+		{ "12", "not_an_object", NULL },
+		{ "null", "not_an_object", NULL },
+		{ "{}", "missing_field", "name" },
+		{ "{\"name\":null}", "invalid_field", "name" },
+		{ "{\"name\":1}", "invalid_field", "name" },
+		{ "{\"name\":true}", "invalid_field", "name" },
+		{ "{\"name\":[\"a\"]}", "invalid_field", "name" },
+		{ "{\"name\":{}}", "invalid_field", "name" },
+		{ "{\"name\":\"\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\\u0001b\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\\nb\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\\u0000b\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\",\"extra\":1}", "unknown_field", "extra" },
+		{ "{\"secret\":\"mine\",\"name\":\"a\"}", "unknown_field", "secret" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct call c = { .method = "POST", .path = "/api/v1/devices",
+		                  .content_type = "application/json", .authorization = bearer,
+		                  .body = cases[i].body };
+		ck_assert_msg(run(&c) == 400, "body %s: %d", cases[i].body, rs.status);
+		expect_error(400, cases[i].code, cases[i].field);
+	}
+	/* No body at all. */
+	struct call empty = { .method = "POST", .path = "/api/v1/devices",
+	                      .content_type = "application/json", .authorization = bearer };
+	ck_assert_int_eq(run(&empty), 400);
+	expect_error(400, "invalid_json", NULL);
+	/* A NUL inside the body. */
+	struct call nul = { .method = "POST", .path = "/api/v1/devices",
+	                    .content_type = "application/json", .authorization = bearer,
+	                    .body = nul_body, .body_len = sizeof(nul_body) - 1 };
+	ck_assert_int_eq(run(&nul), 400);
+	expect_error(400, "invalid_json", NULL);
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name129);
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", body), 400);
+	expect_error(400, "invalid_field", "name");
+	snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name128);
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", body), 201);
+	/* 128 characters, not bytes: 128 two-byte characters fit. */
+	char wide[600] = "{\"name\":\"";
+	for (int i = 0; i < 128; i++)
+		strcat(wide, "\xc3\xa9");
+	strcat(wide, "\"}");
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", wide), 201);
+}
+END_TEST
+
+START_TEST(test_device_names_verbatim)
+{
+	static const char *const names[] = {
+		"x'); DROP TABLE devices; --", "\\\" OR \\\"1\\\"=\\\"1", "100%_done",
+		"<script>alert(1)</script>", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+	};
+	static const char *const stored[] = {
+		"x'); DROP TABLE devices; --", "\" OR \"1\"=\"1", "100%_done",
+		"<script>alert(1)</script>", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+	};
+	char id[UUID_STR_LEN];
+
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		make_device(names[i], id);
+		ck_assert_int_eq(call("GET", path_of("/api/v1/devices", id), NULL), 200);
+		ck_assert_str_eq(reply_str("name"), stored[i]);
+	}
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), (int)ARRAY_LEN(names));
+	/* q is a literal substring: % and _ are not wildcards. */
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=100%25_"), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=%25"), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=DROP+TABLE"), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=' OR 1=1 --"), 200);
+	ck_assert_int_eq(items_count(), 0);
+}
+END_TEST
+
+START_TEST(test_device_list_pagination)
+{
+	char ids[5][UUID_STR_LEN], cursor[UUID_STR_LEN], query[128];
+	json_object *items, *next;
+
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "dev-%d", i);
+		make_device(name, ids[i]);
+	}
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), 5);
+	ck_assert(json_object_object_get_ex(rs.body, "next_cursor", &next));
+	ck_assert_ptr_null(next);
+	/* Newest first. */
+	json_object_object_get_ex(rs.body, "items", &items);
+	ck_assert_str_eq(jsonx_str(json_object_array_get_idx(items, 0), "id"), ids[4]);
+
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "limit=2"), 200);
+	ck_assert_int_eq(items_count(), 2);
+	ck_assert_ptr_nonnull(reply_str("next_cursor"));
+	snprintf(cursor, sizeof(cursor), "%s", reply_str("next_cursor"));
+	snprintf(query, sizeof(query), "limit=2&cursor=%s", cursor);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", query), 200);
+	json_object_object_get_ex(rs.body, "items", &items);
+	ck_assert_int_eq(items_count(), 2);
+	ck_assert_str_eq(jsonx_str(json_object_array_get_idx(items, 0), "id"), ids[2]);
+	snprintf(cursor, sizeof(cursor), "%s", reply_str("next_cursor"));
+	snprintf(query, sizeof(query), "cursor=%s&limit=2", cursor);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", query), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert(json_object_object_get_ex(rs.body, "next_cursor", &next));
+	ck_assert_ptr_null(next);
+
+	/* Filters. */
+	sql("UPDATE devices SET status = 'online', hostname = 'box.example' WHERE id = '%s'",
+	    ids[1]);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "status=online"), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "status=offline"), 200);
+	ck_assert_int_eq(items_count(), 4);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=BOX.EX"), 200); /* hostname */
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=dev-3"), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", "q=&unknown=1&limit=200"), 200);
+	ck_assert_int_eq(items_count(), 5);
+}
+END_TEST
+
+START_TEST(test_list_bad_queries)
+{
+	static const struct {
+		const char *path, *query, *field;
+	} cases[] = {
+		{ "/api/v1/devices", "limit=0", "limit" },
+		{ "/api/v1/devices", "limit=201", "limit" },
+		{ "/api/v1/devices", "limit=-1", "limit" },
+		{ "/api/v1/devices", "limit=abc", "limit" },
+		{ "/api/v1/devices", "limit=", "limit" },
+		{ "/api/v1/devices", "limit=1.5", "limit" },
+		{ "/api/v1/devices", "limit=99999999999999999999999", "limit" },
+		{ "/api/v1/devices", "cursor=abc", "cursor" },
+		{ "/api/v1/devices", "cursor=", "cursor" },
+		{ "/api/v1/devices", "cursor=' OR 1=1", "cursor" },
+		{ "/api/v1/devices", "status=busy", "status" },
+		{ "/api/v1/devices", "status=ONLINE", "status" },
+		{ "/api/v1/devices", "status=", "status" },
+		{ "/api/v1/devices", "q=%01", "q" },
+		{ "/api/v1/devices", "q=%C3%28", "q" },
+		{ "/api/v1/sessions", "limit=0", "limit" },
+		{ "/api/v1/sessions", "cursor=x", "cursor" },
+		{ "/api/v1/sessions", "status=open", "status" },
+		{ "/api/v1/sessions", "device_id=x", "device_id" },
+		{ "/api/v1/sessions", "device_id=", "device_id" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		ck_assert_msg(call("GET", cases[i].path, cases[i].query) == 400, "%s?%s: %d",
+		              cases[i].path, cases[i].query, rs.status);
+		expect_error(400, "invalid_query", cases[i].field);
+	}
+	/* A q longer than any name. */
+	char q[700] = "q=";
+	memset(q + 2, 'a', 600);
+	q[602] = '\0';
+	ck_assert_int_eq(call("GET", "/api/v1/devices", q), 400);
+	expect_error(400, "invalid_query", "q");
+}
+END_TEST
+
+START_TEST(test_device_delete)
+{
+	char id[UUID_STR_LEN], session[UUID_STR_LEN], path[128];
+
+	make_device("gone", id);
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", id);
+	ck_assert_int_eq(call("DELETE", path, NULL), 204);
+	ck_assert_ptr_null(rs.body);
+	ck_assert_ptr_null(strstr(wire.data, "Content-Length"));
+	ck_assert_str_eq(strstr(wire.data, "\r\n\r\n"), "\r\n\r\n");
+	ck_assert_int_eq(call("GET", path, NULL), 404);
+	ck_assert_int_eq(call("DELETE", path, NULL), 404);
+	expect_error(404, "not_found", NULL);
+
+	/* Busy while a session is pending, active or ending; free once it ended. */
+	make_device("busy", id);
+	snprintf(path, sizeof(path), "/api/v1/devices/%s", id);
+	make_session(id, session);
+	ck_assert_int_eq(call("DELETE", path, NULL), 409);
+	expect_error(409, "device_busy", NULL);
+	sql("UPDATE sessions SET status = 'active' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("DELETE", path, NULL), 409);
+	ck_assert_int_eq(call("DELETE", path_of("/api/v1/sessions", session), NULL), 202);
+	ck_assert_int_eq(call("DELETE", path, NULL), 409); /* ending */
+	sql("UPDATE sessions SET status = 'ended' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("DELETE", path, NULL), 204);
+	/* Its session history stays. */
+	ck_assert_int_eq(call("GET", path_of("/api/v1/sessions", session), NULL), 200);
+	ck_assert_str_eq(reply_str("device_id"), id);
+}
+END_TEST
+
+/* ---- sessions ---------------------------------------------------------------------- */
+
+START_TEST(test_session_create)
+{
+	char device[UUID_STR_LEN], body[256], location[128], upper[UUID_STR_LEN];
+	json_object *v;
+
+	make_device("target", device);
+	snprintf(body, sizeof(body),
+	         "{\"device_id\":\"%s\",\"engineer_name\":\"Ada Lovelace\",\"notes\":\"line1\\nline2\"}",
+	         device);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	ck_assert_str_eq(reply_str("status"), "pending");
+	ck_assert_str_eq(reply_str("device_id"), device);
+	ck_assert_str_eq(reply_str("engineer_name"), "Ada Lovelace");
+	ck_assert_str_eq(reply_str("notes"), "line1\nline2");
+	ck_assert(strncmp(reply_str("public_url"), "https://sess-", 13) == 0);
+	ck_assert_ptr_nonnull(strstr(reply_str("public_url"), ".support.example.com"));
+	ck_assert_ptr_nonnull(strstr(reply_str("ssh_hostname"), "-ssh.support.example.com"));
+	ck_assert(json_object_object_get_ex(rs.body, "ssh_port", &v));
+	ck_assert_int_eq(json_object_get_int(v), 22);
+	ck_assert(json_object_object_get_ex(rs.body, "web_port", &v));
+	ck_assert_int_eq(json_object_get_int(v), 8080);
+	ck_assert_ptr_nonnull(header("Location", location, sizeof(location)));
+	ck_assert_ptr_nonnull(strstr(location, reply_str("id")));
+
+	/* notes null or absent; device id in upper case. */
+	for (size_t i = 0; i < UUID_STR_LEN; i++)
+		upper[i] = (char)(device[i] >= 'a' && device[i] <= 'f' ? device[i] - 32 : device[i]);
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"B\",\"notes\":null}",
+	         upper);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	ck_assert(json_object_object_get_ex(rs.body, "notes", &v));
+	ck_assert_ptr_null(v);
+	ck_assert_str_eq(reply_str("device_id"), device);
+	/* Several live sessions on one device are allowed. */
+	make_session(device, upper);
+}
+END_TEST
+
+START_TEST(test_session_create_errors)
+{
+	char device[UUID_STR_LEN], body[8192], long_name[200], long_notes[4200];
+
+	make_device("target", device);
+	memset(long_name, 'e', 129);
+	long_name[129] = '\0';
+	memset(long_notes, 'n', 4097);
+	long_notes[4097] = '\0';
+
+	struct {
+		const char *fmt, *code, *field;
+		int status;
+	} cases[] = {
+		{ "{\"engineer_name\":\"A\"}", "missing_field", "device_id", 400 },
+		{ "{\"device_id\":\"%s\"}", "missing_field", "engineer_name", 400 },
+		{ "{\"device_id\":\"nope\",\"engineer_name\":\"A\"}", "invalid_field", "device_id", 400 },
+		{ "{\"device_id\":\"\",\"engineer_name\":\"A\"}", "invalid_field", "device_id", 400 },
+		{ "{\"device_id\":42,\"engineer_name\":\"A\"}", "invalid_field", "device_id", 400 },
+		{ "{\"device_id\":null,\"engineer_name\":\"A\"}", "invalid_field", "device_id", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"\"}", "invalid_field", "engineer_name", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":7}", "invalid_field", "engineer_name", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"notes\":5}", "invalid_field", "notes",
+		  400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"notes\":\"a\\u0007\"}",
+		  "invalid_field", "notes", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"status\":\"active\"}",
+		  "unknown_field", "status", 400 },
+		{ "{\"device_id\":\"" NO_SUCH_ID "\",\"engineer_name\":\"A\"}", "invalid_reference",
+		  "device_id", 422 },
+		{ "[1]", "not_an_object", NULL, 400 },
+		{ "{\"device_id\":", "invalid_json", NULL, 400 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		snprintf(body, sizeof(body), cases[i].fmt, device);
+		ck_assert_msg(send_json("POST", "/api/v1/sessions", body) == cases[i].status,
+		              "%s: %d", body, rs.status);
+		expect_error(cases[i].status, cases[i].code, cases[i].field);
+	}
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"%s\"}", device,
+	         long_name);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 400);
+	expect_error(400, "invalid_field", "engineer_name");
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"notes\":\"%s\"}",
+	         device, long_notes);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 400);
+	expect_error(400, "invalid_field", "notes");
+	long_notes[4096] = '\0';
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"notes\":\"%s\"}",
+	         device, long_notes);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+
+	/* A deleted device cannot get a new session. */
+	sql("UPDATE sessions SET status = 'ended'");
+	ck_assert_int_eq(call("DELETE", path_of("/api/v1/devices", device), NULL), 204);
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"A\"}", device);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 422);
+	expect_error(422, "invalid_reference", "device_id");
+}
+END_TEST
+
+START_TEST(test_session_list)
+{
+	char d1[UUID_STR_LEN], d2[UUID_STR_LEN], s[4][UUID_STR_LEN], query[160];
+
+	make_device("one", d1);
+	make_device("two", d2);
+	make_session(d1, s[0]);
+	make_session(d1, s[1]);
+	make_session(d2, s[2]);
+	make_session(d2, s[3]);
+	sql("UPDATE sessions SET status = 'failed' WHERE id = '%s'", s[3]);
+
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", NULL), 200);
+	ck_assert_int_eq(items_count(), 4);
+	snprintf(query, sizeof(query), "device_id=%s", d1);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", query), 200);
+	ck_assert_int_eq(items_count(), 2);
+	snprintf(query, sizeof(query), "device_id=%s&status=failed", d2);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", query), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", "status=pending"), 200);
+	ck_assert_int_eq(items_count(), 3);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", "device_id=" NO_SUCH_ID), 200);
+	ck_assert_int_eq(items_count(), 0);
+
+	/* Two pages cover every session once. (Sessions made in the same millisecond have
+	 * no defined order among themselves, so only the set is checked.) */
+	char seen[4][UUID_STR_LEN];
+	int nseen = 0;
+	json_object *items;
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", "limit=3"), 200);
+	ck_assert_int_eq(items_count(), 3);
+	json_object_object_get_ex(rs.body, "items", &items);
+	for (int i = 0; i < 3; i++)
+		snprintf(seen[nseen++], UUID_STR_LEN, "%s",
+		         jsonx_str(json_object_array_get_idx(items, (size_t)i), "id"));
+	snprintf(query, sizeof(query), "limit=3&cursor=%s", reply_str("next_cursor"));
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", query), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_ptr_null(reply_str("next_cursor"));
+	json_object_object_get_ex(rs.body, "items", &items);
+	snprintf(seen[nseen++], UUID_STR_LEN, "%s",
+	         jsonx_str(json_object_array_get_idx(items, 0), "id"));
+	for (int i = 0; i < 4; i++) {
+		int found = 0;
+		for (int j = 0; j < 4; j++)
+			found += strcmp(seen[j], s[i]) == 0;
+		ck_assert_msg(found == 1, "session %s seen %d times", s[i], found);
+	}
+}
+END_TEST
+
+START_TEST(test_session_patch)
+{
+	char device[UUID_STR_LEN], session[UUID_STR_LEN], path[128], body[5000];
+	json_object *v;
+
+	make_device("p", device);
+	make_session(device, session);
+	snprintf(path, sizeof(path), "/api/v1/sessions/%s", session);
+
+	ck_assert_int_eq(send_json("PATCH", path, "{\"notes\":\"tab\\there\\nnext\"}"), 200);
+	ck_assert_str_eq(reply_str("notes"), "tab\there\nnext");
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_str_eq(reply_str("notes"), "tab\there\nnext");
+	ck_assert_int_eq(send_json("PATCH", path, "{\"notes\":null}"), 200);
+	ck_assert(json_object_object_get_ex(rs.body, "notes", &v));
+	ck_assert_ptr_null(v);
+
+	ck_assert_int_eq(send_json("PATCH", path, "{}"), 400);
+	expect_error(400, "missing_field", "notes");
+	ck_assert_int_eq(send_json("PATCH", path, "{\"notes\":1}"), 400);
+	expect_error(400, "invalid_field", "notes");
+	ck_assert_int_eq(send_json("PATCH", path, "{\"notes\":\"x\",\"status\":\"ended\"}"), 400);
+	expect_error(400, "unknown_field", "status");
+	ck_assert_int_eq(send_json("PATCH", path, "\"x\""), 400);
+	expect_error(400, "not_an_object", NULL);
+	ck_assert_int_eq(send_json("PATCH", path, "nope"), 400);
+	expect_error(400, "invalid_json", NULL);
+	strcpy(body, "{\"notes\":\"");
+	memset(body + 10, 'x', 4097);
+	strcpy(body + 10 + 4097, "\"}");
+	ck_assert_int_eq(send_json("PATCH", path, body), 400);
+	expect_error(400, "invalid_field", "notes");
+}
+END_TEST
+
+START_TEST(test_session_delete)
+{
+	char device[UUID_STR_LEN], session[UUID_STR_LEN], path[128];
+
+	make_device("d", device);
+	make_session(device, session);
+	snprintf(path, sizeof(path), "/api/v1/sessions/%s", session);
+
+	ck_assert_int_eq(call("DELETE", path, NULL), 202);
+	ck_assert_str_eq(reply_str("status"), "ending");
+	ck_assert_str_eq(reply_str("id"), session);
+	ck_assert_int_eq(call("DELETE", path, NULL), 200); /* idempotent */
+	ck_assert_str_eq(reply_str("status"), "ending");
+	sql("UPDATE sessions SET status = 'failed' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("DELETE", path, NULL), 200);
+	ck_assert_str_eq(reply_str("status"), "failed");
+
+	make_session(device, session);
+	sql("UPDATE sessions SET status = 'active' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("DELETE", path_of("/api/v1/sessions", session), NULL), 202);
+	ck_assert_str_eq(reply_str("status"), "ending");
+}
+END_TEST
+
+/* ---- cross-cutting ------------------------------------------------------------------- */
+
+START_TEST(test_request_id)
+{
+	char value[128];
+	struct call c = { .method = "GET", .path = "/healthz", .request_id = "trace-42" };
+
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_str_eq(header("X-Request-Id", value, sizeof(value)), "trace-42");
+	c.request_id = "bad id\twith spaces";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert(ids_is_uuid(header("X-Request-Id", value, sizeof(value))));
+	c.path = "/nowhere";
+	ck_assert_int_eq(run(&c), 404);
+	ck_assert(ids_is_uuid(header("X-Request-Id", value, sizeof(value))));
+}
+END_TEST
+
+START_TEST(test_internal_error)
+{
+	char id[UUID_STR_LEN];
+	json_object *err;
+
+	make_device("x", id);
+	/* A broken schema: the store fails, the database still answers -> 500. */
+	sql("PRAGMA foreign_keys = OFF");
+	sql("DROP TABLE jobs");
+	sql("DROP TABLE sessions");
+	sql("DROP TABLE devices");
+	ck_assert_int_eq(call("GET", path_of("/api/v1/devices", id), NULL), 500);
+	expect_error(500, "internal", NULL);
+	json_object_object_get_ex(rs.body, "error", &err);
+	ck_assert_ptr_nonnull(strstr(jsonx_str(err, "message"), "request id"));
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 500);
+	ck_assert_int_eq(send_json("POST", "/api/v1/devices", "{\"name\":\"x\"}"), 500);
+}
+END_TEST
+
+START_TEST(test_no_database)
+{
+	struct db *saved = db;
+	struct call c = { .method = "GET", .path = "/healthz" };
+
+	db = NULL; /* a worker whose connection could not be made */
+	ck_assert_int_eq(run(&c), 503);
+	expect_error(503, "unavailable", NULL);
+	c.path = "/api/v1/devices";
+	c.authorization = bearer;
+	ck_assert_int_eq(run(&c), 503);
+	expect_error(503, "unavailable", NULL);
+	db = saved;
+}
+END_TEST
+
+START_TEST(test_route_table)
+{
+	const struct route *t = route_table();
+
+	for (int i = 0; i < ROUTE__MAX; i++) {
+		ck_assert_ptr_nonnull(t[i].pattern);
+		ck_assert_ptr_nonnull(t[i].handler);
+		ck_assert_ptr_nonnull(t[i].summary);
+		ck_assert(i == ROUTE_HEALTHZ ? strcmp(t[i].pattern, "/healthz") == 0
+		                             : strncmp(t[i].pattern, "/api/v1/", 8) == 0);
+		ck_assert_msg(i == ROUTE_HEALTHZ || (t[i].flags & ROUTE_AUTH), "route %d", i);
+		ck_assert_int_eq(!!(t[i].flags & ROUTE_BODY),
+		                 t[i].method == HTTP_POST || t[i].method == HTTP_PATCH);
+		for (int j = 0; j < i; j++)
+			ck_assert_msg(!(t[i].method == t[j].method &&
+			                strcmp(t[i].pattern, t[j].pattern) == 0),
+			              "routes %d and %d are the same", i, j);
+	}
+	ck_assert_int_eq(t[ROUTE_DEVICE_GET].method, HTTP_GET);
+	ck_assert_str_eq(t[ROUTE_DEVICE_GET].pattern, "/api/v1/devices/{id}");
+	ck_assert_int_eq(t[ROUTE_SESSION_PATCH].method, HTTP_PATCH);
+}
+END_TEST
+
+static Suite *route_suite(void)
+{
+	Suite *s = suite_create("route");
+	TCase *tc = tcase_create("dispatch");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60); /* argon2id per device made */
+	tcase_add_test(tc, test_route_table);
+	tcase_add_test(tc, test_healthz);
+	tcase_add_test(tc, test_unknown_paths);
+	tcase_add_test(tc, test_malformed_ids);
+	tcase_add_test(tc, test_method_not_allowed);
+	tcase_add_test(tc, test_head_everywhere_get_is);
+	tcase_add_test(tc, test_unauthorized);
+	tcase_add_test(tc, test_tenant_isolation);
+	tcase_add_test(tc, test_payload_too_large);
+	tcase_add_test(tc, test_content_types);
+	tcase_add_test(tc, test_device_create);
+	tcase_add_test(tc, test_device_create_errors);
+	tcase_add_test(tc, test_device_names_verbatim);
+	tcase_add_test(tc, test_device_list_pagination);
+	tcase_add_test(tc, test_list_bad_queries);
+	tcase_add_test(tc, test_device_delete);
+	tcase_add_test(tc, test_session_create);
+	tcase_add_test(tc, test_session_create_errors);
+	tcase_add_test(tc, test_session_list);
+	tcase_add_test(tc, test_session_patch);
+	tcase_add_test(tc, test_session_delete);
+	tcase_add_test(tc, test_request_id);
+	tcase_add_test(tc, test_internal_error);
+	tcase_add_test(tc, test_no_database);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(route_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

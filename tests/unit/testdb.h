@@ -1,0 +1,201 @@
+/* testdb.h: the database fixture shared by check_db.c and check_store.c (included by
+ * each; everything here is static).
+ *
+ * Every test case is added twice, to a "sqlite" TCase and a "postgres" TCase, whose
+ * checked fixtures give the test a fresh, migrated database in T_db:
+ *   - SQLite: a new file in a temporary directory (WAL and all, as in production);
+ *   - PostgreSQL: a new schema in the database named by KAIDEN_TEST_PG_DSN, made the
+ *     connection's search_path, dropped afterwards. tests/run-unit.sh starts a throwaway
+ *     cluster and sets the variable; without it the PostgreSQL cases FAIL (never skip).
+ *
+ * Tests run in forked children (Check's default), so each gets its own connection. A
+ * failed check ends its child at once (_exit), skipping the teardown: its files and
+ * schema stay behind, which is why tests/run-unit.sh points TMPDIR and the cluster at a
+ * temporary directory it removes. */
+#ifndef KAIDEN_TESTDB_H
+#define KAIDEN_TESTDB_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "migrations.h"
+#include "secret.h"
+
+static struct db *T_db;
+static enum db_kind T_kind;
+static char T_target[1024];      /* what T_db was opened with */
+static char T_dir[256];          /* SQLite: the temporary directory */
+static char T_schemas[8][64];    /* PostgreSQL: schemas to drop at teardown */
+static int T_nschemas;
+static int T_seq;
+
+static const char *T_driver(void)
+{
+	return T_kind == DB_POSTGRES ? "postgres" : "sqlite";
+}
+
+static const char *T_pg_dsn(void)
+{
+	const char *dsn = getenv("KAIDEN_TEST_PG_DSN");
+
+	if (!dsn || !*dsn)
+		ck_abort_msg("KAIDEN_TEST_PG_DSN is not set: run the unit tests through "
+		             "tests/run-unit.sh, which starts a throwaway PostgreSQL");
+	return dsn;
+}
+
+/* A new, empty database of the current kind: its target (for db_open) into out. */
+static void T_fresh_target(char *out, size_t size)
+{
+	T_seq++;
+	if (T_kind == DB_SQLITE) {
+		snprintf(out, size, "%s/db%d.sqlite", T_dir, T_seq);
+		return;
+	}
+	{
+		const char *dsn = T_pg_dsn();
+		struct db *admin = NULL;
+		char sql[640];
+		ck_assert_int_lt(T_nschemas, 8);
+		snprintf(T_schemas[T_nschemas], sizeof(T_schemas[0]), "kt_%ld_%d",
+		         (long)getpid(), T_seq);
+		snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", T_schemas[T_nschemas]);
+		ck_assert_msg(db_open("postgres", dsn, &admin) == DB_OK,
+		              "cannot connect to KAIDEN_TEST_PG_DSN (%s)", dsn);
+		ck_assert_int_eq(db_script(admin, sql), DB_OK);
+		db_close(admin);
+		snprintf(out, size, "%s options='-c search_path=%s'", dsn, T_schemas[T_nschemas]);
+		T_nschemas++;
+	}
+}
+
+/* Another connection to T_db's database (for concurrency tests). */
+static struct db *T_open_again(void)
+{
+	struct db *db = NULL;
+
+	ck_assert_int_eq(db_open(T_driver(), T_target, &db), DB_OK);
+	return db;
+}
+
+static void T_setup(enum db_kind kind)
+{
+	int applied = -1;
+
+	log_init("check", LOG_LVL_WARN);
+	ck_assert_int_eq(secret_init(), 0);
+	T_kind = kind;
+	T_nschemas = 0;
+	T_dir[0] = '\0';
+	if (kind == DB_SQLITE) {
+		snprintf(T_dir, sizeof(T_dir), "%s/kaiden-check-XXXXXX",
+		         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		ck_assert_ptr_nonnull(mkdtemp(T_dir));
+	}
+	T_fresh_target(T_target, sizeof(T_target));
+	ck_assert_int_eq(db_open(T_driver(), T_target, &T_db), DB_OK);
+	ck_assert_int_eq(migrations_apply(T_db, &applied), 0);
+	ck_assert_int_ge(applied, 1);
+}
+
+static void T_setup_sqlite(void)
+{
+	T_setup(DB_SQLITE);
+}
+
+static void T_setup_pg(void)
+{
+	T_setup(DB_POSTGRES);
+}
+
+static void T_teardown(void)
+{
+	db_close(T_db);
+	T_db = NULL;
+	if (T_kind == DB_POSTGRES && T_nschemas > 0) {
+		struct db *admin = NULL;
+		const char *dsn = getenv("KAIDEN_TEST_PG_DSN");
+		if (dsn && db_open("postgres", dsn, &admin) == DB_OK) {
+			for (int i = 0; i < T_nschemas; i++) {
+				char sql[640];
+				snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", T_schemas[i]);
+				if (db_script(admin, sql) != DB_OK)
+					fprintf(stderr, "teardown: could not drop %s\n", T_schemas[i]);
+			}
+			db_close(admin);
+		}
+		T_nschemas = 0;
+	}
+	if (T_dir[0]) {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "teardown: could not remove %s\n", T_dir);
+		T_dir[0] = '\0';
+	}
+}
+
+/* The first value of the first row of sql (owned copy, NULL for SQL NULL or no row). */
+static char *T_value(struct db *db, const char *sql, int n, const char *const *params)
+{
+	struct db_res *res = NULL;
+	char *v = NULL;
+
+	ck_assert_msg(db_exec(db, sql, n, params, &res) == DB_OK, "query failed: %s: %s", sql,
+	              db_errmsg(db));
+	if (db_res_rows(res) > 0 && db_res_get(res, 0, 0))
+		v = strdup(db_res_get(res, 0, 0));
+	db_res_free(res);
+	return v;
+}
+
+/* The integer a one-value query (count(*) ...) gives. */
+static long T_count(struct db *db, const char *sql, int n, const char *const *params)
+{
+	char *v = T_value(db, sql, n, params);
+	long c;
+
+	ck_assert_ptr_nonnull(v);
+	c = strtol(v, NULL, 10);
+	free(v);
+	return c;
+}
+
+static void T_run(struct db *db, const char *sql, int n, const char *const *params)
+{
+	ck_assert_msg(db_exec(db, sql, n, params, NULL) == DB_OK, "statement failed: %s: %s", sql,
+	              db_errmsg(db));
+}
+
+/* Adds the test to both TCases. */
+#define T_ADD(tc_sqlite, tc_pg, fn)            \
+	do {                                   \
+		tcase_add_test(tc_sqlite, fn); \
+		tcase_add_test(tc_pg, fn);     \
+	} while (0)
+
+/* Runs the suite: two TCases with the fixtures above; exit status for main. */
+static int T_main(Suite *s, TCase *sq, TCase *pg)
+{
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(sq, T_setup_sqlite, T_teardown);
+	tcase_add_checked_fixture(pg, T_setup_pg, T_teardown);
+	tcase_set_timeout(sq, 60);
+	tcase_set_timeout(pg, 60);
+	suite_add_tcase(s, sq);
+	suite_add_tcase(s, pg);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
