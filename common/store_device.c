@@ -65,9 +65,8 @@ int store_device_get(struct db *db, const char *tenant_id, const char *id, json_
 int store_device_list(struct db *db, const char *tenant_id, const char *status,
                       const char *q, const struct store_page *page, struct store_list *out)
 {
-	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN], limit_text[16];
+	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN];
 	const char *params[5];
-	struct db_res *res = NULL;
 	struct buf sql;
 	char *pattern = NULL;
 	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
@@ -93,21 +92,9 @@ int store_device_list(struct db *db, const char *tenant_id, const char *status,
 		                              params, &nparams, pattern) != 0)
 			goto out;
 	}
-	if (page && page->cursor && store_sql_and(&sql, "id < $?", params, &nparams, cursor) != 0)
-		goto out;
-	/* One row more than the page tells whether another page follows. */
-	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
-	params[nparams++] = limit_text;
-	if (buf_printf(&sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
-		goto out;
-	rc = db_exec(db, sql.data, nparams, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	rc = store_list_fill(res, limit, device_cols, DEVICE_NCOLS, out);
+	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
+	                    limit, device_cols, DEVICE_NCOLS, out);
 out:
-	db_res_free(res);
 	free(pattern);
 	buf_clear(&sql);
 	return rc;

@@ -191,3 +191,27 @@ fail:
 	buf_clear(&b);
 	return NULL;
 }
+
+int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
+                   const char *cursor, int limit, const struct store_col *cols, int n,
+                   struct store_list *out)
+{
+	struct db_res *res = NULL;
+	char limit_text[16];
+	int rc;
+
+	if (cursor && store_sql_and(sql, "id < $?", params, &nparams, cursor) != 0)
+		return STORE_ERR;
+	/* One row more than the page tells whether another page follows. */
+	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
+	params[nparams++] = limit_text;
+	if (buf_printf(sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
+		return STORE_ERR;
+	rc = db_exec(db, sql->data, nparams, params, &res);
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = store_list_fill(res, limit, cols, n, out);
+	db_res_free(res);
+	return rc;
+}

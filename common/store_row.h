@@ -39,6 +39,14 @@ int store_row_one(struct db *db, const char *sql, int nparams, const char *const
 int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
                     int n, struct store_list *out) WUR;
 
+/* Finishes and runs a list query: sql is "SELECT <cols> FROM ... WHERE ..." with
+ * params[0..nparams) bound; adds "AND id < cursor" when cursor is not NULL, then
+ * "ORDER BY id DESC LIMIT limit + 1" (params needs room for both), and fills out as
+ * store_list_fill does. */
+int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
+                   const char *cursor, int limit, const struct store_col *cols, int n,
+                   struct store_list *out) WUR;
+
 /* The page size to use: 50 when page is NULL or limit is 0, else limit clamped to
  * 1..200. */
 int store_page_limit(const struct store_page *page);

@@ -147,9 +147,8 @@ int store_session_list(struct db *db, const char *tenant_id, const char *device_
                        const char *status, const struct store_page *page,
                        struct store_list *out)
 {
-	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN], limit_text[16];
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN];
 	const char *params[5];
-	struct db_res *res = NULL;
 	struct buf sql;
 	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
 
@@ -166,20 +165,9 @@ int store_session_list(struct db *db, const char *tenant_id, const char *device_
 		goto out;
 	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
 		goto out;
-	if (page && page->cursor && store_sql_and(&sql, "id < $?", params, &nparams, cursor) != 0)
-		goto out;
-	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
-	params[nparams++] = limit_text;
-	if (buf_printf(&sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
-		goto out;
-	rc = db_exec(db, sql.data, nparams, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	rc = store_list_fill(res, limit, session_cols, SESSION_NCOLS, out);
+	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
+	                    limit, session_cols, SESSION_NCOLS, out);
 out:
-	db_res_free(res);
 	buf_clear(&sql);
 	return rc;
 }
