@@ -24,6 +24,33 @@ enum cfg_key {
 	CFG_SESSION_SSH_PORT,     /* session.ssh_port     KAIDEN_SESSION_SSH_PORT */
 	CFG_SESSION_WEB_PORT,     /* session.web_port     KAIDEN_SESSION_WEB_PORT */
 	CFG_LOG_LEVEL,            /* log.level            KAIDEN_LOG_LEVEL */
+
+	/* kaiden-helperd */
+	CFG_HELPERD_LISTEN,       /* helperd.listen       KAIDEN_HELPERD_LISTEN host:port (agent WebSocket) */
+	CFG_HELPERD_METRICS,      /* helperd.metrics      KAIDEN_HELPERD_METRICS host:port (/metrics) */
+	CFG_HELPERD_INSTANCE,     /* helperd.instance     KAIDEN_HELPERD_INSTANCE (name; default hostname:pid) */
+	CFG_HELPERD_HEARTBEAT,    /* helperd.heartbeat    KAIDEN_HELPERD_HEARTBEAT seconds between agent heartbeats */
+	CFG_HELPERD_AGENT_TIMEOUT,/* helperd.agent_timeout KAIDEN_HELPERD_AGENT_TIMEOUT seconds of silence = offline */
+	CFG_HELPERD_POLL_MS,      /* helperd.poll_ms      KAIDEN_HELPERD_POLL_MS SQLite job poll interval */
+	CFG_HELPERD_SWEEP,        /* helperd.sweep        KAIDEN_HELPERD_SWEEP seconds between sweeps */
+	CFG_SESSION_MAX_DURATION, /* session.max_duration KAIDEN_SESSION_MAX_DURATION seconds */
+	CFG_SESSION_OFFLINE_GRACE,/* session.offline_grace KAIDEN_SESSION_OFFLINE_GRACE seconds */
+	CFG_SESSION_READY_TIMEOUT,/* session.ready_timeout KAIDEN_SESSION_READY_TIMEOUT seconds */
+	CFG_CF_API_BASE,          /* cloudflare.api_base  KAIDEN_CF_API_BASE */
+	CFG_CF_ACCOUNT_ID,        /* cloudflare.account_id KAIDEN_CF_ACCOUNT_ID */
+	CFG_CF_ZONE_ID,           /* cloudflare.zone_id   KAIDEN_CF_ZONE_ID */
+	CFG_CF_ACCESS_TEAM,       /* cloudflare.access_team KAIDEN_CF_ACCESS_TEAM */
+	CFG_CF_API_TOKEN,         /* cloudflare.api_token KAIDEN_CF_API_TOKEN (secret) */
+	CFG_CF_BUDGET,            /* cloudflare.budget    KAIDEN_CF_BUDGET calls per 5 minutes */
+
+	/* kaiden-agent */
+	CFG_AGENT_SERVER,         /* agent.server         KAIDEN_SERVER wss://host/api/v1/ws/agent */
+	CFG_AGENT_DEVICE_ID,      /* agent.device_id      KAIDEN_DEVICE_ID */
+	CFG_AGENT_SECRET,         /* agent.secret         KAIDEN_SECRET (secret) */
+	CFG_AGENT_SECRET_FILE,    /* agent.secret_file    KAIDEN_SECRET_FILE */
+	CFG_AGENT_CA_FILE,        /* agent.ca_file        KAIDEN_CA_FILE */
+	CFG_AGENT_INSECURE,       /* agent.insecure       KAIDEN_INSECURE 0|1: allow ws:// */
+	CFG_AGENT_CLOUDFLARED,    /* agent.cloudflared    KAIDEN_CLOUDFLARED path */
 	CFG__MAX
 };
 
