@@ -42,7 +42,9 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_HELPERD_METRICS] = { "helperd.metrics", "KAIDEN_HELPERD_METRICS", CFG_T_STRING,
 		"127.0.0.1:9091", 0, 0, NULL, 0, "host:port of helperd's Prometheus /metrics" },
 	[CFG_HELPERD_INSTANCE] = { "helperd.instance", "KAIDEN_HELPERD_INSTANCE", CFG_T_STRING, "",
-		0, 0, NULL, 0, "this helperd's name in job leases (empty: hostname:pid)" },
+		0, 0, NULL, 0,
+		"this helperd's name in job leases (empty: the host name; two helperds on one "
+		"host need different names)" },
 	[CFG_HELPERD_HEARTBEAT] = { "helperd.heartbeat", "KAIDEN_HELPERD_HEARTBEAT", CFG_T_INT,
 		"20", 1, 3600, NULL, 0, "seconds between agent heartbeats (told to agents)" },
 	[CFG_HELPERD_AGENT_TIMEOUT] = { "helperd.agent_timeout", "KAIDEN_HELPERD_AGENT_TIMEOUT",
@@ -72,6 +74,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 		0, NULL, 1, "Cloudflare API token (Tunnel, DNS and Access edit rights)" },
 	[CFG_CF_BUDGET] = { "cloudflare.budget", "KAIDEN_CF_BUDGET", CFG_T_INT, "1000", 1, 1200,
 		NULL, 0, "Cloudflare API calls helperd allows itself per 5 minutes (limit: 1200)" },
+	[CFG_CF_ACCESS_ALLOW] = { "cloudflare.access_allow", "KAIDEN_CF_ACCESS_ALLOW",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"who Access lets into session hostnames: comma-separated emails and @domains "
+		"(until engineers have accounts, issue 4)" },
 
 	[CFG_AGENT_SERVER] = { "agent.server", "KAIDEN_SERVER", CFG_T_STRING, "", 0, 0, NULL, 0,
 		"kaiden-agent: wss://HOST/api/v1/ws/agent" },

@@ -28,7 +28,7 @@ enum cfg_key {
 	/* kaiden-helperd */
 	CFG_HELPERD_LISTEN,       /* helperd.listen       KAIDEN_HELPERD_LISTEN host:port (agent WebSocket) */
 	CFG_HELPERD_METRICS,      /* helperd.metrics      KAIDEN_HELPERD_METRICS host:port (/metrics) */
-	CFG_HELPERD_INSTANCE,     /* helperd.instance     KAIDEN_HELPERD_INSTANCE (name; default hostname:pid) */
+	CFG_HELPERD_INSTANCE,     /* helperd.instance     KAIDEN_HELPERD_INSTANCE (name; default: host name) */
 	CFG_HELPERD_HEARTBEAT,    /* helperd.heartbeat    KAIDEN_HELPERD_HEARTBEAT seconds between agent heartbeats */
 	CFG_HELPERD_AGENT_TIMEOUT,/* helperd.agent_timeout KAIDEN_HELPERD_AGENT_TIMEOUT seconds of silence = offline */
 	CFG_HELPERD_POLL_MS,      /* helperd.poll_ms      KAIDEN_HELPERD_POLL_MS SQLite job poll interval */
@@ -42,6 +42,7 @@ enum cfg_key {
 	CFG_CF_ACCESS_TEAM,       /* cloudflare.access_team KAIDEN_CF_ACCESS_TEAM */
 	CFG_CF_API_TOKEN,         /* cloudflare.api_token KAIDEN_CF_API_TOKEN (secret) */
 	CFG_CF_BUDGET,            /* cloudflare.budget    KAIDEN_CF_BUDGET calls per 5 minutes */
+	CFG_CF_ACCESS_ALLOW,      /* cloudflare.access_allow KAIDEN_CF_ACCESS_ALLOW emails / @domains */
 
 	/* kaiden-agent */
 	CFG_AGENT_SERVER,         /* agent.server         KAIDEN_SERVER wss://host/api/v1/ws/agent */

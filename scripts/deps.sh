@@ -7,16 +7,16 @@
 #   scripts/deps.sh list                    print every list
 #
 # `run` adds postgresql only when DB=postgres (make run DB=postgres passes it).
-# Later issues add their libraries here (libcurl, libwebsockets, libuv), not before.
+# python3 (check): the fake Cloudflare API and fake cloudflared under tests/fakes/.
 set -eu
 
-build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check"
+build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev"
 # curl: scripts/stack.sh waits for /healthz with it.
 run="$build nginx curl"
 # The integration tests: PostgreSQL for the second pass, jq for JSON assertions, the
 # sqlite3 and psql (with postgresql) clients to look at the rows directly; iproute2 for
 # ss, with which scripts/pg.sh finds a free port.
-check="$build nginx curl postgresql iproute2 jq sqlite3"
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3"
 bench="$run wrk"
 
 packages_for() {

@@ -1,0 +1,76 @@
+/* proto.h: the agent <-> helperd wire protocol (agent/PROTOCOL.md says it in prose).
+ *
+ * One WebSocket text frame is one JSON object of at most PROTO_MAX_MSG bytes with a
+ * "type" member; every other member is per type (below). Unknown members are refused
+ * (a protocol error), so both sides find mistakes early; a new optional member needs a
+ * new PROTO_VERSION. Commands carry the session_id they act on and are idempotent: a
+ * repeated tunnel.start for a running session answers tunnel.ready again, a
+ * tunnel.stop for a stopped one answers tunnel.stopped again.
+ *
+ *   agent -> helperd
+ *     hello          {version, device_id, secret, agent_version, hostname, os, arch}
+ *                    first message; nothing else is accepted before welcome
+ *     heartbeat      {sessions: [session_id...]}   the tunnels it is running
+ *     tunnel.ready   {session_id}
+ *     tunnel.failed  {session_id, reason}
+ *     tunnel.stopped {session_id}
+ *   helperd -> agent
+ *     welcome        {heartbeat}                   seconds between heartbeats
+ *     tunnel.start   {session_id, token, metrics_port?}  token: the tunnel token, secret
+ *     tunnel.stop    {session_id}
+ *
+ * Close codes (RFC 6455 private range) tell the agent what to do next: */
+#ifndef KAIDEN_PROTO_H
+#define KAIDEN_PROTO_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+#include "compat.h"
+#include "jsonx.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_MSG 16384
+
+enum proto_close {
+	PROTO_CLOSE_PROTOCOL = 4000,      /* malformed or unexpected message: retry later */
+	PROTO_CLOSE_AUTH = 4001,          /* unknown device or wrong secret: retry slowly */
+	PROTO_CLOSE_GONE = 4003,          /* device deleted (or tenant suspended): retry slowly */
+	PROTO_CLOSE_REPLACED = 4008,      /* a newer connection for the device took over */
+	PROTO_CLOSE_TIMEOUT = 4009,       /* no hello, or heartbeats stopped */
+	PROTO_CLOSE_RATE = 4029,          /* too many failed attempts from this address */
+	PROTO_CLOSE_SHUTDOWN = 1001       /* helperd is stopping: reconnect soon */
+};
+
+enum proto_type {
+	PROTO_HELLO,
+	PROTO_HEARTBEAT,
+	PROTO_TUNNEL_READY,
+	PROTO_TUNNEL_FAILED,
+	PROTO_TUNNEL_STOPPED,
+	PROTO_WELCOME,
+	PROTO_TUNNEL_START,
+	PROTO_TUNNEL_STOP,
+	PROTO__MAX
+};
+
+struct proto_msg {
+	enum proto_type type;
+	json_object *obj; /* owned: the whole message; read members with jsonx_str */
+};
+
+/* "hello" -> PROTO_HELLO etc.; -1 if unknown. */
+int proto_type_parse(const char *name);
+const char *proto_type_name(enum proto_type type);
+
+/* Parses and validates one frame against its type's field table. 0, or -1 with err
+ * (jsonx codes, plus "unknown_type"; over PROTO_MAX_MSG: "too_large"). */
+int proto_parse(const char *data, size_t len, struct proto_msg *out,
+                struct jsonx_error *err) WUR;
+void proto_msg_clear(struct proto_msg *msg);
+
+/* Builds a message of type with the members of fields (a JSON object whose members are
+ * taken; may be NULL) and serialises it: owned text, or NULL when it does not validate
+ * (a bug in the caller: logged). */
+char *proto_build(enum proto_type type, json_object *fields);
+
+#endif

@@ -1,0 +1,35 @@
+/* session.h: the session lifecycle, run as persisted state machines (the heart of the
+ * product; the states and steps are documented at the top of session.c).
+ *
+ * jobs.c hands it claimed jobs ("session.start", "session.end"); it drives the tunnel
+ * provider and the agent (through hub.h), writes every step and every created object's
+ * id to the session row before the next step, and calls jobs_finish at the end. After a
+ * restart it resumes from the recorded step. */
+#ifndef KAIDEN_SESSION_H
+#define KAIDEN_SESSION_H
+
+#include <json-c/json.h>
+#include "compat.h"
+#include "proto.h"
+#include "store.h"
+
+/* Chooses the provider: Cloudflare when the KAIDEN_CF_* settings are complete, else
+ * "none" (logged clearly at start-up; every session then fails with a reason saying
+ * that no tunnel provider is configured). */
+int session_init(void) WUR;
+void session_shutdown(void);
+
+/* Runs a claimed job (copied). */
+void session_job_start(const struct store_job *job);
+
+/* Hub events (the hub_events callbacks point here). */
+void session_agent_online(const char *device_id, int online);
+void session_agent_message(const char *device_id, const struct proto_msg *msg);
+void session_agent_running(const char *device_id, json_object *sessions);
+
+/* Periodic work (sweep.c calls it): ends sessions past session.max_duration or whose
+ * device has been offline past session.offline_grace, and deletes provider objects
+ * named for sessions that are no longer live. */
+void session_sweep(void);
+
+#endif
