@@ -130,6 +130,30 @@ START_TEST(test_yaml_tree)
 }
 END_TEST
 
+/* The README's configuration reference lists every setting with its variable, so the
+ * table and the documentation cannot drift apart. */
+START_TEST(test_readme_documents_every_setting)
+{
+	const char *dir = getenv("KAIDEN_SRCDIR");
+	char readme[512], needle[160], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(readme, sizeof(readme), "%s/README.md", dir ? dir : ".");
+	f = fopen(readme, "r");
+	ck_assert_msg(f != NULL, "cannot open %s (run from the repository root)", readme);
+	ck_assert_int_eq(getdelim(&text, &len, '\0', f) > 0, 1);
+	fclose(f);
+	for (int i = 0; i < CFG__MAX; i++) {
+		snprintf(needle, sizeof(needle), "| `%s` | `%s` |", cfg_table()[i].name,
+		         cfg_table()[i].env);
+		ck_assert_msg(strstr(text, needle) != NULL, "README.md does not document %s (%s)",
+		              cfg_table()[i].name, cfg_table()[i].env);
+	}
+	free(text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cfg");
@@ -142,6 +166,7 @@ int main(void)
 	tcase_add_test(tc, test_file_env_precedence);
 	tcase_add_loop_test(tc, test_bad_values, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_yaml_tree);
+	tcase_add_test(tc, test_readme_documents_every_setting);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
