@@ -86,6 +86,7 @@ static const char *type_name(enum jsonx_type t)
 	case JSONX_INT: return "an integer";
 	case JSONX_BOOL: return "true or false";
 	case JSONX_OBJECT: return "an object";
+	case JSONX_ARRAY: return "an array";
 	}
 	return "?";
 }
@@ -190,6 +191,19 @@ int jsonx_check(json_object *obj, const struct jsonx_field *fields, size_t n,
 			if (!json_object_is_type(v, json_type_object))
 				goto wrong_type;
 			break;
+		case JSONX_ARRAY: {
+			size_t count;
+			if (!json_object_is_type(v, json_type_array))
+				goto wrong_type;
+			count = json_object_array_length(v);
+			if (count < f->min_len || count > f->max_len) {
+				jsonx_fail(err, "invalid_field", f->name,
+				           "%s: must have %zu to %zu elements", f->name, f->min_len,
+				           f->max_len);
+				return -1;
+			}
+			break;
+		}
 		}
 		continue;
 wrong_type:

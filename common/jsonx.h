@@ -8,13 +8,16 @@
 #include <json-c/json.h>
 #include "compat.h"
 
-enum jsonx_type { JSONX_STRING, JSONX_INT, JSONX_BOOL, JSONX_OBJECT };
+/* JSONX_ARRAY checks only that the member is an array of min_len..max_len elements; the
+ * caller checks the elements. */
+enum jsonx_type { JSONX_STRING, JSONX_INT, JSONX_BOOL, JSONX_OBJECT, JSONX_ARRAY };
 
 struct jsonx_field {
 	const char *name;
 	enum jsonx_type type;
 	int required;
-	size_t min_len, max_len; /* JSONX_STRING: length in characters (code points) */
+	size_t min_len, max_len; /* JSONX_STRING: length in characters (code points);
+	                            JSONX_ARRAY: number of elements */
 	int nullable;            /* JSON null is accepted (and means "not given") */
 };
 

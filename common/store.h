@@ -131,5 +131,14 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
  * (retry_seconds) for a transient failure. Only the worker holding the lease may finish. */
 int store_job_finish(struct db *db, const char *job_id, const char *worker,
                      const char *state, const char *error, int retry_seconds) WUR;
+/* Puts worker's running jobs back in the queue, due now: a helperd that restarts under
+ * the same name resumes its own work at once instead of waiting for the leases to run
+ * out. *n (may be NULL) gets how many. */
+int store_jobs_requeue(struct db *db, const char *worker, long *n) WUR;
+/* Extends to now + lease_seconds the lease of each of the n jobs that worker still
+ * holds (running and locked by it); *renewed (may be NULL) gets how many it held. A job
+ * missing from the count was finished or reclaimed by another worker. */
+int store_jobs_renew(struct db *db, const char *worker, const char *const *job_ids, int n,
+                     int lease_seconds, int *renewed) WUR;
 
 #endif

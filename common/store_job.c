@@ -147,3 +147,55 @@ int store_job_finish(struct db *db, const char *job_id, const char *worker,
 	db_res_free(res);
 	return rc;
 }
+
+int store_jobs_requeue(struct db *db, const char *worker, long *n)
+{
+	char now[TIMESTAMP_LEN];
+	const char *params[2] = { worker, now };
+	int rc;
+
+	if (!worker || !worker[0]) {
+		log_error("jobs requeue: no worker name");
+		return STORE_ERR;
+	}
+	store_time(0, now);
+	rc = db_exec(db,
+	             "UPDATE jobs SET state = 'queued', run_after = $2, locked_until = NULL, "
+	             "updated_at = $2 WHERE state = 'running' AND locked_by = $1",
+	             2, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	if (n)
+		*n = db_changes(db);
+	return STORE_OK;
+}
+
+int store_jobs_renew(struct db *db, const char *worker, const char *const *job_ids, int n,
+                     int lease_seconds, int *renewed)
+{
+	char until[TIMESTAMP_LEN], id[UUID_STR_LEN];
+	const char *params[3] = { id, worker, until };
+	int count = 0, rc;
+
+	if (!worker || !worker[0] || lease_seconds < 1 || n < 0 || (n > 0 && !job_ids)) {
+		log_error("jobs renew: bad arguments (worker, lease_seconds >= 1, n >= 0)");
+		return STORE_ERR;
+	}
+	store_time(lease_seconds, until);
+	/* One short statement per job: a helperd runs few jobs at a time (sessions being
+	 * set up or torn down), and each is then a cached statement. */
+	for (int i = 0; i < n; i++) {
+		if (store_id(job_ids[i], id) != 0)
+			continue;
+		rc = db_exec(db,
+		             "UPDATE jobs SET locked_until = $3 "
+		             "WHERE id = $1 AND state = 'running' AND locked_by = $2",
+		             3, params, NULL);
+		if (rc != DB_OK)
+			return store_rc_of(rc);
+		count += (int)db_changes(db);
+	}
+	if (renewed)
+		*renewed = count;
+	return STORE_OK;
+}

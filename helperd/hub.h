@@ -41,5 +41,9 @@ int hub_send(const char *device_id, enum proto_type type, json_object *fields) W
 int hub_online(const char *device_id);
 /* Authenticated agents connected here. */
 int hub_count(void);
+/* WebSocket connections here, authenticated or not (for shutdown and tests). */
+int hub_connections(void);
+/* Frees what hub_shutdown left (after the lws context is destroyed). */
+void hub_free(void);
 
 #endif

@@ -20,6 +20,9 @@ char *metrics_render(void);
 
 /* Starts the HTTP listener on helperd.metrics. */
 int metrics_init(void) WUR;
+/* Stops listening (scrapes in flight finish). */
 void metrics_shutdown(void);
+/* Frees the registry: at exit, once the loop has stopped. */
+void metrics_free(void);
 
 #endif

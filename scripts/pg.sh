@@ -7,10 +7,12 @@
 #   scripts/pg.sh dsn DIR     print the conninfo of a running cluster
 #
 # Layout of DIR:  data/ (PGDATA), server.log, port, dsn, and the Unix socket
-# (.s.PGSQL.<port>). The server listens on 127.0.0.1 only, on a free TCP port chosen at
-# the first start and kept while it stays free. Authentication is `trust` (loopback only,
-# throwaway data); the superuser is `postgres` and a database `kaiden` is created. The
-# conninfo is `host=127.0.0.1 port=N user=postgres dbname=kaiden`.
+# (.s.PGSQL.<port>). The server listens on that Unix socket and on 127.0.0.1, on a free
+# TCP port chosen at the first start and kept while it stays free. Authentication is
+# `trust` (loopback only, throwaway data); the superuser is `postgres` and a database
+# `kaiden` is created. The conninfo is `host='DIR' port=N user=postgres dbname=kaiden`:
+# the Unix socket, because on loopback it costs less per round trip than TCP (see
+# docs/benchmarks.md); `host=127.0.0.1 port=N ...` reaches the same server over TCP.
 #
 # Durability is off (fsync, synchronous_commit, full_page_writes): this cluster is for
 # tests and development, never for data anyone keeps. The cluster is made with
@@ -124,8 +126,11 @@ pick_port() {
 	die "no free TCP port found on 127.0.0.1"
 }
 
+# The conninfo for port $1; $dir must be absolute. In a conninfo value quoted with '',
+# a ' or a \ is escaped with a \.
 dsn_of() {
-	echo "host=127.0.0.1 port=$1 user=postgres dbname=kaiden"
+	qhost=$(printf '%s' "$dir" | sed "s/[\\\\']/\\\\&/g")
+	echo "host='$qhost' port=$1 user=postgres dbname=kaiden"
 }
 
 running() {
@@ -208,6 +213,7 @@ start) start ;;
 stop) stop ;;
 dsn)
 	running || die "no cluster running in $dir"
+	dir=$(cd "$dir" && pwd -P)
 	dsn_of "$(cat "$dir/port")"
 	;;
 *) die "usage: pg.sh start|stop|dsn DIR" ;;

@@ -24,16 +24,19 @@ cd "$(dirname "$0")/.."
 # kaiden-api's log lines go to this terminal, after the banner.
 # shellcheck disable=SC2034 # read by stack_api_start
 STACK_API_LOG=-
+# shellcheck disable=SC2034 # read by stack_helperd_start
+STACK_HELPERD_LOG=-
 
 stack_init "$VAR" "$DB" "$PORT"
 
 # shellcheck disable=SC2317 # called from the traps
 finish() {
 	trap - EXIT INT TERM
-	if [ -n "$STACK_API_PID$STACK_NGINX_PID$STACK_DB_STARTED" ]; then
+	if [ -n "$STACK_API_PID$STACK_NGINX_PID$STACK_DB_STARTED${STACK_HELPERD_PID:-}" ]; then
 		echo >&2
 		echo "kaiden: stopping (data kept in $STACK_DIR)" >&2
 	fi
+	stack_helperd_stop
 	stack_stop
 }
 trap finish EXIT
@@ -41,6 +44,7 @@ trap 'finish; exit 130' INT
 trap 'finish; exit 143' TERM
 
 stack_up
+stack_helperd_start
 
 cat <<EOF
 
@@ -51,6 +55,8 @@ cat <<EOF
   Token      $STACK_TOKEN
              (also in $STACK_TOKEN_FILE)
   Database   $DB ($( [ "$DB" = sqlite ] && echo "$STACK_DB_PATH" || echo "$STACK_DIR/pg"))
+  Agents     ws://127.0.0.1:$PORT/api/v1/ws/agent (kaiden-helperd)
+  Metrics    $STACK_METRICS_URL
   Logs       $STACK_DIR/log/, $STACK_NGINX_DIR/logs/
 
   Try:  curl -H "Authorization: Bearer \$(cat $STACK_TOKEN_FILE)" $STACK_URL/api/v1/devices
@@ -60,7 +66,8 @@ cat <<EOF
 EOF
 
 # Stay while both servers live. A signal interrupts sleep and runs the trap.
-while kill -0 "$STACK_API_PID" 2>/dev/null && kill -0 "$STACK_NGINX_PID" 2>/dev/null; do
+while kill -0 "$STACK_API_PID" 2>/dev/null && kill -0 "$STACK_NGINX_PID" 2>/dev/null &&
+	kill -0 "$STACK_HELPERD_PID" 2>/dev/null; do
 	sleep 1
 done
 echo "kaiden: a server exited on its own; see $STACK_DIR/log/ and $STACK_NGINX_DIR/logs/error.log" >&2

@@ -383,3 +383,58 @@ stack_stop() {
 	stack_api_stop || true
 	stack_db_stop || true
 }
+
+# ---- kaiden-helperd ---------------------------------------------------------------------
+# stack_helperd_start: kaiden-helperd in background, serving agents on
+# DIR/run/helperd.sock (the socket nginx proxies /api/v1/ws/ to) with its Prometheus
+# /metrics on a free loopback port ($STACK_METRICS_URL). Its log goes to
+# DIR/log/kaiden-helperd.log (STACK_HELPERD_LOG; "-" means the caller's stderr). The
+# database settings are the stack's; other KAIDEN_HELPERD_* variables pass through.
+# Waits until it serves /metrics and the socket is there.
+# stack_helperd_stop: SIGTERM, waits (15 s, then KILL); STACK_HELPERD_STATUS is its
+# exit status. Call it before stack_stop (which knows only the API, nginx and the db).
+stack_helperd_start() {
+	STACK_HELPERD_BIN=$(dirname "$STACK_BIN")/kaiden-helperd
+	[ -x "$STACK_HELPERD_BIN" ] ||
+		stack__die "$STACK_HELPERD_BIN is missing: build first (make B=${B:-build})" || return 1
+	if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then
+		stack__die "kaiden-helperd already runs (pid $STACK_HELPERD_PID)"
+		return 1
+	fi
+	STACK_METRICS_PORT=$(stack_free_port) || return 1
+	STACK_METRICS_URL=http://127.0.0.1:$STACK_METRICS_PORT/metrics
+	log=${STACK_HELPERD_LOG:-$STACK_DIR/log/kaiden-helperd.log}
+	if [ "$log" = - ]; then
+		KAIDEN_HELPERD_LISTEN="$STACK_HELPERD_SOCKET" \
+			KAIDEN_HELPERD_METRICS="127.0.0.1:$STACK_METRICS_PORT" \
+			"$STACK_HELPERD_BIN" </dev/null >&2 &
+	else
+		KAIDEN_HELPERD_LISTEN="$STACK_HELPERD_SOCKET" \
+			KAIDEN_HELPERD_METRICS="127.0.0.1:$STACK_METRICS_PORT" \
+			"$STACK_HELPERD_BIN" </dev/null >>"$log" 2>&1 &
+	fi
+	STACK_HELPERD_PID=$!
+	echo "$STACK_HELPERD_PID" >"$STACK_RUN/kaiden-helperd.pid"
+	i=0
+	while ! { [ -S "$STACK_HELPERD_SOCKET" ] &&
+		curl -sf -o /dev/null --max-time 2 "$STACK_METRICS_URL"; }; do
+		if ! kill -0 "$STACK_HELPERD_PID" 2>/dev/null || [ "$i" -ge 100 ]; then
+			[ "$log" = - ] || tail -n 20 "$log" >&2
+			stack_helperd_stop >/dev/null 2>&1
+			stack__die "kaiden-helperd did not start (socket $STACK_HELPERD_SOCKET, $STACK_METRICS_URL)"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+stack_helperd_stop() {
+	p=${STACK_HELPERD_PID:-}
+	STACK_HELPERD_PID=
+	STACK_HELPERD_STATUS=
+	[ -n "$p" ] || return 0
+	rm -f "$STACK_RUN/kaiden-helperd.pid"
+	stack__stop_pid "$p" TERM 15 kaiden-helperd
+	STACK_HELPERD_STATUS=$STACK_STATUS
+}

@@ -36,9 +36,11 @@ finish() {
 	if [ -z "${DONE:-}" ]; then
 		bad "the suite ran to its end" "it stopped early (exit status $rc)"
 	fi
+	stack_helperd_stop >/dev/null 2>&1 || true
 	stack_stop >/dev/null 2>&1 || true
 	if [ "$FAIL" -gt 0 ]; then
-		for f in "$WORK/log/kaiden-api.log" "$WORK/nginx/logs/error.log"; do
+		for f in "$WORK/log/kaiden-api.log" "$WORK/log/kaiden-helperd.log" \
+			"$WORK/nginx/logs/error.log"; do
 			[ -s "$f" ] || continue
 			echo "  --- last lines of $f"
 			tail -n 15 "$f" | sed 's/^/  | /'

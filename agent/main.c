@@ -1,0 +1,365 @@
+/* main.c: kaiden-agent. Options and configuration, the lws context and loop, signals.
+ *
+ *   kaiden-agent --server URL --device-id ID (--secret S | --secret-file F)
+ *                [--ca-file F] [--insecure] [--cloudflared PATH] [--config FILE]
+ *
+ * Every option is also a setting (common/cfg.h, agent.*; KAIDEN_* in the environment);
+ * the command line wins. SIGTERM/SIGINT: stop every cloudflared (SIGTERM, grace,
+ * SIGKILL), tell the server, exit 0; a second signal kills them at once. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "cfg.h"
+#include "link.h"
+#include "log.h"
+#include "proto.h"
+#include "sysinfo.h"
+#include "tunnel.h"
+
+#define SECRET_MAX 256
+#define SHUTDOWN_MAX_S 20 /* whatever happens, exit this long after the signal */
+
+static volatile sig_atomic_t signals_seen;
+static struct lws_context *context;
+static lws_sorted_usec_list_t sul_wake;
+
+struct cli_setting {
+	const char *name;
+	const char *value;
+};
+
+/* While stopping, the loop must come round at least once a second to check progress. */
+static void wake(lws_sorted_usec_list_t *sul)
+{
+	lws_sul_schedule(context, 0, sul, wake, LWS_US_PER_SEC);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	signals_seen++;
+	/* Wakes lws's poll(); it only writes to a pipe. */
+	if (context)
+		lws_cancel_service(context);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: kaiden-agent --server URL --device-id ID (--secret-file F | --secret S)\n"
+	        "                    [--ca-file F] [--insecure] [--cloudflared PATH] [--config FILE]\n"
+	        "\n"
+	        "  --server URL        wss://HOST/api/v1/ws/agent                  (KAIDEN_SERVER)\n"
+	        "  --device-id ID      this machine's device id                 (KAIDEN_DEVICE_ID)\n"
+	        "  --secret-file F     file holding the device secret         (KAIDEN_SECRET_FILE)\n"
+	        "  --secret S          the secret itself: visible to other users in ps  (KAIDEN_SECRET)\n"
+	        "  --ca-file F         CA bundle for the server's certificate     (KAIDEN_CA_FILE)\n"
+	        "  --insecure          allow a ws:// URL (local tests only)       (KAIDEN_INSECURE)\n"
+	        "  --cloudflared PATH  the cloudflared program                (KAIDEN_CLOUDFLARED)\n"
+	        "  --config FILE       YAML settings file (agent.*, session.ready_timeout)\n"
+	        "  --version           print the version\n");
+}
+
+/* Reads the secret: first line, trailing white space removed. 0, or -1 (logged). */
+static int read_secret_file(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "re");
+	struct stat st;
+	size_t n;
+	int rc = -1;
+
+	if (!f) {
+		log_error("secret_file=%s cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		log_warn("secret_file=%s is readable by group or others; chmod 600 it", path);
+	if (!fgets(out, (int)outlen, f)) {
+		log_error("secret_file=%s is empty", path);
+		goto out;
+	}
+	n = strcspn(out, "\r\n");
+	if (out[n] == '\0' && !feof(f) && n == outlen - 1) {
+		log_error("secret_file=%s: the secret is longer than %zu bytes", path, outlen - 2);
+		goto out;
+	}
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+		n--;
+	out[n] = '\0';
+	if (n == 0) {
+		log_error("secret_file=%s is empty", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/* 1 if program (a path, or a name looked up on PATH) is an executable file. */
+static int program_found(const char *program)
+{
+	const char *path = getenv("PATH");
+	char candidate[4096];
+
+	if (strchr(program, '/'))
+		return access(program, X_OK) == 0;
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)n, n ? path : ".", program);
+		if (access(candidate, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* Where the system keeps its CA bundle (Debian/Ubuntu, RHEL/Fedora, Alpine/others). */
+static const char *system_ca_file(void)
+{
+	static const char *const paths[] = {
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/cert.pem",
+		"/etc/ssl/ca-bundle.pem",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+static void lws_log_line(int level, const char *line)
+{
+	int n = (int)strcspn(line, "\n");
+
+	log_msg(level == LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws: %.*s", n, line);
+}
+
+static void report(void *arg, enum proto_type type, const char *session_id, const char *reason)
+{
+	json_object *f = json_object_new_object();
+
+	(void)arg;
+	jsonx_add_str(f, "session_id", session_id);
+	if (type == PROTO_TUNNEL_FAILED)
+		jsonx_add_str(f, "reason", reason && *reason ? reason : "failed");
+	link_send(type, f);
+}
+
+static int set(const char *name, const char *value)
+{
+	char err[256];
+
+	if (cfg_set(name, value, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kaiden-agent: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "device-id", required_argument, NULL, 'd' },
+		{ "secret", required_argument, NULL, 'S' },
+		{ "secret-file", required_argument, NULL, 'f' },
+		{ "ca-file", required_argument, NULL, 'c' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "cloudflared", required_argument, NULL, 'C' },
+		{ "config", required_argument, NULL, 'F' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	struct cli_setting cli[8];
+	int ncli = 0, secret_on_argv = 0, opt, rc = 1;
+	char err[256], secret[SECRET_MAX + 2];
+	const char *secret_file, *ca_file;
+	struct lws_context_creation_info info;
+	const struct lws_protocols protocols[] = { link_protocol, { 0 } };
+	struct tunnel_config tcfg;
+	struct link_config lcfg;
+	struct link_handlers handlers = { tunnel_start, tunnel_stop, tunnel_sessions };
+	struct sigaction sa;
+	int lvl, stopping = 0, killed = 0;
+	time_t stop_started = 0;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': cli[ncli++] = (struct cli_setting){ "agent.server", optarg }; break;
+		case 'd': cli[ncli++] = (struct cli_setting){ "agent.device_id", optarg }; break;
+		case 'S':
+			cli[ncli++] = (struct cli_setting){ "agent.secret", optarg };
+			secret_on_argv = 1;
+			break;
+		case 'f': cli[ncli++] = (struct cli_setting){ "agent.secret_file", optarg }; break;
+		case 'c': cli[ncli++] = (struct cli_setting){ "agent.ca_file", optarg }; break;
+		case 'k': cli[ncli++] = (struct cli_setting){ "agent.insecure", "1" }; break;
+		case 'C': cli[ncli++] = (struct cli_setting){ "agent.cloudflared", optarg }; break;
+		case 'F': config = optarg; break;
+		case 'V': printf("kaiden-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (ncli == (int)ARRAY_LEN(cli)) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kaiden-agent: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (cfg_load(config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kaiden-agent: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < ncli; i++)
+		if (set(cli[i].name, cli[i].value) != 0)
+			return 2;
+	lvl = log_level_parse(cfg_str(CFG_LOG_LEVEL));
+	log_init("kaiden-agent", lvl < 0 ? LOG_LVL_INFO : (enum log_level)lvl);
+	if (secret_on_argv) {
+		log_warn("--secret: the command line is visible to every user of this machine "
+		         "(ps, /proc); use --secret-file (mode 0600) instead");
+		/* Shortens the window in which ps shows it; not a substitute for a file. */
+		for (int i = 1; i < argc; i++) {
+			if (strncmp(argv[i], "--secret=", 9) == 0)
+				explicit_bzero(argv[i] + 9, strlen(argv[i] + 9));
+			else if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc)
+				explicit_bzero(argv[i + 1], strlen(argv[i + 1]));
+		}
+	}
+
+	if (!*cfg_str(CFG_AGENT_DEVICE_ID)) {
+		log_error("no device id: --device-id or KAIDEN_DEVICE_ID");
+		return 2;
+	}
+	secret_file = cfg_str(CFG_AGENT_SECRET_FILE);
+	if (*secret_file && *cfg_str(CFG_AGENT_SECRET)) {
+		log_error("both a secret and a secret file are given; keep one (--secret-file)");
+		return 2;
+	}
+	if (*secret_file) {
+		if (read_secret_file(secret_file, secret, sizeof(secret)) != 0)
+			return 2;
+	} else if (*cfg_str(CFG_AGENT_SECRET)) {
+		if (strlen(cfg_str(CFG_AGENT_SECRET)) > SECRET_MAX) {
+			log_error("the secret is longer than %d bytes", SECRET_MAX);
+			return 2;
+		}
+		snprintf(secret, sizeof(secret), "%s", cfg_str(CFG_AGENT_SECRET));
+	} else {
+		log_error("no secret: --secret-file F (or KAIDEN_SECRET_FILE)");
+		return 2;
+	}
+	{
+		struct link_url url;
+		if (link_url_parse(cfg_str(CFG_AGENT_SERVER), (int)cfg_int(CFG_AGENT_INSECURE), &url,
+		                   err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			goto out_secret;
+		}
+	}
+	ca_file = cfg_str(CFG_AGENT_CA_FILE);
+	if (*ca_file && access(ca_file, R_OK) != 0) {
+		log_error("ca_file=%s cannot be read: %s", ca_file, strerror(errno));
+		goto out_secret;
+	}
+	if (!*ca_file)
+		ca_file = system_ca_file();
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = ca_file;
+	info.gid = -1;
+	info.uid = -1;
+	context = lws_create_context(&info);
+	if (!context) {
+		log_error("cannot create the libwebsockets context");
+		goto out_secret;
+	}
+
+	memset(&tcfg, 0, sizeof(tcfg));
+	tcfg.cloudflared = cfg_str(CFG_AGENT_CLOUDFLARED);
+	tcfg.ready_timeout_s = (int)cfg_int(CFG_SESSION_READY_TIMEOUT);
+	tcfg.grace_s = 10;
+	if (tunnel_init(context, &tcfg, report, NULL) != 0)
+		goto out_context;
+	/* Not fatal: the agent stays reachable, and each session reports the failure. */
+	if (!program_found(tcfg.cloudflared))
+		log_warn("cloudflared=%s not found or not executable: sessions will fail until it "
+		         "is installed (--cloudflared PATH)", tcfg.cloudflared);
+	lcfg.url = cfg_str(CFG_AGENT_SERVER);
+	lcfg.device_id = cfg_str(CFG_AGENT_DEVICE_ID);
+	lcfg.secret = secret;
+	lcfg.insecure = (int)cfg_int(CFG_AGENT_INSECURE);
+	if (link_init(context, &lcfg, &handlers) != 0)
+		goto out_context;
+	/* Only now: creating the lws context puts SIGTERM back to its default action (seen
+	 * with Debian's lws 4.1.6), which would kill the agent without stopping cloudflared. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("device=%s starting kaiden-agent %s server=%s cloudflared=%s", lcfg.device_id,
+	         AGENT_VERSION, lcfg.url, tcfg.cloudflared);
+
+	for (;;) {
+		if (lws_service(context, 0) < 0)
+			break;
+		if (signals_seen && !stopping) {
+			stopping = 1;
+			stop_started = time(NULL);
+			log_info("stopping: %d tunnel(s) to stop", tunnel_count());
+			tunnel_stop_all();
+			wake(&sul_wake);
+		}
+		if (signals_seen > 1 && !killed) {
+			killed = 1;
+			log_warn("second signal: killing cloudflared at once");
+			tunnel_kill_all();
+		}
+		if (stopping) {
+			/* The stopped reports go out before the link closes. */
+			if (tunnel_count() == 0)
+				link_close();
+			if (link_done())
+				break;
+			if (time(NULL) - stop_started > SHUTDOWN_MAX_S) {
+				log_warn("stopping took too long; exiting");
+				break;
+			}
+		}
+	}
+	rc = 0;
+out_context:
+	lws_sul_cancel(&sul_wake);
+	tunnel_clear();
+	lws_context_destroy(context);
+	context = NULL;
+	link_clear();
+out_secret:
+	explicit_bzero(secret, sizeof(secret));
+	if (stopping)
+		log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,270 @@
+/* proto.c: the agent <-> helperd messages (proto.h): one field table per type, checked
+ * with jsonx_check, plus the few rules a table cannot say (UUIDs, integer ranges, the
+ * elements of heartbeat.sessions). Parsing and building share the same checks, so a
+ * message one side builds is always one the other side accepts. */
+#include "proto.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+
+/* Bounds. The token is a base64 blob (a few hundred bytes in practice); the reason is a
+ * sentence plus perhaps cloudflared's last log line. */
+#define TOKEN_MAX 4096
+#define REASON_MAX 1024
+#define SECRET_MAX 256
+#define DEVICE_ID_MAX 64
+#define HEARTBEAT_MAX_S 3600
+/* More sessions than fit in PROTO_MAX_MSG cannot be sent anyway; this keeps the table
+ * honest about it (16384 / 39 bytes per quoted UUID and comma). */
+#define SESSIONS_MAX 400
+
+/* Every table starts with "type" so jsonx_check accepts it as a member. */
+#define TYPE_FIELD { "type", JSONX_STRING, 1, 1, 32, 0 }
+#define SESSION_ID_FIELD { "session_id", JSONX_STRING, 1, 36, 36, 0 }
+
+static const struct jsonx_field hello_fields[] = {
+	TYPE_FIELD,
+	{ "version", JSONX_INT, 1, 0, 0, 0 },
+	{ "device_id", JSONX_STRING, 1, 1, DEVICE_ID_MAX, 0 },
+	{ "secret", JSONX_STRING, 1, 1, SECRET_MAX, 0 },
+	{ "agent_version", JSONX_STRING, 1, 1, 64, 0 },
+	{ "hostname", JSONX_STRING, 1, 1, 255, 0 },
+	{ "os", JSONX_STRING, 1, 1, 256, 0 },
+	{ "arch", JSONX_STRING, 1, 1, 64, 0 },
+};
+static const struct jsonx_field heartbeat_fields[] = {
+	TYPE_FIELD,
+	{ "sessions", JSONX_ARRAY, 1, 0, SESSIONS_MAX, 0 },
+};
+static const struct jsonx_field session_only_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+};
+static const struct jsonx_field failed_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+	{ "reason", JSONX_STRING, 1, 1, REASON_MAX, 0 },
+};
+static const struct jsonx_field welcome_fields[] = {
+	TYPE_FIELD,
+	{ "heartbeat", JSONX_INT, 1, 0, 0, 0 },
+};
+static const struct jsonx_field start_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+	{ "token", JSONX_STRING, 1, 1, TOKEN_MAX, 0 },
+	{ "metrics_port", JSONX_INT, 0, 0, 0, 0 },
+};
+
+/* THE table, indexed by enum proto_type. */
+static const struct {
+	const char *name;
+	const struct jsonx_field *fields;
+	size_t n;
+} types[PROTO__MAX] = {
+	[PROTO_HELLO] = { "hello", hello_fields, ARRAY_LEN(hello_fields) },
+	[PROTO_HEARTBEAT] = { "heartbeat", heartbeat_fields, ARRAY_LEN(heartbeat_fields) },
+	[PROTO_TUNNEL_READY] = { "tunnel.ready", session_only_fields,
+	                         ARRAY_LEN(session_only_fields) },
+	[PROTO_TUNNEL_FAILED] = { "tunnel.failed", failed_fields, ARRAY_LEN(failed_fields) },
+	[PROTO_TUNNEL_STOPPED] = { "tunnel.stopped", session_only_fields,
+	                           ARRAY_LEN(session_only_fields) },
+	[PROTO_WELCOME] = { "welcome", welcome_fields, ARRAY_LEN(welcome_fields) },
+	[PROTO_TUNNEL_START] = { "tunnel.start", start_fields, ARRAY_LEN(start_fields) },
+	[PROTO_TUNNEL_STOP] = { "tunnel.stop", session_only_fields,
+	                        ARRAY_LEN(session_only_fields) },
+};
+
+static void proto_fail(struct jsonx_error *err, const char *code, const char *field,
+                       const char *message)
+{
+	snprintf(err->code, sizeof(err->code), "%s", code);
+	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+	snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+int proto_type_parse(const char *name)
+{
+	if (!name)
+		return -1;
+	for (int t = 0; t < PROTO__MAX; t++)
+		if (strcmp(types[t].name, name) == 0)
+			return t;
+	return -1;
+}
+
+const char *proto_type_name(enum proto_type type)
+{
+	if ((int)type < 0 || type >= PROTO__MAX)
+		return "?";
+	return types[type].name;
+}
+
+/* An integer member within [min, max]; absent is fine (the table says if it is required). */
+static int int_in_range(json_object *obj, const char *name, int64_t min, int64_t max,
+                        struct jsonx_error *err)
+{
+	json_object *v;
+	int64_t n;
+	char message[128];
+
+	if (!json_object_object_get_ex(obj, name, &v) || v == NULL)
+		return 0;
+	/* json-c clamps numbers beyond int64 to INT64_MIN/MAX: out of range here too. */
+	n = json_object_get_int64(v);
+	if (n >= min && n <= max)
+		return 0;
+	snprintf(message, sizeof(message), "%s: must be an integer from %lld to %lld", name,
+	         (long long)min, (long long)max);
+	proto_fail(err, "invalid_field", name, message);
+	return -1;
+}
+
+/* The checks a field table cannot express. */
+static int check_extra(enum proto_type type, json_object *obj, struct jsonx_error *err)
+{
+	const char *session_id = jsonx_str(obj, "session_id");
+
+	if (session_id && !ids_is_uuid(session_id)) {
+		proto_fail(err, "invalid_field", "session_id", "session_id: must be a UUID");
+		return -1;
+	}
+	switch (type) {
+	case PROTO_HELLO:
+		return int_in_range(obj, "version", 1, INT32_MAX, err);
+	case PROTO_WELCOME:
+		return int_in_range(obj, "heartbeat", 1, HEARTBEAT_MAX_S, err);
+	case PROTO_TUNNEL_START:
+		return int_in_range(obj, "metrics_port", 1, 65535, err);
+	case PROTO_HEARTBEAT: {
+		json_object *sessions = json_object_object_get(obj, "sessions");
+		size_t n = json_object_array_length(sessions);
+		for (size_t i = 0; i < n; i++) {
+			json_object *s = json_object_array_get_idx(sessions, i);
+			if (!json_object_is_type(s, json_type_string) ||
+			    !ids_is_uuid(json_object_get_string(s))) {
+				proto_fail(err, "invalid_field", "sessions",
+				           "sessions: must be an array of session UUIDs");
+				return -1;
+			}
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Checks an object that claims to be a message; on success returns its type. */
+static int check_message(json_object *obj, struct jsonx_error *err)
+{
+	json_object *tv;
+	int type;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		proto_fail(err, "not_an_object", NULL, "a message must be a JSON object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(obj, "type", &tv)) {
+		proto_fail(err, "missing_field", "type", "type: this field is required");
+		return -1;
+	}
+	if (!json_object_is_type(tv, json_type_string)) {
+		proto_fail(err, "invalid_field", "type", "type: must be a string");
+		return -1;
+	}
+	type = proto_type_parse(json_object_get_string(tv));
+	if (type < 0) {
+		proto_fail(err, "unknown_type", "type", "type: not a message type of this protocol");
+		return -1;
+	}
+	if (jsonx_check(obj, types[type].fields, types[type].n, err) != 0)
+		return -1;
+	if (check_extra((enum proto_type)type, obj, err) != 0)
+		return -1;
+	return type;
+}
+
+int proto_parse(const char *data, size_t len, struct proto_msg *out, struct jsonx_error *err)
+{
+	json_object *obj = NULL;
+	int type;
+
+	if (len > PROTO_MAX_MSG) {
+		proto_fail(err, "too_large", NULL, "the message is larger than PROTO_MAX_MSG bytes");
+		return -1;
+	}
+	if (jsonx_parse(data, len, &obj, err) != 0)
+		return -1;
+	type = check_message(obj, err);
+	if (type < 0) {
+		json_object_put(obj);
+		return -1;
+	}
+	out->type = (enum proto_type)type;
+	out->obj = obj;
+	return 0;
+}
+
+void proto_msg_clear(struct proto_msg *msg)
+{
+	if (!msg)
+		return;
+	json_object_put(msg->obj);
+	msg->obj = NULL;
+}
+
+/* fields is always consumed: its members move into the message, then it is released. */
+char *proto_build(enum proto_type type, json_object *fields)
+{
+	json_object *obj = NULL;
+	struct proto_msg check = { 0 };
+	struct jsonx_error err;
+	const char *text;
+	char *out = NULL;
+
+	if ((int)type < 0 || type >= PROTO__MAX) {
+		log_error("proto: build of unknown message type %d", (int)type);
+		goto out;
+	}
+	if (fields && !json_object_is_type(fields, json_type_object)) {
+		log_error("proto: %s: fields must be a JSON object", types[type].name);
+		goto out;
+	}
+	obj = json_object_new_object();
+	if (!obj)
+		goto out;
+	json_object_object_add(obj, "type", json_object_new_string(types[type].name));
+	if (fields) {
+		json_object_object_foreach(fields, key, val) {
+			if (strcmp(key, "type") == 0) {
+				log_error("proto: %s: fields must not carry a type member",
+				          types[type].name);
+				goto out;
+			}
+			json_object_object_add(obj, key, json_object_get(val));
+		}
+	}
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+	                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text)
+		goto out;
+	/* Re-parse the text exactly as the receiver will: this also catches invalid UTF-8
+	 * and the size cap, which the object alone cannot show. The message names the field,
+	 * never its value, so a token cannot leak into the log. */
+	if (proto_parse(text, strlen(text), &check, &err) != 0) {
+		log_error("proto: %s: refusing to send an invalid message: %s (%s)",
+		          types[type].name, err.message, err.code);
+		goto out;
+	}
+	proto_msg_clear(&check);
+	out = strdup(text);
+out:
+	json_object_put(obj);
+	json_object_put(fields);
+	return out;
+}

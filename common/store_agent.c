@@ -1,0 +1,225 @@
+/* store_agent.c: agent credentials and device presence, for kaiden-helperd's hub.
+ *
+ * The batched writes take their device ids as one parameter, a list the SQL unpacks
+ * (PostgreSQL: a uuid[] literal under = ANY; SQLite: a JSON array under json_each), so
+ * that a batch of any size is one statement with fixed text: one prepared statement on
+ * PostgreSQL, one cached statement on SQLite, never SQL built from values. */
+#include "store_agent.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+#include "store_row.h"
+
+/* Ids per statement: a flush of 10,000 heartbeats is a handful of statements, each
+ * with a parameter of ~38 bytes per id. */
+#define BATCH_MAX 1000
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+int store_agent_auth_get(struct db *db, const char *device_id, struct store_agent_auth *out)
+{
+	char id[UUID_STR_LEN];
+	const char *params[1] = { id };
+	struct db_res *res = NULL;
+	const char *hash, *deleted, *tenant_status;
+	int rc;
+
+	if (store_id(device_id, id) != 0)
+		return STORE_NOT_FOUND;
+	rc = db_exec(db,
+	             "SELECT d.tenant_id, d.secret_hash, d.deleted_at, t.status FROM devices d "
+	             "JOIN tenants t ON t.id = d.tenant_id WHERE d.id = $1",
+	             1, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	hash = db_res_get(res, 0, 1);
+	if (!hash || strlen(hash) >= SECRET_HASH_LEN) {
+		log_error("device=%s stored secret hash is missing or too long", id);
+		rc = STORE_ERR;
+		goto out;
+	}
+	deleted = db_res_get(res, 0, 2);
+	tenant_status = db_res_get(res, 0, 3);
+	copy_text(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
+	copy_text(out->secret_hash, sizeof(out->secret_hash), hash);
+	out->gone = deleted != NULL || (tenant_status && strcmp(tenant_status, "suspended") == 0);
+	rc = STORE_OK;
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int store_agent_online(struct db *db, const char *tenant_id, const char *device_id,
+                       const char *instance, const struct store_agent_facts *facts)
+{
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[8];
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(device_id, id) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	params[0] = tenant;
+	params[1] = id;
+	params[2] = now;
+	params[3] = instance;
+	params[4] = facts ? facts->hostname : NULL;
+	params[5] = facts ? facts->os : NULL;
+	params[6] = facts ? facts->ip_address : NULL;
+	params[7] = facts ? facts->agent_version : NULL;
+	rc = db_exec(db,
+	             "UPDATE devices SET status = 'online', last_seen = $3, helperd = $4, "
+	             "hostname = $5, os = $6, ip_address = $7, agent_version = $8 "
+	             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+	             8, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* The ids as one parameter: {a,b} (PostgreSQL array) or ["a","b"] (JSON). Ids must be
+ * canonical UUIDs: they are checked, so nothing else reaches the literal. */
+static int id_list(struct db *db, const char *const *ids, int n, struct buf *out)
+{
+	int pg = db_kind(db) == DB_POSTGRES;
+
+	if (buf_puts(out, pg ? "{" : "[") != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (!ids_is_uuid(ids[i])) {
+			log_error("presence batch: an id is not a UUID (refused)");
+			return -1;
+		}
+		if (buf_printf(out, pg ? "%s%s" : "%s\"%s\"", i ? "," : "", ids[i]) != 0)
+			return -1;
+	}
+	return buf_puts(out, pg ? "}" : "]");
+}
+
+/* Runs sql_pg or sql_sqlite once per BATCH_MAX ids with params ($1 = the id list,
+ * then extra[0..nextra)), adding up the changed rows. */
+static int run_batched(struct db *db, const char *sql_pg, const char *sql_sqlite,
+                       const char *const *ids, int n, const char *const *extra, int nextra,
+                       long *changed)
+{
+	const char *params[4];
+	struct buf list;
+	long total = 0;
+	int rc = STORE_OK;
+
+	if (nextra > 3 || n < 0) {
+		log_error("presence batch: bad arguments");
+		return STORE_ERR;
+	}
+	buf_init(&list, (size_t)BATCH_MAX * (UUID_STR_LEN + 4) + 16);
+	for (int off = 0; off < n; off += BATCH_MAX) {
+		int k = n - off < BATCH_MAX ? n - off : BATCH_MAX;
+		buf_reset(&list);
+		if (id_list(db, ids + off, k, &list) != 0) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		params[0] = list.data;
+		for (int i = 0; i < nextra; i++)
+			params[1 + i] = extra[i];
+		rc = db_exec(db, db_kind(db) == DB_POSTGRES ? sql_pg : sql_sqlite, 1 + nextra,
+		             params, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		total += db_changes(db);
+	}
+	rc = STORE_OK;
+	if (changed)
+		*changed = total;
+out:
+	buf_clear(&list);
+	return rc;
+}
+
+int store_agent_seen(struct db *db, const char *instance, const char *const *device_ids,
+                     int n, long *changed)
+{
+	char now[TIMESTAMP_LEN];
+	const char *extra[2] = { now, instance };
+
+	store_time(0, now);
+	return run_batched(db,
+	                   "UPDATE devices SET last_seen = $2 "
+	                   "WHERE id = ANY($1::uuid[]) AND helperd = $3",
+	                   "UPDATE devices SET last_seen = $2 "
+	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
+	                   device_ids, n, extra, 2, changed);
+}
+
+/* Going offline sets last_seen to now: the agent was connected until this moment, and
+ * "offline since last_seen" is what the session module's grace period counts from (a
+ * heartbeat-old last_seen would make a device look offline for 20 s already). */
+int store_agent_offline(struct db *db, const char *instance, const char *const *device_ids,
+                        int n, long *changed)
+{
+	char now[TIMESTAMP_LEN];
+	const char *extra[2] = { instance, now };
+
+	store_time(0, now);
+	return run_batched(db,
+	                   "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+	                   "WHERE id = ANY($1::uuid[]) AND helperd = $2",
+	                   "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
+	                   device_ids, n, extra, 2, changed);
+}
+
+int store_agent_release(struct db *db, const char *instance, long *changed)
+{
+	char now[TIMESTAMP_LEN];
+	const char *params[2] = { instance, now };
+	int rc;
+
+	store_time(0, now);
+	rc = db_exec(db,
+	             "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $2 "
+	             "WHERE helperd = $1",
+	             2, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	if (changed)
+		*changed = db_changes(db);
+	return STORE_OK;
+}
+
+int store_agent_expire(struct db *db, const char *instance, int max_age_seconds,
+                       long *changed)
+{
+	char cutoff[TIMESTAMP_LEN];
+	const char *params[2] = { cutoff, instance };
+	int rc;
+
+	store_time(-max_age_seconds, cutoff);
+	/* A device online with no last_seen cannot come from helperd (which sets both at
+	 * once); it was set by hand, and ages like an old one. */
+	rc = db_exec(db,
+	             "UPDATE devices SET status = 'offline', helperd = NULL "
+	             "WHERE status = 'online' AND (last_seen IS NULL OR last_seen < $1) "
+	             "AND (helperd IS NULL OR helperd <> $2)",
+	             2, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	if (changed)
+		*changed = db_changes(db);
+	return STORE_OK;
+}

@@ -1,0 +1,344 @@
+/* store_tunnel.c: the session machine's persistence (store_tunnel.h). Every write is
+ * one short statement, so the machine can record each object's id the moment it
+ * learns it. */
+#include "store_tunnel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+#include "store_row.h"
+
+static const char *const field_columns[STORE_TUNNEL__MAX] = {
+	[STORE_TUNNEL_ID] = "tunnel_id",
+	[STORE_TUNNEL_WEB_APP] = "access_web_app_id",
+	[STORE_TUNNEL_SSH_APP] = "access_ssh_app_id",
+	[STORE_TUNNEL_WEB_AUD] = "access_web_aud",
+	[STORE_TUNNEL_SSH_AUD] = "access_ssh_aud",
+	[STORE_TUNNEL_WEB_DNS] = "dns_web_record_id",
+	[STORE_TUNNEL_SSH_DNS] = "dns_ssh_record_id",
+};
+
+const char *store_tunnel_column(enum store_tunnel_field field)
+{
+	return (unsigned)field < STORE_TUNNEL__MAX ? field_columns[field] : NULL;
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+#define LOAD_COLS                                                                          \
+	"id, tenant_id, device_id, short_id, status, step, public_url, ssh_hostname, "    \
+	"error, ssh_port, web_port, started_at, created_at, tunnel_id, access_web_app_id, " \
+	"access_ssh_app_id, access_web_aud, access_ssh_aud, dns_web_record_id, "          \
+	"dns_ssh_record_id"
+#define LOAD_FIRST_ID 13
+
+int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
+                      struct store_tunnel *out)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN];
+	const char *params[2] = { tenant, session };
+	struct db_res *res = NULL;
+	struct store_tunnel t;
+	const char *url;
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
+		return STORE_NOT_FOUND;
+	rc = db_exec(db, "SELECT " LOAD_COLS " FROM sessions WHERE tenant_id = $1 AND id = $2", 2,
+	             params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_res_rows(res) == 0) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	memset(&t, 0, sizeof(t));
+	copy_text(t.id, sizeof(t.id), db_res_get(res, 0, 0));
+	copy_text(t.tenant_id, sizeof(t.tenant_id), db_res_get(res, 0, 1));
+	copy_text(t.device_id, sizeof(t.device_id), db_res_get(res, 0, 2));
+	copy_text(t.short_id, sizeof(t.short_id), db_res_get(res, 0, 3));
+	copy_text(t.status, sizeof(t.status), db_res_get(res, 0, 4));
+	copy_text(t.step, sizeof(t.step), db_res_get(res, 0, 5));
+	url = db_res_get(res, 0, 6);
+	if (url && strncmp(url, "https://", 8) == 0)
+		url += 8;
+	copy_text(t.web_hostname, sizeof(t.web_hostname), url);
+	copy_text(t.ssh_hostname, sizeof(t.ssh_hostname), db_res_get(res, 0, 7));
+	copy_text(t.error, sizeof(t.error), db_res_get(res, 0, 8));
+	t.ssh_port = atoi(db_res_get(res, 0, 9) ? db_res_get(res, 0, 9) : "22");
+	t.web_port = atoi(db_res_get(res, 0, 10) ? db_res_get(res, 0, 10) : "8080");
+	copy_text(t.started_at, sizeof(t.started_at), db_res_get(res, 0, 11));
+	copy_text(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
+	for (int f = 0; f < STORE_TUNNEL__MAX; f++)
+		copy_text(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
+	*out = t;
+	rc = STORE_OK;
+out:
+	db_res_free(res);
+	return rc;
+}
+
+int store_tunnel_set_id(struct db *db, const char *tenant_id, const char *id,
+                        enum store_tunnel_field field, const char *value)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN], sql[160];
+	const char *params[4] = { tenant, session, value, now };
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0 ||
+	    !store_tunnel_column(field))
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	/* The column name comes from the fixed table above, never from input. */
+	snprintf(sql, sizeof(sql),
+	         "UPDATE sessions SET %s = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+	         field_columns[field]);
+	rc = db_exec(db, sql, 4, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
+                          const char *step, const char *error)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[5] = { tenant, session, step, now, error };
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	rc = db_exec(db,
+	             "UPDATE sessions SET step = $3, updated_at = $4, error = "
+	             "CASE WHEN CAST($5 AS TEXT) IS NULL THEN error "
+	             "ELSE NULLIF(CAST($5 AS TEXT), '') END WHERE tenant_id = $1 AND id = $2",
+	             5, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+#define MAX_FROM 5
+
+/* Splits "a|b|c" into words[] (copies in store); the count, or -1 if too many. */
+static int split_statuses(const char *list, char store[MAX_FROM][16], const char *words[])
+{
+	int n = 0;
+
+	for (const char *p = list; p && *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (n == MAX_FROM || len == 0 || len >= 16)
+			return -1;
+		memcpy(store[n], p, len);
+		store[n][len] = '\0';
+		words[n] = store[n];
+		n++;
+		p = bar ? bar + 1 : p + len;
+	}
+	return n;
+}
+
+/* Appends " IN ($k, ...)" for n parameters starting at number first. */
+static int sql_in(struct buf *sql, int first, int n)
+{
+	if (buf_puts(sql, " IN (") != 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (buf_printf(sql, "%s$%d", i ? ", " : "", first + i) != 0)
+			return -1;
+	return buf_puts(sql, ")");
+}
+
+int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
+                      const char *from, const char *status, const char *step,
+                      const char *error, int *changed)
+{
+	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	char from_store[MAX_FROM][16];
+	const char *params[6 + MAX_FROM];
+	int nfrom = 0, rc = STORE_ERR;
+	struct buf sql;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
+		return STORE_NOT_FOUND;
+	buf_init(&sql, 1024);
+	store_time(0, now);
+	params[0] = tenant;
+	params[1] = session;
+	params[2] = status;
+	params[3] = step;
+	params[4] = now;
+	params[5] = error; /* NULL keeps the error, "" clears it */
+	if (from) {
+		nfrom = split_statuses(from, from_store, params + 6);
+		if (nfrom <= 0) {
+			log_error("session=%s move: bad status list", session);
+			goto out;
+		}
+	}
+	if (buf_printf(&sql,
+	               "UPDATE sessions SET status = $3, step = $4, updated_at = $5, error = "
+	               "CASE WHEN CAST($6 AS TEXT) IS NULL THEN error "
+	               "ELSE NULLIF(CAST($6 AS TEXT), '') END%s "
+	               "WHERE tenant_id = $1 AND id = $2",
+	               strcmp(status, "ended") == 0 || strcmp(status, "failed") == 0
+	                       ? ", ended_at = $5"
+	                       : "") != 0)
+		goto out;
+	if (nfrom && (buf_puts(&sql, " AND status") != 0 || sql_in(&sql, 7, nfrom) != 0))
+		goto out;
+	rc = db_exec(db, sql.data, 6 + nfrom, params, NULL);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (changed)
+		*changed = db_changes(db) == 1;
+	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
+	 * notification costs a poll interval, so a failure here is not the caller's. */
+	if (db_changes(db) == 1 && db_notify(db, "kaiden_events", session) != DB_OK)
+		log_warn("session=%s state change not notified", session);
+	rc = STORE_OK;
+out:
+	buf_clear(&sql);
+	return rc;
+}
+
+int store_tunnel_short_live(struct db *db, const char *short_id, int *live)
+{
+	const char *params[1] = { short_id };
+	struct db_res *res = NULL;
+	int rc;
+
+	rc = db_exec(db,
+	             "SELECT status FROM sessions WHERE short_id = $1 "
+	             "AND status IN ('pending', 'active', 'ending')",
+	             1, params, &res);
+	if (rc != DB_OK) {
+		db_res_free(res);
+		return store_rc_of(rc);
+	}
+	*live = db_res_rows(res) > 0;
+	db_res_free(res);
+	return STORE_OK;
+}
+
+int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
+                     struct store_tunnel_due *due, int max, int *n)
+{
+	char started_before[TIMESTAMP_LEN], seen_before[TIMESTAMP_LEN], limit[16];
+	const char *params[3] = { started_before, seen_before, limit };
+	struct db_res *res = NULL;
+	int rows, rc;
+
+	store_time(-max_duration, started_before);
+	store_time(-offline_grace, seen_before);
+	snprintf(limit, sizeof(limit), "%d", max);
+	/* A device that never reported a last_seen counts from the session's start. */
+	rc = db_exec(db,
+	             "SELECT s.tenant_id, s.id, s.device_id, "
+	             "CASE WHEN s.started_at < $1 THEN 0 ELSE 1 END "
+	             "FROM sessions s JOIN devices d "
+	             "ON d.tenant_id = s.tenant_id AND d.id = s.device_id "
+	             "WHERE s.status IN ('pending', 'active') AND (s.started_at < $1 OR "
+	             "(d.status = 'offline' AND COALESCE(d.last_seen, s.started_at) < $2)) "
+	             "ORDER BY s.started_at LIMIT $3",
+	             3, params, &res);
+	if (rc != DB_OK) {
+		db_res_free(res);
+		return store_rc_of(rc);
+	}
+	rows = db_res_rows(res);
+	if (rows > max)
+		rows = max;
+	for (int i = 0; i < rows; i++) {
+		memset(&due[i], 0, sizeof(due[i]));
+		copy_text(due[i].tenant_id, sizeof(due[i].tenant_id), db_res_get(res, i, 0));
+		copy_text(due[i].id, sizeof(due[i].id), db_res_get(res, i, 1));
+		copy_text(due[i].device_id, sizeof(due[i].device_id), db_res_get(res, i, 2));
+		due[i].offline = atoi(db_res_get(res, i, 3) ? db_res_get(res, i, 3) : "0");
+	}
+	*n = rows;
+	db_res_free(res);
+	return STORE_OK;
+}
+
+int store_tunnel_device_sessions(struct db *db, const char *device_id, const char *statuses,
+                                 char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
+                                 int max, int *n)
+{
+	char device[UUID_STR_LEN], limit[16], words_store[MAX_FROM][16];
+	const char *params[2 + MAX_FROM];
+	struct db_res *res = NULL;
+	struct buf sql;
+	int nwords, rows, rc = STORE_ERR;
+
+	if (store_id(device_id, device) != 0)
+		return STORE_NOT_FOUND;
+	buf_init(&sql, 1024);
+	snprintf(limit, sizeof(limit), "%d", max);
+	params[0] = device;
+	params[1] = limit;
+	nwords = split_statuses(statuses, words_store, params + 2);
+	if (nwords <= 0)
+		goto out;
+	if (buf_puts(&sql, "SELECT id, tenant_id FROM sessions WHERE device_id = $1 AND status") !=
+	        0 ||
+	    sql_in(&sql, 3, nwords) != 0 || buf_puts(&sql, " ORDER BY id LIMIT $2") != 0)
+		goto out;
+	rc = db_exec(db, sql.data, 2 + nwords, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	rows = db_res_rows(res);
+	if (rows > max)
+		rows = max;
+	for (int i = 0; i < rows; i++) {
+		copy_text(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
+		if (tenants)
+			copy_text(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
+	}
+	*n = rows;
+	rc = STORE_OK;
+out:
+	db_res_free(res);
+	buf_clear(&sql);
+	return rc;
+}
+
+const char *const store_tunnel_statuses[STORE_TUNNEL_NSTATUS] = { "pending", "active", "ending",
+	                                                          "ended", "failed" };
+
+int store_tunnel_count(struct db *db, long counts[STORE_TUNNEL_NSTATUS])
+{
+	struct db_res *res = NULL;
+	long c[STORE_TUNNEL_NSTATUS] = { 0 };
+	int rc;
+
+	rc = db_exec(db, "SELECT status, count(*) FROM sessions GROUP BY status", 0, NULL, &res);
+	if (rc != DB_OK) {
+		db_res_free(res);
+		return store_rc_of(rc);
+	}
+	for (int i = 0; i < db_res_rows(res); i++) {
+		const char *status = db_res_get(res, i, 0), *n = db_res_get(res, i, 1);
+		for (int k = 0; k < STORE_TUNNEL_NSTATUS; k++)
+			if (status && n && strcmp(status, store_tunnel_statuses[k]) == 0)
+				c[k] = atol(n);
+	}
+	db_res_free(res);
+	memcpy(counts, c, sizeof(c));
+	return STORE_OK;
+}

@@ -1,0 +1,100 @@
+/* store_tunnel.h: what helperd's session machine keeps on a session row (helperd/session.c
+ * says what the states and steps mean): status, step, error, and the id of every
+ * provider object the session created, each written before the machine takes its next
+ * step. The tunnel token is never stored.
+ *
+ * Return codes and tenant scoping as in store.h. helperd's own, platform-wide lookups
+ * (a device's sessions, a short id's owner, the sweep's list) say so in their names. */
+#ifndef KAIDEN_STORE_TUNNEL_H
+#define KAIDEN_STORE_TUNNEL_H
+
+#include "compat.h"
+#include "ids.h"
+#include "store.h"
+
+struct db;
+
+/* The id columns of a session, each written on its own as the object appears. */
+enum store_tunnel_field {
+	STORE_TUNNEL_ID,          /* tunnel_id */
+	STORE_TUNNEL_WEB_APP,     /* access_web_app_id */
+	STORE_TUNNEL_SSH_APP,     /* access_ssh_app_id */
+	STORE_TUNNEL_WEB_AUD,     /* access_web_aud */
+	STORE_TUNNEL_SSH_AUD,     /* access_ssh_aud */
+	STORE_TUNNEL_WEB_DNS,     /* dns_web_record_id */
+	STORE_TUNNEL_SSH_DNS,     /* dns_ssh_record_id */
+	STORE_TUNNEL__MAX
+};
+
+#define STORE_TUNNEL_IDLEN 80   /* longest id kept (a 64-hex aud fits) */
+#define STORE_TUNNEL_HOSTLEN 256
+
+/* A session as the machine sees it. Absent values are "". */
+struct store_tunnel {
+	char id[UUID_STR_LEN];
+	char tenant_id[UUID_STR_LEN];
+	char device_id[UUID_STR_LEN];
+	char short_id[SHORT_ID_LEN + 1];
+	char status[16];
+	char step[32];
+	char web_hostname[STORE_TUNNEL_HOSTLEN]; /* from public_url, without https:// */
+	char ssh_hostname[STORE_TUNNEL_HOSTLEN];
+	char ids[STORE_TUNNEL__MAX][STORE_TUNNEL_IDLEN];
+	char error[512];
+	int ssh_port, web_port;
+	char started_at[TIMESTAMP_LEN];
+	char created_at[TIMESTAMP_LEN];
+};
+
+/* The column name of a field ("tunnel_id", ...). */
+const char *store_tunnel_column(enum store_tunnel_field field);
+
+int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
+                      struct store_tunnel *out) WUR;
+
+/* Writes one id column (value NULL clears it). */
+int store_tunnel_set_id(struct db *db, const char *tenant_id, const char *id,
+                        enum store_tunnel_field field, const char *value) WUR;
+
+/* Writes step, and error unless it is NULL ("" clears it). */
+int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
+                          const char *step, const char *error) WUR;
+
+/* Moves the session to status (with step, and error unless NULL) if its status is one
+ * of from ("pending|active", NULL: any); "ended" and "failed" also set ended_at.
+ * *changed (may be NULL) gets 1 when the row moved, 0 when its status was not in from. */
+int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
+                      const char *from, const char *status, const char *step,
+                      const char *error, int *changed) WUR;
+
+/* Platform-wide: whether a session with this short id is live (pending, active or
+ * ending). *live is 0 when there is no such session or it is ended or failed. */
+int store_tunnel_short_live(struct db *db, const char *short_id, int *live) WUR;
+
+/* A (tenant, session) pair and why it is due to end. */
+struct store_tunnel_due {
+	char tenant_id[UUID_STR_LEN];
+	char id[UUID_STR_LEN];
+	char device_id[UUID_STR_LEN];
+	int offline; /* 1: device offline too long; 0: past the maximum duration */
+};
+
+/* Platform-wide: up to max pending/active sessions started more than max_duration
+ * seconds ago, or whose device has been offline (status offline, last seen) more than
+ * offline_grace seconds ago. *n gets how many were written. */
+int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
+                     struct store_tunnel_due *due, int max, int *n) WUR;
+
+/* Platform-wide: the sessions of a device in the given statuses ("active|ending"),
+ * up to max, ids into ids[]. *n gets how many. */
+int store_tunnel_device_sessions(struct db *db, const char *device_id, const char *statuses,
+                                 char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
+                                 int max, int *n) WUR;
+
+/* Platform-wide: how many sessions are in each status, in the order pending, active,
+ * ending, ended, failed. */
+#define STORE_TUNNEL_NSTATUS 5
+extern const char *const store_tunnel_statuses[STORE_TUNNEL_NSTATUS];
+int store_tunnel_count(struct db *db, long counts[STORE_TUNNEL_NSTATUS]) WUR;
+
+#endif

@@ -1,0 +1,364 @@
+/* main.c: kaiden-helperd. Builds the one loop and everything on it, runs it, and takes
+ * it apart again on SIGTERM/SIGINT.
+ *
+ *   kaiden-helperd [--config FILE]
+ *
+ * Start-up: configuration, database (must be migrated), the loop, metrics, the session
+ * module, the hub, the lws context (on our loop: LWS_SERVER_OPTION_LIBUV with
+ * foreign_loops), jobs (requeue this instance's leftovers, then claim), the database
+ * watch (LISTEN or data_version), the sweep.
+ *
+ * Shutdown (first signal): stop taking work (helperd.stopping), close every agent with
+ * 1001 and release its device (hub_shutdown), give the close frames up to
+ * SHUTDOWN_GRACE_MS to go out, then jobs, sessions, sweep, watch and metrics stop,
+ * the lws context is destroyed while the loop still runs (it closes its own handles
+ * through the loop), our handles are closed, and uv_run returns once nothing is left.
+ * A second signal exits at once. */
+#include <errno.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "helperd.h"
+#include "hub.h"
+#include "ids.h"
+#include "jobs.h"
+#include "log.h"
+#include "metrics.h"
+#include "pgwatch.h"
+#include "secret.h"
+#include "session.h"
+#include "store.h"
+#include "sweep.h"
+
+#define SHUTDOWN_GRACE_MS 2000
+#define FD_LIMIT_MAX (1 << 17)
+
+struct helperd helperd;
+
+static uv_loop_t loop;
+static struct lws_context *context;
+static int context_destroying;
+static uv_signal_t sig_term, sig_int;
+static uv_timer_t stop_timer;
+static int stop_timer_open;
+static int64_t stop_started_ms;
+
+static const struct hub_events events = {
+	.online = session_agent_online,
+	.message = session_agent_message,
+	.running = session_agent_running,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: kaiden-helperd [--config FILE]\n"
+	             "Settings come from FILE and KAIDEN_* environment variables (see README.md).\n");
+}
+
+/* lws's own log lines, into ours (without their newline). */
+static void lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		log_error("lws: %.*s", (int)n, line);
+	else
+		log_warn("lws: %.*s", (int)n, line);
+}
+
+/* Each agent is a descriptor, and the benchmark holds 10,000 of them. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FD_LIMIT_MAX
+		                      ? FD_LIMIT_MAX
+		                      : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				log_warn("cannot raise the open file limit: %s", strerror(errno));
+		}
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open file limit %lu", (unsigned long)rl.rlim_cur);
+}
+
+static int instance_name(void)
+{
+	const char *name = cfg_str(CFG_HELPERD_INSTANCE);
+
+	if (name && name[0]) {
+		snprintf(helperd.instance, sizeof(helperd.instance), "%s", name);
+		return 0;
+	}
+	if (gethostname(helperd.instance, sizeof(helperd.instance) - 1) != 0 ||
+	    !helperd.instance[0]) {
+		log_error("no helperd.instance and no host name: set KAIDEN_HELPERD_INSTANCE");
+		return -1;
+	}
+	helperd.instance[sizeof(helperd.instance) - 1] = '\0';
+	return 0;
+}
+
+static int db_start(void)
+{
+	const char *driver = cfg_str(CFG_DATABASE_DRIVER);
+	const char *target = strcmp(driver, "postgres") == 0 ? cfg_str(CFG_DATABASE_DSN)
+	                                                     : cfg_str(CFG_DATABASE_PATH);
+
+	if (db_open(driver, target, &helperd.db) != DB_OK) {
+		log_error("database=%s could not open it", driver);
+		return -1;
+	}
+	if (store_health(helperd.db) != 0) {
+		log_error("database=%s is not reachable or not migrated to this version: run "
+		          "kaiden-api migrate", driver);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if something accepts connections on the Unix socket at path. */
+static int socket_in_use(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, in_use;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	in_use = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return in_use;
+}
+
+/* helperd.listen: "host:port" (TCP), or an absolute path (a Unix socket, which is what
+ * nginx/kaiden.conf proxies to). */
+static int lws_start(void)
+{
+	static struct lws_protocols protocols[2];
+	static char iface[256];
+	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
+	struct lws_context_creation_info info;
+	void *foreign[1] = { &loop };
+	const char *colon;
+	char *end;
+	long port;
+
+	memset(&info, 0, sizeof(info));
+	protocols[0] = hub_protocol; /* protocols[1] stays zeroed: the end of the list */
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = foreign;
+	info.vhost_name = "agents";
+	info.timeout_secs = 10;
+	if (listen[0] == '/') {
+		if (strlen(listen) >= sizeof(iface)) {
+			log_error("helperd.listen: socket path too long");
+			return -1;
+		}
+		snprintf(iface, sizeof(iface), "%s", listen);
+		if (socket_in_use(iface)) {
+			log_error("helperd.listen=%s: another process is listening there", iface);
+			return -1;
+		}
+		/* A socket file left by a previous run would make bind fail. */
+		if (unlink(iface) != 0 && errno != ENOENT)
+			log_warn("helperd.listen: cannot remove old %s: %s", iface, strerror(errno));
+		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+		info.iface = iface;
+		info.port = 0; /* lws binds iface as a Unix socket path only with port 0 */
+	} else {
+		colon = strrchr(listen, ':');
+		port = colon ? strtol(colon + 1, &end, 10) : -1;
+		if (!colon || *end || port < 1 || port > 65535 ||
+		    (size_t)(colon - listen) >= sizeof(iface)) {
+			log_error("helperd.listen must be host:port or an absolute socket path, not '%s'",
+			          listen);
+			return -1;
+		}
+		snprintf(iface, sizeof(iface), "%.*s", (int)(colon - listen), listen);
+		info.port = (int)port;
+		/* lws binds an interface name or an address; empty or * is every address. */
+		info.iface = iface[0] && strcmp(iface, "*") != 0 ? iface : NULL;
+	}
+	/* KAIDEN_LWS_DEBUG=1 lets lws's own debug lines through (Debian builds it with them):
+	 * for chasing a protocol problem, never in production (it is very chatty). */
+	lws_set_log_level(getenv("KAIDEN_LWS_DEBUG") ? 0xff : (LLL_ERR | LLL_WARN), lws_log);
+	/* The vhost is made separately: lws_create_context alone gives back a context even
+	 * when its listener could not bind, and helperd would run deaf. */
+	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	context = lws_create_context(&info);
+	if (!context) {
+		log_error("helperd.listen=%s: cannot start lws", listen);
+		return -1;
+	}
+	if (!lws_create_vhost(context, &info)) {
+		log_error("helperd.listen=%s: cannot listen there (in use, or no such address?)",
+		          listen);
+		return -1;
+	}
+	log_info("helperd.listen=%s serving agents on /api/v1/ws/agent", listen);
+	return 0;
+}
+
+static void close_our_handles(void)
+{
+	if (stop_timer_open) {
+		stop_timer_open = 0;
+		uv_close((uv_handle_t *)&stop_timer, NULL);
+	}
+	if (!uv_is_closing((uv_handle_t *)&sig_term))
+		uv_close((uv_handle_t *)&sig_term, NULL);
+	if (!uv_is_closing((uv_handle_t *)&sig_int))
+		uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+static void finish_shutdown(void)
+{
+	jobs_shutdown();
+	session_shutdown();
+	sweep_shutdown();
+	pgwatch_shutdown();
+	metrics_shutdown();
+	if (context && !context_destroying) {
+		/* With a foreign loop this starts the teardown: lws closes its handles through
+		 * the loop, and a second call once uv_run has returned frees the rest. */
+		context_destroying = 1;
+		lws_context_destroy(context);
+	}
+	close_our_handles();
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+	(void)t;
+	/* Close frames had their chance: go on when they are all gone or the grace ran out. */
+	if (hub_connections() > 0 && ids_now_ms() - stop_started_ms < SHUTDOWN_GRACE_MS)
+		return;
+	uv_timer_stop(&stop_timer);
+	finish_shutdown();
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	(void)s;
+	if (helperd.stopping) {
+		log_warn("signal %d again: exiting at once", signum);
+		_exit(1);
+	}
+	helperd.stopping = 1;
+	log_info("worker=%s signal %d: stopping (%d agents connected, %d jobs running)",
+	         helperd.instance, signum, hub_count(), jobs_running());
+	hub_shutdown();
+	stop_started_ms = ids_now_ms();
+	uv_timer_init(&loop, &stop_timer);
+	stop_timer_open = 1;
+	uv_timer_start(&stop_timer, on_stop_timer, 0, 50);
+}
+
+static void close_leftover(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h)) {
+		log_warn("loop: closing a leftover handle of type %s", uv_handle_type_name(h->type));
+		uv_close(h, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	char err[512];
+	int level, rc = 1, loop_open = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config = argv[i] + 9;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_init("kaiden-helperd", LOG_LVL_INFO);
+	if (cfg_load(config, err, sizeof(err)) != 0) {
+		log_error("configuration: %s", err);
+		return 1;
+	}
+	level = log_level_parse(cfg_str(CFG_LOG_LEVEL));
+	log_init("kaiden-helperd", level < 0 ? LOG_LVL_INFO : (enum log_level)level);
+	if (secret_init() != 0) {
+		log_error("libsodium failed to initialise");
+		return 1;
+	}
+	/* A peer that vanishes mid-write is an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (instance_name() != 0 || db_start() != 0)
+		goto out;
+	if (uv_loop_init(&loop) != 0) {
+		log_error("cannot create the event loop");
+		goto out;
+	}
+	loop_open = 1;
+	helperd.loop = &loop;
+	uv_signal_init(&loop, &sig_term);
+	uv_signal_init(&loop, &sig_int);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+
+	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
+	    lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
+		helperd.stopping = 1;
+		hub_shutdown();
+		finish_shutdown();
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	log_info("worker=%s started (database %s, heartbeat %ld s, agent timeout %ld s)",
+	         helperd.instance, cfg_str(CFG_DATABASE_DRIVER), cfg_int(CFG_HELPERD_HEARTBEAT),
+	         cfg_int(CFG_HELPERD_AGENT_TIMEOUT));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	log_info("worker=%s stopped", helperd.instance);
+	rc = 0;
+out:
+	if (context) {
+		lws_context_destroy(context);
+		context = NULL;
+	}
+	if (loop_open) {
+		if (uv_loop_close(&loop) == UV_EBUSY) {
+			uv_walk(&loop, close_leftover, NULL);
+			uv_run(&loop, UV_RUN_DEFAULT);
+			if (uv_loop_close(&loop) != 0)
+				log_warn("loop: handles still open at exit");
+		}
+	}
+	hub_free();
+	metrics_free();
+	db_close(helperd.db);
+	return rc;
+}

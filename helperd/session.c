@@ -1,0 +1,884 @@
+/* session.c: the session lifecycle, a persisted state machine per session (DESIGN.md,
+ * "Session lifecycle"; the provider's own steps are in tunnel_cf.c).
+ *
+ * Status (sessions.status) and step (sessions.step) as this file moves them:
+ *
+ *   pending  tunnel .. token        provision (tunnel_cf.c): tunnel, Access apps, ingress,
+ *                                   DNS, token; every id on the row before the next step
+ *   pending  agent                  tunnel.start sent; waiting for tunnel.ready up to
+ *                                   session.ready_timeout
+ *   active   active                 tunnel.ready arrived (the start job is done)
+ *   ending   stop                   DELETE / max duration / device offline too long:
+ *                                   tunnel.stop sent (skipped if the device is offline);
+ *                                   waiting for tunnel.stopped up to STOP_TIMEOUT_MS
+ *   ending   dns_delete             teardown (tunnel_cf.c): DNS records, then the tunnel's
+ *            tunnel_delete          connections and the tunnel, with the Access apps
+ *   ended    ended                  ended_at set
+ *
+ *   pending  stop .. tunnel_delete  compensation after a failed start: the same end path
+ *                                   over whatever exists, error already on the row
+ *   failed   failed                 ended_at set; error says what a person can do
+ *
+ * Transitions and who causes them:
+ *
+ *   session.start job  pending/(none)  -> provision
+ *                      pending/stop..  -> resume compensation
+ *                      anything else   -> the job is done (nothing to start)
+ *   provision OK       -> agent (device offline: fail "device is offline")
+ *   provision FAILED   -> compensation, then failed with the provider's reason
+ *   provision TRANSIENT-> job queued again with a growing delay (the row keeps its step
+ *                         and ids; a new claim resumes), until START_DEADLINE_S after
+ *                         the session was created: then failed
+ *   tunnel.ready       -> active (pending -> active is conditional: if DELETE got there
+ *                         first the row is ending and its end job takes over)
+ *   tunnel.failed      -> compensation, failed with the agent's reason
+ *   ready timeout      -> compensation (with tunnel.stop), failed
+ *   agent offline      -> compensation, failed ("the device went offline ...")
+ *   session.end job    -> stop -> teardown -> ended. Arriving while a start is in
+ *                         flight, it waits for the provider call under way (so no id
+ *                         is lost), then takes the end path; the start job is done.
+ *   teardown TRANSIENT -> job(s) queued again; the row's step says where to resume
+ *   teardown FAILED    -> ended/failed anyway, with the refusal added to error; the
+ *                         sweep deletes what is left (it owns kaiden-sess-* orphans)
+ *
+ * A machine lives in memory only while it has work in flight (a provider operation,
+ * an agent wait); between jobs, and across restarts, the row is the whole truth. The
+ * start job stays running (leased, renewed by jobs.c) while the agent is waited for.
+ *
+ * The "none" provider (Cloudflare settings incomplete) fails every start at once with
+ * a reason that names the settings to set; an end of such a session just ends it.
+ *
+ * Tunnel tokens pass through memory only: from the provider to hub_send, then wiped. */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "jsonx.h"
+#include "db.h"
+#include "helperd.h"
+#include "hub.h"
+#include "ids.h"
+#include "jobs.h"
+#include "log.h"
+#include "metrics.h"
+#include "store_tunnel.h"
+#include "provider.h"
+
+#define START_DEADLINE_S 600    /* transient trouble is retried this long, then fails */
+#define STOP_TIMEOUT_MS 10000   /* how long tunnel.stopped is waited for */
+#define RETRY_MAX_S 300
+#define SWEEP_DUE_MAX 100
+#define RUNNING_MAX 64          /* live sessions per device a heartbeat is compared with */
+
+#define STEP_AGENT "agent"
+#define STEP_ACTIVE "active"
+#define STEP_STOP "stop"
+#define STEP_ENDED "ended"
+#define STEP_FAILED "failed"
+
+enum phase { PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN };
+
+struct sess {
+	struct store_tunnel t;
+	char start_job[UUID_STR_LEN]; /* "" when this machine holds none */
+	char end_job[UUID_STR_LEN];
+	int start_attempts, end_attempts;
+	enum phase phase;
+	int ending;            /* on the end path towards ended */
+	int compensating;      /* on the end path towards failed */
+	int end_requested;     /* an end job arrived while the provider was busy */
+	int agent_maybe_running;
+	char reason[512];      /* why the start failed */
+	struct tunnel_op *op;
+	uv_timer_t *timer;     /* heap: closed asynchronously */
+	int calls;             /* provider calls by this machine */
+	int64_t started_ms;
+	struct sess *next;
+};
+
+static struct {
+	int cloudflare;        /* 0: the "none" provider */
+	char none_reason[512];
+	struct sess *all;
+	/* heartbeat warnings, at most one per session per WARN_EVERY_MS */
+	struct { char id[UUID_STR_LEN]; int64_t at; } warned[32];
+} S;
+
+#define WARN_EVERY_MS 300000
+
+/* ---- the machine's bookkeeping ------------------------------------------------------ */
+
+static struct sess *sess_find(const char *id)
+{
+	for (struct sess *s = S.all; s; s = s->next)
+		if (strcasecmp(s->t.id, id) == 0)
+			return s;
+	return NULL;
+}
+
+static void close_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static struct sess *sess_new(const struct store_tunnel *t)
+{
+	struct sess *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->timer = malloc(sizeof(*s->timer));
+	if (!s->timer || uv_timer_init(helperd.loop, s->timer) != 0) {
+		free(s->timer);
+		free(s);
+		return NULL;
+	}
+	s->timer->data = s;
+	s->t = *t;
+	s->started_ms = ids_now_ms();
+	s->next = S.all;
+	S.all = s;
+	return s;
+}
+
+static void sess_free(struct sess *s)
+{
+	struct sess **pp;
+
+	for (pp = &S.all; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	if (s->op)
+		tunnel_cf_cancel(s->op);
+	uv_timer_stop(s->timer);
+	uv_close((uv_handle_t *)s->timer, close_free);
+	free(s);
+}
+
+/* Seconds until a retried job runs again: 5, 10, 20, ... up to RETRY_MAX_S. */
+static int retry_delay(int attempts)
+{
+	int d = 5;
+
+	for (int i = 1; i < attempts && d < RETRY_MAX_S; i++)
+		d *= 2;
+	return d > RETRY_MAX_S ? RETRY_MAX_S : d;
+}
+
+/* RFC 3339 UTC text (ids.h's form) to Unix seconds; 0 if it does not parse. */
+static time_t parse_time(const char *text)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec;
+
+	if (!text || sscanf(text, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) != 6)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	return timegm(&tm);
+}
+
+static int past_deadline(const struct sess *s)
+{
+	time_t created = parse_time(s->t.created_at);
+
+	return created && time(NULL) - created > START_DEADLINE_S;
+}
+
+/* Gives back the jobs this machine holds, queued again for a later claim. */
+static void requeue_jobs(struct sess *s, const char *why)
+{
+	if (s->start_job[0])
+		jobs_finish(s->start_job, "queued", why, retry_delay(s->start_attempts));
+	if (s->end_job[0])
+		jobs_finish(s->end_job, "queued", why, retry_delay(s->end_attempts));
+	s->start_job[0] = s->end_job[0] = '\0';
+}
+
+static void count_failure(const char *step)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "step=\"%s\"", step[0] ? step : "none");
+	metrics_inc("kaiden_session_failures_total", labels, 1);
+}
+
+/* A device not connected here whose agent was heard from within session.ready_timeout
+ * is most likely reconnecting (helperd itself may just have restarted, and agents come
+ * back with a backoff): the start waits for it, in short requeues, rather than failing
+ * a session a restart should never cost. A device never seen, or gone longer, fails at
+ * once: nobody could use its tunnel. */
+#define AGENT_WAIT_RETRY_S 1
+
+static int agent_expected_back(const struct sess *s)
+{
+	json_object *device = NULL;
+	time_t seen;
+	int back;
+
+	if (store_device_get(helperd.db, s->t.tenant_id, s->t.device_id, &device) != STORE_OK)
+		return 0;
+	seen = parse_time(jsonx_str(device, "last_seen"));
+	back = seen && time(NULL) - seen <= cfg_int(CFG_SESSION_READY_TIMEOUT);
+	json_object_put(device);
+	return back;
+}
+
+/* The device is not connected here: wait for its agent, or fail. 1 if it waits. */
+static int wait_for_agent(struct sess *s)
+{
+	if (!agent_expected_back(s))
+		return 0;
+	log_info("session=%s device=%s waiting for the agent to reconnect", s->t.id,
+	         s->t.device_id);
+	if (s->start_job[0])
+		jobs_finish(s->start_job, "queued", "waiting for the device's agent to reconnect",
+		            AGENT_WAIT_RETRY_S);
+	if (s->end_job[0])
+		jobs_finish(s->end_job, "queued", "waiting for the device's agent to reconnect",
+		            AGENT_WAIT_RETRY_S);
+	s->start_job[0] = s->end_job[0] = '\0';
+	sess_free(s);
+	return 1;
+}
+
+/* ---- the end path ---------------------------------------------------------------- */
+
+static void finish_path(struct sess *s, const char *cleanup_problem)
+{
+	char error[1024];
+	const char *status = s->compensating ? "failed" : "ended";
+	int changed = 0, rc;
+
+	if (s->compensating)
+		snprintf(error, sizeof(error), "%s%s%s%s", s->reason,
+		         cleanup_problem ? " (clean-up: " : "", cleanup_problem ? cleanup_problem : "",
+		         cleanup_problem ? "; the sweep will retry)" : "");
+	else if (cleanup_problem)
+		snprintf(error, sizeof(error), "clean-up: %s; the sweep will retry", cleanup_problem);
+	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending|active|ending", status,
+	                       s->compensating ? STEP_FAILED : STEP_ENDED,
+	                       s->compensating || cleanup_problem ? error : NULL, &changed);
+	if (rc != STORE_OK) {
+		log_error("session=%s could not be recorded as %s; will retry", s->t.id, status);
+		requeue_jobs(s, "the database did not take the session's end");
+		sess_free(s);
+		return;
+	}
+	if (s->compensating) {
+		log_warn("session=%s failed: %s (Cloudflare calls: %d)", s->t.id, error, s->calls);
+		if (s->start_job[0])
+			jobs_finish(s->start_job, "failed", error, 0);
+	} else {
+		log_info("session=%s ended (Cloudflare calls for the end: %d)", s->t.id, s->calls);
+		if (s->start_job[0])
+			jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
+	}
+	metrics_inc("kaiden_session_cf_calls_total",
+	            s->compensating ? "phase=\"compensation\"" : "phase=\"end\"", s->calls);
+	if (s->end_job[0])
+		jobs_finish(s->end_job, "done", NULL, 0);
+	sess_free(s);
+}
+
+static void torn_down(void *arg, const struct tunnel_result *res)
+{
+	struct sess *s = arg;
+
+	s->op = NULL;
+	s->calls += res->calls;
+	if (res->rc == TUNNEL_TRANSIENT) {
+		log_warn("session=%s clean-up paused: %s", s->t.id, res->reason);
+		requeue_jobs(s, res->reason);
+		sess_free(s);
+		return;
+	}
+	finish_path(s, res->rc == TUNNEL_FAILED ? res->reason : NULL);
+}
+
+static void begin_teardown(struct sess *s)
+{
+	uv_timer_stop(s->timer);
+	s->phase = PH_TEARDOWN;
+	if (!S.cloudflare) {
+		finish_path(s, NULL); /* the "none" provider made nothing */
+		return;
+	}
+	s->op = tunnel_cf_teardown(&s->t, torn_down, s);
+	if (!s->op) {
+		requeue_jobs(s, "could not start the clean-up");
+		sess_free(s);
+	}
+}
+
+static void stop_timeout(uv_timer_t *t)
+{
+	struct sess *s = t->data;
+
+	log_warn("session=%s device=%s did not confirm tunnel.stop within %d s; deleting the "
+	         "tunnel anyway", s->t.id, s->t.device_id, STOP_TIMEOUT_MS / 1000);
+	begin_teardown(s);
+}
+
+/* Asks the agent to stop cloudflared first (a tunnel with connectors attached cannot
+ * be deleted), unless the device is offline or never got the tunnel. */
+static void begin_stop(struct sess *s)
+{
+	json_object *fields;
+
+	uv_timer_stop(s->timer);
+	s->phase = PH_STOP;
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_STOP,
+	                          s->compensating ? s->reason : NULL) != STORE_OK) {
+		requeue_jobs(s, "the database did not take the session's step");
+		sess_free(s);
+		return;
+	}
+	snprintf(s->t.step, sizeof(s->t.step), STEP_STOP);
+	if (!s->agent_maybe_running || !hub_online(s->t.device_id)) {
+		begin_teardown(s);
+		return;
+	}
+	fields = json_object_new_object();
+	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
+	if (hub_send(s->t.device_id, PROTO_TUNNEL_STOP, fields) != 0) {
+		begin_teardown(s);
+		return;
+	}
+	uv_timer_start(s->timer, stop_timeout, STOP_TIMEOUT_MS, 0);
+}
+
+/* A start failed: run the end path over whatever exists, then fail with reason. */
+static void fail_start(struct sess *s, const char *reason)
+{
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	count_failure(s->t.step);
+	log_warn("session=%s start failed at step %s: %s", s->t.id, s->t.step[0] ? s->t.step : "-",
+	         reason);
+	s->compensating = 1;
+	begin_stop(s);
+}
+
+/* ---- the start path -------------------------------------------------------------- */
+
+static void ready_timeout(uv_timer_t *t)
+{
+	struct sess *s = t->data;
+	char reason[160];
+
+	snprintf(reason, sizeof(reason),
+	         "the agent on the device did not report the tunnel ready within %ld s",
+	         cfg_int(CFG_SESSION_READY_TIMEOUT));
+	fail_start(s, reason);
+}
+
+static void provisioned(void *arg, const struct tunnel_result *res)
+{
+	struct sess *s = arg;
+	json_object *fields;
+	char reason[700];
+
+	s->op = NULL;
+	s->calls += res->calls;
+	if (s->end_requested) {
+		/* DELETE arrived while the provider was busy: end instead of starting. */
+		log_info("session=%s ended while starting; cleaning up", s->t.id);
+		s->ending = 1;
+		begin_stop(s);
+		return;
+	}
+	if (res->rc == TUNNEL_TRANSIENT) {
+		if (past_deadline(s)) {
+			snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
+			         START_DEADLINE_S / 60, res->reason);
+			fail_start(s, reason);
+			return;
+		}
+		/* The row shows what is being waited for (the API returns it while pending);
+		 * the final error, if it comes to that, names it too. */
+		log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, res->reason);
+		if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, s->t.step,
+		                          res->reason) != STORE_OK)
+			log_warn("session=%s could not record why its start is paused", s->t.id);
+		requeue_jobs(s, res->reason);
+		sess_free(s);
+		return;
+	}
+	if (res->rc == TUNNEL_FAILED) {
+		fail_start(s, res->reason);
+		return;
+	}
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_AGENT, NULL) !=
+	    STORE_OK) {
+		requeue_jobs(s, "the database did not take the session's step");
+		sess_free(s);
+		return;
+	}
+	snprintf(s->t.step, sizeof(s->t.step), STEP_AGENT);
+	if (!hub_online(s->t.device_id)) {
+		if (!wait_for_agent(s))
+			fail_start(s, "device is offline");
+		return;
+	}
+	fields = json_object_new_object();
+	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
+	json_object_object_add(fields, "token", json_object_new_string(res->token));
+	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0) {
+		fail_start(s, "device is offline");
+		return;
+	}
+	s->agent_maybe_running = 1;
+	s->phase = PH_AGENT;
+	log_info("session=%s device=%s tunnel.start sent (%d Cloudflare calls so far)", s->t.id,
+	         s->t.device_id, s->calls);
+	uv_timer_start(s->timer, ready_timeout, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
+	               0);
+}
+
+static void agent_ready(struct sess *s)
+{
+	int changed = 0;
+
+	uv_timer_stop(s->timer);
+	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending", "active",
+	                      STEP_ACTIVE, "", &changed) != STORE_OK) {
+		/* The agent runs the tunnel; a new claim re-sends tunnel.start (idempotent). */
+		requeue_jobs(s, "the database did not take the session's activation");
+		sess_free(s);
+		return;
+	}
+	if (!changed) {
+		/* Ended meanwhile: the end job (held here or still queued) takes over. */
+		if (s->end_job[0]) {
+			s->ending = 1;
+			begin_stop(s);
+			return;
+		}
+		jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
+		sess_free(s);
+		return;
+	}
+	log_info("session=%s active in %.1f s (Cloudflare calls for the start: %d)", s->t.id,
+	         (double)(ids_now_ms() - s->started_ms) / 1000.0, s->calls);
+	metrics_observe("kaiden_session_start_seconds", NULL,
+	                (double)(ids_now_ms() - s->started_ms) / 1000.0);
+	metrics_inc("kaiden_session_cf_calls_total", "phase=\"start\"", s->calls);
+	jobs_finish(s->start_job, "done", NULL, 0);
+	sess_free(s);
+}
+
+static void begin_start(struct sess *s)
+{
+	const char *refusal;
+
+	if (!S.cloudflare) {
+		fail_start(s, S.none_reason);
+		return;
+	}
+	refusal = tunnel_cf_cannot_provision();
+	if (refusal) {
+		fail_start(s, refusal);
+		return;
+	}
+	if (past_deadline(s)) {
+		char reason[700];
+		snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
+		         START_DEADLINE_S / 60,
+		         s->t.error[0] ? s->t.error : "helperd was not running to start it");
+		fail_start(s, reason);
+		return;
+	}
+	/* Before spending any API call: nobody could use the tunnel. */
+	if (!hub_online(s->t.device_id)) {
+		if (!wait_for_agent(s))
+			fail_start(s, "device is offline");
+		return;
+	}
+	s->phase = PH_PROVISION;
+	s->op = tunnel_cf_provision(&s->t, provisioned, s);
+	if (!s->op) {
+		requeue_jobs(s, "could not start provisioning");
+		sess_free(s);
+	}
+}
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+static int is_teardown_step(const char *step)
+{
+	return strcmp(step, STEP_STOP) == 0 || strcmp(step, TUNNEL_STEP_DNS_DELETE) == 0 ||
+	       strcmp(step, TUNNEL_STEP_TUNNEL_DELETE) == 0;
+}
+
+static void start_job(const struct store_job *job)
+{
+	struct store_tunnel t;
+	struct sess *s = sess_find(job->session_id);
+	int rc;
+
+	if (s) {
+		/* A second claim of a start (or a start while ending): this machine carries
+		 * on; the new job has nothing to add. */
+		if (strcmp(s->start_job, job->id) != 0)
+			jobs_finish(job->id, "done", "the session is already being handled", 0);
+		return;
+	}
+	rc = store_tunnel_load(helperd.db, job->tenant_id, job->session_id, &t);
+	if (rc != STORE_OK) {
+		log_error("session=%s job=%s cannot load the session", job->session_id, job->id);
+		jobs_finish(job->id, rc == STORE_NOT_FOUND ? "failed" : "queued",
+		            "the session could not be loaded", retry_delay(job->attempts));
+		return;
+	}
+	if (strcmp(t.status, "pending") != 0) {
+		jobs_finish(job->id, "done", NULL, 0);
+		return;
+	}
+	s = sess_new(&t);
+	if (!s) {
+		jobs_finish(job->id, "queued", "out of memory", retry_delay(job->attempts));
+		return;
+	}
+	snprintf(s->start_job, sizeof(s->start_job), "%s", job->id);
+	s->start_attempts = job->attempts;
+	if (is_teardown_step(t.step)) {
+		/* A compensation was under way when the last run stopped. */
+		snprintf(s->reason, sizeof(s->reason), "%s", t.error[0] ? t.error : "the start failed");
+		s->compensating = 1;
+		s->agent_maybe_running = 1;
+		if (strcmp(t.step, STEP_STOP) == 0)
+			begin_stop(s);
+		else
+			begin_teardown(s);
+		return;
+	}
+	log_info("session=%s device=%s starting (attempt %d, step %s)", t.id, t.device_id,
+	         job->attempts, t.step[0] ? t.step : "-");
+	begin_start(s);
+}
+
+static void end_job(const struct store_job *job)
+{
+	struct store_tunnel t;
+	struct sess *s = sess_find(job->session_id);
+	int rc;
+
+	if (s) {
+		if (s->end_job[0]) {
+			if (strcmp(s->end_job, job->id) != 0)
+				jobs_finish(job->id, "done", "the session is already ending", 0);
+			return;
+		}
+		snprintf(s->end_job, sizeof(s->end_job), "%s", job->id);
+		s->end_attempts = job->attempts;
+		switch (s->phase) {
+		case PH_PROVISION:
+			s->end_requested = 1; /* provisioned() takes the end path */
+			break;
+		case PH_AGENT:
+			log_info("session=%s ended before its tunnel was ready", s->t.id);
+			s->ending = 1;
+			begin_stop(s);
+			break;
+		case PH_STOP:
+		case PH_TEARDOWN:
+			break; /* already on the end path; the end job finishes with it */
+		}
+		return;
+	}
+	rc = store_tunnel_load(helperd.db, job->tenant_id, job->session_id, &t);
+	if (rc != STORE_OK) {
+		log_error("session=%s job=%s cannot load the session", job->session_id, job->id);
+		jobs_finish(job->id, rc == STORE_NOT_FOUND ? "failed" : "queued",
+		            "the session could not be loaded", retry_delay(job->attempts));
+		return;
+	}
+	if (strcmp(t.status, "ended") == 0 || strcmp(t.status, "failed") == 0) {
+		jobs_finish(job->id, "done", NULL, 0);
+		return;
+	}
+	s = sess_new(&t);
+	if (!s) {
+		jobs_finish(job->id, "queued", "out of memory", retry_delay(job->attempts));
+		return;
+	}
+	snprintf(s->end_job, sizeof(s->end_job), "%s", job->id);
+	s->end_attempts = job->attempts;
+	s->ending = 1;
+	s->agent_maybe_running = 1;
+	log_info("session=%s device=%s ending (attempt %d, step %s)", t.id, t.device_id,
+	         job->attempts, t.step[0] ? t.step : "-");
+	if (strcmp(t.step, TUNNEL_STEP_DNS_DELETE) == 0 ||
+	    strcmp(t.step, TUNNEL_STEP_TUNNEL_DELETE) == 0)
+		begin_teardown(s);
+	else
+		begin_stop(s);
+}
+
+void session_job_start(const struct store_job *job)
+{
+	if (strcmp(job->kind, "session.start") == 0)
+		start_job(job);
+	else if (strcmp(job->kind, "session.end") == 0)
+		end_job(job);
+	else {
+		log_error("job=%s unknown kind %s", job->id, job->kind);
+		jobs_finish(job->id, "failed", "unknown job kind", 0);
+	}
+}
+
+/* ---- agent events ----------------------------------------------------------------------- */
+
+void session_agent_message(const char *device_id, const struct proto_msg *msg)
+{
+	const char *sid = jsonx_str(msg->obj, "session_id");
+	struct sess *s = sid ? sess_find(sid) : NULL;
+
+	if (!s || strcasecmp(s->t.device_id, device_id) != 0) {
+		log_debug("device=%s %s for session %s, which is not waiting for it", device_id,
+		          proto_type_name(msg->type), sid ? sid : "-");
+		return;
+	}
+	switch (msg->type) {
+	case PROTO_TUNNEL_READY:
+		if (s->phase == PH_AGENT)
+			agent_ready(s);
+		break;
+	case PROTO_TUNNEL_FAILED:
+		if (s->phase == PH_AGENT) {
+			char reason[1200];
+			const char *why = jsonx_str(msg->obj, "reason");
+			snprintf(reason, sizeof(reason), "the agent could not start the tunnel: %s",
+			         why ? why : "no reason given");
+			s->agent_maybe_running = 0;
+			fail_start(s, reason);
+		}
+		break;
+	case PROTO_TUNNEL_STOPPED:
+		if (s->phase == PH_STOP)
+			begin_teardown(s);
+		break;
+	default:
+		break;
+	}
+}
+
+void session_agent_online(const char *device_id, int online)
+{
+	struct sess *s, *next;
+
+	if (online)
+		return;
+	for (s = S.all; s; s = next) {
+		next = s->next;
+		if (strcasecmp(s->t.device_id, device_id) != 0)
+			continue;
+		if (s->phase == PH_AGENT) {
+			s->agent_maybe_running = 0;
+			fail_start(s, "the device went offline before its tunnel was ready");
+		} else if (s->phase == PH_STOP) {
+			begin_teardown(s); /* nobody left to confirm the stop */
+		}
+	}
+}
+
+/* 1 at most once per WARN_EVERY_MS for a session id. */
+static int warn_due(const char *id)
+{
+	int64_t now = ids_now_ms();
+	int oldest = 0;
+
+	for (int i = 0; i < (int)ARRAY_LEN(S.warned); i++) {
+		if (strcmp(S.warned[i].id, id) == 0) {
+			if (now - S.warned[i].at < WARN_EVERY_MS)
+				return 0;
+			S.warned[i].at = now;
+			return 1;
+		}
+		if (S.warned[i].at < S.warned[oldest].at)
+			oldest = i;
+	}
+	{
+		size_t len = strnlen(id, UUID_STR_LEN - 1);
+		memcpy(S.warned[oldest].id, id, len);
+		S.warned[oldest].id[len] = '\0';
+	}
+	S.warned[oldest].at = now;
+	return 1;
+}
+
+/* Compares the tunnels an agent runs with its device's live sessions: a tunnel for a
+ * session that is no longer live is stopped; an active session whose tunnel the agent
+ * does not run is logged (the engineer will see it fail; ending it is theirs). */
+void session_agent_running(const char *device_id, json_object *sessions)
+{
+	char ids[RUNNING_MAX][UUID_STR_LEN], active[RUNNING_MAX][UUID_STR_LEN];
+	size_t n = sessions && json_object_is_type(sessions, json_type_array)
+	                   ? json_object_array_length(sessions)
+	                   : 0;
+	int nlive = 0, nactive = 0;
+
+	if (store_tunnel_device_sessions(helperd.db, device_id, "pending|active|ending", ids, NULL,
+	                                 RUNNING_MAX, &nlive) != STORE_OK ||
+	    store_tunnel_device_sessions(helperd.db, device_id, "active", active, NULL, RUNNING_MAX,
+	                                 &nactive) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
+		int live = 0;
+		for (int k = 0; sid && k < nlive && !live; k++)
+			live = strcasecmp(ids[k], sid) == 0;
+		if (sid && !live && !sess_find(sid)) {
+			json_object *fields = json_object_new_object();
+			log_warn("session=%s device=%s the agent runs a tunnel for a session that is not "
+			         "live; stopping it", sid, device_id);
+			json_object_object_add(fields, "session_id", json_object_new_string(sid));
+			if (hub_send(device_id, PROTO_TUNNEL_STOP, fields) != 0)
+				log_debug("device=%s tunnel.stop not sent", device_id);
+		}
+	}
+	for (int k = 0; k < nactive; k++) {
+		int running = 0;
+		for (size_t i = 0; i < n && !running; i++) {
+			const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
+			running = sid && strcasecmp(sid, active[k]) == 0;
+		}
+		if (!running && warn_due(active[k]))
+			log_warn("session=%s device=%s is active but the agent does not run its tunnel "
+			         "(cloudflared died or the agent restarted)", active[k], device_id);
+	}
+}
+
+/* ---- sweep ------------------------------------------------------------------------------ */
+
+void session_sweep(void)
+{
+	struct store_tunnel_due due[SWEEP_DUE_MAX];
+	long counts[STORE_TUNNEL_NSTATUS];
+	int n = 0, kicked = 0;
+
+	if (helperd.stopping)
+		return;
+	if (store_tunnel_due(helperd.db, (int)cfg_int(CFG_SESSION_MAX_DURATION),
+	                     (int)cfg_int(CFG_SESSION_OFFLINE_GRACE), due, SWEEP_DUE_MAX,
+	                     &n) != STORE_OK)
+		n = 0;
+	for (int i = 0; i < n; i++) {
+		json_object *out = NULL;
+		int changed = 0;
+		/* store_session_end: status ending and a session.end job, one transaction. */
+		if (store_session_end(helperd.db, due[i].tenant_id, due[i].id, &out, &changed) !=
+		    STORE_OK)
+			continue;
+		json_object_put(out);
+		if (!changed)
+			continue;
+		kicked = 1;
+		log_info("session=%s device=%s ending: %s", due[i].id, due[i].device_id,
+		         due[i].offline ? "the device has been offline longer than "
+		                          "session.offline_grace"
+		                        : "it reached session.max_duration");
+		metrics_inc("kaiden_sessions_expired_total",
+		            due[i].offline ? "reason=\"offline\"" : "reason=\"max_duration\"", 1);
+	}
+	if (kicked)
+		jobs_kick();
+	if (store_tunnel_count(helperd.db, counts) == STORE_OK)
+		for (int k = 0; k < STORE_TUNNEL_NSTATUS; k++) {
+			char labels[32];
+			snprintf(labels, sizeof(labels), "status=\"%s\"", store_tunnel_statuses[k]);
+			metrics_set("kaiden_sessions", labels, (double)counts[k]);
+		}
+	if (S.cloudflare)
+		tunnel_cf_sweep(NULL, NULL);
+}
+
+/* ---- set-up --------------------------------------------------------------------------- */
+
+static void missing_settings(char *out, size_t size)
+{
+	static const struct {
+		enum cfg_key key;
+		const char *env;
+	} need[] = {
+		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
+		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
+		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
+		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
+		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
+		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
+	};
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
+		const char *v = cfg_str(need[i].key);
+		int w;
+		if (v && v[0])
+			continue;
+		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
+		if (w < 0 || (size_t)w >= size - len)
+			break;
+		len += (size_t)w;
+	}
+}
+
+int session_init(void)
+{
+	char missing[256];
+
+	memset(&S, 0, sizeof(S));
+	metrics_describe("kaiden_sessions", METRICS_GAUGE, "Sessions by status");
+	metrics_describe("kaiden_session_failures_total", METRICS_COUNTER,
+	                 "Session starts that failed, by the step they failed at");
+	metrics_describe("kaiden_session_start_seconds", METRICS_HISTOGRAM,
+	                 "Time from claiming a session.start job to the tunnel being ready");
+	metrics_describe("kaiden_session_cf_calls_total", METRICS_COUNTER,
+	                 "Cloudflare API requests spent on sessions, by phase");
+	metrics_describe("kaiden_sessions_expired_total", METRICS_COUNTER,
+	                 "Sessions the sweep ended, by reason");
+	missing_settings(missing, sizeof(missing));
+	if (missing[0]) {
+		snprintf(S.none_reason, sizeof(S.none_reason),
+		         "no tunnel provider is configured: set %s", missing);
+		log_warn("tunnel provider=none: %s (every session will fail until they are set)",
+		         S.none_reason);
+		return 0;
+	}
+	if (tunnel_cf_init() != 0) {
+		snprintf(S.none_reason, sizeof(S.none_reason),
+		         "no tunnel provider is configured: the Cloudflare provider could not start "
+		         "(see helperd's log)");
+		log_error("tunnel provider=none: %s", S.none_reason);
+		return 0;
+	}
+	S.cloudflare = 1;
+	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
+	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
+	         cfg_int(CFG_CF_BUDGET));
+	return 0;
+}
+
+void session_shutdown(void)
+{
+	/* Machines in flight are abandoned: their jobs stay leased and are resumed from
+	 * the recorded step by the next run (jobs.c requeues its own at start). */
+	while (S.all)
+		sess_free(S.all);
+	if (S.cloudflare)
+		tunnel_cf_shutdown();
+	S.cloudflare = 0;
+}

@@ -1,0 +1,15 @@
+/* sweep.h: helperd's periodic housekeeping: every helperd.sweep seconds (and once at
+ * start) session_sweep() (expired sessions, orphaned provider objects), and devices left
+ * online by a helperd that died marked offline (store_agent_expire: last_seen older
+ * than twice helperd.agent_timeout, held by another instance or none). */
+#ifndef KAIDEN_SWEEP_H
+#define KAIDEN_SWEEP_H
+
+#include "compat.h"
+
+int sweep_init(void) WUR;
+void sweep_shutdown(void);
+/* One sweep now (tests, and the timer). */
+void sweep_run(void);
+
+#endif

@@ -1,0 +1,1265 @@
+/* tunnel_cf.c: the Cloudflare provider: the objects behind one session, made and unmade
+ * in the order shared/ref/cloudflare-api.md gives, through cf.h.
+ *
+ * Provision (each stage's step is written to the row before its calls go out; each
+ * object's id is written the moment it is known; a stage whose objects exist already
+ * is skipped, which is how a restart resumes):
+ *
+ *   tunnel   POST cfd_tunnel {name kaiden-sess-<short>, config_src cloudflare}
+ *              409/1013 (a create whose reply was lost): list ?name=..&is_deleted=false,
+ *              adopt the live one
+ *   access   POST access/apps for web (self_hosted) and ssh (type ssh), in parallel,
+ *            each with an inline allow policy built from cloudflare.access_allow,
+ *            before any DNS exists, so a hostname is never reachable without Access
+ *              refused: list ?domain=<host>&exact=true; adopt an app of ours by name
+ *   config   PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
+ *            (originRequest.access with the web app's aud), ssh -> ssh://localhost:<p>,
+ *            catch-all http_status:404          (skipped once the row is past it)
+ *   dns      POST dns_records, proxied CNAMEs to <tunnel>.cfargotunnel.com, in parallel,
+ *            comment kaiden-sess-<short>
+ *              81053/81057: list ?type=CNAME&name.exact=<host>; adopt it if its content
+ *              is our tunnel, else fail naming what the name points to
+ *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
+ *            or resumed after a restart). Kept in memory only, wiped after the callback.
+ *
+ * Teardown (idempotent; 404 is done):
+ *
+ *   dns_delete     DELETE both records, in parallel
+ *   tunnel_delete  DELETE cfd_tunnel/<id>/connections, then DELETE cfd_tunnel/<id>;
+ *                  400/1022 (connectors still attached): both again after 1, 2, 4, 8 s.
+ *                  In parallel: DELETE both Access apps (DNS is gone by now, so the
+ *                  hostnames cannot be reached around Access). If a DNS delete was
+ *                  refused, the apps are kept for the sweep to delete after the record.
+ *
+ * Within a parallel stage a failure waits for its siblings, so every id that did get
+ * created is on the row before the caller compensates. Calls: 6 to provision (tunnel 1,
+ * apps 2, config 1, DNS 2; the token comes with the create), 6 to tear down (DNS 2,
+ * connections 1, tunnel 1, apps 2). */
+#include "provider.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "cf.h"
+#include "cfg.h"
+#include "db.h"
+#include "helperd.h"
+#include "log.h"
+#include "store_tunnel.h"
+
+#define NAME_PREFIX "kaiden-sess-"
+#define TUNNEL_DELETE_TRIES 5
+
+enum lane { LANE_TUNNEL, LANE_WEB, LANE_SSH, LANES };
+
+enum stage {
+	ST_TUNNEL, ST_ACCESS, ST_CONFIG, ST_DNS, ST_TOKEN, ST_PROVISIONED,
+	ST_DNS_DELETE, ST_TUNNEL_DELETE, ST_TORN_DOWN
+};
+
+enum call_kind {
+	K_TUNNEL_CREATE, K_TUNNEL_FIND, K_APP_CREATE, K_APP_FIND, K_CONFIG, K_DNS_CREATE,
+	K_DNS_FIND, K_TOKEN, K_DNS_DELETE, K_CONNS_DELETE, K_TUNNEL_DELETE, K_APP_DELETE
+};
+
+struct slot {
+	struct tunnel_op *op;
+	enum lane lane;
+	enum call_kind kind;
+	struct cf_call *call;
+	char first_error[300]; /* a create's refusal, kept while we look for the object */
+};
+
+struct tunnel_op {
+	int teardown;
+	struct store_tunnel *t;
+	tunnel_done_fn done;
+	void *arg;
+	enum stage stage;
+	int pending;               /* calls in flight in this stage */
+	struct slot slots[LANES];
+	char *token;               /* secret */
+	int calls;
+	enum tunnel_rc rc;         /* worst so far in this operation */
+	char reason[512];
+	int dns_refused;           /* teardown: keep the Access apps */
+	int tunnel_tries;
+	uv_timer_t *timer;         /* 1022 backoff (heap: closed asynchronously) */
+};
+
+static struct {
+	int ready;
+	char account[64], zone[64], domain[256], team[128];
+	json_object *include;      /* Access include rules from cloudflare.access_allow */
+	char allow_problem[256];   /* why no session can be provisioned, "" if none */
+	char duration[32];         /* Access session_duration */
+	struct sweep *sweep;       /* the sweep running, or NULL */
+} P;
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static const char *lane_host(const struct tunnel_op *op, enum lane lane)
+{
+	return lane == LANE_SSH ? op->t->ssh_hostname : op->t->web_hostname;
+}
+
+static enum store_tunnel_field app_field(enum lane lane)
+{
+	return lane == LANE_SSH ? STORE_TUNNEL_SSH_APP : STORE_TUNNEL_WEB_APP;
+}
+
+static enum store_tunnel_field aud_field(enum lane lane)
+{
+	return lane == LANE_SSH ? STORE_TUNNEL_SSH_AUD : STORE_TUNNEL_WEB_AUD;
+}
+
+static enum store_tunnel_field dns_field(enum lane lane)
+{
+	return lane == LANE_SSH ? STORE_TUNNEL_SSH_DNS : STORE_TUNNEL_WEB_DNS;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Records the first failure of the operation; FAILED outranks TRANSIENT. */
+static void op_fail(struct tunnel_op *op, enum tunnel_rc rc, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+static void op_fail(struct tunnel_op *op, enum tunnel_rc rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (op->rc == TUNNEL_FAILED || (op->rc == TUNNEL_TRANSIENT && rc == TUNNEL_TRANSIENT))
+		return;
+	op->rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(op->reason, sizeof(op->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* A failed call as a result for the operation: API refusals fail, the rest wait.
+ * what names the object: "the tunnel", "the DNS record for h", ... */
+static void op_fail_call(struct tunnel_op *op, const struct cf_result *r, const char *what)
+{
+	if (r->status == CF_TRANSIENT)
+		op_fail(op, TUNNEL_TRANSIENT, "Cloudflare kept failing on %s: %s", what, r->message);
+	else
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused %s: %d %s", what, r->code, r->message);
+}
+
+/* Writes an id to the row and the machine's copy. 0, or -1 (the operation is then
+ * transient: the object exists but the row does not know it yet; a retry adopts it). */
+static int save_id(struct tunnel_op *op, enum store_tunnel_field f, const char *value)
+{
+	if (store_tunnel_set_id(helperd.db, op->t->tenant_id, op->t->id, f, value) != STORE_OK) {
+		op_fail(op, TUNNEL_TRANSIENT, "the database did not take the %s of session %s",
+		        store_tunnel_column(f), op->t->id);
+		return -1;
+	}
+	snprintf(op->t->ids[f], sizeof(op->t->ids[f]), "%s", value ? value : "");
+	return 0;
+}
+
+static int save_step(struct tunnel_op *op, const char *step)
+{
+	if (strcmp(op->t->step, step) == 0)
+		return 0;
+	if (store_tunnel_set_step(helperd.db, op->t->tenant_id, op->t->id, step, NULL) !=
+	    STORE_OK) {
+		op_fail(op, TUNNEL_TRANSIENT, "the database did not take step %s of session %s",
+		        step, op->t->id);
+		return -1;
+	}
+	snprintf(op->t->step, sizeof(op->t->step), "%s", step);
+	return 0;
+}
+
+static void wipe_token(struct tunnel_op *op)
+{
+	if (op->token) {
+		sodium_memzero(op->token, strlen(op->token));
+		free(op->token);
+		op->token = NULL;
+	}
+}
+
+static void close_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void op_free(struct tunnel_op *op)
+{
+	for (int i = 0; i < LANES; i++)
+		if (op->slots[i].call)
+			cf_cancel(op->slots[i].call);
+	if (op->timer) {
+		uv_timer_stop(op->timer);
+		uv_close((uv_handle_t *)op->timer, close_free);
+	}
+	wipe_token(op);
+	free(op);
+}
+
+static void op_finish(struct tunnel_op *op)
+{
+	struct tunnel_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.rc = op->rc;
+	snprintf(r.reason, sizeof(r.reason), "%s", op->rc == TUNNEL_OK ? "" : op->reason);
+	r.token = op->rc == TUNNEL_OK && !op->teardown ? op->token : NULL;
+	r.calls = op->calls;
+	op->done(op->arg, &r);
+	op_free(op);
+}
+
+static void call_done(void *arg, const struct cf_result *r);
+
+/* Starts one call on a lane; the path is taken. 0, or -1 (recorded as transient). */
+static int lane_call(struct tunnel_op *op, enum lane lane, enum call_kind kind,
+                     const char *method, char *path, json_object *body, int list)
+{
+	struct slot *s = &op->slots[lane];
+
+	s->op = op;
+	s->lane = lane;
+	s->kind = kind;
+	if (!path) {
+		json_object_put(body);
+		op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+		return -1;
+	}
+	s->call = list ? cf_list(path, 50, call_done, s) : cf_call(method, path, body, call_done, s);
+	free(path);
+	if (!s->call) {
+		op_fail(op, TUNNEL_TRANSIENT, "could not start a Cloudflare API call");
+		return -1;
+	}
+	op->pending++;
+	return 0;
+}
+
+static char *name_of(const struct tunnel_op *op)
+{
+	return cf_path(NAME_PREFIX "%s", op->t->short_id);
+}
+
+/* ---- provision ---------------------------------------------------------------------- */
+
+static void advance(struct tunnel_op *op);
+
+static void tunnel_create(struct tunnel_op *op)
+{
+	json_object *body = json_object_new_object();
+	char *name = name_of(op);
+
+	json_object_object_add(body, "name", json_object_new_string(name ? name : ""));
+	json_object_object_add(body, "config_src", json_object_new_string("cloudflare"));
+	free(name);
+	lane_call(op, LANE_TUNNEL, K_TUNNEL_CREATE, "POST",
+	          cf_path("/accounts/%s/cfd_tunnel", P.account), body, 0);
+}
+
+static json_object *app_body(const struct tunnel_op *op, enum lane lane)
+{
+	json_object *body = json_object_new_object(), *policy = json_object_new_object();
+	json_object *policies = json_object_new_array(), *include = NULL;
+	char name[64];
+
+	snprintf(name, sizeof(name), NAME_PREFIX "%s%s", op->t->short_id,
+	         lane == LANE_SSH ? "-ssh" : "");
+	json_object_deep_copy(P.include, &include, NULL);
+	json_object_object_add(policy, "name", json_object_new_string(name));
+	json_object_object_add(policy, "decision", json_object_new_string("allow"));
+	json_object_object_add(policy, "include", include);
+	json_object_object_add(policy, "precedence", json_object_new_int(1));
+	json_object_array_add(policies, policy);
+	json_object_object_add(body, "name", json_object_new_string(name));
+	json_object_object_add(body, "domain", json_object_new_string(lane_host(op, lane)));
+	json_object_object_add(body, "type",
+	                       json_object_new_string(lane == LANE_SSH ? "ssh" : "self_hosted"));
+	json_object_object_add(body, "session_duration", json_object_new_string(P.duration));
+	json_object_object_add(body, "app_launcher_visible", json_object_new_boolean(0));
+	json_object_object_add(body, "policies", policies);
+	return body;
+}
+
+static void access_create(struct tunnel_op *op)
+{
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+		if (op->t->ids[app_field(lane)][0] && op->t->ids[aud_field(lane)][0])
+			continue;
+		if (lane_call(op, lane, K_APP_CREATE, "POST",
+		              cf_path("/accounts/%s/access/apps", P.account), app_body(op, lane), 0))
+			break;
+	}
+}
+
+static void config_put(struct tunnel_op *op)
+{
+	json_object *body = json_object_new_object(), *config = json_object_new_object();
+	json_object *ingress = json_object_new_array(), *web = json_object_new_object();
+	json_object *ssh = json_object_new_object(), *last = json_object_new_object();
+	json_object *origin = json_object_new_object(), *access = json_object_new_object();
+	json_object *aud = json_object_new_array();
+	char service[64];
+
+	snprintf(service, sizeof(service), "http://localhost:%d", op->t->web_port);
+	json_object_object_add(web, "hostname", json_object_new_string(op->t->web_hostname));
+	json_object_object_add(web, "service", json_object_new_string(service));
+	/* cloudflared checks the Access JWT itself too: a request that somehow bypassed
+	 * Access at the edge is refused at the origin. */
+	json_object_array_add(aud, json_object_new_string(op->t->ids[STORE_TUNNEL_WEB_AUD]));
+	json_object_object_add(access, "required", json_object_new_boolean(1));
+	json_object_object_add(access, "teamName", json_object_new_string(P.team));
+	json_object_object_add(access, "audTag", aud);
+	json_object_object_add(origin, "access", access);
+	json_object_object_add(web, "originRequest", origin);
+	snprintf(service, sizeof(service), "ssh://localhost:%d", op->t->ssh_port);
+	json_object_object_add(ssh, "hostname", json_object_new_string(op->t->ssh_hostname));
+	json_object_object_add(ssh, "service", json_object_new_string(service));
+	json_object_object_add(last, "service", json_object_new_string("http_status:404"));
+	json_object_array_add(ingress, web);
+	json_object_array_add(ingress, ssh);
+	json_object_array_add(ingress, last);
+	json_object_object_add(config, "ingress", ingress);
+	json_object_object_add(body, "config", config);
+	lane_call(op, LANE_TUNNEL, K_CONFIG, "PUT",
+	          cf_path("/accounts/%s/cfd_tunnel/%s/configurations", P.account,
+	                  op->t->ids[STORE_TUNNEL_ID]),
+	          body, 0);
+}
+
+static void dns_create(struct tunnel_op *op)
+{
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+		json_object *body;
+		char content[128], comment[64];
+		if (op->t->ids[dns_field(lane)][0])
+			continue;
+		snprintf(content, sizeof(content), "%s.cfargotunnel.com", op->t->ids[STORE_TUNNEL_ID]);
+		snprintf(comment, sizeof(comment), NAME_PREFIX "%s", op->t->short_id);
+		body = json_object_new_object();
+		json_object_object_add(body, "type", json_object_new_string("CNAME"));
+		json_object_object_add(body, "name", json_object_new_string(lane_host(op, lane)));
+		json_object_object_add(body, "content", json_object_new_string(content));
+		json_object_object_add(body, "proxied", json_object_new_boolean(1));
+		json_object_object_add(body, "ttl", json_object_new_int(1));
+		json_object_object_add(body, "comment", json_object_new_string(comment));
+		if (lane_call(op, lane, K_DNS_CREATE, "POST",
+		              cf_path("/zones/%s/dns_records", P.zone), body, 0))
+			break;
+	}
+}
+
+/* Order of the provision steps, to tell whether the row is past a stage. */
+static int step_rank(const char *step)
+{
+	static const char *const order[] = { TUNNEL_STEP_TUNNEL, TUNNEL_STEP_ACCESS,
+		                             TUNNEL_STEP_CONFIG, TUNNEL_STEP_DNS,
+		                             TUNNEL_STEP_TOKEN, "agent", "active" };
+
+	for (size_t i = 0; i < ARRAY_LEN(order); i++)
+		if (strcmp(step, order[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Runs stages until one has calls in flight, fails, or all are done. */
+static void advance(struct tunnel_op *op)
+{
+	while (op->pending == 0) {
+		if (op->rc != TUNNEL_OK) {
+			op_finish(op);
+			return;
+		}
+		switch (op->stage) {
+		case ST_TUNNEL:
+			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, TUNNEL_STEP_TUNNEL) == 0)
+				tunnel_create(op);
+			op->stage = ST_ACCESS;
+			break;
+		case ST_ACCESS:
+			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_ACCESS)
+			                          ? op->t->step
+			                          : TUNNEL_STEP_ACCESS) == 0)
+				access_create(op);
+			op->stage = ST_CONFIG;
+			break;
+		case ST_CONFIG:
+			/* PUT is idempotent, but a resumed machine past it saves the call. */
+			if (step_rank(op->t->step) <= step_rank(TUNNEL_STEP_CONFIG) &&
+			    save_step(op, TUNNEL_STEP_CONFIG) == 0)
+				config_put(op);
+			op->stage = ST_DNS;
+			break;
+		case ST_DNS:
+			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_DNS)
+			                          ? op->t->step
+			                          : TUNNEL_STEP_DNS) == 0)
+				dns_create(op);
+			op->stage = ST_TOKEN;
+			break;
+		case ST_TOKEN:
+			if (!op->token && save_step(op, TUNNEL_STEP_TOKEN) == 0)
+				lane_call(op, LANE_TUNNEL, K_TOKEN, "GET",
+				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.account,
+				                  op->t->ids[STORE_TUNNEL_ID]),
+				          NULL, 0);
+			op->stage = ST_PROVISIONED;
+			break;
+		case ST_PROVISIONED:
+		case ST_TORN_DOWN:
+			op_finish(op);
+			return;
+		case ST_DNS_DELETE:
+		case ST_TUNNEL_DELETE:
+			break; /* teardown_advance's */
+		}
+	}
+}
+
+/* ---- replies ------------------------------------------------------------------------- */
+
+static void teardown_advance(struct tunnel_op *op);
+
+static void lane_done(struct tunnel_op *op)
+{
+	op->pending--;
+	if (op->teardown)
+		teardown_advance(op);
+	else
+		advance(op);
+}
+
+/* The first item of a list whose key equals want, or NULL. */
+static json_object *find_item(json_object *items, const char *key, const char *want)
+{
+	size_t n = items && json_object_is_type(items, json_type_array)
+	                   ? json_object_array_length(items)
+	                   : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		const char *v = jstr(it, key);
+		if (v && strcasecmp(v, want) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+static void on_tunnel_create(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *id = jstr(r->result, "id"), *token = jstr(r->result, "token");
+
+	if (r->status == CF_OK && id) {
+		if (save_id(op, STORE_TUNNEL_ID, id) == 0)
+			log_info("session=%s tunnel %s created", op->t->id, id);
+		if (token)
+			op->token = strdup(token);
+		return;
+	}
+	if (r->status == CF_FAILED && (r->code == 1013 || r->http_status == 409)) {
+		/* The name is taken: most likely our own create whose reply was lost. */
+		char *name = name_of(op), *esc = name ? cf_escape(name) : NULL;
+		snprintf(s->first_error, sizeof(s->first_error), "%d %s", r->code, r->message);
+		if (esc)
+			lane_call(op, LANE_TUNNEL, K_TUNNEL_FIND, "GET",
+			          cf_path("/accounts/%s/cfd_tunnel?name=%s&is_deleted=false", P.account,
+			                  esc),
+			          NULL, 1);
+		else
+			op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+		free(name);
+		free(esc);
+		return;
+	}
+	op_fail_call(op, r, "the tunnel");
+}
+
+static void on_tunnel_find(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	char *name = name_of(op);
+	json_object *it = NULL;
+	size_t n;
+
+	if (r->status != CF_OK) {
+		op_fail_call(op, r, "the list of tunnels");
+		free(name);
+		return;
+	}
+	n = json_object_array_length(r->result);
+	for (size_t i = 0; name && i < n; i++) {
+		json_object *c = json_object_array_get_idx(r->result, i), *del;
+		const char *cn = jstr(c, "name");
+		if (cn && strcmp(cn, name) == 0 &&
+		    (!json_object_object_get_ex(c, "deleted_at", &del) ||
+		     json_object_is_type(del, json_type_null))) {
+			it = c;
+			break;
+		}
+	}
+	if (it && jstr(it, "id")) {
+		if (save_id(op, STORE_TUNNEL_ID, jstr(it, "id")) == 0)
+			log_warn("session=%s adopted tunnel %s (%s): its create reply was lost",
+			         op->t->id, jstr(it, "id"), name);
+	} else {
+		op_fail(op, TUNNEL_FAILED,
+		        "Cloudflare refused to create tunnel %s (%s) and no live tunnel has that "
+		        "name", name ? name : "", s->first_error);
+	}
+	free(name);
+}
+
+static void on_app_create(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *id = jstr(r->result, "id"), *aud = jstr(r->result, "aud");
+	char *esc;
+
+	if (r->status == CF_OK && id && aud) {
+		if (save_id(op, app_field(s->lane), id) == 0 && save_id(op, aud_field(s->lane), aud) == 0)
+			log_info("session=%s Access app %s for %s created", op->t->id, id,
+			         lane_host(op, s->lane));
+		return;
+	}
+	if (r->status != CF_FAILED) {
+		char what[320];
+		snprintf(what, sizeof(what), "the Access application for %s", lane_host(op, s->lane));
+		op_fail_call(op, r, what);
+		return;
+	}
+	/* Refused: an app for this domain may exist already (ours, after a lost reply). */
+	snprintf(s->first_error, sizeof(s->first_error), "%d %s", r->code, r->message);
+	esc = cf_escape(lane_host(op, s->lane));
+	if (!esc) {
+		op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+		return;
+	}
+	lane_call(op, s->lane, K_APP_FIND, "GET",
+	          cf_path("/accounts/%s/access/apps?domain=%s&exact=true", P.account, esc), NULL, 1);
+	free(esc);
+}
+
+static void on_app_find(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *host = lane_host(op, s->lane);
+	json_object *it;
+	char name[64];
+
+	if (r->status != CF_OK) {
+		op_fail_call(op, r, "the list of Access applications");
+		return;
+	}
+	snprintf(name, sizeof(name), NAME_PREFIX "%s%s", op->t->short_id,
+	         s->lane == LANE_SSH ? "-ssh" : "");
+	it = find_item(r->result, "domain", host);
+	if (it && jstr(it, "name") && strcmp(jstr(it, "name"), name) == 0 && jstr(it, "id") &&
+	    jstr(it, "aud")) {
+		if (save_id(op, app_field(s->lane), jstr(it, "id")) == 0 &&
+		    save_id(op, aud_field(s->lane), jstr(it, "aud")) == 0)
+			log_warn("session=%s adopted Access app %s for %s: its create reply was lost",
+			         op->t->id, jstr(it, "id"), host);
+		return;
+	}
+	if (it)
+		op_fail(op, TUNNEL_FAILED,
+		        "Cloudflare refused the Access application for %s: %s (an application "
+		        "named \"%s\" already protects that hostname)",
+		        host, s->first_error, jstr(it, "name") ? jstr(it, "name") : "");
+	else
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused the Access application for %s: %s",
+		        host, s->first_error);
+}
+
+static void on_dns_create(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *id = jstr(r->result, "id");
+	char *esc;
+
+	if (r->status == CF_OK && id) {
+		if (save_id(op, dns_field(s->lane), id) == 0)
+			log_info("session=%s DNS record %s for %s created", op->t->id, id,
+			         lane_host(op, s->lane));
+		return;
+	}
+	if (r->status != CF_FAILED) {
+		char what[320];
+		snprintf(what, sizeof(what), "the DNS record for %s", lane_host(op, s->lane));
+		op_fail_call(op, r, what);
+		return;
+	}
+	snprintf(s->first_error, sizeof(s->first_error), "%d %s", r->code, r->message);
+	if (r->code != 81053 && r->code != 81057) {
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused the DNS record for %s: %s",
+		        lane_host(op, s->lane), s->first_error);
+		return;
+	}
+	/* The name exists: ours after a lost reply, or someone else's record. */
+	esc = cf_escape(lane_host(op, s->lane));
+	if (!esc) {
+		op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+		return;
+	}
+	lane_call(op, s->lane, K_DNS_FIND, "GET",
+	          cf_path("/zones/%s/dns_records?name.exact=%s", P.zone, esc), NULL, 1);
+	free(esc);
+}
+
+static void on_dns_find(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *host = lane_host(op, s->lane), *content;
+	char want[128];
+	json_object *it;
+
+	if (r->status != CF_OK) {
+		op_fail_call(op, r, "the DNS record lookup");
+		return;
+	}
+	snprintf(want, sizeof(want), "%s.cfargotunnel.com", op->t->ids[STORE_TUNNEL_ID]);
+	it = find_item(r->result, "name", host);
+	content = jstr(it, "content");
+	if (it && content && strcasecmp(content, want) == 0 && jstr(it, "id")) {
+		if (save_id(op, dns_field(s->lane), jstr(it, "id")) == 0)
+			log_warn("session=%s adopted DNS record %s for %s: its create reply was lost",
+			         op->t->id, jstr(it, "id"), host);
+		return;
+	}
+	if (it)
+		op_fail(op, TUNNEL_FAILED,
+		        "Cloudflare refused the DNS record for %s: %s (the name already points to "
+		        "%s)", host, s->first_error, content ? content : "something else");
+	else
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused the DNS record for %s: %s", host,
+		        s->first_error);
+}
+
+static void on_token(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+
+	if (r->status == CF_OK && r->result && json_object_is_type(r->result, json_type_string)) {
+		op->token = strdup(json_object_get_string(r->result));
+		if (!op->token)
+			op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+		return;
+	}
+	if (r->status == CF_OK)
+		op_fail(op, TUNNEL_FAILED, "Cloudflare gave no token for tunnel %s",
+		        op->t->ids[STORE_TUNNEL_ID]);
+	else
+		op_fail_call(op, r, "the tunnel token");
+}
+
+/* ---- teardown ------------------------------------------------------------------------ */
+
+static void conns_delete(struct tunnel_op *op)
+{
+	lane_call(op, LANE_TUNNEL, K_CONNS_DELETE, "DELETE",
+	          cf_path("/accounts/%s/cfd_tunnel/%s/connections", P.account,
+	                  op->t->ids[STORE_TUNNEL_ID]),
+	          NULL, 0);
+}
+
+static void retry_tunnel_cb(uv_timer_t *t)
+{
+	struct tunnel_op *op = t->data;
+
+	op->pending--;
+	conns_delete(op);
+	teardown_advance(op);
+}
+
+static void on_delete(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+	const char *what = s->kind == K_DNS_DELETE      ? "the DNS record"
+	                   : s->kind == K_APP_DELETE    ? "the Access application"
+	                   : s->kind == K_CONNS_DELETE  ? "the tunnel's connections"
+	                                                : "the tunnel";
+
+	if (s->kind == K_CONNS_DELETE) {
+		if (r->status == CF_OK && r->gone)
+			return; /* no such tunnel: nothing more to delete */
+		if (r->status == CF_OK) {
+			lane_call(op, LANE_TUNNEL, K_TUNNEL_DELETE, "DELETE",
+			          cf_path("/accounts/%s/cfd_tunnel/%s", P.account,
+			                  op->t->ids[STORE_TUNNEL_ID]),
+			          NULL, 0);
+			return;
+		}
+	}
+	if (s->kind == K_TUNNEL_DELETE && r->status == CF_FAILED &&
+	    (r->code == 1022 || (r->http_status == 400 && strstr(r->message, "connections")))) {
+		/* Connectors came back (cloudflared still running, or the edge keeps them for
+		 * a while): delete the connections again, then the tunnel, after a pause. */
+		if (++op->tunnel_tries < TUNNEL_DELETE_TRIES && op->timer) {
+			op->pending++;
+			uv_timer_start(op->timer, retry_tunnel_cb, 1000u << (op->tunnel_tries - 1), 0);
+			log_info("session=%s tunnel %s still has connections; retrying its delete",
+			         op->t->id, op->t->ids[STORE_TUNNEL_ID]);
+			return;
+		}
+		op_fail(op, TUNNEL_TRANSIENT,
+		        "Cloudflare would not delete tunnel %s: it still has active connections "
+		        "(is cloudflared still running on the device?)",
+		        op->t->ids[STORE_TUNNEL_ID]);
+		return;
+	}
+	if (r->status == CF_OK) {
+		if (s->kind == K_TUNNEL_DELETE)
+			log_info("session=%s tunnel %s deleted", op->t->id, op->t->ids[STORE_TUNNEL_ID]);
+		return;
+	}
+	if (s->kind == K_DNS_DELETE && r->status == CF_FAILED)
+		op->dns_refused = 1;
+	if (r->status == CF_TRANSIENT)
+		op_fail(op, TUNNEL_TRANSIENT, "Cloudflare kept failing on deleting %s: %s", what,
+		        r->message);
+	else
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused to delete %s for %s: %d %s", what,
+		        s->lane == LANE_TUNNEL ? op->t->ids[STORE_TUNNEL_ID] : lane_host(op, s->lane),
+		        r->code, r->message);
+}
+
+/* Teardown runs every stage even after a failure (deleting what it can), except
+ * that Access apps stay while their DNS record might. */
+static void teardown_advance(struct tunnel_op *op)
+{
+	while (op->pending == 0) {
+		switch (op->stage) {
+		case ST_DNS_DELETE:
+			op->stage = ST_TUNNEL_DELETE;
+			if (save_step(op, TUNNEL_STEP_DNS_DELETE) != 0)
+				break;
+			for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
+				if (op->t->ids[dns_field(lane)][0])
+					lane_call(op, lane, K_DNS_DELETE, "DELETE",
+					          cf_path("/zones/%s/dns_records/%s", P.zone,
+					                  op->t->ids[dns_field(lane)]),
+					          NULL, 0);
+			break;
+		case ST_TUNNEL_DELETE:
+			op->stage = ST_TORN_DOWN;
+			if (op->rc == TUNNEL_TRANSIENT) {
+				op_finish(op); /* try the rest later, in order */
+				return;
+			}
+			if (save_step(op, TUNNEL_STEP_TUNNEL_DELETE) != 0)
+				break;
+			if (op->t->ids[STORE_TUNNEL_ID][0])
+				conns_delete(op);
+			for (enum lane lane = LANE_WEB; lane <= LANE_SSH && !op->dns_refused; lane++)
+				if (op->t->ids[app_field(lane)][0])
+					lane_call(op, lane, K_APP_DELETE, "DELETE",
+					          cf_path("/accounts/%s/access/apps/%s", P.account,
+					                  op->t->ids[app_field(lane)]),
+					          NULL, 0);
+			break;
+		default:
+			op_finish(op);
+			return;
+		}
+	}
+}
+
+static void call_done(void *arg, const struct cf_result *r)
+{
+	struct slot *s = arg;
+	struct tunnel_op *op = s->op;
+
+	s->call = NULL;
+	op->calls += r->attempts;
+	switch (s->kind) {
+	case K_TUNNEL_CREATE:
+		on_tunnel_create(s, r);
+		break;
+	case K_TUNNEL_FIND:
+		on_tunnel_find(s, r);
+		break;
+	case K_APP_CREATE:
+		on_app_create(s, r);
+		break;
+	case K_APP_FIND:
+		on_app_find(s, r);
+		break;
+	case K_CONFIG:
+		if (r->status != CF_OK)
+			op_fail_call(op, r, "the tunnel configuration");
+		break;
+	case K_DNS_CREATE:
+		on_dns_create(s, r);
+		break;
+	case K_DNS_FIND:
+		on_dns_find(s, r);
+		break;
+	case K_TOKEN:
+		on_token(s, r);
+		break;
+	case K_DNS_DELETE:
+	case K_CONNS_DELETE:
+	case K_TUNNEL_DELETE:
+	case K_APP_DELETE:
+		on_delete(s, r);
+		break;
+	}
+	lane_done(op);
+}
+
+/* ---- operations ------------------------------------------------------------------------ */
+
+static struct tunnel_op *op_new(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+{
+	struct tunnel_op *op;
+
+	if (!P.ready || !t || !done)
+		return NULL;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->t = t;
+	op->done = done;
+	op->arg = arg;
+	op->rc = TUNNEL_OK;
+	return op;
+}
+
+/* Operations start from a zero-delay timer so the callback never runs on the
+ * caller's stack. */
+static void kick_cb(uv_timer_t *timer)
+{
+	struct tunnel_op *op = timer->data;
+
+	op->pending--;
+	if (op->teardown)
+		teardown_advance(op);
+	else
+		advance(op);
+}
+
+static struct tunnel_op *op_start(struct tunnel_op *op)
+{
+	op->timer = malloc(sizeof(*op->timer));
+	if (!op->timer || uv_timer_init(helperd.loop, op->timer) != 0) {
+		free(op->timer);
+		op->timer = NULL;
+		free(op);
+		return NULL;
+	}
+	op->timer->data = op;
+	op->pending = 1;
+	uv_timer_start(op->timer, kick_cb, 0, 0);
+	return op;
+}
+
+struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+{
+	struct tunnel_op *op = op_new(t, done, arg);
+
+	if (!op)
+		return NULL;
+	op->stage = ST_TUNNEL;
+	return op_start(op);
+}
+
+struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+{
+	struct tunnel_op *op = op_new(t, done, arg);
+
+	if (!op)
+		return NULL;
+	op->teardown = 1;
+	op->stage = strcmp(t->step, TUNNEL_STEP_TUNNEL_DELETE) == 0 ? ST_TUNNEL_DELETE
+	                                                            : ST_DNS_DELETE;
+	return op_start(op);
+}
+
+void tunnel_cf_cancel(struct tunnel_op *op)
+{
+	if (op)
+		op_free(op);
+}
+
+const char *tunnel_cf_cannot_provision(void)
+{
+	return P.allow_problem[0] ? P.allow_problem : NULL;
+}
+
+/* ---- orphan sweep ----------------------------------------------------------------------
+ *
+ * DNS records first, then tunnels, then Access apps (the teardown's order, so a hostname
+ * never outlives its Access app), each list paged through and filtered here by name
+ * (kaiden-sess-<short>) and, for DNS and Access, by the configured domain: objects of
+ * other tools in the account are never touched. An object is an orphan when no
+ * session with its short id is live (pending, active or ending). */
+
+enum sweep_phase { SW_DNS, SW_TUNNELS, SW_APPS, SW_DONE };
+
+struct sweep_item {
+	struct sweep *sw;
+	enum call_kind kind;
+	char id[STORE_TUNNEL_IDLEN];
+	char short_id[SHORT_ID_LEN + 1];
+	struct cf_call *call;
+	struct sweep_item *next;
+};
+
+struct sweep {
+	enum sweep_phase phase;
+	int pending, deleted;
+	struct cf_call *list;
+	struct sweep_item *items;              /* deletes in flight */
+	char kept[64][SHORT_ID_LEN + 1];       /* short ids whose DNS delete was refused */
+	int nkept;
+	void (*done)(void *arg, int deleted);
+	void *arg;
+};
+
+/* The short id in "kaiden-sess-<short>" or "kaiden-sess-<short>-ssh"; 0 or -1. */
+static int short_of(const char *name, char out[SHORT_ID_LEN + 1])
+{
+	size_t plen = strlen(NAME_PREFIX);
+
+	if (!name || strncmp(name, NAME_PREFIX, plen) != 0)
+		return -1;
+	name += plen;
+	for (int i = 0; i < SHORT_ID_LEN; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '2' && name[i] <= '7')))
+			return -1;
+	if (name[SHORT_ID_LEN] && strcmp(name + SHORT_ID_LEN, "-ssh") != 0)
+		return -1;
+	memcpy(out, name, SHORT_ID_LEN);
+	out[SHORT_ID_LEN] = '\0';
+	return 0;
+}
+
+/* 1 if host is the configured domain's subdomain. */
+static int in_domain(const char *host)
+{
+	size_t h = host ? strlen(host) : 0, d = strlen(P.domain);
+
+	return h > d + 1 && host[h - d - 1] == '.' && strcasecmp(host + h - d, P.domain) == 0;
+}
+
+/* 1 when the short id is not live (no live session owns it); 0 when live or unknown
+ * (a database error keeps the object: better a late delete than a wrong one). */
+static int orphan(const char *short_id)
+{
+	int live = 1;
+
+	if (store_tunnel_short_live(helperd.db, short_id, &live) != STORE_OK)
+		return 0;
+	return !live;
+}
+
+static void sweep_next(struct sweep *sw);
+
+static void sweep_item_done(void *arg, const struct cf_result *r)
+{
+	struct sweep_item *it = arg, **pp;
+	struct sweep *sw = it->sw;
+
+	it->call = NULL;
+	if (it->kind == K_CONNS_DELETE && r->status == CF_OK && !r->gone) {
+		it->kind = K_TUNNEL_DELETE;
+		char *path = cf_path("/accounts/%s/cfd_tunnel/%s", P.account, it->id);
+		it->call = path ? cf_call("DELETE", path, NULL, sweep_item_done, it) : NULL;
+		free(path);
+		if (it->call)
+			return;
+	}
+	if (r->status == CF_OK && !r->gone) {
+		sw->deleted++;
+		log_info("sweep: deleted orphaned %s %s (session kaiden-sess-%s is not live)",
+		         it->kind == K_DNS_DELETE ? "DNS record" : it->kind == K_APP_DELETE
+		                 ? "Access application" : "tunnel",
+		         it->id, it->short_id);
+	} else if (r->status != CF_OK) {
+		log_warn("sweep: could not delete %s: %s", it->id, r->message);
+		if (it->kind == K_DNS_DELETE && sw->nkept < (int)ARRAY_LEN(sw->kept))
+			snprintf(sw->kept[sw->nkept++], SHORT_ID_LEN + 1, "%s", it->short_id);
+	}
+	for (pp = &sw->items; *pp; pp = &(*pp)->next)
+		if (*pp == it) {
+			*pp = it->next;
+			break;
+		}
+	free(it);
+	if (--sw->pending == 0)
+		sweep_next(sw);
+}
+
+static void sweep_delete(struct sweep *sw, enum call_kind kind, const char *id,
+                         const char *short_id)
+{
+	struct sweep_item *it = calloc(1, sizeof(*it));
+	char *path;
+
+	if (!it)
+		return;
+	it->sw = sw;
+	it->kind = kind;
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	snprintf(it->short_id, sizeof(it->short_id), "%s", short_id);
+	if (kind == K_DNS_DELETE)
+		path = cf_path("/zones/%s/dns_records/%s", P.zone, id);
+	else if (kind == K_APP_DELETE)
+		path = cf_path("/accounts/%s/access/apps/%s", P.account, id);
+	else
+		path = cf_path("/accounts/%s/cfd_tunnel/%s/connections", P.account, id);
+	it->call = path ? cf_call("DELETE", path, NULL, sweep_item_done, it) : NULL;
+	free(path);
+	if (!it->call) {
+		free(it);
+		return;
+	}
+	it->next = sw->items;
+	sw->items = it;
+	sw->pending++;
+}
+
+static int kept(const struct sweep *sw, const char *short_id)
+{
+	for (int i = 0; i < sw->nkept; i++)
+		if (strcmp(sw->kept[i], short_id) == 0)
+			return 1;
+	return 0;
+}
+
+static void sweep_listed(void *arg, const struct cf_result *r)
+{
+	struct sweep *sw = arg;
+	size_t n;
+
+	sw->list = NULL;
+	if (r->status != CF_OK) {
+		log_warn("sweep: listing failed (%s); the next sweep tries again", r->message);
+		sw->phase = SW_DONE;
+		sweep_next(sw);
+		return;
+	}
+	n = json_object_array_length(r->result);
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(r->result, i);
+		char short_id[SHORT_ID_LEN + 1];
+		const char *id = jstr(it, "id");
+		if (!id)
+			continue;
+		switch (sw->phase) {
+		case SW_DNS:
+			if (short_of(jstr(it, "comment"), short_id) == 0 && in_domain(jstr(it, "name")) &&
+			    orphan(short_id))
+				sweep_delete(sw, K_DNS_DELETE, id, short_id);
+			break;
+		case SW_TUNNELS: {
+			json_object *del;
+			if (json_object_object_get_ex(it, "deleted_at", &del) &&
+			    !json_object_is_type(del, json_type_null))
+				break;
+			if (short_of(jstr(it, "name"), short_id) == 0 && orphan(short_id))
+				sweep_delete(sw, K_CONNS_DELETE, id, short_id);
+			break;
+		}
+		case SW_APPS:
+			if (short_of(jstr(it, "name"), short_id) == 0 && in_domain(jstr(it, "domain")) &&
+			    !kept(sw, short_id) && orphan(short_id))
+				sweep_delete(sw, K_APP_DELETE, id, short_id);
+			break;
+		case SW_DONE:
+			break;
+		}
+	}
+	sw->phase++;
+	if (sw->pending == 0)
+		sweep_next(sw);
+}
+
+static void sweep_next(struct sweep *sw)
+{
+	char *path = NULL;
+
+	switch (sw->phase) {
+	case SW_DNS:
+		path = cf_path("/zones/%s/dns_records?type=CNAME&comment.startswith=" NAME_PREFIX,
+		               P.zone);
+		break;
+	case SW_TUNNELS:
+		path = cf_path("/accounts/%s/cfd_tunnel?is_deleted=false&include_prefix=" NAME_PREFIX,
+		               P.account);
+		break;
+	case SW_APPS:
+		path = cf_path("/accounts/%s/access/apps", P.account);
+		break;
+	case SW_DONE:
+		break;
+	}
+	if (path) {
+		sw->list = cf_list(path, 100, sweep_listed, sw);
+		free(path);
+		if (sw->list)
+			return;
+	}
+	if (sw->deleted)
+		log_info("sweep: deleted %d orphaned Cloudflare objects", sw->deleted);
+	P.sweep = NULL;
+	if (sw->done)
+		sw->done(sw->arg, sw->deleted);
+	free(sw);
+}
+
+void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg)
+{
+	struct sweep *sw;
+
+	if (!P.ready || P.sweep)
+		return;
+	sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		return;
+	sw->done = done;
+	sw->arg = arg;
+	sw->phase = SW_DNS;
+	P.sweep = sw;
+	sweep_next(sw);
+}
+
+static void sweep_free(void)
+{
+	struct sweep *sw = P.sweep;
+
+	if (!sw)
+		return;
+	if (sw->list)
+		cf_cancel(sw->list);
+	while (sw->items) {
+		struct sweep_item *it = sw->items;
+		sw->items = it->next;
+		if (it->call)
+			cf_cancel(it->call);
+		free(it);
+	}
+	free(sw);
+	P.sweep = NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+/* cloudflare.access_allow: "a@x.com, @y.com" -> Access include rules. */
+static int parse_allow(const char *list)
+{
+	json_object *include = json_object_new_array();
+	const char *p = list;
+
+	P.allow_problem[0] = '\0';
+	while (p && *p) {
+		char item[256];
+		size_t n = strcspn(p, ",");
+		const char *at;
+		json_object *rule = json_object_new_object(), *inner = json_object_new_object();
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		if (n >= sizeof(item)) {
+			json_object_put(rule);
+			json_object_put(inner);
+			goto bad;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+			item[--n] = '\0';
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+		if (!n) {
+			json_object_put(rule);
+			json_object_put(inner);
+			continue;
+		}
+		at = strchr(item, '@');
+		if (!at || strchr(at + 1, '@') || !at[1] || !strchr(at + 1, '.')) {
+			json_object_put(rule);
+			json_object_put(inner);
+			snprintf(P.allow_problem, sizeof(P.allow_problem),
+			         "cloudflare.access_allow (KAIDEN_CF_ACCESS_ALLOW) has \"%.100s\", which is "
+			         "neither an email nor an @domain: refusing to publish sessions",
+			         item);
+			json_object_put(include);
+			return -1;
+		}
+		if (at == item) {
+			json_object_object_add(inner, "domain", json_object_new_string(item + 1));
+			json_object_object_add(rule, "email_domain", inner);
+		} else {
+			json_object_object_add(inner, "email", json_object_new_string(item));
+			json_object_object_add(rule, "email", inner);
+		}
+		json_object_array_add(include, rule);
+	}
+	if (json_object_array_length(include) == 0) {
+bad:
+		snprintf(P.allow_problem, sizeof(P.allow_problem),
+		         "cloudflare.access_allow (KAIDEN_CF_ACCESS_ALLOW) is empty: refusing to "
+		         "publish a session that no one could be let into through Access; set it to "
+		         "engineers' emails or @domains");
+		json_object_put(include);
+		return -1;
+	}
+	P.include = include;
+	return 0;
+}
+
+int tunnel_cf_init(void)
+{
+	struct cf_config cfg;
+	long minutes;
+
+	memset(&P, 0, sizeof(P));
+	snprintf(P.account, sizeof(P.account), "%s", cfg_str(CFG_CF_ACCOUNT_ID));
+	snprintf(P.zone, sizeof(P.zone), "%s", cfg_str(CFG_CF_ZONE_ID));
+	snprintf(P.domain, sizeof(P.domain), "%s", cfg_str(CFG_CF_DOMAIN));
+	snprintf(P.team, sizeof(P.team), "%s", cfg_str(CFG_CF_ACCESS_TEAM));
+	minutes = (cfg_int(CFG_SESSION_MAX_DURATION) + 59) / 60;
+	snprintf(P.duration, sizeof(P.duration), "%ldm", minutes);
+	if (parse_allow(cfg_str(CFG_CF_ACCESS_ALLOW)) != 0)
+		log_error("tunnel provider=cloudflare: %s", P.allow_problem);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.api_base = cfg_str(CFG_CF_API_BASE);
+	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);
+	cfg.budget = (int)cfg_int(CFG_CF_BUDGET);
+	/* cf_init keeps a client a test has set up already. */
+	if (cf_init(helperd.loop, &cfg) != 0) {
+		json_object_put(P.include);
+		P.include = NULL;
+		return -1;
+	}
+	P.ready = 1;
+	return 0;
+}
+
+void tunnel_cf_shutdown(void)
+{
+	if (!P.ready)
+		return;
+	sweep_free();
+	cf_shutdown();
+	json_object_put(P.include);
+	memset(&P, 0, sizeof(P));
+}

@@ -1,0 +1,216 @@
+# shellcheck shell=sh
+# Agents and kaiden-helperd: a simulated agent (tests/bench/agent_load) authenticates
+# through nginx, the device goes online with the facts it reported and offline when it
+# leaves; wrong and unknown credentials, deleted devices, bad frames, a takeover by a
+# newer connection, the per-address rate limit; jobs claimed from the outbox; on
+# PostgreSQL a server restart under a running helperd; and helperd's own shutdown
+# (SIGTERM) and heartbeat timeout.
+
+# kaiden-helperd joins the stack here, not in suite.sh: the cases before this one
+# assert sessions that stay pending, which they would not with helperd claiming their
+# jobs. From here on (case-90 too) it runs; suite.sh's trap stops it.
+if stack_helperd_start; then ok "start kaiden-helperd"; else bad "start kaiden-helperd" "see $STACK_DIR/log/kaiden-helperd.log"; fi
+
+case $B in /*) AGENT_LOAD=$B/tests/agent_load ;; *) AGENT_LOAD=$STACK_ROOT/$B/tests/agent_load ;; esac
+WS_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
+
+# agent NAME WANT ARGS...: runs one simulated agent through nginx; WANT is "welcome" or
+# a close code. One test.
+agent() {
+	_name=$1
+	_want=$2
+	shift 2
+	if [ "$_want" = welcome ]; then
+		set -- --expect-welcome "$@"
+	else
+		set -- --expect-close "$_want" "$@"
+	fi
+	if _out=$("$AGENT_LOAD" --url "$WS_URL" --timeout 20 "$@" 2>&1); then
+		ok "$_name"
+	else
+		LAST="agent_load $*"
+		CODE=-
+		bad "$_name" "want $_want: $_out"
+	fi
+}
+
+# agent_direct: the same, straight to helperd's Unix socket (a trusted proxy's place),
+# so that X-Forwarded-For is believed.
+agent_direct() {
+	_name=$1
+	_want=$2
+	shift 2
+	if _out=$("$AGENT_LOAD" --unix "$STACK_HELPERD_SOCKET" --timeout 20 --expect-close "$_want" "$@" 2>&1); then
+		ok "$_name"
+	else
+		LAST="agent_load --unix $*"
+		CODE=-
+		bad "$_name" "want $_want: $_out"
+	fi
+}
+
+# wait_for NAME SECONDS SQL WANT: one test: dbq SQL prints WANT within SECONDS.
+wait_for() {
+	_i=0
+	_limit=$(($2 * 10))
+	while :; do
+		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
+		if [ "$_got" = "$4" ]; then
+			ok "$1"
+			return 0
+		fi
+		if [ "$_i" -ge "$_limit" ]; then
+			LAST="SQL $3"
+			CODE=-
+			bad "$1" "after $2 s got '$_got', want '$4'"
+			return 1
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# metric NAME: the value of one series in helperd's /metrics (empty if none).
+metric() {
+	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+case $(curl -s --max-time 5 "$STACK_METRICS_URL") in
+*"# TYPE kaiden_agents_connected gauge"*"kaiden_jobs_claimed_total"*) ok "helperd serves /metrics" ;;
+*) bad "helperd serves /metrics" "no kaiden_agents_connected / kaiden_jobs_claimed_total at $STACK_METRICS_URL" ;;
+esac
+
+t "create a device for an agent" POST /api/v1/devices '{"name":"agent-01"}' 201 '.status == "offline"'
+save AG_DEV .id
+save AG_SECRET .secret
+
+# A good agent: online within 2 s with its facts, offline soon after it leaves.
+"$AGENT_LOAD" --url "$WS_URL" --device "$AG_DEV" --secret "$AG_SECRET" --expect-welcome \
+	--hold 3 --timeout 20 >"$T/agent1.out" 2>&1 &
+ag1=$!
+wait_for "the agent authenticates: device online within 2 s" 2 \
+	"SELECT status FROM devices WHERE id = '$AG_DEV'" online
+t "the device shows the agent's facts" GET "/api/v1/devices/$AG_DEV" '' 200 \
+	'.status == "online"' '.hostname == "load-0"' '.os == "linux"' \
+	'.agent_version == "load-1.0"' '.ip_address == "127.0.0.1"' '.last_seen | type == "string"'
+if [ "$(metric kaiden_agents_connected)" = 1 ]; then ok "/metrics counts the agent"; else bad "/metrics counts the agent" "kaiden_agents_connected is '$(metric kaiden_agents_connected)'"; fi
+if wait "$ag1"; then ok "the agent was welcomed"; else bad "the agent was welcomed" "$(cat "$T/agent1.out")"; fi
+wait_for "the agent leaves: device offline" 3 \
+	"SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+
+# Credentials.
+agent "a wrong secret is closed with 4001" 4001 --device "$AG_DEV" --secret wrong-secret
+agent "an unknown device is closed with 4001" 4001 \
+	--device 00000000-0000-7000-8000-00000000beef --secret "$AG_SECRET"
+agent "a device id that is not a UUID is closed with 4001" 4001 --device nope --secret x
+t "create a device to delete" POST /api/v1/devices '{"name":"agent-gone"}' 201
+save AG_GONE .id
+save AG_GONE_SECRET .secret
+t "delete it" DELETE "/api/v1/devices/$AG_GONE" '' 204
+agent "a deleted device is closed with 4003" 4003 --device "$AG_GONE" --secret "$AG_GONE_SECRET"
+dbcheck "... and stays offline" "SELECT status FROM devices WHERE id = '$AG_GONE'" offline
+
+# Bad frames, before and after authentication; helperd keeps serving.
+agent "garbage before hello: 4000" 4000 --device "$AG_DEV" --secret "$AG_SECRET" --first garbage
+agent "a heartbeat before hello: 4000" 4000 --device "$AG_DEV" --secret "$AG_SECRET" --first heartbeat
+agent "a binary frame: 1003" 1003 --device "$AG_DEV" --secret "$AG_SECRET" --first binary
+agent "a frame over PROTO_MAX_MSG: 1009" 1009 --device "$AG_DEV" --secret "$AG_SECRET" --first oversize
+agent "garbage after welcome: 4000" 4000 --device "$AG_DEV" --secret "$AG_SECRET" --after garbage --hold 10
+agent "a second hello: 4000" 4000 --device "$AG_DEV" --secret "$AG_SECRET" --after hello --hold 10
+agent "an oversized frame after welcome: 1009" 1009 --device "$AG_DEV" --secret "$AG_SECRET" --after oversize --hold 10
+agent "a 4 KB heartbeat (received in pieces) is accepted" 1000 --device "$AG_DEV" --secret "$AG_SECRET" --after bigheartbeat --hold 2
+agent "helperd still serves agents after all that" welcome --device "$AG_DEV" --secret "$AG_SECRET" --hold 0
+raw GET /api/v1/ws/agent
+if [ "$CODE" != 101 ] && [ "$CODE" != 000 ]; then ok "a plain GET of the agent path is refused ($CODE)"; else bad "a plain GET of the agent path is refused" "status $CODE"; fi
+
+# A newer connection takes over: the old one gets 4008, the device stays online. (The
+# last agent's offline mark lands first, so "online" below is the old connection's.)
+wait_for "device offline before the takeover" 3 "SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+"$AGENT_LOAD" --url "$WS_URL" --device "$AG_DEV" --secret "$AG_SECRET" --expect-close 4008 \
+	--hold 10 --timeout 20 >"$T/agent-old.out" 2>&1 &
+ag_old=$!
+wait_for "first connection online" 2 "SELECT status FROM devices WHERE id = '$AG_DEV'" online
+agent "a newer connection for the device is welcomed" welcome --device "$AG_DEV" --secret "$AG_SECRET" --hold 1
+if wait "$ag_old"; then ok "the replaced connection was closed with 4008"; else bad "the replaced connection was closed with 4008" "$(cat "$T/agent-old.out")"; fi
+wait_for "... and the device goes offline once the newer one leaves" 3 \
+	"SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+
+# Rate limit per client address: through the trusted socket with a made-up address, so
+# that the loopback address the other cases use keeps its tries.
+for i in 1 2 3 4 5; do
+	agent_direct "failed attempt $i from one address: 4001" 4001 --xff 203.0.113.77 \
+		--device "$AG_DEV" --secret "wrong-$i"
+done
+agent_direct "the next attempt from that address, right secret and all: 4029" 4029 \
+	--xff 203.0.113.77 --device "$AG_DEV" --secret "$AG_SECRET"
+if "$AGENT_LOAD" --unix "$STACK_HELPERD_SOCKET" --xff 203.0.113.78 --device "$AG_DEV" \
+	--secret "$AG_SECRET" --expect-welcome --hold 0 --timeout 20 >"$T/other.out" 2>&1; then
+	ok "another address is not limited"
+else
+	bad "another address is not limited" "$(cat "$T/other.out")"
+fi
+case $(metric 'kaiden_agent_auth_failures_total{reason="rate_limited"}') in
+'' | 0) bad "/metrics counts rate-limited attempts" "none counted" ;;
+*) ok "/metrics counts rate-limited attempts" ;;
+esac
+wait_for "device offline again" 3 "SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+
+# Jobs: a session's job is claimed from the outbox (what the session module then does
+# is case-70's business).
+t "create a session (a job for helperd)" POST /api/v1/sessions \
+	"{\"device_id\":\"$AG_DEV\",\"engineer_name\":\"Ada\"}" 201
+save AG_SESS .id
+wait_for "helperd claims the job within 3 s" 3 \
+	"SELECT count(*) FROM jobs WHERE session_id = '$AG_SESS' AND attempts >= 1 AND locked_by IS NOT NULL" 1
+
+if [ "$SUITE_DB" = postgres ]; then
+	# PostgreSQL restarts under helperd: its LISTEN connection comes back, and a job
+	# made after the restart is claimed at once (well before the 10 s periodic claim).
+	before=$(metric kaiden_db_listen_reconnects_total)
+	if sh "$STACK_ROOT/scripts/pg.sh" stop "$STACK_DIR/pg" >"$T/pg.out" 2>&1 &&
+		sh "$STACK_ROOT/scripts/pg.sh" start "$STACK_DIR/pg" >>"$T/pg.out" 2>&1; then
+		ok "restart PostgreSQL"
+	else
+		bad "restart PostgreSQL" "$(cat "$T/pg.out")"
+	fi
+	i=0
+	while [ "$(metric kaiden_db_listen_reconnects_total)" = "$before" ] && [ "$i" -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ "$(metric kaiden_db_listen_up)" = 1 ] && [ "$(metric kaiden_db_listen_reconnects_total)" != "$before" ]; then
+		ok "helperd's LISTEN connection comes back"
+	else
+		bad "helperd's LISTEN connection comes back" "listen_up=$(metric kaiden_db_listen_up) reconnects=$(metric kaiden_db_listen_reconnects_total)"
+	fi
+	# kaiden-api's threads each find their connection dead once: start it afresh.
+	stack_api_stop
+	if stack_api_start && stack_wait_ready; then ok "kaiden-api restarted after PostgreSQL"; else bad "kaiden-api restarted after PostgreSQL" "see its log"; fi
+	t "create a session after the restart" POST /api/v1/sessions \
+		"{\"device_id\":\"$AG_DEV\",\"engineer_name\":\"Ada\"}" 201
+	save AG_SESS2 .id
+	wait_for "a job made after the restart is claimed within 3 s" 3 \
+		"SELECT count(*) FROM jobs WHERE session_id = '$AG_SESS2' AND attempts >= 1" 1
+	agent "agents authenticate after the restart" welcome --device "$AG_DEV" --secret "$AG_SECRET" --hold 0
+fi
+
+# Shutdown: SIGTERM closes agents with 1001, marks their devices offline, exits 0.
+"$AGENT_LOAD" --url "$WS_URL" --device "$AG_DEV" --secret "$AG_SECRET" --expect-close 1001 \
+	--hold 30 --timeout 40 >"$T/agent-stop.out" 2>&1 &
+ag_stop=$!
+wait_for "an agent is online before helperd stops" 2 "SELECT status FROM devices WHERE id = '$AG_DEV'" online
+stack_helperd_stop
+if [ "$STACK_HELPERD_STATUS" = 0 ]; then ok "SIGTERM: kaiden-helperd exits 0"; else bad "SIGTERM: kaiden-helperd exits 0" "status $STACK_HELPERD_STATUS"; fi
+if wait "$ag_stop"; then ok "SIGTERM: the agent was told 1001"; else bad "SIGTERM: the agent was told 1001" "$(cat "$T/agent-stop.out")"; fi
+dbcheck "SIGTERM: the device is offline" "SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+
+# Heartbeat timeout, with a short agent_timeout: an agent that stops sending heartbeats
+# is closed with 4009 and its device goes offline.
+if KAIDEN_HELPERD_AGENT_TIMEOUT=2 stack_helperd_start; then ok "helperd starts again"; else bad "helperd starts again" "see its log"; fi
+agent "silent agent: closed with 4009" 4009 --device "$AG_DEV" --secret "$AG_SECRET" \
+	--heartbeat 100 --hold 15
+wait_for "... and its device goes offline" 3 "SELECT status FROM devices WHERE id = '$AG_DEV'" offline
+agent "an agent that sends heartbeats stays" welcome --device "$AG_DEV" --secret "$AG_SECRET" \
+	--heartbeat 1 --hold 4
+stack_helperd_stop
+if stack_helperd_start; then ok "helperd starts again with the defaults"; else bad "helperd starts again with the defaults" "see its log"; fi

@@ -1,0 +1,246 @@
+# shellcheck shell=sh
+# Sessions end to end: real nginx, kaiden-api, kaiden-helperd and kaiden-agent, with the
+# fake Cloudflare API (tests/fakes/fake_cloudflare.py) standing in for Cloudflare and the
+# fake cloudflared for the connector. A device's agent comes online, POST /sessions goes
+# to active with the right hostnames, ingress and Access apps at the fake, DELETE goes to
+# ended and leaves nothing at the fake and no cloudflared running. Then the faults, each
+# ending with nothing left behind: helperd killed (SIGKILL) at each provisioning step and
+# restarted, a 500 on DNS create, a 429 storm, the agent killed mid-session.
+
+CF_TOKEN=fake-cf-token-$$
+CF_ACCOUNT=0123456789abcdef0123456789abcdef
+CF_ZONE=fedcba9876543210fedcba9876543210
+CFD_DIR=$WORK/cfd
+mkdir -p "$CFD_DIR" "$WORK/bin"
+ln -sf "$STACK_ROOT/tests/fakes/fake_cloudflared.py" "$WORK/bin/cloudflared"
+case $B in /*) AGENT_BIN=$B/bin/kaiden-agent ;; *) AGENT_BIN=$STACK_ROOT/$B/bin/kaiden-agent ;; esac
+
+python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$WORK/cf.port" \
+	--token "$CF_TOKEN" --account "$CF_ACCOUNT" --zone "$CF_ZONE" --zone-name kaiden.test \
+	>"$WORK/log/fake-cf.log" 2>&1 &
+CF_PID=$!
+_i=0
+while [ ! -s "$WORK/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+CF_URL=http://127.0.0.1:$(cat "$WORK/cf.port" 2>/dev/null)
+if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "the fake Cloudflare API runs"; else bad "the fake Cloudflare API runs" "see $WORK/log/fake-cf.log"; fi
+
+# cf GET|POST PATH [BODY]: the fake's control API; the reply's .result on stdout.
+cf() {
+	if [ $# -ge 3 ]; then
+		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$CF_URL$2"
+	else
+		curl -sS -X "$1" "$CF_URL$2"
+	fi | jq -c '.result'
+}
+
+# cf_check NAME JQ: one test: the fake's state satisfies JQ.
+cf_check() {
+	_state=$(cf GET /_fake/state)
+	if printf '%s' "$_state" | jq -e "$2" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		LAST="fake state"
+		CODE=-
+		bad "$1" "does not hold: $2 (state: $(printf '%s' "$_state" | head -c 600))"
+	fi
+}
+
+# Nothing at the fake but deleted tunnels: what every clean end must leave.
+cf_empty() {
+	cf_check "$1" '.counts.leftover == 0 and .counts.live_tunnels == 0 and .counts.dns_records == 0 and .counts.access_apps == 0'
+}
+
+# No cloudflared process left within 15 s, its grace period (the fake records each
+# one's pid).
+no_cloudflared() {
+	_i=0
+	while :; do
+		_left=
+		for _f in "$CFD_DIR"/*.json; do
+			[ -e "$_f" ] || continue
+			_p=$(jq -r '.pid' "$_f" 2>/dev/null) || _p=
+			if [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null; then
+				_left="$_left $_p"
+			fi
+		done
+		[ -n "$_left" ] && [ "$_i" -lt 150 ] || break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if [ -z "$_left" ]; then ok "$1"; else bad "$1" "cloudflared still running:$_left"; fi
+}
+
+helperd_cf_start() {
+	KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$CF_ACCOUNT \
+		KAIDEN_CF_ZONE_ID=$CF_ZONE KAIDEN_CF_API_TOKEN=$CF_TOKEN \
+		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test,@support.kaiden.test \
+		KAIDEN_SESSION_OFFLINE_GRACE=20 KAIDEN_HELPERD_SWEEP=1 \
+		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
+		stack_helperd_start
+}
+
+# agent_start DEVICE SECRET: a real kaiden-agent through nginx with the fake cloudflared.
+agent_start() {
+	printf '%s' "$2" >"$WORK/agent.secret"
+	chmod 600 "$WORK/agent.secret"
+	PATH="$WORK/bin:$PATH" KAIDEN_FAKE_CF_URL=$CF_URL KAIDEN_FAKE_CLOUDFLARED_DIR=$CFD_DIR \
+		KAIDEN_SESSION_READY_TIMEOUT=20 \
+		"$AGENT_BIN" --server "ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent" --insecure \
+		--device-id "$1" --secret-file "$WORK/agent.secret" \
+		>>"$WORK/log/kaiden-agent.log" 2>&1 &
+	AGENT_PID=$!
+}
+
+# agent_stop [SIGNAL]: signals the agent and reaps it (a watchdog kills it after 15 s).
+agent_stop() {
+	[ -n "${AGENT_PID:-}" ] || return 0
+	kill -"${1:-TERM}" "$AGENT_PID" 2>/dev/null || :
+	(sleep 15 && kill -KILL "$AGENT_PID" 2>/dev/null) &
+	_watchdog=$!
+	wait "$AGENT_PID" 2>/dev/null || : # its status is not what is tested
+	kill "$_watchdog" 2>/dev/null || :
+	AGENT_PID=
+}
+
+# wait_session NAME ID STATUS SECONDS: one test: the session reaches STATUS in time.
+wait_session() {
+	_i=0
+	while :; do
+		call GET "/api/v1/sessions/$2"
+		_st=$(jq -r '.status' "$T/body" 2>/dev/null)
+		if [ "$_st" = "$3" ]; then
+			ok "$1"
+			return 0
+		fi
+		if [ "$_i" -ge $(($4 * 10)) ]; then
+			bad "$1" "status $_st after $4 s, want $3 (error: $(jq -r '.error' "$T/body" 2>/dev/null))"
+			return 0
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# new_session: POST /sessions for the device; SID is its id.
+new_session() {
+	t "$1" POST /api/v1/sessions "{\"device_id\":\"$E2E_DEV\",\"engineer_name\":\"E2E\"}" 201 \
+		'.status == "pending"'
+	save SID .id
+	save SHORT '.public_url | capture("https://sess-(?<s>[a-z2-7]+)\\.").s'
+}
+
+stack_helperd_stop >/dev/null 2>&1
+if helperd_cf_start; then ok "helperd starts with the Cloudflare provider"; else bad "helperd starts with the Cloudflare provider" "see its log"; fi
+
+t "create the e2e device" POST /api/v1/devices '{"name":"e2e-host"}' 201
+save E2E_DEV .device_id
+save E2E_SECRET .secret
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_for "the agent's device is online within 2 s" 2 \
+	"SELECT status FROM devices WHERE id = '$E2E_DEV'" online
+dbcheck "the agent reported its facts" \
+	"SELECT count(*) FROM devices WHERE id = '$E2E_DEV' AND hostname IS NOT NULL AND os IS NOT NULL AND agent_version IS NOT NULL" 1
+
+# ---- the whole session --------------------------------------------------------------
+new_session "open a session"
+wait_session "the session becomes active" "$SID" active 20
+expect "an active session has its public URL and ports" 200 \
+	".public_url == \"https://sess-$SHORT.kaiden.test\"" \
+	".ssh_hostname == \"sess-$SHORT-ssh.kaiden.test\"" '.tunnel_id | type == "string"' \
+	'.ssh_port == 22' '.web_port == 8080'
+save TUNNEL .tunnel_id
+cf_check "one live tunnel named for the session" \
+	"[.tunnels[] | select(.deleted_at == null)] | length == 1 and .[0].name == \"kaiden-sess-$SHORT\" and .[0].id == \"$TUNNEL\""
+cf_check "its ingress: web, ssh, then the catch-all" \
+	"[.tunnels[] | select(.id == \"$TUNNEL\") | .configuration.config.ingress[]] as \$r |
+	 (\$r | length) == 3 and \$r[0].hostname == \"sess-$SHORT.kaiden.test\" and
+	 \$r[0].service == \"http://localhost:8080\" and \$r[0].originRequest.access.required == true and
+	 \$r[1].hostname == \"sess-$SHORT-ssh.kaiden.test\" and \$r[1].service == \"ssh://localhost:22\" and
+	 (\$r[2] | has(\"hostname\") | not) and \$r[2].service == \"http_status:404\""
+cf_check "two Access apps guard both hostnames" \
+	"[.access_apps[] | .domain] | sort == [\"sess-$SHORT-ssh.kaiden.test\", \"sess-$SHORT.kaiden.test\"]"
+cf_check "two proxied CNAMEs point at the tunnel" \
+	"[.dns_records[] | select(.type == \"CNAME\" and .proxied == true and .content == \"$TUNNEL.cfargotunnel.com\") | .name] | sort == [\"sess-$SHORT-ssh.kaiden.test\", \"sess-$SHORT.kaiden.test\"]"
+cf_check "cloudflared is connected (tunnel healthy)" \
+	"[.tunnels[] | select(.id == \"$TUNNEL\") | .connectors | length] == [1]"
+_argv_ok=1
+for _f in "$CFD_DIR"/*.json; do
+	[ -e "$_f" ] || continue
+	jq -e '.token_in_argv != true' "$_f" >/dev/null 2>&1 || _argv_ok=0
+done
+if [ "$_argv_ok" = 1 ] && ! grep -rqs "$CF_TOKEN" "$WORK/log/kaiden-agent.log" "$WORK/log/kaiden-helperd.log"; then
+	ok "the tunnel token never reached argv, and the API token no log"
+else
+	bad "the tunnel token never reached argv, and the API token no log" "see $CFD_DIR and the logs"
+fi
+
+t "end the session" DELETE "/api/v1/sessions/$SID" "" 202 '.status == "ending"'
+wait_session "the session ends" "$SID" ended 20
+cf_empty "nothing is left at Cloudflare after the end"
+no_cloudflared "no cloudflared is left after the end"
+
+# ---- helperd killed at each provisioning step ------------------------------------------
+# Each Cloudflare call takes 400 ms, so each step lasts long enough to be caught; helperd
+# dies with SIGKILL there and starts again, and the session still becomes active.
+cf POST /_fake/faults '{"clear":true,"latency_ms":400}' >/dev/null
+for step in tunnel access config dns; do
+	new_session "open a session to kill helperd at step $step"
+	_i=0
+	while [ "$(dbq "SELECT coalesce(step, '') FROM sessions WHERE id = '$SID'")" != "$step" ] &&
+		[ "$_i" -lt 200 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	dbcheck "the session reached step $step" "SELECT step FROM sessions WHERE id = '$SID'" "$step"
+	kill -KILL "$STACK_HELPERD_PID" 2>/dev/null
+	wait "$STACK_HELPERD_PID" 2>/dev/null || : # 137: killed, as meant
+	STACK_HELPERD_PID=
+	if helperd_cf_start; then ok "helperd restarts after SIGKILL at $step"; else bad "helperd restarts after SIGKILL at $step" "see its log"; fi
+	wait_session "the session resumes to active after a kill at $step" "$SID" active 30
+	call DELETE "/api/v1/sessions/$SID"
+	wait_session "and ends" "$SID" ended 30
+	cf_empty "nothing leaks after a kill at $step"
+done
+no_cloudflared "no cloudflared is left after the kills"
+
+# ---- a 500 on DNS create, and a 429 storm ------------------------------------------------
+cf POST /_fake/faults '{"clear":true,"fail":[{"method":"POST","path":"/dns_records$","status":500,"count":2}]}' >/dev/null
+new_session "open a session while DNS create fails twice"
+wait_session "it still becomes active" "$SID" active 30
+call DELETE "/api/v1/sessions/$SID"
+wait_session "and ends" "$SID" ended 30
+cf_empty "nothing leaks after DNS 500s"
+
+cf POST /_fake/faults '{"clear":true,"rate_limit_next":6,"retry_after":1}' >/dev/null
+new_session "open a session in a 429 storm"
+wait_session "it becomes active once the storm passes" "$SID" active 40
+call DELETE "/api/v1/sessions/$SID"
+wait_session "and ends" "$SID" ended 30
+cf_empty "nothing leaks after a 429 storm"
+_n429=$(cf GET '/_fake/log?kind=api' | jq '[.[] | select(.status == 429)] | length')
+if [ "${_n429:-0}" -ge 6 ]; then ok "helperd met the 429s and waited them out"; else bad "helperd met the 429s" "saw ${_n429:-0}"; fi
+cf POST /_fake/faults '{"clear":true}' >/dev/null
+
+# ---- the agent killed mid-session -------------------------------------------------------
+new_session "open a session, then kill its agent"
+wait_session "it becomes active" "$SID" active 20
+agent_stop KILL
+no_cloudflared "cloudflared dies with a killed agent"
+wait_for "the device goes offline" 10 "SELECT status FROM devices WHERE id = '$E2E_DEV'" offline
+wait_session "the session is ended after the offline grace" "$SID" ended 45
+cf_empty "nothing leaks after the agent was killed"
+
+# ---- no provider ------------------------------------------------------------------------
+stack_helperd_stop >/dev/null 2>&1
+if stack_helperd_start; then ok "helperd starts without Cloudflare settings"; else bad "helperd starts without Cloudflare settings" "see its log"; fi
+if grep -q 'no tunnel provider' "$STACK_DIR/log/kaiden-helperd.log"; then ok "helperd says no tunnel provider is configured"; else bad "helperd says no tunnel provider is configured" "not in its log"; fi
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_for "the agent is back online" 10 "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
+new_session "open a session without a provider"
+wait_session "it fails" "$SID" failed 20
+expect "with a reason that names the missing settings" 200 '.error | test("no tunnel provider")' '.error | test("KAIDEN_CF_")'
+agent_stop TERM
+no_cloudflared "no cloudflared is left at the end"
+
+kill "$CF_PID" 2>/dev/null
+wait "$CF_PID" 2>/dev/null || :

@@ -1,0 +1,507 @@
+/* check_cf.c: the Cloudflare client (helperd/cf.c over helperd/http.c) against the fake
+ * API run as a child process: envelopes, retries, 429 with Retry-After, the budget,
+ * DELETE's 404, paging, and that no token reaches the logs.
+ *
+ * Links cf.o and http.o with the stand-ins below for metrics.h (mosquitto style). */
+#include <check.h>
+#include <uv.h>
+
+#include "cf.h"
+#include "fakecf.h"
+#include "log.h"
+#include "metrics.h"
+
+/* ---- stand-ins ----------------------------------------------------------------- */
+static int M_calls_total;
+void metrics_describe(const char *name, enum metrics_type type, const char *help)
+{
+	(void)name;
+	(void)type;
+	(void)help;
+}
+void metrics_inc(const char *name, const char *labels, double by)
+{
+	(void)labels;
+	if (strcmp(name, "kaiden_cf_calls_total") == 0)
+		M_calls_total += (int)by;
+}
+void metrics_set(const char *name, const char *labels, double value)
+{
+	(void)name;
+	(void)labels;
+	(void)value;
+}
+void metrics_observe(const char *name, const char *labels, double seconds)
+{
+	(void)name;
+	(void)labels;
+	(void)seconds;
+}
+
+/* ---- fixture ------------------------------------------------------------------- */
+static uv_loop_t T_loop;
+
+static void setup_with(int budget, long window_ms, long queue_max_ms)
+{
+	struct cf_config cfg = { 0 };
+
+	log_init("check_cf", LOG_LVL_DEBUG);
+	M_calls_total = 0;
+	F_start(NULL);
+	ck_assert_int_eq(uv_loop_init(&T_loop), 0);
+	cfg.api_base = F_api;
+	cfg.api_token = F_TOKEN;
+	cfg.budget = budget;
+	cfg.budget_window_ms = window_ms;
+	cfg.max_attempts = 4;
+	cfg.backoff_base_ms = 40;
+	cfg.backoff_max_ms = 400;
+	cfg.timeout_ms = 5000;
+	cfg.queue_max_ms = queue_max_ms;
+	ck_assert_int_eq(cf_init(&T_loop, &cfg), 0);
+}
+
+static void setup(void)
+{
+	setup_with(1000, 0, 0);
+}
+
+static void teardown(void)
+{
+	cf_shutdown();
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&T_loop), 0);
+	F_stop();
+}
+
+/* One finished call, copied out of the callback. */
+struct got {
+	int done;
+	struct cf_result r;
+	json_object *result; /* owned copy */
+	double at;
+};
+
+static void got_cb(void *arg, const struct cf_result *res)
+{
+	struct got *g = arg;
+
+	g->r = *res;
+	g->r.result = NULL;
+	g->result = res->result ? json_object_get(res->result) : NULL;
+	g->at = F_now();
+	g->done = 1;
+}
+
+static void wait_got(struct got *g)
+{
+	ck_assert_msg(F_run_until(&T_loop, &g->done, 20) == 0, "the call did not finish");
+}
+
+static void got_clear(struct got *g)
+{
+	json_object_put(g->result);
+	memset(g, 0, sizeof(*g));
+}
+
+static json_object *tunnel_body(const char *name)
+{
+	json_object *b = json_object_new_object();
+
+	json_object_object_add(b, "name", json_object_new_string(name));
+	json_object_object_add(b, "config_src", json_object_new_string("cloudflare"));
+	return b;
+}
+
+static const char *jget(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+#define TUNNELS "/accounts/" F_ACCOUNT "/cfd_tunnel"
+#define DNS "/zones/" F_ZONE "/dns_records"
+
+/* ---- tests --------------------------------------------------------------------- */
+
+START_TEST(test_envelope_success_and_failure)
+{
+	struct got g = { 0 };
+
+	ck_assert_ptr_nonnull(cf_call("POST", TUNNELS, tunnel_body("kaiden-sess-aaaaaaaaaa"),
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq(g.r.http_status, 200);
+	ck_assert_int_eq(g.r.attempts, 1);
+	ck_assert_ptr_nonnull(jget(g.result, "id"));
+	ck_assert_str_eq(jget(g.result, "name"), "kaiden-sess-aaaaaaaaaa");
+	got_clear(&g);
+
+	/* The same live name again: 409 with code 1013, an API refusal (no retry). */
+	ck_assert_ptr_nonnull(cf_call("POST", TUNNELS, tunnel_body("kaiden-sess-aaaaaaaaaa"),
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_FAILED);
+	ck_assert_int_eq(g.r.http_status, 409);
+	ck_assert_int_eq(g.r.code, 1013);
+	ck_assert_int_eq(g.r.attempts, 1);
+	ck_assert_ptr_null(g.result);
+	got_clear(&g);
+
+	/* A 200 whose envelope says success: false is still a failure (judge by success):
+	 * an unknown route gives 404/7003 on GET. */
+	ck_assert_ptr_nonnull(cf_call("GET", "/accounts/" F_ACCOUNT "/nothing", NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_FAILED);
+	ck_assert_int_eq(g.r.code, 7003);
+	got_clear(&g);
+}
+END_TEST
+
+START_TEST(test_retry_500_then_success)
+{
+	struct got g = { 0 };
+
+	F_faults("{\"fail\":[{\"method\":\"POST\",\"path\":\"/cfd_tunnel$\",\"status\":500,"
+	         "\"count\":1}]}");
+	ck_assert_ptr_nonnull(cf_call("POST", TUNNELS, tunnel_body("kaiden-sess-bbbbbbbbbb"),
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq(g.r.attempts, 2);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(M_calls_total, 2);
+	got_clear(&g);
+
+	/* An HTML 502 from the edge is retried too; a dropped reply (transport error) too. */
+	F_faults("{\"fail\":[{\"method\":\"GET\",\"path\":\"/cfd_tunnel$\",\"status\":502,"
+	         "\"html\":true}],\"drop\":[{\"method\":\"GET\",\"path\":\"/cfd_tunnel$\"}]}");
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	/* libcurl itself resends once when a reused connection dies without a reply, so
+	 * the drop may cost no attempt of ours; the fake saw all three. */
+	ck_assert_int_ge(g.r.attempts, 2);
+	ck_assert_int_eq(F_api_calls(), 2 + 3);
+	got_clear(&g);
+}
+END_TEST
+
+START_TEST(test_transient_gives_up)
+{
+	struct got g = { 0 };
+	struct cf_stats st;
+
+	F_faults("{\"fail\":[{\"method\":\"*\",\"path\":\"/dns_records\",\"status\":503,"
+	         "\"count\":-1}]}");
+	ck_assert_ptr_nonnull(cf_call("GET", DNS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_TRANSIENT);
+	ck_assert_int_eq(g.r.attempts, 4);
+	ck_assert_int_eq(g.r.http_status, 503);
+	ck_assert_int_eq(g.r.code, 10001);
+	cf_stats_get(&st);
+	ck_assert_int_eq(st.retries, 3);
+	ck_assert_int_eq(F_api_calls(), 4);
+	got_clear(&g);
+}
+END_TEST
+
+START_TEST(test_429_retry_after)
+{
+	struct got g = { 0 }, g2 = { 0 };
+	struct cf_stats st;
+	double t0;
+
+	F_faults("{\"rate_limit_next\":1,\"retry_after\":2}");
+	t0 = F_now();
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq(g.r.attempts, 2);
+	/* Retry-After: 2 is honoured (backoff alone would be well under a second). */
+	ck_assert_msg(g.at - t0 >= 1.95, "retried after %.2f s", g.at - t0);
+	ck_assert_msg(g.at - t0 < 4.0, "took %.2f s", g.at - t0);
+	cf_stats_get(&st);
+	ck_assert_int_eq(st.rate_limited, 1);
+	got_clear(&g);
+
+	/* A 429 holds every call, not just the one that got it. */
+	F_faults("{\"rate_limit_next\":1,\"retry_after\":1}");
+	t0 = F_now();
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_ptr_nonnull(cf_call("GET", DNS, NULL, got_cb, &g2));
+	wait_got(&g2);
+	ck_assert_int_eq(g2.r.status, CF_OK);
+	ck_assert_msg(g.at - t0 >= 0.95, "first retried after %.2f s", g.at - t0);
+	got_clear(&g);
+	got_clear(&g2);
+}
+END_TEST
+
+/* A tiny budget: 3 calls per second. Nine calls queue rather than fail, and the whole
+ * batch takes about (9 - 3) / 3 = 2 s. */
+static void setup_tiny_budget(void)
+{
+	setup_with(3, 1000, 0);
+}
+
+START_TEST(test_budget_queues)
+{
+	struct got g[9];
+	struct cf_stats st;
+	double t0, last = 0;
+	int all = 0;
+
+	memset(g, 0, sizeof(g));
+	t0 = F_now();
+	for (int i = 0; i < 9; i++)
+		ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g[i]));
+	for (int i = 0; i < 9; i++) {
+		wait_got(&g[i]);
+		ck_assert_int_eq(g[i].r.status, CF_OK);
+		all++;
+		if (g[i].at > last)
+			last = g[i].at;
+	}
+	ck_assert_int_eq(all, 9);
+	ck_assert_msg(last - t0 >= 1.8, "9 calls at 3/s took only %.2f s", last - t0);
+	ck_assert_msg(last - t0 < 4.0, "9 calls at 3/s took %.2f s", last - t0);
+	cf_stats_get(&st);
+	ck_assert_int_ge(st.budget_waits, 5);
+	ck_assert_int_eq(st.calls, 9);
+	for (int i = 0; i < 9; i++)
+		got_clear(&g[i]);
+}
+END_TEST
+
+/* With a queue limit, a call that would wait longer is refused as transient at once. */
+static void setup_budget_refuses(void)
+{
+	setup_with(2, 10000, 1000);
+}
+
+START_TEST(test_budget_refuses_long_waits)
+{
+	struct got g[4];
+	int ok = 0, transient = 0;
+
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g[i]));
+	for (int i = 0; i < 4; i++) {
+		wait_got(&g[i]);
+		if (g[i].r.status == CF_OK)
+			ok++;
+		else if (g[i].r.status == CF_TRANSIENT && strstr(g[i].r.message, "budget"))
+			transient++;
+		got_clear(&g[i]);
+	}
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(transient, 2);
+	ck_assert_int_eq(F_api_calls(), 2);
+}
+END_TEST
+
+START_TEST(test_delete_404_is_done)
+{
+	struct got g = { 0 };
+
+	ck_assert_ptr_nonnull(cf_call("DELETE", DNS "/0123456789abcdef0123456789abcdef", NULL,
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq(g.r.gone, 1);
+	ck_assert_int_eq(g.r.http_status, 404);
+	got_clear(&g);
+
+	/* A GET of something missing stays a failure. */
+	ck_assert_ptr_nonnull(cf_call("GET", DNS "/0123456789abcdef0123456789abcdef", NULL,
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_FAILED);
+	ck_assert_int_eq(g.r.code, 81044);
+	got_clear(&g);
+}
+END_TEST
+
+START_TEST(test_paging)
+{
+	struct got g = { 0 };
+
+	for (int i = 0; i < 7; i++) {
+		char name[64];
+		json_object *b = json_object_new_object();
+		snprintf(name, sizeof(name), "sess-page%d.example.com", i);
+		json_object_object_add(b, "type", json_object_new_string("CNAME"));
+		json_object_object_add(b, "name", json_object_new_string(name));
+		json_object_object_add(b, "content", json_object_new_string("x.cfargotunnel.com"));
+		json_object_object_add(b, "proxied", json_object_new_boolean(1));
+		json_object_object_add(b, "ttl", json_object_new_int(1));
+		json_object_object_add(b, "comment", json_object_new_string("kaiden-sess-page"));
+		ck_assert_ptr_nonnull(cf_call("POST", DNS, b, got_cb, &g));
+		wait_got(&g);
+		ck_assert_int_eq(g.r.status, CF_OK);
+		got_clear(&g);
+	}
+	ck_assert_ptr_nonnull(cf_list(DNS "?comment.startswith=kaiden-sess-", 3, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 7);
+	ck_assert_int_eq(g.r.attempts, 1);
+	/* 7 records, 3 per page: three GETs. */
+	ck_assert_int_eq(F_api_calls(), 7 + 3);
+	got_clear(&g);
+
+	/* An empty list is one call. */
+	ck_assert_ptr_nonnull(cf_list(TUNNELS "?is_deleted=false", 50, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 0);
+	got_clear(&g);
+}
+END_TEST
+
+/* Neither the API token nor a tunnel token may reach the log; the request carried the
+ * token (the fake accepted it) and a JSON content type (it refuses others). */
+START_TEST(test_no_token_in_logs)
+{
+	struct got g = { 0 };
+	char path[256], logfile[300], *tunnel_token;
+	int saved, fd;
+	FILE *f;
+	struct buf text;
+	char chunk[4096];
+	size_t n;
+
+	snprintf(logfile, sizeof(logfile), "%s/stderr.log", F_dir);
+	fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+
+	ck_assert_ptr_nonnull(cf_call("POST", TUNNELS, tunnel_body("kaiden-sess-cccccccccc"),
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	snprintf(path, sizeof(path), TUNNELS "/%s/token", jget(g.result, "id"));
+	got_clear(&g);
+	/* Errors and retries are logged: provoke some. */
+	F_faults("{\"fail\":[{\"method\":\"GET\",\"path\":\"/token$\",\"status\":500}]}");
+	ck_assert_ptr_nonnull(cf_call("GET", path, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	tunnel_token = strdup(json_object_get_string(g.result));
+	ck_assert_int_gt((int)strlen(tunnel_token), 20);
+	got_clear(&g);
+	ck_assert_ptr_nonnull(cf_call("POST", TUNNELS, tunnel_body("kaiden-sess-cccccccccc"),
+	                              got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_FAILED);
+	got_clear(&g);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	buf_init(&text, 1u << 20);
+	f = fopen(logfile, "r");
+	ck_assert_ptr_nonnull(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ck_assert_int_eq(buf_append(&text, chunk, n), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(text.data);
+	ck_assert_ptr_nonnull(strstr(text.data, "retry"));       /* something was logged */
+	ck_assert_ptr_null(strstr(text.data, F_TOKEN));
+	ck_assert_ptr_null(strstr(text.data, "Bearer"));
+	ck_assert_ptr_null(strstr(text.data, tunnel_token));
+	buf_clear(&text);
+	free(tunnel_token);
+}
+END_TEST
+
+/* A wrong token is refused with 10000 and not retried. */
+START_TEST(test_auth_refused)
+{
+	struct got g = { 0 };
+	struct cf_config cfg = { 0 };
+
+	cf_shutdown();
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	cfg.api_base = F_api;
+	cfg.api_token = "wrong-token";
+	cfg.budget = 100;
+	ck_assert_int_eq(cf_init(&T_loop, &cfg), 0);
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_FAILED);
+	ck_assert_int_eq(g.r.code, 10000);
+	ck_assert_int_eq(g.r.attempts, 1);
+	got_clear(&g);
+}
+END_TEST
+
+/* Cancelling calls (queued and on the wire) runs no callback and leaks nothing. */
+START_TEST(test_cancel)
+{
+	struct got g1 = { 0 }, g2 = { 0 }, g3 = { 0 };
+	struct cf_call *a, *b;
+	struct cf_stats st;
+
+	F_faults("{\"latency_ms\":300}");
+	a = cf_call("GET", TUNNELS, NULL, got_cb, &g1);
+	b = cf_call("GET", DNS, NULL, got_cb, &g2);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	cf_cancel(a); /* still queued */
+	uv_run(&T_loop, UV_RUN_NOWAIT);
+	F_sleep_ms(20);
+	uv_run(&T_loop, UV_RUN_NOWAIT);
+	cf_cancel(b); /* on the wire */
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g3));
+	wait_got(&g3);
+	ck_assert_int_eq(g1.done + g2.done, 0);
+	cf_stats_get(&st);
+	ck_assert_int_eq(st.queued + st.in_flight, 0);
+	got_clear(&g3);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cf");
+	TCase *tc = tcase_create("fake");
+	TCase *tb = tcase_create("budget");
+	TCase *tr = tcase_create("budget_refuse");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_envelope_success_and_failure);
+	tcase_add_test(tc, test_retry_500_then_success);
+	tcase_add_test(tc, test_transient_gives_up);
+	tcase_add_test(tc, test_429_retry_after);
+	tcase_add_test(tc, test_delete_404_is_done);
+	tcase_add_test(tc, test_paging);
+	tcase_add_test(tc, test_no_token_in_logs);
+	tcase_add_test(tc, test_auth_refused);
+	tcase_add_test(tc, test_cancel);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tb, setup_tiny_budget, teardown);
+	tcase_set_timeout(tb, 60);
+	tcase_add_test(tb, test_budget_queues);
+	suite_add_tcase(s, tb);
+	tcase_add_checked_fixture(tr, setup_budget_refuses, teardown);
+	tcase_set_timeout(tr, 60);
+	tcase_add_test(tr, test_budget_refuses_long_waits);
+	suite_add_tcase(s, tr);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1084 @@
+/* check_session.c: the session machine (helperd/session.c + tunnel_cf.c + cf.c + http.c)
+ * against the fake Cloudflare API (a child process) and a migrated database, with small
+ * stand-ins for its collaborators (mosquitto style): hub_send / hub_online (an agent
+ * that answers tunnel.ready, tunnel.failed or nothing, and attaches a connector to the
+ * fake tunnel while it "runs"), jobs_finish / jobs_kick (recorded, and written with
+ * store_job_finish so the jobs table tells the truth), metrics (no-ops).
+ *
+ * Most cases run on SQLite; the full start/end also runs on PostgreSQL. */
+#include <check.h>
+#include <uv.h>
+
+#include "cf.h"
+#include "cfg.h"
+#include "fakecf.h"
+#include "helperd.h"
+#include "hub.h"
+#include "jobs.h"
+#include "metrics.h"
+#include "proto.h"
+#include "session.h"
+#include "store.h"
+#include "store_tunnel.h"
+#include "testdb.h"
+#include "provider.h"
+
+#define DOMAIN "support.example.com"
+
+struct helperd helperd;
+
+/* ---- stand-ins: metrics ------------------------------------------------------------ */
+void metrics_describe(const char *name, enum metrics_type type, const char *help)
+{
+	(void)name;
+	(void)type;
+	(void)help;
+}
+void metrics_inc(const char *name, const char *labels, double by)
+{
+	(void)name;
+	(void)labels;
+	(void)by;
+}
+void metrics_set(const char *name, const char *labels, double value)
+{
+	(void)name;
+	(void)labels;
+	(void)value;
+}
+void metrics_observe(const char *name, const char *labels, double seconds)
+{
+	(void)name;
+	(void)labels;
+	(void)seconds;
+}
+
+/* ---- stand-ins: jobs --------------------------------------------------------------- */
+#define MAX_FINISHED 32
+static struct finished {
+	char id[UUID_STR_LEN];
+	char state[16];
+	char error[1024];
+	int retry;
+} J_done[MAX_FINISHED];
+static int J_ndone, J_kicks;
+
+void jobs_finish(const char *job_id, const char *state, const char *error, int retry_seconds)
+{
+	struct finished *f;
+
+	ck_assert_int_lt(J_ndone, MAX_FINISHED);
+	f = &J_done[J_ndone++];
+	snprintf(f->id, sizeof(f->id), "%s", job_id);
+	snprintf(f->state, sizeof(f->state), "%s", state);
+	snprintf(f->error, sizeof(f->error), "%s", error ? error : "");
+	f->retry = retry_seconds;
+	ck_assert_int_eq(store_job_finish(T_db, job_id, "test", state, error,
+	                                  strcmp(state, "queued") == 0 && retry_seconds < 1
+	                                          ? 1
+	                                          : retry_seconds),
+	                 STORE_OK);
+}
+
+void jobs_kick(void)
+{
+	J_kicks++;
+}
+
+static const struct finished *finished_of(const char *job_id)
+{
+	for (int i = J_ndone - 1; i >= 0; i--)
+		if (strcmp(J_done[i].id, job_id) == 0)
+			return &J_done[i];
+	return NULL;
+}
+
+/* ---- stand-ins: hub (one pretend agent) -------------------------------------------- */
+enum agent_mode { AGENT_READY, AGENT_FAILS, AGENT_SILENT };
+
+static struct {
+	int online;
+	char device[UUID_STR_LEN];
+	enum agent_mode mode;
+	int starts, stops;
+	char last_token[4096];
+	char outbox[8][256];   /* messages to deliver to session_agent_message */
+	int nout;
+	uv_timer_t timer;
+} H;
+
+static void attach_connector(const char *session_id, int attach)
+{
+	struct store_tunnel t;
+	char path[256];
+
+	ck_assert_int_eq(store_tunnel_load(T_db, DEFAULT_TENANT_ID, session_id, &t), STORE_OK);
+	ck_assert(t.ids[STORE_TUNNEL_ID][0]);
+	snprintf(path, sizeof(path), "/_fake/tunnels/%s/%s", t.ids[STORE_TUNNEL_ID],
+	         attach ? "connect" : "disconnect");
+	json_object_put(F_ctl("POST", path, "{}"));
+}
+
+static void deliver(uv_timer_t *t)
+{
+	(void)t;
+	while (H.nout > 0) {
+		struct proto_msg msg;
+		struct jsonx_error err;
+		char text[256];
+		snprintf(text, sizeof(text), "%s", H.outbox[0]);
+		memmove(H.outbox, H.outbox + 1, sizeof(H.outbox[0]) * (size_t)(H.nout - 1));
+		H.nout--;
+		ck_assert_int_eq(proto_parse(text, strlen(text), &msg, &err), 0);
+		session_agent_message(H.device, &msg);
+		proto_msg_clear(&msg);
+	}
+}
+
+static void post(const char *type, const char *session_id, const char *reason)
+{
+	ck_assert_int_lt(H.nout, 8);
+	if (reason)
+		snprintf(H.outbox[H.nout++], sizeof(H.outbox[0]),
+		         "{\"type\":\"%s\",\"session_id\":\"%s\",\"reason\":\"%s\"}", type, session_id,
+		         reason);
+	else
+		snprintf(H.outbox[H.nout++], sizeof(H.outbox[0]),
+		         "{\"type\":\"%s\",\"session_id\":\"%s\"}", type, session_id);
+	uv_timer_start(&H.timer, deliver, 10, 0);
+}
+
+int hub_online(const char *device_id)
+{
+	return H.online && strcmp(device_id, H.device) == 0;
+}
+
+int hub_send(const char *device_id, enum proto_type type, json_object *fields)
+{
+	const char *sid = jsonx_str(fields, "session_id");
+	char *text;
+
+	if (!hub_online(device_id)) {
+		json_object_put(fields);
+		return -1;
+	}
+	ck_assert_ptr_nonnull(sid);
+	if (type == PROTO_TUNNEL_START) {
+		const char *token = jsonx_str(fields, "token");
+		ck_assert_ptr_nonnull(token);
+		snprintf(H.last_token, sizeof(H.last_token), "%s", token);
+		H.starts++;
+	} else {
+		ck_assert_int_eq(type, PROTO_TUNNEL_STOP);
+		H.stops++;
+	}
+	/* The message must be one the agent accepts. */
+	text = proto_build(type, json_object_get(fields));
+	ck_assert_ptr_nonnull(text);
+	free(text);
+	if (type == PROTO_TUNNEL_START && H.mode == AGENT_READY) {
+		attach_connector(sid, 1); /* cloudflared connects */
+		post("tunnel.ready", sid, NULL);
+	} else if (type == PROTO_TUNNEL_START && H.mode == AGENT_FAILS) {
+		post("tunnel.failed", sid, "cloudflared exited: Provided Tunnel token is not valid.");
+	} else if (type == PROTO_TUNNEL_STOP) {
+		struct store_tunnel t;
+		if (store_tunnel_load(T_db, DEFAULT_TENANT_ID, sid, &t) == STORE_OK &&
+		    t.ids[STORE_TUNNEL_ID][0] && H.mode == AGENT_READY)
+			attach_connector(sid, 0);
+		post("tunnel.stopped", sid, NULL);
+	}
+	json_object_put(fields);
+	return 0;
+}
+
+/* ---- fixture ------------------------------------------------------------------------- */
+static uv_loop_t L;
+static char DEV[UUID_STR_LEN];
+
+static void set(const char *name, const char *value)
+{
+	char err[256];
+
+	ck_assert_msg(cfg_set(name, value, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void configure_cloudflare(void)
+{
+	set("cloudflare.api_base", F_api);
+	set("cloudflare.api_token", F_TOKEN);
+	set("cloudflare.account_id", F_ACCOUNT);
+	set("cloudflare.zone_id", F_ZONE);
+	set("cloudflare.domain", DOMAIN);
+	set("cloudflare.access_team", "kaiden-test");
+	set("cloudflare.access_allow", "eve@example.com, @support.example.org");
+	set("session.ready_timeout", "2");
+}
+
+/* The client with quick retries, set up before session_init (which keeps it). */
+static void start_client(void)
+{
+	struct cf_config cfg = { 0 };
+
+	cfg.api_base = F_api;
+	cfg.api_token = F_TOKEN;
+	cfg.budget = 1000;
+	cfg.max_attempts = 3;
+	cfg.backoff_base_ms = 20;
+	cfg.backoff_max_ms = 100;
+	cfg.timeout_ms = 5000;
+	ck_assert_int_eq(cf_init(&L, &cfg), 0);
+}
+
+static void common_setup(int cloudflare)
+{
+	char err[256];
+	json_object *d = NULL;
+
+	ck_assert_int_eq(cfg_load(NULL, err, sizeof(err)), 0);
+	F_start(NULL);
+	ck_assert_int_eq(uv_loop_init(&L), 0);
+	uv_timer_init(&L, &H.timer);
+	memset(J_done, 0, sizeof(J_done));
+	J_ndone = J_kicks = 0;
+	helperd.loop = &L;
+	helperd.db = T_db;
+	snprintf(helperd.instance, sizeof(helperd.instance), "test");
+	helperd.stopping = 0;
+	ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "box", "$argon2id$x", &d),
+	                 STORE_OK);
+	snprintf(DEV, sizeof(DEV), "%s", jsonx_str(d, "id"));
+	json_object_put(d);
+	snprintf(H.device, sizeof(H.device), "%s", DEV);
+	H.online = 1;
+	H.mode = AGENT_READY;
+	H.starts = H.stops = H.nout = 0;
+	if (cloudflare) {
+		configure_cloudflare();
+		start_client();
+	}
+	ck_assert_int_eq(session_init(), 0);
+}
+
+static void setup_sqlite(void)
+{
+	T_setup_sqlite();
+	common_setup(1);
+}
+
+static void setup_pg(void)
+{
+	T_setup_pg();
+	common_setup(1);
+}
+
+static void setup_none(void)
+{
+	T_setup_sqlite();
+	common_setup(0);
+}
+
+static void teardown(void)
+{
+	session_shutdown();
+	cf_shutdown(); /* if session_init did not take it (the none provider) */
+	uv_close((uv_handle_t *)&H.timer, NULL);
+	uv_run(&L, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&L), 0);
+	F_stop();
+	T_teardown();
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void new_session(char id[UUID_STR_LEN])
+{
+	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0 };
+	json_object *o = NULL;
+
+	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
+	snprintf(id, UUID_STR_LEN, "%s", jsonx_str(o, "id"));
+	json_object_put(o);
+}
+
+/* Claims the due jobs and hands them to the machine; the job ids into ids (may be
+ * NULL). Returns how many. */
+static int run_jobs(char (*ids)[UUID_STR_LEN], int max)
+{
+	struct store_job jobs[8];
+	int n = 0;
+
+	ck_assert_int_eq(store_jobs_claim(T_db, "test", 60, 8, jobs, &n), STORE_OK);
+	for (int i = 0; i < n; i++) {
+		if (ids && i < max)
+			memcpy(ids[i], jobs[i].id, UUID_STR_LEN);
+		session_job_start(&jobs[i]);
+	}
+	return n;
+}
+
+static int W_flag;
+static const char *W_job;
+
+static void check_done(uv_timer_t *t)
+{
+	(void)t;
+	W_flag = finished_of(W_job) != NULL;
+}
+
+/* Runs the loop until job has been finished (or 20 s). */
+static const struct finished *wait_job(const char *job)
+{
+	uv_timer_t poll;
+
+	W_flag = 0;
+	W_job = job;
+	uv_timer_init(&L, &poll);
+	uv_timer_start(&poll, check_done, 5, 5);
+	F_run_until(&L, &W_flag, 20);
+	uv_close((uv_handle_t *)&poll, NULL);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_msg(finished_of(job) != NULL, "job %s did not finish", job);
+	return finished_of(job);
+}
+
+static char *session_col(const char *id, const char *col)
+{
+	char sql[128];
+	const char *p[1] = { id };
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM sessions WHERE id = $1", col);
+	return T_value(T_db, sql, 1, p);
+}
+
+static void assert_status(const char *id, const char *status)
+{
+	char *v = session_col(id, "status");
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, status);
+	free(v);
+}
+
+static json_object *member(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+/* Starts a session all the way to active; its start job id into job. */
+static void start_active(char id[UUID_STR_LEN], char job[UUID_STR_LEN])
+{
+	new_session(id);
+	ck_assert_int_eq(run_jobs((char (*)[UUID_STR_LEN])job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+}
+
+static void end_session(const char *id)
+{
+	json_object *o = NULL;
+	char job[UUID_STR_LEN];
+	int changed = 0;
+
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
+	json_object_put(o);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "ended");
+}
+
+/* ---- cases -------------------------------------------------------------------------------- */
+
+START_TEST(test_start_active_end)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], host[300], ssh[300], want[128];
+	json_object *state, *tunnels, *t, *ingress, *apps, *dns, *v;
+	char *tunnel_id, *web_aud, *ended_at;
+	int start_calls, n_ssh = 0, n_web = 0;
+
+	start_active(id, job);
+	start_calls = F_api_calls();
+	/* tunnel 1 + apps 2 + configuration 1 + DNS 2; the token came with the create. */
+	ck_assert_int_eq(start_calls, 6);
+	ck_assert_int_eq(H.starts, 1);
+
+	tunnel_id = session_col(id, "tunnel_id");
+	web_aud = session_col(id, "access_web_aud");
+	ck_assert_ptr_nonnull(tunnel_id);
+	ck_assert_ptr_nonnull(web_aud);
+	{
+		char *short_id = session_col(id, "short_id");
+		snprintf(host, sizeof(host), "sess-%s." DOMAIN, short_id);
+		snprintf(ssh, sizeof(ssh), "sess-%s-ssh." DOMAIN, short_id);
+		free(short_id);
+	}
+	/* The token the agent got is the tunnel's (base64 of {"a","t","s"}); it is on no
+	 * column of the row. */
+	ck_assert_int_gt((int)strlen(H.last_token), 20);
+	{
+		const char *p[2] = { id, H.last_token };
+		ck_assert_int_eq(T_count(T_db,
+		                         "SELECT count(*) FROM sessions WHERE id = $1 AND "
+		                         "(coalesce(tunnel_id,'') || coalesce(error,'') || "
+		                         "coalesce(step,'') || coalesce(access_web_aud,'') || "
+		                         "coalesce(dns_web_record_id,'')) LIKE '%' || $2 || '%'",
+		                         2, p),
+		                 0);
+	}
+
+	state = F_ctl("GET", "/_fake/state", NULL);
+	tunnels = member(state, "tunnels");
+	ck_assert_int_eq((int)json_object_array_length(tunnels), 1);
+	t = json_object_array_get_idx(tunnels, 0);
+	ck_assert_str_eq(jsonx_str(t, "id"), tunnel_id);
+	ck_assert_str_eq(jsonx_str(t, "config_src"), "cloudflare");
+	{
+		char *short_id = session_col(id, "short_id"), name[64];
+		snprintf(name, sizeof(name), "kaiden-sess-%s", short_id);
+		ck_assert_str_eq(jsonx_str(t, "name"), name);
+		free(short_id);
+	}
+	ingress = member(member(member(t, "configuration"), "config"), "ingress");
+	ck_assert_ptr_nonnull(ingress);
+	ck_assert_int_eq((int)json_object_array_length(ingress), 3);
+	v = json_object_array_get_idx(ingress, 0);
+	ck_assert_str_eq(jsonx_str(v, "hostname"), host);
+	ck_assert_str_eq(jsonx_str(v, "service"), "http://localhost:8080");
+	v = member(member(v, "originRequest"), "access");
+	ck_assert(json_object_get_boolean(member(v, "required")));
+	ck_assert_str_eq(jsonx_str(v, "teamName"), "kaiden-test");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(member(v, "audTag"), 0)),
+	                 web_aud);
+	v = json_object_array_get_idx(ingress, 1);
+	ck_assert_str_eq(jsonx_str(v, "hostname"), ssh);
+	ck_assert_str_eq(jsonx_str(v, "service"), "ssh://localhost:22");
+	v = json_object_array_get_idx(ingress, 2);
+	ck_assert_str_eq(jsonx_str(v, "service"), "http_status:404");
+	ck_assert_ptr_null(jsonx_str(v, "hostname"));
+
+	apps = member(state, "access_apps");
+	ck_assert_int_eq((int)json_object_array_length(apps), 2);
+	for (int i = 0; i < 2; i++) {
+		json_object *a = json_object_array_get_idx(apps, i), *pol, *inc;
+		pol = json_object_array_get_idx(member(a, "policies"), 0);
+		inc = member(pol, "include");
+		ck_assert_str_eq(jsonx_str(pol, "decision"), "allow");
+		ck_assert_int_eq((int)json_object_array_length(inc), 2);
+		ck_assert_str_eq(jsonx_str(member(json_object_array_get_idx(inc, 0), "email"), "email"),
+		                 "eve@example.com");
+		ck_assert_str_eq(jsonx_str(member(json_object_array_get_idx(inc, 1), "email_domain"),
+		                           "domain"),
+		                 "support.example.org");
+		if (strcmp(jsonx_str(a, "type"), "ssh") == 0) {
+			ck_assert_str_eq(jsonx_str(a, "domain"), ssh);
+			n_ssh++;
+		} else {
+			ck_assert_str_eq(jsonx_str(a, "type"), "self_hosted");
+			ck_assert_str_eq(jsonx_str(a, "domain"), host);
+			ck_assert_str_eq(jsonx_str(a, "aud"), web_aud);
+			n_web++;
+		}
+	}
+	ck_assert_int_eq(n_ssh + n_web, 2);
+	ck_assert_int_eq(n_ssh, 1);
+
+	dns = member(state, "dns_records");
+	ck_assert_int_eq((int)json_object_array_length(dns), 2);
+	snprintf(want, sizeof(want), "%s.cfargotunnel.com", tunnel_id);
+	for (int i = 0; i < 2; i++) {
+		json_object *r = json_object_array_get_idx(dns, i);
+		ck_assert_str_eq(jsonx_str(r, "type"), "CNAME");
+		ck_assert_str_eq(jsonx_str(r, "content"), want);
+		ck_assert(json_object_get_boolean(member(r, "proxied")));
+		ck_assert_ptr_nonnull(strstr(jsonx_str(r, "comment"), "kaiden-sess-"));
+	}
+	/* Access apps existed before any DNS record (ref: never reachable without Access). */
+	{
+		json_object *log = F_ctl("GET", "/_fake/log?kind=api", NULL);
+		int last_app = -1, first_dns = 1000;
+		for (int i = 0; i < (int)json_object_array_length(log); i++) {
+			json_object *e = json_object_array_get_idx(log, i);
+			const char *path = jsonx_str(e, "path");
+			if (strcmp(jsonx_str(e, "method"), "POST") != 0)
+				continue;
+			if (strstr(path, "/access/apps"))
+				last_app = i;
+			if (strstr(path, "/dns_records") && i < first_dns)
+				first_dns = i;
+			ck_assert_str_eq(jsonx_str(e, "auth"), "yes");
+		}
+		ck_assert_int_lt(last_app, first_dns);
+		json_object_put(log);
+	}
+	json_object_put(state);
+
+	/* The end: stop, DNS, connections, tunnel, apps. */
+	end_session(id);
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(F_count("live_tunnels"), 0);
+	ck_assert_int_eq(F_count("dns_records"), 0);
+	ck_assert_int_eq(F_count("access_apps"), 0);
+	/* DNS 2 + connections 1 + tunnel 1 + apps 2 */
+	ck_assert_int_eq(F_api_calls() - start_calls, 6);
+	ended_at = session_col(id, "ended_at");
+	ck_assert_ptr_nonnull(ended_at);
+	free(ended_at);
+	free(tunnel_id);
+	free(web_aud);
+}
+END_TEST
+
+/* A 500 on DNS create: retried, then the job goes back to the queue (transient) with
+ * the ids made so far on the row; past the start deadline the next attempt fails the
+ * session and compensation deletes everything. */
+START_TEST(test_dns_500_compensation)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const struct finished *f;
+	const char *p[1];
+
+	F_faults("{\"fail\":[{\"method\":\"POST\",\"path\":\"/dns_records$\",\"status\":500,"
+	         "\"count\":-1}]}");
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "queued");
+	ck_assert_int_ge(f->retry, 1);
+	ck_assert_ptr_nonnull(strstr(f->error, "500"));
+	assert_status(id, "pending");
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "dns");
+	free(v);
+	v = session_col(id, "tunnel_id");
+	ck_assert_ptr_nonnull(v);
+	free(v);
+	v = session_col(id, "access_ssh_app_id");
+	ck_assert_ptr_nonnull(v);
+	free(v);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 0);
+
+	/* Much later (past the deadline), the job runs again: it resumes at dns. */
+	p[0] = id;
+	T_run(T_db, "UPDATE sessions SET created_at = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
+	      p);
+	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	J_ndone = 0;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_ptr_nonnull(strstr(v, "DNS record for sess-"));
+	ck_assert_ptr_nonnull(strstr(v, "500"));
+	free(v);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(H.starts, 0);
+}
+END_TEST
+
+/* Someone else's record holds the hostname: a refusal a person can act on. */
+START_TEST(test_dns_conflict)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v, *short_id, body[512];
+	const struct finished *f;
+
+	new_session(id);
+	short_id = session_col(id, "short_id");
+	snprintf(body, sizeof(body),
+	         "{\"type\":\"CNAME\",\"name\":\"sess-%s." DOMAIN "\",\"content\":\"other.example.net\","
+	         "\"proxied\":true,\"ttl\":1}", short_id);
+	{
+		/* Made through the API (the control API has no DNS hook). */
+		CURL *h = curl_easy_init();
+		struct curl_slist *hdr = NULL;
+		char url[256];
+		snprintf(url, sizeof(url), "%s/zones/" F_ZONE "/dns_records", F_api);
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		hdr = curl_slist_append(hdr, "Authorization: Bearer " F_TOKEN);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, F_write);
+		{
+			struct buf sink;
+			buf_init(&sink, 65536);
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+			ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+			buf_clear(&sink);
+		}
+		curl_slist_free_all(hdr);
+		curl_easy_cleanup(h);
+	}
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_msg(strstr(v, "Cloudflare refused the DNS record for sess-") &&
+	                      strstr(v, "81053") && strstr(v, "other.example.net"),
+	              "error: %s", v);
+	free(v);
+	free(short_id);
+	/* Only the stranger's record is left. */
+	ck_assert_int_eq(F_count("leftover"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 1);
+}
+END_TEST
+
+/* The reply to the tunnel create is lost after the tunnel was made: the retry gets
+ * 409/1013, the machine finds the tunnel by name and adopts it. Nothing leaks. */
+START_TEST(test_lost_tunnel_reply_adopted)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+
+	F_faults("{\"drop\":[{\"method\":\"POST\",\"path\":\"/cfd_tunnel$\",\"count\":1,"
+	         "\"after\":true}]}");
+	start_active(id, job);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(H.starts, 1);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* Lost replies on the DNS and Access creates are adopted the same way. */
+START_TEST(test_lost_dns_and_app_replies_adopted)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+
+	F_faults("{\"drop\":[{\"method\":\"POST\",\"path\":\"/dns_records$\",\"count\":2,"
+	         "\"after\":true},{\"method\":\"POST\",\"path\":\"/access/apps$\",\"count\":2,"
+	         "\"after\":true}]}");
+	start_active(id, job);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	ck_assert_int_eq(F_count("access_apps"), 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+START_TEST(test_device_offline)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const struct finished *f;
+
+	H.online = 0;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "device is offline");
+	free(v);
+	/* Decided before any API call. */
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+START_TEST(test_agent_failed)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const struct finished *f;
+
+	H.mode = AGENT_FAILS;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "the agent could not start the tunnel: cloudflared exited: Provided "
+	                    "Tunnel token is not valid.");
+	free(v);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(H.stops, 0); /* it said it was not running */
+}
+END_TEST
+
+START_TEST(test_ready_timeout)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const struct finished *f;
+
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	f = wait_job(job);
+	ck_assert_str_eq(f->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_ptr_nonnull(strstr(v, "did not report the tunnel ready within 2 s"));
+	free(v);
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+static void go_offline(uv_timer_t *t)
+{
+	(void)t;
+	H.online = 0;
+	session_agent_online(DEV, 0);
+}
+
+START_TEST(test_offline_while_waiting)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const struct finished *f;
+	static uv_timer_t t;
+
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	uv_timer_init(&L, &t);
+	uv_timer_start(&t, go_offline, 1000, 0);
+	f = wait_job(job);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_str_eq(f->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "the device went offline before its tunnel was ready");
+	free(v);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* DELETE while the provider is busy: the machine finishes the call under way (no id
+ * is lost), then takes the end path. */
+START_TEST(test_end_while_starting)
+{
+	char id[UUID_STR_LEN], jobs[2][UUID_STR_LEN];
+	json_object *o = NULL;
+	int changed = 0;
+
+	F_faults("{\"latency_ms\":150}");
+	new_session(id);
+	ck_assert_int_eq(run_jobs(jobs, 1), 1);
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
+	json_object_put(o);
+	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
+	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
+	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
+	assert_status(id, "ended");
+	ck_assert_int_eq(H.starts, 0);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* helperd stops while the agent is being waited for; the next run resumes: nothing is
+ * created again, one call fetches the token, and the session becomes active. */
+START_TEST(test_resume_after_restart)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *step;
+	int before;
+	long n = 0;
+
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	while (H.starts == 0)
+		uv_run(&L, UV_RUN_ONCE);
+	step = session_col(id, "step");
+	ck_assert_str_eq(step, "agent");
+	free(step);
+	before = F_api_calls();
+	ck_assert_int_eq(before, 6);
+
+	session_shutdown(); /* abandons the machine; the job stays leased */
+	uv_run(&L, UV_RUN_NOWAIT);
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_eq(store_jobs_requeue(T_db, "test", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	H.mode = AGENT_READY;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(F_api_calls() - before, 1); /* GET token */
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+START_TEST(test_access_allow_empty)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	set("cloudflare.access_allow", "");
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_ptr_nonnull(strstr(v, "cloudflare.access_allow"));
+	free(v);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+START_TEST(test_none_provider)
+{
+	char id[UUID_STR_LEN], id2[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	json_object *o = NULL;
+	int changed = 0;
+
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_msg(strncmp(v, "no tunnel provider is configured: set KAIDEN_CF_API_TOKEN, ",
+	                      strlen("no tunnel provider is configured: set KAIDEN_CF_API_TOKEN, ")) ==
+	                      0,
+	              "error: %s", v);
+	free(v);
+
+	/* A session ended before its start ran: just ended. */
+	new_session(id2);
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id2, &o, &changed), STORE_OK);
+	json_object_put(o);
+	J_ndone = 0;
+	{
+		char jobs[2][UUID_STR_LEN];
+		int n = run_jobs(jobs, 2);
+		ck_assert_int_eq(n, 2);
+		for (int i = 0; i < n; i++)
+			ck_assert_str_eq(wait_job(jobs[i])->state, "done");
+	}
+	assert_status(id2, "ended");
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+static int S_done_flag;
+static int S_deleted;
+
+static void sweep_done(void *arg, int deleted)
+{
+	(void)arg;
+	S_deleted = deleted;
+	S_done_flag = 1;
+}
+
+/* Objects named for a session that is not live (here: no session at all, and a failed
+ * one) go; a live session's stay. Past max_duration / offline too long -> ending. */
+START_TEST(test_sweep)
+{
+	char live[UUID_STR_LEN], job[UUID_STR_LEN], old[UUID_STR_LEN], gone[UUID_STR_LEN];
+	const char *p[2];
+	int kicks;
+
+	start_active(live, job);
+	/* Orphans of a session that does not exist: made as a lost-reply machine would. */
+	{
+		const char *const bodies[][2] = {
+			{ "/accounts/" F_ACCOUNT "/cfd_tunnel",
+			  "{\"name\":\"kaiden-sess-orphan2345\",\"config_src\":\"cloudflare\"}" },
+			{ "/zones/" F_ZONE "/dns_records",
+			  "{\"type\":\"CNAME\",\"name\":\"sess-orphan2345." DOMAIN "\","
+			  "\"content\":\"x.cfargotunnel.com\",\"proxied\":true,\"ttl\":1,"
+			  "\"comment\":\"kaiden-sess-orphan2345\"}" },
+			{ "/accounts/" F_ACCOUNT "/access/apps",
+			  "{\"name\":\"kaiden-sess-orphan2345-ssh\",\"type\":\"ssh\","
+			  "\"domain\":\"sess-orphan2345-ssh." DOMAIN "\"}" },
+			/* Not ours: another tool's app in the account. */
+			{ "/accounts/" F_ACCOUNT "/access/apps",
+			  "{\"name\":\"wiki\",\"type\":\"self_hosted\",\"domain\":\"wiki.example.com\"}" },
+		};
+		for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+			CURL *h = curl_easy_init();
+			struct curl_slist *hdr = NULL;
+			struct buf sink;
+			char url[256];
+			buf_init(&sink, 65536);
+			snprintf(url, sizeof(url), "%s%s", F_api, bodies[i][0]);
+			hdr = curl_slist_append(hdr, "Content-Type: application/json");
+			hdr = curl_slist_append(hdr, "Authorization: Bearer " F_TOKEN);
+			curl_easy_setopt(h, CURLOPT_URL, url);
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i][1]);
+			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, F_write);
+			curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+			ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+			ck_assert_ptr_nonnull(strstr(sink.data, "\"success\": true") ?
+			                              sink.data : strstr(sink.data, "\"success\":true"));
+			buf_clear(&sink);
+			curl_slist_free_all(hdr);
+			curl_easy_cleanup(h);
+		}
+	}
+	/* A tunnel attached to a connector blocks a plain delete: the sweep deletes its
+	 * connections first. */
+	{
+		json_object *st = F_ctl("GET", "/_fake/state", NULL), *ts = member(st, "tunnels");
+		for (int i = 0; i < (int)json_object_array_length(ts); i++) {
+			json_object *t = json_object_array_get_idx(ts, i);
+			if (strcmp(jsonx_str(t, "name"), "kaiden-sess-orphan2345") == 0) {
+				char path[200];
+				snprintf(path, sizeof(path), "/_fake/tunnels/%s/connect", jsonx_str(t, "id"));
+				json_object_put(F_ctl("POST", path, "{}"));
+			}
+		}
+		json_object_put(st);
+	}
+	ck_assert_int_eq(F_count("live_tunnels"), 2);
+	ck_assert_int_eq(F_count("access_apps"), 4);
+
+	/* Sessions due to end: one past max_duration, one whose device is long offline. */
+	new_session(old);
+	new_session(gone);
+	p[0] = old;
+	T_run(T_db, "UPDATE sessions SET status = 'active', started_at = '2020-01-01T00:00:00.000Z' "
+	            "WHERE id = $1", 1, p);
+	{
+		json_object *d = NULL;
+		char dev2[UUID_STR_LEN];
+		ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "gone", "$argon2id$x", &d),
+		                 STORE_OK);
+		snprintf(dev2, sizeof(dev2), "%s", jsonx_str(d, "id"));
+		json_object_put(d);
+		p[0] = dev2;
+		p[1] = gone;
+		T_run(T_db, "UPDATE devices SET status = 'offline', last_seen = "
+		            "'2020-01-01T00:00:00.000Z' WHERE id = $1", 1, p);
+		T_run(T_db, "UPDATE sessions SET status = 'active', device_id = $1 WHERE id = $2", 2,
+		      p);
+	}
+	T_run(T_db, "UPDATE jobs SET state = 'done' WHERE state = 'queued'", 0, NULL);
+
+	kicks = J_kicks;
+	session_sweep();
+	assert_status(old, "ending");
+	assert_status(gone, "ending");
+	assert_status(live, "active");
+	ck_assert_int_gt(J_kicks, kicks);
+	{
+		const char *q[1] = { old };
+		ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM jobs WHERE session_id = $1 AND "
+		                               "kind = 'session.end' AND state = 'queued'", 1, q),
+		                 1);
+	}
+	/* session_sweep started the Cloudflare sweep; run another that reports back once
+	 * it has run (a second sweep waits for the first). */
+	S_done_flag = 0;
+	while (!S_done_flag) {
+		uv_run(&L, UV_RUN_NOWAIT);
+		tunnel_cf_sweep(sweep_done, NULL);
+		F_run_until(&L, &S_done_flag, 0.05);
+	}
+	ck_assert_int_eq(F_count("live_tunnels"), 1);      /* the live session's */
+	ck_assert_int_eq(F_count("dns_records"), 2);       /* the live session's */
+	ck_assert_int_eq(F_count("access_apps"), 3);       /* live session's 2 + the wiki */
+	{
+		json_object *st = F_ctl("GET", "/_fake/state", NULL), *ts = member(st, "tunnels");
+		for (int i = 0; i < (int)json_object_array_length(ts); i++) {
+			json_object *t = json_object_array_get_idx(ts, i);
+			if (strcmp(jsonx_str(t, "name"), "kaiden-sess-orphan2345") == 0)
+				ck_assert_ptr_nonnull(jsonx_str(t, "deleted_at"));
+		}
+		json_object_put(st);
+	}
+	(void)S_deleted;
+}
+END_TEST
+
+/* The tunnel delete is refused with 1022 once (a connector came back): the machine
+ * deletes the connections again and retries after a pause. */
+START_TEST(test_tunnel_delete_1022_retried)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+	int before;
+
+	start_active(id, job);
+	before = F_api_calls();
+	F_faults("{\"fail\":[{\"method\":\"DELETE\",\"path\":\"/cfd_tunnel/[0-9a-f-]+$\","
+	         "\"status\":400,\"code\":1022,\"message\":\"Cannot delete tunnel because it has "
+	         "active connections\"}]}");
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	/* 6, plus connections and tunnel once more */
+	ck_assert_int_eq(F_api_calls() - before, 8);
+}
+END_TEST
+
+/* Heartbeats: a tunnel the agent runs for a session that is not live is stopped; an
+ * active session the agent does not run is only logged. */
+START_TEST(test_agent_running)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], other[UUID_STR_LEN];
+	json_object *list = json_object_new_array();
+
+	start_active(id, job);
+	new_session(other);
+	{
+		const char *p[1] = { other };
+		T_run(T_db, "UPDATE sessions SET status = 'ended' WHERE id = $1", 1, p);
+	}
+	json_object_array_add(list, json_object_new_string(other));
+	H.stops = 0;
+	H.mode = AGENT_SILENT;
+	session_agent_running(DEV, list);
+	ck_assert_int_eq(H.stops, 1); /* the ended one */
+	json_object_put(list);
+	list = json_object_new_array();
+	json_object_array_add(list, json_object_new_string(id));
+	session_agent_running(DEV, list);
+	ck_assert_int_eq(H.stops, 1); /* the active one is left alone */
+	json_object_put(list);
+	uv_run(&L, UV_RUN_NOWAIT);
+	assert_status(id, "active");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("session");
+	TCase *sq = tcase_create("sqlite"), *pg = tcase_create("postgres");
+	TCase *none = tcase_create("none");
+	SRunner *sr;
+	int failed;
+
+	(void)T_main; /* testdb.h's runner: this suite has a third case */
+	(void)T_open_again;
+	tcase_add_checked_fixture(sq, setup_sqlite, teardown);
+	tcase_add_checked_fixture(pg, setup_pg, teardown);
+	tcase_add_checked_fixture(none, setup_none, teardown);
+	tcase_set_timeout(sq, 60);
+	tcase_set_timeout(pg, 60);
+	tcase_set_timeout(none, 60);
+	T_ADD(sq, pg, test_start_active_end);
+	tcase_add_test(sq, test_dns_500_compensation);
+	tcase_add_test(sq, test_dns_conflict);
+	tcase_add_test(sq, test_lost_tunnel_reply_adopted);
+	tcase_add_test(sq, test_lost_dns_and_app_replies_adopted);
+	tcase_add_test(sq, test_device_offline);
+	tcase_add_test(sq, test_agent_failed);
+	tcase_add_test(sq, test_ready_timeout);
+	tcase_add_test(sq, test_offline_while_waiting);
+	tcase_add_test(sq, test_end_while_starting);
+	tcase_add_test(sq, test_resume_after_restart);
+	tcase_add_test(sq, test_access_allow_empty);
+	tcase_add_test(sq, test_tunnel_delete_1022_retried);
+	tcase_add_test(sq, test_agent_running);
+	T_ADD(sq, pg, test_sweep);
+	tcase_add_test(none, test_none_provider);
+	suite_add_tcase(s, sq);
+	suite_add_tcase(s, pg);
+	suite_add_tcase(s, none);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

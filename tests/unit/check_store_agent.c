@@ -1,0 +1,297 @@
+/* check_store_agent.c: store_agent.h (credentials and presence of devices, for the
+ * hub) and the jobs additions helperd uses (store_jobs_requeue, store_jobs_renew), the
+ * same cases on SQLite and on PostgreSQL. */
+#include "ids.h"
+#include "store.h"
+#include "store_agent.h"
+#include "testdb.h"
+
+#define TENANT2 "11111111-1111-4111-8111-111111111111"
+#define NOBODY "0190a2c4-0000-7000-8000-000000000000"
+
+static void mk_device(const char *tenant, const char *name, char *id)
+{
+	json_object *d = NULL, *v;
+
+	ck_assert_int_eq(store_device_create(T_db, tenant, name, "$argon2id$fake-hash", &d),
+	                 STORE_OK);
+	ck_assert(json_object_object_get_ex(d, "id", &v));
+	snprintf(id, UUID_STR_LEN, "%s", json_object_get_string(v));
+	json_object_put(d);
+}
+
+static char *col(const char *column, const char *id)
+{
+	char sql[160];
+	const char *p[1] = { id };
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM devices WHERE id = $1", column);
+	return T_value(T_db, sql, 1, p);
+}
+
+static void want_col(const char *column, const char *id, const char *want)
+{
+	char *v = col(column, id);
+
+	if (!want)
+		ck_assert_msg(v == NULL, "%s: got '%s', want NULL", column, v);
+	else
+		ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', want '%s'", column,
+		              v ? v : "NULL", want);
+	free(v);
+}
+
+START_TEST(test_auth_get)
+{
+	struct store_agent_auth a;
+	char dev[UUID_STR_LEN], upper[UUID_STR_LEN];
+	const char *p[1];
+
+	mk_device(DEFAULT_TENANT_ID, "a", dev);
+	memset(&a, 0x55, sizeof(a));
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_str_eq(a.tenant_id, DEFAULT_TENANT_ID);
+	ck_assert_str_eq(a.secret_hash, "$argon2id$fake-hash");
+	ck_assert_int_eq(a.gone, 0);
+	/* Ids in either case. */
+	for (int i = 0; i < UUID_STR_LEN; i++)
+		upper[i] = (char)((dev[i] >= 'a' && dev[i] <= 'f') ? dev[i] - 32 : dev[i]);
+	ck_assert_int_eq(store_agent_auth_get(T_db, upper, &a), STORE_OK);
+	/* Unknown and malformed ids: not found, out-parameter untouched. */
+	memset(&a, 0x55, sizeof(a));
+	ck_assert_int_eq(store_agent_auth_get(T_db, NOBODY, &a), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_agent_auth_get(T_db, "nope", &a), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_agent_auth_get(T_db, "", &a), STORE_NOT_FOUND);
+	ck_assert_int_eq((unsigned char)a.tenant_id[0], 0x55);
+	/* Deleted: found, but gone. */
+	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, dev), STORE_OK);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.gone, 1);
+	/* A suspended tenant's device is gone too. */
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ('" TENANT2 "', 't2', 'T2')", 0,
+	      NULL);
+	mk_device(TENANT2, "b", dev);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.gone, 0);
+	ck_assert_str_eq(a.tenant_id, TENANT2);
+	p[0] = TENANT2;
+	T_run(T_db, "UPDATE tenants SET status = 'suspended' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.gone, 1);
+}
+END_TEST
+
+START_TEST(test_online_offline)
+{
+	struct store_agent_facts f = { "web-01", "Debian 12", "192.0.2.7", "1.2.3" };
+	char dev[UUID_STR_LEN], dev2[UUID_STR_LEN];
+	const char *ids[2];
+	char *updated_before, *updated_after;
+	long changed = -1;
+
+	mk_device(DEFAULT_TENANT_ID, "a", dev);
+	mk_device(DEFAULT_TENANT_ID, "b", dev2);
+	updated_before = col("updated_at", dev);
+	ck_assert_int_eq(store_agent_online(T_db, DEFAULT_TENANT_ID, dev, "hd-1", &f), STORE_OK);
+	want_col("status", dev, "online");
+	want_col("hostname", dev, "web-01");
+	want_col("os", dev, "Debian 12");
+	want_col("ip_address", dev, "192.0.2.7");
+	want_col("agent_version", dev, "1.2.3");
+	want_col("helperd", dev, "hd-1");
+	{
+		char *seen = col("last_seen", dev);
+		ck_assert_ptr_nonnull(seen);
+		free(seen);
+	}
+	/* Presence is not an edit. */
+	updated_after = col("updated_at", dev);
+	ck_assert_str_eq(updated_before, updated_after);
+	free(updated_before);
+	free(updated_after);
+	/* The wrong tenant, a deleted device: not found. */
+	ck_assert_int_eq(store_agent_online(T_db, "11111111-1111-4111-8111-111111111111", dev, "hd-1",
+	                                    &f),
+	                 STORE_NOT_FOUND);
+
+	/* last_seen: only for devices this instance holds. */
+	T_run(T_db, "UPDATE devices SET last_seen = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	ids[0] = dev;
+	ids[1] = dev2;
+	ck_assert_int_eq(store_agent_seen(T_db, "hd-1", ids, 2, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(store_agent_seen(T_db, "hd-2", ids, 2, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_int_eq(store_agent_seen(T_db, "hd-1", ids, 0, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 0);
+	/* A malformed id never reaches SQL. */
+	ids[1] = "x'); DROP TABLE devices; --";
+	ck_assert_int_eq(store_agent_seen(T_db, "hd-1", ids, 2, &changed), STORE_ERR);
+	ids[1] = dev2;
+
+	/* Offline: another instance's mark does not touch it; ours does. */
+	ck_assert_int_eq(store_agent_offline(T_db, "hd-2", ids, 2, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 0);
+	want_col("status", dev, "online");
+	ck_assert_int_eq(store_agent_offline(T_db, "hd-1", ids, 2, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	want_col("status", dev, "offline");
+	want_col("helperd", dev, NULL);
+	/* The facts stay for the next look. */
+	want_col("hostname", dev, "web-01");
+}
+END_TEST
+
+START_TEST(test_batches)
+{
+	enum { N = 2500 };
+	static char ids_buf[N][UUID_STR_LEN];
+	const char **ids = calloc(N, sizeof(*ids));
+	long changed = -1;
+
+	ck_assert_ptr_nonnull(ids);
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "d%d", i);
+		mk_device(DEFAULT_TENANT_ID, name, ids_buf[i]);
+		ids[i] = ids_buf[i];
+	}
+	ck_assert_int_eq(db_commit(T_db), DB_OK);
+	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-1'", 0, NULL);
+	/* More ids than one statement takes. */
+	ck_assert_int_eq(store_agent_seen(T_db, "hd-1", ids, N, &changed), STORE_OK);
+	ck_assert_int_eq(changed, N);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM devices WHERE last_seen IS NOT NULL",
+	                         0, NULL),
+	                 N);
+	ck_assert_int_eq(store_agent_offline(T_db, "hd-1", ids, N - 1, &changed), STORE_OK);
+	ck_assert_int_eq(changed, N - 1);
+	ck_assert_int_eq(store_agent_release(T_db, "hd-1", &changed), STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM devices WHERE status = 'online'", 0,
+	                         NULL),
+	                 0);
+	free(ids);
+}
+END_TEST
+
+START_TEST(test_expire)
+{
+	char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN], d[UUID_STR_LEN];
+	char old[TIMESTAMP_LEN], fresh[TIMESTAMP_LEN];
+	const char *p[3];
+	long changed = -1;
+
+	mk_device(DEFAULT_TENANT_ID, "a", a);
+	mk_device(DEFAULT_TENANT_ID, "b", b);
+	mk_device(DEFAULT_TENANT_ID, "c", c);
+	mk_device(DEFAULT_TENANT_ID, "d", d);
+	ids_timestamp(ids_now_ms() - 600000, old);
+	ids_timestamp(ids_now_ms(), fresh);
+	/* a: a dead helperd's, stale; b: a live helperd's, fresh; c: ours, stale; d: by
+	 * hand, no helperd, stale. */
+	p[0] = old, p[1] = "dead", p[2] = a;
+	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1, helperd = $2 WHERE id = $3",
+	      3, p);
+	p[0] = fresh, p[1] = "live", p[2] = b;
+	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1, helperd = $2 WHERE id = $3",
+	      3, p);
+	p[0] = old, p[1] = "me", p[2] = c;
+	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1, helperd = $2 WHERE id = $3",
+	      3, p);
+	p[0] = old, p[1] = d;
+	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1 WHERE id = $2", 2, p);
+	ck_assert_int_eq(store_agent_expire(T_db, "me", 120, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 2);
+	want_col("status", a, "offline");
+	want_col("helperd", a, NULL);
+	want_col("status", b, "online");
+	want_col("status", c, "online");
+	want_col("status", d, "offline");
+}
+END_TEST
+
+static void mk_job(char *job_id)
+{
+	struct store_session_new s = { NULL, "Eve", NULL, "example.com", 22, 8080 };
+	char dev[UUID_STR_LEN], sess[UUID_STR_LEN];
+	json_object *o = NULL, *v;
+	const char *p[1];
+	char *id;
+
+	mk_device(DEFAULT_TENANT_ID, "j", dev);
+	s.device_id = dev;
+	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &s, &o), STORE_OK);
+	ck_assert(json_object_object_get_ex(o, "id", &v));
+	snprintf(sess, sizeof(sess), "%s", json_object_get_string(v));
+	json_object_put(o);
+	p[0] = sess;
+	id = T_value(T_db, "SELECT id FROM jobs WHERE session_id = $1", 1, p);
+	ck_assert_ptr_nonnull(id);
+	snprintf(job_id, UUID_STR_LEN, "%s", id);
+	free(id);
+}
+
+START_TEST(test_jobs_requeue_renew)
+{
+	struct store_job jobs[4];
+	char j1[UUID_STR_LEN], j2[UUID_STR_LEN];
+	const char *ids[3];
+	const char *p[1];
+	long n = -1;
+	int got = 0, renewed = -1;
+	char *until1, *until2;
+
+	mk_job(j1);
+	mk_job(j2);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 2);
+	/* Renewal: only what the worker holds; an unknown or malformed id is skipped. */
+	p[0] = j1;
+	until1 = T_value(T_db, "SELECT locked_until FROM jobs WHERE id = $1", 1, p);
+	ids[0] = j1;
+	ids[1] = NOBODY;
+	ids[2] = "nope";
+	ck_assert_int_eq(store_jobs_renew(T_db, "hd-2", ids, 3, 600, &renewed), STORE_OK);
+	ck_assert_int_eq(renewed, 0);
+	ck_assert_int_eq(store_jobs_renew(T_db, "hd-1", ids, 3, 600, &renewed), STORE_OK);
+	ck_assert_int_eq(renewed, 1);
+	until2 = T_value(T_db, "SELECT locked_until FROM jobs WHERE id = $1", 1, p);
+	ck_assert_msg(strcmp(until2, until1) > 0, "lease not extended: %s then %s", until1, until2);
+	free(until1);
+	free(until2);
+	/* A finished job is not renewed. */
+	ck_assert_int_eq(store_job_finish(T_db, j2, "hd-1", "done", NULL, 0), STORE_OK);
+	ids[0] = j2;
+	ck_assert_int_eq(store_jobs_renew(T_db, "hd-1", ids, 1, 600, &renewed), STORE_OK);
+	ck_assert_int_eq(renewed, 0);
+	/* Requeue: another worker's call changes nothing; ours puts j1 back, due now, and
+	 * leaves the finished one alone. */
+	ck_assert_int_eq(store_jobs_requeue(T_db, "hd-2", &n), STORE_OK);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_jobs_requeue(T_db, "hd-1", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM jobs WHERE state = 'queued'", 0, NULL),
+	                 1);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_str_eq(jobs[0].id, j1);
+	ck_assert_int_eq(jobs[0].attempts, 2);
+	ck_assert_int_eq(store_jobs_requeue(T_db, "", &n), STORE_ERR);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store_agent");
+	TCase *sq = tcase_create("sqlite"), *pg = tcase_create("postgres");
+
+	(void)T_open_again; /* testdb.h's, unused here */
+	T_ADD(sq, pg, test_auth_get);
+	T_ADD(sq, pg, test_online_offline);
+	T_ADD(sq, pg, test_batches);
+	T_ADD(sq, pg, test_expire);
+	T_ADD(sq, pg, test_jobs_requeue_renew);
+	return T_main(s, sq, pg);
+}
