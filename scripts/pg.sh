@@ -111,8 +111,13 @@ port_in_use() {
 }
 
 pick_port() {
-	# A pseudo-random start spreads parallel runs apart; then walk to a free one.
-	n=$(( ( $$ * 7919 + $(date +%s) ) % 30000 + 20000 ))
+	# A pseudo-random start spreads parallel runs apart; then walk to a free one. Below
+	# the kernel's ephemeral range, where outgoing connections take their ports (one of
+	# them could take ours between this probe and the server's bind).
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 12000 ] || low=32768
+	base=$(( low - 10000 ))
+	n=$(( ( $$ * 7919 + $(date +%s) ) % 10000 + base ))
 	i=0
 	while [ $i -lt 200 ]; do
 		if ! port_in_use "$n"; then
@@ -120,7 +125,7 @@ pick_port() {
 			return 0
 		fi
 		n=$(( n + 1 ))
-		[ $n -lt 60000 ] || n=20000
+		[ $n -lt "$low" ] || n=$base
 		i=$(( i + 1 ))
 	done
 	die "no free TCP port found on 127.0.0.1"

@@ -63,8 +63,14 @@ stack_port_busy() {
 
 # A free TCP port in 20000..59999, from a random start.
 stack_free_port() {
+	# Below the kernel's ephemeral range: outgoing connections (curl, libpq, agents)
+	# and bind(0) take their ports from that range, so a port picked there can be taken
+	# between this probe and the server's bind.
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) || low=32768
+	[ "${low:-0}" -gt 12000 ] || low=32768
+	base=$((low - 10000))
 	n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-	n=$((n % 40000 + 20000))
+	n=$((n % 10000 + base))
 	i=0
 	while [ "$i" -lt 500 ]; do
 		if ! stack_port_busy "$n"; then
@@ -72,7 +78,7 @@ stack_free_port() {
 			return 0
 		fi
 		n=$((n + 1))
-		[ "$n" -lt 60000 ] || n=20000
+		[ "$n" -lt "$low" ] || n=$base
 		i=$((i + 1))
 	done
 	stack__die "no free TCP port on 127.0.0.1"
