@@ -310,6 +310,14 @@ int main(int argc, char **argv)
 	}
 	level = log_level_parse(cfg_str(CFG_LOG_LEVEL));
 	log_init("kaiden-helperd", level < 0 ? LOG_LVL_INFO : (enum log_level)level);
+	/* Agents heartbeat every helperd.heartbeat seconds: a timeout that does not leave
+	 * room for a late one would drop healthy agents over and over. */
+	if (cfg_int(CFG_HELPERD_AGENT_TIMEOUT) < 2 * cfg_int(CFG_HELPERD_HEARTBEAT)) {
+		log_error("configuration: helperd.agent_timeout (%ld s) must be at least twice "
+		          "helperd.heartbeat (%ld s)",
+		          cfg_int(CFG_HELPERD_AGENT_TIMEOUT), cfg_int(CFG_HELPERD_HEARTBEAT));
+		return 1;
+	}
 	if (secret_init() != 0) {
 		log_error("libsodium failed to initialise");
 		return 1;

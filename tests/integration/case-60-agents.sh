@@ -206,7 +206,7 @@ dbcheck "SIGTERM: the device is offline" "SELECT status FROM devices WHERE id = 
 
 # Heartbeat timeout, with a short agent_timeout: an agent that stops sending heartbeats
 # is closed with 4009 and its device goes offline.
-if KAIDEN_HELPERD_AGENT_TIMEOUT=2 stack_helperd_start; then ok "helperd starts again"; else bad "helperd starts again" "see its log"; fi
+if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=2 stack_helperd_start; then ok "helperd starts again"; else bad "helperd starts again" "see its log"; fi
 agent "silent agent: closed with 4009" 4009 --device "$AG_DEV" --secret "$AG_SECRET" \
 	--heartbeat 100 --hold 15
 wait_for "... and its device goes offline" 3 "SELECT status FROM devices WHERE id = '$AG_DEV'" offline

@@ -19,6 +19,7 @@ python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$WORK
 	--token "$CF_TOKEN" --account "$CF_ACCOUNT" --zone "$CF_ZONE" --zone-name kaiden.test \
 	>"$WORK/log/fake-cf.log" 2>&1 &
 CF_PID=$!
+CASE_PIDS="${CASE_PIDS:-} $CF_PID"
 _i=0
 while [ ! -s "$WORK/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 CF_URL=http://127.0.0.1:$(cat "$WORK/cf.port" 2>/dev/null)
@@ -89,6 +90,7 @@ agent_start() {
 		--device-id "$1" --secret-file "$WORK/agent.secret" \
 		>>"$WORK/log/kaiden-agent.log" 2>&1 &
 	AGENT_PID=$!
+	CASE_PIDS="${CASE_PIDS:-} $AGENT_PID"
 }
 
 # agent_stop [SIGNAL]: signals the agent and reaps it (a watchdog kills it after 15 s).
@@ -130,6 +132,15 @@ new_session() {
 }
 
 stack_helperd_stop >/dev/null 2>&1
+# A timeout that leaves no room for a late heartbeat is refused at start-up.
+if KAIDEN_HELPERD_HEARTBEAT=20 KAIDEN_HELPERD_AGENT_TIMEOUT=30 timeout 10 "$STACK_HELPERD_BIN" \
+	</dev/null >"$T/hd.out" 2>&1; then
+	bad "helperd refuses agent_timeout < 2 x heartbeat" "it started"
+elif grep -q 'must be at least twice' "$T/hd.out"; then
+	ok "helperd refuses agent_timeout < 2 x heartbeat"
+else
+	bad "helperd refuses agent_timeout < 2 x heartbeat" "$(head -c 300 "$T/hd.out")"
+fi
 if helperd_cf_start; then ok "helperd starts with the Cloudflare provider"; else bad "helperd starts with the Cloudflare provider" "see its log"; fi
 
 t "create the e2e device" POST /api/v1/devices '{"name":"e2e-host"}' 201

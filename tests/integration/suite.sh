@@ -36,6 +36,11 @@ finish() {
 	if [ -z "${DONE:-}" ]; then
 		bad "the suite ran to its end" "it stopped early (exit status $rc)"
 	fi
+	# Processes a case started (agents, fakes) and did not get to stop: a case that
+	# stops early must not leave them running.
+	for p in ${CASE_PIDS:-}; do
+		kill -KILL "$p" 2>/dev/null || :
+	done
 	stack_helperd_stop >/dev/null 2>&1 || true
 	stack_stop >/dev/null 2>&1 || true
 	if [ "$FAIL" -gt 0 ]; then
