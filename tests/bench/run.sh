@@ -35,6 +35,16 @@
 #   BENCH_CONNS     wrk connections (default 32); BENCH_THREADS wrk threads (default 2)
 #   BENCH_KEEP=1    keep the temp directory (logs, configs) and print its path
 #   KAIDEN_SERVER_THREADS  kaiden-api's workers (default 4); hello gets as many
+#   BENCH_SESSIONS_N       sessions per latency in tests/bench/sessions.sh (default 20)
+#   BENCH_SESSIONS_LATENCIES  the fake Cloudflare API's latencies, ms (default "0 100")
+#   BENCH_AGENTS           agent counts for tests/bench/agents.sh (default "1000 10000")
+#   BENCH_AGENTS_DURATION  seconds each agent count heartbeats (default 30)
+#
+# After the HTTP part it runs tests/bench/sessions.sh (session setup/teardown time and
+# Cloudflare calls per session, fake Cloudflare API and fake cloudflared) and
+# tests/bench/agents.sh for each agent count (helperd RSS per agent and CPU, with the
+# verdict for the aim: 10,000 agents at under 40 KiB each). A script that fails makes
+# the run exit 1; a missed aim does only with BENCH_STRICT=1.
 set -eu
 
 B=${B:-build}
@@ -357,6 +367,41 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for db in $BENCH_DB; do
 	run_one "$db"
 done
+
+# ---- sessions and the agent hub (tests/bench/sessions.sh, tests/bench/agents.sh) --------
+BROKEN=0
+echo
+echo "load average before the sessions part: $(cut -d' ' -f1-3 /proc/loadavg)"
+B=$BDIR N=${BENCH_SESSIONS_N:-20} LATENCIES=${BENCH_SESSIONS_LATENCIES:-0 100} \
+	sh tests/bench/sessions.sh || { echo "bench: tests/bench/sessions.sh failed" >&2; BROKEN=1; }
+
+for n in ${BENCH_AGENTS:-1000 10000}; do
+	echo
+	echo "## agent hub: $n agents (tests/bench/agents.sh, HASH=cheap), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	if B=$BDIR N=$n HASH=cheap DURATION=${BENCH_AGENTS_DURATION:-30} \
+		sh tests/bench/agents.sh >"$WORK/agents.$n.txt" 2>&1; then
+		sed 's/^/    /' "$WORK/agents.$n.txt"
+		# The aim (issue): 10,000 agents on two cores at under 40 KiB of helperd RSS each.
+		per=$(sed -n 's/.* \([0-9][0-9]*\) bytes per welcomed agent.*/\1/p' "$WORK/agents.$n.txt")
+		if [ "$n" -ge 10000 ] && [ -n "$per" ]; then
+			if [ "$per" -lt 40960 ]; then
+				echo "verdict (agents): $n agents at $per bytes each: MET (aim < 40 KiB at 10,000)"
+			else
+				echo "verdict (agents): $n agents at $per bytes each: MISSED (aim < 40 KiB at 10,000)"
+				MISSED=1
+			fi
+		fi
+	else
+		sed 's/^/    /' "$WORK/agents.$n.txt"
+		echo "bench: tests/bench/agents.sh N=$n failed" >&2
+		BROKEN=1
+	fi
+done
+
+if [ "$BROKEN" -eq 1 ]; then
+	exit 1
+fi
 if [ "$MISSED" -eq 1 ] && [ -n "${BENCH_STRICT:-}" ]; then
 	exit 1
 fi
