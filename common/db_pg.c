@@ -291,6 +291,17 @@ fail:
 	return -1;
 }
 
+static int pg_in_tx(struct db *db);
+static int pg_reconnect(struct db *db);
+
+/* A plain SELECT (changes nothing, so running it twice is harmless). */
+static int is_read(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+		sql++;
+	return strncasecmp(sql, "SELECT", 6) == 0 && !is_word_char(sql[6]);
+}
+
 static int pg_exec(struct db *db, const char *sql, int n, const char *const *params,
                    struct db_res **out)
 {
@@ -299,8 +310,21 @@ static int pg_exec(struct db *db, const char *sql, int n, const char *const *par
 	struct db_res *rows = NULL;
 	int rc = DB_ERR;
 
+	int was_in_tx = pg_in_tx(db);
+
 	res = pg_run(pg_of(db), sql, n, params);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	/* A connection that died while idle (the server restarted) is only found out by the
+	 * next statement. A read outside a transaction is safe to run again on a fresh
+	 * connection, so the caller never sees that failure; a write is not (it may have
+	 * been applied), so it fails and the next statement reconnects. */
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !was_in_tx &&
+	    PQstatus(pg_of(db)->conn) == CONNECTION_BAD && is_read(sql) &&
+	    pg_reconnect(db) == 0) {
+		PQclear(res);
+		res = pg_run(pg_of(db), sql, n, params);
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		rc = pg_result_fail(db, res, sql);
 		goto out;
