@@ -100,16 +100,6 @@ out:
 	return rc;
 }
 
-/* PostgreSQL: the device row stays locked until commit, so a session being created
- * for it (which holds FOR SHARE on it) either committed before, and is seen by the live
- * session check, or waits and then finds the device deleted. SQLite's BEGIN IMMEDIATE
- * serialises the two anyway. */
-static const char device_lock_pg[] =
-	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
-	"FOR UPDATE";
-static const char device_lock_sqlite[] =
-	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
-
 int store_device_delete(struct db *db, const char *tenant_id, const char *id)
 {
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], now[TIMESTAMP_LEN];
@@ -123,18 +113,9 @@ int store_device_delete(struct db *db, const char *tenant_id, const char *id)
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
-	rc = db_exec(db, db_kind(db) == DB_POSTGRES ? device_lock_pg : device_lock_sqlite, 2,
-	             params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
+	rc = store_device_lock(db, tenant, device, 1);
+	if (rc != STORE_OK)
 		goto out;
-	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	db_res_free(res);
-	res = NULL;
 	rc = db_exec(db,
 	             "SELECT id FROM sessions WHERE tenant_id = $1 AND device_id = $2 AND "
 	             "status IN ('pending', 'active', 'ending') LIMIT 1",

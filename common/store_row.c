@@ -215,3 +215,26 @@ int store_list_run(struct db *db, struct buf *sql, const char **params, int npar
 	db_res_free(res);
 	return rc;
 }
+
+int store_device_lock(struct db *db, const char *tenant, const char *device, int exclusive)
+{
+	static const char base[] =
+		"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
+	static const char for_update[] =
+		"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
+		"FOR UPDATE";
+	static const char for_share[] =
+		"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
+		"FOR SHARE";
+	const char *params[2] = { tenant, device };
+	const char *sql = db_kind(db) != DB_POSTGRES ? base : exclusive ? for_update : for_share;
+	struct db_res *res = NULL;
+	int rc = db_exec(db, sql, 2, params, &res);
+
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = db_res_rows(res) > 0 ? STORE_OK : STORE_NOT_FOUND;
+	db_res_free(res);
+	return rc;
+}

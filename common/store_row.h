@@ -71,6 +71,14 @@ int store_sql_and(struct buf *sql, const char *expr, const char **params, int *n
  * '\' (owned: free). NULL when out of memory. */
 char *store_like_pattern(const char *q);
 
+/* Inside the caller's transaction: STORE_OK if the device lives in the tenant (ids
+ * already checked by store_id), else STORE_NOT_FOUND. On PostgreSQL the row is locked
+ * until commit: exclusive (FOR UPDATE) to delete the device, shared (FOR SHARE) to add a
+ * session to it, so a delete and a session create for one device are serialised and the
+ * delete's live-session check sees every committed session. SQLite's BEGIN IMMEDIATE
+ * serialises writers anyway. */
+int store_device_lock(struct db *db, const char *tenant, const char *device, int exclusive) WUR;
+
 /* Inserts a job for a session, queued and due at now (the caller's transaction time),
  * into the open transaction, and NOTIFYs kaiden_jobs with its id (delivered at commit).
  * STORE_OK, STORE_ERR or STORE_BUSY. */

@@ -38,14 +38,6 @@ static const struct store_col session_cols[] = {
 };
 #define SESSION_NCOLS ((int)ARRAY_LEN(session_cols))
 
-/* See store_device.c: FOR SHARE keeps the device from being deleted until the session
- * is committed (PostgreSQL); SQLite's BEGIN IMMEDIATE serialises writers. */
-static const char device_live_pg[] =
-	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
-	"FOR SHARE";
-static const char device_live_sqlite[] =
-	"SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL";
-
 int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out)
 {
@@ -79,21 +71,9 @@ int store_session_create(struct db *db, const char *tenant_id,
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	{
-		const char *params[2] = { tenant, device };
-		rc = db_exec(db, db_kind(db) == DB_POSTGRES ? device_live_pg : device_live_sqlite, 2,
-		             params, &res);
-	}
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
+	rc = store_device_lock(db, tenant, device, 0);
+	if (rc != STORE_OK)
 		goto out;
-	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	db_res_free(res);
-	res = NULL;
 	{
 		const char *params[11] = { id,           tenant,   device,   short_id,
 		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
