@@ -28,7 +28,15 @@
  *   - names are never reused on a connection, so a forgotten statement that the server
  *     still holds (until the session ends) never clashes with a new one;
  *   - a statement that fails to prepare is not cached; one that fails to run stays
- *     cached (the failure was in its values or the data, not in the statement). */
+ *     cached (the failure was in its values or the data, not in the statement).
+ *
+ * A dead connection (the server restarted) is found out by the statement that meets it.
+ * That statement fails unless it is a read outside a transaction (run again on a new
+ * connection: harmless). The next statement, finding the connection already known dead,
+ * reconnects before it is sent: nothing of it reached the server, so that is safe for a
+ * write too. The one exception is a transaction the connection died in: its caller must
+ * see it fail through to its ROLLBACK (which then succeeds, as there is nothing left to
+ * roll back), so nothing of its later statements runs outside it. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +60,7 @@ struct db_pg {
 	PGconn *conn;
 	unsigned long next_name; /* the number of the last statement name handed out */
 	int nstmts;              /* stmts[0 .. nstmts - 1] are in use */
+	int lost_in_tx;          /* the connection died inside a transaction not yet ended */
 	struct pg_stmt stmts[PG_STMT_CACHE_SIZE];
 };
 
@@ -310,8 +319,21 @@ static int pg_exec(struct db *db, const char *sql, int n, const char *const *par
 	struct db_res *rows = NULL;
 	int rc = DB_ERR;
 
-	int was_in_tx = pg_in_tx(db);
+	int was_in_tx;
 
+	if (PQstatus(pg_of(db)->conn) == CONNECTION_BAD) {
+		if (pg_of(db)->lost_in_tx) {
+			if (strcmp(sql, "ROLLBACK") == 0) {
+				pg_of(db)->lost_in_tx = 0;
+				db_ok(db, 0);
+				return DB_OK;
+			}
+			return db_fail(db, DB_ERR, sql, "the connection was lost inside the transaction");
+		}
+		if (pg_reconnect(db) != 0)
+			return DB_ERR; /* pg_reconnect said why */
+	}
+	was_in_tx = pg_in_tx(db);
 	res = pg_run(pg_of(db), sql, n, params);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	/* A connection that died while idle (the server restarted) is only found out by the
@@ -326,6 +348,9 @@ static int pg_exec(struct db *db, const char *sql, int n, const char *const *par
 		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		if (was_in_tx && PQstatus(pg_of(db)->conn) == CONNECTION_BAD &&
+		    strcmp(sql, "COMMIT") != 0 && strcmp(sql, "ROLLBACK") != 0)
+			pg_of(db)->lost_in_tx = 1;
 		rc = pg_result_fail(db, res, sql);
 		goto out;
 	}
@@ -365,6 +390,9 @@ static int pg_script(struct db *db, const char *sql)
 static int pg_in_tx(struct db *db)
 {
 	PGTransactionStatusType st = PQtransactionStatus(pg_of(db)->conn);
+
+	if (pg_of(db)->lost_in_tx)
+		return 1; /* until its ROLLBACK: see the top of this file */
 
 	return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
 }

@@ -14,7 +14,11 @@
  * A claimed job is leased for LEASE_SECONDS and renewed every RENEW_MS while it runs
  * here. It is handed to session_job_start, which calls jobs_finish when it ends, maybe
  * before session_job_start returns: the job is in the running table before the call.
- * At most MAX_RUNNING jobs run at once; the rest wait in the table. */
+ * At most MAX_RUNNING jobs run at once; the rest wait in the table.
+ *
+ * A finish the database does not take (PostgreSQL restarting) is kept here and written
+ * again every PENDING_RETRY_MS until it is taken, so the job is queued again, or done,
+ * as soon as the database is back, rather than when its lease runs out. */
 #include "jobs.h"
 
 #include <stdio.h>
@@ -33,6 +37,15 @@
 #define PERIODIC_MS 10000
 #define MAX_RUNNING 64
 #define CLAIM_BATCH 16
+#define PENDING_RETRY_MS 1000
+
+struct pending_finish {
+	char id[UUID_STR_LEN];
+	char state[16];
+	char error[1024];
+	int has_error;
+	int retry_seconds;
+};
 
 struct running_job {
 	char id[UUID_STR_LEN];
@@ -44,7 +57,9 @@ static struct {
 	int initialised;
 	struct running_job running[MAX_RUNNING];
 	int nrunning;
-	uv_timer_t kick_timer, periodic_timer, renew_timer, retry_timer;
+	uv_timer_t kick_timer, periodic_timer, renew_timer, retry_timer, pending_timer;
+	struct pending_finish pending[MAX_RUNNING];
+	int npending;
 	int kick_pending;
 	int64_t retry_due_ms; /* 0: none armed */
 	int db_suspect;       /* the last claim failed: ping (reconnect) before the next */
@@ -167,35 +182,93 @@ static void arm_retry(int seconds)
 	uv_timer_start(&J.retry_timer, on_retry, (uint64_t)seconds * 1000 + 50, 0);
 }
 
-void jobs_finish(const char *job_id, const char *state, const char *error, int retry_seconds)
+/* Writes a finish. STORE_ERR: the database did not answer (the caller keeps it). */
+static int record_finish(const char *job_id, const char *state, const char *error,
+                         int retry_seconds)
 {
-	char labels[64];
-	int i = job_id ? running_find(job_id) : -1;
-	int rc, queued = state && strcmp(state, "queued") == 0;
+	int rc = store_job_finish(helperd.db, job_id, helperd.instance, state, error, retry_seconds);
 
-	if (!job_id || !state) {
-		log_error("jobs_finish without a job id or state");
-		return;
-	}
-	/* A job queued again with no delay would be claimed straight back in a loop. */
-	if (queued && retry_seconds < 1)
-		retry_seconds = 1;
-	rc = store_job_finish(helperd.db, job_id, helperd.instance, state, error, retry_seconds);
 	if (rc == STORE_CONFLICT)
 		log_warn("job=%s finish (%s) refused: this helperd no longer holds it (lease ran "
 		         "out and it was reclaimed)", job_id, state);
 	else if (rc == STORE_NOT_FOUND)
 		log_warn("job=%s finish (%s): no such job", job_id, state);
 	else if (rc != STORE_OK)
-		/* The lease runs out and the job is claimed again; the session module resumes
-		 * from the step it recorded. */
-		log_error("job=%s finish (%s) could not be recorded: it will be run again after "
-		          "its lease", job_id, state);
-	else if (queued)
+		return STORE_ERR;
+	else if (strcmp(state, "queued") == 0)
 		log_info("job=%s queued again in %d s%s%s", job_id, retry_seconds,
 		         error ? ": " : "", error ? error : "");
 	else
 		log_info("job=%s %s%s%s", job_id, state, error ? ": " : "", error ? error : "");
+	if (rc == STORE_OK && strcmp(state, "queued") == 0)
+		arm_retry(retry_seconds);
+	return rc;
+}
+
+static void on_pending(uv_timer_t *t)
+{
+	int done = 0;
+
+	(void)t;
+	if (db_ping(helperd.db) != 0)
+		return; /* still down: the timer repeats */
+	while (done < J.npending) {
+		struct pending_finish *p = &J.pending[done];
+		if (record_finish(p->id, p->state, p->has_error ? p->error : NULL,
+		                  p->retry_seconds) == STORE_ERR)
+			break;
+		done++;
+	}
+	if (done == 0)
+		return;
+	log_info("worker=%s the database is back: %d kept job finishes recorded",
+	         helperd.instance, done);
+	memmove(J.pending, J.pending + done, (size_t)(J.npending - done) * sizeof(J.pending[0]));
+	J.npending -= done;
+	if (J.npending == 0)
+		uv_timer_stop(&J.pending_timer);
+	jobs_kick();
+}
+
+static void keep_pending(const char *job_id, const char *state, const char *error,
+                         int retry_seconds)
+{
+	struct pending_finish *p;
+
+	if (!J.initialised || J.npending == MAX_RUNNING) {
+		/* The lease runs out and the job is claimed again; the session module resumes
+		 * from the step it recorded. */
+		log_error("job=%s finish (%s) could not be recorded: it will be run again after "
+		          "its lease", job_id, state);
+		return;
+	}
+	p = &J.pending[J.npending++];
+	snprintf(p->id, sizeof(p->id), "%s", job_id);
+	snprintf(p->state, sizeof(p->state), "%s", state);
+	p->has_error = error != NULL;
+	snprintf(p->error, sizeof(p->error), "%s", error ? error : "");
+	p->retry_seconds = retry_seconds;
+	log_warn("job=%s finish (%s) not taken by the database: kept, and written again once "
+	         "it answers", job_id, state);
+	J.db_suspect = 1;
+	if (!uv_is_active((uv_handle_t *)&J.pending_timer))
+		uv_timer_start(&J.pending_timer, on_pending, PENDING_RETRY_MS, PENDING_RETRY_MS);
+}
+
+void jobs_finish(const char *job_id, const char *state, const char *error, int retry_seconds)
+{
+	char labels[64];
+	int i = job_id ? running_find(job_id) : -1;
+
+	if (!job_id || !state) {
+		log_error("jobs_finish without a job id or state");
+		return;
+	}
+	/* A job queued again with no delay would be claimed straight back in a loop. */
+	if (strcmp(state, "queued") == 0 && retry_seconds < 1)
+		retry_seconds = 1;
+	if (J.npending > 0 || record_finish(job_id, state, error, retry_seconds) == STORE_ERR)
+		keep_pending(job_id, state, error, retry_seconds); /* in order, after the others */
 
 	snprintf(labels, sizeof(labels), "state=\"%s\"", state);
 	metrics_inc("kaiden_jobs_finished_total", labels, 1);
@@ -208,8 +281,6 @@ void jobs_finish(const char *job_id, const char *state, const char *error, int r
 	} else {
 		log_warn("job=%s finished but was not running here", job_id);
 	}
-	if (queued && rc == STORE_OK)
-		arm_retry(retry_seconds);
 	jobs_kick();
 }
 
@@ -241,6 +312,7 @@ int jobs_init(void)
 	uv_timer_init(helperd.loop, &J.periodic_timer);
 	uv_timer_init(helperd.loop, &J.renew_timer);
 	uv_timer_init(helperd.loop, &J.retry_timer);
+	uv_timer_init(helperd.loop, &J.pending_timer);
 	uv_timer_start(&J.periodic_timer, on_periodic, PERIODIC_MS, PERIODIC_MS);
 	uv_timer_start(&J.renew_timer, on_renew, RENEW_MS, RENEW_MS);
 	J.initialised = 1;
@@ -258,8 +330,13 @@ void jobs_shutdown(void)
 	if (J.nrunning)
 		log_info("worker=%s stopping with %d jobs running (leased)", helperd.instance,
 		         J.nrunning);
+	if (J.npending)
+		log_warn("worker=%s stopping with %d job finishes the database never took: those "
+		         "jobs are queued again when this helperd starts (or their leases run out)",
+		         helperd.instance, J.npending);
 	uv_close((uv_handle_t *)&J.kick_timer, NULL);
 	uv_close((uv_handle_t *)&J.periodic_timer, NULL);
 	uv_close((uv_handle_t *)&J.renew_timer, NULL);
 	uv_close((uv_handle_t *)&J.retry_timer, NULL);
+	uv_close((uv_handle_t *)&J.pending_timer, NULL);
 }

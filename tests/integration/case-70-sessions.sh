@@ -5,7 +5,8 @@
 # to active with the right hostnames, ingress and Access apps at the fake, DELETE goes to
 # ended and leaves nothing at the fake and no cloudflared running. Then the faults, each
 # ending with nothing left behind: helperd killed (SIGKILL) at each provisioning step and
-# restarted, a 500 on DNS create, a 429 storm, the agent killed mid-session.
+# restarted, PostgreSQL restarted mid-provisioning, a 500 on DNS create, a 429 storm,
+# the agent killed mid-session.
 
 CF_TOKEN=fake-cf-token-$$
 CF_ACCOUNT=0123456789abcdef0123456789abcdef
@@ -213,6 +214,36 @@ for step in tunnel access config dns; do
 	cf_empty "nothing leaks after a kill at $step"
 done
 no_cloudflared "no cloudflared is left after the kills"
+
+# ---- PostgreSQL restarted while a session is provisioned ---------------------------------
+# helperd's connection dies under the step under way: the step's write fails, the job's
+# finish is kept in memory until the database answers, and the session resumes at once
+# from its recorded step (not after the 120 s lease).
+if [ "$SUITE_DB" = postgres ]; then
+	new_session "open a session, then restart PostgreSQL at step access"
+	_i=0
+	while [ "$(dbq "SELECT coalesce(step, '') FROM sessions WHERE id = '$SID'")" != access ] &&
+		[ "$_i" -lt 200 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	dbcheck "the session reached step access" "SELECT step FROM sessions WHERE id = '$SID'" access
+	if sh "$STACK_ROOT/scripts/pg.sh" stop "$STACK_DIR/pg" >"$T/pg.out" 2>&1 && sleep 2 &&
+		sh "$STACK_ROOT/scripts/pg.sh" start "$STACK_DIR/pg" >>"$T/pg.out" 2>&1; then
+		ok "restart PostgreSQL mid-provisioning"
+	else
+		bad "restart PostgreSQL mid-provisioning" "$(cat "$T/pg.out")"
+	fi
+	wait_session "the session still becomes active, well within the lease" "$SID" active 40
+	if grep -q 'not taken by the database: kept' "$STACK_DIR/log/kaiden-helperd.log"; then
+		ok "helperd kept the job's finish until the database answered"
+	else
+		bad "helperd kept the job's finish until the database answered" "not in its log"
+	fi
+	call DELETE "/api/v1/sessions/$SID"
+	wait_session "and ends" "$SID" ended 30
+	cf_empty "nothing leaks after a PostgreSQL restart mid-provisioning"
+fi
 
 # ---- a 500 on DNS create, and a 429 storm ------------------------------------------------
 cf POST /_fake/faults '{"clear":true,"fail":[{"method":"POST","path":"/dns_records$","status":500,"count":2}]}' >/dev/null

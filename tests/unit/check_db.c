@@ -504,6 +504,21 @@ START_TEST(test_prepared_repeat)
 }
 END_TEST
 
+/* Ends db's server session from another connection, as a server restart would. */
+static void kill_session(struct db *db)
+{
+	struct db *other = T_open_again();
+	char *pid = T_value(db, "SELECT pg_backend_pid()", 0, NULL);
+	const char *p[1] = { pid };
+	char *v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
+
+	ck_assert_str_eq(v, "t");
+	free(v);
+	free(pid);
+	db_close(other);
+	usleep(100 * 1000);
+}
+
 /* After the server session is lost and db_ping made a new one, the statements run before
  * still work, inside a transaction too (where a statement missing from the new session
  * could not be prepared again and run: the transaction would have failed already). */
@@ -535,31 +550,19 @@ START_TEST(test_prepared_after_reconnect)
 	ck_assert_int_eq(db_commit(T_db), DB_OK);
 	/* Twice: a second reconnect, by another connection this time. */
 	if (T_kind == DB_POSTGRES) {
-		struct db *other = T_open_again();
-		char *pid = T_value(T_db, "SELECT pg_backend_pid()", 0, NULL);
-		const char *p[1] = { pid };
-		v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
-		ck_assert_str_eq(v, "t");
-		free(v);
-		free(pid);
-		db_close(other);
-		usleep(100 * 1000);
+		kill_session(T_db);
 		/* A write on the dead connection is not run again (it might have been applied
-		 * before the connection went): it fails, and the next statement reconnects. */
+		 * before the connection went): it fails, and the next statement, finding the
+		 * connection known dead, reconnects before it is sent: a write too. */
 		ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = name WHERE id = $1", 1,
 		                         def, NULL),
 		                 DB_ERR);
-		ck_assert_int_eq(db_ping(T_db), 0);
+		ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = name WHERE id = $1", 1,
+		                         def, NULL),
+		                 DB_OK);
+		ck_assert_int_eq(db_changes(T_db), 1);
 		/* Killed again: a read alone, with no db_ping, finds its way back. */
-		other = T_open_again();
-		pid = T_value(T_db, "SELECT pg_backend_pid()", 0, NULL);
-		p[0] = pid;
-		v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
-		ck_assert_str_eq(v, "t");
-		free(v);
-		free(pid);
-		db_close(other);
-		usleep(100 * 1000);
+		kill_session(T_db);
 		ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 2);
 	}
 	ck_assert_int_eq(db_begin(T_db), DB_OK);
@@ -816,25 +819,41 @@ START_TEST(test_notify)
 }
 END_TEST
 
+/* The connection dies inside a transaction: every later statement of it fails (none
+ * runs outside it on a new connection) until its ROLLBACK, and then the connection
+ * comes back by itself. Nothing of the transaction was kept. */
+START_TEST(test_lost_in_transaction)
+{
+	const char *ins[3] = { TENANT2, "t2", "T2" };
+
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, ins);
+	kill_session(T_db);
+	ck_assert_int_eq(db_exec(T_db, "SELECT count(*) FROM tenants", 0, NULL, NULL), DB_ERR);
+	ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = 'x'", 0, NULL, NULL), DB_ERR);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(T_db), "lost inside the transaction"));
+	ck_assert_int_eq(db_commit(T_db), DB_ERR);
+	db_rollback(T_db);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 1);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants WHERE name = 'x'", 0, NULL),
+	                 0);
+	/* And a transaction after it works. */
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, ins);
+	ck_assert_int_eq(db_commit(T_db), DB_OK);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 2);
+}
+END_TEST
+
 START_TEST(test_ping_reconnects)
 {
-	struct db *other;
-	char *pid, *v;
+	char *v;
 
 	if (T_kind == DB_SQLITE) {
 		ck_assert_int_eq(db_ping(T_db), 0);
 		return;
 	}
-	pid = T_value(T_db, "SELECT pg_backend_pid()", 0, NULL);
-	other = T_open_again();
-	{
-		const char *p[1] = { pid };
-		v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
-		free(v);
-	}
-	db_close(other);
-	free(pid);
-	usleep(100 * 1000);
+	kill_session(T_db);
 	/* A read finds the connection dead and runs again on a new one. */
 	ck_assert_int_eq(db_exec(T_db, "SELECT 1", 0, NULL, NULL), DB_OK);
 	ck_assert_int_eq(db_ping(T_db), 0);
@@ -905,6 +924,7 @@ int main(void)
 	T_ADD(sq, pg, test_text_verbatim);
 	T_ADD(sq, pg, test_notify);
 	T_ADD(sq, pg, test_ping_reconnects);
+	tcase_add_test(pg, test_lost_in_transaction); /* PostgreSQL only: a server session to lose */
 	T_ADD(sq, pg, test_errors_hide_values);
 	return T_main(s, sq, pg);
 }
