@@ -20,6 +20,13 @@ enum cfg_key {
 	CFG_DATABASE_DRIVER,      /* database.driver      KAIDEN_DATABASE_DRIVER sqlite|postgres */
 	CFG_DATABASE_PATH,        /* database.path        KAIDEN_DATABASE_PATH (sqlite file) */
 	CFG_DATABASE_DSN,         /* database.dsn         KAIDEN_DATABASE_DSN (libpq conninfo) */
+	CFG_DATABASE_OWNER_DSN,   /* database.owner_dsn   KAIDEN_DATABASE_OWNER_DSN (migrations) */
+	CFG_SERVER_BASE_DOMAIN,   /* server.base_domain   KAIDEN_SERVER_BASE_DOMAIN (multi: <code>.<base>) */
+	CFG_AUTH_JWT_SECRET,      /* auth.jwt_secret      KAIDEN_AUTH_JWT_SECRET (secret, >= 32 chars) */
+	CFG_AUTH_TOKEN_TTL,       /* auth.token_ttl       KAIDEN_AUTH_TOKEN_TTL seconds a login lasts */
+	CFG_AUTH_MAX_FAILURES,    /* auth.max_failures    KAIDEN_AUTH_MAX_FAILURES per account per window */
+	CFG_AUTH_MAX_ADDR_FAILURES,/* auth.max_address_failures KAIDEN_AUTH_MAX_ADDRESS_FAILURES */
+	CFG_AUTH_FAILURE_WINDOW,  /* auth.failure_window  KAIDEN_AUTH_FAILURE_WINDOW seconds */
 	CFG_CF_DOMAIN,            /* cloudflare.domain    KAIDEN_CF_DOMAIN */
 	CFG_SESSION_SSH_PORT,     /* session.ssh_port     KAIDEN_SESSION_SSH_PORT */
 	CFG_SESSION_WEB_PORT,     /* session.web_port     KAIDEN_SESSION_WEB_PORT */

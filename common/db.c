@@ -307,3 +307,35 @@ void db_res_free(struct db_res *res)
 	free(res->text);
 	free(res);
 }
+
+/* ---- tenant scope --------------------------------------------------------------------
+ * FIXME(issue 4, RLS): placeholders that only track the scope; the PostgreSQL
+ * BEGIN + SET LOCAL, savepoint nesting and session settings come with row-level
+ * security. */
+int db_scope_begin(struct db *db, const char *tenant_id, int staff)
+{
+	(void)tenant_id;
+	(void)staff;
+	db->scope = 1;
+	return DB_OK;
+}
+
+int db_scope_end(struct db *db, int ok)
+{
+	(void)ok;
+	db->scope = 0;
+	return DB_OK;
+}
+
+int db_in_scope(const struct db *db)
+{
+	return db->scope;
+}
+
+int db_session_set(struct db *db, const char *name, const char *value)
+{
+	(void)db;
+	(void)name;
+	(void)value;
+	return DB_OK;
+}

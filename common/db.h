@@ -63,6 +63,27 @@ const char *db_errmsg(const struct db *db);
 /* 0 if the connection answers a trivial query, else -1. Reconnects PostgreSQL once. */
 int db_ping(struct db *db) WUR;
 
+/* ---- tenant scope (row-level security) ----------------------------------------------
+ * PostgreSQL: db_scope_begin opens the request's transaction and sets, for it only,
+ * the tenant that row-level security lets through: BEGIN; SET LOCAL kaiden.tenant_id =
+ * '<tenant_id>' (none when NULL); SET LOCAL kaiden.staff = 'on' | 'off'. One round trip.
+ * Inside a scope db_begin/db_commit/db_rollback nest as savepoints. db_scope_end commits
+ * (ok 1) or rolls back (ok 0, or when a statement in it failed); DB_OK or the commit's
+ * failure. A statement that fails inside a scope ends its usefulness: later statements
+ * fail until db_scope_end. tenant_id must be a canonical UUID (it is written into the
+ * SET LOCAL text).
+ * SQLite: no row-level security; a scope only records that one is open (no transaction)
+ * and db_begin/db_commit keep their meaning. */
+int db_scope_begin(struct db *db, const char *tenant_id, int staff) WUR;
+int db_scope_end(struct db *db, int ok) WUR;
+/* 1 while a scope is open. */
+int db_in_scope(const struct db *db);
+/* A setting kept for the connection's life: SET name = value now and after every
+ * reconnect (PostgreSQL; SQLite ignores it). helperd and kaiden-api's admin commands set
+ * kaiden.staff = on (they serve every tenant). name must be a plain identifier with
+ * dots; value is quoted as a literal. */
+int db_session_set(struct db *db, const char *name, const char *value) WUR;
+
 int db_res_rows(const struct db_res *res);
 int db_res_cols(const struct db_res *res);
 const char *db_res_name(const struct db_res *res, int col);

@@ -28,6 +28,7 @@ struct db {
 	const struct db_ops *ops;
 	long changes;
 	char errmsg[256];
+	int scope;      /* db_scope_begin .. db_scope_end */
 };
 
 int db_pg_open(const char *conninfo, struct db **out) WUR;

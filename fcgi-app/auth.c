@@ -1,9 +1,14 @@
-/* auth.c: bearer tokens -> tenant. */
+/* auth.c: credentials -> r->who; permission and tenant; the request's database scope.
+ * FIXME(issue 4): interim version: only service tokens (store_token_check); login
+ * tokens, user API tokens, subdomains and X-Kaiden-Tenant come next. */
 #include "auth.h"
 
 #include <string.h>
 #include <strings.h>
 
+#include "db.h"
+#include "log.h"
+#include "route.h"
 #include "secret.h"
 #include "store.h"
 
@@ -54,6 +59,53 @@ int auth_check(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "token check");
 		return -1;
 	}
-	memcpy(r->tenant_id, tenant, sizeof(r->tenant_id));
+	memset(&r->who, 0, sizeof(r->who));
+	memcpy(r->who.tenant_id, tenant, sizeof(r->who.tenant_id));
+	r->who.role = ROLE_SERVICE;
 	return 0;
+}
+
+int auth_is_staff(const struct req *r)
+{
+	return (r->who.role & ROLE_STAFF) != 0;
+}
+
+int auth_allow(struct req *r, struct resp *rs, const struct route *route)
+{
+	if (!(route->roles & (unsigned)r->who.role)) {
+		resp_error(rs, 403, "forbidden", NULL, "your role may not do this");
+		return -1;
+	}
+	memcpy(r->tenant_id, r->who.tenant_id, sizeof(r->tenant_id));
+	return 0;
+}
+
+int auth_scope_begin(struct req *r, struct resp *rs)
+{
+	if (db_scope_begin(r->db, r->tenant_id[0] ? r->tenant_id : NULL,
+	                   !r->tenant_id[0] && auth_is_staff(r)) != DB_OK) {
+		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
+		return -1;
+	}
+	return 0;
+}
+
+void auth_scope_end(struct req *r, struct resp *rs)
+{
+	if (db_scope_end(r->db, rs->status > 0 && rs->status < 400) != DB_OK &&
+	    rs->status < 400) {
+		resp_clear(rs);
+		resp_init(rs);
+		resp_header(rs, "X-Request-Id", r->request_id);
+		resp_error(rs, 503, "unavailable", NULL,
+		           "the change could not be committed; try again later");
+	}
+}
+
+void auth_audit(struct req *r, const char *action, const char *target_type,
+                const char *target_id, json_object *details)
+{
+	(void)details;
+	log_info("request=%s audit action=%s target=%s:%s", r->request_id, action,
+	         target_type ? target_type : "-", target_id ? target_id : "-");
 }

@@ -1,6 +1,25 @@
-/* auth.h: who is calling. An `Authorization: Bearer <token>` header is checked against
- * the API tokens (store_token_check: SHA-256 digest, constant-time compare, so no argon2
- * on the request path) and names the tenant the request acts for. */
+/* auth.h: who is calling, what they may do, and which tenant the request acts in.
+ *
+ * Credentials (Authorization: Bearer ...):
+ *   - a login token: a JWT (jwt.h) signed with auth.jwt_secret, whose jti must name a
+ *     login that is not revoked (store_login_lookup);
+ *   - an API token "kdn_<id>_<secret>" (store_token_identify): a user's own token acts
+ *     with that user's rights as they are now; a service token (no user; what
+ *     `kaiden-api token create` and make run's admin.token are) acts as ROLE_SERVICE
+ *     within its tenant.
+ * Both are refused when the user is disabled or deleted; a suspended tenant's
+ * credentials get 403 tenant_suspended.
+ *
+ * The tenant a request acts in (r->tenant_id):
+ *   - tenant users and service tokens: their own tenant. A request to another tenant's
+ *     subdomain (server.base_domain) is refused (403 wrong_tenant).
+ *   - staff (admin, engineer): server.mode single: the default tenant. multi: the
+ *     tenant named by X-Kaiden-Tenant (id or code) or by the subdomain, else none
+ *     (platform level). Acting in a tenant is recorded once per credential and tenant
+ *     in the audit log (tenant.access): the explicit, audited switch.
+ *
+ * The permission table is the route table (route.c): each route lists the roles that
+ * may call it; docs/api.md shows it. */
 #ifndef KAIDEN_AUTH_H
 #define KAIDEN_AUTH_H
 
@@ -8,8 +27,33 @@
 #include "req.h"
 #include "resp.h"
 
-/* 0 with r->tenant_id set; -1 with the reply already in rs (401 unauthorized for a
- * missing, malformed, unknown or revoked token; 503/500 when the database fails). */
+struct route;
+
+/* Fills r->who from the bearer credential. 0, or -1 with the reply already in rs (401
+ * unauthorized for a missing, malformed, unknown, expired or revoked credential; 403
+ * tenant_suspended; 503/500 when the database fails). */
 int auth_check(struct req *r, struct resp *rs) WUR;
+
+/* After auth_check: 403 forbidden unless r->who.role is among route->roles; then
+ * resolves r->tenant_id as above (400 tenant_required for a ROUTE_TENANT route that
+ * staff call with no tenant named; 404 not_found for an X-Kaiden-Tenant naming no
+ * tenant). 0 or -1 with the reply in rs. */
+int auth_allow(struct req *r, struct resp *rs, const struct route *route) WUR;
+
+/* Opens the database scope for the handler (db_scope_begin with r->tenant_id, or
+ * staff-wide when r->tenant_id is "" and the caller is staff). 0 or -1 (503 in rs). */
+int auth_scope_begin(struct req *r, struct resp *rs) WUR;
+/* Closes it: commits when rs->status < 400, else rolls back. A failed commit replaces
+ * the reply with 503. */
+void auth_scope_end(struct req *r, struct resp *rs);
+
+/* Appends an audit entry for this request: actor r->who, tenant r->tenant_id (NULL
+ * when ""), remote address and request id. Logged (not fatal) when it fails. details is
+ * borrowed (may be NULL). */
+void auth_audit(struct req *r, const char *action, const char *target_type,
+                const char *target_id, json_object *details);
+
+/* 1 when the caller is platform staff. */
+int auth_is_staff(const struct req *r);
 
 #endif

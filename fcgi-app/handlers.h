@@ -1,5 +1,6 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
- * (h_health.c, h_devices.c, h_sessions.c). A handler validates its input, calls store_*,
+ * (h_health.c, h_devices.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c, h_tenant.c,
+ * h_audit.c). A handler validates its input, calls store_*,
  * and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
@@ -19,5 +20,37 @@ void h_sessions_list(struct req *r, struct resp *rs);
 void h_session_get(struct req *r, struct resp *rs);
 void h_session_patch(struct req *r, struct resp *rs);
 void h_session_delete(struct req *r, struct resp *rs);
+
+/* h_auth.c */
+void h_auth_login(struct req *r, struct resp *rs);
+void h_auth_me(struct req *r, struct resp *rs);
+void h_auth_logout(struct req *r, struct resp *rs);
+void h_tokens_create(struct req *r, struct resp *rs);
+void h_tokens_list(struct req *r, struct resp *rs);
+void h_token_delete(struct req *r, struct resp *rs);
+
+/* h_users.c */
+void h_users_create(struct req *r, struct resp *rs);
+void h_users_list(struct req *r, struct resp *rs);
+void h_user_get(struct req *r, struct resp *rs);
+void h_user_patch(struct req *r, struct resp *rs);
+void h_user_delete(struct req *r, struct resp *rs);
+
+/* h_tenants.c (platform: /admin/tenants) */
+void h_tenants_create(struct req *r, struct resp *rs);
+void h_tenants_list(struct req *r, struct resp *rs);
+void h_tenant_admin_get(struct req *r, struct resp *rs);
+void h_tenant_admin_patch(struct req *r, struct resp *rs);
+void h_tenant_admin_delete(struct req *r, struct resp *rs);
+
+/* h_tenant.c (the caller's tenant: /tenant) */
+void h_tenant_get(struct req *r, struct resp *rs);
+void h_tenant_patch(struct req *r, struct resp *rs);
+void h_tenant_usage(struct req *r, struct resp *rs);
+void h_tenant_export(struct req *r, struct resp *rs);
+void h_tenant_import(struct req *r, struct resp *rs);
+
+/* h_audit.c */
+void h_audit_list(struct req *r, struct resp *rs);
 
 #endif

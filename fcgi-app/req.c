@@ -157,6 +157,29 @@ static long parse_length(const char *s)
 	return v;
 }
 
+/* "Acme.Example.com:8443" -> "acme.example.com"; "[::1]:80" -> "[::1]". Anything over
+ * 253 characters is not a host name we serve: "". */
+static char *host_of(const char *h)
+{
+	size_t len = strlen(h);
+	char *out;
+
+	if (h[0] == '[') {
+		const char *close = strchr(h, ']');
+		len = close ? (size_t)(close - h) + 1 : len;
+	} else {
+		const char *colon = strchr(h, ':');
+		if (colon)
+			len = (size_t)(colon - h);
+	}
+	if (len > 253)
+		len = 0;
+	out = strndup(h, len);
+	for (char *p = out; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 {
 	const char *method = param_get(param, ctx, "REQUEST_METHOD");
@@ -171,6 +194,8 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 	r->content_type = strdup(param_get(param, ctx, "CONTENT_TYPE"));
 	r->authorization = strdup(param_get(param, ctx, "HTTP_AUTHORIZATION"));
 	r->remote_addr = strdup(param_get(param, ctx, "REMOTE_ADDR"));
+	r->host = host_of(param_get(param, ctx, "HTTP_HOST"));
+	r->tenant_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_TENANT"), 64);
 	r->content_length = parse_length(param_get(param, ctx, "CONTENT_LENGTH"));
 	if (request_id_ok(rid)) {
 		r->request_id = strdup(rid);
@@ -180,7 +205,7 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 			ids_uuid7(r->request_id);
 	}
 	if (!r->method_name || !r->path || !r->query || !r->content_type || !r->authorization ||
-	    !r->remote_addr || !r->request_id) {
+	    !r->remote_addr || !r->host || !r->tenant_header || !r->request_id) {
 		req_clear(r);
 		return -1;
 	}
@@ -212,6 +237,8 @@ void req_clear(struct req *r)
 	free(r->content_type);
 	free(r->authorization);
 	free(r->remote_addr);
+	free(r->host);
+	free(r->tenant_header);
 	free(r->request_id);
 	free(r->body);
 	for (int i = 0; i < r->nscratch && i < (int)ARRAY_LEN(r->scratch); i++)

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "compat.h"
+#include "store_auth.h"
 
 struct db;
 
@@ -26,6 +27,8 @@ struct req {
 	char *content_type;  /* "" if none */
 	char *authorization; /* "" if none */
 	char *remote_addr;   /* "" if none */
+	char *host;          /* HTTP_HOST without the port, lower-cased; "" if none */
+	char *tenant_header; /* X-Kaiden-Tenant (staff naming the tenant they act in); "" */
 	char *request_id;    /* X-Request-Id if given, else generated */
 	long content_length; /* -1 if none or not a number */
 
@@ -37,8 +40,10 @@ struct req {
 	const char *params[REQ_MAX_PARAMS];
 	int nparams;
 
-	/* Filled by auth. */
-	char tenant_id[UUID_STR_LEN];
+	/* Filled by auth (auth.h). */
+	struct store_identity who;     /* the caller (role ROLE_NONE: not authenticated) */
+	char tenant_id[UUID_STR_LEN];  /* the tenant the request acts in; "" for a staff
+	                                  request at platform level */
 
 	struct db *db;       /* the worker's connection, borrowed */
 	char *scratch[8];    /* strings owned by the request (path params), freed at the end */
@@ -48,8 +53,8 @@ struct req {
 typedef const char *(*req_param_fn)(void *ctx, const char *name);
 
 /* Reads REQUEST_METHOD, SCRIPT_NAME + PATH_INFO or DOCUMENT_URI/REQUEST_URI,
- * QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION, REMOTE_ADDR and
- * HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
+ * QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION, REMOTE_ADDR,
+ * HTTP_HOST, HTTP_X_KAIDEN_TENANT and HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db) WUR;
 /* Takes ownership of body (malloc'd, NUL-terminated, len bytes before the NUL). */
 void req_take_body(struct req *r, char *body, size_t len);

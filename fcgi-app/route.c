@@ -4,8 +4,12 @@
  *   2. method   the path exists but not with this method -> 405 + Allow
  *               (HEAD is served wherever GET is)
  *   3. body     ROUTE_BODY: over server.max_body -> 413; not application/json -> 415
- *   4. auth     ROUTE_AUTH: bearer token -> tenant, else 401
- *   5. handler  validates its input, calls the store, fills the reply
+ *   4. auth     ROUTE_AUTH: the credential -> r->who, else 401 (auth.h)
+ *   5. allow    the caller's role is among the route's roles, else 403; the tenant the
+ *               request acts in -> r->tenant_id
+ *   6. handler  inside the database scope (auth_scope_begin/end: on PostgreSQL one
+ *               transaction with the tenant set for row-level security); validates its
+ *               input, calls the store, fills the reply
  *
  * Every reply carries X-Request-Id. A malformed id is a 404 at step 1 so that it never
  * reaches the store (and never costs a query). */
@@ -20,28 +24,97 @@
 #include "cfg.h"
 #include "handlers.h"
 #include "ids.h"
+#include "store_auth.h"
 
+#define STAFF ROLE_STAFF
+#define ANY ROLE_ANY
+#define R_ADMIN ROLE_ADMIN
+#define R_TADMIN ROLE_TENANT_ADMIN
+#define R_SERVICE ROLE_SERVICE
+#define AUTH_T (ROUTE_AUTH | ROUTE_TENANT)
+
+/* Who may do what. Customers read their tenant's devices and sessions; tenant admins
+ * also register and delete devices and manage their tenant's users; engineers start and
+ * end sessions in any tenant; admins do everything, including tenants. A service token
+ * (ROLE_SERVICE) does what its tenant's staff could inside that tenant. */
 static const struct route routes[ROUTE__MAX] = {
-	[ROUTE_HEALTHZ] = { HTTP_GET, "/healthz", h_healthz, 0,
+	[ROUTE_HEALTHZ] = { HTTP_GET, "/healthz", h_healthz, 0, 0,
 		"Health of the API and its database" },
 	[ROUTE_DEVICES_CREATE] = { HTTP_POST, "/api/v1/devices", h_devices_create,
-		ROUTE_AUTH | ROUTE_BODY, "Register a device; returns its secret once" },
-	[ROUTE_DEVICES_LIST] = { HTTP_GET, "/api/v1/devices", h_devices_list, ROUTE_AUTH,
+		AUTH_T | ROUTE_BODY, STAFF | R_TADMIN | R_SERVICE,
+		"Register a device; returns its secret once" },
+	[ROUTE_DEVICES_LIST] = { HTTP_GET, "/api/v1/devices", h_devices_list, AUTH_T, ANY,
 		"List devices" },
-	[ROUTE_DEVICE_GET] = { HTTP_GET, "/api/v1/devices/{id}", h_device_get, ROUTE_AUTH,
+	[ROUTE_DEVICE_GET] = { HTTP_GET, "/api/v1/devices/{id}", h_device_get, AUTH_T, ANY,
 		"Get a device" },
-	[ROUTE_DEVICE_DELETE] = { HTTP_DELETE, "/api/v1/devices/{id}", h_device_delete,
-		ROUTE_AUTH, "Delete a device" },
+	[ROUTE_DEVICE_DELETE] = { HTTP_DELETE, "/api/v1/devices/{id}", h_device_delete, AUTH_T,
+		STAFF | R_TADMIN | R_SERVICE, "Delete a device" },
 	[ROUTE_SESSIONS_CREATE] = { HTTP_POST, "/api/v1/sessions", h_sessions_create,
-		ROUTE_AUTH | ROUTE_BODY, "Start a support session on a device" },
-	[ROUTE_SESSIONS_LIST] = { HTTP_GET, "/api/v1/sessions", h_sessions_list, ROUTE_AUTH,
+		AUTH_T | ROUTE_BODY, STAFF | R_SERVICE, "Start a support session on a device" },
+	[ROUTE_SESSIONS_LIST] = { HTTP_GET, "/api/v1/sessions", h_sessions_list, AUTH_T, ANY,
 		"List sessions" },
-	[ROUTE_SESSION_GET] = { HTTP_GET, "/api/v1/sessions/{id}", h_session_get, ROUTE_AUTH,
+	[ROUTE_SESSION_GET] = { HTTP_GET, "/api/v1/sessions/{id}", h_session_get, AUTH_T, ANY,
 		"Get a session" },
 	[ROUTE_SESSION_PATCH] = { HTTP_PATCH, "/api/v1/sessions/{id}", h_session_patch,
-		ROUTE_AUTH | ROUTE_BODY, "Change a session's notes" },
+		AUTH_T | ROUTE_BODY, STAFF | R_SERVICE, "Change a session's notes" },
 	[ROUTE_SESSION_DELETE] = { HTTP_DELETE, "/api/v1/sessions/{id}", h_session_delete,
-		ROUTE_AUTH, "End a session" },
+		AUTH_T, STAFF | R_SERVICE, "End a session" },
+
+	[ROUTE_AUTH_LOGIN] = { HTTP_POST, "/api/v1/auth/login", h_auth_login, ROUTE_BODY, 0,
+		"Log in with email and password; returns a token" },
+	[ROUTE_AUTH_ME] = { HTTP_GET, "/api/v1/auth/me", h_auth_me, ROUTE_AUTH, ANY,
+		"Who the caller is" },
+	[ROUTE_AUTH_LOGOUT] = { HTTP_POST, "/api/v1/auth/logout", h_auth_logout, ROUTE_AUTH,
+		ANY, "Revoke the login token used" },
+	[ROUTE_TOKENS_CREATE] = { HTTP_POST, "/api/v1/auth/tokens", h_tokens_create,
+		ROUTE_AUTH | ROUTE_BODY, ANY & ~R_SERVICE,
+		"Create an API token acting as the caller; returns it once" },
+	[ROUTE_TOKENS_LIST] = { HTTP_GET, "/api/v1/auth/tokens", h_tokens_list, ROUTE_AUTH,
+		ANY & ~R_SERVICE, "List the caller's API tokens" },
+	[ROUTE_TOKEN_DELETE] = { HTTP_DELETE, "/api/v1/auth/tokens/{id}", h_token_delete,
+		ROUTE_AUTH, ANY & ~R_SERVICE, "Revoke one of the caller's API tokens" },
+
+	[ROUTE_USERS_CREATE] = { HTTP_POST, "/api/v1/users", h_users_create,
+		AUTH_T | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Create a user (staff at platform level, else in the tenant)" },
+	[ROUTE_USERS_LIST] = { HTTP_GET, "/api/v1/users", h_users_list,
+		AUTH_T | ROUTE_PLATFORM, STAFF | R_TADMIN | R_SERVICE, "List users" },
+	[ROUTE_USER_GET] = { HTTP_GET, "/api/v1/users/{id}", h_user_get, AUTH_T | ROUTE_PLATFORM,
+		STAFF | R_TADMIN | R_SERVICE, "Get a user" },
+	[ROUTE_USER_PATCH] = { HTTP_PATCH, "/api/v1/users/{id}", h_user_patch,
+		AUTH_T | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Change a user (name, email, role, status, password)" },
+	[ROUTE_USER_DELETE] = { HTTP_DELETE, "/api/v1/users/{id}", h_user_delete,
+		AUTH_T | ROUTE_PLATFORM, R_ADMIN | R_TADMIN | R_SERVICE, "Delete a user" },
+
+	[ROUTE_TENANTS_CREATE] = { HTTP_POST, "/api/v1/admin/tenants", h_tenants_create,
+		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN, "Create a tenant" },
+	[ROUTE_TENANTS_LIST] = { HTTP_GET, "/api/v1/admin/tenants", h_tenants_list,
+		ROUTE_AUTH | ROUTE_PLATFORM, STAFF, "List tenants" },
+	[ROUTE_TENANT_ADMIN_GET] = { HTTP_GET, "/api/v1/admin/tenants/{id}", h_tenant_admin_get,
+		ROUTE_AUTH | ROUTE_PLATFORM, STAFF, "Get a tenant" },
+	[ROUTE_TENANT_ADMIN_PATCH] = { HTTP_PATCH, "/api/v1/admin/tenants/{id}",
+		h_tenant_admin_patch, ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN,
+		"Change a tenant (name, code, status, plan, settings, quotas, trial end)" },
+	[ROUTE_TENANT_ADMIN_DELETE] = { HTTP_DELETE, "/api/v1/admin/tenants/{id}",
+		h_tenant_admin_delete, ROUTE_AUTH | ROUTE_PLATFORM, R_ADMIN,
+		"Delete a tenant and all its data" },
+
+	[ROUTE_TENANT_GET] = { HTTP_GET, "/api/v1/tenant", h_tenant_get, AUTH_T, ANY,
+		"The caller's tenant" },
+	[ROUTE_TENANT_PATCH] = { HTTP_PATCH, "/api/v1/tenant", h_tenant_patch,
+		AUTH_T | ROUTE_BODY, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Change the tenant's name and settings" },
+	[ROUTE_TENANT_USAGE] = { HTTP_GET, "/api/v1/tenant/usage", h_tenant_usage, AUTH_T,
+		STAFF | R_TADMIN | R_SERVICE, "The tenant's usage against its quotas" },
+	[ROUTE_TENANT_EXPORT] = { HTTP_POST, "/api/v1/tenant/export", h_tenant_export, AUTH_T,
+		R_ADMIN | R_TADMIN | R_SERVICE, "Export the tenant's data as one archive" },
+	[ROUTE_TENANT_IMPORT] = { HTTP_POST, "/api/v1/tenant/import", h_tenant_import,
+		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN,
+		"Load a tenant archive into this deployment, ids kept" },
+
+	[ROUTE_AUDIT_LIST] = { HTTP_GET, "/api/v1/audit", h_audit_list, AUTH_T | ROUTE_PLATFORM,
+		STAFF | R_TADMIN | R_SERVICE, "The audit log (filters, pagination)" },
 };
 
 const struct route *route_table(void)
@@ -211,9 +284,14 @@ static void route_run(struct req *r, struct resp *rs)
 			return;
 		}
 	}
-	if ((found->flags & ROUTE_AUTH) && auth_check(r, rs) < 0)
+	if (!(found->flags & ROUTE_AUTH)) {
+		found->handler(r, rs);
+		return;
+	}
+	if (auth_check(r, rs) < 0 || auth_allow(r, rs, found) < 0 || auth_scope_begin(r, rs) < 0)
 		return;
 	found->handler(r, rs);
+	auth_scope_end(r, rs);
 }
 
 void route_dispatch(struct req *r, struct resp *rs)

@@ -1,7 +1,9 @@
 /* route.h: THE route table. One static array indexed by enum route_id (kcgi's habit):
- * method, path pattern with {placeholders}, handler, flags. route_dispatch runs the
+ * method, path pattern with {placeholders}, handler, flags, and the roles allowed: it
+ * is also the permission table (role x endpoint), the one place that says who may
+ * call what. route_dispatch runs the
  * checks in a fixed order for every request: path, method (405 + Allow), body limits and
- * content type, auth, then the handler. */
+ * content type, auth, permission and tenant, then the handler inside the database scope. */
 #ifndef KAIDEN_ROUTE_H
 #define KAIDEN_ROUTE_H
 
@@ -19,12 +21,37 @@ enum route_id {
 	ROUTE_SESSION_GET,
 	ROUTE_SESSION_PATCH,
 	ROUTE_SESSION_DELETE,
+	ROUTE_AUTH_LOGIN,
+	ROUTE_AUTH_ME,
+	ROUTE_AUTH_LOGOUT,
+	ROUTE_TOKENS_CREATE,
+	ROUTE_TOKENS_LIST,
+	ROUTE_TOKEN_DELETE,
+	ROUTE_USERS_CREATE,
+	ROUTE_USERS_LIST,
+	ROUTE_USER_GET,
+	ROUTE_USER_PATCH,
+	ROUTE_USER_DELETE,
+	ROUTE_TENANTS_CREATE,
+	ROUTE_TENANTS_LIST,
+	ROUTE_TENANT_ADMIN_GET,
+	ROUTE_TENANT_ADMIN_PATCH,
+	ROUTE_TENANT_ADMIN_DELETE,
+	ROUTE_TENANT_GET,
+	ROUTE_TENANT_PATCH,
+	ROUTE_TENANT_USAGE,
+	ROUTE_TENANT_EXPORT,
+	ROUTE_TENANT_IMPORT,
+	ROUTE_AUDIT_LIST,
 	ROUTE__MAX
 };
 
 enum route_flags {
-	ROUTE_AUTH = 1 << 0, /* needs a valid bearer token */
-	ROUTE_BODY = 1 << 1  /* takes a JSON body (application/json) */
+	ROUTE_AUTH = 1 << 0,     /* needs a valid credential, and a role in .roles */
+	ROUTE_BODY = 1 << 1,     /* takes a JSON body (application/json) */
+	ROUTE_TENANT = 1 << 2,   /* acts in a tenant (staff in multi mode must name one) */
+	ROUTE_PLATFORM = 1 << 3  /* acts at platform level (staff-wide scope); with
+	                            ROUTE_TENANT: in the tenant if one is named, else here */
 };
 
 typedef void (*route_handler)(struct req *r, struct resp *rs);
@@ -34,6 +61,7 @@ struct route {
 	const char *pattern; /* "/api/v1/devices/{id}" */
 	route_handler handler;
 	unsigned flags;
+	unsigned roles;      /* enum role bits that may call it (ROUTE_AUTH routes) */
 	const char *summary; /* one line, also checked against docs/openapi.yaml */
 };
 

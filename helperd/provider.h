@@ -6,6 +6,8 @@
  * the row says exists. Both work on the machine's copy of the row (struct
  * store_tunnel, borrowed until the callback or a cancel), write each object's id and
  * each step to the database before going on, and resume from the recorded step.
+ * token only fetches the tunnel token of a session that is already active again, for
+ * restarting its connector; it reads the copy and writes nothing.
  *
  * The one provider so far is Cloudflare (tunnel_cf.c). */
 #ifndef KAIDEN_PROVIDER_H
@@ -23,8 +25,8 @@ enum tunnel_rc {
 struct tunnel_result {
 	enum tunnel_rc rc;
 	char reason[512];   /* a sentence a person can act on; "" when rc is TUNNEL_OK */
-	const char *token;  /* provision: the tunnel token (borrowed for the callback;
-	                       secret: never stored or logged) */
+	const char *token;  /* provision, token: the tunnel token (borrowed for the
+	                       callback; secret: never stored or logged) */
 	int calls;          /* provider API requests the operation made */
 };
 
@@ -54,6 +56,12 @@ const char *tunnel_cf_cannot_provision(void);
 /* NULL on a setup failure (no callback). */
 struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg);
 struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg);
+/* The token of the session's existing tunnel (t's tunnel id), fetched again, for an
+ * active session whose cloudflared must be started anew (session.c's restore). One
+ * call; writes nothing to the database, so the row keeps its status and step. The
+ * token comes in the result as for provision. NULL on a setup failure, or when t has
+ * no tunnel id (no callback). */
+struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg);
 /* Stops an operation; its callback is not called. */
 void tunnel_cf_cancel(struct tunnel_op *op);
 /* Deletes DNS records, tunnels and Access applications named for sessions (kaiden-sess-*)

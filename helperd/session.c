@@ -7,7 +7,9 @@
  *                                   DNS, token; every id on the row before the next step
  *   pending  agent                  tunnel.start sent; waiting for tunnel.ready up to
  *                                   session.ready_timeout
- *   active   active                 tunnel.ready arrived (the start job is done)
+ *   active   active                 tunnel.ready arrived (the start job is done); a
+ *                                   restore (below) may run meanwhile, and leaves the
+ *                                   row as it is
  *   ending   stop                   DELETE / max duration / device offline too long:
  *                                   tunnel.stop sent (skipped if the device is offline);
  *                                   waiting for tunnel.stopped up to STOP_TIMEOUT_MS
@@ -40,6 +42,24 @@
  *   teardown TRANSIENT -> job(s) queued again; the row's step says where to resume
  *   teardown FAILED    -> ended/failed anyway, with the refusal added to error; the
  *                         sweep deletes what is left (it owns kaiden-sess-* orphans)
+ *
+ * Restore (active stays active; nothing is written to the row):
+ *
+ *   (no machine)  --heartbeat lacks an active session, or tunnel.failed for one-->
+ *                 token: the provider fetches the tunnel token again (tunnel_cf_token)
+ *   token OK      -> tunnel.start sent; waiting for tunnel.ready up to
+ *                    session.ready_timeout
+ *   tunnel.ready  -> restored (machine freed)
+ *   token refused or unreachable, tunnel.failed, ready timeout, agent offline
+ *                 -> logged with the reason; the session stays active, the next
+ *                    heartbeat tries again once RESTORE_EVERY_MS has passed
+ *   session.end job during a restore -> the restore is abandoned; stop -> teardown -> ended
+ *
+ *   At most one restore per session per RESTORE_EVERY_MS, and none while a machine for
+ *   the session is in memory, so a device that cannot run the tunnel is not hammered;
+ *   the offline-grace and max-duration sweeps still end such a session. A device that
+ *   reconnects is covered by the same path: its agent sends a heartbeat at once after
+ *   welcome (an agent's restart leaves it running no tunnels).
  *
  * A machine lives in memory only while it has work in flight (a provider operation,
  * an agent wait); between jobs, and across restarts, the row is the whole truth. The
@@ -74,6 +94,7 @@
 #define RETRY_MAX_S 300
 #define SWEEP_DUE_MAX 100
 #define RUNNING_MAX 64          /* live sessions per device a heartbeat is compared with */
+#define RESTORE_EVERY_MS 30000  /* at most one restore of a session this often */
 
 #define STEP_AGENT "agent"
 #define STEP_ACTIVE "active"
@@ -81,7 +102,11 @@
 #define STEP_ENDED "ended"
 #define STEP_FAILED "failed"
 
-enum phase { PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN };
+enum phase {
+	PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN,
+	PH_RESTORE,       /* an active session's token is being fetched again */
+	PH_RESTORE_WAIT   /* its tunnel.start was sent; waiting for tunnel.ready */
+};
 
 struct sess {
 	struct store_tunnel t;
@@ -105,11 +130,10 @@ static struct {
 	int cloudflare;        /* 0: the "none" provider */
 	char none_reason[512];
 	struct sess *all;
-	/* heartbeat warnings, at most one per session per WARN_EVERY_MS */
-	struct { char id[UUID_STR_LEN]; int64_t at; } warned[32];
+	/* the last restore attempts, at most one per session per RESTORE_EVERY_MS (the
+	 * oldest entry makes room: a full table only lets a restore come a little early) */
+	struct { char id[UUID_STR_LEN]; int64_t at; } restored[256];
 } S;
-
-#define WARN_EVERY_MS 300000
 
 /* ---- the machine's bookkeeping ------------------------------------------------------ */
 
@@ -514,6 +538,134 @@ static void begin_start(struct sess *s)
 	}
 }
 
+/* ---- restoring an active session's tunnel ------------------------------------------ */
+
+/* 1 if a restore of this session may be tried now; records the attempt. */
+static int restore_due(const char *id)
+{
+	int64_t now = ids_now_ms();
+	int oldest = 0;
+
+	for (int i = 0; i < (int)ARRAY_LEN(S.restored); i++) {
+		if (strcmp(S.restored[i].id, id) == 0) {
+			if (now - S.restored[i].at < RESTORE_EVERY_MS)
+				return 0;
+			S.restored[i].at = now;
+			return 1;
+		}
+		if (S.restored[i].at < S.restored[oldest].at)
+			oldest = i;
+	}
+	{
+		size_t len = strnlen(id, UUID_STR_LEN - 1);
+		memcpy(S.restored[oldest].id, id, len);
+		S.restored[oldest].id[len] = '\0';
+	}
+	S.restored[oldest].at = now;
+	return 1;
+}
+
+/* The restore is over: problem NULL when the tunnel runs again. The session is left
+ * active either way (a failure waits for the next heartbeat's try). */
+static void restore_end(struct sess *s, const char *problem)
+{
+	metrics_inc("kaiden_session_cf_calls_total", "phase=\"restore\"", s->calls);
+	metrics_inc("kaiden_session_restores_total",
+	            problem ? "result=\"failed\"" : "result=\"ok\"", 1);
+	if (problem)
+		log_warn("session=%s device=%s could not restore its tunnel: %s (it stays active; "
+		         "tried again in %d s at the earliest)", s->t.id, s->t.device_id, problem,
+		         RESTORE_EVERY_MS / 1000);
+	else
+		log_info("session=%s device=%s tunnel restored in %.1f s", s->t.id, s->t.device_id,
+		         (double)(ids_now_ms() - s->started_ms) / 1000.0);
+	sess_free(s);
+}
+
+static void restore_timeout(uv_timer_t *t)
+{
+	struct sess *s = t->data;
+	char reason[160];
+
+	snprintf(reason, sizeof(reason),
+	         "the agent on the device did not report the tunnel ready within %ld s",
+	         cfg_int(CFG_SESSION_READY_TIMEOUT));
+	restore_end(s, reason);
+}
+
+static void restore_token(void *arg, const struct tunnel_result *res)
+{
+	struct sess *s = arg;
+	json_object *fields;
+
+	s->op = NULL;
+	s->calls += res->calls;
+	if (res->rc != TUNNEL_OK) {
+		restore_end(s, res->reason);
+		return;
+	}
+	/* As in provisioned(): the token goes straight into the message; the provider
+	 * wipes its copy when this callback returns. */
+	fields = json_object_new_object();
+	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
+	json_object_object_add(fields, "token", json_object_new_string(res->token));
+	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0) {
+		restore_end(s, "the device went offline");
+		return;
+	}
+	s->agent_maybe_running = 1;
+	s->phase = PH_RESTORE_WAIT;
+	log_info("session=%s device=%s tunnel.start sent again", s->t.id, s->t.device_id);
+	uv_timer_start(s->timer, restore_timeout,
+	               (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000, 0);
+}
+
+/* The agent does not run the tunnel of an active session (why says how we know):
+ * start it again, unless a machine for the session is in memory or it was tried
+ * within RESTORE_EVERY_MS. The row is only read. */
+static void restore_begin(const char *tenant_id, const char *id, const char *why)
+{
+	struct store_tunnel t;
+	struct sess *s;
+
+	if (helperd.stopping || sess_find(id) || !restore_due(id))
+		return;
+	if (store_tunnel_load(helperd.db, tenant_id, id, &t) != STORE_OK) {
+		log_warn("session=%s %s, but it could not be loaded to restore it", id, why);
+		return;
+	}
+	if (strcmp(t.status, "active") != 0 || !hub_online(t.device_id))
+		return;
+	if (!S.cloudflare || !t.ids[STORE_TUNNEL_ID][0]) {
+		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
+		         S.cloudflare ? "it has no tunnel id" : S.none_reason);
+		return;
+	}
+	s = sess_new(&t);
+	if (!s)
+		return;
+	log_warn("session=%s device=%s %s; restoring it", t.id, t.device_id, why);
+	s->phase = PH_RESTORE;
+	s->op = tunnel_cf_token(&s->t, restore_token, s);
+	if (!s->op)
+		restore_end(s, "could not ask the provider for the tunnel token");
+}
+
+/* A session.end job arrived during a restore: drop it (the fetched token creates
+ * nothing; a cloudflared being started is stopped by the end path). Counted neither
+ * ok nor failed. */
+static void restore_abandon(struct sess *s)
+{
+	log_info("session=%s ending during a restore of its tunnel", s->t.id);
+	if (s->op) {
+		tunnel_cf_cancel(s->op);
+		s->op = NULL;
+	}
+	uv_timer_stop(s->timer);
+	metrics_inc("kaiden_session_cf_calls_total", "phase=\"restore\"", s->calls);
+	s->calls = 0;
+}
+
 /* ---- jobs ---------------------------------------------------------------------------- */
 
 static int is_teardown_step(const char *step)
@@ -592,6 +744,13 @@ static void end_job(const struct store_job *job)
 			s->ending = 1;
 			begin_stop(s);
 			break;
+		case PH_RESTORE:
+		case PH_RESTORE_WAIT:
+			restore_abandon(s);
+			s->ending = 1;
+			s->agent_maybe_running = 1;
+			begin_stop(s);
+			break;
 		case PH_STOP:
 		case PH_TEARDOWN:
 			break; /* already on the end path; the end job finishes with it */
@@ -641,11 +800,38 @@ void session_job_start(const struct store_job *job)
 
 /* ---- agent events ----------------------------------------------------------------------- */
 
+/* tunnel.failed for a session no machine waits for: if it is an active session of
+ * this device, its cloudflared died (or could not start again): restore it. */
+static void failed_unawaited(const char *device_id, const char *sid, const char *why)
+{
+	char ids[RUNNING_MAX][UUID_STR_LEN], tenants[RUNNING_MAX][UUID_STR_LEN];
+	char what[1200];
+	int n = 0;
+
+	if (store_tunnel_device_sessions(helperd.db, device_id, "active", ids, tenants,
+	                                 RUNNING_MAX, &n) != STORE_OK)
+		return;
+	for (int k = 0; k < n; k++)
+		if (strcasecmp(ids[k], sid) == 0) {
+			snprintf(what, sizeof(what), "is active but its tunnel failed on the agent (%s)",
+			         why ? why : "no reason given");
+			restore_begin(tenants[k], ids[k], what);
+			return;
+		}
+	log_debug("device=%s tunnel.failed for session %s, which is not active", device_id, sid);
+}
+
 void session_agent_message(const char *device_id, const struct proto_msg *msg)
 {
 	const char *sid = jsonx_str(msg->obj, "session_id");
 	struct sess *s = sid ? sess_find(sid) : NULL;
+	const char *why = msg->type == PROTO_TUNNEL_FAILED ? jsonx_str(msg->obj, "reason") : NULL;
+	char reason[1200];
 
+	if (!s && sid && msg->type == PROTO_TUNNEL_FAILED) {
+		failed_unawaited(device_id, sid, why);
+		return;
+	}
 	if (!s || strcasecmp(s->t.device_id, device_id) != 0) {
 		log_debug("device=%s %s for session %s, which is not waiting for it", device_id,
 		          proto_type_name(msg->type), sid ? sid : "-");
@@ -655,15 +841,19 @@ void session_agent_message(const char *device_id, const struct proto_msg *msg)
 	case PROTO_TUNNEL_READY:
 		if (s->phase == PH_AGENT)
 			agent_ready(s);
+		else if (s->phase == PH_RESTORE_WAIT)
+			restore_end(s, NULL);
 		break;
 	case PROTO_TUNNEL_FAILED:
+		/* During PH_RESTORE a tunnel.failed is the old cloudflared's (sent before our
+		 * tunnel.start): the restore carries on. */
+		snprintf(reason, sizeof(reason), "the agent could not start the tunnel: %s",
+		         why ? why : "no reason given");
 		if (s->phase == PH_AGENT) {
-			char reason[1200];
-			const char *why = jsonx_str(msg->obj, "reason");
-			snprintf(reason, sizeof(reason), "the agent could not start the tunnel: %s",
-			         why ? why : "no reason given");
 			s->agent_maybe_running = 0;
 			fail_start(s, reason);
+		} else if (s->phase == PH_RESTORE_WAIT) {
+			restore_end(s, reason);
 		}
 		break;
 	case PROTO_TUNNEL_STOPPED:
@@ -688,43 +878,22 @@ void session_agent_online(const char *device_id, int online)
 		if (s->phase == PH_AGENT) {
 			s->agent_maybe_running = 0;
 			fail_start(s, "the device went offline before its tunnel was ready");
+		} else if (s->phase == PH_RESTORE || s->phase == PH_RESTORE_WAIT) {
+			restore_end(s, "the device went offline"); /* its next heartbeat tries again */
 		} else if (s->phase == PH_STOP) {
 			begin_teardown(s); /* nobody left to confirm the stop */
 		}
 	}
 }
 
-/* 1 at most once per WARN_EVERY_MS for a session id. */
-static int warn_due(const char *id)
-{
-	int64_t now = ids_now_ms();
-	int oldest = 0;
-
-	for (int i = 0; i < (int)ARRAY_LEN(S.warned); i++) {
-		if (strcmp(S.warned[i].id, id) == 0) {
-			if (now - S.warned[i].at < WARN_EVERY_MS)
-				return 0;
-			S.warned[i].at = now;
-			return 1;
-		}
-		if (S.warned[i].at < S.warned[oldest].at)
-			oldest = i;
-	}
-	{
-		size_t len = strnlen(id, UUID_STR_LEN - 1);
-		memcpy(S.warned[oldest].id, id, len);
-		S.warned[oldest].id[len] = '\0';
-	}
-	S.warned[oldest].at = now;
-	return 1;
-}
-
 /* Compares the tunnels an agent runs with its device's live sessions: a tunnel for a
  * session that is no longer live is stopped; an active session whose tunnel the agent
- * does not run is logged (the engineer will see it fail; ending it is theirs). */
+ * does not run (cloudflared died, or the agent restarted) is restored. The first
+ * heartbeat after welcome makes this the reconnect's reconciliation too. */
 void session_agent_running(const char *device_id, json_object *sessions)
 {
 	char ids[RUNNING_MAX][UUID_STR_LEN], active[RUNNING_MAX][UUID_STR_LEN];
+	char tenants[RUNNING_MAX][UUID_STR_LEN];
 	size_t n = sessions && json_object_is_type(sessions, json_type_array)
 	                   ? json_object_array_length(sessions)
 	                   : 0;
@@ -732,8 +901,8 @@ void session_agent_running(const char *device_id, json_object *sessions)
 
 	if (store_tunnel_device_sessions(helperd.db, device_id, "pending|active|ending", ids, NULL,
 	                                 RUNNING_MAX, &nlive) != STORE_OK ||
-	    store_tunnel_device_sessions(helperd.db, device_id, "active", active, NULL, RUNNING_MAX,
-	                                 &nactive) != STORE_OK)
+	    store_tunnel_device_sessions(helperd.db, device_id, "active", active, tenants,
+	                                 RUNNING_MAX, &nactive) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
@@ -755,9 +924,10 @@ void session_agent_running(const char *device_id, json_object *sessions)
 			const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
 			running = sid && strcasecmp(sid, active[k]) == 0;
 		}
-		if (!running && warn_due(active[k]))
-			log_warn("session=%s device=%s is active but the agent does not run its tunnel "
-			         "(cloudflared died or the agent restarted)", active[k], device_id);
+		if (!running)
+			restore_begin(tenants[k], active[k],
+			              "is active but the agent does not run its tunnel (cloudflared "
+			              "died or the agent restarted)");
 	}
 }
 
@@ -849,6 +1019,9 @@ int session_init(void)
 	                 "Cloudflare API requests spent on sessions, by phase");
 	metrics_describe("kaiden_sessions_expired_total", METRICS_COUNTER,
 	                 "Sessions the sweep ended, by reason");
+	metrics_describe("kaiden_session_restores_total", METRICS_COUNTER,
+	                 "Restarts of an active session's tunnel the agent no longer ran, by "
+	                 "result");
 	missing_settings(missing, sizeof(missing));
 	if (missing[0]) {
 		snprintf(S.none_reason, sizeof(S.none_reason),

@@ -22,6 +22,9 @@
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
+ * Token (tunnel_cf_token: an active session's cloudflared is started again): the token
+ * stage alone, without writing its step, so the row stays active/active. One call.
+ *
  * Teardown (idempotent; 404 is done):
  *
  *   dns_delete     DELETE both records, in parallel
@@ -34,7 +37,7 @@
  * Within a parallel stage a failure waits for its siblings, so every id that did get
  * created is on the row before the caller compensates. Calls: 6 to provision (tunnel 1,
  * apps 2, config 1, DNS 2; the token comes with the create), 6 to tear down (DNS 2,
- * connections 1, tunnel 1, apps 2). */
+ * connections 1, tunnel 1, apps 2), 1 to fetch the token again. */
 #include "provider.h"
 
 #include <sodium.h>
@@ -77,6 +80,7 @@ struct slot {
 
 struct tunnel_op {
 	int teardown;
+	int token_only;            /* tunnel_cf_token: no step is written */
 	struct store_tunnel *t;
 	tunnel_done_fn done;
 	void *arg;
@@ -412,7 +416,7 @@ static void advance(struct tunnel_op *op)
 			op->stage = ST_TOKEN;
 			break;
 		case ST_TOKEN:
-			if (!op->token && save_step(op, TUNNEL_STEP_TOKEN) == 0)
+			if (!op->token && (op->token_only || save_step(op, TUNNEL_STEP_TOKEN) == 0))
 				lane_call(op, LANE_TUNNEL, K_TOKEN, "GET",
 				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.account,
 				                  op->t->ids[STORE_TUNNEL_ID]),
@@ -875,6 +879,20 @@ struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn don
 	if (!op)
 		return NULL;
 	op->stage = ST_TUNNEL;
+	return op_start(op);
+}
+
+struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+{
+	struct tunnel_op *op;
+
+	if (!t || !t->ids[STORE_TUNNEL_ID][0])
+		return NULL;
+	op = op_new(t, done, arg);
+	if (!op)
+		return NULL;
+	op->token_only = 1;
+	op->stage = ST_TOKEN;
 	return op_start(op);
 }
 

@@ -6,7 +6,9 @@
 # ended and leaves nothing at the fake and no cloudflared running. Then the faults, each
 # ending with nothing left behind: helperd killed (SIGKILL) at each provisioning step and
 # restarted, PostgreSQL restarted mid-provisioning, a 500 on DNS create, a 429 storm,
-# the agent killed mid-session.
+# cloudflared killed under an active session and the agent killed and restarted at once
+# (both restored: still active, a new cloudflared connected), the agent killed
+# mid-session.
 
 CF_TOKEN=fake-cf-token-$$
 CF_ACCOUNT=0123456789abcdef0123456789abcdef
@@ -103,6 +105,49 @@ agent_stop() {
 	wait "$AGENT_PID" 2>/dev/null || : # its status is not what is tested
 	kill "$_watchdog" 2>/dev/null || :
 	AGENT_PID=
+}
+
+# cfd_pids TUNNEL: the pids of the live fake cloudflareds connected (ready) with TUNNEL's
+# token, one a line. A killed one's record still says ready: kill -0 weeds it out.
+cfd_pids() {
+	for _f in "$CFD_DIR"/*.json; do
+		[ -e "$_f" ] || continue
+		_p=$(jq -r --arg t "$1" 'select(.tunnel_id == $t and .ready == true) | .pid' "$_f" 2>/dev/null) || _p=
+		if [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null; then
+			echo "$_p"
+		fi
+	done
+}
+
+# wait_cfd NAME TUNNEL OLD_PID SECONDS: one test: a cloudflared other than OLD_PID runs
+# ready for TUNNEL in time; its pid in CFD_PID.
+wait_cfd() {
+	_i=0
+	while :; do
+		CFD_PID=$(cfd_pids "$2" | grep -vx "$3" | head -n 1) || CFD_PID=
+		if [ -n "$CFD_PID" ]; then
+			ok "$1"
+			return 0
+		fi
+		if [ "$_i" -ge $(($4 * 10)) ]; then
+			bad "$1" "none after $4 s (records: $(cat "$CFD_DIR"/*.json 2>/dev/null | jq -c --arg t "$2" 'select(.tunnel_id == $t) | {pid, state, ready}' | tr '\n' ' '))"
+			return 0
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# expect_active NAME: one test: session SID is active, with no error.
+expect_active() {
+	call GET "/api/v1/sessions/$SID"
+	expect "$1" 200 '.status == "active"' '.error == null or .error == ""'
+}
+
+# hd_metric SERIES: its value in helperd's /metrics (0 if absent).
+hd_metric() {
+	_v=$(curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }')
+	echo "${_v:-0}"
 }
 
 # wait_session NAME ID STATUS SECONDS: one test: the session reaches STATUS in time.
@@ -262,6 +307,62 @@ cf_empty "nothing leaks after a 429 storm"
 _n429=$(cf GET '/_fake/log?kind=api' | jq '[.[] | select(.status == 429)] | length')
 if [ "${_n429:-0}" -ge 6 ]; then ok "helperd met the 429s and waited them out"; else bad "helperd met the 429s" "saw ${_n429:-0}"; fi
 cf POST /_fake/faults '{"clear":true}' >/dev/null
+
+# ---- cloudflared killed under an active session ------------------------------------------
+# The agent reports tunnel.failed and its heartbeats (every second here: the agent takes
+# the interval from helperd's welcome) stop listing the session: helperd fetches the
+# tunnel's token again and re-sends tunnel.start. The session never leaves active.
+new_session "open a session, then kill its cloudflared"
+wait_session "it becomes active" "$SID" active 20
+call GET "/api/v1/sessions/$SID"
+save TUNNEL .tunnel_id
+_old=$(cfd_pids "$TUNNEL" | head -n 1)
+_oldconn=$(cf GET /_fake/state | jq -r --arg t "$TUNNEL" '[.tunnels[] | select(.id == $t) | .connectors[].id] | if length == 1 then .[0] else empty end')
+if [ -n "$_old" ] && [ -n "$_oldconn" ]; then ok "its cloudflared runs, connected"; else bad "its cloudflared runs, connected" "pid '$_old', connectors '$_oldconn'"; fi
+_restores=$(hd_metric 'kaiden_session_restores_total{result="ok"}')
+kill -KILL "$_old" 2>/dev/null || :
+wait_cfd "a new cloudflared runs for the session within 20 s" "$TUNNEL" "$_old" 20
+expect_active "the session is still active"
+# The dead connector stays listed (the fake keeps it, as the edge does for a while): the
+# new one is a different connector.
+cf_check "the tunnel has a new connector" \
+	"[.tunnels[] | select(.id == \"$TUNNEL\") | .connectors[].id] | any(. != \"$_oldconn\")"
+dbcheck "the row stayed active/active" "SELECT status || '/' || step FROM sessions WHERE id = '$SID'" active/active
+# tunnel.ready reaches helperd a probe (200 ms) after cloudflared connected.
+_i=0
+while [ "$(hd_metric 'kaiden_session_restores_total{result="ok"}')" -le "$_restores" ] && [ "$_i" -lt 50 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+if [ "$_i" -lt 50 ]; then
+	ok "helperd counted the restore"
+else
+	bad "helperd counted the restore" "kaiden_session_restores_total{result=\"ok\"} did not grow"
+fi
+t "end the restored session" DELETE "/api/v1/sessions/$SID" "" 202 '.status == "ending"'
+wait_session "it ends" "$SID" ended 20
+cf_empty "nothing leaks after a restore"
+no_cloudflared "no cloudflared is left after the restored session's end"
+
+# ---- the agent killed and restarted at once ------------------------------------------------
+# Its cloudflared dies with it; the new agent's first heartbeat lists nothing, well within
+# session.offline_grace (20 s here), and helperd restores the session.
+new_session "open a session, then kill and restart its agent"
+wait_session "it becomes active" "$SID" active 20
+call GET "/api/v1/sessions/$SID"
+save TUNNEL .tunnel_id
+_old=$(cfd_pids "$TUNNEL" | head -n 1)
+agent_stop KILL
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_cfd "a new cloudflared runs for the session within 15 s" "$TUNNEL" "${_old:-none}" 15
+expect_active "the session stayed active"
+cf_check "the tunnel is connected again" \
+	"[.tunnels[] | select(.id == \"$TUNNEL\") | .connectors | length] | .[0] >= 1"
+dbcheck "the device is online" "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
+t "end the restored session" DELETE "/api/v1/sessions/$SID" "" 202 '.status == "ending"'
+wait_session "it ends" "$SID" ended 20
+cf_empty "nothing leaks after the agent's restart"
+no_cloudflared "no cloudflared is left after the agent's restart"
 
 # ---- the agent killed mid-session -------------------------------------------------------
 new_session "open a session, then kill its agent"

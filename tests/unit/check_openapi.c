@@ -408,10 +408,10 @@ static const char good_yaml[] =
 	"        '404': {description: none}\n";
 
 static const struct route good_routes[] = {
-	{ HTTP_GET, "/ping", NULL, 0, "Ping" },
-	{ HTTP_HEAD, "/ping", NULL, 0, NULL },
-	{ HTTP_POST, "/things", NULL, ROUTE_AUTH | ROUTE_BODY, "Make a thing" },
-	{ HTTP_GET, "/things/{id}", NULL, ROUTE_AUTH, NULL },
+	{ HTTP_GET, "/ping", NULL, 0, 0, "Ping" },
+	{ HTTP_HEAD, "/ping", NULL, 0, 0, NULL },
+	{ HTTP_POST, "/things", NULL, ROUTE_AUTH | ROUTE_BODY, ROLE_ANY, "Make a thing" },
+	{ HTTP_GET, "/things/{id}", NULL, ROUTE_AUTH, ROLE_ANY, NULL },
 };
 
 static json_object *yaml_doc(const char *text)
@@ -483,7 +483,7 @@ START_TEST(checker_route_missing_from_description)
 
 	memcpy(routes, good_routes, sizeof(good_routes));
 	routes[ARRAY_LEN(good_routes)] =
-		(struct route){ HTTP_DELETE, "/things/{id}", NULL, ROUTE_AUTH, NULL };
+		(struct route){ HTTP_DELETE, "/things/{id}", NULL, ROUTE_AUTH, ROLE_ANY, NULL };
 	expect(routes, ARRAY_LEN(routes), NULL, NULL, 1,
 	       "DELETE /things/{id}: is routed but not in the description");
 }

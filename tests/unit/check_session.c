@@ -3,7 +3,8 @@
  * stand-ins for its collaborators (mosquitto style): hub_send / hub_online (an agent
  * that answers tunnel.ready, tunnel.failed or nothing, and attaches a connector to the
  * fake tunnel while it "runs"), jobs_finish / jobs_kick (recorded, and written with
- * store_job_finish so the jobs table tells the truth), metrics (no-ops).
+ * store_job_finish so the jobs table tells the truth), metrics (no-ops, but restores
+ * are counted).
  *
  * Most cases run on SQLite; the full start/end also runs on PostgreSQL. */
 #include <check.h>
@@ -28,6 +29,8 @@
 struct helperd helperd;
 
 /* ---- stand-ins: metrics ------------------------------------------------------------ */
+static int R_ok, R_failed; /* kaiden_session_restores_total by result */
+
 void metrics_describe(const char *name, enum metrics_type type, const char *help)
 {
 	(void)name;
@@ -36,9 +39,12 @@ void metrics_describe(const char *name, enum metrics_type type, const char *help
 }
 void metrics_inc(const char *name, const char *labels, double by)
 {
-	(void)name;
-	(void)labels;
-	(void)by;
+	if (strcmp(name, "kaiden_session_restores_total") != 0)
+		return;
+	if (strcmp(labels, "result=\"ok\"") == 0)
+		R_ok += (int)by;
+	else
+		R_failed += (int)by;
 }
 void metrics_set(const char *name, const char *labels, double value)
 {
@@ -253,6 +259,7 @@ static void common_setup(int cloudflare)
 	H.online = 1;
 	H.mode = AGENT_READY;
 	H.starts = H.stops = H.nout = 0;
+	R_ok = R_failed = 0;
 	if (cloudflare) {
 		configure_cloudflare();
 		start_client();
@@ -1012,8 +1019,8 @@ START_TEST(test_tunnel_delete_1022_retried)
 }
 END_TEST
 
-/* Heartbeats: a tunnel the agent runs for a session that is not live is stopped; an
- * active session the agent does not run is only logged. */
+/* Heartbeats: a tunnel the agent runs for a session that is not live is stopped; the
+ * active one it runs is left alone (one it does not run is restored: below). */
 START_TEST(test_agent_running)
 {
 	char id[UUID_STR_LEN], job[UUID_STR_LEN], other[UUID_STR_LEN];
@@ -1026,6 +1033,7 @@ START_TEST(test_agent_running)
 		T_run(T_db, "UPDATE sessions SET status = 'ended' WHERE id = $1", 1, p);
 	}
 	json_object_array_add(list, json_object_new_string(other));
+	json_object_array_add(list, json_object_new_string(id));
 	H.stops = 0;
 	H.mode = AGENT_SILENT;
 	session_agent_running(DEV, list);
@@ -1038,6 +1046,176 @@ START_TEST(test_agent_running)
 	json_object_put(list);
 	uv_run(&L, UV_RUN_NOWAIT);
 	assert_status(id, "active");
+	ck_assert_int_eq(H.starts, 1);
+	ck_assert_int_eq(R_ok + R_failed, 0);
+}
+END_TEST
+
+static int R_flag, R_want;
+
+static void check_restores(uv_timer_t *t)
+{
+	(void)t;
+	R_flag = R_ok + R_failed >= R_want;
+}
+
+/* Runs the loop until n restores have ended (or 20 s). */
+static void wait_restores(int n)
+{
+	uv_timer_t poll;
+
+	R_flag = 0;
+	R_want = n;
+	uv_timer_init(&L, &poll);
+	uv_timer_start(&poll, check_restores, 5, 5);
+	F_run_until(&L, &R_flag, 20);
+	uv_close((uv_handle_t *)&poll, NULL);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_int_ge(R_ok + R_failed, n);
+}
+
+static void run_for(double seconds)
+{
+	int never = 0;
+
+	F_run_until(&L, &never, seconds);
+}
+
+static void assert_active_row(const char *id)
+{
+	char *v = session_col(id, "step");
+
+	assert_status(id, "active");
+	ck_assert_str_eq(v, "active");
+	free(v);
+}
+
+/* A heartbeat without an active session (the agent restarted, or cloudflared died):
+ * the token is fetched again (one call, nothing written), tunnel.start goes out, the
+ * session stays active. A restore in flight is not started twice, and another is not
+ * tried within the rate limit. */
+START_TEST(test_restore_after_heartbeat)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], first_token[4096];
+	json_object *none = json_object_new_array();
+	int before;
+
+	start_active(id, job);
+	snprintf(first_token, sizeof(first_token), "%s", H.last_token);
+	before = F_api_calls();
+	session_agent_running(DEV, none);
+	session_agent_running(DEV, none); /* in flight: not again */
+	wait_restores(1);
+	ck_assert_int_eq(R_ok, 1);
+	ck_assert_int_eq(H.starts, 2);
+	ck_assert_str_eq(H.last_token, first_token);
+	ck_assert_int_eq(F_api_calls() - before, 1); /* GET token */
+	assert_active_row(id);
+	session_agent_running(DEV, none); /* within the rate limit: nothing */
+	run_for(0.2);
+	ck_assert_int_eq(H.starts, 2);
+	ck_assert_int_eq(F_api_calls() - before, 1);
+	json_object_put(none);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* tunnel.failed for an active session (cloudflared exited on its own): restored. */
+START_TEST(test_restore_after_tunnel_failed)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+
+	start_active(id, job);
+	post("tunnel.failed", id, "cloudflared exited unexpectedly (killed by signal 9)");
+	wait_restores(1);
+	ck_assert_int_eq(R_ok, 1);
+	ck_assert_int_eq(H.starts, 2);
+	assert_active_row(id);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* A restore the agent refuses, and one whose token Cloudflare will not give: each is
+ * counted and logged, the sessions stay active, nothing is stopped or retried at once. */
+START_TEST(test_restore_fails)
+{
+	char id[UUID_STR_LEN], id2[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	json_object *none = json_object_new_array();
+
+	start_active(id, job);
+	H.mode = AGENT_FAILS;
+	session_agent_running(DEV, none);
+	wait_restores(1);
+	ck_assert_int_eq(R_failed, 1);
+	ck_assert_int_eq(H.starts, 2);
+	ck_assert_int_eq(H.stops, 0);
+	assert_active_row(id);
+	v = session_col(id, "error");
+	ck_assert(v == NULL || v[0] == '\0');
+	free(v);
+
+	H.mode = AGENT_READY;
+	start_active(id2, job);
+	F_faults("{\"fail\":[{\"method\":\"GET\",\"path\":\"/token$\",\"status\":500,"
+	         "\"count\":-1}]}");
+	session_agent_running(DEV, none); /* id: rate-limited; id2: token refused */
+	wait_restores(2);
+	ck_assert_int_eq(R_failed, 2);
+	ck_assert_int_eq(R_ok, 0);
+	ck_assert_int_eq(H.starts, 3); /* id, id2, and id's one restore */
+	assert_active_row(id);
+	assert_active_row(id2);
+	session_agent_running(DEV, none);
+	run_for(0.2);
+	ck_assert_int_eq(R_failed + R_ok, 2);
+	json_object_put(none);
+	F_faults("{\"clear\":true}");
+	end_session(id);
+	end_session(id2);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* session.end while a restore waits for the agent: the end path takes over (tunnel.stop
+ * for the cloudflared being started), the restore counts neither way. */
+START_TEST(test_end_during_restore)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+	json_object *none = json_object_new_array();
+
+	start_active(id, job);
+	H.mode = AGENT_SILENT;
+	H.stops = 0;
+	session_agent_running(DEV, none);
+	json_object_put(none);
+	while (H.starts < 2)
+		uv_run(&L, UV_RUN_ONCE);
+	end_session(id);
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(R_ok + R_failed, 0);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* The device goes offline during a restore: it fails, the session stays active (the
+ * offline-grace sweep decides its end). */
+START_TEST(test_offline_during_restore)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+	json_object *none = json_object_new_array();
+
+	start_active(id, job);
+	H.mode = AGENT_SILENT;
+	session_agent_running(DEV, none);
+	json_object_put(none);
+	while (H.starts < 2)
+		uv_run(&L, UV_RUN_ONCE);
+	H.online = 0;
+	session_agent_online(DEV, 0);
+	ck_assert_int_eq(R_failed, 1);
+	assert_active_row(id);
 }
 END_TEST
 
@@ -1071,6 +1249,11 @@ int main(void)
 	tcase_add_test(sq, test_access_allow_empty);
 	tcase_add_test(sq, test_tunnel_delete_1022_retried);
 	tcase_add_test(sq, test_agent_running);
+	tcase_add_test(sq, test_restore_after_heartbeat);
+	tcase_add_test(sq, test_restore_after_tunnel_failed);
+	tcase_add_test(sq, test_restore_fails);
+	tcase_add_test(sq, test_end_during_restore);
+	tcase_add_test(sq, test_offline_during_restore);
 	T_ADD(sq, pg, test_sweep);
 	tcase_add_test(none, test_none_provider);
 	suite_add_tcase(s, sq);

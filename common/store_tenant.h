@@ -1,0 +1,72 @@
+/* store_tenant.h: tenants (customer organisations), their usage and quotas, and the
+ * export/import of one tenant's data. Conventions as store.h.
+ *
+ * Tenant JSON: id, code, name, status ("active" | "suspended" | "trial"), plan ("trial" |
+ * "basic" | "pro" | "enterprise"), settings (object), quotas (object: max_devices,
+ * max_concurrent_sessions, each a positive integer or absent = unlimited), trial_ends_at,
+ * created_at, updated_at.
+ *
+ * A suspended tenant's users cannot log in, its tokens are refused, and helperd refuses
+ * its agents (store_agent's device lookup reports the tenant's status). */
+#ifndef KAIDEN_STORE_TENANT_H
+#define KAIDEN_STORE_TENANT_H
+
+#include <json-c/json.h>
+#include "compat.h"
+#include "store.h"
+
+struct store_tenant_fields {
+	const char *code;          /* [a-z0-9][a-z0-9-]{1,62}: a DNS label (subdomain) */
+	const char *name;
+	const char *status;        /* NULL: unchanged (create: "active") */
+	const char *plan;          /* NULL: unchanged (create: "trial") */
+	json_object *settings;     /* borrowed; NULL: unchanged (create: {}) */
+	json_object *quotas;       /* borrowed; NULL: unchanged (create: {}) */
+	const char *trial_ends_at; /* RFC 3339; "" clears; NULL: unchanged */
+};
+
+/* STORE_CONFLICT: the code is taken. */
+int store_tenant_create(struct db *db, const struct store_tenant_fields *f,
+                        json_object **out) WUR;
+int store_tenant_get(struct db *db, const char *id, json_object **out) WUR;
+/* By code (case-insensitive): STORE_OK with the id, STORE_NOT_FOUND. Reads across
+ * tenants (login, subdomains): a SECURITY DEFINER function on PostgreSQL. */
+int store_tenant_by_code(struct db *db, const char *code, char id_out[UUID_STR_LEN]) WUR;
+/* status: NULL or one of the statuses; q: NULL or a substring of code or name. */
+int store_tenant_list(struct db *db, const char *status, const char *q,
+                      const struct store_page *page, struct store_list *out) WUR;
+/* STORE_CONFLICT: the code is taken. Changing the default tenant's code or status is
+ * STORE_CONFLICT too. */
+int store_tenant_update(struct db *db, const char *id, const struct store_tenant_fields *f,
+                        json_object **out) WUR;
+/* Deletes the tenant and every row of it, in one transaction. STORE_CONFLICT for the
+ * default tenant or while it has sessions that are not ended or failed. */
+int store_tenant_delete(struct db *db, const char *id) WUR;
+
+/* Usage JSON: devices, devices_online, sessions_active (pending/active/ending),
+ * sessions_this_month, session_minutes_this_month, users, storage_bytes (the size of its
+ * rows as an export would hold them), quotas (as the tenant JSON has them). */
+int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
+
+enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS };
+/* STORE_OK when one more fits; STORE_CONFLICT when the tenant is at its quota (*limit
+ * gets the quota). Call inside the transaction that adds the row. */
+int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,
+                             long *limit) WUR;
+
+/* ---- export / import -------------------------------------------------------------------
+ * The archive is one JSON document (served as application/json):
+ *   {"format":"kaiden-tenant-export","version":1,"exported_at":...,"schema":<migration
+ *    version>,"tenant":{...row...},"tables":{"users":[...],"devices":[...],
+ *    "sessions":[...],"api_tokens":[...],"audit_log":[...]}}
+ * Rows carry every column as stored (ids, hashes of passwords, device secrets and
+ * tokens included, so agents and tokens keep working after an import; no plaintext
+ * secret exists to export). Jobs and logins are not exported. */
+int store_tenant_export(struct db *db, const char *id, json_object **out) WUR;
+/* Loads an archive in one transaction, ids kept. STORE_CONFLICT when the tenant id or
+ * code, or any row id, already exists here; STORE_NOT_FOUND never; a malformed archive
+ * is STORE_ERR with *why (may be NULL) naming the first problem. *out: the tenant JSON. */
+int store_tenant_import(struct db *db, json_object *archive, json_object **out,
+                        char *why, size_t whylen) WUR;
+
+#endif
