@@ -25,7 +25,7 @@
 # files), log/ (kaiden-api.log), nginx/ (config, logs/, tmp/, nginx.pid).
 #
 # Environment: the stack sets KAIDEN_DATABASE_DRIVER, KAIDEN_DATABASE_PATH or
-# KAIDEN_DATABASE_DSN, and KAIDEN_SERVER_SOCKET, because the database and the socket must
+# KAIDEN_DATABASE_DSN, KAIDEN_SERVER_SOCKET and (unless set) KAIDEN_AUTH_JWT_SECRET, because the database and the socket must
 # be the ones it manages; every other KAIDEN_* variable in the environment passes through
 # to kaiden-api untouched. STACK_API_LOG (default DIR/log/kaiden-api.log; "-" means the
 # caller's stderr) says where kaiden-api's output goes.
@@ -134,6 +134,15 @@ stack_init() {
 	if [ "$STACK_DB" = sqlite ]; then
 		export KAIDEN_DATABASE_PATH="$STACK_DIR/kaiden.db"
 		STACK_DB_PATH=$KAIDEN_DATABASE_PATH
+	fi
+	# The key that signs login tokens: made once per DIR (0600), kept across runs so
+	# logins survive a restart; a KAIDEN_AUTH_JWT_SECRET already set wins.
+	if [ -z "${KAIDEN_AUTH_JWT_SECRET:-}" ]; then
+		if [ ! -s "$STACK_DIR/jwt.secret" ]; then
+			(umask 077 && head -c 36 /dev/urandom | base64 >"$STACK_DIR/jwt.secret") || return 1
+		fi
+		KAIDEN_AUTH_JWT_SECRET=$(cat "$STACK_DIR/jwt.secret")
+		export KAIDEN_AUTH_JWT_SECRET
 	fi
 	[ -x "$STACK_BIN" ] || stack__die "$STACK_BIN is missing: build first (make B=${B:-build})"
 }
