@@ -22,7 +22,8 @@ void session_shutdown(void);
 /* Runs a claimed job (copied). */
 void session_job_start(const struct store_job *job);
 
-/* Hub events (the hub_events callbacks point here). */
+/* Hub events (the hub_events callbacks point here). A heartbeat that lacks an active
+ * session, or a tunnel.failed for one, restores its tunnel (session.c, "Restore"). */
 void session_agent_online(const char *device_id, int online);
 void session_agent_message(const char *device_id, const struct proto_msg *msg);
 void session_agent_running(const char *device_id, json_object *sessions);

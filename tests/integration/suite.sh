@@ -1,5 +1,6 @@
 #!/bin/sh
-# suite.sh DB: one integration pass against sqlite or postgres. Starts a whole stack
+# suite.sh DB: one integration pass against sqlite (server.mode single) or postgres
+# (server.mode multi). Starts a whole stack
 # (scripts/stack.sh) in a private mktemp directory, runs every case-*.sh in order,
 # prints `integration DB: N passed, N failed` and exits non-zero on any failure. The
 # trap stops everything and removes the directory (KEEP=1 keeps it for a post-mortem),
@@ -21,6 +22,11 @@ for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do
 done
 export KAIDEN_CF_DOMAIN=kaiden.test
 export KAIDEN_LOG_LEVEL=warn
+# The split: PostgreSQL runs the multi-tenant mode (tenants by subdomain of
+# kaiden.test or tenant_code), SQLite the single mode (everything in the default tenant).
+if [ "$SUITE_DB" = postgres ]; then
+	export KAIDEN_SERVER_MODE=multi KAIDEN_SERVER_BASE_DOMAIN=kaiden.test
+fi
 STACK_QUIET=1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-it-$SUITE_DB.XXXXXX")

@@ -1,0 +1,170 @@
+# shellcheck shell=sh
+# The cross-tenant suite (issue 4): two tenants with data; every endpoint tried with
+# the other tenant's ids and credentials answers 404 (or 403 where the role may not
+# call it at all), and nothing of the other tenant changes. Multi mode only: the
+# PostgreSQL pass (suite.sh runs it with server.mode multi); SQLite runs single mode,
+# where one tenant exists (the store's own tenant checks are unit-tested on both).
+# Row-level security under the API is case-85's.
+
+if [ "$SUITE_DB" = postgres ]; then
+
+XT_SAVED_TOKEN=$STACK_TOKEN
+
+# as VAR: later calls use the credential in $VAR.
+as() {
+	eval "STACK_TOKEN=\$$1"
+}
+
+# hcall HEADER METHOD PATH [BODY]: call with one more header.
+hcall() {
+	_h=$1
+	shift
+	if [ $# -ge 3 ] && [ -n "$3" ]; then
+		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN" -H "$_h" \
+			-H 'Content-Type: application/json' --data-binary "$3"
+	else
+		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN" -H "$_h"
+	fi
+}
+
+# login NAME EMAIL PASSWORD TENANT_CODE VAR: one test; VAR gets the token.
+login() {
+	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+		"{\"email\":\"$2\",\"password\":\"$3\",\"tenant_code\":\"$4\"}"
+	expect "$1" 200 '.token | type == "string"'
+	save "$5" .token
+}
+
+# A platform admin, made the way an operator makes the first one.
+printf '%s' 'xt-admin-password-1' >"$T/xt.pw"
+if "$STACK_BIN" user add --email xt-admin@kaiden.test --name 'XT Admin' --role admin \
+	--password-file "$T/xt.pw" >"$T/xt.out" 2>&1; then
+	ok "kaiden-api user add makes a platform admin"
+else
+	bad "kaiden-api user add makes a platform admin" "$(head -c 300 "$T/xt.out")"
+fi
+raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+	'{"email":"xt-admin@kaiden.test","password":"xt-admin-password-1"}'
+expect "the platform admin logs in" 200 '.token | type == "string"' '.tenant == null'
+save XT_ADMIN .token
+as XT_ADMIN
+
+# Two tenants, each with a tenant admin, a customer, a device, an API token and (B) a
+# session.
+for x in a b; do
+	t "create tenant $x" POST /api/v1/admin/tenants "{\"code\":\"xt$x\",\"name\":\"Tenant $x\"}" 201
+	save "XT_T_$x" .id
+	hcall "X-Kaiden-Tenant: xt$x" POST /api/v1/users \
+		"{\"email\":\"admin@xt$x.test\",\"name\":\"Admin $x\",\"role\":\"tenant_admin\",\"password\":\"tenant-$x-password\"}"
+	expect "the platform admin adds tenant $x's admin" 201 '.role == "tenant_admin"'
+	save "XT_ADMIN_ID_$x" .id
+	hcall "X-Kaiden-Tenant: xt$x" POST /api/v1/users \
+		"{\"email\":\"cust@xt$x.test\",\"name\":\"Customer $x\",\"role\":\"customer\",\"password\":\"customer-$x-password\"}"
+	expect "and a customer" 201 '.role == "customer"'
+	save "XT_CUST_ID_$x" .id
+	login "tenant $x's admin logs in with the tenant code" "admin@xt$x.test" "tenant-$x-password" "xt$x" "XT_TA_$x"
+	login "tenant $x's customer logs in" "cust@xt$x.test" "customer-$x-password" "xt$x" "XT_TC_$x"
+	as "XT_TA_$x"
+	t "tenant $x's admin registers a device" POST /api/v1/devices "{\"name\":\"xt-$x-host\"}" 201
+	save "XT_DEV_$x" .device_id
+	t "tenant $x's admin makes an API token" POST /api/v1/auth/tokens "{\"name\":\"xt-$x\"}" 201 \
+		'.token | startswith("kdn_")'
+	save "XT_TOK_$x" .token
+	save "XT_TOK_ID_$x" .id
+	as XT_ADMIN
+done
+# shellcheck disable=SC2154 # set by save through eval
+{
+	hcall "X-Kaiden-Tenant: xtb" POST /api/v1/sessions \
+		"{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
+	expect "staff start a session in tenant B" 201
+	save XT_SESS_b .id
+}
+
+# Everything tenant B has, as a digest: nothing below may change it.
+xt_b_digest() {
+	dbq "SELECT md5(coalesce((SELECT string_agg(d::text, '|' ORDER BY id) FROM devices d WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(s::text, '|' ORDER BY id) FROM sessions s WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(u::text, '|' ORDER BY id) FROM users u WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM api_tokens k WHERE tenant_id = '$XT_T_b'), '') ||
+	                (SELECT t::text FROM tenants t WHERE id = '$XT_T_b'))"
+}
+XT_B_BEFORE=$(xt_b_digest)
+
+# Every route with an {id}, every one of tenant B's ids, with each of tenant A's
+# credentials: 404 where the role may call the route, 403 where it may not; never 2xx.
+"$STACK_BIN" routes >"$T/xt.routes"
+# shellcheck disable=SC2154
+for cred in XT_TA_a XT_TC_a XT_TOK_a; do
+	as "$cred"
+	_bad=
+	while read -r _m _p; do
+		case $_p in *'{id}'*) ;; *) continue ;; esac
+		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b"; do
+			_path=$(echo "$_p" | sed "s/{id}/$_id/")
+			case $_m in
+			PATCH) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended"}' ;;
+			*) call "$_m" "$_path" ;;
+			esac
+			case $CODE in
+			403 | 404) ;;
+			*) _bad="$_bad $_m $_path -> $CODE;" ;;
+			esac
+		done
+	done <"$T/xt.routes"
+	if [ -z "$_bad" ]; then
+		ok "every {id} route refuses tenant B's ids with $cred"
+	else
+		bad "every {id} route refuses tenant B's ids with $cred" "$_bad"
+	fi
+done
+
+# The same with the role that may do the most in tenant A, one by one, for the message.
+as XT_TA_a
+t "A's admin cannot see B's device" GET "/api/v1/devices/$XT_DEV_b" "" 404 "$(E not_found)"
+t "nor delete it" DELETE "/api/v1/devices/$XT_DEV_b" "" 404 "$(E not_found)"
+t "nor see B's session" GET "/api/v1/sessions/$XT_SESS_b" "" 404 "$(E not_found)"
+t "nor see B's users" GET "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
+t "nor change them" PATCH "/api/v1/users/$XT_CUST_ID_b" '{"name":"hijacked"}' 404 "$(E not_found)"
+t "nor delete them" DELETE "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
+t "nor revoke B's token" DELETE "/api/v1/auth/tokens/$XT_TOK_ID_b" "" 404 "$(E not_found)"
+as XT_ADMIN
+hcall "X-Kaiden-Tenant: xta" POST /api/v1/sessions "{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
+expect "staff acting in A cannot start a session on B's device" 422 "$(E invalid_reference device_id)"
+as XT_TA_a
+t "A's lists hold only A's devices" GET /api/v1/devices "" 200 \
+	"[.items[].id] == [\"$XT_DEV_a\"]"
+t "A's session list is empty" GET /api/v1/sessions "" 200 '.items == []'
+t "A's user list holds only A's users" GET /api/v1/users "" 200 \
+	"[.items[].id] | sort == ([\"$XT_ADMIN_ID_a\", \"$XT_CUST_ID_a\"] | sort)"
+t "A's audit log holds nothing of B" GET "/api/v1/audit?limit=200" "" 200 \
+	"[.items[] | select(.tenant_id != \"$XT_T_a\")] == []"
+t "A's tenant is A" GET /api/v1/tenant "" 200 ".id == \"$XT_T_a\""
+hcall "X-Kaiden-Tenant: xtb" GET /api/v1/devices
+expect "naming tenant B in X-Kaiden-Tenant does not switch A's admin" 403 "$(E wrong_tenant)"
+raw GET /api/v1/devices -H "Authorization: Bearer $XT_TA_a" -H "Host: xtb.kaiden.test"
+expect "nor does B's subdomain" 403 "$(E wrong_tenant)"
+t "A's admin cannot reach the tenant admin API" GET "/api/v1/admin/tenants/$XT_T_b" "" 403 "$(E forbidden)"
+t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$XT_T_a\"" \
+	"[.. | strings | select(. == \"$XT_DEV_b\" or . == \"$XT_T_b\" or . == \"$XT_CUST_ID_b\")] == []"
+as XT_TC_a
+t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
+	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
+
+XT_B_AFTER=$(xt_b_digest)
+if [ -n "$XT_B_BEFORE" ] && [ "$XT_B_BEFORE" = "$XT_B_AFTER" ]; then
+	ok "nothing of tenant B changed"
+else
+	bad "nothing of tenant B changed" "digest $XT_B_BEFORE -> $XT_B_AFTER"
+fi
+
+# And B still works for B.
+as XT_TA_b
+t "B's admin still sees B's device" GET "/api/v1/devices/$XT_DEV_b" "" 200 ".id == \"$XT_DEV_b\""
+t "and B's session" GET "/api/v1/sessions/$XT_SESS_b" "" 200 ".id == \"$XT_SESS_b\""
+t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
+
+as XT_ADMIN
+hcall "X-Kaiden-Tenant: xtb" DELETE "/api/v1/sessions/$XT_SESS_b"
+STACK_TOKEN=$XT_SAVED_TOKEN
+fi
