@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db_impl.h"
+#include "ids.h"
 #include "log.h"
 
 /* A result larger than this is a bug (a missing LIMIT), not something to hand out. */
@@ -60,21 +61,71 @@ int db_script(struct db *db, const char *sql)
 	return db->ops->script(db, sql);
 }
 
+static enum db_conn conn_state(struct db *db)
+{
+	return db->ops->conn_state ? db->ops->conn_state(db) : DB_CONN_OK;
+}
+
 /* BEGIN IMMEDIATE on SQLite takes the write lock now rather than at the first write: a
  * deferred transaction that reads and then writes can fail with SQLITE_BUSY_SNAPSHOT,
- * which no busy timeout helps. Every transaction we open writes. */
+ * which no busy timeout helps. Every transaction we open writes.
+ *
+ * Inside a scope's transaction (PostgreSQL) the store's own transactions nest as
+ * savepoints kaiden_1, kaiden_2 ... by depth: a store function that rolls back undoes
+ * its own work only, and leaves the request's transaction usable. */
 int db_begin(struct db *db)
 {
-	return db_exec(db, db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL, NULL);
+	char sql[48];
+	int rc;
+
+	if (!db->scope_tx)
+		return db_exec(db, db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL,
+		               NULL);
+	snprintf(sql, sizeof(sql), "SAVEPOINT kaiden_%d", db->savepoints + 1);
+	rc = db_exec(db, sql, 0, NULL, NULL);
+	if (rc == DB_OK)
+		db->savepoints++;
+	return rc;
 }
 
 int db_commit(struct db *db)
 {
-	return db_exec(db, "COMMIT", 0, NULL, NULL);
+	char sql[48];
+	int rc;
+
+	if (!db->scope_tx)
+		return db_exec(db, "COMMIT", 0, NULL, NULL);
+	/* The scope's own transaction is db_scope_end's to end. */
+	if (db->savepoints == 0)
+		return db_fail(db, DB_ERR, "COMMIT", "commit with no db_begin inside a scope");
+	snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT kaiden_%d", db->savepoints);
+	rc = db_exec(db, sql, 0, NULL, NULL);
+	/* A failed release (a statement had failed) leaves the savepoint for the caller's
+	 * db_rollback, as a failed COMMIT leaves nothing for it outside a scope. */
+	if (rc == DB_OK)
+		db->savepoints--;
+	return rc;
 }
 
 void db_rollback(struct db *db)
 {
+	char sql[96];
+
+	if (db->scope_tx) {
+		/* Nothing of the caller's own is open: safe to call twice, as outside. */
+		if (db->savepoints == 0)
+			return;
+		/* One round trip; a failure is logged by script, and db_scope_end then rolls
+		 * the whole transaction back. */
+		snprintf(sql, sizeof(sql),
+		         "ROLLBACK TO SAVEPOINT kaiden_%d; RELEASE SAVEPOINT kaiden_%d",
+		         db->savepoints, db->savepoints);
+		db->savepoints--;
+		/* A lost connection was logged where it was found; db_scope_end reports it. */
+		if (conn_state(db) != DB_CONN_BROKEN)
+			(void)db->ops->script(db, sql);
+		return;
+	}
 	if (!db->ops->in_tx(db))
 		return;
 	/* A failed rollback is logged by exec; the connection is then unusable anyway. */
@@ -104,7 +155,22 @@ const char *db_errmsg(const struct db *db)
 int db_ping(struct db *db)
 {
 	struct db_res *res = NULL;
+	enum db_conn state;
 
+	/* Inside a scope a reconnect would lose the request's transaction and its tenant, so
+	 * ping only looks. A transaction that a failed statement aborted says nothing about
+	 * the connection (every statement fails until db_scope_end): the connection is fine. */
+	if (db->scope) {
+		state = conn_state(db);
+		if (state != DB_CONN_OK)
+			return state == DB_CONN_TX_FAILED ? 0 : -1;
+		if (db->ops->exec(db, "SELECT 1", 0, NULL, &res) == DB_OK && db_res_rows(res) == 1) {
+			db_res_free(res);
+			return 0;
+		}
+		db_res_free(res);
+		return conn_state(db) == DB_CONN_BROKEN ? -1 : 0;
+	}
 	if (db->ops->exec(db, "SELECT 1", 0, NULL, &res) == DB_OK && db_res_rows(res) == 1) {
 		db_res_free(res);
 		return 0;
@@ -125,10 +191,13 @@ int db_ping(struct db *db)
 /* The start of a statement, on one line, without double quotes (logfmt). */
 static void sql_summary(const char *sql, char *out, size_t size)
 {
+	const char *p = sql ? sql : "";
 	size_t o = 0;
 	int space = 0;
 
-	for (const char *p = sql ? sql : ""; *p && o + 4 < size; p++) {
+	/* Each turn writes at most two bytes (a space and the character), and "..." plus
+	 * the NUL must still fit after the last: o + 2 + 3 + 1 <= size. */
+	for (; *p && o + 6 <= size; p++) {
 		char c = *p;
 		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
 			space = o > 0;
@@ -139,7 +208,7 @@ static void sql_summary(const char *sql, char *out, size_t size)
 		space = 0;
 		out[o++] = c == '"' ? '\'' : c;
 	}
-	if (sql && strlen(sql) > o && o + 4 >= size) {
+	if (*p) {
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}
@@ -308,23 +377,38 @@ void db_res_free(struct db_res *res)
 	free(res);
 }
 
-/* ---- tenant scope --------------------------------------------------------------------
- * FIXME(issue 4, RLS): placeholders that only track the scope; the PostgreSQL
- * BEGIN + SET LOCAL, savepoint nesting and session settings come with row-level
- * security. */
+/* ---- tenant scope (row-level security) ------------------------------------------ */
+
 int db_scope_begin(struct db *db, const char *tenant_id, int staff)
 {
-	(void)tenant_id;
-	(void)staff;
+	if (db->scope)
+		return db_fail(db, DB_ERR, "BEGIN", "a scope is already open");
+	/* It is written into the SET LOCAL text: only a UUID's characters get there. */
+	if (tenant_id && !ids_is_uuid(tenant_id))
+		return db_fail(db, DB_ERR, "BEGIN", "the scope's tenant is not a UUID");
+	if (db->ops->scope_open) {
+		int rc = db->ops->scope_open(db, tenant_id, staff != 0);
+		if (rc != DB_OK)
+			return rc;
+		db->scope_tx = 1;
+	}
 	db->scope = 1;
+	db->savepoints = 0;
 	return DB_OK;
 }
 
 int db_scope_end(struct db *db, int ok)
 {
-	(void)ok;
+	int rc = DB_OK;
+
+	if (!db->scope)
+		return db_fail(db, DB_ERR, "COMMIT", "no scope is open");
+	if (db->scope_tx)
+		rc = db->ops->scope_close(db, ok);
 	db->scope = 0;
-	return DB_OK;
+	db->scope_tx = 0;
+	db->savepoints = 0;
+	return rc;
 }
 
 int db_in_scope(const struct db *db)
@@ -332,10 +416,90 @@ int db_in_scope(const struct db *db)
 	return db->scope;
 }
 
+/* A setting's name: identifiers of letters, digits and '_' (not starting with a digit)
+ * joined by single dots, as PostgreSQL's custom settings are named (kaiden.staff). It is
+ * written into the SET text unquoted. */
+static int setting_name_valid(const char *name)
+{
+	size_t len = 0, part = 0;
+
+	for (const char *p = name; *p; p++, len++) {
+		char c = *p;
+		if (c == '.') {
+			if (part == 0)
+				return 0;
+			part = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		      (part > 0 && c >= '0' && c <= '9')))
+			return 0;
+		part++;
+	}
+	return len > 0 && len <= DB_SETTING_NAME_MAX && part > 0;
+}
+
 int db_session_set(struct db *db, const char *name, const char *value)
 {
-	(void)db;
-	(void)name;
-	(void)value;
-	return DB_OK;
+	if (!name || !value || !setting_name_valid(name))
+		return db_fail(db, DB_ERR, "SET", "a session setting needs a plain name and a value");
+	if (!db->ops->session_set)
+		return DB_OK;
+	if (db->scope || db->ops->in_tx(db))
+		return db_fail(db, DB_ERR, "SET", "session settings are made outside transactions");
+	return db->ops->session_set(db, name, value);
+}
+
+/* Whether row-level security holds for this connection's role: it does not for a
+ * superuser, a role with BYPASSRLS, or one that owns (or may act as the owner of) a
+ * table under it, which can turn it off; nor where no table has it enabled (the
+ * migration that enables it has not run). Booleans as 0/1 (db.h). */
+static const char rls_check_sql[] =
+	"SELECT CASE WHEN r.rolsuper THEN 1 ELSE 0 END, "
+	"CASE WHEN r.rolbypassrls THEN 1 ELSE 0 END, "
+	"(SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c "
+	" WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r' "
+	" AND c.relrowsecurity AND pg_has_role(current_user, c.relowner, 'MEMBER')), "
+	"(SELECT count(*) FROM pg_class c "
+	" WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r' "
+	" AND c.relrowsecurity AND c.relforcerowsecurity), "
+	"current_user "
+	"FROM pg_roles r WHERE r.rolname = current_user";
+
+int db_rls_check(struct db *db)
+{
+	struct db_res *res = NULL;
+	const char *super, *bypass, *owned, *forced, *role;
+	int rc = -1;
+
+	if (db->kind != DB_POSTGRES)
+		return 0;
+	if (db_exec(db, rls_check_sql, 0, NULL, &res) != DB_OK || db_res_rows(res) != 1) {
+		log_error("db=postgres could not check whether row-level security is in force: %s",
+		          db_errmsg(db));
+		goto out;
+	}
+	super = db_res_get(res, 0, 0);
+	bypass = db_res_get(res, 0, 1);
+	owned = db_res_get(res, 0, 2);
+	forced = db_res_get(res, 0, 3);
+	role = db_res_get(res, 0, 4);
+	rc = 1;
+	if (super && strcmp(super, "1") == 0)
+		log_warn("db=postgres role=%s is a superuser: row-level security is not in force: "
+		         "connect as a non-owner role (database.dsn)", role);
+	else if (bypass && strcmp(bypass, "1") == 0)
+		log_warn("db=postgres role=%s has BYPASSRLS: row-level security is not in force: "
+		         "connect as a non-owner role (database.dsn)", role);
+	else if (owned)
+		log_warn("db=postgres role=%s owns the tables (%s): row-level security is not in "
+		         "force: connect as a non-owner role (database.dsn)", role, owned);
+	else if (!forced || strcmp(forced, "0") == 0)
+		log_warn("db=postgres no table has row-level security enabled and forced: run "
+		         "kaiden-api migrate");
+	else
+		rc = 0;
+out:
+	db_res_free(res);
+	return rc;
 }

@@ -66,12 +66,20 @@ int db_ping(struct db *db) WUR;
 /* ---- tenant scope (row-level security) ----------------------------------------------
  * PostgreSQL: db_scope_begin opens the request's transaction and sets, for it only,
  * the tenant that row-level security lets through: BEGIN; SET LOCAL kaiden.tenant_id =
- * '<tenant_id>' (none when NULL); SET LOCAL kaiden.staff = 'on' | 'off'. One round trip.
- * Inside a scope db_begin/db_commit/db_rollback nest as savepoints. db_scope_end commits
- * (ok 1) or rolls back (ok 0, or when a statement in it failed); DB_OK or the commit's
- * failure. A statement that fails inside a scope ends its usefulness: later statements
- * fail until db_scope_end. tenant_id must be a canonical UUID (it is written into the
- * SET LOCAL text).
+ * '<tenant_id>' ('' when NULL: no tenant); SET LOCAL kaiden.staff = 'on' | 'off'. One
+ * round trip; a connection found dead (the server restarted while it was idle) is
+ * reconnected and the BEGIN sent again, as nothing of it took effect.
+ * Inside a scope db_begin/db_commit/db_rollback nest as savepoints (SAVEPOINT / RELEASE
+ * / ROLLBACK TO + RELEASE): a store function's rollback undoes its own work only and
+ * leaves the request's transaction usable; db_rollback with none of its own open does
+ * nothing, and db_commit with none open is DB_ERR (the scope is db_scope_end's to end).
+ * A statement that fails outside such a savepoint aborts the request's transaction:
+ * later statements fail until db_scope_end. Nothing inside a scope reconnects: a
+ * connection lost in it fails every statement until db_scope_end.
+ * db_scope_end commits (ok 1) or rolls back (ok 0); DB_OK, or DB_ERR when ok is 1 but
+ * nothing could be committed (a statement had aborted the transaction, the connection
+ * was lost, the COMMIT failed). tenant_id must be a canonical UUID (it is written into
+ * the SET LOCAL text). No scope inside a scope.
  * SQLite: no row-level security; a scope only records that one is open (no transaction)
  * and db_begin/db_commit keep their meaning. */
 int db_scope_begin(struct db *db, const char *tenant_id, int staff) WUR;
@@ -81,8 +89,16 @@ int db_in_scope(const struct db *db);
 /* A setting kept for the connection's life: SET name = value now and after every
  * reconnect (PostgreSQL; SQLite ignores it). helperd and kaiden-api's admin commands set
  * kaiden.staff = on (they serve every tenant). name must be a plain identifier with
- * dots; value is quoted as a literal. */
+ * dots (at most DB_SETTING_NAME_MAX characters); value is quoted as a literal. Setting a
+ * name again replaces its value. Not inside a transaction or a scope (DB_ERR). */
+#define DB_SETTING_NAME_MAX 63
 int db_session_set(struct db *db, const char *name, const char *value) WUR;
+/* PostgreSQL: logs a warning when row-level security cannot hold for the connected
+ * role ("row-level security is not in force: connect as a non-owner role"): it is a
+ * superuser, has BYPASSRLS, or owns (is a member of the owner of) the tables; or no
+ * table has it enabled. 0 in force, 1 warned, -1 the check failed (logged). SQLite: 0.
+ * kaiden-api serve and helperd call it at start-up. */
+int db_rls_check(struct db *db);
 
 int db_res_rows(const struct db_res *res);
 int db_res_cols(const struct db_res *res);

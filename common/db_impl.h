@@ -12,6 +12,12 @@
 #include "compat.h"
 #include "db.h"
 
+enum db_conn {
+	DB_CONN_OK,
+	DB_CONN_TX_FAILED, /* up, but a statement failed in the open transaction */
+	DB_CONN_BROKEN     /* known dead */
+};
+
 struct db_ops {
 	int (*exec)(struct db *db, const char *sql, int n, const char *const *params,
 	            struct db_res **out);
@@ -21,6 +27,16 @@ struct db_ops {
 	/* Reconnects when the connection is known to be broken: 0 or -1. */
 	int (*reconnect)(struct db *db);
 	void (*close)(struct db *db);
+	/* The rest may be NULL: a backend without row-level security (SQLite) has no
+	 * transaction to open for a scope and no session settings to keep. */
+	/* Opens the scope's transaction with its settings (tenant_id NULL or checked). */
+	int (*scope_open)(struct db *db, const char *tenant_id, int staff);
+	/* Ends it: commits (ok 1) or rolls back; see db_scope_end. */
+	int (*scope_close)(struct db *db, int ok);
+	/* Applies SET name = value now and after every reconnect (name checked). */
+	int (*session_set)(struct db *db, const char *name, const char *value);
+	/* How the connection is, without a round trip (NULL: always DB_CONN_OK). */
+	enum db_conn (*conn_state)(struct db *db);
 };
 
 struct db {
@@ -28,7 +44,12 @@ struct db {
 	const struct db_ops *ops;
 	long changes;
 	char errmsg[256];
-	int scope;      /* db_scope_begin .. db_scope_end */
+	/* The tenant scope (db.h): scope from db_scope_begin to db_scope_end; scope_tx when
+	 * the backend opened a transaction for it, inside which db_begin/db_commit/
+	 * db_rollback are savepoints, savepoints of them open now. */
+	int scope;
+	int scope_tx;
+	int savepoints;
 };
 
 int db_pg_open(const char *conninfo, struct db **out) WUR;

@@ -36,7 +36,16 @@
  * reconnects before it is sent: nothing of it reached the server, so that is safe for a
  * write too. The one exception is a transaction the connection died in: its caller must
  * see it fail through to its ROLLBACK (which then succeeds, as there is nothing left to
- * roll back), so nothing of its later statements runs outside it. */
+ * roll back), so nothing of its later statements runs outside it.
+ *
+ * Tenant scopes (db.h). The scope's BEGIN + SET LOCAL go in one PQexec; on a connection
+ * found dead before or by it, the connection is made again and the BEGIN sent once more
+ * (nothing of it took effect, like a read). Inside a scope nothing reconnects: a
+ * statement meeting a dead connection marks it lost_in_tx, every later statement fails,
+ * nested rollbacks (savepoints) do nothing useful, and db_scope_end reports the loss
+ * (DB_ERR if it was to commit) and clears it; the next statement or scope reconnects.
+ * Session settings (db_session_set) are kept here and applied again after every
+ * reconnect, after the fixed ones. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +57,18 @@
 
 #define PG_TIMESTAMPTZ_OID 1184
 #define PG_STMT_CACHE_SIZE 64
+#define PG_SETTINGS_MAX 8
 
 struct pg_stmt {
 	char *sql; /* owned copy: the key */
 	unsigned long hash;
 	char name[24]; /* "k<n>" */
+};
+
+/* A session setting (db_session_set) as SET text, made once: "SET name = 'value'". */
+struct pg_setting {
+	char name[DB_SETTING_NAME_MAX + 1];
+	char *sql; /* owned */
 };
 
 struct db_pg {
@@ -61,6 +77,8 @@ struct db_pg {
 	unsigned long next_name; /* the number of the last statement name handed out */
 	int nstmts;              /* stmts[0 .. nstmts - 1] are in use */
 	int lost_in_tx;          /* the connection died inside a transaction not yet ended */
+	int nsettings;
+	struct pg_setting settings[PG_SETTINGS_MAX];
 	struct pg_stmt stmts[PG_STMT_CACHE_SIZE];
 };
 
@@ -322,8 +340,10 @@ static int pg_exec(struct db *db, const char *sql, int n, const char *const *par
 	int was_in_tx;
 
 	if (PQstatus(pg_of(db)->conn) == CONNECTION_BAD) {
-		if (pg_of(db)->lost_in_tx) {
-			if (strcmp(sql, "ROLLBACK") == 0) {
+		/* A reconnect inside a scope would run the rest of the request outside its
+		 * transaction and without its tenant. */
+		if (pg_of(db)->lost_in_tx || db->scope) {
+			if (strcmp(sql, "ROLLBACK") == 0 && !db->scope) {
 				pg_of(db)->lost_in_tx = 0;
 				db_ok(db, 0);
 				return DB_OK;
@@ -373,40 +393,62 @@ out:
 	return rc;
 }
 
-static int pg_script(struct db *db, const char *sql)
+/* what: the text a failure shows instead of sql (which may hold values). */
+static int pg_script_as(struct db *db, const char *sql, const char *what)
 {
 	PGresult *res = PQexec(pg_of(db)->conn, sql);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	int rc = DB_OK;
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
-		rc = pg_result_fail(db, res, sql);
+		rc = pg_result_fail(db, res, what);
 	else
 		db_ok(db, 0);
 	PQclear(res);
 	return rc;
 }
 
+static int pg_script(struct db *db, const char *sql)
+{
+	return pg_script_as(db, sql, sql);
+}
+
 static int pg_in_tx(struct db *db)
 {
 	PGTransactionStatusType st = PQtransactionStatus(pg_of(db)->conn);
 
-	if (pg_of(db)->lost_in_tx)
-		return 1; /* until its ROLLBACK: see the top of this file */
+	if (pg_of(db)->lost_in_tx || db->scope_tx)
+		return 1; /* until its ROLLBACK or db_scope_end: see the top of this file */
 
 	return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
 }
 
 /* What every new connection needs: UTF-8, UTC, ISO dates (so pg_timestamp can read
- * them), and backslashes in literals taken literally (LIKE ... ESCAPE '\'). */
+ * them), and backslashes in literals taken literally (LIKE ... ESCAPE '\'); then the
+ * session settings made so far (db_session_set), in one more round trip. */
 static int pg_setup(struct db *db)
 {
-	PGconn *conn = pg_of(db)->conn;
+	struct db_pg *pg = pg_of(db);
+	struct buf sql;
+	int rc;
 
-	if (PQsetClientEncoding(conn, "UTF8") != 0)
-		return db_fail(db, DB_ERR, "", "cannot set client_encoding: %s", PQerrorMessage(conn));
-	return pg_script(db, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-	                     "SET standard_conforming_strings = on");
+	if (PQsetClientEncoding(pg->conn, "UTF8") != 0)
+		return db_fail(db, DB_ERR, "", "cannot set client_encoding: %s",
+		               PQerrorMessage(pg->conn));
+	rc = pg_script(db, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+	                   "SET standard_conforming_strings = on");
+	if (rc != DB_OK || pg->nsettings == 0)
+		return rc;
+	buf_init(&sql, 64 * 1024);
+	for (int i = 0; i < pg->nsettings; i++) {
+		if (buf_puts(&sql, pg->settings[i].sql) != 0 || buf_puts(&sql, "; ") != 0) {
+			buf_clear(&sql);
+			return db_fail(db, DB_ERR, "SET", "out of memory");
+		}
+	}
+	rc = pg_script_as(db, sql.data, "SET (the session settings)");
+	buf_clear(&sql);
+	return rc;
 }
 
 /* NOTICEs (DROP ... CASCADE, IF NOT EXISTS) are chatter, not failures: debug only. */
@@ -433,10 +475,147 @@ static int pg_reconnect(struct db *db)
 	return pg_setup(db) == DB_OK ? 0 : -1;
 }
 
+/* ---- tenant scopes and session settings (see db.h and the top of this file) ------- */
+
+static int pg_scope_open(struct db *db, const char *tenant_id, int staff)
+{
+	struct db_pg *pg = pg_of(db);
+	char sql[160];
+	PGresult *res = NULL;
+	int rc = DB_OK;
+
+	if (pg->lost_in_tx)
+		return db_fail(db, DB_ERR, "BEGIN", "the last transaction was lost and not rolled back");
+	/* Known dead: nothing has been sent yet, so a new connection is safe. */
+	if (PQstatus(pg->conn) == CONNECTION_BAD && pg_reconnect(db) != 0)
+		return DB_ERR; /* pg_reconnect said why */
+	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		return db_fail(db, DB_ERR, "BEGIN", "a transaction is already open");
+	/* db_scope_begin checked tenant_id: hex digits and dashes only. */
+	snprintf(sql, sizeof(sql),
+	         "BEGIN; SET LOCAL kaiden.tenant_id = '%s'; SET LOCAL kaiden.staff = '%s'",
+	         tenant_id ? tenant_id : "", staff ? "on" : "off");
+	for (int attempt = 0;; attempt++) {
+		res = PQexec(pg->conn, sql);
+		if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
+			break;
+		/* Died while idle (a server restart), found out by this BEGIN: nothing of it
+		 * took effect, so it goes once more on a new connection. */
+		if (attempt == 0 && PQstatus(pg->conn) == CONNECTION_BAD) {
+			PQclear(res);
+			res = NULL;
+			if (pg_reconnect(db) != 0) {
+				rc = DB_ERR; /* pg_reconnect said why */
+				goto out;
+			}
+			continue;
+		}
+		/* The SQL summary leaves the tenant out of the log. */
+		rc = pg_result_fail(db, res, "BEGIN; SET LOCAL kaiden.tenant_id ...");
+		if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+		goto out;
+	}
+	db_ok(db, 0);
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int pg_scope_close(struct db *db, int ok)
+{
+	struct db_pg *pg = pg_of(db);
+	int rc;
+
+	/* Lost inside: the server rolled it back when the connection went. */
+	if (pg->lost_in_tx || PQstatus(pg->conn) == CONNECTION_BAD) {
+		pg->lost_in_tx = 0;
+		if (!ok) {
+			db_ok(db, 0);
+			return DB_OK;
+		}
+		return db_fail(db, DB_ERR, "COMMIT",
+		               "the connection was lost inside the transaction: nothing was committed");
+	}
+	if (ok && PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
+		(void)pg_exec(db, "ROLLBACK", 0, NULL, NULL);
+		/* The statement that failed was logged; this is what it cost. */
+		return db_fail(db, DB_ERR, "COMMIT",
+		               "a statement had failed: the transaction was rolled back");
+	}
+	rc = pg_exec(db, ok ? "COMMIT" : "ROLLBACK", 0, NULL, NULL);
+	/* A COMMIT that met a dead connection may or may not have been applied; either
+	 * way the next statement reconnects (the scope is over). */
+	pg->lost_in_tx = 0;
+	return rc;
+}
+
+/* name was checked by db_session_set; value becomes a literal with its quotes doubled
+ * (standard_conforming_strings is on, so a backslash is just a backslash). */
+static int pg_session_set(struct db *db, const char *name, const char *value)
+{
+	struct db_pg *pg = pg_of(db);
+	struct pg_setting *slot = NULL;
+	struct buf sql;
+	int rc = DB_ERR;
+
+	buf_init(&sql, 64 * 1024);
+	if (buf_printf(&sql, "SET %s = '", name) != 0)
+		goto oom;
+	for (const char *p = value; *p; p++)
+		if (buf_append(&sql, p, 1) != 0 || (*p == '\'' && buf_append(&sql, p, 1) != 0))
+			goto oom;
+	if (buf_puts(&sql, "'") != 0)
+		goto oom;
+	for (int i = 0; i < pg->nsettings; i++)
+		if (strcmp(pg->settings[i].name, name) == 0)
+			slot = &pg->settings[i];
+	if (!slot && pg->nsettings == PG_SETTINGS_MAX) {
+		rc = db_fail(db, DB_ERR, "SET", "more than %d session settings", PG_SETTINGS_MAX);
+		goto out;
+	}
+	/* Known dead: reconnect first (that applies the settings kept so far). */
+	if (PQstatus(pg->conn) == CONNECTION_BAD && pg_reconnect(db) != 0)
+		goto out;
+	rc = pg_script_as(db, sql.data, "SET (a session setting)");
+	if (rc != DB_OK)
+		goto out;
+	if (!slot) {
+		slot = &pg->settings[pg->nsettings++];
+		snprintf(slot->name, sizeof(slot->name), "%s", name);
+	}
+	free(slot->sql);
+	slot->sql = buf_take(&sql);
+	if (!slot->sql) {
+		/* Applied, but it would not come back after a reconnect: forget the name. */
+		*slot = pg->settings[--pg->nsettings];
+		goto oom;
+	}
+	goto out;
+oom:
+	rc = db_fail(db, DB_ERR, "SET", "out of memory");
+out:
+	buf_clear(&sql);
+	return rc;
+}
+
+static enum db_conn pg_conn_state(struct db *db)
+{
+	struct db_pg *pg = pg_of(db);
+
+	if (pg->lost_in_tx || PQstatus(pg->conn) == CONNECTION_BAD)
+		return DB_CONN_BROKEN;
+	return PQtransactionStatus(pg->conn) == PQTRANS_INERROR ? DB_CONN_TX_FAILED : DB_CONN_OK;
+}
+
 static void pg_close(struct db *db)
 {
-	stmt_forget_all(pg_of(db));
-	PQfinish(pg_of(db)->conn);
+	struct db_pg *pg = pg_of(db);
+
+	stmt_forget_all(pg);
+	for (int i = 0; i < pg->nsettings; i++)
+		free(pg->settings[i].sql);
+	PQfinish(pg->conn);
 	free(db);
 }
 
@@ -446,6 +625,10 @@ static const struct db_ops pg_ops = {
 	.in_tx = pg_in_tx,
 	.reconnect = pg_reconnect,
 	.close = pg_close,
+	.scope_open = pg_scope_open,
+	.scope_close = pg_scope_close,
+	.session_set = pg_session_set,
+	.conn_state = pg_conn_state,
 };
 
 int db_pg_open(const char *conninfo, struct db **out)

@@ -22,5 +22,9 @@ void ids_short(char out[SHORT_ID_LEN + 1]);
 int64_t ids_now_ms(void);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-23T03:45:56.123Z. */
 void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN]);
+/* The other way: an RFC 3339 date-time (T or t, any fraction, Z or +hh:mm / -hh:mm),
+ * 1970 to 9999, written as ids_timestamp writes it (UTC, milliseconds, which is how
+ * time stamps are stored and compared). 0, or -1 when s is not one. */
+int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN]) WUR;
 
 #endif

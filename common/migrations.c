@@ -15,8 +15,12 @@
 #include "ids.h"
 #include "log.h"
 
-/* Any fixed number, the same in every process that migrates this database. */
-#define MIGRATION_LOCK_SQL "SELECT pg_advisory_xact_lock(4812350215478901)"
+/* Any fixed number, the same in every process that migrates this database. The same
+ * statement turns row-level security's staff switch on for the transaction: with RLS
+ * forced, a schema owner that is not a superuser sees no rows otherwise, and a
+ * migration that moves data must see them all. */
+#define MIGRATION_LOCK_SQL \
+	"SELECT pg_advisory_xact_lock(4812350215478901), set_config('kaiden.staff', 'on', true)"
 
 static const char create_pg[] =
 	"CREATE TABLE IF NOT EXISTS schema_migrations ("

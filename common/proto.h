@@ -34,7 +34,8 @@
 enum proto_close {
 	PROTO_CLOSE_PROTOCOL = 4000,      /* malformed or unexpected message: retry later */
 	PROTO_CLOSE_AUTH = 4001,          /* unknown device or wrong secret: retry slowly */
-	PROTO_CLOSE_GONE = 4003,          /* device deleted (or tenant suspended): retry slowly */
+	PROTO_CLOSE_GONE = 4003,          /* device deleted, tenant suspended or deleted (at hello
+	                                     or while connected): retry slowly */
 	PROTO_CLOSE_REPLACED = 4008,      /* a newer connection for the device took over */
 	PROTO_CLOSE_TIMEOUT = 4009,       /* no hello, or heartbeats stopped */
 	PROTO_CLOSE_RATE = 4029,          /* too many failed attempts from this address */

@@ -24,7 +24,8 @@ enum store_rc {
 	STORE_ERR = -1,       /* database failure, logged */
 	STORE_NOT_FOUND = -2, /* no such row in this tenant */
 	STORE_CONFLICT = -3,  /* the row's state forbids it (see each function) */
-	STORE_BUSY = -4       /* transient; the caller may retry */
+	STORE_BUSY = -4,      /* transient; the caller may retry */
+	STORE_QUOTA = -5      /* the tenant is at one of its quotas (store_tenant.h) */
 };
 
 /* Listing: newest first. limit 1..200 (0 means the default, 50; others are clamped);
@@ -48,7 +49,8 @@ struct store_list {
  * ip_address, agent_version, cluster_id, node_name, labels, node_status, resources,
  * created_at; null where unknown. Never the secret or its hash. */
 
-/* Inserts a device with the given argon2id hash; *out is the device JSON. */
+/* Inserts a device with the given argon2id hash; *out is the device JSON. STORE_QUOTA
+ * when the tenant is at its max_devices. */
 int store_device_create(struct db *db, const char *tenant_id, const char *name,
                         const char *secret_hash, json_object **out) WUR;
 int store_device_get(struct db *db, const char *tenant_id, const char *id,
@@ -73,10 +75,13 @@ struct store_session_new {
 	const char *notes;  /* may be NULL */
 	const char *domain; /* public hostnames are sess-<short>.<domain>, sess-<short>-ssh.<domain> */
 	int ssh_port, web_port; /* 0: 22 and 8080 */
+	const char *engineer_id; /* the user starting it, NULL for none (a service token) */
 };
 
 /* In one transaction: the session row (pending), a "session.start" job, and (PostgreSQL)
- * NOTIFY kaiden_jobs. STORE_NOT_FOUND when the device does not exist in the tenant. */
+ * NOTIFY kaiden_jobs. STORE_NOT_FOUND when the device does not exist in the tenant (or
+ * engineer_id is not a UUID); STORE_QUOTA when the tenant is at its
+ * max_concurrent_sessions. */
 int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out) WUR;
 int store_session_get(struct db *db, const char *tenant_id, const char *id,

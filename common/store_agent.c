@@ -7,6 +7,7 @@
 #include "store_agent.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -55,7 +56,8 @@ int store_agent_auth_get(struct db *db, const char *device_id, struct store_agen
 	tenant_status = db_res_get(res, 0, 3);
 	copy_text(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
 	copy_text(out->secret_hash, sizeof(out->secret_hash), hash);
-	out->gone = deleted != NULL || (tenant_status && strcmp(tenant_status, "suspended") == 0);
+	out->suspended = tenant_status && strcmp(tenant_status, "suspended") == 0;
+	out->gone = deleted != NULL || out->suspended;
 	rc = STORE_OK;
 out:
 	db_res_free(res);
@@ -182,6 +184,81 @@ int store_agent_offline(struct db *db, const char *instance, const char *const *
 	                   "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
 	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
 	                   device_ids, n, extra, 2, changed);
+}
+
+/* Orders indexes into ids (ctx) by id, for the lookups of store_agent_standing. */
+static int cmp_index(const void *a, const void *b, void *ctx)
+{
+	const char *const *ids = ctx;
+
+	return strcmp(ids[*(const int *)a], ids[*(const int *)b]);
+}
+
+int store_agent_standing(struct db *db, const char *const *device_ids, int n,
+                         unsigned char *standing)
+{
+	static const char sql_pg[] =
+		"SELECT d.id, d.deleted_at, t.status FROM devices d JOIN tenants t "
+		"ON t.id = d.tenant_id WHERE d.id = ANY($1::uuid[])";
+	static const char sql_sqlite[] =
+		"SELECT d.id, d.deleted_at, t.status FROM devices d JOIN tenants t "
+		"ON t.id = d.tenant_id WHERE d.id IN (SELECT value FROM json_each($1))";
+	struct db_res *res = NULL;
+	struct buf list;
+	int *order = NULL, rc = STORE_OK;
+
+	if (n <= 0)
+		return STORE_OK;
+	order = malloc((size_t)n * sizeof(*order));
+	if (!order)
+		return STORE_ERR;
+	buf_init(&list, (size_t)BATCH_MAX * (UUID_STR_LEN + 4) + 16);
+	/* No row: the device (and its tenant) were deleted outright. */
+	memset(standing, AGENT_DELETED, (size_t)n);
+	for (int off = 0; off < n; off += BATCH_MAX) {
+		int k = n - off < BATCH_MAX ? n - off : BATCH_MAX;
+		const char *params[1];
+		buf_reset(&list);
+		if (id_list(db, device_ids + off, k, &list) != 0) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		params[0] = list.data;
+		rc = db_exec(db, db_kind(db) == DB_POSTGRES ? sql_pg : sql_sqlite, 1, params, &res);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		for (int i = 0; i < k; i++)
+			order[i] = off + i;
+		qsort_r(order, (size_t)k, sizeof(*order), cmp_index, (void *)device_ids);
+		for (int r = 0; r < db_res_rows(res); r++) {
+			const char *id = db_res_get(res, r, 0), *status = db_res_get(res, r, 2);
+			int lo = 0, hi = k - 1;
+			while (id && lo <= hi) {
+				int mid = (lo + hi) / 2, c = strcmp(device_ids[order[mid]], id);
+				if (c == 0) {
+					standing[order[mid]] = db_res_get(res, r, 1) ? AGENT_DELETED
+					                       : status && strcmp(status, "suspended") == 0
+					                               ? AGENT_SUSPENDED
+					                               : AGENT_OK;
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+	rc = STORE_OK;
+out:
+	db_res_free(res);
+	buf_clear(&list);
+	free(order);
+	return rc;
 }
 
 int store_agent_release(struct db *db, const char *instance, long *changed)

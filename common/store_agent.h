@@ -24,7 +24,8 @@ struct db;
 struct store_agent_auth {
 	char tenant_id[UUID_STR_LEN];
 	char secret_hash[SECRET_HASH_LEN];
-	int gone; /* the device was deleted, or its tenant is suspended */
+	int gone;      /* the device was deleted, or its tenant is suspended */
+	int suspended; /* (with gone) it is the tenant's suspension */
 };
 
 /* The device's credentials, deleted ones included (gone = 1), so that the hub can tell
@@ -55,6 +56,14 @@ int store_agent_seen(struct db *db, const char *instance, const char *const *dev
  * still holds; a device another helperd has taken since is left alone. */
 int store_agent_offline(struct db *db, const char *instance, const char *const *device_ids,
                         int n, long *changed) WUR;
+
+/* Whether agents may stay connected: for each of the n devices (canonical lower-case
+ * UUIDs), standing[i] gets AGENT_OK, AGENT_DELETED (deleted, or no row at all: its
+ * tenant was deleted) or AGENT_SUSPENDED (its tenant is suspended). The hub asks this
+ * for the agents it writes last_seen for, and closes the ones no longer welcome. */
+enum store_agent_standing { AGENT_OK = 0, AGENT_DELETED = 1, AGENT_SUSPENDED = 2 };
+int store_agent_standing(struct db *db, const char *const *device_ids, int n,
+                         unsigned char *standing) WUR;
 
 /* Every device instance holds goes offline (last_seen now): at start (a previous run
  * of the same instance died holding them) and at shutdown. */

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "log.h"
 #include "store_row.h"
+#include "store_tenant.h"
 
 #define DEVICE_SELECT                                                                   \
 	"SELECT id, name, status, last_seen, hostname, os, ip_address, agent_version, "  \
@@ -35,6 +36,8 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 {
 	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[5] = { id, tenant, name, secret_hash, now };
+	json_object *device = NULL;
+	int rc;
 
 	if (store_id(tenant_id, tenant) != 0)
 		return STORE_NOT_FOUND;
@@ -44,10 +47,27 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 	}
 	ids_uuid7(id);
 	store_time(0, now);
-	return store_row_one(db,
-	                     "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
-	                     "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
-	                     5, params, device_cols, DEVICE_NCOLS, out);
+	/* The quota is counted and the row added in one transaction (store_tenant.h). */
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = store_tenant_quota_check(db, tenant, QUOTA_DEVICES, NULL);
+	if (rc == STORE_CONFLICT)
+		rc = STORE_QUOTA;
+	if (rc == STORE_OK)
+		rc = store_row_one(db,
+		                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
+		                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
+		                   5, params, device_cols, DEVICE_NCOLS, &device);
+	if (rc == STORE_OK && db_commit(db) != DB_OK)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		json_object_put(device);
+		return rc;
+	}
+	*out = device;
+	return STORE_OK;
 }
 
 int store_device_get(struct db *db, const char *tenant_id, const char *id, json_object **out)

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "log.h"
 #include "store_row.h"
+#include "store_tenant.h"
 
 #define SESSION_COLS                                                                     \
 	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
@@ -42,13 +43,15 @@ int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out)
 {
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	char engineer[UUID_STR_LEN];
 	char short_id[SHORT_ID_LEN + 1], ssh_port[16], web_port[16];
 	char *public_url = NULL, *ssh_hostname = NULL;
 	struct db_res *res = NULL;
 	json_object *session = NULL;
 	int rc;
 
-	if (store_id(tenant_id, tenant) != 0 || !s || store_id(s->device_id, device) != 0)
+	if (store_id(tenant_id, tenant) != 0 || !s || store_id(s->device_id, device) != 0 ||
+	    (s->engineer_id && store_id(s->engineer_id, engineer) != 0))
 		return STORE_NOT_FOUND;
 	if (!s->engineer_name || !s->domain || !s->domain[0]) {
 		log_error("tenant=%s session create without an engineer name or domain", tenant);
@@ -74,16 +77,22 @@ int store_session_create(struct db *db, const char *tenant_id,
 	rc = store_device_lock(db, tenant, device, 0);
 	if (rc != STORE_OK)
 		goto out;
+	rc = store_tenant_quota_check(db, tenant, QUOTA_CONCURRENT_SESSIONS, NULL);
+	if (rc != STORE_OK) {
+		rc = rc == STORE_CONFLICT ? STORE_QUOTA : rc;
+		goto out;
+	}
 	{
-		const char *params[11] = { id,           tenant,   device,   short_id,
+		const char *params[12] = { id,           tenant,   device,   short_id,
 		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
-		                           ssh_port,     web_port, now };
+		                           ssh_port,     web_port, now, s->engineer_id ? engineer : NULL };
 		rc = db_exec(db,
 		             "INSERT INTO sessions (id, tenant_id, device_id, short_id, status, "
 		             "public_url, ssh_hostname, engineer_name, notes, ssh_port, web_port, "
-		             "started_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', "
-		             "$5, $6, $7, $8, $9, $10, $11, $11, $11)" SESSION_RETURNING,
-		             11, params, &res);
+		             "started_at, created_at, updated_at, engineer_id) VALUES ($1, $2, $3, "
+		             "$4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)"
+		             SESSION_RETURNING,
+		             12, params, &res);
 	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);

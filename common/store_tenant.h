@@ -25,6 +25,15 @@ struct store_tenant_fields {
 	const char *trial_ends_at; /* RFC 3339; "" clears; NULL: unchanged */
 };
 
+/* Checks f as store_tenant_create (create 1: code and name required) or
+ * store_tenant_update (create 0) would, before any database work: the code is a DNS
+ * label, status and plan are known, settings is an object, quotas holds only
+ * max_devices / max_concurrent_sessions as positive integers, trial_ends_at is RFC 3339
+ * or "". 0, or -1 with *field (the member at fault) and why (a sentence naming it)
+ * filled. create/update refuse such fields with STORE_ERR. */
+int store_tenant_fields_check(const struct store_tenant_fields *f, int create,
+                              const char **field, char *why, size_t whylen) WUR;
+
 /* STORE_CONFLICT: the code is taken. */
 int store_tenant_create(struct db *db, const struct store_tenant_fields *f,
                         json_object **out) WUR;
@@ -39,8 +48,10 @@ int store_tenant_list(struct db *db, const char *status, const char *q,
  * STORE_CONFLICT too. */
 int store_tenant_update(struct db *db, const char *id, const struct store_tenant_fields *f,
                         json_object **out) WUR;
-/* Deletes the tenant and every row of it, in one transaction. STORE_CONFLICT for the
- * default tenant or while it has sessions that are not ended or failed. */
+/* Deletes the tenant and every row of it, in one transaction; its audit log entries
+ * stay (they outlive their tenant, and on PostgreSQL the application may not delete
+ * them). STORE_CONFLICT for the default tenant or while it has sessions that are not
+ * ended or failed. */
 int store_tenant_delete(struct db *db, const char *id) WUR;
 
 /* Usage JSON: devices, devices_online, sessions_active (pending/active/ending),
@@ -64,8 +75,10 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,
  * secret exists to export). Jobs and logins are not exported. */
 int store_tenant_export(struct db *db, const char *id, json_object **out) WUR;
 /* Loads an archive in one transaction, ids kept. STORE_CONFLICT when the tenant id or
- * code, or any row id, already exists here; STORE_NOT_FOUND never; a malformed archive
- * is STORE_ERR with *why (may be NULL) naming the first problem. *out: the tenant JSON. */
+ * code, or any row id, already exists here (audit entries excepted: one already here is
+ * the same event, kept when the tenant was deleted, and is skipped); STORE_NOT_FOUND
+ * never; a malformed archive is STORE_ERR with *why (may be NULL) naming the first
+ * problem. *out: the tenant JSON. */
 int store_tenant_import(struct db *db, json_object *archive, json_object **out,
                         char *why, size_t whylen) WUR;
 

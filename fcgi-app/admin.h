@@ -41,9 +41,13 @@ int admin_opt(int argc, char **argv, int *i, const char *name, const char **valu
 int admin_config_load(const char *path) WUR;
 
 struct db;
-/* db_open with database.driver and database.path (sqlite) or database.dsn (postgres).
- * 0, or -1 (logged). */
+/* db_open with database.driver and database.path (sqlite) or database.dsn (postgres),
+ * for an admin command: it serves every tenant, so the connection keeps kaiden.staff on
+ * (db_session_set; row-level security lets every row through). 0, or -1 (logged). */
 int admin_db_open(struct db **out) WUR;
+/* The same database for serving requests: no session-wide staff switch; each request's
+ * scope sets its tenant (auth_scope_begin). */
+int admin_db_open_serve(struct db **out) WUR;
 
 void admin_usage(FILE *out);
 

@@ -1,24 +1,135 @@
 /* auth.c: credentials -> r->who; permission and tenant; the request's database scope.
- * FIXME(issue 4): interim version: only service tokens (store_token_check); login
- * tokens, user API tokens, subdomains and X-Kaiden-Tenant come next. */
+ *
+ * The order for an authenticated route (route.c calls these in turn):
+ *   auth_check   Bearer JWT (two dots) -> signature and times (jwt.h) -> the login row
+ *                (store_login_lookup: revocation, the user's role, tenant and suspension
+ *                as they are now); Bearer kdn_... -> store_token_identify. Every refusal
+ *                is the same 401, so a caller learns nothing about why.
+ *   auth_allow   the role against the route's roles (403), then the tenant the request
+ *                acts in, then the route's tenant flags (400 tenant_required).
+ *   scope        db_scope_begin/end around the handler.
+ *
+ * The tenant of a request:
+ *   tenant users, service tokens   their own; a subdomain (or X-Kaiden-Tenant) naming
+ *                                  another tenant is 403 wrong_tenant
+ *   staff, mode single             the default tenant
+ *   staff, mode multi              X-Kaiden-Tenant (id or code; unknown: 404), else the
+ *                                  subdomain <code>.<server.base_domain> when it names a
+ *                                  tenant, else none (platform level)
+ * A subdomain that names no tenant (app.<base>, www.<base>) counts as none: those hosts
+ * serve the generic login page. Routes about the caller's own identity (/auth/...: no
+ * tenant flag) act where that identity lives: staff at platform level, since their
+ * logins and tokens belong to no tenant (row-level security would hide them in one);
+ * GET /auth/me reports the tenant above as acting_tenant_id. */
 #include "auth.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "cfg.h"
 #include "db.h"
+#include "ids.h"
+#include "jwt.h"
 #include "log.h"
 #include "route.h"
 #include "secret.h"
 #include "store.h"
+#include "store_auth.h"
+#include "store_tenant.h"
 
-/* A real token is TOKEN_LEN-1 characters; anything far longer is not worth a query. */
-#define AUTH_HEADER_MAX 512
+/* A login token is at most JWT_MAX_LEN-1 characters; "Bearer " and some spaces on top.
+ * Anything longer is not worth a look. */
+#define AUTH_HEADER_MAX (JWT_MAX_LEN + 64)
+/* Longest tenant code (a DNS label). */
+#define TENANT_CODE_MAX 63
+
+static int unauthorized(struct resp *rs)
+{
+	resp_error(rs, 401, "unauthorized", NULL,
+	           "the bearer token is missing, not valid, expired or revoked");
+	return -1;
+}
+
+int auth_is_staff(const struct req *r)
+{
+	return (r->who.role & ROLE_STAFF) != 0;
+}
+
+static int multi_mode(void)
+{
+	return strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0;
+}
+
+/* A login token: the signature and times, then the login row, which is the truth about
+ * revocation, role and tenant. */
+static int check_login_token(struct req *r, struct resp *rs, const char *token,
+                             struct store_identity *who)
+{
+	const char *key = cfg_str(CFG_AUTH_JWT_SECRET);
+	size_t keylen = key ? strlen(key) : 0;
+	json_object *claims = NULL, *v;
+	const char *jti, *sub;
+	int rc, ret = -1;
+
+	if (keylen < JWT_KEY_MIN) {
+		/* No key: no login token can be valid here. */
+		log_debug("req=%s login token refused: auth.jwt_secret is not set",
+		          r->request_id);
+		return unauthorized(rs);
+	}
+	rc = jwt_verify(token, (const unsigned char *)key, keylen, (int64_t)time(NULL), &claims);
+	if (rc != JWT_OK) {
+		log_debug("req=%s login token refused: %s", r->request_id, jwt_strerror(rc));
+		if (rc == JWT_ERR) {
+			resp_error(rs, 500, "internal", NULL, "the token could not be checked "
+			           "(request id %s)", r->request_id);
+			return -1;
+		}
+		return unauthorized(rs);
+	}
+	jti = json_object_object_get_ex(claims, "jti", &v) &&
+	              json_object_is_type(v, json_type_string)
+	          ? json_object_get_string(v)
+	          : NULL;
+	sub = json_object_object_get_ex(claims, "sub", &v) &&
+	              json_object_is_type(v, json_type_string)
+	          ? json_object_get_string(v)
+	          : NULL;
+	if (!jti || !ids_is_uuid(jti) || !sub) {
+		unauthorized(rs);
+		goto out;
+	}
+	rc = store_login_lookup(r->db, jti, who);
+	if (rc == STORE_NOT_FOUND) {
+		unauthorized(rs);
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "login check");
+		goto out;
+	}
+	/* A token whose subject is not the login's user was not made here. */
+	if (strcasecmp(sub, who->user_id) != 0) {
+		log_warn("req=%s login token refused: its subject is not the login's user",
+		         r->request_id);
+		unauthorized(rs);
+		goto out;
+	}
+	if (!who->credential_id[0])
+		snprintf(who->credential_id, sizeof(who->credential_id), "%s", jti);
+	ret = 0;
+out:
+	json_object_put(claims);
+	return ret;
+}
 
 int auth_check(struct req *r, struct resp *rs)
 {
 	const char *h = r->authorization ? r->authorization : "";
-	char token[TOKEN_LEN], tenant[UUID_STR_LEN];
+	char token[JWT_MAX_LEN];
+	struct store_identity who;
 	size_t len;
 	int rc;
 
@@ -29,7 +140,7 @@ int auth_check(struct req *r, struct resp *rs)
 	}
 	if (!*h) {
 		resp_error(rs, 401, "unauthorized", NULL,
-		           "send an API token as Authorization: Bearer <token>");
+		           "send a token as Authorization: Bearer <token>");
 		return -1;
 	}
 	/* The scheme is case-insensitive (RFC 9110 11.1); then one or more spaces. */
@@ -43,40 +154,248 @@ int auth_check(struct req *r, struct resp *rs)
 	len = strlen(h);
 	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
 		len--;
-	if (len == 0 || len >= sizeof(token) || memchr(h, ' ', len)) {
-		resp_error(rs, 401, "unauthorized", NULL, "the bearer token is missing or malformed");
-		return -1;
-	}
+	if (len == 0 || len >= sizeof(token) || memchr(h, ' ', len) || memchr(h, '\t', len))
+		return unauthorized(rs);
 	memcpy(token, h, len);
 	token[len] = '\0';
 
-	rc = store_token_check(r->db, token, tenant);
-	if (rc == STORE_NOT_FOUND) {
-		resp_error(rs, 401, "unauthorized", NULL, "the token is not valid or was revoked");
-		return -1;
+	memset(&who, 0, sizeof(who));
+	if (strchr(token, '.')) {
+		/* API tokens have no dot (kdn_<uuid>_<base64url>): this is a login token. */
+		if (check_login_token(r, rs, token, &who) < 0)
+			goto fail;
+	} else {
+		rc = store_token_identify(r->db, token, &who);
+		if (rc == STORE_NOT_FOUND) {
+			unauthorized(rs);
+			goto fail;
+		}
+		if (rc != STORE_OK) {
+			resp_store_error(rs, rc, r->db, r->request_id, "token check");
+			goto fail;
+		}
 	}
-	if (rc != STORE_OK) {
-		resp_store_error(rs, rc, r->db, r->request_id, "token check");
-		return -1;
+	if (who.role == ROLE_NONE) {
+		log_warn("req=%s credential %s has no role", r->request_id, who.credential_id);
+		unauthorized(rs);
+		goto fail;
 	}
-	memset(&r->who, 0, sizeof(r->who));
-	memcpy(r->who.tenant_id, tenant, sizeof(r->who.tenant_id));
-	r->who.role = ROLE_SERVICE;
+	if (who.tenant_suspended) {
+		resp_error(rs, 403, "tenant_suspended", NULL,
+		           "your organisation's account is suspended; contact the platform's "
+		           "administrators");
+		goto fail;
+	}
+	r->who = who;
+	explicit_bzero(token, sizeof(token));
 	return 0;
+fail:
+	explicit_bzero(token, sizeof(token));
+	return -1;
 }
 
-int auth_is_staff(const struct req *r)
+/* The tenant code a Host names: "<code>.<server.base_domain>" with one label before the
+ * base domain. 1 with code written, else 0. */
+static int host_tenant_code(const struct req *r, char code[TENANT_CODE_MAX + 1])
 {
-	return (r->who.role & ROLE_STAFF) != 0;
+	const char *base = cfg_str(CFG_SERVER_BASE_DOMAIN), *host = r->host ? r->host : "";
+	size_t blen = base ? strlen(base) : 0, hlen = strlen(host), clen;
+
+	if (blen == 0 || hlen <= blen + 1)
+		return 0;
+	if (strcasecmp(host + hlen - blen, base) != 0 || host[hlen - blen - 1] != '.')
+		return 0;
+	clen = hlen - blen - 1;
+	if (clen > TENANT_CODE_MAX || memchr(host, '.', clen))
+		return 0;
+	for (size_t i = 0; i < clen; i++)
+		code[i] = (char)tolower((unsigned char)host[i]);
+	code[clen] = '\0';
+	return 1;
+}
+
+/* The tenant named by the Host's subdomain: 1 (id written), 0 none, -1 (reply set). */
+static int host_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN])
+{
+	char code[TENANT_CODE_MAX + 1];
+	int rc;
+
+	if (!multi_mode() || !host_tenant_code(r, code))
+		return 0;
+	rc = store_tenant_by_code(r->db, code, id);
+	if (rc == STORE_NOT_FOUND)
+		return 0;
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "tenant");
+		return -1;
+	}
+	return 1;
+}
+
+/* The tenant X-Kaiden-Tenant names (an id or a code): 1 (id written), 0 when the header
+ * is absent, else the store's code (STORE_NOT_FOUND: no such tenant). */
+static int lookup_header_tenant(struct req *r, char id[UUID_STR_LEN])
+{
+	const char *h = r->tenant_header ? r->tenant_header : "";
+	json_object *tenant = NULL;
+	char lower[UUID_STR_LEN];
+	int rc;
+
+	h += strspn(h, " \t");
+	if (!*h)
+		return 0;
+	if (ids_is_uuid(h)) {
+		for (size_t i = 0; i < UUID_STR_LEN; i++)
+			lower[i] = (char)tolower((unsigned char)h[i]);
+		/* Before the request's scope (auth_allow), row-level security shows a tenant
+		 * only inside a scope naming it: one of its own, just for this read. Inside
+		 * the scope (GET /auth/me) the read is the scope's. */
+		if (db_in_scope(r->db)) {
+			rc = store_tenant_get(r->db, lower, &tenant);
+		} else if (db_scope_begin(r->db, lower, 0) != DB_OK) {
+			rc = STORE_ERR;
+		} else {
+			rc = store_tenant_get(r->db, lower, &tenant);
+			if (db_scope_end(r->db, 1) != DB_OK && rc == STORE_OK)
+				rc = STORE_ERR;
+		}
+		json_object_put(tenant);
+		if (rc == STORE_OK)
+			memcpy(id, lower, UUID_STR_LEN);
+	} else if (strlen(h) <= TENANT_CODE_MAX && req_text_valid(h)) {
+		rc = store_tenant_by_code(r->db, h, id);
+	} else {
+		rc = STORE_NOT_FOUND;
+	}
+	return rc == STORE_OK ? 1 : rc;
+}
+
+/* As lookup_header_tenant, with the reply set on failure (404 for no such tenant). */
+static int header_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN])
+{
+	int rc = lookup_header_tenant(r, id);
+
+	if (rc >= 0)
+		return rc;
+	if (rc == STORE_NOT_FOUND)
+		resp_error(rs, 404, "not_found", "X-Kaiden-Tenant",
+		           "X-Kaiden-Tenant: no tenant has this id or code");
+	else
+		resp_store_error(rs, rc, r->db, r->request_id, "tenant");
+	return -1;
+}
+
+/* A tenant user's (or service token's) request that names another tenant, by subdomain
+ * or header, is refused: 0, or -1 with the reply set. Naming their own is fine; an
+ * unknown tenant in the header is not theirs either. */
+static int own_tenant_only(struct req *r, struct resp *rs)
+{
+	char id[UUID_STR_LEN];
+	int rc;
+
+	rc = host_tenant(r, rs, id);
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && strcmp(id, r->who.tenant_id) != 0)
+		goto wrong;
+	rc = lookup_header_tenant(r, id);
+	if (rc == STORE_NOT_FOUND || (rc > 0 && strcmp(id, r->who.tenant_id) != 0))
+		goto wrong;
+	if (rc < 0) {
+		resp_store_error(rs, rc, r->db, r->request_id, "tenant");
+		return -1;
+	}
+	return 0;
+wrong:
+	resp_error(rs, 403, "wrong_tenant", NULL,
+	           "this credential belongs to another tenant than the one this request names");
+	return -1;
+}
+
+int auth_acting_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN])
+{
+	int rc;
+
+	id[0] = '\0';
+	if (!auth_is_staff(r)) {
+		if (!r->who.tenant_id[0]) {
+			/* A tenant role without a tenant: the store would not make one. */
+			log_error("req=%s credential %s has a tenant role and no tenant",
+			          r->request_id, r->who.credential_id);
+			resp_error(rs, 403, "forbidden", NULL, "this credential belongs to no tenant");
+			return -1;
+		}
+		if (multi_mode() && own_tenant_only(r, rs) < 0)
+			return -1;
+		memcpy(id, r->who.tenant_id, UUID_STR_LEN);
+		return 1;
+	}
+	if (!multi_mode()) {
+		memcpy(id, DEFAULT_TENANT_ID, sizeof(DEFAULT_TENANT_ID));
+		return 1;
+	}
+	rc = header_tenant(r, rs, id);
+	if (rc == 0)
+		rc = host_tenant(r, rs, id);
+	if (rc <= 0)
+		id[0] = '\0';
+	return rc;
 }
 
 int auth_allow(struct req *r, struct resp *rs, const struct route *route)
 {
+	int staff = auth_is_staff(r), rc;
+
 	if (!(route->roles & (unsigned)r->who.role)) {
-		resp_error(rs, 403, "forbidden", NULL, "your role may not do this");
+		const char *name = r->who.role == ROLE_SERVICE ? "service token" : role_name(r->who.role);
+		resp_error(rs, 403, "forbidden", NULL, "your role (%s) may not do this",
+		           name ? name : "unknown");
 		return -1;
 	}
-	memcpy(r->tenant_id, r->who.tenant_id, sizeof(r->tenant_id));
+	if (auth_acting_tenant(r, rs, r->tenant_id) < 0)
+		return -1;
+
+	/* A route about the caller's own identity (/auth/...: neither flag) acts where that
+	 * identity lives: a tenant user's tenant, staff at platform level (their logins and
+	 * tokens belong to no tenant; row-level security would hide them in one). */
+	if (!(route->flags & (ROUTE_TENANT | ROUTE_PLATFORM)) && staff)
+		r->tenant_id[0] = '\0';
+
+	/* The route's scope. A platform-only route never acts in a tenant; a tenant-only
+	 * route must have one. */
+	if ((route->flags & ROUTE_PLATFORM) && !(route->flags & ROUTE_TENANT)) {
+		if (!staff) {
+			resp_error(rs, 403, "forbidden", NULL, "only platform staff may do this");
+			return -1;
+		}
+		r->tenant_id[0] = '\0';
+	} else if ((route->flags & ROUTE_TENANT) && !(route->flags & ROUTE_PLATFORM) &&
+	           !r->tenant_id[0]) {
+		resp_error(rs, 400, "tenant_required", NULL,
+		           "this acts in a tenant: name it with the X-Kaiden-Tenant header (its id "
+		           "or code) or call through its subdomain");
+		return -1;
+	}
+
+	/* Staff crossing into a tenant: the explicit, audited switch. In a scope of its own
+	 * (row-level security lets the row in for that tenant), committed whatever the
+	 * handler does next: a request that fails later was an access all the same. */
+	if (staff && multi_mode() && r->tenant_id[0]) {
+		if (db_scope_begin(r->db, r->tenant_id, 0) != DB_OK) {
+			resp_error(rs, 503, "unavailable", NULL,
+			           "the database is unreachable; try again later");
+			return -1;
+		}
+		rc = store_audit_tenant_access(r->db, &r->who, r->tenant_id, r->remote_addr,
+		                               r->request_id);
+		if (db_scope_end(r->db, rc == STORE_OK) != DB_OK && rc == STORE_OK)
+			rc = STORE_ERR;
+		if (rc != STORE_OK) {
+			/* Fail closed: an access that cannot be recorded does not happen. */
+			resp_store_error(rs, rc, r->db, r->request_id, "tenant access audit");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -105,7 +424,21 @@ void auth_scope_end(struct req *r, struct resp *rs)
 void auth_audit(struct req *r, const char *action, const char *target_type,
                 const char *target_id, json_object *details)
 {
-	(void)details;
-	log_info("request=%s audit action=%s target=%s:%s", r->request_id, action,
-	         target_type ? target_type : "-", target_id ? target_id : "-");
+	struct store_audit a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = r->tenant_id[0] ? r->tenant_id : NULL;
+	a.actor = r->who.role != ROLE_NONE ? &r->who : NULL;
+	a.action = action;
+	a.target_type = target_type;
+	a.target_id = target_id;
+	a.remote_addr = r->remote_addr && *r->remote_addr ? r->remote_addr : NULL;
+	a.request_id = r->request_id;
+	a.details = details;
+	rc = store_audit_add(r->db, &a);
+	if (rc != STORE_OK)
+		log_error("req=%s audit action=%s target=%s:%s could not be recorded (rc %d)",
+		          r->request_id, action, target_type ? target_type : "-",
+		          target_id ? target_id : "-", rc);
 }

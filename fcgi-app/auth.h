@@ -40,6 +40,13 @@ int auth_check(struct req *r, struct resp *rs) WUR;
  * tenant). 0 or -1 with the reply in rs. */
 int auth_allow(struct req *r, struct resp *rs, const struct route *route) WUR;
 
+/* The tenant the request would act in by the rules above, whatever the route: 1 with
+ * id written, 0 for none (staff at platform level), -1 with the reply in rs (403
+ * wrong_tenant, 404 for an X-Kaiden-Tenant naming no tenant). auth_allow uses it; GET
+ * /auth/me reports it (routes about the caller's own identity act at platform level
+ * for staff, where their logins and tokens live). */
+int auth_acting_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN]) WUR;
+
 /* Opens the database scope for the handler (db_scope_begin with r->tenant_id, or
  * staff-wide when r->tenant_id is "" and the caller is staff). 0 or -1 (503 in rs). */
 int auth_scope_begin(struct req *r, struct resp *rs) WUR;

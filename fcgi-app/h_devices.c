@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "store_tenant.h"
 
 /* Longest q= filter, in bytes (the longest name is 128 characters). */
 #define DEVICE_Q_MAX 512
@@ -38,11 +40,23 @@ void h_devices_create(struct req *r, struct resp *rs)
 		goto out;
 	}
 	rc = store_device_create(r->db, r->tenant_id, jsonx_str(in, "name"), hash, &device);
+	if (rc == STORE_QUOTA) {
+		long limit = 0;
+		if (store_tenant_quota_check(r->db, r->tenant_id, QUOTA_DEVICES, &limit) !=
+		    STORE_CONFLICT)
+			limit = 0; /* a device was deleted meanwhile: the number is still right */
+		resp_error(rs, 409, "quota_exceeded", NULL,
+		           "quota max_devices reached: this tenant may have %ld devices; delete one "
+		           "or ask for a higher quota",
+		           limit);
+		goto out;
+	}
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "device");
 		goto out;
 	}
 	id = jsonx_str(device, "id");
+	auth_audit(r, "device.create", "device", id, NULL);
 	jsonx_add_str(device, "device_id", id);
 	jsonx_add_str(device, "secret", secret);
 	snprintf(location, sizeof(location), "/api/v1/devices/%s", id ? id : "");
@@ -118,5 +132,6 @@ void h_device_delete(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "device");
 		return;
 	}
+	auth_audit(r, "device.delete", "device", r->params[0], NULL);
 	resp_json(rs, 204, NULL);
 }

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "ids.h"
 #include "jsonx.h"
 #include "store.h"
+#include "store_tenant.h"
 
 static const struct jsonx_field session_create_fields[] = {
 	{ "device_id", JSONX_STRING, 1, 0, 64, 0 },
@@ -63,7 +65,20 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	s.domain = cfg_str(CFG_CF_DOMAIN);
 	s.ssh_port = (int)cfg_int(CFG_SESSION_SSH_PORT);
 	s.web_port = (int)cfg_int(CFG_SESSION_WEB_PORT);
+	/* A user starting a session is its engineer; a service token has no user. */
+	s.engineer_id = r->who.user_id[0] ? r->who.user_id : NULL;
 	rc = store_session_create(r->db, r->tenant_id, &s, &session);
+	if (rc == STORE_QUOTA) {
+		long limit = 0;
+		if (store_tenant_quota_check(r->db, r->tenant_id, QUOTA_CONCURRENT_SESSIONS,
+		                             &limit) != STORE_CONFLICT)
+			limit = 0;
+		resp_error(rs, 409, "quota_exceeded", NULL,
+		           "quota max_concurrent_sessions reached: this tenant may have %ld live "
+		           "sessions at once; end one or ask for a higher quota",
+		           limit);
+		goto out;
+	}
 	if (rc == STORE_NOT_FOUND) {
 		resp_error(rs, 422, "invalid_reference", "device_id",
 		           "device_id: no such device");
@@ -74,6 +89,13 @@ void h_sessions_create(struct req *r, struct resp *rs)
 		goto out;
 	}
 	id = jsonx_str(session, "id");
+	{
+		json_object *details = json_object_new_object();
+		if (details)
+			jsonx_add_str(details, "device_id", device_id);
+		auth_audit(r, "session.start", "session", id, details);
+		json_object_put(details);
+	}
 	snprintf(location, sizeof(location), "/api/v1/sessions/%s", id ? id : "");
 	resp_header(rs, "Location", location);
 	resp_json(rs, 201, session);
@@ -158,5 +180,8 @@ void h_session_delete(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "session");
 		return;
 	}
+	/* Only the request that moved it: a repeated end changes nothing to record. */
+	if (changed)
+		auth_audit(r, "session.end", "session", r->params[0], NULL);
 	resp_json(rs, changed ? 202 : 200, session);
 }

@@ -56,6 +56,8 @@
 
 static atomic_int stopping;
 static atomic_int fatal_error;
+/* The first worker to connect checks that row-level security holds (db_rls_check). */
+static atomic_flag rls_checked = ATOMIC_FLAG_INIT;
 static int listen_fd = -1;
 
 /* How a request's body is read and its reply written: FastCGI streams or stdio. */
@@ -242,6 +244,19 @@ struct worker {
 	struct db *db;
 };
 
+/* Opens the worker's connection; the first one to succeed says whether row-level
+ * security holds for the role it connects as. 0 or -1. */
+static int worker_db_open(struct worker *w)
+{
+	if (admin_db_open_serve(&w->db) < 0) {
+		w->db = NULL;
+		return -1;
+	}
+	if (!atomic_flag_test_and_set(&rls_checked))
+		(void)db_rls_check(w->db);
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -253,7 +268,7 @@ static void *worker_main(void *arg)
 		goto fatal;
 	}
 	io.ctx = &fr;
-	if (admin_db_open(&w->db) < 0)
+	if (worker_db_open(w) < 0)
 		log_warn("worker=%d no database yet; will retry per request", w->index);
 	while (!atomic_load(&stopping)) {
 		if (FCGX_Accept_r(&fr) < 0) {
@@ -271,8 +286,8 @@ static void *worker_main(void *arg)
 		}
 		/* A database that was down at start (PostgreSQL restarting) is retried here;
 		 * until then requests get 503. */
-		if (!w->db && admin_db_open(&w->db) < 0)
-			w->db = NULL;
+		if (!w->db)
+			(void)worker_db_open(w);
 		handle_request(w->db, fcgx_param, &fr, &io);
 		FCGX_Finish_r(&fr);
 	}
@@ -503,7 +518,7 @@ static int inherited(const struct admin_args *a)
 	}
 	struct io io = { cgi_read, cgi_write, NULL, 0 };
 	struct db *db = NULL;
-	if (admin_db_open(&db) < 0)
+	if (admin_db_open_serve(&db) < 0)
 		db = NULL; /* the reply says 503 */
 	handle_request(db, cgi_param, NULL, &io);
 	if (db)

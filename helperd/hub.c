@@ -4,7 +4,7 @@
  *
  *   HELLO --hello--> VERIFYING --secret ok--> ONLINE --close/timeout/replaced--> CLOSING
  *     |                  |  (argon2id on the thread pool)                           ^
- *     +-- 10 s, bad -----+-- wrong secret 4001, deleted 4003, rate 4029 ------------+
+ *     +-- 10 s, bad -----+-- wrong secret 4001, deleted/suspended 4003, rate 4029 --+
  *
  *   - HELLO: only a hello is accepted; none within HELLO_TIMEOUT_MS closes with 4009.
  *   - VERIFYING: the device's hash was read on the loop (one indexed SELECT); the
@@ -15,8 +15,9 @@
  *   - ONLINE: in the device map. A second connection for the same device takes over:
  *     the old one closes with 4008 and leaves the map, so its close does not mark the
  *     device offline. Heartbeats update seen_ms in memory; last_seen is written for all
- *     of them at once every SEEN_FLUSH_MS. Silence for helperd.agent_timeout closes with
- *     4009.
+ *     of them at once every SEEN_FLUSH_MS, which also reads whether each is still
+ *     welcome: a device deleted, or a tenant suspended or deleted, since the hello closes
+ *     with 4003. Silence for helperd.agent_timeout closes with 4009.
  *   - CLOSING: close_code is set and a WRITEABLE callback is asked for, which sends the
  *     close frame (lws_close_reason) and returns -1. Input is ignored from here on.
  *     lws's own timeout closes the socket if the peer never lets us write.
@@ -281,8 +282,9 @@ static void verify_done(uv_work_t *req, int status)
 		goto out;
 	}
 	if (w->auth.gone) {
-		auth_failure("gone");
-		conn_close(c, PROTO_CLOSE_GONE, "device deleted or tenant suspended");
+		auth_failure(w->auth.suspended ? "suspended" : "gone");
+		conn_close(c, PROTO_CLOSE_GONE,
+		           w->auth.suspended ? "tenant suspended" : "device deleted");
 		goto out;
 	}
 	go_online(c, w);
@@ -622,23 +624,49 @@ const struct lws_protocols hub_protocol = {
 
 /* ---- periodic work ------------------------------------------------------------------- */
 
+/* Writes last_seen for the agents heard from since the last flush, and asks whether
+ * they are still welcome: an agent whose device was deleted, or whose tenant was
+ * suspended or deleted, since it connected is closed with 4003. An agent heartbeats at
+ * least every helperd.heartbeat seconds, so it is dropped within a heartbeat plus
+ * SEEN_FLUSH_MS. */
 static void flush_seen(void)
 {
 	const char **ids;
+	struct conn **conns;
+	unsigned char *standing;
 	int n = 0;
 
 	if (H.map.count == 0)
 		return;
 	ids = malloc(H.map.count * sizeof(*ids));
-	if (!ids)
-		return;
+	conns = malloc(H.map.count * sizeof(*conns));
+	standing = malloc(H.map.count);
+	if (!ids || !conns || !standing)
+		goto out;
 	for (struct conn *c = H.conns; c; c = c->next)
 		if (c->seen_dirty && c->in_map && (size_t)n < H.map.count) {
+			conns[n] = c;
 			ids[n++] = c->device_id;
 			c->seen_dirty = 0;
 		}
-	if (n > 0 && store_agent_seen(helperd.db, helperd.instance, ids, n, NULL) != STORE_OK)
+	if (n == 0)
+		goto out;
+	if (store_agent_seen(helperd.db, helperd.instance, ids, n, NULL) != STORE_OK)
 		log_warn("worker=%s last_seen of %d devices not written", helperd.instance, n);
+	if (store_agent_standing(helperd.db, ids, n, standing) != STORE_OK) {
+		log_warn("worker=%s standing of %d devices not read", helperd.instance, n);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (standing[i] == AGENT_OK || conns[i]->state != C_ONLINE)
+			continue;
+		auth_failure(standing[i] == AGENT_SUSPENDED ? "suspended" : "gone");
+		conn_close(conns[i], PROTO_CLOSE_GONE,
+		           standing[i] == AGENT_SUSPENDED ? "tenant suspended" : "device deleted");
+	}
+out:
+	free(standing);
+	free(conns);
 	free(ids);
 }
 

@@ -125,6 +125,14 @@ static int db_start(void)
 		log_error("database=%s could not open it", driver);
 		return -1;
 	}
+	/* helperd serves every tenant: row-level security's staff switch, for the whole
+	 * connection (kept across reconnects). Its LISTEN connection (pgwatch.c) reads no
+	 * table. */
+	if (db_session_set(helperd.db, "kaiden.staff", "on") != DB_OK) {
+		log_error("database=%s could not set kaiden.staff", driver);
+		return -1;
+	}
+	(void)db_rls_check(helperd.db);
 	if (store_health(helperd.db) != 0) {
 		log_error("database=%s is not reachable or not migrated to this version: run "
 		          "kaiden-api migrate", driver);

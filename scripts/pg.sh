@@ -2,17 +2,26 @@
 # pg.sh: a private, throwaway PostgreSQL cluster for tests and `make run DB=postgres`.
 #
 #   scripts/pg.sh start DIR   initialise DIR (first time only), start the server, print
-#                             the conninfo on stdout and write it to DIR/dsn
+#                             the owner's conninfo on stdout and write it to DIR/dsn (and
+#                             the application's to DIR/app_dsn)
 #   scripts/pg.sh stop DIR    stop it (fast shutdown); DIR stays, so start reuses it
-#   scripts/pg.sh dsn DIR     print the conninfo of a running cluster
+#   scripts/pg.sh dsn DIR     print the owner's conninfo of a running cluster
+#   scripts/pg.sh app-dsn DIR print the application's conninfo of a running cluster
 #
-# Layout of DIR:  data/ (PGDATA), server.log, port, dsn, and the Unix socket
-# (.s.PGSQL.<port>). The server listens on that Unix socket and on 127.0.0.1, on a free
+# Layout of DIR:  data/ (PGDATA), server.log, port, dsn, app_dsn, roles.log, and the Unix
+# socket (.s.PGSQL.<port>). The server listens on that Unix socket and on 127.0.0.1, on a free
 # TCP port chosen at the first start and kept while it stays free. Authentication is
 # `trust` (loopback only, throwaway data); the superuser is `postgres` and a database
 # `kaiden` is created. The conninfo is `host='DIR' port=N user=postgres dbname=kaiden`:
 # the Unix socket, because on loopback it costs less per round trip than TCP (see
 # docs/benchmarks.md); `host=127.0.0.1 port=N ...` reaches the same server over TCP.
+#
+# Two roles, as production has them (sql/pg/0006_rls.sql): `postgres` owns the schema
+# and runs the migrations (KAIDEN_DATABASE_OWNER_DSN); the application connects as
+# `kaiden_api` (LOGIN, a member of the group role kaiden_app, owning nothing, so that
+# row-level security holds for it: KAIDEN_DATABASE_DSN). Both are made at every start if
+# missing: roles belong to the cluster, so one start serves every database and schema
+# in it.
 #
 # Durability is off (fsync, synchronous_commit, full_page_writes): this cluster is for
 # tests and development, never for data anyone keeps. The cluster is made with
@@ -28,7 +37,7 @@ set -eu
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: pg.sh start|stop|dsn DIR"
+[ $# -eq 2 ] || die "usage: pg.sh start|stop|dsn|app-dsn DIR"
 cmd=$1
 dir=$2
 
@@ -133,9 +142,37 @@ pick_port() {
 
 # The conninfo for port $1; $dir must be absolute. In a conninfo value quoted with '',
 # a ' or a \ is escaped with a \.
+# $2: the role (default postgres).
 dsn_of() {
 	qhost=$(printf '%s' "$dir" | sed "s/[\\\\']/\\\\&/g")
-	echo "host='$qhost' port=$1 user=postgres dbname=kaiden"
+	echo "host='$qhost' port=$1 user=${2:-postgres} dbname=kaiden"
+}
+
+APP_ROLE=kaiden_api
+
+# The application's roles, idempotently (see the top). GRANT of a membership held
+# already is a notice, not an error.
+ensure_roles() {
+	as_pg "$bindir/psql" -X -q -h "$dir" -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+		-c "DO \$\$ BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kaiden_app') THEN
+				CREATE ROLE kaiden_app NOLOGIN;
+			END IF;
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE') THEN
+				CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOBYPASSRLS;
+			END IF;
+		END \$\$" \
+		-c "GRANT kaiden_app TO $APP_ROLE" >"$dir/roles.log" 2>&1 || {
+		cat "$dir/roles.log" >&2
+		die "could not create the roles kaiden_app and $APP_ROLE"
+	}
+}
+
+# Writes DIR/dsn and DIR/app_dsn for port $1 and prints the owner's.
+write_dsns() {
+	dsn_of "$1" >"$dir/dsn"
+	dsn_of "$1" "$APP_ROLE" >"$dir/app_dsn"
+	cat "$dir/dsn"
 }
 
 running() {
@@ -169,8 +206,8 @@ start() {
 	fi
 	if running; then
 		port=$(cat "$dir/port")
-		dsn_of "$port" >"$dir/dsn"
-		cat "$dir/dsn"
+		ensure_roles "$port"
+		write_dsns "$port"
 		return 0
 	fi
 	tries=0
@@ -200,8 +237,8 @@ start() {
 		as_pg "$bindir/createdb" -h "$dir" -p "$port" -U postgres kaiden ||
 			die "could not create database kaiden"
 	fi
-	dsn_of "$port" >"$dir/dsn"
-	cat "$dir/dsn"
+	ensure_roles "$port"
+	write_dsns "$port"
 }
 
 stop() {
@@ -221,5 +258,10 @@ dsn)
 	dir=$(cd "$dir" && pwd -P)
 	dsn_of "$(cat "$dir/port")"
 	;;
-*) die "usage: pg.sh start|stop|dsn DIR" ;;
+app-dsn)
+	running || die "no cluster running in $dir"
+	dir=$(cd "$dir" && pwd -P)
+	dsn_of "$(cat "$dir/port")" "$APP_ROLE"
+	;;
+*) die "usage: pg.sh start|stop|dsn|app-dsn DIR" ;;
 esac

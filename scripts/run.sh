@@ -46,6 +46,24 @@ trap 'finish; exit 143' TERM
 stack_up
 stack_helperd_start
 
+# The first administrator: made on the first run with a random password kept in
+# VAR/admin.password (0600), never on a command line.
+ADMIN_EMAIL=admin@localhost
+ADMIN_PW_FILE=$STACK_DIR/admin.password
+ADMIN_NOTE=
+if [ ! -s "$ADMIN_PW_FILE" ]; then
+	rm -f "$ADMIN_PW_FILE.new"
+	(umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$ADMIN_PW_FILE.new")
+	if "$STACK_BIN" user add --email "$ADMIN_EMAIL" --name Administrator --role admin \
+		--password-file "$ADMIN_PW_FILE.new" >/dev/null 2>"$STACK_DIR/log/user-add.log"; then
+		mv "$ADMIN_PW_FILE.new" "$ADMIN_PW_FILE"
+	else
+		rm -f "$ADMIN_PW_FILE.new"
+		ADMIN_NOTE="(could not make $ADMIN_EMAIL: $(tail -n 1 "$STACK_DIR/log/user-add.log");
+             add an admin with: $STACK_BIN user add --email ... --role admin)"
+	fi
+fi
+
 cat <<EOF
 
   Kaiden is running.
@@ -53,13 +71,19 @@ cat <<EOF
   Portal     $STACK_URL/
   API        $STACK_URL/api/v1/
   Token      $STACK_TOKEN
-             (also in $STACK_TOKEN_FILE)
+             (a service token for the default tenant; also in $STACK_TOKEN_FILE)
+  Admin      $ADMIN_EMAIL, password in $ADMIN_PW_FILE ${ADMIN_NOTE}
   Database   $DB ($( [ "$DB" = sqlite ] && echo "$STACK_DB_PATH" || echo "$STACK_DIR/pg"))
   Agents     ws://127.0.0.1:$PORT/api/v1/ws/agent (kaiden-helperd)
   Metrics    $STACK_METRICS_URL
   Logs       $STACK_DIR/log/, $STACK_NGINX_DIR/logs/
 
   Try:  curl -H "Authorization: Bearer \$(cat $STACK_TOKEN_FILE)" $STACK_URL/api/v1/devices
+
+  Log in (the reply's token is a Bearer token for auth.token_ttl, 12 h by default):
+        curl -H 'Content-Type: application/json' \\
+             -d "{\\"email\\":\\"$ADMIN_EMAIL\\",\\"password\\":\\"\$(cat $ADMIN_PW_FILE)\\"}" \\
+             $STACK_URL/api/v1/auth/login
 
   Ctrl-C stops everything; the data stays in $STACK_DIR.
 

@@ -13,7 +13,7 @@
 #
 # The steps, for callers that need to step in between (restarting kaiden-api, say):
 #     stack_db_start     DB=postgres: scripts/pg.sh start DIR/pg (a private cluster)
-#     stack_migrate      kaiden-api migrate
+#     stack_migrate      kaiden-api migrate (PostgreSQL: as the owner)
 #     stack_token        reuse DIR/admin.token, or create one (mode 0600)
 #     stack_nginx_render DIR/nginx/nginx.conf from nginx/dev.conf.in + nginx/kaiden.conf
 #     stack_api_start    kaiden-api serve --socket DIR/run/kaiden-api.sock, in background
@@ -25,9 +25,12 @@
 # files), log/ (kaiden-api.log), nginx/ (config, logs/, tmp/, nginx.pid).
 #
 # Environment: the stack sets KAIDEN_DATABASE_DRIVER, KAIDEN_DATABASE_PATH or
-# KAIDEN_DATABASE_DSN, KAIDEN_SERVER_SOCKET and (unless set) KAIDEN_AUTH_JWT_SECRET, because the database and the socket must
-# be the ones it manages; every other KAIDEN_* variable in the environment passes through
-# to kaiden-api untouched. STACK_API_LOG (default DIR/log/kaiden-api.log; "-" means the
+# KAIDEN_DATABASE_DSN and KAIDEN_DATABASE_OWNER_DSN, KAIDEN_SERVER_SOCKET and (unless set)
+# KAIDEN_AUTH_JWT_SECRET, because the database and the socket must be the ones it
+# manages; every other KAIDEN_* variable in the environment passes through to kaiden-api
+# untouched. On PostgreSQL the two DSNs are two roles (scripts/pg.sh): the owner
+# (superuser) for `kaiden-api migrate`, and the application role, which kaiden-api serve,
+# its admin commands and helperd connect as, so that row-level security holds for them. STACK_API_LOG (default DIR/log/kaiden-api.log; "-" means the
 # caller's stderr) says where kaiden-api's output goes.
 #
 # Background processes started here are children of the sourcing shell: their pids are
@@ -170,8 +173,11 @@ stack_db_start() {
 		stack__die "could not start PostgreSQL in $STACK_DIR/pg (see $STACK_DIR/pg/server.log)" ||
 		return 1
 	STACK_DB_STARTED=1
-	export KAIDEN_DATABASE_DSN="$dsn"
-	stack__say "PostgreSQL: $dsn"
+	app_dsn=$(sh "$STACK_ROOT/scripts/pg.sh" app-dsn "$STACK_DIR/pg") ||
+		stack__die "no application conninfo for $STACK_DIR/pg" || return 1
+	export KAIDEN_DATABASE_OWNER_DSN="$dsn"
+	export KAIDEN_DATABASE_DSN="$app_dsn"
+	stack__say "PostgreSQL: $app_dsn (migrations: $dsn)"
 }
 
 stack_db_stop() {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # run-unit.sh: runs every Check unit test binary ($B/tests/check_*, B defaults to build)
 # against a throwaway PostgreSQL started here (scripts/pg.sh, in a temporary directory
-# that a trap stops and removes), with KAIDEN_TEST_PG_DSN pointing at it. The suites
-# that have database cases run each case on SQLite and on that PostgreSQL.
+# that a trap stops and removes), with KAIDEN_TEST_PG_DSN pointing at it as its superuser
+# and KAIDEN_TEST_PG_APP_DSN as the application's role. The suites that have database
+# cases run each case on SQLite and on that PostgreSQL.
 #
 # Prints each binary's Check summary line (and its failures); exits non-zero when any
 # binary fails, when there is none to run, or when PostgreSQL cannot start: a missing
@@ -32,9 +33,14 @@ if ! dsn=$(sh "$top/scripts/pg.sh" start "$tmp/pg"); then
 	exit 1
 fi
 KAIDEN_TEST_PG_DSN=$dsn
+# The application's role (a member of kaiden_app), for the row-level security cases.
+if ! KAIDEN_TEST_PG_APP_DSN=$(sh "$top/scripts/pg.sh" app-dsn "$tmp/pg"); then
+	echo "run-unit: FAIL: no application conninfo (scripts/pg.sh app-dsn $tmp/pg)" >&2
+	exit 1
+fi
 # Temporary files of the tests (SQLite databases) go under $tmp, removed by the trap.
 TMPDIR=$tmp
-export KAIDEN_TEST_PG_DSN TMPDIR
+export KAIDEN_TEST_PG_DSN KAIDEN_TEST_PG_APP_DSN TMPDIR
 
 failed=0
 for bin in $bins; do

@@ -15,6 +15,9 @@
 #   E CODE [FIELD]                           jq for {"error":{"code","message"[,"field"]}}
 #   dbq SQL                                  runs SQL on the suite's database directly
 #   dbcheck NAME SQL WANT                    one test: dbq SQL prints exactly WANT
+#   appq TENANT STAFF SQL                    PostgreSQL: SQL as the application's role,
+#                                            row-level security's settings made
+#   appcheck NAME TENANT STAFF SQL WANT      one test: appq prints exactly WANT
 #   snap / unchanged NAME                    row counts before / one test that none moved
 #   ok NAME / bad NAME WHY                   record a result by hand
 #
@@ -132,11 +135,13 @@ E() {
 	echo "(.error.code == \"$1\") and (.error.message | type == \"string\" and length > 0) and $_f"
 }
 
+# SQL as the test's observer: on PostgreSQL the owner (superuser), which row-level security
+# does not filter (the application's role sees only the tenant it sets).
 dbq() {
 	if [ "$SUITE_DB" = sqlite ]; then
 		sqlite3 -batch -noheader -cmd '.timeout 5000' "$STACK_DB_PATH" "$1"
 	else
-		psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$KAIDEN_DATABASE_DSN" -c "$1"
+		psql -X -A -t -q -v ON_ERROR_STOP=1 -d "${KAIDEN_DATABASE_OWNER_DSN:-$KAIDEN_DATABASE_DSN}" -c "$1"
 	fi
 }
 
@@ -191,4 +196,26 @@ big_body() {
 # A string of $1 copies of character $2.
 repeat() {
 	head -c "$1" /dev/zero | tr '\0' "$2"
+}
+
+# appq TENANT STAFF SQL: SQL on PostgreSQL as the application's role (KAIDEN_DATABASE_DSN),
+# in one transaction with the settings kaiden-api's scopes make (SET LOCAL
+# kaiden.tenant_id = TENANT, "" for none; kaiden.staff = STAFF, on or off). Prints the
+# rows (one value per line); a failing statement exits non-zero with its error on stderr.
+appq() {
+	printf "BEGIN;\nSET LOCAL kaiden.tenant_id = '%s';\nSET LOCAL kaiden.staff = '%s';\n%s;\nCOMMIT;\n" \
+		"$1" "$2" "$3" |
+		psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$KAIDEN_DATABASE_DSN" -f -
+}
+
+# appcheck NAME TENANT STAFF SQL WANT: one test: appq prints exactly WANT.
+appcheck() {
+	_got=$(appq "$2" "$3" "$4" 2>&1) || _got="(query failed) $_got"
+	if [ "$_got" = "$5" ]; then
+		ok "$1"
+	else
+		LAST="SQL as the application's role (tenant '$2', staff $3): $4"
+		CODE=-
+		bad "$1" "got '$_got', want '$5'"
+	fi
 }

@@ -504,21 +504,6 @@ START_TEST(test_prepared_repeat)
 }
 END_TEST
 
-/* Ends db's server session from another connection, as a server restart would. */
-static void kill_session(struct db *db)
-{
-	struct db *other = T_open_again();
-	char *pid = T_value(db, "SELECT pg_backend_pid()", 0, NULL);
-	const char *p[1] = { pid };
-	char *v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
-
-	ck_assert_str_eq(v, "t");
-	free(v);
-	free(pid);
-	db_close(other);
-	usleep(100 * 1000);
-}
-
 /* After the server session is lost and db_ping made a new one, the statements run before
  * still work, inside a transaction too (where a statement missing from the new session
  * could not be prepared again and run: the transaction would have failed already). */
@@ -550,7 +535,7 @@ START_TEST(test_prepared_after_reconnect)
 	ck_assert_int_eq(db_commit(T_db), DB_OK);
 	/* Twice: a second reconnect, by another connection this time. */
 	if (T_kind == DB_POSTGRES) {
-		kill_session(T_db);
+		T_kill_session(T_db);
 		/* A write on the dead connection is not run again (it might have been applied
 		 * before the connection went): it fails, and the next statement, finding the
 		 * connection known dead, reconnects before it is sent: a write too. */
@@ -562,7 +547,7 @@ START_TEST(test_prepared_after_reconnect)
 		                 DB_OK);
 		ck_assert_int_eq(db_changes(T_db), 1);
 		/* Killed again: a read alone, with no db_ping, finds its way back. */
-		kill_session(T_db);
+		T_kill_session(T_db);
 		ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants", 0, NULL), 2);
 	}
 	ck_assert_int_eq(db_begin(T_db), DB_OK);
@@ -828,7 +813,7 @@ START_TEST(test_lost_in_transaction)
 
 	ck_assert_int_eq(db_begin(T_db), DB_OK);
 	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ($1, $2, $3)", 3, ins);
-	kill_session(T_db);
+	T_kill_session(T_db);
 	ck_assert_int_eq(db_exec(T_db, "SELECT count(*) FROM tenants", 0, NULL, NULL), DB_ERR);
 	ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = 'x'", 0, NULL, NULL), DB_ERR);
 	ck_assert_ptr_nonnull(strstr(db_errmsg(T_db), "lost inside the transaction"));
@@ -853,7 +838,7 @@ START_TEST(test_ping_reconnects)
 		ck_assert_int_eq(db_ping(T_db), 0);
 		return;
 	}
-	kill_session(T_db);
+	T_kill_session(T_db);
 	/* A read finds the connection dead and runs again on a new one. */
 	ck_assert_int_eq(db_exec(T_db, "SELECT 1", 0, NULL, NULL), DB_OK);
 	ck_assert_int_eq(db_ping(T_db), 0);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "db.h"
 #include "ids.h"
 #include "jsonx.h"
+#include "jwt.h"
 #include "log.h"
 #include "migrations.h"
 #include "req.h"
@@ -18,6 +20,7 @@
 #include "route.h"
 #include "secret.h"
 #include "store.h"
+#include "store_auth.h"
 
 #define OTHER_TENANT "0190a0b0-c0d0-7e0f-8000-0000000000aa"
 #define NO_SUCH_ID "0190a0b0-c0d0-7e0f-8000-000000000001"
@@ -59,6 +62,7 @@ static void teardown(void)
 
 struct call {
 	const char *method, *path, *query, *content_type, *authorization, *request_id;
+	const char *host, *tenant, *remote_addr; /* Host, X-Kaiden-Tenant, REMOTE_ADDR */
 	const char *body;
 	size_t body_len; /* 0: strlen(body) */
 	int too_large;
@@ -79,7 +83,9 @@ static int run(const struct call *c)
 	const char *kv[] = { "REQUEST_METHOD", c->method,       "DOCUMENT_URI", c->path,
 	                     "QUERY_STRING", c->query,          "CONTENT_TYPE", c->content_type,
 	                     "HTTP_AUTHORIZATION", c->authorization,
-	                     "HTTP_X_REQUEST_ID", c->request_id, NULL, NULL };
+	                     "HTTP_X_REQUEST_ID", c->request_id, "HTTP_HOST", c->host,
+	                     "HTTP_X_KAIDEN_TENANT", c->tenant, "REMOTE_ADDR", c->remote_addr,
+	                     NULL, NULL };
 	struct req r;
 
 	/* Absent parameters are NULL, as FCGX_GetParam gives them. */
@@ -1028,6 +1034,583 @@ START_TEST(test_route_table)
 }
 END_TEST
 
+/* ---- accounts: login, tokens, users, permissions, tenants ------------------------------ */
+
+#define JWT_KEY "unit-test-jwt-key-0123456789abcdef-0123"
+#define PASSWORD "correct horse battery"
+#define ACME "0190a0b0-c0d0-7e0f-8000-0000000000ac"
+
+static void cfg(const char *name, const char *value)
+{
+	char err[256];
+	ck_assert_msg(cfg_set(name, value, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* A user made through the store; its id goes to id_out (may be NULL). */
+static void make_user(const char *tenant_id, const char *email, enum role role,
+                      char id_out[UUID_STR_LEN])
+{
+	struct store_user_new u = { .tenant_id = tenant_id, .email = email, .name = "Test User",
+		                    .role = role, .password = PASSWORD };
+	json_object *user = NULL;
+
+	ck_assert_int_eq(store_user_create(db, &u, &user), STORE_OK);
+	if (id_out)
+		snprintf(id_out, UUID_STR_LEN, "%s", jsonx_str(user, "id"));
+	json_object_put(user);
+}
+
+/* POST /auth/login; on 200 "Bearer <jwt>" goes to bearer_out (may be NULL). */
+static int login_at(const char *host, const char *email, const char *password,
+                    const char *tenant_code, char *bearer_out, size_t outlen)
+{
+	char body[512];
+	struct call c = { .method = "POST", .path = "/api/v1/auth/login",
+		          .content_type = "application/json", .host = host,
+		          .remote_addr = "192.0.2.7", .body = body };
+
+	if (tenant_code)
+		snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\","
+		         "\"tenant_code\":\"%s\"}", email, password, tenant_code);
+	else
+		snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email,
+		         password);
+	int status = run(&c);
+	if (status == 200 && bearer_out)
+		snprintf(bearer_out, outlen, "Bearer %s", reply_str("token"));
+	return status;
+}
+
+static int login(const char *email, const char *password, char *bearer_out, size_t outlen)
+{
+	return login_at(NULL, email, password, NULL, bearer_out, outlen);
+}
+
+/* method path [body] as the holder of auth, with optional Host and X-Kaiden-Tenant. */
+static int as_in(const char *auth, const char *host, const char *tenant, const char *method,
+                 const char *path, const char *body);
+
+static int as(const char *auth, const char *method, const char *path, const char *body)
+{
+	return as_in(auth, NULL, NULL, method, path, body);
+}
+
+static int as_in(const char *auth, const char *host, const char *tenant, const char *method,
+                 const char *path, const char *body)
+{
+	char only_path[512];
+	const char *q = strchr(path, '?');
+	struct call c = { .method = method, .path = path, .authorization = auth, .body = body,
+		          .content_type = body ? "application/json" : NULL, .host = host,
+		          .tenant = tenant };
+
+	/* "path?query" as a web server splits it. */
+	if (q) {
+		snprintf(only_path, sizeof(only_path), "%.*s", (int)(q - path), path);
+		c.path = only_path;
+		c.query = q + 1;
+	}
+	return run(&c);
+}
+
+/* Audit rows whose action is action (exact, or a prefix ending in '.'). */
+static int audit_count(const char *action)
+{
+	struct store_audit_filter f = { .action = action };
+	struct store_page page = { 200, NULL };
+	struct store_list list;
+	int n;
+
+	memset(&list, 0, sizeof(list));
+	ck_assert_int_eq(store_audit_list(db, &f, &page, &list), STORE_OK);
+	n = (int)json_object_array_length(list.items);
+	json_object_put(list.items);
+	return n;
+}
+
+static json_object *member_of(json_object *o, const char *name)
+{
+	json_object *v = NULL;
+	ck_assert_msg(json_object_object_get_ex(o, name, &v), "no member %s", name);
+	return v;
+}
+
+static void accounts_setup(void)
+{
+	setup();
+	cfg("auth.jwt_secret", JWT_KEY);
+}
+
+START_TEST(test_login_me_logout)
+{
+	char admin[JWT_MAX_LEN + 16], cust[JWT_MAX_LEN + 16], admin_id[UUID_STR_LEN];
+	json_object *user, *tenant;
+	const char *msg;
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, admin_id);
+	make_user(DEFAULT_TENANT_ID, "cust@example.com", ROLE_CUSTOMER, NULL);
+
+	/* Staff: no tenant of their own. Emails match in any case. */
+	ck_assert_int_eq(login("Admin@Example.com", PASSWORD, admin, sizeof(admin)), 200);
+	ck_assert_ptr_nonnull(reply_str("expires_at"));
+	user = member_of(rs.body, "user");
+	ck_assert_str_eq(jsonx_str(user, "email"), "admin@example.com");
+	ck_assert_str_eq(jsonx_str(user, "role"), "admin");
+	ck_assert_ptr_null(json_object_object_get(user, "password_hash"));
+	ck_assert_ptr_null(member_of(rs.body, "tenant"));
+	ck_assert_ptr_nonnull(strstr(admin, "Bearer ey"));
+
+	/* A tenant's user: the tenant comes with the login (single mode: the default). */
+	ck_assert_int_eq(login("cust@example.com", PASSWORD, cust, sizeof(cust)), 200);
+	tenant = member_of(rs.body, "tenant");
+	ck_assert_str_eq(jsonx_str(tenant, "id"), DEFAULT_TENANT_ID);
+	ck_assert_ptr_nonnull(jsonx_str(tenant, "code"));
+	ck_assert_ptr_nonnull(jsonx_str(tenant, "plan"));
+
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("role"), "admin");
+	ck_assert_str_eq(reply_str("acting_tenant_id"), DEFAULT_TENANT_ID); /* single mode */
+	ck_assert_str_eq(reply_str("credential"), "login");
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "user"), "id"), admin_id);
+	ck_assert_int_eq(as(cust, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("role"), "customer");
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "tenant"), "id"), DEFAULT_TENANT_ID);
+	ck_assert_int_eq(call("GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("role"), "service");
+	ck_assert_ptr_null(member_of(rs.body, "user"));
+	ck_assert_str_eq(reply_str("credential"), "api_token");
+
+	/* One answer for a wrong password, an unknown email, a disabled user. */
+	ck_assert_int_eq(login("admin@example.com", "wrong password!", NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+	json_object *err = member_of(rs.body, "error");
+	msg = jsonx_str(err, "message");
+	ck_assert_str_eq(msg, "email or password is wrong");
+	ck_assert_int_eq(login("nobody@example.com", PASSWORD, NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "error"), "message"),
+	                 "email or password is wrong");
+	sql("UPDATE users SET status = 'disabled' WHERE email = 'cust@example.com'");
+	ck_assert_int_eq(login("cust@example.com", PASSWORD, NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "error"), "message"),
+	                 "email or password is wrong");
+	/* ... and the disabled user's token stops working. */
+	ck_assert_int_eq(as(cust, "GET", "/api/v1/auth/me", NULL), 401);
+
+	/* Body checks. */
+	struct call c = { .method = "POST", .path = "/api/v1/auth/login",
+		          .content_type = "application/json", .body = "{\"email\":\"a@b\"}" };
+	ck_assert_int_eq(run(&c), 400);
+	expect_error(400, "missing_field", "password");
+	c.body = "{\"email\":\"a@b\",\"password\":\"x\",\"tenant_code\":\"acme\"}";
+	ck_assert_int_eq(run(&c), 400);
+	expect_error(400, "invalid_field", "tenant_code"); /* single mode */
+	c.body = "{\"email\":\"admin@example.com\",\"password\":\"" PASSWORD "\","
+	         "\"tenant_code\":\"default\"}";
+	ck_assert_int_eq(run(&c), 200);
+
+	/* Logout revokes exactly that login. */
+	char again[JWT_MAX_LEN + 16];
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, again, sizeof(again)), 200);
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/logout", NULL), 204);
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/me", NULL), 401);
+	expect_error(401, "unauthorized", NULL);
+	ck_assert_int_eq(as(again, "GET", "/api/v1/auth/me", NULL), 200);
+	/* An API token does not log out. */
+	ck_assert_int_eq(call("POST", "/api/v1/auth/logout", NULL), 400);
+	expect_error(400, "not_a_login", NULL);
+
+	/* A token signed with another key, or tampered with, is a plain 401. */
+	char forged[JWT_MAX_LEN + 16];
+	snprintf(forged, sizeof(forged), "%s", again);
+	forged[strlen(forged) - 3] = forged[strlen(forged) - 3] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(as(forged, "GET", "/api/v1/auth/me", NULL), 401);
+	expect_error(401, "unauthorized", NULL);
+	cfg("auth.jwt_secret", "another-key-of-enough-length-0123456789");
+	ck_assert_int_eq(as(again, "GET", "/api/v1/auth/me", NULL), 401);
+
+	/* The audit log has them all, with no actor on the failures. */
+	ck_assert_int_eq(audit_count("auth.login"), 4);
+	ck_assert_int_eq(audit_count("auth.login_failed"), 3);
+	ck_assert_int_eq(audit_count("auth.logout"), 1);
+}
+END_TEST
+
+START_TEST(test_login_unavailable)
+{
+	char admin[JWT_MAX_LEN + 16];
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	cfg("auth.jwt_secret", "");
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 503);
+	expect_error(503, "login_unavailable", NULL);
+	ck_assert_ptr_nonnull(strstr(jsonx_str(member_of(rs.body, "error"), "message"),
+	                             "auth.jwt_secret"));
+	/* Without the key no login token is valid; API tokens still are. */
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/me", NULL), 401);
+	ck_assert_int_eq(call("GET", "/api/v1/auth/me", NULL), 200);
+	cfg("auth.jwt_secret", "too-short");
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 503);
+	expect_error(503, "login_unavailable", NULL);
+}
+END_TEST
+
+START_TEST(test_login_throttle)
+{
+	char value[32];
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(login("admin@example.com", "wrong password!", NULL, 0), 401);
+		ck_assert_ptr_null(header("Retry-After", value, sizeof(value)));
+	}
+	/* Locked: even the right password gets 429, with Retry-After. */
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 429);
+	expect_error(429, "too_many_attempts", NULL);
+	ck_assert_ptr_nonnull(header("Retry-After", value, sizeof(value)));
+	ck_assert_int_gt(atoi(value), 0);
+	ck_assert_int_le(atoi(value), 900);
+	/* The address: other accounts from the same address, past its limit. */
+	cfg("auth.max_address_failures", "7");
+	ck_assert_int_eq(login("x1@example.com", "wrong password!", NULL, 0), 401);
+	ck_assert_int_eq(login("x2@example.com", "wrong password!", NULL, 0), 401);
+	ck_assert_int_eq(login("x3@example.com", "wrong password!", NULL, 0), 429);
+	ck_assert_ptr_nonnull(header("Retry-After", value, sizeof(value)));
+	/* Once the window is past, the account may log in again. */
+	cfg("auth.max_address_failures", "100");
+	cfg("auth.failure_window", "1");
+	sleep(2);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 200);
+	cfg("auth.failure_window", "900");
+}
+END_TEST
+
+START_TEST(test_api_tokens)
+{
+	char admin[JWT_MAX_LEN + 16], api[TOKEN_LEN + 16], id[UUID_STR_LEN];
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/tokens", "{\"name\":\"ci\"}"), 201);
+	ck_assert_ptr_nonnull(reply_str("token"));
+	ck_assert_int_eq(strncmp(reply_str("token"), "kdn_", 4), 0);
+	snprintf(api, sizeof(api), "Bearer %s", reply_str("token"));
+	snprintf(id, sizeof(id), "%s", reply_str("id"));
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/tokens",
+	                    "{\"name\":\"short\",\"expires_in_days\":30}"), 201);
+	ck_assert_ptr_nonnull(reply_str("expires_at"));
+
+	/* The token acts as the user. */
+	ck_assert_int_eq(as(api, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("role"), "admin");
+	ck_assert_str_eq(reply_str("credential"), "api_token");
+	ck_assert_int_eq(as(api, "GET", "/api/v1/devices", NULL), 200);
+
+	/* Listed (never with the token itself), newest first. */
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/tokens", NULL), 200);
+	ck_assert_int_eq(items_count(), 2);
+	ck_assert_ptr_null(strstr(wire.data, "kdn_"));
+
+	/* Bad bodies. */
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/tokens",
+	                    "{\"name\":\"x\",\"expires_in_days\":0}"), 400);
+	expect_error(400, "invalid_field", "expires_in_days");
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/tokens", "{}"), 400);
+	expect_error(400, "missing_field", "name");
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/tokens?limit=0", NULL), 400);
+	expect_error(400, "invalid_query", "limit");
+
+	/* A service token has no user to make tokens for. */
+	ck_assert_int_eq(send_json("POST", "/api/v1/auth/tokens", "{\"name\":\"x\"}"), 403);
+	expect_error(403, "forbidden", NULL);
+	ck_assert_int_eq(call("GET", "/api/v1/auth/tokens", NULL), 403);
+
+	/* Revoked: refused at once; revoking again or someone else's: 404. */
+	ck_assert_int_eq(as(admin, "DELETE", path_of("/api/v1/auth/tokens", id), NULL), 204);
+	ck_assert_int_eq(as(api, "GET", "/api/v1/auth/me", NULL), 401);
+	ck_assert_int_eq(as(admin, "DELETE", path_of("/api/v1/auth/tokens", id), NULL), 404);
+	expect_error(404, "not_found", NULL);
+	ck_assert_int_eq(as(admin, "DELETE", "/api/v1/auth/tokens/" NO_SUCH_ID, NULL), 404);
+	ck_assert_int_eq(audit_count("token."), 3);
+}
+END_TEST
+
+START_TEST(test_permissions)
+{
+	char cust[JWT_MAX_LEN + 16], tadmin[JWT_MAX_LEN + 16], eng[JWT_MAX_LEN + 16];
+	char device[UUID_STR_LEN], body[256];
+
+	make_user(DEFAULT_TENANT_ID, "cust@example.com", ROLE_CUSTOMER, NULL);
+	make_user(DEFAULT_TENANT_ID, "tadmin@example.com", ROLE_TENANT_ADMIN, NULL);
+	make_user(NULL, "eng@example.com", ROLE_ENGINEER, NULL);
+	ck_assert_int_eq(login("cust@example.com", PASSWORD, cust, sizeof(cust)), 200);
+	ck_assert_int_eq(login("tadmin@example.com", PASSWORD, tadmin, sizeof(tadmin)), 200);
+	ck_assert_int_eq(login("eng@example.com", PASSWORD, eng, sizeof(eng)), 200);
+	make_device("seen", device);
+
+	/* Customers read devices and sessions, nothing more. */
+	ck_assert_int_eq(as(cust, "GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(as(cust, "GET", path_of("/api/v1/devices", device), NULL), 200);
+	ck_assert_int_eq(as(cust, "GET", "/api/v1/sessions", NULL), 200);
+	ck_assert_int_eq(as(cust, "POST", "/api/v1/devices", "{\"name\":\"x\"}"), 403);
+	expect_error(403, "forbidden", NULL);
+	ck_assert_int_eq(as(cust, "DELETE", path_of("/api/v1/devices", device), NULL), 403);
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"C\"}", device);
+	ck_assert_int_eq(as(cust, "POST", "/api/v1/sessions", body), 403);
+	expect_error(403, "forbidden", NULL);
+	ck_assert_int_eq(as(cust, "GET", "/api/v1/users", NULL), 403);
+
+	/* Tenant admins manage devices, not sessions. */
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/devices", "{\"name\":\"t\"}"), 201);
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/sessions", body), 403);
+	/* Engineers start sessions; list users; may not create them. */
+	ck_assert_int_eq(as(eng, "POST", "/api/v1/sessions", body), 201);
+	ck_assert_int_eq(as(eng, "GET", "/api/v1/users", NULL), 200);
+	ck_assert_int_eq(as(eng, "POST", "/api/v1/users",
+	                    "{\"email\":\"n@example.com\",\"name\":\"N\",\"role\":\"customer\"}"),
+	                 403);
+	/* Platform routes are staff's. */
+	ck_assert_int_eq(as(tadmin, "GET", "/api/v1/admin/tenants", NULL), 403);
+	expect_error(403, "forbidden", NULL);
+}
+END_TEST
+
+START_TEST(test_users_in_tenant)
+{
+	char tadmin[JWT_MAX_LEN + 16], admin[JWT_MAX_LEN + 16], tadmin_id[UUID_STR_LEN];
+	char other_id[UUID_STR_LEN], id[UUID_STR_LEN], value[128];
+
+	make_user(DEFAULT_TENANT_ID, "tadmin@example.com", ROLE_TENANT_ADMIN, tadmin_id);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'other', 'Other')", OTHER_TENANT);
+	make_user(OTHER_TENANT, "them@example.com", ROLE_CUSTOMER, other_id);
+	ck_assert_int_eq(login("tadmin@example.com", PASSWORD, tadmin, sizeof(tadmin)), 200);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+
+	/* A tenant admin adds customers and tenant admins, never staff. */
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"New@Example.com\",\"name\":\"New\",\"role\":\"customer\","
+	                    "\"password\":\"" PASSWORD "\"}"), 201);
+	ck_assert_str_eq(reply_str("email"), "new@example.com");
+	ck_assert_str_eq(reply_str("tenant_id"), DEFAULT_TENANT_ID);
+	ck_assert_ptr_null(strstr(wire.data, PASSWORD));
+	ck_assert_ptr_nonnull(header("Location", value, sizeof(value)));
+	snprintf(id, sizeof(id), "%s", reply_str("id"));
+	ck_assert_int_eq(login("new@example.com", PASSWORD, NULL, 0), 200);
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"s@example.com\",\"name\":\"S\",\"role\":\"admin\"}"), 400);
+	expect_error(400, "invalid_field", "role");
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"s@example.com\",\"name\":\"S\",\"role\":\"boss\"}"), 400);
+	expect_error(400, "invalid_field", "role");
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"new@example.com\",\"name\":\"Dup\",\"role\":\"customer\"}"),
+	                 409);
+	expect_error(409, "email_taken", "email");
+
+	/* Validation names the field. */
+	static const struct {
+		const char *body, *code, *field;
+	} bad[] = {
+		{ "{\"email\":\"nope\",\"name\":\"N\",\"role\":\"customer\"}", "invalid_field", "email" },
+		{ "{\"email\":\"a@b@c\",\"name\":\"N\",\"role\":\"customer\"}", "invalid_field", "email" },
+		{ "{\"email\":\"a b@c\",\"name\":\"N\",\"role\":\"customer\"}", "invalid_field", "email" },
+		{ "{\"email\":\"a@b.c\",\"name\":\"\",\"role\":\"customer\"}", "invalid_field", "name" },
+		{ "{\"email\":\"a@b.c\",\"name\":\"N\",\"role\":\"customer\",\"password\":\"short\"}",
+		  "invalid_field", "password" },
+		{ "{\"email\":\"a@b.c\",\"name\":\"N\"}", "missing_field", "role" },
+		{ "{\"email\":\"a@b.c\",\"name\":\"N\",\"role\":\"customer\",\"tenant_id\":\"x\"}",
+		  "unknown_field", "tenant_id" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users", bad[i].body), 400);
+		expect_error(400, bad[i].code, bad[i].field);
+	}
+
+	/* Only the tenant's own users exist for it. */
+	ck_assert_int_eq(as(tadmin, "GET", "/api/v1/users", NULL), 200);
+	ck_assert_int_eq(items_count(), 2);
+	ck_assert_int_eq(as(tadmin, "GET", "/api/v1/users?role=customer", NULL), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(as(tadmin, "GET", "/api/v1/users?role=boss", NULL), 400);
+	expect_error(400, "invalid_query", "role");
+	ck_assert_int_eq(as(tadmin, "GET", path_of("/api/v1/users", other_id), NULL), 404);
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", other_id),
+	                    "{\"name\":\"Hijacked\"}"), 404);
+	ck_assert_int_eq(as(tadmin, "DELETE", path_of("/api/v1/users", other_id), NULL), 404);
+
+	/* Changes; never oneself's status or role, nor deleting oneself. */
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", id),
+	                    "{\"name\":\"Renamed\",\"role\":\"tenant_admin\"}"), 200);
+	ck_assert_str_eq(reply_str("name"), "Renamed");
+	ck_assert_str_eq(reply_str("role"), "tenant_admin");
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", id), "{}"), 400);
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", id),
+	                    "{\"status\":\"gone\"}"), 400);
+	expect_error(400, "invalid_field", "status");
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", id),
+	                    "{\"role\":\"engineer\"}"), 400);
+	expect_error(400, "invalid_field", "role");
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", tadmin_id),
+	                    "{\"status\":\"disabled\"}"), 409);
+	expect_error(409, "cannot_modify_self", "status");
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", tadmin_id),
+	                    "{\"role\":\"customer\"}"), 409);
+	expect_error(409, "cannot_modify_self", "role");
+	ck_assert_int_eq(as(tadmin, "DELETE", path_of("/api/v1/users", tadmin_id), NULL), 409);
+	expect_error(409, "cannot_modify_self", NULL);
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", tadmin_id),
+	                    "{\"name\":\"Me\"}"), 200);
+
+	/* Disabling logs the user out of everything. */
+	char newbie[JWT_MAX_LEN + 16];
+	ck_assert_int_eq(login("new@example.com", PASSWORD, newbie, sizeof(newbie)), 200);
+	ck_assert_int_eq(as(tadmin, "PATCH", path_of("/api/v1/users", id),
+	                    "{\"status\":\"disabled\"}"), 200);
+	ck_assert_int_eq(as(newbie, "GET", "/api/v1/auth/me", NULL), 401);
+	ck_assert_int_eq(login("new@example.com", PASSWORD, NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+
+	/* Staff in single mode act in the default tenant: its users, tenant roles. */
+	ck_assert_int_eq(as(admin, "GET", path_of("/api/v1/users", id), NULL), 200);
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/users",
+	                    "{\"email\":\"e@example.com\",\"name\":\"E\",\"role\":\"engineer\"}"),
+	                 400);
+	expect_error(400, "invalid_field", "role");
+
+	ck_assert_int_eq(as(tadmin, "DELETE", path_of("/api/v1/users", id), NULL), 204);
+	ck_assert_int_eq(as(tadmin, "GET", path_of("/api/v1/users", id), NULL), 404);
+	/* create, rename, rename oneself, disable, delete */
+	ck_assert_int_eq(audit_count("user."), 5);
+}
+END_TEST
+
+START_TEST(test_multi_mode)
+{
+	char admin[JWT_MAX_LEN + 16], acme_cust[JWT_MAX_LEN + 16], staff_id[UUID_STR_LEN];
+	char acme_token[TOKEN_LEN], acme_bearer[TOKEN_LEN + 16];
+
+	cfg("server.mode", "multi");
+	cfg("server.base_domain", "kaiden.test");
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'acme', 'Acme')", ACME);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, staff_id);
+	make_user(ACME, "cust@acme.example", ROLE_CUSTOMER, NULL);
+	ck_assert_int_eq(store_token_create(db, ACME, "acme", acme_token, NULL), STORE_OK);
+	snprintf(acme_bearer, sizeof(acme_bearer), "Bearer %s", acme_token);
+
+	/* Logins name the tenant by tenant_code or subdomain; staff need neither. */
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	ck_assert_int_eq(login("cust@acme.example", PASSWORD, NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+	ck_assert_int_eq(login_at(NULL, "cust@acme.example", PASSWORD, "nosuch", NULL, 0), 401);
+	expect_error(401, "invalid_credentials", NULL);
+	ck_assert_int_eq(login_at(NULL, "cust@acme.example", PASSWORD, "acme", acme_cust,
+	                          sizeof(acme_cust)), 200);
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "tenant"), "code"), "acme");
+	ck_assert_int_eq(login_at("acme.kaiden.test", "cust@acme.example", PASSWORD, NULL, NULL,
+	                          0), 200);
+	ck_assert_int_eq(login_at("app.kaiden.test", "cust@acme.example", PASSWORD, NULL, NULL,
+	                          0), 401);
+	/* Staff may log in through a tenant's subdomain too. */
+	ck_assert_int_eq(login_at("acme.kaiden.test", "admin@example.com", PASSWORD, NULL, NULL,
+	                          0), 200);
+
+	/* Staff: platform level unless a tenant is named. */
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_ptr_null(reply_str("acting_tenant_id"));
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/devices", NULL), 400);
+	expect_error(400, "tenant_required", NULL);
+	ck_assert_int_eq(as_in(admin, "app.kaiden.test", NULL, "GET", "/api/v1/devices", NULL),
+	                 400);
+	ck_assert_int_eq(as_in(admin, NULL, "acme", "GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(as_in(admin, NULL, "ACME", "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("acting_tenant_id"), ACME);
+	ck_assert_int_eq(as_in(admin, NULL, ACME, "GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(as_in(admin, "acme.kaiden.test", NULL, "GET", "/api/v1/devices", NULL),
+	                 200);
+	ck_assert_int_eq(as_in(admin, "acme.kaiden.test:8443", NULL, "POST", "/api/v1/devices",
+	                       "{\"name\":\"in acme\"}"), 201);
+	ck_assert_int_eq(as_in(admin, NULL, "nosuch", "GET", "/api/v1/devices", NULL), 404);
+	expect_error(404, "not_found", "X-Kaiden-Tenant");
+	ck_assert_int_eq(as_in(admin, NULL, NO_SUCH_ID, "GET", "/api/v1/devices", NULL), 404);
+	expect_error(404, "not_found", "X-Kaiden-Tenant");
+	/* Acting in a tenant is audited once per credential and tenant. */
+	ck_assert_int_eq(audit_count("tenant.access"), 1);
+
+	/* Users: staff at platform level, the tenant's with a tenant named. */
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/users", NULL), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/users",
+	                    "{\"email\":\"eng@example.com\",\"name\":\"E\",\"role\":\"engineer\"}"),
+	                 201);
+	ck_assert_ptr_null(reply_str("tenant_id"));
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/users",
+	                    "{\"email\":\"c@example.com\",\"name\":\"C\",\"role\":\"customer\"}"),
+	                 400);
+	expect_error(400, "invalid_field", "role");
+	ck_assert_int_eq(as_in(admin, NULL, "acme", "POST", "/api/v1/users",
+	                       "{\"email\":\"ta@acme.example\",\"name\":\"T\","
+	                       "\"role\":\"tenant_admin\"}"), 201);
+	ck_assert_str_eq(reply_str("tenant_id"), ACME);
+	char ta_id[UUID_STR_LEN];
+	snprintf(ta_id, sizeof(ta_id), "%s", reply_str("id"));
+	/* A tenant user is not visible at platform level, nor staff in a tenant. */
+	ck_assert_int_eq(as(admin, "GET", path_of("/api/v1/users", ta_id), NULL), 404);
+	ck_assert_int_eq(as_in(admin, NULL, "acme", "GET", path_of("/api/v1/users", staff_id),
+	                       NULL), 404);
+	ck_assert_int_eq(as(admin, "DELETE", path_of("/api/v1/users", staff_id), NULL), 409);
+
+	/* Tenant credentials stay in their tenant. */
+	ck_assert_int_eq(as_in(acme_cust, "acme.kaiden.test", NULL, "GET", "/api/v1/devices",
+	                       NULL), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(as_in(acme_cust, NULL, "acme", "GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(as_in(bearer, "acme.kaiden.test", NULL, "GET", "/api/v1/devices", NULL),
+	                 403);
+	expect_error(403, "wrong_tenant", NULL);
+	ck_assert_int_eq(as_in(bearer, NULL, "acme", "GET", "/api/v1/devices", NULL), 403);
+	expect_error(403, "wrong_tenant", NULL);
+	ck_assert_int_eq(as_in(acme_cust, NULL, "default", "GET", "/api/v1/devices", NULL), 403);
+	ck_assert_int_eq(as_in(acme_cust, NULL, "nosuch", "GET", "/api/v1/devices", NULL), 403);
+	ck_assert_int_eq(as_in(acme_bearer, "www.kaiden.test", NULL, "GET", "/api/v1/devices",
+	                       NULL), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(as_in(bearer, NULL, NULL, "GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), 0);
+
+	/* A suspended tenant: no login, no token. */
+	sql("UPDATE tenants SET status = 'suspended' WHERE id = '%s'", ACME);
+	ck_assert_int_eq(login_at(NULL, "cust@acme.example", PASSWORD, "acme", NULL, 0), 403);
+	expect_error(403, "tenant_suspended", NULL);
+	ck_assert_int_eq(as(acme_cust, "GET", "/api/v1/devices", NULL), 403);
+	expect_error(403, "tenant_suspended", NULL);
+	ck_assert_int_eq(as(acme_bearer, "GET", "/api/v1/devices", NULL), 403);
+	expect_error(403, "tenant_suspended", NULL);
+	/* Staff still reach it. */
+	ck_assert_int_eq(as_in(admin, NULL, "acme", "GET", "/api/v1/devices", NULL), 200);
+
+	cfg("server.mode", "single");
+	cfg("server.base_domain", "");
+}
+END_TEST
+
+START_TEST(test_tenant_header_ignored_in_single_mode)
+{
+	char admin[JWT_MAX_LEN + 16];
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	ck_assert_int_eq(as_in(admin, NULL, "nosuch", "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("acting_tenant_id"), DEFAULT_TENANT_ID);
+	ck_assert_int_eq(as_in(bearer, "acme.kaiden.test", "other", "GET", "/api/v1/devices",
+	                       NULL), 200);
+	ck_assert_int_eq(audit_count("tenant.access"), 0);
+}
+END_TEST
+
 static Suite *route_suite(void)
 {
 	Suite *s = suite_create("route");
@@ -1060,6 +1643,19 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_internal_error);
 	tcase_add_test(tc, test_no_database);
 	suite_add_tcase(s, tc);
+
+	TCase *acc = tcase_create("accounts");
+	tcase_add_checked_fixture(acc, accounts_setup, teardown);
+	tcase_set_timeout(acc, 120); /* argon2id per user and login */
+	tcase_add_test(acc, test_login_me_logout);
+	tcase_add_test(acc, test_login_unavailable);
+	tcase_add_test(acc, test_login_throttle);
+	tcase_add_test(acc, test_api_tokens);
+	tcase_add_test(acc, test_permissions);
+	tcase_add_test(acc, test_users_in_tenant);
+	tcase_add_test(acc, test_multi_mode);
+	tcase_add_test(acc, test_tenant_header_ignored_in_single_mode);
+	suite_add_tcase(s, acc);
 	return s;
 }
 

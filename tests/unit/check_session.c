@@ -300,7 +300,7 @@ static void teardown(void)
 
 static void new_session(char id[UUID_STR_LEN])
 {
-	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0 };
+	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0, NULL };
 	json_object *o = NULL;
 
 	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);

@@ -7,6 +7,10 @@
  *   - PostgreSQL: a new schema in the database named by KAIDEN_TEST_PG_DSN, made the
  *     connection's search_path, dropped afterwards. tests/run-unit.sh starts a throwaway
  *     cluster and sets the variable; without it the PostgreSQL cases FAIL (never skip).
+ *     T_db connects as the cluster's superuser (the schema's owner, which row-level
+ *     security does not filter); T_open_app connects to the same schema as the
+ *     application's role (KAIDEN_TEST_PG_APP_DSN, a member of kaiden_app), for which it
+ *     holds.
  *
  * Tests run in forked children (Check's default), so each gets its own connection. A
  * failed check ends its child at once (_exit), skipping the teardown: its files and
@@ -170,6 +174,40 @@ static void T_run(struct db *db, const char *sql, int n, const char *const *para
 {
 	ck_assert_msg(db_exec(db, sql, n, params, NULL) == DB_OK, "statement failed: %s: %s", sql,
 	              db_errmsg(db));
+}
+
+/* PostgreSQL: a connection to T_db's schema as the application's role. */
+static inline struct db *T_open_app(void)
+{
+	const char *dsn = getenv("KAIDEN_TEST_PG_APP_DSN");
+	char target[1024];
+	struct db *db = NULL;
+
+	ck_assert_int_eq(T_kind, DB_POSTGRES);
+	ck_assert_int_gt(T_nschemas, 0);
+	if (!dsn || !*dsn)
+		ck_abort_msg("KAIDEN_TEST_PG_APP_DSN is not set: run the unit tests through "
+		             "tests/run-unit.sh");
+	snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn, T_schemas[0]);
+	ck_assert_msg(db_open("postgres", target, &db) == DB_OK,
+	              "cannot connect as the application's role (%s)", dsn);
+	return db;
+}
+
+/* PostgreSQL: ends db's server session from another connection, as a server restart
+ * would. */
+static inline void T_kill_session(struct db *db)
+{
+	struct db *other = T_open_again();
+	char *pid = T_value(db, "SELECT pg_backend_pid()", 0, NULL);
+	const char *p[1] = { pid };
+	char *v = T_value(other, "SELECT pg_terminate_backend(CAST($1 AS integer))", 1, p);
+
+	ck_assert_str_eq(v, "t");
+	free(v);
+	free(pid);
+	db_close(other);
+	usleep(100 * 1000);
 }
 
 /* Adds the test to both TCases. */

@@ -1,0 +1,4 @@
+-- 0006_rls (SQLite): nothing to do. SQLite has no roles and no row-level security; the
+-- store's WHERE tenant_id = ... is the only line there (sql/pg/0006_rls.sql is the
+-- PostgreSQL side). The file exists so that both backends reach the same schema version:
+-- a tenant export records it, and an import refuses an archive from a newer schema.
