@@ -99,8 +99,8 @@ static const struct cfg_entry table[CFG__MAX] = {
 		NULL, 0, "Cloudflare API calls helperd allows itself per 5 minutes (limit: 1200)" },
 	[CFG_CF_ACCESS_ALLOW] = { "cloudflare.access_allow", "KAIDEN_CF_ACCESS_ALLOW",
 		CFG_T_STRING, "", 0, 0, NULL, 0,
-		"who Access lets into session hostnames: comma-separated emails and @domains "
-		"(until engineers have accounts, issue 4)" },
+		"who Access lets into session hostnames besides the engineer who started the "
+		"session: comma-separated emails and @domains" },
 
 	[CFG_AGENT_SERVER] = { "agent.server", "KAIDEN_SERVER", CFG_T_STRING, "", 0, 0, NULL, 0,
 		"kaiden-agent: wss://HOST/api/v1/ws/agent" },

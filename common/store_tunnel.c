@@ -36,8 +36,10 @@ static void copy_text(char *dst, size_t size, const char *src)
 	"id, tenant_id, device_id, short_id, status, step, public_url, ssh_hostname, "    \
 	"error, ssh_port, web_port, started_at, created_at, tunnel_id, access_web_app_id, " \
 	"access_ssh_app_id, access_web_aud, access_ssh_aud, dns_web_record_id, "          \
-	"dns_ssh_record_id"
+	"dns_ssh_record_id, "                                                               \
+	"(SELECT u.email FROM users u WHERE u.id = sessions.engineer_id)"
 #define LOAD_FIRST_ID 13
+#define LOAD_ENGINEER_EMAIL (LOAD_FIRST_ID + STORE_TUNNEL__MAX)
 
 int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
                       struct store_tunnel *out)
@@ -80,6 +82,8 @@ int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
 	copy_text(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
 	for (int f = 0; f < STORE_TUNNEL__MAX; f++)
 		copy_text(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
+	copy_text(t.engineer_email, sizeof(t.engineer_email),
+	          db_res_get(res, 0, LOAD_ENGINEER_EMAIL));
 	*out = t;
 	rc = STORE_OK;
 out:

@@ -44,6 +44,8 @@ struct store_tunnel {
 	int ssh_port, web_port;
 	char started_at[TIMESTAMP_LEN];
 	char created_at[TIMESTAMP_LEN];
+	char engineer_email[256]; /* the email of the user who started it; "" if none (a
+	                             service token) or the user is gone */
 };
 
 /* The column name of a field ("tunnel_id", ...). */

@@ -55,8 +55,10 @@ int auth_scope_begin(struct req *r, struct resp *rs) WUR;
 void auth_scope_end(struct req *r, struct resp *rs);
 
 /* Appends an audit entry for this request: actor r->who, tenant r->tenant_id (NULL
- * when ""), remote address and request id. Logged (not fatal) when it fails. details is
- * borrowed (may be NULL). */
+ * when ""), remote address and request id. details is borrowed (may be NULL). On
+ * PostgreSQL the entry is part of the request's transaction: if it cannot be written,
+ * the request's change is rolled back with it and the reply becomes 503 (no change
+ * without its audit row). On SQLite (no request transaction) a failure is logged. */
 void auth_audit(struct req *r, const char *action, const char *target_type,
                 const char *target_id, json_object *details);
 

@@ -50,9 +50,10 @@ struct tunnel_op;
  * started it already. 0 or -1. */
 int tunnel_cf_init(void) WUR;
 void tunnel_cf_shutdown(void);
-/* Why no session can be provisioned (cloudflare.access_allow empty or malformed), or
- * NULL. */
-const char *tunnel_cf_cannot_provision(void);
+/* Why session t cannot be provisioned, or NULL: cloudflare.access_allow is malformed,
+ * or it is empty and the session has no engineer with an email (Access would let
+ * nobody in). */
+const char *tunnel_cf_cannot_provision(const struct store_tunnel *t);
 /* NULL on a setup failure (no callback). */
 struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg);
 struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg);

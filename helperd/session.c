@@ -511,7 +511,7 @@ static void begin_start(struct sess *s)
 		fail_start(s, S.none_reason);
 		return;
 	}
-	refusal = tunnel_cf_cannot_provision();
+	refusal = tunnel_cf_cannot_provision(&s->t);
 	if (refusal) {
 		fail_start(s, refusal);
 		return;

@@ -9,7 +9,8 @@
  *              409/1013 (a create whose reply was lost): list ?name=..&is_deleted=false,
  *              adopt the live one
  *   access   POST access/apps for web (self_hosted) and ssh (type ssh), in parallel,
- *            each with an inline allow policy built from cloudflare.access_allow,
+ *            each with an inline allow policy built from cloudflare.access_allow and
+ *            the email of the engineer who started the session,
  *            before any DNS exists, so a hostname is never reachable without Access
  *              refused: list ?domain=<host>&exact=true; adopt an app of ours by name
  *   config   PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
@@ -275,6 +276,32 @@ static void tunnel_create(struct tunnel_op *op)
 	          cf_path("/accounts/%s/cfd_tunnel", P.account), body, 0);
 }
 
+/* The Access include rules of a session: cloudflare.access_allow, and the engineer who
+ * started it (unless the list names that address already). */
+static json_object *session_include(const struct tunnel_op *op)
+{
+	json_object *include = NULL;
+	const char *email = op->t->engineer_email;
+
+	json_object_deep_copy(P.include, &include, NULL);
+	if (!email[0])
+		return include;
+	for (size_t i = 0; i < json_object_array_length(include); i++) {
+		json_object *rule = json_object_array_get_idx(include, i), *inner, *v;
+		if (json_object_object_get_ex(rule, "email", &inner) &&
+		    json_object_object_get_ex(inner, "email", &v) &&
+		    strcasecmp(json_object_get_string(v), email) == 0)
+			return include;
+	}
+	{
+		json_object *rule = json_object_new_object(), *inner = json_object_new_object();
+		json_object_object_add(inner, "email", json_object_new_string(email));
+		json_object_object_add(rule, "email", inner);
+		json_object_array_add(include, rule);
+	}
+	return include;
+}
+
 static json_object *app_body(const struct tunnel_op *op, enum lane lane)
 {
 	json_object *body = json_object_new_object(), *policy = json_object_new_object();
@@ -283,7 +310,7 @@ static json_object *app_body(const struct tunnel_op *op, enum lane lane)
 
 	snprintf(name, sizeof(name), NAME_PREFIX "%s%s", op->t->short_id,
 	         lane == LANE_SSH ? "-ssh" : "");
-	json_object_deep_copy(P.include, &include, NULL);
+	include = session_include(op);
 	json_object_object_add(policy, "name", json_object_new_string(name));
 	json_object_object_add(policy, "decision", json_object_new_string("allow"));
 	json_object_object_add(policy, "include", include);
@@ -914,10 +941,18 @@ void tunnel_cf_cancel(struct tunnel_op *op)
 		op_free(op);
 }
 
-const char *tunnel_cf_cannot_provision(void)
+const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
 {
-	return P.allow_problem[0] ? P.allow_problem : NULL;
+	if (P.allow_problem[0])
+		return P.allow_problem;
+	if (json_object_array_length(P.include) == 0 && !(t && t->engineer_email[0]))
+		return "cloudflare.access_allow (KAIDEN_CF_ACCESS_ALLOW) is empty and the session "
+		       "was not started by a user with an email: refusing to publish a session "
+		       "that no one could be let into through Access; start it as an engineer, or "
+		       "set cloudflare.access_allow to emails or @domains";
+	return NULL;
 }
+
 
 /* ---- orphan sweep ----------------------------------------------------------------------
  *
@@ -1231,17 +1266,14 @@ static int parse_allow(const char *list)
 		}
 		json_object_array_add(include, rule);
 	}
-	if (json_object_array_length(include) == 0) {
-bad:
-		snprintf(P.allow_problem, sizeof(P.allow_problem),
-		         "cloudflare.access_allow (KAIDEN_CF_ACCESS_ALLOW) is empty: refusing to "
-		         "publish a session that no one could be let into through Access; set it to "
-		         "engineers' emails or @domains");
-		json_object_put(include);
-		return -1;
-	}
 	P.include = include;
 	return 0;
+bad:
+	snprintf(P.allow_problem, sizeof(P.allow_problem),
+	         "cloudflare.access_allow (KAIDEN_CF_ACCESS_ALLOW) has an entry longer than 255 "
+	         "characters: refusing to publish sessions");
+	json_object_put(include);
+	return -1;
 }
 
 int tunnel_cf_init(void)
@@ -1258,6 +1290,9 @@ int tunnel_cf_init(void)
 	snprintf(P.duration, sizeof(P.duration), "%ldm", minutes);
 	if (parse_allow(cfg_str(CFG_CF_ACCESS_ALLOW)) != 0)
 		log_error("tunnel provider=cloudflare: %s", P.allow_problem);
+	else if (json_object_array_length(P.include) == 0)
+		log_info("tunnel provider=cloudflare: cloudflare.access_allow is empty: Access lets "
+		         "in only the engineer who started each session");
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.api_base = cfg_str(CFG_CF_API_BASE);
 	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);

@@ -495,6 +495,9 @@ static int create_devices(int n, const char *out, int cheap)
 	}
 	if (db_open(driver, target, &db) != DB_OK)
 		die("cannot open the database (KAIDEN_DATABASE_*)");
+	/* A tool for every tenant, like helperd: row-level security's staff switch. */
+	if (db_session_set(db, "kaiden.staff", "on") != DB_OK)
+		die("cannot set kaiden.staff");
 	f = fopen(out, "w");
 	if (!f)
 		die("cannot write --out");

@@ -162,7 +162,7 @@ db_query() {
 	if [ "$STACK_DB" = sqlite ]; then
 		sqlite3 -batch -bail "$STACK_DB_PATH" "$1"
 	else
-		psql -X -q -A -t -v ON_ERROR_STOP=1 "$KAIDEN_DATABASE_DSN" -c "$1"
+		psql -X -q -A -t -v ON_ERROR_STOP=1 "${KAIDEN_DATABASE_OWNER_DSN:-$KAIDEN_DATABASE_DSN}" -c "$1"
 	fi
 }
 

@@ -18,6 +18,7 @@
 #include "jobs.h"
 #include "metrics.h"
 #include "proto.h"
+#include "store_auth.h"
 #include "session.h"
 #include "store.h"
 #include "store_tunnel.h"
@@ -834,6 +835,52 @@ START_TEST(test_access_allow_empty)
 }
 END_TEST
 
+/* With cloudflare.access_allow empty, the engineer who started the session (a user with
+ * an email) is whom Access lets in: the session is provisioned, and both apps' policies
+ * name that address (lower-cased, as users are stored). */
+START_TEST(test_access_engineer_email)
+{
+	struct store_user_new u = { NULL, "Eng@Example.com", "Eng", ROLE_ENGINEER, NULL };
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], uid[UUID_STR_LEN];
+	json_object *o = NULL, *state, *apps;
+	int named = 0;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	set("cloudflare.access_allow", "");
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_eq(store_user_create(T_db, &u, &o), STORE_OK);
+	snprintf(uid, sizeof(uid), "%s", jsonx_str(o, "id"));
+	json_object_put(o);
+	{
+		struct store_session_new n = { DEV, "Eng", NULL, DOMAIN, 0, 0, uid };
+		ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
+		snprintf(id, sizeof(id), "%s", jsonx_str(o, "id"));
+		json_object_put(o);
+	}
+	H.mode = AGENT_READY;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	state = F_ctl("GET", "/_fake/state", NULL);
+	ck_assert(json_object_object_get_ex(state, "access_apps", &apps));
+	ck_assert_int_eq((int)json_object_array_length(apps), 2);
+	for (size_t i = 0; i < json_object_array_length(apps); i++) {
+		json_object *app = json_object_array_get_idx(apps, i), *pols, *inc;
+		ck_assert(json_object_object_get_ex(app, "policies", &pols));
+		ck_assert(json_object_object_get_ex(json_object_array_get_idx(pols, 0), "include",
+		                                    &inc));
+		ck_assert_int_eq((int)json_object_array_length(inc), 1);
+		named += strstr(json_object_to_json_string(inc), "\"eng@example.com\"") != NULL;
+	}
+	ck_assert_int_eq(named, 2);
+	json_object_put(state);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
 START_TEST(test_none_provider)
 {
 	char id[UUID_STR_LEN], id2[UUID_STR_LEN], job[UUID_STR_LEN], *v;
@@ -1247,6 +1294,7 @@ int main(void)
 	tcase_add_test(sq, test_end_while_starting);
 	tcase_add_test(sq, test_resume_after_restart);
 	tcase_add_test(sq, test_access_allow_empty);
+	tcase_add_test(sq, test_access_engineer_email);
 	tcase_add_test(sq, test_tunnel_delete_1022_retried);
 	tcase_add_test(sq, test_agent_running);
 	tcase_add_test(sq, test_restore_after_heartbeat);
