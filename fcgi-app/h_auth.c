@@ -46,23 +46,6 @@ static const struct jsonx_field token_create_fields[] = {
 	{ "expires_in_days", JSONX_INT, 0, 0, 0, 1 },
 };
 
-/* Parses and checks the body against fields; -1 with the reply set. */
-static int body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields,
-                       size_t n, json_object **out)
-{
-	struct jsonx_error err;
-	json_object *in = NULL;
-
-	if (jsonx_parse(r->body, r->body_len, &in, &err) < 0 ||
-	    jsonx_check(in, fields, n, &err) < 0) {
-		json_object_put(in);
-		resp_jsonx_error(rs, &err);
-		return -1;
-	}
-	*out = in;
-	return 0;
-}
-
 static int multi_mode(void)
 {
 	return strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0;
@@ -283,7 +266,7 @@ void h_auth_login(struct req *r, struct resp *rs)
 		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
 		return;
 	}
-	if (body_object(r, rs, login_fields, ARRAY_LEN(login_fields), &in) < 0)
+	if (h_body_object(r, rs, login_fields, ARRAY_LEN(login_fields), &in) < 0)
 		return;
 	/* Emails compare lower-cased (ASCII; the store does the same). */
 	snprintf(email, sizeof(email), "%s", jsonx_str(in, "email"));
@@ -411,7 +394,7 @@ void h_tokens_create(struct req *r, struct resp *rs)
 	int rc;
 
 	token[0] = '\0';
-	if (body_object(r, rs, token_create_fields, ARRAY_LEN(token_create_fields), &in) < 0)
+	if (h_body_object(r, rs, token_create_fields, ARRAY_LEN(token_create_fields), &in) < 0)
 		return;
 	if (json_object_object_get_ex(in, "expires_in_days", &v) && v) {
 		int64_t d = json_object_get_int64(v);

@@ -23,23 +23,6 @@ static const struct jsonx_field session_patch_fields[] = {
 	{ "notes", JSONX_STRING, 1, 0, 4096, 1 },
 };
 
-/* Parses and checks the body against fields; -1 with the reply set. */
-static int body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields,
-                       size_t n, json_object **out)
-{
-	struct jsonx_error err;
-	json_object *in = NULL;
-
-	if (jsonx_parse(r->body, r->body_len, &in, &err) < 0 ||
-	    jsonx_check(in, fields, n, &err) < 0) {
-		json_object_put(in);
-		resp_jsonx_error(rs, &err);
-		return -1;
-	}
-	*out = in;
-	return 0;
-}
-
 void h_sessions_create(struct req *r, struct resp *rs)
 {
 	json_object *in = NULL, *session = NULL;
@@ -48,7 +31,7 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	const char *given, *id;
 	int rc;
 
-	if (body_object(r, rs, session_create_fields, ARRAY_LEN(session_create_fields), &in) < 0)
+	if (h_body_object(r, rs, session_create_fields, ARRAY_LEN(session_create_fields), &in) < 0)
 		return;
 	given = jsonx_str(in, "device_id");
 	if (!ids_is_uuid(given)) {
@@ -159,7 +142,7 @@ void h_session_patch(struct req *r, struct resp *rs)
 	json_object *in = NULL, *session = NULL;
 	int rc;
 
-	if (body_object(r, rs, session_patch_fields, ARRAY_LEN(session_patch_fields), &in) < 0)
+	if (h_body_object(r, rs, session_patch_fields, ARRAY_LEN(session_patch_fields), &in) < 0)
 		return;
 	rc = store_session_set_notes(r->db, r->tenant_id, r->params[0], jsonx_str(in, "notes"),
 	                             &session);

@@ -36,22 +36,6 @@ static const struct jsonx_field user_patch_fields[] = {
 	{ "password", JSONX_STRING, 0, PASSWORD_MIN, 1024, 0 },
 };
 
-static int body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields,
-                       size_t n, json_object **out)
-{
-	struct jsonx_error err;
-	json_object *in = NULL;
-
-	if (jsonx_parse(r->body, r->body_len, &in, &err) < 0 ||
-	    jsonx_check(in, fields, n, &err) < 0) {
-		json_object_put(in);
-		resp_jsonx_error(rs, &err);
-		return -1;
-	}
-	*out = in;
-	return 0;
-}
-
 static int at_platform(const struct req *r)
 {
 	return r->tenant_id[0] == '\0';
@@ -142,7 +126,7 @@ void h_users_create(struct req *r, struct resp *rs)
 	const char *id;
 	int role, rc;
 
-	if (body_object(r, rs, user_create_fields, ARRAY_LEN(user_create_fields), &in) < 0)
+	if (h_body_object(r, rs, user_create_fields, ARRAY_LEN(user_create_fields), &in) < 0)
 		return;
 	if (!email_valid(jsonx_str(in, "email"))) {
 		resp_error(rs, 400, "invalid_field", "email", "email: must be an address like "
@@ -245,7 +229,7 @@ void h_user_patch(struct req *r, struct resp *rs)
 	/* The target first: another tenant's user is a 404 whatever the body says. */
 	if (user_load(r, rs, id, &current) < 0)
 		return;
-	if (body_object(r, rs, user_patch_fields, ARRAY_LEN(user_patch_fields), &in) < 0)
+	if (h_body_object(r, rs, user_patch_fields, ARRAY_LEN(user_patch_fields), &in) < 0)
 		goto out;
 	if (json_object_object_length(in) == 0) {
 		resp_error(rs, 400, "missing_field", NULL,

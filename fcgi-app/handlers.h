@@ -8,6 +8,12 @@
 #include "req.h"
 #include "resp.h"
 
+struct jsonx_field;
+/* Parses the request body as a JSON object and checks it against fields (jsonx.h):
+ * 0 with *out (owned), or -1 with the 400 reply already in rs. (h_util.c) */
+int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
+                  json_object **out) WUR;
+
 void h_healthz(struct req *r, struct resp *rs);
 
 void h_devices_create(struct req *r, struct resp *rs);
