@@ -50,7 +50,7 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_AUTH_FAILURE_WINDOW] = { "auth.failure_window", "KAIDEN_AUTH_FAILURE_WINDOW",
 		CFG_T_INT, "900", 1, 86400, NULL, 0, "seconds failed logins are counted over" },
 	[CFG_CF_DOMAIN] = { "cloudflare.domain", "KAIDEN_CF_DOMAIN", CFG_T_STRING,
-		"support.example.com", 0, 0, NULL, 0,
+		CFG_CF_DOMAIN_EXAMPLE, 0, 0, NULL, 0,
 		"sessions are published as sess-<id>.<domain> and sess-<id>-ssh.<domain>" },
 	[CFG_SESSION_SSH_PORT] = { "session.ssh_port", "KAIDEN_SESSION_SSH_PORT", CFG_T_INT, "22",
 		1, 65535, NULL, 0, "SSH port on the customer machine a session exposes" },

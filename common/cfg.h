@@ -62,6 +62,9 @@ enum cfg_key {
 	CFG__MAX
 };
 
+/* cloudflare.domain's default: an example, which helperd treats as not set. */
+#define CFG_CF_DOMAIN_EXAMPLE "support.example.com"
+
 enum cfg_type { CFG_T_STRING, CFG_T_INT, CFG_T_ENUM };
 
 struct cfg_entry {

@@ -996,7 +996,10 @@ static void missing_settings(char *out, size_t size)
 	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
 		const char *v = cfg_str(need[i].key);
 		int w;
-		if (v && v[0])
+		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
+		 * session's hostnames), but its default is an example: not set either. */
+		if (v && v[0] &&
+		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
 			continue;
 		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
 		if (w < 0 || (size_t)w >= size - len)

@@ -25,7 +25,7 @@
 #include "testdb.h"
 #include "provider.h"
 
-#define DOMAIN "support.example.com"
+#define DOMAIN "help.example.com" /* not cloudflare.domain's example default */
 
 struct helperd helperd;
 
@@ -915,6 +915,31 @@ START_TEST(test_none_provider)
 }
 END_TEST
 
+/* Every Cloudflare setting given but cloudflare.domain left at its example default: the
+ * provider is still "none", and the reason names KAIDEN_CF_DOMAIN alone. */
+START_TEST(test_domain_example_is_not_set)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	set("cloudflare.api_token", "t");
+	set("cloudflare.account_id", "a");
+	set("cloudflare.zone_id", "z");
+	set("cloudflare.access_team", "team");
+	set("cloudflare.domain", CFG_CF_DOMAIN_EXAMPLE);
+	ck_assert_int_eq(session_init(), 0);
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_msg(strcmp(v, "no tunnel provider is configured: set KAIDEN_CF_DOMAIN") == 0,
+	              "error: %s", v);
+	free(v);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
 static int S_done_flag;
 static int S_deleted;
 
@@ -1304,6 +1329,7 @@ int main(void)
 	tcase_add_test(sq, test_offline_during_restore);
 	T_ADD(sq, pg, test_sweep);
 	tcase_add_test(none, test_none_provider);
+	tcase_add_test(none, test_domain_example_is_not_set);
 	suite_add_tcase(s, sq);
 	suite_add_tcase(s, pg);
 	suite_add_tcase(s, none);
