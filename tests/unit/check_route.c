@@ -1003,6 +1003,82 @@ START_TEST(test_no_database)
 }
 END_TEST
 
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+/* docs/api.md's permission table says what the route table says: one row per route,
+ * "| `METHOD PATH` | acts in | admin | engineer | tenant_admin | customer | service |"
+ * with PATH relative to /api/v1, a tick where the role may call it, "public" on every
+ * column of a route without ROUTE_AUTH. */
+START_TEST(test_permission_table_documented)
+{
+	static const enum role cols[] = { ROLE_ADMIN, ROLE_ENGINEER, ROLE_TENANT_ADMIN,
+		                          ROLE_CUSTOMER, ROLE_SERVICE };
+	const struct route *t = route_table();
+	const char *srcdir = getenv("KAIDEN_SRCDIR");
+	char path[4096], line[1024];
+	int seen[ROUTE__MAX] = { 0 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%sdocs/api.md", srcdir ? srcdir : "",
+	         srcdir && *srcdir ? "/" : "");
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot read %s (run from the repository root)", path);
+	while (fgets(line, sizeof(line), f)) {
+		char ep[256], *cells[8], *p;
+		int ncells = 0, i;
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		/* The cells between the pipes, trimmed. */
+		p = line + 1;
+		while (ncells < 8) {
+			char *end = strchr(p, '|');
+			if (!end)
+				break;
+			*end = '\0';
+			cells[ncells++] = trim(p);
+			p = end + 1;
+		}
+		if (ncells != 7 || sscanf(cells[0], "`%255[^`]`", ep) != 1)
+			continue;
+		for (i = 0; i < ROUTE__MAX; i++) {
+			char want[256];
+			const char *pat = t[i].pattern;
+			if (strncmp(pat, "/api/v1", 7) == 0)
+				pat += 7;
+			snprintf(want, sizeof(want), "%s %s", req_method_name(t[i].method), pat);
+			if (strcmp(want, ep) == 0)
+				break;
+		}
+		ck_assert_msg(i < ROUTE__MAX, "docs/api.md lists %s, which is not routed", ep);
+		seen[i] = 1;
+		for (int c = 0; c < 5; c++) {
+			const char *cell = cells[2 + c];
+			if (!(t[i].flags & ROUTE_AUTH)) {
+				ck_assert_msg(strcmp(cell, "public") == 0, "%s: want public", ep);
+				continue;
+			}
+			ck_assert_msg((strcmp(cell, "\u2713") == 0) == !!(t[i].roles & cols[c]),
+			              "docs/api.md's permission table is wrong for %s, column %d ('%s')",
+			              ep, c + 1, cell);
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < ROUTE__MAX; i++)
+		ck_assert_msg(seen[i], "docs/api.md's permission table misses %s %s",
+		              req_method_name(t[i].method), t[i].pattern);
+}
+END_TEST
+
 START_TEST(test_route_table)
 {
 	const struct route *t = route_table();
@@ -1619,6 +1695,7 @@ static Suite *route_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60); /* argon2id per device made */
 	tcase_add_test(tc, test_route_table);
+	tcase_add_test(tc, test_permission_table_documented);
 	tcase_add_test(tc, test_healthz);
 	tcase_add_test(tc, test_unknown_paths);
 	tcase_add_test(tc, test_malformed_ids);
