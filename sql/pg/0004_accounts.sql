@@ -128,34 +128,45 @@ CREATE INDEX api_tokens_user_idx ON api_tokens (user_id, id);
 -- SET kaiden.staff = 'on' for their duration, which lets them through row-level security
 -- forced even on the owner. Each returns facts; the caller (the store) decides (password,
 -- digest, expiry, status). Their first six columns are the same in each: the store reads
--- an identity from them (store_auth_row.h).
+-- an identity from them (store_auth_row.h). PL/pgSQL, not SQL: a SQL function with SET
+-- clauses is planned again on every call (it cannot be inlined), which made the token
+-- check a third of the cost of an API request; PL/pgSQL keeps its plans per connection
+-- (measured with pgbench: 21,600 vs 74,000 calls/s).
 
 -- The login check's candidate: the active user with that email in the tenant, or among
 -- staff; the tenant's own user first. $2 NULL: staff only.
 CREATE FUNCTION kaiden_auth_user(p_email text, p_tenant uuid)
 RETURNS TABLE (user_id uuid, tenant_id uuid, email text, role text, user_status text,
                tenant_status text, password_hash text)
-LANGUAGE sql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 SELECT u.id AS user_id, u.tenant_id, u.email, u.role, u.status AS user_status,
        t.status AS tenant_status, u.password_hash
 FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id
 WHERE u.email = lower($1) AND (u.tenant_id = $2 OR u.tenant_id IS NULL)
   AND u.status = 'active'
-ORDER BY u.tenant_id IS NULL LIMIT 1
+ORDER BY u.tenant_id IS NULL LIMIT 1;
+END
 $$;
 
 -- A login (jti) and its user as they are now.
 CREATE FUNCTION kaiden_auth_login(p_jti uuid)
 RETURNS TABLE (user_id uuid, tenant_id uuid, email text, role text, user_status text,
                tenant_status text, expires_at timestamptz, revoked_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 SELECT l.user_id, u.tenant_id, u.email, u.role, u.status AS user_status,
        t.status AS tenant_status, l.expires_at, l.revoked_at
 FROM logins l JOIN users u ON u.id = l.user_id
 LEFT JOIN tenants t ON t.id = u.tenant_id
-WHERE l.id = $1
+WHERE l.id = $1;
+END
 $$;
 
 -- An API token and whom it acts as: a service token its tenant, a user token its user
@@ -164,8 +175,11 @@ CREATE FUNCTION kaiden_auth_token(p_id uuid)
 RETURNS TABLE (user_id uuid, tenant_id uuid, email text, role text, user_status text,
                tenant_status text, token_digest text, expires_at timestamptz,
                revoked_at timestamptz, last_used_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 SELECT k.user_id,
        CASE WHEN k.kind = 'service' THEN k.tenant_id ELSE u.tenant_id END AS tenant_id,
        u.email,
@@ -176,24 +190,32 @@ SELECT k.user_id,
 FROM api_tokens k LEFT JOIN users u ON u.id = k.user_id
 LEFT JOIN tenants t
        ON t.id = CASE WHEN k.kind = 'service' THEN k.tenant_id ELSE u.tenant_id END
-WHERE k.id = $1
+WHERE k.id = $1;
+END
 $$;
 
 -- Records a token's use ($2: now) unless it was recorded after $3 (a minute ago).
 CREATE FUNCTION kaiden_auth_token_used(p_id uuid, p_now timestamptz, p_since timestamptz)
 RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER SET kaiden.staff = 'on'
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
+#variable_conflict use_column
+BEGIN
 UPDATE api_tokens SET last_used_at = $2
-WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3);
+END
 $$;
 
 -- A tenant by its code, case-insensitively (login's tenant_code, subdomains).
 CREATE FUNCTION kaiden_tenant_by_code(p_code text)
 RETURNS TABLE (id uuid, status text)
-LANGUAGE sql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
-SELECT t.id, t.status FROM tenants t WHERE lower(t.code) = lower($1)
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
+SELECT t.id, t.status FROM tenants t WHERE lower(t.code) = lower($1);
+END
 $$;
 
 -- A SECURITY DEFINER function must not let its caller choose what its names mean: pin
