@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "ids.h"
@@ -219,12 +220,36 @@ void proto_msg_clear(struct proto_msg *msg)
 }
 
 /* fields is always consumed: its members move into the message, then it is released. */
+/* Zeroes the string values of the members that carry secrets (a tunnel token), so no
+ * copy json-c made of them outlives the message in freed memory. */
+static void wipe_secrets(json_object *obj)
+{
+	static const char *const secret_members[] = { "token", "secret" };
+	json_object *v;
+
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return;
+	for (size_t i = 0; i < sizeof(secret_members) / sizeof(secret_members[0]); i++)
+		if (json_object_object_get_ex(obj, secret_members[i], &v) &&
+		    json_object_is_type(v, json_type_string))
+			sodium_memzero((void *)json_object_get_string(v),
+			               (size_t)json_object_get_string_len(v));
+}
+
+void proto_text_free(char *text)
+{
+	if (!text)
+		return;
+	sodium_memzero(text, strlen(text));
+	free(text);
+}
+
 char *proto_build(enum proto_type type, json_object *fields)
 {
 	json_object *obj = NULL;
 	struct proto_msg check = { 0 };
 	struct jsonx_error err;
-	const char *text;
+	const char *text = NULL;
 	char *out = NULL;
 
 	if ((int)type < 0 || type >= PROTO__MAX) {
@@ -261,9 +286,14 @@ char *proto_build(enum proto_type type, json_object *fields)
 		          types[type].name, err.message, err.code);
 		goto out;
 	}
+	wipe_secrets(check.obj);
 	proto_msg_clear(&check);
 	out = strdup(text);
 out:
+	/* The serialised text lives in obj's print buffer: wipe it with the members. */
+	if (obj && text)
+		sodium_memzero((void *)text, strlen(text));
+	wipe_secrets(obj);
 	json_object_put(obj);
 	json_object_put(fields);
 	return out;

@@ -73,5 +73,7 @@ void proto_msg_clear(struct proto_msg *msg);
  * taken; may be NULL) and serialises it: owned text, or NULL when it does not validate
  * (a bug in the caller: logged). */
 char *proto_build(enum proto_type type, json_object *fields);
+/* Frees text from proto_build after zeroing it (it may hold a tunnel token). */
+void proto_text_free(char *text);
 
 #endif

@@ -809,7 +809,7 @@ int hub_send(const char *device_id, enum proto_type type, json_object *fields)
 	if (!text)
 		return -1;
 	rc = enqueue(c, text);
-	free(text);
+	proto_text_free(text); /* it may hold a tunnel token */
 	if (rc == 0)
 		log_debug("device=%s sent %s", device_id, proto_type_name(type));
 	return rc;

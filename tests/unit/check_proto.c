@@ -323,6 +323,28 @@ START_TEST(test_build_refuses)
 }
 END_TEST
 
+/* A tunnel token passed to proto_build does not outlive it in json-c's memory: the
+ * string object it came in (still referenced here) is zeroed, and proto_text_free takes
+ * the text. */
+START_TEST(test_build_wipes_token)
+{
+	static const char tok[] = "eyJhIjoiZmFrZS10dW5uZWwtdG9rZW4tdmFsdWUifQ";
+	json_object *fields = json_object_new_object(), *t = json_object_new_string(tok);
+	char *text;
+
+	json_object_get(t); /* ours, to look at afterwards */
+	json_object_object_add(fields, "session_id",
+	                       json_object_new_string("0190a0b0-c0d0-7e0f-8000-000000000001"));
+	json_object_object_add(fields, "token", t);
+	text = proto_build(PROTO_TUNNEL_START, fields);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, tok));
+	ck_assert_int_eq(json_object_get_string(t)[0], '\0');
+	proto_text_free(text);
+	json_object_put(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -335,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, test_size_cap);
 	tcase_add_test(tc, test_build_round_trip);
 	tcase_add_test(tc, test_build_refuses);
+	tcase_add_test(tc, test_build_wipes_token);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
