@@ -102,16 +102,8 @@ int store_device_list(struct db *db, const char *tenant_id, const char *status,
 		goto out;
 	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
 		goto out;
-	if (q) {
-		/* lower() on both sides: SQLite's LIKE folds ASCII only, PostgreSQL's does not
-		 * fold at all; the test cluster and SQLite both fold ASCII only in lower(). */
-		pattern = store_like_pattern(q);
-		if (!pattern || store_sql_and(&sql,
-		                              "(lower(name) LIKE lower($?) ESCAPE '\\' OR "
-		                              "lower(hostname) LIKE lower($?) ESCAPE '\\')",
-		                              params, &nparams, pattern) != 0)
-			goto out;
-	}
+	if (q && store_sql_search(&sql, params, &nparams, "name", "hostname", q, &pattern) != 0)
+		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
 	                    limit, device_cols, DEVICE_NCOLS, out);
 out:

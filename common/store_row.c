@@ -171,6 +171,20 @@ int store_sql_and(struct buf *sql, const char *expr, const char **params, int *n
 	return 0;
 }
 
+int store_sql_search(struct buf *sql, const char **params, int *nparams, const char *col_a,
+                     const char *col_b, const char *q, char **pattern)
+{
+	char expr[256];
+
+	*pattern = store_like_pattern(q);
+	if (!*pattern)
+		return -1;
+	snprintf(expr, sizeof(expr),
+	         "(lower(%s) LIKE lower($?) ESCAPE '\\' OR lower(%s) LIKE lower($?) ESCAPE '\\')",
+	         col_a, col_b);
+	return store_sql_and(sql, expr, params, nparams, *pattern);
+}
+
 char *store_like_pattern(const char *q)
 {
 	struct buf b;

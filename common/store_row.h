@@ -71,6 +71,14 @@ int store_sql_and(struct buf *sql, const char *expr, const char **params, int *n
  * '\' (owned: free). NULL when out of memory. */
 char *store_like_pattern(const char *q);
 
+/* The lists' ?q= filter: appends " AND (lower(col_a) LIKE lower($n) ESCAPE '\' OR
+ * lower(col_b) LIKE ...)" matching q as a literal substring, case-insensitively in ASCII
+ * on both backends (SQLite's LIKE folds ASCII only, PostgreSQL's does not fold; lower()
+ * on both sides makes them agree). *pattern receives the parameter's text (owned: free
+ * it after the query; NULL on failure). 0 or -1. */
+int store_sql_search(struct buf *sql, const char **params, int *nparams, const char *col_a,
+                     const char *col_b, const char *q, char **pattern) WUR;
+
 /* Inside the caller's transaction: STORE_OK if the device lives in the tenant (ids
  * already checked by store_id), else STORE_NOT_FOUND. On PostgreSQL the row is locked
  * until commit: exclusive (FOR UPDATE) to delete the device, shared (FOR SHARE) to add a

@@ -353,14 +353,8 @@ int store_tenant_list(struct db *db, const char *status, const char *q,
 		goto out;
 	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
 		goto out;
-	if (q) {
-		pattern = store_like_pattern(q);
-		if (!pattern || store_sql_and(&sql,
-		                              "(lower(code) LIKE lower($?) ESCAPE '\\' OR "
-		                              "lower(name) LIKE lower($?) ESCAPE '\\')",
-		                              params, &nparams, pattern) != 0)
-			goto out;
-	}
+	if (q && store_sql_search(&sql, params, &nparams, "code", "name", q, &pattern) != 0)
+		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
 	                    limit, tenant_cols, TENANT_NCOLS, out);
 out:

@@ -207,15 +207,8 @@ int store_user_list(struct db *db, const char *tenant_id, int staff_only, const 
 		goto out;
 	if (role && store_sql_and(&sql, "role = $?", params, &nparams, role) != 0)
 		goto out;
-	if (q) {
-		/* As store_device_list: lower() on both sides, % and _ taken literally. */
-		pattern = store_like_pattern(q);
-		if (!pattern || store_sql_and(&sql,
-		                              "(lower(email) LIKE lower($?) ESCAPE '\\' OR "
-		                              "lower(name) LIKE lower($?) ESCAPE '\\')",
-		                              params, &nparams, pattern) != 0)
-			goto out;
-	}
+	if (q && store_sql_search(&sql, params, &nparams, "email", "name", q, &pattern) != 0)
+		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
 	                    limit, user_cols, USER_NCOLS, out);
 out:
