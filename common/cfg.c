@@ -16,6 +16,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 		NULL, 0, "worker threads, each with its own database connection" },
 	[CFG_SERVER_MAX_BODY] = { "server.max_body", "KAIDEN_SERVER_MAX_BODY", CFG_T_INT, "65536",
 		1024, 16777216, NULL, 0, "largest request body accepted, in bytes (413 above)" },
+	[CFG_SERVER_MAX_IMPORT] = { "server.max_import", "KAIDEN_SERVER_MAX_IMPORT", CFG_T_INT,
+		"67108864", 1024, 1073741824, NULL, 0,
+		"largest tenant archive POST /api/v1/tenant/import accepts, in bytes (the other "
+		"routes: server.max_body)" },
 	[CFG_SERVER_PUBLIC_URL] = { "server.public_url", "KAIDEN_SERVER_PUBLIC_URL", CFG_T_STRING,
 		"", 0, 0, NULL, 0, "the URL users reach the portal at, for links (optional)" },
 	[CFG_SERVER_MODE] = { "server.mode", "KAIDEN_SERVER_MODE", CFG_T_ENUM, "single", 0, 0,

@@ -15,6 +15,7 @@ enum cfg_key {
 	CFG_SERVER_SOCKET,        /* server.socket        KAIDEN_SERVER_SOCKET */
 	CFG_SERVER_THREADS,       /* server.threads       KAIDEN_SERVER_THREADS */
 	CFG_SERVER_MAX_BODY,      /* server.max_body      KAIDEN_SERVER_MAX_BODY (bytes) */
+	CFG_SERVER_MAX_IMPORT,    /* server.max_import    KAIDEN_SERVER_MAX_IMPORT (bytes: tenant import) */
 	CFG_SERVER_PUBLIC_URL,    /* server.public_url    KAIDEN_SERVER_PUBLIC_URL */
 	CFG_SERVER_MODE,          /* server.mode          KAIDEN_SERVER_MODE single|multi */
 	CFG_DATABASE_DRIVER,      /* database.driver      KAIDEN_DATABASE_DRIVER sqlite|postgres */

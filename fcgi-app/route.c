@@ -275,7 +275,7 @@ static void route_run(struct req *r, struct resp *rs)
 		if (r->body_too_large) {
 			resp_error(rs, 413, "payload_too_large", NULL,
 			           "the body is larger than the limit of %ld bytes",
-			           cfg_int(CFG_SERVER_MAX_BODY));
+			           req_body_limit(r));
 			return;
 		}
 		if (!content_type_is_json(r->content_type)) {

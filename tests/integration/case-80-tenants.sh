@@ -203,6 +203,9 @@ ta_as TA_SVC
 t "... and its tokens work again" GET /api/v1/devices '' 200 '.items | length == 1'
 
 # ---- the audit log ----------------------------------------------------------------------
+# A 100 kB settings value makes the archive bigger than server.max_body (64 KiB): the
+# import below goes through only because that route takes up to server.max_import.
+dbq "UPDATE tenants SET settings = '{\"lang\":\"fr\",\"notes\":\"$(repeat 100000 n)\"}' WHERE id = '$TA_ID'"
 ta_as TA_ANN
 t "export the tenant" POST /api/v1/tenant/export '' 200 \
 	'.format == "kaiden-tenant-export"' '.version == 1' '(.schema | type) == "number"' \
@@ -210,6 +213,7 @@ t "export the tenant" POST /api/v1/tenant/export '' 200 \
 	'.tables.api_tokens | length == 2' '[.tables[][] | .tenant_id] | all(. == $ENV.TA_ID)' \
 	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not'
 cp "$T/body" "$T/acme-export.json"
+if [ "$(wc -c <"$T/acme-export.json")" -gt 65536 ]; then ok "the archive is bigger than server.max_body"; else bad "the archive is bigger than server.max_body" "$(wc -c <"$T/acme-export.json") bytes"; fi
 header "the export is an attachment" '^content-disposition: attachment'
 t "the tenant admin sees the tenant's audit entries" GET /api/v1/audit '' 200 \
 	'.items | length > 0' '[.items[].tenant_id] | all(. == $ENV.TA_ID)' \
