@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -654,6 +655,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		L.rx_len += len;
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 			int rc = handle_message(wsi);
+			/* The frame may have carried a tunnel token. */
+			sodium_memzero(L.rx, L.rx_len);
 			L.rx_len = 0;
 			return rc;
 		}

@@ -211,15 +211,6 @@ int proto_parse(const char *data, size_t len, struct proto_msg *out, struct json
 	return 0;
 }
 
-void proto_msg_clear(struct proto_msg *msg)
-{
-	if (!msg)
-		return;
-	json_object_put(msg->obj);
-	msg->obj = NULL;
-}
-
-/* fields is always consumed: its members move into the message, then it is released. */
 /* Zeroes the string values of the members that carry secrets (a tunnel token), so no
  * copy json-c made of them outlives the message in freed memory. */
 static void wipe_secrets(json_object *obj)
@@ -236,6 +227,16 @@ static void wipe_secrets(json_object *obj)
 			               (size_t)json_object_get_string_len(v));
 }
 
+void proto_msg_clear(struct proto_msg *msg)
+{
+	if (!msg)
+		return;
+	wipe_secrets(msg->obj); /* a tunnel.start's token */
+	json_object_put(msg->obj);
+	msg->obj = NULL;
+}
+
+/* fields is always consumed: its members move into the message, then it is released. */
 void proto_text_free(char *text)
 {
 	if (!text)

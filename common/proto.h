@@ -67,6 +67,7 @@ const char *proto_type_name(enum proto_type type);
  * (jsonx codes, plus "unknown_type"; over PROTO_MAX_MSG: "too_large"). */
 int proto_parse(const char *data, size_t len, struct proto_msg *out,
                 struct jsonx_error *err) WUR;
+/* Frees the message, zeroing the values of secret members (token, secret) first. */
 void proto_msg_clear(struct proto_msg *msg);
 
 /* Builds a message of type with the members of fields (a JSON object whose members are

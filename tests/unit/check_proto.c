@@ -345,6 +345,25 @@ START_TEST(test_build_wipes_token)
 }
 END_TEST
 
+/* A parsed tunnel.start's token is zeroed when the message is cleared. */
+START_TEST(test_clear_wipes_token)
+{
+	static const char frame[] = "{\"type\":\"tunnel.start\",\"session_id\":"
+	                            "\"0190a0b0-c0d0-7e0f-8000-000000000001\",\"token\":\"eyJhc2VjcmV0\"}";
+	struct proto_msg msg = { 0 };
+	struct jsonx_error err;
+	json_object *t = NULL;
+
+	ck_assert_int_eq(proto_parse(frame, strlen(frame), &msg, &err), 0);
+	ck_assert(json_object_object_get_ex(msg.obj, "token", &t));
+	json_object_get(t); /* ours, to look at afterwards */
+	ck_assert_str_eq(json_object_get_string(t), "eyJhc2VjcmV0");
+	proto_msg_clear(&msg);
+	ck_assert_int_eq(json_object_get_string(t)[0], '\0');
+	json_object_put(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -358,6 +377,7 @@ int main(void)
 	tcase_add_test(tc, test_build_round_trip);
 	tcase_add_test(tc, test_build_refuses);
 	tcase_add_test(tc, test_build_wipes_token);
+	tcase_add_test(tc, test_clear_wipes_token);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
