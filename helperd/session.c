@@ -397,21 +397,42 @@ static void fail_start(struct sess *s, const char *reason)
 
 /* ---- the start path -------------------------------------------------------------- */
 
+/* Why a wait for tunnel.ready ended (start or restore). */
+static void ready_timeout_reason(char *out, size_t size)
+{
+	snprintf(out, size, "the agent on the device did not report the tunnel ready within %ld s",
+	         cfg_int(CFG_SESSION_READY_TIMEOUT));
+}
+
+/* Sends tunnel.start with token (borrowed: the provider wipes its copy after the
+ * callback this runs in) and waits up to session.ready_timeout, then on_timeout.
+ * 0, or -1 when the device is not connected here. */
+static int send_tunnel_start(struct sess *s, const char *token, uv_timer_cb on_timeout)
+{
+	json_object *fields = json_object_new_object();
+
+	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
+	json_object_object_add(fields, "token", json_object_new_string(token));
+	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0)
+		return -1;
+	s->agent_maybe_running = 1;
+	uv_timer_start(s->timer, on_timeout, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
+	               0);
+	return 0;
+}
+
 static void ready_timeout(uv_timer_t *t)
 {
 	struct sess *s = t->data;
 	char reason[160];
 
-	snprintf(reason, sizeof(reason),
-	         "the agent on the device did not report the tunnel ready within %ld s",
-	         cfg_int(CFG_SESSION_READY_TIMEOUT));
+	ready_timeout_reason(reason, sizeof(reason));
 	fail_start(s, reason);
 }
 
 static void provisioned(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
-	json_object *fields;
 	char reason[700];
 
 	s->op = NULL;
@@ -456,19 +477,13 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 			fail_start(s, "device is offline");
 		return;
 	}
-	fields = json_object_new_object();
-	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
-	json_object_object_add(fields, "token", json_object_new_string(res->token));
-	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0) {
+	if (send_tunnel_start(s, res->token, ready_timeout) != 0) {
 		fail_start(s, "device is offline");
 		return;
 	}
-	s->agent_maybe_running = 1;
 	s->phase = PH_AGENT;
 	log_info("session=%s device=%s tunnel.start sent (%d Cloudflare calls so far)", s->t.id,
 	         s->t.device_id, s->calls);
-	uv_timer_start(s->timer, ready_timeout, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
-	               0);
 }
 
 static void agent_ready(struct sess *s)
@@ -587,16 +602,13 @@ static void restore_timeout(uv_timer_t *t)
 	struct sess *s = t->data;
 	char reason[160];
 
-	snprintf(reason, sizeof(reason),
-	         "the agent on the device did not report the tunnel ready within %ld s",
-	         cfg_int(CFG_SESSION_READY_TIMEOUT));
+	ready_timeout_reason(reason, sizeof(reason));
 	restore_end(s, reason);
 }
 
 static void restore_token(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
-	json_object *fields;
 
 	s->op = NULL;
 	s->calls += res->calls;
@@ -604,20 +616,12 @@ static void restore_token(void *arg, const struct tunnel_result *res)
 		restore_end(s, res->reason);
 		return;
 	}
-	/* As in provisioned(): the token goes straight into the message; the provider
-	 * wipes its copy when this callback returns. */
-	fields = json_object_new_object();
-	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
-	json_object_object_add(fields, "token", json_object_new_string(res->token));
-	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0) {
+	if (send_tunnel_start(s, res->token, restore_timeout) != 0) {
 		restore_end(s, "the device went offline");
 		return;
 	}
-	s->agent_maybe_running = 1;
 	s->phase = PH_RESTORE_WAIT;
 	log_info("session=%s device=%s tunnel.start sent again", s->t.id, s->t.device_id);
-	uv_timer_start(s->timer, restore_timeout,
-	               (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000, 0);
 }
 
 /* The agent does not run the tunnel of an active session (why says how we know):

@@ -9,7 +9,6 @@
 #include "store.h"
 #include "testdb.h"
 
-#define TENANT2 "11111111-1111-4111-8111-111111111111"
 
 static int is_rfc3339_ms(const char *s)
 {

@@ -6,29 +6,7 @@
 #include "store.h"
 #include "testdb.h"
 
-#define TENANT2 "11111111-1111-4111-8111-111111111111"
 #define DOMAIN "support.example.com"
-#define NOBODY "0190a2c4-0000-7000-8000-000000000000"
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int jhas(json_object *o, const char *key)
-{
-	return json_object_object_get_ex(o, key, NULL);
-}
-
-static void add_tenant2(void)
-{
-	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ('" TENANT2 "', 't2', 'Tenant 2')",
-	      0, NULL);
-}
 
 /* Creates a device; its id into id (UUID_STR_LEN). */
 static void mk_device(const char *tenant, const char *name, char *id)

@@ -6,8 +6,6 @@
 #include "store_agent.h"
 #include "testdb.h"
 
-#define TENANT2 "11111111-1111-4111-8111-111111111111"
-#define NOBODY "0190a2c4-0000-7000-8000-000000000000"
 
 static void mk_device(const char *tenant, const char *name, char *id)
 {

@@ -8,29 +8,7 @@
 #include "store_auth.h"
 #include "testdb.h"
 
-#define TENANT2 "11111111-1111-4111-8111-111111111111"
-#define NOBODY "0190a2c4-0000-7000-8000-000000000000"
 #define PAST "2020-01-01T00:00:00.000Z"
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int jhas(json_object *o, const char *key)
-{
-	return json_object_object_get_ex(o, key, NULL);
-}
-
-static void add_tenant2(void)
-{
-	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ('" TENANT2 "', 't2', 'Tenant 2')",
-	      0, NULL);
-}
 
 static void set_tenant_status(const char *tenant, const char *status)
 {

@@ -9,20 +9,10 @@
 #include "testdb.h"
 
 #define DOMAIN "support.example.com"
-#define NOBODY "0190a2c4-0000-7000-8000-000000000000"
 
 /* Every table that holds a tenant's rows, for the comparisons (missing ones skipped). */
 static const char *const all_tables[] = { "tenants", "users",     "devices", "sessions",
 	                                  "api_tokens", "audit_log", "jobs" };
-
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 static json_object *jget(json_object *o, const char *key)
 {

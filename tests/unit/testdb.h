@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
 #include "db.h"
 #include "log.h"
@@ -211,6 +212,32 @@ static inline void T_kill_session(struct db *db)
 }
 
 /* Adds the test to both TCases. */
+/* ---- what the store suites share ------------------------------------------------ */
+
+#define TENANT2 "11111111-1111-4111-8111-111111111111"  /* a second tenant (add_tenant2) */
+#define NOBODY "0190a2c4-0000-7000-8000-000000000000"   /* an id no row has */
+
+/* The text of member key (any JSON type as text), or NULL when absent or null. */
+static inline const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static inline int jhas(json_object *o, const char *key)
+{
+	return json_object_object_get_ex(o, key, NULL);
+}
+
+static inline void add_tenant2(void)
+{
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ('" TENANT2 "', 't2', 'Tenant 2')",
+	      0, NULL);
+}
+
 #define T_ADD(tc_sqlite, tc_pg, fn)            \
 	do {                                   \
 		tcase_add_test(tc_sqlite, fn); \
