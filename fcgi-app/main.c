@@ -119,11 +119,11 @@ static void drain(const struct io *io)
 		;
 }
 
-/* Reads the body into r, up to req_body_limit. A body that is larger (by its
+/* Reads the body into r, up to route_body_limit. A body that is larger (by its
  * CONTENT_LENGTH, or by what arrives) is skipped and flagged for a 413. */
 static void read_body(struct req *r, const struct io *io)
 {
-	long max = req_body_limit(r);
+	long max = route_body_limit(r);
 	long want = r->content_length;
 	struct buf body;
 	char chunk[8192];

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
 #include "ids.h"
 #include "store.h"
 
@@ -218,13 +217,6 @@ void req_take_body(struct req *r, char *body, size_t len)
 	free(r->body);
 	r->body = body;
 	r->body_len = body ? len : 0;
-}
-
-long req_body_limit(const struct req *r)
-{
-	if (r->method == HTTP_POST && r->path && strcmp(r->path, "/api/v1/tenant/import") == 0)
-		return cfg_int(CFG_SERVER_MAX_IMPORT);
-	return cfg_int(CFG_SERVER_MAX_BODY);
 }
 
 int req_keep(struct req *r, char *s)

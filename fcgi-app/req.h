@@ -92,10 +92,6 @@ int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_
  * without control characters, else 0. */
 int req_text_valid(const char *s);
 
-/* The largest body this request may carry: server.max_import for POST
- * /api/v1/tenant/import (a tenant archive), server.max_body for everything else. */
-long req_body_limit(const struct req *r);
-
 /* Hands s (malloc'd) to the request, to be freed by req_clear. 0, or -1 (s is freed)
  * when the request already holds as many as it can. */
 int req_keep(struct req *r, char *s) WUR;

@@ -110,7 +110,7 @@ static const struct route routes[ROUTE__MAX] = {
 	[ROUTE_TENANT_EXPORT] = { HTTP_POST, "/api/v1/tenant/export", h_tenant_export, AUTH_T,
 		R_ADMIN | R_TADMIN | R_SERVICE, "Export the tenant's data as one archive" },
 	[ROUTE_TENANT_IMPORT] = { HTTP_POST, "/api/v1/tenant/import", h_tenant_import,
-		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN,
+		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY | ROUTE_ARCHIVE, R_ADMIN,
 		"Load a tenant archive into this deployment, ids kept" },
 
 	[ROUTE_AUDIT_LIST] = { HTTP_GET, "/api/v1/audit", h_audit_list, AUTH_T | ROUTE_PLATFORM,
@@ -230,6 +230,21 @@ static void allow_header(struct resp *rs, unsigned methods)
 	resp_header(rs, "Allow", allow);
 }
 
+long route_body_limit(const struct req *r)
+{
+	const char *starts[REQ_MAX_PARAMS];
+	size_t lens[REQ_MAX_PARAMS];
+
+	for (int i = 0; i < ROUTE__MAX; i++) {
+		int n = 0;
+		if (routes[i].method == r->method && (routes[i].flags & ROUTE_ARCHIVE) &&
+		    pattern_match(routes[i].pattern, r->path ? r->path : "", starts, lens, &n) ==
+		            MATCH_YES)
+			return cfg_int(CFG_SERVER_MAX_IMPORT);
+	}
+	return cfg_int(CFG_SERVER_MAX_BODY);
+}
+
 static void route_run(struct req *r, struct resp *rs)
 {
 	const char *starts[REQ_MAX_PARAMS], *found_starts[REQ_MAX_PARAMS];
@@ -275,7 +290,7 @@ static void route_run(struct req *r, struct resp *rs)
 		if (r->body_too_large) {
 			resp_error(rs, 413, "payload_too_large", NULL,
 			           "the body is larger than the limit of %ld bytes",
-			           req_body_limit(r));
+			           route_body_limit(r));
 			return;
 		}
 		if (!content_type_is_json(r->content_type)) {

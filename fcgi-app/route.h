@@ -50,8 +50,10 @@ enum route_flags {
 	ROUTE_AUTH = 1 << 0,     /* needs a valid credential, and a role in .roles */
 	ROUTE_BODY = 1 << 1,     /* takes a JSON body (application/json) */
 	ROUTE_TENANT = 1 << 2,   /* acts in a tenant (staff in multi mode must name one) */
-	ROUTE_PLATFORM = 1 << 3  /* acts at platform level (staff-wide scope); with
+	ROUTE_PLATFORM = 1 << 3, /* acts at platform level (staff-wide scope); with
 	                            ROUTE_TENANT: in the tenant if one is named, else here */
+	ROUTE_ARCHIVE = 1 << 4   /* the body is a tenant archive: up to server.max_import
+	                            rather than server.max_body */
 };
 
 typedef void (*route_handler)(struct req *r, struct resp *rs);
@@ -67,6 +69,9 @@ struct route {
 
 /* The table, ROUTE__MAX entries. */
 const struct route *route_table(void);
+/* The largest body r may carry, by its route (read before the body is): server.max_import
+ * for a ROUTE_ARCHIVE route, else server.max_body. */
+long route_body_limit(const struct req *r);
 /* Finds the route and runs it; always leaves a status in rs. */
 void route_dispatch(struct req *r, struct resp *rs);
 
