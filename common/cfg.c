@@ -339,6 +339,12 @@ long cfg_int(enum cfg_key key)
 	return ints[key];
 }
 
+const char *cfg_source(enum cfg_key key)
+{
+	ensure_loaded();
+	return sources[key];
+}
+
 const struct cfg_entry *cfg_table(void)
 {
 	return table;
