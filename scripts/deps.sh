@@ -11,8 +11,8 @@
 set -eu
 
 build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev"
-# curl: scripts/stack.sh waits for /healthz with it.
-run="$build nginx curl"
+# curl: scripts/stack.sh waits for /healthz with it; jq: the README's quick start.
+run="$build nginx curl jq"
 # The integration tests: PostgreSQL for the second pass, jq for JSON assertions, the
 # sqlite3 and psql (with postgresql) clients to look at the rows directly; iproute2 for
 # ss, with which scripts/pg.sh finds a free port.
