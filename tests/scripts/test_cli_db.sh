@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build}
-API=$(pwd -P)/$B/bin/kaiden-api
+case $B in /*) API=$B/bin/kaiden-api ;; *) API=$(pwd -P)/$B/bin/kaiden-api ;; esac
 . tests/scripts/lib.sh
 
 for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do

@@ -171,4 +171,10 @@ if [ -z "$new" ]; then
 else
 	bad "no file appeared or changed in the checkout" "$(echo "$new" | tr '\n' ' ')"
 fi
+# The portal page says what var/admin.token is: a service token, not an administrator's.
+if grep -q "first administrator's token" www/index.html || ! grep -q 'service token' www/index.html; then
+	bad "www/index.html calls var/admin.token a service token" "it calls it the first administrator's token"
+else
+	ok "www/index.html calls var/admin.token a service token"
+fi
 summary
