@@ -29,7 +29,8 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_DATABASE_DRIVER] = { "database.driver", "KAIDEN_DATABASE_DRIVER", CFG_T_ENUM,
 		"sqlite", 0, 0, "sqlite|postgres", 0, "which database to use" },
 	[CFG_DATABASE_PATH] = { "database.path", "KAIDEN_DATABASE_PATH", CFG_T_STRING,
-		"./kaiden.db", 0, 0, NULL, 0, "SQLite database file (driver sqlite)" },
+		"./kaiden.db", 0, 0, NULL, 0,
+		"SQLite database file (driver sqlite); only `kaiden-api migrate` creates it" },
 	[CFG_DATABASE_DSN] = { "database.dsn", "KAIDEN_DATABASE_DSN", CFG_T_STRING, "", 0, 0,
 		NULL, 1, "libpq connection string or URI (driver postgres); connect as a non-owner "
 		"role so row-level security holds" },
