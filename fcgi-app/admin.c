@@ -134,9 +134,16 @@ int admin_config_load(const char *path)
 	return 0;
 }
 
+/* The setting naming the database: key (database.dsn or database.owner_dsn) on
+ * PostgreSQL, database.path on SQLite. */
+static enum cfg_key db_key(enum cfg_key key)
+{
+	return strcmp(cfg_str(CFG_DATABASE_DRIVER), "postgres") == 0 ? key : CFG_DATABASE_PATH;
+}
+
 /* Which database, and from which settings, for a message: "the SQLite database
  * /x/kaiden.db (database.path from the file var/kaiden.yaml)". A PostgreSQL DSN may hold
- * a password, so only where it came from is said. */
+ * a password, so only where it came from is said. key: as db_key gives it. */
 static void db_describe(enum cfg_key key, char *out, size_t len)
 {
 	const struct cfg_entry *e = &cfg_table()[key];
@@ -158,18 +165,17 @@ static void db_describe(enum cfg_key key, char *out, size_t len)
 		snprintf(out, len, "the PostgreSQL database (%s %s)", e->name, from);
 }
 
-/* key: the setting naming the database (database.dsn or database.owner_dsn; SQLite
- * uses database.path whatever it is). create: 1 for `migrate`, the only command that
- * may make a new SQLite file. */
+/* key: database.dsn or database.owner_dsn (db_key). create: 1 for `migrate`, the only
+ * command that may make a new SQLite file. */
 static int db_open_as(enum cfg_key key, int create, struct db **out)
 {
 	const char *driver = cfg_str(CFG_DATABASE_DRIVER);
 	char where[1024];
 	int rc;
 
-	if (strcmp(driver, "postgres") != 0)
-		key = CFG_DATABASE_PATH;
-	rc = create ? db_open(driver, cfg_str(key), out) : db_open_existing(driver, cfg_str(key), out);
+	key = db_key(key);
+	rc = create ? db_open(driver, cfg_str(key), out)
+	            : db_open_existing(driver, cfg_str(key), out);
 	if (rc == DB_OK)
 		return 0;
 	db_describe(key, where, sizeof(where));
@@ -192,9 +198,7 @@ static int db_check_migrated(struct db *db)
 		return -1;
 	if (version == want)
 		return 0;
-	db_describe(strcmp(cfg_str(CFG_DATABASE_DRIVER), "postgres") == 0 ? CFG_DATABASE_DSN
-	                                                               : CFG_DATABASE_PATH,
-	            where, sizeof(where));
+	db_describe(db_key(CFG_DATABASE_DSN), where, sizeof(where));
 	if (version == 0)
 		log_error("%s is not migrated (no tables): run `kaiden-api migrate` with the same "
 		          "settings first", where);
