@@ -1,4 +1,4 @@
-/* session.c: the session lifecycle, a persisted state machine per session (DESIGN.md,
+/* session.c: the session lifecycle, a persisted state machine per session (docs/architecture.md,
  * "Session lifecycle"; the provider's own steps are in tunnel_cf.c).
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
