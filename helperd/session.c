@@ -1,5 +1,6 @@
-/* session.c: the session lifecycle, a persisted state machine per session (docs/architecture.md,
- * "Session lifecycle"; the provider's own steps are in tunnel_cf.c).
+/* session.c: the session lifecycle, a persisted state machine per session
+ * (docs/architecture.md, "Session lifecycle"; the provider's own steps are in
+ * tunnel_cf.c).
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
