@@ -7,7 +7,12 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-[ $# -gt 0 ] || set -- $(cd tests/scripts && ls test_*.sh | sed 's/\.sh$//')
+if [ $# -eq 0 ]; then
+	for f in tests/scripts/test_*.sh; do
+		t=${f##*/}
+		set -- "$@" "${t%.sh}"
+	done
+fi
 failed=
 for t in "$@"; do
 	start=$(date +%s)

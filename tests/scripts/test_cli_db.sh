@@ -5,7 +5,7 @@
 # saying which file it looked for, from which setting, and to run migrate, and leaves no
 # file behind; an empty file gets "not migrated", not "no such table".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 case $B in /*) API=$B/bin/kaiden-api ;; *) API=$(pwd -P)/$B/bin/kaiden-api ;; esac
 . tests/scripts/lib.sh
@@ -32,6 +32,7 @@ expect_fail() {
 }
 
 cd "$T/empty" || exit 1
+# shellcheck disable=SC2016 # the backquotes are kaiden-api's, not the shell's
 expect_fail "token create without a database says so" \
 	'the SQLite database \./kaiden\.db \(database\.path is the default: no config file given, no KAIDEN_DATABASE_PATH\) does not exist: run `kaiden-api migrate`' \
 	"$API" token create

@@ -5,8 +5,7 @@
 # that record their calls: nothing is installed. The lock is a real POSIX lock (what apt
 # takes) on a file of ours (DEPS_LOCK_FILES), held by a helper until the test lets go.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd -P)
+cd "$(dirname "$0")/../.." || exit 1
 . tests/scripts/lib.sh
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-deps.XXXXXX")

@@ -4,8 +4,9 @@
 # migrations, and every table it lists as planned is created by neither (build one, and
 # this says to move it); the README links it and no longer sends readers to a DESIGN.md
 # a clone does not have.
+# shellcheck disable=SC2016 # backquotes in patterns here are Markdown's, matched literally
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/scripts/lib.sh
 DOC=docs/architecture.md
 

@@ -12,8 +12,7 @@
 #
 #   B=build bash tests/scripts/test_readme.sh      (KEEP=1 keeps the directory)
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd -P)
+cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 . tests/scripts/lib.sh
 
