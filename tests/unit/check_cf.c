@@ -122,6 +122,7 @@ static const char *jget(json_object *o, const char *k)
 
 #define TUNNELS "/accounts/" F_ACCOUNT "/cfd_tunnel"
 #define DNS "/zones/" F_ZONE "/dns_records"
+#define APPS "/accounts/" F_ACCOUNT "/access/apps"
 
 /* ---- tests --------------------------------------------------------------------- */
 
@@ -365,6 +366,56 @@ START_TEST(test_paging)
 }
 END_TEST
 
+/* Cloudflare may serve fewer items per page than asked (the fake caps Access lists): a
+ * page shorter than the per_page asked for is not the last one; result_info says how
+ * many there are. 5 apps, capped at 2 a page, asked 100: three GETs, all 5. */
+START_TEST(test_paging_capped)
+{
+	struct got g = { 0 };
+	json_object *log;
+
+	for (int i = 0; i < 5; i++) {
+		char name[64], domain[64];
+		json_object *b = json_object_new_object();
+		snprintf(name, sizeof(name), "kaiden-sess-cap%d", i);
+		snprintf(domain, sizeof(domain), "cap%d.example.com", i);
+		json_object_object_add(b, "name", json_object_new_string(name));
+		json_object_object_add(b, "type", json_object_new_string("self_hosted"));
+		json_object_object_add(b, "domain", json_object_new_string(domain));
+		ck_assert_ptr_nonnull(cf_call("POST", APPS, b, got_cb, &g));
+		wait_got(&g);
+		ck_assert_int_eq(g.r.status, CF_OK);
+		got_clear(&g);
+	}
+	F_faults("{\"max_per_page\":{\"access\":2}}");
+	ck_assert_ptr_nonnull(cf_list(APPS, 100, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 5);
+	for (int i = 0; i < 5; i++) {
+		char name[64];
+		int seen = 0;
+		snprintf(name, sizeof(name), "kaiden-sess-cap%d", i);
+		for (size_t k = 0; k < json_object_array_length(g.result); k++)
+			seen += strcmp(jget(json_object_array_get_idx(g.result, k), "name"), name) == 0;
+		ck_assert_msg(seen == 1, "%s listed %d times", name, seen);
+	}
+	got_clear(&g);
+	/* The GETs asked per_page=100 and pages 1, 2, 3 (the third with 1 item). */
+	log = F_ctl("GET", "/_fake/log?kind=api", NULL);
+	ck_assert_int_eq((int)json_object_array_length(log), 5 + 3);
+	json_object_put(log);
+
+	/* A page with nothing on it ends a list whatever result_info says. */
+	ck_assert_ptr_nonnull(cf_list(APPS "?name=none", 100, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 0);
+	ck_assert_int_eq(F_api_calls(), 5 + 3 + 1);
+	got_clear(&g);
+}
+END_TEST
+
 /* Neither the API token nor a tunnel token may reach the log; the request carried the
  * token (the fake accepted it) and a JSON content type (it refuses others). */
 START_TEST(test_no_token_in_logs)
@@ -487,6 +538,7 @@ int main(void)
 	tcase_add_test(tc, test_429_retry_after);
 	tcase_add_test(tc, test_delete_404_is_done);
 	tcase_add_test(tc, test_paging);
+	tcase_add_test(tc, test_paging_capped);
 	tcase_add_test(tc, test_no_token_in_logs);
 	tcase_add_test(tc, test_auth_refused);
 	tcase_add_test(tc, test_cancel);
