@@ -375,17 +375,11 @@ START_TEST(test_paging_capped)
 	json_object *log;
 
 	for (int i = 0; i < 5; i++) {
-		char name[64], domain[64];
-		json_object *b = json_object_new_object();
-		snprintf(name, sizeof(name), "kaiden-sess-cap%d", i);
-		snprintf(domain, sizeof(domain), "cap%d.example.com", i);
-		json_object_object_add(b, "name", json_object_new_string(name));
-		json_object_object_add(b, "type", json_object_new_string("self_hosted"));
-		json_object_object_add(b, "domain", json_object_new_string(domain));
-		ck_assert_ptr_nonnull(cf_call("POST", APPS, b, got_cb, &g));
-		wait_got(&g);
-		ck_assert_int_eq(g.r.status, CF_OK);
-		got_clear(&g);
+		char body[200];
+		snprintf(body, sizeof(body),
+		         "{\"name\":\"kaiden-sess-cap%d\",\"type\":\"self_hosted\","
+		         "\"domain\":\"cap%d.example.com\"}", i, i);
+		json_object_put(F_api_post(APPS, body));
 	}
 	F_faults("{\"max_per_page\":{\"access\":2}}");
 	ck_assert_ptr_nonnull(cf_list(APPS, 100, got_cb, &g));
