@@ -40,6 +40,8 @@ T=$WORK/t
 mkdir -p "$T" "$WORK/log" "$WORK/bin" "$WORK/cfd"
 ln -sf "$(pwd -P)/tests/fakes/fake_cloudflared.py" "$WORK/bin/cloudflared"
 PIDS=
+# Set by save and eval below (shellcheck cannot see through them).
+_dev='' _secret='' _sid='' _short='' _p='' a_SHORT='' b_SHORT='' a_PREFIX='' b_PREFIX=''
 
 CF_TOKEN=fake-cf-token-$$
 CF_ACCOUNT=0123456789abcdef0123456789abcdef
@@ -109,6 +111,7 @@ install_up() {
 	(
 		# shellcheck source=scripts/stack.sh
 		. scripts/stack.sh
+		# shellcheck disable=SC2034 # read by stack.sh
 		STACK_QUIET=1
 		_sleeper=
 		# shellcheck disable=SC2317 # the traps
@@ -263,7 +266,7 @@ while :; do
 	cf_state
 	_left=$(jq '[(.tunnels[] | select(.deleted_at == null) | .name), (.dns_records[] | .comment),
 		(.access_apps[] | .name)] | map(select(. != null and test("orphan[ab]234$"))) | length' "$T/state")
-	[ "$_left" != 0 ] && [ "$_i" -lt 300 ] || break
+	if [ "$_left" = 0 ] || [ "$_i" -ge 300 ]; then break; fi
 	sleep 0.1
 	_i=$((_i + 1))
 done
