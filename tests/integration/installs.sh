@@ -166,6 +166,18 @@ for n in a b; do
 	fi
 done
 
+# poll PATH JQ SECONDS: GETs PATH from the install in use until JQ holds on the reply, or
+# SECONDS pass; the last reply stays for expect.
+poll() {
+	_i=0
+	while :; do
+		call GET "$1"
+		if jq -e "$2" "$T/body" >/dev/null 2>&1 || [ "$_i" -ge $(($3 * 10)) ]; then return 0; fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
 # open NAME: a device with a running agent on install NAME, and a session of it to
 # active; NAME_SID, NAME_SHORT set.
 open() {
@@ -179,13 +191,7 @@ open() {
 		"$B/bin/kaiden-agent" --server "ws://127.0.0.1:$PORT/api/v1/ws/agent" --insecure \
 		--device-id "$_dev" --secret-file "$WORK/$1.secret" >>"$WORK/log/agent-$1.log" 2>&1 &
 	PIDS="$PIDS $!"
-	_i=0
-	while :; do
-		call GET "/api/v1/devices/$_dev"
-		if jq -e '.status == "online"' "$T/body" >/dev/null 2>&1 || [ "$_i" -ge 150 ]; then break; fi
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	poll "/api/v1/devices/$_dev" '.status == "online"' 15
 	expect "$1: its agent is online" 200 '.status == "online"'
 	t "$1: open a session" POST /api/v1/sessions \
 		"{\"device_id\":\"$_dev\",\"engineer_name\":\"eng-$1\"}" 201 '.status == "pending"'
@@ -198,13 +204,7 @@ open() {
 wait_active() {
 	use "$1"
 	eval "_sid=\$${1}_SID"
-	_i=0
-	while :; do
-		call GET "/api/v1/sessions/$_sid"
-		if jq -e '.status != "pending"' "$T/body" >/dev/null 2>&1 || [ "$_i" -ge 300 ]; then break; fi
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	poll "/api/v1/sessions/$_sid" '.status != "pending"' 30
 	expect "$1: the session is active" 200 '.status == "active"' '.error == null or .error == ""'
 }
 
@@ -299,13 +299,7 @@ for n in a b; do
 	use "$n"
 	eval "_sid=\$${n}_SID"
 	call DELETE "/api/v1/sessions/$_sid"
-	_i=0
-	while :; do
-		call GET "/api/v1/sessions/$_sid"
-		if jq -e '.status == "ended" or .status == "failed"' "$T/body" >/dev/null 2>&1 || [ "$_i" -ge 300 ]; then break; fi
-		sleep 0.1
-		_i=$((_i + 1))
-	done
+	poll "/api/v1/sessions/$_sid" '.status == "ended" or .status == "failed"' 30
 	expect "$n: the session ends" 200 '.status == "ended"'
 done
 SUITE_DB=installs

@@ -1,12 +1,14 @@
 /* check_cf.c: the Cloudflare client (helperd/cf.c over helperd/http.c) against the fake
  * API run as a child process: envelopes, retries, 429 with Retry-After, the budget,
- * DELETE's 404, paging, and that no token reaches the logs.
+ * DELETE's 404, paging (also when Cloudflare serves fewer than asked), and that no token
+ * reaches the logs; and the names of a session's objects (cf_name.c).
  *
  * Links cf.o and http.o with the stand-ins below for metrics.h (mosquitto style). */
 #include <check.h>
 #include <uv.h>
 
 #include "cf.h"
+#include "cf_name.h"
 #include "fakecf.h"
 #include "log.h"
 #include "metrics.h"
@@ -515,12 +517,73 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* ---- names (cf_name.c): no fake needed ------------------------------------------ */
+
+/* The names of a session's objects, as the orphan sweep reads them back: this
+ * install's, another install's, the names made before issue 8, and what is none. */
+START_TEST(test_make)
+{
+	char name[CF_NAME_SIZE];
+
+	cf_name_make(name, "abcdefgh", "short23456", 0);
+	ck_assert_str_eq(name, "kaiden-sess-abcdefgh-short23456");
+	cf_name_make(name, "abcdefgh", "short23456", 1);
+	ck_assert_str_eq(name, "kaiden-sess-abcdefgh-short23456-ssh");
+	ck_assert_int_lt((int)strlen(name), CF_NAME_SIZE);
+}
+END_TEST
+
+START_TEST(test_parse)
+{
+	struct cf_name n;
+
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-abcdefgh-short23456", &n), 0);
+	ck_assert_int_eq(n.legacy, 0);
+	ck_assert_str_eq(n.install, "abcdefgh");
+	ck_assert_str_eq(n.short_id, "short23456");
+	ck_assert_int_eq(n.ssh, 0);
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-abcdefgh-short23456-ssh", &n), 0);
+	ck_assert_int_eq(n.ssh, 1);
+	ck_assert_str_eq(n.short_id, "short23456");
+	/* Before issue 8: no install id. */
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-short23456", &n), 0);
+	ck_assert_int_eq(n.legacy, 1);
+	ck_assert_str_eq(n.install, "");
+	ck_assert_str_eq(n.short_id, "short23456");
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-short23456-ssh", &n), 0);
+	ck_assert_int_eq(n.legacy, 1);
+	ck_assert_int_eq(n.ssh, 1);
+}
+END_TEST
+
+START_TEST(test_parse_refuses)
+{
+	static const char *const bad[] = {
+		NULL, "", "wiki", "kaiden-sess-", "kaiden-sess-short2345",   /* 9 */
+		"kaiden-sess-short234567",                                   /* 11 */
+		"kaiden-sess-SHORT23456", "kaiden-sess-short23450",          /* 0 is not base32 */
+		"kaiden-sess-short23456-web", "kaiden-sess-short23456-ssh-x",
+		"kaiden-sess-abcdefgh-short2345", "kaiden-sess-abcdefg1-short23456",
+		"kaiden-sess-abcdefghi-short23456", "kaiden-sess-abcdefgh-short23456x",
+		"kaiden-sess-abcdefgh_short23456", "Kaiden-sess-abcdefgh-short23456",
+		"xkaiden-sess-abcdefgh-short23456",
+	};
+	struct cf_name n;
+
+	memset(&n, 0x5a, sizeof(n));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cf_name_parse(bad[i], &n) == -1, "%s parsed", bad[i] ? bad[i] : "NULL");
+	ck_assert_int_eq(n.legacy, 0x5a5a5a5a); /* untouched on failure */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cf");
 	TCase *tc = tcase_create("fake");
 	TCase *tb = tcase_create("budget");
 	TCase *tr = tcase_create("budget_refuse");
+	TCase *tn = tcase_create("names");
 	SRunner *sr;
 	int failed;
 
@@ -545,6 +608,10 @@ int main(void)
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, test_budget_refuses_long_waits);
 	suite_add_tcase(s, tr);
+	tcase_add_test(tn, test_make);
+	tcase_add_test(tn, test_parse);
+	tcase_add_test(tn, test_parse_refuses);
+	suite_add_tcase(s, tn);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
