@@ -336,7 +336,8 @@ static void access_create(struct tunnel_op *op)
 		if (op->t->ids[app_field(lane)][0] && op->t->ids[aud_field(lane)][0])
 			continue;
 		if (lane_call(op, lane, K_APP_CREATE, "POST",
-		              cf_path("/accounts/%s/access/apps", P.acct.account), app_body(op, lane), 0))
+		              cf_path("/accounts/%s/access/apps", P.acct.account),
+		              app_body(op, lane), 0))
 			break;
 	}
 }
@@ -585,7 +586,8 @@ static void on_app_create(struct slot *s, const struct cf_result *r)
 		return;
 	}
 	lane_call(op, s->lane, K_APP_FIND, "GET",
-	          cf_path("/accounts/%s/access/apps?domain=%s&exact=true", P.acct.account, esc), NULL, 1);
+	          cf_path("/accounts/%s/access/apps?domain=%s&exact=true", P.acct.account, esc),
+	          NULL, 1);
 	free(esc);
 }
 
