@@ -1001,7 +1001,8 @@ START_TEST(test_sweep)
 {
 	char live[UUID_STR_LEN], job[UUID_STR_LEN], old[UUID_STR_LEN], gone[UUID_STR_LEN];
 	char failed[UUID_STR_LEN], install[INSTALL_ID_LEN + 1], name[CF_NAME_SIZE];
-	char host[128], other[CF_NAME_SIZE], legacy[CF_NAME_SIZE], *failed_short;
+	char host[128], other[CF_NAME_SIZE], legacy[CF_NAME_SIZE], legacy_live[CF_NAME_SIZE];
+	char *failed_short;
 	const char *p[2];
 	int kicks;
 
@@ -1011,6 +1012,9 @@ START_TEST(test_sweep)
 		char *short_id = session_col(live, "short_id");
 		cf_name_make(name, install, short_id, 0);
 		ck_assert(fake_has("tunnels", "name", name)); /* the live session's */
+		/* An old-format name of that live session (as if made before the upgrade). */
+		snprintf(legacy_live, sizeof(legacy_live), CF_NAME_PREFIX "%s", short_id);
+		make_objects(legacy_live, NULL, NULL, NULL, NULL);
 		free(short_id);
 	}
 	/* Ours, of no session (a lost reply's): all three kinds. */
@@ -1044,7 +1048,7 @@ START_TEST(test_sweep)
 		make_objects(NULL, NULL, NULL, name, host);
 	}
 	F_faults("{\"max_per_page\":{\"access\":2}}");
-	ck_assert_int_eq(F_count("live_tunnels"), 5);
+	ck_assert_int_eq(F_count("live_tunnels"), 6);
 	ck_assert_int_eq(F_count("dns_records"), 5);
 	ck_assert_int_eq(F_count("access_apps"), 11);
 
@@ -1085,15 +1089,17 @@ START_TEST(test_sweep)
 	/* session_sweep started the Cloudflare sweep; run another that reports back once
 	 * it has run (a second sweep waits for the first). */
 	sweep_cf_once();
-	/* Left: the live session's tunnel, 2 records, 2 apps; the other install's tunnel,
-	 * record and app; the unknown old-format tunnel and record; the wiki. */
-	ck_assert_int_eq(F_count("live_tunnels"), 3);
+	/* Left: the live session's tunnel (and its old-format one), 2 records, 2 apps; the
+	 * other install's tunnel, record and app; the unknown old-format tunnel and record;
+	 * the wiki. */
+	ck_assert_int_eq(F_count("live_tunnels"), 4);
 	ck_assert_int_eq(F_count("dns_records"), 4);
 	ck_assert_int_eq(F_count("access_apps"), 4);
 	ck_assert(fake_has("tunnels", "name", other));
 	ck_assert(fake_has("dns_records", "comment", other));
 	ck_assert(fake_has("access_apps", "name", other));
 	ck_assert(fake_has("tunnels", "name", CF_NAME_PREFIX "legacy2345"));
+	ck_assert(fake_has("tunnels", "name", legacy_live));
 	ck_assert(fake_has("access_apps", "name", "wiki"));
 	ck_assert(!fake_has("tunnels", "name", legacy));
 	ck_assert(!fake_has("access_apps", "name", legacy));
