@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "ids.h"
 #include "store.h"
 
@@ -217,6 +218,49 @@ void req_take_body(struct req *r, char *body, size_t len)
 	free(r->body);
 	r->body = body;
 	r->body_len = body ? len : 0;
+}
+
+enum req_body_rc req_read_body(struct req *r, long max)
+{
+	const struct req_body_source *from = r->body_from;
+	long want = r->content_length;
+	struct buf body;
+	char chunk[8192];
+
+	r->body_from = NULL;
+	if (!from)
+		return (long)r->body_len > max ? REQ_BODY_TOO_LARGE : REQ_BODY_OK;
+	if (want > max)
+		return REQ_BODY_TOO_LARGE; /* said so up front: not one byte is read */
+	if (want == 0 || (want < 0 && !from->stream))
+		return REQ_BODY_OK;
+	buf_init(&body, (size_t)max);
+	for (;;) {
+		int n = (int)sizeof(chunk);
+		if (want >= 0 && (long)body.len + n > want)
+			n = (int)(want - (long)body.len);
+		if (n <= 0)
+			break;
+		n = from->read(from->ctx, chunk, n);
+		if (n <= 0)
+			break;
+		if (buf_append(&body, chunk, (size_t)n) < 0) {
+			/* No CONTENT_LENGTH, and more than max arrived (or memory ran out). */
+			int over = body.len + (size_t)n > (size_t)max;
+			buf_clear(&body);
+			return over ? REQ_BODY_TOO_LARGE : REQ_BODY_NOMEM;
+		}
+	}
+	if (body.len == 0) {
+		buf_clear(&body);
+		return REQ_BODY_OK;
+	}
+	size_t len = body.len;
+	char *data = buf_take(&body);
+	if (!data)
+		return REQ_BODY_NOMEM;
+	req_take_body(r, data, len);
+	return REQ_BODY_OK;
 }
 
 int req_keep(struct req *r, char *s)
