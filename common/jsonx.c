@@ -1,10 +1,13 @@
 /* jsonx.c: strict parsing and field-table validation of JSON input. */
 #include "jsonx.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "utf8.h"
 
 static void jsonx_fail(struct jsonx_error *err, const char *code, const char *field,
                        const char *fmt, ...) PRINTF_LIKE(4, 5);
@@ -19,6 +22,131 @@ static void jsonx_fail(struct jsonx_error *err, const char *code, const char *fi
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The four hex digits at s (n bytes available) as a number, or -1. */
+static long hex4(const char *s, size_t n)
+{
+	long v = 0;
+
+	if (n < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval((unsigned char)s[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/* What json-c's strict mode still lets through, looked for in a document it parsed:
+ * the tokens NaN, Infinity and -Infinity (JSON has no such numbers); \u0000 (it becomes a
+ * NUL that cuts a key short or hides the rest of a string, and PostgreSQL text cannot
+ * hold it); a lone surrogate escape (json-c quietly makes it U+FFFD); and string bytes
+ * that are not strict UTF-8 (surrogates, overlong forms, past U+10FFFF: json-c's check
+ * takes them, PostgreSQL does not). Keys and values alike, at any depth. The document
+ * is known to be well-formed here, so tracking strings by their quotes is exact. */
+static int text_ok(const char *data, size_t len, struct jsonx_error *err)
+{
+	int in_string = 0;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)data[i];
+		unsigned cp;
+		size_t n;
+
+		if (!in_string) {
+			if (c == 'N' || c == 'I') {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: NaN and Infinity are not JSON "
+				           "numbers (byte %zu)", i);
+				return -1;
+			}
+			in_string = c == '"';
+			i++;
+			continue;
+		}
+		if (c == '"') {
+			in_string = 0;
+			i++;
+			continue;
+		}
+		if (c == '\\' && i + 1 < len && data[i + 1] == 'u') {
+			long u = hex4(data + i + 2, len - i - 2);
+			if (u == 0) {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: \\u0000 (NUL) is not accepted in a "
+				           "string (byte %zu)", i);
+				return -1;
+			}
+			if (u >= 0xd800 && u <= 0xdbff && i + 7 < len && data[i + 6] == '\\' &&
+			    data[i + 7] == 'u') {
+				long low = hex4(data + i + 8, len - i - 8);
+				if (low >= 0xdc00 && low <= 0xdfff) {
+					i += 12; /* a surrogate pair: one code point */
+					continue;
+				}
+			}
+			if (u >= 0xd800 && u <= 0xdfff) {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: a lone UTF-16 surrogate escape "
+				           "(byte %zu)", i);
+				return -1;
+			}
+			i += 6;
+			continue;
+		}
+		if (c == '\\') {
+			i += 2;
+			continue;
+		}
+		n = c < 0x80 ? 1 : utf8_next(data + i, len - i, &cp);
+		if (n == 0) {
+			jsonx_fail(err, "invalid_json", NULL,
+			           "the body is not valid JSON: a string is not valid UTF-8 (byte %zu)", i);
+			return -1;
+		}
+		i += n;
+	}
+	return 0;
+}
+
+/* 1 when every number in v is finite: a number past a double's range (1e999) parses
+ * as infinity, which has no JSON form to store or send back. The tokener's depth limit
+ * bounds the recursion. */
+static int numbers_finite(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!numbers_finite(json_object_array_get_idx(v, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(v, key, member) {
+			(void)key;
+			if (!numbers_finite(member))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
 }
 
 int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_error *err)
@@ -71,6 +199,16 @@ int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_er
 			goto fail;
 		}
 	}
+	if (text_ok(data, used, err) < 0) {
+		json_object_put(obj);
+		goto fail;
+	}
+	if (!numbers_finite(obj)) {
+		jsonx_fail(err, "invalid_json", NULL,
+		           "the body is not valid JSON: a number is too large (beyond 1.8e308)");
+		json_object_put(obj);
+		goto fail;
+	}
 	json_tokener_free(tok);
 	*out = obj;
 	return 0;
@@ -91,7 +229,7 @@ static const char *type_name(enum jsonx_type t)
 	return "?";
 }
 
-/* Strings are already valid UTF-8 (the tokener checked); refuse control characters,
+/* Strings are already strict UTF-8 without NUL (jsonx_parse checked); refuse control characters,
  * allowing tab and newline only in long free-text fields. */
 static int string_ok(const char *s, size_t len, int free_text)
 {

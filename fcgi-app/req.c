@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "ids.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Longest method name and client-given request id kept as received. */
 #define METHOD_MAX 16
@@ -460,40 +461,14 @@ int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_
 
 int req_text_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
 
-	while (*p) {
-		unsigned c = *p;
+	for (size_t i = 0; i < len;) {
 		unsigned cp;
-		int more;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			cp = c & 0x1f;
-			more = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			cp = c & 0x0f;
-			more = 2;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			cp = c & 0x07;
-			more = 3;
-		} else {
-			return 0; /* continuation byte, overlong lead (c0, c1) or past f4 */
-		}
-		p++;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return 0; /* also stops at the NUL */
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return 0; /* overlong, out of range, surrogate, C1 control */
+		size_t n = utf8_next(s + i, len - i, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 0; /* not UTF-8, or a C0/C1 control or DEL */
+		i += n;
 	}
 	return 1;
 }

@@ -533,6 +533,40 @@ START_TEST(test_body_read_after_auth)
 }
 END_TEST
 
+/* What JSON has not (NaN, Infinity) or the databases cannot store (NUL, lone
+ * surrogates) is a 400 invalid_json on every route, however deep in the body; nothing
+ * is written. PATCH /tenant takes any object as settings: the issue's example. */
+START_TEST(test_json_beyond_json)
+{
+	static const char *const bodies[] = {
+		"{\"settings\":{\"a\":NaN}}",
+		"{\"settings\":{\"a\":[1,{\"b\":Infinity}]}}",
+		"{\"settings\":{\"a\":-Infinity}}",
+		"{\"settings\":{\"a\":1e999}}",
+		"{\"settings\":{\"a\":\"x\\u0000y\"}}",
+		"{\"settings\":{\"a\\u0000\":1}}",
+		"{\"settings\":{\"a\":\"\\ud800\"}}",
+		"{\"settings\":{\"\\udc00\":1}}",
+		"{\"name\":\"\xed\xa0\x80\"}",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+		ck_assert_msg(send_json("PATCH", "/api/v1/tenant", bodies[i]) == 400, "%s: %d",
+		              bodies[i], rs.status);
+		expect_error(400, "invalid_json", NULL);
+	}
+	ck_assert_int_eq(call("GET", "/api/v1/tenant", NULL), 200);
+	ck_assert_str_eq(json_object_to_json_string(json_object_object_get(rs.body, "settings")),
+	                 "{ }");
+	/* A surrogate pair is one character, and fine. */
+	ck_assert_int_eq(send_json("PATCH", "/api/v1/tenant",
+	                           "{\"settings\":{\"a\":\"\\ud83d\\ude00\"}}"), 200);
+	ck_assert_int_eq(call("GET", "/api/v1/tenant", NULL), 200);
+	ck_assert_str_eq(jsonx_str(json_object_object_get(rs.body, "settings"), "a"),
+	                 "\xf0\x9f\x98\x80");
+}
+END_TEST
+
 START_TEST(test_content_types)
 {
 	static const struct {
@@ -627,7 +661,7 @@ START_TEST(test_device_create_errors)
 		{ "{\"name\":\"\"}", "invalid_field", "name" },
 		{ "{\"name\":\"a\\u0001b\"}", "invalid_field", "name" },
 		{ "{\"name\":\"a\\nb\"}", "invalid_field", "name" },
-		{ "{\"name\":\"a\\u0000b\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\\u0000b\"}", "invalid_json", NULL },
 		{ "{\"name\":\"a\",\"extra\":1}", "unknown_field", "extra" },
 		{ "{\"secret\":\"mine\",\"name\":\"a\"}", "unknown_field", "secret" },
 	};
@@ -1803,6 +1837,7 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_payload_too_large);
 	tcase_add_test(tc, test_body_read_after_auth);
 	tcase_add_test(tc, test_content_types);
+	tcase_add_test(tc, test_json_beyond_json);
 	tcase_add_test(tc, test_device_create);
 	tcase_add_test(tc, test_device_create_errors);
 	tcase_add_test(tc, test_device_names_verbatim);
