@@ -1,10 +1,12 @@
 /* jsonx.c: strict parsing and field-table validation of JSON input. */
 #include "jsonx.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -24,31 +26,20 @@ static void jsonx_fail(struct jsonx_error *err, const char *code, const char *fi
 	va_end(ap);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The four hex digits at s (n bytes available) as a number, or -1. */
 static long hex4(const char *s, size_t n)
 {
-	long v = 0;
+	char digits[5];
 
 	if (n < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval((unsigned char)s[i]);
-		if (h < 0)
+		if (!isxdigit((unsigned char)s[i]))
 			return -1;
-		v = v * 16 + h;
+		digits[i] = s[i];
 	}
-	return v;
+	digits[4] = '\0';
+	return strtol(digits, NULL, 16);
 }
 
 /* What json-c's strict mode still lets through, looked for in a document it parsed:

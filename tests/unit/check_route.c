@@ -496,6 +496,15 @@ START_TEST(test_payload_too_large)
 }
 END_TEST
 
+/* c is refused with status and code before a byte of its body is read. */
+#define refused_unread(c, status, code) refused_unread_at(__LINE__, c, status, code)
+static void refused_unread_at(int line, const struct call *c, int status, const char *code)
+{
+	ck_assert_msg(run(c) == status, "line %d: status %d, wanted %d", line, rs.status, status);
+	expect_error_at(line, status, code, NULL);
+	ck_assert_msg(body_read == 0, "line %d: %ld bytes of the body read", line, body_read);
+}
+
 /* The body is read only once the caller is let through: an unauthenticated or
  * unauthorised upload, however large it says it is, is answered from its headers. */
 START_TEST(test_body_read_after_auth)
@@ -505,26 +514,19 @@ START_TEST(test_body_read_after_auth)
 	                  .content_type = "application/json", .stream_bytes = import_size,
 	                  .content_length = import_size };
 
-	ck_assert_int_eq(run(&c), 401);
-	expect_error(401, "unauthorized", NULL);
-	ck_assert_int_eq(body_read, 0);
+	refused_unread(&c, 401, "unauthorized");
 	c.authorization = "Bearer kdn_nosuchtoken";
-	ck_assert_int_eq(run(&c), 401);
-	ck_assert_int_eq(body_read, 0);
+	refused_unread(&c, 401, "unauthorized");
 	c.content_length = 0; /* chunked: no length said */
-	ck_assert_int_eq(run(&c), 401);
-	ck_assert_int_eq(body_read, 0);
+	refused_unread(&c, 401, "unauthorized");
 	/* A valid credential without the role (a service token; import is admin-only). */
 	c.authorization = bearer;
-	ck_assert_int_eq(run(&c), 403);
-	expect_error(403, "forbidden", NULL);
-	ck_assert_int_eq(body_read, 0);
+	refused_unread(&c, 403, "forbidden");
 	/* Ordinary routes too. */
 	struct call d = { .method = "POST", .path = "/api/v1/devices",
 	                  .content_type = "application/json", .stream_bytes = 1000,
 	                  .content_length = 1000 };
-	ck_assert_int_eq(run(&d), 401);
-	ck_assert_int_eq(body_read, 0);
+	refused_unread(&d, 401, "unauthorized");
 	/* An authorised caller's body is read: 1000 'a's are not JSON. */
 	d.authorization = bearer;
 	ck_assert_int_eq(run(&d), 400);
