@@ -42,13 +42,35 @@ static long hex4(const char *s, size_t n)
 	return strtol(digits, NULL, 16);
 }
 
+/* The number token at data[i] (outside strings): the index just past its integer
+ * part, or 0 when it is an integer (no fraction, no exponent) that json-c would quietly
+ * clamp: above 18446744073709551615 or below -9223372036854775808. */
+static size_t integer_end(const char *data, size_t len, size_t i)
+{
+	static const char max_pos[] = "18446744073709551615", max_neg[] = "9223372036854775808";
+	int negative = data[i] == '-';
+	size_t start = i + (size_t)negative, end = start, digits;
+	const char *limit = negative ? max_neg : max_pos;
+
+	while (end < len && data[end] >= '0' && data[end] <= '9')
+		end++;
+	if (end < len && (data[end] == '.' || data[end] == 'e' || data[end] == 'E'))
+		return end; /* a double: numbers_finite looks at its range */
+	digits = end - start; /* JSON allows no leading zeros: digits say the magnitude */
+	if (digits > strlen(limit) ||
+	    (digits == strlen(limit) && memcmp(data + start, limit, digits) > 0))
+		return 0;
+	return end;
+}
+
 /* What json-c's strict mode still lets through, looked for in a document it parsed:
- * the tokens NaN, Infinity and -Infinity (JSON has no such numbers); \u0000 (it becomes a
- * NUL that cuts a key short or hides the rest of a string, and PostgreSQL text cannot
- * hold it); a lone surrogate escape (json-c quietly makes it U+FFFD); and string bytes
- * that are not strict UTF-8 (surrogates, overlong forms, past U+10FFFF: json-c's check
- * takes them, PostgreSQL does not). Keys and values alike, at any depth. The document
- * is known to be well-formed here, so tracking strings by their quotes is exact. */
+ * the tokens NaN, Infinity and -Infinity (JSON has no such numbers); integers past 64
+ * bits (json-c clamps them without a word); \u0000 (it becomes a NUL that cuts a key
+ * short or hides the rest of a string, and PostgreSQL text cannot hold it); a lone
+ * surrogate escape (json-c quietly makes it U+FFFD); and string bytes that are not
+ * strict UTF-8 (surrogates, overlong forms, past U+10FFFF: json-c's check takes them,
+ * PostgreSQL does not). Keys and values alike, at any depth. The document is known to
+ * be well-formed here, so tracking strings by their quotes is exact. */
 static int text_ok(const char *data, size_t len, struct jsonx_error *err)
 {
 	int in_string = 0;
@@ -64,6 +86,17 @@ static int text_ok(const char *data, size_t len, struct jsonx_error *err)
 				           "the body is not valid JSON: NaN and Infinity are not JSON "
 				           "numbers (byte %zu)", i);
 				return -1;
+			}
+			if (c == '-' || (c >= '0' && c <= '9')) {
+				size_t end = integer_end(data, len, i);
+				if (end == 0) {
+					jsonx_fail(err, "invalid_json", NULL,
+					           "the body is not valid JSON: an integer past 64 bits "
+					           "(byte %zu)", i);
+					return -1;
+				}
+				i = end;
+				continue;
 			}
 			in_string = c == '"';
 			i++;
