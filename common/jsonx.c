@@ -70,11 +70,13 @@ static size_t integer_end(const char *data, size_t len, size_t i)
  * surrogate escape (json-c quietly makes it U+FFFD); and string bytes that are not
  * strict UTF-8 (surrogates, overlong forms, past U+10FFFF: json-c's check takes them,
  * PostgreSQL does not). Keys and values alike, at any depth. The document is known to
- * be well-formed here, so tracking strings by their quotes is exact. */
-static int text_ok(const char *data, size_t len, struct jsonx_error *err)
+ * be well-formed here, so tracking strings by their quotes is exact. *names is the
+ * number of member names written, for tree_ok to compare. */
+static int text_ok(const char *data, size_t len, size_t *names, struct jsonx_error *err)
 {
 	int in_string = 0;
 
+	*names = 0;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)data[i];
 		unsigned cp;
@@ -103,6 +105,10 @@ static int text_ok(const char *data, size_t len, struct jsonx_error *err)
 			continue;
 		}
 		if (c == '"') {
+			/* A string followed by ':' is a member name. */
+			size_t next = i + 1 + strspn(data + i + 1, " \t\r\n");
+			if (next < len && data[next] == ':')
+				(*names)++;
 			in_string = 0;
 			i++;
 			continue;
@@ -147,23 +153,27 @@ static int text_ok(const char *data, size_t len, struct jsonx_error *err)
 	return 0;
 }
 
-/* 1 when every number in v is finite: a number past a double's range (1e999) parses
- * as infinity, which has no JSON form to store or send back. The tokener's depth limit
- * bounds the recursion. */
-static int numbers_finite(json_object *v)
+/* What only the parsed tree shows. A number past a double's range (1e999) parses as
+ * infinity, which has no JSON form to store or send back: 0. A member name used twice
+ * in one object (json-c keeps the last, another reader may keep the first: one body
+ * read two ways is how checks get bypassed) leaves the tree with fewer names than
+ * text_ok counted in the text: *names is the tree's count. 1 otherwise. The tokener's
+ * depth limit bounds the recursion. */
+static int tree_ok(json_object *v, size_t *names)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_double:
 		return isfinite(json_object_get_double(v));
 	case json_type_array:
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (!numbers_finite(json_object_array_get_idx(v, i)))
+			if (!tree_ok(json_object_array_get_idx(v, i), names))
 				return 0;
 		return 1;
 	case json_type_object: {
 		json_object_object_foreach(v, key, member) {
 			(void)key;
-			if (!numbers_finite(member))
+			(*names)++;
+			if (!tree_ok(member, names))
 				return 0;
 		}
 		return 1;
@@ -178,7 +188,7 @@ int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_er
 	struct json_tokener *tok;
 	json_object *obj;
 	enum json_tokener_error jerr;
-	size_t used;
+	size_t used, names_written = 0, names_parsed = 0;
 
 	if (!data || len == 0) {
 		jsonx_fail(err, "invalid_json", NULL, "the request body is empty; send a JSON object");
@@ -223,13 +233,19 @@ int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_er
 			goto fail;
 		}
 	}
-	if (text_ok(data, used, err) < 0) {
+	if (text_ok(data, used, &names_written, err) < 0) {
 		json_object_put(obj);
 		goto fail;
 	}
-	if (!numbers_finite(obj)) {
+	if (!tree_ok(obj, &names_parsed)) {
 		jsonx_fail(err, "invalid_json", NULL,
 		           "the body is not valid JSON: a number is too large (beyond 1.8e308)");
+		json_object_put(obj);
+		goto fail;
+	}
+	if (names_parsed != names_written) {
+		jsonx_fail(err, "invalid_json", NULL,
+		           "the body is not valid JSON: an object has the same member name twice");
 		json_object_put(obj);
 		goto fail;
 	}

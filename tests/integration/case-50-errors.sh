@@ -80,7 +80,7 @@ call GET /api/v1/tenant
 save SETTINGS_BEFORE '.settings | tojson'
 for body in '{"settings":{"a":NaN}}' '{"settings":{"a":[1,{"b":Infinity}]}}' \
 	'{"settings":{"a":-Infinity}}' '{"settings":{"a":1e999}}' \
-	'{"settings":{"a":99999999999999999999}}' \
+	'{"settings":{"a":99999999999999999999}}' '{"settings":{"a":1,"a":2}}' \
 	'{"settings":{"a":"x\u0000y"}}' '{"settings":{"k\u0000":1}}' \
 	'{"settings":{"a":"\ud800"}}' '{"settings":{"\udc00":1}}'; do
 	t "PATCH /tenant $body: invalid_json" PATCH /api/v1/tenant "$body" 400 "$(E invalid_json)"

@@ -73,7 +73,14 @@ static const struct {
 	{ "{\"name\":\"\xc0\x80\"}", "invalid_json", "" },        /* overlong NUL */
 	{ "{\"name\":\"\xf4\x90\x80\x80\"}", "invalid_json", "" }, /* past U+10FFFF */
 	{ "{\"name\":\"a\",\"x\":{\"\xed\xbf\xbf\":1}}", "invalid_json", "" },
+	/* A member name twice in one object, at any depth (json-c would keep the last). */
+	{ "{\"name\":\"a\",\"name\":\"b\"}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":[{\"k\":1,\"j\":2,\"k\":3}]}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":{\"k\":{\"deep\":1}},\"x\":{\"k\":2}}", "invalid_json", "" },
+	{ "{\"name\" : \"a\", \"na\\u006de\" : \"b\"}", "invalid_json", "" }, /* escaped */
 	/* ... and what looks like them but is fine. */
+	{ "{\"name\":\"a\",\"x\":{\"name\":1,\"k\":[{\"name\":2}]}}", "unknown_field", "x" },
+	{ "{\"name\":\"k:\",\"notes\":\"\\\"a\\\":1\"}", NULL, "" },
 	{ "{\"name\":\"\\ud83d\\ude00\"}", NULL, "" },        /* a surrogate pair */
 	{ "{\"name\":\"\\\\u0000\"}", NULL, "" },             /* an escaped backslash */
 	{ "{\"name\":\"NaN\",\"notes\":\"Infinity \\\"NaN\"}", NULL, "" },
