@@ -26,6 +26,12 @@ static void jsonx_fail(struct jsonx_error *err, const char *code, const char *fi
 	va_end(ap);
 }
 
+/* White space as JSON has it (RFC 8259 2). */
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* The four hex digits at s (n bytes available) as a number, or -1. */
 static long hex4(const char *s, size_t n)
 {
@@ -106,7 +112,9 @@ static int text_ok(const char *data, size_t len, size_t *names, struct jsonx_err
 		}
 		if (c == '"') {
 			/* A string followed by ':' is a member name. */
-			size_t next = i + 1 + strspn(data + i + 1, " \t\r\n");
+			size_t next = i + 1;
+			while (next < len && json_space(data[next]))
+				next++;
 			if (next < len && data[next] == ':')
 				(*names)++;
 			in_string = 0;
@@ -225,7 +233,7 @@ int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_er
 	}
 	/* Only white space may follow the value. */
 	for (size_t i = used; i < len; i++) {
-		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+		if (!json_space(data[i])) {
 			jsonx_fail(err, "invalid_json", NULL,
 			           "the body is not valid JSON: unexpected data after the value at byte %zu",
 			           i);
