@@ -53,21 +53,27 @@ struct archive_table {
 	enum carry carry;
 	const char *secret; /* a column an archive never holds (export and import write null) */
 	struct archive_ref refs[REFS_MAX]; /* ends at a NULL column */
+	/* Why import refuses row, or NULL (a rule of the table beyond its references). */
+	const char *(*refuse)(json_object *row);
 };
+
+static const char *session_live(json_object *row);
 
 /* Every table that holds a tenant's rows (tenant_id names the tenant in each), in the
  * order an import inserts them: a table after the ones its rows name. */
 static const struct archive_table archive_tables[] = {
-	{ "users", CARRY_ROWS, "password_hash", { { NULL, NULL } } },
-	{ "devices", CARRY_ROWS, NULL, { { NULL, NULL } } },
-	{ "sessions", CARRY_ROWS, NULL, { { "device_id", "devices" }, { "engineer_id", "users" } } },
-	{ "api_tokens", CARRY_DROP, NULL, { { "user_id", "users" } } },
-	{ "audit_log",
-	  CARRY_ROWS,
-	  NULL,
-	  { { "actor_id", "users" }, { "credential_id", "api_tokens" }, { "target_id", "" } } },
-	{ "jobs", CARRY_NEVER, NULL, { { "session_id", "sessions" } } },
-	{ "logins", CARRY_NEVER, NULL, { { "user_id", "users" } } },
+	{ .name = "users", .carry = CARRY_ROWS, .secret = "password_hash" },
+	{ .name = "devices", .carry = CARRY_ROWS },
+	{ .name = "sessions",
+	  .carry = CARRY_ROWS,
+	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" } },
+	  .refuse = session_live },
+	{ .name = "api_tokens", .carry = CARRY_DROP, .refs = { { "user_id", "users" } } },
+	{ .name = "audit_log",
+	  .carry = CARRY_ROWS,
+	  .refs = { { "actor_id", "users" }, { "credential_id", "api_tokens" }, { "target_id", "" } } },
+	{ .name = "jobs", .carry = CARRY_NEVER, .refs = { { "session_id", "sessions" } } },
+	{ .name = "logins", .carry = CARRY_NEVER, .refs = { { "user_id", "users" } } },
 };
 #define NTABLES ARRAY_LEN(archive_tables)
 
@@ -106,6 +112,17 @@ static const char *member_str(json_object *obj, const char *name)
 	if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+/* A live session holds a tunnel and Cloudflare objects of the deployment it runs in
+ * (their ids are in the row): here helperd would end it and delete what those ids name. */
+static const char *session_live(json_object *row)
+{
+	const char *status = member_str(row, "status");
+
+	if (status && (strcmp(status, "ended") == 0 || strcmp(status, "failed") == 0))
+		return NULL;
+	return "status: only ended or failed sessions move (end it before the export)";
 }
 
 /* ---- the ids of an archive ---------------------------------------------------------------- */
@@ -184,18 +201,15 @@ static const struct archive_ref *ref_outside(const struct id_sets *s,
 
 /* ---- export ------------------------------------------------------------------------------ */
 
-/* Every row of table that belongs to tenant, as objects of column -> text or null,
- * into a new array *out. */
-static int table_rows(struct db *db, const char *table, const char *tenant, json_object **out)
+/* The rows of sql ($1: id), as objects of column -> text or null, into a new array
+ * *out. */
+static int query_rows(struct db *db, const char *sql, const char *id, json_object **out)
 {
-	char sql[128];
-	const char *params[1] = { tenant };
+	const char *params[1] = { id };
 	struct db_res *res = NULL;
 	json_object *rows = NULL;
-	int rc;
+	int rc = db_exec(db, sql, 1, params, &res);
 
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE tenant_id = $1 ORDER BY id", table);
-	rc = db_exec(db, sql, 1, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
@@ -228,6 +242,14 @@ out:
 	return rc;
 }
 
+/* Every row of table that belongs to tenant. */
+static int table_rows(struct db *db, const char *table, const char *tenant, json_object **out)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE tenant_id = $1 ORDER BY id", table);
+	return query_rows(db, sql, tenant, out);
+}
 
 /* What an export may not say: credentials become null, and so does each reference to a
  * row outside the tenant's export (a staff member, a login, a deleted user). The names
@@ -312,32 +334,17 @@ static int schema_version(struct db *db, long *version)
 int store_archive_export(struct db *db, const char *id, json_object **out)
 {
 	char tenant[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[1] = { tenant };
-	struct db_res *res = NULL;
-	json_object *archive = NULL, *row = NULL, *tables = NULL;
+	json_object *archive = NULL, *rows = NULL, *tables = NULL;
 	long schema = 0;
 	int rc;
 
 	if (store_id(id, tenant) != 0)
 		return STORE_NOT_FOUND;
-	rc = db_exec(db, "SELECT * FROM tenants WHERE id = $1", 1, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	if (db_res_rows(res) == 0) {
+	rc = query_rows(db, "SELECT * FROM tenants WHERE id = $1", tenant, &rows);
+	if (rc == STORE_OK && json_object_array_length(rows) == 0)
 		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	rc = STORE_ERR;
-	row = json_object_new_object();
-	if (!row)
-		goto out;
-	for (int c = 0; c < db_res_cols(res); c++) {
-		const char *v = db_res_get(res, 0, c);
-		json_object_object_add(row, db_res_name(res, c), v ? json_object_new_string(v) : NULL);
-	}
-	rc = schema_version(db, &schema);
+	if (rc == STORE_OK)
+		rc = schema_version(db, &schema);
 	if (rc == STORE_OK)
 		rc = store_archive_tables(db, tenant, &tables);
 	if (rc != STORE_OK)
@@ -351,15 +358,15 @@ int store_archive_export(struct db *db, const char *id, json_object **out)
 	json_object_object_add(archive, "version", json_object_new_int(ARCHIVE_VERSION));
 	json_object_object_add(archive, "exported_at", json_object_new_string(now));
 	json_object_object_add(archive, "schema", json_object_new_int64(schema));
-	json_object_object_add(archive, "tenant", row);
+	json_object_object_add(archive, "tenant",
+	                       json_object_get(json_object_array_get_idx(rows, 0)));
 	json_object_object_add(archive, "tables", tables);
-	row = tables = NULL;
+	tables = NULL;
 	*out = archive;
 	rc = STORE_OK;
 out:
-	json_object_put(row);
+	json_object_put(rows);
 	json_object_put(tables);
-	db_res_free(res);
 	return rc;
 }
 
@@ -630,9 +637,16 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 		rc = STORE_ERR;
 		for (size_t r = 0; r < n; r++) {
 			snprintf(where, sizeof(where), "tables.%s[%zu]", name, r);
-			if (row_check(json_object_array_get_idx(rows[i], r), &cols[i], where,
-			              "tenant_id", tenant, why->text, sizeof(why->text)) != 0)
+			json_object *row = json_object_array_get_idx(rows[i], r);
+			const char *refused;
+			if (row_check(row, &cols[i], where, "tenant_id", tenant, why->text,
+			              sizeof(why->text)) != 0)
 				goto out;
+			refused = archive_tables[i].refuse ? archive_tables[i].refuse(row) : NULL;
+			if (refused) {
+				snprintf(why->text, sizeof(why->text), "%s.%s", where, refused);
+				goto out;
+			}
 		}
 	}
 	/* then what each row names: only rows of this archive. */
@@ -657,9 +671,10 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 			if (!ref)
 				continue;
 			snprintf(what, sizeof(what),
-			         "%s names no row of %s in this archive (an archive's rows may "
-			         "name only rows of the same archive)",
-			         member_str(row, ref->column), ref->target[0] ? ref->target : "it");
+			         "%s names no row of %s%s (an archive's rows may name only rows of "
+			         "the same archive)",
+			         member_str(row, ref->column), ref->target[0] ? ref->target : "this archive",
+			         ref->target[0] ? " in this archive" : "");
 			refuse_row(why, &archive_tables[i], row, ref->column, what);
 			goto out;
 		}

@@ -1058,7 +1058,7 @@ START_TEST(test_import_malformed)
 {
 	static const struct {
 		const char *path;  /* where to change: "" the root, "tenant", "tables", "row" (the
-		                      first device), "session" (the first session) */
+		                      first device), "session" (the first session), "user" */
 		const char *key;   /* member to set (NULL: replace the whole value at path) */
 		const char *value; /* JSON text, or NULL to delete the member */
 		const char *why;   /* a substring of the reason */
@@ -1093,7 +1093,9 @@ START_TEST(test_import_malformed)
 		{ "row", "labels", "\"{not json\"", "tables.devices[0]" },
 		{ "session", "ssh_port", "\"many\"", "tables.sessions[0]" },
 		{ "session", "device_id", "\"" NOBODY "\"", "device_id" }, /* outside the archive */
-		{ "session", "status", "\"lost\"", "tables.sessions[0]" },
+		{ "session", "status", "\"lost\"", "tables.sessions[0].status" },
+		{ "session", "status", "\"active\"", "tables.sessions[0].status: only ended" },
+		{ "user", "role", "\"admin\"", "tables.users[0]" }, /* staff have no tenant */
 	};
 	char id[UUID_STR_LEN];
 	struct store_archive_why why;
@@ -1117,6 +1119,8 @@ START_TEST(test_import_malformed)
 			at = json_object_array_get_idx(jget(jget(copy, "tables"), "devices"), 0);
 		else if (strcmp(cases[i].path, "session") == 0)
 			at = json_object_array_get_idx(jget(jget(copy, "tables"), "sessions"), 0);
+		else if (strcmp(cases[i].path, "user") == 0)
+			at = json_object_array_get_idx(jget(jget(copy, "tables"), "users"), 0);
 		if (cases[i].value)
 			json_object_object_add(at, cases[i].key, parse(cases[i].value));
 		else
