@@ -55,12 +55,14 @@ struct archive_table {
 	struct archive_ref refs[REFS_MAX]; /* ends at a NULL column */
 	/* Why import refuses row, or NULL (a rule of the table beyond its references). */
 	const char *(*refuse)(json_object *row);
+	int outlives; /* its rows outlive their tenant: deleting the tenant keeps them */
 };
 
 static const char *session_live(json_object *row);
 
 /* Every table that holds a tenant's rows (tenant_id names the tenant in each), in the
- * order an import inserts them: a table after the ones its rows name. */
+ * order an import inserts them: a table after the ones its rows name (a tenant delete
+ * goes the other way). */
 static const struct archive_table archive_tables[] = {
 	{ .name = "users", .carry = CARRY_ROWS, .secret = "password_hash" },
 	{ .name = "devices", .carry = CARRY_ROWS },
@@ -69,9 +71,12 @@ static const struct archive_table archive_tables[] = {
 	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" } },
 	  .refuse = session_live },
 	{ .name = "api_tokens", .carry = CARRY_DROP, .refs = { { "user_id", "users" } } },
+	/* Audit entries outlive their tenant, the tenant.delete entry included (0004: no
+	 * foreign keys; on PostgreSQL the application may not delete them). */
 	{ .name = "audit_log",
 	  .carry = CARRY_ROWS,
-	  .refs = { { "actor_id", "users" }, { "credential_id", "api_tokens" }, { "target_id", "" } } },
+	  .refs = { { "actor_id", "users" }, { "credential_id", "api_tokens" }, { "target_id", "" } },
+	  .outlives = 1 },
 	{ .name = "jobs", .carry = CARRY_NEVER, .refs = { { "session_id", "sessions" } } },
 	{ .name = "logins", .carry = CARRY_NEVER, .refs = { { "user_id", "users" } } },
 };
@@ -103,6 +108,14 @@ int store_archive_reference(const char *table, const char *column, const char **
 			return 1;
 		}
 	return 0;
+}
+
+const char *store_archive_delete_order(size_t i)
+{
+	for (size_t t = NTABLES; t-- > 0;)
+		if (!archive_tables[t].outlives && i-- == 0)
+			return archive_tables[t].name;
+	return NULL;
 }
 
 static const char *member_str(json_object *obj, const char *name)

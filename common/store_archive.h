@@ -54,6 +54,11 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
  * storage_bytes measures it. */
 int store_archive_tables(struct db *db, const char *tenant_id, json_object **out) WUR;
 
+/* The i-th table whose rows of a tenant a tenant delete removes, in an order that
+ * removes whatever names a row before the row; NULL past the last. Audit entries are
+ * not among them: they outlive their tenant. */
+const char *store_archive_delete_order(size_t i);
+
 /* What the archive knows of table.column, for the test that compares it with the
  * schema's foreign keys: 1 with *target the table it names ("" when it may name a row of
  * any table of the archive, or the tenant), 0 when it names nothing, -1 when the archive

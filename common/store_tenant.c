@@ -38,13 +38,6 @@ static const char *const statuses[] = { "active", "suspended", "trial", NULL };
 static const char *const plans[] = { "trial", "basic", "pro", "enterprise", NULL };
 static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions" };
 
-/* The order a delete removes a tenant's rows in: whatever references a row goes
- * before it. Tables this database does not have are skipped. Not audit_log: its
- * entries outlive their tenant (0004: no foreign keys; on PostgreSQL the application
- * may not delete them), the tenant.delete entry included. */
-static const char *const delete_tables[] = { "jobs",       "sessions", "logins",
-	                                     "api_tokens", "devices",  "users" };
-
 /* ---- validation ------------------------------------------------------------------------ */
 
 static int in_list(const char *s, const char *const *list)
@@ -398,7 +391,7 @@ static int exec_tenant(struct db *db, const char *sql, const char *tenant)
 int store_tenant_delete(struct db *db, const char *id)
 {
 	char tenant[UUID_STR_LEN], sql[128];
-	const char *params[1] = { tenant };
+	const char *params[1] = { tenant }, *table;
 	int rc;
 
 	if (store_id(id, tenant) != 0)
@@ -423,13 +416,16 @@ int store_tenant_delete(struct db *db, const char *id)
 		rc = rc > 0 ? STORE_CONFLICT : rc;
 		goto out;
 	}
-	for (size_t i = 0; i < ARRAY_LEN(delete_tables); i++) {
-		rc = store_table_exists(db, delete_tables[i]);
+	/* Its rows in every table the archive knows (store_archive.h: the one list of
+	 * tables that hold a tenant's rows), but its audit entries. Tables this database
+	 * does not have (an older schema) are skipped. */
+	for (size_t i = 0; (table = store_archive_delete_order(i)); i++) {
+		rc = store_table_exists(db, table);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
 			continue;
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tenant_id = $1", delete_tables[i]);
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tenant_id = $1", table);
 		rc = exec_tenant(db, sql, tenant);
 		if (rc != STORE_OK)
 			goto out;

@@ -1155,6 +1155,18 @@ START_TEST(test_import_malformed)
 }
 END_TEST
 
+/* Where a tenant delete removes table's rows (store_archive_delete_order). */
+static int delete_rank(const char *table)
+{
+	const char *name;
+
+	for (size_t i = 0; (name = store_archive_delete_order(i)); i++)
+		if (strcmp(name, table) == 0)
+			return (int)i;
+	ck_abort_msg("a tenant delete does not remove %s's rows", table);
+	return -1;
+}
+
 /* Every foreign key of the schema is in store_archive.c's table (so a table or key
  * added later cannot be forgotten by the import's checks), and so is every table that
  * holds a tenant's rows. */
@@ -1193,6 +1205,10 @@ START_TEST(test_archive_knows_the_schema)
 		                              strcmp(target, "tenants") == 0)),
 		              "%s.%s references %s: store_archive.c's table must say so", table,
 		              column, refd);
+		/* A tenant delete removes the referencing rows first. */
+		ck_assert_msg(strcmp(refd, "tenants") == 0 || strcmp(refd, table) == 0 ||
+		                      delete_rank(table) < delete_rank(refd),
+		              "a tenant delete must remove %s before %s", table, refd);
 	}
 	db_res_free(res);
 	ck_assert_int_eq(db_exec(T_db, pg ? tenant_pg : tenant_sqlite, 0, NULL, &res), DB_OK);
