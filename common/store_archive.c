@@ -680,11 +680,11 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 		for (size_t r = 0; r < n; r++) {
 			json_object *row = json_object_array_get_idx(rows[i], r);
 			const struct archive_ref *ref = ref_outside(&ids, &archive_tables[i], row);
-			char what[160];
+			char what[256];
 			if (!ref)
 				continue;
 			snprintf(what, sizeof(what),
-			         "%s names no row of %s%s (an archive's rows may name only rows of "
+			         "%.64s names no row of %s%s (an archive's rows may name only rows of "
 			         "the same archive)",
 			         member_str(row, ref->column), ref->target[0] ? ref->target : "this archive",
 			         ref->target[0] ? " in this archive" : "");
