@@ -99,6 +99,20 @@ static int email_fits(const char *email)
 	return email && *email && strlen(email) <= EMAIL_MAX;
 }
 
+/* STORE_CONFLICT when the query returns a row, else STORE_OK (or the failure). */
+static int conflict_if_any(struct db *db, const char *sql, int n, const char *const *params)
+{
+	struct db_res *res = NULL;
+	int rc = db_exec(db, sql, n, params, &res);
+
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = db_res_rows(res) > 0 ? STORE_CONFLICT : STORE_OK;
+	db_res_free(res);
+	return rc;
+}
+
 /* pg_advisory_xact_lock's first key for an email being taken (the second is the
  * email's hash): a staff and a tenant user with one email, made at once, check and
  * insert one after the other. (QUOTA_LOCK_CLASS in store_tenant.c is another.) */
@@ -111,26 +125,20 @@ static int email_fits(const char *email)
 static int email_unreserved(struct db *db, const char *email, int staff)
 {
 	const char *params[2] = { email, staff ? "true" : "false" };
-	struct db_res *res = NULL;
 	int rc = DB_OK;
 
 	if (db_kind(db) == DB_POSTGRES)
 		rc = db_exec(db, "SELECT pg_advisory_xact_lock(" EMAIL_LOCK_CLASS ", "
 		                 "hashtext(lower($1)))",
 		             1, params, NULL);
-	if (rc == DB_OK)
-		rc = db_exec(db,
-		             db_kind(db) == DB_POSTGRES
-		                 ? "SELECT 1 WHERE kaiden_email_reserved($1, $2)"
-		                 : "SELECT 1 FROM users WHERE email = lower($1) "
-		                   "AND (tenant_id IS NULL) <> ($2 = 'true')",
-		             2, params, &res);
 	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = db_res_rows(res) > 0 ? STORE_CONFLICT : STORE_OK;
-	db_res_free(res);
-	return rc;
+		return store_rc_of(rc);
+	return conflict_if_any(db,
+	                       db_kind(db) == DB_POSTGRES
+	                           ? "SELECT 1 WHERE kaiden_email_reserved($1, $2)"
+	                           : "SELECT 1 FROM users WHERE email = lower($1) "
+	                             "AND (tenant_id IS NULL) <> ($2 = 'true')",
+	                       2, params);
 }
 
 static int tenant_exists(struct db *db, const char *tenant)
@@ -311,20 +319,13 @@ out:
 static int email_free(struct db *db, const char *user, const char *email)
 {
 	const char *params[2] = { user, email };
-	struct db_res *res = NULL;
-	int rc = db_exec(db,
-	                 "SELECT o.id FROM users o, users me WHERE me.id = $1 "
-	                 "AND o.email = lower($2) AND o.id <> me.id "
-	                 "AND (o.tenant_id = me.tenant_id "
-	                 "OR (o.tenant_id IS NULL AND me.tenant_id IS NULL))",
-	                 2, params, &res);
 
-	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = db_res_rows(res) > 0 ? STORE_CONFLICT : STORE_OK;
-	db_res_free(res);
-	return rc;
+	return conflict_if_any(db,
+	                       "SELECT o.id FROM users o, users me WHERE me.id = $1 "
+	                       "AND o.email = lower($2) AND o.id <> me.id "
+	                       "AND (o.tenant_id = me.tenant_id "
+	                       "OR (o.tenant_id IS NULL AND me.tenant_id IS NULL))",
+	                       2, params);
 }
 
 /* Revokes the user's logins, and with tokens_too their API tokens, as of now. */

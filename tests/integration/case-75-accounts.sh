@@ -29,15 +29,16 @@ a75_as() {
 	fi
 }
 
+# a75_body EMAIL PASSWORD [TENANT_CODE]: a login's JSON body.
+a75_body() {
+	jq -cn --arg e "$1" --arg p "$2" --arg t "${3:-}" \
+		'{email: $e, password: $p} + (if $t == "" then {} else {tenant_code: $t} end)'
+}
+
 # a75_login EMAIL PASSWORD [TENANT_CODE]: POST /auth/login (no test of its own).
 a75_login() {
-	if [ -n "${3:-}" ]; then
-		_a75_body=$(jq -cn --arg e "$1" --arg p "$2" --arg t "$3" \
-			'{email: $e, password: $p, tenant_code: $t}')
-	else
-		_a75_body=$(jq -cn --arg e "$1" --arg p "$2" '{email: $e, password: $p}')
-	fi
-	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary "$_a75_body"
+	raw POST /api/v1/auth/login -H 'Content-Type: application/json' \
+		--data-binary "$(a75_body "$@")"
 }
 
 # a75_useradd NAME ARGS...: one test; kaiden-api user add with the password on stdin.
@@ -377,12 +378,7 @@ expect "other accounts are not locked" 200
 # a75_fire ADDR EMAIL PASSWORD OUT: one login from ADDR in the background; its status
 # code into OUT.
 a75_fire() {
-	if [ -n "$A75_TENANT_CODE" ]; then
-		_a75_fb=$(jq -cn --arg e "$2" --arg p "$3" --arg t "$A75_TENANT_CODE" \
-			'{email: $e, password: $p, tenant_code: $t}')
-	else
-		_a75_fb=$(jq -cn --arg e "$2" --arg p "$3" '{email: $e, password: $p}')
-	fi
+	_a75_fb=$(a75_body "$2" "$3" "$A75_TENANT_CODE")
 	curl -sS --max-time 120 --interface "$1" -o /dev/null -w '%{http_code}' \
 		-H 'Content-Type: application/json' --data-binary "$_a75_fb" \
 		"$STACK_URL/api/v1/auth/login" >"$4" 2>&1 &
@@ -443,8 +439,7 @@ dbcheck "the address: 20 passwords checked" \
 dbcheck "the 10 refusals: one auth.login_throttled row for the address" \
 	"SELECT count(*) || ' ' || max($A75_JCOUNT) FROM audit_log WHERE action = 'auth.login_throttled' AND remote_addr = '127.0.0.22' AND tenant_id IS NULL" "1 10"
 raw POST /api/v1/auth/login --interface 127.0.0.22 -H 'Content-Type: application/json' \
-	--data-binary "$(jq -cn --arg p "$A75_PW" --arg t "$A75_TENANT_CODE" \
-		'{email: "admin75@example.com", password: $p} + (if $t == "" then {} else {tenant_code: $t} end)')"
+	--data-binary "$(a75_body admin75@example.com "$A75_PW" "$A75_TENANT_CODE")"
 expect "then a right password from that address: 429" 429 "$(E too_many_attempts)"
 
 # The lock is the account's, whatever tenant the login names (PostgreSQL runs multi
@@ -457,8 +452,7 @@ while [ "$A75_I" -le 5 ]; do
 done
 expect "staff: five wrong passwords with no tenant named, the last 401" 401
 raw POST /api/v1/auth/login --interface 127.0.0.23 -H 'Content-Type: application/json' \
-	--data-binary "$(jq -cn --arg p "$A75_PW" --arg t "${A75_TENANT_CODE:-default}" \
-		'{email: "lock75@example.com", password: $p, tenant_code: $t}')"
+	--data-binary "$(a75_body lock75@example.com "$A75_PW" "${A75_TENANT_CODE:-default}")"
 expect "then the right password naming a tenant: 429 (no five more guesses)" 429 \
 	"$(E too_many_attempts)"
 if [ "$SUITE_DB" = postgres ]; then
