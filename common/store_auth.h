@@ -7,7 +7,8 @@
  *                           tenant (which one a request acts for is auth.c's business)
  *   tenant_admin, customer  belong to exactly one tenant
  * Emails are stored lower-cased and are unique among staff and within a tenant (the same
- * address may exist in two tenants). Passwords are argon2id (secret.h).
+ * address may exist in two tenants, never as staff and a tenant user both: staff emails
+ * are reserved). Passwords are argon2id (secret.h).
  *
  * Lookups made before the request's tenant is known (the token check, login) read
  * across tenants: on PostgreSQL they go through SECURITY DEFINER functions (migration
@@ -133,7 +134,8 @@ enum store_throttle {
 	STORE_THROTTLE_ADDRESS
 };
 
-#define STORE_THROTTLE_KEY_MAX 1100 /* "account:" + an email of 254 characters, as UTF-8 */
+#define STORE_THROTTLE_KEY_MAX 1100 /* "account:" + an email of 254 characters, as UTF-8;
+                                       login_throttle.key's CHECK says the same */
 
 struct store_throttle_verdict {
 	enum store_throttle by;

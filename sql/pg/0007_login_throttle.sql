@@ -15,7 +15,7 @@
 DROP TABLE login_attempts;
 
 CREATE TABLE login_throttle (
-    key          text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 300),
+    key          text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 1100),
     window_start timestamptz NOT NULL,
     attempts     bigint NOT NULL CHECK (attempts >= 0)
 );

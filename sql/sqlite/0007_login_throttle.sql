@@ -6,7 +6,7 @@
 DROP TABLE login_attempts;
 
 CREATE TABLE login_throttle (
-    key          TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 300),
+    key          TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 1100),
     window_start TEXT NOT NULL,
     attempts     INTEGER NOT NULL CHECK (attempts >= 0)
 ) STRICT;
