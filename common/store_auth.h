@@ -68,6 +68,12 @@ struct store_user_new {
  * a staff member's email is no tenant user's, and a tenant user's no staff member's;
  * STORE_NOT_FOUND: no such tenant. The role must match the tenant (staff: NULL). */
 int store_user_create(struct db *db, const struct store_user_new *u, json_object **out) WUR;
+/* Inside the caller's transaction: STORE_CONFLICT when email is reserved for the other
+ * kind of user (staff: a tenant user has it; a tenant user: a staff member has it),
+ * else STORE_OK (or the failure). Across tenants, so on PostgreSQL through
+ * kaiden_email_reserved (a tenant admin's scope sees no staff); user create and update
+ * and the archive import's users ask it. */
+int store_user_email_unreserved(struct db *db, const char *email, int staff) WUR;
 /* tenant_id NULL: any user (staff callers); else only that tenant's users. */
 int store_user_get(struct db *db, const char *tenant_id, const char *id,
                    json_object **out) WUR;

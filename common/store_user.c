@@ -118,11 +118,7 @@ static int conflict_if_any(struct db *db, const char *sql, int n, const char *co
  * insert one after the other. (QUOTA_LOCK_CLASS in store_tenant.c is another.) */
 #define EMAIL_LOCK_CLASS "48123503"
 
-/* Inside the caller's transaction: STORE_CONFLICT when email is reserved for the other
- * kind of user (staff: a tenant user has it; a tenant user: a staff member has it).
- * Across tenants, so on PostgreSQL through kaiden_email_reserved (a tenant admin's scope
- * sees no staff). */
-static int email_unreserved(struct db *db, const char *email, int staff)
+int store_user_email_unreserved(struct db *db, const char *email, int staff)
 {
 	const char *params[2] = { email, staff ? "true" : "false" };
 	int rc = DB_OK;
@@ -203,7 +199,7 @@ int store_user_create(struct db *db, const struct store_user_new *u, json_object
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
-	rc = email_unreserved(db, u->email, u->tenant_id == NULL);
+	rc = store_user_email_unreserved(db, u->email, u->tenant_id == NULL);
 	if (rc == STORE_OK) {
 		const char *params[7] = { id,   u->tenant_id ? tenant : NULL, u->email,
 		                          u->name, role, u->password ? hash : NULL, now };
@@ -378,7 +374,7 @@ int store_user_update(struct db *db, const char *tenant_id, const char *id,
 		goto out;
 	}
 	if (p->email && ((rc = email_free(db, user, p->email)) != STORE_OK ||
-	                 (rc = email_unreserved(db, p->email, !has_tenant)) != STORE_OK))
+	                 (rc = store_user_email_unreserved(db, p->email, !has_tenant)) != STORE_OK))
 		goto out;
 	params[0] = user;
 	params[1] = p->name;
