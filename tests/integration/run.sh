@@ -33,9 +33,12 @@ else
 			kill -TERM "$(cat "$f")" 2>/dev/null || :
 		done
 		wait
+		for db in "$@"; do
+			[ -e "$out/$db.shown" ] || cat "$out/$db.log" 2>/dev/null || :
+		done
 		rm -rf "$out"
 	}
-	trap 'stop_suites; exit 130' INT TERM
+	trap 'stop_suites "$@"; exit 130' INT TERM
 	for db in "$@"; do
 		(
 			start=$(date +%s)
@@ -53,6 +56,7 @@ else
 		for db in $left; do
 			if [ -s "$out/$db.rc" ]; then
 				cat "$out/$db.log"
+				: >"$out/$db.shown"
 				[ "$(cat "$out/$db.rc")" = 0 ] || failed="$failed $db"
 			else
 				still="$still $db"
