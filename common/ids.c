@@ -73,13 +73,18 @@ int ids_is_uuid(const char *s)
 	return 1;
 }
 
-void ids_short(char out[SHORT_ID_LEN + 1])
+void ids_base32(char *out, size_t n)
 {
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-	for (int i = 0; i < SHORT_ID_LEN; i++)
+	for (size_t i = 0; i < n; i++)
 		out[i] = alphabet[randombytes_uniform(32)];
-	out[SHORT_ID_LEN] = '\0';
+	out[n] = '\0';
+}
+
+void ids_short(char out[SHORT_ID_LEN + 1])
+{
+	ids_base32(out, SHORT_ID_LEN);
 }
 
 void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN])

@@ -17,7 +17,9 @@
 void ids_uuid7(char out[UUID_STR_LEN]);
 /* 1 if s is a canonical lower- or upper-case UUID (36 characters), else 0. */
 int ids_is_uuid(const char *s);
-/* SHORT_ID_LEN random characters from [a-z2-7] (DNS-safe, 50 bits) plus NUL. */
+/* n random characters from [a-z2-7] (DNS-safe, 5 bits each) plus NUL: n + 1 bytes. */
+void ids_base32(char *out, size_t n);
+/* SHORT_ID_LEN of them (50 bits). */
 void ids_short(char out[SHORT_ID_LEN + 1]);
 int64_t ids_now_ms(void);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-23T03:45:56.123Z. */

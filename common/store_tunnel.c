@@ -219,22 +219,27 @@ out:
 	return rc;
 }
 
-int store_tunnel_short_live(struct db *db, const char *short_id, int *live)
+int store_tunnel_short_state(struct db *db, const char *short_id, enum store_short *out)
 {
 	const char *params[1] = { short_id };
 	struct db_res *res = NULL;
+	enum store_short state = STORE_SHORT_NONE;
 	int rc;
 
-	rc = db_exec(db,
-	             "SELECT status FROM sessions WHERE short_id = $1 "
-	             "AND status IN ('pending', 'active', 'ending')",
-	             1, params, &res);
+	rc = db_exec(db, "SELECT status FROM sessions WHERE short_id = $1", 1, params, &res);
 	if (rc != DB_OK) {
 		db_res_free(res);
 		return store_rc_of(rc);
 	}
-	*live = db_res_rows(res) > 0;
+	for (int i = 0; i < db_res_rows(res); i++) {
+		const char *status = db_res_get(res, i, 0);
+		state = status && (strcmp(status, "pending") == 0 || strcmp(status, "active") == 0 ||
+		                   strcmp(status, "ending") == 0)
+		                ? STORE_SHORT_LIVE
+		                : state == STORE_SHORT_LIVE ? state : STORE_SHORT_DONE;
+	}
 	db_res_free(res);
+	*out = state;
 	return STORE_OK;
 }
 

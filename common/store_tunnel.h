@@ -69,9 +69,13 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       const char *from, const char *status, const char *step,
                       const char *error, int *changed) WUR;
 
-/* Platform-wide: whether a session with this short id is live (pending, active or
- * ending). *live is 0 when there is no such session or it is ended or failed. */
-int store_tunnel_short_live(struct db *db, const char *short_id, int *live) WUR;
+/* What this database knows of a short id (platform-wide), for the orphan sweep. */
+enum store_short {
+	STORE_SHORT_NONE, /* no session has it */
+	STORE_SHORT_DONE, /* its session is ended or failed */
+	STORE_SHORT_LIVE  /* its session is pending, active or ending */
+};
+int store_tunnel_short_state(struct db *db, const char *short_id, enum store_short *out) WUR;
 
 /* A (tenant, session) pair and why it is due to end. */
 struct store_tunnel_due {

@@ -384,8 +384,12 @@ static void http_done(void *arg, const struct http_response *resp)
 }
 
 /* A list page arrived: keep its items; ask for the next page or report all of them.
- * Stops when a page is short or total_count / total_pages say it was the last
- * (cloudflared's rule). */
+ *
+ * Cloudflare may serve fewer items than the per_page asked for (a list's own cap), so
+ * a short page does not mean the last one. The last page is: an empty one; or, by
+ * result_info, the one that brings the items to total_count, else the page numbered
+ * total_pages, else one shorter than the per_page result_info says was used. A reply
+ * without result_info is not paged: one page. */
 static void list_next_or_finish(struct cf_call *c, struct cf_result *r, json_object *env)
 {
 	json_object *result = NULL, *info = NULL, *v;
@@ -399,15 +403,16 @@ static void list_next_or_finish(struct cf_call *c, struct cf_result *r, json_obj
 			json_object_array_add(c->items,
 			                      json_object_get(json_object_array_get_idx(result, i)));
 	}
-	if (json_object_object_get_ex(env, "result_info", &info) && n > 0 &&
-	    (int)n >= c->per_page) {
-		last = 0;
-		if (json_object_object_get_ex(info, "total_count", &v) &&
-		    json_object_array_length(c->items) >= (size_t)json_object_get_int64(v))
-			last = 1;
-		if (json_object_object_get_ex(info, "total_pages", &v) &&
-		    c->page >= json_object_get_int(v))
-			last = 1;
+	if (n > 0 && json_object_object_get_ex(env, "result_info", &info) &&
+	    json_object_is_type(info, json_type_object)) {
+		if (json_object_object_get_ex(info, "total_count", &v))
+			last = json_object_array_length(c->items) >= (size_t)json_object_get_int64(v);
+		else if (json_object_object_get_ex(info, "total_pages", &v))
+			last = c->page >= json_object_get_int(v);
+		else if (json_object_object_get_ex(info, "per_page", &v))
+			last = (int64_t)n < json_object_get_int64(v);
+		else
+			last = 0; /* nothing to go by: the next page, until an empty one */
 	}
 	json_object_put(env);
 	if (!last && c->page < LIST_MAX_PAGES) {

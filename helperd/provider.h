@@ -9,7 +9,7 @@
  * token only fetches the tunnel token of a session that is already active again, for
  * restarting its connector; it reads the copy and writes nothing.
  *
- * The one provider so far is Cloudflare (tunnel_cf.c). */
+ * The one provider so far is Cloudflare (tunnel_cf.c; its orphan sweep in sweep_cf.c). */
 #ifndef KAIDEN_PROVIDER_H
 #define KAIDEN_PROVIDER_H
 
@@ -65,9 +65,11 @@ struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done
 struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg);
 /* Stops an operation; its callback is not called. */
 void tunnel_cf_cancel(struct tunnel_op *op);
-/* Deletes DNS records, tunnels and Access applications named for sessions (kaiden-sess-*)
- * that are not live (pending, active or ending), paging through the lists. One sweep
- * at a time; done (may be NULL) runs when it has finished. */
+/* Deletes this install's orphans (sweep_cf.c): DNS records, tunnels and Access
+ * applications named for its sessions (kaiden-sess-<install>-<short>) that are not live
+ * (pending, active or ending), paging through the lists; another install's objects in
+ * the same account are never touched. One sweep at a time; done (may be NULL) runs when
+ * it has finished. */
 void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg);
 
 #endif

@@ -41,7 +41,7 @@
  *                         is lost), then takes the end path; the start job is done.
  *   teardown TRANSIENT -> job(s) queued again; the row's step says where to resume
  *   teardown FAILED    -> ended/failed anyway, with the refusal added to error; the
- *                         sweep deletes what is left (it owns kaiden-sess-* orphans)
+ *                         sweep deletes what is left (this install's orphans, sweep_cf.c)
  *
  * Restore (active stays active; nothing is written to the row):
  *

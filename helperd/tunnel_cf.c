@@ -5,7 +5,8 @@
  * object's id is written the moment it is known; a stage whose objects exist already
  * is skipped, which is how a restart resumes):
  *
- *   tunnel   POST cfd_tunnel {name kaiden-sess-<short>, config_src cloudflare}
+ *   tunnel   POST cfd_tunnel {name kaiden-sess-<install>-<short>, config_src cloudflare}
+ *              (cf_name.h: the install id keeps installs sharing an account apart)
  *              409/1013 (a create whose reply was lost): list ?name=..&is_deleted=false,
  *              adopt the live one
  *   access   POST access/apps for web (self_hosted) and ssh (type ssh), in parallel,
@@ -17,7 +18,7 @@
  *            (originRequest.access with the web app's aud), ssh -> ssh://localhost:<p>,
  *            catch-all http_status:404          (skipped once the row is past it)
  *   dns      POST dns_records, proxied CNAMEs to <tunnel>.cfargotunnel.com, in parallel,
- *            comment kaiden-sess-<short>
+ *            comment kaiden-sess-<install>-<short>
  *              81053/81057: list ?type=CNAME&name.exact=<host>; adopt it if its content
  *              is our tunnel, else fail naming what the name points to
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
@@ -50,13 +51,15 @@
 #include <uv.h>
 
 #include "cf.h"
+#include "cf_name.h"
 #include "cfg.h"
 #include "db.h"
 #include "helperd.h"
 #include "log.h"
+#include "store_install.h"
 #include "store_tunnel.h"
+#include "tunnel_cf.h"
 
-#define NAME_PREFIX "kaiden-sess-"
 #define TUNNEL_DELETE_TRIES 5
 
 enum lane { LANE_TUNNEL, LANE_WEB, LANE_SSH, LANES };
@@ -99,11 +102,11 @@ struct tunnel_op {
 
 static struct {
 	int ready;
-	char account[64], zone[64], domain[256], team[128];
+	struct tunnel_cf_account acct; /* account, zone, domain, install id */
+	char team[128];
 	json_object *include;      /* Access include rules from cloudflare.access_allow */
 	char allow_problem[256];   /* why no session can be provisioned, "" if none */
 	char duration[32];         /* Access session_duration */
-	struct sweep *sweep;       /* the sweep running, or NULL */
 } P;
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -255,9 +258,11 @@ static int lane_call(struct tunnel_op *op, enum lane lane, enum call_kind kind,
 	return 0;
 }
 
-static char *name_of(const struct tunnel_op *op)
+/* The name of the session's tunnel (and web Access app, and DNS comment), or with ssh
+ * its ssh Access app's (cf_name.h). */
+static void name_of(const struct tunnel_op *op, int ssh, char out[CF_NAME_SIZE])
 {
-	return cf_path(NAME_PREFIX "%s", op->t->short_id);
+	cf_name_make(out, P.acct.install, op->t->short_id, ssh);
 }
 
 /* ---- provision ---------------------------------------------------------------------- */
@@ -267,13 +272,13 @@ static void advance(struct tunnel_op *op);
 static void tunnel_create(struct tunnel_op *op)
 {
 	json_object *body = json_object_new_object();
-	char *name = name_of(op);
+	char name[CF_NAME_SIZE];
 
-	json_object_object_add(body, "name", json_object_new_string(name ? name : ""));
+	name_of(op, 0, name);
+	json_object_object_add(body, "name", json_object_new_string(name));
 	json_object_object_add(body, "config_src", json_object_new_string("cloudflare"));
-	free(name);
 	lane_call(op, LANE_TUNNEL, K_TUNNEL_CREATE, "POST",
-	          cf_path("/accounts/%s/cfd_tunnel", P.account), body, 0);
+	          cf_path("/accounts/%s/cfd_tunnel", P.acct.account), body, 0);
 }
 
 /* The Access include rules of a session: cloudflare.access_allow, and the engineer who
@@ -306,10 +311,9 @@ static json_object *app_body(const struct tunnel_op *op, enum lane lane)
 {
 	json_object *body = json_object_new_object(), *policy = json_object_new_object();
 	json_object *policies = json_object_new_array(), *include = NULL;
-	char name[64];
+	char name[CF_NAME_SIZE];
 
-	snprintf(name, sizeof(name), NAME_PREFIX "%s%s", op->t->short_id,
-	         lane == LANE_SSH ? "-ssh" : "");
+	name_of(op, lane == LANE_SSH, name);
 	include = session_include(op);
 	json_object_object_add(policy, "name", json_object_new_string(name));
 	json_object_object_add(policy, "decision", json_object_new_string("allow"));
@@ -332,7 +336,8 @@ static void access_create(struct tunnel_op *op)
 		if (op->t->ids[app_field(lane)][0] && op->t->ids[aud_field(lane)][0])
 			continue;
 		if (lane_call(op, lane, K_APP_CREATE, "POST",
-		              cf_path("/accounts/%s/access/apps", P.account), app_body(op, lane), 0))
+		              cf_path("/accounts/%s/access/apps", P.acct.account),
+		              app_body(op, lane), 0))
 			break;
 	}
 }
@@ -367,7 +372,7 @@ static void config_put(struct tunnel_op *op)
 	json_object_object_add(config, "ingress", ingress);
 	json_object_object_add(body, "config", config);
 	lane_call(op, LANE_TUNNEL, K_CONFIG, "PUT",
-	          cf_path("/accounts/%s/cfd_tunnel/%s/configurations", P.account,
+	          cf_path("/accounts/%s/cfd_tunnel/%s/configurations", P.acct.account,
 	                  op->t->ids[STORE_TUNNEL_ID]),
 	          body, 0);
 }
@@ -376,11 +381,11 @@ static void dns_create(struct tunnel_op *op)
 {
 	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
 		json_object *body;
-		char content[128], comment[64];
+		char content[128], comment[CF_NAME_SIZE];
 		if (op->t->ids[dns_field(lane)][0])
 			continue;
 		snprintf(content, sizeof(content), "%s.cfargotunnel.com", op->t->ids[STORE_TUNNEL_ID]);
-		snprintf(comment, sizeof(comment), NAME_PREFIX "%s", op->t->short_id);
+		name_of(op, 0, comment);
 		body = json_object_new_object();
 		json_object_object_add(body, "type", json_object_new_string("CNAME"));
 		json_object_object_add(body, "name", json_object_new_string(lane_host(op, lane)));
@@ -389,7 +394,7 @@ static void dns_create(struct tunnel_op *op)
 		json_object_object_add(body, "ttl", json_object_new_int(1));
 		json_object_object_add(body, "comment", json_object_new_string(comment));
 		if (lane_call(op, lane, K_DNS_CREATE, "POST",
-		              cf_path("/zones/%s/dns_records", P.zone), body, 0))
+		              cf_path("/zones/%s/dns_records", P.acct.zone), body, 0))
 			break;
 	}
 }
@@ -445,7 +450,7 @@ static void advance(struct tunnel_op *op)
 		case ST_TOKEN:
 			if (!op->token && (op->token_only || save_step(op, TUNNEL_STEP_TOKEN) == 0))
 				lane_call(op, LANE_TUNNEL, K_TOKEN, "GET",
-				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.account,
+				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.acct.account,
 				                  op->t->ids[STORE_TUNNEL_ID]),
 				          NULL, 0);
 			op->stage = ST_PROVISIONED;
@@ -504,16 +509,17 @@ static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 	}
 	if (r->status == CF_FAILED && (r->code == 1013 || r->http_status == 409)) {
 		/* The name is taken: most likely our own create whose reply was lost. */
-		char *name = name_of(op), *esc = name ? cf_escape(name) : NULL;
+		char name[CF_NAME_SIZE], *esc;
+		name_of(op, 0, name);
+		esc = cf_escape(name);
 		snprintf(s->first_error, sizeof(s->first_error), "%d %s", r->code, r->message);
 		if (esc)
 			lane_call(op, LANE_TUNNEL, K_TUNNEL_FIND, "GET",
-			          cf_path("/accounts/%s/cfd_tunnel?name=%s&is_deleted=false", P.account,
+			          cf_path("/accounts/%s/cfd_tunnel?name=%s&is_deleted=false", P.acct.account,
 			                  esc),
 			          NULL, 1);
 		else
 			op_fail(op, TUNNEL_TRANSIENT, "out of memory");
-		free(name);
 		free(esc);
 		return;
 	}
@@ -523,17 +529,17 @@ static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 static void on_tunnel_find(struct slot *s, const struct cf_result *r)
 {
 	struct tunnel_op *op = s->op;
-	char *name = name_of(op);
+	char name[CF_NAME_SIZE];
 	json_object *it = NULL;
 	size_t n;
 
 	if (r->status != CF_OK) {
 		op_fail_call(op, r, "the list of tunnels");
-		free(name);
 		return;
 	}
+	name_of(op, 0, name);
 	n = json_object_array_length(r->result);
-	for (size_t i = 0; name && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(r->result, i), *del;
 		const char *cn = jstr(c, "name");
 		if (cn && strcmp(cn, name) == 0 &&
@@ -550,9 +556,8 @@ static void on_tunnel_find(struct slot *s, const struct cf_result *r)
 	} else {
 		op_fail(op, TUNNEL_FAILED,
 		        "Cloudflare refused to create tunnel %s (%s) and no live tunnel has that "
-		        "name", name ? name : "", s->first_error);
+		        "name", name, s->first_error);
 	}
-	free(name);
 }
 
 static void on_app_create(struct slot *s, const struct cf_result *r)
@@ -581,7 +586,8 @@ static void on_app_create(struct slot *s, const struct cf_result *r)
 		return;
 	}
 	lane_call(op, s->lane, K_APP_FIND, "GET",
-	          cf_path("/accounts/%s/access/apps?domain=%s&exact=true", P.account, esc), NULL, 1);
+	          cf_path("/accounts/%s/access/apps?domain=%s&exact=true", P.acct.account, esc),
+	          NULL, 1);
 	free(esc);
 }
 
@@ -590,14 +596,13 @@ static void on_app_find(struct slot *s, const struct cf_result *r)
 	struct tunnel_op *op = s->op;
 	const char *host = lane_host(op, s->lane);
 	json_object *it;
-	char name[64];
+	char name[CF_NAME_SIZE];
 
 	if (r->status != CF_OK) {
 		op_fail_call(op, r, "the list of Access applications");
 		return;
 	}
-	snprintf(name, sizeof(name), NAME_PREFIX "%s%s", op->t->short_id,
-	         s->lane == LANE_SSH ? "-ssh" : "");
+	name_of(op, s->lane == LANE_SSH, name);
 	it = find_item(r->result, "domain", host);
 	if (it && jstr(it, "name") && strcmp(jstr(it, "name"), name) == 0 && jstr(it, "id") &&
 	    jstr(it, "aud")) {
@@ -648,7 +653,7 @@ static void on_dns_create(struct slot *s, const struct cf_result *r)
 		return;
 	}
 	lane_call(op, s->lane, K_DNS_FIND, "GET",
-	          cf_path("/zones/%s/dns_records?name.exact=%s", P.zone, esc), NULL, 1);
+	          cf_path("/zones/%s/dns_records?name.exact=%s", P.acct.zone, esc), NULL, 1);
 	free(esc);
 }
 
@@ -703,7 +708,7 @@ static void on_token(struct slot *s, const struct cf_result *r)
 static void conns_delete(struct tunnel_op *op)
 {
 	lane_call(op, LANE_TUNNEL, K_CONNS_DELETE, "DELETE",
-	          cf_path("/accounts/%s/cfd_tunnel/%s/connections", P.account,
+	          cf_path("/accounts/%s/cfd_tunnel/%s/connections", P.acct.account,
 	                  op->t->ids[STORE_TUNNEL_ID]),
 	          NULL, 0);
 }
@@ -730,7 +735,7 @@ static void on_delete(struct slot *s, const struct cf_result *r)
 			return; /* no such tunnel: nothing more to delete */
 		if (r->status == CF_OK) {
 			lane_call(op, LANE_TUNNEL, K_TUNNEL_DELETE, "DELETE",
-			          cf_path("/accounts/%s/cfd_tunnel/%s", P.account,
+			          cf_path("/accounts/%s/cfd_tunnel/%s", P.acct.account,
 			                  op->t->ids[STORE_TUNNEL_ID]),
 			          NULL, 0);
 			return;
@@ -782,7 +787,7 @@ static void teardown_advance(struct tunnel_op *op)
 			for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
 				if (op->t->ids[dns_field(lane)][0])
 					lane_call(op, lane, K_DNS_DELETE, "DELETE",
-					          cf_path("/zones/%s/dns_records/%s", P.zone,
+					          cf_path("/zones/%s/dns_records/%s", P.acct.zone,
 					                  op->t->ids[dns_field(lane)]),
 					          NULL, 0);
 			break;
@@ -799,7 +804,7 @@ static void teardown_advance(struct tunnel_op *op)
 			for (enum lane lane = LANE_WEB; lane <= LANE_SSH && !op->dns_refused; lane++)
 				if (op->t->ids[app_field(lane)][0])
 					lane_call(op, lane, K_APP_DELETE, "DELETE",
-					          cf_path("/accounts/%s/access/apps/%s", P.account,
+					          cf_path("/accounts/%s/access/apps/%s", P.acct.account,
 					                  op->t->ids[app_field(lane)]),
 					          NULL, 0);
 			break;
@@ -954,263 +959,6 @@ const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
 }
 
 
-/* ---- orphan sweep ----------------------------------------------------------------------
- *
- * DNS records first, then tunnels, then Access apps (the teardown's order, so a hostname
- * never outlives its Access app), each list paged through and filtered here by name
- * (kaiden-sess-<short>) and, for DNS and Access, by the configured domain: objects of
- * other tools in the account are never touched. An object is an orphan when no
- * session with its short id is live (pending, active or ending). */
-
-enum sweep_phase { SW_DNS, SW_TUNNELS, SW_APPS, SW_DONE };
-
-struct sweep_item {
-	struct sweep *sw;
-	enum call_kind kind;
-	char id[STORE_TUNNEL_IDLEN];
-	char short_id[SHORT_ID_LEN + 1];
-	struct cf_call *call;
-	struct sweep_item *next;
-};
-
-struct sweep {
-	enum sweep_phase phase;
-	int pending, deleted;
-	struct cf_call *list;
-	struct sweep_item *items;              /* deletes in flight */
-	char kept[64][SHORT_ID_LEN + 1];       /* short ids whose DNS delete was refused */
-	int nkept;
-	void (*done)(void *arg, int deleted);
-	void *arg;
-};
-
-/* The short id in "kaiden-sess-<short>" or "kaiden-sess-<short>-ssh"; 0 or -1. */
-static int short_of(const char *name, char out[SHORT_ID_LEN + 1])
-{
-	size_t plen = strlen(NAME_PREFIX);
-
-	if (!name || strncmp(name, NAME_PREFIX, plen) != 0)
-		return -1;
-	name += plen;
-	for (int i = 0; i < SHORT_ID_LEN; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '2' && name[i] <= '7')))
-			return -1;
-	if (name[SHORT_ID_LEN] && strcmp(name + SHORT_ID_LEN, "-ssh") != 0)
-		return -1;
-	memcpy(out, name, SHORT_ID_LEN);
-	out[SHORT_ID_LEN] = '\0';
-	return 0;
-}
-
-/* 1 if host is the configured domain's subdomain. */
-static int in_domain(const char *host)
-{
-	size_t h = host ? strlen(host) : 0, d = strlen(P.domain);
-
-	return h > d + 1 && host[h - d - 1] == '.' && strcasecmp(host + h - d, P.domain) == 0;
-}
-
-/* 1 when the short id is not live (no live session owns it); 0 when live or unknown
- * (a database error keeps the object: better a late delete than a wrong one). */
-static int orphan(const char *short_id)
-{
-	int live = 1;
-
-	if (store_tunnel_short_live(helperd.db, short_id, &live) != STORE_OK)
-		return 0;
-	return !live;
-}
-
-static void sweep_next(struct sweep *sw);
-
-static void sweep_item_done(void *arg, const struct cf_result *r)
-{
-	struct sweep_item *it = arg, **pp;
-	struct sweep *sw = it->sw;
-
-	it->call = NULL;
-	if (it->kind == K_CONNS_DELETE && r->status == CF_OK && !r->gone) {
-		it->kind = K_TUNNEL_DELETE;
-		char *path = cf_path("/accounts/%s/cfd_tunnel/%s", P.account, it->id);
-		it->call = path ? cf_call("DELETE", path, NULL, sweep_item_done, it) : NULL;
-		free(path);
-		if (it->call)
-			return;
-	}
-	if (r->status == CF_OK && !r->gone) {
-		sw->deleted++;
-		log_info("sweep: deleted orphaned %s %s (session kaiden-sess-%s is not live)",
-		         it->kind == K_DNS_DELETE ? "DNS record" : it->kind == K_APP_DELETE
-		                 ? "Access application" : "tunnel",
-		         it->id, it->short_id);
-	} else if (r->status != CF_OK) {
-		log_warn("sweep: could not delete %s: %s", it->id, r->message);
-		if (it->kind == K_DNS_DELETE && sw->nkept < (int)ARRAY_LEN(sw->kept))
-			snprintf(sw->kept[sw->nkept++], SHORT_ID_LEN + 1, "%s", it->short_id);
-	}
-	for (pp = &sw->items; *pp; pp = &(*pp)->next)
-		if (*pp == it) {
-			*pp = it->next;
-			break;
-		}
-	free(it);
-	if (--sw->pending == 0)
-		sweep_next(sw);
-}
-
-static void sweep_delete(struct sweep *sw, enum call_kind kind, const char *id,
-                         const char *short_id)
-{
-	struct sweep_item *it = calloc(1, sizeof(*it));
-	char *path;
-
-	if (!it)
-		return;
-	it->sw = sw;
-	it->kind = kind;
-	snprintf(it->id, sizeof(it->id), "%s", id);
-	snprintf(it->short_id, sizeof(it->short_id), "%s", short_id);
-	if (kind == K_DNS_DELETE)
-		path = cf_path("/zones/%s/dns_records/%s", P.zone, id);
-	else if (kind == K_APP_DELETE)
-		path = cf_path("/accounts/%s/access/apps/%s", P.account, id);
-	else
-		path = cf_path("/accounts/%s/cfd_tunnel/%s/connections", P.account, id);
-	it->call = path ? cf_call("DELETE", path, NULL, sweep_item_done, it) : NULL;
-	free(path);
-	if (!it->call) {
-		free(it);
-		return;
-	}
-	it->next = sw->items;
-	sw->items = it;
-	sw->pending++;
-}
-
-static int kept(const struct sweep *sw, const char *short_id)
-{
-	for (int i = 0; i < sw->nkept; i++)
-		if (strcmp(sw->kept[i], short_id) == 0)
-			return 1;
-	return 0;
-}
-
-static void sweep_listed(void *arg, const struct cf_result *r)
-{
-	struct sweep *sw = arg;
-	size_t n;
-
-	sw->list = NULL;
-	if (r->status != CF_OK) {
-		log_warn("sweep: listing failed (%s); the next sweep tries again", r->message);
-		sw->phase = SW_DONE;
-		sweep_next(sw);
-		return;
-	}
-	n = json_object_array_length(r->result);
-	for (size_t i = 0; i < n; i++) {
-		json_object *it = json_object_array_get_idx(r->result, i);
-		char short_id[SHORT_ID_LEN + 1];
-		const char *id = jstr(it, "id");
-		if (!id)
-			continue;
-		switch (sw->phase) {
-		case SW_DNS:
-			if (short_of(jstr(it, "comment"), short_id) == 0 && in_domain(jstr(it, "name")) &&
-			    orphan(short_id))
-				sweep_delete(sw, K_DNS_DELETE, id, short_id);
-			break;
-		case SW_TUNNELS: {
-			json_object *del;
-			if (json_object_object_get_ex(it, "deleted_at", &del) &&
-			    !json_object_is_type(del, json_type_null))
-				break;
-			if (short_of(jstr(it, "name"), short_id) == 0 && orphan(short_id))
-				sweep_delete(sw, K_CONNS_DELETE, id, short_id);
-			break;
-		}
-		case SW_APPS:
-			if (short_of(jstr(it, "name"), short_id) == 0 && in_domain(jstr(it, "domain")) &&
-			    !kept(sw, short_id) && orphan(short_id))
-				sweep_delete(sw, K_APP_DELETE, id, short_id);
-			break;
-		case SW_DONE:
-			break;
-		}
-	}
-	sw->phase++;
-	if (sw->pending == 0)
-		sweep_next(sw);
-}
-
-static void sweep_next(struct sweep *sw)
-{
-	char *path = NULL;
-
-	switch (sw->phase) {
-	case SW_DNS:
-		path = cf_path("/zones/%s/dns_records?type=CNAME&comment.startswith=" NAME_PREFIX,
-		               P.zone);
-		break;
-	case SW_TUNNELS:
-		path = cf_path("/accounts/%s/cfd_tunnel?is_deleted=false&include_prefix=" NAME_PREFIX,
-		               P.account);
-		break;
-	case SW_APPS:
-		path = cf_path("/accounts/%s/access/apps", P.account);
-		break;
-	case SW_DONE:
-		break;
-	}
-	if (path) {
-		sw->list = cf_list(path, 100, sweep_listed, sw);
-		free(path);
-		if (sw->list)
-			return;
-	}
-	if (sw->deleted)
-		log_info("sweep: deleted %d orphaned Cloudflare objects", sw->deleted);
-	P.sweep = NULL;
-	if (sw->done)
-		sw->done(sw->arg, sw->deleted);
-	free(sw);
-}
-
-void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg)
-{
-	struct sweep *sw;
-
-	if (!P.ready || P.sweep)
-		return;
-	sw = calloc(1, sizeof(*sw));
-	if (!sw)
-		return;
-	sw->done = done;
-	sw->arg = arg;
-	sw->phase = SW_DNS;
-	P.sweep = sw;
-	sweep_next(sw);
-}
-
-static void sweep_free(void)
-{
-	struct sweep *sw = P.sweep;
-
-	if (!sw)
-		return;
-	if (sw->list)
-		cf_cancel(sw->list);
-	while (sw->items) {
-		struct sweep_item *it = sw->items;
-		sw->items = it->next;
-		if (it->call)
-			cf_cancel(it->call);
-		free(it);
-	}
-	free(sw);
-	P.sweep = NULL;
-}
-
 /* ---- set-up ------------------------------------------------------------------------------ */
 
 /* cloudflare.access_allow: "a@x.com, @y.com" -> Access include rules. */
@@ -1282,9 +1030,14 @@ int tunnel_cf_init(void)
 	long minutes;
 
 	memset(&P, 0, sizeof(P));
-	snprintf(P.account, sizeof(P.account), "%s", cfg_str(CFG_CF_ACCOUNT_ID));
-	snprintf(P.zone, sizeof(P.zone), "%s", cfg_str(CFG_CF_ZONE_ID));
-	snprintf(P.domain, sizeof(P.domain), "%s", cfg_str(CFG_CF_DOMAIN));
+	if (store_install_id(helperd.db, P.acct.install) != STORE_OK) {
+		log_error("tunnel provider=cloudflare: could not read or make this install's id "
+		          "(table install): the database is not reachable or not migrated");
+		return -1;
+	}
+	snprintf(P.acct.account, sizeof(P.acct.account), "%s", cfg_str(CFG_CF_ACCOUNT_ID));
+	snprintf(P.acct.zone, sizeof(P.acct.zone), "%s", cfg_str(CFG_CF_ZONE_ID));
+	snprintf(P.acct.domain, sizeof(P.acct.domain), "%s", cfg_str(CFG_CF_DOMAIN));
 	snprintf(P.team, sizeof(P.team), "%s", cfg_str(CFG_CF_ACCESS_TEAM));
 	minutes = (cfg_int(CFG_SESSION_MAX_DURATION) + 59) / 60;
 	snprintf(P.duration, sizeof(P.duration), "%ldm", minutes);
@@ -1304,14 +1057,22 @@ int tunnel_cf_init(void)
 		return -1;
 	}
 	P.ready = 1;
+	log_info("tunnel provider=cloudflare install=%s: objects are named " CF_NAME_PREFIX
+	         "%s-<session>; the sweep touches no other install's", P.acct.install,
+	         P.acct.install);
 	return 0;
+}
+
+const struct tunnel_cf_account *tunnel_cf_account(void)
+{
+	return P.ready ? &P.acct : NULL;
 }
 
 void tunnel_cf_shutdown(void)
 {
 	if (!P.ready)
 		return;
-	sweep_free();
+	sweep_cf_cancel();
 	cf_shutdown();
 	json_object_put(P.include);
 	memset(&P, 0, sizeof(P));

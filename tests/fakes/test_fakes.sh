@@ -436,6 +436,26 @@ for id in $(curl -s -H "Authorization: Bearer $TOKEN" "$API/accounts/$ACCT/cfd_t
     api DELETE "/accounts/$ACCT/cfd_tunnel/$id"
 done
 
+# Access lists are capped below what a client may ask (50 by default; faults' max_per_page
+# lowers it): result_info says the page size used, so a client that pages by "a page
+# shorter than my per_page is the last" stops early. 3 apps, capped at 2, asked 100.
+for i in 1 2 3; do
+    api POST "/accounts/$ACCT/access/apps" "{\"name\":\"kaiden-sess-cap$i\",\"type\":\"self_hosted\",\"domain\":\"cap$i.example.com\"}"
+done
+api GET "/accounts/$ACCT/access/apps?per_page=100"
+expect "Access list: per_page 100 is capped at 50" 200 \
+    '.result_info == {"page":1,"per_page":50,"count":3,"total_count":3,"total_pages":1}'
+ctl POST faults '{"max_per_page":{"access":2}}'
+api GET "/accounts/$ACCT/access/apps?per_page=100"
+expect "Access list capped at 2: page 1 has 2 of 3, result_info says so" 200 \
+    '.result_info == {"page":1,"per_page":2,"count":2,"total_count":3,"total_pages":2}'
+api GET "/accounts/$ACCT/access/apps?per_page=100&page=2"
+expect "...and page 2 has the third" 200 '.result_info.count == 1 and (.result | length) == 1'
+ctl POST faults '{"clear":true}'
+for id in $(curl -s -H "Authorization: Bearer $TOKEN" "$API/accounts/$ACCT/access/apps?search=kaiden-sess-cap" | jq -r '.result[].id'); do
+    api DELETE "/accounts/$ACCT/access/apps/$id"
+done
+
 # --- nothing left behind, nothing leaked -----------------------------------------------------
 ctl GET counts
 check "counts all zero at the end" \

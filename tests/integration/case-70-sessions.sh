@@ -231,7 +231,7 @@ expect "an active session has its public URL and ports" 200 \
 	'.ssh_port == 22' '.web_port == 8080'
 save TUNNEL .tunnel_id
 cf_check "one live tunnel named for the session" \
-	"[.tunnels[] | select(.deleted_at == null)] | length == 1 and .[0].name == \"kaiden-sess-$SHORT\" and .[0].id == \"$TUNNEL\""
+	"[.tunnels[] | select(.deleted_at == null)] | length == 1 and .[0].name == \"kaiden-sess-$(dbq 'SELECT id FROM install')-$SHORT\" and .[0].id == \"$TUNNEL\""
 cf_check "its ingress: web, ssh, then the catch-all" \
 	"[.tunnels[] | select(.id == \"$TUNNEL\") | .configuration.config.ingress[]] as \$r |
 	 (\$r | length) == 3 and \$r[0].hostname == \"sess-$SHORT.kaiden.test\" and

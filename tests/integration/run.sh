@@ -1,24 +1,34 @@
 #!/bin/sh
 # run.sh: the integration tests, on SQLite and on PostgreSQL, the same cases through nginx
-# against both (tests/integration/case-*.sh, run by suite.sh). The suites run in parallel,
-# each in its own stack on its own ports; each one's output goes to its own file and is
-# printed whole when it ends, so their lines never interleave. Prints, per database, its
-# `integration DB: N passed, N failed` line and then `time: integration DB: N s`; exits
-# non-zero if any failed.
+# against both (tests/integration/case-*.sh, run by suite.sh), and two installs against
+# one Cloudflare account (installs.sh). The suites run in parallel, each in its own
+# stacks on its own ports; each one's output goes to its own file and is printed whole
+# when it ends, so their lines never interleave. Prints, per suite, its
+# `integration NAME: N passed, N failed` line and then `time: integration NAME: N s`;
+# exits non-zero if any failed.
 #
-#   B=build sh tests/integration/run.sh [sqlite|postgres ...]
+#   B=build sh tests/integration/run.sh [sqlite|postgres|installs ...]
 #   VERBOSE=1 prints every passing case (and each case's time); KEEP=1 keeps each suite's
 #   directory; SERIAL=1 runs the suites one after the other, printing as they go.
 set -eu
 cd "$(dirname "$0")/../.."
 
-[ $# -gt 0 ] || set -- sqlite postgres
+[ $# -gt 0 ] || set -- sqlite postgres installs
 failed=
+
+# suite NAME: becomes suite NAME (exec: call it in a subshell or an & job, whose pid is
+# then the suite's own, for a TERM to reach its trap).
+suite() {
+	case $1 in
+	installs) exec sh tests/integration/installs.sh ;;
+	*) exec sh tests/integration/suite.sh "$1" ;;
+	esac
+}
 
 if [ -n "${SERIAL:-}" ] || [ $# -eq 1 ]; then
 	for db in "$@"; do
 		start=$(date +%s)
-		if ! sh tests/integration/suite.sh "$db"; then
+		if ! (suite "$db"); then
 			failed="$failed $db"
 		fi
 		echo "time: integration $db: $(($(date +%s) - start)) s"
@@ -42,7 +52,7 @@ else
 	for db in "$@"; do
 		(
 			start=$(date +%s)
-			sh tests/integration/suite.sh "$db" >"$out/$db.log" 2>&1 &
+			suite "$db" >"$out/$db.log" 2>&1 &
 			echo $! >"$out/$db.pid"
 			if wait $!; then rc=0; else rc=$?; fi
 			echo "time: integration $db: $(($(date +%s) - start)) s" >>"$out/$db.log"

@@ -1,12 +1,14 @@
 /* check_cf.c: the Cloudflare client (helperd/cf.c over helperd/http.c) against the fake
  * API run as a child process: envelopes, retries, 429 with Retry-After, the budget,
- * DELETE's 404, paging, and that no token reaches the logs.
+ * DELETE's 404, paging (also when Cloudflare serves fewer than asked), and that no token
+ * reaches the logs; and the names of a session's objects (cf_name.c).
  *
  * Links cf.o and http.o with the stand-ins below for metrics.h (mosquitto style). */
 #include <check.h>
 #include <uv.h>
 
 #include "cf.h"
+#include "cf_name.h"
 #include "fakecf.h"
 #include "log.h"
 #include "metrics.h"
@@ -122,6 +124,7 @@ static const char *jget(json_object *o, const char *k)
 
 #define TUNNELS "/accounts/" F_ACCOUNT "/cfd_tunnel"
 #define DNS "/zones/" F_ZONE "/dns_records"
+#define APPS "/accounts/" F_ACCOUNT "/access/apps"
 
 /* ---- tests --------------------------------------------------------------------- */
 
@@ -365,6 +368,50 @@ START_TEST(test_paging)
 }
 END_TEST
 
+/* Cloudflare may serve fewer items per page than asked (the fake caps Access lists): a
+ * page shorter than the per_page asked for is not the last one; result_info says how
+ * many there are. 5 apps, capped at 2 a page, asked 100: three GETs, all 5. */
+START_TEST(test_paging_capped)
+{
+	struct got g = { 0 };
+	json_object *log;
+
+	for (int i = 0; i < 5; i++) {
+		char body[200];
+		snprintf(body, sizeof(body),
+		         "{\"name\":\"kaiden-sess-cap%d\",\"type\":\"self_hosted\","
+		         "\"domain\":\"cap%d.example.com\"}", i, i);
+		json_object_put(F_api_post(APPS, body));
+	}
+	F_faults("{\"max_per_page\":{\"access\":2}}");
+	ck_assert_ptr_nonnull(cf_list(APPS, 100, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 5);
+	for (int i = 0; i < 5; i++) {
+		char name[64];
+		int seen = 0;
+		snprintf(name, sizeof(name), "kaiden-sess-cap%d", i);
+		for (size_t k = 0; k < json_object_array_length(g.result); k++)
+			seen += strcmp(jget(json_object_array_get_idx(g.result, k), "name"), name) == 0;
+		ck_assert_msg(seen == 1, "%s listed %d times", name, seen);
+	}
+	got_clear(&g);
+	/* The GETs asked per_page=100 and pages 1, 2, 3 (the third with 1 item). */
+	log = F_ctl("GET", "/_fake/log?kind=api", NULL);
+	ck_assert_int_eq((int)json_object_array_length(log), 5 + 3);
+	json_object_put(log);
+
+	/* A page with nothing on it ends a list whatever result_info says. */
+	ck_assert_ptr_nonnull(cf_list(APPS "?name=none", 100, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	ck_assert_int_eq((int)json_object_array_length(g.result), 0);
+	ck_assert_int_eq(F_api_calls(), 5 + 3 + 1);
+	got_clear(&g);
+}
+END_TEST
+
 /* Neither the API token nor a tunnel token may reach the log; the request carried the
  * token (the fake accepted it) and a JSON content type (it refuses others). */
 START_TEST(test_no_token_in_logs)
@@ -470,12 +517,73 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* ---- names (cf_name.c): no fake needed ------------------------------------------ */
+
+/* The names of a session's objects, as the orphan sweep reads them back: this
+ * install's, another install's, the names made before issue 8, and what is none. */
+START_TEST(test_make)
+{
+	char name[CF_NAME_SIZE];
+
+	cf_name_make(name, "abcdefgh", "short23456", 0);
+	ck_assert_str_eq(name, "kaiden-sess-abcdefgh-short23456");
+	cf_name_make(name, "abcdefgh", "short23456", 1);
+	ck_assert_str_eq(name, "kaiden-sess-abcdefgh-short23456-ssh");
+	ck_assert_int_lt((int)strlen(name), CF_NAME_SIZE);
+}
+END_TEST
+
+START_TEST(test_parse)
+{
+	struct cf_name n;
+
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-abcdefgh-short23456", &n), 0);
+	ck_assert_int_eq(n.legacy, 0);
+	ck_assert_str_eq(n.install, "abcdefgh");
+	ck_assert_str_eq(n.short_id, "short23456");
+	ck_assert_int_eq(n.ssh, 0);
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-abcdefgh-short23456-ssh", &n), 0);
+	ck_assert_int_eq(n.ssh, 1);
+	ck_assert_str_eq(n.short_id, "short23456");
+	/* Before issue 8: no install id. */
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-short23456", &n), 0);
+	ck_assert_int_eq(n.legacy, 1);
+	ck_assert_str_eq(n.install, "");
+	ck_assert_str_eq(n.short_id, "short23456");
+	ck_assert_int_eq(cf_name_parse("kaiden-sess-short23456-ssh", &n), 0);
+	ck_assert_int_eq(n.legacy, 1);
+	ck_assert_int_eq(n.ssh, 1);
+}
+END_TEST
+
+START_TEST(test_parse_refuses)
+{
+	static const char *const bad[] = {
+		NULL, "", "wiki", "kaiden-sess-", "kaiden-sess-short2345",   /* 9 */
+		"kaiden-sess-short234567",                                   /* 11 */
+		"kaiden-sess-SHORT23456", "kaiden-sess-short23450",          /* 0 is not base32 */
+		"kaiden-sess-short23456-web", "kaiden-sess-short23456-ssh-x",
+		"kaiden-sess-abcdefgh-short2345", "kaiden-sess-abcdefg1-short23456",
+		"kaiden-sess-abcdefghi-short23456", "kaiden-sess-abcdefgh-short23456x",
+		"kaiden-sess-abcdefgh_short23456", "Kaiden-sess-abcdefgh-short23456",
+		"xkaiden-sess-abcdefgh-short23456",
+	};
+	struct cf_name n;
+
+	memset(&n, 0x5a, sizeof(n));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cf_name_parse(bad[i], &n) == -1, "%s parsed", bad[i] ? bad[i] : "NULL");
+	ck_assert_int_eq(n.legacy, 0x5a5a5a5a); /* untouched on failure */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cf");
 	TCase *tc = tcase_create("fake");
 	TCase *tb = tcase_create("budget");
 	TCase *tr = tcase_create("budget_refuse");
+	TCase *tn = tcase_create("names");
 	SRunner *sr;
 	int failed;
 
@@ -487,6 +595,7 @@ int main(void)
 	tcase_add_test(tc, test_429_retry_after);
 	tcase_add_test(tc, test_delete_404_is_done);
 	tcase_add_test(tc, test_paging);
+	tcase_add_test(tc, test_paging_capped);
 	tcase_add_test(tc, test_no_token_in_logs);
 	tcase_add_test(tc, test_auth_refused);
 	tcase_add_test(tc, test_cancel);
@@ -499,6 +608,10 @@ int main(void)
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, test_budget_refuses_long_waits);
 	suite_add_tcase(s, tr);
+	tcase_add_test(tn, test_make);
+	tcase_add_test(tn, test_parse);
+	tcase_add_test(tn, test_parse_refuses);
+	suite_add_tcase(s, tn);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

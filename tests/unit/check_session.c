@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "cf.h"
+#include "cf_name.h"
 #include "cfg.h"
 #include "fakecf.h"
 #include "helperd.h"
@@ -21,6 +22,7 @@
 #include "store_auth.h"
 #include "session.h"
 #include "store.h"
+#include "store_install.h"
 #include "store_tunnel.h"
 #include "testdb.h"
 #include "provider.h"
@@ -445,8 +447,10 @@ START_TEST(test_start_active_end)
 	ck_assert_str_eq(jsonx_str(t, "id"), tunnel_id);
 	ck_assert_str_eq(jsonx_str(t, "config_src"), "cloudflare");
 	{
-		char *short_id = session_col(id, "short_id"), name[64];
-		snprintf(name, sizeof(name), "kaiden-sess-%s", short_id);
+		char *short_id = session_col(id, "short_id"), name[CF_NAME_SIZE];
+		char install[INSTALL_ID_LEN + 1];
+		ck_assert_int_eq(store_install_id(T_db, install), STORE_OK);
+		cf_name_make(name, install, short_id, 0);
 		ck_assert_str_eq(jsonx_str(t, "name"), name);
 		free(short_id);
 	}
@@ -502,7 +506,7 @@ START_TEST(test_start_active_end)
 		ck_assert_str_eq(jsonx_str(r, "type"), "CNAME");
 		ck_assert_str_eq(jsonx_str(r, "content"), want);
 		ck_assert(json_object_get_boolean(member(r, "proxied")));
-		ck_assert_ptr_nonnull(strstr(jsonx_str(r, "comment"), "kaiden-sess-"));
+		ck_assert_str_eq(jsonx_str(r, "comment"), jsonx_str(t, "name"));
 	}
 	/* Access apps existed before any DNS record (ref: never reachable without Access). */
 	{
@@ -601,28 +605,8 @@ START_TEST(test_dns_conflict)
 	snprintf(body, sizeof(body),
 	         "{\"type\":\"CNAME\",\"name\":\"sess-%s." DOMAIN "\",\"content\":\"other.example.net\","
 	         "\"proxied\":true,\"ttl\":1}", short_id);
-	{
-		/* Made through the API (the control API has no DNS hook). */
-		CURL *h = curl_easy_init();
-		struct curl_slist *hdr = NULL;
-		char url[256];
-		snprintf(url, sizeof(url), "%s/zones/" F_ZONE "/dns_records", F_api);
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		hdr = curl_slist_append(hdr, "Authorization: Bearer " F_TOKEN);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, F_write);
-		{
-			struct buf sink;
-			buf_init(&sink, 65536);
-			curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-			ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-			buf_clear(&sink);
-		}
-		curl_slist_free_all(hdr);
-		curl_easy_cleanup(h);
-	}
+	/* Made through the API (the control API has no DNS hook). */
+	json_object_put(F_api_post("/zones/" F_ZONE "/dns_records", body));
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	f = wait_job(job);
 	ck_assert_str_eq(f->state, "failed");
@@ -941,78 +925,132 @@ START_TEST(test_domain_example_is_not_set)
 END_TEST
 
 static int S_done_flag;
-static int S_deleted;
 
 static void sweep_done(void *arg, int deleted)
 {
 	(void)arg;
-	S_deleted = deleted;
+	(void)deleted;
 	S_done_flag = 1;
 }
 
-/* Objects named for a session that is not live (here: no session at all, and a failed
- * one) go; a live session's stay. Past max_duration / offline too long -> ending. */
+/* The objects the sweep tests make at the fake: a tunnel (with a connector attached,
+ * which blocks a plain delete), a DNS record commented name and an Access app on
+ * host, each when not NULL. */
+static void make_objects(const char *tunnel, const char *comment, const char *dns_host,
+                         const char *app, const char *app_host)
+{
+	char body[512];
+
+	if (tunnel) {
+		json_object *t;
+		char path[200];
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"config_src\":\"cloudflare\"}", tunnel);
+		t = F_api_post("/accounts/" F_ACCOUNT "/cfd_tunnel", body);
+		snprintf(path, sizeof(path), "/_fake/tunnels/%s/connect", jsonx_str(t, "id"));
+		json_object_put(F_ctl("POST", path, "{}"));
+		json_object_put(t);
+	}
+	if (comment) {
+		snprintf(body, sizeof(body),
+		         "{\"type\":\"CNAME\",\"name\":\"%s\",\"content\":\"x.cfargotunnel.com\","
+		         "\"proxied\":true,\"ttl\":1,\"comment\":\"%s\"}", dns_host, comment);
+		json_object_put(F_api_post("/zones/" F_ZONE "/dns_records", body));
+	}
+	if (app) {
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"type\":\"self_hosted\",\"domain\":\"%s\"}",
+		         app, app_host);
+		json_object_put(F_api_post("/accounts/" F_ACCOUNT "/access/apps", body));
+	}
+}
+
+/* 1 if the fake holds a live object of that kind ("tunnels", "dns_records",
+ * "access_apps") whose key ("name", "comment") is value. */
+static int fake_has(const char *kind, const char *key, const char *value)
+{
+	json_object *st = F_ctl("GET", "/_fake/state", NULL), *list = member(st, kind);
+	int found = 0;
+
+	for (int i = 0; i < (int)json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		const char *v = jsonx_str(o, key);
+		if (v && strcmp(v, value) == 0 && !jsonx_str(o, "deleted_at"))
+			found = 1;
+	}
+	json_object_put(st);
+	return found;
+}
+
+/* Runs one whole Cloudflare sweep (after any that session_sweep started). */
+static void sweep_cf_once(void)
+{
+	S_done_flag = 0;
+	while (!S_done_flag) {
+		uv_run(&L, UV_RUN_NOWAIT);
+		tunnel_cf_sweep(sweep_done, NULL);
+		F_run_until(&L, &S_done_flag, 0.05);
+	}
+}
+
+/* The sweep deletes this install's objects named for a session that is not live (here:
+ * none at all, as after a lost create reply; and an old-format name of a session of
+ * ours that failed), across several pages of a list Cloudflare caps below the per_page
+ * asked; it keeps the live session's, another install's (same account, its own
+ * sweep), old-format names this database does not know, and other tools'. Past
+ * max_duration / offline too long -> ending. */
 START_TEST(test_sweep)
 {
 	char live[UUID_STR_LEN], job[UUID_STR_LEN], old[UUID_STR_LEN], gone[UUID_STR_LEN];
+	char failed[UUID_STR_LEN], install[INSTALL_ID_LEN + 1], name[CF_NAME_SIZE];
+	char host[128], other[CF_NAME_SIZE], legacy[CF_NAME_SIZE], legacy_live[CF_NAME_SIZE];
+	char *failed_short;
 	const char *p[2];
 	int kicks;
 
+	ck_assert_int_eq(store_install_id(T_db, install), STORE_OK); /* session_init made it */
 	start_active(live, job);
-	/* Orphans of a session that does not exist: made as a lost-reply machine would. */
 	{
-		const char *const bodies[][2] = {
-			{ "/accounts/" F_ACCOUNT "/cfd_tunnel",
-			  "{\"name\":\"kaiden-sess-orphan2345\",\"config_src\":\"cloudflare\"}" },
-			{ "/zones/" F_ZONE "/dns_records",
-			  "{\"type\":\"CNAME\",\"name\":\"sess-orphan2345." DOMAIN "\","
-			  "\"content\":\"x.cfargotunnel.com\",\"proxied\":true,\"ttl\":1,"
-			  "\"comment\":\"kaiden-sess-orphan2345\"}" },
-			{ "/accounts/" F_ACCOUNT "/access/apps",
-			  "{\"name\":\"kaiden-sess-orphan2345-ssh\",\"type\":\"ssh\","
-			  "\"domain\":\"sess-orphan2345-ssh." DOMAIN "\"}" },
-			/* Not ours: another tool's app in the account. */
-			{ "/accounts/" F_ACCOUNT "/access/apps",
-			  "{\"name\":\"wiki\",\"type\":\"self_hosted\",\"domain\":\"wiki.example.com\"}" },
-		};
-		for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
-			CURL *h = curl_easy_init();
-			struct curl_slist *hdr = NULL;
-			struct buf sink;
-			char url[256];
-			buf_init(&sink, 65536);
-			snprintf(url, sizeof(url), "%s%s", F_api, bodies[i][0]);
-			hdr = curl_slist_append(hdr, "Content-Type: application/json");
-			hdr = curl_slist_append(hdr, "Authorization: Bearer " F_TOKEN);
-			curl_easy_setopt(h, CURLOPT_URL, url);
-			curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i][1]);
-			curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, F_write);
-			curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-			ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-			ck_assert_ptr_nonnull(strstr(sink.data, "\"success\": true") ?
-			                              sink.data : strstr(sink.data, "\"success\":true"));
-			buf_clear(&sink);
-			curl_slist_free_all(hdr);
-			curl_easy_cleanup(h);
-		}
+		char *short_id = session_col(live, "short_id");
+		cf_name_make(name, install, short_id, 0);
+		ck_assert(fake_has("tunnels", "name", name)); /* the live session's */
+		/* An old-format name of that live session (as if made before the upgrade). */
+		snprintf(legacy_live, sizeof(legacy_live), CF_NAME_PREFIX "%s", short_id);
+		make_objects(legacy_live, NULL, NULL, NULL, NULL);
+		free(short_id);
 	}
-	/* A tunnel attached to a connector blocks a plain delete: the sweep deletes its
-	 * connections first. */
-	{
-		json_object *st = F_ctl("GET", "/_fake/state", NULL), *ts = member(st, "tunnels");
-		for (int i = 0; i < (int)json_object_array_length(ts); i++) {
-			json_object *t = json_object_array_get_idx(ts, i);
-			if (strcmp(jsonx_str(t, "name"), "kaiden-sess-orphan2345") == 0) {
-				char path[200];
-				snprintf(path, sizeof(path), "/_fake/tunnels/%s/connect", jsonx_str(t, "id"));
-				json_object_put(F_ctl("POST", path, "{}"));
-			}
-		}
-		json_object_put(st);
+	/* Ours, of no session (a lost reply's): all three kinds. */
+	cf_name_make(name, install, "orphan2345", 0);
+	make_objects(name, name, "sess-orphan2345." DOMAIN, NULL, NULL);
+	cf_name_make(name, install, "orphan2345", 1);
+	make_objects(NULL, NULL, NULL, name, "sess-orphan2345-ssh." DOMAIN);
+	/* Ours, old format, of a session here that failed. */
+	new_session(failed);
+	p[0] = failed;
+	T_run(T_db, "UPDATE sessions SET status = 'failed' WHERE id = $1", 1, p);
+	failed_short = session_col(failed, "short_id");
+	snprintf(legacy, sizeof(legacy), CF_NAME_PREFIX "%s", failed_short);
+	snprintf(host, sizeof(host), "sess-%s." DOMAIN, failed_short);
+	make_objects(legacy, NULL, NULL, legacy, host);
+	/* Another install's, in the same account and domain, of a session not in this
+	 * database; and an old-format name this database does not know. */
+	cf_name_make(other, "othrinst", "other23456", 0);
+	make_objects(other, other, "sess-other23456." DOMAIN, other, "sess-other23456-ssh." DOMAIN);
+	make_objects(CF_NAME_PREFIX "legacy2345", CF_NAME_PREFIX "legacy2345",
+	             "sess-legacy2345." DOMAIN, NULL, NULL);
+	/* Not ours: another tool's app in the account. */
+	make_objects(NULL, NULL, NULL, "wiki", "wiki.example.com");
+	/* Five more orphaned apps of ours, and Access lists served 2 a page (the sweep asks
+	 * 100): page 1 alone would leave most of them. */
+	for (int i = 0; i < 5; i++) {
+		char short_id[SHORT_ID_LEN + 1];
+		snprintf(short_id, sizeof(short_id), "page%c23456", 'a' + i);
+		cf_name_make(name, install, short_id, 0);
+		snprintf(host, sizeof(host), "sess-%s." DOMAIN, short_id);
+		make_objects(NULL, NULL, NULL, name, host);
 	}
-	ck_assert_int_eq(F_count("live_tunnels"), 2);
-	ck_assert_int_eq(F_count("access_apps"), 4);
+	F_faults("{\"max_per_page\":{\"access\":2}}");
+	ck_assert_int_eq(F_count("live_tunnels"), 6);
+	ck_assert_int_eq(F_count("dns_records"), 5);
+	ck_assert_int_eq(F_count("access_apps"), 11);
 
 	/* Sessions due to end: one past max_duration, one whose device is long offline. */
 	new_session(old);
@@ -1050,25 +1088,24 @@ START_TEST(test_sweep)
 	}
 	/* session_sweep started the Cloudflare sweep; run another that reports back once
 	 * it has run (a second sweep waits for the first). */
-	S_done_flag = 0;
-	while (!S_done_flag) {
-		uv_run(&L, UV_RUN_NOWAIT);
-		tunnel_cf_sweep(sweep_done, NULL);
-		F_run_until(&L, &S_done_flag, 0.05);
-	}
-	ck_assert_int_eq(F_count("live_tunnels"), 1);      /* the live session's */
-	ck_assert_int_eq(F_count("dns_records"), 2);       /* the live session's */
-	ck_assert_int_eq(F_count("access_apps"), 3);       /* live session's 2 + the wiki */
-	{
-		json_object *st = F_ctl("GET", "/_fake/state", NULL), *ts = member(st, "tunnels");
-		for (int i = 0; i < (int)json_object_array_length(ts); i++) {
-			json_object *t = json_object_array_get_idx(ts, i);
-			if (strcmp(jsonx_str(t, "name"), "kaiden-sess-orphan2345") == 0)
-				ck_assert_ptr_nonnull(jsonx_str(t, "deleted_at"));
-		}
-		json_object_put(st);
-	}
-	(void)S_deleted;
+	sweep_cf_once();
+	/* Left: the live session's tunnel (and its old-format one), 2 records, 2 apps; the
+	 * other install's tunnel, record and app; the unknown old-format tunnel and record;
+	 * the wiki. */
+	ck_assert_int_eq(F_count("live_tunnels"), 4);
+	ck_assert_int_eq(F_count("dns_records"), 4);
+	ck_assert_int_eq(F_count("access_apps"), 4);
+	ck_assert(fake_has("tunnels", "name", other));
+	ck_assert(fake_has("dns_records", "comment", other));
+	ck_assert(fake_has("access_apps", "name", other));
+	ck_assert(fake_has("tunnels", "name", CF_NAME_PREFIX "legacy2345"));
+	ck_assert(fake_has("tunnels", "name", legacy_live));
+	ck_assert(fake_has("access_apps", "name", "wiki"));
+	ck_assert(!fake_has("tunnels", "name", legacy));
+	ck_assert(!fake_has("access_apps", "name", legacy));
+	cf_name_make(name, install, "orphan2345", 0);
+	ck_assert(!fake_has("tunnels", "name", name));
+	free(failed_short);
 }
 END_TEST
 

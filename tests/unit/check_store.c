@@ -4,6 +4,7 @@
 
 #include "ids.h"
 #include "store.h"
+#include "store_install.h"
 #include "testdb.h"
 
 #define DOMAIN "support.example.com"
@@ -999,6 +1000,41 @@ START_TEST(test_tenant_scoping)
 }
 END_TEST
 
+/* The install id: made by the first caller (on PostgreSQL the application's role, as
+ * helperd is), 8 of [a-z2-7], the same for every later caller and connection; the
+ * application may not change it. */
+START_TEST(test_install_id)
+{
+	char first[INSTALL_ID_LEN + 1], again[INSTALL_ID_LEN + 1];
+	struct db *app = T_kind == DB_POSTGRES ? T_open_app() : T_db, *other;
+
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM install", 0, NULL), 0);
+	ck_assert_int_eq(store_install_id(app, first), STORE_OK);
+	ck_assert_int_eq((int)strlen(first), INSTALL_ID_LEN);
+	ck_assert_int_eq((int)strspn(first, "abcdefghijklmnopqrstuvwxyz234567"), INSTALL_ID_LEN);
+	ck_assert_int_eq(store_install_id(T_db, again), STORE_OK);
+	ck_assert_str_eq(again, first);
+	other = T_open_again();
+	ck_assert_int_eq(store_install_id(other, again), STORE_OK);
+	ck_assert_str_eq(again, first);
+	db_close(other);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM install", 0, NULL), 1);
+	/* One row only, of the right shape. */
+	ck_assert_int_ne(db_exec(T_db, "INSERT INTO install (one, id) VALUES (2, 'abcdefgh')", 0,
+	                         NULL, NULL),
+	                 DB_OK);
+	ck_assert_int_ne(db_exec(T_db, "UPDATE install SET id = 'ABC-1234'", 0, NULL, NULL), DB_OK);
+	if (app != T_db) {
+		ck_assert_int_ne(db_exec(app, "UPDATE install SET id = 'abcdefgh'", 0, NULL, NULL),
+		                 DB_OK);
+		ck_assert_int_ne(db_exec(app, "DELETE FROM install", 0, NULL, NULL), DB_OK);
+		db_close(app);
+	}
+	ck_assert_int_eq(store_install_id(T_db, again), STORE_OK);
+	ck_assert_str_eq(again, first);
+}
+END_TEST
+
 START_TEST(test_health)
 {
 	char target[1024];
@@ -1042,5 +1078,6 @@ int main(void)
 	T_ADD(sq, pg, test_names_verbatim);
 	T_ADD(sq, pg, test_tenant_scoping);
 	T_ADD(sq, pg, test_health);
+	T_ADD(sq, pg, test_install_id);
 	return T_main(s, sq, pg);
 }

@@ -53,24 +53,25 @@ static size_t F_write(char *data, size_t size, size_t n, void *userp)
 	return buf_append(userp, data, size * n) == 0 ? size * n : 0;
 }
 
-/* A blocking request to the fake; the parsed reply (owned) or NULL. */
-static json_object *F_http(const char *method, const char *path, const char *body)
+/* A blocking request to url; with auth, the API token goes with it. The parsed reply
+ * (owned) or NULL. */
+static json_object *F_request(const char *method, const char *url, const char *body, int auth)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdr = NULL;
 	struct buf out;
 	json_object *j = NULL;
-	char url[512];
 
 	ck_assert_ptr_nonnull(h);
 	buf_init(&out, 16u << 20);
-	snprintf(url, sizeof(url), "%s%s", F_base, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, F_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	if (auth)
+		hdr = curl_slist_append(hdr, "Authorization: Bearer " F_TOKEN);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	if (body)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -82,10 +83,19 @@ static json_object *F_http(const char *method, const char *path, const char *bod
 	return j;
 }
 
-/* The .result of a control call (owned), asserting success. */
-static json_object *F_ctl(const char *method, const char *path, const char *body)
+/* A request to the fake's control API (path from /_fake/...). */
+static json_object *F_http(const char *method, const char *path, const char *body)
 {
-	json_object *env = F_http(method, path, body), *res = NULL, *ok;
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", F_base, path);
+	return F_request(method, url, body, 0);
+}
+
+/* The .result (owned) of an envelope, asserting success. */
+static json_object *F_result(json_object *env, const char *method, const char *path)
+{
+	json_object *res = NULL, *ok;
 
 	ck_assert_msg(env != NULL, "fake: no reply to %s %s", method, path);
 	ck_assert_msg(json_object_object_get_ex(env, "success", &ok) && json_object_get_boolean(ok),
@@ -94,6 +104,22 @@ static json_object *F_ctl(const char *method, const char *path, const char *body
 		json_object_get(res);
 	json_object_put(env);
 	return res;
+}
+
+/* The .result (owned) of a POST to the API proper (path after /client/v4), asserting
+ * success: objects a test makes as someone else (or a lost reply) would. */
+static json_object *F_api_post(const char *path, const char *body)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "%s%s", F_api, path);
+	return F_result(F_request("POST", url, body, 1), "POST", path);
+}
+
+/* The .result of a control call (owned), asserting success. */
+static json_object *F_ctl(const char *method, const char *path, const char *body)
+{
+	return F_result(F_http(method, path, body), method, path);
 }
 
 static void F_faults(const char *json)
