@@ -400,19 +400,22 @@ stack_up() {
 }
 
 # stack_nginx_up: stack_nginx_start and stack_wait_ready. A port picked free ("auto") can
-# be taken before nginx binds it (another stack starting beside this one, say): then a
-# new port is picked and nginx started again, up to 5 times.
+# be taken before nginx binds it (another stack starting beside this one, say): found
+# busy before the start, or refused at nginx's bind, it is given up for a new one, up to
+# 5 times.
 stack_nginx_up() {
 	tries=0
 	while :; do
-		stack_nginx_start || return 1
-		stack_wait_ready && return 0
-		tries=$((tries + 1))
-		if [ -z "$STACK_PORT_AUTO" ] || [ "$tries" -ge 5 ] ||
-			! grep -q "127.0.0.1:$STACK_PORT failed (98" "$STACK_NGINX_DIR/logs/error.log"; then
-			return 1
+		if [ -z "$STACK_PORT_AUTO" ] || ! stack_port_busy "$STACK_PORT"; then
+			stack_nginx_start || return 1
+			stack_wait_ready && return 0
+			[ -n "$STACK_PORT_AUTO" ] &&
+				grep -q "127.0.0.1:$STACK_PORT failed (98" "$STACK_NGINX_DIR/logs/error.log" ||
+				return 1
+			stack_nginx_stop
 		fi
-		stack_nginx_stop
+		tries=$((tries + 1))
+		[ "$tries" -lt 5 ] || stack__die "127.0.0.1:$STACK_PORT and 4 other ports were taken" || return 1
 		STACK_PORT=$(stack_free_port) || return 1
 		STACK_URL=http://127.0.0.1:$STACK_PORT
 		echo "stack: the port was taken before nginx could bind it: trying $STACK_PORT" >&2
