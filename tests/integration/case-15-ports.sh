@@ -1,8 +1,8 @@
 # shellcheck shell=sh
 # A port picked free can be taken before nginx binds it (another stack starting beside
 # this one): nginx moves to another port (scripts/stack.sh, stack_nginx_up), whether the
-# port is found taken before the start or only at nginx's bind. The stack code is the same
-# for both databases: the SQLite suite runs it.
+# port is found taken before the start or only at nginx's bind; so does helperd's metrics
+# port. The stack code is the same for both databases: the SQLite suite runs it.
 
 # squat PORT: a listener on 127.0.0.1:PORT (in CASE_PIDS), once it listens; its pid in SQUAT.
 squat() {
@@ -48,3 +48,31 @@ for _when in "before the start" "at nginx's bind"; do
 	kill "$SQUAT" 2>/dev/null || :
 	wait "$SQUAT" 2>/dev/null || :
 done
+
+# helperd's metrics port, taken before helperd binds it: helperd starts on another.
+if [ "$SUITE_DB" = sqlite ]; then
+	_old=$(stack_free_port)
+	squat "$_old"
+	rm -f "$T/picked"
+	# The first pick is the taken port (as when the other binds after the probe).
+	stack_free_port() {
+		if [ ! -e "$T/picked" ]; then
+			: >"$T/picked"
+			echo "$_old"
+			return 0
+		fi
+		. "$STACK_ROOT/scripts/stack.sh"
+		stack_free_port
+	}
+	if stack_helperd_start 2>"$T/ports.err" && [ "$STACK_METRICS_PORT" != "$_old" ] &&
+		curl -sf -o /dev/null --max-time 5 "$STACK_METRICS_URL"; then
+		ok "helperd's metrics port taken at its bind: helperd moves to another"
+	else
+		bad "helperd's metrics port taken at its bind: helperd moves to another" \
+			"port ${STACK_METRICS_PORT:-none} (taken: $_old): $(cat "$T/ports.err")"
+	fi
+	. "$STACK_ROOT/scripts/stack.sh"
+	stack_helperd_stop >/dev/null 2>&1
+	kill "$SQUAT" 2>/dev/null || :
+	wait "$SQUAT" 2>/dev/null || :
+fi
