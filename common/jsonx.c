@@ -1,10 +1,15 @@
 /* jsonx.c: strict parsing and field-table validation of JSON input. */
 #include "jsonx.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 static void jsonx_fail(struct jsonx_error *err, const char *code, const char *field,
                        const char *fmt, ...) PRINTF_LIKE(4, 5);
@@ -21,12 +26,177 @@ static void jsonx_fail(struct jsonx_error *err, const char *code, const char *fi
 	va_end(ap);
 }
 
+/* White space as JSON has it (RFC 8259 2). */
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The four hex digits at s (n bytes available) as a number, or -1. */
+static long hex4(const char *s, size_t n)
+{
+	char digits[5];
+
+	if (n < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -1;
+		digits[i] = s[i];
+	}
+	digits[4] = '\0';
+	return strtol(digits, NULL, 16);
+}
+
+/* The number token at data[i] (outside strings): the index just past its integer
+ * part, or 0 when it is an integer (no fraction, no exponent) that json-c would quietly
+ * clamp: above 18446744073709551615 or below -9223372036854775808. */
+static size_t integer_end(const char *data, size_t len, size_t i)
+{
+	static const char max_pos[] = "18446744073709551615", max_neg[] = "9223372036854775808";
+	int negative = data[i] == '-';
+	size_t start = i + (size_t)negative, end = start, digits;
+	const char *limit = negative ? max_neg : max_pos;
+
+	while (end < len && data[end] >= '0' && data[end] <= '9')
+		end++;
+	if (end < len && (data[end] == '.' || data[end] == 'e' || data[end] == 'E'))
+		return end; /* a double: numbers_finite looks at its range */
+	digits = end - start; /* JSON allows no leading zeros: digits say the magnitude */
+	if (digits > strlen(limit) ||
+	    (digits == strlen(limit) && memcmp(data + start, limit, digits) > 0))
+		return 0;
+	return end;
+}
+
+/* What json-c's strict mode still lets through, looked for in a document it parsed:
+ * the tokens NaN, Infinity and -Infinity (JSON has no such numbers); integers past 64
+ * bits (json-c clamps them without a word); \u0000 (it becomes a NUL that cuts a key
+ * short or hides the rest of a string, and PostgreSQL text cannot hold it); a lone
+ * surrogate escape (json-c quietly makes it U+FFFD); and string bytes that are not
+ * strict UTF-8 (surrogates, overlong forms, past U+10FFFF: json-c's check takes them,
+ * PostgreSQL does not). Keys and values alike, at any depth. The document is known to
+ * be well-formed here, so tracking strings by their quotes is exact. *names is the
+ * number of member names written, for tree_ok to compare. */
+static int text_ok(const char *data, size_t len, size_t *names, struct jsonx_error *err)
+{
+	int in_string = 0;
+
+	*names = 0;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)data[i];
+		unsigned cp;
+		size_t n;
+
+		if (!in_string) {
+			if (c == 'N' || c == 'I') {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: NaN and Infinity are not JSON "
+				           "numbers (byte %zu)", i);
+				return -1;
+			}
+			if (c == '-' || (c >= '0' && c <= '9')) {
+				size_t end = integer_end(data, len, i);
+				if (end == 0) {
+					jsonx_fail(err, "invalid_json", NULL,
+					           "the body is not valid JSON: an integer past 64 bits "
+					           "(byte %zu)", i);
+					return -1;
+				}
+				i = end;
+				continue;
+			}
+			in_string = c == '"';
+			i++;
+			continue;
+		}
+		if (c == '"') {
+			/* A string followed by ':' is a member name. */
+			size_t next = i + 1;
+			while (next < len && json_space(data[next]))
+				next++;
+			if (next < len && data[next] == ':')
+				(*names)++;
+			in_string = 0;
+			i++;
+			continue;
+		}
+		if (c == '\\' && i + 1 < len && data[i + 1] == 'u') {
+			long u = hex4(data + i + 2, len - i - 2);
+			if (u == 0) {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: \\u0000 (NUL) is not accepted in a "
+				           "string (byte %zu)", i);
+				return -1;
+			}
+			if (u >= 0xd800 && u <= 0xdbff && i + 7 < len && data[i + 6] == '\\' &&
+			    data[i + 7] == 'u') {
+				long low = hex4(data + i + 8, len - i - 8);
+				if (low >= 0xdc00 && low <= 0xdfff) {
+					i += 12; /* a surrogate pair: one code point */
+					continue;
+				}
+			}
+			if (u >= 0xd800 && u <= 0xdfff) {
+				jsonx_fail(err, "invalid_json", NULL,
+				           "the body is not valid JSON: a lone UTF-16 surrogate escape "
+				           "(byte %zu)", i);
+				return -1;
+			}
+			i += 6;
+			continue;
+		}
+		if (c == '\\') {
+			i += 2;
+			continue;
+		}
+		n = c < 0x80 ? 1 : utf8_next(data + i, len - i, &cp);
+		if (n == 0) {
+			jsonx_fail(err, "invalid_json", NULL,
+			           "the body is not valid JSON: a string is not valid UTF-8 (byte %zu)", i);
+			return -1;
+		}
+		i += n;
+	}
+	return 0;
+}
+
+/* What only the parsed tree shows. A number past a double's range (1e999) parses as
+ * infinity, which has no JSON form to store or send back: 0. A member name used twice
+ * in one object (json-c keeps the last, another reader may keep the first: one body
+ * read two ways is how checks get bypassed) leaves the tree with fewer names than
+ * text_ok counted in the text: *names is the tree's count. 1 otherwise. The tokener's
+ * depth limit bounds the recursion. */
+static int tree_ok(json_object *v, size_t *names)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!tree_ok(json_object_array_get_idx(v, i), names))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(v, key, member) {
+			(void)key;
+			(*names)++;
+			if (!tree_ok(member, names))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_error *err)
 {
 	struct json_tokener *tok;
 	json_object *obj;
 	enum json_tokener_error jerr;
-	size_t used;
+	size_t used, names_written = 0, names_parsed = 0;
 
 	if (!data || len == 0) {
 		jsonx_fail(err, "invalid_json", NULL, "the request body is empty; send a JSON object");
@@ -63,13 +233,29 @@ int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_er
 	}
 	/* Only white space may follow the value. */
 	for (size_t i = used; i < len; i++) {
-		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+		if (!json_space(data[i])) {
 			jsonx_fail(err, "invalid_json", NULL,
 			           "the body is not valid JSON: unexpected data after the value at byte %zu",
 			           i);
 			json_object_put(obj);
 			goto fail;
 		}
+	}
+	if (text_ok(data, used, &names_written, err) < 0) {
+		json_object_put(obj);
+		goto fail;
+	}
+	if (!tree_ok(obj, &names_parsed)) {
+		jsonx_fail(err, "invalid_json", NULL,
+		           "the body is not valid JSON: a number is too large (beyond 1.8e308)");
+		json_object_put(obj);
+		goto fail;
+	}
+	if (names_parsed != names_written) {
+		jsonx_fail(err, "invalid_json", NULL,
+		           "the body is not valid JSON: an object has the same member name twice");
+		json_object_put(obj);
+		goto fail;
 	}
 	json_tokener_free(tok);
 	*out = obj;
@@ -91,7 +277,7 @@ static const char *type_name(enum jsonx_type t)
 	return "?";
 }
 
-/* Strings are already valid UTF-8 (the tokener checked); refuse control characters,
+/* Strings are already strict UTF-8 without NUL (jsonx_parse checked); refuse control characters,
  * allowing tab and newline only in long free-text fields. */
 static int string_ok(const char *s, size_t len, int free_text)
 {

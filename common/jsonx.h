@@ -30,7 +30,11 @@ struct jsonx_error {
 };
 
 /* Parses len bytes (need not be NUL-terminated) into *out; the whole input must be one
- * JSON value. 0, or -1 with err filled ("invalid_json", message with the offset). */
+ * JSON value (RFC 8259), and every route and message is parsed here, so this is where
+ * json-c's leniencies are refused: NaN, Infinity and -Infinity, numbers past a double's
+ * range, integers past 64 bits, \u0000 and lone surrogate escapes, strings (keys too)
+ * that are not strict UTF-8, and a member name twice in one object. 0, or -1 with err
+ * filled ("invalid_json", message with the offset where there is one). */
 int jsonx_parse(const char *data, size_t len, json_object **out, struct jsonx_error *err) WUR;
 
 /* Checks that obj is an object whose members are all in fields[0..n), of the right type

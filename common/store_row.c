@@ -252,3 +252,47 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
 	db_res_free(res);
 	return rc;
 }
+
+/* The first value of the first row of sql: 1 and a copy into out (NULL stays NULL as ""),
+ * 0 when there is no row, or a negative store_rc. */
+int store_one_value(struct db *db, const char *sql, int n, const char *const *params,
+                    char *out, size_t outlen, int *is_null)
+{
+	struct db_res *res = NULL;
+	int rc = db_exec(db, sql, n, params, &res);
+
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+	} else if (db_res_rows(res) == 0 || db_res_cols(res) < 1) {
+		rc = 0;
+	} else {
+		const char *v = db_res_get(res, 0, 0);
+		if (out)
+			snprintf(out, outlen, "%s", v ? v : "");
+		if (is_null)
+			*is_null = v == NULL;
+		rc = 1;
+	}
+	db_res_free(res);
+	return rc;
+}
+
+/* 1 when this database has the table, 0 when not, or a negative store_rc. name is one
+ * of ours, never input. */
+int store_table_exists(struct db *db, const char *name)
+{
+	const char *params[1] = { name };
+	int is_null = 1;
+	int rc;
+
+	if (db_kind(db) == DB_POSTGRES)
+		rc = store_one_value(db, "SELECT CAST(to_regclass($1) AS text)", 1, params, NULL,
+		                     0, &is_null);
+	else
+		rc = store_one_value(db,
+		                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
+		                     1, params, NULL, 0, &is_null);
+	if (rc < 0)
+		return rc;
+	return rc == 1 && !is_null;
+}

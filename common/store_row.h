@@ -93,4 +93,14 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
 int store_job_add(struct db *db, const char *tenant_id, const char *kind,
                   const char *session_id, const char *now) WUR;
 
+/* The first value of the first row of sql: 1 and a copy into out (out may be NULL; a
+ * NULL value is copied as "" and *is_null, when given, says so), 0 when there is no
+ * row, or a negative store_rc. */
+int store_one_value(struct db *db, const char *sql, int n, const char *const *params,
+                    char *out, size_t outlen, int *is_null) WUR;
+
+/* 1 when this database has the table, 0 when not, or a negative store_rc. name is one
+ * of ours, never input. */
+int store_table_exists(struct db *db, const char *name) WUR;
+
 #endif

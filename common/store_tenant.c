@@ -1,28 +1,16 @@
-/* store_tenant.c: tenants, their usage and quotas, and the export/import of one
- * tenant's data (store_tenant.h).
- *
- * Export and import read and write rows generically: SELECT * and the result's column
- * names out, the table's own column names (checked against what the archive says) in.
- * Every value travels as the database's text (or null), so a column added by a later
- * migration is carried without a change here, and JSON columns, integers, time stamps
- * and NULLs come back exactly as they were stored: nothing is parsed and re-printed on
- * the way. The tables are a fixed list in dependency order (users before the sessions
- * and tokens that may name them, devices before sessions); a table this database does
- * not have (an older schema) is skipped on export and refused on import when the
- * archive has rows for it. A tenant's audit entries stay when it is deleted, and an
- * import skips those already present. */
+/* store_tenant.c: tenants, their usage and quotas, and deleting one with its rows
+ * (store_tenant.h). The archive of a tenant's rows (export and import) is
+ * store_archive.c. */
 #include "store_tenant.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "store_archive.h"
 #include "store_row.h"
 
 #define TENANT_COLS                                                                   \
@@ -31,14 +19,11 @@
 #define TENANT_SELECT "SELECT " TENANT_COLS " FROM tenants"
 #define TENANT_RETURNING " RETURNING " TENANT_COLS
 
-#define ARCHIVE_FORMAT "kaiden-tenant-export"
-#define ARCHIVE_VERSION 1
 #define CODE_MAX 63
 #define QUOTA_MAX 1000000000L
 /* pg_advisory_xact_lock's first key for quota checks (the second is the tenant's hash):
  * two creates in one tenant count and insert one after the other. */
 #define QUOTA_LOCK_CLASS "48123502"
-#define SQL_MAX (64 * 1024)
 
 static const struct store_col tenant_cols[] = {
 	{ "id", STORE_COL_TEXT },        { "code", STORE_COL_TEXT },
@@ -53,16 +38,6 @@ static const char *const statuses[] = { "active", "suspended", "trial", NULL };
 static const char *const plans[] = { "trial", "basic", "pro", "enterprise", NULL };
 static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions" };
 
-/* The tables an archive holds, in the order an import inserts them. */
-static const char *const archive_tables[] = { "users", "devices", "sessions", "api_tokens",
-	                                      "audit_log" };
-/* The order a delete removes a tenant's rows in: whatever references a row goes
- * before it. Tables this database does not have are skipped. Not audit_log: its
- * entries outlive their tenant (0004: no foreign keys; on PostgreSQL the application
- * may not delete them), the tenant.delete entry included. */
-static const char *const delete_tables[] = { "jobs",       "sessions", "logins",
-	                                     "api_tokens", "devices",  "users" };
-
 /* ---- validation ------------------------------------------------------------------------ */
 
 static int in_list(const char *s, const char *const *list)
@@ -74,7 +49,7 @@ static int in_list(const char *s, const char *const *list)
 }
 
 /* A DNS label of 2..63: [a-z0-9][a-z0-9-]{1,62}, not ending in '-'. */
-static int code_valid(const char *code)
+int store_tenant_code_valid(const char *code)
 {
 	size_t len = code ? strlen(code) : 0;
 
@@ -129,7 +104,7 @@ int store_tenant_fields_check(const struct store_tenant_fields *f, int create,
 		snprintf(why, whylen, "code: is required");
 		return -1;
 	}
-	if (f->code && !code_valid(f->code)) {
+	if (f->code && !store_tenant_code_valid(f->code)) {
 		*field = "code";
 		snprintf(why, whylen,
 		         "code: must be 2 to 63 lower-case letters, digits and '-', starting and "
@@ -194,62 +169,6 @@ static const char *json_text(json_object *obj)
 }
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-/* The first value of the first row of sql: 1 and a copy into out (NULL stays NULL as ""),
- * 0 when there is no row, or a negative store_rc. */
-static int one_value(struct db *db, const char *sql, int n, const char *const *params,
-                     char *out, size_t outlen, int *is_null)
-{
-	struct db_res *res = NULL;
-	int rc = db_exec(db, sql, n, params, &res);
-
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-	} else if (db_res_rows(res) == 0 || db_res_cols(res) < 1) {
-		rc = 0;
-	} else {
-		const char *v = db_res_get(res, 0, 0);
-		if (out)
-			snprintf(out, outlen, "%s", v ? v : "");
-		if (is_null)
-			*is_null = v == NULL;
-		rc = 1;
-	}
-	db_res_free(res);
-	return rc;
-}
-
-/* 1 when this database has the table, 0 when not, or a negative store_rc. name is one
- * of ours, never input. */
-static int table_exists(struct db *db, const char *name)
-{
-	const char *params[1] = { name };
-	int is_null = 1;
-	int rc;
-
-	if (db_kind(db) == DB_POSTGRES)
-		rc = one_value(db, "SELECT CAST(to_regclass($1) AS text)", 1, params, NULL, 0,
-		               &is_null);
-	else
-		rc = one_value(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
-		               1, params, NULL, 0, &is_null);
-	if (rc < 0)
-		return rc;
-	return rc == 1 && !is_null;
-}
-
-static int schema_version(struct db *db, long *version)
-{
-	char v[32];
-	int is_null = 1;
-	int rc = one_value(db, "SELECT max(version) AS version FROM schema_migrations", 0, NULL,
-	                   v, sizeof(v), &is_null);
-
-	if (rc < 0)
-		return rc;
-	*version = rc == 1 && !is_null ? strtol(v, NULL, 10) : 0;
-	return STORE_OK;
-}
 
 static long count_of(const char *v)
 {
@@ -318,11 +237,11 @@ int store_tenant_by_code(struct db *db, const char *code, char id_out[UUID_STR_L
 		return STORE_NOT_FOUND;
 	for (size_t i = 0; i <= len; i++)
 		lower[i] = (char)(code[i] >= 'A' && code[i] <= 'Z' ? code[i] - 'A' + 'a' : code[i]);
-	if (!code_valid(lower))
+	if (!store_tenant_code_valid(lower))
 		return STORE_NOT_FOUND;
 	/* PostgreSQL: the SECURITY DEFINER function of migration 0004 (no tenant is known
 	 * yet, so row-level security would show nothing). */
-	rc = one_value(db,
+	rc = store_one_value(db,
 	               db_kind(db) == DB_POSTGRES
 	                       ? "SELECT CAST(id AS text) FROM kaiden_tenant_by_code($1)"
 	                       : "SELECT id FROM tenants WHERE code = $1",
@@ -472,7 +391,7 @@ static int exec_tenant(struct db *db, const char *sql, const char *tenant)
 int store_tenant_delete(struct db *db, const char *id)
 {
 	char tenant[UUID_STR_LEN], sql[128];
-	const char *params[1] = { tenant };
+	const char *params[1] = { tenant }, *table;
 	int rc;
 
 	if (store_id(id, tenant) != 0)
@@ -482,14 +401,14 @@ int store_tenant_delete(struct db *db, const char *id)
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
-	rc = one_value(db, "SELECT id FROM tenants WHERE id = $1", 1, params, NULL, 0, NULL);
+	rc = store_one_value(db, "SELECT id FROM tenants WHERE id = $1", 1, params, NULL, 0, NULL);
 	if (rc <= 0) {
 		rc = rc == 0 ? STORE_NOT_FOUND : rc;
 		goto out;
 	}
 	/* A live session holds a tunnel and Cloudflare objects that only helperd's end of
 	 * the session removes: deleting its row would orphan them. */
-	rc = one_value(db,
+	rc = store_one_value(db,
 	               "SELECT id FROM sessions WHERE tenant_id = $1 AND "
 	               "status IN ('pending', 'active', 'ending') LIMIT 1",
 	               1, params, NULL, 0, NULL);
@@ -497,13 +416,16 @@ int store_tenant_delete(struct db *db, const char *id)
 		rc = rc > 0 ? STORE_CONFLICT : rc;
 		goto out;
 	}
-	for (size_t i = 0; i < ARRAY_LEN(delete_tables); i++) {
-		rc = table_exists(db, delete_tables[i]);
+	/* Its rows in every table the archive knows (store_archive.h: the one list of
+	 * tables that hold a tenant's rows), but its audit entries. Tables this database
+	 * does not have (an older schema) are skipped. */
+	for (size_t i = 0; (table = store_archive_delete_order(i)); i++) {
+		rc = store_table_exists(db, table);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
 			continue;
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tenant_id = $1", delete_tables[i]);
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tenant_id = $1", table);
 		rc = exec_tenant(db, sql, tenant);
 		if (rc != STORE_OK)
 			goto out;
@@ -575,7 +497,7 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	}
 	max = json_object_get_int64(v);
 	json_object_put(quotas);
-	rc = one_value(db,
+	rc = store_one_value(db,
 	               q == QUOTA_DEVICES
 	                       ? "SELECT count(*) FROM devices WHERE tenant_id = $1 AND "
 	                         "deleted_at IS NULL"
@@ -589,79 +511,6 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 			*limit = (long)max;
 		return STORE_CONFLICT;
 	}
-	return STORE_OK;
-}
-
-/* Every row of table that belongs to tenant, as objects of column -> text or null,
- * into a new array *out. */
-static int table_rows(struct db *db, const char *table, const char *tenant, json_object **out)
-{
-	char sql[128];
-	const char *params[1] = { tenant };
-	struct db_res *res = NULL;
-	json_object *rows = NULL;
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE tenant_id = $1 ORDER BY id", table);
-	rc = db_exec(db, sql, 1, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	rc = STORE_ERR;
-	rows = json_object_new_array_ext(db_res_rows(res) + 1);
-	if (!rows)
-		goto out;
-	for (int r = 0; r < db_res_rows(res); r++) {
-		json_object *row = json_object_new_object();
-		if (!row || json_object_array_add(rows, row) != 0) {
-			json_object_put(row);
-			goto out;
-		}
-		for (int c = 0; c < db_res_cols(res); c++) {
-			const char *v = db_res_get(res, r, c);
-			json_object *j = v ? json_object_new_string(v) : NULL;
-			if ((v && !j) || json_object_object_add(row, db_res_name(res, c), j) != 0) {
-				json_object_put(j);
-				goto out;
-			}
-		}
-	}
-	*out = rows;
-	rows = NULL;
-	rc = STORE_OK;
-out:
-	json_object_put(rows);
-	db_res_free(res);
-	return rc;
-}
-
-/* The "tables" member of an archive: every archive table this database has. */
-static int tables_of(struct db *db, const char *tenant, json_object **out)
-{
-	json_object *tables = json_object_new_object();
-	int rc = STORE_OK;
-
-	if (!tables)
-		return STORE_ERR;
-	for (size_t i = 0; i < ARRAY_LEN(archive_tables) && rc == STORE_OK; i++) {
-		json_object *rows = NULL;
-		rc = table_exists(db, archive_tables[i]);
-		if (rc < 0)
-			break;
-		if (rc == 0) {
-			rc = STORE_OK;
-			continue;
-		}
-		rc = table_rows(db, archive_tables[i], tenant, &rows);
-		if (rc == STORE_OK)
-			json_object_object_add(tables, archive_tables[i], rows);
-	}
-	if (rc != STORE_OK) {
-		json_object_put(tables);
-		return rc;
-	}
-	*out = tables;
 	return STORE_OK;
 }
 
@@ -704,17 +553,17 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	rc = table_exists(db, "users");
+	rc = store_table_exists(db, "users");
 	if (rc == 1) {
 		char v[32];
 		const char *p[1] = { tenant };
-		rc = one_value(db, "SELECT count(*) FROM users WHERE tenant_id = $1", 1, p, v,
+		rc = store_one_value(db, "SELECT count(*) FROM users WHERE tenant_id = $1", 1, p, v,
 		               sizeof(v), NULL);
 		users = rc == 1 ? count_of(v) : 0;
 	}
 	if (rc < 0)
 		goto out;
-	rc = tables_of(db, tenant, &tables);
+	rc = store_archive_tables(db, tenant, &tables);
 	if (rc != STORE_OK)
 		goto out;
 	rc = STORE_ERR;
@@ -747,376 +596,3 @@ out:
 	return rc;
 }
 
-/* ---- export ------------------------------------------------------------------------------ */
-
-int store_tenant_export(struct db *db, const char *id, json_object **out)
-{
-	char tenant[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[1] = { tenant };
-	struct db_res *res = NULL;
-	json_object *archive = NULL, *row = NULL, *tables = NULL;
-	long schema = 0;
-	int rc;
-
-	if (store_id(id, tenant) != 0)
-		return STORE_NOT_FOUND;
-	rc = db_exec(db, "SELECT * FROM tenants WHERE id = $1", 1, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	rc = STORE_ERR;
-	row = json_object_new_object();
-	if (!row)
-		goto out;
-	for (int c = 0; c < db_res_cols(res); c++) {
-		const char *v = db_res_get(res, 0, c);
-		json_object_object_add(row, db_res_name(res, c), v ? json_object_new_string(v) : NULL);
-	}
-	rc = schema_version(db, &schema);
-	if (rc == STORE_OK)
-		rc = tables_of(db, tenant, &tables);
-	if (rc != STORE_OK)
-		goto out;
-	rc = STORE_ERR;
-	archive = json_object_new_object();
-	if (!archive)
-		goto out;
-	store_time(0, now);
-	json_object_object_add(archive, "format", json_object_new_string(ARCHIVE_FORMAT));
-	json_object_object_add(archive, "version", json_object_new_int(ARCHIVE_VERSION));
-	json_object_object_add(archive, "exported_at", json_object_new_string(now));
-	json_object_object_add(archive, "schema", json_object_new_int64(schema));
-	json_object_object_add(archive, "tenant", row);
-	json_object_object_add(archive, "tables", tables);
-	row = tables = NULL;
-	*out = archive;
-	rc = STORE_OK;
-out:
-	json_object_put(row);
-	json_object_put(tables);
-	db_res_free(res);
-	return rc;
-}
-
-/* ---- import ------------------------------------------------------------------------------ */
-
-/* What an import knows about one table of this database. */
-struct table_cols {
-	struct db_res *res; /* SELECT * ... WHERE 1 = 0: the names only */
-};
-
-static int columns_of(struct db *db, const char *table, struct table_cols *out)
-{
-	char sql[128];
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE 1 = 0", table);
-	rc = db_exec(db, sql, 0, NULL, &out->res);
-	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
-}
-
-/* The database's spelling of column name, or NULL when the table has none such. */
-static const char *column_named(const struct table_cols *t, const char *name)
-{
-	int c = db_res_col(t->res, name);
-
-	return c < 0 ? NULL : db_res_name(t->res, c);
-}
-
-static int is_canonical_id(const char *s)
-{
-	char id[UUID_STR_LEN];
-
-	return s && store_id(s, id) == 0 && strcmp(id, s) == 0;
-}
-
-static const char *member_str(json_object *obj, const char *name)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Checks one row (where: "tables.devices[3]" or "tenant") against the table's columns:
- * an object of known columns, each a string or null, with a canonical id and the
- * archive's tenant. 0, or -1 with why. */
-static int row_check(json_object *row, const struct table_cols *t, const char *where,
-                     const char *id_col, const char *tenant, char *why, size_t whylen)
-{
-	const char *v;
-
-	if (!json_object_is_type(row, json_type_object)) {
-		snprintf(why, whylen, "%s: must be an object", where);
-		return -1;
-	}
-	json_object_object_foreach(row, key, value)
-	{
-		if (!column_named(t, key)) {
-			snprintf(why, whylen, "%s: unknown column %.64s", where, key);
-			return -1;
-		}
-		if (value && !json_object_is_type(value, json_type_string)) {
-			snprintf(why, whylen, "%s.%.64s: must be a string or null (values are the "
-			         "database's text)", where, key);
-			return -1;
-		}
-	}
-	v = member_str(row, "id");
-	if (!is_canonical_id(v)) {
-		snprintf(why, whylen, "%s.id: missing or not a lower-case UUID", where);
-		return -1;
-	}
-	v = member_str(row, id_col);
-	if (!v || strcmp(v, tenant) != 0) {
-		snprintf(why, whylen, "%s.%s: must be the archive's tenant %s", where, id_col, tenant);
-		return -1;
-	}
-	return 0;
-}
-
-/* Inserts row (checked) into table: the column names are the database's own. */
-static int row_insert(struct db *db, const char *table, json_object *row,
-                      const struct table_cols *t, struct buf *sql, const char **params)
-{
-	int n = 0, rc;
-
-	buf_reset(sql);
-	if (buf_printf(sql, "INSERT INTO %s (", table) != 0)
-		return STORE_ERR;
-	json_object_object_foreach(row, key, value)
-	{
-		if (buf_printf(sql, "%s\"%s\"", n ? ", " : "", column_named(t, key)) != 0)
-			return STORE_ERR;
-		params[n++] = value ? json_object_get_string(value) : NULL;
-	}
-	if (buf_puts(sql, ") VALUES (") != 0)
-		return STORE_ERR;
-	for (int i = 1; i <= n; i++)
-		if (buf_printf(sql, "%s$%d", i > 1 ? ", " : "", i) != 0)
-			return STORE_ERR;
-	/* Audit entries outlive their tenant: one already here is this same event (the
-	 * tenant was deleted here and comes back), not a conflict. */
-	if (buf_puts(sql, strcmp(table, "audit_log") == 0 ? ") ON CONFLICT DO NOTHING" : ")") != 0)
-		return STORE_ERR;
-	rc = db_exec(db, sql->data, n, params, NULL);
-	if (rc == DB_OK)
-		return STORE_OK;
-	/* A unique key that exists here is the archive's tenant or rows being here already;
-	 * any other refusal (a check, a foreign key, a value of the wrong type) is the
-	 * archive's fault. */
-	if (rc == DB_CONSTRAINT && (strcasestr(db_errmsg(db), "unique") ||
-	                            strcasestr(db_errmsg(db), "duplicate")))
-		return STORE_CONFLICT;
-	return rc == DB_BUSY ? STORE_BUSY : STORE_ERR;
-}
-
-/* The archive's envelope: format, version, schema, tenant and tables. 0, or -1 with why. */
-static int envelope_check(struct db *db, json_object *archive, json_object **tenant_row,
-                          json_object **tables, char *why, size_t whylen)
-{
-	json_object *v;
-	const char *format;
-	long schema = 0;
-
-	if (!archive || !json_object_is_type(archive, json_type_object)) {
-		snprintf(why, whylen, "the archive must be a JSON object");
-		return -1;
-	}
-	format = member_str(archive, "format");
-	if (!format || strcmp(format, ARCHIVE_FORMAT) != 0) {
-		snprintf(why, whylen, "format: must be \"" ARCHIVE_FORMAT "\"");
-		return -1;
-	}
-	if (!json_object_object_get_ex(archive, "version", &v) ||
-	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) != ARCHIVE_VERSION) {
-		snprintf(why, whylen, "version: this deployment reads version %d archives",
-		         ARCHIVE_VERSION);
-		return -1;
-	}
-	if (!json_object_object_get_ex(archive, "schema", &v) ||
-	    !json_object_is_type(v, json_type_int)) {
-		snprintf(why, whylen, "schema: missing or not a whole number");
-		return -1;
-	}
-	if (schema_version(db, &schema) == STORE_OK && json_object_get_int64(v) > schema) {
-		snprintf(why, whylen,
-		         "schema: the archive comes from a newer database (schema %lld, this one "
-		         "has %ld): upgrade this deployment first",
-		         (long long)json_object_get_int64(v), schema);
-		return -1;
-	}
-	if (!json_object_object_get_ex(archive, "tenant", tenant_row) ||
-	    !json_object_is_type(*tenant_row, json_type_object)) {
-		snprintf(why, whylen, "tenant: missing or not an object");
-		return -1;
-	}
-	if (!json_object_object_get_ex(archive, "tables", tables) ||
-	    !json_object_is_type(*tables, json_type_object)) {
-		snprintf(why, whylen, "tables: missing or not an object");
-		return -1;
-	}
-	json_object_object_foreach(*tables, name, rows)
-	{
-		int known = 0;
-		for (size_t i = 0; i < ARRAY_LEN(archive_tables); i++)
-			known |= strcmp(name, archive_tables[i]) == 0;
-		if (!known) {
-			snprintf(why, whylen, "tables: %.64s is not a table an archive holds", name);
-			return -1;
-		}
-		if (!json_object_is_type(rows, json_type_array)) {
-			snprintf(why, whylen, "tables.%s: must be an array of rows", name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int store_tenant_import(struct db *db, json_object *archive, json_object **out, char *why,
-                        size_t whylen)
-{
-	struct table_cols tenant_t = { NULL }, cols[ARRAY_LEN(archive_tables)];
-	json_object *tenant_row = NULL, *tables = NULL, *rows[ARRAY_LEN(archive_tables)];
-	const char *tenant, *code, **params = NULL;
-	char where[96], scratch[512];
-	struct buf sql;
-	int in_tx = 0, rc = STORE_ERR;
-
-	if (!why || whylen == 0) {
-		why = scratch;
-		whylen = sizeof(scratch);
-	}
-	why[0] = '\0';
-	memset(cols, 0, sizeof(cols));
-	memset(rows, 0, sizeof(rows));
-	buf_init(&sql, SQL_MAX);
-	if (envelope_check(db, archive, &tenant_row, &tables, why, whylen) != 0)
-		goto out;
-	tenant = member_str(tenant_row, "id");
-	code = member_str(tenant_row, "code");
-	if (!is_canonical_id(tenant)) {
-		snprintf(why, whylen, "tenant.id: missing or not a lower-case UUID");
-		goto out;
-	}
-	if (!code_valid(code)) {
-		snprintf(why, whylen, "tenant.code: missing or not a tenant code");
-		goto out;
-	}
-	rc = columns_of(db, "tenants", &tenant_t);
-	if (rc != STORE_OK)
-		goto out;
-	rc = STORE_ERR;
-	if (row_check(tenant_row, &tenant_t, "tenant", "id", tenant, why, whylen) != 0)
-		goto out;
-	/* Every row is checked before anything is written. */
-	for (size_t i = 0; i < ARRAY_LEN(archive_tables); i++) {
-		size_t n;
-		int exists;
-		if (!json_object_object_get_ex(tables, archive_tables[i], &rows[i]))
-			continue;
-		n = json_object_array_length(rows[i]);
-		exists = table_exists(db, archive_tables[i]);
-		if (exists < 0) {
-			rc = exists;
-			goto out;
-		}
-		if (!exists) {
-			if (n > 0) {
-				snprintf(why, whylen, "tables.%s: this deployment has no such table",
-				         archive_tables[i]);
-				goto out;
-			}
-			rows[i] = NULL;
-			continue;
-		}
-		rc = columns_of(db, archive_tables[i], &cols[i]);
-		if (rc != STORE_OK)
-			goto out;
-		rc = STORE_ERR;
-		for (size_t r = 0; r < n; r++) {
-			snprintf(where, sizeof(where), "tables.%s[%zu]", archive_tables[i], r);
-			if (row_check(json_object_array_get_idx(rows[i], r), &cols[i], where,
-			              "tenant_id", tenant, why, whylen) != 0)
-				goto out;
-		}
-	}
-	/* A row names each column at most once (row_check), so the widest table bounds
-	 * the parameters of any INSERT. */
-	{
-		int widest = db_res_cols(tenant_t.res);
-		for (size_t i = 0; i < ARRAY_LEN(archive_tables); i++)
-			if (db_res_cols(cols[i].res) > widest)
-				widest = db_res_cols(cols[i].res);
-		params = calloc((size_t)widest + 1, sizeof(*params));
-		if (!params)
-			goto out;
-	}
-
-	rc = db_begin(db);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	in_tx = 1;
-	{
-		const char *p[2] = { tenant, code };
-		rc = one_value(db, "SELECT id FROM tenants WHERE id = $1 OR code = $2", 2, p, NULL, 0,
-		               NULL);
-		if (rc != 0) {
-			if (rc > 0) {
-				rc = STORE_CONFLICT;
-				snprintf(why, whylen, "tenant: a tenant with this id or code exists here");
-			}
-			goto out;
-		}
-	}
-	rc = row_insert(db, "tenants", tenant_row, &tenant_t, &sql, params);
-	if (rc != STORE_OK) {
-		snprintf(why, whylen, "tenant: %s: %s",
-		         rc == STORE_CONFLICT ? "exists here" : "refused by the database",
-		         db_errmsg(db));
-		goto out;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(archive_tables); i++) {
-		size_t n = rows[i] ? json_object_array_length(rows[i]) : 0;
-		for (size_t r = 0; r < n; r++) {
-			rc = row_insert(db, archive_tables[i], json_object_array_get_idx(rows[i], r),
-			                &cols[i], &sql, params);
-			if (rc != STORE_OK) {
-				snprintf(why, whylen, "tables.%s[%zu]: %s: %s", archive_tables[i], r,
-				         rc == STORE_CONFLICT ? "a row with this id or key exists here"
-				                              : "refused by the database",
-				         db_errmsg(db));
-				goto out;
-			}
-		}
-	}
-	rc = db_commit(db);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	in_tx = 0;
-	rc = store_tenant_get(db, tenant, out);
-	if (rc != STORE_OK)
-		goto out;
-	log_info("tenant=%s imported (code %s)", tenant, code);
-out:
-	if (in_tx)
-		db_rollback(db);
-	if (rc == STORE_ERR && why[0])
-		log_info("tenant import refused: %s", why);
-	for (size_t i = 0; i < ARRAY_LEN(archive_tables); i++)
-		db_res_free(cols[i].res);
-	db_res_free(tenant_t.res);
-	free(params);
-	buf_clear(&sql);
-	return rc;
-}

@@ -1,5 +1,5 @@
-/* store_tenant.h: tenants (customer organisations), their usage and quotas, and the
- * export/import of one tenant's data. Conventions as store.h.
+/* store_tenant.h: tenants (customer organisations), their usage and quotas. The
+ * export/import of one tenant's rows is store_archive.h. Conventions as store.h.
  *
  * Tenant JSON: id, code, name, status ("active" | "suspended" | "trial"), plan ("trial" |
  * "basic" | "pro" | "enterprise"), settings (object), quotas (object: max_devices,
@@ -34,6 +34,10 @@ struct store_tenant_fields {
 int store_tenant_fields_check(const struct store_tenant_fields *f, int create,
                               const char **field, char *why, size_t whylen) WUR;
 
+/* 1 when code is a tenant code: a DNS label of 2..63, [a-z0-9][a-z0-9-]*, not ending
+ * in '-'; else 0. */
+int store_tenant_code_valid(const char *code);
+
 /* STORE_CONFLICT: the code is taken. */
 int store_tenant_create(struct db *db, const struct store_tenant_fields *f,
                         json_object **out) WUR;
@@ -64,22 +68,5 @@ enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS };
  * gets the quota). Call inside the transaction that adds the row. */
 int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,
                              long *limit) WUR;
-
-/* ---- export / import -------------------------------------------------------------------
- * The archive is one JSON document (served as application/json):
- *   {"format":"kaiden-tenant-export","version":1,"exported_at":...,"schema":<migration
- *    version>,"tenant":{...row...},"tables":{"users":[...],"devices":[...],
- *    "sessions":[...],"api_tokens":[...],"audit_log":[...]}}
- * Rows carry every column as stored (ids, hashes of passwords, device secrets and
- * tokens included, so agents and tokens keep working after an import; no plaintext
- * secret exists to export). Jobs and logins are not exported. */
-int store_tenant_export(struct db *db, const char *id, json_object **out) WUR;
-/* Loads an archive in one transaction, ids kept. STORE_CONFLICT when the tenant id or
- * code, or any row id, already exists here (audit entries excepted: one already here is
- * the same event, kept when the tenant was deleted, and is skipped); STORE_NOT_FOUND
- * never; a malformed archive is STORE_ERR with *why (may be NULL) naming the first
- * problem. *out: the tenant JSON. */
-int store_tenant_import(struct db *db, json_object *archive, json_object **out,
-                        char *why, size_t whylen) WUR;
 
 #endif

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "jsonx.h"
 #include "store.h"
+#include "store_archive.h"
 #include "store_tenant.h"
 
 static const struct jsonx_field tenant_self_fields[] = {
@@ -100,7 +101,7 @@ void h_tenant_usage(struct req *r, struct resp *rs)
 void h_tenant_export(struct req *r, struct resp *rs)
 {
 	json_object *archive = NULL, *details = NULL, *tables = NULL;
-	int rc = store_tenant_export(r->db, r->tenant_id, &archive);
+	int rc = store_archive_export(r->db, r->tenant_id, &archive);
 
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "tenant");
@@ -121,9 +122,10 @@ void h_tenant_export(struct req *r, struct resp *rs)
 
 void h_tenant_import(struct req *r, struct resp *rs)
 {
+	struct store_archive_why why;
 	struct jsonx_error err;
 	json_object *archive = NULL, *tenant = NULL, *details = NULL;
-	char why[512], location[64 + UUID_STR_LEN];
+	char location[64 + UUID_STR_LEN], field[128];
 	const char *id;
 	int rc;
 
@@ -131,16 +133,22 @@ void h_tenant_import(struct req *r, struct resp *rs)
 		resp_jsonx_error(rs, &err);
 		goto out;
 	}
-	why[0] = '\0';
-	rc = store_tenant_import(r->db, archive, &tenant, why, sizeof(why));
+	rc = store_archive_import(r->db, archive, &tenant, &why);
 	if (rc == STORE_CONFLICT) {
 		resp_error(rs, 409, "already_exists", NULL,
 		           "%s (delete the tenant here first, or import into another deployment)",
-		           why[0] ? why : "the tenant or some of its rows exist here");
+		           why.text[0] ? why.text : "the tenant or some of its rows exist here");
 		goto out;
 	}
-	if (rc == STORE_ERR && why[0]) {
-		resp_error(rs, 400, "invalid_archive", NULL, "%s", why);
+	/* A row that names something outside the archive, or reuses an id: the archive was
+	 * changed after its export (or comes from here): nothing of it is written. */
+	if (rc == STORE_ERR && why.column[0]) {
+		snprintf(field, sizeof(field), "tables.%s.%s", why.table, why.column);
+		resp_error(rs, 422, "invalid_reference", field, "%s", why.text);
+		goto out;
+	}
+	if (rc == STORE_ERR && why.text[0]) {
+		resp_error(rs, 400, "invalid_archive", NULL, "%s", why.text);
 		goto out;
 	}
 	if (rc != STORE_OK) {

@@ -60,12 +60,13 @@ static atomic_int fatal_error;
 static atomic_flag rls_checked = ATOMIC_FLAG_INIT;
 static int listen_fd = -1;
 
-/* How a request's body is read and its reply written: FastCGI streams or stdio. */
+/* How a request's body is read (by the route, once the caller is let through) and its
+ * reply written: FastCGI streams or stdio. A body left unread (a refused request) is
+ * not drained here: libfcgi's close shuts our side and discards what the web server
+ * still sends, so a refused 60 MB upload costs no memory and little time. */
 struct io {
-	int (*read)(void *ctx, char *buf, int n); /* bytes read, 0 at the end */
+	struct req_body_source in;
 	int (*write)(void *ctx, const char *buf, int n); /* 0 or -1 */
-	void *ctx;
-	int stream; /* 1: the body ends at EOF (FastCGI); 0: only CONTENT_LENGTH counts (CGI) */
 };
 
 /* ---- FastCGI and CGI glue ------------------------------------------------------------ */
@@ -108,59 +109,6 @@ static int cgi_write(void *ctx, const char *buf, int n)
 }
 
 /* ---- one request --------------------------------------------------------------------- */
-
-static void drain(const struct io *io)
-{
-	char sink[8192];
-
-	if (!io->stream)
-		return; /* CGI: the process ends; nothing to keep in sync */
-	while (io->read(io->ctx, sink, (int)sizeof(sink)) > 0)
-		;
-}
-
-/* Reads the body into r, up to route_body_limit. A body that is larger (by its
- * CONTENT_LENGTH, or by what arrives) is skipped and flagged for a 413. */
-static void read_body(struct req *r, const struct io *io)
-{
-	long max = route_body_limit(r);
-	long want = r->content_length;
-	struct buf body;
-	char chunk[8192];
-
-	if (want == 0 || (want < 0 && !io->stream))
-		return;
-	if (want > max) {
-		r->body_too_large = 1;
-		drain(io);
-		return;
-	}
-	buf_init(&body, (size_t)max);
-	for (;;) {
-		int n = (int)sizeof(chunk);
-		if (want >= 0 && (long)body.len + n > want)
-			n = (int)(want - (long)body.len);
-		if (n <= 0)
-			break;
-		n = io->read(io->ctx, chunk, n);
-		if (n <= 0)
-			break;
-		if (buf_append(&body, chunk, (size_t)n) < 0) {
-			r->body_too_large = 1; /* no CONTENT_LENGTH and more than max arrived */
-			buf_clear(&body);
-			drain(io);
-			return;
-		}
-	}
-	if (body.len == 0) {
-		buf_clear(&body);
-		return;
-	}
-	size_t len = body.len;
-	char *data = buf_take(&body);
-	if (data)
-		req_take_body(r, data, len);
-}
 
 /* Writes s into out with anything that could break a logfmt line percent-encoded. */
 static void log_escape(const char *s, char *out, size_t outlen)
@@ -211,19 +159,18 @@ static void handle_request(struct db *db, req_param_fn param, void *param_ctx,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (req_init(&r, param, param_ctx, db) < 0) {
 		log_error("request could not be read: out of memory");
-		drain(io);
-		(void)io->write(io->ctx, oom_reply, (int)sizeof(oom_reply) - 1);
+		(void)io->write(io->in.ctx, oom_reply, (int)sizeof(oom_reply) - 1);
 		return;
 	}
 	resp_init(&rs);
 	buf_init(&out, RESP_MAX);
-	read_body(&r, io);
+	r.body_from = &io->in;
 	route_dispatch(&r, &rs);
 	if (resp_serialize(&rs, r.method == HTTP_HEAD, &out) < 0) {
 		log_error("req=%s the reply could not be serialized", r.request_id);
 		rs.status = 500;
-		(void)io->write(io->ctx, oom_reply, (int)sizeof(oom_reply) - 1);
-	} else if (io->write(io->ctx, out.data, (int)out.len) < 0) {
+		(void)io->write(io->in.ctx, oom_reply, (int)sizeof(oom_reply) - 1);
+	} else if (io->write(io->in.ctx, out.data, (int)out.len) < 0) {
 		log_warn("req=%s the client went away before the reply was written", r.request_id);
 	}
 	/* The access log: never the Authorization header nor a body. */
@@ -260,14 +207,14 @@ static int worker_db_open(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct io io = { fcgx_read, fcgx_write, NULL, 1 };
+	struct io io = { { fcgx_read, NULL, 1 }, fcgx_write };
 	FCGX_Request fr;
 
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
 		log_error("worker=%d could not set up its request", w->index);
 		goto fatal;
 	}
-	io.ctx = &fr;
+	io.in.ctx = &fr;
 	if (worker_db_open(w) < 0)
 		log_warn("worker=%d no database yet; will retry per request", w->index);
 	while (!atomic_load(&stopping)) {
@@ -516,7 +463,7 @@ static int inherited(const struct admin_args *a)
 		admin_usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
-	struct io io = { cgi_read, cgi_write, NULL, 0 };
+	struct io io = { { cgi_read, NULL, 0 }, cgi_write };
 	struct db *db = NULL;
 	if (admin_db_open_serve(&db) < 0)
 		db = NULL; /* the reply says 503 */

@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "ids.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Longest method name and client-given request id kept as received. */
 #define METHOD_MAX 16
@@ -219,6 +221,49 @@ void req_take_body(struct req *r, char *body, size_t len)
 	r->body_len = body ? len : 0;
 }
 
+enum req_body_rc req_read_body(struct req *r, long max)
+{
+	const struct req_body_source *from = r->body_from;
+	long want = r->content_length;
+	struct buf body;
+	char chunk[8192];
+
+	r->body_from = NULL;
+	if (!from)
+		return (long)r->body_len > max ? REQ_BODY_TOO_LARGE : REQ_BODY_OK;
+	if (want > max)
+		return REQ_BODY_TOO_LARGE; /* said so up front: not one byte is read */
+	if (want == 0 || (want < 0 && !from->stream))
+		return REQ_BODY_OK;
+	buf_init(&body, (size_t)max);
+	for (;;) {
+		int n = (int)sizeof(chunk);
+		if (want >= 0 && (long)body.len + n > want)
+			n = (int)(want - (long)body.len);
+		if (n <= 0)
+			break;
+		n = from->read(from->ctx, chunk, n);
+		if (n <= 0)
+			break;
+		if (buf_append(&body, chunk, (size_t)n) < 0) {
+			/* No CONTENT_LENGTH, and more than max arrived (or memory ran out). */
+			int over = body.len + (size_t)n > (size_t)max;
+			buf_clear(&body);
+			return over ? REQ_BODY_TOO_LARGE : REQ_BODY_NOMEM;
+		}
+	}
+	if (body.len == 0) {
+		buf_clear(&body);
+		return REQ_BODY_OK;
+	}
+	size_t len = body.len;
+	char *data = buf_take(&body);
+	if (!data)
+		return REQ_BODY_NOMEM;
+	req_take_body(r, data, len);
+	return REQ_BODY_OK;
+}
+
 int req_keep(struct req *r, char *s)
 {
 	if (r->nscratch >= (int)ARRAY_LEN(r->scratch)) {
@@ -416,40 +461,14 @@ int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_
 
 int req_text_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
 
-	while (*p) {
-		unsigned c = *p;
+	for (size_t i = 0; i < len;) {
 		unsigned cp;
-		int more;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			cp = c & 0x1f;
-			more = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			cp = c & 0x0f;
-			more = 2;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			cp = c & 0x07;
-			more = 3;
-		} else {
-			return 0; /* continuation byte, overlong lead (c0, c1) or past f4 */
-		}
-		p++;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return 0; /* also stops at the NUL */
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return 0; /* overlong, out of range, surrogate, C1 control */
+		size_t n = utf8_next(s + i, len - i, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 0; /* not UTF-8, or a C0/C1 control or DEL */
+		i += n;
 	}
 	return 1;
 }

@@ -12,6 +12,15 @@
 
 struct db;
 
+/* Where a request's body comes from. main.c points r->body_from at one (FastCGI's stdin
+ * stream, or CGI's stdin); a request built without one (the unit tests) has its body
+ * already in place through req_take_body. */
+struct req_body_source {
+	int (*read)(void *ctx, char *buf, int n); /* bytes read, 0 at the end or on error */
+	void *ctx;
+	int stream; /* 1: the body ends at EOF (FastCGI); 0: only CONTENT_LENGTH counts (CGI) */
+};
+
 enum http_method {
 	HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_OPTIONS,
 	HTTP_OTHER, HTTP__MAX
@@ -32,9 +41,11 @@ struct req {
 	char *request_id;    /* X-Request-Id if given, else generated */
 	long content_length; /* -1 if none or not a number */
 
+	/* The body is read only when the route has let the caller through (route.c):
+	 * nothing of it is in memory before the credential and role are checked. */
+	const struct req_body_source *body_from; /* borrowed; NULL: nothing left to read */
 	char *body;          /* NUL-terminated copy, NULL if none */
 	size_t body_len;
-	int body_too_large;  /* the body passed server.max_body and was not read */
 
 	/* Filled by route_dispatch from the route's {placeholders}, in order. */
 	const char *params[REQ_MAX_PARAMS];
@@ -58,6 +69,14 @@ typedef const char *(*req_param_fn)(void *ctx, const char *name);
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db) WUR;
 /* Takes ownership of body (malloc'd, NUL-terminated, len bytes before the NUL). */
 void req_take_body(struct req *r, char *body, size_t len);
+
+enum req_body_rc { REQ_BODY_OK, REQ_BODY_TOO_LARGE, REQ_BODY_NOMEM };
+/* Reads the body from r->body_from into r->body, at most max bytes; afterwards there is
+ * nothing left to read (body_from is NULL). REQ_BODY_TOO_LARGE when CONTENT_LENGTH says
+ * more than max or more than max arrives: what did arrive is dropped, the rest is left
+ * unread (the caller answers 413; libfcgi's close discards the rest). Without a source,
+ * the body req_take_body put there is measured against max the same way. */
+enum req_body_rc req_read_body(struct req *r, long max) WUR;
 void req_clear(struct req *r);
 
 /* The decoded value of query parameter name, copied into out (truncated to outlen-1);

@@ -3,11 +3,16 @@
  *   1. path     no pattern matches, or an {id} is not a canonical UUID -> 404
  *   2. method   the path exists but not with this method -> 405 + Allow
  *               (HEAD is served wherever GET is)
- *   3. body     ROUTE_BODY: over server.max_body -> 413; not application/json -> 415
+ *   3. body     ROUTE_BODY: not application/json -> 415; a CONTENT_LENGTH over the
+ *               route's limit (server.max_body, or server.max_import for ROUTE_ARCHIVE)
+ *               -> 413, nothing read
  *   4. auth     ROUTE_AUTH: the credential -> r->who, else 401 (auth.h)
  *   5. allow    the caller's role is among the route's roles, else 403; the tenant the
  *               request acts in -> r->tenant_id
- *   6. handler  inside the database scope (auth_scope_begin/end: on PostgreSQL one
+ *   6. read     ROUTE_BODY: only now is the body read (req_read_body), up to the limit,
+ *               else 413. Nothing before this point holds more than the headers, so an
+ *               unauthenticated 60 MB import costs no memory.
+ *   7. handler  inside the database scope (auth_scope_begin/end: on PostgreSQL one
  *               transaction with the tenant set for row-level security); validates its
  *               input, calls the store, fills the reply
  *
@@ -230,19 +235,16 @@ static void allow_header(struct resp *rs, unsigned methods)
 	resp_header(rs, "Allow", allow);
 }
 
-long route_body_limit(const struct req *r)
+/* The largest body a route takes. */
+static long body_limit(const struct route *route)
 {
-	const char *starts[REQ_MAX_PARAMS];
-	size_t lens[REQ_MAX_PARAMS];
+	return cfg_int(route->flags & ROUTE_ARCHIVE ? CFG_SERVER_MAX_IMPORT : CFG_SERVER_MAX_BODY);
+}
 
-	for (int i = 0; i < ROUTE__MAX; i++) {
-		int n = 0;
-		if (routes[i].method == r->method && (routes[i].flags & ROUTE_ARCHIVE) &&
-		    pattern_match(routes[i].pattern, r->path ? r->path : "", starts, lens, &n) ==
-		            MATCH_YES)
-			return cfg_int(CFG_SERVER_MAX_IMPORT);
-	}
-	return cfg_int(CFG_SERVER_MAX_BODY);
+static void too_large(struct resp *rs, const struct route *route)
+{
+	resp_error(rs, 413, "payload_too_large", NULL,
+	           "the body is larger than the limit of %ld bytes", body_limit(route));
 }
 
 static void route_run(struct req *r, struct resp *rs)
@@ -287,15 +289,28 @@ static void route_run(struct req *r, struct resp *rs)
 		return;
 
 	if (found->flags & ROUTE_BODY) {
-		if (r->body_too_large) {
-			resp_error(rs, 413, "payload_too_large", NULL,
-			           "the body is larger than the limit of %ld bytes",
-			           route_body_limit(r));
-			return;
-		}
 		if (!content_type_is_json(r->content_type)) {
 			resp_error(rs, 415, "unsupported_media_type", NULL,
 			           "send the body as Content-Type: application/json");
+			return;
+		}
+		if (r->content_length > body_limit(found)) {
+			too_large(rs, found); /* said up front: costs nothing to refuse */
+			return;
+		}
+	}
+	if ((found->flags & ROUTE_AUTH) && (auth_check(r, rs) < 0 || auth_allow(r, rs, found) < 0))
+		return;
+	/* Only now is the body read: a stranger cannot make us hold server.max_import. */
+	if (found->flags & ROUTE_BODY) {
+		switch (req_read_body(r, body_limit(found))) {
+		case REQ_BODY_OK:
+			break;
+		case REQ_BODY_TOO_LARGE:
+			too_large(rs, found);
+			return;
+		case REQ_BODY_NOMEM:
+			resp_error(rs, 500, "internal", NULL, "out of memory reading the body");
 			return;
 		}
 	}
@@ -303,7 +318,7 @@ static void route_run(struct req *r, struct resp *rs)
 		found->handler(r, rs);
 		return;
 	}
-	if (auth_check(r, rs) < 0 || auth_allow(r, rs, found) < 0 || auth_scope_begin(r, rs) < 0)
+	if (auth_scope_begin(r, rs) < 0)
 		return;
 	found->handler(r, rs);
 	auth_scope_end(r, rs);

@@ -2,8 +2,9 @@
  * method, path pattern with {placeholders}, handler, flags, and the roles allowed: it
  * is also the permission table (role x endpoint), the one place that says who may
  * call what. route_dispatch runs the
- * checks in a fixed order for every request: path, method (405 + Allow), body limits and
- * content type, auth, permission and tenant, then the handler inside the database scope. */
+ * checks in a fixed order for every request: path, method (405 + Allow), content type and
+ * declared body length, auth, permission and tenant, then reads the body (r->body_from)
+ * and runs the handler inside the database scope. */
 #ifndef KAIDEN_ROUTE_H
 #define KAIDEN_ROUTE_H
 
@@ -69,9 +70,6 @@ struct route {
 
 /* The table, ROUTE__MAX entries. */
 const struct route *route_table(void);
-/* The largest body r may carry, by its route (read before the body is): server.max_import
- * for a ROUTE_ARCHIVE route, else server.max_body. */
-long route_body_limit(const struct req *r);
 /* Finds the route and runs it; always leaves a status in rs. */
 void route_dispatch(struct req *r, struct resp *rs);
 

@@ -73,4 +73,153 @@ raw POST /api/v1/devices -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Typ
 expect "a chunked body over nginx's limit: 413 JSON" 413 '.error.code == "payload_too_large"'
 t "PATCH over 64 KiB: 413" PATCH "/api/v1/sessions/$S3" "@$(big_body 70000)" 413 "$(E payload_too_large)"
 
+# ---- JSON that json-c takes and JSON (or the database) does not: 400 invalid_json on
+# every route, wherever it sits in the body (keys too), and nothing written. Before, the
+# store got them and answered 500 on both databases.
+call GET /api/v1/tenant
+save SETTINGS_BEFORE '.settings | tojson'
+for body in '{"settings":{"a":NaN}}' '{"settings":{"a":[1,{"b":Infinity}]}}' \
+	'{"settings":{"a":-Infinity}}' '{"settings":{"a":1e999}}' \
+	'{"settings":{"a":99999999999999999999}}' '{"settings":{"a":1,"a":2}}' \
+	'{"settings":{"a":"x\u0000y"}}' '{"settings":{"k\u0000":1}}' \
+	'{"settings":{"a":"\ud800"}}' '{"settings":{"\udc00":1}}'; do
+	t "PATCH /tenant $body: invalid_json" PATCH /api/v1/tenant "$body" 400 "$(E invalid_json)"
+done
+t "PATCH /tenant with U+D800 written as UTF-8 bytes: invalid_json" PATCH /api/v1/tenant \
+	"$(printf '{"name":"\355\240\200"}')" 400 "$(E invalid_json)"
+t "POST /devices with NaN: invalid_json" POST /api/v1/devices '{"name":"a","x":NaN}' 400 "$(E invalid_json)"
+t "POST /devices with \\u0000 in the name: invalid_json" POST /api/v1/devices \
+	'{"name":"a\u0000b"}' 400 "$(E invalid_json)"
+t "PATCH a session with a lone surrogate: invalid_json" PATCH "/api/v1/sessions/$S3" \
+	'{"notes":"\udfff"}' 400 "$(E invalid_json)"
+call GET /api/v1/tenant
+expect "the tenant's settings did not change" 200 ".settings | tojson == $(printf '%s' "$SETTINGS_BEFORE" | jq -R .)"
+t "a surrogate pair is one character, and fine" PATCH /api/v1/tenant \
+	'{"settings":{"smile":"\ud83d\ude00"}}' 200 '.settings.smile == "\ud83d\ude00"'
+t "... settings put back" PATCH /api/v1/tenant "{\"settings\":$SETTINGS_BEFORE}" 200
+
+# ---- nginx's own errors under /api/, JSON too. Some are found before nginx picks a
+# location (the snippet's server-level error_page); curl --path-as-is sends the path as
+# written, and wire sends bytes curl cannot (a broken request line, HTTP/2.0).
+
+# wire BYTES: sends printf '%b' BYTES to nginx over a plain socket, as they are, and
+# reads the reply into CODE, $T/body and $T/headers(.lc) as raw does.
+wire() {
+	LAST="bytes '$1'"
+	rm -f "$T/body" "$T/headers"
+	CODE=$(printf '%b' "$1" | python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(sys.stdin.buffer.read())
+reply = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    reply += b
+head, _, body = reply.partition(b"\r\n\r\n")
+open(sys.argv[2], "wb").write(head + b"\r\n")
+open(sys.argv[3], "wb").write(body)
+words = head.split(b" ")
+print(words[1].decode() if head.startswith(b"HTTP/") and len(words) > 1 else "000")
+' "$STACK_PORT" "$T/headers" "$T/body" 2>"$T/curl.err") || CODE=000
+	touch "$T/body" "$T/headers"
+	tr -d '\r' <"$T/headers" | tr '[:upper:]' '[:lower:]' >"$T/headers.lc"
+}
+
+raw GET '/api/v1/devices%00' --path-as-is -H "Authorization: Bearer $STACK_TOKEN"
+expect "%00 in the path: nginx's 400, as JSON" 400 "$(E bad_request)"
+raw GET /api/v1/devices -H "Authorization: Bearer $STACK_TOKEN" -H "Authorization: Bearer $STACK_TOKEN"
+expect "a duplicate Authorization header: 400 JSON" 400 "$(E bad_request)"
+raw TRACE /api/v1/devices -H "Authorization: Bearer $STACK_TOKEN"
+expect "TRACE: nginx's 405, as JSON" 405 "$(E method_not_allowed)"
+raw GET "/api/v1/devices?q=$(repeat 11000 a)" -H "Authorization: Bearer $STACK_TOKEN"
+expect "an 11 KB query: 414 JSON" 414 "$(E uri_too_long)"
+raw GET /api/v1/devices -H "Authorization: Bearer $STACK_TOKEN" -H "X-Padding: $(repeat 9000 a)"
+expect "a 9 KB header: nginx's 494, sent as 400 JSON" 400 "$(E bad_request)"
+raw POST /api/v1/devices -H "Authorization: Bearer $STACK_TOKEN" \
+	-H 'Content-Type: application/json' -H 'Transfer-Encoding: gzip' --data-binary '{}'
+expect "an unknown Transfer-Encoding: 501 JSON" 501 "$(E not_implemented)"
+wire 'GET /api/v1/devices HTTP/2.0\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+expect "HTTP/2.0 in the request line: 505 JSON" 505 "$(E http_version_not_supported)"
+wire 'GET /api/v1/devices HTTP/1.1\r\nConnection: close\r\n\r\n'
+expect "HTTP/1.1 without Host: 400 JSON" 400 "$(E bad_request)"
+wire 'GET /api/v1/devices HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n'
+expect "a header line without a colon: 400 JSON" 400 "$(E bad_request)"
+wire 'GARBAGE\r\n\r\n'
+expect "a request line that is not one: 400 JSON" 400 "$(E bad_request)"
+wire 'HEAD /api/v1/devices%00 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+expect "HEAD with %00: 400, no body" 400
+if [ ! -s "$T/body" ] && grep -q '^content-type: application/json' "$T/headers.lc"; then
+	ok "... and its Content-Type is still application/json"
+else
+	bad "... and its Content-Type is still application/json" "$(tr '\n' '|' <"$T/headers.lc")"
+fi
+
+# ---- An unauthenticated import is refused from its headers: kaiden-api checks the
+# credential before it reads a body larger than server.max_body, and nginx streams that
+# route (fastcgi_request_buffering off) rather than taking 60 MB to a temp file first.
+# Four parallel 60 MB posts; VmHWM (the peak resident set) is a high-water mark, so
+# reading it after the burst measures the burst, with no sampling race. Before the fix
+# kaiden-api read each body whole (85 MB of growth here) and nginx first wrote all four
+# to temp files; now neither holds more than a buffer.
+
+# The peak resident set of PID in kB (VmHWM).
+peak_kb() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The summed peaks of kaiden-api and nginx's workers.
+stack_peak_kb() {
+	_sum=$(peak_kb "$STACK_API_PID")
+	for _st in /proc/[0-9]*/status; do
+		_pp=$(awk '/^PPid:/ { print $2 }' "$_st" 2>/dev/null) || continue
+		[ "$_pp" = "$STACK_NGINX_PID" ] || continue
+		_sum=$((_sum + $(awk '/^VmHWM:/ { print $2 }' "$_st" 2>/dev/null || echo 0)))
+	done
+	echo "$_sum"
+}
+
+# A 60 MB file that takes no disk (sparse); curl -T streams it with its Content-Length.
+truncate -s 60000000 "$T/import-60mb"
+peak_before=$(stack_peak_kb)
+buffered_before=$(grep -c 'buffered to a temporary file' "$STACK_NGINX_DIR/logs/error.log" || :)
+import_pids=
+for i in 1 2 3 4; do
+	curl -sS --max-time 60 -o "$T/import-$i.body" -D "$T/import-$i.headers" -w '%{http_code}' \
+		-X POST -T "$T/import-60mb" -H 'Content-Type: application/json' \
+		"$STACK_URL/api/v1/tenant/import" >"$T/import-$i.code" 2>"$T/import-$i.err" &
+	import_pids="$import_pids $!"
+done
+# Only these: the stack's servers are this shell's children too.
+# shellcheck disable=SC2086
+wait $import_pids
+for i in 1 2 3 4; do
+	LAST="POST /api/v1/tenant/import (60 MB, no credential, $i of 4)"
+	CODE=$(cat "$T/import-$i.code")
+	cp "$T/import-$i.body" "$T/body"
+	tr -d '\r' <"$T/import-$i.headers" | tr '[:upper:]' '[:lower:]' >"$T/headers.lc"
+	expect "a 60 MB import without a credential ($i of 4): 401 JSON" 401 "$(E unauthorized)"
+done
+peak_after=$(stack_peak_kb)
+grown=$(((peak_after - peak_before) / 1024))
+if [ "$grown" -lt 32 ]; then
+	ok "4 x 60 MB unauthenticated imports: kaiden-api and nginx grew by $grown MB (< 32)"
+else
+	LAST="VmHWM of kaiden-api and nginx's workers: $peak_before kB -> $peak_after kB"
+	CODE=-
+	bad "4 x 60 MB unauthenticated imports cost under 32 MB" "they grew by $grown MB"
+fi
+buffered_after=$(grep -c 'buffered to a temporary file' "$STACK_NGINX_DIR/logs/error.log" || :)
+if [ "$buffered_after" = "$buffered_before" ]; then
+	ok "... and nginx wrote none of them to a temp file"
+else
+	LAST=
+	bad "nginx did not buffer the imports" "$((buffered_after - buffered_before)) bodies went to temp files"
+fi
+rm -f "$T/import-60mb"
+raw POST /api/v1/tenant/import -T "$(big_body 70000)" \
+	-H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json'
+expect "an import over server.max_body by a token without the admin role: 403" 403 "$(E forbidden)"
+
 unchanged "no refused request wrote a row"

@@ -4,8 +4,12 @@
 # 409 quota_exceeded), usage counts, the tenant's own view (GET/PATCH /tenant), a
 # suspended tenant's agent is dropped and refused (4003) and its tokens get
 # 403 tenant_suspended, the audit log shows a tenant admin their tenant's entries only,
-# and export -> delete -> import brings back every row with its id: the old service
-# token and the agent's old secret work again.
+# and export -> delete -> import brings back every row with its id: the agent's old
+# secret works again, while people's credentials do not travel (no password hashes, no
+# API tokens: the old tokens are 401 and the operator issues new ones). A doctored
+# archive (issue 8: a token row for the platform admin or another tenant's user, a
+# made-up digest) is 422 invalid_reference naming table, row and column, writes
+# nothing, and its made-up token is 401.
 #
 # Both databases. The tenant's credentials are made with the command line
 # (`kaiden-api token create --tenant`, `--user`), so the same steps run in single mode
@@ -210,7 +214,8 @@ ta_as TA_ANN
 t "export the tenant" POST /api/v1/tenant/export '' 200 \
 	'.format == "kaiden-tenant-export"' '.version == 1' '(.schema | type) == "number"' \
 	".tenant.id == \"$TA_ID\"" '.tables.devices | length == 1' '.tables.users | length == 1' \
-	'.tables.api_tokens | length == 2' '[.tables[][] | .tenant_id] | all(. == $ENV.TA_ID)' \
+	'.tables | has("api_tokens") | not' '[.tables.users[].password_hash] | all(. == null)' \
+	'[.tables[][] | .tenant_id] | all(. == $ENV.TA_ID)' \
 	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not'
 cp "$T/body" "$T/acme-export.json"
 if [ "$(wc -c <"$T/acme-export.json")" -gt 65536 ]; then ok "the archive is bigger than server.max_body"; else bad "the archive is bigger than server.max_body" "$(wc -c <"$T/acme-export.json") bytes"; fi
@@ -265,20 +270,79 @@ t "import rows of another tenant: 400 invalid_archive" POST /api/v1/tenant/impor
 	"@$T/acme-bad.json" 400 "$(E invalid_archive)" '.error.message | test("tenant_id")'
 t "import not JSON" POST /api/v1/tenant/import '{"format":' 400 "$(E invalid_json)"
 dbcheck "the device is back with its id" "SELECT name FROM devices WHERE id = '$TA_DEV' AND tenant_id = '$TA_ID'" acme-01
-dbcheck "the tenant admin is back with their id" "SELECT email FROM users WHERE id = '$TA_ANN_ID'" ann@acme.test
+dbcheck "the tenant admin is back with their id, without a password" \
+	"SELECT email || ' ' || coalesce(password_hash, 'none') FROM users WHERE id = '$TA_ANN_ID'" \
+	'ann@acme.test none'
+dbcheck "... and without tokens" "SELECT count(*) FROM api_tokens WHERE tenant_id = '$TA_ID'" 0
 ta_as TA_SVC
-t "the old service token works again" GET /api/v1/devices '' 200 "[.items[].id] == [\"$TA_DEV\"]"
+t "the old service token does not come back" GET /api/v1/devices '' 401 "$(E unauthorized)"
 ta_as TA_ANN
-t "the tenant admin's token too" GET /api/v1/tenant/usage '' 200 '.devices == 1' '.users == 1'
-t "a second export equals the first (but its time)" POST /api/v1/tenant/export '' 200
-if jq -S 'del(.exported_at) | .tables.audit_log |= map(select(.action != "tenant.export"))' "$T/body" >"$T/ta-a.json" 2>/dev/null &&
-	jq -S 'del(.exported_at) | .tables.audit_log |= map(select(.action != "tenant.export"))' "$T/acme-export.json" >"$T/ta-b.json" 2>/dev/null &&
+t "... nor the tenant admin's" GET /api/v1/tenant '' 401 "$(E unauthorized)"
+# How a moved tenant's admin gets in again: the operator issues a token (the command
+# line, both modes), and the admin sets a new password with it.
+ta_cli "the operator issues the tenant admin a new token" TA_ANN token create \
+	--user ann@acme.test --tenant acme --name 'ann after the move'
+ta_as TA_ANN
+t "... which works" GET /api/v1/tenant/usage '' 200 '.devices == 1' '.users == 1'
+t "a second export equals the first (but its time and later audit entries)" POST /api/v1/tenant/export '' 200
+ta_same='del(.exported_at) | .tables.audit_log |= map(select(.id as $i | any($o[0].tables.audit_log[]; .id == $i)))'
+if jq -S --slurpfile o "$T/acme-export.json" "$ta_same" "$T/body" >"$T/ta-a.json" 2>/dev/null &&
+	jq -S --slurpfile o "$T/acme-export.json" "$ta_same" "$T/acme-export.json" >"$T/ta-b.json" 2>/dev/null &&
 	cmp -s "$T/ta-a.json" "$T/ta-b.json"; then
 	ok "... every row came back as it was"
 else
 	bad "... every row came back as it was" "$(diff "$T/ta-b.json" "$T/ta-a.json" | head -c 400)"
 fi
+t "... and sets a new password" PATCH "/api/v1/users/$TA_ANN_ID" \
+	'{"password":"ann-password-456"}' 200
+if [ "$SUITE_DB" = postgres ]; then
+	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+		'{"email":"ann@acme.test","password":"ann-password-456","tenant_code":"acme"}'
+	expect "multi mode: the tenant admin logs in with the new password" 200 \
+		".tenant.id == \"$TA_ID\""
+fi
 ta_agent "the agent authenticates again with its old secret" welcome --device "$TA_DEV" \
 	--secret "$TA_SECRET" --hold 0
+
+# ---- a doctored archive (issue 8) ------------------------------------------------------------
+# The tenant admin knows the platform admin's id (their audit log's actor_id, sessions'
+# engineer_id). They give their archive a new tenant id and code and one api_tokens row
+# naming that id, with the digest of a token they made up; a platform admin imports it.
+ta_as TA_ADMIN
+t "the platform admin's id" GET /api/v1/auth/me '' 200 '.user.role == "admin"'
+save TA_ADMIN_ID .user.id
+TA_EVIL_TENANT=0190a2c4-0000-7000-8000-00000000e111
+TA_EVIL_ROW=0190a2c4-0000-7000-8000-00000000e222
+TA_EVIL_TOKEN="kdn_${TA_EVIL_ROW}_$(repeat 43 A)"
+export TA_EVIL_ROW TA_DEV # for jq's $ENV
+TA_EVIL_DIGEST=$(printf '%s' "$TA_EVIL_TOKEN" | sha256sum | cut -d' ' -f1)
+# ta_doctor USER_ID OUT: the archive with a new tenant and one token row for USER_ID.
+ta_doctor() {
+	jq --arg t "$TA_EVIL_TENANT" --arg r "$TA_EVIL_ROW" --arg u "$1" --arg d "$TA_EVIL_DIGEST" \
+		'.tenant.id = $t | .tenant.code = "evil" | .tables = {api_tokens: [{id: $r,
+		 tenant_id: $t, user_id: $u, kind: "user", name: "x", token_digest: $d}]}' \
+		"$T/acme-export.json" >"$2"
+}
+ta_doctor "$TA_ADMIN_ID" "$T/evil-admin.json"
+ta_doctor "$TA_ANN_ID" "$T/evil-ann.json"
+ta_evil_rows="SELECT (SELECT count(*) FROM tenants WHERE id = '$TA_EVIL_TENANT' OR code = 'evil') + (SELECT count(*) FROM api_tokens WHERE id = '$TA_EVIL_ROW')"
+t "a token row for the platform admin: 422 invalid_reference" POST /api/v1/tenant/import \
+	"@$T/evil-admin.json" 422 "$(E invalid_reference tables.api_tokens.user_id)" \
+	'.error.message | test("api_tokens") and test($ENV.TA_EVIL_ROW) and test("user_id")'
+dbcheck "... nothing written" "$ta_evil_rows" 0
+t "a token row for another tenant's user: 422 invalid_reference" POST /api/v1/tenant/import \
+	"@$T/evil-ann.json" 422 "$(E invalid_reference tables.api_tokens.user_id)"
+dbcheck "... nothing written" "$ta_evil_rows" 0
+# A row reusing an id that exists here (the acme device, now back).
+jq --arg t "$TA_EVIL_TENANT" '.tenant.id = $t | .tenant.code = "evil" | .tables = {devices:
+	[.tables.devices[0] | .tenant_id = $t]}' "$T/acme-export.json" >"$T/evil-reuse.json"
+t "a row with an id that exists here: 422 invalid_reference" POST /api/v1/tenant/import \
+	"@$T/evil-reuse.json" 422 "$(E invalid_reference tables.devices.id)" \
+	'.error.message | test($ENV.TA_DEV)'
+dbcheck "... nothing written" "$ta_evil_rows" 0
+STACK_TOKEN=$TA_EVIL_TOKEN
+t "the made-up token is refused" GET /api/v1/auth/me '' 401 "$(E unauthorized)"
+t "... and cannot create tenants" POST /api/v1/admin/tenants '{"code":"evil2","name":"x"}' 401 \
+	"$(E unauthorized)"
 
 STACK_TOKEN=$TA_SAVED_TOKEN

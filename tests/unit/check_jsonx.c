@@ -39,11 +39,52 @@ static const struct {
 	{ "{\"name\":\"\"}", "invalid_field", "name" },
 	{ "{\"name\":\"123456789\"}", "invalid_field", "name" },
 	{ "{\"name\":\"a\\nb\"}", "invalid_field", "name" },
-	{ "{\"name\":\"a\\u0000b\"}", "invalid_field", "name" },
 	{ "{\"name\":\"a\",\"count\":\"3\"}", "invalid_field", "count" },
 	{ "{\"name\":\"a\",\"count\":1.5}", "invalid_field", "count" },
 	{ "{\"name\":\"a\",\"on\":1}", "invalid_field", "on" },
 	{ "{\"name\":\"a\",\"notes\":\"a\\u0001\"}", "invalid_field", "notes" },
+	/* What json-c's strict mode takes and JSON (or PostgreSQL) does not: refused by
+	 * jsonx_parse itself, wherever they are in the document, keys included. */
+	{ "{\"name\":\"a\",\"count\":NaN}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":Infinity}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":-Infinity}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":{\"y\":[1,{\"z\":NaN}]}}", "invalid_json", "" },
+	{ "[Infinity]", "invalid_json", "" },
+	{ "NaN", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":1e999}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":18446744073709551616}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":99999999999999999999}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":-9223372036854775809}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":[123456789012345678901234567890]}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"count\":9223372036854775807}", NULL, "" },
+	{ "{\"name\":\"a\",\"count\":-9223372036854775808}", NULL, "" },
+	{ "{\"name\":\"a\",\"count\":-0}", NULL, "" },
+	{ "{\"name\":\"123456789012345678901234567890\"}", "invalid_field", "name" }, /* a string */
+	{ "{\"name\":\"a\",\"count\":-1e400}", "invalid_json", "" },
+	{ "{\"name\":\"a\\u0000b\"}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":{\"k\\u0000\":1}}", "invalid_json", "" },
+	{ "{\"na\\u0000me\":\"a\"}", "invalid_json", "" },
+	{ "{\"name\":\"\\ud800\"}", "invalid_json", "" },
+	{ "{\"name\":\"\\uDFFF\"}", "invalid_json", "" },
+	{ "{\"name\":\"\\ud800\\u0041\"}", "invalid_json", "" },
+	{ "{\"name\":\"\\ud800\\ud800\\udc00\"}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":{\"\\udc00\":1}}", "invalid_json", "" },
+	{ "{\"name\":\"\xed\xa0\x80\"}", "invalid_json", "" },   /* a surrogate in UTF-8 */
+	{ "{\"name\":\"\xc0\x80\"}", "invalid_json", "" },        /* overlong NUL */
+	{ "{\"name\":\"\xf4\x90\x80\x80\"}", "invalid_json", "" }, /* past U+10FFFF */
+	{ "{\"name\":\"a\",\"x\":{\"\xed\xbf\xbf\":1}}", "invalid_json", "" },
+	/* A member name twice in one object, at any depth (json-c would keep the last). */
+	{ "{\"name\":\"a\",\"name\":\"b\"}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":[{\"k\":1,\"j\":2,\"k\":3}]}", "invalid_json", "" },
+	{ "{\"name\":\"a\",\"x\":{\"k\":{\"deep\":1}},\"x\":{\"k\":2}}", "invalid_json", "" },
+	{ "{\"name\" : \"a\", \"na\\u006de\" : \"b\"}", "invalid_json", "" }, /* escaped */
+	/* ... and what looks like them but is fine. */
+	{ "{\"name\":\"a\",\"x\":{\"name\":1,\"k\":[{\"name\":2}]}}", "unknown_field", "x" },
+	{ "{\"name\":\"k:\",\"notes\":\"\\\"a\\\":1\"}", NULL, "" },
+	{ "{\"name\":\"\\ud83d\\ude00\"}", NULL, "" },        /* a surrogate pair */
+	{ "{\"name\":\"\\\\u0000\"}", NULL, "" },             /* an escaped backslash */
+	{ "{\"name\":\"NaN\",\"notes\":\"Infinity \\\"NaN\"}", NULL, "" },
+	{ "{\"name\":\"a\",\"count\":1E308}", "invalid_field", "count" }, /* parsed */
 };
 
 START_TEST(test_cases)
@@ -83,6 +124,10 @@ START_TEST(test_deep_nesting_and_helpers)
 	for (int i = 0; i < 1000; i++)
 		deep[n++] = '[';
 	ck_assert_int_eq(jsonx_parse(deep, n, &obj, &err), -1);
+	ck_assert_str_eq(err.code, "invalid_json");
+
+	/* A raw NUL byte in a string (the length says it is there). */
+	ck_assert_int_eq(jsonx_parse("{\"a\":\"x\0y\"}", 11, &obj, &err), -1);
 	ck_assert_str_eq(err.code, "invalid_json");
 
 	ck_assert_int_eq(jsonx_parse("{\"a\":\"b\",\"n\":null}", 18, &obj, &err), 0);

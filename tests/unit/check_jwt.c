@@ -326,7 +326,7 @@ START_TEST(test_signed_garbage)
 		{ "{\"exp\":null}", JWT_EXPIRED },
 		{ "{\"exp\":2000000000.5}", JWT_OK },
 		{ "{\"exp\":9223372036854775807}", JWT_OK },
-		{ "{\"exp\":99999999999999999999999}", JWT_OK },
+		{ "{\"exp\":99999999999999999999999}", JWT_MALFORMED }, /* not clamped: refused */
 		{ "{\"exp\":-9223372036854775808}", JWT_EXPIRED },
 		{ "{\"exp\":2000000000,\"nbf\":-9223372036854775808}", JWT_OK },
 		{ "{\"exp\":2000000000,\"nbf\":9223372036854775807}", JWT_NOT_YET },
@@ -590,11 +590,9 @@ START_TEST(test_fuzz)
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		forge(junk[i], "{\"exp\":2000000000}", s, sizeof(s));
 		int rc = verify(s);
-		/* json-c keeps the last of duplicate members: "alg":"HS256" last is HS256. */
-		if (i == 1)
-			ck_assert_int_eq(rc, JWT_OK);
-		else
-			ck_assert_msg(rc != JWT_OK, "header %s accepted", junk[i]);
+		/* Duplicate members are refused (RFC 7515 4: reject them or take the last),
+		 * "alg":"HS256" last included. */
+		ck_assert_msg(rc != JWT_OK, "header %s accepted", junk[i]);
 	}
 }
 END_TEST

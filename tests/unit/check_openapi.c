@@ -11,6 +11,8 @@
  *
  * The comparison is one function, openapi_compare, so the negative tests below can feed
  * it small hand-made tables and documents and prove that it fails when they differ.
+ * openapi_lint, likewise tested on small documents, finds the schema mistakes an OpenAPI
+ * 3.0 linter reports (nullable without type, $ref siblings, ...: see its comment).
  *
  * Runs from the repository root, or with KAIDEN_SRCDIR naming it. */
 #include <check.h>
@@ -296,6 +298,193 @@ static int openapi_compare(const struct route *routes, size_t nroutes, json_obje
 	return n;
 }
 
+/* ---- schema mistakes a linter flags ------------------------------------------------ */
+
+/* OpenAPI 3.0.3 lets a description say things that parse but do not mean what they
+ * seem; tools then reject what the API really sends. openapi_lint finds, anywhere in the
+ * document:
+ *  - `nullable` without `type` in the same schema: 3.0 ignores it there, so null is not
+ *    allowed (`allOf: [$ref]` + `nullable` needs `type: object` beside them);
+ *  - siblings of a `$ref`: a Reference Object cannot be extended, they are ignored;
+ *  - a local `$ref` that names nothing;
+ *  - a `type` that 3.0 does not have (e.g. 3.1's "null") or that is not a string;
+ *  - `type: array` without `items` (3.0 requires it);
+ *  - a `required` name that is not under `properties` (when the schema has no
+ *    allOf/anyOf/oneOf that could supply it). */
+
+static const char *const oa_types[] = { "string", "number", "integer", "boolean", "array",
+	                                "object" };
+
+static void lint_problem(struct buf *report, const char *path, const char *what)
+{
+	if (buf_printf(report, "%s: %s\n", path, what) != 0) {
+		/* The report is full: the line is dropped, the problem still counted. */
+	}
+}
+
+/* A Reference Object at path: no siblings, and it must resolve. */
+static int lint_ref(json_object *doc, json_object *node, const char *path, struct buf *report)
+{
+	int n = 0;
+
+	json_object_object_foreach(node, key, val) {
+		char what[160];
+
+		(void)val;
+		if (strcmp(key, "$ref") == 0)
+			continue;
+		snprintf(what, sizeof(what), "`%.64s` beside `$ref` is ignored in OpenAPI 3.0 (wrap "
+		         "the $ref in allOf)", key);
+		lint_problem(report, path, what);
+		n++;
+	}
+	if (!deref(doc, node)) {
+		lint_problem(report, path, "`$ref` names nothing in this document");
+		n++;
+	}
+	return n;
+}
+
+static int lint_schema(json_object *doc, json_object *s, const char *path, struct buf *report);
+
+/* The schemas of a list keyword (allOf, anyOf, oneOf) of s. */
+static int lint_schema_list(json_object *doc, json_object *s, const char *key,
+                            const char *path, struct buf *report)
+{
+	json_object *list = member(s, key);
+	char sub[512];
+	int n = 0;
+
+	if (!list)
+		return 0;
+	if (!json_object_is_type(list, json_type_array)) {
+		snprintf(sub, sizeof(sub), "`%s` must be a list of schemas", key);
+		lint_problem(report, path, sub);
+		return 1;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		snprintf(sub, sizeof(sub), "%s/%s/%zu", path, key, i);
+		n += lint_schema(doc, json_object_array_get_idx(list, i), sub, report);
+	}
+	return n;
+}
+
+static int lint_schema(json_object *doc, json_object *s, const char *path, struct buf *report)
+{
+	json_object *type = member(s, "type"), *props = member(s, "properties");
+	json_object *required = member(s, "required"), *extra;
+	const char *t = NULL;
+	char sub[512];
+	int n = 0;
+
+	if (!s || !json_object_is_type(s, json_type_object)) {
+		lint_problem(report, path, "is not a schema object");
+		return 1;
+	}
+	if (member(s, "$ref"))
+		return lint_ref(doc, s, path, report);
+	if (type) {
+		int known = 0;
+
+		t = json_object_is_type(type, json_type_string) ? json_object_get_string(type) : "";
+		for (size_t i = 0; i < ARRAY_LEN(oa_types); i++)
+			known |= strcmp(t, oa_types[i]) == 0;
+		if (!known) {
+			snprintf(sub, sizeof(sub), "type `%.64s` is not an OpenAPI 3.0 type (string, "
+			         "number, integer, boolean, array, object; null is `nullable: true`)", t);
+			lint_problem(report, path, sub);
+			n++;
+		}
+	}
+	if (member(s, "nullable") && !type) {
+		lint_problem(report, path, "`nullable` without `type`: OpenAPI 3.0 ignores it, so "
+		             "null is not allowed (add the type, e.g. `type: object` beside allOf)");
+		n++;
+	}
+	if (t && strcmp(t, "array") == 0 && !member(s, "items")) {
+		lint_problem(report, path, "`type: array` without `items`");
+		n++;
+	}
+	if (required && !member(s, "allOf") && !member(s, "anyOf") && !member(s, "oneOf")) {
+		for (size_t i = 0; json_object_is_type(required, json_type_array) &&
+		                   i < json_object_array_length(required); i++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(required, i));
+
+			if (!member(props, name)) {
+				snprintf(sub, sizeof(sub), "required `%.64s` is not under properties", name);
+				lint_problem(report, path, sub);
+				n++;
+			}
+		}
+	}
+	if (props && json_object_is_type(props, json_type_object)) {
+		json_object_object_foreach(props, name, prop) {
+			snprintf(sub, sizeof(sub), "%s/properties/%s", path, name);
+			n += lint_schema(doc, prop, sub, report);
+		}
+	}
+	if (member(s, "items")) {
+		snprintf(sub, sizeof(sub), "%s/items", path);
+		n += lint_schema(doc, member(s, "items"), sub, report);
+	}
+	extra = member(s, "additionalProperties");
+	if (extra && json_object_is_type(extra, json_type_object)) {
+		snprintf(sub, sizeof(sub), "%s/additionalProperties", path);
+		n += lint_schema(doc, extra, sub, report);
+	}
+	if (member(s, "not")) {
+		snprintf(sub, sizeof(sub), "%s/not", path);
+		n += lint_schema(doc, member(s, "not"), sub, report);
+	}
+	n += lint_schema_list(doc, s, "allOf", path, report);
+	n += lint_schema_list(doc, s, "anyOf", path, report);
+	n += lint_schema_list(doc, s, "oneOf", path, report);
+	return n;
+}
+
+/* Everything that is not a schema: Reference Objects are checked, `schema` members and
+ * components/schemas are schemas; examples are data, not description. */
+static int lint_node(json_object *doc, json_object *node, const char *path, struct buf *report)
+{
+	char sub[512];
+	int n = 0;
+
+	if (json_object_is_type(node, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(node); i++) {
+			snprintf(sub, sizeof(sub), "%s/%zu", path, i);
+			n += lint_node(doc, json_object_array_get_idx(node, i), sub, report);
+		}
+		return n;
+	}
+	if (!json_object_is_type(node, json_type_object))
+		return 0;
+	if (member(node, "$ref"))
+		return lint_ref(doc, node, path, report);
+	json_object_object_foreach(node, key, val) {
+		snprintf(sub, sizeof(sub), "%s/%s", path, key);
+		if (strcmp(key, "example") == 0 || strcmp(key, "examples") == 0)
+			continue;
+		if (strcmp(key, "schema") == 0) {
+			n += lint_schema(doc, val, sub, report);
+		} else if (strcmp(path, "#/components") == 0 && strcmp(key, "schemas") == 0 &&
+		           json_object_is_type(val, json_type_object)) {
+			json_object_object_foreach(val, name, schema) {
+				snprintf(sub, sizeof(sub), "#/components/schemas/%s", name);
+				n += lint_schema(doc, schema, sub, report);
+			}
+		} else {
+			n += lint_node(doc, val, sub, report);
+		}
+	}
+	return n;
+}
+
+/* The number of schema mistakes in doc, each described on its own line in report. */
+static int openapi_lint(json_object *doc, struct buf *report)
+{
+	return lint_node(doc, doc, "#", report);
+}
+
 /* ---- the real table against the real file ----------------------------------------- */
 
 static json_object *read_openapi(void)
@@ -322,6 +511,21 @@ START_TEST(table_matches_description)
 	buf_init(&report, REPORT_MAX);
 	n = openapi_compare(route_table(), ROUTE__MAX, doc, &report);
 	ck_assert_msg(n == 0, "route table and docs/openapi.yaml disagree (%d):\n%s", n,
+	              report.data ? report.data : "");
+	buf_clear(&report);
+	json_object_put(doc);
+}
+END_TEST
+
+START_TEST(description_lints_clean)
+{
+	json_object *doc = read_openapi();
+	struct buf report;
+	int n;
+
+	buf_init(&report, REPORT_MAX);
+	n = openapi_lint(doc, &report);
+	ck_assert_msg(n == 0, "docs/openapi.yaml has %d schema mistake(s):\n%s", n,
 	              report.data ? report.data : "");
 	buf_clear(&report);
 	json_object_put(doc);
@@ -595,6 +799,129 @@ START_TEST(checker_no_paths)
 }
 END_TEST
 
+/* The linter, on small documents: each holds one mistake of a kind (or none). */
+static void expect_lint(const char *schemas, int want, const char *needle)
+{
+	struct buf text, report;
+	json_object *doc;
+	int n;
+
+	buf_init(&text, 8192);
+	buf_init(&report, REPORT_MAX);
+	ck_assert(buf_printf(&text,
+	                     "openapi: 3.0.3\n"
+	                     "paths:\n"
+	                     "  /x:\n"
+	                     "    get:\n"
+	                     "      parameters:\n"
+	                     "        - $ref: '#/components/parameters/id'\n"
+	                     "      responses:\n"
+	                     "        '200':\n"
+	                     "          description: ok\n"
+	                     "          content:\n"
+	                     "            application/json:\n"
+	                     "              schema: {$ref: '#/components/schemas/A'}\n"
+	                     "              example: {type: nonsense, nullable: true}\n"
+	                     "components:\n"
+	                     "  parameters:\n"
+	                     "    id: {name: id, in: path, required: true, schema: {type: string}}\n"
+	                     "  schemas:\n"
+	                     "    B: {type: object, properties: {n: {type: integer}}}\n"
+	                     "%s",
+	                     schemas) == 0);
+	doc = yaml_doc(text.data);
+	n = openapi_lint(doc, &report);
+	ck_assert_msg(n == want, "want %d problem(s), got %d:\n%s", want, n,
+	              report.data ? report.data : "");
+	if (needle)
+		ck_assert_msg(report.data && strstr(report.data, needle), "report lacks \"%s\":\n%s",
+		              needle, report.data ? report.data : "");
+	json_object_put(doc);
+	buf_clear(&report);
+	buf_clear(&text);
+}
+
+START_TEST(lint_accepts_good)
+{
+	expect_lint("    A:\n"
+	            "      type: object\n"
+	            "      required: [b, c]\n"
+	            "      properties:\n"
+	            "        b:\n"
+	            "          type: object\n"
+	            "          nullable: true\n"
+	            "          allOf: [{$ref: '#/components/schemas/B'}]\n"
+	            "        c: {type: array, items: {type: string, nullable: true}}\n",
+	            0, NULL);
+}
+END_TEST
+
+START_TEST(lint_nullable_without_type)
+{
+	/* The shape docs/openapi.yaml had for LoginResult.tenant, Me.user and Me.tenant. */
+	expect_lint("    A:\n"
+	            "      type: object\n"
+	            "      properties:\n"
+	            "        b:\n"
+	            "          allOf: [{$ref: '#/components/schemas/B'}]\n"
+	            "          nullable: true\n",
+	            1, "#/components/schemas/A/properties/b: `nullable` without `type`");
+}
+END_TEST
+
+START_TEST(lint_ref_siblings)
+{
+	expect_lint("    A:\n"
+	            "      type: object\n"
+	            "      properties:\n"
+	            "        b: {$ref: '#/components/schemas/B', nullable: true}\n",
+	            1, "/properties/b: `nullable` beside `$ref` is ignored");
+}
+END_TEST
+
+START_TEST(lint_ref_dangling)
+{
+	expect_lint("    A: {type: object, properties: {b: {$ref: '#/components/schemas/C'}}}\n", 1,
+	            "`$ref` names nothing");
+}
+END_TEST
+
+START_TEST(lint_unknown_type)
+{
+	expect_lint("    A: {type: object, properties: {b: {type: 'null'}}}\n", 1,
+	            "type `null` is not an OpenAPI 3.0 type");
+}
+END_TEST
+
+START_TEST(lint_array_without_items)
+{
+	expect_lint("    A: {type: array}\n", 1, "#/components/schemas/A: `type: array` without");
+}
+END_TEST
+
+START_TEST(lint_required_not_a_property)
+{
+	expect_lint("    A: {type: object, required: [b, c], properties: {b: {type: string}}}\n", 1,
+	            "required `c` is not under properties");
+	/* allOf may bring the property: not flagged. */
+	expect_lint("    A:\n"
+	            "      type: object\n"
+	            "      required: [n]\n"
+	            "      allOf: [{$ref: '#/components/schemas/B'}]\n",
+	            0, NULL);
+}
+END_TEST
+
+START_TEST(lint_parameter_schema)
+{
+	/* A schema outside components (a parameter's) is checked too. */
+	expect_lint("    A: {type: string}\n"
+	            "  headers:\n"
+	            "    H: {schema: {nullable: true}}\n",
+	            1, "#/components/headers/H/schema: `nullable` without `type`");
+}
+END_TEST
+
 static Suite *openapi_suite(void)
 {
 	Suite *s = suite_create("openapi");
@@ -602,6 +929,7 @@ static Suite *openapi_suite(void)
 	TCase *checker = tcase_create("checker");
 
 	tcase_add_test(real, table_matches_description);
+	tcase_add_test(real, description_lints_clean);
 	tcase_add_test(real, description_header);
 	tcase_add_test(real, table_summaries_one_line);
 	suite_add_tcase(s, real);
@@ -620,6 +948,14 @@ static Suite *openapi_suite(void)
 	tcase_add_test(checker, checker_undeclared_path_param);
 	tcase_add_test(checker, checker_head_ignored);
 	tcase_add_test(checker, checker_no_paths);
+	tcase_add_test(checker, lint_accepts_good);
+	tcase_add_test(checker, lint_nullable_without_type);
+	tcase_add_test(checker, lint_ref_siblings);
+	tcase_add_test(checker, lint_ref_dangling);
+	tcase_add_test(checker, lint_unknown_type);
+	tcase_add_test(checker, lint_array_without_items);
+	tcase_add_test(checker, lint_required_not_a_property);
+	tcase_add_test(checker, lint_parameter_schema);
 	suite_add_tcase(s, checker);
 	return s;
 }

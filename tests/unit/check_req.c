@@ -325,6 +325,8 @@ START_TEST(test_text_valid)
 	ck_assert_int_eq(req_text_valid("\xc2\x85"), 0);         /* C1 control */
 	ck_assert_int_eq(req_text_valid("\xe2\x82"), 0);         /* cut short */
 	ck_assert_int_eq(req_text_valid("\x80"), 0);
+	ck_assert_int_eq(req_text_valid("\xed\xa0\x80"), 0);     /* a surrogate */
+	ck_assert_int_eq(req_text_valid("\xef\xbf\xbd"), 1);     /* U+FFFD */
 }
 END_TEST
 

@@ -65,8 +65,29 @@ struct call {
 	const char *host, *tenant, *remote_addr; /* Host, X-Kaiden-Tenant, REMOTE_ADDR */
 	const char *body;
 	size_t body_len; /* 0: strlen(body) */
-	int too_large;
+	/* Instead of body: a body of this many bytes ('a'), read from a source as main.c
+	 * gives FastCGI's stdin, with CONTENT_LENGTH declared as content_length (0: none). */
+	long stream_bytes, content_length;
 };
+
+/* What the last request's body source gave the route: bytes read from it. */
+static long body_read;
+
+struct stream_body {
+	long left;
+};
+
+static int stream_read(void *ctx, char *buf, int n)
+{
+	struct stream_body *sb = ctx;
+
+	if (n > sb->left)
+		n = (int)sb->left;
+	memset(buf, 'a', (size_t)n);
+	sb->left -= n;
+	body_read += n;
+	return n;
+}
 
 static const char *param_from(void *ctx, const char *name)
 {
@@ -86,10 +107,17 @@ static int run(const struct call *c)
 	                     "HTTP_X_REQUEST_ID", c->request_id, "HTTP_HOST", c->host,
 	                     "HTTP_X_KAIDEN_TENANT", c->tenant, "REMOTE_ADDR", c->remote_addr,
 	                     NULL, NULL };
+	struct stream_body sb = { c->stream_bytes };
+	struct req_body_source src = { stream_read, &sb, 1 };
 	struct req r;
 
 	/* Absent parameters are NULL, as FCGX_GetParam gives them. */
 	ck_assert_int_eq(req_init(&r, param_from, kv, db), 0);
+	body_read = 0;
+	if (c->stream_bytes) {
+		r.body_from = &src;
+		r.content_length = c->content_length ? c->content_length : -1;
+	}
 	if (c->body) {
 		size_t len = c->body_len ? c->body_len : strlen(c->body);
 		char *copy = malloc(len + 1);
@@ -98,7 +126,6 @@ static int run(const struct call *c)
 		copy[len] = '\0';
 		req_take_body(&r, copy, len);
 	}
-	r.body_too_large = c->too_large;
 	resp_clear(&rs);
 	resp_init(&rs);
 	route_dispatch(&r, &rs);
@@ -438,18 +465,107 @@ START_TEST(test_payload_too_large)
 	const char *paths[] = { "/api/v1/devices", "/api/v1/sessions",
 	                        "/api/v1/sessions/" NO_SUCH_ID };
 	const char *methods[] = { "POST", "POST", "PATCH" };
+	char big[70001];
 
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
 	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		/* Declared too large: refused before a byte is read. */
 		struct call c = { .method = methods[i], .path = paths[i],
 		                  .content_type = "application/json", .authorization = bearer,
-		                  .too_large = 1 };
+		                  .stream_bytes = 70000, .content_length = 70000 };
 		ck_assert_int_eq(run(&c), 413);
 		expect_error(413, "payload_too_large", NULL);
+		ck_assert_int_eq(body_read, 0);
+		/* No length given (chunked): refused once more than the limit has arrived. */
+		c.content_length = 0;
+		ck_assert_int_eq(run(&c), 413);
+		expect_error(413, "payload_too_large", NULL);
+		ck_assert_int_le(body_read, 65536 + 8192);
+		/* A body already in place (as the unit tests give it) is measured the same way. */
+		struct call b = { .method = methods[i], .path = paths[i],
+		                  .content_type = "application/json", .authorization = bearer,
+		                  .body = big };
+		ck_assert_int_eq(run(&b), 413);
 	}
-	/* A GET is not a body route: the flag does not matter there. */
+	/* A GET is not a body route: its body is never read. */
 	struct call g = { .method = "GET", .path = "/api/v1/devices", .authorization = bearer,
-	                  .too_large = 1 };
+	                  .stream_bytes = 70000 };
 	ck_assert_int_eq(run(&g), 200);
+	ck_assert_int_eq(body_read, 0);
+}
+END_TEST
+
+/* c is refused with status and code before a byte of its body is read. */
+#define refused_unread(c, status, code) refused_unread_at(__LINE__, c, status, code)
+static void refused_unread_at(int line, const struct call *c, int status, const char *code)
+{
+	ck_assert_msg(run(c) == status, "line %d: status %d, wanted %d", line, rs.status, status);
+	expect_error_at(line, status, code, NULL);
+	ck_assert_msg(body_read == 0, "line %d: %ld bytes of the body read", line, body_read);
+}
+
+/* The body is read only once the caller is let through: an unauthenticated or
+ * unauthorised upload, however large it says it is, is answered from its headers. */
+START_TEST(test_body_read_after_auth)
+{
+	const long import_size = 60L * 1024 * 1024;
+	struct call c = { .method = "POST", .path = "/api/v1/tenant/import",
+	                  .content_type = "application/json", .stream_bytes = import_size,
+	                  .content_length = import_size };
+
+	refused_unread(&c, 401, "unauthorized");
+	c.authorization = "Bearer kdn_nosuchtoken";
+	refused_unread(&c, 401, "unauthorized");
+	c.content_length = 0; /* chunked: no length said */
+	refused_unread(&c, 401, "unauthorized");
+	/* A valid credential without the role (a service token; import is admin-only). */
+	c.authorization = bearer;
+	refused_unread(&c, 403, "forbidden");
+	/* Ordinary routes too. */
+	struct call d = { .method = "POST", .path = "/api/v1/devices",
+	                  .content_type = "application/json", .stream_bytes = 1000,
+	                  .content_length = 1000 };
+	refused_unread(&d, 401, "unauthorized");
+	/* An authorised caller's body is read: 1000 'a's are not JSON. */
+	d.authorization = bearer;
+	ck_assert_int_eq(run(&d), 400);
+	expect_error(400, "invalid_json", NULL);
+	ck_assert_int_eq(body_read, 1000);
+}
+END_TEST
+
+/* What JSON has not (NaN, Infinity) or the databases cannot store (NUL, lone
+ * surrogates) is a 400 invalid_json on every route, however deep in the body; nothing
+ * is written. PATCH /tenant takes any object as settings: the issue's example. */
+START_TEST(test_json_beyond_json)
+{
+	static const char *const bodies[] = {
+		"{\"settings\":{\"a\":NaN}}",
+		"{\"settings\":{\"a\":[1,{\"b\":Infinity}]}}",
+		"{\"settings\":{\"a\":-Infinity}}",
+		"{\"settings\":{\"a\":1e999}}",
+		"{\"settings\":{\"a\":\"x\\u0000y\"}}",
+		"{\"settings\":{\"a\\u0000\":1}}",
+		"{\"settings\":{\"a\":\"\\ud800\"}}",
+		"{\"settings\":{\"\\udc00\":1}}",
+		"{\"name\":\"\xed\xa0\x80\"}",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+		ck_assert_msg(send_json("PATCH", "/api/v1/tenant", bodies[i]) == 400, "%s: %d",
+		              bodies[i], rs.status);
+		expect_error(400, "invalid_json", NULL);
+	}
+	ck_assert_int_eq(call("GET", "/api/v1/tenant", NULL), 200);
+	ck_assert_str_eq(json_object_to_json_string(json_object_object_get(rs.body, "settings")),
+	                 "{ }");
+	/* A surrogate pair is one character, and fine. */
+	ck_assert_int_eq(send_json("PATCH", "/api/v1/tenant",
+	                           "{\"settings\":{\"a\":\"\\ud83d\\ude00\"}}"), 200);
+	ck_assert_int_eq(call("GET", "/api/v1/tenant", NULL), 200);
+	ck_assert_str_eq(jsonx_str(json_object_object_get(rs.body, "settings"), "a"),
+	                 "\xf0\x9f\x98\x80");
 }
 END_TEST
 
@@ -547,7 +663,7 @@ START_TEST(test_device_create_errors)
 		{ "{\"name\":\"\"}", "invalid_field", "name" },
 		{ "{\"name\":\"a\\u0001b\"}", "invalid_field", "name" },
 		{ "{\"name\":\"a\\nb\"}", "invalid_field", "name" },
-		{ "{\"name\":\"a\\u0000b\"}", "invalid_field", "name" },
+		{ "{\"name\":\"a\\u0000b\"}", "invalid_json", NULL },
 		{ "{\"name\":\"a\",\"extra\":1}", "unknown_field", "extra" },
 		{ "{\"secret\":\"mine\",\"name\":\"a\"}", "unknown_field", "secret" },
 	};
@@ -1115,6 +1231,7 @@ END_TEST
 #define JWT_KEY "unit-test-jwt-key-0123456789abcdef-0123"
 #define PASSWORD "correct horse battery"
 #define ACME "0190a0b0-c0d0-7e0f-8000-0000000000ac"
+#define BETA "0190a0b0-c0d0-7e0f-8000-0000000000be"
 
 static void cfg(const char *name, const char *value)
 {
@@ -1348,8 +1465,9 @@ START_TEST(test_login_throttle)
 	ck_assert_ptr_nonnull(header("Retry-After", value, sizeof(value)));
 	ck_assert_int_gt(atoi(value), 0);
 	ck_assert_int_le(atoi(value), 900);
-	/* The address: other accounts from the same address, past its limit. */
-	cfg("auth.max_address_failures", "7");
+	/* The address: other accounts from the same address, past its limit. It counts
+	 * every attempt, the refused one above too (6 so far). */
+	cfg("auth.max_address_failures", "8");
 	ck_assert_int_eq(login("x1@example.com", "wrong password!", NULL, 0), 401);
 	ck_assert_int_eq(login("x2@example.com", "wrong password!", NULL, 0), 401);
 	ck_assert_int_eq(login("x3@example.com", "wrong password!", NULL, 0), 429);
@@ -1360,6 +1478,72 @@ START_TEST(test_login_throttle)
 	sleep(2);
 	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 200);
 	cfg("auth.failure_window", "900");
+}
+END_TEST
+
+/* Issue 8: the lock is the account's whatever tenant a login names, and a throttled
+ * burst is one audit row per tenant named. Multi mode, on SQLite (the integration suite
+ * runs PostgreSQL in multi mode through nginx). */
+START_TEST(test_login_lock_is_the_accounts)
+{
+	struct db_res *res = NULL;
+
+	cfg("auth.max_address_failures", "100");
+	cfg("server.mode", "multi");
+	cfg("server.base_domain", "kaiden.test");
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'acme', 'Acme')", ACME);
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'beta', 'Beta')", BETA);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+
+	/* Five wrong passwords with no tenant named lock the staff account... */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(login("admin@example.com", "wrong password!", NULL, 0), 401);
+	/* ...for every tenant code and subdomain too, right password or not. */
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "acme", NULL, 0), 429);
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", "wrong password!", "beta", NULL, 0),
+	                 429);
+	ck_assert_int_eq(login_at("acme.kaiden.test", "admin@example.com", PASSWORD, NULL, NULL,
+	                          0), 429);
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "nosuch", NULL, 0), 429);
+	ck_assert_int_eq(login("Admin@Example.COM", PASSWORD, NULL, 0), 429);
+	/* Five passwords were checked, no more; each refusal is counted in the burst's row
+	 * (one per tenant named and window), not written as a row of its own. */
+	ck_assert_int_eq(audit_count("auth.login_failed"), 5);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(login_at(NULL, "admin@example.com", "wrong password!", "acme", NULL,
+		                          0), 429);
+	ck_assert_int_eq(audit_count("auth.login_failed"), 5);
+	ck_assert_int_eq(audit_count("auth.login_throttled"), 3); /* acme, beta, none */
+	ck_assert_int_eq(db_exec(db, "SELECT json_extract(details, '$.count') FROM audit_log "
+	                             "WHERE action = 'auth.login_throttled' AND tenant_id = '" ACME
+	                             "'",
+	                         0, NULL, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 1);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "22");
+	db_res_free(res);
+}
+END_TEST
+
+/* Issue 8: a tenant admin cannot give a tenant user a staff member's email, so a staff
+ * login naming that tenant meets the staff account. */
+START_TEST(test_staff_email_reserved)
+{
+	char tadmin[JWT_MAX_LEN + 16];
+
+	cfg("server.mode", "multi");
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'acme', 'Acme')", ACME);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	make_user(ACME, "ta@acme.example", ROLE_TENANT_ADMIN, NULL);
+	ck_assert_int_eq(login_at(NULL, "ta@acme.example", PASSWORD, "acme", tadmin,
+	                          sizeof(tadmin)), 200);
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"Admin@Example.com\",\"name\":\"Twin\","
+	                    "\"role\":\"customer\",\"password\":\"" PASSWORD "\"}"),
+	                 409);
+	expect_error(409, "email_taken", "email");
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "acme", NULL, 0), 200);
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "user"), "role"), "admin");
 }
 END_TEST
 
@@ -1687,6 +1871,23 @@ START_TEST(test_tenant_header_ignored_in_single_mode)
 }
 END_TEST
 
+/* An admin's archive is read, up to server.max_import: past server.max_body. */
+START_TEST(test_import_body_read_for_admin)
+{
+	char admin[JWT_MAX_LEN + 16];
+	struct call c = { .method = "POST", .path = "/api/v1/tenant/import",
+	                  .content_type = "application/json", .stream_bytes = 70000,
+	                  .content_length = 70000 };
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	c.authorization = admin;
+	ck_assert_int_eq(run(&c), 400);
+	expect_error(400, "invalid_json", NULL);
+	ck_assert_int_eq(body_read, 70000);
+}
+END_TEST
+
 static Suite *route_suite(void)
 {
 	Suite *s = suite_create("route");
@@ -1704,7 +1905,9 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_unauthorized);
 	tcase_add_test(tc, test_tenant_isolation);
 	tcase_add_test(tc, test_payload_too_large);
+	tcase_add_test(tc, test_body_read_after_auth);
 	tcase_add_test(tc, test_content_types);
+	tcase_add_test(tc, test_json_beyond_json);
 	tcase_add_test(tc, test_device_create);
 	tcase_add_test(tc, test_device_create_errors);
 	tcase_add_test(tc, test_device_names_verbatim);
@@ -1727,11 +1930,14 @@ static Suite *route_suite(void)
 	tcase_add_test(acc, test_login_me_logout);
 	tcase_add_test(acc, test_login_unavailable);
 	tcase_add_test(acc, test_login_throttle);
+	tcase_add_test(acc, test_login_lock_is_the_accounts);
+	tcase_add_test(acc, test_staff_email_reserved);
 	tcase_add_test(acc, test_api_tokens);
 	tcase_add_test(acc, test_permissions);
 	tcase_add_test(acc, test_users_in_tenant);
 	tcase_add_test(acc, test_multi_mode);
 	tcase_add_test(acc, test_tenant_header_ignored_in_single_mode);
+	tcase_add_test(acc, test_import_body_read_for_admin);
 	suite_add_tcase(s, acc);
 	return s;
 }

@@ -1,10 +1,13 @@
-/* check_store_tenant.c: store_tenant.h (tenants, quotas, usage, delete, export and
- * import) and the agent standing that follows a tenant's status (store_agent.h), the
- * same cases on SQLite and on PostgreSQL. The round trip exports a tenant, imports it
- * into a fresh database and compares every row of every table. */
+/* check_store_tenant.c: store_tenant.h (tenants, quotas, usage, delete), the agent
+ * standing that follows a tenant's status (store_agent.h), and a tenant's archive
+ * (store_archive.h: export and import), the same cases on SQLite and on PostgreSQL. The
+ * round trip exports a tenant, imports it into a fresh database and compares every row
+ * with the archive; doctored archives are refused. */
 #include "ids.h"
 #include "store.h"
+#include "jsonx.h"
 #include "store_agent.h"
+#include "store_archive.h"
 #include "store_tenant.h"
 #include "testdb.h"
 
@@ -590,13 +593,29 @@ END_TEST
 
 /* ---- export / import ---------------------------------------------------------------------- */
 
+#define STAFF "0190a2c4-5555-7000-8000-000000000005" /* an engineer (staff: no tenant) */
+
+/* A staff member, who serves every tenant and so is in no tenant's archive. */
+static void mk_staff(struct db *db)
+{
+	const char *p[1] = { STAFF };
+
+	T_run(db,
+	      "INSERT INTO users (id, tenant_id, email, name, role, password_hash) VALUES ($1, "
+	      "NULL, 'eng@support.test', 'Eng', 'engineer', '$argon2id$staff')",
+	      1, p);
+}
+
 /* A tenant with something in every column kind: JSON values, NULLs, integers, time
- * stamps, soft-deleted rows, ended and failed sessions, jobs, tokens. */
+ * stamps, soft-deleted rows, ended and failed sessions, tokens; a user with a password
+ * hash who ran a session and has a token; a session run and an audit entry made by
+ * staff (STAFF must exist). */
 static void fill_tenant(const char *id)
 {
 	char d1[UUID_STR_LEN], d2[UUID_STR_LEN], s1[UUID_STR_LEN], s2[UUID_STR_LEN];
-	char token[TOKEN_LEN];
-	const char *p[1];
+	char token[TOKEN_LEN], user[UUID_STR_LEN], tok[UUID_STR_LEN], a1[UUID_STR_LEN];
+	char a2[UUID_STR_LEN];
+	const char *p[3];
 
 	mk_device(id, "with-json", d1);
 	mk_device(id, "plain", d2);
@@ -610,78 +629,111 @@ static void fill_tenant(const char *id)
 	ck_assert_int_eq(mk_session(id, d2, s2), STORE_OK);
 	set_session(s1, "ended", NULL, "2026-03-04T06:00:00.000Z");
 	set_session(s2, "failed", NULL, "2026-03-04T06:00:01.000Z");
-	p[0] = s2;
+	p[0] = s2, p[1] = STAFF;
 	T_run(T_db, "UPDATE sessions SET notes = 'line1\nline2 ''quoted'' ü', error = 'boom', "
-	            "ssh_port = 2222 WHERE id = $1",
-	      1, p);
+	            "ssh_port = 2222, engineer_id = $2 WHERE id = $1",
+	      2, p);
 	ck_assert_int_eq(store_device_delete(T_db, id, d2), STORE_OK);
 	ck_assert_int_eq(store_token_create(T_db, id, "ci token", token, NULL), STORE_OK);
-	/* Accounts (migration 0004): a user with a password hash, their session and token,
-	 * and audit entries with and without details. */
-	if (has_table(T_db, "users")) {
-		char user[UUID_STR_LEN], tok[UUID_STR_LEN], a1[UUID_STR_LEN], a2[UUID_STR_LEN];
-		const char *q[3];
-		ids_uuid7(user);
-		ids_uuid7(tok);
-		ids_uuid7(a1);
-		ids_uuid7(a2);
-		q[0] = user, q[1] = id;
-		T_run(T_db,
-		      "INSERT INTO users (id, tenant_id, email, name, role, password_hash, created_at, "
-		      "updated_at) VALUES ($1, $2, 'ann@acme.test', 'Ann', 'tenant_admin', "
-		      "'$argon2id$v=19$m=65536,t=2,p=1$x$y', '2026-01-02T03:04:05.006Z', "
-		      "'2026-01-02T03:04:05.006Z')",
-		      2, q);
-		q[0] = user, q[1] = s1;
-		T_run(T_db, "UPDATE sessions SET engineer_id = $1 WHERE id = $2", 2, q);
-		q[0] = tok, q[1] = id, q[2] = user;
-		T_run(T_db,
-		      "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_digest, kind, "
-		      "created_at, expires_at) VALUES ($1, $2, $3, 'mine', 'digest-of-mine', 'user', "
-		      "'2026-01-02T03:04:05.006Z', '2027-01-02T03:04:05.006Z')",
-		      3, q);
-		q[0] = a1, q[1] = id, q[2] = user;
-		T_run(T_db,
-		      "INSERT INTO audit_log (id, tenant_id, actor_id, actor_email, actor_role, action, "
-		      "target_type, target_id, details, created_at) VALUES ($1, $2, $3, 'ann@acme.test', "
-		      "'tenant_admin', 'device.create', 'device', $3, '{\"k\": [1, null]}', "
-		      "'2026-01-02T03:04:05.006Z')",
-		      3, q);
-		q[0] = a2, q[1] = id;
-		T_run(T_db,
-		      "INSERT INTO audit_log (id, tenant_id, action, created_at) VALUES ($1, $2, "
-		      "'auth.login_failed', '2026-01-02T03:04:06.006Z')",
-		      2, q);
-	}
+	ids_uuid7(user);
+	ids_uuid7(tok);
+	ids_uuid7(a1);
+	ids_uuid7(a2);
+	p[0] = user, p[1] = id;
+	T_run(T_db,
+	      "INSERT INTO users (id, tenant_id, email, name, role, password_hash, created_at, "
+	      "updated_at) VALUES ($1, $2, 'ann@acme.test', 'Ann', 'tenant_admin', "
+	      "'$argon2id$v=19$m=65536,t=2,p=1$x$y', '2026-01-02T03:04:05.006Z', "
+	      "'2026-01-02T03:04:05.006Z')",
+	      2, p);
+	p[0] = user, p[1] = s1;
+	T_run(T_db, "UPDATE sessions SET engineer_id = $1 WHERE id = $2", 2, p);
+	p[0] = tok, p[1] = id, p[2] = user;
+	T_run(T_db,
+	      "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_digest, kind, "
+	      "created_at, expires_at) VALUES ($1, $2, $3, 'mine', 'digest-of-mine', 'user', "
+	      "'2026-01-02T03:04:05.006Z', '2027-01-02T03:04:05.006Z')",
+	      3, p);
+	p[0] = a1, p[1] = id, p[2] = user;
+	T_run(T_db,
+	      "INSERT INTO audit_log (id, tenant_id, actor_id, actor_email, actor_role, action, "
+	      "target_type, target_id, details, created_at) VALUES ($1, $2, $3, 'ann@acme.test', "
+	      "'tenant_admin', 'device.create', 'device', $3, '{\"k\": [1, null]}', "
+	      "'2026-01-02T03:04:05.006Z')",
+	      3, p);
+	p[0] = a2, p[1] = id, p[2] = STAFF;
+	T_run(T_db,
+	      "INSERT INTO audit_log (id, tenant_id, actor_id, actor_email, actor_role, "
+	      "credential_id, action, target_type, target_id, created_at) VALUES ($1, $2, $3, "
+	      "'eng@support.test', 'engineer', '" NOBODY "', 'tenant.access', 'tenant', $2, "
+	      "'2026-01-02T03:04:06.006Z')",
+	      3, p);
 }
 
-/* Every row of every table of tenant, in db and in other, column by column. */
-static void compare_tenant(struct db *a, struct db *b, const char *tenant, int with_jobs)
+/* Every row of the archive is in db, column by column as the archive has it; the
+ * tables the archive leaves out (tokens, jobs) hold nothing of the tenant. */
+static void compare_archive(json_object *archive, struct db *db)
 {
-	for (size_t i = 0; i < ARRAY_LEN(all_tables); i++) {
-		struct db_res *ra = NULL, *rb = NULL;
+	json_object *tables = jget(archive, "tables");
+	const char *tenant = jstr(jget(archive, "tenant"), "id");
+	const char *const names[] = { "tenants", "users", "devices", "sessions", "audit_log" };
+
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		struct db_res *res = NULL;
+		json_object *rows;
 		char sql[128];
 		const char *p[1] = { tenant };
-		if (!has_table(a, all_tables[i]) || (!with_jobs && strcmp(all_tables[i], "jobs") == 0))
-			continue;
-		snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE %s = $1 ORDER BY id", all_tables[i],
-		         strcmp(all_tables[i], "tenants") == 0 ? "id" : "tenant_id");
-		ck_assert_int_eq(db_exec(a, sql, 1, p, &ra), DB_OK);
-		ck_assert_int_eq(db_exec(b, sql, 1, p, &rb), DB_OK);
-		ck_assert_msg(db_res_rows(ra) == db_res_rows(rb), "%s: %d rows, %d after import",
-		              all_tables[i], db_res_rows(ra), db_res_rows(rb));
-		ck_assert_int_eq(db_res_cols(ra), db_res_cols(rb));
-		for (int r = 0; r < db_res_rows(ra); r++)
-			for (int c = 0; c < db_res_cols(ra); c++) {
-				const char *va = db_res_get(ra, r, c), *vb = db_res_get(rb, r, c);
-				ck_assert_str_eq(db_res_name(ra, c), db_res_name(rb, c));
-				ck_assert_msg((!va && !vb) || (va && vb && strcmp(va, vb) == 0),
-				              "%s row %d %s: '%s' became '%s'", all_tables[i], r,
-				              db_res_name(ra, c), va ? va : "NULL", vb ? vb : "NULL");
+		int tenants = strcmp(names[i], "tenants") == 0;
+		if (tenants) {
+			rows = json_object_new_array();
+			json_object_array_add(rows, json_object_get(jget(archive, "tenant")));
+		} else {
+			rows = json_object_get(jget(tables, names[i]));
+		}
+		snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE %s = $1 ORDER BY id", names[i],
+		         tenants ? "id" : "tenant_id");
+		ck_assert_int_eq(db_exec(db, sql, 1, p, &res), DB_OK);
+		ck_assert_msg(db_res_rows(res) == (int)json_object_array_length(rows),
+		              "%s: %d rows in the archive, %d after import", names[i],
+		              (int)json_object_array_length(rows), db_res_rows(res));
+		for (int r = 0; r < db_res_rows(res); r++) {
+			json_object *row = json_object_array_get_idx(rows, (size_t)r);
+			ck_assert_int_eq(db_res_cols(res), json_object_object_length(row));
+			for (int c = 0; c < db_res_cols(res); c++) {
+				const char *v = db_res_get(res, r, c), *want = NULL;
+				json_object *j = jget(row, db_res_name(res, c));
+				want = j ? json_object_get_string(j) : NULL;
+				ck_assert_msg((!v && !want) || (v && want && strcmp(v, want) == 0),
+				              "%s row %d %s: '%s' became '%s'", names[i], r,
+				              db_res_name(res, c), want ? want : "NULL", v ? v : "NULL");
 			}
-		db_res_free(ra);
-		db_res_free(rb);
+		}
+		db_res_free(res);
+		json_object_put(rows);
 	}
+	ck_assert_int_eq(count_where(db, "api_tokens", tenant), 0);
+	ck_assert_int_eq(count_where(db, "jobs", tenant), 0);
+}
+
+/* The row of table in archive whose column is value (borrowed). */
+static json_object *row_where(json_object *archive, const char *table, const char *column,
+                              const char *value)
+{
+	json_object *rows = jget(jget(archive, "tables"), table);
+
+	for (size_t r = 0; r < json_object_array_length(rows); r++) {
+		json_object *row = json_object_array_get_idx(rows, r), *v = NULL;
+		if (json_object_object_get_ex(row, column, &v) && v &&
+		    strcmp(json_object_get_string(v), value) == 0)
+			return row;
+	}
+	ck_abort_msg("%s: no row with %s %s", table, column, value);
+	return NULL;
+}
+
+static int is_null(json_object *row, const char *column)
+{
+	return jhas(row, column) && jget(row, column) == NULL;
 }
 
 static void drop_member(json_object *o, const char *key)
@@ -691,11 +743,13 @@ static void drop_member(json_object *o, const char *key)
 
 START_TEST(test_export_import_roundtrip)
 {
-	char id[UUID_STR_LEN], other[UUID_STR_LEN], od[UUID_STR_LEN], why[512];
-	json_object *archive = NULL, *again = NULL, *tenant = NULL, *tables;
+	char id[UUID_STR_LEN], other[UUID_STR_LEN], od[UUID_STR_LEN];
+	struct store_archive_why why;
+	json_object *archive = NULL, *again = NULL, *tenant = NULL, *tables, *row;
 	struct db *fresh, *main_db = T_db;
 	struct store_tenant_fields f;
 
+	mk_staff(T_db);
 	mk_tenant("export-me", "{\"max_devices\":5}", id);
 	memset(&f, 0, sizeof(f));
 	f.settings = parse("{\"a\":{\"b\":[true,false,null,1.5,\"x\"]}}");
@@ -708,7 +762,7 @@ START_TEST(test_export_import_roundtrip)
 	mk_tenant("bystander", NULL, other);
 	mk_device(other, "not-exported", od);
 
-	ck_assert_int_eq(store_tenant_export(T_db, id, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
 	ck_assert_str_eq(jstr(archive, "format"), "kaiden-tenant-export");
 	ck_assert_int_eq(jint(archive, "version"), 1);
 	ck_assert_int_eq(jint(archive, "schema"), migrations_latest(T_db));
@@ -716,29 +770,44 @@ START_TEST(test_export_import_roundtrip)
 	tables = jget(archive, "tables");
 	ck_assert_int_eq((int)json_object_array_length(jget(tables, "devices")), 2);
 	ck_assert_int_eq((int)json_object_array_length(jget(tables, "sessions")), 2);
-	ck_assert_int_eq((int)json_object_array_length(jget(tables, "api_tokens")),
-	                 has_table(T_db, "users") ? 2 : 1);
-	if (has_table(T_db, "users")) {
-		ck_assert_int_eq((int)json_object_array_length(jget(tables, "users")), 1);
-		ck_assert_int_eq((int)json_object_array_length(jget(tables, "audit_log")), 2);
-	}
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "users")), 1);
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "audit_log")), 2);
 	ck_assert(!json_object_object_get_ex(tables, "jobs", NULL));
 	ck_assert(strstr(json_object_to_json_string(archive), od) == NULL);
-	/* The device secret's hash travels, so the agent keeps working. */
+	/* The device secret's hash travels, so the agent keeps working; people's credentials
+	 * do not: no password hash, no API tokens (issue 8). */
 	ck_assert_str_eq(jstr(json_object_array_get_idx(jget(tables, "devices"), 0), "secret_hash"),
 	                 "$argon2id$fake");
+	ck_assert(!json_object_object_get_ex(tables, "api_tokens", NULL));
+	row = json_object_array_get_idx(jget(tables, "users"), 0);
+	ck_assert(is_null(row, "password_hash"));
+	ck_assert(strstr(json_object_to_json_string(archive), "argon2id$v=19") == NULL);
+	ck_assert(strstr(json_object_to_json_string(archive), "digest-of-mine") == NULL);
+	/* A reference inside the tenant stays; one to staff or a login becomes null (the
+	 * names beside it stay). */
+	row = row_where(archive, "sessions", "ssh_port", "2222");
+	ck_assert(is_null(row, "engineer_id"));
+	ck_assert_str_eq(jstr(row, "engineer_name"), "Eve");
+	row = row_where(archive, "sessions", "ssh_port", "22");
+	ck_assert_str_eq(jstr(row, "engineer_id"),
+	                 jstr(json_object_array_get_idx(jget(tables, "users"), 0), "id"));
+	row = row_where(archive, "audit_log", "action", "tenant.access");
+	ck_assert(is_null(row, "actor_id") && is_null(row, "credential_id"));
+	ck_assert_str_eq(jstr(row, "actor_email"), "eng@support.test");
+	ck_assert_str_eq(jstr(row, "target_id"), id);
+	row = row_where(archive, "audit_log", "action", "device.create");
+	ck_assert_str_eq(jstr(row, "actor_id"), jstr(row, "target_id"));
 
-	/* Into a fresh database: every row equal, jobs excepted (not exported). */
+	/* Into a fresh database: every row as the archive has it. */
 	fresh = fresh_db();
-	ck_assert_int_eq(store_tenant_import(fresh, archive, &tenant, why, sizeof(why)), STORE_OK);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_OK);
 	ck_assert_str_eq(jstr(tenant, "id"), id);
 	ck_assert_str_eq(jstr(tenant, "code"), "export-me");
 	json_object_put(tenant);
-	compare_tenant(main_db, fresh, id, 0);
-	ck_assert_int_eq(count_where(fresh, "jobs", id), 0);
+	compare_archive(archive, fresh);
 	ck_assert_int_eq(count_where(fresh, "devices", other), 0);
 	/* ... and its export is the same archive. */
-	ck_assert_int_eq(store_tenant_export(fresh, id, &again), STORE_OK);
+	ck_assert_int_eq(store_archive_export(fresh, id, &again), STORE_OK);
 	drop_member(again, "exported_at");
 	{
 		json_object *copy = NULL;
@@ -750,38 +819,238 @@ START_TEST(test_export_import_roundtrip)
 	}
 	json_object_put(again);
 
-	/* Again, into the same fresh database or the original: everything exists. */
+	/* Again, into the same fresh database or the original: the tenant exists. */
 	tenant = (json_object *)0x1;
-	ck_assert_int_eq(store_tenant_import(fresh, archive, &tenant, why, sizeof(why)),
-	                 STORE_CONFLICT);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_CONFLICT);
 	ck_assert_ptr_eq(tenant, (json_object *)0x1);
-	ck_assert(why[0]);
-	ck_assert_int_eq(store_tenant_import(main_db, archive, &tenant, why, sizeof(why)),
-	                 STORE_CONFLICT);
-	/* A new tenant id and code but the same rows: the rows exist. */
+	ck_assert(why.text[0]);
+	ck_assert_int_eq(store_archive_import(main_db, archive, &tenant, &why), STORE_CONFLICT);
+	/* A new tenant id and code but the same rows: every row names the archive's
+	 * tenant, so changing it alone is a mismatch. */
 	{
 		json_object *copy = NULL, *t;
 		ck_assert_int_eq(json_object_deep_copy(archive, &copy, NULL), 0);
 		t = jget(copy, "tenant");
 		json_object_object_add(t, "id", json_object_new_string(NOBODY));
 		json_object_object_add(t, "code", json_object_new_string("elsewhere"));
-		/* every row names the archive's tenant: changing it alone is a mismatch */
-		ck_assert_int_eq(store_tenant_import(main_db, copy, &tenant, why, sizeof(why)),
-		                 STORE_ERR);
-		ck_assert_msg(strstr(why, "tenant_id") != NULL, "why: %s", why);
+		ck_assert_int_eq(store_archive_import(main_db, copy, &tenant, &why), STORE_ERR);
+		ck_assert_msg(strstr(why.text, "tenant_id") != NULL, "why: %s", why.text);
 		json_object_put(copy);
 	}
 	ck_assert_int_eq(T_count(fresh, "SELECT count(*) FROM tenants", 0, NULL), 2);
 
-	/* Delete it here, import it back: the same rows again. */
+	/* Delete it here, import it back: the same rows again (its audit entries, kept
+	 * through the delete, are the same events and are skipped). */
 	ck_assert_int_eq(store_tenant_delete(fresh, id), STORE_OK);
-	ck_assert_int_eq(store_tenant_import(fresh, archive, &tenant, why, sizeof(why)), STORE_OK);
+	ck_assert_int_eq(count_where(fresh, "audit_log", id), 2);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_OK);
 	json_object_put(tenant);
-	compare_tenant(main_db, fresh, id, 0);
+	compare_archive(archive, fresh);
 	db_close(fresh);
 
-	ck_assert_int_eq(store_tenant_export(T_db, NOBODY, &again), STORE_NOT_FOUND);
-	ck_assert_int_eq(store_tenant_export(T_db, "x", &again), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_archive_export(T_db, NOBODY, &again), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_archive_export(T_db, "x", &again), STORE_NOT_FOUND);
+	json_object_put(archive);
+}
+END_TEST
+
+/* An archive of an older Kaiden carries password hashes and API tokens: the import
+ * checks them like any row, then writes neither. */
+START_TEST(test_import_drops_credentials)
+{
+	char id[UUID_STR_LEN], user[UUID_STR_LEN], tok[UUID_STR_LEN];
+	struct store_archive_why why;
+	json_object *archive = NULL, *tenant = NULL, *tables, *row, *tokens;
+	struct db *fresh;
+	const char *p[1];
+
+	mk_staff(T_db);
+	mk_tenant("old-style", NULL, id);
+	fill_tenant(id);
+	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
+	tables = jget(archive, "tables");
+	row = json_object_array_get_idx(jget(tables, "users"), 0);
+	snprintf(user, sizeof(user), "%s", jstr(row, "id"));
+	json_object_object_add(row, "password_hash",
+	                       json_object_new_string("$argon2id$v=19$m=65536,t=2,p=1$x$y"));
+	ids_uuid7(tok);
+	tokens = json_object_new_array();
+	row = json_object_new_object();
+	jsonx_add_str(row, "id", tok);
+	jsonx_add_str(row, "tenant_id", id);
+	jsonx_add_str(row, "user_id", user);
+	jsonx_add_str(row, "name", "old");
+	jsonx_add_str(row, "token_digest", "digest-old");
+	jsonx_add_str(row, "kind", "user");
+	json_object_array_add(tokens, row);
+	json_object_object_add(tables, "api_tokens", tokens);
+
+	fresh = fresh_db();
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_OK);
+	json_object_put(tenant);
+	ck_assert_int_eq(count_where(fresh, "users", id), 1);
+	ck_assert_int_eq(count_where(fresh, "api_tokens", id), 0);
+	p[0] = user;
+	ck_assert_int_eq(T_count(fresh,
+	                         "SELECT count(*) FROM users WHERE id = $1 AND password_hash IS NULL",
+	                         1, p),
+	                 1);
+	db_close(fresh);
+	json_object_put(archive);
+}
+END_TEST
+
+/* A doctored archive: each change makes one row name something outside the archive
+ * (the platform's staff, another tenant's user, device, session or audit entry), or
+ * reuse an id that exists here. Each is refused naming the table, the row's id and the
+ * column, and leaves nothing behind; the archive as exported still goes in. */
+START_TEST(test_import_references)
+{
+	enum { EDIT, ADD };
+	static const struct {
+		int how;              /* EDIT: set column of the first row of table; ADD: a copy
+		                         of that row with id and column set */
+		const char *table;
+		const char *column;
+		const char *value;    /* a name below, or an id */
+		const char *id;       /* ADD: the new row's id ("new": a fresh one) */
+		const char *want_col; /* the column named in the refusal */
+	} cases[] = {
+		/* the reproduction: a token for the platform admin, and for tenant B's user */
+		{ ADD, "api_tokens", "user_id", "admin", "new", "user_id" },
+		{ ADD, "api_tokens", "user_id", "b-user", "new", "user_id" },
+		{ EDIT, "api_tokens", "user_id", "admin", NULL, "user_id" },
+		{ EDIT, "sessions", "engineer_id", "admin", NULL, "engineer_id" },
+		{ EDIT, "sessions", "device_id", "b-device", NULL, "device_id" },
+		{ EDIT, "audit_log", "actor_id", "admin", NULL, "actor_id" },
+		{ EDIT, "audit_log", "credential_id", "b-token", NULL, "credential_id" },
+		{ EDIT, "audit_log", "target_id", "b-session", NULL, "target_id" },
+		{ EDIT, "audit_log", "target_id", NOBODY, NULL, "target_id" },
+		/* ids that exist here, in another tenant or among staff */
+		{ ADD, "devices", "name", "dev", "b-device", "id" },
+		{ ADD, "users", "email", "x@acme.test", "admin", "id" },
+		{ ADD, "users", "email", "y@acme.test", "b-user", "id" },
+		{ ADD, "sessions", "short_id", "zzzzzz", "b-session", "id" },
+		{ ADD, "audit_log", "action", "x.y", "b-audit", "id" },
+		/* a staff member's email (staff emails are reserved) */
+		{ EDIT, "users", "email", "admin@support.test", NULL, "email" },
+		{ EDIT, "users", "email", "ADMIN@support.test", NULL, "email" },
+		/* an id twice in the archive */
+		{ ADD, "devices", "name", "twin", "first", "id" },
+	};
+	char a[UUID_STR_LEN], b[UUID_STR_LEN], bdev[UUID_STR_LEN], bses[UUID_STR_LEN];
+	char admin[UUID_STR_LEN], buser[UUID_STR_LEN], btok[UUID_STR_LEN], baudit[UUID_STR_LEN];
+	char token[TOKEN_LEN];
+	struct store_archive_why why;
+	json_object *archive = NULL, *tenant = NULL;
+	long before;
+	const char *count_all = "SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM "
+	                        "users) + (SELECT count(*) FROM devices) + (SELECT count(*) FROM "
+	                        "sessions) + (SELECT count(*) FROM api_tokens) + (SELECT "
+	                        "count(*) FROM audit_log)";
+	const char *p[3];
+
+	mk_staff(T_db);
+	ids_uuid7(admin);
+	p[0] = admin;
+	T_run(T_db,
+	      "INSERT INTO users (id, tenant_id, email, name, role) VALUES ($1, NULL, "
+	      "'admin@support.test', 'Admin', 'admin')",
+	      1, p);
+	mk_tenant("tenant-b", NULL, b);
+	mk_device(b, "b-dev", bdev);
+	ck_assert_int_eq(mk_session(b, bdev, bses), STORE_OK);
+	ids_uuid7(buser);
+	p[0] = buser, p[1] = b;
+	T_run(T_db,
+	      "INSERT INTO users (id, tenant_id, email, name, role) VALUES ($1, $2, "
+	      "'bob@b.test', 'Bob', 'tenant_admin')",
+	      2, p);
+	ck_assert_int_eq(store_token_create(T_db, b, "b token", token, NULL), STORE_OK);
+	snprintf(btok, sizeof(btok), "%.36s", token + 4); /* kdn_<id>_<secret> (secret.h) */
+	ids_uuid7(baudit);
+	p[0] = baudit, p[1] = b;
+	T_run(T_db, "INSERT INTO audit_log (id, tenant_id, action) VALUES ($1, $2, 'b.thing')", 2,
+	      p);
+
+	/* Tenant A, exported and deleted here: its archive is good to import here. */
+	mk_tenant("tenant-a", NULL, a);
+	fill_tenant(a);
+	ck_assert_int_eq(store_archive_export(T_db, a, &archive), STORE_OK);
+	{
+		/* An api_tokens row to edit, as an older archive would carry one. */
+		json_object *tokens = json_object_new_array(), *row = json_object_new_object();
+		char tok[UUID_STR_LEN];
+		ids_uuid7(tok);
+		jsonx_add_str(row, "id", tok);
+		jsonx_add_str(row, "tenant_id", a);
+		jsonx_add_str(row, "user_id",
+		              jstr(json_object_array_get_idx(jget(jget(archive, "tables"), "users"), 0),
+		                   "id"));
+		jsonx_add_str(row, "name", "made-up");
+		jsonx_add_str(row, "token_digest", "sha256-of-a-made-up-token");
+		jsonx_add_str(row, "kind", "user");
+		json_object_array_add(tokens, row);
+		json_object_object_add(jget(archive, "tables"), "api_tokens", tokens);
+	}
+	ck_assert_int_eq(store_tenant_delete(T_db, a), STORE_OK);
+	before = T_count(T_db, count_all, 0, NULL);
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		json_object *copy = NULL, *rows, *row, *first;
+		const char *value = cases[i].value, *row_id;
+		char fresh_id[UUID_STR_LEN];
+		ck_assert_int_eq(json_object_deep_copy(archive, &copy, NULL), 0);
+		rows = jget(jget(copy, "tables"), cases[i].table);
+		first = json_object_array_get_idx(rows, 0);
+		value = strcmp(value, "admin") == 0       ? admin
+		        : strcmp(value, "b-user") == 0    ? buser
+		        : strcmp(value, "b-device") == 0  ? bdev
+		        : strcmp(value, "b-session") == 0 ? bses
+		        : strcmp(value, "b-token") == 0   ? btok
+		                                          : value;
+		row = first;
+		if (cases[i].how == ADD) {
+			const char *id = cases[i].id;
+			ids_uuid7(fresh_id);
+			id = strcmp(id, "new") == 0         ? fresh_id
+			     : strcmp(id, "admin") == 0     ? admin
+			     : strcmp(id, "b-user") == 0    ? buser
+			     : strcmp(id, "b-device") == 0  ? bdev
+			     : strcmp(id, "b-session") == 0 ? bses
+			     : strcmp(id, "b-audit") == 0   ? baudit
+			     : strcmp(id, "first") == 0     ? jstr(first, "id")
+			                                    : id;
+			row = NULL;
+			ck_assert_int_eq(json_object_deep_copy(first, &row, NULL), 0);
+			json_object_array_add(rows, row);
+			json_object_object_add(row, "id", json_object_new_string(id));
+		}
+		json_object_object_add(row, cases[i].column, json_object_new_string(value));
+		row_id = jstr(row, "id");
+		tenant = (json_object *)0x1;
+		memset(&why, 'x', sizeof(why));
+		ck_assert_msg(store_archive_import(T_db, copy, &tenant, &why) == STORE_ERR,
+		              "case %zu (%s.%s) not refused", i, cases[i].table, cases[i].column);
+		ck_assert_ptr_eq(tenant, (json_object *)0x1);
+		ck_assert_msg(strcmp(why.table, cases[i].table) == 0 &&
+		                      strcmp(why.column, cases[i].want_col) == 0 &&
+		                      strcmp(why.row_id, row_id) == 0,
+		              "case %zu: refused %s %s %s (%s), want %s %s %s", i, why.table,
+		              why.row_id, why.column, why.text, cases[i].table, row_id,
+		              cases[i].want_col);
+		ck_assert_msg(strstr(why.text, cases[i].table) && strstr(why.text, row_id) &&
+		                      strstr(why.text, cases[i].want_col),
+		              "case %zu: %s", i, why.text);
+		ck_assert_int_eq(count_where(T_db, "tenants", a), 0);
+		ck_assert_int_eq(T_count(T_db, count_all, 0, NULL), before);
+		json_object_put(copy);
+	}
+	/* As exported, it goes in, its token dropped. */
+	ck_assert_int_eq(store_archive_import(T_db, archive, &tenant, &why), STORE_OK);
+	ck_assert_str_eq(jstr(tenant, "id"), a);
+	json_object_put(tenant);
+	ck_assert_int_eq(count_where(T_db, "api_tokens", a), 0);
 	json_object_put(archive);
 }
 END_TEST
@@ -792,7 +1061,7 @@ START_TEST(test_import_malformed)
 {
 	static const struct {
 		const char *path;  /* where to change: "" the root, "tenant", "tables", "row" (the
-		                      first device), "session" (the first session) */
+		                      first device), "session" (the first session), "user" */
 		const char *key;   /* member to set (NULL: replace the whole value at path) */
 		const char *value; /* JSON text, or NULL to delete the member */
 		const char *why;   /* a substring of the reason */
@@ -826,16 +1095,20 @@ START_TEST(test_import_malformed)
 		{ "row", "name", NULL, "tables.devices[0]" },      /* NOT NULL */
 		{ "row", "labels", "\"{not json\"", "tables.devices[0]" },
 		{ "session", "ssh_port", "\"many\"", "tables.sessions[0]" },
-		{ "session", "device_id", "\"" NOBODY "\"", "tables.sessions[0]" }, /* foreign key */
-		{ "session", "status", "\"lost\"", "tables.sessions[0]" },
+		{ "session", "device_id", "\"" NOBODY "\"", "device_id" }, /* outside the archive */
+		{ "session", "status", "\"lost\"", "tables.sessions[0].status" },
+		{ "session", "status", "\"active\"", "tables.sessions[0].status: only ended" },
+		{ "user", "role", "\"admin\"", "tables.users[0]" }, /* staff have no tenant */
 	};
-	char id[UUID_STR_LEN], why[512];
+	char id[UUID_STR_LEN];
+	struct store_archive_why why;
 	json_object *archive = NULL, *tenant = NULL;
 	struct db *fresh;
 
+	mk_staff(T_db);
 	mk_tenant("broken", NULL, id);
 	fill_tenant(id);
-	ck_assert_int_eq(store_tenant_export(T_db, id, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
 	fresh = fresh_db();
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		json_object *copy = NULL, *at;
@@ -849,17 +1122,19 @@ START_TEST(test_import_malformed)
 			at = json_object_array_get_idx(jget(jget(copy, "tables"), "devices"), 0);
 		else if (strcmp(cases[i].path, "session") == 0)
 			at = json_object_array_get_idx(jget(jget(copy, "tables"), "sessions"), 0);
+		else if (strcmp(cases[i].path, "user") == 0)
+			at = json_object_array_get_idx(jget(jget(copy, "tables"), "users"), 0);
 		if (cases[i].value)
 			json_object_object_add(at, cases[i].key, parse(cases[i].value));
 		else
 			json_object_object_del(at, cases[i].key);
-		why[0] = '\0';
+		memset(&why, 0, sizeof(why));
 		tenant = (json_object *)0x1;
-		ck_assert_msg(store_tenant_import(fresh, copy, &tenant, why, sizeof(why)) == STORE_ERR,
+		ck_assert_msg(store_archive_import(fresh, copy, &tenant, &why) == STORE_ERR,
 		              "case %zu (%s.%s) not refused", i, cases[i].path, cases[i].key);
 		ck_assert_ptr_eq(tenant, (json_object *)0x1);
-		ck_assert_msg(strstr(why, cases[i].why) != NULL, "case %zu: why '%s' lacks '%s'", i,
-		              why, cases[i].why);
+		ck_assert_msg(strstr(why.text, cases[i].why) != NULL, "case %zu: why '%s' lacks '%s'",
+		              i, why.text, cases[i].why);
 		ck_assert_int_eq(count_where(fresh, "tenants", id), 0);
 		ck_assert_int_eq(T_count(fresh, "SELECT count(*) FROM devices", 0, NULL), 0);
 		json_object_put(copy);
@@ -867,19 +1142,88 @@ START_TEST(test_import_malformed)
 	/* Not even an object, or nothing; a NULL why is allowed. */
 	{
 		json_object *arr = json_object_new_array(), *str = json_object_new_string("x");
-		ck_assert_int_eq(store_tenant_import(fresh, arr, &tenant, why, sizeof(why)), STORE_ERR);
-		ck_assert(why[0]);
-		ck_assert_int_eq(store_tenant_import(fresh, str, &tenant, NULL, 0), STORE_ERR);
-		ck_assert_int_eq(store_tenant_import(fresh, NULL, &tenant, why, sizeof(why)), STORE_ERR);
+		ck_assert_int_eq(store_archive_import(fresh, arr, &tenant, &why), STORE_ERR);
+		ck_assert(why.text[0]);
+		ck_assert_int_eq(store_archive_import(fresh, str, &tenant, NULL), STORE_ERR);
+		ck_assert_int_eq(store_archive_import(fresh, NULL, &tenant, &why), STORE_ERR);
 		json_object_put(arr);
 		json_object_put(str);
 	}
 	/* The good one still goes in after all that. */
-	ck_assert_int_eq(store_tenant_import(fresh, archive, &tenant, why, sizeof(why)), STORE_OK);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_OK);
 	json_object_put(tenant);
-	compare_tenant(T_db, fresh, id, 0);
+	compare_archive(archive, fresh);
 	db_close(fresh);
 	json_object_put(archive);
+}
+END_TEST
+
+/* Where a tenant delete removes table's rows (store_archive_delete_order). */
+static int delete_rank(const char *table)
+{
+	const char *name;
+
+	for (size_t i = 0; (name = store_archive_delete_order(i)); i++)
+		if (strcmp(name, table) == 0)
+			return (int)i;
+	ck_abort_msg("a tenant delete does not remove %s's rows", table);
+	return -1;
+}
+
+/* Every foreign key of the schema is in store_archive.c's table (so a table or key
+ * added later cannot be forgotten by the import's checks), and so is every table that
+ * holds a tenant's rows. */
+START_TEST(test_archive_knows_the_schema)
+{
+	static const char fk_sqlite[] =
+		"SELECT m.name, f.\"from\", f.\"table\" FROM sqlite_master m "
+		"JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table'";
+	static const char fk_pg[] =
+		"SELECT r.relname, a.attname, t.relname FROM pg_constraint c "
+		"JOIN pg_class r ON r.oid = c.conrelid JOIN pg_class t ON t.oid = c.confrelid "
+		"JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) "
+		"WHERE c.contype = 'f' AND r.relnamespace = to_regnamespace(current_schema())";
+	static const char tenant_sqlite[] =
+		"SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c "
+		"WHERE m.type = 'table' AND c.name = 'tenant_id'";
+	static const char tenant_pg[] =
+		"SELECT table_name FROM information_schema.columns WHERE table_schema = "
+		"current_schema() AND column_name = 'tenant_id'";
+	struct db_res *res = NULL;
+	const char *target = NULL;
+	int pg = db_kind(T_db) == DB_POSTGRES;
+
+	ck_assert_int_eq(db_exec(T_db, pg ? fk_pg : fk_sqlite, 0, NULL, &res), DB_OK);
+	ck_assert_int_gt(db_res_rows(res), 5);
+	for (int r = 0; r < db_res_rows(res); r++) {
+		const char *table = db_res_get(res, r, 0), *column = db_res_get(res, r, 1);
+		const char *refd = db_res_get(res, r, 2);
+		int known = store_archive_reference(table, column, &target);
+		ck_assert_msg(known >= 0,
+		              "%s has a foreign key (%s -> %s) but is not in store_archive.c's "
+		              "table",
+		              table, column, refd);
+		ck_assert_msg(known == 1 && (strcmp(target, refd) == 0 ||
+		                             (strcmp(column, "tenant_id") == 0 &&
+		                              strcmp(target, "tenants") == 0)),
+		              "%s.%s references %s: store_archive.c's table must say so", table,
+		              column, refd);
+		/* A tenant delete removes the referencing rows first. */
+		ck_assert_msg(strcmp(refd, "tenants") == 0 || strcmp(refd, table) == 0 ||
+		                      delete_rank(table) < delete_rank(refd),
+		              "a tenant delete must remove %s before %s", table, refd);
+	}
+	db_res_free(res);
+	ck_assert_int_eq(db_exec(T_db, pg ? tenant_pg : tenant_sqlite, 0, NULL, &res), DB_OK);
+	ck_assert_int_gt(db_res_rows(res), 5);
+	for (int r = 0; r < db_res_rows(res); r++)
+		ck_assert_msg(store_archive_reference(db_res_get(res, r, 0), "tenant_id", &target) == 1,
+		              "%s holds tenant rows but is not in store_archive.c's table",
+		              db_res_get(res, r, 0));
+	db_res_free(res);
+	/* The check itself: a table the archive does not know is told. */
+	ck_assert_int_eq(store_archive_reference("login_attempts", "id", &target), -1);
+	ck_assert_int_eq(store_archive_reference("devices", "name", &target), 0);
 }
 END_TEST
 
@@ -899,5 +1243,8 @@ int main(void)
 	T_ADD(sq, pg, test_agent_standing);
 	T_ADD(sq, pg, test_export_import_roundtrip);
 	T_ADD(sq, pg, test_import_malformed);
+	T_ADD(sq, pg, test_import_drops_credentials);
+	T_ADD(sq, pg, test_import_references);
+	T_ADD(sq, pg, test_archive_knows_the_schema);
 	return T_main(s, sq, pg);
 }
