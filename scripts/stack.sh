@@ -108,7 +108,11 @@ stack_init() {
 	*) stack__die "DB must be sqlite or postgres, not '$STACK_DB'" || return 1 ;;
 	esac
 	STACK_PORT=$3
-	[ "$STACK_PORT" != auto ] || STACK_PORT=$(stack_free_port) || return 1
+	STACK_PORT_AUTO=
+	if [ "$STACK_PORT" = auto ]; then
+		STACK_PORT_AUTO=1
+		STACK_PORT=$(stack_free_port) || return 1
+	fi
 	case $STACK_PORT in
 	'' | *[!0-9]*) stack__die "PORT must be a number, not '$STACK_PORT'" || return 1 ;;
 	esac
@@ -398,9 +402,32 @@ stack_up() {
 	stack_token || return 1
 	stack_nginx_render || return 1
 	stack_api_start || return 1
-	stack_nginx_start || return 1
-	stack_wait_ready || return 1
+	stack_nginx_up || return 1
 	stack_token_verify || return 1
+}
+
+# stack_nginx_up: stack_nginx_start and stack_wait_ready. A port picked free ("auto") can
+# be taken before nginx binds it (another stack starting beside this one, say): found
+# busy before the start, or refused at nginx's bind, it is given up for a new one, up to
+# 5 times.
+stack_nginx_up() {
+	tries=0
+	while :; do
+		if [ -z "$STACK_PORT_AUTO" ] || ! stack_port_busy "$STACK_PORT"; then
+			stack_nginx_start || return 1
+			stack_wait_ready && return 0
+			[ -n "$STACK_PORT_AUTO" ] &&
+				grep -q "127.0.0.1:$STACK_PORT failed (98" "$STACK_NGINX_DIR/logs/error.log" ||
+				return 1
+			stack_nginx_stop
+		fi
+		tries=$((tries + 1))
+		[ "$tries" -lt 5 ] || stack__die "127.0.0.1:$STACK_PORT and 4 other ports were taken" || return 1
+		STACK_PORT=$(stack_free_port) || return 1
+		STACK_URL=http://127.0.0.1:$STACK_PORT
+		echo "stack: the port was taken before nginx could bind it: trying $STACK_PORT" >&2
+		stack_nginx_render || return 1
+	done
 }
 
 # Stops what this shell started, in reverse order; the data stays. Never fails, so
@@ -429,6 +456,23 @@ stack_helperd_start() {
 		stack__die "kaiden-helperd already runs (pid $STACK_HELPERD_PID)"
 		return 1
 	fi
+	# A metrics port picked free can be taken before helperd binds it: pick again.
+	tries=0
+	while :; do
+		stack__helperd_try && return 0
+		tries=$((tries + 1))
+		if [ "$tries" -ge 5 ] || [ "$log" = - ] ||
+			! grep -q "cannot listen on 127.0.0.1:$STACK_METRICS_PORT" "$log"; then
+			break
+		fi
+	done
+	[ "$log" = - ] || tail -n 20 "$log" >&2
+	stack__die "kaiden-helperd did not start (socket $STACK_HELPERD_SOCKET, $STACK_METRICS_URL)"
+}
+
+# One start of helperd on a new metrics port; waits until it serves. 0, or 1 with it
+# stopped.
+stack__helperd_try() {
 	STACK_METRICS_PORT=$(stack_free_port) || return 1
 	STACK_METRICS_URL=http://127.0.0.1:$STACK_METRICS_PORT/metrics
 	log=${STACK_HELPERD_LOG:-$STACK_DIR/log/kaiden-helperd.log}
@@ -447,9 +491,7 @@ stack_helperd_start() {
 	while ! { [ -S "$STACK_HELPERD_SOCKET" ] &&
 		curl -sf -o /dev/null --max-time 2 "$STACK_METRICS_URL"; }; do
 		if ! kill -0 "$STACK_HELPERD_PID" 2>/dev/null || [ "$i" -ge 100 ]; then
-			[ "$log" = - ] || tail -n 20 "$log" >&2
 			stack_helperd_stop >/dev/null 2>&1
-			stack__die "kaiden-helperd did not start (socket $STACK_HELPERD_SOCKET, $STACK_METRICS_URL)"
 			return 1
 		fi
 		sleep 0.1

@@ -24,6 +24,7 @@ import math
 import os
 import re
 import secrets
+import select
 import signal
 import socket
 import sys
@@ -280,6 +281,134 @@ class Faults:
                     rules.remove(rule)
             return dict(rule)
         return None
+
+
+# --- holds ---------------------------------------------------------------------------------
+
+class Holds:
+    """Gates that hold the system in a state a test asserts, instead of racing a timer.
+
+    A test arms a hold on the next call(s) matching a method and a regex on the path after
+    /client/v4 (as fault rules match). A call it catches (its log entry gets "hold": id)
+    waits in its own thread (the server is threaded: every other call and the control API
+    go on) until the test releases it: then it runs as usual, or with drop it is closed
+    unanswered and never runs (fault "hold_drop"). A held call whose client hangs up
+    (helperd killed) is abandoned: never run, logged with fault "abandoned", as a request
+    the origin never saw. A test arms, acts, then waits (blocking, with a timeout) until the hold has
+    caught its call: from then on the client sits in that call until the release.
+
+    Its own lock and condition, not State.lock: a held call and a waiting test must never
+    block the rest of the fake."""
+
+    POLL_S = 0.05  # how often a held call looks for a hung-up client
+    MAX_WAIT_S = 300
+
+    def __init__(self):
+        self.cv = threading.Condition()
+        self.next_id = 0
+        self.holds = {}  # id -> hold; insertion order = arming order
+
+    @staticmethod
+    def _view(hold):
+        return {k: v for k, v in hold.items() if not k.startswith("_")}
+
+    def arm(self, body):
+        method = str(body.get("method", "*")).upper()
+        path = str(body.get("path", ".*"))
+        re.compile(path)  # a bad pattern is refused now
+        count = int(body.get("count", 1))
+        if count == 0 or count < -1:
+            raise ValueError("count must be at least 1, or -1 for every call")
+        with self.cv:
+            self.next_id += 1
+            hold = {"id": self.next_id, "method": method, "path": path, "count": count,
+                    "caught": 0, "released": None, "calls": []}
+            self.holds[hold["id"]] = hold
+            return self._view(hold)
+
+    def list(self):
+        with self.cv:
+            return [self._view(h) for h in self.holds.values()]
+
+    def _get(self, hid):
+        hold = self.holds.get(hid)
+        if hold is None:
+            raise ApiError(404, 1, f"no hold {hid}")
+        return hold
+
+    def wait(self, hid, body):
+        """Blocks until hold hid has caught `calls` calls (default 1) or timeout_s passed
+        (default 30): the hold's view, or a 408."""
+        want = int(body.get("calls", 1))
+        timeout = min(float(body.get("timeout_s", 30)), self.MAX_WAIT_S)
+        with self.cv:
+            hold = self._get(hid)
+            if not self.cv.wait_for(lambda: hold["caught"] >= want, timeout):
+                raise ApiError(408, 1, f"hold {hid} caught {hold['caught']} of {want} "
+                                       f"calls in {timeout:g} s")
+            return self._view(hold)
+
+    def release(self, hid, body):
+        """Disarms hold hid (None: all) and lets its held calls go: run, or drop."""
+        how = "drop" if body.get("drop") else "run"
+        with self.cv:
+            chosen = list(self.holds.values()) if hid is None else [self._get(hid)]
+            for hold in chosen:
+                hold["released"] = how
+                del self.holds[hold["id"]]
+            self.cv.notify_all()
+            return [self._view(h) for h in chosen]
+
+    def catch(self, method, path):
+        """The hold this call is caught by (consuming one of its count), or None."""
+        with self.cv:
+            for hold in self.holds.values():
+                if hold["released"] or hold["count"] == 0:
+                    continue
+                if hold["method"] not in ("*", method) or not re.search(hold["path"], path):
+                    continue
+                if hold["count"] > 0:
+                    hold["count"] -= 1
+                hold["caught"] += 1
+                call = {"method": method, "path": path, "state": "held"}
+                hold["calls"].append(call)
+                self.cv.notify_all()
+                return hold, call
+        return None
+
+    def block(self, hold, call, conn):
+        """Waits until the hold is released ("run" or "drop") or the client hung up
+        ("abandoned"). Runs in the call's own thread."""
+        watch = True
+        with self.cv:
+            while not hold["released"]:
+                self.cv.wait(self.POLL_S)
+                if watch and not hold["released"]:
+                    gone = client_gone(conn)
+                    if gone is None:
+                        watch = False  # it sent more bytes: cannot tell, stop looking
+                    elif gone:
+                        call["state"] = "abandoned"
+                        self.cv.notify_all()
+                        return "abandoned"
+            call["state"] = "released" if hold["released"] == "run" else "dropped"
+            self.cv.notify_all()
+            return hold["released"]
+
+
+def client_gone(conn):
+    """True if the peer closed the connection, False if it is quiet, None if it sent
+    bytes (a pipelined request: nothing to learn without reading them)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        data = conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return None if data else True
 
 
 # --- state -------------------------------------------------------------------------------
@@ -1069,6 +1198,9 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError):
             entry["body"] = None
             entry["body_raw"] = raw[:2000].decode("utf-8", "replace")
+        caught = self.server.holds.catch(method, sub)
+        if caught and not self.held(entry, *caught):
+            return
 
         with state.lock:
             faults = state.faults
@@ -1104,6 +1236,18 @@ class Handler(BaseHTTPRequestHandler):
             if self.apply_fault(entry, after, applied_status=status):
                 return
         self.finish_api(entry, status, payload, headers + rl_headers)
+
+    def held(self, entry, hold, call):
+        """A call a hold caught waits here for its release; False if it must not run."""
+        entry["hold"] = hold["id"]
+        how = self.server.holds.block(hold, call, self.connection)
+        if how == "run":
+            return True
+        entry["fault"] = "abandoned" if how == "abandoned" else "hold_drop"
+        entry["status"] = None
+        self.server.state.add_log(entry)
+        self.drop()
+        return False
 
     def apply_fault(self, entry, rule, applied_status=None):
         entry["fault"] = rule["kind"] + ("_after" if rule["after"] else "")
@@ -1174,6 +1318,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         route = path[len(CONTROL_PREFIX):].rstrip("/")
         m = re.match(r"^tunnels/([^/]+)/(connect|disconnect|status)$", route)
+        if route == "holds" or route.startswith("holds/"):
+            self.control_holds(method, route, body)
+            return
         try:
             with state.lock:
                 if method == "GET" and route == "health":
@@ -1194,6 +1341,7 @@ class Handler(BaseHTTPRequestHandler):
                     result = state.faults.view()
                 elif method == "POST" and route == "reset":
                     state.reset()
+                    self.server.holds.release(None, {"drop": True})
                     result = {"reset": True}
                 elif method == "POST" and m:
                     result = self.control_tunnel(m.group(1), m.group(2), body)
@@ -1203,6 +1351,30 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as e:
             self.reply(e.status, envelope(errors=e.errors))
         except (ValueError, TypeError, KeyError, re.error) as e:
+            self.reply(400, envelope(errors=[{"code": 1, "message": f"bad control body: {e}"}]))
+
+    def control_holds(self, method, route, body):
+        """holds (GET list, POST arm), holds/release, holds/N/wait, holds/N/release. Outside
+        State.lock: a wait blocks this thread only."""
+        holds = self.server.holds
+        m = re.match(r"^holds/([0-9]+)/(wait|release)$", route)
+        try:
+            if method == "GET" and route == "holds":
+                result = holds.list()
+            elif method == "POST" and route == "holds":
+                result = holds.arm(body)
+            elif method == "POST" and route == "holds/release":
+                result = holds.release(None, body)
+            elif method == "POST" and m and m.group(2) == "wait":
+                result = holds.wait(int(m.group(1)), body)
+            elif method == "POST" and m:
+                result = holds.release(int(m.group(1)), body)
+            else:
+                raise ApiError(404, E_ROUTE, f"no control route {method} /_fake/{route}")
+            self.reply(200, envelope(result))
+        except ApiError as e:
+            self.reply(e.status, envelope(errors=e.errors))
+        except (ValueError, TypeError, re.error) as e:
             self.reply(400, envelope(errors=[{"code": 1, "message": f"bad control body: {e}"}]))
 
     def control_state(self):
@@ -1298,6 +1470,7 @@ def main():
 
     server = Server((args.host, args.port), Handler)
     server.state = State(args)
+    server.holds = Holds()
     server.token = args.token
     server.auth_status = args.auth_status
     server.verbose = args.verbose

@@ -2,7 +2,8 @@
 # test_fakes.sh: self-test of the fakes. Starts fake_cloudflare.py on a free port, walks a
 # whole session in the order of shared/ref/cloudflare-api.md (create, run the fake
 # cloudflared, tear down), then the faults, and ends by checking nothing is left behind.
-# Needs bash, curl, jq, python3. Prints "N passed, N failed"; exits 1 on any failure.
+# Needs bash, curl, jq, python3. Prints "N passed, N failed" and "time: fakes self-test: N s";
+# exits 1 on any failure.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -368,6 +369,59 @@ api GET "/accounts/$ACCT/cfd_tunnel?name=kaiden-sess-lost&is_deleted=false"
 expect "...but the tunnel was created (find it by name)" 200 '.result_info.total_count == 1'
 api DELETE "/accounts/$ACCT/cfd_tunnel/$(j '.result[0].id')"
 
+# Holds: a caught call waits in its own thread, the fake answering everything else, until
+# the test releases it (run or drop), or its client hangs up (abandoned, never run).
+# held_call NAME: POST a tunnel NAME in the background; HELD is curl's pid, its status
+# goes to $WORK/held.code.
+held_call() {
+    curl -s -o "$WORK/held.body" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data "{\"name\":\"$1\",\"config_src\":\"cloudflare\"}" \
+        "$API/accounts/$ACCT/cfd_tunnel" >"$WORK/held.code" 2>/dev/null &
+    HELD=$!
+}
+tunnels_named() { api GET "/accounts/$ACCT/cfd_tunnel?name=$1&is_deleted=false"; j .result_info.total_count; }
+ctl POST holds '{"method":"POST","path":"/cfd_tunnel$"}'
+HOLD=$(jc .result.id)
+check "arm a hold: it has an id and has caught nothing" jqt "$WORK/ctl" '.result.caught == 0 and .result.count == 1'
+CODE=$(curl -s -o "$WORK/ctl" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data '{"timeout_s":0.2}' "$BASE/_fake/holds/$HOLD/wait")
+check "wait with nothing caught: 408 after its timeout" [ "$CODE" = 408 ]
+held_call kaiden-sess-held
+ctl POST "holds/$HOLD/wait" '{"timeout_s":10}'
+check "wait returns once the call is held" jqt "$WORK/ctl" '.result.caught == 1 and .result.calls[0].state == "held"'
+check "while held, other calls are answered and the held one has not run" [ "$(tunnels_named kaiden-sess-held)" = 0 ]
+check "while held, its client has no reply" kill -0 "$HELD"
+ctl POST "holds/$HOLD/release" '{}'
+reap "$HELD"
+ran() { [ "$(cat "$WORK/held.code")" = 200 ] && jqt "$WORK/held.body" '.result.name == "kaiden-sess-held"'; }
+check "released: the held call runs and is answered" ran
+ctl GET holds
+check "a released hold is disarmed" jqt "$WORK/ctl" '.result == []'
+api GET "/accounts/$ACCT/cfd_tunnel?name=kaiden-sess-held&is_deleted=false"
+api DELETE "/accounts/$ACCT/cfd_tunnel/$(j '.result[0].id')"
+
+ctl POST holds '{"method":"*","path":"/cfd_tunnel$"}'
+HOLD=$(jc .result.id)
+held_call kaiden-sess-dropped
+ctl POST "holds/$HOLD/wait" '{"timeout_s":10}'
+ctl POST "holds/$HOLD/release" '{"drop":true}'
+reap "$HELD"
+dropped() { [ "$(cat "$WORK/held.code")" = 000 ] && [ "$(tunnels_named kaiden-sess-dropped)" = 0 ]; }
+check "released with drop: no reply, and the call never ran" dropped
+
+ctl POST holds '{"method":"POST","path":"/cfd_tunnel$"}'
+HOLD=$(jc .result.id)
+held_call kaiden-sess-abandoned
+ctl POST "holds/$HOLD/wait" '{"timeout_s":10}'
+kill -KILL "$HELD"; reap "$HELD"
+abandoned() { ctl GET holds; jqt "$WORK/ctl" '.result[0].calls[0].state == "abandoned"'; }
+check "a held call whose client hangs up is abandoned" wait_for 5 abandoned
+check "...and never run" [ "$(tunnels_named kaiden-sess-abandoned)" = 0 ]
+ctl GET 'log?kind=api'
+check "...logged as abandoned, naming its hold" jqt "$WORK/ctl" "[.result[] | select(.hold == $HOLD)] | length == 1 and .[0].fault == \"abandoned\""
+ctl POST holds/release '{}'
+check "release all disarms every hold" jqt "$WORK/ctl" '.result | length == 1'
+
 ctl POST faults '{"latency_ms":300}'
 T0=$(date +%s%N); api GET "/accounts/$ACCT/cfd_tunnel"; T1=$(date +%s%N)
 check "latency_ms=300 delays the reply" [ $(((T1 - T0) / 1000000)) -ge 300 ]
@@ -415,4 +469,5 @@ check "reset empties the state" jqt "$WORK/ctl" '.result.tunnels == [] and .resu
 
 SUMMARY_DONE=1
 echo "$PASS passed, $FAIL failed"
+echo "time: fakes self-test: $SECONDS s"
 [ "$FAIL" -eq 0 ]

@@ -49,6 +49,28 @@ cf_check() {
 	fi
 }
 
+# hold_arm METHOD PATH: a hold at the fake on the next call matching (tests/fakes/README.md,
+# "Holds"); its id in HOLD. hold_wait NAME: one test: helperd is inside that call (the
+# fake holds it) within 30 s. hold_release [drop]: let it go (run), or drop it unrun.
+hold_arm() {
+	HOLD=$(cf POST /_fake/holds "{\"method\":\"$1\",\"path\":\"$2\"}" | jq -r '.id')
+}
+hold_wait() {
+	_code=$(curl -sS -o "$T/hold" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"timeout_s":30}' "$CF_URL/_fake/holds/$HOLD/wait" 2>&1) || _code=000
+	if [ "$_code" = 200 ] && jq -e '.result.calls[0].state == "held"' "$T/hold" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		LAST="POST /_fake/holds/$HOLD/wait"
+		CODE=$_code
+		bad "$1" "the fake held no call: $(head -c 300 "$T/hold" 2>/dev/null)"
+	fi
+}
+hold_release() {
+	if [ "${1:-}" = drop ]; then _rel='{"drop":true}'; else _rel='{}'; fi
+	cf POST "/_fake/holds/$HOLD/release" "$_rel" >/dev/null
+}
+
 # Nothing at the fake but deleted tunnels: what every clean end must leave.
 cf_empty() {
 	cf_check "$1" '.counts.leftover == 0 and .counts.live_tunnels == 0 and .counts.dns_records == 0 and .counts.access_apps == 0'
@@ -74,11 +96,13 @@ no_cloudflared() {
 	if [ -z "$_left" ]; then ok "$1"; else bad "$1" "cloudflared still running:$_left"; fi
 }
 
+# helperd_cf_start: helperd with the fake Cloudflare; GRACE is session.offline_grace.
+GRACE=20
 helperd_cf_start() {
 	KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$CF_ACCOUNT \
 		KAIDEN_CF_ZONE_ID=$CF_ZONE KAIDEN_CF_API_TOKEN=$CF_TOKEN \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test,@support.kaiden.test \
-		KAIDEN_SESSION_OFFLINE_GRACE=20 KAIDEN_HELPERD_SWEEP=1 \
+		KAIDEN_SESSION_OFFLINE_GRACE=$GRACE KAIDEN_HELPERD_SWEEP=1 \
 		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
 		stack_helperd_start
 }
@@ -193,7 +217,7 @@ t "create the e2e device" POST /api/v1/devices '{"name":"e2e-host"}' 201
 save E2E_DEV .device_id
 save E2E_SECRET .secret
 agent_start "$E2E_DEV" "$E2E_SECRET"
-wait_for "the agent's device is online within 2 s" 2 \
+wait_for "the agent's device is online" 10 \
 	"SELECT status FROM devices WHERE id = '$E2E_DEV'" online
 dbcheck "the agent reported its facts" \
 	"SELECT count(*) FROM devices WHERE id = '$E2E_DEV' AND hostname IS NOT NULL AND os IS NOT NULL AND agent_version IS NOT NULL" 1
@@ -237,22 +261,31 @@ cf_empty "nothing is left at Cloudflare after the end"
 no_cloudflared "no cloudflared is left after the end"
 
 # ---- helperd killed at each provisioning step ------------------------------------------
-# Each Cloudflare call takes 400 ms, so each step lasts long enough to be caught; helperd
-# dies with SIGKILL there and starts again, and the session still becomes active.
-cf POST /_fake/faults '{"clear":true,"latency_ms":400}' >/dev/null
+# The fake holds the step's first call: helperd sits in that step (its row says so, written
+# before the call went out) until it dies with SIGKILL there. The held call is dropped
+# unrun (a request Cloudflare never saw); helperd starts again, and the session still
+# becomes active.
 for step in tunnel access config dns; do
+	case $step in
+	tunnel) hold_arm POST '/cfd_tunnel$' ;;
+	access) hold_arm POST '/access/apps$' ;;
+	config) hold_arm PUT '/configurations$' ;;
+	dns) hold_arm POST '/dns_records$' ;;
+	esac
 	new_session "open a session to kill helperd at step $step"
-	_i=0
-	while [ "$(dbq "SELECT coalesce(step, '') FROM sessions WHERE id = '$SID'")" != "$step" ] &&
-		[ "$_i" -lt 200 ]; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	dbcheck "the session reached step $step" "SELECT step FROM sessions WHERE id = '$SID'" "$step"
+	hold_wait "helperd is in step $step's call to Cloudflare"
+	dbcheck "the session sits at step $step" "SELECT step FROM sessions WHERE id = '$SID'" "$step"
 	kill -KILL "$STACK_HELPERD_PID" 2>/dev/null
 	wait "$STACK_HELPERD_PID" 2>/dev/null || : # 137: killed, as meant
 	STACK_HELPERD_PID=
+	hold_release drop
 	if helperd_cf_start; then ok "helperd restarts after SIGKILL at $step"; else bad "helperd restarts after SIGKILL at $step" "see its log"; fi
+	# The agent reconnects by itself after the first kill; later, its backoff (1, 2, 4,
+	# 8 s) is all the waiting there would be: a new agent connects at once.
+	if [ "$step" != tunnel ]; then
+		agent_stop TERM
+		agent_start "$E2E_DEV" "$E2E_SECRET"
+	fi
 	wait_session "the session resumes to active after a kill at $step" "$SID" active 30
 	call DELETE "/api/v1/sessions/$SID"
 	wait_session "and ends" "$SID" ended 30
@@ -261,30 +294,40 @@ done
 no_cloudflared "no cloudflared is left after the kills"
 
 # ---- PostgreSQL restarted while a session is provisioned ---------------------------------
-# helperd's connection dies under the step under way: the step's write fails, the job's
-# finish is kept in memory until the database answers, and the session resumes at once
-# from its recorded step (not after the 120 s lease).
+# The fake holds an Access app create; PostgreSQL stops under it; the released call's
+# answer finds the database gone: the step's write fails, the job's finish is kept in
+# memory until the database answers, and once PostgreSQL is back the session resumes at
+# once from its recorded step (not after the 120 s lease).
 if [ "$SUITE_DB" = postgres ]; then
+	hold_arm POST '/access/apps$'
 	new_session "open a session, then restart PostgreSQL at step access"
+	hold_wait "helperd is in step access's call to Cloudflare"
+	dbcheck "the session sits at step access" "SELECT step FROM sessions WHERE id = '$SID'" access
+	if sh "$STACK_ROOT/scripts/pg.sh" stop "$STACK_DIR/pg" >"$T/pg.out" 2>&1; then
+		ok "stop PostgreSQL mid-provisioning"
+	else
+		bad "stop PostgreSQL mid-provisioning" "$(cat "$T/pg.out")"
+	fi
+	# kept: how many times helperd's log says it kept a job's finish for later.
+	kept() { grep -c 'not taken by the database: kept' "$STACK_DIR/log/kaiden-helperd.log" || :; }
+	_kept=$(kept)
+	hold_release
 	_i=0
-	while [ "$(dbq "SELECT coalesce(step, '') FROM sessions WHERE id = '$SID'")" != access ] &&
-		[ "$_i" -lt 200 ]; do
-		sleep 0.05
+	while [ "$(kept)" -le "$_kept" ] && [ "$_i" -lt 300 ]; do
+		sleep 0.1
 		_i=$((_i + 1))
 	done
-	dbcheck "the session reached step access" "SELECT step FROM sessions WHERE id = '$SID'" access
-	if sh "$STACK_ROOT/scripts/pg.sh" stop "$STACK_DIR/pg" >"$T/pg.out" 2>&1 && sleep 2 &&
-		sh "$STACK_ROOT/scripts/pg.sh" start "$STACK_DIR/pg" >>"$T/pg.out" 2>&1; then
-		ok "restart PostgreSQL mid-provisioning"
+	if [ "$(kept)" -gt "$_kept" ]; then
+		ok "helperd keeps the job's finish while the database is down"
 	else
-		bad "restart PostgreSQL mid-provisioning" "$(cat "$T/pg.out")"
+		bad "helperd keeps the job's finish while the database is down" "not in its log after 30 s"
+	fi
+	if sh "$STACK_ROOT/scripts/pg.sh" start "$STACK_DIR/pg" >>"$T/pg.out" 2>&1; then
+		ok "start PostgreSQL again"
+	else
+		bad "start PostgreSQL again" "$(cat "$T/pg.out")"
 	fi
 	wait_session "the session still becomes active, well within the lease" "$SID" active 40
-	if grep -q 'not taken by the database: kept' "$STACK_DIR/log/kaiden-helperd.log"; then
-		ok "helperd kept the job's finish until the database answered"
-	else
-		bad "helperd kept the job's finish until the database answered" "not in its log"
-	fi
 	call DELETE "/api/v1/sessions/$SID"
 	wait_session "and ends" "$SID" ended 30
 	cf_empty "nothing leaks after a PostgreSQL restart mid-provisioning"
@@ -365,6 +408,14 @@ cf_empty "nothing leaks after the agent's restart"
 no_cloudflared "no cloudflared is left after the agent's restart"
 
 # ---- the agent killed mid-session -------------------------------------------------------
+# With a short offline grace (2 s): helperd starts again with it, and so does the agent
+# (a new one connects at once; the old one would wait out its backoff).
+agent_stop TERM
+stack_helperd_stop >/dev/null 2>&1
+GRACE=2
+if helperd_cf_start; then ok "helperd starts again with a 2 s offline grace"; else bad "helperd starts again with a 2 s offline grace" "see its log"; fi
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_for "the agent is online again" 10 "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
 new_session "open a session, then kill its agent"
 wait_session "it becomes active" "$SID" active 20
 agent_stop KILL

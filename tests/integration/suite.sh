@@ -81,7 +81,9 @@ for c in tests/integration/case-*.sh; do
 		_n=${c#tests/integration/case-}
 		case " $CASES " in *" ${_n%%-*} "*) ;; *) continue ;; esac
 	fi
+	_case_start=$(date +%s)
 	# shellcheck disable=SC1090
 	. "./$c"
+	[ -z "${VERBOSE:-}" ] || echo "  time $SUITE_DB: ${c#tests/integration/}: $(($(date +%s) - _case_start)) s"
 done
 DONE=1
