@@ -1,0 +1,100 @@
+/* fuzz_import.c: the tenant archive reader (common/store_tenant.c:
+ * store_tenant_import), which takes a whole JSON document from a platform admin and
+ * writes its rows. The input is the archive, parsed with the request path's JSON reader
+ * (jsonx_parse) as POST /tenant/import does, into a fresh SQLite database (fuzz_db.h)
+ * holding what a real one starts with (the migrations' default tenant) plus a staff
+ * user (id STAFF_ID) and an API token (TOKEN_ID), for an archive to collide with or
+ * point at.
+ *
+ * Beyond "no crash, no leak": an import that fails writes nothing (every table's row
+ * count is as before), one that succeeds says which tenant it made, and a failure always
+ * says why. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "fuzz.h"
+#include "fuzz_db.h"
+#include "jsonx.h"
+#include "migrations.h"
+#include "store.h"
+#include "store_auth.h"
+#include "store_tenant.h"
+
+#define STAFF_ID "0190a0b0-c0d0-7e0f-8000-00000000ad01"
+#define TOKEN_ID "0190a0b0-c0d0-7e0f-8000-00000000a701"
+
+/* Row counts of every table, as one string (owned), or NULL. */
+static char *counts(struct db *db)
+{
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM tenants) || ',' || (SELECT count(*) FROM users) || ','"
+		" || (SELECT count(*) FROM devices) || ',' || (SELECT count(*) FROM sessions) || ','"
+		" || (SELECT count(*) FROM api_tokens) || ',' || (SELECT count(*) FROM audit_log)"
+		" || ',' || (SELECT count(*) FROM jobs) || ',' || (SELECT count(*) FROM logins)"
+		" || ',' || (SELECT count(*) FROM login_attempts)";
+	struct db_res *res = NULL;
+	char *out = NULL;
+
+	if (db_exec(db, sql, 0, NULL, &res) == DB_OK && db_res_rows(res) == 1)
+		out = strdup(db_res_get(res, 0, 0));
+	db_res_free(res);
+	return out;
+}
+
+/* The template's rows besides the migrations' (fuzz_db.h). */
+static void fill(struct db *db)
+{
+	json_object *user = NULL;
+	struct store_user_new staff = { NULL, "admin@example.com", "Admin", ROLE_ADMIN, NULL };
+	char token[TOKEN_LEN];
+
+	if (store_user_create(db, &staff, &user) != STORE_OK ||
+	    store_token_create(db, DEFAULT_TENANT_ID, "fuzz", token, NULL) != STORE_OK)
+		abort();
+	json_object_put(user);
+	/* Fixed ids, so a seed can point at them (an archive naming the platform admin). */
+	if (db_script(db, "UPDATE users SET id = '" STAFF_ID "';"
+	                  "UPDATE api_tokens SET id = '" TOKEN_ID "';") != DB_OK)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_object *archive = NULL, *tenant = NULL;
+	struct jsonx_error err;
+	struct db *db;
+	char why[256], *before, *after;
+	int rc;
+
+	fuzz_quiet("fuzz_import");
+	fuzz_db_setup(fill);
+	if (jsonx_parse((const char *)data, size, &archive, &err) != 0)
+		return 0;
+	db = fuzz_db_open();
+	before = counts(db);
+	why[0] = '\0';
+	rc = store_tenant_import(db, archive, &tenant, why, sizeof(why));
+	after = counts(db);
+	if (!before || !after)
+		abort();
+	if (rc == STORE_OK && !jsonx_str(tenant, "id")) {
+		fprintf(stderr, "fuzz_import: an import succeeded without a tenant id\n");
+		abort();
+	}
+	if (rc != STORE_OK && strcmp(before, after) != 0) {
+		fprintf(stderr, "fuzz_import: a failed import (%d: %s) changed the row counts %s -> %s\n",
+		        rc, why, before, after);
+		abort();
+	}
+	if (rc == STORE_ERR && !why[0]) {
+		fprintf(stderr, "fuzz_import: an archive was refused without saying why\n");
+		abort();
+	}
+	free(before);
+	free(after);
+	json_object_put(tenant);
+	json_object_put(archive);
+	db_close(db);
+	return 0;
+}
