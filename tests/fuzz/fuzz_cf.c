@@ -1,8 +1,8 @@
 /* fuzz_cf.c: how helperd judges a Cloudflare API reply (helperd/cf.c: the envelope's
  * success, errors and error_chain, result, a list's result_info and paging) for a call
- * and for a paged list. The HTTP layer (helperd/http.h) and the metrics registry are
- * replaced by the stand-ins below, so the replies come from the input instead of the
- * network: cf.c runs unchanged on its libuv loop.
+ * and for a paged list. The HTTP layer (helperd/http.h) is replaced by the stand-ins
+ * below, so the replies come from the input instead of the network: cf.c runs unchanged
+ * on its libuv loop.
  *
  * The input is "<kind byte><per_page byte>" then up to FUZZ_MAX_PARTS replies separated
  * by FUZZ_SEP, each "<HTTP status>\n<body>" (status 0: a transport error; no status
@@ -19,7 +19,7 @@
 #include "cf.h"
 #include "fuzz.h"
 #include "http.h"
-#include "metrics.h"
+#include "helperd.h"
 
 /* ---- stand-ins for http.h: one request in flight at a time --------------------------- */
 static struct {
@@ -59,31 +59,9 @@ int http_running(void)
 	return H.pending;
 }
 
-/* ---- stand-ins for metrics.h ---------------------------------------------------------- */
-void metrics_describe(const char *name, enum metrics_type type, const char *help)
-{
-	(void)name;
-	(void)type;
-	(void)help;
-}
-void metrics_inc(const char *name, const char *labels, double by)
-{
-	(void)name;
-	(void)labels;
-	(void)by;
-}
-void metrics_set(const char *name, const char *labels, double value)
-{
-	(void)name;
-	(void)labels;
-	(void)value;
-}
-void metrics_observe(const char *name, const char *labels, double seconds)
-{
-	(void)name;
-	(void)labels;
-	(void)seconds;
-}
+/* The real metrics registry (helperd/metrics.c) counts the calls; its listener, never
+ * started here, refers to the program's one instance, which main.c defines. */
+struct helperd helperd;
 
 /* ---- the harness ---------------------------------------------------------------------- */
 static uv_loop_t loop;

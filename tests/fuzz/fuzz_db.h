@@ -5,7 +5,7 @@
  * template database is made in a temporary directory (on /dev/shm, in memory, when there
  * is one), filled by the harness, and closed; each input then gets a byte copy of it.
  * Every input thus starts from the same rows, whatever the inputs before it wrote. The
- * directory is removed at exit. */
+ * directory is removed at exit (after a crash, by tests/fuzz/run.sh). */
 #ifndef KAIDEN_FUZZ_DB_H
 #define KAIDEN_FUZZ_DB_H
 
@@ -43,7 +43,9 @@ static inline void fuzz_db_setup(void (*fill)(struct db *db))
 
 	if (fuzz_db_dir[0])
 		return;
-	snprintf(fuzz_db_dir, sizeof(fuzz_db_dir), "%s/kaiden-fuzz.XXXXXX", base ? base : "/tmp");
+	/* The pid in the name lets run.sh remove what a crashed process left. */
+	snprintf(fuzz_db_dir, sizeof(fuzz_db_dir), "%s/kaiden-fuzz-%ld.XXXXXX", base ? base : "/tmp",
+	         (long)getpid());
 	if (!mkdtemp(fuzz_db_dir))
 		abort();
 	snprintf(fuzz_db_template, sizeof(fuzz_db_template), "%s/template.db", fuzz_db_dir);

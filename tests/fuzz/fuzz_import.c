@@ -7,8 +7,9 @@
  * point at.
  *
  * Beyond "no crash, no leak": an import that fails writes nothing (every table's row
- * count is as before), one that succeeds says which tenant it made, and a failure always
- * says why. */
+ * count is as before); one that succeeds says which tenant it made, and none of its
+ * tokens or sessions points at a user or device outside that tenant; a refusal
+ * always says why. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,6 +44,30 @@ static char *counts(struct db *db)
 }
 
 /* The template's rows besides the migrations' (fuzz_db.h). */
+/* Rows of the imported tenant that point at a user or device outside it (the privilege
+ * escalation of issue 8: a token or session of the archive naming another tenant's user
+ * or the platform admin). */
+static long outside_refs(struct db *db, const char *tenant_id)
+{
+	static const char sql[] =
+		"SELECT (SELECT count(*) FROM api_tokens t WHERE t.tenant_id = $1 AND t.user_id IS NOT"
+		"  NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id"
+		"  AND u.tenant_id = $1))"
+		" + (SELECT count(*) FROM sessions s WHERE s.tenant_id = $1 AND s.engineer_id IS NOT"
+		"  NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.engineer_id"
+		"  AND u.tenant_id = $1))"
+		" + (SELECT count(*) FROM sessions s WHERE s.tenant_id = $1 AND NOT EXISTS"
+		"  (SELECT 1 FROM devices d WHERE d.id = s.device_id AND d.tenant_id = $1))";
+	const char *params[1] = { tenant_id };
+	struct db_res *res = NULL;
+	long n = -1;
+
+	if (db_exec(db, sql, 1, params, &res) == DB_OK && db_res_rows(res) == 1)
+		n = atol(db_res_get(res, 0, 0));
+	db_res_free(res);
+	return n;
+}
+
 static void fill(struct db *db)
 {
 	json_object *user = NULL;
@@ -80,6 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == STORE_OK && !jsonx_str(tenant, "id")) {
 		fprintf(stderr, "fuzz_import: an import succeeded without a tenant id\n");
+		abort();
+	}
+	if (rc == STORE_OK && outside_refs(db, jsonx_str(tenant, "id")) != 0) {
+		fprintf(stderr, "fuzz_import: an imported token or session points outside its "
+		                "tenant\n");
 		abort();
 	}
 	if (rc != STORE_OK && strcmp(before, after) != 0) {

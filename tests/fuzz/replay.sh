@@ -6,6 +6,10 @@
 #
 # Prints one line per harness, then "fuzz replay: N passed, N failed"; exits non-zero
 # when a harness fails, is missing, or has no corpus.
+#
+# `replay.sh findings` runs instead each input of tests/fuzz/findings/ (named
+# <harness>-<what>: open defects found by fuzzing, docs/fuzzing.md) through its harness,
+# one line each: once one passes, its fix is in, and the input moves to the corpus.
 set -u
 
 B=${B:-build}
@@ -14,6 +18,20 @@ cd "$top" || exit 1
 
 passed=0
 failed=0
+if [ "${1:-}" = findings ]; then
+	for input in tests/fuzz/findings/*-*; do
+		name=$(basename "$input")
+		if "$B/fuzz/replay_${name%%-*}" "$input" >/dev/null 2>&1; then
+			echo "fuzz finding $name: passes now (fixed: move it to tests/fuzz/corpus/${name%%-*}/)"
+			passed=$((passed + 1))
+		else
+			echo "fuzz finding $name: still fails"
+			failed=$((failed + 1))
+		fi
+	done
+	echo "fuzz findings: $passed pass, $failed still fail"
+	exit 0
+fi
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
 	name=${name#fuzz_}

@@ -57,6 +57,15 @@ else
 	done
 fi
 
+# Template databases (fuzz_db.h) of harness processes that crashed: the pid in the name
+# is not running any more.
+for dir in /dev/shm/kaiden-fuzz-* "${TMPDIR:-/tmp}"/kaiden-fuzz-*; do
+	[ -d "$dir" ] || continue
+	pid=${dir##*/kaiden-fuzz-}
+	pid=${pid%%.*}
+	kill -0 "$pid" 2>/dev/null || rm -rf "$dir"
+done
+
 clean=0
 dirty=0
 for name in $names; do
