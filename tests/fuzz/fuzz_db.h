@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -83,6 +84,27 @@ static inline struct db *fuzz_db_open(void)
 	if (db_open("sqlite", fuzz_db_work, &db) != DB_OK)
 		abort();
 	return db;
+}
+
+/* Row counts of the tables named (NULL-terminated), as one owned string such as
+ * "1,0,3", to compare before and after an input; NULL on failure. */
+static inline char *fuzz_db_counts(struct db *db, const char *const *tables)
+{
+	char sql[1024];
+	size_t len = 0;
+	struct db_res *res = NULL;
+	char *out = NULL;
+
+	len += (size_t)snprintf(sql, sizeof(sql), "SELECT ''");
+	for (size_t i = 0; tables[i] && len < sizeof(sql); i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+		                        " || (SELECT count(*) FROM %s) || ','", tables[i]);
+	if (len >= sizeof(sql))
+		abort();
+	if (db_exec(db, sql, 0, NULL, &res) == DB_OK && db_res_rows(res) == 1)
+		out = strdup(db_res_get(res, 0, 0));
+	db_res_free(res);
+	return out;
 }
 
 #endif

@@ -16,7 +16,9 @@
  *
  * Beyond "no crash, no leak": every reply has a status from 200 to 599 that is not 500
  * (bad input is the client's error, never an internal one: a 500 here is a finding),
- * the X-Request-Id header, and serializes; an error reply has the JSON error shape. */
+ * the X-Request-Id header, and serializes; an error reply has the JSON error shape; and
+ * a refused request (4xx) or a GET/HEAD adds or removes no row (audit log and login
+ * attempts aside). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -223,6 +225,12 @@ static int parse(char *text, size_t len, struct params *p,
 	return 0;
 }
 
+/* The tables a refused request or a read must leave as they were (the audit log and
+ * the login attempts record refusals and reads by design). */
+static const char *const data_tables[] = {
+	"tenants", "users", "devices", "sessions", "api_tokens", "jobs", "logins", NULL
+};
+
 static void check_reply(const struct resp *rs)
 {
 	json_object *error, *v;
@@ -252,7 +260,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct req r;
 	struct resp rs;
 	struct buf wire;
-	char *text, *body, err[256];
+	char *text, *body, err[256], *before, *after;
 	size_t body_len;
 	int multi;
 
@@ -283,12 +291,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		copy[body_len] = '\0';
 		req_take_body(&r, copy, body_len);
 	}
+	before = fuzz_db_counts(db, data_tables);
 	resp_init(&rs);
 	route_dispatch(&r, &rs);
+	after = fuzz_db_counts(db, data_tables);
 	if (getenv("FUZZ_VERBOSE")) /* to see what a seed reaches */
 		fprintf(stderr, "fuzz_request: %s %s -> %d %s\n", r.method_name, r.path, rs.status,
 		        rs.body ? json_object_to_json_string(rs.body) : "");
 	check_reply(&rs);
+	if (!before || !after)
+		abort();
+	if ((rs.status >= 400 || r.method == HTTP_GET || r.method == HTTP_HEAD) &&
+	    strcmp(before, after) != 0) {
+		fprintf(stderr, "fuzz_request: %s %s answered %d and changed the row counts %s -> %s\n",
+		        r.method_name, r.path, rs.status, before, after);
+		abort();
+	}
+	free(before);
+	free(after);
 	buf_init(&wire, 1 << 24);
 	if (resp_serialize(&rs, r.method == HTTP_HEAD, &wire) != 0)
 		abort();
