@@ -86,19 +86,31 @@ static inline struct db *fuzz_db_open(void)
 	return db;
 }
 
-/* Row counts of the tables named (NULL-terminated), as one owned string such as
- * "1,0,3", to compare before and after an input; NULL on failure. */
+/* Row counts of the tables named (NULL-terminated; NULL: every table the migrations
+ * made), as one owned string such as "1,0,3", to compare before and after an input;
+ * NULL on failure. */
 static inline char *fuzz_db_counts(struct db *db, const char *const *tables)
 {
-	char sql[1024];
+	char sql[4096];
 	size_t len = 0;
-	struct db_res *res = NULL;
+	struct db_res *names = NULL, *res = NULL;
 	char *out = NULL;
+	int n;
 
+	if (!tables && db_exec(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	                           "name NOT LIKE 'sqlite_%' ORDER BY name", 0, NULL,
+	                       &names) != DB_OK)
+		return NULL;
+	n = tables ? 0 : db_res_rows(names);
 	len += (size_t)snprintf(sql, sizeof(sql), "SELECT ''");
-	for (size_t i = 0; tables[i] && len < sizeof(sql); i++)
+	for (int i = 0; tables ? tables[i] != NULL : i < n; i++) {
+		if (len >= sizeof(sql))
+			break;
 		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-		                        " || (SELECT count(*) FROM %s) || ','", tables[i]);
+		                        " || (SELECT count(*) FROM \"%s\") || ','",
+		                        tables ? tables[i] : db_res_get(names, i, 0));
+	}
+	db_res_free(names);
 	if (len >= sizeof(sql))
 		abort();
 	if (db_exec(db, sql, 0, NULL, &res) == DB_OK && db_res_rows(res) == 1)

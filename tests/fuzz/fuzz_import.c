@@ -1,5 +1,5 @@
-/* fuzz_import.c: the tenant archive reader (common/store_tenant.c:
- * store_tenant_import), which takes a whole JSON document from a platform admin and
+/* fuzz_import.c: the tenant archive reader (common/store_archive.c:
+ * store_archive_import), which takes a whole JSON document from a platform admin and
  * writes its rows. The input is the archive, parsed with the request path's JSON reader
  * (jsonx_parse) as POST /tenant/import does, into a fresh SQLite database (fuzz_db.h)
  * holding what a real one starts with (the migrations' default tenant) plus a staff
@@ -9,7 +9,7 @@
  * Beyond "no crash, no leak": an import that fails writes nothing (every table's row
  * count is as before); one that succeeds says which tenant it made, and none of its
  * tokens or sessions points at a user or device outside that tenant; a refusal
- * always says why. */
+ * always says why, and a refused row names its table with its column. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,17 +19,11 @@
 #include "jsonx.h"
 #include "migrations.h"
 #include "store.h"
+#include "store_archive.h"
 #include "store_auth.h"
-#include "store_tenant.h"
 
 #define STAFF_ID "0190a0b0-c0d0-7e0f-8000-00000000ad01"
 #define TOKEN_ID "0190a0b0-c0d0-7e0f-8000-00000000a701"
-
-/* Every table. */
-static const char *const all_tables[] = {
-	"tenants", "users", "devices", "sessions", "api_tokens", "audit_log", "jobs", "logins",
-	"login_attempts", NULL
-};
 
 /* Rows of the imported tenant that point at a user or device outside it (the privilege
  * escalation of issue 8: a token or session of the archive naming another tenant's user
@@ -76,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object *archive = NULL, *tenant = NULL;
 	struct jsonx_error err;
 	struct db *db;
-	char why[256], *before, *after;
+	struct store_archive_why why;
+	char *before, *after;
 	int rc;
 
 	fuzz_quiet("fuzz_import");
@@ -84,10 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (jsonx_parse((const char *)data, size, &archive, &err) != 0)
 		return 0;
 	db = fuzz_db_open();
-	before = fuzz_db_counts(db, all_tables);
-	why[0] = '\0';
-	rc = store_tenant_import(db, archive, &tenant, why, sizeof(why));
-	after = fuzz_db_counts(db, all_tables);
+	before = fuzz_db_counts(db, NULL);
+	memset(&why, 0, sizeof(why));
+	rc = store_archive_import(db, archive, &tenant, &why);
+	after = fuzz_db_counts(db, NULL);
 	if (!before || !after)
 		abort();
 	if (rc == STORE_OK && !jsonx_str(tenant, "id")) {
@@ -101,11 +96,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc != STORE_OK && strcmp(before, after) != 0) {
 		fprintf(stderr, "fuzz_import: a failed import (%d: %s) changed the row counts %s -> %s\n",
-		        rc, why, before, after);
+		        rc, why.text, before, after);
 		abort();
 	}
-	if (rc == STORE_ERR && !why[0]) {
-		fprintf(stderr, "fuzz_import: an archive was refused without saying why\n");
+	if (rc != STORE_OK && !why.text[0]) {
+		fprintf(stderr, "fuzz_import: an archive was refused (%d) without saying why\n", rc);
+		abort();
+	}
+	if (why.column[0] && !why.table[0]) {
+		fprintf(stderr, "fuzz_import: a refused row names its column but not its table\n");
 		abort();
 	}
 	free(before);

@@ -20,6 +20,7 @@ passed=0
 failed=0
 if [ "${1:-}" = findings ]; then
 	for input in tests/fuzz/findings/*-*; do
+		[ -f "$input" ] || continue
 		name=$(basename "$input")
 		if "$B/fuzz/replay_${name%%-*}" "$input" >/dev/null 2>&1; then
 			echo "fuzz finding $name: passes now (fixed: move it to tests/fuzz/corpus/${name%%-*}/)"
