@@ -1,11 +1,11 @@
 #!/bin/sh
 # deps.sh: the Debian packages Kaiden needs, one list per purpose.
 #
-#   scripts/deps.sh build|run|check|bench   install what is missing (as root), or print
-#                                          the apt-get line to run and exit 1
-#   scripts/deps.sh install PURPOSE         install the whole list (as root; .ci/run)
-#   scripts/deps.sh packages PURPOSE        print the list (for .ci/run and Dockerfiles)
-#   scripts/deps.sh list                    print every list
+#   scripts/deps.sh build|run|check|bench|fuzz   install what is missing (as root), or
+#                                               print the apt-get line to run and exit 1
+#   scripts/deps.sh install PURPOSE              install the whole list (as root; .ci/run)
+#   scripts/deps.sh packages PURPOSE             print the list (for .ci/run, Dockerfiles)
+#   scripts/deps.sh list                         print every list
 #
 # Another apt may hold the package locks (unattended-upgrades on a fresh VM, cloud-init):
 # deps.sh then waits for them, up to DEPS_LOCK_WAIT seconds (600), and says which process
@@ -23,6 +23,9 @@ run="$build nginx curl jq"
 # ss, with which scripts/pg.sh finds a free port.
 check="$build nginx curl postgresql iproute2 jq sqlite3 python3"
 bench="$run wrk"
+# make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
+# version Debian 12's clang is).
+fuzz="$build clang libclang-rt-14-dev"
 
 packages_for() {
 	case $1 in
@@ -32,22 +35,23 @@ packages_for() {
 		;;
 	check) echo "$check" ;;
 	bench) echo "$bench" ;;
+	fuzz) echo "$fuzz" ;;
 	*)
-		echo "deps.sh: unknown purpose '$1' (build, run, check, bench)" >&2
+		echo "deps.sh: unknown purpose '$1' (build, run, check, bench, fuzz)" >&2
 		return 1
 		;;
 	esac
 }
 
 usage() {
-	echo "usage: scripts/deps.sh build|run|check|bench | install PURPOSE | packages PURPOSE | list" >&2
+	echo "usage: scripts/deps.sh build|run|check|bench|fuzz | install PURPOSE | packages PURPOSE | list" >&2
 	exit 2
 }
 
 [ $# -ge 1 ] || usage
 case $1 in
 list)
-	for p in build run check bench; do
+	for p in build run check bench fuzz; do
 		printf '%s: %s\n' "$p" "$(packages_for "$p")"
 	done
 	printf 'run (DB=postgres): %s\n' "$(DB=postgres packages_for run)"
