@@ -40,7 +40,7 @@ sys.stdin.read()   # until the test closes the pipe
 ' "$T/lock" <"$T/hold" >"$T/holder.out" &
 HOLDER=$!
 exec 3>"$T/hold"
-for _ in $(seq 100); do grep -q locked "$T/holder.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs locked "$T/holder.out" && break; sleep 0.1; done
 check "the helper holds the lock" grep -q locked "$T/holder.out"
 
 PATH=$T/bin:$PATH DEPS_LOCK_FILES=$T/lock DEPS_LOCK_WAIT=60 sh scripts/deps.sh run \
@@ -48,7 +48,7 @@ PATH=$T/bin:$PATH DEPS_LOCK_FILES=$T/lock DEPS_LOCK_WAIT=60 sh scripts/deps.sh r
 DEPS=$!
 # Held at the gate: the lock stays ours until deps.sh has said it waits.
 for _ in $(seq 100); do
-	grep -q 'waiting for' "$T/deps.err" && break
+	grep -qs 'waiting for' "$T/deps.err" && break
 	kill -0 "$DEPS" 2>/dev/null || break
 	sleep 0.1
 done
