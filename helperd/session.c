@@ -1,5 +1,6 @@
 /* session.c: the session lifecycle, a persisted state machine per session (DESIGN.md,
- * "Session lifecycle"; the provider's own steps are in tunnel_cf.c).
+ * "Session lifecycle"). It reaches the tunnel provider only through provider.h's table
+ * (chosen once at start-up); the Cloudflare provider's own steps are in tunnel_cf.c.
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
@@ -46,7 +47,7 @@
  * Restore (active stays active; nothing is written to the row):
  *
  *   (no machine)  --heartbeat lacks an active session, or tunnel.failed for one-->
- *                 token: the provider fetches the tunnel token again (tunnel_cf_token)
+ *                 token: the provider fetches the tunnel token again (its token)
  *   token OK      -> tunnel.start sent; waiting for tunnel.ready up to
  *                    session.ready_timeout
  *   tunnel.ready  -> restored (machine freed)
@@ -66,7 +67,8 @@
  * start job stays running (leased, renewed by jobs.c) while the agent is waited for.
  *
  * The "none" provider (Cloudflare settings incomplete) fails every start at once with
- * a reason that names the settings to set; an end of such a session just ends it.
+ * a reason that names the settings to set (its cannot_provision); it has no teardown,
+ * so an end of such a session just ends it.
  *
  * Tunnel tokens pass through memory only: from the provider to hub_send, then wiped. */
 #include "session.h"
@@ -127,8 +129,7 @@ struct sess {
 };
 
 static struct {
-	int cloudflare;        /* 0: the "none" provider */
-	char none_reason[512];
+	const struct tunnel_provider *provider; /* chosen by session_init */
 	struct sess *all;
 	/* the last restore attempts, at most one per session per RESTORE_EVERY_MS (the
 	 * oldest entry makes room: a full table only lets a restore come a little early) */
@@ -180,7 +181,7 @@ static void sess_free(struct sess *s)
 			break;
 		}
 	if (s->op)
-		tunnel_cf_cancel(s->op);
+		S.provider->cancel(s->op);
 	uv_timer_stop(s->timer);
 	uv_close((uv_handle_t *)s->timer, close_free);
 	free(s);
@@ -336,11 +337,11 @@ static void begin_teardown(struct sess *s)
 {
 	uv_timer_stop(s->timer);
 	s->phase = PH_TEARDOWN;
-	if (!S.cloudflare) {
-		finish_path(s, NULL); /* the "none" provider made nothing */
+	if (!S.provider->teardown) {
+		finish_path(s, NULL); /* the provider made nothing */
 		return;
 	}
-	s->op = tunnel_cf_teardown(&s->t, torn_down, s);
+	s->op = S.provider->teardown(&s->t, torn_down, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start the clean-up");
 		sess_free(s);
@@ -520,13 +521,8 @@ static void agent_ready(struct sess *s)
 
 static void begin_start(struct sess *s)
 {
-	const char *refusal;
+	const char *refusal = S.provider->cannot_provision(&s->t);
 
-	if (!S.cloudflare) {
-		fail_start(s, S.none_reason);
-		return;
-	}
-	refusal = tunnel_cf_cannot_provision(&s->t);
 	if (refusal) {
 		fail_start(s, refusal);
 		return;
@@ -546,7 +542,7 @@ static void begin_start(struct sess *s)
 		return;
 	}
 	s->phase = PH_PROVISION;
-	s->op = tunnel_cf_provision(&s->t, provisioned, s);
+	s->op = S.provider->provision(&s->t, provisioned, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start provisioning");
 		sess_free(s);
@@ -631,6 +627,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 {
 	struct store_tunnel t;
 	struct sess *s;
+	const char *refusal;
 
 	if (helperd.stopping || sess_find(id) || !restore_due(id))
 		return;
@@ -640,9 +637,10 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 	}
 	if (strcmp(t.status, "active") != 0 || !hub_online(t.device_id))
 		return;
-	if (!S.cloudflare || !t.ids[STORE_TUNNEL_ID][0]) {
+	refusal = S.provider->cannot_restore(&t);
+	if (refusal) {
 		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
-		         S.cloudflare ? "it has no tunnel id" : S.none_reason);
+		         refusal);
 		return;
 	}
 	s = sess_new(&t);
@@ -650,7 +648,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 		return;
 	log_warn("session=%s device=%s %s; restoring it", t.id, t.device_id, why);
 	s->phase = PH_RESTORE;
-	s->op = tunnel_cf_token(&s->t, restore_token, s);
+	s->op = S.provider->token(&s->t, restore_token, s);
 	if (!s->op)
 		restore_end(s, "could not ask the provider for the tunnel token");
 }
@@ -662,7 +660,7 @@ static void restore_abandon(struct sess *s)
 {
 	log_info("session=%s ending during a restore of its tunnel", s->t.id);
 	if (s->op) {
-		tunnel_cf_cancel(s->op);
+		S.provider->cancel(s->op);
 		s->op = NULL;
 	}
 	uv_timer_stop(s->timer);
@@ -975,47 +973,14 @@ void session_sweep(void)
 			snprintf(labels, sizeof(labels), "status=\"%s\"", store_tunnel_statuses[k]);
 			metrics_set("kaiden_sessions", labels, (double)counts[k]);
 		}
-	if (S.cloudflare)
-		tunnel_cf_sweep(NULL, NULL);
+	if (S.provider->sweep)
+		S.provider->sweep(NULL, NULL);
 }
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
-static void missing_settings(char *out, size_t size)
-{
-	static const struct {
-		enum cfg_key key;
-		const char *env;
-	} need[] = {
-		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
-		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
-		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
-		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
-		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
-		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
-	};
-	size_t len = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
-		const char *v = cfg_str(need[i].key);
-		int w;
-		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
-		 * session's hostnames), but its default is an example: not set either. */
-		if (v && v[0] &&
-		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
-			continue;
-		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
-		if (w < 0 || (size_t)w >= size - len)
-			break;
-		len += (size_t)w;
-	}
-}
-
 int session_init(void)
 {
-	char missing[256];
-
 	memset(&S, 0, sizeof(S));
 	metrics_describe("kaiden_sessions", METRICS_GAUGE, "Sessions by status");
 	metrics_describe("kaiden_session_failures_total", METRICS_COUNTER,
@@ -1029,26 +994,7 @@ int session_init(void)
 	metrics_describe("kaiden_session_restores_total", METRICS_COUNTER,
 	                 "Restarts of an active session's tunnel the agent no longer ran, by "
 	                 "result");
-	missing_settings(missing, sizeof(missing));
-	if (missing[0]) {
-		snprintf(S.none_reason, sizeof(S.none_reason),
-		         "no tunnel provider is configured: set %s", missing);
-		log_warn("tunnel provider=none: %s (every session will fail until they are set)",
-		         S.none_reason);
-		return 0;
-	}
-	if (tunnel_cf_init() != 0) {
-		snprintf(S.none_reason, sizeof(S.none_reason),
-		         "no tunnel provider is configured: the Cloudflare provider could not start "
-		         "(see helperd's log)");
-		log_error("tunnel provider=none: %s", S.none_reason);
-		return 0;
-	}
-	S.cloudflare = 1;
-	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
-	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
-	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
-	         cfg_int(CFG_CF_BUDGET));
+	S.provider = provider_start();
 	return 0;
 }
 
@@ -1058,7 +1004,8 @@ void session_shutdown(void)
 	 * the recorded step by the next run (jobs.c requeues its own at start). */
 	while (S.all)
 		sess_free(S.all);
-	if (S.cloudflare)
-		tunnel_cf_shutdown();
-	S.cloudflare = 0;
+	provider_stop();
+	/* A late hub event (agents are disconnected after this) finds a provider that
+	 * refuses everything and makes nothing. */
+	S.provider = &tunnel_provider_none;
 }

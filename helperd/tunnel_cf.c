@@ -24,7 +24,7 @@
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
- * Token (tunnel_cf_token: an active session's cloudflared is started again): the token
+ * Token (cf_token: an active session's cloudflared is started again): the token
  * stage alone, without writing its step, so the row stays active/active. One call.
  *
  * Teardown (idempotent; 404 is done):
@@ -84,7 +84,7 @@ struct slot {
 
 struct tunnel_op {
 	int teardown;
-	int token_only;            /* tunnel_cf_token: no step is written */
+	int token_only;            /* cf_token: no step is written */
 	struct store_tunnel *t;
 	tunnel_done_fn done;
 	void *arg;
@@ -904,7 +904,7 @@ static struct tunnel_op *op_start(struct tunnel_op *op)
 	return op;
 }
 
-struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op = op_new(t, done, arg);
 
@@ -914,7 +914,7 @@ struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn don
 	return op_start(op);
 }
 
-struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op;
 
@@ -928,7 +928,7 @@ struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, v
 	return op_start(op);
 }
 
-struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op = op_new(t, done, arg);
 
@@ -940,13 +940,13 @@ struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done
 	return op_start(op);
 }
 
-void tunnel_cf_cancel(struct tunnel_op *op)
+static void cf_cancel_op(struct tunnel_op *op)
 {
 	if (op)
 		op_free(op);
 }
 
-const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
+static const char *cf_cannot_provision(const struct store_tunnel *t)
 {
 	if (P.allow_problem[0])
 		return P.allow_problem;
@@ -958,8 +958,46 @@ const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
 	return NULL;
 }
 
+static const char *cf_cannot_restore(const struct store_tunnel *t)
+{
+	return t->ids[STORE_TUNNEL_ID][0] ? NULL : "it has no tunnel id";
+}
+
 
 /* ---- set-up ------------------------------------------------------------------------------ */
+
+/* The settings every session needs (the access allow list and the budget have
+ * usable defaults). */
+static void cf_missing_settings(char *out, size_t size)
+{
+	static const struct {
+		enum cfg_key key;
+		const char *env;
+	} need[] = {
+		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
+		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
+		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
+		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
+		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
+		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
+	};
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
+		const char *v = cfg_str(need[i].key);
+		int w;
+		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
+		 * session's hostnames), but its default is an example: not set either. */
+		if (v && v[0] &&
+		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
+			continue;
+		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
+		if (w < 0 || (size_t)w >= size - len)
+			break;
+		len += (size_t)w;
+	}
+}
 
 /* cloudflare.access_allow: "a@x.com, @y.com" -> Access include rules. */
 static int parse_allow(const char *list)
@@ -1024,7 +1062,7 @@ bad:
 	return -1;
 }
 
-int tunnel_cf_init(void)
+static int cf_provider_init(void)
 {
 	struct cf_config cfg;
 	long minutes;
@@ -1060,6 +1098,10 @@ int tunnel_cf_init(void)
 	log_info("tunnel provider=cloudflare install=%s: objects are named " CF_NAME_PREFIX
 	         "%s-<session>; the sweep touches no other install's", P.acct.install,
 	         P.acct.install);
+	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
+	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
+	         cfg_int(CFG_CF_BUDGET));
 	return 0;
 }
 
@@ -1068,7 +1110,7 @@ const struct tunnel_cf_account *tunnel_cf_account(void)
 	return P.ready ? &P.acct : NULL;
 }
 
-void tunnel_cf_shutdown(void)
+static void cf_provider_shutdown(void)
 {
 	if (!P.ready)
 		return;
@@ -1077,3 +1119,18 @@ void tunnel_cf_shutdown(void)
 	json_object_put(P.include);
 	memset(&P, 0, sizeof(P));
 }
+
+const struct tunnel_provider tunnel_provider_cf = {
+	.name = "cloudflare",
+	.label = "Cloudflare",
+	.missing_settings = cf_missing_settings,
+	.init = cf_provider_init,
+	.shutdown = cf_provider_shutdown,
+	.cannot_provision = cf_cannot_provision,
+	.cannot_restore = cf_cannot_restore,
+	.provision = cf_provision,
+	.token = cf_token,
+	.teardown = cf_teardown,
+	.cancel = cf_cancel_op,
+	.sweep = tunnel_cf_sweep,
+};

@@ -986,7 +986,7 @@ static void sweep_cf_once(void)
 	S_done_flag = 0;
 	while (!S_done_flag) {
 		uv_run(&L, UV_RUN_NOWAIT);
-		tunnel_cf_sweep(sweep_done, NULL);
+		tunnel_provider_cf.sweep(sweep_done, NULL);
 		F_run_until(&L, &S_done_flag, 0.05);
 	}
 }
