@@ -45,16 +45,6 @@ struct tunnel_result {
 
 typedef void (*tunnel_done_fn)(void *arg, const struct tunnel_result *res);
 
-/* The steps written to sessions.step, in the order they happen. session.c adds its own
- * ("agent", "active", "stop", "ended", "failed"). */
-#define TUNNEL_STEP_TUNNEL "tunnel"
-#define TUNNEL_STEP_ACCESS "access"
-#define TUNNEL_STEP_CONFIG "config"
-#define TUNNEL_STEP_DNS "dns"
-#define TUNNEL_STEP_TOKEN "token"
-#define TUNNEL_STEP_DNS_DELETE "dns_delete"
-#define TUNNEL_STEP_TUNNEL_DELETE "tunnel_delete"
-
 /* One operation in flight; each provider defines it in its own file. */
 struct tunnel_op;
 

@@ -88,8 +88,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
-#include "store_tunnel.h"
 #include "provider.h"
+#include "seam.h"
+#include "store_tunnel.h"
 
 #define START_DEADLINE_S 600    /* transient trouble is retried this long, then fails */
 #define STOP_TIMEOUT_MS 10000   /* how long tunnel.stopped is waited for */
@@ -97,12 +98,6 @@
 #define SWEEP_DUE_MAX 100
 #define RUNNING_MAX 64          /* live sessions per device a heartbeat is compared with */
 #define RESTORE_EVERY_MS 30000  /* at most one restore of a session this often */
-
-#define STEP_AGENT "agent"
-#define STEP_ACTIVE "active"
-#define STEP_STOP "stop"
-#define STEP_ENDED "ended"
-#define STEP_FAILED "failed"
 
 enum phase {
 	PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN,
@@ -284,7 +279,7 @@ static int wait_for_agent(struct sess *s)
 static void finish_path(struct sess *s, const char *cleanup_problem)
 {
 	char error[1024];
-	const char *status = s->compensating ? "failed" : "ended";
+	enum seam_status status = s->compensating ? SEAM_STATUS_FAILED : SEAM_STATUS_ENDED;
 	int changed = 0, rc;
 
 	if (s->compensating)
@@ -293,11 +288,12 @@ static void finish_path(struct sess *s, const char *cleanup_problem)
 		         cleanup_problem ? "; the sweep will retry)" : "");
 	else if (cleanup_problem)
 		snprintf(error, sizeof(error), "clean-up: %s; the sweep will retry", cleanup_problem);
-	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending|active|ending", status,
-	                       s->compensating ? STEP_FAILED : STEP_ENDED,
+	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, SEAM_STATUSES_LIVE, status,
+	                       s->compensating ? SEAM_STEP_FAILED : SEAM_STEP_ENDED,
 	                       s->compensating || cleanup_problem ? error : NULL, &changed);
 	if (rc != STORE_OK) {
-		log_error("session=%s could not be recorded as %s; will retry", s->t.id, status);
+		log_error("session=%s could not be recorded as %s; will retry", s->t.id,
+		          seam_status_name(status));
 		requeue_jobs(s, "the database did not take the session's end");
 		sess_free(s);
 		return;
@@ -365,13 +361,13 @@ static void begin_stop(struct sess *s)
 
 	uv_timer_stop(s->timer);
 	s->phase = PH_STOP;
-	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_STOP,
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
 	                          s->compensating ? s->reason : NULL) != STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
 		sess_free(s);
 		return;
 	}
-	snprintf(s->t.step, sizeof(s->t.step), STEP_STOP);
+	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_STOP));
 	if (!s->agent_maybe_running || !hub_online(s->t.device_id)) {
 		begin_teardown(s);
 		return;
@@ -454,9 +450,11 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 		}
 		/* The row shows what is being waited for (the API returns it while pending);
 		 * the final error, if it comes to that, names it too. */
+		enum seam_step step;
 		log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, res->reason);
-		if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, s->t.step,
-		                          res->reason) != STORE_OK)
+		if (seam_step_parse(s->t.step, &step) != 0 ||
+		    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, res->reason) !=
+		            STORE_OK)
 			log_warn("session=%s could not record why its start is paused", s->t.id);
 		requeue_jobs(s, res->reason);
 		sess_free(s);
@@ -466,13 +464,13 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 		fail_start(s, res->reason);
 		return;
 	}
-	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_AGENT, NULL) !=
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_AGENT, NULL) !=
 	    STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
 		sess_free(s);
 		return;
 	}
-	snprintf(s->t.step, sizeof(s->t.step), STEP_AGENT);
+	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_AGENT));
 	if (!hub_online(s->t.device_id)) {
 		if (!wait_for_agent(s))
 			fail_start(s, "device is offline");
@@ -492,8 +490,9 @@ static void agent_ready(struct sess *s)
 	int changed = 0;
 
 	uv_timer_stop(s->timer);
-	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending", "active",
-	                      STEP_ACTIVE, "", &changed) != STORE_OK) {
+	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id,
+	                      SEAM_STATUS_BIT(SEAM_STATUS_PENDING), SEAM_STATUS_ACTIVE,
+	                      SEAM_STEP_ACTIVE, "", &changed) != STORE_OK) {
 		/* The agent runs the tunnel; a new claim re-sends tunnel.start (idempotent). */
 		requeue_jobs(s, "the database did not take the session's activation");
 		sess_free(s);
@@ -635,7 +634,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 		log_warn("session=%s %s, but it could not be loaded to restore it", id, why);
 		return;
 	}
-	if (strcmp(t.status, "active") != 0 || !hub_online(t.device_id))
+	if (!seam_status_is(t.status, SEAM_STATUS_ACTIVE) || !hub_online(t.device_id))
 		return;
 	refusal = S.provider->cannot_restore(&t);
 	if (refusal) {
@@ -670,10 +669,16 @@ static void restore_abandon(struct sess *s)
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
+/* A step of the provider's teardown (past the stop). */
+static int is_provider_teardown_step(const char *step)
+{
+	return seam_step_is(step, SEAM_STEP_DNS_DELETE) ||
+	       seam_step_is(step, SEAM_STEP_TUNNEL_DELETE);
+}
+
 static int is_teardown_step(const char *step)
 {
-	return strcmp(step, STEP_STOP) == 0 || strcmp(step, TUNNEL_STEP_DNS_DELETE) == 0 ||
-	       strcmp(step, TUNNEL_STEP_TUNNEL_DELETE) == 0;
+	return seam_step_is(step, SEAM_STEP_STOP) || is_provider_teardown_step(step);
 }
 
 static void start_job(const struct store_job *job)
@@ -696,7 +701,7 @@ static void start_job(const struct store_job *job)
 		            "the session could not be loaded", retry_delay(job->attempts));
 		return;
 	}
-	if (strcmp(t.status, "pending") != 0) {
+	if (!seam_status_is(t.status, SEAM_STATUS_PENDING)) {
 		jobs_finish(job->id, "done", NULL, 0);
 		return;
 	}
@@ -712,7 +717,7 @@ static void start_job(const struct store_job *job)
 		snprintf(s->reason, sizeof(s->reason), "%s", t.error[0] ? t.error : "the start failed");
 		s->compensating = 1;
 		s->agent_maybe_running = 1;
-		if (strcmp(t.step, STEP_STOP) == 0)
+		if (seam_step_is(t.step, SEAM_STEP_STOP))
 			begin_stop(s);
 		else
 			begin_teardown(s);
@@ -766,7 +771,8 @@ static void end_job(const struct store_job *job)
 		            "the session could not be loaded", retry_delay(job->attempts));
 		return;
 	}
-	if (strcmp(t.status, "ended") == 0 || strcmp(t.status, "failed") == 0) {
+	if (seam_status_is(t.status, SEAM_STATUS_ENDED) ||
+	    seam_status_is(t.status, SEAM_STATUS_FAILED)) {
 		jobs_finish(job->id, "done", NULL, 0);
 		return;
 	}
@@ -781,8 +787,7 @@ static void end_job(const struct store_job *job)
 	s->agent_maybe_running = 1;
 	log_info("session=%s device=%s ending (attempt %d, step %s)", t.id, t.device_id,
 	         job->attempts, t.step[0] ? t.step : "-");
-	if (strcmp(t.step, TUNNEL_STEP_DNS_DELETE) == 0 ||
-	    strcmp(t.step, TUNNEL_STEP_TUNNEL_DELETE) == 0)
+	if (is_provider_teardown_step(t.step))
 		begin_teardown(s);
 	else
 		begin_stop(s);
@@ -790,13 +795,22 @@ static void end_job(const struct store_job *job)
 
 void session_job_start(const struct store_job *job)
 {
-	if (strcmp(job->kind, "session.start") == 0)
-		start_job(job);
-	else if (strcmp(job->kind, "session.end") == 0)
-		end_job(job);
-	else {
+	enum seam_job kind;
+
+	if (seam_job_parse(job->kind, &kind) != 0) {
 		log_error("job=%s unknown kind %s", job->id, job->kind);
 		jobs_finish(job->id, "failed", "unknown job kind", 0);
+		return;
+	}
+	switch (kind) {
+	case SEAM_JOB_SESSION_START:
+		start_job(job);
+		break;
+	case SEAM_JOB_SESSION_END:
+		end_job(job);
+		break;
+	case SEAM_JOB__MAX:
+		break;
 	}
 }
 
@@ -810,7 +824,8 @@ static void failed_unawaited(const char *device_id, const char *sid, const char 
 	char what[1200];
 	int n = 0;
 
-	if (store_tunnel_device_sessions(helperd.db, device_id, "active", ids, tenants,
+	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
+	                                 ids, tenants,
 	                                 RUNNING_MAX, &n) != STORE_OK)
 		return;
 	for (int k = 0; k < n; k++)
@@ -901,9 +916,10 @@ void session_agent_running(const char *device_id, json_object *sessions)
 	                   : 0;
 	int nlive = 0, nactive = 0;
 
-	if (store_tunnel_device_sessions(helperd.db, device_id, "pending|active|ending", ids, NULL,
+	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUSES_LIVE, ids, NULL,
 	                                 RUNNING_MAX, &nlive) != STORE_OK ||
-	    store_tunnel_device_sessions(helperd.db, device_id, "active", active, tenants,
+	    store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
+	                                 active, tenants,
 	                                 RUNNING_MAX, &nactive) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -938,7 +954,7 @@ void session_agent_running(const char *device_id, json_object *sessions)
 void session_sweep(void)
 {
 	struct store_tunnel_due due[SWEEP_DUE_MAX];
-	long counts[STORE_TUNNEL_NSTATUS];
+	long counts[SEAM_STATUS__MAX];
 	int n = 0, kicked = 0;
 
 	if (helperd.stopping)
@@ -968,9 +984,9 @@ void session_sweep(void)
 	if (kicked)
 		jobs_kick();
 	if (store_tunnel_count(helperd.db, counts) == STORE_OK)
-		for (int k = 0; k < STORE_TUNNEL_NSTATUS; k++) {
+		for (int k = 0; k < SEAM_STATUS__MAX; k++) {
 			char labels[32];
-			snprintf(labels, sizeof(labels), "status=\"%s\"", store_tunnel_statuses[k]);
+			snprintf(labels, sizeof(labels), "status=\"%s\"", seam_status_name((enum seam_status)k));
 			metrics_set("kaiden_sessions", labels, (double)counts[k]);
 		}
 	if (S.provider->sweep)

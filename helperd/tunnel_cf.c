@@ -56,6 +56,7 @@
 #include "db.h"
 #include "helperd.h"
 #include "log.h"
+#include "seam.h"
 #include "store_install.h"
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
@@ -178,17 +179,17 @@ static int save_id(struct tunnel_op *op, enum store_tunnel_field f, const char *
 	return 0;
 }
 
-static int save_step(struct tunnel_op *op, const char *step)
+static int save_step(struct tunnel_op *op, enum seam_step step)
 {
-	if (strcmp(op->t->step, step) == 0)
+	if (seam_step_is(op->t->step, step))
 		return 0;
 	if (store_tunnel_set_step(helperd.db, op->t->tenant_id, op->t->id, step, NULL) !=
 	    STORE_OK) {
 		op_fail(op, TUNNEL_TRANSIENT, "the database did not take step %s of session %s",
-		        step, op->t->id);
+		        seam_step_name(step), op->t->id);
 		return -1;
 	}
-	snprintf(op->t->step, sizeof(op->t->step), "%s", step);
+	snprintf(op->t->step, sizeof(op->t->step), "%s", seam_step_name(step));
 	return 0;
 }
 
@@ -399,17 +400,23 @@ static void dns_create(struct tunnel_op *op)
 	}
 }
 
-/* Order of the provision steps, to tell whether the row is past a stage. */
+/* The row's step as a rank on the start path (seam.h lists the steps in order: tunnel
+ * .. token, agent, active), to tell whether the row is past a stage; -1 for any other. */
 static int step_rank(const char *step)
 {
-	static const char *const order[] = { TUNNEL_STEP_TUNNEL, TUNNEL_STEP_ACCESS,
-		                             TUNNEL_STEP_CONFIG, TUNNEL_STEP_DNS,
-		                             TUNNEL_STEP_TOKEN, "agent", "active" };
+	enum seam_step st;
 
-	for (size_t i = 0; i < ARRAY_LEN(order); i++)
-		if (strcmp(step, order[i]) == 0)
-			return (int)i;
-	return -1;
+	if (seam_step_parse(step, &st) != 0 || st < SEAM_STEP_TUNNEL || st > SEAM_STEP_ACTIVE)
+		return -1;
+	return (int)st;
+}
+
+/* step, or the row's own step when the row is past it already. */
+static enum seam_step step_at_least(const struct tunnel_op *op, enum seam_step step)
+{
+	int rank = step_rank(op->t->step);
+
+	return rank > (int)step ? (enum seam_step)rank : step;
 }
 
 /* Runs stages until one has calls in flight, fails, or all are done. */
@@ -422,33 +429,29 @@ static void advance(struct tunnel_op *op)
 		}
 		switch (op->stage) {
 		case ST_TUNNEL:
-			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, TUNNEL_STEP_TUNNEL) == 0)
+			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, SEAM_STEP_TUNNEL) == 0)
 				tunnel_create(op);
 			op->stage = ST_ACCESS;
 			break;
 		case ST_ACCESS:
-			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_ACCESS)
-			                          ? op->t->step
-			                          : TUNNEL_STEP_ACCESS) == 0)
+			if (save_step(op, step_at_least(op, SEAM_STEP_ACCESS)) == 0)
 				access_create(op);
 			op->stage = ST_CONFIG;
 			break;
 		case ST_CONFIG:
 			/* PUT is idempotent, but a resumed machine past it saves the call. */
-			if (step_rank(op->t->step) <= step_rank(TUNNEL_STEP_CONFIG) &&
-			    save_step(op, TUNNEL_STEP_CONFIG) == 0)
+			if (step_rank(op->t->step) <= SEAM_STEP_CONFIG &&
+			    save_step(op, SEAM_STEP_CONFIG) == 0)
 				config_put(op);
 			op->stage = ST_DNS;
 			break;
 		case ST_DNS:
-			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_DNS)
-			                          ? op->t->step
-			                          : TUNNEL_STEP_DNS) == 0)
+			if (save_step(op, step_at_least(op, SEAM_STEP_DNS)) == 0)
 				dns_create(op);
 			op->stage = ST_TOKEN;
 			break;
 		case ST_TOKEN:
-			if (!op->token && (op->token_only || save_step(op, TUNNEL_STEP_TOKEN) == 0))
+			if (!op->token && (op->token_only || save_step(op, SEAM_STEP_TOKEN) == 0))
 				lane_call(op, LANE_TUNNEL, K_TOKEN, "GET",
 				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.acct.account,
 				                  op->t->ids[STORE_TUNNEL_ID]),
@@ -782,7 +785,7 @@ static void teardown_advance(struct tunnel_op *op)
 		switch (op->stage) {
 		case ST_DNS_DELETE:
 			op->stage = ST_TUNNEL_DELETE;
-			if (save_step(op, TUNNEL_STEP_DNS_DELETE) != 0)
+			if (save_step(op, SEAM_STEP_DNS_DELETE) != 0)
 				break;
 			for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
 				if (op->t->ids[dns_field(lane)][0])
@@ -797,7 +800,7 @@ static void teardown_advance(struct tunnel_op *op)
 				op_finish(op); /* try the rest later, in order */
 				return;
 			}
-			if (save_step(op, TUNNEL_STEP_TUNNEL_DELETE) != 0)
+			if (save_step(op, SEAM_STEP_TUNNEL_DELETE) != 0)
 				break;
 			if (op->t->ids[STORE_TUNNEL_ID][0])
 				conns_delete(op);
@@ -935,8 +938,8 @@ static struct tunnel_op *cf_teardown(struct store_tunnel *t, tunnel_done_fn done
 	if (!op)
 		return NULL;
 	op->teardown = 1;
-	op->stage = strcmp(t->step, TUNNEL_STEP_TUNNEL_DELETE) == 0 ? ST_TUNNEL_DELETE
-	                                                            : ST_DNS_DELETE;
+	op->stage = seam_step_is(t->step, SEAM_STEP_TUNNEL_DELETE) ? ST_TUNNEL_DELETE
+	                                                           : ST_DNS_DELETE;
 	return op_start(op);
 }
 
