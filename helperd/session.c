@@ -430,6 +430,7 @@ static void ready_timeout(uv_timer_t *t)
 static void provisioned(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
+	enum seam_step step;
 	char reason[700];
 
 	s->op = NULL;
@@ -450,7 +451,6 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 		}
 		/* The row shows what is being waited for (the API returns it while pending);
 		 * the final error, if it comes to that, names it too. */
-		enum seam_step step;
 		log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, res->reason);
 		if (seam_step_parse(s->t.step, &step) != 0 ||
 		    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, res->reason) !=
