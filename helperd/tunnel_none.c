@@ -35,7 +35,7 @@ static const char *none_refuse(const struct store_tunnel *t)
 
 const struct tunnel_provider tunnel_provider_none = {
 	.name = "none",
-	.label = "no",
+	.label = "none",
 	.missing_settings = none_missing_settings,
 	.init = none_init,
 	.shutdown = none_shutdown,
