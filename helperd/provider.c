@@ -18,7 +18,7 @@ static const struct tunnel_provider *choose(void)
 	return &tunnel_provider_cf;
 }
 
-/* want could not be used (reason says why): every session fails with reason. */
+/* The provider asked for cannot be used: "none" refuses every session with reason. */
 static const struct tunnel_provider *fall_back(const char *reason)
 {
 	tunnel_none_set_reason(reason);
