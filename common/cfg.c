@@ -29,7 +29,8 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_DATABASE_DRIVER] = { "database.driver", "KAIDEN_DATABASE_DRIVER", CFG_T_ENUM,
 		"sqlite", 0, 0, "sqlite|postgres", 0, "which database to use" },
 	[CFG_DATABASE_PATH] = { "database.path", "KAIDEN_DATABASE_PATH", CFG_T_STRING,
-		"./kaiden.db", 0, 0, NULL, 0, "SQLite database file (driver sqlite)" },
+		"./kaiden.db", 0, 0, NULL, 0,
+		"SQLite database file (driver sqlite); only `kaiden-api migrate` creates it" },
 	[CFG_DATABASE_DSN] = { "database.dsn", "KAIDEN_DATABASE_DSN", CFG_T_STRING, "", 0, 0,
 		NULL, 1, "libpq connection string or URI (driver postgres); connect as a non-owner "
 		"role so row-level security holds" },
@@ -47,12 +48,15 @@ static const struct cfg_entry table[CFG__MAX] = {
 		2592000, NULL, 0, "seconds a login token stays valid" },
 	[CFG_AUTH_MAX_FAILURES] = { "auth.max_failures", "KAIDEN_AUTH_MAX_FAILURES", CFG_T_INT,
 		"5", 1, 1000, NULL, 0,
-		"failed logins of one account within auth.failure_window before 429" },
+		"passwords checked for one account (its email, any tenant) within "
+		"auth.failure_window before 429" },
 	[CFG_AUTH_MAX_ADDR_FAILURES] = { "auth.max_address_failures",
 		"KAIDEN_AUTH_MAX_ADDRESS_FAILURES", CFG_T_INT, "20", 1, 100000, NULL, 0,
-		"failed logins from one address within auth.failure_window before 429" },
+		"login attempts from one address (refused ones too; a right password is given "
+		"back) within auth.failure_window before 429" },
 	[CFG_AUTH_FAILURE_WINDOW] = { "auth.failure_window", "KAIDEN_AUTH_FAILURE_WINDOW",
-		CFG_T_INT, "900", 1, 86400, NULL, 0, "seconds failed logins are counted over" },
+		CFG_T_INT, "900", 1, 86400, NULL, 0,
+		"seconds a throttle window lasts, from its first counted attempt" },
 	[CFG_CF_DOMAIN] = { "cloudflare.domain", "KAIDEN_CF_DOMAIN", CFG_T_STRING,
 		CFG_CF_DOMAIN_EXAMPLE, 0, 0, NULL, 0,
 		"sessions are published as sess-<id>.<domain> and sess-<id>-ssh.<domain>" },
@@ -337,6 +341,12 @@ long cfg_int(enum cfg_key key)
 {
 	ensure_loaded();
 	return ints[key];
+}
+
+const char *cfg_source(enum cfg_key key)
+{
+	ensure_loaded();
+	return sources[key];
 }
 
 const struct cfg_entry *cfg_table(void)

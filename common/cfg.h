@@ -87,6 +87,9 @@ int cfg_set(const char *name, const char *value, char *err, size_t errlen) WUR;
 /* Borrowed; valid until the next cfg_load/cfg_set of that key. */
 const char *cfg_str(enum cfg_key key);
 long cfg_int(enum cfg_key key);
+/* Where the value came from: "default", "file", "environment" or "command line"
+ * (borrowed, static). */
+const char *cfg_source(enum cfg_key key);
 const struct cfg_entry *cfg_table(void);
 /* Every setting with its value and source, secrets masked. */
 void cfg_dump(FILE *out);

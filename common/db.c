@@ -23,18 +23,28 @@ struct db_res {
 	char *text;
 };
 
-int db_open(const char *driver, const char *target, struct db **out)
+static int open_with(const char *driver, const char *target, int create, struct db **out)
 {
 	if (!driver || !target) {
 		log_error("db: open needs a driver and a target");
 		return DB_ERR;
 	}
 	if (strcmp(driver, "sqlite") == 0)
-		return db_sqlite_open(target, out);
+		return db_sqlite_open(target, create, out);
 	if (strcmp(driver, "postgres") == 0 || strcmp(driver, "postgresql") == 0)
 		return db_pg_open(target, out);
 	log_error("db: unknown driver %s (sqlite or postgres)", driver);
 	return DB_ERR;
+}
+
+int db_open(const char *driver, const char *target, struct db **out)
+{
+	return open_with(driver, target, 1, out);
+}
+
+int db_open_existing(const char *driver, const char *target, struct db **out)
+{
+	return open_with(driver, target, 0, out);
 }
 
 void db_close(struct db *db)

@@ -23,12 +23,20 @@ enum db_rc {
 	DB_OK = 0,
 	DB_ERR = -1,        /* anything else: logged where it happened */
 	DB_CONSTRAINT = -2, /* unique / foreign key / check violation */
-	DB_BUSY = -3        /* serialization failure, deadlock, SQLITE_BUSY after the timeout */
+	DB_BUSY = -3,       /* serialization failure, deadlock, SQLITE_BUSY after the timeout */
+	DB_MISSING = -4     /* db_open_existing: the SQLite file does not exist */
 };
 
 /* driver "sqlite" (target: file path, or ":memory:") or "postgres" (target: conninfo).
- * SQLite is opened in WAL mode with foreign keys on and a busy timeout. */
+ * SQLite is opened in WAL mode with foreign keys on and a busy timeout. A SQLite file
+ * that does not exist is created mode 0600 whatever the umask (it holds password hashes
+ * and token digests); its -wal and -shm files take the same mode. */
 int db_open(const char *driver, const char *target, struct db **out) WUR;
+/* db_open, except that a SQLite file must exist already: none is created, and a missing
+ * one is DB_MISSING, with nothing logged (the caller says what to do about it). Every
+ * program but `kaiden-api migrate` opens this way, so that a wrong path never leaves an
+ * empty database behind. PostgreSQL: the same as db_open. */
+int db_open_existing(const char *driver, const char *target, struct db **out) WUR;
 void db_close(struct db *db);
 enum db_kind db_kind(const struct db *db);
 

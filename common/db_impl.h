@@ -53,7 +53,8 @@ struct db {
 };
 
 int db_pg_open(const char *conninfo, struct db **out) WUR;
-int db_sqlite_open(const char *path, struct db **out) WUR;
+/* create: 1 makes a missing file (0600), 0 answers DB_MISSING for one (db.h). */
+int db_sqlite_open(const char *path, int create, struct db **out) WUR;
 
 /* Records a failure: sets errmsg and logs it once (error level for DB_ERR, warn for
  * DB_CONSTRAINT and DB_BUSY, which callers often expect). sql is shown shortened; it

@@ -8,9 +8,13 @@
  * Prepared statements are kept in a small per-connection cache keyed by the SQL text
  * (least recently used goes first): the store runs the same few statements over and
  * over, and preparing costs about as much as running a simple one. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db_impl.h"
 #include "log.h"
@@ -327,11 +331,52 @@ out:
 	return rc;
 }
 
-int db_sqlite_open(const char *path, struct db **out)
+/* The database file before SQLite opens it. SQLite would create a missing one mode 0644
+ * less the umask, and gives the -wal and -shm files the mode of the database file: so a
+ * new file is made here, empty and 0600 (fchmod too, in case the umask took a bit of
+ * 0600), and the other two follow it. ":memory:" and "" (a private temporary database)
+ * are no files. DB_OK, DB_MISSING (absent and create 0) or DB_ERR (logged). */
+static int file_prepare(const char *path, int create)
 {
-	struct db_sqlite *sl = calloc(1, sizeof(*sl));
-	int code, rc = DB_ERR;
+	struct stat st;
+	int fd;
 
+	if (!path[0] || strcmp(path, ":memory:") == 0)
+		return DB_OK;
+	if (stat(path, &st) == 0) {
+		if (st.st_mode & 077)
+			log_warn("db=sqlite %s can be read by other users (mode %04o); it holds "
+			         "password hashes and token digests: chmod 600 it and its -wal and "
+			         "-shm files", path, (unsigned)(st.st_mode & 07777));
+		return DB_OK;
+	}
+	if (errno != ENOENT)
+		return DB_OK; /* SQLite says what is wrong when it tries */
+	if (!create)
+		return DB_MISSING;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return DB_OK; /* another process made it just now */
+	if (fd < 0 || fchmod(fd, 0600) != 0) {
+		log_error("db=sqlite cannot create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return DB_ERR;
+	}
+	close(fd);
+	return DB_OK;
+}
+
+int db_sqlite_open(const char *path, int create, struct db **out)
+{
+	struct db_sqlite *sl;
+	int code, rc;
+
+	rc = file_prepare(path, create);
+	if (rc != DB_OK)
+		return rc;
+	rc = DB_ERR;
+	sl = calloc(1, sizeof(*sl));
 	if (!sl) {
 		log_error("db=sqlite out of memory");
 		return DB_ERR;
@@ -340,7 +385,8 @@ int db_sqlite_open(const char *path, struct db **out)
 	sl->base.ops = &sl_ops;
 	/* One connection per thread (db.h), so SQLite's own mutexes are not needed. */
 	code = sqlite3_open_v2(path, &sl->h,
-	                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                       SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+	                               SQLITE_OPEN_NOMUTEX,
 	                       NULL);
 	if (code != SQLITE_OK) {
 		if (sl->h)

@@ -112,6 +112,9 @@ int store_token_check(struct db *db, const char *token,
 /* ---- health ------------------------------------------------------------------------ */
 /* 0 if the database answers and is migrated to the version this binary knows. */
 int store_health(struct db *db) WUR;
+/* The schema version the database records (0: never migrated, no schema_migrations
+ * table, without an error logged for its absence). 0, or -1 (logged). */
+int store_schema_version(struct db *db, int *version) WUR;
 
 /* ---- jobs (the outbox helperd works from) -----------------------------------------
  * kaiden-api inserts jobs in the same transaction as the row they act on; helperd claims

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "log.h"
 #include "seam.h"
+#include "store_auth.h"
 #include "store_row.h"
 #include "store_tenant.h"
 
@@ -466,6 +467,27 @@ static void refuse_row(struct store_archive_why *why, const struct archive_table
 	         id ? id : "?", column, what);
 }
 
+/* Inside the import's transaction: STORE_OK when row may be written beside what this
+ * deployment holds, else STORE_ERR with why filled (or the failure). A user's email
+ * must not be a staff member's here (staff emails are reserved, store_auth.h): staff
+ * would still log in first, but the imported user never could. */
+static int row_admissible(struct db *db, const struct archive_table *t, json_object *row,
+                          struct store_archive_why *why)
+{
+	const char *email;
+	int rc;
+
+	if (strcmp(t->name, "users") != 0 || !(email = member_str(row, "email")))
+		return STORE_OK;
+	rc = store_user_email_unreserved(db, email, 0);
+	if (rc == STORE_CONFLICT) {
+		refuse_row(why, t, row, "email",
+		           "this email belongs to a staff member here (staff emails are reserved)");
+		return STORE_ERR;
+	}
+	return rc;
+}
+
 /* Inserts row (checked) into table t unless its id exists here: the column names are
  * the database's own, t's secret goes in as null. STORE_OK; STORE_NOT_FOUND when a row
  * with this id exists here (nothing inserted); STORE_CONFLICT for another unique key;
@@ -737,6 +759,9 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 		size_t n = rows[i] && t->carry == CARRY_ROWS ? json_object_array_length(rows[i]) : 0;
 		for (size_t r = 0; r < n; r++) {
 			json_object *row = json_object_array_get_idx(rows[i], r);
+			rc = row_admissible(db, t, row, why);
+			if (rc != STORE_OK)
+				goto out;
 			rc = row_insert(db, t->name, t->secret, row, &cols[i], &sql, params);
 			if (rc == STORE_NOT_FOUND) {
 				rc = STORE_OK;

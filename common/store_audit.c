@@ -1,5 +1,8 @@
-/* store_audit.c: the audit log, append-only (nothing here updates or deletes a row; on
- * PostgreSQL the application role may not either).
+/* store_audit.c: the audit log, append-only: nothing here deletes a row or changes what
+ * one says, except the count of a throttled login burst (one row per tenant, key and
+ * window, so that refused logins cannot grow the log by the request); on PostgreSQL the
+ * application role may not update or delete at all, and that count goes through a
+ * SECURITY DEFINER function.
  *
  * Besides the entry JSON's fields each row records credential_id, the login (jti) or API
  * token the actor used: it tells which credential did what (a leaked token's trail), and
@@ -79,6 +82,50 @@ int store_audit_add(struct db *db, const struct store_audit *a)
 	             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
 	             "ON CONFLICT DO NOTHING",
 	             13, params, NULL);
+	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
+}
+
+/* The body of kaiden_audit_throttled (sql/pg/0007_login_throttle.sql), which PostgreSQL
+ * runs as the owner: the application role may not update an audit row. */
+#define AUDIT_THROTTLED_SQL                                                                 \
+	"INSERT INTO audit_log (id, tenant_id, actor_email, action, target_type, remote_addr, " \
+	"request_id, details, created_at) "                                                    \
+	"VALUES ($1, $2, $3, 'auth.login_throttled', 'user', $4, $5, "                         \
+	"json_object('reason', 'throttled', 'key', $6, 'window_start', $7, 'count', 1, "       \
+	"'last_at', $8), $8) "                                                                 \
+	"ON CONFLICT (coalesce(tenant_id, '-'), json_extract(details, '$.key'), "              \
+	"json_extract(details, '$.window_start')) WHERE action = 'auth.login_throttled' "      \
+	"DO UPDATE SET details = json_set(details, '$.count', "                                \
+	"json_extract(details, '$.count') + 1, '$.last_at', $8)"
+
+int store_audit_throttled(struct db *db, const char *tenant_id, const char *email,
+                          const char *remote_addr, const char *request_id,
+                          const struct store_throttle_verdict *v)
+{
+	char id[UUID_STR_LEN], tenant[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[8];
+	int rc;
+
+	if (!v || v->by == STORE_THROTTLE_NONE || !v->key[0] || !v->window_start[0] ||
+	    optional_id(tenant_id, tenant, &params[1]) != 0) {
+		log_error("auth.login_throttled without a refusal, or with a tenant that is not a "
+		          "UUID");
+		return STORE_ERR;
+	}
+	ids_uuid7(id);
+	store_time(0, now);
+	params[0] = id;
+	params[2] = email;
+	params[3] = remote_addr;
+	params[4] = request_id;
+	params[5] = v->key;
+	params[6] = v->window_start;
+	params[7] = now;
+	rc = db_exec(db,
+	             db_kind(db) == DB_POSTGRES
+	                 ? "SELECT kaiden_audit_throttled($1, $2, $3, $4, $5, $6, $7, $8)"
+	                 : AUDIT_THROTTLED_SQL,
+	             8, params, NULL);
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }
 

@@ -7,7 +7,8 @@
  *                           tenant (which one a request acts for is auth.c's business)
  *   tenant_admin, customer  belong to exactly one tenant
  * Emails are stored lower-cased and are unique among staff and within a tenant (the same
- * address may exist in two tenants). Passwords are argon2id (secret.h).
+ * address may exist in two tenants, never as staff and a tenant user both: staff emails
+ * are reserved). Passwords are argon2id (secret.h).
  *
  * Lookups made before the request's tenant is known (the token check, login) read
  * across tenants: on PostgreSQL they go through SECURITY DEFINER functions (migration
@@ -63,9 +64,16 @@ struct store_user_new {
 	const char *password;   /* hashed here; NULL: the user cannot log in until one is set */
 };
 
-/* STORE_CONFLICT: the email is taken (among staff, or in that tenant);
+/* STORE_CONFLICT: the email is taken (among staff, or in that tenant), or reserved:
+ * a staff member's email is no tenant user's, and a tenant user's no staff member's;
  * STORE_NOT_FOUND: no such tenant. The role must match the tenant (staff: NULL). */
 int store_user_create(struct db *db, const struct store_user_new *u, json_object **out) WUR;
+/* Inside the caller's transaction: STORE_CONFLICT when email is reserved for the other
+ * kind of user (staff: a tenant user has it; a tenant user: a staff member has it),
+ * else STORE_OK (or the failure). Across tenants, so on PostgreSQL through
+ * kaiden_email_reserved (a tenant admin's scope sees no staff); user create and update
+ * and the archive import's users ask it. */
+int store_user_email_unreserved(struct db *db, const char *email, int staff) WUR;
 /* tenant_id NULL: any user (staff callers); else only that tenant's users. */
 int store_user_get(struct db *db, const char *tenant_id, const char *id,
                    json_object **out) WUR;
@@ -83,7 +91,7 @@ struct store_user_patch {
 	const char *password;  /* NULL: unchanged; a new one also revokes the user's logins */
 };
 /* Scoped like store_user_get. Disabling revokes the user's logins and API tokens.
- * STORE_CONFLICT: email taken. */
+ * STORE_CONFLICT: email taken or reserved (as store_user_create). */
 int store_user_update(struct db *db, const char *tenant_id, const char *id,
                       const struct store_user_patch *p, json_object **out) WUR;
 /* Deletes the user; their logins and API tokens are revoked, audit rows keep the email. */
@@ -95,8 +103,9 @@ int store_user_delete(struct db *db, const char *tenant_id, const char *id) WUR;
  * verified when there is no such user, so timing does not tell). tenant_id: the tenant
  * the login names (code or subdomain resolved by the caller), or NULL: then only staff
  * (server.mode multi) or staff and the default tenant's users (single: the caller passes
- * DEFAULT_TENANT_ID). A tenant's login also finds staff (staff may log in anywhere);
- * the tenant's own user wins if both exist.
+ * DEFAULT_TENANT_ID). A tenant's login also finds staff (staff may log in anywhere),
+ * and staff come first: a tenant user with a staff member's email (store_user_create
+ * refuses one; older or imported rows may exist) never shadows the staff account.
  * STORE_OK with *out filled (credential_id empty), STORE_NOT_FOUND for a wrong email or
  * password or a disabled user (one answer for all). */
 int store_login_check(struct db *db, const char *tenant_id, const char *email,
@@ -113,17 +122,45 @@ int store_login_lookup(struct db *db, const char *jti, struct store_identity *ou
 int store_login_revoke(struct db *db, const char *jti) WUR;
 
 /* ---- throttling ------------------------------------------------------------------------
- * Failed logins are counted per account key (lower-cased email + tenant) and per source
- * address over the last window_seconds. */
+ * Logins are counted per account (the lower-cased email, whatever tenant the login names:
+ * the lock is the account's, so naming another tenant buys no more guesses) and per
+ * source address, each in a window that starts at the key's first counted attempt and
+ * lasts window_seconds. An attempt is counted before its password is checked, in one
+ * atomic step per key, so parallel logins cannot slip past the limit. */
 
-/* Records one attempt (ok 0 or 1). A success clears the account's failures. */
-int store_login_attempt(struct db *db, const char *tenant_id, const char *email,
-                        const char *address, int ok) WUR;
-/* Failures in the window for the account and for the address, and the seconds until the
- * oldest of them leaves the window (for Retry-After). */
-int store_login_failures(struct db *db, const char *tenant_id, const char *email,
-                         const char *address, int window_seconds, long *account,
-                         long *by_address, long *retry_after) WUR;
+struct store_login_limits {
+	int window_seconds;
+	long account_max;  /* passwords checked per account and window */
+	long address_max;  /* attempts per address and window, refused ones included */
+};
+
+enum store_throttle {
+	STORE_THROTTLE_NONE = 0, /* counted: go on and check the password */
+	STORE_THROTTLE_ACCOUNT,
+	STORE_THROTTLE_ADDRESS
+};
+
+#define STORE_THROTTLE_KEY_MAX 1100 /* "account:" + an email of 254 characters, as UTF-8;
+                                       login_throttle.key's CHECK says the same */
+
+struct store_throttle_verdict {
+	enum store_throttle by;
+	char key[STORE_THROTTLE_KEY_MAX];  /* the key that refused ("account:<email>" or
+	                                      "address:<addr>"); "" when counted */
+	char window_start[TIMESTAMP_LEN];  /* that key's window */
+	long retry_after;                  /* seconds until it ends, >= 1; 0 when counted */
+};
+
+/* Counts one login attempt of email from address (NULL: no address limit) before its
+ * password is checked: the address's count always goes up; the account's only when
+ * neither limit refuses (a refused attempt checks no password, so the account's lock
+ * ends when Retry-After says). STORE_OK with *out; out->by says whether it was refused. */
+int store_login_reserve(struct db *db, const char *email, const char *address,
+                        const struct store_login_limits *limits,
+                        struct store_throttle_verdict *out) WUR;
+/* The password was right: clears the account's count and gives the address its attempt
+ * back (a login is no guess). */
+int store_login_release(struct db *db, const char *email, const char *address) WUR;
 
 /* ---- API tokens ------------------------------------------------------------------------
  * Token JSON: id, name, user_id (null: a service token), created_at, expires_at,
@@ -147,7 +184,8 @@ int store_token_identify(struct db *db, const char *token, struct store_identity
 /* ---- audit log -------------------------------------------------------------------------
  * Append-only. Entry JSON: id, tenant_id (null: platform), actor_id, actor_email,
  * actor_role, action, target_type, target_id, remote_addr, request_id, details (object
- * or null), created_at. Actions: auth.login, auth.login_failed, auth.logout,
+ * or null), created_at. Actions: auth.login, auth.login_failed, auth.login_throttled
+ * (one row per tenant, throttle key and window; details.count grows), auth.logout,
  * token.create, token.revoke, user.create, user.update, user.delete, device.create,
  * device.delete, session.start, session.end, tenant.create, tenant.update,
  * tenant.delete, tenant.access (staff acting in a tenant), tenant.export, tenant.import. */
@@ -164,6 +202,13 @@ struct store_audit {
 	json_object *details;     /* borrowed; NULL for none. Never secrets. */
 };
 int store_audit_add(struct db *db, const struct store_audit *a) WUR;
+/* A login refused by the throttle (v: store_login_reserve's verdict): the burst's
+ * auth.login_throttled row for (tenant_id, v->key, v->window_start), new with count 1 or
+ * counted once more. tenant_id: the tenant the login named, NULL for none; email: the
+ * address tried (NULL for an address's burst, which spans emails). Runs in no scope. */
+int store_audit_throttled(struct db *db, const char *tenant_id, const char *email,
+                          const char *remote_addr, const char *request_id,
+                          const struct store_throttle_verdict *v) WUR;
 
 struct store_audit_filter {
 	const char *tenant_id;   /* NULL: every tenant and platform rows (staff only) */

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "log.h"
@@ -38,4 +39,31 @@ int store_health(struct db *db)
 		return STORE_ERR;
 	}
 	return STORE_OK;
+}
+
+int store_schema_version(struct db *db, int *version)
+{
+	/* Ask the catalogue first: selecting from a table that is not there would log an
+	 * error, and an unmigrated database is an answer here, not a failure. */
+	const char *sql = db_kind(db) == DB_SQLITE
+	                          ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	                            "AND name = 'schema_migrations'"
+	                          : "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL "
+	                            "THEN 0 ELSE 1 END";
+	struct db_res *res = NULL;
+	const char *v;
+	int rc = -1;
+
+	if (db_exec(db, sql, 0, NULL, &res) != DB_OK)
+		goto out;
+	v = db_res_get(res, 0, 0);
+	if (!v || strcmp(v, "0") == 0) {
+		*version = 0;
+		rc = 0;
+		goto out;
+	}
+	rc = schema_version(db, version);
+out:
+	db_res_free(res);
+	return rc;
 }

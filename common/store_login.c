@@ -5,9 +5,8 @@
  * logins row is what makes it revocable, and its lookup reads the user as they are now
  * (a role changed, a user disabled, a tenant suspended after the token was issued).
  *
- * Throttling counts failed attempts per account key and per source address over a
- * window the caller chooses. Rows are kept for a day (LOGIN_ATTEMPTS_KEEP_S): a window
- * longer than that would undercount. */
+ * Throttling counts login attempts per account and per source address, before the
+ * password is checked (store_auth.h). */
 #include "store_auth.h"
 
 #include <stdio.h>
@@ -20,8 +19,6 @@
 #include "store_auth_row.h"
 #include "store_row.h"
 
-#define LOGIN_ATTEMPTS_KEEP_S 86400
-
 /* A login and its user; the body of kaiden_auth_login in sql/pg/0004_accounts.sql. */
 #define AUTH_LOGIN_SQL                                                                   \
 	"SELECT l.user_id, u.tenant_id, u.email, u.role, u.status AS user_status, "       \
@@ -29,10 +26,6 @@
 	"FROM logins l JOIN users u ON u.id = l.user_id "                                  \
 	"LEFT JOIN tenants t ON t.id = u.tenant_id WHERE l.id = $1"
 enum { LOGIN_COL_EXPIRES_AT = AUTH_COL__MAX, LOGIN_COL_REVOKED_AT, LOGIN_NCOLS };
-
-/* The account key of a login attempt from $1 (tenant id or NULL) and $2 (email):
- * "<tenant id or ->" + ' ' + the email lower-cased as users.email is. */
-#define ACCOUNT_KEY "coalesce($1, '-') || ' ' || lower($2)"
 
 int store_identity_row(const struct db_res *res, const char *credential_id,
                        struct store_identity *out)
@@ -178,43 +171,32 @@ int store_login_revoke(struct db *db, const char *jti)
 	return db_changes(db) > 0 ? STORE_OK : STORE_NOT_FOUND;
 }
 
-/* ---- throttling ------------------------------------------------------------------- */
+/* ---- throttling -------------------------------------------------------------------
+ * One login_throttle row a key (sql/pg and sql/sqlite 0007_login_throttle.sql). Counting is one
+ * INSERT ... ON CONFLICT DO UPDATE ... RETURNING per key, inside one transaction: on
+ * PostgreSQL the row's lock makes parallel logins of one key count one after another
+ * (the address's row first, then the account's, always in that order); on SQLite the
+ * transaction holds the write lock (BEGIN IMMEDIATE). A window that has ended starts
+ * again at 1 in the same statement. */
 
-int store_login_attempt(struct db *db, const char *tenant_id, const char *email,
-                        const char *address, int ok)
+/* $1 key, $2 now, $3 the start of a window still open ($2 - window): one more attempt. */
+#define THROTTLE_COUNT                                                                     \
+	"INSERT INTO login_throttle (key, window_start, attempts) VALUES (lower($1), $2, 1) " \
+	"ON CONFLICT (key) DO UPDATE SET "                                                  \
+	"window_start = CASE WHEN login_throttle.window_start <= $3 "                       \
+	"THEN excluded.window_start ELSE login_throttle.window_start END, "                 \
+	"attempts = CASE WHEN login_throttle.window_start <= $3 "                           \
+	"THEN 1 ELSE login_throttle.attempts + 1 END"
+#define THROTTLE_RETURNING " RETURNING attempts, window_start, key"
+/* Expired rows pruned per attempt, at most: enough to keep pace with new keys. */
+#define THROTTLE_PRUNE_BATCH "100"
+
+/* "<prefix><text>" into key; -1 if it does not fit. */
+static int throttle_key(const char *prefix, const char *text, char key[STORE_THROTTLE_KEY_MAX])
 {
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN], cutoff[TIMESTAMP_LEN];
-	const char *params[6] = { NULL, email, id, address, ok ? "1" : "0", now };
-	int rc;
+	int n = snprintf(key, STORE_THROTTLE_KEY_MAX, "%s%s", prefix, text);
 
-	if ((tenant_id && store_id(tenant_id, tenant) != 0) || !email)
-		return STORE_NOT_FOUND;
-	params[0] = tenant_id ? tenant : NULL;
-	ids_uuid7(id);
-	store_time(0, now);
-	store_time(-LOGIN_ATTEMPTS_KEEP_S, cutoff);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = db_exec(db,
-	             "INSERT INTO login_attempts (id, account_key, remote_addr, ok, created_at) "
-	             "VALUES ($3, " ACCOUNT_KEY ", $4, $5, $6)",
-	             6, params, NULL);
-	if (rc == DB_OK && ok)
-		rc = db_exec(db, "DELETE FROM login_attempts WHERE account_key = " ACCOUNT_KEY
-		                 " AND ok = 0",
-		             2, params, NULL);
-	if (rc == DB_OK) {
-		const char *old[1] = { cutoff };
-		rc = db_exec(db, "DELETE FROM login_attempts WHERE created_at < $1", 1, old, NULL);
-	}
-	if (rc == DB_OK)
-		rc = db_commit(db);
-	if (rc != DB_OK) {
-		db_rollback(db);
-		return store_rc_of(rc);
-	}
-	return STORE_OK;
+	return n < 0 || n >= STORE_THROTTLE_KEY_MAX ? -1 : 0;
 }
 
 /* Unix milliseconds of a time stamp in the store's form ("2026-11-23T03:45:56.123Z");
@@ -237,67 +219,159 @@ static int64_t stamp_ms(const char *text)
 	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* Runs a count(*), min(created_at) query: the count and the oldest time (or -1). */
-static int failures_since(struct db *db, const char *sql, int n, const char *const *params,
-                          long *count, int64_t *oldest_ms)
+/* A refusal by the key row res holds (attempts, window_start, key): the verdict, with the
+ * seconds left in its window. */
+static int throttle_refused(const struct db_res *res, enum store_throttle by, int64_t now_ms,
+                            int window_seconds, struct store_throttle_verdict *v)
 {
-	struct db_res *res = NULL;
-	int rc = db_exec(db, sql, n, params, &res);
+	const char *start = db_res_get(res, 0, 1), *key = db_res_get(res, 0, 2);
+	int64_t start_ms = stamp_ms(start), left_ms;
 
+	if (start_ms < 0 || !key || strlen(key) >= sizeof(v->key) ||
+	    strlen(start) >= sizeof(v->window_start)) {
+		log_error("login throttle: a row with an unreadable window or key");
+		return STORE_ERR;
+	}
+	v->by = by;
+	snprintf(v->key, sizeof(v->key), "%s", key);
+	snprintf(v->window_start, sizeof(v->window_start), "%s", start);
+	left_ms = start_ms + (int64_t)window_seconds * 1000 - now_ms;
+	v->retry_after = left_ms > 1000 ? (long)((left_ms + 999) / 1000) : 1;
+	return STORE_OK;
+}
+
+/* Counts one attempt of key: *refused 1 when the key is at its limit (max). With
+ * always_count the attempt counts even then (an address), else it does not (an
+ * account). On a refusal the verdict is filled. */
+static int throttle_count(struct db *db, const char *key, const char *now, const char *open,
+                          long max, int always_count, int64_t now_ms, int window_seconds,
+                          enum store_throttle by, struct store_throttle_verdict *v,
+                          int *refused)
+{
+	char limit[24];
+	const char *params[4] = { key, now, open, limit };
+	struct db_res *res = NULL;
+	int rc;
+
+	snprintf(limit, sizeof(limit), "%ld", max);
+	/* An account at its limit is not counted: the WHERE leaves its row alone and the
+	 * statement returns nothing. An address always is. */
+	rc = db_exec(db,
+	             always_count
+	                 ? THROTTLE_COUNT THROTTLE_RETURNING
+	                 : THROTTLE_COUNT " WHERE login_throttle.window_start <= $3 OR "
+	                                  "login_throttle.attempts < CAST($4 AS integer)"
+	                                  THROTTLE_RETURNING,
+	             always_count ? 3 : 4, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	rc = STORE_ERR;
-	if (db_res_rows(res) != 1 || !db_res_get(res, 0, 0))
-		goto out;
-	*count = strtol(db_res_get(res, 0, 0), NULL, 10);
-	*oldest_ms = *count > 0 ? stamp_ms(db_res_get(res, 0, 1)) : -1;
+	if (db_res_rows(res) == 1) {
+		const char *n = db_res_get(res, 0, 0);
+		*refused = !n || strtol(n, NULL, 10) > max;
+	} else {
+		/* Not counted: read the row for its window. */
+		db_res_free(res);
+		res = NULL;
+		rc = db_exec(db, "SELECT attempts, window_start, key FROM login_throttle "
+		                 "WHERE key = lower($1)",
+		             1, params, &res);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		*refused = 1;
+	}
 	rc = STORE_OK;
+	if (*refused)
+		rc = db_res_rows(res) == 1
+		         ? throttle_refused(res, by, now_ms, window_seconds, v)
+		         : STORE_ERR;
 out:
 	db_res_free(res);
 	return rc;
 }
 
-int store_login_failures(struct db *db, const char *tenant_id, const char *email,
-                         const char *address, int window_seconds, long *account,
-                         long *by_address, long *retry_after)
+/* Rows whose window has ended, a batch at a time. On PostgreSQL rows another login
+ * holds are skipped (it is counting them again), so the prune never waits or
+ * deadlocks. */
+static void throttle_prune(struct db *db, const char *open)
 {
-	char tenant[UUID_STR_LEN], since[TIMESTAMP_LEN];
-	int64_t now_ms = ids_now_ms(), oldest_account = -1, oldest_address = -1, oldest;
-	long n_account = 0, n_address = 0;
+	const char *params[1] = { open };
+
+	if (db_exec(db,
+	            db_kind(db) == DB_POSTGRES
+	                ? "DELETE FROM login_throttle WHERE key IN (SELECT key FROM "
+	                  "login_throttle WHERE window_start <= $1 LIMIT " THROTTLE_PRUNE_BATCH
+	                  " FOR UPDATE SKIP LOCKED)"
+	                : "DELETE FROM login_throttle WHERE key IN (SELECT key FROM "
+	                  "login_throttle WHERE window_start <= $1 LIMIT " THROTTLE_PRUNE_BATCH
+	                  ")",
+	            1, params, NULL) != DB_OK)
+		log_warn("login throttle: ended windows could not be pruned (they are counted "
+		         "afresh when used, so nothing is wrong)");
+}
+
+int store_login_reserve(struct db *db, const char *email, const char *address,
+                        const struct store_login_limits *limits,
+                        struct store_throttle_verdict *out)
+{
+	char now[TIMESTAMP_LEN], open[TIMESTAMP_LEN];
+	char account_key[STORE_THROTTLE_KEY_MAX], address_key[STORE_THROTTLE_KEY_MAX];
+	struct store_throttle_verdict v;
+	int64_t now_ms = ids_now_ms();
+	int refused = 0, rc;
+
+	if (!email || !limits || limits->window_seconds <= 0 ||
+	    throttle_key("account:", email, account_key) != 0 ||
+	    (address && throttle_key("address:", address, address_key) != 0)) {
+		log_error("login throttle: no email, no limits, or a key too long");
+		return STORE_ERR;
+	}
+	memset(&v, 0, sizeof(v));
+	ids_timestamp(now_ms, now);
+	ids_timestamp(now_ms - (int64_t)limits->window_seconds * 1000, open);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = STORE_OK;
+	if (address)
+		rc = throttle_count(db, address_key, now, open, limits->address_max, 1, now_ms,
+		                    limits->window_seconds, STORE_THROTTLE_ADDRESS, &v, &refused);
+	if (rc == STORE_OK && !refused)
+		rc = throttle_count(db, account_key, now, open, limits->account_max, 0, now_ms,
+		                    limits->window_seconds, STORE_THROTTLE_ACCOUNT, &v, &refused);
+	if (rc == STORE_OK) {
+		rc = db_commit(db);
+		rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+	}
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	throttle_prune(db, open);
+	*out = v;
+	return STORE_OK;
+}
+
+int store_login_release(struct db *db, const char *email, const char *address)
+{
+	char key[STORE_THROTTLE_KEY_MAX];
+	const char *params[1] = { key };
 	int rc;
 
-	if ((tenant_id && store_id(tenant_id, tenant) != 0) || !email)
-		return STORE_NOT_FOUND;
-	ids_timestamp(now_ms - (int64_t)window_seconds * 1000, since);
-	{
-		const char *params[3] = { tenant_id ? tenant : NULL, email, since };
-		rc = failures_since(db,
-		                    "SELECT count(*), min(created_at) FROM login_attempts "
-		                    "WHERE account_key = " ACCOUNT_KEY
-		                    " AND ok = 0 AND created_at > $3",
-		                    3, params, &n_account, &oldest_account);
+	if (!email || throttle_key("account:", email, key) != 0)
+		return STORE_ERR;
+	/* Two statements of their own: each holds one row's lock, so neither can wait on a
+	 * login that waits on it. */
+	rc = db_exec(db, "DELETE FROM login_throttle WHERE key = lower($1)", 1, params, NULL);
+	if (rc == DB_OK && address) {
+		if (throttle_key("address:", address, key) != 0)
+			return STORE_ERR;
+		rc = db_exec(db, "UPDATE login_throttle SET attempts = attempts - 1 "
+		                 "WHERE key = lower($1) AND attempts > 0",
+		             1, params, NULL);
 	}
-	if (rc == STORE_OK && address) {
-		const char *params[2] = { address, since };
-		rc = failures_since(db,
-		                    "SELECT count(*), min(created_at) FROM login_attempts "
-		                    "WHERE remote_addr = $1 AND ok = 0 AND created_at > $2",
-		                    2, params, &n_address, &oldest_address);
-	}
-	if (rc != STORE_OK)
-		return rc;
-	/* The oldest counted failure leaves the window first: then a count goes down. */
-	oldest = oldest_account < 0 ? oldest_address
-	         : oldest_address < 0 ? oldest_account
-	         : oldest_account < oldest_address ? oldest_account : oldest_address;
-	*account = n_account;
-	*by_address = n_address;
-	*retry_after = 0;
-	if (oldest >= 0) {
-		int64_t left_ms = oldest + (int64_t)window_seconds * 1000 - now_ms;
-		*retry_after = left_ms > 0 ? (long)((left_ms + 999) / 1000) : 0;
-	}
-	return STORE_OK;
+	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }

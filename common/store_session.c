@@ -3,7 +3,7 @@
  * The API only ever moves a session into the lifecycle (create: pending) or towards its
  * end (pending/active -> ending); helperd moves it on (active, ended, failed). Each of
  * the API's moves writes the row and a job for helperd in one transaction and NOTIFYs
- * kaiden_jobs (DESIGN.md, "transactional outbox"). */
+ * kaiden_jobs (docs/architecture.md, "Coordination"). */
 #include "store.h"
 
 #include <stdio.h>

@@ -6,7 +6,12 @@
  * for it), so the tenant copied into their logins and tokens stays right.
  *
  * Emails are lower-cased by SQL lower() wherever one enters a statement, so stored and
- * looked-up addresses fold the same way on each backend. */
+ * looked-up addresses fold the same way on each backend.
+ *
+ * Staff emails are reserved: a tenant user may not have a staff member's email, nor a
+ * staff member a tenant user's (two tenants' users may share one). Otherwise a tenant
+ * admin could make a user that a staff login naming that tenant would meet; the login
+ * also matches staff first, for rows older than the rule or imported. */
 #include "store_auth.h"
 
 #include <pthread.h>
@@ -31,14 +36,15 @@ static const struct store_col user_cols[] = {
 };
 #define USER_NCOLS ((int)ARRAY_LEN(user_cols))
 
-/* The login check's candidate; the body of kaiden_auth_user in sql/pg/0004_accounts.sql
- * (the six identity columns of store_auth_row.h, then password_hash). */
+/* The login check's candidate, staff first; the body of kaiden_auth_user in
+ * sql/pg/0007_login_throttle.sql (the six identity columns of store_auth_row.h, then
+ * password_hash). */
 #define AUTH_USER_SQL                                                                     \
 	"SELECT u.id AS user_id, u.tenant_id, u.email, u.role, u.status AS user_status, "  \
 	"t.status AS tenant_status, u.password_hash "                                       \
 	"FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id "                           \
 	"WHERE u.email = lower($1) AND (u.tenant_id = $2 OR u.tenant_id IS NULL) "          \
-	"AND u.status = 'active' ORDER BY u.tenant_id IS NULL LIMIT 1"
+	"AND u.status = 'active' ORDER BY u.tenant_id IS NOT NULL LIMIT 1"
 #define AUTH_USER_COL_PASSWORD_HASH AUTH_COL__MAX
 
 /* ---- roles ------------------------------------------------------------------------ */
@@ -93,6 +99,44 @@ static int email_fits(const char *email)
 	return email && *email && strlen(email) <= EMAIL_MAX;
 }
 
+/* STORE_CONFLICT when the query returns a row, else STORE_OK (or the failure). */
+static int conflict_if_any(struct db *db, const char *sql, int n, const char *const *params)
+{
+	struct db_res *res = NULL;
+	int rc = db_exec(db, sql, n, params, &res);
+
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = db_res_rows(res) > 0 ? STORE_CONFLICT : STORE_OK;
+	db_res_free(res);
+	return rc;
+}
+
+/* pg_advisory_xact_lock's first key for an email being taken (the second is the
+ * email's hash): a staff and a tenant user with one email, made at once, check and
+ * insert one after the other. (QUOTA_LOCK_CLASS in store_tenant.c is another.) */
+#define EMAIL_LOCK_CLASS "48123503"
+
+int store_user_email_unreserved(struct db *db, const char *email, int staff)
+{
+	const char *params[2] = { email, staff ? "true" : "false" };
+	int rc = DB_OK;
+
+	if (db_kind(db) == DB_POSTGRES)
+		rc = db_exec(db, "SELECT pg_advisory_xact_lock(" EMAIL_LOCK_CLASS ", "
+		                 "hashtext(lower($1)))",
+		             1, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	return conflict_if_any(db,
+	                       db_kind(db) == DB_POSTGRES
+	                           ? "SELECT 1 WHERE kaiden_email_reserved($1, $2)"
+	                           : "SELECT 1 FROM users WHERE email = lower($1) "
+	                             "AND (tenant_id IS NULL) <> ($2 = 'true')",
+	                       2, params);
+}
+
 static int tenant_exists(struct db *db, const char *tenant)
 {
 	const char *params[1] = { tenant };
@@ -129,6 +173,7 @@ int store_user_create(struct db *db, const struct store_user_new *u, json_object
 {
 	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN], hash[SECRET_HASH_LEN];
 	const char *role = u ? user_role_name(u->role) : NULL;
+	json_object *obj = NULL;
 	int rc;
 
 	if (!u || !email_fits(u->email) || !u->name || !role) {
@@ -151,20 +196,35 @@ int store_user_create(struct db *db, const struct store_user_new *u, json_object
 	}
 	ids_uuid7(id);
 	store_time(0, now);
-	{
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = store_user_email_unreserved(db, u->email, u->tenant_id == NULL);
+	if (rc == STORE_OK) {
 		const char *params[7] = { id,   u->tenant_id ? tenant : NULL, u->email,
 		                          u->name, role, u->password ? hash : NULL, now };
 		/* A taken email is the only uniqueness a fresh id can meet: DO NOTHING turns it
 		 * into an empty result instead of a failed statement (which would end a
 		 * PostgreSQL transaction the caller may have open). The only key left to break
 		 * is the tenant's: deleted meanwhile. */
-		return user_returning(db,
-		                      "INSERT INTO users (id, tenant_id, email, name, role, "
-		                      "password_hash, created_at, updated_at) "
-		                      "VALUES ($1, $2, lower($3), $4, $5, $6, $7, $7) "
-		                      "ON CONFLICT DO NOTHING RETURNING " USER_COLS,
-		                      7, params, STORE_CONFLICT, STORE_NOT_FOUND, out);
+		rc = user_returning(db,
+		                    "INSERT INTO users (id, tenant_id, email, name, role, "
+		                    "password_hash, created_at, updated_at) "
+		                    "VALUES ($1, $2, lower($3), $4, $5, $6, $7, $7) "
+		                    "ON CONFLICT DO NOTHING RETURNING " USER_COLS,
+		                    7, params, STORE_CONFLICT, STORE_NOT_FOUND, &obj);
 	}
+	if (rc == STORE_OK) {
+		rc = db_commit(db);
+		rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+	}
+	if (rc != STORE_OK) {
+		json_object_put(obj);
+		db_rollback(db);
+		return rc;
+	}
+	*out = obj;
+	return STORE_OK;
 }
 
 int store_user_get(struct db *db, const char *tenant_id, const char *id, json_object **out)
@@ -255,20 +315,13 @@ out:
 static int email_free(struct db *db, const char *user, const char *email)
 {
 	const char *params[2] = { user, email };
-	struct db_res *res = NULL;
-	int rc = db_exec(db,
-	                 "SELECT o.id FROM users o, users me WHERE me.id = $1 "
-	                 "AND o.email = lower($2) AND o.id <> me.id "
-	                 "AND (o.tenant_id = me.tenant_id "
-	                 "OR (o.tenant_id IS NULL AND me.tenant_id IS NULL))",
-	                 2, params, &res);
 
-	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = db_res_rows(res) > 0 ? STORE_CONFLICT : STORE_OK;
-	db_res_free(res);
-	return rc;
+	return conflict_if_any(db,
+	                       "SELECT o.id FROM users o, users me WHERE me.id = $1 "
+	                       "AND o.email = lower($2) AND o.id <> me.id "
+	                       "AND (o.tenant_id = me.tenant_id "
+	                       "OR (o.tenant_id IS NULL AND me.tenant_id IS NULL))",
+	                       2, params);
 }
 
 /* Revokes the user's logins, and with tokens_too their API tokens, as of now. */
@@ -320,7 +373,8 @@ int store_user_update(struct db *db, const char *tenant_id, const char *id,
 		rc = STORE_CONFLICT;
 		goto out;
 	}
-	if (p->email && (rc = email_free(db, user, p->email)) != STORE_OK)
+	if (p->email && ((rc = email_free(db, user, p->email)) != STORE_OK ||
+	                 (rc = store_user_email_unreserved(db, p->email, !has_tenant)) != STORE_OK))
 		goto out;
 	params[0] = user;
 	params[1] = p->name;

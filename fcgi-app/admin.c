@@ -111,6 +111,10 @@ int admin_args_parse(int argc, char **argv, struct admin_args *a)
 	return 0;
 }
 
+/* The config file admin_config_load read (borrowed from argv or the environment), for
+ * messages that must say which settings were used. */
+static const char *config_file;
+
 int admin_config_load(const char *path)
 {
 	char err[512];
@@ -120,6 +124,7 @@ int admin_config_load(const char *path)
 		path = getenv("KAIDEN_CONFIG");
 	if (path && !*path)
 		path = NULL;
+	config_file = path;
 	if (cfg_load(path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "kaiden-api: config: %s\n", err);
 		return -1;
@@ -129,25 +134,90 @@ int admin_config_load(const char *path)
 	return 0;
 }
 
-/* dsn: the PostgreSQL conninfo to use (database.dsn or database.owner_dsn). */
-static int db_open_as(const char *dsn, struct db **out)
+/* The setting naming the database: key (database.dsn or database.owner_dsn) on
+ * PostgreSQL, database.path on SQLite. */
+static enum cfg_key db_key(enum cfg_key key)
+{
+	return strcmp(cfg_str(CFG_DATABASE_DRIVER), "postgres") == 0 ? key : CFG_DATABASE_PATH;
+}
+
+/* Which database, and from which settings, for a message: "the SQLite database
+ * /x/kaiden.db (database.path from the file var/kaiden.yaml)". A PostgreSQL DSN may hold
+ * a password, so only where it came from is said. key: as db_key gives it. */
+static void db_describe(enum cfg_key key, char *out, size_t len)
+{
+	const struct cfg_entry *e = &cfg_table()[key];
+	const char *source = cfg_source(key);
+	char from[512];
+
+	if (strcmp(source, "file") == 0)
+		snprintf(from, sizeof(from), "from the file %s", config_file ? config_file : "?");
+	else if (strcmp(source, "environment") == 0)
+		snprintf(from, sizeof(from), "from the environment, %s", e->env);
+	else if (strcmp(source, "default") == 0)
+		snprintf(from, sizeof(from), "is the default: %s, no %s",
+		         config_file ? "not in the config file" : "no config file given", e->env);
+	else
+		snprintf(from, sizeof(from), "from the %s", source);
+	if (key == CFG_DATABASE_PATH)
+		snprintf(out, len, "the SQLite database %s (%s %s)", cfg_str(key), e->name, from);
+	else
+		snprintf(out, len, "the PostgreSQL database (%s %s)", e->name, from);
+}
+
+/* key: database.dsn or database.owner_dsn (db_key). create: 1 for `migrate`, the only
+ * command that may make a new SQLite file. */
+static int db_open_as(enum cfg_key key, int create, struct db **out)
 {
 	const char *driver = cfg_str(CFG_DATABASE_DRIVER);
-	const char *target = strcmp(driver, "postgres") == 0 ? dsn : cfg_str(CFG_DATABASE_PATH);
+	char where[1024];
+	int rc;
 
-	if (db_open(driver, target, out) < 0) {
-		log_error("database=%s could not open it", driver);
+	key = db_key(key);
+	rc = create ? db_open(driver, cfg_str(key), out)
+	            : db_open_existing(driver, cfg_str(key), out);
+	if (rc == DB_OK)
+		return 0;
+	db_describe(key, where, sizeof(where));
+	if (rc == DB_MISSING)
+		log_error("%s does not exist: run `kaiden-api migrate` with the same settings to "
+		          "create it (make run's settings: --config VAR/kaiden.yaml)", where);
+	else
+		log_error("could not open %s", where);
+	return -1;
+}
+
+/* Says, and fails, when the database is not migrated to this binary's version: every
+ * command would otherwise fail on its first table with "no such table". */
+static int db_check_migrated(struct db *db)
+{
+	char where[1024];
+	int version = 0, want = migrations_latest(db);
+
+	if (store_schema_version(db, &version) != 0)
 		return -1;
-	}
-	return 0;
+	if (version == want)
+		return 0;
+	db_describe(db_key(CFG_DATABASE_DSN), where, sizeof(where));
+	if (version == 0)
+		log_error("%s is not migrated (no tables): run `kaiden-api migrate` with the same "
+		          "settings first", where);
+	else
+		log_error("%s is at schema version %d, this binary needs %d: run `kaiden-api "
+		          "migrate`", where, version, want);
+	return -1;
 }
 
 int admin_db_open(struct db **out)
 {
 	struct db *db = NULL;
 
-	if (db_open_as(cfg_str(CFG_DATABASE_DSN), &db) < 0)
+	if (db_open_as(CFG_DATABASE_DSN, 0, &db) < 0)
 		return -1;
+	if (db_check_migrated(db) < 0) {
+		db_close(db);
+		return -1;
+	}
 	/* The admin commands serve every tenant: row-level security's staff switch (db.h). */
 	if (db_session_set(db, "kaiden.staff", "on") != DB_OK) {
 		db_close(db);
@@ -159,7 +229,7 @@ int admin_db_open(struct db **out)
 
 int admin_db_open_serve(struct db **out)
 {
-	return db_open_as(cfg_str(CFG_DATABASE_DSN), out);
+	return db_open_as(CFG_DATABASE_DSN, 0, out);
 }
 
 /* Options common to every subcommand: --config may also follow the command. Anything
@@ -195,9 +265,8 @@ static int cmd_migrate(void)
 
 	/* As the schema's owner when one is configured: the application's role may not
 	 * create or alter tables (sql/pg/0006_rls.sql). */
-	if (db_open_as(*cfg_str(CFG_DATABASE_OWNER_DSN) ? cfg_str(CFG_DATABASE_OWNER_DSN)
-	                                               : cfg_str(CFG_DATABASE_DSN),
-	               &db) < 0)
+	if (db_open_as(*cfg_str(CFG_DATABASE_OWNER_DSN) ? CFG_DATABASE_OWNER_DSN : CFG_DATABASE_DSN,
+	               1, &db) < 0)
 		return ADMIN_EXIT_FAIL;
 	if (migrations_apply(db, &applied) < 0) {
 		fprintf(stderr, "kaiden-api migrate: failed after %d migration(s): %s\n", applied,

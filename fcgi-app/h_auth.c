@@ -4,10 +4,12 @@
  *   1. auth.jwt_secret must be set (else 503 login_unavailable: no token could be signed)
  *   2. the tenant: mode single -> the default tenant; multi -> tenant_code, else the
  *      Host's subdomain, else none (then only staff can log in)
- *   3. throttling: failures of the account and of the source address within
- *      auth.failure_window, counted before the password is looked at -> 429
+ *   3. throttling: the attempt is counted for the account (its email, whatever tenant is
+ *      named) and the source address before the password is looked at, atomically, so
+ *      parallel guesses cannot pass the limits; over either -> 429 + Retry-After, and
+ *      the burst's one auth.login_throttled audit row counts it
  *   4. the password (store_login_check; one answer for unknown email, wrong password and
- *      disabled user); every checked attempt is recorded, failures audited
+ *      disabled user); a failure is audited, a success gives the counted attempt back
  *   5. a suspended tenant -> 403 tenant_suspended
  *   6. a login row (its id is the JWT's jti, what logout revokes), the JWT, the audit.
  * Steps 2-4 run before anyone is known, across tenants (store_auth.h); step 6 runs in the
@@ -164,10 +166,23 @@ static void audit_failed(struct req *r, const char *tenant_id, const char *email
 	json_object_put(details);
 }
 
-static void record_attempt(struct req *r, const char *tenant_id, const char *email, int ok)
+/* A login refused by the throttle: 429 with Retry-After, and the burst's audit row. */
+static void throttled(struct req *r, struct resp *rs, const char *tenant_id, const char *email,
+                      const struct store_throttle_verdict *v)
 {
-	if (store_login_attempt(r->db, tenant_id, email, r->remote_addr, ok) != STORE_OK)
-		log_error("req=%s login attempt could not be recorded", r->request_id);
+	char retry[32];
+	int by_address = v->by == STORE_THROTTLE_ADDRESS;
+
+	snprintf(retry, sizeof(retry), "%ld", v->retry_after);
+	resp_header(rs, "Retry-After", retry);
+	resp_error(rs, 429, "too_many_attempts", NULL,
+	           "too many failed logins; try again in %ld seconds", v->retry_after);
+	/* An address's burst spans emails and tenants: one platform row for it. */
+	if (store_audit_throttled(r->db, by_address ? NULL : tenant_id, by_address ? NULL : email,
+	                          r->remote_addr && *r->remote_addr ? r->remote_addr : NULL,
+	                          r->request_id, v) != STORE_OK)
+		log_error("req=%s audit action=auth.login_throttled could not be recorded",
+		          r->request_id);
 }
 
 static void invalid_credentials(struct resp *rs)
@@ -250,9 +265,12 @@ void h_auth_login(struct req *r, struct resp *rs)
 	const char *key = cfg_str(CFG_AUTH_JWT_SECRET);
 	json_object *in = NULL;
 	struct store_identity who;
-	char email[EMAIL_MAX * 4 + 1], tenant_buf[UUID_STR_LEN], retry[32];
+	char email[EMAIL_MAX * 4 + 1], tenant_buf[UUID_STR_LEN];
 	const char *tenant = NULL;
-	long account = 0, by_address = 0, retry_after = 0;
+	struct store_login_limits limits = { (int)cfg_int(CFG_AUTH_FAILURE_WINDOW),
+		                             cfg_int(CFG_AUTH_MAX_FAILURES),
+		                             cfg_int(CFG_AUTH_MAX_ADDR_FAILURES) };
+	struct store_throttle_verdict verdict;
 	int named, rc;
 
 	if (!key || strlen(key) < JWT_KEY_MIN) {
@@ -281,24 +299,15 @@ void h_auth_login(struct req *r, struct resp *rs)
 
 	/* Throttling comes before the password is looked at, so a locked account answers
 	 * 429 even to the right password: guessing gains nothing while it lasts. */
-	rc = store_login_failures(r->db, tenant, email, r->remote_addr,
-	                          (int)cfg_int(CFG_AUTH_FAILURE_WINDOW), &account, &by_address,
-	                          &retry_after);
+	rc = store_login_reserve(r->db, email,
+	                         r->remote_addr && *r->remote_addr ? r->remote_addr : NULL,
+	                         &limits, &verdict);
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "login throttle");
 		goto out;
 	}
-	if (account >= cfg_int(CFG_AUTH_MAX_FAILURES) ||
-	    by_address >= cfg_int(CFG_AUTH_MAX_ADDR_FAILURES)) {
-		if (retry_after < 1)
-			retry_after = 1;
-		snprintf(retry, sizeof(retry), "%ld", retry_after);
-		resp_header(rs, "Retry-After", retry);
-		resp_error(rs, 429, "too_many_attempts", NULL,
-		           "too many failed logins; try again in %ld seconds", retry_after);
-		/* Not counted as a failure (no password was checked), so the lock ends when
-		 * Retry-After says; audited all the same. */
-		audit_failed(r, tenant, email, "throttled");
+	if (verdict.by != STORE_THROTTLE_NONE) {
+		throttled(r, rs, tenant, email, &verdict);
 		goto out;
 	}
 
@@ -306,7 +315,6 @@ void h_auth_login(struct req *r, struct resp *rs)
 	rc = named == 2 ? STORE_NOT_FOUND
 	                : store_login_check(r->db, tenant, email, jsonx_str(in, "password"), &who);
 	if (rc == STORE_NOT_FOUND) {
-		record_attempt(r, tenant, email, 0);
 		audit_failed(r, tenant, email, "invalid_credentials");
 		invalid_credentials(rs);
 		goto out;
@@ -316,7 +324,11 @@ void h_auth_login(struct req *r, struct resp *rs)
 		goto out;
 	}
 	/* The password was right: whatever follows, this was no guess. */
-	record_attempt(r, tenant, email, 1);
+	if (store_login_release(r->db, email,
+	                        r->remote_addr && *r->remote_addr ? r->remote_addr : NULL) !=
+	    STORE_OK)
+		log_error("req=%s the login's counted attempt could not be given back",
+		          r->request_id);
 	if (who.tenant_suspended) {
 		audit_failed(r, who.tenant_id[0] ? who.tenant_id : tenant, email, "tenant_suspended");
 		resp_error(rs, 403, "tenant_suspended", NULL,

@@ -115,7 +115,8 @@ static int user_load(struct req *r, struct resp *rs, const char *id, json_object
 static void email_taken(struct resp *rs)
 {
 	resp_error(rs, 409, "email_taken", "email",
-	           "email: another user here already has this address");
+	           "email: this address is taken, by another user here or by platform staff "
+	           "(a staff member's address is no tenant user's, and the other way round)");
 }
 
 void h_users_create(struct req *r, struct resp *rs)

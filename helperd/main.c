@@ -121,7 +121,14 @@ static int db_start(void)
 	const char *target = strcmp(driver, "postgres") == 0 ? cfg_str(CFG_DATABASE_DSN)
 	                                                     : cfg_str(CFG_DATABASE_PATH);
 
-	if (db_open(driver, target, &helperd.db) != DB_OK) {
+	int rc = db_open_existing(driver, target, &helperd.db);
+
+	if (rc == DB_MISSING) {
+		log_error("database=sqlite %s does not exist: run kaiden-api migrate with the same "
+		          "settings first", target);
+		return -1;
+	}
+	if (rc != DB_OK) {
 		log_error("database=%s could not open it", driver);
 		return -1;
 	}

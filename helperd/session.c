@@ -1,6 +1,7 @@
-/* session.c: the session lifecycle, a persisted state machine per session (DESIGN.md,
- * "Session lifecycle"). It reaches the tunnel provider only through provider.h's table
- * (chosen once at start-up); the Cloudflare provider's own steps are in tunnel_cf.c.
+/* session.c: the session lifecycle, a persisted state machine per session
+ * (docs/architecture.md, "Session lifecycle"). It reaches the tunnel provider only
+ * through provider.h's table (chosen once at start-up); the Cloudflare provider's own
+ * steps are in tunnel_cf.c.
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *

@@ -3,16 +3,21 @@
 #
 #   scripts/deps.sh build|run|check|bench   install what is missing (as root), or print
 #                                          the apt-get line to run and exit 1
+#   scripts/deps.sh install PURPOSE         install the whole list (as root; .ci/run)
 #   scripts/deps.sh packages PURPOSE        print the list (for .ci/run and Dockerfiles)
 #   scripts/deps.sh list                    print every list
+#
+# Another apt may hold the package locks (unattended-upgrades on a fresh VM, cloud-init):
+# deps.sh then waits for them, up to DEPS_LOCK_WAIT seconds (600), and says which process
+# it waits for. DEPS_LOCK_FILES names the lock files (the tests point it elsewhere).
 #
 # `run` adds postgresql only when DB=postgres (make run DB=postgres passes it).
 # python3 (check): the fake Cloudflare API and fake cloudflared under tests/fakes/.
 set -eu
 
 build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev"
-# curl: scripts/stack.sh waits for /healthz with it.
-run="$build nginx curl"
+# curl: scripts/stack.sh waits for /healthz with it; jq: the README's quick start.
+run="$build nginx curl jq"
 # The integration tests: PostgreSQL for the second pass, jq for JSON assertions, the
 # sqlite3 and psql (with postgresql) clients to look at the rows directly; iproute2 for
 # ss, with which scripts/pg.sh finds a free port.
@@ -35,7 +40,7 @@ packages_for() {
 }
 
 usage() {
-	echo "usage: scripts/deps.sh build|run|check|bench | packages PURPOSE | list" >&2
+	echo "usage: scripts/deps.sh build|run|check|bench | install PURPOSE | packages PURPOSE | list" >&2
 	exit 2
 }
 
@@ -54,6 +59,57 @@ packages)
 	exit 0
 	;;
 esac
+LOCK_FILES=${DEPS_LOCK_FILES:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock}
+LOCK_WAIT=${DEPS_LOCK_WAIT:-600}
+
+# The pid holding a POSIX lock (what apt and dpkg take) on file $1, from /proc/locks:
+# "N: POSIX ADVISORY WRITE PID MAJ:MIN:INODE START END"; waiters' lines ("N: -> ...")
+# do not count.
+lock_holder() {
+	ino=$(stat -c %i "$1" 2>/dev/null) || return 1
+	awk -v ino="$ino" '$2 != "->" { n = split($6, a, ":"); if (n == 3 && a[3] == ino) { print $5; found = 1; exit } }
+		END { exit !found }' /proc/locks 2>/dev/null
+}
+
+# Waits until no process holds any of the lock files, saying so while it waits.
+locks_wait() {
+	waited=0
+	for f in $LOCK_FILES; do
+		said=
+		while pid=$(lock_holder "$f"); do
+			if [ "$said" != "$pid" ] || [ $((waited % 30)) -eq 0 ]; then
+				echo "deps.sh: waiting for $f, held by process $pid ($(cat "/proc/$pid/comm" 2>/dev/null || echo '?')): another apt or dpkg is at work (on a fresh machine, unattended-upgrades); waited ${waited}s of ${LOCK_WAIT}s" >&2
+				said=$pid
+			fi
+			if [ "$waited" -ge "$LOCK_WAIT" ]; then
+				echo "deps.sh: $f is still held by process $pid after ${LOCK_WAIT}s; try again when it is done (or raise DEPS_LOCK_WAIT)" >&2
+				return 1
+			fi
+			sleep 1
+			waited=$((waited + 1))
+		done
+	done
+}
+
+# apt-get update, then install the packages given, after the locks are free. apt-get
+# also waits itself for the dpkg lock (DPkg::Lock::Timeout), should another apt take it
+# between the two.
+apt_install() {
+	export DEBIAN_FRONTEND=noninteractive
+	locks_wait || return 1
+	apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" update || return 1
+	locks_wait || return 1
+	apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" install -y "$@"
+}
+
+if [ "$1" = install ]; then
+	[ $# -eq 2 ] || usage
+	want=$(packages_for "$2")
+	[ -n "$want" ] || { echo "deps.sh: no package listed for '$2'" >&2; exit 1; }
+	# shellcheck disable=SC2086 # one word per package name, on purpose
+	apt_install $want
+	exit
+fi
 [ $# -eq 1 ] || usage
 want=$(packages_for "$1")
 
@@ -76,7 +132,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "deps.sh: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
 # shellcheck disable=SC2086 # one word per package name, on purpose
-apt-get install -y $missing
+apt_install $missing

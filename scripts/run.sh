@@ -46,6 +46,37 @@ trap 'finish; exit 143' TERM
 stack_up
 stack_helperd_start
 
+# VAR/kaiden.yaml: this stack's database and sockets, for kaiden-api's commands in
+# another terminal (build/bin/kaiden-api --config var/kaiden.yaml token create ...):
+# without it they would look for ./kaiden.db. Rewritten on every start (the ports and
+# the PostgreSQL DSNs may change); 0600, as it names the database.
+yaml_str() {
+	printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
+}
+CONFIG_FILE=$STACK_DIR/kaiden.yaml
+(
+	umask 077
+	{
+		echo "# Written by make run (scripts/run.sh) at each start: the settings of the stack"
+		echo "# it runs. build/bin/kaiden-api --config $CONFIG_FILE COMMAND"
+		echo "# uses that stack's database. KAIDEN_* variables still win over this file."
+		echo "server:"
+		echo "  socket: $(yaml_str "$STACK_SOCKET")"
+		echo "database:"
+		echo "  driver: $DB"
+		if [ "$DB" = sqlite ]; then
+			echo "  path: $(yaml_str "$STACK_DB_PATH")"
+		else
+			echo "  dsn: $(yaml_str "$KAIDEN_DATABASE_DSN")"
+			echo "  owner_dsn: $(yaml_str "$KAIDEN_DATABASE_OWNER_DSN")"
+		fi
+		echo "helperd:"
+		echo "  listen: $(yaml_str "$STACK_HELPERD_SOCKET")"
+		echo "  metrics: $(yaml_str "127.0.0.1:$STACK_METRICS_PORT")"
+	} >"$CONFIG_FILE.new"
+)
+mv "$CONFIG_FILE.new" "$CONFIG_FILE"
+
 # The first administrator: made on the first run with a random password kept in
 # VAR/admin.password (0600), never on a command line.
 ADMIN_EMAIL=admin@localhost
@@ -74,8 +105,9 @@ cat <<EOF
              (a service token for the default tenant; also in $STACK_TOKEN_FILE)
   Admin      $ADMIN_EMAIL, password in $ADMIN_PW_FILE ${ADMIN_NOTE}
   Database   $DB ($( [ "$DB" = sqlite ] && echo "$STACK_DB_PATH" || echo "$STACK_DIR/pg"))
+  Settings   $CONFIG_FILE (for kaiden-api --config: token create, user add...)
   Agents     ws://127.0.0.1:$PORT/api/v1/ws/agent (kaiden-helperd)
-  Metrics    $STACK_METRICS_URL
+  Metrics    $STACK_METRICS_URL (a free port, picked at each start)
   Logs       $STACK_DIR/log/, $STACK_NGINX_DIR/logs/
 
   Try:  curl -H "Authorization: Bearer \$(cat $STACK_TOKEN_FILE)" $STACK_URL/api/v1/devices

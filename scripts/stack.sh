@@ -346,10 +346,17 @@ stack__stop_pid() {
 	STACK_STATUS=
 	kill "-$2" "$1" 2>/dev/null || true
 	# A sleeping watchdog bounds `wait`; its output goes nowhere so that it never holds
-	# a caller's pipe open.
+	# a caller's pipe open. Stopped early, it stops its sleep too (a bare `sleep` in a
+	# subshell outlived a killed subshell: Ctrl-C on make run left a `sleep 15`).
 	(
-		sleep "$3"
-		kill -KILL "$1" 2>/dev/null && echo "stack: $4 did not stop in $3 s: killed" >&2
+		s='' stop=''
+		trap 'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null' TERM
+		sleep "$3" &
+		s=$!
+		[ -z "$stop" ] || kill "$s" 2>/dev/null
+		wait "$s" 2>/dev/null
+		[ -n "$stop" ] ||
+			{ kill -KILL "$1" 2>/dev/null && echo "stack: $4 did not stop in $3 s: killed" >&2; }
 	) </dev/null >/dev/null 2>&1 &
 	dog=$!
 	if wait "$1" 2>/dev/null; then STACK_STATUS=0; else STACK_STATUS=$?; fi

@@ -882,6 +882,77 @@ START_TEST(test_errors_hide_values)
 }
 END_TEST
 
+/* The database holds password hashes and token digests: the file and its -wal and
+ * -shm companions are 0600 whatever the umask (here 022, which gave 0644 before). */
+START_TEST(test_sqlite_file_modes)
+{
+	const char *suffix[] = { "", "-wal", "-shm" };
+	char target[1024], path[1100];
+	struct db *db = NULL;
+	mode_t old;
+	struct stat st;
+
+	if (T_kind != DB_SQLITE)
+		return; /* no file */
+	T_fresh_target(target, sizeof(target));
+	old = umask(022);
+	ck_assert_int_eq(db_open("sqlite", target, &db), DB_OK);
+	/* A write while open: the -wal and -shm files exist until the last close. */
+	T_run(db, "CREATE TABLE t (x TEXT)", 0, NULL);
+	T_run(db, "INSERT INTO t VALUES ('x')", 0, NULL);
+	umask(old);
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", target, suffix[i]);
+		ck_assert_msg(stat(path, &st) == 0, "%s is missing", path);
+		ck_assert_msg((st.st_mode & 0777) == 0600, "%s has mode %04o, want 0600", path,
+		              (unsigned)(st.st_mode & 0777));
+	}
+	db_close(db);
+}
+END_TEST
+
+/* db_open_existing never creates a SQLite file: a missing one is DB_MISSING and stays
+ * missing; an existing one, and PostgreSQL, open as with db_open. */
+START_TEST(test_open_existing)
+{
+	char target[1024];
+	struct db *db = NULL;
+	struct stat st;
+
+	T_fresh_target(target, sizeof(target));
+	if (T_kind == DB_SQLITE) {
+		ck_assert_int_eq(db_open_existing("sqlite", target, &db), DB_MISSING);
+		ck_assert_ptr_null(db);
+		ck_assert_int_eq(stat(target, &st), -1);
+		ck_assert_int_eq(db_open_existing("sqlite", ":memory:", &db), DB_OK);
+		db_close(db);
+		db = NULL;
+	}
+	ck_assert_int_eq(db_open_existing(T_driver(), T_target, &db), DB_OK);
+	ck_assert_int_eq(db_ping(db), 0);
+	db_close(db);
+}
+END_TEST
+
+/* The version a database records, and 0 (not an error) for one never migrated. */
+START_TEST(test_schema_version)
+{
+	char target[1024];
+	struct db *db = NULL;
+	int version = -1;
+
+	ck_assert_int_eq(store_schema_version(T_db, &version), 0);
+	ck_assert_int_eq(version, migrations_latest(T_db));
+	T_fresh_target(target, sizeof(target));
+	ck_assert_int_eq(db_open(T_driver(), target, &db), DB_OK);
+	version = -1;
+	ck_assert_int_eq(store_schema_version(db, &version), 0);
+	ck_assert_int_eq(version, 0);
+	ck_assert_str_eq(db_errmsg(db), "");
+	db_close(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db");
@@ -910,5 +981,8 @@ int main(void)
 	T_ADD(sq, pg, test_ping_reconnects);
 	tcase_add_test(pg, test_lost_in_transaction); /* PostgreSQL only: a server session to lose */
 	T_ADD(sq, pg, test_errors_hide_values);
+	T_ADD(sq, pg, test_sqlite_file_modes);
+	T_ADD(sq, pg, test_open_existing);
+	T_ADD(sq, pg, test_schema_version);
 	return T_main(s, sq, pg);
 }

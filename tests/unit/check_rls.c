@@ -393,7 +393,7 @@ END_TEST
 
 /* ---- row-level security as the application's role (PostgreSQL) ---------------------- */
 
-/* Every tenant table has it enabled and forced; login_attempts (not tenant data) not. */
+/* Every tenant table has it enabled and forced; login_throttle (not tenant data) not. */
 START_TEST(test_rls_enabled)
 {
 	for (size_t i = 0; i < ARRAY_LEN(tenant_tables); i++) {
@@ -405,9 +405,9 @@ START_TEST(test_rls_enabled)
 		                      1, p) == 1,
 		              "%s: row-level security is not enabled and forced", tenant_tables[i]);
 	}
-	ck_assert(table_exists(T_db, "login_attempts"));
+	ck_assert(table_exists(T_db, "login_throttle"));
 	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM pg_class WHERE relname = "
-	                               "'login_attempts' AND relrowsecurity AND "
+	                               "'login_throttle' AND relrowsecurity AND "
 	                               "relnamespace = to_regnamespace(current_schema())",
 	                         0, NULL),
 	                 0);

@@ -1231,6 +1231,7 @@ END_TEST
 #define JWT_KEY "unit-test-jwt-key-0123456789abcdef-0123"
 #define PASSWORD "correct horse battery"
 #define ACME "0190a0b0-c0d0-7e0f-8000-0000000000ac"
+#define BETA "0190a0b0-c0d0-7e0f-8000-0000000000be"
 
 static void cfg(const char *name, const char *value)
 {
@@ -1464,8 +1465,9 @@ START_TEST(test_login_throttle)
 	ck_assert_ptr_nonnull(header("Retry-After", value, sizeof(value)));
 	ck_assert_int_gt(atoi(value), 0);
 	ck_assert_int_le(atoi(value), 900);
-	/* The address: other accounts from the same address, past its limit. */
-	cfg("auth.max_address_failures", "7");
+	/* The address: other accounts from the same address, past its limit. It counts
+	 * every attempt, the refused one above too (6 so far). */
+	cfg("auth.max_address_failures", "8");
 	ck_assert_int_eq(login("x1@example.com", "wrong password!", NULL, 0), 401);
 	ck_assert_int_eq(login("x2@example.com", "wrong password!", NULL, 0), 401);
 	ck_assert_int_eq(login("x3@example.com", "wrong password!", NULL, 0), 429);
@@ -1476,6 +1478,72 @@ START_TEST(test_login_throttle)
 	sleep(2);
 	ck_assert_int_eq(login("admin@example.com", PASSWORD, NULL, 0), 200);
 	cfg("auth.failure_window", "900");
+}
+END_TEST
+
+/* Issue 8: the lock is the account's whatever tenant a login names, and a throttled
+ * burst is one audit row per tenant named. Multi mode, on SQLite (the integration suite
+ * runs PostgreSQL in multi mode through nginx). */
+START_TEST(test_login_lock_is_the_accounts)
+{
+	struct db_res *res = NULL;
+
+	cfg("auth.max_address_failures", "100");
+	cfg("server.mode", "multi");
+	cfg("server.base_domain", "kaiden.test");
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'acme', 'Acme')", ACME);
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'beta', 'Beta')", BETA);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+
+	/* Five wrong passwords with no tenant named lock the staff account... */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(login("admin@example.com", "wrong password!", NULL, 0), 401);
+	/* ...for every tenant code and subdomain too, right password or not. */
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "acme", NULL, 0), 429);
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", "wrong password!", "beta", NULL, 0),
+	                 429);
+	ck_assert_int_eq(login_at("acme.kaiden.test", "admin@example.com", PASSWORD, NULL, NULL,
+	                          0), 429);
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "nosuch", NULL, 0), 429);
+	ck_assert_int_eq(login("Admin@Example.COM", PASSWORD, NULL, 0), 429);
+	/* Five passwords were checked, no more; each refusal is counted in the burst's row
+	 * (one per tenant named and window), not written as a row of its own. */
+	ck_assert_int_eq(audit_count("auth.login_failed"), 5);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(login_at(NULL, "admin@example.com", "wrong password!", "acme", NULL,
+		                          0), 429);
+	ck_assert_int_eq(audit_count("auth.login_failed"), 5);
+	ck_assert_int_eq(audit_count("auth.login_throttled"), 3); /* acme, beta, none */
+	ck_assert_int_eq(db_exec(db, "SELECT json_extract(details, '$.count') FROM audit_log "
+	                             "WHERE action = 'auth.login_throttled' AND tenant_id = '" ACME
+	                             "'",
+	                         0, NULL, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 1);
+	ck_assert_str_eq(db_res_get(res, 0, 0), "22");
+	db_res_free(res);
+}
+END_TEST
+
+/* Issue 8: a tenant admin cannot give a tenant user a staff member's email, so a staff
+ * login naming that tenant meets the staff account. */
+START_TEST(test_staff_email_reserved)
+{
+	char tadmin[JWT_MAX_LEN + 16];
+
+	cfg("server.mode", "multi");
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'acme', 'Acme')", ACME);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	make_user(ACME, "ta@acme.example", ROLE_TENANT_ADMIN, NULL);
+	ck_assert_int_eq(login_at(NULL, "ta@acme.example", PASSWORD, "acme", tadmin,
+	                          sizeof(tadmin)), 200);
+	ck_assert_int_eq(as(tadmin, "POST", "/api/v1/users",
+	                    "{\"email\":\"Admin@Example.com\",\"name\":\"Twin\","
+	                    "\"role\":\"customer\",\"password\":\"" PASSWORD "\"}"),
+	                 409);
+	expect_error(409, "email_taken", "email");
+	ck_assert_int_eq(login_at(NULL, "admin@example.com", PASSWORD, "acme", NULL, 0), 200);
+	ck_assert_str_eq(jsonx_str(member_of(rs.body, "user"), "role"), "admin");
 }
 END_TEST
 
@@ -1862,6 +1930,8 @@ static Suite *route_suite(void)
 	tcase_add_test(acc, test_login_me_logout);
 	tcase_add_test(acc, test_login_unavailable);
 	tcase_add_test(acc, test_login_throttle);
+	tcase_add_test(acc, test_login_lock_is_the_accounts);
+	tcase_add_test(acc, test_staff_email_reserved);
 	tcase_add_test(acc, test_api_tokens);
 	tcase_add_test(acc, test_permissions);
 	tcase_add_test(acc, test_users_in_tenant);

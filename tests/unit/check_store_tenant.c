@@ -932,6 +932,9 @@ START_TEST(test_import_references)
 		{ ADD, "users", "email", "y@acme.test", "b-user", "id" },
 		{ ADD, "sessions", "short_id", "zzzzzz", "b-session", "id" },
 		{ ADD, "audit_log", "action", "x.y", "b-audit", "id" },
+		/* a staff member's email (staff emails are reserved) */
+		{ EDIT, "users", "email", "admin@support.test", NULL, "email" },
+		{ EDIT, "users", "email", "ADMIN@support.test", NULL, "email" },
 		/* an id twice in the archive */
 		{ ADD, "devices", "name", "twin", "first", "id" },
 	};

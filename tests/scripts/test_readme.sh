@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# test_readme.sh: the README's quick start, as a new user follows it. Starts `make run`'s
+# stack (scripts/run.sh; make run adds only deps.sh and the build, done by make check
+# already) in a temporary VAR on a free port, in its own process group as a terminal
+# would; waits for its banner; runs every block the README marks `<!-- readme-test -->`,
+# in order, in one bash, from the top of the checkout, exactly as written (PORT and VAR
+# come from the environment, as the README says to set them); compares what they print
+# with the README's `#>` lines (`...` matches anything); then sends SIGINT to the process
+# group, as Ctrl-C does, and checks that run.sh stopped and that nothing it or the
+# blocks started is left (no sleep, nginx, kaiden-api, helperd or agent), and that no
+# file appeared in the checkout.
+#
+#   B=build bash tests/scripts/test_readme.sh      (KEEP=1 keeps the directory)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+B=${B:-build}
+. tests/scripts/lib.sh
+
+# A new user's shell has no KAIDEN_* settings.
+for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-readme.XXXXXX")
+VAR=$WORK/var
+PORT=$(. scripts/stack.sh && stack_free_port) || {
+	bad "a free port" "stack_free_port found none"
+	summary
+	exit 1
+}
+RUN_PID=
+touch "$WORK/stamp"
+
+# 1 while PID runs (a zombie does not count: it has exited).
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+# Processes in process group $1, or whose command line names $2: "PID COMMAND" lines.
+leftovers() {
+	local group=$1 name=$2 f line pid cmd
+	local -a fields
+	for f in /proc/[0-9]*/stat; do
+		line=$(cat "$f" 2>/dev/null) || continue
+		pid=${line%% *}
+		# After the command name in parentheses: state, ppid, pgrp, ...
+		read -r -a fields <<<"${line##*) }"
+		[ "${fields[0]}" != Z ] || continue
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		if [ "${fields[2]}" = "$group" ] || [[ $cmd == *"$name"* ]]; then
+			echo "$pid $cmd"
+		fi
+	done
+}
+
+finish() {
+	local p
+	# Whatever a failed run left: the stack's group, then anything naming WORK.
+	if [ -n "$RUN_PID" ] && alive "$RUN_PID"; then
+		kill -INT -- "-$RUN_PID" 2>/dev/null
+		for _ in $(seq 100); do alive "$RUN_PID" || break; sleep 0.2; done
+	fi
+	for p in $(leftovers "${RUN_PID:-0}" "$WORK" | cut -d' ' -f1); do
+		[ "$p" = $$ ] || kill -KILL "$p" 2>/dev/null
+	done
+	if [ -n "${KEEP:-}" ]; then echo "  kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# ---- make run, in the background, in its own process group --------------------------
+set -m
+PORT=$PORT VAR=$VAR DB=sqlite B=$B sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
+RUN_PID=$!
+set +m
+for _ in $(seq 300); do
+	grep -q 'Kaiden is running' "$WORK/run.out" && break
+	alive "$RUN_PID" || break
+	sleep 0.2
+done
+if ! grep -q 'Kaiden is running' "$WORK/run.out"; then
+	bad "make run prints its banner" "$(tail -n 20 "$WORK/run.out")"
+	summary
+	exit 1
+fi
+ok "make run prints its banner"
+
+banner() { sed -n "s/^  $1 *//p" "$WORK/run.out" | head -n 1; }
+check "the banner's Portal is on PORT" [ "$(banner Portal)" = "http://127.0.0.1:$PORT/" ]
+check "the banner names the settings file" [ "$(banner Settings | cut -d' ' -f1)" = "$VAR/kaiden.yaml" ]
+metrics=$(banner Metrics | cut -d' ' -f1)
+if [[ $metrics == http://127.0.0.1:*/metrics ]] && curl -sf -o /dev/null --max-time 5 "$metrics"; then
+	ok "the banner's Metrics URL serves /metrics"
+else
+	bad "the banner's Metrics URL serves /metrics" "'$metrics'"
+fi
+for f in kaiden.db kaiden.db-wal kaiden.db-shm kaiden.yaml admin.token admin.password jwt.secret; do
+	mode=$(stat -c %a "$VAR/$f" 2>/dev/null) || mode=missing
+	check "VAR/$f is mode 600" [ "$mode" = 600 ]
+done
+
+# ---- the README's blocks ---------------------------------------------------------------
+awk '
+	/^<!-- readme-test -->$/ { armed = 1; next }
+	armed && /^```sh$/ { inblock = 1; armed = 0; next }
+	inblock && /^```$/ { inblock = 0; next }
+	inblock { print }
+' README.md >"$WORK/blocks.sh"
+nblocks=$(grep -c '^<!-- readme-test -->$' README.md)
+check "the README has tested blocks" [ "$nblocks" -ge 4 ]
+# make check SAN=1 builds into another directory: the same programs.
+if [ "$B" != build ]; then
+	sed -i "s|build/bin/|$B/bin/|g" "$WORK/blocks.sh"
+fi
+{
+	echo 'set -eu -o pipefail'
+	cat "$WORK/blocks.sh"
+} >"$WORK/readme.sh"
+if PORT=$PORT VAR=$VAR timeout 120 bash "$WORK/readme.sh" >"$WORK/readme.out" 2>"$WORK/readme.err"; then
+	ok "the README's blocks run without an error"
+else
+	bad "the README's blocks run without an error" "status $?: $(tail -n 5 "$WORK/readme.err")"
+fi
+
+mapfile -t want < <(sed -n 's/^#> //p' "$WORK/blocks.sh")
+mapfile -t got <"$WORK/readme.out"
+if [ "${#want[@]}" -ne "${#got[@]}" ]; then
+	bad "the blocks print as many lines as the README shows" "${#got[@]} lines, README: ${#want[@]}"
+fi
+for i in "${!want[@]}"; do
+	pat=${want[$i]}
+	pat=${pat//\\/\\\\}
+	pat=${pat//\*/\\*}
+	pat=${pat//\?/\\?}
+	pat=${pat//\[/\\[}
+	pat=${pat//.../*}
+	# shellcheck disable=SC2053 # the README line is a pattern on purpose
+	if [[ ${got[$i]-} == $pat ]]; then
+		ok "README line '#> ${want[$i]}'"
+	else
+		bad "README line '#> ${want[$i]}'" "the block printed '${got[$i]-(nothing)}'"
+	fi
+done
+mode=$(stat -c %a "$VAR/device.secret" 2>/dev/null) || mode=missing
+check "the device secret is in VAR, mode 600" [ "$mode" = 600 ]
+
+# ---- Ctrl-C ----------------------------------------------------------------------------
+kill -INT -- "-$RUN_PID"
+for _ in $(seq 150); do alive "$RUN_PID" || break; sleep 0.2; done
+if alive "$RUN_PID"; then
+	bad "make run stops on Ctrl-C" "still running after 30 s"
+else
+	wait "$RUN_PID"
+	rc=$?
+	check "make run exits 130 on Ctrl-C" [ "$rc" -eq 130 ]
+fi
+left=$(leftovers "$RUN_PID" "$WORK")
+if [ -z "$left" ]; then
+	ok "nothing make run or the blocks started is left running"
+else
+	bad "nothing make run or the blocks started is left running" "$left"
+fi
+check "the data stays in VAR" [ -s "$VAR/kaiden.db" ]
+# ./var is a make run of the developer's own, which may be running beside this test.
+new=$(find . -mindepth 1 \( -path ./.git -o -path './build*' -o -path ./var \) -prune -o \
+	-newer "$WORK/stamp" -print)
+if [ -z "$new" ]; then
+	ok "no file appeared or changed in the checkout"
+else
+	bad "no file appeared or changed in the checkout" "$(echo "$new" | tr '\n' ' ')"
+fi
+# The portal page says what var/admin.token is: a service token, not an administrator's.
+page=$(tr -s ' \n' '  ' <www/index.html)
+if [[ $page == *"first administrator's token"* || $page != *"writes a service token to <code>var/admin.token</code>"* ]]; then
+	bad "www/index.html calls var/admin.token a service token" "it calls it the first administrator's token"
+else
+	ok "www/index.html calls var/admin.token a service token"
+fi
+summary
