@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_auth.h"
 #include "store_row.h"
 #include "store_tenant.h"
@@ -134,7 +135,7 @@ static const char *session_live(json_object *row)
 {
 	const char *status = member_str(row, "status");
 
-	if (status && (strcmp(status, "ended") == 0 || strcmp(status, "failed") == 0))
+	if (seam_status_is(status, SEAM_STATUS_ENDED) || seam_status_is(status, SEAM_STATUS_FAILED))
 		return NULL;
 	return "status: only ended or failed sessions move (end it before the export)";
 }

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_row.h"
 #include "store_tenant.h"
 
@@ -130,7 +131,7 @@ int store_device_delete(struct db *db, const char *tenant_id, const char *id)
 		goto out;
 	rc = db_exec(db,
 	             "SELECT id FROM sessions WHERE tenant_id = $1 AND device_id = $2 AND "
-	             "status IN ('pending', 'active', 'ending') LIMIT 1",
+	             "status IN " SEAM_SQL_LIVE " LIMIT 1",
 	             2, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);

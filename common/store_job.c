@@ -17,6 +17,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_row.h"
 
 #define CLAIM_SET                                                                         \
@@ -35,11 +36,11 @@ static const char claim_pg[] =
 	"jobs.session_id, jobs.attempts";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
-int store_job_add(struct db *db, const char *tenant_id, const char *kind,
+int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now)
 {
 	char id[UUID_STR_LEN];
-	const char *params[5] = { id, tenant_id, kind, session_id, now };
+	const char *params[5] = { id, tenant_id, seam_job_name(kind), session_id, now };
 	int rc;
 
 	ids_uuid7(id);
@@ -49,7 +50,7 @@ int store_job_add(struct db *db, const char *tenant_id, const char *kind,
 	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
 	             5, params, NULL);
 	if (rc == DB_OK)
-		rc = db_notify(db, "kaiden_jobs", id);
+		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }
 

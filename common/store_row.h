@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "compat.h"
 #include "ids.h"
+#include "seam.h"
 
 struct db;
 struct db_res;
@@ -87,10 +88,10 @@ int store_sql_search(struct buf *sql, const char **params, int *nparams, const c
  * serialises writers anyway. */
 int store_device_lock(struct db *db, const char *tenant, const char *device, int exclusive) WUR;
 
-/* Inserts a job for a session, queued and due at now (the caller's transaction time),
- * into the open transaction, and NOTIFYs kaiden_jobs with its id (delivered at commit).
- * STORE_OK, STORE_ERR or STORE_BUSY. */
-int store_job_add(struct db *db, const char *tenant_id, const char *kind,
+/* Inserts a job of that kind for a session, queued and due at now (the caller's
+ * transaction time), into the open transaction, and NOTIFYs SEAM_CHANNEL_JOBS with its id
+ * (delivered at commit). STORE_OK, STORE_ERR or STORE_BUSY. */
+int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now) WUR;
 
 /* The first value of the first row of sql: 1 and a copy into out (out may be NULL; a

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_row.h"
 #include "store_tenant.h"
 
@@ -83,16 +84,17 @@ int store_session_create(struct db *db, const char *tenant_id,
 		goto out;
 	}
 	{
-		const char *params[12] = { id,           tenant,   device,   short_id,
+		const char *params[13] = { id,           tenant,   device,   short_id,
 		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
-		                           ssh_port,     web_port, now, s->engineer_id ? engineer : NULL };
+		                           ssh_port,     web_port, now, s->engineer_id ? engineer : NULL,
+		                           seam_status_name(SEAM_STATUS_PENDING) };
 		rc = db_exec(db,
 		             "INSERT INTO sessions (id, tenant_id, device_id, short_id, status, "
 		             "public_url, ssh_hostname, engineer_name, notes, ssh_port, web_port, "
 		             "started_at, created_at, updated_at, engineer_id) VALUES ($1, $2, $3, "
-		             "$4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)"
+		             "$4, $13, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)"
 		             SESSION_RETURNING,
-		             12, params, &res);
+		             13, params, &res);
 	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
@@ -101,7 +103,7 @@ int store_session_create(struct db *db, const char *tenant_id,
 	rc = store_row_json(res, 0, session_cols, SESSION_NCOLS, &session);
 	if (rc != STORE_OK)
 		goto out;
-	rc = store_job_add(db, tenant, "session.start", id, now);
+	rc = store_job_add(db, tenant, SEAM_JOB_SESSION_START, id, now);
 	if (rc != STORE_OK)
 		goto out;
 	rc = db_commit(db);
@@ -180,7 +182,9 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
                       json_object **out, int *changed)
 {
 	char tenant[UUID_STR_LEN], session_id[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[3] = { tenant, session_id, now };
+	const char *params[6] = { tenant, session_id, now, seam_status_name(SEAM_STATUS_ENDING),
+		                  seam_status_name(SEAM_STATUS_PENDING),
+		                  seam_status_name(SEAM_STATUS_ACTIVE) };
 	struct db_res *res = NULL;
 	json_object *session = NULL;
 	int did = 0, rc;
@@ -194,10 +198,10 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
 	/* The state test is in the UPDATE itself, so of two concurrent ends only one
 	 * changes the row (and queues a job). */
 	rc = db_exec(db,
-	             "UPDATE sessions SET status = 'ending', updated_at = $3 "
-	             "WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'active')"
+	             "UPDATE sessions SET status = $4, updated_at = $3 "
+	             "WHERE tenant_id = $1 AND id = $2 AND status IN ($5, $6)"
 	             SESSION_RETURNING,
-	             3, params, &res);
+	             6, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
@@ -206,7 +210,7 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
 		did = 1;
 		rc = store_row_json(res, 0, session_cols, SESSION_NCOLS, &session);
 		if (rc == STORE_OK)
-			rc = store_job_add(db, tenant, "session.end", session_id, now);
+			rc = store_job_add(db, tenant, SEAM_JOB_SESSION_END, session_id, now);
 		if (rc != STORE_OK)
 			goto out;
 		rc = db_commit(db);

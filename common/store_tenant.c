@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_archive.h"
 #include "store_row.h"
 
@@ -410,7 +411,7 @@ int store_tenant_delete(struct db *db, const char *id)
 	 * the session removes: deleting its row would orphan them. */
 	rc = store_one_value(db,
 	               "SELECT id FROM sessions WHERE tenant_id = $1 AND "
-	               "status IN ('pending', 'active', 'ending') LIMIT 1",
+	               "status IN " SEAM_SQL_LIVE " LIMIT 1",
 	               1, params, NULL, 0, NULL);
 	if (rc != 0) {
 		rc = rc > 0 ? STORE_CONFLICT : rc;
@@ -502,7 +503,7 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	                       ? "SELECT count(*) FROM devices WHERE tenant_id = $1 AND "
 	                         "deleted_at IS NULL"
 	                       : "SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "
-	                         "status IN ('pending', 'active', 'ending')",
+	                         "status IN " SEAM_SQL_LIVE,
 	               1, params, count, sizeof(count), NULL);
 	if (rc < 0)
 		return rc;
@@ -523,7 +524,7 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	"(SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL AND "      \
 	"status = 'online'), "                                                                \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "                            \
-	"status IN ('pending', 'active', 'ending')), "                                        \
+	"status IN " SEAM_SQL_LIVE "), "                                                      \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
 	static const char sql_pg[] = USAGE_COUNTS
 		"(SELECT coalesce(sum(extract(epoch FROM (coalesce(ended_at, CAST($3 AS timestamptz)) "

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seam.h"
 #include "store_row.h"
 
 static const char *const field_columns[STORE_TUNNEL__MAX] = {
@@ -113,10 +114,10 @@ int store_tunnel_set_id(struct db *db, const char *tenant_id, const char *id,
 }
 
 int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
-                          const char *step, const char *error)
+                          enum seam_step step, const char *error)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[5] = { tenant, session, step, now, error };
+	const char *params[5] = { tenant, session, seam_step_name(step), now, error };
 	int rc;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
@@ -132,24 +133,17 @@ int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
 	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
 }
 
-#define MAX_FROM 5
 
 /* Splits "a|b|c" into words[] (copies in store); the count, or -1 if too many. */
-static int split_statuses(const char *list, char store[MAX_FROM][16], const char *words[])
+/* The string forms of the statuses in mask into words (SEAM_STATUS__MAX room); how
+ * many. */
+static int status_words(unsigned mask, const char *words[])
 {
 	int n = 0;
 
-	for (const char *p = list; p && *p;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (n == MAX_FROM || len == 0 || len >= 16)
-			return -1;
-		memcpy(store[n], p, len);
-		store[n][len] = '\0';
-		words[n] = store[n];
-		n++;
-		p = bar ? bar + 1 : p + len;
-	}
+	for (int k = 0; k < SEAM_STATUS__MAX; k++)
+		if (mask & SEAM_STATUS_BIT(k))
+			words[n++] = seam_status_name((enum seam_status)k);
 	return n;
 }
 
@@ -165,12 +159,11 @@ static int sql_in(struct buf *sql, int first, int n)
 }
 
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
-                      const char *from, const char *status, const char *step,
+                      unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	char from_store[MAX_FROM][16];
-	const char *params[6 + MAX_FROM];
+	const char *params[6 + SEAM_STATUS__MAX];
 	int nfrom = 0, rc = STORE_ERR;
 	struct buf sql;
 
@@ -180,23 +173,17 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	store_time(0, now);
 	params[0] = tenant;
 	params[1] = session;
-	params[2] = status;
-	params[3] = step;
+	params[2] = seam_status_name(status);
+	params[3] = seam_step_name(step);
 	params[4] = now;
 	params[5] = error; /* NULL keeps the error, "" clears it */
-	if (from) {
-		nfrom = split_statuses(from, from_store, params + 6);
-		if (nfrom <= 0) {
-			log_error("session=%s move: bad status list", session);
-			goto out;
-		}
-	}
+	nfrom = status_words(from, params + 6);
 	if (buf_printf(&sql,
 	               "UPDATE sessions SET status = $3, step = $4, updated_at = $5, error = "
 	               "CASE WHEN CAST($6 AS TEXT) IS NULL THEN error "
 	               "ELSE NULLIF(CAST($6 AS TEXT), '') END%s "
 	               "WHERE tenant_id = $1 AND id = $2",
-	               strcmp(status, "ended") == 0 || strcmp(status, "failed") == 0
+	               status == SEAM_STATUS_ENDED || status == SEAM_STATUS_FAILED
 	                       ? ", ended_at = $5"
 	                       : "") != 0)
 		goto out;
@@ -211,7 +198,7 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 		*changed = db_changes(db) == 1;
 	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
 	 * notification costs a poll interval, so a failure here is not the caller's. */
-	if (db_changes(db) == 1 && db_notify(db, "kaiden_events", session) != DB_OK)
+	if (db_changes(db) == 1 && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
 		log_warn("session=%s state change not notified", session);
 	rc = STORE_OK;
 out:
@@ -233,10 +220,11 @@ int store_tunnel_short_state(struct db *db, const char *short_id, enum store_sho
 	}
 	for (int i = 0; i < db_res_rows(res); i++) {
 		const char *status = db_res_get(res, i, 0);
-		state = status && (strcmp(status, "pending") == 0 || strcmp(status, "active") == 0 ||
-		                   strcmp(status, "ending") == 0)
-		                ? STORE_SHORT_LIVE
-		                : state == STORE_SHORT_LIVE ? state : STORE_SHORT_DONE;
+		enum seam_status st;
+		int live = seam_status_parse(status, &st) == 0 &&
+		           (SEAM_STATUSES_LIVE & SEAM_STATUS_BIT(st));
+		state = live ? STORE_SHORT_LIVE
+		             : state == STORE_SHORT_LIVE ? state : STORE_SHORT_DONE;
 	}
 	db_res_free(res);
 	*out = state;
@@ -247,7 +235,9 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
                      struct store_tunnel_due *due, int max, int *n)
 {
 	char started_before[TIMESTAMP_LEN], seen_before[TIMESTAMP_LEN], limit[16];
-	const char *params[3] = { started_before, seen_before, limit };
+	const char *params[5] = { started_before, seen_before, limit,
+		                  seam_status_name(SEAM_STATUS_PENDING),
+		                  seam_status_name(SEAM_STATUS_ACTIVE) };
 	struct db_res *res = NULL;
 	int rows, rc;
 
@@ -260,10 +250,10 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
 	             "CASE WHEN s.started_at < $1 THEN 0 ELSE 1 END "
 	             "FROM sessions s JOIN devices d "
 	             "ON d.tenant_id = s.tenant_id AND d.id = s.device_id "
-	             "WHERE s.status IN ('pending', 'active') AND (s.started_at < $1 OR "
+	             "WHERE s.status IN ($4, $5) AND (s.started_at < $1 OR "
 	             "(d.status = 'offline' AND COALESCE(d.last_seen, s.started_at) < $2)) "
 	             "ORDER BY s.started_at LIMIT $3",
-	             3, params, &res);
+	             5, params, &res);
 	if (rc != DB_OK) {
 		db_res_free(res);
 		return store_rc_of(rc);
@@ -283,12 +273,12 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
 	return STORE_OK;
 }
 
-int store_tunnel_device_sessions(struct db *db, const char *device_id, const char *statuses,
+int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned statuses,
                                  char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
                                  int max, int *n)
 {
-	char device[UUID_STR_LEN], limit[16], words_store[MAX_FROM][16];
-	const char *params[2 + MAX_FROM];
+	char device[UUID_STR_LEN], limit[16];
+	const char *params[2 + SEAM_STATUS__MAX];
 	struct db_res *res = NULL;
 	struct buf sql;
 	int nwords, rows, rc = STORE_ERR;
@@ -299,7 +289,7 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, const cha
 	snprintf(limit, sizeof(limit), "%d", max);
 	params[0] = device;
 	params[1] = limit;
-	nwords = split_statuses(statuses, words_store, params + 2);
+	nwords = status_words(statuses, params + 2);
 	if (nwords <= 0)
 		goto out;
 	if (buf_puts(&sql, "SELECT id, tenant_id FROM sessions WHERE device_id = $1 AND status") !=
@@ -327,13 +317,10 @@ out:
 	return rc;
 }
 
-const char *const store_tunnel_statuses[STORE_TUNNEL_NSTATUS] = { "pending", "active", "ending",
-	                                                          "ended", "failed" };
-
-int store_tunnel_count(struct db *db, long counts[STORE_TUNNEL_NSTATUS])
+int store_tunnel_count(struct db *db, long counts[SEAM_STATUS__MAX])
 {
 	struct db_res *res = NULL;
-	long c[STORE_TUNNEL_NSTATUS] = { 0 };
+	long c[SEAM_STATUS__MAX] = { 0 };
 	int rc;
 
 	rc = db_exec(db, "SELECT status, count(*) FROM sessions GROUP BY status", 0, NULL, &res);
@@ -343,9 +330,9 @@ int store_tunnel_count(struct db *db, long counts[STORE_TUNNEL_NSTATUS])
 	}
 	for (int i = 0; i < db_res_rows(res); i++) {
 		const char *status = db_res_get(res, i, 0), *n = db_res_get(res, i, 1);
-		for (int k = 0; k < STORE_TUNNEL_NSTATUS; k++)
-			if (status && n && strcmp(status, store_tunnel_statuses[k]) == 0)
-				c[k] = atol(n);
+		enum seam_status k;
+		if (n && seam_status_parse(status, &k) == 0)
+			c[k] = atol(n);
 	}
 	db_res_free(res);
 	memcpy(counts, c, sizeof(c));

@@ -10,6 +10,7 @@
 
 #include "compat.h"
 #include "ids.h"
+#include "seam.h"
 #include "store.h"
 
 struct db;
@@ -60,13 +61,14 @@ int store_tunnel_set_id(struct db *db, const char *tenant_id, const char *id,
 
 /* Writes step, and error unless it is NULL ("" clears it). */
 int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
-                          const char *step, const char *error) WUR;
+                          enum seam_step step, const char *error) WUR;
 
 /* Moves the session to status (with step, and error unless NULL) if its status is one
- * of from ("pending|active", NULL: any); "ended" and "failed" also set ended_at.
- * *changed (may be NULL) gets 1 when the row moved, 0 when its status was not in from. */
+ * of from (SEAM_STATUS_BIT()s or'ed together; 0: any); ended and failed also set
+ * ended_at. *changed (may be NULL) gets 1 when the row moved, 0 when its status was not
+ * in from. */
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
-                      const char *from, const char *status, const char *step,
+                      unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed) WUR;
 
 /* What this database knows of a short id (platform-wide), for the orphan sweep. */
@@ -91,16 +93,13 @@ struct store_tunnel_due {
 int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
                      struct store_tunnel_due *due, int max, int *n) WUR;
 
-/* Platform-wide: the sessions of a device in the given statuses ("active|ending"),
- * up to max, ids into ids[]. *n gets how many. */
-int store_tunnel_device_sessions(struct db *db, const char *device_id, const char *statuses,
+/* Platform-wide: the sessions of a device in the given statuses (SEAM_STATUS_BIT()s
+ * or'ed together), up to max, ids into ids[]. *n gets how many. */
+int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned statuses,
                                  char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
                                  int max, int *n) WUR;
 
-/* Platform-wide: how many sessions are in each status, in the order pending, active,
- * ending, ended, failed. */
-#define STORE_TUNNEL_NSTATUS 5
-extern const char *const store_tunnel_statuses[STORE_TUNNEL_NSTATUS];
-int store_tunnel_count(struct db *db, long counts[STORE_TUNNEL_NSTATUS]) WUR;
+/* Platform-wide: how many sessions are in each status, indexed by enum seam_status. */
+int store_tunnel_count(struct db *db, long counts[SEAM_STATUS__MAX]) WUR;
 
 #endif

@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "ids.h"
 #include "jsonx.h"
+#include "seam.h"
 #include "store.h"
 #include "store_tenant.h"
 
@@ -88,8 +89,6 @@ out:
 
 void h_sessions_list(struct req *r, struct resp *rs)
 {
-	static const char *const statuses[] = { "pending", "active", "ending", "ended", "failed",
-	                                        NULL };
 	struct store_page page;
 	struct store_list list;
 	char cursor[UUID_STR_LEN], device_id[UUID_STR_LEN];
@@ -107,7 +106,7 @@ void h_sessions_list(struct req *r, struct resp *rs)
 		why = "must be a device id";
 		goto bad_query;
 	}
-	if (req_query_enum(r, "status", statuses, &status) < 0) {
+	if (req_query_enum(r, "status", seam_statuses, &status) < 0) {
 		bad = "status";
 		why = "must be pending, active, ending, ended or failed";
 		goto bad_query;

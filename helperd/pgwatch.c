@@ -16,6 +16,7 @@
 #include "pgwatch.h"
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "seam.h"
 
-#define CHANNEL "kaiden_jobs"
+#define CHANNEL seam_channel_name(SEAM_CHANNEL_JOBS)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_MS 15000
@@ -168,7 +170,7 @@ static int listen_result(void)
 		if (!res)
 			return ok ? 1 : -1;
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			log_error("db=postgres LISTEN " CHANNEL " failed: %s", PQresultErrorMessage(res));
+			log_error("db=postgres LISTEN %s failed: %s", CHANNEL, PQresultErrorMessage(res));
 			ok = 0;
 		}
 		PQclear(res);
@@ -190,7 +192,7 @@ static void on_listening(void)
 		if (db_ping(helperd.db) != 0)
 			log_warn("db=postgres main connection still down after the listen reconnect");
 	} else {
-		log_info("db=postgres listening on " CHANNEL);
+		log_info("db=postgres listening on %s", CHANNEL);
 	}
 	w.ever_listened = 1;
 	jobs_kick();
@@ -199,6 +201,7 @@ static void on_listening(void)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	PostgresPollingStatusType ps;
+	char listen[64];
 	int flush, r;
 
 	(void)h;
@@ -220,8 +223,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
 				fail("cannot watch the socket");
 			return;
 		}
-		/* Connected. */
-		if (PQsetnonblocking(w.conn, 1) != 0 || !PQsendQuery(w.conn, "LISTEN " CHANNEL)) {
+		/* Connected. The channel's name is a fixed identifier (seam.c). */
+		snprintf(listen, sizeof(listen), "LISTEN %s", CHANNEL);
+		if (PQsetnonblocking(w.conn, 1) != 0 || !PQsendQuery(w.conn, listen)) {
 			fail(PQerrorMessage(w.conn));
 			return;
 		}

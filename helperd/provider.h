@@ -1,18 +1,31 @@
-/* provider.h: what the session machine (session.c) asks of a tunnel provider.
+/* provider.h: what the session machine (session.c) asks of a tunnel provider, as one
+ * table of functions, and the choice of the provider at start-up (provider.c).
  *
  * A provider makes and unmakes the public side of a session: provision creates (or,
  * after a lost reply or a restart, finds and adopts) every object the session needs
  * and hands back the token the agent runs its tunnel with; teardown deletes whatever
  * the row says exists. Both work on the machine's copy of the row (struct
  * store_tunnel, borrowed until the callback or a cancel), write each object's id and
- * each step to the database before going on, and resume from the recorded step.
- * token only fetches the tunnel token of a session that is already active again, for
- * restarting its connector; it reads the copy and writes nothing.
+ * each step (seam.h's steps) to the database before going on, and resume from the
+ * recorded step. token only fetches the tunnel token of a session that is already
+ * active again, for restarting its connector; it reads the copy and writes nothing.
  *
- * The one provider so far is Cloudflare (tunnel_cf.c; its orphan sweep in sweep_cf.c). */
+ * Every operation is asynchronous: its callback runs later on helperd's loop, exactly
+ * once unless the operation is cancelled, never before the call that started it has
+ * returned.
+ *
+ *   provider     file(s)                   what it does
+ *   none         tunnel_none.c             refuses every session with a reason that
+ *                                          names the settings to set; makes nothing
+ *   cloudflare   tunnel_cf.c, sweep_cf.c   a tunnel, two Access apps, ingress, two DNS
+ *                                          records per session; an orphan sweep
+ *   relay        (issue 9, not yet)        helperd carries the bytes itself
+ *
+ * session.c holds the chosen table and never asks which provider it is. */
 #ifndef KAIDEN_PROVIDER_H
 #define KAIDEN_PROVIDER_H
 
+#include <stddef.h>
 #include "compat.h"
 #include "store_tunnel.h"
 
@@ -32,44 +45,53 @@ struct tunnel_result {
 
 typedef void (*tunnel_done_fn)(void *arg, const struct tunnel_result *res);
 
+/* One operation in flight; each provider defines it in its own file. */
 struct tunnel_op;
 
-/* The steps written to sessions.step, in the order they happen. session.c adds its own
- * ("agent", "active", "stop", "ended", "failed"). */
-#define TUNNEL_STEP_TUNNEL "tunnel"
-#define TUNNEL_STEP_ACCESS "access"
-#define TUNNEL_STEP_CONFIG "config"
-#define TUNNEL_STEP_DNS "dns"
-#define TUNNEL_STEP_TOKEN "token"
-#define TUNNEL_STEP_DNS_DELETE "dns_delete"
-#define TUNNEL_STEP_TUNNEL_DELETE "tunnel_delete"
+struct tunnel_provider {
+	const char *name;  /* as in the logs: "none", "cloudflare" */
+	const char *label; /* as in a sentence: "Cloudflare" */
+	/* The settings check: the environment names of the settings this provider needs
+	 * that are not set, ", "-separated into out (size bytes); "" when complete. */
+	void (*missing_settings)(char *out, size_t size);
+	/* Starts the provider from its settings (after missing_settings found none
+	 * missing). 0, or -1 when it cannot be used (logged). */
+	int (*init)(void);
+	void (*shutdown)(void);
+	/* Why session t cannot be provisioned (a sentence, borrowed), or NULL. */
+	const char *(*cannot_provision)(const struct store_tunnel *t);
+	/* Why the tunnel of active session t cannot be started again, or NULL. */
+	const char *(*cannot_restore)(const struct store_tunnel *t);
+	/* The operations. Each returns NULL on a setup failure (no callback). They are
+	 * called only when cannot_provision (provision) or cannot_restore (token)
+	 * returned NULL, so a provider that refuses every session leaves them NULL. */
+	struct tunnel_op *(*provision)(struct store_tunnel *t, tunnel_done_fn done, void *arg);
+	struct tunnel_op *(*token)(struct store_tunnel *t, tunnel_done_fn done, void *arg);
+	/* NULL: the provider makes nothing outside helperd, so the end path has nothing to
+	 * delete and finishes at once. */
+	struct tunnel_op *(*teardown)(struct store_tunnel *t, tunnel_done_fn done, void *arg);
+	/* Stops an operation; its callback is not called. */
+	void (*cancel)(struct tunnel_op *op);
+	/* Deletes this install's objects left behind by sessions that are no longer live.
+	 * One sweep at a time; done (may be NULL) runs when it has finished. NULL: the
+	 * provider leaves nothing behind. */
+	void (*sweep)(void (*done)(void *arg, int deleted), void *arg);
+};
 
-/* ---- Cloudflare (tunnel_cf.c) ---------------------------------------------------- */
+extern const struct tunnel_provider tunnel_provider_none;
+extern const struct tunnel_provider tunnel_provider_cf;
 
-/* Starts the API client (cf.h) from the cloudflare.* settings, unless a test has
- * started it already. 0 or -1. */
-int tunnel_cf_init(void) WUR;
-void tunnel_cf_shutdown(void);
-/* Why session t cannot be provisioned, or NULL: cloudflare.access_allow is malformed,
- * or it is empty and the session has no engineer with an email (Access would let
- * nobody in). */
-const char *tunnel_cf_cannot_provision(const struct store_tunnel *t);
-/* NULL on a setup failure (no callback). */
-struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg);
-struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg);
-/* The token of the session's existing tunnel (t's tunnel id), fetched again, for an
- * active session whose cloudflared must be started anew (session.c's restore). One
- * call; writes nothing to the database, so the row keeps its status and step. The
- * token comes in the result as for provision. NULL on a setup failure, or when t has
- * no tunnel id (no callback). */
-struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg);
-/* Stops an operation; its callback is not called. */
-void tunnel_cf_cancel(struct tunnel_op *op);
-/* Deletes this install's orphans (sweep_cf.c): DNS records, tunnels and Access
- * applications named for its sessions (kaiden-sess-<install>-<short>) that are not live
- * (pending, active or ending), paging through the lists; another install's objects in
- * the same account are never touched. One sweep at a time; done (may be NULL) runs when
- * it has finished. */
-void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg);
+/* tunnel_none.c: the sentence every session is refused with (copied). */
+void tunnel_none_set_reason(const char *reason);
+
+/* ---- the choice (provider.c) ----------------------------------------------------- */
+
+/* Chooses and starts the provider, once at start-up: Cloudflare when its settings are
+ * complete and it starts, else "none", whose reason says which settings to set or that
+ * Cloudflare could not start (logged clearly either way). Never NULL; borrowed until
+ * provider_stop. (Issue 9's tunnel.provider setting and the relay plug in here.) */
+const struct tunnel_provider *provider_start(void);
+/* Shuts the chosen provider down. */
+void provider_stop(void);
 
 #endif

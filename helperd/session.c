@@ -1,6 +1,7 @@
 /* session.c: the session lifecycle, a persisted state machine per session
- * (docs/architecture.md, "Session lifecycle"; the provider's own steps are in
- * tunnel_cf.c).
+ * (docs/architecture.md, "Session lifecycle"). It reaches the tunnel provider only
+ * through provider.h's table (chosen once at start-up); the Cloudflare provider's own
+ * steps are in tunnel_cf.c.
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
@@ -47,7 +48,7 @@
  * Restore (active stays active; nothing is written to the row):
  *
  *   (no machine)  --heartbeat lacks an active session, or tunnel.failed for one-->
- *                 token: the provider fetches the tunnel token again (tunnel_cf_token)
+ *                 token: the provider fetches the tunnel token again (its token)
  *   token OK      -> tunnel.start sent; waiting for tunnel.ready up to
  *                    session.ready_timeout
  *   tunnel.ready  -> restored (machine freed)
@@ -67,7 +68,8 @@
  * start job stays running (leased, renewed by jobs.c) while the agent is waited for.
  *
  * The "none" provider (Cloudflare settings incomplete) fails every start at once with
- * a reason that names the settings to set; an end of such a session just ends it.
+ * a reason that names the settings to set (its cannot_provision); it has no teardown,
+ * so an end of such a session just ends it.
  *
  * Tunnel tokens pass through memory only: from the provider to hub_send, then wiped. */
 #include "session.h"
@@ -87,8 +89,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
-#include "store_tunnel.h"
 #include "provider.h"
+#include "seam.h"
+#include "store_tunnel.h"
 
 #define START_DEADLINE_S 600    /* transient trouble is retried this long, then fails */
 #define STOP_TIMEOUT_MS 10000   /* how long tunnel.stopped is waited for */
@@ -96,12 +99,6 @@
 #define SWEEP_DUE_MAX 100
 #define RUNNING_MAX 64          /* live sessions per device a heartbeat is compared with */
 #define RESTORE_EVERY_MS 30000  /* at most one restore of a session this often */
-
-#define STEP_AGENT "agent"
-#define STEP_ACTIVE "active"
-#define STEP_STOP "stop"
-#define STEP_ENDED "ended"
-#define STEP_FAILED "failed"
 
 enum phase {
 	PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN,
@@ -128,8 +125,7 @@ struct sess {
 };
 
 static struct {
-	int cloudflare;        /* 0: the "none" provider */
-	char none_reason[512];
+	const struct tunnel_provider *provider; /* chosen by session_init */
 	struct sess *all;
 	/* the last restore attempts, at most one per session per RESTORE_EVERY_MS (the
 	 * oldest entry makes room: a full table only lets a restore come a little early) */
@@ -181,7 +177,7 @@ static void sess_free(struct sess *s)
 			break;
 		}
 	if (s->op)
-		tunnel_cf_cancel(s->op);
+		S.provider->cancel(s->op);
 	uv_timer_stop(s->timer);
 	uv_close((uv_handle_t *)s->timer, close_free);
 	free(s);
@@ -284,7 +280,7 @@ static int wait_for_agent(struct sess *s)
 static void finish_path(struct sess *s, const char *cleanup_problem)
 {
 	char error[1024];
-	const char *status = s->compensating ? "failed" : "ended";
+	enum seam_status status = s->compensating ? SEAM_STATUS_FAILED : SEAM_STATUS_ENDED;
 	int changed = 0, rc;
 
 	if (s->compensating)
@@ -293,11 +289,12 @@ static void finish_path(struct sess *s, const char *cleanup_problem)
 		         cleanup_problem ? "; the sweep will retry)" : "");
 	else if (cleanup_problem)
 		snprintf(error, sizeof(error), "clean-up: %s; the sweep will retry", cleanup_problem);
-	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending|active|ending", status,
-	                       s->compensating ? STEP_FAILED : STEP_ENDED,
+	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, SEAM_STATUSES_LIVE, status,
+	                       s->compensating ? SEAM_STEP_FAILED : SEAM_STEP_ENDED,
 	                       s->compensating || cleanup_problem ? error : NULL, &changed);
 	if (rc != STORE_OK) {
-		log_error("session=%s could not be recorded as %s; will retry", s->t.id, status);
+		log_error("session=%s could not be recorded as %s; will retry", s->t.id,
+		          seam_status_name(status));
 		requeue_jobs(s, "the database did not take the session's end");
 		sess_free(s);
 		return;
@@ -337,11 +334,11 @@ static void begin_teardown(struct sess *s)
 {
 	uv_timer_stop(s->timer);
 	s->phase = PH_TEARDOWN;
-	if (!S.cloudflare) {
-		finish_path(s, NULL); /* the "none" provider made nothing */
+	if (!S.provider->teardown) {
+		finish_path(s, NULL); /* the provider made nothing */
 		return;
 	}
-	s->op = tunnel_cf_teardown(&s->t, torn_down, s);
+	s->op = S.provider->teardown(&s->t, torn_down, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start the clean-up");
 		sess_free(s);
@@ -365,13 +362,13 @@ static void begin_stop(struct sess *s)
 
 	uv_timer_stop(s->timer);
 	s->phase = PH_STOP;
-	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_STOP,
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
 	                          s->compensating ? s->reason : NULL) != STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
 		sess_free(s);
 		return;
 	}
-	snprintf(s->t.step, sizeof(s->t.step), STEP_STOP);
+	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_STOP));
 	if (!s->agent_maybe_running || !hub_online(s->t.device_id)) {
 		begin_teardown(s);
 		return;
@@ -434,6 +431,7 @@ static void ready_timeout(uv_timer_t *t)
 static void provisioned(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
+	enum seam_step step;
 	char reason[700];
 
 	s->op = NULL;
@@ -455,8 +453,9 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 		/* The row shows what is being waited for (the API returns it while pending);
 		 * the final error, if it comes to that, names it too. */
 		log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, res->reason);
-		if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, s->t.step,
-		                          res->reason) != STORE_OK)
+		if (seam_step_parse(s->t.step, &step) != 0 ||
+		    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, res->reason) !=
+		            STORE_OK)
 			log_warn("session=%s could not record why its start is paused", s->t.id);
 		requeue_jobs(s, res->reason);
 		sess_free(s);
@@ -466,13 +465,13 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 		fail_start(s, res->reason);
 		return;
 	}
-	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, STEP_AGENT, NULL) !=
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_AGENT, NULL) !=
 	    STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
 		sess_free(s);
 		return;
 	}
-	snprintf(s->t.step, sizeof(s->t.step), STEP_AGENT);
+	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_AGENT));
 	if (!hub_online(s->t.device_id)) {
 		if (!wait_for_agent(s))
 			fail_start(s, "device is offline");
@@ -492,8 +491,9 @@ static void agent_ready(struct sess *s)
 	int changed = 0;
 
 	uv_timer_stop(s->timer);
-	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, "pending", "active",
-	                      STEP_ACTIVE, "", &changed) != STORE_OK) {
+	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id,
+	                      SEAM_STATUS_BIT(SEAM_STATUS_PENDING), SEAM_STATUS_ACTIVE,
+	                      SEAM_STEP_ACTIVE, "", &changed) != STORE_OK) {
 		/* The agent runs the tunnel; a new claim re-sends tunnel.start (idempotent). */
 		requeue_jobs(s, "the database did not take the session's activation");
 		sess_free(s);
@@ -521,13 +521,8 @@ static void agent_ready(struct sess *s)
 
 static void begin_start(struct sess *s)
 {
-	const char *refusal;
+	const char *refusal = S.provider->cannot_provision(&s->t);
 
-	if (!S.cloudflare) {
-		fail_start(s, S.none_reason);
-		return;
-	}
-	refusal = tunnel_cf_cannot_provision(&s->t);
 	if (refusal) {
 		fail_start(s, refusal);
 		return;
@@ -547,7 +542,7 @@ static void begin_start(struct sess *s)
 		return;
 	}
 	s->phase = PH_PROVISION;
-	s->op = tunnel_cf_provision(&s->t, provisioned, s);
+	s->op = S.provider->provision(&s->t, provisioned, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start provisioning");
 		sess_free(s);
@@ -632,6 +627,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 {
 	struct store_tunnel t;
 	struct sess *s;
+	const char *refusal;
 
 	if (helperd.stopping || sess_find(id) || !restore_due(id))
 		return;
@@ -639,11 +635,12 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 		log_warn("session=%s %s, but it could not be loaded to restore it", id, why);
 		return;
 	}
-	if (strcmp(t.status, "active") != 0 || !hub_online(t.device_id))
+	if (!seam_status_is(t.status, SEAM_STATUS_ACTIVE) || !hub_online(t.device_id))
 		return;
-	if (!S.cloudflare || !t.ids[STORE_TUNNEL_ID][0]) {
+	refusal = S.provider->cannot_restore(&t);
+	if (refusal) {
 		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
-		         S.cloudflare ? "it has no tunnel id" : S.none_reason);
+		         refusal);
 		return;
 	}
 	s = sess_new(&t);
@@ -651,7 +648,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 		return;
 	log_warn("session=%s device=%s %s; restoring it", t.id, t.device_id, why);
 	s->phase = PH_RESTORE;
-	s->op = tunnel_cf_token(&s->t, restore_token, s);
+	s->op = S.provider->token(&s->t, restore_token, s);
 	if (!s->op)
 		restore_end(s, "could not ask the provider for the tunnel token");
 }
@@ -663,7 +660,7 @@ static void restore_abandon(struct sess *s)
 {
 	log_info("session=%s ending during a restore of its tunnel", s->t.id);
 	if (s->op) {
-		tunnel_cf_cancel(s->op);
+		S.provider->cancel(s->op);
 		s->op = NULL;
 	}
 	uv_timer_stop(s->timer);
@@ -673,10 +670,16 @@ static void restore_abandon(struct sess *s)
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
+/* A step of the provider's teardown (past the stop). */
+static int is_provider_teardown_step(const char *step)
+{
+	return seam_step_is(step, SEAM_STEP_DNS_DELETE) ||
+	       seam_step_is(step, SEAM_STEP_TUNNEL_DELETE);
+}
+
 static int is_teardown_step(const char *step)
 {
-	return strcmp(step, STEP_STOP) == 0 || strcmp(step, TUNNEL_STEP_DNS_DELETE) == 0 ||
-	       strcmp(step, TUNNEL_STEP_TUNNEL_DELETE) == 0;
+	return seam_step_is(step, SEAM_STEP_STOP) || is_provider_teardown_step(step);
 }
 
 static void start_job(const struct store_job *job)
@@ -699,7 +702,7 @@ static void start_job(const struct store_job *job)
 		            "the session could not be loaded", retry_delay(job->attempts));
 		return;
 	}
-	if (strcmp(t.status, "pending") != 0) {
+	if (!seam_status_is(t.status, SEAM_STATUS_PENDING)) {
 		jobs_finish(job->id, "done", NULL, 0);
 		return;
 	}
@@ -715,7 +718,7 @@ static void start_job(const struct store_job *job)
 		snprintf(s->reason, sizeof(s->reason), "%s", t.error[0] ? t.error : "the start failed");
 		s->compensating = 1;
 		s->agent_maybe_running = 1;
-		if (strcmp(t.step, STEP_STOP) == 0)
+		if (seam_step_is(t.step, SEAM_STEP_STOP))
 			begin_stop(s);
 		else
 			begin_teardown(s);
@@ -769,7 +772,8 @@ static void end_job(const struct store_job *job)
 		            "the session could not be loaded", retry_delay(job->attempts));
 		return;
 	}
-	if (strcmp(t.status, "ended") == 0 || strcmp(t.status, "failed") == 0) {
+	if (seam_status_is(t.status, SEAM_STATUS_ENDED) ||
+	    seam_status_is(t.status, SEAM_STATUS_FAILED)) {
 		jobs_finish(job->id, "done", NULL, 0);
 		return;
 	}
@@ -784,8 +788,7 @@ static void end_job(const struct store_job *job)
 	s->agent_maybe_running = 1;
 	log_info("session=%s device=%s ending (attempt %d, step %s)", t.id, t.device_id,
 	         job->attempts, t.step[0] ? t.step : "-");
-	if (strcmp(t.step, TUNNEL_STEP_DNS_DELETE) == 0 ||
-	    strcmp(t.step, TUNNEL_STEP_TUNNEL_DELETE) == 0)
+	if (is_provider_teardown_step(t.step))
 		begin_teardown(s);
 	else
 		begin_stop(s);
@@ -793,13 +796,22 @@ static void end_job(const struct store_job *job)
 
 void session_job_start(const struct store_job *job)
 {
-	if (strcmp(job->kind, "session.start") == 0)
-		start_job(job);
-	else if (strcmp(job->kind, "session.end") == 0)
-		end_job(job);
-	else {
+	enum seam_job kind;
+
+	if (seam_job_parse(job->kind, &kind) != 0) {
 		log_error("job=%s unknown kind %s", job->id, job->kind);
 		jobs_finish(job->id, "failed", "unknown job kind", 0);
+		return;
+	}
+	switch (kind) {
+	case SEAM_JOB_SESSION_START:
+		start_job(job);
+		break;
+	case SEAM_JOB_SESSION_END:
+		end_job(job);
+		break;
+	case SEAM_JOB__MAX:
+		break;
 	}
 }
 
@@ -813,7 +825,8 @@ static void failed_unawaited(const char *device_id, const char *sid, const char 
 	char what[1200];
 	int n = 0;
 
-	if (store_tunnel_device_sessions(helperd.db, device_id, "active", ids, tenants,
+	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
+	                                 ids, tenants,
 	                                 RUNNING_MAX, &n) != STORE_OK)
 		return;
 	for (int k = 0; k < n; k++)
@@ -904,9 +917,10 @@ void session_agent_running(const char *device_id, json_object *sessions)
 	                   : 0;
 	int nlive = 0, nactive = 0;
 
-	if (store_tunnel_device_sessions(helperd.db, device_id, "pending|active|ending", ids, NULL,
+	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUSES_LIVE, ids, NULL,
 	                                 RUNNING_MAX, &nlive) != STORE_OK ||
-	    store_tunnel_device_sessions(helperd.db, device_id, "active", active, tenants,
+	    store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
+	                                 active, tenants,
 	                                 RUNNING_MAX, &nactive) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -941,7 +955,7 @@ void session_agent_running(const char *device_id, json_object *sessions)
 void session_sweep(void)
 {
 	struct store_tunnel_due due[SWEEP_DUE_MAX];
-	long counts[STORE_TUNNEL_NSTATUS];
+	long counts[SEAM_STATUS__MAX];
 	int n = 0, kicked = 0;
 
 	if (helperd.stopping)
@@ -971,52 +985,19 @@ void session_sweep(void)
 	if (kicked)
 		jobs_kick();
 	if (store_tunnel_count(helperd.db, counts) == STORE_OK)
-		for (int k = 0; k < STORE_TUNNEL_NSTATUS; k++) {
+		for (int k = 0; k < SEAM_STATUS__MAX; k++) {
 			char labels[32];
-			snprintf(labels, sizeof(labels), "status=\"%s\"", store_tunnel_statuses[k]);
+			snprintf(labels, sizeof(labels), "status=\"%s\"", seam_status_name((enum seam_status)k));
 			metrics_set("kaiden_sessions", labels, (double)counts[k]);
 		}
-	if (S.cloudflare)
-		tunnel_cf_sweep(NULL, NULL);
+	if (S.provider->sweep)
+		S.provider->sweep(NULL, NULL);
 }
 
 /* ---- set-up --------------------------------------------------------------------------- */
 
-static void missing_settings(char *out, size_t size)
-{
-	static const struct {
-		enum cfg_key key;
-		const char *env;
-	} need[] = {
-		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
-		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
-		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
-		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
-		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
-		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
-	};
-	size_t len = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
-		const char *v = cfg_str(need[i].key);
-		int w;
-		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
-		 * session's hostnames), but its default is an example: not set either. */
-		if (v && v[0] &&
-		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
-			continue;
-		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
-		if (w < 0 || (size_t)w >= size - len)
-			break;
-		len += (size_t)w;
-	}
-}
-
 int session_init(void)
 {
-	char missing[256];
-
 	memset(&S, 0, sizeof(S));
 	metrics_describe("kaiden_sessions", METRICS_GAUGE, "Sessions by status");
 	metrics_describe("kaiden_session_failures_total", METRICS_COUNTER,
@@ -1030,26 +1011,7 @@ int session_init(void)
 	metrics_describe("kaiden_session_restores_total", METRICS_COUNTER,
 	                 "Restarts of an active session's tunnel the agent no longer ran, by "
 	                 "result");
-	missing_settings(missing, sizeof(missing));
-	if (missing[0]) {
-		snprintf(S.none_reason, sizeof(S.none_reason),
-		         "no tunnel provider is configured: set %s", missing);
-		log_warn("tunnel provider=none: %s (every session will fail until they are set)",
-		         S.none_reason);
-		return 0;
-	}
-	if (tunnel_cf_init() != 0) {
-		snprintf(S.none_reason, sizeof(S.none_reason),
-		         "no tunnel provider is configured: the Cloudflare provider could not start "
-		         "(see helperd's log)");
-		log_error("tunnel provider=none: %s", S.none_reason);
-		return 0;
-	}
-	S.cloudflare = 1;
-	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
-	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
-	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
-	         cfg_int(CFG_CF_BUDGET));
+	S.provider = provider_start();
 	return 0;
 }
 
@@ -1059,7 +1021,8 @@ void session_shutdown(void)
 	 * the recorded step by the next run (jobs.c requeues its own at start). */
 	while (S.all)
 		sess_free(S.all);
-	if (S.cloudflare)
-		tunnel_cf_shutdown();
-	S.cloudflare = 0;
+	provider_stop();
+	/* A late hub event (agents are disconnected after this) finds a provider that
+	 * refuses everything and makes nothing. */
+	S.provider = &tunnel_provider_none;
 }

@@ -13,9 +13,9 @@
 #include "proto.h"
 #include "store.h"
 
-/* Chooses the provider: Cloudflare when the KAIDEN_CF_* settings are complete, else
- * "none" (logged clearly at start-up; every session then fails with a reason saying
- * that no tunnel provider is configured). */
+/* Chooses the provider (provider.h's provider_start): Cloudflare when the KAIDEN_CF_*
+ * settings are complete, else "none" (logged clearly at start-up; every session then
+ * fails with a reason saying that no tunnel provider is configured). */
 int session_init(void) WUR;
 void session_shutdown(void);
 

@@ -1,4 +1,5 @@
-/* sweep_cf.c: the Cloudflare orphan sweep (provider.h's tunnel_cf_sweep).
+/* sweep_cf.c: the Cloudflare orphan sweep (tunnel_cf.h's tunnel_cf_sweep, the sweep of
+ * provider.h's table).
  *
  * DNS records first, then tunnels, then Access apps (the teardown's order, so a hostname
  * never outlives its Access app), each list paged through (cf_list) and filtered here by

@@ -24,7 +24,7 @@
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
- * Token (tunnel_cf_token: an active session's cloudflared is started again): the token
+ * Token (cf_token: an active session's cloudflared is started again): the token
  * stage alone, without writing its step, so the row stays active/active. One call.
  *
  * Teardown (idempotent; 404 is done):
@@ -56,6 +56,7 @@
 #include "db.h"
 #include "helperd.h"
 #include "log.h"
+#include "seam.h"
 #include "store_install.h"
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
@@ -84,7 +85,7 @@ struct slot {
 
 struct tunnel_op {
 	int teardown;
-	int token_only;            /* tunnel_cf_token: no step is written */
+	int token_only;            /* cf_token: no step is written */
 	struct store_tunnel *t;
 	tunnel_done_fn done;
 	void *arg;
@@ -178,17 +179,17 @@ static int save_id(struct tunnel_op *op, enum store_tunnel_field f, const char *
 	return 0;
 }
 
-static int save_step(struct tunnel_op *op, const char *step)
+static int save_step(struct tunnel_op *op, enum seam_step step)
 {
-	if (strcmp(op->t->step, step) == 0)
+	if (seam_step_is(op->t->step, step))
 		return 0;
 	if (store_tunnel_set_step(helperd.db, op->t->tenant_id, op->t->id, step, NULL) !=
 	    STORE_OK) {
 		op_fail(op, TUNNEL_TRANSIENT, "the database did not take step %s of session %s",
-		        step, op->t->id);
+		        seam_step_name(step), op->t->id);
 		return -1;
 	}
-	snprintf(op->t->step, sizeof(op->t->step), "%s", step);
+	snprintf(op->t->step, sizeof(op->t->step), "%s", seam_step_name(step));
 	return 0;
 }
 
@@ -399,17 +400,23 @@ static void dns_create(struct tunnel_op *op)
 	}
 }
 
-/* Order of the provision steps, to tell whether the row is past a stage. */
+/* The row's step as a rank on the start path (seam.h lists the steps in order: tunnel
+ * .. token, agent, active), to tell whether the row is past a stage; -1 for any other. */
 static int step_rank(const char *step)
 {
-	static const char *const order[] = { TUNNEL_STEP_TUNNEL, TUNNEL_STEP_ACCESS,
-		                             TUNNEL_STEP_CONFIG, TUNNEL_STEP_DNS,
-		                             TUNNEL_STEP_TOKEN, "agent", "active" };
+	enum seam_step st;
 
-	for (size_t i = 0; i < ARRAY_LEN(order); i++)
-		if (strcmp(step, order[i]) == 0)
-			return (int)i;
-	return -1;
+	if (seam_step_parse(step, &st) != 0 || st < SEAM_STEP_TUNNEL || st > SEAM_STEP_ACTIVE)
+		return -1;
+	return (int)st;
+}
+
+/* step, or the row's own step when the row is past it already. */
+static enum seam_step step_at_least(const struct tunnel_op *op, enum seam_step step)
+{
+	int rank = step_rank(op->t->step);
+
+	return rank > (int)step ? (enum seam_step)rank : step;
 }
 
 /* Runs stages until one has calls in flight, fails, or all are done. */
@@ -422,33 +429,29 @@ static void advance(struct tunnel_op *op)
 		}
 		switch (op->stage) {
 		case ST_TUNNEL:
-			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, TUNNEL_STEP_TUNNEL) == 0)
+			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, SEAM_STEP_TUNNEL) == 0)
 				tunnel_create(op);
 			op->stage = ST_ACCESS;
 			break;
 		case ST_ACCESS:
-			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_ACCESS)
-			                          ? op->t->step
-			                          : TUNNEL_STEP_ACCESS) == 0)
+			if (save_step(op, step_at_least(op, SEAM_STEP_ACCESS)) == 0)
 				access_create(op);
 			op->stage = ST_CONFIG;
 			break;
 		case ST_CONFIG:
 			/* PUT is idempotent, but a resumed machine past it saves the call. */
-			if (step_rank(op->t->step) <= step_rank(TUNNEL_STEP_CONFIG) &&
-			    save_step(op, TUNNEL_STEP_CONFIG) == 0)
+			if (step_rank(op->t->step) <= SEAM_STEP_CONFIG &&
+			    save_step(op, SEAM_STEP_CONFIG) == 0)
 				config_put(op);
 			op->stage = ST_DNS;
 			break;
 		case ST_DNS:
-			if (save_step(op, step_rank(op->t->step) > step_rank(TUNNEL_STEP_DNS)
-			                          ? op->t->step
-			                          : TUNNEL_STEP_DNS) == 0)
+			if (save_step(op, step_at_least(op, SEAM_STEP_DNS)) == 0)
 				dns_create(op);
 			op->stage = ST_TOKEN;
 			break;
 		case ST_TOKEN:
-			if (!op->token && (op->token_only || save_step(op, TUNNEL_STEP_TOKEN) == 0))
+			if (!op->token && (op->token_only || save_step(op, SEAM_STEP_TOKEN) == 0))
 				lane_call(op, LANE_TUNNEL, K_TOKEN, "GET",
 				          cf_path("/accounts/%s/cfd_tunnel/%s/token", P.acct.account,
 				                  op->t->ids[STORE_TUNNEL_ID]),
@@ -782,7 +785,7 @@ static void teardown_advance(struct tunnel_op *op)
 		switch (op->stage) {
 		case ST_DNS_DELETE:
 			op->stage = ST_TUNNEL_DELETE;
-			if (save_step(op, TUNNEL_STEP_DNS_DELETE) != 0)
+			if (save_step(op, SEAM_STEP_DNS_DELETE) != 0)
 				break;
 			for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
 				if (op->t->ids[dns_field(lane)][0])
@@ -797,7 +800,7 @@ static void teardown_advance(struct tunnel_op *op)
 				op_finish(op); /* try the rest later, in order */
 				return;
 			}
-			if (save_step(op, TUNNEL_STEP_TUNNEL_DELETE) != 0)
+			if (save_step(op, SEAM_STEP_TUNNEL_DELETE) != 0)
 				break;
 			if (op->t->ids[STORE_TUNNEL_ID][0])
 				conns_delete(op);
@@ -904,7 +907,7 @@ static struct tunnel_op *op_start(struct tunnel_op *op)
 	return op;
 }
 
-struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_provision(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op = op_new(t, done, arg);
 
@@ -914,7 +917,7 @@ struct tunnel_op *tunnel_cf_provision(struct store_tunnel *t, tunnel_done_fn don
 	return op_start(op);
 }
 
-struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_token(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op;
 
@@ -928,25 +931,25 @@ struct tunnel_op *tunnel_cf_token(struct store_tunnel *t, tunnel_done_fn done, v
 	return op_start(op);
 }
 
-struct tunnel_op *tunnel_cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg)
+static struct tunnel_op *cf_teardown(struct store_tunnel *t, tunnel_done_fn done, void *arg)
 {
 	struct tunnel_op *op = op_new(t, done, arg);
 
 	if (!op)
 		return NULL;
 	op->teardown = 1;
-	op->stage = strcmp(t->step, TUNNEL_STEP_TUNNEL_DELETE) == 0 ? ST_TUNNEL_DELETE
-	                                                            : ST_DNS_DELETE;
+	op->stage = seam_step_is(t->step, SEAM_STEP_TUNNEL_DELETE) ? ST_TUNNEL_DELETE
+	                                                           : ST_DNS_DELETE;
 	return op_start(op);
 }
 
-void tunnel_cf_cancel(struct tunnel_op *op)
+static void cf_cancel_op(struct tunnel_op *op)
 {
 	if (op)
 		op_free(op);
 }
 
-const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
+static const char *cf_cannot_provision(const struct store_tunnel *t)
 {
 	if (P.allow_problem[0])
 		return P.allow_problem;
@@ -958,8 +961,46 @@ const char *tunnel_cf_cannot_provision(const struct store_tunnel *t)
 	return NULL;
 }
 
+static const char *cf_cannot_restore(const struct store_tunnel *t)
+{
+	return t->ids[STORE_TUNNEL_ID][0] ? NULL : "it has no tunnel id";
+}
+
 
 /* ---- set-up ------------------------------------------------------------------------------ */
+
+/* The settings every session needs (the access allow list and the budget have
+ * usable defaults). */
+static void cf_missing_settings(char *out, size_t size)
+{
+	static const struct {
+		enum cfg_key key;
+		const char *env;
+	} need[] = {
+		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
+		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
+		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
+		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
+		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
+		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
+	};
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
+		const char *v = cfg_str(need[i].key);
+		int w;
+		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
+		 * session's hostnames), but its default is an example: not set either. */
+		if (v && v[0] &&
+		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
+			continue;
+		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
+		if (w < 0 || (size_t)w >= size - len)
+			break;
+		len += (size_t)w;
+	}
+}
 
 /* cloudflare.access_allow: "a@x.com, @y.com" -> Access include rules. */
 static int parse_allow(const char *list)
@@ -1024,7 +1065,7 @@ bad:
 	return -1;
 }
 
-int tunnel_cf_init(void)
+static int cf_provider_init(void)
 {
 	struct cf_config cfg;
 	long minutes;
@@ -1060,6 +1101,10 @@ int tunnel_cf_init(void)
 	log_info("tunnel provider=cloudflare install=%s: objects are named " CF_NAME_PREFIX
 	         "%s-<session>; the sweep touches no other install's", P.acct.install,
 	         P.acct.install);
+	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
+	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
+	         cfg_int(CFG_CF_BUDGET));
 	return 0;
 }
 
@@ -1068,7 +1113,7 @@ const struct tunnel_cf_account *tunnel_cf_account(void)
 	return P.ready ? &P.acct : NULL;
 }
 
-void tunnel_cf_shutdown(void)
+static void cf_provider_shutdown(void)
 {
 	if (!P.ready)
 		return;
@@ -1077,3 +1122,18 @@ void tunnel_cf_shutdown(void)
 	json_object_put(P.include);
 	memset(&P, 0, sizeof(P));
 }
+
+const struct tunnel_provider tunnel_provider_cf = {
+	.name = "cloudflare",
+	.label = "Cloudflare",
+	.missing_settings = cf_missing_settings,
+	.init = cf_provider_init,
+	.shutdown = cf_provider_shutdown,
+	.cannot_provision = cf_cannot_provision,
+	.cannot_restore = cf_cannot_restore,
+	.provision = cf_provision,
+	.token = cf_token,
+	.teardown = cf_teardown,
+	.cancel = cf_cancel_op,
+	.sweep = tunnel_cf_sweep,
+};

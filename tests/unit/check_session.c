@@ -986,7 +986,7 @@ static void sweep_cf_once(void)
 	S_done_flag = 0;
 	while (!S_done_flag) {
 		uv_run(&L, UV_RUN_NOWAIT);
-		tunnel_cf_sweep(sweep_done, NULL);
+		tunnel_provider_cf.sweep(sweep_done, NULL);
 		F_run_until(&L, &S_done_flag, 0.05);
 	}
 }
@@ -1328,6 +1328,44 @@ START_TEST(test_offline_during_restore)
 }
 END_TEST
 
+/* The none provider's table: an active session (as Cloudflare left it before its settings
+ * were removed) is not restored (cannot_restore refuses: no tunnel.start, no restore
+ * counted), the sweep has nothing to do, and ending it stops the agent's tunnel and
+ * calls no provider (no teardown). */
+START_TEST(test_none_restore_sweep_end)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	json_object *running = json_object_new_array();
+	int changed = 0;
+
+	ck_assert_ptr_null(tunnel_provider_none.teardown);
+	ck_assert_ptr_null(tunnel_provider_none.sweep);
+	new_session(id);
+	ck_assert_int_eq(store_tunnel_move(T_db, DEFAULT_TENANT_ID, id,
+	                                   SEAM_STATUS_BIT(SEAM_STATUS_PENDING), SEAM_STATUS_ACTIVE,
+	                                   SEAM_STEP_ACTIVE, "", &changed),
+	                 STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(run_jobs(&job, 1), 1); /* the start finds it active: nothing to do */
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	session_agent_running(DEV, running);
+	post("tunnel.failed", id, "cloudflared exited");
+	run_for(0.2);
+	ck_assert_int_eq(H.starts, 0);
+	ck_assert_int_eq(R_ok + R_failed, 0);
+	assert_active_row(id);
+	session_sweep();
+	run_for(0.1);
+	end_session(id);
+	ck_assert_int_eq(H.stops, 1);
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "ended");
+	free(v);
+	ck_assert_int_eq(F_api_calls(), 0);
+	json_object_put(running);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session");
@@ -1367,6 +1405,7 @@ int main(void)
 	T_ADD(sq, pg, test_sweep);
 	tcase_add_test(none, test_none_provider);
 	tcase_add_test(none, test_domain_example_is_not_set);
+	tcase_add_test(none, test_none_restore_sweep_end);
 	suite_add_tcase(s, sq);
 	suite_add_tcase(s, pg);
 	suite_add_tcase(s, none);
