@@ -59,6 +59,7 @@ finish() {
 	for p in $PIDS; do
 		wait "$p" 2>/dev/null || :
 	done
+	sanitizer_clean "$WORK"
 	if [ "$FAIL" -gt 0 ]; then
 		for f in "$WORK"/a/log/kaiden-helperd.log "$WORK"/b/log/kaiden-helperd.log \
 			"$WORK"/a.log "$WORK"/b.log; do

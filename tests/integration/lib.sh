@@ -43,6 +43,24 @@ bad() {
 	fi
 }
 
+# sanitizer_clean DIR: one test: no AddressSanitizer, LeakSanitizer or UBSan report in
+# the logs under DIR (the daemons' and agents' stderr). Under SAN=1 a report in a daemon
+# that went on running, or one printed at its exit, fails no request by itself.
+sanitizer_clean() {
+	_hits=$(grep -rlIE 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$1" 2>/dev/null |
+		grep -v '/pg/' || :)
+	if [ -z "$_hits" ]; then
+		ok "no sanitizer report in the logs"
+	else
+		LAST=
+		bad "no sanitizer report in the logs" "$(echo $_hits)"
+		for _f in $_hits; do
+			grep -m 3 -A 8 -E 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$_f" |
+				sed 's/^/  | /'
+		done
+	fi
+}
+
 # raw METHOD PATH [curl args...]
 raw() {
 	_method=$1

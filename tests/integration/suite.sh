@@ -49,6 +49,7 @@ finish() {
 	done
 	stack_helperd_stop >/dev/null 2>&1 || true
 	stack_stop >/dev/null 2>&1 || true
+	sanitizer_clean "$WORK"
 	if [ "$FAIL" -gt 0 ]; then
 		for f in "$WORK/log/kaiden-api.log" "$WORK/log/kaiden-helperd.log" \
 			"$WORK/nginx/logs/error.log"; do
