@@ -32,6 +32,10 @@ awk '
 	/^([A-Za-z0-9_ -]+: )?[0-9]+ passed, [0-9]+ failed/ {
 		sub(/^[A-Za-z0-9_ -]+: /, ""); gsub(/,/, ""); p += $1; f += $3
 	}
-	END { printf "check: %d passed, %d failed (%d s)\n", p, f, '"$(($(date +%s) - start))"' }
+	END {
+		# A step that failed without a count of its own (it did not start) is one failure.
+		if ('"$rc"' != 0 && f == 0) f = 1
+		printf "check: %d passed, %d failed (%d s)\n", p, f, '"$(($(date +%s) - start))"'
+	}
 ' "$out"
 exit "$rc"
