@@ -23,39 +23,48 @@
  *                                   over whatever exists, error already on the row
  *   failed   failed                 ended_at set; error says what a person can do
  *
- * Transitions and who causes them:
+ * The machine in memory (the table "machine" below is this diagram, row for row; an
+ * event in a phase with no row is a bug, logged, and changes nothing):
  *
- *   session.start job  pending/(none)  -> provision
- *                      pending/stop..  -> resume compensation
- *                      anything else   -> the job is done (nothing to start)
- *   provision OK       -> agent (device offline: fail "device is offline")
- *   provision FAILED   -> compensation, then failed with the provider's reason
- *   provision TRANSIENT-> job queued again with a growing delay (the row keeps its step
- *                         and ids; a new claim resumes), until START_DEADLINE_S after
- *                         the session was created: then failed
- *   tunnel.ready       -> active (pending -> active is conditional: if DELETE got there
- *                         first the row is ending and its end job takes over)
- *   tunnel.failed      -> compensation, failed with the agent's reason
- *   ready timeout      -> compensation (with tunnel.stop), failed
- *   agent offline      -> compensation, failed ("the device went offline ...")
- *   session.end job    -> stop -> teardown -> ended. Arriving while a start is in
- *                         flight, it waits for the provider call under way (so no id
- *                         is lost), then takes the end path; the start job is done.
- *   teardown TRANSIENT -> job(s) queued again; the row's step says where to resume
- *   teardown FAILED    -> ended/failed anyway, with the refusal added to error; the
- *                         sweep deletes what is left (this install's orphans, sweep_cf.c)
+ *   new --session.start--------------> provision        (refused, too late, device
+ *       --session.start_at_stop------> stop_failing      offline: fail; an agent
+ *       --session.start_at_teardown--> teardown_failing  expected back: requeued)
+ *       --session.end----------------> stop_ending
+ *       --session.end_at_teardown----> teardown_ending
+ *       --restore--------------------> restore
+ *   provision --provision_ok---------> agent            (tunnel.start sent; offline: fail)
+ *             --provision_failed, fail-> stop_failing
+ *             --provision_transient--> (requeued with a growing delay, machine freed;
+ *                                       past START_DEADLINE_S: fail)
+ *             --session.end----------> provision_ending (the provider call under way
+ *                                       finishes first, so no id is lost)
+ *   provision_ending --provision_*---> stop_ending       (tunnel.start never sent)
+ *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
+ *                                       if DELETE got there first, session.end)
+ *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)
+ *         --timeout------------------> stop_failing     (tunnel.stop sent)
+ *         --session.end--------------> stop_ending
+ *   restore --token_ok---------------> restore_wait     (tunnel.start sent again)
+ *           --token_failed-----------> done
+ *           --tunnel.failed----------> restore (the old cloudflared's: carries on)
+ *   restore_wait --tunnel.ready, tunnel.failed, timeout--> done
+ *   restore, restore_wait --offline--> done; --session.end--> stop_ending (abandoned)
+ *   stop_X --tunnel.stopped, nothing_to_stop, offline, timeout--> teardown_X
+ *   teardown_ending --torn_down------> done: ended      (a refusal is added to error
+ *   teardown_failing --torn_down-----> done: failed      and the sweep deletes the rest)
+ *   teardown_X --teardown_transient--> (requeued; the row's step says where to resume)
  *
- * Restore (active stays active; nothing is written to the row):
+ *   stop_X writes step stop and sends tunnel.stop unless the agent runs nothing of the
+ *   session (it never got the tunnel, or said it failed) or is offline: then
+ *   nothing_to_stop at once. A session.end job arriving in stop_X or teardown_X
+ *   finishes with the path under way; tunnel.* messages and offline in a phase that
+ *   does not wait for them change nothing (rows without an action).
  *
- *   (no machine)  --heartbeat lacks an active session, or tunnel.failed for one-->
- *                 token: the provider fetches the tunnel token again (its token)
- *   token OK      -> tunnel.start sent; waiting for tunnel.ready up to
- *                    session.ready_timeout
- *   tunnel.ready  -> restored (machine freed)
- *   token refused or unreachable, tunnel.failed, ready timeout, agent offline
- *                 -> logged with the reason; the session stays active, the next
- *                    heartbeat tries again once RESTORE_EVERY_MS has passed
- *   session.end job during a restore -> the restore is abandoned; stop -> teardown -> ended
+ * Restore (an active session stays active; nothing is written to the row): a
+ * heartbeat that lacks an active session, or a tunnel.failed for one, makes a machine
+ * (restore) that fetches the tunnel token again (the provider's token) and sends
+ * tunnel.start; a failure is logged with the reason, and the next heartbeat tries
+ * again once RESTORE_EVERY_MS has passed.
  *
  *   At most one restore per session per RESTORE_EVERY_MS, and none while a machine for
  *   the session is in memory, so a device that cannot run the tunnel is not hammered;
@@ -788,8 +797,9 @@ static void act_abandon_restore(struct sess *s, const char *unused)
  *
  * (phase x event) -> action, next. The machine moves to next, then runs the action
  * (NULL: the event changes nothing in that phase). A pair in no row is a bug: logged,
- * and the machine stays as it is. "(may ...)" names the follow-up event an action
- * raises, or that it gives the machine up (see "the actions" above). */
+ * and the machine stays as it is. The comments name the follow-up events an action
+ * may raise (in capitals); any action may also give the machine up (see "the
+ * actions" above). */
 
 #define IN(p) (1u << (p))
 #define STOPS (IN(PH_STOP_ENDING) | IN(PH_STOP_FAILING))
@@ -805,27 +815,30 @@ static const struct transition {
 	action_fn *action;
 	enum phase next;
 } machine[] = {
-	/* a job or a heartbeat makes a machine from the row */
-	{ IN(PH_NEW), EV_START, act_provision, PH_PROVISION }, /* (may FAIL; agent expected back: requeued) */
+	/* a job or a heartbeat makes a machine from the row; a start may FAIL (or be
+	 * requeued when the device's agent is expected back) */
+	{ IN(PH_NEW), EV_START, act_provision, PH_PROVISION },
 	{ IN(PH_NEW), EV_START_AT_STOP, act_resume_stop, PH_STOP_FAILING },
 	{ IN(PH_NEW), EV_START_AT_TEARDOWN, act_resume_teardown, PH_TEARDOWN_FAILING },
 	{ IN(PH_NEW), EV_END, act_stop, PH_STOP_ENDING },
 	{ IN(PH_NEW), EV_END_AT_TEARDOWN, act_teardown, PH_TEARDOWN_ENDING },
 	{ IN(PH_NEW), EV_RESTORE, act_token, PH_RESTORE },
-	/* provisioning */
-	{ IN(PH_PROVISION), EV_PROVISION_OK, act_send_start, PH_AGENT }, /* (may FAIL: offline) */
+	/* provisioning: tunnel.start sent, unless the device is offline (FAIL); a
+	 * transient failure is requeued, or FAILs past the deadline */
+	{ IN(PH_PROVISION), EV_PROVISION_OK, act_send_start, PH_AGENT },
 	{ IN(PH_PROVISION), EV_PROVISION_FAILED, act_fail, PH_STOP_FAILING },
-	{ IN(PH_PROVISION), EV_PROVISION_TRANSIENT, act_provision_paused, PH_PROVISION }, /* (may FAIL: deadline) */
+	{ IN(PH_PROVISION), EV_PROVISION_TRANSIENT, act_provision_paused, PH_PROVISION },
 	{ IN(PH_PROVISION), EV_FAIL, act_fail, PH_STOP_FAILING },
 	{ IN(PH_PROVISION), EV_END, NULL, PH_PROVISION_ENDING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_OK, act_stop_unstarted, PH_STOP_ENDING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_FAILED, act_stop_unstarted, PH_STOP_ENDING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_TRANSIENT, act_stop_unstarted, PH_STOP_ENDING },
-	/* waiting for the agent */
-	{ IN(PH_AGENT), EV_READY, act_activate, PH_AGENT }, /* active: freed (may END: ended meanwhile) */
+	/* waiting for the agent: ready makes the session active and frees the machine,
+	 * or raises END if the session ended meanwhile */
+	{ IN(PH_AGENT), EV_READY, act_activate, PH_AGENT },
 	{ IN(PH_AGENT), EV_AGENT_FAILED, act_fail, PH_STOP_FAILING },
 	{ IN(PH_AGENT), EV_OFFLINE, act_fail_offline, PH_STOP_FAILING },
-	{ IN(PH_AGENT), EV_TIMEOUT, act_fail_ready_timeout, PH_STOP_FAILING }, /* sends tunnel.stop */
+	{ IN(PH_AGENT), EV_TIMEOUT, act_fail_ready_timeout, PH_STOP_FAILING }, /* with stop */
 	{ IN(PH_AGENT), EV_FAIL, act_fail, PH_STOP_FAILING },
 	{ IN(PH_AGENT), EV_END, act_stop_early, PH_STOP_ENDING },
 	/* restoring an active session (the row stays active) */
@@ -859,24 +872,24 @@ static const struct transition {
 };
 
 static const char *const phase_names[PH__MAX] = {
-	[PH_NEW] = "new", [PH_PROVISION] = "provision", [PH_PROVISION_ENDING] = "provision+end",
+	[PH_NEW] = "new", [PH_PROVISION] = "provision", [PH_PROVISION_ENDING] = "provision_ending",
 	[PH_AGENT] = "agent", [PH_RESTORE] = "restore", [PH_RESTORE_WAIT] = "restore_wait",
-	[PH_STOP_ENDING] = "stop", [PH_STOP_FAILING] = "stop+fail",
-	[PH_TEARDOWN_ENDING] = "teardown", [PH_TEARDOWN_FAILING] = "teardown+fail",
+	[PH_STOP_ENDING] = "stop_ending", [PH_STOP_FAILING] = "stop_failing",
+	[PH_TEARDOWN_ENDING] = "teardown_ending", [PH_TEARDOWN_FAILING] = "teardown_failing",
 	[PH_DONE] = "done",
 };
 
 static const char *const event_names[EV__MAX] = {
-	[EV_START] = "session.start", [EV_START_AT_STOP] = "session.start at stop",
-	[EV_START_AT_TEARDOWN] = "session.start at teardown", [EV_END] = "session.end",
-	[EV_END_AT_TEARDOWN] = "session.end at teardown", [EV_RESTORE] = "restore",
-	[EV_PROVISION_OK] = "provision ok", [EV_PROVISION_FAILED] = "provision failed",
-	[EV_PROVISION_TRANSIENT] = "provision transient", [EV_TOKEN_OK] = "token ok",
-	[EV_TOKEN_FAILED] = "token failed", [EV_READY] = "tunnel.ready",
+	[EV_START] = "session.start", [EV_START_AT_STOP] = "session.start_at_stop",
+	[EV_START_AT_TEARDOWN] = "session.start_at_teardown", [EV_END] = "session.end",
+	[EV_END_AT_TEARDOWN] = "session.end_at_teardown", [EV_RESTORE] = "restore",
+	[EV_PROVISION_OK] = "provision_ok", [EV_PROVISION_FAILED] = "provision_failed",
+	[EV_PROVISION_TRANSIENT] = "provision_transient", [EV_TOKEN_OK] = "token_ok",
+	[EV_TOKEN_FAILED] = "token_failed", [EV_READY] = "tunnel.ready",
 	[EV_AGENT_FAILED] = "tunnel.failed", [EV_STOPPED] = "tunnel.stopped",
 	[EV_OFFLINE] = "offline", [EV_TIMEOUT] = "timeout", [EV_FAIL] = "fail",
-	[EV_NOTHING_TO_STOP] = "nothing to stop", [EV_TORN_DOWN] = "torn down",
-	[EV_TEARDOWN_TRANSIENT] = "teardown transient",
+	[EV_NOTHING_TO_STOP] = "nothing_to_stop", [EV_TORN_DOWN] = "torn_down",
+	[EV_TEARDOWN_TRANSIENT] = "teardown_transient",
 };
 
 static const struct transition *transition_find(enum phase phase, enum event ev)
@@ -894,7 +907,7 @@ static void machine_run(struct sess *s, enum event ev, const char *text)
 	const struct transition *tr = transition_find(s->phase, ev);
 
 	if (!tr) {
-		log_error("session=%s bug: event \"%s\" in phase %s is not in the machine's table; "
+		log_error("session=%s bug: event %s in phase %s is not in the machine's table; "
 		          "ignored", s->t.id, event_names[ev], phase_names[s->phase]);
 		return;
 	}
@@ -1239,4 +1252,60 @@ void session_shutdown(void)
 	/* A late hub event (agents are disconnected after this) finds a provider that
 	 * refuses everything and makes nothing. */
 	S.provider = &tunnel_provider_none;
+}
+
+/* ---- the table, for tests (check_session) ------------------------------------------- */
+
+int session_machine_phases(void)
+{
+	return PH__MAX;
+}
+
+int session_machine_events(void)
+{
+	return EV__MAX;
+}
+
+const char *session_machine_phase_name(int phase)
+{
+	return phase >= 0 && phase < PH__MAX ? phase_names[phase] : NULL;
+}
+
+const char *session_machine_event_name(int event)
+{
+	return event >= 0 && event < EV__MAX ? event_names[event] : NULL;
+}
+
+int session_machine_next(int phase, int event, int *has_action)
+{
+	const struct transition *found = NULL;
+
+	for (size_t i = 0; i < ARRAY_LEN(machine); i++) {
+		if (!(machine[i].phases & IN(phase)) || (int)machine[i].event != event)
+			continue;
+		if (found)
+			return -2;
+		found = &machine[i];
+	}
+	if (!found)
+		return -1;
+	*has_action = found->action != NULL;
+	return found->next == PH_SAME ? phase : (int)found->next;
+}
+
+int session_machine_probe(int phase, int event)
+{
+	struct sess probe;
+	const struct transition *tr;
+
+	if (phase < 0 || phase >= PH__MAX || event < 0 || event >= EV__MAX)
+		return -1;
+	tr = transition_find((enum phase)phase, (enum event)event);
+	if (tr && tr->action)
+		return -1; /* an action would act on a session that does not exist */
+	memset(&probe, 0, sizeof(probe));
+	snprintf(probe.t.id, sizeof(probe.t.id), "probe");
+	probe.phase = (enum phase)phase;
+	machine_run(&probe, (enum event)event, NULL);
+	return (int)probe.phase;
 }
