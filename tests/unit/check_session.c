@@ -1368,23 +1368,18 @@ END_TEST
 
 /* ---- the machine's table ------------------------------------------------------------ */
 
-static int M_phase(const char *name)
+/* The phase or event called name (names: session_machine_phase_name or _event_name). */
+static int M_find(int n, const char *(*names)(int), const char *name)
 {
-	for (int p = 0; p < session_machine_phases(); p++)
-		if (strcmp(session_machine_phase_name(p), name) == 0)
-			return p;
-	ck_abort_msg("no phase %s", name);
+	for (int i = 0; i < n; i++)
+		if (strcmp(names(i), name) == 0)
+			return i;
+	ck_abort_msg("the machine has no phase or event %s", name);
 	return -1;
 }
 
-static int M_event(const char *name)
-{
-	for (int e = 0; e < session_machine_events(); e++)
-		if (strcmp(session_machine_event_name(e), name) == 0)
-			return e;
-	ck_abort_msg("no event %s", name);
-	return -1;
-}
+#define M_phase(name) M_find(session_machine_phases(), session_machine_phase_name, (name))
+#define M_event(name) M_find(session_machine_events(), session_machine_event_name, (name))
 
 /* Runs session_machine_probe with stderr (the log) caught into log (size bytes). */
 static int M_probe_logged(int phase, int event, char *log, size_t size)
