@@ -23,39 +23,48 @@
  *                                   over whatever exists, error already on the row
  *   failed   failed                 ended_at set; error says what a person can do
  *
- * Transitions and who causes them:
+ * The machine in memory (the table "machine" below is this diagram, row for row; an
+ * event in a phase with no row is a bug, logged, and changes nothing):
  *
- *   session.start job  pending/(none)  -> provision
- *                      pending/stop..  -> resume compensation
- *                      anything else   -> the job is done (nothing to start)
- *   provision OK       -> agent (device offline: fail "device is offline")
- *   provision FAILED   -> compensation, then failed with the provider's reason
- *   provision TRANSIENT-> job queued again with a growing delay (the row keeps its step
- *                         and ids; a new claim resumes), until START_DEADLINE_S after
- *                         the session was created: then failed
- *   tunnel.ready       -> active (pending -> active is conditional: if DELETE got there
- *                         first the row is ending and its end job takes over)
- *   tunnel.failed      -> compensation, failed with the agent's reason
- *   ready timeout      -> compensation (with tunnel.stop), failed
- *   agent offline      -> compensation, failed ("the device went offline ...")
- *   session.end job    -> stop -> teardown -> ended. Arriving while a start is in
- *                         flight, it waits for the provider call under way (so no id
- *                         is lost), then takes the end path; the start job is done.
- *   teardown TRANSIENT -> job(s) queued again; the row's step says where to resume
- *   teardown FAILED    -> ended/failed anyway, with the refusal added to error; the
- *                         sweep deletes what is left (this install's orphans, sweep_cf.c)
+ *   new --session.start--------------> provision        (refused, too late, device
+ *       --session.start_at_stop------> stop_failing      offline: fail; an agent
+ *       --session.start_at_teardown--> teardown_failing  expected back: requeued)
+ *       --session.end----------------> stop_ending
+ *       --session.end_at_teardown----> teardown_ending
+ *       --restore--------------------> restore
+ *   provision --provision_ok---------> agent            (tunnel.start sent; offline: fail)
+ *             --provision_failed, fail-> stop_failing
+ *             --provision_transient--> (requeued with a growing delay, machine freed;
+ *                                       past START_DEADLINE_S: fail)
+ *             --session.end----------> provision_ending (the provider call under way
+ *                                       finishes first, so no id is lost)
+ *   provision_ending --provision_*---> stop_ending       (tunnel.start never sent)
+ *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
+ *                                       if DELETE got there first, session.end)
+ *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)
+ *         --timeout------------------> stop_failing     (tunnel.stop sent)
+ *         --session.end--------------> stop_ending
+ *   restore --token_ok---------------> restore_wait     (tunnel.start sent again)
+ *           --token_failed-----------> done
+ *           --tunnel.failed----------> restore (the old cloudflared's: carries on)
+ *   restore_wait --tunnel.ready, tunnel.failed, timeout--> done
+ *   restore, restore_wait --offline--> done; --session.end--> stop_ending (abandoned)
+ *   stop_X --tunnel.stopped, nothing_to_stop, offline, timeout--> teardown_X
+ *   teardown_ending --torn_down------> done: ended      (a refusal is added to error
+ *   teardown_failing --torn_down-----> done: failed      and the sweep deletes the rest)
+ *   teardown_X --teardown_transient--> (requeued; the row's step says where to resume)
  *
- * Restore (active stays active; nothing is written to the row):
+ *   stop_X writes step stop and sends tunnel.stop unless the agent runs nothing of the
+ *   session (it never got the tunnel, or said it failed) or is offline: then
+ *   nothing_to_stop at once. A session.end job arriving in stop_X or teardown_X
+ *   finishes with the path under way; tunnel.* messages and offline in a phase that
+ *   does not wait for them change nothing (rows without an action).
  *
- *   (no machine)  --heartbeat lacks an active session, or tunnel.failed for one-->
- *                 token: the provider fetches the tunnel token again (its token)
- *   token OK      -> tunnel.start sent; waiting for tunnel.ready up to
- *                    session.ready_timeout
- *   tunnel.ready  -> restored (machine freed)
- *   token refused or unreachable, tunnel.failed, ready timeout, agent offline
- *                 -> logged with the reason; the session stays active, the next
- *                    heartbeat tries again once RESTORE_EVERY_MS has passed
- *   session.end job during a restore -> the restore is abandoned; stop -> teardown -> ended
+ * Restore (an active session stays active; nothing is written to the row): a
+ * heartbeat that lacks an active session, or a tunnel.failed for one, makes a machine
+ * (restore) that fetches the tunnel token again (the provider's token) and sends
+ * tunnel.start; a failure is logged with the reason, and the next heartbeat tries
+ * again once RESTORE_EVERY_MS has passed.
  *
  *   At most one restore per session per RESTORE_EVERY_MS, and none while a machine for
  *   the session is in memory, so a device that cannot run the tunnel is not hammered;
@@ -100,10 +109,47 @@
 #define RUNNING_MAX 64          /* live sessions per device a heartbeat is compared with */
 #define RESTORE_EVERY_MS 30000  /* at most one restore of a session this often */
 
+/* The machine's phases: where a session's machine in memory is. The row's status and
+ * step say the same to the database; "ending" and "failing" are the two ends of the end
+ * path (ended, failed), which used to be flags. */
 enum phase {
-	PH_PROVISION, PH_AGENT, PH_STOP, PH_TEARDOWN,
-	PH_RESTORE,       /* an active session's token is being fetched again */
-	PH_RESTORE_WAIT   /* its tunnel.start was sent; waiting for tunnel.ready */
+	PH_NEW,              /* just made from the row; its first event says why */
+	PH_PROVISION,        /* the provider provisions */
+	PH_PROVISION_ENDING, /* ... and an end job arrived meanwhile: end when it returns */
+	PH_AGENT,            /* tunnel.start sent; waiting for tunnel.ready */
+	PH_RESTORE,          /* an active session's token is being fetched again */
+	PH_RESTORE_WAIT,     /* its tunnel.start was sent again; waiting for tunnel.ready */
+	PH_STOP_ENDING,      /* tunnel.stop sent (or skipped), towards ended */
+	PH_STOP_FAILING,     /* the same, towards failed (compensation) */
+	PH_TEARDOWN_ENDING,  /* the provider deletes what exists, towards ended */
+	PH_TEARDOWN_FAILING, /* the same, towards failed */
+	PH_DONE,             /* the action finishes the jobs and frees the machine */
+	PH__MAX,
+	PH_SAME = PH__MAX    /* in the table: the phase does not change */
+};
+
+enum event {
+	EV_START,             /* a session.start job; row pending before stop */
+	EV_START_AT_STOP,     /* ... row pending at stop: a compensation to resume */
+	EV_START_AT_TEARDOWN, /* ... row pending at dns_delete / tunnel_delete */
+	EV_END,               /* a session.end job (row live, before the provider's teardown) */
+	EV_END_AT_TEARDOWN,   /* ... row at dns_delete / tunnel_delete */
+	EV_RESTORE,           /* an active session's agent does not run its tunnel */
+	EV_PROVISION_OK,      /* text: the token */
+	EV_PROVISION_FAILED,  /* text: the provider's reason */
+	EV_PROVISION_TRANSIENT,
+	EV_TOKEN_OK,          /* text: the token */
+	EV_TOKEN_FAILED,
+	EV_READY,             /* tunnel.ready */
+	EV_AGENT_FAILED,      /* tunnel.failed; text: the reason */
+	EV_STOPPED,           /* tunnel.stopped */
+	EV_OFFLINE,           /* the device's agent disconnected */
+	EV_TIMEOUT,           /* the machine's timer (ready or stop wait) */
+	EV_FAIL,              /* the start cannot go on; text: why */
+	EV_NOTHING_TO_STOP,   /* no agent runs the tunnel (or it is offline) */
+	EV_TORN_DOWN,         /* text: NULL, or why the provider refused part of it */
+	EV_TEARDOWN_TRANSIENT,
+	EV__MAX
 };
 
 struct sess {
@@ -112,10 +158,6 @@ struct sess {
 	char end_job[UUID_STR_LEN];
 	int start_attempts, end_attempts;
 	enum phase phase;
-	int ending;            /* on the end path towards ended */
-	int compensating;      /* on the end path towards failed */
-	int end_requested;     /* an end job arrived while the provider was busy */
-	int agent_maybe_running;
 	char reason[512];      /* why the start failed */
 	struct tunnel_op *op;
 	uv_timer_t *timer;     /* heap: closed asynchronously */
@@ -275,125 +317,21 @@ static int wait_for_agent(struct sess *s)
 	return 1;
 }
 
-/* ---- the end path ---------------------------------------------------------------- */
+/* ---- the actions ------------------------------------------------------------------
+ *
+ * An action runs after the table has moved the machine to its row's next phase. It may
+ * raise a follow-up event (machine_run) when it finds a second outcome (a start that
+ * cannot go on raises EV_FAIL), and it may give the machine up at any point: its jobs
+ * queued again (database trouble, an agent expected back, a transient provider
+ * failure) or finished, and the machine freed; the row says where the next claim
+ * resumes. */
 
-static void finish_path(struct sess *s, const char *cleanup_problem)
+static void machine_run(struct sess *s, enum event ev, const char *text);
+
+static void timer_fired(uv_timer_t *t)
 {
-	char error[1024];
-	enum seam_status status = s->compensating ? SEAM_STATUS_FAILED : SEAM_STATUS_ENDED;
-	int changed = 0, rc;
-
-	if (s->compensating)
-		snprintf(error, sizeof(error), "%s%s%s%s", s->reason,
-		         cleanup_problem ? " (clean-up: " : "", cleanup_problem ? cleanup_problem : "",
-		         cleanup_problem ? "; the sweep will retry)" : "");
-	else if (cleanup_problem)
-		snprintf(error, sizeof(error), "clean-up: %s; the sweep will retry", cleanup_problem);
-	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, SEAM_STATUSES_LIVE, status,
-	                       s->compensating ? SEAM_STEP_FAILED : SEAM_STEP_ENDED,
-	                       s->compensating || cleanup_problem ? error : NULL, &changed);
-	if (rc != STORE_OK) {
-		log_error("session=%s could not be recorded as %s; will retry", s->t.id,
-		          seam_status_name(status));
-		requeue_jobs(s, "the database did not take the session's end");
-		sess_free(s);
-		return;
-	}
-	if (s->compensating) {
-		log_warn("session=%s failed: %s (Cloudflare calls: %d)", s->t.id, error, s->calls);
-		if (s->start_job[0])
-			jobs_finish(s->start_job, "failed", error, 0);
-	} else {
-		log_info("session=%s ended (Cloudflare calls for the end: %d)", s->t.id, s->calls);
-		if (s->start_job[0])
-			jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
-	}
-	metrics_inc("kaiden_session_cf_calls_total",
-	            s->compensating ? "phase=\"compensation\"" : "phase=\"end\"", s->calls);
-	if (s->end_job[0])
-		jobs_finish(s->end_job, "done", NULL, 0);
-	sess_free(s);
+	machine_run(t->data, EV_TIMEOUT, NULL);
 }
-
-static void torn_down(void *arg, const struct tunnel_result *res)
-{
-	struct sess *s = arg;
-
-	s->op = NULL;
-	s->calls += res->calls;
-	if (res->rc == TUNNEL_TRANSIENT) {
-		log_warn("session=%s clean-up paused: %s", s->t.id, res->reason);
-		requeue_jobs(s, res->reason);
-		sess_free(s);
-		return;
-	}
-	finish_path(s, res->rc == TUNNEL_FAILED ? res->reason : NULL);
-}
-
-static void begin_teardown(struct sess *s)
-{
-	uv_timer_stop(s->timer);
-	s->phase = PH_TEARDOWN;
-	if (!S.provider->teardown) {
-		finish_path(s, NULL); /* the provider made nothing */
-		return;
-	}
-	s->op = S.provider->teardown(&s->t, torn_down, s);
-	if (!s->op) {
-		requeue_jobs(s, "could not start the clean-up");
-		sess_free(s);
-	}
-}
-
-static void stop_timeout(uv_timer_t *t)
-{
-	struct sess *s = t->data;
-
-	log_warn("session=%s device=%s did not confirm tunnel.stop within %d s; deleting the "
-	         "tunnel anyway", s->t.id, s->t.device_id, STOP_TIMEOUT_MS / 1000);
-	begin_teardown(s);
-}
-
-/* Asks the agent to stop cloudflared first (a tunnel with connectors attached cannot
- * be deleted), unless the device is offline or never got the tunnel. */
-static void begin_stop(struct sess *s)
-{
-	json_object *fields;
-
-	uv_timer_stop(s->timer);
-	s->phase = PH_STOP;
-	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
-	                          s->compensating ? s->reason : NULL) != STORE_OK) {
-		requeue_jobs(s, "the database did not take the session's step");
-		sess_free(s);
-		return;
-	}
-	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_STOP));
-	if (!s->agent_maybe_running || !hub_online(s->t.device_id)) {
-		begin_teardown(s);
-		return;
-	}
-	fields = json_object_new_object();
-	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
-	if (hub_send(s->t.device_id, PROTO_TUNNEL_STOP, fields) != 0) {
-		begin_teardown(s);
-		return;
-	}
-	uv_timer_start(s->timer, stop_timeout, STOP_TIMEOUT_MS, 0);
-}
-
-/* A start failed: run the end path over whatever exists, then fail with reason. */
-static void fail_start(struct sess *s, const char *reason)
-{
-	snprintf(s->reason, sizeof(s->reason), "%s", reason);
-	count_failure(s->t.step);
-	log_warn("session=%s start failed at step %s: %s", s->t.id, s->t.step[0] ? s->t.step : "-",
-	         reason);
-	s->compensating = 1;
-	begin_stop(s);
-}
-
-/* ---- the start path -------------------------------------------------------------- */
 
 /* Why a wait for tunnel.ready ended (start or restore). */
 static void ready_timeout_reason(char *out, size_t size)
@@ -403,9 +341,9 @@ static void ready_timeout_reason(char *out, size_t size)
 }
 
 /* Sends tunnel.start with token (borrowed: the provider wipes its copy after the
- * callback this runs in) and waits up to session.ready_timeout, then on_timeout.
+ * callback this runs in) and waits up to session.ready_timeout.
  * 0, or -1 when the device is not connected here. */
-static int send_tunnel_start(struct sess *s, const char *token, uv_timer_cb on_timeout)
+static int send_tunnel_start(struct sess *s, const char *token)
 {
 	json_object *fields = json_object_new_object();
 
@@ -413,58 +351,283 @@ static int send_tunnel_start(struct sess *s, const char *token, uv_timer_cb on_t
 	json_object_object_add(fields, "token", json_object_new_string(token));
 	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0)
 		return -1;
-	s->agent_maybe_running = 1;
-	uv_timer_start(s->timer, on_timeout, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
+	uv_timer_start(s->timer, timer_fired, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
 	               0);
 	return 0;
 }
 
-static void ready_timeout(uv_timer_t *t)
+/* -- the end path -- */
+
+/* The end path is over (TEARDOWN_* -> done): the row becomes failed (with the start's
+ * reason) or ended; cleanup_problem is what the provider could not delete, or NULL. */
+static void finish_path(struct sess *s, int failed, const char *cleanup_problem)
 {
-	struct sess *s = t->data;
+	char error[1024];
+	enum seam_status status = failed ? SEAM_STATUS_FAILED : SEAM_STATUS_ENDED;
+	int changed = 0, rc;
+
+	if (failed)
+		snprintf(error, sizeof(error), "%s%s%s%s", s->reason,
+		         cleanup_problem ? " (clean-up: " : "", cleanup_problem ? cleanup_problem : "",
+		         cleanup_problem ? "; the sweep will retry)" : "");
+	else if (cleanup_problem)
+		snprintf(error, sizeof(error), "clean-up: %s; the sweep will retry", cleanup_problem);
+	rc = store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id, SEAM_STATUSES_LIVE, status,
+	                       failed ? SEAM_STEP_FAILED : SEAM_STEP_ENDED,
+	                       failed || cleanup_problem ? error : NULL, &changed);
+	if (rc != STORE_OK) {
+		log_error("session=%s could not be recorded as %s; will retry", s->t.id,
+		          seam_status_name(status));
+		requeue_jobs(s, "the database did not take the session's end");
+		sess_free(s);
+		return;
+	}
+	if (failed) {
+		log_warn("session=%s failed: %s (Cloudflare calls: %d)", s->t.id, error, s->calls);
+		if (s->start_job[0])
+			jobs_finish(s->start_job, "failed", error, 0);
+	} else {
+		log_info("session=%s ended (Cloudflare calls for the end: %d)", s->t.id, s->calls);
+		if (s->start_job[0])
+			jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
+	}
+	metrics_inc("kaiden_session_cf_calls_total",
+	            failed ? "phase=\"compensation\"" : "phase=\"end\"", s->calls);
+	if (s->end_job[0])
+		jobs_finish(s->end_job, "done", NULL, 0);
+	sess_free(s);
+}
+
+static void act_ended(struct sess *s, const char *problem)
+{
+	finish_path(s, 0, problem);
+}
+
+static void act_failed(struct sess *s, const char *problem)
+{
+	finish_path(s, 1, problem);
+}
+
+static void torn_down(void *arg, const struct tunnel_result *res)
+{
+	struct sess *s = arg;
+
+	s->op = NULL;
+	s->calls += res->calls;
+	if (res->rc == TUNNEL_TRANSIENT)
+		machine_run(s, EV_TEARDOWN_TRANSIENT, res->reason);
+	else
+		machine_run(s, EV_TORN_DOWN, res->rc == TUNNEL_FAILED ? res->reason : NULL);
+}
+
+static void act_teardown(struct sess *s, const char *unused)
+{
+	(void)unused;
+	uv_timer_stop(s->timer);
+	if (!S.provider->teardown) {
+		machine_run(s, EV_TORN_DOWN, NULL); /* the provider made nothing */
+		return;
+	}
+	s->op = S.provider->teardown(&s->t, torn_down, s);
+	if (!s->op) {
+		requeue_jobs(s, "could not start the clean-up");
+		sess_free(s);
+	}
+}
+
+static void act_teardown_paused(struct sess *s, const char *reason)
+{
+	log_warn("session=%s clean-up paused: %s", s->t.id, reason);
+	requeue_jobs(s, reason);
+	sess_free(s);
+}
+
+static void act_stop_timeout(struct sess *s, const char *unused)
+{
+	log_warn("session=%s device=%s did not confirm tunnel.stop within %d s; deleting the "
+	         "tunnel anyway", s->t.id, s->t.device_id, STOP_TIMEOUT_MS / 1000);
+	act_teardown(s, unused);
+}
+
+/* Writes the stop step (with the start's reason when failing) and asks the agent to
+ * stop its tunnel first (a tunnel with connectors attached cannot be deleted), unless
+ * agent_maybe_running is 0 (it never got the tunnel, or reported it dead) or the device
+ * is offline: then EV_NOTHING_TO_STOP. */
+static void stop_begin(struct sess *s, int agent_maybe_running)
+{
+	json_object *fields;
+
+	uv_timer_stop(s->timer);
+	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
+	                          s->phase == PH_STOP_FAILING ? s->reason : NULL) != STORE_OK) {
+		requeue_jobs(s, "the database did not take the session's step");
+		sess_free(s);
+		return;
+	}
+	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_STOP));
+	if (!agent_maybe_running || !hub_online(s->t.device_id)) {
+		machine_run(s, EV_NOTHING_TO_STOP, NULL);
+		return;
+	}
+	fields = json_object_new_object();
+	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
+	if (hub_send(s->t.device_id, PROTO_TUNNEL_STOP, fields) != 0) {
+		machine_run(s, EV_NOTHING_TO_STOP, NULL);
+		return;
+	}
+	uv_timer_start(s->timer, timer_fired, STOP_TIMEOUT_MS, 0);
+}
+
+static void act_stop(struct sess *s, const char *unused)
+{
+	(void)unused;
+	stop_begin(s, 1);
+}
+
+static void act_stop_early(struct sess *s, const char *unused)
+{
+	(void)unused;
+	log_info("session=%s ended before its tunnel was ready", s->t.id);
+	stop_begin(s, 1);
+}
+
+/* DELETE arrived while the provider was busy: end instead of starting (the agent was
+ * never sent the tunnel). */
+static void act_stop_unstarted(struct sess *s, const char *unused)
+{
+	(void)unused;
+	log_info("session=%s ended while starting; cleaning up", s->t.id);
+	stop_begin(s, 0);
+}
+
+/* -- a start that fails: the end path over whatever exists, then failed -- */
+
+static void record_failure(struct sess *s, const char *reason)
+{
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	count_failure(s->t.step);
+	log_warn("session=%s start failed at step %s: %s", s->t.id, s->t.step[0] ? s->t.step : "-",
+	         reason);
+}
+
+/* The agent runs nothing of this session (never sent it, or reported it dead). */
+static void act_fail(struct sess *s, const char *reason)
+{
+	record_failure(s, reason);
+	stop_begin(s, 0);
+}
+
+static void act_fail_offline(struct sess *s, const char *unused)
+{
+	(void)unused;
+	act_fail(s, "the device went offline before its tunnel was ready");
+}
+
+static void act_fail_ready_timeout(struct sess *s, const char *unused)
+{
 	char reason[160];
 
+	(void)unused;
 	ready_timeout_reason(reason, sizeof(reason));
-	fail_start(s, reason);
+	record_failure(s, reason);
+	stop_begin(s, 1);
 }
+
+/* A start job found a compensation under way when the last run stopped. */
+static void resume_failing(struct sess *s)
+{
+	snprintf(s->reason, sizeof(s->reason), "%s", s->t.error[0] ? s->t.error : "the start failed");
+}
+
+static void act_resume_stop(struct sess *s, const char *unused)
+{
+	(void)unused;
+	resume_failing(s);
+	stop_begin(s, 1);
+}
+
+static void act_resume_teardown(struct sess *s, const char *unused)
+{
+	resume_failing(s);
+	act_teardown(s, unused);
+}
+
+/* -- the start path -- */
 
 static void provisioned(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
-	enum seam_step step;
-	char reason[700];
 
 	s->op = NULL;
 	s->calls += res->calls;
-	if (s->end_requested) {
-		/* DELETE arrived while the provider was busy: end instead of starting. */
-		log_info("session=%s ended while starting; cleaning up", s->t.id);
-		s->ending = 1;
-		begin_stop(s);
+	switch (res->rc) {
+	case TUNNEL_OK:
+		machine_run(s, EV_PROVISION_OK, res->token);
+		break;
+	case TUNNEL_FAILED:
+		machine_run(s, EV_PROVISION_FAILED, res->reason);
+		break;
+	case TUNNEL_TRANSIENT:
+		machine_run(s, EV_PROVISION_TRANSIENT, res->reason);
+		break;
+	}
+}
+
+static void act_provision(struct sess *s, const char *unused)
+{
+	const char *refusal = S.provider->cannot_provision(&s->t);
+
+	(void)unused;
+	if (refusal) {
+		machine_run(s, EV_FAIL, refusal);
 		return;
 	}
-	if (res->rc == TUNNEL_TRANSIENT) {
-		if (past_deadline(s)) {
-			snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
-			         START_DEADLINE_S / 60, res->reason);
-			fail_start(s, reason);
-			return;
-		}
-		/* The row shows what is being waited for (the API returns it while pending);
-		 * the final error, if it comes to that, names it too. */
-		log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, res->reason);
-		if (seam_step_parse(s->t.step, &step) != 0 ||
-		    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, res->reason) !=
-		            STORE_OK)
-			log_warn("session=%s could not record why its start is paused", s->t.id);
-		requeue_jobs(s, res->reason);
+	if (past_deadline(s)) {
+		char reason[700];
+		snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
+		         START_DEADLINE_S / 60,
+		         s->t.error[0] ? s->t.error : "helperd was not running to start it");
+		machine_run(s, EV_FAIL, reason);
+		return;
+	}
+	/* Before spending any API call: nobody could use the tunnel. */
+	if (!hub_online(s->t.device_id)) {
+		if (!wait_for_agent(s))
+			machine_run(s, EV_FAIL, "device is offline");
+		return;
+	}
+	s->op = S.provider->provision(&s->t, provisioned, s);
+	if (!s->op) {
+		requeue_jobs(s, "could not start provisioning");
 		sess_free(s);
+	}
+}
+
+/* Transient provider trouble: the job is queued again with a growing delay (the row
+ * keeps its step and ids; a new claim resumes), until START_DEADLINE_S. */
+static void act_provision_paused(struct sess *s, const char *problem)
+{
+	enum seam_step step;
+	char reason[700];
+
+	if (past_deadline(s)) {
+		snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
+		         START_DEADLINE_S / 60, problem);
+		machine_run(s, EV_FAIL, reason);
 		return;
 	}
-	if (res->rc == TUNNEL_FAILED) {
-		fail_start(s, res->reason);
-		return;
-	}
+	/* The row shows what is being waited for (the API returns it while pending);
+	 * the final error, if it comes to that, names it too. */
+	log_warn("session=%s start paused at step %s: %s", s->t.id, s->t.step, problem);
+	if (seam_step_parse(s->t.step, &step) != 0 ||
+	    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, problem) != STORE_OK)
+		log_warn("session=%s could not record why its start is paused", s->t.id);
+	requeue_jobs(s, problem);
+	sess_free(s);
+}
+
+static void act_send_start(struct sess *s, const char *token)
+{
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_AGENT, NULL) !=
 	    STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
@@ -474,22 +637,24 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_AGENT));
 	if (!hub_online(s->t.device_id)) {
 		if (!wait_for_agent(s))
-			fail_start(s, "device is offline");
+			machine_run(s, EV_FAIL, "device is offline");
 		return;
 	}
-	if (send_tunnel_start(s, res->token, ready_timeout) != 0) {
-		fail_start(s, "device is offline");
+	if (send_tunnel_start(s, token) != 0) {
+		machine_run(s, EV_FAIL, "device is offline");
 		return;
 	}
-	s->phase = PH_AGENT;
 	log_info("session=%s device=%s tunnel.start sent (%d Cloudflare calls so far)", s->t.id,
 	         s->t.device_id, s->calls);
 }
 
-static void agent_ready(struct sess *s)
+/* tunnel.ready: pending -> active, conditionally: if DELETE got there first the row is
+ * ending and the end job (held here: EV_END, or still queued) takes over. */
+static void act_activate(struct sess *s, const char *unused)
 {
 	int changed = 0;
 
+	(void)unused;
 	uv_timer_stop(s->timer);
 	if (store_tunnel_move(helperd.db, s->t.tenant_id, s->t.id,
 	                      SEAM_STATUS_BIT(SEAM_STATUS_PENDING), SEAM_STATUS_ACTIVE,
@@ -500,10 +665,8 @@ static void agent_ready(struct sess *s)
 		return;
 	}
 	if (!changed) {
-		/* Ended meanwhile: the end job (held here or still queued) takes over. */
 		if (s->end_job[0]) {
-			s->ending = 1;
-			begin_stop(s);
+			machine_run(s, EV_END, NULL);
 			return;
 		}
 		jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
@@ -519,37 +682,7 @@ static void agent_ready(struct sess *s)
 	sess_free(s);
 }
 
-static void begin_start(struct sess *s)
-{
-	const char *refusal = S.provider->cannot_provision(&s->t);
-
-	if (refusal) {
-		fail_start(s, refusal);
-		return;
-	}
-	if (past_deadline(s)) {
-		char reason[700];
-		snprintf(reason, sizeof(reason), "could not start within %d minutes: %s",
-		         START_DEADLINE_S / 60,
-		         s->t.error[0] ? s->t.error : "helperd was not running to start it");
-		fail_start(s, reason);
-		return;
-	}
-	/* Before spending any API call: nobody could use the tunnel. */
-	if (!hub_online(s->t.device_id)) {
-		if (!wait_for_agent(s))
-			fail_start(s, "device is offline");
-		return;
-	}
-	s->phase = PH_PROVISION;
-	s->op = S.provider->provision(&s->t, provisioned, s);
-	if (!s->op) {
-		requeue_jobs(s, "could not start provisioning");
-		sess_free(s);
-	}
-}
-
-/* ---- restoring an active session's tunnel ------------------------------------------ */
+/* -- restoring an active session's tunnel -- */
 
 /* 1 if a restore of this session may be tried now; records the attempt. */
 static int restore_due(const char *id)
@@ -578,7 +711,7 @@ static int restore_due(const char *id)
 
 /* The restore is over: problem NULL when the tunnel runs again. The session is left
  * active either way (a failure waits for the next heartbeat's try). */
-static void restore_end(struct sess *s, const char *problem)
+static void act_restore_end(struct sess *s, const char *problem)
 {
 	metrics_inc("kaiden_session_cf_calls_total", "phase=\"restore\"", s->calls);
 	metrics_inc("kaiden_session_restores_total",
@@ -593,13 +726,25 @@ static void restore_end(struct sess *s, const char *problem)
 	sess_free(s);
 }
 
-static void restore_timeout(uv_timer_t *t)
+static void act_restored(struct sess *s, const char *unused)
 {
-	struct sess *s = t->data;
+	(void)unused;
+	act_restore_end(s, NULL);
+}
+
+static void act_restore_offline(struct sess *s, const char *unused)
+{
+	(void)unused;
+	act_restore_end(s, "the device went offline"); /* its next heartbeat tries again */
+}
+
+static void act_restore_timeout(struct sess *s, const char *unused)
+{
 	char reason[160];
 
+	(void)unused;
 	ready_timeout_reason(reason, sizeof(reason));
-	restore_end(s, reason);
+	act_restore_end(s, reason);
 }
 
 static void restore_token(void *arg, const struct tunnel_result *res)
@@ -608,56 +753,35 @@ static void restore_token(void *arg, const struct tunnel_result *res)
 
 	s->op = NULL;
 	s->calls += res->calls;
-	if (res->rc != TUNNEL_OK) {
-		restore_end(s, res->reason);
-		return;
-	}
-	if (send_tunnel_start(s, res->token, restore_timeout) != 0) {
-		restore_end(s, "the device went offline");
-		return;
-	}
-	s->phase = PH_RESTORE_WAIT;
-	log_info("session=%s device=%s tunnel.start sent again", s->t.id, s->t.device_id);
+	if (res->rc == TUNNEL_OK)
+		machine_run(s, EV_TOKEN_OK, res->token);
+	else
+		machine_run(s, EV_TOKEN_FAILED, res->reason);
 }
 
-/* The agent does not run the tunnel of an active session (why says how we know):
- * start it again, unless a machine for the session is in memory or it was tried
- * within RESTORE_EVERY_MS. The row is only read. */
-static void restore_begin(const char *tenant_id, const char *id, const char *why)
+static void act_token(struct sess *s, const char *unused)
 {
-	struct store_tunnel t;
-	struct sess *s;
-	const char *refusal;
-
-	if (helperd.stopping || sess_find(id) || !restore_due(id))
-		return;
-	if (store_tunnel_load(helperd.db, tenant_id, id, &t) != STORE_OK) {
-		log_warn("session=%s %s, but it could not be loaded to restore it", id, why);
-		return;
-	}
-	if (!seam_status_is(t.status, SEAM_STATUS_ACTIVE) || !hub_online(t.device_id))
-		return;
-	refusal = S.provider->cannot_restore(&t);
-	if (refusal) {
-		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
-		         refusal);
-		return;
-	}
-	s = sess_new(&t);
-	if (!s)
-		return;
-	log_warn("session=%s device=%s %s; restoring it", t.id, t.device_id, why);
-	s->phase = PH_RESTORE;
+	(void)unused;
 	s->op = S.provider->token(&s->t, restore_token, s);
 	if (!s->op)
-		restore_end(s, "could not ask the provider for the tunnel token");
+		act_restore_end(s, "could not ask the provider for the tunnel token");
+}
+
+static void act_send_restart(struct sess *s, const char *token)
+{
+	if (send_tunnel_start(s, token) != 0) {
+		act_restore_end(s, "the device went offline");
+		return;
+	}
+	log_info("session=%s device=%s tunnel.start sent again", s->t.id, s->t.device_id);
 }
 
 /* A session.end job arrived during a restore: drop it (the fetched token creates
  * nothing; a cloudflared being started is stopped by the end path). Counted neither
  * ok nor failed. */
-static void restore_abandon(struct sess *s)
+static void act_abandon_restore(struct sess *s, const char *unused)
 {
+	(void)unused;
 	log_info("session=%s ending during a restore of its tunnel", s->t.id);
 	if (s->op) {
 		S.provider->cancel(s->op);
@@ -666,6 +790,131 @@ static void restore_abandon(struct sess *s)
 	uv_timer_stop(s->timer);
 	metrics_inc("kaiden_session_cf_calls_total", "phase=\"restore\"", s->calls);
 	s->calls = 0;
+	stop_begin(s, 1);
+}
+
+/* ---- the machine ------------------------------------------------------------------
+ *
+ * (phase x event) -> action, next. The machine moves to next, then runs the action
+ * (NULL: the event changes nothing in that phase). A pair in no row is a bug: logged,
+ * and the machine stays as it is. The comments name the follow-up events an action
+ * may raise (in capitals); any action may also give the machine up (see "the
+ * actions" above). */
+
+#define IN(p) (1u << (p))
+#define STOPS (IN(PH_STOP_ENDING) | IN(PH_STOP_FAILING))
+#define TEARDOWNS (IN(PH_TEARDOWN_ENDING) | IN(PH_TEARDOWN_FAILING))
+#define PROVISIONS (IN(PH_PROVISION) | IN(PH_PROVISION_ENDING))
+#define RESTORES (IN(PH_RESTORE) | IN(PH_RESTORE_WAIT))
+
+typedef void action_fn(struct sess *s, const char *text);
+
+static const struct transition {
+	unsigned phases; /* the phases the row applies to */
+	enum event event;
+	action_fn *action;
+	enum phase next;
+} machine[] = {
+	/* a job or a heartbeat makes a machine from the row; a start may FAIL (or be
+	 * requeued when the device's agent is expected back) */
+	{ IN(PH_NEW), EV_START, act_provision, PH_PROVISION },
+	{ IN(PH_NEW), EV_START_AT_STOP, act_resume_stop, PH_STOP_FAILING },
+	{ IN(PH_NEW), EV_START_AT_TEARDOWN, act_resume_teardown, PH_TEARDOWN_FAILING },
+	{ IN(PH_NEW), EV_END, act_stop, PH_STOP_ENDING },
+	{ IN(PH_NEW), EV_END_AT_TEARDOWN, act_teardown, PH_TEARDOWN_ENDING },
+	{ IN(PH_NEW), EV_RESTORE, act_token, PH_RESTORE },
+	/* provisioning: tunnel.start sent, unless the device is offline (FAIL); a
+	 * transient failure is requeued, or FAILs past the deadline */
+	{ IN(PH_PROVISION), EV_PROVISION_OK, act_send_start, PH_AGENT },
+	{ IN(PH_PROVISION), EV_PROVISION_FAILED, act_fail, PH_STOP_FAILING },
+	{ IN(PH_PROVISION), EV_PROVISION_TRANSIENT, act_provision_paused, PH_PROVISION },
+	{ IN(PH_PROVISION), EV_FAIL, act_fail, PH_STOP_FAILING },
+	{ IN(PH_PROVISION), EV_END, NULL, PH_PROVISION_ENDING },
+	{ IN(PH_PROVISION_ENDING), EV_PROVISION_OK, act_stop_unstarted, PH_STOP_ENDING },
+	{ IN(PH_PROVISION_ENDING), EV_PROVISION_FAILED, act_stop_unstarted, PH_STOP_ENDING },
+	{ IN(PH_PROVISION_ENDING), EV_PROVISION_TRANSIENT, act_stop_unstarted, PH_STOP_ENDING },
+	/* waiting for the agent: ready makes the session active and frees the machine,
+	 * or raises END if the session ended meanwhile */
+	{ IN(PH_AGENT), EV_READY, act_activate, PH_AGENT },
+	{ IN(PH_AGENT), EV_AGENT_FAILED, act_fail, PH_STOP_FAILING },
+	{ IN(PH_AGENT), EV_OFFLINE, act_fail_offline, PH_STOP_FAILING },
+	{ IN(PH_AGENT), EV_TIMEOUT, act_fail_ready_timeout, PH_STOP_FAILING }, /* with stop */
+	{ IN(PH_AGENT), EV_FAIL, act_fail, PH_STOP_FAILING },
+	{ IN(PH_AGENT), EV_END, act_stop_early, PH_STOP_ENDING },
+	/* restoring an active session (the row stays active) */
+	{ IN(PH_RESTORE), EV_TOKEN_OK, act_send_restart, PH_RESTORE_WAIT },
+	{ IN(PH_RESTORE), EV_TOKEN_FAILED, act_restore_end, PH_DONE },
+	{ IN(PH_RESTORE), EV_AGENT_FAILED, NULL, PH_SAME }, /* the old cloudflared's */
+	{ IN(PH_RESTORE_WAIT), EV_READY, act_restored, PH_DONE },
+	{ IN(PH_RESTORE_WAIT), EV_AGENT_FAILED, act_restore_end, PH_DONE },
+	{ IN(PH_RESTORE_WAIT), EV_TIMEOUT, act_restore_timeout, PH_DONE },
+	{ RESTORES, EV_OFFLINE, act_restore_offline, PH_DONE },
+	{ RESTORES, EV_END, act_abandon_restore, PH_STOP_ENDING },
+	/* the end path: stop, then teardown, then ended or failed */
+	{ IN(PH_STOP_ENDING), EV_STOPPED, act_teardown, PH_TEARDOWN_ENDING },
+	{ IN(PH_STOP_ENDING), EV_NOTHING_TO_STOP, act_teardown, PH_TEARDOWN_ENDING },
+	{ IN(PH_STOP_ENDING), EV_OFFLINE, act_teardown, PH_TEARDOWN_ENDING },
+	{ IN(PH_STOP_ENDING), EV_TIMEOUT, act_stop_timeout, PH_TEARDOWN_ENDING },
+	{ IN(PH_STOP_FAILING), EV_STOPPED, act_teardown, PH_TEARDOWN_FAILING },
+	{ IN(PH_STOP_FAILING), EV_NOTHING_TO_STOP, act_teardown, PH_TEARDOWN_FAILING },
+	{ IN(PH_STOP_FAILING), EV_OFFLINE, act_teardown, PH_TEARDOWN_FAILING },
+	{ IN(PH_STOP_FAILING), EV_TIMEOUT, act_stop_timeout, PH_TEARDOWN_FAILING },
+	{ IN(PH_TEARDOWN_ENDING), EV_TORN_DOWN, act_ended, PH_DONE },
+	{ IN(PH_TEARDOWN_FAILING), EV_TORN_DOWN, act_failed, PH_DONE },
+	{ TEARDOWNS, EV_TEARDOWN_TRANSIENT, act_teardown_paused, PH_DONE },
+	/* what the world may send in a phase that does not wait for it: nothing happens
+	 * (an end job there finishes with the end path under way) */
+	{ PROVISIONS | IN(PH_RESTORE) | STOPS | TEARDOWNS, EV_READY, NULL, PH_SAME },
+	{ PROVISIONS | STOPS | TEARDOWNS, EV_AGENT_FAILED, NULL, PH_SAME },
+	{ PROVISIONS | IN(PH_AGENT) | RESTORES | TEARDOWNS, EV_STOPPED, NULL, PH_SAME },
+	{ PROVISIONS | TEARDOWNS, EV_OFFLINE, NULL, PH_SAME },
+	{ IN(PH_PROVISION_ENDING) | STOPS | TEARDOWNS, EV_END, NULL, PH_SAME },
+};
+
+static const char *const phase_names[PH__MAX] = {
+	[PH_NEW] = "new", [PH_PROVISION] = "provision", [PH_PROVISION_ENDING] = "provision_ending",
+	[PH_AGENT] = "agent", [PH_RESTORE] = "restore", [PH_RESTORE_WAIT] = "restore_wait",
+	[PH_STOP_ENDING] = "stop_ending", [PH_STOP_FAILING] = "stop_failing",
+	[PH_TEARDOWN_ENDING] = "teardown_ending", [PH_TEARDOWN_FAILING] = "teardown_failing",
+	[PH_DONE] = "done",
+};
+
+static const char *const event_names[EV__MAX] = {
+	[EV_START] = "session.start", [EV_START_AT_STOP] = "session.start_at_stop",
+	[EV_START_AT_TEARDOWN] = "session.start_at_teardown", [EV_END] = "session.end",
+	[EV_END_AT_TEARDOWN] = "session.end_at_teardown", [EV_RESTORE] = "restore",
+	[EV_PROVISION_OK] = "provision_ok", [EV_PROVISION_FAILED] = "provision_failed",
+	[EV_PROVISION_TRANSIENT] = "provision_transient", [EV_TOKEN_OK] = "token_ok",
+	[EV_TOKEN_FAILED] = "token_failed", [EV_READY] = "tunnel.ready",
+	[EV_AGENT_FAILED] = "tunnel.failed", [EV_STOPPED] = "tunnel.stopped",
+	[EV_OFFLINE] = "offline", [EV_TIMEOUT] = "timeout", [EV_FAIL] = "fail",
+	[EV_NOTHING_TO_STOP] = "nothing_to_stop", [EV_TORN_DOWN] = "torn_down",
+	[EV_TEARDOWN_TRANSIENT] = "teardown_transient",
+};
+
+static const struct transition *transition_find(enum phase phase, enum event ev)
+{
+	for (size_t i = 0; i < ARRAY_LEN(machine); i++)
+		if ((machine[i].phases & IN(phase)) && machine[i].event == ev)
+			return &machine[i];
+	return NULL;
+}
+
+/* Feeds ev (text: its token, reason or problem, borrowed; never logged here: a token
+ * is secret) to the machine. s may be freed when this returns. */
+static void machine_run(struct sess *s, enum event ev, const char *text)
+{
+	const struct transition *tr = transition_find(s->phase, ev);
+
+	if (!tr) {
+		log_error("session=%s bug: event %s in phase %s is not in the machine's table; "
+		          "ignored", s->t.id, event_names[ev], phase_names[s->phase]);
+		return;
+	}
+	if (tr->next != PH_SAME)
+		s->phase = tr->next;
+	if (tr->action)
+		tr->action(s, text);
 }
 
 /* ---- jobs ---------------------------------------------------------------------------- */
@@ -675,11 +924,6 @@ static int is_provider_teardown_step(const char *step)
 {
 	return seam_step_is(step, SEAM_STEP_DNS_DELETE) ||
 	       seam_step_is(step, SEAM_STEP_TUNNEL_DELETE);
-}
-
-static int is_teardown_step(const char *step)
-{
-	return seam_step_is(step, SEAM_STEP_STOP) || is_provider_teardown_step(step);
 }
 
 static void start_job(const struct store_job *job)
@@ -713,20 +957,17 @@ static void start_job(const struct store_job *job)
 	}
 	snprintf(s->start_job, sizeof(s->start_job), "%s", job->id);
 	s->start_attempts = job->attempts;
-	if (is_teardown_step(t.step)) {
-		/* A compensation was under way when the last run stopped. */
-		snprintf(s->reason, sizeof(s->reason), "%s", t.error[0] ? t.error : "the start failed");
-		s->compensating = 1;
-		s->agent_maybe_running = 1;
-		if (seam_step_is(t.step, SEAM_STEP_STOP))
-			begin_stop(s);
-		else
-			begin_teardown(s);
+	if (seam_step_is(t.step, SEAM_STEP_STOP)) {
+		machine_run(s, EV_START_AT_STOP, NULL);
+		return;
+	}
+	if (is_provider_teardown_step(t.step)) {
+		machine_run(s, EV_START_AT_TEARDOWN, NULL);
 		return;
 	}
 	log_info("session=%s device=%s starting (attempt %d, step %s)", t.id, t.device_id,
 	         job->attempts, t.step[0] ? t.step : "-");
-	begin_start(s);
+	machine_run(s, EV_START, NULL);
 }
 
 static void end_job(const struct store_job *job)
@@ -743,26 +984,7 @@ static void end_job(const struct store_job *job)
 		}
 		snprintf(s->end_job, sizeof(s->end_job), "%s", job->id);
 		s->end_attempts = job->attempts;
-		switch (s->phase) {
-		case PH_PROVISION:
-			s->end_requested = 1; /* provisioned() takes the end path */
-			break;
-		case PH_AGENT:
-			log_info("session=%s ended before its tunnel was ready", s->t.id);
-			s->ending = 1;
-			begin_stop(s);
-			break;
-		case PH_RESTORE:
-		case PH_RESTORE_WAIT:
-			restore_abandon(s);
-			s->ending = 1;
-			s->agent_maybe_running = 1;
-			begin_stop(s);
-			break;
-		case PH_STOP:
-		case PH_TEARDOWN:
-			break; /* already on the end path; the end job finishes with it */
-		}
+		machine_run(s, EV_END, NULL);
 		return;
 	}
 	rc = store_tunnel_load(helperd.db, job->tenant_id, job->session_id, &t);
@@ -784,14 +1006,9 @@ static void end_job(const struct store_job *job)
 	}
 	snprintf(s->end_job, sizeof(s->end_job), "%s", job->id);
 	s->end_attempts = job->attempts;
-	s->ending = 1;
-	s->agent_maybe_running = 1;
 	log_info("session=%s device=%s ending (attempt %d, step %s)", t.id, t.device_id,
 	         job->attempts, t.step[0] ? t.step : "-");
-	if (is_provider_teardown_step(t.step))
-		begin_teardown(s);
-	else
-		begin_stop(s);
+	machine_run(s, is_provider_teardown_step(t.step) ? EV_END_AT_TEARDOWN : EV_END, NULL);
 }
 
 void session_job_start(const struct store_job *job)
@@ -817,6 +1034,35 @@ void session_job_start(const struct store_job *job)
 
 /* ---- agent events ----------------------------------------------------------------------- */
 
+/* The agent does not run the tunnel of an active session (why says how we know):
+ * start it again, unless a machine for the session is in memory or it was tried
+ * within RESTORE_EVERY_MS. The row is only read. */
+static void restore_begin(const char *tenant_id, const char *id, const char *why)
+{
+	struct store_tunnel t;
+	struct sess *s;
+	const char *refusal;
+
+	if (helperd.stopping || sess_find(id) || !restore_due(id))
+		return;
+	if (store_tunnel_load(helperd.db, tenant_id, id, &t) != STORE_OK) {
+		log_warn("session=%s %s, but it could not be loaded to restore it", id, why);
+		return;
+	}
+	if (!seam_status_is(t.status, SEAM_STATUS_ACTIVE) || !hub_online(t.device_id))
+		return;
+	refusal = S.provider->cannot_restore(&t);
+	if (refusal) {
+		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
+		         refusal);
+		return;
+	}
+	s = sess_new(&t);
+	if (!s)
+		return;
+	log_warn("session=%s device=%s %s; restoring it", t.id, t.device_id, why);
+	machine_run(s, EV_RESTORE, NULL);
+}
 /* tunnel.failed for a session no machine waits for: if it is an active session of
  * this device, its cloudflared died (or could not start again): restore it. */
 static void failed_unawaited(const char *device_id, const char *sid, const char *why)
@@ -857,26 +1103,15 @@ void session_agent_message(const char *device_id, const struct proto_msg *msg)
 	}
 	switch (msg->type) {
 	case PROTO_TUNNEL_READY:
-		if (s->phase == PH_AGENT)
-			agent_ready(s);
-		else if (s->phase == PH_RESTORE_WAIT)
-			restore_end(s, NULL);
+		machine_run(s, EV_READY, NULL);
 		break;
 	case PROTO_TUNNEL_FAILED:
-		/* During PH_RESTORE a tunnel.failed is the old cloudflared's (sent before our
-		 * tunnel.start): the restore carries on. */
 		snprintf(reason, sizeof(reason), "the agent could not start the tunnel: %s",
 		         why ? why : "no reason given");
-		if (s->phase == PH_AGENT) {
-			s->agent_maybe_running = 0;
-			fail_start(s, reason);
-		} else if (s->phase == PH_RESTORE_WAIT) {
-			restore_end(s, reason);
-		}
+		machine_run(s, EV_AGENT_FAILED, reason);
 		break;
 	case PROTO_TUNNEL_STOPPED:
-		if (s->phase == PH_STOP)
-			begin_teardown(s);
+		machine_run(s, EV_STOPPED, NULL);
 		break;
 	default:
 		break;
@@ -891,16 +1126,8 @@ void session_agent_online(const char *device_id, int online)
 		return;
 	for (s = S.all; s; s = next) {
 		next = s->next;
-		if (strcasecmp(s->t.device_id, device_id) != 0)
-			continue;
-		if (s->phase == PH_AGENT) {
-			s->agent_maybe_running = 0;
-			fail_start(s, "the device went offline before its tunnel was ready");
-		} else if (s->phase == PH_RESTORE || s->phase == PH_RESTORE_WAIT) {
-			restore_end(s, "the device went offline"); /* its next heartbeat tries again */
-		} else if (s->phase == PH_STOP) {
-			begin_teardown(s); /* nobody left to confirm the stop */
-		}
+		if (strcasecmp(s->t.device_id, device_id) == 0)
+			machine_run(s, EV_OFFLINE, NULL);
 	}
 }
 
@@ -1025,4 +1252,60 @@ void session_shutdown(void)
 	/* A late hub event (agents are disconnected after this) finds a provider that
 	 * refuses everything and makes nothing. */
 	S.provider = &tunnel_provider_none;
+}
+
+/* ---- the table, for tests (check_session) ------------------------------------------- */
+
+int session_machine_phases(void)
+{
+	return PH__MAX;
+}
+
+int session_machine_events(void)
+{
+	return EV__MAX;
+}
+
+const char *session_machine_phase_name(int phase)
+{
+	return phase >= 0 && phase < PH__MAX ? phase_names[phase] : NULL;
+}
+
+const char *session_machine_event_name(int event)
+{
+	return event >= 0 && event < EV__MAX ? event_names[event] : NULL;
+}
+
+int session_machine_next(int phase, int event, int *has_action)
+{
+	const struct transition *found = NULL;
+
+	for (size_t i = 0; i < ARRAY_LEN(machine); i++) {
+		if (!(machine[i].phases & IN(phase)) || (int)machine[i].event != event)
+			continue;
+		if (found)
+			return -2;
+		found = &machine[i];
+	}
+	if (!found)
+		return -1;
+	*has_action = found->action != NULL;
+	return found->next == PH_SAME ? phase : (int)found->next;
+}
+
+int session_machine_probe(int phase, int event)
+{
+	struct sess probe;
+	const struct transition *tr;
+
+	if (phase < 0 || phase >= PH__MAX || event < 0 || event >= EV__MAX)
+		return -1;
+	tr = transition_find((enum phase)phase, (enum event)event);
+	if (tr && tr->action)
+		return -1; /* an action would act on a session that does not exist */
+	memset(&probe, 0, sizeof(probe));
+	snprintf(probe.t.id, sizeof(probe.t.id), "probe");
+	probe.phase = (enum phase)phase;
+	machine_run(&probe, (enum event)event, NULL);
+	return (int)probe.phase;
 }

@@ -33,4 +33,22 @@ void session_agent_running(const char *device_id, json_object *sessions);
  * named for sessions that are no longer live. */
 void session_sweep(void);
 
+/* ---- for tests: the machine's table (check_session) ------------------------------ */
+
+/* How many phases and events there are: phase 0 is "new" (a machine just made from
+ * its row), the last phase "done" (the machine is freed). */
+int session_machine_phases(void);
+int session_machine_events(void);
+/* Their names as in the logs (borrowed), or NULL out of range. */
+const char *session_machine_phase_name(int phase);
+const char *session_machine_event_name(int event);
+/* The table's row for (phase, event): the phase it moves to (phase itself when it
+ * stays) with *has_action set, -1 when no row has the pair, -2 when more than one
+ * has it. */
+int session_machine_next(int phase, int event, int *has_action);
+/* Feeds event to a machine in phase that holds no session, job or timer, and returns
+ * its phase afterwards; -1 when the pair's row has an action (refused: nothing to act
+ * on) or out of range. */
+int session_machine_probe(int phase, int event);
+
 #endif

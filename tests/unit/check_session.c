@@ -1366,11 +1366,137 @@ START_TEST(test_none_restore_sweep_end)
 }
 END_TEST
 
+/* ---- the machine's table ------------------------------------------------------------ */
+
+/* The phase or event called name (names: session_machine_phase_name or _event_name). */
+static int M_find(int n, const char *(*names)(int), const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names(i), name) == 0)
+			return i;
+	ck_abort_msg("the machine has no phase or event %s", name);
+	return -1;
+}
+
+#define M_phase(name) M_find(session_machine_phases(), session_machine_phase_name, (name))
+#define M_event(name) M_find(session_machine_events(), session_machine_event_name, (name))
+
+/* Runs session_machine_probe with stderr (the log) caught into log (size bytes). */
+static int M_probe_logged(int phase, int event, char *log, size_t size)
+{
+	char path[] = "/tmp/kaiden-machine-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO), after;
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(saved, 0);
+	unlink(path);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	after = session_machine_probe(phase, event);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	n = pread(fd, log, size - 1, 0);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+	return after;
+}
+
+/* Every (phase, event) pair has at most one row; the events the world sends (jobs,
+ * agent messages, a disconnect) have a row in every phase a machine waits in; a timer
+ * has one wherever the machine starts one; every phase is reachable from "new" and
+ * reaches "done", which nothing leaves; a pair in no row is logged as a bug and leaves
+ * the machine where it was, and a row without an action changes nothing silently. */
+START_TEST(test_machine_table)
+{
+	int np = session_machine_phases(), ne = session_machine_events();
+	int p_new = 0, p_done = np - 1, reach[64] = { 0 }, ends[64] = { 0 }, grew, rows = 0;
+	int missing = 0;
+	const char *world[] = { "session.end", "tunnel.ready", "tunnel.failed", "tunnel.stopped",
+		                "offline" };
+	const char *timed[] = { "agent", "restore_wait", "stop_ending", "stop_failing" };
+	char log[4096];
+
+	ck_assert_int_le(np, 64);
+	ck_assert_str_eq(session_machine_phase_name(p_new), "new");
+	ck_assert_str_eq(session_machine_phase_name(p_done), "done");
+	for (int p = 0; p < np; p++)
+		for (int e = 0; e < ne; e++) {
+			int act = 0, next = session_machine_next(p, e, &act);
+			ck_assert_msg(next != -2, "(%s, %s) has two rows", session_machine_phase_name(p),
+			              session_machine_event_name(e));
+			ck_assert_msg(next >= -1 && next < np, "(%s, %s) moves nowhere",
+			              session_machine_phase_name(p), session_machine_event_name(e));
+			if (next >= 0)
+				rows++;
+			/* "done" is left by nothing; "new" is never returned to. */
+			ck_assert_msg(p != p_done || next == -1, "done has a row for %s",
+			              session_machine_event_name(e));
+			ck_assert_msg(next != p_new || p == p_new || next == -1, "back to new");
+		}
+	ck_assert_int_gt(rows, 0);
+	for (int p = 1; p < p_done; p++) {
+		int act;
+		for (size_t k = 0; k < ARRAY_LEN(world); k++)
+			ck_assert_msg(session_machine_next(p, M_event(world[k]), &act) >= 0,
+			              "phase %s has no row for %s", session_machine_phase_name(p),
+			              world[k]);
+	}
+	for (size_t k = 0; k < ARRAY_LEN(timed); k++) {
+		int act = 0;
+		ck_assert_int_ne(session_machine_next(M_phase(timed[k]), M_event("timeout"), &act), -1);
+		ck_assert_int_eq(act, 1);
+	}
+	/* Reachable from new, and reaching done (a row with an action may also end the
+	 * machine itself, but every phase must have a way forward in the table). */
+	reach[p_new] = 1;
+	ends[p_done] = 1;
+	do {
+		grew = 0;
+		for (int p = 0; p < np; p++)
+			for (int e = 0; e < ne; e++) {
+				int act = 0, next = session_machine_next(p, e, &act);
+				if (next < 0 || next == p)
+					continue;
+				if (reach[p] && !reach[next])
+					reach[next] = grew = 1;
+				if (ends[next] && !ends[p])
+					ends[p] = grew = 1;
+			}
+	} while (grew);
+	for (int p = 0; p < np; p++) {
+		ck_assert_msg(reach[p], "phase %s cannot be reached", session_machine_phase_name(p));
+		ck_assert_msg(ends[p], "phase %s never gets to done", session_machine_phase_name(p));
+	}
+	/* A pair in no row: a logged bug, the machine unchanged. A row without an action
+	 * (the world's message in a phase that does not wait for it): silent, unchanged. */
+	for (int p = 0; p < np; p++)
+		for (int e = 0; e < ne; e++) {
+			int act = 0, next = session_machine_next(p, e, &act);
+			if (next >= 0 && act)
+				continue;
+			ck_assert_int_eq(M_probe_logged(p, e, log, sizeof(log)), next >= 0 ? next : p);
+			if (next >= 0) {
+				ck_assert_str_eq(log, "");
+				continue;
+			}
+			missing++;
+			ck_assert_msg(strstr(log, "level=error") && strstr(log, "session=probe bug:") &&
+			                      strstr(log, session_machine_event_name(e)) &&
+			                      strstr(log, session_machine_phase_name(p)),
+			              "(%s, %s) not logged as a bug: %s", session_machine_phase_name(p),
+			              session_machine_event_name(e), log);
+		}
+	ck_assert_int_gt(missing, 0);
+	/* The probe refuses a row with an action (it would act on nothing). */
+	ck_assert_int_eq(session_machine_probe(M_phase("agent"), M_event("tunnel.ready")), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session");
 	TCase *sq = tcase_create("sqlite"), *pg = tcase_create("postgres");
-	TCase *none = tcase_create("none");
+	TCase *none = tcase_create("none"), *table = tcase_create("table");
 	SRunner *sr;
 	int failed;
 
@@ -1409,6 +1535,8 @@ int main(void)
 	suite_add_tcase(s, sq);
 	suite_add_tcase(s, pg);
 	suite_add_tcase(s, none);
+	tcase_add_test(table, test_machine_table);
+	suite_add_tcase(s, table);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
