@@ -124,7 +124,7 @@ int store_login_revoke(struct db *db, const char *jti) WUR;
 /* ---- throttling ------------------------------------------------------------------------
  * Logins are counted per account (the lower-cased email, whatever tenant the login names:
  * the lock is the account's, so naming another tenant buys no more guesses) and per
- * source address, each in a window that starts at the key's first counted attempt and
+ * source address (an IPv6 client by its /64), each in a window that starts at the key's first counted attempt and
  * lasts window_seconds. An attempt is counted before its password is checked, in one
  * atomic step per key, so parallel logins cannot slip past the limit. */
 

@@ -9,6 +9,8 @@
  * password is checked (store_auth.h). */
 #include "store_auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,25 @@ static int throttle_key(const char *prefix, const char *text, char key[STORE_THR
 	return n < 0 || n >= STORE_THROTTLE_KEY_MAX ? -1 : 0;
 }
 
+/* The key of a source address: "address:<address>", except that an IPv6 client counts
+ * by its /64 ("address:2001:db8:1:2::/64"). One host or subscriber commonly holds a whole
+ * /64: counted by the address, it could rotate through 2^64 of them, guessing past the
+ * limit and making a login_throttle row (and an auth.login_failed audit row) per
+ * request. IPv4, IPv4-mapped IPv6 and anything else count as they are. */
+static int address_key(const char *address, char key[STORE_THROTTLE_KEY_MAX])
+{
+	struct in6_addr a;
+	char prefix[INET6_ADDRSTRLEN + 3];
+
+	if (inet_pton(AF_INET6, address, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a))
+		return throttle_key("address:", address, key);
+	memset(a.s6_addr + 8, 0, 8);
+	if (!inet_ntop(AF_INET6, &a, prefix, INET6_ADDRSTRLEN))
+		return -1;
+	strcat(prefix, "/64");
+	return throttle_key("address:", prefix, key);
+}
+
 /* Unix milliseconds of a time stamp in the store's form ("2026-11-23T03:45:56.123Z");
  * -1 if it is not one. */
 static int64_t stamp_ms(const char *text)
@@ -318,14 +339,14 @@ int store_login_reserve(struct db *db, const char *email, const char *address,
                         struct store_throttle_verdict *out)
 {
 	char now[TIMESTAMP_LEN], open[TIMESTAMP_LEN];
-	char account_key[STORE_THROTTLE_KEY_MAX], address_key[STORE_THROTTLE_KEY_MAX];
+	char account_key[STORE_THROTTLE_KEY_MAX], addr_key[STORE_THROTTLE_KEY_MAX];
 	struct store_throttle_verdict v;
 	int64_t now_ms = ids_now_ms();
 	int refused = 0, rc;
 
 	if (!email || !limits || limits->window_seconds <= 0 ||
 	    throttle_key("account:", email, account_key) != 0 ||
-	    (address && throttle_key("address:", address, address_key) != 0)) {
+	    (address && address_key(address, addr_key) != 0)) {
 		log_error("login throttle: no email, no limits, or a key too long");
 		return STORE_ERR;
 	}
@@ -337,7 +358,7 @@ int store_login_reserve(struct db *db, const char *email, const char *address,
 		return store_rc_of(rc);
 	rc = STORE_OK;
 	if (address)
-		rc = throttle_count(db, address_key, now, open, limits->address_max, 1, now_ms,
+		rc = throttle_count(db, addr_key, now, open, limits->address_max, 1, now_ms,
 		                    limits->window_seconds, STORE_THROTTLE_ADDRESS, &v, &refused);
 	if (rc == STORE_OK && !refused)
 		rc = throttle_count(db, account_key, now, open, limits->account_max, 0, now_ms,
@@ -367,7 +388,7 @@ int store_login_release(struct db *db, const char *email, const char *address)
 	 * login that waits on it. */
 	rc = db_exec(db, "DELETE FROM login_throttle WHERE key = lower($1)", 1, params, NULL);
 	if (rc == DB_OK && address) {
-		if (throttle_key("address:", address, key) != 0)
+		if (address_key(address, key) != 0)
 			return STORE_ERR;
 		rc = db_exec(db, "UPDATE login_throttle SET attempts = attempts - 1 "
 		                 "WHERE key = lower($1) AND attempts > 0",

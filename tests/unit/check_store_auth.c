@@ -683,6 +683,39 @@ START_TEST(test_throttle)
 }
 END_TEST
 
+/* An IPv6 client counts by its /64: rotating through the addresses of one /64 (which one
+ * host commonly holds) buys no more attempts and makes no more rows. IPv4-mapped
+ * addresses stay apart. */
+START_TEST(test_throttle_ipv6_prefix)
+{
+	const struct store_login_limits lim = { 60, 100, 3 };
+	struct store_throttle_verdict v;
+
+	ck_assert_int_eq(reserve(T_db, "a@d.io", "2001:db8:1:2::1", &lim, &v), STORE_THROTTLE_NONE);
+	ck_assert_int_eq(reserve(T_db, "b@d.io", "2001:DB8:1:2:ffff::9", &lim, &v),
+	                 STORE_THROTTLE_NONE);
+	ck_assert_int_eq(reserve(T_db, "c@d.io", "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &lim, &v),
+	                 STORE_THROTTLE_NONE);
+	ck_assert_int_eq(reserve(T_db, "d@d.io", "2001:db8:1:2::77", &lim, &v),
+	                 STORE_THROTTLE_ADDRESS);
+	ck_assert_str_eq(v.key, "address:2001:db8:1:2::/64");
+	ck_assert_int_eq(attempts_of("address:2001:db8:1:2::/64"), 4);
+	ck_assert_int_eq(count_where("SELECT count(*) FROM login_throttle WHERE key LIKE "
+	                             "'address:%'",
+	                             NULL),
+	                 1);
+	/* Another /64, and IPv4-mapped addresses (one key each), count apart. */
+	ck_assert_int_eq(reserve(T_db, "d@d.io", "2001:db8:1:3::1", &lim, &v), STORE_THROTTLE_NONE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(reserve(T_db, "e@d.io", "::ffff:10.0.0.1", &lim, &v),
+		                 STORE_THROTTLE_NONE);
+	ck_assert_int_eq(reserve(T_db, "e@d.io", "::ffff:10.0.0.2", &lim, &v), STORE_THROTTLE_NONE);
+	/* A right password gives the /64 its attempt back. */
+	ck_assert_int_eq(store_login_release(T_db, "a@d.io", "2001:db8:1:2::abcd"), STORE_OK);
+	ck_assert_int_eq(attempts_of("address:2001:db8:1:2::/64"), 3);
+}
+END_TEST
+
 /* Parallel logins count one after another: of many at once, exactly the limit pass. */
 struct throttle_worker {
 	pthread_t thread;
@@ -1451,6 +1484,7 @@ int main(void)
 	T_ADD(sq, pg, test_login_check);
 	T_ADD(sq, pg, test_logins);
 	T_ADD(sq, pg, test_throttle);
+	T_ADD(sq, pg, test_throttle_ipv6_prefix);
 	T_ADD(sq, pg, test_throttle_parallel);
 	T_ADD(sq, pg, test_audit_throttled);
 	T_ADD(sq, pg, test_user_tokens);
