@@ -422,6 +422,10 @@ static void list_next_or_finish(struct cf_call *c, struct cf_result *r, json_obj
 		requeue(c, 0);
 		return;
 	}
+	if (!last)
+		log_warn("cf: %s %s: stopped at %d pages (%zu items) with more announced; the "
+		         "rest is not listed this time",
+		         c->method, c->path, LIST_MAX_PAGES, json_object_array_length(c->items));
 	r->status = CF_OK;
 	r->result = c->items;
 	finish(c, r);
