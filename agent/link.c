@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -208,6 +209,20 @@ int link_url_parse(const char *url, int insecure, struct link_url *out, char *er
 		}
 	*out = u;
 	return 0;
+}
+
+const char *link_system_ca_file(void)
+{
+	static const char *const paths[] = {
+		"/etc/ssl/certs/ca-certificates.crt",
+		"/etc/pki/tls/certs/ca-bundle.crt",
+		"/etc/ssl/cert.pem",
+		"/etc/ssl/ca-bundle.pem",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
 }
 
 /* ---- the queue ---- */

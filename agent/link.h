@@ -43,6 +43,10 @@ struct link_url {
 int link_url_parse(const char *url, int insecure, struct link_url *out, char *err,
                    size_t errlen) WUR;
 
+/* Where the system keeps its CA bundle (Debian/Ubuntu, RHEL/Fedora, Alpine/others), or
+ * NULL: the default for client_ssl_ca_filepath. */
+const char *link_system_ca_file(void);
+
 /* The lws protocol entry for the context's protocol list. */
 extern const struct lws_protocols link_protocol;
 

@@ -22,6 +22,7 @@
 #include "link.h"
 #include "log.h"
 #include "proto.h"
+#include "secretfile.h"
 #include "sysinfo.h"
 #include "tunnel.h"
 
@@ -69,42 +70,6 @@ static void usage(FILE *out)
 	        "  --version           print the version\n");
 }
 
-/* Reads the secret: first line, trailing white space removed. 0, or -1 (logged). */
-static int read_secret_file(const char *path, char *out, size_t outlen)
-{
-	FILE *f = fopen(path, "re");
-	struct stat st;
-	size_t n;
-	int rc = -1;
-
-	if (!f) {
-		log_error("secret_file=%s cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		log_warn("secret_file=%s is readable by group or others; chmod 600 it", path);
-	if (!fgets(out, (int)outlen, f)) {
-		log_error("secret_file=%s is empty", path);
-		goto out;
-	}
-	n = strcspn(out, "\r\n");
-	if (out[n] == '\0' && !feof(f) && n == outlen - 1) {
-		log_error("secret_file=%s: the secret is longer than %zu bytes", path, outlen - 2);
-		goto out;
-	}
-	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
-		n--;
-	out[n] = '\0';
-	if (n == 0) {
-		log_error("secret_file=%s is empty", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
-}
-
 /* 1 if program (a path, or a name looked up on PATH) is an executable file. */
 static int program_found(const char *program)
 {
@@ -121,21 +86,6 @@ static int program_found(const char *program)
 		path += n + (path[n] == ':');
 	}
 	return 0;
-}
-
-/* Where the system keeps its CA bundle (Debian/Ubuntu, RHEL/Fedora, Alpine/others). */
-static const char *system_ca_file(void)
-{
-	static const char *const paths[] = {
-		"/etc/ssl/certs/ca-certificates.crt",
-		"/etc/pki/tls/certs/ca-bundle.crt",
-		"/etc/ssl/cert.pem",
-		"/etc/ssl/ca-bundle.pem",
-	};
-	for (size_t i = 0; i < ARRAY_LEN(paths); i++)
-		if (access(paths[i], R_OK) == 0)
-			return paths[i];
-	return NULL;
 }
 
 static void lws_log_line(int level, const char *line)
@@ -254,8 +204,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (*secret_file) {
-		if (read_secret_file(secret_file, secret, sizeof(secret)) != 0)
+		int loose;
+		if (secret_file_read(secret_file, secret, sizeof(secret), &loose, err,
+		                     sizeof(err)) != 0) {
+			log_error("secret_file=%s %s", secret_file, err);
 			return 2;
+		}
+		if (loose)
+			log_warn("secret_file=%s is readable by group or others; chmod 600 it",
+			         secret_file);
 	} else if (*cfg_str(CFG_AGENT_SECRET)) {
 		if (strlen(cfg_str(CFG_AGENT_SECRET)) > SECRET_MAX) {
 			log_error("the secret is longer than %d bytes", SECRET_MAX);
@@ -280,7 +237,7 @@ int main(int argc, char **argv)
 		goto out_secret;
 	}
 	if (!*ca_file)
-		ca_file = system_ca_file();
+		ca_file = link_system_ca_file();
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
 	memset(&info, 0, sizeof(info));
