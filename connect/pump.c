@@ -102,35 +102,34 @@ static void set_status(struct pump *p, enum connect_exit status, const char *fmt
 	va_end(ap);
 }
 
+/* The refusals before the upgrade (agent/PROTOCOL.md, "Engineer side"). */
+static const struct {
+	unsigned http;
+	enum connect_exit status;
+	const char *message;
+} http_refusals[] = {
+	{ 401, CONNECT_NOT_ALLOWED,
+	  "not allowed: the token was refused (HTTP 401); check KAIDEN_TOKEN or --token-file" },
+	{ 403, CONNECT_NOT_ALLOWED, "not allowed: this token may not connect to that session "
+	                            "(HTTP 403)" },
+	{ 404, CONNECT_NOT_FOUND, "session not found (HTTP 404)" },
+	{ 409, CONNECT_NOT_ACTIVE, "session not active, or its agent is offline (HTTP 409)" },
+	{ 429, CONNECT_BUSY, "too many streams for this session or server (HTTP 429)" },
+};
+
 static void status_from_http(struct pump *p, unsigned http, const char *why)
 {
-	switch (http) {
-	case 401:
-		set_status(p, CONNECT_NOT_ALLOWED, "not allowed: the token was refused (HTTP 401); "
-		                                   "check KAIDEN_TOKEN or --token-file");
-		break;
-	case 403:
-		set_status(p, CONNECT_NOT_ALLOWED, "not allowed: this token may not connect to "
-		                                   "that session (HTTP 403)");
-		break;
-	case 404:
-		set_status(p, CONNECT_NOT_FOUND, "session not found (HTTP 404)");
-		break;
-	case 409:
-		set_status(p, CONNECT_NOT_ACTIVE, "session not active, or its agent is offline "
-		                                  "(HTTP 409)");
-		break;
-	case 429:
-		set_status(p, CONNECT_BUSY, "too many streams for this session or server (HTTP 429)");
-		break;
-	case 0:
+	for (size_t i = 0; i < ARRAY_LEN(http_refusals); i++)
+		if (http_refusals[i].http == http) {
+			set_status(p, http_refusals[i].status, "%s", http_refusals[i].message);
+			return;
+		}
+	if (http == 0)
 		set_status(p, CONNECT_UNREACHABLE, "cannot reach the server %s:%d: %s", P.srv.host,
 		           P.srv.port, why && *why ? why : "connection failed");
-		break;
-	default:
+	else
 		set_status(p, CONNECT_UNREACHABLE, "the server answered HTTP %u instead of a "
 		                                   "WebSocket upgrade", http);
-	}
 }
 
 static void status_from_close(struct pump *p)

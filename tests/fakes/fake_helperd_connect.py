@@ -11,6 +11,8 @@ Session ids pick the answer (a real helperd looks the session up instead):
     missing    404 not_found          ended      409 session_not_active
     forbidden  403 forbidden          busy       429 too_many_streams
     refused    upgrade, then close 4050 (the agent could not reach the target)
+    flood      upgrade, send --flood bytes (64 KiB frames), logging "flood N" after each
+               MiB, then close 1000: for a client whose reader stalls
 A wrong or missing Bearer token gets 401; a path or target outside the protocol, 400.
 Errors are the API's JSON error body. Each request's path is appended to --log."""
 
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--token", required=True)
     ap.add_argument("--log")
     ap.add_argument("--echo-close-after", type=int, default=0)
+    ap.add_argument("--flood", type=int, default=200 << 20)
     args = ap.parse_args()
 
     def log(line):
@@ -60,7 +63,7 @@ def main():
             return error(400, "invalid", "bad path or target")
         if m.group(1) in ERRORS:
             return error(*ERRORS[m.group(1)])
-        if m.group(1) not in ("echo", "refused"):
+        if m.group(1) not in ("echo", "refused", "flood"):
             return error(404, "not_found", "session not found")
         return None
 
@@ -68,6 +71,16 @@ def main():
         session = PATH_RE.match(path).group(1)
         if session == "refused":
             await ws.close(4050, "connection refused by 127.0.0.1:22")
+            return
+        if session == "flood":
+            chunk = os.urandom(64 << 10)
+            sent = 0
+            while sent < args.flood:
+                await ws.send(chunk)
+                sent += len(chunk)
+                if sent % (1 << 20) == 0:
+                    log("flood %d" % (sent >> 20))
+            await ws.close(1000, "done")
             return
         echoed = 0
         try:

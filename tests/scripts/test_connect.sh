@@ -107,4 +107,33 @@ if [ "$reply" = "first stream|second stream" ]; then ok "--listen: each TCP clie
 else bad "--listen" "got '$reply'; stderr: $(cat "$WORK/listen.err")"; fi
 check "--listen asked for target=web" grep -qx '/api/v1/ws/connect/echo?target=web' "$WORK/requests"
 
+# A stalled reader: stdout is a FIFO nobody reads while the fake floods 200 MiB. The
+# client must stop reading the WebSocket (rx flow control) instead of buffering: once the
+# fake's progress has stopped (held state: the FIFO is not read), it has sent far less
+# than 200 MiB and the client's RSS is small. Then reading the FIFO drains all of it.
+mkfifo "$WORK/fifo"
+timeout 120 "$BIN" --server "$SERVER" --session flood --insecure </dev/null >"$WORK/fifo" \
+	2>"$WORK/flood.err" &
+FLOOD_PID=$!
+exec 3<"$WORK/fifo"
+last=-1
+for _ in $(seq 100); do
+	now=$(grep -c '^flood ' "$WORK/requests")
+	[ "$now" -eq "$last" ] && break
+	last=$now
+	sleep 0.5
+done
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$FLOOD_PID/status")
+if [ "$last" -lt 100 ] && [ "${rss:-999999}" -lt 65536 ]; then
+	ok "stalled reader: the server stopped after $last MiB, client RSS ${rss} kB"
+else
+	bad "stalled reader" "server sent $last MiB, client RSS ${rss:-?} kB"
+fi
+got=$(wc -c <&3)
+exec 3<&-
+wait "$FLOOD_PID"
+RC=$?
+if [ "$got" -eq $((200 << 20)) ] && [ "$RC" -eq 0 ]; then ok "after the stall, all 200 MiB arrive"
+else bad "after the stall" "got $got bytes, exit $RC: $(cat "$WORK/flood.err")"; fi
+
 summary
