@@ -32,6 +32,7 @@ stack_init "$VAR" "$DB" "$PORT"
 # shellcheck disable=SC2317 # called from the traps
 finish() {
 	trap - EXIT INT TERM
+	[ -z "${NAP_PID:-}" ] || kill "$NAP_PID" 2>/dev/null || :
 	if [ -n "$STACK_API_PID$STACK_NGINX_PID$STACK_DB_STARTED${STACK_HELPERD_PID:-}" ]; then
 		echo >&2
 		echo "kaiden: stopping (data kept in $STACK_DIR)" >&2
@@ -121,10 +122,16 @@ cat <<EOF
 
 EOF
 
-# Stay while both servers live. A signal interrupts sleep and runs the trap.
+# Stay while the servers live. Ctrl-C signals the whole process group, the servers
+# too: the shell must run its INT trap before it looks at them again, or it would call
+# their orderly stop "exited on its own". A foreground sleep defers the trap until the
+# loop has looked; `wait` on a background sleep is interrupted at once and runs it.
 while kill -0 "$STACK_API_PID" 2>/dev/null && kill -0 "$STACK_NGINX_PID" 2>/dev/null &&
 	kill -0 "$STACK_HELPERD_PID" 2>/dev/null; do
-	sleep 1
+	sleep 1 &
+	NAP_PID=$!
+	wait "$NAP_PID"
+	NAP_PID=
 done
 echo "kaiden: a server exited on its own; see $STACK_DIR/log/ and $STACK_NGINX_DIR/logs/error.log" >&2
 exit 1
