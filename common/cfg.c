@@ -124,6 +124,22 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"kaiden-agent: 1 allows a ws:// server URL (local use and tests only)" },
 	[CFG_AGENT_CLOUDFLARED] = { "agent.cloudflared", "KAIDEN_CLOUDFLARED", CFG_T_STRING,
 		"cloudflared", 0, 0, NULL, 0, "kaiden-agent: the cloudflared program to run" },
+
+	[CFG_TUNNEL_PROVIDER] = { "tunnel.provider", "KAIDEN_TUNNEL_PROVIDER", CFG_T_ENUM, "auto",
+		0, 0, "cloudflare|relay|auto", 0,
+		"how sessions reach a machine: cloudflare, relay (through helperd), or auto "
+		"(cloudflare when its settings are complete, else relay)" },
+	[CFG_RELAY_IDLE_TIMEOUT] = { "relay.idle_timeout", "KAIDEN_RELAY_IDLE_TIMEOUT", CFG_T_INT,
+		"1800", 5, 86400, NULL, 0,
+		"seconds a relay stream may carry no bytes either way before it is closed" },
+	[CFG_RELAY_SESSION_STREAMS] = { "relay.session_streams", "KAIDEN_RELAY_SESSION_STREAMS",
+		CFG_T_INT, "16", 1, 1024, NULL, 0, "relay streams one session may have open at once" },
+	[CFG_RELAY_MAX_STREAMS] = { "relay.max_streams", "KAIDEN_RELAY_MAX_STREAMS", CFG_T_INT,
+		"1000", 1, 100000, NULL, 0, "relay streams one helperd carries at once" },
+	[CFG_AGENT_RELAY_PORTS] = { "agent.relay_ports", "KAIDEN_RELAY_PORTS", CFG_T_STRING,
+		"22,8080", 0, 0, NULL, 0,
+		"kaiden-agent: the loopback ports relay streams may reach (comma-separated); "
+		"any other port is refused whatever helperd asks" },
 };
 
 static char *values[CFG__MAX];

@@ -60,6 +60,11 @@ enum cfg_key {
 	CFG_AGENT_CA_FILE,        /* agent.ca_file        KAIDEN_CA_FILE */
 	CFG_AGENT_INSECURE,       /* agent.insecure       KAIDEN_INSECURE 0|1: allow ws:// */
 	CFG_AGENT_CLOUDFLARED,    /* agent.cloudflared    KAIDEN_CLOUDFLARED path */
+	CFG_TUNNEL_PROVIDER,      /* tunnel.provider      KAIDEN_TUNNEL_PROVIDER cloudflare|relay|auto */
+	CFG_RELAY_IDLE_TIMEOUT,   /* relay.idle_timeout   KAIDEN_RELAY_IDLE_TIMEOUT seconds */
+	CFG_RELAY_SESSION_STREAMS,/* relay.session_streams KAIDEN_RELAY_SESSION_STREAMS per session */
+	CFG_RELAY_MAX_STREAMS,    /* relay.max_streams    KAIDEN_RELAY_MAX_STREAMS per helperd */
+	CFG_AGENT_RELAY_PORTS,    /* agent.relay_ports    KAIDEN_RELAY_PORTS loopback ports the agent relays to */
 	CFG__MAX
 };
 

@@ -60,6 +60,26 @@ static const struct jsonx_field start_fields[] = {
 	{ "token", JSONX_STRING, 1, 1, TOKEN_MAX, 0 },
 	{ "metrics_port", JSONX_INT, 0, 0, 0, 0 },
 };
+#define STREAM_ID_FIELD { "stream_id", JSONX_STRING, 1, 36, 36, 0 }
+static const struct jsonx_field relay_failed_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+	STREAM_ID_FIELD,
+	{ "reason", JSONX_STRING, 1, 1, REASON_MAX, 0 },
+};
+static const struct jsonx_field relay_start_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+	{ "ssh_port", JSONX_INT, 1, 0, 0, 0 },
+	{ "web_port", JSONX_INT, 1, 0, 0, 0 },
+};
+static const struct jsonx_field relay_open_fields[] = {
+	TYPE_FIELD,
+	SESSION_ID_FIELD,
+	STREAM_ID_FIELD,
+	{ "target", JSONX_STRING, 1, 3, 3, 0 },
+	{ "key", JSONX_STRING, 1, PROTO_STREAM_KEY_LEN, PROTO_STREAM_KEY_LEN, 0 },
+};
 
 /* THE table, indexed by enum proto_type. */
 static const struct {
@@ -78,6 +98,10 @@ static const struct {
 	[PROTO_TUNNEL_START] = { "tunnel.start", start_fields, ARRAY_LEN(start_fields) },
 	[PROTO_TUNNEL_STOP] = { "tunnel.stop", session_only_fields,
 	                        ARRAY_LEN(session_only_fields) },
+	[PROTO_RELAY_FAILED] = { "relay.failed", relay_failed_fields,
+	                         ARRAY_LEN(relay_failed_fields) },
+	[PROTO_RELAY_START] = { "relay.start", relay_start_fields, ARRAY_LEN(relay_start_fields) },
+	[PROTO_RELAY_OPEN] = { "relay.open", relay_open_fields, ARRAY_LEN(relay_open_fields) },
 };
 
 static void proto_fail(struct jsonx_error *err, const char *code, const char *field,
@@ -129,9 +153,14 @@ static int int_in_range(json_object *obj, const char *name, int64_t min, int64_t
 static int check_extra(enum proto_type type, json_object *obj, struct jsonx_error *err)
 {
 	const char *session_id = jsonx_str(obj, "session_id");
+	const char *stream_id = jsonx_str(obj, "stream_id");
 
 	if (session_id && !ids_is_uuid(session_id)) {
 		proto_fail(err, "invalid_field", "session_id", "session_id: must be a UUID");
+		return -1;
+	}
+	if (stream_id && !ids_is_uuid(stream_id)) {
+		proto_fail(err, "invalid_field", "stream_id", "stream_id: must be a UUID");
 		return -1;
 	}
 	switch (type) {
@@ -141,6 +170,25 @@ static int check_extra(enum proto_type type, json_object *obj, struct jsonx_erro
 		return int_in_range(obj, "heartbeat", 1, HEARTBEAT_MAX_S, err);
 	case PROTO_TUNNEL_START:
 		return int_in_range(obj, "metrics_port", 1, 65535, err);
+	case PROTO_RELAY_START:
+		if (int_in_range(obj, "ssh_port", 1, 65535, err) != 0)
+			return -1;
+		return int_in_range(obj, "web_port", 1, 65535, err);
+	case PROTO_RELAY_OPEN: {
+		const char *target = jsonx_str(obj, "target");
+		const char *key = jsonx_str(obj, "key");
+		if (strcmp(target, "ssh") != 0 && strcmp(target, "web") != 0) {
+			proto_fail(err, "invalid_field", "target", "target: must be ssh or web");
+			return -1;
+		}
+		for (const char *k = key; *k; k++)
+			if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') ||
+			      (*k >= '0' && *k <= '9') || *k == '-' || *k == '_')) {
+				proto_fail(err, "invalid_field", "key", "key: must be base64url");
+				return -1;
+			}
+		return 0;
+	}
 	case PROTO_HEARTBEAT: {
 		json_object *sessions = json_object_object_get(obj, "sessions");
 		size_t n = json_object_array_length(sessions);
@@ -215,7 +263,7 @@ int proto_parse(const char *data, size_t len, struct proto_msg *out, struct json
  * copy json-c made of them outlives the message in freed memory. */
 static void wipe_secrets(json_object *obj)
 {
-	static const char *const secret_members[] = { "token", "secret" };
+	static const char *const secret_members[] = { "token", "secret", "key" };
 	json_object *v;
 
 	if (!obj || !json_object_is_type(obj, json_type_object))

@@ -14,10 +14,17 @@
  *     tunnel.ready   {session_id}
  *     tunnel.failed  {session_id, reason}
  *     tunnel.stopped {session_id}
+ *     relay.failed   {session_id, stream_id, reason}   (version 2) a stream could not be
+ *                    opened: target refused, port not allowed, session unknown
  *   helperd -> agent
  *     welcome        {heartbeat}                   seconds between heartbeats
  *     tunnel.start   {session_id, token, metrics_port?}  token: the tunnel token, secret
- *     tunnel.stop    {session_id}
+ *     tunnel.stop    {session_id}                  also ends a relay session's streams
+ *     relay.start    {session_id, ssh_port, web_port}  (version 2) accept a relay
+ *                    session: answered by tunnel.ready (or tunnel.failed)
+ *     relay.open     {session_id, stream_id, target, key}  (version 2) open one stream:
+ *                    connect to 127.0.0.1:<the target's port> and a data WebSocket to
+ *                    /api/v1/ws/stream/<stream_id> with the key (secret, one use)
  *
  * Close codes (RFC 6455 private range) tell the agent what to do next: */
 #ifndef KAIDEN_PROTO_H
@@ -28,7 +35,11 @@
 #include "compat.h"
 #include "jsonx.h"
 
-#define PROTO_VERSION 1
+/* Version 2 adds the relay messages; helperd accepts hello from versions 1 and 2 and
+ * sends relay.* only to an agent that said 2 or more. */
+#define PROTO_VERSION 2
+/* A relay stream key: 32 random bytes, base64url without padding. */
+#define PROTO_STREAM_KEY_LEN 43
 #define PROTO_MAX_MSG 16384
 
 enum proto_close {
@@ -42,6 +53,19 @@ enum proto_close {
 	PROTO_CLOSE_SHUTDOWN = 1001       /* helperd is stopping: reconnect soon */
 };
 
+/* Close codes of the relay's streams (the engineer's /ws/connect socket and the agent's
+ * /ws/stream data socket; agent/PROTOCOL.md has the table). */
+enum relay_close {
+	RELAY_CLOSE_DONE = 1000,           /* the other end closed the connection */
+	RELAY_CLOSE_PROTOCOL = 4000,       /* a text frame, or another protocol error */
+	RELAY_CLOSE_REFUSED = 4050,        /* the agent could not connect to the target */
+	RELAY_CLOSE_ENDED = 4051,          /* the session ended */
+	RELAY_CLOSE_OFFLINE = 4052,        /* the agent went offline */
+	RELAY_CLOSE_IDLE = 4053,           /* idle timeout */
+	RELAY_CLOSE_SHUTDOWN = 4054,       /* helperd is shutting down */
+	RELAY_CLOSE_REVOKED = 4055         /* token revoked, user disabled, tenant suspended */
+};
+
 enum proto_type {
 	PROTO_HELLO,
 	PROTO_HEARTBEAT,
@@ -51,6 +75,9 @@ enum proto_type {
 	PROTO_WELCOME,
 	PROTO_TUNNEL_START,
 	PROTO_TUNNEL_STOP,
+	PROTO_RELAY_FAILED,
+	PROTO_RELAY_START,
+	PROTO_RELAY_OPEN,
 	PROTO__MAX
 };
 

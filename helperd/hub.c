@@ -85,6 +85,7 @@ struct conn {
 	uint32_t rx_len;
 	uint16_t close_code;
 	uint8_t state;
+	uint8_t proto_version;     /* the hello's version: 1 .. PROTO_VERSION */
 	uint8_t in_map : 1, seen_dirty : 1, rx_skip : 1;
 	uint32_t out_bytes;        /* queued, for QUEUE_MAX_BYTES */
 	const char *close_why;     /* static text for the close frame and the log */
@@ -307,7 +308,7 @@ static void hello(struct conn *c, struct proto_msg *msg)
 	struct verify_work *w;
 	const char *device_id = jsonx_str(msg->obj, "device_id");
 	const char *secret = jsonx_str(msg->obj, "secret");
-	json_object *v;
+	json_object *v = NULL;
 	int rc;
 
 	if (hub_rate_limited(H.rate, c->addr, ids_now_ms())) {
@@ -315,11 +316,13 @@ static void hello(struct conn *c, struct proto_msg *msg)
 		conn_close(c, PROTO_CLOSE_RATE, "too many failed attempts from this address");
 		return;
 	}
+	/* Version 1 agents (no relay) are still served; a newer one is not understood. */
 	if (json_object_object_get_ex(msg->obj, "version", &v) &&
-	    json_object_get_int(v) != PROTO_VERSION) {
+	    (json_object_get_int(v) < 1 || json_object_get_int(v) > PROTO_VERSION)) {
 		conn_close(c, PROTO_CLOSE_PROTOCOL, "unsupported protocol version");
 		return;
 	}
+	c->proto_version = (uint8_t)json_object_get_int(v);
 	if (!device_id || !ids_is_uuid(device_id) || !secret) {
 		snprintf(c->device_id, sizeof(c->device_id), "%s", "-");
 		fail_auth(c, "unknown_device", "the device id is not a UUID");
@@ -820,6 +823,13 @@ int hub_online(const char *device_id)
 	struct conn *c = device_id ? hub_map_get(&H.map, device_id) : NULL;
 
 	return c && c->state == C_ONLINE;
+}
+
+int hub_version(const char *device_id)
+{
+	struct conn *c = device_id ? hub_map_get(&H.map, device_id) : NULL;
+
+	return c && c->state == C_ONLINE ? c->proto_version : 0;
 }
 
 int hub_count(void)

@@ -39,6 +39,9 @@ void hub_shutdown(void);
 int hub_send(const char *device_id, enum proto_type type, json_object *fields) WUR;
 /* 1 if the device's agent is connected and authenticated here. */
 int hub_online(const char *device_id);
+/* The protocol version the device's agent said in its hello (proto.h; relay messages
+ * need 2), or 0 when it is not connected and authenticated here. */
+int hub_version(const char *device_id);
 /* Authenticated agents connected here. */
 int hub_count(void);
 /* WebSocket connections here, authenticated or not (for shutdown and tests). */
