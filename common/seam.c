@@ -41,6 +41,12 @@ const char *const seam_channels[SEAM_CHANNEL__MAX + 1] = {
 	[SEAM_CHANNEL__MAX] = NULL,
 };
 
+const char *const seam_providers[SEAM_PROVIDER__MAX + 1] = {
+	[SEAM_PROVIDER_CLOUDFLARE] = "cloudflare",
+	[SEAM_PROVIDER_RELAY] = "relay",
+	[SEAM_PROVIDER__MAX] = NULL,
+};
+
 static const char *name_in(const char *const *names, int n, int value)
 {
 	return value >= 0 && value < n ? names[value] : "?";
@@ -73,6 +79,21 @@ const char *seam_job_name(enum seam_job kind)
 const char *seam_channel_name(enum seam_channel channel)
 {
 	return name_in(seam_channels, SEAM_CHANNEL__MAX, (int)channel);
+}
+
+const char *seam_provider_name(enum seam_provider provider)
+{
+	return name_in(seam_providers, SEAM_PROVIDER__MAX, (int)provider);
+}
+
+int seam_provider_parse(const char *text, enum seam_provider *out)
+{
+	int i = index_in(seam_providers, SEAM_PROVIDER__MAX, text);
+
+	if (i < 0)
+		return -1;
+	*out = (enum seam_provider)i;
+	return 0;
 }
 
 int seam_status_parse(const char *text, enum seam_status *out)

@@ -58,6 +58,15 @@ enum seam_job {
 	SEAM_JOB__MAX
 };
 
+/* sessions.provider: the tunnel provider a session was made with (kaiden-api resolves
+ * tunnel.provider when it writes the row: tunnel_choice.h); helperd runs the session
+ * with it. */
+enum seam_provider {
+	SEAM_PROVIDER_CLOUDFLARE,
+	SEAM_PROVIDER_RELAY,
+	SEAM_PROVIDER__MAX
+};
+
 /* NOTIFY channels (PostgreSQL; SQLite readers poll instead). */
 enum seam_channel {
 	SEAM_CHANNEL_JOBS,       /* a job was queued; payload: its id (helperd LISTENs) */
@@ -71,18 +80,21 @@ extern const char *const seam_statuses[SEAM_STATUS__MAX + 1];
 extern const char *const seam_steps[SEAM_STEP__MAX + 1];
 extern const char *const seam_jobs[SEAM_JOB__MAX + 1];
 extern const char *const seam_channels[SEAM_CHANNEL__MAX + 1];
+extern const char *const seam_providers[SEAM_PROVIDER__MAX + 1];
 
 /* The string form of a value (borrowed, static); "?" for a value out of range. */
 const char *seam_status_name(enum seam_status status);
 const char *seam_step_name(enum seam_step step);
 const char *seam_job_name(enum seam_job kind);
 const char *seam_channel_name(enum seam_channel channel);
+const char *seam_provider_name(enum seam_provider provider);
 
 /* The value of a string form: 0, or -1 when text (may be NULL) is none of them; *out is
  * written only on success. A NULL or "" step is SEAM_STEP_NONE. */
 int seam_status_parse(const char *text, enum seam_status *out) WUR;
 int seam_step_parse(const char *text, enum seam_step *out) WUR;
 int seam_job_parse(const char *text, enum seam_job *out) WUR;
+int seam_provider_parse(const char *text, enum seam_provider *out) WUR;
 
 /* 1 when text (may be NULL) is that value's string form, else 0. */
 int seam_status_is(const char *text, enum seam_status status);

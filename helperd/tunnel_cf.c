@@ -60,6 +60,7 @@
 #include "store_install.h"
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
+#include "tunnel_choice.h"
 
 #define TUNNEL_DELETE_TRIES 5
 
@@ -973,33 +974,7 @@ static const char *cf_cannot_restore(const struct store_tunnel *t)
  * usable defaults). */
 static void cf_missing_settings(char *out, size_t size)
 {
-	static const struct {
-		enum cfg_key key;
-		const char *env;
-	} need[] = {
-		{ CFG_CF_API_TOKEN, "KAIDEN_CF_API_TOKEN" },
-		{ CFG_CF_ACCOUNT_ID, "KAIDEN_CF_ACCOUNT_ID" },
-		{ CFG_CF_ZONE_ID, "KAIDEN_CF_ZONE_ID" },
-		{ CFG_CF_DOMAIN, "KAIDEN_CF_DOMAIN" },
-		{ CFG_CF_ACCESS_TEAM, "KAIDEN_CF_ACCESS_TEAM" },
-		{ CFG_CF_API_BASE, "KAIDEN_CF_API_BASE" },
-	};
-	size_t len = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(need); i++) {
-		const char *v = cfg_str(need[i].key);
-		int w;
-		/* cloudflare.domain has a default (kaiden-api needs a domain to name a
-		 * session's hostnames), but its default is an example: not set either. */
-		if (v && v[0] &&
-		    !(need[i].key == CFG_CF_DOMAIN && strcmp(v, CFG_CF_DOMAIN_EXAMPLE) == 0))
-			continue;
-		w = snprintf(out + len, size - len, "%s%s", len ? ", " : "", need[i].env);
-		if (w < 0 || (size_t)w >= size - len)
-			break;
-		len += (size_t)w;
-	}
+	tunnel_cf_missing(out, size);
 }
 
 /* cloudflare.access_allow: "a@x.com, @y.com" -> Access include rules. */
