@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include "compat.h"
 #include "ids.h"
+#include "seam.h"
 #include "secret.h"
 
 struct db;
@@ -67,7 +68,10 @@ int store_device_delete(struct db *db, const char *tenant_id, const char *id) WU
 /* ---- sessions --------------------------------------------------------------------
  * Session JSON: id, device_id, status ("pending"|"active"|"ending"|"ended"|"failed"),
  * step, public_url, ssh_hostname, tunnel_id, engineer_name, engineer_id, ticket_id, notes,
- * error, ssh_port, web_port, recording_url, started_at, ended_at, created_at, updated_at. */
+ * error, ssh_port, web_port, recording_url, started_at, ended_at, created_at, updated_at,
+ * provider ("cloudflare"|"relay"), bytes_in, bytes_out (what the relay carried:
+ * engineer -> machine, machine -> engineer). public_url and ssh_hostname are null for a
+ * relay session. */
 
 struct store_session_new {
 	const char *device_id;
@@ -76,6 +80,8 @@ struct store_session_new {
 	const char *domain; /* public hostnames are sess-<short>.<domain>, sess-<short>-ssh.<domain> */
 	int ssh_port, web_port; /* 0: 22 and 8080 */
 	const char *engineer_id; /* the user starting it, NULL for none (a service token) */
+	enum seam_provider provider; /* tunnel_choice() (seam.h): Cloudflare publishes the
+	                                hostnames above; the relay has none */
 };
 
 /* In one transaction: the session row (pending), a "session.start" job, and (PostgreSQL)

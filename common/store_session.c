@@ -19,7 +19,7 @@
 #define SESSION_COLS                                                                     \
 	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
 	"engineer_id, ticket_id, notes, error, ssh_port, web_port, recording_url, "          \
-	"started_at, ended_at, created_at, updated_at"
+	"started_at, ended_at, created_at, updated_at, provider, bytes_in, bytes_out"
 #define SESSION_SELECT "SELECT " SESSION_COLS " FROM sessions"
 #define SESSION_RETURNING " RETURNING " SESSION_COLS
 
@@ -36,7 +36,8 @@ static const struct store_col session_cols[] = {
 	{ "ssh_port", STORE_COL_INT },      { "web_port", STORE_COL_INT },
 	{ "recording_url", STORE_COL_TEXT }, { "started_at", STORE_COL_TEXT },
 	{ "ended_at", STORE_COL_TEXT },     { "created_at", STORE_COL_TEXT },
-	{ "updated_at", STORE_COL_TEXT },
+	{ "updated_at", STORE_COL_TEXT },   { "provider", STORE_COL_TEXT },
+	{ "bytes_in", STORE_COL_INT },      { "bytes_out", STORE_COL_INT },
 };
 #define SESSION_NCOLS ((int)ARRAY_LEN(session_cols))
 
@@ -63,11 +64,14 @@ int store_session_create(struct db *db, const char *tenant_id,
 	store_time(0, now);
 	snprintf(ssh_port, sizeof(ssh_port), "%d", s->ssh_port > 0 ? s->ssh_port : DEFAULT_SSH_PORT);
 	snprintf(web_port, sizeof(web_port), "%d", s->web_port > 0 ? s->web_port : DEFAULT_WEB_PORT);
-	if (asprintf(&public_url, "https://sess-%s.%s", short_id, s->domain) < 0)
-		return STORE_ERR;
-	if (asprintf(&ssh_hostname, "sess-%s-ssh.%s", short_id, s->domain) < 0) {
-		free(public_url);
-		return STORE_ERR;
+	/* Only Cloudflare publishes hostnames; the relay is reached through helperd. */
+	if (s->provider == SEAM_PROVIDER_CLOUDFLARE) {
+		if (asprintf(&public_url, "https://sess-%s.%s", short_id, s->domain) < 0)
+			return STORE_ERR;
+		if (asprintf(&ssh_hostname, "sess-%s-ssh.%s", short_id, s->domain) < 0) {
+			free(public_url);
+			return STORE_ERR;
+		}
 	}
 
 	rc = db_begin(db);
@@ -84,17 +88,18 @@ int store_session_create(struct db *db, const char *tenant_id,
 		goto out;
 	}
 	{
-		const char *params[13] = { id,           tenant,   device,   short_id,
+		const char *params[14] = { id,           tenant,   device,   short_id,
 		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
 		                           ssh_port,     web_port, now, s->engineer_id ? engineer : NULL,
-		                           seam_status_name(SEAM_STATUS_PENDING) };
+		                           seam_status_name(SEAM_STATUS_PENDING),
+		                           seam_provider_name(s->provider) };
 		rc = db_exec(db,
 		             "INSERT INTO sessions (id, tenant_id, device_id, short_id, status, "
 		             "public_url, ssh_hostname, engineer_name, notes, ssh_port, web_port, "
-		             "started_at, created_at, updated_at, engineer_id) VALUES ($1, $2, $3, "
-		             "$4, $13, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)"
+		             "started_at, created_at, updated_at, engineer_id, provider) VALUES ($1, "
+		             "$2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, $14)"
 		             SESSION_RETURNING,
-		             13, params, &res);
+		             14, params, &res);
 	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);

@@ -13,6 +13,7 @@
 #include "seam.h"
 #include "store.h"
 #include "store_tenant.h"
+#include "tunnel_choice.h"
 
 static const struct jsonx_field session_create_fields[] = {
 	{ "device_id", JSONX_STRING, 1, 0, 64, 0 },
@@ -47,6 +48,7 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	s.engineer_name = jsonx_str(in, "engineer_name");
 	s.notes = jsonx_str(in, "notes");
 	s.domain = cfg_str(CFG_CF_DOMAIN);
+	s.provider = tunnel_choice();
 	s.ssh_port = (int)cfg_int(CFG_SESSION_SSH_PORT);
 	s.web_port = (int)cfg_int(CFG_SESSION_WEB_PORT);
 	/* A user starting a session is its engineer; a service token has no user. */

@@ -41,6 +41,8 @@ static void setup(void)
 	log_init("check_route", LOG_LVL_ERROR);
 	ck_assert_msg(cfg_load(NULL, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(cfg_set("cloudflare.domain", "support.example.com", err, sizeof(err)), 0);
+	/* The session tests below are about Cloudflare sessions unless they say otherwise. */
+	ck_assert_int_eq(cfg_set("tunnel.provider", "cloudflare", err, sizeof(err)), 0);
 	ck_assert_int_eq(db_open("sqlite", ":memory:", &db), 0);
 	ck_assert_int_eq(migrations_apply(db, &applied), 0);
 	ck_assert_int_gt(applied, 0);

@@ -303,7 +303,7 @@ static void teardown(void)
 
 static void new_session(char id[UUID_STR_LEN])
 {
-	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0, NULL };
+	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0, NULL, SEAM_PROVIDER_CLOUDFLARE };
 	json_object *o = NULL;
 
 	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
@@ -838,7 +838,7 @@ START_TEST(test_access_engineer_email)
 	snprintf(uid, sizeof(uid), "%s", jsonx_str(o, "id"));
 	json_object_put(o);
 	{
-		struct store_session_new n = { DEV, "Eng", NULL, DOMAIN, 0, 0, uid };
+		struct store_session_new n = { DEV, "Eng", NULL, DOMAIN, 0, 0, uid, SEAM_PROVIDER_CLOUDFLARE };
 		ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
 		snprintf(id, sizeof(id), "%s", jsonx_str(o, "id"));
 		json_object_put(o);

@@ -1301,8 +1301,11 @@ static void expect_0003_rows(struct db *db, const char *service)
 	ck_assert_int_eq(T_count(db, "SELECT count(*) FROM api_tokens", 0, NULL), 2);
 	ck_assert_int_eq(store_device_get(db, TENANT2, UP_DEV, &o), STORE_OK);
 	json_object_put(o);
-	ck_assert_int_eq(store_session_get(db, TENANT2, UP_SES, &o), STORE_OK);
-	json_object_put(o);
+	/* The session by SQL, not store_session_get: that reads columns later migrations
+	 * add, and test_upgrade_0004 applies 0004 alone. */
+	ck_assert_int_eq(T_count(db, "SELECT count(*) FROM sessions WHERE id = $1 AND tenant_id = '"
+	                             TENANT2 "'", 1, (const char *const[]){ UP_SES }),
+	                 1);
 	ck_assert_int_eq(store_token_check(db, service, tenant), STORE_OK);
 	ck_assert_str_eq(tenant, TENANT2);
 	ck_assert_int_eq(store_token_identify(db, service, &who), STORE_OK);
