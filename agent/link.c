@@ -14,8 +14,8 @@
  *   link_close (agent shutdown): flush the queue, close with 1001, never reconnect.
  *
  * Writes happen only in LWS_CALLBACK_CLIENT_WRITEABLE: hello, then a due heartbeat,
- * then one queued message per callback. The token in tunnel.start and the secret in
- * hello are never logged: only message types are. */
+ * then one queued message per callback. The token in tunnel.start, the key in
+ * relay.open and the secret in hello are never logged: only message types are. */
 #include "link.h"
 
 #include <errno.h>
@@ -211,6 +211,17 @@ int link_url_parse(const char *url, int insecure, struct link_url *out, char *er
 	return 0;
 }
 
+void link_host_header(const struct link_url *u, char *out, size_t outlen)
+{
+	int def = u->tls ? 443 : 80;
+	int v6 = strchr(u->host, ':') != NULL;
+
+	if (u->port == def)
+		snprintf(out, outlen, v6 ? "[%s]" : "%s", u->host);
+	else
+		snprintf(out, outlen, v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+}
+
 const char *link_system_ca_file(void)
 {
 	static const char *const paths[] = {
@@ -377,15 +388,7 @@ int link_init(struct lws_context *context, const struct link_config *cfg,
 	L.rx = malloc(PROTO_MAX_MSG + 1);
 	if (!L.rx)
 		return -1;
-	{
-		int def = url.tls ? 443 : 80;
-		int v6 = strchr(url.host, ':') != NULL;
-		if (url.port == def)
-			snprintf(L.host_header, sizeof(L.host_header), v6 ? "[%s]" : "%s", url.host);
-		else
-			snprintf(L.host_header, sizeof(L.host_header), v6 ? "[%s]:%d" : "%s:%d",
-			         url.host, url.port);
-	}
+	link_host_header(&url, L.host_header, sizeof(L.host_header));
 	lws_sul_schedule(L.context, 0, &L.sul_retry, connect_now, 1);
 	L.retry_scheduled = 1;
 	return 0;
@@ -535,6 +538,26 @@ static int handle_message(struct lws *wsi)
 	case PROTO_TUNNEL_STOP:
 		log_info("session=%s tunnel.stop", sid);
 		L.h.tunnel_stop(sid);
+		break;
+	case PROTO_RELAY_START:
+		if (!L.h.relay_start) {
+			rc = protocol_error(wsi, "relay.start, but this agent has no relay");
+			break;
+		}
+		log_info("session=%s relay.start", sid);
+		L.h.relay_start(sid, json_object_get_int(json_object_object_get(msg.obj, "ssh_port")),
+		                json_object_get_int(json_object_object_get(msg.obj, "web_port")));
+		break;
+	case PROTO_RELAY_OPEN:
+		if (!L.h.relay_open) {
+			rc = protocol_error(wsi, "relay.open, but this agent has no relay");
+			break;
+		}
+		/* Never the key: proto_msg_clear wipes it below. */
+		log_info("session=%s stream=%s relay.open target=%s", sid,
+		         jsonx_str(msg.obj, "stream_id"), jsonx_str(msg.obj, "target"));
+		L.h.relay_open(sid, jsonx_str(msg.obj, "stream_id"), jsonx_str(msg.obj, "target"),
+		               jsonx_str(msg.obj, "key"));
 		break;
 	default: {
 		char what[64];

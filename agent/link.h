@@ -28,6 +28,11 @@ struct link_handlers {
 	void (*tunnel_stop)(const char *session_id);
 	/* Owned JSON array of running session ids, for heartbeats. */
 	json_object *(*sessions)(void);
+	/* Protocol version 2 (relay.c); NULL: relay.* is a protocol error. The key is
+	 * borrowed for the call and wiped after it. */
+	void (*relay_start)(const char *session_id, int ssh_port, int web_port);
+	void (*relay_open)(const char *session_id, const char *stream_id, const char *target,
+	                   const char *key);
 };
 
 /* The pieces of a server URL. */
@@ -42,6 +47,10 @@ struct link_url {
  * unless insecure. */
 int link_url_parse(const char *url, int insecure, struct link_url *out, char *err,
                    size_t errlen) WUR;
+
+/* The Host header for u: host[:port] (the port only when not the scheme's default),
+ * brackets around an IPv6 address. */
+void link_host_header(const struct link_url *u, char *out, size_t outlen);
 
 /* Where the system keeps its CA bundle (Debian/Ubuntu, RHEL/Fedora, Alpine/others), or
  * NULL: the default for client_ssl_ca_filepath. */

@@ -1,11 +1,13 @@
 /* main.c: kaiden-agent. Options and configuration, the lws context and loop, signals.
  *
  *   kaiden-agent --server URL --device-id ID (--secret S | --secret-file F)
- *                [--ca-file F] [--insecure] [--cloudflared PATH] [--config FILE]
+ *                [--ca-file F] [--insecure] [--cloudflared PATH] [--relay-ports LIST]
+ *                [--config FILE]
  *
  * Every option is also a setting (common/cfg.h, agent.*; KAIDEN_* in the environment);
- * the command line wins. SIGTERM/SIGINT: stop every cloudflared (SIGTERM, grace,
- * SIGKILL), tell the server, exit 0; a second signal kills them at once. */
+ * the command line wins. SIGTERM/SIGINT: close every relay stream, stop every
+ * cloudflared (SIGTERM, grace, SIGKILL), tell the server, exit 0; a second signal kills
+ * them at once. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,7 +24,9 @@
 #include "link.h"
 #include "log.h"
 #include "proto.h"
+#include "relay.h"
 #include "secretfile.h"
+#include "stream.h"
 #include "sysinfo.h"
 #include "tunnel.h"
 
@@ -57,7 +61,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: kaiden-agent --server URL --device-id ID (--secret-file F | --secret S)\n"
-	        "                    [--ca-file F] [--insecure] [--cloudflared PATH] [--config FILE]\n"
+	        "                    [--ca-file F] [--insecure] [--cloudflared PATH]\n"
+	        "                    [--relay-ports LIST] [--config FILE]\n"
 	        "\n"
 	        "  --server URL        wss://HOST/api/v1/ws/agent                  (KAIDEN_SERVER)\n"
 	        "  --device-id ID      this machine's device id                 (KAIDEN_DEVICE_ID)\n"
@@ -66,6 +71,8 @@ static void usage(FILE *out)
 	        "  --ca-file F         CA bundle for the server's certificate     (KAIDEN_CA_FILE)\n"
 	        "  --insecure          allow a ws:// URL (local tests only)       (KAIDEN_INSECURE)\n"
 	        "  --cloudflared PATH  the cloudflared program                (KAIDEN_CLOUDFLARED)\n"
+	        "  --relay-ports LIST  loopback ports relay streams may reach, e.g. 22,8080\n"
+	        "                                                            (KAIDEN_RELAY_PORTS)\n"
 	        "  --config FILE       YAML settings file (agent.*, session.ready_timeout)\n"
 	        "  --version           print the version\n");
 }
@@ -106,6 +113,22 @@ static void report(void *arg, enum proto_type type, const char *session_id, cons
 	link_send(type, f);
 }
 
+/* Heartbeats list the cloudflared tunnels and the relay sessions. */
+static json_object *sessions(void)
+{
+	json_object *a = tunnel_sessions();
+
+	relay_sessions_add(a);
+	return a;
+}
+
+/* tunnel.stop ends a relay session or a cloudflared tunnel (or answers stopped). */
+static void stop(const char *session_id)
+{
+	if (!relay_stop(session_id))
+		tunnel_stop(session_id);
+}
+
 static int set(const char *name, const char *value)
 {
 	char err[256];
@@ -127,21 +150,31 @@ int main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "cloudflared", required_argument, NULL, 'C' },
+		{ "relay-ports", required_argument, NULL, 'P' },
 		{ "config", required_argument, NULL, 'F' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
-	struct cli_setting cli[8];
+	struct cli_setting cli[16];
 	int ncli = 0, secret_on_argv = 0, opt, rc = 1;
 	char err[256], secret[SECRET_MAX + 2];
 	const char *secret_file, *ca_file;
 	struct lws_context_creation_info info;
-	const struct lws_protocols protocols[] = { link_protocol, { 0 } };
+	const struct lws_protocols protocols[] = { link_protocol, stream_ws_protocol,
+	                                           stream_target_protocol, { 0 } };
 	struct tunnel_config tcfg;
 	struct link_config lcfg;
-	struct link_handlers handlers = { tunnel_start, tunnel_stop, tunnel_sessions };
+	struct relay_config rcfg;
+	struct link_handlers handlers = {
+		.tunnel_start = tunnel_start,
+		.tunnel_stop = stop,
+		.sessions = sessions,
+		.relay_start = relay_start,
+		.relay_open = relay_open,
+	};
+	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
 	int lvl, stopping = 0, killed = 0;
 	time_t stop_started = 0;
@@ -158,6 +191,7 @@ int main(int argc, char **argv)
 		case 'c': cli[ncli++] = (struct cli_setting){ "agent.ca_file", optarg }; break;
 		case 'k': cli[ncli++] = (struct cli_setting){ "agent.insecure", "1" }; break;
 		case 'C': cli[ncli++] = (struct cli_setting){ "agent.cloudflared", optarg }; break;
+		case 'P': cli[ncli++] = (struct cli_setting){ "agent.relay_ports", optarg }; break;
 		case 'F': config = optarg; break;
 		case 'V': printf("kaiden-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -231,6 +265,14 @@ int main(int argc, char **argv)
 			goto out_secret;
 		}
 	}
+	memset(&rcfg, 0, sizeof(rcfg));
+	if (relay_ports_parse(cfg_str(CFG_AGENT_RELAY_PORTS), &rcfg.ports, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out_secret;
+	}
+	relay_ports_format(&rcfg.ports, ports_text, sizeof(ports_text));
+	if (!rcfg.ports.n)
+		log_warn("agent.relay_ports is empty: every relay stream will be refused");
 	ca_file = cfg_str(CFG_AGENT_CA_FILE);
 	if (*ca_file && access(ca_file, R_OK) != 0) {
 		log_error("ca_file=%s cannot be read: %s", ca_file, strerror(errno));
@@ -247,6 +289,9 @@ int main(int argc, char **argv)
 	info.client_ssl_ca_filepath = ca_file;
 	info.gid = -1;
 	info.uid = -1;
+	/* lws reads a data socket into this buffer: 4 KiB (the default) per read would cost
+	 * the relay's throughput. */
+	info.pt_serv_buf_size = 32 * 1024;
 	context = lws_create_context(&info);
 	if (!context) {
 		log_error("cannot create the libwebsockets context");
@@ -263,6 +308,10 @@ int main(int argc, char **argv)
 	if (!program_found(tcfg.cloudflared))
 		log_warn("cloudflared=%s not found or not executable: sessions will fail until it "
 		         "is installed (--cloudflared PATH)", tcfg.cloudflared);
+	rcfg.server_url = cfg_str(CFG_AGENT_SERVER);
+	rcfg.insecure = (int)cfg_int(CFG_AGENT_INSECURE);
+	if (relay_init(context, &rcfg, link_send) != 0)
+		goto out_context;
 	lcfg.url = cfg_str(CFG_AGENT_SERVER);
 	lcfg.device_id = cfg_str(CFG_AGENT_DEVICE_ID);
 	lcfg.secret = secret;
@@ -277,8 +326,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("device=%s starting kaiden-agent %s server=%s cloudflared=%s", lcfg.device_id,
-	         AGENT_VERSION, lcfg.url, tcfg.cloudflared);
+	log_info("device=%s starting kaiden-agent %s server=%s cloudflared=%s relay_ports=%s",
+	         lcfg.device_id, AGENT_VERSION, lcfg.url, tcfg.cloudflared, ports_text);
 
 	for (;;) {
 		if (lws_service(context, 0) < 0)
@@ -286,7 +335,9 @@ int main(int argc, char **argv)
 		if (signals_seen && !stopping) {
 			stopping = 1;
 			stop_started = time(NULL);
-			log_info("stopping: %d tunnel(s) to stop", tunnel_count());
+			log_info("stopping: %d tunnel(s) and %d relay stream(s) to stop",
+			         tunnel_count(), relay_stream_count());
+			relay_stop_all();
 			tunnel_stop_all();
 			wake(&sul_wake);
 		}
@@ -297,7 +348,7 @@ int main(int argc, char **argv)
 		}
 		if (stopping) {
 			/* The stopped reports go out before the link closes. */
-			if (tunnel_count() == 0)
+			if (tunnel_count() == 0 && relay_stream_count() == 0)
 				link_close();
 			if (link_done())
 				break;
@@ -310,6 +361,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out_context:
 	lws_sul_cancel(&sul_wake);
+	relay_clear();
 	tunnel_clear();
 	lws_context_destroy(context);
 	context = NULL;

@@ -157,9 +157,9 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 /* ---- the agent side's handlers ---- */
 
 static struct {
-	int starts, stops;
-	char sid[64], token[64];
-	int port;
+	int starts, stops, relay_starts, relay_opens;
+	char sid[64], token[64], stream[64], target[8], key[64];
+	int port, ssh_port, web_port;
 	int running; /* report S1 as running in heartbeats */
 } agent;
 
@@ -175,6 +175,24 @@ static void h_stop(const char *sid)
 {
 	agent.stops++;
 	snprintf(agent.sid, sizeof(agent.sid), "%s", sid);
+}
+
+static void h_relay_start(const char *sid, int ssh_port, int web_port)
+{
+	agent.relay_starts++;
+	snprintf(agent.sid, sizeof(agent.sid), "%s", sid);
+	agent.ssh_port = ssh_port;
+	agent.web_port = web_port;
+}
+
+static void h_relay_open(const char *sid, const char *stream, const char *target,
+                         const char *key)
+{
+	agent.relay_opens++;
+	snprintf(agent.sid, sizeof(agent.sid), "%s", sid);
+	snprintf(agent.stream, sizeof(agent.stream), "%s", stream);
+	snprintf(agent.target, sizeof(agent.target), "%s", target);
+	snprintf(agent.key, sizeof(agent.key), "%s", key);
 }
 
 static json_object *h_sessions(void)
@@ -221,7 +239,9 @@ static void start(enum on_hello on_hello, int heartbeat_s)
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
 	struct link_config cfg = { 0 };
-	struct link_handlers h = { h_start, h_stop, h_sessions };
+	struct link_handlers h = { .tunnel_start = h_start, .tunnel_stop = h_stop,
+	                           .sessions = h_sessions, .relay_start = h_relay_start,
+	                           .relay_open = h_relay_open };
 	char url[128];
 
 	memset(&srv, 0, sizeof(srv));
@@ -330,6 +350,28 @@ START_TEST(test_hello_welcome_heartbeats_commands)
 	srv_send(PROTO_TUNNEL_STOP, f);
 	RUN_UNTIL(agent.stops == 1, 5);
 	ck_assert_int_eq(agent.stops, 1);
+	/* Protocol 2: relay.start and relay.open reach the relay handlers. */
+	f = json_object_new_object();
+	jsonx_add_str(f, "session_id", S2);
+	json_object_object_add(f, "ssh_port", json_object_new_int(2222));
+	json_object_object_add(f, "web_port", json_object_new_int(8081));
+	srv_send(PROTO_RELAY_START, f);
+	RUN_UNTIL(agent.relay_starts == 1, 5);
+	ck_assert_int_eq(agent.relay_starts, 1);
+	ck_assert_int_eq(agent.ssh_port, 2222);
+	ck_assert_int_eq(agent.web_port, 8081);
+	f = json_object_new_object();
+	jsonx_add_str(f, "session_id", S2);
+	jsonx_add_str(f, "stream_id", S1);
+	jsonx_add_str(f, "target", "web");
+	jsonx_add_str(f, "key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	srv_send(PROTO_RELAY_OPEN, f);
+	RUN_UNTIL(agent.relay_opens == 1, 5);
+	ck_assert_int_eq(agent.relay_opens, 1);
+	ck_assert_str_eq(agent.sid, S2);
+	ck_assert_str_eq(agent.stream, S1);
+	ck_assert_str_eq(agent.target, "web");
+	ck_assert_str_eq(agent.key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 
 	/* Reports go out. */
 	f = json_object_new_object();
@@ -466,7 +508,9 @@ START_TEST(test_backoff_grows)
 	{
 		struct lws_context_creation_info info;
 		struct link_config cfg = { "ws://127.0.0.1:9/x", DEVICE, SECRET, 1 };
-		struct link_handlers h = { h_start, h_stop, h_sessions };
+		struct link_handlers h = { .tunnel_start = h_start, .tunnel_stop = h_stop,
+	                           .sessions = h_sessions, .relay_start = h_relay_start,
+	                           .relay_open = h_relay_open };
 		static struct lws_protocols cp[2];
 		memset(&info, 0, sizeof(info));
 		cp[0] = link_protocol;
