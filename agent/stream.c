@@ -687,8 +687,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return rc;
 	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!s || s->stopping || s->failed)
+		if (!s)
 			return -1;
+		/* Even when stopping: settle then closes it the ordinary way (WRITEABLE). */
 		s->wstate = W_UP;
 		log_info("session=%s stream=%s piping 127.0.0.1:%d", s->session_id, s->stream_id,
 		         s->port);
