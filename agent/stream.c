@@ -1,14 +1,16 @@
 /* stream.c: the relay streams: a target TCP connection and a data WebSocket, piped.
  *
- * Each stream has two sockets, each with its own small state, and one rule set (settle)
- * that decides what follows from the pair:
+ * Each stream has two sockets, each with its own small state, and one table
+ * (settle_table: target state x data socket state -> what follows) that settle() runs
+ * after every event of either socket:
  *
  *   target:  CONNECTING --POLLOUT, SO_ERROR 0--> UP --EOF, error, closed--> GONE
  *            CONNECTING --refused, error, 10 s timer--> GONE (the stream failed)
  *   data ws: NONE --target UP: connect--> OPENING --101--> UP --closed (any code)--> GONE
  *            OPENING --refused (HTTP 401, TLS, unreachable)--> GONE (the stream failed)
  *
- *   settle:  failed before the data socket was up   relay.failed once; close the rest
+ *   settle:  (a stream stopping or failed overrides every row but the last)
+ *            failed before the data socket was up   relay.failed once; close the rest
  *            stopping (tunnel.stop, shutdown)       close both at once
  *            target GONE, ws UP                     send what the target sent, close 1000
  *            target GONE, ws OPENING                wait for UP, then as above
@@ -193,6 +195,25 @@ static void pipebuf_clear(struct pipebuf *b)
 
 /* ---- life and death ---- */
 
+/* What follows from the two sockets' states: the table at the top of the file, as
+ * data. A stream that is stopping or failed closes whatever is left instead. */
+enum settle_action {
+	A_WAIT,            /* an event of one of the sockets comes next */
+	A_OPEN_WS,         /* the target accepted: open the data socket */
+	A_PIPE,            /* both up: the callbacks move the bytes */
+	A_DRAIN_TO_WS,     /* target gone: send what it sent, then 1000 */
+	A_DRAIN_TO_TARGET, /* data socket gone: write out what it brought, then close */
+	A_FREE,            /* both gone */
+	A_BUG              /* a pair that cannot happen (the ws opens after the target) */
+};
+
+static const enum settle_action settle_table[3][4] = {
+	/*                 W_NONE     W_OPENING W_UP           W_GONE            */
+	[T_CONNECTING] = { A_WAIT,    A_BUG,    A_BUG,         A_BUG },
+	[T_UP] =         { A_OPEN_WS, A_WAIT,   A_PIPE,        A_DRAIN_TO_TARGET },
+	[T_GONE] =       { A_FREE,    A_WAIT,   A_DRAIN_TO_WS, A_FREE },
+};
+
 static void stream_free(struct stream *s)
 {
 	lws_sul_cancel(&s->sul_connect);
@@ -211,7 +232,7 @@ static void reap(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	while (*pp) {
 		struct stream *s = *pp;
-		if ((s->tstate == T_GONE) && (s->wstate == W_NONE || s->wstate == W_GONE)) {
+		if (settle_table[s->tstate][s->wstate] == A_FREE) {
 			log_info("session=%s stream=%s closed: %zu bytes in, %zu out", s->session_id,
 			         s->stream_id, s->bytes_in, s->bytes_out);
 			*pp = s->next;
@@ -248,10 +269,12 @@ static void kill_wsi(struct lws *wsi, int secs)
 
 static void open_ws(struct stream *s);
 
-/* What follows from the two sockets' states (the table at the top). */
+/* What follows from the two sockets' states (settle_table, above). */
 static void settle(struct stream *s)
 {
-	if (s->stopping || s->failed) {
+	enum settle_action a = settle_table[s->tstate][s->wstate];
+
+	if ((s->stopping || s->failed) && a != A_FREE) {
 		if (s->tstate != T_GONE)
 			kill_wsi(s->target, LWS_TO_KILL_ASYNC);
 		if (s->wstate == W_OPENING || s->wstate == W_UP) {
@@ -260,15 +283,25 @@ static void settle(struct stream *s)
 				lws_callback_on_writable(s->ws);
 			kill_wsi(s->ws, s->wstate == W_UP ? STOP_GRACE_S : LWS_TO_KILL_ASYNC);
 		}
-	} else if (s->tstate == T_GONE && s->wstate == W_UP) {
-		/* Send what the target sent, then 1000 (from the WRITEABLE callback). */
+		return;
+	}
+	switch (a) {
+	case A_WAIT:
+	case A_PIPE:
+		break;
+	case A_OPEN_WS:
+		open_ws(s);
+		break;
+	case A_DRAIN_TO_WS:
+		/* The WRITEABLE callback closes with 1000 once to_ws is empty. */
 		if (!s->draining) {
 			s->draining = 1;
 			kill_wsi(s->ws, DRAIN_TIMEOUT_S);
 		}
 		lws_callback_on_writable(s->ws);
-	} else if (s->wstate == W_GONE && s->tstate == T_UP) {
-		/* Write out what helperd sent, then close the target; read nothing more. */
+		break;
+	case A_DRAIN_TO_TARGET:
+		/* Read nothing more; the WRITEABLE callback closes once to_target is empty. */
 		if (!s->draining) {
 			s->draining = 1;
 			s->target_throttled = 1;
@@ -276,10 +309,17 @@ static void settle(struct stream *s)
 			kill_wsi(s->target, DRAIN_TIMEOUT_S);
 		}
 		lws_callback_on_writable(s->target);
-	} else if (s->wstate == W_NONE && s->tstate == T_UP)
-		open_ws(s);
-	if (s->tstate == T_GONE && (s->wstate == W_NONE || s->wstate == W_GONE))
+		break;
+	case A_FREE:
 		lws_sul_schedule(S.context, 0, &S.sul_reap, reap, 1);
+		break;
+	case A_BUG:
+		log_error("session=%s stream=%s bug: target state %d with data socket state %d",
+		          s->session_id, s->stream_id, (int)s->tstate, (int)s->wstate);
+		s->failed = 1;
+		settle(s);
+		break;
+	}
 }
 
 static void connect_timeout(lws_sorted_usec_list_t *sul)

@@ -25,6 +25,8 @@ import http
 import json
 import os
 import signal
+import ssl
+import subprocess
 import sys
 import time
 import uuid
@@ -591,6 +593,55 @@ async def scenario(args, r):
             "a key is in agent.log")
 
 
+async def tls_scenario(args, r):
+    """Over wss:// with --ca-file: the data socket is TLS too, verified against the same
+    CA as the control socket (a certificate for 127.0.0.1 made here)."""
+    cert, key = (os.path.join(args.work, n) for n in ("tls.crt", "tls.key"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    t = Targets()
+    await t.start()
+    h = Helperd()
+    server = await websockets.serve(h.handler, "127.0.0.1", 0, process_request=h.process_request,
+                                    subprotocols=["kaiden-agent", "kaiden-stream"], ssl=ctx,
+                                    max_size=1 << 20, compression=None)
+    port = server.sockets[0].getsockname()[1]
+    log = open(os.path.join(args.work, "agent-tls.log"), "w")
+    agent = await asyncio.create_subprocess_exec(
+        args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port, "--device-id",
+        str(uuid.uuid4()), "--secret-file", os.path.join(args.work, "secret"), "--ca-file",
+        cert, "--relay-ports", str(t.ports["echo"]), "--cloudflared", "/bin/false",
+        stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        if not await until(lambda: h.agent is not None, 15):
+            r.bad("wss: the agent connects with --ca-file", "no hello within 15 s")
+            return
+        S = str(uuid.uuid4())
+        await h.send("relay.start", session_id=S, ssh_port=t.ports["echo"], web_port=1)
+        await h.wait_msg(lambda m: m["type"] == "tunnel.ready", 5)
+        _, ws, failed = await h.open(S, "ssh")
+        r.check("wss: the data socket is TLS, verified with the control link's CA, and "
+                "1 MB echoes byte-identical",
+                ws is not None and await echo_roundtrip(ws, 1 << 20), repr(failed))
+        if ws is not None:
+            await ws.close()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(agent.wait(), 15)
+        except asyncio.TimeoutError:
+            agent.kill()
+            await agent.wait()
+        log.close()
+        server.close()
+        for srv in t.servers:
+            srv.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--agent", required=True)
@@ -599,6 +650,7 @@ def main():
     r = Report()
     try:
         asyncio.run(asyncio.wait_for(scenario(args, r), 600))
+        asyncio.run(asyncio.wait_for(tls_scenario(args, r), 120))
     except Exception as e:  # an abort is a failure, never a silent end
         r.bad("the scenario ran to its end", "%s: %s" % (type(e).__name__, e))
     sys.exit(1 if r.failed else 0)

@@ -8,7 +8,8 @@
 # ending; relay_ports refusal, a refused connection, an unknown session, a 401 data
 # socket; a text frame -> 4000; a stalled reader and a stalled target each bound the
 # agent's RSS while 200 MB wait (and the flood then arrives whole); tunnel.stop closes
-# the streams; SIGTERM; no stream key in the log.
+# the streams; SIGTERM; no stream key in the log; over wss:// (--ca-file) the data
+# socket is TLS verified with the same CA.
 #   B=build bash tests/scripts/test_agent_relay.sh
 set -u
 cd "$(dirname "$0")/../.." || exit 1
