@@ -53,7 +53,7 @@
 
 #define WS_FRAME (32u * 1024u)      /* bytes per binary frame sent */
 #define WS_RX_CHUNK (32u * 1024u)   /* lws delivers at most this much per callback */
-#define DRAIN_TIMEOUT_S 30          /* a side that will not take the rest is closed */
+#define DRAIN_TIMEOUT_S 30          /* a target that will not take the rest is closed */
 #define STOP_GRACE_S 2              /* a close frame that cannot be sent is not waited for */
 
 enum target_state { T_CONNECTING, T_UP, T_GONE };
@@ -293,11 +293,9 @@ static void settle(struct stream *s)
 		open_ws(s);
 		break;
 	case A_DRAIN_TO_WS:
-		/* The WRITEABLE callback closes with 1000 once to_ws is empty. */
-		if (!s->draining) {
-			s->draining = 1;
-			kill_wsi(s->ws, DRAIN_TIMEOUT_S);
-		}
+		/* The WRITEABLE callback closes with 1000 once to_ws is empty. No deadline: a
+		 * slow engineer may take a while for the last 256 KiB, and a dead one is
+		 * helperd's idle timeout's or the data socket's ping's to find. */
 		lws_callback_on_writable(s->ws);
 		break;
 	case A_DRAIN_TO_TARGET:
