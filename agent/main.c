@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 	memset(&rcfg, 0, sizeof(rcfg));
 	if (relay_ports_parse(cfg_str(CFG_AGENT_RELAY_PORTS), &rcfg.ports, err, sizeof(err)) != 0) {
 		log_error("%s", err);
+		rc = 2; /* a setting's mistake, as a missing device id */
 		goto out_secret;
 	}
 	relay_ports_format(&rcfg.ports, ports_text, sizeof(ports_text));

@@ -26,6 +26,25 @@ if [ ! -x "$B/bin/kaiden-agent" ]; then
 	summary
 	exit 1
 fi
+# A bad agent.relay_ports stops the agent at start-up with the item named (exit 2).
+printf 'x\n' >"$WORK/secret" && chmod 600 "$WORK/secret"
+KAIDEN_RELAY_PORTS=22,abc timeout 10 "$B/bin/kaiden-agent" --server ws://127.0.0.1:1/api/v1/ws/agent \
+	--insecure --device-id d --secret-file "$WORK/secret" >"$WORK/bad.out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'agent.relay_ports: .abc. is not a port' "$WORK/bad.out"; then
+	ok "a bad KAIDEN_RELAY_PORTS is refused at start-up, naming the item"
+else
+	bad "a bad KAIDEN_RELAY_PORTS is refused at start-up" "exit $rc: $(cat "$WORK/bad.out")"
+fi
+timeout 10 "$B/bin/kaiden-agent" --server ws://127.0.0.1:1/api/v1/ws/agent --insecure \
+	--device-id d --secret-file "$WORK/secret" --relay-ports 22,70000 >"$WORK/bad.out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q '70000' "$WORK/bad.out"; then
+	ok "--relay-ports is checked the same way"
+else
+	bad "--relay-ports is checked" "exit $rc: $(cat "$WORK/bad.out")"
+fi
+
 timeout 300 "$PY" tests/fakes/fake_helperd_relay.py --agent "$B/bin/kaiden-agent" \
 	--work "$WORK" >"$WORK/results" 2>"$WORK/errors"
 rc=$?
