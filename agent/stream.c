@@ -86,6 +86,7 @@ struct stream {
 
 static struct {
 	struct lws_context *context;
+	struct lws_vhost *vhost;   /* the context's default vhost: targets are adopted there */
 	int tls;
 	int port;
 	char host[256];
@@ -135,6 +136,11 @@ int stream_setup(struct lws_context *context, const struct stream_server *srv,
 		return -1;
 	}
 	S.context = context;
+	S.vhost = lws_get_vhost_by_name(context, "default");
+	if (!S.vhost) {
+		log_error("relay: the lws context has no default vhost to adopt targets into");
+		return -1;
+	}
 	S.tls = srv->tls;
 	S.port = srv->port;
 	snprintf(S.host, sizeof(S.host), "%s", srv->host);
@@ -398,7 +404,7 @@ int stream_open(const char *session_id, const char *stream_id, int port, const c
 	S.all = s;
 	S.count++;
 	memset(&ad, 0, sizeof(ad));
-	ad.vh = lws_get_vhost_by_name(S.context, "default");
+	ad.vh = S.vhost;
 	ad.type = LWS_ADOPT_RAW_FILE_DESC;
 	ad.fd.filefd = fd;
 	ad.vh_prot_name = stream_target_protocol.name;
