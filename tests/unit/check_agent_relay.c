@@ -315,11 +315,21 @@ END_TEST
 START_TEST(only_loopback_127_0_0_1)
 {
 	char ports[32], want[128];
-	int other, port, fd;
+	int other, port, fd, held;
 
 	other = listen_on("127.0.0.2", 0, &port);
 	if (other < 0)
 		ck_abort_msg("cannot listen on 127.0.0.2: %s", strerror(errno));
+	/* 127.0.0.1:P bound but not listening: nobody else can listen there during the
+	 * test, and a connection to it is refused. */
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		held = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(held, 0);
+		ck_assert_msg(bind(held, (struct sockaddr *)&a, sizeof(a)) == 0,
+		              "127.0.0.1:%d is taken: %s", port, strerror(errno));
+	}
 	snprintf(ports, sizeof(ports), "%d", port);
 	setup(ports);
 	relay_start(S1, port, port);
@@ -333,6 +343,7 @@ START_TEST(only_loopback_127_0_0_1)
 	ck_assert_int_eq(fd, -1);
 	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
 	close(other);
+	close(held);
 	RUN_UNTIL(relay_stream_count() == 0, 2);
 	ck_assert_int_eq(relay_stream_count(), 0);
 	teardown();
