@@ -438,6 +438,7 @@ static void open_ws(struct stream *s)
 
 	if (stream_path(S.control_path, s->stream_id, path, sizeof(path)) != 0) {
 		fail(s, "no data socket path"); /* cannot happen: checked in stream_setup */
+		settle(s);
 		return;
 	}
 	memset(&i, 0, sizeof(i));
