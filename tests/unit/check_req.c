@@ -158,6 +158,52 @@ START_TEST(test_request_id)
 }
 END_TEST
 
+/* Where the caller reached us, for links: scheme and Host as sent, or nothing. */
+START_TEST(test_origin)
+{
+	static const struct {
+		const char *scheme, *https, *host, *want;
+	} cases[] = {
+		{ "https", NULL, "Kaiden.Example.com", "https://kaiden.example.com" },
+		{ "http", NULL, "127.0.0.1:8080", "http://127.0.0.1:8080" },
+		{ NULL, "on", "h.example:443", "https://h.example:443" },
+		{ "https", NULL, "[::1]:8443", "https://[::1]:8443" },
+		{ "http", NULL, "[::1]", "http://[::1]" },
+		{ NULL, NULL, "h.example", "" },          /* no scheme */
+		{ "ftp", NULL, "h.example", "" },
+		{ "https", NULL, NULL, "" },              /* no Host */
+		{ "https", NULL, "", "" },
+		{ "https", NULL, "h.example:", "" },
+		{ "https", NULL, "h.example:123456", "" },
+		{ "https", NULL, "h.example:80x", "" },
+		{ "https", NULL, "h example", "" },
+		{ "https", NULL, "h.example/path", "" },
+		{ "https", NULL, "-o.example", "" },
+		{ "https", NULL, "h'.example", "" },
+		{ "https", NULL, "user@h.example", "" },
+		{ "https", NULL, "[::1", "" },
+		{ "https", NULL, "[::1]x", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *kv[] = { "REQUEST_SCHEME", cases[i].scheme, "HTTPS", cases[i].https,
+			             "HTTP_HOST", cases[i].host, NULL };
+		/* A NULL value ends the list early in param_from: leave unset pairs out. */
+		const char *set[7];
+		int n = 0;
+		for (int k = 0; k < 6; k += 2)
+			if (kv[k + 1]) {
+				set[n++] = kv[k];
+				set[n++] = kv[k + 1];
+			}
+		set[n] = NULL;
+		init_kv(set);
+		ck_assert_msg(strcmp(r.origin, cases[i].want) == 0, "case %zu: origin '%s', want '%s'",
+		              i, r.origin, cases[i].want);
+	}
+}
+END_TEST
+
 START_TEST(test_query_basic)
 {
 	char out[64];
@@ -353,6 +399,7 @@ static Suite *req_suite(void)
 	tcase_add_test(tc, test_path_sources);
 	tcase_add_test(tc, test_content_length);
 	tcase_add_test(tc, test_request_id);
+	tcase_add_test(tc, test_origin);
 	tcase_add_test(tc, test_query_basic);
 	tcase_add_test(tc, test_query_edges);
 	tcase_add_test(tc, test_query_huge);
