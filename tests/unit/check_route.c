@@ -1305,10 +1305,43 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A permission table row whose "acts in" is helperd: an endpoint kaiden-helperd serves
+ * (GET /ws/connect/{session_id}), checked against the rule it enforces
+ * (relay_access_allowed) instead of the route table: a tick where the role may connect
+ * to any session of its tenant, "own" where only to a session the caller started, "—"
+ * where never. */
+static void check_helperd_row(const char *ep, char *const cells[])
+{
+	static const enum role roles[] = { ROLE_ADMIN, ROLE_ENGINEER, ROLE_TENANT_ADMIN,
+		                           ROLE_CUSTOMER, ROLE_SERVICE };
+	static const char me[] = "0190a0b0-c0d0-7e0f-8000-0000000000e1";
+	static const char other[] = "0190a0b0-c0d0-7e0f-8000-0000000000e2";
+
+	ck_assert_msg(strcmp(ep, "GET /ws/connect/{session_id}") == 0,
+	              "docs/api.md: %s is not an endpoint of helperd's that the table checks", ep);
+	for (int c = 0; c < 5; c++) {
+		struct store_identity who;
+		const char *cell = cells[2 + c];
+		int any, own;
+
+		memset(&who, 0, sizeof(who));
+		who.role = roles[c];
+		snprintf(who.user_id, sizeof(who.user_id), "%s", roles[c] == ROLE_SERVICE ? "" : me);
+		snprintf(who.tenant_id, sizeof(who.tenant_id), "%s",
+		         roles[c] & ROLE_STAFF ? "" : DEFAULT_TENANT_ID);
+		any = relay_access_allowed(&who, DEFAULT_TENANT_ID, other);
+		own = relay_access_allowed(&who, DEFAULT_TENANT_ID, roles[c] == ROLE_SERVICE ? NULL : me);
+		ck_assert_msg(strcmp(cell, any ? "\u2713" : own ? "own" : "\u2014") == 0,
+		              "docs/api.md's permission table is wrong for %s, column %d ('%s')", ep,
+		              c + 1, cell);
+	}
+}
+
 /* docs/api.md's permission table says what the route table says: one row per route,
  * "| `METHOD PATH` | acts in | admin | engineer | tenant_admin | customer | service |"
  * with PATH relative to /api/v1, a tick where the role may call it, "public" on every
- * column of a route without ROUTE_AUTH. */
+ * column of a route without ROUTE_AUTH; and helperd's rows (check_helperd_row) say what
+ * it enforces. */
 START_TEST(test_permission_table_documented)
 {
 	static const enum role cols[] = { ROLE_ADMIN, ROLE_ENGINEER, ROLE_TENANT_ADMIN,
@@ -1316,7 +1349,7 @@ START_TEST(test_permission_table_documented)
 	const struct route *t = route_table();
 	const char *srcdir = getenv("KAIDEN_SRCDIR");
 	char path[4096], line[1024];
-	int seen[ROUTE__MAX] = { 0 };
+	int seen[ROUTE__MAX] = { 0 }, helperd_rows = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s%sdocs/api.md", srcdir ? srcdir : "",
@@ -1340,6 +1373,11 @@ START_TEST(test_permission_table_documented)
 		}
 		if (ncells != 7 || sscanf(cells[0], "`%255[^`]`", ep) != 1)
 			continue;
+		if (strcmp(cells[1], "helperd") == 0) {
+			check_helperd_row(ep, cells);
+			helperd_rows++;
+			continue;
+		}
 		for (i = 0; i < ROUTE__MAX; i++) {
 			char want[256];
 			const char *pat = t[i].pattern;
@@ -1366,6 +1404,9 @@ START_TEST(test_permission_table_documented)
 	for (int i = 0; i < ROUTE__MAX; i++)
 		ck_assert_msg(seen[i], "docs/api.md's permission table misses %s %s",
 		              req_method_name(t[i].method), t[i].pattern);
+	ck_assert_msg(helperd_rows == 1,
+	              "docs/api.md's permission table has %d rows for GET /ws/connect, want 1",
+	              helperd_rows);
 }
 END_TEST
 
