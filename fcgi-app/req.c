@@ -185,13 +185,18 @@ static char *host_of(const char *h)
 }
 
 /* "https://acme.example.com:8443" from the scheme (REQUEST_SCHEME, or HTTPS "on" as
- * CGI says it) and the Host header as sent, lower-cased: where the caller reached us,
- * for links in replies when server.public_url is not set. "" when the scheme is not
- * http or https, or the Host is anything but a host name or [IPv6 address] with an
- * optional port: a link never carries characters a client did not mean as a host. */
-static char *origin_of(const char *scheme, const char *https, const char *h)
+ * CGI says it), the Host header and the port: where the caller reached us, for links in
+ * replies when server.public_url is not set. nginx's fastcgi_params pass the Host
+ * without its port ($host), so a Host without one gets SERVER_PORT unless that is the
+ * scheme's default (behind a proxy or a port mapping this guess is wrong: that is what
+ * server.public_url is for). "" when the scheme is not http or https, or the Host is
+ * anything but a host name or [IPv6 address] with an optional port: a link never
+ * carries characters a client did not mean as a host. */
+static char *origin_of(const char *scheme, const char *https, const char *h,
+                       const char *server_port)
 {
-	size_t len = strlen(h), i;
+	size_t len = strlen(h), i, digits;
+	const char *port = "";
 	char *out = NULL;
 
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
@@ -210,13 +215,18 @@ static char *origin_of(const char *scheme, const char *https, const char *h)
 	}
 	/* An optional :port of 1 to 5 digits, then the end. */
 	if (h[i] == ':') {
-		size_t digits = strspn(h + i + 1, "0123456789");
+		digits = strspn(h + i + 1, "0123456789");
 		if (digits >= 1 && digits <= 5)
 			i += 1 + digits;
+	} else if (h[i] == '\0') {
+		digits = strspn(server_port, "0123456789");
+		if (digits >= 1 && digits <= 5 && server_port[digits] == '\0' &&
+		    strcmp(server_port, strcmp(scheme, "https") == 0 ? "443" : "80") != 0)
+			port = server_port;
 	}
 	if (i != len)
 		return strdup("");
-	if (asprintf(&out, "%s://%s", scheme, h) < 0)
+	if (asprintf(&out, "%s://%s%s%s", scheme, h, *port ? ":" : "", port) < 0)
 		return NULL;
 	for (char *p = out; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
@@ -239,7 +249,8 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 	r->remote_addr = strdup(param_get(param, ctx, "REMOTE_ADDR"));
 	r->host = host_of(param_get(param, ctx, "HTTP_HOST"));
 	r->origin = origin_of(param_get(param, ctx, "REQUEST_SCHEME"),
-	                      param_get(param, ctx, "HTTPS"), param_get(param, ctx, "HTTP_HOST"));
+	                      param_get(param, ctx, "HTTPS"), param_get(param, ctx, "HTTP_HOST"),
+	                      param_get(param, ctx, "SERVER_PORT"));
 	r->tenant_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_TENANT"), 64);
 	r->content_length = parse_length(param_get(param, ctx, "CONTENT_LENGTH"));
 	if (request_id_ok(rid)) {
