@@ -52,7 +52,8 @@ static json_object *connect_of(struct req *r, json_object *session)
 	if (seam_provider_parse(jsonx_str(session, "provider"), &provider) != 0 ||
 	    provider != SEAM_PROVIDER_RELAY)
 		return NULL;
-	if (!seam_status_is(status, SEAM_STATUS_PENDING) && !seam_status_is(status, SEAM_STATUS_ACTIVE))
+	if (!seam_status_is(status, SEAM_STATUS_PENDING) &&
+	    !seam_status_is(status, SEAM_STATUS_ACTIVE))
 		return NULL;
 	if (!relay_access_allowed(&r->who, r->tenant_id, jsonx_str(session, "engineer_id")))
 		return NULL;
@@ -61,7 +62,8 @@ static json_object *connect_of(struct req *r, json_object *session)
 	/* The hostname is a nicety (what ssh shows): without it the command still works. */
 	if (store_device_get(r->db, r->tenant_id, device_id, &device) != STORE_OK)
 		device = NULL;
-	connect = connect_cmd_new(server, id, device_id, device ? jsonx_str(device, "hostname") : NULL);
+	connect = connect_cmd_new(server, id, device_id,
+	                          device ? jsonx_str(device, "hostname") : NULL);
 	json_object_put(device);
 	return connect;
 }

@@ -38,7 +38,8 @@ static void setup(void)
 		snprintf(path, sizeof(path), "%s/%s", bindir, names[i]);
 		f = fopen(path, "w");
 		ck_assert_ptr_nonnull(f);
-		fprintf(f, "#!/bin/sh\nprintf '%%s\\036' %s\nfor a; do printf '%%s\\036' \"$a\"; done\n",
+		fprintf(f,
+		        "#!/bin/sh\nprintf '%%s\\036' %s\nfor a; do printf '%%s\\036' \"$a\"; done\n",
 		        names[i]);
 		ck_assert_int_eq(fclose(f), 0);
 		ck_assert_int_eq(chmod(path, 0755), 0);
@@ -65,7 +66,8 @@ static char *sh_output(const char *script)
 	pid_t pid;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s:%s", bindir, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	snprintf(path, sizeof(path), "%s:%s", bindir,
+	         getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
