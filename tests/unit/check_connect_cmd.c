@@ -21,35 +21,51 @@
 #define DEVICE "01a206ac-b263-75e9-ba89-f90625dcd8b3"
 #define SEP '\036' /* what the fake programs print after each argument */
 
-static char bindir[256];
+static char bindir[256], kcdir[300];
 
-/* A temporary directory holding `ssh` and `kaiden-connect`: each prints its argv, each
- * argument followed by SEP, the program's name first. */
+/* A fake program: prints its argv, each argument followed by SEP, its name first; to
+ * the file $KC_OUT when that is set (a ProxyCommand's stdout is ssh's connection: it
+ * stays open until the file is written, else ssh sees EOF and kills the command). */
+static void fake(const char *dir, const char *name)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+	        "#!/bin/sh\n"
+	        "args() { printf '%%s\\036' %s; for a; do printf '%%s\\036' \"$a\"; done; }\n"
+	        "if [ -n \"$KC_OUT\" ]; then args \"$@\" >\"$KC_OUT\"; else args \"$@\"; fi\n",
+	        name);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+/* A temporary directory holding fake `ssh` and `kaiden-connect`, and in it kc/ with
+ * only the fake kaiden-connect (for the real ssh). */
 static void setup(void)
 {
-	static const char *const names[] = { "ssh", "kaiden-connect" };
-
 	snprintf(bindir, sizeof(bindir), "%s/check-connect-XXXXXX",
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(bindir));
-	for (size_t i = 0; i < 2; i++) {
-		char path[512];
-		FILE *f;
-		snprintf(path, sizeof(path), "%s/%s", bindir, names[i]);
-		f = fopen(path, "w");
-		ck_assert_ptr_nonnull(f);
-		fprintf(f,
-		        "#!/bin/sh\nprintf '%%s\\036' %s\nfor a; do printf '%%s\\036' \"$a\"; done\n",
-		        names[i]);
-		ck_assert_int_eq(fclose(f), 0);
-		ck_assert_int_eq(chmod(path, 0755), 0);
-	}
+	snprintf(kcdir, sizeof(kcdir), "%s/kc", bindir);
+	ck_assert_int_eq(mkdir(kcdir, 0700), 0);
+	fake(bindir, "ssh");
+	fake(bindir, "kaiden-connect");
+	fake(kcdir, "kaiden-connect");
 }
 
 static void teardown(void)
 {
 	char path[512];
 
+	snprintf(path, sizeof(path), "%s/kaiden-connect", kcdir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/argv", kcdir);
+	unlink(path);
+	rmdir(kcdir);
 	snprintf(path, sizeof(path), "%s/ssh", bindir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/kaiden-connect", bindir);
@@ -57,8 +73,9 @@ static void teardown(void)
 	rmdir(bindir);
 }
 
-/* Runs `sh -c script` with bindir first on PATH; its output (owned, NUL-terminated). */
-static char *sh_output(const char *script)
+/* Runs `sh -c script` with dir first on PATH; its output (owned, NUL-terminated) and
+ * exit status. */
+static char *sh_run(const char *dir, const char *script, int *exit_status)
 {
 	struct buf out;
 	char chunk[4096], path[4096];
@@ -66,7 +83,7 @@ static char *sh_output(const char *script)
 	pid_t pid;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s:%s", bindir,
+	snprintf(path, sizeof(path), "%s:%s", dir,
 	         getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
@@ -85,8 +102,19 @@ static char *sh_output(const char *script)
 		ck_assert_int_eq(buf_append(&out, chunk, (size_t)n), 0);
 	close(fds[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sh -c %s failed", script);
+	ck_assert_msg(WIFEXITED(status), "sh -c %s died", script);
+	*exit_status = WEXITSTATUS(status);
 	return buf_take(&out);
+}
+
+/* sh_run with the fakes first on PATH, which must succeed. */
+static char *sh_output(const char *script)
+{
+	int status = -1;
+	char *out = sh_run(bindir, script, &status);
+
+	ck_assert_msg(status == 0, "sh -c %s failed (%d)", script, status);
+	return out;
 }
 
 /* The output split at SEP into argv (at most max); the count. Pointers into out. */
@@ -334,6 +362,63 @@ START_TEST(test_hostile_hostname)
 }
 END_TEST
 
+/* The real OpenSSH client takes the ssh command as it is pasted: it runs the
+ * ProxyCommand (through $SHELL, after expanding its %-tokens) and kaiden-connect gets
+ * exactly the server and session. The fake kaiden-connect writes its argv to a file and
+ * exits, so ssh then fails to connect (exit 255), which is all it can do here. */
+START_TEST(test_real_ssh)
+{
+	static const char *const servers[] = {
+		"https://kaiden.example.com",
+		"http://127.0.0.1:8080",
+		"https://h.example/%h%p%r%%%/it's a \"test\"/$HOME`id`",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(servers); i++) {
+		json_object *c = new_connect(servers[i], "web-01");
+		const char *ssh = jsonx_str(c, "ssh");
+		char argv_file[512], *out, *argv[16], storage[8192];
+		struct buf script;
+		FILE *f;
+		size_t len;
+		int status = -1, n, k = 0;
+
+		snprintf(argv_file, sizeof(argv_file), "%s/argv", kcdir);
+		unlink(argv_file);
+		ck_assert(strncmp(ssh, "ssh ", 4) == 0);
+		/* The pasted command, with options that keep this ssh away from the user's
+		 * configuration and from any prompt. */
+		buf_init(&script, 1 << 16);
+		ck_assert_int_eq(buf_printf(&script,
+		                 "KC_OUT='%s' exec ssh -F /dev/null -o BatchMode=yes "
+		                 "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 %s "
+		                 "</dev/null 2>/dev/null",
+		                 argv_file, ssh + 4), 0);
+		out = sh_run(kcdir, script.data, &status);
+		free(out);
+		buf_clear(&script);
+		ck_assert_int_eq(status, 255);
+		f = fopen(argv_file, "r");
+		/* (n below is checked before any argv[k] is read.) */
+		ck_assert_msg(f != NULL, "ssh did not run the ProxyCommand of %s", ssh);
+		len = fread(storage, 1, sizeof(storage) - 1, f);
+		fclose(f);
+		storage[len] = '\0';
+		n = split_args(storage, argv, 16);
+		ck_assert_int_eq(n, strncmp(servers[i], "http://", 7) == 0 ? 6 : 5);
+		ck_assert_str_eq(argv[k++], "kaiden-connect");
+		ck_assert_str_eq(argv[k++], "--server");
+		ck_assert_str_eq(argv[k++], servers[i]);
+		if (strncmp(servers[i], "http://", 7) == 0)
+			ck_assert_str_eq(argv[k++], "--insecure");
+		ck_assert_str_eq(argv[k++], "--session");
+		ck_assert_str_eq(argv[k++], SESSION);
+		ck_assert_int_eq(n, k);
+		json_object_put(c);
+	}
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
 	ck_assert_ptr_null(connect_cmd_new(NULL, SESSION, DEVICE, NULL));
@@ -422,6 +507,7 @@ int main(void)
 	tcase_add_test(tc, test_insecure);
 	tcase_add_test(tc, test_hostile_server);
 	tcase_add_test(tc, test_hostile_hostname);
+	tcase_add_test(tc, test_real_ssh);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_access);
 	suite_add_tcase(s, tc);
