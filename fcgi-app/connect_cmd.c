@@ -8,7 +8,7 @@
 #include "jsonx.h"
 
 #define CMD_MAX 8192
-#define WEB_LISTEN "127.0.0.1:8080"
+#define WEB_LISTEN "127.0.0.1:18080"
 
 static int word_is_plain(const char *s)
 {

@@ -3,7 +3,7 @@
  *
  *   ssh   ssh -o ProxyCommand='kaiden-connect --server URL --session ID' \
  *             -o HostKeyAlias=kaiden-<device id> HOST
- *   web   kaiden-connect --server URL --session ID --target web --listen 127.0.0.1:8080
+ *   web   kaiden-connect --server URL --session ID --target web --listen 127.0.0.1:18080
  *   token how kaiden-connect gets the token (KAIDEN_TOKEN or --token-file; never argv)
  *
  * URL is the server the engineer reaches (server.public_url, else the origin of their

@@ -31,7 +31,7 @@ dbcheck "a session.start job was written with the session" \
 # it through nginx (http, so --insecure).
 t "... its connect commands name the server the request reached" GET "/api/v1/sessions/$S1" '' 200 \
 	".connect.ssh == \"ssh -o ProxyCommand='kaiden-connect --server $STACK_URL --insecure --session $S1' -o HostKeyAlias=kaiden-$DEV_A kaiden-$DEV_A\"" \
-	".connect.web == \"kaiden-connect --server $STACK_URL --insecure --session $S1 --target web --listen 127.0.0.1:8080\"" \
+	".connect.web == \"kaiden-connect --server $STACK_URL --insecure --session $S1 --target web --listen 127.0.0.1:18080\"" \
 	'.connect.token | test("KAIDEN_TOKEN")'
 
 t "create a second session on the same device" POST /api/v1/sessions \
@@ -90,7 +90,7 @@ $S1
 --target
 web
 --listen
-127.0.0.1:8080" ]; then
+127.0.0.1:18080" ]; then
 	ok "the web command, pasted into sh, gives kaiden-connect its arguments"
 else
 	bad "the web command, pasted into sh, gives kaiden-connect its arguments" "got: $(echo "$_c40_got" | tr '\n' '|')"

@@ -286,7 +286,7 @@ static void check_web(const char *server, int insecure)
 	ck_assert_str_eq(argv[i++], "--target");
 	ck_assert_str_eq(argv[i++], "web");
 	ck_assert_str_eq(argv[i++], "--listen");
-	ck_assert_str_eq(argv[i++], "127.0.0.1:8080");
+	ck_assert_str_eq(argv[i++], "127.0.0.1:18080");
 	free(out);
 	json_object_put(c);
 }
@@ -301,7 +301,7 @@ START_TEST(test_plain_commands)
 	                 "--session " SESSION "' -o HostKeyAlias=kaiden-" DEVICE " web-01");
 	ck_assert_str_eq(jsonx_str(c, "web"),
 	                 "kaiden-connect --server https://kaiden.example.com --session " SESSION
-	                 " --target web --listen 127.0.0.1:8080");
+	                 " --target web --listen 127.0.0.1:18080");
 	ck_assert_ptr_nonnull(strstr(jsonx_str(c, "token"), "KAIDEN_TOKEN"));
 	ck_assert_int_eq(json_object_object_length(c), 3);
 	json_object_put(c);

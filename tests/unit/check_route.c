@@ -1139,7 +1139,7 @@ START_TEST(test_relay_session_replies)
 	ck_assert_str_eq(jsonx_str(c, "ssh"), want);
 	snprintf(want, sizeof(want),
 	         "kaiden-connect --server " RELAY_SERVER " --session %s --target web "
-	         "--listen 127.0.0.1:8080", session);
+	         "--listen 127.0.0.1:18080", session);
 	ck_assert_str_eq(jsonx_str(c, "web"), want);
 	ck_assert_ptr_nonnull(strstr(jsonx_str(c, "token"), "KAIDEN_TOKEN"));
 
