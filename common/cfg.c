@@ -21,7 +21,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"largest tenant archive POST /api/v1/tenant/import accepts, in bytes (the other "
 		"routes: server.max_body)" },
 	[CFG_SERVER_PUBLIC_URL] = { "server.public_url", "KAIDEN_SERVER_PUBLIC_URL", CFG_T_STRING,
-		"", 0, 0, NULL, 0, "the URL users reach the portal at, for links (optional)" },
+		"", 0, 0, NULL, 0,
+		"the URL users reach the portal and API at (https://HOST), for links and the "
+		"--server of relay sessions' kaiden-connect commands (empty: each request's "
+		"scheme and Host)" },
 	[CFG_SERVER_MODE] = { "server.mode", "KAIDEN_SERVER_MODE", CFG_T_ENUM, "single", 0, 0,
 		"single|multi", 0,
 		"single: every row belongs to the fixed default tenant; multi: tenants, named by "

@@ -176,6 +176,12 @@ static long count_of(const char *v)
 	return v ? strtol(v, NULL, 10) : 0;
 }
 
+/* A sum of byte counts: 64 bits whatever a long is. */
+static int64_t bytes_of(const char *v)
+{
+	return v ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
 /* ---- CRUD ----------------------------------------------------------------------------------- */
 
 int store_tenant_create(struct db *db, const struct store_tenant_fields *f, json_object **out)
@@ -526,13 +532,23 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "                            \
 	"status IN " SEAM_SQL_LIVE "), "                                                      \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
+	/* What the relay carried for those sessions (the bytes of a session that runs over
+	 * the turn of a month count in the month it started, as its minutes do). */
+#define USAGE_BYTES                                                                          \
+	"(SELECT coalesce(sum(bytes_in), 0) FROM sessions WHERE tenant_id = $1 AND "          \
+	"started_at >= $2), "                                                                 \
+	"(SELECT coalesce(sum(bytes_out), 0) FROM sessions WHERE tenant_id = $1 AND "         \
+	"started_at >= $2)"
 	static const char sql_pg[] = USAGE_COUNTS
 		"(SELECT coalesce(sum(extract(epoch FROM (coalesce(ended_at, CAST($3 AS timestamptz)) "
-		"- started_at))), 0) FROM sessions WHERE tenant_id = $1 AND started_at >= $2)";
+		"- started_at))), 0) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
+		USAGE_BYTES;
 	static const char sql_sqlite[] = USAGE_COUNTS
 		"(SELECT coalesce(sum((julianday(coalesce(ended_at, $3)) - julianday(started_at)) "
-		"* 86400.0), 0) FROM sessions WHERE tenant_id = $1 AND started_at >= $2)";
+		"* 86400.0), 0) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
+		USAGE_BYTES;
 #undef USAGE_COUNTS
+#undef USAGE_BYTES
 	char tenant[UUID_STR_LEN], now[TIMESTAMP_LEN], month[TIMESTAMP_LEN];
 	const char *params[3] = { tenant, month, now };
 	struct db_res *res = NULL;
@@ -581,6 +597,10 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 3))));
 	json_object_object_add(usage, "session_minutes_this_month",
 	                       json_object_new_int64(seconds > 0 ? (int64_t)(seconds / 60) : 0));
+	json_object_object_add(usage, "relay_bytes_in_this_month",
+	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 5))));
+	json_object_object_add(usage, "relay_bytes_out_this_month",
+	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 6))));
 	json_object_object_add(usage, "users", json_object_new_int64(users));
 	json_object_object_add(usage, "storage_bytes",
 	                       json_object_new_int64((int64_t)strlen(json_text(tables))));

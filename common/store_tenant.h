@@ -59,8 +59,10 @@ int store_tenant_update(struct db *db, const char *id, const struct store_tenant
 int store_tenant_delete(struct db *db, const char *id) WUR;
 
 /* Usage JSON: devices, devices_online, sessions_active (pending/active/ending),
- * sessions_this_month, session_minutes_this_month, users, storage_bytes (the size of its
- * rows as an export would hold them), quotas (as the tenant JSON has them). */
+ * sessions_this_month, session_minutes_this_month, relay_bytes_in_this_month and
+ * relay_bytes_out_this_month (sessions.bytes_in / bytes_out summed over the sessions
+ * started this month), users, storage_bytes (the size of its rows as an export would
+ * hold them), quotas (as the tenant JSON has them). */
 int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
 
 enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS };

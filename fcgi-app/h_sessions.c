@@ -1,5 +1,11 @@
 /* h_sessions.c: /api/v1/sessions. The API writes the session row and its job in one
- * transaction (store_session_*); helperd does the tunnel work and moves the status on. */
+ * transaction (store_session_*); helperd does the tunnel work and moves the status on.
+ *
+ * The reply about one session (POST, GET, PATCH, DELETE) also carries "connect": the
+ * commands that reach a relay session through kaiden-connect (connect_cmd.h), when the
+ * session is a relay session that is pending or active and the caller may connect to
+ * it (relay_access.h: the rule helperd enforces); else null. Lists leave it out: the
+ * commands need the device's hostname, one more query per row. */
 #include "handlers.h"
 
 #include <ctype.h>
@@ -8,8 +14,10 @@
 
 #include "auth.h"
 #include "cfg.h"
+#include "connect_cmd.h"
 #include "ids.h"
 #include "jsonx.h"
+#include "relay_access.h"
 #include "seam.h"
 #include "store.h"
 #include "store_tenant.h"
@@ -24,6 +32,48 @@ static const struct jsonx_field session_create_fields[] = {
 static const struct jsonx_field session_patch_fields[] = {
 	{ "notes", JSONX_STRING, 1, 0, 4096, 1 },
 };
+
+/* The server the commands name: server.public_url, else where the caller reached us. */
+static const char *connect_server(const struct req *r)
+{
+	const char *url = cfg_str(CFG_SERVER_PUBLIC_URL);
+
+	return url && *url ? url : r->origin;
+}
+
+/* The connect object for session as r's caller sees it (owned), or NULL (json null). */
+static json_object *connect_of(struct req *r, json_object *session)
+{
+	const char *id = jsonx_str(session, "id"), *device_id = jsonx_str(session, "device_id");
+	const char *status = jsonx_str(session, "status"), *server = connect_server(r);
+	json_object *device = NULL, *connect;
+	enum seam_provider provider;
+
+	if (seam_provider_parse(jsonx_str(session, "provider"), &provider) != 0 ||
+	    provider != SEAM_PROVIDER_RELAY)
+		return NULL;
+	if (!seam_status_is(status, SEAM_STATUS_PENDING) &&
+	    !seam_status_is(status, SEAM_STATUS_ACTIVE))
+		return NULL;
+	if (!relay_access_allowed(&r->who, r->tenant_id, jsonx_str(session, "engineer_id")))
+		return NULL;
+	if (!server || !*server)
+		return NULL;
+	/* The hostname is a nicety (what ssh shows): without it the command still works. */
+	if (store_device_get(r->db, r->tenant_id, device_id, &device) != STORE_OK)
+		device = NULL;
+	connect = connect_cmd_new(server, id, device_id,
+	                          device ? jsonx_str(device, "hostname") : NULL);
+	json_object_put(device);
+	return connect;
+}
+
+/* Replies status with session (taken), its connect member added. */
+static void session_reply(struct req *r, struct resp *rs, int status, json_object *session)
+{
+	json_object_object_add(session, "connect", connect_of(r, session));
+	resp_json(rs, status, session);
+}
 
 void h_sessions_create(struct req *r, struct resp *rs)
 {
@@ -84,7 +134,7 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	}
 	snprintf(location, sizeof(location), "/api/v1/sessions/%s", id ? id : "");
 	resp_header(rs, "Location", location);
-	resp_json(rs, 201, session);
+	session_reply(r, rs, 201, session);
 out:
 	json_object_put(in);
 }
@@ -135,7 +185,7 @@ void h_session_get(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "session");
 		return;
 	}
-	resp_json(rs, 200, session);
+	session_reply(r, rs, 200, session);
 }
 
 void h_session_patch(struct req *r, struct resp *rs)
@@ -150,7 +200,7 @@ void h_session_patch(struct req *r, struct resp *rs)
 	if (rc != STORE_OK)
 		resp_store_error(rs, rc, r->db, r->request_id, "session");
 	else
-		resp_json(rs, 200, session);
+		session_reply(r, rs, 200, session);
 	json_object_put(in);
 }
 
@@ -167,5 +217,5 @@ void h_session_delete(struct req *r, struct resp *rs)
 	/* Only the request that moved it: a repeated end changes nothing to record. */
 	if (changed)
 		auth_audit(r, "session.end", "session", r->params[0], NULL);
-	resp_json(rs, changed ? 202 : 200, session);
+	session_reply(r, rs, changed ? 202 : 200, session);
 }

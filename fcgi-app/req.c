@@ -14,7 +14,9 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "ids.h"
@@ -182,6 +184,55 @@ static char *host_of(const char *h)
 	return out;
 }
 
+/* "https://acme.example.com:8443" from the scheme (REQUEST_SCHEME, or HTTPS "on" as
+ * CGI says it), the Host header and the port: where the caller reached us, for links in
+ * replies when server.public_url is not set. nginx's fastcgi_params pass the Host
+ * without its port ($host), so a Host without one gets SERVER_PORT unless that is the
+ * scheme's default (behind a proxy or a port mapping this guess is wrong: that is what
+ * server.public_url is for). "" when the scheme is not http or https, or the Host is
+ * anything but a host name or [IPv6 address] with an optional port: a link never
+ * carries characters a client did not mean as a host. */
+static char *origin_of(const char *scheme, const char *https, const char *h,
+                       const char *server_port)
+{
+	size_t len = strlen(h), i, digits;
+	const char *port = "";
+	char *out = NULL;
+
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+		scheme = strcasecmp(https, "on") == 0 ? "https" : "";
+	if (!*scheme || len == 0 || len > 253 + 6)
+		return strdup("");
+	if (h[0] == '[') {
+		i = strspn(h + 1, "0123456789abcdefABCDEF:.") + 1;
+		if (h[i] != ']')
+			return strdup("");
+		i++;
+	} else {
+		i = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+		if (i == 0 || !isalnum((unsigned char)h[0]))
+			return strdup("");
+	}
+	/* An optional :port of 1 to 5 digits, then the end. */
+	if (h[i] == ':') {
+		digits = strspn(h + i + 1, "0123456789");
+		if (digits >= 1 && digits <= 5)
+			i += 1 + digits;
+	} else if (h[i] == '\0') {
+		digits = strspn(server_port, "0123456789");
+		if (digits >= 1 && digits <= 5 && server_port[digits] == '\0' &&
+		    strcmp(server_port, strcmp(scheme, "https") == 0 ? "443" : "80") != 0)
+			port = server_port;
+	}
+	if (i != len)
+		return strdup("");
+	if (asprintf(&out, "%s://%s%s%s", scheme, h, *port ? ":" : "", port) < 0)
+		return NULL;
+	for (char *p = out; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 {
 	const char *method = param_get(param, ctx, "REQUEST_METHOD");
@@ -197,6 +248,9 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 	r->authorization = strdup(param_get(param, ctx, "HTTP_AUTHORIZATION"));
 	r->remote_addr = strdup(param_get(param, ctx, "REMOTE_ADDR"));
 	r->host = host_of(param_get(param, ctx, "HTTP_HOST"));
+	r->origin = origin_of(param_get(param, ctx, "REQUEST_SCHEME"),
+	                      param_get(param, ctx, "HTTPS"), param_get(param, ctx, "HTTP_HOST"),
+	                      param_get(param, ctx, "SERVER_PORT"));
 	r->tenant_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_TENANT"), 64);
 	r->content_length = parse_length(param_get(param, ctx, "CONTENT_LENGTH"));
 	if (request_id_ok(rid)) {
@@ -207,7 +261,7 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 			ids_uuid7(r->request_id);
 	}
 	if (!r->method_name || !r->path || !r->query || !r->content_type || !r->authorization ||
-	    !r->remote_addr || !r->host || !r->tenant_header || !r->request_id) {
+	    !r->remote_addr || !r->host || !r->origin || !r->tenant_header || !r->request_id) {
 		req_clear(r);
 		return -1;
 	}
@@ -283,6 +337,7 @@ void req_clear(struct req *r)
 	free(r->authorization);
 	free(r->remote_addr);
 	free(r->host);
+	free(r->origin);
 	free(r->tenant_header);
 	free(r->request_id);
 	free(r->body);

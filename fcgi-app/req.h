@@ -37,6 +37,11 @@ struct req {
 	char *authorization; /* "" if none */
 	char *remote_addr;   /* "" if none */
 	char *host;          /* HTTP_HOST without the port, lower-cased; "" if none */
+	char *origin;        /* "scheme://host[:port]" the caller reached us at (REQUEST_SCHEME
+	                        or HTTPS=on, HTTP_HOST, and SERVER_PORT when the Host has no
+	                        port and it is not the scheme's default), lower-cased; "" when
+	                        the scheme or Host is missing or the Host is not a plain
+	                        host[:port] */
 	char *tenant_header; /* X-Kaiden-Tenant (staff naming the tenant they act in); "" */
 	char *request_id;    /* X-Request-Id if given, else generated */
 	long content_length; /* -1 if none or not a number */
@@ -65,7 +70,8 @@ typedef const char *(*req_param_fn)(void *ctx, const char *name);
 
 /* Reads REQUEST_METHOD, SCRIPT_NAME + PATH_INFO or DOCUMENT_URI/REQUEST_URI,
  * QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION, REMOTE_ADDR,
- * HTTP_HOST, HTTP_X_KAIDEN_TENANT and HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
+ * HTTP_HOST, REQUEST_SCHEME, HTTPS, SERVER_PORT, HTTP_X_KAIDEN_TENANT and
+ * HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db) WUR;
 /* Takes ownership of body (malloc'd, NUL-terminated, len bytes before the NUL). */
 void req_take_body(struct req *r, char *body, size_t len);

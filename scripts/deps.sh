@@ -22,7 +22,8 @@ run="$build nginx curl jq"
 # sqlite3 and psql (with postgresql) clients to look at the rows directly; iproute2 for
 # ss, with which scripts/pg.sh finds a free port.
 # python3-websockets: the fake helperd connect endpoint (tests/fakes/fake_helperd_connect.py).
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets"
+# openssh-client: check_connect_cmd hands a relay session's ssh command to the real ssh.
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-client"
 bench="$run wrk"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).

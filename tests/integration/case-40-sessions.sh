@@ -1,25 +1,38 @@
 # shellcheck shell=sh
-# Sessions: create (pending, public URL from KAIDEN_CF_DOMAIN, a session.start job),
-# list with filters, get, PATCH notes, DELETE (202 ending, then 200 unchanged, one
-# session.end job), device_busy, invalid_reference, and a device's history.
+# Sessions: create (pending, a session.start job), list with filters, get, PATCH notes,
+# DELETE (202 ending, then 200 unchanged, one session.end job), device_busy,
+# invalid_reference, and a device's history. The suite sets only KAIDEN_CF_DOMAIN, so
+# tunnel.provider auto gives relay sessions: no Cloudflare hostnames, byte counts, and
+# kaiden-connect commands that are pasted into sh (with stand-ins for ssh and
+# kaiden-connect that print their argv) to prove their quoting; a customer reads the
+# session without them; usage shows the bytes. Then kaiden-api is restarted with
+# KAIDEN_TUNNEL_PROVIDER=cloudflare for a Cloudflare session's public URL and hostname
+# (from KAIDEN_CF_DOMAIN), and restarted back.
 
 NOID=00000000-0000-7000-8000-000000000000
 call POST /api/v1/devices '{"name":"sess-dev-b"}'
 save DEV_B .id
 
-t "create a session" POST /api/v1/sessions \
+t "create a session (a relay session: tunnel.provider auto, Cloudflare incomplete)" POST /api/v1/sessions \
 	"{\"device_id\":\"$DEV_A\",\"engineer_name\":\"Mia Chen\",\"notes\":\"disk full\\non /var\\tcheck\"}" 201 \
 	'.status == "pending"' ".device_id == \"$DEV_A\"" '.engineer_name == "Mia Chen"' \
 	'.notes == "disk full\non /var\tcheck"' \
-	'.public_url | test("^https://sess-[a-z0-9]{10}\\.kaiden\\.test$")' \
-	'.ssh_hostname == (.public_url | ltrimstr("https://") | sub("\\.kaiden\\.test$"; "-ssh.kaiden.test"))' \
+	'.provider == "relay"' '.public_url == null' '.ssh_hostname == null' \
+	'.bytes_in == 0' '.bytes_out == 0' \
 	'.ssh_port == 22' '.web_port == 8080' '.ended_at == null' \
-	'.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")'
+	'.id | test("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")' \
+	'.connect | keys == ["ssh", "token", "web"]'
 save S1 .id
 loc=$(hval Location)
 if [ "$loc" = "/api/v1/sessions/$S1" ]; then ok "201 carries Location"; else bad "201 carries Location" "Location: '$loc'"; fi
 dbcheck "a session.start job was written with the session" \
 	"SELECT count(*) FROM jobs WHERE session_id = '$S1' AND kind = 'session.start'" 1
+# No server.public_url in the suite: the commands name the server as the request reached
+# it through nginx (http, so --insecure).
+t "... its connect commands name the server the request reached" GET "/api/v1/sessions/$S1" '' 200 \
+	".connect.ssh == \"ssh -o ProxyCommand='kaiden-connect --server $STACK_URL --insecure --session $S1' -o HostKeyAlias=kaiden-$DEV_A kaiden-$DEV_A\"" \
+	".connect.web == \"kaiden-connect --server $STACK_URL --insecure --session $S1 --target web --listen 127.0.0.1:18080\"" \
+	'.connect.token | test("KAIDEN_TOKEN")'
 
 t "create a second session on the same device" POST /api/v1/sessions \
 	"{\"device_id\":\"$DEV_A\",\"engineer_name\":\"Ola\"}" 201 '.notes == null'
@@ -27,19 +40,110 @@ save S2 .id
 t "create a session on another device (notes null)" POST /api/v1/sessions \
 	"{\"device_id\":\"$DEV_B\",\"engineer_name\":\"Ola\",\"notes\":null}" 201 '.notes == null'
 save S3 .id
-call GET "/api/v1/sessions/$S1"
-save URL1 .public_url
-t "... each with its own public URL" GET "/api/v1/sessions/$S2" '' 200 ".public_url != \"$URL1\""
+t "... each with its own commands" GET "/api/v1/sessions/$S2" '' 200 \
+	".connect.ssh | contains(\"--session $S2'\")" '.provider == "relay"'
 dbcheck "one session.start job per session" \
 	"SELECT count(*) FROM jobs WHERE kind = 'session.start'" 3
 
 t "get a session" GET "/api/v1/sessions/$S1" '' 200 ".id == \"$S1\"" '.status == "pending"'
+
+# The commands as an engineer pastes them: sh runs them, and stand-ins named ssh and
+# kaiden-connect print the argv they got, one argument a line; the ProxyCommand is run as
+# ssh runs it (%% is %, then sh -c "exec ..."). The device's hostname (what its agent
+# reported) is the ssh destination when it is a plain host name, and never otherwise.
+mkdir -p "$T/fakebin"
+for _c40 in ssh kaiden-connect; do
+	printf '#!/bin/sh\nfor a; do printf "%%s\\n" "$a"; done\n' >"$T/fakebin/$_c40"
+	chmod 755 "$T/fakebin/$_c40"
+done
+c40_argv() { # NAME WANT-LINES: one test: the last reply's .connect.ssh run by sh gives WANT
+	_c40_cmd=$(jq -r .connect.ssh "$T/body")
+	_c40_got=$(PATH="$T/fakebin:$PATH" sh -c "$_c40_cmd" 2>&1) || _c40_got="(sh failed) $_c40_got"
+	if [ "$_c40_got" = "$2" ]; then ok "$1"; else bad "$1" "got: $(echo "$_c40_got" | tr '\n' '|')"; fi
+}
+dbq "UPDATE devices SET hostname = 'web-01.internal' WHERE id = '$DEV_A'" >/dev/null
+call GET "/api/v1/sessions/$S1"
+c40_argv "the ssh command, pasted into sh, gives ssh its options and the device's hostname" \
+	"-o
+ProxyCommand=kaiden-connect --server $STACK_URL --insecure --session $S1
+-o
+HostKeyAlias=kaiden-$DEV_A
+web-01.internal"
+_c40_pc=$(jq -r .connect.ssh "$T/body" | PATH="$T/fakebin:$PATH" sh -c "$(cat)" | sed -n 's/^ProxyCommand=//p' | sed 's/%%/%/g')
+_c40_got=$(PATH="$T/fakebin:$PATH" sh -c "exec $_c40_pc" 2>&1) || _c40_got="(failed) $_c40_got"
+if [ "$_c40_got" = "--server
+$STACK_URL
+--insecure
+--session
+$S1" ]; then
+	ok "... and its ProxyCommand, run as ssh runs it, gives kaiden-connect the server and session"
+else
+	bad "... and its ProxyCommand, run as ssh runs it, gives kaiden-connect the server and session" \
+		"got: $(echo "$_c40_got" | tr '\n' '|')"
+fi
+_c40_got=$(jq -r .connect.web "$T/body" | { read -r _c40_w; PATH="$T/fakebin:$PATH" sh -c "$_c40_w"; } 2>&1)
+if [ "$_c40_got" = "--server
+$STACK_URL
+--insecure
+--session
+$S1
+--target
+web
+--listen
+127.0.0.1:18080" ]; then
+	ok "the web command, pasted into sh, gives kaiden-connect its arguments"
+else
+	bad "the web command, pasted into sh, gives kaiden-connect its arguments" "got: $(echo "$_c40_got" | tr '\n' '|')"
+fi
+dbq "UPDATE devices SET hostname = 'evil; touch $T/pwned' WHERE id = '$DEV_A'" >/dev/null
+call GET "/api/v1/sessions/$S1"
+c40_argv "a hostname that is not a plain host name is not pasted: kaiden-<device id> instead" \
+	"-o
+ProxyCommand=kaiden-connect --server $STACK_URL --insecure --session $S1
+-o
+HostKeyAlias=kaiden-$DEV_A
+kaiden-$DEV_A"
+if [ -e "$T/pwned" ]; then bad "... and nothing of it ran" "$T/pwned exists"; else ok "... and nothing of it ran"; fi
+dbq "UPDATE devices SET hostname = NULL WHERE id = '$DEV_A'" >/dev/null
+
+# A customer reads the session, never the commands (they may not connect); the tenant's
+# service token (the suite's) may. Multi mode: the default tenant's users log in with
+# tenant_code "default".
+C40_PW='customer forty password'
+C40_TC=
+[ "$SUITE_DB" != postgres ] || C40_TC=default
+if printf '%s\n' "$C40_PW" | "$STACK_BIN" user add --email cust40@example.com --name 'Customer 40' \
+	--role customer >/dev/null 2>"$T/c40.err"; then
+	ok "a customer of the tenant"
+else
+	bad "a customer of the tenant" "$(head -c 300 "$T/c40.err")"
+fi
+raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+	"$(jq -cn --arg p "$C40_PW" --arg t "$C40_TC" '{email: "cust40@example.com", password: $p} + (if $t == "" then {} else {tenant_code: $t} end)')"
+expect "... logs in" 200
+save C40_TOKEN .token
+raw GET "/api/v1/sessions/$S1" -H "Authorization: Bearer $C40_TOKEN"
+expect "a customer's GET of a relay session shows no connect commands" 200 \
+	".id == \"$S1\"" '.provider == "relay"' '.connect == null'
+if grep -q kaiden-connect "$T/body"; then bad "... not a word of them" "the body names kaiden-connect"; else ok "... not a word of them"; fi
+
+# Bytes as helperd counts them (stand in for it in the database), in the session and in
+# the tenant's usage (sessions started this month: these all were).
+call GET /api/v1/tenant/usage
+save C40_IN0 .relay_bytes_in_this_month
+save C40_OUT0 .relay_bytes_out_this_month
+dbq "UPDATE sessions SET bytes_in = 5000000000, bytes_out = 1234 WHERE id = '$S1'" >/dev/null
+t "a session shows the relay's byte counts (64 bits)" GET "/api/v1/sessions/$S1" '' 200 \
+	'.bytes_in == 5000000000' '.bytes_out == 1234'
+t "usage shows the relay's bytes this month" GET /api/v1/tenant/usage '' 200 \
+	".relay_bytes_in_this_month == $C40_IN0 + 5000000000" ".relay_bytes_out_this_month == $C40_OUT0 + 1234"
 t "HEAD a session" HEAD "/api/v1/sessions/$S1" '' 200
 t "get: malformed session id" GET /api/v1/sessions/nope '' 404 "$(E not_found)"
 t "get: unknown session id" GET "/api/v1/sessions/$NOID" '' 404 "$(E not_found)"
 
 # Lists.
-t "list sessions" GET /api/v1/sessions '' 200 "[.items[].id] == [\"$S3\",\"$S2\",\"$S1\"]" '.next_cursor == null'
+t "list sessions" GET /api/v1/sessions '' 200 "[.items[].id] == [\"$S3\",\"$S2\",\"$S1\"]" '.next_cursor == null' \
+	'[.items[].provider] == ["relay", "relay", "relay"]' '[.items[] | has("connect")] == [false, false, false]'
 t "list by device_id" GET "/api/v1/sessions?device_id=$DEV_A" '' 200 "[.items[].id] == [\"$S2\",\"$S1\"]"
 t "list by another device_id" GET "/api/v1/sessions?device_id=$DEV_B" '' 200 "[.items[].id] == [\"$S3\"]"
 t "list by an unknown device_id" GET "/api/v1/sessions?device_id=$NOID" '' 200 '.items == []'
@@ -95,7 +199,8 @@ t "delete a device with a pending session: 409" DELETE "/api/v1/devices/$DEV_A" 
 t "... it is still there" GET "/api/v1/devices/$DEV_A" '' 200
 
 # DELETE ends a session.
-t "end a session: 202 ending" DELETE "/api/v1/sessions/$S1" '' 202 ".id == \"$S1\"" '.status == "ending"'
+t "end a session: 202 ending (nothing to connect to any more)" DELETE "/api/v1/sessions/$S1" '' 202 \
+	".id == \"$S1\"" '.status == "ending"' '.connect == null'
 dbcheck "a session.end job was written" \
 	"SELECT count(*) FROM jobs WHERE session_id = '$S1' AND kind = 'session.end'" 1
 t "end it again: 200, unchanged" DELETE "/api/v1/sessions/$S1" '' 200 '.status == "ending"'
@@ -118,3 +223,26 @@ t "its sessions stay" GET "/api/v1/sessions?device_id=$DEV_A" '' 200 '.items | l
 t "... and read" GET "/api/v1/sessions/$S1" '' 200 ".device_id == \"$DEV_A\""
 dbq "UPDATE sessions SET status = 'failed' WHERE id = '$S3'" >/dev/null
 t "a failed session: DELETE answers 200 unchanged" DELETE "/api/v1/sessions/$S3" '' 200 '.status == "failed"'
+
+# A Cloudflare session: kaiden-api restarted with tunnel.provider cloudflare (its other
+# settings need not be complete for the API: helperd would fail the session saying
+# which are missing). Its public URL and SSH hostname are made from KAIDEN_CF_DOMAIN; no
+# connect commands. Then back to the suite's default.
+export KAIDEN_TUNNEL_PROVIDER=cloudflare
+api_restart "kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
+t "create a Cloudflare session" POST /api/v1/sessions \
+	"{\"device_id\":\"$DEV_B\",\"engineer_name\":\"Ola\"}" 201 \
+	'.provider == "cloudflare"' '.connect == null' '.bytes_in == 0' '.bytes_out == 0' \
+	'.public_url | test("^https://sess-[a-z0-9]{10}\\.kaiden\\.test$")' \
+	'.ssh_hostname == (.public_url | ltrimstr("https://") | sub("\\.kaiden\\.test$"; "-ssh.kaiden.test"))'
+save S4 .id
+save URL4 .public_url
+t "a second one has its own public URL" POST /api/v1/sessions \
+	"{\"device_id\":\"$DEV_B\",\"engineer_name\":\"Ola\"}" 201 ".public_url != \"$URL4\""
+save S5 .id
+t "... and get shows it, still without commands" GET "/api/v1/sessions/$S4" '' 200 \
+	".public_url == \"$URL4\"" '.provider == "cloudflare"' '.connect == null'
+t "a relay session made before keeps its provider" GET "/api/v1/sessions/$S3" '' 200 '.provider == "relay"'
+dbq "UPDATE sessions SET status = 'ended' WHERE id IN ('$S4', '$S5')" >/dev/null
+unset KAIDEN_TUNNEL_PROVIDER
+api_restart "kaiden-api restarts with the suite's settings"

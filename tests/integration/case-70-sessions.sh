@@ -28,6 +28,12 @@ while [ ! -s "$WORK/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)
 CF_URL=http://127.0.0.1:$(cat "$WORK/cf.port" 2>/dev/null)
 if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "the fake Cloudflare API runs"; else bad "the fake Cloudflare API runs" "see $WORK/log/fake-cf.log"; fi
 
+# This case is about Cloudflare sessions: kaiden-api makes them whatever else is set
+# (the suite's settings alone would give relay sessions, tunnel.provider auto); the end
+# of the case puts the suite's settings back.
+export KAIDEN_TUNNEL_PROVIDER=cloudflare
+api_restart "kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
+
 # cf GET|POST PATH [BODY]: the fake's control API; the reply's .result on stdout.
 cf() {
 	if [ $# -ge 3 ]; then
@@ -435,6 +441,9 @@ wait_session "it fails" "$SID" failed 20
 expect "with a reason that names the missing settings" 200 '.error | test("no tunnel provider")' '.error | test("KAIDEN_CF_")'
 agent_stop TERM
 no_cloudflared "no cloudflared is left at the end"
+
+unset KAIDEN_TUNNEL_PROVIDER
+api_restart "kaiden-api restarts with the suite's settings"
 
 kill "$CF_PID" 2>/dev/null
 wait "$CF_PID" 2>/dev/null || :

@@ -158,6 +158,62 @@ START_TEST(test_request_id)
 }
 END_TEST
 
+/* Where the caller reached us, for links: scheme and Host as sent, or nothing. */
+START_TEST(test_origin)
+{
+	static const struct {
+		const char *scheme, *https, *host, *want, *port;
+	} cases[] = {
+		{ "https", NULL, "Kaiden.Example.com", "https://kaiden.example.com", NULL },
+		/* nginx passes the Host without its port: SERVER_PORT fills it in, unless it is
+		 * the scheme's own. */
+		{ "http", NULL, "127.0.0.1", "http://127.0.0.1:8080", "8080" },
+		{ "https", NULL, "h.example", "https://h.example", "443" },
+		{ "http", NULL, "h.example", "http://h.example", "80" },
+		{ "https", NULL, "h.example", "https://h.example:80", "80" },
+		{ "https", NULL, "[::1]", "https://[::1]:8443", "8443" },
+		{ "https", NULL, "h.example:9000", "https://h.example:9000", "8443" },
+		{ "https", NULL, "h.example", "https://h.example", "x1" },
+		{ "https", NULL, "h.example", "https://h.example", "123456" },
+		{ "http", NULL, "127.0.0.1:8080", "http://127.0.0.1:8080", NULL },
+		{ NULL, "on", "h.example:443", "https://h.example:443", NULL },
+		{ "https", NULL, "[::1]:8443", "https://[::1]:8443", NULL },
+		{ "http", NULL, "[::1]", "http://[::1]", NULL },
+		{ NULL, NULL, "h.example", "", NULL },          /* no scheme */
+		{ "ftp", NULL, "h.example", "", NULL },
+		{ "https", NULL, NULL, "", NULL },              /* no Host */
+		{ "https", NULL, "", "", NULL },
+		{ "https", NULL, "h.example:", "", NULL },
+		{ "https", NULL, "h.example:123456", "", NULL },
+		{ "https", NULL, "h.example:80x", "", NULL },
+		{ "https", NULL, "h example", "", NULL },
+		{ "https", NULL, "h.example/path", "", NULL },
+		{ "https", NULL, "-o.example", "", NULL },
+		{ "https", NULL, "h'.example", "", NULL },
+		{ "https", NULL, "user@h.example", "", NULL },
+		{ "https", NULL, "[::1", "", NULL },
+		{ "https", NULL, "[::1]x", "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *kv[] = { "REQUEST_SCHEME", cases[i].scheme, "HTTPS", cases[i].https,
+			             "HTTP_HOST", cases[i].host, "SERVER_PORT", cases[i].port, NULL };
+		/* Unset parameters are left out of the list. */
+		const char *set[9];
+		int n = 0;
+		for (int k = 0; k < 8; k += 2)
+			if (kv[k + 1]) {
+				set[n++] = kv[k];
+				set[n++] = kv[k + 1];
+			}
+		set[n] = NULL;
+		init_kv(set);
+		ck_assert_msg(strcmp(r.origin, cases[i].want) == 0, "case %zu: origin '%s', want '%s'",
+		              i, r.origin, cases[i].want);
+	}
+}
+END_TEST
+
 START_TEST(test_query_basic)
 {
 	char out[64];
@@ -353,6 +409,7 @@ static Suite *req_suite(void)
 	tcase_add_test(tc, test_path_sources);
 	tcase_add_test(tc, test_content_length);
 	tcase_add_test(tc, test_request_id);
+	tcase_add_test(tc, test_origin);
 	tcase_add_test(tc, test_query_basic);
 	tcase_add_test(tc, test_query_edges);
 	tcase_add_test(tc, test_query_huge);

@@ -17,6 +17,7 @@
 #include "migrations.h"
 #include "req.h"
 #include "resp.h"
+#include "relay_access.h"
 #include "route.h"
 #include "secret.h"
 #include "store.h"
@@ -65,6 +66,7 @@ static void teardown(void)
 struct call {
 	const char *method, *path, *query, *content_type, *authorization, *request_id;
 	const char *host, *tenant, *remote_addr; /* Host, X-Kaiden-Tenant, REMOTE_ADDR */
+	const char *scheme;                      /* REQUEST_SCHEME */
 	const char *body;
 	size_t body_len; /* 0: strlen(body) */
 	/* Instead of body: a body of this many bytes ('a'), read from a source as main.c
@@ -108,7 +110,7 @@ static int run(const struct call *c)
 	                     "HTTP_AUTHORIZATION", c->authorization,
 	                     "HTTP_X_REQUEST_ID", c->request_id, "HTTP_HOST", c->host,
 	                     "HTTP_X_KAIDEN_TENANT", c->tenant, "REMOTE_ADDR", c->remote_addr,
-	                     NULL, NULL };
+	                     "REQUEST_SCHEME", c->scheme, NULL, NULL };
 	struct stream_body sb = { c->stream_bytes };
 	struct req_body_source src = { stream_read, &sb, 1 };
 	struct req r;
@@ -874,6 +876,14 @@ START_TEST(test_session_create)
 	ck_assert(strncmp(reply_str("public_url"), "https://sess-", 13) == 0);
 	ck_assert_ptr_nonnull(strstr(reply_str("public_url"), ".support.example.com"));
 	ck_assert_ptr_nonnull(strstr(reply_str("ssh_hostname"), "-ssh.support.example.com"));
+	/* A Cloudflare session: no relay commands, no relay bytes. */
+	ck_assert_str_eq(reply_str("provider"), "cloudflare");
+	ck_assert(json_object_object_get_ex(rs.body, "connect", &v));
+	ck_assert_ptr_null(v);
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_in", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_out", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
 	ck_assert(json_object_object_get_ex(rs.body, "ssh_port", &v));
 	ck_assert_int_eq(json_object_get_int(v), 22);
 	ck_assert(json_object_object_get_ex(rs.body, "web_port", &v));
@@ -1067,6 +1077,168 @@ START_TEST(test_session_delete)
 }
 END_TEST
 
+
+/* ---- relay sessions ------------------------------------------------------------------ */
+
+#define RELAY_SERVER "https://kaiden.example.com"
+
+/* The reply's connect member: the object (borrowed), or NULL for null; absent fails. */
+static json_object *reply_connect(int line)
+{
+	json_object *v = NULL;
+
+	ck_assert_msg(rs.body && json_object_object_get_ex(rs.body, "connect", &v),
+	              "line %d: no connect member in %s", line, wire.data);
+	return v;
+}
+#define CONNECT() reply_connect(__LINE__)
+
+/* The ssh command the reply should carry for session on device, destination dest. */
+static void want_ssh(const char *server, const char *session, const char *device,
+                     const char *dest, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+	         "ssh -o ProxyCommand='kaiden-connect --server %s%s --session %s' "
+	         "-o HostKeyAlias=kaiden-%s %s",
+	         server, strncmp(server, "http://", 7) == 0 ? " --insecure" : "", session, device,
+	         dest);
+}
+
+static void relay_on(const char *public_url)
+{
+	char err[256];
+
+	ck_assert_int_eq(cfg_set("tunnel.provider", "relay", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_set("server.public_url", public_url, err, sizeof(err)), 0);
+}
+
+START_TEST(test_relay_session_replies)
+{
+	char device[UUID_STR_LEN], session[UUID_STR_LEN], path[128], want[1024], fallback[64];
+	json_object *c, *v, *items;
+
+	relay_on(RELAY_SERVER);
+	make_device("relay-target", device);
+	sql("UPDATE devices SET hostname = 'web-01' WHERE id = '%s'", device);
+	snprintf(fallback, sizeof(fallback), "kaiden-%s", device);
+
+	/* POST: a relay session has no Cloudflare hostnames, counts no bytes yet, and
+	 * carries the commands. */
+	make_session(device, session);
+	snprintf(path, sizeof(path), "/api/v1/sessions/%s", session);
+	ck_assert_str_eq(reply_str("provider"), "relay");
+	ck_assert(json_object_object_get_ex(rs.body, "public_url", &v) && v == NULL);
+	ck_assert(json_object_object_get_ex(rs.body, "ssh_hostname", &v) && v == NULL);
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_in", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_out", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
+	c = CONNECT();
+	ck_assert_ptr_nonnull(c);
+	want_ssh(RELAY_SERVER, session, device, "web-01", want, sizeof(want));
+	ck_assert_str_eq(jsonx_str(c, "ssh"), want);
+	snprintf(want, sizeof(want),
+	         "kaiden-connect --server " RELAY_SERVER " --session %s --target web "
+	         "--listen 127.0.0.1:18080", session);
+	ck_assert_str_eq(jsonx_str(c, "web"), want);
+	ck_assert_ptr_nonnull(strstr(jsonx_str(c, "token"), "KAIDEN_TOKEN"));
+
+	/* GET and PATCH carry them too; the list does not (no member at all). */
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	want_ssh(RELAY_SERVER, session, device, "web-01", want, sizeof(want));
+	ck_assert_str_eq(jsonx_str(CONNECT(), "ssh"), want);
+	ck_assert_int_eq(send_json("PATCH", path, "{\"notes\":\"n\"}"), 200);
+	ck_assert_str_eq(jsonx_str(CONNECT(), "ssh"), want);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", NULL), 200);
+	ck_assert(json_object_object_get_ex(rs.body, "items", &items));
+	ck_assert_str_eq(jsonx_str(json_object_array_get_idx(items, 0), "provider"), "relay");
+	ck_assert(!json_object_object_get_ex(json_object_array_get_idx(items, 0), "connect", NULL));
+
+	/* The hostname is the customer machine's word: one that is not a plain host name
+	 * never reaches the engineer's command line. */
+	sql("UPDATE devices SET hostname = '-oProxyCommand=id;x' WHERE id = '%s'", device);
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	want_ssh(RELAY_SERVER, session, device, fallback, want, sizeof(want));
+	ck_assert_str_eq(jsonx_str(CONNECT(), "ssh"), want);
+	sql("UPDATE devices SET hostname = NULL WHERE id = '%s'", device);
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_str_eq(jsonx_str(CONNECT(), "ssh"), want);
+
+	/* Bytes as helperd counts them. */
+	sql("UPDATE sessions SET status = 'active', bytes_in = 5000000000, bytes_out = 7 "
+	    "WHERE id = '%s'", session);
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_str_eq(reply_str("status"), "active");
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_in", &v));
+	ck_assert(json_object_get_int64(v) == 5000000000LL);
+	ck_assert(json_object_object_get_ex(rs.body, "bytes_out", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 7);
+	ck_assert_ptr_nonnull(CONNECT());
+
+	/* Ending or over: nothing to connect to. */
+	ck_assert_int_eq(call("DELETE", path, NULL), 202);
+	ck_assert_ptr_null(CONNECT());
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+	sql("UPDATE sessions SET status = 'ended' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+	sql("UPDATE sessions SET status = 'failed' WHERE id = '%s'", session);
+	ck_assert_int_eq(call("GET", path, NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+
+	/* A Cloudflare session made beside it is as it always was. */
+	{
+		char err[256];
+		ck_assert_int_eq(cfg_set("tunnel.provider", "cloudflare", err, sizeof(err)), 0);
+	}
+	make_session(device, session);
+	ck_assert_str_eq(reply_str("provider"), "cloudflare");
+	ck_assert(strncmp(reply_str("public_url"), "https://sess-", 13) == 0);
+	ck_assert_ptr_null(CONNECT());
+	ck_assert_int_eq(call("GET", path_of("/api/v1/sessions", session), NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+}
+END_TEST
+
+/* The server the commands name: server.public_url (http:// adds --insecure), else the
+ * origin the caller reached us at, else no commands at all. */
+START_TEST(test_relay_connect_server)
+{
+	char device[UUID_STR_LEN], session[UUID_STR_LEN], want[1024];
+	struct call c = { .method = "GET", .authorization = bearer };
+
+	relay_on("http://127.0.0.1:8080");
+	make_device("relay-server", device);
+	make_session(device, session);
+	want_ssh("http://127.0.0.1:8080", session, device, "", want, sizeof(want));
+	*strrchr(want, ' ') = '\0';
+	ck_assert(strncmp(jsonx_str(CONNECT(), "ssh"), want, strlen(want)) == 0);
+	ck_assert_ptr_nonnull(strstr(jsonx_str(CONNECT(), "web"), " --insecure "));
+
+	relay_on("");
+	c.path = path_of("/api/v1/sessions", session);
+	c.host = "Portal.Example.org:8443";
+	c.scheme = "https";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert(strncmp(jsonx_str(CONNECT(), "web"),
+	                  "kaiden-connect --server https://portal.example.org:8443 --session ", 66) == 0);
+	/* A Host that is not a host name is not echoed into a command. */
+	c.host = "evil.example/';id;'";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_ptr_null(CONNECT());
+	c.host = NULL;
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_ptr_null(CONNECT());
+	/* public_url wins over the origin. */
+	relay_on(RELAY_SERVER);
+	c.host = "portal.example.org";
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert(strncmp(jsonx_str(CONNECT(), "web"), "kaiden-connect --server " RELAY_SERVER " ",
+	                  strlen("kaiden-connect --server " RELAY_SERVER " ")) == 0);
+}
+END_TEST
+
 /* ---- cross-cutting ------------------------------------------------------------------- */
 
 START_TEST(test_request_id)
@@ -1133,10 +1305,43 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A permission table row whose "acts in" is helperd: an endpoint kaiden-helperd serves
+ * (GET /ws/connect/{session_id}), checked against the rule it enforces
+ * (relay_access_allowed) instead of the route table: a tick where the role may connect
+ * to any session of its tenant, "own" where only to a session the caller started, "—"
+ * where never. */
+static void check_helperd_row(const char *ep, char *const cells[])
+{
+	static const enum role roles[] = { ROLE_ADMIN, ROLE_ENGINEER, ROLE_TENANT_ADMIN,
+		                           ROLE_CUSTOMER, ROLE_SERVICE };
+	static const char me[] = "0190a0b0-c0d0-7e0f-8000-0000000000e1";
+	static const char other[] = "0190a0b0-c0d0-7e0f-8000-0000000000e2";
+
+	ck_assert_msg(strcmp(ep, "GET /ws/connect/{session_id}") == 0,
+	              "docs/api.md: %s is not an endpoint of helperd's that the table checks", ep);
+	for (int c = 0; c < 5; c++) {
+		struct store_identity who;
+		const char *cell = cells[2 + c];
+		int any, own;
+
+		memset(&who, 0, sizeof(who));
+		who.role = roles[c];
+		snprintf(who.user_id, sizeof(who.user_id), "%s", roles[c] == ROLE_SERVICE ? "" : me);
+		snprintf(who.tenant_id, sizeof(who.tenant_id), "%s",
+		         roles[c] & ROLE_STAFF ? "" : DEFAULT_TENANT_ID);
+		any = relay_access_allowed(&who, DEFAULT_TENANT_ID, other);
+		own = relay_access_allowed(&who, DEFAULT_TENANT_ID, roles[c] == ROLE_SERVICE ? NULL : me);
+		ck_assert_msg(strcmp(cell, any ? "\u2713" : own ? "own" : "\u2014") == 0,
+		              "docs/api.md's permission table is wrong for %s, column %d ('%s')", ep,
+		              c + 1, cell);
+	}
+}
+
 /* docs/api.md's permission table says what the route table says: one row per route,
  * "| `METHOD PATH` | acts in | admin | engineer | tenant_admin | customer | service |"
  * with PATH relative to /api/v1, a tick where the role may call it, "public" on every
- * column of a route without ROUTE_AUTH. */
+ * column of a route without ROUTE_AUTH; and helperd's rows (check_helperd_row) say what
+ * it enforces. */
 START_TEST(test_permission_table_documented)
 {
 	static const enum role cols[] = { ROLE_ADMIN, ROLE_ENGINEER, ROLE_TENANT_ADMIN,
@@ -1144,7 +1349,7 @@ START_TEST(test_permission_table_documented)
 	const struct route *t = route_table();
 	const char *srcdir = getenv("KAIDEN_SRCDIR");
 	char path[4096], line[1024];
-	int seen[ROUTE__MAX] = { 0 };
+	int seen[ROUTE__MAX] = { 0 }, helperd_rows = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s%sdocs/api.md", srcdir ? srcdir : "",
@@ -1168,6 +1373,11 @@ START_TEST(test_permission_table_documented)
 		}
 		if (ncells != 7 || sscanf(cells[0], "`%255[^`]`", ep) != 1)
 			continue;
+		if (strcmp(cells[1], "helperd") == 0) {
+			check_helperd_row(ep, cells);
+			helperd_rows++;
+			continue;
+		}
 		for (i = 0; i < ROUTE__MAX; i++) {
 			char want[256];
 			const char *pat = t[i].pattern;
@@ -1194,6 +1404,9 @@ START_TEST(test_permission_table_documented)
 	for (int i = 0; i < ROUTE__MAX; i++)
 		ck_assert_msg(seen[i], "docs/api.md's permission table misses %s %s",
 		              req_method_name(t[i].method), t[i].pattern);
+	ck_assert_msg(helperd_rows == 1,
+	              "docs/api.md's permission table has %d rows for GET /ws/connect, want 1",
+	              helperd_rows);
 }
 END_TEST
 
@@ -1640,6 +1853,106 @@ START_TEST(test_permissions)
 }
 END_TEST
 
+/* Who sees a relay session's connect commands: whom the relay lets in (relay_access.h),
+ * nobody else; a customer reads the session without them. */
+START_TEST(test_relay_connect_visibility)
+{
+	char cust[JWT_MAX_LEN + 16], tadmin[JWT_MAX_LEN + 16], eng[JWT_MAX_LEN + 16];
+	char eng2[JWT_MAX_LEN + 16], admin[JWT_MAX_LEN + 16], eng_id[UUID_STR_LEN];
+	char device[UUID_STR_LEN], body[256], mine[UUID_STR_LEN], theirs[UUID_STR_LEN];
+	char path[128];
+
+	relay_on(RELAY_SERVER);
+	make_user(DEFAULT_TENANT_ID, "cust@example.com", ROLE_CUSTOMER, NULL);
+	make_user(DEFAULT_TENANT_ID, "tadmin@example.com", ROLE_TENANT_ADMIN, NULL);
+	make_user(NULL, "eng@example.com", ROLE_ENGINEER, eng_id);
+	make_user(NULL, "eng2@example.com", ROLE_ENGINEER, NULL);
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	ck_assert_int_eq(login("cust@example.com", PASSWORD, cust, sizeof(cust)), 200);
+	ck_assert_int_eq(login("tadmin@example.com", PASSWORD, tadmin, sizeof(tadmin)), 200);
+	ck_assert_int_eq(login("eng@example.com", PASSWORD, eng, sizeof(eng)), 200);
+	ck_assert_int_eq(login("eng2@example.com", PASSWORD, eng2, sizeof(eng2)), 200);
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	make_device("seen", device);
+	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"Eng\"}", device);
+
+	/* The engineer who starts it gets the commands in the 201. */
+	ck_assert_int_eq(as(eng, "POST", "/api/v1/sessions", body), 201);
+	ck_assert_str_eq(reply_str("engineer_id"), eng_id);
+	ck_assert_ptr_nonnull(CONNECT());
+	snprintf(mine, sizeof(mine), "%s", reply_str("id"));
+	snprintf(path, sizeof(path), "/api/v1/sessions/%s", mine);
+
+	ck_assert_int_eq(as(eng, "GET", path, NULL), 200);
+	ck_assert_ptr_nonnull(CONNECT());
+	ck_assert_int_eq(as(admin, "GET", path, NULL), 200);
+	ck_assert_ptr_nonnull(CONNECT());
+	ck_assert_int_eq(as(tadmin, "GET", path, NULL), 200);
+	ck_assert_ptr_nonnull(CONNECT());
+	ck_assert_int_eq(as(bearer, "GET", path, NULL), 200); /* the tenant's service token */
+	ck_assert_ptr_nonnull(CONNECT());
+	/* Another engineer may not connect to it, so is not shown how. */
+	ck_assert_int_eq(as(eng2, "GET", path, NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+	ck_assert_int_eq(as(eng2, "PATCH", path, "{\"notes\":\"x\"}"), 200);
+	ck_assert_ptr_null(CONNECT());
+	/* A customer reads the session, never the commands. */
+	ck_assert_int_eq(as(cust, "GET", path, NULL), 200);
+	ck_assert_str_eq(reply_str("id"), mine);
+	ck_assert_ptr_null(CONNECT());
+	ck_assert_ptr_null(strstr(wire.data, "kaiden-connect"));
+
+	/* One the service token started (no engineer): the tenant's and admins', no
+	 * engineer's. */
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	ck_assert_ptr_nonnull(CONNECT());
+	snprintf(theirs, sizeof(theirs), "%s", reply_str("id"));
+	ck_assert_int_eq(as(eng, "GET", path_of("/api/v1/sessions", theirs), NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+	ck_assert_int_eq(as(admin, "GET", path_of("/api/v1/sessions", theirs), NULL), 200);
+	ck_assert_ptr_nonnull(CONNECT());
+	ck_assert_int_eq(as(tadmin, "GET", path_of("/api/v1/sessions", theirs), NULL), 200);
+	ck_assert_ptr_nonnull(CONNECT());
+	ck_assert_int_eq(as(cust, "GET", path_of("/api/v1/sessions", theirs), NULL), 200);
+	ck_assert_ptr_null(CONNECT());
+}
+END_TEST
+
+/* GET /tenant/usage: the relay's bytes of the sessions started this month. */
+START_TEST(test_usage_relay_bytes)
+{
+	char device[UUID_STR_LEN], s1[UUID_STR_LEN], s2[UUID_STR_LEN], s3[UUID_STR_LEN];
+	char old[TIMESTAMP_LEN];
+	json_object *v;
+
+	ck_assert_int_eq(call("GET", "/api/v1/tenant/usage", NULL), 200);
+	ck_assert(json_object_object_get_ex(rs.body, "relay_bytes_in_this_month", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
+	ck_assert(json_object_object_get_ex(rs.body, "relay_bytes_out_this_month", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 0);
+
+	relay_on(RELAY_SERVER);
+	make_device("metered", device);
+	make_session(device, s1);
+	make_session(device, s2);
+	make_session(device, s3);
+	sql("UPDATE sessions SET status = 'ended', bytes_in = 4294967296, bytes_out = 10 "
+	    "WHERE id = '%s'", s1);
+	sql("UPDATE sessions SET bytes_in = 1, bytes_out = 20 WHERE id = '%s'", s2);
+	/* Last year's session is not this month's. */
+	ids_timestamp(ids_now_ms() - 400LL * 86400 * 1000, old);
+	sql("UPDATE sessions SET status = 'ended', started_at = '%s', bytes_in = 999, "
+	    "bytes_out = 999 WHERE id = '%s'", old, s3);
+	ck_assert_int_eq(call("GET", "/api/v1/tenant/usage", NULL), 200);
+	ck_assert(json_object_object_get_ex(rs.body, "relay_bytes_in_this_month", &v));
+	ck_assert(json_object_get_int64(v) == 4294967297LL);
+	ck_assert(json_object_object_get_ex(rs.body, "relay_bytes_out_this_month", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 30);
+	ck_assert(json_object_object_get_ex(rs.body, "sessions_this_month", &v));
+	ck_assert_int_eq(json_object_get_int64(v), 2);
+}
+END_TEST
+
 START_TEST(test_users_in_tenant)
 {
 	char tadmin[JWT_MAX_LEN + 16], admin[JWT_MAX_LEN + 16], tadmin_id[UUID_STR_LEN];
@@ -1921,6 +2234,9 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_session_list);
 	tcase_add_test(tc, test_session_patch);
 	tcase_add_test(tc, test_session_delete);
+	tcase_add_test(tc, test_relay_session_replies);
+	tcase_add_test(tc, test_relay_connect_server);
+	tcase_add_test(tc, test_usage_relay_bytes);
 	tcase_add_test(tc, test_request_id);
 	tcase_add_test(tc, test_internal_error);
 	tcase_add_test(tc, test_no_database);
@@ -1936,6 +2252,7 @@ static Suite *route_suite(void)
 	tcase_add_test(acc, test_staff_email_reserved);
 	tcase_add_test(acc, test_api_tokens);
 	tcase_add_test(acc, test_permissions);
+	tcase_add_test(acc, test_relay_connect_visibility);
 	tcase_add_test(acc, test_users_in_tenant);
 	tcase_add_test(acc, test_multi_mode);
 	tcase_add_test(acc, test_tenant_header_ignored_in_single_mode);

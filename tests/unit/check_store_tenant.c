@@ -469,8 +469,21 @@ START_TEST(test_usage)
 	set_session(s1, "ended", start, end);
 	ids_timestamp(now - 400LL * 86400 * 1000, old);
 	set_session(s3, "failed", old, old);
+	/* Relay bytes: this month's sessions' (64 bits), not last year's. */
+	{
+		const char *p[3] = { s1, s2, s3 };
+		T_run(T_db, "UPDATE sessions SET bytes_in = 5000000000, bytes_out = 3 WHERE id = $1",
+		      1, &p[0]);
+		T_run(T_db, "UPDATE sessions SET bytes_in = 1, bytes_out = 2 WHERE id = $1", 1, &p[1]);
+		T_run(T_db, "UPDATE sessions SET bytes_in = 100, bytes_out = 100 WHERE id = $1", 1,
+		      &p[2]);
+	}
+	ck_assert(json_object_get_int64(jget(u0, "relay_bytes_in_this_month")) == 0);
+	ck_assert(json_object_get_int64(jget(u0, "relay_bytes_out_this_month")) == 0);
 
 	ck_assert_int_eq(store_tenant_usage(T_db, id, &u), STORE_OK);
+	ck_assert(json_object_get_int64(jget(u, "relay_bytes_in_this_month")) == 5000000001LL);
+	ck_assert_int_eq(jint(u, "relay_bytes_out_this_month"), 5);
 	ck_assert_int_eq(jint(u, "devices"), 2);
 	ck_assert_int_eq(jint(u, "devices_online"), 1);
 	ck_assert_int_eq(jint(u, "sessions_active"), 1);
@@ -628,6 +641,11 @@ static void fill_tenant(const char *id)
 	ck_assert_int_eq(mk_session(id, d1, s1), STORE_OK);
 	ck_assert_int_eq(mk_session(id, d2, s2), STORE_OK);
 	set_session(s1, "ended", NULL, "2026-03-04T06:00:00.000Z");
+	/* A relay session with bytes past 32 bits (issue 9: provider, bytes_in, bytes_out). */
+	p[0] = s1;
+	T_run(T_db, "UPDATE sessions SET provider = 'relay', public_url = NULL, ssh_hostname = NULL, "
+	            "bytes_in = 6000000000, bytes_out = 42 WHERE id = $1",
+	      1, p);
 	set_session(s2, "failed", NULL, "2026-03-04T06:00:01.000Z");
 	p[0] = s2, p[1] = STAFF;
 	T_run(T_db, "UPDATE sessions SET notes = 'line1\nline2 ''quoted'' ü', error = 'boom', "
@@ -791,6 +809,14 @@ START_TEST(test_export_import_roundtrip)
 	row = row_where(archive, "sessions", "ssh_port", "22");
 	ck_assert_str_eq(jstr(row, "engineer_id"),
 	                 jstr(json_object_array_get_idx(jget(tables, "users"), 0), "id"));
+	/* The relay's columns travel: the provider, and the byte counts as the database's
+	 * text (64 bits). */
+	row = row_where(archive, "sessions", "provider", "relay");
+	ck_assert_str_eq(jstr(row, "bytes_in"), "6000000000");
+	ck_assert_str_eq(jstr(row, "bytes_out"), "42");
+	ck_assert(is_null(row, "public_url") && is_null(row, "ssh_hostname"));
+	row = row_where(archive, "sessions", "provider", "cloudflare");
+	ck_assert_str_eq(jstr(row, "bytes_in"), "0");
 	row = row_where(archive, "audit_log", "action", "tenant.access");
 	ck_assert(is_null(row, "actor_id") && is_null(row, "credential_id"));
 	ck_assert_str_eq(jstr(row, "actor_email"), "eng@support.test");
@@ -806,6 +832,15 @@ START_TEST(test_export_import_roundtrip)
 	json_object_put(tenant);
 	compare_archive(archive, fresh);
 	ck_assert_int_eq(count_where(fresh, "devices", other), 0);
+	/* ... the relay session among them, as the store reads it back. */
+	{
+		const char *p[2] = { id, "relay" };
+		char *v = T_value(fresh, "SELECT CAST(bytes_in AS text) FROM sessions WHERE "
+		                         "tenant_id = $1 AND provider = $2", 2, p);
+		ck_assert_ptr_nonnull(v);
+		ck_assert_str_eq(v, "6000000000");
+		free(v);
+	}
 	/* ... and its export is the same archive. */
 	ck_assert_int_eq(store_archive_export(fresh, id, &again), STORE_OK);
 	drop_member(again, "exported_at");
