@@ -1,22 +1,33 @@
 /* session.c: the session lifecycle, a persisted state machine per session
- * (docs/architecture.md, "Session lifecycle"). It reaches the tunnel provider only
- * through provider.h's table (chosen once at start-up); the Cloudflare provider's own
- * steps are in tunnel_cf.c.
+ * (docs/architecture.md, "Session lifecycle"). It reaches a tunnel provider only
+ * through provider.h's table, and each session's through its row (sessions.provider:
+ * provider_for), so Cloudflare sessions and relay sessions run side by side whatever
+ * tunnel.provider says now. Cloudflare's own steps are in tunnel_cf.c; the relay
+ * (tunnel_relay.c) has none.
+ *
+ * "The start command" below is the provider's agent_start: tunnel.start {session_id,
+ * token} for Cloudflare, relay.start {session_id, ssh_port, web_port} for the relay
+ * (refused before anything is sent when the agent speaks protocol 1: the session fails
+ * saying to update kaiden-agent). The agent answers either with tunnel.ready or
+ * tunnel.failed, lists a running session in its heartbeats, and stops it on tunnel.stop
+ * (tunnel.stopped), so the machine is the same for both.
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
- *   pending  tunnel .. token        provision (tunnel_cf.c): tunnel, Access apps, ingress,
- *                                   DNS, token; every id on the row before the next step
- *   pending  agent                  tunnel.start sent; waiting for tunnel.ready up to
- *                                   session.ready_timeout
+ *   pending  tunnel .. token        provision (Cloudflare: tunnel, Access apps, ingress,
+ *                                   DNS, token; every id on the row before the next
+ *                                   step; the relay: nothing, on the next loop turn)
+ *   pending  agent                  the start command sent; waiting for tunnel.ready up
+ *                                   to session.ready_timeout
  *   active   active                 tunnel.ready arrived (the start job is done); a
  *                                   restore (below) may run meanwhile, and leaves the
  *                                   row as it is
  *   ending   stop                   DELETE / max duration / device offline too long:
  *                                   tunnel.stop sent (skipped if the device is offline);
  *                                   waiting for tunnel.stopped up to STOP_TIMEOUT_MS
- *   ending   dns_delete             teardown (tunnel_cf.c): DNS records, then the tunnel's
+ *   ending   dns_delete             teardown (Cloudflare): DNS records, then the tunnel's
  *            tunnel_delete          connections and the tunnel, with the Access apps
+ *                                   (the relay has no teardown: straight on)
  *   ended    ended                  ended_at set
  *
  *   pending  stop .. tunnel_delete  compensation after a failed start: the same end path
@@ -32,19 +43,20 @@
  *       --session.end----------------> stop_ending
  *       --session.end_at_teardown----> teardown_ending
  *       --restore--------------------> restore
- *   provision --provision_ok---------> agent            (tunnel.start sent; offline: fail)
+ *   provision --provision_ok---------> agent            (start command sent; offline, or
+ *                                                        an agent too old: fail)
  *             --provision_failed, fail-> stop_failing
  *             --provision_transient--> (requeued with a growing delay, machine freed;
  *                                       past START_DEADLINE_S: fail)
  *             --session.end----------> provision_ending (the provider call under way
  *                                       finishes first, so no id is lost)
- *   provision_ending --provision_*---> stop_ending       (tunnel.start never sent)
+ *   provision_ending --provision_*---> stop_ending       (the start command never sent)
  *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
  *                                       if DELETE got there first, session.end)
  *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)
  *         --timeout------------------> stop_failing     (tunnel.stop sent)
  *         --session.end--------------> stop_ending
- *   restore --token_ok---------------> restore_wait     (tunnel.start sent again)
+ *   restore --token_ok---------------> restore_wait     (the start command sent again)
  *           --token_failed-----------> done
  *           --tunnel.failed----------> restore (the old cloudflared's: carries on)
  *   restore_wait --tunnel.ready, tunnel.failed, timeout--> done
@@ -55,30 +67,37 @@
  *   teardown_X --teardown_transient--> (requeued; the row's step says where to resume)
  *
  *   stop_X writes step stop and sends tunnel.stop unless the agent runs nothing of the
- *   session (it never got the tunnel, or said it failed) or is offline: then
+ *   session (it never got the start command, or said it failed) or is offline: then
  *   nothing_to_stop at once. A session.end job arriving in stop_X or teardown_X
  *   finishes with the path under way; tunnel.* messages and offline in a phase that
- *   does not wait for them change nothing (rows without an action).
+ *   does not wait for them change nothing (rows without an action). teardown_X with a
+ *   provider that has no teardown (the relay, "none") raises torn_down at once.
  *
  * Restore (an active session stays active; nothing is written to the row): a
  * heartbeat that lacks an active session, or a tunnel.failed for one, makes a machine
- * (restore) that fetches the tunnel token again (the provider's token) and sends
- * tunnel.start; a failure is logged with the reason, and the next heartbeat tries
- * again once RESTORE_EVERY_MS has passed.
+ * (restore) that fetches the tunnel token again (the provider's token; the relay's has
+ * none and comes back on the next loop turn) and sends the start command again; a
+ * failure is logged with the reason, and the next heartbeat tries again once
+ * RESTORE_EVERY_MS has passed.
  *
  *   At most one restore per session per RESTORE_EVERY_MS, and none while a machine for
  *   the session is in memory, so a device that cannot run the tunnel is not hammered;
  *   the offline-grace and max-duration sweeps still end such a session. A device that
  *   reconnects is covered by the same path: its agent sends a heartbeat at once after
- *   welcome (an agent's restart leaves it running no tunnels).
+ *   welcome (an agent's restart leaves it running no tunnels and no relay sessions).
  *
  * A machine lives in memory only while it has work in flight (a provider operation,
  * an agent wait); between jobs, and across restarts, the row is the whole truth. The
  * start job stays running (leased, renewed by jobs.c) while the agent is waited for.
  *
- * The "none" provider (Cloudflare settings incomplete) fails every start at once with
- * a reason that names the settings to set (its cannot_provision); it has no teardown,
- * so an end of such a session just ends it.
+ * A session whose provider cannot work here (a Cloudflare session while Cloudflare's
+ * settings are incomplete) runs with "none", which fails every start at once with a
+ * reason that names the settings to set (its cannot_provision) and has no teardown, so
+ * an end of such a session just ends it.
+ *
+ * Time to active is logged ("session=... provider=... active in N ms (M ms after it was
+ * created)"): N from the claim of the start job, M from the row's creation, so M - N is
+ * how long the job waited to be picked up (jobs.c, pgwatch.c).
  *
  * Tunnel tokens pass through memory only: from the provider to hub_send, then wiped. */
 #include "session.h"
@@ -1112,7 +1131,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 	machine_run(s, EV_RESTORE, NULL);
 }
 /* tunnel.failed for a session no machine waits for: if it is an active session of
- * this device, its cloudflared died (or could not start again): restore it. */
+ * this device, its tunnel died (cloudflared, or could not start again): restore it. */
 static void failed_unawaited(const char *device_id, const char *sid, const char *why)
 {
 	char ids[RUNNING_MAX][UUID_STR_LEN], tenants[RUNNING_MAX][UUID_STR_LEN];
@@ -1181,7 +1200,7 @@ void session_agent_online(const char *device_id, int online)
 
 /* Compares the tunnels an agent runs with its device's live sessions: a tunnel for a
  * session that is no longer live is stopped; an active session whose tunnel the agent
- * does not run (cloudflared died, or the agent restarted) is restored. The first
+ * does not run (it died, or the agent restarted) is restored. The first
  * heartbeat after welcome makes this the reconnect's reconciliation too. */
 void session_agent_running(const char *device_id, json_object *sessions)
 {
@@ -1220,8 +1239,8 @@ void session_agent_running(const char *device_id, json_object *sessions)
 		}
 		if (!running)
 			restore_begin(tenants[k], active[k],
-			              "is active but the agent does not run its tunnel (cloudflared "
-			              "died or the agent restarted)");
+			              "is active but the agent does not run its tunnel (it died, or "
+			              "the agent restarted)");
 	}
 }
 
