@@ -124,7 +124,9 @@ install_up() {
 		}
 		trap 'down' EXIT
 		trap 'down; exit 0' TERM INT
-		export KAIDEN_CF_DOMAIN=$DOMAIN KAIDEN_LOG_LEVEL=info
+		# Cloudflare sessions (kaiden-api has no Cloudflare token, so auto would mean the
+		# relay): this file tests Cloudflare's sweep.
+		export KAIDEN_CF_DOMAIN=$DOMAIN KAIDEN_LOG_LEVEL=info KAIDEN_TUNNEL_PROVIDER=cloudflare
 		stack_init "$WORK/$1" "$2" auto && stack_up || exit 1
 		KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$CF_ACCOUNT \
 			KAIDEN_CF_ZONE_ID=$CF_ZONE KAIDEN_CF_API_TOKEN=$CF_TOKEN \

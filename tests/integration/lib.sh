@@ -20,6 +20,8 @@
 #   appcheck NAME TENANT STAFF SQL WANT      one test: appq prints exactly WANT
 #   snap / unchanged NAME                    row counts before / one test that none moved
 #   ok NAME / bad NAME WHY                   record a result by hand
+#   api_restart NAME                         one test: kaiden-api restarted with the
+#                                            environment as it is now, ready behind nginx
 #
 # Results: PASS and FAIL counters; a failure prints its name, why, the request and the
 # head of the body. VERBOSE=1 prints passes too.
@@ -235,5 +237,18 @@ appcheck() {
 		LAST="SQL as the application's role (tenant '$2', staff $3): $4"
 		CODE=-
 		bad "$1" "got '$_got', want '$5'"
+	fi
+}
+
+# api_restart NAME: one test: kaiden-api stopped and started again with the environment
+# as it is now (a case exports or unsets a KAIDEN_ setting first), answering through
+# nginx.
+api_restart() {
+	stack_api_stop
+	if stack_api_start && stack_wait_ready; then
+		ok "$1"
+	else
+		LAST=
+		bad "$1" "see $STACK_DIR/log/kaiden-api.log"
 	fi
 }
