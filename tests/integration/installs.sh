@@ -124,8 +124,8 @@ install_up() {
 		}
 		trap 'down' EXIT
 		trap 'down; exit 0' TERM INT
-		# Cloudflare sessions (kaiden-api has no Cloudflare token, so auto would mean the
-		# relay): this file tests Cloudflare's sweep.
+		# Cloudflare installs: kaiden-api makes Cloudflare sessions (its other Cloudflare
+		# settings are helperd's business, below).
 		export KAIDEN_CF_DOMAIN=$DOMAIN KAIDEN_LOG_LEVEL=info KAIDEN_TUNNEL_PROVIDER=cloudflare
 		stack_init "$WORK/$1" "$2" auto && stack_up || exit 1
 		KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$CF_ACCOUNT \
