@@ -71,7 +71,7 @@ void provider_start(void)
 		         tables[want]->name, setting);
 	else
 		log_warn("tunnel new sessions get provider=%s (tunnel.provider=%s), which cannot "
-		         "work here: every new session will fail with \"%s\"",
+		         "work here (every new session will fail): %s",
 		         tables[want]->name, setting, P.why[want]);
 }
 

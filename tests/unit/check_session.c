@@ -1712,6 +1712,52 @@ START_TEST(test_relay_without_cloudflare)
 }
 END_TEST
 
+/* Runs session_init (after a shutdown) with stderr (the log, at info) caught into log. */
+static void init_logged(char *log, size_t size)
+{
+	char path[] = "/tmp/kaiden-provider-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(saved, 0);
+	unlink(path);
+	log_init("check", LOG_LVL_INFO);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	log_init("check", LOG_LVL_WARN);
+	close(saved);
+	n = pread(fd, log, size - 1, 0);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+}
+
+/* The start-up log says which providers can work and which new sessions get: the relay
+ * with Cloudflare unconfigured (auto); a warning naming the settings when the setting
+ * asks for Cloudflare, which cannot work. */
+START_TEST(test_start_up_log)
+{
+	char log[8192];
+
+	init_logged(log, sizeof(log));
+	ck_assert_msg(strstr(log, "tunnel provider=relay ready"), "%s", log);
+	ck_assert_msg(strstr(log, "tunnel provider=cloudflare unavailable: Cloudflare is not "
+	                          "configured: set KAIDEN_CF_API_TOKEN"), "%s", log);
+	ck_assert_msg(strstr(log, "level=info prog=check msg=\"tunnel new sessions get "
+	                          "provider=relay (tunnel.provider=auto)\""), "%s", log);
+
+	set("tunnel.provider", "cloudflare");
+	init_logged(log, sizeof(log));
+	ck_assert_msg(strstr(log, "level=warn prog=check msg=\"tunnel new sessions get "
+	                          "provider=cloudflare (tunnel.provider=cloudflare), which cannot "
+	                          "work here (every new session will fail): Cloudflare is not "
+	                          "configured: set KAIDEN_CF_API_TOKEN"), "%s", log);
+}
+END_TEST
+
 /* ---- the machine's table ------------------------------------------------------------ */
 
 /* The phase or event called name (names: session_machine_phase_name or _event_name). */
@@ -1884,6 +1930,7 @@ int main(void)
 	tcase_add_test(sq, test_relay_restore);
 	tcase_add_test(sq, test_rows_keep_their_provider);
 	tcase_add_test(none, test_relay_without_cloudflare);
+	tcase_add_test(none, test_start_up_log);
 	tcase_add_test(none, test_none_provider);
 	tcase_add_test(none, test_domain_example_is_not_set);
 	tcase_add_test(none, test_none_restore_sweep_end);
