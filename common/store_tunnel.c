@@ -38,9 +38,10 @@ static void copy_text(char *dst, size_t size, const char *src)
 	"error, ssh_port, web_port, started_at, created_at, tunnel_id, access_web_app_id, " \
 	"access_ssh_app_id, access_web_aud, access_ssh_aud, dns_web_record_id, "          \
 	"dns_ssh_record_id, "                                                               \
-	"(SELECT u.email FROM users u WHERE u.id = sessions.engineer_id)"
+	"(SELECT u.email FROM users u WHERE u.id = sessions.engineer_id), provider"
 #define LOAD_FIRST_ID 13
 #define LOAD_ENGINEER_EMAIL (LOAD_FIRST_ID + STORE_TUNNEL__MAX)
+#define LOAD_PROVIDER (LOAD_ENGINEER_EMAIL + 1)
 
 int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
                       struct store_tunnel *out)
@@ -85,6 +86,13 @@ int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
 		copy_text(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
 	copy_text(t.engineer_email, sizeof(t.engineer_email),
 	          db_res_get(res, 0, LOAD_ENGINEER_EMAIL));
+	if (seam_provider_parse(db_res_get(res, 0, LOAD_PROVIDER), &t.provider) != 0) {
+		/* the schema's CHECK allows only the known providers */
+		log_error("session=%s has an unknown provider %s", t.id,
+		          db_res_get(res, 0, LOAD_PROVIDER) ? db_res_get(res, 0, LOAD_PROVIDER) : "NULL");
+		rc = STORE_ERR;
+		goto out;
+	}
 	*out = t;
 	rc = STORE_OK;
 out:

@@ -47,11 +47,15 @@ struct store_tunnel {
 	char created_at[TIMESTAMP_LEN];
 	char engineer_email[256]; /* the email of the user who started it; "" if none (a
 	                             service token) or the user is gone */
+	enum seam_provider provider; /* the provider the session was made with; helperd runs
+	                                it with that one whatever tunnel.provider says now */
 };
 
 /* The column name of a field ("tunnel_id", ...). */
 const char *store_tunnel_column(enum store_tunnel_field field);
 
+/* STORE_ERR also when the row names a provider seam.h does not know (the schema's
+ * CHECK keeps that from happening). */
 int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
                       struct store_tunnel *out) WUR;
 

@@ -12,7 +12,14 @@
  * handle is closed (asynchronously: each handle is its own allocation) and a new one
  * made. On entering LISTENING the jobs table is scanned (jobs_kick): a NOTIFY sent while
  * we were disconnected is lost. The backoff doubles from 250 ms to 10 s, with jitter,
- * and resets once LISTENING. */
+ * and resets once LISTENING.
+ *
+ * SQLite has no NOTIFY: PRAGMA data_version (which moves when another connection
+ * commits) is read every helperd.poll_ms, and also FS_NUDGE_MS after the directory of the
+ * database says one of its files was written (a uv_fs_event: inotify on Linux), so a job
+ * kaiden-api queued is claimed within milliseconds instead of up to a poll interval
+ * later. The nudge is an optimisation only: a commit whose write came before its
+ * wal-index was updated, or a file system without events, waits for the poll. */
 #include "pgwatch.h"
 
 #include <libpq-fe.h>
@@ -32,6 +39,9 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_MS 15000
+/* After a write in the SQLite database's directory: long enough for the writer to update
+ * the wal-index after its last write(), short against a poll interval. */
+#define FS_NUDGE_MS 2
 
 enum watch_state { W_OFF, W_BACKOFF, W_CONNECTING, W_LISTEN_SENT, W_LISTENING };
 
@@ -51,6 +61,10 @@ static struct {
 	/* SQLite */
 	long data_version;
 	int have_version;
+	uv_fs_event_t fs;      /* the database's directory */
+	uv_timer_t nudge;      /* a check FS_NUDGE_MS after a write there */
+	int fs_open, nudge_open;
+	char db_name[256];     /* the database file's name: its -wal and -journal start so */
 } w;
 
 static void connect_start(void);
@@ -335,6 +349,49 @@ out:
 	db_res_free(res);
 }
 
+static void on_nudge(uv_timer_t *t)
+{
+	on_sqlite_poll(t);
+}
+
+/* A file in the database's directory changed: if it is the database (or its -wal,
+ * -journal), check data_version soon (coalesced: a burst of writes is one check). */
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+	(void)h;
+	(void)events;
+	if (status != 0 || !filename || strncmp(filename, w.db_name, strlen(w.db_name)) != 0)
+		return;
+	if (!uv_is_active((uv_handle_t *)&w.nudge))
+		uv_timer_start(&w.nudge, on_nudge, FS_NUDGE_MS, 0);
+}
+
+/* Watches the database's directory; logs and carries on with the poll alone if it
+ * cannot. */
+static void sqlite_watch(void)
+{
+	const char *path = cfg_str(CFG_DATABASE_PATH);
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	char dir[4096];
+	int rc;
+
+	if (!path || !path[0])
+		return;
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path > 0 ? slash - path : 1), path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	snprintf(w.db_name, sizeof(w.db_name), "%s", slash ? slash + 1 : path);
+	uv_timer_init(helperd.loop, &w.nudge);
+	w.nudge_open = 1;
+	uv_fs_event_init(helperd.loop, &w.fs);
+	w.fs_open = 1;
+	rc = uv_fs_event_start(&w.fs, on_fs_event, dir, 0);
+	if (rc != 0)
+		log_warn("db=sqlite cannot watch %s (%s): new jobs are seen at the next poll only",
+		         dir, uv_strerror(rc));
+}
+
 /* ---- interface ---------------------------------------------------------------------- */
 
 int pgwatch_init(void)
@@ -354,7 +411,9 @@ int pgwatch_init(void)
 		w.state = W_LISTENING;
 		set_listening_gauge(1);
 		uv_timer_start(&w.timer, on_sqlite_poll, 0, (uint64_t)ms);
-		log_info("db=sqlite polling data_version every %ld ms", ms);
+		sqlite_watch();
+		log_info("db=sqlite polling data_version every %ld ms, and on a write to the "
+		         "database's files", ms);
 		return 0;
 	}
 	connect_start();
@@ -372,6 +431,16 @@ void pgwatch_shutdown(void)
 		uv_timer_stop(&w.timer);
 		uv_close((uv_handle_t *)&w.timer, NULL);
 		w.timer_open = 0;
+	}
+	if (w.fs_open) {
+		uv_fs_event_stop(&w.fs);
+		uv_close((uv_handle_t *)&w.fs, NULL);
+		w.fs_open = 0;
+	}
+	if (w.nudge_open) {
+		uv_timer_stop(&w.nudge);
+		uv_close((uv_handle_t *)&w.nudge, NULL);
+		w.nudge_open = 0;
 	}
 	w.state = W_OFF;
 }

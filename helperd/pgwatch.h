@@ -5,7 +5,8 @@
  * connection is lost (PostgreSQL restarted, network gone) it reconnects with backoff,
  * LISTENs again and kicks jobs, because a notification sent meanwhile was lost.
  *
- * SQLite (no NOTIFY): every helperd.poll_ms it reads PRAGMA data_version on the loop's
+ * SQLite (no NOTIFY): every helperd.poll_ms, and a moment after a write to the database's
+ * files (a uv_fs_event on its directory), it reads PRAGMA data_version on the loop's
  * connection, which changes when another connection (kaiden-api) commits, and kicks
  * jobs when it does.
  *

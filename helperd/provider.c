@@ -1,57 +1,104 @@
-/* provider.c: chooses the tunnel provider once at start-up (provider.h).
+/* provider.c: the tunnel providers at hand (provider.h).
  *
- * Today the choice is Cloudflare when its settings are complete and it starts, else
- * "none". Issue 9 adds the relay and a tunnel.provider setting
- * (cloudflare | relay | auto): the relay becomes what "auto" falls back to instead of
- * "none", in choose() below. */
+ * At start-up every provider that can work is started: the relay always (it needs no
+ * setting), Cloudflare when its settings are complete and its init succeeds. A session
+ * runs with the provider its row names; a provider that was not started hands its
+ * sessions to "none", with a refusal that says what to set. tunnel.provider only
+ * decides what kaiden-api writes on new rows (tunnel_choice.h); it is logged here so
+ * that the log says what new sessions get. */
 #include "provider.h"
 
 #include <stdio.h>
 
+#include "cfg.h"
 #include "log.h"
+#include "tunnel_choice.h"
 
-static const struct tunnel_provider *chosen;
+/* Each seam_provider's table. */
+static const struct tunnel_provider *const tables[SEAM_PROVIDER__MAX] = {
+	[SEAM_PROVIDER_RELAY] = &tunnel_provider_relay,
+	[SEAM_PROVIDER_CLOUDFLARE] = &tunnel_provider_cf,
+};
 
-/* The provider the settings ask for. */
-static const struct tunnel_provider *choose(void)
+static struct {
+	int started;
+	int up[SEAM_PROVIDER__MAX]; /* init succeeded (and not yet shut down) */
+	char why[SEAM_PROVIDER__MAX][512]; /* why one is not up: the refusal of its rows */
+} P;
+
+/* Starts one provider: 1 when it is up, else 0 with P.why[which] set. */
+static int start_one(enum seam_provider which)
 {
-	return &tunnel_provider_cf;
-}
+	const struct tunnel_provider *p = tables[which];
+	char missing[256];
 
-/* The provider asked for cannot be used: "none" refuses every session with reason. */
-static const struct tunnel_provider *fall_back(const char *reason)
-{
-	tunnel_none_set_reason(reason);
-	chosen = &tunnel_provider_none;
-	return chosen;
-}
-
-const struct tunnel_provider *provider_start(void)
-{
-	const struct tunnel_provider *want = choose();
-	char missing[256], reason[512];
-
-	want->missing_settings(missing, sizeof(missing));
+	p->missing_settings(missing, sizeof(missing));
 	if (missing[0]) {
-		snprintf(reason, sizeof(reason), "no tunnel provider is configured: set %s", missing);
-		log_warn("tunnel provider=none: %s (every session will fail until they are set)",
-		         reason);
-		return fall_back(reason);
+		/* Not an error: most installs use one provider. The refusal says how to get
+		 * the other one, and that the relay needs nothing. */
+		snprintf(P.why[which], sizeof(P.why[which]),
+		         "%s is not configured: set %s (or set KAIDEN_TUNNEL_PROVIDER=relay to use "
+		         "the built-in relay)", p->label, missing);
+		return 0;
 	}
-	if (want->init() != 0) {
-		snprintf(reason, sizeof(reason),
-		         "no tunnel provider is configured: the %s provider could not start "
-		         "(see helperd's log)", want->label);
-		log_error("tunnel provider=none: %s", reason);
-		return fall_back(reason);
+	if (p->init() != 0) {
+		snprintf(P.why[which], sizeof(P.why[which]),
+		         "the %s tunnel provider could not start (see helperd's log)", p->name);
+		log_error("tunnel provider=%s could not start: its sessions will fail", p->name);
+		return 0;
 	}
-	chosen = want;
-	return chosen;
+	P.up[which] = 1;
+	return 1;
+}
+
+void provider_start(void)
+{
+	enum seam_provider want = tunnel_choice();
+	const char *setting = cfg_str(CFG_TUNNEL_PROVIDER);
+
+	P.started = 1;
+	for (int i = 0; i < SEAM_PROVIDER__MAX; i++) {
+		P.up[i] = 0;
+		if (start_one((enum seam_provider)i)) {
+			log_info("tunnel provider=%s ready", tables[i]->name);
+		} else {
+			tunnel_none_set_reason((enum seam_provider)i, P.why[i]);
+			log_info("tunnel provider=%s unavailable: %s", tables[i]->name, P.why[i]);
+		}
+	}
+	if (P.up[want])
+		log_info("tunnel new sessions get provider=%s (tunnel.provider=%s)",
+		         tables[want]->name, setting);
+	else
+		log_warn("tunnel new sessions get provider=%s (tunnel.provider=%s), which cannot "
+		         "work here (every new session will fail): %s",
+		         tables[want]->name, setting, P.why[want]);
+}
+
+const struct tunnel_provider *provider_for(enum seam_provider which)
+{
+	if ((unsigned)which < SEAM_PROVIDER__MAX && P.up[which])
+		return tables[which];
+	return &tunnel_provider_none;
+}
+
+void provider_sweep(void)
+{
+	for (int i = 0; i < SEAM_PROVIDER__MAX; i++)
+		if (P.up[i] && tables[i]->sweep)
+			tables[i]->sweep(NULL, NULL);
 }
 
 void provider_stop(void)
 {
-	if (chosen)
-		chosen->shutdown();
-	chosen = NULL;
+	if (!P.started)
+		return;
+	for (int i = 0; i < SEAM_PROVIDER__MAX; i++) {
+		if (P.up[i])
+			tables[i]->shutdown();
+		P.up[i] = 0;
+		/* A late hub event finds "none", which refuses everything and makes nothing. */
+		tunnel_none_set_reason((enum seam_provider)i, "helperd is stopping");
+	}
+	P.started = 0;
 }

@@ -1,5 +1,5 @@
 /* provider.h: what the session machine (session.c) asks of a tunnel provider, as one
- * table of functions, and the choice of the provider at start-up (provider.c).
+ * table of functions, and the providers started at start-up (provider.c).
  *
  * A provider makes and unmakes the public side of a session: provision creates (or,
  * after a lost reply or a restart, finds and adopts) every object the session needs
@@ -9,24 +9,37 @@
  * each step (seam.h's steps) to the database before going on, and resume from the
  * recorded step. token only fetches the tunnel token of a session that is already
  * active again, for restarting its connector; it reads the copy and writes nothing.
+ * agent_start builds the one command that has the device's agent run the session; the
+ * agent answers it with tunnel.ready or tunnel.failed, and tunnel.stop ends it, whatever
+ * the provider.
  *
  * Every operation is asynchronous: its callback runs later on helperd's loop, exactly
  * once unless the operation is cancelled, never before the call that started it has
  * returned.
  *
- *   provider     file(s)                   what it does
- *   none         tunnel_none.c             refuses every session with a reason that
- *                                          names the settings to set; makes nothing
- *   cloudflare   tunnel_cf.c, sweep_cf.c   a tunnel, two Access apps, ingress, two DNS
- *                                          records per session; an orphan sweep
- *   relay        (issue 9, not yet)        helperd carries the bytes itself
+ *   provider    file(s)                  makes                         agent command
+ *   none        tunnel_none.c            nothing: refuses every        (none)
+ *                                        session with a reason that
+ *                                        names the settings to set
+ *   cloudflare  tunnel_cf.c, sweep_cf.c  a tunnel, two Access apps,    tunnel.start
+ *                                        ingress, two DNS records per  {session_id, token}
+ *                                        session; an orphan sweep      (any agent)
+ *   relay       tunnel_relay.c           nothing outside helperd (it   relay.start
+ *                                        carries the bytes itself,     {session_id, ssh_port,
+ *                                        relay*.c); no token, no       web_port} (protocol
+ *                                        teardown, no sweep            version 2 and later)
  *
- * session.c holds the chosen table and never asks which provider it is. */
+ * Each session row names its provider (sessions.provider, chosen by kaiden-api when the
+ * session was made: tunnel_choice.h), and helperd runs it with that one (provider_for)
+ * whatever tunnel.provider says now. session.c never asks which provider it has. */
 #ifndef KAIDEN_PROVIDER_H
 #define KAIDEN_PROVIDER_H
 
 #include <stddef.h>
+#include <json-c/json.h>
 #include "compat.h"
+#include "proto.h"
+#include "seam.h"
 #include "store_tunnel.h"
 
 enum tunnel_rc {
@@ -49,8 +62,8 @@ typedef void (*tunnel_done_fn)(void *arg, const struct tunnel_result *res);
 struct tunnel_op;
 
 struct tunnel_provider {
-	const char *name;  /* as in the logs: "none", "cloudflare" */
-	const char *label; /* as in a sentence: "Cloudflare" */
+	const char *name;  /* as in the logs: "none", "cloudflare", "relay" */
+	const char *label; /* as in a sentence: "Cloudflare", "the relay" */
 	/* The settings check: the environment names of the settings this provider needs
 	 * that are not set, ", "-separated into out (size bytes); "" when complete. */
 	void (*missing_settings)(char *out, size_t size);
@@ -72,6 +85,14 @@ struct tunnel_provider {
 	struct tunnel_op *(*teardown)(struct store_tunnel *t, tunnel_done_fn done, void *arg);
 	/* Stops an operation; its callback is not called. */
 	void (*cancel)(struct tunnel_op *op);
+	/* The command that has the agent run session t: its type into *type and its
+	 * members added to fields. token: what provision or token handed back (NULL for a
+	 * provider without one); agent_version: the protocol version the device's agent said
+	 * in its hello (hub_version). NULL, or why this agent cannot run the session (a
+	 * sentence a person can act on, borrowed; nothing was added). NULL in a provider
+	 * that refuses every session. */
+	const char *(*agent_start)(const struct store_tunnel *t, const char *token,
+	                           int agent_version, enum proto_type *type, json_object *fields);
 	/* Deletes this install's objects left behind by sessions that are no longer live.
 	 * One sweep at a time; done (may be NULL) runs when it has finished. NULL: the
 	 * provider leaves nothing behind. */
@@ -80,18 +101,26 @@ struct tunnel_provider {
 
 extern const struct tunnel_provider tunnel_provider_none;
 extern const struct tunnel_provider tunnel_provider_cf;
+extern const struct tunnel_provider tunnel_provider_relay;
 
-/* tunnel_none.c: the sentence every session is refused with (copied). */
-void tunnel_none_set_reason(const char *reason);
+/* tunnel_none.c: the sentence a session made with provider which is refused with, while
+ * that provider cannot work (copied). */
+void tunnel_none_set_reason(enum seam_provider which, const char *reason);
 
-/* ---- the choice (provider.c) ----------------------------------------------------- */
+/* ---- the providers at hand (provider.c) -------------------------------------------- */
 
-/* Chooses and starts the provider, once at start-up: Cloudflare when its settings are
- * complete and it starts, else "none", whose reason says which settings to set or that
- * Cloudflare could not start (logged clearly either way). Never NULL; borrowed until
- * provider_stop. (Issue 9's tunnel.provider setting and the relay plug in here.) */
-const struct tunnel_provider *provider_start(void);
-/* Shuts the chosen provider down. */
+/* Starts every provider that can work, once at start-up: the relay always; Cloudflare
+ * when its settings are complete (tunnel_cf_missing) and its init succeeds. Logs which
+ * can work and which new sessions get (tunnel_choice), and, when that one cannot work,
+ * what to set. */
+void provider_start(void);
+/* The table that runs a session made with provider which (its row's): the provider when
+ * it was started, else "none", whose refusal says which settings to set or that it
+ * could not start. Never NULL; borrowed until provider_stop (after it: "none"). */
+const struct tunnel_provider *provider_for(enum seam_provider which);
+/* Runs the orphan sweep of every started provider that has one. */
+void provider_sweep(void);
+/* Shuts the started providers down. */
 void provider_stop(void);
 
 #endif

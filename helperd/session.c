@@ -1,22 +1,33 @@
 /* session.c: the session lifecycle, a persisted state machine per session
- * (docs/architecture.md, "Session lifecycle"). It reaches the tunnel provider only
- * through provider.h's table (chosen once at start-up); the Cloudflare provider's own
- * steps are in tunnel_cf.c.
+ * (docs/architecture.md, "Session lifecycle"). It reaches a tunnel provider only
+ * through provider.h's table, and each session's through its row (sessions.provider:
+ * provider_for), so Cloudflare sessions and relay sessions run side by side whatever
+ * tunnel.provider says now. Cloudflare's own steps are in tunnel_cf.c; the relay
+ * (tunnel_relay.c) has none.
+ *
+ * "The start command" below is the provider's agent_start: tunnel.start {session_id,
+ * token} for Cloudflare, relay.start {session_id, ssh_port, web_port} for the relay
+ * (refused before anything is sent when the agent speaks protocol 1: the session fails
+ * saying to update kaiden-agent). The agent answers either with tunnel.ready or
+ * tunnel.failed, lists a running session in its heartbeats, and stops it on tunnel.stop
+ * (tunnel.stopped), so the machine is the same for both.
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
- *   pending  tunnel .. token        provision (tunnel_cf.c): tunnel, Access apps, ingress,
- *                                   DNS, token; every id on the row before the next step
- *   pending  agent                  tunnel.start sent; waiting for tunnel.ready up to
- *                                   session.ready_timeout
+ *   pending  tunnel .. token        provision (Cloudflare: tunnel, Access apps, ingress,
+ *                                   DNS, token; every id on the row before the next
+ *                                   step; the relay: nothing, on the next loop turn)
+ *   pending  agent                  the start command sent; waiting for tunnel.ready up
+ *                                   to session.ready_timeout
  *   active   active                 tunnel.ready arrived (the start job is done); a
  *                                   restore (below) may run meanwhile, and leaves the
  *                                   row as it is
  *   ending   stop                   DELETE / max duration / device offline too long:
  *                                   tunnel.stop sent (skipped if the device is offline);
  *                                   waiting for tunnel.stopped up to STOP_TIMEOUT_MS
- *   ending   dns_delete             teardown (tunnel_cf.c): DNS records, then the tunnel's
+ *   ending   dns_delete             teardown (Cloudflare): DNS records, then the tunnel's
  *            tunnel_delete          connections and the tunnel, with the Access apps
+ *                                   (the relay has no teardown: straight on)
  *   ended    ended                  ended_at set
  *
  *   pending  stop .. tunnel_delete  compensation after a failed start: the same end path
@@ -32,19 +43,20 @@
  *       --session.end----------------> stop_ending
  *       --session.end_at_teardown----> teardown_ending
  *       --restore--------------------> restore
- *   provision --provision_ok---------> agent            (tunnel.start sent; offline: fail)
+ *   provision --provision_ok---------> agent            (start command sent; offline, or
+ *                                                        an agent too old: fail)
  *             --provision_failed, fail-> stop_failing
  *             --provision_transient--> (requeued with a growing delay, machine freed;
  *                                       past START_DEADLINE_S: fail)
  *             --session.end----------> provision_ending (the provider call under way
  *                                       finishes first, so no id is lost)
- *   provision_ending --provision_*---> stop_ending       (tunnel.start never sent)
+ *   provision_ending --provision_*---> stop_ending       (the start command never sent)
  *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
  *                                       if DELETE got there first, session.end)
  *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)
  *         --timeout------------------> stop_failing     (tunnel.stop sent)
  *         --session.end--------------> stop_ending
- *   restore --token_ok---------------> restore_wait     (tunnel.start sent again)
+ *   restore --token_ok---------------> restore_wait     (the start command sent again)
  *           --token_failed-----------> done
  *           --tunnel.failed----------> restore (the old cloudflared's: carries on)
  *   restore_wait --tunnel.ready, tunnel.failed, timeout--> done
@@ -55,30 +67,37 @@
  *   teardown_X --teardown_transient--> (requeued; the row's step says where to resume)
  *
  *   stop_X writes step stop and sends tunnel.stop unless the agent runs nothing of the
- *   session (it never got the tunnel, or said it failed) or is offline: then
+ *   session (it never got the start command, or said it failed) or is offline: then
  *   nothing_to_stop at once. A session.end job arriving in stop_X or teardown_X
  *   finishes with the path under way; tunnel.* messages and offline in a phase that
- *   does not wait for them change nothing (rows without an action).
+ *   does not wait for them change nothing (rows without an action). teardown_X with a
+ *   provider that has no teardown (the relay, "none") raises torn_down at once.
  *
  * Restore (an active session stays active; nothing is written to the row): a
  * heartbeat that lacks an active session, or a tunnel.failed for one, makes a machine
- * (restore) that fetches the tunnel token again (the provider's token) and sends
- * tunnel.start; a failure is logged with the reason, and the next heartbeat tries
- * again once RESTORE_EVERY_MS has passed.
+ * (restore) that fetches the tunnel token again (the provider's token; the relay's has
+ * none and comes back on the next loop turn) and sends the start command again; a
+ * failure is logged with the reason, and the next heartbeat tries again once
+ * RESTORE_EVERY_MS has passed.
  *
  *   At most one restore per session per RESTORE_EVERY_MS, and none while a machine for
  *   the session is in memory, so a device that cannot run the tunnel is not hammered;
  *   the offline-grace and max-duration sweeps still end such a session. A device that
  *   reconnects is covered by the same path: its agent sends a heartbeat at once after
- *   welcome (an agent's restart leaves it running no tunnels).
+ *   welcome (an agent's restart leaves it running no tunnels and no relay sessions).
  *
  * A machine lives in memory only while it has work in flight (a provider operation,
  * an agent wait); between jobs, and across restarts, the row is the whole truth. The
  * start job stays running (leased, renewed by jobs.c) while the agent is waited for.
  *
- * The "none" provider (Cloudflare settings incomplete) fails every start at once with
- * a reason that names the settings to set (its cannot_provision); it has no teardown,
- * so an end of such a session just ends it.
+ * A session whose provider cannot work here (a Cloudflare session while Cloudflare's
+ * settings are incomplete) runs with "none", which fails every start at once with a
+ * reason that names the settings to set (its cannot_provision) and has no teardown, so
+ * an end of such a session just ends it.
+ *
+ * Time to active is logged ("session=... provider=... active in N ms (M ms after it was
+ * created)"): N from the claim of the start job, M from the row's creation, so M - N is
+ * how long the job waited to be picked up (jobs.c, pgwatch.c).
  *
  * Tunnel tokens pass through memory only: from the provider to hub_send, then wiped. */
 #include "session.h"
@@ -154,6 +173,7 @@ enum event {
 
 struct sess {
 	struct store_tunnel t;
+	const struct tunnel_provider *provider; /* the row's (provider_for) */
 	char start_job[UUID_STR_LEN]; /* "" when this machine holds none */
 	char end_job[UUID_STR_LEN];
 	int start_attempts, end_attempts;
@@ -167,7 +187,6 @@ struct sess {
 };
 
 static struct {
-	const struct tunnel_provider *provider; /* chosen by session_init */
 	struct sess *all;
 	/* the last restore attempts, at most one per session per RESTORE_EVERY_MS (the
 	 * oldest entry makes room: a full table only lets a restore come a little early) */
@@ -203,6 +222,7 @@ static struct sess *sess_new(const struct store_tunnel *t)
 	}
 	s->timer->data = s;
 	s->t = *t;
+	s->provider = provider_for(t->provider);
 	s->started_ms = ids_now_ms();
 	s->next = S.all;
 	S.all = s;
@@ -219,7 +239,7 @@ static void sess_free(struct sess *s)
 			break;
 		}
 	if (s->op)
-		S.provider->cancel(s->op);
+		s->provider->cancel(s->op);
 	uv_timer_stop(s->timer);
 	uv_close((uv_handle_t *)s->timer, close_free);
 	free(s);
@@ -253,6 +273,21 @@ static time_t parse_time(const char *text)
 	return timegm(&tm);
 }
 
+/* The same with its milliseconds, as Unix ms; 0 if it does not parse. */
+static int64_t parse_time_ms(const char *text)
+{
+	time_t sec = parse_time(text);
+	const char *dot = text ? strchr(text, '.') : NULL;
+	int ms = 0;
+
+	if (!sec)
+		return 0;
+	if (dot && dot[1] >= '0' && dot[1] <= '9' && dot[2] >= '0' && dot[2] <= '9' &&
+	    dot[3] >= '0' && dot[3] <= '9')
+		ms = (dot[1] - '0') * 100 + (dot[2] - '0') * 10 + (dot[3] - '0');
+	return (int64_t)sec * 1000 + ms;
+}
+
 static int past_deadline(const struct sess *s)
 {
 	time_t created = parse_time(s->t.created_at);
@@ -268,6 +303,18 @@ static void requeue_jobs(struct sess *s, const char *why)
 	if (s->end_job[0])
 		jobs_finish(s->end_job, "queued", why, retry_delay(s->end_attempts));
 	s->start_job[0] = s->end_job[0] = '\0';
+}
+
+/* " (N Cloudflare calls<when>)" for a log line, or "" when the machine made no provider
+ * call (the relay never makes one). Static: one use per log line. */
+static const char *calls_note(const struct sess *s, const char *when)
+{
+	static char note[96];
+
+	if (s->calls == 0)
+		return "";
+	snprintf(note, sizeof(note), " (%d %s calls%s)", s->calls, s->provider->label, when);
+	return note;
 }
 
 static void count_failure(const char *step)
@@ -340,20 +387,36 @@ static void ready_timeout_reason(char *out, size_t size)
 	         cfg_int(CFG_SESSION_READY_TIMEOUT));
 }
 
-/* Sends tunnel.start with token (borrowed: the provider wipes its copy after the
- * callback this runs in) and waits up to session.ready_timeout.
- * 0, or -1 when the device is not connected here. */
-static int send_tunnel_start(struct sess *s, const char *token)
-{
-	json_object *fields = json_object_new_object();
+static const char OFFLINE[] = "device is offline";
 
-	json_object_object_add(fields, "session_id", json_object_new_string(s->t.id));
-	json_object_object_add(fields, "token", json_object_new_string(token));
-	if (hub_send(s->t.device_id, PROTO_TUNNEL_START, fields) != 0)
-		return -1;
+/* Sends the provider's start command (tunnel.start with token, relay.start: its
+ * agent_start; token is borrowed: the provider wipes its copy after the callback this
+ * runs in) and waits up to session.ready_timeout. NULL, or why not: OFFLINE when the
+ * device is not connected here, else the provider's refusal (the agent is too old). */
+static const char *send_agent_start(struct sess *s, const char *token)
+{
+	json_object *fields;
+	enum proto_type type = PROTO_TUNNEL_START;
+	const char *refusal;
+
+	if (!hub_online(s->t.device_id))
+		return OFFLINE;
+	if (!s->provider->agent_start)
+		return "the session's tunnel provider has no agent command"; /* a bug */
+	fields = json_object_new_object();
+	refusal = s->provider->agent_start(&s->t, token, hub_version(s->t.device_id), &type,
+	                                   fields);
+	if (refusal) {
+		json_object_put(fields);
+		return refusal;
+	}
+	if (hub_send(s->t.device_id, type, fields) != 0)
+		return OFFLINE;
 	uv_timer_start(s->timer, timer_fired, (uint64_t)cfg_int(CFG_SESSION_READY_TIMEOUT) * 1000,
 	               0);
-	return 0;
+	log_info("session=%s device=%s provider=%s %s sent%s", s->t.id, s->t.device_id,
+	         s->provider->name, proto_type_name(type), calls_note(s, " so far"));
+	return NULL;
 }
 
 /* -- the end path -- */
@@ -383,11 +446,11 @@ static void finish_path(struct sess *s, int failed, const char *cleanup_problem)
 		return;
 	}
 	if (failed) {
-		log_warn("session=%s failed: %s (Cloudflare calls: %d)", s->t.id, error, s->calls);
+		log_warn("session=%s failed: %s%s", s->t.id, error, calls_note(s, ""));
 		if (s->start_job[0])
 			jobs_finish(s->start_job, "failed", error, 0);
 	} else {
-		log_info("session=%s ended (Cloudflare calls for the end: %d)", s->t.id, s->calls);
+		log_info("session=%s ended%s", s->t.id, calls_note(s, " for the end"));
 		if (s->start_job[0])
 			jobs_finish(s->start_job, "done", "the session was ended before it was active", 0);
 	}
@@ -424,11 +487,11 @@ static void act_teardown(struct sess *s, const char *unused)
 {
 	(void)unused;
 	uv_timer_stop(s->timer);
-	if (!S.provider->teardown) {
+	if (!s->provider->teardown) {
 		machine_run(s, EV_TORN_DOWN, NULL); /* the provider made nothing */
 		return;
 	}
-	s->op = S.provider->teardown(&s->t, torn_down, s);
+	s->op = s->provider->teardown(&s->t, torn_down, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start the clean-up");
 		sess_free(s);
@@ -575,7 +638,7 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 
 static void act_provision(struct sess *s, const char *unused)
 {
-	const char *refusal = S.provider->cannot_provision(&s->t);
+	const char *refusal = s->provider->cannot_provision(&s->t);
 
 	(void)unused;
 	if (refusal) {
@@ -596,7 +659,7 @@ static void act_provision(struct sess *s, const char *unused)
 			machine_run(s, EV_FAIL, "device is offline");
 		return;
 	}
-	s->op = S.provider->provision(&s->t, provisioned, s);
+	s->op = s->provider->provision(&s->t, provisioned, s);
 	if (!s->op) {
 		requeue_jobs(s, "could not start provisioning");
 		sess_free(s);
@@ -628,6 +691,8 @@ static void act_provision_paused(struct sess *s, const char *problem)
 
 static void act_send_start(struct sess *s, const char *token)
 {
+	const char *why;
+
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_AGENT, NULL) !=
 	    STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
@@ -640,12 +705,9 @@ static void act_send_start(struct sess *s, const char *token)
 			machine_run(s, EV_FAIL, "device is offline");
 		return;
 	}
-	if (send_tunnel_start(s, token) != 0) {
-		machine_run(s, EV_FAIL, "device is offline");
-		return;
-	}
-	log_info("session=%s device=%s tunnel.start sent (%d Cloudflare calls so far)", s->t.id,
-	         s->t.device_id, s->calls);
+	why = send_agent_start(s, token);
+	if (why)
+		machine_run(s, EV_FAIL, why);
 }
 
 /* tunnel.ready: pending -> active, conditionally: if DELETE got there first the row is
@@ -653,6 +715,7 @@ static void act_send_start(struct sess *s, const char *token)
 static void act_activate(struct sess *s, const char *unused)
 {
 	int changed = 0;
+	int64_t now, created;
 
 	(void)unused;
 	uv_timer_stop(s->timer);
@@ -673,10 +736,15 @@ static void act_activate(struct sess *s, const char *unused)
 		sess_free(s);
 		return;
 	}
-	log_info("session=%s active in %.1f s (Cloudflare calls for the start: %d)", s->t.id,
-	         (double)(ids_now_ms() - s->started_ms) / 1000.0, s->calls);
+	now = ids_now_ms();
+	created = parse_time_ms(s->t.created_at);
+	/* From the claim of the start job; and from the row's creation, which adds the
+	 * time the job waited to be picked up (the clocks of kaiden-api and helperd). */
+	log_info("session=%s provider=%s active in %lld ms (%lld ms after it was created)%s",
+	         s->t.id, s->provider->name, (long long)(now - s->started_ms),
+	         (long long)(created ? now - created : -1), calls_note(s, " for the start"));
 	metrics_observe("kaiden_session_start_seconds", NULL,
-	                (double)(ids_now_ms() - s->started_ms) / 1000.0);
+	                (double)(now - s->started_ms) / 1000.0);
 	metrics_inc("kaiden_session_cf_calls_total", "phase=\"start\"", s->calls);
 	jobs_finish(s->start_job, "done", NULL, 0);
 	sess_free(s);
@@ -762,18 +830,17 @@ static void restore_token(void *arg, const struct tunnel_result *res)
 static void act_token(struct sess *s, const char *unused)
 {
 	(void)unused;
-	s->op = S.provider->token(&s->t, restore_token, s);
+	s->op = s->provider->token(&s->t, restore_token, s);
 	if (!s->op)
 		act_restore_end(s, "could not ask the provider for the tunnel token");
 }
 
 static void act_send_restart(struct sess *s, const char *token)
 {
-	if (send_tunnel_start(s, token) != 0) {
-		act_restore_end(s, "the device went offline");
-		return;
-	}
-	log_info("session=%s device=%s tunnel.start sent again", s->t.id, s->t.device_id);
+	const char *why = send_agent_start(s, token);
+
+	if (why)
+		act_restore_end(s, why == OFFLINE ? "the device went offline" : why);
 }
 
 /* A session.end job arrived during a restore: drop it (the fetched token creates
@@ -784,7 +851,7 @@ static void act_abandon_restore(struct sess *s, const char *unused)
 	(void)unused;
 	log_info("session=%s ending during a restore of its tunnel", s->t.id);
 	if (s->op) {
-		S.provider->cancel(s->op);
+		s->provider->cancel(s->op);
 		s->op = NULL;
 	}
 	uv_timer_stop(s->timer);
@@ -1051,7 +1118,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 	}
 	if (!seam_status_is(t.status, SEAM_STATUS_ACTIVE) || !hub_online(t.device_id))
 		return;
-	refusal = S.provider->cannot_restore(&t);
+	refusal = provider_for(t.provider)->cannot_restore(&t);
 	if (refusal) {
 		log_warn("session=%s device=%s %s, and cannot be restored: %s", t.id, t.device_id, why,
 		         refusal);
@@ -1064,7 +1131,7 @@ static void restore_begin(const char *tenant_id, const char *id, const char *why
 	machine_run(s, EV_RESTORE, NULL);
 }
 /* tunnel.failed for a session no machine waits for: if it is an active session of
- * this device, its cloudflared died (or could not start again): restore it. */
+ * this device, its tunnel died (cloudflared, or could not start again): restore it. */
 static void failed_unawaited(const char *device_id, const char *sid, const char *why)
 {
 	char ids[RUNNING_MAX][UUID_STR_LEN], tenants[RUNNING_MAX][UUID_STR_LEN];
@@ -1133,7 +1200,7 @@ void session_agent_online(const char *device_id, int online)
 
 /* Compares the tunnels an agent runs with its device's live sessions: a tunnel for a
  * session that is no longer live is stopped; an active session whose tunnel the agent
- * does not run (cloudflared died, or the agent restarted) is restored. The first
+ * does not run (it died, or the agent restarted) is restored. The first
  * heartbeat after welcome makes this the reconnect's reconciliation too. */
 void session_agent_running(const char *device_id, json_object *sessions)
 {
@@ -1172,8 +1239,8 @@ void session_agent_running(const char *device_id, json_object *sessions)
 		}
 		if (!running)
 			restore_begin(tenants[k], active[k],
-			              "is active but the agent does not run its tunnel (cloudflared "
-			              "died or the agent restarted)");
+			              "is active but the agent does not run its tunnel (it died, or "
+			              "the agent restarted)");
 	}
 }
 
@@ -1217,8 +1284,7 @@ void session_sweep(void)
 			snprintf(labels, sizeof(labels), "status=\"%s\"", seam_status_name((enum seam_status)k));
 			metrics_set("kaiden_sessions", labels, (double)counts[k]);
 		}
-	if (S.provider->sweep)
-		S.provider->sweep(NULL, NULL);
+	provider_sweep();
 }
 
 /* ---- set-up --------------------------------------------------------------------------- */
@@ -1238,7 +1304,7 @@ int session_init(void)
 	metrics_describe("kaiden_session_restores_total", METRICS_COUNTER,
 	                 "Restarts of an active session's tunnel the agent no longer ran, by "
 	                 "result");
-	S.provider = provider_start();
+	provider_start();
 	return 0;
 }
 
@@ -1248,10 +1314,9 @@ void session_shutdown(void)
 	 * the recorded step by the next run (jobs.c requeues its own at start). */
 	while (S.all)
 		sess_free(S.all);
+	/* A late hub event (agents are disconnected after this) finds "none" for every
+	 * row: it refuses everything and makes nothing. */
 	provider_stop();
-	/* A late hub event (agents are disconnected after this) finds a provider that
-	 * refuses everything and makes nothing. */
-	S.provider = &tunnel_provider_none;
 }
 
 /* ---- the table, for tests (check_session) ------------------------------------------- */

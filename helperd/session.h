@@ -13,9 +13,10 @@
 #include "proto.h"
 #include "store.h"
 
-/* Chooses the provider (provider.h's provider_start): Cloudflare when the KAIDEN_CF_*
- * settings are complete, else "none" (logged clearly at start-up; every session then
- * fails with a reason saying that no tunnel provider is configured). */
+/* Starts the tunnel providers (provider.h's provider_start: the relay, and Cloudflare
+ * when the KAIDEN_CF_* settings are complete), logging which new sessions get. Each
+ * session then runs with the provider its row names; one whose provider cannot work
+ * here fails with a reason that says which settings to set. */
 int session_init(void) WUR;
 void session_shutdown(void);
 

@@ -1098,6 +1098,19 @@ static void cf_provider_shutdown(void)
 	memset(&P, 0, sizeof(P));
 }
 
+/* tunnel.start {session_id, token}: any agent version runs cloudflared. */
+static const char *cf_agent_start(const struct store_tunnel *t, const char *token,
+                                  int agent_version, enum proto_type *type, json_object *fields)
+{
+	(void)agent_version;
+	if (!token)
+		return "the Cloudflare provider handed over no tunnel token";
+	*type = PROTO_TUNNEL_START;
+	json_object_object_add(fields, "session_id", json_object_new_string(t->id));
+	json_object_object_add(fields, "token", json_object_new_string(token));
+	return NULL;
+}
+
 const struct tunnel_provider tunnel_provider_cf = {
 	.name = "cloudflare",
 	.label = "Cloudflare",
@@ -1110,5 +1123,6 @@ const struct tunnel_provider tunnel_provider_cf = {
 	.token = cf_token,
 	.teardown = cf_teardown,
 	.cancel = cf_cancel_op,
+	.agent_start = cf_agent_start,
 	.sweep = tunnel_cf_sweep,
 };

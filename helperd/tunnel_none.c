@@ -1,15 +1,18 @@
-/* tunnel_none.c: the "none" provider, chosen when no other can work (provider.c). It
- * refuses every session with one sentence that says what to set, and makes nothing,
- * so ending a session has nothing to delete. */
+/* tunnel_none.c: the "none" provider, which runs a session whose own provider cannot
+ * work here (provider.c; today: a Cloudflare session while Cloudflare's settings are
+ * incomplete or it could not start). It refuses every session with one sentence per
+ * provider that says what to set, and makes nothing, so ending a session has nothing
+ * to delete. */
 #include "provider.h"
 
 #include <stdio.h>
 
-static char none_reason[512] = "no tunnel provider is configured";
+static char none_reason[SEAM_PROVIDER__MAX][512];
 
-void tunnel_none_set_reason(const char *reason)
+void tunnel_none_set_reason(enum seam_provider which, const char *reason)
 {
-	snprintf(none_reason, sizeof(none_reason), "%s", reason);
+	if ((unsigned)which < SEAM_PROVIDER__MAX)
+		snprintf(none_reason[which], sizeof(none_reason[which]), "%s", reason);
 }
 
 static void none_missing_settings(char *out, size_t size)
@@ -29,8 +32,9 @@ static void none_shutdown(void)
 
 static const char *none_refuse(const struct store_tunnel *t)
 {
-	(void)t;
-	return none_reason;
+	if ((unsigned)t->provider < SEAM_PROVIDER__MAX && none_reason[t->provider][0])
+		return none_reason[t->provider];
+	return "the session's tunnel provider is not available";
 }
 
 const struct tunnel_provider tunnel_provider_none = {
@@ -41,6 +45,6 @@ const struct tunnel_provider tunnel_provider_none = {
 	.shutdown = none_shutdown,
 	.cannot_provision = none_refuse,
 	.cannot_restore = none_refuse,
-	/* provision, token: never called (both refusals above always answer);
-	 * teardown, sweep: nothing is ever made */
+	/* provision, token, agent_start: never called (both refusals above always
+	 * answer); teardown, sweep: nothing is ever made */
 };

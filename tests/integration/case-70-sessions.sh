@@ -430,15 +430,24 @@ wait_for "the device goes offline" 10 "SELECT status FROM devices WHERE id = '$E
 wait_session "the session is ended after the offline grace" "$SID" ended 45
 cf_empty "nothing leaks after the agent was killed"
 
-# ---- no provider ------------------------------------------------------------------------
+# ---- Cloudflare sessions without Cloudflare settings ------------------------------------
+# kaiden-api still makes Cloudflare sessions (KAIDEN_TUNNEL_PROVIDER=cloudflare); helperd
+# has no Cloudflare settings: it says at start-up that new sessions get a provider that
+# cannot work, and each such session fails naming the settings to set.
 stack_helperd_stop >/dev/null 2>&1
 if stack_helperd_start; then ok "helperd starts without Cloudflare settings"; else bad "helperd starts without Cloudflare settings" "see its log"; fi
-if grep -q 'no tunnel provider' "$STACK_DIR/log/kaiden-helperd.log"; then ok "helperd says no tunnel provider is configured"; else bad "helperd says no tunnel provider is configured" "not in its log"; fi
+if grep 'level=warn.*new sessions get provider=cloudflare (tunnel.provider=cloudflare), which cannot work here' "$STACK_DIR/log/kaiden-helperd.log" |
+	grep -q 'Cloudflare is not configured: set KAIDEN_CF_'; then
+	ok "helperd says Cloudflare is not configured, and that new sessions get it"
+else
+	bad "helperd says Cloudflare is not configured, and that new sessions get it" "not in its log"
+fi
 agent_start "$E2E_DEV" "$E2E_SECRET"
 wait_for "the agent is back online" 10 "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
-new_session "open a session without a provider"
+new_session "open a Cloudflare session without Cloudflare settings"
 wait_session "it fails" "$SID" failed 20
-expect "with a reason that names the missing settings" 200 '.error | test("no tunnel provider")' '.error | test("KAIDEN_CF_")'
+expect "with a reason that names the missing settings" 200 '.provider == "cloudflare"' \
+	'.error | test("^Cloudflare is not configured: set KAIDEN_CF_")' '.error | test("KAIDEN_TUNNEL_PROVIDER=relay")'
 agent_stop TERM
 no_cloudflared "no cloudflared is left at the end"
 

@@ -1,8 +1,9 @@
-/* check_session.c: the session machine (helperd/session.c + tunnel_cf.c + cf.c + http.c)
- * against the fake Cloudflare API (a child process) and a migrated database, with small
- * stand-ins for its collaborators (mosquitto style): hub_send / hub_online (an agent
- * that answers tunnel.ready, tunnel.failed or nothing, and attaches a connector to the
- * fake tunnel while it "runs"), jobs_finish / jobs_kick (recorded, and written with
+/* check_session.c: the session machine (helperd/session.c + provider.c + tunnel_cf.c +
+ * tunnel_relay.c + cf.c + http.c) against the fake Cloudflare API (a child process) and a
+ * migrated database, with small stand-ins for its collaborators (mosquitto style):
+ * hub_send / hub_online / hub_version (an agent of a given protocol version that answers
+ * tunnel.start and relay.start with tunnel.ready, tunnel.failed or nothing, and attaches
+ * a connector to the fake tunnel while it "runs"), jobs_finish / jobs_kick (recorded, and written with
  * store_job_finish so the jobs table tells the truth), metrics (no-ops, but restores
  * are counted).
  *
@@ -26,6 +27,7 @@
 #include "store_tunnel.h"
 #include "testdb.h"
 #include "provider.h"
+#include "tunnel_choice.h"
 
 #define DOMAIN "help.example.com" /* not cloudflare.domain's example default */
 
@@ -107,9 +109,12 @@ enum agent_mode { AGENT_READY, AGENT_FAILS, AGENT_SILENT };
 
 static struct {
 	int online;
+	int version;           /* the protocol version its hello said */
 	char device[UUID_STR_LEN];
 	enum agent_mode mode;
-	int starts, stops;
+	int starts, stops;     /* tunnel.start, tunnel.stop */
+	int relay_starts;      /* relay.start */
+	int ssh_port, web_port; /* the last relay.start's */
 	char last_token[4096];
 	char outbox[8][256];   /* messages to deliver to session_agent_message */
 	int nout;
@@ -162,6 +167,11 @@ int hub_online(const char *device_id)
 	return H.online && strcmp(device_id, H.device) == 0;
 }
 
+int hub_version(const char *device_id)
+{
+	return hub_online(device_id) ? H.version : 0;
+}
+
 int hub_send(const char *device_id, enum proto_type type, json_object *fields)
 {
 	const char *sid = jsonx_str(fields, "session_id");
@@ -177,6 +187,16 @@ int hub_send(const char *device_id, enum proto_type type, json_object *fields)
 		ck_assert_ptr_nonnull(token);
 		snprintf(H.last_token, sizeof(H.last_token), "%s", token);
 		H.starts++;
+	} else if (type == PROTO_RELAY_START) {
+		json_object *v;
+		/* relay.* only to an agent that speaks it */
+		ck_assert_int_ge(H.version, 2);
+		ck_assert_ptr_null(jsonx_str(fields, "token"));
+		ck_assert(json_object_object_get_ex(fields, "ssh_port", &v));
+		H.ssh_port = json_object_get_int(v);
+		ck_assert(json_object_object_get_ex(fields, "web_port", &v));
+		H.web_port = json_object_get_int(v);
+		H.relay_starts++;
 	} else {
 		ck_assert_int_eq(type, PROTO_TUNNEL_STOP);
 		H.stops++;
@@ -190,6 +210,10 @@ int hub_send(const char *device_id, enum proto_type type, json_object *fields)
 		post("tunnel.ready", sid, NULL);
 	} else if (type == PROTO_TUNNEL_START && H.mode == AGENT_FAILS) {
 		post("tunnel.failed", sid, "cloudflared exited: Provided Tunnel token is not valid.");
+	} else if (type == PROTO_RELAY_START && H.mode == AGENT_READY) {
+		post("tunnel.ready", sid, NULL);
+	} else if (type == PROTO_RELAY_START && H.mode == AGENT_FAILS) {
+		post("tunnel.failed", sid, "port 2222 is not in agent.relay_ports");
 	} else if (type == PROTO_TUNNEL_STOP) {
 		struct store_tunnel t;
 		if (store_tunnel_load(T_db, DEFAULT_TENANT_ID, sid, &t) == STORE_OK &&
@@ -260,8 +284,9 @@ static void common_setup(int cloudflare)
 	json_object_put(d);
 	snprintf(H.device, sizeof(H.device), "%s", DEV);
 	H.online = 1;
+	H.version = PROTO_VERSION;
 	H.mode = AGENT_READY;
-	H.starts = H.stops = H.nout = 0;
+	H.starts = H.stops = H.nout = H.relay_starts = H.ssh_port = H.web_port = 0;
 	R_ok = R_failed = 0;
 	if (cloudflare) {
 		configure_cloudflare();
@@ -301,14 +326,29 @@ static void teardown(void)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static void new_session(char id[UUID_STR_LEN])
+/* A session row made with provider (what kaiden-api's tunnel_choice() wrote), on the
+ * given ports (0: the defaults). */
+static void new_session_with(char id[UUID_STR_LEN], enum seam_provider provider, int ssh_port,
+                             int web_port)
 {
-	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, 0, 0, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, ssh_port, web_port, NULL,
+		                       provider };
 	json_object *o = NULL;
 
 	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
 	snprintf(id, UUID_STR_LEN, "%s", jsonx_str(o, "id"));
+	ck_assert_str_eq(jsonx_str(o, "provider"), seam_provider_name(provider));
 	json_object_put(o);
+}
+
+static void new_session(char id[UUID_STR_LEN])
+{
+	new_session_with(id, SEAM_PROVIDER_CLOUDFLARE, 0, 0);
+}
+
+static void new_relay_session(char id[UUID_STR_LEN])
+{
+	new_session_with(id, SEAM_PROVIDER_RELAY, 2222, 6080);
 }
 
 /* Claims the due jobs and hands them to the machine; the job ids into ids (may be
@@ -865,6 +905,9 @@ START_TEST(test_access_engineer_email)
 }
 END_TEST
 
+/* Cloudflare unconfigured: a session made for Cloudflare (tunnel.provider=cloudflare
+ * when it was made, or kaiden-api had the settings) fails naming the settings to set;
+ * nothing is asked of Cloudflare. */
 START_TEST(test_none_provider)
 {
 	char id[UUID_STR_LEN], id2[UUID_STR_LEN], job[UUID_STR_LEN], *v;
@@ -876,10 +919,11 @@ START_TEST(test_none_provider)
 	ck_assert_str_eq(wait_job(job)->state, "failed");
 	assert_status(id, "failed");
 	v = session_col(id, "error");
-	ck_assert_msg(strncmp(v, "no tunnel provider is configured: set KAIDEN_CF_API_TOKEN, ",
-	                      strlen("no tunnel provider is configured: set KAIDEN_CF_API_TOKEN, ")) ==
+	ck_assert_msg(strncmp(v, "Cloudflare is not configured: set KAIDEN_CF_API_TOKEN, ",
+	                      strlen("Cloudflare is not configured: set KAIDEN_CF_API_TOKEN, ")) ==
 	                      0,
 	              "error: %s", v);
+	ck_assert_msg(strstr(v, "KAIDEN_TUNNEL_PROVIDER=relay"), "error: %s", v);
 	free(v);
 
 	/* A session ended before its start ran: just ended. */
@@ -917,7 +961,8 @@ START_TEST(test_domain_example_is_not_set)
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "failed");
 	v = session_col(id, "error");
-	ck_assert_msg(strcmp(v, "no tunnel provider is configured: set KAIDEN_CF_DOMAIN") == 0,
+	ck_assert_msg(strcmp(v, "Cloudflare is not configured: set KAIDEN_CF_DOMAIN (or set "
+	                        "KAIDEN_TUNNEL_PROVIDER=relay to use the built-in relay)") == 0,
 	              "error: %s", v);
 	free(v);
 	ck_assert_int_eq(F_api_calls(), 0);
@@ -1366,6 +1411,353 @@ START_TEST(test_none_restore_sweep_end)
 }
 END_TEST
 
+
+/* ---- the relay ------------------------------------------------------------------------ */
+
+/* The relay provider on its own: provision and token complete with no token and no
+ * call, never before the call returned (provider.h), on the next loop turn; a cancelled
+ * one never calls back. */
+static int RP_calls, RP_rc = -1;
+static const char *RP_token = "unset";
+
+static void relay_done(void *arg, const struct tunnel_result *res)
+{
+	(void)arg;
+	RP_calls++;
+	RP_rc = res->rc;
+	RP_token = res->token;
+}
+
+START_TEST(test_relay_provider_async)
+{
+	const struct tunnel_provider *p = &tunnel_provider_relay;
+	struct store_tunnel t;
+	struct tunnel_op *op;
+	char missing[64] = "x";
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "probe");
+	t.provider = SEAM_PROVIDER_RELAY;
+	p->missing_settings(missing, sizeof(missing));
+	ck_assert_str_eq(missing, "");
+	ck_assert_ptr_null(p->cannot_provision(&t));
+	ck_assert_ptr_null(p->cannot_restore(&t));
+	ck_assert_ptr_null(p->teardown);
+	ck_assert_ptr_null(p->sweep);
+	ck_assert_ptr_eq(provider_for(SEAM_PROVIDER_RELAY), p);
+	RP_calls = 0;
+	ck_assert_ptr_nonnull(p->provision(&t, relay_done, NULL));
+	ck_assert_int_eq(RP_calls, 0); /* not before the call returned */
+	uv_run(&L, UV_RUN_ONCE);
+	ck_assert_int_eq(RP_calls, 1);
+	ck_assert_int_eq(RP_rc, TUNNEL_OK);
+	ck_assert_ptr_null(RP_token);
+	ck_assert_ptr_nonnull(p->token(&t, relay_done, NULL));
+	ck_assert_int_eq(RP_calls, 1);
+	uv_run(&L, UV_RUN_ONCE);
+	ck_assert_int_eq(RP_calls, 2);
+	op = p->provision(&t, relay_done, NULL);
+	ck_assert_ptr_nonnull(op);
+	p->cancel(op);
+	uv_run(&L, UV_RUN_NOWAIT);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_int_eq(RP_calls, 2);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+/* The relay's agent command: relay.start with the row's ports and no token; refused
+ * (with a sentence to act on) for an agent that speaks protocol 1; Cloudflare's is
+ * tunnel.start with the token, for any agent. */
+START_TEST(test_relay_agent_start)
+{
+	struct store_tunnel t;
+	enum proto_type type = PROTO__MAX;
+	json_object *fields = json_object_new_object(), *v;
+	const char *why;
+	char *text;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "0190a4c2-0000-7000-8000-000000000001");
+	t.provider = SEAM_PROVIDER_RELAY;
+	t.ssh_port = 2222;
+	t.web_port = 6080;
+	why = tunnel_provider_relay.agent_start(&t, NULL, 1, &type, fields);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "too old for relay sessions"));
+	ck_assert_ptr_nonnull(strstr(why, "update kaiden-agent"));
+	ck_assert_int_eq(json_object_object_length(fields), 0);
+	ck_assert_int_eq(type, PROTO__MAX);
+	ck_assert_ptr_null(tunnel_provider_relay.agent_start(&t, NULL, 2, &type, fields));
+	ck_assert_int_eq(type, PROTO_RELAY_START);
+	ck_assert_str_eq(jsonx_str(fields, "session_id"), t.id);
+	ck_assert(json_object_object_get_ex(fields, "ssh_port", &v));
+	ck_assert_int_eq(json_object_get_int(v), 2222);
+	ck_assert(json_object_object_get_ex(fields, "web_port", &v));
+	ck_assert_int_eq(json_object_get_int(v), 6080);
+	ck_assert_int_eq(json_object_object_length(fields), 3);
+	text = proto_build(type, json_object_get(fields)); /* one the agent accepts */
+	ck_assert_ptr_nonnull(text);
+	free(text);
+	json_object_put(fields);
+
+	fields = json_object_new_object();
+	t.provider = SEAM_PROVIDER_CLOUDFLARE;
+	ck_assert_ptr_null(tunnel_provider_cf.agent_start(&t, "tok", 1, &type, fields));
+	ck_assert_int_eq(type, PROTO_TUNNEL_START);
+	ck_assert_str_eq(jsonx_str(fields, "token"), "tok");
+	ck_assert_ptr_null(jsonx_str(fields, "ssh_port"));
+	json_object_put(fields);
+}
+END_TEST
+
+/* A relay session: pending -> active as soon as the agent accepts it (relay.start with
+ * the row's ports, tunnel.ready), with no Cloudflare call, no step of Cloudflare's and
+ * no object id on the row, in well under a second; the end sends tunnel.stop and calls
+ * nothing. */
+START_TEST(test_relay_start_end)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	int64_t t0, elapsed;
+	const char *p[1];
+
+	new_relay_session(id);
+	t0 = ids_now_ms();
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	elapsed = ids_now_ms() - t0;
+	assert_active_row(id);
+	/* the stand-in agent answers after 10 ms; the rest is the machine and the row */
+	ck_assert_msg(elapsed < 500, "active after %lld ms", (long long)elapsed);
+	ck_assert_int_eq(H.relay_starts, 1);
+	ck_assert_int_eq(H.starts, 0);
+	ck_assert_int_eq(H.ssh_port, 2222);
+	ck_assert_int_eq(H.web_port, 6080);
+	p[0] = id;
+	ck_assert_int_eq(T_count(T_db,
+	                         "SELECT count(*) FROM sessions WHERE id = $1 AND provider = 'relay' "
+	                         "AND tunnel_id IS NULL AND access_web_app_id IS NULL AND "
+	                         "dns_web_record_id IS NULL AND public_url IS NULL AND error IS NULL",
+	                         1, p),
+	                 1);
+	end_session(id);
+	ck_assert_int_eq(H.stops, 1);
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "ended");
+	free(v);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+/* A relay session on a device whose agent speaks protocol 1: it fails at once with a
+ * reason a person can act on; the agent is sent nothing (not relay.start, which it
+ * would refuse, nor tunnel.stop). */
+START_TEST(test_relay_old_agent)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+
+	H.version = 1;
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "the agent on this device is too old for relay sessions; update "
+	                    "kaiden-agent (relay sessions need agent protocol version 2)");
+	free(v);
+	ck_assert_str_eq(finished_of(job)->error, "the agent on this device is too old for relay "
+	                                          "sessions; update kaiden-agent (relay sessions "
+	                                          "need agent protocol version 2)");
+	ck_assert_int_eq(H.relay_starts + H.starts + H.stops, 0);
+	/* The same device's Cloudflare sessions still work with that agent. */
+	{
+		char cf[UUID_STR_LEN];
+		start_active(cf, job);
+		end_session(cf);
+	}
+}
+END_TEST
+
+/* The agent refuses relay.start (tunnel.failed), or stays silent: failed, as with
+ * Cloudflare; a silent one is sent tunnel.stop. */
+START_TEST(test_relay_agent_refuses)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+
+	H.mode = AGENT_FAILS;
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "the agent could not start the tunnel: port 2222 is not in "
+	                    "agent.relay_ports");
+	free(v);
+	ck_assert_int_eq(H.stops, 0);
+
+	H.mode = AGENT_SILENT;
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_ptr_nonnull(strstr(v, "did not report the tunnel ready within 2 s"));
+	free(v);
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+/* DELETE before the relay's provision came back: ended, relay.start never sent. */
+START_TEST(test_relay_end_while_starting)
+{
+	char id[UUID_STR_LEN], jobs[2][UUID_STR_LEN];
+	json_object *o = NULL;
+	int changed = 0;
+
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(jobs, 1), 1); /* provision under way: it returns next turn */
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
+	json_object_put(o);
+	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
+	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
+	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
+	assert_status(id, "ended");
+	ck_assert_int_eq(H.relay_starts + H.stops, 0);
+}
+END_TEST
+
+/* An active relay session the agent no longer lists (it restarted): relay.start again,
+ * the session stays active; with an agent now speaking protocol 1 the restore fails,
+ * logged and counted, and the session stays active. */
+START_TEST(test_relay_restore)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+	json_object *none = json_object_new_array();
+
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	session_agent_running(DEV, none);
+	wait_restores(1);
+	ck_assert_int_eq(R_ok, 1);
+	ck_assert_int_eq(H.relay_starts, 2);
+	ck_assert_int_eq(H.ssh_port, 2222);
+	assert_active_row(id);
+
+	{
+		char id2[UUID_STR_LEN];
+		new_relay_session(id2);
+		ck_assert_int_eq(run_jobs(&job, 1), 1);
+		ck_assert_str_eq(wait_job(job)->state, "done");
+		H.version = 1;
+		session_agent_running(DEV, none); /* id: rate-limited; id2: agent too old */
+		wait_restores(2);
+		ck_assert_int_eq(R_failed, 1);
+		ck_assert_int_eq(H.relay_starts, 3);
+		assert_active_row(id2);
+		end_session(id2);
+	}
+	end_session(id);
+	ck_assert_int_eq(H.starts, 0);
+	ck_assert_int_eq(F_api_calls(), 0);
+	json_object_put(none);
+}
+END_TEST
+
+/* Each row runs with its own provider, whatever tunnel.provider says now: with the
+ * setting at relay, a Cloudflare session still gets its tunnel (and a relay one its
+ * relay.start), side by side on one device. */
+START_TEST(test_rows_keep_their_provider)
+{
+	char cf[UUID_STR_LEN], relay[UUID_STR_LEN], job[UUID_STR_LEN];
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	set("tunnel.provider", "relay");
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_ptr_eq(provider_for(SEAM_PROVIDER_CLOUDFLARE), &tunnel_provider_cf);
+	ck_assert_ptr_eq(provider_for(SEAM_PROVIDER_RELAY), &tunnel_provider_relay);
+	start_active(cf, job);
+	ck_assert_int_eq(H.starts, 1);
+	ck_assert_int_eq(F_api_calls(), 6);
+	new_relay_session(relay);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_active_row(relay);
+	ck_assert_int_eq(H.relay_starts, 1);
+	ck_assert_int_eq(F_api_calls(), 6);
+	end_session(relay);
+	ck_assert_int_eq(F_api_calls(), 6);
+	end_session(cf);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* Cloudflare unconfigured (make run's default): a relay session works; a Cloudflare
+ * one beside it fails naming the settings (test_none_provider). */
+START_TEST(test_relay_without_cloudflare)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+
+	ck_assert_ptr_eq(provider_for(SEAM_PROVIDER_CLOUDFLARE), &tunnel_provider_none);
+	ck_assert_int_eq(tunnel_choice(), SEAM_PROVIDER_RELAY);
+	new_relay_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_active_row(id);
+	ck_assert_int_eq(H.relay_starts, 1);
+	end_session(id);
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(F_api_calls(), 0);
+}
+END_TEST
+
+/* Runs session_init (after a shutdown) with stderr (the log, at info) caught into log. */
+static void init_logged(char *log, size_t size)
+{
+	char path[] = "/tmp/kaiden-provider-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(saved, 0);
+	unlink(path);
+	log_init("check", LOG_LVL_INFO);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	log_init("check", LOG_LVL_WARN);
+	close(saved);
+	n = pread(fd, log, size - 1, 0);
+	close(fd);
+	log[n > 0 ? n : 0] = '\0';
+}
+
+/* The start-up log says which providers can work and which new sessions get: the relay
+ * with Cloudflare unconfigured (auto); a warning naming the settings when the setting
+ * asks for Cloudflare, which cannot work. */
+START_TEST(test_start_up_log)
+{
+	char log[8192];
+
+	init_logged(log, sizeof(log));
+	ck_assert_msg(strstr(log, "tunnel provider=relay ready"), "%s", log);
+	ck_assert_msg(strstr(log, "tunnel provider=cloudflare unavailable: Cloudflare is not "
+	                          "configured: set KAIDEN_CF_API_TOKEN"), "%s", log);
+	ck_assert_msg(strstr(log, "level=info prog=check msg=\"tunnel new sessions get "
+	                          "provider=relay (tunnel.provider=auto)\""), "%s", log);
+
+	set("tunnel.provider", "cloudflare");
+	init_logged(log, sizeof(log));
+	ck_assert_msg(strstr(log, "level=warn prog=check msg=\"tunnel new sessions get "
+	                          "provider=cloudflare (tunnel.provider=cloudflare), which cannot "
+	                          "work here (every new session will fail): Cloudflare is not "
+	                          "configured: set KAIDEN_CF_API_TOKEN"), "%s", log);
+}
+END_TEST
+
 /* ---- the machine's table ------------------------------------------------------------ */
 
 /* The phase or event called name (names: session_machine_phase_name or _event_name). */
@@ -1529,6 +1921,16 @@ int main(void)
 	tcase_add_test(sq, test_end_during_restore);
 	tcase_add_test(sq, test_offline_during_restore);
 	T_ADD(sq, pg, test_sweep);
+	T_ADD(sq, pg, test_relay_start_end);
+	tcase_add_test(sq, test_relay_provider_async);
+	tcase_add_test(sq, test_relay_agent_start);
+	tcase_add_test(sq, test_relay_old_agent);
+	tcase_add_test(sq, test_relay_agent_refuses);
+	tcase_add_test(sq, test_relay_end_while_starting);
+	tcase_add_test(sq, test_relay_restore);
+	tcase_add_test(sq, test_rows_keep_their_provider);
+	tcase_add_test(none, test_relay_without_cloudflare);
+	tcase_add_test(none, test_start_up_log);
 	tcase_add_test(none, test_none_provider);
 	tcase_add_test(none, test_domain_example_is_not_set);
 	tcase_add_test(none, test_none_restore_sweep_end);
