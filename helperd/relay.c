@@ -116,11 +116,14 @@ static void stream_finish(struct relay_stream *s)
 	relay_account_gauges();
 }
 
-/* Reads side `id` or not, as the stream's state and the pipe it feeds say. */
+/* Reads side `id` or not, as the stream's state and the pipe it feeds say. A side being
+ * closed is read again: its answer to our close frame must get in (what else it sends
+ * is dropped). */
 static void rx_update(struct relay_stream *s, enum relay_side_id id)
 {
 	struct relay_side *src = &s->side[id];
-	int want = s->state == RELAY_PIPING && !s->side[!id].out.paused && !src->close_code;
+	int want = src->close_code ||
+	           (s->state == RELAY_PIPING && !s->side[!id].out.paused);
 
 	if (!src->wsi || want == !src->rx_off)
 		return;
@@ -163,6 +166,7 @@ static void side_close(struct relay_stream *s, enum relay_side_id id, int code,
 	}
 	lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, now ? CLOSE_GRACE_S : FLUSH_GRACE_S);
 	lws_callback_on_writable(d->wsi);
+	rx_update(s, id);
 }
 
 void relay_stream_close(struct relay_stream *s, int code, const char *why)
@@ -356,6 +360,8 @@ static void closed(struct relay_conn *conn)
 	o = &s->side[!id];
 	d->wsi = NULL;
 	relay_all.sockets--;
+	log_debug("stream=%s %s socket closed (peer code %u)", s->id,
+	          id == RELAY_ENGINEER ? "engineer" : "agent", d->peer_code);
 	relay_pipe_clear(&d->out);
 	if (id == RELAY_ENGINEER && !s->end_code)
 		s->end_code = d->peer_code ? d->peer_code : LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
