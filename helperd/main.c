@@ -35,7 +35,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgwatch.h"
-#include "relay.h"
+#include "relay_server.h"
 #include "secret.h"
 #include "session.h"
 #include "store.h"
@@ -59,13 +59,13 @@ static int64_t stop_started_ms;
 static void agent_online(const char *device_id, int online)
 {
 	session_agent_online(device_id, online);
-	relay_agent_online(device_id, online);
+	relay_server_agent_online(device_id, online);
 }
 
 static void agent_message(const char *device_id, const struct proto_msg *msg)
 {
 	if (msg->type == PROTO_RELAY_FAILED)
-		relay_agent_message(device_id, msg);
+		relay_server_agent_message(device_id, msg);
 	else
 		session_agent_message(device_id, msg);
 }
@@ -198,10 +198,10 @@ static int lws_start(void)
 
 	memset(&info, 0, sizeof(info));
 	/* The relay's engineer endpoint first: lws gives an upgrade without a subprotocol
-	 * to protocols[0], and its callback sees every upgrade request first (relay.h).
+	 * to protocols[0], and its callback sees every upgrade request first (relay_server.h).
 	 * protocols[3] stays zeroed: the end of the list. */
-	protocols[0] = relay_protocol_connect;
-	protocols[1] = relay_protocol_stream;
+	protocols[0] = relay_server_protocol_connect;
+	protocols[1] = relay_server_protocol_stream;
 	protocols[2] = hub_protocol;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -276,7 +276,7 @@ static void close_our_handles(void)
 static void finish_shutdown(void)
 {
 	jobs_shutdown();
-	relay_shutdown();
+	relay_server_shutdown();
 	session_shutdown();
 	sweep_shutdown();
 	pgwatch_shutdown();
@@ -294,7 +294,7 @@ static void on_stop_timer(uv_timer_t *t)
 {
 	(void)t;
 	/* Close frames had their chance: go on when they are all gone or the grace ran out. */
-	if (hub_connections() + relay_connections() > 0 &&
+	if (hub_connections() + relay_server_connections() > 0 &&
 	    ids_now_ms() - stop_started_ms < SHUTDOWN_GRACE_MS)
 		return;
 	uv_timer_stop(&stop_timer);
@@ -311,7 +311,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	helperd.stopping = 1;
 	log_info("worker=%s signal %d: stopping (%d agents connected, %d jobs running)",
 	         helperd.instance, signum, hub_count(), jobs_running());
-	relay_shutdown();
+	relay_server_shutdown();
 	hub_shutdown();
 	stop_started_ms = ids_now_ms();
 	uv_timer_init(&loop, &stop_timer);
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
+	    relay_server_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

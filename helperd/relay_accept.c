@@ -226,7 +226,7 @@ static int accept_connect(struct lws *wsi, const char *session_id, char *auth,
 	if (version < 2)
 		return refuse(wsi, what, 409, "agent_outdated", NULL,
 		              "the machine's kaiden-agent is too old for the relay: update it");
-	if (relay_session_count(session.id) >= relay_all.session_max) {
+	if (relay_session_streams(session.id) >= relay_all.session_max) {
 		snprintf(message, sizeof(message),
 		         "this session has its maximum of %ld relay streams open",
 		         relay_all.session_max);

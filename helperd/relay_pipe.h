@@ -1,6 +1,6 @@
 /* relay_pipe.h: one direction of a relay stream: the bytes read from one socket and not
  * yet written to the other, and whether its source must stop being read (pure: no lws;
- * relay.c turns the answers into lws_rx_flow_control calls).
+ * relay_server.c turns the answers into lws_rx_flow_control calls).
  *
  * The bound (RELAY_PIPE_BOUND, 256 KiB): a push that brings the queue to the bound or
  * beyond says "pause the source"; from then on nothing more arrives from it but what lws

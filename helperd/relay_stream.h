@@ -1,7 +1,7 @@
 /* relay_stream.h: the relay's insides, shared by its files (not for other modules:
- * they use relay.h).
+ * they use relay_server.h).
  *
- *   relay.c          the lws protocols: accept -> stream, pairing, piping, closing
+ *   relay_server.c   the lws protocols: accept -> stream, pairing, piping, closing
  *   relay_accept.c   the checks before an upgrade, and the HTTP refusals
  *   relay_watch.c    the timer: pairing and idle timeouts, the sessions' and
  *                    credentials' standing, the periodic byte count
@@ -85,7 +85,7 @@ struct relay_pending {
 	struct relay_stream *stream; /* a data socket's stream */
 };
 
-/* ---- relay.c -------------------------------------------------------------------- */
+/* ---- relay_server.c ------------------------------------------------------------- */
 
 /* The streams (a list), how many there are, and the settings read at init. */
 struct relay_streams {
@@ -100,7 +100,7 @@ extern struct relay_streams relay_all;
 /* The stream with this id that waits for its data socket, or NULL. */
 struct relay_stream *relay_stream_opening(const char *stream_id);
 /* Streams of a session that count against relay.session_streams. */
-int relay_session_count(const char *session_id);
+int relay_session_streams(const char *session_id);
 /* Ends the stream: both sockets get code and why at once (queued bytes dropped). */
 void relay_stream_close(struct relay_stream *s, int code, const char *why);
 

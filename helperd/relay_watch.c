@@ -9,7 +9,7 @@
  *     user no longer allowed: 4055). A database that does not answer ends nothing
  *     (logged); the next tick asks again;
  *   - every BYTES_EVERY_MS, the bytes carried so far go to the session rows.
- * The device going offline (4052) and helperd stopping (4054) are events (relay.c). */
+ * The device going offline (4052) and helperd stopping (4054) are events (relay_server.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
-/* relay.h: the built-in relay (agent/PROTOCOL.md, "The relay" and "Engineer side").
+/* relay_server.h: helperd's side of the built-in relay (agent/PROTOCOL.md, "The relay"
+ * and "Engineer side"; agent/relay.h is the agent's).
  *
  * Two WebSocket endpoints on helperd's listener:
  *   GET /api/v1/ws/connect/{session_id}?target=ssh|web   the engineer (kaiden-connect),
@@ -12,39 +13,39 @@
  * 256 KiB queued per direction. The stream ends with the close codes of proto.h's enum
  * relay_close; its bytes go to the session row, the audit log and /metrics.
  *
- * Put relay_protocol_connect FIRST in the context's protocol list: lws gives a request
+ * Put relay_server_protocol_connect FIRST in the context's protocol list: lws gives a request
  * without a subprotocol to protocols[0], and it sees every upgrade request first
  * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE), letting the agents' path through to the hub. */
-#ifndef KAIDEN_RELAY_H
-#define KAIDEN_RELAY_H
+#ifndef KAIDEN_RELAY_SERVER_H
+#define KAIDEN_RELAY_SERVER_H
 
 #include "compat.h"
 #include "proto.h"
 
 struct lws_protocols;
 
-extern const struct lws_protocols relay_protocol_connect;
-extern const struct lws_protocols relay_protocol_stream;
+extern const struct lws_protocols relay_server_protocol_connect;
+extern const struct lws_protocols relay_server_protocol_stream;
 
 /* Reads relay.idle_timeout, relay.session_streams, relay.max_streams; starts the
  * watch timer. */
-int relay_init(void) WUR;
+int relay_server_init(void) WUR;
 /* helperd is stopping: every stream closes with 4054 (both sockets); new requests get
  * 503. */
-void relay_shutdown(void);
+void relay_server_shutdown(void);
 /* Relay sockets still open (shutdown waits for their close frames). */
-int relay_connections(void);
+int relay_server_connections(void);
 /* Streams here. */
-int relay_count(void);
+int relay_server_count(void);
 
 /* Hub events. The device's agent went away (online 0): its streams close with 4052. */
-void relay_agent_online(const char *device_id, int online);
+void relay_server_agent_online(const char *device_id, int online);
 /* A relay.failed from the device's agent (msg borrowed): the engineer's socket closes
  * with 4050 and the agent's reason. Other types are ignored. */
-void relay_agent_message(const char *device_id, const struct proto_msg *msg);
+void relay_server_agent_message(const char *device_id, const struct proto_msg *msg);
 
 /* The session ended (or is ending): its streams close with 4051 at once. The session
  * machine may call it; the watch finds it within a second anyway. */
-void relay_session_end(const char *session_id);
+void relay_server_session_end(const char *session_id);
 
 #endif

@@ -1,6 +1,6 @@
-/* relay.c: the relay's lws protocols (relay.h): an accepted socket becomes a stream or
- * is paired with one, bytes are piped both ways, and the stream ends (relay_stream.h
- * has the diagram).
+/* relay_server.c: the relay's lws protocols (relay_server.h): an accepted socket
+ * becomes a stream or is paired with one, bytes are piped both ways, and the stream
+ * ends (relay_stream.h has the diagram).
  *
  * Every upgrade request reaches this file's callback first, as protocols[0]
  * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE): relay_accept.c checks it and either answers an
@@ -13,7 +13,7 @@
  * switched with lws_rx_flow_control, following the pipes (relay_pipe.h): the engineer
  * is not read until the stream is paired, a source whose pipe is full is not read until
  * it drains below half, and nothing is read once the stream is closing. */
-#include "relay.h"
+#include "relay_server.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -53,7 +53,7 @@ struct relay_stream *relay_stream_opening(const char *stream_id)
 	return NULL;
 }
 
-int relay_session_count(const char *session_id)
+int relay_session_streams(const char *session_id)
 {
 	int n = 0;
 
@@ -62,12 +62,12 @@ int relay_session_count(const char *session_id)
 	return n;
 }
 
-int relay_connections(void)
+int relay_server_connections(void)
 {
 	return relay_all.sockets;
 }
 
-int relay_count(void)
+int relay_server_count(void)
 {
 	return relay_all.count;
 }
@@ -430,7 +430,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 }
 
-const struct lws_protocols relay_protocol_connect = {
+const struct lws_protocols relay_server_protocol_connect = {
 	.name = "kaiden-connect",
 	.callback = callback,
 	.per_session_data_size = sizeof(struct relay_conn),
@@ -438,7 +438,7 @@ const struct lws_protocols relay_protocol_connect = {
 	.tx_packet_size = RX_BUFFER,
 };
 
-const struct lws_protocols relay_protocol_stream = {
+const struct lws_protocols relay_server_protocol_stream = {
 	.name = "kaiden-stream",
 	.callback = callback,
 	.per_session_data_size = sizeof(struct relay_conn),
@@ -448,7 +448,7 @@ const struct lws_protocols relay_protocol_stream = {
 
 /* ---- interface ----------------------------------------------------------------------- */
 
-int relay_init(void)
+int relay_server_init(void)
 {
 	memset(&relay_all, 0, sizeof(relay_all));
 	relay_all.idle_ms = cfg_int(CFG_RELAY_IDLE_TIMEOUT) * 1000;
@@ -461,7 +461,7 @@ int relay_init(void)
 	return 0;
 }
 
-void relay_shutdown(void)
+void relay_server_shutdown(void)
 {
 	if (!relay_all.initialised)
 		return;
@@ -473,7 +473,7 @@ void relay_shutdown(void)
 	}
 }
 
-void relay_agent_online(const char *device_id, int online)
+void relay_server_agent_online(const char *device_id, int online)
 {
 	if (online || !device_id)
 		return;
@@ -482,7 +482,7 @@ void relay_agent_online(const char *device_id, int online)
 			relay_stream_close(s, RELAY_CLOSE_OFFLINE, "the agent went offline");
 }
 
-void relay_agent_message(const char *device_id, const struct proto_msg *msg)
+void relay_server_agent_message(const char *device_id, const struct proto_msg *msg)
 {
 	const char *stream_id, *reason;
 	struct relay_stream *s;
@@ -507,7 +507,7 @@ void relay_agent_message(const char *device_id, const struct proto_msg *msg)
 	relay_stream_close(s, RELAY_CLOSE_REFUSED, reason ? reason : "the agent could not open it");
 }
 
-void relay_session_end(const char *session_id)
+void relay_server_session_end(const char *session_id)
 {
 	if (!session_id)
 		return;
