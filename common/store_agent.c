@@ -92,25 +92,6 @@ int store_agent_online(struct db *db, const char *tenant_id, const char *device_
 	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
 }
 
-/* The ids as one parameter: {a,b} (PostgreSQL array) or ["a","b"] (JSON). Ids must be
- * canonical UUIDs: they are checked, so nothing else reaches the literal. */
-static int id_list(struct db *db, const char *const *ids, int n, struct buf *out)
-{
-	int pg = db_kind(db) == DB_POSTGRES;
-
-	if (buf_puts(out, pg ? "{" : "[") != 0)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		if (!ids_is_uuid(ids[i])) {
-			log_error("presence batch: an id is not a UUID (refused)");
-			return -1;
-		}
-		if (buf_printf(out, pg ? "%s%s" : "%s\"%s\"", i ? "," : "", ids[i]) != 0)
-			return -1;
-	}
-	return buf_puts(out, pg ? "}" : "]");
-}
-
 /* Runs sql_pg or sql_sqlite once per BATCH_MAX ids with params ($1 = the id list,
  * then extra[0..nextra)), adding up the changed rows. */
 static int run_batched(struct db *db, const char *sql_pg, const char *sql_sqlite,
@@ -130,7 +111,7 @@ static int run_batched(struct db *db, const char *sql_pg, const char *sql_sqlite
 	for (int off = 0; off < n; off += BATCH_MAX) {
 		int k = n - off < BATCH_MAX ? n - off : BATCH_MAX;
 		buf_reset(&list);
-		if (id_list(db, ids + off, k, &list) != 0) {
+		if (store_row_id_list(db, ids + off, k, &list) != 0) {
 			rc = STORE_ERR;
 			goto out;
 		}
@@ -219,7 +200,7 @@ int store_agent_standing(struct db *db, const char *const *device_ids, int n,
 		int k = n - off < BATCH_MAX ? n - off : BATCH_MAX;
 		const char *params[1];
 		buf_reset(&list);
-		if (id_list(db, device_ids + off, k, &list) != 0) {
+		if (store_row_id_list(db, device_ids + off, k, &list) != 0) {
 			rc = STORE_ERR;
 			goto out;
 		}

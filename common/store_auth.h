@@ -180,6 +180,9 @@ int store_user_token_revoke(struct db *db, const char *user_id, const char *toke
  * (role, tenant, suspension); STORE_NOT_FOUND for malformed, unknown, revoked, expired,
  * or a disabled/deleted user. Updates last_used_at at most once a minute. */
 int store_token_identify(struct db *db, const char *token, struct store_identity *out) WUR;
+/* The same answer for a token identified earlier, by its id (no secret, no use
+ * recorded): for a holder that re-checks a credential it keeps (helperd's relay). */
+int store_token_lookup(struct db *db, const char *token_id, struct store_identity *out) WUR;
 
 /* ---- audit log -------------------------------------------------------------------------
  * Append-only. Entry JSON: id, tenant_id (null: platform), actor_id, actor_email,

@@ -296,3 +296,20 @@ int store_table_exists(struct db *db, const char *name)
 		return rc;
 	return rc == 1 && !is_null;
 }
+
+int store_row_id_list(struct db *db, const char *const *ids, int n, struct buf *out)
+{
+	int pg = db_kind(db) == DB_POSTGRES;
+
+	if (buf_puts(out, pg ? "{" : "[") != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (!ids_is_uuid(ids[i])) {
+			log_error("id list: an id is not a UUID (refused)");
+			return -1;
+		}
+		if (buf_printf(out, pg ? "%s%s" : "%s\"%s\"", i ? "," : "", ids[i]) != 0)
+			return -1;
+	}
+	return buf_puts(out, pg ? "}" : "]");
+}

@@ -104,4 +104,9 @@ int store_one_value(struct db *db, const char *sql, int n, const char *const *pa
  * of ours, never input. */
 int store_table_exists(struct db *db, const char *name) WUR;
 
+/* Appends ids (canonical UUIDs) as one bound parameter for "= ANY($1::uuid[])"
+ * (PostgreSQL: {a,b}) or "IN (SELECT value FROM json_each($1))" (SQLite: ["a","b"]).
+ * 0, or -1 when an id is not a UUID (logged) or out of memory. */
+int store_row_id_list(struct db *db, const char *const *ids, int n, struct buf *out) WUR;
+
 #endif

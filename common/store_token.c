@@ -194,20 +194,19 @@ static void token_used(struct db *db, const char *id, const char *last_used, con
 		log_warn("token=%s last_used_at not recorded: %s", id, db_errmsg(db));
 }
 
-int store_token_identify(struct db *db, const char *token, struct store_identity *out)
+/* The token row id (a checked id) and whom it acts as: STORE_OK with *out when it is
+ * neither revoked nor expired and (token not NULL) its digest is token's; the row's
+ * last_used_at is recorded when token is given (a use). */
+static int token_lookup(struct db *db, const char *id, const char *token,
+                        struct store_identity *out)
 {
-	char id[UUID_STR_LEN], digest[SECRET_DIGEST_LEN], now[TIMESTAMP_LEN];
+	char digest[SECRET_DIGEST_LEN], now[TIMESTAMP_LEN];
 	const char *params[1] = { id };
 	const char *stored, *expires;
 	struct store_identity who;
 	struct db_res *res = NULL;
 	int rc;
 
-	{
-		char given[UUID_STR_LEN];
-		if (!token || secret_token_id(token, given) != 0 || store_id(given, id) != 0)
-			return STORE_NOT_FOUND;
-	}
 	rc = db_exec(db,
 	             db_kind(db) == DB_POSTGRES ? "SELECT * FROM kaiden_auth_token($1)"
 	                                        : AUTH_TOKEN_SQL,
@@ -219,10 +218,12 @@ int store_token_identify(struct db *db, const char *token, struct store_identity
 	rc = STORE_NOT_FOUND;
 	if (db_res_rows(res) != 1 || db_res_cols(res) != TOKEN_NCOLS)
 		goto out;
-	stored = db_res_get(res, 0, TOKEN_COL_DIGEST);
-	secret_digest(token, digest);
-	if (!stored || !secret_equal(stored, digest))
-		goto out;
+	if (token) {
+		stored = db_res_get(res, 0, TOKEN_COL_DIGEST);
+		secret_digest(token, digest);
+		if (!stored || !secret_equal(stored, digest))
+			goto out;
+	}
 	/* RFC 3339 in one form on both backends (db.h): text order is time order. */
 	store_time(0, now);
 	expires = db_res_get(res, 0, TOKEN_COL_EXPIRES_AT);
@@ -230,12 +231,31 @@ int store_token_identify(struct db *db, const char *token, struct store_identity
 		goto out;
 	if (store_identity_row(res, id, &who) != 0)
 		goto out;
-	token_used(db, id, db_res_get(res, 0, TOKEN_COL_LAST_USED_AT), now);
+	if (token)
+		token_used(db, id, db_res_get(res, 0, TOKEN_COL_LAST_USED_AT), now);
 	*out = who;
 	rc = STORE_OK;
 out:
 	db_res_free(res);
 	return rc;
+}
+
+int store_token_identify(struct db *db, const char *token, struct store_identity *out)
+{
+	char id[UUID_STR_LEN], given[UUID_STR_LEN];
+
+	if (!token || secret_token_id(token, given) != 0 || store_id(given, id) != 0)
+		return STORE_NOT_FOUND;
+	return token_lookup(db, id, token, out);
+}
+
+int store_token_lookup(struct db *db, const char *token_id, struct store_identity *out)
+{
+	char id[UUID_STR_LEN];
+
+	if (store_id(token_id, id) != 0)
+		return STORE_NOT_FOUND;
+	return token_lookup(db, id, NULL, out);
 }
 
 /* The interface from before users: callers treat whatever passes as a service token of

@@ -1,10 +1,10 @@
 /* auth.c: credentials -> r->who; permission and tenant; the request's database scope.
  *
  * The order for an authenticated route (route.c calls these in turn):
- *   auth_check   Bearer JWT (two dots) -> signature and times (jwt.h) -> the login row
- *                (store_login_lookup: revocation, the user's role, tenant and suspension
- *                as they are now); Bearer kdn_... -> store_token_identify. Every refusal
- *                is the same 401, so a caller learns nothing about why.
+ *   auth_check   the Bearer credential (credential.h, shared with helperd's relay: a
+ *                login JWT or a kdn_ API token, as its user is now). Every refusal is
+ *                the same 401, so a caller learns nothing about why; a suspended
+ *                tenant's credential is 403 tenant_suspended.
  *   auth_allow   the role against the route's roles (403), then the tenant the request
  *                acts in, then the route's tenant flags (400 tenant_required).
  *   scope        db_scope_begin/end around the handler.
@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "credential.h"
 #include "db.h"
 #include "ids.h"
 #include "jwt.h"
@@ -39,9 +40,6 @@
 #include "store_auth.h"
 #include "store_tenant.h"
 
-/* A login token is at most JWT_MAX_LEN-1 characters; "Bearer " and some spaces on top.
- * Anything longer is not worth a look. */
-#define AUTH_HEADER_MAX (JWT_MAX_LEN + 64)
 /* Longest tenant code (a DNS label). */
 #define TENANT_CODE_MAX 63
 
@@ -62,136 +60,49 @@ static int multi_mode(void)
 	return strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0;
 }
 
-/* A login token: the signature and times, then the login row, which is the truth about
- * revocation, role and tenant. */
-static int check_login_token(struct req *r, struct resp *rs, const char *token,
-                             struct store_identity *who)
-{
-	const char *key = cfg_str(CFG_AUTH_JWT_SECRET);
-	size_t keylen = key ? strlen(key) : 0;
-	json_object *claims = NULL, *v;
-	const char *jti, *sub;
-	int rc, ret = -1;
-
-	if (keylen < JWT_KEY_MIN) {
-		/* No key: no login token can be valid here. */
-		log_debug("req=%s login token refused: auth.jwt_secret is not set",
-		          r->request_id);
-		return unauthorized(rs);
-	}
-	rc = jwt_verify(token, (const unsigned char *)key, keylen, (int64_t)time(NULL), &claims);
-	if (rc != JWT_OK) {
-		log_debug("req=%s login token refused: %s", r->request_id, jwt_strerror(rc));
-		if (rc == JWT_ERR) {
-			resp_error(rs, 500, "internal", NULL, "the token could not be checked "
-			           "(request id %s)", r->request_id);
-			return -1;
-		}
-		return unauthorized(rs);
-	}
-	jti = json_object_object_get_ex(claims, "jti", &v) &&
-	              json_object_is_type(v, json_type_string)
-	          ? json_object_get_string(v)
-	          : NULL;
-	sub = json_object_object_get_ex(claims, "sub", &v) &&
-	              json_object_is_type(v, json_type_string)
-	          ? json_object_get_string(v)
-	          : NULL;
-	if (!jti || !ids_is_uuid(jti) || !sub) {
-		unauthorized(rs);
-		goto out;
-	}
-	rc = store_login_lookup(r->db, jti, who);
-	if (rc == STORE_NOT_FOUND) {
-		unauthorized(rs);
-		goto out;
-	}
-	if (rc != STORE_OK) {
-		resp_store_error(rs, rc, r->db, r->request_id, "login check");
-		goto out;
-	}
-	/* A token whose subject is not the login's user was not made here. */
-	if (strcasecmp(sub, who->user_id) != 0) {
-		log_warn("req=%s login token refused: its subject is not the login's user",
-		         r->request_id);
-		unauthorized(rs);
-		goto out;
-	}
-	if (!who->credential_id[0])
-		snprintf(who->credential_id, sizeof(who->credential_id), "%s", jti);
-	ret = 0;
-out:
-	json_object_put(claims);
-	return ret;
-}
-
 int auth_check(struct req *r, struct resp *rs)
 {
-	const char *h = r->authorization ? r->authorization : "";
-	char token[JWT_MAX_LEN];
-	struct store_identity who;
-	size_t len;
-	int rc;
+	struct credential cred;
+	char log_id[64];
+	int store_rc = STORE_ERR;
 
 	if (!r->db) {
 		/* The worker could not connect: nothing can be checked. */
 		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
 		return -1;
 	}
-	if (!*h) {
+	snprintf(log_id, sizeof(log_id), "req=%s", r->request_id);
+	switch (credential_identify(r->db, r->authorization, log_id, &cred, &store_rc)) {
+	case CREDENTIAL_OK:
+		break;
+	case CREDENTIAL_MISSING:
 		resp_error(rs, 401, "unauthorized", NULL,
 		           "send a token as Authorization: Bearer <token>");
 		return -1;
-	}
-	/* The scheme is case-insensitive (RFC 9110 11.1); then one or more spaces. */
-	if (strlen(h) > AUTH_HEADER_MAX || strncasecmp(h, "Bearer ", 7) != 0) {
+	case CREDENTIAL_MALFORMED:
 		resp_error(rs, 401, "unauthorized", NULL,
 		           "the Authorization header must be: Bearer <token>");
 		return -1;
-	}
-	h += 7;
-	h += strspn(h, " ");
-	len = strlen(h);
-	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= sizeof(token) || memchr(h, ' ', len) || memchr(h, '\t', len))
+	case CREDENTIAL_UNKNOWN:
 		return unauthorized(rs);
-	memcpy(token, h, len);
-	token[len] = '\0';
-
-	memset(&who, 0, sizeof(who));
-	if (strchr(token, '.')) {
-		/* API tokens have no dot (kdn_<uuid>_<base64url>): this is a login token. */
-		if (check_login_token(r, rs, token, &who) < 0)
-			goto fail;
-	} else {
-		rc = store_token_identify(r->db, token, &who);
-		if (rc == STORE_NOT_FOUND) {
-			unauthorized(rs);
-			goto fail;
-		}
-		if (rc != STORE_OK) {
-			resp_store_error(rs, rc, r->db, r->request_id, "token check");
-			goto fail;
-		}
+	case CREDENTIAL_DB:
+		resp_store_error(rs, store_rc, r->db, r->request_id,
+		                 strchr(r->authorization, '.') ? "login check" : "token check");
+		return -1;
+	case CREDENTIAL_INTERNAL:
+	default:
+		resp_error(rs, 500, "internal", NULL, "the token could not be checked "
+		           "(request id %s)", r->request_id);
+		return -1;
 	}
-	if (who.role == ROLE_NONE) {
-		log_warn("req=%s credential %s has no role", r->request_id, who.credential_id);
-		unauthorized(rs);
-		goto fail;
-	}
-	if (who.tenant_suspended) {
+	if (cred.who.tenant_suspended) {
 		resp_error(rs, 403, "tenant_suspended", NULL,
 		           "your organisation's account is suspended; contact the platform's "
 		           "administrators");
-		goto fail;
+		return -1;
 	}
-	r->who = who;
-	explicit_bzero(token, sizeof(token));
+	r->who = cred.who;
 	return 0;
-fail:
-	explicit_bzero(token, sizeof(token));
-	return -1;
 }
 
 /* The tenant code a Host names: "<code>.<server.base_domain>" with one label before the

@@ -409,6 +409,7 @@ static void message(struct conn *c, const char *data, size_t len)
 		case PROTO_TUNNEL_READY:
 		case PROTO_TUNNEL_FAILED:
 		case PROTO_TUNNEL_STOPPED:
+		case PROTO_RELAY_FAILED:
 			c->seen_ms = ids_now_ms();
 			if (H.events.message)
 				H.events.message(c->device_id, &msg);

@@ -22,7 +22,7 @@ struct hub_events {
 	/* An agent authenticated (online = 1) or went away (online = 0). */
 	void (*online)(const char *device_id, int online);
 	/* A message other than hello/heartbeat from an authenticated agent
-	 * (tunnel.ready, tunnel.failed, tunnel.stopped). msg is borrowed. */
+	 * (tunnel.ready, tunnel.failed, tunnel.stopped, relay.failed). msg is borrowed. */
 	void (*message)(const char *device_id, const struct proto_msg *msg);
 	/* A heartbeat's list of running sessions (borrowed array of session id strings). */
 	void (*running)(const char *device_id, json_object *sessions);

@@ -4,12 +4,13 @@
  *   kaiden-helperd [--config FILE]
  *
  * Start-up: configuration, database (must be migrated), the loop, metrics, the session
- * module, the hub, the lws context (on our loop: LWS_SERVER_OPTION_LIBUV with
+ * module, the hub, the relay, the lws context (on our loop: LWS_SERVER_OPTION_LIBUV with
  * foreign_loops), jobs (requeue this instance's leftovers, then claim), the database
  * watch (LISTEN or data_version), the sweep.
  *
- * Shutdown (first signal): stop taking work (helperd.stopping), close every agent with
- * 1001 and release its device (hub_shutdown), give the close frames up to
+ * Shutdown (first signal): stop taking work (helperd.stopping), close every relay
+ * stream with 4054 (relay_shutdown) and every agent with 1001, releasing its device
+ * (hub_shutdown), give the close frames up to
  * SHUTDOWN_GRACE_MS to go out, then jobs, sessions, sweep, watch and metrics stop,
  * the lws context is destroyed while the loop still runs (it closes its own handles
  * through the loop), our handles are closed, and uv_run returns once nothing is left.
@@ -34,6 +35,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgwatch.h"
+#include "relay_server.h"
 #include "secret.h"
 #include "session.h"
 #include "store.h"
@@ -52,9 +54,25 @@ static uv_timer_t stop_timer;
 static int stop_timer_open;
 static int64_t stop_started_ms;
 
+/* The hub's events: relay.failed is the relay's, the rest the session machine's; an
+ * agent going away ends its streams too. */
+static void agent_online(const char *device_id, int online)
+{
+	session_agent_online(device_id, online);
+	relay_server_agent_online(device_id, online);
+}
+
+static void agent_message(const char *device_id, const struct proto_msg *msg)
+{
+	if (msg->type == PROTO_RELAY_FAILED)
+		relay_server_agent_message(device_id, msg);
+	else
+		session_agent_message(device_id, msg);
+}
+
 static const struct hub_events events = {
-	.online = session_agent_online,
-	.message = session_agent_message,
+	.online = agent_online,
+	.message = agent_message,
 	.running = session_agent_running,
 };
 
@@ -169,7 +187,7 @@ static int socket_in_use(const char *path)
  * nginx/kaiden.conf proxies to). */
 static int lws_start(void)
 {
-	static struct lws_protocols protocols[2];
+	static struct lws_protocols protocols[4];
 	static char iface[256];
 	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
 	struct lws_context_creation_info info;
@@ -179,12 +197,19 @@ static int lws_start(void)
 	long port;
 
 	memset(&info, 0, sizeof(info));
-	protocols[0] = hub_protocol; /* protocols[1] stays zeroed: the end of the list */
+	/* The relay's engineer endpoint first: lws gives an upgrade without a subprotocol
+	 * to protocols[0], and its callback sees every upgrade request first (relay_server.h).
+	 * protocols[3] stays zeroed: the end of the list. */
+	protocols[0] = relay_server_protocol_connect;
+	protocols[1] = relay_server_protocol_stream;
+	protocols[2] = hub_protocol;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = foreign;
 	info.vhost_name = "agents";
 	info.timeout_secs = 10;
+	/* A read from a socket is at most this: relay streams read 32 KiB at a time. */
+	info.pt_serv_buf_size = 32 * 1024;
 	if (listen[0] == '/') {
 		if (strlen(listen) >= sizeof(iface)) {
 			log_error("helperd.listen: socket path too long");
@@ -231,7 +256,8 @@ static int lws_start(void)
 		          listen);
 		return -1;
 	}
-	log_info("helperd.listen=%s serving agents on /api/v1/ws/agent", listen);
+	log_info("helperd.listen=%s serving agents on /api/v1/ws/agent, the relay on "
+	         "/api/v1/ws/connect/ and /api/v1/ws/stream/", listen);
 	return 0;
 }
 
@@ -250,6 +276,7 @@ static void close_our_handles(void)
 static void finish_shutdown(void)
 {
 	jobs_shutdown();
+	relay_server_shutdown();
 	session_shutdown();
 	sweep_shutdown();
 	pgwatch_shutdown();
@@ -267,7 +294,8 @@ static void on_stop_timer(uv_timer_t *t)
 {
 	(void)t;
 	/* Close frames had their chance: go on when they are all gone or the grace ran out. */
-	if (hub_connections() > 0 && ids_now_ms() - stop_started_ms < SHUTDOWN_GRACE_MS)
+	if (hub_connections() + relay_server_connections() > 0 &&
+	    ids_now_ms() - stop_started_ms < SHUTDOWN_GRACE_MS)
 		return;
 	uv_timer_stop(&stop_timer);
 	finish_shutdown();
@@ -283,6 +311,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	helperd.stopping = 1;
 	log_info("worker=%s signal %d: stopping (%d agents connected, %d jobs running)",
 	         helperd.instance, signum, hub_count(), jobs_running());
+	relay_server_shutdown();
 	hub_shutdown();
 	stop_started_ms = ids_now_ms();
 	uv_timer_init(&loop, &stop_timer);
@@ -354,7 +383,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
+	    relay_server_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

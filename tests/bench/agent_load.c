@@ -353,7 +353,7 @@ static void on_writable(struct agent *a)
 		snprintf(req, sizeof(req),
 		         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		         "Sec-WebSocket-Key: a2FpZGVuLWxvYWQtdG9vbA==\r\nSec-WebSocket-Version: 13\r\n"
-		         "%s%s%s\r\n",
+		         "Sec-WebSocket-Protocol: kaiden-agent\r\n%s%s%s\r\n",
 		         O.path, O.host ? O.host : "localhost", O.xff ? "X-Forwarded-For: " : "",
 		         O.xff ? O.xff : "", O.xff ? "\r\n" : "");
 		a->phase = P_HANDSHAKE;
