@@ -56,11 +56,11 @@ sshd_start() {
 	SSH_KEY=$SSHD_DIR/client_key
 	SSH_KNOWN=$SSHD_DIR/known_hosts
 	rm -f "$SSHD_DIR/host_key" "$SSHD_DIR/host_key.pub" "$SSH_KEY" "$SSH_KEY.pub"
-	ssh-keygen -q -t ed25519 -N '' -C kaiden-test-host -f "$SSHD_DIR/host_key" >/dev/null &&
-		ssh-keygen -q -t ed25519 -N '' -C kaiden-test-client -f "$SSH_KEY" >/dev/null || {
+	if ! ssh-keygen -q -t ed25519 -N '' -C kaiden-test-host -f "$SSHD_DIR/host_key" >/dev/null ||
+		! ssh-keygen -q -t ed25519 -N '' -C kaiden-test-client -f "$SSH_KEY" >/dev/null; then
 		echo "sshd.sh: ssh-keygen failed" >&2
 		return 1
-	}
+	fi
 	cp "$SSH_KEY.pub" "$SSHD_DIR/authorized_keys" && chmod 600 "$SSHD_DIR/authorized_keys"
 	: >"$SSH_KNOWN"
 	# As root sshd separates privileges into a chroot it expects at /run/sshd (the
