@@ -237,7 +237,7 @@ if sshd_start "$R95/sshd"; then ok "a private sshd runs on 127.0.0.1:$SSHD_PORT"
 CASE_PIDS="${CASE_PIDS:-} $SSHD_PID"
 if web_start "$R95"; then ok "a web target runs on 127.0.0.1:$WEB_PORT"; else bad "a web target runs" "see $R95/web.log"; fi
 CASE_PIDS="${CASE_PIDS:-} $WEB_PID"
-_out=$(ssh_direct 'echo direct-ok' 2>&1)
+_out=$(ssh_direct 'echo direct-ok' 2>&1) || :
 if [ "$_out" = direct-ok ]; then ok "ssh reaches the private sshd directly"; else bad "ssh reaches the private sshd directly" "$_out"; fi
 
 # kaiden-api decides a session's provider and ports when it is created.
@@ -269,7 +269,7 @@ expect "... with ready-to-copy connect commands (ssh ProxyCommand and web --list
 	"[.. | strings | select(test(\"kaiden-connect\"))] | all(test(\"$R95_A\"))"
 dbcheck "the row records the provider" "SELECT provider FROM sessions WHERE id = '$R95_A'" relay
 
-_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'echo relay-ok; id -un' 2>"$T/ssh.err")
+_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'echo relay-ok; id -un' 2>"$T/ssh.err") || :
 if [ "$_out" = "relay-ok
 $SSH_USER" ]; then
 	ok "ssh through kaiden-connect runs a command and gets its output"
@@ -310,13 +310,13 @@ while ! stack_port_busy "$R95_LPORT" && r95_alive "$R95_LISTEN" && [ "$_i" -lt 1
 	_i=$((_i + 1))
 done
 for _n in 1 2; do
-	_page=$(curl -s --max-time 10 "http://127.0.0.1:$R95_LPORT/" 2>&1)
+	_page=$(curl -s --max-time 10 "http://127.0.0.1:$R95_LPORT/" 2>&1) || :
 	case $_page in
 	*"$WEB_MARK"*) ok "the web target answers through kaiden-connect --listen (request $_n)" ;;
 	*) bad "the web target answers through kaiden-connect --listen (request $_n)" "got '$(printf '%s' "$_page" | head -c 200)'; $(head -c 300 "$R95/listen.err")" ;;
 	esac
 done
-kill -TERM "$R95_LISTEN" 2>/dev/null
+kill -TERM "$R95_LISTEN" 2>/dev/null || :
 wait "$R95_LISTEN" 2>/dev/null || :
 
 # ---- accounting ----------------------------------------------------------------------------
@@ -385,7 +385,7 @@ r95_as "$R95_ADMIN" POST /api/v1/auth/tokens '{"name":"relay 95"}'
 expect "the admin makes an API token" 201 '.token | startswith("kdn_")'
 save R95_API .token
 save R95_API_ID .id
-_out=$(KAIDEN_TOKEN=$R95_API ssh_relay "$STACK_URL" "$R95_A" 'echo staff-ok' 2>"$T/ssh.err")
+_out=$(KAIDEN_TOKEN=$R95_API ssh_relay "$STACK_URL" "$R95_A" 'echo staff-ok' 2>"$T/ssh.err") || :
 if [ "$_out" = staff-ok ]; then ok "a staff admin's API token connects"; else bad "a staff admin's API token connects" "got '$_out': $(head -c 300 "$T/ssh.err")"; fi
 r95_as "$R95_ADMIN" DELETE "/api/v1/auth/tokens/$R95_API_ID"
 expect "revoke it" 204
@@ -422,13 +422,13 @@ t "the refusals left the session active" GET "/api/v1/sessions/$R95_A" '' 200 '.
 # Through the web target: http.server writes as fast as its socket takes, with no window of
 # its own (ssh's 2 MB channel window would hide a queue that grows). A 200 MB sparse file.
 truncate -s 200000000 "$R95/www/big.bin"
-R95_HD_RSS0=$(r95_rss "$STACK_HELPERD_PID")
-R95_AG_RSS0=$(r95_rss "$R95_AGENT_PID")
+R95_HD_RSS0=$(r95_rss "$STACK_HELPERD_PID"); R95_HD_RSS0=${R95_HD_RSS0:-0}
+R95_AG_RSS0=$(r95_rss "$R95_AGENT_PID"); R95_AG_RSS0=${R95_AG_RSS0:-0}
 rm -f "$R95/rd"
 mkfifo "$R95/rd"
 wc -c <"$R95/rd" >"$R95/rd.count" &
 R95_WC=$!
-kill -STOP "$R95_WC"
+kill -STOP "$R95_WC" || :
 printf 'GET /big.bin HTTP/1.0\r\nHost: relay\r\n\r\n' |
 	KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
 		--target web >"$R95/rd" 2>"$R95/rd.err" &
@@ -443,8 +443,8 @@ if r95_quiet "$WEB_PID" rchar 1000000; then
 else
 	bad "a stalled reader stops the web target's 200 MB download" "it never held still (rchar '$R95_IO'); $(head -c 300 "$R95/rd.err")"
 fi
-_hd=$(r95_rss "$STACK_HELPERD_PID")
-_ag=$(r95_rss "$R95_AGENT_PID")
+_hd=$(r95_rss "$STACK_HELPERD_PID"); _hd=${_hd:-0}
+_ag=$(r95_rss "$R95_AGENT_PID"); _ag=${_ag:-0}
 if [ $((_hd - R95_HD_RSS0)) -lt 4096 ]; then
 	ok "helperd's RSS stays within 4 MiB under the stalled reader (+$((_hd - R95_HD_RSS0)) KiB)"
 else
@@ -455,12 +455,12 @@ if [ $((_ag - R95_AG_RSS0)) -lt 4096 ]; then
 else
 	bad "the agent's RSS stays within 4 MiB under the stalled reader" "$R95_AG_RSS0 -> $_ag KiB"
 fi
-kill -CONT "$R95_WC"
+kill -CONT "$R95_WC" || :
 _rc=0
 r95_wait_exit "$R95_KC" 120000 || :
 wait "$R95_KC" || _rc=$?
 wait "$R95_WC" 2>/dev/null || :
-_n=$(tr -d ' ' <"$R95/rd.count" 2>/dev/null)
+_n=$(tr -d ' ' <"$R95/rd.count" 2>/dev/null) || _n=0
 if [ "$_rc" = 0 ] && [ "${_n:-0}" -gt 200000000 ] && [ "${_n:-0}" -lt 200001000 ]; then
 	ok "once the reader goes on, all 200 MB arrive and kaiden-connect exits 0"
 else
@@ -468,9 +468,9 @@ else
 fi
 
 # The other way: the target stops reading (SIGSTOP), the engineer sends 200 MB.
-R95_HD_RSS0=$(r95_rss "$STACK_HELPERD_PID")
-R95_AG_RSS0=$(r95_rss "$R95_AGENT_PID")
-kill -STOP "$WEB_PID"
+R95_HD_RSS0=$(r95_rss "$STACK_HELPERD_PID"); R95_HD_RSS0=${R95_HD_RSS0:-0}
+R95_AG_RSS0=$(r95_rss "$R95_AGENT_PID"); R95_AG_RSS0=${R95_AG_RSS0:-0}
+kill -STOP "$WEB_PID" || :
 rm -f "$R95/up"
 mkfifo "$R95/up"
 head -c 200000000 /dev/zero >"$R95/up" &
@@ -488,8 +488,8 @@ if r95_quiet "$R95_HEAD" wchar 100000; then
 else
 	bad "a stalled target stops the engineer's 200 MB upload" "it never held still (wchar '$R95_IO'); $(head -c 300 "$R95/up.err")"
 fi
-_hd=$(r95_rss "$STACK_HELPERD_PID")
-_ag=$(r95_rss "$R95_AGENT_PID")
+_hd=$(r95_rss "$STACK_HELPERD_PID"); _hd=${_hd:-0}
+_ag=$(r95_rss "$R95_AGENT_PID"); _ag=${_ag:-0}
 if [ $((_hd - R95_HD_RSS0)) -lt 4096 ]; then
 	ok "helperd's RSS stays within 4 MiB under the stalled target (+$((_hd - R95_HD_RSS0)) KiB)"
 else
@@ -500,12 +500,12 @@ if [ $((_ag - R95_AG_RSS0)) -lt 4096 ]; then
 else
 	bad "the agent's RSS stays within 4 MiB under the stalled target" "$R95_AG_RSS0 -> $_ag KiB"
 fi
-kill -TERM "$R95_KC" "$R95_HEAD" 2>/dev/null
+kill -TERM "$R95_KC" "$R95_HEAD" 2>/dev/null || :
 wait "$R95_KC" 2>/dev/null || :
 wait "$R95_HEAD" 2>/dev/null || :
-kill -CONT "$WEB_PID"
+kill -CONT "$WEB_PID" || :
 rm -f "$R95/www/big.bin"
-_page=$(curl -s --max-time 10 "http://127.0.0.1:$WEB_PORT/" 2>&1)
+_page=$(curl -s --max-time 10 "http://127.0.0.1:$WEB_PORT/" 2>&1) || :
 case $_page in *"$WEB_MARK"*) ok "the web target serves again" ;; *) bad "the web target serves again" "$_page" ;; esac
 
 # ---- helperd killed mid-transfer ---------------------------------------------------------------
@@ -528,7 +528,7 @@ else
 fi
 _before=$(r95_target_conns "$SSHD_PORT")
 if [ "$_before" = 1 ]; then ok "the agent holds one connection to sshd for it"; else bad "the agent holds one connection to sshd for it" "$_before"; fi
-kill -KILL "$STACK_HELPERD_PID" 2>/dev/null
+kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
 wait "$STACK_HELPERD_PID" 2>/dev/null || :
 STACK_HELPERD_PID=
 if r95_wait_exit "$R95_SSH" 2000; then
@@ -541,7 +541,7 @@ if r95_wait_exit "$R95_SSH" 2000; then
 	fi
 else
 	bad "SIGKILL helperd: ssh ends at once with an error" "still running after 2 s"
-	kill -KILL "$R95_SSH" 2>/dev/null
+	kill -KILL "$R95_SSH" 2>/dev/null || :
 fi
 wait "$R95_WC" 2>/dev/null || :
 _i=0
@@ -560,7 +560,7 @@ r95_wait "the agent comes back" 15 "SELECT status FROM devices WHERE id = '$R95_
 _i=0
 _out=
 while [ "$_i" -lt 20 ]; do
-	_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'echo after-restart' 2>"$T/ssh.err")
+	_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'echo after-restart' 2>"$T/ssh.err") || :
 	[ "$_out" != after-restart ] || break
 	sleep 0.5
 	_i=$((_i + 1))
@@ -582,7 +582,7 @@ r95_kc "a target port not in the agent's relay_ports: 4050, exit 7" 7 "target re
 if grep -q "$WEB_PORT" "$T/kc.err"; then ok "... and the reason names the port"; else bad "... and the reason names the port" "$(cat "$T/kc.err")"; fi
 _reqs2=$(grep -c 'GET ' "$R95/web.log" 2>/dev/null || :)
 if [ "$_reqs" = "$_reqs2" ]; then ok "... and the web target saw nothing"; else bad "... and the web target saw nothing" "$_reqs -> $_reqs2 requests"; fi
-_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_B" 'echo still-ssh' 2>"$T/ssh.err")
+_out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_B" 'echo still-ssh' 2>"$T/ssh.err") || :
 if [ "$_out" = still-ssh ]; then ok "its ssh port still works"; else bad "its ssh port still works" "got '$_out': $(head -c 300 "$T/ssh.err")"; fi
 t "end that session" DELETE "/api/v1/sessions/$R95_B" '' 202
 r95_agent_stop TERM
