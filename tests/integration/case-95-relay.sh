@@ -265,9 +265,10 @@ t "the session says it is a relay session" GET "/api/v1/sessions/$R95_A" '' 200 
 	'.provider == "relay"' ".ssh_port == $SSHD_PORT" ".web_port == $WEB_PORT" \
 	'.bytes_in == 0' '.bytes_out == 0'
 expect "... with ready-to-copy connect commands (ssh ProxyCommand and web --listen)" 200 \
-	'[.. | strings | select(test("kaiden-connect"))] as $c |
-	 ($c | any(test("ProxyCommand"))) and ($c | any(test("--listen")))' \
-	"[.. | strings | select(test(\"kaiden-connect\"))] | all(test(\"$R95_A\"))"
+	".connect.ssh | test(\"ProxyCommand=?'?kaiden-connect .*--session $R95_A\")" \
+	".connect.web | test(\"kaiden-connect .*--session $R95_A .*--target web .*--listen\")" \
+	'.connect.token | test("KAIDEN_TOKEN")'
+save R95_CMD .connect.ssh
 dbcheck "the row records the provider" "SELECT provider FROM sessions WHERE id = '$R95_A'" relay
 
 _out=$(KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'echo relay-ok; id -un' 2>"$T/ssh.err") || :
@@ -277,6 +278,23 @@ $SSH_USER" ]; then
 else
 	bad "ssh through kaiden-connect runs a command and gets its output" "got '$_out', stderr: $(head -c 300 "$T/ssh.err")"
 fi
+
+# The reply's own ssh command, as an engineer pastes it (kaiden-connect on PATH), with only
+# the test's client options put in after "ssh".
+case $R95_CMD in
+"ssh "*)
+	_out=$(PATH="$R95_BIN:$PATH" KAIDEN_TOKEN=$STACK_TOKEN eval "ssh -F /dev/null \
+		-o UserKnownHostsFile='$SSH_KNOWN' -o StrictHostKeyChecking=accept-new -o BatchMode=yes \
+		-o IdentitiesOnly=yes -o IdentityAgent=none -i '$SSH_KEY' -l '$SSH_USER' \
+		${R95_CMD#ssh } echo pasted-ok" 2>"$T/ssh.err") || :
+	if [ "$_out" = pasted-ok ]; then
+		ok "the reply's ssh command, pasted, reaches the machine"
+	else
+		bad "the reply's ssh command, pasted, reaches the machine" "'$R95_CMD' gave '$_out': $(head -c 300 "$T/ssh.err")"
+	fi
+	;;
+*) bad "the reply's ssh command, pasted, reaches the machine" "it is '$R95_CMD'" ;;
+esac
 
 head -c 20000000 /dev/urandom >"$R95/up.bin"
 _want=$(sha256sum <"$R95/up.bin" | cut -d' ' -f1)
@@ -321,8 +339,8 @@ kill -TERM "$R95_LISTEN" 2>/dev/null || :
 wait "$R95_LISTEN" 2>/dev/null || :
 
 # ---- accounting ----------------------------------------------------------------------------
-# Every stream so far has closed: five (an ssh command, 20 MB up, 20 MB down, two web
-# requests). The bytes are on the row: 20 MB each way and ssh's and HTTP's own, a little.
+# Every stream so far has closed: six (an ssh command, the pasted one, 20 MB up, 20 MB
+# down, two web requests). The bytes are on the row: 20 MB each way and ssh's and HTTP's own, a little.
 r95_wait "the session row counts the bytes in (engineer -> machine)" 10 \
 	"SELECT CASE WHEN bytes_in BETWEEN 20000000 AND 22000000 THEN 'yes' ELSE 'no: ' || bytes_in END FROM sessions WHERE id = '$R95_A'" yes
 r95_wait "... and out (machine -> engineer)" 10 \
@@ -330,12 +348,12 @@ r95_wait "... and out (machine -> engineer)" 10 \
 t "the API shows the session's bytes" GET "/api/v1/sessions/$R95_A" '' 200 \
 	'.bytes_in >= 20000000' '.bytes_out >= 20000000'
 R95_AUDIT="FROM audit_log WHERE (target_id = '$R95_A' OR details LIKE '%$R95_A%')"
-dbcheck "the audit log has a session.connect per stream" \
-	"SELECT count(*) $R95_AUDIT AND action = 'session.connect'" 5
-dbcheck "... and a session.disconnect per stream" \
-	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect'" 5
-dbcheck "... the disconnects name the target, the bytes and who" \
-	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect' AND details LIKE '%ssh%' AND details LIKE '%bytes%' AND (actor_id IS NOT NULL OR credential_id IS NOT NULL)" 3
+r95_wait "the audit log has a session.connect per stream (six, the pasted ssh too)" 10 \
+	"SELECT count(*) $R95_AUDIT AND action = 'session.connect'" 6
+r95_wait "... and a session.disconnect per stream" 10 \
+	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect'" 6
+dbcheck "... the disconnects name the target, the bytes each way, and the credential" \
+	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect' AND details LIKE '%\"target\":\"ssh\"%' AND details LIKE '%\"bytes_in\":%' AND details LIKE '%\"bytes_out\":%' AND details LIKE '%\"seconds\":%' AND credential_id IS NOT NULL" 4
 if grep -rqF -- "$STACK_TOKEN" "$WORK/log" "$STACK_NGINX_DIR/logs" 2>/dev/null; then
 	bad "no token in any log" "the service token is in $(grep -rlF -- "$STACK_TOKEN" "$WORK/log" "$STACK_NGINX_DIR/logs" | tr '\n' ' ')"
 else
