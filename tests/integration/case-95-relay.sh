@@ -283,7 +283,7 @@ fi
 # the test's client options put in after "ssh".
 case $R95_CMD in
 "ssh "*)
-	_out=$(PATH="$R95_BIN:$PATH" KAIDEN_TOKEN=$STACK_TOKEN eval "ssh -F /dev/null \
+	_out=$(PATH="$R95_BIN:$PATH" && export KAIDEN_TOKEN="$STACK_TOKEN" && eval "ssh -F /dev/null \
 		-o UserKnownHostsFile='$SSH_KNOWN' -o StrictHostKeyChecking=accept-new -o BatchMode=yes \
 		-o IdentitiesOnly=yes -o IdentityAgent=none -i '$SSH_KEY' -l '$SSH_USER' \
 		${R95_CMD#ssh } echo pasted-ok" 2>"$T/ssh.err") || :
