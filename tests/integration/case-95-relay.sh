@@ -350,13 +350,13 @@ r95_wait "... and out (machine -> engineer)" 10 \
 	"SELECT CASE WHEN bytes_out BETWEEN 20000000 AND 22000000 THEN 'yes' ELSE 'no: ' || bytes_out END FROM sessions WHERE id = '$R95_A'" yes
 t "the API shows the session's bytes" GET "/api/v1/sessions/$R95_A" '' 200 \
 	'.bytes_in >= 20000000' '.bytes_out >= 20000000'
-R95_AUDIT="FROM audit_log WHERE (target_id = '$R95_A' OR details LIKE '%$R95_A%')"
+R95_AUDIT="FROM audit_log WHERE (target_id = '$R95_A' OR CAST(details AS TEXT) LIKE '%$R95_A%')"
 r95_wait "the audit log has a session.connect per stream" 10 \
 	"SELECT count(*) $R95_AUDIT AND action = 'session.connect'" "$R95_STREAMS"
 r95_wait "... and a session.disconnect per stream" 10 \
 	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect'" "$R95_STREAMS"
 dbcheck "... the disconnects name the target, the bytes each way, and the credential" \
-	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect' AND details LIKE '%\"target\":\"ssh\"%' AND details LIKE '%\"bytes_in\":%' AND details LIKE '%\"bytes_out\":%' AND details LIKE '%\"seconds\":%' AND credential_id IS NOT NULL" $((R95_STREAMS - 2))
+	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect' AND CAST(details AS TEXT) LIKE '%\"target\":\"ssh\"%' AND CAST(details AS TEXT) LIKE '%\"bytes_in\":%' AND CAST(details AS TEXT) LIKE '%\"bytes_out\":%' AND CAST(details AS TEXT) LIKE '%\"seconds\":%' AND credential_id IS NOT NULL" $((R95_STREAMS - 2))
 if grep -rqF -- "$STACK_TOKEN" "$WORK/log" "$STACK_NGINX_DIR/logs" 2>/dev/null; then
 	bad "no token in any log" "the service token is in $(grep -rlF -- "$STACK_TOKEN" "$WORK/log" "$STACK_NGINX_DIR/logs" | tr '\n' ' ')"
 else
