@@ -392,6 +392,17 @@ else
 	echo "bench: tests/bench/relay.sh failed" >&2
 	BROKEN=1
 fi
+# Time to active on PostgreSQL too (helperd is woken by NOTIFY there; SQLite polls).
+if have_pg; then
+	if B=$BDIR DB=postgres PARTS=active N=${BENCH_RELAY_SESSIONS:-50} \
+		sh tests/bench/relay.sh >"$WORK/relay-pg.txt"; then
+		cat "$WORK/relay-pg.txt"
+	else
+		cat "$WORK/relay-pg.txt"
+		echo "bench: tests/bench/relay.sh DB=postgres failed" >&2
+		BROKEN=1
+	fi
+fi
 
 for n in ${BENCH_AGENTS:-1000 10000}; do
 	echo
