@@ -115,10 +115,12 @@ r95_active() {
 	fi
 }
 
-# r95_helperd_start: helperd with the relay (tunnel.provider auto, no Cloudflare settings)
-# and a 1 s heartbeat; a device that drops stays in its sessions for 60 s.
+# r95_helperd_start: helperd with the relay (tunnel.provider auto, no Cloudflare settings),
+# two streams per session at most, and a 1 s heartbeat; a device that drops stays in its
+# sessions for 60 s.
 r95_helperd_start() {
 	KAIDEN_SESSION_SSH_PORT=$SSHD_PORT KAIDEN_SESSION_WEB_PORT=$WEB_PORT \
+		KAIDEN_RELAY_SESSION_STREAMS=2 \
 		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
 		KAIDEN_SESSION_OFFLINE_GRACE=60 stack_helperd_start
 }
@@ -202,14 +204,15 @@ r95_target_conns() {
 		END { print n + 0 }' /proc/net/tcp
 }
 
-# r95_hold NAME: an ssh through the relay running `cat`, its stdin a FIFO the shell holds
-# open (fd 8), so that it stays connected; returns once a line went through it both ways.
+# r95_hold NAME [TOKEN]: an ssh through the relay (session R95_SID, the stack's token or
+# TOKEN) running `cat`, its stdin a FIFO the shell holds open (fd 8), so that it stays
+# connected; returns once a line went through it both ways.
 # R95_SSH is its pid; its output in $R95/hold.out, its errors in $R95/hold.err.
 r95_hold() {
 	rm -f "$R95/hold" "$R95/hold.out" "$R95/hold.err"
 	mkfifo "$R95/hold"
 	exec 8<>"$R95/hold"
-	KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_SID" cat \
+	KAIDEN_TOKEN=${2:-$STACK_TOKEN} ssh_relay "$STACK_URL" "$R95_SID" cat \
 		<"$R95/hold" >"$R95/hold.out" 2>"$R95/hold.err" &
 	R95_SSH=$!
 	CASE_PIDS="${CASE_PIDS:-} $R95_SSH"
@@ -439,6 +442,51 @@ if [ "$SUITE_DB" = postgres ]; then
 	r95_kc "another tenant's API token: exit $_want_rc" "$_want_rc" "" "$R95_OTHER_API" "$R95_A"
 fi
 t "the refusals left the session active" GET "/api/v1/sessions/$R95_A" '' 200 '.status == "active"'
+
+# A credential revoked while its stream runs: cut within 1 s (4055).
+r95_as "$R95_ADMIN" POST /api/v1/auth/tokens '{"name":"relay 95 live"}'
+expect "the admin makes another API token" 201
+save R95_API2 .token
+save R95_API2_ID .id
+R95_SID=$R95_A
+if r95_hold "an ssh with that token holds a stream open" "$R95_API2"; then
+	_t0=$(r95_ms)
+	r95_as "$R95_ADMIN" DELETE "/api/v1/auth/tokens/$R95_API2_ID"
+	if r95_wait_exit "$R95_SSH" 3000 && [ $(($(r95_ms) - _t0)) -le 1000 ]; then
+		ok "revoking the token cuts its running ssh within 1 s ($(($(r95_ms) - _t0)) ms)"
+	else
+		bad "revoking the token cuts its running ssh within 1 s" "$(($(r95_ms) - _t0)) ms (revoke answered $CODE)"
+	fi
+	if grep -q 'close 4055' "$R95/hold.err"; then ok "kaiden-connect says access was revoked (4055)"; else bad "kaiden-connect says access was revoked (4055)" "$(head -c 300 "$R95/hold.err")"; fi
+fi
+r95_unhold
+kill -KILL "$R95_SSH" 2>/dev/null || :
+
+# relay.session_streams (2 here): a third stream at once is refused, 429 -> exit 8. The two
+# held are kaiden-connect to sshd with nothing to say: sshd waits for the client's banner.
+KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
+	</dev/null >"$R95/s1.out" 2>"$R95/s1.err" &
+R95_S1=$!
+KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
+	</dev/null >"$R95/s2.out" 2>"$R95/s2.err" &
+R95_S2=$!
+CASE_PIDS="${CASE_PIDS:-} $R95_S1 $R95_S2"
+_i=0
+while ! { grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; } 2>/dev/null && [ "$_i" -lt 200 ]; do
+	sleep 0.05
+	_i=$((_i + 1))
+done
+if grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; then
+	ok "two streams are open (sshd's banner came through both)"
+else
+	bad "two streams are open" "$(head -c 200 "$R95/s1.err") $(head -c 200 "$R95/s2.err")"
+fi
+r95_kc "a third stream at once: 429, exit 8" 8 "" "$STACK_TOKEN" "$R95_A"
+r95_ws "$STACK_TOKEN" "$R95_A"
+expect "... as JSON: too_many_streams" 429 "$(E too_many_streams)"
+kill -TERM "$R95_S1" "$R95_S2" 2>/dev/null || :
+wait "$R95_S1" 2>/dev/null || :
+wait "$R95_S2" 2>/dev/null || :
 
 # ---- flow control: a stalled reader, a stalled target ---------------------------------------
 # Through the web target: http.server writes as fast as its socket takes, with no window of
