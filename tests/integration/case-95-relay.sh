@@ -116,11 +116,11 @@ r95_active() {
 }
 
 # r95_helperd_start: helperd with the relay (tunnel.provider auto, no Cloudflare settings),
-# two streams per session at most, and a 1 s heartbeat; a device that drops stays in its
-# sessions for 60 s.
+# R95_LIMIT streams per session at most (default 16), and a 1 s heartbeat; a device that
+# drops stays in its sessions for 60 s.
 r95_helperd_start() {
 	KAIDEN_SESSION_SSH_PORT=$SSHD_PORT KAIDEN_SESSION_WEB_PORT=$WEB_PORT \
-		KAIDEN_RELAY_SESSION_STREAMS=2 \
+		KAIDEN_RELAY_SESSION_STREAMS=${R95_LIMIT:-16} \
 		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
 		KAIDEN_SESSION_OFFLINE_GRACE=60 stack_helperd_start
 }
@@ -462,31 +462,6 @@ fi
 r95_unhold
 kill -KILL "$R95_SSH" 2>/dev/null || :
 
-# relay.session_streams (2 here): a third stream at once is refused, 429 -> exit 8. The two
-# held are kaiden-connect to sshd with nothing to say: sshd waits for the client's banner.
-KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
-	</dev/null >"$R95/s1.out" 2>"$R95/s1.err" &
-R95_S1=$!
-KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
-	</dev/null >"$R95/s2.out" 2>"$R95/s2.err" &
-R95_S2=$!
-CASE_PIDS="${CASE_PIDS:-} $R95_S1 $R95_S2"
-_i=0
-while ! { grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; } 2>/dev/null && [ "$_i" -lt 200 ]; do
-	sleep 0.05
-	_i=$((_i + 1))
-done
-if grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; then
-	ok "two streams are open (sshd's banner came through both)"
-else
-	bad "two streams are open" "$(head -c 200 "$R95/s1.err") $(head -c 200 "$R95/s2.err")"
-fi
-r95_kc "a third stream at once: 429, exit 8" 8 "" "$STACK_TOKEN" "$R95_A"
-r95_ws "$STACK_TOKEN" "$R95_A"
-expect "... as JSON: too_many_streams" 429 "$(E too_many_streams)"
-kill -TERM "$R95_S1" "$R95_S2" 2>/dev/null || :
-wait "$R95_S1" 2>/dev/null || :
-wait "$R95_S2" 2>/dev/null || :
 
 # ---- flow control: a stalled reader, a stalled target ---------------------------------------
 # Through the web target: http.server writes as fast as its socket takes, with no window of
@@ -633,6 +608,8 @@ else
 	bad "SIGKILL helperd: the agent closes its stream's connection to sshd" "still $(r95_target_conns "$SSHD_PORT") after 3 s"
 fi
 if r95_alive "$R95_AGENT_PID"; then ok "the agent keeps running"; else bad "the agent keeps running" "it exited"; fi
+# It comes back with relay.session_streams at 2, for the limit's test below.
+R95_LIMIT=2
 if r95_helperd_start; then ok "helperd restarts"; else bad "helperd restarts" "see its log"; fi
 r95_wait "the agent comes back" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
 _i=0
@@ -648,6 +625,35 @@ if [ "$_out" = after-restart ]; then
 else
 	bad "after the restart a new ssh works" "got '$_out': $(head -c 300 "$T/ssh.err")"
 fi
+
+r95_active "a session for the stream limit"
+R95_L=$R95_SID
+# relay.session_streams (2 here): a third stream at once is refused, 429 -> exit 8. The two
+# held are kaiden-connect to sshd with nothing to say: sshd waits for the client's banner.
+KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_L" \
+	</dev/null >"$R95/s1.out" 2>"$R95/s1.err" &
+R95_S1=$!
+KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_L" \
+	</dev/null >"$R95/s2.out" 2>"$R95/s2.err" &
+R95_S2=$!
+CASE_PIDS="${CASE_PIDS:-} $R95_S1 $R95_S2"
+_i=0
+while ! { grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; } 2>/dev/null && [ "$_i" -lt 200 ]; do
+	sleep 0.05
+	_i=$((_i + 1))
+done
+if grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; then
+	ok "two streams are open (sshd's banner came through both)"
+else
+	bad "two streams are open" "$(head -c 200 "$R95/s1.err") $(head -c 200 "$R95/s2.err")"
+fi
+r95_kc "a third stream at once: 429, exit 8" 8 "" "$STACK_TOKEN" "$R95_L"
+r95_ws "$STACK_TOKEN" "$R95_L"
+expect "... as JSON: too_many_streams" 429 "$(E too_many_streams)"
+kill -TERM "$R95_S1" "$R95_S2" 2>/dev/null || :
+wait "$R95_S1" 2>/dev/null || :
+wait "$R95_S2" 2>/dev/null || :
+t "end the stream limit's session" DELETE "/api/v1/sessions/$R95_L" '' 202
 
 # ---- the agent's own rule: only the ports of agent.relay_ports --------------------------------
 r95_agent_stop TERM
