@@ -186,6 +186,11 @@ r95_login() {
 	save "$3" .token
 }
 
+# r95_metric SERIES: its value in helperd's /metrics (empty if none).
+r95_metric() {
+	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
 # r95_jx KEY: SQL for the text of audit_log.details' member KEY, on either database.
 r95_jx() {
 	if [ "$SUITE_DB" = sqlite ]; then echo "json_extract(details, '\$.$1')"; else echo "(details->>'$1')"; fi
@@ -286,6 +291,21 @@ $SSH_USER" ]; then
 else
 	bad "ssh through kaiden-connect runs a command and gets its output" "got '$_out', stderr: $(head -c 300 "$T/ssh.err")"
 fi
+# Once ssh is done, sshd closes the connection: helperd's stream is gone within 1 s
+# (PROTOCOL.md, "Ending": the agent closes, helperd closes the engineer's side), and its
+# bytes are on the row.
+_i=0
+while [ "$(r95_metric kaiden_relay_streams)" != 0 ] && [ "$_i" -lt 20 ]; do
+	sleep 0.05
+	_i=$((_i + 1))
+done
+if [ "$(r95_metric kaiden_relay_streams)" = 0 ]; then
+	ok "the stream is gone from helperd within 1 s of ssh's end"
+else
+	bad "the stream is gone from helperd within 1 s of ssh's end" "kaiden_relay_streams is '$(r95_metric kaiden_relay_streams)' after 1 s"
+fi
+dbcheck "... and its bytes are on the session's row" \
+	"SELECT CASE WHEN bytes_in > 1000 AND bytes_out > 1000 THEN 'yes' ELSE 'no: ' || bytes_in || '/' || bytes_out END FROM sessions WHERE id = '$R95_A'" yes
 
 # Streams that went through so far (for the audit log's count below): ssh echo, 20 MB up,
 # 20 MB down, two web requests, and this one when it works.
