@@ -217,7 +217,8 @@ exec 8<>"$WORK/hold"
 mkdir -p "$WORK/held"
 i=1
 while [ "$i" -le "$STREAMS" ]; do
-	ssh_relay "$STACK_URL" "$SID" 'echo up; exec cat' <"$WORK/hold" >"$WORK/held/$i" 2>&1 &
+	# 8>&-: the FIFO's only writer is this shell's fd 8, so that closing it ends them all.
+	ssh_relay "$STACK_URL" "$SID" 'echo up; exec cat' <"$WORK/hold" >"$WORK/held/$i" 2>&1 8>&- &
 	HOLD_PIDS="$HOLD_PIDS $!"
 	i=$((i + 1))
 done

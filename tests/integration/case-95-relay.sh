@@ -223,7 +223,7 @@ r95_hold() {
 	mkfifo "$R95/hold"
 	exec 8<>"$R95/hold"
 	KAIDEN_TOKEN=${2:-$STACK_TOKEN} ssh_relay "$STACK_URL" "$R95_SID" cat \
-		<"$R95/hold" >"$R95/hold.out" 2>"$R95/hold.err" &
+		<"$R95/hold" >"$R95/hold.out" 2>"$R95/hold.err" 8>&- &
 	R95_SSH=$!
 	CASE_PIDS="${CASE_PIDS:-} $R95_SSH"
 	echo ping-through-the-relay >&8
