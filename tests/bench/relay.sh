@@ -213,12 +213,15 @@ hd0=$(rss "$HD")
 ag0=$(rss "$AGENT_PID")
 rm -f "$WORK/hold"
 mkfifo "$WORK/hold"
-exec 8<>"$WORK/hold"
+# The FIFO's one writer is a process of its own (it opens it once the first ssh does),
+# so that stopping it ends every ssh's stdin at once.
+tail -f /dev/null >"$WORK/hold" &
+HOLDER=$!
+HOLD_PIDS=$HOLDER
 mkdir -p "$WORK/held"
 i=1
 while [ "$i" -le "$STREAMS" ]; do
-	# 8>&-: the FIFO's only writer is this shell's fd 8, so that closing it ends them all.
-	ssh_relay "$STACK_URL" "$SID" 'echo up; exec cat' <"$WORK/hold" >"$WORK/held/$i" 2>&1 8>&- &
+	ssh_relay "$STACK_URL" "$SID" 'echo up; exec cat' <"$WORK/hold" >"$WORK/held/$i" 2>&1 &
 	HOLD_PIDS="$HOLD_PIDS $!"
 	i=$((i + 1))
 done
@@ -230,7 +233,7 @@ done
 up_ms=$(($(ms) - t0))
 hd1=$(rss "$HD")
 ag1=$(rss "$AGENT_PID")
-exec 8>&-
+kill "$HOLDER"
 for p in $HOLD_PIDS; do wait "$p" 2>/dev/null || :; done
 HOLD_PIDS=
 
