@@ -22,9 +22,11 @@ run="$build nginx curl jq"
 # sqlite3 and psql (with postgresql) clients to look at the rows directly; iproute2 for
 # ss, with which scripts/pg.sh finds a free port.
 # python3-websockets: the fake helperd connect endpoint (tests/fakes/fake_helperd_connect.py).
-# openssh-client: check_connect_cmd hands a relay session's ssh command to the real ssh.
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-client"
-bench="$run wrk"
+# openssh-server and openssh-client: the relay's tests and benchmark run a private sshd
+# as the customer's SSH and a real ssh client through kaiden-connect
+# (tests/integration/sshd.sh); python3 serves their web target.
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client"
+bench="$run wrk openssh-server openssh-client python3"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).
 fuzz="$build clang libclang-rt-14-dev"

@@ -39,6 +39,9 @@
 #   BENCH_SESSIONS_LATENCIES  the fake Cloudflare API's latencies, ms (default "0 100")
 #   BENCH_AGENTS           agent counts for tests/bench/agents.sh (default "1000 10000")
 #   BENCH_AGENTS_DURATION  seconds each agent count heartbeats (default 30)
+#   BENCH_RELAY_MB, BENCH_RELAY_ROUNDS, BENCH_RELAY_STREAMS, BENCH_RELAY_SESSIONS
+#                          tests/bench/relay.sh's SIZE_MB (500), ROUNDS (3), STREAMS (100)
+#                          and N (50)
 #
 # After the HTTP part it runs tests/bench/sessions.sh (session setup/teardown time and
 # Cloudflare calls per session, fake Cloudflare API and fake cloudflared) and
@@ -374,6 +377,32 @@ echo
 echo "load average before the sessions part: $(cut -d' ' -f1-3 /proc/loadavg)"
 B=$BDIR N=${BENCH_SESSIONS_N:-20} LATENCIES=${BENCH_SESSIONS_LATENCIES:-0 100} \
 	sh tests/bench/sessions.sh || { echo "bench: tests/bench/sessions.sh failed" >&2; BROKEN=1; }
+
+# The built-in relay (tests/bench/relay.sh): throughput against direct ssh to the same
+# sshd, 100 concurrent streams, time to active.
+echo
+echo "load average before the relay part: $(cut -d' ' -f1-3 /proc/loadavg)"
+if B=$BDIR SIZE_MB=${BENCH_RELAY_MB:-500} ROUNDS=${BENCH_RELAY_ROUNDS:-3} \
+	STREAMS=${BENCH_RELAY_STREAMS:-100} N=${BENCH_RELAY_SESSIONS:-50} \
+	sh tests/bench/relay.sh >"$WORK/relay.txt"; then
+	cat "$WORK/relay.txt"
+	grep -q 'verdict (relay throughput).*MISSED' "$WORK/relay.txt" && MISSED=1
+else
+	cat "$WORK/relay.txt"
+	echo "bench: tests/bench/relay.sh failed" >&2
+	BROKEN=1
+fi
+# Time to active on PostgreSQL too (helperd is woken by NOTIFY there; SQLite polls).
+if have_pg; then
+	if B=$BDIR DB=postgres PARTS=active N=${BENCH_RELAY_SESSIONS:-50} \
+		sh tests/bench/relay.sh >"$WORK/relay-pg.txt"; then
+		cat "$WORK/relay-pg.txt"
+	else
+		cat "$WORK/relay-pg.txt"
+		echo "bench: tests/bench/relay.sh DB=postgres failed" >&2
+		BROKEN=1
+	fi
+fi
 
 for n in ${BENCH_AGENTS:-1000 10000}; do
 	echo

@@ -7,8 +7,14 @@
 # come from the environment, as the README says to set them); compares what they print
 # with the README's `#>` lines (`...` matches anything); then sends SIGINT to the process
 # group, as Ctrl-C does, and checks that run.sh stopped and that nothing it or the
-# blocks started is left (no sleep, nginx, kaiden-api, helperd or agent), and that no
-# file appeared in the checkout.
+# blocks started is left (no sleep, nginx, kaiden-api, helperd, agent, ssh or
+# kaiden-connect), and that no file appeared in the checkout.
+#
+# The quick start sshes into the machine's own sshd through the relay. Here that is a
+# private one (tests/integration/sshd.sh) on a free port, reached the way the README says
+# for another port: make run gets KAIDEN_SESSION_SSH_PORT, the blocks (the agent)
+# KAIDEN_RELAY_PORTS; the README's ssh, run as written, finds the test's key in an
+# ssh-agent of the test's own (SSH_AUTH_SOCK), as a user's would.
 #
 #   B=build bash tests/scripts/test_readme.sh      (KEEP=1 keeps the directory)
 set -u
@@ -30,6 +36,28 @@ PORT=$(. scripts/stack.sh && stack_free_port) || {
 }
 RUN_PID=
 touch "$WORK/stamp"
+SSH_AGENT_PID=
+
+# The private sshd and an ssh-agent holding its client key.
+# shellcheck source=tests/integration/sshd.sh
+. scripts/stack.sh
+. tests/integration/sshd.sh
+stop_sshd() {
+	sshd_stop
+	[ -z "$SSH_AGENT_PID" ] || kill "$SSH_AGENT_PID" 2>/dev/null
+	SSH_AGENT_PID=
+}
+if sshd_start "$WORK/sshd" && eval "$(ssh-agent -s -a "$WORK/ssh-agent.sock")" >/dev/null &&
+	ssh-add -q "$SSH_KEY" 2>"$WORK/ssh-add.err"; then
+	ok "a private sshd on 127.0.0.1:$SSHD_PORT, its key in an ssh-agent"
+else
+	bad "a private sshd on 127.0.0.1:$SSHD_PORT, its key in an ssh-agent" \
+		"$(tail -n 3 "$WORK/sshd/sshd.log" "$WORK/ssh-add.err" 2>/dev/null)"
+	stop_sshd
+	rm -rf "$WORK"
+	summary
+	exit 1
+fi
 
 # 1 while PID runs (a zombie does not count: it has exited).
 alive() {
@@ -57,6 +85,7 @@ leftovers() {
 
 finish() {
 	local p
+	stop_sshd
 	# Whatever a failed run left: the stack's group, then anything naming WORK.
 	if [ -n "$RUN_PID" ] && alive "$RUN_PID"; then
 		kill -INT -- "-$RUN_PID" 2>/dev/null
@@ -72,7 +101,8 @@ trap 'exit 130' INT TERM
 
 # ---- make run, in the background, in its own process group --------------------------
 set -m
-PORT=$PORT VAR=$VAR DB=sqlite B=$B sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
+PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
+	sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
 RUN_PID=$!
 set +m
 for _ in $(seq 300); do
@@ -118,7 +148,8 @@ fi
 	echo 'set -eu -o pipefail'
 	cat "$WORK/blocks.sh"
 } >"$WORK/readme.sh"
-if PORT=$PORT VAR=$VAR timeout 120 bash "$WORK/readme.sh" >"$WORK/readme.out" 2>"$WORK/readme.err"; then
+if PORT=$PORT VAR=$VAR KAIDEN_RELAY_PORTS=$SSHD_PORT,8080 \
+	timeout 120 bash "$WORK/readme.sh" >"$WORK/readme.out" 2>"$WORK/readme.err"; then
 	ok "the README's blocks run without an error"
 else
 	bad "the README's blocks run without an error" "status $?: $(tail -n 5 "$WORK/readme.err")"
@@ -156,6 +187,8 @@ else
 	rc=$?
 	check "make run exits 130 on Ctrl-C" [ "$rc" -eq 130 ]
 fi
+# The private sshd and ssh-agent are the test's own, not the README's.
+stop_sshd
 left=$(leftovers "$RUN_PID" "$WORK")
 if [ -z "$left" ]; then
 	ok "nothing make run or the blocks started is left running"
