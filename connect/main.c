@@ -35,6 +35,7 @@ static uv_poll_t listen_poll;
 static int listen_fd = -1;
 static int exit_status = CONNECT_OK;
 static uv_signal_t sig_int, sig_term;
+static int destroying; /* stop() has started the context's teardown */
 
 static void usage(FILE *f)
 {
@@ -112,8 +113,13 @@ static void stop(void)
 		uv_close((uv_handle_t *)&sig_int, NULL);
 	if (!uv_is_closing((uv_handle_t *)&sig_term))
 		uv_close((uv_handle_t *)&sig_term, NULL);
-	if (context) {
-		lws_context_destroy(context); /* with a foreign loop: starts the teardown */
+	/* With a foreign loop the first lws_context_destroy only starts the teardown, and
+	 * main's second one, after the loop has run dry, finishes it. A second call while
+	 * the loop still runs would free the context under lws's own closing handles: a
+	 * signal and then a pump ending (or the reverse) both land here, so only once. */
+	if (context && !destroying) {
+		destroying = 1;
+		lws_context_destroy(context);
 	}
 }
 
