@@ -518,7 +518,7 @@ static int path_ok(struct lws *wsi)
 	return n > 0 && strcmp(uri, AGENT_PATH) == 0;
 }
 
-static void client_addr(struct lws *wsi, struct conn *c)
+void hub_client_addr(struct lws *wsi, char out[HUB_ADDR_LEN])
 {
 	char peer[HUB_ADDR_LEN] = "", xff[512] = "", xreal[HUB_ADDR_LEN] = "";
 	int trusted = H.trusted_listener;
@@ -531,7 +531,7 @@ static void client_addr(struct lws *wsi, struct conn *c)
 		if (lws_hdr_custom_copy(wsi, xreal, sizeof(xreal), "x-real-ip:", 10) < 0)
 			xreal[0] = '\0';
 	}
-	hub_addr_pick(peer, trusted, xff, xreal, c->addr);
+	hub_addr_pick(peer, trusted, xff, xreal, out);
 }
 
 static void established(struct lws *wsi, struct conn *c)
@@ -540,7 +540,7 @@ static void established(struct lws *wsi, struct conn *c)
 	c->wsi = wsi;
 	c->since_ms = ids_now_ms();
 	c->state = C_HELLO;
-	client_addr(wsi, c);
+	hub_client_addr(wsi, c->addr);
 	c->next = H.conns;
 	if (H.conns)
 		H.conns->prev = c;

@@ -13,8 +13,10 @@
 
 #include <json-c/json.h>
 #include "compat.h"
+#include "hub_util.h"
 #include "proto.h"
 
+struct lws;
 struct lws_protocols;
 
 /* What the hub tells the session module. */
@@ -42,6 +44,10 @@ int hub_online(const char *device_id);
 /* The protocol version the device's agent said in its hello (proto.h; relay messages
  * need 2), or 0 when it is not connected and authenticated here. */
 int hub_version(const char *device_id);
+/* The address a WebSocket client connected from, as the hub records it: behind a
+ * trusted proxy (helperd.listen a Unix socket, or a loopback peer) the one
+ * X-Forwarded-For / X-Real-IP name, else the peer (hub_util.h's hub_addr_pick). */
+void hub_client_addr(struct lws *wsi, char out[HUB_ADDR_LEN]);
 /* Authenticated agents connected here. */
 int hub_count(void);
 /* WebSocket connections here, authenticated or not (for shutdown and tests). */

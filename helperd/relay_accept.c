@@ -87,25 +87,6 @@ static int refuse(struct lws *wsi, const char *what, unsigned status, const char
 	return 1;
 }
 
-/* The client's address, as the hub takes it (behind nginx: X-Forwarded-For / X-Real-IP
- * from a trusted proxy). */
-static void client_addr(struct lws *wsi, char out[HUB_ADDR_LEN])
-{
-	char peer[HUB_ADDR_LEN] = "", xff[512] = "", xreal[HUB_ADDR_LEN] = "";
-	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
-	int trusted = listen && listen[0] == '/';
-
-	if (!trusted && lws_get_peer_simple(wsi, peer, sizeof(peer)))
-		trusted = hub_addr_is_loopback(peer);
-	if (trusted) {
-		if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) < 0)
-			xff[0] = '\0';
-		if (lws_hdr_custom_copy(wsi, xreal, sizeof(xreal), "x-real-ip:", 10) < 0)
-			xreal[0] = '\0';
-	}
-	hub_addr_pick(peer, trusted, xff, xreal, out);
-}
-
 /* The Authorization header into auth (AUTH_LEN), "" when absent; -1 when too long. */
 static int authorization(struct lws *wsi, char *auth)
 {
@@ -166,7 +147,7 @@ static int accept_connect(struct lws *wsi, const char *session_id, char *auth,
 		         relay_all.total_max);
 		return refuse(wsi, what, 429, "too_many_streams", NULL, message);
 	}
-	client_addr(wsi, out->addr);
+	hub_client_addr(wsi, out->addr);
 	snprintf(log_id, sizeof(log_id), "relay: connect session=%s addr=%s", session_id,
 	         out->addr);
 	switch (credential_identify(helperd.db, auth, log_id, &out->cred, &store_rc)) {
