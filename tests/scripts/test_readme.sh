@@ -205,10 +205,10 @@ else
 	bad "no file appeared or changed in the checkout" "$(echo "$new" | tr '\n' ' ')"
 fi
 # The portal page says what var/admin.token is: a service token, not an administrator's.
-page=$(tr -s ' \n' '  ' <www/index.html)
+page=$(tr -s ' \n' '  ' <www/help.html)
 if [[ $page == *"first administrator's token"* || $page != *"writes a service token to <code>var/admin.token</code>"* ]]; then
-	bad "www/index.html calls var/admin.token a service token" "it calls it the first administrator's token"
+	bad "www/help.html calls var/admin.token a service token" "it calls it the first administrator's token"
 else
-	ok "www/index.html calls var/admin.token a service token"
+	ok "www/help.html calls var/admin.token a service token"
 fi
 summary

@@ -1,0 +1,116 @@
+// api.js: the one way the portal talks to the server. Every call goes to /api/v1/ with
+// the session cookie (credentials: 'same-origin'); the token itself is never read or
+// kept by a script (the API sets it as an HttpOnly cookie at login). Writes carry the
+// X-Kaiden-CSRF header, copied from the readable kaiden_csrf cookie. An error reply
+// becomes an ApiError whose message is a plain sentence a page can show as it is.
+
+export class ApiError extends Error {
+  constructor(status, code, message, field, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field || null;
+    this.retryAfter = retryAfter; // seconds, or null
+  }
+}
+
+export function cookie(name) {
+  for (const part of document.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      return decodeURIComponent(part.slice(eq + 1).trim());
+    }
+  }
+  return null;
+}
+
+// True when the browser holds a login (the readable half of it): a page can skip
+// asking the server when it surely does not.
+export function maybeSignedIn() {
+  return cookie('kaiden_csrf') !== null;
+}
+
+const FALLBACK = {
+  400: 'The request was not accepted.',
+  401: 'You are not signed in, or your sign-in has expired.',
+  403: 'You are not allowed to do this.',
+  404: 'This was not found.',
+  409: 'This conflicts with the current state; reload and try again.',
+  429: 'Too many attempts; wait and try again.',
+  502: 'The Kaiden service is not running.',
+  503: 'The Kaiden service is not available; try again later.',
+};
+
+function sentence(s) {
+  s = String(s).trim();
+  if (!s) return s;
+  s = s[0].toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(s) ? s : s + '.';
+}
+
+// request(method, path, body?) -> the parsed JSON reply (null for 204). path is
+// relative to /api/v1/ ("devices?status=online") or absolute ("/api/v1/...").
+export async function request(method, path, body) {
+  const url = path.startsWith('/') ? path : '/api/v1/' + path;
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') {
+    const csrf = cookie('kaiden_csrf');
+    if (csrf) headers['X-Kaiden-CSRF'] = csrf;
+  }
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The server could not be reached; check your connection.');
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+  }
+  if (res.ok) return data;
+  const err = data && data.error ? data.error : {};
+  const ra = res.headers.get('Retry-After');
+  const retryAfter = ra !== null && /^\d+$/.test(ra) ? Number(ra) : null;
+  const msg = err.message ? sentence(err.message) : (FALLBACK[res.status] || `The server answered ${res.status}.`);
+  throw new ApiError(res.status, err.code || 'http_' + res.status, msg, err.field, retryAfter);
+}
+
+export const get = (path) => request('GET', path);
+export const post = (path, body) => request('POST', path, body === undefined ? {} : body);
+export const patch = (path, body) => request('PATCH', path, body);
+export const del = (path) => request('DELETE', path);
+
+// query({a: 1, b: ''}) -> "?a=1" (empty values left out).
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+// pager(path, params): a list read page by page with the API's cursor.
+//   const p = pager('devices', {status: 'online'});
+//   const items = await p.next();   // [] once p.done
+export function pager(path, params, limit = 50) {
+  let cursor = null;
+  const p = {
+    done: false,
+    async next() {
+      if (p.done) return [];
+      const reply = await get(path + query({ ...params, limit, cursor }));
+      cursor = reply.next_cursor || null;
+      p.done = cursor === null;
+      return reply.items || [];
+    },
+  };
+  return p;
+}

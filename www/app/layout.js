@@ -1,0 +1,21 @@
+// layout.js: the frame around every page: a header with the product name, the menu, the
+// signed-in user and a sign-out button, then the page's <main>. Signed out, only the name.
+import { h } from './dom.js';
+
+export function frame(root, { me, nav, active, onSignOut }) {
+  const who = me ? (me.user ? me.user.email : 'service token') : null;
+  const header = h('header.top', {},
+    h('div.wrap.bar', {},
+      h('a.brand', { href: '#/' }, 'Kaiden'),
+      me ? h('nav', { 'aria-label': 'Main' },
+        nav.map(([path, label]) => h('a', {
+          href: '#' + path, 'aria-current': active === path ? 'page' : null,
+        }, label))) : null,
+      h('span.spacer', {}),
+      me ? h('span.who', { title: me.role || '' }, who, me.role ? h('span.role', {}, me.role) : null) : null,
+      me ? h('button.link', { type: 'button', onclick: onSignOut, id: 'signout' }, 'Sign out') : null,
+      h('a.help', { href: '/help.html' }, 'Help')));
+  const main = h('main.wrap', { id: 'main', tabindex: '-1' });
+  root.replaceChildren(header, main);
+  return main;
+}

@@ -1,0 +1,72 @@
+// main.js: starts the portal: on every route, find the page (pages.js), make sure of the
+// sign-in (a page not marked public sends a signed-out visitor to #/signin), draw the
+// layout and let the page fill it.
+import { routes, home } from './pages.js';
+import { match, navigate, start } from './router.js';
+import { frame } from './layout.js';
+import * as session from './session.js';
+import { h, errorBox } from './dom.js';
+
+const root = document.getElementById('app');
+let generation = 0;
+
+const nav = Object.entries(routes)
+  .filter(([, page]) => page.nav)
+  .map(([path, page]) => [path, page.nav]);
+
+async function signOut() {
+  try {
+    await session.signOut();
+  } catch (e) {
+    // Signed out locally either way; the server's answer changes nothing here.
+  }
+  navigate('/signin');
+}
+
+async function onRoute(hash) {
+  const gen = ++generation;
+  const m = match(routes, hash);
+  if (!m.page) {
+    navigate(m.path === '/' ? home : home);
+    return;
+  }
+  let me = null;
+  try {
+    me = await session.load();
+  } catch (e) {
+    if (gen !== generation) return;
+    frame(root, { me: null, nav, active: null, onSignOut: signOut }).append(errorBox(e));
+    return;
+  }
+  if (gen !== generation) return;
+  if (!me && !m.page.public) {
+    navigate('/signin' + (m.path !== home ? '?next=' + encodeURIComponent(m.path) : ''));
+    return;
+  }
+  if (me && m.pattern === '/signin') {
+    navigate(home);
+    return;
+  }
+  const active = nav.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
+  const main = frame(root, { me, nav, active: active ? active[0] : null, onSignOut: signOut });
+  const title = typeof m.page.title === 'function' ? m.page.title(m.params) : m.page.title;
+  document.title = title ? `${title} · Kaiden` : 'Kaiden';
+  const ctx = {
+    params: m.params, query: m.query, main, me, navigate,
+    current: () => gen === generation,
+  };
+  try {
+    await m.page.render(ctx);
+  } catch (e) {
+    if (!ctx.current()) return;
+    if (e && e.status === 401) {
+      session.forget();
+      navigate('/signin');
+      return;
+    }
+    main.append(errorBox(e));
+  }
+}
+
+start(onRoute);
+export { h };

@@ -1,0 +1,16 @@
+// pages.js: the page registry. A page is a module under pages/ exporting
+//   title        the heading (a string, or a function of the route's params)
+//   render(ctx)  fills ctx.main; ctx = {params, query, main, navigate, me}
+// and (optionally) `public = true` when it needs no sign-in, `nav` = a menu label.
+// Adding a page is that module and one line below: 'route pattern': module.
+import * as signin from './pages/signin.js';
+import * as devices from './pages/devices.js';
+import * as device from './pages/device.js';
+
+export const routes = {
+  '/signin': signin,
+  '/devices': devices,
+  '/devices/:id': device,
+};
+
+export const home = '/devices';

@@ -1,0 +1,69 @@
+// device.js: #/devices/ID. The device's facts and its sessions, newest first.
+import { h, ago, when, statusBadge, errorBox } from '../dom.js';
+import { get, pager } from '../api.js';
+
+export const title = 'Device';
+
+function facts(d) {
+  const rows = [
+    ['Status', statusBadge(d.status)],
+    ['Last seen', h('span', { title: when(d.last_seen) }, ago(d.last_seen))],
+    ['Hostname', d.hostname || '—'],
+    ['OS', d.os || '—'],
+    ['IP address', d.ip_address || '—'],
+    ['Agent version', d.agent_version || '—'],
+    ['Registered', when(d.created_at)],
+    ['Id', h('code', {}, d.id)],
+  ];
+  return h('dl.facts', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+export async function render(ctx) {
+  const state = h('p.state', { 'aria-live': 'polite' }, 'Loading the device…');
+  ctx.main.append(h('p.crumbs', {}, h('a', { href: '#/devices' }, '← Devices')), state);
+  const d = await get('devices/' + encodeURIComponent(ctx.params.id));
+  if (!ctx.current()) return;
+  document.title = `${d.name} · Kaiden`;
+  state.remove();
+  const body = h('tbody', {});
+  const table = h('table.list', { id: 'device-sessions' },
+    h('caption.sr', {}, 'Sessions on this device'),
+    h('thead', {}, h('tr', {}, ['Started', 'Engineer', 'Status', 'Ended', 'Notes'].map((c) => h('th', { scope: 'col' }, c)))),
+    body);
+  const sstate = h('p.state', { id: 'sessions-state', 'aria-live': 'polite' }, 'Loading sessions…');
+  const more = h('button', { type: 'button', hidden: true }, 'More');
+  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d)),
+    h('h2', {}, 'Sessions'), table, sstate, more);
+  table.hidden = true;
+
+  const pages = pager('sessions', { device_id: d.id });
+  let shown = 0;
+  async function load() {
+    more.disabled = true;
+    let items;
+    try {
+      items = await pages.next();
+    } catch (e) {
+      sstate.replaceChildren(errorBox(e));
+      more.disabled = false;
+      return;
+    }
+    if (!ctx.current()) return;
+    for (const s of items) {
+      body.append(h('tr', {},
+        h('td', {}, when(s.started_at || s.created_at)),
+        h('td', {}, s.engineer_name || '—'),
+        h('td', {}, statusBadge(s.status)),
+        h('td', {}, when(s.ended_at)),
+        h('td.notes', {}, s.notes || '')));
+    }
+    shown += items.length;
+    table.hidden = shown === 0;
+    sstate.hidden = shown !== 0;
+    if (shown === 0) sstate.textContent = 'No sessions on this device yet.';
+    more.hidden = pages.done;
+    more.disabled = false;
+  }
+  more.addEventListener('click', load);
+  await load();
+}

@@ -1,0 +1,79 @@
+// devices.js: #/devices. The tenant's devices: name, status, last seen, OS, agent
+// version; a search box and a status filter (kept in the URL: #/devices?q=..&status=..);
+// "More" reads the next page with the API's cursor.
+import { h, ago, when, statusBadge, errorBox } from '../dom.js';
+import { pager } from '../api.js';
+
+export const title = 'Devices';
+export const nav = 'Devices';
+
+export async function render(ctx) {
+  const q = ctx.query.q || '';
+  const status = ['online', 'offline'].includes(ctx.query.status) ? ctx.query.status : '';
+  const search = h('input', { id: 'device-q', type: 'search', name: 'q', value: q, placeholder: 'Name or hostname' });
+  const filter = h('select', { id: 'device-status', name: 'status' },
+    [['', 'Any status'], ['online', 'Online'], ['offline', 'Offline']].map(([v, l]) =>
+      h('option', { value: v, selected: v === status }, l)));
+  const form = h('form.filters', { role: 'search' },
+    h('label', { for: 'device-q' }, 'Search'), search,
+    h('label', { for: 'device-status' }, 'Status'), filter,
+    h('button', { type: 'submit' }, 'Apply'));
+  const apply = (ev) => {
+    if (ev) ev.preventDefault();
+    const p = new URLSearchParams();
+    if (search.value.trim()) p.set('q', search.value.trim());
+    if (filter.value) p.set('status', filter.value);
+    const s = p.toString();
+    ctx.navigate('/devices' + (s ? '?' + s : ''));
+  };
+  form.addEventListener('submit', apply);
+  filter.addEventListener('change', apply);
+
+  const body = h('tbody', {});
+  const table = h('table.list', { id: 'devices' },
+    h('caption.sr', {}, 'Devices'),
+    h('thead', {}, h('tr', {}, ['Name', 'Status', 'Last seen', 'OS', 'Agent'].map((c) => h('th', { scope: 'col' }, c)))),
+    body);
+  const state = h('p.state', { id: 'devices-state', 'aria-live': 'polite' }, 'Loading devices…');
+  const more = h('button', { type: 'button', id: 'devices-more', hidden: true }, 'More');
+  ctx.main.append(h('h1', {}, 'Devices'), form, table, state, more);
+
+  const pages = pager('devices', { q, status });
+  let shown = 0;
+  async function load() {
+    more.disabled = true;
+    state.textContent = shown ? 'Loading more…' : 'Loading devices…';
+    state.hidden = false;
+    let items;
+    try {
+      items = await pages.next();
+    } catch (e) {
+      if (e.status === 401) throw e;
+      state.replaceChildren(errorBox(e));
+      more.disabled = false;
+      return;
+    }
+    if (!ctx.current()) return;
+    for (const d of items) {
+      body.append(h('tr', {},
+        h('td', {}, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
+        h('td', {}, statusBadge(d.status)),
+        h('td', { title: when(d.last_seen) }, ago(d.last_seen)),
+        h('td', {}, d.os || '—'),
+        h('td', {}, d.agent_version || '—')));
+    }
+    shown += items.length;
+    table.hidden = shown === 0;
+    if (shown === 0) {
+      state.textContent = q || status ? 'No device matches this search.'
+        : 'No devices yet. A device appears here once it is registered.';
+    } else {
+      state.hidden = true;
+    }
+    more.hidden = pages.done;
+    more.disabled = false;
+  }
+  more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
+  table.hidden = true;
+  await load();
+}

@@ -1,0 +1,40 @@
+// session.js: who is signed in, as the server says (GET /auth/me with the cookie).
+// Nothing here survives a reload or a sign-out: the cookie is the only memory.
+import { get, post, maybeSignedIn, ApiError } from './api.js';
+
+let me = null;
+
+export function current() {
+  return me;
+}
+
+// The signed-in caller, or null. Asks the server only when a login cookie is present.
+export async function load() {
+  if (me) return me;
+  if (!maybeSignedIn()) return null;
+  try {
+    me = await get('auth/me');
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+  return me;
+}
+
+export async function signIn(email, password) {
+  me = null;
+  await post('auth/login', { email, password }); // the reply's token is left unread
+  return load();
+}
+
+export async function signOut() {
+  try {
+    if (maybeSignedIn()) await post('auth/logout');
+  } finally {
+    me = null;
+  }
+}
+
+export function forget() {
+  me = null;
+}
