@@ -2,9 +2,12 @@
  *
  * The order for an authenticated route (route.c calls these in turn):
  *   auth_check   the Bearer credential (credential.h, shared with helperd's relay: a
- *                login JWT or a kdn_ API token, as its user is now). Every refusal is
- *                the same 401, so a caller learns nothing about why; a suspended
- *                tenant's credential is 403 tenant_suspended.
+ *                login JWT or a kdn_ API token, as its user is now), or without an
+ *                Authorization header the login cookie (cookie.h), checked the same way.
+ *                Every refusal is the same 401, so a caller learns nothing about why; a
+ *                suspended tenant's credential is 403 tenant_suspended; a
+ *                cookie-authenticated write without the login's X-Kaiden-CSRF token is
+ *                403 csrf_failed.
  *   auth_allow   the role against the route's roles (403), then the tenant the request
  *                acts in, then the route's tenant flags (400 tenant_required).
  *   scope        db_scope_begin/end around the handler.
@@ -29,6 +32,7 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "cookie.h"
 #include "credential.h"
 #include "db.h"
 #include "ids.h"
@@ -60,24 +64,55 @@ static int multi_mode(void)
 	return strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0;
 }
 
+/* The kaiden_session cookie as an Authorization value ("Bearer <jwt>") in out: 1, or 0
+ * when the request has none (or a malformed Cookie header, or a value that is no login
+ * token: API tokens are never cookies). */
+static int cookie_credential(const struct req *r, char *out, size_t outlen)
+{
+	char jwt[JWT_MAX_LEN];
+	int ok;
+
+	ok = cookie_get(r->cookie, COOKIE_SESSION, jwt, sizeof(jwt)) && strchr(jwt, '.') &&
+	     snprintf(out, outlen, "Bearer %s", jwt) < (int)outlen;
+	explicit_bzero(jwt, sizeof(jwt));
+	return ok;
+}
+
+/* A cookie-authenticated write must carry the login's CSRF token (cookie.h). */
+static int csrf_required(const struct req *r)
+{
+	return r->method != HTTP_GET && r->method != HTTP_HEAD;
+}
+
 int auth_check(struct req *r, struct resp *rs)
 {
 	struct credential cred;
-	char log_id[64];
-	int store_rc = STORE_ERR;
+	char log_id[64], from_cookie[JWT_MAX_LEN + 8];
+	const char *authorization = r->authorization;
+	int store_rc = STORE_ERR, by_cookie = 0;
+	enum credential_rc crc;
 
 	if (!r->db) {
 		/* The worker could not connect: nothing can be checked. */
 		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
 		return -1;
 	}
+	/* An Authorization header always wins; without one, the login cookie. */
+	if (!*authorization && cookie_credential(r, from_cookie, sizeof(from_cookie))) {
+		authorization = from_cookie;
+		by_cookie = 1;
+	}
 	snprintf(log_id, sizeof(log_id), "req=%s", r->request_id);
-	switch (credential_identify(r->db, r->authorization, log_id, &cred, &store_rc)) {
+	crc = credential_identify(r->db, authorization, log_id, &cred, &store_rc);
+	if (by_cookie)
+		explicit_bzero(from_cookie, sizeof(from_cookie));
+	switch (crc) {
 	case CREDENTIAL_OK:
 		break;
 	case CREDENTIAL_MISSING:
 		resp_error(rs, 401, "unauthorized", NULL,
-		           "send a token as Authorization: Bearer <token>");
+		           "send a token as Authorization: Bearer <token>, or sign in for the "
+		           "login cookie");
 		return -1;
 	case CREDENTIAL_MALFORMED:
 		resp_error(rs, 401, "unauthorized", NULL,
@@ -87,7 +122,8 @@ int auth_check(struct req *r, struct resp *rs)
 		return unauthorized(rs);
 	case CREDENTIAL_DB:
 		resp_store_error(rs, store_rc, r->db, r->request_id,
-		                 strchr(r->authorization, '.') ? "login check" : "token check");
+		                 by_cookie || strchr(r->authorization, '.') ? "login check"
+		                                                            : "token check");
 		return -1;
 	case CREDENTIAL_INTERNAL:
 	default:
@@ -101,7 +137,17 @@ int auth_check(struct req *r, struct resp *rs)
 		           "administrators");
 		return -1;
 	}
+	/* A page on another site can make the browser send the cookie, not read the CSRF
+	 * token: a write without it is refused before its body is read. */
+	if (by_cookie && csrf_required(r) && !csrf_valid(cred.who.credential_id, r->csrf_header)) {
+		resp_error(rs, 403, "csrf_failed", NULL,
+		           "a write authenticated by the login cookie must carry the "
+		           CSRF_HEADER " header with the value of the " COOKIE_CSRF " cookie");
+		return -1;
+	}
 	r->who = cred.who;
+	r->login_credential = cred.kind == CREDENTIAL_LOGIN;
+	r->by_cookie = by_cookie;
 	return 0;
 }
 

@@ -7,6 +7,10 @@
  *     with that user's rights as they are now; a service token (no user; what
  *     `kaiden-api token create` and make run's admin.token are) acts as ROLE_SERVICE
  *     within its tenant.
+ * Without an Authorization header, the login token may come from the kaiden_session
+ * cookie (cookie.h, for the browser portal); a write (not GET/HEAD) authenticated that
+ * way must carry X-Kaiden-CSRF with the login's CSRF token. An Authorization header
+ * always wins over the cookie; API tokens are never read from a cookie.
  * Both are refused when the user is disabled or deleted; a suspended tenant's
  * credentials get 403 tenant_suspended.
  *
@@ -29,9 +33,11 @@
 
 struct route;
 
-/* Fills r->who from the bearer credential. 0, or -1 with the reply already in rs (401
- * unauthorized for a missing, malformed, unknown, expired or revoked credential; 403
- * tenant_suspended; 503/500 when the database fails). */
+/* Fills r->who (and r->login_credential, r->by_cookie) from the bearer credential or
+ * the login cookie. 0, or -1 with the reply already in rs (401 unauthorized for a
+ * missing, malformed, unknown, expired or revoked credential; 403 tenant_suspended; 403
+ * csrf_failed for a cookie-authenticated write without the right X-Kaiden-CSRF; 503/500
+ * when the database fails). */
 int auth_check(struct req *r, struct resp *rs) WUR;
 
 /* After auth_check: 403 forbidden unless r->who.role is among route->roles; then

@@ -11,7 +11,9 @@
  *   4. the password (store_login_check; one answer for unknown email, wrong password and
  *      disabled user); a failure is audited, a success gives the counted attempt back
  *   5. a suspended tenant -> 403 tenant_suspended
- *   6. a login row (its id is the JWT's jti, what logout revokes), the JWT, the audit.
+ *   6. a login row (its id is the JWT's jti, what logout revokes), the JWT, the audit;
+ *      the JWT goes in the reply and, for browsers, in the kaiden_session cookie with
+ *      its kaiden_csrf token (cookie.h). Logout clears both cookies.
  * Steps 2-4 run before anyone is known, across tenants (store_auth.h); step 6 runs in the
  * user's own database scope. */
 #include "handlers.h"
@@ -24,6 +26,7 @@
 
 #include "auth.h"
 #include "cfg.h"
+#include "cookie.h"
 #include "db.h"
 #include "ids.h"
 #include "jsonx.h"
@@ -53,10 +56,10 @@ static int multi_mode(void)
 	return strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0;
 }
 
-/* A login token has dots; an API token (kdn_<uuid>_<base64url>) has none. */
+/* A login token (Bearer or the login cookie), not an API token. */
 static int credential_is_login(const struct req *r)
 {
-	return r->authorization && strchr(r->authorization, '.') != NULL;
+	return r->login_credential;
 }
 
 /* {id, code, name, plan, status} of a tenant, as the login reply shows it. */
@@ -241,6 +244,13 @@ static void login_issue(struct req *r, struct resp *rs, struct store_identity *w
 	memcpy(r->tenant_id, who->tenant_id, sizeof(r->tenant_id));
 	auth_audit(r, "auth.login", "user", who->user_id, NULL);
 
+	/* The browser's copy: the same token in an HttpOnly cookie, and its CSRF token. */
+	if (cookie_set_login(r, rs, token, jti, ttl) < 0) {
+		log_error("req=%s the login cookie could not be made", r->request_id);
+		resp_error(rs, 500, "internal", NULL,
+		           "internal error; quote request id %s when reporting it", r->request_id);
+		goto out;
+	}
 	ids_timestamp((now + ttl) * 1000, expires);
 	body = json_object_new_object();
 	json_object_object_add(body, "token", json_object_new_string(token));
@@ -395,6 +405,7 @@ void h_auth_logout(struct req *r, struct resp *rs)
 	}
 	/* Already revoked (a race with another logout): the outcome is the same. */
 	auth_audit(r, "auth.logout", "user", r->who.user_id, NULL);
+	cookie_clear_login(r, rs);
 	resp_json(rs, 204, NULL);
 }
 

@@ -233,10 +233,20 @@ static char *origin_of(const char *scheme, const char *https, const char *h,
 	return out;
 }
 
+/* "http" or "https" as the web server saw the request (REQUEST_SCHEME, else HTTPS=on as
+ * CGI says it), else "". */
+static const char *scheme_of(const char *scheme, const char *https)
+{
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)
+		return scheme;
+	return strcasecmp(https, "on") == 0 ? "https" : "";
+}
+
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 {
 	const char *method = param_get(param, ctx, "REQUEST_METHOD");
 	const char *rid = param_get(param, ctx, "HTTP_X_REQUEST_ID");
+	const char *cookie;
 
 	memset(r, 0, sizeof(*r));
 	r->db = db;
@@ -252,6 +262,11 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 	                      param_get(param, ctx, "HTTPS"), param_get(param, ctx, "HTTP_HOST"),
 	                      param_get(param, ctx, "SERVER_PORT"));
 	r->tenant_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_TENANT"), 64);
+	r->scheme = strdup(scheme_of(param_get(param, ctx, "REQUEST_SCHEME"),
+	                             param_get(param, ctx, "HTTPS")));
+	cookie = param_get(param, ctx, "HTTP_COOKIE");
+	r->cookie = strdup(strlen(cookie) > REQ_COOKIE_MAX ? "" : cookie);
+	r->csrf_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_CSRF"), 64);
 	r->content_length = parse_length(param_get(param, ctx, "CONTENT_LENGTH"));
 	if (request_id_ok(rid)) {
 		r->request_id = strdup(rid);
@@ -261,7 +276,8 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 			ids_uuid7(r->request_id);
 	}
 	if (!r->method_name || !r->path || !r->query || !r->content_type || !r->authorization ||
-	    !r->remote_addr || !r->host || !r->origin || !r->tenant_header || !r->request_id) {
+	    !r->remote_addr || !r->host || !r->origin || !r->tenant_header || !r->scheme ||
+	    !r->cookie || !r->csrf_header || !r->request_id) {
 		req_clear(r);
 		return -1;
 	}
@@ -339,6 +355,9 @@ void req_clear(struct req *r)
 	free(r->host);
 	free(r->origin);
 	free(r->tenant_header);
+	free(r->scheme);
+	free(r->cookie);
+	free(r->csrf_header);
 	free(r->request_id);
 	free(r->body);
 	for (int i = 0; i < r->nscratch && i < (int)ARRAY_LEN(r->scratch); i++)

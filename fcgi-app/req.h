@@ -27,6 +27,8 @@ enum http_method {
 };
 
 #define REQ_MAX_PARAMS 4
+/* Longest Cookie header looked at (nginx's default large header buffer). */
+#define REQ_COOKIE_MAX 8192
 
 struct req {
 	enum http_method method;
@@ -43,6 +45,10 @@ struct req {
 	                        the scheme or Host is missing or the Host is not a plain
 	                        host[:port] */
 	char *tenant_header; /* X-Kaiden-Tenant (staff naming the tenant they act in); "" */
+	char *scheme;        /* "http" or "https" (REQUEST_SCHEME, or HTTPS=on), else "" */
+	char *cookie;        /* the Cookie header (HTTP_COOKIE); "" if none or longer than
+	                        REQ_COOKIE_MAX (an over-long header carries no cookie) */
+	char *csrf_header;   /* X-Kaiden-CSRF (cookie.h), at most 64 bytes kept; "" */
 	char *request_id;    /* X-Request-Id if given, else generated */
 	long content_length; /* -1 if none or not a number */
 
@@ -60,6 +66,8 @@ struct req {
 	struct store_identity who;     /* the caller (role ROLE_NONE: not authenticated) */
 	char tenant_id[UUID_STR_LEN];  /* the tenant the request acts in; "" for a staff
 	                                  request at platform level */
+	int login_credential;          /* 1: r->who came from a login token (not kdn_) */
+	int by_cookie;                 /* 1: ... read from the kaiden_session cookie */
 
 	struct db *db;       /* the worker's connection, borrowed */
 	char *scratch[8];    /* strings owned by the request (path params), freed at the end */
@@ -70,8 +78,8 @@ typedef const char *(*req_param_fn)(void *ctx, const char *name);
 
 /* Reads REQUEST_METHOD, SCRIPT_NAME + PATH_INFO or DOCUMENT_URI/REQUEST_URI,
  * QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION, REMOTE_ADDR,
- * HTTP_HOST, REQUEST_SCHEME, HTTPS, SERVER_PORT, HTTP_X_KAIDEN_TENANT and
- * HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
+ * HTTP_HOST, REQUEST_SCHEME, HTTPS, SERVER_PORT, HTTP_X_KAIDEN_TENANT, HTTP_COOKIE,
+ * HTTP_X_KAIDEN_CSRF and HTTP_X_REQUEST_ID through param. 0, or -1 when out of memory. */
 int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db) WUR;
 /* Takes ownership of body (malloc'd, NUL-terminated, len bytes before the NUL). */
 void req_take_body(struct req *r, char *body, size_t len);
