@@ -25,7 +25,7 @@ run="$build nginx curl jq"
 # openssh-server and openssh-client: the relay's tests and benchmark run a private sshd
 # as the customer's SSH and a real ssh client through kaiden-connect
 # (tests/integration/sshd.sh); python3 serves their web target.
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client"
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium"
 bench="$run wrk openssh-server openssh-client python3"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).

@@ -51,11 +51,11 @@ export async function render(ctx) {
     if (!ctx.current()) return;
     for (const s of items) {
       body.append(h('tr', {},
-        h('td', {}, when(s.started_at || s.created_at)),
-        h('td', {}, s.engineer_name || '—'),
-        h('td', {}, statusBadge(s.status)),
-        h('td', {}, when(s.ended_at)),
-        h('td.notes', {}, s.notes || '')));
+        h('td', { 'data-label': 'Started' }, when(s.started_at || s.created_at)),
+        h('td', { 'data-label': 'Engineer' }, s.engineer_name || '—'),
+        h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
+        h('td', { 'data-label': 'Ended' }, when(s.ended_at)),
+        h('td.notes', { 'data-label': 'Notes' }, s.notes || '')));
     }
     shown += items.length;
     table.hidden = shown === 0;

@@ -56,11 +56,11 @@ export async function render(ctx) {
     if (!ctx.current()) return;
     for (const d of items) {
       body.append(h('tr', {},
-        h('td', {}, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
-        h('td', {}, statusBadge(d.status)),
-        h('td', { title: when(d.last_seen) }, ago(d.last_seen)),
-        h('td', {}, d.os || '—'),
-        h('td', {}, d.agent_version || '—')));
+        h('td', { 'data-label': 'Name' }, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
+        h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
+        h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
+        h('td', { 'data-label': 'OS' }, d.os || '—'),
+        h('td', { 'data-label': 'Agent' }, d.agent_version || '—')));
     }
     shown += items.length;
     table.hidden = shown === 0;

@@ -1,0 +1,268 @@
+#!/usr/bin/python3
+"""portal_browser.py: drives Debian's chromium (headless, through chromedriver and
+python3-selenium) through the portal of a running stack, as test_portal.sh asks.
+
+    portal_browser.py URL EMAIL PASSWORD_FILE DEVICE_NAME OUTDIR
+
+Prints one line per check, "ok NAME" or "FAIL NAME: WHY", which test_portal.sh counts.
+After every step it reads the browser's console and network log: any console error, any
+request that failed or answered >= 400 (but those the step expects, such as the 401 of
+a wrong password) and any request to another origin fails the step. Screenshots of each
+page at 1280 and 390 px wide go to OUTDIR/screenshots/.
+"""
+import json
+import os
+import sys
+from urllib.parse import urlsplit
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, EMAIL, PW_FILE, DEVICE, OUT = sys.argv[1:6]
+with open(PW_FILE, encoding="utf-8") as f:
+    PASSWORD = f.read().strip()
+ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(URL))
+SHOTS = os.path.join(OUT, "screenshots")
+os.makedirs(SHOTS, exist_ok=True)
+failed = 0
+
+
+def ok(name):
+    print("ok " + name, flush=True)
+
+
+def bad(name, why):
+    global failed
+    failed += 1
+    print("FAIL %s: %s" % (name, str(why).replace("\n", " ")[:600]), flush=True)
+
+
+def check(name, cond, why=""):
+    if cond:
+        ok(name)
+    else:
+        bad(name, why or "not so")
+    return cond
+
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+          "--user-data-dir=" + os.path.join(OUT, "profile"), "--window-size=1280,900",
+          "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+          "--disable-component-update", "--disable-sync", "--disable-extensions",
+          "--lang=en-US"):
+    opts.add_argument(a)
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+service = Service("/usr/bin/chromedriver", log_output=os.path.join(OUT, "chromedriver.log")) \
+    if "log_output" in Service.__init__.__code__.co_varnames \
+    else Service("/usr/bin/chromedriver", log_path=os.path.join(OUT, "chromedriver.log"))
+try:
+    drv = webdriver.Chrome(service=service, options=opts)
+except WebDriverException as e:
+    bad("chromium starts under chromedriver", e.msg)
+    sys.exit(1)
+ok("chromium starts under chromedriver")
+wait = WebDriverWait(drv, 10)
+ours = set()  # the ids of the requests the portal's pages made
+
+
+def drain(step, allowed=()):
+    """One check: since the last drain, no console error, no failed request, nothing
+    fetched from elsewhere; allowed = {(path, status)} expected >= 400 answers."""
+    problems = []
+    allowed = set(allowed)
+    for e in drv.get_log("browser"):
+        if e.get("level") != "SEVERE":
+            continue
+        msg = e.get("message", "")
+        if msg.startswith(("chrome://", "chrome-untrusted://", "devtools://")):
+            continue  # chromium's own pages
+        # Chromium logs every >= 400 answer as a console error too: the network check
+        # below judges those.
+        if "Failed to load resource: the server responded with a status of" in msg and \
+                any(p in msg for p, _ in allowed):
+            continue
+        problems.append("console: " + msg)
+    for e in drv.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        meth, p = m.get("method"), m.get("params", {})
+        # Only what the portal's pages asked for: chromium's own pages (its new-tab
+        # page, loading in the background at start) are not the portal's.
+        if meth == "Network.requestWillBeSent":
+            if not p.get("documentURL", "").startswith(ORIGIN + "/"):
+                continue
+            ours.add(p["requestId"])
+            u = p["request"]["url"]
+            if not (u.startswith(ORIGIN + "/") or u.startswith("data:")):
+                problems.append("request elsewhere: " + u)
+        elif p.get("requestId") not in ours:
+            continue
+        elif meth == "Network.responseReceived":
+            r = p["response"]
+            if r["status"] >= 400:
+                path = urlsplit(r["url"]).path
+                if (path, r["status"]) not in allowed:
+                    problems.append("%s answered %d" % (path, r["status"]))
+        elif meth == "Network.loadingFailed":
+            if not p.get("canceled"):
+                problems.append("request failed: %s" % p.get("errorText"))
+    check(step + ": no console error, failed request or outside request", not problems,
+          "; ".join(problems))
+
+
+def shoot(name):
+    """Screenshots NAME-1280.png and NAME-390.png of what the window shows now."""
+    try:
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        drv.save_screenshot(os.path.join(SHOTS, name + "-1280.png"))
+        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        drv.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
+        overflow = drv.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1")
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        check("%s at 390 px: nothing wider than the screen" % name, not overflow,
+              "the page scrolls sideways")
+    except WebDriverException as e:
+        bad("screenshots of " + name, e.msg)
+
+
+def text_of(css):
+    return drv.find_element(By.CSS_SELECTOR, css).text.strip()
+
+
+def wait_for(name, cond):
+    try:
+        return wait.until(cond)
+    except TimeoutException:
+        bad(name, "not within 10 s; the page shows: " +
+            drv.find_element(By.TAG_NAME, "body").text[:300])
+        return None
+
+
+def sign_in(password):
+    e = drv.find_element(By.ID, "email")
+    e.clear()
+    e.send_keys(EMAIL)
+    p = drv.find_element(By.ID, "password")
+    p.clear()
+    p.send_keys(password)
+    drv.find_element(By.ID, "signin").click()
+
+
+def storage_empty():
+    return drv.execute_script("return localStorage.length + sessionStorage.length") == 0
+
+
+# What chromium did before the test's first page (its new-tab page) is not the portal's.
+drv.get_log("browser")
+drv.get_log("performance")
+try:
+    # 1. Signed out, / goes to the sign-in form, asking the API nothing.
+    drv.get(URL + "/")
+    if wait_for("signed out, / shows the sign-in form",
+                EC.visibility_of_element_located((By.ID, "email"))):
+        ok("signed out, / shows the sign-in form")
+        check("the address is #/signin", drv.current_url.endswith("#/signin"), drv.current_url)
+        check("the CSP holds: the page's scripts ran with no inline script",
+              drv.execute_script("return document.querySelectorAll('script:not([src])').length") == 0)
+    drain("signed out")
+    shoot("signin")
+
+    # 2. A wrong password: the API's one generic message.
+    sign_in("not-the-password")
+    if wait_for("a wrong password shows an error",
+                EC.visibility_of_element_located((By.CSS_SELECTOR, "#signin-message .error"))):
+        msg = text_of("#signin-message .error")
+        check("a wrong password shows the generic error", msg == "Email or password is wrong.", msg)
+        check("the password field is emptied after a failure",
+              drv.find_element(By.ID, "password").get_attribute("value") == "")
+    drain("wrong password", {("/api/v1/auth/login", 401)})
+    shoot("signin-error")
+
+    # 3. The right password: the devices page, the user in the header.
+    sign_in(PASSWORD)
+    if wait_for("signed in, the devices page shows",
+                EC.visibility_of_element_located((By.CSS_SELECTOR, "#devices tbody tr"))):
+        ok("signed in, the devices page shows")
+        check("the header names the signed-in user", EMAIL in text_of("header .who"),
+              text_of("header .who"))
+        names = [r.text for r in drv.find_elements(By.CSS_SELECTOR, "#devices tbody td:first-child")]
+        check("the registered device is listed", DEVICE in names, names)
+        row = drv.find_elements(By.CSS_SELECTOR, "#devices tbody tr")[0].text
+        check("a device row says offline and never seen", "offline" in row and "never" in row, row)
+        cookies = drv.execute_script("return document.cookie")
+        check("the session cookie is out of the page's reach (HttpOnly)",
+              "kaiden_session" not in cookies and "kaiden_csrf" in cookies, cookies)
+        check("nothing is kept in localStorage or sessionStorage", storage_empty())
+    drain("sign in and devices")
+    shoot("devices")
+
+    # 4. Search and filter (kept in the address), the empty state.
+    q = drv.find_element(By.ID, "device-q")
+    q.send_keys("no-such-device-zz", Keys.ENTER)
+    if wait_for("a search that matches nothing shows the empty state",
+                EC.text_to_be_present_in_element((By.ID, "devices-state"), "No device matches")):
+        ok("a search that matches nothing shows the empty state")
+        check("the search is in the address", "q=no-such-device-zz" in drv.current_url,
+              drv.current_url)
+    drv.get(URL + "/#/devices?status=offline&q=" + DEVICE[:6])
+    if wait_for("the offline filter lists the device",
+                EC.visibility_of_element_located((By.CSS_SELECTOR, "#devices tbody tr"))):
+        ok("the offline filter lists the device")
+        check("the status select shows the filter",
+              drv.find_element(By.ID, "device-status").get_attribute("value") == "offline")
+    drain("search and filter")
+
+    # 5. The device page: its facts and (no) sessions.
+    drv.find_element(By.LINK_TEXT, DEVICE).click()
+    if wait_for("the device page shows its facts",
+                EC.visibility_of_element_located((By.CSS_SELECTOR, "dl.facts"))):
+        ok("the device page shows its facts")
+        check("the device page is titled with its name", text_of("main h1") == DEVICE,
+              text_of("main h1"))
+        wait_for("the device page says it has no sessions",
+                 EC.text_to_be_present_in_element((By.ID, "sessions-state"), "No sessions"))
+    drain("device page")
+    shoot("device")
+
+    # 6. Sign out: the sign-in page, nothing remembered, the devices page refused.
+    drv.find_element(By.ID, "signout").click()
+    if wait_for("sign-out shows the sign-in page",
+                EC.visibility_of_element_located((By.ID, "email"))):
+        ok("sign-out shows the sign-in page")
+        cookies = drv.execute_script("return document.cookie")
+        check("sign-out clears the CSRF cookie", "kaiden_csrf" not in cookies, cookies)
+        check("the header names nobody after sign-out",
+              not drv.find_elements(By.CSS_SELECTOR, "header .who"))
+    drv.get(URL + "/#/devices")
+    if wait_for("signed out, #/devices goes to the sign-in page",
+                EC.visibility_of_element_located((By.ID, "email"))):
+        ok("signed out, #/devices goes to the sign-in page")
+    drain("sign out")
+
+    # 7. The lock: five wrong passwords, then 429 with its wait.
+    statuses = {("/api/v1/auth/login", 401), ("/api/v1/auth/login", 429)}
+    msg = ""
+    for i in range(8):
+        sign_in("wrong-%d" % i)
+        wait_for("a wrong password is answered",
+                 EC.visibility_of_element_located((By.CSS_SELECTOR, "#signin-message .error")))
+        msg = text_of("#signin-message .error")
+        if msg.startswith("Too many"):
+            break
+    check("the lock says how long to wait", msg.startswith("Too many sign-in attempts. Try again in ")
+          and "minute" in msg, msg)
+    drain("the 429 lock", statuses)
+    shoot("signin-locked")
+except Exception as e:  # a broken page must fail the test, not hang it
+    bad("the browser run", "%s: %s" % (type(e).__name__, e))
+finally:
+    drv.quit()
+sys.exit(1 if failed else 0)

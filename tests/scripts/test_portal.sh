@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_portal.sh: the portal (www/) in a real browser. Starts a stack (scripts/stack.sh:
+# sqlite, kaiden-api, nginx with the dev config) on a free port in a private directory,
+# makes the first administrator as `make run` does (a random password in a 0600 file)
+# and registers one device through the API; checks nginx's headers for the portal (the
+# CSP, caching, gzip); then tests/scripts/portal_browser.py drives Debian's chromium
+# headless through sign-in (a wrong password, the right one), the devices list, search
+# and filter, a device's page, sign-out and the 429 lock, failing on any console error or
+# failed request; its screenshots (1280 and 390 px wide) are copied to docs/screenshots/
+# when DOCS_SCREENSHOTS=1.
+#
+#   B=build bash tests/scripts/test_portal.sh      (KEEP=1 keeps the directory)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+B=${B:-build}
+. tests/scripts/lib.sh
+. scripts/stack.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal.XXXXXX")
+cleanup() {
+	stack_stop
+	if [ -n "${KEEP:-}" ] || [ "$FAIL" -ne 0 ]; then
+		echo "  (kept $WORK)"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+for p in /usr/bin/chromium /usr/bin/chromedriver; do
+	[ -x "$p" ] || { bad "$p is installed" "scripts/deps.sh check installs it"; summary; exit 1; }
+done
+/usr/bin/python3 -c 'import selenium' 2>/dev/null ||
+	{ bad "python3-selenium is installed" "scripts/deps.sh check installs it"; summary; exit 1; }
+
+export STACK_QUIET=1
+if stack_init "$WORK/stack" sqlite auto && stack_up >"$WORK/stack.log" 2>&1; then
+	ok "a stack on $STACK_URL"
+else
+	bad "a stack starts" "$(tail -n 5 "$WORK/stack.log")"
+	summary
+	exit 1
+fi
+
+# The first administrator, as scripts/run.sh makes it.
+EMAIL=admin@localhost
+PW=$WORK/admin.password
+(umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$PW")
+if "$STACK_BIN" user add --email "$EMAIL" --name Administrator --role admin \
+	--password-file "$PW" >/dev/null 2>"$WORK/user-add.err"; then
+	ok "the first administrator"
+else
+	bad "the first administrator" "$(cat "$WORK/user-add.err")"
+fi
+
+DEVICE=reception-pc
+code=$(curl -sS -o "$WORK/device.json" -w '%{http_code}' -H "Authorization: Bearer $STACK_TOKEN" \
+	-H 'Content-Type: application/json' --data-binary "{\"name\":\"$DEVICE\"}" \
+	"$STACK_URL/api/v1/devices")
+check "a device registered through the API" test "$code" = 201
+
+# nginx's headers for the portal.
+hdr() { curl -sS -o /dev/null -D - "$@" | tr -d '\r' | tr '[:upper:]' '[:lower:]'; }
+h=$(hdr "$STACK_URL/")
+csp=$(sed -n 's/^content-security-policy: //p' <<<"$h")
+if [[ $csp == *"script-src 'self'"* && $csp == *"default-src 'self'"* && $csp != *unsafe-inline* && $csp != *unsafe-eval* ]]; then
+	ok "/ has a strict Content-Security-Policy"
+else
+	bad "/ has a strict Content-Security-Policy" "got: $csp"
+fi
+check "/ (index.html) is not cached without revalidation" grep -q '^cache-control: no-cache' <<<"$h"
+h=$(hdr -H 'Accept-Encoding: gzip' "$STACK_URL/app/api.js")
+check "a script is served gzipped" grep -q '^content-encoding: gzip' <<<"$h"
+check "a script is served as JavaScript" grep -q '^content-type: application/javascript' <<<"$h"
+check "a script may be cached" grep -q '^cache-control: max-age=3600' <<<"$h"
+check "a script carries the CSP too" grep -q '^content-security-policy: ' <<<"$h"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$STACK_URL/help.html")
+check "the help page is at /help.html" test "$code" = 200
+
+# The browser.
+: >"$STACK_NGINX_DIR/logs/access.log"
+/usr/bin/python3 tests/scripts/portal_browser.py "$STACK_URL" "$EMAIL" "$PW" "$DEVICE" "$WORK/browser" \
+	>"$WORK/browser.out" 2>"$WORK/browser.err"
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "${line#ok }" ;;
+	"FAIL "*) line=${line#FAIL }; bad "${line%%: *}" "${line#*: }" ;;
+	esac
+done <"$WORK/browser.out"
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser.out"; then
+	bad "portal_browser.py" "exit $rc: $(tail -n 5 "$WORK/browser.err")"
+fi
+n=$(find "$WORK/browser/screenshots" -name "*.png" 2>/dev/null | wc -l)
+check "screenshots at both widths ($n)" test "$n" -ge 10
+
+# Every answer nginx gave the browser was a success, but the expected refusals of login.
+badreq=$(awk '$9 >= 400 && $7 != "/api/v1/auth/login" { print $6, $7, $9 }' "$STACK_NGINX_DIR/logs/access.log")
+check "nginx answered the browser no error but login's ($badreq)" test -z "$badreq"
+
+if [ -n "${DOCS_SCREENSHOTS:-}" ] && [ "$FAIL" -eq 0 ]; then
+	mkdir -p docs/screenshots && cp "$WORK"/browser/screenshots/*.png docs/screenshots/
+fi
+summary
