@@ -247,7 +247,18 @@ try:
         ok("signed out, #/devices goes to the sign-in page")
     drain("sign out")
 
-    # 7. The lock: five wrong passwords, then 429 with its wait.
+    # 7. The help page (the old /), its script and style files allowed by the CSP.
+    drv.get(URL + "/help.html")
+    if wait_for("the help page fills its status box from /healthz",
+                EC.text_to_be_present_in_element((By.ID, "health-status"), "ok")):
+        ok("the help page fills its status box from /healthz")
+        check("the help page is styled (help.css loaded)", drv.execute_script(
+            "return getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)")
+    drain("help page")
+    drv.get(URL + "/#/signin")
+    wait_for("back to the sign-in page", EC.visibility_of_element_located((By.ID, "email")))
+
+    # 8. The lock: five wrong passwords, then 429 with its wait.
     statuses = {("/api/v1/auth/login", 401), ("/api/v1/auth/login", 429)}
     msg = ""
     for i in range(8):

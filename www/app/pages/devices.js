@@ -15,8 +15,8 @@ export async function render(ctx) {
     [['', 'Any status'], ['online', 'Online'], ['offline', 'Offline']].map(([v, l]) =>
       h('option', { value: v, selected: v === status }, l)));
   const form = h('form.filters', { role: 'search' },
-    h('label', { for: 'device-q' }, 'Search'), search,
-    h('label', { for: 'device-status' }, 'Status'), filter,
+    h('span.field.grow', {}, h('label', { for: 'device-q' }, 'Search'), search),
+    h('span.field', {}, h('label', { for: 'device-status' }, 'Status'), filter),
     h('button', { type: 'submit' }, 'Apply'));
   const apply = (ev) => {
     if (ev) ev.preventDefault();
