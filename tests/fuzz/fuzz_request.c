@@ -7,12 +7,15 @@
  *   METHOD SP /path[?query] LF
  *   Name: value LF              (Content-Type, Authorization, Host, X-Kaiden-Tenant,
  *   ...                          X-Request-Id, Content-Length, X-Real-IP as REMOTE_ADDR,
- *   LF                           Fuzz-Mode: multi for server.mode=multi)
+ *   LF                           Cookie, X-Kaiden-CSRF, Fuzz-Mode: multi for
+ *                                server.mode=multi)
  *   body                        (everything after the blank line; none if empty)
  * Without an Authorization line the request carries a valid service token of the
  * default tenant. In an Authorization value, $TOKEN, $ADMIN and $TADMIN stand for that
  * token, a platform admin's login token and a tenant admin's login token (made with
- * the template database, so valid in every copy of it, for a day).
+ * the template database, so valid in every copy of it, for a day); the same goes for
+ * a Cookie value (an empty "Authorization:" line leaves the cookie to count), and in an
+ * X-Kaiden-CSRF value $CSRF stands for the admin login's CSRF token.
  *
  * Beyond "no crash, no leak": every reply has a status from 200 to 599 that is not 500
  * (bad input is the client's error, never an internal one: a 500 here is a finding),
@@ -25,6 +28,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "cookie.h"
 #include "db.h"
 #include "fuzz.h"
 #include "fuzz_db.h"
@@ -47,11 +51,12 @@ static struct {
 	char token[TOKEN_LEN];
 	char admin[JWT_MAX_LEN];
 	char tadmin[JWT_MAX_LEN];
+	char admin_csrf[CSRF_TOKEN_LEN];
 } creds;
 
 /* A user of role in tenant (NULL: staff) and a login token for them. */
 static void login_token(struct db *db, const char *tenant, const char *email, enum role role,
-                        char out[JWT_MAX_LEN])
+                        char out[JWT_MAX_LEN], char csrf[CSRF_TOKEN_LEN])
 {
 	struct store_user_new u = { tenant, email, "Fuzz", role, NULL };
 	struct store_identity who;
@@ -78,6 +83,8 @@ static void login_token(struct db *db, const char *tenant, const char *email, en
 	json_object_object_add(claims, "exp", json_object_new_int64(now + 86400));
 	if (jwt_sign(claims, (const unsigned char *)JWT_KEY, strlen(JWT_KEY), out) != JWT_OK)
 		abort();
+	if (csrf && csrf_token(jti, csrf) != 0)
+		abort();
 	json_object_put(claims);
 }
 
@@ -92,8 +99,8 @@ static void fill(struct db *db)
 		abort();
 	if (store_token_create(db, DEFAULT_TENANT_ID, "fuzz", creds.token, NULL) != STORE_OK)
 		abort();
-	login_token(db, NULL, "admin@example.com", ROLE_ADMIN, creds.admin);
-	login_token(db, DEFAULT_TENANT_ID, "owner@example.com", ROLE_TENANT_ADMIN, creds.tadmin);
+	login_token(db, NULL, "admin@example.com", ROLE_ADMIN, creds.admin, creds.admin_csrf);
+	login_token(db, DEFAULT_TENANT_ID, "owner@example.com", ROLE_TENANT_ADMIN, creds.tadmin, NULL);
 }
 
 /* The CGI parameters of the request, as name/value pairs (NULL-terminated). */
@@ -101,6 +108,8 @@ struct params {
 	const char *kv[2 * (MAX_HEADERS + 4) + 2];
 	int n;
 	char auth[CRED_LEN + 64];
+	char cookie[CRED_LEN + 256];
+	char csrf[CSRF_TOKEN_LEN + 64];
 };
 
 static void param_add(struct params *p, const char *name, const char *value)
@@ -145,6 +154,16 @@ static void credential(const char *value, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", value);
 }
 
+/* Appends len bytes of s to dst (n bytes used of cap), truncating; keeps the NUL. */
+static void append(char *dst, size_t cap, size_t *n, const char *s, size_t len)
+{
+	if (len > cap - 1 - *n)
+		len = cap - 1 - *n;
+	memcpy(dst + *n, s, len);
+	*n += len;
+	dst[*n] = '\0';
+}
+
 static const struct {
 	const char *header, *param;
 } header_params[] = {
@@ -155,6 +174,8 @@ static const struct {
 	{ "x-kaiden-tenant", "HTTP_X_KAIDEN_TENANT" },
 	{ "x-request-id", "HTTP_X_REQUEST_ID" },
 	{ "x-real-ip", "REMOTE_ADDR" },
+	{ "cookie", "HTTP_COOKIE" },
+	{ "x-kaiden-csrf", "HTTP_X_KAIDEN_CSRF" },
 };
 
 /* Splits text (NUL-terminated, modified) into the parameters; *body is what follows the
@@ -218,6 +239,20 @@ static int parse(char *text, size_t len, struct params *p,
 			if (strcmp(line, "authorization") == 0) {
 				credential(value, p->auth, sizeof(p->auth));
 				value = p->auth;
+			} else if (strcmp(line, "cookie") == 0) {
+				credential(value, p->cookie, sizeof(p->cookie));
+				value = p->cookie;
+			} else if (strcmp(line, "x-kaiden-csrf") == 0) {
+				const char *at = strstr(value, "$CSRF");
+				size_t n = 0;
+				append(p->csrf, sizeof(p->csrf), &n, value,
+				       at ? (size_t)(at - value) : strlen(value));
+				if (at) {
+					append(p->csrf, sizeof(p->csrf), &n, creds.admin_csrf,
+					       strlen(creds.admin_csrf));
+					append(p->csrf, sizeof(p->csrf), &n, at + 5, strlen(at + 5));
+				}
+				value = p->csrf;
 			}
 			param_add(p, header_params[i].param, value);
 		}

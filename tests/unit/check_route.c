@@ -67,6 +67,7 @@ struct call {
 	const char *method, *path, *query, *content_type, *authorization, *request_id;
 	const char *host, *tenant, *remote_addr; /* Host, X-Kaiden-Tenant, REMOTE_ADDR */
 	const char *scheme;                      /* REQUEST_SCHEME */
+	const char *cookie, *csrf;               /* Cookie, X-Kaiden-CSRF */
 	const char *body;
 	size_t body_len; /* 0: strlen(body) */
 	/* Instead of body: a body of this many bytes ('a'), read from a source as main.c
@@ -110,7 +111,8 @@ static int run(const struct call *c)
 	                     "HTTP_AUTHORIZATION", c->authorization,
 	                     "HTTP_X_REQUEST_ID", c->request_id, "HTTP_HOST", c->host,
 	                     "HTTP_X_KAIDEN_TENANT", c->tenant, "REMOTE_ADDR", c->remote_addr,
-	                     "REQUEST_SCHEME", c->scheme, NULL, NULL };
+	                     "REQUEST_SCHEME", c->scheme, "HTTP_COOKIE", c->cookie,
+	                     "HTTP_X_KAIDEN_CSRF", c->csrf, NULL, NULL };
 	struct stream_body sb = { c->stream_bytes };
 	struct req_body_source src = { stream_read, &sb, 1 };
 	struct req r;
@@ -2186,6 +2188,248 @@ START_TEST(test_tenant_header_ignored_in_single_mode)
 }
 END_TEST
 
+/* ---- issue 10: the login cookie and CSRF ---------------------------------------------- */
+
+/* The value of the reply's "Set-Cookie: <name>=..." line (after "Set-Cookie: "). */
+static const char *set_cookie(const char *name, char *out, size_t outlen)
+{
+	char key[64];
+	const char *p, *end;
+
+	snprintf(key, sizeof(key), "Set-Cookie: %s=", name);
+	p = rs.headers.data ? strstr(rs.headers.data, key) : NULL;
+	if (!p)
+		return NULL;
+	ck_assert_msg(!strstr(p + 1, key), "two Set-Cookie lines for %s", name);
+	p += strlen("Set-Cookie: ");
+	end = strstr(p, "\r\n");
+	snprintf(out, outlen, "%.*s", (int)(end - p), p);
+	return out;
+}
+
+/* The cookie's value in a Set-Cookie line. */
+static const char *cookie_value(const char *line, char *out, size_t outlen)
+{
+	const char *eq = strchr(line, '='), *semi = strchr(line, ';');
+	snprintf(out, outlen, "%.*s", (int)(semi - eq - 1), eq + 1);
+	return out;
+}
+
+/* Logs in over scheme://host; the two cookies' Set-Cookie lines go to session and csrf. */
+static void login_cookies(const char *scheme, const char *host, const char *email,
+                          char *session, char *csrf, size_t outlen)
+{
+	char body[256];
+	struct call c = { .method = "POST", .path = "/api/v1/auth/login",
+		          .content_type = "application/json", .host = host, .scheme = scheme,
+		          .remote_addr = "192.0.2.7", .body = body };
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, PASSWORD);
+	ck_assert_int_eq(run(&c), 200);
+	ck_assert_ptr_nonnull(set_cookie("kaiden_session", session, outlen));
+	ck_assert_ptr_nonnull(set_cookie("kaiden_csrf", csrf, outlen));
+}
+
+/* method path with the Cookie header and X-Kaiden-CSRF (either may be NULL) and an
+ * optional Authorization; a write streams a small JSON-less body so that a refusal can
+ * be seen to read none of it. */
+static int with_cookie(const char *cookie, const char *csrf, const char *auth,
+                       const char *method, const char *path, const char *body)
+{
+	struct call c = { .method = method, .path = path, .authorization = auth,
+		          .cookie = cookie, .csrf = csrf, .body = body,
+		          .content_type = body ? "application/json" : NULL };
+	return run(&c);
+}
+
+START_TEST(test_login_cookie_attributes)
+{
+	char session[JWT_MAX_LEN + 200], csrf[256], want[64], value[JWT_MAX_LEN];
+	long ttl = cfg_int(CFG_AUTH_TOKEN_TTL);
+	static const char *const plain_loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	snprintf(want, sizeof(want), "; Max-Age=%ld", ttl);
+
+	/* Plain http to a loopback host: no Secure (a browser would drop the cookie). */
+	for (size_t i = 0; i < ARRAY_LEN(plain_loopback); i++) {
+		login_cookies("http", plain_loopback[i], "admin@example.com", session, csrf,
+		              sizeof(session));
+		ck_assert_msg(!strstr(session, "Secure") && !strstr(csrf, "Secure"), "%s: %s",
+		              plain_loopback[i], session);
+	}
+	/* The session cookie is the reply's token, HttpOnly, for the API only. */
+	ck_assert_str_eq(cookie_value(session, value, sizeof(value)), reply_str("token"));
+	ck_assert_ptr_nonnull(strstr(session, "; Path=/api/; HttpOnly; SameSite=Strict"));
+	ck_assert_ptr_nonnull(strstr(session, want));
+	/* The CSRF cookie: readable by page scripts, for every path, 43 base64url bytes. */
+	ck_assert_ptr_null(strstr(csrf, "HttpOnly"));
+	ck_assert_ptr_nonnull(strstr(csrf, "; Path=/; SameSite=Strict"));
+	ck_assert_ptr_nonnull(strstr(csrf, want));
+	cookie_value(csrf, value, sizeof(value));
+	ck_assert_uint_eq(strlen(value), 43);
+	ck_assert_uint_eq(strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                "0123456789-_"), 43);
+
+	/* https anywhere, http to any other host, or no scheme known: Secure. */
+	login_cookies("https", "127.0.0.1", "admin@example.com", session, csrf, sizeof(session));
+	ck_assert_ptr_nonnull(strstr(session, "; Secure"));
+	ck_assert_ptr_nonnull(strstr(csrf, "; Secure"));
+	login_cookies("http", "support.example.com", "admin@example.com", session, csrf,
+	              sizeof(session));
+	ck_assert_ptr_nonnull(strstr(session, "; Secure"));
+	ck_assert_ptr_nonnull(strstr(csrf, "; Secure"));
+	login_cookies("http", "127.0.0.2", "admin@example.com", session, csrf, sizeof(session));
+	ck_assert_ptr_nonnull(strstr(session, "; Secure"));
+	login_cookies(NULL, "127.0.0.1", "admin@example.com", session, csrf, sizeof(session));
+	ck_assert_ptr_nonnull(strstr(session, "; Secure"));
+
+	/* A failed login sets nothing. */
+	ck_assert_int_eq(login("admin@example.com", "wrong password!", NULL, 0), 401);
+	ck_assert_ptr_null(strstr(rs.headers.data, "Set-Cookie"));
+}
+END_TEST
+
+START_TEST(test_login_cookie_csrf)
+{
+	char session[JWT_MAX_LEN + 200], csrf_line[256], csrf[64], other_csrf[64];
+	char jar[JWT_MAX_LEN + 64], other_jar[JWT_MAX_LEN + 64], value[JWT_MAX_LEN];
+	char admin[JWT_MAX_LEN + 16];
+	int devices;
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	make_user(DEFAULT_TENANT_ID, "cust@example.com", ROLE_CUSTOMER, NULL);
+	login_cookies("http", "127.0.0.1", "admin@example.com", session, csrf_line,
+	              sizeof(session));
+	snprintf(jar, sizeof(jar), "theme=dark; kaiden_session=%s; kaiden_csrf=x",
+	         cookie_value(session, value, sizeof(value)));
+	cookie_value(csrf_line, csrf, sizeof(csrf));
+	login_cookies("http", "127.0.0.1", "admin@example.com", session, csrf_line,
+	              sizeof(session));
+	snprintf(other_jar, sizeof(other_jar), "kaiden_session=%s",
+	         cookie_value(session, value, sizeof(value)));
+	cookie_value(csrf_line, other_csrf, sizeof(other_csrf));
+	ck_assert_str_ne(csrf, other_csrf);
+
+	/* Reads need the cookie only. */
+	ck_assert_int_eq(with_cookie(jar, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("role"), "admin");
+	ck_assert_str_eq(reply_str("credential"), "login");
+	ck_assert_int_eq(with_cookie(jar, NULL, NULL, "HEAD", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 200);
+	devices = items_count();
+
+	/* Writes need the login's own CSRF token, checked before the body is read. */
+	static const char *const wrong[] = { NULL, "", "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" };
+	for (size_t i = 0; i < ARRAY_LEN(wrong) + 1; i++) {
+		struct call c = { .method = "POST", .path = "/api/v1/devices",
+			          .content_type = "application/json", .cookie = jar,
+			          .csrf = i < ARRAY_LEN(wrong) ? wrong[i] : other_csrf,
+			          .stream_bytes = 20, .content_length = 20 };
+		ck_assert_int_eq(run(&c), 403);
+		expect_error(403, "csrf_failed", NULL);
+		ck_assert_int_eq(body_read, 0);
+	}
+	ck_assert_int_eq(with_cookie(jar, NULL, NULL, "DELETE", path_of("/api/v1/devices",
+	                             NO_SUCH_ID), NULL), 403);
+	expect_error(403, "csrf_failed", NULL);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), devices);
+	ck_assert_int_eq(with_cookie(jar, csrf, NULL, "POST", "/api/v1/devices",
+	                             "{\"name\":\"by-cookie\"}"), 201);
+	ck_assert_int_eq(call("GET", "/api/v1/devices", NULL), 200);
+	ck_assert_int_eq(items_count(), devices + 1);
+
+	/* Bearer writes need no CSRF header, cookie or not. */
+	ck_assert_int_eq(login("admin@example.com", PASSWORD, admin, sizeof(admin)), 200);
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/devices", "{\"name\":\"by-bearer\"}"), 201);
+	ck_assert_int_eq(with_cookie(jar, NULL, bearer, "POST", "/api/v1/devices",
+	                             "{\"name\":\"by-token\"}"), 201);
+
+	/* The Authorization header wins over the cookie, even when it is bad. */
+	ck_assert_int_eq(with_cookie(jar, csrf, "Bearer nonsense", "GET", "/api/v1/auth/me",
+	                             NULL), 401);
+	ck_assert_int_eq(with_cookie(jar, csrf, bearer, "GET", "/api/v1/auth/me", NULL), 200);
+	ck_assert_str_eq(reply_str("credential"), "api_token");
+
+	/* Logout by cookie: CSRF-checked like any write; clears both cookies; the cookie
+	 * stops working, the other login does not. */
+	ck_assert_int_eq(with_cookie(jar, NULL, NULL, "POST", "/api/v1/auth/logout", NULL), 403);
+	expect_error(403, "csrf_failed", NULL);
+	ck_assert_int_eq(with_cookie(jar, csrf, NULL, "POST", "/api/v1/auth/logout", NULL), 204);
+	ck_assert_ptr_nonnull(set_cookie("kaiden_session", session, sizeof(session)));
+	/* (No scheme or Host given: Secure, failing safe.) */
+	ck_assert_str_eq(session, "kaiden_session=; Path=/api/; HttpOnly; SameSite=Strict; "
+	                          "Max-Age=0; Secure");
+	ck_assert_ptr_nonnull(set_cookie("kaiden_csrf", csrf_line, sizeof(csrf_line)));
+	ck_assert_str_eq(csrf_line, "kaiden_csrf=; Path=/; SameSite=Strict; Max-Age=0; Secure");
+	ck_assert_int_eq(with_cookie(jar, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 401);
+	expect_error(401, "unauthorized", NULL);
+	ck_assert_int_eq(with_cookie(other_jar, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 200);
+	/* A Bearer logout clears them too (the browser may hold them). */
+	ck_assert_int_eq(as(admin, "POST", "/api/v1/auth/logout", NULL), 204);
+	ck_assert_ptr_nonnull(set_cookie("kaiden_session", session, sizeof(session)));
+	ck_assert_ptr_nonnull(strstr(session, "Max-Age=0"));
+	/* An API token never logs out, and never gets cookies. */
+	ck_assert_int_eq(call("POST", "/api/v1/auth/logout", NULL), 400);
+	ck_assert_ptr_null(strstr(rs.headers.data, "Set-Cookie"));
+	ck_assert_int_eq(as(admin, "GET", "/api/v1/auth/me", NULL), 401);
+}
+END_TEST
+
+START_TEST(test_login_cookie_malformed)
+{
+	char session[JWT_MAX_LEN + 200], csrf_line[256], jwt[JWT_MAX_LEN], cookie[12000];
+	char *big;
+
+	make_user(NULL, "admin@example.com", ROLE_ADMIN, NULL);
+	login_cookies("http", "127.0.0.1", "admin@example.com", session, csrf_line,
+	              sizeof(session));
+	cookie_value(session, jwt, sizeof(jwt));
+
+	/* What browsers send is fine: blanks around ';', a trailing ';', a quoted value. */
+	static const char *const good[] = { "kaiden_session=%s", "a=b; kaiden_session=%s",
+		"kaiden_session=%s;", "a=\"b\" ;  kaiden_session=%s ; c=", "kaiden_session=\"%s\"" };
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		snprintf(cookie, sizeof(cookie), good[i], jwt);
+		ck_assert_msg(with_cookie(cookie, NULL, NULL, "GET", "/api/v1/auth/me", NULL) == 200,
+		              "%s", good[i]);
+	}
+	/* Anything else is no cookie at all: 401, never a crash. */
+	static const char *const bad[] = { "kaiden_session", "kaiden_session=", "=%s",
+		"kaiden_session=%s; kaiden_session=%s", "kaiden_session=%s;;a=b",
+		"kaiden_session=%s, a=b", "kaiden_session=%s a=b", "kaiden_session=\"%s",
+		"kaiden_session=%s\001", "a b=c; kaiden_session=%s", "kaiden_session=x%s",
+		"Kaiden_Session=%s", "kaiden_session=%s\"", "a=\\; kaiden_session=%s",
+		"kaiden_session=kdn_0190a0b0-c0d0-7e0f-8000-000000000001_abc", ";", "" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(cookie, sizeof(cookie), bad[i], jwt, jwt);
+#pragma GCC diagnostic pop
+		ck_assert_msg(with_cookie(cookie, NULL, NULL, "GET", "/api/v1/auth/me", NULL) == 401,
+		              "%s", bad[i]);
+		expect_error(401, "unauthorized", NULL);
+	}
+	/* The service's API token as a cookie is no credential either. */
+	snprintf(cookie, sizeof(cookie), "kaiden_session=%s", token);
+	ck_assert_int_eq(with_cookie(cookie, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 401);
+	/* Over REQ_COOKIE_MAX: ignored whole, even with the cookie at its start. */
+	big = malloc(REQ_COOKIE_MAX + 100);
+	ck_assert_ptr_nonnull(big);
+	int n = snprintf(big, REQ_COOKIE_MAX + 100, "kaiden_session=%s; pad=", jwt);
+	memset(big + n, 'p', REQ_COOKIE_MAX + 100 - (size_t)n - 1);
+	big[REQ_COOKIE_MAX + 99] = '\0';
+	ck_assert_int_eq(with_cookie(big, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 401);
+	/* A value longer than any login token. */
+	memset(big, 'a', REQ_COOKIE_MAX);
+	memcpy(big, "kaiden_session=", 15);
+	big[REQ_COOKIE_MAX] = '\0';
+	ck_assert_int_eq(with_cookie(big, NULL, NULL, "GET", "/api/v1/auth/me", NULL), 401);
+	free(big);
+}
+END_TEST
+
 /* An admin's archive is read, up to server.max_import: past server.max_body. */
 START_TEST(test_import_body_read_for_admin)
 {
@@ -2257,6 +2501,9 @@ static Suite *route_suite(void)
 	tcase_add_test(acc, test_multi_mode);
 	tcase_add_test(acc, test_tenant_header_ignored_in_single_mode);
 	tcase_add_test(acc, test_import_body_read_for_admin);
+	tcase_add_test(acc, test_login_cookie_attributes);
+	tcase_add_test(acc, test_login_cookie_csrf);
+	tcase_add_test(acc, test_login_cookie_malformed);
 	suite_add_tcase(s, acc);
 	return s;
 }
