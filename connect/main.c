@@ -36,6 +36,7 @@ static int listen_fd = -1;
 static int exit_status = CONNECT_OK;
 static uv_signal_t sig_int, sig_term;
 static int destroying; /* stop() has started the context's teardown */
+static int signalled;  /* SIGINT or SIGTERM asked us to stop: exit 0, quietly */
 
 static void usage(FILE *f)
 {
@@ -127,6 +128,9 @@ static void stop(void)
  * the listener goes on. */
 static void on_pump_done(enum connect_exit status, const char *message)
 {
+	/* After SIGINT/SIGTERM the pumps end because we stopped them: that is no error. */
+	if (signalled)
+		return;
 	if (status != CONNECT_OK)
 		fprintf(stderr, "kaiden-connect: %s\n", message);
 	if (listen_fd < 0) {
@@ -157,6 +161,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	(void)s;
 	(void)signum;
+	signalled = 1;
 	exit_status = CONNECT_OK;
 	/* Pumps die with the context. */
 	stop();

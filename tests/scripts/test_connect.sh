@@ -60,6 +60,26 @@ if [ "$got" = "$want" ]; then ok "20 MB stdin->stdout byte-identical"; else
 	bad "20 MB stdin->stdout" "sha256 $got, want $want; stderr: $(cat "$WORK/err")"; fi
 check "the request went to the protocol's path" grep -qx '/api/v1/ws/connect/echo?target=ssh' "$WORK/requests"
 
+# SIGTERM while a stream is open (held open: its stdin is a FIFO this test keeps open
+# with 1 MB written, and the fake echoes until SIZE bytes): exit 0 at once, quietly, and no
+# crash (it once started the library's teardown twice and died with SIGSEGV).
+mkfifo "$WORK/held"
+"$BIN" --server "$SERVER" --session echo --insecure <"$WORK/held" >"$WORK/sink" 2>"$WORK/err" &
+KC=$!
+exec 7>"$WORK/held"
+head -c 1048576 /dev/zero >&7
+for _ in $(seq 200); do
+	[ "$(stat -c %s "$WORK/sink" 2>/dev/null || echo 0)" -ge 1048576 ] && break
+	sleep 0.05
+done
+check "the held stream echoed its 1 MB before SIGTERM" [ "$(stat -c %s "$WORK/sink")" -ge 1048576 ]
+kill -TERM "$KC"
+RC=0; wait "$KC" || RC=$?
+exec 7>&-
+ERR=$(cat "$WORK/err")
+if [ "$RC" = 0 ] && [ -z "$ERR" ]; then ok "SIGTERM mid-stream: exit 0, nothing on stderr"; else
+	bad "SIGTERM mid-stream" "exit $RC, stderr: $ERR"; fi
+
 # Refusals: one line on stderr, a distinct exit status.
 run missing;   expect "404: session not found" 5 "session not found"
 run ended;     expect "409: not active / agent offline" 6 "not active, or its agent is offline"
