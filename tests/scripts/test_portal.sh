@@ -5,7 +5,8 @@
 # and registers one device through the API; checks nginx's headers for the portal (the
 # CSP, caching, gzip); then tests/scripts/portal_browser.py drives Debian's chromium
 # headless through sign-in (a wrong password, the right one), the devices list, search
-# and filter, a device's page, sign-out and the 429 lock, failing on any console error or
+# and filter, a device's page, registering a device (its secret once), a session started,
+# followed, annotated and ended, sign-out and the 429 lock, failing on any console error or
 # failed request; its screenshots (1280 and 390 px wide) are copied to docs/screenshots/
 # when DOCS_SCREENSHOTS=1.
 #
@@ -92,7 +93,7 @@ if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser.out"; then
 	bad "portal_browser.py" "exit $rc: $(tail -n 5 "$WORK/browser.err")"
 fi
 n=$(find "$WORK/browser/screenshots" -name "*.png" 2>/dev/null | wc -l)
-check "screenshots at both widths ($n)" test "$n" -ge 10
+check "screenshots at both widths ($n)" test "$n" -ge 18
 
 # Every answer nginx gave the browser was a success, but the expected refusals of login.
 badreq=$(awk '$9 >= 400 && $7 != "/api/v1/auth/login" { print $6, $7, $9 }' "$STACK_NGINX_DIR/logs/access.log")
