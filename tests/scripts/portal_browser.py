@@ -123,9 +123,11 @@ def shoot(name):
     """Screenshots NAME-1280.png and NAME-390.png of what the window shows now."""
     try:
         drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        drv.execute_script("window.scrollTo(0, 0)")
         drv.save_screenshot(os.path.join(SHOTS, name + "-1280.png"))
         drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        drv.execute_script("window.scrollTo(0, 0)")
         drv.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
         overflow = drv.execute_script(
             "return document.documentElement.scrollWidth > window.innerWidth + 1")
