@@ -2,7 +2,9 @@
 """portal_browser.py: drives Debian's chromium (headless, through chromedriver and
 python3-selenium) through the portal of a running stack, as test_portal.sh asks.
 
-    portal_browser.py URL EMAIL PASSWORD_FILE DEVICE_NAME OUTDIR
+    PORTAL_CUSTOMER=EMAIL2 portal_browser.py URL EMAIL PASSWORD_FILE DEVICE_NAME OUTDIR
+
+EMAIL is an administrator; EMAIL2 (same password) a customer of the default tenant.
 
 Prints one line per check, "ok NAME" or "FAIL NAME: WHY", which test_portal.sh counts.
 After every step it reads the browser's console and network log: any console error, any
@@ -25,6 +27,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL, EMAIL, PW_FILE, DEVICE, OUT = sys.argv[1:6]
+CUSTOMER = os.environ.get("PORTAL_CUSTOMER")  # a customer with the same password
 with open(PW_FILE, encoding="utf-8") as f:
     PASSWORD = f.read().strip()
 ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(URL))
@@ -151,10 +154,10 @@ def wait_for(name, cond):
         return None
 
 
-def sign_in(password):
+def sign_in(password, email=None):
     e = drv.find_element(By.ID, "email")
     e.clear()
-    e.send_keys(EMAIL)
+    e.send_keys(email or EMAIL)
     p = drv.find_element(By.ID, "password")
     p.clear()
     p.send_keys(password)
@@ -237,6 +240,7 @@ try:
     drain("device page")
     shoot("device")
 
+    dev_id = sid = None
     # 6. Register a device: its secret once, the agent's commands, a link to it.
     NEW = "lab-server"
     drv.get(URL + "/#/devices")
@@ -280,7 +284,6 @@ try:
 
     # 7. Start a session: with no agent in this stack it stays pending, and says so.
     drv.find_element(By.ID, "session-start").click()
-    sid = None
     if wait_for("starting a session opens its page",
                 EC.visibility_of_element_located((By.ID, "session-status"))):
         ok("starting a session opens its page")
@@ -350,6 +353,38 @@ try:
                 EC.visibility_of_element_located((By.ID, "email"))):
         ok("signed out, #/devices goes to the sign-in page")
     drain("sign out")
+
+    # 8b. A customer sees the same pages without the buttons the server would refuse.
+    if CUSTOMER and dev_id and sid:
+        sign_in(PASSWORD, CUSTOMER)
+        if wait_for("a customer signs in", EC.visibility_of_element_located(
+                (By.CSS_SELECTOR, "#devices tbody tr"))):
+            ok("a customer signs in")
+            check("a customer is offered no registration",
+                  not drv.find_elements(By.ID, "device-register"))
+        drv.get(URL + "/#/devices/new")
+        if wait_for("#/devices/new tells a customer they may not register", EC.text_to_be_present_in_element(
+                (By.CSS_SELECTOR, "main .error"), "may not register")):
+            ok("#/devices/new tells a customer they may not register")
+            check("and shows no form", not drv.find_elements(By.ID, "device-name"))
+        drv.get(URL + "/#/devices/" + dev_id)
+        if wait_for("a customer sees the device", EC.visibility_of_element_located(
+                (By.CSS_SELECTOR, "#device-sessions tbody tr"))):
+            ok("a customer sees the device and its session")
+            check("a customer is offered no session start", not drv.find_elements(By.ID, "session-start"))
+            drv.find_element(By.CSS_SELECTOR, "#device-sessions tbody a").click()
+        if wait_for("a customer sees the session", EC.visibility_of_element_located((By.ID, "session-status"))):
+            ok("a customer sees the session")
+            check("the session link leads to it", drv.current_url.endswith("#/sessions/" + sid),
+                  drv.current_url)
+            check("a customer cannot end it", not drv.find_elements(By.ID, "session-end"))
+            check("a customer reads the notes but cannot save them",
+                  drv.find_element(By.ID, "session-notes").get_attribute("readonly") is not None
+                  and not drv.find_elements(By.ID, "session-notes-save"))
+        drain("a customer")
+        drv.find_element(By.ID, "signout").click()
+        wait_for("the customer signs out", EC.visibility_of_element_located((By.ID, "email")))
+        drain("the customer signs out")
 
     # 9. The help page (the old /), its script and style files allowed by the CSP.
     drv.get(URL + "/help.html")
