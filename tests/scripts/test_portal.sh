@@ -6,7 +6,7 @@
 # CSP, caching, gzip); then tests/scripts/portal_browser.py drives Debian's chromium
 # headless through sign-in (a wrong password, the right one), the devices list, search
 # and filter, a device's page, registering a device (its secret once), a session started,
-# followed, annotated and ended, sign-out and the 429 lock, failing on any console error or
+# followed, annotated and ended, a customer's view without those buttons, sign-out and the 429 lock, failing on any console error or
 # failed request; its screenshots (1280 and 390 px wide) are copied to docs/screenshots/
 # when DOCS_SCREENSHOTS=1.
 #
