@@ -2,7 +2,9 @@
 """portal_browser.py: drives Debian's chromium (headless, through chromedriver and
 python3-selenium) through the portal of a running stack, as test_portal.sh asks.
 
-    portal_browser.py URL EMAIL PASSWORD_FILE DEVICE_NAME OUTDIR
+    PORTAL_CUSTOMER=EMAIL2 portal_browser.py URL EMAIL PASSWORD_FILE DEVICE_NAME OUTDIR
+
+EMAIL is an administrator; EMAIL2 (same password) a customer of the default tenant.
 
 Prints one line per check, "ok NAME" or "FAIL NAME: WHY", which test_portal.sh counts.
 After every step it reads the browser's console and network log: any console error, any
@@ -13,6 +15,7 @@ page at 1280 and 390 px wide go to OUTDIR/screenshots/.
 import json
 import os
 import sys
+import time
 from urllib.parse import urlsplit
 
 from selenium import webdriver
@@ -24,6 +27,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL, EMAIL, PW_FILE, DEVICE, OUT = sys.argv[1:6]
+CUSTOMER = os.environ.get("PORTAL_CUSTOMER")  # a customer with the same password
 with open(PW_FILE, encoding="utf-8") as f:
     PASSWORD = f.read().strip()
 ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(URL))
@@ -70,6 +74,7 @@ except WebDriverException as e:
 ok("chromium starts under chromedriver")
 wait = WebDriverWait(drv, 10)
 ours = set()  # the ids of the requests the portal's pages made
+requested = []  # the URLs they asked for, in order
 
 
 def drain(step, allowed=()):
@@ -99,6 +104,7 @@ def drain(step, allowed=()):
                 continue
             ours.add(p["requestId"])
             u = p["request"]["url"]
+            requested.append(u)
             if not (u.startswith(ORIGIN + "/") or u.startswith("data:")):
                 problems.append("request elsewhere: " + u)
         elif p.get("requestId") not in ours:
@@ -120,9 +126,11 @@ def shoot(name):
     """Screenshots NAME-1280.png and NAME-390.png of what the window shows now."""
     try:
         drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        drv.execute_script("window.scrollTo(0, 0)")
         drv.save_screenshot(os.path.join(SHOTS, name + "-1280.png"))
         drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        drv.execute_script("window.scrollTo(0, 0)")
         drv.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
         overflow = drv.execute_script(
             "return document.documentElement.scrollWidth > window.innerWidth + 1")
@@ -146,10 +154,10 @@ def wait_for(name, cond):
         return None
 
 
-def sign_in(password):
+def sign_in(password, email=None):
     e = drv.find_element(By.ID, "email")
     e.clear()
-    e.send_keys(EMAIL)
+    e.send_keys(email or EMAIL)
     p = drv.find_element(By.ID, "password")
     p.clear()
     p.send_keys(password)
@@ -232,7 +240,106 @@ try:
     drain("device page")
     shoot("device")
 
-    # 6. Sign out: the sign-in page, nothing remembered, the devices page refused.
+    dev_id = sid = None
+    # 6. Register a device: its secret once, the agent's commands, a link to it.
+    NEW = "lab-server"
+    drv.get(URL + "/#/devices")
+    if wait_for("the devices page offers to register a device",
+                EC.element_to_be_clickable((By.ID, "device-register"))):
+        drv.find_element(By.ID, "device-register").click()
+    if wait_for("the register page shows its form",
+                EC.visibility_of_element_located((By.ID, "device-name"))):
+        ok("the register page shows its form")
+        check("the register page is at #/devices/new", drv.current_url.endswith("#/devices/new"),
+              drv.current_url)
+    drain("register page")
+    shoot("device-new")
+    drv.find_element(By.ID, "device-name").send_keys(NEW, Keys.ENTER)
+    if wait_for("registering shows the secret once",
+                EC.visibility_of_element_located((By.ID, "new-device-secret"))):
+        ok("registering shows the secret once")
+        secret = text_of("#new-device-secret")
+        dev_id = text_of("#new-device-id")
+        check("the secret is there (%d characters)" % len(secret), len(secret) >= 20, secret)
+        warn = text_of("#device-secret .warning")
+        check("a warning says the secret is shown only this time", "only time" in warn, warn)
+        cmds = text_of("#agent-commands")
+        host = urlsplit(URL).netloc
+        check("the commands write the secret to a 0600 file",
+              "install -m 600 /dev/stdin /etc/kaiden/device.secret" in cmds and secret in cmds, cmds)
+        check("the agent command names this server, the device and the secret file",
+              ("kaiden-agent --server 'wss://%s/api/v1/ws/agent' --device-id '%s' "
+               "--secret-file /etc/kaiden/device.secret" % (host, dev_id)) in cmds, cmds)
+        check("the secret is not in the address", secret not in drv.current_url)
+        check("nothing is kept in localStorage or sessionStorage", storage_empty())
+    drain("register a device")
+    shoot("device-registered")
+    drv.find_element(By.ID, "new-device-link").click()
+    if wait_for("the link opens the new device",
+                EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main h1"), NEW)):
+        ok("the link opens the new device")
+        wait_for("the new device has no sessions",
+                 EC.text_to_be_present_in_element((By.ID, "sessions-state"), "No sessions"))
+    drain("the new device")
+
+    # 7. Start a session: with no agent in this stack it stays pending, and says so.
+    drv.find_element(By.ID, "session-start").click()
+    if wait_for("starting a session opens its page",
+                EC.visibility_of_element_located((By.ID, "session-status"))):
+        ok("starting a session opens its page")
+        sid = drv.current_url.rsplit("/", 1)[-1]
+        check("the session page is at #/sessions/ID", "#/sessions/" in drv.current_url,
+              drv.current_url)
+        check("the session is pending", text_of("#session-status") == "pending",
+              text_of("#session-status"))
+        step = text_of("#session-step")
+        check("the step is shown (%s)" % step, step not in ("", "—"), step)
+        wait_for("the heading names the device",
+                 EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main h1"), NEW))
+        ssh = text_of("#connect-ssh")
+        web = text_of("#connect-web")
+        check("the ssh command is ready to copy", "kaiden-connect" in ssh and sid in ssh
+              and ssh.startswith("ssh "), ssh)
+        check("the web command is ready to copy", web.startswith("kaiden-connect") and sid in web, web)
+        check("each command has a copy button",
+              len(drv.find_elements(By.CSS_SELECTOR, "#session-access button.copy")) == 2)
+        e0 = text_of("#session-elapsed")
+        wait_for("the elapsed time moves",
+                 lambda d: d.find_element(By.ID, "session-elapsed").text.strip() != e0)
+        notes = drv.find_element(By.ID, "session-notes")
+        notes.send_keys("Printer queue stuck; <b>not bold</b>")
+        drv.find_element(By.ID, "session-notes-save").click()
+        wait_for("the notes are saved",
+                 EC.text_to_be_present_in_element((By.ID, "session-notes-state"), "Saved."))
+    drain("a pending session")
+    if sid:
+        polls = sum(1 for u in requested if u.endswith("/api/v1/sessions/" + sid))
+        check("the page reads a pending session again (%d reads)" % polls, polls >= 2)
+    shoot("session")
+    if sid:
+        drv.find_element(By.ID, "session-end").click()
+        if wait_for("End moves the session to ending or ended", lambda d: d.find_element(
+                By.ID, "session-status").text.strip() in ("ending", "ended")):
+            ok("End moves the session to ending or ended")
+            check("the End button is gone", not drv.find_element(By.ID, "session-end").is_displayed())
+            check("the connect commands are gone", not drv.find_elements(By.ID, "connect-ssh"))
+        drain("end the session")
+        shoot("session-ended")
+        drv.refresh()
+        if wait_for("the notes are kept", lambda d: d.find_element(
+                By.ID, "session-notes").get_attribute("value") == "Printer queue stuck; <b>not bold</b>"):
+            ok("the notes are kept (as text)")
+        # Leaving the page stops its reading.
+        drv.get(URL + "/#/devices")
+        wait_for("back to the devices", EC.visibility_of_element_located((By.CSS_SELECTOR, "#devices tbody tr")))
+        drain("leave the session page")
+        n = len(requested)
+        time.sleep(2.5)
+        drain("after leaving the session page")
+        late = [u for u in requested[n:] if "/sessions/" in u]
+        check("the session page stops reading once left", not late, late)
+
+    # 8. Sign out: the sign-in page, nothing remembered, the devices page refused.
     drv.find_element(By.ID, "signout").click()
     if wait_for("sign-out shows the sign-in page",
                 EC.visibility_of_element_located((By.ID, "email"))):
@@ -247,7 +354,39 @@ try:
         ok("signed out, #/devices goes to the sign-in page")
     drain("sign out")
 
-    # 7. The help page (the old /), its script and style files allowed by the CSP.
+    # 8b. A customer sees the same pages without the buttons the server would refuse.
+    if CUSTOMER and dev_id and sid:
+        sign_in(PASSWORD, CUSTOMER)
+        if wait_for("a customer signs in", EC.visibility_of_element_located(
+                (By.CSS_SELECTOR, "#devices tbody tr"))):
+            ok("a customer signs in")
+            check("a customer is offered no registration",
+                  not drv.find_elements(By.ID, "device-register"))
+        drv.get(URL + "/#/devices/new")
+        if wait_for("#/devices/new tells a customer they may not register", EC.text_to_be_present_in_element(
+                (By.CSS_SELECTOR, "main .error"), "may not register")):
+            ok("#/devices/new tells a customer they may not register")
+            check("and shows no form", not drv.find_elements(By.ID, "device-name"))
+        drv.get(URL + "/#/devices/" + dev_id)
+        if wait_for("a customer sees the device", EC.visibility_of_element_located(
+                (By.CSS_SELECTOR, "#device-sessions tbody tr"))):
+            ok("a customer sees the device and its session")
+            check("a customer is offered no session start", not drv.find_elements(By.ID, "session-start"))
+            drv.find_element(By.CSS_SELECTOR, "#device-sessions tbody a").click()
+        if wait_for("a customer sees the session", EC.visibility_of_element_located((By.ID, "session-status"))):
+            ok("a customer sees the session")
+            check("the session link leads to it", drv.current_url.endswith("#/sessions/" + sid),
+                  drv.current_url)
+            check("a customer cannot end it", not drv.find_elements(By.ID, "session-end"))
+            check("a customer reads the notes but cannot save them",
+                  drv.find_element(By.ID, "session-notes").get_attribute("readonly") is not None
+                  and not drv.find_elements(By.ID, "session-notes-save"))
+        drain("a customer")
+        drv.find_element(By.ID, "signout").click()
+        wait_for("the customer signs out", EC.visibility_of_element_located((By.ID, "email")))
+        drain("the customer signs out")
+
+    # 9. The help page (the old /), its script and style files allowed by the CSP.
     drv.get(URL + "/help.html")
     if wait_for("the help page fills its status box from /healthz",
                 EC.text_to_be_present_in_element((By.ID, "health-status"), "ok")):
@@ -258,7 +397,7 @@ try:
     drv.get(URL + "/#/signin")
     wait_for("back to the sign-in page", EC.visibility_of_element_located((By.ID, "email")))
 
-    # 8. The lock: five wrong passwords, then 429 with its wait.
+    # 10. The lock: five wrong passwords, then 429 with its wait.
     statuses = {("/api/v1/auth/login", 401), ("/api/v1/auth/login", 429)}
     msg = ""
     for i in range(8):

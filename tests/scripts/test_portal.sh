@@ -5,7 +5,8 @@
 # and registers one device through the API; checks nginx's headers for the portal (the
 # CSP, caching, gzip); then tests/scripts/portal_browser.py drives Debian's chromium
 # headless through sign-in (a wrong password, the right one), the devices list, search
-# and filter, a device's page, sign-out and the 429 lock, failing on any console error or
+# and filter, a device's page, registering a device (its secret once), a session started,
+# followed, annotated and ended, a customer's view without those buttons, sign-out and the 429 lock, failing on any console error or
 # failed request; its screenshots (1280 and 390 px wide) are copied to docs/screenshots/
 # when DOCS_SCREENSHOTS=1.
 #
@@ -53,6 +54,16 @@ else
 	bad "the first administrator" "$(cat "$WORK/user-add.err")"
 fi
 
+# A customer (the default tenant's), with the same password: the pages hide what the
+# server would refuse them.
+CUSTOMER=customer@localhost
+if "$STACK_BIN" user add --email "$CUSTOMER" --name Customer --role customer \
+	--password-file "$PW" >/dev/null 2>"$WORK/user-add.err"; then
+	ok "a customer"
+else
+	bad "a customer" "$(cat "$WORK/user-add.err")"
+fi
+
 DEVICE=reception-pc
 code=$(curl -sS -o "$WORK/device.json" -w '%{http_code}' -H "Authorization: Bearer $STACK_TOKEN" \
 	-H 'Content-Type: application/json' --data-binary "{\"name\":\"$DEVICE\"}" \
@@ -79,7 +90,7 @@ check "the help page is at /help.html" test "$code" = 200
 
 # The browser.
 : >"$STACK_NGINX_DIR/logs/access.log"
-/usr/bin/python3 tests/scripts/portal_browser.py "$STACK_URL" "$EMAIL" "$PW" "$DEVICE" "$WORK/browser" \
+PORTAL_CUSTOMER=$CUSTOMER /usr/bin/python3 tests/scripts/portal_browser.py "$STACK_URL" "$EMAIL" "$PW" "$DEVICE" "$WORK/browser" \
 	>"$WORK/browser.out" 2>"$WORK/browser.err"
 rc=$?
 while IFS= read -r line; do
@@ -92,7 +103,7 @@ if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser.out"; then
 	bad "portal_browser.py" "exit $rc: $(tail -n 5 "$WORK/browser.err")"
 fi
 n=$(find "$WORK/browser/screenshots" -name "*.png" 2>/dev/null | wc -l)
-check "screenshots at both widths ($n)" test "$n" -ge 10
+check "screenshots at both widths ($n)" test "$n" -ge 18
 
 # Every answer nginx gave the browser was a success, but the expected refusals of login.
 badreq=$(awk '$9 >= 400 && $7 != "/api/v1/auth/login" { print $6, $7, $9 }' "$STACK_NGINX_DIR/logs/access.log")

@@ -6,11 +6,15 @@
 import * as signin from './pages/signin.js';
 import * as devices from './pages/devices.js';
 import * as device from './pages/device.js';
+import * as deviceNew from './pages/device-new.js';
+import * as session from './pages/session.js';
 
 export const routes = {
   '/signin': signin,
   '/devices': devices,
+  '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
+  '/sessions/:id': session,
 };
 
 export const home = '/devices';

@@ -1,6 +1,7 @@
 // device.js: #/devices/ID. The device's facts and its sessions, newest first.
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
-import { get, pager } from '../api.js';
+import { get, post, pager } from '../api.js';
+import { mayRunSessions, engineerName } from '../roles.js';
 
 export const title = 'Device';
 
@@ -32,7 +33,23 @@ export async function render(ctx) {
     body);
   const sstate = h('p.state', { id: 'sessions-state', 'aria-live': 'polite' }, 'Loading sessions…');
   const more = h('button', { type: 'button', hidden: true }, 'More');
-  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d)),
+  const start = h('button', { type: 'button', id: 'session-start' }, 'Start a session');
+  const startMsg = h('div', { id: 'session-start-message', 'aria-live': 'polite' });
+  start.addEventListener('click', async () => {
+    start.disabled = true;
+    start.textContent = 'Starting…';
+    startMsg.replaceChildren();
+    try {
+      const s = await post('sessions', { device_id: d.id, engineer_name: engineerName(ctx.me) });
+      if (ctx.current()) ctx.navigate('/sessions/' + encodeURIComponent(s.id));
+    } catch (e) {
+      startMsg.replaceChildren(errorBox(e));
+      start.disabled = false;
+      start.textContent = 'Start a session';
+    }
+  });
+  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d),
+    mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more);
   table.hidden = true;
 
@@ -51,7 +68,7 @@ export async function render(ctx) {
     if (!ctx.current()) return;
     for (const s of items) {
       body.append(h('tr', {},
-        h('td', { 'data-label': 'Started' }, when(s.started_at || s.created_at)),
+        h('td', { 'data-label': 'Started' }, h('a', { href: '#/sessions/' + encodeURIComponent(s.id) }, when(s.started_at || s.created_at))),
         h('td', { 'data-label': 'Engineer' }, s.engineer_name || '—'),
         h('td', { 'data-label': 'Status' }, statusBadge(s.status)),
         h('td', { 'data-label': 'Ended' }, when(s.ended_at)),

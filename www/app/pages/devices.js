@@ -3,6 +3,7 @@
 // "More" reads the next page with the API's cursor.
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { pager } from '../api.js';
+import { mayRegister } from '../roles.js';
 
 export const title = 'Devices';
 export const nav = 'Devices';
@@ -36,7 +37,9 @@ export async function render(ctx) {
     body);
   const state = h('p.state', { id: 'devices-state', 'aria-live': 'polite' }, 'Loading devices…');
   const more = h('button', { type: 'button', id: 'devices-more', hidden: true }, 'More');
-  ctx.main.append(h('h1', {}, 'Devices'), form, table, state, more);
+  ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Devices'),
+    mayRegister(ctx.me) ? h('a.button', { href: '#/devices/new', id: 'device-register' }, 'Register a device') : null),
+    form, table, state, more);
 
   const pages = pager('devices', { q, status });
   let shown = 0;

@@ -1,0 +1,20 @@
+// roles.js: what the signed-in caller may do, as fcgi-app/route.c's table says (a page
+// shows a button only when the server would accept the request behind it).
+
+const role = (me) => (me && me.role) || '';
+
+// POST /devices: staff, tenant admins, service tokens.
+export function mayRegister(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// POST /sessions, PATCH and DELETE /sessions/{id}: staff and service tokens.
+export function mayRunSessions(me) {
+  return ['admin', 'engineer', 'service'].includes(role(me));
+}
+
+// The engineer_name a session started here records.
+export function engineerName(me) {
+  if (me && me.user) return me.user.name || me.user.email;
+  return 'service token';
+}
