@@ -3,12 +3,11 @@
 # sqlite, kaiden-api, nginx with the dev config) on a free port in a private directory,
 # makes the first administrator as `make run` does (a random password in a 0600 file)
 # and registers one device through the API; checks nginx's headers for the portal (the
-# CSP, caching, gzip); then tests/scripts/portal_browser.py drives Debian's chromium
-# headless through sign-in (a wrong password, the right one), the devices list, search
-# and filter, a device's page, registering a device (its secret once), a session started,
-# followed, annotated and ended, a customer's view without those buttons, sign-out and the 429 lock, failing on any console error or
-# failed request; its screenshots (1280 and 390 px wide) are copied to docs/screenshots/
-# when DOCS_SCREENSHOTS=1.
+# CSP, caching, gzip); then runs the browser scripts tests/portal/NN_*.py, each driving
+# Debian's chromium headless through one part of the portal (10_engineer: sign-in,
+# devices, register, a session; 99_lock: the 429 lock, last), failing on any console
+# error or failed request; their screenshots (1280 and 390 px wide) are copied to
+# docs/screenshots/ when DOCS_SCREENSHOTS=1.
 #
 #   B=build bash tests/scripts/test_portal.sh      (KEEP=1 keeps the directory)
 set -u
@@ -35,7 +34,8 @@ done
 	{ bad "python3-selenium is installed" "scripts/deps.sh check installs it"; summary; exit 1; }
 
 export STACK_QUIET=1
-if stack_init "$WORK/stack" sqlite auto && stack_up >"$WORK/stack.log" 2>&1; then
+DB=${PORTAL_DB:-sqlite}
+if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
 else
 	bad "a stack starts" "$(tail -n 5 "$WORK/stack.log")"
@@ -88,20 +88,27 @@ check "a script carries the CSP too" grep -q '^content-security-policy: ' <<<"$h
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$STACK_URL/help.html")
 check "the help page is at /help.html" test "$code" = 200
 
-# The browser.
+# The browser: every tests/portal/NN_name.py in order, each in a fresh chromium, all
+# against this stack (tests/portal/browser.py says what each is given).
 : >"$STACK_NGINX_DIR/logs/access.log"
-PORTAL_CUSTOMER=$CUSTOMER /usr/bin/python3 tests/scripts/portal_browser.py "$STACK_URL" "$EMAIL" "$PW" "$DEVICE" "$WORK/browser" \
-	>"$WORK/browser.out" 2>"$WORK/browser.err"
-rc=$?
-while IFS= read -r line; do
-	case $line in
-	"ok "*) ok "${line#ok }" ;;
-	"FAIL "*) line=${line#FAIL }; bad "${line%%: *}" "${line#*: }" ;;
-	esac
-done <"$WORK/browser.out"
-if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser.out"; then
-	bad "portal_browser.py" "exit $rc: $(tail -n 5 "$WORK/browser.err")"
-fi
+export PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL PORTAL_PASSWORD_FILE=$PW \
+	PORTAL_CUSTOMER=$CUSTOMER PORTAL_DEVICE=$DEVICE PORTAL_TOKEN=$STACK_TOKEN \
+	PORTAL_DB=$DB PORTAL_SHOTS=$WORK/browser/screenshots
+for script in tests/portal/[0-9]*.py; do
+	name=$(basename "$script" .py)
+	PORTAL_OUT=$WORK/browser/$name /usr/bin/python3 "$script" \
+		>"$WORK/browser-$name.out" 2>"$WORK/browser-$name.err"
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "$name: ${line#ok }" ;;
+		"FAIL "*) line=${line#FAIL }; bad "$name: ${line%%: *}" "${line#*: }" ;;
+		esac
+	done <"$WORK/browser-$name.out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser-$name.out"; then
+		bad "$name" "exit $rc: $(tail -n 5 "$WORK/browser-$name.err")"
+	fi
+done
 n=$(find "$WORK/browser/screenshots" -name "*.png" 2>/dev/null | wc -l)
 check "screenshots at both widths ($n)" test "$n" -ge 18
 

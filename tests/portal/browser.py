@@ -1,0 +1,232 @@
+"""browser.py: what every portal browser script shares. Importing it starts Debian's
+chromium (headless, through chromedriver and python3-selenium); a script then drives the
+portal of the stack tests/scripts/test_portal.sh started, and ends with run(steps).
+
+    from browser import *          # drv, URL, EMAIL, PASSWORD, check, drain, shoot, ...
+    def steps(): ...
+    run(steps)
+
+The stack is described by the environment test_portal.sh sets:
+    PORTAL_URL       the portal's origin (http://127.0.0.1:PORT)
+    PORTAL_EMAIL     an administrator (staff)        PORTAL_PASSWORD_FILE  their password
+    PORTAL_CUSTOMER  a customer of the default tenant, with the same password
+    PORTAL_DEVICE    a device registered through the API before the scripts run
+    PORTAL_TOKEN     an administrator's API token (for set-up through the API; never typed
+                     into the browser)
+    PORTAL_DB        sqlite | postgres
+    PORTAL_OUT       a directory for this script (chromium's profile, its log)
+    PORTAL_SHOTS     the directory every script saves its screenshots into
+
+Scripts run one after another (tests/portal/NN_name.py, in the order of NN), each in a
+fresh browser; what one leaves behind in the stack the next may see, so a script makes
+its own data and checks for it by name.
+
+Prints one line per check, "ok NAME" or "FAIL NAME: WHY", which test_portal.sh counts.
+After every step it reads the browser's console and network log: any console error, any
+request that failed or answered >= 400 (but those the step expects, such as the 401 of
+a wrong password) and any request to another origin fails the step. Screenshots of each
+page at 1280 and 390 px wide go to PORTAL_SHOTS.
+"""
+import json
+import os
+import sys
+import time
+from urllib.parse import urlsplit
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL = os.environ["PORTAL_URL"]
+EMAIL = os.environ["PORTAL_EMAIL"]
+PW_FILE = os.environ["PORTAL_PASSWORD_FILE"]
+DEVICE = os.environ["PORTAL_DEVICE"]
+OUT = os.environ["PORTAL_OUT"]
+CUSTOMER = os.environ.get("PORTAL_CUSTOMER")  # a customer with the same password
+TOKEN = os.environ.get("PORTAL_TOKEN", "")
+DB = os.environ.get("PORTAL_DB", "sqlite")
+with open(PW_FILE, encoding="utf-8") as f:
+    PASSWORD = f.read().strip()
+ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(URL))
+SHOTS = os.environ.get("PORTAL_SHOTS") or os.path.join(OUT, "screenshots")
+os.makedirs(SHOTS, exist_ok=True)
+os.makedirs(OUT, exist_ok=True)
+failed = 0
+
+
+def ok(name):
+    print("ok " + name, flush=True)
+
+
+def bad(name, why):
+    global failed
+    failed += 1
+    print("FAIL %s: %s" % (name, str(why).replace("\n", " ")[:600]), flush=True)
+
+
+def check(name, cond, why=""):
+    if cond:
+        ok(name)
+    else:
+        bad(name, why or "not so")
+    return cond
+
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+          "--user-data-dir=" + os.path.join(OUT, "profile"), "--window-size=1280,900",
+          "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+          "--disable-component-update", "--disable-sync", "--disable-extensions",
+          "--lang=en-US"):
+    opts.add_argument(a)
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+service = Service("/usr/bin/chromedriver", log_output=os.path.join(OUT, "chromedriver.log")) \
+    if "log_output" in Service.__init__.__code__.co_varnames \
+    else Service("/usr/bin/chromedriver", log_path=os.path.join(OUT, "chromedriver.log"))
+try:
+    drv = webdriver.Chrome(service=service, options=opts)
+except WebDriverException as e:
+    bad("chromium starts under chromedriver", e.msg)
+    sys.exit(1)
+ok("chromium starts under chromedriver")
+wait = WebDriverWait(drv, 10)
+ours = set()  # the ids of the requests the portal's pages made
+requested = []  # the URLs they asked for, in order
+
+
+def drain(step, allowed=()):
+    """One check: since the last drain, no console error, no failed request, nothing
+    fetched from elsewhere; allowed = {(path, status)} expected >= 400 answers."""
+    problems = []
+    allowed = set(allowed)
+    for e in drv.get_log("browser"):
+        if e.get("level") != "SEVERE":
+            continue
+        msg = e.get("message", "")
+        if msg.startswith(("chrome://", "chrome-untrusted://", "devtools://")):
+            continue  # chromium's own pages
+        # Chromium logs every >= 400 answer as a console error too: the network check
+        # below judges those.
+        if "Failed to load resource: the server responded with a status of" in msg and \
+                any(p in msg for p, _ in allowed):
+            continue
+        problems.append("console: " + msg)
+    for e in drv.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        meth, p = m.get("method"), m.get("params", {})
+        # Only what the portal's pages asked for: chromium's own pages (its new-tab
+        # page, loading in the background at start) are not the portal's.
+        if meth == "Network.requestWillBeSent":
+            if not p.get("documentURL", "").startswith(ORIGIN + "/"):
+                continue
+            ours.add(p["requestId"])
+            u = p["request"]["url"]
+            requested.append(u)
+            if not (u.startswith(ORIGIN + "/") or u.startswith("data:")):
+                problems.append("request elsewhere: " + u)
+        elif p.get("requestId") not in ours:
+            continue
+        elif meth == "Network.responseReceived":
+            r = p["response"]
+            if r["status"] >= 400:
+                path = urlsplit(r["url"]).path
+                if (path, r["status"]) not in allowed:
+                    problems.append("%s answered %d" % (path, r["status"]))
+        elif meth == "Network.loadingFailed":
+            if not p.get("canceled"):
+                problems.append("request failed: %s" % p.get("errorText"))
+    check(step + ": no console error, failed request or outside request", not problems,
+          "; ".join(problems))
+
+
+def shoot(name):
+    """Screenshots NAME-1280.png and NAME-390.png of what the window shows now."""
+    try:
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        drv.execute_script("window.scrollTo(0, 0)")
+        drv.save_screenshot(os.path.join(SHOTS, name + "-1280.png"))
+        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        drv.execute_script("window.scrollTo(0, 0)")
+        drv.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
+        overflow = drv.execute_script(
+            "return document.documentElement.scrollWidth > window.innerWidth + 1")
+        drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        check("%s at 390 px: nothing wider than the screen" % name, not overflow,
+              "the page scrolls sideways")
+    except WebDriverException as e:
+        bad("screenshots of " + name, e.msg)
+
+
+def text_of(css):
+    return drv.find_element(By.CSS_SELECTOR, css).text.strip()
+
+
+def wait_for(name, cond):
+    try:
+        return wait.until(cond)
+    except TimeoutException:
+        bad(name, "not within 10 s; the page shows: " +
+            drv.find_element(By.TAG_NAME, "body").text[:300])
+        return None
+
+
+def sign_in(password, email=None):
+    e = drv.find_element(By.ID, "email")
+    e.clear()
+    e.send_keys(email or EMAIL)
+    p = drv.find_element(By.ID, "password")
+    p.clear()
+    p.send_keys(password)
+    drv.find_element(By.ID, "signin").click()
+
+
+def storage_empty():
+    return drv.execute_script("return localStorage.length + sessionStorage.length") == 0
+
+
+
+def api(method, path, body=None, token=None):
+    """(status, parsed JSON or None) of a call to the API with an administrator's token
+    (or the token given): for set-up and for checking what a page did, never for what
+    the page itself must show."""
+    import urllib.request
+    import urllib.error
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + "/api/v1/" + path.lstrip("/"), data=data, method=method)
+    req.add_header("Authorization", "Bearer " + (token or TOKEN))
+    req.add_header("Accept", "application/json")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, None
+
+
+def run(steps):
+    """Runs steps() in the browser, reporting an exception as a failed check (a broken
+    page must fail the test, not hang it); quits chromium; exits 1 if any check failed."""
+    # What chromium did before the script's first page (its new-tab page) is not the
+    # portal's.
+    drv.get_log("browser")
+    drv.get_log("performance")
+    try:
+        steps()
+    except Exception as e:  # noqa: BLE001
+        bad("the browser run of " + os.path.basename(sys.argv[0]),
+            "%s: %s" % (type(e).__name__, e))
+    finally:
+        drv.quit()
+    sys.exit(1 if failed else 0)
