@@ -33,7 +33,7 @@ done
 /usr/bin/python3 -c 'import selenium' 2>/dev/null ||
 	{ bad "python3-selenium is installed" "scripts/deps.sh check installs it"; summary; exit 1; }
 
-export STACK_QUIET=1
+export STACK_QUIET=1 PYTHONDONTWRITEBYTECODE=1
 DB=${PORTAL_DB:-sqlite}
 if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
