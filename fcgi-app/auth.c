@@ -299,6 +299,36 @@ int auth_acting_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN])
 	return rc;
 }
 
+/* `?scope=platform` on a route that acts in either scope (users, audit): staff ask for
+ * platform level whatever tenant the mode, header or subdomain gives them (in single
+ * mode, where staff otherwise always act in the default tenant, this is the only way to
+ * the staff users and the platform's audit). 0 (r->tenant_id emptied when asked), or -1
+ * with the reply set. Other routes ignore the parameter, as they ignore any unknown one. */
+static int platform_asked(struct req *r, struct resp *rs, const struct route *route)
+{
+	static const char *const scopes[] = { "platform", NULL };
+	const char *scope;
+	int rc;
+
+	if ((route->flags & (ROUTE_TENANT | ROUTE_PLATFORM)) != (ROUTE_TENANT | ROUTE_PLATFORM))
+		return 0;
+	rc = req_query_enum(r, "scope", scopes, &scope);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		resp_error(rs, 400, "invalid_query", "scope", "scope: the only scope to ask for is "
+		           "\"platform\"");
+		return -1;
+	}
+	if (!auth_is_staff(r)) {
+		resp_error(rs, 403, "forbidden", "scope", "only platform staff may act at platform "
+		           "level");
+		return -1;
+	}
+	r->tenant_id[0] = '\0';
+	return 0;
+}
+
 int auth_allow(struct req *r, struct resp *rs, const struct route *route)
 {
 	int staff = auth_is_staff(r), rc;
@@ -310,6 +340,8 @@ int auth_allow(struct req *r, struct resp *rs, const struct route *route)
 		return -1;
 	}
 	if (auth_acting_tenant(r, rs, r->tenant_id) < 0)
+		return -1;
+	if (platform_asked(r, rs, route) < 0)
 		return -1;
 
 	/* A route about the caller's own identity (/auth/...: neither flag) acts where that

@@ -277,9 +277,27 @@ else
 	expect "single mode: staff act in the default tenant" 200 '.items | length >= 1'
 	a75_as "$A75_ADMIN" POST /api/v1/users \
 		'{"email":"eng2-75@example.com","name":"Eng 2","role":"engineer"}'
-	expect "single mode: staff users come from kaiden-api user add (400 role)" 400 \
+	expect "single mode: staff users are not made in the default tenant (400 role)" 400 \
 		"$(E invalid_field role)"
+	a75_as "$A75_ADMIN" GET '/api/v1/users?scope=platform'
+	expect "single mode: ?scope=platform lists the staff" 200 \
+		'[.items[].tenant_id] | all(. == null)' \
+		'[.items[].email] | index("admin75@example.com") != null' \
+		'[.items[].email] | index("cust75@example.com") == null'
+	a75_as "$A75_ADMIN" POST '/api/v1/users?scope=platform' \
+		"{\"email\":\"eng2-75@example.com\",\"name\":\"Eng 2\",\"role\":\"engineer\",\"password\":\"$A75_PW\"}"
+	expect "single mode: an admin adds an engineer with ?scope=platform" 201 \
+		'.role == "engineer"' '.tenant_id == null'
+	a75_as "$A75_ADMIN" GET '/api/v1/audit?scope=platform&action=user.create'
+	expect "single mode: ?scope=platform reads the platform's audit" 200 \
+		'[.items[].action] | all(. == "user.create")' '.items | length >= 1'
 fi
+a75_as "$A75_ADMIN" GET '/api/v1/users?scope=tenant'
+expect "?scope= other than platform: 400 naming it" 400 "$(E invalid_query scope)"
+a75_as "$A75_TADMIN" GET '/api/v1/users?scope=platform'
+expect "?scope=platform is for staff only (403)" 403 "$(E forbidden scope)"
+a75_as "$A75_ADMIN" GET '/api/v1/devices?scope=platform' '' -H 'X-Kaiden-Tenant: default'
+expect "?scope= is ignored where a route acts in a tenant only" 200 '.items | type == "array"'
 a75_as "$A75_ENG" POST /api/v1/users '{"email":"e3@example.com","name":"E","role":"customer"}'
 expect "an engineer cannot create users (403)" 403 "$(E forbidden)"
 
