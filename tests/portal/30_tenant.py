@@ -188,6 +188,7 @@ def steps():
             ok("a new name is saved")
             check("the API has the new name", user_id(CU_EMAIL)["name"] == "Cody C. Customer")
     drain("enable, new password, rename")
+    shoot("user")
     drv.get(URL + "/#/users")
     if wait_for("the list has the customer", EC.presence_of_element_located(
             (By.CSS_SELECTOR, '#users tr[data-email="%s"]' % CU_EMAIL))):
