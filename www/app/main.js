@@ -10,9 +10,11 @@ import { h, errorBox } from './dom.js';
 const root = document.getElementById('app');
 let generation = 0;
 
-const nav = Object.entries(routes)
-  .filter(([, page]) => page.nav)
+const allNav = Object.entries(routes).filter(([, page]) => page.nav);
+// The menu a caller sees: a page exporting navIf(me) is listed only when it says yes.
+const navFor = (me) => allNav.filter(([, page]) => !me || !page.navIf || page.navIf(me))
   .map(([path, page]) => [path, page.nav]);
+const nav = navFor(null);
 
 async function signOut() {
   try {
@@ -47,8 +49,9 @@ async function onRoute(hash) {
     navigate(home);
     return;
   }
-  const active = nav.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
-  const main = frame(root, { me, nav, active: active ? active[0] : null, onSignOut: signOut });
+  const menu = navFor(me);
+  const active = menu.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
+  const main = frame(root, { me, nav: menu, active: active ? active[0] : null, onSignOut: signOut });
   const title = typeof m.page.title === 'function' ? m.page.title(m.params) : m.page.title;
   document.title = title ? `${title} · Kaiden` : 'Kaiden';
   const ctx = {

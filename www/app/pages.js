@@ -8,6 +8,11 @@ import * as devices from './pages/devices.js';
 import * as device from './pages/device.js';
 import * as deviceNew from './pages/device-new.js';
 import * as session from './pages/session.js';
+import * as users from './pages/users.js';
+import * as userNew from './pages/user-new.js';
+import * as user from './pages/user.js';
+import * as tokens from './pages/tokens.js';
+import * as usage from './pages/usage.js';
 
 export const routes = {
   '/signin': signin,
@@ -15,6 +20,11 @@ export const routes = {
   '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
   '/sessions/:id': session,
+  '/users': users,
+  '/users/new': userNew, // before /users/:id
+  '/users/:id': user,
+  '/tokens': tokens,
+  '/usage': usage,
 };
 
 export const home = '/devices';

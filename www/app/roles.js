@@ -18,3 +18,40 @@ export function engineerName(me) {
   if (me && me.user) return me.user.name || me.user.email;
   return 'service token';
 }
+
+// GET /users, GET /users/{id}: staff, tenant admins, service tokens.
+export function mayListUsers(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// POST /users, PATCH and DELETE /users/{id}: admins, tenant admins, service tokens.
+export function mayManageUsers(me) {
+  return ['admin', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// The roles a user made or changed here may get (h_users.c): at platform level (staff
+// with no tenant to act in) staff roles, in a tenant the tenant's roles.
+export function rolesToGive(me) {
+  return me && me.acting_tenant_id ? ['tenant_admin', 'customer'] : ['admin', 'engineer'];
+}
+
+// POST, GET /auth/tokens, DELETE /auth/tokens/{id}: every role but service tokens.
+export function mayUseTokens(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'customer'].includes(role(me));
+}
+
+// GET /tenant/usage: staff, tenant admins, service tokens.
+export function maySeeUsage(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// PATCH /tenant (its name): admins, tenant admins, service tokens.
+export function mayEditTenant(me) {
+  return ['admin', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// A role's name as people say it.
+export function roleLabel(r) {
+  return { admin: 'Administrator', engineer: 'Engineer', tenant_admin: 'Tenant admin',
+    customer: 'Customer', service: 'Service token' }[r] || r;
+}

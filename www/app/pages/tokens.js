@@ -1,0 +1,167 @@
+// tokens.js: #/tokens. The caller's API tokens (GET /auth/tokens: name, created, last
+// used, expires, revoked), making one (POST /auth/tokens: a name and an expiry) and
+// revoking one (asked first). A new token is shown once, with a warning and a Copy
+// button; it lives only in this page's elements, so leaving the page (or Done) forgets
+// it. Service tokens have no tokens of their own (the route table refuses them).
+import { h, ago, when, errorBox } from '../dom.js';
+import { pager, post, del } from '../api.js';
+import { mayUseTokens } from '../roles.js';
+import { commandBox } from '../copy.js';
+import { confirming } from '../confirm.js';
+import { field, clearErrors, showError, signedOut } from './user-fields.js';
+
+export const title = 'API tokens';
+
+const EXPIRY = [['30', '30 days'], ['90', '90 days'], ['365', '1 year'], ['', 'Never']];
+
+function tokenState(t) {
+  if (t.revoked_at) return 'revoked';
+  if (t.expires_at && Date.parse(t.expires_at) <= Date.now()) return 'expired';
+  return 'active';
+}
+
+function created(t, onDone) {
+  const done = h('button.secondary', { type: 'button', id: 'token-done' }, 'Done: I have copied it');
+  const card = h('section.card', { id: 'token-created', tabindex: '-1', 'aria-labelledby': 'token-created-h' },
+    h('h2', { id: 'token-created-h' }, `Token "${t.name}" is ready`),
+    h('p.warning', { role: 'alert' },
+      'This is the only time the token is shown. Copy it now and keep it like a password: ',
+      'Kaiden keeps only a hash of it. Anyone holding it acts as you.'),
+    commandBox('new-token', t.token, 'the token'),
+    h('p.hint', {}, 'For kaiden-connect: export KAIDEN_TOKEN=<the token>. For scripts: the header Authorization: Bearer <the token>.'),
+    h('p.actions', {}, done));
+  done.addEventListener('click', () => {
+    card.remove();
+    onDone();
+  });
+  return card;
+}
+
+export async function render(ctx) {
+  ctx.main.append(h('h1', {}, 'API tokens'));
+  if (!mayUseTokens(ctx.me)) {
+    ctx.main.append(h('p.error', { role: 'alert', id: 'tokens-refused' },
+      'A service token has no API tokens of its own; sign in as a user to make one.'));
+    return;
+  }
+  ctx.main.append(h('p.hint', {},
+    'An API token lets a script or kaiden-connect act as you, with your role as it is when the token is used. ',
+    'Revoke a token you no longer need.'));
+
+  // Making one.
+  const fields = {
+    name: field('token-name', 'Name', h('input', { name: 'name', required: true, maxlength: '128', autocomplete: 'off', placeholder: 'e.g. laptop kaiden-connect' }),
+      'What it is for, so you know which one to revoke later.'),
+    expires_in_days: field('token-expiry', 'Expires after', h('select', { name: 'expires_in_days' },
+      EXPIRY.map(([v, l]) => h('option', { value: v, selected: v === '90' }, l)))),
+  };
+  const general = h('div', { id: 'token-message', 'aria-live': 'polite' });
+  const button = h('button', { type: 'submit', id: 'token-create' }, 'Create token');
+  const form = h('form.card.stack', { id: 'token-form' },
+    h('h2', {}, 'New token'), Object.values(fields).map((f) => f.el), general, h('p.actions', {}, button));
+  const shown = h('div', { id: 'token-shown' });
+
+  // The list.
+  const body = h('tbody', {});
+  const table = h('table.list', { id: 'tokens', hidden: true },
+    h('caption.sr', {}, 'Your API tokens'),
+    h('thead', {}, h('tr', {}, ['Name', 'Status', 'Created', 'Last used', 'Expires', h('span.sr', {}, 'Actions')]
+      .map((c) => h('th', { scope: 'col' }, c)))),
+    body);
+  const state = h('p.state', { id: 'tokens-state', 'aria-live': 'polite' }, 'Loading your tokens…');
+  const more = h('button', { type: 'button', id: 'tokens-more', hidden: true }, 'More');
+  ctx.main.append(shown, form, h('h2', {}, 'Your tokens'), table, state, more);
+
+  let pages, shownCount;
+  function row(t) {
+    const st = tokenState(t);
+    const msg = h('span', { 'aria-live': 'polite' });
+    const tr = h('tr', { 'data-name': t.name },
+      h('td', { 'data-label': 'Name' }, t.name),
+      h('td', { 'data-label': 'Status' }, h('span.badge.status-' + st, {}, st)),
+      h('td', { 'data-label': 'Created', title: when(t.created_at) }, ago(t.created_at)),
+      h('td', { 'data-label': 'Last used', title: when(t.last_used_at) }, ago(t.last_used_at)),
+      h('td', { 'data-label': 'Expires' }, t.expires_at ? when(t.expires_at) : 'never'),
+      h('td.row-actions', {}, msg));
+    if (st === 'active') {
+      const revoke = h('button.secondary', { type: 'button', 'aria-label': 'Revoke ' + t.name }, 'Revoke');
+      msg.before(confirming(revoke, {
+        question: `Revoke "${t.name}"? Whatever uses it stops working at once.`,
+        yes: 'Revoke',
+        onYes: async () => {
+          try {
+            await del('auth/tokens/' + encodeURIComponent(t.id));
+          } catch (e) {
+            if (!ctx.current()) return true;
+            if (e.status === 401) { signedOut(ctx); return true; }
+            msg.replaceChildren(errorBox(e));
+            return false;
+          }
+          if (!ctx.current()) return true;
+          tr.replaceWith(row({ ...t, revoked_at: new Date().toISOString() }));
+          state.hidden = false;
+          state.textContent = `"${t.name}" is revoked.`;
+          return true;
+        },
+      }));
+    }
+    return tr;
+  }
+  async function load() {
+    more.disabled = true;
+    state.hidden = false;
+    state.textContent = shownCount ? 'Loading more…' : 'Loading your tokens…';
+    let items;
+    try {
+      items = await pages.next();
+    } catch (e) {
+      if (e.status === 401) throw e;
+      if (!ctx.current()) return;
+      state.replaceChildren(errorBox(e));
+      more.disabled = false;
+      return;
+    }
+    if (!ctx.current()) return;
+    body.append(...items.map(row));
+    shownCount += items.length;
+    table.hidden = shownCount === 0;
+    if (shownCount === 0) state.textContent = 'You have no API tokens yet.';
+    else state.hidden = true;
+    more.hidden = pages.done;
+    more.disabled = false;
+  }
+  function reload() {
+    pages = pager('auth/tokens', {});
+    shownCount = 0;
+    body.replaceChildren();
+    return load();
+  }
+  more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(fields, general);
+    const req = { name: fields.name.input.value.trim() };
+    const days = fields.expires_in_days.input.value;
+    if (days) req.expires_in_days = Number(days);
+    button.disabled = true;
+    button.textContent = 'Creating…';
+    try {
+      const t = await post('auth/tokens', req);
+      if (!ctx.current()) return;
+      fields.name.input.value = '';
+      const card = created(t, () => fields.name.input.focus());
+      shown.replaceChildren(card);
+      card.focus();
+      reload().catch((e) => state.replaceChildren(errorBox(e)));
+    } catch (e) {
+      if (!ctx.current()) return;
+      if (e.status === 401) { signedOut(ctx); return; }
+      showError(e, fields, general);
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Create token';
+    }
+  });
+  await reload();
+}
