@@ -8,12 +8,14 @@ import * as devices from './pages/devices.js';
 import * as device from './pages/device.js';
 import * as deviceNew from './pages/device-new.js';
 import * as session from './pages/session.js';
+import * as sessions from './pages/sessions.js';
 
 export const routes = {
   '/signin': signin,
   '/devices': devices,
   '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
+  '/sessions': sessions,
   '/sessions/:id': session,
 };
 
