@@ -512,6 +512,15 @@ START_TEST(test_session_create_rolls_back)
 }
 END_TEST
 
+/* The default tenant's sessions on device (NULL: any) in status (NULL: any). */
+static int list_by(const char *device, const char *status, const struct store_page *page,
+                   struct store_list *l)
+{
+	struct store_session_filter f = { .device_id = device, .status = status };
+
+	return store_session_list(T_db, DEFAULT_TENANT_ID, &f, page, l);
+}
+
 START_TEST(test_session_list)
 {
 	char d1[UUID_STR_LEN], d2[UUID_STR_LEN], s[5][UUID_STR_LEN], all[5][UUID_STR_LEN];
@@ -540,27 +549,27 @@ START_TEST(test_session_list)
 	ck_assert_int_eq(seen, 5);
 	page.cursor = NULL;
 	page.limit = 50;
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = d1, .status = NULL }, &page, &l), STORE_OK);
+	ck_assert_int_eq(list_by(d1, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 3);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = d2, .status = "active" }, &page, &l),
+	ck_assert_int_eq(list_by(d2, "active", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), s[4]);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = NULL, .status = "active" }, &page, &l),
+	ck_assert_int_eq(list_by(NULL, "active", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 2);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = NULL, .status = "ended" }, &page, &l),
+	ck_assert_int_eq(list_by(NULL, "ended", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = NOBODY, .status = NULL }, &page, &l),
+	ck_assert_int_eq(list_by(NOBODY, NULL, &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = "bad", .status = NULL }, &page, &l),
+	ck_assert_int_eq(list_by("bad", NULL, &page, &l),
 	                 STORE_NOT_FOUND);
 }
 END_TEST
@@ -1092,7 +1101,7 @@ START_TEST(test_tenant_scoping)
 	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &(struct store_session_filter){ .device_id = dev2, .status = NULL }, NULL, &l), STORE_OK);
+	ck_assert_int_eq(list_by(dev2, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
 	ck_assert_int_eq(store_session_get(T_db, TENANT2, sess2, &o), STORE_OK);
