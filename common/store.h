@@ -92,8 +92,19 @@ int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out) WUR;
 int store_session_get(struct db *db, const char *tenant_id, const char *id,
                       json_object **out) WUR;
-int store_session_list(struct db *db, const char *tenant_id, const char *device_id,
-                       const char *status, const struct store_page *page,
+/* What a session list keeps (each NULL: no filter; all given must hold). */
+struct store_session_filter {
+	const char *device_id;
+	const char *status;
+	/* A UUID: the sessions that user started (engineer_id). Anything else: those whose
+	 * engineer_name contains it, case-insensitively in ASCII (% and _ taken literally). */
+	const char *engineer;
+	const char *since, *until; /* RFC 3339 on created_at: inclusive / exclusive */
+};
+/* Newest first, by cursor. f may be NULL (every session of the tenant). An id or time in
+ * f that cannot be one finds nothing (STORE_NOT_FOUND). */
+int store_session_list(struct db *db, const char *tenant_id,
+                       const struct store_session_filter *f, const struct store_page *page,
                        struct store_list *out) WUR;
 /* Replaces the notes (NULL clears them). */
 int store_session_set_notes(struct db *db, const char *tenant_id, const char *id,

@@ -139,31 +139,52 @@ int store_session_get(struct db *db, const char *tenant_id, const char *id,
 	                     session_cols, SESSION_NCOLS, out);
 }
 
-int store_session_list(struct db *db, const char *tenant_id, const char *device_id,
-                       const char *status, const struct store_page *page,
+int store_session_list(struct db *db, const char *tenant_id,
+                       const struct store_session_filter *f, const struct store_page *page,
                        struct store_list *out)
 {
+	static const struct store_session_filter none;
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	const char *params[5];
+	char engineer[UUID_STR_LEN], since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
+	const char *params[8];
+	char *pattern = NULL;
 	struct buf sql;
 	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
 
+	if (!f)
+		f = &none;
+	/* Times in the stored form (UTC, milliseconds), so both backends compare alike. */
+	if (store_id(tenant_id, tenant) != 0 ||
+	    (f->device_id && store_id(f->device_id, device) != 0) ||
+	    (page && page->cursor && store_id(page->cursor, cursor) != 0) ||
+	    (f->since && ids_timestamp_parse(f->since, since) != 0) ||
+	    (f->until && ids_timestamp_parse(f->until, until) != 0))
+		return STORE_NOT_FOUND;
 	buf_init(&sql, 4096);
-	if (store_id(tenant_id, tenant) != 0 || (device_id && store_id(device_id, device) != 0) ||
-	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
 	params[0] = tenant;
 	if (buf_puts(&sql, SESSION_SELECT " WHERE tenant_id = $1") != 0)
 		goto out;
-	if (device_id && store_sql_and(&sql, "device_id = $?", params, &nparams, device) != 0)
+	if (f->device_id && store_sql_and(&sql, "device_id = $?", params, &nparams, device) != 0)
 		goto out;
-	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
+	if (f->status && store_sql_and(&sql, "status = $?", params, &nparams, f->status) != 0)
+		goto out;
+	if (f->engineer && store_id(f->engineer, engineer) == 0) {
+		if (store_sql_and(&sql, "engineer_id = $?", params, &nparams, engineer) != 0)
+			goto out;
+	} else if (f->engineer) {
+		pattern = store_like_pattern(f->engineer);
+		if (!pattern || store_sql_and(&sql, "lower(engineer_name) LIKE lower($?) ESCAPE '\\'",
+		                              params, &nparams, pattern) != 0)
+			goto out;
+	}
+	if (f->since && store_sql_and(&sql, "created_at >= $?", params, &nparams, since) != 0)
+		goto out;
+	if (f->until && store_sql_and(&sql, "created_at < $?", params, &nparams, until) != 0)
 		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
 	                    limit, session_cols, SESSION_NCOLS, out);
 out:
+	free(pattern);
 	buf_clear(&sql);
 	return rc;
 }

@@ -23,6 +23,10 @@
 #include "store_tenant.h"
 #include "tunnel_choice.h"
 
+/* engineer_name is at most 128 characters (session_create_fields), 4 bytes each at
+ * most, so a longer filter could match nothing. */
+#define ENGINEER_QUERY_MAX (128 * 4)
+
 static const struct jsonx_field session_create_fields[] = {
 	{ "device_id", JSONX_STRING, 1, 0, 64, 0 },
 	{ "engineer_name", JSONX_STRING, 1, 1, 128, 0 },
@@ -139,33 +143,61 @@ out:
 	json_object_put(in);
 }
 
+/* GET /api/v1/sessions: newest first, filtered by device_id, status, engineer (a user
+ * id: the sessions that user started; other text: a case-insensitive substring of
+ * engineer_name), since (inclusive) and until (exclusive) on created_at, RFC 3339. The
+ * cursor is an id (ids are time-ordered), so filters and pages compose. */
 void h_sessions_list(struct req *r, struct resp *rs)
 {
+	struct store_session_filter f;
 	struct store_page page;
 	struct store_list list;
-	char cursor[UUID_STR_LEN], device_id[UUID_STR_LEN];
-	const char *status = NULL, *bad = NULL, *why = "";
-	int has_device, rc;
+	char cursor[UUID_STR_LEN], device_id[UUID_STR_LEN], engineer[ENGINEER_QUERY_MAX + 1];
+	char since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
+	const char *bad = NULL, *why = "";
+	int has, rc;
 
+	memset(&f, 0, sizeof(f));
 	if (req_page(r, &page, cursor, &bad) < 0) {
 		why = strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
 		                                : "must be the next_cursor of a previous page";
 		goto bad_query;
 	}
-	has_device = req_query_uuid(r, "device_id", device_id);
-	if (has_device < 0) {
+	has = req_query_uuid(r, "device_id", device_id);
+	if (has < 0) {
 		bad = "device_id";
 		why = "must be a device id";
 		goto bad_query;
 	}
-	if (req_query_enum(r, "status", seam_statuses, &status) < 0) {
+	f.device_id = has ? device_id : NULL;
+	if (req_query_enum(r, "status", seam_statuses, &f.status) < 0) {
 		bad = "status";
 		why = "must be pending, active, ending, ended or failed";
 		goto bad_query;
 	}
+	has = req_query_text(r, "engineer", engineer, sizeof(engineer));
+	if (has < 0) {
+		bad = "engineer";
+		why = "must be a user id or part of an engineer's name (at most 128 characters)";
+		goto bad_query;
+	}
+	f.engineer = has ? engineer : NULL;
+	has = req_query_time(r, "since", since);
+	if (has < 0) {
+		bad = "since";
+		why = "must be an RFC 3339 date and time, e.g. 2026-11-01T00:00:00Z";
+		goto bad_query;
+	}
+	f.since = has ? since : NULL;
+	has = req_query_time(r, "until", until);
+	if (has < 0) {
+		bad = "until";
+		why = "must be an RFC 3339 date and time, e.g. 2026-12-01T00:00:00Z";
+		goto bad_query;
+	}
+	f.until = has ? until : NULL;
 	memset(&list, 0, sizeof(list));
-	rc = store_session_list(r->db, r->tenant_id, has_device ? device_id : NULL, status, &page,
-	                        &list);
+	rc = store_session_list(r->db, r->tenant_id, &f, &page, &list);
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "session list");
 		return;

@@ -513,6 +513,16 @@ out:
 	return rc;
 }
 
+int req_query_time(const struct req *r, const char *name, char out[TIMESTAMP_LEN])
+{
+	char raw[64];
+	int rc = req_query_text(r, name, raw, sizeof(raw));
+
+	if (rc <= 0)
+		return rc;
+	return ids_timestamp_parse(raw, out) == 0 ? 1 : -1;
+}
+
 int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_STR_LEN],
              const char **bad_param)
 {

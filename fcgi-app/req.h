@@ -113,6 +113,9 @@ int req_query_enum(const struct req *r, const char *name, const char *const *cho
 /* Free text: valid UTF-8, no control characters, at most outlen-1 bytes. An empty value
  * counts as absent. */
 int req_query_text(const struct req *r, const char *name, char *out, size_t outlen) WUR;
+/* An RFC 3339 date and time (ids_timestamp_parse), written in the stored form (UTC,
+ * milliseconds). */
+int req_query_time(const struct req *r, const char *name, char out[TIMESTAMP_LEN]) WUR;
 
 struct store_page;
 /* The list parameters limit (1..200, default 50) and cursor (a UUID; its lower-case form

@@ -156,6 +156,34 @@ t "list: malformed device_id" GET "/api/v1/sessions?device_id=abc" '' 400 "$(E i
 t "list: status=bogus" GET "/api/v1/sessions?status=bogus" '' 400 "$(E invalid_query status)"
 t "list: limit=0" GET "/api/v1/sessions?limit=0" '' 400 "$(E invalid_query limit)"
 t "list: malformed cursor" GET "/api/v1/sessions?cursor=zz" '' 400 "$(E invalid_query cursor)"
+# History filters: engineer (a name's substring, any case; or a user id), since/until.
+t "list by engineer (substring, any case)" GET "/api/v1/sessions?engineer=mIA%20c" '' 200 "[.items[].id] == [\"$S1\"]"
+t "list by engineer=OLA" GET "/api/v1/sessions?engineer=OLA" '' 200 "[.items[].id] == [\"$S3\",\"$S2\"]"
+t "list by engineer: % is literal" GET "/api/v1/sessions?engineer=%25" '' 200 '.items == []'
+t "list by engineer and device_id" GET "/api/v1/sessions?engineer=ola&device_id=$DEV_A" '' 200 "[.items[].id] == [\"$S2\"]"
+t "list by engineer=ola, page 1 of 2" GET "/api/v1/sessions?engineer=ola&limit=1" '' 200 "[.items[].id] == [\"$S3\"]" '.next_cursor != null'
+save CUR .next_cursor
+t "list by engineer=ola, page 2 of 2" GET "/api/v1/sessions?engineer=ola&limit=1&cursor=$CUR" '' 200 "[.items[].id] == [\"$S2\"]" '.next_cursor == null'
+call GET "/api/v1/sessions/$S1"
+save ENG .engineer_id
+if [ "$ENG" != null ]; then
+	t "list by engineer=<the user id that started them>" GET "/api/v1/sessions?engineer=$ENG" '' 200 '.items | length == 3'
+fi
+t "list by engineer=<a user id that started none>" GET "/api/v1/sessions?engineer=$NOID" '' 200 '.items == []'
+call GET "/api/v1/sessions/$S2"
+save S2_AT .created_at
+S2_AT_Q=$(printf '%s' "$S2_AT" | sed 's/+/%2B/g')
+t "list since S2's created_at (inclusive)" GET "/api/v1/sessions?since=$S2_AT_Q" '' 200 "[.items[].id] == [\"$S3\",\"$S2\"]"
+t "list until S2's created_at (exclusive)" GET "/api/v1/sessions?until=$S2_AT_Q" '' 200 "[.items[].id] == [\"$S1\"]"
+t "list since..until, an offset" GET "/api/v1/sessions?since=2000-01-01T01:00:00%2B01:00&until=2999-01-01T00:00:00Z" '' 200 '.items | length == 3'
+t "list since a future time" GET "/api/v1/sessions?since=2999-01-01T00:00:00Z" '' 200 '.items == []'
+t "list since=S2, page 1 of 2" GET "/api/v1/sessions?since=$S2_AT_Q&limit=1" '' 200 "[.items[].id] == [\"$S3\"]"
+save CUR .next_cursor
+t "list since=S2, page 2 of 2" GET "/api/v1/sessions?since=$S2_AT_Q&limit=1&cursor=$CUR" '' 200 "[.items[].id] == [\"$S2\"]" '.next_cursor == null'
+t "list: since=yesterday" GET "/api/v1/sessions?since=yesterday" '' 400 "$(E invalid_query since)"
+t "list: until=2026-13-01" GET "/api/v1/sessions?until=2026-13-01T00:00:00Z" '' 400 "$(E invalid_query until)"
+t "list: engineer too long" GET "/api/v1/sessions?engineer=$(printf '%0600d' 0)" '' 400 "$(E invalid_query engineer)"
+t "list: engineer with a control character" GET "/api/v1/sessions?engineer=a%01b" '' 400 "$(E invalid_query engineer)"
 
 # Validation of the create body; none of it may write a row.
 snap

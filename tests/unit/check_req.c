@@ -340,6 +340,17 @@ START_TEST(test_query_typed)
 	ck_assert_int_eq(req_query_text(&r, "e", text, sizeof(text)), -1); /* too long */
 	ck_assert_int_eq(req_query_text(&r, "f", text, sizeof(text)), 0);  /* empty */
 	ck_assert_int_eq(req_query_text(&r, "g", text, sizeof(text)), -1); /* surrogate */
+
+	{
+		char t[TIMESTAMP_LEN];
+		init_query("a=2026-11-01T12:00:00%2B02:00&b=2026-11-01&c=&d=2026-02-30T00:00:00Z");
+		ck_assert_int_eq(req_query_time(&r, "a", t), 1);
+		ck_assert_str_eq(t, "2026-11-01T10:00:00.000Z");
+		ck_assert_int_eq(req_query_time(&r, "b", t), -1); /* a date alone */
+		ck_assert_int_eq(req_query_time(&r, "c", t), 0);
+		ck_assert_int_eq(req_query_time(&r, "none", t), 0);
+		ck_assert_int_eq(req_query_time(&r, "d", t), -1);
+	}
 }
 END_TEST
 

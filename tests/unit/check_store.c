@@ -1,5 +1,6 @@
 /* check_store.c: store.h (devices, sessions, tokens, jobs, health), the same cases on
  * SQLite and on PostgreSQL. */
+#include <ctype.h>
 #include <pthread.h>
 
 #include "ids.h"
@@ -511,6 +512,15 @@ START_TEST(test_session_create_rolls_back)
 }
 END_TEST
 
+/* The default tenant's sessions on device (NULL: any) in status (NULL: any). */
+static int list_by(const char *device, const char *status, const struct store_page *page,
+                   struct store_list *l)
+{
+	struct store_session_filter f = { .device_id = device, .status = status };
+
+	return store_session_list(T_db, DEFAULT_TENANT_ID, &f, page, l);
+}
+
 START_TEST(test_session_list)
 {
 	char d1[UUID_STR_LEN], d2[UUID_STR_LEN], s[5][UUID_STR_LEN], all[5][UUID_STR_LEN];
@@ -528,7 +538,7 @@ START_TEST(test_session_list)
 	set_session_status(s[4], "active");
 	qsort(all, 5, UUID_STR_LEN, cmp_desc);
 	for (int p = 0; p < 3; p++) {
-		ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
+		ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, &page, &l),
 		                 STORE_OK);
 		for (size_t i = 0; i < json_object_array_length(l.items); i++)
 			ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, i), "id"), all[seen++]);
@@ -539,28 +549,137 @@ START_TEST(test_session_list)
 	ck_assert_int_eq(seen, 5);
 	page.cursor = NULL;
 	page.limit = 50;
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, d1, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(list_by(d1, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 3);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, d2, "active", &page, &l),
+	ck_assert_int_eq(list_by(d2, "active", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), s[4]);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, "active", &page, &l),
+	ck_assert_int_eq(list_by(NULL, "active", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 2);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, "ended", &page, &l),
+	ck_assert_int_eq(list_by(NULL, "ended", &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NOBODY, NULL, &page, &l),
+	ck_assert_int_eq(list_by(NOBODY, NULL, &page, &l),
 	                 STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, "bad", NULL, &page, &l),
+	ck_assert_int_eq(list_by("bad", NULL, &page, &l),
 	                 STORE_NOT_FOUND);
+}
+END_TEST
+
+static void set_session_field(const char *id, const char *col, const char *value)
+{
+	char sql[96];
+	const char *p[2] = { value, id };
+
+	snprintf(sql, sizeof(sql), "UPDATE sessions SET %s = $1 WHERE id = $2", col);
+	T_run(T_db, sql, 2, p);
+}
+
+/* The ids a filtered list gives, all pages of `limit` followed, newest first, joined by
+ * ' ' into out (the number of pages returned). */
+static int list_ids(const struct store_session_filter *f, int limit, char *out, size_t outlen)
+{
+	struct store_page page = { limit, NULL };
+	struct store_list l;
+	char cursor[UUID_STR_LEN];
+	int pages = 0;
+
+	out[0] = '\0';
+	for (;;) {
+		ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, f, &page, &l), STORE_OK);
+		pages++;
+		for (size_t i = 0; i < json_object_array_length(l.items); i++) {
+			const char *id = jstr(json_object_array_get_idx(l.items, i), "id");
+			snprintf(out + strlen(out), outlen - strlen(out), "%s%s", out[0] ? " " : "", id);
+			snprintf(cursor, sizeof(cursor), "%s", id);
+		}
+		json_object_put(l.items);
+		if (!l.has_more)
+			return pages;
+		page.cursor = cursor;
+	}
+}
+
+START_TEST(test_session_list_filters)
+{
+	char dev[UUID_STR_LEN], s[6][UUID_STR_LEN], got[512], want[512];
+	struct store_session_filter f;
+	struct store_list l;
+	static const char *names[6] = { "Ann Lee", "ann%", "Bob", "ANNA", "bob", "Zed" };
+	static const char *times[6] = { "2026-11-01T10:00:00.000Z", "2026-11-02T10:00:00.000Z",
+		                        "2026-11-03T10:00:00.000Z", "2026-11-04T10:00:00.000Z",
+		                        "2026-11-05T10:00:00.000Z", "2026-11-06T10:00:00.000Z" };
+
+	mk_device(DEFAULT_TENANT_ID, "hist", dev);
+	for (int i = 0; i < 6; i++) {
+		mk_session(DEFAULT_TENANT_ID, dev, s[i]);
+		set_session_field(s[i], "engineer_name", names[i]);
+		set_session_field(s[i], "created_at", times[i]);
+	}
+	set_session_field(s[2], "engineer_id", NOBODY);
+	set_session_status(s[3], "ended");
+	set_session_status(s[4], "ended");
+
+	/* engineer: a case-insensitive substring; % and _ literal. */
+	memset(&f, 0, sizeof(f));
+	f.engineer = "aNn";
+	list_ids(&f, 50, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s %s", s[3], s[1], s[0]);
+	ck_assert_str_eq(got, want);
+	f.engineer = "n%";
+	list_ids(&f, 50, got, sizeof(got));
+	ck_assert_str_eq(got, s[1]);
+	f.engineer = "n_";
+	list_ids(&f, 50, got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	/* engineer: a user id is the engineer_id, upper case too. */
+	{
+		char upper[UUID_STR_LEN];
+		for (size_t i = 0; i < UUID_STR_LEN; i++)
+			upper[i] = (char)toupper((unsigned char)NOBODY[i]);
+		f.engineer = upper;
+		list_ids(&f, 50, got, sizeof(got));
+	}
+	ck_assert_str_eq(got, s[2]);
+
+	/* since inclusive, until exclusive, any offset. */
+	memset(&f, 0, sizeof(f));
+	f.since = "2026-11-02T10:00:00Z";
+	f.until = "2026-11-05T12:00:00+02:00"; /* = 10:00Z: s[4] is out */
+	list_ids(&f, 50, got, sizeof(got));
+	snprintf(want, sizeof(want), "%s %s %s", s[3], s[2], s[1]);
+	ck_assert_str_eq(got, want);
+
+	/* Filters and pages compose: one row a page, every row once, then the end. */
+	f.since = "2026-11-01T00:00:00Z";
+	f.until = NULL;
+	f.engineer = "b";
+	ck_assert_int_eq(list_ids(&f, 1, got, sizeof(got)), 2);
+	snprintf(want, sizeof(want), "%s %s", s[4], s[2]);
+	ck_assert_str_eq(got, want);
+	f.status = "ended";
+	list_ids(&f, 1, got, sizeof(got));
+	ck_assert_str_eq(got, s[4]);
+	f.device_id = dev;
+	f.engineer = "ANNA";
+	list_ids(&f, 1, got, sizeof(got));
+	ck_assert_str_eq(got, s[3]);
+
+	/* A time that is not one finds nothing. */
+	memset(&f, 0, sizeof(f));
+	f.since = "yesterday";
+	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &f, NULL, &l), STORE_NOT_FOUND);
+	f.since = NULL;
+	f.until = "2026-13-01T00:00:00Z";
+	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, &f, NULL, &l), STORE_NOT_FOUND);
 }
 END_TEST
 
@@ -979,10 +1098,10 @@ START_TEST(test_tenant_scoping)
 	                 STORE_NOT_FOUND);
 	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, sess2, &o, &changed),
 	                 STORE_NOT_FOUND);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_session_list(T_db, DEFAULT_TENANT_ID, dev2, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(list_by(dev2, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	json_object_put(l.items);
 	ck_assert_int_eq(store_session_get(T_db, TENANT2, sess2, &o), STORE_OK);
@@ -1070,6 +1189,7 @@ int main(void)
 	T_ADD(sq, pg, test_session_create_unknown_device);
 	T_ADD(sq, pg, test_session_create_rolls_back);
 	T_ADD(sq, pg, test_session_list);
+	T_ADD(sq, pg, test_session_list_filters);
 	T_ADD(sq, pg, test_session_notes);
 	T_ADD(sq, pg, test_session_end);
 	T_ADD(sq, pg, test_tokens);

@@ -13,12 +13,14 @@ import * as userNew from './pages/user-new.js';
 import * as user from './pages/user.js';
 import * as tokens from './pages/tokens.js';
 import * as usage from './pages/usage.js';
+import * as sessions from './pages/sessions.js';
 
 export const routes = {
   '/signin': signin,
   '/devices': devices,
   '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
+  '/sessions': sessions,
   '/sessions/:id': session,
   '/users': users,
   '/users/new': userNew, // before /users/:id

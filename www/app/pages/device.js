@@ -50,7 +50,8 @@ export async function render(ctx) {
   });
   ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d),
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
-    h('h2', {}, 'Sessions'), table, sstate, more);
+    h('h2', {}, 'Sessions'), table, sstate, more,
+    h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')));
   table.hidden = true;
 
   const pages = pager('sessions', { device_id: d.id });
