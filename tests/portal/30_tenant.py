@@ -130,6 +130,46 @@ def steps():
         u = user_id(TA_EMAIL)
         check("the API has the tenant admin", u and u["role"] == "tenant_admin" and u["tenant_id"], u)
     drain("create a tenant admin")
+
+    # 2b. The platform's staff, from the same page: staff acting in a tenant switch to
+    # them (?scope=platform, the API's way to platform level in either mode).
+    drv.get(URL + "/#/users")
+    if wait_for("staff acting in a tenant are offered the staff view",
+                EC.element_to_be_clickable((By.ID, "users-tab-staff"))):
+        drv.find_element(By.ID, "users-tab-staff").click()
+        if wait_for("the staff view lists the platform's staff", EC.visibility_of_element_located(
+                (By.CSS_SELECTOR, "#users tbody tr[data-email='%s']" % EMAIL))):
+            ok("the staff view lists the platform's staff")
+            emails = [r.get_attribute("data-email") for r in drv.find_elements(By.CSS_SELECTOR, "#users tbody tr")]
+            check("and not the tenant's customers", CUSTOMER not in emails, emails)
+            check("the view is in the address", "scope=platform" in drv.current_url, drv.current_url)
+            shoot("users-staff")
+        drv.find_element(By.ID, "user-new").click()
+        if wait_for("New user in the staff view offers staff roles",
+                    EC.visibility_of_element_located((By.ID, "user-email"))):
+            roles = [o.get_attribute("value") for o in Select(drv.find_element(By.ID, "user-role-new")).options]
+            check("the roles offered are staff's (%s)" % roles, roles == ["admin", "engineer"], roles)
+        staff_email = "staff-%s@example.com" % UNIQ
+        fill_user(staff_email, "Sam Staff", "engineer", PASSWORD)
+        if wait_for("creating an engineer opens their page", EC.text_to_be_present_in_element(
+                (By.ID, "user-fact-email"), staff_email)):
+            ok("creating an engineer opens their page")
+            check("their role is Engineer", text_of("#user-fact-role") == "Engineer", text_of("#user-fact-role"))
+            # Asked as the administrator (the stack's service token may not ask for
+            # platform level), with a token made for it and revoked after.
+            r = cli("token", "create", "--user", EMAIL, "--name", "30_tenant staff " + UNIQ)
+            token = r.stdout.strip()
+            if check("an administrator's API token for the staff check", r.returncode == 0 and token, r.stderr):
+                st, body = api("GET", "users?scope=platform&q=" + staff_email, token=token)
+                items = (body or {}).get("items") or []
+                check("the API has the engineer at platform level",
+                      st == 200 and len(items) == 1 and items[0]["tenant_id"] is None
+                      and items[0]["role"] == "engineer", (st, body))
+                st, mine = api("GET", "auth/tokens", token=token)
+                for k in (mine or {}).get("items", []):
+                    if k["name"] == "30_tenant staff " + UNIQ and not k["revoked_at"]:
+                        api("DELETE", "auth/tokens/" + k["id"], token=token)
+    drain("the staff view")
     sign_out()
 
     # 3. The tenant admin: a customer, disabled, refused at sign-in, enabled, deleted.

@@ -29,10 +29,28 @@ export function mayManageUsers(me) {
   return ['admin', 'tenant_admin', 'service'].includes(role(me));
 }
 
+// Platform staff (admins, engineers): they act in a tenant or, with ?scope=platform, at
+// platform level (fcgi-app/auth.c).
+export function isStaff(me) {
+  return ['admin', 'engineer'].includes(role(me));
+}
+
 // The roles a user made or changed here may get (h_users.c): at platform level (staff
-// with no tenant to act in) staff roles, in a tenant the tenant's roles.
-export function rolesToGive(me) {
-  return me && me.acting_tenant_id ? ['tenant_admin', 'customer'] : ['admin', 'engineer'];
+// with no tenant to act in, or asking for it: platform = true) staff roles, in a tenant
+// the tenant's roles.
+export function rolesToGive(me, platform) {
+  return me && me.acting_tenant_id && !platform ? ['tenant_admin', 'customer'] : ['admin', 'engineer'];
+}
+
+// Whether a users page shows the platform's staff: staff asking for it (#/users?scope=
+// platform), or staff with no tenant to act in. Such a page's requests carry
+// ?scope=platform (platformQuery) whenever the caller would otherwise act in a tenant.
+export function staffView(me, query) {
+  return isStaff(me) && (!me.acting_tenant_id || (query && query.scope === 'platform'));
+}
+
+export function platformQuery(me, query) {
+  return staffView(me, query) && me.acting_tenant_id ? '?scope=platform' : '';
 }
 
 // POST, GET /auth/tokens, DELETE /auth/tokens/{id}: every role but service tokens.

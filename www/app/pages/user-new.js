@@ -3,7 +3,7 @@
 // cannot sign in until one is set). The API's error is shown next to the field it names.
 import { h } from '../dom.js';
 import { post } from '../api.js';
-import { mayManageUsers, rolesToGive, roleLabel } from '../roles.js';
+import { mayManageUsers, rolesToGive, roleLabel, staffView, platformQuery } from '../roles.js';
 import { refused } from './users.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
@@ -16,7 +16,8 @@ export async function render(ctx) {
     refused(ctx, 'New user');
     return;
   }
-  const roles = rolesToGive(ctx.me);
+  const sq = platformQuery(ctx.me, ctx.query); // '?scope=platform' or ''
+  const roles = rolesToGive(ctx.me, staffView(ctx.me, ctx.query));
   const fields = {
     email: field('user-email', 'Email', h('input', { type: 'email', name: 'email', required: true, maxlength: '254', autocomplete: 'off' })),
     name: field('user-name', 'Name', h('input', { name: 'name', required: true, maxlength: '200', autocomplete: 'off' })),
@@ -42,9 +43,9 @@ export async function render(ctx) {
     button.disabled = true;
     button.textContent = 'Creating…';
     try {
-      const u = await post('users', body);
+      const u = await post('users' + sq, body);
       if (!ctx.current()) return;
-      ctx.navigate('/users/' + encodeURIComponent(u.id) + '?created=1');
+      ctx.navigate('/users/' + encodeURIComponent(u.id) + (sq ? sq + '&' : '?') + 'created=1');
     } catch (e) {
       if (!ctx.current()) return;
       if (e.status === 401) { signedOut(ctx); return; }
@@ -53,7 +54,7 @@ export async function render(ctx) {
       button.textContent = 'Create user';
     }
   });
-  ctx.main.append(h('p.crumbs', {}, h('a', { href: '#/users' }, '← Users')),
-    h('h1', {}, 'New user'), form);
+  ctx.main.append(h('p.crumbs', {}, h('a', { href: '#/users' + sq }, sq ? '← Staff' : '← Users')),
+    h('h1', {}, sq ? 'New staff member' : 'New user'), form);
   fields.email.input.focus();
 }

@@ -4,7 +4,7 @@
 // so those controls are not offered on one's own page. Engineers read it only.
 import { h, ago, when, statusBadge } from '../dom.js';
 import { get, patch, del } from '../api.js';
-import { mayListUsers, mayManageUsers, rolesToGive, roleLabel } from '../roles.js';
+import { mayListUsers, mayManageUsers, rolesToGive, roleLabel, staffView, platformQuery } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { refused } from './users.js';
 import { PASSWORD_HINT } from './user-new.js';
@@ -18,10 +18,12 @@ export async function render(ctx) {
     return;
   }
   const id = ctx.params.id;
-  const crumbs = h('p.crumbs', {}, h('a', { href: '#/users' }, '← Users'));
+  const sq = platformQuery(ctx.me, ctx.query); // '?scope=platform' or ''
+  const path = 'users/' + encodeURIComponent(id) + sq;
+  const crumbs = h('p.crumbs', {}, h('a', { href: '#/users' + sq }, sq ? '← Staff' : '← Users'));
   const state = h('p.state', { 'aria-live': 'polite' }, 'Loading the user…');
   ctx.main.append(crumbs, state);
-  let u = await get('users/' + encodeURIComponent(id));
+  let u = await get(path);
   if (!ctx.current()) return;
   state.remove();
 
@@ -55,7 +57,7 @@ export async function render(ctx) {
   };
 
   // 1. Name, email, role.
-  const roles = rolesToGive(ctx.me);
+  const roles = rolesToGive(ctx.me, staffView(ctx.me, ctx.query));
   const edit = {
     name: field('user-edit-name', 'Name', h('input', { name: 'name', required: true, maxlength: '200', autocomplete: 'off' })),
     email: field('user-edit-email', 'Email', h('input', { type: 'email', name: 'email', required: true, maxlength: '254', autocomplete: 'off' })),
@@ -87,7 +89,7 @@ export async function render(ctx) {
     }
     save.disabled = true;
     try {
-      u = await patch('users/' + encodeURIComponent(u.id), body);
+      u = await patch(path, body);
       if (!ctx.current()) return;
       drawFacts();
       fill();
@@ -111,7 +113,7 @@ export async function render(ctx) {
     statusMsg.replaceChildren();
     toggle.disabled = true;
     try {
-      u = await patch('users/' + encodeURIComponent(u.id), { status: u.status === 'disabled' ? 'active' : 'disabled' });
+      u = await patch(path, { status: u.status === 'disabled' ? 'active' : 'disabled' });
       if (!ctx.current()) return;
       drawFacts();
       drawToggle();
@@ -138,7 +140,7 @@ export async function render(ctx) {
     clearErrors(pw, pwMsg);
     pwButton.disabled = true;
     try {
-      u = await patch('users/' + encodeURIComponent(u.id), { password: pw.password.input.value });
+      u = await patch(path, { password: pw.password.input.value });
       if (!ctx.current()) return;
       pw.password.input.value = '';
       pwMsg.replaceChildren(h('p.state', {}, 'The new password is set.'));
@@ -159,12 +161,12 @@ export async function render(ctx) {
     onYes: async () => {
       delMsg.replaceChildren();
       try {
-        await del('users/' + encodeURIComponent(u.id));
+        await del(path);
       } catch (e) {
         failed(e, {}, delMsg);
         return false;
       }
-      if (ctx.current()) ctx.navigate('/users');
+      if (ctx.current()) ctx.navigate('/users' + sq);
       return true;
     },
   });

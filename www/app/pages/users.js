@@ -5,7 +5,7 @@
 // read the list without it).
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { pager } from '../api.js';
-import { mayListUsers, mayManageUsers, rolesToGive, roleLabel } from '../roles.js';
+import { mayListUsers, mayManageUsers, rolesToGive, roleLabel, isStaff, staffView, platformQuery } from '../roles.js';
 
 export const title = 'Users';
 export const nav = 'Users';
@@ -22,7 +22,9 @@ export async function render(ctx) {
     refused(ctx, 'Users');
     return;
   }
-  const roles = rolesToGive(ctx.me);
+  const platform = staffView(ctx.me, ctx.query);
+  const sq = platformQuery(ctx.me, ctx.query); // '?scope=platform' or ''
+  const roles = rolesToGive(ctx.me, platform);
   const q = ctx.query.q || '';
   const role = roles.includes(ctx.query.role) ? ctx.query.role : '';
   const search = h('input', { id: 'user-q', type: 'search', name: 'q', value: q, placeholder: 'Name or email' });
@@ -38,13 +40,14 @@ export async function render(ctx) {
     const p = new URLSearchParams();
     if (search.value.trim()) p.set('q', search.value.trim());
     if (filter.value) p.set('role', filter.value);
+    if (sq) p.set('scope', 'platform');
     const s = p.toString();
     ctx.navigate('/users' + (s ? '?' + s : ''));
   };
   form.addEventListener('submit', apply);
   filter.addEventListener('change', apply);
 
-  const scope = ctx.me.acting_tenant_id
+  const scope = !platform
     ? 'The people of this tenant: tenant admins manage devices and users, customers see devices and sessions.'
     : 'Platform staff: administrators do everything, engineers run sessions in every tenant.';
   const body = h('tbody', {});
@@ -55,12 +58,16 @@ export async function render(ctx) {
   const state = h('p.state', { id: 'users-state', 'aria-live': 'polite' }, 'Loading users…');
   const more = h('button', { type: 'button', id: 'users-more', hidden: true }, 'More');
   ctx.main.append(
-    h('div.titlebar', {}, h('h1', {}, 'Users'),
-      mayManageUsers(ctx.me) ? h('a.button', { href: '#/users/new', id: 'user-new' }, 'New user') : null),
+    h('div.titlebar', {}, h('h1', {}, platform ? 'Staff' : 'Users'),
+      mayManageUsers(ctx.me) ? h('a.button', { href: '#/users/new' + sq, id: 'user-new' }, 'New user') : null),
+    // Staff acting in a tenant choose between its people and the platform's staff.
+    isStaff(ctx.me) && ctx.me.acting_tenant_id ? h('nav.tabs', { 'aria-label': 'Whose users' },
+      h('a', { href: '#/users', id: 'users-tab-tenant', 'aria-current': platform ? null : 'page' }, 'This tenant\'s users'),
+      h('a', { href: '#/users?scope=platform', id: 'users-tab-staff', 'aria-current': platform ? 'page' : null }, 'Staff')) : null,
     h('p.hint', {}, scope),
     form, table, state, more);
 
-  const pages = pager('users', { q, role });
+  const pages = pager('users', { q, role, scope: sq ? 'platform' : '' });
   let shown = 0;
   async function load() {
     more.disabled = true;
@@ -81,7 +88,7 @@ export async function render(ctx) {
       const self = ctx.me.user && ctx.me.user.id === u.id;
       body.append(h('tr', { 'data-email': u.email },
         h('td', { 'data-label': 'Name' },
-          h('a', { href: '#/users/' + encodeURIComponent(u.id) }, u.name),
+          h('a', { href: '#/users/' + encodeURIComponent(u.id) + sq }, u.name),
           self ? h('span.hint', {}, ' (you)') : null),
         h('td', { 'data-label': 'Email' }, u.email),
         h('td', { 'data-label': 'Role' }, roleLabel(u.role)),
