@@ -366,6 +366,21 @@ def steps():
         drv.find_element(By.ID, "tenant-save").click()
         wait_for("the old name is back", EC.text_to_be_present_in_element((By.ID, "tenant-message"), "Saved."))
         wait_for("the old name is shown", lambda d: d.find_element(By.ID, "tenant-name").text == old)
+        # Download all data: the archive lands in the browser's downloads.
+        dl = os.path.join(OUT, "downloads")
+        os.makedirs(dl, exist_ok=True)
+        drv.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": dl})
+        drv.find_element(By.ID, "tenant-export").click()
+        if wait_for("the export says where it is saved", EC.text_to_be_present_in_element(
+                (By.ID, "tenant-export-message"), "Saved as kaiden-")):
+            name = text_of("#tenant-export-message").split("Saved as ", 1)[1].split(" ", 1)[0]
+            path = os.path.join(dl, name)
+            if wait_for("the archive is in the downloads", lambda d: os.path.exists(path)):
+                with open(path, encoding="utf-8") as f:
+                    arch = json.load(f)
+                check("the download is the tenant's export archive",
+                      arch.get("format") == "kaiden-tenant-export"
+                      and arch.get("tenant", {}).get("id") == t0["id"], str(arch)[:300])
     drain("usage")
     set_quotas(t0["id"], quotas_before)
     sign_out()

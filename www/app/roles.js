@@ -68,6 +68,12 @@ export function mayEditTenant(me) {
   return ['admin', 'tenant_admin', 'service'].includes(role(me));
 }
 
+// POST /tenant/export (all of the tenant's data as one archive): admins, tenant admins,
+// service tokens.
+export function mayExport(me) {
+  return ['admin', 'tenant_admin', 'service'].includes(role(me));
+}
+
 // A role's name as people say it.
 export function roleLabel(r) {
   return { admin: 'Administrator', engineer: 'Engineer', tenant_admin: 'Tenant admin',

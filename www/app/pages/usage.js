@@ -2,10 +2,11 @@
 // status, trial end) and its usage against its quotas (GET /tenant/usage): devices and
 // running sessions as meters against max_devices / max_concurrent_sessions ("no limit"
 // where the tenant has none), users, and this month's sessions, minutes and relay bytes.
-// Those who may (PATCH /tenant) rename the tenant here.
-import { h, when, statusBadge } from '../dom.js';
-import { get, patch } from '../api.js';
-import { maySeeUsage, mayEditTenant } from '../roles.js';
+// Those who may (PATCH /tenant) rename the tenant here; those who may (POST /tenant/export)
+// download all of its data as one archive.
+import { h, when, statusBadge, errorBox } from '../dom.js';
+import { get, patch, post } from '../api.js';
+import { maySeeUsage, mayEditTenant, mayExport } from '../roles.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Usage';
@@ -129,4 +130,41 @@ export async function render(ctx) {
         `(${count(usage.relay_bytes_out_this_month)} bytes)`),
       fact('usage-storage', 'Stored data', bytes(usage.storage_bytes), `(${count(usage.storage_bytes)} bytes)`))));
   ctx.main.append(h('p.hint', {}, 'Quotas and plan are set by the Kaiden platform administrators.'));
+  if (mayExport(ctx.me)) ctx.main.append(exportCard(ctx, tenant));
+}
+
+// "Download all data": POST /tenant/export, saved as kaiden-CODE-YYYY-MM-DD.json through
+// a blob link (nothing goes anywhere but this browser's downloads).
+function exportCard(ctx, tenant) {
+  const button = h('button', { type: 'button', id: 'tenant-export' }, 'Download all data');
+  const msg = h('div', { id: 'tenant-export-message', 'aria-live': 'polite' });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    msg.replaceChildren(h('p.state', {}, 'Preparing the archive…'));
+    try {
+      const archive = await post('tenant/export');
+      if (!ctx.current()) return;
+      const blob = new Blob([JSON.stringify(archive)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const name = `kaiden-${tenant.code}-${new Date().toISOString().slice(0, 10)}.json`;
+      const a = h('a', { href: url, download: name, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      msg.replaceChildren(h('p.state', {}, `Saved as ${name} in your downloads.`));
+    } catch (e) {
+      if (!ctx.current()) return;
+      if (e.status === 401) signedOut(ctx);
+      else msg.replaceChildren(errorBox(e));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('section', {}, h('h2', {}, 'Your data'),
+    h('div.card.stack', {},
+      h('p', {}, 'One JSON archive of this tenant: its devices, sessions, users (without passwords) ',
+        'and audit log, for your records or to move to another Kaiden server (an administrator ',
+        'there imports it). Device secrets stay usable; keep the file safe.'),
+      h('p.actions', {}, button), msg));
 }
