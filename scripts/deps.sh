@@ -28,7 +28,8 @@ run="$build nginx curl jq"
 # npm: make check's `npm ci` of tests/package-lock.json (axe-core, the accessibility
 # rules the portal's browser test runs).
 check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm"
-bench="$run wrk openssh-server openssh-client python3"
+# chromium, chromium-driver, python3-selenium: tests/bench/portal.sh loads the portal.
+bench="$run wrk openssh-server openssh-client python3 chromium chromium-driver python3-selenium"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).
 fuzz="$build clang libclang-rt-14-dev"

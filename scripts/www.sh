@@ -26,8 +26,10 @@ set -eu
 [ $# -eq 2 ] || { echo "usage: scripts/www.sh SRC DEST" >&2; exit 2; }
 src=$1
 dest=$2
-[ -f "$src/index.html" ] && [ -d "$src/app" ] ||
-	{ echo "www.sh: $src is not the portal (no index.html and app/)" >&2; exit 1; }
+if [ ! -f "$src/index.html" ] || [ ! -d "$src/app" ]; then
+	echo "www.sh: $src is not the portal (no index.html and app/)" >&2
+	exit 1
+fi
 
 # Every file's name and contents, in a fixed order, then the digest of that list.
 hash=$(cd "$src/app" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum |
