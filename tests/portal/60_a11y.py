@@ -124,7 +124,10 @@ def audit(name):
                 const done = arguments[arguments.length - 1];
                 axe.run(document, {runOnly: {type: 'tag', values: arguments[0]},
                                    resultTypes: ['violations']})
-                  .then((r) => done({violations: r.violations.map((v) => ({
+                  .then((r) => done({
+                    rules: r.passes.length + r.violations.length + r.incomplete.length +
+                           r.inapplicable.length,
+                    violations: r.violations.map((v) => ({
                       id: v.id, impact: v.impact, help: v.help,
                       nodes: v.nodes.map((n) => n.target.join(' ') + ': ' +
                                          (n.failureSummary || '').replace(/\\s+/g, ' '))}))}),
@@ -136,6 +139,9 @@ def audit(name):
         if "error" in res:
             bad(step, "axe-core failed: " + res["error"])
             continue
+        if res["rules"] < 50:  # a wrong tag or a broken axe would pass everything
+            bad(step, "axe-core ran only %d rules" % res["rules"])
+            continue
         worst = [v for v in res["violations"] if v["impact"] in FAILING]
         lesser = sorted({"%s (%s)" % (v["id"], v["impact"]) for v in res["violations"]
                          if v["impact"] not in FAILING})
@@ -144,7 +150,7 @@ def audit(name):
                 "%s [%s] %s: %s" % (v["id"], v["impact"], v["help"], " | ".join(v["nodes"][:3]))
                 for v in worst))
         else:
-            ok(step + ": no serious or critical violation" +
+            ok(step + ": no serious or critical violation (%d rules)" % res["rules"] +
                (" (lesser: %s)" % ", ".join(lesser) if lesser else ""))
 
 

@@ -5,7 +5,10 @@
 # and registers one device through the API; checks nginx's headers for the portal (the
 # CSP, caching with the assets under /app/<hash>/, gzip); then runs the browser scripts tests/portal/NN_*.py, each driving
 # Debian's chromium headless through one part of the portal (10_engineer: sign-in,
-# devices, register, a session; 99_lock: the 429 lock, last), failing on any console
+# devices, register, a session; 60_a11y: axe-core on every page pages.js routes, with
+# PORTAL_AXE = tests/node_modules/axe-core/axe.min.js from `make node_modules`;
+# 65_first_load: bytes of a cold first load; 70_keyboard: the engineer's path with the
+# keyboard alone; 99_lock: the 429 lock, last), failing on any console
 # error or failed request; their screenshots (1280 and 390 px wide) are copied to
 # docs/screenshots/ when DOCS_SCREENSHOTS=1.
 #

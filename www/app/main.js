@@ -3,7 +3,7 @@
 // layout and let the page fill it. Then the keyboard focus goes to the new page (its
 // <h1>, or <main>), unless the page put it somewhere itself (sign-in's email box) or the
 // route only changed its query (a filter: the focus stays on the control that changed
-// it), and the page's title is announced to screen readers (#announce, a live region
+// it, found again by its id), and the page's title is announced to screen readers (#announce, a live region
 // outside the part that is redrawn).
 import { routes, home } from './pages.js';
 import { match, navigate, start } from './router.js';
@@ -14,7 +14,7 @@ import { h, errorBox } from './dom.js';
 const root = document.getElementById('app');
 const announcer = document.getElementById('announce');
 let generation = 0;
-let lastPattern = null;
+let lastPath = null;
 
 // The focus after a page has drawn itself: the control that had it before a redraw of the
 // same page (keepId), else where the page put it, else the page's heading, else <main>.
@@ -81,9 +81,9 @@ async function onRoute(hash) {
   }
   const active = nav.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
   const focused = document.activeElement;
-  const keepId = m.pattern === lastPattern && focused && focused.id && root.contains(focused)
+  const keepId = m.path === lastPath && focused && focused.id && root.contains(focused)
     ? focused.id : null;
-  lastPattern = m.pattern;
+  lastPath = m.path;
   const main = frame(root, { me, nav, active: active ? active[0] : null, onSignOut: signOut });
   if (!keepId) main.focus({ preventScroll: true }); // not left on a link that is gone
   const title = typeof m.page.title === 'function' ? m.page.title(m.params) : m.page.title;
