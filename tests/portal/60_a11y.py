@@ -1,8 +1,8 @@
 """60_a11y: an automated accessibility check of every page the portal has.
 
 The pages are read from www/app/pages.js (its `routes`), so a page added there is
-checked without a change here; a module under www/app/pages/ that pages.js does not
-route is a failure (a page nobody can reach). Each page is opened (as the administrator,
+checked without a change here; a module under www/app/pages/ that exports render() but
+that pages.js does not route is a failure (a page nobody can reach). Each page is opened (as the administrator,
 or signed out for a public page such as sign-in), and once it has drawn itself (its <h1>
 shown, nothing "Loading...") axe-core (tests/node_modules, PORTAL_AXE) runs in it at
 1280 and at 390 px wide: any violation of impact serious or critical fails, the lesser
@@ -187,7 +187,14 @@ def steps():
 
     table, modules = routes()
     check("pages.js routes some pages (%d)" % len(table), len(table) >= 5)
-    on_disk = {"pages/" + f for f in os.listdir(os.path.join(APP, "pages")) if f.endswith(".js")}
+    # A module under pages/ that exports render() is a page; the others are what pages
+    # share (user-fields.js).
+    on_disk = set()
+    for f in os.listdir(os.path.join(APP, "pages")):
+        if f.endswith(".js"):
+            with open(os.path.join(APP, "pages", f), encoding="utf-8") as fh:
+                if re.search(r"^export (async )?function render\b", fh.read(), re.M):
+                    on_disk.add("pages/" + f)
     for m in sorted(on_disk - modules):
         bad("a11y: www/app/%s is a page pages.js routes" % m, "not imported by pages.js")
     for pattern, mod, _ in table:
