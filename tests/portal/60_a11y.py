@@ -2,11 +2,12 @@
 
 The pages are read from www/app/pages.js (its `routes`), so a page added there is
 checked without a change here; a module under www/app/pages/ that exports render() but
-that pages.js does not route is a failure (a page nobody can reach). Each page is opened (as the administrator,
-or signed out for a public page such as sign-in), and once it has drawn itself (its <h1>
-shown, nothing "Loading...") axe-core (tests/node_modules, PORTAL_AXE) runs in it at
-1280 and at 390 px wide: any violation of impact serious or critical fails, the lesser
-ones are named in the ok line.
+that pages.js does not route is a failure (a page nobody can reach). Each page is
+opened (as the administrator, signed out for a public page such as sign-in, and the
+CUSTOMER_PAGES again as the customer), and once it has drawn itself (its <h1> shown,
+nothing "Loading...") axe-core (tests/node_modules, PORTAL_AXE) runs in it at 1280 and
+at 390 px wide: any violation of impact serious or critical fails, the lesser ones are
+named in the ok line.
 
 A route with parameters (/devices/:id) is opened with the id of the first item the API
 lists at its prefix (GET /api/v1/devices); MAKE below says how to make one when the list
@@ -44,8 +45,10 @@ def make_session():
 MAKE = {"/sessions": make_session}
 # Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
 PATHS = {}
-# Patterns to open as someone other than the administrator: pattern -> "customer".
-AS_USER = {}
+# Who opens which pages (a role sees other buttons and states): the administrator every
+# page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
+# pages are read-only. A pattern pages.js does not route is left out.
+CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id")
 # After the page itself, states of it worth checking too: pattern -> [(name, function
 # that brings the state about and returns a CSS selector to wait for)].
 def registered():
@@ -207,34 +210,36 @@ def steps():
         if public:
             visit(pattern.strip("/") or "home", pattern)
 
-    # Signed in: every other page, as the administrator (or as AS_USER says).
-    who = None
-    for user in [None] + sorted(set(AS_USER.values())):
-        todo = [(p, m) for p, m, public in table
-                if not public and AS_USER.get(p) == user]
+    # Signed in: every other page, as the administrator; some again as the customer.
+    passes = [(None, [p for p, m, public in table if not public]),
+              ("customer", [p for p, m, public in table if p in CUSTOMER_PAGES])]
+    signed_in = False
+    for user, todo in passes:
         if not todo:
             continue
-        if who is not None:
+        who = user or "the administrator"
+        if signed_in:
             drv.find_element(By.ID, "signout").click()
             wait_for("signed out", EC.presence_of_element_located((By.ID, "email")))
         drv.get(URL + "/#/signin")
         wait_for("the sign-in form", EC.presence_of_element_located((By.ID, "email")))
         sign_in(PASSWORD, email=None if user is None else os.environ.get(
             "PORTAL_" + user.upper(), ""))
-        if wait_for("signed in as %s" % (user or "the administrator"),
+        if wait_for("signed in as %s" % who,
                     EC.presence_of_element_located((By.ID, "signout"))) is None:
-            drain("sign-in")
+            drain("sign-in as " + who)
             return
-        drain("sign-in")
-        who = user
-        for pattern, mod in todo:
+        drain("sign-in as " + who)
+        signed_in = True
+        for pattern in todo:
             path, why = concrete(pattern)
             name = pattern.strip("/").replace("/:", " ").replace("/", " ") or "home"
+            if user:
+                name += " (%s)" % user
             if path is None:
                 bad("a11y: %s (%s) can be opened" % (name, pattern), why)
                 continue
-            visit(name, path, STATES.get(pattern, ()))
-
+            visit(name, path, STATES.get(pattern, ()) if user is None else ())
 
 AXE_SRC = ""
 run(steps)
