@@ -25,8 +25,11 @@ run="$build nginx curl jq"
 # openssh-server and openssh-client: the relay's tests and benchmark run a private sshd
 # as the customer's SSH and a real ssh client through kaiden-connect
 # (tests/integration/sshd.sh); python3 serves their web target.
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium"
-bench="$run wrk openssh-server openssh-client python3"
+# npm: make check's `npm ci` of tests/package-lock.json (axe-core, the accessibility
+# rules the portal's browser test runs).
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm"
+# chromium, chromium-driver, python3-selenium: tests/bench/portal.sh loads the portal.
+bench="$run wrk openssh-server openssh-client python3 chromium chromium-driver python3-selenium"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).
 fuzz="$build clang libclang-rt-14-dev"
@@ -126,10 +129,20 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 0
 fi
 
+# A package counts as there when it is installed, or when an installed package
+# Provides it (nodejs from NodeSource provides npm and conflicts with Debian's).
+provided=
 missing=
 for p in $want; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
-	[ "$status" = "install ok installed" ] || missing="$missing $p"
+	[ "$status" = "install ok installed" ] && continue
+	if [ -z "$provided" ]; then
+		provided=" $(dpkg-query -W -f='${Status}|${Provides}\n' 2>/dev/null |
+			sed -n 's/^install ok installed|//p' | tr ',' '\n' |
+			sed 's/^ *//; s/ .*//' | sort -u | tr '\n' ' ')"
+	fi
+	case $provided in *" $p "*) continue ;; esac
+	missing="$missing $p"
 done
 [ -n "$missing" ] || exit 0
 

@@ -22,7 +22,8 @@
 #     stack_api_stop / stack_nginx_stop / stack_db_stop
 #
 # Layout of DIR: kaiden.db (sqlite), pg/ (postgres), admin.token, run/ (sockets, pid
-# files), log/ (kaiden-api.log), nginx/ (config, logs/, tmp/, nginx.pid).
+# files), log/ (kaiden-api.log), nginx/ (config, logs/, tmp/, nginx.pid), www/ (the
+# portal as nginx serves it, rewritten at each render).
 #
 # Environment: the stack sets KAIDEN_DATABASE_DRIVER, KAIDEN_DATABASE_PATH or
 # KAIDEN_DATABASE_DSN and KAIDEN_DATABASE_OWNER_DSN, KAIDEN_SERVER_SOCKET and (unless set)
@@ -224,7 +225,8 @@ stack_token_new() {
 	STACK_TOKEN=$tok
 }
 
-# Writes DIR/nginx/{nginx.conf,kaiden.conf,fastcgi_params,mime.types}.
+# Writes DIR/nginx/{nginx.conf,kaiden.conf,fastcgi_params,mime.types} and DIR/www (the
+# portal, from the checkout's www/ by scripts/www.sh).
 stack_nginx_render() {
 	nd=$STACK_NGINX_DIR
 	mkdir -p "$nd/logs" "$nd/tmp" || return 1
@@ -237,9 +239,12 @@ stack_nginx_render() {
 	else
 		user_line='# (not root: the workers run as the invoking user)'
 	fi
+	# The portal as it is installed (scripts/www.sh: assets under /app/<hash>/), written
+	# from the checkout's www/ into this stack's own DIR/www at every render.
+	sh "$STACK_ROOT/scripts/www.sh" "$STACK_ROOT/www" "$STACK_DIR/www" >/dev/null || return 1
 	sed -e "s|/run/kaiden/api.sock|$STACK_SOCKET|g" \
 		-e "s|/run/kaiden/helperd.sock|$STACK_HELPERD_SOCKET|g" \
-		-e "s|/usr/share/kaiden/www|$STACK_ROOT/www|g" \
+		-e "s|/usr/share/kaiden/www|$STACK_DIR/www|g" \
 		"$STACK_ROOT/nginx/kaiden.conf" >"$nd/kaiden.conf.tmp" || return 1
 	if grep -q '/run/kaiden/\|/usr/share/kaiden' "$nd/kaiden.conf.tmp"; then
 		stack__die "nginx/kaiden.conf has a path stack_nginx_render does not know" || return 1

@@ -36,6 +36,7 @@
 #   BENCH_KEEP=1    keep the temp directory (logs, configs) and print its path
 #   KAIDEN_SERVER_THREADS  kaiden-api's workers (default 4); hello gets as many
 #   BENCH_SESSIONS_N       sessions per latency in tests/bench/sessions.sh (default 20)
+#   BENCH_PORTAL_N         page loads per row in tests/bench/portal.sh (default 20)
 #   BENCH_SESSIONS_LATENCIES  the fake Cloudflare API's latencies, ms (default "0 100")
 #   BENCH_AGENTS           agent counts for tests/bench/agents.sh (default "1000 10000")
 #   BENCH_AGENTS_DURATION  seconds each agent count heartbeats (default 30)
@@ -44,7 +45,8 @@
 #                          and N (50)
 #
 # After the HTTP part it runs tests/bench/sessions.sh (session setup/teardown time and
-# Cloudflare calls per session, fake Cloudflare API and fake cloudflared) and
+# Cloudflare calls per session, fake Cloudflare API and fake cloudflared),
+# tests/bench/portal.sh (the portal's time to interactive in chromium) and
 # tests/bench/agents.sh for each agent count (helperd RSS per agent and CPU, with the
 # verdict for the aim: 10,000 agents at under 40 KiB each). A script that fails makes
 # the run exit 1; a missed aim does only with BENCH_STRICT=1.
@@ -377,6 +379,19 @@ echo
 echo "load average before the sessions part: $(cut -d' ' -f1-3 /proc/loadavg)"
 B=$BDIR N=${BENCH_SESSIONS_N:-20} LATENCIES=${BENCH_SESSIONS_LATENCIES:-0 100} \
 	sh tests/bench/sessions.sh || { echo "bench: tests/bench/sessions.sh failed" >&2; BROKEN=1; }
+
+# The portal (tests/bench/portal.sh): time until the sign-in form and the devices list
+# are in the page, in chromium headless, cold and warm cache.
+echo
+echo "load average before the portal part: $(cut -d' ' -f1-3 /proc/loadavg)"
+if B=$BDIR N=${BENCH_PORTAL_N:-20} sh tests/bench/portal.sh >"$WORK/portal.txt"; then
+	cat "$WORK/portal.txt"
+	grep -q 'verdict (portal).*MISSED' "$WORK/portal.txt" && MISSED=1
+else
+	cat "$WORK/portal.txt"
+	echo "bench: tests/bench/portal.sh failed" >&2
+	BROKEN=1
+fi
 
 # The built-in relay (tests/bench/relay.sh): throughput against direct ssh to the same
 # sshd, 100 concurrent streams, time to active.

@@ -3,9 +3,12 @@
 # sqlite, kaiden-api, nginx with the dev config) on a free port in a private directory,
 # makes the first administrator as `make run` does (a random password in a 0600 file)
 # and registers one device through the API; checks nginx's headers for the portal (the
-# CSP, caching, gzip); then runs the browser scripts tests/portal/NN_*.py, each driving
+# CSP, caching with the assets under /app/<hash>/, gzip); then runs the browser scripts tests/portal/NN_*.py, each driving
 # Debian's chromium headless through one part of the portal (10_engineer: sign-in,
-# devices, register, a session; 99_lock: the 429 lock, last), failing on any console
+# devices, register, a session; 60_a11y: axe-core on every page pages.js routes, with
+# PORTAL_AXE = tests/node_modules/axe-core/axe.min.js from `make node_modules`;
+# 65_first_load: bytes of a cold first load; 70_keyboard: the engineer's path with the
+# keyboard alone; 99_lock: the 429 lock, last), failing on any console
 # error or failed request; their screenshots (1280 and 390 px wide) are copied to
 # docs/screenshots/ when DOCS_SCREENSHOTS=1.
 #
@@ -80,13 +83,28 @@ else
 	bad "/ has a strict Content-Security-Policy" "got: $csp"
 fi
 check "/ (index.html) is not cached without revalidation" grep -q '^cache-control: no-cache' <<<"$h"
-h=$(hdr -H 'Accept-Encoding: gzip' "$STACK_URL/app/api.js")
+# The assets are under /app/<hash>/ (scripts/www.sh), the path index.html names.
+APP=$(curl -sS "$STACK_URL/" | sed -n 's|.*src="\(/app/[0-9a-f]\{12\}/\)main.js".*|\1|p')
+check "index.html loads main.js from /app/<hash>/ ($APP)" test -n "$APP"
+h=$(hdr -H 'Accept-Encoding: gzip' "$STACK_URL${APP:-/app/}api.js")
 check "a script is served gzipped" grep -q '^content-encoding: gzip' <<<"$h"
 check "a script is served as JavaScript" grep -q '^content-type: application/javascript' <<<"$h"
-check "a script may be cached" grep -q '^cache-control: max-age=3600' <<<"$h"
 check "a script carries the CSP too" grep -q '^content-security-policy: ' <<<"$h"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$STACK_URL/help.html")
 check "the help page is at /help.html" test "$code" = 200
+
+# Caching (scripts/www.sh, nginx/kaiden.conf): the hashed assets for a year, the pages
+# revalidated at every load, and a plain /app/ path (no hash) is not served.
+for f in main.js style.css icon.svg pages/devices.js; do
+	h=$(hdr "$STACK_URL${APP:-/app/}$f")
+	check "$f is kept a year (under /app/<hash>/)" grep -q '^cache-control: max-age=31536000$' <<<"$h"
+done
+h=$(hdr "$STACK_URL/help.html")
+check "/help.html is not cached without revalidation" grep -q '^cache-control: no-cache' <<<"$h"
+h=$(hdr "$STACK_URL/index.html")
+check "/index.html is not cached without revalidation" grep -q '^cache-control: no-cache' <<<"$h"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$STACK_URL/app/main.js")
+check "no unhashed /app/main.js ($code)" test "$code" = 404
 
 # The browser: every tests/portal/NN_name.py in order, each in a fresh chromium, all
 # against this stack (tests/portal/browser.py says what each is given).
@@ -94,6 +112,8 @@ check "the help page is at /help.html" test "$code" = 200
 export PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL PORTAL_PASSWORD_FILE=$PW \
 	PORTAL_CUSTOMER=$CUSTOMER PORTAL_DEVICE=$DEVICE PORTAL_TOKEN=$STACK_TOKEN \
 	PORTAL_DB=$DB PORTAL_SHOTS=$WORK/browser/screenshots
+# axe-core for 60_a11y (make node_modules: npm ci of tests/package-lock.json).
+export PORTAL_AXE=$PWD/tests/node_modules/axe-core/axe.min.js
 for script in tests/portal/[0-9]*.py; do
 	name=$(basename "$script" .py)
 	PORTAL_OUT=$WORK/browser/$name /usr/bin/python3 "$script" \

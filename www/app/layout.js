@@ -1,5 +1,6 @@
-// layout.js: the frame around every page: a header with the product name, the menu, the
-// signed-in user and a sign-out button, then the page's <main>. Signed out, only the name.
+// layout.js: the frame around every page: a "Skip to main content" link (shown when it
+// has the keyboard focus), a header with the product name, the menu, the signed-in user
+// and a sign-out button, then the page's <main>. Signed out, only the name.
 import { h } from './dom.js';
 import { mayUseTokens } from './roles.js';
 
@@ -20,6 +21,11 @@ export function frame(root, { me, nav, active, onSignOut }) {
       me ? h('button.link', { type: 'button', onclick: onSignOut, id: 'signout' }, 'Sign out') : null,
       h('a.help', { href: '/help.html' }, 'Help')));
   const main = h('main.wrap', { id: 'main', tabindex: '-1' });
-  root.replaceChildren(header, main);
+  // Not a plain href="#main": the hash is the router's, and would leave the page.
+  const skip = h('a.skip', {
+    href: '#main',
+    onclick: (ev) => { ev.preventDefault(); main.focus(); },
+  }, 'Skip to main content');
+  root.replaceChildren(skip, header, main);
   return main;
 }

@@ -1,0 +1,245 @@
+"""60_a11y: an automated accessibility check of every page the portal has.
+
+The pages are read from www/app/pages.js (its `routes`), so a page added there is
+checked without a change here; a module under www/app/pages/ that exports render() but
+that pages.js does not route is a failure (a page nobody can reach). Each page is
+opened (as the administrator, signed out for a public page such as sign-in, and the
+CUSTOMER_PAGES again as the customer), and once it has drawn itself (its <h1> shown,
+nothing "Loading...") axe-core (tests/node_modules, PORTAL_AXE) runs in it at 1280 and
+at 390 px wide: any violation of impact serious or critical fails, the lesser ones are
+named in the ok line.
+
+A route with parameters (/devices/:id) is opened with the id of the first item the API
+lists at its prefix (GET /api/v1/devices); MAKE below says how to make one when the list
+may be empty; PATHS overrides the whole path for a pattern. A page that cannot be
+reached (no id, an error, not drawn within 10 s) is a failure, never skipped.
+
+axe is injected with selenium's execute_script, which runs through the DevTools protocol
+and is not a page script: the portal's Content-Security-Policy (script-src 'self', no
+inline script) does not apply to it, and checked below, the page is served with that
+policy and no CSP violation reaches the console (drain()).
+"""
+import os
+import re
+import urllib.request
+
+from browser import *  # noqa: F401,F403
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APP = os.path.join(HERE, "..", "..", "www", "app")
+AXE = os.environ.get("PORTAL_AXE", "")
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+FAILING = ("serious", "critical")
+
+# How to make an item when the API lists none at a route's prefix: prefix -> a function
+# returning its id (through api(), as set-up).
+def make_session():
+    st, devs = api("GET", "devices?limit=1")
+    if st != 200 or not devs.get("items"):
+        return None
+    st, s = api("POST", "sessions", {"device_id": devs["items"][0]["id"],
+                                     "engineer_name": "a11y check"})
+    return s.get("id") if st in (200, 201, 202) and s else None
+
+
+MAKE = {"/sessions": make_session}
+# Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
+PATHS = {}
+# Who opens which pages (a role sees other buttons and states): the administrator every
+# page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
+# pages are read-only. A pattern pages.js does not route is left out.
+CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id")
+# After the page itself, states of it worth checking too: pattern -> [(name, function
+# that brings the state about and returns a CSS selector to wait for)].
+def registered():
+    name = drv.find_element(By.ID, "device-name")
+    name.send_keys("a11y-%d" % int(time.time() * 1000))
+    name.send_keys(Keys.ENTER)
+    return "#device-secret"
+
+
+STATES = {"/devices/new": [("registered", registered)]}
+
+
+def routes():
+    """[(pattern, module file, public?)] from pages.js, in its order."""
+    with open(os.path.join(APP, "pages.js"), encoding="utf-8") as f:
+        src = f.read()
+    imports = dict(re.findall(r"import \* as (\w+) from '\./(pages/[\w.-]+\.js)';", src))
+    body = src[src.index("export const routes"):]
+    body = body[:body.index("};")]
+    out = []
+    for pattern, mod in re.findall(r"^\s*'(/[^']*)'\s*:\s*(\w+)\s*,", body, re.M):
+        path = imports.get(mod)
+        public = False
+        if path:
+            with open(os.path.join(APP, path), encoding="utf-8") as f:
+                public = bool(re.search(r"as public\b|export const public\b", f.read()))
+        out.append((pattern, path, public))
+    return out, set(imports.values())
+
+
+def concrete(pattern):
+    """The path to open for PATTERN, or (None, why)."""
+    if pattern in PATHS:
+        return PATHS[pattern](), None
+    if ":" not in pattern:
+        return pattern, None
+    path = pattern
+    while ":" in path:
+        i = path.index("/:")
+        prefix = path[:i]
+        st, lst = api("GET", prefix.lstrip("/") + "?limit=1")
+        item = lst["items"][0]["id"] if st == 200 and lst and lst.get("items") else None
+        if item is None and prefix in MAKE:
+            item = MAKE[prefix]()
+        if item is None:
+            return None, "GET /api/v1%s answered %s with no item, and MAKE has none for %s" % (
+                prefix, st, prefix)
+        rest = path[i + 2:]
+        j = rest.find("/")
+        path = prefix + "/" + item + ("" if j < 0 else rest[j:])
+    return path, None
+
+
+def drawn(d):
+    return d.execute_script("""
+        const main = document.querySelector('main');
+        if (!main || !main.querySelector('h1')) return false;
+        for (const el of main.querySelectorAll('*')) {
+          if (el.children.length === 0 && el.offsetParent !== null &&
+              /^Loading/.test(el.textContent.trim())) return false;
+        }
+        return true;""")
+
+
+def audit(name):
+    """axe at both widths; one check per width."""
+    if not drv.execute_script("return typeof window.axe === 'object'"):
+        drv.execute_script(AXE_SRC)
+    for width in (1280, 390):
+        if width == 390:
+            drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 390, "height": 844, "deviceScaleFactor": 1,
+                                 "mobile": True})
+        try:
+            res = drv.execute_async_script("""
+                const done = arguments[arguments.length - 1];
+                axe.run(document, {runOnly: {type: 'tag', values: arguments[0]},
+                                   resultTypes: ['violations']})
+                  .then((r) => done({
+                    rules: r.passes.length + r.violations.length + r.incomplete.length +
+                           r.inapplicable.length,
+                    violations: r.violations.map((v) => ({
+                      id: v.id, impact: v.impact, help: v.help,
+                      nodes: v.nodes.map((n) => n.target.join(' ') + ': ' +
+                                         (n.failureSummary || '').replace(/\\s+/g, ' '))}))}),
+                        (e) => done({error: String(e)}));""", TAGS)
+        finally:
+            if width == 390:
+                drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        step = "a11y: %s at %d px" % (name, width)
+        if "error" in res:
+            bad(step, "axe-core failed: " + res["error"])
+            continue
+        if res["rules"] < 50:  # a wrong tag or a broken axe would pass everything
+            bad(step, "axe-core ran only %d rules" % res["rules"])
+            continue
+        worst = [v for v in res["violations"] if v["impact"] in FAILING]
+        lesser = sorted({"%s (%s)" % (v["id"], v["impact"]) for v in res["violations"]
+                         if v["impact"] not in FAILING})
+        if worst:
+            bad(step + ": no serious or critical violation", "; ".join(
+                "%s [%s] %s: %s" % (v["id"], v["impact"], v["help"], " | ".join(v["nodes"][:3]))
+                for v in worst))
+        else:
+            ok(step + ": no serious or critical violation (%d rules)" % res["rules"] +
+               (" (lesser: %s)" % ", ".join(lesser) if lesser else ""))
+
+
+def visit(name, path, states=()):
+    drv.get(URL + "/#" + path) if not drv.current_url.startswith(URL) else \
+        drv.execute_script("location.hash = arguments[0]", "#" + path)
+    if wait_for("%s (#%s) is drawn" % (name, path), drawn) is None:
+        drain(name)
+        return
+    ok("%s (#%s) is drawn" % (name, path))
+    audit(name)
+    drain(name)
+    for sname, bring in states:
+        sel = bring()
+        if wait_for("%s, %s: %s shown" % (name, sname, sel),
+                    EC.visibility_of_element_located((By.CSS_SELECTOR, sel))) is None:
+            drain(name + ", " + sname)
+            continue
+        audit("%s, %s" % (name, sname))
+        drain(name + ", " + sname)
+
+
+def steps():
+    global AXE_SRC
+    if not check("axe-core is installed (%s)" % AXE, AXE and os.path.isfile(AXE),
+                 "run make node_modules (npm ci of tests/package-lock.json)"):
+        return
+    with open(AXE, encoding="utf-8") as f:
+        AXE_SRC = f.read()
+    with urllib.request.urlopen(URL + "/", timeout=10) as r:
+        csp = r.headers.get("Content-Security-Policy", "")
+    check("the portal is served with its CSP (script-src 'self', no unsafe-inline)",
+          "script-src 'self'" in csp and "unsafe-inline" not in csp, "got: " + csp)
+
+    table, modules = routes()
+    check("pages.js routes some pages (%d)" % len(table), len(table) >= 5)
+    # A module under pages/ that exports render() is a page; the others are what pages
+    # share (user-fields.js).
+    on_disk = set()
+    for f in os.listdir(os.path.join(APP, "pages")):
+        if f.endswith(".js"):
+            with open(os.path.join(APP, "pages", f), encoding="utf-8") as fh:
+                if re.search(r"^export (async )?function render\b", fh.read(), re.M):
+                    on_disk.add("pages/" + f)
+    for m in sorted(on_disk - modules):
+        bad("a11y: www/app/%s is a page pages.js routes" % m, "not imported by pages.js")
+    for pattern, mod, _ in table:
+        if mod is None:
+            bad("a11y: %s's module is imported by pages.js" % pattern, "no import found")
+
+    # Signed out: the public pages (sign-in).
+    drv.get(URL + "/")
+    for pattern, mod, public in table:
+        if public:
+            visit(pattern.strip("/") or "home", pattern)
+
+    # Signed in: every other page, as the administrator; some again as the customer.
+    passes = [(None, [p for p, m, public in table if not public]),
+              ("customer", [p for p, m, public in table if p in CUSTOMER_PAGES])]
+    signed_in = False
+    for user, todo in passes:
+        if not todo:
+            continue
+        who = user or "the administrator"
+        if signed_in:
+            drv.find_element(By.ID, "signout").click()
+            wait_for("signed out", EC.presence_of_element_located((By.ID, "email")))
+        drv.get(URL + "/#/signin")
+        wait_for("the sign-in form", EC.presence_of_element_located((By.ID, "email")))
+        sign_in(PASSWORD, email=None if user is None else os.environ.get(
+            "PORTAL_" + user.upper(), ""))
+        if wait_for("signed in as %s" % who,
+                    EC.presence_of_element_located((By.ID, "signout"))) is None:
+            drain("sign-in as " + who)
+            return
+        drain("sign-in as " + who)
+        signed_in = True
+        for pattern in todo:
+            path, why = concrete(pattern)
+            name = pattern.strip("/").replace("/:", " ").replace("/", " ") or "home"
+            if user:
+                name += " (%s)" % user
+            if path is None:
+                bad("a11y: %s (%s) can be opened" % (name, pattern), why)
+                continue
+            visit(name, path, STATES.get(pattern, ()) if user is None else ())
+
+AXE_SRC = ""
+run(steps)
