@@ -6,12 +6,15 @@ import { match, navigate, start } from './router.js';
 import { frame } from './layout.js';
 import * as session from './session.js';
 import { h, errorBox } from './dom.js';
+import { setTenant } from './api.js';
 
 const root = document.getElementById('app');
 let generation = 0;
 
-const nav = Object.entries(routes)
-  .filter(([, page]) => page.nav)
+const allNav = Object.entries(routes).filter(([, page]) => page.nav);
+// The menu for this caller: a page exporting allowed(me) is listed only when it is true.
+const navFor = (me) => allNav
+  .filter(([, page]) => !page.allowed || (me && page.allowed(me)))
   .map(([path, page]) => [path, page.nav]);
 
 async function signOut() {
@@ -20,6 +23,7 @@ async function signOut() {
   } catch (e) {
     // Signed out locally either way; the server's answer changes nothing here.
   }
+  setTenant(null);
   navigate('/signin');
 }
 
@@ -35,7 +39,7 @@ async function onRoute(hash) {
     me = await session.load();
   } catch (e) {
     if (gen !== generation) return;
-    frame(root, { me: null, nav, active: null, onSignOut: signOut }).append(errorBox(e));
+    frame(root, { me: null, nav: [], active: null, onSignOut: signOut }).append(errorBox(e));
     return;
   }
   if (gen !== generation) return;
@@ -47,6 +51,7 @@ async function onRoute(hash) {
     navigate(home);
     return;
   }
+  const nav = navFor(me);
   const active = nav.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
   const main = frame(root, { me, nav, active: active ? active[0] : null, onSignOut: signOut });
   const title = typeof m.page.title === 'function' ? m.page.title(m.params) : m.page.title;

@@ -8,6 +8,11 @@ import * as devices from './pages/devices.js';
 import * as device from './pages/device.js';
 import * as deviceNew from './pages/device-new.js';
 import * as session from './pages/session.js';
+import * as tenants from './pages/tenants.js';
+import * as tenantNew from './pages/tenant-new.js';
+import * as tenant from './pages/tenant.js';
+import * as audit from './pages/audit.js';
+import * as system from './pages/system.js';
 
 export const routes = {
   '/signin': signin,
@@ -15,6 +20,11 @@ export const routes = {
   '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
   '/sessions/:id': session,
+  '/admin/tenants': tenants,
+  '/admin/tenants/new': tenantNew, // before /admin/tenants/:id
+  '/admin/tenants/:id': tenant,
+  '/audit': audit,
+  '/admin/system': system,
 };
 
 export const home = '/devices';

@@ -18,3 +18,37 @@ export function engineerName(me) {
   if (me && me.user) return me.user.name || me.user.email;
   return 'service token';
 }
+
+// Platform staff: admins and engineers (no tenant of their own).
+export function isStaff(me) {
+  return ['admin', 'engineer'].includes(role(me));
+}
+
+// GET /admin/tenants, GET /admin/tenants/{id}, GET /admin/system: staff.
+export function mayReadTenants(me) {
+  return isStaff(me);
+}
+
+// POST, PATCH and DELETE /admin/tenants: admins only.
+export function mayAdminTenants(me) {
+  return role(me) === 'admin';
+}
+
+// GET /admin/system: staff.
+export function mayReadSystem(me) {
+  return isStaff(me);
+}
+
+// GET /audit: staff, tenant admins, service tokens.
+export function mayReadAudit(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// GET /users: staff, tenant admins, service tokens; POST /users: admins, tenant admins,
+// service tokens.
+export function mayReadUsers(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+export function mayCreateUsers(me) {
+  return ['admin', 'tenant_admin', 'service'].includes(role(me));
+}
