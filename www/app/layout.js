@@ -29,7 +29,8 @@ function switcher() {
     const items = (reply && reply.items) || [];
     const opts = items.map((t) => h('option', {
       value: t.code, selected: t.code === current || t.id === current,
-    }, t.code === t.name ? t.code : `${t.name} (${t.code})`));
+      title: t.name,
+    }, t.code));
     if (!items.some((t) => t.code === current || t.id === current)) {
       opts.unshift(h('option', { value: current, selected: true }, current));
     }

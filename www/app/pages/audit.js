@@ -78,7 +78,7 @@ export async function render(ctx) {
     get('admin/tenants' + query({ limit: 200 }), { tenant: null }).then((r) => {
       if (!ctx.current()) return;
       tenantSel.replaceChildren(h('option', { value: '' }, 'Every tenant and the platform'),
-        (r.items || []).map((t) => h('option', { value: t.id, selected: t.id === f.tenant_id }, `${t.name} (${t.code})`)));
+        ...(r.items || []).map((t) => h('option', { value: t.id, selected: t.id === f.tenant_id }, `${t.name} (${t.code})`)));
     }).catch(() => { /* the filter keeps what the URL gave */ });
   }
 

@@ -49,7 +49,7 @@ export async function render(ctx) {
   function draw(s) {
     const hb = h('tbody', {}, s.helperds.map(helperdRow));
     const running = s.helperds.filter((d) => d.running).length;
-    out.replaceChildren(
+    out.replaceChildren(...[
       h('h2', {}, 'kaiden-helperd'),
       s.helperds.length
         ? h('table.list', { id: 'system-helperds' },
@@ -66,7 +66,8 @@ export async function render(ctx) {
           ['Failed', 'jobs-failed', s.jobs.failed], ['Done', 'jobs-done', s.jobs.done]]),
         figures('system-devices', 'Devices', [['Online', 'devices-online', s.devices.online], ['Total', 'devices-total', s.devices.total]]),
         figures('system-sessions', 'Sessions', ['pending', 'active', 'ending', 'ended', 'failed']
-          .map((k) => [k[0].toUpperCase() + k.slice(1), 'sessions-' + k, s.sessions[k]]))));
+          .map((k) => [k[0].toUpperCase() + k.slice(1), 'sessions-' + k, s.sessions[k]]))),
+    ].filter(Boolean));
     checked.textContent = 'Checked ' + when(s.checked_at) + '.';
   }
 
