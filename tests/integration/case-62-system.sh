@@ -30,6 +30,15 @@ expect "no token: 401" 401 "$(E unauthorized)"
 case $SUITE_DB in sqlite) SY_MODE=single ;; *) SY_MODE=multi ;; esac
 raw GET /healthz
 expect "/healthz says the mode ($SY_MODE)" 200 ".mode == \"$SY_MODE\""
+if [ "$SY_MODE" = multi ]; then
+	expect "/healthz off a tenant's subdomain: tenant_host false" 200 '.tenant_host == false'
+	raw GET /healthz -H "Host: default.$KAIDEN_SERVER_BASE_DOMAIN"
+	expect "/healthz on a tenant's subdomain: tenant_host true" 200 '.tenant_host == true'
+	raw GET /healthz -H "Host: app.$KAIDEN_SERVER_BASE_DOMAIN"
+	expect "/healthz on a subdomain that names no tenant: tenant_host false" 200 '.tenant_host == false'
+else
+	expect "/healthz in single mode has no tenant_host" 200 'has("tenant_host") | not'
+fi
 
 STACK_TOKEN=$SY_ADMIN
 # helperd beats at start-up and every 5 s: its row is there at once or within a beat.
