@@ -12,10 +12,10 @@ const root = document.getElementById('app');
 let generation = 0;
 
 const allNav = Object.entries(routes).filter(([, page]) => page.nav);
-// The menu for this caller: a page exporting allowed(me) is listed only when it is true.
-const navFor = (me) => allNav
-  .filter(([, page]) => !page.allowed || (me && page.allowed(me)))
+// The menu a caller sees: a page exporting navIf(me) is listed only when it says yes.
+const navFor = (me) => allNav.filter(([, page]) => !me || !page.navIf || page.navIf(me))
   .map(([path, page]) => [path, page.nav]);
+const nav = navFor(null);
 
 async function signOut() {
   try {
@@ -23,7 +23,7 @@ async function signOut() {
   } catch (e) {
     // Signed out locally either way; the server's answer changes nothing here.
   }
-  setTenant(null);
+  setTenant(null); // the tenant staff chose is forgotten with the sign-in
   navigate('/signin');
 }
 
@@ -39,7 +39,7 @@ async function onRoute(hash) {
     me = await session.load();
   } catch (e) {
     if (gen !== generation) return;
-    frame(root, { me: null, nav: [], active: null, onSignOut: signOut }).append(errorBox(e));
+    frame(root, { me: null, nav, active: null, onSignOut: signOut }).append(errorBox(e));
     return;
   }
   if (gen !== generation) return;
@@ -51,9 +51,9 @@ async function onRoute(hash) {
     navigate(home);
     return;
   }
-  const nav = navFor(me);
-  const active = nav.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
-  const main = frame(root, { me, nav, active: active ? active[0] : null, onSignOut: signOut });
+  const menu = navFor(me);
+  const active = menu.find(([p]) => m.path === p || m.path.startsWith(p + '/'));
+  const main = frame(root, { me, nav: menu, active: active ? active[0] : null, onSignOut: signOut });
   const title = typeof m.page.title === 'function' ? m.page.title(m.params) : m.page.title;
   document.title = title ? `${title} · Kaiden` : 'Kaiden';
   const ctx = {

@@ -44,11 +44,3 @@ export function mayReadAudit(me) {
   return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
 }
 
-// GET /users: staff, tenant admins, service tokens; POST /users: admins, tenant admins,
-// service tokens.
-export function mayReadUsers(me) {
-  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
-}
-export function mayCreateUsers(me) {
-  return ['admin', 'tenant_admin', 'service'].includes(role(me));
-}

@@ -10,7 +10,7 @@ import { mayReadAudit, isStaff } from '../roles.js';
 
 export const title = 'Audit log';
 export const nav = 'Audit';
-export const allowed = mayReadAudit;
+export const navIf = mayReadAudit;
 
 const KEYS = ['action', 'actor_id', 'target_id', 'since', 'until', 'tenant_id'];
 

@@ -8,7 +8,7 @@ import { mayReadSystem } from '../roles.js';
 
 export const title = 'System';
 export const nav = 'System';
-export const allowed = mayReadSystem;
+export const navIf = mayReadSystem;
 
 const EVERY_MS = 10000;
 

@@ -4,7 +4,7 @@
 // trial end, and add a user to it.
 import { h, when, statusBadge, errorBox, plural } from '../dom.js';
 import { get, patch, post, pager, serverInfo } from '../api.js';
-import { mayAdminTenants, mayCreateUsers } from '../roles.js';
+import { mayAdminTenants } from '../roles.js';
 import { field, showError, trialEnd, dateOf, quotas, PLANS, numberInput } from './tenant-form.js';
 
 export const title = 'Tenant';
@@ -213,7 +213,7 @@ export async function render(ctx) {
   }
   more.addEventListener('click', () => load());
 
-  if (mayCreateUsers(ctx.me)) {
+  if (admin) {
     const f = {
       email: field('user-email', 'Email', h('input', { id: 'user-email', name: 'email', type: 'email', required: true, autocomplete: 'off', maxlength: '254' })),
       name: field('user-name', 'Name', h('input', { id: 'user-name', name: 'name', required: true, autocomplete: 'off', maxlength: '200' })),

@@ -7,7 +7,7 @@ import { mayReadTenants, mayAdminTenants } from '../roles.js';
 
 export const title = 'Tenants';
 export const nav = 'Tenants';
-export const allowed = mayReadTenants;
+export const navIf = mayReadTenants;
 
 const STATUSES = [['', 'Any status'], ['active', 'Active'], ['trial', 'Trial'], ['suspended', 'Suspended']];
 
