@@ -95,6 +95,9 @@ export async function render(ctx) {
   const link = (key, value, text) => h('a', { href: '#/audit' + query({ ...f, [key]: value }), title: 'Only entries with this ' + key.replace('_id', '') }, text);
   const params = {};
   for (const k of KEYS) if (f[k]) params[k] = f[k];
+  // Staff read at platform level: no tenant header, and scope=platform, which single
+  // mode needs to show platform entries (GET /audit's scope; ignored where unknown).
+  if (staff) params.scope = 'platform';
   const pages = pager('audit', params, 50, opts);
   let shown = 0;
   async function load() {
