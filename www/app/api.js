@@ -117,6 +117,9 @@ export async function request(method, path, body, opts) {
   }
   if (res.ok) return data;
   const err = data && data.error ? data.error : {};
+  // The chosen tenant is gone (deleted since): forget it, so the next page acts in the
+  // default one instead of failing on every request.
+  if (res.status === 404 && err.field === 'X-Kaiden-Tenant' && t === tenantCode) setTenant(null);
   const ra = res.headers.get('Retry-After');
   const retryAfter = ra !== null && /^\d+$/.test(ra) ? Number(ra) : null;
   const msg = err.message ? sentence(err.message) : (FALLBACK[res.status] || `The server answered ${res.status}.`);
