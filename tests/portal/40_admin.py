@@ -13,6 +13,7 @@ import secrets
 import urllib.request
 
 from browser import *  # noqa: F401,F403
+from selenium.webdriver.support.ui import Select
 
 ENGINEER = os.environ.get("PORTAL_ENGINEER")
 SUFFIX = secrets.token_hex(3)
@@ -316,7 +317,5 @@ def steps():
         drain("a customer")
         sign_out()
 
-
-from selenium.webdriver.support.ui import Select  # noqa: E402
 
 run(steps)
