@@ -44,8 +44,6 @@
 #include "store_auth.h"
 #include "store_tenant.h"
 
-/* Longest tenant code (a DNS label). */
-#define TENANT_CODE_MAX 63
 
 static int unauthorized(struct resp *rs)
 {
@@ -151,9 +149,7 @@ int auth_check(struct req *r, struct resp *rs)
 	return 0;
 }
 
-/* The tenant code a Host names: "<code>.<server.base_domain>" with one label before the
- * base domain. 1 with code written, else 0. */
-static int host_tenant_code(const struct req *r, char code[TENANT_CODE_MAX + 1])
+int auth_host_tenant_code(const struct req *r, char code[TENANT_CODE_MAX + 1])
 {
 	const char *base = cfg_str(CFG_SERVER_BASE_DOMAIN), *host = r->host ? r->host : "";
 	size_t blen = base ? strlen(base) : 0, hlen = strlen(host), clen;
@@ -177,7 +173,7 @@ static int host_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN])
 	char code[TENANT_CODE_MAX + 1];
 	int rc;
 
-	if (!multi_mode() || !host_tenant_code(r, code))
+	if (!multi_mode() || !auth_host_tenant_code(r, code))
 		return 0;
 	rc = store_tenant_by_code(r->db, code, id);
 	if (rc == STORE_NOT_FOUND)

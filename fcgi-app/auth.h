@@ -71,4 +71,11 @@ void auth_audit(struct req *r, const char *action, const char *target_type,
 /* 1 when the caller is platform staff. */
 int auth_is_staff(const struct req *r);
 
+/* Longest tenant code (a DNS label). */
+#define TENANT_CODE_MAX 63
+/* The tenant code a Host names: "<code>.<server.base_domain>" with one label before the
+ * base domain (whether a tenant has it is the store's question). 1 with code written,
+ * else 0. */
+int auth_host_tenant_code(const struct req *r, char code[TENANT_CODE_MAX + 1]);
+
 #endif

@@ -59,4 +59,7 @@ void h_tenant_import(struct req *r, struct resp *rs);
 /* h_audit.c */
 void h_audit_list(struct req *r, struct resp *rs);
 
+/* h_system.c (platform: /admin/system) */
+void h_system_status(struct req *r, struct resp *rs);
+
 #endif

@@ -120,6 +120,10 @@ static const struct route routes[ROUTE__MAX] = {
 
 	[ROUTE_AUDIT_LIST] = { HTTP_GET, "/api/v1/audit", h_audit_list, AUTH_T | ROUTE_PLATFORM,
 		STAFF | R_TADMIN | R_SERVICE, "The audit log (filters, pagination)" },
+
+	[ROUTE_SYSTEM_STATUS] = { HTTP_GET, "/api/v1/admin/system", h_system_status,
+		ROUTE_AUTH | ROUTE_PLATFORM, STAFF,
+		"System health: helperds, jobs, devices, sessions" },
 };
 
 const struct route *route_table(void)

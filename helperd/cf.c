@@ -575,6 +575,19 @@ char *cf_escape(const char *value)
 	return out;
 }
 
+int cf_budget_get(int *used, int *budget, long *window_ms)
+{
+	if (!C.ready)
+		return -1;
+	refill();
+	*budget = C.budget;
+	*used = (int)((double)C.budget - C.tokens + 0.5);
+	if (*used < 0)
+		*used = 0;
+	*window_ms = (long)C.window_ms;
+	return 0;
+}
+
 void cf_stats_get(struct cf_stats *out)
 {
 	*out = C.stats;

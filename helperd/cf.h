@@ -85,5 +85,9 @@ struct cf_stats {
 	int in_flight;    /* requests on the wire now */
 };
 void cf_stats_get(struct cf_stats *out);
+/* The budget: calls spent in the current window (budget minus the tokens the bucket
+ * holds now, rounded), the budget and its window. 0, or -1 when there is no client
+ * (cf_init not called: no Cloudflare settings). */
+int cf_budget_get(int *used, int *budget, long *window_ms) WUR;
 
 #endif

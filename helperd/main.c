@@ -38,6 +38,7 @@
 #include "relay_server.h"
 #include "secret.h"
 #include "session.h"
+#include "status.h"
 #include "store.h"
 #include "sweep.h"
 
@@ -279,6 +280,7 @@ static void finish_shutdown(void)
 	relay_server_shutdown();
 	session_shutdown();
 	sweep_shutdown();
+	status_shutdown();
 	pgwatch_shutdown();
 	metrics_shutdown();
 	if (context && !context_destroying) {
@@ -383,7 +385,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_server_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
+	    relay_server_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0 ||
+	    status_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

@@ -202,21 +202,35 @@ def steps():
                 (By.CSS_SELECTOR, "main .error"), "may not register")):
             ok("#/devices/new tells a customer they may not register")
             check("and shows no form", not drv.find_elements(By.ID, "device-name"))
-        drv.get(URL + "/#/devices/" + dev_id)
-        if wait_for("a customer sees the device", EC.visibility_of_element_located(
-                (By.CSS_SELECTOR, "#device-sessions tbody tr"))):
-            ok("a customer sees the device and its session")
-            check("a customer is offered no session start", not drv.find_elements(By.ID, "session-start"))
-            drv.find_element(By.CSS_SELECTOR, "#device-sessions tbody a").click()
-        if wait_for("a customer sees the session", EC.visibility_of_element_located((By.ID, "session-status"))):
-            ok("a customer sees the session")
-            check("the session link leads to it", drv.current_url.endswith("#/sessions/" + sid),
-                  drv.current_url)
-            check("a customer cannot end it", not drv.find_elements(By.ID, "session-end"))
-            check("a customer reads the notes but cannot save them",
-                  drv.find_element(By.ID, "session-notes").get_attribute("readonly") is not None
-                  and not drv.find_elements(By.ID, "session-notes-save"))
-        drain("a customer")
+        if MODE == "multi":
+            # Multi mode: the customer is another tenant's, and sees only its devices.
+            drv.get(URL + "/#/devices")
+            if wait_for("a customer sees their tenant's device", EC.visibility_of_element_located(
+                    (By.CSS_SELECTOR, "#devices tbody tr"))):
+                names = [r.text for r in drv.find_elements(By.CSS_SELECTOR, "#devices tbody td:first-child")]
+                check("a customer sees only their tenant's devices", names == [CUSTOMER_DEVICE], names)
+                check("a customer gets no tenant switcher", not drv.find_elements(By.ID, "tenant-switch"))
+            drv.get(URL + "/#/devices/" + dev_id)
+            if wait_for("another tenant's device is not found for a customer",
+                        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main .error"), "No such device")):
+                ok("another tenant's device is not found for a customer")
+            drain("a customer (another tenant)", {("/api/v1/devices/" + dev_id, 404)})
+        else:
+            drv.get(URL + "/#/devices/" + dev_id)
+            if wait_for("a customer sees the device", EC.visibility_of_element_located(
+                    (By.CSS_SELECTOR, "#device-sessions tbody tr"))):
+                ok("a customer sees the device and its session")
+                check("a customer is offered no session start", not drv.find_elements(By.ID, "session-start"))
+                drv.find_element(By.CSS_SELECTOR, "#device-sessions tbody a").click()
+            if wait_for("a customer sees the session", EC.visibility_of_element_located((By.ID, "session-status"))):
+                ok("a customer sees the session")
+                check("the session link leads to it", drv.current_url.endswith("#/sessions/" + sid),
+                      drv.current_url)
+                check("a customer cannot end it", not drv.find_elements(By.ID, "session-end"))
+                check("a customer reads the notes but cannot save them",
+                      drv.find_element(By.ID, "session-notes").get_attribute("readonly") is not None
+                      and not drv.find_elements(By.ID, "session-notes-save"))
+            drain("a customer")
         drv.find_element(By.ID, "signout").click()
         wait_for("the customer signs out", EC.visibility_of_element_located((By.ID, "email")))
         drain("the customer signs out")

@@ -50,6 +50,11 @@ OUT = os.environ["PORTAL_OUT"]
 CUSTOMER = os.environ.get("PORTAL_CUSTOMER")  # a customer with the same password
 TOKEN = os.environ.get("PORTAL_TOKEN", "")
 DB = os.environ.get("PORTAL_DB", "sqlite")
+MODE = os.environ.get("PORTAL_MODE", "single")  # single | multi (server.mode)
+# Multi mode: the customer's tenant (its code) and that tenant's own device; single
+# mode: empty (the customer is the default tenant's).
+CUSTOMER_TENANT = os.environ.get("PORTAL_CUSTOMER_TENANT", "")
+CUSTOMER_DEVICE = os.environ.get("PORTAL_CUSTOMER_DEVICE", "")
 with open(PW_FILE, encoding="utf-8") as f:
     PASSWORD = f.read().strip()
 ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(URL))
@@ -182,10 +187,18 @@ def wait_for(name, cond):
         return None
 
 
-def sign_in(password, email=None):
+def sign_in(password, email=None, tenant=None):
+    """Fills the sign-in form and submits it. The tenant code field (multi mode) gets
+    tenant, or the customer's tenant for CUSTOMER, else stays empty (staff)."""
     e = drv.find_element(By.ID, "email")
     e.clear()
     e.send_keys(email or EMAIL)
+    t = drv.find_elements(By.ID, "tenant")
+    if t:
+        t[0].clear()
+        code = tenant if tenant is not None else (CUSTOMER_TENANT if email == CUSTOMER else "")
+        if code:
+            t[0].send_keys(code)
     p = drv.find_element(By.ID, "password")
     p.clear()
     p.send_keys(password)

@@ -37,7 +37,32 @@ done
 	{ bad "python3-selenium is installed" "scripts/deps.sh check installs it"; summary; exit 1; }
 
 export STACK_QUIET=1 PYTHONDONTWRITEBYTECODE=1
-DB=${PORTAL_DB:-sqlite}
+
+# ---- DB/mode loop (issue 10, admin) ----------------------------------------------------
+# Called without PORTAL_DB, the script runs itself twice: SQLite in single mode, then
+# PostgreSQL in multi mode (tenants: the customer belongs to a tenant made below and signs
+# in with its code). PORTAL_DB=sqlite|postgres PORTAL_MODE=single|multi runs one.
+if [ -z "${PORTAL_DB:-}" ]; then
+	trap - EXIT
+	rm -rf "$WORK"
+	rc=0
+	PORTAL_DB=sqlite PORTAL_MODE=single bash "$0" || rc=1
+	PORTAL_DB=postgres PORTAL_MODE=multi bash "$0" || rc=1
+	exit "$rc"
+fi
+DB=$PORTAL_DB
+MODE=${PORTAL_MODE:-single}
+case $DB/$MODE in
+sqlite/single | sqlite/multi | postgres/single | postgres/multi) ;;
+*) bad "PORTAL_DB=$DB PORTAL_MODE=$MODE" "sqlite|postgres, single|multi"; summary; exit 1 ;;
+esac
+TEST_NAME="test_portal ($DB, $MODE)"
+if [ "$MODE" = multi ]; then
+	export KAIDEN_SERVER_MODE=multi KAIDEN_SERVER_BASE_DOMAIN=kaiden.test
+else
+	export KAIDEN_SERVER_MODE=single
+fi
+# ---- end of the DB/mode loop -----------------------------------------------------------
 if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
 else
@@ -57,15 +82,58 @@ else
 	bad "the first administrator" "$(cat "$WORK/user-add.err")"
 fi
 
-# A customer (the default tenant's), with the same password: the pages hide what the
-# server would refuse them.
+# ---- tenant set-up (issue 10, admin) ---------------------------------------------------
+# A customer, with the same password: the pages hide what the server would refuse them.
+# Single mode: the default tenant's. Multi mode: a tenant made here (code $CUSTOMER_TENANT)
+# with its own device ($CUSTOMER_DEVICE); the customer signs in with the tenant code and
+# must see only that tenant's devices.
 CUSTOMER=customer@localhost
-if "$STACK_BIN" user add --email "$CUSTOMER" --name Customer --role customer \
-	--password-file "$PW" >/dev/null 2>"$WORK/user-add.err"; then
-	ok "a customer"
+CUSTOMER_TENANT=
+CUSTOMER_DEVICE=
+if [ "$MODE" = single ]; then
+	if "$STACK_BIN" user add --email "$CUSTOMER" --name Customer --role customer \
+		--password-file "$PW" >/dev/null 2>"$WORK/user-add.err"; then
+		ok "a customer"
+	else
+		bad "a customer" "$(cat "$WORK/user-add.err")"
+	fi
 else
-	bad "a customer" "$(cat "$WORK/user-add.err")"
+	CUSTOMER_TENANT=harbour
+	CUSTOMER_DEVICE=harbour-till
+	# papi METHOD PATH BODY [CURL ARGS]: the API as the administrator (a login token).
+	papi() {
+		curl -sS -o "$WORK/papi.json" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $ADMIN_JWT" \
+			-H 'Content-Type: application/json' --data-binary "$3" "${@:4}" "$STACK_URL/api/v1/$2"
+	}
+	jq -n --arg e "$EMAIL" --rawfile p "$PW" '{email: $e, password: ($p | rtrimstr("\n"))}' >"$WORK/login.json"
+	code=$(curl -sS -o "$WORK/login.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary @"$WORK/login.json" "$STACK_URL/api/v1/auth/login")
+	ADMIN_JWT=$(jq -r '.token // empty' "$WORK/login.out" 2>/dev/null)
+	rm -f "$WORK/login.json"
+	check "the administrator logs in (multi mode, no tenant code)" test "$code" = 200 -a -n "$ADMIN_JWT"
+	code=$(papi POST admin/tenants "{\"code\":\"$CUSTOMER_TENANT\",\"name\":\"Harbour Books\",\"plan\":\"basic\"}")
+	check "a customer's tenant ($CUSTOMER_TENANT)" test "$code" = 201
+	jq -n --arg e "$CUSTOMER" --rawfile p "$PW" \
+		'{email: $e, name: "Customer", role: "customer", password: ($p | rtrimstr("\n"))}' >"$WORK/user.json"
+	code=$(papi POST users @"$WORK/user.json" -H "X-Kaiden-Tenant: $CUSTOMER_TENANT")
+	rm -f "$WORK/user.json"
+	check "a customer in $CUSTOMER_TENANT" test "$code" = 201
+	code=$(papi POST devices "{\"name\":\"$CUSTOMER_DEVICE\"}" -H "X-Kaiden-Tenant: $CUSTOMER_TENANT")
+	check "a device of $CUSTOMER_TENANT" test "$code" = 201
+	curl -sS -o /dev/null -X POST -H "Authorization: Bearer $ADMIN_JWT" "$STACK_URL/api/v1/auth/logout"
+	ADMIN_JWT=
 fi
+# An engineer (staff, both modes): reads tenants, changes none.
+ENGINEER=engineer@localhost
+if "$STACK_BIN" user add --email "$ENGINEER" --name Engineer --role engineer \
+	--password-file "$PW" >/dev/null 2>"$WORK/user-add.err"; then
+	ok "an engineer"
+else
+	bad "an engineer" "$(cat "$WORK/user-add.err")"
+fi
+export PORTAL_MODE=$MODE PORTAL_CUSTOMER_TENANT=$CUSTOMER_TENANT PORTAL_CUSTOMER_DEVICE=$CUSTOMER_DEVICE \
+	PORTAL_ENGINEER=$ENGINEER
+# ---- end of the tenant set-up ----------------------------------------------------------
 
 DEVICE=reception-pc
 code=$(curl -sS -o "$WORK/device.json" -w '%{http_code}' -H "Authorization: Bearer $STACK_TOKEN" \

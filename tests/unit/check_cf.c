@@ -245,6 +245,40 @@ START_TEST(test_429_retry_after)
 }
 END_TEST
 
+/* The budget as the system page shows it: calls spent in the window, the budget, the
+ * window (5 minutes by default). */
+START_TEST(test_budget_get)
+{
+	struct got g[2];
+	int used = -1, budget = 0;
+	long window = 0;
+
+	memset(g, 0, sizeof(g));
+	ck_assert_int_eq(cf_budget_get(&used, &budget, &window), 0);
+	ck_assert_int_eq(used, 0);
+	ck_assert_int_eq(budget, 1000);
+	ck_assert_int_eq(window, 300000);
+	for (int i = 0; i < 2; i++)
+		ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g[i]));
+	for (int i = 0; i < 2; i++)
+		wait_got(&g[i]);
+	ck_assert_int_eq(cf_budget_get(&used, &budget, &window), 0);
+	ck_assert_msg(used >= 1 && used <= 2, "2 calls, %d spent", used);
+	for (int i = 0; i < 2; i++)
+		got_clear(&g[i]);
+}
+END_TEST
+
+/* No Cloudflare client: no budget. */
+START_TEST(test_budget_get_without_client)
+{
+	int used, budget;
+	long window;
+
+	ck_assert_int_eq(cf_budget_get(&used, &budget, &window), -1);
+}
+END_TEST
+
 /* A tiny budget: 3 calls per second. Nine calls queue rather than fail, and the whole
  * batch takes about (9 - 3) / 3 = 2 s. */
 static void setup_tiny_budget(void)
@@ -599,6 +633,7 @@ int main(void)
 	tcase_add_test(tc, test_no_token_in_logs);
 	tcase_add_test(tc, test_auth_refused);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_budget_get);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tb, setup_tiny_budget, teardown);
 	tcase_set_timeout(tb, 60);
@@ -609,6 +644,7 @@ int main(void)
 	tcase_add_test(tr, test_budget_refuses_long_waits);
 	suite_add_tcase(s, tr);
 	tcase_add_test(tn, test_make);
+	tcase_add_test(tn, test_budget_get_without_client);
 	tcase_add_test(tn, test_parse);
 	tcase_add_test(tn, test_parse_refuses);
 	suite_add_tcase(s, tn);

@@ -48,11 +48,52 @@ function sentence(s) {
   return /[.!?]$/.test(s) ? s : s + '.';
 }
 
-// request(method, path, body?) -> the parsed JSON reply (null for 204). path is
+// The tenant staff act in (multi mode): sent as X-Kaiden-Tenant on every request
+// (layout.js's switcher sets it). Kept in sessionStorage (this tab only, so a reload
+// keeps it; cleared on sign-out) when chosen; the default tenant, taken when staff
+// chose nothing, is kept in memory only.
+const TENANT_KEY = 'kaiden.tenant';
+let tenantCode = null;
+try { tenantCode = sessionStorage.getItem(TENANT_KEY); } catch (e) { tenantCode = null; }
+
+// tenant() -> the code (or id) sent as X-Kaiden-Tenant, or null.
+export function tenant() {
+  return tenantCode;
+}
+
+// setTenant(code, remember = true); setTenant(null) forgets it (sign-out).
+export function setTenant(code, remember = true) {
+  tenantCode = code || null;
+  try {
+    if (tenantCode && remember) sessionStorage.setItem(TENANT_KEY, tenantCode);
+    else sessionStorage.removeItem(TENANT_KEY);
+  } catch (e) {
+    // Storage refused: the choice lasts until the page is reloaded.
+  }
+}
+
+// What the server says of itself without a sign-in (GET /healthz: mode single|multi,
+// tenant_host), read once per page load.
+let info = null;
+export function serverInfo() {
+  if (!info) {
+    info = request('GET', '/healthz').catch((e) => {
+      info = null;
+      throw e;
+    });
+  }
+  return info;
+}
+
+// request(method, path, body?, opts?) -> the parsed JSON reply (null for 204). path is
 // relative to /api/v1/ ("devices?status=online") or absolute ("/api/v1/...").
-export async function request(method, path, body) {
+// opts.tenant: the X-Kaiden-Tenant for this request instead of tenant() (null: none,
+// i.e. platform level for staff).
+export async function request(method, path, body, opts) {
   const url = path.startsWith('/') ? path : '/api/v1/' + path;
   const headers = { Accept: 'application/json' };
+  const t = opts && opts.tenant !== undefined ? opts.tenant : tenantCode;
+  if (t) headers['X-Kaiden-Tenant'] = t;
   if (method !== 'GET' && method !== 'HEAD') {
     const csrf = cookie('kaiden_csrf');
     if (csrf) headers['X-Kaiden-CSRF'] = csrf;
@@ -76,16 +117,19 @@ export async function request(method, path, body) {
   }
   if (res.ok) return data;
   const err = data && data.error ? data.error : {};
+  // The chosen tenant is gone (deleted since): forget it, so the next page acts in the
+  // default one instead of failing on every request.
+  if (res.status === 404 && err.field === 'X-Kaiden-Tenant' && t === tenantCode) setTenant(null);
   const ra = res.headers.get('Retry-After');
   const retryAfter = ra !== null && /^\d+$/.test(ra) ? Number(ra) : null;
   const msg = err.message ? sentence(err.message) : (FALLBACK[res.status] || `The server answered ${res.status}.`);
   throw new ApiError(res.status, err.code || 'http_' + res.status, msg, err.field, retryAfter);
 }
 
-export const get = (path) => request('GET', path);
-export const post = (path, body) => request('POST', path, body === undefined ? {} : body);
-export const patch = (path, body) => request('PATCH', path, body);
-export const del = (path) => request('DELETE', path);
+export const get = (path, opts) => request('GET', path, undefined, opts);
+export const post = (path, body, opts) => request('POST', path, body === undefined ? {} : body, opts);
+export const patch = (path, body, opts) => request('PATCH', path, body, opts);
+export const del = (path, opts) => request('DELETE', path, undefined, opts);
 
 // query({a: 1, b: ''}) -> "?a=1" (empty values left out).
 export function query(params) {
@@ -100,13 +144,13 @@ export function query(params) {
 // pager(path, params): a list read page by page with the API's cursor.
 //   const p = pager('devices', {status: 'online'});
 //   const items = await p.next();   // [] once p.done
-export function pager(path, params, limit = 50) {
+export function pager(path, params, limit = 50, opts) {
   let cursor = null;
   const p = {
     done: false,
     async next() {
       if (p.done) return [];
-      const reply = await get(path + query({ ...params, limit, cursor }));
+      const reply = await get(path + query({ ...params, limit, cursor }), opts);
       cursor = reply.next_cursor || null;
       p.done = cursor === null;
       return reply.items || [];

@@ -10,6 +10,7 @@ import { match, navigate, start } from './router.js';
 import { frame } from './layout.js';
 import * as session from './session.js';
 import { h, errorBox } from './dom.js';
+import { setTenant } from './api.js';
 
 const root = document.getElementById('app');
 const announcer = document.getElementById('announce');
@@ -54,6 +55,7 @@ async function signOut() {
   } catch (e) {
     // Signed out locally either way; the server's answer changes nothing here.
   }
+  setTenant(null); // the tenant staff chose is forgotten with the sign-in
   navigate('/signin');
 }
 

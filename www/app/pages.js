@@ -15,6 +15,12 @@ import * as tokens from './pages/tokens.js';
 import * as usage from './pages/usage.js';
 import * as sessions from './pages/sessions.js';
 
+import * as tenants from './pages/tenants.js';
+import * as tenantNew from './pages/tenant-new.js';
+import * as tenant from './pages/tenant.js';
+import * as audit from './pages/audit.js';
+import * as system from './pages/system.js';
+
 export const routes = {
   '/signin': signin,
   '/devices': devices,
@@ -27,6 +33,12 @@ export const routes = {
   '/users/:id': user,
   '/tokens': tokens,
   '/usage': usage,
+
+  '/admin/tenants': tenants,
+  '/admin/tenants/new': tenantNew, // before /admin/tenants/:id
+  '/admin/tenants/:id': tenant,
+  '/audit': audit,
+  '/admin/system': system,
 };
 
 export const home = '/devices';

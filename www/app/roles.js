@@ -31,6 +31,8 @@ export function mayManageUsers(me) {
 
 // Platform staff (admins, engineers): they act in a tenant or, with ?scope=platform, at
 // platform level (fcgi-app/auth.c).
+
+// Platform staff: admins and engineers (no tenant of their own).
 export function isStaff(me) {
   return ['admin', 'engineer'].includes(role(me));
 }
@@ -79,3 +81,24 @@ export function roleLabel(r) {
   return { admin: 'Administrator', engineer: 'Engineer', tenant_admin: 'Tenant admin',
     customer: 'Customer', service: 'Service token' }[r] || r;
 }
+
+// GET /admin/tenants, GET /admin/tenants/{id}, GET /admin/system: staff.
+export function mayReadTenants(me) {
+  return isStaff(me);
+}
+
+// POST, PATCH and DELETE /admin/tenants: admins only.
+export function mayAdminTenants(me) {
+  return role(me) === 'admin';
+}
+
+// GET /admin/system: staff.
+export function mayReadSystem(me) {
+  return isStaff(me);
+}
+
+// GET /audit: staff, tenant admins, service tokens.
+export function mayReadAudit(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+

@@ -21,9 +21,12 @@ export async function load() {
   return me;
 }
 
-export async function signIn(email, password) {
+// tenantCode: multi mode's tenant_code (undefined: none, e.g. staff).
+export async function signIn(email, password, tenantCode) {
   me = null;
-  await post('auth/login', { email, password }); // the reply's token is left unread
+  const body = { email, password };
+  if (tenantCode) body.tenant_code = tenantCode;
+  await post('auth/login', body); // the reply's token is left unread
   return load();
 }
 

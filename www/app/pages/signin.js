@@ -1,6 +1,8 @@
-// signin.js: #/signin. Email and password; one message for every wrong combination (the
-// API's); a 429 lock says how long to wait.
+// signin.js: #/signin. Email and password (and, in multi mode on a host that is no
+// tenant's subdomain, an optional tenant code: empty signs staff in); one message for
+// every wrong combination (the API's); a 429 lock says how long to wait.
 import { h, errorBox, plural } from '../dom.js';
+import { serverInfo, setTenant } from '../api.js';
 import * as session from '../session.js';
 
 export const title = 'Sign in';
@@ -19,12 +21,27 @@ function waitText(err) {
 export async function render(ctx) {
   const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true });
   const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  let askTenant = false;
+  try {
+    const info = await serverInfo();
+    askTenant = info && info.mode === 'multi' && !info.tenant_host;
+  } catch (e) {
+    askTenant = false; // the sign-in itself will say what is wrong
+  }
+  if (!ctx.current()) return;
+  const tenantCode = askTenant ? h('input', {
+    id: 'tenant', name: 'tenant', type: 'text', autocomplete: 'organization',
+    autocapitalize: 'none', spellcheck: 'false', maxlength: '63',
+    'aria-describedby': 'tenant-help',
+  }) : null;
   const button = h('button', { type: 'submit', id: 'signin' }, 'Sign in');
   const msg = h('div', { id: 'signin-message', 'aria-live': 'polite' });
   const form = h('form.card.signin', { novalidate: false },
     h('h1', {}, 'Sign in to Kaiden'),
     h('label', { for: 'email' }, 'Email'), email,
     h('label', { for: 'password' }, 'Password'), password,
+    tenantCode ? [h('label', { for: 'tenant' }, 'Tenant code'), tenantCode,
+      h('p.hint', { id: 'tenant-help' }, 'Leave empty if you are Kaiden staff.')] : null,
     msg, button);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -32,7 +49,9 @@ export async function render(ctx) {
     button.disabled = true;
     button.textContent = 'Signing in…';
     try {
-      const me = await session.signIn(email.value.trim(), password.value);
+      setTenant(null);
+      const code = tenantCode ? tenantCode.value.trim().toLowerCase() : '';
+      const me = await session.signIn(email.value.trim(), password.value, code || undefined);
       password.value = '';
       if (!me) throw new Error('Signed in, but the server did not keep the sign-in (are cookies blocked?).');
       const next = ctx.query.next && ctx.query.next.startsWith('/') ? ctx.query.next : '/devices';

@@ -1,0 +1,60 @@
+// tenant-form.js: what the tenant pages share (not a page): labelled fields with an
+// error line each, where an API error naming the field is shown; quotas and trial end
+// read from and written to the API's shape.
+import { h, errorBox } from '../dom.js';
+
+// field(id, label, input, hint?) -> {el, input, error}: the input's error line is
+// #<id>-error, tied to it with aria-describedby.
+export function field(id, label, input, hint) {
+  const error = h('p.field-error', { id: id + '-error', role: 'alert', hidden: true });
+  input.setAttribute('aria-describedby', id + '-error' + (hint ? ' ' + id + '-hint' : ''));
+  const el = h('div.form-field', {}, h('label', { for: id }, label), input,
+    hint ? h('p.hint', { id: id + '-hint' }, hint) : null, error);
+  return { el, input, error };
+}
+
+// Shows err next to the field the API named (fields: {apiName: field()}), else in box;
+// err null clears every error.
+export function showError(err, fields, box) {
+  for (const f of Object.values(fields)) {
+    f.error.hidden = true;
+    f.error.textContent = '';
+    f.input.removeAttribute('aria-invalid');
+  }
+  box.replaceChildren();
+  if (!err) return;
+  const name = err && err.field ? String(err.field) : '';
+  const f = fields[name] || fields[name.split('.').pop()];
+  if (f) {
+    f.error.textContent = err.message;
+    f.error.hidden = false;
+    f.input.setAttribute('aria-invalid', 'true');
+    f.input.focus();
+  } else {
+    box.append(errorBox(err));
+  }
+}
+
+// "2027-01-31" -> the end of that day, UTC, as RFC 3339; "" -> null.
+export function trialEnd(dateValue) {
+  return dateValue ? dateValue + 'T23:59:59.000Z' : null;
+}
+
+// RFC 3339 -> "2027-01-31" (its UTC date), for a date input.
+export function dateOf(iso) {
+  return iso ? String(iso).slice(0, 10) : '';
+}
+
+// The quotas object from two number inputs (empty: no limit).
+export function quotas(maxDevices, maxSessions) {
+  const q = {};
+  if (maxDevices !== '') q.max_devices = Number(maxDevices);
+  if (maxSessions !== '') q.max_concurrent_sessions = Number(maxSessions);
+  return q;
+}
+
+export const PLANS = ['trial', 'basic', 'pro', 'enterprise'];
+
+export function numberInput(id, value) {
+  return h('input', { id, name: id, type: 'number', min: '1', step: '1', inputmode: 'numeric', value: value === undefined || value === null ? '' : String(value) });
+}
