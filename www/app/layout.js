@@ -7,6 +7,7 @@ import { h } from './dom.js';
 import { get, query, tenant, setTenant } from './api.js';
 import { isStaff, mayUseTokens } from './roles.js';
 import { navigate } from './router.js';
+import { forget } from './session.js';
 
 // Staff act platform-wide (multi mode) when /auth/me, asked without a tenant, named
 // none; once a tenant is chosen, api.js names it on every request.
@@ -22,6 +23,7 @@ function switcher() {
     h('label', { for: 'tenant-switch' }, 'Tenant'), select);
   select.addEventListener('change', () => {
     setTenant(select.value, true);
+    forget(); // who the caller is there (acting_tenant_id) is asked again
     const path = location.hash.replace(/^#/, '');
     // Platform pages stay; a tenant's page (a device, a session) is not in the next one.
     navigate(path.startsWith('/admin') || path.startsWith('/audit') ? path : '/devices');

@@ -1,6 +1,6 @@
 // session.js: who is signed in, as the server says (GET /auth/me with the cookie).
 // Nothing here survives a reload or a sign-out: the cookie is the only memory.
-import { get, post, maybeSignedIn, ApiError } from './api.js';
+import { get, post, maybeSignedIn, ApiError, tenant, setTenant } from './api.js';
 
 let me = null;
 
@@ -14,6 +14,13 @@ export async function load() {
   if (!maybeSignedIn()) return null;
   try {
     me = await get('auth/me');
+    // Staff acting nowhere: multi mode with no tenant chosen yet. Their tenant pages act
+    // in the default tenant until they pick another in the header's switcher, so `me`
+    // (acting_tenant_id: what the users page offers, say) is asked again in it.
+    if (['admin', 'engineer'].includes(me.role) && me.acting_tenant_id === null && tenant() === null) {
+      setTenant('default', false);
+      me = await get('auth/me');
+    }
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return null;
     throw e;
