@@ -88,7 +88,8 @@ export function serverInfo() {
 // request(method, path, body?, opts?) -> the parsed JSON reply (null for 204). path is
 // relative to /api/v1/ ("devices?status=online") or absolute ("/api/v1/...").
 // opts.tenant: the X-Kaiden-Tenant for this request instead of tenant() (null: none,
-// i.e. platform level for staff).
+// i.e. platform level for staff); opts.raw: body is already JSON text (a file's), sent
+// as it is.
 export async function request(method, path, body, opts) {
   const url = path.startsWith('/') ? path : '/api/v1/' + path;
   const headers = { Accept: 'application/json' };
@@ -101,7 +102,7 @@ export async function request(method, path, body, opts) {
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    init.body = opts && opts.raw ? body : JSON.stringify(body);
   }
   let res;
   try {

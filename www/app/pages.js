@@ -18,6 +18,7 @@ import * as sessions from './pages/sessions.js';
 import * as tenants from './pages/tenants.js';
 import * as tenantNew from './pages/tenant-new.js';
 import * as tenant from './pages/tenant.js';
+import * as tenantImport from './pages/tenant-import.js';
 import * as audit from './pages/audit.js';
 import * as system from './pages/system.js';
 
@@ -35,6 +36,7 @@ export const routes = {
   '/usage': usage,
 
   '/admin/tenants': tenants,
+  '/admin/tenants/import': tenantImport, // before /admin/tenants/:id
   '/admin/tenants/new': tenantNew, // before /admin/tenants/:id
   '/admin/tenants/:id': tenant,
   '/audit': audit,

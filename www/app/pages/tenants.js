@@ -13,7 +13,9 @@ const STATUSES = [['', 'Any status'], ['active', 'Active'], ['trial', 'Trial'], 
 
 export async function render(ctx) {
   ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Tenants'),
-    mayAdminTenants(ctx.me) ? h('a.button', { href: '#/admin/tenants/new', id: 'tenant-create' }, 'New tenant') : null));
+    mayAdminTenants(ctx.me) ? h('span.actions', {},
+      h('a.button.secondary', { href: '#/admin/tenants/import', id: 'tenant-import' }, 'Import'),
+      h('a.button', { href: '#/admin/tenants/new', id: 'tenant-create' }, 'New tenant')) : null));
   if (!mayReadTenants(ctx.me)) {
     ctx.main.append(h('p.error', { role: 'alert' }, 'Only Kaiden staff see the tenants.'));
     return;
