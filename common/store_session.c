@@ -20,26 +20,35 @@
 	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
 	"engineer_id, ticket_id, notes, error, ssh_port, web_port, recording_url, "          \
 	"started_at, ended_at, created_at, updated_at, provider, bytes_in, bytes_out"
-#define SESSION_SELECT "SELECT " SESSION_COLS " FROM sessions"
 #define SESSION_RETURNING " RETURNING " SESSION_COLS
 
 #define DEFAULT_SSH_PORT 22
 #define DEFAULT_WEB_PORT 8080
 
-static const struct store_col session_cols[] = {
-	{ "id", STORE_COL_TEXT },           { "device_id", STORE_COL_TEXT },
-	{ "status", STORE_COL_TEXT },       { "step", STORE_COL_TEXT },
-	{ "public_url", STORE_COL_TEXT },   { "ssh_hostname", STORE_COL_TEXT },
-	{ "tunnel_id", STORE_COL_TEXT },    { "engineer_name", STORE_COL_TEXT },
-	{ "engineer_id", STORE_COL_TEXT },  { "ticket_id", STORE_COL_TEXT },
-	{ "notes", STORE_COL_TEXT },        { "error", STORE_COL_TEXT },
-	{ "ssh_port", STORE_COL_INT },      { "web_port", STORE_COL_INT },
-	{ "recording_url", STORE_COL_TEXT }, { "started_at", STORE_COL_TEXT },
-	{ "ended_at", STORE_COL_TEXT },     { "created_at", STORE_COL_TEXT },
-	{ "updated_at", STORE_COL_TEXT },   { "provider", STORE_COL_TEXT },
-	{ "bytes_in", STORE_COL_INT },      { "bytes_out", STORE_COL_INT },
-};
+#define SESSION_COL_DEFS \
+	{ "id", STORE_COL_TEXT },           { "device_id", STORE_COL_TEXT }, \
+	{ "status", STORE_COL_TEXT },       { "step", STORE_COL_TEXT }, \
+	{ "public_url", STORE_COL_TEXT },   { "ssh_hostname", STORE_COL_TEXT }, \
+	{ "tunnel_id", STORE_COL_TEXT },    { "engineer_name", STORE_COL_TEXT }, \
+	{ "engineer_id", STORE_COL_TEXT },  { "ticket_id", STORE_COL_TEXT }, \
+	{ "notes", STORE_COL_TEXT },        { "error", STORE_COL_TEXT }, \
+	{ "ssh_port", STORE_COL_INT },      { "web_port", STORE_COL_INT }, \
+	{ "recording_url", STORE_COL_TEXT }, { "started_at", STORE_COL_TEXT }, \
+	{ "ended_at", STORE_COL_TEXT },     { "created_at", STORE_COL_TEXT }, \
+	{ "updated_at", STORE_COL_TEXT },   { "provider", STORE_COL_TEXT }, \
+	{ "bytes_in", STORE_COL_INT },      { "bytes_out", STORE_COL_INT }
+
+static const struct store_col session_cols[] = { SESSION_COL_DEFS };
 #define SESSION_NCOLS ((int)ARRAY_LEN(session_cols))
+
+/* What reads give besides: the device's name (a deleted device's too: its row stays,
+ * soft-deleted), so that a list of sessions needs no request per device. */
+#define SESSION_READ                                                                      \
+	"SELECT " SESSION_COLS ", (SELECT d.name FROM devices d WHERE d.id = sessions.device_id) " \
+	"AS device_name FROM sessions"
+static const struct store_col session_read_cols[] = { SESSION_COL_DEFS,
+	                                               { "device_name", STORE_COL_TEXT } };
+#define SESSION_READ_NCOLS ((int)ARRAY_LEN(session_read_cols))
 
 int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out)
@@ -135,8 +144,8 @@ int store_session_get(struct db *db, const char *tenant_id, const char *id,
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
-	return store_row_one(db, SESSION_SELECT " WHERE tenant_id = $1 AND id = $2", 2, params,
-	                     session_cols, SESSION_NCOLS, out);
+	return store_row_one(db, SESSION_READ " WHERE tenant_id = $1 AND id = $2", 2, params,
+	                     session_read_cols, SESSION_READ_NCOLS, out);
 }
 
 int store_session_list(struct db *db, const char *tenant_id,
@@ -162,7 +171,7 @@ int store_session_list(struct db *db, const char *tenant_id,
 		return STORE_NOT_FOUND;
 	buf_init(&sql, 4096);
 	params[0] = tenant;
-	if (buf_puts(&sql, SESSION_SELECT " WHERE tenant_id = $1") != 0)
+	if (buf_puts(&sql, SESSION_READ " WHERE tenant_id = $1") != 0)
 		goto out;
 	if (f->device_id && store_sql_and(&sql, "device_id = $?", params, &nparams, device) != 0)
 		goto out;
@@ -182,7 +191,7 @@ int store_session_list(struct db *db, const char *tenant_id,
 	if (f->until && store_sql_and(&sql, "created_at < $?", params, &nparams, until) != 0)
 		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    limit, session_cols, SESSION_NCOLS, out);
+	                    limit, session_read_cols, SESSION_READ_NCOLS, out);
 out:
 	free(pattern);
 	buf_clear(&sql);

@@ -143,9 +143,10 @@ t "get: unknown session id" GET "/api/v1/sessions/$NOID" '' 404 "$(E not_found)"
 
 # Lists.
 t "list sessions" GET /api/v1/sessions '' 200 "[.items[].id] == [\"$S3\",\"$S2\",\"$S1\"]" '.next_cursor == null' \
+	'[.items[].device_name | type] == ["string", "string", "string"]' \
 	'[.items[].provider] == ["relay", "relay", "relay"]' '[.items[] | has("connect")] == [false, false, false]'
 t "list by device_id" GET "/api/v1/sessions?device_id=$DEV_A" '' 200 "[.items[].id] == [\"$S2\",\"$S1\"]"
-t "list by another device_id" GET "/api/v1/sessions?device_id=$DEV_B" '' 200 "[.items[].id] == [\"$S3\"]"
+t "list by another device_id" GET "/api/v1/sessions?device_id=$DEV_B" '' 200 "[.items[].id] == [\"$S3\"]" '.items[0].device_name == "sess-dev-b"'
 t "list by an unknown device_id" GET "/api/v1/sessions?device_id=$NOID" '' 200 '.items == []'
 t "list by status=pending" GET "/api/v1/sessions?status=pending" '' 200 '.items | length == 3'
 t "list by status=active" GET "/api/v1/sessions?status=active" '' 200 '.items == []'

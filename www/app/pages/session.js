@@ -108,13 +108,9 @@ export async function render(ctx) {
   crumbs.replaceChildren(h('a', { href: '#/devices/' + encodeURIComponent(s.device_id) }, '← The device'),
     ' · ', h('a', { href: '#/sessions' }, 'All sessions'));
   const may = mayRunSessions(ctx.me);
-  get('devices/' + encodeURIComponent(s.device_id)).then((d) => {
-    if (!ctx.current()) return;
-    crumbs.firstChild.textContent = '← ' + d.name;
-    heading.textContent = 'Session on ' + d.name;
-  }, () => {}); // a deleted device keeps its sessions: the heading stays plain
-
-  const heading = h('h1', {}, 'Session');
+  // The API names the device (a removed device's name too).
+  const heading = h('h1', {}, s.device_name ? 'Session on ' + s.device_name : 'Session');
+  if (s.device_name) crumbs.firstChild.textContent = '← ' + s.device_name;
   const facts = h('dl.facts', { id: 'session-facts' });
   const elapsedEl = h('span', { id: 'session-elapsed' });
   const elapsedLine = h('span.progress-elapsed', {});

@@ -105,17 +105,8 @@ export async function render(ctx) {
     return;
   }
 
-  // Device names, for the select and the rows: the first page of devices; a device
-  // beyond it (or deleted) is asked for once.
+  // Device names, for the select: the first page of devices (the rows carry their own).
   const names = new Map();
-  const asked = new Map();
-  function nameOf(id) {
-    if (names.has(id)) return Promise.resolve(names.get(id));
-    if (!asked.has(id)) {
-      asked.set(id, get('devices/' + encodeURIComponent(id)).then((d) => d.name, () => null));
-    }
-    return asked.get(id);
-  }
   const devicesRead = get('devices?limit=' + DEVICE_OPTIONS).then((reply) => {
     const list = (reply.items || []).slice().sort((a, b) => a.name.localeCompare(b.name));
     for (const d of list) names.set(d.id, d.name);
@@ -137,14 +128,8 @@ export async function render(ctx) {
   function row(s) {
     const deviceCell = h('td', { 'data-label': 'Device' });
     const link = (name) => h('a', { href: '#/devices/' + encodeURIComponent(s.device_id) }, name);
-    if (names.has(s.device_id)) {
-      deviceCell.append(link(names.get(s.device_id)));
-    } else {
-      deviceCell.append('…');
-      nameOf(s.device_id).then((name) => {
-        if (ctx.current()) deviceCell.replaceChildren(name ? link(name) : h('span.state', {}, 'A removed device'));
-      });
-    }
+    // The API names the device on each session (a removed device's name too).
+    deviceCell.append(link(s.device_name || names.get(s.device_id) || s.device_id.slice(0, 8) + '…'));
     const note = firstLine(s.notes);
     return h('tr', {},
       deviceCell,
@@ -188,12 +173,17 @@ export async function render(ctx) {
   await devicesRead;
   if (!ctx.current()) return;
   if (f.device_id) {
+    let extra = null;
     if (!names.has(f.device_id)) {
-      const name = await nameOf(f.device_id);
-      if (!ctx.current()) return;
-      device.append(h('option', { value: f.device_id }, name || 'This device (' + f.device_id.slice(0, 8) + '…)'));
+      // Beyond the first page, or removed: named by its sessions once they are read.
+      extra = h('option', { value: f.device_id }, 'This device (' + f.device_id.slice(0, 8) + '…)');
+      device.append(extra);
     }
     device.value = f.device_id;
+    await load();
+    const named = body.querySelector('td a');
+    if (extra && named && ctx.current()) extra.textContent = named.textContent;
+    return;
   }
   await load();
 }
