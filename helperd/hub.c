@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "events.h"
 #include "helperd.h"
 #include "hub_util.h"
 #include "ids.h"
@@ -90,6 +91,7 @@ struct conn {
 	uint32_t out_bytes;        /* queued, for QUEUE_MAX_BYTES */
 	const char *close_why;     /* static text for the close frame and the log */
 	char device_id[UUID_STR_LEN];
+	char tenant_id[UUID_STR_LEN]; /* the device's (ONLINE), for the browsers' events */
 	char addr[HUB_ADDR_LEN];
 };
 
@@ -263,6 +265,8 @@ static void go_online(struct conn *c, struct verify_work *w)
 	count_gauge();
 	log_info("device=%s agent online addr=%s agent_version=%s hostname=%s%s", c->device_id,
 	         c->addr, w->agent_version, w->hostname, old ? " (replaced a connection)" : "");
+	memcpy(c->tenant_id, w->auth.tenant_id, sizeof(c->tenant_id));
+	events_device(c->tenant_id, c->device_id, 1, c->seen_ms);
 	if (H.events.online)
 		H.events.online(c->device_id, 1);
 }
@@ -583,6 +587,7 @@ static void closed(struct conn *c)
 			offline_add(c->device_id);
 			log_info("device=%s agent offline addr=%s%s%s", c->device_id, c->addr,
 			         c->close_why ? ": " : "", c->close_why ? c->close_why : "");
+			events_device(c->tenant_id, c->device_id, 0, c->seen_ms);
 			if (H.events.online)
 				H.events.online(c->device_id, 0);
 		}
