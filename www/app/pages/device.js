@@ -2,13 +2,17 @@
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, post, pager } from '../api.js';
 import { mayRunSessions, engineerName } from '../roles.js';
+import { watch } from '../events.js';
 
 export const title = 'Device';
 
-function facts(d) {
+// The device's facts; live.status and live.seen are the cells that change live.
+function facts(d, live) {
+  live.status = h('span', { id: 'device-status' }, statusBadge(d.status));
+  live.seen = h('span', { title: when(d.last_seen) }, ago(d.last_seen));
   const rows = [
-    ['Status', statusBadge(d.status)],
-    ['Last seen', h('span', { title: when(d.last_seen) }, ago(d.last_seen))],
+    ['Status', live.status],
+    ['Last seen', live.seen],
     ['Hostname', d.hostname || '—'],
     ['OS', d.os || '—'],
     ['IP address', d.ip_address || '—'],
@@ -48,12 +52,13 @@ export async function render(ctx) {
       start.textContent = 'Start a session';
     }
   });
-  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d),
+  const live = {};
+  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d, live),
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more);
   table.hidden = true;
 
-  const pages = pager('sessions', { device_id: d.id });
+  let pages = pager('sessions', { device_id: d.id });
   let shown = 0;
   async function load() {
     more.disabled = true;
@@ -66,6 +71,9 @@ export async function render(ctx) {
       return;
     }
     if (!ctx.current()) return;
+    show(items);
+  }
+  function show(items) {
     for (const s of items) {
       body.append(h('tr', {},
         h('td', { 'data-label': 'Started' }, h('a', { href: '#/sessions/' + encodeURIComponent(s.id) }, when(s.started_at || s.created_at))),
@@ -83,4 +91,49 @@ export async function render(ctx) {
   }
   more.addEventListener('click', load);
   await load();
+  if (!ctx.current()) return;
+
+  // Live updates: the device's status and last seen from its events; the sessions list
+  // read again from its first page when one of its sessions moves. Without the event
+  // stream both are read again now and then.
+  function showDevice(x) {
+    live.status.replaceChildren(statusBadge(x.status));
+    live.seen.title = when(x.last_seen);
+    live.seen.textContent = ago(x.last_seen);
+  }
+  let reloading = false, again = false;
+  async function reloadSessions() {
+    if (reloading) { again = true; return; }
+    reloading = true;
+    try {
+      do {
+        again = false;
+        const fresh = pager('sessions', { device_id: d.id });
+        const items = await fresh.next();
+        if (!ctx.current()) return;
+        pages = fresh;
+        shown = 0;
+        body.replaceChildren();
+        show(items);
+      } while (again);
+    } finally {
+      reloading = false;
+    }
+  }
+  const stops = [
+    watch('devices', (ev) => {
+      if (!ctx.current()) { stopAll(); return; }
+      if (!ev) {
+        get('devices/' + encodeURIComponent(d.id)).then((x) => { if (ctx.current()) showDevice(x); }, () => {});
+      } else if (ev.id === d.id) {
+        showDevice(ev);
+      }
+    }, { fallbackMs: 10000 }),
+    watch('sessions', (ev) => {
+      if (!ctx.current()) { stopAll(); return; }
+      if (!ev || ev.device_id === d.id) reloadSessions().catch(() => {});
+    }, { fallbackMs: 10000 }),
+  ];
+  function stopAll() { for (const s of stops) s(); }
+  window.addEventListener('hashchange', stopAll, { once: true });
 }

@@ -1,0 +1,155 @@
+// events.js: live updates. One WebSocket per page to helperd's event stream
+// (/api/v1/ws/events, authenticated by the login cookie; docs/api.md "Live events"),
+// shared by every watcher, opened when the first watcher comes and closed when the last
+// one goes.
+//
+//   const stop = watch('devices', onChange, { fallbackMs: 10000 });
+//   const stop = watch('session:' + id, onChange, { fallbackMs: 2000 });
+//
+// onChange(event) gets each event of the topic: 'devices' is every device event of the
+// tenant ({type:'device', id, status, last_seen}), 'session:ID' that session's events
+// ({type:'session', id, device_id, status, step}), 'sessions' every session event of
+// the tenant. While the stream cannot be had
+// (refused, closed, helperd not running) onChange(null) is called every fallbackMs
+// instead, and once when the stream comes back (events may have been missed): null
+// means "read it again through the API". The stream is reopened with a growing delay
+// (1 s doubling to 30 s); not after the server said the login is over (4055), nor once
+// the browser holds no login.
+import { maybeSignedIn } from './api.js';
+import { current as me } from './session.js';
+
+const PROTOCOL = 'kaiden-events';
+const CLOSE_REVOKED = 4055;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
+const DEFAULT_FALLBACK_MS = 10000;
+
+const watchers = new Set();
+let socket = null;
+let open = false;       // the socket is open: events flow, no polling
+let wasDown = false;    // the stream was lost since it last opened: re-read once
+let retryMs = RETRY_MIN_MS;
+let retryTimer = null;
+let givenUp = false;    // the login is over: no more attempts on this page
+
+function matches(topic, ev) {
+  if (!ev || typeof ev !== 'object') return false;
+  if (topic === 'devices') return ev.type === 'device';
+  if (topic === 'sessions') return ev.type === 'session';
+  if (topic.startsWith('session:')) return ev.type === 'session' && ev.id === topic.slice(8);
+  return false;
+}
+
+function call(w, ev) {
+  try {
+    w.onChange(ev);
+  } catch (e) {
+    // A watcher's failure is its own; the others still get the event.
+    setTimeout(() => { throw e; });
+  }
+}
+
+// Polling stands in for the stream: each watcher's timer, started or stopped.
+function fallback(on) {
+  for (const w of watchers) {
+    if (on && !w.timer) w.timer = setInterval(() => call(w, null), w.fallbackMs);
+    if (!on && w.timer) { clearInterval(w.timer); w.timer = null; }
+  }
+}
+
+function url() {
+  const who = me();
+  const p = new URLSearchParams();
+  if (who && who.acting_tenant_id) p.set('tenant', who.acting_tenant_id);
+  const q = p.toString();
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
+    '/api/v1/ws/events' + (q ? '?' + q : '');
+}
+
+// Whether asking for the stream can succeed at all: a login, and for staff of a
+// multi-tenant server a tenant to watch (without one the server would refuse).
+function possible() {
+  if (givenUp || !maybeSignedIn()) return false;
+  const who = me();
+  return !who || !!who.acting_tenant_id || !['admin', 'engineer'].includes(who.role);
+}
+
+function connect() {
+  retryTimer = null;
+  if (socket || watchers.size === 0) return;
+  if (!possible()) { fallback(true); return; }
+  let ws;
+  try {
+    ws = new WebSocket(url(), PROTOCOL);
+  } catch (e) {
+    fallback(true);
+    return;
+  }
+  socket = ws;
+  ws.addEventListener('open', () => {
+    if (socket !== ws) return;
+    open = true;
+    retryMs = RETRY_MIN_MS;
+    fallback(false);
+    if (wasDown) {
+      wasDown = false;
+      for (const w of [...watchers]) call(w, null);
+    }
+  });
+  ws.addEventListener('message', (m) => {
+    if (socket !== ws) return;
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    for (const w of [...watchers]) if (matches(w.topic, ev)) call(w, ev);
+  });
+  ws.addEventListener('close', (c) => {
+    if (socket !== ws) return;
+    socket = null;
+    open = false;
+    wasDown = true;
+    if (c.code === CLOSE_REVOKED) givenUp = true;
+    if (watchers.size === 0) return;
+    fallback(true);
+    if (possible()) {
+      retryTimer = setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    }
+  });
+}
+
+function disconnect() {
+  if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  if (socket) {
+    const ws = socket;
+    socket = null;
+    open = false;
+    ws.close(1000, 'page left');
+  }
+  wasDown = false;
+  retryMs = RETRY_MIN_MS;
+}
+
+// watch(topic, onChange, {fallbackMs}) -> stop(). See the top of this file.
+export function watch(topic, onChange, opts = {}) {
+  const w = {
+    topic, onChange,
+    fallbackMs: Math.max(500, Number(opts.fallbackMs) || DEFAULT_FALLBACK_MS),
+    timer: null,
+  };
+  watchers.add(w);
+  if (!socket && !retryTimer) connect();
+  else if (!open) fallback(true);
+  let stopped = false;
+  return function stop() {
+    if (stopped) return;
+    stopped = true;
+    if (w.timer) clearInterval(w.timer);
+    watchers.delete(w);
+    if (watchers.size === 0) disconnect();
+  };
+}
+
+// For tests and a status line: 'live' while the stream is open, else 'polling'.
+export function state() {
+  return open ? 'live' : 'polling';
+}
