@@ -18,6 +18,9 @@ B=${B:-build}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal.XXXXXX")
 cleanup() {
+	# ---- live (issue 10, live updates): helperd stops before the stack ----
+	stack_helperd_stop >/dev/null 2>&1
+	# ---- end live ----
 	stack_stop
 	if [ -n "${KEEP:-}" ] || [ "$FAIL" -ne 0 ]; then
 		echo "  (kept $WORK)"
@@ -69,6 +72,37 @@ code=$(curl -sS -o "$WORK/device.json" -w '%{http_code}' -H "Authorization: Bear
 	-H 'Content-Type: application/json' --data-binary "{\"name\":\"$DEVICE\"}" \
 	"$STACK_URL/api/v1/devices")
 check "a device registered through the API" test "$code" = 201
+
+# ---- live (issue 10, live updates): kaiden-helperd and a real kaiden-agent ------------
+# helperd serves the agents and the browsers' event stream (/api/v1/ws/events) behind
+# nginx; sessions run with the built-in relay (no Cloudflare settings: tunnel.provider
+# auto picks it). Heartbeats every second, so a vanished agent is offline within 3 s.
+# tests/portal/ws_events.py checks the stream itself (python3-websockets, a real login's
+# cookie, a real agent); the browser scripts then start agents themselves
+# (tests/portal/agent.py: PORTAL_AGENT_BIN, PORTAL_AGENT_URL). It runs before the access
+# log is emptied below: its refusals (401, 403, 429) are not the browser's.
+if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
+	stack_helperd_start >"$WORK/helperd-start.log" 2>&1; then
+	ok "kaiden-helperd runs behind nginx"
+else
+	bad "kaiden-helperd runs behind nginx" "$(tail -n 5 "$WORK/helperd-start.log")"
+fi
+export PORTAL_AGENT_BIN=$(dirname "$STACK_BIN")/kaiden-agent
+export PORTAL_AGENT_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
+PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL PORTAL_PASSWORD_FILE=$PW PORTAL_CUSTOMER=$CUSTOMER \
+	PORTAL_TOKEN=$STACK_TOKEN PORTAL_OUT=$WORK/ws_events \
+	/usr/bin/python3 tests/portal/ws_events.py >"$WORK/ws_events.out" 2>"$WORK/ws_events.err"
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "ws_events: ${line#ok }" ;;
+	"FAIL "*) line=${line#FAIL }; bad "ws_events: ${line%%: *}" "${line#*: }" ;;
+	esac
+done <"$WORK/ws_events.out"
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/ws_events.out"; then
+	bad "ws_events" "exit $rc: $(tail -n 5 "$WORK/ws_events.err")"
+fi
+# ---- end live ----------------------------------------------------------------------
 
 # nginx's headers for the portal.
 hdr() { curl -sS -o /dev/null -D - "$@" | tr -d '\r' | tr '[:upper:]' '[:lower:]'; }
