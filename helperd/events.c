@@ -186,11 +186,11 @@ static void publish(const char *tenant_id, char *text)
 }
 
 void events_device(const char *tenant_id, const char *device_id, int online,
-                   int64_t last_seen_ms)
+                   int64_t last_seen_ms, const struct events_facts *facts)
 {
 	if (!E.initialised || !tenant_id || !E.head)
 		return;
-	publish(tenant_id, events_device_json(device_id, online, last_seen_ms));
+	publish(tenant_id, events_device_json(device_id, online, last_seen_ms, facts));
 }
 
 void events_session(const char *tenant_id, const char *id, const char *device_id,

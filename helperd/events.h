@@ -56,9 +56,12 @@ int events_connections(void);
  * -1 when even that failed. */
 int events_accept(struct lws *wsi);
 
-/* A device of tenant_id went online or offline; last_seen_ms its last sign of life. */
+struct events_facts;
+
+/* A device of tenant_id went online or offline; last_seen_ms its last sign of life;
+ * facts (NULL: none) what its agent reported at its hello. */
 void events_device(const char *tenant_id, const char *device_id, int online,
-                   int64_t last_seen_ms);
+                   int64_t last_seen_ms, const struct events_facts *facts);
 /* A session's row moved to status and step (names as the API shows them). */
 void events_session(const char *tenant_id, const char *id, const char *device_id,
                     const char *status, const char *step);

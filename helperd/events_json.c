@@ -26,7 +26,8 @@ static json_object *str_or_null(const char *s)
 	return s && *s ? json_object_new_string(s) : NULL;
 }
 
-char *events_device_json(const char *device_id, int online, int64_t last_seen_ms)
+char *events_device_json(const char *device_id, int online, int64_t last_seen_ms,
+                         const struct events_facts *facts)
 {
 	json_object *o = json_object_new_object();
 	char ts[TIMESTAMP_LEN];
@@ -41,6 +42,15 @@ char *events_device_json(const char *device_id, int online, int64_t last_seen_ms
 		json_object_object_add(o, "last_seen", json_object_new_string(ts));
 	} else {
 		json_object_object_add(o, "last_seen", NULL);
+	}
+	if (facts) {
+		if (facts->hostname)
+			json_object_object_add(o, "hostname", json_object_new_string(facts->hostname));
+		if (facts->os)
+			json_object_object_add(o, "os", json_object_new_string(facts->os));
+		if (facts->agent_version)
+			json_object_object_add(o, "agent_version",
+			                       json_object_new_string(facts->agent_version));
 	}
 	return finish(o);
 }

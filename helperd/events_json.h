@@ -6,9 +6,16 @@
 #include <stdint.h>
 #include "compat.h"
 
-/* {"type":"device","id":..,"status":"online"|"offline","last_seen":..} as a
- * NUL-terminated string (free it), or NULL when out of memory. last_seen_ms <= 0: null. */
-char *events_device_json(const char *device_id, int online, int64_t last_seen_ms) WUR;
+/* What an agent reported of its machine at its hello (each may be NULL: left out). */
+struct events_facts {
+	const char *hostname, *os, *agent_version;
+};
+
+/* {"type":"device","id":..,"status":"online"|"offline","last_seen":..} and the facts
+ * given (hostname, os, agent_version: an online event has them) as a NUL-terminated
+ * string (free it), or NULL when out of memory. last_seen_ms <= 0: null. */
+char *events_device_json(const char *device_id, int online, int64_t last_seen_ms,
+                         const struct events_facts *facts) WUR;
 
 /* {"type":"session","id":..,"device_id":..,"status":..,"step":..} (free it), or NULL.
  * An empty or NULL device_id or step is null. */

@@ -44,6 +44,7 @@
 
 #include "cfg.h"
 #include "events.h"
+#include "events_json.h"
 #include "helperd.h"
 #include "hub_util.h"
 #include "ids.h"
@@ -275,7 +276,8 @@ static void go_online(struct conn *c, struct verify_work *w)
 	log_info("device=%s agent online addr=%s agent_version=%s hostname=%s%s", c->device_id,
 	         c->addr, w->agent_version, w->hostname, old ? " (replaced a connection)" : "");
 	memcpy(c->tenant_id, w->auth.tenant_id, sizeof(c->tenant_id));
-	events_device(c->tenant_id, c->device_id, 1, c->seen_ms);
+	events_device(c->tenant_id, c->device_id, 1, c->seen_ms,
+	              &(struct events_facts){ w->hostname, w->os, w->agent_version });
 	if (H.events.online)
 		H.events.online(c->device_id, 1);
 }
@@ -712,7 +714,7 @@ static void flush_offline(void)
 	for (int i = 0; i < H.noffline; i++)
 		if (!hub_map_get(&H.map, H.offline[i].device_id))
 			events_device(H.offline[i].tenant_id, H.offline[i].device_id, 0,
-			              H.offline[i].seen_ms);
+			              H.offline[i].seen_ms, NULL);
 	H.noffline = 0;
 	if (H.offline_cap > 1024) {
 		free(H.offline);

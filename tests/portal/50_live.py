@@ -79,6 +79,9 @@ def steps():
         seen = drv.find_element(By.CSS_SELECTOR, '#devices tr[data-device-id="%s"] '
                                 'td[data-label="Last seen"]' % dev_id).text
         check("its last seen is now (%s)" % seen, seen == "just now", seen)
+        agent_cell = drv.find_element(By.CSS_SELECTOR, '#devices tr[data-device-id="%s"] '
+                                      'td[data-label="Agent"]' % dev_id).text
+        check("its agent version shows (%s)" % agent_cell, agent_cell not in ("", "—"), agent_cell)
         shoot("device-online")
 
         # 3. The agent stops: offline, still without a reload.

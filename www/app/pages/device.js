@@ -13,10 +13,10 @@ function facts(d, live) {
   const rows = [
     ['Status', live.status],
     ['Last seen', live.seen],
-    ['Hostname', d.hostname || '—'],
-    ['OS', d.os || '—'],
+    ['Hostname', live.hostname = h('span', {}, d.hostname || '—')],
+    ['OS', live.os = h('span', {}, d.os || '—')],
     ['IP address', d.ip_address || '—'],
-    ['Agent version', d.agent_version || '—'],
+    ['Agent version', live.agent = h('span', {}, d.agent_version || '—')],
     ['Registered', when(d.created_at)],
     ['Id', h('code', {}, d.id)],
   ];
@@ -100,6 +100,9 @@ export async function render(ctx) {
     live.status.replaceChildren(statusBadge(x.status));
     live.seen.title = when(x.last_seen);
     live.seen.textContent = ago(x.last_seen);
+    if (x.hostname !== undefined) live.hostname.textContent = x.hostname || '—';
+    if (x.os !== undefined) live.os.textContent = x.os || '—';
+    if (x.agent_version !== undefined) live.agent.textContent = x.agent_version || '—';
   }
   let reloading = false, again = false;
   async function reloadSessions() {

@@ -52,6 +52,9 @@ export async function render(ctx) {
     row.status.replaceChildren(statusBadge(d.status));
     row.seen.title = when(d.last_seen);
     row.seen.textContent = ago(d.last_seen);
+    // An online event carries what the agent reported; a re-read the whole device.
+    if (d.os !== undefined) row.os.textContent = d.os || '—';
+    if (d.agent_version !== undefined) row.agent.textContent = d.agent_version || '—';
   }
   async function load() {
     more.disabled = true;
@@ -71,13 +74,13 @@ export async function render(ctx) {
       const row = {
         status: h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
         seen: h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
+        os: h('td', { 'data-label': 'OS' }, d.os || '—'),
+        agent: h('td', { 'data-label': 'Agent' }, d.agent_version || '—'),
       };
       rows.set(d.id, row);
       body.append(h('tr', { 'data-device-id': d.id },
         h('td', { 'data-label': 'Name' }, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
-        row.status, row.seen,
-        h('td', { 'data-label': 'OS' }, d.os || '—'),
-        h('td', { 'data-label': 'Agent' }, d.agent_version || '—')));
+        row.status, row.seen, row.os, row.agent));
     }
     shown += items.length;
     table.hidden = shown === 0;
