@@ -117,7 +117,18 @@ def steps():
                  EC.text_to_be_present_in_element((By.ID, "sessions-state"), "No sessions"))
     drain("the new device")
 
-    # 7. Start a session: with no agent in this stack it stays pending, and says so.
+    # (live updates: helperd runs in this stack.) helperd lets a session wait only for a
+    # device seen lately, so the new device's real agent (with the secret the page
+    # showed) comes once and goes; the session below then waits for it, pending.
+    if dev_id:
+        from agent import Agent, wait_until
+        a = Agent(dev_id, secret, OUT).start()
+        check("the new device's agent came once", wait_until(
+            lambda: (api("GET", "devices/" + dev_id)[1] or {}).get("status") == "online", 15),
+            a.log_tail())
+        a.stop()
+
+    # 7. Start a session: its agent away, it stays pending, and says so.
     drv.find_element(By.ID, "session-start").click()
     if wait_for("starting a session opens its page",
                 EC.visibility_of_element_located((By.ID, "session-status"))):

@@ -164,6 +164,9 @@ async def steps():
     ev, seen = await until(ws, lambda e: e.get("type") == "device" and e.get("id") == dev_id
                            and e.get("status") == "offline", 15)
     check("the agent's leaving is a device offline event", ev is not None, "events: %s" % seen)
+    # The device goes: the browser scripts after this one find only their own.
+    status, _ = api("DELETE", "devices/" + dev_id)
+    check("the stream test's device deleted", status in (200, 204), status)
 
     # Refusals, before the upgrade.
     check("refused without the cookie (401)", await refused(None) == 401)
