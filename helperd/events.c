@@ -332,6 +332,14 @@ static void on_tick(uv_timer_t *t)
 	}
 }
 
+static int is_events_path(struct lws *wsi)
+{
+	char uri[sizeof(EVENTS_PATH) + 1];
+
+	return lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
+	       strcmp(uri, EVENTS_PATH) == 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -341,8 +349,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	(void)len;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* Only a request events_accept passed becomes a stream. */
-		return E.pending.wsi == wsi ? 0 : 1;
+		/* Only a request events_accept passed just now becomes a stream: the same
+		 * connection, and the events path (a request for another path that asks for
+		 * this subprotocol never went through events_accept). */
+		if (E.pending.wsi == wsi && is_events_path(wsi))
+			return 0;
+		memset(&E.pending, 0, sizeof(E.pending));
+		return 1;
 	case LWS_CALLBACK_ESTABLISHED:
 		return established(wsi, c);
 	case LWS_CALLBACK_RECEIVE:

@@ -9,7 +9,8 @@
  *   EVENTS_PER_USER streams of this user or token       429 too_many_connections
  *   ?tenant=: a tenant user's or token's other tenant   403 wrong_tenant
  *             staff in multi mode: none                 400 tenant_required
- *             unknown                                   404 not_found */
+ *             unknown                                   404 not_found
+ *             known: tenant.access audited (kaiden-api's switch), or 503 */
 #include <ctype.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -102,7 +103,7 @@ static int scope(struct lws *wsi, struct events_pending *out)
 {
 	const struct store_identity *who = &out->cred.who;
 	int multi = strcmp(cfg_str(CFG_SERVER_MODE), "multi") == 0, rc;
-	char arg[ARG_LEN], id[UUID_STR_LEN];
+	char arg[ARG_LEN], id[UUID_STR_LEN], request_id[UUID_STR_LEN];
 	int given = tenant_arg(wsi, arg);
 
 	if (!(who->role & ROLE_STAFF)) {
@@ -126,6 +127,20 @@ static int scope(struct lws *wsi, struct events_pending *out)
 	if (rc != STORE_OK)
 		return refuse(wsi, out->addr, 503, "unavailable", NULL,
 		              "the database is unreachable; try again later");
+	/* Staff crossing into a tenant is the audited switch, as in kaiden-api (auth.c):
+	 * tenant.access, once per credential and tenant; not recorded, not allowed. */
+	if (db_scope_begin(helperd.db, id, 0) != DB_OK)
+		return refuse(wsi, out->addr, 503, "unavailable", NULL,
+		              "the database is unreachable; try again later");
+	ids_uuid7(request_id);
+	log_info("events: addr=%s credential=%s request=%s tenant=%s: staff access", out->addr,
+	         who->credential_id, request_id, id);
+	rc = store_audit_tenant_access(helperd.db, who, id, out->addr, request_id);
+	if (db_scope_end(helperd.db, rc == STORE_OK) != DB_OK && rc == STORE_OK)
+		rc = STORE_ERR;
+	if (rc != STORE_OK)
+		return refuse(wsi, out->addr, 503, "unavailable", NULL,
+		              "the tenant access could not be recorded; try again later");
 	memcpy(out->tenant_id, id, UUID_STR_LEN);
 	return 0;
 }

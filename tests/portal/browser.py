@@ -34,7 +34,8 @@ import time
 from urllib.parse import urlsplit
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -94,7 +95,9 @@ except WebDriverException as e:
     bad("chromium starts under chromedriver", e.msg)
     sys.exit(1)
 ok("chromium starts under chromedriver")
-wait = WebDriverWait(drv, 10)
+# Pages re-draw what moves (live updates, polling): an element a condition read just as it
+# was replaced is read again, not an error.
+wait = WebDriverWait(drv, 10, ignored_exceptions=(StaleElementReferenceException,))
 ours = set()  # the ids of the requests the portal's pages made
 requested = []  # the URLs they asked for, in order
 
