@@ -87,7 +87,8 @@ function connect() {
   }
   socket = ws;
   ws.addEventListener('open', () => {
-    if (socket !== ws) return;
+    // Given up while it was connecting (closing it then makes chromium log an error).
+    if (socket !== ws) { ws.close(1000, 'page left'); return; }
     open = true;
     retryMs = RETRY_MIN_MS;
     fallback(false);
@@ -123,7 +124,8 @@ function disconnect() {
     const ws = socket;
     socket = null;
     open = false;
-    ws.close(1000, 'page left');
+    // A socket still connecting is closed once it opens (its 'open' handler).
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'page left');
   }
   wasDown = false;
   retryMs = RETRY_MIN_MS;
