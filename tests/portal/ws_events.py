@@ -133,6 +133,16 @@ async def steps():
     check("the server chose the kaiden-events subprotocol", ws.subprotocol == "kaiden-events",
           ws.subprotocol)
 
+    # Multi mode: a second tenant, watched by the same staff member on a second stream,
+    # must hear nothing of the default tenant's device.
+    other = None
+    if os.environ.get("KAIDEN_SERVER_MODE") == "multi":
+        code = "ws-%s" % uuid.uuid4().hex[:8]
+        status, t, _ = http("POST", "admin/tenants", {"code": code, "name": "WS " + code},
+                            {"Cookie": cookie, "X-Kaiden-CSRF": csrf})
+        if check("a second tenant (multi mode)", status == 201, (status, t)):
+            other = await connect(cookie, ORIGIN, "?tenant=" + code)
+
     name = "ws-events-%s" % uuid.uuid4().hex[:8]
     status, dev = api("POST", "devices", {"name": name})
     if not check("a device registered for the stream test", status == 201, status):
@@ -145,6 +155,10 @@ async def steps():
         check("the agent's arrival is a device online event", ev is not None,
               "events: %s; agent: %s" % (seen, agent.log_tail()))
         check("the online event carries last_seen", bool(ev and ev.get("last_seen")), ev)
+        if other:
+            ev2, seen2 = await until(other, lambda e: e.get("id") == dev_id, 1.5)
+            check("another tenant's stream hears nothing of it", ev2 is None and not seen2, seen2)
+            await other.close()
 
         status, s = api("POST", "sessions", {"device_id": dev_id, "engineer_name": "ws test"})
         check("a session started on it", status in (201, 202), (status, s))
