@@ -199,6 +199,25 @@ async def steps():
         check("a customer's own stream opens", await refused(ccookie, ORIGIN, "") == 0)
         check("a customer naming another tenant is refused (403)",
               await refused(ccookie, ORIGIN, "?tenant=" + str(uuid.uuid4())) == 403)
+        # A disabled user's stream closes (and the customer is enabled again for the
+        # browser scripts).
+        cws = await connect(ccookie, ORIGIN, "")
+        status, js = api("GET", "users?q=" + CUSTOMER)
+        items = (js or {}).get("items", []) if isinstance(js, dict) else (js or [])
+        uid = items[0]["id"] if items else None
+        if check("the customer found through the API", status == 200 and uid, (status, js)):
+            status, _ = api("PATCH", "users/" + uid, {"status": "disabled"})
+            try:
+                check("the customer disabled", status == 200, status)
+                try:
+                    await asyncio.wait_for(cws.wait_closed(), 10)
+                except asyncio.TimeoutError:
+                    pass
+                check("a disabled user's stream closes with 4055", cws.close_code == 4055,
+                      "close code %s" % cws.close_code)
+            finally:
+                status, _ = api("PATCH", "users/" + uid, {"status": "active"})
+                check("the customer enabled again", status == 200, status)
     more = []
     try:
         for _ in range(PER_USER - 1):
