@@ -11,8 +11,10 @@
 // ({type:'session', id, device_id, status, step}), 'sessions' every session event of
 // the tenant. While the stream cannot be had
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
-// instead, and once when the stream comes back (events may have been missed): null
-// means "read it again through the API". The stream is reopened with a growing delay
+// instead (when it returns a promise, the next call waits for it: a slow server never
+// gets overlapping reads), and once when the stream comes back (events may have been
+// missed): null means "read it again through the API". A page that swaps its watches
+// (stop, then watch again) keeps the socket: it closes a second after the last stop. The stream is reopened with a growing delay
 // (1 s doubling to 30 s); not after the server said the login is over (4055), nor once
 // the browser holds no login.
 import { maybeSignedIn } from './api.js';
@@ -23,14 +25,18 @@ const CLOSE_REVOKED = 4055;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
 const DEFAULT_FALLBACK_MS = 10000;
+const MIN_FALLBACK_MS = 250;
+const LINGER_MS = 1000;
 
 const watchers = new Set();
 let socket = null;
+let socketUrl = '';     // what it was opened for (the tenant watched is in it)
 let open = false;       // the socket is open: events flow, no polling
 let wasDown = false;    // the stream was lost since it last opened: re-read once
 let retryMs = RETRY_MIN_MS;
 let retryTimer = null;
 let givenUp = false;    // the login is over: no more attempts on this page
+let lingerTimer = null; // the last watcher left: the socket closes unless one comes back
 
 function matches(topic, ev) {
   if (!ev || typeof ev !== 'object') return false;
@@ -40,20 +46,34 @@ function matches(topic, ev) {
   return false;
 }
 
-function call(w, ev) {
+// onChange(ev), as a promise; a watcher's failure is its own (the page shows its own
+// errors) and the others still get the event.
+async function call(w, ev) {
   try {
-    w.onChange(ev);
+    await w.onChange(ev);
   } catch (e) {
-    // A watcher's failure is its own; the others still get the event.
-    setTimeout(() => { throw e; });
+    // nothing: see above
   }
 }
 
-// Polling stands in for the stream: each watcher's timer, started or stopped.
+// Polling stands in for the stream: each watcher's chain of timers, started or stopped.
+// The next read is planned once the last one has finished.
+function poll(w) {
+  if (w.timer || w.busy) return;
+  w.timer = setTimeout(async () => {
+    w.timer = null;
+    if (!watchers.has(w) || open) return;
+    w.busy = true;
+    await call(w, null);
+    w.busy = false;
+    if (watchers.has(w) && !open) poll(w);
+  }, w.fallbackMs);
+}
+
 function fallback(on) {
   for (const w of watchers) {
-    if (on && !w.timer) w.timer = setInterval(() => call(w, null), w.fallbackMs);
-    if (!on && w.timer) { clearInterval(w.timer); w.timer = null; }
+    if (on) poll(w);
+    else if (w.timer) { clearTimeout(w.timer); w.timer = null; }
   }
 }
 
@@ -86,6 +106,7 @@ function connect() {
     return;
   }
   socket = ws;
+  socketUrl = url();
   ws.addEventListener('open', () => {
     // Given up while it was connecting (closing it then makes chromium log an error).
     if (socket !== ws) { ws.close(1000, 'page left'); return; }
@@ -118,7 +139,8 @@ function connect() {
   });
 }
 
-function disconnect() {
+// Closes the socket (a connecting one once it opens) and any planned reconnect.
+function drop() {
   if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
   if (socket) {
     const ws = socket;
@@ -131,23 +153,33 @@ function disconnect() {
   retryMs = RETRY_MIN_MS;
 }
 
+function disconnect() {
+  lingerTimer = null;
+  if (watchers.size === 0) drop();
+}
+
 // watch(topic, onChange, {fallbackMs}) -> stop(). See the top of this file.
 export function watch(topic, onChange, opts = {}) {
   const w = {
     topic, onChange,
-    fallbackMs: Math.max(500, Number(opts.fallbackMs) || DEFAULT_FALLBACK_MS),
+    fallbackMs: Math.max(MIN_FALLBACK_MS, Number(opts.fallbackMs) || DEFAULT_FALLBACK_MS),
     timer: null,
+    busy: false,
   };
   watchers.add(w);
+  if (lingerTimer) { clearTimeout(lingerTimer); lingerTimer = null; }
+  // The socket kept from the page before watches another tenant (staff switched): anew.
+  if (socket && socketUrl !== url()) drop();
   if (!socket && !retryTimer) connect();
   else if (!open) fallback(true);
   let stopped = false;
   return function stop() {
     if (stopped) return;
     stopped = true;
-    if (w.timer) clearInterval(w.timer);
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
     watchers.delete(w);
-    if (watchers.size === 0) disconnect();
+    if (watchers.size === 0 && !lingerTimer) lingerTimer = setTimeout(disconnect, LINGER_MS);
   };
 }
 
