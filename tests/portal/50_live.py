@@ -27,10 +27,9 @@ def row_status(dev_id):
 
 
 def stream_state():
-    """events.js's state(): 'live' while the page's event stream is open."""
-    return drv.execute_async_script(
-        "const done = arguments[0];"
-        "import('/app/events.js').then((m) => done(m.state()), (e) => done(String(e)));")
+    """events.js's state(): 'live' while the page's event stream is open (it keeps it on
+    <html data-events>)."""
+    return drv.execute_script("return document.documentElement.dataset.events || 'none'")
 
 
 def long_wait(name, cond, seconds=25):
@@ -63,6 +62,8 @@ def steps():
                     lambda d: row_status(dev_id)(d) == "offline"):
         return
     ok("the new device is listed, offline")
+    # The stream is open (and its first re-read sent) before the marker is set.
+    wait_for("the page's event stream opens", lambda d: stream_state() == "live")
     drv.execute_script("window.__kaidenLiveMark = 1")
     drain("the devices page")
     n_before = len(requested)

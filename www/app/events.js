@@ -13,7 +13,8 @@
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
 // instead (when it returns a promise, the next call waits for it: a slow server never
 // gets overlapping reads), and once when the stream comes back (events may have been
-// missed): null means "read it again through the API". A page that swaps its watches
+// missed; also when it first opens: what moved while it was opening is read then):
+// null means "read it again through the API". A page that swaps its watches
 // (stop, then watch again) keeps the socket: it closes a second after the last stop. The stream is reopened with a growing delay
 // (1 s doubling to 30 s); not after the server said the login is over (4055), nor once
 // the browser holds no login.
@@ -32,7 +33,6 @@ const watchers = new Set();
 let socket = null;
 let socketUrl = '';     // what it was opened for (the tenant watched is in it)
 let open = false;       // the socket is open: events flow, no polling
-let wasDown = false;    // the stream was lost since it last opened: re-read once
 let retryMs = RETRY_MIN_MS;
 let retryTimer = null;
 let givenUp = false;    // the login is over: no more attempts on this page
@@ -111,12 +111,12 @@ function connect() {
     // Given up while it was connecting (closing it then makes chromium log an error).
     if (socket !== ws) { ws.close(1000, 'page left'); return; }
     open = true;
+    showState();
     retryMs = RETRY_MIN_MS;
     fallback(false);
-    if (wasDown) {
-      wasDown = false;
-      for (const w of [...watchers]) call(w, null);
-    }
+    // What moved while the socket was opening (or down) came before it: every watcher
+    // reads once more now, then events keep it current.
+    for (const w of [...watchers]) call(w, null);
   });
   ws.addEventListener('message', (m) => {
     if (socket !== ws) return;
@@ -128,7 +128,7 @@ function connect() {
     if (socket !== ws) return;
     socket = null;
     open = false;
-    wasDown = true;
+    showState();
     if (c.code === CLOSE_REVOKED) givenUp = true;
     if (watchers.size === 0) return;
     fallback(true);
@@ -146,10 +146,10 @@ function drop() {
     const ws = socket;
     socket = null;
     open = false;
+    showState();
     // A socket still connecting is closed once it opens (its 'open' handler).
     if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'page left');
   }
-  wasDown = false;
   retryMs = RETRY_MIN_MS;
 }
 
@@ -183,7 +183,12 @@ export function watch(topic, onChange, opts = {}) {
   };
 }
 
-// For tests and a status line: 'live' while the stream is open, else 'polling'.
+// 'live' while the stream is open, else 'polling'; also kept on <html data-events=..>
+// for the browser tests (and a stylesheet, should one want to show it).
 export function state() {
   return open ? 'live' : 'polling';
+}
+
+function showState() {
+  document.documentElement.dataset.events = state();
 }
