@@ -121,12 +121,8 @@ def steps():
     # device seen lately, so the new device's real agent (with the secret the page
     # showed) comes once and goes; the session below then waits for it, pending.
     if dev_id:
-        from agent import Agent, wait_until
-        a = Agent(dev_id, secret, OUT).start()
-        check("the new device's agent came once", wait_until(
-            lambda: (api("GET", "devices/" + dev_id)[1] or {}).get("status") == "online", 15),
-            a.log_tail())
-        a.stop()
+        from agent import seen_once
+        check("the new device's agent came once", seen_once(dev_id, secret, OUT, api))
 
     # 7. Start a session: its agent away, it stays pending, and says so.
     drv.find_element(By.ID, "session-start").click()

@@ -3,6 +3,12 @@ NN_*.py loop skips it). test_portal.sh gives PORTAL_AGENT_BIN (the build's kaide
 and PORTAL_AGENT_URL (helperd's agent socket through nginx).
 
     a = Agent(device_id, secret, out_dir); a.start(); ...; a.stop()
+    seen_once(device_id, secret, out_dir, api)   # its agent comes once and goes
+
+helperd lets a session wait for a device's agent only if the device was seen lately
+(session.ready_timeout: test_portal.sh gives helperd 3600 s); a session on a device never
+seen fails at once ("device is offline"). A script that wants a pending session on an
+agent-less device makes the device seen once first.
 """
 import os
 import signal
@@ -58,3 +64,14 @@ def wait_until(cond, seconds):
         time.sleep(0.1)
         v = cond()
     return v
+
+
+def seen_once(device_id, secret, out_dir, api):
+    """The device's real agent connects, is seen online through the API, and goes: True
+    when it was seen. api is browser.api (or any (status, json) = api(method, path))."""
+    a = Agent(device_id, secret, out_dir).start()
+    try:
+        return wait_until(lambda: (api("GET", "devices/" + device_id)[1] or {}).get(
+            "status") == "online", 15)
+    finally:
+        a.stop()

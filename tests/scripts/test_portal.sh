@@ -76,11 +76,15 @@ check "a device registered through the API" test "$code" = 201
 # ---- live (issue 10, live updates): kaiden-helperd and a real kaiden-agent ------------
 # helperd serves the agents and the browsers' event stream (/api/v1/ws/events) behind
 # nginx; sessions run with the built-in relay (no Cloudflare settings: tunnel.provider
-# auto picks it). Heartbeats every second, so a vanished agent is offline within 3 s.
+# auto picks it). Heartbeats every second, so a vanished agent is offline within 3 s. A
+# session waits for the agent of a device seen within session.ready_timeout (here the
+# most, an hour) and fails at once on one never seen: scripts that want a pending session
+# make its device seen once (tests/portal/agent.py's seen_once).
 # tests/portal/ws_events.py checks the stream itself (python3-websockets, a real login's
 # cookie, a real agent); the browser scripts then start agents themselves
 # (tests/portal/agent.py: PORTAL_AGENT_BIN, PORTAL_AGENT_URL). It runs before the access
 # log is emptied below: its refusals (401, 403, 429) are not the browser's.
+export KAIDEN_SESSION_READY_TIMEOUT=3600
 if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
 	stack_helperd_start >"$WORK/helperd-start.log" 2>&1; then
 	ok "kaiden-helperd runs behind nginx"
