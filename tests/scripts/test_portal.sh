@@ -92,6 +92,8 @@ else
 	bad "kaiden-helperd runs behind nginx" "$(tail -n 5 "$WORK/helperd-start.log")"
 fi
 export PORTAL_AGENT_BIN=$(dirname "$STACK_BIN")/kaiden-agent
+# The stack's device as registered (id, secret), for a script that makes it seen once.
+export PORTAL_DEVICE_JSON=$WORK/device.json
 export PORTAL_AGENT_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
 PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL PORTAL_PASSWORD_FILE=$PW PORTAL_CUSTOMER=$CUSTOMER \
 	PORTAL_TOKEN=$STACK_TOKEN PORTAL_OUT=$WORK/ws_events \
