@@ -1,4 +1,4 @@
-/* credential.c: Authorization: Bearer ... -> who (credential.h).
+/* credential.c: Authorization: Bearer ... (or the login cookie) -> who (credential.h).
  *
  *   "Bearer" (any case), one or more spaces, the token, optional trailing blanks
  *   token with a dot     a login token: signature and times (jwt.h), then the login row
@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "cookies.h"
 #include "ids.h"
 #include "jwt.h"
 #include "log.h"
@@ -21,6 +22,8 @@
 /* A login token is at most JWT_MAX_LEN-1 characters; "Bearer " and some spaces on top.
  * Anything longer is not worth a look. */
 #define HEADER_MAX (JWT_MAX_LEN + 64)
+/* A Cookie header carries the login cookie and a few small others. */
+#define COOKIE_HEADER_MAX 8192
 
 static enum credential_rc store_failure(int rc, int *store_rc)
 {
@@ -82,31 +85,14 @@ out:
 	return ret;
 }
 
-enum credential_rc credential_identify(struct db *db, const char *authorization,
-                                       const char *log_id, struct credential *out,
-                                       int *store_rc)
+/* A token (no scheme, no blanks) -> who: a login JWT when it has a dot, else an API
+ * token. */
+static enum credential_rc identify_token(struct db *db, const char *token, const char *log_id,
+                                         struct credential *out, int *store_rc)
 {
-	const char *h = authorization ? authorization : "";
-	char token[JWT_MAX_LEN];
 	struct credential cred;
 	enum credential_rc ret;
-	size_t len;
 	int rc;
-
-	if (!*h)
-		return CREDENTIAL_MISSING;
-	/* The scheme is case-insensitive (RFC 9110 11.1); then one or more spaces. */
-	if (strlen(h) > HEADER_MAX || strncasecmp(h, "Bearer ", 7) != 0)
-		return CREDENTIAL_MALFORMED;
-	h += 7;
-	h += strspn(h, " ");
-	len = strlen(h);
-	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= sizeof(token) || memchr(h, ' ', len) || memchr(h, '\t', len))
-		return CREDENTIAL_UNKNOWN;
-	memcpy(token, h, len);
-	token[len] = '\0';
 
 	memset(&cred, 0, sizeof(cred));
 	if (strchr(token, '.')) {
@@ -124,6 +110,54 @@ enum credential_rc credential_identify(struct db *db, const char *authorization,
 	}
 	if (ret == CREDENTIAL_OK)
 		*out = cred;
+	return ret;
+}
+
+enum credential_rc credential_identify(struct db *db, const char *authorization,
+                                       const char *log_id, struct credential *out,
+                                       int *store_rc)
+{
+	const char *h = authorization ? authorization : "";
+	char token[JWT_MAX_LEN];
+	enum credential_rc ret;
+	size_t len;
+
+	if (!*h)
+		return CREDENTIAL_MISSING;
+	/* The scheme is case-insensitive (RFC 9110 11.1); then one or more spaces. */
+	if (strlen(h) > HEADER_MAX || strncasecmp(h, "Bearer ", 7) != 0)
+		return CREDENTIAL_MALFORMED;
+	h += 7;
+	h += strspn(h, " ");
+	len = strlen(h);
+	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len >= sizeof(token) || memchr(h, ' ', len) || memchr(h, '\t', len))
+		return CREDENTIAL_UNKNOWN;
+	memcpy(token, h, len);
+	token[len] = '\0';
+
+	ret = identify_token(db, token, log_id, out, store_rc);
+	explicit_bzero(token, sizeof(token));
+	return ret;
+}
+
+enum credential_rc credential_identify_cookie(struct db *db, const char *cookie_header,
+                                              const char *log_id, struct credential *out,
+                                              int *store_rc)
+{
+	char token[JWT_MAX_LEN];
+	enum credential_rc ret;
+
+	if (!cookie_header || !*cookie_header)
+		return CREDENTIAL_MISSING;
+	if (strlen(cookie_header) > COOKIE_HEADER_MAX)
+		return CREDENTIAL_MALFORMED;
+	if (!cookie_get(cookie_header, COOKIE_SESSION, token, sizeof(token)))
+		return CREDENTIAL_MISSING;
+	/* Only a login token is ever a cookie: an API token there was put by hand. */
+	ret = strchr(token, '.') ? identify_token(db, token, log_id, out, store_rc)
+	                         : CREDENTIAL_UNKNOWN;
 	explicit_bzero(token, sizeof(token));
 	return ret;
 }

@@ -11,6 +11,9 @@
  * is identified (out->who.tenant_suspended = 1): refusing it (403 tenant_suspended) is
  * the caller's business, so that the caller can say so.
  *
+ * A browser sends the login token as the kaiden_session cookie instead
+ * (credential_identify_cookie): helperd's event stream takes it that way.
+ *
  * A caller that holds on to an identity (a relay stream lasts hours) asks again with
  * credential_recheck, which needs no secret: the login or token row by its id. */
 #ifndef KAIDEN_CREDENTIAL_H
@@ -46,6 +49,15 @@ enum credential_rc {
 enum credential_rc credential_identify(struct db *db, const char *authorization,
                                        const char *log_id, struct credential *out,
                                        int *store_rc) WUR;
+
+/* The same for the login cookie (kaiden_session, cookies.h) of a Cookie header value:
+ * CREDENTIAL_MISSING when the header or the cookie is absent (or the header malformed:
+ * cookie_get), CREDENTIAL_MALFORMED when the header is too long, CREDENTIAL_UNKNOWN
+ * when the cookie is not a valid login token (an API token is never a cookie); the
+ * rest as credential_identify. A login so identified is rechecked as any other. */
+enum credential_rc credential_identify_cookie(struct db *db, const char *cookie_header,
+                                              const char *log_id, struct credential *out,
+                                              int *store_rc) WUR;
 
 /* Asks again about a credential identified earlier: CREDENTIAL_OK with *now (role,
  * tenant, suspension as they are now), CREDENTIAL_UNKNOWN when it was revoked or

@@ -16,22 +16,14 @@
 
 #include <stddef.h>
 #include "compat.h"
+#include "cookies.h"
 #include "req.h"
 #include "resp.h"
 
-#define COOKIE_SESSION "kaiden_session"
 #define COOKIE_CSRF "kaiden_csrf"
 #define CSRF_HEADER "X-Kaiden-CSRF"
 /* base64url of 32 bytes without padding: 43 characters and the NUL. */
 #define CSRF_TOKEN_LEN 44
-
-/* The value of cookie name in a Cookie header (RFC 6265 4.2: name=value pairs separated
- * by "; "), copied into out. 1 when present exactly once and it fits outlen-1; 0 when
- * absent, and also when the header is malformed anywhere (a name that is no token, a
- * value with characters outside cookie-octet, empty pairs, control bytes), the name
- * occurs more than once, or the value is empty or too long: such a header carries no
- * cookie at all. */
-int cookie_get(const char *header, const char *name, char *out, size_t outlen) WUR;
 
 /* The CSRF token of login jti, with auth.jwt_secret as the key. 0, or -1 when the key is
  * not set (no login can be valid then). */

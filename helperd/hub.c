@@ -43,6 +43,8 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "events.h"
+#include "events_json.h"
 #include "helperd.h"
 #include "hub_util.h"
 #include "ids.h"
@@ -90,6 +92,7 @@ struct conn {
 	uint32_t out_bytes;        /* queued, for QUEUE_MAX_BYTES */
 	const char *close_why;     /* static text for the close frame and the log */
 	char device_id[UUID_STR_LEN];
+	char tenant_id[UUID_STR_LEN]; /* the device's (ONLINE), for the browsers' events */
 	char addr[HUB_ADDR_LEN];
 };
 
@@ -112,8 +115,13 @@ static struct {
 	struct hub_rate *rate;
 	uv_timer_t tick;
 	int64_t last_seen_flush_ms;
-	/* devices whose connection closed, to mark offline at the next tick */
-	char (*offline)[UUID_STR_LEN];
+	/* devices whose connection closed, to mark offline at the next tick (and then to
+	 * tell the browsers: events.h) */
+	struct gone {
+		char device_id[UUID_STR_LEN];
+		char tenant_id[UUID_STR_LEN];
+		int64_t seen_ms;
+	} *offline;
 	int noffline, offline_cap;
 	int trusted_listener; /* helperd.listen is a Unix socket: every peer is the proxy */
 	long heartbeat_s, timeout_ms;
@@ -188,8 +196,10 @@ static void queue_free(struct conn *c)
 	c->out_bytes = 0;
 }
 
-static void offline_add(const char *device_id)
+static void offline_add(const struct conn *c)
 {
+	const char *device_id = c->device_id;
+
 	if (H.noffline == H.offline_cap) {
 		int cap = H.offline_cap ? H.offline_cap * 2 : 64;
 		void *p = realloc(H.offline, (size_t)cap * sizeof(*H.offline));
@@ -200,7 +210,9 @@ static void offline_add(const char *device_id)
 		H.offline = p;
 		H.offline_cap = cap;
 	}
-	memcpy(H.offline[H.noffline++], device_id, UUID_STR_LEN);
+	memcpy(H.offline[H.noffline].device_id, device_id, UUID_STR_LEN);
+	memcpy(H.offline[H.noffline].tenant_id, c->tenant_id, UUID_STR_LEN);
+	H.offline[H.noffline++].seen_ms = c->seen_ms;
 }
 
 /* ---- verification -------------------------------------------------------------------- */
@@ -263,6 +275,9 @@ static void go_online(struct conn *c, struct verify_work *w)
 	count_gauge();
 	log_info("device=%s agent online addr=%s agent_version=%s hostname=%s%s", c->device_id,
 	         c->addr, w->agent_version, w->hostname, old ? " (replaced a connection)" : "");
+	memcpy(c->tenant_id, w->auth.tenant_id, sizeof(c->tenant_id));
+	events_device(c->tenant_id, c->device_id, 1, c->seen_ms,
+	              &(struct events_facts){ w->hostname, w->os, w->agent_version });
 	if (H.events.online)
 		H.events.online(c->device_id, 1);
 }
@@ -580,7 +595,7 @@ static void closed(struct conn *c)
 		c->in_map = 0;
 		/* At shutdown every device is released at once (hub_shutdown). */
 		if (!helperd.stopping) {
-			offline_add(c->device_id);
+			offline_add(c);
 			log_info("device=%s agent offline addr=%s%s%s", c->device_id, c->addr,
 			         c->close_why ? ": " : "", c->close_why ? c->close_why : "");
 			if (H.events.online)
@@ -686,8 +701,8 @@ static void flush_offline(void)
 		return;
 	/* A device that reconnected since is online again: leave it. */
 	for (int i = 0; i < H.noffline; i++)
-		if (!hub_map_get(&H.map, H.offline[i]))
-			ids[n++] = H.offline[i];
+		if (!hub_map_get(&H.map, H.offline[i].device_id))
+			ids[n++] = H.offline[i].device_id;
 	if (n > 0 && store_agent_offline(helperd.db, helperd.instance, ids, n, NULL) != STORE_OK) {
 		log_warn("worker=%s offline mark of %d devices not written: retrying",
 		         helperd.instance, n);
@@ -695,6 +710,11 @@ static void flush_offline(void)
 		return;
 	}
 	free(ids);
+	/* Written: now the browsers may hear it (a re-read through the API agrees). */
+	for (int i = 0; i < H.noffline; i++)
+		if (!hub_map_get(&H.map, H.offline[i].device_id))
+			events_device(H.offline[i].tenant_id, H.offline[i].device_id, 0,
+			              H.offline[i].seen_ms, NULL);
 	H.noffline = 0;
 	if (H.offline_cap > 1024) {
 		free(H.offline);

@@ -28,6 +28,7 @@
 
 #include "cfg.h"
 #include "db.h"
+#include "events.h"
 #include "helperd.h"
 #include "hub.h"
 #include "ids.h"
@@ -188,7 +189,7 @@ static int socket_in_use(const char *path)
  * nginx/kaiden.conf proxies to). */
 static int lws_start(void)
 {
-	static struct lws_protocols protocols[4];
+	static struct lws_protocols protocols[5];
 	static char iface[256];
 	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
 	struct lws_context_creation_info info;
@@ -200,10 +201,11 @@ static int lws_start(void)
 	memset(&info, 0, sizeof(info));
 	/* The relay's engineer endpoint first: lws gives an upgrade without a subprotocol
 	 * to protocols[0], and its callback sees every upgrade request first (relay_server.h).
-	 * protocols[3] stays zeroed: the end of the list. */
+	 * protocols[4] stays zeroed: the end of the list. */
 	protocols[0] = relay_server_protocol_connect;
 	protocols[1] = relay_server_protocol_stream;
 	protocols[2] = hub_protocol;
+	protocols[3] = events_protocol;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = foreign;
@@ -258,7 +260,8 @@ static int lws_start(void)
 		return -1;
 	}
 	log_info("helperd.listen=%s serving agents on /api/v1/ws/agent, the relay on "
-	         "/api/v1/ws/connect/ and /api/v1/ws/stream/", listen);
+	         "/api/v1/ws/connect/ and /api/v1/ws/stream/, browser events on /api/v1/ws/events",
+	         listen);
 	return 0;
 }
 
@@ -278,6 +281,7 @@ static void finish_shutdown(void)
 {
 	jobs_shutdown();
 	relay_server_shutdown();
+	events_shutdown();
 	session_shutdown();
 	sweep_shutdown();
 	status_shutdown();
@@ -296,7 +300,7 @@ static void on_stop_timer(uv_timer_t *t)
 {
 	(void)t;
 	/* Close frames had their chance: go on when they are all gone or the grace ran out. */
-	if (hub_connections() + relay_server_connections() > 0 &&
+	if (hub_connections() + relay_server_connections() + events_connections() > 0 &&
 	    ids_now_ms() - stop_started_ms < SHUTDOWN_GRACE_MS)
 		return;
 	uv_timer_stop(&stop_timer);
@@ -314,6 +318,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	log_info("worker=%s signal %d: stopping (%d agents connected, %d jobs running)",
 	         helperd.instance, signum, hub_count(), jobs_running());
 	relay_server_shutdown();
+	events_shutdown();
 	hub_shutdown();
 	stop_started_ms = ids_now_ms();
 	uv_timer_init(&loop, &stop_timer);
@@ -385,8 +390,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_server_init() != 0 || lws_start() != 0 || jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0 ||
-	    status_init() != 0) {
+	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 || jobs_init() != 0 ||
+	    pgwatch_init() != 0 || sweep_init() != 0 || status_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

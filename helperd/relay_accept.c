@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "events.h"
 #include "helperd.h"
 #include "hub.h"
 #include "jwt.h"
@@ -265,6 +266,9 @@ int relay_accept(struct lws *wsi, struct relay_pending *out)
 		/* The agents' socket is the hub's. */
 		if (strcmp(uri, AGENT_PATH) == 0)
 			return 0;
+		/* The browser's event stream is events.c's. */
+		if (strcmp(uri, EVENTS_PATH) == 0)
+			return events_accept(wsi);
 		return refuse(wsi, "upgrade", 404, "not_found", NULL, "no such path");
 	}
 	if (!relay_all.initialised || helperd.stopping)

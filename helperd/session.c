@@ -111,6 +111,7 @@
 #include "cfg.h"
 #include "jsonx.h"
 #include "db.h"
+#include "events.h"
 #include "helperd.h"
 #include "hub.h"
 #include "ids.h"
@@ -445,6 +446,9 @@ static void finish_path(struct sess *s, int failed, const char *cleanup_problem)
 		sess_free(s);
 		return;
 	}
+	if (changed)
+		events_session(s->t.tenant_id, s->t.id, s->t.device_id, seam_status_name(status),
+		               seam_step_name(failed ? SEAM_STEP_FAILED : SEAM_STEP_ENDED));
 	if (failed) {
 		log_warn("session=%s failed: %s%s", s->t.id, error, calls_note(s, ""));
 		if (s->start_job[0])
@@ -528,6 +532,7 @@ static void stop_begin(struct sess *s, int agent_maybe_running)
 		return;
 	}
 	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_STOP));
+	events_session(s->t.tenant_id, s->t.id, s->t.device_id, s->t.status, s->t.step);
 	if (!agent_maybe_running || !hub_online(s->t.device_id)) {
 		machine_run(s, EV_NOTHING_TO_STOP, NULL);
 		return;
@@ -685,6 +690,8 @@ static void act_provision_paused(struct sess *s, const char *problem)
 	if (seam_step_parse(s->t.step, &step) != 0 ||
 	    store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, step, problem) != STORE_OK)
 		log_warn("session=%s could not record why its start is paused", s->t.id);
+	else
+		events_session(s->t.tenant_id, s->t.id, s->t.device_id, s->t.status, s->t.step);
 	requeue_jobs(s, problem);
 	sess_free(s);
 }
@@ -700,6 +707,7 @@ static void act_send_start(struct sess *s, const char *token)
 		return;
 	}
 	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_AGENT));
+	events_session(s->t.tenant_id, s->t.id, s->t.device_id, s->t.status, s->t.step);
 	if (!hub_online(s->t.device_id)) {
 		if (!wait_for_agent(s))
 			machine_run(s, EV_FAIL, "device is offline");
@@ -736,6 +744,8 @@ static void act_activate(struct sess *s, const char *unused)
 		sess_free(s);
 		return;
 	}
+	events_session(s->t.tenant_id, s->t.id, s->t.device_id,
+	               seam_status_name(SEAM_STATUS_ACTIVE), seam_step_name(SEAM_STEP_ACTIVE));
 	now = ids_now_ms();
 	created = parse_time_ms(s->t.created_at);
 	/* From the claim of the start job; and from the row's creation, which adds the

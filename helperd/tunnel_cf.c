@@ -54,6 +54,7 @@
 #include "cf_name.h"
 #include "cfg.h"
 #include "db.h"
+#include "events.h"
 #include "helperd.h"
 #include "log.h"
 #include "seam.h"
@@ -191,6 +192,7 @@ static int save_step(struct tunnel_op *op, enum seam_step step)
 		return -1;
 	}
 	snprintf(op->t->step, sizeof(op->t->step), "%s", seam_step_name(step));
+	events_session(op->t->tenant_id, op->t->id, op->t->device_id, op->t->status, op->t->step);
 	return 0;
 }
 

@@ -21,6 +21,9 @@ B=${B:-build}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal.XXXXXX")
 cleanup() {
+	# ---- live (issue 10, live updates): helperd stops before the stack ----
+	stack_helperd_stop >/dev/null 2>&1
+	# ---- end live ----
 	stack_stop
 	if [ -n "${KEEP:-}" ] || [ "$FAIL" -ne 0 ]; then
 		echo "  (kept $WORK)"
@@ -140,6 +143,103 @@ code=$(curl -sS -o "$WORK/device.json" -w '%{http_code}' -H "Authorization: Bear
 	-H 'Content-Type: application/json' --data-binary "{\"name\":\"$DEVICE\"}" \
 	"$STACK_URL/api/v1/devices")
 check "a device registered through the API" test "$code" = 201
+
+# ---- live (issue 10, live updates): kaiden-helperd and a real kaiden-agent ------------
+# helperd serves the agents and the browsers' event stream (/api/v1/ws/events) behind
+# nginx; sessions run with the built-in relay (no Cloudflare settings: tunnel.provider
+# auto picks it). Heartbeats every second, so a vanished agent is offline within 3 s. A
+# session waits for the agent of a device seen within session.ready_timeout (here the
+# most, an hour) and fails at once on one never seen: scripts that want a pending session
+# make its device seen once (tests/portal/agent.py's seen_once).
+# tests/portal/ws_events.py checks the stream itself (python3-websockets, a real login's
+# cookie, a real agent); the browser scripts then start agents themselves
+# (tests/portal/agent.py: PORTAL_AGENT_BIN, PORTAL_AGENT_URL). It runs before the access
+# log is emptied below: its refusals (401, 403, 429) are not the browser's.
+export KAIDEN_SESSION_READY_TIMEOUT=3600
+if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
+	stack_helperd_start >"$WORK/helperd-start.log" 2>&1; then
+	ok "kaiden-helperd runs behind nginx"
+else
+	bad "kaiden-helperd runs behind nginx" "$(tail -n 5 "$WORK/helperd-start.log")"
+fi
+export PORTAL_AGENT_BIN=$(dirname "$STACK_BIN")/kaiden-agent
+# The stack's device as registered (id, secret), for a script that makes it seen once.
+export PORTAL_DEVICE_JSON=$WORK/device.json
+export PORTAL_AGENT_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
+PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL PORTAL_PASSWORD_FILE=$PW PORTAL_CUSTOMER=$CUSTOMER \
+	PORTAL_TOKEN=$STACK_TOKEN PORTAL_OUT=$WORK/ws_events \
+	/usr/bin/python3 tests/portal/ws_events.py >"$WORK/ws_events.out" 2>"$WORK/ws_events.err"
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "ws_events: ${line#ok }" ;;
+	"FAIL "*) line=${line#FAIL }; bad "ws_events: ${line%%: *}" "${line#*: }" ;;
+	esac
+done <"$WORK/ws_events.out"
+if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/ws_events.out"; then
+	bad "ws_events" "exit $rc: $(tail -n 5 "$WORK/ws_events.err")"
+fi
+
+# live_restart NAME: kaiden-api and helperd again, with the environment as it is now.
+live_restart() {
+	stack_helperd_stop >/dev/null 2>&1
+	stack_api_stop >/dev/null 2>&1
+	if stack_api_start >>"$WORK/helperd-start.log" 2>&1 && stack_wait_ready >/dev/null 2>&1 &&
+		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
+			stack_helperd_start >>"$WORK/helperd-start.log" 2>&1; then
+		ok "$1"
+	else
+		bad "$1" "$(tail -n 5 "$WORK/helperd-start.log")"
+	fi
+}
+
+# In the PostgreSQL run, the browser's live test once more with Cloudflare sessions: the
+# fake Cloudflare API and a fake cloudflared for the agent (tests/fakes/), kaiden-api and
+# helperd pointed at them (tunnel.provider auto: Cloudflare once its settings are
+# complete). Then both go back to the relay for the browser scripts below.
+if [ "$DB" = postgres ]; then
+	CF=$WORK/cf
+	mkdir -p "$CF/bin" "$CF/cfd"
+	ln -sf "$PWD/tests/fakes/fake_cloudflared.py" "$CF/bin/cloudflared"
+	CF_TOKEN=fake-cf-token-$$
+	/usr/bin/python3 tests/fakes/fake_cloudflare.py --port 0 --port-file "$CF/cf.port" \
+		--token "$CF_TOKEN" --account 0123456789abcdef0123456789abcdef \
+		--zone fedcba9876543210fedcba9876543210 --zone-name kaiden.test \
+		>"$CF/fake-cf.log" 2>&1 &
+	CF_PID=$!
+	i=0
+	while [ ! -s "$CF/cf.port" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	CF_URL=http://127.0.0.1:$(cat "$CF/cf.port" 2>/dev/null)
+	check "the fake Cloudflare API runs" curl -sf -o /dev/null "$CF_URL/_fake/health"
+	export KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_API_TOKEN=$CF_TOKEN \
+		KAIDEN_CF_ACCOUNT_ID=0123456789abcdef0123456789abcdef \
+		KAIDEN_CF_ZONE_ID=fedcba9876543210fedcba9876543210 KAIDEN_CF_DOMAIN=kaiden.test \
+		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=@kaiden.test
+	live_restart "kaiden-api and helperd with the fake Cloudflare"
+	PATH=$CF/bin:$PATH KAIDEN_FAKE_CF_URL=$CF_URL KAIDEN_FAKE_CLOUDFLARED_DIR=$CF/cfd \
+		PORTAL_PROVIDER=cloudflare PORTAL_URL=$STACK_URL PORTAL_EMAIL=$EMAIL \
+		PORTAL_PASSWORD_FILE=$PW PORTAL_CUSTOMER=$CUSTOMER PORTAL_DEVICE=$DEVICE \
+		PORTAL_TOKEN=$STACK_TOKEN PORTAL_DB=$DB PORTAL_OUT=$WORK/browser/50_live-cf \
+		PORTAL_SHOTS=$WORK/browser/screenshots-cf \
+		/usr/bin/python3 tests/portal/50_live.py >"$WORK/browser-50_live-cf.out" \
+		2>"$WORK/browser-50_live-cf.err"
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "50_live (Cloudflare): ${line#ok }" ;;
+		"FAIL "*) line=${line#FAIL }; bad "50_live (Cloudflare): ${line%%: *}" "${line#*: }" ;;
+		esac
+	done <"$WORK/browser-50_live-cf.out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$WORK/browser-50_live-cf.out"; then
+		bad "50_live (Cloudflare)" "exit $rc: $(tail -n 5 "$WORK/browser-50_live-cf.err")"
+	fi
+	unset KAIDEN_CF_API_BASE KAIDEN_CF_API_TOKEN KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID \
+		KAIDEN_CF_DOMAIN KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW
+	live_restart "kaiden-api and helperd back on the relay"
+	kill "$CF_PID" 2>/dev/null
+	wait "$CF_PID" 2>/dev/null
+fi
+# ---- end live ----------------------------------------------------------------------
 
 # nginx's headers for the portal.
 hdr() { curl -sS -o /dev/null -D - "$@" | tr -d '\r' | tr '[:upper:]' '[:lower:]'; }

@@ -156,6 +156,29 @@ START_TEST(test_credential)
 	/* No auth.jwt_secret: no login token is valid. */
 	ck_assert_int_eq(credential_identify(T_db, "Bearer a.b.c", "t", &cred, &store_rc),
 	                 CREDENTIAL_UNKNOWN);
+	/* The login cookie (helperd's event stream): absent, malformed, too long. */
+	ck_assert_int_eq(credential_identify_cookie(T_db, NULL, "t", &cred, &store_rc),
+	                 CREDENTIAL_MISSING);
+	ck_assert_int_eq(credential_identify_cookie(T_db, "", "t", &cred, &store_rc),
+	                 CREDENTIAL_MISSING);
+	ck_assert_int_eq(credential_identify_cookie(T_db, "kaiden_csrf=x; other=1", "t", &cred,
+	                                            &store_rc),
+	                 CREDENTIAL_MISSING);
+	ck_assert_int_eq(credential_identify_cookie(T_db, "kaiden_session=a b.c", "t", &cred,
+	                                            &store_rc),
+	                 CREDENTIAL_MISSING);
+	ck_assert_int_eq(credential_identify_cookie(T_db, "kaiden_session=a.b.c", "t", &cred,
+	                                            &store_rc),
+	                 CREDENTIAL_UNKNOWN);
+	{
+		char big[9000];
+
+		memset(big, 'a', sizeof(big) - 1);
+		memcpy(big, "kaiden_session=", 15);
+		big[sizeof(big) - 1] = '\0';
+		ck_assert_int_eq(credential_identify_cookie(T_db, big, "t", &cred, &store_rc),
+		                 CREDENTIAL_MALFORMED);
+	}
 
 	/* A user's API token: identified as the user; re-checked by its id. */
 	ck_assert_int_eq(store_user_create(T_db, &u, &o), STORE_OK);
@@ -173,6 +196,11 @@ START_TEST(test_credential)
 	ck_assert_str_eq(cred.who.user_id, who.user_id);
 	ck_assert_int_eq(credential_recheck(T_db, &cred, &now, &store_rc), CREDENTIAL_OK);
 	ck_assert_str_eq(now.user_id, who.user_id);
+	/* A valid API token is still no cookie: only a login is ever one. */
+	snprintf(h, sizeof(h), "kaiden_session=%s", token);
+	ck_assert_int_eq(credential_identify_cookie(T_db, h, "t", &scred, &store_rc),
+	                 CREDENTIAL_UNKNOWN);
+	header(h, sizeof(h), token);
 	ck_assert_str_eq(now.credential_id, cred.who.credential_id);
 	/* Disabling the user revokes it: unknown from then on, both ways. */
 	ck_assert_int_eq(store_user_update(T_db, NULL, who.user_id, &off, &o), STORE_OK);

@@ -1,35 +1,194 @@
-// events.js: live updates for a page. THIS FILE IS THE POLLING FALLBACK ONLY: the
-// WebSocket event stream (helperd's /api/v1/ws/events) replaces it with the same
-// interface.
+// events.js: live updates. One WebSocket per page to helperd's event stream
+// (/api/v1/ws/events, authenticated by the login cookie; docs/api.md "Live events"),
+// shared by every watcher, opened when the first watcher comes and closed when the last
+// one goes.
 //
-//   const stop = watch('session:' + id, () => refetch(), { fallbackMs: 1000 });
+//   const stop = watch('devices', onChange, { fallbackMs: 10000 });
+//   const stop = watch('session:' + id, onChange, { fallbackMs: 2000 });
 //
-// onChange is called on every event about topic, or (here, without a stream) every
-// fallbackMs; when it returns a promise the next call waits for it, so a slow server
-// never gets overlapping reads. stop() ends the watch (calling it twice is harmless).
-// A page stops its watches when it is left (see pages/session.js).
+// onChange(event) gets each event of the topic: 'devices' is every device event of the
+// tenant ({type:'device', id, status, last_seen}), 'session:ID' that session's events
+// ({type:'session', id, device_id, status, step}), 'sessions' every session event of
+// the tenant. While the stream cannot be had
+// (refused, closed, helperd not running) onChange(null) is called every fallbackMs
+// instead (when it returns a promise, the next call waits for it: a slow server never
+// gets overlapping reads), and once when the stream comes back (events may have been
+// missed; also when it first opens: what moved while it was opening is read then):
+// null means "read it again through the API". A page that swaps its watches
+// (stop, then watch again) keeps the socket: it closes a second after the last stop. The stream is reopened with a growing delay
+// (1 s doubling to 30 s); not after the server said the login is over (4055), nor once
+// the browser holds no login.
+import { maybeSignedIn } from './api.js';
+import { current as me } from './session.js';
 
-const DEFAULT_FALLBACK_MS = 5000;
+const PROTOCOL = 'kaiden-events';
+const CLOSE_REVOKED = 4055;
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
+const DEFAULT_FALLBACK_MS = 10000;
+const MIN_FALLBACK_MS = 250;
+const LINGER_MS = 1000;
 
-export function watch(topic, onChange, { fallbackMs = DEFAULT_FALLBACK_MS } = {}) {
-  let stopped = false;
-  let timer = null;
-  const every = Math.max(250, Number(fallbackMs) || DEFAULT_FALLBACK_MS);
+const watchers = new Set();
+let socket = null;
+let socketUrl = '';     // what it was opened for (the tenant watched is in it)
+let open = false;       // the socket is open: events flow, no polling
+let retryMs = RETRY_MIN_MS;
+let retryTimer = null;
+let givenUp = false;    // the login is over: no more attempts on this page
+let lingerTimer = null; // the last watcher left: the socket closes unless one comes back
 
-  async function fire() {
-    timer = null;
-    if (stopped) return;
-    try {
-      await onChange({ topic, fallback: true });
-    } catch (e) {
-      // The page shows its own errors; a failed read does not end the watch.
-    }
-    if (!stopped) timer = setTimeout(fire, every);
+function matches(topic, ev) {
+  if (!ev || typeof ev !== 'object') return false;
+  if (topic === 'devices') return ev.type === 'device';
+  if (topic === 'sessions') return ev.type === 'session';
+  if (topic.startsWith('session:')) return ev.type === 'session' && ev.id === topic.slice(8);
+  return false;
+}
+
+// onChange(ev), as a promise; a watcher's failure is its own (the page shows its own
+// errors) and the others still get the event.
+async function call(w, ev) {
+  try {
+    await w.onChange(ev);
+  } catch (e) {
+    // nothing: see above
   }
-  timer = setTimeout(fire, every);
-  return function stop() {
-    stopped = true;
-    if (timer !== null) clearTimeout(timer);
-    timer = null;
+}
+
+// Polling stands in for the stream: each watcher's chain of timers, started or stopped.
+// The next read is planned once the last one has finished.
+function poll(w) {
+  if (w.timer || w.busy) return;
+  w.timer = setTimeout(async () => {
+    w.timer = null;
+    if (!watchers.has(w) || open) return;
+    w.busy = true;
+    await call(w, null);
+    w.busy = false;
+    if (watchers.has(w) && !open) poll(w);
+  }, w.fallbackMs);
+}
+
+function fallback(on) {
+  for (const w of watchers) {
+    if (on) poll(w);
+    else if (w.timer) { clearTimeout(w.timer); w.timer = null; }
+  }
+}
+
+function url() {
+  const who = me();
+  const p = new URLSearchParams();
+  if (who && who.acting_tenant_id) p.set('tenant', who.acting_tenant_id);
+  const q = p.toString();
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
+    '/api/v1/ws/events' + (q ? '?' + q : '');
+}
+
+// Whether asking for the stream can succeed at all: a login, and for staff of a
+// multi-tenant server a tenant to watch (without one the server would refuse).
+function possible() {
+  if (givenUp || !maybeSignedIn()) return false;
+  const who = me();
+  return !who || !!who.acting_tenant_id || !['admin', 'engineer'].includes(who.role);
+}
+
+function connect() {
+  retryTimer = null;
+  if (socket || watchers.size === 0) return;
+  if (!possible()) { fallback(true); return; }
+  let ws;
+  try {
+    ws = new WebSocket(url(), PROTOCOL);
+  } catch (e) {
+    fallback(true);
+    return;
+  }
+  socket = ws;
+  socketUrl = url();
+  ws.addEventListener('open', () => {
+    // Given up while it was connecting (closing it then makes chromium log an error).
+    if (socket !== ws) { ws.close(1000, 'page left'); return; }
+    open = true;
+    showState();
+    retryMs = RETRY_MIN_MS;
+    fallback(false);
+    // What moved while the socket was opening (or down) came before it: every watcher
+    // reads once more now, then events keep it current.
+    for (const w of [...watchers]) call(w, null);
+  });
+  ws.addEventListener('message', (m) => {
+    if (socket !== ws) return;
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    for (const w of [...watchers]) if (matches(w.topic, ev)) call(w, ev);
+  });
+  ws.addEventListener('close', (c) => {
+    if (socket !== ws) return;
+    socket = null;
+    open = false;
+    showState();
+    if (c.code === CLOSE_REVOKED) givenUp = true;
+    if (watchers.size === 0) return;
+    fallback(true);
+    if (possible()) {
+      retryTimer = setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    }
+  });
+}
+
+// Closes the socket (a connecting one once it opens) and any planned reconnect.
+function drop() {
+  if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  if (socket) {
+    const ws = socket;
+    socket = null;
+    open = false;
+    showState();
+    // A socket still connecting is closed once it opens (its 'open' handler).
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'page left');
+  }
+  retryMs = RETRY_MIN_MS;
+}
+
+function disconnect() {
+  lingerTimer = null;
+  if (watchers.size === 0) drop();
+}
+
+// watch(topic, onChange, {fallbackMs}) -> stop(). See the top of this file.
+export function watch(topic, onChange, opts = {}) {
+  const w = {
+    topic, onChange,
+    fallbackMs: Math.max(MIN_FALLBACK_MS, Number(opts.fallbackMs) || DEFAULT_FALLBACK_MS),
+    timer: null,
+    busy: false,
   };
+  watchers.add(w);
+  if (lingerTimer) { clearTimeout(lingerTimer); lingerTimer = null; }
+  // The socket kept from the page before watches another tenant (staff switched): anew.
+  if (socket && socketUrl !== url()) drop();
+  if (!socket && !retryTimer) connect();
+  else if (!open) fallback(true);
+  let stopped = false;
+  return function stop() {
+    if (stopped) return;
+    stopped = true;
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
+    watchers.delete(w);
+    if (watchers.size === 0 && !lingerTimer) lingerTimer = setTimeout(disconnect, LINGER_MS);
+  };
+}
+
+// 'live' while the stream is open, else 'polling'; also kept on <html data-events=..>
+// for the browser tests (and a stylesheet, should one want to show it).
+export function state() {
+  return open ? 'live' : 'polling';
+}
+
+function showState() {
+  document.documentElement.dataset.events = state();
 }

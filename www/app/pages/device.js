@@ -2,17 +2,21 @@
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, post, pager } from '../api.js';
 import { mayRunSessions, engineerName } from '../roles.js';
+import { watch } from '../events.js';
 
 export const title = 'Device';
 
-function facts(d) {
+// The device's facts; live.status and live.seen are the cells that change live.
+function facts(d, live) {
+  live.status = h('span', { id: 'device-status' }, statusBadge(d.status));
+  live.seen = h('span', { title: when(d.last_seen) }, ago(d.last_seen));
   const rows = [
-    ['Status', statusBadge(d.status)],
-    ['Last seen', h('span', { title: when(d.last_seen) }, ago(d.last_seen))],
-    ['Hostname', d.hostname || '—'],
-    ['OS', d.os || '—'],
+    ['Status', live.status],
+    ['Last seen', live.seen],
+    ['Hostname', live.hostname = h('span', {}, d.hostname || '—')],
+    ['OS', live.os = h('span', {}, d.os || '—')],
     ['IP address', d.ip_address || '—'],
-    ['Agent version', d.agent_version || '—'],
+    ['Agent version', live.agent = h('span', {}, d.agent_version || '—')],
     ['Registered', when(d.created_at)],
     ['Id', h('code', {}, d.id)],
   ];
@@ -48,13 +52,14 @@ export async function render(ctx) {
       start.textContent = 'Start a session';
     }
   });
-  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d),
+  const live = {};
+  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d, live),
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more,
     h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')));
   table.hidden = true;
 
-  const pages = pager('sessions', { device_id: d.id });
+  let pages = pager('sessions', { device_id: d.id });
   let shown = 0;
   async function load() {
     more.disabled = true;
@@ -67,6 +72,9 @@ export async function render(ctx) {
       return;
     }
     if (!ctx.current()) return;
+    show(items);
+  }
+  function show(items) {
     for (const s of items) {
       body.append(h('tr', {},
         h('td', { 'data-label': 'Started' }, h('a', { href: '#/sessions/' + encodeURIComponent(s.id) }, when(s.started_at || s.created_at))),
@@ -84,4 +92,52 @@ export async function render(ctx) {
   }
   more.addEventListener('click', load);
   await load();
+  if (!ctx.current()) return;
+
+  // Live updates: the device's status and last seen from its events; the sessions list
+  // read again from its first page when one of its sessions moves. Without the event
+  // stream both are read again now and then.
+  function showDevice(x) {
+    live.status.replaceChildren(statusBadge(x.status));
+    live.seen.title = when(x.last_seen);
+    live.seen.textContent = ago(x.last_seen);
+    if (x.hostname !== undefined) live.hostname.textContent = x.hostname || '—';
+    if (x.os !== undefined) live.os.textContent = x.os || '—';
+    if (x.agent_version !== undefined) live.agent.textContent = x.agent_version || '—';
+  }
+  let reloading = false, again = false;
+  async function reloadSessions() {
+    if (reloading) { again = true; return; }
+    reloading = true;
+    try {
+      do {
+        again = false;
+        const fresh = pager('sessions', { device_id: d.id });
+        const items = await fresh.next();
+        if (!ctx.current()) return;
+        pages = fresh;
+        shown = 0;
+        body.replaceChildren();
+        show(items);
+      } while (again);
+    } finally {
+      reloading = false;
+    }
+  }
+  const stops = [
+    watch('devices', (ev) => {
+      if (!ctx.current()) { stopAll(); return; }
+      if (!ev) {
+        get('devices/' + encodeURIComponent(d.id)).then((x) => { if (ctx.current()) showDevice(x); }, () => {});
+      } else if (ev.id === d.id) {
+        showDevice(ev);
+      }
+    }, { fallbackMs: 10000 }),
+    watch('sessions', (ev) => {
+      if (!ctx.current()) { stopAll(); return; }
+      if (!ev || ev.device_id === d.id) reloadSessions().catch(() => {});
+    }, { fallbackMs: 10000 }),
+  ];
+  function stopAll() { for (const s of stops) s(); }
+  window.addEventListener('hashchange', stopAll, { once: true });
 }

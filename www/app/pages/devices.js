@@ -4,6 +4,7 @@
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { pager } from '../api.js';
 import { mayRegister } from '../roles.js';
+import { watch } from '../events.js';
 
 export const title = 'Devices';
 export const nav = 'Devices';
@@ -43,6 +44,18 @@ export async function render(ctx) {
 
   const pages = pager('devices', { q, status });
   let shown = 0;
+  // Live: each shown row's status and last seen, by device id.
+  const rows = new Map();
+  function update(d) {
+    const row = rows.get(d.id);
+    if (!row) return;
+    row.status.replaceChildren(statusBadge(d.status));
+    row.seen.title = when(d.last_seen);
+    row.seen.textContent = ago(d.last_seen);
+    // An online event carries what the agent reported; a re-read the whole device.
+    if (d.os !== undefined) row.os.textContent = d.os || '—';
+    if (d.agent_version !== undefined) row.agent.textContent = d.agent_version || '—';
+  }
   async function load() {
     more.disabled = true;
     state.textContent = shown ? 'Loading more…' : 'Loading devices…';
@@ -58,12 +71,16 @@ export async function render(ctx) {
     }
     if (!ctx.current()) return;
     for (const d of items) {
-      body.append(h('tr', {},
+      const row = {
+        status: h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
+        seen: h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
+        os: h('td', { 'data-label': 'OS' }, d.os || '—'),
+        agent: h('td', { 'data-label': 'Agent' }, d.agent_version || '—'),
+      };
+      rows.set(d.id, row);
+      body.append(h('tr', { 'data-device-id': d.id },
         h('td', { 'data-label': 'Name' }, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
-        h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
-        h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
-        h('td', { 'data-label': 'OS' }, d.os || '—'),
-        h('td', { 'data-label': 'Agent' }, d.agent_version || '—')));
+        row.status, row.seen, row.os, row.agent));
     }
     shown += items.length;
     table.hidden = shown === 0;
@@ -79,4 +96,27 @@ export async function render(ctx) {
   more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
   table.hidden = true;
   await load();
+  if (!ctx.current()) return;
+
+  // Live updates: a device event changes its row in place; without the event stream
+  // the first page is read again now and then (a row's order and the filter are left
+  // as they were until the page is reloaded).
+  let rereading = false;
+  async function reread() {
+    if (rereading) return;
+    rereading = true;
+    try {
+      for (const d of await pager('devices', { q, status }).next()) update(d);
+    } catch (e) {
+      // The next event or re-read will do; an expired login shows on the next page.
+    } finally {
+      rereading = false;
+    }
+  }
+  const stop = watch('devices', (ev) => {
+    if (!ctx.current()) { stop(); return; }
+    if (ev) update(ev);
+    else reread();
+  }, { fallbackMs: 10000 });
+  window.addEventListener('hashchange', stop, { once: true });
 }

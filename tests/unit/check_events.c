@@ -1,0 +1,161 @@
+/* check_events.c: the browser event stream's pure parts (helperd/events_json.h): the
+ * events' JSON and the Origin check (cross-site WebSocket hijacking). */
+#include <check.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events_json.h"
+
+static const struct {
+	const char *origin, *host;
+	int want;
+} origins[] = {
+	{ "http://127.0.0.1:8080", "127.0.0.1:8080", 1 },
+	{ "http://127.0.0.1:8080", "127.0.0.1:8081", 0 },        /* another port */
+	{ "http://127.0.0.1:8080", "127.0.0.1", 0 },             /* port 80 vs 8080 */
+	{ "https://support.example.com", "support.example.com", 1 },
+	{ "https://support.example.com", "support.example.com:443", 1 },
+	{ "https://support.example.com:443", "support.example.com", 1 },
+	{ "http://support.example.com", "support.example.com:80", 1 },
+	{ "http://support.example.com:80", "support.example.com", 1 },
+	{ "https://support.example.com", "support.example.com:80", 0 },
+	{ "HTTPS://Support.Example.COM", "support.example.com", 1 },/* case */
+	{ "https://evil.example", "support.example.com", 0 },
+	{ "https://support.example.com.evil.example", "support.example.com", 0 },
+	{ "https://evil-support.example.com", "support.example.com", 0 },
+	{ "https://acme.support.example.com", "support.example.com", 0 }, /* a subdomain */
+	{ "null", "support.example.com", 0 },                   /* sandboxed frame, file: */
+	{ "", "support.example.com", 0 },
+	{ "ws://support.example.com", "support.example.com", 0 },
+	{ "file://support.example.com", "support.example.com", 0 },
+	{ "https://support.example.com/", "support.example.com", 0 }, /* a path */
+	{ "https://user@support.example.com", "support.example.com", 0 },
+	{ "https://support.example.com:", "support.example.com", 0 },
+	{ "https://support.example.com:4x3", "support.example.com", 0 },
+	{ "https://support.example.com:0443", "support.example.com", 1 }, /* leading zero */
+	{ "https://support.example.com:123456", "support.example.com", 0 },
+	{ "https://support.example.com ", "support.example.com", 0 },
+	{ "https://support.example.com\r\nX: y", "support.example.com", 0 },
+	{ "http://[::1]:8080", "[::1]:8080", 1 },
+	{ "http://[::1]", "[::1]:80", 1 },
+	{ "http://[::1]:8080", "[::1]:8081", 0 },
+	{ "http://[::1:8080", "[::1]:8080", 0 },
+	{ "https://support.example.com", "", 0 },
+	{ "https://support.example.com", ":443", 0 },
+};
+
+START_TEST(test_origin)
+{
+	ck_assert_msg(events_origin_ok(origins[_i].origin, origins[_i].host) == origins[_i].want,
+	              "origin '%s' host '%s': want %d", origins[_i].origin, origins[_i].host,
+	              origins[_i].want);
+}
+END_TEST
+
+START_TEST(test_origin_null)
+{
+	ck_assert_int_eq(events_origin_ok(NULL, "a.example"), 0);
+	ck_assert_int_eq(events_origin_ok("https://a.example", NULL), 0);
+}
+END_TEST
+
+static json_object *parse(char *text)
+{
+	json_object *o;
+
+	ck_assert_ptr_nonnull(text);
+	o = json_tokener_parse(text);
+	ck_assert_ptr_nonnull(o);
+	free(text);
+	return o;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int is_null(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && v == NULL;
+}
+
+START_TEST(test_device_json)
+{
+	struct events_facts facts = { "pc-1", "Debian 12", "0.1.0" };
+	json_object *o = parse(events_device_json("01a2-dev", 1, 1764672000123LL, &facts));
+
+	ck_assert_str_eq(str(o, "type"), "device");
+	ck_assert_str_eq(str(o, "id"), "01a2-dev");
+	ck_assert_str_eq(str(o, "status"), "online");
+	ck_assert_str_eq(str(o, "last_seen"), "2025-12-02T10:40:00.123Z");
+	ck_assert_str_eq(str(o, "hostname"), "pc-1");
+	ck_assert_str_eq(str(o, "os"), "Debian 12");
+	ck_assert_str_eq(str(o, "agent_version"), "0.1.0");
+	json_object_put(o);
+
+	o = parse(events_device_json("01a2-dev", 0, 0, NULL));
+	ck_assert_str_eq(str(o, "status"), "offline");
+	ck_assert(is_null(o, "last_seen"));
+	ck_assert(!json_object_object_get_ex(o, "os", NULL));
+	ck_assert_int_eq(json_object_object_length(o), 4);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_device_json_escapes)
+{
+	struct events_facts facts = { "a\"b</script>\n", NULL, NULL };
+	json_object *o = parse(events_device_json("x", 1, 1, &facts));
+
+	/* What the agent said comes back as it was, as JSON text, never markup. */
+	ck_assert_str_eq(str(o, "hostname"), "a\"b</script>\n");
+	ck_assert(!json_object_object_get_ex(o, "os", NULL));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_session_json)
+{
+	json_object *o = parse(events_session_json("s1", "d1", "pending", "agent"));
+
+	ck_assert_str_eq(str(o, "type"), "session");
+	ck_assert_str_eq(str(o, "id"), "s1");
+	ck_assert_str_eq(str(o, "device_id"), "d1");
+	ck_assert_str_eq(str(o, "status"), "pending");
+	ck_assert_str_eq(str(o, "step"), "agent");
+	json_object_put(o);
+
+	o = parse(events_session_json("s1", "", "ended", NULL));
+	ck_assert(is_null(o, "device_id"));
+	ck_assert(is_null(o, "step"));
+	json_object_put(o);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("events");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_origin, 0, (int)(sizeof(origins) / sizeof(origins[0])));
+	tcase_add_test(tc, test_origin_null);
+	tcase_add_test(tc, test_device_json);
+	tcase_add_test(tc, test_device_json_escapes);
+	tcase_add_test(tc, test_session_json);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
