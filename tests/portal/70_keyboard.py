@@ -7,6 +7,9 @@ page's title is in the #announce live region for screen readers.
 """
 from selenium.webdriver.common.action_chains import ActionChains
 
+import json
+import os
+
 from browser import *  # noqa: F401,F403
 
 CONTROLS = ("a", "button", "input", "select", "textarea", "summary")
@@ -71,6 +74,12 @@ def landed(name, heading):
 
 
 def steps():
+    # helperd runs in the stack: the device's agent comes once, so the session started
+    # below waits for it (pending) instead of failing at once.
+    from agent import seen_once
+    with open(os.environ["PORTAL_DEVICE_JSON"], encoding="utf-8") as f:
+        dj = json.load(f)
+    check("the device seen once", seen_once(dj.get("device_id") or dj["id"], dj["secret"], OUT, api))
     drv.get(URL + "/")
     if wait_for("the sign-in page", EC.presence_of_element_located((By.ID, "email"))) is None:
         return
