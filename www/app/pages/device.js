@@ -1,7 +1,8 @@
 // device.js: #/devices/ID. The device's facts and its sessions, newest first.
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
-import { get, post, pager } from '../api.js';
-import { mayRunSessions, engineerName } from '../roles.js';
+import { get, post, del, pager } from '../api.js';
+import { mayRunSessions, mayRegister, engineerName } from '../roles.js';
+import { confirming } from '../confirm.js';
 import { watch } from '../events.js';
 
 export const title = 'Device';
@@ -57,6 +58,7 @@ export async function render(ctx) {
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more,
     h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')));
+  if (mayRegister(ctx.me)) ctx.main.append(removal(ctx, d));
   table.hidden = true;
 
   let pages = pager('sessions', { device_id: d.id });
@@ -140,4 +142,33 @@ export async function render(ctx) {
   ];
   function stopAll() { for (const s of stops) s(); }
   window.addEventListener('hashchange', stopAll, { once: true });
+}
+
+// "Remove this device" (DELETE /devices/{id}: those who may register one), asked first.
+// Its sessions stay in the history under its name; its agent can no longer sign in. A
+// session still running on it is refused by the server (409 device_busy), said here.
+function removal(ctx, d) {
+  const button = h('button.danger', { type: 'button', id: 'device-delete' }, 'Remove this device');
+  const msg = h('div', { id: 'device-delete-message', 'aria-live': 'polite' });
+  const ask = confirming(button, {
+    question: `Remove ${d.name}? Its agent will no longer be let in.`,
+    yes: 'Remove',
+    id: 'device-delete',
+    onYes: async () => {
+      msg.replaceChildren();
+      try {
+        await del('devices/' + encodeURIComponent(d.id));
+      } catch (e) {
+        if (e.status === 401) throw e;
+        msg.replaceChildren(errorBox(e));
+        return false;
+      }
+      if (ctx.current()) ctx.navigate('/devices');
+      return true;
+    },
+  });
+  return h('section', {}, h('h2', {}, 'Remove'),
+    h('div.card.stack', {},
+      h('p', {}, 'The device leaves the list; its sessions stay in the history under its name.'),
+      h('p.actions', {}, ask), msg));
 }
