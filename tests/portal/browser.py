@@ -210,16 +210,20 @@ def storage_empty():
 
 
 
-def api(method, path, body=None, token=None):
-    """(status, parsed JSON or None) of a call to the API with an administrator's token
-    (or the token given): for set-up and for checking what a page did, never for what
-    the page itself must show."""
+def api(method, path, body=None, token=None, tenant=None):
+    """(status, parsed JSON or None) of a call to the API with the stack's token (a
+    service token of the default tenant: it acts there, and may not reach /admin/...) or
+    the token given (admin_token(): staff), acting in tenant (X-Kaiden-Tenant: a code or
+    id, for staff) when given: for set-up and for checking what a page did, never for
+    what the page itself must show."""
     import urllib.request
     import urllib.error
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(URL + "/api/v1/" + path.lstrip("/"), data=data, method=method)
     req.add_header("Authorization", "Bearer " + (token or TOKEN))
     req.add_header("Accept", "application/json")
+    if tenant:
+        req.add_header("X-Kaiden-Tenant", tenant)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -232,6 +236,44 @@ def api(method, path, body=None, token=None):
             return e.code, json.loads(raw)
         except ValueError:
             return e.code, None
+
+
+def cli(*args):
+    """kaiden-api's own commands on the stack's database (its environment names it)."""
+    import subprocess
+    b = os.environ.get("B", "build")
+    exe = os.path.join(b if os.path.isabs(b) else os.path.join(os.getcwd(), b), "bin", "kaiden-api")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=30)
+
+
+_admin_token = None
+
+
+def admin_token():
+    """An API token of the administrator (EMAIL), made once per script with kaiden-api
+    token create: staff, so it reaches /admin/... and, with api(..., tenant=CODE), acts in
+    any tenant (multi mode: without a tenant it acts at platform level). Revoked when the
+    script ends (run()). None (a failed check) if it cannot be made."""
+    global _admin_token
+    if _admin_token is None:
+        r = cli("token", "create", "--user", EMAIL, "--name",
+                "%s set-up %s" % (os.path.basename(sys.argv[0]), os.urandom(3).hex()),
+                "--expires-in-days", "1")
+        tok = r.stdout.strip()
+        if check("an administrator's API token for set-up (kaiden-api token create)",
+                 r.returncode == 0 and tok, r.stderr.strip()):
+            _admin_token = tok
+    return _admin_token
+
+
+def _revoke_admin_token():
+    if not _admin_token:
+        return
+    st, mine = api("GET", "auth/tokens", token=_admin_token)
+    for k in (mine or {}).get("items", []):
+        if k.get("name", "").startswith(os.path.basename(sys.argv[0]) + " set-up") \
+                and not k.get("revoked_at"):
+            api("DELETE", "auth/tokens/" + k["id"], token=_admin_token)
 
 
 def run(steps):
@@ -248,4 +290,5 @@ def run(steps):
             "%s: %s" % (type(e).__name__, e))
     finally:
         drv.quit()
+        _revoke_admin_token()
     sys.exit(1 if failed else 0)
