@@ -107,6 +107,11 @@ def steps():
         check("Tab from password reaches the tenant code box", focused()["id"] == "tenant",
               str(note(focused())))
         last = "tenant"
+        tops = drv.execute_script(
+            "return ['email', 'password', 'tenant', 'signin'].map("
+            "(i) => document.getElementById(i).getBoundingClientRect().top)")
+        check("the form shows its fields in the order Tab takes (email, password, tenant "
+              "code, Sign in)", tops == sorted(tops), str(tops))
     press(Keys.TAB)
     check("Tab from %s reaches the Sign in button" % last, focused()["id"] == "signin",
           str(note(focused())))
