@@ -132,7 +132,7 @@ def steps():
         if sw:
             check("the switcher shows the default tenant", sw.get_attribute("value") == "default",
                   sw.get_attribute("value"))
-            Select(sw).select_by_value(CUSTOMER_TENANT)
+            switch_tenant(CUSTOMER_TENANT)
             wait_for("switching the tenant opens its devices", lambda d: CUSTOMER_DEVICE in device_names())
             devs = device_names()
             check("the devices are %s's (%s)" % (CUSTOMER_TENANT, devs), CUSTOMER_DEVICE in devs
@@ -143,7 +143,7 @@ def steps():
             check("and not the default tenant's", LOCAL not in there, there)
             drain("switch to %s" % CUSTOMER_TENANT)
             shoot("users-other-tenant")
-            Select(drv.find_element(By.ID, "tenant-switch")).select_by_value("default")
+            switch_tenant("default")
             wait_for("back in the default tenant", lambda d: DEVICE in device_names())
             drv.find_element(By.LINK_TEXT, "Users").click()
             back = users_listed("the users page in the default tenant again")

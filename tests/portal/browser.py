@@ -205,6 +205,25 @@ def sign_in(password, email=None, tenant=None):
     drv.find_element(By.ID, "signin").click()
 
 
+def switch_tenant(code):
+    """Chooses CODE in the header's tenant switcher (staff, multi mode) once the switcher
+    offers it: it lists the tenants when GET /admin/tenants has answered, and is drawn
+    again with each page."""
+    from selenium.webdriver.support.select import Select
+    if wait_for("the tenant switcher offers %s" % code, EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#tenant-switch option[value='%s']" % code))) is None:
+        return False
+    for _ in range(3):  # the header drawn again between the find and the choice
+        try:
+            Select(drv.find_element(By.ID, "tenant-switch")).select_by_value(code)
+            return True
+        except (StaleElementReferenceException, WebDriverException):
+            wait_for("the tenant switcher offers %s" % code, EC.presence_of_element_located(
+                (By.CSS_SELECTOR, "#tenant-switch option[value='%s']" % code)))
+    bad("the tenant switcher chooses %s" % code, "it changed under the choice three times")
+    return False
+
+
 def storage_empty():
     return drv.execute_script("return localStorage.length + sessionStorage.length") == 0
 
