@@ -5,7 +5,9 @@ the device page's link to its sessions; a session's progress step by step (a pen
 session at its first step, then followed to its end without a reload); a customer's
 history without actions. Set-up through the API: two devices of this script's own and
 four sessions on them (helperd runs: each device's agent came once, so sessions wait for
-it, pending; ended ones end)."""
+it, pending; ended ones end). The customer's history is of the customer's tenant: in single mode the same
+device and sessions; in multi mode (the customer is CUSTOMER_TENANT's) a device and three
+sessions made there the same way, with the administrator's token acting in it."""
 import datetime
 import os
 
@@ -18,31 +20,40 @@ ALPHA, BETA = TAG + "-alpha", TAG + "-beta"
 INES, TOM = "Ines Rivera", "Tom Ng"
 
 
-def setup():
-    """{name: id} of the devices and sessions made through the API, or None."""
+def setup(tenant=None):
+    """{name: id} of the devices and sessions made through the API, or None; tenant: made
+    in that tenant (its code) with the administrator's token, the alpha device and its
+    sessions only."""
     ids = {}
-    for name in (ALPHA, BETA):
-        st, d = api("POST", "devices", {"name": name})
-        if not check("set-up: device %s registered" % name, st == 201, (st, d)):
+    where = " in " + tenant if tenant else ""
+    who = {"token": admin_token(), "tenant": tenant} if tenant else {}
+    if tenant and not who["token"]:
+        return None
+    for name in (ALPHA,) if tenant else (ALPHA, BETA):
+        st, d = api("POST", "devices", {"name": name}, **who)
+        if not check("set-up: device %s registered%s" % (name, where), st == 201, (st, d)):
             return None
         ids[name] = d["id"]
         # helperd runs in the stack: the device's agent comes once, so its sessions wait
         # for it (pending) instead of failing at once.
         from agent import seen_once
-        check("set-up: device %s seen once" % name, seen_once(d["id"], d["secret"], OUT, api))
+        check("set-up: device %s seen once%s" % (name, where),
+              seen_once(d["id"], d["secret"], OUT, lambda m, p: api(m, p, **who)))
     # Oldest first: a1, a2, a3 on alpha, b1 on beta; a1 and a3 ended (ending here).
     for key, dev, eng, notes in (("a1", ALPHA, INES, "Disk full on /var\nCleared the logs."),
                                  ("a2", ALPHA, INES, None),
                                  ("a3", ALPHA, TOM, "Printer driver"),
                                  ("b1", BETA, TOM, None)):
-        st, s = api("POST", "sessions", {"device_id": ids[dev], "engineer_name": eng, "notes": notes})
-        if not check("set-up: session %s started" % key, st == 201, (st, s)):
+        if dev not in ids:
+            continue
+        st, s = api("POST", "sessions", {"device_id": ids[dev], "engineer_name": eng, "notes": notes}, **who)
+        if not check("set-up: session %s started%s" % (key, where), st == 201, (st, s)):
             return None
         ids[key] = s["id"]
         ids[key + ".provider"] = s["provider"]
     for key in ("a1", "a3"):
-        st, s = api("DELETE", "sessions/" + ids[key])
-        if not check("set-up: session %s ended" % key, st == 202, (st, s)):
+        st, s = api("DELETE", "sessions/" + ids[key], **who)
+        if not check("set-up: session %s ended%s" % (key, where), st == 202, (st, s)):
             return None
     return ids
 
@@ -247,7 +258,13 @@ def steps():
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
     drain("sign out")
 
-    # 7. A customer: the history (who, when, how long, notes), no actions.
+    # 7. A customer: the history (who, when, how long, notes), no actions. Multi mode:
+    # the same device and sessions, made in the customer's tenant.
+    if CUSTOMER and CUSTOMER_TENANT:
+        ids = setup(CUSTOMER_TENANT)
+        if not ids:
+            return
+        a1, a2, a3 = ids["a1"], ids["a2"], ids["a3"]
     if CUSTOMER:
         sign_in(PASSWORD, CUSTOMER)
         wait_for("a customer signs in", EC.visibility_of_element_located((By.CSS_SELECTOR, "#devices tbody tr")))

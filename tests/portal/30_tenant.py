@@ -4,10 +4,15 @@ administrator makes a tenant admin through the page (a taken email refused next 
 field); the tenant admin makes a customer, disables it (it cannot sign in), enables it,
 deletes it; makes an API token (shown once, works), revokes it (refused); the usage page
 shows GET /tenant/usage's numbers and renames the tenant; a customer is offered none of
-it; an engineer reads users without a button."""
+it; an engineer reads users without a button.
+
+Staff act in the default tenant (multi mode too, until they switch): the tenant admin is
+made there, and signs in with its code ("default") in multi mode. In single mode the
+stack's customer is the default tenant's; in multi mode it is CUSTOMER_TENANT's, which
+the administrator reaches with the header's tenant switcher, and the default tenant gets
+a customer of its own (LOCAL) for the list and the taken email."""
 import os
 import secrets
-import subprocess
 
 from selenium.webdriver.support.ui import Select
 
@@ -17,6 +22,8 @@ UNIQ = secrets.token_hex(3)
 TA_EMAIL = "ta-%s@example.com" % UNIQ
 CU_EMAIL = "cu-%s@example.com" % UNIQ
 ENG_EMAIL = "eng-%s@localhost" % UNIQ
+# A customer of the default tenant: the stack's in single mode, one made here in multi.
+LOCAL = CUSTOMER if MODE == "single" else "local-%s@example.com" % UNIQ
 
 
 def nav_labels():
@@ -28,8 +35,16 @@ def sign_out():
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
 
 
+def code_of(email):
+    """The tenant code EMAIL signs in with: none for staff (and in single mode), the
+    customer's tenant's for CUSTOMER, "default" for the default tenant's users made here."""
+    if MODE == "single" or email in (EMAIL, ENG_EMAIL):
+        return ""
+    return CUSTOMER_TENANT if email == CUSTOMER else "default"
+
+
 def signed_in_as(email):
-    sign_in(PASSWORD, email)
+    sign_in(PASSWORD, email, code_of(email))
     return wait_for("%s signs in" % email, EC.text_to_be_present_in_element(
         (By.CSS_SELECTOR, "header .who"), email))
 
@@ -38,13 +53,6 @@ def user_id(email):
     st, body = api("GET", "users?q=" + email)
     items = [u for u in (body or {}).get("items", []) if u["email"] == email]
     return items[0] if st == 200 and items else None
-
-
-def cli(*args):
-    """kaiden-api's own commands on the stack's database (its environment names it)."""
-    b = os.environ.get("B", "build")
-    exe = os.path.join(b if os.path.isabs(b) else os.path.join(os.getcwd(), b), "bin", "kaiden-api")
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=30)
 
 
 def engineer():
@@ -59,17 +67,12 @@ def engineer():
 
 def set_quotas(tenant_id, quotas):
     """The tenant's quotas, through /admin/tenants with an administrator's API token (the
-    stack's service token may not); returns the token's id to revoke, or None."""
-    r = cli("token", "create", "--user", EMAIL, "--name", "30_tenant quotas " + UNIQ)
-    token = r.stdout.strip()
-    if not check("an administrator's API token for the quotas", r.returncode == 0 and token, r.stderr):
+    stack's service token may not)."""
+    token = admin_token()
+    if not token:
         return
     st, body = api("PATCH", "admin/tenants/" + tenant_id, {"quotas": quotas}, token=token)
     check("quotas set to %s (%s)" % (quotas, st), st == 200, body)
-    st, mine = api("GET", "auth/tokens", token=token)
-    for k in (mine or {}).get("items", []):
-        if k["name"] == "30_tenant quotas " + UNIQ and not k["revoked_at"]:
-            api("DELETE", "auth/tokens/" + k["id"], token=token)
 
 
 def fill_user(email, name, role, password):
@@ -86,7 +89,24 @@ def fill_user(email, name, role, password):
     drv.find_element(By.ID, "user-create").click()
 
 
+def device_names():
+    return [a.text.strip() for a in drv.find_elements(By.CSS_SELECTOR, "#devices tbody tr td:first-child a")]
+
+
+def users_listed(name):
+    """The emails the users page lists once it has drawn them."""
+    if not wait_for(name, EC.visibility_of_element_located((By.CSS_SELECTOR, "#users tbody tr"))):
+        return []
+    ok(name)
+    return [r.get_attribute("data-email") for r in drv.find_elements(By.CSS_SELECTOR, "#users tbody tr")]
+
+
 def steps():
+    if MODE != "single":
+        st, body = api("POST", "users", {"email": LOCAL, "name": "Lou Local", "role": "customer",
+                                         "password": PASSWORD})
+        if not check("set-up: a customer of the default tenant (%s)" % st, st == 201, body):
+            return
     # 1. The administrator: Users, Usage and API tokens in the header.
     drv.get(URL + "/#/signin")
     wait_for("the sign-in page", EC.visibility_of_element_located((By.ID, "email")))
@@ -98,20 +118,44 @@ def steps():
 
     # 2. The users of the default tenant; a new tenant admin through the page.
     drv.find_element(By.LINK_TEXT, "Users").click()
-    if wait_for("the users page lists the tenant's users", EC.visibility_of_element_located(
-            (By.CSS_SELECTOR, "#users tbody tr"))):
-        ok("the users page lists the tenant's users")
-        emails = [r.get_attribute("data-email") for r in drv.find_elements(By.CSS_SELECTOR, "#users tbody tr")]
-        check("the customer is listed", CUSTOMER in emails, emails)
+    emails = users_listed("the users page lists the tenant's users")
+    if emails:
+        check("the default tenant's customer is listed", LOCAL in emails, emails)
         check("platform staff are not (the list is the tenant's)", EMAIL not in emails, emails)
+        if MODE != "single":
+            check("another tenant's customer is not", CUSTOMER not in emails, emails)
     drain("users page")
+    if MODE != "single":
+        # The header's switcher: the customer's tenant lists its own users; back again.
+        sw = wait_for("the header offers the tenant switcher", lambda d: len(Select(
+            d.find_element(By.ID, "tenant-switch")).options) > 1 and d.find_element(By.ID, "tenant-switch"))
+        if sw:
+            check("the switcher shows the default tenant", sw.get_attribute("value") == "default",
+                  sw.get_attribute("value"))
+            switch_tenant(CUSTOMER_TENANT)
+            wait_for("switching the tenant opens its devices", lambda d: CUSTOMER_DEVICE in device_names())
+            devs = device_names()
+            check("the devices are %s's (%s)" % (CUSTOMER_TENANT, devs), CUSTOMER_DEVICE in devs
+                  and DEVICE not in devs, devs)
+            drv.find_element(By.LINK_TEXT, "Users").click()
+            there = users_listed("the users page in %s" % CUSTOMER_TENANT)
+            check("%s's customer is listed there" % CUSTOMER_TENANT, CUSTOMER in there, there)
+            check("and not the default tenant's", LOCAL not in there, there)
+            drain("switch to %s" % CUSTOMER_TENANT)
+            shoot("users-other-tenant")
+            switch_tenant("default")
+            wait_for("back in the default tenant", lambda d: DEVICE in device_names())
+            drv.find_element(By.LINK_TEXT, "Users").click()
+            back = users_listed("the users page in the default tenant again")
+            check("the default tenant's customer again", LOCAL in back and CUSTOMER not in back, back)
+            drain("switch back to the default tenant")
     drv.find_element(By.ID, "user-new").click()
     if wait_for("New user opens the form", EC.visibility_of_element_located((By.ID, "user-email"))):
         ok("New user opens the form")
         roles = [o.get_attribute("value") for o in Select(drv.find_element(By.ID, "user-role-new")).options]
         check("the roles offered are the tenant's (%s)" % roles, roles == ["tenant_admin", "customer"], roles)
     # A taken email: the API's 409 is shown next to the email field.
-    fill_user(CUSTOMER, "Tess Admin", "tenant_admin", PASSWORD)
+    fill_user(LOCAL, "Tess Admin", "tenant_admin", PASSWORD)
     if wait_for("a taken email is refused next to the field", EC.visibility_of_element_located(
             (By.ID, "user-email-error"))):
         msg = text_of("#user-email-error")
@@ -141,7 +185,7 @@ def steps():
                 (By.CSS_SELECTOR, "#users tbody tr[data-email='%s']" % EMAIL))):
             ok("the staff view lists the platform's staff")
             emails = [r.get_attribute("data-email") for r in drv.find_elements(By.CSS_SELECTOR, "#users tbody tr")]
-            check("and not the tenant's customers", CUSTOMER not in emails, emails)
+            check("and not the tenant's customers", LOCAL not in emails and CUSTOMER not in emails, emails)
             check("the view is in the address", "scope=platform" in drv.current_url, drv.current_url)
             shoot("users-staff")
         drv.find_element(By.ID, "user-new").click()
@@ -156,19 +200,14 @@ def steps():
             ok("creating an engineer opens their page")
             check("their role is Engineer", text_of("#user-fact-role") == "Engineer", text_of("#user-fact-role"))
             # Asked as the administrator (the stack's service token may not ask for
-            # platform level), with a token made for it and revoked after.
-            r = cli("token", "create", "--user", EMAIL, "--name", "30_tenant staff " + UNIQ)
-            token = r.stdout.strip()
-            if check("an administrator's API token for the staff check", r.returncode == 0 and token, r.stderr):
+            # platform level), with a token made for it (revoked at the end).
+            token = admin_token()
+            if token:
                 st, body = api("GET", "users?scope=platform&q=" + staff_email, token=token)
                 items = (body or {}).get("items") or []
                 check("the API has the engineer at platform level",
                       st == 200 and len(items) == 1 and items[0]["tenant_id"] is None
                       and items[0]["role"] == "engineer", (st, body))
-                st, mine = api("GET", "auth/tokens", token=token)
-                for k in (mine or {}).get("items", []):
-                    if k["name"] == "30_tenant staff " + UNIQ and not k["revoked_at"]:
-                        api("DELETE", "auth/tokens/" + k["id"], token=token)
     drain("the staff view")
     sign_out()
 
@@ -198,7 +237,7 @@ def steps():
     drain("create and disable a customer")
     cu_page = drv.current_url.split("?")[0]
     sign_out()
-    sign_in(PASSWORD, CU_EMAIL)  # the one wrong sign-in of this script
+    sign_in(PASSWORD, CU_EMAIL, code_of(CU_EMAIL))  # the one wrong sign-in of this script
     if wait_for("the disabled customer cannot sign in", EC.visibility_of_element_located(
             (By.CSS_SELECTOR, "#signin-message .error"))):
         msg = text_of("#signin-message .error")

@@ -223,11 +223,11 @@ def steps():
         if MODE == "multi":
             # The switcher: the new tenant's (empty) devices.
             open_page("/devices", "#devices tbody tr", "the devices page (default tenant)")
-            Select(drv.find_element(By.ID, "tenant-switch")).select_by_value(CODE)
+            switch_tenant(CODE)
             if wait_for("the switcher opens the chosen tenant's devices", EC.text_to_be_present_in_element(
                     (By.ID, "devices-state"), "No devices yet")):
                 ok("the switcher opens the chosen tenant's devices")
-            Select(drv.find_element(By.ID, "tenant-switch")).select_by_value(CUSTOMER_TENANT)
+            switch_tenant(CUSTOMER_TENANT)
             if wait_for("switching again lists that tenant's device", EC.text_to_be_present_in_element(
                     (By.CSS_SELECTOR, "#devices tbody"), CUSTOMER_DEVICE)):
                 ok("switching again lists that tenant's device")

@@ -32,17 +32,30 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 FAILING = ("serious", "critical")
 
 # How to make an item when the API lists none at a route's prefix: prefix -> a function
-# returning its id (through api(), as set-up).
-def make_session():
-    st, devs = api("GET", "devices?limit=1")
+# (of the api() keyword arguments to use: token, tenant) returning its id (through api(),
+# as set-up).
+def make_session(**who):
+    st, devs = api("GET", "devices?limit=1", **who)
     if st != 200 or not devs.get("items"):
         return None
     st, s = api("POST", "sessions", {"device_id": devs["items"][0]["id"],
-                                     "engineer_name": "a11y check"})
+                                     "engineer_name": "a11y check"}, **who)
     return s.get("id") if st in (200, 201, 202) and s else None
 
 
-MAKE = {"/sessions": make_session}
+def make_user(**who):
+    """A customer of the tenant (multi mode: the default tenant has no user of its own)."""
+    st, u = api("POST", "users", {"email": "a11y-%s@example.com" % os.urandom(3).hex(),
+                                  "name": "A11y Check", "role": "customer",
+                                  "password": PASSWORD}, **who)
+    return u.get("id") if st == 201 and u else None
+
+
+MAKE = {"/sessions": make_session, "/users": make_user}
+# Who lists (and makes) the items at a prefix, when not the stack's token (a service
+# token of the default tenant, which may not reach /admin/...): prefix -> a function ->
+# api() keyword arguments.
+AS = {"/admin/tenants": lambda: {"token": admin_token()}}
 # Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
 PATHS = {}
 # Who opens which pages (a role sees other buttons and states): the administrator every
@@ -79,8 +92,9 @@ def routes():
     return out, set(imports.values())
 
 
-def concrete(pattern):
-    """The path to open for PATTERN, or (None, why)."""
+def concrete(pattern, who=None):
+    """The path to open for PATTERN, or (None, why); who: api() keyword arguments to list
+    the items with (the customer's tenant's, for the customer's pages)."""
     if pattern in PATHS:
         return PATHS[pattern](), None
     if ":" not in pattern:
@@ -89,10 +103,11 @@ def concrete(pattern):
     while ":" in path:
         i = path.index("/:")
         prefix = path[:i]
-        st, lst = api("GET", prefix.lstrip("/") + "?limit=1")
+        kw = who if who is not None else (AS[prefix]() if prefix in AS else {})
+        st, lst = api("GET", prefix.lstrip("/") + "?limit=1", **kw)
         item = lst["items"][0]["id"] if st == 200 and lst and lst.get("items") else None
         if item is None and prefix in MAKE:
-            item = MAKE[prefix]()
+            item = MAKE[prefix](**kw)
         if item is None:
             return None, "GET /api/v1%s answered %s with no item, and MAKE has none for %s" % (
                 prefix, st, prefix)
@@ -231,8 +246,13 @@ def steps():
             return
         drain("sign-in as " + who)
         signed_in = True
+        # The customer's pages open its own tenant's items: multi mode, CUSTOMER_TENANT's
+        # (its device CUSTOMER_DEVICE), read with the administrator's token acting there.
+        lister = None
+        if user == "customer" and CUSTOMER_TENANT:
+            lister = {"token": admin_token(), "tenant": CUSTOMER_TENANT}
         for pattern in todo:
-            path, why = concrete(pattern)
+            path, why = concrete(pattern, lister)
             name = pattern.strip("/").replace("/:", " ").replace("/", " ") or "home"
             if user:
                 name += " (%s)" % user

@@ -205,21 +205,44 @@ def sign_in(password, email=None, tenant=None):
     drv.find_element(By.ID, "signin").click()
 
 
+def switch_tenant(code):
+    """Chooses CODE in the header's tenant switcher (staff, multi mode) once the switcher
+    offers it: it lists the tenants when GET /admin/tenants has answered, and is drawn
+    again with each page."""
+    from selenium.webdriver.support.select import Select
+    if wait_for("the tenant switcher offers %s" % code, EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#tenant-switch option[value='%s']" % code))) is None:
+        return False
+    for _ in range(3):  # the header drawn again between the find and the choice
+        try:
+            Select(drv.find_element(By.ID, "tenant-switch")).select_by_value(code)
+            return True
+        except (StaleElementReferenceException, WebDriverException):
+            wait_for("the tenant switcher offers %s" % code, EC.presence_of_element_located(
+                (By.CSS_SELECTOR, "#tenant-switch option[value='%s']" % code)))
+    bad("the tenant switcher chooses %s" % code, "it changed under the choice three times")
+    return False
+
+
 def storage_empty():
     return drv.execute_script("return localStorage.length + sessionStorage.length") == 0
 
 
 
-def api(method, path, body=None, token=None):
-    """(status, parsed JSON or None) of a call to the API with an administrator's token
-    (or the token given): for set-up and for checking what a page did, never for what
-    the page itself must show."""
+def api(method, path, body=None, token=None, tenant=None):
+    """(status, parsed JSON or None) of a call to the API with the stack's token (a
+    service token of the default tenant: it acts there, and may not reach /admin/...) or
+    the token given (admin_token(): staff), acting in tenant (X-Kaiden-Tenant: a code or
+    id, for staff) when given: for set-up and for checking what a page did, never for
+    what the page itself must show."""
     import urllib.request
     import urllib.error
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(URL + "/api/v1/" + path.lstrip("/"), data=data, method=method)
     req.add_header("Authorization", "Bearer " + (token or TOKEN))
     req.add_header("Accept", "application/json")
+    if tenant:
+        req.add_header("X-Kaiden-Tenant", tenant)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -234,16 +257,42 @@ def api(method, path, body=None, token=None):
             return e.code, None
 
 
+def cli(*args):
+    """kaiden-api's own commands on the stack's database (its environment names it)."""
+    import subprocess
+    b = os.environ.get("B", "build")
+    exe = os.path.join(b if os.path.isabs(b) else os.path.join(os.getcwd(), b), "bin", "kaiden-api")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=30)
+
+
+_admin_token = None
+
+
 def admin_token():
-    """A login token of the administrator (PORTAL_EMAIL), for set-up and checks the
-    stack's service token may not make (platform level). A successful login does not
-    count against the sign-in lock."""
-    import urllib.request
-    body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
-    req = urllib.request.Request(URL + "/api/v1/auth/login", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())["token"]
+    """An API token of the administrator (EMAIL), made once per script with kaiden-api
+    token create: staff, so it reaches /admin/... and, with api(..., tenant=CODE), acts in
+    any tenant (multi mode: without a tenant it acts at platform level). Revoked when the
+    script ends (run()). None (a failed check) if it cannot be made."""
+    global _admin_token
+    if _admin_token is None:
+        r = cli("token", "create", "--user", EMAIL, "--name",
+                "%s set-up %s" % (os.path.basename(sys.argv[0]), os.urandom(3).hex()),
+                "--expires-in-days", "1")
+        tok = r.stdout.strip()
+        if check("an administrator's API token for set-up (kaiden-api token create)",
+                 r.returncode == 0 and tok, r.stderr.strip()):
+            _admin_token = tok
+    return _admin_token
+
+
+def _revoke_admin_token():
+    if not _admin_token:
+        return
+    st, mine = api("GET", "auth/tokens", token=_admin_token)
+    for k in (mine or {}).get("items", []):
+        if k.get("name", "").startswith(os.path.basename(sys.argv[0]) + " set-up") \
+                and not k.get("revoked_at"):
+            api("DELETE", "auth/tokens/" + k["id"], token=_admin_token)
 
 
 def run(steps):
@@ -260,4 +309,5 @@ def run(steps):
             "%s: %s" % (type(e).__name__, e))
     finally:
         drv.quit()
+        _revoke_admin_token()
     sys.exit(1 if failed else 0)

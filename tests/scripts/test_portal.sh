@@ -44,7 +44,8 @@ export STACK_QUIET=1 PYTHONDONTWRITEBYTECODE=1
 # ---- DB/mode loop (issue 10, admin) ----------------------------------------------------
 # Called without PORTAL_DB, the script runs itself twice: SQLite in single mode, then
 # PostgreSQL in multi mode (tenants: the customer belongs to a tenant made below and signs
-# in with its code). PORTAL_DB=sqlite|postgres PORTAL_MODE=single|multi runs one.
+# in with its code). PORTAL_DB=sqlite|postgres PORTAL_MODE=single|multi runs one; without
+# PORTAL_MODE, PORTAL_DB=postgres is the multi pass and PORTAL_DB=sqlite the single one.
 if [ -z "${PORTAL_DB:-}" ]; then
 	trap - EXIT
 	rm -rf "$WORK"
@@ -54,7 +55,7 @@ if [ -z "${PORTAL_DB:-}" ]; then
 	exit "$rc"
 fi
 DB=$PORTAL_DB
-MODE=${PORTAL_MODE:-single}
+if [ "$DB" = postgres ]; then MODE=${PORTAL_MODE:-multi}; else MODE=${PORTAL_MODE:-single}; fi
 case $DB/$MODE in
 sqlite/single | sqlite/multi | postgres/single | postgres/multi) ;;
 *) bad "PORTAL_DB=$DB PORTAL_MODE=$MODE" "sqlite|postgres, single|multi"; summary; exit 1 ;;
