@@ -189,6 +189,9 @@ def steps():
                 .text.strip() in ("ending", "ended")) is not None:
         ok("the session is %s" % drv.execute_script(
             "return document.getElementById('session-status').textContent.trim()"))
+        f = focused()
+        check("the focus goes to the progress the End changed (%s#%s)" % (f["tag"], f["id"]),
+              f["id"] == "session-progress-title", f)
     drain("ending the session")
 
     # Sign out from the keyboard too: Shift-Tab back into the header.

@@ -125,8 +125,9 @@ export async function render(ctx) {
   notes.value = s.notes || '';
 
   const statusEl = h('span', { id: 'session-status' });
+  const progressTitle = h('h2', { id: 'session-progress-title', tabindex: '-1' }, 'Progress');
   ctx.main.append(heading,
-    h('h2', { id: 'session-progress-title' }, 'Progress'),
+    progressTitle,
     h('section.card', { id: 'session-progress', 'aria-labelledby': 'session-progress-title' },
       h('p.progress-head', {}, statusEl, elapsedLine), failure, steps,
       may ? h('p.actions', {}, endButton) : null, msg),
@@ -340,6 +341,9 @@ export async function render(ctx) {
       observe(false);
       draw();
       follow();
+      // The button hides itself with the focus on it: the focus goes to the progress it
+      // changed, not to the page's start.
+      if (endButton.hidden) progressTitle.focus();
     } catch (e) {
       msg.replaceChildren(errorBox(e));
     }
