@@ -104,23 +104,22 @@ def steps():
     if not tab_to("the email box", lambda f: f["id"] == "email", limit=5):
         return
     press(EMAIL)
-    press(Keys.TAB)
-    check("Tab from email reaches the password box", focused()["id"] == "password",
-          str(focused()))
-    press(PASSWORD)
-    # Multi mode: the tenant code comes after the password, in the order the form shows
-    # its fields (staff, as here, leave it empty), then Sign in.
-    last = "password"
+    # Multi mode: the tenant code comes between the email and the password (so that Enter
+    # in the password box signs in with all filled), in the order the form shows its
+    # fields; staff, as here, leave it empty.
     if MODE == "multi":
         press(Keys.TAB)
-        check("Tab from password reaches the tenant code box", focused()["id"] == "tenant",
+        check("Tab from email reaches the tenant code box", focused()["id"] == "tenant",
               str(note(focused())))
-        last = "tenant"
         tops = drv.execute_script(
-            "return ['email', 'password', 'tenant', 'signin'].map("
+            "return ['email', 'tenant', 'password', 'signin'].map("
             "(i) => document.getElementById(i).getBoundingClientRect().top)")
-        check("the form shows its fields in the order Tab takes (email, password, tenant "
-              "code, Sign in)", tops == sorted(tops), str(tops))
+        check("the form shows its fields in the order Tab takes (email, tenant code, "
+              "password, Sign in)", tops == sorted(tops), str(tops))
+    press(Keys.TAB)
+    check("Tab reaches the password box", focused()["id"] == "password", str(focused()))
+    press(PASSWORD)
+    last = "password"
     press(Keys.TAB)
     check("Tab from %s reaches the Sign in button" % last, focused()["id"] == "signin",
           str(note(focused())))

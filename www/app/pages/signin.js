@@ -39,9 +39,10 @@ export async function render(ctx) {
   const form = h('form.card.signin', { novalidate: false },
     h('h1', {}, 'Sign in to Kaiden'),
     h('label', { for: 'email' }, 'Email'), email,
-    h('label', { for: 'password' }, 'Password'), password,
+    // Before the password, so that Enter there signs in with everything filled.
     tenantCode ? [h('label', { for: 'tenant' }, 'Tenant code'), tenantCode,
       h('p.hint', { id: 'tenant-help' }, 'Leave empty if you are Kaiden staff.')] : null,
+    h('label', { for: 'password' }, 'Password'), password,
     msg, button);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
