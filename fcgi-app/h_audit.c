@@ -27,17 +27,6 @@ static int action_valid(const char *s)
 	return 1;
 }
 
-/* An RFC 3339 query parameter, normalised: 1 present, 0 absent, -1 malformed. */
-static int query_time(const struct req *r, const char *name, char out[TIMESTAMP_LEN])
-{
-	char raw[64];
-	int rc = req_query_text(r, name, raw, sizeof(raw));
-
-	if (rc <= 0)
-		return rc;
-	return ids_timestamp_parse(raw, out) == 0 ? 1 : -1;
-}
-
 void h_audit_list(struct req *r, struct resp *rs)
 {
 	struct store_audit_filter f;
@@ -75,20 +64,8 @@ void h_audit_list(struct req *r, struct resp *rs)
 		goto bad_query;
 	}
 	f.target_id = has ? target : NULL;
-	has = query_time(r, "since", since);
-	if (has < 0) {
-		bad = "since";
-		why = "must be an RFC 3339 date and time, e.g. 2026-11-01T00:00:00Z";
+	if (req_query_period(r, since, until, &f.since, &f.until, &bad, &why) < 0)
 		goto bad_query;
-	}
-	f.since = has ? since : NULL;
-	has = query_time(r, "until", until);
-	if (has < 0) {
-		bad = "until";
-		why = "must be an RFC 3339 date and time, e.g. 2026-12-01T00:00:00Z";
-		goto bad_query;
-	}
-	f.until = has ? until : NULL;
 	has = req_query_uuid(r, "tenant_id", tenant);
 	if (has < 0) {
 		bad = "tenant_id";

@@ -182,20 +182,8 @@ void h_sessions_list(struct req *r, struct resp *rs)
 		goto bad_query;
 	}
 	f.engineer = has ? engineer : NULL;
-	has = req_query_time(r, "since", since);
-	if (has < 0) {
-		bad = "since";
-		why = "must be an RFC 3339 date and time, e.g. 2026-11-01T00:00:00Z";
+	if (req_query_period(r, since, until, &f.since, &f.until, &bad, &why) < 0)
 		goto bad_query;
-	}
-	f.since = has ? since : NULL;
-	has = req_query_time(r, "until", until);
-	if (has < 0) {
-		bad = "until";
-		why = "must be an RFC 3339 date and time, e.g. 2026-12-01T00:00:00Z";
-		goto bad_query;
-	}
-	f.until = has ? until : NULL;
 	memset(&list, 0, sizeof(list));
 	rc = store_session_list(r->db, r->tenant_id, &f, &page, &list);
 	if (rc != STORE_OK) {

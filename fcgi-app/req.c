@@ -543,6 +543,28 @@ int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_
 	return 0;
 }
 
+int req_query_period(const struct req *r, char since_buf[TIMESTAMP_LEN],
+                     char until_buf[TIMESTAMP_LEN], const char **since, const char **until,
+                     const char **bad_param, const char **why)
+{
+	int has = req_query_time(r, "since", since_buf);
+
+	if (has < 0) {
+		*bad_param = "since";
+		*why = "must be an RFC 3339 date and time, e.g. 2026-11-01T00:00:00Z";
+		return -1;
+	}
+	*since = has ? since_buf : NULL;
+	has = req_query_time(r, "until", until_buf);
+	if (has < 0) {
+		*bad_param = "until";
+		*why = "must be an RFC 3339 date and time, e.g. 2026-12-01T00:00:00Z";
+		return -1;
+	}
+	*until = has ? until_buf : NULL;
+	return 0;
+}
+
 int req_text_valid(const char *s)
 {
 	size_t len = strlen(s);

@@ -123,6 +123,13 @@ struct store_page;
  * naming the malformed parameter. */
 int req_page(const struct req *r, struct store_page *page, char cursor_buf[UUID_STR_LEN],
              const char **bad_param) WUR;
+/* The period parameters since (inclusive) and until (exclusive), each RFC 3339
+ * (req_query_time): the stored form is kept in since_buf / until_buf, which *since /
+ * *until then point to (NULL where absent). 0, or -1 with *bad_param naming the
+ * malformed parameter and *why saying what it must be. */
+int req_query_period(const struct req *r, char since_buf[TIMESTAMP_LEN],
+                     char until_buf[TIMESTAMP_LEN], const char **since, const char **until,
+                     const char **bad_param, const char **why) WUR;
 
 /* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
  * without control characters, else 0. */

@@ -354,6 +354,32 @@ START_TEST(test_query_typed)
 }
 END_TEST
 
+START_TEST(test_query_period)
+{
+	char since_buf[TIMESTAMP_LEN], until_buf[TIMESTAMP_LEN];
+	const char *since = "x", *until = "x", *bad = NULL, *why = NULL;
+
+	init_query("");
+	ck_assert_int_eq(req_query_period(&r, since_buf, until_buf, &since, &until, &bad, &why), 0);
+	ck_assert_ptr_null(since);
+	ck_assert_ptr_null(until);
+
+	init_query("since=2026-11-01T00:00:00Z&until=2026-12-01T01:00:00%2B01:00");
+	ck_assert_int_eq(req_query_period(&r, since_buf, until_buf, &since, &until, &bad, &why), 0);
+	ck_assert_str_eq(since, "2026-11-01T00:00:00.000Z");
+	ck_assert_str_eq(until, "2026-12-01T00:00:00.000Z");
+
+	init_query("since=yesterday");
+	ck_assert_int_eq(req_query_period(&r, since_buf, until_buf, &since, &until, &bad, &why), -1);
+	ck_assert_str_eq(bad, "since");
+	ck_assert_ptr_nonnull(strstr(why, "RFC 3339"));
+
+	init_query("since=2026-11-01T00:00:00Z&until=2026-13-01T00:00:00Z");
+	ck_assert_int_eq(req_query_period(&r, since_buf, until_buf, &since, &until, &bad, &why), -1);
+	ck_assert_str_eq(bad, "until");
+}
+END_TEST
+
 START_TEST(test_page)
 {
 	struct store_page page;
@@ -426,6 +452,7 @@ static Suite *req_suite(void)
 	tcase_add_test(tc, test_query_huge);
 	tcase_add_test(tc, test_query_long);
 	tcase_add_test(tc, test_query_typed);
+	tcase_add_test(tc, test_query_period);
 	tcase_add_test(tc, test_page);
 	tcase_add_test(tc, test_text_valid);
 	tcase_add_test(tc, test_body_and_keep);

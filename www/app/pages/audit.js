@@ -4,7 +4,8 @@
 // (#/audit?action=tenant.&since=...); "More" reads the next page with the cursor. Staff
 // read it platform-wide (every tenant, platform entries too) whatever tenant the header
 // switcher holds; tenant admins see their tenant's.
-import { h, when, errorBox } from '../dom.js';
+import { h, when } from '../dom.js';
+import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { get, pager, query } from '../api.js';
 import { mayReadAudit, isStaff } from '../roles.js';
 
@@ -47,7 +48,7 @@ export async function render(ctx) {
   for (const k of KEYS) f[k] = ctx.query[k] || '';
   const input = (id, key, label, attrs) => {
     const el = h('input', { id, name: key, value: key === 'since' || key === 'until' ? localValue(f[key]) : f[key], ...attrs });
-    return [el, h('span.field', {}, h('label', { for: id }, label), el)];
+    return [el, filterField(id, label, el)];
   };
   const [action, actionF] = input('audit-action', 'action', 'Action', { placeholder: 'e.g. tenant.update or auth.', list: 'audit-actions', autocomplete: 'off' });
   const [actor, actorF] = input('audit-actor', 'actor_id', 'Actor id', { placeholder: 'user id', autocomplete: 'off' });
@@ -60,21 +61,18 @@ export async function render(ctx) {
   const actions = h('datalist', { id: 'audit-actions' },
     ['auth.', 'auth.login', 'auth.login_failed', 'device.', 'session.', 'tenant.', 'tenant.create', 'tenant.update',
       'tenant.access', 'user.', 'user.create', 'token.'].map((a) => h('option', { value: a })));
-  const form = h('form.filters.audit-filters', { role: 'search' },
-    actionF, actorF, targetF, sinceF, untilF,
-    tenantSel ? h('span.field', {}, h('label', { for: 'audit-tenant' }, 'Tenant'), tenantSel) : null,
-    h('button', { type: 'submit', id: 'audit-apply' }, 'Apply'),
-    h('a', { href: '#/audit', id: 'audit-clear' }, 'Clear'), actions);
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const p = {
+  const form = filterForm(ctx, '/audit', {
+    cls: '.audit-filters',
+    fields: [actionF, actorF, targetF, sinceF, untilF, tenantSel ? filterField('audit-tenant', 'Tenant', tenantSel) : null],
+    params: () => ({
       action: action.value.trim(), actor_id: actor.value.trim(), target_id: target.value.trim(),
       since: isoOf(since.value), until: isoOf(until.value), tenant_id: tenantSel ? tenantSel.value : '',
-    };
-    ctx.navigate('/audit' + query(p));
+    }),
+    auto: tenantSel ? [tenantSel] : [],
+    applyId: 'audit-apply',
+    after: [h('a', { href: '#/audit', id: 'audit-clear' }, 'Clear'), actions],
   });
   if (tenantSel) {
-    tenantSel.addEventListener('change', () => form.requestSubmit());
     get('admin/tenants' + query({ limit: 200 }), { tenant: null }).then((r) => {
       if (!ctx.current()) return;
       tenantSel.replaceChildren(h('option', { value: '' }, 'Every tenant and the platform'),
@@ -82,15 +80,9 @@ export async function render(ctx) {
     }).catch(() => { /* the filter keeps what the URL gave */ });
   }
 
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'audit' },
-    h('caption.sr', {}, 'Audit entries'),
-    h('thead', {}, h('tr', {}, ['When', 'Who', 'Action', 'On what', 'From', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const state = h('p.state', { id: 'audit-state', 'aria-live': 'polite' }, 'Loading the audit log…');
-  const more = h('button', { type: 'button', id: 'audit-more', hidden: true }, 'More');
-  ctx.main.append(form, table, state, more);
-  table.hidden = true;
+  const view = listTable({ id: 'audit', caption: 'Audit entries', columns: ['When', 'Who', 'Action', 'On what', 'From', 'Details'],
+    stateId: 'audit-state', moreId: 'audit-more', loading: 'Loading the audit log…' });
+  ctx.main.append(form, view.table, view.state, view.more);
 
   const link = (key, value, text) => h('a', { href: '#/audit' + query({ ...f, [key]: value }), title: 'Only entries with this ' + key.replace('_id', '') }, text);
   const params = {};
@@ -98,45 +90,23 @@ export async function render(ctx) {
   // Staff read at platform level: no tenant header, and scope=platform, which single
   // mode needs to show platform entries (GET /audit's scope; ignored where unknown).
   if (staff) params.scope = 'platform';
-  const pages = pager('audit', params, 50, opts);
-  let shown = 0;
-  async function load() {
-    more.disabled = true;
-    state.hidden = false;
-    state.textContent = shown ? 'Loading more…' : 'Loading the audit log…';
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      if (e.status === 401) throw e;
-      state.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    for (const a of items) {
-      const who = a.actor_email || (a.actor_role === 'service' ? 'service token' : (a.actor_id ? a.actor_id : 'nobody (not signed in)'));
-      body.append(h('tr', {},
-        h('td', { 'data-label': 'When' }, h('time', { datetime: a.created_at }, when(a.created_at))),
-        h('td', { 'data-label': 'Who' }, a.actor_id ? link('actor_id', a.actor_id, who) : who,
-          a.actor_role ? h('span.badge', {}, a.actor_role) : null),
-        h('td', { 'data-label': 'Action' }, link('action', a.action, a.action)),
-        h('td', { 'data-label': 'On what' }, a.target_id
-          ? [a.target_type ? a.target_type + ' ' : '', link('target_id', a.target_id, h('code', {}, a.target_id))]
-          : (a.target_type || '—')),
-        h('td', { 'data-label': 'From' }, a.remote_addr || '—'),
-        h('td.details', { 'data-label': 'Details' }, details(a.details))));
-    }
-    shown += items.length;
-    table.hidden = shown === 0;
-    if (shown === 0) {
-      state.textContent = KEYS.some((k) => f[k]) ? 'No entry matches these filters.' : 'The audit log is empty.';
-    } else {
-      state.hidden = true;
-    }
-    more.hidden = pages.done;
-    more.disabled = false;
+  function row(a) {
+    const who = a.actor_email || (a.actor_role === 'service' ? 'service token' : (a.actor_id ? a.actor_id : 'nobody (not signed in)'));
+    return h('tr', {},
+      h('td', { 'data-label': 'When' }, h('time', { datetime: a.created_at }, when(a.created_at))),
+      h('td', { 'data-label': 'Who' }, a.actor_id ? link('actor_id', a.actor_id, who) : who,
+        a.actor_role ? h('span.badge', {}, a.actor_role) : null),
+      h('td', { 'data-label': 'Action' }, link('action', a.action, a.action)),
+      h('td', { 'data-label': 'On what' }, a.target_id
+        ? [a.target_type ? a.target_type + ' ' : '', link('target_id', a.target_id, h('code', {}, a.target_id))]
+        : (a.target_type || '—')),
+      h('td', { 'data-label': 'From' }, a.remote_addr || '—'),
+      h('td.details', { 'data-label': 'Details' }, details(a.details)));
   }
-  more.addEventListener('click', () => load());
-  await load();
+  const list = pagedList(ctx, view, {
+    pages: pager('audit', params, 50, opts),
+    row,
+    empty: () => (KEYS.some((k) => f[k]) ? 'No entry matches these filters.' : 'The audit log is empty.'),
+  });
+  await list.load();
 }

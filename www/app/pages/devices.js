@@ -1,7 +1,8 @@
 // devices.js: #/devices. The tenant's devices: name, status, last seen, OS, agent
 // version; a search box and a status filter (kept in the URL: #/devices?q=..&status=..);
 // "More" reads the next page with the API's cursor.
-import { h, ago, when, statusBadge, errorBox } from '../dom.js';
+import { h, ago, when, statusBadge } from '../dom.js';
+import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { pager } from '../api.js';
 import { mayRegister } from '../roles.js';
 import { watch } from '../events.js';
@@ -16,34 +17,18 @@ export async function render(ctx) {
   const filter = h('select', { id: 'device-status', name: 'status' },
     [['', 'Any status'], ['online', 'Online'], ['offline', 'Offline']].map(([v, l]) =>
       h('option', { value: v, selected: v === status }, l)));
-  const form = h('form.filters', { role: 'search' },
-    h('span.field.grow', {}, h('label', { for: 'device-q' }, 'Search'), search),
-    h('span.field', {}, h('label', { for: 'device-status' }, 'Status'), filter),
-    h('button', { type: 'submit' }, 'Apply'));
-  const apply = (ev) => {
-    if (ev) ev.preventDefault();
-    const p = new URLSearchParams();
-    if (search.value.trim()) p.set('q', search.value.trim());
-    if (filter.value) p.set('status', filter.value);
-    const s = p.toString();
-    ctx.navigate('/devices' + (s ? '?' + s : ''));
-  };
-  form.addEventListener('submit', apply);
-  filter.addEventListener('change', apply);
+  const form = filterForm(ctx, '/devices', {
+    fields: [filterField('device-q', 'Search', search, true), filterField('device-status', 'Status', filter)],
+    params: () => ({ q: search.value.trim(), status: filter.value }),
+    auto: [filter],
+  });
 
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'devices' },
-    h('caption.sr', {}, 'Devices'),
-    h('thead', {}, h('tr', {}, ['Name', 'Status', 'Last seen', 'OS', 'Agent'].map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const state = h('p.state', { id: 'devices-state', 'aria-live': 'polite' }, 'Loading devices…');
-  const more = h('button', { type: 'button', id: 'devices-more', hidden: true }, 'More');
+  const view = listTable({ id: 'devices', caption: 'Devices', columns: ['Name', 'Status', 'Last seen', 'OS', 'Agent'],
+    stateId: 'devices-state', moreId: 'devices-more', loading: 'Loading devices…' });
   ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Devices'),
     mayRegister(ctx.me) ? h('a.button', { href: '#/devices/new', id: 'device-register' }, 'Register a device') : null),
-    form, table, state, more);
+    form, view.table, view.state, view.more);
 
-  const pages = pager('devices', { q, status });
-  let shown = 0;
   // Live: each shown row's status and last seen, by device id.
   const rows = new Map();
   function update(d) {
@@ -56,46 +41,25 @@ export async function render(ctx) {
     if (d.os !== undefined) row.os.textContent = d.os || '—';
     if (d.agent_version !== undefined) row.agent.textContent = d.agent_version || '—';
   }
-  async function load() {
-    more.disabled = true;
-    state.textContent = shown ? 'Loading more…' : 'Loading devices…';
-    state.hidden = false;
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      if (e.status === 401) throw e;
-      state.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    for (const d of items) {
-      const row = {
-        status: h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
-        seen: h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
-        os: h('td', { 'data-label': 'OS' }, d.os || '—'),
-        agent: h('td', { 'data-label': 'Agent' }, d.agent_version || '—'),
-      };
-      rows.set(d.id, row);
-      body.append(h('tr', { 'data-device-id': d.id },
-        h('td', { 'data-label': 'Name' }, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
-        row.status, row.seen, row.os, row.agent));
-    }
-    shown += items.length;
-    table.hidden = shown === 0;
-    if (shown === 0) {
-      state.textContent = q || status ? 'No device matches this search.'
-        : 'No devices yet. A device appears here once it is registered.';
-    } else {
-      state.hidden = true;
-    }
-    more.hidden = pages.done;
-    more.disabled = false;
+  function row(d) {
+    const cells = {
+      status: h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
+      seen: h('td', { 'data-label': 'Last seen', title: when(d.last_seen) }, ago(d.last_seen)),
+      os: h('td', { 'data-label': 'OS' }, d.os || '—'),
+      agent: h('td', { 'data-label': 'Agent' }, d.agent_version || '—'),
+    };
+    rows.set(d.id, cells);
+    return h('tr', { 'data-device-id': d.id },
+      h('td', { 'data-label': 'Name' }, h('a', { href: '#/devices/' + encodeURIComponent(d.id) }, d.name)),
+      cells.status, cells.seen, cells.os, cells.agent);
   }
-  more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
-  table.hidden = true;
-  await load();
+  const list = pagedList(ctx, view, {
+    pages: pager('devices', { q, status }),
+    row,
+    empty: () => (q || status ? 'No device matches this search.'
+      : 'No devices yet. A device appears here once it is registered.'),
+  });
+  await list.load();
   if (!ctx.current()) return;
 
   // Live updates: a device event changes its row in place; without the event stream

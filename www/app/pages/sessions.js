@@ -5,6 +5,7 @@
 // time, both days included). "More" reads the next page with the API's cursor; ?limit=N
 // sets the page size (default 50).
 import { h, when, statusBadge, errorBox } from '../dom.js';
+import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { get, pager } from '../api.js';
 
 export const title = 'Sessions';
@@ -66,39 +67,24 @@ export async function render(ctx) {
       h('option', { value: v, selected: v === f.status }, l)));
   const from = h('input', { id: 'sessions-from', type: 'date', name: 'from', value: f.from });
   const to = h('input', { id: 'sessions-to', type: 'date', name: 'to', value: f.to });
-  const form = h('form.filters', { role: 'search', 'aria-label': 'Filter the sessions' },
-    h('span.field', {}, h('label', { for: 'sessions-device' }, 'Device'), device),
-    h('span.field.grow', {}, h('label', { for: 'sessions-engineer' }, 'Engineer'), engineer),
-    h('span.field', {}, h('label', { for: 'sessions-status' }, 'Status'), status),
-    h('span.field', {}, h('label', { for: 'sessions-from' }, 'From'), from),
-    h('span.field', {}, h('label', { for: 'sessions-to' }, 'To'), to),
-    h('button', { type: 'submit', id: 'sessions-apply' }, 'Apply'),
-    filtered ? h('a', { href: '#/sessions', id: 'sessions-clear' }, 'Clear filters') : null);
-  const apply = (ev) => {
-    if (ev) ev.preventDefault();
-    const p = new URLSearchParams();
-    if (device.value) p.set('device_id', device.value);
-    if (engineer.value.trim()) p.set('engineer', engineer.value.trim());
-    if (status.value) p.set('status', status.value);
-    if (from.value) p.set('from', from.value);
-    if (to.value) p.set('to', to.value);
-    if (q.limit) p.set('limit', String(limit));
-    const s = p.toString();
-    ctx.navigate('/sessions' + (s ? '?' + s : ''));
-  };
-  form.addEventListener('submit', apply);
-  device.addEventListener('change', apply);
-  status.addEventListener('change', apply);
+  const form = filterForm(ctx, '/sessions', {
+    attrs: { 'aria-label': 'Filter the sessions' },
+    fields: [filterField('sessions-device', 'Device', device), filterField('sessions-engineer', 'Engineer', engineer, true),
+      filterField('sessions-status', 'Status', status), filterField('sessions-from', 'From', from),
+      filterField('sessions-to', 'To', to)],
+    params: () => ({
+      device_id: device.value, engineer: engineer.value.trim(), status: status.value,
+      from: from.value, to: to.value, limit: q.limit ? String(limit) : '',
+    }),
+    auto: [device, status],
+    applyId: 'sessions-apply',
+    after: filtered ? h('a', { href: '#/sessions', id: 'sessions-clear' }, 'Clear filters') : null,
+  });
 
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'sessions' },
-    h('caption.sr', {}, 'Sessions'),
-    h('thead', {}, h('tr', {}, ['Device', 'Engineer', 'Status', 'Started', 'Duration', 'Notes'].map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const state = h('p.state', { id: 'sessions-list-state', 'aria-live': 'polite' }, 'Loading sessions…');
-  const more = h('button', { type: 'button', id: 'sessions-more', hidden: true }, 'More');
-  ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Sessions')), form, table, state, more);
-  table.hidden = true;
+  const view = listTable({ id: 'sessions', caption: 'Sessions', columns: ['Device', 'Engineer', 'Status', 'Started', 'Duration', 'Notes'],
+    stateId: 'sessions-list-state', moreId: 'sessions-more', loading: 'Loading sessions…' });
+  const { body, state } = view;
+  ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Sessions')), form, view.table, state, view.more);
 
   if (f.from && f.to && day(f.to) < day(f.from)) {
     state.replaceChildren(errorBox(new Error('The “To” date is before the “From” date.')));
@@ -116,15 +102,6 @@ export async function render(ctx) {
     form.after(errorBox(e));
   });
 
-  const pages = pager('sessions', {
-    device_id: f.device_id,
-    engineer: f.engineer,
-    status: f.status,
-    since: f.from ? day(f.from).toISOString() : '',
-    until: f.to ? day(f.to, 1).toISOString() : '',
-  }, limit);
-  let shown = 0;
-
   function row(s) {
     const deviceCell = h('td', { 'data-label': 'Device' });
     const link = (name) => h('a', { href: '#/devices/' + encodeURIComponent(s.device_id) }, name);
@@ -140,34 +117,18 @@ export async function render(ctx) {
       h('td.notes', { 'data-label': 'Notes', title: s.notes || null }, note));
   }
 
-  async function load() {
-    more.disabled = true;
-    state.textContent = shown ? 'Loading more…' : 'Loading sessions…';
-    state.hidden = false;
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      if (e.status === 401) throw e;
-      if (!ctx.current()) return;
-      state.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    body.append(...items.map(row));
-    shown += items.length;
-    table.hidden = shown === 0;
-    if (shown === 0) {
-      state.textContent = filtered ? 'No session matches these filters.'
-        : 'No sessions yet. A session appears here once someone starts one on a device.';
-    } else {
-      state.hidden = true;
-    }
-    more.hidden = pages.done;
-    more.disabled = false;
-  }
-  more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
+  const { load } = pagedList(ctx, view, {
+    pages: pager('sessions', {
+      device_id: f.device_id,
+      engineer: f.engineer,
+      status: f.status,
+      since: f.from ? day(f.from).toISOString() : '',
+      until: f.to ? day(f.to, 1).toISOString() : '',
+    }, limit),
+    row,
+    empty: () => (filtered ? 'No session matches these filters.'
+      : 'No sessions yet. A session appears here once someone starts one on a device.'),
+  });
 
   // The select first (so the rows name their devices), then the first page.
   await devicesRead;

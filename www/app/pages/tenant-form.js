@@ -1,7 +1,8 @@
 // tenant-form.js: what the tenant pages share (not a page): labelled fields with an
 // error line each, where an API error naming the field is shown; quotas and trial end
 // read from and written to the API's shape.
-import { h, errorBox } from '../dom.js';
+import { h } from '../dom.js';
+import { clearErrors, showError as showAt } from './user-fields.js';
 
 // field(id, label, input, hint?) -> {el, input, error}: the input's error line is
 // #<id>-error, tied to it with aria-describedby.
@@ -16,23 +17,8 @@ export function field(id, label, input, hint) {
 // Shows err next to the field the API named (fields: {apiName: field()}), else in box;
 // err null clears every error.
 export function showError(err, fields, box) {
-  for (const f of Object.values(fields)) {
-    f.error.hidden = true;
-    f.error.textContent = '';
-    f.input.removeAttribute('aria-invalid');
-  }
-  box.replaceChildren();
-  if (!err) return;
-  const name = err && err.field ? String(err.field) : '';
-  const f = fields[name] || fields[name.split('.').pop()];
-  if (f) {
-    f.error.textContent = err.message;
-    f.error.hidden = false;
-    f.input.setAttribute('aria-invalid', 'true');
-    f.input.focus();
-  } else {
-    box.append(errorBox(err));
-  }
+  clearErrors(fields, box);
+  if (err) showAt(err, fields, box);
 }
 
 // "2027-01-31" -> the end of that day, UTC, as RFC 3339; "" -> null.

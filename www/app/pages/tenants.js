@@ -1,7 +1,8 @@
 // tenants.js: #/admin/tenants (platform staff). Every tenant: code, name, status, plan,
 // trial end; a search and a status filter kept in the URL (#/admin/tenants?q=..&status=..);
 // "More" reads the next page with the API's cursor. Admins get "New tenant".
-import { h, when, statusBadge, errorBox } from '../dom.js';
+import { h, when, statusBadge } from '../dom.js';
+import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { pager } from '../api.js';
 import { mayReadTenants, mayAdminTenants } from '../roles.js';
 
@@ -25,67 +26,27 @@ export async function render(ctx) {
   const search = h('input', { id: 'tenants-q', type: 'search', name: 'q', value: q, placeholder: 'Code or name' });
   const filter = h('select', { id: 'tenants-status', name: 'status' },
     STATUSES.map(([v, l]) => h('option', { value: v, selected: v === status }, l)));
-  const form = h('form.filters', { role: 'search' },
-    h('span.field.grow', {}, h('label', { for: 'tenants-q' }, 'Search'), search),
-    h('span.field', {}, h('label', { for: 'tenants-status' }, 'Status'), filter),
-    h('button', { type: 'submit' }, 'Apply'));
-  const apply = (ev) => {
-    if (ev) ev.preventDefault();
-    const p = new URLSearchParams();
-    if (search.value.trim()) p.set('q', search.value.trim());
-    if (filter.value) p.set('status', filter.value);
-    const s = p.toString();
-    ctx.navigate('/admin/tenants' + (s ? '?' + s : ''));
-  };
-  form.addEventListener('submit', apply);
-  filter.addEventListener('change', apply);
+  const form = filterForm(ctx, '/admin/tenants', {
+    fields: [filterField('tenants-q', 'Search', search, true), filterField('tenants-status', 'Status', filter)],
+    params: () => ({ q: search.value.trim(), status: filter.value }),
+    auto: [filter],
+  });
 
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'tenants' },
-    h('caption.sr', {}, 'Tenants'),
-    h('thead', {}, h('tr', {}, ['Name', 'Code', 'Status', 'Plan', 'Trial ends', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const state = h('p.state', { id: 'tenants-state', 'aria-live': 'polite' }, 'Loading tenants…');
-  const more = h('button', { type: 'button', id: 'tenants-more', hidden: true }, 'More');
-  ctx.main.append(form, table, state, more);
-  table.hidden = true;
+  const view = listTable({ id: 'tenants', caption: 'Tenants', columns: ['Name', 'Code', 'Status', 'Plan', 'Trial ends', 'Created'],
+    stateId: 'tenants-state', moreId: 'tenants-more', loading: 'Loading tenants…' });
+  ctx.main.append(form, view.table, view.state, view.more);
 
-  // Platform level: no X-Kaiden-Tenant (the switcher's tenant is not asked about here).
-  const pages = pager('admin/tenants', { q, status }, 50, { tenant: null });
-  let shown = 0;
-  async function load() {
-    more.disabled = true;
-    state.hidden = false;
-    state.textContent = shown ? 'Loading more…' : 'Loading tenants…';
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      if (e.status === 401) throw e;
-      state.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    for (const t of items) {
-      body.append(h('tr', {},
-        h('td', { 'data-label': 'Name' }, h('a', { href: '#/admin/tenants/' + encodeURIComponent(t.id) }, t.name)),
-        h('td', { 'data-label': 'Code' }, h('code', {}, t.code)),
-        h('td', { 'data-label': 'Status' }, statusBadge(t.status)),
-        h('td', { 'data-label': 'Plan' }, t.plan || '—'),
-        h('td', { 'data-label': 'Trial ends' }, t.trial_ends_at ? when(t.trial_ends_at) : '—'),
-        h('td', { 'data-label': 'Created' }, when(t.created_at))));
-    }
-    shown += items.length;
-    table.hidden = shown === 0;
-    if (shown === 0) {
-      state.textContent = q || status ? 'No tenant matches this search.' : 'No tenants yet.';
-    } else {
-      state.hidden = true;
-    }
-    more.hidden = pages.done;
-    more.disabled = false;
-  }
-  more.addEventListener('click', () => load());
-  await load();
+  const list = pagedList(ctx, view, {
+    // Platform level: no X-Kaiden-Tenant (the switcher's tenant is not asked about here).
+    pages: pager('admin/tenants', { q, status }, 50, { tenant: null }),
+    row: (t) => h('tr', {},
+      h('td', { 'data-label': 'Name' }, h('a', { href: '#/admin/tenants/' + encodeURIComponent(t.id) }, t.name)),
+      h('td', { 'data-label': 'Code' }, h('code', {}, t.code)),
+      h('td', { 'data-label': 'Status' }, statusBadge(t.status)),
+      h('td', { 'data-label': 'Plan' }, t.plan || '—'),
+      h('td', { 'data-label': 'Trial ends' }, t.trial_ends_at ? when(t.trial_ends_at) : '—'),
+      h('td', { 'data-label': 'Created' }, when(t.created_at))),
+    empty: () => (q || status ? 'No tenant matches this search.' : 'No tenants yet.'),
+  });
+  await list.load();
 }

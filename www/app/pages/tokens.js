@@ -9,6 +9,7 @@ import { mayUseTokens } from '../roles.js';
 import { commandBox } from '../copy.js';
 import { confirming } from '../confirm.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
+import { listTable, pagedList } from '../list.js';
 
 export const title = 'API tokens';
 
@@ -62,17 +63,12 @@ export async function render(ctx) {
   const shown = h('div', { id: 'token-shown' });
 
   // The list.
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'tokens', hidden: true },
-    h('caption.sr', {}, 'Your API tokens'),
-    h('thead', {}, h('tr', {}, ['Name', 'Status', 'Created', 'Last used', 'Expires', h('span.sr', {}, 'Actions')]
-      .map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const state = h('p.state', { id: 'tokens-state', 'aria-live': 'polite' }, 'Loading your tokens…');
-  const more = h('button', { type: 'button', id: 'tokens-more', hidden: true }, 'More');
-  ctx.main.append(shown, form, h('h2', {}, 'Your tokens'), table, state, more);
+  const view = listTable({ id: 'tokens', caption: 'Your API tokens',
+    columns: ['Name', 'Status', 'Created', 'Last used', 'Expires', h('span.sr', {}, 'Actions')],
+    stateId: 'tokens-state', moreId: 'tokens-more', loading: 'Loading your tokens…' });
+  const { state } = view;
+  ctx.main.append(shown, form, h('h2', {}, 'Your tokens'), view.table, state, view.more);
 
-  let pages, shownCount;
   function row(t) {
     const st = tokenState(t);
     const msg = h('span', { 'aria-live': 'polite' });
@@ -107,36 +103,8 @@ export async function render(ctx) {
     }
     return tr;
   }
-  async function load() {
-    more.disabled = true;
-    state.hidden = false;
-    state.textContent = shownCount ? 'Loading more…' : 'Loading your tokens…';
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      if (e.status === 401) throw e;
-      if (!ctx.current()) return;
-      state.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    body.append(...items.map(row));
-    shownCount += items.length;
-    table.hidden = shownCount === 0;
-    if (shownCount === 0) state.textContent = 'You have no API tokens yet.';
-    else state.hidden = true;
-    more.hidden = pages.done;
-    more.disabled = false;
-  }
-  function reload() {
-    pages = pager('auth/tokens', {});
-    shownCount = 0;
-    body.replaceChildren();
-    return load();
-  }
-  more.addEventListener('click', () => load().catch((e) => state.replaceChildren(errorBox(e))));
+  const list = pagedList(ctx, view, { pages: null, row, empty: () => 'You have no API tokens yet.' });
+  const reload = () => list.reset(pager('auth/tokens', {}));
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();

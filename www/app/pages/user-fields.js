@@ -23,9 +23,11 @@ export function clearErrors(fields, general) {
   if (general) general.replaceChildren();
 }
 
-// fields = {email: field(...), ...} keyed by the API's member names.
+// fields = {email: field(...), ...} keyed by the API's member names; a dotted name
+// (quotas.max_devices) falls back to its last part.
 export function showError(err, fields, general) {
-  const f = err && err.field ? fields[err.field] : null;
+  const name = err && err.field ? String(err.field) : '';
+  const f = name ? fields[name] || fields[name.split('.').pop()] : null;
   if (f) {
     f.error.textContent = err.message;
     f.error.hidden = false;
