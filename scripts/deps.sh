@@ -113,10 +113,31 @@ apt_install() {
 	apt-get -o DPkg::Lock::Timeout="$LOCK_WAIT" install -y "$@"
 }
 
+# The packages of $* that no installed package Provides without being them: nodejs from
+# NodeSource (the machine's Node.js) provides npm and conflicts with Debian's, so asking
+# apt for npm there would fail (or remove the machine's Node.js).
+provided=
+not_provided() {
+	for p in "$@"; do
+		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
+		if [ "$status" != "install ok installed" ]; then
+			if [ -z "$provided" ]; then
+				provided=" $(dpkg-query -W -f='${Status}|${Provides}\n' 2>/dev/null |
+					sed -n 's/^install ok installed|//p' | tr ',' '\n' |
+					sed 's/^ *//; s/ .*//' | sort -u | tr '\n' ' ')"
+			fi
+			case $provided in *" $p "*) continue ;; esac
+		fi
+		printf '%s ' "$p"
+	done
+}
+
 if [ "$1" = install ]; then
 	[ $# -eq 2 ] || usage
 	want=$(packages_for "$2")
 	[ -n "$want" ] || { echo "deps.sh: no package listed for '$2'" >&2; exit 1; }
+	# shellcheck disable=SC2086 # one word per package name, on purpose
+	command -v dpkg-query >/dev/null 2>&1 && want=$(not_provided $want)
 	# shellcheck disable=SC2086 # one word per package name, on purpose
 	apt_install $want
 	exit
@@ -130,19 +151,12 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 fi
 
 # A package counts as there when it is installed, or when an installed package
-# Provides it (nodejs from NodeSource provides npm and conflicts with Debian's).
-provided=
+# Provides it (not_provided above).
 missing=
-for p in $want; do
+# shellcheck disable=SC2086 # one word per package name, on purpose
+for p in $(not_provided $want); do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) || status=
-	[ "$status" = "install ok installed" ] && continue
-	if [ -z "$provided" ]; then
-		provided=" $(dpkg-query -W -f='${Status}|${Provides}\n' 2>/dev/null |
-			sed -n 's/^install ok installed|//p' | tr ',' '\n' |
-			sed 's/^ *//; s/ .*//' | sort -u | tr '\n' ' ')"
-	fi
-	case $provided in *" $p "*) continue ;; esac
-	missing="$missing $p"
+	[ "$status" = "install ok installed" ] || missing="$missing $p"
 done
 [ -n "$missing" ] || exit 0
 

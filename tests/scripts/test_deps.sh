@@ -67,6 +67,31 @@ check "apt-get update waits for the dpkg lock too" grep -q '^apt-get -o DPkg::Lo
 check "apt-get install waits for the dpkg lock too" \
 	grep -q '^apt-get -o DPkg::Lock::Timeout=60 install -y .*nginx' "$T/calls"
 
+# ---- install: a package another installed package Provides is not asked for -----------
+# The machine's Node.js (NodeSource's nodejs) provides npm and conflicts with Debian's
+# npm: `install check` must leave npm out, or apt refuses the whole list.
+mkdir -p "$T/prov"
+cat >"$T/prov/dpkg-query" <<'EOF2'
+#!/bin/sh
+# -W -f=FORMAT [PACKAGE]: nodejs installed (providing npm), everything else missing.
+case "$*" in
+*'${Provides}'*) echo 'install ok installed|nodejs-legacy, npm (= 10.9.0)' ;;
+*' nodejs') echo 'install ok installed' ;;
+*) echo 'deinstall ok config-files' ;;
+esac
+EOF2
+chmod +x "$T/prov/dpkg-query"
+: >"$T/calls"
+PATH=$T/prov:$T/bin:$PATH DEPS_LOCK_FILES=$T/lock DEPS_LOCK_WAIT=5 sh scripts/deps.sh install check \
+	>"$T/deps.out" 2>"$T/deps.err"
+inst=$(grep ' install -y ' "$T/calls")
+check "install check asks apt for the list (chromium among it)" grep -q ' chromium ' <<<"$inst "
+if grep -q ' npm' <<<"$inst"; then
+	bad "install check leaves out npm, which nodejs provides" "$inst"
+else
+	ok "install check leaves out npm, which nodejs provides"
+fi
+
 # ---- .ci/run ---------------------------------------------------------------------------
 # A copy of .ci/run beside a fake deps.sh that fails, lists nothing, or works.
 mkdir -p "$T/repo/.ci" "$T/repo/scripts"
