@@ -52,7 +52,8 @@ int webhook_sign_header(const char *secret, long long t, const void *body, size_
                         char out[WEBHOOK_SIG_HEADER_LEN]) WUR;
 
 /* Checks header (NUL-terminated; NULL is malformed) against secret and len bytes of body
- * at time now with tolerance seconds (>= 0): an enum webhook_sig_rc. */
+ * at time now (0 to 999999999999999999) with tolerance seconds (>= 0): an enum
+ * webhook_sig_rc. Arguments out of those ranges give WEBHOOK_SIG_MALFORMED. */
 int webhook_sign_verify(const char *header, const char *secret, const void *body, size_t len,
                         long long now, long long tolerance) WUR;
 
