@@ -31,8 +31,8 @@ static const struct store_col ticket_cols[] = {
 
 /* internal as 0/1 on both backends (the store selects no booleans: db.h). */
 #define COMMENT_COLS                                                                   \
-	"id, ticket_id, type, CASE WHEN internal THEN 1 ELSE 0 END, author_id, "          \
-	"author_name, body, created_at"
+	"id, ticket_id, type, CASE WHEN internal THEN 1 ELSE 0 END AS internal, "          \
+	"author_id, author_name, body, created_at"
 static const struct store_col comment_cols[] = {
 	{ "id", STORE_COL_TEXT },        { "ticket_id", STORE_COL_TEXT },
 	{ "type", STORE_COL_TEXT },      { "internal", STORE_COL_INT },
