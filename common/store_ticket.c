@@ -111,16 +111,18 @@ static int day_ok(const char *d)
 static int next_number(struct db *db, const char *tenant, const char *day, char *out,
                        size_t outlen)
 {
-	const char *params[2] = { tenant, day };
-	char last[24];
+	char id[UUID_STR_LEN], last[24];
+	const char *params[3] = { tenant, day, id };
 	long n;
 	int rc;
 
+	ids_uuid7(id); /* used only when the day's row is new */
 	rc = store_one_value(db,
-	                     "INSERT INTO ticket_counters (tenant_id, day, last) VALUES ($1, $2, 1) "
+	                     "INSERT INTO ticket_counters (id, tenant_id, day, last) "
+	                     "VALUES ($3, $1, $2, 1) "
 	                     "ON CONFLICT (tenant_id, day) DO UPDATE SET "
 	                     "last = ticket_counters.last + 1 RETURNING last",
-	                     2, params, last, sizeof(last), NULL);
+	                     3, params, last, sizeof(last), NULL);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)

@@ -50,10 +50,11 @@ CREATE TABLE ticket_comments (
 CREATE INDEX ticket_comments_ticket_idx ON ticket_comments (tenant_id, ticket_id, id);
 
 CREATE TABLE ticket_counters (
+    id        uuid PRIMARY KEY,
     tenant_id uuid NOT NULL REFERENCES tenants (id),
     day       text NOT NULL CHECK (day ~ '^[0-9]{8}$'),
     last      integer NOT NULL CHECK (last >= 1),
-    PRIMARY KEY (tenant_id, day)
+    UNIQUE (tenant_id, day)
 );
 
 DO $$

@@ -43,8 +43,9 @@ CREATE TABLE ticket_comments (
 CREATE INDEX ticket_comments_ticket_idx ON ticket_comments (tenant_id, ticket_id, id);
 
 CREATE TABLE ticket_counters (
+    id        TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants (id),
     day       TEXT NOT NULL CHECK (length(day) = 8 AND day NOT GLOB '*[^0-9]*'),
     last      INTEGER NOT NULL CHECK (last >= 1),
-    PRIMARY KEY (tenant_id, day)
+    UNIQUE (tenant_id, day)
 ) STRICT;
