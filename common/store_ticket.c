@@ -3,7 +3,16 @@
  * A ticket's number comes from ticket_counters, one row per (tenant, UTC day), taken with
  * an upsert in the same transaction as the ticket's insert: PostgreSQL queues concurrent
  * creates on the counter row, SQLite's BEGIN IMMEDIATE serialises them; either way a
- * rolled back create takes its number back with it, so numbers stay consecutive. */
+ * rolled back create takes its number back with it, so numbers stay consecutive.
+ *
+ * The status workflow (store_ticket_next_statuses is its only definition):
+ *
+ *     open --> in_progress --> resolved --> closed
+ *      ^                          |           |
+ *      +--------------------------+-----------+   (reopen: resolved_at cleared)
+ *
+ * resolved_at is set on the move to resolved. Every status, priority or assignee change
+ * writes its own comment (status_change / system) in the update's transaction. */
 #include "store.h"
 
 #include <stdio.h>
