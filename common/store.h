@@ -26,7 +26,8 @@ enum store_rc {
 	STORE_NOT_FOUND = -2, /* no such row in this tenant */
 	STORE_CONFLICT = -3,  /* the row's state forbids it (see each function) */
 	STORE_BUSY = -4,      /* transient; the caller may retry */
-	STORE_QUOTA = -5      /* the tenant is at one of its quotas (store_tenant.h) */
+	STORE_QUOTA = -5,     /* the tenant is at one of its quotas (store_tenant.h) */
+	STORE_INVALID_TRANSITION = -6 /* a ticket status change the workflow refuses */
 };
 
 /* Listing: newest first. limit 1..200 (0 means the default, 50; others are clamped);
@@ -114,6 +115,77 @@ int store_session_set_notes(struct db *db, const char *tenant_id, const char *id
  * *out is the session as it is. */
 int store_session_end(struct db *db, const char *tenant_id, const char *id,
                       json_object **out, int *changed) WUR;
+
+/* ---- tickets ---------------------------------------------------------------------
+ * Ticket JSON: id, number ("TKT-YYYYMMDD-NNN"), device_id, cluster_id, title,
+ * description, priority ("low"|"normal"|"high"|"urgent"), status
+ * ("open"|"in_progress"|"resolved"|"closed"), assigned_to, created_by, created_at,
+ * updated_at, resolved_at; null where unset.
+ * Comment JSON: id, ticket_id, type ("comment"|"system"|"status_change"), internal
+ * (boolean), author_id, author_name, body, created_at. */
+
+struct store_ticket_new {
+	const char *title;       /* required, non-empty */
+	const char *description; /* NULL: "" */
+	const char *priority;    /* NULL: "normal" */
+	const char *device_id;   /* NULL or a device of the tenant */
+	const char *cluster_id;  /* NULL or a UUID (not checked: clusters come later) */
+	const char *created_by;  /* NULL or a UUID */
+	/* The UTC day of the number as YYYYMMDD; NULL: today's (tests set it). */
+	const char *day;
+};
+/* Allocates the next number of the tenant's day (from 001, consecutive, never reused;
+ * 4 digits past 999) and inserts the ticket in one transaction: concurrent creates get
+ * distinct consecutive numbers on both databases. STORE_NOT_FOUND for a device not in
+ * the tenant or an id that is not a UUID; STORE_CONFLICT for a bad priority, an empty
+ * title or a malformed day. */
+int store_ticket_create(struct db *db, const char *tenant_id, const struct store_ticket_new *t,
+                        json_object **out) WUR;
+int store_ticket_get(struct db *db, const char *tenant_id, const char *id,
+                     json_object **out) WUR;
+/* Each NULL: no filter. assigned_to "none" keeps the unassigned ones; q is a literal
+ * substring of title, description or number (case-insensitive in ASCII). */
+struct store_ticket_filter {
+	const char *status, *priority, *assigned_to, *device_id, *q;
+};
+/* Newest first, by cursor. An id filter that is not a UUID finds nothing
+ * (STORE_NOT_FOUND). */
+int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
+                      const struct store_page *page, struct store_list *out) WUR;
+
+/* What an update changes: each NULL keeps the value; clear_assignee / clear_device set
+ * the column to NULL. author_id / author_name sign the comments written by the change. */
+struct store_ticket_patch {
+	const char *title, *description, *priority, *status, *assigned_to, *device_id;
+	int clear_assignee, clear_device;
+	const char *author_id, *author_name;
+};
+/* The statuses the workflow allows after status (open -> in_progress -> resolved ->
+ * closed; resolved and closed -> open): up to 2 names into next[], their number, or -1
+ * for an unknown status. */
+int store_ticket_next_statuses(const char *status, const char *next[2]);
+/* Applies the patch in one transaction, writing by itself a status_change comment for a
+ * status change and a system comment for a priority or assignee change; resolved_at is
+ * set on resolve and cleared on reopen. STORE_INVALID_TRANSITION when the status change
+ * is not allowed (store_ticket_next_statuses says what is; *out is then the ticket as it
+ * is, for the caller to name them), STORE_CONFLICT for a bad priority or status or an
+ * empty title, STORE_NOT_FOUND for no such ticket (or device, or a non-UUID id). */
+int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
+                        const struct store_ticket_patch *p, json_object **out) WUR;
+
+struct store_ticket_comment_new {
+	const char *type; /* NULL: "comment" */
+	int internal;
+	const char *author_id, *author_name, *body; /* body required, non-empty */
+};
+/* Adds a comment (and bumps the ticket's updated_at). STORE_NOT_FOUND: no such ticket;
+ * STORE_CONFLICT: bad type or empty body. */
+int store_ticket_comment_add(struct db *db, const char *tenant_id, const char *ticket_id,
+                             const struct store_ticket_comment_new *c, json_object **out) WUR;
+/* Oldest first, by cursor; internal ones only when include_internal. */
+int store_ticket_comment_list(struct db *db, const char *tenant_id, const char *ticket_id,
+                              int include_internal, const struct store_page *page,
+                              struct store_list *out) WUR;
 
 /* ---- API tokens ------------------------------------------------------------------- */
 

@@ -72,6 +72,14 @@ static const struct archive_table archive_tables[] = {
 	  .carry = CARRY_ROWS,
 	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" } },
 	  .refuse = session_live },
+	{ .name = "tickets",
+	  .carry = CARRY_ROWS,
+	  .refs = { { "device_id", "devices" }, { "assigned_to", "users" }, { "created_by", "users" } } },
+	{ .name = "ticket_comments",
+	  .carry = CARRY_ROWS,
+	  .refs = { { "ticket_id", "tickets" }, { "author_id", "users" } } },
+	/* The numbers given so far: carried, so an imported tenant never gets one again. */
+	{ .name = "ticket_counters", .carry = CARRY_ROWS },
 	{ .name = "api_tokens", .carry = CARRY_DROP, .refs = { { "user_id", "users" } } },
 	/* Audit entries outlive their tenant, the tenant.delete entry included (0004: no
 	 * foreign keys; on PostgreSQL the application may not delete them). */
