@@ -5,6 +5,7 @@
 import { h, when, statusBadge, errorBox, plural } from '../dom.js';
 import { get, patch, post, pager, serverInfo } from '../api.js';
 import { mayAdminTenants } from '../roles.js';
+import { listTable, pagedList } from '../list.js';
 import { field, showError, trialEnd, dateOf, quotas, PLANS, numberInput } from './tenant-form.js';
 
 export const title = 'Tenant';
@@ -176,42 +177,20 @@ export async function render(ctx) {
     users.append(h('p.state', {}, 'In single mode a tenant other than the default one has no users.'));
     return;
   }
-  const body = h('tbody', {});
-  const table = h('table.list', { id: 'tenant-users' },
-    h('caption.sr', {}, 'Users of ' + t.name),
-    h('thead', {}, h('tr', {}, ['Email', 'Name', 'Role', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
-    body);
-  const ustate = h('p.state', { id: 'tenant-users-state', 'aria-live': 'polite' }, 'Loading users…');
-  const more = h('button', { type: 'button', id: 'tenant-users-more', hidden: true }, 'More');
-  users.append(table, ustate, more);
-  table.hidden = true;
+  const view = listTable({
+    id: 'tenant-users', caption: 'Users of ' + t.name, columns: ['Email', 'Name', 'Role', 'Status'],
+    stateId: 'tenant-users-state', moreId: 'tenant-users-more', loading: 'Loading users…',
+  });
+  const { body, table, state: ustate } = view;
+  users.append(view.table, view.state, view.more);
   const row = (u) => h('tr', {},
     h('td', { 'data-label': 'Email' }, u.email),
     h('td', { 'data-label': 'Name' }, u.name || '—'),
     h('td', { 'data-label': 'Role' }, u.role),
     h('td', { 'data-label': 'Status' }, statusBadge(u.status)));
-  const pages = pager('users', {}, 50, actAs);
-  let shown = 0;
-  async function load() {
-    more.disabled = true;
-    let items;
-    try {
-      items = await pages.next();
-    } catch (e) {
-      ustate.replaceChildren(errorBox(e));
-      more.disabled = false;
-      return;
-    }
-    if (!ctx.current()) return;
-    items.forEach((u) => body.append(row(u)));
-    shown += items.length;
-    table.hidden = shown === 0;
-    ustate.hidden = shown !== 0;
-    if (shown === 0) ustate.textContent = 'No users in this tenant yet.';
-    more.hidden = pages.done;
-    more.disabled = false;
-  }
-  more.addEventListener('click', () => load());
+  const list = pagedList(ctx, view, {
+    pages: pager('users', {}, 50, actAs), row, empty: () => 'No users in this tenant yet.',
+  });
 
   if (admin) {
     const f = {
@@ -238,7 +217,6 @@ export async function render(ctx) {
         showError(null, f, msg);
         msg.replaceChildren(h('p.state', { id: 'user-added' }, `${u.email} added.`));
         body.prepend(row(u));
-        shown += 1;
         table.hidden = false;
         ustate.hidden = true;
         form.reset();
@@ -250,5 +228,5 @@ export async function render(ctx) {
     });
     users.append(form);
   }
-  await load();
+  await list.load();
 }
