@@ -80,6 +80,13 @@ static const struct archive_table archive_tables[] = {
 	  .refs = { { "ticket_id", "tickets" }, { "author_id", "users" } } },
 	/* The numbers given so far: carried, so an imported tenant never gets one again. */
 	{ .name = "ticket_counters", .carry = CARRY_ROWS },
+	/* Webhooks are this deployment's wiring (a URL, a sealed secret, a delivery log),
+	 * not the tenant's records: never in an archive, deleted with the tenant. */
+	{ .name = "webhooks", .carry = CARRY_NEVER },
+	{ .name = "webhook_events", .carry = CARRY_NEVER },
+	{ .name = "webhook_deliveries",
+	  .carry = CARRY_NEVER,
+	  .refs = { { "webhook_id", "webhooks" }, { "event_id", "webhook_events" } } },
 	{ .name = "api_tokens", .carry = CARRY_DROP, .refs = { { "user_id", "users" } } },
 	/* Audit entries outlive their tenant, the tenant.delete entry included (0004: no
 	 * foreign keys; on PostgreSQL the application may not delete them). */
