@@ -143,6 +143,22 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"22,8080", 0, 0, NULL, 0,
 		"kaiden-agent: the loopback ports relay streams may reach (comma-separated); "
 		"any other port is refused whatever helperd asks" },
+	[CFG_WEBHOOKS_ALLOW_LOOPBACK] = { "webhooks.allow_loopback", "KAIDEN_WEBHOOKS_ALLOW_LOOPBACK",
+		CFG_T_INT, "0", 0, 1, NULL, 0,
+		"1: webhooks may target http:// and loopback addresses (tests only; private, "
+		"link-local and other non-public targets stay refused)" },
+	[CFG_WEBHOOKS_TIMEOUT] = { "webhooks.timeout", "KAIDEN_WEBHOOKS_TIMEOUT", CFG_T_INT, "10",
+		1, 60, NULL, 0, "seconds one webhook delivery attempt may take, connect included" },
+	[CFG_WEBHOOKS_RETRY_BASE] = { "webhooks.retry_base", "KAIDEN_WEBHOOKS_RETRY_BASE",
+		CFG_T_INT, "10", 1, 3600, NULL, 0,
+		"seconds before a failed webhook delivery's first retry; each next one waits twice "
+		"as long, up to webhooks.retry_max" },
+	[CFG_WEBHOOKS_RETRY_MAX] = { "webhooks.retry_max", "KAIDEN_WEBHOOKS_RETRY_MAX", CFG_T_INT,
+		"3600", 1, 86400, NULL, 0, "the longest wait between two attempts of a delivery" },
+	[CFG_WEBHOOKS_GIVE_UP] = { "webhooks.give_up", "KAIDEN_WEBHOOKS_GIVE_UP", CFG_T_INT,
+		"86400", 1, 604800, NULL, 0,
+		"seconds a webhook may keep failing (its oldest undelivered event) before it is "
+		"disabled, with an audit entry" },
 };
 
 static char *values[CFG__MAX];

@@ -65,6 +65,11 @@ enum cfg_key {
 	CFG_RELAY_SESSION_STREAMS,/* relay.session_streams KAIDEN_RELAY_SESSION_STREAMS per session */
 	CFG_RELAY_MAX_STREAMS,    /* relay.max_streams    KAIDEN_RELAY_MAX_STREAMS per helperd */
 	CFG_AGENT_RELAY_PORTS,    /* agent.relay_ports    KAIDEN_RELAY_PORTS loopback ports the agent relays to */
+	CFG_WEBHOOKS_ALLOW_LOOPBACK, /* webhooks.allow_loopback KAIDEN_WEBHOOKS_ALLOW_LOOPBACK 0|1 (tests) */
+	CFG_WEBHOOKS_TIMEOUT,     /* webhooks.timeout     KAIDEN_WEBHOOKS_TIMEOUT seconds per attempt */
+	CFG_WEBHOOKS_RETRY_BASE,  /* webhooks.retry_base  KAIDEN_WEBHOOKS_RETRY_BASE first retry delay, seconds */
+	CFG_WEBHOOKS_RETRY_MAX,   /* webhooks.retry_max   KAIDEN_WEBHOOKS_RETRY_MAX longest retry delay, seconds */
+	CFG_WEBHOOKS_GIVE_UP,     /* webhooks.give_up     KAIDEN_WEBHOOKS_GIVE_UP seconds of failure before disabling */
 	CFG__MAX
 };
 
