@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "webhook_secret.h"
 #include "webhook_sign.h"
 
 /* The expected hex below was computed at test-writing time with Python's standard library,
@@ -280,6 +281,46 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* Sealing at rest (webhook_secret.h): a round trip; a fresh nonce each time; the wrong
+ * key, a flipped character anywhere, a truncation and junk are all refused (and leave
+ * out empty); bad arguments are refused. */
+START_TEST(test_sealed)
+{
+	const char *key = "a-jwt-secret-of-at-least-32-characters!!";
+	char secret[WEBHOOK_SECRET_LEN], sealed[WEBHOOK_SEALED_MAX], again[WEBHOOK_SEALED_MAX];
+	char out[WEBHOOK_SECRET_LEN], bad[WEBHOOK_SEALED_MAX];
+
+	webhook_secret_new(secret);
+	ck_assert_int_eq(webhook_secret_seal(key, secret, sealed), 0);
+	ck_assert_ptr_null(strstr(sealed, secret + 6));
+	ck_assert_int_eq(strncmp(sealed, "v1.", 3), 0);
+	ck_assert_int_eq(webhook_secret_open(key, sealed, out), 0);
+	ck_assert_str_eq(out, secret);
+	ck_assert_int_eq(webhook_secret_seal(key, secret, again), 0);
+	ck_assert_str_ne(again, sealed);
+	ck_assert_int_eq(webhook_secret_open(key, again, out), 0);
+	ck_assert_str_eq(out, secret);
+
+	ck_assert_int_eq(webhook_secret_open("another-key-of-at-least-32-characters", sealed, out), -1);
+	ck_assert_str_eq(out, "");
+	for (size_t i = 0; sealed[i]; i++) {
+		memcpy(bad, sealed, sizeof(bad));
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		ck_assert_int_eq(webhook_secret_open(key, bad, out), -1);
+		ck_assert_str_eq(out, "");
+		bad[i] = '\0';
+		ck_assert_int_eq(webhook_secret_open(key, bad, out), -1);
+	}
+	ck_assert_int_eq(webhook_secret_open(key, "", out), -1);
+	ck_assert_int_eq(webhook_secret_open(key, "v1.", out), -1);
+	ck_assert_int_eq(webhook_secret_open(key, NULL, out), -1);
+	ck_assert_int_eq(webhook_secret_open("", sealed, out), -1);
+	ck_assert_int_eq(webhook_secret_seal("", secret, again), -1);
+	ck_assert_int_eq(webhook_secret_seal(key, "whsec_short", again), -1);
+	ck_assert_int_eq(webhook_secret_seal(key, NULL, again), -1);
+}
+END_TEST
+
 static Suite *webhook_sign_suite(void)
 {
 	Suite *s = suite_create("webhook_sign");
@@ -293,6 +334,7 @@ static Suite *webhook_sign_suite(void)
 	tcase_add_test(tc, test_grammar);
 	tcase_add_test(tc, test_secret);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_test(tc, test_sealed);
 	suite_add_tcase(s, tc);
 	return s;
 }
