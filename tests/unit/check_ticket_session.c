@@ -18,30 +18,15 @@
 
 static struct db *A; /* kaiden-api's connection: T_db, or the app role's on PG */
 
-/* PostgreSQL: the app role's connection, scoped to tenant (staff off), committing what
- * the previous scope did. SQLite: T_db. */
+/* T_api_scope / T_api_done (testdb.h) on A. */
 static void use_tenant(const char *tenant)
 {
-	if (T_kind != DB_POSTGRES) {
-		A = T_db;
-		return;
-	}
-	if (!A)
-		A = T_open_app();
-	else
-		ck_assert_int_eq(db_scope_end(A, 1), DB_OK);
-	ck_assert_int_eq(db_scope_begin(A, tenant, 0), DB_OK);
+	T_api_scope(&A, tenant);
 }
 
-/* Commits what A did (so that T_db, helperd's connection, sees it and waits on none of
- * its locks) and closes it. */
 static void done(void)
 {
-	if (A && A != T_db) {
-		ck_assert_int_eq(db_scope_end(A, 1), DB_OK);
-		db_close(A);
-	}
-	A = NULL;
+	T_api_done(&A);
 }
 
 static void mk_device(const char *tenant, const char *name, char id[UUID_STR_LEN])
