@@ -18,26 +18,6 @@ TK_SAVED_TOKEN=$STACK_TOKEN
 TK_DAY=$(date -u +%Y%m%d)
 TK_NOID=00000000-0000-7000-8000-000000000000
 
-# Tickets, comments and the day's counters of every tenant: a refused request moves none.
-tk_counts() {
-	dbq "SELECT (SELECT count(*) FROM tickets) || ' tickets, ' ||
-	            (SELECT count(*) FROM ticket_comments) || ' comments, ' ||
-	            (SELECT coalesce(sum(last), 0) FROM ticket_counters) || ' numbers, last change ' ||
-	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-')" 2>&1
-}
-tk_snap() {
-	TK_SNAP=$(tk_counts)
-}
-tk_unchanged() {
-	_now=$(tk_counts)
-	if [ "$_now" = "$TK_SNAP" ]; then
-		ok "$1"
-	else
-		LAST=
-		bad "$1" "rows changed: before $TK_SNAP, after $_now"
-	fi
-}
-
 tk_as() {
 	eval "STACK_TOKEN=\$$1"
 	TK_HDR=
@@ -73,25 +53,9 @@ tt() {
 	expect "$_n" "$_s" "$@"
 }
 
-# tk_cli NAME VAR ARGS...: one test; kaiden-api ARGS must succeed, VAR gets its stdout.
-tk_cli() {
-	_n=$1
-	_v=$2
-	shift 2
-	if _o=$("$STACK_BIN" "$@" 2>"$T/tk-cli.err"); then
-		ok "$_n"
-		eval "$_v=\$_o"
-	else
-		LAST="kaiden-api $*"
-		CODE=-
-		bad "$_n" "$(head -c 300 "$T/tk-cli.err")"
-		eval "$_v="
-	fi
-}
-
 # ---- the tenant and its people ----------------------------------------------------------
 printf '%s' 'tk-admin-password-1' >"$T/tk.pw"
-tk_cli "a platform admin" TK_OUT user add --email tk-admin@kaiden.test --name 'TK Admin' \
+cli "a platform admin" TK_OUT user add --email tk-admin@kaiden.test --name 'TK Admin' \
 	--role admin --password-file "$T/tk.pw"
 raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
 	'{"email":"tk-admin@kaiden.test","password":"tk-admin-password-1"}'
@@ -100,23 +64,23 @@ save TK_ADMIN .token
 tk_as TK_ADMIN
 t "a tenant for the tickets" POST /api/v1/admin/tenants '{"code":"tk","name":"Tickets Inc"}' 201
 save TK_ID .id
-tk_cli "an engineer" TK_OUT user add --email tk-eng@kaiden.test --name 'Erin Engineer' \
+cli "an engineer" TK_OUT user add --email tk-eng@kaiden.test --name 'Erin Engineer' \
 	--role engineer --password-file "$T/tk.pw"
 TK_ENG_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... and an API token of theirs" TK_ENG token create --user tk-eng@kaiden.test --name eng
-tk_cli "a second engineer, disabled" TK_OUT user add --email tk-gone@kaiden.test \
+cli "... and an API token of theirs" TK_ENG token create --user tk-eng@kaiden.test --name eng
+cli "a second engineer, disabled" TK_OUT user add --email tk-gone@kaiden.test \
 	--name 'Gone Engineer' --role engineer --password-file "$T/tk.pw"
 TK_GONE_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
 dbq "UPDATE users SET status = 'disabled' WHERE id = '$TK_GONE_ID'"
-tk_cli "a service token of the tenant" TK_SVC token create --tenant tk --name 'tk svc'
-tk_cli "a tenant admin" TK_OUT user add --email tina@tk.test --name 'Tina Admin' \
+cli "a service token of the tenant" TK_SVC token create --tenant tk --name 'tk svc'
+cli "a tenant admin" TK_OUT user add --email tina@tk.test --name 'Tina Admin' \
 	--role tenant_admin --tenant tk --password-file "$T/tk.pw"
 TK_TADM_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... with an API token" TK_TADM token create --user tina@tk.test --tenant tk --name tina
-tk_cli "a customer" TK_OUT user add --email carl@tk.test --name 'Carl Customer' \
+cli "... with an API token" TK_TADM token create --user tina@tk.test --tenant tk --name tina
+cli "a customer" TK_OUT user add --email carl@tk.test --name 'Carl Customer' \
 	--role customer --tenant tk --password-file "$T/tk.pw"
 TK_CUST_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... with an API token" TK_CUST token create --user carl@tk.test --tenant tk --name carl
+cli "... with an API token" TK_CUST token create --user carl@tk.test --tenant tk --name carl
 tk_as TK_TADM
 t "the tenant admin registers a device" POST /api/v1/devices '{"name":"tk-host"}' 201
 save TK_DEV .id
@@ -146,7 +110,7 @@ tt "staff open the third: 003" POST /api/v1/tickets '{"title":"Disk 90% full","p
 save TK_T3 .id
 
 tk_as TK_CUST
-tk_snap
+snap
 t "no title" POST /api/v1/tickets '{"description":"x"}' 400 "$(E missing_field title)"
 t "an empty title" POST /api/v1/tickets '{"title":""}' 400 "$(E invalid_field title)"
 t "a blank title" POST /api/v1/tickets '{"title":"   "}' 400 "$(E invalid_field title)"
@@ -170,7 +134,7 @@ t "a cluster (none exist yet)" POST /api/v1/tickets "{\"title\":\"x\",\"cluster_
 t "an unknown field" POST /api/v1/tickets '{"title":"x","status":"closed"}' 400 \
 	"$(E unknown_field status)"
 t "not JSON" POST /api/v1/tickets '{"title":' 400 "$(E invalid_json)"
-tk_unchanged "no refused create wrote a row"
+unchanged "no refused create wrote a row"
 dbcheck "no refused create took a number" \
 	"SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'" 3
 
@@ -265,7 +229,7 @@ tt "staff see the internal note" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
 # ---- what a customer may and may not do ----------------------------------------------------
 for cred in TK_CUST TK_TADM; do
 	tk_as "$cred"
-	tk_snap
+	snap
 	TK_BEFORE=$(dbq "SELECT status || priority || coalesce(CAST(assigned_to AS TEXT), '-') FROM tickets WHERE id = '$TK_T2'")
 	t "$cred may not assign" PATCH "/api/v1/tickets/$TK_T2" "{\"assigned_to\":\"$TK_ENG_ID\"}" 403 \
 		"$(E forbidden assigned_to)"
@@ -277,7 +241,7 @@ for cred in TK_CUST TK_TADM; do
 		"$(E forbidden status)"
 	t "$cred may not write internal notes" POST "/api/v1/tickets/$TK_T2/comments" \
 		'{"body":"psst","internal":true}' 403 "$(E forbidden internal)"
-	tk_unchanged "$cred's refusals wrote nothing"
+	unchanged "$cred's refusals wrote nothing"
 	t "$cred: the same priority again is no change" PATCH "/api/v1/tickets/$TK_T2" \
 		'{"priority":"high","title":"VPN drops"}' 200 '.priority == "high"'
 	dbcheck "$cred changed nothing of the ticket" \
@@ -358,10 +322,10 @@ t "a max_open_tickets of 0 is refused" PATCH "/api/v1/admin/tenants/$TK_ID" \
 t "max_open_tickets is a quota" PATCH "/api/v1/admin/tenants/$TK_ID" \
 	'{"quotas":{"max_open_tickets":23}}' 200 '.quotas == {"max_open_tickets":23}'
 tk_as TK_CUST
-tk_snap
+snap
 t "at the quota a create is refused" POST /api/v1/tickets '{"title":"one too many"}' 409 \
 	"$(E quota_exceeded)" '.error.message | test("max_open_tickets") and test("23")'
-tk_unchanged "... writing nothing"
+unchanged "... writing nothing"
 dbcheck "... and taking no number" \
 	"SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'" $((TK_LAST + 20))
 tk_staff

@@ -19,6 +19,8 @@
 #                                            row-level security's settings made
 #   appcheck NAME TENANT STAFF SQL WANT      one test: appq prints exactly WANT
 #   snap / unchanged NAME                    row counts before / one test that none moved
+#   cli NAME VAR ARGS...                     one test: kaiden-api ARGS succeeds; VAR gets
+#                                            its stdout
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
@@ -176,16 +178,21 @@ dbcheck() {
 	fi
 }
 
-# Row counts, live devices, and the latest change to a device or session: a refused
-# request must move none of them (a soft delete or an UPDATE included).
+# Row counts, live devices, ticket numbers given, and the latest change to a device,
+# session or ticket: a refused request must move none of them (a soft delete or an
+# UPDATE included).
 counts() {
 	dbq "SELECT (SELECT count(*) FROM devices) || ' devices (' ||
 	            (SELECT count(*) FROM devices WHERE deleted_at IS NULL) || ' live), ' ||
 	            (SELECT count(*) FROM sessions) || ' sessions, ' ||
 	            (SELECT count(*) FROM jobs) || ' jobs, ' ||
-	            (SELECT count(*) FROM api_tokens) || ' tokens, last change ' ||
+	            (SELECT count(*) FROM api_tokens) || ' tokens, ' ||
+	            (SELECT count(*) FROM tickets) || ' tickets, ' ||
+	            (SELECT count(*) FROM ticket_comments) || ' comments, ' ||
+	            (SELECT coalesce(sum(last), 0) FROM ticket_counters) || ' numbers, last change ' ||
 	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM devices), '-') || ' / ' ||
-	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-')" 2>&1
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-') || ' / ' ||
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-')" 2>&1
 }
 
 snap() {
@@ -199,6 +206,23 @@ unchanged() {
 	else
 		LAST=
 		bad "$1" "rows changed: before $SNAP, after $_now"
+	fi
+}
+
+# cli NAME VAR ARGS...: one test: kaiden-api ARGS must succeed; VAR gets its stdout
+# ("" on failure).
+cli() {
+	_n=$1
+	_v=$2
+	shift 2
+	if _o=$("$STACK_BIN" "$@" 2>"$T/cli.err"); then
+		ok "$_n"
+		eval "$_v=\$_o"
+	else
+		LAST="kaiden-api $*"
+		CODE=-
+		bad "$_n" "$(head -c 300 "$T/cli.err")"
+		eval "$_v="
 	fi
 }
 
