@@ -20,37 +20,18 @@ TK_NOID=00000000-0000-7000-8000-000000000000
 
 tk_as() {
 	eval "STACK_TOKEN=\$$1"
-	TK_HDR=
+	CALL_HEADER=
 }
 
 # tk_staff: the following requests as staff in tenant tk (see above).
 tk_staff() {
 	if [ "$SUITE_DB" = postgres ]; then
 		STACK_TOKEN=$TK_ENG
-		TK_HDR="X-Kaiden-Tenant: tk"
+		CALL_HEADER="X-Kaiden-Tenant: tk"
 	else
 		STACK_TOKEN=$TK_SVC
-		TK_HDR=
+		CALL_HEADER=
 	fi
-}
-
-# tt NAME METHOD PATH BODY STATUS [JQ...]: t, with the staff header when one is set.
-tt() {
-	_n=$1
-	_m=$2
-	_p=$3
-	_b=$4
-	_s=$5
-	shift 5
-	if [ -z "$TK_HDR" ]; then
-		call "$_m" "$_p" "$_b"
-	elif [ -n "$_b" ]; then
-		raw "$_m" "$_p" -H "Authorization: Bearer $STACK_TOKEN" -H "$TK_HDR" \
-			-H 'Content-Type: application/json' --data-binary "$_b"
-	else
-		raw "$_m" "$_p" -H "Authorization: Bearer $STACK_TOKEN" -H "$TK_HDR"
-	fi
-	expect "$_n" "$_s" "$@"
 }
 
 # ---- the tenant and its people ----------------------------------------------------------
@@ -105,7 +86,7 @@ t "the tenant admin opens the second: 002" POST /api/v1/tickets \
 	'.priority == "high"' ".created_by == \"$TK_TADM_ID\"" '.description == ""'
 save TK_T2 .id
 tk_staff
-tt "staff open the third: 003" POST /api/v1/tickets '{"title":"Disk 90% full","priority":"low","description":"on db-2"}' 201 \
+t "staff open the third: 003" POST /api/v1/tickets '{"title":"Disk 90% full","priority":"low","description":"on db-2"}' 201 \
 	".number == \"TKT-$TK_DAY-003\"" '.priority == "low"'
 save TK_T3 .id
 
@@ -170,41 +151,41 @@ t "me: a service token is no user" GET '/api/v1/tickets?assigned_to=me' '' 400 \
 
 # ---- assignment and the workflow, as staff ---------------------------------------------------
 tk_staff
-tt "assign to a tenant user: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to a tenant user: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_CUST_ID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to a disabled engineer: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to a disabled engineer: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_GONE_ID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to nobody known: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to nobody known: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_NOID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to an id that is no id" PATCH "/api/v1/tickets/$TK_T1" '{"assigned_to":"x"}' 400 \
+t "assign to an id that is no id" PATCH "/api/v1/tickets/$TK_T1" '{"assigned_to":"x"}' 400 \
 	"$(E invalid_field assigned_to)"
-tt "an empty patch" PATCH "/api/v1/tickets/$TK_T1" '{}' 400 "$(E missing_field)"
-tt "an unknown status" PATCH "/api/v1/tickets/$TK_T1" '{"status":"done"}' 400 "$(E invalid_field status)"
-tt "a patch with a cluster" PATCH "/api/v1/tickets/$TK_T1" "{\"cluster_id\":\"$TK_NOID\"}" 422 \
+t "an empty patch" PATCH "/api/v1/tickets/$TK_T1" '{}' 400 "$(E missing_field)"
+t "an unknown status" PATCH "/api/v1/tickets/$TK_T1" '{"status":"done"}' 400 "$(E invalid_field status)"
+t "a patch with a cluster" PATCH "/api/v1/tickets/$TK_T1" "{\"cluster_id\":\"$TK_NOID\"}" 422 \
 	"$(E invalid_reference cluster_id)"
-tt "another tenant's device" PATCH "/api/v1/tickets/$TK_T1" "{\"device_id\":\"$TK_OTHER_DEV\"}" 422 \
+t "another tenant's device" PATCH "/api/v1/tickets/$TK_T1" "{\"device_id\":\"$TK_OTHER_DEV\"}" 422 \
 	"$(E invalid_reference device_id)"
-tt "open -> resolved is refused, naming in_progress" PATCH "/api/v1/tickets/$TK_T1" \
+t "open -> resolved is refused, naming in_progress" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"resolved"}' 409 "$(E invalid_transition status)" \
 	'.error.message | test("in_progress")'
-tt "assign the engineer, raise the priority, start work" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign the engineer, raise the priority, start work" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_ENG_ID\",\"priority\":\"urgent\",\"status\":\"in_progress\"}" 200 \
 	".assigned_to == \"$TK_ENG_ID\"" '.priority == "urgent"' '.status == "in_progress"' \
 	'.updated_at > .created_at'
-tt "in_progress -> open is refused, naming resolved" PATCH "/api/v1/tickets/$TK_T1" \
+t "in_progress -> open is refused, naming resolved" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"open"}' 409 "$(E invalid_transition status)" '.error.message | test("resolved")'
-tt "resolve" PATCH "/api/v1/tickets/$TK_T1" '{"status":"resolved"}' 200 '.status == "resolved"' \
+t "resolve" PATCH "/api/v1/tickets/$TK_T1" '{"status":"resolved"}' 200 '.status == "resolved"' \
 	'.resolved_at | type == "string"'
-tt "resolved -> in_progress is refused, naming closed and open" PATCH "/api/v1/tickets/$TK_T1" \
+t "resolved -> in_progress is refused, naming closed and open" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"in_progress"}' 409 "$(E invalid_transition status)" \
 	'.error.message | test("closed") and test("open")'
 if [ "$SUITE_DB" = postgres ]; then
-	tt "assigned_to=me for the engineer" GET '/api/v1/tickets?assigned_to=me' '' 200 \
+	t "assigned_to=me for the engineer" GET '/api/v1/tickets?assigned_to=me' '' 200 \
 		"[.items[].id] == [\"$TK_T1\"]"
 fi
-tt "assigned_to=<id>" GET "/api/v1/tickets?assigned_to=$TK_ENG_ID" '' 200 "[.items[].id] == [\"$TK_T1\"]"
-tt "status resolved" GET '/api/v1/tickets?status=resolved' '' 200 "[.items[].id] == [\"$TK_T1\"]"
-tt "the changes wrote their comments" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
+t "assigned_to=<id>" GET "/api/v1/tickets?assigned_to=$TK_ENG_ID" '' 200 "[.items[].id] == [\"$TK_T1\"]"
+t "status resolved" GET '/api/v1/tickets?status=resolved' '' 200 "[.items[].id] == [\"$TK_T1\"]"
+t "the changes wrote their comments" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
 	'[.items[] | select(.type == "status_change") | .body] == ["status: open -> in_progress", "status: in_progress -> resolved"]' \
 	'[.items[] | select(.type == "system") | .body] | (any(test("^priority: normal -> urgent$")) and any(test("^assigned_to: none -> ")))' \
 	'[.items[] | .internal] | all(. == false)'
@@ -217,13 +198,13 @@ else
 		'[.items[] | select(.type != "comment") | .author_name] | all(. == "tk svc")' \
 		'[.items[] | .author_id] | all(. == null)'
 fi
-tt "staff write an internal note" POST "/api/v1/tickets/$TK_T1/comments" \
+t "staff write an internal note" POST "/api/v1/tickets/$TK_T1/comments" \
 	'{"body":"customer uses an unsupported toner","internal":true}' 201 '.internal == true' \
 	'.type == "comment"'
 save TK_NOTE .id
-tt "and a public answer" POST "/api/v1/tickets/$TK_T1/comments" '{"body":"Fixed: new toner."}' 201 \
+t "and a public answer" POST "/api/v1/tickets/$TK_T1/comments" '{"body":"Fixed: new toner."}' 201 \
 	'.internal == false'
-tt "staff see the internal note" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
+t "staff see the internal note" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
 	"[.items[].id] | index(\"$TK_NOTE\") != null"
 
 # ---- what a customer may and may not do ----------------------------------------------------
@@ -329,8 +310,8 @@ unchanged "... writing nothing"
 dbcheck "... and taking no number" \
 	"SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'" $((TK_LAST + 20))
 tk_staff
-tt "resolving one makes room" PATCH "/api/v1/tickets/$TK_T3" '{"status":"in_progress"}' 200
-tt "..." PATCH "/api/v1/tickets/$TK_T3" '{"status":"resolved"}' 200
+t "resolving one makes room" PATCH "/api/v1/tickets/$TK_T3" '{"status":"in_progress"}' 200
+t "..." PATCH "/api/v1/tickets/$TK_T3" '{"status":"resolved"}' 200
 tk_as TK_TADM
 t "usage: one fewer open" GET /api/v1/tenant/usage '' 200 '.open_tickets == 22' \
 	'.quotas.max_open_tickets == 23'
@@ -360,3 +341,4 @@ t "ticket.comment is audited without the body" GET "/api/v1/audit?action=ticket.
 if grep -q 'unsupported toner' "$T/body"; then bad "the audit log never holds a comment's text" "it does"; else ok "the audit log never holds a comment's text"; fi
 
 STACK_TOKEN=$TK_SAVED_TOKEN
+CALL_HEADER=

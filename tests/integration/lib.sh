@@ -6,7 +6,8 @@
 #   t NAME METHOD PATH BODY STATUS [JQ...]   authorised request (JSON body if BODY is not
 #                                            empty; @FILE sends a file), then expect
 #   raw METHOD PATH [CURL-ARGS...]           a request with nothing added (no token)
-#   call METHOD PATH [BODY]                  the request half of t
+#   call METHOD PATH [BODY]                  the request half of t ($CALL_HEADER: one
+#                                            more header)
 #   expect NAME STATUS [JQ...]               one test: the last reply had STATUS, a JSON
 #                                            body when it had one, and each jq -e holds
 #   header NAME ERE                          one test: a header line of the last reply
@@ -86,13 +87,23 @@ raw() {
 	tr -d '\r' <"$T/headers" | tr '[:upper:]' '[:lower:]' >"$T/headers.lc"
 }
 
-# call METHOD PATH [BODY]: with the suite's token; a body goes as application/json.
+# call METHOD PATH [BODY]: with the suite's token (and the header in $CALL_HEADER, when
+# a case sets one: "X-Kaiden-Tenant: acme"); a body goes as application/json.
 call() {
-	if [ $# -ge 3 ] && [ -n "$3" ]; then
-		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN" \
-			-H 'Content-Type: application/json' --data-binary "$3"
+	if [ -n "${CALL_HEADER:-}" ]; then
+		set -- "$1" "$2" "${3:-}" -H "$CALL_HEADER"
 	else
-		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN"
+		set -- "$1" "$2" "${3:-}"
+	fi
+	_cm=$1
+	_cp=$2
+	_cb=$3
+	shift 3
+	if [ -n "$_cb" ]; then
+		raw "$_cm" "$_cp" -H "Authorization: Bearer $STACK_TOKEN" "$@" \
+			-H 'Content-Type: application/json' --data-binary "$_cb"
+	else
+		raw "$_cm" "$_cp" -H "Authorization: Bearer $STACK_TOKEN" "$@"
 	fi
 }
 
