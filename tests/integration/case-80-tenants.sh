@@ -24,22 +24,6 @@ ta_as() {
 	eval "STACK_TOKEN=\$$1"
 }
 
-# ta_cli NAME VAR ARGS...: one test; kaiden-api ARGS must succeed, VAR gets its stdout.
-ta_cli() {
-	_n=$1
-	_v=$2
-	shift 2
-	if _o=$("$STACK_BIN" "$@" 2>"$T/ta-cli.err"); then
-		ok "$_n"
-		eval "$_v=\$_o"
-	else
-		LAST="kaiden-api $*"
-		CODE=-
-		bad "$_n" "$(head -c 300 "$T/ta-cli.err")"
-		eval "$_v="
-	fi
-}
-
 case $B in /*) TA_AGENT_LOAD=$B/tests/agent_load ;; *) TA_AGENT_LOAD=$STACK_ROOT/$B/tests/agent_load ;; esac
 TA_WS_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
 
@@ -85,7 +69,7 @@ fi
 
 # ---- a platform admin -----------------------------------------------------------------
 printf '%s' 'ta-admin-password-1' >"$T/ta.pw"
-ta_cli "kaiden-api user add makes a platform admin" TA_OUT user add \
+cli "kaiden-api user add makes a platform admin" TA_OUT user add \
 	--email ta-admin@kaiden.test --name 'TA Admin' --role admin --password-file "$T/ta.pw"
 raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
 	'{"email":"ta-admin@kaiden.test","password":"ta-admin-password-1"}'
@@ -139,12 +123,12 @@ t "get an unknown tenant" GET /api/v1/admin/tenants/00000000-0000-7000-8000-0000
 	"$(E not_found)"
 
 # ---- the tenant's own credentials --------------------------------------------------------
-ta_cli "a service token of the tenant" TA_SVC token create --tenant acme --name 'acme svc'
+cli "a service token of the tenant" TA_SVC token create --tenant acme --name 'acme svc'
 printf '%s' 'ann-password-123' >"$T/ta-ann.pw"
-ta_cli "a tenant admin of the tenant" TA_OUT user add --email ann@acme.test --name Ann \
+cli "a tenant admin of the tenant" TA_OUT user add --email ann@acme.test --name Ann \
 	--role tenant_admin --tenant acme --password-file "$T/ta-ann.pw"
 TA_ANN_ID=$(printf '%s' "$TA_OUT" | jq -r .id 2>/dev/null)
-ta_cli "an API token of the tenant admin" TA_ANN token create --user ann@acme.test \
+cli "an API token of the tenant admin" TA_ANN token create --user ann@acme.test \
 	--tenant acme --name 'ann cli'
 if [ "$SUITE_DB" = postgres ]; then
 	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
@@ -280,7 +264,7 @@ ta_as TA_ANN
 t "... nor the tenant admin's" GET /api/v1/tenant '' 401 "$(E unauthorized)"
 # How a moved tenant's admin gets in again: the operator issues a token (the command
 # line, both modes), and the admin sets a new password with it.
-ta_cli "the operator issues the tenant admin a new token" TA_ANN token create \
+cli "the operator issues the tenant admin a new token" TA_ANN token create \
 	--user ann@acme.test --tenant acme --name 'ann after the move'
 ta_as TA_ANN
 t "... which works" GET /api/v1/tenant/usage '' 200 '.devices == 1' '.users == 1'
