@@ -20,12 +20,12 @@ static struct db *A; /* the connection the cases use: T_db, or the app role's on
 /* PostgreSQL: the app role's connection, scoped to tenant (staff off). SQLite: T_db. */
 static void use_tenant(const char *tenant)
 {
-	T_api_scope(&A, tenant);
+	T_use_tenant(&A, tenant);
 }
 
 static void done(void)
 {
-	T_api_done(&A);
+	T_use_done(&A);
 }
 
 static json_object *mk(const char *tenant, const char *title, const char *priority,

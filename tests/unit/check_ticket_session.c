@@ -18,15 +18,15 @@
 
 static struct db *A; /* kaiden-api's connection: T_db, or the app role's on PG */
 
-/* T_api_scope / T_api_done (testdb.h) on A. */
+/* T_use_tenant / T_use_done (testdb.h) on A. */
 static void use_tenant(const char *tenant)
 {
-	T_api_scope(&A, tenant);
+	T_use_tenant(&A, tenant);
 }
 
 static void done(void)
 {
-	T_api_done(&A);
+	T_use_done(&A);
 }
 
 static void mk_device(const char *tenant, const char *name, char id[UUID_STR_LEN])
