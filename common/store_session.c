@@ -163,7 +163,8 @@ int store_session_list(struct db *db, const char *tenant_id,
 {
 	static const struct store_session_filter none;
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	char engineer[UUID_STR_LEN], ticket[UUID_STR_LEN], since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
+	char engineer[UUID_STR_LEN], ticket[UUID_STR_LEN];
+	char since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
 	const char *params[9];
 	char *pattern = NULL;
 	struct buf sql;

@@ -79,8 +79,8 @@ int store_ticket_session_finish(struct db *db, const char *tenant, const char *t
 	rc = store_ticket_note(db, tenant, ticket, 0, NULL, NULL, body, now);
 	free(body);
 	if (rc == STORE_NOT_FOUND) {
-		log_warn("tenant=%s ticket=%s is gone: a session's end is not written on it", tenant,
-		         ticket);
+		log_warn("tenant=%s ticket=%s is gone: a session's end is not written on it",
+		         tenant, ticket);
 		rc = STORE_OK;
 	}
 	return rc;

@@ -229,10 +229,10 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	}
 	moved = db_res_rows(res) == 1;
 	if (moved && final && db_res_get(res, 0, 0)) {
-		rc = store_ticket_session_finish(db, tenant, db_res_get(res, 0, 0),
-		                                 status == SEAM_STATUS_FAILED, db_res_get(res, 0, 1),
-		                                 db_res_get(res, 0, 2), db_res_get(res, 0, 3),
-		                                 db_res_get(res, 0, 4), now);
+		int failed = status == SEAM_STATUS_FAILED;
+		rc = store_ticket_session_finish(db, tenant, db_res_get(res, 0, 0), failed,
+		                                 db_res_get(res, 0, 1), db_res_get(res, 0, 2),
+		                                 db_res_get(res, 0, 3), db_res_get(res, 0, 4), now);
 		if (rc != STORE_OK)
 			goto out;
 	}

@@ -90,7 +90,8 @@ static const char *missing_reference(struct req *r, const char *ticket_id)
 {
 	json_object *ticket = NULL;
 
-	if (ticket_id && store_ticket_get(r->db, r->tenant_id, ticket_id, &ticket) == STORE_NOT_FOUND)
+	if (ticket_id &&
+	    store_ticket_get(r->db, r->tenant_id, ticket_id, &ticket) == STORE_NOT_FOUND)
 		return "ticket_id";
 	json_object_put(ticket);
 	return "device_id";

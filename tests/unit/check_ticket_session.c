@@ -212,7 +212,8 @@ START_TEST(test_link_both_ways)
 	/* An update answers with the ticket as a get does. */
 	{
 		struct store_ticket_patch p = { .title = "Printer (2)" };
-		ck_assert_int_eq(store_ticket_update(A, DEFAULT_TENANT_ID, ticket, &p, &o), STORE_OK);
+		ck_assert_int_eq(store_ticket_update(A, DEFAULT_TENANT_ID, ticket, &p, &o),
+		                 STORE_OK);
 		ck_assert(json_object_object_get_ex(o, "sessions", &sessions));
 		ck_assert_int_eq((int)json_object_array_length(sessions), 2);
 		json_object_put(o);
@@ -473,7 +474,8 @@ START_TEST(test_start_races_close)
 	if (T_kind == DB_POSTGRES) {
 		const char *dsn = getenv("KAIDEN_TEST_PG_APP_DSN");
 		ck_assert_ptr_nonnull(dsn);
-		snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn, T_schemas[0]);
+		snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn,
+		         T_schemas[0]);
 	} else {
 		snprintf(target, sizeof(target), "%s", T_target);
 	}
