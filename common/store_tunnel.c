@@ -168,7 +168,7 @@ static int sql_in(struct buf *sql, int first, int n)
 	return buf_puts(sql, ")");
 }
 
-/* The move to ended or failed, and its ticket's comment, in one transaction. */
+/* What a move gives back: what the end's comment on the session's ticket needs. */
 #define MOVE_RETURNING " RETURNING ticket_id, started_at, ended_at, notes, error"
 
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
