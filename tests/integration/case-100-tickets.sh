@@ -268,20 +268,25 @@ t "the customer's status change is signed by them" GET "/api/v1/tickets/$TK_T1/c
 
 # ---- 20 creates at once ---------------------------------------------------------------------
 TK_LAST=$(dbq "SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'")
-mkdir -p "$T/tk-par"
-rm -f "$T/tk-par/"*
-_pids=
-for i in $(seq 1 20); do
-	curl -sS --max-time 30 -o "$T/tk-par/$i.json" -w '%{http_code}' \
-		-H "Authorization: Bearer $TK_CUST" -H 'Content-Type: application/json' \
-		--data-binary "{\"title\":\"parallel $i\"}" "$STACK_URL/api/v1/tickets" \
-		>"$T/tk-par/$i.code" 2>/dev/null &
-	_pids="$_pids $!"
-done
-# shellcheck disable=SC2086
-wait $_pids
-_codes=$(for f in "$T/tk-par/"*.code; do cat "$f"; echo; done | sort | uniq -c | tr -s ' ')
-if [ "$_codes" = " 20 201" ]; then ok "20 parallel creates: all 201"; else bad "20 parallel creates: all 201" "$_codes"; fi
+# tk_burst N: N creates sent at once by the customer; each reply in $T/tk-par/<i>.json,
+# and their statuses counted in TK_CODES (" <count> <status>" lines, joined).
+tk_burst() {
+	mkdir -p "$T/tk-par"
+	rm -f "$T/tk-par/"*
+	_pids=
+	for i in $(seq 1 "$1"); do
+		curl -sS --max-time 30 -o "$T/tk-par/$i.json" -w '%{http_code}' \
+			-H "Authorization: Bearer $TK_CUST" -H 'Content-Type: application/json' \
+			--data-binary "{\"title\":\"parallel $i\"}" "$STACK_URL/api/v1/tickets" \
+			>"$T/tk-par/$i.code" 2>/dev/null &
+		_pids="$_pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $_pids
+	TK_CODES=$(for f in "$T/tk-par/"*.code; do cat "$f"; echo; done | sort | uniq -c | tr '\n' ' ' | tr -s ' ')
+}
+tk_burst 20
+if [ "$TK_CODES" = " 20 201 " ]; then ok "20 parallel creates: all 201"; else bad "20 parallel creates: all 201" "$TK_CODES"; fi
 _got=$(cat "$T/tk-par/"*.json | jq -r '.number' | sort | tr '\n' ' ')
 _want=$(for i in $(seq 1 20); do printf 'TKT-%s-%03d ' "$TK_DAY" $((TK_LAST + i)); done)
 if [ "$_got" = "$_want" ]; then
@@ -326,6 +331,22 @@ tk_as TK_ADMIN
 t "the quota lifted" PATCH "/api/v1/admin/tenants/$TK_ID" '{"quotas":{}}' 200 '.quotas == {}'
 tk_as TK_CUST
 t "the reopen goes through" PATCH "/api/v1/tickets/$TK_T3" '{"status":"open"}' 200 '.status == "open"'
+
+# The quota is counted before the insert, in its transaction: of 12 creates sent at once
+# with room for 5, exactly 5 get in.
+tk_as TK_ADMIN
+t "room for 5 more" PATCH "/api/v1/admin/tenants/$TK_ID" '{"quotas":{"max_open_tickets":29}}' 200
+tk_as TK_CUST
+t "a customer may not read usage" GET /api/v1/tenant/usage '' 403 "$(E forbidden)"
+tk_as TK_TADM
+t "usage: 24 open" GET /api/v1/tenant/usage '' 200 '.open_tickets == 24'
+tk_burst 12
+if [ "$TK_CODES" = " 5 201 7 409 " ]; then ok "12 creates at once with room for 5: 5 in, 7 quota_exceeded"; else bad "12 creates at once with room for 5: 5 in, 7 quota_exceeded" "$TK_CODES"; fi
+t "usage: at the quota exactly" GET /api/v1/tenant/usage '' 200 '.open_tickets == 29'
+_got=$(cat "$T/tk-par/"*.json | jq -r 'select(.error) | .error.code' | sort -u)
+if [ "$_got" = quota_exceeded ]; then ok "the refused ones say quota_exceeded"; else bad "the refused ones say quota_exceeded" "$_got"; fi
+tk_as TK_ADMIN
+t "the quota lifted again" PATCH "/api/v1/admin/tenants/$TK_ID" '{"quotas":{}}' 200
 
 # ---- audit -----------------------------------------------------------------------------------
 tk_as TK_TADM

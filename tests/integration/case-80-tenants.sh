@@ -190,6 +190,19 @@ ta_wait "... and leaves" 5 "SELECT status || coalesce(helperd, '') FROM devices 
 ta_as TA_SVC
 t "... and its tokens work again" GET /api/v1/devices '' 200 '.items | length == 1'
 
+# A ticket with the tenant admin's comment and staff's internal note (the service token
+# acts as staff), to travel with the tenant; the note never in a tenant admin's export.
+ta_as TA_ANN
+t "the tenant admin opens a ticket" POST /api/v1/tickets "{\"title\":\"Agent flaps\",\"device_id\":\"$TA_DEV\"}" 201
+save TA_TICKET .id
+t "... and comments" POST "/api/v1/tickets/$TA_TICKET/comments" '{"body":"since Monday"}' 201
+ta_as TA_SVC
+t "staff's internal note on it" POST "/api/v1/tickets/$TA_TICKET/comments" \
+	'{"body":"ta-secret-note","internal":true}' 201
+t "a staff export holds the note" POST /api/v1/tenant/export '' 200 \
+	'.tables.tickets | length == 1' '[.tables.ticket_comments[].body] | index("ta-secret-note") != null' \
+	'.tables.ticket_counters | length == 1'
+
 # ---- the audit log ----------------------------------------------------------------------
 # A 100 kB settings value makes the archive bigger than server.max_body (64 KiB): the
 # import below goes through only because that route takes up to server.max_import.
@@ -200,7 +213,9 @@ t "export the tenant" POST /api/v1/tenant/export '' 200 \
 	".tenant.id == \"$TA_ID\"" '.tables.devices | length == 1' '.tables.users | length == 1' \
 	'.tables | has("api_tokens") | not' '[.tables.users[].password_hash] | all(. == null)' \
 	'[.tables[][] | .tenant_id] | all(. == $ENV.TA_ID)' \
-	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not'
+	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not' \
+	'.tables.tickets | length == 1' '[.tables.ticket_comments[].body] | index("since Monday") != null'
+if grep -q 'ta-secret-note' "$T/body"; then bad "the tenant admin's export leaves the internal note out" "it is there"; else ok "the tenant admin's export leaves the internal note out"; fi
 cp "$T/body" "$T/acme-export.json"
 if [ "$(wc -c <"$T/acme-export.json")" -gt 65536 ]; then ok "the archive is bigger than server.max_body"; else bad "the archive is bigger than server.max_body" "$(wc -c <"$T/acme-export.json") bytes"; fi
 header "the export is an attachment" '^content-disposition: attachment'
@@ -258,6 +273,9 @@ dbcheck "the tenant admin is back with their id, without a password" \
 	"SELECT email || ' ' || coalesce(password_hash, 'none') FROM users WHERE id = '$TA_ANN_ID'" \
 	'ann@acme.test none'
 dbcheck "... and without tokens" "SELECT count(*) FROM api_tokens WHERE tenant_id = '$TA_ID'" 0
+dbcheck "the ticket is back with its number and public comments" \
+	"SELECT number || ' ' || (SELECT count(*) FROM ticket_comments WHERE ticket_id = '$TA_TICKET' AND NOT internal) FROM tickets WHERE id = '$TA_TICKET'" \
+	"$(jq -r '.tables.tickets[0].number' "$T/acme-export.json") $(jq '[.tables.ticket_comments[]] | length' "$T/acme-export.json")"
 ta_as TA_SVC
 t "the old service token does not come back" GET /api/v1/devices '' 401 "$(E unauthorized)"
 ta_as TA_ANN

@@ -91,11 +91,7 @@ done
 	expect "... and an internal note" 201
 	save XT_NOTE_b .id
 }
-if XT_SVC_a=$("$STACK_BIN" token create --tenant xta --name 'xt-a svc' 2>"$T/xt.err"); then
-	ok "a service token of tenant A"
-else
-	bad "a service token of tenant A" "$(head -c 300 "$T/xt.err")"
-fi
+cli "a service token of tenant A" XT_SVC_a token create --tenant xta --name 'xt-a svc'
 
 # Everything tenant B has, as a digest: nothing below may change it.
 xt_b_digest() {
@@ -148,16 +144,15 @@ done
 as XT_ADMIN
 _bad=
 for _id in "$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b"; do
-	for _r in "GET /api/v1/tickets/$_id" "PATCH /api/v1/tickets/$_id" \
-		"GET /api/v1/tickets/$_id/comments" "POST /api/v1/tickets/$_id/comments"; do
-		set -- $_r
-		case $1 in
-		PATCH) hcall "X-Kaiden-Tenant: xta" PATCH "$2" '{"status":"closed","title":"hijacked"}' ;;
-		POST) hcall "X-Kaiden-Tenant: xta" POST "$2" '{"body":"hijacked","internal":true}' ;;
-		*) hcall "X-Kaiden-Tenant: xta" "$1" "$2" ;;
-		esac
-		[ "$CODE" = 404 ] || _bad="$_bad $_r -> $CODE;"
-	done
+	_t=/api/v1/tickets/$_id
+	hcall "X-Kaiden-Tenant: xta" GET "$_t"
+	[ "$CODE" = 404 ] || _bad="$_bad GET $_t -> $CODE;"
+	hcall "X-Kaiden-Tenant: xta" PATCH "$_t" '{"status":"closed","title":"hijacked"}'
+	[ "$CODE" = 404 ] || _bad="$_bad PATCH $_t -> $CODE;"
+	hcall "X-Kaiden-Tenant: xta" GET "$_t/comments"
+	[ "$CODE" = 404 ] || _bad="$_bad GET $_t/comments -> $CODE;"
+	hcall "X-Kaiden-Tenant: xta" POST "$_t/comments" '{"body":"hijacked","internal":true}'
+	[ "$CODE" = 404 ] || _bad="$_bad POST $_t/comments -> $CODE;"
 done
 if [ -z "$_bad" ]; then
 	ok "staff acting in A get 404 for every ticket route with B's ids"
