@@ -28,5 +28,7 @@ void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN]);
  * 1970 to 9999, written as ids_timestamp writes it (UTC, milliseconds, which is how
  * time stamps are stored and compared). 0, or -1 when s is not one. */
 int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN]) WUR;
+/* The same date-time as Unix milliseconds into *out: 0, or -1 (out untouched). */
+int ids_timestamp_ms(const char *s, int64_t *out) WUR;
 
 #endif

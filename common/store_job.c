@@ -26,14 +26,14 @@
 #define CLAIM_DUE                                                                         \
 	"SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) "               \
 	"OR (state = 'running' AND locked_until < $3) ORDER BY run_after, id LIMIT $4"
-#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts"
+#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts, webhook_id"
 
 /* A MATERIALIZED CTE makes PostgreSQL lock the chosen rows once; a LIMIT subquery
  * under IN could be rescanned by some plans. */
 static const char claim_pg[] =
 	"WITH due AS MATERIALIZED (" CLAIM_DUE " FOR UPDATE SKIP LOCKED) " CLAIM_SET
 	"FROM due WHERE jobs.id = due.id RETURNING jobs.id, jobs.tenant_id, jobs.kind, "
-	"jobs.session_id, jobs.attempts";
+	"jobs.session_id, jobs.attempts, jobs.webhook_id";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
@@ -46,6 +46,31 @@ int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
 	ids_uuid7(id);
 	rc = db_exec(db,
 	             "INSERT INTO jobs (id, tenant_id, kind, session_id, state, run_after, "
+	             "attempts, created_at, updated_at) "
+	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
+	             5, params, NULL);
+	if (rc == DB_OK)
+		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
+	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
+}
+
+int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
+                          const char *now)
+{
+	char id[UUID_STR_LEN];
+	const char *params[5] = { id, tenant_id, seam_job_name(SEAM_JOB_WEBHOOK_DELIVER),
+	                          webhook_id, now };
+	int rc;
+
+	rc = store_one_value(db,
+	                     "SELECT id FROM jobs WHERE webhook_id = $1 AND state = 'queued' "
+	                     "LIMIT 1",
+	                     1, params + 3, NULL, 0, NULL);
+	if (rc != 0)
+		return rc < 0 ? rc : STORE_OK; /* one is queued already: it delivers this too */
+	ids_uuid7(id);
+	rc = db_exec(db,
+	             "INSERT INTO jobs (id, tenant_id, kind, webhook_id, state, run_after, "
 	             "attempts, created_at, updated_at) "
 	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
 	             5, params, NULL);
@@ -97,6 +122,7 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 		copy_text(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
 		copy_text(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
 		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
+		copy_text(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
 	}
 	*n = rows;
 	rc = STORE_OK;

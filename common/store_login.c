@@ -224,20 +224,9 @@ static int address_key(const char *address, char key[STORE_THROTTLE_KEY_MAX])
  * -1 if it is not one. */
 static int64_t stamp_ms(const char *text)
 {
-	struct tm tm;
-	const char *rest;
-	int64_t ms = 0;
+	int64_t ms;
 
-	memset(&tm, 0, sizeof(tm));
-	rest = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!rest)
-		return -1;
-	if (*rest == '.')
-		for (int scale = 100; *++rest >= '0' && *rest <= '9'; scale /= 10)
-			ms += (*rest - '0') * scale;
-	if (*rest != 'Z')
-		return -1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
+	return ids_timestamp_ms(text, &ms) == 0 ? ms : -1;
 }
 
 /* A refusal by the key row res holds (attempts, window_start, key): the verdict, with the
