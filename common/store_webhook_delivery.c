@@ -264,7 +264,7 @@ int store_webhook_record(struct db *db, const char *holder,
 {
 	char hook[UUID_STR_LEN], delivery[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	char hook_tenant[UUID_STR_LEN], failing_since[TIMESTAMP_LEN], give_up_at[TIMESTAMP_LEN];
-	const char *params[3] = { hook, holder, delivery };
+	const char *params[2] = { hook, holder };
 	struct store_webhook_outcome o = { 0, 0 };
 	struct db_res *res = NULL;
 	int rc, done;
@@ -298,10 +298,13 @@ int store_webhook_record(struct db *db, const char *holder,
 	copy_text(failing_since, sizeof(failing_since), db_res_get(res, 0, 1));
 	db_res_free(res);
 	res = NULL;
-	rc = db_exec(db,
-	             "SELECT attempts, status FROM webhook_deliveries "
-	             "WHERE id = $3 AND webhook_id = $1",
-	             3, params, &res);
+	{
+		const char *dp[2] = { delivery, hook };
+		rc = db_exec(db,
+		             "SELECT attempts, status FROM webhook_deliveries "
+		             "WHERE id = $1 AND webhook_id = $2",
+		             2, dp, &res);
+	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
