@@ -54,31 +54,6 @@ int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }
 
-int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
-                          const char *now)
-{
-	char id[UUID_STR_LEN];
-	const char *params[5] = { id, tenant_id, seam_job_name(SEAM_JOB_WEBHOOK_DELIVER),
-	                          webhook_id, now };
-	int rc;
-
-	rc = store_one_value(db,
-	                     "SELECT id FROM jobs WHERE webhook_id = $1 AND state = 'queued' "
-	                     "LIMIT 1",
-	                     1, params + 3, NULL, 0, NULL);
-	if (rc != 0)
-		return rc < 0 ? rc : STORE_OK; /* one is queued already: it delivers this too */
-	ids_uuid7(id);
-	rc = db_exec(db,
-	             "INSERT INTO jobs (id, tenant_id, kind, webhook_id, state, run_after, "
-	             "attempts, created_at, updated_at) "
-	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
-	             5, params, NULL);
-	if (rc == DB_OK)
-		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
-	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
-}
-
 static void copy_text(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");

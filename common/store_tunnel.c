@@ -12,6 +12,7 @@
 #include "log.h"
 #include "seam.h"
 #include "store_row.h"
+#include "store_webhook.h"
 
 static const char *const field_columns[STORE_TUNNEL__MAX] = {
 	[STORE_TUNNEL_ID] = "tunnel_id",
@@ -166,14 +167,36 @@ static int sql_in(struct buf *sql, int first, int n)
 	return buf_puts(sql, ")");
 }
 
+/* The webhook event of a move to status (store_webhook.h), NULL for none. */
+static const char *move_event(enum seam_status status)
+{
+	switch (status) {
+	case SEAM_STATUS_ACTIVE:
+		return "session.active";
+	case SEAM_STATUS_ENDED:
+		return "session.ended";
+	case SEAM_STATUS_FAILED:
+		return "session.failed";
+	default:
+		return NULL;
+	}
+}
+
+/* A move to a status with a webhook event is a transaction of two statements: the first
+ * moves the row only from another status (a transition: the event is emitted, once),
+ * the second rewrites step and error of a row already there (no event). Either way the
+ * caller sees one move. */
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[6 + SEAM_STATUS__MAX];
-	int nfrom = 0, rc = STORE_ERR;
+	const char *event = move_event(status);
+	int nfrom = 0, moved = 0, in_tx = 0, rc = STORE_ERR;
+	json_object *data = NULL;
 	struct buf sql;
+	size_t base_len;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
@@ -195,21 +218,65 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	                       ? ", ended_at = $5"
 	                       : "") != 0)
 		goto out;
+	base_len = sql.len;
 	if (nfrom && (buf_puts(&sql, " AND status") != 0 || sql_in(&sql, 7, nfrom) != 0))
 		goto out;
+	if (event) {
+		if (buf_puts(&sql, " AND status <> $3") != 0)
+			goto out;
+		rc = db_begin(db);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		in_tx = 1;
+	}
 	rc = db_exec(db, sql.data, 6 + nfrom, params, NULL);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	if (changed)
-		*changed = db_changes(db) == 1;
+	moved = db_changes(db) == 1;
+	if (moved && event) {
+		rc = store_session_get(db, tenant, session, &data);
+		if (rc == STORE_OK)
+			rc = store_webhook_emit(db, tenant, event, data);
+		if (rc != STORE_OK)
+			goto out;
+	} else if (event && (!from || (from & SEAM_STATUS_BIT(status)))) {
+		/* Already there: step and error only. */
+		sql.len = base_len;
+		sql.data[base_len] = '\0';
+		if (buf_puts(&sql, " AND status = $3") != 0) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		rc = db_exec(db, sql.data, 6, params, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		moved = db_changes(db) == 1;
+	}
 	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
 	 * notification costs a poll interval, so a failure here is not the caller's. */
-	if (db_changes(db) == 1 && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
+	if (moved && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
 		log_warn("session=%s state change not notified", session);
+	if (in_tx) {
+		rc = db_commit(db);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		in_tx = 0;
+	}
+	if (changed)
+		*changed = moved;
 	rc = STORE_OK;
 out:
+	if (in_tx)
+		db_rollback(db);
+	json_object_put(data);
 	buf_clear(&sql);
 	return rc;
 }

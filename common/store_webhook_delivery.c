@@ -7,7 +7,7 @@
  *        +--+ (anything else: attempts + 1, next_attempt_at = now + backoff)
  *
  * and the hook (webhooks.status): active --(failing_since give_up old, at a failure)-->
- * disabled --(store_webhook_resume)--> active. Rows end as failed only when their hook
+ * disabled --(an administrator: store_webhook_update)--> active. Rows end as failed only when their hook
  * is deleted (the cascade removes them). The hook's lease serialises the holders; every
  * write here checks that the writer still holds it, inside the transaction that writes
  * (on PostgreSQL the hook row is locked FOR UPDATE first, SQLite's BEGIN IMMEDIATE
@@ -355,35 +355,4 @@ out:
 		*out = o;
 	db_res_free(res);
 	return rc;
-}
-
-int store_webhook_resume(struct db *db, const char *hook_id, const char *now)
-{
-	char hook[UUID_STR_LEN], tenant[UUID_STR_LEN];
-	const char *params[2] = { hook, now };
-	int rc;
-
-	if (store_id(hook_id, hook) != 0)
-		return STORE_NOT_FOUND;
-	rc = db_exec(db,
-	             "UPDATE webhooks SET status = 'active', disabled_reason = NULL, "
-	             "failing_since = NULL, updated_at = $2 WHERE id = $1",
-	             2, params, NULL);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	if (db_changes(db) == 0)
-		return STORE_NOT_FOUND;
-	rc = db_exec(db,
-	             "UPDATE webhook_deliveries SET next_attempt_at = $2 "
-	             "WHERE webhook_id = $1 AND status = 'pending'",
-	             2, params, NULL);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = store_one_value(db,
-	                     "SELECT tenant_id FROM webhook_deliveries "
-	                     "WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT 1",
-	                     1, params, tenant, sizeof(tenant), NULL);
-	if (rc <= 0)
-		return rc < 0 ? rc : STORE_OK;
-	return store_job_add_webhook(db, tenant, hook, now);
 }

@@ -10,10 +10,11 @@
  *
  * A failed attempt is retried after min(retry_base * 2^(attempts - 1), retry_max)
  * seconds. webhooks.failing_since is when the hook's current run of failures began
- * (set by a failure when it is NULL, cleared by a success and by store_webhook_resume);
+ * (set by a failure when it is NULL, cleared by a success and by a re-enable);
  * once it is give_up seconds old a failure disables the hook, with an audit entry
  * (webhook.disable, actor "(kaiden-helperd)"). Its pending deliveries stay pending:
- * re-enabling the hook (store_webhook_resume) sends them, in order, at least once. */
+ * re-enabling the hook (store_webhook_update in common/store_webhook.h, which queues a
+ * job) sends them, in order, at least once. */
 #ifndef KAIDEN_STORE_WEBHOOK_DELIVERY_H
 #define KAIDEN_STORE_WEBHOOK_DELIVERY_H
 
@@ -109,13 +110,5 @@ int store_webhook_record(struct db *db, const char *holder,
 /* The wait before retry number `attempts` (attempts >= 1: the attempts made so far):
  * min(base * 2^(attempts - 1), max) seconds, without overflow; at least 1. */
 int store_webhook_backoff(int attempts, int base, int max);
-
-/* Re-enabling a hook, inside the caller's transaction (a PATCH back to active): status
- * active, disabled_reason and failing_since cleared, its pending deliveries due at now
- * (in their order; attempts and first_failed_at kept for the log), and a
- * "webhook.deliver" job for it (tenant_id: the oldest pending delivery's tenant) when
- * it has pending deliveries and no queued job. now: the transaction's time.
- * STORE_OK, STORE_NOT_FOUND, STORE_ERR, STORE_BUSY. */
-int store_webhook_resume(struct db *db, const char *hook_id, const char *now) WUR;
 
 #endif

@@ -1,112 +1,101 @@
-/* webhook_seed.c: test-only writer of webhooks and their events, straight into the
- * database named by the usual settings (KAIDEN_DATABASE_*, KAIDEN_AUTH_JWT_SECRET), for
- * the delivery tests to run without kaiden-api's webhook routes:
+/* webhook_seed.c: test-only driver of the webhook store, straight on the database named
+ * by the usual settings (KAIDEN_DATABASE_*, KAIDEN_AUTH_JWT_SECRET), for the delivery
+ * tests (case-106) to make hooks and events of any type at will, through the same store
+ * functions kaiden-api calls:
  *
- *   webhook_seed hook TENANT_ID|platform URL [EVENTS]
- *                                                 prints "<hook id> <secret>"; EVENTS:
- *                                                 a JSON array (["ticket.created"])
- *   webhook_seed event TENANT_ID TYPE [N]        N (default 1) events; prints their ids
- *   webhook_seed resume HOOK_ID                  re-enables it (store_webhook_resume)
- *
- * An event follows the emission contract (common/store_webhook.c's store_webhook_emit):
- * in one transaction, a webhook_events row with the body {id, type, created_at,
- * tenant_id, data}, a pending delivery for each active hook of the tenant or of the
- * platform whose events list has TYPE, and a "webhook.deliver" job for each of those
- * hooks unless one is queued (store_job_add_webhook), with NOTIFY. */
+ *   webhook_seed hook TENANT_ID|platform URL [EVENTS]   store_webhook_create; prints
+ *                                                       "<hook id> <secret>"; EVENTS: a
+ *                                                       JSON array (["ticket.created"])
+ *   webhook_seed event TENANT_ID TYPE [N]               N (default 1) store_webhook_emit,
+ *                                                       each in its own transaction, data
+ *                                                       {"seq": i}; prints the event ids
+ *   webhook_seed resume TENANT_ID|platform HOOK_ID      store_webhook_update to active */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
 #include "db.h"
-#include "ids.h"
 #include "log.h"
 #include "secret.h"
 #include "store.h"
 #include "store_row.h"
-#include "store_webhook_delivery.h"
+#include "store_webhook.h"
 #include "webhook_secret.h"
+
+static const char *scope(const char *tenant)
+{
+	return strcmp(tenant, "platform") == 0 ? NULL : tenant;
+}
 
 static int add_hook(struct db *db, const char *tenant, const char *url, const char *events)
 {
-	char id[UUID_STR_LEN], secret[WEBHOOK_SECRET_LEN], sealed[WEBHOOK_SEALED_MAX];
-	const char *p[5] = { id, strcmp(tenant, "platform") == 0 ? NULL : tenant, url, sealed,
-		             events };
-
-	ids_uuid7(id);
-	webhook_secret_new(secret);
-	if (webhook_secret_seal(cfg_str(CFG_AUTH_JWT_SECRET), secret, sealed) != 0 ||
-	    db_exec(db,
-	            "INSERT INTO webhooks (id, tenant_id, url, events, secret_sealed) "
-	            "VALUES ($1, $2, $3, $5, $4)",
-	            5, p, NULL) != DB_OK)
-		return -1;
-	printf("%s %s\n", id, secret);
-	return 0;
-}
-
-static int add_event(struct db *db, const char *tenant, const char *type, int seq)
-{
-	char id[UUID_STR_LEN], now[TIMESTAMP_LEN], body[512], pattern[96];
-	const char *p[4] = { id, tenant, type, body };
-	struct db_res *res = NULL;
+	char secret[WEBHOOK_SECRET_LEN], sealed[WEBHOOK_SEALED_MAX];
+	struct store_webhook_new w = { url, "webhook_seed", NULL, sealed, NULL };
+	json_object *out = NULL;
 	int rc = -1;
 
-	ids_uuid7(id);
-	store_time(0, now);
-	snprintf(body, sizeof(body),
-	         "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":\"%s\",\"tenant_id\":\"%s\","
-	         "\"data\":{\"seq\":%d}}",
-	         id, type, now, tenant, seq);
-	snprintf(pattern, sizeof(pattern), "%%\"%s\"%%", type);
+	webhook_secret_new(secret);
+	w.events = json_tokener_parse(events);
+	if (w.events && webhook_secret_seal(cfg_str(CFG_AUTH_JWT_SECRET), secret, sealed) == 0 &&
+	    store_webhook_create(db, scope(tenant), &w, &out) == STORE_OK) {
+		json_object *id;
+		if (json_object_object_get_ex(out, "id", &id)) {
+			printf("%s %s\n", json_object_get_string(id), secret);
+			rc = 0;
+		}
+	}
+	json_object_put(w.events);
+	json_object_put(out);
+	return rc;
+}
+
+/* The id of the newest event: what store_webhook_emit just wrote. */
+static int add_event(struct db *db, const char *tenant, const char *type, int seq)
+{
+	json_object *data = json_object_new_object();
+	char id[64];
+	int rc = -1;
+
+	json_object_object_add(data, "seq", json_object_new_int(seq));
 	if (db_begin(db) != DB_OK)
-		return -1;
-	if (db_exec(db, "INSERT INTO webhook_events (id, tenant_id, type, body) VALUES ($1, $2, $3, $4)",
-	            4, p, NULL) != DB_OK)
 		goto out;
-	{
-		const char *q[2] = { tenant, pattern };
-		if (db_exec(db,
-		            "SELECT id FROM webhooks WHERE (tenant_id = $1 OR tenant_id IS NULL) "
-		            "AND status = 'active' AND events LIKE $2 ORDER BY id",
-		            2, q, &res) != DB_OK)
-			goto out;
-	}
-	for (int i = 0; i < db_res_rows(res); i++) {
-		char delivery[UUID_STR_LEN];
-		const char *d[5] = { delivery, tenant, db_res_get(res, i, 0), id, now };
-		ids_uuid7(delivery);
-		if (db_exec(db,
-		            "INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_id, "
-		            "next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)",
-		            5, d, NULL) != DB_OK ||
-		    store_job_add_webhook(db, tenant, d[2], now) != STORE_OK)
-			goto out;
-	}
-	if (db_commit(db) != DB_OK)
+	if (store_webhook_emit(db, tenant, type, data) != STORE_OK ||
+	    store_one_value(db, "SELECT id FROM webhook_events ORDER BY id DESC LIMIT 1", 0, NULL,
+	                    id, sizeof(id), NULL) != 1 ||
+	    db_commit(db) != DB_OK) {
+		db_rollback(db);
 		goto out;
+	}
 	printf("%s\n", id);
 	rc = 0;
 out:
-	if (rc != 0)
-		db_rollback(db);
-	db_res_free(res);
+	json_object_put(data);
 	return rc;
+}
+
+static int resume(struct db *db, const char *tenant, const char *hook)
+{
+	struct store_webhook_patch p = { NULL, NULL, "active", NULL };
+	json_object *out = NULL;
+	int rc = store_webhook_update(db, scope(tenant), hook, &p, &out);
+
+	json_object_put(out);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
 	struct db *db = NULL;
 	char err[256];
-	const char *driver;
+	const char *driver, *cmd = argc > 1 ? argv[1] : "";
 	int rc = 1;
 
 	log_init("webhook_seed", LOG_LVL_WARN);
-	if (argc < 3 || (strcmp(argv[1], "resume") != 0 && argc < 4) ||
-	    (strcmp(argv[1], "hook") != 0 && strcmp(argv[1], "event") != 0 &&
-	     strcmp(argv[1], "resume") != 0)) {
+	if (argc < 4 || (strcmp(cmd, "hook") != 0 && strcmp(cmd, "event") != 0 &&
+	                 strcmp(cmd, "resume") != 0)) {
 		fprintf(stderr, "usage: webhook_seed hook TENANT|platform URL [EVENTS] | "
-		                "event TENANT TYPE [N] | resume HOOK\n");
+		                "event TENANT TYPE [N] | resume TENANT|platform HOOK\n");
 		return 2;
 	}
 	if (cfg_load(NULL, err, sizeof(err)) != 0 || secret_init() != 0) {
@@ -122,22 +111,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "webhook_seed: cannot open the database\n");
 		goto out;
 	}
-	if (strcmp(argv[1], "resume") == 0) {
-		char now[TIMESTAMP_LEN];
-		store_time(0, now);
-		rc = db_begin(db) == DB_OK && store_webhook_resume(db, argv[2], now) == STORE_OK &&
-		             db_commit(db) == DB_OK
-		             ? 0 : 1;
-		if (rc)
-			db_rollback(db);
-	} else if (strcmp(argv[1], "hook") == 0) {
-		rc = add_hook(db, argv[2], argv[3], argc > 4 ? argv[4] : "[\"ticket.created\"]") == 0
-		             ? 0 : 1;
+	if (strcmp(cmd, "hook") == 0) {
+		rc = add_hook(db, argv[2], argv[3], argc > 4 ? argv[4] : "[\"ticket.created\"]") ? 1 : 0;
+	} else if (strcmp(cmd, "resume") == 0) {
+		rc = resume(db, argv[2], argv[3]) ? 1 : 0;
 	} else {
 		int n = argc > 4 ? atoi(argv[4]) : 1;
 		rc = 0;
 		for (int i = 1; i <= n && rc == 0; i++)
-			rc = add_event(db, argv[2], argv[3], i) == 0 ? 0 : 1;
+			rc = add_event(db, argv[2], argv[3], i) ? 1 : 0;
 	}
 out:
 	db_close(db);

@@ -206,7 +206,7 @@ w106_jq "hook r: only the first event was ever sent while it failed" \
 	"(.requests | length) >= 3 and (.requests | all(.body_id == \"$W106_R1\" and .status == 302))"
 # The receiver is fixed; the hook re-enabled: the held events arrive, in order.
 w106_config r '{"redirect":null}'
-if "$W106_SEED" resume "$W106_R"; then ok "hook r re-enabled"; else bad "hook r re-enabled" "webhook_seed resume failed"; fi
+if "$W106_SEED" resume "$W106_T" "$W106_R"; then ok "hook r re-enabled"; else bad "hook r re-enabled" "webhook_seed resume failed"; fi
 if w106_wait r count $((W106_RN + 3)); then ok "hook r: the held deliveries arrive after the re-enable"; else bad "hook r: the held deliveries arrive after the re-enable" "$(head -c 300 "$W106/rcv")"; fi
 w106_jq "hook r: in order, each once, signed" \
 	"[.requests[$W106_RN:][] | [.body_id, .status, .verdict]] == [[\"$W106_R1\", 200, \"ok\"], [\"$W106_R2\", 200, \"ok\"], [\"$W106_R3\", 200, \"ok\"]]"
