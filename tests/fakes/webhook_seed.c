@@ -7,8 +7,11 @@
  *                                                       "<hook id> <secret>"; EVENTS: a
  *                                                       JSON array (["ticket.created"])
  *   webhook_seed event TENANT_ID TYPE [N]               N (default 1) store_webhook_emit,
- *                                                       each in its own transaction, data
+ *                                                       each in its own tenant scope as
+ *                                                       kaiden-api's (staff off), data
  *                                                       {"seq": i}; prints the event ids
+ *                                                       (the newest event's: emit a type
+ *                                                       some hook wants)
  *   webhook_seed resume TENANT_ID|platform HOOK_ID      store_webhook_update to active */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,15 +61,19 @@ static int add_event(struct db *db, const char *tenant, const char *type, int se
 	int rc = -1;
 
 	json_object_object_add(data, "seq", json_object_new_int(seq));
-	if (db_begin(db) != DB_OK)
+	/* As kaiden-api emits: inside a request's scope of that tenant, staff off (on
+	 * PostgreSQL row-level security holds the transaction to the tenant). */
+	if (db_scope_begin(db, tenant, 0) != DB_OK)
 		goto out;
 	if (store_webhook_emit(db, tenant, type, data) != STORE_OK ||
 	    store_one_value(db, "SELECT id FROM webhook_events ORDER BY id DESC LIMIT 1", 0, NULL,
-	                    id, sizeof(id), NULL) != 1 ||
-	    db_commit(db) != DB_OK) {
-		db_rollback(db);
+	                    id, sizeof(id), NULL) != 1) {
+		if (db_scope_end(db, 0) != DB_OK)
+			fprintf(stderr, "webhook_seed: the rollback failed\n");
 		goto out;
 	}
+	if (db_scope_end(db, 1) != DB_OK)
+		goto out;
 	printf("%s\n", id);
 	rc = 0;
 out:

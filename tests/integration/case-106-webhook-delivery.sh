@@ -12,8 +12,11 @@
 # as a failure; a hook failing for give_up seconds is disabled with an audit entry and its
 # held deliveries stay pending, to arrive in order once it is re-enabled; one hook held
 # at its receiver does not hold another's; the delivery log in the database; the
-# metrics; no secret or signature in helperd's log. Ends with helperd restarted on the
-# defaults.
+# metrics; no secret or signature in helperd's log; a tenant's hook hears its tenant's
+# events only (the emission runs in the tenant's scope, as kaiden-api's, so on PostgreSQL
+# row-level security holds), a platform hook every tenant's. Hooks and events come from
+# tests/fakes/webhook_seed (the store functions kaiden-api calls). Ends with helperd
+# restarted on the defaults.
 
 W106=$WORK/w106
 mkdir -p "$W106"
@@ -213,6 +216,35 @@ w106_jq "hook r: in order, each once, signed" \
 dbcheck "hook r: active and healthy again" \
 	"SELECT status || ' ' || coalesce(disabled_reason, '-') || ' ' || coalesce(CAST(failing_since AS TEXT), '-') FROM webhooks WHERE id = '$W106_R'" \
 	"active - -"
+
+# ---- tenants: a tenant's hook hears its own tenant's events only; a platform hook all ----
+
+W106_T2=11111111-0106-4106-8106-000000000106
+dbq "INSERT INTO tenants (id, code, name) VALUES ('$W106_T2', 'w106', 'Webhooks 106')" >/dev/null ||
+	bad "a second tenant" "insert failed"
+w106_hook t1 "$W106_T" '["session.started"]'
+W106_H1=$W106_ID
+w106_hook t2 "$W106_T2" '["session.started"]'
+W106_H2=$W106_ID
+w106_hook p platform '["session.started"]'
+W106_HP=$W106_ID
+w106_emit "$W106_T" session.started 2
+W106_D1=$(sed -n 1p "$W106/events")
+W106_D2=$(sed -n 2p "$W106/events")
+w106_emit "$W106_T2" session.started 1
+W106_X1=$(sed -n 1p "$W106/events")
+dbcheck "tenants: deliveries exist only to the event's tenant's hooks and the platform's" \
+	"SELECT (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_H1') || ' ' || (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_H1' AND tenant_id = '$W106_T') || ' ' || (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_H2') || ' ' || (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_H2' AND tenant_id = '$W106_T2') || ' ' || (SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_HP')" \
+	"2 2 1 1 3"
+if w106_wait p count 3; then ok "tenants: the platform hook gets the three events"; else bad "tenants: the platform hook gets the three events" "$(head -c 300 "$W106/rcv")"; fi
+w106_jq "tenants: the platform hook's events in order, each tenant's, signed" \
+	"[.requests[] | [.body_id, .tenant_id, .verdict]] == [[\"$W106_D1\", \"$W106_T\", \"ok\"], [\"$W106_D2\", \"$W106_T\", \"ok\"], [\"$W106_X1\", \"$W106_T2\", \"ok\"]]"
+if w106_wait t2 count 1; then ok "tenants: tenant 2's hook gets its event"; else bad "tenants: tenant 2's hook gets its event" "$(head -c 300 "$W106/rcv")"; fi
+w106_jq "tenants: tenant 2's hook got tenant 2's event only" \
+	"[.requests[] | [.body_id, .tenant_id, .verdict]] == [[\"$W106_X1\", \"$W106_T2\", \"ok\"]]"
+if w106_wait t1 count 2; then ok "tenants: the default tenant's hook gets its two events"; else bad "tenants: the default tenant's hook gets its two events" "$(head -c 300 "$W106/rcv")"; fi
+w106_jq "tenants: the default tenant's hook got its own events only" \
+	"[.requests[] | [.body_id, .tenant_id, .verdict]] == [[\"$W106_D1\", \"$W106_T\", \"ok\"], [\"$W106_D2\", \"$W106_T\", \"ok\"]]"
 
 # ---- metrics and logs ------------------------------------------------------------------------
 
