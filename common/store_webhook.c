@@ -221,9 +221,17 @@ static int queue_job(struct db *db, const char *tenant, const char *hook, const 
 	const char *qp[2] = { kind, hook };
 	int rc;
 
+	/* PostgreSQL: the queued job is locked until this transaction ends, so that it cannot
+	 * be claimed and find nothing pending before this event's delivery commits (it would
+	 * end done and leave the delivery without a job); the claim's SKIP LOCKED passes it
+	 * by meanwhile. A job claimed first is no longer queued: one more is added. SQLite's
+	 * BEGIN IMMEDIATE serialises the claim and this transaction anyway. */
 	rc = store_one_value(db,
-	                     "SELECT id FROM jobs WHERE state = 'queued' AND kind = $1 AND "
-	                     "webhook_id = $2 LIMIT 1",
+	                     db_kind(db) == DB_POSTGRES
+	                             ? "SELECT id FROM jobs WHERE state = 'queued' AND kind = $1 "
+	                               "AND webhook_id = $2 LIMIT 1 FOR UPDATE"
+	                             : "SELECT id FROM jobs WHERE state = 'queued' AND kind = $1 "
+	                               "AND webhook_id = $2 LIMIT 1",
 	                     2, qp, NULL, 0, NULL);
 	if (rc != 0)
 		return rc < 0 ? rc : STORE_OK;
