@@ -26,11 +26,6 @@
  * with a parameter of ~38 bytes per id. */
 #define BATCH_MAX 1000
 
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 int store_agent_auth_get(struct db *db, const char *device_id, struct store_agent_auth *out)
 {
 	char id[UUID_STR_LEN];
@@ -61,8 +56,8 @@ int store_agent_auth_get(struct db *db, const char *device_id, struct store_agen
 	}
 	deleted = db_res_get(res, 0, 2);
 	tenant_status = db_res_get(res, 0, 3);
-	copy_text(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
-	copy_text(out->secret_hash, sizeof(out->secret_hash), hash);
+	store_text_copy(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
+	store_text_copy(out->secret_hash, sizeof(out->secret_hash), hash);
 	out->suspended = tenant_status && strcmp(tenant_status, "suspended") == 0;
 	out->gone = deleted != NULL || out->suspended;
 	rc = STORE_OK;

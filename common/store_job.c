@@ -54,11 +54,6 @@ int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }
 
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
                      struct store_job *jobs, int *n)
 {
@@ -92,12 +87,12 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 	for (int i = 0; i < rows; i++) {
 		struct store_job *j = &jobs[i];
 		memset(j, 0, sizeof(*j));
-		copy_text(j->id, sizeof(j->id), db_res_get(res, i, 0));
-		copy_text(j->tenant_id, sizeof(j->tenant_id), db_res_get(res, i, 1));
-		copy_text(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
-		copy_text(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
+		store_text_copy(j->id, sizeof(j->id), db_res_get(res, i, 0));
+		store_text_copy(j->tenant_id, sizeof(j->tenant_id), db_res_get(res, i, 1));
+		store_text_copy(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
+		store_text_copy(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
 		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
-		copy_text(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
+		store_text_copy(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
 	}
 	*n = rows;
 	rc = STORE_OK;

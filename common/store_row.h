@@ -60,6 +60,9 @@ int store_rc_of(int db_rc);
  * SQLite would just find nothing; both should answer "not found". */
 int store_id(const char *s, char out[UUID_STR_LEN]) WUR;
 
+/* Copies src (NULL: "") into dst of size bytes, cut to fit, always NUL-terminated. */
+void store_text_copy(char *dst, size_t size, const char *src);
+
 /* The current time as RFC 3339 text, plus offset seconds. */
 void store_time(int offset_seconds, char out[TIMESTAMP_LEN]);
 

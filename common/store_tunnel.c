@@ -29,11 +29,6 @@ const char *store_tunnel_column(enum store_tunnel_field field)
 	return (unsigned)field < STORE_TUNNEL__MAX ? field_columns[field] : NULL;
 }
 
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 #define LOAD_COLS                                                                          \
 	"id, tenant_id, device_id, short_id, status, step, public_url, ssh_hostname, "    \
 	"error, ssh_port, web_port, started_at, created_at, tunnel_id, access_web_app_id, " \
@@ -67,25 +62,25 @@ int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));
-	copy_text(t.id, sizeof(t.id), db_res_get(res, 0, 0));
-	copy_text(t.tenant_id, sizeof(t.tenant_id), db_res_get(res, 0, 1));
-	copy_text(t.device_id, sizeof(t.device_id), db_res_get(res, 0, 2));
-	copy_text(t.short_id, sizeof(t.short_id), db_res_get(res, 0, 3));
-	copy_text(t.status, sizeof(t.status), db_res_get(res, 0, 4));
-	copy_text(t.step, sizeof(t.step), db_res_get(res, 0, 5));
+	store_text_copy(t.id, sizeof(t.id), db_res_get(res, 0, 0));
+	store_text_copy(t.tenant_id, sizeof(t.tenant_id), db_res_get(res, 0, 1));
+	store_text_copy(t.device_id, sizeof(t.device_id), db_res_get(res, 0, 2));
+	store_text_copy(t.short_id, sizeof(t.short_id), db_res_get(res, 0, 3));
+	store_text_copy(t.status, sizeof(t.status), db_res_get(res, 0, 4));
+	store_text_copy(t.step, sizeof(t.step), db_res_get(res, 0, 5));
 	url = db_res_get(res, 0, 6);
 	if (url && strncmp(url, "https://", 8) == 0)
 		url += 8;
-	copy_text(t.web_hostname, sizeof(t.web_hostname), url);
-	copy_text(t.ssh_hostname, sizeof(t.ssh_hostname), db_res_get(res, 0, 7));
-	copy_text(t.error, sizeof(t.error), db_res_get(res, 0, 8));
+	store_text_copy(t.web_hostname, sizeof(t.web_hostname), url);
+	store_text_copy(t.ssh_hostname, sizeof(t.ssh_hostname), db_res_get(res, 0, 7));
+	store_text_copy(t.error, sizeof(t.error), db_res_get(res, 0, 8));
 	t.ssh_port = atoi(db_res_get(res, 0, 9) ? db_res_get(res, 0, 9) : "22");
 	t.web_port = atoi(db_res_get(res, 0, 10) ? db_res_get(res, 0, 10) : "8080");
-	copy_text(t.started_at, sizeof(t.started_at), db_res_get(res, 0, 11));
-	copy_text(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
+	store_text_copy(t.started_at, sizeof(t.started_at), db_res_get(res, 0, 11));
+	store_text_copy(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
 	for (int f = 0; f < STORE_TUNNEL__MAX; f++)
-		copy_text(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
-	copy_text(t.engineer_email, sizeof(t.engineer_email),
+		store_text_copy(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
+	store_text_copy(t.engineer_email, sizeof(t.engineer_email),
 	          db_res_get(res, 0, LOAD_ENGINEER_EMAIL));
 	if (seam_provider_parse(db_res_get(res, 0, LOAD_PROVIDER), &t.provider) != 0) {
 		/* the schema's CHECK allows only the known providers */
@@ -338,9 +333,9 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
 		rows = max;
 	for (int i = 0; i < rows; i++) {
 		memset(&due[i], 0, sizeof(due[i]));
-		copy_text(due[i].tenant_id, sizeof(due[i].tenant_id), db_res_get(res, i, 0));
-		copy_text(due[i].id, sizeof(due[i].id), db_res_get(res, i, 1));
-		copy_text(due[i].device_id, sizeof(due[i].device_id), db_res_get(res, i, 2));
+		store_text_copy(due[i].tenant_id, sizeof(due[i].tenant_id), db_res_get(res, i, 0));
+		store_text_copy(due[i].id, sizeof(due[i].id), db_res_get(res, i, 1));
+		store_text_copy(due[i].device_id, sizeof(due[i].device_id), db_res_get(res, i, 2));
 		due[i].offline = atoi(db_res_get(res, i, 3) ? db_res_get(res, i, 3) : "0");
 	}
 	*n = rows;
@@ -380,9 +375,9 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned 
 	if (rows > max)
 		rows = max;
 	for (int i = 0; i < rows; i++) {
-		copy_text(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
+		store_text_copy(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
 		if (tenants)
-			copy_text(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
+			store_text_copy(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
 	}
 	*n = rows;
 	rc = STORE_OK;

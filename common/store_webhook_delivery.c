@@ -26,11 +26,6 @@
 
 #define AUDIT_ACTOR "(kaiden-helperd)"
 
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 int store_webhook_backoff(int attempts, int base, int max)
 {
 	long long wait = base < 1 ? 1 : base;
@@ -104,10 +99,10 @@ static int oldest_pending(struct db *db, const char *hook, struct store_webhook_
 		rc = STORE_ERR;
 		goto out;
 	}
-	copy_text(w->delivery_id, sizeof(w->delivery_id), db_res_get(res, 0, 0));
-	copy_text(w->event_id, sizeof(w->event_id), db_res_get(res, 0, 1));
-	copy_text(w->event_tenant_id, sizeof(w->event_tenant_id), db_res_get(res, 0, 2));
-	copy_text(w->event_type, sizeof(w->event_type), db_res_get(res, 0, 3));
+	store_text_copy(w->delivery_id, sizeof(w->delivery_id), db_res_get(res, 0, 0));
+	store_text_copy(w->event_id, sizeof(w->event_id), db_res_get(res, 0, 1));
+	store_text_copy(w->event_tenant_id, sizeof(w->event_tenant_id), db_res_get(res, 0, 2));
+	store_text_copy(w->event_type, sizeof(w->event_type), db_res_get(res, 0, 3));
 	w->attempts = atoi(db_res_get(res, 0, 4) ? db_res_get(res, 0, 4) : "0");
 	w->has_delivery = 1;
 out:
@@ -149,10 +144,10 @@ int store_webhook_take(struct db *db, const char *hook_id, const char *holder,
 		rc = state_of(db, hook, state);
 		goto out;
 	}
-	copy_text(w.hook_id, sizeof(w.hook_id), hook);
-	copy_text(w.hook_tenant_id, sizeof(w.hook_tenant_id), db_res_get(res, 0, 0));
-	copy_text(w.url, sizeof(w.url), db_res_get(res, 0, 1));
-	copy_text(w.secret_sealed, sizeof(w.secret_sealed), db_res_get(res, 0, 2));
+	store_text_copy(w.hook_id, sizeof(w.hook_id), hook);
+	store_text_copy(w.hook_tenant_id, sizeof(w.hook_tenant_id), db_res_get(res, 0, 0));
+	store_text_copy(w.url, sizeof(w.url), db_res_get(res, 0, 1));
+	store_text_copy(w.secret_sealed, sizeof(w.secret_sealed), db_res_get(res, 0, 2));
 	rc = oldest_pending(db, hook, &w);
 	if (rc != STORE_OK)
 		goto out;
@@ -294,8 +289,8 @@ int store_webhook_record(struct db *db, const char *holder,
 		rc = STORE_CONFLICT;
 		goto out;
 	}
-	copy_text(hook_tenant, sizeof(hook_tenant), db_res_get(res, 0, 0));
-	copy_text(failing_since, sizeof(failing_since), db_res_get(res, 0, 1));
+	store_text_copy(hook_tenant, sizeof(hook_tenant), db_res_get(res, 0, 0));
+	store_text_copy(failing_since, sizeof(failing_since), db_res_get(res, 0, 1));
 	db_res_free(res);
 	res = NULL;
 	{
@@ -336,7 +331,7 @@ int store_webhook_record(struct db *db, const char *holder,
 	} else {
 		rc = record_failure(db, hook, delivery, done, a, p, now, &o);
 		if (rc == STORE_OK && !failing_since[0])
-			copy_text(failing_since, sizeof(failing_since), now);
+			store_text_copy(failing_since, sizeof(failing_since), now);
 		store_time(-p->give_up, give_up_at);
 		/* Both stamps are the store's own RFC 3339 form: they compare as text. */
 		if (rc == STORE_OK && strcmp(failing_since, give_up_at) <= 0) {

@@ -12,7 +12,8 @@
 # as a failure; a hook failing for give_up seconds is disabled with an audit entry and its
 # held deliveries stay pending, to arrive in order once it is re-enabled; one hook held
 # at its receiver does not hold another's; the delivery log in the database; the
-# metrics; no secret or signature in helperd's log; a tenant's hook hears its tenant's
+# metrics; no secret or signature in helperd's log; link-local and private targets refused
+# at the attempt (the address is checked every time, not only when the hook is saved); a tenant's hook hears its tenant's
 # events only (the emission runs in the tenant's scope, as kaiden-api's, so on PostgreSQL
 # row-level security holds), a platform hook every tenant's. Hooks and events come from
 # tests/fakes/webhook_seed (the store functions kaiden-api calls). Ends with helperd
@@ -216,6 +217,32 @@ w106_jq "hook r: in order, each once, signed" \
 dbcheck "hook r: active and healthy again" \
 	"SELECT status || ' ' || coalesce(disabled_reason, '-') || ' ' || coalesce(CAST(failing_since AS TEXT), '-') FROM webhooks WHERE id = '$W106_R'" \
 	"active - -"
+
+# ---- the address is checked at every attempt (server-side request forgery) ---------------
+
+# Made straight in the store, as if the name had resolved elsewhere when it was saved.
+w106_hook_at() {
+	W106_ID=
+	_out=$("$W106_SEED" hook "$W106_T" "$1" '["ticket.commented"]') || bad "hook at $1 created" "webhook_seed failed"
+	W106_ID=${_out%% *}
+}
+w106_hook_at "http://169.254.169.254/latest/meta-data/"
+W106_S1=$W106_ID
+w106_hook_at "http://10.255.255.1:$(cat "$W106/port")/h/private"
+W106_S2=$W106_ID
+w106_emit "$W106_T" ticket.commented 1
+w106_dbwait "a link-local target is refused at the attempt, nothing sent" 15 \
+	"SELECT CASE WHEN last_error LIKE 'target refused: %link-local%' AND last_status IS NULL AND attempts >= 1 THEN 'refused' ELSE coalesce(last_error, '-') END FROM webhook_deliveries WHERE webhook_id = '$W106_S1'" \
+	"refused"
+w106_dbwait "a private target is refused at the attempt" 15 \
+	"SELECT CASE WHEN last_error LIKE 'target refused: %private%' AND status = 'pending' THEN 'refused' ELSE coalesce(last_error, '-') END FROM webhook_deliveries WHERE webhook_id = '$W106_S2'" \
+	"refused"
+_m=$(w106_metric 'kaiden_webhook_deliveries_total{result="refused"}')
+if [ "${_m%.*}" -ge 2 ] 2>/dev/null; then ok "metrics: refused targets counted"; else bad "metrics: refused targets counted" "refused=$_m, want >= 2"; fi
+# They would go on failing until disabled: delete them (the cascade drops their log).
+dbq "DELETE FROM webhooks WHERE id IN ('$W106_S1', '$W106_S2')" >/dev/null
+w106_dbwait "a deleted hook's job ends" 15 \
+	"SELECT count(*) FROM jobs WHERE webhook_id IN ('$W106_S1', '$W106_S2') AND state IN ('queued', 'running')" 0
 
 # ---- tenants: a tenant's hook hears its own tenant's events only; a platform hook all ----
 
