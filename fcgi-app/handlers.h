@@ -13,6 +13,11 @@ struct jsonx_field;
  * 0 with *out (owned), or -1 with the 400 reply already in rs. (h_util.c) */
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
                   json_object **out) WUR;
+struct store_page;
+/* The page a list asks for (?limit, ?cursor: req_page): 0, or -1 with the 400
+ * invalid_query reply in rs, for lists that take no other parameter. (h_util.c) */
+int h_page(struct req *r, struct resp *rs, struct store_page *page,
+           char cursor[UUID_STR_LEN]) WUR;
 
 void h_healthz(struct req *r, struct resp *rs);
 
