@@ -36,22 +36,35 @@ static const char claim_pg[] =
 	"jobs.session_id, jobs.attempts, jobs.webhook_id";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
-int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
-                  const char *session_id, const char *now)
+/* A queued job naming a session or a webhook (the other NULL), and its NOTIFY. */
+static int job_insert(struct db *db, const char *tenant_id, enum seam_job kind,
+                      const char *session_id, const char *webhook_id, const char *now)
 {
 	char id[UUID_STR_LEN];
-	const char *params[5] = { id, tenant_id, seam_job_name(kind), session_id, now };
+	const char *params[6] = { id, tenant_id, seam_job_name(kind), session_id, now, webhook_id };
 	int rc;
 
 	ids_uuid7(id);
 	rc = db_exec(db,
-	             "INSERT INTO jobs (id, tenant_id, kind, session_id, state, run_after, "
-	             "attempts, created_at, updated_at) "
-	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
-	             5, params, NULL);
+	             "INSERT INTO jobs (id, tenant_id, kind, session_id, webhook_id, state, "
+	             "run_after, attempts, created_at, updated_at) "
+	             "VALUES ($1, $2, $3, $4, $6, 'queued', $5, 0, $5, $5)",
+	             6, params, NULL);
 	if (rc == DB_OK)
 		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
+}
+
+int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
+                  const char *session_id, const char *now)
+{
+	return job_insert(db, tenant_id, kind, session_id, NULL, now);
+}
+
+int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
+                          const char *now)
+{
+	return job_insert(db, tenant_id, SEAM_JOB_WEBHOOK_DELIVER, NULL, webhook_id, now);
 }
 
 int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,

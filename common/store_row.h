@@ -96,6 +96,9 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
  * (delivered at commit). STORE_OK, STORE_ERR or STORE_BUSY. */
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now) WUR;
+/* The same for a "webhook.deliver" job of a webhook (jobs.webhook_id). */
+int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
+                          const char *now) WUR;
 
 /* The first value of the first row of sql: 1 and a copy into out (out may be NULL; a
  * NULL value is copied as "" and *is_null, when given, says so), 0 when there is no

@@ -216,9 +216,7 @@ int store_webhook_list(struct db *db, const char *tenant_id, const struct store_
  * get one job per tenant: harmless, the deliverer leases the hook. */
 static int queue_job(struct db *db, const char *tenant, const char *hook, const char *now)
 {
-	char id[UUID_STR_LEN];
-	const char *kind = seam_job_name(SEAM_JOB_WEBHOOK_DELIVER);
-	const char *qp[2] = { kind, hook };
+	const char *qp[2] = { seam_job_name(SEAM_JOB_WEBHOOK_DELIVER), hook };
 	int rc;
 
 	/* PostgreSQL: the queued job is locked until this transaction ends, so that it cannot
@@ -235,18 +233,7 @@ static int queue_job(struct db *db, const char *tenant, const char *hook, const 
 	                     2, qp, NULL, 0, NULL);
 	if (rc != 0)
 		return rc < 0 ? rc : STORE_OK;
-	ids_uuid7(id);
-	{
-		const char *params[5] = { id, tenant, kind, hook, now };
-		rc = db_exec(db,
-		             "INSERT INTO jobs (id, tenant_id, kind, webhook_id, state, run_after, "
-		             "attempts, created_at, updated_at) "
-		             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
-		             5, params, NULL);
-	}
-	if (rc == DB_OK)
-		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
-	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
+	return store_job_add_webhook(db, tenant, hook, now);
 }
 
 int store_webhook_update(struct db *db, const char *tenant_id, const char *id,

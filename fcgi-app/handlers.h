@@ -1,6 +1,6 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
  * (h_health.c, h_devices.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c, h_tenant.c,
- * h_audit.c). A handler validates its input, calls store_*,
+ * h_audit.c, h_system.c, h_webhooks.c). A handler validates its input, calls store_*,
  * and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
@@ -13,6 +13,11 @@ struct jsonx_field;
  * 0 with *out (owned), or -1 with the 400 reply already in rs. (h_util.c) */
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
                   json_object **out) WUR;
+struct store_page;
+/* The page a list asks for (?limit, ?cursor: req_page): 0, or -1 with the 400
+ * invalid_query reply in rs, for lists that take no other parameter. (h_util.c) */
+int h_page(struct req *r, struct resp *rs, struct store_page *page,
+           char cursor[UUID_STR_LEN]) WUR;
 
 void h_healthz(struct req *r, struct resp *rs);
 
@@ -61,5 +66,14 @@ void h_audit_list(struct req *r, struct resp *rs);
 
 /* h_system.c (platform: /admin/system) */
 void h_system_status(struct req *r, struct resp *rs);
+
+/* h_webhooks.c */
+void h_webhooks_create(struct req *r, struct resp *rs);
+void h_webhooks_list(struct req *r, struct resp *rs);
+void h_webhook_get(struct req *r, struct resp *rs);
+void h_webhook_patch(struct req *r, struct resp *rs);
+void h_webhook_delete(struct req *r, struct resp *rs);
+void h_webhook_rotate(struct req *r, struct resp *rs);
+void h_webhook_deliveries(struct req *r, struct resp *rs);
 
 #endif

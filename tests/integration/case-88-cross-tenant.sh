@@ -80,6 +80,12 @@ done
 	expect "staff start a session in tenant B" 201
 	save XT_SESS_b .id
 }
+# Tenant B's webhook (a public literal address: no resolver needed, and nothing is sent
+# to it: it hears only B's devices being registered, and B registers none below).
+as XT_TA_b
+t "tenant B's admin makes a webhook" POST /api/v1/webhooks \
+	'{"url":"https://1.1.1.1/xt-b","events":["device.registered","ticket.created"]}' 201
+save XT_HOOK_b .id
 
 # Everything tenant B has, as a digest: nothing below may change it.
 xt_b_digest() {
@@ -87,6 +93,7 @@ xt_b_digest() {
 	                coalesce((SELECT string_agg(s::text, '|' ORDER BY id) FROM sessions s WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(u::text, '|' ORDER BY id) FROM users u WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM api_tokens k WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(w::text, '|' ORDER BY id) FROM webhooks w WHERE tenant_id = '$XT_T_b'), '') ||
 	                (SELECT t::text FROM tenants t WHERE id = '$XT_T_b'))"
 }
 XT_B_BEFORE=$(xt_b_digest)
@@ -100,10 +107,11 @@ for cred in XT_TA_a XT_TC_a XT_TOK_a; do
 	_bad=
 	while read -r _m _p; do
 		case $_p in *'{id}'*) ;; *) continue ;; esac
-		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b"; do
+		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b" \
+			"$XT_HOOK_b"; do
 			_path=$(echo "$_p" | sed "s/{id}/$_id/")
 			case $_m in
-			PATCH) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended"}' ;;
+			PATCH) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended","description":"hijacked"}' ;;
 			*) call "$_m" "$_path" ;;
 			esac
 			case $CODE in
@@ -128,6 +136,12 @@ t "nor see B's users" GET "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
 t "nor change them" PATCH "/api/v1/users/$XT_CUST_ID_b" '{"name":"hijacked"}' 404 "$(E not_found)"
 t "nor delete them" DELETE "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
 t "nor revoke B's token" DELETE "/api/v1/auth/tokens/$XT_TOK_ID_b" "" 404 "$(E not_found)"
+t "nor see B's webhook" GET "/api/v1/webhooks/$XT_HOOK_b" "" 404 "$(E not_found)"
+t "nor its delivery log" GET "/api/v1/webhooks/$XT_HOOK_b/deliveries" "" 404 "$(E not_found)"
+t "nor rotate its secret" POST "/api/v1/webhooks/$XT_HOOK_b/rotate" "" 404 "$(E not_found)"
+t "nor point it elsewhere" PATCH "/api/v1/webhooks/$XT_HOOK_b" '{"url":"https://1.1.1.1/a"}' 404 "$(E not_found)"
+t "nor delete it" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 404 "$(E not_found)"
+t "A's webhook list is empty" GET /api/v1/webhooks "" 200 '.items == []'
 as XT_ADMIN
 hcall "X-Kaiden-Tenant: xta" POST /api/v1/sessions "{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
 expect "staff acting in A cannot start a session on B's device" 422 "$(E invalid_reference device_id)"
@@ -150,6 +164,10 @@ t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$
 as XT_TC_a
 t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
 	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
+as XT_TA_a
+t "A registers a device" POST /api/v1/devices '{"name":"xt-a-second"}' 201
+dbcheck "A's event never reaches B's webhook" \
+	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$XT_HOOK_b'" 0
 
 XT_B_AFTER=$(xt_b_digest)
 if [ -n "$XT_B_BEFORE" ] && [ "$XT_B_BEFORE" = "$XT_B_AFTER" ]; then
@@ -164,6 +182,8 @@ t "B's admin still sees B's device" GET "/api/v1/devices/$XT_DEV_b" "" 200 ".id 
 t "and B's session" GET "/api/v1/sessions/$XT_SESS_b" "" 200 ".id == \"$XT_SESS_b\""
 t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
 
+as XT_TA_b
+t "B's admin deletes B's webhook" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 204
 as XT_ADMIN
 hcall "X-Kaiden-Tenant: xtb" DELETE "/api/v1/sessions/$XT_SESS_b"
 STACK_TOKEN=$XT_SAVED_TOKEN

@@ -195,6 +195,33 @@ static inline struct db *T_open_app(void)
 	return db;
 }
 
+/* The connection a store case runs as, in tenant's scope: SQLite T_db (no row-level
+ * security); PostgreSQL the application's role (*a opened on first use), in a scope with
+ * tenant set and staff off, so that row-level security holds. Each call ends the scope
+ * before (committed) and opens a new one. */
+static inline void T_use_tenant(struct db **a, const char *tenant)
+{
+	if (T_kind != DB_POSTGRES) {
+		*a = T_db;
+		return;
+	}
+	if (!*a)
+		*a = T_open_app();
+	else
+		ck_assert_int_eq(db_scope_end(*a, 1), DB_OK);
+	ck_assert_int_eq(db_scope_begin(*a, tenant, 0), DB_OK);
+}
+
+/* Ends T_use_tenant's scope (committed) and closes its connection. */
+static inline void T_use_done(struct db **a)
+{
+	if (*a && *a != T_db) {
+		ck_assert_int_eq(db_scope_end(*a, 1), DB_OK);
+		db_close(*a);
+	}
+	*a = NULL;
+}
+
 /* PostgreSQL: ends db's server session from another connection, as a server restart
  * would. */
 static inline void T_kill_session(struct db *db)
