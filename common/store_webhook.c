@@ -291,9 +291,19 @@ int store_webhook_update(struct db *db, const char *tenant_id, const char *id,
 	}
 	if (rc != STORE_OK)
 		goto out;
-	/* Deliveries that waited while it was disabled go now. */
+	/* Deliveries that waited while it was disabled go now: due at once (a retry's wait,
+	 * up to webhooks.retry_max, is not served again), oldest first. */
 	if (enable) {
 		const char *params[1] = { hook };
+		const char *due[2] = { hook, now };
+		rc = db_exec(db,
+		             "UPDATE webhook_deliveries SET next_attempt_at = $2 "
+		             "WHERE webhook_id = $1 AND status = 'pending'",
+		             2, due, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
 		rc = store_one_value(db,
 		                     "SELECT tenant_id FROM webhook_deliveries WHERE webhook_id = $1 "
 		                     "AND status = 'pending' ORDER BY id LIMIT 1",

@@ -333,6 +333,7 @@ START_TEST(test_give_up_and_resume)
 	                 1);
 	ck_assert_int_eq(take(a, W1, &w), STORE_WEBHOOK_READY);
 	ck_assert_str_eq(w.delivery_id, d1);
+	ck_assert_int_le(w.next_attempt_ms, ids_now_ms()); /* due now, not after its retry wait */
 	ck_assert_int_eq(w.attempts, 2); /* the log keeps what happened */
 	store_webhook_work_clear(&w);
 	/* One failure after the resume starts a new run of failures: not disabled again. */
