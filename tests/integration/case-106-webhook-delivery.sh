@@ -3,21 +3,26 @@
 # a receiver that verifies each request's signature as a customer's would and records
 # it (arrival time, event id, verdict, what it answered).
 #
-# helperd is restarted with webhooks.allow_loopback (the receiver is on 127.0.0.1 over
-# http), retry_base 1 s, retry_max 2 s and give_up 6 s, so that retries, their backoff
-# and the disable happen within seconds. Asserted: every request is signed and verifies;
-# Kaiden-Event-Id is the event's id; per hook the events arrive in order, a failing one
-# holding the later ones back (two 500s, then the rest); the gaps between attempts are at
-# least the backoff (1 s, then 2 s); a redirect is answered, never followed, and counts
-# as a failure; a hook failing for give_up seconds is disabled with an audit entry and its
-# held deliveries stay pending, to arrive in order once it is re-enabled; one hook held
-# at its receiver does not hold another's; the delivery log in the database; the
-# metrics; no secret or signature in helperd's log; link-local and private targets refused
-# at the attempt (the address is checked every time, not only when the hook is saved); a tenant's hook hears its tenant's
-# events only (the emission runs in the tenant's scope, as kaiden-api's, so on PostgreSQL
-# row-level security holds), a platform hook every tenant's. Hooks and events come from
-# tests/fakes/webhook_seed (the store functions kaiden-api calls). Ends with helperd
-# restarted on the defaults.
+# kaiden-api is restarted with webhooks.allow_loopback (the receiver is http on
+# 127.0.0.1), helperd with it and retry_base 1 s, retry_max 2 s, give_up 6 s, so that
+# retries, their backoff and the disable happen within seconds. Asserted: every request
+# is signed and verifies; Kaiden-Event-Id is the event's id; per hook the events arrive
+# in order, a failing one holding the later ones back (two 500s, then the rest); the
+# gaps between attempts are at least the backoff (1 s, then 2 s); a redirect is
+# answered, never followed, and counts as a failure; a hook failing for give_up seconds
+# is disabled with an audit entry, its held deliveries stay pending and arrive in order
+# once it is re-enabled; one hook held at its receiver does not hold another's; the
+# delivery log (database and API); link-local and private targets refused at the
+# attempt (checked every time, not only when the hook is saved); a tenant's hook hears
+# its own tenant's events only, a platform hook every tenant's (the emission runs in the
+# tenant's scope, as kaiden-api's, so on PostgreSQL row-level security holds); the
+# metrics; no secret or signature in helperd's log.
+#
+# Hooks and events come from the API where it can make them (hooks a, r, dv; the
+# re-enable; device.registered from POST /devices), else from tests/fakes/webhook_seed,
+# which calls the same store functions (any event type at will, a second tenant's and
+# the platform's hooks, targets the API refuses). Ends with every hook made here deleted
+# and kaiden-api and helperd back on the defaults.
 
 W106=$WORK/w106
 mkdir -p "$W106"
@@ -52,9 +57,23 @@ w106_hook() {
 		return 0
 	}
 	W106_ID=${_out%% *}
+	echo "$W106_ID" >>"$W106/hooks"
 	_secret=${_out#* }
 	echo "$_secret" >>"$W106/secrets"
 	printf '{"secret":"%s"}' "$_secret" | w106_rcv POST "/_config/h/$1" - >/dev/null
+}
+
+# w106_api_hook NAME EVENTS: a hook of the default tenant made through the API (the suite's
+# service token) at the receiver's /h/NAME; the secret from the reply goes to the receiver
+# (on stdin). W106_ID is its id.
+w106_api_hook() {
+	W106_ID=
+	call POST /api/v1/webhooks "{\"url\":\"$W106_RCV/h/$1\",\"events\":$2}"
+	expect "POST /webhooks: hook $1" 201 '.secret | startswith("whsec_")'
+	save W106_ID .id
+	echo "$W106_ID" >>"$W106/hooks"
+	jq -r .secret "$T/body" >>"$W106/secrets"
+	jq -c '{secret: .secret}' "$T/body" | w106_rcv POST "/_config/h/$1" - >/dev/null
 }
 
 # w106_emit TENANT TYPE N: N events, their ids one a line in $W106/events.
@@ -115,6 +134,8 @@ while [ ! -s "$W106/port" ] && [ "$_i" -lt 100 ]; do sleep 0.05; _i=$((_i + 1));
 W106_RCV=http://127.0.0.1:$(cat "$W106/port" 2>/dev/null)
 if [ "$(w106_rcv GET /_health)" = 200 ]; then ok "the webhook receiver answers"; else bad "the webhook receiver answers" "$(cat "$W106/receiver.err")"; fi
 
+export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1
+api_restart "kaiden-api restarts with webhooks.allow_loopback=1 (the receiver is http on loopback)"
 stack_helperd_stop >/dev/null 2>&1 || :
 if KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=1 KAIDEN_WEBHOOKS_RETRY_MAX=2 \
 	KAIDEN_WEBHOOKS_GIVE_UP=6 stack_helperd_start; then
@@ -126,7 +147,7 @@ W106_T=00000000-0000-0000-0000-000000000000
 
 # ---- order, retries, backoff, signatures ------------------------------------------------
 
-w106_hook a "$W106_T" '["ticket.created"]'
+w106_api_hook a '["ticket.created"]'
 W106_A=$W106_ID
 w106_config a '{"fail_first":2,"fail_status":500}'
 w106_emit "$W106_T" ticket.created 3
@@ -157,10 +178,26 @@ dbcheck "hook a: the first delivery's first failure is kept in the log" \
 	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_A' AND first_failed_at IS NOT NULL" 1
 dbcheck "hook a: healthy again (failing_since cleared)" \
 	"SELECT count(*) FROM webhooks WHERE id = '$W106_A' AND failing_since IS NULL AND status = 'active'" 1
+call GET "/api/v1/webhooks/$W106_A/deliveries"
+expect "GET /webhooks/{id}/deliveries: the log, newest first, attempts and answers" 200 \
+	"[.items[] | [.event_id, .status, .attempts, .last_status, (.response_ms | type), (.first_failed_at != null), (.delivered_at != null)]] == [[\"$W106_E3\", \"delivered\", 1, 200, \"number\", false, true], [\"$W106_E2\", \"delivered\", 1, 200, \"number\", false, true], [\"$W106_E1\", \"delivered\", 3, 200, \"number\", true, true]]"
 w106_dbwait "hook a: its job is done once nothing is pending" 10 \
 	"SELECT count(*) FROM jobs WHERE webhook_id = '$W106_A' AND state IN ('queued', 'running')" 0
 dbcheck "hook a: the hook's lease was given back" \
 	"SELECT count(*) FROM webhooks WHERE id = '$W106_A' AND locked_by IS NULL" 1
+
+# ---- an event the API emits: POST /devices -> device.registered ----------------------------
+
+w106_api_hook dv '["device.registered"]'
+W106_DV=$W106_ID
+call POST /api/v1/devices '{"name":"w106-device"}'
+expect "POST /devices" 201
+save W106_DEV .id
+if w106_wait dv count 1; then ok "hook dv: device.registered arrives"; else bad "hook dv: device.registered arrives" "$(head -c 300 "$W106/rcv")"; fi
+w106_jq "hook dv: the event, signed, in the device's tenant" \
+	".requests | length == 1 and .[0].type == \"device.registered\" and .[0].verdict == \"ok\" and .[0].status == 200 and .[0].tenant_id == \"$W106_T\""
+dbcheck "hook dv: the body carries the device and never its secret" \
+	"SELECT CASE WHEN body LIKE '%$W106_DEV%' AND body NOT LIKE '%secret%' THEN 'ok' ELSE body END FROM webhook_events WHERE id = (SELECT event_id FROM webhook_deliveries WHERE webhook_id = '$W106_DV')" ok
 
 # ---- two hooks at once: one held at its receiver does not hold the other -------------------
 
@@ -176,7 +213,7 @@ w106_jq "hook g1: answered 200 with a good signature" '.requests | length == 1 a
 
 # ---- a redirect is a failure; a day (here 6 s) of failures disables; re-enable resumes ----
 
-w106_hook r "$W106_T" '["ticket.updated"]'
+w106_api_hook r '["ticket.updated"]'
 W106_R=$W106_ID
 w106_config r '{"redirect":"/h/elsewhere"}'
 w106_emit "$W106_T" ticket.updated 1
@@ -204,13 +241,20 @@ dbcheck "hook r: its three deliveries are still pending" \
 	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_R' AND status = 'pending'" 3
 w106_dbwait "hook r: no job left running for a disabled hook" 10 \
 	"SELECT count(*) FROM jobs WHERE webhook_id = '$W106_R' AND state IN ('queued', 'running')" 0
+call GET "/api/v1/webhooks/$W106_R"
+expect "GET /webhooks/{id}: disabled, with the reason" 200 '.status == "disabled"' \
+	'.disabled_reason | startswith("deliveries failing since ")' '.failing_since | type == "string"'
+call GET "/api/v1/webhooks/$W106_R/deliveries"
+expect "the delivery log: the first still pending after its attempts, the later ones never tried" 200 \
+	"[.items[] | [.event_id, .status, .attempts]] == [[\"$W106_R3\", \"pending\", 0], [\"$W106_R2\", \"pending\", 0], [\"$W106_R1\", \"pending\", (.items[2].attempts)]] and .items[2].attempts >= 3 and .items[2].last_status == 302 and (.items[2].last_error | test(\"redirects are not followed\"))"
 w106_rcv GET "/_log?path=/h/r" >/dev/null
 W106_RN=$(jq '.requests | length' "$W106/rcv")
 w106_jq "hook r: only the first event was ever sent while it failed" \
 	"(.requests | length) >= 3 and (.requests | all(.body_id == \"$W106_R1\" and .status == 302))"
 # The receiver is fixed; the hook re-enabled: the held events arrive, in order.
 w106_config r '{"redirect":null}'
-if "$W106_SEED" resume "$W106_T" "$W106_R"; then ok "hook r re-enabled"; else bad "hook r re-enabled" "webhook_seed resume failed"; fi
+t "PATCH /webhooks/{id} status active: re-enabled" PATCH "/api/v1/webhooks/$W106_R" '{"status":"active"}' 200 \
+	'.status == "active"' '.disabled_reason == null' '.failing_since == null'
 if w106_wait r count $((W106_RN + 3)); then ok "hook r: the held deliveries arrive after the re-enable"; else bad "hook r: the held deliveries arrive after the re-enable" "$(head -c 300 "$W106/rcv")"; fi
 w106_jq "hook r: in order, each once, signed" \
 	"[.requests[$W106_RN:][] | [.body_id, .status, .verdict]] == [[\"$W106_R1\", 200, \"ok\"], [\"$W106_R2\", 200, \"ok\"], [\"$W106_R3\", 200, \"ok\"]]"
@@ -225,6 +269,7 @@ w106_hook_at() {
 	W106_ID=
 	_out=$("$W106_SEED" hook "$W106_T" "$1" '["ticket.commented"]') || bad "hook at $1 created" "webhook_seed failed"
 	W106_ID=${_out%% *}
+	echo "$W106_ID" >>"$W106/hooks"
 }
 w106_hook_at "http://169.254.169.254/latest/meta-data/"
 W106_S1=$W106_ID
@@ -291,5 +336,10 @@ if [ -z "$_leak" ]; then ok "helperd's log has no webhook secret or signature"; 
 # ---- back to the defaults ------------------------------------------------------------------------
 
 kill "$W106_RCV_PID" 2>/dev/null || :
+while read -r _h; do dbq "DELETE FROM webhooks WHERE id = '$_h'" >/dev/null; done <"$W106/hooks"
+dbcheck "every hook made here is gone" "SELECT count(*) FROM webhooks WHERE description = 'webhook_seed' OR url LIKE '$W106_RCV/%'" 0
+call DELETE "/api/v1/devices/$W106_DEV"
+unset KAIDEN_WEBHOOKS_ALLOW_LOOPBACK
+api_restart "kaiden-api restarts with webhooks.allow_loopback back at 0"
 stack_helperd_stop >/dev/null 2>&1 || :
 if stack_helperd_start; then ok "helperd starts again with the defaults"; else bad "helperd starts again with the defaults" "see $W106_LOG"; fi
