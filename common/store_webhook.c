@@ -351,10 +351,28 @@ int store_webhook_delete(struct db *db, const char *tenant_id, const char *id)
 
 	if (scope_of(tenant_id, tenant, &params[0]) != 0 || store_id(id, hook) != 0)
 		return STORE_NOT_FOUND;
-	rc = db_exec(db, "DELETE FROM webhooks WHERE " SCOPE " AND id = $2", 2, params, NULL);
+	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
-	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+	rc = db_exec(db, "DELETE FROM webhooks WHERE " SCOPE " AND id = $2", 2, params, NULL);
+	if (rc == DB_OK && db_changes(db) != 1) {
+		db_rollback(db);
+		return STORE_NOT_FOUND;
+	}
+	/* Its queued delivery jobs have nothing left to do (a running one finds no hook). */
+	if (rc == DB_OK) {
+		const char *jp[2] = { hook, seam_job_name(SEAM_JOB_WEBHOOK_DELIVER) };
+		rc = db_exec(db,
+		             "DELETE FROM jobs WHERE webhook_id = $1 AND kind = $2 AND state = 'queued'",
+		             2, jp, NULL);
+	}
+	if (rc == DB_OK)
+		rc = db_commit(db);
+	if (rc != DB_OK) {
+		db_rollback(db);
+		return store_rc_of(rc);
+	}
+	return STORE_OK;
 }
 
 int store_webhook_deliveries(struct db *db, const char *tenant_id, const char *id,

@@ -75,7 +75,9 @@ int store_webhook_update(struct db *db, const char *tenant_id, const char *id,
 /* Replaces the sealed secret. */
 int store_webhook_rotate(struct db *db, const char *tenant_id, const char *id,
                          const char *secret_sealed, json_object **out) WUR;
-/* Removes the hook; its deliveries go with it (ON DELETE CASCADE), pending ones too. */
+/* Removes the hook; its deliveries go with it (ON DELETE CASCADE), pending ones too, and
+ * its queued delivery jobs (those row-level security shows: a platform hook's jobs of
+ * other tenants find no hook and end). */
 int store_webhook_delete(struct db *db, const char *tenant_id, const char *id) WUR;
 /* The hook's delivery log, newest first, by cursor. STORE_NOT_FOUND: no such hook in
  * the scope. */

@@ -271,6 +271,15 @@ for id in "$W105_PLAT" "$W105_PLAT2"; do
 	expect "the platform hook is deleted" 204
 done
 dbcheck "no webhook left" "SELECT count(*) FROM webhooks" 0
+dbcheck "nor a delivery job" "SELECT count(*) FROM jobs WHERE kind = 'webhook.deliver' AND state = 'queued'" 0
+# The cases after this one count the tenant's devices and users: none of ours is left.
+w105 "$W105_SAVED_TOKEN" DELETE "/api/v1/devices/$W105_DEV"
+expect "the device made here is deleted" 204
+for u in w105-tadmin@example.com w105-cust@example.com; do
+	_w_id=$(dbq "SELECT id FROM users WHERE email = '$u'")
+	w105 "$W105_SAVED_TOKEN" DELETE "/api/v1/users/$_w_id"
+	expect "the tenant user $u is deleted" 204
+done
 unset KAIDEN_WEBHOOKS_ALLOW_LOOPBACK
 api_restart "kaiden-api restarts with webhooks.allow_loopback back at 0"
 STACK_TOKEN=$W105_SAVED_TOKEN

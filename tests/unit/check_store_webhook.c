@@ -593,6 +593,7 @@ START_TEST(test_deliveries)
 	ck_assert_int_eq(deliveries(hook), 3);
 	ck_assert_int_eq(store_webhook_delete(T_db, DEFAULT_TENANT_ID, hook), STORE_OK);
 	ck_assert_int_eq(deliveries(hook), 0);
+	ck_assert_int_eq(jobs_of(hook), 0);
 }
 END_TEST
 
