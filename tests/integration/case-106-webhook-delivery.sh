@@ -101,28 +101,6 @@ w106_jq() {
 	fi
 }
 
-# w106_dbwait NAME SECONDS SQL WANT: one test: dbq SQL prints WANT within SECONDS.
-w106_dbwait() {
-	_i=0
-	while :; do
-		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
-		if [ "$_got" = "$4" ]; then ok "$1"; return 0; fi
-		if [ "$_i" -ge $(($2 * 10)) ]; then
-			LAST="SQL $3"
-			CODE=-
-			bad "$1" "after $2 s got '$_got', want '$4'"
-			return 0
-		fi
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
-
-# w106_metric SERIES: the value of one series on helperd's /metrics (0 if absent).
-w106_metric() {
-	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'
-}
-
 # ---- the receiver and helperd -----------------------------------------------------------
 
 python3 tests/fakes/webhook_receiver.py --port-file "$W106/port" --log "$W106/requests.jsonl" \
@@ -206,7 +184,7 @@ dbcheck "hook a: healthy again (failing_since cleared)" \
 call GET "/api/v1/webhooks/$W106_A/deliveries"
 expect "GET /webhooks/{id}/deliveries: the log, newest first, attempts and answers" 200 \
 	"[.items[] | [.event_id, .status, .attempts, .last_status, (.response_ms | type), (.first_failed_at != null), (.delivered_at != null)]] == [[\"$W106_E3\", \"delivered\", 1, 200, \"number\", false, true], [\"$W106_E2\", \"delivered\", 1, 200, \"number\", false, true], [\"$W106_E1\", \"delivered\", 3, 200, \"number\", true, true]]"
-w106_dbwait "hook a: its job is done once nothing is pending" 10 \
+wait_for "hook a: its job is done once nothing is pending" 10 \
 	"SELECT count(*) FROM jobs WHERE webhook_id = '$W106_A' AND state IN ('queued', 'running')" 0
 dbcheck "hook a: the hook's lease was given back" \
 	"SELECT count(*) FROM webhooks WHERE id = '$W106_A' AND locked_by IS NULL" 1
@@ -257,14 +235,14 @@ dbcheck "hook r: failing since its first failure" \
 w106_emit "$W106_T" ticket.updated 2
 W106_R2=$(sed -n 1p "$W106/events")
 W106_R3=$(sed -n 2p "$W106/events")
-w106_dbwait "hook r: disabled after failing for give_up seconds" 30 \
+wait_for "hook r: disabled after failing for give_up seconds" 30 \
 	"SELECT status || ' ' || CASE WHEN disabled_reason LIKE 'deliveries failing since %' THEN 'reason' ELSE coalesce(disabled_reason, '-') END FROM webhooks WHERE id = '$W106_R'" \
 	"disabled reason"
 dbcheck "hook r: the disable has its audit entry (by helperd, on the hook, in its tenant)" \
 	"SELECT count(*) FROM audit_log WHERE action = 'webhook.disable' AND target_type = 'webhook' AND target_id = '$W106_R' AND actor_email = '(kaiden-helperd)' AND tenant_id = '$W106_T'" 1
 dbcheck "hook r: its three deliveries are still pending" \
 	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_R' AND status = 'pending'" 3
-w106_dbwait "hook r: no job left running for a disabled hook" 10 \
+wait_for "hook r: no job left running for a disabled hook" 10 \
 	"SELECT count(*) FROM jobs WHERE webhook_id = '$W106_R' AND state IN ('queued', 'running')" 0
 call GET "/api/v1/webhooks/$W106_R"
 expect "GET /webhooks/{id}: disabled, with the reason" 200 '.status == "disabled"' \
@@ -301,17 +279,17 @@ W106_S1=$W106_ID
 w106_hook_at "http://10.255.255.1:$(cat "$W106/port")/h/private"
 W106_S2=$W106_ID
 w106_emit "$W106_T" ticket.commented 1
-w106_dbwait "a link-local target is refused at the attempt, nothing sent" 15 \
+wait_for "a link-local target is refused at the attempt, nothing sent" 15 \
 	"SELECT CASE WHEN last_error LIKE 'target refused: %link-local%' AND last_status IS NULL AND attempts >= 1 THEN 'refused' ELSE coalesce(last_error, '-') END FROM webhook_deliveries WHERE webhook_id = '$W106_S1'" \
 	"refused"
-w106_dbwait "a private target is refused at the attempt" 15 \
+wait_for "a private target is refused at the attempt" 15 \
 	"SELECT CASE WHEN last_error LIKE 'target refused: %private%' AND status = 'pending' THEN 'refused' ELSE coalesce(last_error, '-') END FROM webhook_deliveries WHERE webhook_id = '$W106_S2'" \
 	"refused"
-_m=$(w106_metric 'kaiden_webhook_deliveries_total{result="refused"}')
+_m=$(metric 'kaiden_webhook_deliveries_total{result="refused"}')
 if [ "${_m%.*}" -ge 2 ] 2>/dev/null; then ok "metrics: refused targets counted"; else bad "metrics: refused targets counted" "refused=$_m, want >= 2"; fi
 # They would go on failing until disabled: delete them (the cascade drops their log).
 dbq "DELETE FROM webhooks WHERE id IN ('$W106_S1', '$W106_S2')" >/dev/null
-w106_dbwait "a deleted hook's job ends" 15 \
+wait_for "a deleted hook's job ends" 15 \
 	"SELECT count(*) FROM jobs WHERE webhook_id IN ('$W106_S1', '$W106_S2') AND state IN ('queued', 'running')" 0
 
 # ---- tenants: a tenant's hook hears its own tenant's events only; a platform hook all ----
@@ -345,11 +323,11 @@ w106_jq "tenants: the default tenant's hook got its own events only" \
 
 # ---- metrics and logs ------------------------------------------------------------------------
 
-_m=$(w106_metric 'kaiden_webhook_deliveries_total{result="delivered"}')
+_m=$(metric 'kaiden_webhook_deliveries_total{result="delivered"}')
 if [ "${_m%.*}" -ge 8 ] 2>/dev/null; then ok "metrics: deliveries counted by result"; else bad "metrics: deliveries counted by result" "delivered=$_m, want >= 8"; fi
-_m=$(w106_metric 'kaiden_webhook_deliveries_total{result="http_error"}')
+_m=$(metric 'kaiden_webhook_deliveries_total{result="http_error"}')
 if [ "${_m%.*}" -ge 7 ] 2>/dev/null; then ok "metrics: failed attempts counted"; else bad "metrics: failed attempts counted" "http_error=$_m, want >= 7"; fi
-_m=$(w106_metric 'kaiden_webhook_attempt_seconds_count')
+_m=$(metric 'kaiden_webhook_attempt_seconds_count')
 if [ "${_m%.*}" -ge 15 ] 2>/dev/null; then ok "metrics: attempt durations observed"; else bad "metrics: attempt durations observed" "count=$_m, want >= 15"; fi
 _leak=
 while read -r _s; do
