@@ -128,10 +128,13 @@ static void recorded(struct run *r, int delivered, int status, const char *error
 
 	count(result);
 	rc = store_webhook_record(helperd.db, r->holder, &a, &p, &o);
-	if (rc == STORE_CONFLICT) {
-		log_warn("webhook=%s job=%s delivery=%s the lease was taken over: stopping here",
-		         r->job.webhook_id, r->job.id, r->work.delivery_id);
-		jobs_finish(r->job.id, "done", "the hook's lease was taken over", 0);
+	if (rc == STORE_CONFLICT || rc == STORE_NOT_FOUND) {
+		/* Nothing written: the hook was deleted meanwhile (its deliveries with it), or
+		 * its lease ran out and another run holds it now and carries on. */
+		log_warn("webhook=%s job=%s delivery=%s the hook is gone or its lease is no longer "
+		         "this run's: stopping here", r->job.webhook_id, r->job.id,
+		         r->work.delivery_id);
+		jobs_finish(r->job.id, "done", "the hook is gone or another run holds it", 0);
 		run_unlink(r);
 		run_free(r);
 		return;
