@@ -249,11 +249,11 @@ expect "GET /webhooks/{id}: disabled, with the reason" 200 '.status == "disabled
 	'.disabled_reason | startswith("deliveries failing since ")' '.failing_since | type == "string"'
 call GET "/api/v1/webhooks/$W106_R/deliveries"
 expect "the delivery log: the first still pending after its attempts, the later ones never tried" 200 \
-	"[.items[] | [.event_id, .status, .attempts]] == [[\"$W106_R3\", \"pending\", 0], [\"$W106_R2\", \"pending\", 0], [\"$W106_R1\", \"pending\", (.items[2].attempts)]] and .items[2].attempts >= 3 and .items[2].last_status == 302 and (.items[2].last_error | test(\"redirects are not followed\"))"
+	"[.items[] | [.event_id, .status, .attempts]] == [[\"$W106_R3\", \"pending\", 0], [\"$W106_R2\", \"pending\", 0], [\"$W106_R1\", \"pending\", (.items[2].attempts)]] and .items[2].attempts >= 2 and .items[2].last_status == 302 and (.items[2].last_error | test(\"redirects are not followed\"))"
 w106_rcv GET "/_log?path=/h/r" >/dev/null
 W106_RN=$(jq '.requests | length' "$W106/rcv")
 w106_jq "hook r: only the first event was ever sent while it failed" \
-	"(.requests | length) >= 3 and (.requests | all(.body_id == \"$W106_R1\" and .status == 302))"
+	"(.requests | length) >= 2 and (.requests | all(.body_id == \"$W106_R1\" and .status == 302))"
 # The receiver is fixed; the hook re-enabled: the held events arrive, in order.
 w106_config r '{"redirect":null}'
 t "PATCH /webhooks/{id} status active: re-enabled" PATCH "/api/v1/webhooks/$W106_R" '{"status":"active"}' 200 \
@@ -333,7 +333,7 @@ W106_NON2XX=$(jq '[.requests[] | select(.path != "/h/x" and .status >= 300)] | l
 _m=$(metric 'kaiden_webhook_deliveries_total{result="delivered"}')
 if [ "${_m:-0}" = "$W106_2XX" ] && [ "$W106_2XX" -ge 8 ]; then ok "metrics: deliveries counted by result"; else bad "metrics: deliveries counted by result" "delivered=$_m, the receiver answered $W106_2XX with 2xx"; fi
 _m=$(metric 'kaiden_webhook_deliveries_total{result="http_error"}')
-if [ "${_m:-0}" = "$W106_NON2XX" ] && [ "$W106_NON2XX" -ge 5 ]; then ok "metrics: failed attempts counted"; else bad "metrics: failed attempts counted" "http_error=$_m, the receiver answered $W106_NON2XX otherwise"; fi
+if [ "${_m:-0}" = "$W106_NON2XX" ] && [ "$W106_NON2XX" -ge 4 ]; then ok "metrics: failed attempts counted"; else bad "metrics: failed attempts counted" "http_error=$_m, the receiver answered $W106_NON2XX otherwise"; fi
 _m=$(metric 'kaiden_webhook_attempt_seconds_count')
 if [ "${_m:-0}" = "$((W106_2XX + W106_NON2XX))" ]; then ok "metrics: every answered attempt's duration observed"; else bad "metrics: every answered attempt's duration observed" "count=$_m, want $((W106_2XX + W106_NON2XX))"; fi
 _leak=
