@@ -1,11 +1,11 @@
 /* check_store_webhook.c: webhooks (store_webhook.h), the same cases on SQLite and on
  * PostgreSQL: the hooks' CRUD in their scopes (a tenant's, the platform's), the limit per
  * scope (ten parallel creates with room for five: five get in), the delivery log, and
- * emission: nothing written when no hook wants an event,
- * a tenant's event never reaching another tenant's hook, the platform's hooks hearing
- * every tenant (on PostgreSQL from a tenant's transaction as the application's role,
- * row-level security in force), internal comments never emitted, a rolled back change
- * emitting nothing, presence and session events once per transition. */
+ * emission: nothing written when no hook wants an event, a tenant's event never reaching
+ * another tenant's hook, the platform's hooks hearing every tenant (on PostgreSQL from a
+ * tenant's transaction as the application's role, row-level security in force),
+ * internal comments never emitted, a rolled back change emitting nothing, presence and
+ * session events once per transition. */
 #include <sys/wait.h>
 
 #include "ids.h"
