@@ -6,8 +6,6 @@
  * tenant's transaction as the application's role, row-level security in force),
  * internal comments never emitted, a rolled back change emitting nothing, presence and
  * session events once per transition. */
-#include <sys/wait.h>
-
 #include "ids.h"
 #include "seam.h"
 #include "store.h"
@@ -257,45 +255,12 @@ static void limit_child(const char *target, int go, int out)
 /* Ten concurrent creates with room for five: five get in, five get STORE_QUOTA. */
 START_TEST(test_limit_parallel)
 {
-	char target[1200], buf[512], id[UUID_STR_LEN];
-	int go[2], out[2], ok = 0, quota = 0;
-	pid_t pids[10];
-	size_t got = 0;
-	ssize_t r;
+	char buf[512], id[UUID_STR_LEN];
+	int ok = 0, quota = 0;
 
 	for (int i = 0; i < STORE_WEBHOOK_MAX - 5; i++)
 		mk_hook(DEFAULT_TENANT_ID, "ticket.created", id);
-	if (T_kind == DB_POSTGRES) {
-		const char *dsn = getenv("KAIDEN_TEST_PG_APP_DSN");
-		ck_assert_ptr_nonnull(dsn);
-		snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn, T_schemas[0]);
-	} else {
-		snprintf(target, sizeof(target), "%s", T_target);
-	}
-	ck_assert_int_eq(pipe(go), 0);
-	ck_assert_int_eq(pipe(out), 0);
-	for (int i = 0; i < 10; i++) {
-		pids[i] = fork();
-		ck_assert_int_ge(pids[i], 0);
-		if (pids[i] == 0) {
-			close(go[1]);
-			close(out[0]);
-			limit_child(target, go[0], out[1]);
-		}
-	}
-	close(go[0]);
-	close(out[1]);
-	close(go[1]); /* the start: every child's read returns at once */
-	while ((r = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)r;
-	buf[got] = '\0';
-	close(out[0]);
-	for (int i = 0; i < 10; i++) {
-		int status = 0;
-		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d exited %d", i,
-		              WEXITSTATUS(status));
-	}
+	T_parallel(10, limit_child, buf, sizeof(buf));
 	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		ok += strcmp(l, "ok") == 0;
 		quota += strcmp(l, "quota") == 0;
