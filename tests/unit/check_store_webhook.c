@@ -1,10 +1,11 @@
 /* check_store_webhook.c: webhooks (store_webhook.h), the same cases on SQLite and on
  * PostgreSQL: the hooks' CRUD in their scopes (a tenant's, the platform's), the limit per
- * scope, the delivery log, and emission: nothing written when no hook wants an event,
- * a tenant's event never reaching another tenant's hook, the platform's hooks hearing
- * every tenant (on PostgreSQL from a tenant's transaction as the application's role,
- * row-level security in force), internal comments never emitted, a rolled back change
- * emitting nothing, presence and session events once per transition. */
+ * scope (ten parallel creates with room for five: five get in), the delivery log, and
+ * emission: nothing written when no hook wants an event, a tenant's event never reaching
+ * another tenant's hook, the platform's hooks hearing every tenant (on PostgreSQL from a
+ * tenant's transaction as the application's role, row-level security in force),
+ * internal comments never emitted, a rolled back change emitting nothing, presence and
+ * session events once per transition. */
 #include "ids.h"
 #include "seam.h"
 #include "store.h"
@@ -210,6 +211,63 @@ START_TEST(test_limit)
 	ck_assert_int_eq(store_webhook_create(T_db, NULL, &w, &o), STORE_OK);
 	json_object_put(o);
 	json_object_put(events);
+}
+END_TEST
+
+/* A child of test_limit_parallel: its own connection, waits for go, creates one hook in
+ * the default tenant (PostgreSQL: as the application's role in the tenant's scope),
+ * writes "ok" or "quota". */
+static void limit_child(const char *target, int go, int out)
+{
+	json_object *events = json_tokener_parse("[\"ticket.created\"]"), *o = NULL;
+	struct store_webhook_new w = { "https://a.example.com/p", NULL, events, SEALED, NULL };
+	struct db *db = NULL;
+	const char *line;
+	char c;
+	int rc = STORE_ERR;
+
+	if (db_open(T_driver(), target, &db) != DB_OK)
+		_exit(2);
+	if (read(go, &c, 1) < 0)
+		_exit(3);
+	for (int attempt = 0; attempt < 50; attempt++) {
+		int scoped = T_kind == DB_POSTGRES;
+		if (scoped && db_scope_begin(db, DEFAULT_TENANT_ID, 0) != DB_OK)
+			_exit(4);
+		rc = store_webhook_create(db, DEFAULT_TENANT_ID, &w, &o);
+		if (scoped && db_scope_end(db, rc == STORE_OK) != DB_OK && rc == STORE_OK)
+			rc = STORE_BUSY;
+		json_object_put(o);
+		o = NULL;
+		if (rc != STORE_BUSY)
+			break;
+		usleep(10000);
+	}
+	if (rc != STORE_OK && rc != STORE_QUOTA)
+		_exit(5);
+	line = rc == STORE_OK ? "ok\n" : "quota\n";
+	if (write(out, line, strlen(line)) != (ssize_t)strlen(line))
+		_exit(6);
+	db_close(db);
+	_exit(0);
+}
+
+/* Ten concurrent creates with room for five: five get in, five get STORE_QUOTA. */
+START_TEST(test_limit_parallel)
+{
+	char buf[512], id[UUID_STR_LEN];
+	int ok = 0, quota = 0;
+
+	for (int i = 0; i < STORE_WEBHOOK_MAX - 5; i++)
+		mk_hook(DEFAULT_TENANT_ID, "ticket.created", id);
+	T_parallel(10, limit_child, buf, sizeof(buf));
+	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		ok += strcmp(l, "ok") == 0;
+		quota += strcmp(l, "quota") == 0;
+	}
+	ck_assert_int_eq(ok, 5);
+	ck_assert_int_eq(quota, 5);
+	ck_assert_int_eq(count("SELECT count(*) FROM webhooks", NULL), STORE_WEBHOOK_MAX);
 }
 END_TEST
 
@@ -604,6 +662,7 @@ int main(void)
 
 	T_ADD(sq, pg, test_crud);
 	T_ADD(sq, pg, test_limit);
+	T_ADD(sq, pg, test_limit_parallel);
 	T_ADD(sq, pg, test_emit_none);
 	T_ADD(sq, pg, test_emit_tenants);
 	T_ADD(sq, pg, test_comments);
