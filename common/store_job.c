@@ -26,37 +26,45 @@
 #define CLAIM_DUE                                                                         \
 	"SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) "               \
 	"OR (state = 'running' AND locked_until < $3) ORDER BY run_after, id LIMIT $4"
-#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts"
+#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts, webhook_id"
 
 /* A MATERIALIZED CTE makes PostgreSQL lock the chosen rows once; a LIMIT subquery
  * under IN could be rescanned by some plans. */
 static const char claim_pg[] =
 	"WITH due AS MATERIALIZED (" CLAIM_DUE " FOR UPDATE SKIP LOCKED) " CLAIM_SET
 	"FROM due WHERE jobs.id = due.id RETURNING jobs.id, jobs.tenant_id, jobs.kind, "
-	"jobs.session_id, jobs.attempts";
+	"jobs.session_id, jobs.attempts, jobs.webhook_id";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
-int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
-                  const char *session_id, const char *now)
+/* A queued job naming a session or a webhook (the other NULL), and its NOTIFY. */
+static int job_insert(struct db *db, const char *tenant_id, enum seam_job kind,
+                      const char *session_id, const char *webhook_id, const char *now)
 {
 	char id[UUID_STR_LEN];
-	const char *params[5] = { id, tenant_id, seam_job_name(kind), session_id, now };
+	const char *params[6] = { id, tenant_id, seam_job_name(kind), session_id, now, webhook_id };
 	int rc;
 
 	ids_uuid7(id);
 	rc = db_exec(db,
-	             "INSERT INTO jobs (id, tenant_id, kind, session_id, state, run_after, "
-	             "attempts, created_at, updated_at) "
-	             "VALUES ($1, $2, $3, $4, 'queued', $5, 0, $5, $5)",
-	             5, params, NULL);
+	             "INSERT INTO jobs (id, tenant_id, kind, session_id, webhook_id, state, "
+	             "run_after, attempts, created_at, updated_at) "
+	             "VALUES ($1, $2, $3, $4, $6, 'queued', $5, 0, $5, $5)",
+	             6, params, NULL);
 	if (rc == DB_OK)
 		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
 }
 
-static void copy_text(char *dst, size_t size, const char *src)
+int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
+                  const char *session_id, const char *now)
 {
-	snprintf(dst, size, "%s", src ? src : "");
+	return job_insert(db, tenant_id, kind, session_id, NULL, now);
+}
+
+int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
+                          const char *now)
+{
+	return job_insert(db, tenant_id, SEAM_JOB_WEBHOOK_DELIVER, NULL, webhook_id, now);
 }
 
 int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
@@ -92,11 +100,12 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 	for (int i = 0; i < rows; i++) {
 		struct store_job *j = &jobs[i];
 		memset(j, 0, sizeof(*j));
-		copy_text(j->id, sizeof(j->id), db_res_get(res, i, 0));
-		copy_text(j->tenant_id, sizeof(j->tenant_id), db_res_get(res, i, 1));
-		copy_text(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
-		copy_text(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
+		store_text_copy(j->id, sizeof(j->id), db_res_get(res, i, 0));
+		store_text_copy(j->tenant_id, sizeof(j->tenant_id), db_res_get(res, i, 1));
+		store_text_copy(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
+		store_text_copy(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
 		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
+		store_text_copy(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
 	}
 	*n = rows;
 	rc = STORE_OK;

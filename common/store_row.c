@@ -140,6 +140,11 @@ int store_id(const char *s, char out[UUID_STR_LEN])
 	return ids_uuid_lower(s, out);
 }
 
+void store_text_copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
 void store_time(int offset_seconds, char out[TIMESTAMP_LEN])
 {
 	ids_timestamp(ids_now_ms() + (int64_t)offset_seconds * 1000, out);

@@ -60,6 +60,9 @@ int store_rc_of(int db_rc);
  * SQLite would just find nothing; both should answer "not found". */
 int store_id(const char *s, char out[UUID_STR_LEN]) WUR;
 
+/* Copies src (NULL: "") into dst of size bytes, cut to fit, always NUL-terminated. */
+void store_text_copy(char *dst, size_t size, const char *src);
+
 /* The current time as RFC 3339 text, plus offset seconds. */
 void store_time(int offset_seconds, char out[TIMESTAMP_LEN]);
 
@@ -93,6 +96,9 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
  * (delivered at commit). STORE_OK, STORE_ERR or STORE_BUSY. */
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now) WUR;
+/* The same for a "webhook.deliver" job of a webhook (jobs.webhook_id). */
+int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
+                          const char *now) WUR;
 
 /* Inside the caller's transaction: a system comment (not internal) on the tenant's
  * ticket, whose updated_at it bumps (store_ticket.c). STORE_NOT_FOUND when the tenant has

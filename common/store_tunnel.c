@@ -1,7 +1,8 @@
 /* store_tunnel.c: the session machine's persistence (store_tunnel.h). Every write is
  * one short statement, so the machine can record each object's id the moment it
- * learns it; the move to ended or failed is the one transaction, as it also writes on
- * the session's ticket (store_ticket_session.h). */
+ * learns it; the move to active, ended or failed is the one transaction, as it also
+ * emits its webhook event (store_webhook.h) and, ended or failed, writes on the
+ * session's ticket (store_ticket_session.h). */
 #include "store_tunnel.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "seam.h"
 #include "store_row.h"
 #include "store_ticket_session.h"
+#include "store_webhook.h"
 
 static const char *const field_columns[STORE_TUNNEL__MAX] = {
 	[STORE_TUNNEL_ID] = "tunnel_id",
@@ -28,11 +30,6 @@ static const char *const field_columns[STORE_TUNNEL__MAX] = {
 const char *store_tunnel_column(enum store_tunnel_field field)
 {
 	return (unsigned)field < STORE_TUNNEL__MAX ? field_columns[field] : NULL;
-}
-
-static void copy_text(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
 }
 
 #define LOAD_COLS                                                                          \
@@ -68,25 +65,25 @@ int store_tunnel_load(struct db *db, const char *tenant_id, const char *id,
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));
-	copy_text(t.id, sizeof(t.id), db_res_get(res, 0, 0));
-	copy_text(t.tenant_id, sizeof(t.tenant_id), db_res_get(res, 0, 1));
-	copy_text(t.device_id, sizeof(t.device_id), db_res_get(res, 0, 2));
-	copy_text(t.short_id, sizeof(t.short_id), db_res_get(res, 0, 3));
-	copy_text(t.status, sizeof(t.status), db_res_get(res, 0, 4));
-	copy_text(t.step, sizeof(t.step), db_res_get(res, 0, 5));
+	store_text_copy(t.id, sizeof(t.id), db_res_get(res, 0, 0));
+	store_text_copy(t.tenant_id, sizeof(t.tenant_id), db_res_get(res, 0, 1));
+	store_text_copy(t.device_id, sizeof(t.device_id), db_res_get(res, 0, 2));
+	store_text_copy(t.short_id, sizeof(t.short_id), db_res_get(res, 0, 3));
+	store_text_copy(t.status, sizeof(t.status), db_res_get(res, 0, 4));
+	store_text_copy(t.step, sizeof(t.step), db_res_get(res, 0, 5));
 	url = db_res_get(res, 0, 6);
 	if (url && strncmp(url, "https://", 8) == 0)
 		url += 8;
-	copy_text(t.web_hostname, sizeof(t.web_hostname), url);
-	copy_text(t.ssh_hostname, sizeof(t.ssh_hostname), db_res_get(res, 0, 7));
-	copy_text(t.error, sizeof(t.error), db_res_get(res, 0, 8));
+	store_text_copy(t.web_hostname, sizeof(t.web_hostname), url);
+	store_text_copy(t.ssh_hostname, sizeof(t.ssh_hostname), db_res_get(res, 0, 7));
+	store_text_copy(t.error, sizeof(t.error), db_res_get(res, 0, 8));
 	t.ssh_port = atoi(db_res_get(res, 0, 9) ? db_res_get(res, 0, 9) : "22");
 	t.web_port = atoi(db_res_get(res, 0, 10) ? db_res_get(res, 0, 10) : "8080");
-	copy_text(t.started_at, sizeof(t.started_at), db_res_get(res, 0, 11));
-	copy_text(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
+	store_text_copy(t.started_at, sizeof(t.started_at), db_res_get(res, 0, 11));
+	store_text_copy(t.created_at, sizeof(t.created_at), db_res_get(res, 0, 12));
 	for (int f = 0; f < STORE_TUNNEL__MAX; f++)
-		copy_text(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
-	copy_text(t.engineer_email, sizeof(t.engineer_email),
+		store_text_copy(t.ids[f], sizeof(t.ids[f]), db_res_get(res, 0, LOAD_FIRST_ID + f));
+	store_text_copy(t.engineer_email, sizeof(t.engineer_email),
 	          db_res_get(res, 0, LOAD_ENGINEER_EMAIL));
 	if (seam_provider_parse(db_res_get(res, 0, LOAD_PROVIDER), &t.provider) != 0) {
 		/* the schema's CHECK allows only the known providers */
@@ -168,24 +165,47 @@ static int sql_in(struct buf *sql, int first, int n)
 	return buf_puts(sql, ")");
 }
 
-/* What a move gives back: what the end's comment on the session's ticket needs. */
+/* The webhook event of a move to status (store_webhook.h), NULL for none. */
+static const char *move_event(enum seam_status status)
+{
+	switch (status) {
+	case SEAM_STATUS_ACTIVE:
+		return "session.active";
+	case SEAM_STATUS_ENDED:
+		return "session.ended";
+	case SEAM_STATUS_FAILED:
+		return "session.failed";
+	default:
+		return NULL;
+	}
+}
+
+/* What the first statement hands back for the ticket's comment (store_ticket_session.h). */
 #define MOVE_RETURNING " RETURNING ticket_id, started_at, ended_at, notes, error"
 
+/* A move to a status with a webhook event (active, ended, failed) is a transaction of two
+ * statements: the first moves the row only from another status (a transition: the event
+ * is emitted, once, and a move to ended or failed writes on the session's ticket), the
+ * second rewrites step and error of a row already there (no event, no comment). Either
+ * way the caller sees one move. */
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[6 + SEAM_STATUS__MAX];
+	const char *event = move_event(status);
 	int final = status == SEAM_STATUS_ENDED || status == SEAM_STATUS_FAILED;
-	int nfrom = 0, moved = 0, begun = 0, rc = STORE_ERR;
+	int nfrom = 0, moved = 0, in_tx = 0, rc = STORE_ERR;
 	struct db_res *res = NULL;
+	json_object *data = NULL;
 	struct buf sql;
+	size_t base_len;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
 	/* ended and failed are final: a session reaches one of them once, so its ticket
-	 * hears of its end once. */
+	 * hears of its end once (and its webhook event is sent once). */
 	if (final) {
 		from = (from ? from : SEAM_STATUSES_LIVE) & SEAM_STATUSES_LIVE;
 		if (!from) {
@@ -210,17 +230,20 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	               "WHERE tenant_id = $1 AND id = $2",
 	               final ? ", ended_at = $5" : "") != 0)
 		goto out;
+	base_len = sql.len;
 	if (nfrom && (buf_puts(&sql, " AND status") != 0 || sql_in(&sql, 7, nfrom) != 0))
+		goto out;
+	if (event && buf_puts(&sql, " AND status <> $3") != 0)
 		goto out;
 	if (buf_puts(&sql, MOVE_RETURNING) != 0)
 		goto out;
-	if (final) {
+	if (event) {
 		rc = db_begin(db);
 		if (rc != DB_OK) {
 			rc = store_rc_of(rc);
 			goto out;
 		}
-		begun = 1;
+		in_tx = 1;
 	}
 	rc = db_exec(db, sql.data, 6 + nfrom, params, &res);
 	if (rc != DB_OK) {
@@ -229,32 +252,54 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	}
 	moved = db_res_rows(res) == 1;
 	if (moved && final && db_res_get(res, 0, 0)) {
-		int failed = status == SEAM_STATUS_FAILED;
-		rc = store_ticket_session_finish(db, tenant, db_res_get(res, 0, 0), failed,
-		                                 db_res_get(res, 0, 1), db_res_get(res, 0, 2),
-		                                 db_res_get(res, 0, 3), db_res_get(res, 0, 4), now);
+		rc = store_ticket_session_finish(db, tenant, db_res_get(res, 0, 0),
+		                                 status == SEAM_STATUS_FAILED, db_res_get(res, 0, 1),
+		                                 db_res_get(res, 0, 2), db_res_get(res, 0, 3),
+		                                 db_res_get(res, 0, 4), now);
 		if (rc != STORE_OK)
 			goto out;
+	}
+	if (moved && event) {
+		rc = store_session_get(db, tenant, session, &data);
+		if (rc == STORE_OK)
+			rc = store_webhook_emit(db, tenant, event, data);
+		if (rc != STORE_OK)
+			goto out;
+	} else if (event && (!from || (from & SEAM_STATUS_BIT(status)))) {
+		/* Already there: step and error only. */
+		sql.len = base_len;
+		sql.data[base_len] = '\0';
+		if (buf_puts(&sql, " AND status = $3") != 0) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		rc = db_exec(db, sql.data, 6, params, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		moved = db_changes(db) == 1;
 	}
 	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
 	 * notification costs a poll interval, so a failure here is not the caller's. */
 	if (moved && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
 		log_warn("session=%s state change not notified", session);
-	if (begun) {
+	if (in_tx) {
 		rc = db_commit(db);
 		if (rc != DB_OK) {
 			rc = store_rc_of(rc);
 			goto out;
 		}
-		begun = 0;
+		in_tx = 0;
 	}
 	if (changed)
 		*changed = moved;
 	rc = STORE_OK;
 out:
-	if (begun)
+	if (in_tx)
 		db_rollback(db);
 	db_res_free(res);
+	json_object_put(data);
 	buf_clear(&sql);
 	return rc;
 }
@@ -316,9 +361,9 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
 		rows = max;
 	for (int i = 0; i < rows; i++) {
 		memset(&due[i], 0, sizeof(due[i]));
-		copy_text(due[i].tenant_id, sizeof(due[i].tenant_id), db_res_get(res, i, 0));
-		copy_text(due[i].id, sizeof(due[i].id), db_res_get(res, i, 1));
-		copy_text(due[i].device_id, sizeof(due[i].device_id), db_res_get(res, i, 2));
+		store_text_copy(due[i].tenant_id, sizeof(due[i].tenant_id), db_res_get(res, i, 0));
+		store_text_copy(due[i].id, sizeof(due[i].id), db_res_get(res, i, 1));
+		store_text_copy(due[i].device_id, sizeof(due[i].device_id), db_res_get(res, i, 2));
 		due[i].offline = atoi(db_res_get(res, i, 3) ? db_res_get(res, i, 3) : "0");
 	}
 	*n = rows;
@@ -358,9 +403,9 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned 
 	if (rows > max)
 		rows = max;
 	for (int i = 0; i < rows; i++) {
-		copy_text(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
+		store_text_copy(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
 		if (tenants)
-			copy_text(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
+			store_text_copy(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
 	}
 	*n = rows;
 	rc = STORE_OK;

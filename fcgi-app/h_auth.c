@@ -456,15 +456,10 @@ void h_tokens_list(struct req *r, struct resp *rs)
 	struct store_page page;
 	struct store_list list;
 	char cursor[UUID_STR_LEN];
-	const char *bad = NULL;
 	int rc;
 
-	if (req_page(r, &page, cursor, &bad) < 0) {
-		resp_error(rs, 400, "invalid_query", bad, "%s: %s", bad,
-		           strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
-		                                     : "must be the next_cursor of a previous page");
+	if (h_page(r, rs, &page, cursor) < 0)
 		return;
-	}
 	memset(&list, 0, sizeof(list));
 	rc = store_user_token_list(r->db, r->who.user_id, &page, &list);
 	if (rc != STORE_OK) {

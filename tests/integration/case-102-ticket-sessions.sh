@@ -86,7 +86,7 @@ save TS_DEV .device_id
 	</dev/null >>"$WORK/log/kaiden-agent-ts.log" 2>&1 &
 TS_AGENT_PID=$!
 CASE_PIDS="${CASE_PIDS:-} $TS_AGENT_PID"
-dbwait "its agent is online" 15 "SELECT status FROM devices WHERE id = '$TS_DEV'" online
+wait_for "its agent is online" 15 "SELECT status FROM devices WHERE id = '$TS_DEV'" online
 
 # Another tenant's ticket: the default tenant's (removed at the end).
 TS_THEIRS=0190a0b0-c0d0-7e0f-8000-0000000000b3
@@ -101,7 +101,7 @@ t "a session started from it" POST /api/v1/sessions \
 	"{\"device_id\":\"$TS_DEV\",\"engineer_name\":\"Kai Moreno\",\"ticket_id\":\"$TS_T\"}" 201 \
 	".ticket_id == \"$TS_T\"" '.status == "pending"' '.provider == "relay"'
 save TS_S1 .id
-dbwait "... goes active" 20 "SELECT status FROM sessions WHERE id = '$TS_S1'" active
+wait_for "... goes active" 20 "SELECT status FROM sessions WHERE id = '$TS_S1'" active
 t "the session names its ticket" GET "/api/v1/sessions/$TS_S1" '' 200 ".ticket_id == \"$TS_T\""
 t "the ticket shows its session" GET "/api/v1/tickets/$TS_T" '' 200 \
 	'.sessions | length == 1' ".sessions[0].id == \"$TS_S1\"" '.sessions[0].status == "active"' \
@@ -145,7 +145,7 @@ dbcheck "their ticket heard nothing" "SELECT count(*) FROM ticket_comments WHERE
 # ---- the end, written once -----------------------------------------------------------------
 t "notes on the session" PATCH "/api/v1/sessions/$TS_S1" '{"notes":"cleared the full disk"}' 200
 t "the engineer ends it" DELETE "/api/v1/sessions/$TS_S1" '' 202
-dbwait "... helperd ends it" 20 "SELECT status FROM sessions WHERE id = '$TS_S1'" ended
+wait_for "... helperd ends it" 20 "SELECT status FROM sessions WHERE id = '$TS_S1'" ended
 ts_count "the ticket says it ended, with its duration and notes" "$TS_T" \
 	'session ended \(([0-9]+h )?([0-9]+m )?[0-9]+s\) notes: cleared the full disk' 1
 t "ended again: nothing moves" DELETE "/api/v1/sessions/$TS_S1" '' 200 '.status == "ended"'
@@ -158,7 +158,7 @@ t "the ticket's session is ended" GET "/api/v1/tickets/$TS_T" '' 200 \
 t "a second session" POST /api/v1/sessions \
 	"{\"device_id\":\"$TS_DEV\",\"engineer_name\":\"Kai Moreno\",\"ticket_id\":\"$TS_T\"}" 201
 save TS_S2 .id
-dbwait "... active" 20 "SELECT status FROM sessions WHERE id = '$TS_S2'" active
+wait_for "... active" 20 "SELECT status FROM sessions WHERE id = '$TS_S2'" active
 t "in progress" PATCH "/api/v1/tickets/$TS_T" '{"status":"in_progress"}' 200
 t "resolved" PATCH "/api/v1/tickets/$TS_T" '{"status":"resolved"}' 200
 t "a resolved ticket still takes a session" POST /api/v1/sessions \
@@ -167,16 +167,16 @@ save TS_S3 .id
 raw PATCH "/api/v1/tickets/$TS_T" -H "Authorization: Bearer $TS_CUST" \
 	-H 'Content-Type: application/json' --data-binary '{"status":"closed"}'
 expect "the customer closes the ticket" 200 '.status == "closed"' '.sessions | length == 3'
-dbwait "its live session runs on" 5 "SELECT status FROM sessions WHERE id = '$TS_S2'" active
+wait_for "its live session runs on" 5 "SELECT status FROM sessions WHERE id = '$TS_S2'" active
 snap
 t "a closed ticket takes no session" POST /api/v1/sessions \
 	"{\"device_id\":\"$TS_DEV\",\"engineer_name\":\"K\",\"ticket_id\":\"$TS_T\"}" 409 \
 	"$(E ticket_closed ticket_id)" '.error.message | test("closed")'
 unchanged "... nothing written (no session, job or comment; the ticket untouched)"
 t "the live session ends" DELETE "/api/v1/sessions/$TS_S2" '' 202
-dbwait "... ended" 20 "SELECT status FROM sessions WHERE id = '$TS_S2'" ended
+wait_for "... ended" 20 "SELECT status FROM sessions WHERE id = '$TS_S2'" ended
 t "the third too" DELETE "/api/v1/sessions/$TS_S3" '' 202
-dbwait "... ended" 20 "SELECT status FROM sessions WHERE id = '$TS_S3'" ended
+wait_for "... ended" 20 "SELECT status FROM sessions WHERE id = '$TS_S3'" ended
 ts_count "both ends are written on the closed ticket" "$TS_T" 'session ended \([0-9hms ]+\)' 2
 
 # ---- a burst of starts racing the close --------------------------------------------------
@@ -216,7 +216,7 @@ t "the ticket is closed, its sessions those linked" GET "/api/v1/tickets/$TS_R" 
 for _s in $(dbq "SELECT id FROM sessions WHERE ticket_id = '$TS_R'"); do
 	call DELETE "/api/v1/sessions/$_s"
 done
-dbwait "the racers end" 30 \
+wait_for "the racers end" 30 \
 	"SELECT count(*) FROM sessions WHERE ticket_id = '$TS_R' AND status NOT IN ('ended', 'failed')" 0
 
 # ---- a failed session ------------------------------------------------------------------------
@@ -230,7 +230,7 @@ save TS_F .id
 t "a session on it" POST /api/v1/sessions \
 	"{\"device_id\":\"$TS_NEVER\",\"engineer_name\":\"Kai Moreno\",\"ticket_id\":\"$TS_F\"}" 201
 save TS_S4 .id
-dbwait "... fails" 30 "SELECT status FROM sessions WHERE id = '$TS_S4'" failed
+wait_for "... fails" 30 "SELECT status FROM sessions WHERE id = '$TS_S4'" failed
 TS_ERR=$(dbq "SELECT error FROM sessions WHERE id = '$TS_S4'")
 ts_count "the ticket says why it failed" "$TS_F" "session failed: .+" 1
 if [ -n "$TS_ERR" ] && ts_comments "$TS_F" | grep -qxF "session failed: $TS_ERR"; then

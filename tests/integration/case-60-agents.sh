@@ -49,32 +49,6 @@ agent_direct() {
 	fi
 }
 
-# wait_for NAME SECONDS SQL WANT: one test: dbq SQL prints WANT within SECONDS.
-wait_for() {
-	_i=0
-	_limit=$(($2 * 10))
-	while :; do
-		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
-		if [ "$_got" = "$4" ]; then
-			ok "$1"
-			return 0
-		fi
-		if [ "$_i" -ge "$_limit" ]; then
-			LAST="SQL $3"
-			CODE=-
-			bad "$1" "after $2 s got '$_got', want '$4'"
-			return 1
-		fi
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
-
-# metric NAME: the value of one series in helperd's /metrics (empty if none).
-metric() {
-	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }'
-}
-
 case $(curl -s --max-time 5 "$STACK_METRICS_URL") in
 *"# TYPE kaiden_agents_connected gauge"*"kaiden_jobs_claimed_total"*) ok "helperd serves /metrics" ;;
 *) bad "helperd serves /metrics" "no kaiden_agents_connected / kaiden_jobs_claimed_total at $STACK_METRICS_URL" ;;

@@ -92,6 +92,12 @@ done
 	save XT_NOTE_b .id
 }
 cli "a service token of tenant A" XT_SVC_a token create --tenant xta --name 'xt-a svc'
+# Tenant B's webhook (a public literal address: no resolver needed, and nothing is sent
+# to it: it hears only B's devices being registered, and B registers none below).
+as XT_TA_b
+t "tenant B's admin makes a webhook" POST /api/v1/webhooks \
+	'{"url":"https://1.1.1.1/xt-b","events":["device.registered","ticket.created"]}' 201
+save XT_HOOK_b .id
 
 # Everything tenant B has, as a digest: nothing below may change it.
 xt_b_digest() {
@@ -102,6 +108,7 @@ xt_b_digest() {
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM tickets k WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_comments k WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_counters k WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(w::text, '|' ORDER BY id) FROM webhooks w WHERE tenant_id = '$XT_T_b'), '') ||
 	                (SELECT t::text FROM tenants t WHERE id = '$XT_T_b'))"
 }
 XT_B_BEFORE=$(xt_b_digest)
@@ -116,13 +123,13 @@ for cred in XT_TA_a XT_TC_a XT_TOK_a XT_SVC_a; do
 	while read -r _m _p; do
 		case $_p in *'{id}'*) ;; *) continue ;; esac
 		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b" \
-			"$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b"; do
+			"$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b" "$XT_HOOK_b"; do
 			_path=$(echo "$_p" | sed "s/{id}/$_id/")
 			# A body each route takes (PATCH /sessions/{id} checks its body before the
 			# id), so that only the id can refuse it.
 			case $_m$_path in
 			PATCH/api/v1/sessions/*) call PATCH "$_path" '{"notes":"hijacked"}' ;;
-			PATCH*) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended"}' ;;
+			PATCH*) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended","description":"hijacked"}' ;;
 			POST*) call POST "$_path" '{"body":"hijacked"}' ;;
 			*) call "$_m" "$_path" ;;
 			esac
@@ -173,6 +180,12 @@ t "nor see B's users" GET "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
 t "nor change them" PATCH "/api/v1/users/$XT_CUST_ID_b" '{"name":"hijacked"}' 404 "$(E not_found)"
 t "nor delete them" DELETE "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
 t "nor revoke B's token" DELETE "/api/v1/auth/tokens/$XT_TOK_ID_b" "" 404 "$(E not_found)"
+t "nor see B's webhook" GET "/api/v1/webhooks/$XT_HOOK_b" "" 404 "$(E not_found)"
+t "nor its delivery log" GET "/api/v1/webhooks/$XT_HOOK_b/deliveries" "" 404 "$(E not_found)"
+t "nor rotate its secret" POST "/api/v1/webhooks/$XT_HOOK_b/rotate" "" 404 "$(E not_found)"
+t "nor point it elsewhere" PATCH "/api/v1/webhooks/$XT_HOOK_b" '{"url":"https://1.1.1.1/a"}' 404 "$(E not_found)"
+t "nor delete it" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 404 "$(E not_found)"
+t "A's webhook list is empty" GET /api/v1/webhooks "" 200 '.items == []'
 as XT_ADMIN
 hcall "X-Kaiden-Tenant: xta" POST /api/v1/sessions "{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
 expect "staff acting in A cannot start a session on B's device" 422 "$(E invalid_reference device_id)"
@@ -203,6 +216,10 @@ t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$
 as XT_TC_a
 t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
 	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
+as XT_TA_a
+t "A registers a device" POST /api/v1/devices '{"name":"xt-a-second"}' 201
+dbcheck "A's event never reaches B's webhook" \
+	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$XT_HOOK_b'" 0
 
 XT_B_AFTER=$(xt_b_digest)
 if [ -n "$XT_B_BEFORE" ] && [ "$XT_B_BEFORE" = "$XT_B_AFTER" ]; then
@@ -221,6 +238,8 @@ t "and its public comment, not the internal note" GET "/api/v1/tickets/$XT_TICKE
 	"[.items[].id] == [\"$XT_COMMENT_b\"]"
 t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
 
+as XT_TA_b
+t "B's admin deletes B's webhook" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 204
 as XT_ADMIN
 hcall "X-Kaiden-Tenant: xtb" DELETE "/api/v1/sessions/$XT_SESS_b"
 STACK_TOKEN=$XT_SAVED_TOKEN

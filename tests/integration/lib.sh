@@ -16,13 +16,14 @@
 #   E CODE [FIELD]                           jq for {"error":{"code","message"[,"field"]}}
 #   dbq SQL                                  runs SQL on the suite's database directly
 #   dbcheck NAME SQL WANT                    one test: dbq SQL prints exactly WANT
+#   wait_for NAME SECONDS SQL WANT           one test: dbq SQL prints WANT within SECONDS
+#   metric NAME                              a series' value on helperd's /metrics
 #   appq TENANT STAFF SQL                    PostgreSQL: SQL as the application's role,
 #                                            row-level security's settings made
 #   appcheck NAME TENANT STAFF SQL WANT      one test: appq prints exactly WANT
 #   snap / unchanged NAME                    row counts before / one test that none moved
 #   cli NAME VAR ARGS...                     one test: kaiden-api ARGS succeeds; VAR gets
 #                                            its stdout
-#   dbwait NAME SECONDS SQL WANT             one test: dbq SQL prints WANT within SECONDS
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
@@ -190,6 +191,34 @@ dbcheck() {
 	fi
 }
 
+# wait_for NAME SECONDS SQL WANT: one test: dbq SQL prints WANT within SECONDS (polled
+# every 0.1 s). Returns 0 either way: the suite runs under set -e, and a failed test is
+# counted, not fatal.
+wait_for() {
+	_i=0
+	_limit=$(($2 * 10))
+	while :; do
+		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
+		if [ "$_got" = "$4" ]; then
+			ok "$1"
+			return 0
+		fi
+		if [ "$_i" -ge "$_limit" ]; then
+			LAST="SQL $3"
+			CODE=-
+			bad "$1" "after $2 s got '$_got', want '$4'"
+			return 0
+		fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+
+# metric NAME: the value of one series in helperd's /metrics (empty if none).
+metric() {
+	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
 # Row counts, live devices, ticket numbers given, and the latest change to a device,
 # session or ticket: a refused request must move none of them (a soft delete or an
 # UPDATE included).
@@ -236,25 +265,6 @@ cli() {
 		bad "$_n" "$(head -c 300 "$T/cli.err")"
 		eval "$_v="
 	fi
-}
-
-# dbwait NAME SECONDS SQL WANT: polls (every 50 ms) until dbq SQL prints WANT; a failure
-# after SECONDS. (Returns 0 either way: the suite runs under set -e, and a failed test is
-# counted, not fatal.)
-dbwait() {
-	_i=0
-	while :; do
-		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
-		if [ "$_got" = "$4" ]; then ok "$1"; return 0; fi
-		if [ "$_i" -ge $(($2 * 20)) ]; then
-			LAST="SQL $3"
-			CODE=-
-			bad "$1" "after $2 s got '$_got', want '$4'"
-			return 0
-		fi
-		sleep 0.05
-		_i=$((_i + 1))
-	done
 }
 
 # A file of $1 bytes of JSON: {"name":"aaa..."} padded to exactly that size.

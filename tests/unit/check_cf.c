@@ -1,7 +1,8 @@
 /* check_cf.c: the Cloudflare client (helperd/cf.c over helperd/http.c) against the fake
  * API run as a child process: envelopes, retries, 429 with Retry-After, the budget,
  * DELETE's 404, paging (also when Cloudflare serves fewer than asked), and that no token
- * reaches the logs; and the names of a session's objects (cf_name.c).
+ * reaches the logs; http.c's pinned address, thrown-away body and shared multi handle;
+ * and the names of a session's objects (cf_name.c).
  *
  * Links cf.o and http.o with the stand-ins below for metrics.h (mosquitto style). */
 #include <check.h>
@@ -10,6 +11,7 @@
 #include "cf.h"
 #include "cf_name.h"
 #include "fakecf.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -611,6 +613,73 @@ START_TEST(test_parse_refuses)
 }
 END_TEST
 
+/* http.c's options for a URL someone else chose (webhooks): the pinned address is the one
+ * connected to (a name nothing resolves reaches the fake only through the pin), the body
+ * can be thrown away, and a second user of the multi handle does not end it for the
+ * first. */
+struct http_got {
+	int done;
+	long status;
+	size_t body_len;
+	int transport_error;
+};
+
+static void http_got_cb(void *arg, const struct http_response *resp)
+{
+	struct http_got *g = arg;
+
+	g->status = resp->status;
+	g->body_len = resp->body_len;
+	g->transport_error = resp->transport_error;
+	g->done = 1;
+}
+
+static void http_verify(const char *resolve, int discard, struct http_got *g)
+{
+	char url[256], pin[128], auth[128];
+	const char *headers[2] = { auth, NULL };
+	struct http_request req;
+
+	snprintf(url, sizeof(url), "http://kaiden-pin.invalid:%d/client/v4/user/tokens/verify",
+	         F_port);
+	snprintf(pin, sizeof(pin), "kaiden-pin.invalid:%d:%s", F_port, resolve ? resolve : "");
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", F_TOKEN);
+	memset(&req, 0, sizeof(req));
+	memset(g, 0, sizeof(*g));
+	req.method = "GET";
+	req.url = url;
+	req.headers = headers;
+	req.timeout_ms = 5000;
+	req.resolve = resolve ? pin : NULL;
+	req.protocols = "http";
+	req.discard_body = discard;
+	ck_assert_ptr_nonnull(http_request(&req, http_got_cb, g));
+	ck_assert_msg(F_run_until(&T_loop, &g->done, 10) == 0, "the request did not finish");
+}
+
+START_TEST(test_http_pinned)
+{
+	struct http_got g;
+
+	/* Without a pin the name does not resolve (first: a pin stays in the multi handle's
+	 * DNS cache for that host and port). */
+	http_verify(NULL, 0, &g);
+	ck_assert_int_eq(g.status, 0);
+	ck_assert_int_ne(g.transport_error, 0);
+	http_verify("127.0.0.1", 0, &g);
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_uint_gt(g.body_len, 0);
+	http_verify("127.0.0.1", 1, &g);
+	ck_assert_int_eq(g.status, 200);
+	ck_assert_uint_eq(g.body_len, 0);
+	/* A second user comes and goes: the first one's client still works. */
+	ck_assert_int_eq(http_init(&T_loop), 0);
+	http_shutdown();
+	http_verify("127.0.0.1", 1, &g);
+	ck_assert_int_eq(g.status, 200);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cf");
@@ -634,6 +703,7 @@ int main(void)
 	tcase_add_test(tc, test_auth_refused);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_budget_get);
+	tcase_add_test(tc, test_http_pinned);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tb, setup_tiny_budget, teardown);
 	tcase_set_timeout(tb, 60);

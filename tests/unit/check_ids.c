@@ -68,6 +68,17 @@ START_TEST(test_short_and_timestamp)
 	ck_assert_str_eq(t, "1970-01-01T00:00:00.000Z");
 	ids_timestamp(1795405556123LL, t);
 	ck_assert_str_eq(t, "2026-11-23T03:45:56.123Z");
+	{
+		int64_t ms = -7;
+		ck_assert_int_eq(ids_timestamp_ms("2026-11-23T03:45:56.123Z", &ms), 0);
+		ck_assert_int_eq(ms, 1795405556123LL);
+		ck_assert_int_eq(ids_timestamp_ms("2026-11-23T05:45:56.1+02:00", &ms), 0);
+		ck_assert_int_eq(ms, 1795405556100LL);
+		ms = -7;
+		ck_assert_int_eq(ids_timestamp_ms("2026-11-23 03:45:56Z", &ms), -1);
+		ck_assert_int_eq(ids_timestamp_ms(NULL, &ms), -1);
+		ck_assert_int_eq(ms, -7);
+	}
 }
 END_TEST
 

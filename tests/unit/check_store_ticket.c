@@ -135,46 +135,12 @@ static void child(const char *target, int go, int out)
 
 START_TEST(test_parallel)
 {
-	char target[1200], buf[4096];
-	int go[2], out[2], seen[PARALLEL + 1] = { 0 };
-	pid_t pids[PARALLEL];
-	size_t got = 0;
-	ssize_t r;
+	char buf[4096];
+	int seen[PARALLEL + 1] = { 0 };
 	char *save = NULL;
 	int count = 0;
 
-	if (T_kind == DB_POSTGRES) {
-		const char *dsn = getenv("KAIDEN_TEST_PG_APP_DSN");
-		ck_assert_ptr_nonnull(dsn);
-		snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn, T_schemas[0]);
-	} else {
-		snprintf(target, sizeof(target), "%s", T_target);
-	}
-	ck_assert_int_eq(pipe(go), 0);
-	ck_assert_int_eq(pipe(out), 0);
-	for (int i = 0; i < PARALLEL; i++) {
-		pids[i] = fork();
-		ck_assert_int_ge(pids[i], 0);
-		if (pids[i] == 0) {
-			close(go[1]);
-			close(out[0]);
-			child(target, go[0], out[1]);
-		}
-	}
-	close(go[0]);
-	close(out[1]);
-	usleep(300 * 1000); /* let them connect; the start is the close below */
-	close(go[1]);
-	while ((r = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)r;
-	buf[got] = '\0';
-	close(out[0]);
-	for (int i = 0; i < PARALLEL; i++) {
-		int status = 0;
-		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		              "child %d failed: status %d", i, status);
-	}
+	T_parallel(PARALLEL, child, buf, sizeof(buf));
 	/* 20 numbers, 001..020, each once. */
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int n;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
@@ -220,6 +221,58 @@ static inline void T_use_done(struct db **a)
 		db_close(*a);
 	}
 	*a = NULL;
+}
+
+/* A child of T_parallel: opens its own connection to target, waits until go reads (the
+ * start), does its work, writes its result as lines to out, and ends with _exit (0: it
+ * did; anything else fails the test). */
+typedef void (*T_child_fn)(const char *target, int go, int out);
+
+/* Runs n children of child at once against T_db's database (PostgreSQL: as the
+ * application's role, so that row-level security holds), starts them together, checks
+ * that each exited 0, and gives what they wrote, NUL-terminated, in buf. */
+static inline void T_parallel(int n, T_child_fn child, char *buf, size_t size)
+{
+	char target[1200];
+	int go[2], out[2];
+	pid_t pids[64];
+	size_t got = 0;
+	ssize_t r;
+
+	ck_assert_int_le(n, 64);
+	if (T_kind == DB_POSTGRES) {
+		const char *dsn = getenv("KAIDEN_TEST_PG_APP_DSN");
+		ck_assert_ptr_nonnull(dsn);
+		snprintf(target, sizeof(target), "%s options='-c search_path=%s'", dsn, T_schemas[0]);
+	} else {
+		snprintf(target, sizeof(target), "%s", T_target);
+	}
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		ck_assert_int_ge(pids[i], 0);
+		if (pids[i] == 0) {
+			close(go[1]);
+			close(out[0]);
+			child(target, go[0], out[1]);
+			_exit(7);
+		}
+	}
+	close(go[0]);
+	close(out[1]);
+	usleep(300 * 1000); /* let them connect; the start is the close below */
+	close(go[1]);
+	while (got + 1 < size && (r = read(out[0], buf + got, size - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	close(out[0]);
+	for (int i = 0; i < n; i++) {
+		int status = 0;
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "child %d failed: status %d", i, status);
+	}
 }
 
 /* PostgreSQL: ends db's server session from another connection, as a server restart
