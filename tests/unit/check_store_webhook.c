@@ -536,7 +536,7 @@ START_TEST(test_sessions)
 {
 	char hook[UUID_STR_LEN], dev[UUID_STR_LEN], sid[UUID_STR_LEN];
 	struct store_session_new s = { dev, "Eve", NULL, DOMAIN, 22, 8080, NULL,
-		                       SEAM_PROVIDER_CLOUDFLARE };
+		                       SEAM_PROVIDER_CLOUDFLARE, NULL };
 	json_object *o = NULL;
 	int changed = -1;
 
