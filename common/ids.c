@@ -73,6 +73,16 @@ int ids_is_uuid(const char *s)
 	return 1;
 }
 
+int ids_uuid_lower(const char *s, char out[UUID_STR_LEN])
+{
+	if (!ids_is_uuid(s))
+		return -1;
+	for (int i = 0; i < UUID_STR_LEN - 1; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[UUID_STR_LEN - 1] = '\0';
+	return 0;
+}
+
 void ids_base32(char *out, size_t n)
 {
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";

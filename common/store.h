@@ -124,6 +124,10 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
  * Comment JSON: id, ticket_id, type ("comment"|"system"|"status_change"), internal
  * (boolean), author_id, author_name, body, created_at. */
 
+/* The statuses a ticket counts as open in (usage's open_tickets, the max_open_tickets
+ * quota), for "status IN ...". */
+#define STORE_SQL_TICKET_OPEN "('open', 'in_progress')"
+
 struct store_ticket_new {
 	const char *title;       /* required, non-empty */
 	const char *description; /* NULL: "" */
@@ -136,7 +140,8 @@ struct store_ticket_new {
 };
 /* Allocates the next number of the tenant's day (from 001, consecutive, never reused;
  * 4 digits past 999) and inserts the ticket in one transaction: concurrent creates get
- * distinct consecutive numbers on both databases. STORE_NOT_FOUND for a device not in
+ * distinct consecutive numbers on both databases. STORE_QUOTA when the tenant is at its
+ * max_open_tickets (counted in the same transaction, first). STORE_NOT_FOUND for a device not in
  * the tenant or an id that is not a UUID; STORE_CONFLICT for a bad priority, an empty
  * title or a malformed day. */
 int store_ticket_create(struct db *db, const char *tenant_id, const struct store_ticket_new *t,
@@ -168,7 +173,8 @@ int store_ticket_next_statuses(const char *status, const char *next[2]);
  * status change and a system comment for a priority or assignee change; resolved_at is
  * set on resolve and cleared on reopen. STORE_INVALID_TRANSITION when the status change
  * is not allowed (store_ticket_next_statuses says what is; *out is then the ticket as it
- * is, for the caller to name them), STORE_CONFLICT for a bad priority or status or an
+ * is, for the caller to name them), STORE_QUOTA for a reopen (resolved or closed ->
+ * open) while the tenant is at its max_open_tickets, STORE_CONFLICT for a bad priority or status or an
  * empty title, STORE_NOT_FOUND for no such ticket (or device, or a non-UUID id). */
 int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
                         const struct store_ticket_patch *p, json_object **out) WUR;
@@ -193,6 +199,10 @@ int store_ticket_comment_list(struct db *db, const char *tenant_id, const char *
  * NULL) is the token's JSON: id, name, created_at. */
 int store_token_create(struct db *db, const char *tenant_id, const char *name,
                        char token_out[TOKEN_LEN], json_object **out) WUR;
+/* The name of the tenant's token id (truncated to outlen - 1 bytes): what a service
+ * token's ticket comments are signed with. */
+int store_token_name(struct db *db, const char *tenant_id, const char *id, char *out,
+                     size_t outlen) WUR;
 /* Checks a presented token: STORE_OK and the tenant it acts for, or STORE_NOT_FOUND for
  * anything else (malformed, unknown, revoked, wrong secret). Constant-time compare. */
 int store_token_check(struct db *db, const char *token,

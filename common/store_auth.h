@@ -77,6 +77,11 @@ int store_user_email_unreserved(struct db *db, const char *email, int staff) WUR
 /* tenant_id NULL: any user (staff callers); else only that tenant's users. */
 int store_user_get(struct db *db, const char *tenant_id, const char *id,
                    json_object **out) WUR;
+/* A staff member (admin or engineer) by id, from any scope: *out is {id, name, role,
+ * status}. On PostgreSQL through kaiden_staff_user, since a tenant's scope sees no staff
+ * rows (a ticket's assignee and a staff comment's author are looked up from inside
+ * one). STORE_NOT_FOUND for a tenant user or no such user. */
+int store_user_staff_get(struct db *db, const char *id, json_object **out) WUR;
 /* tenant_id NULL and staff_only 1: staff users; tenant_id NULL and staff_only 0: every
  * user; else that tenant's users. role: NULL or a role name. q: NULL or a substring of
  * email or name. */

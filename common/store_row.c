@@ -137,12 +137,7 @@ int store_rc_of(int db_rc)
 
 int store_id(const char *s, char out[UUID_STR_LEN])
 {
-	if (!ids_is_uuid(s))
-		return -1;
-	for (int i = 0; i < UUID_STR_LEN - 1; i++)
-		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
-	out[UUID_STR_LEN - 1] = '\0';
-	return 0;
+	return ids_uuid_lower(s, out);
 }
 
 void store_time(int offset_seconds, char out[TIMESTAMP_LEN])

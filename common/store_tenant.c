@@ -37,7 +37,9 @@ static const struct store_col tenant_cols[] = {
 
 static const char *const statuses[] = { "active", "suspended", "trial", NULL };
 static const char *const plans[] = { "trial", "basic", "pro", "enterprise", NULL };
-static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions" };
+/* Indexed by enum store_quota. */
+static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions",
+	                                  "max_open_tickets" };
 
 /* ---- validation ------------------------------------------------------------------------ */
 
@@ -79,7 +81,8 @@ static int quotas_check(json_object *quotas, char *why, size_t whylen)
 			known |= strcmp(key, quota_keys[i]) == 0;
 		if (!known) {
 			snprintf(why, whylen,
-			         "quotas: unknown quota %.64s (max_devices, max_concurrent_sessions)",
+			         "quotas: unknown quota %.64s (max_devices, max_concurrent_sessions, "
+			         "max_open_tickets)",
 			         key);
 			return -1;
 		}
@@ -479,13 +482,21 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 {
 	char tenant[UUID_STR_LEN], count[32];
 	const char *params[1] = { tenant };
-	const char *key = q == QUOTA_DEVICES ? "max_devices" : "max_concurrent_sessions";
+	/* What each quota counts, by enum store_quota. */
+	static const char *const count_sql[] = {
+		"SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL",
+		"SELECT count(*) FROM sessions WHERE tenant_id = $1 AND status IN " SEAM_SQL_LIVE,
+		"SELECT count(*) FROM tickets WHERE tenant_id = $1 AND status IN "
+		STORE_SQL_TICKET_OPEN,
+	};
+	const char *key;
 	json_object *quotas, *v;
 	int64_t max;
 	int rc;
 
-	if (store_id(id, tenant) != 0)
+	if (store_id(id, tenant) != 0 || (size_t)q >= ARRAY_LEN(quota_keys))
 		return STORE_NOT_FOUND;
+	key = quota_keys[q];
 	/* PostgreSQL: READ COMMITTED would let two creates both count N-1; the lock makes
 	 * the second count after the first committed. SQLite's BEGIN IMMEDIATE serialises
 	 * writers already. */
@@ -504,13 +515,7 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	}
 	max = json_object_get_int64(v);
 	json_object_put(quotas);
-	rc = store_one_value(db,
-	               q == QUOTA_DEVICES
-	                       ? "SELECT count(*) FROM devices WHERE tenant_id = $1 AND "
-	                         "deleted_at IS NULL"
-	                       : "SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "
-	                         "status IN " SEAM_SQL_LIVE,
-	               1, params, count, sizeof(count), NULL);
+	rc = store_one_value(db, count_sql[q], 1, params, count, sizeof(count), NULL);
 	if (rc < 0)
 		return rc;
 	if (rc == 1 && count_of(count) >= max) {
@@ -531,7 +536,9 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	"status = 'online'), "                                                                \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "                            \
 	"status IN " SEAM_SQL_LIVE "), "                                                      \
-	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
+	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "     \
+	"(SELECT count(*) FROM tickets WHERE tenant_id = $1 AND "                           \
+	"status IN " STORE_SQL_TICKET_OPEN "), "
 	/* What the relay carried for those sessions (the bytes of a session that runs over
 	 * the turn of a month count in the month it started, as its minutes do). */
 #define USAGE_BYTES                                                                          \
@@ -587,7 +594,7 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	usage = json_object_new_object();
 	if (!usage || db_res_rows(res) != 1)
 		goto out;
-	seconds = db_res_get(res, 0, 4) ? strtod(db_res_get(res, 0, 4), NULL) : 0;
+	seconds = db_res_get(res, 0, 5) ? strtod(db_res_get(res, 0, 5), NULL) : 0;
 	json_object_object_add(usage, "devices", json_object_new_int64(count_of(db_res_get(res, 0, 0))));
 	json_object_object_add(usage, "devices_online",
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 1))));
@@ -595,12 +602,14 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 2))));
 	json_object_object_add(usage, "sessions_this_month",
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 3))));
+	json_object_object_add(usage, "open_tickets",
+	                       json_object_new_int64(count_of(db_res_get(res, 0, 4))));
 	json_object_object_add(usage, "session_minutes_this_month",
 	                       json_object_new_int64(seconds > 0 ? (int64_t)(seconds / 60) : 0));
 	json_object_object_add(usage, "relay_bytes_in_this_month",
-	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 5))));
-	json_object_object_add(usage, "relay_bytes_out_this_month",
 	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 6))));
+	json_object_object_add(usage, "relay_bytes_out_this_month",
+	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 7))));
 	json_object_object_add(usage, "users", json_object_new_int64(users));
 	json_object_object_add(usage, "storage_bytes",
 	                       json_object_new_int64((int64_t)strlen(json_text(tables))));

@@ -23,6 +23,7 @@
 #include "db.h"
 #include "log.h"
 #include "store_row.h"
+#include "store_tenant.h"
 
 #define TICKET_COLS                                                                    \
 	"id, number, device_id, cluster_id, title, description, priority, status, "      \
@@ -185,6 +186,12 @@ int store_ticket_create(struct db *db, const char *tenant_id, const struct store
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
+	/* The quota is counted and the row added in one transaction (store_tenant.h). */
+	rc = store_tenant_quota_check(db, tenant, QUOTA_OPEN_TICKETS, NULL);
+	if (rc != STORE_OK) {
+		rc = rc == STORE_CONFLICT ? STORE_QUOTA : rc;
+		goto out;
+	}
 	if (t->device_id && (rc = device_check(db, tenant, device)) != STORE_OK)
 		goto out;
 	rc = next_number(db, tenant, day, number, sizeof(number));
@@ -402,6 +409,12 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 			resolved_at = now;
 		else if (strcmp(status, "open") == 0)
 			resolved_at = NULL;
+		/* A reopen opens a ticket as a create does: counted first, in this transaction. */
+		if (strcmp(status, "open") == 0 &&
+		    (rc = store_tenant_quota_check(db, tenant, QUOTA_OPEN_TICKETS, NULL)) != STORE_OK) {
+			rc = rc == STORE_CONFLICT ? STORE_QUOTA : rc;
+			goto out;
+		}
 	}
 	if (p->device_id && (rc = device_check(db, tenant, device)) != STORE_OK)
 		goto out;

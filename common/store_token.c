@@ -115,6 +115,20 @@ int store_token_create(struct db *db, const char *tenant_id, const char *name,
 	                    token_cols, (int)ARRAY_LEN(token_cols), token_out, out);
 }
 
+int store_token_name(struct db *db, const char *tenant_id, const char *id, char *out,
+                     size_t outlen)
+{
+	char tenant[UUID_STR_LEN], token[UUID_STR_LEN];
+	const char *params[2] = { tenant, token };
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, token) != 0)
+		return STORE_NOT_FOUND;
+	rc = store_one_value(db, "SELECT name FROM api_tokens WHERE tenant_id = $1 AND id = $2", 2,
+	                     params, out, outlen, NULL);
+	return rc < 0 ? rc : rc == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
 int store_user_token_create(struct db *db, const struct store_identity *who, const char *name,
                             long expires_seconds, char token_out[TOKEN_LEN],
                             json_object **out)

@@ -244,6 +244,29 @@ int store_user_get(struct db *db, const char *tenant_id, const char *id, json_ob
 	return rc;
 }
 
+/* The columns kaiden_staff_user returns (sql/pg/0011_tickets.sql). */
+static const struct store_col staff_cols[] = {
+	{ "id", STORE_COL_TEXT },
+	{ "name", STORE_COL_TEXT },
+	{ "role", STORE_COL_TEXT },
+	{ "status", STORE_COL_TEXT },
+};
+
+int store_user_staff_get(struct db *db, const char *id, json_object **out)
+{
+	char user[UUID_STR_LEN];
+	const char *params[1] = { user };
+
+	if (store_id(id, user) != 0)
+		return STORE_NOT_FOUND;
+	return store_row_one(db,
+	                     db_kind(db) == DB_POSTGRES
+	                             ? "SELECT id, name, role, status FROM kaiden_staff_user($1)"
+	                             : "SELECT id, name, role, status FROM users WHERE id = $1 "
+	                               "AND tenant_id IS NULL",
+	                     1, params, staff_cols, (int)ARRAY_LEN(staff_cols), out);
+}
+
 int store_user_list(struct db *db, const char *tenant_id, int staff_only, const char *role,
                     const char *q, const struct store_page *page, struct store_list *out)
 {

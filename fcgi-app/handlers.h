@@ -1,6 +1,6 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
  * (h_health.c, h_devices.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c, h_tenant.c,
- * h_audit.c). A handler validates its input, calls store_*,
+ * h_tickets.c, h_audit.c). A handler validates its input, calls store_*,
  * and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
@@ -55,6 +55,14 @@ void h_tenant_patch(struct req *r, struct resp *rs);
 void h_tenant_usage(struct req *r, struct resp *rs);
 void h_tenant_export(struct req *r, struct resp *rs);
 void h_tenant_import(struct req *r, struct resp *rs);
+
+/* h_tickets.c */
+void h_tickets_create(struct req *r, struct resp *rs);
+void h_tickets_list(struct req *r, struct resp *rs);
+void h_ticket_get(struct req *r, struct resp *rs);
+void h_ticket_patch(struct req *r, struct resp *rs);
+void h_ticket_comments_create(struct req *r, struct resp *rs);
+void h_ticket_comments_list(struct req *r, struct resp *rs);
 
 /* h_audit.c */
 void h_audit_list(struct req *r, struct resp *rs);

@@ -38,7 +38,8 @@
 #define R_SERVICE ROLE_SERVICE
 #define AUTH_T (ROUTE_AUTH | ROUTE_TENANT)
 
-/* Who may do what. Customers read their tenant's devices and sessions; tenant admins
+/* Who may do what. Customers read their tenant's devices and sessions, and open and
+ * follow its tickets; tenant admins
  * also register and delete devices and manage their tenant's users; engineers start and
  * end sessions in any tenant; admins do everything, including tenants. A service token
  * (ROLE_SERVICE) does what its tenant's staff could inside that tenant. */
@@ -64,6 +65,24 @@ static const struct route routes[ROUTE__MAX] = {
 		AUTH_T | ROUTE_BODY, STAFF | R_SERVICE, "Change a session's notes" },
 	[ROUTE_SESSION_DELETE] = { HTTP_DELETE, "/api/v1/sessions/{id}", h_session_delete,
 		AUTH_T, STAFF | R_SERVICE, "End a session" },
+
+	/* Every role of the tenant; h_tickets.c checks each field (who may assign,
+	 * reprioritise, move the workflow, write internal notes). */
+	[ROUTE_TICKETS_CREATE] = { HTTP_POST, "/api/v1/tickets", h_tickets_create,
+		AUTH_T | ROUTE_BODY, ANY, "Open a ticket" },
+	[ROUTE_TICKETS_LIST] = { HTTP_GET, "/api/v1/tickets", h_tickets_list, AUTH_T, ANY,
+		"List tickets (filters, search, pagination)" },
+	[ROUTE_TICKET_GET] = { HTTP_GET, "/api/v1/tickets/{id}", h_ticket_get, AUTH_T, ANY,
+		"Get a ticket" },
+	[ROUTE_TICKET_PATCH] = { HTTP_PATCH, "/api/v1/tickets/{id}", h_ticket_patch,
+		AUTH_T | ROUTE_BODY, ANY,
+		"Change a ticket (title, description, device, status; staff: priority, assignee)" },
+	[ROUTE_TICKET_COMMENTS_CREATE] = { HTTP_POST, "/api/v1/tickets/{id}/comments",
+		h_ticket_comments_create, AUTH_T | ROUTE_BODY, ANY,
+		"Comment on a ticket (staff: internal notes)" },
+	[ROUTE_TICKET_COMMENTS_LIST] = { HTTP_GET, "/api/v1/tickets/{id}/comments",
+		h_ticket_comments_list, AUTH_T, ANY,
+		"A ticket's comments, oldest first (internal notes for staff only)" },
 
 	[ROUTE_AUTH_LOGIN] = { HTTP_POST, "/api/v1/auth/login", h_auth_login, ROUTE_BODY, 0,
 		"Log in with email and password; returns a token" },

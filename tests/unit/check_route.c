@@ -413,10 +413,13 @@ START_TEST(test_unauthorized)
 		if (!(rt->flags & ROUTE_AUTH))
 			continue;
 		char path[128];
-		snprintf(path, sizeof(path), "%s", rt->pattern);
-		char *brace = strchr(path, '{');
+		const char *brace = strchr(rt->pattern, '{');
+		/* The id in place of {id}, and what follows it (/comments) kept. */
 		if (brace)
-			strcpy(brace, NO_SUCH_ID);
+			snprintf(path, sizeof(path), "%.*s%s%s", (int)(brace - rt->pattern),
+			         rt->pattern, NO_SUCH_ID, strchr(brace, '}') + 1);
+		else
+			snprintf(path, sizeof(path), "%s", rt->pattern);
 		struct call c = { .method = req_method_name(rt->method), .path = path,
 		                  .content_type = "application/json", .body = "{}" };
 		ck_assert_int_eq(run(&c), 401);
