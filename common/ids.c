@@ -77,9 +77,8 @@ int ids_uuid_lower(const char *s, char out[UUID_STR_LEN])
 {
 	if (!ids_is_uuid(s))
 		return -1;
-	for (int i = 0; i < UUID_STR_LEN - 1; i++)
-		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
-	out[UUID_STR_LEN - 1] = '\0';
+	for (size_t i = 0; i < UUID_STR_LEN; i++)
+		out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
 	return 0;
 }
 
@@ -123,7 +122,7 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
-int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN])
+int ids_timestamp_ms(const char *s, int64_t *unix_ms)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int year, mon, day, hour, min, sec, ms = 0, off = 0;
@@ -175,6 +174,16 @@ int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN])
 	t -= (time_t)off * 60;
 	if (t < 0 || t > (time_t)253402300799) /* 9999-12-31T23:59:59Z */
 		return -1;
-	ids_timestamp((int64_t)t * 1000 + ms, out);
+	*unix_ms = (int64_t)t * 1000 + ms;
+	return 0;
+}
+
+int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN])
+{
+	int64_t ms;
+
+	if (ids_timestamp_ms(s, &ms) != 0)
+		return -1;
+	ids_timestamp(ms, out);
 	return 0;
 }

@@ -17,8 +17,8 @@
 void ids_uuid7(char out[UUID_STR_LEN]);
 /* 1 if s is a canonical lower- or upper-case UUID (36 characters), else 0. */
 int ids_is_uuid(const char *s);
-/* Copies a UUID in lower case (how ids are stored and compared): 0, or -1 (out
- * untouched) when s is not one. */
+/* s in lower case (how ids are stored and compared) into out: 0, or -1 (out untouched)
+ * when s is not a UUID. */
 int ids_uuid_lower(const char *s, char out[UUID_STR_LEN]) WUR;
 /* n random characters from [a-z2-7] (DNS-safe, 5 bits each) plus NUL: n + 1 bytes. */
 void ids_base32(char *out, size_t n);
@@ -31,5 +31,8 @@ void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN]);
  * 1970 to 9999, written as ids_timestamp writes it (UTC, milliseconds, which is how
  * time stamps are stored and compared). 0, or -1 when s is not one. */
 int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN]) WUR;
+/* The same parse, to Unix milliseconds: 0, or -1 (*unix_ms untouched) when s is not
+ * one. */
+int ids_timestamp_ms(const char *s, int64_t *unix_ms) WUR;
 
 #endif

@@ -83,12 +83,17 @@ struct store_session_new {
 	const char *engineer_id; /* the user starting it, NULL for none (a service token) */
 	enum seam_provider provider; /* tunnel_choice() (seam.h): Cloudflare publishes the
 	                                hostnames above; the relay has none */
+	const char *ticket_id; /* NULL, or a ticket of the tenant that is not closed */
 };
 
 /* In one transaction: the session row (pending), a "session.start" job, and (PostgreSQL)
- * NOTIFY kaiden_jobs. STORE_NOT_FOUND when the device does not exist in the tenant (or
- * engineer_id is not a UUID); STORE_QUOTA when the tenant is at its
- * max_concurrent_sessions. */
+ * NOTIFY kaiden_jobs; with a ticket_id, also the ticket's system comment "session started
+ * by <engineer_name> on <device name>" (store_ticket_session.h). STORE_NOT_FOUND when the
+ * device or the ticket does not exist in the tenant (or engineer_id is not a UUID);
+ * STORE_CONFLICT when the ticket is closed (a close committed concurrently included: no
+ * session is linked to a ticket closed before it); STORE_QUOTA when the tenant is at its
+ * max_concurrent_sessions. The ticket's device_id need not be the session's (a ticket's
+ * device is a hint, and a problem may need another machine). */
 int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out) WUR;
 int store_session_get(struct db *db, const char *tenant_id, const char *id,
@@ -96,6 +101,7 @@ int store_session_get(struct db *db, const char *tenant_id, const char *id,
 /* What a session list keeps (each NULL: no filter; all given must hold). */
 struct store_session_filter {
 	const char *device_id;
+	const char *ticket_id; /* the sessions started from that ticket */
 	const char *status;
 	/* A UUID: the sessions that user started (engineer_id). Anything else: those whose
 	 * engineer_name contains it, case-insensitively in ASCII (% and _ taken literally). */
@@ -120,7 +126,10 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
  * Ticket JSON: id, number ("TKT-YYYYMMDD-NNN"), device_id, cluster_id, title,
  * description, priority ("low"|"normal"|"high"|"urgent"), status
  * ("open"|"in_progress"|"resolved"|"closed"), assigned_to, created_by, created_at,
- * updated_at, resolved_at; null where unset.
+ * updated_at, resolved_at; null where unset. One ticket (store_ticket_get, and so an
+ * update's *out; never a list's items) also has sessions: the sessions started from it,
+ * newest first, at most 100, each {id, status, device_id, device_name, engineer_name,
+ * created_at, ended_at}.
  * Comment JSON: id, ticket_id, type ("comment"|"system"|"status_change"), internal
  * (boolean), author_id, author_name, body, created_at. */
 

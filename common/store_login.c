@@ -220,35 +220,15 @@ static int address_key(const char *address, char key[STORE_THROTTLE_KEY_MAX])
 	return throttle_key("address:", prefix, key);
 }
 
-/* Unix milliseconds of a time stamp in the store's form ("2026-11-23T03:45:56.123Z");
- * -1 if it is not one. */
-static int64_t stamp_ms(const char *text)
-{
-	struct tm tm;
-	const char *rest;
-	int64_t ms = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	rest = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!rest)
-		return -1;
-	if (*rest == '.')
-		for (int scale = 100; *++rest >= '0' && *rest <= '9'; scale /= 10)
-			ms += (*rest - '0') * scale;
-	if (*rest != 'Z')
-		return -1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* A refusal by the key row res holds (attempts, window_start, key): the verdict, with the
  * seconds left in its window. */
 static int throttle_refused(const struct db_res *res, enum store_throttle by, int64_t now_ms,
                             int window_seconds, struct store_throttle_verdict *v)
 {
 	const char *start = db_res_get(res, 0, 1), *key = db_res_get(res, 0, 2);
-	int64_t start_ms = stamp_ms(start), left_ms;
+	int64_t start_ms = 0, left_ms;
 
-	if (start_ms < 0 || !key || strlen(key) >= sizeof(v->key) ||
+	if (ids_timestamp_ms(start, &start_ms) != 0 || !key || strlen(key) >= sizeof(v->key) ||
 	    strlen(start) >= sizeof(v->window_start)) {
 		log_error("login throttle: a row with an unreadable window or key");
 		return STORE_ERR;

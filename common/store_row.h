@@ -94,6 +94,15 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now) WUR;
 
+/* Inside the caller's transaction: a system comment (not internal) on the tenant's
+ * ticket, whose updated_at it bumps (store_ticket.c). STORE_NOT_FOUND when the tenant has
+ * no such ticket; with open_only, STORE_CONFLICT when it is closed, a close committed by
+ * another transaction included (the condition is the update's, re-checked on the row
+ * PostgreSQL waited for; SQLite's BEGIN IMMEDIATE serialises). */
+int store_ticket_note(struct db *db, const char *tenant, const char *ticket, int open_only,
+                      const char *author_id, const char *author_name, const char *body,
+                      const char *now) WUR;
+
 /* The first value of the first row of sql: 1 and a copy into out (out may be NULL; a
  * NULL value is copied as "" and *is_null, when given, says so), 0 when there is no
  * row, or a negative store_rc. */

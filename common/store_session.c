@@ -15,6 +15,7 @@
 #include "seam.h"
 #include "store_row.h"
 #include "store_tenant.h"
+#include "store_ticket_session.h"
 
 #define SESSION_COLS                                                                     \
 	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
@@ -54,7 +55,7 @@ int store_session_create(struct db *db, const char *tenant_id,
                          const struct store_session_new *s, json_object **out)
 {
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	char engineer[UUID_STR_LEN];
+	char engineer[UUID_STR_LEN], ticket[UUID_STR_LEN];
 	char short_id[SHORT_ID_LEN + 1], ssh_port[16], web_port[16];
 	char *public_url = NULL, *ssh_hostname = NULL;
 	struct db_res *res = NULL;
@@ -62,7 +63,8 @@ int store_session_create(struct db *db, const char *tenant_id,
 	int rc;
 
 	if (store_id(tenant_id, tenant) != 0 || !s || store_id(s->device_id, device) != 0 ||
-	    (s->engineer_id && store_id(s->engineer_id, engineer) != 0))
+	    (s->engineer_id && store_id(s->engineer_id, engineer) != 0) ||
+	    (s->ticket_id && store_id(s->ticket_id, ticket) != 0))
 		return STORE_NOT_FOUND;
 	if (!s->engineer_name || !s->domain || !s->domain[0]) {
 		log_error("tenant=%s session create without an engineer name or domain", tenant);
@@ -96,19 +98,26 @@ int store_session_create(struct db *db, const char *tenant_id,
 		rc = rc == STORE_CONFLICT ? STORE_QUOTA : rc;
 		goto out;
 	}
+	/* The ticket's check and its start comment (store_ticket_session.h). */
+	if (s->ticket_id &&
+	    (rc = store_ticket_session_start(db, tenant, ticket, device,
+	                                     s->engineer_id ? engineer : NULL, s->engineer_name,
+	                                     now)) != STORE_OK)
+		goto out;
 	{
-		const char *params[14] = { id,           tenant,   device,   short_id,
+		const char *params[15] = { id,           tenant,   device,   short_id,
 		                           public_url,   ssh_hostname, s->engineer_name, s->notes,
 		                           ssh_port,     web_port, now, s->engineer_id ? engineer : NULL,
 		                           seam_status_name(SEAM_STATUS_PENDING),
-		                           seam_provider_name(s->provider) };
+		                           seam_provider_name(s->provider),
+		                           s->ticket_id ? ticket : NULL };
 		rc = db_exec(db,
 		             "INSERT INTO sessions (id, tenant_id, device_id, short_id, status, "
 		             "public_url, ssh_hostname, engineer_name, notes, ssh_port, web_port, "
-		             "started_at, created_at, updated_at, engineer_id, provider) VALUES ($1, "
-		             "$2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, $14)"
-		             SESSION_RETURNING,
-		             14, params, &res);
+		             "started_at, created_at, updated_at, engineer_id, provider, ticket_id) "
+		             "VALUES ($1, $2, $3, $4, $13, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12, "
+		             "$14, $15)" SESSION_RETURNING,
+		             15, params, &res);
 	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
@@ -154,8 +163,8 @@ int store_session_list(struct db *db, const char *tenant_id,
 {
 	static const struct store_session_filter none;
 	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	char engineer[UUID_STR_LEN], since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
-	const char *params[8];
+	char engineer[UUID_STR_LEN], ticket[UUID_STR_LEN], since[TIMESTAMP_LEN], until[TIMESTAMP_LEN];
+	const char *params[9];
 	char *pattern = NULL;
 	struct buf sql;
 	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
@@ -165,6 +174,7 @@ int store_session_list(struct db *db, const char *tenant_id,
 	/* Times in the stored form (UTC, milliseconds), so both backends compare alike. */
 	if (store_id(tenant_id, tenant) != 0 ||
 	    (f->device_id && store_id(f->device_id, device) != 0) ||
+	    (f->ticket_id && store_id(f->ticket_id, ticket) != 0) ||
 	    (page && page->cursor && store_id(page->cursor, cursor) != 0) ||
 	    (f->since && ids_timestamp_parse(f->since, since) != 0) ||
 	    (f->until && ids_timestamp_parse(f->until, until) != 0))
@@ -174,6 +184,8 @@ int store_session_list(struct db *db, const char *tenant_id,
 	if (buf_puts(&sql, SESSION_READ " WHERE tenant_id = $1") != 0)
 		goto out;
 	if (f->device_id && store_sql_and(&sql, "device_id = $?", params, &nparams, device) != 0)
+		goto out;
+	if (f->ticket_id && store_sql_and(&sql, "ticket_id = $?", params, &nparams, ticket) != 0)
 		goto out;
 	if (f->status && store_sql_and(&sql, "status = $?", params, &nparams, f->status) != 0)
 		goto out;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "store_row.h"
 #include "store_tenant.h"
+#include "store_ticket_session.h"
 
 #define TICKET_COLS                                                                    \
 	"id, number, device_id, cluster_id, title, description, priority, status, "      \
@@ -237,11 +238,23 @@ int store_ticket_get(struct db *db, const char *tenant_id, const char *id, json_
 	char tenant[UUID_STR_LEN], tid[UUID_STR_LEN];
 	const char *params[2] = { tenant, tid };
 
+	json_object *ticket = NULL;
+	int rc;
+
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, tid) != 0)
 		return STORE_NOT_FOUND;
-	return store_row_one(db,
-	                     "SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = $1 AND id = $2",
-	                     2, params, ticket_cols, TICKET_NCOLS, out);
+	rc = store_row_one(db,
+	                   "SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = $1 AND id = $2",
+	                   2, params, ticket_cols, TICKET_NCOLS, &ticket);
+	/* One ticket (never a list's items) also shows its sessions. */
+	if (rc == STORE_OK)
+		rc = store_ticket_sessions_add(db, tenant, tid, ticket);
+	if (rc != STORE_OK) {
+		json_object_put(ticket);
+		return rc;
+	}
+	*out = ticket;
+	return STORE_OK;
 }
 
 int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
@@ -464,6 +477,42 @@ out:
 	return rc;
 }
 
+/* Inside the open transaction: bumps the ticket's updated_at and adds the comment.
+ * STORE_NOT_FOUND when the tenant has no such ticket; STORE_CONFLICT when open_only and
+ * the ticket is closed (the update's condition, so a close committed first is seen). */
+static int comment_add_tx(struct db *db, const char *tenant, const char *tid, int open_only,
+                          const char *type, int internal, const char *author_id,
+                          const char *author_name, const char *body, const char *now,
+                          json_object **out)
+{
+	const char *params[4] = { tenant, tid, now, open_only ? "closed" : "" };
+	int rc;
+
+	rc = db_exec(db,
+	             "UPDATE tickets SET updated_at = $3 WHERE tenant_id = $1 AND id = $2 "
+	             "AND status <> $4",
+	             4, params, NULL);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	if (db_changes(db) != 1) {
+		if (!open_only)
+			return STORE_NOT_FOUND;
+		rc = store_one_value(db, "SELECT id FROM tickets WHERE tenant_id = $1 AND id = $2",
+		                     2, params, NULL, 0, NULL);
+		return rc < 0 ? rc : rc == 1 ? STORE_CONFLICT : STORE_NOT_FOUND;
+	}
+	return comment_insert(db, tenant, tid, type, internal, author_id, author_name, body, now,
+	                      out);
+}
+
+int store_ticket_note(struct db *db, const char *tenant, const char *ticket, int open_only,
+                      const char *author_id, const char *author_name, const char *body,
+                      const char *now)
+{
+	return comment_add_tx(db, tenant, ticket, open_only, "system", 0, author_id, author_name,
+	                      body, now, NULL);
+}
+
 int store_ticket_comment_add(struct db *db, const char *tenant_id, const char *ticket_id,
                              const struct store_ticket_comment_new *c, json_object **out)
 {
@@ -482,19 +531,7 @@ int store_ticket_comment_add(struct db *db, const char *tenant_id, const char *t
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
-	{
-		const char *params[3] = { tenant, tid, now };
-		rc = db_exec(db, "UPDATE tickets SET updated_at = $3 WHERE tenant_id = $1 AND id = $2",
-		             3, params, NULL);
-	}
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	rc = STORE_NOT_FOUND;
-	if (db_changes(db) != 1)
-		goto out;
-	rc = comment_insert(db, tenant, tid, type, c->internal, c->author_id ? author : NULL,
+	rc = comment_add_tx(db, tenant, tid, 0, type, c->internal, c->author_id ? author : NULL,
 	                    c->author_name, c->body, now, &o);
 	if (rc != STORE_OK)
 		goto out;

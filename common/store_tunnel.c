@@ -1,6 +1,7 @@
 /* store_tunnel.c: the session machine's persistence (store_tunnel.h). Every write is
  * one short statement, so the machine can record each object's id the moment it
- * learns it. */
+ * learns it; the move to ended or failed is the one transaction, as it also writes on
+ * the session's ticket (store_ticket_session.h). */
 #include "store_tunnel.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "seam.h"
 #include "store_row.h"
+#include "store_ticket_session.h"
 
 static const char *const field_columns[STORE_TUNNEL__MAX] = {
 	[STORE_TUNNEL_ID] = "tunnel_id",
@@ -166,17 +168,32 @@ static int sql_in(struct buf *sql, int first, int n)
 	return buf_puts(sql, ")");
 }
 
+/* The move to ended or failed, and its ticket's comment, in one transaction. */
+#define MOVE_RETURNING " RETURNING ticket_id, started_at, ended_at, notes, error"
+
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[6 + SEAM_STATUS__MAX];
-	int nfrom = 0, rc = STORE_ERR;
+	int final = status == SEAM_STATUS_ENDED || status == SEAM_STATUS_FAILED;
+	int nfrom = 0, moved = 0, begun = 0, rc = STORE_ERR;
+	struct db_res *res = NULL;
 	struct buf sql;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
+	/* ended and failed are final: a session reaches one of them once, so its ticket
+	 * hears of its end once. */
+	if (final) {
+		from = (from ? from : SEAM_STATUSES_LIVE) & SEAM_STATUSES_LIVE;
+		if (!from) {
+			if (changed)
+				*changed = 0;
+			return STORE_OK;
+		}
+	}
 	buf_init(&sql, 1024);
 	store_time(0, now);
 	params[0] = tenant;
@@ -191,25 +208,53 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	               "CASE WHEN CAST($6 AS TEXT) IS NULL THEN error "
 	               "ELSE NULLIF(CAST($6 AS TEXT), '') END%s "
 	               "WHERE tenant_id = $1 AND id = $2",
-	               status == SEAM_STATUS_ENDED || status == SEAM_STATUS_FAILED
-	                       ? ", ended_at = $5"
-	                       : "") != 0)
+	               final ? ", ended_at = $5" : "") != 0)
 		goto out;
 	if (nfrom && (buf_puts(&sql, " AND status") != 0 || sql_in(&sql, 7, nfrom) != 0))
 		goto out;
-	rc = db_exec(db, sql.data, 6 + nfrom, params, NULL);
+	if (buf_puts(&sql, MOVE_RETURNING) != 0)
+		goto out;
+	if (final) {
+		rc = db_begin(db);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		begun = 1;
+	}
+	rc = db_exec(db, sql.data, 6 + nfrom, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	if (changed)
-		*changed = db_changes(db) == 1;
+	moved = db_res_rows(res) == 1;
+	if (moved && final && db_res_get(res, 0, 0)) {
+		rc = store_ticket_session_finish(db, tenant, db_res_get(res, 0, 0),
+		                                 status == SEAM_STATUS_FAILED, db_res_get(res, 0, 1),
+		                                 db_res_get(res, 0, 2), db_res_get(res, 0, 3),
+		                                 db_res_get(res, 0, 4), now);
+		if (rc != STORE_OK)
+			goto out;
+	}
 	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
 	 * notification costs a poll interval, so a failure here is not the caller's. */
-	if (db_changes(db) == 1 && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
+	if (moved && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
 		log_warn("session=%s state change not notified", session);
+	if (begun) {
+		rc = db_commit(db);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		begun = 0;
+	}
+	if (changed)
+		*changed = moved;
 	rc = STORE_OK;
 out:
+	if (begun)
+		db_rollback(db);
+	db_res_free(res);
 	buf_clear(&sql);
 	return rc;
 }

@@ -69,8 +69,10 @@ int store_tunnel_set_step(struct db *db, const char *tenant_id, const char *id,
 
 /* Moves the session to status (with step, and error unless NULL) if its status is one
  * of from (SEAM_STATUS_BIT()s or'ed together; 0: any); ended and failed also set
- * ended_at. *changed (may be NULL) gets 1 when the row moved, 0 when its status was not
- * in from. */
+ * ended_at. ended and failed are final: a move to either is made only from a live status
+ * (from is narrowed to SEAM_STATUSES_LIVE), and writes, in the same transaction, the end
+ * on the session's ticket if it has one (store_ticket_session.h). *changed (may be NULL)
+ * gets 1 when the row moved, 0 when its status was not in from. */
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed) WUR;

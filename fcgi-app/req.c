@@ -462,10 +462,8 @@ int req_query_uuid(const struct req *r, const char *name, char out[UUID_STR_LEN]
 
 	if (!req_query(r, name, buf, sizeof(buf), &too_long))
 		return 0;
-	if (too_long || !ids_is_uuid(buf))
+	if (too_long || ids_uuid_lower(buf, out) != 0)
 		return -1;
-	for (size_t i = 0; i < UUID_STR_LEN; i++)
-		out[i] = (char)tolower((unsigned char)buf[i]);
 	return 1;
 }
 

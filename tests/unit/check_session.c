@@ -332,7 +332,7 @@ static void new_session_with(char id[UUID_STR_LEN], enum seam_provider provider,
                              int web_port)
 {
 	struct store_session_new n = { DEV, "Eve", NULL, DOMAIN, ssh_port, web_port, NULL,
-		                       provider };
+		                       provider, NULL };
 	json_object *o = NULL;
 
 	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
@@ -878,7 +878,7 @@ START_TEST(test_access_engineer_email)
 	snprintf(uid, sizeof(uid), "%s", jsonx_str(o, "id"));
 	json_object_put(o);
 	{
-		struct store_session_new n = { DEV, "Eng", NULL, DOMAIN, 0, 0, uid, SEAM_PROVIDER_CLOUDFLARE };
+		struct store_session_new n = { DEV, "Eng", NULL, DOMAIN, 0, 0, uid, SEAM_PROVIDER_CLOUDFLARE, NULL };
 		ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &n, &o), STORE_OK);
 		snprintf(id, sizeof(id), "%s", jsonx_str(o, "id"));
 		json_object_put(o);

@@ -23,7 +23,7 @@ static void mk_device(const char *tenant, const char *name, char *id)
 
 static void mk_session(const char *tenant, const char *device, char *id)
 {
-	struct store_session_new s = { device, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { device, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 	json_object *o = NULL;
 
 	ck_assert_int_eq(store_session_create(T_db, tenant, &s, &o), STORE_OK);
@@ -347,7 +347,7 @@ START_TEST(test_device_delete_busy)
 	ck_assert_str_eq(jstr(g, "device_id"), dev);
 	json_object_put(g);
 	{
-		struct store_session_new s = { dev, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+		struct store_session_new s = { dev, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 		ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &s, &g), STORE_NOT_FOUND);
 	}
 	ck_assert_int_eq(count_rows("sessions"), 2);
@@ -360,7 +360,7 @@ START_TEST(test_session_create)
 {
 	char dev[UUID_STR_LEN];
 	json_object *o = NULL, *v;
-	struct store_session_new s = { dev, "Eve O'Neil", "first look", DOMAIN, 2222, 6080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { dev, "Eve O'Neil", "first look", DOMAIN, 2222, 6080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 	const char *short_id;
 	char url[128], host[128];
 	struct db_res *res = NULL;
@@ -441,7 +441,7 @@ START_TEST(test_session_create_unknown_device)
 {
 	char dev[UUID_STR_LEN];
 	json_object *o = (json_object *)0x1;
-	struct store_session_new s = { NOBODY, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { NOBODY, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 
 	mk_device(DEFAULT_TENANT_ID, "real", dev);
 	ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &s, &o), STORE_NOT_FOUND);
@@ -468,7 +468,7 @@ START_TEST(test_session_create_rolls_back)
 {
 	char dev[UUID_STR_LEN], sess[UUID_STR_LEN];
 	json_object *o = NULL;
-	struct store_session_new s = { dev, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { dev, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 
 	mk_device(DEFAULT_TENANT_ID, "target", dev);
 	if (T_kind == DB_POSTGRES)
@@ -1046,7 +1046,7 @@ START_TEST(test_names_verbatim)
 	json_object *o = NULL;
 
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-		struct store_session_new s = { dev, names[i], names[i], DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+		struct store_session_new s = { dev, names[i], names[i], DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 		mk_device(DEFAULT_TENANT_ID, names[i], dev);
 		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, dev, &o), STORE_OK);
 		ck_assert_str_eq(jstr(o, "name"), names[i]);
@@ -1090,7 +1090,7 @@ START_TEST(test_tenant_scoping)
 	json_object_put(l.items);
 	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, dev2), STORE_NOT_FOUND);
 	{
-		struct store_session_new s = { dev2, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+		struct store_session_new s = { dev2, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 		ck_assert_int_eq(store_session_create(T_db, DEFAULT_TENANT_ID, &s, &o), STORE_NOT_FOUND);
 	}
 	ck_assert_int_eq(store_session_get(T_db, DEFAULT_TENANT_ID, sess2, &o), STORE_NOT_FOUND);

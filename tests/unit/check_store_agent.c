@@ -211,7 +211,7 @@ END_TEST
 
 static void mk_job(char *job_id)
 {
-	struct store_session_new s = { NULL, "Eve", NULL, "example.com", 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { NULL, "Eve", NULL, "example.com", 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 	char dev[UUID_STR_LEN], sess[UUID_STR_LEN];
 	json_object *o = NULL, *v;
 	const char *p[1];

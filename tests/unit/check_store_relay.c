@@ -36,7 +36,7 @@ static void suspend(const char *tenant)
 static void mk_session(const char *tenant, const char *engineer, char *id)
 {
 	struct store_session_new s = { NULL, "Eve", NULL, "example.com", 22, 8080, engineer,
-	                               SEAM_PROVIDER_RELAY };
+	                               SEAM_PROVIDER_RELAY, NULL };
 	json_object *d = NULL, *o = NULL, *v;
 	char dev[UUID_STR_LEN];
 

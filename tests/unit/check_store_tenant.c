@@ -62,7 +62,7 @@ static void mk_device(const char *tenant, const char *name, char *id)
 
 static int mk_session(const char *tenant, const char *device, char *id)
 {
-	struct store_session_new s = { device, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE };
+	struct store_session_new s = { device, "Eve", NULL, DOMAIN, 22, 8080, NULL, SEAM_PROVIDER_CLOUDFLARE, NULL };
 	json_object *o = NULL;
 	int rc = store_session_create(T_db, tenant, &s, &o);
 
