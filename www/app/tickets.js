@@ -1,7 +1,8 @@
 // tickets.js: what the ticket pages share (not a page): the statuses and priorities in
-// the API's order with the words people read, their badges, and a person's name for an
-// id the ticket carries (assigned_to, created_by).
+// the API's order with the words people read, their badges, and the names of the
+// tenant's devices (a ticket carries only its device_id).
 import { h } from './dom.js';
+import { get } from './api.js';
 
 export const STATUSES = ['open', 'in_progress', 'resolved', 'closed'];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -24,5 +25,18 @@ export function ticketStatusBadge(status) {
 
 export function priorityBadge(priority) {
   return h('span.badge.priority-' + String(priority).replace(/[^a-z]/g, ''), { 'data-priority': priority },
-    h('span.sr', {}, 'Priority: '), priorityWord(priority));
+    priorityWord(priority));
+}
+
+// {id: name} of the tenant's devices (the first 200, one API page); empty when they
+// cannot be read (the pages then say "the device").
+export async function deviceNames() {
+  const names = new Map();
+  try {
+    const reply = await get('devices?limit=200');
+    for (const d of reply.items || []) names.set(d.id, d.name);
+  } catch (e) {
+    if (e.status === 401) throw e;
+  }
+  return names;
 }

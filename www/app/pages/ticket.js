@@ -11,7 +11,7 @@
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, patch, post, pager } from '../api.js';
 import { mayUseTickets, mayHandleTickets, mayRunSessions, engineerName, ticketMoves } from '../roles.js';
-import { PRIORITIES, priorityWord, statusWord, moveWord, ticketStatusBadge, priorityBadge } from '../tickets.js';
+import { PRIORITIES, priorityWord, statusWord, moveWord, ticketStatusBadge, priorityBadge, deviceNames } from '../tickets.js';
 import { sessionProgress } from '../progress.js';
 import { staffNames, assignee } from './tickets.js';
 import { signedOut } from './user-fields.js';
@@ -57,7 +57,7 @@ export async function render(ctx) {
   }
   const staff = mayHandleTickets(ctx.me);
   const runs = mayRunSessions(ctx.me);
-  let [t, comments, names] = await Promise.all([get(path), readComments(id), staffNames(ctx.me)]);
+  let [t, comments, names, devices] = await Promise.all([get(path), readComments(id), staffNames(ctx.me), deviceNames()]);
   if (!ctx.current()) return;
   state.remove();
 
@@ -140,7 +140,7 @@ export async function render(ctx) {
     const rows = [
       ['Status', h('span', { id: 'ticket-status' }, ticketStatusBadge(t.status))],
       ['Priority', h('span', { id: 'ticket-priority-now' }, priorityBadge(t.priority))],
-      ['Device', t.device_id ? h('a', { href: '#/devices/' + encodeURIComponent(t.device_id), id: 'ticket-device-link' }, t.device_name || 'The device') : 'None named'],
+      ['Device', t.device_id ? h('a', { href: '#/devices/' + encodeURIComponent(t.device_id), id: 'ticket-device-link' }, devices.get(t.device_id) || 'The device') : 'None named'],
       ['Assigned to', h('span', { id: 'ticket-assignee-now' }, assignee(t, names, ctx.me))],
       ['Opened', h('span', { title: when(t.created_at) }, ago(t.created_at))],
       ['Updated', h('span', { title: when(t.updated_at) }, ago(t.updated_at))],
@@ -298,7 +298,7 @@ export async function render(ctx) {
         const reply = await get('devices?limit=200');
         const list = (reply.items || []).slice().sort((a, b) => a.name.localeCompare(b.name));
         opts.push(...list.map((d) => h('option', { value: d.id }, d.name + ' (' + d.status + ')')));
-        if (t.device_id && !list.some((d) => d.id === t.device_id)) opts.push(h('option', { value: t.device_id }, t.device_name || 'The ticket\'s device'));
+        if (t.device_id && !list.some((d) => d.id === t.device_id)) opts.push(h('option', { value: t.device_id }, devices.get(t.device_id) || 'The ticket\'s device'));
       } catch (e) {
         if (e.status === 401) throw e;
         msg.replaceChildren(errorBox(e));

@@ -7,7 +7,7 @@ import { h, ago, when } from '../dom.js';
 import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { get, pager, query } from '../api.js';
 import { mayUseTickets, mayHandleTickets, platformQuery } from '../roles.js';
-import { STATUSES, PRIORITIES, statusWord, priorityWord, ticketStatusBadge, priorityBadge } from '../tickets.js';
+import { STATUSES, PRIORITIES, statusWord, priorityWord, ticketStatusBadge, priorityBadge, deviceNames } from '../tickets.js';
 
 export const title = 'Tickets';
 export const nav = 'Tickets';
@@ -79,7 +79,7 @@ export async function render(ctx) {
       : 'Problems reported by your organisation, and what the support team did about them.'),
     form, list.table, list.state, list.more);
 
-  const names = await staffNames(ctx.me);
+  const [names, devices] = await Promise.all([staffNames(ctx.me), deviceNames()]);
   if (!ctx.current()) return;
   const row = (t) => h('tr', { 'data-ticket': t.number, 'data-id': t.id },
     h('td', { 'data-label': 'Ticket' }, h('a', { href: '#/tickets/' + encodeURIComponent(t.id) }, t.number)),
@@ -87,7 +87,7 @@ export async function render(ctx) {
     h('td', { 'data-label': 'Status' }, ticketStatusBadge(t.status)),
     h('td', { 'data-label': 'Priority' }, priorityBadge(t.priority)),
     h('td', { 'data-label': 'Device' }, t.device_id
-      ? h('a', { href: '#/devices/' + encodeURIComponent(t.device_id) }, t.device_name || 'The device') : '—'),
+      ? h('a', { href: '#/devices/' + encodeURIComponent(t.device_id) }, devices.get(t.device_id) || 'A device') : '—'),
     h('td', { 'data-label': columns[5] }, assignee(t, names, ctx.me)),
     h('td', { 'data-label': 'Updated', title: when(t.updated_at) }, ago(t.updated_at)));
   const paged = pagedList(ctx, list, {
