@@ -239,7 +239,7 @@ def flow(dev):
             c[0] in ("system", "status_change") and "session" in c[2].lower() for c in comments())):
         ok("a system entry says the session started")
     drain("the session from the ticket")
-    shoot("ticket-session-live")
+    shoot("ticket-session-live", at="#ticket-session")
     n_events = len([c for c in comments() if c[0] != "comment"])
     drv.find_element(By.ID, "session-end").click()
     if long_wait("End takes it to ended, in place", lambda d: d.find_element(
@@ -249,6 +249,15 @@ def flow(dev):
             [c for c in comments() if c[0] != "comment"]) > n_events):
         ok("a system entry says the session ended")
     drain("the session ended")
+    drv.find_element(By.ID, "ticket-live-open").click()
+    if wait_for("the session's own page links back to its ticket", EC.visibility_of_element_located(
+            (By.ID, "session-ticket"))):
+        check("the link is to this ticket", drv.find_element(By.ID, "session-ticket")
+              .get_attribute("href").endswith("#/tickets/" + tid))
+        drv.find_element(By.ID, "session-ticket").click()
+    if not wait_for("back on the ticket", EC.element_to_be_clickable((By.ID, "ticket-move-resolved"))):
+        return
+    drain("the session's page and back")
     drv.find_element(By.ID, "ticket-move-resolved").click()
     if wait_for("Mark resolved resolves it", lambda d: status_text() == "resolved"):
         ok("Mark resolved resolves it")
@@ -256,6 +265,7 @@ def flow(dev):
     check("the API: resolved, with resolved_at", t.get("status") == "resolved" and t.get("resolved_at"), t)
     drain("resolved")
     shoot("ticket-staff")
+    shoot("ticket-conversation", at="#ticket-comments-title")
     sign_out()
 
     # 5. The customer: the reply and the system entries, never the internal note; close.
@@ -292,6 +302,7 @@ def flow(dev):
     check("the API says closed", t.get("status") == "closed", t)
     drain("closed")
     shoot("ticket-closed")
+    shoot("ticket-customer-conversation", at="#ticket-comments-title")
 
 
 run(steps)

@@ -40,3 +40,17 @@ export async function deviceNames() {
   }
   return names;
 }
+
+// The sentence for a change the API recorded by itself ("status: open -> in_progress",
+// "priority: normal -> high", "assigned_to: none -> ID"; store_ticket.c writes them),
+// with the names people know; any other entry (a session's start or end) as it is.
+export function eventText(c, names, me) {
+  const m = /^(status|priority|assigned_to): (\S+) -> (\S+)$/.exec(c.body || '');
+  const by = c.author_name ? ' by ' + c.author_name : '';
+  if (!m) return c.body;
+  const [, what, from, to] = m;
+  if (what === 'status') return `Status changed from ${statusWord(from)} to ${statusWord(to)}${by}.`;
+  if (what === 'priority') return `Priority changed from ${priorityWord(from)} to ${priorityWord(to)}${by}.`;
+  const person = (id) => (me && me.user && me.user.id === id ? 'you' : names.get(id) || 'an engineer');
+  return to === 'none' ? `Unassigned${by}.` : `Assigned to ${person(to)}${by}.`;
+}

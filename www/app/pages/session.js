@@ -18,7 +18,7 @@ export async function render(ctx) {
   state.remove();
   crumbs.replaceChildren(h('a', { href: '#/devices/' + encodeURIComponent(s.device_id) }, '← The device'),
     ' · ', h('a', { href: '#/sessions' }, 'All sessions'),
-    s.ticket_id ? [' · ', h('a', { href: '#/tickets/' + encodeURIComponent(s.ticket_id), id: 'session-ticket' }, 'Its ticket')] : null);
+    ...(s.ticket_id ? [' · ', h('a', { href: '#/tickets/' + encodeURIComponent(s.ticket_id), id: 'session-ticket' }, 'Its ticket')] : []));
   const may = mayRunSessions(ctx.me);
   // The API names the device (a removed device's name too).
   const heading = h('h1', {}, s.device_name ? 'Session on ' + s.device_name : 'Session');

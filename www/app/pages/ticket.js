@@ -11,7 +11,7 @@
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, patch, post, pager } from '../api.js';
 import { mayUseTickets, mayHandleTickets, mayRunSessions, engineerName, ticketMoves } from '../roles.js';
-import { PRIORITIES, priorityWord, statusWord, moveWord, ticketStatusBadge, priorityBadge, deviceNames } from '../tickets.js';
+import { PRIORITIES, priorityWord, statusWord, moveWord, ticketStatusBadge, priorityBadge, deviceNames, eventText } from '../tickets.js';
 import { sessionProgress } from '../progress.js';
 import { staffNames, assignee } from './tickets.js';
 import { signedOut } from './user-fields.js';
@@ -29,13 +29,13 @@ async function readComments(id) {
   return all;
 }
 
-function commentItem(c, me) {
+function commentItem(c, me, names) {
   const time = h('time', { datetime: c.created_at, title: when(c.created_at) }, ago(c.created_at));
   if (c.type === 'system' || c.type === 'status_change') {
     return h('li.event.event-' + c.type, { 'data-type': c.type, 'data-id': c.id },
       h('span.event-mark', { 'aria-hidden': 'true' }, c.type === 'status_change' ? '⇄' : '•'),
       h('span.sr', {}, c.type === 'status_change' ? 'Status change: ' : 'Event: '),
-      h('span.event-body', {}, c.body), ' ', time);
+      h('span.event-body', {}, eventText(c, names, me)), ' ', time);
   }
   const mine = me && me.user && me.user.id === c.author_id;
   return h('li.comment' + (c.internal ? '.internal' : ''), { 'data-type': c.type, 'data-id': c.id, 'data-internal': c.internal ? 'true' : 'false' },
@@ -151,7 +151,7 @@ export async function render(ctx) {
   }
 
   function drawComments() {
-    convo.replaceChildren(...comments.map((c) => commentItem(c, ctx.me)));
+    convo.replaceChildren(...comments.map((c) => commentItem(c, ctx.me, names)));
     if (!comments.length) convo.append(h('li.event', {}, 'Nothing yet.'));
   }
 
@@ -179,13 +179,13 @@ export async function render(ctx) {
     if (starter) starter.draw();
   }
 
-  ctx.main.append(heading, notice,
+  ctx.main.append(...[heading, notice,
     h('section.card', { 'aria-label': 'About this ticket' }, facts, moves, movesMsg),
     controls ? controls.el : null,
     h('h2', {}, 'What happened'), h('div.card', {}, description),
     h('h2', { id: 'ticket-comments-title' }, 'Conversation'), convo, commentForm(),
     h('h2', {}, 'Sessions'), sessionsTable, sessionsState,
-    starter ? starter.el : null);
+    starter ? starter.el : null].filter(Boolean));
   draw();
 
   // Staff: priority and assignee, and "Take it".
