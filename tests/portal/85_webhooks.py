@@ -96,7 +96,7 @@ def flow(hook_url):
             (By.ID, "webhook-url-error"))):
         ok("a plain-http URL elsewhere is refused next to the field (%s)" % text_of("#webhook-url-error"))
         check("the URL field is marked invalid", url.get_attribute("aria-invalid") == "true")
-    drain("a refused URL", {("/api/v1/webhooks", 400)})
+    drain("a refused URL", {("/api/v1/webhooks", 422)})
     url.clear()
     url.send_keys(hook_url)
     drv.find_element(By.ID, "webhook-events-ticket-created").click()  # none chosen now

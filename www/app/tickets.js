@@ -47,10 +47,12 @@ export async function deviceNames() {
 export function eventText(c, names, me) {
   const m = /^(status|priority|assigned_to): (\S+) -> (\S+)$/.exec(c.body || '');
   const by = c.author_name ? ' by ' + c.author_name : '';
-  if (!m) return c.body;
+  if (!m) return c.body ? c.body[0].toUpperCase() + c.body.slice(1) : '';
   const [, what, from, to] = m;
   if (what === 'status') return `Status changed from ${statusWord(from)} to ${statusWord(to)}${by}.`;
   if (what === 'priority') return `Priority changed from ${priorityWord(from)} to ${priorityWord(to)}${by}.`;
   const person = (id) => (me && me.user && me.user.id === id ? 'you' : names.get(id) || 'an engineer');
-  return to === 'none' ? `Unassigned${by}.` : `Assigned to ${person(to)}${by}.`;
+  if (to === 'none') return `Unassigned${by}.`;
+  if (to === c.author_id && c.author_name) return `${c.author_name} took the ticket.`;
+  return `Assigned to ${person(to)}${by}.`;
 }

@@ -35,7 +35,7 @@ function commentItem(c, me, names) {
     return h('li.event.event-' + c.type, { 'data-type': c.type, 'data-id': c.id },
       h('span.event-mark', { 'aria-hidden': 'true' }, c.type === 'status_change' ? '⇄' : '•'),
       h('span.sr', {}, c.type === 'status_change' ? 'Status change: ' : 'Event: '),
-      h('span.event-body', {}, eventText(c, names, me)), ' ', time);
+      h('span.event-text', {}, h('span.event-body', {}, eventText(c, names, me)), ' ', time));
   }
   const mine = me && me.user && me.user.id === c.author_id;
   return h('li.comment' + (c.internal ? '.internal' : ''), { 'data-type': c.type, 'data-id': c.id, 'data-internal': c.internal ? 'true' : 'false' },
@@ -313,7 +313,7 @@ export async function render(ctx) {
       liveStatus = s.status;
       live = sessionProgress(ctx, s, {
         may: true,
-        heading: 'Session on ' + (s.device_name || 'the device'),
+        heading: 'Session on ' + (s.device_name || devices.get(s.device_id) || 'the device'),
         onDraw: (x) => {
           if (x.status === liveStatus) return;
           liveStatus = x.status;

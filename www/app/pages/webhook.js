@@ -63,7 +63,7 @@ export async function render(ctx) {
   const edit = {
     url: field('webhook-edit-url', 'URL', h('input', { type: 'url', name: 'url', required: true, maxlength: '2048', autocomplete: 'off' })),
     events: picker,
-    description: field('webhook-edit-description', 'Description', h('input', { name: 'description', maxlength: '200', autocomplete: 'off' })),
+    description: field('webhook-edit-description', 'Description', h('input', { name: 'description', maxlength: '500', autocomplete: 'off' })),
   };
   const editMsg = h('div', { id: 'webhook-edit-message', 'aria-live': 'polite' });
   const save = h('button', { type: 'submit', id: 'webhook-save' }, 'Save');

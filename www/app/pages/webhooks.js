@@ -98,7 +98,7 @@ export async function render(ctx) {
     url: field('webhook-url', 'URL', h('input', { type: 'url', name: 'url', required: true, maxlength: '2048', autocomplete: 'off', placeholder: 'https://hooks.example.com/kaiden' }),
       'Where to POST the events. HTTPS; redirects are not followed.'),
     events: picker,
-    description: field('webhook-description', 'Description', h('input', { name: 'description', maxlength: '200', autocomplete: 'off', placeholder: 'e.g. our helpdesk' }),
+    description: field('webhook-description', 'Description', h('input', { name: 'description', maxlength: '500', autocomplete: 'off', placeholder: 'e.g. our helpdesk' }),
       'Optional: what receives it, for whoever reads this list later.'),
   };
   const general = h('div', { id: 'webhook-new-message', 'aria-live': 'polite' });
