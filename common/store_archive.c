@@ -57,6 +57,9 @@ struct archive_table {
 	struct archive_ref refs[REFS_MAX]; /* ends at a NULL column */
 	/* Why import refuses row, or NULL (a rule of the table beyond its references). */
 	const char *(*refuse)(json_object *row);
+	/* An SQL condition on the rows only staff may read, or NULL: an export a tenant's
+	 * user asks for leaves them out. */
+	const char *staff_only;
 	int outlives; /* its rows outlive their tenant: deleting the tenant keeps them */
 };
 
@@ -77,7 +80,8 @@ static const struct archive_table archive_tables[] = {
 	  .refs = { { "device_id", "devices" }, { "assigned_to", "users" }, { "created_by", "users" } } },
 	{ .name = "ticket_comments",
 	  .carry = CARRY_ROWS,
-	  .refs = { { "ticket_id", "tickets" }, { "author_id", "users" } } },
+	  .refs = { { "ticket_id", "tickets" }, { "author_id", "users" } },
+	  .staff_only = "internal" },
 	/* The numbers given so far: carried, so an imported tenant never gets one again. */
 	{ .name = "ticket_counters", .carry = CARRY_ROWS },
 	/* Webhooks are this deployment's wiring (a URL, a sealed secret, a delivery log),
@@ -272,12 +276,15 @@ out:
 	return rc;
 }
 
-/* Every row of table that belongs to tenant. */
-static int table_rows(struct db *db, const char *table, const char *tenant, json_object **out)
+/* Every row of table t that belongs to tenant (staff_rows 0: but t's staff-only ones). */
+static int table_rows(struct db *db, const struct archive_table *t, const char *tenant,
+                      int staff_rows, json_object **out)
 {
-	char sql[128];
+	char sql[256];
+	int only = !staff_rows && t->staff_only;
 
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE tenant_id = $1 ORDER BY id", table);
+	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE tenant_id = $1%s%s%s ORDER BY id",
+	         t->name, only ? " AND NOT (" : "", only ? t->staff_only : "", only ? ")" : "");
 	return query_rows(db, sql, tenant, out);
 }
 
@@ -311,7 +318,7 @@ static int scrub(json_object *tables, const char *tenant)
 	return rc;
 }
 
-int store_archive_tables(struct db *db, const char *tenant_id, json_object **out)
+static int tables_of(struct db *db, const char *tenant_id, int staff_rows, json_object **out)
 {
 	char tenant[UUID_STR_LEN];
 	json_object *tables;
@@ -333,7 +340,7 @@ int store_archive_tables(struct db *db, const char *tenant_id, json_object **out
 			rc = STORE_OK;
 			continue;
 		}
-		rc = table_rows(db, archive_tables[i].name, tenant, &rows);
+		rc = table_rows(db, &archive_tables[i], tenant, staff_rows, &rows);
 		if (rc == STORE_OK)
 			json_object_object_add(tables, archive_tables[i].name, rows);
 	}
@@ -345,6 +352,11 @@ int store_archive_tables(struct db *db, const char *tenant_id, json_object **out
 	}
 	*out = tables;
 	return STORE_OK;
+}
+
+int store_archive_tables(struct db *db, const char *tenant_id, json_object **out)
+{
+	return tables_of(db, tenant_id, 1, out);
 }
 
 /* The schema version of this database: the last migration applied. */
@@ -361,7 +373,7 @@ static int schema_version(struct db *db, long *version)
 	return STORE_OK;
 }
 
-int store_archive_export(struct db *db, const char *id, json_object **out)
+int store_archive_export(struct db *db, const char *id, int staff_rows, json_object **out)
 {
 	char tenant[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	json_object *archive = NULL, *rows = NULL, *tables = NULL;
@@ -376,7 +388,7 @@ int store_archive_export(struct db *db, const char *id, json_object **out)
 	if (rc == STORE_OK)
 		rc = schema_version(db, &schema);
 	if (rc == STORE_OK)
-		rc = store_archive_tables(db, tenant, &tables);
+		rc = tables_of(db, tenant, staff_rows, &tables);
 	if (rc != STORE_OK)
 		goto out;
 	rc = STORE_ERR;

@@ -34,7 +34,11 @@ struct store_archive_why {
 	char column[64];           /* column at fault ("id" for the id); all "" otherwise */
 };
 
-int store_archive_export(struct db *db, const char *tenant_id, json_object **out) WUR;
+/* The tenant's archive. staff_rows 0 (an export a tenant user asks for) leaves out the
+ * rows only staff may read: internal ticket comments (staff's notes, never shown to a
+ * tenant's users). */
+int store_archive_export(struct db *db, const char *tenant_id, int staff_rows,
+                         json_object **out) WUR;
 
 /* Loads an archive in one transaction, ids kept; on any refusal nothing is written.
  *  STORE_OK: *out the tenant JSON.
@@ -50,8 +54,8 @@ int store_archive_export(struct db *db, const char *tenant_id, json_object **out
 int store_archive_import(struct db *db, json_object *archive, json_object **out,
                          struct store_archive_why *why) WUR;
 
-/* The "tables" member of tenant_id's export, as export writes it (owned). Usage's
- * storage_bytes measures it. */
+/* The "tables" member of tenant_id's export, as export writes it for staff (owned).
+ * Usage's storage_bytes measures it. */
 int store_archive_tables(struct db *db, const char *tenant_id, json_object **out) WUR;
 
 /* The i-th table whose rows of a tenant a tenant delete removes, in an order that

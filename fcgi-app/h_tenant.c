@@ -101,7 +101,9 @@ void h_tenant_usage(struct req *r, struct resp *rs)
 void h_tenant_export(struct req *r, struct resp *rs)
 {
 	json_object *archive = NULL, *details = NULL, *tables = NULL;
-	int rc = store_archive_export(r->db, r->tenant_id, &archive);
+	/* A tenant admin's export is a tenant user's read: staff's internal notes stay. */
+	int rc = store_archive_export(r->db, r->tenant_id,
+	                              (r->who.role & (ROLE_STAFF | ROLE_SERVICE)) != 0, &archive);
 
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "tenant");

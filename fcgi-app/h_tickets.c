@@ -538,9 +538,11 @@ void h_ticket_comments_create(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "ticket");
 		goto out;
 	}
-	/* Never the body: the audit log is read by more people than the ticket. */
+	/* Never the body: the audit log is read by more people than the ticket. Nor an
+	 * internal note's id: a tenant admin reads the tenant's log. */
 	details = json_object_new_object();
-	jsonx_add_str(details, "comment_id", jsonx_str(comment, "id"));
+	if (!c.internal)
+		jsonx_add_str(details, "comment_id", jsonx_str(comment, "id"));
 	json_object_object_add(details, "internal", json_object_new_boolean(c.internal));
 	auth_audit(r, "ticket.comment", "ticket", r->params[0], details);
 	resp_json(rs, 201, comment);

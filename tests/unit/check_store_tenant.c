@@ -666,6 +666,30 @@ static void fill_tenant(const char *id)
 	      2, p);
 	p[0] = user, p[1] = s1;
 	T_run(T_db, "UPDATE sessions SET engineer_id = $1 WHERE id = $2", 2, p);
+	/* A ticket on d1 opened by the user and taken by staff, with the user's comment and
+	 * staff's internal note (issue 11); its day's counter comes with it. */
+	{
+		struct store_ticket_new tn = { .title = "Broken", .description = "line1\nline2",
+			                       .priority = "high", .device_id = d1,
+			                       .created_by = user, .day = "20260304" };
+		struct store_ticket_patch tp = { .assigned_to = STAFF, .status = "in_progress",
+			                         .author_id = STAFF, .author_name = "Eng" };
+		struct store_ticket_comment_new mine = { .author_id = user, .author_name = "Ann",
+			                                 .body = "please" };
+		struct store_ticket_comment_new note = { .internal = 1, .author_id = STAFF,
+			                                 .author_name = "Eng", .body = "staff only" };
+		json_object *o = NULL, *c = NULL;
+		char ticket[UUID_STR_LEN];
+		ck_assert_int_eq(store_ticket_create(T_db, id, &tn, &o), STORE_OK);
+		snprintf(ticket, sizeof(ticket), "%s", jstr(o, "id"));
+		json_object_put(o);
+		ck_assert_int_eq(store_ticket_update(T_db, id, ticket, &tp, &o), STORE_OK);
+		json_object_put(o);
+		ck_assert_int_eq(store_ticket_comment_add(T_db, id, ticket, &mine, &c), STORE_OK);
+		json_object_put(c);
+		ck_assert_int_eq(store_ticket_comment_add(T_db, id, ticket, &note, &c), STORE_OK);
+		json_object_put(c);
+	}
 	p[0] = tok, p[1] = id, p[2] = user;
 	T_run(T_db,
 	      "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_digest, kind, "
@@ -694,7 +718,8 @@ static void compare_archive(json_object *archive, struct db *db)
 {
 	json_object *tables = jget(archive, "tables");
 	const char *tenant = jstr(jget(archive, "tenant"), "id");
-	const char *const names[] = { "tenants", "users", "devices", "sessions", "audit_log" };
+	const char *const names[] = { "tenants", "users", "devices", "sessions", "audit_log",
+		                      "tickets", "ticket_comments", "ticket_counters" };
 
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
 		struct db_res *res = NULL;
@@ -780,7 +805,7 @@ START_TEST(test_export_import_roundtrip)
 	mk_tenant("bystander", NULL, other);
 	mk_device(other, "not-exported", od);
 
-	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, id, 1, &archive), STORE_OK);
 	ck_assert_str_eq(jstr(archive, "format"), "kaiden-tenant-export");
 	ck_assert_int_eq(jint(archive, "version"), 1);
 	ck_assert_int_eq(jint(archive, "schema"), migrations_latest(T_db));
@@ -823,6 +848,35 @@ START_TEST(test_export_import_roundtrip)
 	ck_assert_str_eq(jstr(row, "target_id"), id);
 	row = row_where(archive, "audit_log", "action", "device.create");
 	ck_assert_str_eq(jstr(row, "actor_id"), jstr(row, "target_id"));
+	/* The ticket and its conversation travel, the internal note too (a staff export);
+	 * staff as assignee and author become null, their names stay. */
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "tickets")), 1);
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "ticket_comments")), 4);
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "ticket_counters")), 1);
+	row = row_where(archive, "tickets", "number", "TKT-20260304-001");
+	ck_assert(is_null(row, "assigned_to"));
+	ck_assert_str_eq(jstr(row, "created_by"),
+	                 jstr(json_object_array_get_idx(jget(tables, "users"), 0), "id"));
+	ck_assert_str_eq(jstr(row, "status"), "in_progress");
+	row = row_where(archive, "ticket_comments", "body", "staff only");
+	ck_assert(is_null(row, "author_id"));
+	ck_assert_str_eq(jstr(row, "author_name"), "Eng");
+	row = row_where(archive, "ticket_comments", "body", "please");
+	ck_assert_str_eq(jstr(row, "author_id"),
+	                 jstr(json_object_array_get_idx(jget(tables, "users"), 0), "id"));
+	row = row_where(archive, "ticket_counters", "day", "20260304");
+	ck_assert_str_eq(jstr(row, "last"), "1");
+	/* A tenant user's export leaves staff's internal notes out, and only them. */
+	{
+		json_object *theirs = NULL;
+		ck_assert_int_eq(store_archive_export(T_db, id, 0, &theirs), STORE_OK);
+		ck_assert_int_eq(
+		        (int)json_object_array_length(jget(jget(theirs, "tables"), "ticket_comments")),
+		        3);
+		ck_assert(strstr(json_object_to_json_string(theirs), "staff only") == NULL);
+		ck_assert(strstr(json_object_to_json_string(theirs), "please") != NULL);
+		json_object_put(theirs);
+	}
 
 	/* Into a fresh database: every row as the archive has it. */
 	fresh = fresh_db();
@@ -842,7 +896,7 @@ START_TEST(test_export_import_roundtrip)
 		free(v);
 	}
 	/* ... and its export is the same archive. */
-	ck_assert_int_eq(store_archive_export(fresh, id, &again), STORE_OK);
+	ck_assert_int_eq(store_archive_export(fresh, id, 1, &again), STORE_OK);
 	drop_member(again, "exported_at");
 	{
 		json_object *copy = NULL;
@@ -883,8 +937,8 @@ START_TEST(test_export_import_roundtrip)
 	compare_archive(archive, fresh);
 	db_close(fresh);
 
-	ck_assert_int_eq(store_archive_export(T_db, NOBODY, &again), STORE_NOT_FOUND);
-	ck_assert_int_eq(store_archive_export(T_db, "x", &again), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_archive_export(T_db, NOBODY, 1, &again), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_archive_export(T_db, "x", 1, &again), STORE_NOT_FOUND);
 	json_object_put(archive);
 }
 END_TEST
@@ -902,7 +956,7 @@ START_TEST(test_import_drops_credentials)
 	mk_staff(T_db);
 	mk_tenant("old-style", NULL, id);
 	fill_tenant(id);
-	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, id, 1, &archive), STORE_OK);
 	tables = jget(archive, "tables");
 	row = json_object_array_get_idx(jget(tables, "users"), 0);
 	snprintf(user, sizeof(user), "%s", jstr(row, "id"));
@@ -972,17 +1026,29 @@ START_TEST(test_import_references)
 		{ EDIT, "users", "email", "ADMIN@support.test", NULL, "email" },
 		/* an id twice in the archive */
 		{ ADD, "devices", "name", "twin", "first", "id" },
+		/* tickets (issue 11): another tenant's device or user, staff, a missing ticket,
+		 * another tenant's ticket's id */
+		{ EDIT, "tickets", "device_id", "b-device", NULL, "device_id" },
+		{ EDIT, "tickets", "created_by", "b-user", NULL, "created_by" },
+		{ EDIT, "tickets", "assigned_to", "admin", NULL, "assigned_to" },
+		{ EDIT, "ticket_comments", "ticket_id", "b-ticket", NULL, "ticket_id" },
+		{ EDIT, "ticket_comments", "ticket_id", NOBODY, NULL, "ticket_id" },
+		{ EDIT, "ticket_comments", "author_id", "b-user", NULL, "author_id" },
+		{ ADD, "tickets", "number", "TKT-20260304-999", "b-ticket", "id" },
+		{ ADD, "ticket_comments", "body", "again", "b-comment", "id" },
 	};
 	char a[UUID_STR_LEN], b[UUID_STR_LEN], bdev[UUID_STR_LEN], bses[UUID_STR_LEN];
 	char admin[UUID_STR_LEN], buser[UUID_STR_LEN], btok[UUID_STR_LEN], baudit[UUID_STR_LEN];
-	char token[TOKEN_LEN];
+	char token[TOKEN_LEN], bticket[UUID_STR_LEN], bcomment[UUID_STR_LEN];
 	struct store_archive_why why;
 	json_object *archive = NULL, *tenant = NULL;
 	long before;
 	const char *count_all = "SELECT (SELECT count(*) FROM tenants) + (SELECT count(*) FROM "
 	                        "users) + (SELECT count(*) FROM devices) + (SELECT count(*) FROM "
 	                        "sessions) + (SELECT count(*) FROM api_tokens) + (SELECT "
-	                        "count(*) FROM audit_log)";
+	                        "count(*) FROM audit_log) + (SELECT count(*) FROM tickets) + "
+	                        "(SELECT count(*) FROM ticket_comments) + (SELECT count(*) FROM "
+	                        "ticket_counters)";
 	const char *p[3];
 
 	mk_staff(T_db);
@@ -1007,11 +1073,22 @@ START_TEST(test_import_references)
 	p[0] = baudit, p[1] = b;
 	T_run(T_db, "INSERT INTO audit_log (id, tenant_id, action) VALUES ($1, $2, 'b.thing')", 2,
 	      p);
+	{
+		struct store_ticket_new tn = { .title = "B's", .device_id = bdev };
+		struct store_ticket_comment_new c = { .body = "B's comment" };
+		json_object *o = NULL;
+		ck_assert_int_eq(store_ticket_create(T_db, b, &tn, &o), STORE_OK);
+		snprintf(bticket, sizeof(bticket), "%s", jstr(o, "id"));
+		json_object_put(o);
+		ck_assert_int_eq(store_ticket_comment_add(T_db, b, bticket, &c, &o), STORE_OK);
+		snprintf(bcomment, sizeof(bcomment), "%s", jstr(o, "id"));
+		json_object_put(o);
+	}
 
 	/* Tenant A, exported and deleted here: its archive is good to import here. */
 	mk_tenant("tenant-a", NULL, a);
 	fill_tenant(a);
-	ck_assert_int_eq(store_archive_export(T_db, a, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, a, 1, &archive), STORE_OK);
 	{
 		/* An api_tokens row to edit, as an older archive would carry one. */
 		json_object *tokens = json_object_new_array(), *row = json_object_new_object();
@@ -1039,6 +1116,7 @@ START_TEST(test_import_references)
 		rows = jget(jget(copy, "tables"), cases[i].table);
 		first = json_object_array_get_idx(rows, 0);
 		value = strcmp(value, "admin") == 0       ? admin
+		        : strcmp(value, "b-ticket") == 0  ? bticket
 		        : strcmp(value, "b-user") == 0    ? buser
 		        : strcmp(value, "b-device") == 0  ? bdev
 		        : strcmp(value, "b-session") == 0 ? bses
@@ -1054,6 +1132,8 @@ START_TEST(test_import_references)
 			     : strcmp(id, "b-device") == 0  ? bdev
 			     : strcmp(id, "b-session") == 0 ? bses
 			     : strcmp(id, "b-audit") == 0   ? baudit
+			     : strcmp(id, "b-ticket") == 0  ? bticket
+			     : strcmp(id, "b-comment") == 0 ? bcomment
 			     : strcmp(id, "first") == 0     ? jstr(first, "id")
 			                                    : id;
 			row = NULL;
@@ -1143,7 +1223,7 @@ START_TEST(test_import_malformed)
 	mk_staff(T_db);
 	mk_tenant("broken", NULL, id);
 	fill_tenant(id);
-	ck_assert_int_eq(store_archive_export(T_db, id, &archive), STORE_OK);
+	ck_assert_int_eq(store_archive_export(T_db, id, 1, &archive), STORE_OK);
 	fresh = fresh_db();
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		json_object *copy = NULL, *at;
