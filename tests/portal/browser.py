@@ -151,6 +151,20 @@ def drain(step, allowed=()):
         elif meth == "Network.loadingFailed":
             if not p.get("canceled"):
                 problems.append("request failed: %s" % p.get("errorText"))
+    # A value drawn as text by mistake (DOM append(null) writes "null").
+    try:
+        stray = drv.execute_script("""
+            const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            const out = [];
+            for (let n = w.nextNode(); n; n = w.nextNode()) {
+              const t = n.nodeValue.trim();
+              if (t === 'null' || t === 'undefined' || t === '[object Object]' || t === 'NaN') out.push(t);
+            }
+            return out;""")
+    except WebDriverException:
+        stray = []
+    if stray:
+        problems.append("the page shows %s as text" % ", ".join(sorted(set(stray))))
     check(step + ": no console error, failed request or outside request", not problems,
           "; ".join(problems))
 

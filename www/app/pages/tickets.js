@@ -73,7 +73,7 @@ export async function render(ctx) {
     h('div.titlebar', {}, h('h1', {}, staff ? 'Ticket queue' : 'Tickets'),
       h('a.button', { href: '#/tickets/new', id: 'ticket-new' }, 'New ticket')),
     staff ? h('nav.tabs', { 'aria-label': 'Which tickets' }, VIEWS.map(([v, label]) =>
-      h('a', { href: '#' + here(v), id: 'tickets-tab-' + v, 'aria-current': v === view[0] ? 'page' : null }, label))) : null,
+      h('a', { href: '#' + here(v), id: 'tickets-tab-' + v, 'aria-current': v === view[0] ? 'page' : null }, label))) : '',
     h('p.hint', {}, staff
       ? 'The tickets of this tenant. Take one from Unassigned; yours are under Mine.'
       : 'Problems reported by your organisation, and what the support team did about them.'),

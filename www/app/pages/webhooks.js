@@ -87,7 +87,7 @@ export async function render(ctx) {
   ctx.main.append(h('div.titlebar', {}, h('h1', {}, sq ? 'Platform webhooks' : 'Webhooks')),
     isStaff(ctx.me) && ctx.me.acting_tenant_id ? h('nav.tabs', { 'aria-label': 'Whose webhooks' },
       h('a', { href: '#/webhooks', id: 'webhooks-tab-tenant', 'aria-current': sq ? null : 'page' }, 'This tenant\'s'),
-      h('a', { href: '#/webhooks?scope=platform', id: 'webhooks-tab-platform', 'aria-current': sq ? 'page' : null }, 'Platform')) : null,
+      h('a', { href: '#/webhooks?scope=platform', id: 'webhooks-tab-platform', 'aria-current': sq ? 'page' : null }, 'Platform')) : '',
     h('p.hint', {}, sq
       ? 'Platform hooks hear the events of every tenant.'
       : 'A webhook sends the events you choose to a URL of yours (HTTPS), signed, as they happen. Failed deliveries are retried for a day.'));
