@@ -161,6 +161,27 @@ def flow(dev):
             By.ID, "tickets-tab-unassigned").get_attribute("aria-current") == "page")
     drain("the queue")
     shoot("tickets-queue")
+    # The order: most urgent first (the queue's default), newest first on request. Two
+    # more tickets of this script's: urgent, then low (the newest).
+    for prio in ("urgent", "low"):
+        st, x = api("POST", "tickets", {"title": "%s order check %s" % (prio, UNIQ), "priority": prio}, **who())
+        check("set-up: a %s ticket through the API (%s)" % (prio, st), st == 201, x)
+    drv.get(URL + "/#/tickets?view=all&q=" + UNIQ)
+
+    def order(d):
+        rows = d.find_elements(By.CSS_SELECTOR, "#tickets tbody tr td:nth-child(4) .badge")
+        return [r.get_attribute("data-priority") for r in rows] if len(rows) == 3 else None
+    got = wait_for("All, searched, lists the three", order)
+    check("most urgent first by default (%s)" % got, got == ["urgent", "high", "low"], got)
+    old = drv.find_element(By.ID, "tickets")
+    Select(drv.find_element(By.ID, "tickets-sort")).select_by_value("newest")
+    wait_for("the order changes", lambda d: "sort=newest" in d.current_url)
+    wait_for("the list is drawn again", EC.staleness_of(old))
+    got = wait_for("newest first lists the three", order)
+    check("newest first on request (%s)" % got, got == ["low", "urgent", "high"], got)
+    drain("the queue's order")
+    drv.get(URL + "/#/tickets?view=unassigned")
+    wait_for("the queue again", EC.visibility_of_element_located((By.CSS_SELECTOR, "#tickets tr[data-id='%s']" % tid)))
     drv.find_element(By.CSS_SELECTOR, "#tickets tr[data-id='%s'] a" % tid).click()
     if not wait_for("the engineer opens the ticket", EC.element_to_be_clickable((By.ID, "ticket-take"))):
         return

@@ -1,8 +1,10 @@
-// tickets.js: #/tickets. The tenant's tickets, newest first: number, title, status,
-// priority, device, who has it, last change. Staff (who handle them) get the queue's
-// tabs, kept in the URL as ?view=: Unassigned (assigned_to=none), Mine (assigned_to=me),
-// All; everyone filters by status, priority and a search (title, description, number),
-// also kept in the URL. "New ticket" opens the form; "More" reads on with the cursor.
+// tickets.js: #/tickets. The tenant's tickets: number, title, status, priority, device,
+// who has it, last change. Staff (who handle them) get the queue's tabs, kept in the URL
+// as ?view=: Unassigned (assigned_to=none), Mine (assigned_to=me), All; everyone filters
+// by status, priority and a search (title, description, number), and orders them newest
+// first or most urgent first (?sort=priority, staff's default: the API lists newest
+// first, so the page reads urgent ones, then high, normal, low, each newest first), all
+// kept in the URL. "New ticket" opens the form; "More" reads on with the cursor.
 import { h, ago, when } from '../dom.js';
 import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { get, pager, query } from '../api.js';
@@ -14,6 +16,30 @@ export const nav = 'Tickets';
 export const navIf = mayUseTickets;
 
 const VIEWS = [['unassigned', 'Unassigned', 'none'], ['mine', 'Mine', 'me'], ['all', 'All', '']];
+const SORTS = [['priority', 'Most urgent first'], ['newest', 'Newest first']];
+const PAGE = 50;
+
+// A pager (api.js's shape) over the tickets most urgent first: one API list per
+// priority, urgent to low, read on from one to the next so each page is full.
+function byPriority(params) {
+  const order = [...PRIORITIES].reverse();
+  let i = 0;
+  let cur = pager('tickets', { ...params, priority: order[0] }, PAGE);
+  const p = {
+    done: false,
+    async next() {
+      const items = [];
+      while (!p.done && items.length < PAGE) {
+        items.push(...await cur.next());
+        if (!cur.done) break;
+        if (++i >= order.length) p.done = true;
+        else cur = pager('tickets', { ...params, priority: order[i] }, PAGE);
+      }
+      return items;
+    },
+  };
+  return p;
+}
 
 // {id: name} of the platform's staff (those a ticket is assigned to), for staff; empty
 // when they cannot be read (the rows then say "assigned").
@@ -47,7 +73,8 @@ export async function render(ctx) {
     q: (q.q || '').trim(),
   };
   const filtered = Object.values(f).some(Boolean);
-  const here = (v) => '/tickets' + query({ view: v, ...f });
+  const sortBy = SORTS.some(([v]) => v === q.sort) ? q.sort : staff ? 'priority' : 'newest';
+  const here = (v) => '/tickets' + query({ view: v, ...f, sort: q.sort ? sortBy : '' });
 
   const status = h('select', { id: 'tickets-status', name: 'status' },
     [['', 'Any status'], ...STATUSES.map((s) => [s, statusWord(s)])].map(([v, l]) =>
@@ -55,13 +82,16 @@ export async function render(ctx) {
   const priority = h('select', { id: 'tickets-priority', name: 'priority' },
     [['', 'Any priority'], ...PRIORITIES.map((p) => [p, priorityWord(p)])].map(([v, l]) =>
       h('option', { value: v, selected: v === f.priority }, l)));
+  const sort = h('select', { id: 'tickets-sort', name: 'sort' },
+    SORTS.map(([v, l]) => h('option', { value: v, selected: v === sortBy }, l)));
   const search = h('input', { id: 'tickets-q', type: 'search', name: 'q', value: f.q, placeholder: 'Title, text or number', maxlength: '200' });
   const form = filterForm(ctx, '/tickets', {
     attrs: { 'aria-label': 'Filter the tickets' },
     fields: [filterField('tickets-q', 'Search', search, true), filterField('tickets-status', 'Status', status),
-      filterField('tickets-priority', 'Priority', priority)],
-    params: () => ({ view: staff ? view[0] : '', q: search.value.trim(), status: status.value, priority: priority.value }),
-    auto: [status, priority],
+      filterField('tickets-priority', 'Priority', priority), filterField('tickets-sort', 'Order', sort)],
+    params: () => ({ view: staff ? view[0] : '', q: search.value.trim(), status: status.value, priority: priority.value,
+      sort: sort.value === (staff ? 'priority' : 'newest') ? '' : sort.value }),
+    auto: [status, priority, sort],
     applyId: 'tickets-apply',
     after: filtered ? h('a', { href: '#' + (staff ? '/tickets?view=' + view[0] : '/tickets'), id: 'tickets-clear' }, 'Clear filters') : null,
   });
@@ -91,7 +121,8 @@ export async function render(ctx) {
     h('td', { 'data-label': columns[5] }, assignee(t, names, ctx.me)),
     h('td', { 'data-label': 'Updated', title: when(t.updated_at) }, ago(t.updated_at)));
   const paged = pagedList(ctx, list, {
-    pages: pager('tickets', { ...f, assigned_to: view[2] }),
+    pages: sortBy === 'priority' && !f.priority ? byPriority({ ...f, assigned_to: view[2] })
+      : pager('tickets', { ...f, assigned_to: view[2] }, PAGE),
     row,
     empty: () => (filtered ? 'No ticket matches these filters.'
       : view[0] === 'unassigned' ? 'No unassigned tickets: the queue is empty.'
