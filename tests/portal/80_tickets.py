@@ -160,7 +160,6 @@ def flow(dev):
         check("the Unassigned tab is the current one", drv.find_element(
             By.ID, "tickets-tab-unassigned").get_attribute("aria-current") == "page")
     drain("the queue")
-    shoot("tickets-queue")
     # The order: most urgent first (the queue's default), newest first on request. Two
     # more tickets of this script's: urgent, then low (the newest).
     for prio in ("urgent", "low"):
@@ -182,6 +181,8 @@ def flow(dev):
     drain("the queue's order")
     drv.get(URL + "/#/tickets?view=unassigned")
     wait_for("the queue again", EC.visibility_of_element_located((By.CSS_SELECTOR, "#tickets tr[data-id='%s']" % tid)))
+    drain("the queue again")
+    shoot("tickets-queue")
     drv.find_element(By.CSS_SELECTOR, "#tickets tr[data-id='%s'] a" % tid).click()
     if not wait_for("the engineer opens the ticket", EC.element_to_be_clickable((By.ID, "ticket-take"))):
         return
