@@ -32,6 +32,7 @@ const char *const seam_steps[SEAM_STEP__MAX + 1] = {
 const char *const seam_jobs[SEAM_JOB__MAX + 1] = {
 	[SEAM_JOB_SESSION_START] = "session.start",
 	[SEAM_JOB_SESSION_END] = "session.end",
+	[SEAM_JOB_WEBHOOK_DELIVER] = "webhook.deliver",
 	[SEAM_JOB__MAX] = NULL,
 };
 

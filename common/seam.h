@@ -55,6 +55,7 @@ enum seam_step {
 enum seam_job {
 	SEAM_JOB_SESSION_START,
 	SEAM_JOB_SESSION_END,
+	SEAM_JOB_WEBHOOK_DELIVER, /* deliver a webhook's pending deliveries (jobs.webhook_id) */
 	SEAM_JOB__MAX
 };
 

@@ -3,7 +3,13 @@
  * The batched writes take their device ids as one parameter, a list the SQL unpacks
  * (PostgreSQL: a uuid[] literal under = ANY; SQLite: a JSON array under json_each), so
  * that a batch of any size is one statement with fixed text: one prepared statement on
- * PostgreSQL, one cached statement on SQLite, never SQL built from values. */
+ * PostgreSQL, one cached statement on SQLite, never SQL built from values.
+ *
+ * Webhooks (store_webhook.h): device.online and device.offline are emitted for real
+ * transitions only, each in the transaction that makes it. A presence write that can be
+ * one is therefore split in two statements in one transaction: the first changes only
+ * the rows whose status moves (and returns them, to emit for), the second does the rest
+ * of the old write (rows already in that status: helperd, last_seen). */
 #include "store_agent.h"
 
 #include <stdio.h>
@@ -14,6 +20,7 @@
 #include "db.h"
 #include "log.h"
 #include "store_row.h"
+#include "store_webhook.h"
 
 /* Ids per statement: a flush of 10,000 heartbeats is a handful of statements, each
  * with a parameter of ~38 bytes per id. */
@@ -82,22 +89,97 @@ int store_agent_online(struct db *db, const char *tenant_id, const char *device_
 	params[5] = facts ? facts->os : NULL;
 	params[6] = facts ? facts->ip_address : NULL;
 	params[7] = facts ? facts->agent_version : NULL;
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
 	rc = db_exec(db,
 	             "UPDATE devices SET status = 'online', last_seen = $3, helperd = $4, "
 	             "hostname = $5, os = $6, ip_address = $7, agent_version = $8 "
-	             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+	             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
+	             "AND status <> 'online'",
 	             8, params, NULL);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	return db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	if (db_changes(db) == 1) {
+		json_object *device = NULL;
+		rc = store_device_get(db, tenant, id, &device);
+		if (rc == STORE_OK)
+			rc = store_webhook_emit(db, tenant, "device.online", device);
+		json_object_put(device);
+		if (rc != STORE_OK)
+			goto out;
+	} else {
+		/* Online already (another helperd's connection, or a hello again). */
+		rc = db_exec(db,
+		             "UPDATE devices SET status = 'online', last_seen = $3, helperd = $4, "
+		             "hostname = $5, os = $6, ip_address = $7, agent_version = $8 "
+		             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+		             8, params, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		if (db_changes(db) != 1) {
+			rc = STORE_NOT_FOUND;
+			goto out;
+		}
+	}
+	rc = db_commit(db);
+	rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+out:
+	if (rc != STORE_OK)
+		db_rollback(db);
+	return rc;
+}
+
+/* Inside the open transaction: the event type for each (id, tenant_id) row of res whose
+ * device still exists (a deleted one has nobody to hear of it). Whether a tenant's
+ * hooks want it is asked once per tenant: a helperd releasing thousands of devices
+ * costs one query per tenant that has no hook. */
+static int emit_devices(struct db *db, const struct db_res *res, const char *type)
+{
+	json_object *wanted = json_object_new_object(), *w, *device;
+	int rc = STORE_OK;
+
+	if (!wanted)
+		return STORE_ERR;
+	for (int i = 0; rc == STORE_OK && i < db_res_rows(res); i++) {
+		const char *id = db_res_get(res, i, 0), *tenant = db_res_get(res, i, 1);
+		if (!id || !tenant)
+			continue;
+		if (!json_object_object_get_ex(wanted, tenant, &w)) {
+			int want = store_webhook_wanted(db, tenant, type);
+			if (want < 0) {
+				rc = want;
+				break;
+			}
+			w = json_object_new_boolean(want);
+			json_object_object_add(wanted, tenant, w);
+		}
+		if (!json_object_get_boolean(w))
+			continue;
+		device = NULL;
+		rc = store_device_get(db, tenant, id, &device);
+		if (rc == STORE_OK)
+			rc = store_webhook_emit(db, tenant, type, device);
+		else if (rc == STORE_NOT_FOUND)
+			rc = STORE_OK;
+		json_object_put(device);
+	}
+	json_object_put(wanted);
+	return rc;
 }
 
 /* Runs sql_pg or sql_sqlite once per BATCH_MAX ids with params ($1 = the id list,
- * then extra[0..nextra)), adding up the changed rows. */
+ * then extra[0..nextra)), adding up the changed rows. With event, the statement
+ * RETURNs (id, tenant_id) of each row that made that transition (emit_devices). */
 static int run_batched(struct db *db, const char *sql_pg, const char *sql_sqlite,
                        const char *const *ids, int n, const char *const *extra, int nextra,
-                       long *changed)
+                       const char *event, long *changed)
 {
+	struct db_res *res = NULL;
 	const char *params[4];
 	struct buf list;
 	long total = 0;
@@ -119,17 +201,22 @@ static int run_batched(struct db *db, const char *sql_pg, const char *sql_sqlite
 		for (int i = 0; i < nextra; i++)
 			params[1 + i] = extra[i];
 		rc = db_exec(db, db_kind(db) == DB_POSTGRES ? sql_pg : sql_sqlite, 1 + nextra,
-		             params, NULL);
+		             params, event ? &res : NULL);
 		if (rc != DB_OK) {
 			rc = store_rc_of(rc);
 			goto out;
 		}
-		total += db_changes(db);
+		total += event ? db_res_rows(res) : db_changes(db);
+		if (event && (rc = emit_devices(db, res, event)) != STORE_OK)
+			goto out;
+		db_res_free(res);
+		res = NULL;
 	}
 	rc = STORE_OK;
 	if (changed)
 		*changed = total;
 out:
+	db_res_free(res);
 	buf_clear(&list);
 	return rc;
 }
@@ -146,7 +233,7 @@ int store_agent_seen(struct db *db, const char *instance, const char *const *dev
 	                   "WHERE id = ANY($1::uuid[]) AND helperd = $3",
 	                   "UPDATE devices SET last_seen = $2 "
 	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
-	                   device_ids, n, extra, 2, changed);
+	                   device_ids, n, extra, 2, NULL, changed);
 }
 
 /* Going offline sets last_seen to now: the agent was connected until this moment, and
@@ -157,14 +244,37 @@ int store_agent_offline(struct db *db, const char *instance, const char *const *
 {
 	char now[TIMESTAMP_LEN];
 	const char *extra[2] = { instance, now };
+	long moved = 0, rest = 0;
+	int rc;
 
 	store_time(0, now);
-	return run_batched(db,
-	                   "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-	                   "WHERE id = ANY($1::uuid[]) AND helperd = $2",
-	                   "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
-	                   device_ids, n, extra, 2, changed);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = run_batched(db,
+	                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+	                 "WHERE id = ANY($1::uuid[]) AND helperd = $2 AND status = 'online' "
+	                 "RETURNING id, tenant_id",
+	                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+	                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2 "
+	                 "AND status = 'online' RETURNING id, tenant_id",
+	                 device_ids, n, extra, 2, "device.offline", &moved);
+	if (rc == STORE_OK)
+		rc = run_batched(db,
+		                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		                 "WHERE id = ANY($1::uuid[]) AND helperd = $2",
+		                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
+		                 device_ids, n, extra, 2, NULL, &rest);
+	if (rc == STORE_OK)
+		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	if (changed)
+		*changed = moved + rest;
+	return STORE_OK;
 }
 
 /* Orders indexes into ids (ctx) by id, for the lookups of store_agent_standing. */
@@ -246,17 +356,43 @@ int store_agent_release(struct db *db, const char *instance, long *changed)
 {
 	char now[TIMESTAMP_LEN];
 	const char *params[2] = { instance, now };
+	struct db_res *res = NULL;
+	long moved = 0;
 	int rc;
 
 	store_time(0, now);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = db_exec(db,
+	             "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $2 "
+	             "WHERE helperd = $1 AND status = 'online' RETURNING id, tenant_id",
+	             2, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	moved = db_res_rows(res);
+	rc = emit_devices(db, res, "device.offline");
+	if (rc != STORE_OK)
+		goto out;
 	rc = db_exec(db,
 	             "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $2 "
 	             "WHERE helperd = $1",
 	             2, params, NULL);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
+	if (rc == DB_OK) {
+		moved += db_changes(db);
+		rc = db_commit(db);
+	}
+	rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+out:
+	db_res_free(res);
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		return rc;
+	}
 	if (changed)
-		*changed = db_changes(db);
+		*changed = moved;
 	return STORE_OK;
 }
 
@@ -265,19 +401,36 @@ int store_agent_expire(struct db *db, const char *instance, int max_age_seconds,
 {
 	char cutoff[TIMESTAMP_LEN];
 	const char *params[2] = { cutoff, instance };
+	struct db_res *res = NULL;
+	long n = 0;
 	int rc;
 
 	store_time(-max_age_seconds, cutoff);
 	/* A device online with no last_seen cannot come from helperd (which sets both at
 	 * once); it was set by hand, and ages like an old one. */
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
 	rc = db_exec(db,
 	             "UPDATE devices SET status = 'offline', helperd = NULL "
 	             "WHERE status = 'online' AND (last_seen IS NULL OR last_seen < $1) "
-	             "AND (helperd IS NULL OR helperd <> $2)",
-	             2, params, NULL);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
+	             "AND (helperd IS NULL OR helperd <> $2) RETURNING id, tenant_id",
+	             2, params, &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	n = db_res_rows(res);
+	rc = emit_devices(db, res, "device.offline");
+	if (rc == STORE_OK)
+		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
+out:
+	db_res_free(res);
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		return rc;
+	}
 	if (changed)
-		*changed = db_changes(db);
+		*changed = n;
 	return STORE_OK;
 }

@@ -13,6 +13,7 @@
 #include "seam.h"
 #include "store_row.h"
 #include "store_tenant.h"
+#include "store_webhook.h"
 
 #define DEVICE_SELECT                                                                   \
 	"SELECT id, name, status, last_seen, hostname, os, ip_address, agent_version, "  \
@@ -60,6 +61,8 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 		                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
 		                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
 		                   5, params, device_cols, DEVICE_NCOLS, &device);
+	if (rc == STORE_OK)
+		rc = store_webhook_emit(db, tenant, "device.registered", device);
 	if (rc == STORE_OK && db_commit(db) != DB_OK)
 		rc = STORE_ERR;
 	if (rc != STORE_OK) {

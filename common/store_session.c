@@ -16,6 +16,7 @@
 #include "store_row.h"
 #include "store_tenant.h"
 #include "store_ticket_session.h"
+#include "store_webhook.h"
 
 #define SESSION_COLS                                                                     \
 	"id, device_id, status, step, public_url, ssh_hostname, tunnel_id, engineer_name, " \
@@ -127,6 +128,8 @@ int store_session_create(struct db *db, const char *tenant_id,
 	if (rc != STORE_OK)
 		goto out;
 	rc = store_job_add(db, tenant, SEAM_JOB_SESSION_START, id, now);
+	if (rc == STORE_OK)
+		rc = store_webhook_emit(db, tenant, "session.started", session);
 	if (rc != STORE_OK)
 		goto out;
 	rc = db_commit(db);

@@ -25,6 +25,7 @@
 #include "store_row.h"
 #include "store_tenant.h"
 #include "store_ticket_session.h"
+#include "store_webhook.h"
 
 #define TICKET_COLS                                                                    \
 	"id, number, device_id, cluster_id, title, description, priority, status, "      \
@@ -215,6 +216,8 @@ int store_ticket_create(struct db *db, const char *tenant_id, const struct store
 		goto out;
 	}
 	rc = store_row_json(res, 0, ticket_cols, TICKET_NCOLS, &ticket);
+	if (rc == STORE_OK)
+		rc = store_webhook_emit(db, tenant, "ticket.created", ticket);
 	if (rc != STORE_OK)
 		goto out;
 	rc = db_commit(db);
@@ -358,6 +361,30 @@ static int same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Inside the open transaction: the webhook event type of the ticket (store_webhook.h),
+ * data the ticket, or {ticket, comment} when comment (borrowed) is given. */
+static int emit(struct db *db, const char *tenant, const char *ticket_id, const char *type,
+                json_object *comment)
+{
+	json_object *ticket = NULL, *data;
+	int rc = store_webhook_wanted(db, tenant, type);
+
+	if (rc <= 0)
+		return rc;
+	rc = store_ticket_get(db, tenant, ticket_id, &ticket);
+	if (rc != STORE_OK)
+		return rc;
+	data = ticket;
+	if (comment) {
+		data = json_object_new_object();
+		json_object_object_add(data, "ticket", ticket);
+		json_object_object_add(data, "comment", json_object_get(comment));
+	}
+	rc = store_webhook_emit(db, tenant, type, data);
+	json_object_put(data);
+	return rc;
+}
+
 int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
                         const struct store_ticket_patch *p, json_object **out)
 {
@@ -368,7 +395,7 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	const char *title, *description, *priority, *status, *assigned, *dev, *resolved_at;
 	char *old_priority = NULL, *old_status = NULL, *old_assigned = NULL;
 	struct db_res *res = NULL;
-	int rc;
+	int changed, rc;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, tid) != 0 || !p ||
 	    (p->assigned_to && store_id(p->assigned_to, assignee) != 0) ||
@@ -431,6 +458,9 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	}
 	if (p->device_id && (rc = device_check(db, tenant, device)) != STORE_OK)
 		goto out;
+	changed = !same(title, db_res_get(res, 0, 4)) || !same(description, db_res_get(res, 0, 5)) ||
+	          !same(priority, old_priority) || !same(status, old_status) ||
+	          !same(assigned, old_assigned) || !same(dev, db_res_get(res, 0, 2));
 	{
 		const char *up[10] = { tenant, tid, title, description, priority, status,
 			               assigned, dev, resolved_at, now };
@@ -455,6 +485,8 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	if (!same(assigned, old_assigned) &&
 	    (rc = note(db, tenant, tid, &pp, "system", "assigned_to", old_assigned, assigned,
 	               now)) != STORE_OK)
+		goto out;
+	if (changed && (rc = emit(db, tenant, tid, "ticket.updated", NULL)) != STORE_OK)
 		goto out;
 	rc = db_commit(db);
 	if (rc != DB_OK) {
@@ -533,6 +565,9 @@ int store_ticket_comment_add(struct db *db, const char *tenant_id, const char *t
 		return store_rc_of(rc);
 	rc = comment_add_tx(db, tenant, tid, 0, type, c->internal, c->author_id ? author : NULL,
 	                    c->author_name, c->body, now, &o);
+	/* Internal notes are staff-only: never an event. */
+	if (rc == STORE_OK && !c->internal)
+		rc = emit(db, tenant, tid, "ticket.commented", o);
 	if (rc != STORE_OK)
 		goto out;
 	rc = db_commit(db);

@@ -1,7 +1,8 @@
 /* store_tunnel.c: the session machine's persistence (store_tunnel.h). Every write is
  * one short statement, so the machine can record each object's id the moment it
- * learns it; the move to ended or failed is the one transaction, as it also writes on
- * the session's ticket (store_ticket_session.h). */
+ * learns it; the move to active, ended or failed is the one transaction, as it also
+ * emits its webhook event (store_webhook.h) and, ended or failed, writes on the
+ * session's ticket (store_ticket_session.h). */
 #include "store_tunnel.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "seam.h"
 #include "store_row.h"
 #include "store_ticket_session.h"
+#include "store_webhook.h"
 
 static const char *const field_columns[STORE_TUNNEL__MAX] = {
 	[STORE_TUNNEL_ID] = "tunnel_id",
@@ -168,32 +170,45 @@ static int sql_in(struct buf *sql, int first, int n)
 	return buf_puts(sql, ")");
 }
 
-/* The move to ended or failed, and its ticket's comment, in one transaction. */
+/* The webhook event of a move to status (store_webhook.h), NULL for none. */
+static const char *move_event(enum seam_status status)
+{
+	switch (status) {
+	case SEAM_STATUS_ACTIVE:
+		return "session.active";
+	case SEAM_STATUS_ENDED:
+		return "session.ended";
+	case SEAM_STATUS_FAILED:
+		return "session.failed";
+	default:
+		return NULL;
+	}
+}
+
+/* What the first statement hands back for the ticket's comment (store_ticket_session.h). */
 #define MOVE_RETURNING " RETURNING ticket_id, started_at, ended_at, notes, error"
 
+/* A move to a status with a webhook event (active, ended, failed) is a transaction of two
+ * statements: the first moves the row only from another status (a transition: the event
+ * is emitted, once, and a move to ended or failed writes on the session's ticket), the
+ * second rewrites step and error of a row already there (no event, no comment). Either
+ * way the caller sees one move. */
 int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
                       unsigned from, enum seam_status status, enum seam_step step,
                       const char *error, int *changed)
 {
 	char tenant[UUID_STR_LEN], session[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[6 + SEAM_STATUS__MAX];
+	const char *event = move_event(status);
 	int final = status == SEAM_STATUS_ENDED || status == SEAM_STATUS_FAILED;
-	int nfrom = 0, moved = 0, begun = 0, rc = STORE_ERR;
+	int nfrom = 0, moved = 0, in_tx = 0, rc = STORE_ERR;
 	struct db_res *res = NULL;
+	json_object *data = NULL;
 	struct buf sql;
+	size_t base_len;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
-	/* ended and failed are final: a session reaches one of them once, so its ticket
-	 * hears of its end once. */
-	if (final) {
-		from = (from ? from : SEAM_STATUSES_LIVE) & SEAM_STATUSES_LIVE;
-		if (!from) {
-			if (changed)
-				*changed = 0;
-			return STORE_OK;
-		}
-	}
 	buf_init(&sql, 1024);
 	store_time(0, now);
 	params[0] = tenant;
@@ -210,17 +225,20 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 	               "WHERE tenant_id = $1 AND id = $2",
 	               final ? ", ended_at = $5" : "") != 0)
 		goto out;
+	base_len = sql.len;
 	if (nfrom && (buf_puts(&sql, " AND status") != 0 || sql_in(&sql, 7, nfrom) != 0))
+		goto out;
+	if (event && buf_puts(&sql, " AND status <> $3") != 0)
 		goto out;
 	if (buf_puts(&sql, MOVE_RETURNING) != 0)
 		goto out;
-	if (final) {
+	if (event) {
 		rc = db_begin(db);
 		if (rc != DB_OK) {
 			rc = store_rc_of(rc);
 			goto out;
 		}
-		begun = 1;
+		in_tx = 1;
 	}
 	rc = db_exec(db, sql.data, 6 + nfrom, params, &res);
 	if (rc != DB_OK) {
@@ -236,25 +254,47 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 		if (rc != STORE_OK)
 			goto out;
 	}
+	if (moved && event) {
+		rc = store_session_get(db, tenant, session, &data);
+		if (rc == STORE_OK)
+			rc = store_webhook_emit(db, tenant, event, data);
+		if (rc != STORE_OK)
+			goto out;
+	} else if (event && (!from || (from & SEAM_STATUS_BIT(status)))) {
+		/* Already there: step and error only. */
+		sql.len = base_len;
+		sql.data[base_len] = '\0';
+		if (buf_puts(&sql, " AND status = $3") != 0) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		rc = db_exec(db, sql.data, 6, params, NULL);
+		if (rc != DB_OK) {
+			rc = store_rc_of(rc);
+			goto out;
+		}
+		moved = db_changes(db) == 1;
+	}
 	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
 	 * notification costs a poll interval, so a failure here is not the caller's. */
 	if (moved && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
 		log_warn("session=%s state change not notified", session);
-	if (begun) {
+	if (in_tx) {
 		rc = db_commit(db);
 		if (rc != DB_OK) {
 			rc = store_rc_of(rc);
 			goto out;
 		}
-		begun = 0;
+		in_tx = 0;
 	}
 	if (changed)
 		*changed = moved;
 	rc = STORE_OK;
 out:
-	if (begun)
+	if (in_tx)
 		db_rollback(db);
 	db_res_free(res);
+	json_object_put(data);
 	buf_clear(&sql);
 	return rc;
 }

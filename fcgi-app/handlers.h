@@ -1,7 +1,7 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
  * (h_health.c, h_devices.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c, h_tenant.c,
- * h_tickets.c, h_audit.c). A handler validates its input, calls store_*,
- * and fills rs; it never touches FastCGI. */
+ * h_tickets.c, h_audit.c, h_system.c, h_webhooks.c). A handler validates its input, calls
+ * store_*, and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
 
@@ -69,5 +69,14 @@ void h_audit_list(struct req *r, struct resp *rs);
 
 /* h_system.c (platform: /admin/system) */
 void h_system_status(struct req *r, struct resp *rs);
+
+/* h_webhooks.c */
+void h_webhooks_create(struct req *r, struct resp *rs);
+void h_webhooks_list(struct req *r, struct resp *rs);
+void h_webhook_get(struct req *r, struct resp *rs);
+void h_webhook_patch(struct req *r, struct resp *rs);
+void h_webhook_delete(struct req *r, struct resp *rs);
+void h_webhook_rotate(struct req *r, struct resp *rs);
+void h_webhook_deliveries(struct req *r, struct resp *rs);
 
 #endif

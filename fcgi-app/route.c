@@ -143,6 +143,28 @@ static const struct route routes[ROUTE__MAX] = {
 	[ROUTE_SYSTEM_STATUS] = { HTTP_GET, "/api/v1/admin/system", h_system_status,
 		ROUTE_AUTH | ROUTE_PLATFORM, STAFF,
 		"System health: helperds, jobs, devices, sessions" },
+
+	/* Webhooks: a tenant's (in a tenant) or the platform's (staff at platform level).
+	 * Staff change them as admins only, as tenant settings. */
+	[ROUTE_WEBHOOKS_CREATE] = { HTTP_POST, "/api/v1/webhooks", h_webhooks_create,
+		AUTH_T | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Create a webhook; returns its signing secret once" },
+	[ROUTE_WEBHOOKS_LIST] = { HTTP_GET, "/api/v1/webhooks", h_webhooks_list,
+		AUTH_T | ROUTE_PLATFORM, STAFF | R_TADMIN | R_SERVICE, "List webhooks" },
+	[ROUTE_WEBHOOK_GET] = { HTTP_GET, "/api/v1/webhooks/{id}", h_webhook_get,
+		AUTH_T | ROUTE_PLATFORM, STAFF | R_TADMIN | R_SERVICE, "Get a webhook" },
+	[ROUTE_WEBHOOK_PATCH] = { HTTP_PATCH, "/api/v1/webhooks/{id}", h_webhook_patch,
+		AUTH_T | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Change a webhook (url, events, description, status)" },
+	[ROUTE_WEBHOOK_DELETE] = { HTTP_DELETE, "/api/v1/webhooks/{id}", h_webhook_delete,
+		AUTH_T | ROUTE_PLATFORM, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Delete a webhook and its pending deliveries" },
+	[ROUTE_WEBHOOK_ROTATE] = { HTTP_POST, "/api/v1/webhooks/{id}/rotate", h_webhook_rotate,
+		AUTH_T | ROUTE_PLATFORM, R_ADMIN | R_TADMIN | R_SERVICE,
+		"Replace a webhook's signing secret; returns the new one once" },
+	[ROUTE_WEBHOOK_DELIVERIES] = { HTTP_GET, "/api/v1/webhooks/{id}/deliveries",
+		h_webhook_deliveries, AUTH_T | ROUTE_PLATFORM, STAFF | R_TADMIN | R_SERVICE,
+		"A webhook's delivery log" },
 };
 
 const struct route *route_table(void)
