@@ -124,9 +124,14 @@ export function ticketMoves(me, status) {
   return mayHandleTickets(me) ? all : all.filter((s) => s === 'closed' || s === 'open');
 }
 
-// Webhooks (issue 11): POST/GET /webhooks, GET/PATCH/DELETE /webhooks/{id}, their
-// deliveries: tenant admins for their tenant, admins (a tenant's, or the platform's with
-// ?scope=platform), service tokens.
+// Webhooks (issue 11), a tenant's or (staff, ?scope=platform) the platform's. GET
+// /webhooks, /webhooks/{id} and its deliveries: staff, tenant admins, service tokens.
+export function mayReadWebhooks(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// POST /webhooks, PATCH and DELETE /webhooks/{id}, POST /webhooks/{id}/rotate: admins,
+// tenant admins, service tokens (engineers read only).
 export function mayManageWebhooks(me) {
   return ['admin', 'tenant_admin', 'service'].includes(role(me));
 }

@@ -1,13 +1,14 @@
-// webhook.js: #/webhooks/ID. One webhook: its facts; a form for its URL, events and
-// description (PATCH); Disable / Enable (PATCH status: acts at once, undone by one
+// webhook.js: #/webhooks/ID. One webhook: its facts; its delivery log; and for those who
+// may change it (engineers read only), a form for its URL, events and description
+// (PATCH); Disable / Enable (PATCH status: acts at once, undone by one
 // click); a new signing secret (asked first: the old one stops working; the new one is
-// shown once); Delete (asked first); and its delivery log (GET /webhooks/{id}/deliveries,
+// shown once); Delete (asked first). The delivery log (GET /webhooks/{id}/deliveries,
 // newest first: event, status, attempts, the last answer or error, response time, next
-// attempt), read again with "Refresh".
+// attempt) is read again with "Refresh".
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { listTable, pagedList } from '../list.js';
 import { get, patch, post, del, pager } from '../api.js';
-import { mayManageWebhooks } from '../roles.js';
+import { mayReadWebhooks, mayManageWebhooks } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 import { eventPicker, secretCard, refusedHooks, hookScope } from './webhooks.js';
@@ -22,7 +23,7 @@ function lastAnswer(d) {
 }
 
 export async function render(ctx) {
-  if (!mayManageWebhooks(ctx.me)) {
+  if (!mayReadWebhooks(ctx.me)) {
     refusedHooks(ctx, 'Webhook');
     return;
   }
@@ -142,7 +143,7 @@ export async function render(ctx) {
       rotateMsg.replaceChildren();
       let reply;
       try {
-        reply = await post(path + '/rotate-secret' + sq);
+        reply = await post(path + '/rotate' + sq);
       } catch (e) {
         failed(e, {}, rotateMsg);
         return false;
@@ -194,7 +195,8 @@ export async function render(ctx) {
   refresh.addEventListener('click', () => readLog().then(() => refresh.focus()).catch((e) => view.state.replaceChildren(errorBox(e))));
 
   ctx.main.append(heading, shown, h('section.card', {}, facts),
-    h('h2', {}, 'Deliveries'), h('p.actions.log-actions', {}, refresh), view.table, view.state, view.more,
+    h('h2', {}, 'Deliveries'), h('p.actions.log-actions', {}, refresh), view.table, view.state, view.more);
+  if (mayManageWebhooks(ctx.me)) ctx.main.append(
     h('h2', {}, 'Settings'), editForm,
     h('h2', {}, 'Access'),
     h('div.card', {},

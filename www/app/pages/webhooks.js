@@ -1,18 +1,19 @@
 // webhooks.js: #/webhooks. The tenant's webhooks (GET /webhooks: URL, events, status)
-// and a form that adds one (POST /webhooks: url, events as checkboxes, description). The
+// and, for those who may change them, a form that adds one (POST /webhooks: url, events
+// as checkboxes, description); engineers read them only. The
 // new hook's signing secret is shown once, in a card with a warning and a Copy button;
 // it lives only in that card's elements (Done, or leaving the page, forgets it). Admins
 // acting in a tenant switch to the platform's hooks (?scope=platform) with the tabs.
 import { h, ago, when, statusBadge } from '../dom.js';
 import { listTable, pagedList } from '../list.js';
 import { pager, post } from '../api.js';
-import { mayManageWebhooks, isStaff } from '../roles.js';
+import { mayReadWebhooks, mayManageWebhooks, isStaff } from '../roles.js';
 import { commandBox } from '../copy.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Webhooks';
 export const nav = 'Webhooks';
-export const navIf = mayManageWebhooks;
+export const navIf = mayReadWebhooks;
 
 // The events a hook may ask for (docs/api.md "Webhooks"), grouped as people think of them.
 export const EVENTS = [
@@ -28,7 +29,7 @@ export function hookScope(me, query) {
 
 export function refusedHooks(ctx, heading) {
   ctx.main.append(h('h1', {}, heading), h('p.error', { role: 'alert', id: 'webhooks-refused' },
-    'Only the administrators of your organisation manage its webhooks.'));
+    'Only your organisation\'s administrators see and manage its webhooks.'));
 }
 
 // The events fieldset: {el, checked(), set(list)}; id prefix, for the checkboxes' ids.
@@ -79,10 +80,11 @@ function eventsText(list) {
 }
 
 export async function render(ctx) {
-  if (!mayManageWebhooks(ctx.me)) {
+  if (!mayReadWebhooks(ctx.me)) {
     refusedHooks(ctx, 'Webhooks');
     return;
   }
+  const may = mayManageWebhooks(ctx.me);
   const sq = hookScope(ctx.me, ctx.query);
   ctx.main.append(h('div.titlebar', {}, h('h1', {}, sq ? 'Platform webhooks' : 'Webhooks')),
     isStaff(ctx.me) && ctx.me.acting_tenant_id ? h('nav.tabs', { 'aria-label': 'Whose webhooks' },
@@ -108,7 +110,8 @@ export async function render(ctx) {
 
   const view = listTable({ id: 'webhooks', caption: 'Webhooks', columns: ['URL', 'Events', 'Status', 'Created'],
     stateId: 'webhooks-state', moreId: 'webhooks-more', loading: 'Loading webhooks…' });
-  ctx.main.append(shown, h('h2', {}, sq ? 'Platform hooks' : 'Hooks'), view.table, view.state, view.more, form);
+  ctx.main.append(shown, h('h2', {}, sq ? 'Platform hooks' : 'Hooks'), view.table, view.state, view.more,
+    may ? form : h('p.hint', { id: 'webhooks-read-only' }, 'Engineers read the hooks and their delivery logs; administrators change them.'));
 
   const row = (w) => h('tr', { 'data-url': w.url, 'data-id': w.id },
     h('td.url', { 'data-label': 'URL' }, h('a', { href: '#/webhooks/' + encodeURIComponent(w.id) + sq }, w.url),
@@ -120,7 +123,7 @@ export async function render(ctx) {
     h('td', { 'data-label': 'Created', title: when(w.created_at) }, ago(w.created_at)));
   const list = pagedList(ctx, view, { pages: null, row,
     empty: () => 'No webhooks yet. Add one below.' });
-  const reload = () => list.reset(pager('webhooks' + sq, {}));
+  const reload = () => list.reset(pager('webhooks', sq ? { scope: 'platform' } : {}));
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
