@@ -232,8 +232,10 @@ int store_schema_version(struct db *db, int *version) WUR;
 struct store_job {
 	char id[UUID_STR_LEN];
 	char tenant_id[UUID_STR_LEN];
-	char kind[32];               /* seam.h's job kinds: "session.start" | "session.end" */
+	char kind[32];               /* seam.h's job kinds: "session.start" | "session.end" |
+	                              * "webhook.deliver" */
 	char session_id[UUID_STR_LEN];
+	char webhook_id[UUID_STR_LEN]; /* "webhook.deliver": the hook; else "" */
 	int attempts;                /* including this claim */
 };
 

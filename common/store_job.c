@@ -26,14 +26,14 @@
 #define CLAIM_DUE                                                                         \
 	"SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) "               \
 	"OR (state = 'running' AND locked_until < $3) ORDER BY run_after, id LIMIT $4"
-#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts"
+#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts, webhook_id"
 
 /* A MATERIALIZED CTE makes PostgreSQL lock the chosen rows once; a LIMIT subquery
  * under IN could be rescanned by some plans. */
 static const char claim_pg[] =
 	"WITH due AS MATERIALIZED (" CLAIM_DUE " FOR UPDATE SKIP LOCKED) " CLAIM_SET
 	"FROM due WHERE jobs.id = due.id RETURNING jobs.id, jobs.tenant_id, jobs.kind, "
-	"jobs.session_id, jobs.attempts";
+	"jobs.session_id, jobs.attempts, jobs.webhook_id";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
@@ -97,6 +97,7 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 		copy_text(j->kind, sizeof(j->kind), db_res_get(res, i, 2));
 		copy_text(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
 		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
+		copy_text(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
 	}
 	*n = rows;
 	rc = STORE_OK;

@@ -19,6 +19,8 @@
 struct http_call {
 	CURL *easy;
 	struct curl_slist *headers;
+	struct curl_slist *resolve;
+	int discard_body;
 	char *method, *url, *body;
 	struct buf response;
 	int retry_after;
@@ -41,6 +43,7 @@ static struct {
 	int timer_open;
 	struct http_call *calls;
 	int ncalls;
+	int users;
 } H;
 
 static void call_free(struct http_call *c)
@@ -50,6 +53,7 @@ static void call_free(struct http_call *c)
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
+	curl_slist_free_all(c->resolve);
 	free(c->method);
 	free(c->url);
 	free(c->body);
@@ -197,6 +201,8 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
 	struct http_call *c = userp;
 
+	if (c->discard_body)
+		return size * n;
 	if (buf_append(&c->response, data, size * n) != 0) {
 		c->too_large = 1;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -243,8 +249,10 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp)
 
 int http_init(uv_loop_t *loop)
 {
-	if (H.multi)
+	if (H.multi) {
+		H.users++;
 		return 0;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("http: curl_global_init failed");
 		return -1;
@@ -266,6 +274,7 @@ int http_init(uv_loop_t *loop)
 	curl_multi_setopt(H.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	/* Many sessions talk to one API host: reuse connections, a few at a time. */
 	curl_multi_setopt(H.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+	H.users = 1;
 	return 0;
 }
 
@@ -280,7 +289,7 @@ void http_cancel(struct http_call *c)
 
 void http_shutdown(void)
 {
-	if (!H.multi)
+	if (!H.multi || --H.users > 0)
 		return;
 	while (H.calls)
 		http_cancel(H.calls);
@@ -346,7 +355,16 @@ struct http_call *http_request(const struct http_request *req, http_done_fn done
 		c->headers = l;
 	}
 	ok |= curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
-	ok |= curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	ok |= curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR,
+	                       req->protocols ? req->protocols : "http,https");
+	ok |= curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	if (req->resolve && req->resolve[0]) {
+		c->resolve = curl_slist_append(NULL, req->resolve);
+		if (!c->resolve)
+			goto fail;
+		ok |= curl_easy_setopt(c->easy, CURLOPT_RESOLVE, c->resolve);
+	}
+	c->discard_body = req->discard_body;
 	ok |= curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
 	ok |= curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS,
 	                       req->timeout_ms > 0 ? req->timeout_ms : 30000L);
@@ -358,7 +376,8 @@ struct http_call *http_request(const struct http_request *req, http_done_fn done
 	ok |= curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	ok |= curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
 	ok |= curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-	ok |= curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "kaiden-helperd");
+	ok |= curl_easy_setopt(c->easy, CURLOPT_USERAGENT,
+	                       req->user_agent ? req->user_agent : "kaiden-helperd");
 	/* A POST always gets a (maybe empty) body: without one libcurl would read stdin. */
 	if (req->body || strcmp(req->method, "POST") == 0) {
 		c->body = dup_or_null(req->body ? req->body : "", req->body ? req->body_len : 0);

@@ -3,7 +3,8 @@
  *
  * One request: method, URL, headers, optional body, timeout. Its completion callback
  * runs later on the loop (never from inside http_request) with the status, the body
- * and the Retry-After header. The module logs nothing about a request's headers or
+ * and the Retry-After header. Redirects are never followed (a 3xx is the answer). The
+ * module logs nothing about a request's headers or
  * body: callers put secrets (a Bearer token) in headers and must keep them out of logs
  * themselves. Loop thread only. */
 #ifndef KAIDEN_HTTP_H
@@ -23,6 +24,13 @@ struct http_request {
 	const char *body;            /* may be NULL */
 	size_t body_len;
 	long timeout_ms;             /* whole request; 0: 30 s */
+	/* For requests to a URL someone else chose (webhooks; common/url_guard.h): */
+	const char *resolve;         /* "host:port:address" to connect to (CURLOPT_RESOLVE:
+	                              * no name lookup of its own); NULL or "": none */
+	const char *protocols;       /* CURLOPT_PROTOCOLS_STR; NULL: "http,https" */
+	const char *user_agent;      /* NULL: "kaiden-helperd" */
+	int discard_body;            /* 1: the response body is read and thrown away (the
+	                              * response's body is then ""), whatever its size */
 };
 
 struct http_response {
@@ -39,10 +47,10 @@ typedef void (*http_done_fn)(void *arg, const struct http_response *resp);
 
 struct http_call;
 
-/* Sets up the multi handle on loop. 0 or -1. */
+/* Sets up the multi handle on loop (the first call; later ones count a user). 0 or -1. */
 int http_init(uv_loop_t *loop) WUR;
-/* Abandons requests still running (their callbacks are not called) and frees
- * everything once the loop has closed the handles. */
+/* One user less; the last one abandons requests still running (their callbacks are not
+ * called) and frees everything once the loop has closed the handles. */
 void http_shutdown(void);
 
 /* Starts a request. The request's strings are copied. Returns a handle (valid until

@@ -12,8 +12,9 @@
  * itself (store_jobs_claim takes running jobs with an expired lease).
  *
  * A claimed job is leased for LEASE_SECONDS and renewed every RENEW_MS while it runs
- * here. It is handed to session_job_start, which calls jobs_finish when it ends, maybe
- * before session_job_start returns: the job is in the running table before the call.
+ * here. It is handed, by kind, to session_job_start or webhook_job_start, which call
+ * jobs_finish when it ends, maybe before they return: the job is in the running table
+ * before the call.
  * At most MAX_RUNNING jobs run at once; the rest wait in the table.
  *
  * A finish the database does not take (PostgreSQL restarting) is kept here and written
@@ -31,6 +32,7 @@
 #include "metrics.h"
 #include "session.h"
 #include "store.h"
+#include "webhook.h"
 
 #define LEASE_SECONDS 120
 #define RENEW_MS 30000
@@ -78,6 +80,17 @@ static int running_find(const char *id)
 	return -1;
 }
 
+/* To the module that runs jobs of this kind. */
+static void job_start(const struct store_job *job)
+{
+	enum seam_job kind;
+
+	if (seam_job_parse(job->kind, &kind) == 0 && kind == SEAM_JOB_WEBHOOK_DELIVER)
+		webhook_job_start(job);
+	else
+		session_job_start(job);
+}
+
 static void claim(void)
 {
 	struct store_job batch[CLAIM_BATCH];
@@ -113,9 +126,9 @@ static void claim(void)
 		}
 		running_gauge();
 		/* Handed over only once all are in the table: a job that finishes inside
-		 * session_job_start finds itself there. */
+		 * job_start finds itself there. */
 		for (int i = 0; i < n && !helperd.stopping; i++)
-			session_job_start(&batch[i]);
+			job_start(&batch[i]);
 		if (n < want)
 			return;
 	}

@@ -5,8 +5,8 @@
  *
  * Start-up: configuration, database (must be migrated), the loop, metrics, the session
  * module, the hub, the relay, the lws context (on our loop: LWS_SERVER_OPTION_LIBUV with
- * foreign_loops), jobs (requeue this instance's leftovers, then claim), the database
- * watch (LISTEN or data_version), the sweep.
+ * foreign_loops), webhook delivery, jobs (requeue this instance's leftovers, then
+ * claim), the database watch (LISTEN or data_version), the sweep.
  *
  * Shutdown (first signal): stop taking work (helperd.stopping), close every relay
  * stream with 4054 (relay_shutdown) and every agent with 1001, releasing its device
@@ -42,6 +42,7 @@
 #include "status.h"
 #include "store.h"
 #include "sweep.h"
+#include "webhook.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 #define FD_LIMIT_MAX (1 << 17)
@@ -280,6 +281,7 @@ static void close_our_handles(void)
 static void finish_shutdown(void)
 {
 	jobs_shutdown();
+	webhook_shutdown();
 	relay_server_shutdown();
 	events_shutdown();
 	session_shutdown();
@@ -390,7 +392,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 || jobs_init() != 0 ||
+	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 ||
+	    webhook_init() != 0 || jobs_init() != 0 ||
 	    pgwatch_init() != 0 || sweep_init() != 0 || status_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();

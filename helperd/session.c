@@ -1104,11 +1104,10 @@ void session_job_start(const struct store_job *job)
 	case SEAM_JOB_SESSION_END:
 		end_job(job);
 		break;
-	case SEAM_JOB_WEBHOOK_DELIVER:
-		/* Not a session's: the webhook deliverer's (until it is built in, later). */
-		jobs_finish(job->id, "queued", "no webhook deliverer in this helperd", 60);
-		break;
+	case SEAM_JOB_WEBHOOK_DELIVER: /* jobs.c gives those to webhook.c */
 	case SEAM_JOB__MAX:
+		log_error("job=%s kind %s is not a session's", job->id, job->kind);
+		jobs_finish(job->id, "failed", "not a session job", 0);
 		break;
 	}
 }
