@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""85_webhooks.py: webhooks through the portal. The administrator (acting in the default
-tenant) opens Webhooks from the menu, is refused a plain-http URL to another host next to
-the URL field and an empty event choice in the page, adds a hook to a receiver run here
-(loopback: test_portal.sh sets webhooks.allow_loopback) and sees its signing secret
-once (a warning, a Copy button; gone from the page after Done); on the hook's page edits
-its description and events, disables and enables it, makes a new secret (asked first; a
-new one shown once, different); an event (a ticket opened through the API) reaches the
-receiver, signed with the new secret, and the delivery log shows it delivered with its
-attempts and response time; Delete (asked first) removes it. A customer is offered no
-Webhooks and is told so at its address."""
+"""85_webhooks.py: webhooks through the portal. A customer is offered no Webhooks and is
+told so at its address. The administrator (acting in the default tenant) opens Webhooks
+from the menu, is refused a private address next to the URL field (the server's guard
+against request forgery; test_portal.sh allows loopback only) and an empty choice of
+events in the page, adds a hook to a receiver run here on loopback and sees its signing
+secret once (a warning, a Copy button; gone from the page after Done); on the hook's
+page edits its description and events, disables and enables it, makes a new secret
+(asked first; shown once, different); an event (a ticket opened through the API)
+reaches the receiver signed with the new secret, and the delivery log shows it
+delivered with its attempts and response time; Delete (asked first) removes it."""
 import hashlib
 import hmac
 import json
@@ -89,12 +89,12 @@ def flow(hook_url):
              or not d.find_element(By.ID, "webhooks-state").is_displayed())
     drain("the webhooks page")
     url = drv.find_element(By.ID, "webhook-url")
-    url.send_keys("http://hooks.example.com/kaiden")
+    url.send_keys("https://10.0.0.1/kaiden")
     drv.find_element(By.ID, "webhook-events-ticket-created").click()
     drv.find_element(By.ID, "webhook-create").click()
-    if wait_for("a plain-http URL elsewhere is refused next to the field", EC.visibility_of_element_located(
+    if wait_for("a private address is refused next to the field", EC.visibility_of_element_located(
             (By.ID, "webhook-url-error"))):
-        ok("a plain-http URL elsewhere is refused next to the field (%s)" % text_of("#webhook-url-error"))
+        ok("a private address is refused next to the field (%s)" % text_of("#webhook-url-error"))
         check("the URL field is marked invalid", url.get_attribute("aria-invalid") == "true")
     drain("a refused URL", {("/api/v1/webhooks", 422)})
     url.clear()
