@@ -19,14 +19,19 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from browser import *  # noqa: F401,F403
 
 UNIQ = secrets.token_hex(3)
-received = []  # (headers, body) of every POST the receiver got
+received = []  # (headers, body, status answered) of every POST the receiver got
+FLAKY = b"retry-me"  # an event whose body holds this is refused (500) twice, then taken
 
 
 class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         n = int(self.headers.get("Content-Length") or 0)
-        received.append((dict(self.headers), self.rfile.read(n)))
-        self.send_response(200)
+        body = self.rfile.read(n)
+        eid = self.headers.get("Kaiden-Event-Id")
+        tries = len([r for r in received if r[0].get("Kaiden-Event-Id") == eid])
+        status = 500 if FLAKY in body and tries < 2 else 200
+        received.append((dict(self.headers), body, status))
+        self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -52,6 +57,24 @@ def secret_shown():
     check("and a Copy button", card.find_elements(By.CSS_SELECTOR, "button.copy"))
     check("the secret's card has the focus", drv.switch_to.active_element == card)
     return text_of("#webhook-secret-value")
+
+
+def log_until(cond, seconds=20):
+    """The delivery log's rows ({column: text}, newest first), read again with Refresh
+    until cond(rows) holds or seconds pass: the last rows read."""
+    rows = []
+    end = time.time() + seconds
+    while time.time() < end:
+        drv.find_element(By.ID, "webhook-deliveries-refresh").click()
+        wait_for("the log is read again", lambda d: not d.find_element(
+            By.ID, "webhook-deliveries-state").is_displayed() or not d.find_element(
+            By.ID, "webhook-deliveries-state").text.startswith("Loading"))
+        rows = [{c.get_attribute("data-label"): c.text for c in tr.find_elements(By.TAG_NAME, "td")}
+                for tr in drv.find_elements(By.CSS_SELECTOR, "#webhook-deliveries tbody tr")]
+        if cond(rows):
+            return rows
+        time.sleep(0.3)
+    return rows
 
 
 def steps():
@@ -176,20 +199,32 @@ def flow(hook_url):
               and body.get("data", {}).get("id") == t["id"], body)
         check("signed with the new secret", signed(got[0], got[1], secret2), got[0])
         check("not with the old one", not signed(got[0], got[1], secret))
-    for _ in range(100):
-        drv.find_element(By.ID, "webhook-deliveries-refresh").click()
-        if wait_for("the log is read again", EC.element_to_be_clickable((By.ID, "webhook-deliveries-refresh"))) and \
-                drv.find_elements(By.CSS_SELECTOR, "#webhook-deliveries tbody tr[data-status=delivered]"):
-            break
-        time.sleep(0.2)
-    rows = drv.find_elements(By.CSS_SELECTOR, "#webhook-deliveries tbody tr[data-status=delivered]")
-    if check("the delivery log shows it delivered", rows):
-        cells = {c.get_attribute("data-label"): c.text for c in rows[0].find_elements(By.TAG_NAME, "td")}
-        check("event ticket.created, 1 attempt, HTTP 200, a response time (%s)" % cells,
-              "ticket.created" in cells["Event"] and cells["Attempts"] == "1" and "200" in cells["Last answer"]
-              and cells["Response time"].endswith("ms"), cells)
+    rows = log_until(lambda rs: any(r["Status"] == "delivered" for r in rs))
+    first = [r for r in rows or [] if r["Status"] == "delivered"]
+    if check("the delivery log shows it delivered", first, rows):
+        check("event ticket.created, 1 attempt, HTTP 200, a response time (%s)" % first[0],
+              "ticket.created" in first[0]["Event"] and first[0]["Attempts"] == "1" and
+              "200" in first[0]["Last answer"] and first[0]["Response time"].endswith("ms"), first[0])
     drain("the delivery log")
-    shoot("webhook-deliveries")
+
+    # A receiver that fails: the log shows the 500, the attempts and the next try; then
+    # the retry delivers it.
+    st, t2 = api("POST", "tickets", {"title": "retry-me %s" % UNIQ}, token=admin_token(), tenant=tenant)
+    check("set-up: a ticket the receiver refuses twice (%s)" % st, st == 201, t2)
+    rows = log_until(lambda rs: any(r["Status"] == "pending" and "500" in r["Last answer"] for r in rs))
+    failing = [r for r in rows or [] if r["Status"] == "pending" and "500" in r["Last answer"]]
+    if check("the log shows the failed attempt, pending, with its next attempt", failing, rows):
+        check("HTTP 500, and a time for the next attempt (%s)" % failing[0],
+              failing[0]["Next attempt"] not in ("", "—") and failing[0]["Attempts"] in ("1", "2"), failing[0])
+        shoot("webhook-deliveries", at="#webhook-deliveries-title")
+    drain("a failing delivery")
+    rows = log_until(lambda rs: len(rs) >= 2 and rs[0]["Status"] == "delivered", 30)
+    if check("the retry delivers it (newest first)", rows and rows[0]["Status"] == "delivered", rows):
+        check("after three attempts, the last answered 200 (%s)" % rows[0],
+              rows[0]["Attempts"] == "3" and "200" in rows[0]["Last answer"], rows[0])
+    check("the receiver was refused twice, then took it", [r[2] for r in received if FLAKY in r[1]] == [500, 500, 200],
+          [r[2] for r in received if FLAKY in r[1]])
+    drain("a delivery retried")
 
     # 5. Delete, asked first.
     drv.find_element(By.ID, "webhook-delete").click()

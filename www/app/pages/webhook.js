@@ -18,7 +18,7 @@ export const title = 'Webhook';
 function lastAnswer(d) {
   const parts = [];
   if (d.last_status) parts.push('HTTP ' + d.last_status);
-  if (d.last_error) parts.push(d.last_error);
+  if (d.last_error && d.last_error !== parts[0]) parts.push(d.last_error);
   return parts.length ? parts.join(': ') : '—';
 }
 
@@ -195,7 +195,7 @@ export async function render(ctx) {
   refresh.addEventListener('click', () => readLog().then(() => refresh.focus()).catch((e) => view.state.replaceChildren(errorBox(e))));
 
   ctx.main.append(heading, shown, h('section.card', {}, facts),
-    h('h2', {}, 'Deliveries'), h('p.actions.log-actions', {}, refresh), view.table, view.state, view.more);
+    h('h2', { id: 'webhook-deliveries-title' }, 'Deliveries'), h('p.actions.log-actions', {}, refresh), view.table, view.state, view.more);
   if (mayManageWebhooks(ctx.me)) ctx.main.append(
     h('h2', {}, 'Settings'), editForm,
     h('h2', {}, 'Access'),
