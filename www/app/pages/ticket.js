@@ -94,6 +94,13 @@ export async function render(ctx) {
     return reading;
   }
 
+  // A failed action, said where it happened; a 401 ends the page.
+  function failed(e, msg) {
+    if (!ctx.current()) return;
+    if (e.status === 401) signedOut(ctx);
+    else msg.replaceChildren(errorBox(e));
+  }
+
   // A change through PATCH: body, the message box, the control to put the focus back on.
   async function change(body, msg, button) {
     msg.replaceChildren();
@@ -107,9 +114,7 @@ export async function render(ctx) {
       msg.replaceChildren(h('p.state', {}, 'Saved.'));
       return true;
     } catch (e) {
-      if (!ctx.current()) return false;
-      if (e.status === 401) { signedOut(ctx); return false; }
-      msg.replaceChildren(errorBox(e));
+      failed(e, msg);
       return false;
     } finally {
       if (button) button.disabled = false;
@@ -266,9 +271,7 @@ export async function render(ctx) {
         msg.replaceChildren(h('p.state', {}, body.internal ? 'Internal note added.' : 'Comment added.'));
         text.focus();
       } catch (e) {
-        if (!ctx.current()) return;
-        if (e.status === 401) { signedOut(ctx); return; }
-        msg.replaceChildren(errorBox(e));
+        failed(e, msg);
       } finally {
         add.disabled = false;
       }
@@ -343,9 +346,7 @@ export async function render(ctx) {
         if (!ctx.current()) return;
         live.parts[0].focus();
       } catch (e) {
-        if (!ctx.current()) return;
-        if (e.status === 401) { signedOut(ctx); return; }
-        msg.replaceChildren(errorBox(e));
+        failed(e, msg);
       } finally {
         start.disabled = false;
         start.textContent = 'Start a session';

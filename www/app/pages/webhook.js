@@ -10,6 +10,7 @@ import { listTable, pagedList } from '../list.js';
 import { get, patch, post, del, pager } from '../api.js';
 import { mayReadWebhooks, mayManageWebhooks } from '../roles.js';
 import { confirming } from '../confirm.js';
+import { statusToggle } from '../toggle.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 import { eventPicker, secretCard, refusedHooks, hookScope } from './webhooks.js';
 
@@ -107,30 +108,20 @@ export async function render(ctx) {
   });
 
   // 2. Disable / enable.
-  const statusMsg = h('div', { id: 'webhook-toggle-message', 'aria-live': 'polite' });
-  const toggle = h('button', { type: 'button', id: 'webhook-toggle' });
-  const drawToggle = () => {
-    toggle.textContent = w.status === 'disabled' ? 'Enable' : 'Disable';
-    toggle.className = w.status === 'disabled' ? '' : 'secondary';
-  };
-  drawToggle();
-  toggle.addEventListener('click', async () => {
-    statusMsg.replaceChildren();
-    toggle.disabled = true;
-    try {
-      w = await patch(path + sq, { status: w.status === 'disabled' ? 'active' : 'disabled' });
-      if (!ctx.current()) return;
+  const { button: toggle, message: statusMsg } = statusToggle({
+    id: 'webhook-toggle', messageId: 'webhook-toggle-message',
+    status: () => w.status,
+    change: async (next) => {
+      w = await patch(path + sq, { status: next });
+      if (!ctx.current()) return false;
       drawFacts();
-      drawToggle();
-      statusMsg.replaceChildren(h('p.state', {}, w.status === 'disabled'
-        ? 'Disabled: no event is sent to it until it is enabled.'
-        : 'Enabled: new events are sent to it again.'));
-      toggle.focus();
-    } catch (e) {
-      failed(e, {}, statusMsg);
-    } finally {
-      toggle.disabled = false;
-    }
+      return true;
+    },
+    said: {
+      disabled: 'Disabled: no event is sent to it until it is enabled.',
+      active: 'Enabled: new events are sent to it again.',
+    },
+    failed: (e, msg) => failed(e, {}, msg),
   });
 
   // 3. A new secret, asked first.

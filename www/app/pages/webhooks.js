@@ -4,11 +4,11 @@
 // new hook's signing secret is shown once, in a card with a warning and a Copy button;
 // it lives only in that card's elements (Done, or leaving the page, forgets it). Admins
 // acting in a tenant switch to the platform's hooks (?scope=platform) with the tabs.
-import { h, ago, when, statusBadge } from '../dom.js';
+import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { listTable, pagedList } from '../list.js';
 import { pager, post } from '../api.js';
 import { mayReadWebhooks, mayManageWebhooks, isStaff } from '../roles.js';
-import { commandBox } from '../copy.js';
+import { onceCard } from '../copy.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Webhooks';
@@ -57,20 +57,14 @@ export function eventPicker(prefix, hintId) {
 
 // The card showing a secret once (a new hook's, or a rotated one).
 export function secretCard(secret, heading, onDone) {
-  const done = h('button.secondary', { type: 'button', id: 'webhook-secret-done' }, 'Done: I have copied it');
-  const card = h('section.card.secret-card', { id: 'webhook-secret', tabindex: '-1', 'aria-labelledby': 'webhook-secret-h' },
-    h('h2', { id: 'webhook-secret-h' }, heading),
-    h('p.warning', { role: 'alert' },
-      'This is the only time the signing secret is shown. Copy it into the receiving service now: ',
-      'it checks the Kaiden-Signature header of every delivery with it.'),
-    commandBox('webhook-secret-value', secret, 'the signing secret'),
-    h('p.hint', {}, 'Kaiden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>.'),
-    h('p.actions', {}, done));
-  done.addEventListener('click', () => {
-    card.remove();
-    if (onDone) onDone();
+  return onceCard({
+    id: 'webhook-secret', heading,
+    warning: 'This is the only time the signing secret is shown. Copy it into the receiving service now: ' +
+      'it checks the Kaiden-Signature header of every delivery with it.',
+    boxId: 'webhook-secret-value', secret, label: 'the signing secret',
+    hint: 'Kaiden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>.',
+    doneId: 'webhook-secret-done', onDone,
   });
-  return card;
 }
 
 function eventsText(list) {
@@ -143,7 +137,7 @@ export async function render(ctx) {
       const card = secretCard(w.secret, `Webhook for ${w.url} added`, () => fields.url.input.focus());
       shown.replaceChildren(card);
       card.focus();
-      reload().catch((e) => view.state.replaceChildren(e.message));
+      reload().catch((e) => view.state.replaceChildren(errorBox(e)));
     } catch (e) {
       if (!ctx.current()) return;
       if (e.status === 401) { signedOut(ctx); return; }
