@@ -8,7 +8,8 @@ secret once (a warning, a Copy button; gone from the page after Done); on the ho
 page edits its description and events, disables and enables it, makes a new secret
 (asked first; shown once, different); an event (a ticket opened through the API)
 reaches the receiver signed with the new secret, and the delivery log shows it
-delivered with its attempts and response time; Delete (asked first) removes it."""
+delivered with its attempts and response time; Delete (asked first) removes it. Last,
+the Platform tab: a platform hook, not listed among the tenant's."""
 import hashlib
 import hmac
 import json
@@ -238,6 +239,27 @@ def flow(hook_url):
     st, _ = api("GET", "webhooks/" + hid, token=admin_token(), tenant=tenant)
     check("the API no longer has it (%s)" % st, st == 404)
     drain("delete")
+
+    # 6. The platform's hooks (staff): the tab, a hook there, not the tenant's.
+    drv.find_element(By.ID, "webhooks-tab-platform").click()
+    if not wait_for("the Platform tab", EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Platform webhooks")):
+        return
+    ok("the Platform tab")
+    wait_for("the platform's list is read", lambda d: "Loading" not in d.find_element(By.ID, "webhooks-state").text
+             or not d.find_element(By.ID, "webhooks-state").is_displayed())
+    purl = hook_url + "-platform"
+    drv.find_element(By.ID, "webhook-url").send_keys(purl)
+    drv.find_element(By.ID, "webhook-events-device-registered").click()
+    drv.find_element(By.ID, "webhook-create").click()
+    check("a platform hook's secret is shown once", secret_shown())
+    st, hooks = api("GET", "webhooks?scope=platform", token=admin_token())
+    mine = [x for x in (hooks or {}).get("items", []) if x["url"] == purl]
+    check("the API has it at platform level, with no tenant", st == 200 and mine and mine[0].get("tenant_id") is None, hooks)
+    st, hooks = api("GET", "webhooks", token=admin_token(), tenant="default")
+    check("and not among the tenant's", st == 200 and not [x for x in hooks.get("items", []) if x["url"] == purl], hooks)
+    drain("a platform hook")
+    for x in mine:
+        api("DELETE", "webhooks/%s?scope=platform" % x["id"], token=admin_token())
 
 
 run(steps)
