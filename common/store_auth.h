@@ -196,14 +196,16 @@ int store_token_lookup(struct db *db, const char *token_id, struct store_identit
  * (one row per tenant, throttle key and window; details.count grows), auth.logout,
  * token.create, token.revoke, user.create, user.update, user.delete, device.create,
  * device.delete, session.start, session.end, tenant.create, tenant.update,
- * tenant.delete, tenant.access (staff acting in a tenant), tenant.export, tenant.import. */
+ * tenant.delete, tenant.access (staff acting in a tenant), tenant.export, tenant.import,
+ * ticket.create, ticket.update, ticket.comment. */
 
 struct store_audit {
 	const char *tenant_id;    /* NULL: a platform-level action */
 	const struct store_identity *actor; /* NULL: anonymous (failed login) */
 	const char *actor_email;  /* when actor is NULL (the email a failed login tried) */
 	const char *action;
-	const char *target_type;  /* "user", "device", "session", "tenant", "token", NULL */
+	const char *target_type;  /* "user", "device", "session", "tenant", "token", "ticket",
+	                             NULL */
 	const char *target_id;
 	const char *remote_addr;
 	const char *request_id;

@@ -287,11 +287,8 @@ void h_tickets_list(struct req *r, struct resp *rs)
 	int has, rc;
 
 	memset(&f, 0, sizeof(f));
-	if (req_page(r, &page, cursor, &bad) < 0) {
-		why = strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
-		                                : "must be the next_cursor of a previous page";
-		goto bad_query;
-	}
+	if (h_page(r, rs, &page, cursor) < 0)
+		return;
 	if (req_query_enum(r, "status", statuses, &f.status) < 0) {
 		bad = "status";
 		why = "must be open, in_progress, resolved or closed";
@@ -562,18 +559,13 @@ void h_ticket_comments_list(struct req *r, struct resp *rs)
 	struct store_page page;
 	struct store_list list;
 	char cursor[UUID_STR_LEN];
-	const char *bad = NULL;
 	int rc;
 
 	if (ticket_load(r, rs, &ticket) < 0)
 		return;
 	json_object_put(ticket);
-	if (req_page(r, &page, cursor, &bad) < 0) {
-		resp_error(rs, 400, "invalid_query", bad, "%s: %s", bad,
-		           strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
-		                                     : "must be the next_cursor of a previous page");
+	if (h_page(r, rs, &page, cursor) < 0)
 		return;
-	}
 	memset(&list, 0, sizeof(list));
 	rc = store_ticket_comment_list(r->db, r->tenant_id, r->params[0], runs_workflow(r), &page,
 	                               &list);

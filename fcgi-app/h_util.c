@@ -1,7 +1,10 @@
 /* h_util.c: what several handlers need (handlers.h). */
 #include "handlers.h"
 
+#include <string.h>
+
 #include "jsonx.h"
+#include "store.h"
 
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
                   json_object **out)
@@ -17,4 +20,16 @@ int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fiel
 	}
 	*out = in;
 	return 0;
+}
+
+int h_page(struct req *r, struct resp *rs, struct store_page *page, char cursor[UUID_STR_LEN])
+{
+	const char *bad = NULL;
+
+	if (req_page(r, page, cursor, &bad) == 0)
+		return 0;
+	resp_error(rs, 400, "invalid_query", bad, "%s: %s", bad,
+	           strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
+	                                     : "must be the next_cursor of a previous page");
+	return -1;
 }

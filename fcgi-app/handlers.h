@@ -14,6 +14,12 @@ struct jsonx_field;
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
                   json_object **out) WUR;
 
+struct store_page;
+/* The list parameters limit and cursor (req_page): 0, or -1 with the 400 invalid_query
+ * reply naming the one at fault already in rs. (h_util.c) */
+int h_page(struct req *r, struct resp *rs, struct store_page *page,
+           char cursor[UUID_STR_LEN]) WUR;
+
 void h_healthz(struct req *r, struct resp *rs);
 
 void h_devices_create(struct req *r, struct resp *rs);

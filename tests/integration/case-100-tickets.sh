@@ -18,80 +18,25 @@ TK_SAVED_TOKEN=$STACK_TOKEN
 TK_DAY=$(date -u +%Y%m%d)
 TK_NOID=00000000-0000-7000-8000-000000000000
 
-# Tickets, comments and the day's counters of every tenant: a refused request moves none.
-tk_counts() {
-	dbq "SELECT (SELECT count(*) FROM tickets) || ' tickets, ' ||
-	            (SELECT count(*) FROM ticket_comments) || ' comments, ' ||
-	            (SELECT coalesce(sum(last), 0) FROM ticket_counters) || ' numbers, last change ' ||
-	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-')" 2>&1
-}
-tk_snap() {
-	TK_SNAP=$(tk_counts)
-}
-tk_unchanged() {
-	_now=$(tk_counts)
-	if [ "$_now" = "$TK_SNAP" ]; then
-		ok "$1"
-	else
-		LAST=
-		bad "$1" "rows changed: before $TK_SNAP, after $_now"
-	fi
-}
-
 tk_as() {
 	eval "STACK_TOKEN=\$$1"
-	TK_HDR=
+	CALL_HEADER=
 }
 
 # tk_staff: the following requests as staff in tenant tk (see above).
 tk_staff() {
 	if [ "$SUITE_DB" = postgres ]; then
 		STACK_TOKEN=$TK_ENG
-		TK_HDR="X-Kaiden-Tenant: tk"
+		CALL_HEADER="X-Kaiden-Tenant: tk"
 	else
 		STACK_TOKEN=$TK_SVC
-		TK_HDR=
-	fi
-}
-
-# tt NAME METHOD PATH BODY STATUS [JQ...]: t, with the staff header when one is set.
-tt() {
-	_n=$1
-	_m=$2
-	_p=$3
-	_b=$4
-	_s=$5
-	shift 5
-	if [ -z "$TK_HDR" ]; then
-		call "$_m" "$_p" "$_b"
-	elif [ -n "$_b" ]; then
-		raw "$_m" "$_p" -H "Authorization: Bearer $STACK_TOKEN" -H "$TK_HDR" \
-			-H 'Content-Type: application/json' --data-binary "$_b"
-	else
-		raw "$_m" "$_p" -H "Authorization: Bearer $STACK_TOKEN" -H "$TK_HDR"
-	fi
-	expect "$_n" "$_s" "$@"
-}
-
-# tk_cli NAME VAR ARGS...: one test; kaiden-api ARGS must succeed, VAR gets its stdout.
-tk_cli() {
-	_n=$1
-	_v=$2
-	shift 2
-	if _o=$("$STACK_BIN" "$@" 2>"$T/tk-cli.err"); then
-		ok "$_n"
-		eval "$_v=\$_o"
-	else
-		LAST="kaiden-api $*"
-		CODE=-
-		bad "$_n" "$(head -c 300 "$T/tk-cli.err")"
-		eval "$_v="
+		CALL_HEADER=
 	fi
 }
 
 # ---- the tenant and its people ----------------------------------------------------------
 printf '%s' 'tk-admin-password-1' >"$T/tk.pw"
-tk_cli "a platform admin" TK_OUT user add --email tk-admin@kaiden.test --name 'TK Admin' \
+cli "a platform admin" TK_OUT user add --email tk-admin@kaiden.test --name 'TK Admin' \
 	--role admin --password-file "$T/tk.pw"
 raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
 	'{"email":"tk-admin@kaiden.test","password":"tk-admin-password-1"}'
@@ -100,23 +45,23 @@ save TK_ADMIN .token
 tk_as TK_ADMIN
 t "a tenant for the tickets" POST /api/v1/admin/tenants '{"code":"tk","name":"Tickets Inc"}' 201
 save TK_ID .id
-tk_cli "an engineer" TK_OUT user add --email tk-eng@kaiden.test --name 'Erin Engineer' \
+cli "an engineer" TK_OUT user add --email tk-eng@kaiden.test --name 'Erin Engineer' \
 	--role engineer --password-file "$T/tk.pw"
 TK_ENG_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... and an API token of theirs" TK_ENG token create --user tk-eng@kaiden.test --name eng
-tk_cli "a second engineer, disabled" TK_OUT user add --email tk-gone@kaiden.test \
+cli "... and an API token of theirs" TK_ENG token create --user tk-eng@kaiden.test --name eng
+cli "a second engineer, disabled" TK_OUT user add --email tk-gone@kaiden.test \
 	--name 'Gone Engineer' --role engineer --password-file "$T/tk.pw"
 TK_GONE_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
 dbq "UPDATE users SET status = 'disabled' WHERE id = '$TK_GONE_ID'"
-tk_cli "a service token of the tenant" TK_SVC token create --tenant tk --name 'tk svc'
-tk_cli "a tenant admin" TK_OUT user add --email tina@tk.test --name 'Tina Admin' \
+cli "a service token of the tenant" TK_SVC token create --tenant tk --name 'tk svc'
+cli "a tenant admin" TK_OUT user add --email tina@tk.test --name 'Tina Admin' \
 	--role tenant_admin --tenant tk --password-file "$T/tk.pw"
 TK_TADM_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... with an API token" TK_TADM token create --user tina@tk.test --tenant tk --name tina
-tk_cli "a customer" TK_OUT user add --email carl@tk.test --name 'Carl Customer' \
+cli "... with an API token" TK_TADM token create --user tina@tk.test --tenant tk --name tina
+cli "a customer" TK_OUT user add --email carl@tk.test --name 'Carl Customer' \
 	--role customer --tenant tk --password-file "$T/tk.pw"
 TK_CUST_ID=$(printf '%s' "$TK_OUT" | jq -r .id 2>/dev/null)
-tk_cli "... with an API token" TK_CUST token create --user carl@tk.test --tenant tk --name carl
+cli "... with an API token" TK_CUST token create --user carl@tk.test --tenant tk --name carl
 tk_as TK_TADM
 t "the tenant admin registers a device" POST /api/v1/devices '{"name":"tk-host"}' 201
 save TK_DEV .id
@@ -141,12 +86,12 @@ t "the tenant admin opens the second: 002" POST /api/v1/tickets \
 	'.priority == "high"' ".created_by == \"$TK_TADM_ID\"" '.description == ""'
 save TK_T2 .id
 tk_staff
-tt "staff open the third: 003" POST /api/v1/tickets '{"title":"Disk 90% full","priority":"low","description":"on db-2"}' 201 \
+t "staff open the third: 003" POST /api/v1/tickets '{"title":"Disk 90% full","priority":"low","description":"on db-2"}' 201 \
 	".number == \"TKT-$TK_DAY-003\"" '.priority == "low"'
 save TK_T3 .id
 
 tk_as TK_CUST
-tk_snap
+snap
 t "no title" POST /api/v1/tickets '{"description":"x"}' 400 "$(E missing_field title)"
 t "an empty title" POST /api/v1/tickets '{"title":""}' 400 "$(E invalid_field title)"
 t "a blank title" POST /api/v1/tickets '{"title":"   "}' 400 "$(E invalid_field title)"
@@ -170,7 +115,7 @@ t "a cluster (none exist yet)" POST /api/v1/tickets "{\"title\":\"x\",\"cluster_
 t "an unknown field" POST /api/v1/tickets '{"title":"x","status":"closed"}' 400 \
 	"$(E unknown_field status)"
 t "not JSON" POST /api/v1/tickets '{"title":' 400 "$(E invalid_json)"
-tk_unchanged "no refused create wrote a row"
+unchanged "no refused create wrote a row"
 dbcheck "no refused create took a number" \
 	"SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'" 3
 
@@ -206,41 +151,41 @@ t "me: a service token is no user" GET '/api/v1/tickets?assigned_to=me' '' 400 \
 
 # ---- assignment and the workflow, as staff ---------------------------------------------------
 tk_staff
-tt "assign to a tenant user: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to a tenant user: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_CUST_ID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to a disabled engineer: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to a disabled engineer: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_GONE_ID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to nobody known: refused" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign to nobody known: refused" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_NOID\"}" 422 "$(E invalid_reference assigned_to)"
-tt "assign to an id that is no id" PATCH "/api/v1/tickets/$TK_T1" '{"assigned_to":"x"}' 400 \
+t "assign to an id that is no id" PATCH "/api/v1/tickets/$TK_T1" '{"assigned_to":"x"}' 400 \
 	"$(E invalid_field assigned_to)"
-tt "an empty patch" PATCH "/api/v1/tickets/$TK_T1" '{}' 400 "$(E missing_field)"
-tt "an unknown status" PATCH "/api/v1/tickets/$TK_T1" '{"status":"done"}' 400 "$(E invalid_field status)"
-tt "a patch with a cluster" PATCH "/api/v1/tickets/$TK_T1" "{\"cluster_id\":\"$TK_NOID\"}" 422 \
+t "an empty patch" PATCH "/api/v1/tickets/$TK_T1" '{}' 400 "$(E missing_field)"
+t "an unknown status" PATCH "/api/v1/tickets/$TK_T1" '{"status":"done"}' 400 "$(E invalid_field status)"
+t "a patch with a cluster" PATCH "/api/v1/tickets/$TK_T1" "{\"cluster_id\":\"$TK_NOID\"}" 422 \
 	"$(E invalid_reference cluster_id)"
-tt "another tenant's device" PATCH "/api/v1/tickets/$TK_T1" "{\"device_id\":\"$TK_OTHER_DEV\"}" 422 \
+t "another tenant's device" PATCH "/api/v1/tickets/$TK_T1" "{\"device_id\":\"$TK_OTHER_DEV\"}" 422 \
 	"$(E invalid_reference device_id)"
-tt "open -> resolved is refused, naming in_progress" PATCH "/api/v1/tickets/$TK_T1" \
+t "open -> resolved is refused, naming in_progress" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"resolved"}' 409 "$(E invalid_transition status)" \
 	'.error.message | test("in_progress")'
-tt "assign the engineer, raise the priority, start work" PATCH "/api/v1/tickets/$TK_T1" \
+t "assign the engineer, raise the priority, start work" PATCH "/api/v1/tickets/$TK_T1" \
 	"{\"assigned_to\":\"$TK_ENG_ID\",\"priority\":\"urgent\",\"status\":\"in_progress\"}" 200 \
 	".assigned_to == \"$TK_ENG_ID\"" '.priority == "urgent"' '.status == "in_progress"' \
 	'.updated_at > .created_at'
-tt "in_progress -> open is refused, naming resolved" PATCH "/api/v1/tickets/$TK_T1" \
+t "in_progress -> open is refused, naming resolved" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"open"}' 409 "$(E invalid_transition status)" '.error.message | test("resolved")'
-tt "resolve" PATCH "/api/v1/tickets/$TK_T1" '{"status":"resolved"}' 200 '.status == "resolved"' \
+t "resolve" PATCH "/api/v1/tickets/$TK_T1" '{"status":"resolved"}' 200 '.status == "resolved"' \
 	'.resolved_at | type == "string"'
-tt "resolved -> in_progress is refused, naming closed and open" PATCH "/api/v1/tickets/$TK_T1" \
+t "resolved -> in_progress is refused, naming closed and open" PATCH "/api/v1/tickets/$TK_T1" \
 	'{"status":"in_progress"}' 409 "$(E invalid_transition status)" \
 	'.error.message | test("closed") and test("open")'
 if [ "$SUITE_DB" = postgres ]; then
-	tt "assigned_to=me for the engineer" GET '/api/v1/tickets?assigned_to=me' '' 200 \
+	t "assigned_to=me for the engineer" GET '/api/v1/tickets?assigned_to=me' '' 200 \
 		"[.items[].id] == [\"$TK_T1\"]"
 fi
-tt "assigned_to=<id>" GET "/api/v1/tickets?assigned_to=$TK_ENG_ID" '' 200 "[.items[].id] == [\"$TK_T1\"]"
-tt "status resolved" GET '/api/v1/tickets?status=resolved' '' 200 "[.items[].id] == [\"$TK_T1\"]"
-tt "the changes wrote their comments" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
+t "assigned_to=<id>" GET "/api/v1/tickets?assigned_to=$TK_ENG_ID" '' 200 "[.items[].id] == [\"$TK_T1\"]"
+t "status resolved" GET '/api/v1/tickets?status=resolved' '' 200 "[.items[].id] == [\"$TK_T1\"]"
+t "the changes wrote their comments" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
 	'[.items[] | select(.type == "status_change") | .body] == ["status: open -> in_progress", "status: in_progress -> resolved"]' \
 	'[.items[] | select(.type == "system") | .body] | (any(test("^priority: normal -> urgent$")) and any(test("^assigned_to: none -> ")))' \
 	'[.items[] | .internal] | all(. == false)'
@@ -253,19 +198,19 @@ else
 		'[.items[] | select(.type != "comment") | .author_name] | all(. == "tk svc")' \
 		'[.items[] | .author_id] | all(. == null)'
 fi
-tt "staff write an internal note" POST "/api/v1/tickets/$TK_T1/comments" \
+t "staff write an internal note" POST "/api/v1/tickets/$TK_T1/comments" \
 	'{"body":"customer uses an unsupported toner","internal":true}' 201 '.internal == true' \
 	'.type == "comment"'
 save TK_NOTE .id
-tt "and a public answer" POST "/api/v1/tickets/$TK_T1/comments" '{"body":"Fixed: new toner."}' 201 \
+t "and a public answer" POST "/api/v1/tickets/$TK_T1/comments" '{"body":"Fixed: new toner."}' 201 \
 	'.internal == false'
-tt "staff see the internal note" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
+t "staff see the internal note" GET "/api/v1/tickets/$TK_T1/comments" '' 200 \
 	"[.items[].id] | index(\"$TK_NOTE\") != null"
 
 # ---- what a customer may and may not do ----------------------------------------------------
 for cred in TK_CUST TK_TADM; do
 	tk_as "$cred"
-	tk_snap
+	snap
 	TK_BEFORE=$(dbq "SELECT status || priority || coalesce(CAST(assigned_to AS TEXT), '-') FROM tickets WHERE id = '$TK_T2'")
 	t "$cred may not assign" PATCH "/api/v1/tickets/$TK_T2" "{\"assigned_to\":\"$TK_ENG_ID\"}" 403 \
 		"$(E forbidden assigned_to)"
@@ -277,7 +222,7 @@ for cred in TK_CUST TK_TADM; do
 		"$(E forbidden status)"
 	t "$cred may not write internal notes" POST "/api/v1/tickets/$TK_T2/comments" \
 		'{"body":"psst","internal":true}' 403 "$(E forbidden internal)"
-	tk_unchanged "$cred's refusals wrote nothing"
+	unchanged "$cred's refusals wrote nothing"
 	t "$cred: the same priority again is no change" PATCH "/api/v1/tickets/$TK_T2" \
 		'{"priority":"high","title":"VPN drops"}' 200 '.priority == "high"'
 	dbcheck "$cred changed nothing of the ticket" \
@@ -358,15 +303,15 @@ t "a max_open_tickets of 0 is refused" PATCH "/api/v1/admin/tenants/$TK_ID" \
 t "max_open_tickets is a quota" PATCH "/api/v1/admin/tenants/$TK_ID" \
 	'{"quotas":{"max_open_tickets":23}}' 200 '.quotas == {"max_open_tickets":23}'
 tk_as TK_CUST
-tk_snap
+snap
 t "at the quota a create is refused" POST /api/v1/tickets '{"title":"one too many"}' 409 \
 	"$(E quota_exceeded)" '.error.message | test("max_open_tickets") and test("23")'
-tk_unchanged "... writing nothing"
+unchanged "... writing nothing"
 dbcheck "... and taking no number" \
 	"SELECT last FROM ticket_counters WHERE tenant_id = '$TK_ID' AND day = '$TK_DAY'" $((TK_LAST + 20))
 tk_staff
-tt "resolving one makes room" PATCH "/api/v1/tickets/$TK_T3" '{"status":"in_progress"}' 200
-tt "..." PATCH "/api/v1/tickets/$TK_T3" '{"status":"resolved"}' 200
+t "resolving one makes room" PATCH "/api/v1/tickets/$TK_T3" '{"status":"in_progress"}' 200
+t "..." PATCH "/api/v1/tickets/$TK_T3" '{"status":"resolved"}' 200
 tk_as TK_TADM
 t "usage: one fewer open" GET /api/v1/tenant/usage '' 200 '.open_tickets == 22' \
 	'.quotas.max_open_tickets == 23'
@@ -396,3 +341,4 @@ t "ticket.comment is audited without the body" GET "/api/v1/audit?action=ticket.
 if grep -q 'unsupported toner' "$T/body"; then bad "the audit log never holds a comment's text" "it does"; else ok "the audit log never holds a comment's text"; fi
 
 STACK_TOKEN=$TK_SAVED_TOKEN
+CALL_HEADER=

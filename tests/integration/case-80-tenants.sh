@@ -24,22 +24,6 @@ ta_as() {
 	eval "STACK_TOKEN=\$$1"
 }
 
-# ta_cli NAME VAR ARGS...: one test; kaiden-api ARGS must succeed, VAR gets its stdout.
-ta_cli() {
-	_n=$1
-	_v=$2
-	shift 2
-	if _o=$("$STACK_BIN" "$@" 2>"$T/ta-cli.err"); then
-		ok "$_n"
-		eval "$_v=\$_o"
-	else
-		LAST="kaiden-api $*"
-		CODE=-
-		bad "$_n" "$(head -c 300 "$T/ta-cli.err")"
-		eval "$_v="
-	fi
-}
-
 case $B in /*) TA_AGENT_LOAD=$B/tests/agent_load ;; *) TA_AGENT_LOAD=$STACK_ROOT/$B/tests/agent_load ;; esac
 TA_WS_URL=ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent
 
@@ -85,7 +69,7 @@ fi
 
 # ---- a platform admin -----------------------------------------------------------------
 printf '%s' 'ta-admin-password-1' >"$T/ta.pw"
-ta_cli "kaiden-api user add makes a platform admin" TA_OUT user add \
+cli "kaiden-api user add makes a platform admin" TA_OUT user add \
 	--email ta-admin@kaiden.test --name 'TA Admin' --role admin --password-file "$T/ta.pw"
 raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
 	'{"email":"ta-admin@kaiden.test","password":"ta-admin-password-1"}'
@@ -139,12 +123,12 @@ t "get an unknown tenant" GET /api/v1/admin/tenants/00000000-0000-7000-8000-0000
 	"$(E not_found)"
 
 # ---- the tenant's own credentials --------------------------------------------------------
-ta_cli "a service token of the tenant" TA_SVC token create --tenant acme --name 'acme svc'
+cli "a service token of the tenant" TA_SVC token create --tenant acme --name 'acme svc'
 printf '%s' 'ann-password-123' >"$T/ta-ann.pw"
-ta_cli "a tenant admin of the tenant" TA_OUT user add --email ann@acme.test --name Ann \
+cli "a tenant admin of the tenant" TA_OUT user add --email ann@acme.test --name Ann \
 	--role tenant_admin --tenant acme --password-file "$T/ta-ann.pw"
 TA_ANN_ID=$(printf '%s' "$TA_OUT" | jq -r .id 2>/dev/null)
-ta_cli "an API token of the tenant admin" TA_ANN token create --user ann@acme.test \
+cli "an API token of the tenant admin" TA_ANN token create --user ann@acme.test \
 	--tenant acme --name 'ann cli'
 if [ "$SUITE_DB" = postgres ]; then
 	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
@@ -206,6 +190,19 @@ ta_wait "... and leaves" 5 "SELECT status || coalesce(helperd, '') FROM devices 
 ta_as TA_SVC
 t "... and its tokens work again" GET /api/v1/devices '' 200 '.items | length == 1'
 
+# A ticket with the tenant admin's comment and staff's internal note (the service token
+# acts as staff), to travel with the tenant; the note never in a tenant admin's export.
+ta_as TA_ANN
+t "the tenant admin opens a ticket" POST /api/v1/tickets "{\"title\":\"Agent flaps\",\"device_id\":\"$TA_DEV\"}" 201
+save TA_TICKET .id
+t "... and comments" POST "/api/v1/tickets/$TA_TICKET/comments" '{"body":"since Monday"}' 201
+ta_as TA_SVC
+t "staff's internal note on it" POST "/api/v1/tickets/$TA_TICKET/comments" \
+	'{"body":"ta-secret-note","internal":true}' 201
+t "a staff export holds the note" POST /api/v1/tenant/export '' 200 \
+	'.tables.tickets | length == 1' '[.tables.ticket_comments[].body] | index("ta-secret-note") != null' \
+	'.tables.ticket_counters | length == 1'
+
 # ---- the audit log ----------------------------------------------------------------------
 # A 100 kB settings value makes the archive bigger than server.max_body (64 KiB): the
 # import below goes through only because that route takes up to server.max_import.
@@ -216,7 +213,9 @@ t "export the tenant" POST /api/v1/tenant/export '' 200 \
 	".tenant.id == \"$TA_ID\"" '.tables.devices | length == 1' '.tables.users | length == 1' \
 	'.tables | has("api_tokens") | not' '[.tables.users[].password_hash] | all(. == null)' \
 	'[.tables[][] | .tenant_id] | all(. == $ENV.TA_ID)' \
-	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not'
+	'.tables.devices[0].secret_hash | startswith("$argon2id$")' '.tables | has("jobs") | not' \
+	'.tables.tickets | length == 1' '[.tables.ticket_comments[].body] | index("since Monday") != null'
+if grep -q 'ta-secret-note' "$T/body"; then bad "the tenant admin's export leaves the internal note out" "it is there"; else ok "the tenant admin's export leaves the internal note out"; fi
 cp "$T/body" "$T/acme-export.json"
 if [ "$(wc -c <"$T/acme-export.json")" -gt 65536 ]; then ok "the archive is bigger than server.max_body"; else bad "the archive is bigger than server.max_body" "$(wc -c <"$T/acme-export.json") bytes"; fi
 header "the export is an attachment" '^content-disposition: attachment'
@@ -274,13 +273,16 @@ dbcheck "the tenant admin is back with their id, without a password" \
 	"SELECT email || ' ' || coalesce(password_hash, 'none') FROM users WHERE id = '$TA_ANN_ID'" \
 	'ann@acme.test none'
 dbcheck "... and without tokens" "SELECT count(*) FROM api_tokens WHERE tenant_id = '$TA_ID'" 0
+dbcheck "the ticket is back with its number and public comments" \
+	"SELECT number || ' ' || (SELECT count(*) FROM ticket_comments WHERE ticket_id = '$TA_TICKET' AND NOT internal) FROM tickets WHERE id = '$TA_TICKET'" \
+	"$(jq -r '.tables.tickets[0].number' "$T/acme-export.json") $(jq '[.tables.ticket_comments[]] | length' "$T/acme-export.json")"
 ta_as TA_SVC
 t "the old service token does not come back" GET /api/v1/devices '' 401 "$(E unauthorized)"
 ta_as TA_ANN
 t "... nor the tenant admin's" GET /api/v1/tenant '' 401 "$(E unauthorized)"
 # How a moved tenant's admin gets in again: the operator issues a token (the command
 # line, both modes), and the admin sets a new password with it.
-ta_cli "the operator issues the tenant admin a new token" TA_ANN token create \
+cli "the operator issues the tenant admin a new token" TA_ANN token create \
 	--user ann@acme.test --tenant acme --name 'ann after the move'
 ta_as TA_ANN
 t "... which works" GET /api/v1/tenant/usage '' 200 '.devices == 1' '.users == 1'

@@ -79,7 +79,23 @@ done
 		"{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
 	expect "staff start a session in tenant B" 201
 	save XT_SESS_b .id
+	hcall "X-Kaiden-Tenant: xtb" POST /api/v1/tickets \
+		"{\"title\":\"B's ticket\",\"device_id\":\"$XT_DEV_b\"}"
+	expect "staff open a ticket in tenant B" 201
+	save XT_TICKET_b .id
+	hcall "X-Kaiden-Tenant: xtb" POST "/api/v1/tickets/$XT_TICKET_b/comments" '{"body":"B public"}'
+	expect "... with a comment" 201
+	save XT_COMMENT_b .id
+	hcall "X-Kaiden-Tenant: xtb" POST "/api/v1/tickets/$XT_TICKET_b/comments" \
+		'{"body":"B internal","internal":true}'
+	expect "... and an internal note" 201
+	save XT_NOTE_b .id
 }
+if XT_SVC_a=$("$STACK_BIN" token create --tenant xta --name 'xt-a svc' 2>"$T/xt.err"); then
+	ok "a service token of tenant A"
+else
+	bad "a service token of tenant A" "$(head -c 300 "$T/xt.err")"
+fi
 
 # Everything tenant B has, as a digest: nothing below may change it.
 xt_b_digest() {
@@ -87,6 +103,9 @@ xt_b_digest() {
 	                coalesce((SELECT string_agg(s::text, '|' ORDER BY id) FROM sessions s WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(u::text, '|' ORDER BY id) FROM users u WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM api_tokens k WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM tickets k WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_comments k WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_counters k WHERE tenant_id = '$XT_T_b'), '') ||
 	                (SELECT t::text FROM tenants t WHERE id = '$XT_T_b'))"
 }
 XT_B_BEFORE=$(xt_b_digest)
@@ -95,15 +114,20 @@ XT_B_BEFORE=$(xt_b_digest)
 # credentials: 404 where the role may call the route, 403 where it may not; never 2xx.
 "$STACK_BIN" routes >"$T/xt.routes"
 # shellcheck disable=SC2154
-for cred in XT_TA_a XT_TC_a XT_TOK_a; do
+for cred in XT_TA_a XT_TC_a XT_TOK_a XT_SVC_a; do
 	as "$cred"
 	_bad=
 	while read -r _m _p; do
 		case $_p in *'{id}'*) ;; *) continue ;; esac
-		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b"; do
+		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b" \
+			"$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b"; do
 			_path=$(echo "$_p" | sed "s/{id}/$_id/")
-			case $_m in
-			PATCH) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended"}' ;;
+			# A body each route takes (PATCH /sessions/{id} checks its body before the
+			# id), so that only the id can refuse it.
+			case $_m$_path in
+			PATCH/api/v1/sessions/*) call PATCH "$_path" '{"notes":"hijacked"}' ;;
+			PATCH*) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended"}' ;;
+			POST*) call POST "$_path" '{"body":"hijacked"}' ;;
 			*) call "$_m" "$_path" ;;
 			esac
 			case $CODE in
@@ -118,6 +142,32 @@ for cred in XT_TA_a XT_TC_a XT_TOK_a; do
 		bad "every {id} route refuses tenant B's ids with $cred" "$_bad"
 	fi
 done
+
+# Staff acting in tenant A (a platform admin may reach B by naming it, not by its ids
+# from A): every ticket route with each of B's ticket, comment and note ids.
+as XT_ADMIN
+_bad=
+for _id in "$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b"; do
+	for _r in "GET /api/v1/tickets/$_id" "PATCH /api/v1/tickets/$_id" \
+		"GET /api/v1/tickets/$_id/comments" "POST /api/v1/tickets/$_id/comments"; do
+		set -- $_r
+		case $1 in
+		PATCH) hcall "X-Kaiden-Tenant: xta" PATCH "$2" '{"status":"closed","title":"hijacked"}' ;;
+		POST) hcall "X-Kaiden-Tenant: xta" POST "$2" '{"body":"hijacked","internal":true}' ;;
+		*) hcall "X-Kaiden-Tenant: xta" "$1" "$2" ;;
+		esac
+		[ "$CODE" = 404 ] || _bad="$_bad $_r -> $CODE;"
+	done
+done
+if [ -z "$_bad" ]; then
+	ok "staff acting in A get 404 for every ticket route with B's ids"
+else
+	bad "staff acting in A get 404 for every ticket route with B's ids" "$_bad"
+fi
+hcall "X-Kaiden-Tenant: xta" POST /api/v1/tickets "{\"title\":\"x\",\"device_id\":\"$XT_DEV_b\"}"
+expect "staff acting in A cannot open a ticket on B's device" 422 "$(E invalid_reference device_id)"
+hcall "X-Kaiden-Tenant: xta" GET "/api/v1/tickets?device_id=$XT_DEV_b"
+expect "nor list B's tickets by B's device" 200 '.items == []'
 
 # The same with the role that may do the most in tenant A, one by one, for the message.
 as XT_TA_a
@@ -135,6 +185,14 @@ as XT_TA_a
 t "A's lists hold only A's devices" GET /api/v1/devices "" 200 \
 	"[.items[].id] == [\"$XT_DEV_a\"]"
 t "A's session list is empty" GET /api/v1/sessions "" 200 '.items == []'
+t "A's ticket list is empty" GET /api/v1/tickets "" 200 '.items == []'
+t "nor does a search find B's" GET "/api/v1/tickets?q=B%27s" "" 200 '.items == []'
+t "A's admin cannot see B's ticket" GET "/api/v1/tickets/$XT_TICKET_b" "" 404 "$(E not_found)"
+t "nor its comments" GET "/api/v1/tickets/$XT_TICKET_b/comments" "" 404 "$(E not_found)"
+t "nor comment on it" POST "/api/v1/tickets/$XT_TICKET_b/comments" '{"body":"hi"}' 404 "$(E not_found)"
+t "nor close it" PATCH "/api/v1/tickets/$XT_TICKET_b" '{"status":"closed"}' 404 "$(E not_found)"
+t "nor open one on B's device" POST /api/v1/tickets "{\"title\":\"x\",\"device_id\":\"$XT_DEV_b\"}" 422 \
+	"$(E invalid_reference device_id)"
 t "A's user list holds only A's users" GET /api/v1/users "" 200 \
 	"[.items[].id] | sort == ([\"$XT_ADMIN_ID_a\", \"$XT_CUST_ID_a\"] | sort)"
 t "A's audit log holds nothing of B" GET "/api/v1/audit?limit=200" "" 200 \
@@ -146,7 +204,7 @@ raw GET /api/v1/devices -H "Authorization: Bearer $XT_TA_a" -H "Host: xtb.kaiden
 expect "nor does B's subdomain" 403 "$(E wrong_tenant)"
 t "A's admin cannot reach the tenant admin API" GET "/api/v1/admin/tenants/$XT_T_b" "" 403 "$(E forbidden)"
 t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$XT_T_a\"" \
-	"[.. | strings | select(. == \"$XT_DEV_b\" or . == \"$XT_T_b\" or . == \"$XT_CUST_ID_b\")] == []"
+	"[.. | strings | select(. == \"$XT_DEV_b\" or . == \"$XT_T_b\" or . == \"$XT_CUST_ID_b\" or . == \"$XT_TICKET_b\")] == []"
 as XT_TC_a
 t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
 	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
@@ -162,6 +220,10 @@ fi
 as XT_TA_b
 t "B's admin still sees B's device" GET "/api/v1/devices/$XT_DEV_b" "" 200 ".id == \"$XT_DEV_b\""
 t "and B's session" GET "/api/v1/sessions/$XT_SESS_b" "" 200 ".id == \"$XT_SESS_b\""
+t "and B's ticket" GET "/api/v1/tickets/$XT_TICKET_b" "" 200 ".id == \"$XT_TICKET_b\"" \
+	'.status == "open"' ".title == \"B's ticket\""
+t "and its public comment, not the internal note" GET "/api/v1/tickets/$XT_TICKET_b/comments" "" 200 \
+	"[.items[].id] == [\"$XT_COMMENT_b\"]"
 t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
 
 as XT_ADMIN

@@ -6,7 +6,8 @@
 #   t NAME METHOD PATH BODY STATUS [JQ...]   authorised request (JSON body if BODY is not
 #                                            empty; @FILE sends a file), then expect
 #   raw METHOD PATH [CURL-ARGS...]           a request with nothing added (no token)
-#   call METHOD PATH [BODY]                  the request half of t
+#   call METHOD PATH [BODY]                  the request half of t ($CALL_HEADER: one
+#                                            more header)
 #   expect NAME STATUS [JQ...]               one test: the last reply had STATUS, a JSON
 #                                            body when it had one, and each jq -e holds
 #   header NAME ERE                          one test: a header line of the last reply
@@ -19,6 +20,8 @@
 #                                            row-level security's settings made
 #   appcheck NAME TENANT STAFF SQL WANT      one test: appq prints exactly WANT
 #   snap / unchanged NAME                    row counts before / one test that none moved
+#   cli NAME VAR ARGS...                     one test: kaiden-api ARGS succeeds; VAR gets
+#                                            its stdout
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
@@ -84,13 +87,23 @@ raw() {
 	tr -d '\r' <"$T/headers" | tr '[:upper:]' '[:lower:]' >"$T/headers.lc"
 }
 
-# call METHOD PATH [BODY]: with the suite's token; a body goes as application/json.
+# call METHOD PATH [BODY]: with the suite's token (and the header in $CALL_HEADER, when
+# a case sets one: "X-Kaiden-Tenant: acme"); a body goes as application/json.
 call() {
-	if [ $# -ge 3 ] && [ -n "$3" ]; then
-		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN" \
-			-H 'Content-Type: application/json' --data-binary "$3"
+	if [ -n "${CALL_HEADER:-}" ]; then
+		set -- "$1" "$2" "${3:-}" -H "$CALL_HEADER"
 	else
-		raw "$1" "$2" -H "Authorization: Bearer $STACK_TOKEN"
+		set -- "$1" "$2" "${3:-}"
+	fi
+	_cm=$1
+	_cp=$2
+	_cb=$3
+	shift 3
+	if [ -n "$_cb" ]; then
+		raw "$_cm" "$_cp" -H "Authorization: Bearer $STACK_TOKEN" "$@" \
+			-H 'Content-Type: application/json' --data-binary "$_cb"
+	else
+		raw "$_cm" "$_cp" -H "Authorization: Bearer $STACK_TOKEN" "$@"
 	fi
 }
 
@@ -176,16 +189,21 @@ dbcheck() {
 	fi
 }
 
-# Row counts, live devices, and the latest change to a device or session: a refused
-# request must move none of them (a soft delete or an UPDATE included).
+# Row counts, live devices, ticket numbers given, and the latest change to a device,
+# session or ticket: a refused request must move none of them (a soft delete or an
+# UPDATE included).
 counts() {
 	dbq "SELECT (SELECT count(*) FROM devices) || ' devices (' ||
 	            (SELECT count(*) FROM devices WHERE deleted_at IS NULL) || ' live), ' ||
 	            (SELECT count(*) FROM sessions) || ' sessions, ' ||
 	            (SELECT count(*) FROM jobs) || ' jobs, ' ||
-	            (SELECT count(*) FROM api_tokens) || ' tokens, last change ' ||
+	            (SELECT count(*) FROM api_tokens) || ' tokens, ' ||
+	            (SELECT count(*) FROM tickets) || ' tickets, ' ||
+	            (SELECT count(*) FROM ticket_comments) || ' comments, ' ||
+	            (SELECT coalesce(sum(last), 0) FROM ticket_counters) || ' numbers, last change ' ||
 	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM devices), '-') || ' / ' ||
-	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-')" 2>&1
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-') || ' / ' ||
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-')" 2>&1
 }
 
 snap() {
@@ -199,6 +217,23 @@ unchanged() {
 	else
 		LAST=
 		bad "$1" "rows changed: before $SNAP, after $_now"
+	fi
+}
+
+# cli NAME VAR ARGS...: one test: kaiden-api ARGS must succeed; VAR gets its stdout
+# ("" on failure).
+cli() {
+	_n=$1
+	_v=$2
+	shift 2
+	if _o=$("$STACK_BIN" "$@" 2>"$T/cli.err"); then
+		ok "$_n"
+		eval "$_v=\$_o"
+	else
+		LAST="kaiden-api $*"
+		CODE=-
+		bad "$_n" "$(head -c 300 "$T/cli.err")"
+		eval "$_v="
 	fi
 }
 

@@ -77,7 +77,8 @@ fi
 ok "start the stack ($SUITE_DB) behind nginx on $STACK_URL"
 
 # CASES="10 70" runs only those (a developer's shortcut; make check runs them all).
-for c in tests/integration/case-*.sh; do
+# By number (case-100 after case-95, not after case-10 as the shell's sort has it).
+for c in $(ls tests/integration/case-*.sh | sort -t- -k2,2n); do
 	if [ -n "${CASES:-}" ]; then
 		_n=${c#tests/integration/case-}
 		case " $CASES " in *" ${_n%%-*} "*) ;; *) continue ;; esac

@@ -42,6 +42,21 @@ START_TEST(test_is_uuid)
 }
 END_TEST
 
+START_TEST(test_uuid_lower)
+{
+	char out[UUID_STR_LEN] = "untouched";
+
+	ck_assert_int_eq(ids_uuid_lower("0192F3A4-1B2C-7D3E-8F40-123456789ABC", out), 0);
+	ck_assert_str_eq(out, "0192f3a4-1b2c-7d3e-8f40-123456789abc");
+	ck_assert_int_eq(ids_uuid_lower("0192f3a4-1b2c-7d3e-8f40-123456789abc", out), 0);
+	ck_assert_str_eq(out, "0192f3a4-1b2c-7d3e-8f40-123456789abc");
+	memcpy(out, "untouched", 10);
+	ck_assert_int_eq(ids_uuid_lower("me", out), -1);
+	ck_assert_int_eq(ids_uuid_lower(NULL, out), -1);
+	ck_assert_str_eq(out, "untouched");
+}
+END_TEST
+
 START_TEST(test_short_and_timestamp)
 {
 	char s[SHORT_ID_LEN + 1], t[TIMESTAMP_LEN];
@@ -107,6 +122,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_uuid7_shape_and_order);
 	tcase_add_test(tc, test_is_uuid);
+	tcase_add_test(tc, test_uuid_lower);
 	tcase_add_test(tc, test_short_and_timestamp);
 	tcase_add_test(tc, test_secret_hash_verify);
 	tcase_add_test(tc, test_tokens);

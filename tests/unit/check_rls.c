@@ -11,6 +11,7 @@
 
 #include "ids.h"
 #include "store.h"
+#include "store_auth.h"
 #include "testdb.h"
 
 #define TENANT_A DEFAULT_TENANT_ID
@@ -555,6 +556,37 @@ START_TEST(test_rls_no_tenant)
 }
 END_TEST
 
+/* The one door to staff rows from a tenant's scope (kaiden_staff_user, 0011): a ticket's
+ * assignee and a staff author. It shows staff only, and no more than id, name, role and
+ * status. */
+START_TEST(test_rls_staff_user_door)
+{
+	struct db *app;
+	json_object *user = NULL;
+
+	two_tenants();
+	app = T_open_app();
+	ck_assert_int_eq(db_scope_begin(app, TENANT_A, 0), DB_OK);
+	ck_assert_int_eq(T_count(app, "SELECT count(*) FROM users WHERE id = $1", 1,
+	                         (const char *const[]){ USR_STAFF }),
+	                 0);
+	ck_assert_int_eq(store_user_staff_get(app, USR_STAFF, &user), STORE_OK);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(user, "id")), USR_STAFF);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(user, "role")), "admin");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(user, "status")), "active");
+	ck_assert(!json_object_object_get_ex(user, "email", NULL));
+	json_object_put(user);
+	user = NULL;
+	/* A tenant's user, its own or another's, is not staff. */
+	ck_assert_int_eq(store_user_staff_get(app, USR_A, &user), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_user_staff_get(app, USR_B, &user), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_user_staff_get(app, "not-an-id", &user), STORE_NOT_FOUND);
+	ck_assert_ptr_null(user);
+	ck_assert_int_eq(db_scope_end(app, 1), DB_OK);
+	db_close(app);
+}
+END_TEST
+
 /* The staff switch: for a scope, and for a whole connection (helperd, admin commands);
  * a scope's own setting wins over the connection's. */
 START_TEST(test_rls_staff)
@@ -652,6 +684,7 @@ int main(void)
 	tcase_add_test(pg, test_rls_wrong_tenant);
 	tcase_add_test(pg, test_rls_no_tenant);
 	tcase_add_test(pg, test_rls_staff);
+	tcase_add_test(pg, test_rls_staff_user_door);
 	tcase_add_test(pg, test_rls_audit_append_only);
 	tcase_add_test(pg, test_rls_check);
 	return T_main(s, sq, pg);
