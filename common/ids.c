@@ -77,8 +77,9 @@ int ids_uuid_lower(const char *s, char out[UUID_STR_LEN])
 {
 	if (!ids_is_uuid(s))
 		return -1;
-	for (size_t i = 0; i < UUID_STR_LEN; i++)
-		out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+	for (int i = 0; i < UUID_STR_LEN - 1; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'F') ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[UUID_STR_LEN - 1] = '\0';
 	return 0;
 }
 

@@ -17,8 +17,8 @@
 void ids_uuid7(char out[UUID_STR_LEN]);
 /* 1 if s is a canonical lower- or upper-case UUID (36 characters), else 0. */
 int ids_is_uuid(const char *s);
-/* s in lower case (how ids are stored and compared) into out: 0, or -1 (out untouched)
- * when s is not a UUID. */
+/* Copies a UUID in lower case (how ids are stored and compared): 0, or -1 (out
+ * untouched) when s is not one. */
 int ids_uuid_lower(const char *s, char out[UUID_STR_LEN]) WUR;
 /* n random characters from [a-z2-7] (DNS-safe, 5 bits each) plus NUL: n + 1 bytes. */
 void ids_base32(char *out, size_t n);

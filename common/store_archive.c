@@ -73,7 +73,7 @@ static const struct archive_table archive_tables[] = {
 	{ .name = "devices", .carry = CARRY_ROWS },
 	{ .name = "sessions",
 	  .carry = CARRY_ROWS,
-	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" } },
+	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" }, { "ticket_id", "tickets" } },
 	  .refuse = session_live },
 	{ .name = "tickets",
 	  .carry = CARRY_ROWS,

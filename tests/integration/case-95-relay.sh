@@ -87,24 +87,6 @@ r95_quiet() {
 	return 1
 }
 
-# r95_wait NAME SECONDS SQL WANT: one test: dbq SQL prints WANT within SECONDS. (Returns 0
-# either way: the suite runs under set -e, and a failed test is counted, not fatal.)
-r95_wait() {
-	_i=0
-	while :; do
-		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
-		if [ "$_got" = "$4" ]; then ok "$1"; return 0; fi
-		if [ "$_i" -ge $(($2 * 20)) ]; then
-			LAST="SQL $3"
-			CODE=-
-			bad "$1" "after $2 s got '$_got', want '$4'"
-			return 0
-		fi
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-}
-
 # r95_active NAME: POST /sessions for R95_DEV, then polls (every 10 ms) until it is
 # active; one test, whose name carries the time. R95_SID is its id, R95_ACTIVE_MS the time.
 r95_active() {
@@ -283,7 +265,7 @@ t "register the relay's device" POST /api/v1/devices '{"name":"relay-host"}' 201
 save R95_DEV .device_id
 (umask 077 && jq -r .secret "$T/body" >"$R95/device.secret")
 r95_agent_start
-r95_wait "the agent's device is online" 10 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
+dbwait "the agent's device is online" 10 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
 
 # ---- a relay session ------------------------------------------------------------------------
 r95_active "a relay session"
@@ -386,16 +368,16 @@ wait "$R95_LISTEN" 2>/dev/null || :
 
 # ---- accounting ----------------------------------------------------------------------------
 # Every stream so far has closed (R95_STREAMS). The bytes are on the row: 20 MB each way and ssh's and HTTP's own, a little.
-r95_wait "the session row counts the bytes in (engineer -> machine)" 10 \
+dbwait "the session row counts the bytes in (engineer -> machine)" 10 \
 	"SELECT CASE WHEN bytes_in BETWEEN 20000000 AND 22000000 THEN 'yes' ELSE 'no: ' || bytes_in END FROM sessions WHERE id = '$R95_A'" yes
-r95_wait "... and out (machine -> engineer)" 10 \
+dbwait "... and out (machine -> engineer)" 10 \
 	"SELECT CASE WHEN bytes_out BETWEEN 20000000 AND 22000000 THEN 'yes' ELSE 'no: ' || bytes_out END FROM sessions WHERE id = '$R95_A'" yes
 t "the API shows the session's bytes" GET "/api/v1/sessions/$R95_A" '' 200 \
 	'.bytes_in >= 20000000' '.bytes_out >= 20000000'
 R95_AUDIT="FROM audit_log WHERE (target_id = '$R95_A' OR CAST(details AS TEXT) LIKE '%$R95_A%')"
-r95_wait "the audit log has a session.connect per stream" 10 \
+dbwait "the audit log has a session.connect per stream" 10 \
 	"SELECT count(*) $R95_AUDIT AND action = 'session.connect'" "$R95_STREAMS"
-r95_wait "... and a session.disconnect per stream" 10 \
+dbwait "... and a session.disconnect per stream" 10 \
 	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect'" "$R95_STREAMS"
 dbcheck "... the disconnects name the target, the bytes each way, and the credential" \
 	"SELECT count(*) $R95_AUDIT AND action = 'session.disconnect' AND $(r95_jx target) = 'ssh' AND $(r95_jx bytes_in) IS NOT NULL AND $(r95_jx bytes_out) IS NOT NULL AND $(r95_jx seconds) IS NOT NULL AND credential_id IS NOT NULL" $((R95_STREAMS - 2))
@@ -665,7 +647,7 @@ if r95_alive "$R95_AGENT_PID"; then ok "the agent keeps running"; else bad "the 
 # It comes back with relay.session_streams at 2, for the limit's test below.
 R95_LIMIT=2
 if r95_helperd_start; then ok "helperd restarts"; else bad "helperd restarts" "see its log"; fi
-r95_wait "the agent comes back" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
+dbwait "the agent comes back" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
 _i=0
 _out=
 while [ "$_i" -lt 20 ]; do
@@ -712,7 +694,7 @@ t "end the stream limit's session" DELETE "/api/v1/sessions/$R95_L" '' 202
 # ---- the agent's own rule: only the ports of agent.relay_ports --------------------------------
 r95_agent_stop TERM
 r95_agent_start "$SSHD_PORT"
-r95_wait "the agent is back, relaying only to sshd's port" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
+dbwait "the agent is back, relaying only to sshd's port" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
 r95_active "a session on an agent that does not allow the web port"
 R95_B=$R95_SID
 _reqs=$(grep -c 'GET ' "$R95/web.log" 2>/dev/null || :)
@@ -725,7 +707,7 @@ if [ "$_out" = still-ssh ]; then ok "its ssh port still works"; else bad "its ss
 t "end that session" DELETE "/api/v1/sessions/$R95_B" '' 202
 r95_agent_stop TERM
 r95_agent_start
-r95_wait "the agent is back with both ports" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
+dbwait "the agent is back with both ports" 15 "SELECT status FROM devices WHERE id = '$R95_DEV'" online
 
 # ---- the target down -------------------------------------------------------------------------
 r95_active "a session for the end and the faults"
@@ -755,7 +737,7 @@ expect "... as JSON: not_active" 409 "$(E not_active)"
 r95_active "a session whose device goes offline"
 R95_D=$R95_SID
 r95_agent_stop TERM
-r95_wait "the device is offline" 10 "SELECT status FROM devices WHERE id = '$R95_DEV'" offline
+dbwait "the device is offline" 10 "SELECT status FROM devices WHERE id = '$R95_DEV'" offline
 r95_kc "an offline device: 409, exit 6" 6 "offline" "$STACK_TOKEN" "$R95_D"
 r95_ws "$STACK_TOKEN" "$R95_D"
 expect "... as JSON: agent_offline" 409 "$(E agent_offline)"

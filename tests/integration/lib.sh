@@ -22,6 +22,7 @@
 #   snap / unchanged NAME                    row counts before / one test that none moved
 #   cli NAME VAR ARGS...                     one test: kaiden-api ARGS succeeds; VAR gets
 #                                            its stdout
+#   dbwait NAME SECONDS SQL WANT             one test: dbq SQL prints WANT within SECONDS
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
@@ -235,6 +236,25 @@ cli() {
 		bad "$_n" "$(head -c 300 "$T/cli.err")"
 		eval "$_v="
 	fi
+}
+
+# dbwait NAME SECONDS SQL WANT: polls (every 50 ms) until dbq SQL prints WANT; a failure
+# after SECONDS. (Returns 0 either way: the suite runs under set -e, and a failed test is
+# counted, not fatal.)
+dbwait() {
+	_i=0
+	while :; do
+		_got=$(dbq "$3" 2>&1) || _got="(query failed) $_got"
+		if [ "$_got" = "$4" ]; then ok "$1"; return 0; fi
+		if [ "$_i" -ge $(($2 * 20)) ]; then
+			LAST="SQL $3"
+			CODE=-
+			bad "$1" "after $2 s got '$_got', want '$4'"
+			return 0
+		fi
+		sleep 0.05
+		_i=$((_i + 1))
+	done
 }
 
 # A file of $1 bytes of JSON: {"name":"aaa..."} padded to exactly that size.

@@ -2,6 +2,7 @@
  * against an in-memory SQLite store, exactly as kaiden-api's workers call it (only the
  * FastCGI framing is missing). */
 #include <check.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -968,6 +969,95 @@ START_TEST(test_session_create_errors)
 	snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"engineer_name\":\"A\"}", device);
 	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 422);
 	expect_error(422, "invalid_reference", "device_id");
+}
+END_TEST
+
+/* Sessions from tickets: the body's ticket_id (another tenant's, none, or a closed one
+ * refused, nothing written), the ?ticket_id= filter, and clusters refused until they
+ * exist. */
+START_TEST(test_session_ticket)
+{
+	struct store_ticket_new t = { "Printer", NULL, NULL, NULL, NULL, NULL, NULL };
+	char device[UUID_STR_LEN], ticket[UUID_STR_LEN], upper[UUID_STR_LEN],
+		theirs[UUID_STR_LEN], body[512], query[128];
+	json_object *o = NULL;
+
+	make_device("target", device);
+	ck_assert_int_eq(store_ticket_create(db, DEFAULT_TENANT_ID, &t, &o), STORE_OK);
+	snprintf(ticket, sizeof(ticket), "%s", jsonx_str(o, "id"));
+	json_object_put(o);
+	sql("INSERT INTO tenants (id, code, name) VALUES ('%s', 'other', 'Other')", OTHER_TENANT);
+	ck_assert_int_eq(store_ticket_create(db, OTHER_TENANT, &t, &o), STORE_OK);
+	snprintf(theirs, sizeof(theirs), "%s", jsonx_str(o, "id"));
+	json_object_put(o);
+
+	/* Linked, whatever the id's case; audited with the ticket. */
+	for (size_t i = 0; i < UUID_STR_LEN; i++)
+		upper[i] = (char)toupper((unsigned char)ticket[i]);
+	snprintf(body, sizeof(body),
+	         "{\"device_id\":\"%s\",\"engineer_name\":\"Ada\",\"ticket_id\":\"%s\"}", device,
+	         upper);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	ck_assert_str_eq(reply_str("ticket_id"), ticket);
+	{
+		struct db_res *res = NULL;
+		ck_assert_int_eq(db_exec(db, "SELECT json_extract(details, '$.ticket_id') FROM "
+		                             "audit_log WHERE action = 'session.start'",
+		                         0, NULL, &res),
+		                 DB_OK);
+		ck_assert_int_eq(db_res_rows(res), 1);
+		ck_assert_str_eq(db_res_get(res, 0, 0), ticket);
+		db_res_free(res);
+	}
+	/* null: no ticket. */
+	snprintf(body, sizeof(body),
+	         "{\"device_id\":\"%s\",\"engineer_name\":\"Ada\",\"ticket_id\":null}", device);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 201);
+	ck_assert_ptr_null(reply_str("ticket_id"));
+
+	struct {
+		const char *fmt, *ticket, *code, *field;
+		int status;
+	} cases[] = {
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}", "nope",
+		  "invalid_field", "ticket_id", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"ticket_id\":5%s}", "",
+		  "invalid_field", "ticket_id", 400 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}", NO_SUCH_ID,
+		  "invalid_reference", "ticket_id", 422 },
+		{ "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}", theirs,
+		  "invalid_reference", "ticket_id", 422 },
+		{ "{\"device_id\":\"" NO_SUCH_ID "%.0s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}",
+		  ticket, "invalid_reference", "device_id", 422 },
+		{ "{\"cluster_id\":\"" NO_SUCH_ID "%.0s%s\",\"node_name\":\"n1\",\"engineer_name\":\"A\"}",
+		  "", "invalid_reference", "cluster_id", 422 },
+		{ "{\"device_id\":\"%s\",\"node_name\":\"n1%s\",\"engineer_name\":\"A\"}", "",
+		  "invalid_reference", "cluster_id", 422 },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		snprintf(body, sizeof(body), cases[i].fmt, device, cases[i].ticket);
+		ck_assert_msg(send_json("POST", "/api/v1/sessions", body) == cases[i].status,
+		              "%s: %d", body, rs.status);
+		expect_error(cases[i].status, cases[i].code, cases[i].field);
+	}
+	/* A closed ticket takes no session. */
+	sql("UPDATE tickets SET status = 'closed' WHERE id = '%s'", ticket);
+	snprintf(body, sizeof(body),
+	         "{\"device_id\":\"%s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}", device, ticket);
+	ck_assert_int_eq(send_json("POST", "/api/v1/sessions", body), 409);
+	expect_error(409, "ticket_closed", "ticket_id");
+
+	/* The filter: only the linked one (the refusals wrote nothing). */
+	snprintf(query, sizeof(query), "ticket_id=%s", ticket);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", query), 200);
+	ck_assert_int_eq(items_count(), 1);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", NULL), 200);
+	ck_assert_int_eq(items_count(), 2);
+	snprintf(query, sizeof(query), "ticket_id=%s", theirs);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", query), 200);
+	ck_assert_int_eq(items_count(), 0);
+	ck_assert_int_eq(call("GET", "/api/v1/sessions", "ticket_id=nope"), 400);
+	expect_error(400, "invalid_query", "ticket_id");
 }
 END_TEST
 
@@ -2478,6 +2568,7 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_device_delete);
 	tcase_add_test(tc, test_session_create);
 	tcase_add_test(tc, test_session_create_errors);
+	tcase_add_test(tc, test_session_ticket);
 	tcase_add_test(tc, test_session_list);
 	tcase_add_test(tc, test_session_patch);
 	tcase_add_test(tc, test_session_delete);

@@ -689,6 +689,9 @@ static void fill_tenant(const char *id)
 		json_object_put(c);
 		ck_assert_int_eq(store_ticket_comment_add(T_db, id, ticket, &note, &c), STORE_OK);
 		json_object_put(c);
+		/* s1 was started from it (sessions.ticket_id, checked on import). */
+		p[0] = ticket, p[1] = s1;
+		T_run(T_db, "UPDATE sessions SET ticket_id = $1 WHERE id = $2", 2, p);
 	}
 	p[0] = tok, p[1] = id, p[2] = user;
 	T_run(T_db,
@@ -1034,6 +1037,9 @@ START_TEST(test_import_references)
 		{ EDIT, "ticket_comments", "ticket_id", "b-ticket", NULL, "ticket_id" },
 		{ EDIT, "ticket_comments", "ticket_id", NOBODY, NULL, "ticket_id" },
 		{ EDIT, "ticket_comments", "author_id", "b-user", NULL, "author_id" },
+		/* a session started from another tenant's ticket, or from none */
+		{ EDIT, "sessions", "ticket_id", "b-ticket", NULL, "ticket_id" },
+		{ EDIT, "sessions", "ticket_id", NOBODY, NULL, "ticket_id" },
 		{ ADD, "tickets", "number", "TKT-20260304-999", "b-ticket", "id" },
 		{ ADD, "ticket_comments", "body", "again", "b-comment", "id" },
 	};

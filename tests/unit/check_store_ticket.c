@@ -20,24 +20,12 @@ static struct db *A; /* the connection the cases use: T_db, or the app role's on
 /* PostgreSQL: the app role's connection, scoped to tenant (staff off). SQLite: T_db. */
 static void use_tenant(const char *tenant)
 {
-	if (T_kind != DB_POSTGRES) {
-		A = T_db;
-		return;
-	}
-	if (!A)
-		A = T_open_app();
-	else
-		ck_assert_int_eq(db_scope_end(A, 1), DB_OK);
-	ck_assert_int_eq(db_scope_begin(A, tenant, 0), DB_OK);
+	T_api_scope(&A, tenant);
 }
 
 static void done(void)
 {
-	if (A && A != T_db) {
-		ck_assert_int_eq(db_scope_end(A, 1), DB_OK);
-		db_close(A);
-	}
-	A = NULL;
+	T_api_done(&A);
 }
 
 static json_object *mk(const char *tenant, const char *title, const char *priority,

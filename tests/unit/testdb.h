@@ -195,6 +195,34 @@ static inline struct db *T_open_app(void)
 	return db;
 }
 
+/* The connection a case acts through as kaiden-api does, in *api: on PostgreSQL the
+ * application role's (opened on first use), in a scope of tenant with staff off, so that
+ * row-level security holds, what the previous scope did committed first; on SQLite
+ * T_db. */
+static inline void T_api_scope(struct db **api, const char *tenant)
+{
+	if (T_kind != DB_POSTGRES) {
+		*api = T_db;
+		return;
+	}
+	if (!*api)
+		*api = T_open_app();
+	else
+		ck_assert_int_eq(db_scope_end(*api, 1), DB_OK);
+	ck_assert_int_eq(db_scope_begin(*api, tenant, 0), DB_OK);
+}
+
+/* Commits what *api did and closes it (PostgreSQL): T_db then sees it and waits on none
+ * of its locks. */
+static inline void T_api_done(struct db **api)
+{
+	if (*api && *api != T_db) {
+		ck_assert_int_eq(db_scope_end(*api, 1), DB_OK);
+		db_close(*api);
+	}
+	*api = NULL;
+}
+
 /* PostgreSQL: ends db's server session from another connection, as a server restart
  * would. */
 static inline void T_kill_session(struct db *db)
