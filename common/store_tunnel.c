@@ -209,6 +209,16 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, session) != 0)
 		return STORE_NOT_FOUND;
+	/* ended and failed are final: a session reaches one of them once, so its ticket
+	 * hears of its end once (and its webhook event is sent once). */
+	if (final) {
+		from = (from ? from : SEAM_STATUSES_LIVE) & SEAM_STATUSES_LIVE;
+		if (!from) {
+			if (changed)
+				*changed = 0;
+			return STORE_OK;
+		}
+	}
 	buf_init(&sql, 1024);
 	store_time(0, now);
 	params[0] = tenant;
