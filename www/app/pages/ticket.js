@@ -121,10 +121,10 @@ export async function render(ctx) {
     }
   }
 
-  // The status moves: staff every allowed one; a customer only on their own ticket.
+  // The status moves: staff every allowed one; the tenant's people close and reopen
+  // (any ticket of their tenant, as h_tickets.c allows).
   function drawMoves() {
-    const own = !ctx.me.user || ctx.me.user.id === t.created_by || ctx.me.role === 'tenant_admin';
-    const to = staff || own ? ticketMoves(ctx.me, t.status) : [];
+    const to = ticketMoves(ctx.me, t.status);
     moves.replaceChildren(...to.map((s) => {
       const b = h('button', { type: 'button', id: 'ticket-move-' + s, class: s === 'closed' ? 'secondary' : null, 'data-to': s },
         moveWord(s, t.status));
