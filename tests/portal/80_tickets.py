@@ -211,11 +211,21 @@ def flow(dev):
     drv.get(URL + "/#/tickets/" + tid)
     if not wait_for("the ticket again", EC.visibility_of_element_located((By.ID, "ticket-comment"))):
         return
-    drv.find_element(By.ID, "ticket-comment-internal").click()
+    # With the keyboard alone: the text, Tab to the toggle, Space, Tab to the button, Enter.
+    drv.find_element(By.ID, "ticket-comment").send_keys(INTERNAL)
+    active = lambda: drv.switch_to.active_element.get_attribute("id")  # noqa: E731
+    drv.switch_to.active_element.send_keys(Keys.TAB)
+    check("Tab goes from the reply to the internal-note toggle (%s)" % active(),
+          active() == "ticket-comment-internal", active())
+    drv.switch_to.active_element.send_keys(Keys.SPACE)
+    check("Space turns it on", drv.find_element(By.ID, "ticket-comment-internal").is_selected())
     check("the toggle says it is an internal note",
           text_of("#ticket-comment-add") == "Add internal note", text_of("#ticket-comment-add"))
-    drv.find_element(By.ID, "ticket-comment").send_keys(INTERNAL)
-    drv.find_element(By.ID, "ticket-comment-add").click()
+    check("and the form is marked internal", "internal" in drv.find_element(
+        By.ID, "ticket-comment-form").get_attribute("class"))
+    drv.switch_to.active_element.send_keys(Keys.TAB)
+    check("Tab goes on to the button (%s)" % active(), active() == "ticket-comment-add", active())
+    drv.switch_to.active_element.send_keys(Keys.ENTER)
     if wait_for("the internal note is in the conversation, marked", EC.visibility_of_element_located(
             (By.CSS_SELECTOR, "#ticket-comments li.comment.internal"))):
         li = drv.find_element(By.CSS_SELECTOR, "#ticket-comments li.comment.internal").text
