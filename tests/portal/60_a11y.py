@@ -51,17 +51,39 @@ def make_user(**who):
     return u.get("id") if st == 201 and u else None
 
 
-MAKE = {"/sessions": make_session, "/users": make_user}
+def make_ticket(**who):
+    """A ticket of the tenant, with a comment and an internal note (issue 11)."""
+    st, t = api("POST", "tickets", {"title": "a11y check", "description": "What the page shows.",
+                                    "priority": "high"}, **who)
+    if st != 201 or not t:
+        return None
+    api("POST", "tickets/%s/comments" % t["id"], {"body": "A reply."}, **who)
+    api("POST", "tickets/%s/comments" % t["id"], {"body": "A staff note.", "internal": True}, **who)
+    return t["id"]
+
+
+def make_webhook(**who):
+    """A webhook of the tenant (test_portal.sh allows a loopback target)."""
+    st, w = api("POST", "webhooks", {"url": "http://127.0.0.1:9/a11y", "events": ["ticket.created"],
+                                     "description": "a11y check"}, **who)
+    return w.get("id") if st == 201 and w else None
+
+
+MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
+        "/webhooks": make_webhook}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
 # token of the default tenant, which may not reach /admin/...): prefix -> a function ->
 # api() keyword arguments.
-AS = {"/admin/tenants": lambda: {"token": admin_token()}}
+AS = {"/admin/tenants": lambda: {"token": admin_token()},
+      # Webhooks: the administrator's own, in the tenant the browser acts in.
+      "/webhooks": lambda: {"token": admin_token(), "tenant": "default" if MODE != "single" else None}}
 # Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
 PATHS = {}
 # Who opens which pages (a role sees other buttons and states): the administrator every
 # page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
 # pages are read-only. A pattern pages.js does not route is left out.
-CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id")
+CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id", "/tickets",
+                  "/tickets/new", "/tickets/:id")
 # After the page itself, states of it worth checking too: pattern -> [(name, function
 # that brings the state about and returns a CSS selector to wait for)].
 def registered():

@@ -151,19 +151,37 @@ def drain(step, allowed=()):
         elif meth == "Network.loadingFailed":
             if not p.get("canceled"):
                 problems.append("request failed: %s" % p.get("errorText"))
+    # A value drawn as text by mistake (DOM append(null) writes "null").
+    try:
+        stray = drv.execute_script("""
+            const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            const out = [];
+            for (let n = w.nextNode(); n; n = w.nextNode()) {
+              const t = n.nodeValue.trim();
+              if (t === 'null' || t === 'undefined' || t === '[object Object]' || t === 'NaN') out.push(t);
+            }
+            return out;""")
+    except WebDriverException:
+        stray = []
+    if stray:
+        problems.append("the page shows %s as text" % ", ".join(sorted(set(stray))))
     check(step + ": no console error, failed request or outside request", not problems,
           "; ".join(problems))
 
 
-def shoot(name):
-    """Screenshots NAME-1280.png and NAME-390.png of what the window shows now."""
+def shoot(name, at=None):
+    """Screenshots NAME-1280.png and NAME-390.png of what the window shows now: its top,
+    or scrolled to the element the CSS selector at names (a part further down)."""
+    scroll = "window.scrollTo(0, 0)" if not at else \
+        "const e = document.querySelector(%s); if (e) e.scrollIntoView({block: 'start'}); " \
+        "else window.scrollTo(0, 0)" % json.dumps(at)
     try:
         drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        drv.execute_script("window.scrollTo(0, 0)")
+        drv.execute_script(scroll)
         drv.save_screenshot(os.path.join(SHOTS, name + "-1280.png"))
         drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
-        drv.execute_script("window.scrollTo(0, 0)")
+        drv.execute_script(scroll)
         drv.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
         overflow = drv.execute_script(
             "return document.documentElement.scrollWidth > window.innerWidth + 1")

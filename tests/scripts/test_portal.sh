@@ -67,6 +67,9 @@ else
 	export KAIDEN_SERVER_MODE=single
 fi
 # ---- end of the DB/mode loop -----------------------------------------------------------
+# Webhooks (issue 11): 85_webhooks's receiver listens on loopback, over plain http, and
+# refuses an event twice before taking it: retries 2 s, then 4 s after a failure.
+export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=2
 if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
 else

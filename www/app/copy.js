@@ -1,6 +1,6 @@
 // copy.js: a command shown as text in <pre><code>, with a button that copies it. When
 // the clipboard is refused (an insecure origin, a policy), the text is selected instead
-// and the button says to press Ctrl+C.
+// and the button says to press Ctrl+C. And a card that shows a secret once with it.
 import { h } from './dom.js';
 
 export function commandBox(id, text, label) {
@@ -22,4 +22,24 @@ export function commandBox(id, text, label) {
     setTimeout(() => { button.textContent = 'Copy'; }, 2500);
   });
   return h('div.command-box', {}, pre, button);
+}
+
+// A secret shown once (a new API token, a webhook's signing secret): a card with a
+// warning, the secret in a commandBox, a hint, and "Done: I have copied it", which
+// removes the card (the secret lived only in its elements) and calls onDone. The caller
+// places it and gives it the focus (tabindex -1).
+//   onceCard({id, heading, warning, boxId, secret, label, hint, doneId, onDone})
+export function onceCard({ id, heading, warning, boxId, secret, label, hint, doneId, onDone }) {
+  const done = h('button.secondary', { type: 'button', id: doneId }, 'Done: I have copied it');
+  const card = h('section.card.secret-card', { id, tabindex: '-1', 'aria-labelledby': id + '-h' },
+    h('h2', { id: id + '-h' }, heading),
+    h('p.warning', { role: 'alert' }, warning),
+    commandBox(boxId, secret, label),
+    hint ? h('p.hint', {}, hint) : null,
+    h('p.actions', {}, done));
+  done.addEventListener('click', () => {
+    card.remove();
+    if (onDone) onDone();
+  });
+  return card;
 }

@@ -14,6 +14,11 @@ import * as user from './pages/user.js';
 import * as tokens from './pages/tokens.js';
 import * as usage from './pages/usage.js';
 import * as sessions from './pages/sessions.js';
+import * as tickets from './pages/tickets.js';
+import * as ticketNew from './pages/ticket-new.js';
+import * as ticket from './pages/ticket.js';
+import * as webhooks from './pages/webhooks.js';
+import * as webhook from './pages/webhook.js';
 
 import * as tenants from './pages/tenants.js';
 import * as tenantNew from './pages/tenant-new.js';
@@ -29,11 +34,16 @@ export const routes = {
   '/devices/:id': device,
   '/sessions': sessions,
   '/sessions/:id': session,
+  '/tickets': tickets,
+  '/tickets/new': ticketNew, // before /tickets/:id
+  '/tickets/:id': ticket,
   '/users': users,
   '/users/new': userNew, // before /users/:id
   '/users/:id': user,
   '/tokens': tokens,
   '/usage': usage,
+  '/webhooks': webhooks,
+  '/webhooks/:id': webhook,
 
   '/admin/tenants': tenants,
   '/admin/tenants/import': tenantImport, // before /admin/tenants/:id

@@ -102,3 +102,36 @@ export function mayReadAudit(me) {
   return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
 }
 
+
+// Tickets (issue 11). GET /tickets and /tickets/{id}, POST /tickets and comments: every
+// role (a tenant's users in their tenant, staff in the tenant they act in).
+export function mayUseTickets(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'customer', 'service'].includes(role(me));
+}
+
+// Who handles tickets: assigns, reprioritises, moves to in_progress and resolved, writes
+// and reads internal notes, starts sessions from them (staff, service tokens). Tenant
+// roles only comment, close and reopen.
+export function mayHandleTickets(me) {
+  return ['admin', 'engineer', 'service'].includes(role(me));
+}
+
+// The statuses a ticket in STATUS may be moved to by ME (PATCH /tickets/{id} {status}):
+// open -> in_progress -> resolved -> closed; resolved and closed reopen to open. Tenant
+// roles close and reopen only.
+export function ticketMoves(me, status) {
+  const all = { open: ['in_progress'], in_progress: ['resolved'], resolved: ['closed', 'open'], closed: ['open'] }[status] || [];
+  return mayHandleTickets(me) ? all : all.filter((s) => s === 'closed' || s === 'open');
+}
+
+// Webhooks (issue 11), a tenant's or (staff, ?scope=platform) the platform's. GET
+// /webhooks, /webhooks/{id} and its deliveries: staff, tenant admins, service tokens.
+export function mayReadWebhooks(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
+
+// POST /webhooks, PATCH and DELETE /webhooks/{id}, POST /webhooks/{id}/rotate: admins,
+// tenant admins, service tokens (engineers read only).
+export function mayManageWebhooks(me) {
+  return ['admin', 'tenant_admin', 'service'].includes(role(me));
+}

@@ -1,7 +1,8 @@
-// device.js: #/devices/ID. The device's facts and its sessions, newest first.
+// device.js: #/devices/ID. The device's facts and its sessions, newest first; a link to
+// open a ticket about it.
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, post, del, pager } from '../api.js';
-import { mayRunSessions, mayRegister, engineerName } from '../roles.js';
+import { mayRunSessions, mayRegister, mayUseTickets, engineerName } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { watch } from '../events.js';
 
@@ -57,7 +58,8 @@ export async function render(ctx) {
   ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d, live),
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more,
-    h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')));
+    h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')),
+    ...(mayUseTickets(ctx.me) ? [h('p', {}, h('a', { href: '#/tickets/new?device_id=' + encodeURIComponent(d.id), id: 'device-new-ticket' }, 'Report a problem with this device (a new ticket)'))] : []));
   if (mayRegister(ctx.me)) ctx.main.append(removal(ctx, d));
   table.hidden = true;
 

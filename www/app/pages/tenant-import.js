@@ -58,7 +58,7 @@ export async function render(ctx) {
     } catch (e) {
       if (!ctx.current()) return;
       if (e.status === 401) throw e;
-      const where = e.field ? h('p.hint', {}, 'In the archive: ', h('code', {}, e.field)) : null;
+      const where = e.field ? h('p.hint', {}, 'In the archive: ', h('code', {}, e.field)) : '';
       msg.replaceChildren(errorBox(e), where);
     } finally {
       button.disabled = false;

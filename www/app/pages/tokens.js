@@ -6,7 +6,7 @@
 import { h, ago, when, errorBox } from '../dom.js';
 import { pager, post, del } from '../api.js';
 import { mayUseTokens } from '../roles.js';
-import { commandBox } from '../copy.js';
+import { onceCard } from '../copy.js';
 import { confirming } from '../confirm.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 import { listTable, pagedList } from '../list.js';
@@ -22,20 +22,14 @@ function tokenState(t) {
 }
 
 function created(t, onDone) {
-  const done = h('button.secondary', { type: 'button', id: 'token-done' }, 'Done: I have copied it');
-  const card = h('section.card', { id: 'token-created', tabindex: '-1', 'aria-labelledby': 'token-created-h' },
-    h('h2', { id: 'token-created-h' }, `Token "${t.name}" is ready`),
-    h('p.warning', { role: 'alert' },
-      'This is the only time the token is shown. Copy it now and keep it like a password: ',
-      'Kaiden keeps only a hash of it. Anyone holding it acts as you.'),
-    commandBox('new-token', t.token, 'the token'),
-    h('p.hint', {}, 'For kaiden-connect: export KAIDEN_TOKEN=<the token>. For scripts: the header Authorization: Bearer <the token>.'),
-    h('p.actions', {}, done));
-  done.addEventListener('click', () => {
-    card.remove();
-    onDone();
+  return onceCard({
+    id: 'token-created', heading: `Token "${t.name}" is ready`,
+    warning: 'This is the only time the token is shown. Copy it now and keep it like a password: ' +
+      'Kaiden keeps only a hash of it. Anyone holding it acts as you.',
+    boxId: 'new-token', secret: t.token, label: 'the token',
+    hint: 'For kaiden-connect: export KAIDEN_TOKEN=<the token>. For scripts: the header Authorization: Bearer <the token>.',
+    doneId: 'token-done', onDone,
   });
-  return card;
 }
 
 export async function render(ctx) {

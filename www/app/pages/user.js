@@ -6,6 +6,7 @@ import { h, ago, when, statusBadge } from '../dom.js';
 import { get, patch, del } from '../api.js';
 import { mayListUsers, mayManageUsers, rolesToGive, roleLabel, staffView, platformQuery } from '../roles.js';
 import { confirming } from '../confirm.js';
+import { statusToggle } from '../toggle.js';
 import { refused } from './users.js';
 import { PASSWORD_HINT } from './user-new.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
@@ -102,30 +103,20 @@ export async function render(ctx) {
   });
 
   // 2. Disable / enable (not one's own account).
-  const statusMsg = h('div', { id: 'user-status-message', 'aria-live': 'polite' });
-  const toggle = h('button', { type: 'button', id: 'user-toggle' });
-  const drawToggle = () => {
-    toggle.textContent = u.status === 'disabled' ? 'Enable' : 'Disable';
-    toggle.className = u.status === 'disabled' ? '' : 'secondary';
-  };
-  drawToggle();
-  toggle.addEventListener('click', async () => {
-    statusMsg.replaceChildren();
-    toggle.disabled = true;
-    try {
-      u = await patch(path, { status: u.status === 'disabled' ? 'active' : 'disabled' });
-      if (!ctx.current()) return;
+  const { button: toggle, message: statusMsg } = statusToggle({
+    id: 'user-toggle', messageId: 'user-status-message',
+    status: () => u.status,
+    change: async (next) => {
+      u = await patch(path, { status: next });
+      if (!ctx.current()) return false;
       drawFacts();
-      drawToggle();
-      statusMsg.replaceChildren(h('p.state', {}, u.status === 'disabled'
-        ? 'Disabled: signed out everywhere, API tokens refused, sign-in refused.'
-        : 'Enabled: the user can sign in again (their old API tokens stay revoked).'));
-      toggle.focus();
-    } catch (e) {
-      failed(e, {}, statusMsg);
-    } finally {
-      toggle.disabled = false;
-    }
+      return true;
+    },
+    said: {
+      disabled: 'Disabled: signed out everywhere, API tokens refused, sign-in refused.',
+      active: 'Enabled: the user can sign in again (their old API tokens stay revoked).',
+    },
+    failed: (e, msg) => failed(e, {}, msg),
   });
 
   // 3. A new password.

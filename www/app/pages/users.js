@@ -49,7 +49,7 @@ export async function render(ctx) {
     // Staff acting in a tenant choose between its people and the platform's staff.
     isStaff(ctx.me) && ctx.me.acting_tenant_id ? h('nav.tabs', { 'aria-label': 'Whose users' },
       h('a', { href: '#/users', id: 'users-tab-tenant', 'aria-current': platform ? null : 'page' }, 'This tenant\'s users'),
-      h('a', { href: '#/users?scope=platform', id: 'users-tab-staff', 'aria-current': platform ? 'page' : null }, 'Staff')) : null,
+      h('a', { href: '#/users?scope=platform', id: 'users-tab-staff', 'aria-current': platform ? 'page' : null }, 'Staff')) : '',
     h('p.hint', {}, scope),
     form, view.table, view.state, view.more);
 
