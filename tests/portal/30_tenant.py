@@ -360,7 +360,9 @@ def steps():
     quotas_before = (t0 or {}).get("quotas") or {}
     max_devices = u0["devices"] + 3
     max_sessions = max(u0["sessions_active"], 1)
-    set_quotas(t0["id"], {"max_devices": max_devices, "max_concurrent_sessions": max_sessions})
+    max_tickets = u0["open_tickets"] + 4
+    set_quotas(t0["id"], {"max_devices": max_devices, "max_concurrent_sessions": max_sessions,
+                          "max_open_tickets": max_tickets})
     drv.find_element(By.LINK_TEXT, "Usage").click()
     if wait_for("the usage page", EC.visibility_of_element_located((By.ID, "usage-devices"))):
         ok("the usage page")
@@ -369,7 +371,7 @@ def steps():
         num = lambda css: int(text_of(css).replace(",", ""))  # noqa: E731
         for css, key in (("#usage-devices", "devices"), ("#usage-sessions-active", "sessions_active"),
                          ("#usage-users", "users"), ("#usage-devices-online", "devices_online"),
-                         ("#usage-sessions-month", "sessions_this_month")):
+                         ("#usage-sessions-month", "sessions_this_month"), ("#usage-open-tickets", "open_tickets")):
             check("%s shows %s = %s" % (css, key, u[key]), num(css) == u[key], text_of(css))
         minutes = num("#usage-minutes")
         check("the session minutes are the API's (%d, %d)" % (minutes, u["session_minutes_this_month"]),
@@ -385,6 +387,9 @@ def steps():
         text = drv.find_element(By.ID, "usage-devices").find_element(By.XPATH, "..").text
         check("devices read 'N of %d devices'" % max_devices,
               text == "%d of %d devices" % (u["devices"], max_devices), text)
+        text = drv.find_element(By.ID, "usage-open-tickets").find_element(By.XPATH, "..").text
+        check("open tickets read 'N of %d tickets'" % max_tickets,
+              text == "%d of %d tickets" % (u["open_tickets"], max_tickets), text)
         if u["sessions_active"] >= max_sessions:
             check("sessions at their quota say so", "At the limit" in
                   drv.find_element(By.ID, "usage-sessions-active-meter").find_element(By.XPATH, "..").text)

@@ -134,6 +134,7 @@ def steps():
     code.send_keys(CODE)
     Select(drv.find_element(By.ID, "tenant-plan")).select_by_value("pro")
     drv.find_element(By.ID, "tenant-max-devices").send_keys("3")
+    drv.find_element(By.ID, "tenant-max-tickets").send_keys("7")
     drv.execute_script("document.getElementById('tenant-trial').value = '2031-01-31'")
     drv.find_element(By.ID, "tenant-save").click()
     tid = None
@@ -145,6 +146,8 @@ def steps():
         check("the tenant's facts: code, plan, quota, trial end",
               CODE in facts and "pro" in facts and "2031" in facts
               and text_of("#tenant-quota-devices") == "3", facts)
+        check("the open tickets' quota is the one typed", text_of("#tenant-quota-tickets") == "7",
+              text_of("#tenant-quota-tickets"))
         check("the tenant is active", text_of("#tenant-status") == "active", text_of("#tenant-status"))
     drain("create a tenant")
 
@@ -154,6 +157,8 @@ def steps():
                 (By.ID, "tenant-usage"), "Devices")):
             check("the usage counts against the quota", "0 of 3" in text_of("#tenant-usage"),
                   text_of("#tenant-usage"))
+            check("open tickets count against theirs", "Open tickets0 of 7" in
+                  text_of("#tenant-usage").replace("\n", ""), text_of("#tenant-usage"))
         wait_for("the user list says it is empty", EC.text_to_be_present_in_element(
             (By.ID, "tenant-users-state"), "No users"))
         drv.find_element(By.ID, "user-email").send_keys(USER)

@@ -31,11 +31,29 @@ export function dateOf(iso) {
   return iso ? String(iso).slice(0, 10) : '';
 }
 
-// The quotas object from two number inputs (empty: no limit).
-export function quotas(maxDevices, maxSessions) {
+// The quota fields of a tenant form, by the API's names, each field() with a number
+// input id <prefix>-<suffix>, filled from q (a tenant's quotas, or none).
+const QUOTAS = [
+  ['max_devices', 'max-devices', 'Most devices'],
+  ['max_concurrent_sessions', 'max-sessions', 'Most sessions at once'],
+  ['max_open_tickets', 'max-tickets', 'Most open tickets'],
+];
+export function quotaFields(prefix, q) {
+  const f = {};
+  for (const [name, suffix, label] of QUOTAS) {
+    const id = prefix + '-' + suffix;
+    f[name] = field(id, label, numberInput(id, (q || {})[name]), 'Empty: no limit.');
+  }
+  return f;
+}
+
+// The quotas object from quotaFields' inputs (empty: no limit).
+export function quotas(f) {
   const q = {};
-  if (maxDevices !== '') q.max_devices = Number(maxDevices);
-  if (maxSessions !== '') q.max_concurrent_sessions = Number(maxSessions);
+  for (const [name] of QUOTAS) {
+    const v = f[name].input.value.trim();
+    if (v !== '') q[name] = Number(v);
+  }
   return q;
 }
 

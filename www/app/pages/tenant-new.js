@@ -3,7 +3,7 @@
 import { h } from '../dom.js';
 import { post } from '../api.js';
 import { mayAdminTenants } from '../roles.js';
-import { field, showError, trialEnd, quotas, PLANS, numberInput } from './tenant-form.js';
+import { field, showError, trialEnd, quotas, quotaFields, PLANS } from './tenant-form.js';
 
 export const title = 'New tenant';
 
@@ -19,15 +19,14 @@ export async function render(ctx) {
     name: field('tenant-name', 'Name', h('input', { id: 'tenant-name', name: 'name', required: true, maxlength: '200', autocomplete: 'off' })),
     plan: field('tenant-plan', 'Plan', h('select', { id: 'tenant-plan', name: 'plan' },
       PLANS.map((p) => h('option', { value: p }, p)))),
-    max_devices: field('tenant-max-devices', 'Most devices', numberInput('tenant-max-devices'), 'Empty: no limit.'),
-    max_concurrent_sessions: field('tenant-max-sessions', 'Most sessions at once', numberInput('tenant-max-sessions'), 'Empty: no limit.'),
+    ...quotaFields('tenant'),
     trial_ends_at: field('tenant-trial', 'Trial ends (UTC date)', h('input', { id: 'tenant-trial', name: 'trial_ends_at', type: 'date' }), 'Empty: no trial end.'),
   };
   f.quotas = f.max_devices;
   const msg = h('div', { id: 'tenant-new-message', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', id: 'tenant-save' }, 'Create tenant');
   const form = h('form.card.stack', { id: 'tenant-new', novalidate: true },
-    f.code.el, f.name.el, f.plan.el, f.max_devices.el, f.max_concurrent_sessions.el, f.trial_ends_at.el,
+    f.code.el, f.name.el, f.plan.el, f.max_devices.el, f.max_concurrent_sessions.el, f.max_open_tickets.el, f.trial_ends_at.el,
     msg, h('p.actions', {}, button));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -35,7 +34,7 @@ export async function render(ctx) {
       code: f.code.input.value.trim(),
       name: f.name.input.value.trim(),
       plan: f.plan.input.value,
-      quotas: quotas(f.max_devices.input.value.trim(), f.max_concurrent_sessions.input.value.trim()),
+      quotas: quotas(f),
     };
     const trial = trialEnd(f.trial_ends_at.input.value);
     if (trial) body.trial_ends_at = trial;

@@ -6,7 +6,7 @@ import { h, when, statusBadge, errorBox, plural } from '../dom.js';
 import { get, patch, post, pager, serverInfo } from '../api.js';
 import { mayAdminTenants } from '../roles.js';
 import { listTable, pagedList } from '../list.js';
-import { field, showError, trialEnd, dateOf, quotas, PLANS, numberInput } from './tenant-form.js';
+import { field, showError, trialEnd, dateOf, quotas, quotaFields, PLANS } from './tenant-form.js';
 
 export const title = 'Tenant';
 
@@ -34,6 +34,7 @@ function facts(t) {
     ['Trial ends', h('span', { id: 'tenant-trial-value' }, t.trial_ends_at ? when(t.trial_ends_at) : '—')],
     ['Most devices', h('span', { id: 'tenant-quota-devices' }, limit(q.max_devices))],
     ['Most sessions at once', h('span', { id: 'tenant-quota-sessions' }, limit(q.max_concurrent_sessions))],
+    ['Most open tickets', h('span', { id: 'tenant-quota-tickets' }, limit(q.max_open_tickets))],
     ['Created', when(t.created_at)],
     ['Id', h('code', {}, t.id)],
   ];
@@ -45,6 +46,7 @@ function usageFacts(u) {
   const rows = [
     ['Devices', `${u.devices} of ${limit(q.max_devices)} (${u.devices_online} online)`],
     ['Live sessions', `${u.sessions_active} of ${limit(q.max_concurrent_sessions)}`],
+    ['Open tickets', `${u.open_tickets} of ${limit(q.max_open_tickets)}`],
     ['Sessions this month', `${u.sessions_this_month} (${plural(u.session_minutes_this_month || 0, 'minute')})`],
     ['Relay traffic this month', `${bytes(u.relay_bytes_in_this_month)} in, ${bytes(u.relay_bytes_out_this_month)} out`],
     ['Users', String(u.users)],
@@ -139,15 +141,14 @@ export async function render(ctx) {
     const f = {
       plan: field('edit-plan', 'Plan', h('select', { id: 'edit-plan', name: 'plan' },
         PLANS.map((p) => h('option', { value: p, selected: p === t.plan }, p)))),
-      max_devices: field('edit-max-devices', 'Most devices', numberInput('edit-max-devices', q.max_devices), 'Empty: no limit.'),
-      max_concurrent_sessions: field('edit-max-sessions', 'Most sessions at once', numberInput('edit-max-sessions', q.max_concurrent_sessions), 'Empty: no limit.'),
+      ...quotaFields('edit', q),
       trial_ends_at: field('edit-trial', 'Trial ends (UTC date)', h('input', { id: 'edit-trial', name: 'trial_ends_at', type: 'date', value: dateOf(t.trial_ends_at) }), 'Empty: no trial end.'),
     };
     f.quotas = f.max_devices;
     const msg = h('div', { id: 'tenant-edit-message', 'aria-live': 'polite' });
     const save = h('button', { type: 'submit', id: 'tenant-edit-save' }, 'Save changes');
     const form = h('form.card.stack', { id: 'tenant-edit', novalidate: true },
-      f.plan.el, f.max_devices.el, f.max_concurrent_sessions.el, f.trial_ends_at.el, msg, h('p.actions', {}, save));
+      f.plan.el, f.max_devices.el, f.max_concurrent_sessions.el, f.max_open_tickets.el, f.trial_ends_at.el, msg, h('p.actions', {}, save));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       msg.replaceChildren();
@@ -155,7 +156,7 @@ export async function render(ctx) {
       try {
         const next = await patch('admin/tenants/' + encodeURIComponent(current.id), {
           plan: f.plan.input.value,
-          quotas: quotas(f.max_devices.input.value.trim(), f.max_concurrent_sessions.input.value.trim()),
+          quotas: quotas(f),
           trial_ends_at: trialEnd(f.trial_ends_at.input.value),
         }, PLATFORM);
         if (!ctx.current()) return;

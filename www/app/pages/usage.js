@@ -118,6 +118,7 @@ export async function render(ctx) {
     h('section.card.quotas', { id: 'usage-quotas' },
       quota('usage-devices', 'Devices', usage.devices, q.max_devices, ['device', 'devices']),
       quota('usage-sessions-active', 'Sessions running', usage.sessions_active, q.max_concurrent_sessions, ['session', 'sessions']),
+      quota('usage-open-tickets', 'Open tickets', usage.open_tickets, q.max_open_tickets, ['ticket', 'tickets']),
       quota('usage-users', 'Users', usage.users, null, ['user', 'users'])), // users have no quota
     h('h2', {}, `This month (${month}, UTC)`),
     h('section.card', {}, h('dl.facts', { id: 'usage-month' },
