@@ -161,8 +161,10 @@ int store_ticket_get(struct db *db, const char *tenant_id, const char *id,
  * substring of title, description or number (case-insensitive in ASCII). */
 struct store_ticket_filter {
 	const char *status, *priority, *assigned_to, *device_id, *q;
+	int by_priority; /* a queue's order: urgent first, then high, normal, low; within a
+	                    priority the oldest first */
 };
-/* Newest first, by cursor. An id filter that is not a UUID finds nothing
+/* Newest first (or by_priority), by cursor. An id filter that is not a UUID finds nothing
  * (STORE_NOT_FOUND). */
 int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
                       const struct store_page *page, struct store_list *out) WUR;

@@ -260,6 +260,42 @@ int store_ticket_get(struct db *db, const char *tenant_id, const char *id, json_
 	return STORE_OK;
 }
 
+/* A priority's place in a queue, as SQL over the row's priority column (or a subquery's). */
+#define PRIORITY_RANK(col)                                                                  \
+	"(CASE " col " WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END)"
+
+/* store_list_run's order for a queue: (rank, id) ascending; the cursor's ticket gives the
+ * rank to continue from (the cursor is still an id, as everywhere). */
+static int list_by_priority(struct db *db, struct buf *sql, const char **params, int nparams,
+                            const char *cursor, int limit, struct store_list *out)
+{
+	struct db_res *res = NULL;
+	char limit_text[16];
+	int rc;
+
+	if (cursor) {
+		params[nparams++] = cursor;
+		if (buf_printf(sql,
+		               " AND (" PRIORITY_RANK("priority") " > (SELECT " PRIORITY_RANK("c.priority")
+		               " FROM tickets c WHERE c.tenant_id = $1 AND c.id = $%d) OR ("
+		               PRIORITY_RANK("priority") " = (SELECT " PRIORITY_RANK("c.priority")
+		               " FROM tickets c WHERE c.tenant_id = $1 AND c.id = $%d) AND id > $%d))",
+		               nparams, nparams, nparams) != 0)
+			return STORE_ERR;
+	}
+	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
+	params[nparams++] = limit_text;
+	if (buf_printf(sql, " ORDER BY " PRIORITY_RANK("priority") ", id LIMIT $%d", nparams) != 0)
+		return STORE_ERR;
+	rc = db_exec(db, sql->data, nparams, params, &res);
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = store_list_fill(res, limit, ticket_cols, TICKET_NCOLS, out);
+	db_res_free(res);
+	return rc;
+}
+
 int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
                       const struct store_page *page, struct store_list *out)
 {
@@ -278,7 +314,7 @@ int store_ticket_list(struct db *db, const char *tenant_id, const struct store_t
 		return STORE_NOT_FOUND;
 	if (f && f->device_id && store_id(f->device_id, device) != 0)
 		return STORE_NOT_FOUND;
-	buf_init(&sql, 512);
+	buf_init(&sql, 2048); /* the priority order with a cursor is long */
 	if (buf_puts(&sql, "SELECT " TICKET_COLS " FROM tickets WHERE tenant_id = $1") != 0)
 		goto out;
 	if (f && f->status && store_sql_and(&sql, "status = $?", params, &nparams, f->status) != 0)
@@ -301,8 +337,12 @@ int store_ticket_list(struct db *db, const char *tenant_id, const struct store_t
 	    store_sql_search(&sql, params, &nparams, "title", "description || ' ' || number",
 	                     f->q, &pattern) != 0)
 		goto out;
-	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    store_page_limit(page), ticket_cols, TICKET_NCOLS, out);
+	if (f && f->by_priority)
+		rc = list_by_priority(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
+		                      store_page_limit(page), out);
+	else
+		rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
+		                    store_page_limit(page), ticket_cols, TICKET_NCOLS, out);
 out:
 	free(pattern);
 	buf_clear(&sql);

@@ -58,6 +58,9 @@ static const struct jsonx_field comment_create_fields[] = {
 
 static const char *const priorities[] = { "low", "normal", "high", "urgent", NULL };
 static const char *const statuses[] = { "open", "in_progress", "resolved", "closed", NULL };
+/* A list's order: the newest first, or a queue's (urgent first, the oldest first within a
+ * priority). */
+static const char *const sorts[] = { "newest", "priority", NULL };
 
 /* What a ticket's update may change, in the order an audit entry lists them. */
 static const char *const ticket_fields[] = { "title", "description", "priority", "status",
@@ -283,12 +286,18 @@ void h_tickets_list(struct req *r, struct resp *rs)
 	struct store_list list;
 	char cursor[UUID_STR_LEN], device[UUID_STR_LEN], assignee[UUID_STR_LEN];
 	char given[UUID_STR_LEN + 8], q[TICKET_Q_MAX + 1];
-	const char *bad = NULL, *why = "";
+	const char *bad = NULL, *why = "", *sort = NULL;
 	int has, rc;
 
 	memset(&f, 0, sizeof(f));
 	if (h_page(r, rs, &page, cursor) < 0)
 		return;
+	if (req_query_enum(r, "sort", sorts, &sort) < 0) {
+		bad = "sort";
+		why = "must be newest or priority";
+		goto bad_query;
+	}
+	f.by_priority = sort && strcmp(sort, "priority") == 0;
 	if (req_query_enum(r, "status", statuses, &f.status) < 0) {
 		bad = "status";
 		why = "must be open, in_progress, resolved or closed";

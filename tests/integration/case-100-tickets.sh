@@ -127,6 +127,16 @@ t "a malformed id" GET /api/v1/tickets/nope '' 404 "$(E not_found)"
 t "the list, newest first" GET /api/v1/tickets '' 200 \
 	"[.items[].id] == [\"$TK_T3\", \"$TK_T2\", \"$TK_T1\"]" '.next_cursor == null'
 t "by priority" GET '/api/v1/tickets?priority=high' '' 200 "[.items[].id] == [\"$TK_T2\"]"
+t "a queue's order: the most urgent first" GET '/api/v1/tickets?sort=priority' '' 200 \
+	"[.items[].id] == [\"$TK_T2\", \"$TK_T1\", \"$TK_T3\"]"
+t "... in pages: 1" GET '/api/v1/tickets?sort=priority&limit=1' '' 200 \
+	"[.items[].id] == [\"$TK_T2\"]" ".next_cursor == \"$TK_T2\""
+t "... 2" GET "/api/v1/tickets?sort=priority&limit=1&cursor=$TK_T2" '' 200 \
+	"[.items[].id] == [\"$TK_T1\"]" ".next_cursor == \"$TK_T1\""
+t "... 3" GET "/api/v1/tickets?sort=priority&limit=1&cursor=$TK_T1" '' 200 \
+	"[.items[].id] == [\"$TK_T3\"]" '.next_cursor == null'
+t "sort=newest is the default order" GET '/api/v1/tickets?sort=newest' '' 200 \
+	"[.items[].id] == [\"$TK_T3\", \"$TK_T2\", \"$TK_T1\"]"
 t "by device" GET "/api/v1/tickets?device_id=$TK_DEV" '' 200 "[.items[].id] == [\"$TK_T1\"]"
 t "q in the title, any case" GET '/api/v1/tickets?q=PRINTER' '' 200 "[.items[].id] == [\"$TK_T1\"]"
 t "q in the description" GET '/api/v1/tickets?q=db-2' '' 200 "[.items[].id] == [\"$TK_T3\"]"
@@ -141,6 +151,8 @@ t "page 2 of 2" GET "/api/v1/tickets?limit=2&cursor=$TK_T2" '' 200 \
 	"[.items[].id] == [\"$TK_T1\"]" '.next_cursor == null'
 t "a bad status filter" GET '/api/v1/tickets?status=done' '' 400 "$(E invalid_query status)"
 t "a bad priority filter" GET '/api/v1/tickets?priority=9' '' 400 "$(E invalid_query priority)"
+t "a bad sort" GET '/api/v1/tickets?sort=oldest' '' 400 "$(E invalid_query sort)" \
+	'.error.message | test("newest or priority")'
 t "a bad assigned_to" GET '/api/v1/tickets?assigned_to=bob' '' 400 "$(E invalid_query assigned_to)"
 t "a bad device_id" GET '/api/v1/tickets?device_id=x' '' 400 "$(E invalid_query device_id)"
 t "a bad limit" GET '/api/v1/tickets?limit=0' '' 400 "$(E invalid_query limit)"

@@ -461,6 +461,52 @@ START_TEST(test_list_and_tenancy)
 }
 END_TEST
 
+/* A queue's order (by_priority): urgent, high, normal, low; the oldest first within a
+ * priority; and pages of 2 walk it without a gap or a repeat, the cursor's rank taken
+ * from the cursor's ticket. */
+START_TEST(test_list_by_priority)
+{
+	static const char *const made[][2] = {
+		{ "n1", "normal" }, { "l1", "low" }, { "u1", "urgent" }, { "h1", "high" },
+		{ "n2", "normal" }, { "u2", "urgent" }, { "l2", "low" },
+	};
+	static const char *const want[] = { "u1", "u2", "h1", "n1", "n2", "l1", "l2" };
+	struct store_ticket_filter f = { 0 };
+	struct store_page page = { 2, NULL };
+	struct store_list l;
+	char cursor[UUID_STR_LEN];
+	size_t seen = 0;
+
+	use_tenant(DEFAULT_TENANT_ID);
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+		json_object_put(mk(DEFAULT_TENANT_ID, made[i][0], made[i][1], DAY1));
+	f.by_priority = 1;
+	for (;;) {
+		ck_assert_int_eq(store_ticket_list(A, DEFAULT_TENANT_ID, &f, &page, &l), STORE_OK);
+		for (size_t i = 0; i < json_object_array_length(l.items); i++, seen++) {
+			ck_assert_uint_lt(seen, sizeof(want) / sizeof(want[0]));
+			ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, i), "title"),
+			                 want[seen]);
+		}
+		json_object_put(l.items);
+		if (!l.has_more)
+			break;
+		snprintf(cursor, sizeof(cursor), "%s", l.next_cursor);
+		page.cursor = cursor;
+	}
+	ck_assert_uint_eq(seen, sizeof(want) / sizeof(want[0]));
+	/* With a filter: the urgent ones only, still oldest first. */
+	f.priority = "urgent";
+	page.cursor = NULL;
+	page.limit = 10;
+	ck_assert_int_eq(store_ticket_list(A, DEFAULT_TENANT_ID, &f, &page, &l), STORE_OK);
+	ck_assert_int_eq((int)json_object_array_length(l.items), 2);
+	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "title"), "u1");
+	json_object_put(l.items);
+	done();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_ticket");
@@ -476,5 +522,6 @@ int main(void)
 	T_ADD(sq, pg, test_workflow);
 	T_ADD(sq, pg, test_comments);
 	T_ADD(sq, pg, test_list_and_tenancy);
+	T_ADD(sq, pg, test_list_by_priority);
 	return T_main(s, sq, pg);
 }

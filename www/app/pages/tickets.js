@@ -2,9 +2,8 @@
 // who has it, last change. Staff (who handle them) get the queue's tabs, kept in the URL
 // as ?view=: Unassigned (assigned_to=none), Mine (assigned_to=me), All; everyone filters
 // by status, priority and a search (title, description, number), and orders them newest
-// first or most urgent first (?sort=priority, staff's default: the API lists newest
-// first, so the page reads urgent ones, then high, normal, low, each newest first), all
-// kept in the URL. "New ticket" opens the form; "More" reads on with the cursor.
+// first or most urgent first (?sort=priority, staff's default: the API's queue order,
+// urgent, high, normal, low, each oldest first), all kept in the URL. "New ticket" opens the form; "More" reads on with the cursor.
 import { h, ago, when } from '../dom.js';
 import { filterForm, filterField, listTable, pagedList } from '../list.js';
 import { get, pager, query } from '../api.js';
@@ -18,28 +17,6 @@ export const navIf = mayUseTickets;
 const VIEWS = [['unassigned', 'Unassigned', 'none'], ['mine', 'Mine', 'me'], ['all', 'All', '']];
 const SORTS = [['priority', 'Most urgent first'], ['newest', 'Newest first']];
 const PAGE = 50;
-
-// A pager (api.js's shape) over the tickets most urgent first: one API list per
-// priority, urgent to low, read on from one to the next so each page is full.
-function byPriority(params) {
-  const order = [...PRIORITIES].reverse();
-  let i = 0;
-  let cur = pager('tickets', { ...params, priority: order[0] }, PAGE);
-  const p = {
-    done: false,
-    async next() {
-      const items = [];
-      while (!p.done && items.length < PAGE) {
-        items.push(...await cur.next());
-        if (!cur.done) break;
-        if (++i >= order.length) p.done = true;
-        else cur = pager('tickets', { ...params, priority: order[i] }, PAGE);
-      }
-      return items;
-    },
-  };
-  return p;
-}
 
 // {id: name} of the platform's staff (those a ticket is assigned to), for staff; empty
 // when they cannot be read (the rows then say "assigned").
@@ -121,8 +98,7 @@ export async function render(ctx) {
     h('td', { 'data-label': columns[5] }, assignee(t, names, ctx.me)),
     h('td', { 'data-label': 'Updated', title: when(t.updated_at) }, ago(t.updated_at)));
   const paged = pagedList(ctx, list, {
-    pages: sortBy === 'priority' && !f.priority ? byPriority({ ...f, assigned_to: view[2] })
-      : pager('tickets', { ...f, assigned_to: view[2] }, PAGE),
+    pages: pager('tickets', { ...f, assigned_to: view[2], sort: sortBy }, PAGE),
     row,
     empty: () => (filtered ? 'No ticket matches these filters.'
       : view[0] === 'unassigned' ? 'No unassigned tickets: the queue is empty.'
