@@ -557,13 +557,16 @@ static int comment_add_tx(struct db *db, const char *tenant, const char *tid, in
                           const char *author_name, const char *body, const char *now,
                           json_object **out)
 {
-	const char *params[4] = { tenant, tid, now, open_only ? "closed" : "" };
+	const char *params[5] = { tenant, tid, now, open_only ? "closed" : "", internal ? "1" : "0" };
 	int rc;
 
+	/* An internal note leaves updated_at as it is: the tenant's people read updated_at,
+	 * and must not learn from it that staff wrote something they cannot see. The row is
+	 * still written (locked, and found or not) either way. */
 	rc = db_exec(db,
-	             "UPDATE tickets SET updated_at = $3 WHERE tenant_id = $1 AND id = $2 "
-	             "AND status <> $4",
-	             4, params, NULL);
+	             "UPDATE tickets SET updated_at = CASE WHEN $5 = '1' THEN updated_at "
+	             "ELSE $3 END WHERE tenant_id = $1 AND id = $2 AND status <> $4",
+	             5, params, NULL);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
 	if (db_changes(db) != 1) {

@@ -307,6 +307,14 @@ def flow(dev):
     if not wait_for("the customer opens the ticket", EC.visibility_of_element_located((By.ID, "ticket-comments"))):
         return
     wait_for("the conversation is drawn", lambda d: any(REPLY in c[2] for c in comments()))
+    # A reply written elsewhere while the page is open shows without a reload (the page
+    # follows the ticket's updated_at).
+    LATER = "LATER-%s: the new driver is on its way." % UNIQ
+    st, _ = api("POST", "tickets/%s/comments" % tid, {"body": LATER}, **who())
+    check("staff reply elsewhere (%s)" % st, st == 201)
+    if long_wait("the open page shows the reply made elsewhere, with no reload",
+                 lambda d: any(LATER in c[2] for c in comments())):
+        ok("the open page shows the reply made elsewhere, with no reload")
     all_text = drv.find_element(By.ID, "ticket-comments").text
     check("the customer sees the reply", REPLY in all_text, all_text[:300])
     check("the customer does not see the internal note", INTERNAL.split(":")[0] not in drv.page_source)

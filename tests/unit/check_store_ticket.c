@@ -287,14 +287,24 @@ START_TEST(test_comments)
 	ck_assert(json_object_is_type(json_object_object_get(o, "internal"), json_type_boolean));
 	ck_assert_str_eq(jstr(o, "body"), "hello");
 	json_object_put(o);
+	/* A public comment moves the ticket's updated_at; an internal note does not (the
+	 * tenant's people read updated_at). */
+	T_run(A, "UPDATE tickets SET updated_at = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
+	      (const char *[]){ id });
 	c.internal = 1;
 	c.body = "staff only";
 	ck_assert_int_eq(store_ticket_comment_add(A, DEFAULT_TENANT_ID, id, &c, &o), STORE_OK);
 	json_object_put(o);
+	ck_assert_int_eq(store_ticket_get(A, DEFAULT_TENANT_ID, id, &t), STORE_OK);
+	ck_assert_str_eq(jstr(t, "updated_at"), "2020-01-01T00:00:00.000Z");
+	json_object_put(t);
 	c.internal = 0;
 	c.body = "third";
 	ck_assert_int_eq(store_ticket_comment_add(A, DEFAULT_TENANT_ID, id, &c, &o), STORE_OK);
 	json_object_put(o);
+	ck_assert_int_eq(store_ticket_get(A, DEFAULT_TENANT_ID, id, &t), STORE_OK);
+	ck_assert_int_gt(strcmp(jstr(t, "updated_at"), "2020-01-01T00:00:00.000Z"), 0);
+	json_object_put(t);
 	c.body = "";
 	ck_assert_int_eq(store_ticket_comment_add(A, DEFAULT_TENANT_ID, id, &c, &o), STORE_CONFLICT);
 	c.body = "x";

@@ -6,8 +6,9 @@
 // a comment box (staff: an "internal note" toggle); the ticket's sessions; and for those
 // who run sessions, "Start a session" on a device (the ticket's by default), whose
 // progress is then shown here, followed live (progress.js, as on the session page).
-// The ticket is read again after every change this page makes and when its live session
-// changes status (the API writes a system comment for a session's start and end).
+// The ticket is read again after every change this page makes, when its live session
+// changes status (the API writes a system comment for a session's start and end), and
+// when a change made elsewhere moved its updated_at (checked every 10 s while shown).
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, patch, post, pager } from '../api.js';
 import { mayUseTickets, mayHandleTickets, mayRunSessions, engineerName, ticketMoves } from '../roles.js';
@@ -45,6 +46,8 @@ function commentItem(c, me, names) {
       time),
     h('p.comment-body', {}, c.body));
 }
+
+const FOLLOW_MS = 10000;
 
 export async function render(ctx) {
   const id = ctx.params.id;
@@ -192,6 +195,28 @@ export async function render(ctx) {
     h('h2', {}, 'Sessions'), sessionsTable, sessionsState,
     starter ? starter.el : null].filter(Boolean));
   draw();
+
+  // Changes made elsewhere (the other side's reply, a colleague's move; the event stream
+  // carries no tickets): while the page is shown the ticket is read every FOLLOW_MS, and
+  // the page drawn again, conversation included, when its updated_at moved. A form
+  // being filled in (a reply) is not redrawn.
+  let follow = null;
+  const followOn = () => {
+    clearTimeout(follow);
+    follow = setTimeout(async () => {
+      if (!ctx.current()) return;
+      if (!document.hidden && !reading) {
+        try {
+          const fresh = await get(path);
+          if (ctx.current() && fresh.updated_at !== t.updated_at) await reload();
+        } catch (e) {
+          if (e.status === 401) { if (ctx.current()) signedOut(ctx); return; }
+        }
+      }
+      followOn();
+    }, FOLLOW_MS);
+  };
+  followOn();
 
   // Staff: priority and assignee, and "Take it".
   function handling() {
