@@ -210,16 +210,23 @@ int store_list_run(struct db *db, struct buf *sql, const char **params, int npar
                    const char *cursor, int limit, const struct store_col *cols, int n,
                    struct store_list *out)
 {
+	if (cursor && store_sql_and(sql, "id < $?", params, &nparams, cursor) != 0)
+		return STORE_ERR;
+	return store_list_ordered(db, sql, params, nparams, "id DESC", limit, cols, n, out);
+}
+
+int store_list_ordered(struct db *db, struct buf *sql, const char **params, int nparams,
+                       const char *order, int limit, const struct store_col *cols, int n,
+                       struct store_list *out)
+{
 	struct db_res *res = NULL;
 	char limit_text[16];
 	int rc;
 
-	if (cursor && store_sql_and(sql, "id < $?", params, &nparams, cursor) != 0)
-		return STORE_ERR;
 	/* One row more than the page tells whether another page follows. */
 	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
 	params[nparams++] = limit_text;
-	if (buf_printf(sql, " ORDER BY id DESC LIMIT $%d", nparams) != 0)
+	if (buf_printf(sql, " ORDER BY %s LIMIT $%d", order, nparams) != 0)
 		return STORE_ERR;
 	rc = db_exec(db, sql->data, nparams, params, &res);
 	if (rc != DB_OK)

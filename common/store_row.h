@@ -47,6 +47,12 @@ int store_list_fill(const struct db_res *res, int limit, const struct store_col 
 int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
                    const char *cursor, int limit, const struct store_col *cols, int n,
                    struct store_list *out) WUR;
+/* The end of store_list_run for a list in another order: appends "ORDER BY order LIMIT
+ * limit + 1" (params needs room for one more), runs sql and fills out. The caller has
+ * added the condition that continues after its cursor. */
+int store_list_ordered(struct db *db, struct buf *sql, const char **params, int nparams,
+                       const char *order, int limit, const struct store_col *cols, int n,
+                       struct store_list *out) WUR;
 
 /* The page size to use: 50 when page is NULL or limit is 0, else limit clamped to
  * 1..200. */

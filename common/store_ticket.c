@@ -269,10 +269,6 @@ int store_ticket_get(struct db *db, const char *tenant_id, const char *id, json_
 static int list_by_priority(struct db *db, struct buf *sql, const char **params, int nparams,
                             const char *cursor, int limit, struct store_list *out)
 {
-	struct db_res *res = NULL;
-	char limit_text[16];
-	int rc;
-
 	if (cursor) {
 		params[nparams++] = cursor;
 		if (buf_printf(sql,
@@ -283,17 +279,8 @@ static int list_by_priority(struct db *db, struct buf *sql, const char **params,
 		               nparams, nparams, nparams) != 0)
 			return STORE_ERR;
 	}
-	snprintf(limit_text, sizeof(limit_text), "%d", limit + 1);
-	params[nparams++] = limit_text;
-	if (buf_printf(sql, " ORDER BY " PRIORITY_RANK("priority") ", id LIMIT $%d", nparams) != 0)
-		return STORE_ERR;
-	rc = db_exec(db, sql->data, nparams, params, &res);
-	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = store_list_fill(res, limit, ticket_cols, TICKET_NCOLS, out);
-	db_res_free(res);
-	return rc;
+	return store_list_ordered(db, sql, params, nparams, PRIORITY_RANK("priority") ", id", limit,
+	                          ticket_cols, TICKET_NCOLS, out);
 }
 
 int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
