@@ -8,12 +8,12 @@
  *
  * and the hook (webhooks.status): active --(failing_since give_up old, at a failure)-->
  * disabled --(an administrator: store_webhook_update)--> active. Rows end as failed only when their hook
- * is deleted (the cascade removes them). A delivered or failed row is deleted
- * webhooks.keep_days after its last activity (store_webhook_prune), and its event with
- * the last of its deliveries; a pending row stays. The hook's lease serialises the holders; every
- * write here checks that the writer still holds it, inside the transaction that writes
- * (on PostgreSQL the hook row is locked FOR UPDATE first, SQLite's BEGIN IMMEDIATE
- * serialises anyway), so a holder whose lease was taken over writes nothing. */
+ * is deleted (the cascade removes them). A delivered (or failed) row is deleted
+ * webhooks.keep_days after its last activity (store_webhook_prune), its event with the
+ * last of its deliveries; a pending row stays. The hook's lease serialises the holders;
+ * every write here checks that the writer still holds it, inside the transaction that
+ * writes (on PostgreSQL the hook row is locked FOR UPDATE first, SQLite's BEGIN
+ * IMMEDIATE serialises anyway), so a holder whose lease was taken over writes nothing. */
 #include "store_webhook_delivery.h"
 
 #include <limits.h>
