@@ -159,6 +159,11 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"86400", 1, 604800, NULL, 0,
 		"seconds a webhook may keep failing (its oldest undelivered event) before it is "
 		"disabled, with an audit entry" },
+	[CFG_WEBHOOKS_KEEP_DAYS] = { "webhooks.keep_days", "KAIDEN_WEBHOOKS_KEEP_DAYS", CFG_T_INT,
+		"30", 1, 3650, NULL, 0,
+		"days a delivered or failed webhook delivery stays in the delivery log (helperd's "
+		"sweep deletes older ones, and events no delivery refers to); pending ones stay "
+		"until they are delivered" },
 };
 
 static char *values[CFG__MAX];

@@ -70,6 +70,7 @@ enum cfg_key {
 	CFG_WEBHOOKS_RETRY_BASE,  /* webhooks.retry_base  KAIDEN_WEBHOOKS_RETRY_BASE first retry delay, seconds */
 	CFG_WEBHOOKS_RETRY_MAX,   /* webhooks.retry_max   KAIDEN_WEBHOOKS_RETRY_MAX longest retry delay, seconds */
 	CFG_WEBHOOKS_GIVE_UP,     /* webhooks.give_up     KAIDEN_WEBHOOKS_GIVE_UP seconds of failure before disabling */
+	CFG_WEBHOOKS_KEEP_DAYS,   /* webhooks.keep_days   KAIDEN_WEBHOOKS_KEEP_DAYS days a finished delivery stays in the log */
 	CFG__MAX
 };
 

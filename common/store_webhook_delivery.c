@@ -8,12 +8,15 @@
  *
  * and the hook (webhooks.status): active --(failing_since give_up old, at a failure)-->
  * disabled --(an administrator: store_webhook_update)--> active. Rows end as failed only when their hook
- * is deleted (the cascade removes them). The hook's lease serialises the holders; every
- * write here checks that the writer still holds it, inside the transaction that writes
- * (on PostgreSQL the hook row is locked FOR UPDATE first, SQLite's BEGIN IMMEDIATE
- * serialises anyway), so a holder whose lease was taken over writes nothing. */
+ * is deleted (the cascade removes them). A delivered (or failed) row is deleted
+ * webhooks.keep_days after its last activity (store_webhook_prune), its event with the
+ * last of its deliveries; a pending row stays. The hook's lease serialises the holders;
+ * every write here checks that the writer still holds it, inside the transaction that
+ * writes (on PostgreSQL the hook row is locked FOR UPDATE first, SQLite's BEGIN
+ * IMMEDIATE serialises anyway), so a holder whose lease was taken over writes nothing. */
 #include "store_webhook_delivery.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,4 +353,51 @@ out:
 		*out = o;
 	db_res_free(res);
 	return rc;
+}
+
+int store_webhook_prune(struct db *db, int keep_days, long limit,
+                        struct store_webhook_pruned *out)
+{
+	char cutoff[TIMESTAMP_LEN], max[24];
+	const char *params[2] = { cutoff, max };
+	struct store_webhook_pruned n = { 0, 0 };
+	int rc;
+
+	if (keep_days < 1 || keep_days > INT_MAX / 86400 || limit < 1) {
+		log_error("webhook prune: bad arguments (keep_days %d, limit %ld)", keep_days, limit);
+		return STORE_ERR;
+	}
+	store_time(-keep_days * 86400, cutoff);
+	snprintf(max, sizeof(max), "%ld", limit);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	/* LIMIT in a subquery: DELETE ... LIMIT is neither PostgreSQL's nor (by default)
+	 * SQLite's. Delivered and failed rows are final (store_webhook_record changes only
+	 * pending ones), so nothing races this. */
+	rc = db_exec(db,
+	             "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries "
+	             "WHERE status IN ('delivered', 'failed') "
+	             "AND coalesce(delivered_at, last_attempt_at, created_at) < $1 "
+	             "LIMIT CAST($2 AS bigint))",
+	             2, params, NULL);
+	if (rc != DB_OK)
+		goto out;
+	n.deliveries = db_changes(db);
+	rc = db_exec(db,
+	             "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e "
+	             "WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) "
+	             "LIMIT CAST($1 AS bigint))",
+	             1, params + 1, NULL);
+	if (rc != DB_OK)
+		goto out;
+	n.events = db_changes(db);
+	rc = db_commit(db);
+out:
+	if (rc != DB_OK) {
+		db_rollback(db);
+		return store_rc_of(rc);
+	}
+	*out = n;
+	return STORE_OK;
 }

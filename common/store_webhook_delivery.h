@@ -111,4 +111,28 @@ int store_webhook_record(struct db *db, const char *holder,
  * min(base * 2^(attempts - 1), max) seconds, without overflow; at least 1. */
 int store_webhook_backoff(int attempts, int base, int max);
 
+/* The most rows store_webhook_prune deletes of each table per call (helperd's sweep). */
+#define STORE_WEBHOOK_PRUNE_LIMIT 10000
+
+/* What store_webhook_prune deleted. */
+struct store_webhook_pruned {
+	long deliveries;  /* delivered or failed deliveries past keep_days */
+	long events;      /* events no delivery referred to any more */
+};
+
+/* The delivery log's retention (helperd's sweep, cfg webhooks.keep_days), in one
+ * transaction of two statements, each deleting at most limit rows (a backlog goes
+ * limit rows a sweep): first the delivered and failed deliveries whose last activity
+ * (delivered_at, else last_attempt_at, else created_at) is more than keep_days old;
+ * never a pending one, whatever its age (it is still owed, e.g. to a disabled hook);
+ * then the events no delivery refers to any more: those whose deliveries were just
+ * deleted, and a deleted hook's (its deliveries went with it, its events did not).
+ * store_webhook_emit writes an event and its deliveries in one transaction, so an event
+ * is never seen without them while it is being emitted. Under row-level security only
+ * the rows the connection sees are pruned: helperd's (kaiden.staff on) sees every
+ * tenant's. STORE_OK with *out, or STORE_ERR (bad arguments: keep_days < 1, limit < 1;
+ * or the database) or STORE_BUSY, nothing deleted. */
+int store_webhook_prune(struct db *db, int keep_days, long limit,
+                        struct store_webhook_pruned *out) WUR;
+
 #endif

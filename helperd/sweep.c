@@ -10,9 +10,32 @@
 #include "session.h"
 #include "store.h"
 #include "store_agent.h"
+#include "store_webhook_delivery.h"
 
 static uv_timer_t timer;
 static int timer_open;
+
+/* The webhook delivery log's retention: at most STORE_WEBHOOK_PRUNE_LIMIT rows of each
+ * table a sweep, so a backlog cannot hold the loop (or a lock) for long; the next sweep
+ * goes on. */
+static void prune_webhook_log(void)
+{
+	struct store_webhook_pruned pruned;
+	int keep_days = (int)cfg_int(CFG_WEBHOOKS_KEEP_DAYS);
+
+	if (store_webhook_prune(helperd.db, keep_days, STORE_WEBHOOK_PRUNE_LIMIT, &pruned) !=
+	    STORE_OK) {
+		log_warn("worker=%s sweep: the webhook delivery log was not pruned", helperd.instance);
+		return;
+	}
+	if (pruned.deliveries > 0 || pruned.events > 0)
+		log_info("worker=%s sweep: webhook log pruned: %ld deliveries finished more than "
+		         "%d days ago, %ld events no delivery refers to",
+		         helperd.instance, pruned.deliveries, keep_days, pruned.events);
+	metrics_inc("kaiden_webhook_log_pruned_total", "table=\"deliveries\"",
+	            (double)pruned.deliveries);
+	metrics_inc("kaiden_webhook_log_pruned_total", "table=\"events\"", (double)pruned.events);
+}
 
 void sweep_run(void)
 {
@@ -26,6 +49,7 @@ void sweep_run(void)
 	else if (expired > 0)
 		log_info("worker=%s sweep: %ld devices left online by a helperd that stopped "
 		         "answering marked offline", helperd.instance, expired);
+	prune_webhook_log();
 	metrics_inc("kaiden_sweeps_total", NULL, 1);
 	session_sweep();
 }
@@ -41,6 +65,9 @@ int sweep_init(void)
 	uint64_t every = (uint64_t)cfg_int(CFG_HELPERD_SWEEP) * 1000;
 
 	metrics_describe("kaiden_sweeps_total", METRICS_COUNTER, "periodic sweeps run");
+	metrics_describe("kaiden_webhook_log_pruned_total", METRICS_COUNTER,
+	                 "rows the sweep deleted from the webhook delivery log (webhooks.keep_days) "
+	                 "by table: deliveries, events");
 	uv_timer_init(helperd.loop, &timer);
 	timer_open = 1;
 	uv_timer_start(&timer, on_timer, 0, every);

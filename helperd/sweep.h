@@ -1,7 +1,8 @@
 /* sweep.h: helperd's periodic housekeeping: every helperd.sweep seconds (and once at
- * start) session_sweep() (expired sessions, orphaned provider objects), and devices left
+ * start) session_sweep() (expired sessions, orphaned provider objects), devices left
  * online by a helperd that died marked offline (store_agent_expire: last_seen older
- * than twice helperd.agent_timeout, held by another instance or none). */
+ * than twice helperd.agent_timeout, held by another instance or none), and the webhook
+ * delivery log kept to webhooks.keep_days (store_webhook_prune). */
 #ifndef KAIDEN_SWEEP_H
 #define KAIDEN_SWEEP_H
 

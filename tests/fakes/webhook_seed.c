@@ -62,12 +62,16 @@ static int add_event(struct db *db, const char *tenant, const char *type, int se
 
 	json_object_object_add(data, "seq", json_object_new_int(seq));
 	/* As kaiden-api emits: inside a request's scope of that tenant, staff off (on
-	 * PostgreSQL row-level security holds the transaction to the tenant). */
+	 * PostgreSQL row-level security holds the transaction to the tenant), and in the
+	 * transaction of a change (db_begin: on SQLite a scope is none), so that the event
+	 * and its deliveries commit together, as store_webhook_emit requires. */
 	if (db_scope_begin(db, tenant, 0) != DB_OK)
 		goto out;
-	if (store_webhook_emit(db, tenant, type, data) != STORE_OK ||
+	if (db_begin(db) != DB_OK || store_webhook_emit(db, tenant, type, data) != STORE_OK ||
+	    db_commit(db) != DB_OK ||
 	    store_one_value(db, "SELECT id FROM webhook_events ORDER BY id DESC LIMIT 1", 0, NULL,
 	                    id, sizeof(id), NULL) != 1) {
+		db_rollback(db);
 		if (db_scope_end(db, 0) != DB_OK)
 			fprintf(stderr, "webhook_seed: the rollback failed\n");
 		goto out;

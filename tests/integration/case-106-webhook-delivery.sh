@@ -16,7 +16,9 @@
 # attempt (checked every time, not only when the hook is saved); a tenant's hook hears
 # its own tenant's events only, a platform hook every tenant's (the emission runs in the
 # tenant's scope, as kaiden-api's, so on PostgreSQL row-level security holds); the
-# metrics; no secret or signature in helperd's log.
+# metrics; no secret or signature in helperd's log; the log's retention (finished
+# deliveries older than webhooks.keep_days and the events left without a delivery go
+# at helperd's sweep, of every tenant; an old pending delivery stays).
 #
 # Hooks and events come from the API where it can make them (hooks a, r, dv; the
 # re-enable; device.registered from POST /devices), else from tests/fakes/webhook_seed,
@@ -342,6 +344,38 @@ while read -r _s; do
 done <"$W106/secrets"
 ! grep -q 'v1=' "$W106_LOG" || _leak="${_leak:+$_leak and }a signature"
 if [ -z "$_leak" ]; then ok "helperd's log has no webhook secret or signature"; else bad "helperd's log has no webhook secret or signature" "found $_leak"; fi
+
+# ---- the log's retention: webhooks.keep_days (30), helperd's sweep ---------------------------------
+
+# The tenants' section's six deliveries (both tenants, the platform hook's too) made 40
+# days old; the platform hook disabled and one of its deliveries pending again (owed,
+# whatever its age). helperd restarted (logging at info, to show the prune's line): its
+# first sweep runs at start. Five deliveries go, and the two events left without one;
+# the pending delivery and its event stay.
+W106_OLD=$(date -u -d '40 days ago' +%Y-%m-%dT%H:%M:%S.000Z)
+dbq "UPDATE webhooks SET status = 'disabled' WHERE id = '$W106_HP'; UPDATE webhook_deliveries SET created_at = '$W106_OLD', last_attempt_at = '$W106_OLD', delivered_at = '$W106_OLD' WHERE webhook_id IN ('$W106_H1', '$W106_H2', '$W106_HP'); UPDATE webhook_deliveries SET status = 'pending', delivered_at = NULL WHERE webhook_id = '$W106_HP' AND event_id = '$W106_D1'" >/dev/null
+stack_helperd_stop >/dev/null 2>&1 || :
+if KAIDEN_LOG_LEVEL=info KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=1 \
+	KAIDEN_WEBHOOKS_RETRY_MAX=2 KAIDEN_WEBHOOKS_GIVE_UP=6 stack_helperd_start; then
+	ok "retention: helperd restarts (its sweep runs at start)"
+else
+	bad "retention: helperd restarts (its sweep runs at start)" "see $W106_LOG"
+fi
+wait_for "retention: the finished deliveries older than 30 days are deleted, of both tenants" 15 \
+	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id IN ('$W106_H1', '$W106_H2', '$W106_HP') AND status <> 'pending'" 0
+dbcheck "retention: the old pending delivery stays" \
+	"SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '$W106_HP' AND event_id = '$W106_D1' AND status = 'pending'" 1
+dbcheck "retention: the events without a delivery left are deleted, the pending one's stays" \
+	"SELECT id FROM webhook_events WHERE id IN ('$W106_D1', '$W106_D2', '$W106_X1')" "$W106_D1"
+_m=$(metric 'kaiden_webhook_log_pruned_total{table="deliveries"}')
+if [ "${_m%.*}" = 5 ]; then ok "metrics: the pruned deliveries counted"; else bad "metrics: the pruned deliveries counted" "deliveries=$_m, want 5"; fi
+_m=$(metric 'kaiden_webhook_log_pruned_total{table="events"}')
+if [ "${_m%.*}" -ge 2 ] 2>/dev/null; then ok "metrics: the pruned events counted"; else bad "metrics: the pruned events counted" "events=$_m, want >= 2"; fi
+if grep -q 'sweep: webhook log pruned: 5 deliveries finished more than 30 days ago' "$W106_LOG"; then
+	ok "retention: helperd logs what it pruned"
+else
+	bad "retention: helperd logs what it pruned" "no such line in $W106_LOG"
+fi
 
 # ---- back to the defaults ------------------------------------------------------------------------
 
