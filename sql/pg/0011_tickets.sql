@@ -73,27 +73,3 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- A staff member by id, for a request acting in a tenant: whom a ticket may be assigned
--- to (an active admin or engineer) and the name a staff member's comment carries. Staff
--- rows have no tenant, so a tenant's scope cannot see them: a SECURITY DEFINER lookup
--- (as kaiden_email_reserved), which gives out no more than a comment shows.
-CREATE FUNCTION kaiden_staff_user(p_id uuid)
-RETURNS TABLE (id uuid, name text, role text, status text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
-AS $$
-#variable_conflict use_column
-BEGIN
-RETURN QUERY
-SELECT u.id, u.name, u.role, u.status FROM users u WHERE u.id = $1 AND u.tenant_id IS NULL;
-END
-$$;
-
-DO $$
-BEGIN
-    EXECUTE format('ALTER FUNCTION kaiden_staff_user(uuid) SET search_path = %I, pg_temp',
-                   current_schema());
-    REVOKE ALL ON FUNCTION kaiden_staff_user(uuid) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION kaiden_staff_user(uuid) TO kaiden_app;
-END
-$$;
