@@ -4,7 +4,8 @@
 #   scripts/deps.sh build|run|check|bench|fuzz   install what is missing (as root), or
 #                                               print the apt-get line to run and exit 1
 #   scripts/deps.sh install PURPOSE              install the whole list (as root; .ci/run)
-#   scripts/deps.sh packages PURPOSE             print the list (for .ci/run, Dockerfiles)
+#   scripts/deps.sh packages PURPOSE             print the list (for .ci/run, Dockerfiles:
+#                                               image-server, image-agent)
 #   scripts/deps.sh list                         print every list
 #
 # Another apt may hold the package locks (unattended-upgrades on a fresh VM, cloud-init):
@@ -27,12 +28,22 @@ run="$build nginx curl jq"
 # (tests/integration/sshd.sh); python3 serves their web target.
 # npm: make check's `npm ci` of tests/package-lock.json (axe-core, the accessibility
 # rules the portal's browser test runs).
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm"
+# python3-yaml, python3-jsonschema: tests/scripts/test_k8s.sh validates deploy/k8s/ with
+# shared/ref/k8s-schemas/validate.py.
+check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm python3-yaml python3-jsonschema"
 # chromium, chromium-driver, python3-selenium: tests/bench/portal.sh loads the portal.
 bench="$run wrk openssh-server openssh-client python3 chromium chromium-driver python3-selenium"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the
 # version Debian 12's clang is).
 fuzz="$build clang libclang-rt-14-dev"
+# The container images' runtime stage (deploy/docker/*.Dockerfile, on debian:12-slim):
+# the packages of the shared libraries each program links (the runtime side of $build's
+# -dev packages; tests/scripts/test_k8s.sh checks them against the built binaries),
+# libwebsockets-evlib-uv (the plugin libwebsockets loads for helperd's libuv loop),
+# ca-certificates (TLS to PostgreSQL, Cloudflare, the server, the Kubernetes API) and
+# the server's nginx. The agent's libcurl4: its Kubernetes API reader (issue 12).
+image_server="libfcgi0ldbl libjson-c5 libpq5 libsqlite3-0 libsodium23 libyaml-0-2 libwebsockets17 libwebsockets-evlib-uv libuv1 libcurl4 ca-certificates nginx"
+image_agent="libwebsockets17 libjson-c5 libsodium23 libyaml-0-2 libcurl4 ca-certificates"
 
 packages_for() {
 	case $1 in
@@ -43,8 +54,10 @@ packages_for() {
 	check) echo "$check" ;;
 	bench) echo "$bench" ;;
 	fuzz) echo "$fuzz" ;;
+	image-server) echo "$image_server" ;;
+	image-agent) echo "$image_agent" ;;
 	*)
-		echo "deps.sh: unknown purpose '$1' (build, run, check, bench, fuzz)" >&2
+		echo "deps.sh: unknown purpose '$1' (build, run, check, bench, fuzz, image-server, image-agent)" >&2
 		return 1
 		;;
 	esac
@@ -58,7 +71,7 @@ usage() {
 [ $# -ge 1 ] || usage
 case $1 in
 list)
-	for p in build run check bench fuzz; do
+	for p in build run check bench fuzz image-server image-agent; do
 		printf '%s: %s\n' "$p" "$(packages_for "$p")"
 	done
 	printf 'run (DB=postgres): %s\n' "$(DB=postgres packages_for run)"

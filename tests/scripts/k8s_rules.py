@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""k8s_rules.py: the project's own rules for deploy/k8s/, beyond what the Kubernetes
+schemas check (tests/scripts/test_k8s.sh runs both).
+
+    k8s_rules.py check FILE.yaml...      one line per broken rule; exit 1 if any
+    k8s_rules.py selftest FILE.yaml...   breaks the manifests once per rule (a copy in
+                                         memory) and checks that exactly that rule
+                                         fails; exit 1 if a rule did not
+
+Rules (each has a name; a failure line starts with it):
+  probes        every container of the server's Deployments/StatefulSets has a
+                readinessProbe and a livenessProbe (init containers cannot have them)
+  image-tag     every image names a tag, not `latest` and not none; Kaiden's own images
+                carry the version the programs report (KAIDEN_VERSION, AGENT_VERSION)
+  pod-security  every pod: runAsNonRoot, seccompProfile RuntimeDefault, no hostPID or
+                hostIPC; every container (init ones too): readOnlyRootFilesystem,
+                allowPrivilegeEscalation false, capabilities drop ALL and add none,
+                not privileged
+  resources     every container requests and limits cpu and memory
+  node-name     the agent DaemonSet's NODE_NAME comes from spec.nodeName
+  agent         the agent DaemonSet: hostNetwork; KAIDEN_CLUSTER_ID and KAIDEN_SECRET
+                from the Secret kaiden-credentials (cluster_id, secret); tolerates every
+                taint (operator Exists, no key or effect); runs as a ServiceAccount
+                that these manifests define
+  rbac          every (Cluster)Role allows exactly `get` on `nodes` (core group), and
+                its binding names the agent's ServiceAccount in kaiden-system
+  namespace     every namespaced object is in kaiden-system
+  settings      every KAIDEN_* name a ConfigMap or a container's env sets is a setting
+                of common/cfg.c (or one named in PENDING below)
+  websocket     an Ingress routes /api/v1/ws/ with read and send timeouts at least as
+                long as nginx/kaiden.conf's longest proxy_read_timeout
+"""
+import copy
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NAMESPACE = "kaiden-system"
+# Settings the agent's cluster mode adds in parallel (issue 12); drop each from here
+# once common/cfg.c has it.
+PENDING = {"KAIDEN_CLUSTER_ID", "KAIDEN_NODE_REFRESH"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
+ANN = "nginx.ingress.kubernetes.io/"
+
+
+def source_version(path, macro):
+    with open(os.path.join(ROOT, path)) as fh:
+        m = re.search(r'^#define %s "([^"]+)"' % macro, fh.read(), re.M)
+    return m.group(1) if m else None
+
+
+def cfg_names():
+    with open(os.path.join(ROOT, "common", "cfg.c")) as fh:
+        return set(re.findall(r'"(KAIDEN_[A-Z0-9_]+)"', fh.read()))
+
+
+def longest_ws_timeout():
+    with open(os.path.join(ROOT, "nginx", "kaiden.conf")) as fh:
+        return max(int(s) for s in re.findall(r"proxy_read_timeout (\d+)s;", fh.read()))
+
+
+VERSIONS = {"kaiden-server": source_version("fcgi-app/admin.h", "KAIDEN_VERSION"),
+            "kaiden-agent": source_version("agent/sysinfo.h", "AGENT_VERSION")}
+SETTINGS = cfg_names() | PENDING
+WS_TIMEOUT = longest_ws_timeout()
+
+
+def load(paths):
+    docs = []
+    for p in paths:
+        with open(p) as fh:
+            for d in yaml.safe_load_all(fh):
+                if d:
+                    docs.append(d)
+    return docs
+
+
+def name(d):
+    return "%s/%s" % (d.get("kind"), d.get("metadata", {}).get("name"))
+
+
+def pod_spec(d):
+    return d["spec"]["template"]["spec"]
+
+
+def containers(d, init=True):
+    spec = pod_spec(d)
+    out = list(spec.get("containers", []))
+    if init:
+        out += spec.get("initContainers", [])
+    return out
+
+
+def is_agent(d):
+    return d.get("kind") == "DaemonSet"
+
+
+def env_of(c, var):
+    for e in c.get("env", []):
+        if e.get("name") == var:
+            return e
+    return None
+
+
+def secret_ref(e):
+    return (e or {}).get("valueFrom", {}).get("secretKeyRef") or {}
+
+
+# ---- the rules: each yields the problems it finds --------------------------------------
+def r_probes(docs):
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet"):
+            for c in containers(d, init=False):
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if not c.get(probe):
+                        yield "%s container %s has no %s" % (name(d), c["name"], probe)
+
+
+def r_image_tag(docs):
+    for d in docs:
+        if d["kind"] not in WORKLOADS:
+            continue
+        for c in containers(d):
+            image = c.get("image", "")
+            last = image.rsplit("/", 1)[-1]
+            if "@" in last:
+                continue  # a digest pins it
+            if ":" not in last:
+                yield "%s container %s: image %r has no tag" % (name(d), c["name"], image)
+                continue
+            repo, tag = last.split(":", 1)
+            if tag == "latest":
+                yield "%s container %s: image %r is :latest" % (name(d), c["name"], image)
+            elif repo in VERSIONS and tag != VERSIONS[repo]:
+                yield "%s container %s: image %r, but the programs say version %s" % (
+                    name(d), c["name"], image, VERSIONS[repo])
+
+
+def r_pod_security(docs):
+    for d in docs:
+        if d["kind"] not in WORKLOADS:
+            continue
+        spec = pod_spec(d)
+        psc = spec.get("securityContext", {})
+        for flag in ("hostPID", "hostIPC"):
+            if spec.get(flag):
+                yield "%s sets %s" % (name(d), flag)
+        for c in containers(d):
+            csc = c.get("securityContext", {})
+            if not csc.get("runAsNonRoot", psc.get("runAsNonRoot")):
+                yield "%s container %s: not runAsNonRoot" % (name(d), c["name"])
+            seccomp = csc.get("seccompProfile", psc.get("seccompProfile", {}))
+            if seccomp.get("type") != "RuntimeDefault":
+                yield "%s container %s: seccompProfile is not RuntimeDefault" % (name(d), c["name"])
+            if csc.get("readOnlyRootFilesystem") is not True:
+                yield "%s container %s: root filesystem not read-only" % (name(d), c["name"])
+            if csc.get("allowPrivilegeEscalation") is not False:
+                yield "%s container %s: allowPrivilegeEscalation not false" % (name(d), c["name"])
+            if csc.get("privileged"):
+                yield "%s container %s: privileged" % (name(d), c["name"])
+            caps = csc.get("capabilities", {})
+            if "ALL" not in caps.get("drop", []):
+                yield "%s container %s: capabilities not dropped (drop: [ALL])" % (name(d), c["name"])
+            if caps.get("add"):
+                yield "%s container %s: adds capabilities %s" % (name(d), c["name"], caps["add"])
+
+
+def r_resources(docs):
+    for d in docs:
+        if d["kind"] not in WORKLOADS:
+            continue
+        for c in containers(d):
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory"):
+                    if r not in res.get(kind, {}):
+                        yield "%s container %s: no %s.%s" % (name(d), c["name"], kind, r)
+
+
+def r_node_name(docs):
+    agents = [d for d in docs if is_agent(d)]
+    if not agents:
+        yield "no agent DaemonSet"
+    for d in agents:
+        for c in containers(d, init=False):
+            e = env_of(c, "NODE_NAME")
+            path = (e or {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            if path != "spec.nodeName":
+                yield "%s container %s: NODE_NAME is not from spec.nodeName" % (name(d), c["name"])
+
+
+def r_agent(docs):
+    accounts = {(d["metadata"].get("namespace"), d["metadata"]["name"])
+                for d in docs if d["kind"] == "ServiceAccount"}
+    for d in docs:
+        if not is_agent(d):
+            continue
+        spec = pod_spec(d)
+        if spec.get("hostNetwork") is not True:
+            yield "%s: no hostNetwork (the node's sshd is its 127.0.0.1:22)" % name(d)
+        if not any(t == {"operator": "Exists"} for t in spec.get("tolerations", [])):
+            yield "%s: does not tolerate every taint ({operator: Exists})" % name(d)
+        sa = spec.get("serviceAccountName")
+        if (d["metadata"].get("namespace"), sa) not in accounts:
+            yield "%s: ServiceAccount %r is not in these manifests" % (name(d), sa)
+        for c in containers(d, init=False):
+            for var, key in (("KAIDEN_CLUSTER_ID", "cluster_id"), ("KAIDEN_SECRET", "secret")):
+                ref = secret_ref(env_of(c, var))
+                if ref.get("name") != "kaiden-credentials" or ref.get("key") != key:
+                    yield "%s container %s: %s is not the Secret kaiden-credentials' %s" % (
+                        name(d), c["name"], var, key)
+
+
+def r_rbac(docs):
+    roles = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
+    if not roles:
+        yield "no ClusterRole for the agent"
+    want = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]
+    for d in roles:
+        if d.get("rules") != want or d.get("aggregationRule"):
+            yield "%s: rules are %s, not exactly get on nodes" % (name(d), d.get("rules"))
+    agent_sas = {pod_spec(d).get("serviceAccountName") for d in docs if is_agent(d)}
+    for d in docs:
+        if d["kind"] not in ("ClusterRoleBinding", "RoleBinding"):
+            continue
+        subjects = d.get("subjects", [])
+        ok = subjects and all(s.get("kind") == "ServiceAccount" and s.get("name") in agent_sas
+                              and s.get("namespace") == NAMESPACE for s in subjects)
+        if not ok:
+            yield "%s: binds %s, not only the agent's ServiceAccount" % (name(d), subjects)
+        if d.get("roleRef", {}).get("name") not in {r["metadata"]["name"] for r in roles}:
+            yield "%s: binds a role these manifests do not define" % name(d)
+
+
+def r_namespace(docs):
+    for d in docs:
+        if d["kind"] not in CLUSTER_SCOPED and d["metadata"].get("namespace") != NAMESPACE:
+            yield "%s: namespace %r, not %s" % (name(d), d["metadata"].get("namespace"), NAMESPACE)
+        if d["kind"] == "Namespace" and d["metadata"]["name"] != NAMESPACE:
+            yield "%s: a namespace other than %s" % (name(d), NAMESPACE)
+
+
+def r_settings(docs):
+    for d in docs:
+        names = []
+        if d["kind"] == "ConfigMap":
+            names = list(d.get("data", {}))
+        elif d["kind"] in WORKLOADS:
+            names = [e["name"] for c in containers(d) for e in c.get("env", [])]
+        for n in names:
+            if n.startswith("KAIDEN_") and n not in SETTINGS:
+                yield "%s: %s is not a setting in common/cfg.c" % (name(d), n)
+
+
+def r_websocket(docs):
+    found = False
+    for d in docs:
+        if d["kind"] != "Ingress":
+            continue
+        paths = [p.get("path") for r in d["spec"].get("rules", [])
+                 for p in r.get("http", {}).get("paths", [])]
+        if "/api/v1/ws/" not in paths:
+            continue
+        found = True
+        ann = d["metadata"].get("annotations", {})
+        for a in ("proxy-read-timeout", "proxy-send-timeout"):
+            v = ann.get(ANN + a, "")
+            if not v.isdigit() or int(v) < WS_TIMEOUT:
+                yield "%s: %s%s is %r, under %d s (nginx/kaiden.conf)" % (name(d), ANN, a, v, WS_TIMEOUT)
+    if not found:
+        yield "no Ingress routes /api/v1/ws/"
+
+
+RULES = {"probes": r_probes, "image-tag": r_image_tag, "pod-security": r_pod_security,
+         "resources": r_resources, "node-name": r_node_name, "agent": r_agent, "rbac": r_rbac,
+         "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket}
+
+
+def problems(docs):
+    return [(rule, p) for rule, fn in RULES.items() for p in fn(docs)]
+
+
+# ---- selftest: one breakage per rule (at least), each must be caught by that rule ---------
+def first(docs, kind, pred=lambda d: True):
+    return next(d for d in docs if d["kind"] == kind and pred(d))
+
+
+def web(docs):
+    return first(docs, "Deployment")
+
+
+def agent_container(docs):
+    return containers(first(docs, "DaemonSet"), init=False)[0]
+
+
+def set_env(c, var, value):
+    env_of(c, var)["valueFrom"] = value
+
+
+MUTATIONS = [
+    ("probes", "drop a container's readinessProbe",
+     lambda ds: containers(web(ds), init=False)[0].pop("readinessProbe")),
+    ("probes", "drop helperd's livenessProbe",
+     lambda ds: containers(first(ds, "StatefulSet"), init=False)[0].pop("livenessProbe")),
+    ("image-tag", "an image with :latest",
+     lambda ds: containers(web(ds))[0].update(image="kaiden-server:latest")),
+    ("image-tag", "an image without a tag",
+     lambda ds: agent_container(ds).update(image="registry.example.com/kaiden-agent")),
+    ("image-tag", "a tag that is not the programs' version",
+     lambda ds: containers(web(ds))[-1].update(image="kaiden-server:0.0.9")),
+    ("pod-security", "runAsNonRoot off",
+     lambda ds: pod_spec(web(ds))["securityContext"].update(runAsNonRoot=False)),
+    ("pod-security", "seccomp Unconfined",
+     lambda ds: pod_spec(first(ds, "DaemonSet"))["securityContext"].update(
+         seccompProfile={"type": "Unconfined"})),
+    ("pod-security", "a writable root filesystem",
+     lambda ds: containers(web(ds))[-1]["securityContext"].update(readOnlyRootFilesystem=False)),
+    ("pod-security", "a capability kept",
+     lambda ds: agent_container(ds)["securityContext"]["capabilities"].update(drop=["NET_RAW"])),
+    ("pod-security", "a capability added",
+     lambda ds: agent_container(ds)["securityContext"]["capabilities"].update(add=["NET_ADMIN"])),
+    ("pod-security", "privileged",
+     lambda ds: agent_container(ds)["securityContext"].update(privileged=True)),
+    ("pod-security", "privilege escalation allowed",
+     lambda ds: containers(web(ds))[0]["securityContext"].pop("allowPrivilegeEscalation")),
+    ("pod-security", "hostPID",
+     lambda ds: pod_spec(first(ds, "DaemonSet")).update(hostPID=True)),
+    ("resources", "no memory limit",
+     lambda ds: containers(first(ds, "StatefulSet"))[0]["resources"]["limits"].pop("memory")),
+    ("node-name", "NODE_NAME from metadata.name",
+     lambda ds: set_env(agent_container(ds), "NODE_NAME",
+                        {"fieldRef": {"fieldPath": "metadata.name"}})),
+    ("agent", "no hostNetwork",
+     lambda ds: pod_spec(first(ds, "DaemonSet")).pop("hostNetwork")),
+    ("agent", "a toleration for one key only",
+     lambda ds: pod_spec(first(ds, "DaemonSet")).update(
+         tolerations=[{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}])),
+    ("agent", "the secret from another Secret",
+     lambda ds: set_env(agent_container(ds), "KAIDEN_SECRET",
+                        {"secretKeyRef": {"name": "other", "key": "secret"}})),
+    ("agent", "its ServiceAccount left out",
+     lambda ds: ds.__setitem__(slice(None), [d for d in ds if d["kind"] != "ServiceAccount"])),
+    ("rbac", "list as well as get",
+     lambda ds: first(ds, "ClusterRole")["rules"][0].update(verbs=["get", "list"])),
+    ("rbac", "pods as well as nodes",
+     lambda ds: first(ds, "ClusterRole")["rules"][0].update(resources=["nodes", "pods"])),
+    ("rbac", "a wildcard rule added",
+     lambda ds: first(ds, "ClusterRole")["rules"].append(
+         {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})),
+    ("rbac", "bound to a group",
+     lambda ds: first(ds, "ClusterRoleBinding")["subjects"].append(
+         {"kind": "Group", "name": "system:authenticated", "apiGroup": "rbac.authorization.k8s.io"})),
+    ("namespace", "an object in default",
+     lambda ds: first(ds, "Service")["metadata"].update(namespace="default")),
+    ("settings", "a misspelt setting",
+     lambda ds: first(ds, "ConfigMap")["data"].update(KAIDEN_SERVR_MODE="multi")),
+    ("websocket", "a short read timeout on /api/v1/ws/",
+     lambda ds: first(ds, "Ingress", lambda d: "ws" in d["metadata"]["name"])["metadata"][
+         "annotations"].update({ANN + "proxy-read-timeout": "60"})),
+]
+
+
+def selftest(docs):
+    bad = 0
+    if problems(docs):
+        print("selftest: the manifests must pass before they are broken")
+        return 1
+    for rule, what, mutate in MUTATIONS:
+        ds = copy.deepcopy(docs)
+        try:
+            mutate(ds)
+        except (StopIteration, KeyError, IndexError, AttributeError, TypeError) as e:
+            print("FAIL %s: could not break it (%s): %r" % (rule, what, e))
+            bad += 1
+            continue
+        caught = {r for r, _ in problems(ds)}
+        if caught != {rule}:
+            print("FAIL %s: %s was caught by %s" % (rule, what, sorted(caught) or "nothing"))
+            bad += 1
+        else:
+            print("ok   %s catches: %s" % (rule, what))
+    untested = set(RULES) - {m[0] for m in MUTATIONS}
+    for rule in sorted(untested):
+        print("FAIL %s: no breakage tests it" % rule)
+        bad += 1
+    return 1 if bad else 0
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] not in ("check", "selftest"):
+        sys.stderr.write("usage: k8s_rules.py check|selftest FILE.yaml...\n")
+        return 2
+    if None in VERSIONS.values():
+        sys.stderr.write("k8s_rules.py: no KAIDEN_VERSION or AGENT_VERSION in the sources\n")
+        return 2
+    docs = load(argv[2:])
+    if argv[1] == "selftest":
+        return selftest(docs)
+    found = problems(docs)
+    for rule, p in found:
+        print("%s: %s" % (rule, p))
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
