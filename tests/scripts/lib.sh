@@ -4,6 +4,10 @@
 PASS=0
 FAIL=0
 TEST_NAME=$(basename "$0" .sh)
+# Debian's python3, where the python3-* packages of scripts/deps.sh live (websockets,
+# yaml, jsonschema): a pyenv shim may come first on PATH.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
 ok() {
 	PASS=$((PASS + 1))

@@ -15,9 +15,6 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/scripts/lib.sh
 B=${B:-build}
-# Debian's python3, where python3-websockets lives (a pyenv shim may come first on PATH).
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-agent-relay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 

@@ -10,9 +10,6 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/scripts/lib.sh
 B=${B:-build}
 BIN=$B/bin/kaiden-connect
-# Debian's python3, where python3-websockets lives (a pyenv shim may come first on PATH).
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-connect.XXXXXX")
 TOKEN="connect-test-token-$$-secret"
 SIZE=20000000

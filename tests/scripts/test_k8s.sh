@@ -26,11 +26,6 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/scripts/lib.sh
 B=${B:-build}
 
-# Debian's python3, where python3-yaml and python3-jsonschema live (a pyenv shim may come
-# first on PATH).
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
 T=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-k8s.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
