@@ -29,6 +29,8 @@ Rules (each has a name; a failure line starts with it):
                 of common/cfg.c (or one named in PENDING below)
   websocket     an Ingress routes /api/v1/ws/ with read and send timeouts at least as
                 long as nginx/kaiden.conf's longest proxy_read_timeout
+  secrets       every Secret key a container reads is a key of that Secret in the
+                files given (deploy/k8s/examples/ shows each Secret an admin makes)
 """
 import copy
 import os
@@ -275,9 +277,26 @@ def r_websocket(docs):
         yield "no Ingress routes /api/v1/ws/"
 
 
+def r_secrets(docs):
+    keys = {}
+    for d in docs:
+        if d["kind"] == "Secret":
+            keys[d["metadata"]["name"]] = set(d.get("stringData", {})) | set(d.get("data", {}))
+    for d in docs:
+        if d["kind"] not in WORKLOADS:
+            continue
+        for c in containers(d):
+            for e in c.get("env", []):
+                ref = secret_ref(e)
+                if ref and ref.get("key") not in keys.get(ref.get("name"), ()):
+                    yield "%s container %s: %s reads key %r of Secret %r, which has no such key here" % (
+                        name(d), c["name"], e["name"], ref.get("key"), ref.get("name"))
+
+
 RULES = {"probes": r_probes, "image-tag": r_image_tag, "pod-security": r_pod_security,
          "resources": r_resources, "node-name": r_node_name, "agent": r_agent, "rbac": r_rbac,
-         "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket}
+         "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket,
+         "secrets": r_secrets}
 
 
 def problems(docs):
@@ -339,9 +358,9 @@ MUTATIONS = [
     ("agent", "a toleration for one key only",
      lambda ds: pod_spec(first(ds, "DaemonSet")).update(
          tolerations=[{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}])),
-    ("agent", "the secret from another Secret",
+    ("agent", "the secret from the server's Secret",
      lambda ds: set_env(agent_container(ds), "KAIDEN_SECRET",
-                        {"secretKeyRef": {"name": "other", "key": "secret"}})),
+                        {"secretKeyRef": {"name": "kaiden-server", "key": "jwt-secret"}})),
     ("agent", "its ServiceAccount left out",
      lambda ds: ds.__setitem__(slice(None), [d for d in ds if d["kind"] != "ServiceAccount"])),
     ("rbac", "list as well as get",
@@ -361,6 +380,12 @@ MUTATIONS = [
     ("websocket", "a short read timeout on /api/v1/ws/",
      lambda ds: first(ds, "Ingress", lambda d: "ws" in d["metadata"]["name"])["metadata"][
          "annotations"].update({ANN + "proxy-read-timeout": "60"})),
+    ("secrets", "a key the example Secret does not have",
+     lambda ds: first(ds, "Secret", lambda d: d["metadata"]["name"] == "kaiden-server")[
+         "stringData"].pop("jwt-secret")),
+    ("secrets", "the agent's Secret left out",
+     lambda ds: ds.__setitem__(slice(None), [
+         d for d in ds if d["metadata"]["name"] != "kaiden-credentials"])),
 ]
 
 

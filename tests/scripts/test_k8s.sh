@@ -7,8 +7,8 @@
 #   - each kustomization lists files that exist, and every manifest beside it;
 #   - the project's own rules (tests/scripts/k8s_rules.py: probes, image tags, pod
 #     security, resources, the agent's NODE_NAME and credentials, RBAC exactly get on
-#     nodes, namespace, settings, WebSocket timeouts), and that each rule catches the
-#     breakages its self-test makes;
+#     nodes, namespace, settings, WebSocket timeouts, Secret keys), and that each rule
+#     catches the breakages its self-test makes;
 #   - the server image's nginx config (deploy/docker/nginx.conf with nginx/kaiden.conf as
 #     deploy/docker/kaiden-conf.sh rewrites it) passes nginx -t;
 #   - the images' runtime package lists (scripts/deps.sh image-server, image-agent) hold
@@ -45,9 +45,11 @@ fi
 
 # Every manifest (examples too); the kustomization files are kustomize's, not objects.
 mapfile -t MANIFESTS < <(find deploy/k8s -name '*.yaml' ! -name kustomization.yaml | sort)
-# What a cluster admin applies: the server and the agent, not the examples.
+# What a cluster admin applies: the server and the agent; with the examples of the
+# Secrets the admin makes, what the rules read.
 mapfile -t APPLIED < <(find deploy/k8s/server deploy/k8s/agent -name '*.yaml' ! -name kustomization.yaml | sort)
 check "deploy/k8s has the server's and the agent's manifests" [ "${#APPLIED[@]}" -ge 6 ]
+RULED=("${APPLIED[@]}" deploy/k8s/examples/server-secret.yaml deploy/k8s/examples/agent-credentials.yaml)
 
 if [ -n "$SCHEMAS" ]; then
 	for v in 1.30 1.35; do
@@ -96,12 +98,12 @@ else
 fi
 
 # ---- the project's rules -------------------------------------------------------------------
-if "$PY" tests/scripts/k8s_rules.py check "${APPLIED[@]}" >"$T/rules.out" 2>&1; then
+if "$PY" tests/scripts/k8s_rules.py check "${RULED[@]}" >"$T/rules.out" 2>&1; then
 	ok "the manifests keep the project's rules (k8s_rules.py)"
 else
 	bad "the manifests keep the project's rules (k8s_rules.py)" "$(cat "$T/rules.out")"
 fi
-if "$PY" tests/scripts/k8s_rules.py selftest "${APPLIED[@]}" >"$T/selftest.out" 2>&1; then
+if "$PY" tests/scripts/k8s_rules.py selftest "${RULED[@]}" >"$T/selftest.out" 2>&1; then
 	ok "each rule catches its breakages ($(grep -c '^ok' "$T/selftest.out") of them)"
 else
 	bad "each rule catches its breakages" "$(grep -v '^ok' "$T/selftest.out")"
