@@ -182,6 +182,7 @@ else
 	check "make images says that neither docker nor podman is usable" grep -q 'neither docker nor podman' "$T/img.out"
 fi
 # docker's client without its daemon: `docker info` fails.
+# shellcheck disable=SC2016 # the stub's own $1 and $*, expanded when it runs
 printf '#!/bin/sh\n[ "$1" != info ] || exit 1\necho "docker $*" >>"%s/calls"\n' "$T" >"$T/bin/docker"
 chmod +x "$T/bin/docker"
 for tool in dirname sed head; do ln -s "$(command -v "$tool")" "$T/bin/$tool"; done
