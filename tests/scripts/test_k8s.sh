@@ -136,6 +136,73 @@ else
 	bad "nginx -t accepts the server image's nginx.conf" "$(cat "$NG/t.out")"
 fi
 
+# ---- the web pod's two containers, on loopback ---------------------------------------------
+# kaiden-api on its socket and nginx with the image's nginx.conf, run as the pod runs them:
+# one non-root user for both (here, as root: nobody, through setpriv), writing only to the
+# socket's directory and /tmp (both this test's). The image's paths move into $W, port
+# 8080 to a free one, helperd to a port where nothing listens; the database is SQLite.
+W=$T/web
+mkdir -p "$W/run" "$W/tmp" "$W/ngx"
+AS=()
+if [ "$(id -u)" -eq 0 ]; then
+	AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+WEB_PORT=$(. scripts/stack.sh && stack_free_port)
+cp "$B/bin/kaiden-api" "$W/" 2>/dev/null
+sh scripts/www.sh www "$W/www" >/dev/null
+cp /etc/nginx/fastcgi_params "$W/ngx/"
+sh deploy/docker/kaiden-conf.sh nginx/kaiden.conf 127.0.0.1:1 |
+	sed -e "s|/run/kaiden/api.sock|$W/run/api.sock|g" -e "s|/usr/share/kaiden/www|$W/www|g" >"$W/ngx/kaiden.conf"
+sed -e "s|/tmp/|$W/tmp/|g" -e "s|/etc/nginx/snippets/kaiden.conf|$W/ngx/kaiden.conf|" \
+	-e "s|listen 8080 default_server;|listen 127.0.0.1:$WEB_PORT default_server;|" \
+	deploy/docker/nginx.conf >"$W/ngx/nginx.conf"
+: >"$W/api.log"
+: >"$W/nginx.log"
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 755 "$T"
+	chown -R 65534:65534 "$W"
+fi
+API_PID=
+WEB_PID=
+stop_web() {
+	[ -z "$WEB_PID" ] || kill -QUIT "$WEB_PID" 2>/dev/null
+	[ -z "$API_PID" ] || kill -TERM "$API_PID" 2>/dev/null
+	[ -z "$WEB_PID$API_PID" ] || wait $WEB_PID $API_PID 2>/dev/null
+	WEB_PID=
+	API_PID=
+}
+trap 'stop_web; rm -rf "$T"' EXIT
+web_env=(env KAIDEN_DATABASE_DRIVER=sqlite KAIDEN_DATABASE_PATH="$W/kaiden.db")
+if "${web_env[@]}" "${AS[@]}" "$W/kaiden-api" migrate >>"$W/api.log" 2>&1; then
+	"${web_env[@]}" "${AS[@]}" "$W/kaiden-api" serve --socket "$W/run/api.sock" \
+		</dev/null >>"$W/api.log" 2>&1 &
+	API_PID=$!
+	"${AS[@]}" "$NGINX" -p "$W/ngx" -c "$W/ngx/nginx.conf" </dev/null >>"$W/nginx.log" 2>&1 &
+	WEB_PID=$!
+fi
+code=000
+for _ in $(seq 100); do
+	code=$(curl -s -o "$W/healthz" -w '%{http_code}' --max-time 2 "http://127.0.0.1:$WEB_PORT/healthz") || code=000
+	[ "$code" = 200 ] && break
+	kill -0 "$WEB_PID" 2>/dev/null && kill -0 "$API_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ "$code" = 200 ] && grep -q '"status":"ok"' "$W/healthz"; then
+	ok "the web pod's nginx, as a non-root user, answers /healthz from kaiden-api's socket"
+else
+	bad "the web pod's nginx answers /healthz" "$code: $(cat "$W/healthz" "$W/api.log" "$W/nginx.log" 2>/dev/null | tail -n 8)"
+fi
+check "the web pod's nginx serves the portal" \
+	bash -c "curl -s --max-time 5 'http://127.0.0.1:$WEB_PORT/' | grep -qi '<html'"
+# helperd is not there: the WebSocket location goes to it, and says so in the API's shape.
+body=$(curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$WEB_PORT/api/v1/ws/agent")
+case $body in
+*'"code":"unavailable"'*' 502') ok "/api/v1/ws/ goes to helperd's address (502 as JSON when it is down)" ;;
+*) bad "/api/v1/ws/ goes to helperd's address" "$body" ;;
+esac
+check "nginx keeps its pid file under /tmp" [ -s "$W/tmp/nginx.pid" ]
+stop_web
+
 # ---- the images' runtime packages cover what the programs link -----------------------------
 # NEEDED entries of each program, resolved by ldd, owned (dpkg -S) by a package of its
 # image's list or by libc6 (in every Debian image).
