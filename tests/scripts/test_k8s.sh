@@ -10,7 +10,9 @@
 #     nodes, namespace, settings, WebSocket timeouts, Secret keys), and that each rule
 #     catches the breakages its self-test makes;
 #   - the server image's nginx config (deploy/docker/nginx.conf with nginx/kaiden.conf as
-#     deploy/docker/kaiden-conf.sh rewrites it) passes nginx -t;
+#     deploy/docker/kaiden-conf.sh rewrites it) passes nginx -t, and with kaiden-api
+#     behind it, both as one non-root user as in the web pod, answers /healthz, serves
+#     the portal and sends /api/v1/ws/ to helperd's address;
 #   - the images' runtime package lists (scripts/deps.sh image-server, image-agent) hold
 #     every shared library the built programs link;
 #   - make images says so when neither docker nor podman is usable, and builds both
