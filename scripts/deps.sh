@@ -40,8 +40,9 @@ fuzz="$build clang libclang-rt-14-dev"
 # the packages of the shared libraries each program links (the runtime side of $build's
 # -dev packages; tests/scripts/test_k8s.sh checks them against the built binaries),
 # libwebsockets-evlib-uv (the plugin libwebsockets loads for helperd's libuv loop),
-# ca-certificates (TLS to PostgreSQL, Cloudflare, the server, the Kubernetes API) and
-# the server's nginx. The agent's libcurl4: its Kubernetes API reader (issue 12).
+# ca-certificates (the system's CAs: Cloudflare, the agent's server, a PostgreSQL DSN's
+# sslrootcert=/etc/ssl/certs/ca-certificates.crt) and the server's nginx. The agent's
+# libcurl4: its Kubernetes API reader (issue 12).
 image_server="libfcgi0ldbl libjson-c5 libpq5 libsqlite3-0 libsodium23 libyaml-0-2 libwebsockets17 libwebsockets-evlib-uv libuv1 libcurl4 ca-certificates nginx"
 image_agent="libwebsockets17 libjson-c5 libsodium23 libyaml-0-2 libcurl4 ca-certificates"
 
