@@ -85,6 +85,7 @@ enum k8s_change {
 	K8S_CHANGED_RESOURCES = 1 << 3,
 	K8S_CHANGED_VERSIONS = 1 << 4,
 	K8S_CHANGED_NAME = 1 << 5,
+	K8S_CHANGED_ALL = (1 << 6) - 1,
 };
 
 /* "Ready", "NotReady" or "Unknown" (static): the device's node_status. */
