@@ -100,9 +100,10 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-MAX_BODY = 1 << 20
+from fakeserve import JSONHandler, serve
+
 NODE_PATH = re.compile(r"^/api/v1/nodes/([^/]+)$")
 REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
            405: "MethodNotAllowed", 406: "NotAcceptable", 409: "Conflict", 410: "Gone",
@@ -256,34 +257,14 @@ def hold_view(h):
             "held": h["held"]}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JSONHandler):
     server_version = "fake-kube-apiserver"
     sys_version = ""
+    json_separators = (",", ":")   # compact, as Go's encoding/json writes it
 
-    def log_message(self, fmt, *a):
-        if args.verbose:
-            sys.stderr.write("fake_k8s: " + (fmt % a) + "\n")
-
-    def send_json(self, status, obj, headers=()):
-        # Compact, as Go's encoding/json writes it.
-        body = obj if isinstance(obj, bytes) else \
-            json.dumps(obj, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache, private")
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > MAX_BODY:
-            return None
-        return self.rfile.read(n)
+    def send_json(self, status, obj=None, headers=()):
+        super().send_json(status, obj, (("Audit-Id", str(uuid.uuid4())),
+                                        ("Cache-Control", "no-cache, private")) + tuple(headers))
 
     def do_GET(self):
         self.dispatch("GET")
@@ -602,6 +583,7 @@ def main():
     ap.add_argument("--node", action="append")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    Handler.verbose = args.verbose
     args.default_token = "fake-k8s-token"
     if args.token_file:
         with open(args.token_file) as f:
@@ -614,21 +596,8 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    port = server.server_address[1]
-    print(port, flush=True)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(server, args.port_file)
 
 
 if __name__ == "__main__":
-    import signal
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main())

@@ -5,23 +5,22 @@
 # (labels, Ready, cordon, capacity), faults (500/503, dropped and garbled replies), holds
 # (a request kept at the gate while others pass), the request log and counts, and https
 # with the fake's test CA. Needs bash, curl, jq, python3, openssl.
-# Prints "N passed, N failed" and exits 1 on any failure.
+# Prints "test_fake_k8s: N passed, N failed" (VERBOSE=1: every check) and exits 1 on any
+# failure.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../scripts/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-fake-k8s.XXXXXX")
 TOKEN="k8s-selftest-token-$$-do-not-log"
-PASS=0
-FAIL=0
 PIDS=()
 
 SUMMARY_DONE=
 cleanup() {
     local rc=$? pid
     if [ -z "$SUMMARY_DONE" ]; then
-        echo "FAIL - self-test aborted (status $rc) after the last line above"
-        echo "fake_k8s: $PASS passed, $((FAIL + 1)) failed"
-        rc=1
+        bad "the self-test ran to its end" "aborted (status $rc) after the last check"
+        summary || rc=1
     fi
     for pid in "${PIDS[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
@@ -32,10 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-ok() { PASS=$((PASS + 1)); echo "ok   - $1"; }
-ko() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; if [ -n "${2-}" ]; then echo "       $2"; fi; }
-check() { local desc=$1; shift; if "$@"; then ok "$desc"; else ko "$desc"; fi; }
 
 # api METHOD PATH: one API call with the token (AUTH=none: no header; AUTH=x: "Bearer x";
 # HDR overrides the whole Authorization header). STATUS, $WORK/body, $WORK/headers;
@@ -56,7 +51,7 @@ ctl() { # ctl METHOD PATH [JSON]: the control API; body in $WORK/ctl, status in 
 jqt() { jq -e "$2" "$1" >/dev/null 2>&1; }
 expect() { # expect DESC HTTP_STATUS JQ_FILTER
     if [ "$STATUS" = "$2" ] && jqt "$WORK/body" "$3"; then ok "$1"
-    else ko "$1" "status=$STATUS body=$(head -c 300 "$WORK/body")"; fi
+    else bad "$1" "status=$STATUS body=$(head -c 300 "$WORK/body")"; fi
 }
 header() { tr -d '\r' <"$WORK/headers" | awk -v h="$(echo "$1" | tr A-Z a-z)" \
     'BEGIN{FS=": "} tolower($1)==h {print $2}'; }
@@ -79,7 +74,7 @@ start plain --token-file "$WORK/token" --node worker-1 \
     --user system:serviceaccount:kaiden-system:kaiden-agent
 BASE="http://127.0.0.1:$PORT"
 
-echo "# a node, as the API server serves it"
+[ -z "${VERBOSE:-}" ] || echo "# a node, as the API server serves it"
 api GET /api/v1/nodes/worker-1
 expect "GET node: 200 Node worker-1" 200 '.kind == "Node" and .apiVersion == "v1"
     and .metadata.name == "worker-1" and (.metadata.resourceVersion | test("^[0-9]+$"))
@@ -104,7 +99,7 @@ expect "GET node: nodeInfo versions" 200 '.status.nodeInfo.kubeletVersion == "v1
     and (.status.nodeInfo | has("machineID") and has("systemUUID") and has("bootID") and has("kubeProxyVersion"))'
 rv1=$(jq -r .metadata.resourceVersion "$WORK/body")
 
-echo "# who may ask"
+[ -z "${VERBOSE:-}" ] || echo "# who may ask"
 UNAUTH='{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}'
 AUTH=none api GET /api/v1/nodes/worker-1
 check "no Authorization: 401, the real body byte for byte" [ "$STATUS:$(cat "$WORK/body")" = "401:$UNAUTH" ]
@@ -129,7 +124,7 @@ ctl POST tokens '{"token":"rotated-token","remove":true}'
 AUTH=rotated-token api GET /api/v1/nodes/worker-1
 expect "a removed token: 401" 401 '.reason == "Unauthorized"'
 
-echo "# what is not there"
+[ -z "${VERBOSE:-}" ] || echo "# what is not there"
 api GET /api/v1/nodes/worker-9
 check "unknown node: 404, the real body byte for byte" [ "$STATUS:$(cat "$WORK/body")" = \
     '404:{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \"worker-9\" not found","reason":"NotFound","details":{"name":"worker-9","kind":"nodes"},"code":404}' ]
@@ -137,7 +132,7 @@ api GET /api/v1/namespaces
 expect "another path: 404 the server could not find the requested resource" 404 \
     '.message == "the server could not find the requested resource" and .details == {}'
 
-echo "# the control API changes the node"
+[ -z "${VERBOSE:-}" ] || echo "# the control API changes the node"
 ctl POST nodes/worker-1 '{"labels":{"team":"db","node-role.kubernetes.io/worker":null},"ready":"False","unschedulable":true,"capacity":{"cpu":"8","memory":"32Gi"},"allocatable":{"cpu":"7800m"}}'
 check "control: a change answers 200" [ "$CTL" = 200 ]
 api GET /api/v1/nodes/worker-1
@@ -172,7 +167,7 @@ ctl DELETE nodes/odd
 api GET /api/v1/nodes/odd
 expect "control: a deleted node is 404" 404 '.reason == "NotFound"'
 
-echo "# faults"
+[ -z "${VERBOSE:-}" ] || echo "# faults"
 ctl POST faults '{"fail":[{"status":500,"path":"/nodes/worker-1$"}]}'
 api GET /api/v1/nodes/worker-1
 expect "fail 500: an InternalError Status" 500 '.kind == "Status" and .reason == "InternalError" and .code == 500'
@@ -200,7 +195,7 @@ ctl POST faults '{"garbage":[{"body":"{\"kind\":\"Node\",\"metadata\":[]}"}]}'
 api GET /api/v1/nodes/worker-1
 check "garbage with a body: served as given" [ "$(cat "$WORK/body")" = '{"kind":"Node","metadata":[]}' ]
 
-echo "# holds: a request kept at the gate"
+[ -z "${VERBOSE:-}" ] || echo "# holds: a request kept at the gate"
 ctl POST holds '{"path":"/nodes/worker-1$"}'
 hold=$(jq -r .id "$WORK/ctl")
 curl -s -o "$WORK/held.body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
@@ -231,7 +226,7 @@ ctl POST "holds/$(jq -r .id "$WORK/ctl")/wait" '{"timeout_s":0.2}'
 check "hold wait: 408 when nothing came" [ "$CTL" = 408 ]
 ctl POST holds/release '{}'
 
-echo "# log, counts, wait"
+[ -z "${VERBOSE:-}" ] || echo "# log, counts, wait"
 ctl GET log
 check "log: every API call, in order" jqt "$WORK/ctl" '[.requests[].seq] == [range(1; (.requests | length) + 1)]'
 check "log: auth yes/no, Accept recorded" jqt "$WORK/ctl" '.requests[0].auth == "yes"
@@ -253,9 +248,9 @@ api GET /api/v1/nodes/worker-2
 expect "reset: back to the start (worker-2 gone)" 404 '.reason == "NotFound"'
 api GET /api/v1/nodes/worker-1
 expect "reset: the --node node is back, Ready" 200 '.status.conditions[] | select(.type == "Ready") | .status == "True"'
-grep -q "$TOKEN" "$WORK/plain.err" && ko "the token is not in the fake's stderr" || ok "the token is not in the fake's stderr"
+check "the token is not in the fake's stderr" bash -c "! grep -q '$TOKEN' '$WORK/plain.err'"
 
-echo "# https with the test CA"
+[ -z "${VERBOSE:-}" ] || echo "# https with the test CA"
 start tls --token-file "$WORK/token" --node worker-1 --tls-dir "$WORK/tls"
 code=$(curl -s -o "$WORK/body" -w '%{http_code}' --cacert "$WORK/tls/ca.crt" \
     -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$PORT/api/v1/nodes/worker-1") || code=000
@@ -268,5 +263,4 @@ rc=0; curl -s -o /dev/null "https://127.0.0.1:$PORT/_fake/health" || rc=$?
 check "https: refused without the test CA (curl 60)" [ "$rc" = 60 ]
 
 SUMMARY_DONE=1
-echo "fake_k8s: $PASS passed, $FAIL failed"
-[ "$FAIL" -eq 0 ]
+summary
