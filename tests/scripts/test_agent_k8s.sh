@@ -33,6 +33,7 @@ if [ ! -x "$AGENT" ]; then
 fi
 TOKEN="agent-k8s-token-$$-never-logged"
 printf '%s\n' "$TOKEN" >"$WORK/token"
+cp "$WORK/token" "$WORK/token2"  # agent 2's: a rotation of agent 1's does not touch it
 printf 'cluster-secret-x\n' >"$WORK/secret" && chmod 600 "$WORK/secret"
 SERVER=ws://127.0.0.1:1/api/v1/ws/agent
 unset NODE_NAME KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
@@ -129,7 +130,7 @@ API="http://127.0.0.1:$PORT"
 	>"$WORK/a1.log" 2>&1 &
 A1=$!
 PIDS+=($A1)
-NODE_NAME=worker-2 KAIDEN_CLUSTER_ID=c1 KAIDEN_K8S_API=$API KAIDEN_K8S_TOKEN_FILE=$WORK/token \
+NODE_NAME=worker-2 KAIDEN_CLUSTER_ID=c1 KAIDEN_K8S_API=$API KAIDEN_K8S_TOKEN_FILE=$WORK/token2 \
 	KAIDEN_NODE_REFRESH=1 "$AGENT" --server "$SERVER" --insecure --secret-file "$WORK/secret" \
 	>"$WORK/a2.log" 2>&1 &
 A2=$!
@@ -183,6 +184,7 @@ ctl POST faults '{"fail":[{"status":500,"path":"worker-2$","count":-1}]}'
 check "a 500 after the 404: a new reason, logged" wait_log "$WORK/a2.log" \
 	'node=worker-2 cannot read the node: 500 InternalError'
 ctl POST faults '{"clear":true}'
+check "agent 2 was never unreadable-then-readable before" [ "$(grep -c 'changed=none' "$WORK/a2.log")" = 0 ]
 ctl POST nodes/worker-2 '{}'
 check "the node is back: readable again, nothing changed" wait_log "$WORK/a2.log" \
 	'node=worker-2 Ready changed=none'
