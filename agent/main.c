@@ -75,6 +75,9 @@ static void usage(FILE *out)
 	        "usage: kaiden-agent --server URL --device-id ID (--secret-file F | --secret S)\n"
 	        "                    [--ca-file F] [--insecure] [--cloudflared PATH]\n"
 	        "                    [--relay-ports LIST] [--config FILE]\n"
+	        "       kaiden-agent --server URL --cluster-id ID --node-name NAME\n"
+	        "                    (--secret-file F | --secret S) [--k8s-api URL]\n"
+	        "                    [--k8s-token-file F] [--k8s-ca-file F] [--node-refresh N] ...\n"
 	        "\n"
 	        "  --server URL        wss://HOST/api/v1/ws/agent                  (KAIDEN_SERVER)\n"
 	        "  --device-id ID      this machine's device id                 (KAIDEN_DEVICE_ID)\n"
@@ -86,6 +89,8 @@ static void usage(FILE *out)
 	        "  --relay-ports LIST  loopback ports relay streams may reach, e.g. 22,8080\n"
 	        "                                                            (KAIDEN_RELAY_PORTS)\n"
 	        "  --config FILE       YAML settings file (agent.*, session.ready_timeout)\n"
+	        "  --version           print the version\n"
+	        "\n"
 	        "cluster mode (a DaemonSet's agent, instead of --device-id):\n"
 	        "  --cluster-id ID     the cluster's id; the secret is the cluster's (KAIDEN_CLUSTER_ID)\n"
 	        "  --node-name NAME    this node            (KAIDEN_NODE_NAME, else NODE_NAME)\n"
@@ -96,8 +101,7 @@ static void usage(FILE *out)
 	        "                                                            (KAIDEN_K8S_CA_FILE)\n"
 	        "  --node-refresh N    seconds between reads of the node, default 60\n"
 	        "                                                           (KAIDEN_NODE_REFRESH)\n"
-	        "  --insecure          also allows an http:// --k8s-api\n"
-	        "  --version           print the version\n");
+	        "  --insecure          also allows an http:// --k8s-api\n");
 }
 
 /* 1 if program (a path, or a name looked up on PATH) is an executable file. */
