@@ -7,8 +7,9 @@
 # change are not; a rotated token (401), no rights (403), a deleted node (404) and a 500
 # are logged once each as a reason and the agent goes on; the token file is re-read, so
 # the agent recovers once the token works again; a request held at the fake's gate does
-# not keep SIGTERM from stopping the agent at once; https with --k8s-ca-file works and
-# without it fails verification; the token never reaches a log.
+# not keep SIGTERM from stopping the agent at once; in a pod (KUBERNETES_SERVICE_HOST
+# and _PORT) https with --k8s-ca-file works, and without it fails verification; the
+# token never reaches a log.
 #   B=build bash tests/scripts/test_agent_k8s.sh
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -212,11 +213,15 @@ check "agent 2 exits 0 on SIGTERM" [ "$rc" = 0 ]
 # https: verified with the cluster's CA, refused without it.
 printf '%s\n' "$TOKEN" >"$WORK/token"
 if start_fake tls --node worker-3 --tls-dir "$WORK/tls"; then
-	"$AGENT" --server "$SERVER" --insecure --secret-file "$WORK/secret" --cluster-id c1 \
-		--node-name worker-3 --k8s-api "https://127.0.0.1:$PORT" --k8s-token-file "$WORK/token" \
-		--k8s-ca-file "$WORK/tls/ca.crt" --node-refresh 1 >"$WORK/a3.log" 2>&1 &
+	# In a pod: the API from KUBERNETES_SERVICE_HOST/_PORT (https), our CA and token files.
+	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$PORT "$AGENT" --server "$SERVER" \
+		--insecure --secret-file "$WORK/secret" --cluster-id c1 --node-name worker-3 \
+		--k8s-token-file "$WORK/token" --k8s-ca-file "$WORK/tls/ca.crt" --node-refresh 1 \
+		>"$WORK/a3.log" 2>&1 &
 	A3=$!
 	PIDS+=($A3)
+	check "in a pod: https://\$KUBERNETES_SERVICE_HOST:\$KUBERNETES_SERVICE_PORT with --k8s-ca-file" \
+		wait_log "$WORK/a3.log" "k8s_api=https://127.0.0.1:$PORT "
 	check "https with --k8s-ca-file: the node is read" wait_log "$WORK/a3.log" 'node=worker-3 Ready changed=first'
 	"$AGENT" --server wss://127.0.0.1:1/api/v1/ws/agent --secret-file "$WORK/secret" \
 		--cluster-id c1 --node-name worker-3 --k8s-api "https://127.0.0.1:$PORT" --k8s-token-file "$WORK/token" \
