@@ -3,6 +3,15 @@
  *   kaiden-agent --server URL --device-id ID (--secret S | --secret-file F)
  *                [--ca-file F] [--insecure] [--cloudflared PATH] [--relay-ports LIST]
  *                [--config FILE]
+ *   kaiden-agent --server URL --cluster-id ID --node-name NAME (--secret-file F | ...)
+ *                [--k8s-api URL] [--k8s-token-file F] [--k8s-ca-file F] [--node-refresh N]
+ *                [same options as above]
+ *
+ * The second form is cluster mode (issue 12: one agent per node, a DaemonSet): the agent
+ * reads its Node from the Kubernetes API at start and every --node-refresh seconds
+ * (node_watch.c, off the loop) and logs what changed. Until helperd speaks the cluster
+ * hello (docs/decisions.md, issue 12), the agent in cluster mode does not connect to the
+ * server.
  *
  * Every option is also a setting (common/cfg.h, agent.*; KAIDEN_* in the environment);
  * the command line wins. SIGTERM/SIGINT: close every relay stream, stop every
@@ -18,11 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <libwebsockets.h>
 
 #include "cfg.h"
+#include "k8s_node.h"
 #include "link.h"
 #include "log.h"
+#include "node_watch.h"
 #include "proto.h"
 #include "relay.h"
 #include "secretfile.h"
@@ -63,6 +75,9 @@ static void usage(FILE *out)
 	        "usage: kaiden-agent --server URL --device-id ID (--secret-file F | --secret S)\n"
 	        "                    [--ca-file F] [--insecure] [--cloudflared PATH]\n"
 	        "                    [--relay-ports LIST] [--config FILE]\n"
+	        "       kaiden-agent --server URL --cluster-id ID --node-name NAME\n"
+	        "                    (--secret-file F | --secret S) [--k8s-api URL]\n"
+	        "                    [--k8s-token-file F] [--k8s-ca-file F] [--node-refresh N] ...\n"
 	        "\n"
 	        "  --server URL        wss://HOST/api/v1/ws/agent                  (KAIDEN_SERVER)\n"
 	        "  --device-id ID      this machine's device id                 (KAIDEN_DEVICE_ID)\n"
@@ -74,7 +89,19 @@ static void usage(FILE *out)
 	        "  --relay-ports LIST  loopback ports relay streams may reach, e.g. 22,8080\n"
 	        "                                                            (KAIDEN_RELAY_PORTS)\n"
 	        "  --config FILE       YAML settings file (agent.*, session.ready_timeout)\n"
-	        "  --version           print the version\n");
+	        "  --version           print the version\n"
+	        "\n"
+	        "cluster mode (a DaemonSet's agent, instead of --device-id):\n"
+	        "  --cluster-id ID     the cluster's id; the secret is the cluster's (KAIDEN_CLUSTER_ID)\n"
+	        "  --node-name NAME    this node            (KAIDEN_NODE_NAME, else NODE_NAME)\n"
+	        "  --k8s-api URL       the Kubernetes API (default: in-cluster)   (KAIDEN_K8S_API)\n"
+	        "  --k8s-token-file F  bearer token file (default: the service account's)\n"
+	        "                                                         (KAIDEN_K8S_TOKEN_FILE)\n"
+	        "  --k8s-ca-file F     CA of the API (default: the service account's)\n"
+	        "                                                            (KAIDEN_K8S_CA_FILE)\n"
+	        "  --node-refresh N    seconds between reads of the node, default 60\n"
+	        "                                                           (KAIDEN_NODE_REFRESH)\n"
+	        "  --insecure          also allows an http:// --k8s-api\n");
 }
 
 /* 1 if program (a path, or a name looked up on PATH) is an executable file. */
@@ -129,6 +156,103 @@ static void stop(const char *session_id)
 		tunnel_stop(session_id);
 }
 
+/* What the node watch found: logged now; sent to helperd once the protocol has it. */
+static void node_report(void *arg, const struct k8s_node *node, const char *reason,
+                        unsigned changed)
+{
+	const char *name = arg;
+	char what[128];
+
+	if (!node) {
+		log_warn("node=%s cannot read the node: %s", name, reason);
+		return;
+	}
+	if (changed == K8S_CHANGED_ALL)
+		snprintf(what, sizeof(what), "first");
+	else if (changed == 0)
+		snprintf(what, sizeof(what), "none");  /* readable again after a failure */
+	else
+		k8s_change_names(changed, what, sizeof(what));
+	log_info("node=%s %s%s changed=%s cpu=%s/%s memory=%s/%s kubelet=%s runtime=%s "
+	         "labels=%s",
+	         name, k8s_ready_name(node->ready), node->unschedulable ? ",unschedulable" : "",
+	         what, node->res.cpu_allocatable, node->res.cpu_capacity,
+	         node->res.memory_allocatable_raw, node->res.memory_capacity_raw,
+	         node->kubelet_version, node->container_runtime_version, node->labels);
+}
+
+/* 1 if id looks like an id the server hands out: 1 to 64 letters, digits, '-' or '_'. */
+static int id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n >= 1 && n <= 64 && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                       "0123456789-_") == n;
+}
+
+/* Checks the settings of either mode and fills *nw for cluster mode. 1 in cluster mode,
+ * 0 in device mode, -1 after logging what is wrong. */
+static int agent_mode(struct node_watch_config *nw)
+{
+	static const enum cfg_key cluster_only[] = {
+		CFG_AGENT_NODE_NAME, CFG_AGENT_K8S_API, CFG_AGENT_K8S_TOKEN_FILE,
+		CFG_AGENT_K8S_CA_FILE, CFG_AGENT_NODE_REFRESH,
+	};
+	const char *cluster_id = cfg_str(CFG_AGENT_CLUSTER_ID);
+	const char *node_name = cfg_str(CFG_AGENT_NODE_NAME);
+	char err[256];
+
+	if (*cluster_id && *cfg_str(CFG_AGENT_DEVICE_ID)) {
+		log_error("both a device id and a cluster id are given: an agent serves one machine "
+		          "(--device-id) or one node of a cluster (--cluster-id), not both");
+		return -1;
+	}
+	if (!*cluster_id) {
+		if (!*cfg_str(CFG_AGENT_DEVICE_ID)) {
+			log_error("no device id: --device-id or KAIDEN_DEVICE_ID (or, on a Kubernetes "
+			          "node, --cluster-id and --node-name)");
+			return -1;
+		}
+		for (size_t i = 0; i < ARRAY_LEN(cluster_only); i++) {
+			if (strcmp(cfg_source(cluster_only[i]), "default") != 0) {
+				log_error("%s is set (%s) but there is no cluster id: it belongs to "
+				          "cluster mode (--cluster-id)", cfg_table()[cluster_only[i]].name,
+				          cfg_source(cluster_only[i]));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (!id_valid(cluster_id)) {
+		log_error("the cluster id must be 1 to 64 letters, digits, '-' or '_' (the id "
+		          "shown when the cluster was created)");
+		return -1;
+	}
+	/* The DaemonSet sets NODE_NAME from spec.nodeName (the downward API). */
+	if (!*node_name && getenv("NODE_NAME"))
+		node_name = getenv("NODE_NAME");
+	if (!*node_name) {
+		log_error("cluster=%s no node name: --node-name, KAIDEN_NODE_NAME or NODE_NAME "
+		          "(fieldRef spec.nodeName)", cluster_id);
+		return -1;
+	}
+	if (!k8s_node_name_valid(node_name)) {
+		log_error("cluster=%s the node name is not a Kubernetes node name (lowercase "
+		          "letters, digits, '-' and '.', at most 253)", cluster_id);
+		return -1;
+	}
+	memset(nw, 0, sizeof(*nw));
+	if (k8s_source_init(&nw->src, cfg_str(CFG_AGENT_K8S_API), cfg_str(CFG_AGENT_K8S_TOKEN_FILE),
+	                    cfg_str(CFG_AGENT_K8S_CA_FILE), (int)cfg_int(CFG_AGENT_INSECURE), err,
+	                    sizeof(err)) != 0) {
+		log_error("cluster=%s node=%s %s", cluster_id, node_name, err);
+		return -1;
+	}
+	snprintf(nw->node_name, sizeof(nw->node_name), "%s", node_name);
+	nw->refresh_s = (int)cfg_int(CFG_AGENT_NODE_REFRESH);
+	return 1;
+}
+
 static int set(const char *name, const char *value)
 {
 	char err[256];
@@ -152,13 +276,19 @@ int main(int argc, char **argv)
 		{ "cloudflared", required_argument, NULL, 'C' },
 		{ "relay-ports", required_argument, NULL, 'P' },
 		{ "config", required_argument, NULL, 'F' },
+		{ "cluster-id", required_argument, NULL, 'I' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "k8s-api", required_argument, NULL, 'A' },
+		{ "k8s-token-file", required_argument, NULL, 'T' },
+		{ "k8s-ca-file", required_argument, NULL, 'R' },
+		{ "node-refresh", required_argument, NULL, 'r' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
-	struct cli_setting cli[16];
-	int ncli = 0, secret_on_argv = 0, opt, rc = 1;
+	struct cli_setting cli[32];
+	int ncli = 0, secret_on_argv = 0, opt, rc = 1, cluster;
 	char err[256], secret[SECRET_MAX + 2];
 	const char *secret_file, *ca_file;
 	struct lws_context_creation_info info;
@@ -167,6 +297,7 @@ int main(int argc, char **argv)
 	struct tunnel_config tcfg;
 	struct link_config lcfg;
 	struct relay_config rcfg;
+	struct node_watch_config nwcfg;
 	struct link_handlers handlers = {
 		.tunnel_start = tunnel_start,
 		.tunnel_stop = stop,
@@ -176,7 +307,7 @@ int main(int argc, char **argv)
 	};
 	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
-	int lvl, stopping = 0, killed = 0;
+	int lvl, stopping = 0, killed = 0, curl_ready = 0;
 	time_t stop_started = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -193,6 +324,12 @@ int main(int argc, char **argv)
 		case 'C': cli[ncli++] = (struct cli_setting){ "agent.cloudflared", optarg }; break;
 		case 'P': cli[ncli++] = (struct cli_setting){ "agent.relay_ports", optarg }; break;
 		case 'F': config = optarg; break;
+		case 'I': cli[ncli++] = (struct cli_setting){ "agent.cluster_id", optarg }; break;
+		case 'N': cli[ncli++] = (struct cli_setting){ "agent.node_name", optarg }; break;
+		case 'A': cli[ncli++] = (struct cli_setting){ "agent.k8s_api", optarg }; break;
+		case 'T': cli[ncli++] = (struct cli_setting){ "agent.k8s_token_file", optarg }; break;
+		case 'R': cli[ncli++] = (struct cli_setting){ "agent.k8s_ca_file", optarg }; break;
+		case 'r': cli[ncli++] = (struct cli_setting){ "agent.node_refresh", optarg }; break;
 		case 'V': printf("kaiden-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -228,10 +365,9 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (!*cfg_str(CFG_AGENT_DEVICE_ID)) {
-		log_error("no device id: --device-id or KAIDEN_DEVICE_ID");
+	cluster = agent_mode(&nwcfg);
+	if (cluster < 0)
 		return 2;
-	}
 	secret_file = cfg_str(CFG_AGENT_SECRET_FILE);
 	if (*secret_file && *cfg_str(CFG_AGENT_SECRET)) {
 		log_error("both a secret and a secret file are given; keep one (--secret-file)");
@@ -317,8 +453,21 @@ int main(int argc, char **argv)
 	lcfg.device_id = cfg_str(CFG_AGENT_DEVICE_ID);
 	lcfg.secret = secret;
 	lcfg.insecure = (int)cfg_int(CFG_AGENT_INSECURE);
-	if (link_init(context, &lcfg, &handlers) != 0)
+	if (cluster) {
+		/* libcurl's global state is set up before any thread uses it. */
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_error("cannot initialise libcurl");
+			goto out_context;
+		}
+		curl_ready = 1;
+		if (node_watch_init(context, &nwcfg, node_report, nwcfg.node_name) != 0)
+			goto out_context;
+		log_warn("cluster=%s node=%s the server link waits for helperd's cluster hello "
+		         "(issue 12): this agent reads its node and logs it, and does not connect "
+		         "yet", cfg_str(CFG_AGENT_CLUSTER_ID), nwcfg.node_name);
+	} else if (link_init(context, &lcfg, &handlers) != 0) {
 		goto out_context;
+	}
 	/* Only now: creating the lws context puts SIGTERM back to its default action (seen
 	 * with Debian's lws 4.1.6), which would kill the agent without stopping cloudflared. */
 	memset(&sa, 0, sizeof(sa));
@@ -327,15 +476,23 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("device=%s starting kaiden-agent %s server=%s cloudflared=%s relay_ports=%s",
-	         lcfg.device_id, AGENT_VERSION, lcfg.url, tcfg.cloudflared, ports_text);
+	if (cluster)
+		log_info("cluster=%s node=%s starting kaiden-agent %s server=%s k8s_api=%s "
+		         "node_refresh=%d cloudflared=%s relay_ports=%s",
+		         cfg_str(CFG_AGENT_CLUSTER_ID), nwcfg.node_name, AGENT_VERSION, lcfg.url,
+		         nwcfg.src.base_url, nwcfg.refresh_s, tcfg.cloudflared, ports_text);
+	else
+		log_info("device=%s starting kaiden-agent %s server=%s cloudflared=%s relay_ports=%s",
+		         lcfg.device_id, AGENT_VERSION, lcfg.url, tcfg.cloudflared, ports_text);
 
 	for (;;) {
 		if (lws_service(context, 0) < 0)
 			break;
+		node_watch_poll();
 		if (signals_seen && !stopping) {
 			stopping = 1;
 			stop_started = time(NULL);
+			node_watch_clear();
 			log_info("stopping: %d tunnel(s) and %d relay stream(s) to stop",
 			         tunnel_count(), relay_stream_count());
 			relay_stop_all();
@@ -361,12 +518,15 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out_context:
+	node_watch_clear();
 	lws_sul_cancel(&sul_wake);
 	relay_clear();
 	tunnel_clear();
 	lws_context_destroy(context);
 	context = NULL;
 	link_clear();
+	if (curl_ready)
+		curl_global_cleanup();
 out_secret:
 	explicit_bzero(secret, sizeof(secret));
 	if (stopping)

@@ -6,9 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* The protocol refuses control characters and the receiver's UTF-8 check would refuse
- * stray bytes, so keep printable ASCII and turn the rest into '?'. */
-static void clean(char *s)
+void sysinfo_clean(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
@@ -18,7 +16,7 @@ static void clean(char *s)
 static void copy_or(char *out, size_t outlen, const char *value, const char *fallback)
 {
 	snprintf(out, outlen, "%s", value && *value ? value : fallback);
-	clean(out);
+	sysinfo_clean(out);
 	if (!*out)
 		snprintf(out, outlen, "%s", fallback);
 }
@@ -82,7 +80,7 @@ void sysinfo_get(struct sysinfo_facts *facts)
 		snprintf(facts->os, sizeof(facts->os), "%s; %s %s", pretty, u.sysname, u.release);
 	else
 		snprintf(facts->os, sizeof(facts->os), "%s", pretty);
-	clean(facts->os);
+	sysinfo_clean(facts->os);
 
 	copy_or(facts->arch, sizeof(facts->arch), have_uname ? u.machine : NULL, "unknown");
 	facts->agent_version = AGENT_VERSION;

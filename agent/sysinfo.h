@@ -17,6 +17,11 @@ struct sysinfo_facts {
 /* Fills facts from this machine. Every string is non-empty printable ASCII. */
 void sysinfo_get(struct sysinfo_facts *facts);
 
+/* Keeps printable ASCII and turns every other byte into '?', in place: the protocol
+ * refuses control characters and the receiver's UTF-8 check would refuse stray bytes
+ * (a string cut short in the middle of a character). */
+void sysinfo_clean(char *s);
+
 /* PRETTY_NAME from an os-release file into out (cleaned): 0, or -1 when the file or the
  * key is missing (out untouched). Exposed for tests. */
 int sysinfo_os_release(const char *path, char *out, size_t outlen);

@@ -124,7 +124,8 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_AGENT_CA_FILE] = { "agent.ca_file", "KAIDEN_CA_FILE", CFG_T_STRING, "", 0, 0, NULL, 0,
 		"kaiden-agent: CA bundle to verify the server (default: the system's)" },
 	[CFG_AGENT_INSECURE] = { "agent.insecure", "KAIDEN_INSECURE", CFG_T_INT, "0", 0, 1, NULL, 0,
-		"kaiden-agent: 1 allows a ws:// server URL (local use and tests only)" },
+		"kaiden-agent: 1 allows a ws:// server URL, and an http:// agent.k8s_api (local use "
+		"and tests only)" },
 	[CFG_AGENT_CLOUDFLARED] = { "agent.cloudflared", "KAIDEN_CLOUDFLARED", CFG_T_STRING,
 		"cloudflared", 0, 0, NULL, 0, "kaiden-agent: the cloudflared program to run" },
 
@@ -143,6 +144,32 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"22,8080", 0, 0, NULL, 0,
 		"kaiden-agent: the loopback ports relay streams may reach (comma-separated); "
 		"any other port is refused whatever helperd asks" },
+	[CFG_AGENT_CLUSTER_ID] = { "agent.cluster_id", "KAIDEN_CLUSTER_ID", CFG_T_STRING, "", 0, 0,
+		NULL, 0,
+		"kaiden-agent in cluster mode (a DaemonSet): the cluster's id, instead of "
+		"agent.device_id; the secret is then the cluster secret" },
+	[CFG_AGENT_NODE_NAME] = { "agent.node_name", "KAIDEN_NODE_NAME", CFG_T_STRING, "", 0, 0,
+		NULL, 0,
+		"kaiden-agent in cluster mode: this node's name (empty: $NODE_NAME, which the "
+		"DaemonSet sets from spec.nodeName)" },
+	[CFG_AGENT_NODE_REFRESH] = { "agent.node_refresh", "KAIDEN_NODE_REFRESH", CFG_T_INT, "60",
+		1, 86400, NULL, 0,
+		"kaiden-agent in cluster mode: seconds between two reads of its node from the "
+		"Kubernetes API (labels, Ready, unschedulable, resources)" },
+	[CFG_AGENT_K8S_API] = { "agent.k8s_api", "KAIDEN_K8S_API", CFG_T_STRING, "", 0, 0, NULL,
+		0,
+		"kaiden-agent in cluster mode: the Kubernetes API's URL (empty: in-cluster, "
+		"https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; http:// only with "
+		"agent.insecure)" },
+	[CFG_AGENT_K8S_TOKEN_FILE] = { "agent.k8s_token_file", "KAIDEN_K8S_TOKEN_FILE",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"kaiden-agent in cluster mode: the bearer token's file, read again for every "
+		"request (empty: the service account's, "
+		"/var/run/secrets/kubernetes.io/serviceaccount/token)" },
+	[CFG_AGENT_K8S_CA_FILE] = { "agent.k8s_ca_file", "KAIDEN_K8S_CA_FILE", CFG_T_STRING, "",
+		0, 0, NULL, 0,
+		"kaiden-agent in cluster mode: the CA bundle that verifies the Kubernetes API "
+		"(empty: the service account's ca.crt, else the system's)" },
 	[CFG_WEBHOOKS_ALLOW_LOOPBACK] = { "webhooks.allow_loopback", "KAIDEN_WEBHOOKS_ALLOW_LOOPBACK",
 		CFG_T_INT, "0", 0, 1, NULL, 0,
 		"1: webhooks may target http:// and loopback addresses (tests only; private, "

@@ -65,6 +65,12 @@ enum cfg_key {
 	CFG_RELAY_SESSION_STREAMS,/* relay.session_streams KAIDEN_RELAY_SESSION_STREAMS per session */
 	CFG_RELAY_MAX_STREAMS,    /* relay.max_streams    KAIDEN_RELAY_MAX_STREAMS per helperd */
 	CFG_AGENT_RELAY_PORTS,    /* agent.relay_ports    KAIDEN_RELAY_PORTS loopback ports the agent relays to */
+	CFG_AGENT_CLUSTER_ID,     /* agent.cluster_id     KAIDEN_CLUSTER_ID (cluster mode: a DaemonSet's agent) */
+	CFG_AGENT_NODE_NAME,      /* agent.node_name      KAIDEN_NODE_NAME (else $NODE_NAME, the downward API's) */
+	CFG_AGENT_NODE_REFRESH,   /* agent.node_refresh   KAIDEN_NODE_REFRESH seconds between reads of the node */
+	CFG_AGENT_K8S_API,        /* agent.k8s_api        KAIDEN_K8S_API (empty: in-cluster) */
+	CFG_AGENT_K8S_TOKEN_FILE, /* agent.k8s_token_file KAIDEN_K8S_TOKEN_FILE */
+	CFG_AGENT_K8S_CA_FILE,    /* agent.k8s_ca_file    KAIDEN_K8S_CA_FILE */
 	CFG_WEBHOOKS_ALLOW_LOOPBACK, /* webhooks.allow_loopback KAIDEN_WEBHOOKS_ALLOW_LOOPBACK 0|1 (tests) */
 	CFG_WEBHOOKS_TIMEOUT,     /* webhooks.timeout     KAIDEN_WEBHOOKS_TIMEOUT seconds per attempt */
 	CFG_WEBHOOKS_RETRY_BASE,  /* webhooks.retry_base  KAIDEN_WEBHOOKS_RETRY_BASE first retry delay, seconds */

@@ -17,7 +17,7 @@ trap 'exit 130' INT TERM
 start=$(date +%s)
 rc=0
 for step in "sh tests/run-unit.sh" "sh tests/fuzz/replay.sh" "bash tests/fakes/test_fakes.sh" \
-	"sh tests/integration/run.sh" "sh tests/scripts/run.sh"; do
+	"bash tests/fakes/test_fake_k8s.sh" "sh tests/integration/run.sh" "sh tests/scripts/run.sh"; do
 	# The step's own exit status, its output shown as it comes and kept for the count.
 	{ $step 2>&1; echo "$?" >"$out.rc"; } | tee -a "$out"
 	rc=$(cat "$out.rc")

@@ -37,12 +37,13 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from fakeserve import JSONHandler, serve
 
 TOLERANCE = 300
 MAX_BODY = 1 << 20
@@ -87,27 +88,11 @@ def verify(header, secret, body, now):
     return "ok", t
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
+class Handler(JSONHandler):
+    max_body = MAX_BODY
 
     def answer(self, status, obj=None, headers=()):
-        body = json.dumps(obj).encode() if obj is not None else b""
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > MAX_BODY:
-            return None
-        return self.rfile.read(n)
+        self.send_json(status, obj, headers)
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
@@ -210,21 +195,8 @@ def main():
         log_file = open(args.log, "a")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
-    port = server.server_address[1]
-    print(port, flush=True)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(server, args.port_file)
 
 
 if __name__ == "__main__":
-    import signal
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main())

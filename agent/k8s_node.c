@@ -1,0 +1,789 @@
+/* k8s_node.c: see k8s_node.h. Three parts: where to ask (k8s_source_init), the
+ * quantity grammar, and one GET of the node parsed into a struct k8s_node. */
+#include "k8s_node.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "jsonx.h"
+#include "secretfile.h"
+#include "sysinfo.h"
+
+#define DEFAULT_TIMEOUT_MS 10000L
+#define CONNECT_TIMEOUT_MS 5000L
+
+__extension__ typedef unsigned __int128 u128;
+
+const char *k8s_ready_name(enum k8s_ready ready)
+{
+	switch (ready) {
+	case K8S_READY_TRUE: return "Ready";
+	case K8S_READY_FALSE: return "NotReady";
+	default: return "Unknown";
+	}
+}
+
+/* --- where to ask ------------------------------------------------------------------ */
+
+static int url_part(CURLU *u, CURLUPart part, char **value)
+{
+	*value = NULL;
+	return curl_url_get(u, part, value, 0) == CURLUE_OK && *value && **value;
+}
+
+static int has_part(CURLU *u, CURLUPart part)
+{
+	char *v;
+	int has = url_part(u, part, &v);
+
+	curl_free(v);
+	return has;
+}
+
+/* Checks url (https, or http when insecure; a host; no credentials, query or fragment)
+ * and writes it without a trailing '/' into out. */
+static int base_url(const char *url, int insecure, char *out, size_t outlen, char *err,
+                    size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *norm = NULL;
+	int rc = -1;
+	size_t n;
+
+	if (!u)
+		goto out;
+	/* The URL is not repeated in an error before its credentials are ruled out. */
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		snprintf(err, errlen, "the Kubernetes API URL is not a valid URL");
+		goto out;
+	}
+	if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+	    has_part(u, CURLUPART_OPTIONS)) {
+		snprintf(err, errlen, "credentials in the Kubernetes API URL are not supported "
+		                      "(the token comes from its file)");
+		goto out;
+	}
+	url_part(u, CURLUPART_SCHEME, &scheme);
+	if (!scheme || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+		snprintf(err, errlen, "%s: the Kubernetes API URL must start with https://", url);
+		goto out;
+	}
+	if (strcmp(scheme, "http") == 0 && !insecure) {
+		snprintf(err, errlen, "%s: http:// is not encrypted; use https://, or --insecure "
+		                      "for local tests", url);
+		goto out;
+	}
+	if (has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT)) {
+		snprintf(err, errlen, "%s: a query or fragment has no place in the API's URL", url);
+		goto out;
+	}
+	if (!has_part(u, CURLUPART_HOST)) {
+		snprintf(err, errlen, "%s: no host", url);
+		goto out;
+	}
+	if (!url_part(u, CURLUPART_URL, &norm)) {
+		snprintf(err, errlen, "%s: not a valid URL", url);
+		goto out;
+	}
+	n = strlen(norm);
+	while (n > 0 && norm[n - 1] == '/')
+		n--;
+	if (n >= outlen) {
+		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes", outlen - 1);
+		goto out;
+	}
+	memcpy(out, norm, n);
+	out[n] = '\0';
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(norm);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int k8s_source_init(struct k8s_source *src, const char *api_url, const char *token_file,
+                    const char *ca_file, int insecure, char *err, size_t errlen)
+{
+	struct k8s_source s;
+	char url[K8S_URL_MAX];
+
+	memset(&s, 0, sizeof(s));
+	if (!api_url || !*api_url) {
+		const char *host = getenv("KUBERNETES_SERVICE_HOST");
+		const char *port = getenv("KUBERNETES_SERVICE_PORT");
+		int v6 = host && strchr(host, ':') != NULL;
+		if (!host || !*host || !port || !*port) {
+			snprintf(err, errlen, "not in a pod: KUBERNETES_SERVICE_HOST and "
+			                      "KUBERNETES_SERVICE_PORT must be defined (or give "
+			                      "--k8s-api URL)");
+			return -1;
+		}
+		if ((size_t)snprintf(url, sizeof(url), "https://%s%s%s:%s", v6 ? "[" : "", host,
+		                     v6 ? "]" : "", port) >= sizeof(url)) {
+			snprintf(err, errlen, "KUBERNETES_SERVICE_HOST is too long");
+			return -1;
+		}
+	} else if ((size_t)snprintf(url, sizeof(url), "%s", api_url) >= sizeof(url)) {
+		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes",
+		         sizeof(url) - 1);
+		return -1;
+	}
+	if (base_url(url, insecure, s.base_url, sizeof(s.base_url), err, errlen) != 0)
+		return -1;
+	if (token_file && *token_file) {
+		if (strlen(token_file) >= sizeof(s.token_file)) {
+			snprintf(err, errlen, "the token file's path is too long");
+			return -1;
+		}
+		snprintf(s.token_file, sizeof(s.token_file), "%s", token_file);
+	} else {
+		snprintf(s.token_file, sizeof(s.token_file), "%s", K8S_SA_TOKEN);
+	}
+	if (ca_file && *ca_file) {
+		if (strlen(ca_file) >= sizeof(s.ca_file) || access(ca_file, R_OK) != 0) {
+			snprintf(err, errlen, "k8s_ca_file=%s cannot be read", ca_file);
+			return -1;
+		}
+		snprintf(s.ca_file, sizeof(s.ca_file), "%s", ca_file);
+	} else if (access(K8S_SA_CA, R_OK) == 0) {
+		snprintf(s.ca_file, sizeof(s.ca_file), "%s", K8S_SA_CA);
+	}
+	s.insecure = insecure;
+	s.timeout_ms = DEFAULT_TIMEOUT_MS;
+	*src = s;
+	return 0;
+}
+
+int k8s_node_name_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0, label = 0;
+
+	if (len == 0 || len > K8S_NODE_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (c == '.') {
+			if (label == 0 || name[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (alnum || c == '-') {
+			if (label == 0 && c == '-')
+				return 0;
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && name[len - 1] != '-';
+}
+
+/* --- quantities -------------------------------------------------------------------- */
+
+/* The suffix's power of ten and power of two (apimachinery's suffixer): 0 or -1. */
+static int suffix(const char *s, int *exp10, int *exp2)
+{
+	static const struct {
+		const char *name;
+		int exp10, exp2;
+	} table[] = {
+		{ "", 0, 0 },    { "n", -9, 0 },  { "u", -6, 0 },  { "m", -3, 0 },
+		{ "k", 3, 0 },   { "M", 6, 0 },   { "G", 9, 0 },   { "T", 12, 0 },
+		{ "P", 15, 0 },  { "E", 18, 0 },  { "Ki", 0, 10 }, { "Mi", 0, 20 },
+		{ "Gi", 0, 30 }, { "Ti", 0, 40 }, { "Pi", 0, 50 }, { "Ei", 0, 60 },
+	};
+	const char *p;
+	int neg = 0, e = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(table); i++) {
+		if (strcmp(s, table[i].name) == 0) {
+			*exp10 = table[i].exp10;
+			*exp2 = table[i].exp2;
+			return 0;
+		}
+	}
+	/* An exponent: e or E, an optional sign, at least one digit, nothing after. */
+	if (s[0] != 'e' && s[0] != 'E')
+		return -1;
+	p = s + 1;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		e = e * 10 + (*p - '0');
+		if (e > 1000) /* past any int64 either way */
+			return -1;
+	}
+	if (*p)
+		return -1;
+	*exp10 = neg ? -e : e;
+	*exp2 = 0;
+	return 0;
+}
+
+int k8s_quantity_parse(const char *s, int scale, int64_t *out)
+{
+	const char *p = s;
+	uint64_t digits = 0;
+	int ndigits = 0, exp10 = 0, exp2 = 0, sfx10, seen = 0, neg = 0, fraction = 0;
+	u128 num;
+
+	if (!s || !*s)
+		return -1;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	for (;; p++) {
+		int d;
+		if (*p == '.' && !fraction) {
+			fraction = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			break;
+		d = *p - '0';
+		seen = 1;
+		if (digits == 0 && d == 0) {
+			/* A leading zero: only its place counts. */
+			exp10 -= fraction;
+		} else if (ndigits < 19) {
+			digits = digits * 10 + (uint64_t)d;
+			ndigits++;
+			exp10 -= fraction;
+		} else if (d != 0) {
+			return -1; /* more precision than 19 digits hold */
+		} else if (!fraction) {
+			exp10++; /* a trailing zero of a long integer part */
+		}
+	}
+	if (!seen || suffix(p, &sfx10, &exp2) != 0)
+		return -1;
+	exp10 += sfx10 + scale;
+	if (digits == 0) {
+		*out = 0;
+		return 0;
+	}
+	num = (u128)digits << exp2; /* < 2^64 * 2^60 */
+	if (exp10 >= 0) {
+		if (num > INT64_MAX)
+			return -1;
+		for (int i = 0; i < exp10; i++) {
+			num *= 10;
+			if (num > INT64_MAX)
+				return -1;
+		}
+	} else if (exp10 < -38) {
+		num = 1; /* num < 10^38: a positive fraction of one, rounded up */
+	} else {
+		u128 div = 1;
+		for (int i = 0; i < -exp10; i++)
+			div *= 10;
+		num = num / div + (num % div != 0);
+		if (num > INT64_MAX)
+			return -1;
+	}
+	*out = neg ? -(int64_t)num : (int64_t)num;
+	return 0;
+}
+
+/* --- the Node object --------------------------------------------------------------- */
+
+static json_object *member(json_object *obj, const char *name, json_type type)
+{
+	json_object *v;
+
+	if (!obj || !json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+/* A string from the API, cut to fit and cleaned for logs and messages. */
+static void copy_text(char *out, size_t outlen, const char *value)
+{
+	snprintf(out, outlen, "%s", value ? value : "");
+	sysinfo_clean(out);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* metadata.labels as a JSON object with its keys sorted, so that two readings of the
+ * same labels compare equal as text whatever order they came in. */
+static int labels_text(json_object *labels, char *out, size_t outlen, char *reason,
+                       size_t reasonlen)
+{
+	json_object *sorted;
+	const char **keys;
+	const char *text;
+	size_t n, i = 0;
+	int rc = -1;
+
+	if (!labels) {
+		snprintf(out, outlen, "{}");
+		return 0;
+	}
+	if (!json_object_is_type(labels, json_type_object)) {
+		snprintf(reason, reasonlen, "metadata.labels is not an object");
+		return -1;
+	}
+	n = (size_t)json_object_object_length(labels);
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	sorted = json_object_new_object();
+	if (!keys || !sorted) {
+		snprintf(reason, reasonlen, "out of memory");
+		goto out;
+	}
+	json_object_object_foreach(labels, key, value) {
+		if (!json_object_is_type(value, json_type_string)) {
+			char shown[64];
+			copy_text(shown, sizeof(shown), key);
+			snprintf(reason, reasonlen, "metadata.labels[\"%s\"] is not a string", shown);
+			goto out;
+		}
+		keys[i++] = key;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 0; i < n; i++) {
+		json_object *v = NULL;
+		json_object_object_get_ex(labels, keys[i], &v);
+		json_object_object_add(sorted, keys[i], json_object_get(v));
+	}
+	text = json_object_to_json_string_ext(sorted, JSON_C_TO_STRING_PLAIN |
+	                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (strlen(text) >= outlen) {
+		snprintf(reason, reasonlen, "metadata.labels are larger than %zu bytes", outlen - 1);
+		goto out;
+	}
+	snprintf(out, outlen, "%s", text);
+	rc = 0;
+out:
+	free(keys);
+	json_object_put(sorted);
+	return rc;
+}
+
+/* status.<map>.<key> as a quantity scaled by 10^scale into *value (-1 when absent) and
+ * its text into raw; a present but malformed or negative one is an error. */
+static int quantity(json_object *map, const char *mapname, const char *key, int scale,
+                    int64_t *value, char *raw, size_t rawlen, char *reason, size_t reasonlen)
+{
+	json_object *v;
+	const char *s;
+	int64_t q;
+
+	*value = -1;
+	raw[0] = '\0';
+	if (!map || !json_object_object_get_ex(map, key, &v))
+		return 0;
+	s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!s || strlen(s) >= rawlen || k8s_quantity_parse(s, scale, &q) != 0 || q < 0) {
+		char shown[48];
+		copy_text(shown, sizeof(shown), s ? s : json_object_to_json_string(v));
+		snprintf(reason, reasonlen, "status.%s.%s \"%s\" is not a quantity", mapname, key,
+		         shown);
+		return -1;
+	}
+	*value = q;
+	snprintf(raw, rawlen, "%s", s);
+	return 0;
+}
+
+static int resources(json_object *status, struct k8s_resources *r, char *reason,
+                     size_t reasonlen)
+{
+	json_object *cap = member(status, "capacity", json_type_object);
+	json_object *alloc = member(status, "allocatable", json_type_object);
+	int64_t pods;
+
+	if (quantity(cap, "capacity", "cpu", 3, &r->cpu_capacity_m, r->cpu_capacity,
+	             sizeof(r->cpu_capacity), reason, reasonlen) != 0 ||
+	    quantity(alloc, "allocatable", "cpu", 3, &r->cpu_allocatable_m, r->cpu_allocatable,
+	             sizeof(r->cpu_allocatable), reason, reasonlen) != 0 ||
+	    quantity(cap, "capacity", "memory", 0, &r->memory_capacity, r->memory_capacity_raw,
+	             sizeof(r->memory_capacity_raw), reason, reasonlen) != 0 ||
+	    quantity(alloc, "allocatable", "memory", 0, &r->memory_allocatable,
+	             r->memory_allocatable_raw, sizeof(r->memory_allocatable_raw), reason,
+	             reasonlen) != 0 ||
+	    quantity(cap, "capacity", "pods", 0, &pods, r->pods_capacity, sizeof(r->pods_capacity),
+	             reason, reasonlen) != 0 ||
+	    quantity(alloc, "allocatable", "pods", 0, &pods, r->pods_allocatable,
+	             sizeof(r->pods_allocatable), reason, reasonlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* The Ready condition's status; order is not guaranteed, and a missing one is Unknown. */
+static enum k8s_ready ready_of(json_object *status)
+{
+	json_object *conds = member(status, "conditions", json_type_array);
+	size_t n = conds ? json_object_array_length(conds) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(conds, i);
+		const char *type = json_object_is_type(c, json_type_object) ? jsonx_str(c, "type")
+		                                                            : NULL;
+		const char *st;
+		if (!type || strcmp(type, "Ready") != 0)
+			continue;
+		st = jsonx_str(c, "status");
+		if (st && strcmp(st, "True") == 0)
+			return K8S_READY_TRUE;
+		if (st && strcmp(st, "False") == 0)
+			return K8S_READY_FALSE;
+		return K8S_READY_UNKNOWN;
+	}
+	return K8S_READY_UNKNOWN;
+}
+
+int k8s_node_parse(const char *json, size_t len, struct k8s_node *out, char *reason,
+                   size_t reasonlen)
+{
+	json_object *root = NULL, *meta, *labels, *spec, *status, *info, *unsched;
+	struct jsonx_error jerr;
+	struct k8s_node *n = NULL;
+	const char *kind, *name;
+	int rc = -1;
+
+	if (jsonx_parse(json, len, &root, &jerr) != 0) {
+		snprintf(reason, reasonlen, "the answer is not JSON (%.120s)", jerr.message);
+		return -1;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(reason, reasonlen, "the answer is not a JSON object");
+		goto out;
+	}
+	kind = jsonx_str(root, "kind");
+	if (!kind) {
+		snprintf(reason, reasonlen, "the answer has no kind, so it is not a Node");
+		goto out;
+	}
+	if (strcmp(kind, "Node") != 0) {
+		char shown[32];
+		copy_text(shown, sizeof(shown), kind);
+		snprintf(reason, reasonlen, "the answer is a %s, not a Node", shown);
+		goto out;
+	}
+	meta = member(root, "metadata", json_type_object);
+	name = meta ? jsonx_str(meta, "name") : NULL;
+	if (!name || !*name || strlen(name) > K8S_NODE_NAME_MAX) {
+		snprintf(reason, reasonlen, "the Node has no valid metadata.name");
+		goto out;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(reason, reasonlen, "out of memory");
+		goto out;
+	}
+	copy_text(n->name, sizeof(n->name), name);
+	copy_text(n->resource_version, sizeof(n->resource_version),
+	          jsonx_str(meta, "resourceVersion"));
+	/* Absent or null (json-c's NULL) both mean no labels. */
+	if (!json_object_object_get_ex(meta, "labels", &labels))
+		labels = NULL;
+	if (labels_text(labels, n->labels, sizeof(n->labels), reason, reasonlen) != 0)
+		goto out;
+	spec = member(root, "spec", json_type_object);
+	if (spec && json_object_object_get_ex(spec, "unschedulable", &unsched)) {
+		if (!json_object_is_type(unsched, json_type_boolean)) {
+			snprintf(reason, reasonlen, "spec.unschedulable is not a boolean");
+			goto out;
+		}
+		n->unschedulable = json_object_get_boolean(unsched);
+	}
+	status = member(root, "status", json_type_object);
+	n->ready = ready_of(status);
+	if (resources(status, &n->res, reason, reasonlen) != 0)
+		goto out;
+	info = member(status, "nodeInfo", json_type_object);
+	copy_text(n->kubelet_version, sizeof(n->kubelet_version), jsonx_str(info, "kubeletVersion"));
+	copy_text(n->os_image, sizeof(n->os_image), jsonx_str(info, "osImage"));
+	copy_text(n->kernel_version, sizeof(n->kernel_version), jsonx_str(info, "kernelVersion"));
+	copy_text(n->container_runtime_version, sizeof(n->container_runtime_version),
+	          jsonx_str(info, "containerRuntimeVersion"));
+	copy_text(n->architecture, sizeof(n->architecture), jsonx_str(info, "architecture"));
+	*out = *n;
+	rc = 0;
+out:
+	free(n);
+	json_object_put(root);
+	return rc;
+}
+
+void k8s_status_reason(long http_status, const char *body, size_t len, char *reason,
+                       size_t reasonlen)
+{
+	json_object *root = NULL;
+	struct jsonx_error jerr;
+	const char *kind, *why, *message;
+	char shown[200];
+
+	if (body && len && jsonx_parse(body, len, &root, &jerr) == 0 &&
+	    json_object_is_type(root, json_type_object) && (kind = jsonx_str(root, "kind")) &&
+	    strcmp(kind, "Status") == 0) {
+		why = jsonx_str(root, "reason");
+		message = jsonx_str(root, "message");
+		if (http_status == 401) {
+			/* The message is only "Unauthorized": say what that means here. */
+			snprintf(reason, reasonlen, "401 Unauthorized: the Kubernetes API refused the "
+			                            "service account token (expired, or not this "
+			                            "cluster's)");
+		} else {
+			copy_text(shown, sizeof(shown), message && *message ? message : "no message");
+			snprintf(reason, reasonlen, "%ld %.40s: %s", http_status,
+			         why && *why ? why : "Failure", shown);
+			sysinfo_clean(reason);
+		}
+	} else {
+		snprintf(reason, reasonlen, "HTTP %ld from the Kubernetes API (not a Status)",
+		         http_status);
+	}
+	json_object_put(root);
+}
+
+/* --- one request ------------------------------------------------------------------- */
+
+struct transfer {
+	struct buf body;
+	int too_large;
+	const volatile int *cancel;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *userp)
+{
+	struct transfer *t = userp;
+
+	if (buf_append(&t->body, data, size * n) != 0) {
+		t->too_large = 1;
+		return 0;
+	}
+	return size * n;
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct transfer *t = userp;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return t->cancel && *t->cancel ? 1 : 0;
+}
+
+static void transport_reason(CURLcode code, const struct transfer *t, const char *errbuf,
+                             long timeout_ms, char *reason, size_t reasonlen)
+{
+	const char *detail = *errbuf ? errbuf : curl_easy_strerror(code);
+
+	switch (code) {
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(reason, reasonlen, "no answer from the Kubernetes API within %ld ms",
+		         timeout_ms);
+		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		snprintf(reason, reasonlen, "cancelled");
+		break;
+	case CURLE_WRITE_ERROR:
+		if (t->too_large) {
+			snprintf(reason, reasonlen, "the answer is larger than %u bytes", K8S_BODY_MAX);
+			break;
+		}
+		/* fall through */
+	default:
+		if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR ||
+		    code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM)
+			snprintf(reason, reasonlen, "TLS with the Kubernetes API failed: %.180s",
+			         detail);
+		else if (code == CURLE_GOT_NOTHING)
+			snprintf(reason, reasonlen, "the Kubernetes API closed the connection without "
+			                            "an answer");
+		else
+			snprintf(reason, reasonlen, "cannot reach the Kubernetes API: %.180s", detail);
+		sysinfo_clean(reason);
+	}
+}
+
+static void wipe_headers(struct curl_slist *l)
+{
+	for (; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+}
+
+int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_node *out,
+                   const volatile int *cancel, char *reason, size_t reasonlen)
+{
+	char url[K8S_URL_MAX + 32 + K8S_NODE_NAME_MAX], errbuf[CURL_ERROR_SIZE] = "";
+	char *token = NULL, *auth = NULL, err[128];
+	struct curl_slist *headers = NULL, *l;
+	struct transfer t = { .cancel = cancel };
+	long status = 0, timeout_ms = src->timeout_ms > 0 ? src->timeout_ms : DEFAULT_TIMEOUT_MS;
+	size_t auth_len;
+	CURL *h = NULL;
+	CURLcode code;
+	int loose, rc = -1;
+
+	buf_init(&t.body, K8S_BODY_MAX);
+	if (!k8s_node_name_valid(name)) {
+		snprintf(reason, reasonlen, "the node name is not a valid Kubernetes name");
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s/api/v1/nodes/%s", src->base_url, name);
+	/* Read afresh each time: the kubelet rotates the mounted token. */
+	token = malloc(K8S_TOKEN_MAX + 2);
+	auth_len = K8S_TOKEN_MAX + 40;
+	auth = malloc(auth_len);
+	if (!token || !auth) {
+		snprintf(reason, reasonlen, "out of memory");
+		goto out;
+	}
+	if (secret_file_read(src->token_file, token, K8S_TOKEN_MAX + 2, &loose, err,
+	                     sizeof(err)) != 0) {
+		snprintf(reason, reasonlen, "the service account token %s %s", src->token_file, err);
+		sysinfo_clean(reason);
+		goto out;
+	}
+	snprintf(auth, auth_len, "Authorization: Bearer %s", token);
+	h = curl_easy_init();
+	if (!h) {
+		snprintf(reason, reasonlen, "cannot set up a request (libcurl)");
+		goto out;
+	}
+	l = curl_slist_append(headers, "Accept: application/json");
+	if (l)
+		headers = l;
+	l = l ? curl_slist_append(headers, auth) : NULL;
+	if (!l) {
+		snprintf(reason, reasonlen, "out of memory");
+		goto out;
+	}
+	headers = l;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, src->insecure ? "http,https" : "https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	                 timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "kaiden-agent/" AGENT_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	if (src->ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, src->ca_file);
+	code = curl_easy_perform(h);
+	if (code != CURLE_OK) {
+		transport_reason(code, &t, errbuf, timeout_ms, reason, reasonlen);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		k8s_status_reason(status, t.body.data, t.body.len, reason, reasonlen);
+		goto out;
+	}
+	{
+		struct k8s_node n;
+		if (k8s_node_parse(t.body.data ? t.body.data : "", t.body.len, &n, reason,
+		                   reasonlen) != 0)
+			goto out;
+		if (strcmp(n.name, name) != 0) {
+			snprintf(reason, reasonlen, "the Kubernetes API answered node %s, not %s",
+			         n.name, name);
+			goto out;
+		}
+		*out = n;
+	}
+	rc = 0;
+out:
+	if (h)
+		curl_easy_cleanup(h);
+	wipe_headers(headers);
+	curl_slist_free_all(headers);
+	if (token)
+		explicit_bzero(token, K8S_TOKEN_MAX + 2);
+	if (auth)
+		explicit_bzero(auth, auth_len);
+	free(token);
+	free(auth);
+	buf_clear(&t.body);
+	return rc;
+}
+
+/* --- changes ----------------------------------------------------------------------- */
+
+unsigned k8s_node_diff(const struct k8s_node *a, const struct k8s_node *b)
+{
+	const struct k8s_resources *ra = &a->res, *rb = &b->res;
+	unsigned changed = 0;
+
+	if (strcmp(a->name, b->name) != 0)
+		changed |= K8S_CHANGED_NAME;
+	if (strcmp(a->labels, b->labels) != 0)
+		changed |= K8S_CHANGED_LABELS;
+	if (a->ready != b->ready)
+		changed |= K8S_CHANGED_READY;
+	if (a->unschedulable != b->unschedulable)
+		changed |= K8S_CHANGED_UNSCHEDULABLE;
+	if (ra->cpu_capacity_m != rb->cpu_capacity_m ||
+	    ra->cpu_allocatable_m != rb->cpu_allocatable_m ||
+	    ra->memory_capacity != rb->memory_capacity ||
+	    ra->memory_allocatable != rb->memory_allocatable ||
+	    strcmp(ra->cpu_capacity, rb->cpu_capacity) != 0 ||
+	    strcmp(ra->cpu_allocatable, rb->cpu_allocatable) != 0 ||
+	    strcmp(ra->memory_capacity_raw, rb->memory_capacity_raw) != 0 ||
+	    strcmp(ra->memory_allocatable_raw, rb->memory_allocatable_raw) != 0 ||
+	    strcmp(ra->pods_capacity, rb->pods_capacity) != 0 ||
+	    strcmp(ra->pods_allocatable, rb->pods_allocatable) != 0)
+		changed |= K8S_CHANGED_RESOURCES;
+	if (strcmp(a->kubelet_version, b->kubelet_version) != 0 ||
+	    strcmp(a->os_image, b->os_image) != 0 ||
+	    strcmp(a->kernel_version, b->kernel_version) != 0 ||
+	    strcmp(a->container_runtime_version, b->container_runtime_version) != 0 ||
+	    strcmp(a->architecture, b->architecture) != 0)
+		changed |= K8S_CHANGED_VERSIONS;
+	return changed;
+}
+
+void k8s_change_names(unsigned changed, char *out, size_t outlen)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ K8S_CHANGED_NAME, "name" },
+		{ K8S_CHANGED_LABELS, "labels" },
+		{ K8S_CHANGED_READY, "ready" },
+		{ K8S_CHANGED_UNSCHEDULABLE, "unschedulable" },
+		{ K8S_CHANGED_RESOURCES, "resources" },
+		{ K8S_CHANGED_VERSIONS, "versions" },
+	};
+	size_t len = 0;
+
+	if (outlen)
+		out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		int n;
+		if (!(changed & names[i].bit))
+			continue;
+		n = snprintf(out + len, outlen - len, "%s%s", len ? "," : "", names[i].name);
+		if (n < 0 || (size_t)n >= outlen - len) {
+			out[len] = '\0'; /* whole names only */
+			break;
+		}
+		len += (size_t)n;
+	}
+}

@@ -1,0 +1,141 @@
+/* k8s_node.h: the agent's own Node, read from the Kubernetes API (cluster mode, issue 12;
+ * the facts are in shared/ref/k8s-api.md sections 1, 3 and 7).
+ *
+ * k8s_source_init settles where to ask (the in-cluster API from KUBERNETES_SERVICE_HOST
+ * and _PORT, or a given URL), with which token file and which CA; k8s_node_fetch does one
+ * blocking GET /api/v1/nodes/{name} with libcurl and parses the answer into a struct
+ * k8s_node; k8s_node_diff tells whether two readings differ in anything worth reporting.
+ *
+ * Rules:
+ * - The token file is read afresh for every request: the mounted service account token
+ *   is rotated by the kubelet (client-go re-reads it every minute). The token is never
+ *   logged, never in a reason, and wiped from memory after the request.
+ * - https always verifies the server (CA file: given, else the service account's
+ *   ca.crt when it exists, else the system's). http only when insecure is set (tests).
+ * - Every failure (the token file, the connection, TLS, a timeout, a 401/403/404/5xx, a
+ *   body that is not a Node) is a short reason string a person can act on, never a
+ *   crash: k8s_node_fetch never logs, so it may run on a worker thread.
+ * - Quantities follow apimachinery's resource.Quantity grammar; CPU is normalised to
+ *   millicores and memory to bytes, rounded up as Kubernetes' MilliValue()/Value() do.
+ *
+ * Thread use: k8s_node_fetch and the parse functions touch no global state besides
+ * libcurl's (curl_global_init must have run before any thread calls them). */
+#ifndef KAIDEN_AGENT_K8S_NODE_H
+#define KAIDEN_AGENT_K8S_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "compat.h"
+
+#define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define K8S_SA_TOKEN K8S_SA_DIR "/token"
+#define K8S_SA_CA K8S_SA_DIR "/ca.crt"
+
+#define K8S_URL_MAX 1024
+#define K8S_PATH_MAX 1024
+#define K8S_NODE_NAME_MAX 253   /* a DNS-1123 subdomain */
+#define K8S_TOKEN_MAX 16384     /* bound tokens are about 1 KiB; room for big claims */
+#define K8S_LABELS_MAX 8192     /* the labels' JSON text, so a node report fits a message */
+#define K8S_QUANTITY_MAX 64
+#define K8S_VERSION_MAX 256
+#define K8S_REASON_MAX 256
+#define K8S_BODY_MAX (4u << 20) /* a Node lists its images: tens of KiB is common */
+
+/* Where and how to ask. Filled by k8s_source_init; plain data, copyable. */
+struct k8s_source {
+	char base_url[K8S_URL_MAX];     /* scheme://host[:port][/prefix], no trailing '/' */
+	char token_file[K8S_PATH_MAX];
+	char ca_file[K8S_PATH_MAX];     /* "" : the system's CAs (https) or none (http) */
+	int insecure;                   /* 1: http:// allowed */
+	long timeout_ms;                /* the whole request; default 10000 */
+};
+
+/* The Ready condition, reduced as the device shows it. */
+enum k8s_ready { K8S_READY_UNKNOWN = 0, K8S_READY_TRUE, K8S_READY_FALSE };
+
+struct k8s_resources {
+	int64_t cpu_capacity_m, cpu_allocatable_m;   /* millicores; -1: not reported */
+	int64_t memory_capacity, memory_allocatable; /* bytes; -1: not reported */
+	/* The quantities as the API gave them ("3910m", "16318644Ki"); "" if absent. */
+	char cpu_capacity[K8S_QUANTITY_MAX], cpu_allocatable[K8S_QUANTITY_MAX];
+	char memory_capacity_raw[K8S_QUANTITY_MAX], memory_allocatable_raw[K8S_QUANTITY_MAX];
+	char pods_capacity[K8S_QUANTITY_MAX], pods_allocatable[K8S_QUANTITY_MAX];
+};
+
+/* One reading of the node. Plain data (no pointers): copy it with =. */
+struct k8s_node {
+	char name[K8S_NODE_NAME_MAX + 1];
+	char resource_version[64];           /* changes on every kubelet heartbeat: not compared */
+	char labels[K8S_LABELS_MAX];         /* a JSON object, keys sorted: "{}" when none */
+	enum k8s_ready ready;
+	int unschedulable;                   /* spec.unschedulable, absent = 0 */
+	struct k8s_resources res;
+	char kubelet_version[K8S_VERSION_MAX];
+	char os_image[K8S_VERSION_MAX];
+	char kernel_version[K8S_VERSION_MAX];
+	char container_runtime_version[K8S_VERSION_MAX];
+	char architecture[64];
+};
+
+/* What changed between two readings (k8s_node_diff). */
+enum k8s_change {
+	K8S_CHANGED_LABELS = 1 << 0,
+	K8S_CHANGED_READY = 1 << 1,
+	K8S_CHANGED_UNSCHEDULABLE = 1 << 2,
+	K8S_CHANGED_RESOURCES = 1 << 3,
+	K8S_CHANGED_VERSIONS = 1 << 4,
+	K8S_CHANGED_NAME = 1 << 5,
+	K8S_CHANGED_ALL = (1 << 6) - 1,
+};
+
+/* "Ready", "NotReady" or "Unknown" (static): the device's node_status. */
+const char *k8s_ready_name(enum k8s_ready ready);
+
+/* Fills src. api_url "" means in cluster: https:// + $KUBERNETES_SERVICE_HOST + ':' +
+ * $KUBERNETES_SERVICE_PORT (an IPv6 host in brackets); else the URL must be https://, or
+ * http:// with insecure, with a host, no credentials, query or fragment (a path prefix is
+ * kept: API proxies serve under one). token_file "" means the service account's; ca_file
+ * "" means the service account's ca.crt when it exists, else the system's; a given
+ * ca_file must be readable. The token file is not read here (it is read per request).
+ * 0, or -1 with a sentence in err; src is written only on success. */
+int k8s_source_init(struct k8s_source *src, const char *api_url, const char *token_file,
+                    const char *ca_file, int insecure, char *err, size_t errlen) WUR;
+
+/* 1 if name is a valid node name (DNS-1123 subdomain: lowercase letters, digits, '-' and
+ * '.', labels starting and ending alphanumeric, at most 253): only such a name is put in
+ * a URL path. */
+int k8s_node_name_valid(const char *name);
+
+/* Parses a Kubernetes quantity ("3910m", "16318644Ki", "1e3", "0.5") and returns it
+ * scaled by 10^scale and rounded up (away from zero for negatives): scale 3 gives
+ * millicores for a CPU, 0 bytes for memory. 0 and *out written; -1 for anything outside
+ * the grammar (spaces, "1KB", "1.2.3", "e3", ""), more than 19 significant digits, or a
+ * result outside int64. */
+int k8s_quantity_parse(const char *s, int scale, int64_t *out) WUR;
+
+/* Parses a Node object (len bytes of JSON) into *out. 0, or -1 with a reason ("the
+ * answer is not JSON", "the answer is a Status, not a Node", "status.capacity.cpu
+ * \"4 cores\" is not a quantity", ...); *out is written only on success. */
+int k8s_node_parse(const char *json, size_t len, struct k8s_node *out, char *reason,
+                   size_t reasonlen) WUR;
+
+/* The reason for a non-200 answer: the HTTP status, the Status's reason and message
+ * when the body is one ("403 Forbidden: nodes \"w\" is forbidden: User ..."), else the
+ * status and a hint ("500 from the Kubernetes API (not a Status)"). */
+void k8s_status_reason(long http_status, const char *body, size_t len, char *reason,
+                       size_t reasonlen);
+
+/* GET {base}/api/v1/nodes/{name}: 0 with *out filled, or -1 with a reason. Blocking for
+ * up to src->timeout_ms. *cancel (may be NULL), when it becomes non-zero, aborts the
+ * transfer within about a second (reason "cancelled"). */
+int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_node *out,
+                   const volatile int *cancel, char *reason, size_t reasonlen) WUR;
+
+/* The k8s_change bits in which a and b differ (0: nothing worth reporting). The
+ * resourceVersion is left out: it moves with every kubelet heartbeat. */
+unsigned k8s_node_diff(const struct k8s_node *a, const struct k8s_node *b);
+
+/* "labels,ready,resources" for the bits set (for logs); "" for 0. */
+void k8s_change_names(unsigned changed, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,813 @@
+/* check_k8s_node.c: the agent's node reader (agent/k8s_node.c): quantities, the Node
+ * and Status bodies of shared/ref/k8s-api.md, where to ask, what counts as a change, and
+ * k8s_node_fetch against tests/fakes/fake_k8s.py (each error mode: 401, a rotated token,
+ * 403, 404, 500, a dropped or garbled reply, a timeout and a cancel held at the fake's
+ * gate, no token file, nothing listening, https with and without the test CA). */
+#include <check.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "k8s_node.h"
+
+/* --- quantities -------------------------------------------------------------------- */
+
+static const struct {
+	const char *text;
+	int scale;
+	int ok;
+	int64_t want;
+} quantities[] = {
+	/* CPU in millicores (scale 3), as nodes report it */
+	{ "4", 3, 1, 4000 },
+	{ "3910m", 3, 1, 3910 },
+	{ "0.5", 3, 1, 500 },
+	{ ".5", 3, 1, 500 },
+	{ "5.", 3, 1, 5000 },
+	{ "+2", 3, 1, 2000 },
+	{ "1e3", 3, 1, 1000000 },
+	{ "1E3", 3, 1, 1000000 },
+	{ "1e-3", 3, 1, 1 },
+	{ "1.5m", 3, 1, 2 },          /* rounded up, as MilliValue() */
+	{ "100n", 3, 1, 1 },
+	{ "250u", 3, 1, 1 },
+	{ "2k", 3, 1, 2000000 },
+	{ "0", 3, 1, 0 },
+	{ "0.000", 3, 1, 0 },
+	{ "-1", 3, 1, -1000 },
+	{ "-1.5m", 3, 1, -2 },        /* away from zero */
+	/* memory in bytes (scale 0) */
+	{ "16318644Ki", 0, 1, 16710291456LL },
+	{ "15601844Ki", 0, 1, 15976288256LL },
+	{ "93478772582", 0, 1, 93478772582LL },
+	{ "16Gi", 0, 1, 17179869184LL },
+	{ "1.5Gi", 0, 1, 1610612736LL },
+	{ "512Mi", 0, 1, 536870912LL },
+	{ "1Ti", 0, 1, 1099511627776LL },
+	{ "1Pi", 0, 1, 1125899906842624LL },
+	{ "7Ei", 0, 1, 8070450532247928832LL },
+	{ "1M", 0, 1, 1000000 },
+	{ "1G", 0, 1, 1000000000 },
+	{ "1T", 0, 1, 1000000000000LL },
+	{ "1P", 0, 1, 1000000000000000LL },
+	{ "9E", 0, 1, 9000000000000000000LL },
+	{ "1k", 0, 1, 1000 },
+	{ "1m", 0, 1, 1 },            /* a thousandth of a byte, rounded up */
+	{ "0.1", 0, 1, 1 },
+	{ "9223372036854775807", 0, 1, INT64_MAX },
+	{ "922337203685477580700000e-5", 0, 1, INT64_MAX },  /* zeros past 19 digits */
+	{ "1e-40", 0, 1, 1 },
+	{ "110", 0, 1, 110 },
+	/* overflow */
+	{ "8Ei", 0, 0, 0 },
+	{ "10E", 0, 0, 0 },
+	{ "9223372036854775808", 0, 0, 0 },
+	{ "9223372036854775807", 3, 0, 0 },
+	{ "1e19", 0, 0, 0 },
+	{ "1e1001", 0, 0, 0 },
+	{ "12345678901234567891", 0, 0, 0 }, /* 20 significant digits */
+	{ "0.12345678901234567891", 3, 0, 0 },
+	/* garbage */
+	{ "", 0, 0, 0 },
+	{ ".", 0, 0, 0 },
+	{ "-", 0, 0, 0 },
+	{ "Mi", 0, 0, 0 },
+	{ "1KB", 0, 0, 0 },
+	{ "1K", 0, 0, 0 },
+	{ "1ki", 0, 0, 0 },
+	{ "1mi", 0, 0, 0 },
+	{ "1 Gi", 0, 0, 0 },
+	{ " 1", 0, 0, 0 },
+	{ "1Gi ", 0, 0, 0 },
+	{ "1.2.3", 0, 0, 0 },
+	{ "--1", 0, 0, 0 },
+	{ "+-1", 0, 0, 0 },
+	{ "1e", 0, 0, 0 },
+	{ "1e+", 0, 0, 0 },
+	{ "1e3.5", 0, 0, 0 },
+	{ "1e3Mi", 0, 0, 0 },
+	{ "1Mie3", 0, 0, 0 },
+	{ "4 cores", 3, 0, 0 },
+	{ "0x10", 0, 0, 0 },
+	{ "1,5", 0, 0, 0 },
+};
+
+START_TEST(test_quantity)
+{
+	int64_t got = 12345;
+	int rc = k8s_quantity_parse(quantities[_i].text, quantities[_i].scale, &got);
+
+	if (quantities[_i].ok) {
+		ck_assert_msg(rc == 0, "\"%s\" was refused", quantities[_i].text);
+		ck_assert_msg(got == quantities[_i].want, "\"%s\" scale %d: %lld, want %lld",
+		              quantities[_i].text, quantities[_i].scale, (long long)got,
+		              (long long)quantities[_i].want);
+	} else {
+		ck_assert_msg(rc == -1, "\"%s\" was accepted as %lld", quantities[_i].text,
+		              (long long)got);
+		ck_assert_msg(got == 12345, "\"%s\": out written on failure", quantities[_i].text);
+	}
+}
+END_TEST
+
+START_TEST(test_node_names)
+{
+	static const char *good[] = { "worker-1", "a", "ip-10-0-0-1.ec2.internal", "0node", "a.b" };
+	static const char *bad[] = { "", "Worker", "-a", "a-", "a..b", ".a", "a.", "a/b", "../x",
+	                             "a b", "a%2f", "a_b", "é" };
+	char long_label[70], too_long[260];
+
+	for (size_t i = 0; i < ARRAY_LEN(good); i++)
+		ck_assert_msg(k8s_node_name_valid(good[i]), "%s refused", good[i]);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		ck_assert_msg(!k8s_node_name_valid(bad[i]), "%s accepted", bad[i]);
+	ck_assert(!k8s_node_name_valid(NULL));
+	memset(long_label, 'a', 64);
+	long_label[64] = '\0';
+	ck_assert(!k8s_node_name_valid(long_label));
+	long_label[63] = '\0';
+	ck_assert(k8s_node_name_valid(long_label));
+	for (int i = 0; i < 254; i++)
+		too_long[i] = (i % 10 == 9) ? '.' : 'a';
+	too_long[254] = '\0';
+	ck_assert(!k8s_node_name_valid(too_long));
+	too_long[253] = '\0';
+	too_long[252] = 'a';
+	ck_assert(k8s_node_name_valid(too_long));
+}
+END_TEST
+
+/* --- Node bodies ------------------------------------------------------------------- */
+
+/* shared/ref/k8s-schemas/examples/api/node.json, as a real worker's kubelet reports it. */
+static const char node_json[] =
+	"{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"worker-1\","
+	"\"uid\":\"6f1c2d1e-8f59-4c43-9a57-2f2f6a8e1b10\",\"resourceVersion\":\"884211\","
+	"\"creationTimestamp\":\"2024-05-02T09:14:07Z\",\"labels\":{"
+	"\"kubernetes.io/os\":\"linux\",\"beta.kubernetes.io/arch\":\"amd64\","
+	"\"beta.kubernetes.io/os\":\"linux\",\"kubernetes.io/arch\":\"amd64\","
+	"\"kubernetes.io/hostname\":\"worker-1\",\"node-role.kubernetes.io/worker\":\"\"},"
+	"\"annotations\":{\"node.alpha.kubernetes.io/ttl\":\"0\"}},"
+	"\"spec\":{\"podCIDR\":\"10.244.1.0/24\",\"podCIDRs\":[\"10.244.1.0/24\"]},"
+	"\"status\":{\"capacity\":{\"cpu\":\"4\",\"ephemeral-storage\":\"101430960Ki\","
+	"\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":\"16318644Ki\",\"pods\":\"110\"},"
+	"\"allocatable\":{\"cpu\":\"3910m\",\"ephemeral-storage\":\"93478772582\","
+	"\"hugepages-1Gi\":\"0\",\"hugepages-2Mi\":\"0\",\"memory\":\"15601844Ki\",\"pods\":\"110\"},"
+	"\"conditions\":[{\"type\":\"MemoryPressure\",\"status\":\"False\","
+	"\"reason\":\"KubeletHasSufficientMemory\"},{\"type\":\"DiskPressure\",\"status\":\"False\"},"
+	"{\"type\":\"PIDPressure\",\"status\":\"False\"},{\"type\":\"Ready\",\"status\":\"True\","
+	"\"lastHeartbeatTime\":\"2024-06-01T10:00:00Z\",\"reason\":\"KubeletReady\","
+	"\"message\":\"kubelet is posting ready status\"}],"
+	"\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"192.0.2.11\"}],"
+	"\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":10250}},"
+	"\"nodeInfo\":{\"machineID\":\"0b5a2c9f8e7d4c3b2a190807f6e5d4c3\","
+	"\"systemUUID\":\"0b5a2c9f-8e7d-4c3b-2a19-0807f6e5d4c3\",\"bootID\":\"d2b1c3a4\","
+	"\"kernelVersion\":\"6.1.0-21-amd64\",\"osImage\":\"Debian GNU/Linux 12 (bookworm)\","
+	"\"containerRuntimeVersion\":\"containerd://1.7.13\",\"kubeletVersion\":\"v1.30.2\","
+	"\"kubeProxyVersion\":\"v1.30.2\",\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}";
+
+/* node_json with the first occurrence of from replaced by to (owned). */
+static char *node_with(const char *from, const char *to)
+{
+	const char *at = strstr(node_json, from);
+	char *out;
+
+	ck_assert_msg(at != NULL, "the fixture has no %s", from);
+	out = malloc(sizeof(node_json) + strlen(to));
+	ck_assert_ptr_nonnull(out);
+	sprintf(out, "%.*s%s%s", (int)(at - node_json), node_json, to, at + strlen(from));
+	return out;
+}
+
+static int parse(const char *json, struct k8s_node *n, char *reason)
+{
+	return k8s_node_parse(json, strlen(json), n, reason, K8S_REASON_MAX);
+}
+
+START_TEST(test_node_parse)
+{
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX] = "";
+
+	ck_assert_msg(parse(node_json, &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
+	ck_assert_str_eq(n.resource_version, "884211");
+	/* keys sorted, whatever the order they came in */
+	ck_assert_str_eq(n.labels, "{\"beta.kubernetes.io/arch\":\"amd64\",\"beta.kubernetes.io/os\":"
+	                           "\"linux\",\"kubernetes.io/arch\":\"amd64\",\"kubernetes.io/"
+	                           "hostname\":\"worker-1\",\"kubernetes.io/os\":\"linux\","
+	                           "\"node-role.kubernetes.io/worker\":\"\"}");
+	ck_assert_int_eq(n.ready, K8S_READY_TRUE);
+	ck_assert_str_eq(k8s_ready_name(n.ready), "Ready");
+	ck_assert_int_eq(n.unschedulable, 0);
+	ck_assert_int_eq(n.res.cpu_capacity_m, 4000);
+	ck_assert_int_eq(n.res.cpu_allocatable_m, 3910);
+	ck_assert_int_eq(n.res.memory_capacity, 16710291456LL);
+	ck_assert_int_eq(n.res.memory_allocatable, 15976288256LL);
+	ck_assert_str_eq(n.res.cpu_capacity, "4");
+	ck_assert_str_eq(n.res.cpu_allocatable, "3910m");
+	ck_assert_str_eq(n.res.memory_capacity_raw, "16318644Ki");
+	ck_assert_str_eq(n.res.memory_allocatable_raw, "15601844Ki");
+	ck_assert_str_eq(n.res.pods_capacity, "110");
+	ck_assert_str_eq(n.kubelet_version, "v1.30.2");
+	ck_assert_str_eq(n.os_image, "Debian GNU/Linux 12 (bookworm)");
+	ck_assert_str_eq(n.kernel_version, "6.1.0-21-amd64");
+	ck_assert_str_eq(n.container_runtime_version, "containerd://1.7.13");
+	ck_assert_str_eq(n.architecture, "amd64");
+}
+END_TEST
+
+START_TEST(test_node_variants)
+{
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX] = "", *j;
+
+	j = node_with("{\"type\":\"Ready\",\"status\":\"True\"", "{\"type\":\"Ready\",\"status\":\"False\"");
+	ck_assert_msg(parse(j, &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(k8s_ready_name(n.ready), "NotReady");
+	free(j);
+	j = node_with("{\"type\":\"Ready\",\"status\":\"True\"", "{\"type\":\"Ready\",\"status\":\"Unknown\"");
+	ck_assert_msg(parse(j, &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(k8s_ready_name(n.ready), "Unknown");
+	free(j);
+	/* no Ready condition at all (a node that never reported) */
+	j = node_with("{\"type\":\"Ready\",\"status\":\"True\"", "{\"type\":\"Readyish\",\"status\":\"True\"");
+	ck_assert_msg(parse(j, &n, reason) == 0, "%s", reason);
+	ck_assert_int_eq(n.ready, K8S_READY_UNKNOWN);
+	free(j);
+	/* cordoned */
+	j = node_with("\"spec\":{", "\"spec\":{\"unschedulable\":true,");
+	ck_assert_msg(parse(j, &n, reason) == 0, "%s", reason);
+	ck_assert_int_eq(n.unschedulable, 1);
+	free(j);
+	/* no labels, no status: a bare node still parses, resources unknown (-1) */
+	ck_assert_msg(parse("{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"x\"}}",
+	                    &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.labels, "{}");
+	ck_assert_int_eq(n.ready, K8S_READY_UNKNOWN);
+	ck_assert_int_eq(n.res.cpu_capacity_m, -1);
+	ck_assert_int_eq(n.res.memory_allocatable, -1);
+	ck_assert_str_eq(n.res.cpu_capacity, "");
+	ck_assert_str_eq(n.kubelet_version, "");
+	ck_assert_msg(parse("{\"kind\":\"Node\",\"metadata\":{\"name\":\"x\",\"labels\":null}}",
+	                    &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.labels, "{}");
+	/* control characters in a version string never reach a log */
+	j = node_with("v1.30.2\",\"kubeProxy", "v1\\n2\\u001b[31m\",\"kubeProxy");
+	ck_assert_msg(parse(j, &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.kubelet_version, "v1?2?[31m");
+	free(j);
+}
+END_TEST
+
+static const struct {
+	const char *from, *to; /* replaced in node_json; from NULL: to is the whole body */
+	const char *reason;    /* a part of the reason */
+} bad_nodes[] = {
+	{ NULL, "", "not JSON" },
+	{ NULL, "{\"kind\":\"Node\",\"metadata\":{\"name\":\"x\"}", "not JSON" },
+	{ NULL, "[1,2]", "not a JSON object" },
+	{ NULL, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\"}",
+	  "a Status, not a Node" },
+	{ NULL, "{\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"x\"}}", "has no kind, so it is not a Node" },
+	{ NULL, "{\"kind\":\"Node\"}", "no valid metadata.name" },
+	{ NULL, "{\"kind\":\"Node\",\"metadata\":{\"name\":7}}", "no valid metadata.name" },
+	{ NULL, "{\"kind\":\"Node\",\"metadata\":{\"name\":\"x\",\"name\":\"y\"}}", "not JSON" },
+	{ "\"kubernetes.io/os\":\"linux\"", "\"kubernetes.io/os\":1", "metadata.labels[\"kubernetes.io/os\"] is not a string" },
+	{ "\"labels\":{", "\"labels\":[],\"x\":{", "metadata.labels is not an object" },
+	{ "\"cpu\":\"4\"", "\"cpu\":\"4 cores\"", "status.capacity.cpu \"4 cores\" is not a quantity" },
+	{ "\"cpu\":\"3910m\"", "\"cpu\":3910", "status.allocatable.cpu \"3910\" is not a quantity" },
+	{ "\"memory\":\"16318644Ki\"", "\"memory\":\"16GB\"", "status.capacity.memory \"16GB\"" },
+	{ "\"memory\":\"15601844Ki\"", "\"memory\":\"9Ei\"", "status.allocatable.memory \"9Ei\"" },
+	{ "\"memory\":\"15601844Ki\"", "\"memory\":\"-1Gi\"", "status.allocatable.memory \"-1Gi\"" },
+	{ "\"pods\":\"110\"", "\"pods\":\"many\"", "status.capacity.pods" },
+	{ "\"spec\":{", "\"spec\":{\"unschedulable\":\"true\",", "spec.unschedulable is not a boolean" },
+};
+
+START_TEST(test_node_bad)
+{
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX] = "", *j;
+
+	memset(&n, 0x5a, sizeof(n));
+	j = bad_nodes[_i].from ? node_with(bad_nodes[_i].from, bad_nodes[_i].to)
+	                       : strdup(bad_nodes[_i].to);
+	ck_assert_int_eq(parse(j, &n, reason), -1);
+	ck_assert_msg(strstr(reason, bad_nodes[_i].reason) != NULL, "reason \"%s\", want \"%s\"",
+	              reason, bad_nodes[_i].reason);
+	ck_assert_msg(n.name[0] == 0x5a, "out written on failure");
+	free(j);
+}
+END_TEST
+
+START_TEST(test_labels_too_large)
+{
+	struct buf b;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX] = "";
+
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(buf_puts(&b, "{\"kind\":\"Node\",\"metadata\":{\"name\":\"x\",\"labels\":{"), 0);
+	for (int i = 0; i < 200; i++)
+		ck_assert_int_eq(buf_printf(&b, "%s\"example.com/label-%03d\":\"value-%040d\"",
+		                            i ? "," : "", i, i), 0);
+	ck_assert_int_eq(buf_puts(&b, "}}}"), 0);
+	ck_assert_int_eq(k8s_node_parse(b.data, b.len, &n, reason, sizeof(reason)), -1);
+	ck_assert_ptr_nonnull(strstr(reason, "metadata.labels are larger than 8191 bytes"));
+	buf_clear(&b);
+}
+END_TEST
+
+/* --- Status bodies ----------------------------------------------------------------- */
+
+START_TEST(test_status_reason)
+{
+	static const char s401[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+	                           "\"status\":\"Failure\",\"message\":\"Unauthorized\","
+	                           "\"reason\":\"Unauthorized\",\"code\":401}";
+	static const char s403[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+	                           "\"status\":\"Failure\",\"message\":\"nodes \\\"worker-1\\\" is "
+	                           "forbidden: User \\\"system:serviceaccount:agent-system:agent\\\" "
+	                           "cannot get resource \\\"nodes\\\" in API group \\\"\\\" at the "
+	                           "cluster scope\",\"reason\":\"Forbidden\",\"details\":{\"name\":"
+	                           "\"worker-1\",\"kind\":\"nodes\"},\"code\":403}";
+	static const char s404[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+	                           "\"status\":\"Failure\",\"message\":\"nodes \\\"worker-9\\\" not "
+	                           "found\",\"reason\":\"NotFound\",\"details\":{\"name\":"
+	                           "\"worker-9\",\"kind\":\"nodes\"},\"code\":404}";
+	char reason[K8S_REASON_MAX];
+
+	k8s_status_reason(401, s401, strlen(s401), reason, sizeof(reason));
+	ck_assert_str_eq(reason, "401 Unauthorized: the Kubernetes API refused the service "
+	                         "account token (expired, or not this cluster's)");
+	k8s_status_reason(403, s403, strlen(s403), reason, sizeof(reason));
+	ck_assert_str_eq(reason, "403 Forbidden: nodes \"worker-1\" is forbidden: User "
+	                         "\"system:serviceaccount:agent-system:agent\" cannot get resource "
+	                         "\"nodes\" in API group \"\" at the cluster scope");
+	k8s_status_reason(404, s404, strlen(s404), reason, sizeof(reason));
+	ck_assert_str_eq(reason, "404 NotFound: nodes \"worker-9\" not found");
+	k8s_status_reason(502, "<html>Bad Gateway</html>", 24, reason, sizeof(reason));
+	ck_assert_str_eq(reason, "HTTP 502 from the Kubernetes API (not a Status)");
+	k8s_status_reason(500, NULL, 0, reason, sizeof(reason));
+	ck_assert_str_eq(reason, "HTTP 500 from the Kubernetes API (not a Status)");
+	{
+		static const char nl[] = "{\"kind\":\"Status\",\"message\":\"a\\nb\"}";
+		k8s_status_reason(500, nl, strlen(nl), reason, sizeof(reason));
+	}
+	ck_assert_str_eq(reason, "500 Failure: a?b");
+	/* a short buffer: cut, still terminated */
+	k8s_status_reason(403, s403, strlen(s403), reason, 20);
+	ck_assert_str_eq(reason, "403 Forbidden: node");
+}
+END_TEST
+
+/* --- where to ask ------------------------------------------------------------------ */
+
+START_TEST(test_source)
+{
+	struct k8s_source s;
+	char err[256] = "";
+	char ca[] = "/tmp/kaiden-k8s-ca-XXXXXX";
+	int fd = mkstemp(ca);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	ck_assert_int_eq(k8s_source_init(&s, "", "", "", 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT"));
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	ck_assert_msg(k8s_source_init(&s, NULL, NULL, ca, 0, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(s.base_url, "https://10.96.0.1:443");
+	ck_assert_str_eq(s.token_file, K8S_SA_TOKEN);
+	ck_assert_str_eq(s.ca_file, ca);
+	ck_assert_int_eq(s.timeout_ms, 10000);
+	setenv("KUBERNETES_SERVICE_HOST", "fd00:10:96::1", 1);
+	ck_assert_msg(k8s_source_init(&s, "", "/t", ca, 0, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(s.base_url, "https://[fd00:10:96::1]:443");
+	ck_assert_str_eq(s.token_file, "/t");
+	/* a given URL wins; trailing slashes go, a path prefix stays */
+	ck_assert_msg(k8s_source_init(&s, "https://rancher.example/k8s/clusters/c-1/", "/t", ca, 0,
+	                              err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(s.base_url, "https://rancher.example/k8s/clusters/c-1");
+	ck_assert_msg(k8s_source_init(&s, "http://127.0.0.1:8001", "/t", "", 1, err, sizeof(err)) == 0,
+	              "%s", err);
+	ck_assert_str_eq(s.base_url, "http://127.0.0.1:8001");
+	ck_assert_int_eq(s.insecure, 1);
+	memset(&s, 0x5a, sizeof(s));
+	ck_assert_int_eq(k8s_source_init(&s, "http://127.0.0.1:8001", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "http:// is not encrypted"));
+	ck_assert_int_eq(s.base_url[0], 0x5a);
+	ck_assert_int_eq(k8s_source_init(&s, "ftp://x", "/t", "", 1, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "must start with https://"));
+	ck_assert_int_eq(k8s_source_init(&s, "https://user:pw@x", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "credentials"));
+	ck_assert_ptr_null(strstr(err, "pw"));
+	ck_assert_int_eq(k8s_source_init(&s, "https://x/?a=1", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "query or fragment"));
+	ck_assert_int_eq(k8s_source_init(&s, "https://x/#f", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(k8s_source_init(&s, "https://", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(k8s_source_init(&s, "https://x:99999", "/t", "", 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(k8s_source_init(&s, "https://x", "/t", "/nonexistent/ca.crt", 0, err,
+	                                 sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "k8s_ca_file=/nonexistent/ca.crt cannot be read"));
+	unlink(ca);
+}
+END_TEST
+
+/* --- changes ----------------------------------------------------------------------- */
+
+START_TEST(test_diff)
+{
+	struct k8s_node a, b;
+	char reason[K8S_REASON_MAX] = "", names[128];
+
+	ck_assert_msg(parse(node_json, &a, reason) == 0, "%s", reason);
+	b = a;
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), 0);
+	snprintf(b.resource_version, sizeof(b.resource_version), "999999");
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), 0); /* a heartbeat is no change */
+	b = a;
+	snprintf(b.labels, sizeof(b.labels), "{}");
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_LABELS);
+	b = a;
+	b.ready = K8S_READY_FALSE;
+	b.unschedulable = 1;
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_READY | K8S_CHANGED_UNSCHEDULABLE);
+	k8s_change_names(k8s_node_diff(&a, &b), names, sizeof(names));
+	ck_assert_str_eq(names, "ready,unschedulable");
+	b = a;
+	b.res.memory_allocatable -= 1024;
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_RESOURCES);
+	b = a;
+	/* the same amount written another way is still reported: the raw text is shown */
+	snprintf(b.res.cpu_capacity, sizeof(b.res.cpu_capacity), "4000m");
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_RESOURCES);
+	b = a;
+	snprintf(b.res.pods_allocatable, sizeof(b.res.pods_allocatable), "100");
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_RESOURCES);
+	b = a;
+	snprintf(b.kubelet_version, sizeof(b.kubelet_version), "v1.31.0");
+	ck_assert_uint_eq(k8s_node_diff(&a, &b), K8S_CHANGED_VERSIONS);
+	k8s_change_names(K8S_CHANGED_LABELS | K8S_CHANGED_READY | K8S_CHANGED_RESOURCES |
+	                 K8S_CHANGED_VERSIONS | K8S_CHANGED_NAME | K8S_CHANGED_UNSCHEDULABLE,
+	                 names, sizeof(names));
+	ck_assert_str_eq(names, "name,labels,ready,unschedulable,resources,versions");
+	k8s_change_names(K8S_CHANGED_LABELS | K8S_CHANGED_READY, names, 10);
+	ck_assert_str_eq(names, "labels");
+	k8s_change_names(0, names, sizeof(names));
+	ck_assert_str_eq(names, "");
+}
+END_TEST
+
+/* --- against fake_k8s.py ----------------------------------------------------------- */
+
+#define TOKEN "check-k8s-node-token-Zx81"
+
+static pid_t fake_pid;
+static char fake_dir[256], fake_base[128], token_path[300];
+static int fake_tls;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static size_t to_buf(char *data, size_t size, size_t n, void *userp)
+{
+	return buf_append(userp, data, size * n) == 0 ? size * n : 0;
+}
+
+/* A control call to the fake: its HTTP status; the body into *out when out is given. */
+static long control(const char *method, const char *path, const char *body, struct buf *out)
+{
+	CURL *h = curl_easy_init();
+	struct buf ignored;
+	char url[512], ca[300];
+	long status = 0;
+
+	buf_init(&ignored, 1 << 20);
+	snprintf(url, sizeof(url), "%s/_fake/%s", fake_base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &ignored);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	if (fake_tls) {
+		snprintf(ca, sizeof(ca), "%s/tls/ca.crt", fake_dir);
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	}
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	buf_clear(&ignored);
+	return status;
+}
+
+static void fake_start(int tls)
+{
+	char portfile[300], tlsdir[300], port[16] = "";
+	double until;
+
+	snprintf(fake_dir, sizeof(fake_dir), "%s/kaiden-fakek8s-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(fake_dir));
+	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", fake_dir);
+	snprintf(token_path, sizeof(token_path), "%s/token", fake_dir);
+	write_text(token_path, TOKEN "\n");
+	fake_tls = tls;
+	fake_pid = fork();
+	ck_assert_int_ge(fake_pid, 0);
+	if (fake_pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("python3", "python3", "tests/fakes/fake_k8s.py", "--port-file", portfile,
+		       "--token-file", token_path, "--node", "worker-1",
+		       tls ? "--tls-dir" : (char *)NULL, tlsdir, (char *)NULL);
+		_exit(127);
+	}
+	for (until = now_s() + 20; now_s() < until && !port[0];) {
+		FILE *f = fopen(portfile, "r");
+		if (f) {
+			if (!fgets(port, sizeof(port), f))
+				port[0] = '\0';
+			fclose(f);
+		}
+		if (!port[0])
+			usleep(20000);
+	}
+	ck_assert_msg(port[0], "tests/fakes/fake_k8s.py did not start");
+	port[strcspn(port, "\n")] = '\0';
+	snprintf(fake_base, sizeof(fake_base), "%s://127.0.0.1:%s", tls ? "https" : "http", port);
+	ck_assert_int_eq(control("GET", "health", NULL, NULL), 200);
+}
+
+static void fake_kill(void)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
+}
+
+static void fake_stop(void)
+{
+	char cmd[300];
+
+	fake_kill();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
+	if (fake_dir[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", fake_dir);
+}
+
+static void source_for_fake(struct k8s_source *s)
+{
+	char err[256] = "", ca[300];
+
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", fake_dir);
+	ck_assert_msg(k8s_source_init(s, fake_base, token_path, fake_tls ? ca : "", !fake_tls, err,
+	                              sizeof(err)) == 0, "%s", err);
+	s->timeout_ms = 5000;
+}
+
+/* One fetch of name: its rc, with the node and the reason. */
+static int fetch(const struct k8s_source *s, const char *name, struct k8s_node *n, char *reason)
+{
+	reason[0] = '\0';
+	return k8s_node_fetch(s, name, n, NULL, reason, K8S_REASON_MAX);
+}
+
+#define EXPECT_FAIL(s, name, part)                                                        \
+	do {                                                                              \
+		struct k8s_node n_;                                                       \
+		char r_[K8S_REASON_MAX];                                                  \
+		ck_assert_int_eq(fetch(s, name, &n_, r_), -1);                            \
+		ck_assert_msg(strstr(r_, part) != NULL, "reason \"%s\", want \"%s\"", r_, part); \
+		ck_assert_ptr_null(strstr(r_, TOKEN));                                    \
+	} while (0)
+
+START_TEST(test_fetch_http)
+{
+	struct k8s_source s;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX];
+	struct buf log;
+
+	fake_start(0);
+	source_for_fake(&s);
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
+	ck_assert_int_eq(n.ready, K8S_READY_TRUE);
+	ck_assert_int_eq(n.res.cpu_allocatable_m, 3910);
+	ck_assert_int_eq(n.res.memory_capacity, 16710291456LL);
+	ck_assert_str_eq(n.container_runtime_version, "containerd://1.7.13");
+	/* the fake saw Accept: application/json and our User-Agent, never the token */
+	buf_init(&log, 1 << 20);
+	ck_assert_int_eq(control("GET", "log", NULL, &log), 200);
+	ck_assert_ptr_nonnull(strstr(log.data, "\"accept\":\"application/json\""));
+	ck_assert_ptr_nonnull(strstr(log.data, "\"user_agent\":\"kaiden-agent/"));
+	ck_assert_ptr_null(strstr(log.data, TOKEN));
+	buf_clear(&log);
+
+	/* a change at the fake shows in the next reading, and the detector sees it */
+	{
+		struct k8s_node m;
+		ck_assert_int_eq(control("POST", "nodes/worker-1",
+		                         "{\"labels\":{\"team\":\"db\"},\"ready\":\"False\","
+		                         "\"unschedulable\":true,\"capacity\":{\"memory\":\"32Gi\"}}",
+		                         NULL), 200);
+		ck_assert_msg(fetch(&s, "worker-1", &m, reason) == 0, "%s", reason);
+		ck_assert_ptr_nonnull(strstr(m.labels, "\"team\":\"db\""));
+		ck_assert_uint_eq(k8s_node_diff(&n, &m), K8S_CHANGED_LABELS | K8S_CHANGED_READY |
+		                                             K8S_CHANGED_UNSCHEDULABLE |
+		                                             K8S_CHANGED_RESOURCES);
+		ck_assert_int_eq(m.res.memory_capacity, 34359738368LL);
+		ck_assert_str_eq(m.res.memory_capacity_raw, "32Gi");
+	}
+
+	EXPECT_FAIL(&s, "worker-9", "404 NotFound: nodes \"worker-9\" not found");
+	EXPECT_FAIL(&s, "../secrets", "not a valid Kubernetes name");
+
+	/* a rotated token: the file is read for every request */
+	write_text(token_path, "rotated-token-B\n");
+	EXPECT_FAIL(&s, "worker-1", "401 Unauthorized: the Kubernetes API refused the service "
+	                            "account token");
+	ck_assert_int_eq(control("POST", "tokens", "{\"token\":\"rotated-token-B\"}", NULL), 200);
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_int_eq(control("POST", "tokens", "{\"token\":\"no-rights\",\"rights\":[]}", NULL),
+	                 200);
+	write_text(token_path, "no-rights\n");
+	EXPECT_FAIL(&s, "worker-1", "403 Forbidden: nodes \"worker-1\" is forbidden: User "
+	                            "\"system:serviceaccount:kaiden-system:kaiden-agent\" cannot "
+	                            "get resource \"nodes\"");
+	write_text(token_path, "");
+	EXPECT_FAIL(&s, "worker-1", "the service account token");
+	EXPECT_FAIL(&s, "worker-1", "is empty");
+	unlink(token_path);
+	EXPECT_FAIL(&s, "worker-1", "cannot open: No such file or directory");
+	write_text(token_path, TOKEN "\n");
+
+	ck_assert_int_eq(control("POST", "faults", "{\"fail\":[{\"status\":500}]}", NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "500 InternalError: Internal error occurred");
+	ck_assert_int_eq(control("POST", "faults", "{\"fail\":[{\"status\":502,\"body\":\"<html>\"}]}",
+	                         NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "HTTP 502 from the Kubernetes API (not a Status)");
+	ck_assert_int_eq(control("POST", "faults", "{\"drop\":[{}]}", NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "closed the connection without an answer");
+	ck_assert_int_eq(control("POST", "faults", "{\"garbage\":[{}]}", NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "the answer is not JSON");
+	ck_assert_int_eq(control("POST", "faults", "{\"garbage\":[{\"body\":\"{\\\"kind\\\":"
+	                                           "\\\"Node\\\",\\\"metadata\\\":{\\\"name\\\":"
+	                                           "\\\"worker-2\\\"}}\"}]}", NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "answered node worker-2, not worker-1");
+	/* the faults are used up: back to normal */
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	fake_kill();
+
+	/* nothing listening there any more */
+	EXPECT_FAIL(&s, "worker-1", "cannot reach the Kubernetes API");
+	fake_stop();
+}
+END_TEST
+
+struct bg_fetch {
+	const struct k8s_source *src;
+	volatile int cancel;
+	int rc;
+	char reason[K8S_REASON_MAX];
+	double took;
+};
+
+static void *bg_run(void *arg)
+{
+	struct bg_fetch *f = arg;
+	struct k8s_node n;
+	double t0 = now_s();
+
+	f->rc = k8s_node_fetch(f->src, "worker-1", &n, &f->cancel, f->reason, sizeof(f->reason));
+	f->took = now_s() - t0;
+	return NULL;
+}
+
+/* A reply held at the fake's gate: the timeout ends the request; so does a cancel, well
+ * before the timeout. */
+START_TEST(test_fetch_held)
+{
+	struct k8s_source s;
+	struct bg_fetch f;
+	pthread_t th;
+	struct buf hold;
+
+	fake_start(0);
+	source_for_fake(&s);
+	s.timeout_ms = 400;
+	ck_assert_int_eq(control("POST", "holds", "{\"count\":-1}", NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "no answer from the Kubernetes API within 400 ms");
+	ck_assert_int_eq(control("POST", "holds/release", "{\"drop\":true}", NULL), 200);
+
+	s.timeout_ms = 20000;
+	buf_init(&hold, 4096);
+	ck_assert_int_eq(control("POST", "holds", "{}", &hold), 200);
+	memset(&f, 0, sizeof(f));
+	f.src = &s;
+	ck_assert_int_eq(pthread_create(&th, NULL, bg_run, &f), 0);
+	/* wait until the request is inside the fake, then cancel it */
+	{
+		char path[64];
+		const char *id = strstr(hold.data, "\"id\":");
+		ck_assert_ptr_nonnull(id);
+		snprintf(path, sizeof(path), "holds/%d/wait", atoi(id + 5));
+		ck_assert_int_eq(control("POST", path, "{\"timeout_s\":10}", NULL), 200);
+	}
+	f.cancel = 1;
+	pthread_join(th, NULL);
+	ck_assert_int_eq(f.rc, -1);
+	ck_assert_str_eq(f.reason, "cancelled");
+	ck_assert_msg(f.took < 10, "the cancel took %.1f s", f.took);
+	ck_assert_int_eq(control("POST", "holds/release", "{\"drop\":true}", NULL), 200);
+	buf_clear(&hold);
+	fake_stop();
+}
+END_TEST
+
+START_TEST(test_fetch_https)
+{
+	struct k8s_source s;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX], err[256];
+
+	fake_start(1);
+	source_for_fake(&s);
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
+	/* the system's CAs do not know the fake's */
+	ck_assert_msg(k8s_source_init(&s, fake_base, token_path, "", 0, err, sizeof(err)) == 0,
+	              "%s", err);
+	s.ca_file[0] = '\0';
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	/* and insecure does not turn verification off */
+	s.insecure = 1;
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	fake_stop();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("k8s_node");
+	TCase *tc = tcase_create("parse");
+	TCase *tf = tcase_create("fetch");
+	SRunner *sr;
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_add_loop_test(tc, test_quantity, 0, (int)ARRAY_LEN(quantities));
+	tcase_add_test(tc, test_node_names);
+	tcase_add_test(tc, test_node_parse);
+	tcase_add_test(tc, test_node_variants);
+	tcase_add_loop_test(tc, test_node_bad, 0, (int)ARRAY_LEN(bad_nodes));
+	tcase_add_test(tc, test_labels_too_large);
+	tcase_add_test(tc, test_status_reason);
+	tcase_add_test(tc, test_source);
+	tcase_add_test(tc, test_diff);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(tf, 60);
+	tcase_add_test(tf, test_fetch_http);
+	tcase_add_test(tf, test_fetch_held);
+	tcase_add_test(tf, test_fetch_https);
+	suite_add_tcase(s, tf);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
