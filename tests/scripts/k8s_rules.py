@@ -26,7 +26,7 @@ Rules (each has a name; a failure line starts with it):
                 its binding names the agent's ServiceAccount in kaiden-system
   namespace     every namespaced object is in kaiden-system
   settings      every KAIDEN_* name a ConfigMap or a container's env sets is a setting
-                of common/cfg.c (or one named in PENDING below)
+                of common/cfg.c
   websocket     an Ingress routes /api/v1/ws/ with read and send timeouts at least as
                 long as nginx/kaiden.conf's longest proxy_read_timeout
   secrets       every Secret key a container reads is a key of that Secret in the
@@ -41,9 +41,6 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAMESPACE = "kaiden-system"
-# Settings the agent's cluster mode adds in parallel (issue 12); drop each from here
-# once common/cfg.c has it.
-PENDING = {"KAIDEN_CLUSTER_ID", "KAIDEN_NODE_REFRESH"}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 ANN = "nginx.ingress.kubernetes.io/"
@@ -67,7 +64,7 @@ def longest_ws_timeout():
 
 VERSIONS = {"kaiden-server": source_version("fcgi-app/admin.h", "KAIDEN_VERSION"),
             "kaiden-agent": source_version("agent/sysinfo.h", "AGENT_VERSION")}
-SETTINGS = cfg_names() | PENDING
+SETTINGS = cfg_names()
 WS_TIMEOUT = longest_ws_timeout()
 
 
