@@ -48,8 +48,11 @@ struct store_list {
 
 /* ---- devices ---------------------------------------------------------------------
  * Device JSON: id, name, status ("offline"|"online"), last_seen, hostname, os,
- * ip_address, agent_version, cluster_id, node_name, labels, node_status, resources,
- * created_at; null where unknown. Never the secret or its hash. */
+ * ip_address, agent_version, created_at, and a Kubernetes node's facts (null for a
+ * standalone machine): cluster_id, node_name, labels (object), node_status
+ * ("Ready"|"NotReady"|"Unknown"), unschedulable (boolean), resources (object), versions
+ * (object), node_reason (why the facts are missing or stale), node_updated_at; null
+ * where unknown. Never the secret or its hash. Clusters are store_cluster.h. */
 
 /* Inserts a device with the given argon2id hash; *out is the device JSON. STORE_QUOTA
  * when the tenant is at its max_devices. */
@@ -62,6 +65,10 @@ int store_device_get(struct db *db, const char *tenant_id, const char *id,
 int store_device_list(struct db *db, const char *tenant_id, const char *status,
                       const char *q, const struct store_page *page,
                       struct store_list *out) WUR;
+/* The same, only the devices of cluster_id (a UUID; an unknown one lists nothing). */
+int store_device_list_cluster(struct db *db, const char *tenant_id, const char *cluster_id,
+                              const char *status, const char *q,
+                              const struct store_page *page, struct store_list *out) WUR;
 /* Removes the device (it no longer lists, gets or authenticates; its session history
  * stays). STORE_CONFLICT while it has a session that is not ended or failed. */
 int store_device_delete(struct db *db, const char *tenant_id, const char *id) WUR;
