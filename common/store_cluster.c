@@ -89,16 +89,9 @@ int store_cluster_create(struct db *db, const char *tenant_id, const char *name,
 	ids_uuid7(id);
 	store_time(0, now);
 	/* The quota is counted and the row added in one transaction (store_tenant.h). */
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = store_tenant_quota_check(db, tenant, QUOTA_CLUSTERS, NULL);
-	if (rc == STORE_CONFLICT)
-		rc = STORE_QUOTA;
-	if (rc != STORE_OK) {
-		db_rollback(db);
+	rc = store_tenant_quota_begin(db, tenant, QUOTA_CLUSTERS);
+	if (rc != STORE_OK)
 		return rc;
-	}
 	return write_and_read(db,
 	                      "INSERT INTO clusters (id, tenant_id, name, secret_hash, created_at, "
 	                      "updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",

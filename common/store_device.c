@@ -49,17 +49,13 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 	ids_uuid7(id);
 	store_time(0, now);
 	/* The quota is counted and the row added in one transaction (store_tenant.h). */
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = store_tenant_quota_check(db, tenant, QUOTA_DEVICES, NULL);
-	if (rc == STORE_CONFLICT)
-		rc = STORE_QUOTA;
-	if (rc == STORE_OK)
-		rc = store_row_one(db,
-		                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
-		                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
-		                   5, params, store_device_cols, store_device_ncols, &device);
+	rc = store_tenant_quota_begin(db, tenant, QUOTA_DEVICES);
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_row_one(db,
+	                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
+	                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
+	                   5, params, store_device_cols, store_device_ncols, &device);
 	if (rc == STORE_OK)
 		rc = store_webhook_emit(db, tenant, "device.registered", device);
 	if (rc == STORE_OK && db_commit(db) != DB_OK)

@@ -527,6 +527,19 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	return STORE_OK;
 }
 
+int store_tenant_quota_begin(struct db *db, const char *tenant, enum store_quota q)
+{
+	int rc = db_begin(db);
+
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = store_tenant_quota_check(db, tenant, q, NULL);
+	if (rc == STORE_OK)
+		return STORE_OK;
+	db_rollback(db);
+	return rc == STORE_CONFLICT ? STORE_QUOTA : rc;
+}
+
 int store_tenant_usage(struct db *db, const char *id, json_object **out)
 {
 	/* One round trip for the counts. Minutes run from a session's start to its end (or

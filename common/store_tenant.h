@@ -75,5 +75,9 @@ enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS,
  * gets the quota). Call inside the transaction that adds the row. */
 int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,
                              long *limit) WUR;
+/* Opens the transaction that adds a row q counts, and counts it first: STORE_OK with the
+ * transaction open, or (rolled back) STORE_QUOTA when the tenant is at its quota, or the
+ * error. tenant: an id checked by store_id. */
+int store_tenant_quota_begin(struct db *db, const char *tenant, enum store_quota q) WUR;
 
 #endif

@@ -146,27 +146,31 @@ static int next_number(struct db *db, const char *tenant, const char *day, char 
 	return STORE_OK;
 }
 
-static int device_check(struct db *db, const char *tenant, const char *device)
+/* Whether sql ("SELECT id FROM <table> WHERE tenant_id = $1 AND id = $2 AND deleted_at IS
+ * NULL") finds the row: STORE_OK, STORE_NOT_FOUND, or the error. */
+static int live_check(struct db *db, const char *sql, const char *tenant, const char *id)
 {
-	const char *params[2] = { tenant, device };
-	int rc = store_one_value(db,
-	                         "SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 "
-	                         "AND deleted_at IS NULL",
-	                         2, params, NULL, 0, NULL);
+	const char *params[2] = { tenant, id };
+	int rc = store_one_value(db, sql, 2, params, NULL, 0, NULL);
 
 	return rc < 0 ? rc : rc == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static int device_check(struct db *db, const char *tenant, const char *device)
+{
+	return live_check(db,
+	                  "SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND "
+	                  "deleted_at IS NULL",
+	                  tenant, device);
 }
 
 /* A live cluster of the tenant (SQLite has no foreign key on tickets.cluster_id). */
 static int cluster_check(struct db *db, const char *tenant, const char *cluster)
 {
-	const char *params[2] = { tenant, cluster };
-	int rc = store_one_value(db,
-	                         "SELECT id FROM clusters WHERE tenant_id = $1 AND id = $2 "
-	                         "AND deleted_at IS NULL",
-	                         2, params, NULL, 0, NULL);
-
-	return rc < 0 ? rc : rc == 1 ? STORE_OK : STORE_NOT_FOUND;
+	return live_check(db,
+	                  "SELECT id FROM clusters WHERE tenant_id = $1 AND id = $2 AND "
+	                  "deleted_at IS NULL",
+	                  tenant, cluster);
 }
 
 int store_ticket_create(struct db *db, const char *tenant_id, const struct store_ticket_new *t,
