@@ -7,6 +7,8 @@
  *
  * Nodes are devices written here with SQL (as superuser on PostgreSQL): what an agent in
  * cluster mode will report is the agent's and helperd's work, not this store's. */
+#include <sys/wait.h>
+
 #include "cfg.h"
 #include "ids.h"
 #include "store.h"
@@ -387,6 +389,79 @@ START_TEST(test_tenancy)
 }
 END_TEST
 
+/* What the children of test_parallel create: one name for all, or one each. */
+static int same_name;
+
+/* A child: its own connection, waits for go, creates one cluster, writes what the store
+ * said ("ok", "quota", "conflict"). */
+static void child(const char *target, int go, int out)
+{
+	struct db *db = NULL;
+	json_object *o = NULL;
+	char c, name[32], line[16];
+	int rc = STORE_ERR;
+
+	if (db_open(T_driver(), target, &db) != DB_OK)
+		_exit(2);
+	if (same_name)
+		snprintf(name, sizeof(name), "same");
+	else
+		snprintf(name, sizeof(name), "c-%d", (int)getpid());
+	if (read(go, &c, 1) < 0)
+		_exit(3);
+	for (int attempt = 0; attempt < 50; attempt++) {
+		int scoped = T_kind == DB_POSTGRES;
+		if (scoped && db_scope_begin(db, DEFAULT_TENANT_ID, 0) != DB_OK)
+			_exit(4);
+		rc = store_cluster_create(db, DEFAULT_TENANT_ID, name, "$argon2id$p", &o);
+		if (scoped && db_scope_end(db, rc == STORE_OK) != DB_OK && rc == STORE_OK)
+			rc = STORE_BUSY;
+		if (rc != STORE_BUSY)
+			break;
+		json_object_put(o);
+		o = NULL;
+		usleep(10000);
+	}
+	snprintf(line, sizeof(line), "%s\n",
+	         rc == STORE_OK ? "ok" : rc == STORE_QUOTA ? "quota" : rc == STORE_CONFLICT ? "conflict"
+	                                                                                 : "error");
+	if (write(out, line, strlen(line)) != (ssize_t)strlen(line))
+		_exit(6);
+	json_object_put(o);
+	db_close(db);
+	_exit(0);
+}
+
+static int lines_of(const char *buf, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = buf; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+START_TEST(test_parallel)
+{
+	char buf[1024];
+
+	/* 12 creates at once against max_clusters 5: exactly 5 get in. */
+	T_run(T_db, "UPDATE tenants SET quotas = '{\"max_clusters\": 5}' WHERE id = '"
+	            DEFAULT_TENANT_ID "'", 0, NULL);
+	same_name = 0;
+	T_parallel(12, child, buf, sizeof(buf));
+	ck_assert_msg(lines_of(buf, "ok\n") == 5 && lines_of(buf, "quota\n") == 7, "%s", buf);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM clusters", 0, NULL), 5);
+	/* 12 creates of one name, no quota: one gets it. */
+	T_run(T_db, "UPDATE tenants SET quotas = '{}' WHERE id = '" DEFAULT_TENANT_ID "'", 0, NULL);
+	same_name = 1;
+	T_parallel(12, child, buf, sizeof(buf));
+	ck_assert_msg(lines_of(buf, "ok\n") == 1 && lines_of(buf, "conflict\n") == 11, "%s", buf);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM clusters WHERE name = 'same'", 0, NULL),
+	                 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_cluster");
@@ -395,8 +470,6 @@ int main(void)
 
 	(void)T_open_again;
 	(void)T_kill_session;
-	(void)T_parallel;
-	(void)T_count;
 	if (cfg_load(NULL, err, sizeof(err)) != 0 || secret_init() != 0)
 		return EXIT_FAILURE;
 	T_ADD(sq, pg, test_crud);
@@ -404,5 +477,6 @@ int main(void)
 	T_ADD(sq, pg, test_delete);
 	T_ADD(sq, pg, test_quota_and_usage);
 	T_ADD(sq, pg, test_tenancy);
+	T_ADD(sq, pg, test_parallel);
 	return T_main(s, sq, pg);
 }
