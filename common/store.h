@@ -48,8 +48,11 @@ struct store_list {
 
 /* ---- devices ---------------------------------------------------------------------
  * Device JSON: id, name, status ("offline"|"online"), last_seen, hostname, os,
- * ip_address, agent_version, cluster_id, node_name, labels, node_status, resources,
- * created_at; null where unknown. Never the secret or its hash. */
+ * ip_address, agent_version, created_at, and a Kubernetes node's facts (null for a
+ * standalone machine): cluster_id, node_name, labels (object), node_status
+ * ("Ready"|"NotReady"|"Unknown"), unschedulable (boolean), resources (object), versions
+ * (object), node_reason (why the facts are missing or stale), node_updated_at; null
+ * where unknown. Never the secret or its hash. Clusters are store_cluster.h. */
 
 /* Inserts a device with the given argon2id hash; *out is the device JSON. STORE_QUOTA
  * when the tenant is at its max_devices. */
@@ -62,6 +65,10 @@ int store_device_get(struct db *db, const char *tenant_id, const char *id,
 int store_device_list(struct db *db, const char *tenant_id, const char *status,
                       const char *q, const struct store_page *page,
                       struct store_list *out) WUR;
+/* The same, only the devices of cluster_id (a UUID; an unknown one lists nothing). */
+int store_device_list_cluster(struct db *db, const char *tenant_id, const char *cluster_id,
+                              const char *status, const char *q,
+                              const struct store_page *page, struct store_list *out) WUR;
 /* Removes the device (it no longer lists, gets or authenticates; its session history
  * stays). STORE_CONFLICT while it has a session that is not ended or failed. */
 int store_device_delete(struct db *db, const char *tenant_id, const char *id) WUR;
@@ -142,7 +149,7 @@ struct store_ticket_new {
 	const char *description; /* NULL: "" */
 	const char *priority;    /* NULL: "normal" */
 	const char *device_id;   /* NULL or a device of the tenant */
-	const char *cluster_id;  /* NULL or a UUID (not checked: clusters come later) */
+	const char *cluster_id;  /* NULL or a live cluster of the tenant */
 	const char *created_by;  /* NULL or a UUID */
 	/* The UTC day of the number as YYYYMMDD; NULL: today's (tests set it). */
 	const char *day;
@@ -150,8 +157,8 @@ struct store_ticket_new {
 /* Allocates the next number of the tenant's day (from 001, consecutive, never reused;
  * 4 digits past 999) and inserts the ticket in one transaction: concurrent creates get
  * distinct consecutive numbers on both databases. STORE_QUOTA when the tenant is at its
- * max_open_tickets (counted in the same transaction, first). STORE_NOT_FOUND for a device not in
- * the tenant or an id that is not a UUID; STORE_CONFLICT for a bad priority, an empty
+ * max_open_tickets (counted in the same transaction, first). STORE_NOT_FOUND for a device
+ * or cluster not in the tenant or an id that is not a UUID; STORE_CONFLICT for a bad priority, an empty
  * title or a malformed day. */
 int store_ticket_create(struct db *db, const char *tenant_id, const struct store_ticket_new *t,
                         json_object **out) WUR;
@@ -169,11 +176,12 @@ struct store_ticket_filter {
 int store_ticket_list(struct db *db, const char *tenant_id, const struct store_ticket_filter *f,
                       const struct store_page *page, struct store_list *out) WUR;
 
-/* What an update changes: each NULL keeps the value; clear_assignee / clear_device set
- * the column to NULL. author_id / author_name sign the comments written by the change. */
+/* What an update changes: each NULL keeps the value; clear_assignee / clear_device /
+ * clear_cluster set the column to NULL. author_id / author_name sign the comments written by the change. */
 struct store_ticket_patch {
 	const char *title, *description, *priority, *status, *assigned_to, *device_id;
-	int clear_assignee, clear_device;
+	const char *cluster_id; /* a live cluster of the tenant */
+	int clear_assignee, clear_device, clear_cluster;
 	const char *author_id, *author_name;
 };
 /* The statuses the workflow allows after status (open -> in_progress -> resolved ->
@@ -186,7 +194,8 @@ int store_ticket_next_statuses(const char *status, const char *next[2]);
  * is not allowed (store_ticket_next_statuses says what is; *out is then the ticket as it
  * is, for the caller to name them), STORE_QUOTA for a reopen (resolved or closed ->
  * open) while the tenant is at its max_open_tickets, STORE_CONFLICT for a bad priority or status or an
- * empty title, STORE_NOT_FOUND for no such ticket (or device, or a non-UUID id). */
+ * empty title, STORE_NOT_FOUND for no such ticket (or device, or cluster, or a non-UUID
+ * id). */
 int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
                         const struct store_ticket_patch *p, json_object **out) WUR;
 

@@ -33,7 +33,7 @@
 #define ARCHIVE_FORMAT "kaiden-tenant-export"
 #define ARCHIVE_VERSION 1
 #define SQL_MAX (64 * 1024)
-#define REFS_MAX 3
+#define REFS_MAX 4
 
 /* What an archive does with a table's rows. */
 enum carry {
@@ -70,7 +70,10 @@ static const char *session_live(json_object *row);
  * goes the other way). */
 static const struct archive_table archive_tables[] = {
 	{ .name = "users", .carry = CARRY_ROWS, .secret = "password_hash" },
-	{ .name = "devices", .carry = CARRY_ROWS },
+	/* A cluster's secret hash travels as a device's does: its agents act only as its
+	 * nodes in its tenant. */
+	{ .name = "clusters", .carry = CARRY_ROWS },
+	{ .name = "devices", .carry = CARRY_ROWS, .refs = { { "cluster_id", "clusters" } } },
 	{ .name = "sessions",
 	  .carry = CARRY_ROWS,
 	  .refs = { { "device_id", "devices" }, { "engineer_id", "users" },
@@ -78,7 +81,8 @@ static const struct archive_table archive_tables[] = {
 	  .refuse = session_live },
 	{ .name = "tickets",
 	  .carry = CARRY_ROWS,
-	  .refs = { { "device_id", "devices" }, { "assigned_to", "users" }, { "created_by", "users" } } },
+	  .refs = { { "device_id", "devices" }, { "cluster_id", "clusters" },
+	            { "assigned_to", "users" }, { "created_by", "users" } } },
 	{ .name = "ticket_comments",
 	  .carry = CARRY_ROWS,
 	  .refs = { { "ticket_id", "tickets" }, { "author_id", "users" } },

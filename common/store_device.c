@@ -15,23 +15,22 @@
 #include "store_tenant.h"
 #include "store_webhook.h"
 
-#define DEVICE_SELECT                                                                   \
-	"SELECT id, name, status, last_seen, hostname, os, ip_address, agent_version, "  \
-	"cluster_id, node_name, labels, node_status, resources, created_at FROM devices"
-#define DEVICE_RETURNING                                                                \
-	" RETURNING id, name, status, last_seen, hostname, os, ip_address, agent_version, " \
-	"cluster_id, node_name, labels, node_status, resources, created_at"
+/* The columns of the device JSON (store_device.h), shared with store_cluster.c's nodes. */
+#define DEVICE_SELECT "SELECT " STORE_DEVICE_COLUMNS " FROM devices"
+#define DEVICE_RETURNING " RETURNING " STORE_DEVICE_COLUMNS
 
-static const struct store_col device_cols[] = {
-	{ "id", STORE_COL_TEXT },         { "name", STORE_COL_TEXT },
-	{ "status", STORE_COL_TEXT },     { "last_seen", STORE_COL_TEXT },
-	{ "hostname", STORE_COL_TEXT },   { "os", STORE_COL_TEXT },
-	{ "ip_address", STORE_COL_TEXT }, { "agent_version", STORE_COL_TEXT },
-	{ "cluster_id", STORE_COL_TEXT }, { "node_name", STORE_COL_TEXT },
-	{ "labels", STORE_COL_JSON },     { "node_status", STORE_COL_TEXT },
-	{ "resources", STORE_COL_JSON },  { "created_at", STORE_COL_TEXT },
+const struct store_col store_device_cols[] = {
+	{ "id", STORE_COL_TEXT },          { "name", STORE_COL_TEXT },
+	{ "status", STORE_COL_TEXT },      { "last_seen", STORE_COL_TEXT },
+	{ "hostname", STORE_COL_TEXT },    { "os", STORE_COL_TEXT },
+	{ "ip_address", STORE_COL_TEXT },  { "agent_version", STORE_COL_TEXT },
+	{ "cluster_id", STORE_COL_TEXT },  { "node_name", STORE_COL_TEXT },
+	{ "labels", STORE_COL_JSON },      { "node_status", STORE_COL_TEXT },
+	{ "unschedulable", STORE_COL_BOOL }, { "resources", STORE_COL_JSON },
+	{ "versions", STORE_COL_JSON },    { "node_reason", STORE_COL_TEXT },
+	{ "node_updated_at", STORE_COL_TEXT }, { "created_at", STORE_COL_TEXT },
 };
-#define DEVICE_NCOLS ((int)ARRAY_LEN(device_cols))
+const int store_device_ncols = (int)ARRAY_LEN(store_device_cols);
 
 int store_device_create(struct db *db, const char *tenant_id, const char *name,
                         const char *secret_hash, json_object **out)
@@ -50,17 +49,13 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 	ids_uuid7(id);
 	store_time(0, now);
 	/* The quota is counted and the row added in one transaction (store_tenant.h). */
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = store_tenant_quota_check(db, tenant, QUOTA_DEVICES, NULL);
-	if (rc == STORE_CONFLICT)
-		rc = STORE_QUOTA;
-	if (rc == STORE_OK)
-		rc = store_row_one(db,
-		                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
-		                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
-		                   5, params, device_cols, DEVICE_NCOLS, &device);
+	rc = store_tenant_quota_begin(db, tenant, QUOTA_DEVICES);
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_row_one(db,
+	                   "INSERT INTO devices (id, tenant_id, name, secret_hash, created_at, "
+	                   "updated_at) VALUES ($1, $2, $3, $4, $5, $5)" DEVICE_RETURNING,
+	                   5, params, store_device_cols, store_device_ncols, &device);
 	if (rc == STORE_OK)
 		rc = store_webhook_emit(db, tenant, "device.registered", device);
 	if (rc == STORE_OK && db_commit(db) != DB_OK)
@@ -83,20 +78,28 @@ int store_device_get(struct db *db, const char *tenant_id, const char *id, json_
 		return STORE_NOT_FOUND;
 	return store_row_one(db,
 	                     DEVICE_SELECT " WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-	                     2, params, device_cols, DEVICE_NCOLS, out);
+	                     2, params, store_device_cols, store_device_ncols, out);
 }
 
 int store_device_list(struct db *db, const char *tenant_id, const char *status,
                       const char *q, const struct store_page *page, struct store_list *out)
 {
-	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	const char *params[5];
+	return store_device_list_cluster(db, tenant_id, NULL, status, q, page, out);
+}
+
+int store_device_list_cluster(struct db *db, const char *tenant_id, const char *cluster_id,
+                              const char *status, const char *q,
+                              const struct store_page *page, struct store_list *out)
+{
+	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN], cluster[UUID_STR_LEN];
+	const char *params[6];
 	struct buf sql;
 	char *pattern = NULL;
 	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
 
 	buf_init(&sql, 4096);
 	if (store_id(tenant_id, tenant) != 0 ||
+	    (cluster_id && store_id(cluster_id, cluster) != 0) ||
 	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
 		rc = STORE_NOT_FOUND;
 		goto out;
@@ -104,12 +107,14 @@ int store_device_list(struct db *db, const char *tenant_id, const char *status,
 	params[0] = tenant;
 	if (buf_puts(&sql, DEVICE_SELECT " WHERE tenant_id = $1 AND deleted_at IS NULL") != 0)
 		goto out;
+	if (cluster_id && store_sql_and(&sql, "cluster_id = $?", params, &nparams, cluster) != 0)
+		goto out;
 	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
 		goto out;
 	if (q && store_sql_search(&sql, params, &nparams, "name", "hostname", q, &pattern) != 0)
 		goto out;
 	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    limit, device_cols, DEVICE_NCOLS, out);
+	                    limit, store_device_cols, store_device_ncols, out);
 out:
 	free(pattern);
 	buf_clear(&sql);

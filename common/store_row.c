@@ -37,6 +37,8 @@ static json_object *value_json(const char *v, enum store_col_type type, const ch
 			log_error("store column=%s holds invalid JSON", name);
 		return j;
 	}
+	case STORE_COL_BOOL:
+		return json_object_new_boolean(strcmp(v, "0") != 0);
 	case STORE_COL_TEXT:
 		break;
 	}
@@ -65,7 +67,7 @@ int store_row_json(const struct db_res *res, int row, const struct store_col *co
 			return STORE_ERR;
 		}
 		j = value_json(v, cols[c].type, cols[c].name);
-		if (v && !j && cols[c].type == STORE_COL_TEXT) {
+		if (v && !j && (cols[c].type == STORE_COL_TEXT || cols[c].type == STORE_COL_BOOL)) {
 			json_object_put(obj);
 			return STORE_ERR; /* out of memory */
 		}

@@ -18,7 +18,9 @@ struct db_res;
 struct store_list;
 struct store_page;
 
-enum store_col_type { STORE_COL_TEXT, STORE_COL_INT, STORE_COL_JSON };
+/* STORE_COL_BOOL: 1 or 0 (select a boolean as "CASE WHEN c THEN 1 WHEN NOT c THEN 0 END":
+ * db.h gives no booleans), true or false; NULL stays null. */
+enum store_col_type { STORE_COL_TEXT, STORE_COL_INT, STORE_COL_JSON, STORE_COL_BOOL };
 
 struct store_col {
 	const char *name;
@@ -89,6 +91,16 @@ char *store_like_pattern(const char *q);
 int store_sql_search(struct buf *sql, const char **params, int *nparams, const char *col_a,
                      const char *col_b, const char *q, char **pattern) WUR;
 
+/* The device JSON's columns (store.h), in the order of store_device_cols, for a SELECT
+ * or RETURNING on devices (store_device.c, store_cluster.c's nodes). */
+#define STORE_DEVICE_COLUMNS                                                              \
+	"id, name, status, last_seen, hostname, os, ip_address, agent_version, cluster_id, " \
+	"node_name, labels, node_status, CASE WHEN unschedulable THEN 1 WHEN NOT "           \
+	"unschedulable THEN 0 END AS unschedulable, resources, versions, node_reason, "     \
+	"node_updated_at, created_at"
+extern const struct store_col store_device_cols[];
+extern const int store_device_ncols;
+
 /* Inside the caller's transaction: STORE_OK if the device lives in the tenant (ids
  * already checked by store_id), else STORE_NOT_FOUND. On PostgreSQL the row is locked
  * until commit: exclusive (FOR UPDATE) to delete the device, shared (FOR SHARE) to add a
@@ -105,6 +117,13 @@ int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
 /* The same for a "webhook.deliver" job of a webhook (jobs.webhook_id). */
 int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
                           const char *now) WUR;
+
+/* Inside the caller's transaction: the tenant's session pending/active -> ending and a
+ * "session.end" job (store_session_end's work; a cluster's delete ends its nodes'
+ * sessions with it). 1 when it moved (*out, when out is not NULL, the session JSON), 0
+ * when it was not live (or does not exist), or a negative store_rc. Ids checked. */
+int store_session_end_tx(struct db *db, const char *tenant, const char *session_id,
+                         const char *now, json_object **out) WUR;
 
 /* Inside the caller's transaction: a system comment (not internal) on the tenant's
  * ticket, whose updated_at it bumps (store_ticket.c). STORE_NOT_FOUND when the tenant has

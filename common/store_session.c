@@ -229,23 +229,16 @@ int store_session_set_notes(struct db *db, const char *tenant_id, const char *id
 	                     4, params, session_cols, SESSION_NCOLS, out);
 }
 
-int store_session_end(struct db *db, const char *tenant_id, const char *id,
-                      json_object **out, int *changed)
+int store_session_end_tx(struct db *db, const char *tenant, const char *session_id,
+                         const char *now, json_object **out)
 {
-	char tenant[UUID_STR_LEN], session_id[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[6] = { tenant, session_id, now, seam_status_name(SEAM_STATUS_ENDING),
 		                  seam_status_name(SEAM_STATUS_PENDING),
 		                  seam_status_name(SEAM_STATUS_ACTIVE) };
 	struct db_res *res = NULL;
 	json_object *session = NULL;
-	int did = 0, rc;
+	int rc;
 
-	if (store_id(tenant_id, tenant) != 0 || store_id(id, session_id) != 0)
-		return STORE_NOT_FOUND;
-	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
 	/* The state test is in the UPDATE itself, so of two concurrent ends only one
 	 * changes the row (and queues a job). */
 	rc = db_exec(db,
@@ -257,21 +250,49 @@ int store_session_end(struct db *db, const char *tenant_id, const char *id,
 		rc = store_rc_of(rc);
 		goto out;
 	}
-	if (db_res_rows(res) == 1) {
-		did = 1;
-		rc = store_row_json(res, 0, session_cols, SESSION_NCOLS, &session);
-		if (rc == STORE_OK)
-			rc = store_job_add(db, tenant, SEAM_JOB_SESSION_END, session_id, now);
-		if (rc != STORE_OK)
-			goto out;
-		rc = db_commit(db);
-		rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+	if (db_res_rows(res) == 0) {
+		rc = 0; /* already ending, ended or failed, or no such session */
 		goto out;
 	}
-	/* Nothing to change: already ending, ended or failed, or no such session. */
-	db_rollback(db);
-	rc = store_session_get(db, tenant, session_id, &session);
+	rc = out ? store_row_json(res, 0, session_cols, SESSION_NCOLS, &session) : STORE_OK;
+	if (rc == STORE_OK)
+		rc = store_job_add(db, tenant, SEAM_JOB_SESSION_END, session_id, now);
+	if (rc == STORE_OK) {
+		rc = 1;
+		if (out) {
+			*out = session;
+			session = NULL;
+		}
+	}
 out:
+	json_object_put(session);
+	db_res_free(res);
+	return rc;
+}
+
+int store_session_end(struct db *db, const char *tenant_id, const char *id,
+                      json_object **out, int *changed)
+{
+	char tenant[UUID_STR_LEN], session_id[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	json_object *session = NULL;
+	int did = 0, rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, session_id) != 0)
+		return STORE_NOT_FOUND;
+	store_time(0, now);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = store_session_end_tx(db, tenant, session_id, now, &session);
+	if (rc == 1) {
+		did = 1;
+		rc = db_commit(db);
+		rc = rc == DB_OK ? STORE_OK : store_rc_of(rc);
+	} else if (rc == 0) {
+		/* Nothing to change: read it as it is (or STORE_NOT_FOUND). */
+		db_rollback(db);
+		rc = store_session_get(db, tenant, session_id, &session);
+	}
 	if (rc == STORE_OK) {
 		*out = session;
 		session = NULL;
@@ -281,6 +302,5 @@ out:
 		db_rollback(db);
 	}
 	json_object_put(session);
-	db_res_free(res);
 	return rc;
 }

@@ -39,7 +39,7 @@ static const char *const statuses[] = { "active", "suspended", "trial", NULL };
 static const char *const plans[] = { "trial", "basic", "pro", "enterprise", NULL };
 /* Indexed by enum store_quota. */
 static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions",
-	                                  "max_open_tickets" };
+	                                  "max_open_tickets", "max_clusters" };
 
 /* ---- validation ------------------------------------------------------------------------ */
 
@@ -82,7 +82,7 @@ static int quotas_check(json_object *quotas, char *why, size_t whylen)
 		if (!known) {
 			snprintf(why, whylen,
 			         "quotas: unknown quota %.64s (max_devices, max_concurrent_sessions, "
-			         "max_open_tickets)",
+			         "max_open_tickets, max_clusters)",
 			         key);
 			return -1;
 		}
@@ -488,6 +488,7 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 		"SELECT count(*) FROM sessions WHERE tenant_id = $1 AND status IN " SEAM_SQL_LIVE,
 		"SELECT count(*) FROM tickets WHERE tenant_id = $1 AND status IN "
 		STORE_SQL_TICKET_OPEN,
+		"SELECT count(*) FROM clusters WHERE tenant_id = $1 AND deleted_at IS NULL",
 	};
 	const char *key;
 	json_object *quotas, *v;
@@ -526,6 +527,19 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	return STORE_OK;
 }
 
+int store_tenant_quota_begin(struct db *db, const char *tenant, enum store_quota q)
+{
+	int rc = db_begin(db);
+
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = store_tenant_quota_check(db, tenant, q, NULL);
+	if (rc == STORE_OK)
+		return STORE_OK;
+	db_rollback(db);
+	return rc == STORE_CONFLICT ? STORE_QUOTA : rc;
+}
+
 int store_tenant_usage(struct db *db, const char *id, json_object **out)
 {
 	/* One round trip for the counts. Minutes run from a session's start to its end (or
@@ -538,7 +552,8 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	"status IN " SEAM_SQL_LIVE "), "                                                      \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "     \
 	"(SELECT count(*) FROM tickets WHERE tenant_id = $1 AND "                           \
-	"status IN " STORE_SQL_TICKET_OPEN "), "
+	"status IN " STORE_SQL_TICKET_OPEN "), "                                              \
+	"(SELECT count(*) FROM clusters WHERE tenant_id = $1 AND deleted_at IS NULL), "
 	/* What the relay carried for those sessions (the bytes of a session that runs over
 	 * the turn of a month count in the month it started, as its minutes do). */
 #define USAGE_BYTES                                                                          \
@@ -594,7 +609,7 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	usage = json_object_new_object();
 	if (!usage || db_res_rows(res) != 1)
 		goto out;
-	seconds = db_res_get(res, 0, 5) ? strtod(db_res_get(res, 0, 5), NULL) : 0;
+	seconds = db_res_get(res, 0, 6) ? strtod(db_res_get(res, 0, 6), NULL) : 0;
 	json_object_object_add(usage, "devices", json_object_new_int64(count_of(db_res_get(res, 0, 0))));
 	json_object_object_add(usage, "devices_online",
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 1))));
@@ -604,12 +619,14 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 3))));
 	json_object_object_add(usage, "open_tickets",
 	                       json_object_new_int64(count_of(db_res_get(res, 0, 4))));
+	json_object_object_add(usage, "clusters",
+	                       json_object_new_int64(count_of(db_res_get(res, 0, 5))));
 	json_object_object_add(usage, "session_minutes_this_month",
 	                       json_object_new_int64(seconds > 0 ? (int64_t)(seconds / 60) : 0));
 	json_object_object_add(usage, "relay_bytes_in_this_month",
-	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 6))));
-	json_object_object_add(usage, "relay_bytes_out_this_month",
 	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 7))));
+	json_object_object_add(usage, "relay_bytes_out_this_month",
+	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 8))));
 	json_object_object_add(usage, "users", json_object_new_int64(users));
 	json_object_object_add(usage, "storage_bytes",
 	                       json_object_new_int64((int64_t)strlen(json_text(tables))));

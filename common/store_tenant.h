@@ -3,8 +3,8 @@
  *
  * Tenant JSON: id, code, name, status ("active" | "suspended" | "trial"), plan ("trial" |
  * "basic" | "pro" | "enterprise"), settings (object), quotas (object: max_devices,
- * max_concurrent_sessions, max_open_tickets, each a positive integer or absent =
- * unlimited), trial_ends_at,
+ * max_concurrent_sessions, max_open_tickets, max_clusters, each a positive integer or
+ * absent = unlimited), trial_ends_at,
  * created_at, updated_at.
  *
  * A suspended tenant's users cannot log in, its tokens are refused, and helperd refuses
@@ -29,7 +29,8 @@ struct store_tenant_fields {
 /* Checks f as store_tenant_create (create 1: code and name required) or
  * store_tenant_update (create 0) would, before any database work: the code is a DNS
  * label, status and plan are known, settings is an object, quotas holds only
- * max_devices / max_concurrent_sessions / max_open_tickets as positive integers, trial_ends_at is RFC 3339
+ * max_devices / max_concurrent_sessions / max_open_tickets / max_clusters as positive
+ * integers, trial_ends_at is RFC 3339
  * or "". 0, or -1 with *field (the member at fault) and why (a sentence naming it)
  * filled. create/update refuse such fields with STORE_ERR. */
 int store_tenant_fields_check(const struct store_tenant_fields *f, int create,
@@ -59,19 +60,24 @@ int store_tenant_update(struct db *db, const char *id, const struct store_tenant
  * ended or failed. */
 int store_tenant_delete(struct db *db, const char *id) WUR;
 
-/* Usage JSON: devices, devices_online, sessions_active (pending/active/ending),
- * open_tickets (open/in_progress), sessions_this_month, session_minutes_this_month, relay_bytes_in_this_month and
+/* Usage JSON: devices, devices_online, clusters (live), sessions_active
+ * (pending/active/ending), open_tickets (open/in_progress), sessions_this_month, session_minutes_this_month, relay_bytes_in_this_month and
  * relay_bytes_out_this_month (sessions.bytes_in / bytes_out summed over the sessions
  * started this month), users, storage_bytes (the size of its rows as an export would
  * hold them), quotas (as the tenant JSON has them). */
 int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
 
-/* max_devices counts devices; max_concurrent_sessions sessions pending, active or
- * ending; max_open_tickets tickets open or in_progress (STORE_SQL_TICKET_OPEN). */
-enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS };
+/* max_devices counts devices (a cluster's nodes included); max_concurrent_sessions
+ * sessions pending, active or ending; max_open_tickets tickets open or in_progress
+ * (STORE_SQL_TICKET_OPEN); max_clusters live clusters. */
+enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS, QUOTA_CLUSTERS };
 /* STORE_OK when one more fits; STORE_CONFLICT when the tenant is at its quota (*limit
  * gets the quota). Call inside the transaction that adds the row. */
 int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,
                              long *limit) WUR;
+/* Opens the transaction that adds a row q counts, and counts it first: STORE_OK with the
+ * transaction open, or (rolled back) STORE_QUOTA when the tenant is at its quota, or the
+ * error. tenant: an id checked by store_id. */
+int store_tenant_quota_begin(struct db *db, const char *tenant, enum store_quota q) WUR;
 
 #endif

@@ -146,15 +146,31 @@ static int next_number(struct db *db, const char *tenant, const char *day, char 
 	return STORE_OK;
 }
 
-static int device_check(struct db *db, const char *tenant, const char *device)
+/* Whether sql ("SELECT id FROM <table> WHERE tenant_id = $1 AND id = $2 AND deleted_at IS
+ * NULL") finds the row: STORE_OK, STORE_NOT_FOUND, or the error. */
+static int live_check(struct db *db, const char *sql, const char *tenant, const char *id)
 {
-	const char *params[2] = { tenant, device };
-	int rc = store_one_value(db,
-	                         "SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 "
-	                         "AND deleted_at IS NULL",
-	                         2, params, NULL, 0, NULL);
+	const char *params[2] = { tenant, id };
+	int rc = store_one_value(db, sql, 2, params, NULL, 0, NULL);
 
 	return rc < 0 ? rc : rc == 1 ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static int device_check(struct db *db, const char *tenant, const char *device)
+{
+	return live_check(db,
+	                  "SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND "
+	                  "deleted_at IS NULL",
+	                  tenant, device);
+}
+
+/* A live cluster of the tenant (SQLite has no foreign key on tickets.cluster_id). */
+static int cluster_check(struct db *db, const char *tenant, const char *cluster)
+{
+	return live_check(db,
+	                  "SELECT id FROM clusters WHERE tenant_id = $1 AND id = $2 AND "
+	                  "deleted_at IS NULL",
+	                  tenant, cluster);
 }
 
 int store_ticket_create(struct db *db, const char *tenant_id, const struct store_ticket_new *t,
@@ -195,6 +211,8 @@ int store_ticket_create(struct db *db, const char *tenant_id, const struct store
 		goto out;
 	}
 	if (t->device_id && (rc = device_check(db, tenant, device)) != STORE_OK)
+		goto out;
+	if (t->cluster_id && (rc = cluster_check(db, tenant, cluster)) != STORE_OK)
 		goto out;
 	rc = next_number(db, tenant, day, number, sizeof(number));
 	if (rc != STORE_OK)
@@ -416,10 +434,10 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
                         const struct store_ticket_patch *p, json_object **out)
 {
 	char tenant[UUID_STR_LEN], tid[UUID_STR_LEN], assignee[UUID_STR_LEN],
-		device[UUID_STR_LEN], author[UUID_STR_LEN], now[TIMESTAMP_LEN];
+		device[UUID_STR_LEN], cluster[UUID_STR_LEN], author[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	struct store_ticket_patch pp;
 	const char *params[2] = { tenant, tid };
-	const char *title, *description, *priority, *status, *assigned, *dev, *resolved_at;
+	const char *title, *description, *priority, *status, *assigned, *dev, *clu, *resolved_at;
 	char *old_priority = NULL, *old_status = NULL, *old_assigned = NULL;
 	struct db_res *res = NULL;
 	int changed, rc;
@@ -427,6 +445,7 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, tid) != 0 || !p ||
 	    (p->assigned_to && store_id(p->assigned_to, assignee) != 0) ||
 	    (p->device_id && store_id(p->device_id, device) != 0) ||
+	    (p->cluster_id && store_id(p->cluster_id, cluster) != 0) ||
 	    (p->author_id && store_id(p->author_id, author) != 0))
 		return STORE_NOT_FOUND;
 	if ((p->title && !p->title[0]) ||
@@ -466,6 +485,7 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	status = p->status ? p->status : old_status;
 	assigned = p->clear_assignee ? NULL : p->assigned_to ? assignee : old_assigned;
 	dev = p->clear_device ? NULL : p->device_id ? device : db_res_get(res, 0, 2);
+	clu = p->clear_cluster ? NULL : p->cluster_id ? cluster : db_res_get(res, 0, 3);
 	resolved_at = db_res_get(res, 0, 12);
 	if (!same(status, old_status)) {
 		if (!transition_ok(old_status, status)) {
@@ -485,17 +505,20 @@ int store_ticket_update(struct db *db, const char *tenant_id, const char *id,
 	}
 	if (p->device_id && (rc = device_check(db, tenant, device)) != STORE_OK)
 		goto out;
+	if (p->cluster_id && (rc = cluster_check(db, tenant, cluster)) != STORE_OK)
+		goto out;
 	changed = !same(title, db_res_get(res, 0, 4)) || !same(description, db_res_get(res, 0, 5)) ||
 	          !same(priority, old_priority) || !same(status, old_status) ||
-	          !same(assigned, old_assigned) || !same(dev, db_res_get(res, 0, 2));
+	          !same(assigned, old_assigned) || !same(dev, db_res_get(res, 0, 2)) ||
+	          !same(clu, db_res_get(res, 0, 3));
 	{
-		const char *up[10] = { tenant, tid, title, description, priority, status,
-			               assigned, dev, resolved_at, now };
+		const char *up[11] = { tenant, tid, title, description, priority, status,
+			               assigned, dev, resolved_at, now, clu };
 		rc = db_exec(db,
 		             "UPDATE tickets SET title = $3, description = $4, priority = $5, "
 		             "status = $6, assigned_to = $7, device_id = $8, resolved_at = $9, "
-		             "updated_at = $10 WHERE tenant_id = $1 AND id = $2",
-		             10, up, NULL);
+		             "updated_at = $10, cluster_id = $11 WHERE tenant_id = $1 AND id = $2",
+		             11, up, NULL);
 	}
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);

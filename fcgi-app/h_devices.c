@@ -1,5 +1,7 @@
 /* h_devices.c: /api/v1/devices. A device is a customer machine running kaiden-agent;
- * it authenticates with the secret handed out once, here, at creation. */
+ * it authenticates with the secret handed out once, here, at creation. A Kubernetes
+ * node is a device too (h_clusters.c): its agent authenticates with its cluster's
+ * secret, and it lists with ?cluster_id=. */
 #include "handlers.h"
 
 #include <stdio.h>
@@ -75,9 +77,9 @@ void h_devices_list(struct req *r, struct resp *rs)
 	static const char *const statuses[] = { "online", "offline", NULL };
 	struct store_page page;
 	struct store_list list;
-	char cursor[UUID_STR_LEN], q[DEVICE_Q_MAX + 1];
+	char cursor[UUID_STR_LEN], q[DEVICE_Q_MAX + 1], cluster[UUID_STR_LEN];
 	const char *status = NULL, *bad = NULL;
-	int has_q, rc;
+	int has_q, has_cluster, rc;
 
 	if (req_page(r, &page, cursor, &bad) < 0)
 		goto bad_query;
@@ -90,8 +92,15 @@ void h_devices_list(struct req *r, struct resp *rs)
 		bad = "q";
 		goto bad_query;
 	}
+	/* A cluster's nodes; another tenant's cluster (or none) lists nothing. */
+	has_cluster = req_query_uuid(r, "cluster_id", cluster);
+	if (has_cluster < 0) {
+		bad = "cluster_id";
+		goto bad_query;
+	}
 	memset(&list, 0, sizeof(list));
-	rc = store_device_list(r->db, r->tenant_id, status, has_q ? q : NULL, &page, &list);
+	rc = store_device_list_cluster(r->db, r->tenant_id, has_cluster ? cluster : NULL, status,
+	                               has_q ? q : NULL, &page, &list);
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "device list");
 		return;
@@ -103,6 +112,7 @@ bad_query:
 	           strcmp(bad, "limit") == 0    ? "must be a whole number from 1 to 200"
 	           : strcmp(bad, "cursor") == 0 ? "must be the next_cursor of a previous page"
 	           : strcmp(bad, "status") == 0 ? "must be online or offline"
+	           : strcmp(bad, "cluster_id") == 0 ? "must be a cluster id"
 	                                        : "must be text of at most 512 bytes without "
 	                                          "control characters");
 }

@@ -19,6 +19,7 @@
 #include "relay_access.h"
 #include "seam.h"
 #include "store.h"
+#include "store_cluster.h"
 #include "store_tenant.h"
 #include "tunnel_choice.h"
 
@@ -26,34 +27,26 @@
  * most, so a longer filter could match nothing. */
 #define ENGINEER_QUERY_MAX (128 * 4)
 
-/* device_id is required unless cluster_id is given (clusters are issue 12: refused
- * for now), so its absence is checked by the handler. */
+/* A session is on a device: device_id, or a Kubernetes node by cluster_id and node_name
+ * (node_ref); exactly one of the two ways, checked by the handler. */
 static const struct jsonx_field session_create_fields[] = {
 	{ "device_id", JSONX_STRING, 0, 0, 64, 0 },
 	{ "engineer_name", JSONX_STRING, 1, 1, 128, 0 },
 	{ "notes", JSONX_STRING, 0, 0, 4096, 1 },
 	{ "ticket_id", JSONX_STRING, 0, 0, 64, 1 },
 	{ "cluster_id", JSONX_STRING, 0, 0, 64, 1 },
-	{ "node_name", JSONX_STRING, 0, 0, 253, 1 },
+	{ "node_name", JSONX_STRING, 0, 1, 253, 1 },
 };
 
 static const struct jsonx_field session_patch_fields[] = {
 	{ "notes", JSONX_STRING, 1, 0, 4096, 1 },
 };
 
-/* The server the commands name: server.public_url, else where the caller reached us. */
-static const char *connect_server(const struct req *r)
-{
-	const char *url = cfg_str(CFG_SERVER_PUBLIC_URL);
-
-	return url && *url ? url : r->origin;
-}
-
 /* The connect object for session as r's caller sees it (owned), or NULL (json null). */
 static json_object *connect_of(struct req *r, json_object *session)
 {
 	const char *id = jsonx_str(session, "id"), *device_id = jsonx_str(session, "device_id");
-	const char *status = jsonx_str(session, "status"), *server = connect_server(r);
+	const char *status = jsonx_str(session, "status"), *server = h_server_url(r);
 	json_object *device = NULL, *connect;
 	enum seam_provider provider;
 
@@ -97,6 +90,64 @@ static const char *missing_reference(struct req *r, const char *ticket_id)
 	return "device_id";
 }
 
+/* {cluster_id, node_name} (and no device_id) to the node's device: 0 with its id in
+ * device_id, or -1 with the reply in rs: 400 for a malformed or half pair, 404
+ * node_not_found (no such cluster in the tenant, or no such node in it), 409 node_offline
+ * (a session needs the node's agent). */
+static int node_ref(struct req *r, struct resp *rs, json_object *in,
+                    char device_id[UUID_STR_LEN])
+{
+	const char *given = jsonx_str(in, "cluster_id"), *node = jsonx_str(in, "node_name");
+	char cluster_id[UUID_STR_LEN];
+	json_object *cluster = NULL;
+	int online = 0, rc;
+
+	if (jsonx_str(in, "device_id")) {
+		resp_error(rs, 400, "invalid_field", "device_id",
+		           "device_id: give either device_id or cluster_id and node_name, not both");
+		return -1;
+	}
+	if (!given || !node) {
+		resp_error(rs, 400, "missing_field", given ? "node_name" : "cluster_id",
+		           "%s: this field is required with %s", given ? "node_name" : "cluster_id",
+		           given ? "cluster_id" : "node_name");
+		return -1;
+	}
+	if (ids_uuid_lower(given, cluster_id) != 0) {
+		resp_error(rs, 400, "invalid_field", "cluster_id", "cluster_id: must be a cluster id");
+		return -1;
+	}
+	rc = store_cluster_node(r->db, r->tenant_id, cluster_id, node, device_id, &online);
+	if (rc == STORE_NOT_FOUND) {
+		/* Which one is missing, for a message a person can act on. */
+		rc = store_cluster_get(r->db, r->tenant_id, cluster_id, &cluster);
+		if (rc == STORE_NOT_FOUND)
+			resp_error(rs, 404, "node_not_found", "cluster_id",
+			           "cluster_id: no such cluster in this tenant");
+		else if (rc == STORE_OK)
+			resp_error(rs, 404, "node_not_found", "node_name",
+			           "node_name: cluster %s has no node named %s (GET "
+			           "/api/v1/clusters/%s/nodes lists them)",
+			           jsonx_str(cluster, "name"), node, cluster_id);
+		else
+			resp_store_error(rs, rc, r->db, r->request_id, "cluster");
+		json_object_put(cluster);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "cluster node");
+		return -1;
+	}
+	if (!online) {
+		resp_error(rs, 409, "node_offline", "node_name",
+		           "node_name: the agent on node %s is offline; a session needs it online "
+		           "(check the kaiden-agent pod on that node)",
+		           node);
+		return -1;
+	}
+	return 0;
+}
+
 void h_sessions_create(struct req *r, struct resp *rs)
 {
 	json_object *in = NULL, *session = NULL;
@@ -108,19 +159,20 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	if (h_body_object(r, rs, session_create_fields, ARRAY_LEN(session_create_fields), &in) < 0)
 		return;
 	if (jsonx_str(in, "cluster_id") || jsonx_str(in, "node_name")) {
-		resp_error(rs, 422, "invalid_reference", "cluster_id",
-		           "cluster_id: clusters are not available yet; start the session on a "
-		           "device (device_id)");
-		goto out;
-	}
-	given = jsonx_str(in, "device_id");
-	if (!given) {
-		resp_error(rs, 400, "missing_field", "device_id", "device_id: this field is required");
-		goto out;
-	}
-	if (ids_uuid_lower(given, device_id) != 0) {
-		resp_error(rs, 400, "invalid_field", "device_id", "device_id: must be a device id");
-		goto out;
+		if (node_ref(r, rs, in, device_id) < 0)
+			goto out;
+	} else {
+		given = jsonx_str(in, "device_id");
+		if (!given) {
+			resp_error(rs, 400, "missing_field", "device_id",
+			           "device_id: this field is required (or cluster_id and node_name)");
+			goto out;
+		}
+		if (ids_uuid_lower(given, device_id) != 0) {
+			resp_error(rs, 400, "invalid_field", "device_id",
+			           "device_id: must be a device id");
+			goto out;
+		}
 	}
 	given = jsonx_str(in, "ticket_id");
 	if (given && ids_uuid_lower(given, ticket_id) != 0) {
@@ -153,6 +205,12 @@ void h_sessions_create(struct req *r, struct resp *rs)
 	}
 	if (rc == STORE_NOT_FOUND) {
 		field = missing_reference(r, s.ticket_id);
+		if (strcmp(field, "device_id") == 0 && jsonx_str(in, "node_name")) {
+			/* The node was deleted since node_ref found it. */
+			resp_error(rs, 404, "node_not_found", "node_name",
+			           "node_name: the node is no longer in the cluster");
+			goto out;
+		}
 		resp_error(rs, 422, "invalid_reference", field, "%s: no such %s", field,
 		           strcmp(field, "ticket_id") == 0 ? "ticket" : "device");
 		goto out;
@@ -174,6 +232,10 @@ void h_sessions_create(struct req *r, struct resp *rs)
 		json_object *details = json_object_new_object();
 		if (details) {
 			jsonx_add_str(details, "device_id", device_id);
+			if (jsonx_str(in, "node_name")) {
+				jsonx_add_str(details, "cluster_id", jsonx_str(in, "cluster_id"));
+				jsonx_add_str(details, "node_name", jsonx_str(in, "node_name"));
+			}
 			if (s.ticket_id)
 				jsonx_add_str(details, "ticket_id", s.ticket_id);
 		}

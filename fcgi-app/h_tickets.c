@@ -24,6 +24,7 @@
 #include "ids.h"
 #include "jsonx.h"
 #include "store.h"
+#include "store_cluster.h"
 #include "store_auth.h"
 #include "store_tenant.h"
 
@@ -40,7 +41,7 @@ static const struct jsonx_field ticket_create_fields[] = {
 	{ "cluster_id", JSONX_STRING, 0, 1, 64, 1 },
 };
 
-/* null clears assigned_to and device_id; elsewhere null is refused. */
+/* null clears assigned_to, device_id and cluster_id; elsewhere null is refused. */
 static const struct jsonx_field ticket_patch_fields[] = {
 	{ "title", JSONX_STRING, 0, 1, 200, 0 },
 	{ "description", JSONX_STRING, 0, 0, 20000, 0 },
@@ -195,11 +196,32 @@ static int assignee_check(struct req *r, struct resp *rs, const char *id)
 	return 0;
 }
 
-/* Clusters arrive with issue 12: until then no ticket names one. */
-static void no_clusters(struct resp *rs)
+/* A cluster_id given in a body (NULL: none): 0 with the lower-case id in out, or -1
+ * with the reply in rs (400 not an id, 422 no such cluster in the tenant). */
+static int cluster_ref(struct req *r, struct resp *rs, const char *given,
+                       char out[UUID_STR_LEN])
 {
-	resp_error(rs, 422, "invalid_reference", "cluster_id",
-	           "cluster_id: clusters are not available yet");
+	json_object *cluster = NULL;
+	int rc;
+
+	if (!given)
+		return 0;
+	if (ids_uuid_lower(given, out) != 0) {
+		resp_error(rs, 400, "invalid_field", "cluster_id", "cluster_id: must be a cluster id");
+		return -1;
+	}
+	rc = store_cluster_get(r->db, r->tenant_id, out, &cluster);
+	json_object_put(cluster);
+	if (rc == STORE_NOT_FOUND) {
+		resp_error(rs, 422, "invalid_reference", "cluster_id",
+		           "cluster_id: no such cluster in this tenant");
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "cluster");
+		return -1;
+	}
+	return 0;
 }
 
 static void quota_refused(struct req *r, struct resp *rs)
@@ -219,7 +241,7 @@ void h_tickets_create(struct req *r, struct resp *rs)
 {
 	json_object *in = NULL, *ticket = NULL, *details = NULL;
 	struct store_ticket_new t;
-	char device[UUID_STR_LEN], location[64 + UUID_STR_LEN];
+	char device[UUID_STR_LEN], cluster[UUID_STR_LEN], location[64 + UUID_STR_LEN];
 	const char *id;
 	int rc;
 
@@ -238,10 +260,9 @@ void h_tickets_create(struct req *r, struct resp *rs)
 		           "priority: must be low, normal, high or urgent");
 		goto out;
 	}
-	if (jsonx_str(in, "cluster_id")) {
-		no_clusters(rs);
+	if (cluster_ref(r, rs, jsonx_str(in, "cluster_id"), cluster) < 0)
 		goto out;
-	}
+	t.cluster_id = jsonx_str(in, "cluster_id") ? cluster : NULL;
 	if (device_ref(r, rs, jsonx_str(in, "device_id"), device) < 0)
 		goto out;
 	t.device_id = jsonx_str(in, "device_id") ? device : NULL;
@@ -251,9 +272,10 @@ void h_tickets_create(struct req *r, struct resp *rs)
 		quota_refused(r, rs);
 		goto out;
 	}
-	if (rc == STORE_NOT_FOUND) { /* the device went meanwhile */
-		resp_error(rs, 422, "invalid_reference", "device_id",
-		           "device_id: no such device in this tenant");
+	if (rc == STORE_NOT_FOUND) { /* the device (or the cluster) went meanwhile */
+		const char *field = t.device_id ? "device_id" : "cluster_id";
+		resp_error(rs, 422, "invalid_reference", field, "%s: no such %s in this tenant",
+		           field, t.device_id ? "device" : "cluster");
 		goto out;
 	}
 	if (rc != STORE_OK) {
@@ -417,7 +439,7 @@ void h_ticket_patch(struct req *r, struct resp *rs)
 	json_object *in = NULL, *current = NULL, *ticket = NULL, *details = NULL, *fields, *v;
 	struct store_ticket_patch p;
 	struct author author;
-	char device[UUID_STR_LEN], assignee[UUID_STR_LEN];
+	char device[UUID_STR_LEN], cluster[UUID_STR_LEN], assignee[UUID_STR_LEN];
 	int rc;
 
 	if (ticket_load(r, rs, &current) < 0)
@@ -462,12 +484,16 @@ void h_ticket_patch(struct req *r, struct resp *rs)
 	}
 	if (!runs_workflow(r) && tenant_user_may(rs, current, &p) < 0)
 		goto out;
-	if (jsonx_str(in, "cluster_id")) {
-		no_clusters(rs);
-		goto out;
-	}
 	if (p.assigned_to && assignee_check(r, rs, p.assigned_to) < 0)
 		goto out;
+	if (json_object_object_get_ex(in, "cluster_id", &v)) {
+		if (!v)
+			p.clear_cluster = 1;
+		else if (cluster_ref(r, rs, json_object_get_string(v), cluster) < 0)
+			goto out;
+		else
+			p.cluster_id = cluster;
+	}
 	if (json_object_object_get_ex(in, "device_id", &v)) {
 		if (!v)
 			p.clear_device = 1;

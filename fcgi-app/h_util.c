@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cfg.h"
 #include "jsonx.h"
 #include "store.h"
 
@@ -32,4 +33,11 @@ int h_page(struct req *r, struct resp *rs, struct store_page *page, char cursor[
 	           strcmp(bad, "limit") == 0 ? "must be a whole number from 1 to 200"
 	                                     : "must be the next_cursor of a previous page");
 	return -1;
+}
+
+const char *h_server_url(const struct req *r)
+{
+	const char *url = cfg_str(CFG_SERVER_PUBLIC_URL);
+
+	return url && *url ? url : r->origin;
 }

@@ -1,7 +1,7 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
- * (h_health.c, h_devices.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c, h_tenant.c,
- * h_tickets.c, h_audit.c, h_system.c, h_webhooks.c). A handler validates its input, calls
- * store_*, and fills rs; it never touches FastCGI. */
+ * (h_health.c, h_devices.c, h_clusters.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c,
+ * h_tenant.c, h_tickets.c, h_audit.c, h_system.c, h_webhooks.c). A handler validates its
+ * input, calls store_*, and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
 
@@ -20,12 +20,25 @@ struct store_page;
 int h_page(struct req *r, struct resp *rs, struct store_page *page,
            char cursor[UUID_STR_LEN]) WUR;
 
+/* The server an agent or a command should reach: server.public_url, else where the
+ * caller reached us ("" when neither is known). (h_util.c) */
+const char *h_server_url(const struct req *r);
+
 void h_healthz(struct req *r, struct resp *rs);
 
 void h_devices_create(struct req *r, struct resp *rs);
 void h_devices_list(struct req *r, struct resp *rs);
 void h_device_get(struct req *r, struct resp *rs);
 void h_device_delete(struct req *r, struct resp *rs);
+
+/* h_clusters.c */
+void h_clusters_create(struct req *r, struct resp *rs);
+void h_clusters_list(struct req *r, struct resp *rs);
+void h_cluster_get(struct req *r, struct resp *rs);
+void h_cluster_patch(struct req *r, struct resp *rs);
+void h_cluster_delete(struct req *r, struct resp *rs);
+void h_cluster_nodes(struct req *r, struct resp *rs);
+void h_cluster_rotate(struct req *r, struct resp *rs);
 
 void h_sessions_create(struct req *r, struct resp *rs);
 void h_sessions_list(struct req *r, struct resp *rs);

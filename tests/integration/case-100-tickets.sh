@@ -110,8 +110,10 @@ t "an unknown device" POST /api/v1/tickets "{\"title\":\"x\",\"device_id\":\"$TK
 	"$(E invalid_reference device_id)"
 t "another tenant's device" POST /api/v1/tickets \
 	"{\"title\":\"x\",\"device_id\":\"$TK_OTHER_DEV\"}" 422 "$(E invalid_reference device_id)"
-t "a cluster (none exist yet)" POST /api/v1/tickets "{\"title\":\"x\",\"cluster_id\":\"$TK_NOID\"}" 422 \
-	"$(E invalid_reference cluster_id)" '.error.message | test("not available yet")'
+t "an unknown cluster" POST /api/v1/tickets "{\"title\":\"x\",\"cluster_id\":\"$TK_NOID\"}" 422 \
+	"$(E invalid_reference cluster_id)" '.error.message | test("no such cluster")'
+t "a cluster id that is no id" POST /api/v1/tickets '{"title":"x","cluster_id":"nope"}' 400 \
+	"$(E invalid_field cluster_id)"
 t "an unknown field" POST /api/v1/tickets '{"title":"x","status":"closed"}' 400 \
 	"$(E unknown_field status)"
 t "not JSON" POST /api/v1/tickets '{"title":' 400 "$(E invalid_json)"

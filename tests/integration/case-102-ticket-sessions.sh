@@ -136,9 +136,9 @@ t "no such ticket" POST /api/v1/sessions \
 t "a ticket_id that is no id" POST /api/v1/sessions \
 	"{\"device_id\":\"$TS_DEV\",\"engineer_name\":\"K\",\"ticket_id\":\"TKT-1\"}" 400 \
 	"$(E invalid_field ticket_id)"
-t "a cluster (none exist yet)" POST /api/v1/sessions \
-	"{\"cluster_id\":\"$TS_NOID\",\"node_name\":\"n1\",\"engineer_name\":\"K\",\"ticket_id\":\"$TS_T\"}" 422 \
-	"$(E invalid_reference cluster_id)" '.error.message | test("not available yet")'
+t "no such cluster (case-110 has the nodes)" POST /api/v1/sessions \
+	"{\"cluster_id\":\"$TS_NOID\",\"node_name\":\"n1\",\"engineer_name\":\"K\",\"ticket_id\":\"$TS_T\"}" 404 \
+	"$(E node_not_found cluster_id)" '.error.message | test("no such cluster")'
 unchanged "no refused start wrote a session, a job or a comment, nor touched a ticket"
 dbcheck "their ticket heard nothing" "SELECT count(*) FROM ticket_comments WHERE ticket_id = '$TS_THEIRS'" 0
 

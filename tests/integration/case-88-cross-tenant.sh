@@ -90,6 +90,11 @@ done
 		'{"body":"B internal","internal":true}'
 	expect "... and an internal note" 201
 	save XT_NOTE_b .id
+	hcall "X-Kaiden-Tenant: xtb" POST /api/v1/clusters '{"name":"xt-b-cluster"}'
+	expect "staff enrol a cluster in tenant B" 201
+	save XT_CL_b .id
+	# B's device is a node of it (SQL: agents do not enrol nodes yet).
+	dbq "UPDATE devices SET cluster_id = '$XT_CL_b', node_name = 'xt-b-node' WHERE id = '$XT_DEV_b'" >/dev/null
 }
 cli "a service token of tenant A" XT_SVC_a token create --tenant xta --name 'xt-a svc'
 # Tenant B's webhook (a public literal address: no resolver needed, and nothing is sent
@@ -109,6 +114,7 @@ xt_b_digest() {
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_comments k WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(k::text, '|' ORDER BY id) FROM ticket_counters k WHERE tenant_id = '$XT_T_b'), '') ||
 	                coalesce((SELECT string_agg(w::text, '|' ORDER BY id) FROM webhooks w WHERE tenant_id = '$XT_T_b'), '') ||
+	                coalesce((SELECT string_agg(c::text, '|' ORDER BY id) FROM clusters c WHERE tenant_id = '$XT_T_b'), '') ||
 	                (SELECT t::text FROM tenants t WHERE id = '$XT_T_b'))"
 }
 XT_B_BEFORE=$(xt_b_digest)
@@ -123,12 +129,13 @@ for cred in XT_TA_a XT_TC_a XT_TOK_a XT_SVC_a; do
 	while read -r _m _p; do
 		case $_p in *'{id}'*) ;; *) continue ;; esac
 		for _id in "$XT_DEV_b" "$XT_SESS_b" "$XT_ADMIN_ID_b" "$XT_CUST_ID_b" "$XT_TOK_ID_b" "$XT_T_b" \
-			"$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b" "$XT_HOOK_b"; do
+			"$XT_TICKET_b" "$XT_COMMENT_b" "$XT_NOTE_b" "$XT_HOOK_b" "$XT_CL_b"; do
 			_path=$(echo "$_p" | sed "s/{id}/$_id/")
 			# A body each route takes (PATCH /sessions/{id} checks its body before the
 			# id), so that only the id can refuse it.
 			case $_m$_path in
 			PATCH/api/v1/sessions/*) call PATCH "$_path" '{"notes":"hijacked"}' ;;
+			PATCH/api/v1/clusters/*) call PATCH "$_path" '{"name":"hijacked"}' ;;
 			PATCH*) call PATCH "$_path" '{"name":"hijacked","notes":"hijacked","status":"suspended","description":"hijacked"}' ;;
 			POST*) call POST "$_path" '{"body":"hijacked"}' ;;
 			*) call "$_m" "$_path" ;;
@@ -186,7 +193,20 @@ t "nor rotate its secret" POST "/api/v1/webhooks/$XT_HOOK_b/rotate" "" 404 "$(E 
 t "nor point it elsewhere" PATCH "/api/v1/webhooks/$XT_HOOK_b" '{"url":"https://1.1.1.1/a"}' 404 "$(E not_found)"
 t "nor delete it" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 404 "$(E not_found)"
 t "A's webhook list is empty" GET /api/v1/webhooks "" 200 '.items == []'
+t "nor see B's cluster" GET "/api/v1/clusters/$XT_CL_b" "" 404 "$(E not_found)"
+t "nor its nodes" GET "/api/v1/clusters/$XT_CL_b/nodes" "" 404 "$(E not_found)"
+t "nor list them as devices" GET "/api/v1/devices?cluster_id=$XT_CL_b" "" 200 '.items == []'
+t "nor rename it" PATCH "/api/v1/clusters/$XT_CL_b" '{"name":"hijacked"}' 404 "$(E not_found)"
+t "nor rotate its secret" POST "/api/v1/clusters/$XT_CL_b/rotate-secret" "" 404 "$(E not_found)"
+t "nor delete it" DELETE "/api/v1/clusters/$XT_CL_b" "" 404 "$(E not_found)"
+t "nor open a ticket on it" POST /api/v1/tickets "{\"title\":\"x\",\"cluster_id\":\"$XT_CL_b\"}" 422 \
+	"$(E invalid_reference cluster_id)"
+t "A's cluster list is empty" GET /api/v1/clusters "" 200 '.items == []'
+t "A may take B's cluster's name" POST /api/v1/clusters '{"name":"xt-b-cluster"}' 201
 as XT_ADMIN
+hcall "X-Kaiden-Tenant: xta" POST /api/v1/sessions \
+	"{\"cluster_id\":\"$XT_CL_b\",\"node_name\":\"xt-b-node\",\"engineer_name\":\"XT\"}"
+expect "staff acting in A cannot start a session on B's node" 404 "$(E node_not_found cluster_id)"
 hcall "X-Kaiden-Tenant: xta" POST /api/v1/sessions "{\"device_id\":\"$XT_DEV_b\",\"engineer_name\":\"XT\"}"
 expect "staff acting in A cannot start a session on B's device" 422 "$(E invalid_reference device_id)"
 as XT_TA_a
@@ -212,7 +232,7 @@ raw GET /api/v1/devices -H "Authorization: Bearer $XT_TA_a" -H "Host: xtb.kaiden
 expect "nor does B's subdomain" 403 "$(E wrong_tenant)"
 t "A's admin cannot reach the tenant admin API" GET "/api/v1/admin/tenants/$XT_T_b" "" 403 "$(E forbidden)"
 t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$XT_T_a\"" \
-	"[.. | strings | select(. == \"$XT_DEV_b\" or . == \"$XT_T_b\" or . == \"$XT_CUST_ID_b\" or . == \"$XT_TICKET_b\")] == []"
+	"[.. | strings | select(. == \"$XT_DEV_b\" or . == \"$XT_T_b\" or . == \"$XT_CUST_ID_b\" or . == \"$XT_TICKET_b\" or . == \"$XT_CL_b\")] == []"
 as XT_TC_a
 t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
 	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
@@ -237,6 +257,8 @@ t "and B's ticket" GET "/api/v1/tickets/$XT_TICKET_b" "" 200 ".id == \"$XT_TICKE
 t "and its public comment, not the internal note" GET "/api/v1/tickets/$XT_TICKET_b/comments" "" 200 \
 	"[.items[].id] == [\"$XT_COMMENT_b\"]"
 t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
+t "and B's cluster, with its node" GET "/api/v1/clusters/$XT_CL_b" "" 200 '.node_count == 1' \
+	'.name == "xt-b-cluster"'
 
 as XT_TA_b
 t "B's admin deletes B's webhook" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 204

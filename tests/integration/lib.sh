@@ -219,9 +219,9 @@ metric() {
 	curl -s --max-time 5 "$STACK_METRICS_URL" | awk -v m="$1" '$1 == m { print $2 }'
 }
 
-# Row counts, live devices, ticket numbers given, and the latest change to a device,
-# session or ticket: a refused request must move none of them (a soft delete or an
-# UPDATE included).
+# Row counts, live devices and clusters, ticket numbers given, and the latest change to a
+# device, session, ticket or cluster: a refused request must move none of them (a soft
+# delete or an UPDATE included).
 counts() {
 	dbq "SELECT (SELECT count(*) FROM devices) || ' devices (' ||
 	            (SELECT count(*) FROM devices WHERE deleted_at IS NULL) || ' live), ' ||
@@ -230,10 +230,13 @@ counts() {
 	            (SELECT count(*) FROM api_tokens) || ' tokens, ' ||
 	            (SELECT count(*) FROM tickets) || ' tickets, ' ||
 	            (SELECT count(*) FROM ticket_comments) || ' comments, ' ||
+	            (SELECT count(*) FROM clusters) || ' clusters (' ||
+	            (SELECT count(*) FROM clusters WHERE deleted_at IS NULL) || ' live), ' ||
 	            (SELECT coalesce(sum(last), 0) FROM ticket_counters) || ' numbers, last change ' ||
 	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM devices), '-') || ' / ' ||
 	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM sessions), '-') || ' / ' ||
-	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-')" 2>&1
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM tickets), '-') || ' / ' ||
+	            coalesce((SELECT CAST(max(updated_at) AS TEXT) FROM clusters), '-')" 2>&1
 }
 
 snap() {

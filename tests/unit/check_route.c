@@ -973,8 +973,8 @@ START_TEST(test_session_create_errors)
 END_TEST
 
 /* Sessions from tickets: the body's ticket_id (another tenant's, none, or a closed one
- * refused, nothing written), the ?ticket_id= filter, and clusters refused until they
- * exist. */
+ * refused, nothing written), the ?ticket_id= filter, and a node that cannot be one (no
+ * such cluster, a device and a node at once, half a node). */
 START_TEST(test_session_ticket)
 {
 	struct store_ticket_new t = { "Printer", NULL, NULL, NULL, NULL, NULL, NULL };
@@ -1029,10 +1029,13 @@ START_TEST(test_session_ticket)
 		  "invalid_reference", "ticket_id", 422 },
 		{ "{\"device_id\":\"" NO_SUCH_ID "%.0s\",\"engineer_name\":\"A\",\"ticket_id\":\"%s\"}",
 		  ticket, "invalid_reference", "device_id", 422 },
+		/* A node (issue 12): no such cluster; a device and a node at once; half a node. */
 		{ "{\"cluster_id\":\"" NO_SUCH_ID "%.0s%s\",\"node_name\":\"n1\",\"engineer_name\":\"A\"}",
-		  "", "invalid_reference", "cluster_id", 422 },
+		  "", "node_not_found", "cluster_id", 404 },
 		{ "{\"device_id\":\"%s\",\"node_name\":\"n1%s\",\"engineer_name\":\"A\"}", "",
-		  "invalid_reference", "cluster_id", 422 },
+		  "invalid_field", "device_id", 400 },
+		{ "{\"node_name\":\"n1%.0s%s\",\"engineer_name\":\"A\"}", "",
+		  "missing_field", "cluster_id", 400 },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		snprintf(body, sizeof(body), cases[i].fmt, device, cases[i].ticket);

@@ -61,7 +61,8 @@ START_TEST(test_device_create_get)
 	                                      "last_seen", "hostname",      "os",
 	                                      "ip_address", "agent_version", "cluster_id",
 	                                      "node_name", "labels",        "node_status",
-	                                      "resources", "created_at" };
+	                                      "unschedulable", "resources", "versions",
+	                                      "node_reason", "node_updated_at", "created_at" };
 
 	ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "web-1", "$argon2id$h", &d),
 	                 STORE_OK);
@@ -82,7 +83,8 @@ START_TEST(test_device_create_get)
 		const char *p[1] = { id };
 		T_run(T_db,
 		      "UPDATE devices SET hostname = 'h1', labels = '{\"zone\":\"eu\",\"n\":1}', "
-		      "resources = '[1,2]' WHERE id = $1",
+		      "resources = '[1,2]', unschedulable = (1 = 1), "
+		      "versions = '{\"kubelet\":\"v1.31.2\"}' WHERE id = $1",
 		      1, p);
 	}
 	ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, id, &g), STORE_OK);
@@ -94,6 +96,14 @@ START_TEST(test_device_create_get)
 	ck_assert_str_eq(jstr(labels, "zone"), "eu");
 	ck_assert(json_object_object_get_ex(g, "resources", &labels));
 	ck_assert(json_object_is_type(labels, json_type_array));
+	/* A boolean on both backends (db.h selects none: the store's CASE does). */
+	ck_assert(json_object_object_get_ex(g, "unschedulable", &labels));
+	ck_assert(json_object_is_type(labels, json_type_boolean));
+	ck_assert(json_object_get_boolean(labels));
+	ck_assert(json_object_object_get_ex(g, "versions", &labels));
+	ck_assert_str_eq(jstr(labels, "kubelet"), "v1.31.2");
+	ck_assert(json_object_object_get_ex(d, "unschedulable", &labels));
+	ck_assert_ptr_null(labels);
 	json_object_put(g);
 	g = NULL;
 

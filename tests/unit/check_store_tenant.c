@@ -8,6 +8,7 @@
 #include "jsonx.h"
 #include "store_agent.h"
 #include "store_archive.h"
+#include "store_cluster.h"
 #include "store_tenant.h"
 #include "testdb.h"
 
@@ -638,6 +639,19 @@ static void fill_tenant(const char *id)
 	      "resources = 'null', node_status = '', last_seen = '2026-03-04T05:06:07.089Z' "
 	      "WHERE id = $1",
 	      1, p);
+	/* d1 is a node of the tenant's cluster (issue 12: carried, with its secret hash). */
+	{
+		json_object *o = NULL;
+		ck_assert_int_eq(store_cluster_create(T_db, id, "prod", "$argon2id$cluster", &o),
+		                 STORE_OK);
+		p[0] = d1, p[1] = jstr(o, "id");
+		T_run(T_db,
+		      "UPDATE devices SET cluster_id = $2, node_name = 'node-1', unschedulable = "
+		      "(1 = 0), versions = '{\"kubelet\":\"v1.31.2\"}', node_reason = 'timeout', "
+		      "node_updated_at = '2026-03-04T05:06:08.000Z' WHERE id = $1",
+		      2, p);
+		json_object_put(o);
+	}
 	ck_assert_int_eq(mk_session(id, d1, s1), STORE_OK);
 	ck_assert_int_eq(mk_session(id, d2, s2), STORE_OK);
 	set_session(s1, "ended", NULL, "2026-03-04T06:00:00.000Z");
@@ -692,6 +706,12 @@ static void fill_tenant(const char *id)
 		/* s1 was started from it (sessions.ticket_id, checked on import). */
 		p[0] = ticket, p[1] = s1;
 		T_run(T_db, "UPDATE sessions SET ticket_id = $1 WHERE id = $2", 2, p);
+		/* It names d1's cluster (tickets.cluster_id, checked on import). */
+		p[0] = ticket, p[1] = d1;
+		T_run(T_db,
+		      "UPDATE tickets SET cluster_id = (SELECT cluster_id FROM devices WHERE id = "
+		      "$2) WHERE id = $1",
+		      2, p);
 	}
 	p[0] = tok, p[1] = id, p[2] = user;
 	T_run(T_db,
@@ -1042,10 +1062,17 @@ START_TEST(test_import_references)
 		{ EDIT, "sessions", "ticket_id", NOBODY, NULL, "ticket_id" },
 		{ ADD, "tickets", "number", "TKT-20260304-999", "b-ticket", "id" },
 		{ ADD, "ticket_comments", "body", "again", "b-comment", "id" },
+		/* clusters (issue 12): a node or a ticket in another tenant's cluster, a
+		 * missing one, another tenant's cluster's id */
+		{ EDIT, "devices", "cluster_id", "b-cluster", NULL, "cluster_id" },
+		{ EDIT, "devices", "cluster_id", NOBODY, NULL, "cluster_id" },
+		{ EDIT, "tickets", "cluster_id", "b-cluster", NULL, "cluster_id" },
+		{ ADD, "clusters", "name", "copy", "b-cluster", "id" },
 	};
 	char a[UUID_STR_LEN], b[UUID_STR_LEN], bdev[UUID_STR_LEN], bses[UUID_STR_LEN];
 	char admin[UUID_STR_LEN], buser[UUID_STR_LEN], btok[UUID_STR_LEN], baudit[UUID_STR_LEN];
 	char token[TOKEN_LEN], bticket[UUID_STR_LEN], bcomment[UUID_STR_LEN];
+	char bcluster[UUID_STR_LEN];
 	struct store_archive_why why;
 	json_object *archive = NULL, *tenant = NULL;
 	long before;
@@ -1067,6 +1094,12 @@ START_TEST(test_import_references)
 	mk_tenant("tenant-b", NULL, b);
 	mk_device(b, "b-dev", bdev);
 	ck_assert_int_eq(mk_session(b, bdev, bses), STORE_OK);
+	{
+		json_object *o = NULL;
+		ck_assert_int_eq(store_cluster_create(T_db, b, "b-cl", "$argon2id$b", &o), STORE_OK);
+		snprintf(bcluster, sizeof(bcluster), "%s", jstr(o, "id"));
+		json_object_put(o);
+	}
 	ids_uuid7(buser);
 	p[0] = buser, p[1] = b;
 	T_run(T_db,
@@ -1122,6 +1155,7 @@ START_TEST(test_import_references)
 		rows = jget(jget(copy, "tables"), cases[i].table);
 		first = json_object_array_get_idx(rows, 0);
 		value = strcmp(value, "admin") == 0       ? admin
+		        : strcmp(value, "b-cluster") == 0 ? bcluster
 		        : strcmp(value, "b-ticket") == 0  ? bticket
 		        : strcmp(value, "b-user") == 0    ? buser
 		        : strcmp(value, "b-device") == 0  ? bdev
@@ -1140,6 +1174,7 @@ START_TEST(test_import_references)
 			     : strcmp(id, "b-audit") == 0   ? baudit
 			     : strcmp(id, "b-ticket") == 0  ? bticket
 			     : strcmp(id, "b-comment") == 0 ? bcomment
+			     : strcmp(id, "b-cluster") == 0 ? bcluster
 			     : strcmp(id, "first") == 0     ? jstr(first, "id")
 			                                    : id;
 			row = NULL;
