@@ -62,15 +62,7 @@ static int write_and_read(struct db *db, const char *sql, int n, const char *con
 	db_res_free(res);
 	if (rc == STORE_OK)
 		rc = cluster_read(db, tenant, cluster, &row);
-	if (rc == STORE_OK && db_commit(db) != DB_OK)
-		rc = STORE_ERR;
-	if (rc != STORE_OK) {
-		db_rollback(db);
-		json_object_put(row);
-		return rc;
-	}
-	*out = row;
-	return STORE_OK;
+	return store_tx_end(db, rc, row, out);
 }
 
 int store_cluster_create(struct db *db, const char *tenant_id, const char *name,

@@ -58,15 +58,7 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 	                   5, params, store_device_cols, store_device_ncols, &device);
 	if (rc == STORE_OK)
 		rc = store_webhook_emit(db, tenant, "device.registered", device);
-	if (rc == STORE_OK && db_commit(db) != DB_OK)
-		rc = STORE_ERR;
-	if (rc != STORE_OK) {
-		db_rollback(db);
-		json_object_put(device);
-		return rc;
-	}
-	*out = device;
-	return STORE_OK;
+	return store_tx_end(db, rc, device, out);
 }
 
 int store_device_get(struct db *db, const char *tenant_id, const char *id, json_object **out)

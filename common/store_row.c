@@ -208,6 +208,19 @@ fail:
 	return NULL;
 }
 
+int store_tx_end(struct db *db, int rc, json_object *row, json_object **out)
+{
+	if (rc == STORE_OK && db_commit(db) != DB_OK)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		json_object_put(row);
+		return rc;
+	}
+	*out = row;
+	return STORE_OK;
+}
+
 int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
                    const char *cursor, int limit, const struct store_col *cols, int n,
                    struct store_list *out)

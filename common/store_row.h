@@ -36,6 +36,11 @@ int store_row_json(const struct db_res *res, int row, const struct store_col *co
 int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
                   const struct store_col *cols, int n, json_object **out) WUR;
 
+/* Ends the open transaction of a write that read its row back: with rc STORE_OK it
+ * commits and hands row over in *out; otherwise (or when the commit fails: STORE_ERR) it
+ * rolls back and frees row. Returns the outcome. */
+int store_tx_end(struct db *db, int rc, json_object *row, json_object **out) WUR;
+
 /* A page of a list query that fetched up to limit + 1 rows ordered by id DESC (id is
  * column 0): the first limit rows become out->items; has_more and next_cursor (the last
  * returned id) tell whether there is another page. */

@@ -374,16 +374,8 @@ int store_tenant_update(struct db *db, const char *id, const struct store_tenant
 	}
 	rc = db_res_rows(res) == 1 ? store_row_json(res, 0, tenant_cols, TENANT_NCOLS, &row)
 	                           : STORE_NOT_FOUND;
-	if (rc == STORE_OK && db_commit(db) != DB_OK)
-		rc = STORE_ERR;
 out:
-	if (rc == STORE_OK) {
-		*out = row;
-		row = NULL;
-	} else {
-		db_rollback(db);
-	}
-	json_object_put(row);
+	rc = store_tx_end(db, rc, row, out);
 	db_res_free(res);
 	buf_clear(&sql);
 	return rc;
