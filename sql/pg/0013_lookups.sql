@@ -3,7 +3,7 @@
 -- kaiden_staff_user: a staff member by id for a request acting in a tenant (whom a
 -- ticket may be assigned to, the name a staff member's comment carries). It was first
 -- written into 0011 after 0011 had shipped: a database migrated then would never get it,
--- so it is here.
+-- so it is here (OR REPLACE: a development database that ran that 0011 has it already).
 --
 -- webhook_deliveries (event_id): the sweep's prune deletes events no delivery refers
 -- to, and each delete looks its deliveries up for ON DELETE CASCADE; the only index
@@ -20,7 +20,7 @@ CREATE INDEX sessions_tenant_ticket_idx ON sessions (tenant_id, ticket_id, id)
 -- to (an active admin or engineer) and the name a staff member's comment carries. Staff
 -- rows have no tenant, so a tenant's scope cannot see them: a SECURITY DEFINER lookup
 -- (as kaiden_email_reserved), which gives out no more than a comment shows.
-CREATE FUNCTION kaiden_staff_user(p_id uuid)
+CREATE OR REPLACE FUNCTION kaiden_staff_user(p_id uuid)
 RETURNS TABLE (id uuid, name text, role text, status text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET kaiden.staff = 'on'
 AS $$
