@@ -397,6 +397,7 @@ def steps():
         check("the tenant's name and code", text_of("#tenant-name") == t["name"] and text_of("#tenant-code") == t["code"],
               (text_of("#tenant-name"), t))
         shoot("usage")
+        shoot("usage-quotas", at="#usage-quotas")
         old = t["name"]
         box = drv.find_element(By.ID, "tenant-name-input")
         box.clear()

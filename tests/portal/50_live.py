@@ -8,8 +8,6 @@ page's sessions list and status follow without a reload."""
 import os
 import uuid
 
-from selenium.common.exceptions import StaleElementReferenceException
-
 from browser import *  # noqa: F401,F403
 from agent import Agent
 
@@ -30,18 +28,6 @@ def stream_state():
     """events.js's state(): 'live' while the page's event stream is open (it keeps it on
     <html data-events>)."""
     return drv.execute_script("return document.documentElement.dataset.events || 'none'")
-
-
-def long_wait(name, cond, seconds=25):
-    try:
-        # A list re-drawn by an event replaces its rows: an element read as it goes is
-        # simply read again.
-        return WebDriverWait(drv, seconds, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
-    except TimeoutException:
-        bad(name, "not within %d s; the page shows: %s" % (
-            seconds, drv.find_element(By.TAG_NAME, "body").text[:300]))
-        return None
 
 
 def steps():

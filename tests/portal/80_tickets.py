@@ -48,16 +48,6 @@ def signed_in_as(email):
         (By.CSS_SELECTOR, "header .who"), email))
 
 
-def long_wait(name, cond, seconds=25):
-    try:
-        return WebDriverWait(drv, seconds, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
-    except TimeoutException:
-        bad(name, "not within %d s; the page shows: %s" % (
-            seconds, drv.find_element(By.TAG_NAME, "body").text[:400]))
-        return None
-
-
 def status_text():
     return drv.find_element(By.CSS_SELECTOR, "#ticket-status .badge").get_attribute("data-status")
 

@@ -205,6 +205,18 @@ def wait_for(name, cond):
         return None
 
 
+def long_wait(name, cond, seconds=25):
+    """wait_for with a longer bound, for what takes a server round or a session's steps;
+    an element re-drawn meanwhile (a list replaced by an event) is simply read again."""
+    try:
+        return WebDriverWait(drv, seconds, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
+    except TimeoutException:
+        bad(name, "not within %d s; the page shows: %s" % (
+            seconds, drv.find_element(By.TAG_NAME, "body").text[:400]))
+        return None
+
+
 def sign_in(password, email=None, tenant=None):
     """Fills the sign-in form and submits it. The tenant code field (multi mode) gets
     tenant, or the customer's tenant for CUSTOMER, else stays empty (staff)."""
