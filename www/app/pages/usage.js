@@ -164,8 +164,10 @@ function exportCard(ctx, tenant) {
   });
   return h('section', {}, h('h2', {}, 'Your data'),
     h('div.card.stack', {},
-      h('p', {}, 'One JSON archive of this tenant: its devices, sessions, users (without passwords) ',
-        'and audit log, for your records or to move to another Kaiden server (an administrator ',
-        'there imports it). Device secrets stay usable; keep the file safe.'),
+      h('p', {}, 'One JSON archive of this tenant: its devices, clusters, sessions, tickets with ',
+        'their conversations, users (without passwords) and audit log, for your records or to ',
+        'move to another Kaiden server (an administrator there imports it). Device and cluster ',
+        'secrets stay usable; keep the file safe. Webhooks are not in it: their secrets never ',
+        'leave this server.'),
       h('p.actions', {}, button), msg));
 }
