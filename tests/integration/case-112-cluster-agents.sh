@@ -1,0 +1,228 @@
+# shellcheck shell=sh
+# Agents in cluster mode (issue 12) join through helperd: two real kaiden-agents with
+# --cluster-id, the cluster's secret and different --node-name, reading their nodes from
+# tests/fakes/fake_k8s.py, say the version-3 hello; helperd checks the cluster secret and
+# finds or makes each node's device (welcome names it). Both show in GET
+# /clusters/{id}/nodes with labels, resources, versions and Ready; a label change, a
+# NotReady, a cordon and a Kubernetes API error (403) at the fake reach the device within
+# the refresh period (bounded polls on the database, never a sleep); an agent restarted
+# is the same device; a session by {cluster_id, node_name} goes active over the relay
+# and ends; the wrong cluster secret and another tenant's cluster id are refused (4001),
+# a deleted cluster (4003), and a suspended tenant's agents are dropped and refused
+# (4003).
+#
+# Self-contained, in tenants of its own ("kn", and "ko" for another tenant's cluster),
+# deleted at the end with everything in them; both databases. Starts helperd if no case
+# left it running (and stops it again), and its own fake Kubernetes API and agents.
+
+KN=$WORK/kn
+mkdir -p "$KN"
+case $B in /*) KN_BIN=$B/bin ;; *) KN_BIN=$STACK_ROOT/$B/bin ;; esac
+KN_PIDS=
+KN_OWN_HELPERD=
+KN_SAVED_TOKEN=$STACK_TOKEN
+KN_SERVER="ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent"
+
+kn_as() {
+	eval "STACK_TOKEN=\$$1"
+}
+
+# kn_agent NAME CLUSTER SECRET-FILE NODE: a cluster-mode agent in the background, its log
+# $KN/NAME.log, reading NODE at the fake every second.
+kn_agent() {
+	KAIDEN_LOG_LEVEL=info "$KN_BIN/kaiden-agent" --server "$KN_SERVER" --insecure --cluster-id "$2" \
+		--secret-file "$3" --node-name "$4" --k8s-api "http://127.0.0.1:$KN_K8S_PORT" \
+		--k8s-token-file "$KN/k8s.token" --node-refresh 1 \
+		</dev/null >>"$KN/$1.log" 2>&1 &
+	eval "KN_PID_$1=\$!"
+	KN_PIDS="$KN_PIDS $!"
+	CASE_PIDS="${CASE_PIDS:-} $!"
+}
+
+kn_stop() {
+	eval "_p=\${KN_PID_$1:-}"
+	[ -n "$_p" ] || return 0
+	kill -TERM "$_p" 2>/dev/null || :
+	wait "$_p" 2>/dev/null || :
+}
+
+# kn_log DESC NAME EXTENDED-REGEX: within 15 s a line of NAME's log matches.
+kn_log() {
+	_i=0
+	until grep -Eq -- "$3" "$KN/$2.log" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ "$_i" -ge 150 ]; then
+			bad "$1" "no line /$3/ in $2's log: $(tail -n 5 "$KN/$2.log" 2>/dev/null)"
+			return 0
+		fi
+		sleep 0.1
+	done
+	ok "$1"
+}
+
+# kn_fake METHOD PATH [JSON]: the fake's control API.
+kn_fake() {
+	curl -s -o /dev/null -w '%{http_code}' -X "$1" ${3:+--data "$3"} \
+		"http://127.0.0.1:$KN_K8S_PORT/_fake/$2"
+}
+
+# ---- the tenants, their clusters, the fake Kubernetes API -----------------------------------
+printf '%s' 'kn-password-0000001' >"$T/kn.pw"
+cli "a platform admin" KN_OUT user add --email kn-admin@kaiden.test --name 'KN Admin' \
+	--role admin --password-file "$T/kn.pw"
+raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+	'{"email":"kn-admin@kaiden.test","password":"kn-password-0000001"}'
+expect "... logs in" 200 '.token | type == "string"'
+save KN_ADMIN .token
+kn_as KN_ADMIN
+t "a tenant for nodes" POST /api/v1/admin/tenants '{"code":"kn","name":"Nodes Inc"}' 201
+save KN_TENANT .id
+t "another tenant" POST /api/v1/admin/tenants '{"code":"ko","name":"Others Inc"}' 201
+save KO_TENANT .id
+cli "the first one's service token" KN_SVC token create --tenant kn --name 'kn svc'
+cli "the other's" KO_SVC token create --tenant ko --name 'ko svc'
+kn_as KO_SVC
+t "the other tenant's cluster" POST /api/v1/clusters '{"name":"theirs"}' 201
+save KO_CL .id
+(umask 077 && jq -r .secret "$T/body" >"$KN/ko.secret")
+kn_as KN_SVC
+t "a cluster is enrolled" POST /api/v1/clusters '{"name":"prod"}' 201 '.node_count == 0'
+save KN_CL .id
+(umask 077 && jq -r .secret "$T/body" >"$KN/cluster.secret" && printf 'not-the-secret\n' >"$KN/wrong.secret")
+t "a second cluster of ours, to delete" POST /api/v1/clusters '{"name":"gone"}' 201
+save KN_CL2 .id
+(umask 077 && jq -r .secret "$T/body" >"$KN/gone.secret")
+
+printf 'kn-k8s-token-%s\n' "$$" >"$KN/k8s.token"
+python3 "$STACK_ROOT/tests/fakes/fake_k8s.py" --port-file "$KN/k8s.port" \
+	--token-file "$KN/k8s.token" --node worker-1 --node worker-2 \
+	>/dev/null 2>"$KN/fake_k8s.err" &
+KN_FAKE_PID=$!
+CASE_PIDS="${CASE_PIDS:-} $KN_FAKE_PID"
+_i=0
+until [ -s "$KN/k8s.port" ] || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+KN_K8S_PORT=$(cat "$KN/k8s.port" 2>/dev/null)
+if [ -n "$KN_K8S_PORT" ] && [ "$(kn_fake GET health)" = 200 ]; then
+	ok "the fake Kubernetes API serves worker-1 and worker-2"
+else
+	bad "the fake Kubernetes API serves worker-1 and worker-2" "$(cat "$KN/fake_k8s.err")"
+fi
+
+if [ -z "${STACK_HELPERD_PID:-}" ] || ! kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then
+	if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 stack_helperd_start; then
+		ok "helperd starts"
+	else
+		bad "helperd starts" "see its log"
+	fi
+	KN_OWN_HELPERD=1
+fi
+
+# ---- two nodes join -------------------------------------------------------------------------
+kn_agent w1 "$KN_CL" "$KN/cluster.secret" worker-1
+kn_agent w2 "$KN_CL" "$KN/cluster.secret" worker-2
+wait_for "both nodes' agents join and are online" 20 \
+	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL' AND status = 'online' AND deleted_at IS NULL" 2
+KN_D1=$(dbq "SELECT id FROM devices WHERE cluster_id = '$KN_CL' AND node_name = 'worker-1' AND deleted_at IS NULL")
+KN_D2=$(dbq "SELECT id FROM devices WHERE cluster_id = '$KN_CL' AND node_name = 'worker-2' AND deleted_at IS NULL")
+kn_log "welcome names worker-1's device to its agent" w1 "device=$KN_D1 cluster=$KN_CL node=worker-1 online"
+wait_for "worker-1's first reading is stored" 10 \
+	"SELECT node_status FROM devices WHERE id = '$KN_D1'" Ready
+wait_for "... and worker-2's" 10 "SELECT node_status FROM devices WHERE id = '$KN_D2'" Ready
+t "the cluster is online with two nodes" GET "/api/v1/clusters/$KN_CL" '' 200 \
+	'.status == "online"' '.node_count == 2'
+t "both are its nodes, with labels, resources, versions and Ready" \
+	GET "/api/v1/clusters/$KN_CL/nodes" '' 200 \
+	'[.items[].node_name] | sort == ["worker-1", "worker-2"]' \
+	'[.items[] | .status == "online" and .node_status == "Ready" and .unschedulable == false] | all' \
+	'[.items[] | .labels["kubernetes.io/hostname"] == .node_name] | all' \
+	'[.items[] | .resources.cpu_capacity_m > 0 and .resources.memory_capacity > 0] | all' \
+	'[.items[] | (.resources.capacity.cpu | type) == "string"] | all' \
+	'[.items[] | (.versions.kubelet | test("^v1\\."))] | all' \
+	'[.items[] | .node_reason == null and .node_updated_at != null] | all' \
+	'[.items[] | .name == .node_name and .cluster_id != null] | all'
+dbcheck "a node's device has no secret of its own" \
+	"SELECT count(*) FROM devices WHERE id = '$KN_D1' AND secret_hash NOT LIKE '\$argon2id\$%'" 1
+
+# ---- changes at the fake reach the device ------------------------------------------------------
+if [ "$(kn_fake POST nodes/worker-1 '{"labels":{"zone":"kn-b"}}')" = 200 ]; then
+	ok "a label is added to worker-1 at the fake"
+else
+	bad "a label is added to worker-1 at the fake" "control API refused"
+fi
+wait_for "... and shows on its device within the refresh period" 10 \
+	"SELECT CASE WHEN CAST(labels AS TEXT) LIKE '%kn-b%' THEN 'yes' ELSE 'no' END FROM devices WHERE id = '$KN_D1'" yes
+kn_fake POST nodes/worker-2 '{"ready":"False","unschedulable":true}' >/dev/null
+wait_for "worker-2 NotReady at the fake shows on its device" 10 \
+	"SELECT node_status FROM devices WHERE id = '$KN_D2'" NotReady
+t "... cordoned too, in the API" GET "/api/v1/devices/$KN_D2" '' 200 \
+	'.node_status == "NotReady"' '.unschedulable == true' '.node_reason == null'
+t "worker-1 is unchanged by it" GET "/api/v1/devices/$KN_D1" '' 200 \
+	'.node_status == "Ready"' '.labels.zone == "kn-b"'
+kn_fake POST tokens "{\"token\":\"$(cat "$KN/k8s.token")\",\"rights\":[]}" >/dev/null
+wait_for "the Kubernetes API's 403 is the nodes' reason" 10 \
+	"SELECT CASE WHEN node_reason LIKE '403%forbidden%' THEN 'yes' ELSE 'no' END FROM devices WHERE id = '$KN_D1'" yes
+t "... beside the last good values" GET "/api/v1/devices/$KN_D1" '' 200 \
+	'.node_reason | test("^403")' '.node_status == "Ready"' '.labels.zone == "kn-b"'
+kn_fake POST tokens "{\"token\":\"$(cat "$KN/k8s.token")\",\"rights\":[\"get\"]}" >/dev/null
+wait_for "... and gone once the API answers again" 10 \
+	"SELECT CASE WHEN node_reason IS NULL THEN 'yes' ELSE 'no' END FROM devices WHERE id = '$KN_D1'" yes
+if grep -qF -- "$(cat "$KN/cluster.secret")" "$KN/w1.log" "$KN/w2.log" "$WORK/log/"*; then
+	bad "no log holds the cluster secret" "found"
+else
+	ok "no log holds the cluster secret"
+fi
+
+# ---- a restart is the same device ------------------------------------------------------------------
+kn_stop w1
+wait_for "worker-1's agent stopped: offline" 10 "SELECT status FROM devices WHERE id = '$KN_D1'" offline
+kn_agent w1 "$KN_CL" "$KN/cluster.secret" worker-1
+wait_for "... restarted, the same device is online again" 20 \
+	"SELECT status FROM devices WHERE id = '$KN_D1'" online
+dbcheck "... and no second device for worker-1" \
+	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL' AND node_name = 'worker-1'" 1
+
+# ---- a session on a node, by its name ----------------------------------------------------------------
+t "a session on worker-1 by {cluster_id, node_name}" POST /api/v1/sessions \
+	"{\"cluster_id\":\"$KN_CL\",\"node_name\":\"worker-1\",\"engineer_name\":\"Kai Node\"}" 201 \
+	".device_id == \"$KN_D1\""
+save KN_S1 .id
+wait_for "... goes active" 20 "SELECT status FROM sessions WHERE id = '$KN_S1'" active
+t "... and ends" DELETE "/api/v1/sessions/$KN_S1" '' 202
+wait_for "... ended by helperd" 20 "SELECT status FROM sessions WHERE id = '$KN_S1'" ended
+
+# ---- refusals ------------------------------------------------------------------------------------------
+kn_agent bad1 "$KN_CL" "$KN/wrong.secret" worker-3
+kn_log "the wrong cluster secret is refused (4001)" bad1 "code=4001"
+kn_agent bad2 "$KO_CL" "$KN/cluster.secret" worker-3
+kn_log "another tenant's cluster id with our secret is refused (4001)" bad2 "code=4001"
+kn_as KN_SVC
+t "a cluster deleted" DELETE "/api/v1/clusters/$KN_CL2" '' 204
+kn_agent bad3 "$KN_CL2" "$KN/gone.secret" worker-3
+kn_log "... its agents are refused (4003)" bad3 "code=4003"
+dbcheck "no refused hello made a device" \
+	"SELECT count(*) FROM devices WHERE node_name = 'worker-3'" 0
+kn_stop bad1
+kn_stop bad2
+kn_stop bad3
+kn_as KN_ADMIN
+t "the tenant is suspended" PATCH "/api/v1/admin/tenants/$KN_TENANT" '{"status":"suspended"}' 200
+wait_for "... its nodes' agents are dropped" 20 \
+	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL' AND status = 'online'" 0
+kn_log "... with 4003" w2 "code=4003"
+kn_agent bad4 "$KN_CL" "$KN/cluster.secret" worker-4
+kn_log "... and a new hello is refused (4003)" bad4 "code=4003"
+dbcheck "... without making a device" "SELECT count(*) FROM devices WHERE node_name = 'worker-4'" 0
+
+# ---- the end ---------------------------------------------------------------------------------------------
+for _n in w1 w2 bad4; do kn_stop "$_n"; done
+kill -TERM "$KN_FAKE_PID" 2>/dev/null || :
+wait "$KN_FAKE_PID" 2>/dev/null || :
+kn_as KN_ADMIN
+t "the tenants are deleted" DELETE "/api/v1/admin/tenants/$KN_TENANT" '' 204
+t "... both" DELETE "/api/v1/admin/tenants/$KO_TENANT" '' 204
+dbcheck "... their clusters and devices with them" \
+	"SELECT (SELECT count(*) FROM clusters WHERE tenant_id IN ('$KN_TENANT', '$KO_TENANT')) + (SELECT count(*) FROM devices WHERE tenant_id IN ('$KN_TENANT', '$KO_TENANT'))" 0
+STACK_TOKEN=$KN_SAVED_TOKEN
+if [ -n "$KN_OWN_HELPERD" ]; then
+	stack_helperd_stop >/dev/null 2>&1 || :
+fi
