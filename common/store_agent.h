@@ -49,8 +49,9 @@ int store_agent_cluster_auth_get(struct db *db, const char *cluster_id,
  * cluster), in one transaction: the same node gets the same device across reconnects,
  * and a name whose device was deleted gets a new one. *created (may be NULL) is 1 when
  * it was made now (a "device.registered" event then goes out in the same transaction).
- * Not counted against max_devices: a cluster's nodes come with the cluster (its quota is
- * max_clusters), and a node must not lose its agent to a quota someone else filled.
+ * Neither refused by nor counted in max_devices (store_tenant.h): a cluster's nodes come
+ * with the cluster (its quota is max_clusters), and a node must not lose its agent to a
+ * quota that standalone machines filled.
  * STORE_NOT_FOUND when the cluster is deleted or not the tenant's. */
 int store_agent_node_join(struct db *db, const char *tenant_id, const char *cluster_id,
                           const char *node_name, char device_out[UUID_STR_LEN],

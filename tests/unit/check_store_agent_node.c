@@ -2,7 +2,7 @@
  * part: store_agent_node.c), the same cases on SQLite and on PostgreSQL: the cluster's
  * credentials (deleted clusters and suspended tenants gone), a node's device found or
  * made (stable across joins, unique per live (cluster, name), a new one after a delete,
- * never another tenant's cluster, not refused by max_devices, one device when twelve
+ * never another tenant's cluster, neither refused by nor counted in max_devices, one device when twelve
  * hellos race), and the node's readings stored (a failure keeps the last good values). */
 #include <sys/wait.h>
 
@@ -135,6 +135,14 @@ START_TEST(test_node_join)
 	                                       &created),
 	                 STORE_OK);
 	ck_assert_int_eq(created, 1);
+	/* Nor do its nodes fill max_devices: one standalone machine still fits, a second
+	 * does not. */
+	ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "laptop", "$argon2id$h", &o),
+	                 STORE_OK);
+	json_object_put(o);
+	o = NULL;
+	ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "laptop2", "$argon2id$h", &o),
+	                 STORE_QUOTA);
 	/* Another tenant's cluster, an unknown one, a bad id: not found, nothing made. */
 	add_tenant2();
 	mk_cluster(TENANT2, "theirs", other);
