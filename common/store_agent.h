@@ -34,7 +34,7 @@ struct store_agent_auth {
 int store_agent_auth_get(struct db *db, const char *device_id,
                          struct store_agent_auth *out) WUR;
 
-/* ---- cluster mode (store_agent_node.c): an agent of a Kubernetes node -------------- */
+/* ---- cluster mode: an agent of a Kubernetes node (store_agent_node.c) --------------- */
 
 /* What a cluster hello is checked against: the cluster's tenant and secret hash, deleted
  * clusters included (gone = 1: deleted, or its tenant suspended; suspended as above), so

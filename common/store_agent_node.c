@@ -1,6 +1,6 @@
 /* store_agent_node.c: agents in cluster mode, for kaiden-helperd's hub (store_agent.h):
- * the cluster's credentials, a node's device found or made at hello, and what the agent
- * reads of its node.
+ * a node's device found or made at hello, and what the agent reads of its node (the
+ * cluster's credentials are read beside a device's, in store_agent.c).
  *
  * Across tenants on purpose, as the rest of store_agent: a cluster hello presents only
  * the cluster id (a UUID, unique across tenants); the tenant is looked up, never taken
@@ -17,46 +17,6 @@
 /* A node's device has no secret of its own: this is not an argon2id hash, so no
  * device hello with the node's device id ever verifies (secret_verify fails on it). */
 #define NODE_SECRET_HASH "!cluster"
-
-int store_agent_cluster_auth_get(struct db *db, const char *cluster_id,
-                                 struct store_agent_auth *out)
-{
-	char id[UUID_STR_LEN];
-	const char *params[1] = { id };
-	struct db_res *res = NULL;
-	const char *hash, *tenant_status;
-	int rc;
-
-	if (store_id(cluster_id, id) != 0)
-		return STORE_NOT_FOUND;
-	rc = db_exec(db,
-	             "SELECT c.tenant_id, c.secret_hash, c.deleted_at, t.status FROM clusters c "
-	             "JOIN tenants t ON t.id = c.tenant_id WHERE c.id = $1",
-	             1, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	hash = db_res_get(res, 0, 1);
-	if (!hash || strlen(hash) >= SECRET_HASH_LEN) {
-		log_error("cluster=%s stored secret hash is missing or too long", id);
-		rc = STORE_ERR;
-		goto out;
-	}
-	tenant_status = db_res_get(res, 0, 3);
-	store_text_copy(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
-	store_text_copy(out->secret_hash, sizeof(out->secret_hash), hash);
-	out->suspended = tenant_status && strcmp(tenant_status, "suspended") == 0;
-	out->gone = db_res_get(res, 0, 2) != NULL || out->suspended;
-	rc = STORE_OK;
-out:
-	db_res_free(res);
-	return rc;
-}
 
 /* Inside the open transaction: the live device of the node, 1 with its id, 0 if none. */
 static int node_find(struct db *db, const char *const *params, char device_out[UUID_STR_LEN])

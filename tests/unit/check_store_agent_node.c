@@ -25,27 +25,6 @@ static void mk_cluster(const char *tenant, const char *name, char id[UUID_STR_LE
 	json_object_put(o);
 }
 
-static char *col(const char *column, const char *id)
-{
-	char sql[160];
-	const char *p[1] = { id };
-
-	snprintf(sql, sizeof(sql), "SELECT %s FROM devices WHERE id = $1", column);
-	return T_value(T_db, sql, 1, p);
-}
-
-static void want_col(const char *column, const char *id, const char *want)
-{
-	char *v = col(column, id);
-
-	if (!want)
-		ck_assert_msg(v == NULL, "%s: got '%s', want NULL", column, v);
-	else
-		ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', want '%s'", column,
-		              v ? v : "NULL", want);
-	free(v);
-}
-
 START_TEST(test_cluster_auth)
 {
 	struct store_agent_auth a;
@@ -255,14 +234,14 @@ START_TEST(test_node_report)
 	json_object_put(d);
 	/* A failure: the reason beside the last good values. */
 	ck_assert_int_eq(store_agent_node_report(T_db, DEFAULT_TENANT_ID, node, &failed), STORE_OK);
-	want_col("node_reason", node, "403 Forbidden: nodes is forbidden");
-	want_col("node_status", node, "Ready");
+	T_want_device_col("node_reason", node, "403 Forbidden: nodes is forbidden");
+	T_want_device_col("node_status", node, "Ready");
 	/* Good again: the reason goes; unschedulable and NotReady are stored. */
 	good.node_status = "NotReady";
 	good.unschedulable = 1;
 	ck_assert_int_eq(store_agent_node_report(T_db, DEFAULT_TENANT_ID, node, &good), STORE_OK);
-	want_col("node_reason", node, NULL);
-	want_col("node_status", node, "NotReady");
+	T_want_device_col("node_reason", node, NULL);
+	T_want_device_col("node_status", node, "NotReady");
 	ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, node, &d), STORE_OK);
 	ck_assert(json_object_object_get_ex(d, "unschedulable", &v) && json_object_get_boolean(v));
 	json_object_put(d);
@@ -273,7 +252,7 @@ START_TEST(test_node_report)
 	json_object_put(o);
 	ck_assert_int_eq(store_agent_node_report(T_db, DEFAULT_TENANT_ID, dev, &good),
 	                 STORE_NOT_FOUND);
-	want_col("node_status", dev, NULL);
+	T_want_device_col("node_status", dev, NULL);
 	add_tenant2();
 	ck_assert_int_eq(store_agent_node_report(T_db, TENANT2, node, &good), STORE_NOT_FOUND);
 	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, node), STORE_OK);
