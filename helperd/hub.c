@@ -484,6 +484,14 @@ static void hello(struct conn *c, struct proto_msg *msg)
 
 /* ---- messages --------------------------------------------------------------------- */
 
+/* The object's JSON text as stored (its own buffer, until the object goes); '/' is
+ * kept as is, so "kubernetes.io/hostname" reads the same in the database. */
+static const char *json_text(json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 /* A node's agent read its node (proto.c checked every member's shape and size). */
 static void node_message(struct conn *c, struct proto_msg *msg)
 {
@@ -511,12 +519,9 @@ static void node_message(struct conn *c, struct proto_msg *msg)
 		node.node_status = jsonx_str(o, "node_status");
 		node.unschedulable =
 			json_object_get_boolean(json_object_object_get(o, "unschedulable"));
-		node.labels = json_object_to_json_string_ext(json_object_object_get(o, "labels"),
-		                                             JSON_C_TO_STRING_PLAIN);
-		node.resources = json_object_to_json_string_ext(
-			json_object_object_get(o, "resources"), JSON_C_TO_STRING_PLAIN);
-		node.versions = json_object_to_json_string_ext(
-			json_object_object_get(o, "versions"), JSON_C_TO_STRING_PLAIN);
+		node.labels = json_text(json_object_object_get(o, "labels"));
+		node.resources = json_text(json_object_object_get(o, "resources"));
+		node.versions = json_text(json_object_object_get(o, "versions"));
 	}
 	rc = store_agent_node_report(helperd.db, c->tenant_id, c->device_id, &node);
 	if (rc == STORE_NOT_FOUND) {

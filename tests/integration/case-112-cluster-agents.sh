@@ -9,7 +9,9 @@
 # is the same device; a session by {cluster_id, node_name} goes active over the relay
 # and ends; the wrong cluster secret and another tenant's cluster id are refused (4001),
 # a deleted cluster (4003), and a suspended tenant's agents are dropped and refused
-# (4003).
+# (4003). A simulated agent (tests/bench/agent_load) shows that node reports are checked:
+# another node's name, a bad label, a reading with an error, a burst, a device's agent
+# sending one: each closes with 4000 and changes nothing.
 #
 # Self-contained, in tenants of its own ("kn", and "ko" for another tenant's cluster),
 # deleted at the end with everything in them; both databases. Starts helperd if no case
@@ -189,6 +191,59 @@ save KN_S1 .id
 wait_for "... goes active" 20 "SELECT status FROM sessions WHERE id = '$KN_S1'" active
 t "... and ends" DELETE "/api/v1/sessions/$KN_S1" '' 202
 wait_for "... ended by helperd" 20 "SELECT status FROM sessions WHERE id = '$KN_S1'" ended
+
+# ---- node reports are checked (a simulated agent: tests/bench/agent_load) ------------------------------
+case $B in /*) KN_LOAD=$B/tests/agent_load ;; *) KN_LOAD=$STACK_ROOT/$B/tests/agent_load ;; esac
+KN_WS="ws://127.0.0.1:$STACK_PORT/api/v1/ws/agent"
+# kn_sim NAME WANT ARGS...: one simulated agent; WANT is "welcome" or a close code.
+kn_sim() {
+	_name=$1
+	_want=$2
+	shift 2
+	if [ "$_want" = welcome ]; then
+		set -- --expect-welcome --hold 1 "$@"
+	else
+		set -- --expect-close "$_want" --hold 10 "$@"
+	fi
+	if _out=$("$KN_LOAD" --url "$KN_WS" --timeout 20 "$@" 2>&1); then
+		ok "$_name"
+	else
+		bad "$_name" "want $_want: $_out"
+	fi
+}
+KN_SIM="--cluster $KN_CL --node sim-1 --secret $(cat "$KN/cluster.secret")"
+KN_READING='{"type":"node","node_name":"sim-1","node_status":"NotReady","unschedulable":true,"labels":{"example.com/sim":"yes"},"resources":{"cpu_capacity_m":2000,"cpu_allocatable_m":null,"memory_capacity":null,"memory_allocatable":null,"capacity":{"cpu":"2","memory":null,"pods":null},"allocatable":{"cpu":null,"memory":null,"pods":null}},"versions":{"kubelet":"v1.31.0","os_image":null,"kernel":null,"container_runtime":null,"architecture":null}}'
+# shellcheck disable=SC2086
+kn_sim "a simulated node's reading is welcome" welcome $KN_SIM --after-text "$KN_READING"
+KN_SIM_D=$(dbq "SELECT id FROM devices WHERE cluster_id = '$KN_CL' AND node_name = 'sim-1' AND deleted_at IS NULL")
+wait_for "... and stored as it said" 10 \
+	"SELECT node_status || ' ' || CASE WHEN CAST(labels AS TEXT) LIKE '%example.com/sim%' THEN 'labelled' ELSE 'no' END FROM devices WHERE id = '$KN_SIM_D'" \
+	"NotReady labelled"
+t "... in the API" GET "/api/v1/devices/$KN_SIM_D" '' 200 '.unschedulable == true' \
+	'.resources.cpu_capacity_m == 2000' '.resources.memory_capacity == null' \
+	'.versions.kubelet == "v1.31.0"'
+# shellcheck disable=SC2086
+kn_sim "a report naming another node: 4000" 4000 $KN_SIM \
+	--after-text '{"type":"node","node_name":"worker-1","error":"forged"}'
+dbcheck "... stored nowhere" "SELECT count(*) FROM devices WHERE node_reason = 'forged'" 0
+# shellcheck disable=SC2086
+kn_sim "a label that is no Kubernetes label: 4000" 4000 $KN_SIM \
+	--after-text "$(printf '%s' "$KN_READING" | sed 's|"example.com/sim":"yes"|"a b":"c"|')"
+# shellcheck disable=SC2086
+kn_sim "a reading and an error at once: 4000" 4000 $KN_SIM \
+	--after-text "$(printf '%s' "$KN_READING" | sed 's|}$|,"error":"x"}|')"
+dbcheck "... neither changed the node" \
+	"SELECT count(*) FROM devices WHERE id = '$KN_SIM_D' AND node_reason IS NULL AND CAST(labels AS TEXT) LIKE '%example.com/sim%'" 1
+# shellcheck disable=SC2086
+kn_sim "31 reports in a minute: 4000" 4000 $KN_SIM \
+	--after-text '{"type":"node","node_name":"sim-1","error":"burst"}' --after-count 31
+t "a device's agent"  POST /api/v1/devices '{"name":"kn-plain"}' 201
+save KN_PLAIN .id
+save KN_PLAIN_SECRET .secret
+kn_sim "a node report from a device's agent: 4000" 4000 --device "$KN_PLAIN" \
+	--secret "$KN_PLAIN_SECRET" --after-text '{"type":"node","node_name":"sim-1","error":"x"}'
+t "... which stays a plain device" GET "/api/v1/devices/$KN_PLAIN" '' 200 \
+	'.node_reason == null' '.cluster_id == null'
 
 # ---- refusals ------------------------------------------------------------------------------------------
 kn_agent bad1 "$KN_CL" "$KN/wrong.secret" worker-3
