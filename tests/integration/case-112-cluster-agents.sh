@@ -7,9 +7,9 @@
 # NotReady, a cordon and a Kubernetes API error (403) at the fake reach the device within
 # the refresh period (bounded polls on the database, never a sleep); an agent restarted
 # is the same device; a session by {cluster_id, node_name} goes active over the relay
-# and ends; the wrong cluster secret and another tenant's cluster id are refused (4001),
-# a deleted cluster (4003), and a suspended tenant's agents are dropped and refused
-# (4003). A simulated agent (tests/bench/agent_load) shows that node reports are checked:
+# and ends; the wrong cluster secret and another tenant's cluster id are refused (4001);
+# a deleted cluster's agents are dropped and refused (4003), and so are a suspended
+# tenant's. A simulated agent (tests/bench/agent_load) shows that node reports are checked:
 # another node's name, a bad label, a reading with an error, a burst, a device's agent
 # sending one: each closes with 4000 and changes nothing.
 #
@@ -251,9 +251,17 @@ kn_log "the wrong cluster secret is refused (4001)" bad1 "code=4001"
 kn_agent bad2 "$KO_CL" "$KN/cluster.secret" worker-3
 kn_log "another tenant's cluster id with our secret is refused (4001)" bad2 "code=4001"
 kn_as KN_SVC
-t "a cluster deleted" DELETE "/api/v1/clusters/$KN_CL2" '' 204
+kn_fake POST nodes/worker-5 '{}' >/dev/null
+kn_agent w5 "$KN_CL2" "$KN/gone.secret" worker-5
+wait_for "worker-5 joins the second cluster" 20 \
+	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL2' AND node_name = 'worker-5' AND status = 'online'" 1
+t "that cluster is deleted" DELETE "/api/v1/clusters/$KN_CL2" '' 204
+wait_for "... its node's agent is dropped" 20 \
+	"SELECT status FROM devices WHERE cluster_id = '$KN_CL2' AND node_name = 'worker-5'" offline
+kn_log "... with 4003" w5 "code=4003"
+kn_stop w5
 kn_agent bad3 "$KN_CL2" "$KN/gone.secret" worker-3
-kn_log "... its agents are refused (4003)" bad3 "code=4003"
+kn_log "... and a new hello for it is refused (4003)" bad3 "code=4003"
 dbcheck "no refused hello made a device" \
 	"SELECT count(*) FROM devices WHERE node_name = 'worker-3'" 0
 kn_stop bad1
