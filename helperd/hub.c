@@ -532,6 +532,9 @@ static void node_message(struct conn *c, struct proto_msg *msg)
 		log_warn("device=%s node=%s node report not stored", c->device_id, c->node_name);
 		return;
 	}
+	/* Written: now the browsers may hear it. */
+	events_node(c->tenant_id, c->device_id, c->node_name, node.node_status,
+	            node.unschedulable, node.reason);
 	if (node.reason)
 		log_info("device=%s node=%s cannot be read: %s", c->device_id, c->node_name,
 		         node.reason);

@@ -5,7 +5,8 @@
 # finds or makes each node's device (welcome names it). Both show in GET
 # /clusters/{id}/nodes with labels, resources, versions and Ready; a label change, a
 # NotReady, a cordon and a Kubernetes API error (403) at the fake reach the device within
-# the refresh period (bounded polls on the database, never a sleep); an agent restarted
+# the refresh period (bounded polls on the database, never a sleep), and the tenant's
+# live event stream (tests/scripts/ws_events.py); an agent restarted
 # is the same device; a session by {cluster_id, node_name} goes active over the relay
 # and ends; the wrong cluster secret and another tenant's cluster id are refused (4001);
 # a deleted cluster's agents are dropped and refused (4003), and so are a suspended
@@ -153,9 +154,23 @@ else
 fi
 wait_for "... and shows on its device within the refresh period" 10 \
 	"SELECT CASE WHEN CAST(labels AS TEXT) LIKE '%kn-b%' THEN 'yes' ELSE 'no' END FROM devices WHERE id = '$KN_D1'" yes
+# The browsers hear it too: the tenant's live event stream (as a script reads it).
+(umask 077 && printf '%s\n' "$KN_SVC" >"$KN/svc.token")
+python3 "$STACK_ROOT/tests/scripts/ws_events.py" --url "ws://127.0.0.1:$STACK_PORT/api/v1/ws/events" \
+	--token-file "$KN/svc.token" --timeout 20 \
+	--match "\"id\":\"$KN_D2\",\"node_name\":\"worker-2\",\"node_status\":\"NotReady\",\"unschedulable\":true" \
+	>"$KN/events.out" 2>&1 &
+KN_EVENTS_PID=$!
+_i=0
+until grep -q '^connected$' "$KN/events.out" 2>/dev/null || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 kn_fake POST nodes/worker-2 '{"ready":"False","unschedulable":true}' >/dev/null
 wait_for "worker-2 NotReady at the fake shows on its device" 10 \
 	"SELECT node_status FROM devices WHERE id = '$KN_D2'" NotReady
+if wait "$KN_EVENTS_PID"; then
+	ok "... and as a node event on the tenant's live stream"
+else
+	bad "... and as a node event on the tenant's live stream" "$(tail -c 600 "$KN/events.out")"
+fi
 t "... cordoned too, in the API" GET "/api/v1/devices/$KN_D2" '' 200 \
 	'.node_status == "NotReady"' '.unschedulable == true' '.node_reason == null'
 t "worker-1 is unchanged by it" GET "/api/v1/devices/$KN_D1" '' 200 \
