@@ -175,8 +175,8 @@ static void add_text_or_null(json_object *o, const char *name, const char *v)
 	jsonx_add_str(o, name, *v ? v : NULL);
 }
 
-/* The "node" message's members for a reading of node name (proto.h). NULL when the labels' text does
- * not parse (it is k8s_node.c's own JSON, so never in practice). */
+/* The "node" message's members for a reading of node name (proto.h). NULL when the
+ * labels' text does not parse (it is k8s_node.c's own JSON, so never in practice). */
 static json_object *node_fields(const struct k8s_node *n, const char *name)
 {
 	json_object *o = json_object_new_object(), *res, *cap, *alloc, *ver;
@@ -217,27 +217,32 @@ static json_object *node_fields(const struct k8s_node *n, const char *name)
 	return o;
 }
 
-/* Sends the latest reading (and, when the node cannot be read now, why) to helperd:
- * only while online; a welcome sends it again (node_welcomed). */
-static void node_send(const char *name)
+/* A reading (reason NULL) or a failure, to helperd: only while online (what is read
+ * meanwhile is kept in last_node, and a welcome sends it: node_welcomed). */
+static void node_send_one(const char *name, const struct k8s_node *node, const char *reason)
 {
 	json_object *f;
 
 	if (!link_online())
 		return;
-	if (last_node.have_good) {
-		f = node_fields(&last_node.good, name);
-		if (f)
-			link_send(PROTO_NODE, f);
-		else
-			log_warn("node=%s the reading cannot be sent: its labels are not JSON", name);
-	}
-	if (last_node.failing) {
+	if (reason) {
 		f = json_object_new_object();
 		jsonx_add_str(f, "node_name", name);
-		jsonx_add_str(f, "error", last_node.reason);
-		link_send(PROTO_NODE, f);
+		jsonx_add_str(f, "error", reason);
+	} else if (!(f = node_fields(node, name))) {
+		log_warn("node=%s the reading cannot be sent: its labels are not JSON", name);
+		return;
 	}
+	link_send(PROTO_NODE, f);
+}
+
+/* The latest good reading, and the current failure if the node cannot be read now. */
+static void node_send(const char *name)
+{
+	if (last_node.have_good)
+		node_send_one(name, &last_node.good, NULL);
+	if (last_node.failing)
+		node_send_one(name, NULL, last_node.reason);
 }
 
 static char node_name_sent[K8S_NODE_NAME_MAX + 1];
@@ -258,22 +263,13 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 		log_warn("node=%s cannot read the node: %s", name, reason);
 		last_node.failing = 1;
 		snprintf(last_node.reason, sizeof(last_node.reason), "%s", reason);
-		if (link_online()) {
-			json_object *f = json_object_new_object();
-			jsonx_add_str(f, "node_name", name);
-			jsonx_add_str(f, "error", reason);
-			link_send(PROTO_NODE, f);
-		}
+		node_send_one(name, NULL, reason);
 		return;
 	}
 	last_node.good = *node;
 	last_node.have_good = 1;
 	last_node.failing = 0;
-	if (link_online()) {
-		json_object *f = node_fields(node, name);
-		if (f)
-			link_send(PROTO_NODE, f);
-	}
+	node_send_one(name, node, NULL);
 	if (changed == K8S_CHANGED_ALL)
 		snprintf(what, sizeof(what), "first");
 	else if (changed == 0)

@@ -2,8 +2,9 @@
  * part: store_agent_node.c), the same cases on SQLite and on PostgreSQL: the cluster's
  * credentials (deleted clusters and suspended tenants gone), a node's device found or
  * made (stable across joins, unique per live (cluster, name), a new one after a delete,
- * never another tenant's cluster, neither refused by nor counted in max_devices, one device when twelve
- * hellos race), and the node's readings stored (a failure keeps the last good values). */
+ * never another tenant's cluster, neither refused by nor counted in max_devices, one
+ * device when twelve hellos race), and the node's readings stored (a failure keeps the
+ * last good values). */
 #include <sys/wait.h>
 
 #include "cfg.h"
