@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ids.h"
 #include "jsonx.h"
 #include "secretfile.h"
 #include "sysinfo.h"
@@ -162,27 +163,7 @@ int k8s_source_init(struct k8s_source *src, const char *api_url, const char *tok
 
 int k8s_node_name_valid(const char *name)
 {
-	size_t len = name ? strlen(name) : 0, label = 0;
-
-	if (len == 0 || len > K8S_NODE_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (c == '.') {
-			if (label == 0 || name[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (alnum || c == '-') {
-			if (label == 0 && c == '-')
-				return 0;
-			if (++label > 63)
-				return 0;
-		} else {
-			return 0;
-		}
-	}
-	return label > 0 && name[len - 1] != '-';
+	return ids_dns_subdomain(name);
 }
 
 /* --- quantities -------------------------------------------------------------------- */

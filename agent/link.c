@@ -49,7 +49,9 @@ static struct {
 	struct lws_context *context;
 	struct link_config cfg; /* url and device_id point into the copies below */
 	char url_copy[1100];
-	char device_id_copy[80];
+	char device_id_copy[80];   /* a node's: from welcome */
+	char cluster_id_copy[80];
+	char node_name_copy[256];
 	struct link_handlers h;
 	struct link_url url;
 	char host_header[300];
@@ -380,9 +382,16 @@ int link_init(struct lws_context *context, const struct link_config *cfg,
 	L.context = context;
 	L.cfg = *cfg;
 	snprintf(L.url_copy, sizeof(L.url_copy), "%s", cfg->url);
-	snprintf(L.device_id_copy, sizeof(L.device_id_copy), "%s", cfg->device_id);
+	snprintf(L.device_id_copy, sizeof(L.device_id_copy), "%s",
+	         cfg->device_id ? cfg->device_id : "");
+	snprintf(L.cluster_id_copy, sizeof(L.cluster_id_copy), "%s",
+	         cfg->cluster_id ? cfg->cluster_id : "");
+	snprintf(L.node_name_copy, sizeof(L.node_name_copy), "%s",
+	         cfg->node_name ? cfg->node_name : "");
 	L.cfg.url = L.url_copy;
 	L.cfg.device_id = L.device_id_copy;
+	L.cfg.cluster_id = L.cluster_id_copy;
+	L.cfg.node_name = L.node_name_copy;
 	L.h = *handlers;
 	L.url = url;
 	L.rx = malloc(PROTO_MAX_MSG + 1);
@@ -509,23 +518,35 @@ static int handle_message(struct lws *wsi)
 		goto out;
 	}
 	switch (msg.type) {
-	case PROTO_WELCOME:
+	case PROTO_WELCOME: {
+		const char *device_id = jsonx_str(msg.obj, "device_id");
 		if (L.state == L_ONLINE) {
 			rc = protocol_error(wsi, "a second welcome");
 			break;
 		}
+		/* A node's device is the server's to say; a device's agent knows its own. */
+		if (device_id && *L.cfg.cluster_id)
+			snprintf(L.device_id_copy, sizeof(L.device_id_copy), "%s", device_id);
 		L.heartbeat_s = json_object_get_int(json_object_object_get(msg.obj, "heartbeat"));
 		L.state = L_ONLINE;
 		L.online_since = time(NULL);
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		log_info("device=%s online server=%s heartbeat=%ds", L.cfg.device_id, L.cfg.url,
-		         L.heartbeat_s);
+		if (*L.cfg.cluster_id)
+			log_info("device=%s cluster=%s node=%s online server=%s heartbeat=%ds",
+			         *L.cfg.device_id ? L.cfg.device_id : "-", L.cfg.cluster_id,
+			         L.cfg.node_name, L.cfg.url, L.heartbeat_s);
+		else
+			log_info("device=%s online server=%s heartbeat=%ds", L.cfg.device_id,
+			         L.cfg.url, L.heartbeat_s);
 		/* A heartbeat at once tells the server which tunnels survived the reconnect. */
 		L.heartbeat_due = 1;
 		lws_sul_schedule(L.context, 0, &L.sul_heartbeat, heartbeat_timer,
 		                 (lws_usec_t)L.heartbeat_s * LWS_US_PER_SEC);
+		if (L.h.welcomed)
+			L.h.welcomed();
 		lws_callback_on_writable(wsi);
 		break;
+	}
 	case PROTO_TUNNEL_START: {
 		json_object *port;
 		int metrics_port = 0;
@@ -591,7 +612,12 @@ static int write_hello(struct lws *wsi)
 
 	sysinfo_get(&f);
 	json_object_object_add(o, "version", json_object_new_int(PROTO_VERSION));
-	jsonx_add_str(o, "device_id", L.cfg.device_id);
+	if (*L.cfg.cluster_id) {
+		jsonx_add_str(o, "cluster_id", L.cfg.cluster_id);
+		jsonx_add_str(o, "node_name", L.cfg.node_name);
+	} else {
+		jsonx_add_str(o, "device_id", L.cfg.device_id);
+	}
 	jsonx_add_str(o, "secret", L.cfg.secret);
 	jsonx_add_str(o, "agent_version", f.agent_version);
 	jsonx_add_str(o, "hostname", f.hostname);

@@ -17,9 +17,11 @@ struct lws_protocols;
 
 struct link_config {
 	const char *url;       /* wss://host[:port]/path (ws:// only with insecure) */
-	const char *device_id;
+	const char *device_id; /* "" in cluster mode */
 	const char *secret;    /* borrowed: must live as long as the link */
 	int insecure;          /* allow ws:// */
+	const char *cluster_id; /* a node's agent (hello version 3): the cluster's id */
+	const char *node_name;  /* and the node; both NULL or "" for a device's agent */
 };
 
 /* What the link does with the server's commands. */
@@ -33,6 +35,9 @@ struct link_handlers {
 	void (*relay_start)(const char *session_id, int ssh_port, int web_port);
 	void (*relay_open)(const char *session_id, const char *stream_id, const char *target,
 	                   const char *key);
+	/* After each welcome (NULL: nothing), once online: what must be said again on
+	 * every connection (a node's agent: its latest reading). */
+	void (*welcomed)(void);
 };
 
 /* The pieces of a server URL. */

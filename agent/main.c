@@ -8,10 +8,11 @@
  *                [same options as above]
  *
  * The second form is cluster mode (issue 12: one agent per node, a DaemonSet): the agent
- * reads its Node from the Kubernetes API at start and every --node-refresh seconds
- * (node_watch.c, off the loop) and logs what changed. Until helperd speaks the cluster
- * hello (docs/decisions.md, issue 12), the agent in cluster mode does not connect to the
- * server.
+ * says hello with the cluster's id and secret and its node's name (protocol version 3),
+ * and helperd answers with the node's device; it reads its Node from the Kubernetes API
+ * at start and every --node-refresh seconds (node_watch.c, off the loop) and sends a
+ * "node" message with each change (or the reason a read failed), and the latest reading
+ * again after every welcome. Sessions, tunnels and the relay work as for a device.
  *
  * Every option is also a setting (common/cfg.h, agent.*; KAIDEN_* in the environment);
  * the command line wins. SIGTERM/SIGINT: close every relay stream, stop every
@@ -156,7 +157,102 @@ static void stop(const char *session_id)
 		tunnel_stop(session_id);
 }
 
-/* What the node watch found: logged now; sent to helperd once the protocol has it. */
+/* The latest reading, said again after every welcome (a reconnect, a new helperd). */
+static struct {
+	int have_good;          /* good holds a reading */
+	int failing;            /* the last read failed, with reason */
+	struct k8s_node good;
+	char reason[K8S_REASON_MAX];
+} last_node;
+
+static void add_int_or_null(json_object *o, const char *name, int64_t v)
+{
+	json_object_object_add(o, name, v < 0 ? NULL : json_object_new_int64(v));
+}
+
+static void add_text_or_null(json_object *o, const char *name, const char *v)
+{
+	jsonx_add_str(o, name, *v ? v : NULL);
+}
+
+/* The "node" message's members for a reading of node name (proto.h). NULL when the
+ * labels' text does not parse (it is k8s_node.c's own JSON, so never in practice). */
+static json_object *node_fields(const struct k8s_node *n, const char *name)
+{
+	json_object *o = json_object_new_object(), *res, *cap, *alloc, *ver;
+	json_object *labels = json_tokener_parse(n->labels);
+
+	if (!o || !labels || !json_object_is_type(labels, json_type_object)) {
+		json_object_put(o);
+		json_object_put(labels);
+		return NULL;
+	}
+	jsonx_add_str(o, "node_name", name); /* the hello's, as helperd checks */
+	jsonx_add_str(o, "node_status", k8s_ready_name(n->ready));
+	json_object_object_add(o, "unschedulable", json_object_new_boolean(n->unschedulable));
+	json_object_object_add(o, "labels", labels);
+	res = json_object_new_object();
+	add_int_or_null(res, "cpu_capacity_m", n->res.cpu_capacity_m);
+	add_int_or_null(res, "cpu_allocatable_m", n->res.cpu_allocatable_m);
+	add_int_or_null(res, "memory_capacity", n->res.memory_capacity);
+	add_int_or_null(res, "memory_allocatable", n->res.memory_allocatable);
+	cap = json_object_new_object();
+	add_text_or_null(cap, "cpu", n->res.cpu_capacity);
+	add_text_or_null(cap, "memory", n->res.memory_capacity_raw);
+	add_text_or_null(cap, "pods", n->res.pods_capacity);
+	alloc = json_object_new_object();
+	add_text_or_null(alloc, "cpu", n->res.cpu_allocatable);
+	add_text_or_null(alloc, "memory", n->res.memory_allocatable_raw);
+	add_text_or_null(alloc, "pods", n->res.pods_allocatable);
+	json_object_object_add(res, "capacity", cap);
+	json_object_object_add(res, "allocatable", alloc);
+	json_object_object_add(o, "resources", res);
+	ver = json_object_new_object();
+	add_text_or_null(ver, "kubelet", n->kubelet_version);
+	add_text_or_null(ver, "os_image", n->os_image);
+	add_text_or_null(ver, "kernel", n->kernel_version);
+	add_text_or_null(ver, "container_runtime", n->container_runtime_version);
+	add_text_or_null(ver, "architecture", n->architecture);
+	json_object_object_add(o, "versions", ver);
+	return o;
+}
+
+/* A reading (reason NULL) or a failure, to helperd: only while online (what is read
+ * meanwhile is kept in last_node, and a welcome sends it: node_welcomed). */
+static void node_send_one(const char *name, const struct k8s_node *node, const char *reason)
+{
+	json_object *f;
+
+	if (!link_online())
+		return;
+	if (reason) {
+		f = json_object_new_object();
+		jsonx_add_str(f, "node_name", name);
+		jsonx_add_str(f, "error", reason);
+	} else if (!(f = node_fields(node, name))) {
+		log_warn("node=%s the reading cannot be sent: its labels are not JSON", name);
+		return;
+	}
+	link_send(PROTO_NODE, f);
+}
+
+/* The latest good reading, and the current failure if the node cannot be read now. */
+static void node_send(const char *name)
+{
+	if (last_node.have_good)
+		node_send_one(name, &last_node.good, NULL);
+	if (last_node.failing)
+		node_send_one(name, NULL, last_node.reason);
+}
+
+static char node_name_sent[K8S_NODE_NAME_MAX + 1];
+
+static void node_welcomed(void)
+{
+	node_send(node_name_sent);
+}
+
+/* What the node watch found: logged, kept, and sent to helperd. */
 static void node_report(void *arg, const struct k8s_node *node, const char *reason,
                         unsigned changed)
 {
@@ -165,8 +261,15 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 
 	if (!node) {
 		log_warn("node=%s cannot read the node: %s", name, reason);
+		last_node.failing = 1;
+		snprintf(last_node.reason, sizeof(last_node.reason), "%s", reason);
+		node_send_one(name, NULL, reason);
 		return;
 	}
+	last_node.good = *node;
+	last_node.have_good = 1;
+	last_node.failing = 0;
+	node_send_one(name, node, NULL);
 	if (changed == K8S_CHANGED_ALL)
 		snprintf(what, sizeof(what), "first");
 	else if (changed == 0)
@@ -453,6 +556,8 @@ int main(int argc, char **argv)
 	lcfg.device_id = cfg_str(CFG_AGENT_DEVICE_ID);
 	lcfg.secret = secret;
 	lcfg.insecure = (int)cfg_int(CFG_AGENT_INSECURE);
+	lcfg.cluster_id = cluster ? cfg_str(CFG_AGENT_CLUSTER_ID) : NULL;
+	lcfg.node_name = cluster ? nwcfg.node_name : NULL;
 	if (cluster) {
 		/* libcurl's global state is set up before any thread uses it. */
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -462,12 +567,11 @@ int main(int argc, char **argv)
 		curl_ready = 1;
 		if (node_watch_init(context, &nwcfg, node_report, nwcfg.node_name) != 0)
 			goto out_context;
-		log_warn("cluster=%s node=%s the server link waits for helperd's cluster hello "
-		         "(issue 12): this agent reads its node and logs it, and does not connect "
-		         "yet", cfg_str(CFG_AGENT_CLUSTER_ID), nwcfg.node_name);
-	} else if (link_init(context, &lcfg, &handlers) != 0) {
-		goto out_context;
+		snprintf(node_name_sent, sizeof(node_name_sent), "%s", nwcfg.node_name);
+		handlers.welcomed = node_welcomed;
 	}
+	if (link_init(context, &lcfg, &handlers) != 0)
+		goto out_context;
 	/* Only now: creating the lws context puts SIGTERM back to its default action (seen
 	 * with Debian's lws 4.1.6), which would kill the agent without stopping cloudflared. */
 	memset(&sa, 0, sizeof(sa));

@@ -188,3 +188,28 @@ int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN])
 	ids_timestamp(ms, out);
 	return 0;
 }
+
+int ids_dns_subdomain(const char *name)
+{
+	size_t len = name ? strlen(name) : 0, label = 0;
+
+	if (len == 0 || len > IDS_DNS_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (c == '.') {
+			if (label == 0 || name[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (alnum || c == '-') {
+			if (label == 0 && c == '-')
+				return 0;
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && name[len - 1] != '-';
+}

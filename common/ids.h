@@ -34,5 +34,10 @@ int ids_timestamp_parse(const char *s, char out[TIMESTAMP_LEN]) WUR;
 /* The same parse, to Unix milliseconds: 0, or -1 (*unix_ms untouched) when s is not
  * one. */
 int ids_timestamp_ms(const char *s, int64_t *unix_ms) WUR;
+/* A Kubernetes object name as nodes have (a DNS-1123 subdomain): 1 to IDS_DNS_NAME_MAX
+ * of lowercase letters, digits, '-' and '.', in labels of at most 63 that start and end
+ * with a letter or digit. 1 if name is one (NULL is not), else 0. */
+#define IDS_DNS_NAME_MAX 253
+int ids_dns_subdomain(const char *name);
 
 #endif

@@ -19,6 +19,9 @@
 #define SECRET_MAX 256
 #define DEVICE_ID_MAX 64
 #define HEARTBEAT_MAX_S 3600
+/* A node's quantities ("15601844Ki") and version texts ("containerd://1.7.13"). */
+#define PROTO_QUANTITY_MAX 64
+#define PROTO_VERSION_TEXT_MAX 256
 /* More sessions than fit in PROTO_MAX_MSG cannot be sent anyway; this keeps the table
  * honest about it (16384 / 39 bytes per quoted UUID and comma). */
 #define SESSIONS_MAX 400
@@ -30,7 +33,10 @@
 static const struct jsonx_field hello_fields[] = {
 	TYPE_FIELD,
 	{ "version", JSONX_INT, 1, 0, 0, 0 },
-	{ "device_id", JSONX_STRING, 1, 1, DEVICE_ID_MAX, 0 },
+	/* exactly one of device_id and cluster_id (with node_name): check_hello */
+	{ "device_id", JSONX_STRING, 0, 1, DEVICE_ID_MAX, 0 },
+	{ "cluster_id", JSONX_STRING, 0, 1, DEVICE_ID_MAX, 0 },
+	{ "node_name", JSONX_STRING, 0, 1, IDS_DNS_NAME_MAX, 0 },
 	{ "secret", JSONX_STRING, 1, 1, SECRET_MAX, 0 },
 	{ "agent_version", JSONX_STRING, 1, 1, 64, 0 },
 	{ "hostname", JSONX_STRING, 1, 1, 255, 0 },
@@ -53,6 +59,37 @@ static const struct jsonx_field failed_fields[] = {
 static const struct jsonx_field welcome_fields[] = {
 	TYPE_FIELD,
 	{ "heartbeat", JSONX_INT, 1, 0, 0, 0 },
+	{ "device_id", JSONX_STRING, 0, 36, 36, 0 },
+};
+/* A reading (error absent or null: every other member required) or a failure (error
+ * only): check_node. The objects' insides are checked there too. */
+static const struct jsonx_field node_fields[] = {
+	TYPE_FIELD,
+	{ "node_name", JSONX_STRING, 1, 1, IDS_DNS_NAME_MAX, 0 },
+	{ "node_status", JSONX_STRING, 0, 1, 16, 0 },
+	{ "unschedulable", JSONX_BOOL, 0, 0, 0, 0 },
+	{ "labels", JSONX_OBJECT, 0, 0, 0, 0 },
+	{ "resources", JSONX_OBJECT, 0, 0, 0, 0 },
+	{ "versions", JSONX_OBJECT, 0, 0, 0, 0 },
+	{ "error", JSONX_STRING, 0, 1, REASON_MAX, 1 },
+};
+static const char *const node_reading[] = { "node_status", "unschedulable", "labels",
+	                                    "resources", "versions" };
+#define QUANTITY_FIELD(name) { name, JSONX_STRING, 0, 1, PROTO_QUANTITY_MAX, 1 }
+static const struct jsonx_field quantities_fields[] = {
+	QUANTITY_FIELD("cpu"), QUANTITY_FIELD("memory"), QUANTITY_FIELD("pods"),
+};
+#define AMOUNT_FIELD(name) { name, JSONX_INT, 1, 0, 0, 1 }
+static const struct jsonx_field resources_fields[] = {
+	AMOUNT_FIELD("cpu_capacity_m"), AMOUNT_FIELD("cpu_allocatable_m"),
+	AMOUNT_FIELD("memory_capacity"), AMOUNT_FIELD("memory_allocatable"),
+	{ "capacity", JSONX_OBJECT, 1, 0, 0, 0 },
+	{ "allocatable", JSONX_OBJECT, 1, 0, 0, 0 },
+};
+#define VERSION_FIELD(name) { name, JSONX_STRING, 0, 0, PROTO_VERSION_TEXT_MAX, 1 }
+static const struct jsonx_field versions_fields[] = {
+	VERSION_FIELD("kubelet"), VERSION_FIELD("os_image"), VERSION_FIELD("kernel"),
+	VERSION_FIELD("container_runtime"), VERSION_FIELD("architecture"),
 };
 static const struct jsonx_field start_fields[] = {
 	TYPE_FIELD,
@@ -102,6 +139,7 @@ static const struct {
 	                         ARRAY_LEN(relay_failed_fields) },
 	[PROTO_RELAY_START] = { "relay.start", relay_start_fields, ARRAY_LEN(relay_start_fields) },
 	[PROTO_RELAY_OPEN] = { "relay.open", relay_open_fields, ARRAY_LEN(relay_open_fields) },
+	[PROTO_NODE] = { "node", node_fields, ARRAY_LEN(node_fields) },
 };
 
 static void proto_fail(struct jsonx_error *err, const char *code, const char *field,
@@ -110,6 +148,28 @@ static void proto_fail(struct jsonx_error *err, const char *code, const char *fi
 	snprintf(err->code, sizeof(err->code), "%s", code);
 	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+/* Makes err (from checking member's object) the member's: field member, message
+ * "member: <what was wrong inside>", cut to fit. */
+static void proto_fail_in(struct jsonx_error *err, const char *member)
+{
+	char inner[sizeof(err->message)];
+	size_t n = strlen(member), k;
+
+	memcpy(inner, err->message, sizeof(inner));
+	inner[sizeof(inner) - 1] = '\0';
+	snprintf(err->code, sizeof(err->code), "%s", "invalid_field");
+	snprintf(err->field, sizeof(err->field), "%s", member);
+	if (n + 3 > sizeof(err->message))
+		n = sizeof(err->message) - 3;
+	memcpy(err->message, member, n);
+	memcpy(err->message + n, ": ", 2);
+	k = strlen(inner);
+	if (k > sizeof(err->message) - n - 3)
+		k = sizeof(err->message) - n - 3;
+	memcpy(err->message + n + 2, inner, k);
+	err->message[n + 2 + k] = '\0';
 }
 
 int proto_type_parse(const char *name)
@@ -149,6 +209,156 @@ static int int_in_range(json_object *obj, const char *name, int64_t min, int64_t
 	return -1;
 }
 
+/* hello: a device's (device_id) or a node's (version 3: cluster_id and node_name). */
+static int check_hello(json_object *obj, struct jsonx_error *err)
+{
+	const char *device_id = jsonx_str(obj, "device_id");
+	const char *cluster_id = jsonx_str(obj, "cluster_id");
+	const char *node_name = jsonx_str(obj, "node_name");
+
+	if (device_id && cluster_id) {
+		proto_fail(err, "invalid_field", "cluster_id",
+		           "cluster_id: give device_id or cluster_id, not both");
+		return -1;
+	}
+	if (!device_id && !cluster_id) {
+		proto_fail(err, "missing_field", "device_id",
+		           "device_id: this field is required (or cluster_id and node_name)");
+		return -1;
+	}
+	if (device_id) {
+		if (node_name) {
+			proto_fail(err, "invalid_field", "node_name",
+			           "node_name: only with cluster_id");
+			return -1;
+		}
+		return 0;
+	}
+	if (json_object_get_int(json_object_object_get(obj, "version")) < 3) {
+		proto_fail(err, "invalid_field", "cluster_id",
+		           "cluster_id: needs protocol version 3");
+		return -1;
+	}
+	if (!node_name) {
+		proto_fail(err, "missing_field", "node_name",
+		           "node_name: this field is required with cluster_id");
+		return -1;
+	}
+	if (!ids_dns_subdomain(node_name)) {
+		proto_fail(err, "invalid_field", "node_name",
+		           "node_name: must be a Kubernetes node name (DNS-1123 subdomain)");
+		return -1;
+	}
+	return 0;
+}
+
+/* The member object's members against a table; an error is said as the member's:
+ * field "resources", message "resources: capacity: ...". */
+static int check_inner(json_object *obj, const char *member, const struct jsonx_field *fields,
+                       size_t n, struct jsonx_error *err)
+{
+	if (jsonx_check(json_object_object_get(obj, member), fields, n, err) == 0)
+		return 0;
+	proto_fail_in(err, member);
+	return -1;
+}
+
+/* A label key: an optional DNS prefix and '/', then a name of at most 63 of letters,
+ * digits, '-', '_', '.'; a value: such a name or "". Kubernetes guarantees both; here
+ * they are what an untrusted agent sent. */
+static int label_name_ok(const char *s, size_t max, int empty_ok)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return empty_ok;
+	if (n > max)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+static int label_ok(const char *key, json_object *value)
+{
+	const char *slash = strchr(key, '/');
+	char prefix[IDS_DNS_NAME_MAX + 1];
+
+	if (!json_object_is_type(value, json_type_string) ||
+	    !label_name_ok(json_object_get_string(value), 63, 1))
+		return 0;
+	if (slash) {
+		size_t n = (size_t)(slash - key);
+		if (n == 0 || n > IDS_DNS_NAME_MAX)
+			return 0;
+		memcpy(prefix, key, n);
+		prefix[n] = '\0';
+		if (!ids_dns_subdomain(prefix))
+			return 0;
+		key = slash + 1;
+	}
+	return label_name_ok(key, 63, 0);
+}
+
+static int check_node(json_object *obj, struct jsonx_error *err)
+{
+	const char *status = jsonx_str(obj, "node_status");
+	json_object *labels, *resources;
+
+	if (!ids_dns_subdomain(jsonx_str(obj, "node_name"))) {
+		proto_fail(err, "invalid_field", "node_name",
+		           "node_name: must be a Kubernetes node name (DNS-1123 subdomain)");
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(node_reading); i++) {
+		int has = json_object_object_get_ex(obj, node_reading[i], NULL);
+		char message[128];
+		if (jsonx_str(obj, "error") && has) {
+			snprintf(message, sizeof(message), "%s: not with error (a failed reading)",
+			         node_reading[i]);
+			proto_fail(err, "invalid_field", node_reading[i], message);
+			return -1;
+		}
+		if (!jsonx_str(obj, "error") && !has) {
+			snprintf(message, sizeof(message), "%s: this field is required (or error)",
+			         node_reading[i]);
+			proto_fail(err, "missing_field", node_reading[i], message);
+			return -1;
+		}
+	}
+	if (jsonx_str(obj, "error"))
+		return 0;
+	if (strcmp(status, "Ready") != 0 && strcmp(status, "NotReady") != 0 &&
+	    strcmp(status, "Unknown") != 0) {
+		proto_fail(err, "invalid_field", "node_status",
+		           "node_status: must be Ready, NotReady or Unknown");
+		return -1;
+	}
+	labels = json_object_object_get(obj, "labels");
+	json_object_object_foreach(labels, key, value) {
+		if (!label_ok(key, value)) {
+			proto_fail(err, "invalid_field", "labels",
+			           "labels: each must be a Kubernetes label (prefix/name: value)");
+			return -1;
+		}
+	}
+	if (check_inner(obj, "versions", versions_fields, ARRAY_LEN(versions_fields), err) != 0 ||
+	    check_inner(obj, "resources", resources_fields, ARRAY_LEN(resources_fields), err) != 0)
+		return -1;
+	resources = json_object_object_get(obj, "resources");
+	if (check_inner(resources, "capacity", quantities_fields, ARRAY_LEN(quantities_fields),
+	                err) != 0 ||
+	    check_inner(resources, "allocatable", quantities_fields, ARRAY_LEN(quantities_fields),
+	                err) != 0) {
+		proto_fail_in(err, "resources");
+		return -1;
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (int_in_range(resources, resources_fields[i].name, 0, INT64_MAX, err) != 0) {
+			proto_fail_in(err, "resources");
+			return -1;
+		}
+	return 0;
+}
+
 /* The checks a field table cannot express. */
 static int check_extra(enum proto_type type, json_object *obj, struct jsonx_error *err)
 {
@@ -165,9 +375,19 @@ static int check_extra(enum proto_type type, json_object *obj, struct jsonx_erro
 	}
 	switch (type) {
 	case PROTO_HELLO:
-		return int_in_range(obj, "version", 1, INT32_MAX, err);
-	case PROTO_WELCOME:
+		if (int_in_range(obj, "version", 1, INT32_MAX, err) != 0)
+			return -1;
+		return check_hello(obj, err);
+	case PROTO_WELCOME: {
+		const char *device_id = jsonx_str(obj, "device_id");
+		if (device_id && !ids_is_uuid(device_id)) {
+			proto_fail(err, "invalid_field", "device_id", "device_id: must be a UUID");
+			return -1;
+		}
 		return int_in_range(obj, "heartbeat", 1, HEARTBEAT_MAX_S, err);
+	}
+	case PROTO_NODE:
+		return check_node(obj, err);
 	case PROTO_TUNNEL_START:
 		return int_in_range(obj, "metrics_port", 1, 65535, err);
 	case PROTO_RELAY_START:

@@ -9,7 +9,13 @@
  *
  *   agent -> helperd
  *     hello          {version, device_id, secret, agent_version, hostname, os, arch}
- *                    first message; nothing else is accepted before welcome
+ *                    first message; nothing else is accepted before welcome. Version 3:
+ *                    a node's agent gives cluster_id and node_name instead of device_id,
+ *                    and the cluster's secret
+ *     node           {node_name, node_status, unschedulable, labels, resources, versions}
+ *                    (version 3) what the agent read of its Kubernetes node: after every
+ *                    welcome and on each change; or {node_name, error} when the read
+ *                    failed (the last good values stay)
  *     heartbeat      {sessions: [session_id...]}   the tunnels it is running
  *     tunnel.ready   {session_id}
  *     tunnel.failed  {session_id, reason}
@@ -17,7 +23,8 @@
  *     relay.failed   {session_id, stream_id, reason}   (version 2) a stream could not be
  *                    opened: target refused, port not allowed, session unknown
  *   helperd -> agent
- *     welcome        {heartbeat}                   seconds between heartbeats
+ *     welcome        {heartbeat, device_id?}       seconds between heartbeats; the
+ *                    device (version 3: a node's, found or made at hello)
  *     tunnel.start   {session_id, token, metrics_port?}  token: the tunnel token, secret
  *     tunnel.stop    {session_id}                  also ends a relay session's streams
  *     relay.start    {session_id, ssh_port, web_port}  (version 2) accept a relay
@@ -35,9 +42,9 @@
 #include "compat.h"
 #include "jsonx.h"
 
-/* Version 2 adds the relay messages; helperd accepts hello from versions 1 and 2 and
- * sends relay.* only to an agent that said 2 or more. */
-#define PROTO_VERSION 2
+/* Version 2 adds the relay messages, 3 the cluster hello and node; helperd accepts hello
+ * from versions 1 to 3 and sends relay.* only to an agent that said 2 or more. */
+#define PROTO_VERSION 3
 /* A relay stream key: 32 random bytes, base64url without padding. */
 #define PROTO_STREAM_KEY_LEN 43
 #define PROTO_MAX_MSG 16384
@@ -78,6 +85,7 @@ enum proto_type {
 	PROTO_RELAY_FAILED,
 	PROTO_RELAY_START,
 	PROTO_RELAY_OPEN,
+	PROTO_NODE,
 	PROTO__MAX
 };
 

@@ -26,20 +26,20 @@
  * with a parameter of ~38 bytes per id. */
 #define BATCH_MAX 1000
 
-int store_agent_auth_get(struct db *db, const char *device_id, struct store_agent_auth *out)
+/* One row of (tenant_id, secret_hash, deleted_at, tenant status) for id, from sql (what:
+ * "device" or "cluster", for the log): store_agent_auth_get and its cluster's twin. */
+static int auth_read(struct db *db, const char *sql, const char *what, const char *given,
+                     struct store_agent_auth *out)
 {
 	char id[UUID_STR_LEN];
 	const char *params[1] = { id };
 	struct db_res *res = NULL;
-	const char *hash, *deleted, *tenant_status;
+	const char *hash, *tenant_status;
 	int rc;
 
-	if (store_id(device_id, id) != 0)
+	if (store_id(given, id) != 0)
 		return STORE_NOT_FOUND;
-	rc = db_exec(db,
-	             "SELECT d.tenant_id, d.secret_hash, d.deleted_at, t.status FROM devices d "
-	             "JOIN tenants t ON t.id = d.tenant_id WHERE d.id = $1",
-	             1, params, &res);
+	rc = db_exec(db, sql, 1, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;
@@ -50,20 +50,36 @@ int store_agent_auth_get(struct db *db, const char *device_id, struct store_agen
 	}
 	hash = db_res_get(res, 0, 1);
 	if (!hash || strlen(hash) >= SECRET_HASH_LEN) {
-		log_error("device=%s stored secret hash is missing or too long", id);
+		log_error("%s=%s stored secret hash is missing or too long", what, id);
 		rc = STORE_ERR;
 		goto out;
 	}
-	deleted = db_res_get(res, 0, 2);
 	tenant_status = db_res_get(res, 0, 3);
 	store_text_copy(out->tenant_id, sizeof(out->tenant_id), db_res_get(res, 0, 0));
 	store_text_copy(out->secret_hash, sizeof(out->secret_hash), hash);
 	out->suspended = tenant_status && strcmp(tenant_status, "suspended") == 0;
-	out->gone = deleted != NULL || out->suspended;
+	out->gone = db_res_get(res, 0, 2) != NULL || out->suspended;
 	rc = STORE_OK;
 out:
 	db_res_free(res);
 	return rc;
+}
+
+int store_agent_auth_get(struct db *db, const char *device_id, struct store_agent_auth *out)
+{
+	return auth_read(db,
+	                 "SELECT d.tenant_id, d.secret_hash, d.deleted_at, t.status FROM devices d "
+	                 "JOIN tenants t ON t.id = d.tenant_id WHERE d.id = $1",
+	                 "device", device_id, out);
+}
+
+int store_agent_cluster_auth_get(struct db *db, const char *cluster_id,
+                                 struct store_agent_auth *out)
+{
+	return auth_read(db,
+	                 "SELECT c.tenant_id, c.secret_hash, c.deleted_at, t.status FROM clusters c "
+	                 "JOIN tenants t ON t.id = c.tenant_id WHERE c.id = $1",
+	                 "cluster", cluster_id, out);
 }
 
 int store_agent_online(struct db *db, const char *tenant_id, const char *device_id,

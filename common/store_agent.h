@@ -34,6 +34,48 @@ struct store_agent_auth {
 int store_agent_auth_get(struct db *db, const char *device_id,
                          struct store_agent_auth *out) WUR;
 
+/* ---- cluster mode: an agent of a Kubernetes node (store_agent_node.c) --------------- */
+
+/* What a cluster hello is checked against: the cluster's tenant and secret hash, deleted
+ * clusters included (gone = 1: deleted, or its tenant suspended; suspended as above), so
+ * that the hub answers them as it answers a deleted device. STORE_NOT_FOUND when no
+ * cluster ever had this id (or it is not a UUID). */
+int store_agent_cluster_auth_get(struct db *db, const char *cluster_id,
+                                 struct store_agent_auth *out) WUR;
+
+/* The live device of node node_name (a DNS-1123 name, checked by the caller) of the
+ * tenant's live cluster cluster_id, found or, when there is none, created (named
+ * node_name, offline, with no secret of its own: it authenticates only through its
+ * cluster), in one transaction: the same node gets the same device across reconnects,
+ * and a name whose device was deleted gets a new one. *created (may be NULL) is 1 when
+ * it was made now (a "device.registered" event then goes out in the same transaction).
+ * Neither refused by nor counted in max_devices (store_tenant.h): a cluster's nodes come
+ * with the cluster (its quota is max_clusters), and a node must not lose its agent to a
+ * quota that standalone machines filled.
+ * STORE_NOT_FOUND when the cluster is deleted or not the tenant's. */
+int store_agent_node_join(struct db *db, const char *tenant_id, const char *cluster_id,
+                          const char *node_name, char device_out[UUID_STR_LEN],
+                          int *created) WUR;
+
+/* One reading of a node, as its agent's "node" message said it (proto.h checked the
+ * shapes). A good reading: every member but reason set (JSON texts for the objects),
+ * reason NULL. A failed one: reason only, the other members NULL: the last good values
+ * stay and the reason is stored beside them. */
+struct store_agent_node {
+	const char *labels;        /* JSON object text */
+	const char *node_status;   /* Ready, NotReady, Unknown */
+	int unschedulable;
+	const char *resources;     /* JSON object text */
+	const char *versions;      /* JSON object text */
+	const char *reason;        /* the Kubernetes API's error, or NULL */
+};
+
+/* Stores the reading on the live node device (node_updated_at now; updated_at is left
+ * alone, as for presence). STORE_NOT_FOUND when the device is deleted, not the tenant's
+ * or not a node. */
+int store_agent_node_report(struct db *db, const char *tenant_id, const char *device_id,
+                            const struct store_agent_node *node) WUR;
+
 /* What an agent reported in its hello (each may be NULL: stored as NULL). */
 struct store_agent_facts {
 	const char *hostname;

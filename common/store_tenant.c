@@ -476,7 +476,9 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	const char *params[1] = { tenant };
 	/* What each quota counts, by enum store_quota. */
 	static const char *const count_sql[] = {
-		"SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL",
+		/* standalone machines: a cluster's nodes are bounded by max_clusters */
+		"SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL AND "
+		"cluster_id IS NULL",
 		"SELECT count(*) FROM sessions WHERE tenant_id = $1 AND status IN " SEAM_SQL_LIVE,
 		"SELECT count(*) FROM tickets WHERE tenant_id = $1 AND status IN "
 		STORE_SQL_TICKET_OPEN,

@@ -67,7 +67,8 @@ int store_tenant_delete(struct db *db, const char *id) WUR;
  * hold them), quotas (as the tenant JSON has them). */
 int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
 
-/* max_devices counts devices (a cluster's nodes included); max_concurrent_sessions
+/* max_devices counts standalone devices (not a cluster's nodes, which come with their
+ * cluster: store_agent_node_join); max_concurrent_sessions
  * sessions pending, active or ending; max_open_tickets tickets open or in_progress
  * (STORE_SQL_TICKET_OPEN); max_clusters live clusters. */
 enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS, QUOTA_CLUSTERS };

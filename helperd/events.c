@@ -201,6 +201,15 @@ void events_session(const char *tenant_id, const char *id, const char *device_id
 	publish(tenant_id, events_session_json(id, device_id, status, step));
 }
 
+void events_node(const char *tenant_id, const char *device_id, const char *node_name,
+                 const char *node_status, int unschedulable, const char *reason)
+{
+	if (!E.initialised || !tenant_id || !E.head)
+		return;
+	publish(tenant_id, events_node_json(device_id, node_name, node_status, unschedulable,
+	                                    reason));
+}
+
 /* ---- the sockets --------------------------------------------------------------------- */
 
 static int writeable(struct ev_conn *c)

@@ -62,6 +62,9 @@ struct events_facts;
  * facts (NULL: none) what its agent reported at its hello. */
 void events_device(const char *tenant_id, const char *device_id, int online,
                    int64_t last_seen_ms, const struct events_facts *facts);
+/* A node's agent reported its node (events_node_json), once stored. */
+void events_node(const char *tenant_id, const char *device_id, const char *node_name,
+                 const char *node_status, int unschedulable, const char *reason);
 /* A session's row moved to status and step (names as the API shows them). */
 void events_session(const char *tenant_id, const char *id, const char *device_id,
                     const char *status, const char *step);

@@ -70,6 +70,24 @@ char *events_session_json(const char *id, const char *device_id, const char *sta
 	return finish(o);
 }
 
+char *events_node_json(const char *device_id, const char *node_name, const char *node_status,
+                       int unschedulable, const char *reason)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "type", json_object_new_string("node"));
+	json_object_object_add(o, "id", str_or_null(device_id));
+	json_object_object_add(o, "node_name", str_or_null(node_name));
+	if (!reason) {
+		json_object_object_add(o, "node_status", str_or_null(node_status));
+		json_object_object_add(o, "unschedulable", json_object_new_boolean(unschedulable));
+	}
+	json_object_object_add(o, "node_reason", str_or_null(reason));
+	return finish(o);
+}
+
 /* host[:port] into out (lower case) with the port, or the default port when none is
  * written: 0, or -1 when it is not a plain authority (empty, too long, a path, user
  * info, a bad port, an unclosed IPv6 bracket). */

@@ -22,6 +22,13 @@ char *events_device_json(const char *device_id, int online, int64_t last_seen_ms
 char *events_session_json(const char *id, const char *device_id, const char *status,
                           const char *step) WUR;
 
+/* {"type":"node","id":..,"node_name":..,"node_reason":..} (free it), or NULL: a node's
+ * agent reported its node. A good reading (reason NULL: node_reason null) adds
+ * "node_status" and "unschedulable"; a failed one has neither (the device keeps its last
+ * good values). Labels and resources are not in it: the device's GET has them. */
+char *events_node_json(const char *device_id, const char *node_name, const char *node_status,
+                       int unschedulable, const char *reason) WUR;
+
 /* 1 when origin (the Origin header: "http(s)://host[:port]") names the same host and
  * port as host (the Host header: "host[:port]"), compared without case, a default port
  * (80 for http, 443 for https) written or not; 0 for anything else: absent, "null",

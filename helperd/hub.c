@@ -7,11 +7,15 @@
  *     +-- 10 s, bad -----+-- wrong secret 4001, deleted/suspended 4003, rate 4029 --+
  *
  *   - HELLO: only a hello is accepted; none within HELLO_TIMEOUT_MS closes with 4009.
- *   - VERIFYING: the device's hash was read on the loop (one indexed SELECT); the
+ *   - VERIFYING: the device's (or, for a node's agent, the cluster's) hash was read on
+ *     the loop (one indexed SELECT); the
  *     argon2id check runs on libuv's thread pool (uv_queue_work) because it costs
  *     ~64 MiB and tens of milliseconds. Anything the agent sends meanwhile is a
  *     protocol error. If the socket closes first, the work finds conn == NULL and only
- *     frees itself.
+ *     frees itself. A node's agent (hello version 3 with cluster_id and node_name) has
+ *     its device found or made once the cluster secret verified (store_agent_node_join,
+ *     one transaction); from then on it is that device's connection like any other,
+ *     and its "node" messages are stored on the device (store_agent_node_report).
  *   - ONLINE: in the device map. A second connection for the same device takes over:
  *     the old one closes with 4008 and leaves the map, so its close does not mark the
  *     device offline. Heartbeats update seen_ms in memory; last_seen is written for all
@@ -63,6 +67,10 @@
 #define QUEUE_MAX_BYTES (256 * 1024)
 #define RX_BUFFER 1024
 #define CLOSE_GRACE_S 5
+/* A node's agent reports on changes, at most once a refresh period (a second at the
+ * least) and after each welcome: more than this in a minute is a broken or hostile
+ * agent, not a node, and each costs a database write. */
+#define NODE_BURST 30
 /* lws's private opcode for a close frame (lws-write.h leaves 4 out of its enum). */
 #define LWS_WRITE_CLOSE_ 4
 
@@ -89,6 +97,9 @@ struct conn {
 	uint8_t state;
 	uint8_t proto_version;     /* the hello's version: 1 .. PROTO_VERSION */
 	uint8_t in_map : 1, seen_dirty : 1, rx_skip : 1;
+	uint8_t node_burst;        /* node messages in the current minute (NODE_BURST) */
+	int64_t node_window_ms;    /* when that minute started */
+	char *node_name;           /* a node's agent: its node (owned), else NULL */
 	uint32_t out_bytes;        /* queued, for QUEUE_MAX_BYTES */
 	const char *close_why;     /* static text for the close frame and the log */
 	char device_id[UUID_STR_LEN];
@@ -102,6 +113,7 @@ struct verify_work {
 	int ok;
 	struct store_agent_auth auth;
 	char device_id[UUID_STR_LEN];
+	char cluster_id[UUID_STR_LEN]; /* a node's agent: "" for a device's */
 	char secret[260];
 	char hostname[256], os[260], agent_version[68];
 };
@@ -244,7 +256,7 @@ static void go_online(struct conn *c, struct verify_work *w)
 	rc = store_agent_online(helperd.db, w->auth.tenant_id, c->device_id, helperd.instance,
 	                        &facts);
 	if (rc == STORE_NOT_FOUND) {
-		conn_close(c, PROTO_CLOSE_GONE, "device deleted");
+		conn_close(c, PROTO_CLOSE_GONE, c->node_name ? "node deleted" : "device deleted");
 		return;
 	}
 	if (rc != STORE_OK) {
@@ -265,6 +277,8 @@ static void go_online(struct conn *c, struct verify_work *w)
 	c->seen_ms = ids_now_ms();
 	fields = json_object_new_object();
 	json_object_object_add(fields, "heartbeat", json_object_new_int((int)H.heartbeat_s));
+	if (c->proto_version >= 3)
+		jsonx_add_str(fields, "device_id", c->device_id);
 	text = proto_build(PROTO_WELCOME, fields);
 	if (!text || enqueue(c, text) != 0) {
 		free(text);
@@ -280,6 +294,28 @@ static void go_online(struct conn *c, struct verify_work *w)
 	              &(struct events_facts){ w->hostname, w->os, w->agent_version });
 	if (H.events.online)
 		H.events.online(c->device_id, 1);
+}
+
+/* A node's agent whose cluster secret verified: its device, found or made. 0, or -1
+ * with c closing. */
+static int node_join(struct conn *c, struct verify_work *w)
+{
+	int created = 0;
+	int rc = store_agent_node_join(helperd.db, w->auth.tenant_id, w->cluster_id,
+	                               c->node_name, c->device_id, &created);
+
+	if (rc == STORE_NOT_FOUND) {
+		auth_failure("gone");
+		conn_close(c, PROTO_CLOSE_GONE, "cluster deleted");
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "database unavailable");
+		return -1;
+	}
+	log_info("device=%s cluster=%s node=%s %s", c->device_id, w->cluster_id, c->node_name,
+	         created ? "node registered" : "node found");
+	return 0;
 }
 
 static void verify_done(uv_work_t *req, int status)
@@ -300,9 +336,12 @@ static void verify_done(uv_work_t *req, int status)
 	if (w->auth.gone) {
 		auth_failure(w->auth.suspended ? "suspended" : "gone");
 		conn_close(c, PROTO_CLOSE_GONE,
-		           w->auth.suspended ? "tenant suspended" : "device deleted");
+		           w->auth.suspended ? "tenant suspended"
+		           : w->cluster_id[0] ? "cluster deleted" : "device deleted");
 		goto out;
 	}
+	if (w->cluster_id[0] && node_join(c, w) != 0)
+		goto out;
 	go_online(c, w);
 out:
 	if (c && c->work == w)
@@ -318,10 +357,81 @@ static void copy_field(char *dst, size_t size, json_object *obj, const char *nam
 	snprintf(dst, size, "%s", v ? v : "");
 }
 
+/* Copies the hello's secret and facts into w and hands w to the thread pool (c is
+ * VERIFYING); w is freed here on failure. The secret was checked to be there (proto.c). */
+static void verify_queue(struct conn *c, struct verify_work *w, struct proto_msg *msg)
+{
+	const char *secret = jsonx_str(msg->obj, "secret");
+
+	if (strlen(secret) >= sizeof(w->secret)) {
+		sodium_memzero(w, sizeof(*w));
+		free(w);
+		fail_auth(c, "bad_secret", "secret too long");
+		return;
+	}
+	snprintf(w->secret, sizeof(w->secret), "%s", secret);
+	copy_field(w->hostname, sizeof(w->hostname), msg->obj, "hostname");
+	copy_field(w->os, sizeof(w->os), msg->obj, "os");
+	copy_field(w->agent_version, sizeof(w->agent_version), msg->obj, "agent_version");
+	w->conn = c;
+	w->req.data = w;
+	if (uv_queue_work(helperd.loop, &w->req, verify_run, verify_done) != 0) {
+		sodium_memzero(w, sizeof(*w));
+		free(w);
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot queue verification");
+		return;
+	}
+	H.verifying++;
+	c->work = w;
+	c->state = C_VERIFYING;
+}
+
+/* A node's agent (version 3, checked by proto.c with its node name): the cluster's
+ * credentials, answered exactly as a device's (an unknown cluster as a wrong secret,
+ * so ids cannot be probed). */
+static void cluster_hello(struct conn *c, struct proto_msg *msg)
+{
+	const char *cluster_id = jsonx_str(msg->obj, "cluster_id");
+	struct verify_work *w;
+	int rc;
+
+	snprintf(c->device_id, sizeof(c->device_id), "%s", "-");
+	if (!ids_is_uuid(cluster_id)) {
+		fail_auth(c, "unknown_cluster", "the cluster id is not a UUID");
+		return;
+	}
+	c->node_name = strdup(jsonx_str(msg->obj, "node_name"));
+	w = calloc(1, sizeof(*w));
+	if (!w || !c->node_name) {
+		free(w);
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	if (ids_uuid_lower(cluster_id, w->cluster_id) != 0) {
+		free(w);
+		fail_auth(c, "unknown_cluster", "the cluster id is not a UUID");
+		return;
+	}
+	rc = store_agent_cluster_auth_get(helperd.db, w->cluster_id, &w->auth);
+	if (rc == STORE_NOT_FOUND) {
+		free(w);
+		fail_auth(c, "unknown_cluster", "no such cluster");
+		return;
+	}
+	if (rc != STORE_OK) {
+		free(w);
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "database unavailable");
+		return;
+	}
+	log_debug("cluster=%s node=%s addr=%s hello", w->cluster_id, c->node_name, c->addr);
+	verify_queue(c, w, msg);
+}
+
 static void hello(struct conn *c, struct proto_msg *msg)
 {
 	struct verify_work *w;
 	const char *device_id = jsonx_str(msg->obj, "device_id");
+	const char *cluster_id = jsonx_str(msg->obj, "cluster_id");
 	const char *secret = jsonx_str(msg->obj, "secret");
 	json_object *v = NULL;
 	int rc;
@@ -338,6 +448,10 @@ static void hello(struct conn *c, struct proto_msg *msg)
 		return;
 	}
 	c->proto_version = (uint8_t)json_object_get_int(v);
+	if (cluster_id) {
+		cluster_hello(c, msg);
+		return;
+	}
 	if (!device_id || !ids_is_uuid(device_id) || !secret) {
 		snprintf(c->device_id, sizeof(c->device_id), "%s", "-");
 		fail_auth(c, "unknown_device", "the device id is not a UUID");
@@ -364,31 +478,70 @@ static void hello(struct conn *c, struct proto_msg *msg)
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "database unavailable");
 		return;
 	}
-	if (strlen(secret) >= sizeof(w->secret)) {
-		sodium_memzero(w, sizeof(*w));
-		free(w);
-		fail_auth(c, "bad_secret", "secret too long");
-		return;
-	}
-	snprintf(w->secret, sizeof(w->secret), "%s", secret);
 	snprintf(w->device_id, sizeof(w->device_id), "%s", c->device_id);
-	copy_field(w->hostname, sizeof(w->hostname), msg->obj, "hostname");
-	copy_field(w->os, sizeof(w->os), msg->obj, "os");
-	copy_field(w->agent_version, sizeof(w->agent_version), msg->obj, "agent_version");
-	w->conn = c;
-	w->req.data = w;
-	if (uv_queue_work(helperd.loop, &w->req, verify_run, verify_done) != 0) {
-		sodium_memzero(w, sizeof(*w));
-		free(w);
-		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot queue verification");
-		return;
-	}
-	H.verifying++;
-	c->work = w;
-	c->state = C_VERIFYING;
+	verify_queue(c, w, msg);
 }
 
 /* ---- messages --------------------------------------------------------------------- */
+
+/* The object's JSON text as stored (its own buffer, until the object goes); '/' is
+ * kept as is, so "kubernetes.io/hostname" reads the same in the database. */
+static const char *json_text(json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* A node's agent read its node (proto.c checked every member's shape and size). */
+static void node_message(struct conn *c, struct proto_msg *msg)
+{
+	json_object *o = msg->obj;
+	int64_t now = ids_now_ms();
+	struct store_agent_node node = { 0 };
+	int rc;
+
+	if (!c->node_name || strcmp(jsonx_str(o, "node_name"), c->node_name) != 0) {
+		conn_close(c, PROTO_CLOSE_PROTOCOL,
+		           c->node_name ? "node report for another node" : "node report from a device");
+		return;
+	}
+	if (now - c->node_window_ms >= 60000) {
+		c->node_window_ms = now;
+		c->node_burst = 0;
+	}
+	if (++c->node_burst > NODE_BURST) {
+		conn_close(c, PROTO_CLOSE_PROTOCOL, "too many node reports");
+		return;
+	}
+	c->seen_ms = now;
+	node.reason = jsonx_str(o, "error");
+	if (!node.reason) {
+		node.node_status = jsonx_str(o, "node_status");
+		node.unschedulable =
+			json_object_get_boolean(json_object_object_get(o, "unschedulable"));
+		node.labels = json_text(json_object_object_get(o, "labels"));
+		node.resources = json_text(json_object_object_get(o, "resources"));
+		node.versions = json_text(json_object_object_get(o, "versions"));
+	}
+	rc = store_agent_node_report(helperd.db, c->tenant_id, c->device_id, &node);
+	if (rc == STORE_NOT_FOUND) {
+		conn_close(c, PROTO_CLOSE_GONE, "node deleted");
+		return;
+	}
+	if (rc != STORE_OK) {
+		log_warn("device=%s node=%s node report not stored", c->device_id, c->node_name);
+		return;
+	}
+	/* Written: now the browsers may hear it. */
+	events_node(c->tenant_id, c->device_id, c->node_name, node.node_status,
+	            node.unschedulable, node.reason);
+	if (node.reason)
+		log_info("device=%s node=%s cannot be read: %s", c->device_id, c->node_name,
+		         node.reason);
+	else
+		log_info("device=%s node=%s %s%s", c->device_id, c->node_name, node.node_status,
+		         node.unschedulable ? ",unschedulable" : "");
+}
 
 static void message(struct conn *c, const char *data, size_t len)
 {
@@ -420,6 +573,9 @@ static void message(struct conn *c, const char *data, size_t len)
 			if (H.events.running)
 				H.events.running(c->device_id,
 				                 json_object_object_get(msg.obj, "sessions"));
+			break;
+		case PROTO_NODE:
+			node_message(c, &msg);
 			break;
 		case PROTO_TUNNEL_READY:
 		case PROTO_TUNNEL_FAILED:
@@ -579,6 +735,8 @@ static void closed(struct conn *c)
 		return; /* never established */
 	if (c->work)
 		c->work->conn = NULL;
+	free(c->node_name);
+	c->node_name = NULL;
 	queue_free(c);
 	if (c->rx)
 		sodium_memzero(c->rx, c->rx_len);

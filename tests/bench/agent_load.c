@@ -9,6 +9,8 @@
  *              --unix SOCKET [--path PATH]   helperd's Unix socket directly
  *              --xff ADDR                    send X-Forwarded-For: ADDR
  * credentials: --device ID --secret S        one device
+ *              --cluster ID --node NAME --secret S   one node of a cluster: the hello of
+ *                                            protocol version 3 with the cluster secret
  *              --devices FILE                lines "ID SECRET"; connection i uses line i % n
  *              --create N --out FILE         make N devices in the database named by the
  *                                            KAIDEN_DATABASE_* settings, all with one
@@ -20,6 +22,8 @@
  *              --first hello|garbage|binary|oversize|heartbeat|none   first message
  *              --after garbage|binary|oversize|hello|bigheartbeat|none   sent right
  *                             after welcome (bigheartbeat: ~4 KB, arrives in pieces)
+ *              --after-text JSON [--after-count N]   a message sent N times (default
+ *                             1) right after welcome (after --after's)
  *              --hold S       stay S seconds after welcome, then close (1000)
  *              --duration S   load mode: run S seconds, then report and close
  *              --expect-close CODE   exit 0 only if the (one) connection is closed by
@@ -75,6 +79,9 @@ struct agent {
 static struct {
 	const char *host, *port, *unix_path, *path, *xff;
 	const char *first, *after;
+	const char *node;       /* with --cluster: devs[0].id is the cluster's id */
+	const char *after_text;
+	int after_count;
 	struct { char id[UUID_STR_LEN]; char secret[300]; } *devs;
 	int ndevs;
 	int n, rate, heartbeat, hold, duration, timeout;
@@ -197,8 +204,16 @@ static int send_text(struct agent *a, const char *s)
 
 static int send_hello(struct agent *a)
 {
-	char msg[800];
+	char msg[1200];
 
+	if (O.node) {
+		snprintf(msg, sizeof(msg),
+		         "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"%s\",\"node_name\":"
+		         "\"%s\",\"secret\":\"%s\",\"agent_version\":\"load-1.0\",\"hostname\":"
+		         "\"%s\",\"os\":\"linux\",\"arch\":\"x86_64\"}",
+		         O.devs[a->dev].id, O.node, O.devs[a->dev].secret, O.node);
+		return send_text(a, msg);
+	}
 	snprintf(msg, sizeof(msg),
 	         "{\"type\":\"hello\",\"version\":1,\"device_id\":\"%s\",\"secret\":\"%s\","
 	         "\"agent_version\":\"load-1.0\",\"hostname\":\"load-%d\",\"os\":\"linux\","
@@ -259,8 +274,15 @@ static void on_welcome(struct agent *a, const char *json)
 	/* Spread the heartbeats over the interval. */
 	a->next_hb_ms = now + 1000 * (int64_t)secs - (int64_t)(randombytes_uniform(1000u * (uint32_t)secs) / 2);
 	a->hold_until_ms = O.hold >= 0 ? now + 1000 * (int64_t)O.hold : 0;
-	if (O.after && send_named(a, O.after) != 0)
+	if (O.after && send_named(a, O.after) != 0) {
 		agent_close_fd(a, -1);
+		return;
+	}
+	for (int i = 0; O.after_text && i < O.after_count; i++)
+		if (send_text(a, O.after_text) != 0) {
+			agent_close_fd(a, -1);
+			return;
+		}
 }
 
 /* Reads what the server sent: the handshake answer, then frames. */
@@ -549,6 +571,7 @@ int main(int argc, char **argv)
 	O.timeout = 30;
 	O.first = "hello";
 	O.path = "/api/v1/ws/agent";
+	O.after_count = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (strcmp(a, name) == 0 && v && (i++, 1))
@@ -557,6 +580,10 @@ int main(int argc, char **argv)
 		else if (OPT("--path")) O.path = v;
 		else if (OPT("--xff")) O.xff = v;
 		else if (OPT("--device")) device = v;
+		else if (OPT("--cluster")) device = v;
+		else if (OPT("--node")) O.node = v;
+		else if (OPT("--after-text")) O.after_text = v;
+		else if (OPT("--after-count")) O.after_count = atoi(v);
 		else if (OPT("--secret")) secret = v;
 		else if (OPT("--devices")) devices = v;
 		else if (OPT("--create")) create = atoi(v);

@@ -140,7 +140,10 @@ check "agent 1 reads worker-1 at start" wait_log "$WORK/a1.log" \
 	'node=worker-1 Ready changed=first cpu=3910m/4 memory=15601844Ki/16318644Ki kubelet=v1.30.2 runtime=containerd://1.7.13 labels=\{.*"kubernetes.io/hostname":"worker-1"'
 check "agent 2 (NODE_NAME from the environment) reads worker-2" wait_log "$WORK/a2.log" \
 	'node=worker-2 Ready changed=first'
-check "agent 1 says it does not connect yet" grep -q "the server link waits for helperd's cluster hello" "$WORK/a1.log"
+# The server link is tried (nobody listens there: the hello itself is case-112's) and
+# its failure does not stop the node reads.
+check "agent 1 tries the server and goes on reading" wait_log "$WORK/a1.log" \
+	"server=$SERVER cannot connect"
 ctl GET log
 check "each agent asks only for its own node, with Accept and its User-Agent" \
 	jqt '[.requests[] | .path] | unique == ["/api/v1/nodes/worker-1","/api/v1/nodes/worker-2"]'

@@ -507,7 +507,7 @@ START_TEST(test_backoff_grows)
 	/* Port 9 (discard) has no listener here: every attempt is refused. */
 	{
 		struct lws_context_creation_info info;
-		struct link_config cfg = { "ws://127.0.0.1:9/x", DEVICE, SECRET, 1 };
+		struct link_config cfg = { "ws://127.0.0.1:9/x", DEVICE, SECRET, 1, NULL, NULL };
 		struct link_handlers h = { .tunnel_start = h_start, .tunnel_stop = h_stop,
 	                           .sessions = h_sessions, .relay_start = h_relay_start,
 	                           .relay_open = h_relay_open };

@@ -140,6 +140,28 @@ START_TEST(test_session_json)
 }
 END_TEST
 
+START_TEST(test_node_json)
+{
+	json_object *o = parse(events_node_json("d1", "worker-1", "NotReady", 1, NULL)), *v;
+
+	ck_assert_str_eq(str(o, "type"), "node");
+	ck_assert_str_eq(str(o, "id"), "d1");
+	ck_assert_str_eq(str(o, "node_name"), "worker-1");
+	ck_assert_str_eq(str(o, "node_status"), "NotReady");
+	ck_assert(json_object_object_get_ex(o, "unschedulable", &v) &&
+	          json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v));
+	ck_assert(is_null(o, "node_reason"));
+	json_object_put(o);
+
+	/* A failed reading: the reason, and no status (the last good one stays). */
+	o = parse(events_node_json("d1", "worker-1", NULL, 0, "403 Forbidden: \"x\"\n"));
+	ck_assert_str_eq(str(o, "node_reason"), "403 Forbidden: \"x\"\n");
+	ck_assert(!json_object_object_get_ex(o, "node_status", NULL));
+	ck_assert(!json_object_object_get_ex(o, "unschedulable", NULL));
+	json_object_put(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("events");
@@ -152,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, test_device_json);
 	tcase_add_test(tc, test_device_json_escapes);
 	tcase_add_test(tc, test_session_json);
+	tcase_add_test(tc, test_node_json);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -13,6 +13,22 @@
                    "\"hostname\":\"web-1\",\"os\":\"Debian GNU/Linux 12 (bookworm) 6.1.0\"," \
                    "\"arch\":\"x86_64\"}"
 
+#define CLUSTER_REST ",\"secret\":\"s3cret\",\"agent_version\":\"0.1.0\",\"hostname\":\"w\"," \
+                     "\"os\":\"Linux\",\"arch\":\"x86_64\"}"
+#define RES_GOOD "{\"cpu_capacity_m\":4000,\"cpu_allocatable_m\":3910," \
+                 "\"memory_capacity\":16710291456,\"memory_allocatable\":null," \
+                 "\"capacity\":{\"cpu\":\"4\",\"memory\":\"16318644Ki\",\"pods\":\"110\"}," \
+                 "\"allocatable\":{\"cpu\":\"3910m\",\"memory\":null}}"
+#define NODE_WITH(status, unsched, labels, res, versions) \
+	"{\"type\":\"node\",\"node_name\":\"worker-1\",\"node_status\":" status \
+	",\"unschedulable\":" unsched ",\"labels\":" labels ",\"resources\":" res \
+	",\"versions\":" versions "}"
+#define NODE_GOOD NODE_WITH("\"Ready\"", "false", \
+	"{\"kubernetes.io/hostname\":\"worker-1\",\"node-role.kubernetes.io/worker\":\"\"}", \
+	RES_GOOD, "{\"kubelet\":\"v1.30.2\",\"os_image\":\"Debian GNU/Linux 12 (bookworm)\"," \
+	"\"kernel\":\"6.1.0-21-amd64\",\"container_runtime\":\"containerd://1.7.13\"," \
+	"\"architecture\":\"amd64\"}")
+
 static const struct {
 	const char *text;
 	int type;         /* expected type when accepted */
@@ -36,6 +52,71 @@ static const struct {
 	{ "{\"type\":\"hello\",\"version\":1,\"device_id\":\"d\",\"secret\":\"s\\n\","
 	  "\"agent_version\":\"1\",\"hostname\":\"h\",\"os\":\"o\",\"arch\":\"a\"}", 0,
 	  "invalid_field", "secret" },
+	/* hello, version 3: a node's agent */
+	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\",\"node_name\":\"worker-1\""
+	  CLUSTER_REST, PROTO_HELLO, NULL, "" },
+	{ "{\"type\":\"hello\",\"version\":2,\"cluster_id\":\"" U1 "\",\"node_name\":\"worker-1\""
+	  CLUSTER_REST, 0, "invalid_field", "cluster_id" },
+	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\"" CLUSTER_REST, 0,
+	  "missing_field", "node_name" },
+	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\",\"node_name\":\"../secrets\""
+	  CLUSTER_REST, 0, "invalid_field", "node_name" },
+	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\",\"node_name\":\"Worker\""
+	  CLUSTER_REST, 0, "invalid_field", "node_name" },
+	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\",\"device_id\":\"" U2 "\","
+	  "\"node_name\":\"w\"" CLUSTER_REST, 0, "invalid_field", "cluster_id" },
+	{ "{\"type\":\"hello\",\"version\":3,\"node_name\":\"w\"" CLUSTER_REST, 0, "missing_field",
+	  "device_id" },
+	{ "{\"type\":\"hello\",\"version\":3,\"node_name\":\"w\"" HELLO_REST, 0, "invalid_field",
+	  "node_name" },
+	/* node */
+	{ NODE_GOOD, PROTO_NODE, NULL, "" },
+	{ "{\"type\":\"node\",\"node_name\":\"worker-1\",\"error\":\"403 Forbidden: nodes is "
+	  "forbidden\"}", PROTO_NODE, NULL, "" },
+	{ "{\"type\":\"node\",\"node_name\":\"worker-1\",\"error\":\"\"}", 0, "invalid_field",
+	  "error" },
+	{ "{\"type\":\"node\",\"node_name\":\"worker-1\",\"error\":\"x\",\"node_status\":\"Ready\"}",
+	  0, "invalid_field", "node_status" },
+	{ "{\"type\":\"node\",\"node_name\":\"worker-1\"}", 0, "missing_field", "node_status" },
+	{ "{\"type\":\"node\",\"node_name\":\"worker-1\",\"error\":null,\"node_status\":\"Ready\","
+	  "\"unschedulable\":false,\"labels\":{},\"resources\":" RES_GOOD "}", 0, "missing_field",
+	  "versions" },
+	{ NODE_WITH("\"Sick\"", "false", "{}", RES_GOOD, "{}"), 0, "invalid_field",
+	  "node_status" },
+	{ NODE_WITH("\"NotReady\"", "0", "{}", RES_GOOD, "{}"), 0, "invalid_field",
+	  "unschedulable" },
+	{ NODE_WITH("\"NotReady\"", "true", "[]", RES_GOOD, "{}"), 0, "invalid_field", "labels" },
+	{ NODE_WITH("\"Unknown\"", "true", "{\"a\":1}", RES_GOOD, "{}"), 0, "invalid_field",
+	  "labels" },
+	{ NODE_WITH("\"Unknown\"", "true", "{\"a b\":\"c\"}", RES_GOOD, "{}"), 0, "invalid_field",
+	  "labels" },
+	{ NODE_WITH("\"Unknown\"", "true", "{\"/a\":\"c\"}", RES_GOOD, "{}"), 0, "invalid_field",
+	  "labels" },
+	{ NODE_WITH("\"Unknown\"", "true", "{\"a\":\"c\\n\"}", RES_GOOD, "{}"), 0,
+	  "invalid_field", "labels" },
+	{ NODE_WITH("\"Ready\"", "false", "{\"example.com/role\":\"\",\"x_y.z-1\":\"v-1.2_3\"}",
+	            RES_GOOD, "{\"kubelet\":null}"), PROTO_NODE, NULL, "" },
+	{ NODE_WITH("\"Ready\"", "false", "{}", RES_GOOD, "{\"kubelet\":1}"), 0, "invalid_field",
+	  "versions" },
+	{ NODE_WITH("\"Ready\"", "false", "{}", RES_GOOD, "{\"shell\":\"x\"}"), 0,
+	  "invalid_field", "versions" },
+	{ NODE_WITH("\"Ready\"", "false", "{}", "{}", "{}"), 0, "invalid_field", "resources" },
+	{ NODE_WITH("\"Ready\"", "false", "{}",
+	            "{\"cpu_capacity_m\":-1,\"cpu_allocatable_m\":null,\"memory_capacity\":null,"
+	            "\"memory_allocatable\":null,\"capacity\":{},\"allocatable\":{}}", "{}"),
+	  0, "invalid_field", "resources" },
+	{ NODE_WITH("\"Ready\"", "false", "{}",
+	            "{\"cpu_capacity_m\":null,\"cpu_allocatable_m\":null,\"memory_capacity\":null,"
+	            "\"memory_allocatable\":null,\"capacity\":{\"cpu\":7},\"allocatable\":{}}",
+	            "{}"),
+	  0, "invalid_field", "resources" },
+	{ "{\"type\":\"node\",\"node_name\":\"UPPER\",\"error\":\"x\"}", 0, "invalid_field",
+	  "node_name" },
+	/* welcome, version 3 */
+	{ "{\"type\":\"welcome\",\"heartbeat\":30,\"device_id\":\"" U1 "\"}", PROTO_WELCOME, NULL,
+	  "" },
+	{ "{\"type\":\"welcome\",\"heartbeat\":30,\"device_id\":\"dev-1\"}", 0, "invalid_field",
+	  "device_id" },
 	/* heartbeat */
 	{ "{\"type\":\"heartbeat\",\"sessions\":[]}", PROTO_HEARTBEAT, NULL, "" },
 	{ "{\"type\":\"heartbeat\",\"sessions\":[\"" U1 "\",\"" U2 "\"]}", PROTO_HEARTBEAT, NULL,

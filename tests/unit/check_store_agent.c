@@ -18,27 +18,6 @@ static void mk_device(const char *tenant, const char *name, char *id)
 	json_object_put(d);
 }
 
-static char *col(const char *column, const char *id)
-{
-	char sql[160];
-	const char *p[1] = { id };
-
-	snprintf(sql, sizeof(sql), "SELECT %s FROM devices WHERE id = $1", column);
-	return T_value(T_db, sql, 1, p);
-}
-
-static void want_col(const char *column, const char *id, const char *want)
-{
-	char *v = col(column, id);
-
-	if (!want)
-		ck_assert_msg(v == NULL, "%s: got '%s', want NULL", column, v);
-	else
-		ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', want '%s'", column,
-		              v ? v : "NULL", want);
-	free(v);
-}
-
 START_TEST(test_auth_get)
 {
 	struct store_agent_auth a;
@@ -89,21 +68,21 @@ START_TEST(test_online_offline)
 
 	mk_device(DEFAULT_TENANT_ID, "a", dev);
 	mk_device(DEFAULT_TENANT_ID, "b", dev2);
-	updated_before = col("updated_at", dev);
+	updated_before = T_device_col("updated_at", dev);
 	ck_assert_int_eq(store_agent_online(T_db, DEFAULT_TENANT_ID, dev, "hd-1", &f), STORE_OK);
-	want_col("status", dev, "online");
-	want_col("hostname", dev, "web-01");
-	want_col("os", dev, "Debian 12");
-	want_col("ip_address", dev, "192.0.2.7");
-	want_col("agent_version", dev, "1.2.3");
-	want_col("helperd", dev, "hd-1");
+	T_want_device_col("status", dev, "online");
+	T_want_device_col("hostname", dev, "web-01");
+	T_want_device_col("os", dev, "Debian 12");
+	T_want_device_col("ip_address", dev, "192.0.2.7");
+	T_want_device_col("agent_version", dev, "1.2.3");
+	T_want_device_col("helperd", dev, "hd-1");
 	{
-		char *seen = col("last_seen", dev);
+		char *seen = T_device_col("last_seen", dev);
 		ck_assert_ptr_nonnull(seen);
 		free(seen);
 	}
 	/* Presence is not an edit. */
-	updated_after = col("updated_at", dev);
+	updated_after = T_device_col("updated_at", dev);
 	ck_assert_str_eq(updated_before, updated_after);
 	free(updated_before);
 	free(updated_after);
@@ -130,13 +109,13 @@ START_TEST(test_online_offline)
 	/* Offline: another instance's mark does not touch it; ours does. */
 	ck_assert_int_eq(store_agent_offline(T_db, "hd-2", ids, 2, &changed), STORE_OK);
 	ck_assert_int_eq(changed, 0);
-	want_col("status", dev, "online");
+	T_want_device_col("status", dev, "online");
 	ck_assert_int_eq(store_agent_offline(T_db, "hd-1", ids, 2, &changed), STORE_OK);
 	ck_assert_int_eq(changed, 1);
-	want_col("status", dev, "offline");
-	want_col("helperd", dev, NULL);
+	T_want_device_col("status", dev, "offline");
+	T_want_device_col("helperd", dev, NULL);
 	/* The facts stay for the next look. */
-	want_col("hostname", dev, "web-01");
+	T_want_device_col("hostname", dev, "web-01");
 }
 END_TEST
 
@@ -201,11 +180,11 @@ START_TEST(test_expire)
 	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1 WHERE id = $2", 2, p);
 	ck_assert_int_eq(store_agent_expire(T_db, "me", 120, &changed), STORE_OK);
 	ck_assert_int_eq(changed, 2);
-	want_col("status", a, "offline");
-	want_col("helperd", a, NULL);
-	want_col("status", b, "online");
-	want_col("status", c, "online");
-	want_col("status", d, "offline");
+	T_want_device_col("status", a, "offline");
+	T_want_device_col("helperd", a, NULL);
+	T_want_device_col("status", b, "online");
+	T_want_device_col("status", c, "online");
+	T_want_device_col("status", d, "offline");
 }
 END_TEST
 

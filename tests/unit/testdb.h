@@ -307,6 +307,29 @@ static inline const char *jstr(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A device's column (any type, as text): malloc'd, or NULL for NULL. */
+static inline char *T_device_col(const char *column, const char *id)
+{
+	char sql[160];
+	const char *p[1] = { id };
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM devices WHERE id = $1", column);
+	return T_value(T_db, sql, 1, p);
+}
+
+/* The device's column is want (NULL: is NULL). */
+static inline void T_want_device_col(const char *column, const char *id, const char *want)
+{
+	char *v = T_device_col(column, id);
+
+	if (!want)
+		ck_assert_msg(v == NULL, "%s: got '%s', want NULL", column, v);
+	else
+		ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', want '%s'", column,
+		              v ? v : "NULL", want);
+	free(v);
+}
+
 static inline int jhas(json_object *o, const char *key)
 {
 	return json_object_object_get_ex(o, key, NULL);
