@@ -69,8 +69,14 @@ def make_webhook(**who):
     return w.get("id") if st == 201 and w else None
 
 
+def make_cluster(**who):
+    """A cluster of the tenant (issue 12), with no nodes."""
+    st, c = api("POST", "clusters", {"name": "a11y-%s" % os.urandom(3).hex()}, **who)
+    return c.get("id") if st == 201 and c else None
+
+
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
-        "/webhooks": make_webhook}
+        "/webhooks": make_webhook, "/clusters": make_cluster}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
 # token of the default tenant, which may not reach /admin/...): prefix -> a function ->
 # api() keyword arguments.
@@ -83,7 +89,7 @@ PATHS = {}
 # page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
 # pages are read-only. A pattern pages.js does not route is left out.
 CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id", "/tickets",
-                  "/tickets/new", "/tickets/:id")
+                  "/tickets/new", "/tickets/:id", "/clusters", "/clusters/:id")
 # After the page itself, states of it worth checking too: pattern -> [(name, function
 # that brings the state about and returns a CSS selector to wait for)].
 def registered():
@@ -93,7 +99,14 @@ def registered():
     return "#device-secret"
 
 
-STATES = {"/devices/new": [("registered", registered)]}
+def enrolled():
+    name = drv.find_element(By.ID, "cluster-name")
+    name.send_keys("a11y-%d" % int(time.time() * 1000))
+    name.send_keys(Keys.ENTER)
+    return "#cluster-secret"
+
+
+STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enrolled", enrolled)]}
 
 
 def routes():
