@@ -22,6 +22,7 @@ policy and no CSP violation reaches the console (drain()).
 import os
 import re
 import urllib.request
+import uuid
 
 from browser import *  # noqa: F401,F403
 
@@ -70,9 +71,21 @@ def make_webhook(**who):
 
 
 def make_cluster(**who):
-    """A cluster of the tenant (issue 12), with no nodes."""
+    """A cluster of the tenant (issue 12) with a node, made with SQL (agents do not enrol
+    in cluster mode yet): NotReady, cordoned, its labels and resources, a stale reason."""
     st, c = api("POST", "clusters", {"name": "a11y-%s" % os.urandom(3).hex()}, **who)
-    return c.get("id") if st == 201 and c else None
+    if st != 201 or not c:
+        return None
+    done, out = sql(
+        "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name, node_status, "
+        "unschedulable, node_reason, labels, resources, versions) SELECT '%s', tenant_id, 'a11y-node', '', id, "
+        "'a11y-node', 'NotReady', (1 = 1), 'kubelet stopped posting node status', "
+        "'{\"zone\":\"a\",\"kubernetes.io/os\":\"linux\"}', "
+        "'{\"capacity\":{\"cpu_millicores\":2000,\"memory_bytes\":4294967296},"
+        "\"allocatable\":{\"cpu_millicores\":1900,\"memory_bytes\":3900000000}}', "
+        "'{\"kubelet\":\"v1.31.2\"}' FROM clusters WHERE id = '%s'" % (uuid.uuid4(), c["id"]))
+    check("set-up: a node of the a11y cluster, with SQL", done, out)
+    return c["id"]
 
 
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,

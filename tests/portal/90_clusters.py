@@ -66,7 +66,7 @@ def flow():
     wait_for("the customer signs in", EC.presence_of_element_located((By.ID, "signout")))
     check("a customer's menu has Clusters", "Clusters" in nav_labels(), nav_labels())
     drv.find_element(By.LINK_TEXT, "Clusters").click()
-    if wait_for("the customer's clusters page", EC.visibility_of_element_located((By.ID, "clusters-state"))):
+    if wait_for("the customer's clusters page", EC.presence_of_element_located((By.ID, "clusters-state"))):
         list_read("clusters-state")
         check("no New cluster for a customer", not drv.find_elements(By.ID, "cluster-new"))
     drv.get(URL + "/#/clusters/new")
@@ -230,6 +230,8 @@ def flow():
     drv.get(URL + "/#/devices/" + n1)
     if wait_for("the node's device page links its cluster", EC.visibility_of_element_located((By.ID, "device-cluster"))):
         check("the link goes to the cluster", drv.find_element(By.ID, "device-cluster").get_attribute("href").endswith("#/clusters/" + cid))
+        if wait_for("the link says the cluster's name", EC.text_to_be_present_in_element((By.ID, "device-cluster"), NAME + "-renamed")):
+            ok("the link says the cluster's name")
         check("its node name and status", text_of("#device-node-name") == "node-1" and text_of("#device-node-status") == "Ready")
     drain("a node's device page")
     shoot("cluster-node-device")

@@ -10,7 +10,7 @@
 //   rotatedCard(cluster, onDone)   the new secret once, and how to replace it
 //   startButton(ctx, cluster_id, node, id) -> {button, message}
 import { h, errorBox } from './dom.js';
-import { post } from './api.js';
+import { get, post } from './api.js';
 import { engineerName } from './roles.js';
 import { commandBox, onceCard } from './copy.js';
 
@@ -64,11 +64,13 @@ export function labelList(labels, id) {
     h('ul.labels', {}, entries.map(([k, v]) => h('li', {}, h('code', {}, v === '' ? k : `${k}=${v}`)))));
 }
 
-// A node's facts for a <dl> (the device page).
+// A node's facts for a <dl> (the device page); the cluster's link says its name once read.
 export function nodeFacts(d) {
   const v = d.versions || {};
+  const link = h('a', { href: '#/clusters/' + encodeURIComponent(d.cluster_id), id: 'device-cluster' }, 'Its cluster');
+  get('clusters/' + encodeURIComponent(d.cluster_id)).then((c) => { link.textContent = c.name; }, () => {});
   return [
-    ['Cluster', h('a', { href: '#/clusters/' + encodeURIComponent(d.cluster_id), id: 'device-cluster' }, 'Its cluster')],
+    ['Cluster', link],
     ['Node', h('code', { id: 'device-node-name' }, d.node_name)],
     ['Node status', h('span', { id: 'device-node-status' }, nodeBadge(d))],
     d.node_reason ? ['Node facts', h('span.error-text', { id: 'device-node-reason' }, d.node_reason)] : null,
