@@ -89,15 +89,17 @@ def make_cluster(**who):
 
 
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
-        "/webhooks": make_webhook, "/clusters": make_cluster}
+        "/webhooks": make_webhook}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
 # token of the default tenant, which may not reach /admin/...): prefix -> a function ->
 # api() keyword arguments.
 AS = {"/admin/tenants": lambda: {"token": admin_token()},
       # Webhooks: the administrator's own, in the tenant the browser acts in.
       "/webhooks": lambda: {"token": admin_token(), "tenant": "default" if MODE != "single" else None}}
-# Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
-PATHS = {}
+# Patterns whose path is not "the prefix's first item": pattern -> a function (of the
+# api() keyword arguments, as MAKE's) -> path. A cluster's page is opened on one made
+# here, with a node (the enrolment state above makes a cluster without any).
+PATHS = {"/clusters/:id": lambda **who: "/clusters/%s" % make_cluster(**who)}
 # Who opens which pages (a role sees other buttons and states): the administrator every
 # page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
 # pages are read-only. A pattern pages.js does not route is left out.
@@ -144,7 +146,7 @@ def concrete(pattern, who=None):
     """The path to open for PATTERN, or (None, why); who: api() keyword arguments to list
     the items with (the customer's tenant's, for the customer's pages)."""
     if pattern in PATHS:
-        return PATHS[pattern](), None
+        return PATHS[pattern](**(who or {})), None
     if ":" not in pattern:
         return pattern, None
     path = pattern

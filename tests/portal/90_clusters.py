@@ -109,6 +109,9 @@ def flow():
           text_of("#cluster-install-command") == "kubectl apply -f kaiden-credentials.yaml")
     check("and the agent's (%s)" % text_of("#cluster-agent-command"),
           "kaiden-agent.yaml" in text_of("#cluster-agent-command"))
+    check("the agent's server URL is this portal's (%s)" % text_of("#cluster-agent-server"),
+          text_of("#cluster-agent-server") == "ws" + URL[4:] + "/api/v1/ws/agent" or
+          text_of("#cluster-agent-server") == "wss://" + URL.split("://", 1)[1] + "/api/v1/ws/agent")
     check("the words say to apply the agent, then the Secret", "deploy/k8s/agent/kaiden-agent.yaml" in
           text_of("#cluster-secret") and "Save this as kaiden-credentials.yaml" in text_of("#cluster-secret"))
     drain("a cluster enrolled")

@@ -95,8 +95,9 @@ export function enrolCard(c, onDone) {
       'Copy it now: Kaiden keeps only a hash of it, and a lost secret means making a new one.',
     before: [
       h('h3', {}, '1. Install the agent'),
-      h('p', {}, 'Apply the agent\'s manifests to the cluster (a DaemonSet in the kaiden-system namespace, ' +
-        'one agent per node), from deploy/k8s/agent/' + AGENT_FILE + ' of your Kaiden release:'),
+      h('p', {}, 'Take deploy/k8s/agent/' + AGENT_FILE + ' of your Kaiden release (a DaemonSet in the ' +
+        'kaiden-system namespace, one agent per node), set KAIDEN_SERVER in its ConfigMap kaiden-agent to ',
+      h('code', { id: 'cluster-agent-server' }, 'wss://' + location.host + '/api/v1/ws/agent'), ' and apply it:'),
       commandBox('cluster-agent-command', 'kubectl apply -f ' + AGENT_FILE, 'the agent\'s command'),
       h('h3', {}, '2. Give it the cluster\'s credentials'),
       h('p', {}, 'Save this as kaiden-credentials.yaml:'),
@@ -139,7 +140,7 @@ export function startButton(ctx, clusterId, d, id) {
   const button = h('button', {
     type: 'button', id, disabled: !online,
     title: online ? null : 'Its agent is offline',
-    'aria-label': 'Start a session on ' + d.node_name,
+    'aria-label': 'Start session on ' + d.node_name,
   }, 'Start session');
   const message = h('div.node-start-message', { id: id + '-message', 'aria-live': 'polite' });
   button.addEventListener('click', async () => {
