@@ -167,7 +167,7 @@ t "usage counts the clusters" GET /api/v1/tenant/usage '' 200 '.clusters == 2' \
 t "a device to become node-1" POST /api/v1/devices '{"name":"node-1"}' 201
 save KC_NODE1 .device_id
 (umask 077 && jq -r .secret "$T/body" >"$KC/node1.secret")
-dbq "UPDATE devices SET cluster_id = '$KC_CL', node_name = 'node-1', node_status = 'Ready', labels = '{\"kubernetes.io/hostname\":\"node-1\",\"zone\":\"a\"}', resources = '{\"capacity\":{\"cpu_millicores\":4000,\"memory_bytes\":8589934592,\"cpu\":\"4\",\"memory\":\"8Gi\"}}', unschedulable = (1 = 0), versions = '{\"kubelet\":\"v1.31.2\",\"os_image\":\"Debian GNU/Linux 12 (bookworm)\",\"kernel\":\"6.1.0-26-amd64\",\"container_runtime\":\"containerd://1.7.22\"}', node_updated_at = '2026-12-01T00:00:00.000Z' WHERE id = '$KC_NODE1'" >/dev/null
+dbq "UPDATE devices SET cluster_id = '$KC_CL', node_name = 'node-1', node_status = 'Ready', labels = '{\"kubernetes.io/hostname\":\"node-1\",\"zone\":\"a\"}', resources = '{\"cpu_capacity_m\":4000,\"cpu_allocatable_m\":null,\"memory_capacity\":8589934592,\"memory_allocatable\":null,\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":null},\"allocatable\":{\"cpu\":null,\"memory\":null,\"pods\":null}}', unschedulable = (1 = 0), versions = '{\"kubelet\":\"v1.31.2\",\"os_image\":\"Debian GNU/Linux 12 (bookworm)\",\"kernel\":\"6.1.0-26-amd64\",\"container_runtime\":\"containerd://1.7.22\"}', node_updated_at = '2026-12-01T00:00:00.000Z' WHERE id = '$KC_NODE1'" >/dev/null
 dbq "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name, node_status, unschedulable, node_reason, labels) VALUES ('$KC_NODE2', '$KC_TENANT', 'node-2', '', '$KC_CL', 'node-2', 'NotReady', (1 = 1), 'nodes \"node-2\" is forbidden', '{}')" >/dev/null
 t "a standalone machine" POST /api/v1/devices '{"name":"laptop"}' 201 '.cluster_id == null' \
 	'.node_name == null' '.unschedulable == null' '.versions == null' '.node_reason == null' \
@@ -179,7 +179,7 @@ t "its nodes, newest first (by id: node-2's is an old one)" GET "/api/v1/cluster
 	"[.items[].id] == [\"$KC_NODE1\", \"$KC_NODE2\"]"
 t "a node's facts in the device JSON" GET "/api/v1/devices/$KC_NODE1" '' 200 \
 	".cluster_id == \"$KC_CL\"" '.node_name == "node-1"' '.node_status == "Ready"' \
-	'.unschedulable == false' '.labels.zone == "a"' '.resources.capacity.cpu_millicores == 4000' \
+	'.unschedulable == false' '.labels.zone == "a"' '.resources.cpu_capacity_m == 4000' \
 	'.versions.kubelet == "v1.31.2"' '.node_reason == null' \
 	'.node_updated_at == "2026-12-01T00:00:00.000Z"'
 t "... a cordoned one, with why its facts are missing" GET "/api/v1/devices/$KC_NODE2" '' 200 \

@@ -22,6 +22,7 @@ policy and no CSP violation reaches the console (drain()).
 import os
 import re
 import urllib.request
+import uuid
 
 from browser import *  # noqa: F401,F403
 
@@ -69,6 +70,25 @@ def make_webhook(**who):
     return w.get("id") if st == 201 and w else None
 
 
+def make_cluster(**who):
+    """A cluster of the tenant (issue 12) with a node, made with SQL (agents do not enrol
+    in cluster mode yet): NotReady, cordoned, its labels and resources, a stale reason."""
+    st, c = api("POST", "clusters", {"name": "a11y-%s" % os.urandom(3).hex()}, **who)
+    if st != 201 or not c:
+        return None
+    done, out = sql(
+        "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name, node_status, "
+        "unschedulable, node_reason, labels, resources, versions) SELECT '%s', tenant_id, 'a11y-node', '', id, "
+        "'a11y-node', 'NotReady', (1 = 1), 'kubelet stopped posting node status', "
+        "'{\"zone\":\"a\",\"kubernetes.io/os\":\"linux\"}', "
+        "'{\"cpu_capacity_m\":2000,\"cpu_allocatable_m\":1900,\"memory_capacity\":4294967296,"
+        "\"memory_allocatable\":3900000000,\"capacity\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"pods\":\"110\"},"
+        "\"allocatable\":{\"cpu\":\"1900m\",\"memory\":\"3900000000\",\"pods\":\"110\"}}', "
+        "'{\"kubelet\":\"v1.31.2\"}' FROM clusters WHERE id = '%s'" % (uuid.uuid4(), c["id"]))
+    check("set-up: a node of the a11y cluster, with SQL", done, out)
+    return c["id"]
+
+
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
         "/webhooks": make_webhook}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
@@ -77,13 +97,15 @@ MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
 AS = {"/admin/tenants": lambda: {"token": admin_token()},
       # Webhooks: the administrator's own, in the tenant the browser acts in.
       "/webhooks": lambda: {"token": admin_token(), "tenant": "default" if MODE != "single" else None}}
-# Patterns whose path is not "the prefix's first item": pattern -> a function -> path.
-PATHS = {}
+# Patterns whose path is not "the prefix's first item": pattern -> a function (of the
+# api() keyword arguments, as MAKE's) -> path. A cluster's page is opened on one made
+# here, with a node (the enrolment state above makes a cluster without any).
+PATHS = {"/clusters/:id": lambda **who: "/clusters/%s" % make_cluster(**who)}
 # Who opens which pages (a role sees other buttons and states): the administrator every
 # page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
 # pages are read-only. A pattern pages.js does not route is left out.
 CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id", "/tickets",
-                  "/tickets/new", "/tickets/:id")
+                  "/tickets/new", "/tickets/:id", "/clusters", "/clusters/:id")
 # After the page itself, states of it worth checking too: pattern -> [(name, function
 # that brings the state about and returns a CSS selector to wait for)].
 def registered():
@@ -93,7 +115,14 @@ def registered():
     return "#device-secret"
 
 
-STATES = {"/devices/new": [("registered", registered)]}
+def enrolled():
+    name = drv.find_element(By.ID, "cluster-name")
+    name.send_keys("a11y-%d" % int(time.time() * 1000))
+    name.send_keys(Keys.ENTER)
+    return "#cluster-secret"
+
+
+STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enrolled", enrolled)]}
 
 
 def routes():
@@ -118,7 +147,7 @@ def concrete(pattern, who=None):
     """The path to open for PATTERN, or (None, why); who: api() keyword arguments to list
     the items with (the customer's tenant's, for the customer's pages)."""
     if pattern in PATHS:
-        return PATHS[pattern](), None
+        return PATHS[pattern](**(who or {})), None
     if ":" not in pattern:
         return pattern, None
     path = pattern

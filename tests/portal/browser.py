@@ -341,3 +341,20 @@ def run(steps):
         drv.quit()
         _revoke_admin_token()
     sys.exit(1 if failed else 0)
+
+
+def sql(query):
+    """(ok, output) of one SQL statement on the stack's database as its owner (sqlite3 on
+    KAIDEN_DATABASE_PATH, or psql on KAIDEN_DATABASE_OWNER_DSN: the environment the
+    stack exported), for set-up the API cannot do (issue 12: a cluster's nodes before
+    agents enrol in cluster mode). Bypasses the API's checks: set-up only."""
+    import subprocess
+    if DB == "sqlite":
+        argv = ["sqlite3", "-batch", "-noheader", "-cmd", ".timeout 5000",
+                os.environ["KAIDEN_DATABASE_PATH"], query]
+    else:
+        argv = ["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                os.environ.get("KAIDEN_DATABASE_OWNER_DSN") or os.environ["KAIDEN_DATABASE_DSN"],
+                "-c", query]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    return r.returncode == 0, (r.stdout if r.returncode == 0 else r.stderr).strip()

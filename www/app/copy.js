@@ -27,15 +27,18 @@ export function commandBox(id, text, label) {
 // A secret shown once (a new API token, a webhook's signing secret): a card with a
 // warning, the secret in a commandBox, a hint, and "Done: I have copied it", which
 // removes the card (the secret lived only in its elements) and calls onDone. The caller
-// places it and gives it the focus (tabindex -1).
-//   onceCard({id, heading, warning, boxId, secret, label, hint, doneId, onDone})
-export function onceCard({ id, heading, warning, boxId, secret, label, hint, doneId, onDone }) {
+// places it and gives it the focus (tabindex -1). before and after: more elements, above
+// the secret's box and below the hint (a cluster's enrolment steps).
+//   onceCard({id, heading, warning, boxId, secret, label, hint, doneId, onDone, before, after})
+export function onceCard({ id, heading, warning, boxId, secret, label, hint, doneId, onDone, before, after }) {
   const done = h('button.secondary', { type: 'button', id: doneId }, 'Done: I have copied it');
   const card = h('section.card.secret-card', { id, tabindex: '-1', 'aria-labelledby': id + '-h' },
     h('h2', { id: id + '-h' }, heading),
     h('p.warning', { role: 'alert' }, warning),
+    before,
     commandBox(boxId, secret, label),
     hint ? h('p.hint', {}, hint) : null,
+    after,
     h('p.actions', {}, done));
   done.addEventListener('click', () => {
     card.remove();

@@ -13,7 +13,8 @@
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
 // instead (when it returns a promise, the next call waits for it: a slow server never
 // gets overlapping reads), and once when the stream comes back (events may have been
-// missed; also when it first opens: what moved while it was opening is read then):
+// missed; also when it first opens: what moved while it was opening is read then; and
+// when a watcher joins a stream already open: what moved since its page read came before):
 // null means "read it again through the API". A page that swaps its watches
 // (stop, then watch again) keeps the socket: it closes a second after the last stop. The stream is reopened with a growing delay
 // (1 s doubling to 30 s); not after the server said the login is over (4055), nor once
@@ -172,6 +173,10 @@ export function watch(topic, onChange, opts = {}) {
   if (socket && socketUrl !== url()) drop();
   if (!socket && !retryTimer) connect();
   else if (!open) fallback(true);
+  // Joining a stream already open (kept from the page before): what moved between the
+  // page's first read and now came before this watcher, so it reads once more (once the
+  // caller has its stop()), then events keep it current.
+  else setTimeout(() => { if (watchers.has(w)) call(w, null); }, 0);
   let stopped = false;
   return function stop() {
     if (stopped) return;

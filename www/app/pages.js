@@ -19,6 +19,9 @@ import * as ticketNew from './pages/ticket-new.js';
 import * as ticket from './pages/ticket.js';
 import * as webhooks from './pages/webhooks.js';
 import * as webhook from './pages/webhook.js';
+import * as clusters from './pages/clusters.js';
+import * as clusterNew from './pages/cluster-new.js';
+import * as cluster from './pages/cluster.js';
 
 import * as tenants from './pages/tenants.js';
 import * as tenantNew from './pages/tenant-new.js';
@@ -32,6 +35,9 @@ export const routes = {
   '/devices': devices,
   '/devices/new': deviceNew, // before /devices/:id, which would take "new" as an id
   '/devices/:id': device,
+  '/clusters': clusters,
+  '/clusters/new': clusterNew, // before /clusters/:id
+  '/clusters/:id': cluster,
   '/sessions': sessions,
   '/sessions/:id': session,
   '/tickets': tickets,

@@ -135,3 +135,15 @@ export function mayReadWebhooks(me) {
 export function mayManageWebhooks(me) {
   return ['admin', 'tenant_admin', 'service'].includes(role(me));
 }
+
+// Clusters (issue 12). GET /clusters, /clusters/{id} and its nodes: every role of the
+// tenant (customers read them).
+export function mayReadClusters(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'customer', 'service'].includes(role(me));
+}
+
+// POST /clusters, PATCH and DELETE /clusters/{id}, POST /clusters/{id}/rotate-secret:
+// staff, tenant admins, service tokens (as for devices).
+export function mayManageClusters(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}

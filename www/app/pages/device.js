@@ -1,10 +1,11 @@
 // device.js: #/devices/ID. The device's facts and its sessions, newest first; a link to
-// open a ticket about it.
+// open a ticket about it. A Kubernetes node's facts too (its cluster, Ready, resources).
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, post, del, pager } from '../api.js';
 import { mayRunSessions, mayRegister, mayUseTickets, engineerName } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { watch } from '../events.js';
+import { nodeFacts } from '../clusters.js';
 
 export const title = 'Device';
 
@@ -21,6 +22,8 @@ function facts(d, live) {
     ['Agent version', live.agent = h('span', {}, d.agent_version || '—')],
     ['Registered', when(d.created_at)],
     ['Id', h('code', {}, d.id)],
+    // A Kubernetes node (issue 12): its cluster and what its agent read of the node.
+    ...(d.cluster_id ? nodeFacts(d) : []),
   ];
   return h('dl.facts', {}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }

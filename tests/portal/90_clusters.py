@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""90_clusters.py: Kubernetes clusters through the portal (issue 12). A customer is
+offered Clusters to read but no "New cluster", and #/clusters/new tells them so. The
+administrator (acting in the default tenant) opens Clusters from the menu, is told in the
+page that a cluster needs a name, enrols one and sees its secret once, inside the
+install snippet (the Secret manifest, with Copy) beside the agent's and the apply
+commands; the API never shows the secret again, and after Done (or a reload) the page
+no longer holds it. A second cluster of that name is refused next to the field.
+
+Nodes: agents do not enrol in cluster mode yet, so the two nodes are made here with SQL
+(browser.py sql(), as tests/integration/case-110-clusters.sh does): node-1 a device
+registered through the API and turned into a node, its real kaiden-agent online
+(agent.py); node-2 a row of its own, NotReady, cordoned, its facts stale, never seen. The
+cluster's page shows both with their facts (Ready, CPU and memory allocatable of
+capacity, kubelet, labels folded, the stale reason); node-2's Start session is disabled
+(forced on, the server's node_offline is said beside it); node-1's starts a session and
+goes to its page, which goes active. Then rename, a new secret (asked first, shown
+once, different), the device page's node facts and cluster link, and Delete (asked
+first) ends the session and removes the cluster from the list."""
+import re
+import secrets
+import uuid
+
+from agent import Agent, wait_until
+from browser import *  # noqa: F401,F403
+
+UNIQ = secrets.token_hex(3)
+NAME = "k8s-" + UNIQ
+TENANT = None if MODE == "single" else "default"
+
+
+def nav_labels():
+    return [a.text.strip() for a in drv.find_elements(By.CSS_SELECTOR, "header nav a")]
+
+
+def list_read(state_id):
+    wait_for("the list is read", lambda d: not d.find_element(By.ID, state_id).is_displayed()
+             or "Loading" not in d.find_element(By.ID, state_id).text)
+
+
+def card_shown(what):
+    """The secret card's text, once shown with its warning, Copy and the focus."""
+    if not wait_for(what + " is shown", EC.visibility_of_element_located((By.ID, "cluster-secret"))):
+        return None
+    card = drv.find_element(By.ID, "cluster-secret")
+    check(what + ": a warning that it is shown once", "only time" in card.find_element(By.CSS_SELECTOR, ".warning").text)
+    check(what + ": Copy buttons", card.find_elements(By.CSS_SELECTOR, "button.copy"))
+    check(what + ": the card has the focus", drv.switch_to.active_element == card)
+    return text_of("#cluster-install")
+
+
+def steps():
+    agent = None
+    try:
+        agent = flow()
+    finally:
+        if agent:
+            agent.stop()
+
+
+def flow():
+    # 1. A customer reads clusters, enrols none.
+    drv.get(URL + "/#/signin")
+    wait_for("the sign-in page", EC.visibility_of_element_located((By.ID, "email")))
+    sign_in(PASSWORD, CUSTOMER)
+    wait_for("the customer signs in", EC.presence_of_element_located((By.ID, "signout")))
+    check("a customer's menu has Clusters", "Clusters" in nav_labels(), nav_labels())
+    drv.find_element(By.LINK_TEXT, "Clusters").click()
+    if wait_for("the customer's clusters page", EC.presence_of_element_located((By.ID, "clusters-state"))):
+        list_read("clusters-state")
+        check("no New cluster for a customer", not drv.find_elements(By.ID, "cluster-new"))
+    drv.get(URL + "/#/clusters/new")
+    if wait_for("#/clusters/new tells a customer it is not theirs", EC.visibility_of_element_located((By.ID, "cluster-refused"))):
+        ok("#/clusters/new tells a customer it is not theirs")
+    check("and offers no form", not drv.find_elements(By.ID, "cluster-name"))
+    drain("a customer at #/clusters")
+    drv.find_element(By.ID, "signout").click()
+    wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
+
+    # 2. The administrator enrols a cluster: its secret once, in the snippet.
+    sign_in(PASSWORD)
+    wait_for("the administrator signs in", EC.presence_of_element_located((By.ID, "signout")))
+    check("an administrator's menu has Clusters", "Clusters" in nav_labels(), nav_labels())
+    drv.find_element(By.LINK_TEXT, "Clusters").click()
+    if not wait_for("the clusters page", EC.element_to_be_clickable((By.ID, "cluster-new"))):
+        return None
+    list_read("clusters-state")
+    drain("the clusters page")
+    drv.find_element(By.ID, "cluster-new").click()
+    if not wait_for("the enrolment page", EC.visibility_of_element_located((By.ID, "cluster-name"))):
+        return None
+    n = len(requested)
+    drv.find_element(By.ID, "cluster-name").send_keys("   ")  # past the browser's own check
+    drv.find_element(By.ID, "cluster-create").click()
+    wait_for("no name is said in the page", EC.visibility_of_element_located((By.ID, "cluster-name-error")))
+    check("without asking the server", not [u for u in requested[n:] if u.endswith("/api/v1/clusters")], requested[n:])
+    drv.find_element(By.ID, "cluster-name").clear()
+    drv.find_element(By.ID, "cluster-name").send_keys(NAME)
+    drv.find_element(By.ID, "cluster-create").click()
+    install = card_shown("the cluster's secret")
+    if not install:
+        return None
+    m = re.search(r'\n  cluster_id: "([0-9a-f-]{36})"\n  secret: "([A-Za-z0-9_-]{43})"\n  server: "(http[^"]+)"', install)
+    if not check("the snippet is the Secret manifest with the id, the secret and the server",
+                 m and "kind: Secret" in install and "name: kaiden-credentials" in install, install):
+        return None
+    cid, secret = m.group(1), m.group(2)
+    check("the apply command is shown (%s)" % text_of("#cluster-install-command"),
+          text_of("#cluster-install-command") == "kubectl apply -f kaiden-credentials.yaml")
+    check("and the agent's (%s)" % text_of("#cluster-agent-command"),
+          "kaiden-agent.yaml" in text_of("#cluster-agent-command"))
+    check("the agent's server URL is this portal's (%s)" % text_of("#cluster-agent-server"),
+          text_of("#cluster-agent-server") == "ws" + URL[4:] + "/api/v1/ws/agent" or
+          text_of("#cluster-agent-server") == "wss://" + URL.split("://", 1)[1] + "/api/v1/ws/agent")
+    check("the words say to apply the agent, then the Secret", "deploy/k8s/agent/kaiden-agent.yaml" in
+          text_of("#cluster-secret") and "Save this as kaiden-credentials.yaml" in text_of("#cluster-secret"))
+    drain("a cluster enrolled")
+    shoot("cluster-enrolled")
+    st, c = api("GET", "clusters/" + cid)
+    check("the API has it, without the secret or the snippet (%s)" % st,
+          st == 200 and c["name"] == NAME and "secret" not in c and "install" not in c, c)
+    st, lst = api("GET", "clusters?q=" + NAME)
+    check("nor does its list", st == 200 and [x["id"] for x in lst["items"]] == [cid]
+          and secret not in json.dumps(lst), lst)
+    check("the secret was never kept in storage", secret not in json.dumps(drv.execute_script(
+        "return [Object.entries(localStorage), Object.entries(sessionStorage)]")))
+    # A reload of the enrolment page forgets it.
+    drv.refresh()
+    wait_for("the enrolment page again", EC.visibility_of_element_located((By.ID, "cluster-name")))
+    check("a reload no longer shows the secret", secret not in drv.page_source
+          and not drv.find_elements(By.ID, "cluster-secret"))
+    drv.find_element(By.ID, "cluster-name").send_keys(NAME)
+    drv.find_element(By.ID, "cluster-create").click()
+    if wait_for("a taken name is refused next to the field", EC.visibility_of_element_located((By.ID, "cluster-name-error"))):
+        check("it says so (%s)" % text_of("#cluster-name-error"), "name" in text_of("#cluster-name-error"))
+    drain("a taken name", {("/api/v1/clusters", 409)})
+
+    # 3. Its nodes, made with SQL; node-1's real agent online.
+    st, dev = api("POST", "devices", {"name": "node-1-" + UNIQ})
+    if not check("set-up: a device for node-1 (%s)" % st, st == 201, dev):
+        return None
+    n1 = dev["device_id"]
+    okq, out = sql(
+        "UPDATE devices SET cluster_id = '%s', node_name = 'node-1', node_status = 'Ready', "
+        "labels = '{\"kubernetes.io/hostname\":\"node-1\",\"zone\":\"a\"}', "
+        "resources = '{\"cpu_capacity_m\":4000,\"cpu_allocatable_m\":3500,\"memory_capacity\":8589934592,"
+        "\"memory_allocatable\":8053063680,\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\",\"pods\":\"110\"},"
+        "\"allocatable\":{\"cpu\":\"3500m\",\"memory\":\"7680Mi\",\"pods\":\"110\"}}', "
+        "unschedulable = (1 = 0), versions = '{\"kubelet\":\"v1.31.2\",\"os_image\":\"Debian GNU/Linux 12 (bookworm)\","
+        "\"kernel\":\"6.1.0-26-amd64\",\"container_runtime\":\"containerd://1.7.22\"}', "
+        "node_updated_at = '2026-12-01T00:00:00.000Z' WHERE id = '%s'" % (cid, n1))
+    check("set-up: node-1 made a node with SQL", okq, out)
+    n2 = str(uuid.uuid4())
+    okq, out = sql(
+        "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name, node_status, "
+        "unschedulable, node_reason, labels) SELECT '%s', tenant_id, 'node-2-%s', '', id, 'node-2', "
+        "'NotReady', (1 = 1), 'nodes \"node-2\" is forbidden', '{}' FROM clusters WHERE id = '%s'" % (n2, UNIQ, cid))
+    check("set-up: node-2 inserted with SQL", okq, out)
+    agent = Agent(n1, dev["secret"], OUT).start()
+    check("set-up: node-1's agent is online", wait_until(
+        lambda: (api("GET", "devices/" + n1)[1] or {}).get("status") == "online", 15), agent.log_tail())
+
+    # 4. The cluster's page: its nodes and their facts.
+    drv.get(URL + "/#/clusters")
+    row_link = "#clusters tr[data-id='%s'] a" % cid
+    if not wait_for("the cluster is listed", EC.element_to_be_clickable((By.CSS_SELECTOR, row_link))):
+        return agent
+    row = drv.find_element(By.CSS_SELECTOR, "#clusters tr[data-id='%s']" % cid).text
+    check("its row says online, 2 nodes (%s)" % row, "online" in row and "2 nodes" in row, row)
+    shoot("clusters")
+    drv.find_element(By.CSS_SELECTOR, row_link).click()
+    if not wait_for("the cluster's page lists its nodes", EC.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#cluster-nodes tr[data-node='node-2']"))):
+        return agent
+    cells = lambda node: {c.get_attribute("data-label"): c.text.strip() for c in drv.find_elements(  # noqa: E731
+        By.CSS_SELECTOR, "#cluster-nodes tr[data-node='%s'] td" % node)}
+    one, two = cells("node-1"), cells("node-2")
+    check("node-1: online, Ready (%s)" % one, one["Agent"].startswith("online") and one["Status"] == "Ready", one)
+    check("node-1: CPU and memory allocatable of capacity (%s, %s)" % (one["CPU"], one["Memory"]),
+          one["CPU"] == "3.5 CPU of 4 CPU" and one["Memory"] == "7.5 GiB of 8 GiB", one)
+    check("node-1: its kubelet", one["Kubelet"] == "v1.31.2", one)
+    check("node-1: its labels folded", one["Labels"] == "2 labels", one)
+    drv.find_element(By.CSS_SELECTOR, "#node-labels-%s summary" % n1).click()
+    check("... and unfolded", "zone=a" in text_of("#node-labels-" + n1), text_of("#node-labels-" + n1))
+    check("node-2: offline, Not ready, cordoned, why its facts are stale (%s)" % two,
+          two["Agent"].startswith("offline") and "Not ready" in two["Status"] and "cordoned" in two["Status"]
+          and "forbidden" in two["Status"] and two["CPU"] == "—" and two["Labels"] == "—", two)
+    b1 = drv.find_element(By.ID, "node-start-" + n1)
+    b2 = drv.find_element(By.ID, "node-start-" + n2)
+    check("node-1's Start session is enabled", b1.is_enabled())
+    check("node-2's is not (its agent is offline)", not b2.is_enabled())
+    check("the cluster's facts: online, 2 nodes", text_of("#cluster-status") == "online"
+          and text_of("#cluster-node-count") == "2 nodes")
+    drain("the cluster's page")
+    shoot("cluster", at="#cluster-nodes-title")
+    # The server's refusal, said beside the button (as when the node went offline since
+    # the page was drawn).
+    drv.execute_script("arguments[0].disabled = false", b2)
+    b2.click()
+    if wait_for("node_offline is said beside the button", EC.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#node-start-%s-message .error" % n2))):
+        check("it says the agent is offline (%s)" % text_of("#node-start-%s-message" % n2),
+              "offline" in text_of("#node-start-%s-message" % n2))
+    drain("a session on an offline node", {("/api/v1/sessions", 409)})
+
+    # 5. Rename.
+    name = drv.find_element(By.ID, "cluster-edit-name")
+    name.clear()
+    name.send_keys(NAME + "-renamed")
+    drv.find_element(By.ID, "cluster-save").click()
+    if wait_for("Rename renames it", EC.text_to_be_present_in_element((By.ID, "cluster-edit-message"), "Renamed")):
+        check("the heading says the new name", text_of("#cluster-title") == NAME + "-renamed")
+        st, c = api("GET", "clusters/" + cid)
+        check("the API has the new name", st == 200 and c["name"] == NAME + "-renamed", c)
+    drain("rename")
+
+    # 6. A new secret: asked first, shown once, different.
+    drv.find_element(By.ID, "cluster-rotate").click()
+    wait_for("a new secret is asked first", EC.element_to_be_clickable((By.ID, "cluster-rotate-yes")))
+    check("nothing rotated before the answer", not drv.find_elements(By.ID, "cluster-secret"))
+    drv.find_element(By.ID, "cluster-rotate-yes").click()
+    cmds = card_shown("the new secret")
+    m2 = re.search(r'"secret":"([A-Za-z0-9_-]{43})"', cmds or "")
+    check("the commands put a new secret into the cluster's Secret", m2 and "patch secret kaiden-credentials" in cmds
+          and m2.group(1) != secret, cmds)
+    drain("a new secret")
+    shoot("cluster-rotated")
+    drv.find_element(By.ID, "cluster-secret-done").click()
+    check("Done removes it from the page", m2 and m2.group(1) not in drv.page_source and secret not in drv.page_source)
+    st, c = api("GET", "clusters/" + cid)
+    check("the API does not show it", st == 200 and "secret" not in c, c)
+
+    # 7. The device page of a node: its cluster and facts.
+    drv.get(URL + "/#/devices/" + n1)
+    if wait_for("the node's device page links its cluster", EC.visibility_of_element_located((By.ID, "device-cluster"))):
+        check("the link goes to the cluster", drv.find_element(By.ID, "device-cluster").get_attribute("href").endswith("#/clusters/" + cid))
+        if wait_for("the link says the cluster's name", EC.text_to_be_present_in_element((By.ID, "device-cluster"), NAME + "-renamed")):
+            ok("the link says the cluster's name")
+        check("its node name and status", text_of("#device-node-name") == "node-1" and text_of("#device-node-status") == "Ready")
+    drain("a node's device page")
+    shoot("cluster-node-device")
+
+    # 8. Start session on node-1: the session's page, live.
+    drv.get(URL + "/#/clusters/" + cid)
+    if not wait_for("the cluster's page again", EC.element_to_be_clickable((By.ID, "node-start-" + n1))):
+        return agent
+    drv.find_element(By.ID, "node-start-" + n1).click()
+    sid = None
+    if wait_for("Start session goes to the session's page", lambda d: "#/sessions/" in d.current_url):
+        sid = drv.current_url.split("#/sessions/")[1]
+        try:
+            WebDriverWait(drv, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: d.find_elements(By.ID, "session-status")
+                and d.find_element(By.ID, "session-status").text.strip() == "active")
+            ok("the session on node-1 goes active")
+        except TimeoutException:
+            bad("the session on node-1 goes active", drv.find_element(By.TAG_NAME, "body").text[:300])
+        st, s = api("GET", "sessions/" + sid)
+        check("it is on node-1's device", st == 200 and s["device_id"] == n1, s)
+    drain("a session on a node")
+
+    # 9. Delete, asked first: the session ends, the cluster leaves the list.
+    drv.get(URL + "/#/clusters/" + cid)
+    if not wait_for("the cluster's page again", EC.element_to_be_clickable((By.ID, "cluster-delete"))):
+        return agent
+    drv.find_element(By.ID, "cluster-delete").click()
+    wait_for("Delete is asked first", EC.element_to_be_clickable((By.ID, "cluster-delete-yes")))
+    check("the question says sessions end", "sessions" in drv.find_element(By.CSS_SELECTOR, ".confirm-q").text)
+    drv.find_element(By.ID, "cluster-delete-yes").click()
+    if wait_for("Delete goes back to the list", lambda d: d.current_url.endswith("#/clusters")):
+        list_read("clusters-state")
+        check("the cluster is no longer listed", not drv.find_elements(By.CSS_SELECTOR, "#clusters tr[data-id='%s']" % cid))
+    st, _ = api("GET", "clusters/" + cid)
+    check("the API no longer has it (%s)" % st, st == 404)
+    if sid:
+        check("its node's session ends", wait_until(
+            lambda: (api("GET", "sessions/" + sid)[1] or {}).get("status") in ("ending", "ended"), 20))
+    drain("delete")
+    return agent
+
+
+run(steps)
