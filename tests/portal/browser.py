@@ -346,8 +346,8 @@ def run(steps):
 def sql(query):
     """(ok, output) of one SQL statement on the stack's database as its owner (sqlite3 on
     KAIDEN_DATABASE_PATH, or psql on KAIDEN_DATABASE_OWNER_DSN: the environment the
-    stack exported), for set-up the API cannot do (issue 12: a cluster's nodes before
-    agents enrol in cluster mode). Bypasses the API's checks: set-up only."""
+    stack exported), for set-up the API cannot do (issue 12: a node without an agent,
+    90_clusters's node-2 and 60_a11y's). Bypasses the API's checks: set-up only."""
     import subprocess
     if DB == "sqlite":
         argv = ["sqlite3", "-batch", "-noheader", "-cmd", ".timeout 5000",

@@ -5,11 +5,14 @@
 //
 //   const stop = watch('devices', onChange, { fallbackMs: 10000 });
 //   const stop = watch('session:' + id, onChange, { fallbackMs: 2000 });
+//   const stop = watch(['devices', 'nodes'], onChange);   (either topic's events)
 //
 // onChange(event) gets each event of the topic: 'devices' is every device event of the
-// tenant ({type:'device', id, status, last_seen}), 'session:ID' that session's events
-// ({type:'session', id, device_id, status, step}), 'sessions' every session event of
-// the tenant. While the stream cannot be had
+// tenant ({type:'device', id, status, last_seen}), 'nodes' every node event (a node's
+// agent reported a reading: {type:'node', id, node_name, node_status, unschedulable,
+// node_reason}), 'session:ID' that session's events ({type:'session', id, device_id,
+// status, step}), 'sessions' every session event of the tenant. A list of topics is one
+// watcher (one fallback read, not one per topic). While the stream cannot be had
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
 // instead (when it returns a promise, the next call waits for it: a slow server never
 // gets overlapping reads), and once when the stream comes back (events may have been
@@ -42,6 +45,7 @@ let lingerTimer = null; // the last watcher left: the socket closes unless one c
 function matches(topic, ev) {
   if (!ev || typeof ev !== 'object') return false;
   if (topic === 'devices') return ev.type === 'device';
+  if (topic === 'nodes') return ev.type === 'node';
   if (topic === 'sessions') return ev.type === 'session';
   if (topic.startsWith('session:')) return ev.type === 'session' && ev.id === topic.slice(8);
   return false;
@@ -123,7 +127,7 @@ function connect() {
     if (socket !== ws) return;
     let ev;
     try { ev = JSON.parse(m.data); } catch (e) { return; }
-    for (const w of [...watchers]) if (matches(w.topic, ev)) call(w, ev);
+    for (const w of [...watchers]) if (w.topics.some((t) => matches(t, ev))) call(w, ev);
   });
   ws.addEventListener('close', (c) => {
     if (socket !== ws) return;
@@ -159,10 +163,10 @@ function disconnect() {
   if (watchers.size === 0) drop();
 }
 
-// watch(topic, onChange, {fallbackMs}) -> stop(). See the top of this file.
+// watch(topic or [topics], onChange, {fallbackMs}) -> stop(). See the top of this file.
 export function watch(topic, onChange, opts = {}) {
   const w = {
-    topic, onChange,
+    topics: [].concat(topic), onChange,
     fallbackMs: Math.max(MIN_FALLBACK_MS, Number(opts.fallbackMs) || DEFAULT_FALLBACK_MS),
     timer: null,
     busy: false,

@@ -2,9 +2,9 @@
 // /clusters/{id}/nodes: the node's name and device, its agent online or offline, its
 // Ready condition (+ cordoned), CPU and memory allocatable of capacity, kubelet, labels
 // folded, why its facts are stale) with "Start session" on each for those who may start
-// sessions (enabled while its agent is online), followed live; and for those who may
-// change it: rename (PATCH), a new secret (asked first; shown once), delete (asked
-// first: it ends the sessions on its nodes).
+// sessions (enabled while its agent is online), followed live (device and node events);
+// and for those who may change it: rename (PATCH), a new secret (asked first; shown
+// once), delete (asked first: it ends the sessions on its nodes).
 import { h, ago, when, statusBadge, errorBox, plural } from '../dom.js';
 import { listTable, pagedList } from '../list.js';
 import { get, patch, post, del, pager } from '../api.js';
@@ -85,14 +85,30 @@ export async function render(ctx) {
   await nodes.reset(pager(path + '/nodes'));
   if (!ctx.current()) return;
 
-  // Live: a node's agent coming or going reads the nodes (and the cluster's status)
-  // again; without the event stream, now and then.
+  // Live: a shown node's agent coming or going (a device event) or a node's reading (a
+  // node event: Ready, cordon, labels and resources, which the read brings) reads the
+  // nodes and the cluster's status again; without the event stream, now and then. A node
+  // event of a node not shown may be one that joined since the page was drawn (node
+  // events do not name the cluster), so it reads too. An event that comes during a read
+  // reads once more after it: that read may have been answered before the change.
   let reading = false;
-  const stop = watch('devices', (ev) => {
-    if (!ctx.current()) { stop(); return; }
-    if (reading || (ev && !shownIds.has(ev.id) && ev.cluster_id !== c.id)) return;
+  let again = false;
+  async function reread() {
+    if (reading) { again = true; return; }
     reading = true;
-    readNodes().catch(() => {}).finally(() => { reading = false; });
+    try {
+      do {
+        again = false;
+        await readNodes().catch(() => {});
+      } while (again && ctx.current());
+    } finally {
+      reading = false;
+    }
+  }
+  const stop = watch(['devices', 'nodes'], (ev) => {
+    if (!ctx.current()) { stop(); return; }
+    if (!reading && ev && ev.type === 'device' && !shownIds.has(ev.id) && ev.cluster_id !== c.id) return;
+    return reread();
   }, { fallbackMs: 10000 });
   window.addEventListener('hashchange', stop, { once: true });
 }
