@@ -115,7 +115,7 @@ static const char *close_meaning(int code)
 	switch (code) {
 	case PROTO_CLOSE_PROTOCOL: return "protocol error";
 	case PROTO_CLOSE_AUTH: return "authentication refused: check the device id and secret";
-	case PROTO_CLOSE_GONE: return "device deleted or tenant suspended";
+	case PROTO_CLOSE_GONE: return "device or cluster deleted, or tenant suspended";
 	case PROTO_CLOSE_REPLACED: return "another agent connected with this device id";
 	case PROTO_CLOSE_TIMEOUT: return "server timed out waiting for hello or heartbeats";
 	case PROTO_CLOSE_RATE: return "too many failed attempts from this address";

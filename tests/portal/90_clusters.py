@@ -223,8 +223,8 @@ def flow(running):
     check("node-1: its kubelet, from the fake", one.get("Kubelet") == "v1.31.2", one)
     check("node-1: its labels folded (%s)" % one.get("Labels"),
           one.get("Labels") == "%d labels" % len(fake_labels), one)
-    want = sorted(k if v == "" else "%s=%s" % (k, v) for k, v in fake_labels.items())
-    check("... each the fake's (%s)" % labels_of(n1), sorted(labels_of(n1)) == want, want)
+    want = [k if v == "" else "%s=%s" % (k, v) for k, v in sorted(fake_labels.items())]
+    check("... each the fake's, by key (%s)" % labels_of(n1), labels_of(n1) == want, want)
     # Unfolded by a click (tried again if the row was drawn anew under it).
     long_wait("node-1's labels unfold", lambda d: d.find_element(
         By.CSS_SELECTOR, "#node-labels-%s summary" % n1).click() or d.find_element(
@@ -251,6 +251,8 @@ def flow(running):
             (By.CSS_SELECTOR, "#node-start-%s-message .error" % n2))):
         check("it says the agent is offline (%s)" % text_of("#node-start-%s-message" % n2),
               "offline" in text_of("#node-start-%s-message" % n2))
+        check("in words, without the field's name (%s)" % text_of("#node-start-%s-message" % n2),
+              "node_name" not in text_of("#node-start-%s-message" % n2).lower())
     drain("a session on an offline node", {("/api/v1/sessions", 409)})
 
     # 4b. Live: a change at the fake reaches the open page without a reload. The agent

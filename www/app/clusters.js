@@ -57,13 +57,19 @@ export function usage(res, kind) {
   return `${fmt(alloc)} of ${fmt(cap)}`;
 }
 
-// The node's labels as a collapsible list (key=value), '—' when it has none.
+// A label as text that may break after its separators ('/', '.', '=', '-') and nowhere
+// else: "kubernetes.io/<wbr>arch=<wbr>amd64", not "amd6" above "4".
+function breakable(text) {
+  return text.split(/(?<=[/.=-])/).flatMap((part, i) => (i ? [h('wbr', {}), part] : [part]));
+}
+
+// The node's labels as a collapsible list (key=value, by key), '—' when it has none.
 export function labelList(labels, id) {
-  const entries = Object.entries(labels || {});
+  const entries = Object.entries(labels || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (!entries.length) return '—';
   return h('details.labels', { id },
     h('summary', {}, entries.length === 1 ? '1 label' : `${entries.length} labels`),
-    h('ul.labels', {}, entries.map(([k, v]) => h('li', {}, h('code', {}, v === '' ? k : `${k}=${v}`)))));
+    h('ul.labels', {}, entries.map(([k, v]) => h('li', {}, h('code', {}, breakable(v === '' ? k : `${k}=${v}`))))));
 }
 
 // A node's facts for a <dl> (the device page); the cluster's link says its name once read.
@@ -155,7 +161,11 @@ export function startButton(ctx, clusterId, d, id) {
     } catch (e) {
       const said = { node_offline: 'Its agent is offline now: a session needs it connected.',
         node_not_found: 'This node is no longer in the cluster.' }[e.code];
-      message.replaceChildren(said ? h('p.error', { role: 'alert' }, said, h('span.hint.block', {}, e.message)) : errorBox(e));
+      // The server's words under ours, without their leading field name ("node_name: ").
+      const m = String(e.message);
+      const rest = e.field && m.toLowerCase().startsWith(e.field.toLowerCase() + ': ') ? m.slice(e.field.length + 2) : '';
+      const detail = rest ? rest[0].toUpperCase() + rest.slice(1) : m;
+      message.replaceChildren(said ? h('p.error', { role: 'alert' }, said, h('span.hint.block', {}, detail)) : errorBox(e));
       button.disabled = false;
       button.textContent = 'Start session';
     }
