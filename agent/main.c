@@ -544,10 +544,12 @@ int main(int argc, char **argv)
 	tcfg.grace_s = 10;
 	if (tunnel_init(context, &tcfg, report, NULL) != 0)
 		goto out_context;
-	/* Not fatal: the agent stays reachable, and each session reports the failure. */
+	/* Not fatal: the agent stays reachable, relay sessions do not use cloudflared, and
+	 * each Cloudflare session reports the failure (the agent image has no cloudflared). */
 	if (!program_found(tcfg.cloudflared))
-		log_warn("cloudflared=%s not found or not executable: sessions will fail until it "
-		         "is installed (--cloudflared PATH)", tcfg.cloudflared);
+		log_warn("cloudflared=%s not found or not executable: Cloudflare sessions will fail "
+		         "until it is installed (--cloudflared PATH); relay sessions do not need it",
+		         tcfg.cloudflared);
 	rcfg.server_url = cfg_str(CFG_AGENT_SERVER);
 	rcfg.insecure = (int)cfg_int(CFG_AGENT_INSECURE);
 	if (relay_init(context, &rcfg, link_send) != 0)
