@@ -105,7 +105,9 @@ int store_agent_online(struct db *db, const char *tenant_id, const char *device_
 		return store_rc_of(rc);
 	rc = db_exec(db,
 	             "UPDATE devices SET status = 'online', last_seen = $3, helperd = $4, "
-	             "hostname = $5, os = $6, ip_address = $7, agent_version = $8 "
+	             "hostname = $5, ip_address = $7, agent_version = $8, "
+	             /* a node's os comes from its reading (store_agent_node_report) */
+	             "os = CASE WHEN cluster_id IS NULL THEN $6 ELSE os END "
 	             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL "
 	             "AND status <> 'online'",
 	             8, params, NULL);
@@ -125,7 +127,9 @@ int store_agent_online(struct db *db, const char *tenant_id, const char *device_
 		/* Online already (another helperd's connection, or a hello again). */
 		rc = db_exec(db,
 		             "UPDATE devices SET status = 'online', last_seen = $3, helperd = $4, "
-		             "hostname = $5, os = $6, ip_address = $7, agent_version = $8 "
+		             "hostname = $5, ip_address = $7, agent_version = $8, "
+	             /* a node's os comes from its reading (store_agent_node_report) */
+	             "os = CASE WHEN cluster_id IS NULL THEN $6 ELSE os END "
 		             "WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
 		             8, params, NULL);
 		if (rc != DB_OK) {

@@ -7,9 +7,12 @@
  * from the agent. */
 #include "store_agent.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <json-c/json.h>
 
 #include "db.h"
+#include "jsonx.h"
 #include "log.h"
 #include "store_row.h"
 #include "store_webhook.h"
@@ -132,11 +135,30 @@ int store_agent_node_join(struct db *db, const char *tenant_id, const char *clus
 	return STORE_OK;
 }
 
+/* The node's operating system as a device's `os` says a machine's ("Debian GNU/Linux 12
+ * (bookworm); Linux 6.1.0-26-amd64"), from the reading's versions (os_image, kernel);
+ * "" when the reading has no os_image. The agent's hello says its container's, which
+ * is not the node's. */
+static void node_os(const char *versions, char *out, size_t outlen)
+{
+	json_object *v = json_tokener_parse(versions);
+	const char *image = jsonx_str(v, "os_image"), *kernel = jsonx_str(v, "kernel");
+
+	out[0] = '\0';
+	if (image && *image) {
+		if (kernel && *kernel)
+			snprintf(out, outlen, "%s; Linux %s", image, kernel);
+		else
+			snprintf(out, outlen, "%s", image);
+	}
+	json_object_put(v);
+}
+
 int store_agent_node_report(struct db *db, const char *tenant_id, const char *device_id,
                             const struct store_agent_node *node)
 {
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[8];
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], now[TIMESTAMP_LEN], os[600];
+	const char *params[9];
 	int rc;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(device_id, id) != 0)
@@ -164,12 +186,14 @@ int store_agent_node_report(struct db *db, const char *tenant_id, const char *de
 		params[5] = node->unschedulable ? "1" : "0";
 		params[6] = node->resources;
 		params[7] = node->versions;
+		node_os(node->versions, os, sizeof(os));
+		params[8] = os[0] ? os : NULL;
 		rc = db_exec(db,
 		             "UPDATE devices SET labels = $4, node_status = $5, unschedulable = $6, "
 		             "resources = $7, versions = $8, node_reason = NULL, "
-		             "node_updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND "
-		             "cluster_id IS NOT NULL AND deleted_at IS NULL",
-		             8, params, NULL);
+		             "node_updated_at = $3, os = COALESCE($9, os) WHERE tenant_id = $1 "
+		             "AND id = $2 AND cluster_id IS NOT NULL AND deleted_at IS NULL",
+		             9, params, NULL);
 	}
 	if (rc != DB_OK)
 		return store_rc_of(rc);

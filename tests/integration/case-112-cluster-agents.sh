@@ -145,6 +145,7 @@ t "both are its nodes, with labels, resources, versions and Ready" \
 	'[.items[] | .resources.cpu_capacity_m > 0 and .resources.memory_capacity > 0] | all' \
 	'[.items[] | (.resources.capacity.cpu | type) == "string"] | all' \
 	'[.items[] | (.versions.kubelet | test("^v1\\."))] | all' \
+	'[.items[] | .os == .versions.os_image + "; Linux " + .versions.kernel] | all' \
 	'[.items[] | .node_reason == null and .node_updated_at != null] | all' \
 	'[.items[] | .name == .node_name and .cluster_id != null] | all'
 dbcheck "a node's device has no secret of its own" \

@@ -326,8 +326,17 @@ def flow(running):
         if wait_for("the link says the cluster's name", EC.text_to_be_present_in_element((By.ID, "device-cluster"), NAME + "-renamed")):
             ok("the link says the cluster's name")
         check("its node name and status", text_of("#device-node-name") == "node-1" and text_of("#device-node-status") == "Ready")
-    drain("a node's device page")
     shoot("cluster-node-device")
+    # Live there too: Ready going False at the fake reaches the open device page.
+    drv.execute_script("window.kaidenSamePage = true")
+    k8s.node("node-1", {"ready": "False"})
+    if long_wait("Ready False at the fake shows on the device page", lambda d: text_of("#device-node-status") == "Not ready", 15):
+        ok("Ready False at the fake shows on the device page")
+    check("... without a reload", drv.execute_script("return window.kaidenSamePage === true"))
+    k8s.node("node-1", {"ready": "True"})
+    if long_wait("Ready again shows on the device page", lambda d: text_of("#device-node-status") == "Ready", 15):
+        ok("Ready again shows on the device page")
+    drain("a node's device page")
 
     # 8. Start session on node-1: the session's page, live.
     drv.get(URL + "/#/clusters/" + cid)

@@ -246,6 +246,23 @@ START_TEST(test_node_report)
 	ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, node, &d), STORE_OK);
 	ck_assert(json_object_object_get_ex(d, "unschedulable", &v) && json_object_get_boolean(v));
 	json_object_put(d);
+	/* A node's os is its reading's (os_image; Linux kernel), never the agent's
+	 * container's from its hello; a reading without os_image keeps it. */
+	T_want_device_col("os", node, NULL);
+	good.versions = "{\"kubelet\":\"v1.30.2\",\"os_image\":\"Ubuntu 24.04.1 LTS\","
+	                "\"kernel\":\"6.8.0-45-generic\"}";
+	ck_assert_int_eq(store_agent_node_report(T_db, DEFAULT_TENANT_ID, node, &good), STORE_OK);
+	T_want_device_col("os", node, "Ubuntu 24.04.1 LTS; Linux 6.8.0-45-generic");
+	ck_assert_int_eq(store_agent_online(T_db, DEFAULT_TENANT_ID, node, "t",
+	                                    &(struct store_agent_facts){
+	                                            .hostname = "kaiden-agent-x7k2p",
+	                                            .os = "Debian GNU/Linux 12 (bookworm)" }),
+	                 STORE_OK);
+	T_want_device_col("os", node, "Ubuntu 24.04.1 LTS; Linux 6.8.0-45-generic");
+	T_want_device_col("hostname", node, "kaiden-agent-x7k2p");
+	good.versions = "{\"kubelet\":\"v1.30.2\"}";
+	ck_assert_int_eq(store_agent_node_report(T_db, DEFAULT_TENANT_ID, node, &good), STORE_OK);
+	T_want_device_col("os", node, "Ubuntu 24.04.1 LTS; Linux 6.8.0-45-generic");
 	/* Not a node, another tenant's, a deleted node: not found, nothing written. */
 	ck_assert_int_eq(store_device_create(T_db, DEFAULT_TENANT_ID, "plain", "$argon2id$h", &o),
 	                 STORE_OK);

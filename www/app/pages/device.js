@@ -58,7 +58,8 @@ export async function render(ctx) {
     }
   });
   const live = {};
-  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, facts(d, live),
+  let factList = facts(d, live);
+  ctx.main.append(h('h1', {}, d.name), h('section.card', {}, factList,
     mayRunSessions(ctx.me) ? h('p.actions', {}, start) : null, startMsg),
     h('h2', {}, 'Sessions'), table, sstate, more,
     h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')),
@@ -140,6 +141,18 @@ export async function render(ctx) {
         showDevice(ev);
       }
     }, { fallbackMs: 10000 }),
+    // A node's reading (Ready, cordon, labels, resources): the device read again and its
+    // facts drawn anew.
+    ...(d.cluster_id ? [watch('nodes', (ev) => {
+      if (!ctx.current()) { stopAll(); return; }
+      if (ev && ev.id !== d.id) return;
+      return get('devices/' + encodeURIComponent(d.id)).then((x) => {
+        if (!ctx.current()) return;
+        const fresh = facts(x, live);
+        factList.replaceWith(fresh);
+        factList = fresh;
+      }, () => {});
+    }, { fallbackMs: 10000 })] : []),
     watch('sessions', (ev) => {
       if (!ctx.current()) { stopAll(); return; }
       if (!ev || ev.device_id === d.id) reloadSessions().catch(() => {});
