@@ -438,10 +438,11 @@ SUFFIX = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 
 
 
 def quantity(text):
-    m = re.match(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]i?|)$", str(text).strip())
-    if not m or (m.group(2).endswith("i") and m.group(2)[0] not in "KMGTPE"):
-        raise ValueError(f"quantities must match the regular expression "
-                         f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+    m = re.match(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|)$",
+                 str(text).strip())
+    if not m:
+        raise ValueError("quantities must match the regular expression "
+                         "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
     num = Decimal(m.group(1))
     suf = m.group(2)
     if suf[:1] in "eE" and suf:
@@ -920,9 +921,9 @@ def api_object(method, resource, ns, name, body, query, content_type):
         if method == "PATCH":
             if content_type not in ("application/merge-patch+json",
                                     "application/strategic-merge-patch+json"):
-                return status_err(415, f"the body of the request was in an unknown format - "
-                                  f"accepted media types include: application/json-patch+json, "
-                                  f"application/merge-patch+json, application/apply-patch+yaml")
+                return status_err(415, "the body of the request was in an unknown format - "
+                                  "accepted media types include: application/json-patch+json, "
+                                  "application/merge-patch+json, application/apply-patch+yaml")
             if not isinstance(body, dict):
                 return status_err(400, "the body of the request is not a JSON object")
             new = merge_patch(cur, body)
