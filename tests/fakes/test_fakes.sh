@@ -467,6 +467,9 @@ ctl POST reset
 ctl GET state
 check "reset empties the state" jqt "$WORK/ctl" '.result.tunnels == [] and .result.dns_records == []'
 
+# --- the fake helm over the fake Kubernetes API (issue 13): its own script and count ------
+if bash "$HERE/test_fake_helm.sh"; then ok "test_fake_helm.sh"; else ko "test_fake_helm.sh" "see its FAIL lines above"; fi
+
 SUMMARY_DONE=1
 echo "$PASS passed, $FAIL failed"
 echo "time: fakes self-test: $SECONDS s"
