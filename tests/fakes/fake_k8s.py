@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""fake_k8s.py: the Kubernetes API server, as the agent's node reader sees it (issue 12).
+"""fake_k8s.py: the Kubernetes API server, as the agent's node reader (issue 12) and
+kaiden-helperd's cloud services with the fake helm (issue 13) see it.
 
     fake_k8s.py [--host 127.0.0.1] [--port 0] [--port-file F] [--token-file F]
                 [--user system:serviceaccount:kaiden-system:kaiden-agent]
@@ -85,6 +86,73 @@ Control API (/_fake/..., no auth, never faulted or held; replies are JSON object
                                        or 408 after T seconds (default 30)
     POST /_fake/reset                  nodes, tokens, faults, log back to the start; every
                                        hold released with drop
+    GET  /_fake/counts also has "by_resource" (API calls per resource).
+
+Cloud services (issue 13; shared/ref/k8s-api.md sections 4-7, 9). Objects:
+    /api/v1/namespaces[/{name}]                         POST GET PUT PATCH DELETE, list
+    /api/v1/namespaces/{ns}/{res}[/{name}]  res: resourcequotas, limitranges, pods,
+                                                        secrets, events (list only)
+    /apis/apps/v1/namespaces/{ns}/deployments[/{name}]  (what fake_helm creates)
+    /api/v1/{res}, /apis/apps/v1/deployments            lists across namespaces
+    GET /version                                        (helm's reachability check)
+  Lists take labelSelector (k=v, k==v, k!=v, k, !k, k in (a,b), k notin (a,b); terms
+  joined by "," are ANDed) and answer {kind: <Kind>List, apiVersion, metadata:
+  {resourceVersion}, items} with no kind/apiVersion on the items. Create: 201 with uid,
+  resourceVersion, creationTimestamp (namespaces: label kubernetes.io/metadata.name,
+  spec.finalizers, status.phase Active; secrets: stringData folded into base64 data, type
+  Opaque; limitranges: default <- max, defaultRequest <- default); 409 AlreadyExists; 404
+  `namespaces "x" not found` for a missing namespace; 403 `... unable to create new
+  content in namespace x because it is being terminated`; 422 Invalid with the
+  apimachinery wording and details.causes (namespaces: DNS-1123 label <= 63, the others
+  DNS-1123 subdomain <= 253). PUT: 409 Conflict on a stale metadata.resourceVersion (none:
+  unconditional), 400 when the body's name differs. PATCH: merge patch (strategic merge
+  patch is treated as one), else 415. DELETE: secrets, quotas, limit ranges answer a
+  Status "Success"; pods and deployments the object; a namespace the object with phase
+  Terminating, gone at once (or, with config namespace_finalize "manual", kept
+  Terminating until /_fake/namespaces/{ns}/finalize). Every error body is the Status of
+  section 7 (compact, the real key order).
+  Admission of a pod (POSTed, or made by the Deployment controller): requests default to
+  limits; LimitRanger fills default/defaultRequest of each Container item and sets the
+  kubernetes.io/limit-ranger annotation; ResourceQuota: a quota with cpu/memory keys
+  refuses a container without them, 403 `pods "x" is forbidden: failed quota: Q: must
+  specify limits.cpu,limits.memory,...` (sorted, comma-joined); a quota whose status.hard
+  is empty refuses with `status unknown for quota: Q, resources: ...`; one that would be
+  exceeded with `exceeded quota: Q, requested: k=v, used: k=v, limited: k=v`. The quota
+  controller fills status.hard/used at once (config quota_sync false: left empty until
+  POST /_fake/quotas/sync).
+  The controllers: a Deployment gets spec.replicas pods named
+  <deployment>-<template hash>-<5 chars> with the template's labels + pod-template-hash
+  (a changed template replaces them); a pod the admission refuses is a Warning event
+  FailedCreate "Error creating: <message>" on the ReplicaSet (count bumped when repeated),
+  retried on the next write in the namespace. Deployment status (replicas,
+  readyReplicas, availableReplicas, conditions) follows the pods.
+  Pods (kubelet): phase, conditions (PodReadyToStartContainers, Initialized, Ready,
+  ContainersReady, PodScheduled) and containerStatuses of one of the states
+    pending (ContainerCreating), ready, not-ready (Running, not ready), ImagePullBackOff,
+    ErrImagePull, CrashLoopBackOff (Running, restartCount 5, lastState terminated Error),
+    CreateContainerConfigError, Unschedulable (PodScheduled False).
+  A new pod starts in the state set for its release (below), else the one its template
+  annotation fake.kaiden.dev/start names (fake_helm sets it from the chart), else pending.
+  Rights: the --token-file token may also do everything on these resources (`RESOURCE:*`);
+  a control token's "rights" may name "RESOURCE:VERB", "RESOURCE:*" or "*" (a bare verb
+  is still a verb on nodes), or "services": true adds them all. 403 bodies are RBAC's:
+  `secrets is forbidden: User "<user>" cannot list resource "secrets" in API group ""
+  in the namespace "ns"`. Faults and holds match "method" and "resource" as well as
+  "path"; a fail rule with status 403 answers that RBAC message.
+Control API for them:
+    GET  /_fake/objects[?resource=R][&namespace=NS]   {"objects": [...]} (namespaces have
+                                       no namespace: ask without one)
+    POST /_fake/pods {"namespace": NS, "instance": RELEASE | "selector": SEL,
+                      "state": STATE, "sticky": true}
+                                       sets the matching pods to STATE; with "instance"
+                                       (and sticky, the default) the release's future pods
+                                       start in it too. {"pods": [names]}
+    POST /_fake/config {"namespace_finalize": "immediate"|"manual", "quota_sync": bool}
+    POST /_fake/namespaces/{ns}/finalize  a Terminating namespace goes, with its objects
+    POST /_fake/quotas/sync            fill in every quota's status now
+  Make the next N requests of a kind fail: POST /_fake/faults {"fail": [{"status": 500,
+  "method": "POST", "resource": "secrets", "count": N}]}. Hold them behind a gate:
+  POST /_fake/holds {"method": "POST", "path": "/deployments$", "count": N}.
 SIGTERM/SIGINT stop it with status 0. State is in memory only.
 """
 
