@@ -310,6 +310,7 @@ fails "--atomic timeout: uninstalled" "INSTALLATION FAILED: release pg3 failed, 
 h status pg3 -n "$NS"
 fails "...nothing left of it" "release: not found"
 ctl POST pods "{\"namespace\":\"$NS\",\"instance\":\"pg2\",\"state\":\"ImagePullBackOff\"}"
+check "control: the release's pods set (200)" [ "$CTL" = 200 ]
 pods_of "$NS" pg2
 expect "pods in ImagePullBackOff, as kubelet reports them" 200 \
     '.items[0].status.containerStatuses[0].state.waiting.reason == "ImagePullBackOff"
