@@ -491,6 +491,20 @@ static int private_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+void helm_run_default_home(const char *instance, char *out, size_t outlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	size_t n;
+
+	n = (size_t)snprintf(out, outlen, "%s/kaiden-helm-%u-", tmp && *tmp ? tmp : "/tmp",
+	                     (unsigned)geteuid());
+	for (const char *p = instance ? instance : ""; *p && n + 1 < outlen; p++, n++)
+		out[n] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+		                *p) ? *p : '_';
+	if (n < outlen)
+		out[n] = '\0';
+}
+
 static void config_clear(void)
 {
 	free(R.helm);

@@ -56,6 +56,10 @@ struct helm_config {
  * (runs under way keep theirs). */
 int helm_run_init(uv_loop_t *loop, const struct helm_config *cfg, char *err,
                   size_t errlen) WUR;
+/* services.helm_home's default for this helperd: $TMPDIR (else /tmp) +
+ * "/kaiden-helm-<uid>-<instance>" (instance's characters outside [A-Za-z0-9._-]
+ * become '_'). helm_run_init then makes it 0700 and refuses it when it is not ours. */
+void helm_run_default_home(const char *instance, char *out, size_t outlen);
 /* Kills every running child (SIGKILL to its group), no callbacks; forgets the config.
  * The loop must then run once more to close the handles. */
 void helm_run_shutdown(void);

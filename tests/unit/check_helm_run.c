@@ -364,6 +364,13 @@ START_TEST(test_private_dir)
 	snprintf(sub, sizeof(sub), "%s/cache", T_home);
 	ck_assert_int_eq(stat(sub, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	{
+		char def[256], want[256];
+		helm_run_default_home("host/a b", def, sizeof(def));
+		snprintf(want, sizeof(want), "%s/kaiden-helm-%u-host_a_b", getenv("TMPDIR") &&
+		         *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (unsigned)geteuid());
+		ck_assert_str_eq(def, want);
+	}
 	/* Loosened by someone: tightened again at the next init. */
 	ck_assert_int_eq(chmod(T_home, 0755), 0);
 	init_with(fake("helm-x", "exit 0"), "http://127.0.0.1:1", "", 0, 0);
