@@ -28,8 +28,7 @@ static void put(char *out, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-PRINTF_LIKE(3, 4)
-static int fail(struct vs_error *err, const char *field, const char *fmt, ...)
+int values_error(struct vs_error *err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	char what[sizeof(err->message)];
@@ -41,6 +40,8 @@ static int fail(struct vs_error *err, const char *field, const char *fmt, ...)
 	put(err->message, sizeof(err->message), "%s: %s", err->field, what);
 	return -1;
 }
+
+#define fail values_error
 
 static int in_list(const char *s, const char *const *list)
 {

@@ -61,6 +61,11 @@ struct vs_error {
 	char message[512];        /* names the field too */
 };
 
+/* Fills err: field, and the message "<field>: <what>". Returns -1 (for `return
+ * values_error(...)`). */
+int values_error(struct vs_error *err, const char *field, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
 /* Checks a values schema as above. 0, or -1 with err filled (field under
  * "values_schema"). */
 int values_schema_check(json_object *schema, struct vs_error *err) WUR;
