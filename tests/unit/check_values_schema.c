@@ -10,23 +10,8 @@
 #include <string.h>
 
 #include "jsonx.h"
+#include "testjson.h"
 #include "values_schema.h"
-
-static json_object *J(const char *text)
-{
-	struct jsonx_error e;
-	json_object *o = NULL;
-
-	ck_assert_msg(jsonx_parse(text, strlen(text), &o, &e) == 0, "bad test JSON %s: %s", text,
-	              e.message);
-	return o;
-}
-
-static const char *S(json_object *o)
-{
-	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-}
 
 /* ---- schemas ------------------------------------------------------------------------- */
 
