@@ -197,6 +197,7 @@ int catalog_template_check(json_object *tpl, json_object **out, struct vs_error 
 	if (!tpl || !json_object_is_type(tpl, json_type_object))
 		return fail(err, "template", "must be an object");
 	if (jsonx_check(tpl, template_fields, ARRAY_LEN(template_fields), &je) < 0) {
+		snprintf(err->code, sizeof(err->code), "%s", je.code);
 		snprintf(err->field, sizeof(err->field), "%s", je.field);
 		snprintf(err->message, sizeof(err->message), "%s", je.message);
 		return -1;

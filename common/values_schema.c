@@ -36,6 +36,7 @@ int values_error(struct vs_error *err, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	put(err->code, sizeof(err->code), "invalid_field");
 	put(err->field, sizeof(err->field), "%s", field);
 	put(err->message, sizeof(err->message), "%s: %s", err->field, what);
 	return -1;
@@ -469,7 +470,9 @@ static int apply_object(json_object *node, json_object *values, const char *fiel
 			(void)val;
 			if (!member(props, key)) {
 				join(sub, sizeof(sub), field, key);
-				return fail(err, sub, "is not a setting of this application");
+				fail(err, sub, "is not a setting of this application");
+				put(err->code, sizeof(err->code), "unknown_field");
+				return -1;
 			}
 		}
 	}

@@ -57,11 +57,14 @@
 #define VS_INDEX_MAX 99
 
 struct vs_error {
+	char code[32];            /* the API's error code: "invalid_field", or
+	                             "unknown_field" for a key the schema does not have,
+	                             "missing_field" for a template member left out */
 	char field[VS_FIELD_MAX]; /* "values.auth.password", "values_schema.properties..." */
 	char message[512];        /* names the field too */
 };
 
-/* Fills err: field, and the message "<field>: <what>". Returns -1 (for `return
+/* Fills err: code "invalid_field", field, and the message "<field>: <what>". Returns -1 (for `return
  * values_error(...)`). */
 int values_error(struct vs_error *err, const char *field, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);

@@ -30,12 +30,12 @@ static void audit_template(struct req *r, const char *action, json_object *tpl,
 	json_object_put(details);
 }
 
-/* 400 invalid_field naming the member (or the path inside values_schema, inputs,
- * default_values). */
+/* 400 invalid_field (unknown_field, missing_field) naming the member, or the path
+ * inside values_schema, inputs, default_values. */
 static void template_refused(struct resp *rs, const struct vs_error *err)
 {
-	resp_error(rs, 400, "invalid_field", err->field[0] ? err->field : NULL, "%s",
-	           err->message);
+	resp_error(rs, 400, err->code[0] ? err->code : "invalid_field",
+	           err->field[0] ? err->field : NULL, "%s", err->message);
 }
 
 void h_catalog_list(struct req *r, struct resp *rs)

@@ -278,6 +278,8 @@ START_TEST(test_values)
 	} else {
 		ck_assert_msg(rc == -1, "values %d accepted: %s", _i, values[_i].values);
 		ck_assert_str_eq(err.field, values[_i].field);
+		ck_assert_str_eq(err.code, strstr(err.message, "not a setting") ? "unknown_field"
+		                                                                : "invalid_field");
 		ck_assert_msg(strncmp(err.message, err.field, strlen(err.field)) == 0,
 		              "the message does not name the field: %s", err.message);
 	}
