@@ -12,7 +12,6 @@
 #include "buf.h"
 #include "ids.h"
 #include "jsonx.h"
-#include "secretfile.h"
 #include "sysinfo.h"
 
 #define DEFAULT_TIMEOUT_MS 10000L
@@ -27,138 +26,6 @@ const char *k8s_ready_name(enum k8s_ready ready)
 	case K8S_READY_FALSE: return "NotReady";
 	default: return "Unknown";
 	}
-}
-
-/* --- where to ask ------------------------------------------------------------------ */
-
-static int url_part(CURLU *u, CURLUPart part, char **value)
-{
-	*value = NULL;
-	return curl_url_get(u, part, value, 0) == CURLUE_OK && *value && **value;
-}
-
-static int has_part(CURLU *u, CURLUPart part)
-{
-	char *v;
-	int has = url_part(u, part, &v);
-
-	curl_free(v);
-	return has;
-}
-
-/* Checks url (https, or http when insecure; a host; no credentials, query or fragment)
- * and writes it without a trailing '/' into out. */
-static int base_url(const char *url, int insecure, char *out, size_t outlen, char *err,
-                    size_t errlen)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *norm = NULL;
-	int rc = -1;
-	size_t n;
-
-	if (!u)
-		goto out;
-	/* The URL is not repeated in an error before its credentials are ruled out. */
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		snprintf(err, errlen, "the Kubernetes API URL is not a valid URL");
-		goto out;
-	}
-	if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
-	    has_part(u, CURLUPART_OPTIONS)) {
-		snprintf(err, errlen, "credentials in the Kubernetes API URL are not supported "
-		                      "(the token comes from its file)");
-		goto out;
-	}
-	url_part(u, CURLUPART_SCHEME, &scheme);
-	if (!scheme || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
-		snprintf(err, errlen, "%s: the Kubernetes API URL must start with https://", url);
-		goto out;
-	}
-	if (strcmp(scheme, "http") == 0 && !insecure) {
-		snprintf(err, errlen, "%s: http:// is not encrypted; use https://, or --insecure "
-		                      "for local tests", url);
-		goto out;
-	}
-	if (has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT)) {
-		snprintf(err, errlen, "%s: a query or fragment has no place in the API's URL", url);
-		goto out;
-	}
-	if (!has_part(u, CURLUPART_HOST)) {
-		snprintf(err, errlen, "%s: no host", url);
-		goto out;
-	}
-	if (!url_part(u, CURLUPART_URL, &norm)) {
-		snprintf(err, errlen, "%s: not a valid URL", url);
-		goto out;
-	}
-	n = strlen(norm);
-	while (n > 0 && norm[n - 1] == '/')
-		n--;
-	if (n >= outlen) {
-		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes", outlen - 1);
-		goto out;
-	}
-	memcpy(out, norm, n);
-	out[n] = '\0';
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(norm);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-int k8s_source_init(struct k8s_source *src, const char *api_url, const char *token_file,
-                    const char *ca_file, int insecure, char *err, size_t errlen)
-{
-	struct k8s_source s;
-	char url[K8S_URL_MAX];
-
-	memset(&s, 0, sizeof(s));
-	if (!api_url || !*api_url) {
-		const char *host = getenv("KUBERNETES_SERVICE_HOST");
-		const char *port = getenv("KUBERNETES_SERVICE_PORT");
-		int v6 = host && strchr(host, ':') != NULL;
-		if (!host || !*host || !port || !*port) {
-			snprintf(err, errlen, "not in a pod: KUBERNETES_SERVICE_HOST and "
-			                      "KUBERNETES_SERVICE_PORT must be defined (or give "
-			                      "--k8s-api URL)");
-			return -1;
-		}
-		if ((size_t)snprintf(url, sizeof(url), "https://%s%s%s:%s", v6 ? "[" : "", host,
-		                     v6 ? "]" : "", port) >= sizeof(url)) {
-			snprintf(err, errlen, "KUBERNETES_SERVICE_HOST is too long");
-			return -1;
-		}
-	} else if ((size_t)snprintf(url, sizeof(url), "%s", api_url) >= sizeof(url)) {
-		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes",
-		         sizeof(url) - 1);
-		return -1;
-	}
-	if (base_url(url, insecure, s.base_url, sizeof(s.base_url), err, errlen) != 0)
-		return -1;
-	if (token_file && *token_file) {
-		if (strlen(token_file) >= sizeof(s.token_file)) {
-			snprintf(err, errlen, "the token file's path is too long");
-			return -1;
-		}
-		snprintf(s.token_file, sizeof(s.token_file), "%s", token_file);
-	} else {
-		snprintf(s.token_file, sizeof(s.token_file), "%s", K8S_SA_TOKEN);
-	}
-	if (ca_file && *ca_file) {
-		if (strlen(ca_file) >= sizeof(s.ca_file) || access(ca_file, R_OK) != 0) {
-			snprintf(err, errlen, "k8s_ca_file=%s cannot be read", ca_file);
-			return -1;
-		}
-		snprintf(s.ca_file, sizeof(s.ca_file), "%s", ca_file);
-	} else if (access(K8S_SA_CA, R_OK) == 0) {
-		snprintf(s.ca_file, sizeof(s.ca_file), "%s", K8S_SA_CA);
-	}
-	s.insecure = insecure;
-	s.timeout_ms = DEFAULT_TIMEOUT_MS;
-	*src = s;
-	return 0;
 }
 
 int k8s_node_name_valid(const char *name)
@@ -499,37 +366,6 @@ out:
 	return rc;
 }
 
-void k8s_status_reason(long http_status, const char *body, size_t len, char *reason,
-                       size_t reasonlen)
-{
-	json_object *root = NULL;
-	struct jsonx_error jerr;
-	const char *kind, *why, *message;
-	char shown[200];
-
-	if (body && len && jsonx_parse(body, len, &root, &jerr) == 0 &&
-	    json_object_is_type(root, json_type_object) && (kind = jsonx_str(root, "kind")) &&
-	    strcmp(kind, "Status") == 0) {
-		why = jsonx_str(root, "reason");
-		message = jsonx_str(root, "message");
-		if (http_status == 401) {
-			/* The message is only "Unauthorized": say what that means here. */
-			snprintf(reason, reasonlen, "401 Unauthorized: the Kubernetes API refused the "
-			                            "service account token (expired, or not this "
-			                            "cluster's)");
-		} else {
-			copy_text(shown, sizeof(shown), message && *message ? message : "no message");
-			snprintf(reason, reasonlen, "%ld %.40s: %s", http_status,
-			         why && *why ? why : "Failure", shown);
-			sysinfo_clean(reason);
-		}
-	} else {
-		snprintf(reason, reasonlen, "HTTP %ld from the Kubernetes API (not a Status)",
-		         http_status);
-	}
-	json_object_put(root);
-}
-
 /* --- one request ------------------------------------------------------------------- */
 
 struct transfer {
@@ -604,14 +440,14 @@ int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_no
                    const volatile int *cancel, char *reason, size_t reasonlen)
 {
 	char url[K8S_URL_MAX + 32 + K8S_NODE_NAME_MAX], errbuf[CURL_ERROR_SIZE] = "";
-	char *token = NULL, *auth = NULL, err[128];
+	char *token = NULL, *auth = NULL;
 	struct curl_slist *headers = NULL, *l;
 	struct transfer t = { .cancel = cancel };
 	long status = 0, timeout_ms = src->timeout_ms > 0 ? src->timeout_ms : DEFAULT_TIMEOUT_MS;
 	size_t auth_len;
 	CURL *h = NULL;
 	CURLcode code;
-	int loose, rc = -1;
+	int rc = -1;
 
 	buf_init(&t.body, K8S_BODY_MAX);
 	if (!k8s_node_name_valid(name)) {
@@ -627,12 +463,8 @@ int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_no
 		snprintf(reason, reasonlen, "out of memory");
 		goto out;
 	}
-	if (secret_file_read(src->token_file, token, K8S_TOKEN_MAX + 2, &loose, err,
-	                     sizeof(err)) != 0) {
-		snprintf(reason, reasonlen, "the service account token %s %s", src->token_file, err);
-		sysinfo_clean(reason);
+	if (k8s_source_token(src, token, K8S_TOKEN_MAX + 2, reason, reasonlen) != 0)
 		goto out;
-	}
 	snprintf(auth, auth_len, "Authorization: Bearer %s", token);
 	h = curl_easy_init();
 	if (!h) {

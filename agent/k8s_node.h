@@ -1,8 +1,8 @@
 /* k8s_node.h: the agent's own Node, read from the Kubernetes API (cluster mode, issue 12;
  * the facts are in shared/ref/k8s-api.md sections 1, 3 and 7).
  *
- * k8s_source_init settles where to ask (the in-cluster API from KUBERNETES_SERVICE_HOST
- * and _PORT, or a given URL), with which token file and which CA; k8s_node_fetch does one
+ * Where to ask (struct k8s_source, k8s_source_init) is common/k8s_source.h, shared with
+ * helperd; k8s_node_fetch does one
  * blocking GET /api/v1/nodes/{name} with libcurl and parses the answer into a struct
  * k8s_node; k8s_node_diff tells whether two readings differ in anything worth reporting.
  *
@@ -26,29 +26,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "compat.h"
+#include "k8s_source.h"
 
-#define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define K8S_SA_TOKEN K8S_SA_DIR "/token"
-#define K8S_SA_CA K8S_SA_DIR "/ca.crt"
-
-#define K8S_URL_MAX 1024
-#define K8S_PATH_MAX 1024
 #define K8S_NODE_NAME_MAX 253   /* a DNS-1123 subdomain */
-#define K8S_TOKEN_MAX 16384     /* bound tokens are about 1 KiB; room for big claims */
 #define K8S_LABELS_MAX 8192     /* the labels' JSON text, so a node report fits a message */
 #define K8S_QUANTITY_MAX 64
 #define K8S_VERSION_MAX 256
-#define K8S_REASON_MAX 256
 #define K8S_BODY_MAX (4u << 20) /* a Node lists its images: tens of KiB is common */
-
-/* Where and how to ask. Filled by k8s_source_init; plain data, copyable. */
-struct k8s_source {
-	char base_url[K8S_URL_MAX];     /* scheme://host[:port][/prefix], no trailing '/' */
-	char token_file[K8S_PATH_MAX];
-	char ca_file[K8S_PATH_MAX];     /* "" : the system's CAs (https) or none (http) */
-	int insecure;                   /* 1: http:// allowed */
-	long timeout_ms;                /* the whole request; default 10000 */
-};
 
 /* The Ready condition, reduced as the device shows it. */
 enum k8s_ready { K8S_READY_UNKNOWN = 0, K8S_READY_TRUE, K8S_READY_FALSE };
@@ -91,16 +75,6 @@ enum k8s_change {
 /* "Ready", "NotReady" or "Unknown" (static): the device's node_status. */
 const char *k8s_ready_name(enum k8s_ready ready);
 
-/* Fills src. api_url "" means in cluster: https:// + $KUBERNETES_SERVICE_HOST + ':' +
- * $KUBERNETES_SERVICE_PORT (an IPv6 host in brackets); else the URL must be https://, or
- * http:// with insecure, with a host, no credentials, query or fragment (a path prefix is
- * kept: API proxies serve under one). token_file "" means the service account's; ca_file
- * "" means the service account's ca.crt when it exists, else the system's; a given
- * ca_file must be readable. The token file is not read here (it is read per request).
- * 0, or -1 with a sentence in err; src is written only on success. */
-int k8s_source_init(struct k8s_source *src, const char *api_url, const char *token_file,
-                    const char *ca_file, int insecure, char *err, size_t errlen) WUR;
-
 /* 1 if name is a valid node name (DNS-1123 subdomain: lowercase letters, digits, '-' and
  * '.', labels starting and ending alphanumeric, at most 253): only such a name is put in
  * a URL path. */
@@ -118,12 +92,6 @@ int k8s_quantity_parse(const char *s, int scale, int64_t *out) WUR;
  * \"4 cores\" is not a quantity", ...); *out is written only on success. */
 int k8s_node_parse(const char *json, size_t len, struct k8s_node *out, char *reason,
                    size_t reasonlen) WUR;
-
-/* The reason for a non-200 answer: the HTTP status, the Status's reason and message
- * when the body is one ("403 Forbidden: nodes \"w\" is forbidden: User ..."), else the
- * status and a hint ("500 from the Kubernetes API (not a Status)"). */
-void k8s_status_reason(long http_status, const char *body, size_t len, char *reason,
-                       size_t reasonlen);
 
 /* GET {base}/api/v1/nodes/{name}: 0 with *out filled, or -1 with a reason. Blocking for
  * up to src->timeout_ms. *cancel (may be NULL), when it becomes non-zero, aborts the

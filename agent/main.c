@@ -298,8 +298,8 @@ static int id_valid(const char *id)
 static int agent_mode(struct node_watch_config *nw)
 {
 	static const enum cfg_key cluster_only[] = {
-		CFG_AGENT_NODE_NAME, CFG_AGENT_K8S_API, CFG_AGENT_K8S_TOKEN_FILE,
-		CFG_AGENT_K8S_CA_FILE, CFG_AGENT_NODE_REFRESH,
+		CFG_AGENT_NODE_NAME, CFG_K8S_API, CFG_K8S_TOKEN_FILE,
+		CFG_K8S_CA_FILE, CFG_AGENT_NODE_REFRESH,
 	};
 	const char *cluster_id = cfg_str(CFG_AGENT_CLUSTER_ID);
 	const char *node_name = cfg_str(CFG_AGENT_NODE_NAME);
@@ -345,8 +345,9 @@ static int agent_mode(struct node_watch_config *nw)
 		return -1;
 	}
 	memset(nw, 0, sizeof(*nw));
-	if (k8s_source_init(&nw->src, cfg_str(CFG_AGENT_K8S_API), cfg_str(CFG_AGENT_K8S_TOKEN_FILE),
-	                    cfg_str(CFG_AGENT_K8S_CA_FILE), (int)cfg_int(CFG_AGENT_INSECURE), err,
+	if (k8s_source_init(&nw->src, cfg_str(CFG_K8S_API), cfg_str(CFG_K8S_TOKEN_FILE),
+	                    cfg_str(CFG_K8S_CA_FILE),
+	                    (int)(cfg_int(CFG_AGENT_INSECURE) || cfg_int(CFG_K8S_INSECURE)), err,
 	                    sizeof(err)) != 0) {
 		log_error("cluster=%s node=%s %s", cluster_id, node_name, err);
 		return -1;
@@ -429,9 +430,9 @@ int main(int argc, char **argv)
 		case 'F': config = optarg; break;
 		case 'I': cli[ncli++] = (struct cli_setting){ "agent.cluster_id", optarg }; break;
 		case 'N': cli[ncli++] = (struct cli_setting){ "agent.node_name", optarg }; break;
-		case 'A': cli[ncli++] = (struct cli_setting){ "agent.k8s_api", optarg }; break;
-		case 'T': cli[ncli++] = (struct cli_setting){ "agent.k8s_token_file", optarg }; break;
-		case 'R': cli[ncli++] = (struct cli_setting){ "agent.k8s_ca_file", optarg }; break;
+		case 'A': cli[ncli++] = (struct cli_setting){ "k8s.api", optarg }; break;
+		case 'T': cli[ncli++] = (struct cli_setting){ "k8s.token_file", optarg }; break;
+		case 'R': cli[ncli++] = (struct cli_setting){ "k8s.ca_file", optarg }; break;
 		case 'r': cli[ncli++] = (struct cli_setting){ "agent.node_refresh", optarg }; break;
 		case 'V': printf("kaiden-agent %s (protocol %d)\n", AGENT_VERSION, PROTO_VERSION); return 0;
 		case 'h': usage(stdout); return 0;

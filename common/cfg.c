@@ -124,8 +124,8 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_AGENT_CA_FILE] = { "agent.ca_file", "KAIDEN_CA_FILE", CFG_T_STRING, "", 0, 0, NULL, 0,
 		"kaiden-agent: CA bundle to verify the server (default: the system's)" },
 	[CFG_AGENT_INSECURE] = { "agent.insecure", "KAIDEN_INSECURE", CFG_T_INT, "0", 0, 1, NULL, 0,
-		"kaiden-agent: 1 allows a ws:// server URL, and an http:// agent.k8s_api (local use "
-		"and tests only)" },
+		"kaiden-agent: 1 allows a ws:// server URL, and an http:// k8s.api (local use and "
+		"tests only)" },
 	[CFG_AGENT_CLOUDFLARED] = { "agent.cloudflared", "KAIDEN_CLOUDFLARED", CFG_T_STRING,
 		"cloudflared", 0, 0, NULL, 0, "kaiden-agent: the cloudflared program to run" },
 
@@ -156,20 +156,19 @@ static const struct cfg_entry table[CFG__MAX] = {
 		1, 86400, NULL, 0,
 		"kaiden-agent in cluster mode: seconds between two reads of its node from the "
 		"Kubernetes API (labels, Ready, unschedulable, resources)" },
-	[CFG_AGENT_K8S_API] = { "agent.k8s_api", "KAIDEN_K8S_API", CFG_T_STRING, "", 0, 0, NULL,
+	[CFG_K8S_API] = { "k8s.api", "KAIDEN_K8S_API", CFG_T_STRING, "", 0, 0, NULL, 0,
+		"the Kubernetes API's URL, for kaiden-agent in cluster mode and for helperd's cloud "
+		"services (empty: in-cluster, https://$KUBERNETES_SERVICE_HOST:"
+		"$KUBERNETES_SERVICE_PORT; http:// only with k8s.insecure, or agent.insecure for "
+		"the agent)" },
+	[CFG_K8S_TOKEN_FILE] = { "k8s.token_file", "KAIDEN_K8S_TOKEN_FILE", CFG_T_STRING, "", 0,
+		0, NULL, 0,
+		"the Kubernetes API's bearer token file, read again for every request (empty: the "
+		"service account's, /var/run/secrets/kubernetes.io/serviceaccount/token)" },
+	[CFG_K8S_CA_FILE] = { "k8s.ca_file", "KAIDEN_K8S_CA_FILE", CFG_T_STRING, "", 0, 0, NULL,
 		0,
-		"kaiden-agent in cluster mode: the Kubernetes API's URL (empty: in-cluster, "
-		"https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; http:// only with "
-		"agent.insecure)" },
-	[CFG_AGENT_K8S_TOKEN_FILE] = { "agent.k8s_token_file", "KAIDEN_K8S_TOKEN_FILE",
-		CFG_T_STRING, "", 0, 0, NULL, 0,
-		"kaiden-agent in cluster mode: the bearer token's file, read again for every "
-		"request (empty: the service account's, "
-		"/var/run/secrets/kubernetes.io/serviceaccount/token)" },
-	[CFG_AGENT_K8S_CA_FILE] = { "agent.k8s_ca_file", "KAIDEN_K8S_CA_FILE", CFG_T_STRING, "",
-		0, 0, NULL, 0,
-		"kaiden-agent in cluster mode: the CA bundle that verifies the Kubernetes API "
-		"(empty: the service account's ca.crt, else the system's)" },
+		"the CA bundle that verifies the Kubernetes API (empty: the service account's "
+		"ca.crt, else the system's)" },
 	[CFG_WEBHOOKS_ALLOW_LOOPBACK] = { "webhooks.allow_loopback", "KAIDEN_WEBHOOKS_ALLOW_LOOPBACK",
 		CFG_T_INT, "0", 0, 1, NULL, 0,
 		"1: webhooks may target http:// and loopback addresses (tests only; private, "
@@ -191,6 +190,23 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"days a delivered or failed webhook delivery stays in the delivery log (helperd's "
 		"sweep deletes older ones, and events no delivery refers to); pending ones stay "
 		"until they are delivered" },
+
+	[CFG_K8S_INSECURE] = { "k8s.insecure", "KAIDEN_K8S_INSECURE", CFG_T_INT, "0", 0, 1, NULL,
+		0,
+		"1 allows an http:// k8s.api (helperd talks to it and hands it to helm with TLS "
+		"checks off; local use and tests only)" },
+	[CFG_SERVICES_HELM] = { "services.helm", "KAIDEN_SERVICES_HELM", CFG_T_STRING, "helm", 0,
+		0, NULL, 0,
+		"the helm (version 3) program helperd runs for cloud services: a path, or a name "
+		"looked up in PATH" },
+	[CFG_SERVICES_HELM_HOME] = { "services.helm_home", "KAIDEN_SERVICES_HELM_HOME",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"helperd's private directory (made 0700) for helm's HOME, cache, config and data "
+		"(empty: $TMPDIR/kaiden-helm-<uid>-<helperd.instance>)" },
+	[CFG_SERVICES_HELM_TIMEOUT] = { "services.helm_timeout", "KAIDEN_SERVICES_HELM_TIMEOUT",
+		CFG_T_INT, "600", 10, 86400, NULL, 0,
+		"seconds one helm command may take (its --timeout; helperd kills it a little "
+		"later)" },
 };
 
 static char *values[CFG__MAX];

@@ -68,15 +68,21 @@ enum cfg_key {
 	CFG_AGENT_CLUSTER_ID,     /* agent.cluster_id     KAIDEN_CLUSTER_ID (cluster mode: a DaemonSet's agent) */
 	CFG_AGENT_NODE_NAME,      /* agent.node_name      KAIDEN_NODE_NAME (else $NODE_NAME, the downward API's) */
 	CFG_AGENT_NODE_REFRESH,   /* agent.node_refresh   KAIDEN_NODE_REFRESH seconds between reads of the node */
-	CFG_AGENT_K8S_API,        /* agent.k8s_api        KAIDEN_K8S_API (empty: in-cluster) */
-	CFG_AGENT_K8S_TOKEN_FILE, /* agent.k8s_token_file KAIDEN_K8S_TOKEN_FILE */
-	CFG_AGENT_K8S_CA_FILE,    /* agent.k8s_ca_file    KAIDEN_K8S_CA_FILE */
+	CFG_K8S_API,              /* k8s.api              KAIDEN_K8S_API (empty: in-cluster; agent and helperd) */
+	CFG_K8S_TOKEN_FILE,       /* k8s.token_file       KAIDEN_K8S_TOKEN_FILE */
+	CFG_K8S_CA_FILE,          /* k8s.ca_file          KAIDEN_K8S_CA_FILE */
 	CFG_WEBHOOKS_ALLOW_LOOPBACK, /* webhooks.allow_loopback KAIDEN_WEBHOOKS_ALLOW_LOOPBACK 0|1 (tests) */
 	CFG_WEBHOOKS_TIMEOUT,     /* webhooks.timeout     KAIDEN_WEBHOOKS_TIMEOUT seconds per attempt */
 	CFG_WEBHOOKS_RETRY_BASE,  /* webhooks.retry_base  KAIDEN_WEBHOOKS_RETRY_BASE first retry delay, seconds */
 	CFG_WEBHOOKS_RETRY_MAX,   /* webhooks.retry_max   KAIDEN_WEBHOOKS_RETRY_MAX longest retry delay, seconds */
 	CFG_WEBHOOKS_GIVE_UP,     /* webhooks.give_up     KAIDEN_WEBHOOKS_GIVE_UP seconds of failure before disabling */
 	CFG_WEBHOOKS_KEEP_DAYS,   /* webhooks.keep_days   KAIDEN_WEBHOOKS_KEEP_DAYS days a finished delivery stays in the log */
+
+	/* Cloud services (issue 13): helperd runs helm and calls the Kubernetes API */
+	CFG_K8S_INSECURE,         /* k8s.insecure         KAIDEN_K8S_INSECURE 0|1: allow an http:// k8s.api */
+	CFG_SERVICES_HELM,        /* services.helm        KAIDEN_SERVICES_HELM the helm program */
+	CFG_SERVICES_HELM_HOME,   /* services.helm_home   KAIDEN_SERVICES_HELM_HOME helm's private directory */
+	CFG_SERVICES_HELM_TIMEOUT,/* services.helm_timeout KAIDEN_SERVICES_HELM_TIMEOUT seconds per helm command */
 	CFG__MAX
 };
 

@@ -2,10 +2,16 @@
  *
  * A small explicit stack replaces recursion: each open mapping or sequence is a frame;
  * inside a mapping, scalars alternate between key and value. Anchors, aliases and tags
- * are refused: config files and our OpenAPI description do not need them. */
+ * are refused: config files and our OpenAPI description do not need them.
+ *
+ * Typed (yamljson_read_typed), a plain scalar is read as YAML 1.2's core schema reads it
+ * (true/false, integers, decimals); quoted ones stay strings; a key given twice in one
+ * mapping is refused. */
 #include "yamljson.h"
 
 #include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -16,8 +22,56 @@ struct frame {
 	char *pending_key; /* mapping: key read, value not yet */
 };
 
+/* A plain scalar in the core schema: 1 with *out (owned; NULL for YAML's null), or 0
+ * when it is a string. */
+static int plain_value(const char *v, size_t len, json_object **out)
+{
+	static const char int_re[] = "^[-+]?(0|[1-9][0-9]*)$";
+	static const char float_re[] = "^[-+]?(0|[1-9][0-9]*)?(\\.[0-9]+)?([eE][-+]?[0-9]+)?$";
+	regex_t re;
+	int is_int, is_float;
+
+	if (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0) {
+		*out = NULL;
+		return 1;
+	}
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+		*out = json_object_new_boolean(v[0] == 't');
+		return 1;
+	}
+	if (regcomp(&re, int_re, REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	is_int = regexec(&re, v, 0, NULL, 0) == 0;
+	regfree(&re);
+	if (is_int) {
+		long long n;
+		errno = 0;
+		n = strtoll(v, NULL, 10);
+		if (errno == ERANGE)
+			return 0; /* too large for a number: kept as text */
+		*out = json_object_new_int64(n);
+		return 1;
+	}
+	if (regcomp(&re, float_re, REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	/* A digit and a dot or an exponent: "1.5", "2e3"; not "1.2.3", ".", "e5". */
+	is_float = regexec(&re, v, 0, NULL, 0) == 0 && strpbrk(v, "0123456789") &&
+	           strpbrk(v, ".eE") && !(v[0] == '.' || v[0] == 'e' || v[0] == 'E');
+	regfree(&re);
+	if (is_float) {
+		double d;
+		errno = 0;
+		d = strtod(v, NULL);
+		if (errno == ERANGE)
+			return 0;
+		*out = json_object_new_double(d);
+		return 1;
+	}
+	return 0;
+}
+
 static int frame_add(struct frame *f, json_object *val, char *err, size_t errlen,
-                     const yaml_event_t *ev)
+                     const yaml_event_t *ev, int typed)
 {
 	if (json_object_is_type(f->node, json_type_array)) {
 		json_object_array_add(f->node, val);
@@ -29,13 +83,19 @@ static int frame_add(struct frame *f, json_object *val, char *err, size_t errlen
 		json_object_put(val);
 		return -1;
 	}
+	if (typed && json_object_object_get_ex(f->node, f->pending_key, NULL)) {
+		snprintf(err, errlen, "line %zu column %zu: the key %.60s is given twice",
+		         ev->start_mark.line + 1, ev->start_mark.column + 1, f->pending_key);
+		json_object_put(val);
+		return -1;
+	}
 	json_object_object_add(f->node, f->pending_key, val);
 	free(f->pending_key);
 	f->pending_key = NULL;
 	return 0;
 }
 
-int yamljson_read(FILE *file, json_object **out, char *err, size_t errlen)
+static int read_yaml(FILE *file, int typed, json_object **out, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -78,7 +138,8 @@ int yamljson_read(FILE *file, json_object **out, char *err, size_t errlen)
 				goto out;
 			}
 			if (depth > 0) {
-				if (frame_add(&stack[depth - 1], json_object_get(node), err, errlen, &ev) < 0) {
+				if (frame_add(&stack[depth - 1], json_object_get(node), err, errlen, &ev,
+				              typed) < 0) {
 					json_object_put(node);
 					yaml_event_delete(&ev);
 					goto out;
@@ -108,11 +169,12 @@ int yamljson_read(FILE *file, json_object **out, char *err, size_t errlen)
 			} else {
 				/* A plain "~" or "null" or empty value is YAML's null. */
 				json_object *val = NULL;
-				int is_null = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+				int plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+				int is_null = plain &&
 				              (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0);
-				if (!is_null)
+				if (!(typed && plain && plain_value(v, len, &val)) && !is_null)
 					val = json_object_new_string_len(v, (int)len);
-				if (frame_add(&stack[depth - 1], val, err, errlen, &ev) < 0) {
+				if (frame_add(&stack[depth - 1], val, err, errlen, &ev, typed) < 0) {
 					yaml_event_delete(&ev);
 					goto out;
 				}
@@ -138,6 +200,16 @@ out:
 	json_object_put(root);
 	yaml_parser_delete(&parser);
 	return rc;
+}
+
+int yamljson_read(FILE *file, json_object **out, char *err, size_t errlen)
+{
+	return read_yaml(file, 0, out, err, errlen);
+}
+
+int yamljson_read_typed(FILE *file, json_object **out, char *err, size_t errlen)
+{
+	return read_yaml(file, 1, out, err, errlen);
 }
 
 int yamljson_read_file(const char *path, json_object **out, char *err, size_t errlen)

@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "cfg.h"
 #include "db.h"
 #include "ids.h"
@@ -21,6 +22,7 @@
 #include "secret.h"
 #include "store.h"
 #include "store_auth.h"
+#include "store_catalog.h"
 #include "store_tenant.h"
 
 /* Passwords: as the users API takes them. */
@@ -36,7 +38,8 @@ void admin_usage(FILE *out)
 	      "  serve [--socket PATH] listen on a Unix socket (server.socket) with\n"
 	      "                        server.threads workers; SIGTERM/SIGINT stop it after\n"
 	      "                        the requests in flight\n"
-	      "  migrate               apply the database migrations this binary carries\n"
+	      "  migrate               apply the database migrations this binary carries (the\n"
+	      "                        one that makes the catalog also loads the built-in one)\n"
 	      "  token create [--name NAME] [--tenant CODE|ID]\n"
 	      "                        make a service token (the tenant's, default: the\n"
 	      "                        default tenant) and print it (only it) on stdout\n"
@@ -49,6 +52,9 @@ void admin_usage(FILE *out)
 	      "                        customer: of --tenant, default the default tenant);\n"
 	      "                        the password is the file's first line, else stdin's;\n"
 	      "                        prints the user as JSON\n"
+	      "  catalog load FILE     add or replace the cloud service templates of a catalog\n"
+	      "                        file by slug, all in one transaction, after checking\n"
+	      "                        every one (catalog/catalog.yaml is the committed one)\n"
 	      "  routes                print the route table: METHOD PATTERN per line\n"
 	      "  config                print every setting, its value and where it came from\n"
 	      "  version               print the version\n"
@@ -258,25 +264,116 @@ static int cmd_routes(void)
 	return ADMIN_EXIT_OK;
 }
 
+static void cli_audit(struct db *db, const char *tenant_id, const char *action,
+                      const char *target_type, const char *target_id, json_object *details);
+
+/* Loads checked templates: 0 with "added N, replaced M" said on stdout, or -1 (said). */
+static int catalog_store(struct db *db, const char *cmd, json_object *templates)
+{
+	json_object *made = NULL, *replaced = NULL, *details;
+	int rc = store_catalog_load(db, templates, &made, &replaced);
+
+	if (rc != STORE_OK) {
+		fprintf(stderr, "kaiden-api %s: the catalog could not be written (%s); nothing "
+		                "was changed\n", cmd, db_errmsg(db));
+		return -1;
+	}
+	details = json_object_new_object();
+	if (details) {
+		json_object_object_add(details, "created", json_object_get(made));
+		json_object_object_add(details, "updated", json_object_get(replaced));
+	}
+	cli_audit(db, NULL, "catalog.load", "app_template", NULL, details);
+	printf("catalog: added %zu, replaced %zu template(s)\n", json_object_array_length(made),
+	       json_object_array_length(replaced));
+	json_object_put(details);
+	json_object_put(made);
+	json_object_put(replaced);
+	return 0;
+}
+
+/* The migration that made app_templates has just run: a fresh install gets the catalog
+ * this binary carries (an existing one keeps its own; `catalog load` updates it). */
+#define CATALOG_MIGRATION 15
+
 static int cmd_migrate(void)
 {
 	struct db *db = NULL;
-	int applied = 0;
+	int applied = 0, before = 0;
 
 	/* As the schema's owner when one is configured: the application's role may not
 	 * create or alter tables (sql/pg/0006_rls.sql). */
 	if (db_open_as(*cfg_str(CFG_DATABASE_OWNER_DSN) ? CFG_DATABASE_OWNER_DSN : CFG_DATABASE_DSN,
 	               1, &db) < 0)
 		return ADMIN_EXIT_FAIL;
-	if (migrations_apply(db, &applied) < 0) {
+	if (store_schema_version(db, &before) < 0 || migrations_apply(db, &applied) < 0) {
 		fprintf(stderr, "kaiden-api migrate: failed after %d migration(s): %s\n", applied,
 		        db_errmsg(db));
 		db_close(db);
 		return ADMIN_EXIT_FAIL;
 	}
-	db_close(db);
 	printf("applied %d migration(s)\n", applied);
+	if (before < CATALOG_MIGRATION && applied > 0 &&
+	    migrations_latest(db) >= CATALOG_MIGRATION) {
+		json_object *templates = NULL;
+		char why[600];
+		int rc = catalog_read_builtin(&templates, why, sizeof(why));
+		/* Its audit row is the platform's: row-level security's staff switch. */
+		if (rc == 0 && db_session_set(db, "kaiden.staff", "on") != DB_OK)
+			rc = -1;
+		if (rc < 0 && templates)
+			fprintf(stderr, "kaiden-api migrate: the catalog was not loaded\n");
+		else if (rc < 0)
+			fprintf(stderr, "kaiden-api migrate: %s\n", why);
+		else
+			rc = catalog_store(db, "migrate", templates);
+		json_object_put(templates);
+		if (rc < 0) {
+			db_close(db);
+			return ADMIN_EXIT_FAIL;
+		}
+	}
+	db_close(db);
 	return ADMIN_EXIT_OK;
+}
+
+static int cmd_catalog(const struct admin_args *a)
+{
+	const char *config = a->config, *file = NULL;
+	json_object *templates = NULL;
+	struct db *db = NULL;
+	char why[600];
+	int rc = ADMIN_EXIT_FAIL;
+
+	if (a->argc < 1 || strcmp(a->argv[0], "load") != 0)
+		goto usage;
+	for (int i = 1; i < a->argc;) {
+		int got = admin_opt(a->argc, a->argv, &i, "--config", &config);
+		if (got < 0)
+			goto usage;
+		if (got == 0) {
+			if (file || a->argv[i][0] == '-')
+				goto usage;
+			file = a->argv[i++];
+		}
+	}
+	if (!file)
+		goto usage;
+	if (admin_config_load(config) < 0)
+		return ADMIN_EXIT_FAIL;
+	/* Every template is checked before the database is touched. */
+	if (catalog_read_file(file, &templates, why, sizeof(why)) < 0) {
+		fprintf(stderr, "kaiden-api catalog load: %s\n", why);
+		return ADMIN_EXIT_FAIL;
+	}
+	if (admin_db_open(&db) == 0 && catalog_store(db, "catalog load", templates) == 0)
+		rc = ADMIN_EXIT_OK;
+	db_close(db);
+	json_object_put(templates);
+	return rc;
+usage:
+	fprintf(stderr, "usage: kaiden-api catalog load FILE\n");
+	return ADMIN_EXIT_USAGE;
 }
 
 /* --tenant CODE|ID -> the tenant's id; 0, or -1 with the message printed. */
@@ -741,6 +838,8 @@ int admin_run(const struct admin_args *a)
 		return cmd_token(a);
 	if (strcmp(a->command, "user") == 0)
 		return cmd_user(a);
+	if (strcmp(a->command, "catalog") == 0)
+		return cmd_catalog(a);
 	if (strcmp(a->command, "routes") != 0 && strcmp(a->command, "migrate") != 0 &&
 	    strcmp(a->command, "config") != 0) {
 		fprintf(stderr, "kaiden-api: unknown command %s\n\n", a->command);

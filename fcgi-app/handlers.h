@@ -1,6 +1,6 @@
 /* handlers.h: the request handlers named in the route table, one file per resource
  * (h_health.c, h_devices.c, h_clusters.c, h_sessions.c, h_auth.c, h_users.c, h_tenants.c,
- * h_tenant.c, h_tickets.c, h_audit.c, h_system.c, h_webhooks.c). A handler validates its
+ * h_tenant.c, h_tickets.c, h_audit.c, h_system.c, h_webhooks.c, h_catalog.c). A handler validates its
  * input, calls store_*, and fills rs; it never touches FastCGI. */
 #ifndef KAIDEN_HANDLERS_H
 #define KAIDEN_HANDLERS_H
@@ -97,5 +97,12 @@ void h_webhook_patch(struct req *r, struct resp *rs);
 void h_webhook_delete(struct req *r, struct resp *rs);
 void h_webhook_rotate(struct req *r, struct resp *rs);
 void h_webhook_deliveries(struct req *r, struct resp *rs);
+
+/* h_catalog.c */
+void h_catalog_list(struct req *r, struct resp *rs);
+void h_catalog_get(struct req *r, struct resp *rs);
+void h_catalog_create(struct req *r, struct resp *rs);
+void h_catalog_patch(struct req *r, struct resp *rs);
+void h_catalog_delete(struct req *r, struct resp *rs);
 
 #endif

@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "catalog.h"
 #include "cfg.h"
 #include "handlers.h"
 #include "ids.h"
@@ -184,6 +185,20 @@ static const struct route routes[ROUTE__MAX] = {
 	[ROUTE_WEBHOOK_DELIVERIES] = { HTTP_GET, "/api/v1/webhooks/{id}/deliveries",
 		h_webhook_deliveries, AUTH_T | ROUTE_PLATFORM, STAFF | R_TADMIN | R_SERVICE,
 		"A webhook's delivery log" },
+
+	/* The catalog of cloud services: platform data every signed-in role reads where it
+	 * stands (disabled templates: staff only); platform admins change it, as tenants. */
+	[ROUTE_CATALOG_LIST] = { HTTP_GET, "/api/v1/catalog", h_catalog_list, ROUTE_AUTH, ANY,
+		"The catalog of cloud services (category, q)" },
+	[ROUTE_CATALOG_GET] = { HTTP_GET, "/api/v1/catalog/{slug}", h_catalog_get, ROUTE_AUTH,
+		ANY, "A cloud service template, with its values schema" },
+	[ROUTE_CATALOG_CREATE] = { HTTP_POST, "/api/v1/catalog", h_catalog_create,
+		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN, "Add a cloud service template" },
+	[ROUTE_CATALOG_PATCH] = { HTTP_PATCH, "/api/v1/catalog/{slug}", h_catalog_patch,
+		ROUTE_AUTH | ROUTE_PLATFORM | ROUTE_BODY, R_ADMIN,
+		"Change a cloud service template (any member but the slug)" },
+	[ROUTE_CATALOG_DELETE] = { HTTP_DELETE, "/api/v1/catalog/{slug}", h_catalog_delete,
+		ROUTE_AUTH | ROUTE_PLATFORM, R_ADMIN, "Remove a cloud service template" },
 };
 
 const struct route *route_table(void)
@@ -204,9 +219,21 @@ static int segment_is_uuid(const char *s, size_t len)
 
 enum match { MATCH_NO, MATCH_YES, MATCH_BAD_ID };
 
+/* A {slug} segment: a DNS label (catalog_slug_valid), in lower case as given. */
+static int segment_is_slug(const char *s, size_t len)
+{
+	char slug[64];
+
+	if (len == 0 || len >= sizeof(slug))
+		return 0;
+	memcpy(slug, s, len);
+	slug[len] = '\0';
+	return catalog_slug_valid(slug);
+}
+
 /* Matches path against pattern; a {name} segment takes one segment, which must be a
- * canonical UUID (every placeholder of ours is an id). The values are recorded as
- * (start, length) pairs. */
+ * canonical UUID ({slug}: a slug, else no match). The values are recorded as (start,
+ * length) pairs. */
 static enum match pattern_match(const char *pattern, const char *path, const char *starts[],
                                 size_t lens[], int *nparams)
 {
@@ -218,8 +245,12 @@ static enum match pattern_match(const char *pattern, const char *path, const cha
 			size_t seg = strcspn(path, "/");
 			if (!close || seg == 0 || n >= REQ_MAX_PARAMS)
 				return MATCH_NO;
-			if (!segment_is_uuid(path, seg))
+			if (strncmp(pattern, "{slug}", 6) == 0) {
+				if (!segment_is_slug(path, seg))
+					return MATCH_NO;
+			} else if (!segment_is_uuid(path, seg)) {
 				bad_id = 1;
+			}
 			starts[n] = path;
 			lens[n] = seg;
 			n++;

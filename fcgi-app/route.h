@@ -65,6 +65,11 @@ enum route_id {
 	ROUTE_WEBHOOK_DELETE,
 	ROUTE_WEBHOOK_ROTATE,
 	ROUTE_WEBHOOK_DELIVERIES,
+	ROUTE_CATALOG_LIST,
+	ROUTE_CATALOG_GET,
+	ROUTE_CATALOG_CREATE,
+	ROUTE_CATALOG_PATCH,
+	ROUTE_CATALOG_DELETE,
 	ROUTE__MAX
 };
 
@@ -82,7 +87,7 @@ typedef void (*route_handler)(struct req *r, struct resp *rs);
 
 struct route {
 	enum http_method method;
-	const char *pattern; /* "/api/v1/devices/{id}" */
+	const char *pattern; /* "/api/v1/devices/{id}"; {slug}: a DNS label, else a UUID */
 	route_handler handler;
 	unsigned flags;
 	unsigned roles;      /* enum role bits that may call it (ROUTE_AUTH routes) */

@@ -364,6 +364,8 @@ struct http_call *http_request(const struct http_request *req, http_done_fn done
 			goto fail;
 		ok |= curl_easy_setopt(c->easy, CURLOPT_RESOLVE, c->resolve);
 	}
+	if (req->ca_file && req->ca_file[0])
+		ok |= curl_easy_setopt(c->easy, CURLOPT_CAINFO, req->ca_file);
 	c->discard_body = req->discard_body;
 	ok |= curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
 	ok |= curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS,

@@ -29,6 +29,8 @@ struct http_request {
 	                              * no name lookup of its own); NULL or "": none */
 	const char *protocols;       /* CURLOPT_PROTOCOLS_STR; NULL: "http,https" */
 	const char *user_agent;      /* NULL: "kaiden-helperd" */
+	const char *ca_file;         /* CA bundle that verifies the server (CURLOPT_CAINFO);
+	                              * NULL or "": the system's */
 	int discard_body;            /* 1: the response body is read and thrown away (the
 	                              * response's body is then ""), whatever its size */
 };

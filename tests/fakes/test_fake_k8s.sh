@@ -128,7 +128,7 @@ expect "a removed token: 401" 401 '.reason == "Unauthorized"'
 api GET /api/v1/nodes/worker-9
 check "unknown node: 404, the real body byte for byte" [ "$STATUS:$(cat "$WORK/body")" = \
     '404:{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"nodes \"worker-9\" not found","reason":"NotFound","details":{"name":"worker-9","kind":"nodes"},"code":404}' ]
-api GET /api/v1/namespaces
+api GET /apis/batch/v1/jobs
 expect "another path: 404 the server could not find the requested resource" 404 \
     '.message == "the server could not find the requested resource" and .details == {}'
 

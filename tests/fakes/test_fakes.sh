@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_fakes.sh: self-test of the fakes. Starts fake_cloudflare.py on a free port, walks a
 # whole session in the order of shared/ref/cloudflare-api.md (create, run the fake
-# cloudflared, tear down), then the faults, and ends by checking nothing is left behind.
+# cloudflared, tear down), then the faults, and ends by checking nothing is left behind;
+# then runs test_fake_helm.sh (the fake helm over fake_k8s.py, issue 13) as one check.
 # Needs bash, curl, jq, python3. Prints "N passed, N failed" and "time: fakes self-test: N s";
 # exits 1 on any failure.
 set -eu
@@ -466,6 +467,9 @@ check "request log never holds the API token" bash -c "! grep -qF -- '$TOKEN' '$
 ctl POST reset
 ctl GET state
 check "reset empties the state" jqt "$WORK/ctl" '.result.tunnels == [] and .result.dns_records == []'
+
+# --- the fake helm over the fake Kubernetes API (issue 13): its own script and count ------
+if bash "$HERE/test_fake_helm.sh"; then ok "test_fake_helm.sh"; else ko "test_fake_helm.sh" "see its FAIL lines above"; fi
 
 SUMMARY_DONE=1
 echo "$PASS passed, $FAIL failed"

@@ -59,7 +59,7 @@ refused "--node-name without a cluster id" "agent.node_name is set (command line
 	--device-id d --node-name worker-1
 KAIDEN_NODE_REFRESH=5 refused "KAIDEN_NODE_REFRESH without a cluster id" \
 	"agent.node_refresh is set (environment) but there is no cluster id" --device-id d
-refused "--k8s-api without a cluster id" "agent.k8s_api is set" --device-id d --k8s-api https://x
+refused "--k8s-api without a cluster id" "k8s.api is set" --device-id d --k8s-api https://x
 refused "--node-refresh 0" "agent.node_refresh" --cluster-id c1 --node-name worker-1 \
 	"${K8S[@]}" --node-refresh 0
 refused "an invalid node name (a path in the URL)" "not a Kubernetes node name" \

@@ -1,0 +1,544 @@
+/* check_k8s_api.c: helperd/k8s_api.c on a real libuv loop (http.c's curl multi) against
+ * tests/fakes/fake_k8s.py: a namespace created with its labels, again (409 -> done), one
+ * another tenant holds (refused); the quota and limit range created then replaced (PUT
+ * with the resourceVersion); a release's pods summed up (ready, ImagePullBackOff,
+ * CrashLoopBackOff) after the LimitRange let them past the quota; a namespace deleted,
+ * then gone; the namespace guard (nothing sent); a 403 as a sentence; no token file;
+ * and the pure parts (the PodList summary, the bodies, quantities). */
+#include <check.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "k8s_api.h"
+#include "log.h"
+
+#define TOKEN "check-k8s-api-token-Qw93"
+#define TENANT "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+#define NS "paas-ws-t1"
+
+static pid_t fake_pid;
+static char fake_dir[256], fake_base[128], token_path[300];
+static uv_loop_t T_loop;
+
+/* --- the fake ---------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static size_t to_buf(char *data, size_t size, size_t n, void *userp)
+{
+	return buf_append(userp, data, size * n) == 0 ? size * n : 0;
+}
+
+/* A blocking request to the fake (control API, or the API with the token): status. */
+static long call(const char *method, const char *path, const char *body, struct buf *out,
+                 int auth)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	struct buf ignored;
+	char url[512];
+	long status = 0;
+
+	buf_init(&ignored, 1 << 20);
+	snprintf(url, sizeof(url), "%s%s", fake_base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &ignored);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	if (auth)
+		hd = curl_slist_append(hd, "Authorization: Bearer " TOKEN);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+	if (body)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(h) == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hd);
+	buf_clear(&ignored);
+	return status;
+}
+
+static void fake_start(void)
+{
+	char portfile[300], port[16] = "";
+	double until;
+
+	snprintf(fake_dir, sizeof(fake_dir), "%s/kaiden-k8sapi-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(fake_dir));
+	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
+	snprintf(token_path, sizeof(token_path), "%s/token", fake_dir);
+	write_text(token_path, TOKEN "\n");
+	fake_pid = fork();
+	ck_assert_int_ge(fake_pid, 0);
+	if (fake_pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("python3", "python3", "tests/fakes/fake_k8s.py", "--port-file", portfile,
+		       "--token-file", token_path, (char *)NULL);
+		_exit(127);
+	}
+	for (until = now_s() + 20; now_s() < until && !port[0];) {
+		FILE *f = fopen(portfile, "r");
+		if (f) {
+			if (!fgets(port, sizeof(port), f))
+				port[0] = '\0';
+			fclose(f);
+		}
+		if (!port[0])
+			usleep(20000);
+	}
+	ck_assert_msg(port[0], "tests/fakes/fake_k8s.py did not start");
+	port[strcspn(port, "\n")] = '\0';
+	snprintf(fake_base, sizeof(fake_base), "http://127.0.0.1:%s", port);
+	ck_assert_int_eq(call("GET", "/_fake/health", NULL, NULL, 0), 200);
+}
+
+static void init_api(void)
+{
+	struct k8s_source src;
+	char err[256];
+
+	ck_assert_msg(k8s_source_init(&src, fake_base, token_path, "", 1, err, sizeof(err)) == 0,
+	              "%s", err);
+	src.timeout_ms = 5000;
+	ck_assert_int_eq(k8s_api_init(&T_loop, &src), 0);
+}
+
+static void setup(void)
+{
+	log_init("check_k8s_api", LOG_LVL_DEBUG);
+	ck_assert_int_eq(uv_loop_init(&T_loop), 0);
+	fake_start();
+	init_api();
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	k8s_api_shutdown();
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&T_loop), 0);
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = 0;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", fake_dir);
+}
+
+/* --- running a call ---------------------------------------------------------------- */
+
+struct got {
+	int called;
+	struct k8s_api_result res;
+};
+
+static void on_done(void *arg, const struct k8s_api_result *res)
+{
+	struct got *g = arg;
+
+	g->called++;
+	g->res = *res;
+}
+
+static void wait_for(struct k8s_api_call *c, struct got *g, const char *err)
+{
+	ck_assert_msg(c != NULL, "refused: %s", err);
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g->called, 1);
+}
+
+static struct got create_ns(const char *ns, const char *tenant)
+{
+	struct got g = { 0 };
+	char err[256] = "";
+
+	wait_for(k8s_api_create_namespace(ns, tenant, on_done, &g, err, sizeof(err)), &g, err);
+	return g;
+}
+
+static long requests_seen(void)
+{
+	struct buf b;
+	long n = -1;
+	const char *p;
+
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(call("GET", "/_fake/counts", NULL, &b, 0), 200);
+	p = strstr(b.data, "\"requests\":");
+	if (p)
+		n = strtol(p + 11, NULL, 10);
+	buf_clear(&b);
+	return n;
+}
+
+START_TEST(test_namespace)
+{
+	struct got g;
+	struct buf b;
+
+	g = create_ns(NS, TENANT);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.http_status, 201);
+	ck_assert_int_eq(g.res.existed, 0);
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(call("GET", "/api/v1/namespaces/" NS, NULL, &b, 1), 200);
+	ck_assert_ptr_nonnull(strstr(b.data, "\"app.kubernetes.io/managed-by\":\"kaiden\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"kaiden.dev/tenant\":\"" TENANT "\""));
+	buf_clear(&b);
+
+	/* again: 409 AlreadyExists, then the GET finds it ours */
+	g = create_ns(NS, TENANT);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.existed, 1);
+
+	/* another tenant's namespace is not taken over */
+	g = create_ns(NS, "another-tenant");
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.transient, 0);
+	ck_assert_ptr_nonnull(strstr(g.res.reason, "exists and is not this tenant's"));
+
+	/* delete, then delete again: gone */
+	{
+		struct got d = { 0 };
+		char err[256];
+		wait_for(k8s_api_delete_namespace(NS, on_done, &d, err, sizeof(err)), &d, err);
+		ck_assert_msg(d.res.ok, "%s", d.res.reason);
+		ck_assert_int_eq(d.res.gone, 0);
+		memset(&d, 0, sizeof(d));
+		wait_for(k8s_api_delete_namespace(NS, on_done, &d, err, sizeof(err)), &d, err);
+		ck_assert(d.res.ok);
+		ck_assert_int_eq(d.res.gone, 1);
+	}
+}
+END_TEST
+
+/* A namespace that is terminating is a transient refusal. */
+START_TEST(test_namespace_terminating)
+{
+	struct got g, d = { 0 };
+	char err[256];
+
+	ck_assert_int_eq(call("POST", "/_fake/config", "{\"namespace_finalize\":\"manual\"}",
+	                      NULL, 0), 200);
+	g = create_ns(NS, TENANT);
+	ck_assert(g.res.ok);
+	wait_for(k8s_api_delete_namespace(NS, on_done, &d, err, sizeof(err)), &d, err);
+	ck_assert(d.res.ok);
+	g = create_ns(NS, TENANT);
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.transient, 1);
+	ck_assert_ptr_nonnull(strstr(g.res.reason, "still being deleted"));
+}
+END_TEST
+
+START_TEST(test_quota_and_pods)
+{
+	struct k8s_api_quota q = { .cpu_m = 2000, .memory = 4LL << 30, .storage = 20LL << 30,
+	                           .pods = 20 };
+	struct got g = { 0 };
+	struct buf b;
+	char err[256];
+	static const char pod[] =
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":"
+		"{\"app.kubernetes.io/instance\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":"
+		"\"main\",\"image\":\"docker.io/bitnami/postgresql:17.6.0\"}]}}";
+	char body[512];
+
+	ck_assert(create_ns(NS, TENANT).res.ok);
+	wait_for(k8s_api_apply_quota(NS, &q, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.existed, 0);
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(call("GET", "/api/v1/namespaces/" NS "/resourcequotas/kaiden-quota", NULL,
+	                      &b, 1), 200);
+	ck_assert_ptr_nonnull(strstr(b.data, "\"requests.cpu\":\"2\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"limits.memory\":\"4Gi\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"requests.storage\":\"20Gi\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"pods\":\"20\""));
+	buf_reset(&b);
+
+	/* the plan changes: replaced in place */
+	q.cpu_m = 1500;
+	q.pods = 5;
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_apply_quota(NS, &q, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.existed, 1);
+	ck_assert_int_eq(call("GET", "/api/v1/namespaces/" NS "/resourcequotas/kaiden-quota", NULL,
+	                      &b, 1), 200);
+	ck_assert_ptr_nonnull(strstr(b.data, "\"requests.cpu\":\"1500m\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"pods\":\"5\""));
+	buf_reset(&b);
+	ck_assert_int_eq(call("GET", "/api/v1/namespaces/" NS "/limitranges/kaiden-limits", NULL,
+	                      &b, 1), 200);
+	ck_assert_ptr_nonnull(strstr(b.data, "\"defaultRequest\""));
+	buf_reset(&b);
+
+	/* pods without resources get past the quota thanks to the LimitRange */
+	snprintf(body, sizeof(body), pod, "pg-0", "paas-ws-t1-pg");
+	ck_assert_int_eq(call("POST", "/api/v1/namespaces/" NS "/pods", body, &b, 1), 201);
+	snprintf(body, sizeof(body), pod, "pg-1", "paas-ws-t1-pg");
+	ck_assert_int_eq(call("POST", "/api/v1/namespaces/" NS "/pods", body, NULL, 1), 201);
+	snprintf(body, sizeof(body), pod, "other-0", "paas-ws-t1-redis");
+	ck_assert_int_eq(call("POST", "/api/v1/namespaces/" NS "/pods", body, NULL, 1), 201);
+	buf_clear(&b);
+
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "paas-ws-t1-pg", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.pods.total, 2);
+	ck_assert_int_eq(g.res.pods.ready, 0);
+	ck_assert_str_eq(g.res.pods.reason, "ContainerCreating");
+	ck_assert_int_eq(g.res.pods.stuck, 0);
+
+	ck_assert_int_eq(call("POST", "/_fake/pods", "{\"namespace\":\"" NS "\",\"instance\":"
+	                      "\"paas-ws-t1-pg\",\"state\":\"ImagePullBackOff\"}", NULL, 0), 200);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "paas-ws-t1-pg", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.pods.total, 2);
+	ck_assert_str_eq(g.res.pods.reason, "ImagePullBackOff");
+	ck_assert_int_eq(g.res.pods.stuck, 1);
+	ck_assert_ptr_nonnull(strstr(g.res.pods.problem, "pod pg-0: the image cannot be pulled "
+	                                                 "(ImagePullBackOff): Back-off pulling"));
+
+	ck_assert_int_eq(call("POST", "/_fake/pods", "{\"namespace\":\"" NS "\",\"instance\":"
+	                      "\"paas-ws-t1-pg\",\"state\":\"ready\"}", NULL, 0), 200);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "paas-ws-t1-pg", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.pods.total, 2);
+	ck_assert_int_eq(g.res.pods.ready, 2);
+	ck_assert_str_eq(g.res.pods.reason, "");
+
+	ck_assert_int_eq(call("POST", "/_fake/pods", "{\"namespace\":\"" NS "\",\"instance\":"
+	                      "\"paas-ws-t1-redis\",\"state\":\"CrashLoopBackOff\"}", NULL, 0),
+	                 200);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "paas-ws-t1-redis", on_done, &g, err, sizeof(err)), &g,
+	         err);
+	ck_assert_int_eq(g.res.pods.total, 1);
+	ck_assert_str_eq(g.res.pods.reason, "CrashLoopBackOff");
+	ck_assert_ptr_nonnull(strstr(g.res.pods.problem, "a container keeps crashing"));
+
+	/* no pods at all: 0 of 0 */
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "nothing", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert(g.res.ok);
+	ck_assert_int_eq(g.res.pods.total, 0);
+}
+END_TEST
+
+/* Outside paas-ws-: refused before anything is sent. */
+START_TEST(test_guard)
+{
+	static const char *const bad[] = { "default", "kube-system", "paas-ws-", "paas-ws-A",
+	                                   "paas-ws-a/../../x", "xpaas-ws-1", "" };
+	struct k8s_api_quota q = { .cpu_m = 1000 };
+	struct got g = { 0 };
+	char err[256];
+	long before = requests_seen();
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_ptr_null(k8s_api_create_namespace(bad[i], TENANT, on_done, &g, err,
+		                                            sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, "namespace refused"));
+		ck_assert_ptr_null(k8s_api_apply_quota(bad[i], &q, on_done, &g, err, sizeof(err)));
+		ck_assert_ptr_null(k8s_api_list_pods(bad[i], "pg", on_done, &g, err, sizeof(err)));
+		ck_assert_ptr_null(k8s_api_delete_namespace(bad[i], on_done, &g, err, sizeof(err)));
+	}
+	ck_assert_ptr_null(k8s_api_list_pods(NS, "pg,x=y", on_done, &g, err, sizeof(err)));
+	ck_assert_ptr_null(k8s_api_create_namespace(NS, "bad tenant", on_done, &g, err,
+	                                            sizeof(err)));
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g.called, 0);
+	/* the fake counts API requests only (not its control calls): none came */
+	ck_assert_int_eq(requests_seen(), before);
+}
+END_TEST
+
+/* A token without the right: 403 as the API's sentence; no token file: refused. */
+START_TEST(test_errors)
+{
+	struct got g;
+	char err[256];
+
+	ck_assert_int_eq(call("POST", "/_fake/tokens", "{\"token\":\"" TOKEN "\",\"rights\":"
+	                      "[\"get\"]}", NULL, 0), 200);
+	g = create_ns(NS, TENANT);
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.http_status, 403);
+	ck_assert_str_eq(g.res.status_reason, "Forbidden");
+	ck_assert_int_eq(g.res.transient, 0);
+	ck_assert_msg(strstr(g.res.reason, "403 Forbidden: namespaces") != NULL, "%s",
+	              g.res.reason);
+	ck_assert_ptr_null(strstr(g.res.reason, TOKEN));
+
+	ck_assert_int_eq(call("POST", "/_fake/faults", "{\"fail\":[{\"status\":503,\"count\":1,"
+	                      "\"path\":\"namespaces\"}]}", NULL, 0), 200);
+	ck_assert_int_eq(call("POST", "/_fake/tokens", "{\"token\":\"" TOKEN "\",\"rights\":"
+	                      "[\"*\"]}", NULL, 0), 200);
+	g = create_ns(NS, TENANT);
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.transient, 1);
+
+	ck_assert_int_eq(unlink(token_path), 0);
+	memset(&g, 0, sizeof(g));
+	ck_assert_ptr_null(k8s_api_create_namespace(NS, TENANT, on_done, &g, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "the service account token"));
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g.called, 0);
+}
+END_TEST
+
+START_TEST(test_unreachable)
+{
+	struct k8s_source src;
+	struct got g;
+	char err[256];
+
+	ck_assert_int_eq(k8s_source_init(&src, "http://127.0.0.1:9", token_path, "", 1, err,
+	                                 sizeof(err)), 0);
+	ck_assert_int_eq(k8s_api_init(&T_loop, &src), 0);
+	g = create_ns(NS, TENANT);
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.transient, 1);
+	ck_assert_ptr_nonnull(strstr(g.res.reason, "cannot reach the Kubernetes API"));
+}
+END_TEST
+
+/* --- pure parts -------------------------------------------------------------------- */
+
+START_TEST(test_pods_parse)
+{
+	struct k8s_pods p;
+	char reason[256];
+	static const char unsched[] =
+		"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[{\"metadata\":"
+		"{\"name\":\"a\"},\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":"
+		"\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
+		"\"0/1 nodes are available: 1 Insufficient cpu.\"}]}},{\"metadata\":{\"name\":\"b\"},"
+		"\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]}";
+	static const char mixed[] =
+		"{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"a\"},\"status\":"
+		"{\"containerStatuses\":[{\"name\":\"c\",\"ready\":false,\"state\":{\"waiting\":"
+		"{\"reason\":\"ContainerCreating\"}}}]}},{\"metadata\":{\"name\":\"b\"},\"status\":"
+		"{\"containerStatuses\":[{\"name\":\"c\",\"state\":{\"waiting\":{\"reason\":"
+		"\"CreateContainerConfigError\",\"message\":\"secret \\\"x\\\" not found\"}}}]}}]}";
+
+	ck_assert_int_eq(k8s_pods_parse(unsched, strlen(unsched), &p, reason, sizeof(reason)), 0);
+	ck_assert_int_eq(p.total, 2);
+	ck_assert_int_eq(p.ready, 1);
+	ck_assert_str_eq(p.reason, "Unschedulable");
+	ck_assert_int_eq(p.stuck, 1);
+	ck_assert_str_eq(p.problem, "pod a: no node can run it (Unschedulable): 0/1 nodes are "
+	                            "available: 1 Insufficient cpu.");
+
+	/* a stuck reason wins over an earlier passing one */
+	ck_assert_int_eq(k8s_pods_parse(mixed, strlen(mixed), &p, reason, sizeof(reason)), 0);
+	ck_assert_str_eq(p.reason, "CreateContainerConfigError");
+	ck_assert_int_eq(p.stuck, 1);
+
+	ck_assert_int_eq(k8s_pods_parse("{\"kind\":\"Status\"}", 17, &p, reason, sizeof(reason)),
+	                 -1);
+	ck_assert_int_eq(k8s_pods_parse("nope", 4, &p, reason, sizeof(reason)), -1);
+	ck_assert_int_eq(k8s_pods_parse("{\"kind\":\"PodList\",\"items\":[1]}", 30, &p, reason,
+	                                sizeof(reason)), -1);
+}
+END_TEST
+
+START_TEST(test_bodies)
+{
+	struct k8s_api_quota q = { .cpu_m = 250, .memory = 256LL << 20, .pods = 3 };
+	char t[32], *body;
+
+	k8s_api_cpu_text(2000, t, sizeof(t));
+	ck_assert_str_eq(t, "2");
+	k8s_api_cpu_text(1500, t, sizeof(t));
+	ck_assert_str_eq(t, "1500m");
+	k8s_api_bytes_text(4LL << 30, t, sizeof(t));
+	ck_assert_str_eq(t, "4Gi");
+	k8s_api_bytes_text(1536LL << 20, t, sizeof(t));
+	ck_assert_str_eq(t, "1536Mi");
+	k8s_api_bytes_text(1000, t, sizeof(t));
+	ck_assert_str_eq(t, "1000");
+
+	body = k8s_api_quota_body(NS, &q);
+	ck_assert_str_eq(body,
+	                 "{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{\"name\":"
+	                 "\"kaiden-quota\",\"namespace\":\"paas-ws-t1\",\"labels\":{"
+	                 "\"app.kubernetes.io/managed-by\":\"kaiden\"}},\"spec\":{\"hard\":{"
+	                 "\"requests.cpu\":\"250m\",\"limits.cpu\":\"250m\",\"requests.memory\":"
+	                 "\"256Mi\",\"limits.memory\":\"256Mi\",\"pods\":\"3\","
+	                 "\"services.loadbalancers\":\"0\",\"services.nodeports\":\"0\"}}}");
+	free(body);
+	/* defaults clamped to the quota */
+	body = k8s_api_limits_body(NS, &q);
+	ck_assert_ptr_nonnull(strstr(body, "\"default\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}"));
+	ck_assert_ptr_nonnull(strstr(body, "\"defaultRequest\":{\"cpu\":\"100m\",\"memory\":"
+	                                   "\"128Mi\"}"));
+	free(body);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("k8s_api");
+	TCase *tf = tcase_create("fake");
+	TCase *tp = tcase_create("pure");
+	SRunner *sr;
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_add_checked_fixture(tf, setup, teardown);
+	tcase_set_timeout(tf, 60);
+	tcase_add_test(tf, test_namespace);
+	tcase_add_test(tf, test_namespace_terminating);
+	tcase_add_test(tf, test_quota_and_pods);
+	tcase_add_test(tf, test_guard);
+	tcase_add_test(tf, test_errors);
+	tcase_add_test(tf, test_unreachable);
+	suite_add_tcase(s, tf);
+	tcase_add_test(tp, test_pods_parse);
+	tcase_add_test(tp, test_bodies);
+	suite_add_tcase(s, tp);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? 1 : 0;
+}
