@@ -207,6 +207,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 		CFG_T_INT, "600", 10, 86400, NULL, 0,
 		"seconds one helm command may take (its --timeout; helperd kills it a little "
 		"later)" },
+	[CFG_SERVICES_DEPLOY_TIMEOUT] = { "services.deploy_timeout",
+		"KAIDEN_SERVICES_DEPLOY_TIMEOUT", CFG_T_INT, "600", 10, 86400, NULL, 0,
+		"seconds an install, upgrade or rollback may take, from helm's start until every "
+		"pod of the release is ready; past it the service is failed, saying why" },
 };
 
 static char *values[CFG__MAX];

@@ -83,6 +83,7 @@ enum cfg_key {
 	CFG_SERVICES_HELM,        /* services.helm        KAIDEN_SERVICES_HELM the helm program */
 	CFG_SERVICES_HELM_HOME,   /* services.helm_home   KAIDEN_SERVICES_HELM_HOME helm's private directory */
 	CFG_SERVICES_HELM_TIMEOUT,/* services.helm_timeout KAIDEN_SERVICES_HELM_TIMEOUT seconds per helm command */
+	CFG_SERVICES_DEPLOY_TIMEOUT,/* services.deploy_timeout KAIDEN_SERVICES_DEPLOY_TIMEOUT seconds until pods are ready */
 	CFG__MAX
 };
 
