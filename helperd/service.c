@@ -792,7 +792,13 @@ void service_shutdown(void)
 	if (S.count)
 		log_info("stopping with %d service operations under way (resumed at the next "
 		         "start)", S.count);
-	while (S.machines)
-		machine_free(S.machines);
+	while (S.machines) {
+		struct machine *m = S.machines;
+		/* Left to finish: killed, helm would leave its pending-* lock behind. */
+		if (m->run)
+			helm_run_abandon(m->run);
+		m->run = NULL;
+		machine_free(m);
+	}
 	S.initialised = 0;
 }
