@@ -77,11 +77,12 @@ enum step {
 	ST_POLL_PODS,
 	ST_HISTORY,
 	ST_NS_DELETE,
+	ST_NS_DELETE_LATE, /* after the report: the tenant's last uninstalls raced */
 };
 
 static const char *const step_names[] = {
 	"status", "locked", "namespace", "quota", "helm", "wait", "poll_status", "poll_pods",
-	"history", "namespace_delete",
+	"history", "namespace_delete", "namespace_delete_late",
 };
 
 static const char *const op_names[SERVICE_JOB__MAX] = { "install", "upgrade", "rollback",
@@ -609,11 +610,42 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 		}
 		finish(m, "deleted", NULL, -1);
 		return;
+	case ST_NS_DELETE_LATE:
+		/* The service is deleted already: a refusal is only logged (k8s_api did). */
+		job_end(m, "done", res->ok ? NULL : res->reason, 0);
+		return;
 	default:
 		log_error("service=%s the Kubernetes API answered in step %s: ignored", m->row.id,
 		          step_names[m->step]);
 		return;
 	}
+}
+
+/* The tenant had other services when this one's release went: report it deleted, then
+ * count again. Uninstalls of a tenant's last services run side by side (one operation
+ * per service, not per tenant), each seeing the others before they report: the last to
+ * report then finds none and deletes the namespace. (Counting first and deleting the
+ * namespace before the report, as run_step does when there are none, is what survives a
+ * restart in between.) */
+static void deleted_then_recount(struct machine *m, int others)
+{
+	int rc;
+
+	rc = S.store->finish(&m->row, "deleted", NULL, -1, 0, 0);
+	if (store_ok(m, rc, "finish") != 0)
+		return;
+	log_info("service=%s release=%s uninstall ends deleted", m->row.id, m->row.release);
+	rc = S.store->others(&m->row, &others);
+	if (rc == STORE_OK && others == 0) {
+		log_info("service=%s namespace=%s goes: the tenant's last service", m->row.id,
+		         m->row.namespace_);
+		go(m, ST_NS_DELETE_LATE);
+		return;
+	}
+	if (rc == STORE_OK)
+		log_info("service=%s namespace=%s stays: the tenant has %d other services",
+		         m->row.id, m->row.namespace_, others);
+	job_end(m, "done", NULL, 0);
 }
 
 static void run_step(struct machine *m)
@@ -673,14 +705,17 @@ static void run_step(struct machine *m)
 			return;
 		}
 		if (others > 0) {
-			log_info("service=%s namespace=%s stays: the tenant has %d other services",
-			         m->row.id, m->row.namespace_, others);
-			finish(m, "deleted", NULL, -1);
+			deleted_then_recount(m, others);
 			return;
 		}
 		m->call = k8s_api_delete_namespace(m->row.namespace_, on_k8s, m, err, sizeof(err));
 		if (!m->call)
 			fail(m, err);
+		return;
+	case ST_NS_DELETE_LATE:
+		m->call = k8s_api_delete_namespace(m->row.namespace_, on_k8s, m, err, sizeof(err));
+		if (!m->call)
+			job_end(m, "done", err, 0);
 		return;
 	case ST_LOCKED:
 	case ST_WAIT:

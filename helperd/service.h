@@ -76,7 +76,8 @@ struct service_store {
 	 * made (0: none), whose values are the row's (or, for a rollback, rollback_to's). */
 	int (*revisions)(const struct service_row *row, enum service_job_kind op,
 	                 const struct helm_revision *revs, size_t n, int current);
-	/* How many other services of the tenant are not deleted (deleting ones count). */
+	/* How many other services of the tenant are not deleted (deleting ones count), this
+	 * one left out whatever its status. */
 	int (*others)(const struct service_row *row, int *count);
 };
 

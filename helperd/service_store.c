@@ -321,13 +321,19 @@ static int revisions(const struct service_row *row, enum service_job_kind kind,
 
 static int others(const struct service_row *row, int *count)
 {
+	struct service_row self;
 	long n = 0;
 	int rc = store_service_live_count(helperd.db, row->tenant_id, &n);
 
 	if (rc != STORE_OK)
 		return rc;
-	/* This one is still deleting (not deleted) while the machine asks. */
-	*count = n > 0 ? (int)n - 1 : 0;
+	/* Less this one while it is not deleted yet (the count is of deleted_at IS NULL). */
+	rc = load(row->tenant_id, row->id, &self);
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+		return rc;
+	if (rc == STORE_OK && strcmp(self.status, "deleted") != 0)
+		n--;
+	*count = n > 0 ? (int)n : 0;
 	return STORE_OK;
 }
 
