@@ -14,7 +14,9 @@
 # and .deleted are emitted.
 #
 # Waits are bounded polls on the database (wait_for), states are held with the fakes'
-# gates, never sampled after a sleep. Self-contained, in a tenant of its own ("ks"),
+# gates, never sampled after a sleep. Services are made and changed through the API
+# (POST, PATCH, rollback, DELETE /api/v1/services); the webhook through tests/fakes/webhook_seed
+# (its URL need not resolve: only the outbox rows are checked). Self-contained, in a tenant of its own ("ks"),
 # on both databases; runs its own helperd with the services settings, and puts back the
 # one an earlier case left.
 
@@ -25,29 +27,12 @@ S124_K8S_PID=
 S124_SECRET=pg-secret-never-in-clear-4711
 S124_SECRET2=pg-secret-too-never-in-clear-0815
 S124_RSECRET=redis-secret-never-in-clear-2342
+S124_NSECRET=n8n-key-never-in-clear-000000001
 
 s124_as() {
 	eval "STACK_TOKEN=\$$1"
 }
 
-case $B in /*) S124_SEED=$B/tests/service_seed ;; *) S124_SEED=$STACK_ROOT/$B/tests/service_seed ;; esac
-# s124_seed NAME VAR WANT-STATUS ARGS...: one test: the services store (as kaiden-api
-# calls it: tests/fakes/service_seed) takes the operation and the service is then in
-# WANT-STATUS; VAR gets the service's id. (The API's routes are another branch's.)
-s124_seed() {
-	_n=$1
-	_v=$2
-	_w=$3
-	shift 3
-	if _o=$("$S124_SEED" "$@" 2>"$T/seed.err") && [ "${_o#* }" = "$_w" ]; then
-		ok "$_n"
-	else
-		LAST="service_seed $1"
-		CODE=-
-		bad "$_n" "got '${_o:-}' $(head -c 200 "$T/seed.err")"
-	fi
-	[ -z "$_v" ] || eval "$_v=\${_o%% *}"
-}
 
 s124_k8s() {
 	_m=$1
@@ -152,9 +137,10 @@ fi
 S124_HOOK=${_o%% *}
 
 # ---- install -> running ----------------------------------------------------------------
-s124_seed "a PostgreSQL service is created" S124_PG pending create "$S124_TENANT" postgresql db ks-db \
-	'{"auth":{"username":"first"}}' "{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}"
-dbcheck "... in paas-ws-ks as paas-ws-ks-db" "$(s124_q "$S124_PG" "namespace || ' ' || helm_release")" "paas-ws-ks paas-ws-ks-db"
+t "a PostgreSQL service is created" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Main DB\",\"reference_id\":\"db\",\"subdomain\":\"ks-db\",\"values\":{\"auth\":{\"username\":\"first\",\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" \
+	202 '.status == "pending"' '.namespace == "paas-ws-ks"' '.helm_release == "paas-ws-ks-db"'
+save S124_PG .id
 wait_for "... runs, every pod ready" 30 "$(s124_q "$S124_PG" "status || ' ' || revision || ' ' || pods_ready || '/' || pods_total")" "running 1 1/1"
 s124_k8s GET "/_fake/objects?resource=namespaces" >"$S124/ns.json"
 if jq -e --arg t "$S124_TENANT" '[.objects[] | select(.metadata.name == "paas-ws-ks")
@@ -166,11 +152,13 @@ else
 fi
 s124_k8s GET "/_fake/objects?resource=resourcequotas&namespace=paas-ws-ks" >"$S124/quota.json"
 if grep -q kaiden-quota "$S124/quota.json"; then ok "... with its ResourceQuota"; else bad "... with its ResourceQuota" "$(head -c 300 "$S124/quota.json")"; fi
-dbcheck "... no error, deployed_at set" "$(s124_q "$S124_PG" "coalesce(nullif(error, ''), '-') || ' ' || CASE WHEN deployed_at IS NULL THEN 'no' ELSE 'yes' END")" "- yes"
+t "GET shows it running, its pods ready" GET "/api/v1/services/$S124_PG" '' 200 '.status == "running"' \
+	'.revision == 1' '.pods_ready == 1' '.pods_total == 1' '.error == null or .error == ""' \
+	'.deployed_at != null' '.secrets["auth.password"] == "set"'
 
 # ---- upgrade -> revision 2; history; rollback -> revision 3 with 1's values ---------------
-s124_seed "an upgrade changes a value" '' upgrading upgrade "$S124_TENANT" "$S124_PG" \
-	'{"auth":{"username":"second"}}' "{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET2\"}}"
+t "an upgrade changes a value" PATCH "/api/v1/services/$S124_PG" \
+	"{\"values\":{\"auth\":{\"username\":\"second\",\"password\":\"$S124_SECRET2\"}}}" 202 '.status == "upgrading"'
 wait_for "... runs revision 2" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 2"
 s124_revs() {
 	dbq "SELECT revision || ':' || status || ':' || CAST(plain_values AS TEXT) FROM service_revisions WHERE service_id = '$1' ORDER BY revision" |
@@ -178,19 +166,26 @@ s124_revs() {
 }
 S124_REVS=$(s124_revs "$S124_PG")
 if [ "$S124_REVS" = "1:superseded:first 2:deployed:second " ]; then ok "the revisions list both, each with its values"; else bad "the revisions list both, each with its values" "got '$S124_REVS'"; fi
-s124_seed "a rollback to 1" '' rolling_back rollback "$S124_TENANT" "$S124_PG" 1
+t "GET .../revisions lists both" GET "/api/v1/services/$S124_PG/revisions" '' 200 \
+	'[.items[] | .revision] == [2, 1]' '[.items[] | .status] == ["deployed", "superseded"]' \
+	'[.items[] | .values.auth.username] == ["second", "first"]' '.items[0].chart_version == "17.1.0"'
+t "a rollback to 1" POST "/api/v1/services/$S124_PG/rollback" '{"revision":1}' 202 '.status == "rolling_back"'
 wait_for "... runs revision 3" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 3"
-dbcheck "... with revision 1's values" "$(s124_q "$S124_PG" "CASE WHEN CAST(plain_values AS TEXT) LIKE '%\"first\"%' THEN 'first' ELSE CAST(plain_values AS TEXT) END")" first
+t "... with revision 1's values" GET "/api/v1/services/$S124_PG" '' 200 '.values.auth.username == "first"' \
+	'.revision == 3' '.rollback_to == null'
 S124_REVS=$(s124_revs "$S124_PG")
 if [ "$S124_REVS" = "1:superseded:first 2:superseded:second 3:deployed:first " ]; then ok "the revisions list three, 3 with 1's values"; else bad "the revisions list three, 3 with 1's values" "got '$S124_REVS'"; fi
 
 # ---- an install helm refuses; a pod that cannot pull ---------------------------------------
-s124_seed "an n8n service is created" S124_N8N pending create "$S124_TENANT" n8n flows ks-flows '{}' '{}'
+t "an n8n service is created" POST /api/v1/services \
+	'{"template":"n8n","name":"Flows","reference_id":"flows","subdomain":"ks-flows","values":{"main":{"secret":{"n8n":{"encryption_key":"'"$S124_NSECRET"'"}}}}}' 202
+save S124_N8N .id
 wait_for "... fails" 30 "$(s124_q "$S124_N8N" "status")" "failed"
 dbcheck "... with helm's Error line in its error" \
 	"$(s124_q "$S124_N8N" "CASE WHEN error LIKE '%BackoffLimitExceeded%' THEN 'yes' ELSE error END")" yes
-s124_seed "a Redis service is created" S124_REDIS pending create "$S124_TENANT" redis cache ks-cache \
-	'{}' "{\"auth\":{\"password\":\"$S124_RSECRET\"}}"
+t "a Redis service is created" POST /api/v1/services \
+	"{\"template\":\"redis\",\"name\":\"Cache\",\"reference_id\":\"cache\",\"subdomain\":\"ks-cache\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
+save S124_REDIS .id
 wait_for "... deploys, its pod's image cannot be pulled, in words" 30 \
 	"$(s124_q "$S124_REDIS" "status || ' ' || CASE WHEN error LIKE '%image cannot be pulled%ImagePullBackOff%' THEN 'words' ELSE coalesce(error, '-') END")" \
 	"deploying words"
@@ -201,14 +196,15 @@ wait_for "... runs once the pod is ready, the error gone" 30 \
 # ---- a doctored namespace is refused -----------------------------------------------------
 # The database's CHECK holds namespaces to 'paas-ws-%'; helperd's guard holds them to
 # paas-ws- + a DNS label, so a row doctored past the CHECK reaches neither helm nor the API.
-s124_seed "a service to doctor" S124_EVIL pending create "$S124_TENANT" postgresql evil ks-evil \
-	'{}' "{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}"
+t "a service to doctor" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Doctored\",\"reference_id\":\"evil\",\"subdomain\":\"ks-evil\",\"values\":{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" 202
+save S124_EVIL .id
 wait_for "... runs" 30 "$(s124_q "$S124_EVIL" "status")" "running"
 stack_helperd_stop >/dev/null 2>&1 || :
 dbq "UPDATE cloud_services SET namespace = 'paas-ws-x/../../kube-system' WHERE id = '$S124_EVIL'" >/dev/null
 S124_HELM_LINES=$(wc -l <"$S124/helm.log" 2>/dev/null || echo 0)
-s124_seed "... and upgraded" '' upgrading upgrade "$S124_TENANT" "$S124_EVIL" '{"auth":{"username":"other"}}' \
-	"{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}"
+t "... and upgraded through the API" PATCH "/api/v1/services/$S124_EVIL" \
+	'{"values":{"auth":{"username":"other"}}}' 202 '.status == "upgrading"'
 s124_helperd_start "helperd starts again"
 wait_for "a doctored namespace is refused: the service fails saying so" 30 \
 	"$(s124_q "$S124_EVIL" "status || ' ' || CASE WHEN error LIKE '%paas-ws-%' THEN 'refused' ELSE coalesce(error, '-') END")" \
@@ -227,8 +223,9 @@ dbq "UPDATE cloud_services SET namespace = 'paas-ws-ks' WHERE id = '$S124_EVIL'"
 
 # ---- helperd SIGKILLed mid-install resumes ---------------------------------------------
 : >"$S124/pg.gate"
-s124_seed "a second PostgreSQL service" S124_REP pending create "$S124_TENANT" postgresql reports ks-reports \
-	'{}' "{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}"
+t "a second PostgreSQL service" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Reports\",\"reference_id\":\"reports\",\"subdomain\":\"ks-reports\",\"values\":{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" 202
+save S124_REP .id
 # The fake helm stores the pending-install revision, then waits at the gate.
 wait_for "... deploys, helm held at the gate" 30 \
 	"SELECT count(*) FROM cloud_services WHERE id = '$S124_REP' AND status = 'deploying'" 1
@@ -255,7 +252,7 @@ rm -f "$S124/pg.gate"
 wait_for "... and the install resumes to running" 40 "$(s124_q "$S124_REP" "status || ' ' || revision")" "running 1"
 
 # ---- secrets: no argv, no log, no column in clear ------------------------------------------
-if grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" "$S124/helm.log"; then
+if grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$S124/helm.log"; then
 	bad "no secret in any helm child's argv or environment" "$(grep -c -e "$S124_SECRET" "$S124/helm.log") lines"
 else
 	ok "no secret in any helm child's argv or environment"
@@ -265,7 +262,7 @@ if jq -e -s '[.[] | select(.stdin_bytes? > 0)] | length > 0' "$S124/helm.log" >/
 else
 	bad "... the values went on stdin" "no start line with stdin_bytes > 0"
 fi
-if grep -rq -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" "$STACK_DIR/log"; then
+if grep -rq -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$STACK_DIR/log"; then
 	bad "no secret in the logs" "$(grep -rl -e "$S124_SECRET" "$STACK_DIR/log")"
 else
 	ok "no secret in the logs"
@@ -275,7 +272,7 @@ if [ "$SUITE_DB" = sqlite ]; then
 else
 	pg_dump -d "${KAIDEN_DATABASE_OWNER_DSN:-$KAIDEN_DATABASE_DSN}" >"$S124/dump.sql" 2>/dev/null
 fi
-if [ -s "$S124/dump.sql" ] && ! grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" "$S124/dump.sql"; then
+if [ -s "$S124/dump.sql" ] && ! grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$S124/dump.sql"; then
 	ok "no secret in the database in clear"
 else
 	bad "no secret in the database in clear" "the dump has one (or is empty)"
@@ -283,13 +280,13 @@ fi
 rm -f "$S124/dump.sql"
 
 # ---- delete; the namespace goes with the last service ----------------------------------------
-s124_seed "the first PostgreSQL service is deleted" '' deleting delete "$S124_TENANT" "$S124_PG"
+t "the first PostgreSQL service is deleted" DELETE "/api/v1/services/$S124_PG" '' 202 '.status == "deleting"'
 wait_for "... deleted" 30 "$(s124_q "$S124_PG" "status")" "deleted"
 if grep '"uninstall"' "$S124/helm.log" | grep -q '"paas-ws-ks-db"'; then ok "... by helm uninstall"; else bad "... by helm uninstall" "no uninstall of paas-ws-ks-db in the helm log"; fi
 S124_NS=$(s124_k8s GET "/_fake/objects?resource=namespaces" | jq '[.objects[] | select(.metadata.name == "paas-ws-ks")] | length' 2>/dev/null)
 if [ "$S124_NS" = 1 ]; then ok "... the namespace stays while the tenant has services"; else bad "... the namespace stays while the tenant has services" "got $S124_NS"; fi
 for _s in "$S124_N8N" "$S124_REDIS" "$S124_EVIL" "$S124_REP"; do
-	"$S124_SEED" delete "$S124_TENANT" "$_s" >/dev/null 2>&1 || :
+	call DELETE "/api/v1/services/$_s"
 done
 wait_for "the tenant's other services are deleted" 40 \
 	"SELECT count(*) FROM cloud_services WHERE tenant_id = '$S124_TENANT' AND status <> 'deleted'" 0
