@@ -285,6 +285,26 @@ wait_for "... deleted" 30 "$(s124_q "$S124_PG" "status")" "deleted"
 if grep '"uninstall"' "$S124/helm.log" | grep -q '"paas-ws-ks-db"'; then ok "... by helm uninstall"; else bad "... by helm uninstall" "no uninstall of paas-ws-ks-db in the helm log"; fi
 S124_NS=$(s124_k8s GET "/_fake/objects?resource=namespaces" | jq '[.objects[] | select(.metadata.name == "paas-ws-ks")] | length' 2>/dev/null)
 if [ "$S124_NS" = 1 ]; then ok "... the namespace stays while the tenant has services"; else bad "... the namespace stays while the tenant has services" "got $S124_NS"; fi
+# ---- a DELETE supersedes a deploy under way ---------------------------------------------
+# (Here, once the first service is gone: the trial plan's namespace quota, 2 CPUs of
+# limits at the LimitRange's 500m a container, holds four pods.)
+t "a Redis service that will not start" POST /api/v1/services \
+	"{\"template\":\"redis\",\"name\":\"Stuck\",\"reference_id\":\"stuck\",\"subdomain\":\"ks-stuck\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
+save S124_STUCK .id
+wait_for "... deploys, waiting for its pods" 30 \
+	"$(s124_q "$S124_STUCK" "status || ' ' || CASE WHEN error LIKE '%ImagePullBackOff%' THEN 'stuck' ELSE coalesce(error, '-') END")" \
+	"deploying stuck"
+t "... is deleted while it deploys" DELETE "/api/v1/services/$S124_STUCK" '' 202 '.status == "deleting"'
+wait_for "... the deploy stops at its next poll and the uninstall runs" 30 "$(s124_q "$S124_STUCK" "status")" "deleted"
+if grep -q "service=$S124_STUCK install superseded" "$STACK_DIR/log/kaiden-helperd.log"; then
+	ok "... helperd says the install was superseded"
+else
+	bad "... helperd says the install was superseded" "no such line in its log"
+fi
+dbcheck "... its two jobs (install, uninstall) done" \
+	"SELECT count(*) || ' ' || sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END) FROM jobs WHERE service_id = '$S124_STUCK'" \
+	"2 2"
+
 for _s in "$S124_N8N" "$S124_REDIS" "$S124_EVIL" "$S124_REP"; do
 	call DELETE "/api/v1/services/$_s"
 done
