@@ -43,10 +43,13 @@
  *
  * Uninstall: `helm uninstall` (a release already gone is done) --> when the tenant has
  * no other service, the namespace deleted --> deleted. Each step is idempotent, so a
- * restart at any point runs it again.
+ * restart at any point runs it again. When it had others: deleted, then counted again
+ * (namespace_delete_late): uninstalls of a tenant's last services run side by side, and
+ * the last to report deletes the namespace.
  *
  * Failures: a Kubernetes call that is transient (transport, 429, 5xx, a namespace still
- * terminating) or a database that does not answer puts the job back in the queue with a
+ * terminating), helm's "Kubernetes cluster unreachable" on its first look at the release,
+ * or a database that does not answer puts the job back in the queue with a
  * growing delay (the machine is freed; the next claim starts again from the row and
  * `helm status`); anything else fails the service with a sentence. */
 #include "service.h"
@@ -419,6 +422,9 @@ static void after_status(struct machine *m, const struct helm_result *res)
 			return;
 		}
 		m->st_found = 1;
+	} else if (strstr(res->error, "Kubernetes cluster unreachable")) {
+		requeue(m, res->error); /* helm's way of saying the API is down: later */
+		return;
 	} else if (!helm_error_not_found(res)) {
 		fail(m, res->error);
 		return;
@@ -556,7 +562,10 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 	int rc;
 
 	m->call = NULL;
-	if (!res->ok && res->transient && m->step != ST_POLL_PODS) {
+	/* Transient trouble: the job again later, from the row (not once the row says
+	 * deleted: a late namespace delete would find a stale job and never run). */
+	if (!res->ok && res->transient && m->step != ST_POLL_PODS &&
+	    m->step != ST_NS_DELETE_LATE) {
 		requeue(m, res->reason);
 		return;
 	}
