@@ -47,6 +47,8 @@ function matches(topic, ev) {
   if (topic === 'devices') return ev.type === 'device';
   if (topic === 'nodes') return ev.type === 'node';
   if (topic === 'sessions') return ev.type === 'session';
+  if (topic === 'services') return ev.type === 'service';
+  if (topic.startsWith('service:')) return ev.type === 'service' && ev.id === topic.slice(8);
   if (topic.startsWith('session:')) return ev.type === 'session' && ev.id === topic.slice(8);
   return false;
 }
