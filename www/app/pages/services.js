@@ -59,18 +59,19 @@ export async function render(ctx) {
         ? h('a', { href: urls[0], target: '_blank', rel: 'noopener noreferrer' }, urls[0].replace(/^https:\/\//, '')) : '—'),
       h('td', { 'data-label': 'Changed', title: when(s.updated_at) }, ago(s.updated_at)));
   };
+  let none = false; // the tenant has no service: the guide instead of the list
   const list = pagedList(ctx, view, {
     pages: pager('services'),
     row,
     empty: () => {
+      none = true;
       guide.replaceChildren(firstGuide(may));
       return '';
     },
   });
   await list.load();
   if (!ctx.current()) return;
-  if (!view.table.hidden) guide.replaceChildren();
-  else view.state.hidden = true;
+  if (none) view.state.hidden = true;
 
   // While an operation runs on a listed service, read the first page again every 5 s.
   const again = () => {
@@ -78,8 +79,11 @@ export async function render(ctx) {
     setTimeout(async () => {
       if (!ctx.current()) return;
       busy = false;
+      none = false;
+      guide.replaceChildren();
       try {
         await list.reset(pager('services'));
+        if (none) view.state.hidden = true;
       } catch (e) {
         if (ctx.current()) view.state.replaceChildren(errorBox(e));
         return;
