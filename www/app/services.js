@@ -89,7 +89,9 @@ export function servicesDomain() {
 //   edit      true on a service's Configuration tab: a secret left alone is kept
 //   readOnly  every input disabled (a role that may not change the service)
 // A field's id is prefix + '-' + its path (auth.password -> svc-v-auth.password), and
-// its element carries data-path. collect() checks every field as the API would (type,
+// its element carries data-path. An object with a title is a fieldset (its legend the
+// title); one without is only a level of the chart's tree, its fields shown with its
+// parent's. collect() checks every field as the API would (type,
 // required, enum, minimum/maximum, minLength/maxLength, pattern) and answers {values,
 // ok}: the values object as the chart's tree (empty optional fields left out: the
 // template's default applies), or ok false with each problem said beside its field.
@@ -202,7 +204,11 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
     const req = new Set(node.required || []);
     for (const [name, prop] of Object.entries(node.properties || {})) {
       const p = [...path, name];
-      if (prop.type === 'object') {
+      if (prop.type === 'object' && !prop.title) {
+        // A level of the chart's tree with no title of its own (n8n's main.secret.n8n)
+        // is not a group people would name: its fields join the enclosing one.
+        object(p, prop, req.has(name), into);
+      } else if (prop.type === 'object') {
         const legendId = prefix + '-' + p.join('.') + '-legend';
         const fs = h('fieldset.values-group', { 'aria-labelledby': legendId },
           h('legend', { id: legendId }, label(name, prop)),

@@ -38,7 +38,7 @@ const STATUS_SENTENCE = {
   pending: 'Queued: Kaiden is about to deploy it.',
   deploying: 'Being deployed: Kaiden installed the chart and waits for its pods to be ready.',
   running: 'Running: every pod is ready.',
-  failed: 'Failed: see why below.',
+  failed: 'Failed: Kaiden could not bring it up; the reason is at the top of this page.',
   upgrading: 'Being updated with the new settings.',
   rolling_back: 'Being rolled back to an earlier revision.',
   deleting: 'Being deleted: the application is being uninstalled.',
@@ -159,11 +159,12 @@ function overview(env, body) {
         : 'This application has no web address: reach it from your other services in the workspace.'));
     if (list.length && s.status !== 'running') urls.append(h('p.hint', {}, 'The address answers once the service is running.'));
     error.replaceChildren(s.error && s.status !== 'running'
-      ? h('div.error', { role: 'alert', id: 'service-error' }, h('strong', {}, s.status === 'failed' ? 'What went wrong: ' : 'Latest problem: '), s.error)
+      ? h('div.error', { role: 'alert', id: 'service-error' }, h('strong', {}, s.status === 'failed' ? 'What went wrong: ' : 'Latest problem: '), s.error,
+        s.status === 'failed' && env.may ? h('span.block', {}, 'Change its settings under Configuration and save to try again, or roll it back to a revision that worked.') : null)
       : '');
     const pods = s.pods_total ? `${s.pods_ready || 0} of ${s.pods_total} ready` : (s.status === 'deleted' ? '—' : 'none yet');
     dl.replaceChildren(...facts([
-      ['Status', h('span', {}, statusWords(s.status), ' — ', h('span.hint', {}, STATUS_SENTENCE[s.status] || '')), 'service-fact-status'],
+      ['Status', STATUS_SENTENCE[s.status] || statusWords(s.status), 'service-fact-status'],
       ['Pods', pods, 'service-pods'],
       ['Application', `${env.template.name || templateSlug(s)}, chart ${s.chart_version || env.template.chart_version || '—'}`, 'service-app'],
       ['Helm release', h('code', {}, s.helm_release || '—'), 'service-release'],
@@ -331,7 +332,7 @@ function domainTab(env, body) {
   const fieldError = h('p.error.field-error', { id: 'service-domain-error', role: 'alert', hidden: true });
   const save = h('button', { type: 'submit', id: 'service-domain-save' }, 'Use this domain');
   const form = h('form.card.stack', { id: 'service-domain-form', novalidate: true },
-    h('div.form-field', {}, h('label', { for: 'service-domain-input' }, 'Custom domain'), input,
+    h('div.form-field', {}, h('label', { for: 'service-domain-input', id: 'service-domain-label' }, 'Custom domain'), input,
       h('p.hint', { id: 'service-domain-hint' }, 'A name of your own, such as shop.example.com. You then create a CNAME record at your DNS provider.'),
       fieldError),
     h('p.actions', {}, save));
@@ -342,6 +343,8 @@ function domainTab(env, body) {
 
   function draw() {
     const s = env.s;
+    const lab = form.querySelector('#service-domain-label');
+    if (lab) lab.textContent = s.custom_domain ? 'Use another domain instead' : 'Custom domain';
     if (!s.custom_domain) {
       current.replaceChildren(h('p', {}, 'No custom domain. ', may ? 'Add one below.' : ''));
       record.replaceChildren();
