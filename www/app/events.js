@@ -11,7 +11,9 @@
 // tenant ({type:'device', id, status, last_seen}), 'nodes' every node event (a node's
 // agent reported a reading: {type:'node', id, node_name, node_status, unschedulable,
 // node_reason}), 'session:ID' that session's events ({type:'session', id, device_id,
-// status, step}), 'sessions' every session event of the tenant. A list of topics is one
+// status, step}), 'sessions' every session event of the tenant, 'service:ID' and
+// 'services' a service's or every service's events (issue 13: {type:'service', id,
+// status, ...}, once helperd sends them). A list of topics is one
 // watcher (one fallback read, not one per topic). While the stream cannot be had
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
 // instead (when it returns a promise, the next call waits for it: a slow server never

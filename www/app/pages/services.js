@@ -1,11 +1,12 @@
 // services.js: #/services, the tenant's services dashboard (seed FR-6.2): each service
 // with its application, status, address and last change (GET /services, "More" past a
 // page), read again every 5 s while one of them is being deployed, changed or deleted
-// (seed NFR-1). With no service yet, a first-deployment guide (FR-6.3) leads to the
+// (seed NFR-1), and on each service event of the live stream. With no service yet, a first-deployment guide (FR-6.3) leads to the
 // marketplace. Deleted services are not listed (their rows are history).
 import { h, ago, when, errorBox } from '../dom.js';
 import { get, pager } from '../api.js';
 import { listTable, pagedList } from '../list.js';
+import { watch } from '../events.js';
 import { mayReadServices, mayManageServices } from '../roles.js';
 import { serviceBadge, appIcon, templateSlug, serviceUrls, BUSY, servicesDomain } from '../services.js';
 
@@ -73,25 +74,38 @@ export async function render(ctx) {
   if (!ctx.current()) return;
   if (none) view.state.hidden = true;
 
-  // While an operation runs on a listed service, read the first page again every 5 s.
-  const again = () => {
-    if (!busy || !ctx.current()) return;
-    setTimeout(async () => {
+  // While an operation runs on a listed service, read the first page again every 5 s;
+  // a service event of the live stream (helperd's, when it sends them) reads at once.
+  let timer = null;
+  let reading = false;
+  async function reread() {
+    if (reading || !ctx.current()) return;
+    reading = true;
+    clearTimeout(timer);
+    busy = false;
+    none = false;
+    try {
+      await list.reset(pager('services'));
       if (!ctx.current()) return;
-      busy = false;
-      none = false;
-      guide.replaceChildren();
-      try {
-        await list.reset(pager('services'));
-        if (none) view.state.hidden = true;
-      } catch (e) {
-        if (ctx.current()) view.state.replaceChildren(errorBox(e));
-        return;
-      }
-      again();
-    }, POLL_MS);
-  };
+      if (none) view.state.hidden = true;
+      else guide.replaceChildren();
+    } catch (e) {
+      if (ctx.current()) view.state.replaceChildren(errorBox(e));
+    } finally {
+      reading = false;
+    }
+    again();
+  }
+  function again() {
+    clearTimeout(timer);
+    if (busy && ctx.current()) timer = setTimeout(reread, POLL_MS);
+  }
   again();
+  const stop = watch('services', (ev) => {
+    if (!ctx.current()) { stop(); return; }
+    if (ev) return reread();
+  }, { fallbackMs: 60000 });
+  window.addEventListener('hashchange', () => { stop(); clearTimeout(timer); }, { once: true });
 }
 
 // FR-6.3: what to do when there is nothing yet.
