@@ -207,6 +207,22 @@ static const struct cfg_entry table[CFG__MAX] = {
 		CFG_T_INT, "600", 10, 86400, NULL, 0,
 		"seconds one helm command may take (its --timeout; helperd kills it a little "
 		"later)" },
+	[CFG_SERVICES_DOMAIN] = { "services.domain", "KAIDEN_SERVICES_DOMAIN", CFG_T_STRING, "", 0,
+		0, NULL, 0,
+		"the platform domain cloud services are reached under: "
+		"https://<subdomain>.<domain> (empty: POST /services answers 503)" },
+	[CFG_SERVICES_KEY_FILE] = { "services.key_file", "KAIDEN_SERVICES_KEY_FILE", CFG_T_STRING,
+		"", 0, 0, NULL, 0,
+		"file with the 32-byte key (raw, or 64 hex characters; mode 0600) that seals "
+		"services' secret values; kaiden-api and helperd need the same (empty: POST "
+		"/services answers 503)" },
+	[CFG_SERVICES_DNS_SERVER] = { "services.dns_server", "KAIDEN_SERVICES_DNS_SERVER",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"HOST:PORT (an IPv4 address) of the DNS server a custom domain's CNAME is looked up "
+		"at (empty: the system's resolvers; tests name a fake)" },
+	[CFG_SERVICES_DEPLOY_TIMEOUT] = { "services.deploy_timeout",
+		"KAIDEN_SERVICES_DEPLOY_TIMEOUT", CFG_T_INT, "600", 30, 86400, NULL, 0,
+		"seconds helperd waits for a service's pods to be ready before it is failed" },
 };
 
 static char *values[CFG__MAX];

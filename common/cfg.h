@@ -83,6 +83,10 @@ enum cfg_key {
 	CFG_SERVICES_HELM,        /* services.helm        KAIDEN_SERVICES_HELM the helm program */
 	CFG_SERVICES_HELM_HOME,   /* services.helm_home   KAIDEN_SERVICES_HELM_HOME helm's private directory */
 	CFG_SERVICES_HELM_TIMEOUT,/* services.helm_timeout KAIDEN_SERVICES_HELM_TIMEOUT seconds per helm command */
+	CFG_SERVICES_DOMAIN,      /* services.domain      KAIDEN_SERVICES_DOMAIN services' <subdomain>.<domain> */
+	CFG_SERVICES_KEY_FILE,    /* services.key_file    KAIDEN_SERVICES_KEY_FILE secret values' sealing key */
+	CFG_SERVICES_DNS_SERVER,  /* services.dns_server  KAIDEN_SERVICES_DNS_SERVER resolver for domain checks */
+	CFG_SERVICES_DEPLOY_TIMEOUT, /* services.deploy_timeout KAIDEN_SERVICES_DEPLOY_TIMEOUT seconds to ready */
 	CFG__MAX
 };
 

@@ -33,6 +33,10 @@ const char *const seam_jobs[SEAM_JOB__MAX + 1] = {
 	[SEAM_JOB_SESSION_START] = "session.start",
 	[SEAM_JOB_SESSION_END] = "session.end",
 	[SEAM_JOB_WEBHOOK_DELIVER] = "webhook.deliver",
+	[SEAM_JOB_SERVICE_INSTALL] = "service.install",
+	[SEAM_JOB_SERVICE_UPGRADE] = "service.upgrade",
+	[SEAM_JOB_SERVICE_ROLLBACK] = "service.rollback",
+	[SEAM_JOB_SERVICE_UNINSTALL] = "service.uninstall",
 	[SEAM_JOB__MAX] = NULL,
 };
 

@@ -56,6 +56,12 @@ enum seam_job {
 	SEAM_JOB_SESSION_START,
 	SEAM_JOB_SESSION_END,
 	SEAM_JOB_WEBHOOK_DELIVER, /* deliver a webhook's pending deliveries (jobs.webhook_id) */
+	/* A cloud service's operation (jobs.service_id, jobs.op_seq; store_service.h). At
+	 * most one runs per service: store_jobs_claim holds the others back. */
+	SEAM_JOB_SERVICE_INSTALL,
+	SEAM_JOB_SERVICE_UPGRADE,
+	SEAM_JOB_SERVICE_ROLLBACK,
+	SEAM_JOB_SERVICE_UNINSTALL,
 	SEAM_JOB__MAX
 };
 

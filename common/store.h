@@ -244,15 +244,19 @@ struct store_job {
 	char id[UUID_STR_LEN];
 	char tenant_id[UUID_STR_LEN];
 	char kind[32];               /* seam.h's job kinds: "session.start" | "session.end" |
-	                              * "webhook.deliver" */
+	                              * "webhook.deliver" | "service.install" | ... */
 	char session_id[UUID_STR_LEN];
 	char webhook_id[UUID_STR_LEN]; /* "webhook.deliver": the hook; else "" */
+	char service_id[UUID_STR_LEN]; /* "service.*": the service; else "" */
+	long long op_seq;            /* "service.*": the service's op_seq when it was queued
+	                              * (stale when the service's has moved on); else 0 */
 	int attempts;                /* including this claim */
 };
 
 /* Claims up to max due jobs for worker (an instance name) with a lease of
  * lease_seconds: state queued and run_after <= now, or state running with an expired
- * lease. PostgreSQL uses FOR UPDATE SKIP LOCKED so several helperds never claim the
+ * lease; a job naming a service only when no other job of that service is running and
+ * none queued before it waits (one operation per service, in queue order). PostgreSQL uses FOR UPDATE SKIP LOCKED so several helperds never claim the
  * same job. *n gets how many were written to jobs[]. */
 int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
                      struct store_job *jobs, int *n) WUR;

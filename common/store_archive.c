@@ -96,6 +96,14 @@ static const struct archive_table archive_tables[] = {
 	{ .name = "webhook_deliveries",
 	  .carry = CARRY_NEVER,
 	  .refs = { { "webhook_id", "webhooks" }, { "event_id", "webhook_events" } } },
+	/* Cloud services: not carried yet (their releases are this deployment's); deleted
+	 * with the tenant, revisions first. */
+	{ .name = "cloud_services",
+	  .carry = CARRY_NEVER,
+	  .refs = { { "template_id", "app_templates" } } },
+	{ .name = "service_revisions",
+	  .carry = CARRY_NEVER,
+	  .refs = { { "service_id", "cloud_services" } } },
 	{ .name = "api_tokens", .carry = CARRY_DROP, .refs = { { "user_id", "users" } } },
 	/* Audit entries outlive their tenant, the tenant.delete entry included (0004: no
 	 * foreign keys; on PostgreSQL the application may not delete them). */
@@ -103,7 +111,9 @@ static const struct archive_table archive_tables[] = {
 	  .carry = CARRY_ROWS,
 	  .refs = { { "actor_id", "users" }, { "credential_id", "api_tokens" }, { "target_id", "" } },
 	  .outlives = 1 },
-	{ .name = "jobs", .carry = CARRY_NEVER, .refs = { { "session_id", "sessions" } } },
+	{ .name = "jobs",
+	  .carry = CARRY_NEVER,
+	  .refs = { { "session_id", "sessions" }, { "service_id", "cloud_services" } } },
 	{ .name = "logins", .carry = CARRY_NEVER, .refs = { { "user_id", "users" } } },
 };
 #define NTABLES ARRAY_LEN(archive_tables)

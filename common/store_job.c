@@ -23,33 +23,48 @@
 #define CLAIM_SET                                                                         \
 	"UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, "          \
 	"attempts = attempts + 1, updated_at = $3 "
+/* One operation per service at a time: a job naming a service is due only when no
+ * other job of that service is running (whatever its lease: an expired one is claimed
+ * again first) and none queued before it is still waiting. Both in the statement's
+ * snapshot, so one claim never takes two jobs of a service; on PostgreSQL a job another
+ * claimer has locked but not yet committed still reads as queued, and holds the later
+ * ones back just the same. */
+#define CLAIM_ONE_PER_SERVICE                                                             \
+	"(j.service_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "                 \
+	"o.service_id = j.service_id AND o.id <> j.id AND (o.state = 'running' OR "        \
+	"(o.state = 'queued' AND o.id < j.id))))"
 #define CLAIM_DUE                                                                         \
-	"SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= $3) "               \
-	"OR (state = 'running' AND locked_until < $3) ORDER BY run_after, id LIMIT $4"
-#define CLAIM_RETURNING " RETURNING id, tenant_id, kind, session_id, attempts, webhook_id"
+	"SELECT j.id FROM jobs j WHERE ((j.state = 'queued' AND j.run_after <= $3) "      \
+	"OR (j.state = 'running' AND j.locked_until < $3)) AND " CLAIM_ONE_PER_SERVICE      \
+	" ORDER BY j.run_after, j.id LIMIT $4"
+#define CLAIM_RETURNING                                                                   \
+	" RETURNING id, tenant_id, kind, session_id, attempts, webhook_id, service_id, op_seq"
 
 /* A MATERIALIZED CTE makes PostgreSQL lock the chosen rows once; a LIMIT subquery
  * under IN could be rescanned by some plans. */
 static const char claim_pg[] =
 	"WITH due AS MATERIALIZED (" CLAIM_DUE " FOR UPDATE SKIP LOCKED) " CLAIM_SET
 	"FROM due WHERE jobs.id = due.id RETURNING jobs.id, jobs.tenant_id, jobs.kind, "
-	"jobs.session_id, jobs.attempts, jobs.webhook_id";
+	"jobs.session_id, jobs.attempts, jobs.webhook_id, jobs.service_id, jobs.op_seq";
 static const char claim_sqlite[] = CLAIM_SET "WHERE id IN (" CLAIM_DUE ")" CLAIM_RETURNING;
 
-/* A queued job naming a session or a webhook (the other NULL), and its NOTIFY. */
+/* A queued job naming a session, a webhook or a service (the others NULL; a service's
+ * with the op_seq it was queued with), and its NOTIFY. */
 static int job_insert(struct db *db, const char *tenant_id, enum seam_job kind,
-                      const char *session_id, const char *webhook_id, const char *now)
+                      const char *session_id, const char *webhook_id, const char *service_id,
+                      const char *op_seq, const char *now)
 {
 	char id[UUID_STR_LEN];
-	const char *params[6] = { id, tenant_id, seam_job_name(kind), session_id, now, webhook_id };
+	const char *params[8] = { id,         tenant_id,  seam_job_name(kind), session_id, now,
+		                  webhook_id, service_id, op_seq };
 	int rc;
 
 	ids_uuid7(id);
 	rc = db_exec(db,
-	             "INSERT INTO jobs (id, tenant_id, kind, session_id, webhook_id, state, "
-	             "run_after, attempts, created_at, updated_at) "
-	             "VALUES ($1, $2, $3, $4, $6, 'queued', $5, 0, $5, $5)",
-	             6, params, NULL);
+	             "INSERT INTO jobs (id, tenant_id, kind, session_id, webhook_id, service_id, "
+	             "op_seq, state, run_after, attempts, created_at, updated_at) "
+	             "VALUES ($1, $2, $3, $4, $6, $7, $8, 'queued', $5, 0, $5, $5)",
+	             8, params, NULL);
 	if (rc == DB_OK)
 		rc = db_notify(db, seam_channel_name(SEAM_CHANNEL_JOBS), id);
 	return rc == DB_OK ? STORE_OK : store_rc_of(rc);
@@ -58,13 +73,23 @@ static int job_insert(struct db *db, const char *tenant_id, enum seam_job kind,
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now)
 {
-	return job_insert(db, tenant_id, kind, session_id, NULL, now);
+	return job_insert(db, tenant_id, kind, session_id, NULL, NULL, NULL, now);
 }
 
 int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
                           const char *now)
 {
-	return job_insert(db, tenant_id, SEAM_JOB_WEBHOOK_DELIVER, NULL, webhook_id, now);
+	return job_insert(db, tenant_id, SEAM_JOB_WEBHOOK_DELIVER, NULL, webhook_id, NULL, NULL,
+	                  now);
+}
+
+int store_job_add_service(struct db *db, const char *tenant_id, enum seam_job kind,
+                          const char *service_id, long long op_seq, const char *now)
+{
+	char seq[24];
+
+	snprintf(seq, sizeof(seq), "%lld", op_seq);
+	return job_insert(db, tenant_id, kind, NULL, NULL, service_id, seq, now);
 }
 
 int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
@@ -106,6 +131,8 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 		store_text_copy(j->session_id, sizeof(j->session_id), db_res_get(res, i, 3));
 		j->attempts = atoi(db_res_get(res, i, 4) ? db_res_get(res, i, 4) : "0");
 		store_text_copy(j->webhook_id, sizeof(j->webhook_id), db_res_get(res, i, 5));
+		store_text_copy(j->service_id, sizeof(j->service_id), db_res_get(res, i, 6));
+		j->op_seq = db_res_get(res, i, 7) ? strtoll(db_res_get(res, i, 7), NULL, 10) : 0;
 	}
 	*n = rows;
 	rc = STORE_OK;

@@ -120,6 +120,10 @@ int store_device_lock(struct db *db, const char *tenant, const char *device, int
 int store_job_add(struct db *db, const char *tenant_id, enum seam_job kind,
                   const char *session_id, const char *now) WUR;
 /* The same for a "webhook.deliver" job of a webhook (jobs.webhook_id). */
+/* A "service.*" job (kind) for service_id with the op_seq it acts for, inside the
+ * caller's transaction (store_service.c). */
+int store_job_add_service(struct db *db, const char *tenant_id, enum seam_job kind,
+                          const char *service_id, long long op_seq, const char *now) WUR;
 int store_job_add_webhook(struct db *db, const char *tenant_id, const char *webhook_id,
                           const char *now) WUR;
 

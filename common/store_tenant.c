@@ -39,7 +39,14 @@ static const char *const statuses[] = { "active", "suspended", "trial", NULL };
 static const char *const plans[] = { "trial", "basic", "pro", "enterprise", NULL };
 /* Indexed by enum store_quota. */
 static const char *const quota_keys[] = { "max_devices", "max_concurrent_sessions",
-	                                  "max_open_tickets", "max_clusters" };
+	                                  "max_open_tickets", "max_clusters", "max_services" };
+/* What a quota is when the tenant's quotas leave it out (0: no limit), by enum
+ * store_quota: max_services is the seed's 50 per workspace. */
+static const long quota_defaults[] = { 0, 0, 0, 0, 50 };
+/* The namespace's resource quotas for cloud services (store_service.h,
+ * store_service_limits): accepted in quotas, counted by Kubernetes, not here. */
+static const char *const resource_keys[] = { "services_cpu", "services_memory",
+	                                     "services_storage", "services_pods" };
 
 /* ---- validation ------------------------------------------------------------------------ */
 
@@ -79,10 +86,13 @@ static int quotas_check(json_object *quotas, char *why, size_t whylen)
 		int64_t n;
 		for (size_t i = 0; i < ARRAY_LEN(quota_keys); i++)
 			known |= strcmp(key, quota_keys[i]) == 0;
+		for (size_t i = 0; i < ARRAY_LEN(resource_keys); i++)
+			known |= strcmp(key, resource_keys[i]) == 0;
 		if (!known) {
 			snprintf(why, whylen,
 			         "quotas: unknown quota %.64s (max_devices, max_concurrent_sessions, "
-			         "max_open_tickets, max_clusters)",
+			         "max_open_tickets, max_clusters, max_services, services_cpu, "
+			         "services_memory, services_storage, services_pods)",
 			         key);
 			return -1;
 		}
@@ -483,6 +493,7 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 		"SELECT count(*) FROM tickets WHERE tenant_id = $1 AND status IN "
 		STORE_SQL_TICKET_OPEN,
 		"SELECT count(*) FROM clusters WHERE tenant_id = $1 AND deleted_at IS NULL",
+		"SELECT count(*) FROM cloud_services WHERE tenant_id = $1 AND deleted_at IS NULL",
 	};
 	const char *key;
 	json_object *quotas, *v;
@@ -504,11 +515,14 @@ int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q, 
 	quotas = quotas_get(db, tenant, &rc);
 	if (!quotas)
 		return rc;
-	if (!json_object_object_get_ex(quotas, key, &v) || !json_object_is_type(v, json_type_int)) {
+	if (json_object_object_get_ex(quotas, key, &v) && json_object_is_type(v, json_type_int))
+		max = json_object_get_int64(v);
+	else
+		max = quota_defaults[q];
+	if (max <= 0) {
 		json_object_put(quotas);
 		return STORE_OK;
 	}
-	max = json_object_get_int64(v);
 	json_object_put(quotas);
 	rc = store_one_value(db, count_sql[q], 1, params, count, sizeof(count), NULL);
 	if (rc < 0)
@@ -554,7 +568,8 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	"(SELECT coalesce(sum(bytes_in), 0) FROM sessions WHERE tenant_id = $1 AND "          \
 	"started_at >= $2), "                                                                 \
 	"(SELECT coalesce(sum(bytes_out), 0) FROM sessions WHERE tenant_id = $1 AND "         \
-	"started_at >= $2)"
+	"started_at >= $2), "                                                                 \
+	"(SELECT count(*) FROM cloud_services WHERE tenant_id = $1 AND deleted_at IS NULL)"
 	static const char sql_pg[] = USAGE_COUNTS
 		"(SELECT coalesce(sum(extract(epoch FROM (coalesce(ended_at, CAST($3 AS timestamptz)) "
 		"- started_at))), 0) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "
@@ -621,6 +636,8 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 7))));
 	json_object_object_add(usage, "relay_bytes_out_this_month",
 	                       json_object_new_int64(bytes_of(db_res_get(res, 0, 8))));
+	json_object_object_add(usage, "services",
+	                       json_object_new_int64(count_of(db_res_get(res, 0, 9))));
 	json_object_object_add(usage, "users", json_object_new_int64(users));
 	json_object_object_add(usage, "storage_bytes",
 	                       json_object_new_int64((int64_t)strlen(json_text(tables))));

@@ -63,7 +63,7 @@ int store_tenant_delete(struct db *db, const char *id) WUR;
 /* Usage JSON: devices, devices_online, clusters (live), sessions_active
  * (pending/active/ending), open_tickets (open/in_progress), sessions_this_month, session_minutes_this_month, relay_bytes_in_this_month and
  * relay_bytes_out_this_month (sessions.bytes_in / bytes_out summed over the sessions
- * started this month), users, storage_bytes (the size of its rows as an export would
+ * started this month), services (not deleted), users, storage_bytes (the size of its rows as an export would
  * hold them), quotas (as the tenant JSON has them). */
 int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
 
@@ -71,7 +71,10 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out) WUR;
  * cluster: store_agent_node_join); max_concurrent_sessions
  * sessions pending, active or ending; max_open_tickets tickets open or in_progress
  * (STORE_SQL_TICKET_OPEN); max_clusters live clusters. */
-enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS, QUOTA_CLUSTERS };
+/* max_services the cloud services not deleted (50 when the quotas leave it out: the
+ * only quota with a default). */
+enum store_quota { QUOTA_DEVICES, QUOTA_CONCURRENT_SESSIONS, QUOTA_OPEN_TICKETS, QUOTA_CLUSTERS,
+	           QUOTA_SERVICES };
 /* STORE_OK when one more fits; STORE_CONFLICT when the tenant is at its quota (*limit
  * gets the quota). Call inside the transaction that adds the row. */
 int store_tenant_quota_check(struct db *db, const char *id, enum store_quota q,

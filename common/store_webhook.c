@@ -19,7 +19,8 @@
 const char *const store_webhook_events[] = {
 	"ticket.created",  "ticket.updated", "ticket.commented", "session.started",
 	"session.active",  "session.ended",  "session.failed",   "device.online",
-	"device.offline",  "device.registered", NULL
+	"device.offline",  "device.registered", "service.deployed", "service.failed",
+	"service.deleted", NULL
 };
 
 /* pg_advisory_xact_lock's first key for counting a scope's hooks before an insert (the

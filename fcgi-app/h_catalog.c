@@ -13,6 +13,7 @@
 #include "jsonx.h"
 #include "store.h"
 #include "store_catalog.h"
+#include "store_service.h"
 
 #define CATALOG_Q_MAX 200
 
@@ -203,8 +204,20 @@ out:
 void h_catalog_delete(struct req *r, struct resp *rs)
 {
 	json_object *tpl = NULL;
+	long uses = 0;
 	int rc = store_catalog_get(r->db, r->params[0], 1, &tpl);
 
+	/* A service's row (deleted ones too: history) keeps its template: retire a template
+	 * with enabled false instead. */
+	if (rc == STORE_OK)
+		rc = store_service_template_uses(r->db, jsonx_str(tpl, "id"), &uses);
+	if (rc == STORE_OK && uses > 0) {
+		resp_error(rs, 409, "template_in_use", NULL,
+		           "%ld services (deleted ones included, kept as history) use this template: "
+		           "disable it (PATCH {\"enabled\": false}) instead",
+		           uses);
+		goto out;
+	}
 	if (rc == STORE_OK)
 		rc = store_catalog_delete(r->db, r->params[0]);
 	if (rc != STORE_OK) {

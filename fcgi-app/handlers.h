@@ -98,6 +98,18 @@ void h_webhook_delete(struct req *r, struct resp *rs);
 void h_webhook_rotate(struct req *r, struct resp *rs);
 void h_webhook_deliveries(struct req *r, struct resp *rs);
 
+/* h_services.c */
+void h_services_create(struct req *r, struct resp *rs);
+void h_services_list(struct req *r, struct resp *rs);
+void h_service_get(struct req *r, struct resp *rs);
+void h_service_patch(struct req *r, struct resp *rs);
+void h_service_delete(struct req *r, struct resp *rs);
+void h_service_revisions(struct req *r, struct resp *rs);
+void h_service_rollback(struct req *r, struct resp *rs);
+void h_service_domain_put(struct req *r, struct resp *rs);
+void h_service_domain_delete(struct req *r, struct resp *rs);
+void h_service_domain_verify(struct req *r, struct resp *rs);
+
 /* h_catalog.c */
 void h_catalog_list(struct req *r, struct resp *rs);
 void h_catalog_get(struct req *r, struct resp *rs);

@@ -199,6 +199,37 @@ static const struct route routes[ROUTE__MAX] = {
 		"Change a cloud service template (any member but the slug)" },
 	[ROUTE_CATALOG_DELETE] = { HTTP_DELETE, "/api/v1/catalog/{slug}", h_catalog_delete,
 		ROUTE_AUTH | ROUTE_PLATFORM, R_ADMIN, "Remove a cloud service template" },
+
+	/* Cloud services, as devices and clusters: every role of the tenant reads them
+	 * (customers and engineers follow what runs); tenant admins, service tokens and
+	 * staff launch, change, roll back and delete them. A change answers 202: helperd
+	 * does the work. */
+	[ROUTE_SERVICES_CREATE] = { HTTP_POST, "/api/v1/services", h_services_create,
+		AUTH_T | ROUTE_BODY, STAFF | R_TADMIN | R_SERVICE,
+		"Launch a cloud service from a catalog template (202)" },
+	[ROUTE_SERVICES_LIST] = { HTTP_GET, "/api/v1/services", h_services_list, AUTH_T, ANY,
+		"List cloud services (status, template, q)" },
+	[ROUTE_SERVICE_GET] = { HTTP_GET, "/api/v1/services/{id}", h_service_get, AUTH_T, ANY,
+		"Get a cloud service: status, pods, URLs, secrets set or unset, domain" },
+	[ROUTE_SERVICE_PATCH] = { HTTP_PATCH, "/api/v1/services/{id}", h_service_patch,
+		AUTH_T | ROUTE_BODY, STAFF | R_TADMIN | R_SERVICE,
+		"Rename a cloud service, or change its values or chart version (an upgrade, 202)" },
+	[ROUTE_SERVICE_DELETE] = { HTTP_DELETE, "/api/v1/services/{id}", h_service_delete,
+		AUTH_T, STAFF | R_TADMIN | R_SERVICE, "Delete a cloud service (helm uninstall, 202)" },
+	[ROUTE_SERVICE_REVISIONS] = { HTTP_GET, "/api/v1/services/{id}/revisions",
+		h_service_revisions, AUTH_T, ANY, "A cloud service's revisions (helm history)" },
+	[ROUTE_SERVICE_ROLLBACK] = { HTTP_POST, "/api/v1/services/{id}/rollback",
+		h_service_rollback, AUTH_T | ROUTE_BODY, STAFF | R_TADMIN | R_SERVICE,
+		"Roll a cloud service back to one of its revisions (202)" },
+	[ROUTE_SERVICE_DOMAIN_PUT] = { HTTP_PUT, "/api/v1/services/{id}/domain",
+		h_service_domain_put, AUTH_T | ROUTE_BODY, STAFF | R_TADMIN | R_SERVICE,
+		"Give a cloud service a custom domain; answers the CNAME record to create (202)" },
+	[ROUTE_SERVICE_DOMAIN_DELETE] = { HTTP_DELETE, "/api/v1/services/{id}/domain",
+		h_service_domain_delete, AUTH_T, STAFF | R_TADMIN | R_SERVICE,
+		"Remove a cloud service's custom domain (202)" },
+	[ROUTE_SERVICE_DOMAIN_VERIFY] = { HTTP_POST, "/api/v1/services/{id}/domain/verify",
+		h_service_domain_verify, AUTH_T, STAFF | R_TADMIN | R_SERVICE,
+		"Look the custom domain's CNAME up now (at most once per 10 s)" },
 };
 
 const struct route *route_table(void)

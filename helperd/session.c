@@ -1105,6 +1105,10 @@ void session_job_start(const struct store_job *job)
 		end_job(job);
 		break;
 	case SEAM_JOB_WEBHOOK_DELIVER: /* jobs.c gives those to webhook.c */
+	case SEAM_JOB_SERVICE_INSTALL: /* cloud services: not run by this helperd yet */
+	case SEAM_JOB_SERVICE_UPGRADE:
+	case SEAM_JOB_SERVICE_ROLLBACK:
+	case SEAM_JOB_SERVICE_UNINSTALL:
 	case SEAM_JOB__MAX:
 		log_error("job=%s kind %s is not a session's", job->id, job->kind);
 		jobs_finish(job->id, "failed", "not a session job", 0);

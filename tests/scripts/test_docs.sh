@@ -48,10 +48,10 @@ for t in $(grep -hi '^CREATE TABLE' sql/pg/*.sql | awk '{ print $3 }' | sort -u)
 	exists pg "$t" || continue
 	check "table $t (sql/pg) is in $DOC's data model" grep -q "^| \`$t\` |" "$DOC"
 done
-# The planned ones: the backquoted names of the data model's "*Planned:*" paragraph.
+# The planned ones, if any: the backquoted names of the data model's "*Planned:*"
+# paragraph (issue 13 built the last ones; the paragraph comes back with the next plan).
 planned=$(sed -n '/^## Data model/,/^## /p' "$DOC" | sed -n '/^\*Planned:\*/,/^$/p' |
 	grep -o '`[a-z_]*`' | tr -d '`')
-check "$DOC lists planned tables" [ -n "$planned" ]
 for t in $planned; do
 	if exists pg "$t" || exists sqlite "$t"; then
 		bad "table $t is planned in $DOC" "a migration creates it: move it to the built ones"
