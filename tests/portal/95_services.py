@@ -30,6 +30,7 @@ pods and a revision, the revisions' rows, deleted) are written with SQL through
 browser.py sql(), as 90_clusters.py makes its agent-less node. When helperd runs services
 in the portal's stack, these steps become the real flow (tests/fakes/fake_helm)."""
 import json
+import os
 import re
 import secrets
 import time
@@ -304,8 +305,7 @@ def flow(adm):
     if wait_for("the server's values.code beside the field", lambda d: field_error("code")):
         check("it names the value", "code" in field_error("code") or "form" in field_error("code"), field_error("code"))
     drain("the server's field error", {("/api/v1/services", 400)})
-    fid("code").clear()
-    fid("code").send_keys("d")
+    fid("code").clear()  # optional: left out (no string is both \d+ and d+)
     shoot("services-launch", at="#service-form")
     drv.find_element(By.ID, "service-launch").click()
     if not wait_for("Launch opens the service's page", lambda d: re.search(r"#/services/[0-9a-f-]{36}$", d.current_url)):
@@ -316,6 +316,7 @@ def flow(adm):
     s = service_row()
     check("the API has it pending with the values given, the secret not among them",
           s and s["status"] == "pending" and s["values"].get("replicas") == 2 and s["values"].get("debug") is True
+          and s["values"].get("ratio") == 0.25 and "code" not in s["values"]
           and SECRET not in json.dumps(s), s)
     check("the page says Queued", status_shown() == "pending", status_shown())
     drain("launched")
@@ -338,39 +339,71 @@ def flow(adm):
     drv.get(URL + "/" + PATH)
     wait_for("the service page", EC.visibility_of_element_located((By.ID, "service-facts")))
     drv.execute_script("window.__kept = 1")  # no reload below: this survives
-    sql_set(sid, status="deploying")
-    long_wait("Deploying shown within 5 s", lambda d: status_shown() == "deploying", 8)
-    sql_set(sid, status="running", pods_ready=1, pods_total=1, revision=1, deployed_at=now_iso(), error=None)
-    sql_revision(sid, 1, "Install complete", s["values"] if s else {})
-    long_wait("Running shown without a reload", lambda d: status_shown() == "running", 8)
-    check("no reload", drv.execute_script("return window.__kept") == 1)
-    facts = text_of("#service-facts")
-    check("pods ready of total, release, namespace, revision",
-          "1 of 1 ready" in facts and "paas-ws-" in facts and re.search(r"Revision\s+1", facts), facts)
-    urls = drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button")
-    check("its address with Open", urls and urls[0].get_attribute("href").startswith("https://shop-db-" + UNIQ + "."),
-          [u.get_attribute("href") for u in urls])
-    shoot("service-overview")
-    drain("the overview")
+    sql_set(sid, status="deploying", pods_total=1)
+    long_wait("Deploying shown within 5 s, without a reload", lambda d: status_shown() == "deploying", 8)
+    shoot("service-deploying")
+    pull = "The image cannot be pulled (ImagePullBackOff): bitnamilegacy/none:1 was not found"
+    sql_set(sid, status="failed", error=pull)
+    long_wait("Failed shown", lambda d: status_shown() == "failed", 8)
+    if wait_for("the error in words", EC.visibility_of_element_located((By.ID, "service-error"))):
+        check("helm's or the pods' words", pull in text_of("#service-error"), text_of("#service-error"))
+    shoot("service-failed")
+    drain("deploying, then failed")
 
-    # Configuration: the values, the secret as set.
+    # Configuration: the values, the secret as set; Save deploys again (no revision yet).
+    cid = lambda p: drv.find_element(By.ID, "svc-c-" + p)  # noqa: E731
     drv.find_element(By.ID, "service-tab-configuration").click()
     if wait_for("the configuration tab", EC.visibility_of_element_located((By.ID, "service-config"))):
-        cid = lambda p: drv.find_element(By.ID, "svc-c-" + p)  # noqa: E731
         check("the current values", cid("replicas").get_attribute("value") == "2"
-              and Select(cid("size")).first_selected_option.get_attribute("value") == "large")
-        check("the secret only as set", text_of("#svc-c-admin\\.password-state") == "Set"
-              and not cid("admin.password").is_displayed())
+              and Select(cid("size")).first_selected_option.get_attribute("value") == "large"
+              and cid("debug").is_selected())
+        check("the secret only as set, with Replace", text_of("#svc-c-admin\\.password-state") == "Set"
+              and not cid("admin.password").is_displayed()
+              and drv.find_element(By.ID, "svc-c-admin.password-replace").is_displayed())
         check("never its value in the page", SECRET not in drv.page_source)
         shoot("service-configuration")
         cid("replicas").clear()
         cid("replicas").send_keys("3")
+        cid("ratio").clear()  # emptied: unset (null), the template's default again
         drv.find_element(By.ID, "service-save").click()
-        wait_for("saved: updating", lambda d: status_shown() == "upgrading")
+        wait_for("saved: deploying again", lambda d: status_shown() == "deploying")
         s = service_row()
-        check("PATCH kept the secret, changed replicas", s and s["values"].get("replicas") == 3
-              and "admin.password" in (s.get("secret_names") or []), s)
+        check("PATCH kept the secret, changed replicas, ratio back to its default",
+              s and s["values"].get("replicas") == 3 and s["values"].get("ratio") == 0.5
+              and (s.get("secrets") or {}).get("admin.password") == "set", s)
         drain("the configuration saved")
+    sql_set(sid, status="running", error=None, pods_ready=1, pods_total=1, revision=1, deployed_at=now_iso())
+    sql_revision(sid, 1, "Install complete", s["values"] if s else {})
+    long_wait("Running shown without a reload", lambda d: status_shown() == "running", 8)
+    check("no reload", drv.execute_script("return window.__kept") == 1)
+    drv.find_element(By.ID, "service-tab-overview").click()
+    if wait_for("the overview", EC.visibility_of_element_located((By.ID, "service-facts"))):
+        facts = text_of("#service-facts")
+        check("pods ready of total, release, namespace, revision",
+              "1 of 1 ready" in facts and "paas-ws-" in facts and re.search(r"Revision\s+1", facts), facts)
+        urls = drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button")
+        want = "https://shop-db-%s.apps.kaiden.test" % UNIQ
+        check("its address with Open (%s)" % want, urls and urls[0].get_attribute("href").rstrip("/") == want,
+              [u.get_attribute("href") for u in urls])
+        check("no error once running", not drv.find_elements(By.ID, "service-error"))
+        shoot("service-overview")
+        drain("the overview")
+
+    # The dashboard lists it.
+    drv.find_element(By.CSS_SELECTOR, "header nav a[href='#/services']").click()
+    if wait_for("the dashboard's row", EC.visibility_of_element_located((By.CSS_SELECTOR, "#services tr[data-id='%s']" % sid))):
+        row = text_of("#services tr[data-id='%s']" % sid)
+        check("name, application, status, address", all(w in row for w in (SVC, APP_NAME, "Running", "shop-db-" + UNIQ)), row)
+        check("no guide once there is a service", not drv.find_elements(By.ID, "services-first"))
+        shoot("services")
+        drain("the dashboard")
+    drv.get(URL + "/" + PATH + "?tab=configuration")
+    if wait_for("the configuration tab", EC.visibility_of_element_located((By.ID, "service-config"))):
+        Select(cid("size")).select_by_value("small")
+        drv.find_element(By.ID, "service-save").click()
+        wait_for("saved: upgrading", lambda d: status_shown() == "upgrading")
+        drain("an upgrade")
+        s = service_row()
         sql_set(sid, status="running", revision=2)
         sql_revision(sid, 2, "Upgrade complete", s["values"] if s else {})
         long_wait("running again", lambda d: status_shown() == "running", 8)
@@ -378,43 +411,159 @@ def flow(adm):
     # Revisions and a rollback.
     drv.find_element(By.ID, "service-tab-revisions").click()
     if wait_for("the revisions", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#service-revisions tbody tr")) == 2):
-        check("revision 2 is current", "current" in text_of("#service-revisions tr[data-revision='2']"))
-        shoot("service-revisions")
+        check("revision 2 is current, newest first", "current" in text_of("#service-revisions tbody tr:first-child")
+              and drv.find_element(By.CSS_SELECTOR, "#service-revisions tbody tr:first-child").get_attribute("data-revision") == "2")
+        check("no Roll back to the current one", not drv.find_elements(By.ID, "rollback-2"))
         drv.find_element(By.ID, "rollback-1").click()
-        wait_for("the question", EC.element_to_be_clickable((By.ID, "rollback-1-yes"))).click()
+        if wait_for("the question", EC.element_to_be_clickable((By.ID, "rollback-1-yes"))):
+            shoot("service-revisions")
+            drv.find_element(By.ID, "rollback-1-yes").click()
         wait_for("rolling back", lambda d: status_shown() == "rolling_back")
+        s = service_row()
+        check("the API goes back to revision 1", s and s.get("rollback_to") == 1, s)
         drain("a rollback")
-        sql_set(sid, status="running", revision=3)
+        sql_set(sid, status="running", revision=3, rollback_to=None)
+        sql_revision(sid, 3, "Rollback to 1", s["values"] if s else {})
+        long_wait("running again at revision 3",
+                  lambda d: len(d.find_elements(By.CSS_SELECTOR, "#service-revisions tbody tr")) == 3, 8)
 
-    # Domain.
+    # Domain: the record as the API says it; Verify at the test's DNS server.
+    dom = "shop-%s.example.com" % UNIQ
     drv.find_element(By.ID, "service-tab-domain").click()
     if wait_for("the domain form", EC.visibility_of_element_located((By.ID, "service-domain-input"))):
         d = drv.find_element(By.ID, "service-domain-input")
-        d.send_keys("shop-%s.example.com" % UNIQ, Keys.ENTER)
+        d.send_keys("not a domain", Keys.ENTER)
+        wait_for("a bad name is said beside the field", EC.visibility_of_element_located((By.ID, "service-domain-error")))
+        d.clear()
+        d.send_keys(dom, Keys.ENTER)
         if wait_for("the record to create", EC.visibility_of_element_located((By.ID, "service-cname"))):
-            rec = text_of("#service-cname")
-            check("a CNAME record for the domain", "CNAME" in rec and "shop-%s.example.com" % UNIQ in rec, rec)
-        shoot("service-domain")
+            s = service_row()
+            want = ((s or {}).get("domain") or {}).get("record")
+            check("the record exactly as the API answers it (%s)" % want, want and text_of("#service-cname") == want,
+                  text_of("#service-cname"))
+        long_wait("the domain's upgrade done", lambda d: status_shown() == "upgrading", 8)
+        sql_set(sid, status="running")
         drv.find_element(By.ID, "service-domain-verify").click()
-        wait_for("verify answers", EC.visibility_of_element_located((By.ID, "service-domain-result")))
+        if wait_for("verify answers", EC.visibility_of_element_located((By.ID, "service-domain-result"))):
+            check("not verified yet, in words", "does not point" in text_of("#service-domain-result"),
+                  text_of("#service-domain-result"))
+        first = time.time()
+        DNS[dom] = "shop-db-%s.apps.kaiden.test" % UNIQ
+        time.sleep(max(0, 10.5 - (time.time() - first)))  # one look-up per 10 s
+        drv.find_element(By.ID, "service-domain-verify").click()
+        if wait_for("verified", lambda d: d.find_element(By.ID, "service-domain-status").text == "verified"):
+            ok("verified once the CNAME exists")
+        shoot("service-domain")
         drain("a custom domain")
 
+    # The customer reads a service of their own tenant: no Save, Roll back, domain form
+    # or Delete.
+    customer_service(adm)
+
     # Delete: the name typed.
-    drv.find_element(By.ID, "service-tab-delete").click()
+    drv.get(URL + "/" + PATH + "?tab=delete")
     if wait_for("the delete tab", EC.visibility_of_element_located((By.ID, "service-delete-name"))):
         box = drv.find_element(By.ID, "service-delete-name")
         box.send_keys("wrong")
         check("Delete waits for the name", not drv.find_element(By.ID, "service-delete").is_enabled())
         box.clear()
         box.send_keys(SVC)
+        check("and is offered once it is typed", drv.find_element(By.ID, "service-delete").is_enabled())
         shoot("service-delete")
         drv.find_element(By.ID, "service-delete").click()
-        wait_for("deleting", lambda d: status_shown() == "deleting")
+        wait_for("deleting, on the overview", lambda d: status_shown() == "deleting" and "tab=" not in d.current_url)
         drain("delete")
+        sql_set(sid, status="deleted", deleted_at=now_iso())
+        long_wait("Deleted shown", lambda d: status_shown() == "deleted", 8)
+        check("no address once deleted", not drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button"))
+    drv.find_element(By.CSS_SELECTOR, "header nav a[href='#/services']").click()
+    wait_for("the dashboard without it", lambda d: d.find_elements(By.ID, "services-first")
+             or not d.find_elements(By.CSS_SELECTOR, "#services tr[data-id='%s']" % sid))
+    drain("after the delete")
 
-    # ---- 5. The customer reads it. ----------------------------------------------------
+
+def customer_service(adm):
+    """A service in the customer's tenant (made through the API), read as the customer."""
+    who = {"token": adm, "tenant": CUSTOMER_TENANT or "default"}
+    ref = "cust-" + UNIQ
+    st, c = api("POST", "services", {"template": "redis", "name": "Customer cache " + UNIQ, "reference_id": ref,
+                                     "subdomain": ref, "values": {"auth": {"password": SECRET}}}, **who)
+    if not check("set-up: a service in the customer's tenant (POST /services)", st == 202 and c, "%s %s" % (st, c)):
+        return
+    sql_set(c["id"], status="running", revision=1, pods_ready=1, pods_total=1)
+    sql_revision(c["id"], 1, "Install complete", c["values"])
+    sql("INSERT INTO service_revisions (tenant_id, service_id, revision, status, description) SELECT tenant_id, id, 2, "
+        "'deployed', 'Upgrade complete' FROM cloud_services WHERE id = '%s'" % c["id"])
+    sql_set(c["id"], revision=2)
     drv.find_element(By.ID, "signout").click()
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
+    sign_in(PASSWORD, CUSTOMER)
+    wait_for("the customer signs in", EC.presence_of_element_located((By.ID, "signout")))
+    cpath = "/#/services/" + c["id"]
+    drv.get(URL + cpath)
+    if wait_for("the customer's service page", EC.visibility_of_element_located((By.ID, "service-facts"))):
+        check("no Delete tab for a customer", not drv.find_elements(By.ID, "service-tab-delete"))
+    drv.find_element(By.ID, "service-tab-configuration").click()
+    if wait_for("the customer's configuration", EC.visibility_of_element_located((By.ID, "service-config"))):
+        check("read-only: no Save, inputs disabled, no Replace", not drv.find_elements(By.ID, "service-save")
+              and not drv.find_elements(By.ID, "svc-c-auth.password-replace")
+              and text_of("#svc-c-auth\\.password-state") == "Set")
+        shoot("service-customer-configuration")
+    drv.find_element(By.ID, "service-tab-revisions").click()
+    if wait_for("the customer's revisions", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#service-revisions tbody tr")) == 2):
+        check("no Roll back for a customer", not drv.find_elements(By.CSS_SELECTOR, "[id^='rollback-']"))
+    drv.find_element(By.ID, "service-tab-domain").click()
+    if wait_for("the customer's domain tab", EC.visibility_of_element_located((By.ID, "service-domain-current"))):
+        check("no domain form for a customer", not drv.find_elements(By.ID, "service-domain-form"))
+    drv.get(URL + cpath + "?tab=delete")
+    if wait_for("?tab=delete tells a customer it is not theirs", EC.visibility_of_element_located((By.ID, "service-delete-refused"))):
+        check("with no form", not drv.find_elements(By.ID, "service-delete-name"))
+    check("never the secret in the page", SECRET not in drv.page_source)
+    drain("the customer's service pages")
+    drv.find_element(By.ID, "signout").click()
+    wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
+    sign_in(PASSWORD)
+    wait_for("the administrator signs in again", EC.presence_of_element_located((By.ID, "signout")))
+    if TENANT:
+        switch_tenant(TENANT)
 
 
+# The DNS server services.dns_server names (test_portal.sh: PORTAL_DNS_PORT): answers a
+# CNAME for the names in DNS, NXDOMAIN for the others.
+DNS = {}
+
+
+def dns_server():
+    import socket
+    import struct
+    import threading
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", int(os.environ["PORTAL_DNS_PORT"])))
+
+    def encode(name):
+        return b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+
+    def serve():
+        while True:
+            data, peer = sock.recvfrom(512)
+            if len(data) < 12:
+                continue
+            i, labels = 12, []
+            while i < len(data) and data[i]:
+                labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+                i += 1 + data[i]
+            question = data[12:i + 5]
+            name = ".".join(labels).lower()
+            target = DNS.get(name)
+            flags = 0x8180 if target else 0x8183
+            head = data[:2] + struct.pack(">HHHHH", flags, 1, 1 if target else 0, 0, 0)
+            answer = b""
+            if target:
+                rdata = encode(target)
+                answer = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(rdata)) + rdata
+            sock.sendto(head + question + answer, peer)
+    threading.Thread(target=serve, daemon=True).start()
+
+
+dns_server()
 run(steps)

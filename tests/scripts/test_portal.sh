@@ -70,6 +70,17 @@ fi
 # Webhooks (issue 11): 85_webhooks's receiver listens on loopback, over plain http, and
 # refuses an event twice before taking it: retries 2 s, then 4 s after a failure.
 export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=2
+# Cloud services (issue 13): POST /services wants the platform's domain, the key that
+# seals secret values, and a Kubernetes API: named here as in a pod
+# (KUBERNETES_SERVICE_*, not k8s.api, which the device-mode agents refuse), nothing
+# listening there: helperd does not run services in this stack yet (95_services.py moves
+# their status with SQL). Custom domains are looked up at 95_services.py's own DNS
+# server on PORTAL_DNS_PORT.
+(umask 077 && head -c 32 /dev/urandom >"$WORK/services.key")
+PORTAL_DNS_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE=$WORK/services.key \
+	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=9 \
+	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_PORT
 if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
 else

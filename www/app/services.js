@@ -7,7 +7,7 @@
 //   valuesForm(schema, opts)    the settings form built from a template's values_schema
 //   slugify(text, max)          a DNS-1123 label suggested from a name
 import { h, errorBox } from './dom.js';
-import { serverInfo } from './api.js';
+import { get } from './api.js';
 
 export const CATEGORIES = ['AI & LLM', 'Automation', 'Database', 'Cache', 'Monitoring', 'Developer tools'];
 
@@ -73,10 +73,22 @@ export function slugify(text, max = 40) {
 // A DNS-1123 label, as the API checks reference_id and subdomain.
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-// The platform's domain for services' subdomains (services.domain), or null when the
-// server does not say it: GET /healthz's services_domain, read once per page load.
+// The platform's domain for services' subdomains (services.domain), or null when unset:
+// GET /catalog says it (services_domain). Read once per page load; a page that read the
+// catalog itself hands it over with noteCatalog(reply).
+let domainRead = null;
+export function noteCatalog(reply) {
+  if (reply && 'services_domain' in reply) domainRead = Promise.resolve(reply.services_domain || null);
+}
 export function servicesDomain() {
-  return serverInfo().then((i) => (i && i.services_domain) || null, () => null);
+  if (!domainRead) {
+    domainRead = get('catalog').then((r) => (r && r.services_domain) || null, (e) => {
+      domainRead = null;
+      if (e.status === 401) throw e;
+      return null;
+    });
+  }
+  return domainRead;
 }
 
 // ---- the settings form -------------------------------------------------------------
@@ -246,6 +258,9 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
     const text = prop.secret ? raw : raw.trim();
     if (text === '') {
       if (f.required) return { error: prop.enum ? 'Choose one.' : 'Required.' };
+      // Editing: the API merges over the current values, so a value emptied here is
+      // unset (null: the template's default applies again); a new service leaves it out.
+      if (edit && !prop.secret && at(values, f.path) !== undefined) return { value: null };
       return { skip: true };
     }
     if (prop.type === 'integer' || prop.type === 'number') {

@@ -8,7 +8,7 @@ import { h, errorBox } from '../dom.js';
 import { get, query } from '../api.js';
 import { filterForm, filterField } from '../list.js';
 import { mayReadServices, mayManageServices } from '../roles.js';
-import { CATEGORIES, appIcon } from '../services.js';
+import { CATEGORIES, appIcon, noteCatalog } from '../services.js';
 
 export const title = 'Marketplace';
 
@@ -48,6 +48,7 @@ export async function render(ctx) {
     return;
   }
   if (!ctx.current()) return;
+  noteCatalog(reply);
   const items = reply.items || [];
   grid.replaceChildren(...items.map((t) => card(t, may)));
   grid.hidden = items.length === 0;

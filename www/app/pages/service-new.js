@@ -42,7 +42,7 @@ export async function render(ctx) {
   const fields = {
     name: field('service-name', 'Name', h('input', { name: 'name', required: true, maxlength: '100', autocomplete: 'off', value: t.name }),
       'How your team will call it (1 to 100 characters).'),
-    reference_id: field('service-ref', 'Reference id', h('input', { name: 'reference_id', required: true, maxlength: '40', autocomplete: 'off', spellcheck: 'false' }),
+    reference_id: field('service-ref', 'Reference id', h('input', { name: 'reference_id', required: true, maxlength: '63', autocomplete: 'off', spellcheck: 'false' }),
       'Names it in Kubernetes (its Helm release). Lower-case letters, digits and hyphens; it cannot change later.'),
     subdomain: field('service-subdomain', 'Subdomain', h('input', { name: 'subdomain', required: true, maxlength: '63', autocomplete: 'off', spellcheck: 'false' }),
       'Its address. Lower-case letters, digits and hyphens.'),
@@ -57,7 +57,7 @@ export async function render(ctx) {
   // Reference id and subdomain follow the name until the user edits them.
   const follow = { reference_id: true, subdomain: true };
   const suggest = () => {
-    const s = slugify(fields.name.input.value, 40);
+    const s = slugify(fields.name.input.value, 30);
     if (follow.reference_id) fields.reference_id.input.value = s;
     if (follow.subdomain) fields.subdomain.input.value = s;
   };

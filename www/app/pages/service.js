@@ -20,7 +20,7 @@ import { mayManageServices } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { commandBox } from '../copy.js';
 import { watch } from '../events.js';
-import { serviceBadge, statusWords, appIcon, templateSlug, serviceUrls, valuesForm, BUSY, servicesDomain } from '../services.js';
+import { serviceBadge, statusWords, appIcon, templateSlug, serviceUrls, valuesForm, BUSY } from '../services.js';
 import { signedOut } from './user-fields.js';
 
 export const title = 'Service';
@@ -52,7 +52,7 @@ export async function render(ctx) {
   const tab = TABS.some(([t]) => t === ctx.query.tab) ? ctx.query.tab : 'overview';
   const state = h('p.state', { 'aria-live': 'polite' }, 'Loading the service…');
   ctx.main.append(h('p.crumbs', {}, h('a', { href: '#/services' }, '← Services')), state);
-  let [s, domain] = await Promise.all([get(path), servicesDomain()]);
+  let s = await get(path);
   if (!ctx.current()) return;
   state.remove();
   let template = null;
@@ -84,7 +84,7 @@ export async function render(ctx) {
     document.title = `${s.name} · Kaiden`;
     heading.textContent = s.name;
     badge.replaceChildren(serviceBadge(s.status));
-    const urls = s.status === 'deleted' ? [] : serviceUrls(s, domain);
+    const urls = s.status === 'deleted' ? [] : serviceUrls(s);
     headUrl.replaceChildren(...(urls.length ? [h('a', { href: urls[0], target: '_blank', rel: 'noopener noreferrer' }, urls[0].replace(/^https:\/\//, ''))] : []));
     if (lastStatus !== null && lastStatus !== s.status) live.textContent = `${s.name}: ${statusWords(s.status)}.`;
     lastStatus = s.status;
@@ -95,7 +95,7 @@ export async function render(ctx) {
     drawHead();
     follow();
   };
-  const env = { ctx, path, may, get s() { return s; }, set, template, domain, onRead: (f) => listeners.push(f) };
+  const env = { ctx, path, may, get s() { return s; }, set, template, onRead: (f) => listeners.push(f) };
   ({ overview, configuration, revisions, domain: domainTab, delete: deleteTab })[tab](env, body);
   drawHead();
 
@@ -150,7 +150,7 @@ function overview(env, body) {
     h('section.card', { 'aria-label': 'Facts' }, dl));
   env.onRead(() => {
     const s = env.s;
-    const list = s.status === 'deleted' ? [] : serviceUrls(s, env.domain);
+    const list = s.status === 'deleted' ? [] : serviceUrls(s);
     urls.replaceChildren(list.length
       ? h('ul.url-list', {}, list.map((u, i) => h('li', {},
         h('a', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-url-' + i }, u),
@@ -337,9 +337,9 @@ function domainTab(env, body) {
       fieldError),
     h('p.actions', {}, save));
   body.append(h('h2', {}, 'Custom domain'), current, record, msg, may ? form : null);
-  let answer = null; // the last PUT's reply: the record, verbatim
-  const recordOf = (s) => (answer && answer.record) || s.domain_record || s.cname_record || null;
-  const targetOf = (s) => (answer && (answer.cname_target || answer.target)) || s.cname_target || null;
+  // What to create, as the API says it (the service's domain member).
+  const recordOf = (s) => (s.domain && s.domain.record) || null;
+  const targetOf = (s) => (s.domain && s.domain.cname_target) || null;
 
   function draw() {
     const s = env.s;
@@ -358,8 +358,8 @@ function domainTab(env, body) {
       try {
         const fresh = await post(path + '/domain/verify');
         if (!ctx.current()) return;
-        const st = (fresh && (fresh.domain_status || (fresh.service && fresh.service.domain_status))) || 'unverified';
-        env.set(fresh && fresh.id ? fresh : { ...env.s, domain_status: st, domain_checked_at: new Date().toISOString() });
+        const st = (fresh && fresh.domain_status) || 'unverified';
+        if (fresh && fresh.id) env.set(fresh);
         msg.replaceChildren(st === 'verified'
           ? h('p.notice.ok', { id: 'service-domain-result' }, `${s.custom_domain} points at this service.`)
           : h('p.warning', { id: 'service-domain-result' }, `${s.custom_domain} does not point at this service yet. DNS changes can take a while; try again later.`));
@@ -379,7 +379,6 @@ function domainTab(env, body) {
         try {
           const fresh = await del(path + '/domain');
           if (!ctx.current()) return true;
-          answer = null;
           env.set(fresh && fresh.id ? fresh : { ...env.s, custom_domain: null, domain_status: 'unverified' });
           msg.replaceChildren(h('p.notice.ok', {}, 'Removed.'));
         } catch (e) {
@@ -397,7 +396,7 @@ function domainTab(env, body) {
       ])),
       may ? h('p.actions', {}, verify, remove) : null));
     const rec = recordOf(s);
-    const target = targetOf(s) || (s.subdomain && env.domain ? `${s.subdomain}.${env.domain}` : null);
+    const target = targetOf(s);
     record.replaceChildren(h('section.card', { 'aria-labelledby': 'service-record-h' },
       h('h3', { id: 'service-record-h' }, 'The DNS record to create'),
       h('p.hint', {}, `At the DNS provider of ${s.custom_domain}, create this CNAME record, then press Verify now.`),
@@ -427,9 +426,7 @@ function domainTab(env, body) {
     try {
       const reply = await request('PUT', path + '/domain', { domain: d });
       if (!ctx.current()) return;
-      answer = reply || {};
-      const fresh = reply && reply.service ? reply.service : (reply && reply.id ? reply : null);
-      env.set(fresh || { ...env.s, custom_domain: d, domain_status: 'unverified' });
+      env.set(reply && reply.id ? reply : { ...env.s, custom_domain: d, domain_status: 'unverified' });
       input.value = '';
       const target = record.querySelector('#service-cname, #service-cname-target');
       if (target) target.scrollIntoView({ block: 'nearest' });

@@ -8,7 +8,7 @@ import { get, pager } from '../api.js';
 import { listTable, pagedList } from '../list.js';
 import { watch } from '../events.js';
 import { mayReadServices, mayManageServices } from '../roles.js';
-import { serviceBadge, appIcon, templateSlug, serviceUrls, BUSY, servicesDomain } from '../services.js';
+import { serviceBadge, appIcon, templateSlug, serviceUrls, BUSY, noteCatalog } from '../services.js';
 
 export const title = 'Services';
 export const nav = 'Services';
@@ -21,6 +21,7 @@ export async function catalogMap() {
   const map = new Map();
   try {
     const reply = await get('catalog');
+    noteCatalog(reply);
     for (const t of reply.items || []) map.set(t.slug, t);
   } catch (e) {
     if (e.status === 401) throw e;
@@ -45,12 +46,12 @@ export async function render(ctx) {
   guide, view.table, view.state, view.more);
   if (!mayReadServices(ctx.me)) return;
 
-  const [apps, domain] = await Promise.all([catalogMap(), servicesDomain()]);
+  const apps = await catalogMap();
   if (!ctx.current()) return;
   let busy = false;
   const row = (s) => {
     if (BUSY.includes(s.status)) busy = true;
-    const urls = s.status === 'deleted' ? [] : serviceUrls(s, domain);
+    const urls = s.status === 'deleted' ? [] : serviceUrls(s);
     return h('tr', { 'data-id': s.id, 'data-name': s.name, 'data-status': s.status },
       h('td', { 'data-label': 'Service' }, h('a', { href: '#/services/' + encodeURIComponent(s.id) }, s.name)),
       h('td', { 'data-label': 'Application' }, appCell(s, apps)),
