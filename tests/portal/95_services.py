@@ -341,6 +341,8 @@ def flow(adm):
     drv.execute_script("window.__kept = 1")  # no reload below: this survives
     sql_set(sid, status="deploying", pods_total=1)
     long_wait("Deploying shown within 5 s, without a reload", lambda d: status_shown() == "deploying", 8)
+    check("its address, but no Open while it deploys", drv.find_elements(By.ID, "service-url-0")
+          and not drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button"))
     shoot("service-deploying")
     pull = "The image cannot be pulled (ImagePullBackOff): bitnamilegacy/none:1 was not found"
     sql_set(sid, status="failed", error=pull)
@@ -381,7 +383,7 @@ def flow(adm):
         facts = text_of("#service-facts")
         check("pods ready of total, release, namespace, revision",
               "1 of 1 ready" in facts and "paas-ws-" in facts and re.search(r"Revision\s+1", facts), facts)
-        urls = drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button")
+        urls = drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button")  # Open: once running
         want = "https://shop-db-%s.apps.kaiden.test" % UNIQ
         check("its address with Open (%s)" % want, urls and urls[0].get_attribute("href").rstrip("/") == want,
               [u.get_attribute("href") for u in urls])
@@ -414,6 +416,13 @@ def flow(adm):
         check("revision 2 is current, newest first", "current" in text_of("#service-revisions tbody tr:first-child")
               and drv.find_element(By.CSS_SELECTOR, "#service-revisions tbody tr:first-child").get_attribute("data-revision") == "2")
         check("no Roll back to the current one", not drv.find_elements(By.ID, "rollback-2"))
+        # The question is answered with the keyboard too: Escape puts the button back.
+        drv.find_element(By.ID, "rollback-1").click()
+        if wait_for("the question has the focus", lambda d: d.switch_to.active_element.get_attribute("id") == "rollback-1-yes"):
+            drv.switch_to.active_element.send_keys(Keys.ESCAPE)
+            wait_for("Escape: no rollback, the button back with the focus",
+                     lambda d: d.switch_to.active_element.get_attribute("id") == "rollback-1")
+            check("and nothing was asked of the server", (service_row() or {}).get("status") == "running")
         drv.find_element(By.ID, "rollback-1").click()
         if wait_for("the question", EC.element_to_be_clickable((By.ID, "rollback-1-yes"))):
             shoot("service-revisions")

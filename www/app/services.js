@@ -6,7 +6,7 @@
 //   serviceUrls(s)              its URLs (https://<subdomain>.<services.domain>, the custom domain)
 //   valuesForm(schema, opts)    the settings form built from a template's values_schema
 //   slugify(text, max)          a DNS-1123 label suggested from a name
-import { h, errorBox } from './dom.js';
+import { h } from './dom.js';
 import { get } from './api.js';
 
 export const CATEGORIES = ['AI & LLM', 'Automation', 'Database', 'Cache', 'Monitoring', 'Developer tools'];
@@ -323,9 +323,4 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
   }
 
   return { el: root, fields, collect, showError, clear, focusFirstError };
-}
-
-// The general error of a form (not a field's), as the others show it.
-export function formError(el, err) {
-  el.replaceChildren(errorBox(err));
 }

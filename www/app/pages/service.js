@@ -154,7 +154,7 @@ function overview(env, body) {
     urls.replaceChildren(list.length
       ? h('ul.url-list', {}, list.map((u, i) => h('li', {},
         h('a', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-url-' + i }, u),
-        ' ', h('a.button.small', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-open-' + i, 'aria-label': 'Open ' + u }, 'Open'))))
+        s.status === 'running' ? [' ', h('a.button.small', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-open-' + i, 'aria-label': 'Open ' + u }, 'Open')] : null)))
       : h('p.hint', {}, s.status === 'deleted' ? 'None: the service is deleted.'
         : 'This application has no web address: reach it from your other services in the workspace.'));
     if (list.length && s.status !== 'running') urls.append(h('p.hint', {}, 'The address answers once the service is running.'));
