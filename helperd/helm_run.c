@@ -1008,6 +1008,15 @@ void helm_run_cancel(struct helm_run *r)
 	/* The exit callback still comes (and reaps the child); done is not called. */
 }
 
+void helm_run_abandon(struct helm_run *r)
+{
+	if (!r || r->finished)
+		return;
+	r->cancelled = 1;
+	log_info("%s left running on its own (pid %d)", r->what, r->proc.pid);
+	release(r);
+}
+
 int helm_running(void)
 {
 	return R.running;

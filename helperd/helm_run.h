@@ -165,6 +165,11 @@ struct helm_run *helm_run_start(const struct helm_args *args, const char *values
                                 void *arg, char *err, size_t errlen);
 /* Kills the child (SIGKILL to its group); done is not called. */
 void helm_run_cancel(struct helm_run *run);
+/* Stops watching the child without killing it (its pipes closed, done not called): at
+ * helperd's shutdown, so that an install or upgrade under way finishes on its own
+ * instead of leaving the release's pending-* lock, which the next start would have to
+ * wait out (it runs in its own process group, bounded by helm's --timeout). */
+void helm_run_abandon(struct helm_run *run);
 /* Runs started and not yet finished. */
 int helm_running(void);
 

@@ -12,7 +12,8 @@
  * itself (store_jobs_claim takes running jobs with an expired lease).
  *
  * A claimed job is leased for LEASE_SECONDS and renewed every RENEW_MS while it runs
- * here. It is handed, by kind, to session_job_start or webhook_job_start, which call
+ * here. It is handed, by kind, to session_job_start, webhook_job_start or
+ * service_job_start (service.install|upgrade|rollback|uninstall), which call
  * jobs_finish when it ends, maybe before they return: the job is in the running table
  * before the call.
  * At most MAX_RUNNING jobs run at once; the rest wait in the table.
@@ -30,6 +31,7 @@
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "session.h"
 #include "store.h"
 #include "webhook.h"
@@ -83,10 +85,13 @@ static int running_find(const char *id)
 /* To the module that runs jobs of this kind. */
 static void job_start(const struct store_job *job)
 {
+	enum service_job_kind op;
 	enum seam_job kind;
 
 	if (seam_job_parse(job->kind, &kind) == 0 && kind == SEAM_JOB_WEBHOOK_DELIVER)
 		webhook_job_start(job);
+	else if (service_job_parse(job->kind, &op) == 0)
+		service_job_start(job->id, op, job->tenant_id, job->service_id, job->op_seq);
 	else
 		session_job_start(job);
 }
@@ -120,8 +125,10 @@ static void claim(void)
 			snprintf(r->kind, sizeof(r->kind), "%s", batch[i].kind);
 			r->started_ms = ids_now_ms();
 			metrics_inc("kaiden_jobs_claimed_total", NULL, 1);
-			log_info("job=%s kind=%s session=%s attempt=%d claimed", batch[i].id,
-			         batch[i].kind, batch[i].session_id[0] ? batch[i].session_id : "-",
+			log_info("job=%s kind=%s %s=%s attempt=%d claimed", batch[i].id,
+			         batch[i].kind, batch[i].service_id[0] ? "service" : "session",
+			         batch[i].service_id[0] ? batch[i].service_id
+			         : batch[i].session_id[0] ? batch[i].session_id : "-",
 			         batch[i].attempts);
 		}
 		running_gauge();

@@ -1,6 +1,7 @@
 /* jobs.h: the outbox consumer. Wakes on NOTIFY kaiden_jobs (PostgreSQL, via pgwatch) or
  * on a poll timer (SQLite), claims due jobs with store_jobs_claim, hands each to
- * session_job_start or (kind "webhook.deliver") webhook_job_start, renews the leases of jobs still running, and records their end.
+ * session_job_start, (kind "webhook.deliver") webhook_job_start or (service.*)
+ * service_job_start, renews the leases of jobs still running, and records their end.
  * A lost notification costs latency, never work: a periodic claim runs anyway. */
 #ifndef KAIDEN_JOBS_H
 #define KAIDEN_JOBS_H

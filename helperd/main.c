@@ -5,13 +5,14 @@
  *
  * Start-up: configuration, database (must be migrated), the loop, metrics, the session
  * module, the hub, the relay, the lws context (on our loop: LWS_SERVER_OPTION_LIBUV with
- * foreign_loops), webhook delivery, jobs (requeue this instance's leftovers, then
+ * foreign_loops), webhook delivery, cloud services (helm and the Kubernetes API), jobs (requeue this instance's leftovers, then
  * claim), the database watch (LISTEN or data_version), the sweep.
  *
  * Shutdown (first signal): stop taking work (helperd.stopping), close every relay
  * stream with 4054 (relay_shutdown) and every agent with 1001, releasing its device
  * (hub_shutdown), give the close frames up to
- * SHUTDOWN_GRACE_MS to go out, then jobs, sessions, sweep, watch and metrics stop,
+ * SHUTDOWN_GRACE_MS to go out, then jobs, services (helm children killed: the next start
+ * resumes them), sessions, sweep, watch and metrics stop,
  * the lws context is destroyed while the loop still runs (it closes its own handles
  * through the loop), our handles are closed, and uv_run returns once nothing is left.
  * A second signal exits at once. */
@@ -37,7 +38,12 @@
 #include "metrics.h"
 #include "pgwatch.h"
 #include "relay_server.h"
+#include "helm_run.h"
+#include "k8s_api.h"
+#include "k8s_source.h"
 #include "secret.h"
+#include "service.h"
+#include "service_store.h"
 #include "session.h"
 #include "status.h"
 #include "store.h"
@@ -266,6 +272,53 @@ static int lws_start(void)
 	return 0;
 }
 
+/* Cloud services (issue 13): helm and the Kubernetes API from the settings. A helperd
+ * without them still starts (it serves agents and sessions); its service jobs then fail
+ * their service with why, naming the setting. */
+static int services_start(void)
+{
+	struct helm_config hc;
+	struct k8s_source src;
+	char home[512], err[512], why[700];
+	int configured = 0;
+
+	if (k8s_source_init(&src, cfg_str(CFG_K8S_API), cfg_str(CFG_K8S_TOKEN_FILE),
+	                    cfg_str(CFG_K8S_CA_FILE), (int)cfg_int(CFG_K8S_INSECURE), err,
+	                    sizeof(err)) != 0) {
+		snprintf(why, sizeof(why), "cloud services are not available on this helperd: %s "
+		         "(set k8s.api, k8s.token_file and k8s.ca_file)", err);
+		goto out;
+	}
+	if (cfg_str(CFG_SERVICES_HELM_HOME)[0])
+		snprintf(home, sizeof(home), "%s", cfg_str(CFG_SERVICES_HELM_HOME));
+	else
+		helm_run_default_home(helperd.instance, home, sizeof(home));
+	memset(&hc, 0, sizeof(hc));
+	hc.helm = cfg_str(CFG_SERVICES_HELM);
+	hc.home = home;
+	hc.k8s = src;
+	if (helm_run_init(&loop, &hc, err, sizeof(err)) != 0) {
+		snprintf(why, sizeof(why), "cloud services are not available on this helperd: %s "
+		         "(services.helm_home)", err);
+		goto out;
+	}
+	if (k8s_api_init(&loop, &src) != 0) {
+		snprintf(why, sizeof(why), "cloud services are not available on this helperd: the "
+		         "Kubernetes API client could not start");
+		goto out;
+	}
+	configured = 1;
+	why[0] = '\0';
+	if (service_store_init() != 0)
+		log_warn("cloud services: %s", service_store_key_error());
+	log_info("cloud services: helm %s (home %s), Kubernetes API %s", hc.helm, home,
+	         src.base_url);
+out:
+	if (!configured)
+		log_warn("%s", why);
+	return service_init(&service_store_db, configured, why);
+}
+
 static void close_our_handles(void)
 {
 	if (stop_timer_open) {
@@ -281,6 +334,10 @@ static void close_our_handles(void)
 static void finish_shutdown(void)
 {
 	jobs_shutdown();
+	service_shutdown();
+	service_store_shutdown();
+	helm_run_shutdown();
+	k8s_api_shutdown();
 	webhook_shutdown();
 	relay_server_shutdown();
 	events_shutdown();
@@ -393,7 +450,7 @@ int main(int argc, char **argv)
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
 	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 ||
-	    webhook_init() != 0 || jobs_init() != 0 ||
+	    webhook_init() != 0 || services_start() != 0 || jobs_init() != 0 ||
 	    pgwatch_init() != 0 || sweep_init() != 0 || status_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();

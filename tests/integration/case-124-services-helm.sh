@@ -1,0 +1,338 @@
+# shellcheck shell=sh
+# Cloud services through helperd (issue 13): a real kaiden-helperd runs helm
+# (tests/fakes/fake_helm, through a wrapper that gives it its catalog and log) against
+# tests/fakes/fake_k8s.py. Create through the API -> deploying -> running with its pods
+# ready, the namespace labelled with its quota and limit range; an upgrade changes the
+# values (revision 2); history lists both; a rollback to 1 makes revision 3 with 1's
+# values; an install that helm refuses shows helm's Error line; a pod that cannot pull
+# its image shows that in words while it deploys, and the service runs once the pod is
+# ready; a secret value is in no argv of a helm child, no log and no database column in
+# clear; a doctored row whose namespace is not paas-ws-* is refused by helperd (helm never
+# runs for it); helperd SIGKILLed while helm holds an install (the fake's gate) resumes
+# after a restart and ends running; delete -> helm uninstall, deleted, and the namespace
+# removed once the tenant's last service is gone; the webhooks service.deployed, .failed
+# and .deleted are emitted.
+#
+# Waits are bounded polls on the database (wait_for), states are held with the fakes'
+# gates, never sampled after a sleep. Services are made and changed through the API
+# (POST, PATCH, rollback, DELETE /api/v1/services); the webhook through tests/fakes/webhook_seed
+# (its URL need not resolve: only the outbox rows are checked). Self-contained, in a tenant of its own ("ks"),
+# on both databases; runs its own helperd with the services settings, and puts back the
+# one an earlier case left.
+
+S124=$WORK/s124
+mkdir -p "$S124"
+S124_SAVED_TOKEN=$STACK_TOKEN
+S124_K8S_PID=
+S124_SECRET=pg-secret-never-in-clear-4711
+S124_SECRET2=pg-secret-too-never-in-clear-0815
+S124_RSECRET=redis-secret-never-in-clear-2342
+S124_NSECRET=n8n-key-never-in-clear-000000001
+
+s124_as() {
+	eval "STACK_TOKEN=\$$1"
+}
+
+
+s124_k8s() {
+	_m=$1
+	_p=$2
+	shift 2
+	curl -sS --max-time 10 -X "$_m" "$@" "http://127.0.0.1:$S124_K8S_PORT$_p"
+}
+
+# s124_status ID: the service's status in the database.
+s124_q() {
+	echo "SELECT $2 FROM cloud_services WHERE id = '$1'"
+}
+
+# ---- the fakes, the key, helm's wrapper -------------------------------------------------
+printf 'k8s-token-%s\n' "$$" >"$S124/k8s.token"
+chmod 600 "$S124/k8s.token"
+python3 tests/fakes/fake_k8s.py --port-file "$S124/k8s.port" --token-file "$S124/k8s.token" \
+	</dev/null >>"$S124/k8s.log" 2>&1 &
+S124_K8S_PID=$!
+CASE_PIDS="${CASE_PIDS:-} $S124_K8S_PID"
+_i=0
+while [ ! -s "$S124/k8s.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+S124_K8S_PORT=$(cat "$S124/k8s.port" 2>/dev/null || echo 0)
+if curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$S124_K8S_PORT/_fake/health"; then
+	ok "the fake Kubernetes API runs"
+else
+	bad "the fake Kubernetes API runs" "$(tail -n 5 "$S124/k8s.log")"
+fi
+
+# The catalog's charts and versions (catalog/catalog.yaml), as the fake helm serves them.
+# PostgreSQL's pods are ready at once, Redis's cannot pull their image, and n8n's install
+# fails as a hook would; PostgreSQL's install waits while the gate file exists.
+cat >"$S124/charts.json" <<EOF
+{
+ "oci://registry-1.docker.io/bitnamicharts/postgresql": {"name": "postgresql", "versions": {
+  "17.1.0": {"app_version": "17.6.0", "values": {"image": {"repository": "bitnami/postgresql"}},
+   "pods": [{"name": "primary", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "postgresql", "image": "docker.io/bitnamilegacy/postgresql:17.6.0"}]}],
+   "start": "ready", "gate": "$S124/pg.gate"}}},
+ "oci://registry-1.docker.io/bitnamicharts/redis": {"name": "redis", "versions": {
+  "23.1.1": {"app_version": "8.2.1",
+   "pods": [{"name": "master", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "redis", "image": "docker.io/bitnamilegacy/redis:8.2.1"}]}],
+   "start": "ImagePullBackOff"}}},
+ "oci://8gears.container-registry.com/library/n8n": {"name": "n8n", "versions": {
+  "1.1.0": {"app_version": "1.116.2", "fail": "failed pre-install: job n8n-migrate failed: BackoffLimitExceeded"}}}
+}
+EOF
+# helperd gives helm an environment made from nothing: the wrapper adds the fake's own
+# variables. /usr/bin/python3, not env's: a pyenv shim is slow to start.
+cat >"$S124/helm" <<EOF
+#!/bin/sh
+FAKE_HELM_CHARTS='$S124/charts.json' FAKE_HELM_LOG='$S124/helm.log' exec /usr/bin/python3 '$STACK_ROOT/tests/fakes/fake_helm' "\$@"
+EOF
+chmod 755 "$S124/helm"
+head -c 32 /dev/urandom >"$S124/services.key"
+chmod 600 "$S124/services.key"
+
+export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE="$S124/services.key"
+export KAIDEN_K8S_API="http://127.0.0.1:$S124_K8S_PORT" KAIDEN_K8S_TOKEN_FILE="$S124/k8s.token"
+export KAIDEN_K8S_INSECURE=1
+api_restart "kaiden-api restarts with the services settings"
+S124_HAD_HELPERD=
+if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then S124_HAD_HELPERD=1; fi
+stack_helperd_stop >/dev/null 2>&1 || :
+S124_HELPERD_ENV="KAIDEN_SERVICES_HELM=$S124/helm KAIDEN_SERVICES_HELM_HOME=$S124/helm-home KAIDEN_LOG_LEVEL=info"
+s124_helperd_start() {
+	if eval "$S124_HELPERD_ENV stack_helperd_start"; then
+		ok "$1"
+	else
+		bad "$1" "see $STACK_DIR/log/kaiden-helperd.log"
+	fi
+}
+s124_helperd_start "helperd starts with helm and the Kubernetes API"
+if grep -q "cloud services: helm $S124/helm" "$STACK_DIR/log/kaiden-helperd.log"; then
+	ok "helperd says where helm and the API are"
+else
+	bad "helperd says where helm and the API are" "$(grep -i 'cloud services' "$STACK_DIR/log/kaiden-helperd.log" | tail -n 2)"
+fi
+
+# ---- the tenant ------------------------------------------------------------------------
+printf '%s' 'ks-password-0000001' >"$T/ks.pw"
+cli "a platform admin for services" S124_OUT user add --email ks-admin@kaiden.test \
+	--name 'KS Admin' --role admin --password-file "$T/ks.pw"
+raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+	'{"email":"ks-admin@kaiden.test","password":"ks-password-0000001"}'
+expect "... logs in" 200 '.token | type == "string"'
+save S124_ADMIN .token
+s124_as S124_ADMIN
+t "a tenant for services" POST /api/v1/admin/tenants '{"code":"ks","name":"Services Inc"}' 201
+save S124_TENANT .id
+cli "its service token" S124_SVC token create --tenant ks --name 'ks svc'
+s124_as S124_SVC
+# Webhooks for the three service events (their rows are the outbox: no receiver needed).
+case $B in /*) S124_WSEED=$B/tests/webhook_seed ;; *) S124_WSEED=$STACK_ROOT/$B/tests/webhook_seed ;; esac
+if _o=$("$S124_WSEED" hook "$S124_TENANT" https://hooks.example.com/ks \
+	'["service.deployed","service.failed","service.deleted"]' 2>"$T/seed.err"); then
+	ok "a webhook for service events"
+else
+	bad "a webhook for service events" "$(head -c 200 "$T/seed.err")"
+fi
+S124_HOOK=${_o%% *}
+
+# ---- install -> running ----------------------------------------------------------------
+t "a PostgreSQL service is created" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Main DB\",\"reference_id\":\"db\",\"subdomain\":\"ks-db\",\"values\":{\"auth\":{\"username\":\"first\",\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" \
+	202 '.status == "pending"' '.namespace == "paas-ws-ks"' '.helm_release == "paas-ws-ks-db"'
+save S124_PG .id
+wait_for "... runs, every pod ready" 30 "$(s124_q "$S124_PG" "status || ' ' || revision || ' ' || pods_ready || '/' || pods_total")" "running 1 1/1"
+s124_k8s GET "/_fake/objects?resource=namespaces" >"$S124/ns.json"
+if jq -e --arg t "$S124_TENANT" '[.objects[] | select(.metadata.name == "paas-ws-ks")
+		| select(.metadata.labels["app.kubernetes.io/managed-by"] == "kaiden" and .metadata.labels["kaiden.dev/tenant"] == $t)]
+		| length == 1' "$S124/ns.json" >/dev/null 2>&1; then
+	ok "the namespace paas-ws-ks is Kaiden's and the tenant's"
+else
+	bad "the namespace paas-ws-ks is Kaiden's and the tenant's" "$(head -c 300 "$S124/ns.json")"
+fi
+s124_k8s GET "/_fake/objects?resource=resourcequotas&namespace=paas-ws-ks" >"$S124/quota.json"
+if grep -q kaiden-quota "$S124/quota.json"; then ok "... with its ResourceQuota"; else bad "... with its ResourceQuota" "$(head -c 300 "$S124/quota.json")"; fi
+t "GET shows it running, its pods ready" GET "/api/v1/services/$S124_PG" '' 200 '.status == "running"' \
+	'.revision == 1' '.pods_ready == 1' '.pods_total == 1' '.error == null or .error == ""' \
+	'.deployed_at != null' '.secrets["auth.password"] == "set"'
+
+# ---- upgrade -> revision 2; history; rollback -> revision 3 with 1's values ---------------
+t "an upgrade changes a value" PATCH "/api/v1/services/$S124_PG" \
+	"{\"values\":{\"auth\":{\"username\":\"second\",\"password\":\"$S124_SECRET2\"}}}" 202 '.status == "upgrading"'
+wait_for "... runs revision 2" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 2"
+s124_revs() {
+	dbq "SELECT revision || ':' || status || ':' || CAST(plain_values AS TEXT) FROM service_revisions WHERE service_id = '$1' ORDER BY revision" |
+		sed 's/:{.*"username": *"\([a-z]*\)".*/:\1/' | tr '\n' ' '
+}
+S124_REVS=$(s124_revs "$S124_PG")
+if [ "$S124_REVS" = "1:superseded:first 2:deployed:second " ]; then ok "the revisions list both, each with its values"; else bad "the revisions list both, each with its values" "got '$S124_REVS'"; fi
+t "GET .../revisions lists both" GET "/api/v1/services/$S124_PG/revisions" '' 200 \
+	'[.items[] | .revision] == [2, 1]' '[.items[] | .status] == ["deployed", "superseded"]' \
+	'[.items[] | .values.auth.username] == ["second", "first"]' '.items[0].chart_version == "17.1.0"'
+t "a rollback to 1" POST "/api/v1/services/$S124_PG/rollback" '{"revision":1}' 202 '.status == "rolling_back"'
+wait_for "... runs revision 3" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 3"
+t "... with revision 1's values" GET "/api/v1/services/$S124_PG" '' 200 '.values.auth.username == "first"' \
+	'.revision == 3' '.rollback_to == null'
+S124_REVS=$(s124_revs "$S124_PG")
+if [ "$S124_REVS" = "1:superseded:first 2:superseded:second 3:deployed:first " ]; then ok "the revisions list three, 3 with 1's values"; else bad "the revisions list three, 3 with 1's values" "got '$S124_REVS'"; fi
+
+# ---- an install helm refuses; a pod that cannot pull ---------------------------------------
+t "an n8n service is created" POST /api/v1/services \
+	'{"template":"n8n","name":"Flows","reference_id":"flows","subdomain":"ks-flows","values":{"main":{"secret":{"n8n":{"encryption_key":"'"$S124_NSECRET"'"}}}}}' 202
+save S124_N8N .id
+wait_for "... fails" 30 "$(s124_q "$S124_N8N" "status")" "failed"
+dbcheck "... with helm's Error line in its error" \
+	"$(s124_q "$S124_N8N" "CASE WHEN error LIKE '%BackoffLimitExceeded%' THEN 'yes' ELSE error END")" yes
+t "a Redis service is created" POST /api/v1/services \
+	"{\"template\":\"redis\",\"name\":\"Cache\",\"reference_id\":\"cache\",\"subdomain\":\"ks-cache\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
+save S124_REDIS .id
+wait_for "... deploys, its pod's image cannot be pulled, in words" 30 \
+	"$(s124_q "$S124_REDIS" "status || ' ' || CASE WHEN error LIKE '%image cannot be pulled%ImagePullBackOff%' THEN 'words' ELSE coalesce(error, '-') END")" \
+	"deploying words"
+s124_k8s POST /_fake/pods -d '{"namespace":"paas-ws-ks","instance":"paas-ws-ks-cache","state":"ready"}' >/dev/null
+wait_for "... runs once the pod is ready, the error gone" 30 \
+	"$(s124_q "$S124_REDIS" "status || ' ' || coalesce(nullif(error, ''), '-')")" "running -"
+
+# ---- a doctored namespace is refused -----------------------------------------------------
+# The database's CHECK holds namespaces to 'paas-ws-%'; helperd's guard holds them to
+# paas-ws- + a DNS label, so a row doctored past the CHECK reaches neither helm nor the API.
+t "a service to doctor" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Doctored\",\"reference_id\":\"evil\",\"subdomain\":\"ks-evil\",\"values\":{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" 202
+save S124_EVIL .id
+wait_for "... runs" 30 "$(s124_q "$S124_EVIL" "status")" "running"
+stack_helperd_stop >/dev/null 2>&1 || :
+dbq "UPDATE cloud_services SET namespace = 'paas-ws-x/../../kube-system' WHERE id = '$S124_EVIL'" >/dev/null
+S124_HELM_LINES=$(wc -l <"$S124/helm.log" 2>/dev/null || echo 0)
+t "... and upgraded through the API" PATCH "/api/v1/services/$S124_EVIL" \
+	'{"values":{"auth":{"username":"other"}}}' 202 '.status == "upgrading"'
+s124_helperd_start "helperd starts again"
+wait_for "a doctored namespace is refused: the service fails saying so" 30 \
+	"$(s124_q "$S124_EVIL" "status || ' ' || CASE WHEN error LIKE '%paas-ws-%' THEN 'refused' ELSE coalesce(error, '-') END")" \
+	"failed refused"
+if tail -n +"$((S124_HELM_LINES + 1))" "$S124/helm.log" 2>/dev/null | grep -q 'kube-system'; then
+	bad "... and helm never ran in it" "$(grep kube-system "$S124/helm.log" | head -n 2)"
+else
+	ok "... and helm never ran in it"
+fi
+if s124_k8s GET "/_fake/log" | grep -q 'kube-system'; then
+	bad "... nor was the Kubernetes API asked about it" "the fake's log has it"
+else
+	ok "... nor was the Kubernetes API asked about it"
+fi
+dbq "UPDATE cloud_services SET namespace = 'paas-ws-ks' WHERE id = '$S124_EVIL'" >/dev/null
+
+# ---- helperd SIGKILLed mid-install resumes ---------------------------------------------
+: >"$S124/pg.gate"
+t "a second PostgreSQL service" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"Reports\",\"reference_id\":\"reports\",\"subdomain\":\"ks-reports\",\"values\":{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" 202
+save S124_REP .id
+# The fake helm stores the pending-install revision, then waits at the gate.
+wait_for "... deploys, helm held at the gate" 30 \
+	"SELECT count(*) FROM cloud_services WHERE id = '$S124_REP' AND status = 'deploying'" 1
+# Held when the release's pending-install revision (a Secret) is stored.
+_i=0
+until s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" |
+	grep -q 'sh.helm.release.v1.paas-ws-ks-reports.v1' || [ "$_i" -ge 150 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+if [ "$_i" -lt 150 ]; then ok "... its pending-install revision stored"; else bad "... its pending-install revision stored" "no release Secret in 15 s"; fi
+kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
+wait "$STACK_HELPERD_PID" 2>/dev/null || :
+STACK_HELPERD_PID=
+s124_helperd_start "helperd SIGKILLed mid-install starts again"
+# The helm it started still runs (its own process group), holding the release's lock.
+_i=0
+until grep -q 'paas-ws-ks-reports is pending-install: waiting' "$STACK_DIR/log/kaiden-helperd.log" || [ "$_i" -ge 150 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+if [ "$_i" -lt 150 ]; then ok "... and waits out the pending-install lock"; else bad "... and waits out the pending-install lock" "no such line in helperd's log"; fi
+rm -f "$S124/pg.gate"
+wait_for "... and the install resumes to running" 40 "$(s124_q "$S124_REP" "status || ' ' || revision")" "running 1"
+
+# ---- secrets: no argv, no log, no column in clear ------------------------------------------
+if grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$S124/helm.log"; then
+	bad "no secret in any helm child's argv or environment" "$(grep -c -e "$S124_SECRET" "$S124/helm.log") lines"
+else
+	ok "no secret in any helm child's argv or environment"
+fi
+if jq -e -s '[.[] | select(.stdin_bytes? > 0)] | length > 0' "$S124/helm.log" >/dev/null 2>&1; then
+	ok "... the values went on stdin"
+else
+	bad "... the values went on stdin" "no start line with stdin_bytes > 0"
+fi
+if grep -rq -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$STACK_DIR/log"; then
+	bad "no secret in the logs" "$(grep -rl -e "$S124_SECRET" "$STACK_DIR/log")"
+else
+	ok "no secret in the logs"
+fi
+if [ "$SUITE_DB" = sqlite ]; then
+	sqlite3 "$STACK_DB_PATH" .dump >"$S124/dump.sql" 2>/dev/null
+else
+	pg_dump -d "${KAIDEN_DATABASE_OWNER_DSN:-$KAIDEN_DATABASE_DSN}" >"$S124/dump.sql" 2>/dev/null
+fi
+if [ -s "$S124/dump.sql" ] && ! grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$S124/dump.sql"; then
+	ok "no secret in the database in clear"
+else
+	bad "no secret in the database in clear" "the dump has one (or is empty)"
+fi
+rm -f "$S124/dump.sql"
+
+# ---- delete; the namespace goes with the last service ----------------------------------------
+t "the first PostgreSQL service is deleted" DELETE "/api/v1/services/$S124_PG" '' 202 '.status == "deleting"'
+wait_for "... deleted" 30 "$(s124_q "$S124_PG" "status")" "deleted"
+if grep '"uninstall"' "$S124/helm.log" | grep -q '"paas-ws-ks-db"'; then ok "... by helm uninstall"; else bad "... by helm uninstall" "no uninstall of paas-ws-ks-db in the helm log"; fi
+S124_NS=$(s124_k8s GET "/_fake/objects?resource=namespaces" | jq '[.objects[] | select(.metadata.name == "paas-ws-ks")] | length' 2>/dev/null)
+if [ "$S124_NS" = 1 ]; then ok "... the namespace stays while the tenant has services"; else bad "... the namespace stays while the tenant has services" "got $S124_NS"; fi
+# ---- a DELETE supersedes a deploy under way ---------------------------------------------
+# (Here, once the first service is gone: the trial plan's namespace quota, 2 CPUs of
+# limits at the LimitRange's 500m a container, holds four pods.)
+t "a Redis service that will not start" POST /api/v1/services \
+	"{\"template\":\"redis\",\"name\":\"Stuck\",\"reference_id\":\"stuck\",\"subdomain\":\"ks-stuck\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
+save S124_STUCK .id
+wait_for "... deploys, waiting for its pods" 30 \
+	"$(s124_q "$S124_STUCK" "status || ' ' || CASE WHEN error LIKE '%ImagePullBackOff%' THEN 'stuck' ELSE coalesce(error, '-') END")" \
+	"deploying stuck"
+t "... is deleted while it deploys" DELETE "/api/v1/services/$S124_STUCK" '' 202 '.status == "deleting"'
+wait_for "... the deploy stops at its next poll and the uninstall runs" 30 "$(s124_q "$S124_STUCK" "status")" "deleted"
+if grep -q "service=$S124_STUCK install superseded" "$STACK_DIR/log/kaiden-helperd.log"; then
+	ok "... helperd says the install was superseded"
+else
+	bad "... helperd says the install was superseded" "no such line in its log"
+fi
+dbcheck "... its two jobs (install, uninstall) done" \
+	"SELECT count(*) || ' ' || sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END) FROM jobs WHERE service_id = '$S124_STUCK'" \
+	"2 2"
+
+for _s in "$S124_N8N" "$S124_REDIS" "$S124_EVIL" "$S124_REP"; do
+	call DELETE "/api/v1/services/$_s"
+done
+wait_for "the tenant's other services are deleted" 40 \
+	"SELECT count(*) FROM cloud_services WHERE tenant_id = '$S124_TENANT' AND status <> 'deleted'" 0
+_i=0
+while [ "$_i" -lt 100 ]; do
+	S124_NS=$(s124_k8s GET "/_fake/objects?resource=namespaces" | jq '[.objects[] | select(.metadata.name == "paas-ws-ks")] | length' 2>/dev/null)
+	[ "$S124_NS" = 0 ] && break
+	sleep 0.1
+	_i=$((_i + 1))
+done
+if [ "$S124_NS" = 0 ]; then ok "the namespace is deleted with the tenant's last service"; else bad "the namespace is deleted with the tenant's last service" "still there ($S124_NS)"; fi
+
+# ---- webhooks --------------------------------------------------------------------------
+dbcheck "the webhooks service.deployed, .failed and .deleted were emitted" \
+	"SELECT count(DISTINCT e.type) FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id
+	 WHERE d.webhook_id = '$S124_HOOK' AND e.type IN ('service.deployed', 'service.failed', 'service.deleted')" 3
+
+# ---- put back ---------------------------------------------------------------------------
+s124_as S124_ADMIN
+call DELETE "/api/v1/admin/tenants/$S124_TENANT"
+stack_helperd_stop >/dev/null 2>&1 || :
+unset KAIDEN_SERVICES_DOMAIN KAIDEN_SERVICES_KEY_FILE KAIDEN_K8S_API KAIDEN_K8S_TOKEN_FILE KAIDEN_K8S_INSECURE
+api_restart "kaiden-api back with the defaults"
+if [ -n "$S124_HAD_HELPERD" ]; then
+	if stack_helperd_start; then ok "helperd back with the defaults"; else bad "helperd back with the defaults" "see its log"; fi
+fi
+kill -TERM "$S124_K8S_PID" 2>/dev/null || :
+wait "$S124_K8S_PID" 2>/dev/null || :
+STACK_TOKEN=$S124_SAVED_TOKEN

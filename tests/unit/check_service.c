@@ -1,0 +1,112 @@
+/* check_service.c: helperd/service.c's pure decisions, table-driven: which statuses a
+ * job of each kind runs from (else it is stale), and where an operation resumes from
+ * what `helm status` says of the release (after a restart: a pending-* lock waited
+ * out, a revision an earlier attempt made watched rather than made again, a failed one
+ * run again). The machine itself runs end to end in
+ * tests/integration/case-124-services-helm.sh against fake_helm and fake_k8s.py. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helperd.h"
+#include "service.h"
+
+/* service.c lives on helperd's loop (main.c defines it in the program). */
+struct helperd helperd;
+
+START_TEST(test_kinds)
+{
+	static const char *const kinds[] = { "service.install", "service.upgrade",
+		                             "service.rollback", "service.uninstall" };
+	enum service_job_kind k = SERVICE_JOB__MAX;
+
+	for (int i = 0; i < SERVICE_JOB__MAX; i++) {
+		ck_assert_int_eq(service_job_parse(kinds[i], &k), 0);
+		ck_assert_int_eq(k, i);
+		ck_assert_str_eq(kinds[i] + 8, service_job_name(k));
+	}
+	ck_assert_int_eq(service_job_parse("session.start", &k), -1);
+	ck_assert_int_eq(service_job_parse("service.", &k), -1);
+	ck_assert_int_eq(service_job_parse("service.installx", &k), -1);
+	ck_assert_int_eq(service_job_parse(NULL, &k), -1);
+}
+END_TEST
+
+START_TEST(test_current)
+{
+	static const struct {
+		enum service_job_kind kind;
+		const char *status;
+		int current;
+	} rows[] = {
+		{ SERVICE_JOB_INSTALL, "pending", 1 },
+		{ SERVICE_JOB_INSTALL, "deploying", 1 },   /* resumed after a restart */
+		{ SERVICE_JOB_INSTALL, "running", 0 },
+		{ SERVICE_JOB_INSTALL, "deleting", 0 },    /* a DELETE came first */
+		{ SERVICE_JOB_UPGRADE, "upgrading", 1 },
+		{ SERVICE_JOB_UPGRADE, "deploying", 1 },   /* a failed service with no revision */
+		{ SERVICE_JOB_UPGRADE, "running", 0 },
+		{ SERVICE_JOB_ROLLBACK, "rolling_back", 1 },
+		{ SERVICE_JOB_ROLLBACK, "failed", 0 },
+		{ SERVICE_JOB_UNINSTALL, "deleting", 1 },
+		{ SERVICE_JOB_UNINSTALL, "deleted", 0 },
+		{ SERVICE_JOB_UNINSTALL, NULL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_msg(service_job_current(rows[i].kind, rows[i].status) == rows[i].current,
+		              "row %zu: %s from %s", i, service_job_name(rows[i].kind),
+		              rows[i].status ? rows[i].status : "NULL");
+}
+END_TEST
+
+START_TEST(test_resume)
+{
+	static const struct {
+		int found;
+		enum helm_state state;
+		int helm_revision, row_revision;
+		enum service_resume want;
+	} rows[] = {
+		{ 0, HELM_STATE_UNKNOWN, 0, 0, SERVICE_RESUME_RUN },           /* first install */
+		{ 1, HELM_STATE_PENDING_INSTALL, 1, 0, SERVICE_RESUME_WAIT },  /* killed helperd's helm */
+		{ 1, HELM_STATE_PENDING_UPGRADE, 3, 2, SERVICE_RESUME_WAIT },
+		{ 1, HELM_STATE_PENDING_ROLLBACK, 3, 2, SERVICE_RESUME_WAIT },
+		{ 1, HELM_STATE_DEPLOYED, 1, 0, SERVICE_RESUME_POLL },         /* made before a restart */
+		{ 1, HELM_STATE_DEPLOYED, 2, 1, SERVICE_RESUME_POLL },
+		{ 1, HELM_STATE_DEPLOYED, 1, 1, SERVICE_RESUME_RUN },          /* an upgrade to run */
+		{ 1, HELM_STATE_FAILED, 1, 0, SERVICE_RESUME_RUN },            /* tried again */
+		{ 1, HELM_STATE_FAILED, 3, 2, SERVICE_RESUME_RUN },
+		{ 1, HELM_STATE_SUPERSEDED, 2, 2, SERVICE_RESUME_RUN },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct helm_status st;
+		memset(&st, 0, sizeof(st));
+		st.state = rows[i].state;
+		st.revision = rows[i].helm_revision;
+		ck_assert_msg(service_resume_at(SERVICE_JOB_UPGRADE, rows[i].found, &st,
+		                                rows[i].row_revision) == rows[i].want,
+		              "row %zu", i);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("service");
+	TCase *tc = tcase_create("decisions");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_kinds);
+	tcase_add_test(tc, test_current);
+	tcase_add_test(tc, test_resume);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
