@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "catalog.h"
+#include "cfg.h"
 #include "jsonx.h"
 #include "store.h"
 #include "store_catalog.h"
@@ -43,7 +44,8 @@ void h_catalog_list(struct req *r, struct resp *rs)
 {
 	struct store_list list;
 	char q[CATALOG_Q_MAX + 1];
-	const char *category = NULL;
+	const char *category = NULL, *domain;
+	json_object *body;
 	int has_q, rc;
 
 	if (req_query_enum(r, "category", catalog_categories, &category) < 0) {
@@ -64,8 +66,20 @@ void h_catalog_list(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "catalog");
 		return;
 	}
-	/* The whole catalog in one page: it is a short, curated list. */
-	resp_list(rs, &list);
+	/* The whole catalog in one page: it is a short, curated list. With it the platform's
+	 * domain for services (services.domain, null when unset), so the portal's launch form
+	 * can show a subdomain's whole address before the service exists. */
+	body = json_object_new_object();
+	if (!body) {
+		json_object_put(list.items);
+		resp_error(rs, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	json_object_object_add(body, "items", list.items ? list.items : json_object_new_array());
+	jsonx_add_str(body, "next_cursor", NULL);
+	domain = cfg_str(CFG_SERVICES_DOMAIN);
+	jsonx_add_str(body, "services_domain", domain[0] ? domain : NULL);
+	resp_json(rs, 200, body);
 }
 
 void h_catalog_get(struct req *r, struct resp *rs)

@@ -61,6 +61,7 @@ dbcheck "... nothing written" \
 ct_as CT_CUST
 t "a customer browses the catalog" GET /api/v1/catalog '' 200 \
 	'[.items[].slug] == ["n8n", "redis", "postgresql"]' '.next_cursor == null' \
+	'has("services_domain") and (.services_domain == null or (.services_domain | type) == "string")' \
 	'.items[0] | has("values_schema") | not' \
 	'.items[] | select(.slug == "postgresql") | .category == "Database" and .icon == "🐘" and .chart_version == "17.1.0" and .enabled == true'
 t "... by category" GET '/api/v1/catalog?category=Database' '' 200 '[.items[].slug] == ["postgresql"]'

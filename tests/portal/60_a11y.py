@@ -89,8 +89,29 @@ def make_cluster(**who):
     return c["id"]
 
 
+def make_service(**who):
+    """A Redis service of the tenant (issue 13), once helperd has it running (the stack's
+    fake helm and cluster start Redis's pod ready), so its revisions tab has one."""
+    ref = "a11y-%s" % os.urandom(3).hex()
+    st, s = api("POST", "services", {"template": "redis", "name": "A11y cache", "reference_id": ref,
+                                     "subdomain": ref, "values": {"auth": {"password": "a11y-" + os.urandom(8).hex()}}},
+                **who)
+    if st not in (201, 202) or not s:
+        check("set-up: a service (POST /services)", False, "%s %s" % (st, s))
+        return None
+    end = time.time() + 40
+    while time.time() < end:
+        st, now = api("GET", "services/" + s["id"], **who)
+        if st == 200 and now["status"] == "running":
+            break
+        time.sleep(0.5)
+    check("set-up: the a11y service runs (helperd)", st == 200 and now["status"] == "running",
+          "%s %s" % (st, now and now.get("status")))
+    return s["id"]
+
+
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
-        "/webhooks": make_webhook}
+        "/webhooks": make_webhook, "/services": make_service}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
 # token of the default tenant, which may not reach /admin/...): prefix -> a function ->
 # api() keyword arguments.
@@ -100,12 +121,14 @@ AS = {"/admin/tenants": lambda: {"token": admin_token()},
 # Patterns whose path is not "the prefix's first item": pattern -> a function (of the
 # api() keyword arguments, as MAKE's) -> path. A cluster's page is opened on one made
 # here, with a node (the enrolment state above makes a cluster without any).
-PATHS = {"/clusters/:id": lambda **who: "/clusters/%s" % make_cluster(**who)}
+PATHS = {"/clusters/:id": lambda **who: "/clusters/%s" % make_cluster(**who),
+         "/services/new/:slug": lambda **who: "/services/new/postgresql"}
 # Who opens which pages (a role sees other buttons and states): the administrator every
 # page that needs a sign-in; then these, again, as the customer (PORTAL_CUSTOMER), whose
 # pages are read-only. A pattern pages.js does not route is left out.
 CUSTOMER_PAGES = ("/devices", "/devices/:id", "/sessions", "/sessions/:id", "/tickets",
-                  "/tickets/new", "/tickets/:id", "/clusters", "/clusters/:id")
+                  "/tickets/new", "/tickets/:id", "/clusters", "/clusters/:id", "/services",
+                  "/services/marketplace", "/services/:id")
 # After the page itself, states of it worth checking too: pattern -> [(name, function
 # that brings the state about and returns a CSS selector to wait for)].
 def registered():
@@ -122,7 +145,25 @@ def enrolled():
     return "#cluster-secret"
 
 
-STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enrolled", enrolled)]}
+def launch_checked():
+    """The launch form sent empty: every required field says so beside itself."""
+    drv.find_element(By.ID, "service-launch").click()
+    return "#service-new-message .error"
+
+
+def service_tab(tab, sel):
+    def bring():
+        drv.find_element(By.ID, "service-tab-" + tab).click()
+        return sel
+    return (tab, bring)
+
+
+STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enrolled", enrolled)],
+          "/services/new/:slug": [("checked", launch_checked)],
+          "/services/:id": [service_tab("configuration", "#service-config"),
+                            service_tab("revisions", "#service-revisions"),
+                            service_tab("domain", "#service-domain-form"),
+                            service_tab("delete", "#service-delete-form")]}
 
 
 def routes():

@@ -24,6 +24,7 @@ cleanup() {
 	# ---- live (issue 10, live updates): helperd stops before the stack ----
 	stack_helperd_stop >/dev/null 2>&1
 	# ---- end live ----
+	[ -z "${K8S_PID:-}" ] || { kill "$K8S_PID" 2>/dev/null; wait "$K8S_PID" 2>/dev/null; }
 	stack_stop
 	if [ -n "${KEEP:-}" ] || [ "$FAIL" -ne 0 ]; then
 		echo "  (kept $WORK)"
@@ -70,6 +71,53 @@ fi
 # Webhooks (issue 11): 85_webhooks's receiver listens on loopback, over plain http, and
 # refuses an event twice before taking it: retries 2 s, then 4 s after a failure.
 export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=2
+# Cloud services (issue 13): kaiden-api wants the platform's domain, the key that seals
+# secret values and a Kubernetes API (named for it as in a pod: KUBERNETES_SERVICE_*; it
+# never calls it); helperd runs them with tests/fakes/fake_helm against
+# tests/fakes/fake_k8s.py (as case-124 does), given to helperd alone (helperd_start
+# below): k8s.api in everyone's environment would make the device-mode agents refuse to
+# start. The charts the scripts launch are in $WORK/charts.json: the test template
+# (95_services.py) comes up with its pod unable to pull its image until the script makes
+# it ready at the fake (PORTAL_K8S_URL); Redis is ready at once. Custom domains are
+# looked up at 95_services.py's own DNS server on PORTAL_DNS_PORT.
+(umask 077 && head -c 32 /dev/urandom >"$WORK/services.key" &&
+	printf 'k8s-token-%s\n' "$$" >"$WORK/k8s.token")
+PORTAL_DNS_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 tests/fakes/fake_k8s.py --port-file "$WORK/k8s.port" --token-file "$WORK/k8s.token" \
+	</dev/null >"$WORK/k8s.log" 2>&1 &
+K8S_PID=$!
+i=0
+while [ ! -s "$WORK/k8s.port" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+PORTAL_K8S_URL=http://127.0.0.1:$(cat "$WORK/k8s.port" 2>/dev/null)
+check "the fake Kubernetes API runs" curl -sf -o /dev/null "$PORTAL_K8S_URL/_fake/health"
+cat >"$WORK/charts.json" <<EOF
+{
+ "oci://registry.invalid/kaiden-tests/form-check": {"name": "form-check", "versions": {
+  "1.0.0": {"app_version": "2.1",
+   "pods": [{"name": "app", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "app", "image": "registry.invalid/form-check:2.1"}]}],
+   "start": "ImagePullBackOff"}}},
+ "oci://registry-1.docker.io/bitnamicharts/redis": {"name": "redis", "versions": {
+  "23.1.1": {"app_version": "8.2.1",
+   "pods": [{"name": "master", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "redis", "image": "docker.io/bitnamilegacy/redis:8.2.1"}]}],
+   "start": "ready"}}}
+}
+EOF
+cat >"$WORK/helm" <<EOF
+#!/bin/sh
+FAKE_HELM_CHARTS='$WORK/charts.json' FAKE_HELM_LOG='$WORK/helm.log' exec /usr/bin/python3 '$PWD/tests/fakes/fake_helm' "\$@"
+EOF
+chmod 755 "$WORK/helm"
+export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE=$WORK/services.key \
+	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=9 \
+	KAIDEN_SERVICES_HELM=$WORK/helm KAIDEN_SERVICES_HELM_HOME=$WORK/helm-home \
+	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_PORT PORTAL_K8S_URL
+# helperd_start: the stack's helperd with the fake cluster (and quick heartbeats).
+helperd_start() {
+	KAIDEN_K8S_API=$PORTAL_K8S_URL KAIDEN_K8S_TOKEN_FILE=$WORK/k8s.token KAIDEN_K8S_INSECURE=1 \
+		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 stack_helperd_start
+}
 if stack_init "$WORK/stack" "$DB" auto && stack_up >"$WORK/stack.log" 2>&1; then
 	ok "a stack on $STACK_URL"
 else
@@ -160,8 +208,7 @@ check "a device registered through the API" test "$code" = 201
 # (tests/portal/agent.py: PORTAL_AGENT_BIN, PORTAL_AGENT_URL). It runs before the access
 # log is emptied below: its refusals (401, 403, 429) are not the browser's.
 export KAIDEN_SESSION_READY_TIMEOUT=3600
-if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
-	stack_helperd_start >"$WORK/helperd-start.log" 2>&1; then
+if helperd_start >"$WORK/helperd-start.log" 2>&1; then
 	ok "kaiden-helperd runs behind nginx"
 else
 	bad "kaiden-helperd runs behind nginx" "$(tail -n 5 "$WORK/helperd-start.log")"
@@ -189,8 +236,7 @@ live_restart() {
 	stack_helperd_stop >/dev/null 2>&1
 	stack_api_stop >/dev/null 2>&1
 	if stack_api_start >>"$WORK/helperd-start.log" 2>&1 && stack_wait_ready >/dev/null 2>&1 &&
-		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
-			stack_helperd_start >>"$WORK/helperd-start.log" 2>&1; then
+		helperd_start >>"$WORK/helperd-start.log" 2>&1; then
 		ok "$1"
 	else
 		bad "$1" "$(tail -n 5 "$WORK/helperd-start.log")"

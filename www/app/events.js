@@ -11,7 +11,9 @@
 // tenant ({type:'device', id, status, last_seen}), 'nodes' every node event (a node's
 // agent reported a reading: {type:'node', id, node_name, node_status, unschedulable,
 // node_reason}), 'session:ID' that session's events ({type:'session', id, device_id,
-// status, step}), 'sessions' every session event of the tenant. A list of topics is one
+// status, step}), 'sessions' every session event of the tenant, 'service:ID' and
+// 'services' a service's or every service's events (issue 13: {type:'service', id,
+// status, ...}, once helperd sends them). A list of topics is one
 // watcher (one fallback read, not one per topic). While the stream cannot be had
 // (refused, closed, helperd not running) onChange(null) is called every fallbackMs
 // instead (when it returns a promise, the next call waits for it: a slow server never
@@ -35,11 +37,11 @@ const LINGER_MS = 1000;
 
 const watchers = new Set();
 let socket = null;
-let socketUrl = '';     // what it was opened for (the tenant watched is in it)
+let socketKey = '';     // what it was opened for: the tenant watched, and who asked
 let open = false;       // the socket is open: events flow, no polling
 let retryMs = RETRY_MIN_MS;
 let retryTimer = null;
-let givenUp = false;    // the login is over: no more attempts on this page
+let givenUp = null;     // the key whose login is over (4055): no more attempts for it
 let lingerTimer = null; // the last watcher left: the socket closes unless one comes back
 
 function matches(topic, ev) {
@@ -47,6 +49,8 @@ function matches(topic, ev) {
   if (topic === 'devices') return ev.type === 'device';
   if (topic === 'nodes') return ev.type === 'node';
   if (topic === 'sessions') return ev.type === 'session';
+  if (topic === 'services') return ev.type === 'service';
+  if (topic.startsWith('service:')) return ev.type === 'service' && ev.id === topic.slice(8);
   if (topic.startsWith('session:')) return ev.type === 'session' && ev.id === topic.slice(8);
   return false;
 }
@@ -82,6 +86,14 @@ function fallback(on) {
   }
 }
 
+// The stream is one login's in one tenant: another sign-in on the same page (sign out,
+// sign in as someone else within the linger second) must not inherit the old one's
+// socket, nor its having been signed out.
+function key() {
+  const who = me();
+  return url() + ' ' + (who ? (who.user && who.user.id) || who.role : '');
+}
+
 function url() {
   const who = me();
   const p = new URLSearchParams();
@@ -94,7 +106,7 @@ function url() {
 // Whether asking for the stream can succeed at all: a login, and for staff of a
 // multi-tenant server a tenant to watch (without one the server would refuse).
 function possible() {
-  if (givenUp || !maybeSignedIn()) return false;
+  if (givenUp === key() || !maybeSignedIn()) return false;
   const who = me();
   return !who || !!who.acting_tenant_id || !['admin', 'engineer'].includes(who.role);
 }
@@ -111,7 +123,7 @@ function connect() {
     return;
   }
   socket = ws;
-  socketUrl = url();
+  socketKey = key();
   ws.addEventListener('open', () => {
     // Given up while it was connecting (closing it then makes chromium log an error).
     if (socket !== ws) { ws.close(1000, 'page left'); return; }
@@ -134,7 +146,7 @@ function connect() {
     socket = null;
     open = false;
     showState();
-    if (c.code === CLOSE_REVOKED) givenUp = true;
+    if (c.code === CLOSE_REVOKED) givenUp = socketKey;
     if (watchers.size === 0) return;
     fallback(true);
     if (possible()) {
@@ -173,8 +185,9 @@ export function watch(topic, onChange, opts = {}) {
   };
   watchers.add(w);
   if (lingerTimer) { clearTimeout(lingerTimer); lingerTimer = null; }
-  // The socket kept from the page before watches another tenant (staff switched): anew.
-  if (socket && socketUrl !== url()) drop();
+  // The socket kept from the page before watches another tenant (staff switched), or is
+  // another login's: anew.
+  if (socket && socketKey !== key()) drop();
   if (!socket && !retryTimer) connect();
   else if (!open) fallback(true);
   // Joining a stream already open (kept from the page before): what moved between the
@@ -190,6 +203,13 @@ export function watch(topic, onChange, opts = {}) {
     watchers.delete(w);
     if (watchers.size === 0 && !lingerTimer) lingerTimer = setTimeout(disconnect, LINGER_MS);
   };
+}
+
+// Signing out: the stream is closed by the page first (a clean 1000), before the server
+// would close it for the ended login (4055) while the page's own close is under way.
+export function closeForSignOut() {
+  if (lingerTimer) { clearTimeout(lingerTimer); lingerTimer = null; }
+  drop();
 }
 
 // 'live' while the stream is open, else 'polling'; also kept on <html data-events=..>

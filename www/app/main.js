@@ -11,6 +11,7 @@ import { frame } from './layout.js';
 import * as session from './session.js';
 import { h, errorBox } from './dom.js';
 import { setTenant } from './api.js';
+import { closeForSignOut } from './events.js';
 
 const root = document.getElementById('app');
 const announcer = document.getElementById('announce');
@@ -50,6 +51,7 @@ const navFor = (me) => allNav.filter(([, page]) => !me || !page.navIf || page.na
 const nav = navFor(null);
 
 async function signOut() {
+  closeForSignOut();
   try {
     await session.signOut();
   } catch (e) {

@@ -22,6 +22,10 @@ import * as webhook from './pages/webhook.js';
 import * as clusters from './pages/clusters.js';
 import * as clusterNew from './pages/cluster-new.js';
 import * as cluster from './pages/cluster.js';
+import * as services from './pages/services.js';
+import * as marketplace from './pages/marketplace.js';
+import * as serviceNew from './pages/service-new.js';
+import * as service from './pages/service.js';
 
 import * as tenants from './pages/tenants.js';
 import * as tenantNew from './pages/tenant-new.js';
@@ -38,6 +42,10 @@ export const routes = {
   '/clusters': clusters,
   '/clusters/new': clusterNew, // before /clusters/:id
   '/clusters/:id': cluster,
+  '/services': services,
+  '/services/marketplace': marketplace, // before /services/:id
+  '/services/new/:slug': serviceNew,
+  '/services/:id': service,
   '/sessions': sessions,
   '/sessions/:id': session,
   '/tickets': tickets,

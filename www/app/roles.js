@@ -147,3 +147,16 @@ export function mayReadClusters(me) {
 export function mayManageClusters(me) {
   return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
 }
+
+// Cloud services (issue 13). GET /services, /services/{id} and its revisions: every role
+// of the tenant (customers read them); the marketplace (GET /catalog) every signed-in
+// role.
+export function mayReadServices(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'customer', 'service'].includes(role(me));
+}
+
+// POST /services, PATCH and DELETE /services/{id}, rollback, the custom domain: staff,
+// tenant admins, service tokens (customers read only).
+export function mayManageServices(me) {
+  return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
+}
