@@ -195,6 +195,13 @@ static const struct cfg_entry table[CFG__MAX] = {
 		0,
 		"1 allows an http:// k8s.api (helperd talks to it and hands it to helm with TLS "
 		"checks off; local use and tests only)" },
+	[CFG_K8S_SERVICE_ACCOUNT] = { "k8s.service_account", "KAIDEN_K8S_SERVICE_ACCOUNT",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"helperd's own ServiceAccount as NAMESPACE/NAME (deploy/k8s: "
+		"kaiden-system/kaiden-helperd): in each tenant namespace it makes, helperd binds "
+		"the ClusterRole kaiden-helperd-tenant to it (a RoleBinding kaiden-helperd) "
+		"before the quota and helm (empty: no RoleBinding, for an account that has those "
+		"rights another way)" },
 	[CFG_SERVICES_HELM] = { "services.helm", "KAIDEN_SERVICES_HELM", CFG_T_STRING, "helm", 0,
 		0, NULL, 0,
 		"the helm (version 3) program helperd runs for cloud services: a path, or a name "

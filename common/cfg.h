@@ -80,6 +80,7 @@ enum cfg_key {
 
 	/* Cloud services (issue 13): helperd runs helm and calls the Kubernetes API */
 	CFG_K8S_INSECURE,         /* k8s.insecure         KAIDEN_K8S_INSECURE 0|1: allow an http:// k8s.api */
+	CFG_K8S_SERVICE_ACCOUNT,  /* k8s.service_account  KAIDEN_K8S_SERVICE_ACCOUNT helperd's NAMESPACE/NAME */
 	CFG_SERVICES_HELM,        /* services.helm        KAIDEN_SERVICES_HELM the helm program */
 	CFG_SERVICES_HELM_HOME,   /* services.helm_home   KAIDEN_SERVICES_HELM_HOME helm's private directory */
 	CFG_SERVICES_HELM_TIMEOUT,/* services.helm_timeout KAIDEN_SERVICES_HELM_TIMEOUT seconds per helm command */

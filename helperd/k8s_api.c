@@ -7,6 +7,10 @@
  *                           --409 AlreadyExists--> GET --ours, Active--> done (existed)
  *                                                      --not ours--> refused
  *                                                      --Terminating--> transient
+ *   bind tenant role:  POST the RoleBinding --201--> done
+ *                           --409 AlreadyExists--> GET --binds our role to our account--> done
+ *                                                          (existed)
+ *                                                      --anything else--> refused
  *   apply quota:       for the quota, then the limit range:
  *                      POST --201--> next object
  *                           --409 AlreadyExists--> GET --200--> PUT (its resourceVersion)
@@ -31,7 +35,9 @@
 
 #define MAX_CONFLICTS 3
 
-enum kind { OP_CREATE_NS, OP_APPLY, OP_LIST_PODS, OP_DELETE_NS };
+enum kind { OP_CREATE_NS, OP_BIND, OP_APPLY, OP_LIST_PODS, OP_DELETE_NS };
+
+#define RBAC_GROUP "rbac.authorization.k8s.io"
 enum step { ST_POST, ST_GET_EXISTING, ST_PUT, ST_GET, ST_DELETE };
 
 struct k8s_api_call {
@@ -40,9 +46,10 @@ struct k8s_api_call {
 	char ns[64];
 	char tenant[64];
 	char release[HELM_RELEASE_MAX + 1];
+	char sa_ns[64], sa_name[254]; /* OP_BIND: the subject */
 	int object;              /* OP_APPLY: 0 the quota, 1 the limit range */
 	int conflicts;
-	char *bodies[2];         /* OP_APPLY: the two objects; OP_CREATE_NS: bodies[0] */
+	char *bodies[2];         /* OP_APPLY: the two objects; OP_CREATE_NS, OP_BIND: [0] */
 	struct http_call *http;
 	k8s_api_done_fn done;
 	void *arg;
@@ -191,6 +198,67 @@ static char *namespace_body(const char *ns, const char *tenant)
 	json_object_object_get_ex(o, "metadata", &meta);
 	json_object_object_get_ex(meta, "labels", &labels);
 	json_object_object_add(labels, K8S_API_TENANT_LABEL, json_object_new_string(tenant));
+	return to_text(o);
+}
+
+/* --- the RoleBinding ------------------------------------------------------------- */
+
+/* A DNS-1123 label (dots 0) or subdomain (dots 1) of at most max characters. */
+static int dns_name_ok(const char *s, size_t len, size_t max, int dots)
+{
+	if (len == 0 || len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		if (alnum)
+			continue;
+		if (ch == '-' && i > 0 && i < len - 1)
+			continue;
+		/* a dot between two alphanumerics: each label starts and ends with one */
+		if (dots && ch == '.' && i > 0 && i < len - 1 && s[i - 1] != '-' && s[i - 1] != '.' &&
+		    s[i + 1] != '-' && s[i + 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+int k8s_api_account_parse(const char *account, char *ns, size_t nslen, char *name,
+                          size_t namelen)
+{
+	const char *slash = account ? strchr(account, '/') : NULL;
+	size_t nl, ml;
+
+	if (!slash)
+		return -1;
+	nl = (size_t)(slash - account);
+	ml = strlen(slash + 1);
+	if (!dns_name_ok(account, nl, 63, 0) || !dns_name_ok(slash + 1, ml, 253, 1) ||
+	    nl >= nslen || ml >= namelen)
+		return -1;
+	memcpy(ns, account, nl);
+	ns[nl] = '\0';
+	memcpy(name, slash + 1, ml + 1);
+	return 0;
+}
+
+char *k8s_api_rolebinding_body(const char *ns, const char *sa_ns, const char *sa_name)
+{
+	json_object *o = object_head("RoleBinding", K8S_API_ROLEBINDING_NAME, ns);
+	json_object *ref = json_object_new_object(), *subjects = json_object_new_array();
+	json_object *sa = json_object_new_object();
+
+	json_object_object_add(o, "apiVersion", json_object_new_string(RBAC_GROUP "/v1"));
+	json_object_object_add(ref, "apiGroup", json_object_new_string(RBAC_GROUP));
+	json_object_object_add(ref, "kind", json_object_new_string("ClusterRole"));
+	json_object_object_add(ref, "name", json_object_new_string(K8S_API_TENANT_ROLE));
+	json_object_object_add(o, "roleRef", ref);
+	json_object_object_add(sa, "kind", json_object_new_string("ServiceAccount"));
+	json_object_object_add(sa, "name", json_object_new_string(sa_name));
+	json_object_object_add(sa, "namespace", json_object_new_string(sa_ns));
+	json_object_array_add(subjects, sa);
+	json_object_object_add(o, "subjects", subjects);
 	return to_text(o);
 }
 
@@ -547,6 +615,48 @@ out:
 	json_object_put(root);
 }
 
+/* The RoleBinding that exists already: does it bind our role to our account? (Its
+ * roleRef cannot change, and a binding someone else made is not ours to rewrite.) */
+static void check_binding(struct k8s_api_call *c, const struct http_response *resp,
+                          struct k8s_api_result *r)
+{
+	json_object *root = NULL, *ref, *subjects;
+	struct jsonx_error jerr;
+	const char *kind, *name;
+	int found = 0;
+
+	if (jsonx_parse(resp->body, resp->body_len, &root, &jerr) != 0 ||
+	    !(ref = member(root, "roleRef", json_type_object))) {
+		snprintf(r->reason, sizeof(r->reason), "the Kubernetes API answered rolebinding %s "
+		                                       "in %s with something that is not a "
+		                                       "RoleBinding", K8S_API_ROLEBINDING_NAME, c->ns);
+		goto out;
+	}
+	kind = jsonx_str(ref, "kind");
+	name = jsonx_str(ref, "name");
+	subjects = member(root, "subjects", json_type_array);
+	for (size_t i = 0; subjects && i < json_object_array_length(subjects); i++) {
+		json_object *sj = json_object_array_get_idx(subjects, i);
+		const char *sk = json_object_is_type(sj, json_type_object) ? jsonx_str(sj, "kind") : NULL;
+		const char *sn = sk ? jsonx_str(sj, "name") : NULL;
+		const char *sns = sk ? jsonx_str(sj, "namespace") : NULL;
+		if (sk && sn && sns && strcmp(sk, "ServiceAccount") == 0 &&
+		    strcmp(sn, c->sa_name) == 0 && strcmp(sns, c->sa_ns) == 0)
+			found = 1;
+	}
+	if (!kind || strcmp(kind, "ClusterRole") != 0 || !name ||
+	    strcmp(name, K8S_API_TENANT_ROLE) != 0 || !found) {
+		snprintf(r->reason, sizeof(r->reason), "rolebinding %s in %s exists and is not %s "
+		                                       "for %.40s/%.60s: not changed",
+		         K8S_API_ROLEBINDING_NAME, c->ns, K8S_API_TENANT_ROLE, c->sa_ns, c->sa_name);
+		goto out;
+	}
+	r->ok = 1;
+	r->existed = 1;
+out:
+	json_object_put(root);
+}
+
 static void on_http(void *arg, const struct http_response *resp)
 {
 	struct k8s_api_call *c = arg;
@@ -569,13 +679,17 @@ static void on_http(void *arg, const struct http_response *resp)
 			break;
 		}
 		if (resp->status == 409 && strcmp(why, "AlreadyExists") == 0) {
-			char path[128];
+			char path[192];
 			if (c->kind == OP_APPLY) {
 				if (apply_get(c, &r) == 0)
 					return;
 				break;
 			}
-			snprintf(path, sizeof(path), "/api/v1/namespaces/%s", c->ns);
+			if (c->kind == OP_BIND)
+				snprintf(path, sizeof(path), "/apis/" RBAC_GROUP "/v1/namespaces/%s/"
+				         "rolebindings/" K8S_API_ROLEBINDING_NAME, c->ns);
+			else
+				snprintf(path, sizeof(path), "/api/v1/namespaces/%s", c->ns);
 			if (send_req(c, ST_GET_EXISTING, "GET", path, NULL, &r) == 0)
 				return;
 			break;
@@ -589,6 +703,10 @@ static void on_http(void *arg, const struct http_response *resp)
 		}
 		if (c->kind == OP_CREATE_NS) {
 			check_namespace(c, resp, &r);
+			break;
+		}
+		if (c->kind == OP_BIND) {
+			check_binding(c, resp, &r);
 			break;
 		}
 		if (apply_put(c, resp, &r) == 0)
@@ -747,6 +865,33 @@ struct k8s_api_call *k8s_api_create_namespace(const char *ns, const char *tenant
 		return NULL;
 	}
 	return start(c, ST_POST, "POST", "/api/v1/namespaces", c->bodies[0], err, errlen);
+}
+
+struct k8s_api_call *k8s_api_bind_tenant_role(const char *ns, const char *account,
+                                              k8s_api_done_fn done, void *arg, char *err,
+                                              size_t errlen)
+{
+	struct k8s_api_call *c;
+	char sa_ns[64], sa_name[254], path[192];
+
+	if (k8s_api_account_parse(account, sa_ns, sizeof(sa_ns), sa_name, sizeof(sa_name)) != 0) {
+		snprintf(err, errlen, "k8s.service_account must be NAMESPACE/NAME (e.g. "
+		                      "kaiden-system/kaiden-helperd)");
+		return NULL;
+	}
+	c = call_new(OP_BIND, ns, done, arg, err, errlen);
+	if (!c)
+		return NULL;
+	snprintf(c->sa_ns, sizeof(c->sa_ns), "%s", sa_ns);
+	snprintf(c->sa_name, sizeof(c->sa_name), "%s", sa_name);
+	c->bodies[0] = k8s_api_rolebinding_body(ns, sa_ns, sa_name);
+	if (!c->bodies[0]) {
+		snprintf(err, errlen, "out of memory");
+		call_free(c);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/apis/" RBAC_GROUP "/v1/namespaces/%s/rolebindings", ns);
+	return start(c, ST_POST, "POST", path, c->bodies[0], err, errlen);
 }
 
 struct k8s_api_call *k8s_api_apply_quota(const char *ns, const struct k8s_api_quota *q,

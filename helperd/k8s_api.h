@@ -31,6 +31,10 @@
 #define K8S_API_TENANT_LABEL "kaiden.dev/tenant"
 #define K8S_API_QUOTA_NAME "kaiden-quota"
 #define K8S_API_LIMITS_NAME "kaiden-limits"
+/* helperd's rights in a tenant namespace: the ClusterRole deploy/k8s/server/
+ * helperd-rbac.yaml defines, bound by a RoleBinding of this name. */
+#define K8S_API_TENANT_ROLE "kaiden-helperd-tenant"
+#define K8S_API_ROLEBINDING_NAME "kaiden-helperd"
 
 /* Sets up (http_init on loop: one more user of the multi handle). 0 or -1. */
 int k8s_api_init(uv_loop_t *loop, const struct k8s_source *src) WUR;
@@ -87,6 +91,14 @@ struct k8s_api_quota {
 struct k8s_api_call *k8s_api_create_namespace(const char *ns, const char *tenant,
                                               k8s_api_done_fn done, void *arg, char *err,
                                               size_t errlen);
+/* A RoleBinding K8S_API_ROLEBINDING_NAME in ns that binds the ClusterRole
+ * K8S_API_TENANT_ROLE to the ServiceAccount `account` ("NAMESPACE/NAME", the setting
+ * k8s.service_account): helperd's rights in a namespace it made, right after the
+ * namespace. 409: GET it; done (existed) when it binds that role to that account,
+ * refused otherwise (never changed: its roleRef cannot be, and it is not ours). */
+struct k8s_api_call *k8s_api_bind_tenant_role(const char *ns, const char *account,
+                                              k8s_api_done_fn done, void *arg, char *err,
+                                              size_t errlen);
 /* ResourceQuota K8S_API_QUOTA_NAME and LimitRange K8S_API_LIMITS_NAME in ns, created,
  * or replaced (GET for the resourceVersion, then PUT; a 409 Conflict starts over, at
  * most 3 times) when they exist. The quota first, then the limits. */
@@ -108,6 +120,12 @@ void k8s_api_cancel(struct k8s_api_call *call);
 /* A PodList body into *out. 0, or -1 with a reason (not JSON, not a PodList). */
 int k8s_pods_parse(const char *json, size_t len, struct k8s_pods *out, char *reason,
                    size_t reasonlen) WUR;
+/* "NAMESPACE/NAME" into its two parts (each a DNS-1123 label, <= 63; a ServiceAccount
+ * name may be a subdomain, <= 253). 0, or -1 with nothing written. */
+int k8s_api_account_parse(const char *account, char *ns, size_t nslen, char *name,
+                          size_t namelen) WUR;
+/* The RoleBinding's JSON body (owned string; NULL out of memory). */
+char *k8s_api_rolebinding_body(const char *ns, const char *sa_ns, const char *sa_name);
 /* The JSON body of the quota or the limit range (owned string; NULL out of memory). */
 char *k8s_api_quota_body(const char *ns, const struct k8s_api_quota *q);
 char *k8s_api_limits_body(const char *ns, const struct k8s_api_quota *q);

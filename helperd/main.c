@@ -279,7 +279,7 @@ static int services_start(void)
 {
 	struct helm_config hc;
 	struct k8s_source src;
-	char home[512], err[512], why[700];
+	char home[512], err[512], why[700], sa_ns[64], sa_name[254];
 	int configured = 0;
 
 	if (k8s_source_init(&src, cfg_str(CFG_K8S_API), cfg_str(CFG_K8S_TOKEN_FILE),
@@ -287,6 +287,14 @@ static int services_start(void)
 	                    sizeof(err)) != 0) {
 		snprintf(why, sizeof(why), "cloud services are not available on this helperd: %s "
 		         "(set k8s.api, k8s.token_file and k8s.ca_file)", err);
+		goto out;
+	}
+	if (cfg_str(CFG_K8S_SERVICE_ACCOUNT)[0] &&
+	    k8s_api_account_parse(cfg_str(CFG_K8S_SERVICE_ACCOUNT), sa_ns, sizeof(sa_ns), sa_name,
+	                          sizeof(sa_name)) != 0) {
+		snprintf(why, sizeof(why), "cloud services are not available on this helperd: "
+		         "k8s.service_account is not NAMESPACE/NAME (e.g. "
+		         "kaiden-system/kaiden-helperd)");
 		goto out;
 	}
 	if (cfg_str(CFG_SERVICES_HELM_HOME)[0])
@@ -311,8 +319,10 @@ static int services_start(void)
 	why[0] = '\0';
 	if (service_store_init() != 0)
 		log_warn("cloud services: %s", service_store_key_error());
-	log_info("cloud services: helm %s (home %s), Kubernetes API %s", hc.helm, home,
-	         src.base_url);
+	log_info("cloud services: helm %s (home %s), Kubernetes API %s, %s%s", hc.helm, home,
+	         src.base_url, cfg_str(CFG_K8S_SERVICE_ACCOUNT)[0] ? "tenant RoleBindings for " :
+	         "no tenant RoleBindings (k8s.service_account empty)",
+	         cfg_str(CFG_K8S_SERVICE_ACCOUNT));
 out:
 	if (!configured)
 		log_warn("%s", why);

@@ -29,7 +29,9 @@
  *              services.helm_timeout (failed, saying so)
  *          ----a revision newer than the row's, not failed (a previous attempt of this
  *              very job ran helm before helperd stopped)--> poll
- *   namespace (k8s_api_create_namespace) --> quota (k8s_api_apply_quota) --> helm
+ *   namespace (k8s_api_create_namespace) --> rolebinding (k8s_api_bind_tenant_role:
+ *       helperd's rights in the namespace, when k8s.service_account is set; skipped
+ *       otherwise) --> quota (k8s_api_apply_quota) --> helm
  *   helm (`upgrade --install` with the values on stdin) --ok--> poll
  *                                                       --failed--> history, failed
  *                                                                   (helm's Error line)
@@ -73,6 +75,7 @@ enum step {
 	ST_STATUS,      /* helm status: where to resume */
 	ST_LOCKED,      /* waiting out a pending-* lock */
 	ST_NAMESPACE,
+	ST_ROLEBINDING, /* helperd's RoleBinding in the namespace (k8s.service_account) */
 	ST_QUOTA,
 	ST_HELM,        /* upgrade --install | rollback | uninstall */
 	ST_WAIT,        /* the poll timer */
@@ -84,7 +87,7 @@ enum step {
 };
 
 static const char *const step_names[] = {
-	"status", "locked", "namespace", "quota", "helm", "wait", "poll_status", "poll_pods",
+	"status", "locked", "namespace", "rolebinding", "quota", "helm", "wait", "poll_status", "poll_pods",
 	"history", "namespace_delete", "namespace_delete_late",
 };
 
@@ -575,6 +578,13 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 			fail(m, res->reason);
 			return;
 		}
+		go(m, ST_ROLEBINDING);
+		return;
+	case ST_ROLEBINDING:
+		if (!res->ok) {
+			fail(m, res->reason);
+			return;
+		}
 		go(m, ST_QUOTA);
 		return;
 	case ST_QUOTA:
@@ -674,6 +684,18 @@ static void run_step(struct machine *m)
 			return;
 		m->call = k8s_api_create_namespace(m->row.namespace_, m->row.tenant_id, on_k8s, m,
 		                                   err, sizeof(err));
+		if (!m->call)
+			fail(m, err);
+		return;
+	case ST_ROLEBINDING:
+		/* Without k8s.service_account helperd's account has its rights in the
+		 * namespace another way (a cluster-wide binding, a test's token). */
+		if (!cfg_str(CFG_K8S_SERVICE_ACCOUNT)[0]) {
+			go(m, ST_QUOTA);
+			return;
+		}
+		m->call = k8s_api_bind_tenant_role(m->row.namespace_, cfg_str(CFG_K8S_SERVICE_ACCOUNT),
+		                                   on_k8s, m, err, sizeof(err));
 		if (!m->call)
 			fail(m, err);
 		return;

@@ -93,7 +93,10 @@ Cloud services (issue 13; shared/ref/k8s-api.md sections 4-7, 9). Objects:
     /api/v1/namespaces/{ns}/{res}[/{name}]  res: resourcequotas, limitranges, pods,
                                                         secrets, events (list only)
     /apis/apps/v1/namespaces/{ns}/deployments[/{name}]  (what fake_helm creates)
-    /api/v1/{res}, /apis/apps/v1/deployments            lists across namespaces
+    /apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings[/{name}]
+                                                        (helperd's own, before helm)
+    /api/v1/{res}, /apis/apps/v1/deployments,
+    /apis/rbac.authorization.k8s.io/v1/rolebindings     lists across namespaces
     GET /version                                        (helm's reachability check)
   Lists take labelSelector (k=v, k==v, k!=v, k, !k, k in (a,b), k notin (a,b); terms
   joined by "," are ANDed) and answer {kind: <Kind>List, apiVersion, metadata:
@@ -105,7 +108,11 @@ Cloud services (issue 13; shared/ref/k8s-api.md sections 4-7, 9). Objects:
   content in namespace x because it is being terminated`; 422 Invalid with the
   apimachinery wording and details.causes (namespaces: DNS-1123 label <= 63, the others
   DNS-1123 subdomain <= 253). PUT: 409 Conflict on a stale metadata.resourceVersion (none:
-  unconditional), 400 when the body's name differs. PATCH: merge patch (strategic merge
+  unconditional), 400 when the body's name differs. RoleBindings: 422 without a roleRef
+  (apiGroup rbac.authorization.k8s.io, kind Role or ClusterRole, a name) or with a
+  subject whose kind is not ServiceAccount, User or Group, and 422 "cannot change
+  roleRef" on an update that changes it (as the real validation); RBAC's escalation
+  check (`bind` on the role, or holding its rights) is not modelled. PATCH: merge patch (strategic merge
   patch is treated as one), else 415. DELETE: secrets, quotas, limit ranges answer a
   Status "Success"; pods and deployments the object; a namespace the object with phase
   Terminating, gone at once (or, with config namespace_finalize "manual", kept
@@ -329,14 +336,16 @@ def take_rule(kind, path, method=None, resource=None):
 
 # --- the objects of the cloud-services calls (issue 13) ---------------------------------
 # Namespaces (cluster scope); resourcequotas, limitranges, pods, secrets, events (core,
-# namespaced); deployments (apps/v1, namespaced). objs[(resource, namespace, name)] = obj,
+# namespaced); deployments (apps/v1, namespaced); rolebindings (rbac.authorization.k8s.io/v1,
+# namespaced). objs[(resource, namespace, name)] = obj,
 # namespace None for namespaces themselves. Everything below runs with `lock` held.
 
 NAMESPACED = {"resourcequotas": "ResourceQuota", "limitranges": "LimitRange",
               "pods": "Pod", "secrets": "Secret", "events": "Event",
-              "deployments": "Deployment"}
+              "deployments": "Deployment", "rolebindings": "RoleBinding"}
 KINDS = dict(NAMESPACED, namespaces="Namespace", nodes="Node")
-GROUP = {"deployments": "apps"}
+GROUP = {"deployments": "apps", "rolebindings": "rbac.authorization.k8s.io"}
+RBAC_GROUP = "rbac.authorization.k8s.io"
 SERVICE_RESOURCES = ("namespaces",) + tuple(NAMESPACED)
 ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete",
              "deletecollection")
@@ -416,6 +425,13 @@ def name_problems(resource, name):
             out.append(("metadata.name", f"Invalid value: {q}: must be no more than 63 characters"))
         if not DNS1123_LABEL.match(name):
             out.append(("metadata.name", f"Invalid value: {q}: {LABEL_MSG}"))
+    elif resource == "rolebindings":
+        # RBAC names are path segments (apimachinery path.IsValidPathSegmentName).
+        if name in (".", ".."):
+            out.append(("metadata.name", f"Invalid value: {q}: may not be '{name}'"))
+        for ch in "/%":
+            if ch in name:
+                out.append(("metadata.name", f"Invalid value: {q}: may not contain '{ch}'"))
     else:
         if len(name) > 253:
             out.append(("metadata.name", f"Invalid value: {q}: must be no more than 253 characters"))
@@ -908,6 +924,32 @@ def prepare(resource, ns, obj, old=None):
                 gen += 1
             obj["metadata"]["generation"] = gen
             obj["status"] = old.get("status", {})
+    elif resource == "rolebindings":
+        name = obj["metadata"]["name"]
+        ref = obj.get("roleRef")
+        causes = []
+        if not isinstance(ref, dict):
+            causes.append(("roleRef.name", "Required value"))
+        else:
+            if ref.get("apiGroup") != RBAC_GROUP:
+                causes.append(("roleRef.apiGroup", f"Unsupported value: {json.dumps(ref.get('apiGroup', ''))}: "
+                               f"supported values: \"{RBAC_GROUP}\""))
+            if ref.get("kind") not in ("Role", "ClusterRole"):
+                causes.append(("roleRef.kind", f"Unsupported value: {json.dumps(ref.get('kind', ''))}: "
+                               "supported values: \"Role\", \"ClusterRole\""))
+            if not ref.get("name"):
+                causes.append(("roleRef.name", "Required value"))
+        for i, sj in enumerate(obj.get("subjects") or []):
+            if not isinstance(sj, dict) or sj.get("kind") not in ("ServiceAccount", "User", "Group"):
+                kind = sj.get("kind", "") if isinstance(sj, dict) else ""
+                causes.append((f"subjects[{i}].kind", f"Unsupported value: {json.dumps(kind)}: "
+                               "supported values: \"ServiceAccount\", \"User\", \"Group\""))
+            elif not sj.get("name"):
+                causes.append((f"subjects[{i}].name", "Required value"))
+        if old is not None and old.get("roleRef") != ref:
+            causes.append(("roleRef", f"Invalid value: {json.dumps(ref)}: cannot change roleRef"))
+        if causes:
+            return invalid(resource, name, causes)
     elif resource == "pods":
         refusal = None if old else admit_pod(ns, obj)
         if refusal:
@@ -924,7 +966,7 @@ def prepare(resource, ns, obj, old=None):
 def api_object(method, resource, ns, name, body, query, content_type):
     """The answer (status, body, headers) for a call on the cloud-services objects."""
     kind = KINDS[resource]
-    api_version = "apps/v1" if resource in GROUP else "v1"
+    api_version = GROUP[resource] + "/v1" if resource in GROUP else "v1"
     if name is None and method == "GET":
         try:
             reqs = parse_selector(query.get("labelSelector", ""))
@@ -1074,6 +1116,10 @@ ROUTES = (
     (re.compile(r"^/api/v1/(resourcequotas|limitranges|pods|secrets|events)$"),
      lambda m: (m.group(1), None, None)),
     (re.compile(r"^/apis/apps/v1/(deployments)$"), lambda m: (m.group(1), None, None)),
+    (re.compile(r"^/apis/rbac\.authorization\.k8s\.io/v1/namespaces/([^/]+)/(rolebindings)"
+                r"(?:/([^/]+))?$"), lambda m: (m.group(2), m.group(1), m.group(3))),
+    (re.compile(r"^/apis/rbac\.authorization\.k8s\.io/v1/(rolebindings)$"),
+     lambda m: (m.group(1), None, None)),
 )
 
 

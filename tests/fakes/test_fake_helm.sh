@@ -360,6 +360,24 @@ ctl POST pods "{\"namespace\":\"$Q\",\"instance\":\"n8n\",\"state\":\"ready\"}"
 h upgrade n8n oci://8gears.container-registry.com/library/n8n --version 1.1.0 -n "$Q" --wait --timeout 10s -o json
 valid "...and an upgrade with --wait deploys" release-full '.info.status == "deployed" and .version == 2'
 
+say "a RoleBinding (helperd's own, rbac.authorization.k8s.io/v1)"
+RBP="/apis/rbac.authorization.k8s.io/v1/namespaces/$Q/rolebindings"
+RB='{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"kaiden-helperd"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"kaiden-helperd-tenant"},"subjects":[{"kind":"ServiceAccount","name":"kaiden-helperd","namespace":"kaiden-system"}]}'
+api POST "$RBP" "$RB"
+expect "created: 201, its group's apiVersion" 201 \
+    '.apiVersion == "rbac.authorization.k8s.io/v1" and .metadata.namespace == "paas-ws-q" and .roleRef.name == "kaiden-helperd-tenant"'
+api POST "$RBP" "$RB"
+expect "again: 409 AlreadyExists, the group in the message and details" 409 \
+    '.reason == "AlreadyExists" and .message == "rolebindings.rbac.authorization.k8s.io \"kaiden-helperd\" already exists" and .details.group == "rbac.authorization.k8s.io"'
+api GET "$RBP/kaiden-helperd"
+expect "GET it" 200 '.subjects[0].namespace == "kaiden-system"'
+api PUT "$RBP/kaiden-helperd" '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"kaiden-helperd"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"}}'
+expect "its roleRef cannot change: 422" 422 '.reason == "Invalid" and (.message | test("cannot change roleRef"))'
+api POST "$RBP" '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"x"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Foo","name":"y"}}'
+expect "a roleRef of another kind: 422" 422 '.details.causes[0].field == "roleRef.kind"'
+api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/paas-ws-none/rolebindings" "$RB"
+expect "in a namespace that does not exist: 404" 404 '.message == "namespaces \"paas-ws-none\" not found"'
+
 say "uninstall"
 h uninstall pg -n "$NS" --keep-history
 check "uninstall --keep-history: the line on stdout" [ "$RC:$(cat "$WORK/out")" = '0:release "pg" uninstalled' ]

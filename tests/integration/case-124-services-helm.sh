@@ -98,7 +98,7 @@ api_restart "kaiden-api restarts with the services settings"
 S124_HAD_HELPERD=
 if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then S124_HAD_HELPERD=1; fi
 stack_helperd_stop >/dev/null 2>&1 || :
-S124_HELPERD_ENV="KAIDEN_SERVICES_HELM=$S124/helm KAIDEN_SERVICES_HELM_HOME=$S124/helm-home KAIDEN_LOG_LEVEL=info"
+S124_HELPERD_ENV="KAIDEN_SERVICES_HELM=$S124/helm KAIDEN_SERVICES_HELM_HOME=$S124/helm-home KAIDEN_K8S_SERVICE_ACCOUNT=kaiden-system/kaiden-helperd KAIDEN_LOG_LEVEL=info"
 s124_helperd_start() {
 	if eval "$S124_HELPERD_ENV stack_helperd_start"; then
 		ok "$1"
@@ -107,7 +107,7 @@ s124_helperd_start() {
 	fi
 }
 s124_helperd_start "helperd starts with helm and the Kubernetes API"
-if grep -q "cloud services: helm $S124/helm" "$STACK_DIR/log/kaiden-helperd.log"; then
+if grep -q "cloud services: helm $S124/helm .*tenant RoleBindings for kaiden-system/kaiden-helperd" "$STACK_DIR/log/kaiden-helperd.log"; then
 	ok "helperd says where helm and the API are"
 else
 	bad "helperd says where helm and the API are" "$(grep -i 'cloud services' "$STACK_DIR/log/kaiden-helperd.log" | tail -n 2)"
@@ -149,6 +149,17 @@ if jq -e --arg t "$S124_TENANT" '[.objects[] | select(.metadata.name == "paas-ws
 	ok "the namespace paas-ws-ks is Kaiden's and the tenant's"
 else
 	bad "the namespace paas-ws-ks is Kaiden's and the tenant's" "$(head -c 300 "$S124/ns.json")"
+fi
+# helperd's rights in the namespace: a RoleBinding of kaiden-helperd-tenant to its own
+# account (k8s.service_account), made before the quota and helm.
+s124_k8s GET "/_fake/objects?resource=rolebindings&namespace=paas-ws-ks" >"$S124/rb.json"
+if jq -e '[.objects[] | select(.metadata.name == "kaiden-helperd"
+		and .roleRef == {"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"kaiden-helperd-tenant"}
+		and .subjects == [{"kind":"ServiceAccount","name":"kaiden-helperd","namespace":"kaiden-system"}])]
+		| length == 1' "$S124/rb.json" >/dev/null 2>&1; then
+	ok "... with helperd's RoleBinding to kaiden-helperd-tenant"
+else
+	bad "... with helperd's RoleBinding to kaiden-helperd-tenant" "$(head -c 300 "$S124/rb.json")"
 fi
 s124_k8s GET "/_fake/objects?resource=resourcequotas&namespace=paas-ws-ks" >"$S124/quota.json"
 if grep -q kaiden-quota "$S124/quota.json"; then ok "... with its ResourceQuota"; else bad "... with its ResourceQuota" "$(head -c 300 "$S124/quota.json")"; fi

@@ -22,8 +22,19 @@ Rules (each has a name; a failure line starts with it):
                 from the Secret kaiden-credentials (cluster_id, secret); tolerates every
                 taint (operator Exists, no key or effect); runs as a ServiceAccount
                 that these manifests define
-  rbac          every (Cluster)Role allows exactly `get` on `nodes` (core group), and
-                its binding names the agent's ServiceAccount in kaiden-system
+  rbac          every binding names exactly one ServiceAccount of these manifests (the
+                agent's or helperd's) and a role they define; the agent's roles allow
+                exactly `get` on `nodes` (core group)
+  helperd-rbac  helperd runs as its own ServiceAccount with its token mounted; the
+                ClusterRole bound to it cluster-wide allows exactly namespaces create/get/
+                delete, rolebindings create/get and `bind` on kaiden-helperd-tenant
+                (resourceNames); no helperd role has a `*` apiGroup, resource or verb,
+                `escalate` or `impersonate`, or `bind` without resourceNames;
+                kaiden-helperd-tenant exists, is not bound by any ClusterRoleBinding,
+                grants nothing on RBAC objects and only reads pods; the
+                ValidatingAdmissionPolicy that keeps helperd in paas-ws-* matches
+                helperd's user name, fails closed, and a binding denies with it; the
+                ConfigMap's KAIDEN_K8S_SERVICE_ACCOUNT is helperd's account
   namespace     every namespaced object is in kaiden-system
   settings      every KAIDEN_* name a ConfigMap or a container's env sets is a setting
                 of common/cfg.c
@@ -41,7 +52,15 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAMESPACE = "kaiden-system"
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy",
+                  "ValidatingAdmissionPolicyBinding"}
+TENANT_ROLE = "kaiden-helperd-tenant"
+TENANT_PREFIX = "paas-ws-"
+# (apiGroup, resource, verb, resourceName or None): all the cluster-wide role may do.
+HELPERD_CLUSTER = {("", "namespaces", v, None) for v in ("create", "get", "delete")} | \
+    {("rbac.authorization.k8s.io", "rolebindings", v, None) for v in ("create", "get")} | \
+    {("rbac.authorization.k8s.io", "clusterroles", "bind", TENANT_ROLE)}
+RBAC_RESOURCES = {"roles", "rolebindings", "clusterroles", "clusterrolebindings"}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 ANN = "nginx.ingress.kubernetes.io/"
 
@@ -214,25 +233,124 @@ def r_agent(docs):
                         name(d), c["name"], var, key)
 
 
+def bindings(docs):
+    return [d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+
+
+def bound_roles(docs, sas):
+    """Names of the roles bound to one of the ServiceAccount names sas in kaiden-system."""
+    return {b.get("roleRef", {}).get("name") for b in bindings(docs)
+            if any(s.get("kind") == "ServiceAccount" and s.get("name") in sas and
+                   s.get("namespace") == NAMESPACE for s in b.get("subjects", []))}
+
+
 def r_rbac(docs):
     roles = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
-    if not roles:
+    agent_sas = {pod_spec(d).get("serviceAccountName") for d in docs if is_agent(d)}
+    helperd_sas = {pod_spec(d).get("serviceAccountName") for d in docs
+                   if d["kind"] == "StatefulSet"}
+    agent_roles = bound_roles(docs, agent_sas)
+    if not agent_roles:
         yield "no ClusterRole for the agent"
     want = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]
     for d in roles:
-        if d.get("rules") != want or d.get("aggregationRule"):
+        if d["metadata"]["name"] in agent_roles and (d.get("rules") != want or
+                                                     d.get("aggregationRule")):
             yield "%s: rules are %s, not exactly get on nodes" % (name(d), d.get("rules"))
-    agent_sas = {pod_spec(d).get("serviceAccountName") for d in docs if is_agent(d)}
-    for d in docs:
-        if d["kind"] not in ("ClusterRoleBinding", "RoleBinding"):
-            continue
+    for d in bindings(docs):
         subjects = d.get("subjects", [])
-        ok = subjects and all(s.get("kind") == "ServiceAccount" and s.get("name") in agent_sas
-                              and s.get("namespace") == NAMESPACE for s in subjects)
+        ok = len(subjects) == 1 and all(
+            s.get("kind") == "ServiceAccount" and s.get("name") in agent_sas | helperd_sas and
+            s.get("namespace") == NAMESPACE for s in subjects)
         if not ok:
-            yield "%s: binds %s, not only the agent's ServiceAccount" % (name(d), subjects)
+            yield "%s: binds %s, not only the agent's or helperd's ServiceAccount" % (
+                name(d), subjects)
         if d.get("roleRef", {}).get("name") not in {r["metadata"]["name"] for r in roles}:
             yield "%s: binds a role these manifests do not define" % name(d)
+
+
+def grants(role):
+    """The role's rules as (apiGroup, resource, verb, resourceName or None) tuples."""
+    out = set()
+    for rule in role.get("rules") or []:
+        for g in rule.get("apiGroups") or [""]:
+            for r in rule.get("resources") or []:
+                for v in rule.get("verbs") or []:
+                    for n in rule.get("resourceNames") or [None]:
+                        out.add((g, r, v, n))
+    return out
+
+
+def r_helperd_rbac(docs):
+    sts = [d for d in docs if d["kind"] == "StatefulSet"]
+    if not sts:
+        yield "no helperd StatefulSet"
+        return
+    spec = pod_spec(sts[0])
+    sa = spec.get("serviceAccountName")
+    if sa not in {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}:
+        yield "%s: ServiceAccount %r is not in these manifests" % (name(sts[0]), sa)
+    if spec.get("automountServiceAccountToken") is not True:
+        yield "%s: its token is not mounted (automountServiceAccountToken: true)" % name(sts[0])
+    user = "system:serviceaccount:%s:%s" % (NAMESPACE, sa)
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("ClusterRole", "Role")}
+    tenant = roles.get(TENANT_ROLE)
+    if not tenant or tenant["kind"] != "ClusterRole":
+        yield "no ClusterRole %s" % TENANT_ROLE
+    mine = bound_roles(docs, {sa}) - {TENANT_ROLE}
+    for rn in sorted(mine | ({TENANT_ROLE} if tenant else set())):
+        role = roles.get(rn)
+        if not role:
+            continue
+        if role.get("aggregationRule"):
+            yield "%s: an aggregationRule" % name(role)
+        for g, r, v, n in sorted(grants(role), key=str):
+            if "*" in (g, r, v):
+                yield "%s: grants %r on %r in group %r (a wildcard)" % (name(role), v, r, g)
+            if v in ("escalate", "impersonate"):
+                yield "%s: grants %s on %s" % (name(role), v, r)
+            if v == "bind" and n is None:
+                yield "%s: bind on %s without resourceNames" % (name(role), r)
+    cluster_wide = [b for b in docs if b["kind"] == "ClusterRoleBinding"
+                    and b.get("roleRef", {}).get("name") in mine]
+    for b in cluster_wide:
+        got = grants(roles.get(b["roleRef"]["name"], {}))
+        if got != HELPERD_CLUSTER:
+            yield "%s: helperd's cluster-wide rights are %s, not exactly %s" % (
+                name(b), sorted(got, key=str), sorted(HELPERD_CLUSTER, key=str))
+    if not cluster_wide:
+        yield "no ClusterRoleBinding gives helperd's account its namespaces"
+    for b in docs:
+        if b["kind"] == "ClusterRoleBinding" and b.get("roleRef", {}).get("name") == TENANT_ROLE:
+            yield "%s: binds %s cluster-wide (helperd binds it per namespace)" % (
+                name(b), TENANT_ROLE)
+    if tenant:
+        for g, r, v, _ in grants(tenant):
+            if r in RBAC_RESOURCES:
+                yield "%s: grants %s on %s (a chart could hand out rights)" % (name(tenant), v, r)
+            if r == "pods" and v not in ("get", "list", "watch"):
+                yield "%s: %s on pods (read only: charts make pods through controllers)" % (
+                    name(tenant), v)
+    # The fence RBAC cannot build: a ValidatingAdmissionPolicy for helperd's writes.
+    policies = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicy" and any(
+        user in (c.get("expression") or "") for c in d["spec"].get("matchConditions") or [])]
+    if not policies:
+        yield "no ValidatingAdmissionPolicy matches %s" % user
+    for p in policies:
+        if p["spec"].get("failurePolicy") != "Fail":
+            yield "%s: failurePolicy is not Fail" % name(p)
+        text = " ".join((v.get("expression") or "") for v in p["spec"].get("validations") or [])
+        if TENANT_PREFIX not in text or "request.namespace" not in text:
+            yield "%s: no validation keeps writes in %s* namespaces" % (name(p), TENANT_PREFIX)
+        if not any(b["kind"] == "ValidatingAdmissionPolicyBinding" and
+                   b["spec"].get("policyName") == p["metadata"]["name"] and
+                   "Deny" in (b["spec"].get("validationActions") or []) for b in docs):
+            yield "%s: no ValidatingAdmissionPolicyBinding denies with it" % name(p)
+    for d in docs:
+        if d["kind"] == "ConfigMap" and "KAIDEN_K8S_SERVICE_ACCOUNT" in d.get("data", {}):
+            if d["data"]["KAIDEN_K8S_SERVICE_ACCOUNT"] != "%s/%s" % (NAMESPACE, sa):
+                yield "%s: KAIDEN_K8S_SERVICE_ACCOUNT is %r, not helperd's %s/%s" % (
+                    name(d), d["data"]["KAIDEN_K8S_SERVICE_ACCOUNT"], NAMESPACE, sa)
 
 
 def r_namespace(docs):
@@ -292,7 +410,7 @@ def r_secrets(docs):
 
 RULES = {"probes": r_probes, "image-tag": r_image_tag, "pod-security": r_pod_security,
          "resources": r_resources, "node-name": r_node_name, "agent": r_agent, "rbac": r_rbac,
-         "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket,
+         "helperd-rbac": r_helperd_rbac, "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket,
          "secrets": r_secrets}
 
 
@@ -311,6 +429,10 @@ def web(docs):
 
 def agent_container(docs):
     return containers(first(docs, "DaemonSet"), init=False)[0]
+
+
+def role(docs, role_name):
+    return first(docs, "ClusterRole", lambda d: d["metadata"]["name"] == role_name)
 
 
 def set_env(c, var, value):
@@ -359,7 +481,8 @@ MUTATIONS = [
      lambda ds: set_env(agent_container(ds), "KAIDEN_SECRET",
                         {"secretKeyRef": {"name": "kaiden-server", "key": "jwt-secret"}})),
     ("agent", "its ServiceAccount left out",
-     lambda ds: ds.__setitem__(slice(None), [d for d in ds if d["kind"] != "ServiceAccount"])),
+     lambda ds: ds.__setitem__(slice(None), [d for d in ds if d["kind"] != "ServiceAccount"
+                                             or d["metadata"]["name"] != "kaiden-agent"])),
     ("rbac", "list as well as get",
      lambda ds: first(ds, "ClusterRole")["rules"][0].update(verbs=["get", "list"])),
     ("rbac", "pods as well as nodes",
@@ -370,6 +493,42 @@ MUTATIONS = [
     ("rbac", "bound to a group",
      lambda ds: first(ds, "ClusterRoleBinding")["subjects"].append(
          {"kind": "Group", "name": "system:authenticated", "apiGroup": "rbac.authorization.k8s.io"})),
+    ("helperd-rbac", "a wildcard verb in the tenant role",
+     lambda ds: role(ds, TENANT_ROLE)["rules"][0].update(verbs=["*"])),
+    ("helperd-rbac", "a wildcard resource in the tenant role",
+     lambda ds: role(ds, TENANT_ROLE)["rules"].append(
+         {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["get"]})),
+    ("helperd-rbac", "rolebindings in the tenant role",
+     lambda ds: role(ds, TENANT_ROLE)["rules"].append(
+         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"],
+          "verbs": ["create"]})),
+    ("helperd-rbac", "pods created directly",
+     lambda ds: next(r for r in role(ds, TENANT_ROLE)["rules"] if r["resources"] == ["pods"])[
+         "verbs"].append("create")),
+    ("helperd-rbac", "bind without resourceNames",
+     lambda ds: next(r for r in role(ds, "kaiden-helperd")["rules"] if "bind" in r["verbs"]).pop(
+         "resourceNames")),
+    ("helperd-rbac", "list on namespaces",
+     lambda ds: role(ds, "kaiden-helperd")["rules"][0]["verbs"].append("list")),
+    ("helperd-rbac", "escalate on clusterroles",
+     lambda ds: next(r for r in role(ds, "kaiden-helperd")["rules"] if "bind" in r["verbs"])[
+         "verbs"].append("escalate")),
+    ("helperd-rbac", "the tenant role bound cluster-wide",
+     lambda ds: first(ds, "ClusterRoleBinding", lambda d: d["metadata"]["name"] == "kaiden-helperd")[
+         "roleRef"].update(name=TENANT_ROLE)),
+    ("helperd-rbac", "its token not mounted",
+     lambda ds: pod_spec(first(ds, "StatefulSet")).update(automountServiceAccountToken=False)),
+    ("helperd-rbac", "the policy matches another user",
+     lambda ds: first(ds, "ValidatingAdmissionPolicy")["spec"]["matchConditions"][0].update(
+         expression='request.userInfo.username == "system:serviceaccount:default:x"')),
+    ("helperd-rbac", "the policy fails open",
+     lambda ds: first(ds, "ValidatingAdmissionPolicy")["spec"].update(failurePolicy="Ignore")),
+    ("helperd-rbac", "the policy's binding left out",
+     lambda ds: ds.__setitem__(slice(None), [
+         d for d in ds if d["kind"] != "ValidatingAdmissionPolicyBinding"])),
+    ("helperd-rbac", "k8s.service_account names another account",
+     lambda ds: first(ds, "ConfigMap", lambda d: d["metadata"]["name"] == "kaiden-config")[
+         "data"].update(KAIDEN_K8S_SERVICE_ACCOUNT="kaiden-system/default")),
     ("namespace", "an object in default",
      lambda ds: first(ds, "Service")["metadata"].update(namespace="default")),
     ("settings", "a misspelt setting",

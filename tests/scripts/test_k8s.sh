@@ -3,11 +3,14 @@
 # make images):
 #   - every manifest validates against the strict Kubernetes schemas (1.30 and 1.35) with
 #     shared/ref/k8s-schemas/validate.py (unknown fields fail), and a misspelt field in a
-#     copy of one does fail;
+#     copy of one does fail; the kinds the shared set lacks (the ValidatingAdmissionPolicy
+#     and its binding that fence helperd) are in tests/scripts/k8s-schemas/, made by the
+#     shared generator from the same upstream files, and laid beside a copy of it here;
 #   - each kustomization lists files that exist, and every manifest beside it;
 #   - the project's own rules (tests/scripts/k8s_rules.py: probes, image tags, pod
 #     security, resources, the agent's NODE_NAME and credentials, RBAC exactly get on
-#     nodes, namespace, settings, WebSocket timeouts, Secret keys), and that each rule
+#     nodes, helperd's RBAC and admission policy, namespace, settings, WebSocket
+#     timeouts, Secret keys), and that each rule
 #     catches the breakages its self-test makes;
 #   - the server image's nginx config (deploy/docker/nginx.conf with nginx/kaiden.conf as
 #     deploy/docker/kaiden-conf.sh rewrites it) passes nginx -t, and with kaiden-api
@@ -50,8 +53,28 @@ mapfile -t MANIFESTS < <(find deploy/k8s -name '*.yaml' ! -name kustomization.ya
 # What a cluster admin applies: the server and the agent; with the examples of the
 # Secrets the admin makes, what the rules read.
 mapfile -t APPLIED < <(find deploy/k8s/server deploy/k8s/agent -name '*.yaml' ! -name kustomization.yaml | sort)
-check "deploy/k8s has the server's and the agent's manifests" [ "${#APPLIED[@]}" -ge 6 ]
+check "deploy/k8s has the server's and the agent's manifests" [ "${#APPLIED[@]}" -ge 8 ]
 RULED=("${APPLIED[@]}" deploy/k8s/examples/server-secret.yaml deploy/k8s/examples/agent-credentials.yaml)
+
+# The shared set with this repository's extra kinds beside it (index.json merged; the
+# shared entries win, should the shared set gain these kinds).
+if [ -n "$SCHEMAS" ]; then
+	mkdir -p "$T/schemas"
+	cp "$SCHEMAS/validate.py" "$T/schemas/"
+	for v in 1.30 1.35; do
+		cp -r "$SCHEMAS/$v" "$T/schemas/$v"
+		cp tests/scripts/k8s-schemas/"$v"/*.json "$T/schemas/$v/"
+		cp "$SCHEMAS/$v/index.json" "$T/schemas/$v/index.json"
+		"$PY" -c 'import json, sys
+extra, merged = (json.load(open(f)) for f in sys.argv[1:3])
+extra.update(merged)
+json.dump(extra, open(sys.argv[2], "w"), indent=1, sort_keys=True)' \
+			tests/scripts/k8s-schemas/"$v"/index.json "$T/schemas/$v/index.json"
+	done
+	check "the extra kinds' schemas are in the merged index" \
+		grep -q '"admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding"' "$T/schemas/1.35/index.json"
+	SCHEMAS=$T/schemas
+fi
 
 if [ -n "$SCHEMAS" ]; then
 	for v in 1.30 1.35; do
@@ -69,6 +92,15 @@ if [ -n "$SCHEMAS" ]; then
 		ok "a misspelt field fails validation"
 	else
 		bad "a misspelt field fails validation" "$(cat "$T/typo.out")"
+	fi
+	# ... and in the admission policy, whose schema is one of the extra ones.
+	sed 's/failurePolicy: Fail/failurePolicies: Fail/' deploy/k8s/server/helperd-guard.yaml >"$T/typo-vap.yaml"
+	if ! cmp -s deploy/k8s/server/helperd-guard.yaml "$T/typo-vap.yaml" &&
+		! "$PY" "$SCHEMAS/validate.py" --k8s-version 1.30 "$T/typo-vap.yaml" >"$T/typo-vap.out" 2>&1 &&
+		grep -q "unknown field 'failurePolicies'" "$T/typo-vap.out"; then
+		ok "a misspelt field in the ValidatingAdmissionPolicy fails validation"
+	else
+		bad "a misspelt field in the ValidatingAdmissionPolicy fails validation" "$(cat "$T/typo-vap.out")"
 	fi
 fi
 

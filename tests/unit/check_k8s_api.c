@@ -3,8 +3,10 @@
  * another tenant holds (refused); the quota and limit range created then replaced (PUT
  * with the resourceVersion); a release's pods summed up (ready, ImagePullBackOff,
  * CrashLoopBackOff) after the LimitRange let them past the quota; a namespace deleted,
- * then gone; the namespace guard (nothing sent); a 403 as a sentence; no token file;
- * and the pure parts (the PodList summary, the bodies, quantities). */
+ * then gone; helperd's RoleBinding in a namespace (created, again -> done, one that binds
+ * another account refused); the namespace guard (nothing sent); a 403 as a sentence; no
+ * token file; and the pure parts (the PodList summary, the bodies, quantities, the
+ * account setting). */
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -362,6 +364,69 @@ START_TEST(test_quota_and_pods)
 }
 END_TEST
 
+static struct got bind_role(const char *ns, const char *account)
+{
+	struct got g = { 0 };
+	char err[256] = "";
+
+	wait_for(k8s_api_bind_tenant_role(ns, account, on_done, &g, err, sizeof(err)), &g, err);
+	return g;
+}
+
+START_TEST(test_rolebinding)
+{
+	struct got g;
+	struct buf b;
+	char err[256];
+	long before;
+
+	ck_assert(create_ns(NS, TENANT).res.ok);
+	g = bind_role(NS, "kaiden-system/kaiden-helperd");
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.http_status, 201);
+	ck_assert_int_eq(g.res.existed, 0);
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(call("GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/" NS
+	                      "/rolebindings/kaiden-helperd", NULL, &b, 1), 200);
+	ck_assert_ptr_nonnull(strstr(b.data, "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+	                                     "\"kind\":\"ClusterRole\",\"name\":\"kaiden-helperd-tenant\"}"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":"
+	                                     "\"kaiden-helperd\",\"namespace\":\"kaiden-system\"}]"));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"app.kubernetes.io/managed-by\":\"kaiden\""));
+	buf_clear(&b);
+
+	/* again (a resumed job): 409, read back, the same role and account: done */
+	g = bind_role(NS, "kaiden-system/kaiden-helperd");
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.existed, 1);
+
+	/* the binding there names another account: refused, not changed */
+	g = bind_role(NS, "other-system/kaiden-helperd");
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.transient, 0);
+	ck_assert_msg(strstr(g.res.reason, "rolebinding kaiden-helperd in " NS " exists and is not "
+	                                   "kaiden-helperd-tenant for other-system/kaiden-helperd")
+	              != NULL, "%s", g.res.reason);
+
+	/* no namespace: the API's 404 as a sentence */
+	g = bind_role("paas-ws-none", "kaiden-system/kaiden-helperd");
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.http_status, 404);
+	ck_assert_ptr_nonnull(strstr(g.res.reason, "namespaces \"paas-ws-none\" not found"));
+
+	/* a malformed account: refused, nothing sent */
+	before = requests_seen();
+	memset(&g, 0, sizeof(g));
+	ck_assert_ptr_null(k8s_api_bind_tenant_role(NS, "kaiden-helperd", on_done, &g, err,
+	                                            sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "k8s.service_account must be NAMESPACE/NAME"));
+	ck_assert_ptr_null(k8s_api_bind_tenant_role(NS, "", on_done, &g, err, sizeof(err)));
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g.called, 0);
+	ck_assert_int_eq(requests_seen(), before);
+}
+END_TEST
+
 /* Outside paas-ws-: refused before anything is sent. */
 START_TEST(test_guard)
 {
@@ -379,6 +444,9 @@ START_TEST(test_guard)
 		ck_assert_ptr_null(k8s_api_apply_quota(bad[i], &q, on_done, &g, err, sizeof(err)));
 		ck_assert_ptr_null(k8s_api_list_pods(bad[i], "pg", on_done, &g, err, sizeof(err)));
 		ck_assert_ptr_null(k8s_api_delete_namespace(bad[i], on_done, &g, err, sizeof(err)));
+		ck_assert_ptr_null(k8s_api_bind_tenant_role(bad[i], "kaiden-system/kaiden-helperd",
+		                                            on_done, &g, err, sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, "namespace refused"));
 	}
 	ck_assert_ptr_null(k8s_api_list_pods(NS, "pg,x=y", on_done, &g, err, sizeof(err)));
 	ck_assert_ptr_null(k8s_api_create_namespace(NS, "bad tenant", on_done, &g, err,
@@ -514,6 +582,43 @@ START_TEST(test_bodies)
 }
 END_TEST
 
+START_TEST(test_account)
+{
+	static const char *const bad[] = { "", "kaiden-helperd", "/kaiden-helperd",
+	                                   "kaiden-system/", "Kaiden/x", "a/b/c", "a/-b",
+	                                   "a/b.", "a_b/c", "a/b..c",
+	                                   "a123456789012345678901234567890123456789012345678901"
+	                                   "234567890123/x" }; /* a 64-character namespace */
+	char ns[64] = "untouched", name[254] = "untouched", *body;
+
+	ck_assert_int_eq(k8s_api_account_parse("kaiden-system/kaiden-helperd", ns, sizeof(ns),
+	                                       name, sizeof(name)), 0);
+	ck_assert_str_eq(ns, "kaiden-system");
+	ck_assert_str_eq(name, "kaiden-helperd");
+	ck_assert_int_eq(k8s_api_account_parse("ops/helperd.v2", ns, sizeof(ns), name,
+	                                       sizeof(name)), 0);
+	ck_assert_str_eq(name, "helperd.v2");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(ns, sizeof(ns), "untouched");
+		ck_assert_msg(k8s_api_account_parse(bad[i], ns, sizeof(ns), name, sizeof(name)) == -1,
+		              "%s", bad[i]);
+		ck_assert_str_eq(ns, "untouched");
+	}
+	ck_assert_int_eq(k8s_api_account_parse(NULL, ns, sizeof(ns), name, sizeof(name)), -1);
+
+	body = k8s_api_rolebinding_body(NS, "kaiden-system", "kaiden-helperd");
+	ck_assert_str_eq(body,
+	                 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+	                 "\"metadata\":{\"name\":\"kaiden-helperd\",\"namespace\":\"paas-ws-t1\","
+	                 "\"labels\":{\"app.kubernetes.io/managed-by\":\"kaiden\"}},\"roleRef\":{"
+	                 "\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\","
+	                 "\"name\":\"kaiden-helperd-tenant\"},\"subjects\":[{\"kind\":"
+	                 "\"ServiceAccount\",\"name\":\"kaiden-helperd\",\"namespace\":"
+	                 "\"kaiden-system\"}]}");
+	free(body);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("k8s_api");
@@ -528,12 +633,14 @@ int main(void)
 	tcase_add_test(tf, test_namespace);
 	tcase_add_test(tf, test_namespace_terminating);
 	tcase_add_test(tf, test_quota_and_pods);
+	tcase_add_test(tf, test_rolebinding);
 	tcase_add_test(tf, test_guard);
 	tcase_add_test(tf, test_errors);
 	tcase_add_test(tf, test_unreachable);
 	suite_add_tcase(s, tf);
 	tcase_add_test(tp, test_pods_parse);
 	tcase_add_test(tp, test_bodies);
+	tcase_add_test(tp, test_account);
 	suite_add_tcase(s, tp);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
