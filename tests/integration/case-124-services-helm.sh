@@ -183,6 +183,15 @@ save S124_N8N .id
 wait_for "... fails" 30 "$(s124_q "$S124_N8N" "status")" "failed"
 dbcheck "... with helm's Error line in its error" \
 	"$(s124_q "$S124_N8N" "CASE WHEN error LIKE '%BackoffLimitExceeded%' THEN 'yes' ELSE error END")" yes
+# The tenant's browsers hear each of helperd's writes: the live event stream, read as a
+# script reads it (tests/scripts/ws_events.py), until the Redis service's running event.
+(umask 077 && printf '%s\n' "$S124_SVC" >"$S124/svc.token")
+python3 "$STACK_ROOT/tests/scripts/ws_events.py" --url "ws://127.0.0.1:$STACK_PORT/api/v1/ws/events" \
+	--token-file "$S124/svc.token" --timeout 90 --match '"status":"running","error":null,"pods_ready":1,"pods_total":1,"revision":1}' \
+	>"$S124/events.out" 2>&1 &
+S124_EVENTS_PID=$!
+_i=0
+until grep -q '^connected$' "$S124/events.out" 2>/dev/null || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 t "a Redis service is created" POST /api/v1/services \
 	"{\"template\":\"redis\",\"name\":\"Cache\",\"reference_id\":\"cache\",\"subdomain\":\"ks-cache\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
 save S124_REDIS .id
@@ -192,6 +201,21 @@ wait_for "... deploys, its pod's image cannot be pulled, in words" 30 \
 s124_k8s POST /_fake/pods -d '{"namespace":"paas-ws-ks","instance":"paas-ws-ks-cache","state":"ready"}' >/dev/null
 wait_for "... runs once the pod is ready, the error gone" 30 \
 	"$(s124_q "$S124_REDIS" "status || ' ' || coalesce(nullif(error, ''), '-')")" "running -"
+if wait "$S124_EVENTS_PID" && grep -q "\"type\":\"service\",\"id\":\"$S124_REDIS\",\"status\":\"running\"" "$S124/events.out"; then
+	ok "... and its service events on the tenant's live stream, running last"
+else
+	bad "... and its service events on the tenant's live stream, running last" "$(tail -c 600 "$S124/events.out")"
+fi
+if grep "\"id\":\"$S124_REDIS\"" "$S124/events.out" | grep -q '"status":"deploying","error":"pod .*the image cannot be pulled (ImagePullBackOff).*","pods_ready":0,"pods_total":1,"revision":0}'; then
+	ok "... deploying with its pod's trouble in words before that"
+else
+	bad "... deploying with its pod's trouble in words before that" "$(grep "$S124_REDIS" "$S124/events.out" | head -c 600)"
+fi
+if grep -q -e "$S124_RSECRET" -e '"values"' "$S124/events.out"; then
+	bad "... never a value" "$(grep -e "$S124_RSECRET" -e '"values"' "$S124/events.out" | head -c 300)"
+else
+	ok "... never a value"
+fi
 
 # ---- a doctored namespace is refused -----------------------------------------------------
 # The database's CHECK holds namespaces to 'paas-ws-%'; helperd's guard holds them to
