@@ -615,8 +615,8 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 			return;
 		}
 		if (ids_now_ms() > m->quota_deadline_ms) {
-			requeue(m, "the namespace's quota is not counted yet (its status.hard is "
-			           "empty): the quota controller has not caught up");
+			requeue(m, "the namespace's quota is not counted yet (its status.hard does "
+			           "not hold its limits): the quota controller has not caught up");
 			return;
 		}
 		uv_timer_start(&m->timer, on_timer, QUOTA_POLL_MS, 0);
