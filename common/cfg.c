@@ -230,6 +230,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_SERVICES_DEPLOY_TIMEOUT] = { "services.deploy_timeout",
 		"KAIDEN_SERVICES_DEPLOY_TIMEOUT", CFG_T_INT, "600", 30, 86400, NULL, 0,
 		"seconds helperd waits for a service's pods to be ready before it is failed" },
+	[CFG_SERVICES_QUOTA_GRACE] = { "services.quota_grace", "KAIDEN_SERVICES_QUOTA_GRACE",
+		CFG_T_INT, "60", 5, 86400, NULL, 0,
+		"seconds the namespace's quota may go on refusing a deploying service's pods before "
+		"the deploy fails (its words are in the service's error at once)" },
 };
 
 static char *values[CFG__MAX];

@@ -88,6 +88,7 @@ enum cfg_key {
 	CFG_SERVICES_KEY_FILE,    /* services.key_file    KAIDEN_SERVICES_KEY_FILE secret values' sealing key */
 	CFG_SERVICES_DNS_SERVER,  /* services.dns_server  KAIDEN_SERVICES_DNS_SERVER resolver for domain checks */
 	CFG_SERVICES_DEPLOY_TIMEOUT, /* services.deploy_timeout KAIDEN_SERVICES_DEPLOY_TIMEOUT seconds to ready */
+	CFG_SERVICES_QUOTA_GRACE, /* services.quota_grace KAIDEN_SERVICES_QUOTA_GRACE seconds a quota refusal may last */
 	CFG__MAX
 };
 

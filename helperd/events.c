@@ -210,6 +210,15 @@ void events_node(const char *tenant_id, const char *device_id, const char *node_
 	                                    reason));
 }
 
+void events_service(const char *tenant_id, const char *id, const char *status,
+                    const char *error, int pods_ready, int pods_total, int revision)
+{
+	if (!E.initialised || !tenant_id || !E.head)
+		return;
+	publish(tenant_id, events_service_json(id, status, error, pods_ready, pods_total,
+	                                       revision));
+}
+
 /* ---- the sockets --------------------------------------------------------------------- */
 
 static int writeable(struct ev_conn *c)

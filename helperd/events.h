@@ -65,6 +65,10 @@ void events_device(const char *tenant_id, const char *device_id, int online,
 /* A node's agent reported its node (events_node_json), once stored. */
 void events_node(const char *tenant_id, const char *device_id, const char *node_name,
                  const char *node_status, int unschedulable, const char *reason);
+/* helperd wrote a cloud service's row (events_service_json): its status, error, pods
+ * and revision as they are now. */
+void events_service(const char *tenant_id, const char *id, const char *status,
+                    const char *error, int pods_ready, int pods_total, int revision);
 /* A session's row moved to status and step (names as the API shows them). */
 void events_session(const char *tenant_id, const char *id, const char *device_id,
                     const char *status, const char *step);

@@ -88,6 +88,23 @@ char *events_node_json(const char *device_id, const char *node_name, const char 
 	return finish(o);
 }
 
+char *events_service_json(const char *id, const char *status, const char *error,
+                          int pods_ready, int pods_total, int revision)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "type", json_object_new_string("service"));
+	json_object_object_add(o, "id", str_or_null(id));
+	json_object_object_add(o, "status", str_or_null(status));
+	json_object_object_add(o, "error", str_or_null(error));
+	json_object_object_add(o, "pods_ready", json_object_new_int(pods_ready));
+	json_object_object_add(o, "pods_total", json_object_new_int(pods_total));
+	json_object_object_add(o, "revision", json_object_new_int(revision));
+	return finish(o);
+}
+
 /* host[:port] into out (lower case) with the port, or the default port when none is
  * written: 0, or -1 when it is not a plain authority (empty, too long, a path, user
  * info, a bad port, an unclosed IPv6 bracket). */

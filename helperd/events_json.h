@@ -29,6 +29,13 @@ char *events_session_json(const char *id, const char *device_id, const char *sta
 char *events_node_json(const char *device_id, const char *node_name, const char *node_status,
                        int unschedulable, const char *reason) WUR;
 
+/* {"type":"service","id":..,"status":..,"error":..,"pods_ready":n,"pods_total":n,
+ * "revision":n} (free it), or NULL: helperd wrote a cloud service's status, error, pods
+ * or revision. An empty or NULL error is null. Never its values: the service's GET has
+ * what else a page shows. */
+char *events_service_json(const char *id, const char *status, const char *error,
+                          int pods_ready, int pods_total, int revision) WUR;
+
 /* 1 when origin (the Origin header: "http(s)://host[:port]") names the same host and
  * port as host (the Host header: "host[:port]"), compared without case, a default port
  * (80 for http, 443 for https) written or not; 0 for anything else: absent, "null",

@@ -18,6 +18,9 @@
  *                                                               --409 Conflict--> GET again
  *                                                                 (3 times at most)
  *   list pods:         GET --200--> summed up --> done
+ *   quota counted:     GET the quota --200--> status.hard compared with spec.hard --> done
+ *   quota refusal:     GET the FailedCreate events --200--> the newest quota refusal
+ *                      of the release's controllers --> done
  *   delete namespace:  DELETE --200/202--> done; --404--> done (gone)
  *   any other answer:  refused (the Status as a sentence), transient for 0, 429, 5xx.
  */
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helm_run.h"
 #include "http.h"
@@ -35,10 +39,12 @@
 
 #define MAX_CONFLICTS 3
 
-enum kind { OP_CREATE_NS, OP_BIND, OP_APPLY, OP_LIST_PODS, OP_DELETE_NS };
+enum kind { OP_CREATE_NS, OP_BIND, OP_APPLY, OP_LIST_PODS, OP_DELETE_NS,
+	OP_QUOTA_COUNTED, OP_QUOTA_REFUSAL };
 
 #define RBAC_GROUP "rbac.authorization.k8s.io"
-enum step { ST_POST, ST_GET_EXISTING, ST_PUT, ST_GET, ST_DELETE };
+enum step { ST_POST, ST_GET_EXISTING, ST_PUT, ST_GET, ST_DELETE,
+	ST_GET_QUOTA, ST_GET_EVENTS };
 
 struct k8s_api_call {
 	enum kind kind;
@@ -48,6 +54,7 @@ struct k8s_api_call {
 	char release[HELM_RELEASE_MAX + 1];
 	char sa_ns[64], sa_name[254]; /* OP_BIND: the subject */
 	int object;              /* OP_APPLY: 0 the quota, 1 the limit range */
+	int64_t since;           /* OP_QUOTA_REFUSAL: events last seen before are old */
 	int conflicts;
 	char *bodies[2];         /* OP_APPLY: the two objects; OP_CREATE_NS, OP_BIND: [0] */
 	struct http_call *http;
@@ -740,6 +747,31 @@ static void on_http(void *arg, const struct http_response *resp)
 		                   sizeof(r.reason)) == 0)
 			r.ok = 1;
 		break;
+	case ST_GET_QUOTA:
+		if (resp->status != 200) {
+			refusal(resp, &r);
+			break;
+		}
+		r.counted = k8s_quota_counted_parse(resp->body, resp->body_len);
+		if (r.counted < 0) {
+			r.counted = 0;
+			snprintf(r.reason, sizeof(r.reason), "the Kubernetes API answered quota %s "
+			                                     "with something that is not a "
+			                                     "ResourceQuota", K8S_API_QUOTA_NAME);
+			break;
+		}
+		r.ok = 1;
+		break;
+	case ST_GET_EVENTS:
+		if (resp->status != 200) {
+			refusal(resp, &r);
+			break;
+		}
+		if (k8s_events_quota_refusal(resp->body, resp->body_len, c->release, c->since,
+		                             r.refusal, sizeof(r.refusal), r.reason,
+		                             sizeof(r.reason)) == 0)
+			r.ok = 1;
+		break;
 	case ST_DELETE:
 		if (resp->status == 200 || resp->status == 202) {
 			r.ok = 1;
@@ -951,4 +983,162 @@ struct k8s_api_call *k8s_api_delete_namespace(const char *ns, k8s_api_done_fn do
 		return NULL;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
 	return start(c, ST_DELETE, "DELETE", path, NULL, err, errlen);
+}
+
+/* --- the quota's status and its refusals ------------------------------------------------ */
+
+int k8s_quota_counted_parse(const char *json, size_t len)
+{
+	json_object *root = NULL, *spec_hard, *status_hard;
+	struct jsonx_error jerr;
+	const char *kind;
+	int rc = -1;
+
+	if (jsonx_parse(json, len, &root, &jerr) != 0)
+		return -1;
+	kind = json_object_is_type(root, json_type_object) ? jsonx_str(root, "kind") : NULL;
+	if (!kind || strcmp(kind, "ResourceQuota") != 0)
+		goto out;
+	spec_hard = member(member(root, "spec", json_type_object), "hard", json_type_object);
+	status_hard = member(member(root, "status", json_type_object), "hard", json_type_object);
+	rc = 0;
+	if (!status_hard)
+		goto out;
+	/* Every limit we asked for, as we asked for it: after a change of plan the old
+	 * status counts the old limits until the controller catches up. */
+	if (spec_hard) {
+		json_object_object_foreach(spec_hard, key, want) {
+			json_object *have = member(status_hard, key, json_type_string);
+			if (!have || !json_object_is_type(want, json_type_string) ||
+			    strcmp(json_object_get_string(have), json_object_get_string(want)) != 0)
+				goto out;
+		}
+	}
+	rc = 1;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+/* "2026-12-03T05:00:00Z" or with a fraction ("...:00.123456Z"): Unix seconds, or -1. */
+static int64_t rfc3339_seconds(const char *s)
+{
+	struct tm tm;
+	int n = 0;
+
+	if (!s)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* When an event was last seen: lastTimestamp, else (events.k8s.io's recorder) its
+ * series' lastObservedTime or eventTime. -1 when it says none. */
+static int64_t event_seen(json_object *ev)
+{
+	json_object *series = member(ev, "series", json_type_object);
+	int64_t t = rfc3339_seconds(jsonx_str(ev, "lastTimestamp"));
+
+	if (t < 0 && series)
+		t = rfc3339_seconds(jsonx_str(series, "lastObservedTime"));
+	if (t < 0)
+		t = rfc3339_seconds(jsonx_str(ev, "eventTime"));
+	return t;
+}
+
+int k8s_events_quota_refusal(const char *json, size_t len, const char *release, int64_t since,
+                             char *out, size_t outlen, char *reason, size_t reasonlen)
+{
+	/* The quota admission's words (apiserver resourcequota controller.go). */
+	static const char *const marks[] = { "exceeded quota: ", "failed quota: ",
+		                             "status unknown for quota: " };
+	json_object *root = NULL, *items;
+	struct jsonx_error jerr;
+	const char *kind, *best = NULL;
+	int64_t best_t = -1;
+	size_t rlen = release ? strlen(release) : 0;
+	int rc = -1;
+
+	if (jsonx_parse(json, len, &root, &jerr) != 0) {
+		snprintf(reason, reasonlen, "the event list is not JSON (%.120s)", jerr.message);
+		return -1;
+	}
+	kind = json_object_is_type(root, json_type_object) ? jsonx_str(root, "kind") : NULL;
+	items = member(root, "items", json_type_array);
+	if (!kind || strcmp(kind, "EventList") != 0 || !items) {
+		snprintf(reason, reasonlen, "the answer is not an EventList");
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *ev = json_object_array_get_idx(items, i);
+		json_object *inv = member(ev, "involvedObject", json_type_object);
+		const char *why = json_object_is_type(ev, json_type_object) ? jsonx_str(ev, "reason")
+		                                                           : NULL;
+		const char *msg = json_object_is_type(ev, json_type_object) ? jsonx_str(ev, "message")
+		                                                           : NULL;
+		const char *name = inv ? jsonx_str(inv, "name") : NULL;
+		const char *words = NULL;
+		int64_t t;
+
+		if (!why || strcmp(why, "FailedCreate") != 0 || !msg || !name || rlen == 0)
+			continue;
+		/* The release's controllers: Bitnami-style fullnames are the release, or the
+		 * release, a dash and the chart's name. */
+		if (strncmp(name, release, rlen) != 0 || (name[rlen] != '\0' && name[rlen] != '-'))
+			continue;
+		for (size_t j = 0; j < ARRAY_LEN(marks) && !words; j++)
+			words = strstr(msg, marks[j]);
+		if (!words)
+			continue;
+		t = event_seen(ev);
+		if (t < since || t < best_t)
+			continue;
+		best = words;
+		best_t = t;
+	}
+	snprintf(out, outlen, "%s", best ? best : "");
+	clean(out);
+	rc = 0;
+out:
+	json_object_put(root);
+	return rc;
+}
+
+struct k8s_api_call *k8s_api_quota_counted(const char *ns, k8s_api_done_fn done, void *arg,
+                                           char *err, size_t errlen)
+{
+	struct k8s_api_call *c = call_new(OP_QUOTA_COUNTED, ns, done, arg, err, errlen);
+	char path[256];
+
+	if (!c)
+		return NULL;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/resourcequotas/%s", ns,
+	         K8S_API_QUOTA_NAME);
+	return start(c, ST_GET_QUOTA, "GET", path, NULL, err, errlen);
+}
+
+struct k8s_api_call *k8s_api_quota_refusal(const char *ns, const char *release, int64_t since,
+                                           k8s_api_done_fn done, void *arg, char *err,
+                                           size_t errlen)
+{
+	struct k8s_api_call *c;
+	char path[256];
+
+	if (!helm_release_ok(release)) {
+		snprintf(err, errlen, "release name refused");
+		return NULL;
+	}
+	c = call_new(OP_QUOTA_REFUSAL, ns, done, arg, err, errlen);
+	if (!c)
+		return NULL;
+	snprintf(c->release, sizeof(c->release), "%s", release);
+	c->since = since;
+	snprintf(path, sizeof(path),
+	         "/api/v1/namespaces/%s/events?fieldSelector=reason%%3DFailedCreate", ns);
+	return start(c, ST_GET_EVENTS, "GET", path, NULL, err, errlen);
 }

@@ -55,6 +55,9 @@ struct k8s_pods {
 	                            * pulled (ImagePullBackOff): Back-off pulling image ..." */
 };
 
+/* How much of a quota refusal's words are kept. */
+#define K8S_REFUSAL_MAX 400
+
 struct k8s_api_result {
 	int ok;                    /* 1: done (see existed / gone) */
 	long http_status;          /* the last answer's, 0 after a transport error */
@@ -65,6 +68,9 @@ struct k8s_api_result {
 	char status_reason[32];    /* the Status body's reason ("Forbidden", ...), or "" */
 	char reason[K8S_REASON_MAX]; /* "" when ok; else a sentence a person can act on */
 	struct k8s_pods pods;      /* k8s_api_list_pods only */
+	int counted;               /* k8s_api_quota_counted: 1 when the quota controller has
+	                            * filled status.hard with spec.hard */
+	char refusal[K8S_REFUSAL_MAX]; /* k8s_api_quota_refusal: "exceeded quota: ..." or "" */
 };
 
 typedef void (*k8s_api_done_fn)(void *arg, const struct k8s_api_result *res);
@@ -116,6 +122,22 @@ struct k8s_api_call *k8s_api_delete_namespace(const char *ns, k8s_api_done_fn do
                                               void *arg, char *err, size_t errlen);
 void k8s_api_cancel(struct k8s_api_call *call);
 
+/* GET the ResourceQuota K8S_API_QUOTA_NAME in ns: res->counted 1 once status.hard holds
+ * every key of spec.hard with the same value (k8s-api.md 5: until the quota controller
+ * fills it, admission refuses what the quota tracks with "status unknown for quota").
+ * A quota that is not there is a refusal (404). */
+struct k8s_api_call *k8s_api_quota_counted(const char *ns, k8s_api_done_fn done, void *arg,
+                                           char *err, size_t errlen);
+/* GET /api/v1/namespaces/{ns}/events?fieldSelector=reason=FailedCreate: res->refusal is
+ * the newest quota refusal ("exceeded quota: ...", "failed quota: ...", "status unknown
+ * for quota: ...") of a controller of the release's (its involvedObject named release or
+ * release-...), last seen at or after since (Unix seconds), or "" when there is none. A
+ * pod the quota refuses is never made: its ReplicaSet or StatefulSet gets this event
+ * instead (k8s-api.md 5), so the pods alone show nothing. */
+struct k8s_api_call *k8s_api_quota_refusal(const char *ns, const char *release, int64_t since,
+                                           k8s_api_done_fn done, void *arg, char *err,
+                                           size_t errlen);
+
 /* Pure parts, for tests and fuzzing. */
 /* A PodList body into *out. 0, or -1 with a reason (not JSON, not a PodList). */
 int k8s_pods_parse(const char *json, size_t len, struct k8s_pods *out, char *reason,
@@ -126,6 +148,13 @@ int k8s_api_account_parse(const char *account, char *ns, size_t nslen, char *nam
                           size_t namelen) WUR;
 /* The RoleBinding's JSON body (owned string; NULL out of memory). */
 char *k8s_api_rolebinding_body(const char *ns, const char *sa_ns, const char *sa_name);
+/* An EventList body: the newest quota refusal as k8s_api_quota_refusal says into out
+ * ("" none). 0, or -1 with a reason (not JSON, not an EventList). */
+int k8s_events_quota_refusal(const char *json, size_t len, const char *release, int64_t since,
+                             char *out, size_t outlen, char *reason, size_t reasonlen) WUR;
+/* A ResourceQuota body: 1 counted (status.hard has spec.hard), 0 not yet, -1 not a
+ * ResourceQuota. */
+int k8s_quota_counted_parse(const char *json, size_t len);
 /* The JSON body of the quota or the limit range (owned string; NULL out of memory). */
 char *k8s_api_quota_body(const char *ns, const struct k8s_api_quota *q);
 char *k8s_api_limits_body(const char *ns, const struct k8s_api_quota *q);

@@ -31,7 +31,10 @@
  *              very job ran helm before helperd stopped)--> poll
  *   namespace (k8s_api_create_namespace) --> rolebinding (k8s_api_bind_tenant_role:
  *       helperd's rights in the namespace, when k8s.service_account is set; skipped
- *       otherwise) --> quota (k8s_api_apply_quota) --> helm
+ *       otherwise) --> quota (k8s_api_apply_quota) --> quota_wait
+ *   quota_wait: the quota's status.hard filled (k8s_api_quota_counted; until then
+ *               admission refuses what it tracks) --> helm; else again every
+ *               QUOTA_POLL_MS, for QUOTA_WAIT_S, then the job is queued again
  *   helm (`upgrade --install` with the values on stdin) --ok--> poll
  *                                                       --failed--> history, failed
  *                                                                   (helm's Error line)
@@ -39,6 +42,11 @@
  *         deployed and every pod ready --> history, running
  *         a pod stuck (ImagePullBackOff, ...) --> its reason in plain words in `error`,
  *                                                 and on polling
+ *         not all ready --> poll_events: a quota refusal of the release's pods
+ *                           (FailedCreate, k8s_api_quota_refusal) --> its words in
+ *                           `error`; still there after services.quota_grace --> history,
+ *                           failed with those words (no pod ever comes: why wait for
+ *                           services.deploy_timeout)
  *         helm says failed --> history, failed;   services.deploy_timeout --> history,
  *                                                 failed ("3 of 4 pods ready after ...")
  *   history (`helm history -o json` into service_revisions) --> the end: finish
@@ -70,6 +78,10 @@
 #define LOCK_GRACE_S 60         /* a pending-* lock is waited out this long past helm's timeout */
 #define RETRY_MIN_S 5
 #define RETRY_MAX_S 120
+#define QUOTA_POLL_MS 1000      /* the quota controller fills status.hard within a second */
+#define QUOTA_WAIT_S 30         /* ... or the job is queued again */
+#define EVENT_SKEW_S 60         /* quota refusals seen this long before the deploy began
+                                 * count (the cluster's clock against ours) */
 
 enum step {
 	ST_STATUS,      /* helm status: where to resume */
@@ -84,11 +96,14 @@ enum step {
 	ST_HISTORY,
 	ST_NS_DELETE,
 	ST_NS_DELETE_LATE, /* after the report: the tenant's last uninstalls raced */
+	ST_QUOTA_WAIT,  /* the quota's status.hard filled? */
+	ST_POLL_EVENTS, /* after the pods: a quota refusing them? */
 };
 
 static const char *const step_names[] = {
-	"status", "locked", "namespace", "rolebinding", "quota", "helm", "wait", "poll_status", "poll_pods",
-	"history", "namespace_delete", "namespace_delete_late",
+	"status", "locked", "namespace", "rolebinding", "quota", "helm", "wait", "poll_status",
+	"poll_pods", "history", "namespace_delete", "namespace_delete_late", "quota_wait",
+	"poll_events",
 };
 
 static const char *const op_names[SERVICE_JOB__MAX] = { "install", "upgrade", "rollback",
@@ -111,6 +126,10 @@ struct machine {
 	char end_status[16];          /* what the history step ends with */
 	char end_error[HELM_ERROR_MAX + 64];
 	int end_revision;
+	int64_t quota_deadline_ms;    /* 0: not waiting for the quota's status yet */
+	int64_t events_since_s;       /* quota refusals seen before are another deploy's */
+	int64_t refused_since_ms;     /* 0: no quota refusal on the last poll */
+	char pods_error[K8S_REFUSAL_MAX + 128]; /* the last poll's words for `error` */
 };
 
 static struct {
@@ -287,6 +306,8 @@ static void on_timer(uv_timer_t *t)
 
 	if (m->step == ST_LOCKED)
 		go(m, ST_STATUS);
+	else if (m->step == ST_QUOTA_WAIT)
+		go(m, ST_QUOTA_WAIT);
 	else
 		go(m, ST_POLL_STATUS);
 }
@@ -352,6 +373,7 @@ static void helm_apply(struct machine *m)
 	int rc;
 
 	m->deadline_ms = ids_now_ms() + cfg_int(CFG_SERVICES_DEPLOY_TIMEOUT) * 1000L;
+	m->events_since_s = ids_now_ms() / 1000 - EVENT_SKEW_S;
 	if (m->op == SERVICE_JOB_ROLLBACK) {
 		if (helm_args_rollback(&a, m->row.namespace_, m->row.release, m->row.rollback_to, 0,
 		                       timeout_s, err, sizeof(err)) != 0) {
@@ -452,6 +474,7 @@ static void after_status(struct machine *m, const struct helm_result *res)
 		log_info("service=%s release=%s revision %d was made before a restart: watching "
 		         "its pods", m->row.id, m->row.release, m->st.revision);
 		m->deadline_ms = ids_now_ms() + cfg_int(CFG_SERVICES_DEPLOY_TIMEOUT) * 1000L;
+		m->events_since_s = ids_now_ms() / 1000 - EVENT_SKEW_S;
 		go(m, ST_POLL_STATUS);
 		return;
 	case SERVICE_RESUME_RUN:
@@ -561,14 +584,13 @@ static void on_helm(void *arg, const struct helm_result *res)
 static void on_k8s(void *arg, const struct k8s_api_result *res)
 {
 	struct machine *m = arg;
-	char error[400];
 	int rc;
 
 	m->call = NULL;
 	/* Transient trouble: the job again later, from the row (not once the row says
 	 * deleted: a late namespace delete would find a stale job and never run). */
 	if (!res->ok && res->transient && m->step != ST_POLL_PODS &&
-	    m->step != ST_NS_DELETE_LATE) {
+	    m->step != ST_POLL_EVENTS && m->step != ST_NS_DELETE_LATE) {
 		requeue(m, res->reason);
 		return;
 	}
@@ -592,7 +614,23 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 			fail(m, res->reason);
 			return;
 		}
-		go(m, ST_HELM);
+		go(m, ST_QUOTA_WAIT);
+		return;
+	case ST_QUOTA_WAIT:
+		if (!res->ok) {
+			fail(m, res->reason);
+			return;
+		}
+		if (res->counted) {
+			go(m, ST_HELM);
+			return;
+		}
+		if (ids_now_ms() > m->quota_deadline_ms) {
+			requeue(m, "the namespace's quota is not counted yet (its status.hard does "
+			           "not hold its limits): the quota controller has not caught up");
+			return;
+		}
+		uv_timer_start(&m->timer, on_timer, QUOTA_POLL_MS, 0);
 		return;
 	case ST_POLL_PODS:
 		if (res->ok) {
@@ -602,22 +640,38 @@ static void on_k8s(void *arg, const struct k8s_api_result *res)
 				conclude(m, "running", NULL);
 				return;
 			}
-			if (res->pods.problem[0])
-				snprintf(error, sizeof(error), "%s", res->pods.problem);
-			else
-				error[0] = '\0';
+			snprintf(m->pods_error, sizeof(m->pods_error), "%s", res->pods.problem);
 		} else {
-			snprintf(error, sizeof(error), "%s", res->reason);
+			snprintf(m->pods_error, sizeof(m->pods_error), "%s", res->reason);
 		}
+		go(m, ST_POLL_EVENTS);
+		return;
+	case ST_POLL_EVENTS:
+		if (res->ok && res->refusal[0]) {
+			snprintf(m->pods_error, sizeof(m->pods_error), "the namespace's quota refuses a "
+			         "pod: %s \xe2\x80\x94 ask for a bigger plan or delete a service",
+			         res->refusal);
+			if (!m->refused_since_ms) {
+				m->refused_since_ms = ids_now_ms();
+			} else if (ids_now_ms() - m->refused_since_ms >=
+			           cfg_int(CFG_SERVICES_QUOTA_GRACE) * 1000L) {
+				conclude(m, "failed", m->pods_error);
+				return;
+			}
+		} else if (res->ok) {
+			m->refused_since_ms = 0;
+		}
+		/* Events that cannot be read (no right to list them, ...) leave the pods' words. */
 		if (ids_now_ms() > m->deadline_ms) {
-			char why[sizeof(error) + 96];
+			char why[sizeof(m->pods_error) + 96];
 			snprintf(why, sizeof(why), "%d of %d pods ready after %ld s%s%s", m->ready,
-			         m->total, cfg_int(CFG_SERVICES_DEPLOY_TIMEOUT), error[0] ? ": " : "",
-			         error);
+			         m->total, cfg_int(CFG_SERVICES_DEPLOY_TIMEOUT),
+			         m->pods_error[0] ? ": " : "", m->pods_error);
 			conclude(m, "failed", why);
 			return;
 		}
-		rc = S.store->set_pods(&m->row, error[0] ? error : NULL, m->ready, m->total);
+		rc = S.store->set_pods(&m->row, m->pods_error[0] ? m->pods_error : NULL, m->ready,
+		                       m->total);
 		if (store_ok(m, rc, "pods") != 0)
 			return;
 		wait_then(m, ST_WAIT);
@@ -723,6 +777,19 @@ static void run_step(struct machine *m)
 	case ST_POLL_PODS:
 		m->call = k8s_api_list_pods(m->row.namespace_, m->row.release, on_k8s, m, err,
 		                            sizeof(err));
+		if (!m->call)
+			fail(m, err);
+		return;
+	case ST_QUOTA_WAIT:
+		if (!m->quota_deadline_ms)
+			m->quota_deadline_ms = ids_now_ms() + QUOTA_WAIT_S * 1000L;
+		m->call = k8s_api_quota_counted(m->row.namespace_, on_k8s, m, err, sizeof(err));
+		if (!m->call)
+			fail(m, err);
+		return;
+	case ST_POLL_EVENTS:
+		m->call = k8s_api_quota_refusal(m->row.namespace_, m->row.release,
+		                                m->events_since_s, on_k8s, m, err, sizeof(err));
 		if (!m->call)
 			fail(m, err);
 		return;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "events.h"
 #include "helperd.h"
 #include "jsonx.h"
 #include "log.h"
@@ -218,13 +219,28 @@ static int status_of(const char *name)
 	return service_status_parse(name, &s) == 0 ? (int)s : -1;
 }
 
+/* store_service_report, then the tenant's browsers told (events_service) what the row
+ * holds now: its status, error, pods and revision, as the API shows them. */
+static int report(const struct service_row *row, const struct store_service_report *r)
+{
+	json_object *after = NULL;
+	int rc = store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, r, &after);
+
+	if (rc == STORE_OK && after)
+		events_service(row->tenant_id, row->id, str_of(after, "status"),
+		               str_of(after, "error"), (int)int_of(after, "pods_ready"),
+		               (int)int_of(after, "pods_total"), (int)int_of(after, "revision"));
+	json_object_put(after);
+	return rc;
+}
+
 static int set_status(const struct service_row *row, const char *status, const char *error)
 {
 	struct store_service_report r = STORE_SERVICE_REPORT_INIT;
 
 	r.status = status_of(status);
 	r.error = error ? error : "";
-	return store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, &r, NULL);
+	return report(row, &r);
 }
 
 static int set_pods(const struct service_row *row, const char *error, int ready, int total)
@@ -234,7 +250,7 @@ static int set_pods(const struct service_row *row, const char *error, int ready,
 	r.error = error ? error : "";
 	r.pods_ready = ready;
 	r.pods_total = total;
-	return store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, &r, NULL);
+	return report(row, &r);
 }
 
 static int finish(const struct service_row *row, const char *status, const char *error,
@@ -268,7 +284,7 @@ static int finish(const struct service_row *row, const char *status, const char 
 			                                                 : NULL;
 		}
 	}
-	rc = store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, &r, NULL);
+	rc = report(row, &r);
 	json_object_put(w);
 	return rc;
 }

@@ -99,7 +99,10 @@ Cloud services (issue 13; shared/ref/k8s-api.md sections 4-7, 9). Objects:
     /apis/rbac.authorization.k8s.io/v1/rolebindings     lists across namespaces
     GET /version                                        (helm's reachability check)
   Lists take labelSelector (k=v, k==v, k!=v, k, !k, k in (a,b), k notin (a,b); terms
-  joined by "," are ANDed) and answer {kind: <Kind>List, apiVersion, metadata:
+  joined by "," are ANDed) and fieldSelector (k=v, k==v, k!=v joined by ","; the
+  fields the real server takes: metadata.name and metadata.namespace on every list, and
+  on events also involvedObject.{kind,namespace,name,uid,apiVersion}, reason, type,
+  source, reportingComponent; another is 400 `field label not supported: K`) and answer {kind: <Kind>List, apiVersion, metadata:
   {resourceVersion}, items} with no kind/apiVersion on the items. Create: 201 with uid,
   resourceVersion, creationTimestamp (namespaces: label kubernetes.io/metadata.name,
   spec.finalizers, status.phase Active; secrets: stringData folded into base64 data, type
@@ -473,6 +476,40 @@ def parse_selector(text):
             continue
         raise ValueError(f"unable to parse requirement: found '{p}', expected: in, notin, =, ==, !=, gt, lt")
     return reqs
+
+
+EVENT_FIELDS = {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                "involvedObject.uid", "involvedObject.apiVersion", "reason", "type", "source",
+                "reportingComponent"}
+
+
+def parse_field_selector(resource, text):
+    """fieldSelector -> list of (field, negated, value); ValueError on a bad one."""
+    reqs = []
+    for p in (text.split(",") if text else []):
+        m = re.match(r"^([\w.]+)\s*(==|!=|=)\s*(.*)$", p.strip())
+        if not m:
+            raise ValueError(f"invalid selector: '{text}'; can't understand '{p}'")
+        field = m.group(1)
+        if field not in ("metadata.name", "metadata.namespace") and \
+                not (resource == "events" and field in EVENT_FIELDS):
+            raise ValueError(f"field label not supported: {field}")
+        reqs.append((field, m.group(2) == "!=", m.group(3)))
+    return reqs
+
+
+def field_value(obj, field):
+    if field == "source":
+        return (obj.get("source") or {}).get("component", "")
+    cur = obj
+    for part in field.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return "" if cur is None else str(cur)
+
+
+def fields_match(reqs, obj):
+    return all((field_value(obj, f) != v) if neg else (field_value(obj, f) == v)
+               for f, neg, v in reqs)
 
 
 def selector_matches(reqs, labels):
@@ -970,11 +1007,13 @@ def api_object(method, resource, ns, name, body, query, content_type):
     if name is None and method == "GET":
         try:
             reqs = parse_selector(query.get("labelSelector", ""))
+            freqs = parse_field_selector(resource, query.get("fieldSelector", ""))
         except ValueError as e:
             return status_err(400, str(e))
         items = [strip_kind(o) for (r, n, _), o in sorted(objs.items(), key=lambda kv: (
             kv[0][1] or "", kv[0][2])) if r == resource and (ns is None or n == ns)
-            and selector_matches(reqs, o["metadata"].get("labels"))]
+            and selector_matches(reqs, o["metadata"].get("labels"))
+            and fields_match(freqs, o)]
         return 200, {"kind": kind + "List", "apiVersion": api_version,
                      "metadata": {"resourceVersion": str(rv_counter[0])}, "items": items}, ()
     if method == "POST" and name is None:

@@ -98,7 +98,7 @@ api_restart "kaiden-api restarts with the services settings"
 S124_HAD_HELPERD=
 if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then S124_HAD_HELPERD=1; fi
 stack_helperd_stop >/dev/null 2>&1 || :
-S124_HELPERD_ENV="KAIDEN_SERVICES_HELM=$S124/helm KAIDEN_SERVICES_HELM_HOME=$S124/helm-home KAIDEN_K8S_SERVICE_ACCOUNT=kaiden-system/kaiden-helperd KAIDEN_LOG_LEVEL=info"
+S124_HELPERD_ENV="KAIDEN_SERVICES_HELM=$S124/helm KAIDEN_SERVICES_HELM_HOME=$S124/helm-home KAIDEN_K8S_SERVICE_ACCOUNT=kaiden-system/kaiden-helperd KAIDEN_SERVICES_QUOTA_GRACE=5 KAIDEN_LOG_LEVEL=info"
 s124_helperd_start() {
 	if eval "$S124_HELPERD_ENV stack_helperd_start"; then
 		ok "$1"
@@ -194,6 +194,15 @@ save S124_N8N .id
 wait_for "... fails" 30 "$(s124_q "$S124_N8N" "status")" "failed"
 dbcheck "... with helm's Error line in its error" \
 	"$(s124_q "$S124_N8N" "CASE WHEN error LIKE '%BackoffLimitExceeded%' THEN 'yes' ELSE error END")" yes
+# The tenant's browsers hear each of helperd's writes: the live event stream, read as a
+# script reads it (tests/scripts/ws_events.py), until the Redis service's running event.
+(umask 077 && printf '%s\n' "$S124_SVC" >"$S124/svc.token")
+python3 "$STACK_ROOT/tests/scripts/ws_events.py" --url "ws://127.0.0.1:$STACK_PORT/api/v1/ws/events" \
+	--token-file "$S124/svc.token" --timeout 90 --match '"status":"running","error":null,"pods_ready":1,"pods_total":1,"revision":1}' \
+	>"$S124/events.out" 2>&1 &
+S124_EVENTS_PID=$!
+_i=0
+until grep -q '^connected$' "$S124/events.out" 2>/dev/null || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 t "a Redis service is created" POST /api/v1/services \
 	"{\"template\":\"redis\",\"name\":\"Cache\",\"reference_id\":\"cache\",\"subdomain\":\"ks-cache\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
 save S124_REDIS .id
@@ -203,6 +212,21 @@ wait_for "... deploys, its pod's image cannot be pulled, in words" 30 \
 s124_k8s POST /_fake/pods -d '{"namespace":"paas-ws-ks","instance":"paas-ws-ks-cache","state":"ready"}' >/dev/null
 wait_for "... runs once the pod is ready, the error gone" 30 \
 	"$(s124_q "$S124_REDIS" "status || ' ' || coalesce(nullif(error, ''), '-')")" "running -"
+if wait "$S124_EVENTS_PID" && grep -q "\"type\":\"service\",\"id\":\"$S124_REDIS\",\"status\":\"running\"" "$S124/events.out"; then
+	ok "... and its service events on the tenant's live stream, running last"
+else
+	bad "... and its service events on the tenant's live stream, running last" "$(tail -c 600 "$S124/events.out")"
+fi
+if grep "\"id\":\"$S124_REDIS\"" "$S124/events.out" | grep -q '"status":"deploying","error":"pod .*the image cannot be pulled (ImagePullBackOff).*","pods_ready":0,"pods_total":1,"revision":0}'; then
+	ok "... deploying with its pod's trouble in words before that"
+else
+	bad "... deploying with its pod's trouble in words before that" "$(grep "$S124_REDIS" "$S124/events.out" | head -c 600)"
+fi
+if grep -q -e "$S124_RSECRET" -e '"values"' "$S124/events.out"; then
+	bad "... never a value" "$(grep -e "$S124_RSECRET" -e '"values"' "$S124/events.out" | head -c 300)"
+else
+	ok "... never a value"
+fi
 
 # ---- a doctored namespace is refused -----------------------------------------------------
 # The database's CHECK holds namespaces to 'paas-ws-%'; helperd's guard holds them to
@@ -330,6 +354,56 @@ while [ "$_i" -lt 100 ]; do
 done
 if [ "$S124_NS" = 0 ]; then ok "the namespace is deleted with the tenant's last service"; else bad "the namespace is deleted with the tenant's last service" "still there ($S124_NS)"; fi
 
+# ---- the namespace's quota: counted before helm runs; a refusal in words, failing early ----
+# A tenant whose plan holds one pod's CPU (500m: the LimitRange's default limit). The
+# fake's quota controller is held first: helperd must wait for the quota's status.hard
+# (k8s-api.md 5) and run no helm meanwhile. Then a second service's pod is refused by
+# the quota (a FailedCreate event on its ReplicaSet, no pod): its error says the
+# quota's words while it deploys, and it fails after services.quota_grace (5 s here),
+# not after services.deploy_timeout (600 s).
+s124_as S124_ADMIN
+t "a tenant with a tiny services quota" POST /api/v1/admin/tenants \
+	'{"code":"kq","name":"Tiny Quota","quotas":{"services_cpu":500}}' 201
+save S124_KQ .id
+cli "... its service token" S124_KQSVC token create --tenant kq --name 'kq svc'
+s124_as S124_KQSVC
+s124_k8s POST /_fake/config -d '{"quota_sync":false}' >/dev/null
+t "a service while the quota controller is behind" POST /api/v1/services \
+	"{\"template\":\"postgresql\",\"name\":\"One\",\"reference_id\":\"one\",\"subdomain\":\"kq-one\",\"values\":{\"auth\":{\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" 202
+save S124_KQ1 .id
+if s124_k8s GET "/_fake/wait?count=3&path=/api/v1/namespaces/paas-ws-kq/resourcequotas/kaiden-quota&status=200&timeout=30" -o /dev/null -w '%{http_code}' | grep -q 200; then
+	ok "... helperd reads the quota until its status is filled"
+else
+	bad "... helperd reads the quota until its status is filled" "fewer than 3 GETs of kaiden-quota in 30 s"
+fi
+dbcheck "... deploying meanwhile" "$(s124_q "$S124_KQ1" "status")" deploying
+if grep '"upgrade"' "$S124/helm.log" | grep -q '"paas-ws-kq-one"'; then
+	bad "... and helm has not run" "an upgrade of paas-ws-kq-one in the helm log"
+else
+	ok "... and helm has not run"
+fi
+s124_k8s POST /_fake/config -d '{"quota_sync":true}' >/dev/null
+s124_k8s POST /_fake/quotas/sync -d '{}' >/dev/null
+wait_for "... runs once the quota controller caught up" 30 "$(s124_q "$S124_KQ1" "status || ' ' || pods_ready || '/' || pods_total")" "running 1/1"
+t "a second service, beyond the quota" POST /api/v1/services \
+	"{\"template\":\"redis\",\"name\":\"Two\",\"reference_id\":\"two\",\"subdomain\":\"kq-two\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
+save S124_KQ2 .id
+S124_KQ2_T0=$(date +%s)
+wait_for "... deploys with the quota's words in its error" 30 \
+	"$(s124_q "$S124_KQ2" "status || ' ' || pods_total || ' ' || CASE WHEN error LIKE 'the namespace''s quota refuses a pod: exceeded quota: kaiden-quota, requested: %limits.cpu=500m%ask for a bigger plan or delete a service' THEN 'words' ELSE coalesce(error, '-') END")" \
+	"deploying 0 words"
+wait_for "... and fails with them once the refusal lasts (services.quota_grace)" 30 \
+	"$(s124_q "$S124_KQ2" "status || ' ' || CASE WHEN error LIKE 'the namespace''s quota refuses a pod: exceeded quota: %' THEN 'words' ELSE coalesce(error, '-') END")" \
+	"failed words"
+S124_KQ2_S=$(($(date +%s) - S124_KQ2_T0))
+if [ "$S124_KQ2_S" -lt 60 ]; then ok "... early: in $S124_KQ2_S s, not at the deploy timeout"; else bad "... early: not at the deploy timeout" "$S124_KQ2_S s"; fi
+t "... GET says so" GET "/api/v1/services/$S124_KQ2" '' 200 '.status == "failed"' \
+	'.error | test("exceeded quota: kaiden-quota")' '.pods_total == 0'
+call DELETE "/api/v1/services/$S124_KQ1"
+call DELETE "/api/v1/services/$S124_KQ2"
+wait_for "the tiny tenant's services are deleted" 40 \
+	"SELECT count(*) FROM cloud_services WHERE tenant_id = '$S124_KQ' AND status <> 'deleted'" 0
+
 # ---- webhooks --------------------------------------------------------------------------
 dbcheck "the webhooks service.deployed, .failed and .deleted were emitted" \
 	"SELECT count(DISTINCT e.type) FROM webhook_events e JOIN webhook_deliveries d ON d.event_id = e.id
@@ -338,6 +412,7 @@ dbcheck "the webhooks service.deployed, .failed and .deleted were emitted" \
 # ---- put back ---------------------------------------------------------------------------
 s124_as S124_ADMIN
 call DELETE "/api/v1/admin/tenants/$S124_TENANT"
+call DELETE "/api/v1/admin/tenants/$S124_KQ"
 stack_helperd_stop >/dev/null 2>&1 || :
 unset KAIDEN_SERVICES_DOMAIN KAIDEN_SERVICES_KEY_FILE KAIDEN_K8S_API KAIDEN_K8S_TOKEN_FILE KAIDEN_K8S_INSECURE
 api_restart "kaiden-api back with the defaults"

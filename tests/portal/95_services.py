@@ -17,7 +17,8 @@
    `values.code` error lands beside the same field; a taken subdomain beside the
    subdomain. Launch opens the service's page.
 4. The service page follows the status without a reload (read every 5 s while an
-   operation runs), shows addresses with Open, pods ready of total, release, namespace,
+   operation runs, and at once on helperd's service events: running is seen arriving as
+   one on the page's own live stream), shows addresses with Open, pods ready of total, release, namespace,
    revision, and the pods' trouble in words while it deploys; Configuration shows the values and the
    secret only as set (never its value), Save is a PATCH (upgrading); Revisions lists them
    and rolls back to one after a question; Domain shows the CNAME record as the API
@@ -344,6 +345,17 @@ def flow(adm):
     drv.get(URL + "/" + PATH)
     wait_for("the service page", EC.visibility_of_element_located((By.ID, "service-facts")))
     drv.execute_script("window.__kept = 1")  # no reload below: this survives
+    # helperd's service events reach the page's own stream (events.js is one module, at
+    # main.js's versioned path: a second watcher shares the page's socket), so a status
+    # change needs no poll.
+    long_wait("the page follows the live event stream", lambda d: d.execute_script(
+        "return document.documentElement.dataset.events") == "live", 10)
+    drv.execute_script("const id = arguments[0]; window.__svcEvents = [];"
+                       "const main = document.querySelector('script[type=module]').src;"
+                       "import(main.replace(/main[.]js$/, 'events.js')).then((m) => {"
+                       " window.__svcStop = m.watch("
+                       "'service:' + id, (ev) => { if (ev) window.__svcEvents.push(ev); },"
+                       " { fallbackMs: 600000 }); });", sid)
     long_wait("Deploying shown, without a reload", lambda d: status_shown() == "deploying", 15)
     check("its address, but no Open while it deploys", drv.find_elements(By.ID, "service-url-0")
           and not drv.find_elements(By.CSS_SELECTOR, "#service-urls a.button"))
@@ -357,6 +369,14 @@ def flow(adm):
     pods_ready(s)
     long_wait("Running shown without a reload, once the pod is ready", lambda d: status_shown() == "running", 30)
     check("no reload", drv.execute_script("return window.__kept") == 1)
+    long_wait("... running came as a service event on the page's stream, small (no values)",
+              lambda d: d.execute_script(
+                  "return (window.__svcEvents || []).some((e) => e.type === 'service' && "
+                  "e.status === 'running' && e.pods_ready === 1 && e.pods_total === 1 && "
+                  "e.revision === 1 && e.error === null && !('values' in e))"), 10)
+    check("... the stream still live", drv.execute_script(
+        "if (window.__svcStop) window.__svcStop(); "
+        "return document.documentElement.dataset.events") == "live")
     if wait_for("the overview's facts", lambda d: "1 of 1 ready" in d.find_element(By.ID, "service-facts").text):
         facts = text_of("#service-facts")
         check("pods ready of total, release, namespace, revision",

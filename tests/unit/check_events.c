@@ -162,6 +162,39 @@ START_TEST(test_node_json)
 }
 END_TEST
 
+START_TEST(test_service_json)
+{
+	json_object *o = parse(events_service_json("s1", "deploying", "pod p-0: the image "
+	                                           "cannot be pulled \"x\"", 0, 1, 0)), *v;
+	static const char *const keys[] = { "type", "id", "status", "error", "pods_ready",
+		                             "pods_total", "revision" };
+
+	ck_assert_str_eq(str(o, "type"), "service");
+	ck_assert_str_eq(str(o, "id"), "s1");
+	ck_assert_str_eq(str(o, "status"), "deploying");
+	ck_assert_str_eq(str(o, "error"), "pod p-0: the image cannot be pulled \"x\"");
+	ck_assert(json_object_object_get_ex(o, "pods_total", &v) &&
+	          json_object_is_type(v, json_type_int) && json_object_get_int(v) == 1);
+	ck_assert(json_object_object_get_ex(o, "pods_ready", &v) && json_object_get_int(v) == 0);
+	ck_assert(json_object_object_get_ex(o, "revision", &v) && json_object_get_int(v) == 0);
+	/* Exactly these members: small, and never the values. */
+	ck_assert_int_eq(json_object_object_length(o), (int)(sizeof(keys) / sizeof(keys[0])));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert(json_object_object_get_ex(o, keys[i], NULL));
+	json_object_put(o);
+
+	/* Running: no error (null, not ""). */
+	o = parse(events_service_json("s1", "running", "", 2, 2, 3));
+	ck_assert(is_null(o, "error"));
+	ck_assert(json_object_object_get_ex(o, "revision", &v) && json_object_get_int(v) == 3);
+	json_object_put(o);
+	o = parse(events_service_json("s1", "deleted", NULL, 0, 0, 3));
+	ck_assert(is_null(o, "error"));
+	ck_assert_str_eq(str(o, "status"), "deleted");
+	json_object_put(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("events");
@@ -175,6 +208,7 @@ int main(void)
 	tcase_add_test(tc, test_device_json_escapes);
 	tcase_add_test(tc, test_session_json);
 	tcase_add_test(tc, test_node_json);
+	tcase_add_test(tc, test_service_json);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

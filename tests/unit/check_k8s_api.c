@@ -5,8 +5,10 @@
  * CrashLoopBackOff) after the LimitRange let them past the quota; a namespace deleted,
  * then gone; helperd's RoleBinding in a namespace (created, again -> done, one that binds
  * another account refused); the namespace guard (nothing sent); a 403 as a sentence; no
- * token file; and the pure parts (the PodList summary, the bodies, quantities, the
- * account setting). */
+ * token file; the quota's status.hard waited for (the fake's quota controller held, then
+ * synced); a Deployment's pod the quota refuses read back from its FailedCreate event;
+ * and the pure parts (the PodList summary, the bodies, quantities, the account setting,
+ * the event list). */
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -427,6 +429,101 @@ START_TEST(test_rolebinding)
 }
 END_TEST
 
+/* status.hard is filled by the quota controller, later: counted only then, and only
+ * with the limits asked for (a changed plan is not counted until it catches up). */
+START_TEST(test_quota_counted)
+{
+	struct k8s_api_quota q = { .cpu_m = 2000, .pods = 20 };
+	struct got g = { 0 };
+	char err[256] = "";
+
+	ck_assert(create_ns(NS, TENANT).res.ok);
+	ck_assert_int_eq(call("POST", "/_fake/config", "{\"quota_sync\":false}", NULL, 0), 200);
+	wait_for(k8s_api_apply_quota(NS, &q, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_counted(NS, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_int_eq(g.res.counted, 0);
+	ck_assert_int_eq(call("POST", "/_fake/quotas/sync", "{}", NULL, 0), 200);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_counted(NS, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.counted, 1);
+
+	q.pods = 5;
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_apply_quota(NS, &q, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_counted(NS, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.counted, 0);
+	ck_assert_int_eq(call("POST", "/_fake/quotas/sync", "{}", NULL, 0), 200);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_counted(NS, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.counted, 1);
+
+	/* no quota at all: a refusal, not "not yet" */
+	ck_assert(create_ns("paas-ws-t3", TENANT).res.ok);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_counted("paas-ws-t3", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(g.res.http_status, 404);
+}
+END_TEST
+
+/* A Deployment of two replicas under a quota that holds one pod: the second is never
+ * made, its ReplicaSet gets FailedCreate, and the release's refusal says the quota's
+ * words; another release, or a refusal from before `since`, is not this one's. */
+START_TEST(test_quota_refusal)
+{
+	struct k8s_api_quota q = { .cpu_m = 500 };
+	struct got g = { 0 };
+	char err[256] = "";
+	static const char deploy[] =
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+		"\"paas-ws-t1-pg-postgresql\",\"labels\":{\"app.kubernetes.io/instance\":"
+		"\"paas-ws-t1-pg\"}},\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":"
+		"{\"app.kubernetes.io/instance\":\"paas-ws-t1-pg\"}},\"template\":{\"metadata\":"
+		"{\"labels\":{\"app.kubernetes.io/instance\":\"paas-ws-t1-pg\"}},\"spec\":"
+		"{\"containers\":[{\"name\":\"main\",\"image\":\"docker.io/bitnami/postgresql:"
+		"17.6.0\"}]}}}}";
+
+	ck_assert(create_ns(NS, TENANT).res.ok);
+	wait_for(k8s_api_apply_quota(NS, &q, on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_refusal(NS, "paas-ws-t1-pg", 0, on_done, &g, err, sizeof(err)),
+	         &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_str_eq(g.res.refusal, "");
+
+	ck_assert_int_eq(call("POST", "/apis/apps/v1/namespaces/" NS "/deployments", deploy, NULL,
+	                      1), 201);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_list_pods(NS, "paas-ws-t1-pg", on_done, &g, err, sizeof(err)), &g, err);
+	ck_assert_int_eq(g.res.pods.total, 1);
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_refusal(NS, "paas-ws-t1-pg", 0, on_done, &g, err, sizeof(err)),
+	         &g, err);
+	ck_assert_msg(g.res.ok, "%s", g.res.reason);
+	ck_assert_msg(strncmp(g.res.refusal, "exceeded quota: kaiden-quota, requested: ", 41) == 0,
+	              "%s", g.res.refusal);
+	ck_assert_ptr_nonnull(strstr(g.res.refusal, "limited: limits.cpu=500m"));
+	/* another release (a prefix of this one's names, not a dash after it) */
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_refusal(NS, "paas-ws-t1-p", 0, on_done, &g, err, sizeof(err)),
+	         &g, err);
+	ck_assert_str_eq(g.res.refusal, "");
+	/* one seen before this deploy began */
+	memset(&g, 0, sizeof(g));
+	wait_for(k8s_api_quota_refusal(NS, "paas-ws-t1-pg", (int64_t)time(NULL) + 3600, on_done,
+	                               &g, err, sizeof(err)), &g, err);
+	ck_assert_str_eq(g.res.refusal, "");
+	ck_assert_ptr_null(k8s_api_quota_refusal(NS, "Bad_Name", 0, on_done, &g, err,
+	                                         sizeof(err)));
+}
+END_TEST
+
 /* Outside paas-ws-: refused before anything is sent. */
 START_TEST(test_guard)
 {
@@ -548,6 +645,65 @@ START_TEST(test_pods_parse)
 }
 END_TEST
 
+START_TEST(test_events_parse)
+{
+	static const char list[] =
+		"{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":["
+		/* a StatefulSet's, older */
+		"{\"metadata\":{\"name\":\"a\"},\"involvedObject\":{\"kind\":\"StatefulSet\","
+		"\"name\":\"paas-ws-t1-db-postgresql\"},\"reason\":\"FailedCreate\",\"message\":"
+		"\"create Pod paas-ws-t1-db-postgresql-0 in StatefulSet paas-ws-t1-db-postgresql "
+		"failed error: pods \\\"paas-ws-t1-db-postgresql-0\\\" is forbidden: failed quota: "
+		"kaiden-quota: must specify limits.cpu\",\"lastTimestamp\":\"2026-12-03T05:00:00Z\"},"
+		/* the ReplicaSet's, newer (eventTime only, as events.k8s.io writes) */
+		"{\"metadata\":{\"name\":\"b\"},\"involvedObject\":{\"kind\":\"ReplicaSet\","
+		"\"name\":\"paas-ws-t1-db-7d9f\"},\"reason\":\"FailedCreate\",\"message\":"
+		"\"Error creating: pods \\\"x\\\" is forbidden: exceeded quota: kaiden-quota, "
+		"requested: pods=1, used: pods=1, limited: pods=1\",\"lastTimestamp\":null,"
+		"\"eventTime\":\"2026-12-03T05:01:00.123456Z\"},"
+		/* not a quota's */
+		"{\"involvedObject\":{\"name\":\"paas-ws-t1-db\"},\"reason\":\"FailedCreate\","
+		"\"message\":\"Error creating: admission webhook denied\",\"lastTimestamp\":"
+		"\"2026-12-03T06:00:00Z\"},"
+		/* another release's */
+		"{\"involvedObject\":{\"name\":\"paas-ws-t1-dbx-1\"},\"reason\":\"FailedCreate\","
+		"\"message\":\"exceeded quota: other\",\"lastTimestamp\":\"2026-12-03T06:00:00Z\"},"
+		/* not FailedCreate */
+		"{\"involvedObject\":{\"name\":\"paas-ws-t1-db\"},\"reason\":\"Scheduled\","
+		"\"message\":\"exceeded quota: no\",\"lastTimestamp\":\"2026-12-03T06:00:00Z\"},"
+		"7]}";
+	char out[K8S_REFUSAL_MAX], reason[128];
+	const time_t t0 = 1796274000; /* 2026-12-03T05:00:00Z */
+
+	ck_assert_int_eq(k8s_events_quota_refusal(list, strlen(list), "paas-ws-t1-db", 0, out,
+	                                          sizeof(out), reason, sizeof(reason)), 0);
+	ck_assert_str_eq(out, "exceeded quota: kaiden-quota, requested: pods=1, used: pods=1, "
+	                      "limited: pods=1");
+	ck_assert_int_eq(k8s_events_quota_refusal(list, strlen(list), "paas-ws-t1-db", t0 + 61,
+	                                          out, sizeof(out), reason, sizeof(reason)), 0);
+	ck_assert_str_eq(out, "");
+	/* the older one alone: the StatefulSet's */
+	ck_assert_int_eq(k8s_events_quota_refusal(list, strlen(list), "paas-ws-t1-db-postgresql",
+	                                          t0, out, sizeof(out), reason, sizeof(reason)), 0);
+	ck_assert_str_eq(out, "failed quota: kaiden-quota: must specify limits.cpu");
+	ck_assert_int_eq(k8s_events_quota_refusal("{\"kind\":\"PodList\",\"items\":[]}", 29,
+	                                          "paas-ws-t1-db", 0, out, sizeof(out), reason,
+	                                          sizeof(reason)), -1);
+	ck_assert_int_eq(k8s_events_quota_refusal("nope", 4, "paas-ws-t1-db", 0, out,
+	                                          sizeof(out), reason, sizeof(reason)), -1);
+
+	ck_assert_int_eq(k8s_quota_counted_parse("{\"kind\":\"ResourceQuota\",\"spec\":{\"hard\":"
+	                                         "{\"pods\":\"5\"}}}", 53), 0);
+	ck_assert_int_eq(k8s_quota_counted_parse("{\"kind\":\"ResourceQuota\",\"spec\":{\"hard\":"
+	                                         "{\"pods\":\"5\"}},\"status\":{\"hard\":{\"pods\":"
+	                                         "\"4\"}}}", 84), 0);
+	ck_assert_int_eq(k8s_quota_counted_parse("{\"kind\":\"ResourceQuota\",\"spec\":{\"hard\":"
+	                                         "{\"pods\":\"5\"}},\"status\":{\"hard\":{\"pods\":"
+	                                         "\"5\"}}}", 84), 1);
+	ck_assert_int_eq(k8s_quota_counted_parse("{\"kind\":\"Status\"}", 17), -1);
+}
+END_TEST
+
 START_TEST(test_bodies)
 {
 	struct k8s_api_quota q = { .cpu_m = 250, .memory = 256LL << 20, .pods = 3 };
@@ -634,11 +790,14 @@ int main(void)
 	tcase_add_test(tf, test_namespace_terminating);
 	tcase_add_test(tf, test_quota_and_pods);
 	tcase_add_test(tf, test_rolebinding);
+	tcase_add_test(tf, test_quota_counted);
+	tcase_add_test(tf, test_quota_refusal);
 	tcase_add_test(tf, test_guard);
 	tcase_add_test(tf, test_errors);
 	tcase_add_test(tf, test_unreachable);
 	suite_add_tcase(s, tf);
 	tcase_add_test(tp, test_pods_parse);
+	tcase_add_test(tp, test_events_parse);
 	tcase_add_test(tp, test_bodies);
 	tcase_add_test(tp, test_account);
 	suite_add_tcase(s, tp);
