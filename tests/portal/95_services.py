@@ -447,7 +447,7 @@ def flow(adm):
             check("not verified yet, in words", "does not point" in text_of("#service-domain-result"),
                   text_of("#service-domain-result"))
         first = time.time()
-        DNS[dom] = "shop-db-%s.apps.kaiden.test" % UNIQ
+        dns_cname(dom, "shop-db-%s.apps.kaiden.test" % UNIQ)
         time.sleep(max(0, 10.5 - (time.time() - first)))  # one look-up per 10 s
         drv.find_element(By.ID, "service-domain-verify").click()
         if wait_for("verified", lambda d: d.find_element(By.ID, "service-domain-status").text == "verified"):
@@ -524,42 +524,20 @@ def customer_service(adm):
         switch_tenant(TENANT)
 
 
-# The DNS server services.dns_server names (test_portal.sh: PORTAL_DNS_PORT): answers a
-# CNAME for the names in DNS, NXDOMAIN for the others.
-DNS = {}
+# The records of tests/fakes/fake_dns.py, the DNS server services.dns_server names
+# (test_portal.sh starts it on PORTAL_DNS_RECORDS): a CNAME for the names the script adds,
+# NXDOMAIN for the others. The file is replaced whole (a rename), never half written.
+def dns_cname(name, target):
+    path = os.environ["PORTAL_DNS_RECORDS"]
+    try:
+        with open(path) as f:
+            records = json.load(f)
+    except (OSError, ValueError):
+        records = {}
+    records.setdefault("cname", {})[name] = target
+    with open(path + ".tmp", "w") as f:
+        json.dump(records, f)
+    os.replace(path + ".tmp", path)
 
 
-def dns_server():
-    import socket
-    import struct
-    import threading
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", int(os.environ["PORTAL_DNS_PORT"])))
-
-    def encode(name):
-        return b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
-
-    def serve():
-        while True:
-            data, peer = sock.recvfrom(512)
-            if len(data) < 12:
-                continue
-            i, labels = 12, []
-            while i < len(data) and data[i]:
-                labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
-                i += 1 + data[i]
-            question = data[12:i + 5]
-            name = ".".join(labels).lower()
-            target = DNS.get(name)
-            flags = 0x8180 if target else 0x8183
-            head = data[:2] + struct.pack(">HHHHH", flags, 1, 1 if target else 0, 0, 0)
-            answer = b""
-            if target:
-                rdata = encode(target)
-                answer = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(rdata)) + rdata
-            sock.sendto(head + question + answer, peer)
-    threading.Thread(target=serve, daemon=True).start()
-
-
-dns_server()
 run(steps)
