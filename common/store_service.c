@@ -154,6 +154,11 @@ static int host_taken(struct db *db, const char *subdomain, const char *domain,
 	return rc == 1 && strcmp(v, "0") != 0;
 }
 
+int store_service_host_taken(struct db *db, const char *subdomain, const char *custom_domain)
+{
+	return host_taken(db, subdomain, custom_domain, NULL);
+}
+
 /* Reads back the service and ends the transaction (store_tx_end). */
 static int read_and_end(struct db *db, int rc, const char *tenant, const char *id,
                         json_object **out)

@@ -172,6 +172,13 @@ int store_service_secrets(struct db *db, const char *tenant_id, const char *id,
  * tenant's. *n gets the count. */
 int store_service_template_uses(struct db *db, const char *template_id, long *n) WUR;
 
+/* Whether a live service (any tenant's) has the subdomain (NULL: not asked) or the custom
+ * domain (NULL: not asked): 1, 0, or a negative store_rc. On PostgreSQL through
+ * kaiden_service_host_taken, so a caller in one tenant's scope still sees every tenant's
+ * names. For a tenant import (store_archive.c), which must not take a live name. */
+int store_service_host_taken(struct db *db, const char *subdomain,
+                             const char *custom_domain) WUR;
+
 /* ---- helperd ---------------------------------------------------------------------- */
 
 /* Everything an operation needs, as one JSON object (owned; never to be shown: it holds
