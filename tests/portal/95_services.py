@@ -78,7 +78,7 @@ def template():
                 "size": {"type": "string", "title": "Size", "enum": ["small", "large"], "default": "small"},
                 "code": {"type": "string", "title": "Short code", "description": "Digits.", "pattern": "^\\d+$"},
             }},
-        "inputs": {}, "default_values": {},
+        "inputs": {"storage_size": ["persistence.size"]}, "default_values": {"persistence": {"size": "1Gi"}},
     }
 
 
@@ -286,6 +286,11 @@ def flow(adm):
     fid("ratio").send_keys("1.5")
     fid("admin.email").send_keys("not an email")
     fid("admin.password").send_keys("short")
+    storage = drv.find_elements(By.ID, "service-storage")
+    check("a storage size field (the template maps storage_size), empty: the default",
+          storage and storage[0].get_attribute("value") == "", storage)
+    if storage:
+        storage[0].send_keys("8G")
     drv.find_element(By.ID, "service-launch").click()
     wait_for("the form's checks", lambda d: field_error("admin.password"))
     check("a secret too short", "At least 12 characters" in field_error("admin.password"), field_error("admin.password"))
@@ -295,6 +300,11 @@ def flow(adm):
     check("the focus on the first wrong field", drv.switch_to.active_element.get_attribute("id") == "svc-v-admin.email",
           drv.switch_to.active_element.get_attribute("id"))
     check("aria-invalid on them", fid("replicas").get_attribute("aria-invalid") == "true")
+    if storage:
+        check("a storage size that is no size, beside it",
+              "10Gi" in text_of("#service-storage-error"), text_of("#service-storage-error"))
+        storage[0].clear()
+        storage[0].send_keys("2Gi")
     shoot("services-launch-errors", at="#service-form fieldset")
     drain("the launch form's checks")
     for p, v in (("replicas", "2"), ("ratio", "0.25"), ("admin.email", "ops@example.com"),
@@ -323,6 +333,8 @@ def flow(adm):
           s and s["status"] in ("pending", "deploying") and s["values"].get("replicas") == 2 and s["values"].get("debug") is True
           and s["values"].get("ratio") == 0.25 and "code" not in s["values"]
           and SECRET not in json.dumps(s), s)
+    check("... and the storage size given", s and s.get("storage_size") == "2Gi", s and s.get("storage_size"))
+    check("the page shows the storage size", text_of("#service-storage") == "2Gi", text_of("#service-storage"))
     check("the page says Queued or Deploying", status_shown() in ("pending", "deploying"), status_shown())
     drain("launched")
 
