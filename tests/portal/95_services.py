@@ -297,7 +297,8 @@ def flow(adm):
     check("a pattern", "expected form" in field_error("admin.email"), field_error("admin.email"))
     check("a maximum", field_error("replicas") == "At most 5.", field_error("replicas"))
     check("a number's maximum", field_error("ratio") == "At most 1.", field_error("ratio"))
-    check("the focus on the first wrong field", drv.switch_to.active_element.get_attribute("id") == "svc-v-admin.email",
+    check("the focus on the first wrong field (the storage size, above the settings)",
+          drv.switch_to.active_element.get_attribute("id") == ("service-storage" if storage else "svc-v-admin.email"),
           drv.switch_to.active_element.get_attribute("id"))
     check("aria-invalid on them", fid("replicas").get_attribute("aria-invalid") == "true")
     if storage:
