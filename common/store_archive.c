@@ -14,7 +14,19 @@
  * it, or when a row's id exists here (an INSERT ... ON CONFLICT (id) DO NOTHING that
  * inserts nothing), so a doctored archive cannot hand out another tenant's user or a
  * platform admin. A table or foreign key added later is one row or one ref below;
- * check_store_tenant compares this table with the schema's foreign keys. */
+ * check_store_tenant compares this table with the schema's foreign keys.
+ *
+ * A column that names a row of a platform table (a service's template) travels by that
+ * row's name, not its id (ids differ between deployments): export adds the name as a
+ * member of its own (a service's "template", the slug) and writes null in the column;
+ * import looks the name up here, refuses the archive when there is no such row, and
+ * writes this deployment's id.
+ *
+ * Cloud services travel without what belongs to the deployment they ran in (decisions.md
+ * "Issue 13: services in the archive"): never the sealed secret values (the key is this
+ * installation's), never their revisions or jobs (their Helm releases stay where they
+ * ran). Import makes a live one anew: pending with an install job, or failed saying to
+ * set its secret values again when it had any; a deleted one stays history. */
 #include "store_archive.h"
 
 #include <stdio.h>
@@ -28,6 +40,7 @@
 #include "seam.h"
 #include "store_auth.h"
 #include "store_row.h"
+#include "store_service.h"
 #include "store_tenant.h"
 
 #define ARCHIVE_FORMAT "kaiden-tenant-export"
@@ -44,10 +57,14 @@ enum carry {
 };
 
 /* A column that names a row of target ("": a row of any table of the archive, or the
- * tenant: an audit entry's target). */
+ * tenant: an audit entry's target). With by, target is a platform table (no tenant's
+ * rows, not in the archive): the row travels as the member named member, holding the
+ * target's column by (a unique name) instead of its id. */
 struct archive_ref {
 	const char *column;
 	const char *target;
+	const char *by;
+	const char *member;
 };
 
 struct archive_table {
@@ -57,6 +74,9 @@ struct archive_table {
 	struct archive_ref refs[REFS_MAX]; /* ends at a NULL column */
 	/* Why import refuses row, or NULL (a rule of the table beyond its references). */
 	const char *(*refuse)(json_object *row);
+	/* Import: makes the archive's row (checked) into what this deployment writes, in
+	 * place. 0, or -1 out of memory. */
+	int (*imported)(json_object *row);
 	/* An SQL condition on the rows only staff may read, or NULL: an export a tenant's
 	 * user asks for leaves them out. */
 	const char *staff_only;
@@ -64,6 +84,7 @@ struct archive_table {
 };
 
 static const char *session_live(json_object *row);
+static int service_imported(json_object *row);
 
 /* Every table that holds a tenant's rows (tenant_id names the tenant in each), in the
  * order an import inserts them: a table after the ones its rows name (a tenant delete
@@ -96,11 +117,15 @@ static const struct archive_table archive_tables[] = {
 	{ .name = "webhook_deliveries",
 	  .carry = CARRY_NEVER,
 	  .refs = { { "webhook_id", "webhooks" }, { "event_id", "webhook_events" } } },
-	/* Cloud services: not carried yet (their releases are this deployment's); deleted
-	 * with the tenant, revisions first. */
+	/* Cloud services: their settings travel, their template by slug, never the sealed
+	 * secrets (secret_names says which were set); import makes each live one anew
+	 * (service_imported). Revisions are the Helm releases' history where they ran: not
+	 * carried, deleted with the tenant (before the services). */
 	{ .name = "cloud_services",
-	  .carry = CARRY_NEVER,
-	  .refs = { { "template_id", "app_templates" } } },
+	  .carry = CARRY_ROWS,
+	  .secret = "secret_values",
+	  .refs = { { "template_id", "app_templates", "slug", "template" } },
+	  .imported = service_imported },
 	{ .name = "service_revisions",
 	  .carry = CARRY_NEVER,
 	  .refs = { { "service_id", "cloud_services" } } },
@@ -174,6 +199,45 @@ static const char *session_live(json_object *row)
 	return "status: only ended or failed sessions move (end it before the export)";
 }
 
+#define IMPORTED_SECRETS "imported: set the secret values again, then deploy"
+
+/* A live service comes in as if just created: pending (helperd installs it), or failed
+ * saying why when it had secret values (they are not in the archive, and an install
+ * without them would run the chart with empty passwords). No release, revision, pods or
+ * queued rollback of the deployment it ran in; a custom domain is looked up again. A
+ * deleted one stays as it was (history). Either way no secret is set here. */
+static int service_imported(json_object *row)
+{
+	const char *status = member_str(row, "status");
+	const char *names = member_str(row, "secret_names");
+	int had_secrets = names && names[0] == '[' && names[strspn(names, "[ \t\n")] != ']';
+	struct {
+		const char *column, *value;
+	} set[] = {
+		{ "secret_names", "[]" },
+		{ "status", had_secrets ? "failed" : "pending" },
+		{ "error", had_secrets ? IMPORTED_SECRETS : NULL },
+		{ "revision", "0" },
+		{ "rollback_to", NULL },
+		{ "pods_ready", "0" },
+		{ "pods_total", "0" },
+		{ "op_seq", "1" },
+		{ "deployed_at", NULL },
+		{ "domain_status", "unverified" },
+		{ "domain_checked_at", NULL },
+	};
+	size_t n = status && strcmp(status, "deleted") == 0 ? 1 : ARRAY_LEN(set);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = set[i].value ? json_object_new_string(set[i].value) : NULL;
+		if ((set[i].value && !v) || json_object_object_add(row, set[i].column, v) != 0) {
+			json_object_put(v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* ---- the ids of an archive ---------------------------------------------------------------- */
 
 /* The ids of each table's rows in an archive (ids[i] for archive_tables[i], a JSON object
@@ -242,10 +306,46 @@ static const struct archive_ref *ref_outside(const struct id_sets *s,
 {
 	for (int r = 0; r < REFS_MAX && t->refs[r].column; r++) {
 		const char *v = member_str(row, t->refs[r].column);
+		if (t->refs[r].by)
+			continue; /* a platform row, by name: platform_names, platform_ids */
 		if (v && !id_sets_has(s, t->refs[r].target, v))
 			return &t->refs[r];
 	}
 	return NULL;
+}
+
+/* Export: each platform reference of tables' rows as its name (ref->member), the column
+ * null. */
+static int platform_names(struct db *db, json_object *tables)
+{
+	for (size_t i = 0; i < NTABLES; i++) {
+		const struct archive_table *t = &archive_tables[i];
+		json_object *rows;
+		if (!json_object_object_get_ex(tables, t->name, &rows))
+			continue;
+		for (int r = 0; r < REFS_MAX && t->refs[r].column; r++) {
+			const struct archive_ref *ref = &t->refs[r];
+			char sql[160], name[256];
+			if (!ref->by)
+				continue;
+			snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE id = $1", ref->by,
+			         ref->target);
+			for (size_t k = 0; k < json_object_array_length(rows); k++) {
+				json_object *row = json_object_array_get_idx(rows, k), *v = NULL;
+				const char *p[1] = { member_str(row, ref->column) };
+				int rc = p[0] ? store_one_value(db, sql, 1, p, name, sizeof(name), NULL)
+				              : 0;
+				if (rc < 0)
+					return rc;
+				if (rc > 0 && !(v = json_object_new_string(name)))
+					return STORE_ERR;
+				if (json_object_object_add(row, ref->member, v) != 0 ||
+				    json_object_object_add(row, ref->column, NULL) != 0)
+					return STORE_ERR;
+			}
+		}
+	}
+	return STORE_OK;
 }
 
 /* ---- export ------------------------------------------------------------------------------ */
@@ -361,6 +461,8 @@ static int tables_of(struct db *db, const char *tenant_id, int staff_rows, json_
 	}
 	if (rc == STORE_OK)
 		rc = scrub(tables, tenant);
+	if (rc == STORE_OK)
+		rc = platform_names(db, tables);
 	if (rc != STORE_OK) {
 		json_object_put(tables);
 		return rc;
@@ -509,6 +611,82 @@ static void refuse_row(struct store_archive_why *why, const struct archive_table
 	         id ? id : "?", column, what);
 }
 
+/* Import, before the row is checked: each platform reference of row (of table t) from
+ * its name (ref->member, which goes) to this deployment's id in ref->column. STORE_OK;
+ * STORE_ERR with why when the name is missing or names nothing here. */
+static int platform_ids(struct db *db, const struct archive_table *t, json_object *row,
+                        struct store_archive_why *why)
+{
+	if (!json_object_is_type(row, json_type_object))
+		return STORE_OK; /* row_check says so */
+	for (int r = 0; r < REFS_MAX && t->refs[r].column; r++) {
+		const struct archive_ref *ref = &t->refs[r];
+		char sql[160], id[UUID_STR_LEN], what[200];
+		const char *p[1];
+		json_object *v = NULL;
+		int rc;
+		if (!ref->by)
+			continue;
+		p[0] = member_str(row, ref->member);
+		if (!p[0]) {
+			snprintf(what, sizeof(what), "missing: the %s's %s (this deployment's ids "
+			         "differ)", ref->target, ref->by);
+			refuse_row(why, t, row, ref->member, what);
+			return STORE_ERR;
+		}
+		snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE %s = $1", ref->target, ref->by);
+		rc = store_one_value(db, sql, 1, p, id, sizeof(id), NULL);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			snprintf(what, sizeof(what), "%.64s is no %s here (add it to the catalog first)",
+			         p[0], strcmp(ref->target, "app_templates") == 0 ? "template" : ref->by);
+			refuse_row(why, t, row, ref->member, what);
+			return STORE_ERR;
+		}
+		if (!(v = json_object_new_string(id)) ||
+		    json_object_object_add(row, ref->column, v) != 0) {
+			json_object_put(v);
+			return STORE_ERR;
+		}
+		json_object_object_del(row, ref->member);
+	}
+	return STORE_OK;
+}
+
+/* Inside the import's transaction: a live service's subdomain and custom domain must be
+ * no live service's here (they are unique across the platform). */
+static int service_admissible(struct db *db, const struct archive_table *t, json_object *row,
+                              struct store_archive_why *why)
+{
+	const char *sub = member_str(row, "subdomain"), *domain = member_str(row, "custom_domain");
+	char what[320];
+	int rc;
+
+	if (member_str(row, "deleted_at"))
+		return STORE_OK;
+	rc = sub ? store_service_host_taken(db, sub, NULL) : 0;
+	if (rc > 0) {
+		snprintf(what, sizeof(what),
+		         "%.63s is a live service's here (subdomains are unique across the "
+		         "platform): delete that service, or change the archive's subdomain",
+		         sub);
+		refuse_row(why, t, row, "subdomain", what);
+		return STORE_ERR;
+	}
+	if (rc == 0 && domain)
+		rc = store_service_host_taken(db, NULL, domain);
+	if (rc > 0) {
+		snprintf(what, sizeof(what),
+		         "%.120s is a live service's custom domain here: remove it there, or set "
+		         "the archive's to null",
+		         domain);
+		refuse_row(why, t, row, "custom_domain", what);
+		return STORE_ERR;
+	}
+	return rc < 0 ? rc : STORE_OK;
+}
+
 /* Inside the import's transaction: STORE_OK when row may be written beside what this
  * deployment holds, else STORE_ERR with why filled (or the failure). A user's email
  * must not be a staff member's here (staff emails are reserved, store_auth.h): staff
@@ -519,6 +697,8 @@ static int row_admissible(struct db *db, const struct archive_table *t, json_obj
 	const char *email;
 	int rc;
 
+	if (strcmp(t->name, "cloud_services") == 0)
+		return service_admissible(db, t, row, why);
 	if (strcmp(t->name, "users") != 0 || !(email = member_str(row, "email")))
 		return STORE_OK;
 	rc = store_user_email_unreserved(db, email, 0);
@@ -717,6 +897,12 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 			snprintf(where, sizeof(where), "tables.%s[%zu]", name, r);
 			json_object *row = json_object_array_get_idx(rows[i], r);
 			const char *refused;
+			/* The archive's rows are changed in place (the caller's archive): a
+			 * platform row's name becomes its id here, a service is made anew. */
+			rc = platform_ids(db, &archive_tables[i], row, why);
+			if (rc != STORE_OK)
+				goto out;
+			rc = STORE_ERR;
 			if (row_check(row, &cols[i], where, "tenant_id", tenant, why->text,
 			              sizeof(why->text)) != 0)
 				goto out;
@@ -725,6 +911,8 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 				snprintf(why->text, sizeof(why->text), "%s.%s", where, refused);
 				goto out;
 			}
+			if (archive_tables[i].imported && archive_tables[i].imported(row) != 0)
+				goto out;
 		}
 	}
 	/* then what each row names: only rows of this archive. */
@@ -821,6 +1009,16 @@ int store_archive_import(struct db *db, json_object *archive, json_object **out,
 				                              : "refused by the database",
 				         db_errmsg(db));
 				goto out;
+			}
+			/* A service made anew as pending is installed by helperd, as a create. */
+			if (strcmp(t->name, "cloud_services") == 0 && member_str(row, "status") &&
+			    strcmp(member_str(row, "status"), "pending") == 0) {
+				char now[TIMESTAMP_LEN];
+				store_time(0, now);
+				rc = store_job_add_service(db, tenant, SEAM_JOB_SERVICE_INSTALL,
+				                           member_str(row, "id"), 1, now);
+				if (rc != STORE_OK)
+					goto out;
 			}
 		}
 	}

@@ -53,7 +53,8 @@ int service_status_parse(const char *text, enum service_status *out)
 	"(SELECT t.name FROM app_templates t WHERE t.id = s.template_id) AS template_name, " \
 	"s.subdomain AS subdomain, s.custom_domain AS custom_domain, "                        \
 	"s.domain_status AS domain_status, s.domain_checked_at AS domain_checked_at, "        \
-	"s.chart_version AS chart_version, s.plain_values AS \"values\", "                  \
+	"s.chart_version AS chart_version, s.storage_size AS storage_size, "                 \
+	"s.plain_values AS \"values\", "                                                    \
 	"s.secret_names AS secret_names, s.status AS status, s.error AS error, "              \
 	"s.helm_release AS helm_release, s.namespace AS namespace, s.revision AS revision, " \
 	"s.rollback_to AS rollback_to, s.pods_ready AS pods_ready, "                          \
@@ -73,6 +74,7 @@ static const struct store_col service_cols[] = {
 	{ "domain_status", STORE_COL_TEXT },
 	{ "domain_checked_at", STORE_COL_TEXT },
 	{ "chart_version", STORE_COL_TEXT },
+	{ "storage_size", STORE_COL_TEXT },
 	{ "values", STORE_COL_JSON },
 	{ "secret_names", STORE_COL_JSON },
 	{ "status", STORE_COL_TEXT },
@@ -152,6 +154,11 @@ static int host_taken(struct db *db, const char *subdomain, const char *domain,
 	if (rc < 0)
 		return rc;
 	return rc == 1 && strcmp(v, "0") != 0;
+}
+
+int store_service_host_taken(struct db *db, const char *subdomain, const char *custom_domain)
+{
+	return host_taken(db, subdomain, custom_domain, NULL);
 }
 
 /* Reads back the service and ends the transaction (store_tx_end). */
@@ -248,16 +255,17 @@ int store_service_create(struct db *db, const char *tenant_id,
 			                   json_text_or(s->secret_names, "[]"),
 			                   release,
 			                   ns };
-		const char *p13[13];
-		memcpy(p13, params, sizeof(params));
-		p13[12] = now;
+		const char *p14[14];
+		memcpy(p14, params, sizeof(params));
+		p14[12] = now;
+		p14[13] = s->storage_size;
 		rc = db_exec(db,
 		             "INSERT INTO cloud_services (id, tenant_id, template_id, name, "
 		             "reference_id, subdomain, chart_version, plain_values, secret_values, "
 		             "secret_names, helm_release, namespace, status, op_seq, created_at, "
-		             "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-		             "'pending', 1, $13, $13)",
-		             13, p13, NULL);
+		             "updated_at, storage_size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+		             "$10, $11, $12, 'pending', 1, $13, $13, $14)",
+		             14, p14, NULL);
 	}
 	if (rc == DB_CONSTRAINT) {
 		/* A create of the same name committed between the checks and the insert. */
@@ -417,6 +425,14 @@ int store_service_queue(struct db *db, const char *tenant_id, const char *id,
 			        service_status_name(status));
 			goto fail;
 		}
+		/* A volume's size is fixed once a release made it: helm upgrade cannot change a
+		 * StatefulSet's volumeClaimTemplates, and a PVC never shrinks. */
+		if (change->set_storage && revision > 0) {
+			why_set(why, "storage_size",
+			        "is fixed once the service has been deployed (its volume exists): "
+			        "launch a new service for another size");
+			goto fail;
+		}
 		/* Never deployed: the next operation installs. */
 		to = revision == 0 ? SERVICE_DEPLOYING : SERVICE_UPGRADING;
 		kind = revision == 0 ? SEAM_JOB_SERVICE_INSTALL : SEAM_JOB_SERVICE_UPGRADE;
@@ -494,6 +510,8 @@ int store_service_queue(struct db *db, const char *tenant_id, const char *id,
 	                json_text_or(change->secret_names, "[]")) != 0)) ||
 	    (change->chart_version &&
 	     set_param(&sql, "chart_version", params, &n, 16, change->chart_version) != 0) ||
+	    (change->set_storage &&
+	     set_param(&sql, "storage_size", params, &n, 16, change->storage_size) != 0) ||
 	    (change->set_domain &&
 	     (set_param(&sql, "custom_domain", params, &n, 16, change->custom_domain) != 0 ||
 	      buf_puts(&sql, ", domain_status = 'unverified', domain_checked_at = NULL") != 0)) ||

@@ -35,7 +35,8 @@
  * Service JSON (what the API shows; owned by the caller): id, name, reference_id,
  * template (the template's slug), template_id, template_name, subdomain, custom_domain
  * (null or the name), domain_status ("unverified" | "verified"), domain_checked_at,
- * chart_version, values (object: the plain values), secret_names (array of paths),
+ * chart_version, storage_size (null or "8Gi"), values (object: the plain values),
+ * secret_names (array of paths),
  * status, error, helm_release, namespace, revision (0 until the first success),
  * rollback_to (null or the revision a queued rollback goes to), pods_ready, pods_total,
  * op_seq, created_at, updated_at, deployed_at, deleted_at. */
@@ -84,6 +85,8 @@ struct store_service_new {
 	json_object *values;       /* borrowed: the plain values, checked (values_schema) */
 	const char *secret_values; /* NULL, or the sealed object of the secret values */
 	json_object *secret_names; /* borrowed: array of the paths secret_values holds */
+	const char *storage_size;  /* NULL (the template's default), or a quantity the caller
+	                              checked ("8Gi") */
 };
 /* Inserts the service (pending, op_seq 1) and its "service.install" job in one
  * transaction. namespace is paas-ws-<tenant code>, helm_release
@@ -123,6 +126,10 @@ struct store_service_change {
 	const char *secret_values; /* with set_secrets: sealed object, or NULL for none */
 	json_object *secret_names; /* with set_secrets: borrowed array */
 	const char *chart_version;
+	int set_storage;           /* 1: storage_size below replaces it; refused (STORE_CONFLICT,
+	                              why->field "storage_size") once the service has a
+	                              revision: its volume exists */
+	const char *storage_size;  /* with set_storage: a checked quantity, or NULL */
 	int set_domain;            /* 1: custom_domain below replaces it (domain_status goes
 	                              back to unverified, domain_checked_at NULL) */
 	const char *custom_domain; /* with set_domain: a DNS name, or NULL to remove it */
@@ -171,6 +178,13 @@ int store_service_secrets(struct db *db, const char *tenant_id, const char *id,
  * PostgreSQL through kaiden_template_in_use, so a platform-scope caller counts every
  * tenant's. *n gets the count. */
 int store_service_template_uses(struct db *db, const char *template_id, long *n) WUR;
+
+/* Whether a live service (any tenant's) has the subdomain (NULL: not asked) or the custom
+ * domain (NULL: not asked): 1, 0, or a negative store_rc. On PostgreSQL through
+ * kaiden_service_host_taken, so a caller in one tenant's scope still sees every tenant's
+ * names. For a tenant import (store_archive.c), which must not take a live name. */
+int store_service_host_taken(struct db *db, const char *subdomain,
+                             const char *custom_domain) WUR;
 
 /* ---- helperd ---------------------------------------------------------------------- */
 

@@ -52,11 +52,13 @@ static const struct jsonx_field create_fields[] = {
 	{ "reference_id", JSONX_STRING, 0, 1, 63, 1 },
 	{ "subdomain", JSONX_STRING, 0, 1, 63, 1 },
 	{ "values", JSONX_OBJECT, 0, 0, 0, 1 },
+	{ "storage_size", JSONX_STRING, 0, 1, 16, 1 },
 };
 static const struct jsonx_field patch_fields[] = {
 	{ "name", JSONX_STRING, 0, 1, 100, 0 },
 	{ "values", JSONX_OBJECT, 0, 0, 0, 0 },
 	{ "chart_version", JSONX_STRING, 0, 1, 64, 0 },
+	{ "storage_size", JSONX_STRING, 0, 1, 16, 1 }, /* null: the template's default again */
 };
 static const struct jsonx_field rollback_fields[] = {
 	{ "revision", JSONX_INT, 1, 0, 0, 0 },
@@ -272,6 +274,73 @@ static void reference_of(const char *name, char out[REF_MAX + 1])
 		snprintf(out, REF_MAX + 1, "service");
 }
 
+/* storage_size: a whole number of MiB, GiB or TiB as Kubernetes writes it ("8Gi", no
+ * leading zero, at most 7 digits): 0 with *mib, or -1. Decimal units (8G) and fractions
+ * are refused rather than converted: the value goes to the chart as given. */
+static int storage_parse(const char *text, long long *mib)
+{
+	size_t len = strlen(text), digits = len >= 2 ? len - 2 : 0;
+	long long n = 0;
+
+	if (digits < 1 || digits > 7 || text[0] == '0')
+		return -1;
+	for (size_t i = 0; i < digits; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		n = n * 10 + (text[i] - '0');
+	}
+	if (strcmp(text + digits, "Mi") == 0)
+		*mib = n;
+	else if (strcmp(text + digits, "Gi") == 0)
+		*mib = n * 1024;
+	else if (strcmp(text + digits, "Ti") == 0)
+		*mib = n * 1024 * 1024;
+	else
+		return -1;
+	return 0;
+}
+
+/* Checks a storage_size for template tpl in the caller's tenant: the template maps the
+ * input (inputs.storage_size), the form, at least 1Gi and at most the tenant's
+ * services_storage quota (the namespace's ResourceQuota would refuse the volume anyway,
+ * but only once helm runs). 0, or -1 with the 400 reply. */
+static int storage_check(struct req *r, struct resp *rs, json_object *tpl, const char *size)
+{
+	struct store_service_limits lim;
+	json_object *inputs = NULL;
+	long long mib;
+	int rc;
+
+	if (!json_object_object_get_ex(tpl, "inputs", &inputs) ||
+	    !json_object_object_get_ex(inputs, "storage_size", NULL)) {
+		resp_error(rs, 400, "invalid_field", "storage_size",
+		           "storage_size: %s takes no storage size (leave it out)",
+		           jsonx_str(tpl, "name") ? jsonx_str(tpl, "name") : "this application");
+		return -1;
+	}
+	if (storage_parse(size, &mib) != 0) {
+		resp_error(rs, 400, "invalid_field", "storage_size",
+		           "storage_size: must be a size such as 8Gi: a whole number of Mi, Gi or Ti");
+		return -1;
+	}
+	rc = store_service_limits(r->db, r->tenant_id, &lim);
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "quotas");
+		return -1;
+	}
+	if (mib < 1024) {
+		resp_error(rs, 400, "invalid_field", "storage_size", "storage_size: at least 1Gi");
+		return -1;
+	}
+	if (mib > (long long)lim.storage_gib * 1024) {
+		resp_error(rs, 400, "invalid_field", "storage_size",
+		           "storage_size: at most %ldGi, the workspace's services_storage quota",
+		           lim.storage_gib);
+		return -1;
+	}
+	return 0;
+}
+
 /* The enabled template named by slug or id (owned), or NULL with the 400 reply. */
 static json_object *template_of(struct req *r, struct resp *rs, const char *ref)
 {
@@ -352,6 +421,8 @@ static void service_refused(struct req *r, struct resp *rs, int rc,
 		resp_error(rs, 409, "service_busy", "status", "%s", why->text);
 	} else if (rc == STORE_CONFLICT && strcmp(why->field, "op_seq") == 0) {
 		resp_error(rs, 409, "service_busy", NULL, "%s", why->text);
+	} else if (rc == STORE_CONFLICT && strcmp(why->field, "storage_size") == 0) {
+		resp_error(rs, 400, "invalid_field", "storage_size", "storage_size: %s", why->text);
 	} else if (rc == STORE_CONFLICT && strcmp(why->field, "revision") == 0) {
 		resp_error(rs, 400, "invalid_field", "revision", "revision: %s", why->text);
 	} else if (rc == STORE_CONFLICT && strcmp(why->field, "reference_id") == 0 &&
@@ -411,6 +482,9 @@ void h_services_create(struct req *r, struct resp *rs)
 	if (!tpl)
 		goto out;
 	json_object_object_get_ex(tpl, "values_schema", &schema);
+	if (jsonx_str(in, "storage_size") &&
+	    storage_check(r, rs, tpl, jsonx_str(in, "storage_size")) < 0)
+		goto out;
 	if (values_prepare(r, rs, &key, schema, json_object_object_get(in, "values"), &plain,
 	                   &sealed, &names) < 0)
 		goto out;
@@ -422,7 +496,8 @@ void h_services_create(struct req *r, struct resp *rs)
 			                       .chart_version = jsonx_str(tpl, "chart_version"),
 			                       .values = plain,
 			                       .secret_values = sealed,
-			                       .secret_names = names };
+			                       .secret_names = names,
+			                       .storage_size = jsonx_str(in, "storage_size") };
 		rc = store_service_create(r->db, r->tenant_id, &s, &svc, &why);
 	}
 	if (rc == STORE_NOT_FOUND) {
@@ -547,11 +622,13 @@ void h_service_patch(struct req *r, struct resp *rs)
 		return;
 	c.name = jsonx_str(in, "name");
 	version = jsonx_str(in, "chart_version");
-	if (!json_object_object_get_ex(in, "values", NULL) && !version) {
+	if (!json_object_object_get_ex(in, "values", NULL) && !version &&
+	    !json_object_object_get_ex(in, "storage_size", NULL)) {
 		/* A rename alone: no operation. */
 		if (!c.name) {
 			resp_error(rs, 400, "missing_field", NULL,
-			           "nothing to change: give name, values or chart_version");
+			           "nothing to change: give name, values, chart_version or "
+			           "storage_size");
 			goto out;
 		}
 		rc = store_service_rename(r->db, r->tenant_id, r->params[0], c.name, &svc);
@@ -563,7 +640,8 @@ void h_service_patch(struct req *r, struct resp *rs)
 		jsonx_add_str(details, "name", c.name);
 		auth_audit(r, "service.update", "service", r->params[0], details);
 		service_view(r, svc);
-		resp_json(rs, 200, svc);
+		resp_json(rs, 200, svc); /* takes svc */
+		svc = NULL;
 		goto out;
 	}
 	if (services_ready(r, rs, &key) < 0)
@@ -591,6 +669,16 @@ void h_service_patch(struct req *r, struct resp *rs)
 		goto out;
 	}
 	c.chart_version = version;
+	if (json_object_object_get_ex(in, "storage_size", NULL)) {
+		const char *size = jsonx_str(in, "storage_size"), *now = jsonx_str(current, "storage_size");
+		if (size && storage_check(r, rs, tpl, size) < 0)
+			goto out;
+		/* The size it has is no change (a form that sends every field may send it). */
+		if (!((!size && !now) || (size && now && strcmp(size, now) == 0))) {
+			c.set_storage = 1;
+			c.storage_size = size;
+		}
+	}
 	if (json_object_object_get_ex(in, "values", NULL)) {
 		json_object *all = NULL, *v, *cur_plain = NULL;
 		rc = store_service_secrets(r->db, r->tenant_id, r->params[0], &old_sealed, &op_seq);
@@ -642,6 +730,8 @@ void h_service_patch(struct req *r, struct resp *rs)
 			json_object_array_add(changed, json_object_new_string("values"));
 		if (version)
 			json_object_array_add(changed, json_object_new_string("chart_version"));
+		if (c.set_storage)
+			json_object_array_add(changed, json_object_new_string("storage_size"));
 		json_object_object_add(details, "changed", changed);
 	}
 	queued(r, rs, "service.upgrade", svc, details);

@@ -174,6 +174,11 @@ static int values(const struct service_row *row, char **json, size_t *len, char 
 		snprintf(host, sizeof(host), "%s.%s", str_of(w, "subdomain"), domain);
 		json_object_object_add(given, "host", json_object_new_string(host));
 	}
+	/* The service's size (the API checked it against the template and the quota); none:
+	 * the template's default_values decide. */
+	if (str_of(w, "storage_size") && str_of(w, "storage_size")[0])
+		json_object_object_add(given, "storage_size",
+		                       json_object_new_string(str_of(w, "storage_size")));
 	if (values_chart_build(member(tpl, "default_values"), user, member(tpl, "inputs"), given,
 	                       &chart, &vs) != 0) {
 		snprintf(err, errlen, "the chart's values cannot be built: %s", vs.message);

@@ -468,6 +468,72 @@ ctl POST reset
 ctl GET state
 check "reset empties the state" jqt "$WORK/ctl" '.result.tunnels == [] and .result.dns_records == []'
 
+# --- the fake DNS server (issue 13: a custom domain's CNAME) ----------------------------------
+# dnsq PORT NAME TYPE: "RCODE ANSWER-TYPES CNAME-TARGET" from a query made with python's stdlib.
+dnsq() {
+    python3 - "$@" <<'PY'
+import socket, struct, sys
+port, name, qtype = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + q + struct.pack(">HH", qtype, 1), ("127.0.0.1", port))
+d = s.recv(4096)
+rid, flags, qd, an = struct.unpack(">HHHH", d[:8])
+def name_at(i):
+    out = []
+    while d[i]:
+        if d[i] & 0xC0:
+            out.append(name_at(((d[i] & 0x3F) << 8) | d[i + 1])); return ".".join(out)
+        out.append(d[i + 1:i + 1 + d[i]].decode()); i += 1 + d[i]
+    return ".".join(out)
+def skip(i):
+    while d[i]:
+        if d[i] & 0xC0: return i + 2
+        i += 1 + d[i]
+    return i + 1
+i = skip(12) + 4
+types, target = [], "-"
+for _ in range(an):
+    i = skip(i); t, c, ttl, n = struct.unpack(">HHIH", d[i:i + 10]); i += 10
+    types.append({1: "A", 5: "CNAME"}.get(t, str(t)))
+    if t == 5: target = name_at(i)
+    if t == 1: target = target if target != "-" else socket.inet_ntoa(d[i:i + 4])
+    i += n
+print("%s %d %s %s %s" % ("id-ok" if rid == 0x4242 else "id-bad", flags & 0xF, ",".join(types) or "-", target, "aa" if flags & 0x0400 else "-"))
+PY
+}
+DNS_REC="$WORK/dns.json"
+python3 "$HERE/fake_dns.py" --port-file "$WORK/dns.port" --records "$DNS_REC" \
+    --cname Shop.Example.COM.=web.apps.kaiden.test --a web.apps.kaiden.test=192.0.2.7 \
+    --a plain.example.com=192.0.2.8 2>"$WORK/dns.log" &
+DNS_PID=$!
+CFD_PIDS+=("$DNS_PID")
+wait_for 5 test -s "$WORK/dns.port" || true
+DNS_PORT=$(cat "$WORK/dns.port" 2>/dev/null || echo 0)
+check "fake_dns: binds a free port and says it in --port-file" test "$DNS_PORT" -gt 0
+check "fake_dns: a CNAME from argv, any case, the A of its target after it" \
+    test "$(dnsq "$DNS_PORT" shop.example.com 1)" = "id-ok 0 CNAME,A web.apps.kaiden.test aa"
+check "fake_dns: a CNAME question gets the CNAME alone" \
+    test "$(dnsq "$DNS_PORT" SHOP.example.com 5)" = "id-ok 0 CNAME web.apps.kaiden.test aa"
+check "fake_dns: an A from argv" test "$(dnsq "$DNS_PORT" plain.example.com 1)" = "id-ok 0 A 192.0.2.8 aa"
+check "fake_dns: a known name without that type is NODATA" \
+    test "$(dnsq "$DNS_PORT" plain.example.com 5)" = "id-ok 0 - - aa"
+check "fake_dns: an unknown name is NXDOMAIN (the control file is missing: no records from it)" \
+    test "$(dnsq "$DNS_PORT" new.example.com 5)" = "id-ok 3 - - aa"
+printf '{"cname": {"new.example.com": "db.apps.kaiden.test."}, "a": {"db.apps.kaiden.test": "192.0.2.9"}}' >"$DNS_REC.tmp"
+mv "$DNS_REC.tmp" "$DNS_REC"
+check "fake_dns: a CNAME added to the control file is answered at once" \
+    test "$(dnsq "$DNS_PORT" new.example.com 1)" = "id-ok 0 CNAME,A db.apps.kaiden.test aa"
+printf '{"cname": {"shop.example.com": "elsewhere.example.net"}}' >"$DNS_REC.tmp"
+mv "$DNS_REC.tmp" "$DNS_REC"
+check "fake_dns: the file's record wins over argv's for the same name" \
+    test "$(dnsq "$DNS_PORT" shop.example.com 5)" = "id-ok 0 CNAME elsewhere.example.net aa"
+check "... new.example.com is gone" test "$(dnsq "$DNS_PORT" new.example.com 5)" = "id-ok 3 - - aa"
+check "fake_dns: logs one line per question" grep -q 'fake_dns: new.example.com type 5: NXDOMAIN' "$WORK/dns.log"
+kill -TERM "$DNS_PID" 2>/dev/null || true
+reap "$DNS_PID"
+check "fake_dns: SIGTERM ends it with status 0" test "$RC" -eq 0
+
 # --- the fake helm over the fake Kubernetes API (issue 13): its own script and count ------
 if bash "$HERE/test_fake_helm.sh"; then ok "test_fake_helm.sh"; else ko "test_fake_helm.sh" "see its FAIL lines above"; fi
 

@@ -138,10 +138,20 @@ S124_HOOK=${_o%% *}
 
 # ---- install -> running ----------------------------------------------------------------
 t "a PostgreSQL service is created" POST /api/v1/services \
-	"{\"template\":\"postgresql\",\"name\":\"Main DB\",\"reference_id\":\"db\",\"subdomain\":\"ks-db\",\"values\":{\"auth\":{\"username\":\"first\",\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" \
-	202 '.status == "pending"' '.namespace == "paas-ws-ks"' '.helm_release == "paas-ws-ks-db"'
+	"{\"template\":\"postgresql\",\"name\":\"Main DB\",\"reference_id\":\"db\",\"subdomain\":\"ks-db\",\"storage_size\":\"10Gi\",\"values\":{\"auth\":{\"username\":\"first\",\"postgresPassword\":\"$S124_SECRET\",\"password\":\"$S124_SECRET\"}}}" \
+	202 '.status == "pending"' '.namespace == "paas-ws-ks"' '.helm_release == "paas-ws-ks-db"' '.storage_size == "10Gi"'
 save S124_PG .id
 wait_for "... runs, every pod ready" 30 "$(s124_q "$S124_PG" "status || ' ' || revision || ' ' || pods_ready || '/' || pods_total")" "running 1 1/1"
+# The size reached helm as the template's input (primary.persistence.size): the release's
+# own record (the Secret helm stores, gzip and base64 as real helm writes it).
+S124_CONFIG=$(s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" | python3 -c '
+import base64, gzip, json, sys
+for o in json.load(sys.stdin)["objects"]:
+    if o["metadata"]["name"] == "sh.helm.release.v1.paas-ws-ks-db.v1":
+        rel = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(o["data"]["release"]))))
+        print((rel.get("config") or {}).get("primary", {}).get("persistence", {}).get("size"))
+' 2>&1)
+if [ "$S124_CONFIG" = 10Gi ]; then ok "... helm got storage_size as primary.persistence.size"; else bad "... helm got storage_size as primary.persistence.size" "got '$S124_CONFIG'"; fi
 s124_k8s GET "/_fake/objects?resource=namespaces" >"$S124/ns.json"
 if jq -e --arg t "$S124_TENANT" '[.objects[] | select(.metadata.name == "paas-ws-ks")
 		| select(.metadata.labels["app.kubernetes.io/managed-by"] == "kaiden" and .metadata.labels["kaiden.dev/tenant"] == $t)]

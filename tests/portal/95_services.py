@@ -79,7 +79,7 @@ def template():
                 "size": {"type": "string", "title": "Size", "enum": ["small", "large"], "default": "small"},
                 "code": {"type": "string", "title": "Short code", "description": "Digits.", "pattern": "^\\d+$"},
             }},
-        "inputs": {}, "default_values": {},
+        "inputs": {"storage_size": ["persistence.size"]}, "default_values": {"persistence": {"size": "1Gi"}},
     }
 
 
@@ -287,15 +287,26 @@ def flow(adm):
     fid("ratio").send_keys("1.5")
     fid("admin.email").send_keys("not an email")
     fid("admin.password").send_keys("short")
+    storage = drv.find_elements(By.ID, "service-storage")
+    check("a storage size field (the template maps storage_size), empty: the default",
+          storage and storage[0].get_attribute("value") == "", storage)
+    if storage:
+        storage[0].send_keys("8G")
     drv.find_element(By.ID, "service-launch").click()
     wait_for("the form's checks", lambda d: field_error("admin.password"))
     check("a secret too short", "At least 12 characters" in field_error("admin.password"), field_error("admin.password"))
     check("a pattern", "expected form" in field_error("admin.email"), field_error("admin.email"))
     check("a maximum", field_error("replicas") == "At most 5.", field_error("replicas"))
     check("a number's maximum", field_error("ratio") == "At most 1.", field_error("ratio"))
-    check("the focus on the first wrong field", drv.switch_to.active_element.get_attribute("id") == "svc-v-admin.email",
+    check("the focus on the first wrong field (the storage size, above the settings)",
+          drv.switch_to.active_element.get_attribute("id") == ("service-storage" if storage else "svc-v-admin.email"),
           drv.switch_to.active_element.get_attribute("id"))
     check("aria-invalid on them", fid("replicas").get_attribute("aria-invalid") == "true")
+    if storage:
+        check("a storage size that is no size, beside it",
+              "10Gi" in text_of("#service-storage-error"), text_of("#service-storage-error"))
+        storage[0].clear()
+        storage[0].send_keys("2Gi")
     shoot("services-launch-errors", at="#service-form fieldset")
     drain("the launch form's checks")
     for p, v in (("replicas", "2"), ("ratio", "0.25"), ("admin.email", "ops@example.com"),
@@ -324,6 +335,8 @@ def flow(adm):
           s and s["status"] in ("pending", "deploying") and s["values"].get("replicas") == 2 and s["values"].get("debug") is True
           and s["values"].get("ratio") == 0.25 and "code" not in s["values"]
           and SECRET not in json.dumps(s), s)
+    check("... and the storage size given", s and s.get("storage_size") == "2Gi", s and s.get("storage_size"))
+    check("the page shows the storage size", text_of("#service-storage") == "2Gi", text_of("#service-storage"))
     check("the page says Queued or Deploying", status_shown() in ("pending", "deploying"), status_shown())
     drain("launched")
 
@@ -467,7 +480,7 @@ def flow(adm):
             check("not verified yet, in words", "does not point" in text_of("#service-domain-result"),
                   text_of("#service-domain-result"))
         first = time.time()
-        DNS[dom] = "shop-db-%s.apps.kaiden.test" % UNIQ
+        dns_cname(dom, "shop-db-%s.apps.kaiden.test" % UNIQ)
         time.sleep(max(0, 10.5 - (time.time() - first)))  # one look-up per 10 s
         drv.find_element(By.ID, "service-domain-verify").click()
         if wait_for("verified", lambda d: d.find_element(By.ID, "service-domain-status").text == "verified"):
@@ -544,42 +557,20 @@ def customer_service(adm):
         switch_tenant(TENANT)
 
 
-# The DNS server services.dns_server names (test_portal.sh: PORTAL_DNS_PORT): answers a
-# CNAME for the names in DNS, NXDOMAIN for the others.
-DNS = {}
+# The records of tests/fakes/fake_dns.py, the DNS server services.dns_server names
+# (test_portal.sh starts it on PORTAL_DNS_RECORDS): a CNAME for the names the script adds,
+# NXDOMAIN for the others. The file is replaced whole (a rename), never half written.
+def dns_cname(name, target):
+    path = os.environ["PORTAL_DNS_RECORDS"]
+    try:
+        with open(path) as f:
+            records = json.load(f)
+    except (OSError, ValueError):
+        records = {}
+    records.setdefault("cname", {})[name] = target
+    with open(path + ".tmp", "w") as f:
+        json.dump(records, f)
+    os.replace(path + ".tmp", path)
 
 
-def dns_server():
-    import socket
-    import struct
-    import threading
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", int(os.environ["PORTAL_DNS_PORT"])))
-
-    def encode(name):
-        return b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
-
-    def serve():
-        while True:
-            data, peer = sock.recvfrom(512)
-            if len(data) < 12:
-                continue
-            i, labels = 12, []
-            while i < len(data) and data[i]:
-                labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
-                i += 1 + data[i]
-            question = data[12:i + 5]
-            name = ".".join(labels).lower()
-            target = DNS.get(name)
-            flags = 0x8180 if target else 0x8183
-            head = data[:2] + struct.pack(">HHHHH", flags, 1, 1 if target else 0, 0, 0)
-            answer = b""
-            if target:
-                rdata = encode(target)
-                answer = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(rdata)) + rdata
-            sock.sendto(head + question + answer, peer)
-    threading.Thread(target=serve, daemon=True).start()
-
-
-dns_server()
 run(steps)

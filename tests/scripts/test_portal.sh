@@ -25,6 +25,7 @@ cleanup() {
 	stack_helperd_stop >/dev/null 2>&1
 	# ---- end live ----
 	[ -z "${K8S_PID:-}" ] || { kill "$K8S_PID" 2>/dev/null; wait "$K8S_PID" 2>/dev/null; }
+	[ -z "${DNS_PID:-}" ] || { kill "$DNS_PID" 2>/dev/null; wait "$DNS_PID" 2>/dev/null; }
 	stack_stop
 	if [ -n "${KEEP:-}" ] || [ "$FAIL" -ne 0 ]; then
 		echo "  (kept $WORK)"
@@ -79,16 +80,23 @@ export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=2
 # start. The charts the scripts launch are in $WORK/charts.json: the test template
 # (95_services.py) comes up with its pod unable to pull its image until the script makes
 # it ready at the fake (PORTAL_K8S_URL); Redis is ready at once. Custom domains are
-# looked up at 95_services.py's own DNS server on PORTAL_DNS_PORT.
+# looked up at tests/fakes/fake_dns.py, whose records 95_services.py writes into the file
+# PORTAL_DNS_RECORDS.
 (umask 077 && head -c 32 /dev/urandom >"$WORK/services.key" &&
 	printf 'k8s-token-%s\n' "$$" >"$WORK/k8s.token")
-PORTAL_DNS_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORTAL_DNS_RECORDS=$WORK/dns.json
+/usr/bin/python3 tests/fakes/fake_dns.py --port-file "$WORK/dns.port" --records "$PORTAL_DNS_RECORDS" \
+	</dev/null >"$WORK/dns.log" 2>&1 &
+DNS_PID=$!
 /usr/bin/python3 tests/fakes/fake_k8s.py --port-file "$WORK/k8s.port" --token-file "$WORK/k8s.token" \
 	</dev/null >"$WORK/k8s.log" 2>&1 &
 K8S_PID=$!
 i=0
 while [ ! -s "$WORK/k8s.port" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 PORTAL_K8S_URL=http://127.0.0.1:$(cat "$WORK/k8s.port" 2>/dev/null)
+while [ ! -s "$WORK/dns.port" ] && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+PORTAL_DNS_PORT=$(cat "$WORK/dns.port" 2>/dev/null)
+check "the fake DNS server runs" test -n "$PORTAL_DNS_PORT"
 check "the fake Kubernetes API runs" curl -sf -o /dev/null "$PORTAL_K8S_URL/_fake/health"
 cat >"$WORK/charts.json" <<EOF
 {
@@ -112,7 +120,7 @@ chmod 755 "$WORK/helm"
 export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE=$WORK/services.key \
 	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=9 \
 	KAIDEN_SERVICES_HELM=$WORK/helm KAIDEN_SERVICES_HELM_HOME=$WORK/helm-home \
-	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_PORT PORTAL_K8S_URL
+	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_RECORDS PORTAL_K8S_URL
 # helperd_start: the stack's helperd with the fake cluster (and quick heartbeats).
 helperd_start() {
 	KAIDEN_K8S_API=$PORTAL_K8S_URL KAIDEN_K8S_TOKEN_FILE=$WORK/k8s.token KAIDEN_K8S_INSECURE=1 \

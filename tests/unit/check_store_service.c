@@ -624,6 +624,78 @@ START_TEST(test_statuses)
 }
 END_TEST
 
+/* storage_size (0017): stored at create, shown, changed by an upgrade only while the
+ * service has no revision (its volume exists after), and the form held by a CHECK. */
+START_TEST(test_storage_size)
+{
+	json_object *o = NULL, *values = J("{}"), *names = J("[]");
+	struct store_service_why why;
+	struct store_service_report r = STORE_SERVICE_REPORT_INIT;
+	struct store_service_change c = { 0 };
+	struct store_service_new s = { .template_id = TPL, .name = "Sized", .reference_id = "sized",
+		                       .subdomain = "sized", .chart_version = "17.1.0",
+		                       .values = values, .secret_names = names,
+		                       .storage_size = "20Gi" };
+	char id[UUID_STR_LEN];
+
+	mk_template();
+	use_tenant(DEFAULT_TENANT_ID);
+	ck_assert_int_eq(store_service_create(A, DEFAULT_TENANT_ID, &s, &o, &why), STORE_OK);
+	ck_assert_str_eq(jstr(o, "storage_size"), "20Gi");
+	snprintf(id, sizeof(id), "%s", jstr(o, "id"));
+	json_object_put(o);
+	/* The install failed before any revision: another size may be tried. */
+	r.status = SERVICE_FAILED;
+	r.error = "no room";
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL), STORE_OK);
+	c.set_storage = 1;
+	c.storage_size = "10Gi";
+	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
+	                                     &why),
+	                 STORE_OK);
+	ck_assert_str_eq(jstr(o, "storage_size"), "10Gi");
+	ck_assert_str_eq(jstr(o, "status"), "deploying");
+	json_object_put(o);
+	/* Deployed: the size is fixed; other changes still go. */
+	r = (struct store_service_report)STORE_SERVICE_REPORT_INIT;
+	r.status = SERVICE_RUNNING;
+	r.revision = 1;
+	r.deployed = 1;
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL), STORE_OK);
+	c.storage_size = NULL;
+	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
+	                                     &why),
+	                 STORE_CONFLICT);
+	ck_assert_str_eq(why.field, "storage_size");
+	ck_assert_int_eq(store_service_get(A, DEFAULT_TENANT_ID, id, &o), STORE_OK);
+	ck_assert_str_eq(jstr(o, "storage_size"), "10Gi");
+	ck_assert_str_eq(jstr(o, "status"), "running");
+	ck_assert_str_eq(jstr(o, "op_seq"), "2");
+	json_object_put(o);
+	c.set_storage = 0;
+	c.chart_version = "17.1.0";
+	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
+	                                     &why),
+	                 STORE_OK);
+	ck_assert_str_eq(jstr(o, "storage_size"), "10Gi");
+	json_object_put(o);
+	done();
+	/* The CHECK: only a whole number of Mi, Gi or Ti. */
+	{
+		const char *bad[] = { "8G", "08Gi", "1.5Gi", "Gi", "12345678Gi", "8gi" };
+		for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+			const char *p[2] = { bad[i], id };
+			ck_assert_msg(db_exec(T_db, "UPDATE cloud_services SET storage_size = $1 WHERE "
+			                            "id = $2",
+			                      2, p, NULL) == DB_CONSTRAINT,
+			              "%s was taken", bad[i]);
+		}
+	}
+	json_object_put(values);
+	json_object_put(names);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store_service");
@@ -642,5 +714,6 @@ int main(void)
 	T_ADD(sq, pg, test_quota_and_usage);
 	T_ADD(sq, pg, test_claim);
 	T_ADD(sq, pg, test_tenancy);
+	T_ADD(sq, pg, test_storage_size);
 	return T_main(s, sq, pg);
 }

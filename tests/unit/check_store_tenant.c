@@ -9,6 +9,7 @@
 #include "store_agent.h"
 #include "store_archive.h"
 #include "store_cluster.h"
+#include "store_service.h"
 #include "store_tenant.h"
 #include "testdb.h"
 
@@ -1315,6 +1316,199 @@ START_TEST(test_import_malformed)
 END_TEST
 
 /* Where a tenant delete removes table's rows (store_archive_delete_order). */
+/* ---- cloud services in the archive (issue 13) ------------------------------------------ */
+
+/* A template with the slug "pg" in db, under id (ids differ between deployments). */
+static void mk_template_in(struct db *db, const char *id)
+{
+	const char *p[1] = { id };
+
+	T_run(db,
+	      "INSERT INTO app_templates (id, slug, name, category, chart_repo, chart_name, "
+	      "chart_version, values_schema) VALUES ($1, 'pg', 'PostgreSQL', 'Database', "
+	      "'oci://registry-1.docker.io/bitnamicharts', 'postgresql', '17.1.0', "
+	      "'{\"type\":\"object\",\"properties\":{}}')",
+	      1, p);
+}
+
+static void mk_service_in(struct db *db, const char *tenant, const char *tpl, const char *ref,
+                          const char *sealed, const char *names, char *id)
+{
+	json_object *o = NULL, *values = parse("{\"auth\":{\"username\":\"app\"}}");
+	json_object *n = parse(names);
+	struct store_service_why why;
+	struct store_service_new s = { .template_id = tpl, .name = ref, .reference_id = ref,
+		                       .subdomain = ref, .chart_version = "17.1.0",
+		                       .values = values, .secret_values = sealed,
+		                       .secret_names = n };
+
+	ck_assert_int_eq(store_service_create(db, tenant, &s, &o, &why), STORE_OK);
+	snprintf(id, UUID_STR_LEN, "%s", jstr(o, "id"));
+	json_object_put(o);
+	json_object_put(values);
+	json_object_put(n);
+}
+
+static const char *value_in(struct db *db, const char *sql, const char *id)
+{
+	static char out[512];
+	const char *p[1] = { id };
+	char *v = T_value(db, sql, 1, p);
+
+	snprintf(out, sizeof(out), "%s", v ? v : "(null)");
+	free(v);
+	return out;
+}
+
+#define TPL_HERE "0190a2c4-0000-7000-8000-00000000aaa1"
+#define TPL_THERE "0190a2c4-0000-7000-8000-00000000aaa2"
+
+START_TEST(test_import_services)
+{
+	char id[UUID_STR_LEN], s1[UUID_STR_LEN], s2[UUID_STR_LEN], s3[UUID_STR_LEN];
+	char other[UUID_STR_LEN], taken[UUID_STR_LEN];
+	struct store_archive_why why;
+	json_object *archive = NULL, *copy = NULL, *tenant = NULL, *tables, *row;
+	struct db *fresh;
+	const char *text, *p[1];
+
+	mk_template_in(T_db, TPL_HERE);
+	mk_tenant("svc-export", NULL, id);
+	/* s1 ran with a secret, a custom domain and revisions; s2 has no secret; s3 is
+	 * deleted. */
+	mk_service_in(T_db, id, TPL_HERE, "exp-db", "sv1.sealed-never-travels",
+	              "[\"auth.password\"]", s1);
+	mk_service_in(T_db, id, TPL_HERE, "exp-cache", NULL, "[]", s2);
+	mk_service_in(T_db, id, TPL_HERE, "exp-gone", NULL, "[]", s3);
+	p[0] = s1;
+	T_run(T_db,
+	      "UPDATE cloud_services SET status = 'running', revision = 3, pods_ready = 1, "
+	      "pods_total = 1, custom_domain = 'shop.example.com', domain_status = 'verified', "
+	      "deployed_at = created_at, op_seq = 4 WHERE id = $1",
+	      1, p);
+	T_run(T_db,
+	      "INSERT INTO service_revisions (tenant_id, service_id, revision, status) SELECT "
+	      "tenant_id, id, 3, 'deployed' FROM cloud_services WHERE id = $1",
+	      1, p);
+	p[0] = s3;
+	T_run(T_db,
+	      "UPDATE cloud_services SET status = 'deleted', deleted_at = created_at WHERE id = $1",
+	      1, p);
+
+	ck_assert_int_eq(store_archive_export(T_db, id, 1, &archive), STORE_OK);
+	tables = jget(archive, "tables");
+	text = json_object_to_json_string(archive);
+	ck_assert_int_eq((int)json_object_array_length(jget(tables, "cloud_services")), 3);
+	ck_assert(!json_object_object_get_ex(tables, "service_revisions", NULL));
+	ck_assert(strstr(text, "sv1.sealed-never-travels") == NULL);
+	row = row_where(archive, "cloud_services", "id", s1);
+	/* The template by slug, not this deployment's id; the secret's name, not its value. */
+	ck_assert_str_eq(jstr(row, "template"), "pg");
+	ck_assert(is_null(row, "template_id"));
+	ck_assert(is_null(row, "secret_values"));
+	ck_assert(strstr(jstr(row, "secret_names"), "auth.password") != NULL);
+	ck_assert(strstr(jstr(row, "plain_values"), "\"username\"") != NULL);
+	ck_assert_int_eq(json_object_deep_copy(archive, &copy, NULL), 0);
+
+	/* Into another deployment, whose template "pg" has another id. */
+	fresh = fresh_db();
+	mk_template_in(fresh, TPL_THERE);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_OK);
+	json_object_put(tenant);
+	ck_assert_str_eq(value_in(fresh, "SELECT template_id FROM cloud_services WHERE id = $1", s1),
+	                 TPL_THERE);
+	/* s1 had a secret: failed, saying to set it again; nothing of its run here. */
+	ck_assert_str_eq(value_in(fresh,
+	                          "SELECT status || '|' || error || '|' || coalesce(secret_values, "
+	                          "'none') || '|' || secret_names || '|' || revision || '|' || "
+	                          "pods_ready || '/' || pods_total || '|' || op_seq || '|' || "
+	                          "coalesce(CAST(deployed_at AS TEXT), 'none') || '|' || "
+	                          "custom_domain || '|' || domain_status FROM cloud_services "
+	                          "WHERE id = $1",
+	                          s1),
+	                 "failed|imported: set the secret values again, then deploy|none|[]|0|"
+	                 "0/0|1|none|shop.example.com|unverified");
+	ck_assert_str_eq(value_in(fresh, "SELECT count(*) FROM jobs WHERE service_id = $1", s1), "0");
+	/* s2 had none: pending, with its install job (op_seq 1). */
+	ck_assert_str_eq(value_in(fresh,
+	                          "SELECT status || '|' || coalesce(error, 'none') FROM "
+	                          "cloud_services WHERE id = $1",
+	                          s2),
+	                 "pending|none");
+	ck_assert_str_eq(value_in(fresh,
+	                          "SELECT kind || '|' || state || '|' || op_seq FROM jobs WHERE "
+	                          "service_id = $1",
+	                          s2),
+	                 "service.install|queued|1");
+	/* s3 stays deleted, history; no revisions came. */
+	ck_assert_str_eq(value_in(fresh, "SELECT status FROM cloud_services WHERE id = $1", s3),
+	                 "deleted");
+	ck_assert_str_eq(value_in(fresh, "SELECT count(*) FROM jobs WHERE service_id = $1", s3), "0");
+	ck_assert_str_eq(value_in(fresh, "SELECT count(*) FROM service_revisions WHERE tenant_id = $1",
+	                          id),
+	                 "0");
+	db_close(fresh);
+
+	/* A template the catalog here does not have refuses the import, naming it. */
+	fresh = fresh_db();
+	mk_template_in(fresh, TPL_THERE);
+	json_object_put(archive);
+	archive = NULL;
+	ck_assert_int_eq(json_object_deep_copy(copy, &archive, NULL), 0);
+	row = row_where(archive, "cloud_services", "id", s2);
+	json_object_object_add(row, "template", json_object_new_string("nope"));
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_ERR);
+	ck_assert_str_eq(why.table, "cloud_services");
+	ck_assert_str_eq(why.column, "template");
+	ck_assert_str_eq(why.row_id, s2);
+	ck_assert(strstr(why.text, "nope") != NULL);
+	/* So does an archive without the template's name. */
+	json_object_put(archive);
+	archive = NULL;
+	ck_assert_int_eq(json_object_deep_copy(copy, &archive, NULL), 0);
+	row = row_where(archive, "cloud_services", "id", s2);
+	json_object_object_del(row, "template");
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_ERR);
+	ck_assert_str_eq(why.column, "template");
+	/* A subdomain a live service has here refuses it, naming it; a deleted service's
+	 * subdomain (s3's) is free. */
+	{
+		struct store_tenant_fields f = { "there", "There", NULL, NULL, NULL, NULL, NULL };
+		json_object *t = NULL;
+		ck_assert_int_eq(store_tenant_create(fresh, &f, &t), STORE_OK);
+		snprintf(other, sizeof(other), "%s", jstr(t, "id"));
+		json_object_put(t);
+	}
+	mk_service_in(fresh, other, TPL_THERE, "exp-gone", NULL, "[]", taken);
+	mk_service_in(fresh, other, TPL_THERE, "exp-cache", NULL, "[]", taken);
+	json_object_put(archive);
+	archive = NULL;
+	ck_assert_int_eq(json_object_deep_copy(copy, &archive, NULL), 0);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_ERR);
+	ck_assert_str_eq(why.table, "cloud_services");
+	ck_assert_str_eq(why.column, "subdomain");
+	ck_assert_str_eq(why.row_id, s2);
+	ck_assert(strstr(why.text, "exp-cache") != NULL);
+	ck_assert_int_eq(count_where(fresh, "tenants", id), 0);
+	ck_assert_int_eq(count_where(fresh, "cloud_services", id), 0);
+	/* And so does a custom domain a live service has here. */
+	p[0] = taken;
+	T_run(fresh,
+	      "UPDATE cloud_services SET subdomain = 'elsewhere', custom_domain = "
+	      "'shop.example.com' WHERE id = $1",
+	      1, p);
+	json_object_put(archive);
+	archive = NULL;
+	ck_assert_int_eq(json_object_deep_copy(copy, &archive, NULL), 0);
+	ck_assert_int_eq(store_archive_import(fresh, archive, &tenant, &why), STORE_ERR);
+	ck_assert_str_eq(why.column, "custom_domain");
+	ck_assert_str_eq(why.row_id, s1);
+	db_close(fresh);
+	json_object_put(archive);
+	json_object_put(copy);
+}
+END_TEST
+
 static int delete_rank(const char *table)
 {
 	const char *name;
@@ -1403,6 +1597,7 @@ int main(void)
 	T_ADD(sq, pg, test_import_malformed);
 	T_ADD(sq, pg, test_import_drops_credentials);
 	T_ADD(sq, pg, test_import_references);
+	T_ADD(sq, pg, test_import_services);
 	T_ADD(sq, pg, test_archive_knows_the_schema);
 	return T_main(s, sq, pg);
 }

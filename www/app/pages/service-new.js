@@ -2,7 +2,8 @@
 // catalog (GET /catalog/{slug}): its name, a reference id and a subdomain (both suggested
 // from the name until edited; the subdomain shown with the platform's domain after it),
 // and the settings form built from the template's values_schema (services.js
-// valuesForm). Each field is checked here first, with the message beside it; the
+// valuesForm), and the volume's size when the template maps storage_size (empty: the
+// application's default). Each field is checked here first, with the message beside it; the
 // server's field errors (name, reference_id, subdomain, values.auth.password) land beside
 // the same fields. Launch is POST /services; its 202 opens the service's page, which
 // follows the deployment.
@@ -13,6 +14,10 @@ import { appIcon, valuesForm, slugify, DNS_LABEL, servicesDomain } from '../serv
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Launch an application';
+
+// What the API takes as storage_size (its bounds, 1Gi to the workspace's quota, are the
+// server's to say).
+const STORAGE_SIZE = /^[1-9][0-9]{0,6}(Mi|Gi|Ti)$/;
 
 export async function render(ctx) {
   const slug = ctx.params.slug;
@@ -47,6 +52,11 @@ export async function render(ctx) {
     subdomain: field('service-subdomain', 'Subdomain', h('input', { name: 'subdomain', required: true, maxlength: '63', autocomplete: 'off', spellcheck: 'false' }),
       'Its address. Lower-case letters, digits and hyphens.'),
   };
+  // The volume's size, for templates whose inputs map it (the chart's default otherwise).
+  if (t.inputs && t.inputs.storage_size) {
+    fields.storage_size = field('service-storage', 'Storage size', h('input', { name: 'storage_size', maxlength: '16', autocomplete: 'off', spellcheck: 'false', placeholder: 'default' }),
+      'The volume\'s size, such as 10Gi (Mi, Gi or Ti; at least 1Gi). Empty: the application\'s default. It cannot change once the service has run.');
+  }
   // The subdomain's input with the platform's domain after it.
   const withSuffix = h('span.with-suffix', {});
   fields.subdomain.input.replaceWith(withSuffix);
@@ -73,6 +83,7 @@ export async function render(ctx) {
   const form = h('form.card.stack.launch-form', { id: 'service-form', novalidate: true },
     h('h2', {}, 'Service'),
     fields.name.el, fields.reference_id.el, fields.subdomain.el,
+    fields.storage_size ? fields.storage_size.el : null,
     h('h2', {}, 'Settings'),
     h('p.hint', {}, 'Fields marked * are required. Secret values are stored encrypted and never shown again.'),
     settings.el, general, h('p.actions', {}, button));
@@ -90,6 +101,11 @@ export async function render(ctx) {
     for (const [k, words] of [['reference_id', 'reference id'], ['subdomain', 'subdomain']]) {
       if (!body[k]) mine.push({ field: k, message: `Give it a ${words}.` });
       else if (!DNS_LABEL.test(body[k])) mine.push({ field: k, message: 'Lower-case letters, digits and hyphens only, at most 63, not starting or ending with a hyphen.' });
+    }
+    if (fields.storage_size) {
+      const size = fields.storage_size.input.value.trim();
+      if (size && !STORAGE_SIZE.test(size)) mine.push({ field: 'storage_size', message: 'A size such as 10Gi: a whole number, then Mi, Gi or Ti.' });
+      else if (size) body.storage_size = size;
     }
     const v = settings.collect();
     for (const e of mine) {

@@ -171,6 +171,7 @@ function overview(env, body) {
       ['Namespace', h('code', {}, s.namespace || '—'), 'service-namespace'],
       ['Revision', s.revision ? String(s.revision) : 'none yet', 'service-revision'],
       ['Reference id', h('code', {}, s.reference_id), 'service-ref'],
+      s.storage_size ? ['Storage', s.storage_size, 'service-storage'] : null,
       s.custom_domain ? ['Custom domain', `${s.custom_domain} (${s.domain_status === 'verified' ? 'verified' : 'not verified'})`, 'service-custom'] : null,
       ['Created', h('span', { title: when(s.created_at) }, ago(s.created_at))],
       ['Deployed', s.deployed_at ? h('span', { title: when(s.deployed_at) }, ago(s.deployed_at)) : 'not yet'],
