@@ -205,6 +205,13 @@ static char *namespace_body(const char *ns, const char *tenant)
 	json_object_object_get_ex(o, "metadata", &meta);
 	json_object_object_get_ex(meta, "labels", &labels);
 	json_object_object_add(labels, K8S_API_TENANT_LABEL, json_object_new_string(tenant));
+	/* Pod Security Admission: a tenant's charts may not run privileged pods, host
+	 * namespaces or host paths (baseline, enforced); what falls short of restricted is
+	 * said back to helm as a warning. */
+	json_object_object_add(labels, "pod-security.kubernetes.io/enforce",
+	                       json_object_new_string("baseline"));
+	json_object_object_add(labels, "pod-security.kubernetes.io/warn",
+	                       json_object_new_string("restricted"));
 	return to_text(o);
 }
 

@@ -154,9 +154,10 @@ for o in json.load(sys.stdin)["objects"]:
 if [ "$S124_CONFIG" = 10Gi ]; then ok "... helm got storage_size as primary.persistence.size"; else bad "... helm got storage_size as primary.persistence.size" "got '$S124_CONFIG'"; fi
 s124_k8s GET "/_fake/objects?resource=namespaces" >"$S124/ns.json"
 if jq -e --arg t "$S124_TENANT" '[.objects[] | select(.metadata.name == "paas-ws-ks")
-		| select(.metadata.labels["app.kubernetes.io/managed-by"] == "kaiden" and .metadata.labels["kaiden.dev/tenant"] == $t)]
+		| select(.metadata.labels["app.kubernetes.io/managed-by"] == "kaiden" and .metadata.labels["kaiden.dev/tenant"] == $t)
+		| select(.metadata.labels["pod-security.kubernetes.io/enforce"] == "baseline")]
 		| length == 1' "$S124/ns.json" >/dev/null 2>&1; then
-	ok "the namespace paas-ws-ks is Kaiden's and the tenant's"
+	ok "the namespace paas-ws-ks is Kaiden's and the tenant's, Pod Security baseline"
 else
 	bad "the namespace paas-ws-ks is Kaiden's and the tenant's" "$(head -c 300 "$S124/ns.json")"
 fi

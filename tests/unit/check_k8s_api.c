@@ -223,6 +223,8 @@ START_TEST(test_namespace)
 	ck_assert_int_eq(call("GET", "/api/v1/namespaces/" NS, NULL, &b, 1), 200);
 	ck_assert_ptr_nonnull(strstr(b.data, "\"app.kubernetes.io/managed-by\":\"kaiden\""));
 	ck_assert_ptr_nonnull(strstr(b.data, "\"kaiden.dev/tenant\":\"" TENANT "\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"pod-security.kubernetes.io/enforce\":\"baseline\""));
+	ck_assert_ptr_nonnull(strstr(b.data, "\"pod-security.kubernetes.io/warn\":\"restricted\""));
 	buf_clear(&b);
 
 	/* again: 409 AlreadyExists, then the GET finds it ours */
