@@ -536,7 +536,8 @@ def customer_service(adm):
     if wait_for("the customer's configuration", EC.visibility_of_element_located((By.ID, "service-config"))):
         check("read-only: no Save, no Replace", not drv.find_elements(By.ID, "service-save")
               and not drv.find_elements(By.ID, "svc-c-auth.password-replace")
-              and text_of("#svc-c-auth\\.password-state") == "Set")
+              and text_of("#svc-c-auth\\.password-state") == "Set"
+              and not drv.find_element(By.ID, "svc-c-auth.password").is_displayed())
         shoot("service-customer-configuration")
     drv.find_element(By.ID, "service-tab-revisions").click()
     if wait_for("the customer's revisions", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#service-revisions tbody tr")) >= 1):

@@ -187,6 +187,8 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
             replace.hidden = true;
             input.focus();
           });
+        } else if (readOnly) {
+          input.hidden = true; // a reader sees Set / Not set, not an empty box
         }
       }
     } else {
