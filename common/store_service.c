@@ -863,9 +863,40 @@ static const char *status_event(enum service_status s)
 	}
 }
 
+/* An int column of the row JSON (-1 when null). */
+static long long row_int(json_object *row, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(row, key, &v) || !v)
+		return -1;
+	return json_object_get_int64(v);
+}
+
+/* Whether r changes what the service shows against row (the service as it is): its
+ * status, error, pods, revision, values or chart version. */
+static int report_changes(const struct store_service_report *r, json_object *row)
+{
+	json_object *v;
+	const char *status = NULL, *error = NULL;
+
+	if (json_object_object_get_ex(row, "status", &v) && v)
+		status = json_object_get_string(v);
+	if (json_object_object_get_ex(row, "error", &v) && v)
+		error = json_object_get_string(v);
+	if (r->deployed || r->set_values || r->chart_version)
+		return 1;
+	return (r->status >= 0 &&
+	        (!status || strcmp(status, service_status_name((enum service_status)r->status)))) ||
+	       (r->error && strcmp(r->error, error ? error : "") != 0) ||
+	       (r->pods_ready >= 0 && r->pods_ready != row_int(row, "pods_ready")) ||
+	       (r->pods_total >= 0 && r->pods_total != row_int(row, "pods_total")) ||
+	       (r->revision >= 0 && r->revision != row_int(row, "revision"));
+}
+
 int store_service_report(struct db *db, const char *tenant_id, const char *id,
                          long long op_seq, const struct store_service_report *r,
-                         json_object **out)
+                         json_object **out, int *changed)
 {
 	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	char ready[16], total[16], revision[16];
@@ -874,7 +905,7 @@ int store_service_report(struct db *db, const char *tenant_id, const char *id,
 	enum service_status status;
 	long long cur_seq;
 	int cur_rev, n = 0, rc;
-	json_object *row = NULL;
+	json_object *row = NULL, *tmp = NULL;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, svc) != 0)
 		return STORE_NOT_FOUND;
@@ -898,6 +929,21 @@ int store_service_report(struct db *db, const char *tenant_id, const char *id,
 		rc = STORE_CONFLICT;
 		goto fail;
 	}
+	/* A poll that finds what the last one found writes nothing (updated_at stays) and
+	 * tells nobody: *changed 0. */
+	rc = service_read(db, tenant, svc, &row);
+	if (rc != STORE_OK)
+		goto fail;
+	if (!report_changes(r, row)) {
+		buf_clear(&sql);
+		rc = store_tx_end(db, STORE_OK, row, out ? out : &tmp);
+		json_object_put(tmp);
+		if (rc == STORE_OK && changed)
+			*changed = 0;
+		return rc;
+	}
+	json_object_put(row);
+	row = NULL;
 	params[n++] = tenant;
 	params[n++] = svc;
 	params[n++] = now;
@@ -947,14 +993,11 @@ int store_service_report(struct db *db, const char *tenant_id, const char *id,
 			goto fail;
 	}
 	buf_clear(&sql);
-	if (out)
-		return store_tx_end(db, STORE_OK, row, out);
-	{
-		json_object *tmp = NULL;
-		rc = store_tx_end(db, STORE_OK, row, &tmp);
-		json_object_put(tmp);
-		return rc;
-	}
+	rc = store_tx_end(db, STORE_OK, row, out ? out : &tmp);
+	json_object_put(tmp);
+	if (rc == STORE_OK && changed)
+		*changed = 1;
+	return rc;
 fail:
 	json_object_put(row);
 	buf_clear(&sql);

@@ -228,10 +228,13 @@ struct store_service_report {
  * service.failed or service.deleted (store_webhook_emit, the service JSON as data) in
  * the same transaction. STORE_CONFLICT: op_seq is stale (another operation was queued
  * since: nothing was changed); STORE_NOT_FOUND. *out (may be NULL) is the service
- * after. */
+ * after. *changed (may be NULL) is 1 when r changed what the service shows (status,
+ * error, pods, revision, values, chart version), 0 when the row already said all of it:
+ * then nothing is written, not even updated_at (a poll that finds what the last one
+ * found), and the caller tells nobody. */
 int store_service_report(struct db *db, const char *tenant_id, const char *id,
                          long long op_seq, const struct store_service_report *r,
-                         json_object **out) WUR;
+                         json_object **out, int *changed) WUR;
 
 /* One revision as helm history shows it plus what helperd installed. */
 struct store_service_revision {

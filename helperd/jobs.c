@@ -91,7 +91,8 @@ static void job_start(const struct store_job *job)
 	if (seam_job_parse(job->kind, &kind) == 0 && kind == SEAM_JOB_WEBHOOK_DELIVER)
 		webhook_job_start(job);
 	else if (service_job_parse(job->kind, &op) == 0)
-		service_job_start(job->id, op, job->tenant_id, job->service_id, job->op_seq);
+		service_job_start(job->id, op, job->tenant_id, job->service_id, job->op_seq,
+		                  job->attempts);
 	else
 		session_job_start(job);
 }

@@ -179,6 +179,13 @@ int service_job_current(enum service_job_kind op, const char *status)
 	}
 }
 
+int service_job_announces(enum service_job_kind op, const char *status, int attempt)
+{
+	if (attempt != 1 || !service_job_current(op, status))
+		return 0;
+	return !(op == SERVICE_JOB_INSTALL && strcmp(status, "pending") == 0);
+}
+
 enum service_resume service_resume_at(enum service_job_kind op, int found,
                                       const struct helm_status *st, int row_revision)
 {
@@ -832,7 +839,7 @@ static struct machine *machine_find(const char *service_id)
 }
 
 void service_job_start(const char *job_id, enum service_job_kind op, const char *tenant_id,
-                       const char *service_id, long long op_seq)
+                       const char *service_id, long long op_seq, int attempt)
 {
 	struct machine *m;
 	const char *next;
@@ -877,6 +884,10 @@ void service_job_start(const char *job_id, enum service_job_kind op, const char 
 		job_end(m, "done", "superseded: the service moved on before the job ran", 0);
 		return;
 	}
+	/* The API wrote the status with the job, in one transaction, and cannot reach the
+	 * browsers: the claim, within milliseconds of it, tells them. */
+	if (service_job_announces(op, m->row.status, attempt))
+		S.store->announce(&m->row);
 	if (!S.configured) {
 		fail(m, S.not_configured);
 		return;
@@ -903,7 +914,8 @@ int service_running(void)
 int service_init(const struct service_store *store, int configured, const char *why)
 {
 	if (!store || !store->load || !store->values || !store->quota || !store->set_status ||
-	    !store->set_pods || !store->finish || !store->revisions || !store->others) {
+	    !store->set_pods || !store->finish || !store->revisions || !store->others ||
+	    !store->announce) {
 		log_error("service_init: an incomplete store");
 		return -1;
 	}

@@ -79,6 +79,10 @@ struct service_store {
 	/* How many other services of the tenant are not deleted (deleting ones count), this
 	 * one left out whatever its status. */
 	int (*others)(const struct service_row *row, int *count);
+	/* The tenant's browsers told what the row shows now (events_service): a status the
+	 * API wrote when it queued the job (upgrading, rolling_back, deleting, ...). The
+	 * writes above tell them themselves, each only when it changed something. */
+	void (*announce)(const struct service_row *row);
 };
 
 /* Sets up with the store and settings (services.deploy_timeout, services.helm_timeout).
@@ -88,10 +92,11 @@ int service_init(const struct service_store *store, int configured,
                  const char *not_configured) WUR;
 void service_shutdown(void);
 
-/* Runs a claimed job: its id, kind, the service it names and the op_seq it was queued
- * with (strings copied). A job whose op_seq is not the service's is stale: done. */
+/* Runs a claimed job: its id, kind, the service it names, the op_seq it was queued
+ * with, and which claim of it this is (1: the first; strings copied). A job whose op_seq
+ * is not the service's is stale: done. */
 void service_job_start(const char *job_id, enum service_job_kind op, const char *tenant_id,
-                       const char *service_id, long long op_seq);
+                       const char *service_id, long long op_seq, int attempt);
 
 /* Machines in memory now. */
 int service_running(void);
@@ -101,6 +106,13 @@ int service_running(void);
 /* Which statuses an operation of kind op may run from (the API moved the row there
  * when it queued the job): 1 yes, 0 the job is stale (done without doing anything). */
 int service_job_current(enum service_job_kind op, const char *status);
+
+/* Whether the claim of a current job (attempt: which claim) tells the tenant's browsers
+ * the status the API queued it with: 1 on the first claim, unless the claim moves the
+ * status itself (an install from pending goes to deploying, and that write tells them);
+ * 0 on a later claim (a requeue or a restart: the first told them, or the streams it
+ * told are gone and their browsers read the service afresh when they reconnect). */
+int service_job_announces(enum service_job_kind op, const char *status, int attempt);
 
 /* Where an install, upgrade or rollback starts, given what `helm status` said:
  * found 0: no release. */

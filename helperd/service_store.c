@@ -224,19 +224,37 @@ static int status_of(const char *name)
 	return service_status_parse(name, &s) == 0 ? (int)s : -1;
 }
 
-/* store_service_report, then the tenant's browsers told (events_service) what the row
- * holds now: its status, error, pods and revision, as the API shows them. */
+/* The tenant's browsers told (events_service) what the service JSON holds: its status,
+ * error, pods and revision, as the API shows them. */
+static void tell(const struct service_row *row, json_object *service)
+{
+	events_service(row->tenant_id, row->id, str_of(service, "status"),
+	               str_of(service, "error"), (int)int_of(service, "pods_ready"),
+	               (int)int_of(service, "pods_total"), (int)int_of(service, "revision"));
+}
+
+/* store_service_report, then, when it changed what the service shows, the browsers told:
+ * a poll that finds what the last one found tells nobody. */
 static int report(const struct service_row *row, const struct store_service_report *r)
 {
 	json_object *after = NULL;
-	int rc = store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, r, &after);
+	int changed = 0;
+	int rc = store_service_report(helperd.db, row->tenant_id, row->id, row->op_seq, r, &after,
+	                              &changed);
 
-	if (rc == STORE_OK && after)
-		events_service(row->tenant_id, row->id, str_of(after, "status"),
-		               str_of(after, "error"), (int)int_of(after, "pods_ready"),
-		               (int)int_of(after, "pods_total"), (int)int_of(after, "revision"));
+	if (rc == STORE_OK && changed)
+		tell(row, after);
 	json_object_put(after);
 	return rc;
+}
+
+static void announce(const struct service_row *row)
+{
+	json_object *now = NULL;
+
+	if (store_service_get(helperd.db, row->tenant_id, row->id, &now) == STORE_OK)
+		tell(row, now);
+	json_object_put(now);
 }
 
 static int set_status(const struct service_row *row, const char *status, const char *error)
@@ -367,4 +385,5 @@ const struct service_store service_store_db = {
 	.finish = finish,
 	.revisions = revisions,
 	.others = others,
+	.announce = announce,
 };

@@ -61,6 +61,33 @@ START_TEST(test_current)
 }
 END_TEST
 
+/* The first claim of a job tells the browsers the status the API queued it with, unless
+ * the claim moves the status itself; a later claim (requeued, restarted) does not. */
+START_TEST(test_announces)
+{
+	static const struct {
+		enum service_job_kind kind;
+		const char *status;
+		int attempt, announces;
+	} rows[] = {
+		{ SERVICE_JOB_INSTALL, "pending", 1, 0 },      /* the move to deploying tells */
+		{ SERVICE_JOB_INSTALL, "deploying", 1, 1 },    /* a failed service installed again */
+		{ SERVICE_JOB_UPGRADE, "upgrading", 1, 1 },
+		{ SERVICE_JOB_UPGRADE, "upgrading", 2, 0 },    /* requeued: told already */
+		{ SERVICE_JOB_ROLLBACK, "rolling_back", 1, 1 },
+		{ SERVICE_JOB_UNINSTALL, "deleting", 1, 1 },
+		{ SERVICE_JOB_UNINSTALL, "deleting", 3, 0 },
+		{ SERVICE_JOB_UPGRADE, "deleting", 1, 0 },     /* stale: the uninstall tells */
+		{ SERVICE_JOB_UNINSTALL, NULL, 1, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_msg(service_job_announces(rows[i].kind, rows[i].status, rows[i].attempt) ==
+		                      rows[i].announces,
+		              "row %zu", i);
+}
+END_TEST
+
 START_TEST(test_resume)
 {
 	static const struct {
@@ -102,6 +129,7 @@ int main(void)
 
 	tcase_add_test(tc, test_kinds);
 	tcase_add_test(tc, test_current);
+	tcase_add_test(tc, test_announces);
 	tcase_add_test(tc, test_resume);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

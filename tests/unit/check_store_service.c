@@ -187,8 +187,9 @@ START_TEST(test_flow)
 	struct store_service_why why;
 	struct store_service_report r = STORE_SERVICE_REPORT_INIT;
 	struct store_service_change c = { 0 };
-	char id[UUID_STR_LEN];
+	char id[UUID_STR_LEN], updated[64];
 	long n = -1;
+	int changed;
 
 	mk_template();
 	/* A hook that hears the service events. */
@@ -211,9 +212,9 @@ START_TEST(test_flow)
 
 	/* helperd: deploying, then a stale report, then running with revision 1. */
 	r.status = SERVICE_DEPLOYING;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, NULL), STORE_OK);
 	r.status = SERVICE_FAILED;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 0, &r, NULL),
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 0, &r, NULL, NULL),
 	                 STORE_CONFLICT);
 	ck_assert_int_eq(store_service_get(A, DEFAULT_TENANT_ID, id, &o), STORE_OK);
 	ck_assert_str_eq(jstr(o, "status"), "deploying");
@@ -222,17 +223,41 @@ START_TEST(test_flow)
 	r.error = "Back-off pulling image \"x\"";
 	r.pods_ready = 0;
 	r.pods_total = 1;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, &o), STORE_OK);
+	changed = -1;
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, &o, &changed),
+	                 STORE_OK);
+	ck_assert_int_eq(changed, 1);
 	ck_assert_str_eq(jstr(o, "error"), "Back-off pulling image \"x\"");
 	ck_assert_str_eq(jstr(o, "status"), "deploying");
 	json_object_put(o);
+	/* The next poll finds the same: nothing written (updated_at stays), nobody told. */
+	T_run(T_db, "UPDATE cloud_services SET updated_at = '2026-01-01T00:00:00.000Z'", 0, NULL);
+	ck_assert_int_eq(store_service_get(A, DEFAULT_TENANT_ID, id, &o), STORE_OK);
+	snprintf(updated, sizeof(updated), "%s", jstr(o, "updated_at"));
+	json_object_put(o);
+	changed = -1;
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, &o, &changed),
+	                 STORE_OK);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_str_eq(jstr(o, "updated_at"), updated);
+	ck_assert_str_eq(jstr(o, "error"), "Back-off pulling image \"x\"");
+	json_object_put(o);
+	/* ... but one more pod counted is a change. */
+	r.pods_total = 2;
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, &changed),
+	                 STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	r.pods_total = 1;
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, &changed),
+	                 STORE_OK);
+	ck_assert_int_eq(changed, 1);
 	r = (struct store_service_report)STORE_SERVICE_REPORT_INIT;
 	r.status = SERVICE_RUNNING;
 	r.error = "";
 	r.pods_ready = 1;
 	r.revision = 1;
 	r.deployed = 1;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, &o), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, &o, NULL), STORE_OK);
 	ck_assert_str_eq(jstr(o, "status"), "running");
 	ck_assert_ptr_null(jstr(o, "error"));
 	ck_assert_str_eq(jstr(o, "pods_ready"), "1");
@@ -243,7 +268,7 @@ START_TEST(test_flow)
 	/* Running again (pods): no second event. */
 	r = (struct store_service_report)STORE_SERVICE_REPORT_INIT;
 	r.status = SERVICE_RUNNING;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, NULL), STORE_OK);
 	{
 		struct store_service_revision rev = { .revision = 1, .status = "deployed",
 			                              .chart_version = "17.1.0", .app_version = "17.2.0",
@@ -285,7 +310,7 @@ START_TEST(test_flow)
 	r = (struct store_service_report)STORE_SERVICE_REPORT_INIT;
 	r.status = SERVICE_FAILED;
 	r.error = "UPGRADE FAILED: boom";
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL, NULL), STORE_OK);
 	{
 		struct store_service_revision rev = { .revision = 1, .status = "superseded" };
 		ck_assert_int_eq(store_service_revision_put(A, DEFAULT_TENANT_ID, id, &rev), STORE_OK);
@@ -344,7 +369,7 @@ START_TEST(test_flow)
 	r.set_values = 1;
 	r.values = J("{\"size\":\"7Gi\"}");
 	r.secret_values = "sv1.rev2";
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 3, &r, &o), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 3, &r, &o, NULL), STORE_OK);
 	json_object_put(r.values);
 	ck_assert_ptr_null(jstr(o, "rollback_to"));
 	ck_assert_str_eq(S(json_object_object_get(o, "values")), "{\"size\":\"7Gi\"}");
@@ -362,12 +387,12 @@ START_TEST(test_flow)
 	/* The upgrade helperd may still be running reports with op_seq 3: stale. */
 	r = (struct store_service_report)STORE_SERVICE_REPORT_INIT;
 	r.status = SERVICE_RUNNING;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 3, &r, NULL),
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 3, &r, NULL, NULL),
 	                 STORE_CONFLICT);
 	ck_assert_int_eq(store_service_live_count(A, DEFAULT_TENANT_ID, &n), STORE_OK);
 	ck_assert_int_eq(n, 1);
 	r.status = SERVICE_DELETED;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 4, &r, &o), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 4, &r, &o, NULL), STORE_OK);
 	ck_assert_ptr_nonnull(jstr(o, "deleted_at"));
 	json_object_put(o);
 	ck_assert_int_eq(store_service_live_count(A, DEFAULT_TENANT_ID, &n), STORE_OK);
@@ -413,8 +438,8 @@ START_TEST(test_domain)
 	                 STORE_CONFLICT);
 	r.status = SERVICE_RUNNING;
 	r.revision = 1;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL), STORE_OK);
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id2, 1, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id2, 1, &r, NULL, NULL), STORE_OK);
 	c.set_domain = 1;
 	c.custom_domain = "shop.example.com";
 	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
@@ -574,7 +599,7 @@ START_TEST(test_tenancy)
 	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, theirs, SERVICE_OP_UNINSTALL, NULL,
 	                                     0, &o, &why),
 	                 STORE_NOT_FOUND);
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, theirs, 1, &r, &o),
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, theirs, 1, &r, &o, NULL),
 	                 STORE_NOT_FOUND);
 	ck_assert_int_eq(store_service_revision_put(A, DEFAULT_TENANT_ID, theirs, &rev),
 	                 STORE_NOT_FOUND);
@@ -647,7 +672,7 @@ START_TEST(test_storage_size)
 	/* The install failed before any revision: another size may be tried. */
 	r.status = SERVICE_FAILED;
 	r.error = "no room";
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 1, &r, NULL, NULL), STORE_OK);
 	c.set_storage = 1;
 	c.storage_size = "10Gi";
 	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
@@ -661,7 +686,7 @@ START_TEST(test_storage_size)
 	r.status = SERVICE_RUNNING;
 	r.revision = 1;
 	r.deployed = 1;
-	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL, NULL), STORE_OK);
 	c.storage_size = NULL;
 	ck_assert_int_eq(store_service_queue(A, DEFAULT_TENANT_ID, id, SERVICE_OP_UPGRADE, &c, 0, &o,
 	                                     &why),
