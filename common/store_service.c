@@ -539,30 +539,39 @@ fail:
 	return rc;
 }
 
+/* Runs one UPDATE of the service's row (params[0] the tenant, params[1] the service) in a
+ * transaction, then reads the service back: STORE_OK when it changed the row, missing
+ * when it did not. */
+static int update_and_read(struct db *db, const char *sql, int n, const char **params,
+                           int missing, json_object **out)
+{
+	int rc = db_begin(db);
+
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = db_exec(db, sql, n, params, NULL);
+	if (rc != DB_OK)
+		rc = store_rc_of(rc);
+	else
+		rc = db_changes(db) == 1 ? STORE_OK : missing;
+	return read_and_end(db, rc, params[0], params[1], out);
+}
+
 int store_service_rename(struct db *db, const char *tenant_id, const char *id,
                          const char *name, json_object **out)
 {
 	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[4] = { tenant, svc, name, now };
-	int rc;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, svc) != 0)
 		return STORE_NOT_FOUND;
 	if (!name)
 		return STORE_ERR;
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = db_exec(db,
-	             "UPDATE cloud_services SET name = $3, updated_at = $4 WHERE tenant_id = $1 "
-	             "AND id = $2 AND deleted_at IS NULL",
-	             4, params, NULL);
-	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = db_changes(db) == 1 ? STORE_OK : STORE_NOT_FOUND;
-	return read_and_end(db, rc, tenant, svc, out);
+	return update_and_read(db,
+	                       "UPDATE cloud_services SET name = $3, updated_at = $4 WHERE "
+	                       "tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+	                       4, params, STORE_NOT_FOUND, out);
 }
 
 int store_service_domain_claim(struct db *db, const char *tenant_id, const char *id,
@@ -629,23 +638,15 @@ int store_service_domain_result(struct db *db, const char *tenant_id, const char
 {
 	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *params[5] = { tenant, svc, domain, verified ? "verified" : "unverified", now };
-	int rc;
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, svc) != 0 || !domain)
 		return STORE_NOT_FOUND;
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = db_exec(db,
-	             "UPDATE cloud_services SET domain_status = $4, domain_checked_at = $5 WHERE "
-	             "tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND custom_domain = $3",
-	             5, params, NULL);
-	if (rc != DB_OK)
-		rc = store_rc_of(rc);
-	else
-		rc = db_changes(db) == 1 ? STORE_OK : STORE_CONFLICT;
-	return read_and_end(db, rc, tenant, svc, out);
+	return update_and_read(db,
+	                       "UPDATE cloud_services SET domain_status = $4, domain_checked_at = "
+	                       "$5 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND "
+	                       "custom_domain = $3",
+	                       5, params, STORE_CONFLICT, out);
 }
 
 int store_service_revisions(struct db *db, const char *tenant_id, const char *id,

@@ -27,6 +27,7 @@
 #include "k8s_api.h"
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -828,8 +829,10 @@ void k8s_api_shutdown(void)
 	K.ready = 0;
 }
 
-static struct k8s_api_call *call_new(enum kind kind, const char *ns, k8s_api_done_fn done,
-                                     void *arg, char *err, size_t errlen)
+/* A call of kind in namespace ns (refused unless paas-ws-*) about release (NULL: none;
+ * else refused unless a release name): NULL with err when refused. */
+static struct k8s_api_call *call_new(enum kind kind, const char *ns, const char *release,
+                                     k8s_api_done_fn done, void *arg, char *err, size_t errlen)
 {
 	struct k8s_api_call *c;
 
@@ -843,6 +846,10 @@ static struct k8s_api_call *call_new(enum kind kind, const char *ns, k8s_api_don
 		log_warn("kubernetes: %s", err);
 		return NULL;
 	}
+	if (release && !helm_release_ok(release)) {
+		snprintf(err, errlen, "release name refused");
+		return NULL;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
@@ -850,25 +857,41 @@ static struct k8s_api_call *call_new(enum kind kind, const char *ns, k8s_api_don
 	}
 	c->kind = kind;
 	snprintf(c->ns, sizeof(c->ns), "%s", ns);
+	snprintf(c->release, sizeof(c->release), "%s", release ? release : "");
 	c->done = done;
 	c->arg = arg;
 	return c;
 }
 
-/* Links c and sends its first request. A first request that cannot be sent (the token
- * file unreadable, a setup failure) is a refusal: NULL with err, no callback, so that a
+/* Links c and sends its first request: method on the path printed from fmt, with
+ * c->bodies[0] as its body when bodies > 0 (the first `bodies` of them must have been
+ * made: else out of memory). A first request that cannot be sent (the token file
+ * unreadable, a setup failure) is a refusal: NULL with err, no callback, so that a
  * callback never runs on the caller's stack. */
 static struct k8s_api_call *start(struct k8s_api_call *c, enum step step, const char *method,
-                                  const char *path, const char *body, char *err,
-                                  size_t errlen)
+                                  int bodies, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+static struct k8s_api_call *start(struct k8s_api_call *c, enum step step, const char *method,
+                                  int bodies, char *err, size_t errlen, const char *fmt, ...)
 {
 	struct k8s_api_result r;
+	char path[320];
+	va_list ap;
 
+	for (int i = 0; i < bodies; i++)
+		if (!c->bodies[i]) {
+			snprintf(err, errlen, "out of memory");
+			call_free(c);
+			return NULL;
+		}
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
 	c->next = K.calls;
 	if (K.calls)
 		K.calls->prev = c;
 	K.calls = c;
-	if (send_req(c, step, method, path, body, &r) != 0) {
+	if (send_req(c, step, method, path, bodies ? c->bodies[0] : NULL, &r) != 0) {
 		snprintf(err, errlen, "%s", r.reason);
 		call_unlink(c);
 		call_free(c);
@@ -893,17 +916,12 @@ struct k8s_api_call *k8s_api_create_namespace(const char *ns, const char *tenant
 		snprintf(err, errlen, "the tenant id is not a valid label value");
 		return NULL;
 	}
-	c = call_new(OP_CREATE_NS, ns, done, arg, err, errlen);
+	c = call_new(OP_CREATE_NS, ns, NULL, done, arg, err, errlen);
 	if (!c)
 		return NULL;
 	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
 	c->bodies[0] = namespace_body(ns, tenant);
-	if (!c->bodies[0]) {
-		snprintf(err, errlen, "out of memory");
-		call_free(c);
-		return NULL;
-	}
-	return start(c, ST_POST, "POST", "/api/v1/namespaces", c->bodies[0], err, errlen);
+	return start(c, ST_POST, "POST", 1, err, errlen, "/api/v1/namespaces");
 }
 
 struct k8s_api_call *k8s_api_bind_tenant_role(const char *ns, const char *account,
@@ -911,26 +929,21 @@ struct k8s_api_call *k8s_api_bind_tenant_role(const char *ns, const char *accoun
                                               size_t errlen)
 {
 	struct k8s_api_call *c;
-	char sa_ns[64], sa_name[254], path[192];
+	char sa_ns[64], sa_name[254];
 
 	if (k8s_api_account_parse(account, sa_ns, sizeof(sa_ns), sa_name, sizeof(sa_name)) != 0) {
 		snprintf(err, errlen, "k8s.service_account must be NAMESPACE/NAME (e.g. "
 		                      "kaiden-system/kaiden-helperd)");
 		return NULL;
 	}
-	c = call_new(OP_BIND, ns, done, arg, err, errlen);
+	c = call_new(OP_BIND, ns, NULL, done, arg, err, errlen);
 	if (!c)
 		return NULL;
 	snprintf(c->sa_ns, sizeof(c->sa_ns), "%s", sa_ns);
 	snprintf(c->sa_name, sizeof(c->sa_name), "%s", sa_name);
 	c->bodies[0] = k8s_api_rolebinding_body(ns, sa_ns, sa_name);
-	if (!c->bodies[0]) {
-		snprintf(err, errlen, "out of memory");
-		call_free(c);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "/apis/" RBAC_GROUP "/v1/namespaces/%s/rolebindings", ns);
-	return start(c, ST_POST, "POST", path, c->bodies[0], err, errlen);
+	return start(c, ST_POST, "POST", 1, err, errlen,
+	             "/apis/" RBAC_GROUP "/v1/namespaces/%s/rolebindings", ns);
 }
 
 struct k8s_api_call *k8s_api_apply_quota(const char *ns, const struct k8s_api_quota *q,
@@ -938,58 +951,40 @@ struct k8s_api_call *k8s_api_apply_quota(const char *ns, const struct k8s_api_qu
                                          size_t errlen)
 {
 	struct k8s_api_call *c;
-	char path[256];
 
 	if (!q || q->cpu_m < 0 || q->memory < 0 || q->storage < 0 || q->pods < 0) {
 		snprintf(err, errlen, "a quota cannot be negative");
 		return NULL;
 	}
-	c = call_new(OP_APPLY, ns, done, arg, err, errlen);
+	c = call_new(OP_APPLY, ns, NULL, done, arg, err, errlen);
 	if (!c)
 		return NULL;
 	c->bodies[0] = k8s_api_quota_body(ns, q);
 	c->bodies[1] = k8s_api_limits_body(ns, q);
-	if (!c->bodies[0] || !c->bodies[1]) {
-		snprintf(err, errlen, "out of memory");
-		call_free(c);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s", ns, resource_of(0));
-	return start(c, ST_POST, "POST", path, c->bodies[0], err, errlen);
+	return start(c, ST_POST, "POST", 2, err, errlen, "/api/v1/namespaces/%s/%s", ns,
+	             resource_of(0));
 }
 
 struct k8s_api_call *k8s_api_list_pods(const char *ns, const char *release,
                                        k8s_api_done_fn done, void *arg, char *err,
                                        size_t errlen)
 {
-	struct k8s_api_call *c;
-	char path[256];
+	struct k8s_api_call *c = call_new(OP_LIST_PODS, ns, release, done, arg, err, errlen);
 
-	if (!helm_release_ok(release)) {
-		snprintf(err, errlen, "release name refused");
-		return NULL;
-	}
-	c = call_new(OP_LIST_PODS, ns, done, arg, err, errlen);
-	if (!c)
-		return NULL;
-	snprintf(c->release, sizeof(c->release), "%s", release);
 	/* A release name is [a-z0-9.-]: nothing to escape in it. */
-	snprintf(path, sizeof(path),
-	         "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io%%2Finstance%%3D%s", ns,
-	         release);
-	return start(c, ST_GET, "GET", path, NULL, err, errlen);
+	return c ? start(c, ST_GET, "GET", 0, err, errlen,
+	                 "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io%%2Finstance"
+	                 "%%3D%s", ns, release)
+	         : NULL;
 }
 
 struct k8s_api_call *k8s_api_delete_namespace(const char *ns, k8s_api_done_fn done,
                                               void *arg, char *err, size_t errlen)
 {
-	struct k8s_api_call *c = call_new(OP_DELETE_NS, ns, done, arg, err, errlen);
-	char path[128];
+	struct k8s_api_call *c = call_new(OP_DELETE_NS, ns, NULL, done, arg, err, errlen);
 
-	if (!c)
-		return NULL;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
-	return start(c, ST_DELETE, "DELETE", path, NULL, err, errlen);
+	return c ? start(c, ST_DELETE, "DELETE", 0, err, errlen, "/api/v1/namespaces/%s", ns)
+	         : NULL;
 }
 
 /* --- the quota's status and its refusals ------------------------------------------------ */
@@ -1119,33 +1114,22 @@ out:
 struct k8s_api_call *k8s_api_quota_counted(const char *ns, k8s_api_done_fn done, void *arg,
                                            char *err, size_t errlen)
 {
-	struct k8s_api_call *c = call_new(OP_QUOTA_COUNTED, ns, done, arg, err, errlen);
-	char path[256];
+	struct k8s_api_call *c = call_new(OP_QUOTA_COUNTED, ns, NULL, done, arg, err, errlen);
 
-	if (!c)
-		return NULL;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/resourcequotas/%s", ns,
-	         K8S_API_QUOTA_NAME);
-	return start(c, ST_GET_QUOTA, "GET", path, NULL, err, errlen);
+	return c ? start(c, ST_GET_QUOTA, "GET", 0, err, errlen,
+	                 "/api/v1/namespaces/%s/resourcequotas/%s", ns, K8S_API_QUOTA_NAME)
+	         : NULL;
 }
 
 struct k8s_api_call *k8s_api_quota_refusal(const char *ns, const char *release, int64_t since,
                                            k8s_api_done_fn done, void *arg, char *err,
                                            size_t errlen)
 {
-	struct k8s_api_call *c;
-	char path[256];
+	struct k8s_api_call *c = call_new(OP_QUOTA_REFUSAL, ns, release, done, arg, err, errlen);
 
-	if (!helm_release_ok(release)) {
-		snprintf(err, errlen, "release name refused");
-		return NULL;
-	}
-	c = call_new(OP_QUOTA_REFUSAL, ns, done, arg, err, errlen);
 	if (!c)
 		return NULL;
-	snprintf(c->release, sizeof(c->release), "%s", release);
 	c->since = since;
-	snprintf(path, sizeof(path),
-	         "/api/v1/namespaces/%s/events?fieldSelector=reason%%3DFailedCreate", ns);
-	return start(c, ST_GET_EVENTS, "GET", path, NULL, err, errlen);
+	return start(c, ST_GET_EVENTS, "GET", 0, err, errlen,
+	             "/api/v1/namespaces/%s/events?fieldSelector=reason%%3DFailedCreate", ns);
 }

@@ -179,6 +179,17 @@ t "GET shows it running, its pods ready" GET "/api/v1/services/$S124_PG" '' 200 
 	'.deployed_at != null' '.secrets["auth.password"] == "set"'
 
 # ---- upgrade -> revision 2; history; rollback -> revision 3 with 1's values ---------------
+# The tenant's browsers hear every status change, the API's (upgrading, rolling_back:
+# told when helperd claims the job) and helperd's, each once: the live event stream, read
+# as a script reads it (tests/scripts/ws_events.py), until the Redis service's running
+# event below.
+(umask 077 && printf '%s\n' "$S124_SVC" >"$S124/svc.token")
+python3 "$STACK_ROOT/tests/scripts/ws_events.py" --url "ws://127.0.0.1:$STACK_PORT/api/v1/ws/events" \
+	--token-file "$S124/svc.token" --timeout 180 --match '"status":"running","error":null,"pods_ready":1,"pods_total":1,"revision":1}' \
+	>"$S124/events.out" 2>&1 &
+S124_EVENTS_PID=$!
+_i=0
+until grep -q '^connected$' "$S124/events.out" 2>/dev/null || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 t "an upgrade changes a value" PATCH "/api/v1/services/$S124_PG" \
 	"{\"values\":{\"auth\":{\"username\":\"second\",\"password\":\"$S124_SECRET2\"}}}" 202 '.status == "upgrading"'
 wait_for "... runs revision 2" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 2"
@@ -205,21 +216,23 @@ save S124_N8N .id
 wait_for "... fails" 30 "$(s124_q "$S124_N8N" "status")" "failed"
 dbcheck "... with helm's Error line in its error" \
 	"$(s124_q "$S124_N8N" "CASE WHEN error LIKE '%BackoffLimitExceeded%' THEN 'yes' ELSE error END")" yes
-# The tenant's browsers hear each of helperd's writes: the live event stream, read as a
-# script reads it (tests/scripts/ws_events.py), until the Redis service's running event.
-(umask 077 && printf '%s\n' "$S124_SVC" >"$S124/svc.token")
-python3 "$STACK_ROOT/tests/scripts/ws_events.py" --url "ws://127.0.0.1:$STACK_PORT/api/v1/ws/events" \
-	--token-file "$S124/svc.token" --timeout 90 --match '"status":"running","error":null,"pods_ready":1,"pods_total":1,"revision":1}' \
-	>"$S124/events.out" 2>&1 &
-S124_EVENTS_PID=$!
-_i=0
-until grep -q '^connected$' "$S124/events.out" 2>/dev/null || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 t "a Redis service is created" POST /api/v1/services \
 	"{\"template\":\"redis\",\"name\":\"Cache\",\"reference_id\":\"cache\",\"subdomain\":\"ks-cache\",\"values\":{\"auth\":{\"password\":\"$S124_RSECRET\"}}}" 202
 save S124_REDIS .id
 wait_for "... deploys, its pod's image cannot be pulled, in words" 30 \
 	"$(s124_q "$S124_REDIS" "status || ' ' || CASE WHEN error LIKE '%image cannot be pulled%ImagePullBackOff%' THEN 'words' ELSE coalesce(error, '-') END")" \
 	"deploying words"
+# Held there (the pod never pulls) for two more of helperd's polls: each finds what the
+# last found. Counted on helm's log: a poll begins with `helm status`, so once two more
+# have begun the one before has written (or not) all it had.
+s124_polls() {
+	jq -c 'select(.event == "start" and .argv[0] == "status" and (.argv | index("paas-ws-ks-cache")))' \
+		"$S124/helm.log" 2>/dev/null | wc -l
+}
+S124_POLLS=$(s124_polls)
+_i=0
+until [ "$(s124_polls)" -ge $((S124_POLLS + 2)) ] || [ "$_i" -ge 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+if [ "$_i" -lt 300 ]; then ok "... polled twice more while stuck"; else bad "... polled twice more while stuck" "$(s124_polls) status calls, from $S124_POLLS"; fi
 s124_k8s POST /_fake/pods -d '{"namespace":"paas-ws-ks","instance":"paas-ws-ks-cache","state":"ready"}' >/dev/null
 wait_for "... runs once the pod is ready, the error gone" 30 \
 	"$(s124_q "$S124_REDIS" "status || ' ' || coalesce(nullif(error, ''), '-')")" "running -"
@@ -228,10 +241,37 @@ if wait "$S124_EVENTS_PID" && grep -q "\"type\":\"service\",\"id\":\"$S124_REDIS
 else
 	bad "... and its service events on the tenant's live stream, running last" "$(tail -c 600 "$S124/events.out")"
 fi
-if grep "\"id\":\"$S124_REDIS\"" "$S124/events.out" | grep -q '"status":"deploying","error":"pod .*the image cannot be pulled (ImagePullBackOff).*","pods_ready":0,"pods_total":1,"revision":0}'; then
-	ok "... deploying with its pod's trouble in words before that"
+S124_STUCK_EVENTS=$(grep "\"id\":\"$S124_REDIS\"" "$S124/events.out" | grep -c '"status":"deploying","error":"pod .*the image cannot be pulled (ImagePullBackOff).*","pods_ready":0,"pods_total":1,"revision":0}')
+if [ "$S124_STUCK_EVENTS" = 1 ]; then
+	ok "... deploying with its pod's trouble in words before that, told once over three polls"
 else
-	bad "... deploying with its pod's trouble in words before that" "$(grep "$S124_REDIS" "$S124/events.out" | head -c 600)"
+	bad "... deploying with its pod's trouble in words before that, told once over three polls" \
+		"$S124_STUCK_EVENTS such events: $(grep "$S124_REDIS" "$S124/events.out" | head -c 600)"
+fi
+# Every status change once, in order: the API's (upgrading, rolling_back) and helperd's.
+s124_statuses() {
+	grep "\"id\":\"$1\"" "$S124/events.out" | jq -r .status 2>/dev/null | uniq | tr '\n' ' '
+}
+S124_PG_EVENTS=$(s124_statuses "$S124_PG")
+if [ "$S124_PG_EVENTS" = "upgrading running rolling_back running " ]; then
+	ok "the upgrade and the rollback: upgrading, running, rolling_back, running on the stream"
+else
+	bad "the upgrade and the rollback: upgrading, running, rolling_back, running on the stream" "got '$S124_PG_EVENTS'"
+fi
+S124_N8N_EVENTS=$(s124_statuses "$S124_N8N")
+if [ "$S124_N8N_EVENTS" = "deploying failed " ]; then
+	ok "the failing install: deploying, failed"
+else
+	bad "the failing install: deploying, failed" "got '$S124_N8N_EVENTS'"
+fi
+# ... and no event that says what the one before it said (of the same service).
+S124_DUPS=$(grep '"type":"service"' "$S124/events.out" | jq -r .id | sort -u | while read -r _id; do
+	grep "\"id\":\"$_id\"" "$S124/events.out" | uniq -d
+done)
+if [ -z "$S124_DUPS" ]; then
+	ok "... never the same event twice in a row"
+else
+	bad "... never the same event twice in a row" "$(printf '%s' "$S124_DUPS" | head -c 400)"
 fi
 if grep -q -e "$S124_RSECRET" -e '"values"' "$S124/events.out"; then
 	bad "... never a value" "$(grep -e "$S124_RSECRET" -e '"values"' "$S124/events.out" | head -c 300)"
