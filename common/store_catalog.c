@@ -1,6 +1,7 @@
 /* store_catalog.c: app_templates (store_catalog.h). */
 #include "store_catalog.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,23 +70,33 @@ static const char replace_sql[] =
 	"values_schema = $11, inputs = $12, default_values = $13, enabled = $14, "
 	"updated_at = $15 WHERE slug = $1";
 
-static int read_one(struct db *db, const char *slug, int include_disabled, json_object **out)
+/* The template whose column key ("slug" or "id") is value. */
+static int read_one(struct db *db, const char *key, const char *value, int include_disabled,
+                    json_object **out)
 {
-	const char *params[1] = { slug };
+	const char *params[1] = { value };
+	char sql[sizeof("SELECT " FULL_COLUMNS " FROM app_templates WHERE slug = $1 AND enabled")];
 
-	if (!catalog_slug_valid(slug))
-		return STORE_NOT_FOUND;
-	return store_row_one(db,
-	                     include_disabled
-	                             ? "SELECT " FULL_COLUMNS " FROM app_templates WHERE slug = $1"
-	                             : "SELECT " FULL_COLUMNS " FROM app_templates WHERE slug = $1 "
-	                               "AND enabled",
-	                     1, params, full_cols, FULL_NCOLS, out);
+	snprintf(sql, sizeof(sql), "SELECT " FULL_COLUMNS " FROM app_templates WHERE %s = $1%s",
+	         strcmp(key, "id") == 0 ? "id" : "slug", include_disabled ? "" : " AND enabled");
+	return store_row_one(db, sql, 1, params, full_cols, FULL_NCOLS, out);
 }
 
 int store_catalog_get(struct db *db, const char *slug, int include_disabled, json_object **out)
 {
-	return read_one(db, slug, include_disabled, out);
+	if (!catalog_slug_valid(slug))
+		return STORE_NOT_FOUND;
+	return read_one(db, "slug", slug, include_disabled, out);
+}
+
+int store_catalog_get_by_id(struct db *db, const char *id, int include_disabled,
+                            json_object **out)
+{
+	char tpl[UUID_STR_LEN];
+
+	if (store_id(id, tpl) != 0)
+		return STORE_NOT_FOUND;
+	return read_one(db, "id", tpl, include_disabled, out);
 }
 
 int store_catalog_list(struct db *db, const char *category, const char *q,
@@ -168,7 +179,7 @@ static int write_one(struct db *db, const char *sql, json_object *tpl, json_obje
 		return store_rc_of(rc);
 	rc = write_tpl(db, sql, tpl, now);
 	if (rc == STORE_OK)
-		rc = read_one(db, jsonx_str(tpl, "slug"), 1, &row);
+		rc = read_one(db, "slug", jsonx_str(tpl, "slug"), 1, &row);
 	return store_tx_end(db, rc, row, out);
 }
 

@@ -24,6 +24,9 @@ int store_catalog_list(struct db *db, const char *category, const char *q,
  * include_disabled is 0). */
 int store_catalog_get(struct db *db, const char *slug, int include_disabled,
                       json_object **out) WUR;
+/* The same by the template's id (any case of the UUID). */
+int store_catalog_get_by_id(struct db *db, const char *id, int include_disabled,
+                            json_object **out) WUR;
 /* Inserts a checked template (catalog_template_check's object): STORE_CONFLICT when the
  * slug is taken. */
 int store_catalog_create(struct db *db, json_object *tpl, json_object **out) WUR;

@@ -344,22 +344,10 @@ static int storage_check(struct req *r, struct resp *rs, json_object *tpl, const
 /* The enabled template named by slug or id (owned), or NULL with the 400 reply. */
 static json_object *template_of(struct req *r, struct resp *rs, const char *ref)
 {
-	json_object *tpl = NULL, *list = NULL;
-	int rc;
+	json_object *tpl = NULL;
+	int rc = ids_is_uuid(ref) ? store_catalog_get_by_id(r->db, ref, 0, &tpl)
+	                          : store_catalog_get(r->db, ref, 0, &tpl);
 
-	if (ids_is_uuid(ref)) {
-		rc = store_catalog_list(r->db, NULL, NULL, 0, &list);
-		for (size_t i = 0; rc == STORE_OK && i < json_object_array_length(list); i++) {
-			json_object *t = json_object_array_get_idx(list, i);
-			if (strcasecmp(jsonx_str(t, "id") ? jsonx_str(t, "id") : "", ref) == 0) {
-				rc = store_catalog_get(r->db, jsonx_str(t, "slug"), 0, &tpl);
-				break;
-			}
-		}
-		json_object_put(list);
-	} else {
-		rc = store_catalog_get(r->db, ref, 0, &tpl);
-	}
 	if (tpl)
 		return tpl;
 	if (rc == STORE_OK || rc == STORE_NOT_FOUND)
@@ -823,6 +811,32 @@ void h_service_delete(struct req *r, struct resp *rs)
 	queued(r, rs, "service.delete", svc, NULL);
 }
 
+/* The domain routes check, in the order every service route does, the service (404: none
+ * in the tenant, or deleted) before the settings (503): 0, or -1 with the reply. *out
+ * (may be NULL) gets the service (owned). */
+static int domain_route_ready(struct req *r, struct resp *rs, json_object **out)
+{
+	json_object *svc = NULL;
+	int rc = store_service_get(r->db, r->tenant_id, r->params[0], &svc);
+
+	if (rc == STORE_OK && jsonx_str(svc, "deleted_at"))
+		rc = STORE_NOT_FOUND;
+	if (rc != STORE_OK) {
+		json_object_put(svc);
+		resp_store_error(rs, rc, r->db, r->request_id, "service");
+		return -1;
+	}
+	if (services_ready(r, rs, NULL) < 0) {
+		json_object_put(svc);
+		return -1;
+	}
+	if (out)
+		*out = svc;
+	else
+		json_object_put(svc);
+	return 0;
+}
+
 /* PUT (domain given) and DELETE (NULL) of the custom domain: an upgrade so that the
  * chart's ingress hosts follow. */
 static void domain_change(struct req *r, struct resp *rs, const char *domain)
@@ -854,7 +868,7 @@ void h_service_domain_put(struct req *r, struct resp *rs)
 	const char *domain, *base = cfg_str(CFG_SERVICES_DOMAIN);
 	size_t dl, bl = strlen(base);
 
-	if (services_ready(r, rs, NULL) < 0)
+	if (domain_route_ready(r, rs, NULL) < 0)
 		return;
 	if (h_body_object(r, rs, domain_fields, ARRAY_LEN(domain_fields), &in) < 0)
 		return;
@@ -875,6 +889,8 @@ void h_service_domain_put(struct req *r, struct resp *rs)
 
 void h_service_domain_delete(struct req *r, struct resp *rs)
 {
+	if (domain_route_ready(r, rs, NULL) < 0)
+		return;
 	domain_change(r, rs, NULL);
 }
 
@@ -960,13 +976,8 @@ void h_service_domain_verify(struct req *r, struct resp *rs)
 	json_object *svc = NULL;
 	int retry = VERIFY_INTERVAL, verified, rc;
 
-	if (services_ready(r, rs, NULL) < 0)
+	if (domain_route_ready(r, rs, &svc) < 0)
 		return;
-	rc = store_service_get(r->db, r->tenant_id, r->params[0], &svc);
-	if (rc != STORE_OK) {
-		resp_store_error(rs, rc, r->db, r->request_id, "service");
-		return;
-	}
 	snprintf(target, sizeof(target), "%s.%s", jsonx_str(svc, "subdomain"),
 	         cfg_str(CFG_SERVICES_DOMAIN));
 	json_object_put(svc);

@@ -23,6 +23,7 @@
 #     elsewhere, the right one: verified), 429 within 10 s with Retry-After, DELETE;
 #   - a customer reads and is refused every write (403); another tenant's service is 404;
 #   - max_services counted in the create's transaction: quota 3, eight POSTs at once,
+#     and without a quota the seed's 50 (the 51st refused, 50 rows),
 #     exactly 3 accepted, the others 409 quota_exceeded;
 #   - a posted secret value in no reply, no audit detail, no log, no database byte in
 #     clear (pg_dump; the SQLite file and its WAL);
@@ -135,6 +136,11 @@ tt "without services.domain: 503 naming it" POST /api/v1/services \
 	"{\"template\":\"postgresql\",\"name\":\"x\",$S122_PG_VALUES}" 503 "$(E services_unavailable)" \
 	'.error.message | test("services.domain") and test("KAIDEN_SERVICES_DOMAIN")'
 tt "... reads need none of them" GET /api/v1/services '' 200 '.items == []'
+# The domain routes look for the service first (404), as every service route does.
+tt "... but a domain for no such service is 404 first" PUT "/api/v1/services/$S122_NOID/domain" \
+	'{"domain":"shop.example.com"}' 404 "$(E not_found)"
+tt "... its removal too" DELETE "/api/v1/services/$S122_NOID/domain" '' 404 "$(E not_found)"
+tt "... and its look-up" POST "/api/v1/services/$S122_NOID/domain/verify" '' 404 "$(E not_found)"
 export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test
 api_restart "kaiden-api restarts with services.domain only"
 tt "without services.key_file: 503 naming it" POST /api/v1/services \
@@ -445,6 +451,28 @@ dbcheck "... 3 services and 3 install jobs in the tenant" \
 	"3 3"
 s122_as S122_SVC3
 tt "usage counts them" GET /api/v1/tenant/usage '' 200 '.services == 3' '.quotas.max_services == 3'
+# Without a max_services quota the seed's 50 holds (a tenant of its own, no helperd: only
+# rows and jobs are written).
+s122_as S122_ADMIN
+t "a tenant without a services quota" POST /api/v1/admin/tenants '{"code":"kd","name":"Default Inc"}' 201 \
+	'.quotas == {} or .quotas == null or (.quotas | has("max_services") | not)'
+save S122_TENANT4 .id
+cli "its service token" S122_SVC4 token create --tenant kd --name 'kd svc'
+S122_FIFTY=$(_i=1; while [ "$_i" -le 50 ]; do
+	curl -sS --max-time 30 -o /dev/null -w '%{http_code}\n' -X POST \
+		-H "Authorization: Bearer $S122_SVC4" -H 'Content-Type: application/json' \
+		--data-binary "{\"template\":\"kv-plain\",\"name\":\"P $_i\",\"reference_id\":\"p$_i\",\"subdomain\":\"kd-p$_i\",\"values\":{}}" \
+		"$STACK_URL/api/v1/services"
+	_i=$((_i + 1))
+done | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+if [ "$S122_FIFTY" = "202:50 " ]; then ok "fifty services are accepted by default"; else bad "fifty services are accepted by default" "got $S122_FIFTY"; fi
+s122_as S122_SVC4
+tt "... the 51st is refused: quota_exceeded, naming max_services and 50" POST /api/v1/services \
+	'{"template":"kv-plain","name":"P 51","reference_id":"p51","subdomain":"kd-p51","values":{}}' 409 \
+	"$(E quota_exceeded)" '.error.message | test("max_services") and test("50")'
+dbcheck "... exactly 50 services and 50 install jobs in the tenant" \
+	"SELECT (SELECT count(*) FROM cloud_services WHERE tenant_id = '$S122_TENANT4') || ' ' || (SELECT count(*) FROM jobs WHERE tenant_id = '$S122_TENANT4' AND kind = 'service.install')" \
+	"50 50"
 
 # ---- no secret in clear anywhere --------------------------------------------------------------
 s122_secrets_in() { # s122_secrets_in FILE...: 0 when a posted secret is in one of them
@@ -531,6 +559,7 @@ s122_as S122_ADMIN
 t "the tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT" '' 204
 t "the other tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT2" '' 204
 t "the quota's tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT3" '' 204
+t "the default quota's tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT4" '' 204
 t "the test template goes with its services" DELETE /api/v1/catalog/kv-plain '' 204
 kill -TERM "$S122_DNS_PID" 2>/dev/null || :
 wait "$S122_DNS_PID" 2>/dev/null || :

@@ -4,6 +4,7 @@
  * latter as the application's role inside a tenant's scope (a platform table: every
  * scope reads it): load (all or nothing, by slug), list with category and q, disabled
  * ones for staff only, get, create (a slug once), replace, delete. */
+#include <ctype.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -286,6 +287,22 @@ START_TEST(test_load)
 	json_object_put(items);
 	ck_assert_int_eq(store_catalog_get(A, "anythingllm", 0, &one), STORE_NOT_FOUND);
 	ck_assert_int_eq(store_catalog_get(A, "anythingllm", 1, &one), STORE_OK);
+	/* By id (any case), the same rule for a disabled one; no such id; not an id. */
+	{
+		char upper[UUID_STR_LEN];
+		json_object *by_id = NULL;
+		snprintf(upper, sizeof(upper), "%s", jsonx_str(one, "id"));
+		for (char *c = upper; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		ck_assert_int_eq(store_catalog_get_by_id(A, upper, 0, &by_id), STORE_NOT_FOUND);
+		ck_assert_int_eq(store_catalog_get_by_id(A, upper, 1, &by_id), STORE_OK);
+		ck_assert(json_object_equal(by_id, one));
+		json_object_put(by_id);
+		ck_assert_int_eq(store_catalog_get_by_id(A, "0190a2c4-0000-7000-8000-00000000ffff", 1,
+		                                         &by_id),
+		                 STORE_NOT_FOUND);
+		ck_assert_int_eq(store_catalog_get_by_id(A, "anythingllm", 1, &by_id), STORE_NOT_FOUND);
+	}
 	json_object_put(one);
 	ck_assert_int_eq(store_catalog_list(A, "Cache", NULL, 0, &items), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(items), 1);
