@@ -23,8 +23,8 @@
 #     elsewhere, the right one: verified), 429 within 10 s with Retry-After, DELETE;
 #   - a customer reads and is refused every write (403); another tenant's service is 404;
 #   - max_services counted in the create's transaction: quota 3, eight POSTs at once,
-#     and without a quota the seed's 50 (the 51st refused, 50 rows),
-#     exactly 3 accepted, the others 409 quota_exceeded;
+#     exactly 3 accepted, the others 409 quota_exceeded; without a quota the seed's 50
+#     (the 51st refused, 50 rows);
 #   - a posted secret value in no reply, no audit detail, no log, no database byte in
 #     clear (pg_dump; the SQLite file and its WAL);
 #   - the tenant archive (store_archive.c): export carries the services with their plain
