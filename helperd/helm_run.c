@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -53,6 +54,8 @@ struct helm_run {
 	size_t values_len;
 	struct buf out_buf, err_buf;
 	char what[160];          /* "upgrade release=... namespace=..." for logs */
+	char mark[K8S_PATH_MAX + 96]; /* runs/<release> of a command that changes the release
+	                               * ("": none): removed when its exit is seen */
 	uint64_t started;
 	long timeout_ms;
 	helm_done_fn done;
@@ -515,7 +518,7 @@ static void config_clear(void)
 
 int helm_run_init(uv_loop_t *loop, const struct helm_config *cfg, char *err, size_t errlen)
 {
-	static const char *const sub[] = { "home", "cache", "config", "data", "tmp" };
+	static const char *const sub[] = { "home", "cache", "config", "data", "tmp", "runs" };
 	char dir[K8S_PATH_MAX + 16];
 	const char *path;
 
@@ -745,6 +748,8 @@ static void on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
 	r->exited = 1;
 	r->exit_status = (int)exit_status;
 	r->term_signal = term_signal;
+	if (r->mark[0])
+		(void)unlink(r->mark);
 	if (r->out_open || r->err_open)
 		uv_timer_start(&r->timer, on_timer, PIPE_DRAIN_MS, 0);
 	maybe_finish(r);
@@ -852,6 +857,90 @@ static int env_build(char **env, const char *token)
 	else if (R.k8s.ca_file[0])
 		bad |= env_add(env, &n, "HELM_KUBECAFILE", R.k8s.ca_file);
 	return bad ? -1 : 0;
+}
+
+/* --- marks: which helm is running on which release -------------------------------- *
+ *
+ * A command that changes a release (upgrade, rollback, uninstall) leaves the file
+ * <home>/runs/<release> with "<pid> <start time>" (the process's starttime in
+ * /proc/<pid>/stat, so that a reused pid is not taken for it) until its exit is seen.
+ * A helperd stopped or SIGKILLed while helm ran never sees that exit: the mark stays,
+ * and the next helperd on this home asks helm_run_orphan whether that helm still runs
+ * (it holds the release's pending-* lock and will clear it) or is gone (killed in the
+ * middle: the lock will never clear). */
+
+/* The process's start time (clock ticks since boot), or 0 when there is no such
+ * process (or only its zombie). */
+static unsigned long long proc_start(int pid)
+{
+	char path[64], line[1024], state = 0, *p;
+	unsigned long long start = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')'))) {
+		/* After "pid (comm)": state is field 3, starttime field 22. */
+		if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+		                  "%*d %*d %*d %llu", &state, &start) != 2 || state == 'Z' ||
+		    state == 'X')
+			start = 0;
+	}
+	fclose(f);
+	return start;
+}
+
+static void mark_path(const char *release, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/runs/%s", R.home, release);
+}
+
+static void mark_write(struct helm_run *r, const struct helm_args *a)
+{
+	char text[64];
+	FILE *f;
+
+	r->mark[0] = '\0';
+	if (strcmp(a->argv[0], "upgrade") != 0 && strcmp(a->argv[0], "rollback") != 0 &&
+	    strcmp(a->argv[0], "uninstall") != 0)
+		return;
+	mark_path(a->argv[1], r->mark, sizeof(r->mark));
+	snprintf(text, sizeof(text), "%d %llu\n", r->proc.pid, proc_start(r->proc.pid));
+	f = fopen(r->mark, "w");
+	if (!f || fputs(text, f) < 0) {
+		log_warn("%s: cannot write %s: a restart will not know whether it still runs",
+		         r->what, r->mark);
+		r->mark[0] = '\0';
+	}
+	if (f)
+		fclose(f);
+}
+
+enum helm_orphan helm_run_orphan(const char *release)
+{
+	char path[K8S_PATH_MAX + 96], line[64];
+	unsigned long long start = 0;
+	int pid = 0;
+	FILE *f;
+
+	if (!R.home || !helm_release_ok(release))
+		return HELM_ORPHAN_NONE;
+	mark_path(release, path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f)
+		return HELM_ORPHAN_NONE;
+	if (!fgets(line, sizeof(line), f) || sscanf(line, "%d %llu", &pid, &start) != 2 ||
+	    pid <= 0)
+		pid = 0;
+	fclose(f);
+	for (struct helm_run *r = R.runs; r; r = r->next)
+		if (pid && r->proc.pid == pid)
+			return HELM_ORPHAN_NONE; /* ours, watched: not an orphan */
+	if (pid && start && proc_start(pid) == start)
+		return HELM_ORPHAN_RUNNING;
+	return HELM_ORPHAN_GONE;
 }
 
 static void describe(struct helm_run *r, const struct helm_args *a)
@@ -971,6 +1060,7 @@ struct helm_run *helm_run_start(const struct helm_args *args, const char *values
 		R.runs->prev = r;
 	R.runs = r;
 	R.running++;
+	mark_write(r, args);
 	log_info("%s started (pid %d)", r->what, r->proc.pid);
 	uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
@@ -1028,10 +1118,40 @@ void helm_run_shutdown(void)
 		struct helm_run *r = R.runs;
 		r->cancelled = 1;
 		kill_group(r, SIGKILL);
+		if (r->mark[0])
+			(void)unlink(r->mark);
 		release(r);
 	}
 	config_clear();
 	R.loop = NULL;
+}
+
+int64_t helm_time_seconds(const char *s)
+{
+	struct tm tm;
+	int n = 0, oh = 0, om = 0;
+	int64_t t;
+	const char *p;
+
+	if (!s)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = (int64_t)timegm(&tm);
+	if (*p == 'Z' && p[1] == '\0')
+		return t;
+	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) == 2 &&
+	    n == 5 && p[6] == '\0')
+		return *p == '+' ? t - (oh * 3600 + om * 60) : t + (oh * 3600 + om * 60);
+	return -1;
 }
 
 int helm_error_not_found(const struct helm_result *res)

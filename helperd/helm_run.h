@@ -173,6 +173,16 @@ void helm_run_abandon(struct helm_run *run);
 /* Runs started and not yet finished. */
 int helm_running(void);
 
+/* Whether a helm that this helm home started on release, and that nobody watches any more
+ * (helperd stopped or was SIGKILLed while it ran), is still running. */
+enum helm_orphan {
+	HELM_ORPHAN_NONE,    /* no such helm known here (none ran, or its exit was seen) */
+	HELM_ORPHAN_RUNNING, /* it still runs: it will clear the release's lock when it ends */
+	HELM_ORPHAN_GONE,    /* it is gone without its exit being seen: killed in the middle,
+	                      * or ended while nobody watched */
+};
+enum helm_orphan helm_run_orphan(const char *release);
+
 /* 1 when a failed run's error says the release does not exist ("release: not found",
  * also uninstall's "Release not loaded: NAME: release: not found"). */
 int helm_error_not_found(const struct helm_result *res);
@@ -207,6 +217,10 @@ struct helm_status {
 	char first_deployed[48];      /* RFC 3339 or "" */
 	char last_deployed[48];
 };
+
+/* An RFC 3339 time as helm prints it ("2026-12-03T06:40:53.123456789+01:00", or with
+ * "Z"): Unix seconds, or -1 when it is not one. */
+int64_t helm_time_seconds(const char *s);
 
 /* Strict about types (a member present with the wrong type is refused), tolerant of
  * members it does not know; `config` and `manifest` (secrets) are never copied.

@@ -98,12 +98,14 @@ enum step {
 	ST_NS_DELETE_LATE, /* after the report: the tenant's last uninstalls raced */
 	ST_QUOTA_WAIT,  /* the quota's status.hard filled? */
 	ST_POLL_EVENTS, /* after the pods: a quota refusing them? */
+	ST_RECOVER_HISTORY, /* a stale lock: helm history, for the revision to go back to */
+	ST_RECOVER,     /* ... helm rollback to it (or uninstall the unfinished install) */
 };
 
 static const char *const step_names[] = {
 	"status", "locked", "namespace", "rolebinding", "quota", "helm", "wait", "poll_status",
 	"poll_pods", "history", "namespace_delete", "namespace_delete_late", "quota_wait",
-	"poll_events",
+	"poll_events", "recover_history", "recover",
 };
 
 static const char *const op_names[SERVICE_JOB__MAX] = { "install", "upgrade", "rollback",
@@ -113,13 +115,16 @@ struct machine {
 	struct machine *next;
 	char job_id[UUID_STR_LEN];
 	enum service_job_kind op;
+	int attempt;                  /* which claim of the job this is (1: the first) */
 	struct service_row row;
 	enum step step;
 	struct helm_run *run;
 	struct k8s_api_call *call;
 	uv_timer_t timer;
 	int64_t deadline_ms;          /* services.deploy_timeout, from helm's start */
-	int64_t lock_deadline_ms;     /* 0: no lock seen yet */
+	int64_t lock_seen_s;          /* 0: no lock seen yet; else when this claim first saw it */
+	int orphan_gone;              /* the last look found helm's process gone */
+	int recover_to;               /* ST_RECOVER: the revision to roll back to (0: uninstall) */
 	struct helm_status st;        /* the last `helm status` */
 	int st_found;
 	int ready, total;
@@ -184,6 +189,39 @@ int service_job_announces(enum service_job_kind op, const char *status, int atte
 	if (attempt != 1 || !service_job_current(op, status))
 		return 0;
 	return !(op == SERVICE_JOB_INSTALL && strcmp(status, "pending") == 0);
+}
+
+enum service_lock service_lock_at(enum helm_orphan orphan, int gone_before, int64_t now_s,
+                                  int64_t began_s, long helm_timeout_s)
+{
+	/* No helm we start runs longer than this: helm_run kills it (and helm's --timeout
+	 * bounds one that nobody watches any more). */
+	int past = now_s > began_s + helm_timeout_s + LOCK_GRACE_S;
+
+	switch (orphan) {
+	case HELM_ORPHAN_GONE:
+		/* It may have ended between `helm status` and this look: status once more. */
+		return gone_before ? SERVICE_LOCK_STALE : SERVICE_LOCK_LOOK_AGAIN;
+	case HELM_ORPHAN_RUNNING:
+	case HELM_ORPHAN_NONE:
+	default:
+		return past ? SERVICE_LOCK_STALE : SERVICE_LOCK_WAIT;
+	}
+}
+
+int service_recover_target(const struct helm_revision *revs, size_t n, int pending_revision)
+{
+	int superseded = 0;
+
+	for (size_t i = n; i-- > 0;) {
+		if (revs[i].revision == pending_revision)
+			continue;
+		if (revs[i].state == HELM_STATE_DEPLOYED)
+			return revs[i].revision;
+		if (revs[i].state == HELM_STATE_SUPERSEDED && !superseded)
+			superseded = revs[i].revision;
+	}
+	return superseded;
 }
 
 enum service_resume service_resume_at(enum service_job_kind op, int found,
@@ -443,6 +481,80 @@ static void helm_history(struct machine *m)
 	(void)start_helm(m, &a, NULL, 0);
 }
 
+/* A stale lock: the first claim of an operation the user asked for goes back to the last
+ * deployed revision first (helm-cli.md: a killed helm's lock is cleared with `helm
+ * rollback`), the resumed one ends failed saying what happened and what to do. */
+static void stale(struct machine *m)
+{
+	char why[400];
+
+	if (m->attempt == 1) {
+		log_warn("service=%s release=%s is %s and no helm is running on it: going back to "
+		         "its last deployed revision first", m->row.id, m->row.release,
+		         m->st.status);
+		go(m, ST_RECOVER_HISTORY);
+		return;
+	}
+	snprintf(why, sizeof(why),
+	         "helm was stopped in the middle of this operation (helperd was restarted while "
+	         "it ran) and left the release locked (%s); nothing is running on it now. Change "
+	         "the service or roll it back to try again: Kaiden then first %s",
+	         m->st.status, m->row.revision > 0
+	                 ? "rolls the release back to its last deployed revision"
+	                 : "removes the unfinished release");
+	fail(m, why);
+}
+
+/* The release is pending-*: wait while a helm may still clear it, else stale. */
+static void locked(struct machine *m)
+{
+	int64_t now_s = ids_now_ms() / 1000, began_s;
+	enum helm_orphan orphan = helm_run_orphan(m->row.release);
+
+	if (!m->lock_seen_s)
+		m->lock_seen_s = now_s;
+	/* Since when: helm's own record of the operation, else our first look. */
+	began_s = helm_time_seconds(m->st.last_deployed);
+	if (began_s < 0 || began_s > now_s)
+		began_s = m->lock_seen_s;
+	switch (service_lock_at(orphan, m->orphan_gone, now_s, began_s,
+	                        cfg_int(CFG_SERVICES_HELM_TIMEOUT))) {
+	case SERVICE_LOCK_LOOK_AGAIN:
+		m->orphan_gone = 1;
+		go(m, ST_STATUS);
+		return;
+	case SERVICE_LOCK_STALE:
+		stale(m);
+		return;
+	case SERVICE_LOCK_WAIT:
+		break;
+	}
+	m->orphan_gone = 0;
+	log_info("service=%s release=%s is %s: waiting for that operation to end%s", m->row.id,
+	         m->row.release, m->st.status,
+	         orphan == HELM_ORPHAN_RUNNING ? " (the helm a previous helperd started still runs)"
+	                                       : "");
+	wait_then(m, ST_LOCKED);
+}
+
+static void recover_apply(struct machine *m)
+{
+	struct helm_args a;
+	char err[HELM_ERROR_MAX];
+	int timeout_s = (int)cfg_int(CFG_SERVICES_HELM_TIMEOUT);
+	int rc = m->recover_to > 0 ? helm_args_rollback(&a, m->row.namespace_, m->row.release,
+	                                                m->recover_to, 0, timeout_s, err,
+	                                                sizeof(err))
+	                           : helm_args_uninstall(&a, m->row.namespace_, m->row.release,
+	                                                 timeout_s, err, sizeof(err));
+
+	if (rc != 0) {
+		fail(m, err);
+		return;
+	}
+	(void)start_helm(m, &a, NULL, 0);
+}
+
 static void after_status(struct machine *m, const struct helm_result *res)
 {
 	char reason[256];
@@ -461,21 +573,18 @@ static void after_status(struct machine *m, const struct helm_result *res)
 		fail(m, res->error);
 		return;
 	}
+	/* helm's command that held the lock ended while we waited: its outcome is this
+	 * operation's (a failed revision it made is not tried again). */
+	if (m->lock_seen_s && m->st_found && m->st.state == HELM_STATE_FAILED &&
+	    m->st.revision > m->row.revision) {
+		snprintf(reason, sizeof(reason), "helm: %.240s",
+		         m->st.description[0] ? m->st.description : "the release failed");
+		conclude(m, "failed", reason);
+		return;
+	}
 	switch (service_resume_at(m->op, m->st_found, &m->st, m->row.revision)) {
 	case SERVICE_RESUME_WAIT:
-		if (!m->lock_deadline_ms)
-			m->lock_deadline_ms = ids_now_ms() +
-			                      (cfg_int(CFG_SERVICES_HELM_TIMEOUT) + LOCK_GRACE_S) * 1000L;
-		if (ids_now_ms() > m->lock_deadline_ms) {
-			snprintf(reason, sizeof(reason),
-			         "the release is locked by an operation that never finished (%s): "
-			         "ask an administrator to clear it", m->st.status);
-			fail(m, reason);
-			return;
-		}
-		log_info("service=%s release=%s is %s: waiting for that operation to end",
-		         m->row.id, m->row.release, m->st.status);
-		wait_then(m, ST_LOCKED);
+		locked(m);
 		return;
 	case SERVICE_RESUME_POLL:
 		log_info("service=%s release=%s revision %d was made before a restart: watching "
@@ -563,6 +672,41 @@ static void on_helm(void *arg, const struct helm_result *res)
 			return;
 		}
 		go(m, ST_POLL_STATUS);
+		return;
+	case ST_RECOVER_HISTORY:
+		if (res->outcome != HELM_OK ||
+		    helm_history_parse(res->out, res->out_len, &revs, &n, reason, sizeof(reason)) != 0) {
+			snprintf(reason, sizeof(reason), "the release is locked (%s) by an operation "
+			         "that never finished, and its history cannot be read to undo it: %.100s",
+			         m->st.status, res->outcome == HELM_OK ? "not helm's JSON" : res->error);
+			fail(m, reason);
+			return;
+		}
+		m->recover_to = service_recover_target(revs, n, m->st.revision);
+		free(revs);
+		if (m->recover_to == 0 && m->row.revision > 0) {
+			snprintf(reason, sizeof(reason), "the release is locked (%s) by an operation "
+			         "that never finished, and has no deployed revision to go back to: ask "
+			         "an administrator", m->st.status);
+			fail(m, reason);
+			return;
+		}
+		go(m, ST_RECOVER);
+		return;
+	case ST_RECOVER:
+		if (res->outcome != HELM_OK && !(m->recover_to == 0 && helm_error_not_found(res))) {
+			snprintf(reason, sizeof(reason), "the release is locked (%s) by an operation "
+			         "that never finished, and %s failed: %.120s", m->st.status,
+			         m->recover_to ? "rolling it back" : "removing it", res->error);
+			fail(m, reason);
+			return;
+		}
+		log_info("service=%s release=%s unlocked: %s%.0d; now the %s", m->row.id,
+		         m->row.release, m->recover_to ? "rolled back to revision " : "uninstalled",
+		         m->recover_to, op_names[m->op]);
+		m->lock_seen_s = 0;
+		m->orphan_gone = 0;
+		go(m, m->op == SERVICE_JOB_ROLLBACK ? ST_HELM : ST_NAMESPACE);
 		return;
 	case ST_HISTORY:
 		if (res->outcome == HELM_OK &&
@@ -801,7 +945,13 @@ static void run_step(struct machine *m)
 			fail(m, err);
 		return;
 	case ST_HISTORY:
+	case ST_RECOVER_HISTORY:
 		helm_history(m);
+		return;
+	case ST_RECOVER:
+		if (still_current(m, "recover") != 0)
+			return;
+		recover_apply(m);
 		return;
 	case ST_NS_DELETE:
 		rc = S.store->others(&m->row, &others);
@@ -862,6 +1012,7 @@ void service_job_start(const char *job_id, enum service_job_kind op, const char 
 	}
 	snprintf(m->job_id, sizeof(m->job_id), "%s", job_id);
 	m->op = op;
+	m->attempt = attempt;
 	uv_timer_init(helperd.loop, &m->timer);
 	m->timer.data = m;
 	m->next = S.machines;

@@ -125,4 +125,19 @@ enum service_resume {
 enum service_resume service_resume_at(enum service_job_kind op, int found,
                                       const struct helm_status *st, int row_revision);
 
+/* The release is pending-* (another operation's lock): what to do, given whether a helm
+ * an earlier helperd started on it still runs (helm_run_orphan; gone_before: the previous
+ * look found it gone too), the time now, when the locking operation began (helm's
+ * last_deployed, or our first look), and services.helm_timeout. */
+enum service_lock {
+	SERVICE_LOCK_WAIT,       /* a helm may still clear it: look again in a while */
+	SERVICE_LOCK_LOOK_AGAIN, /* helm's process is gone: `helm status` once more at once */
+	SERVICE_LOCK_STALE,      /* nothing will clear it: recover, or fail saying so */
+};
+enum service_lock service_lock_at(enum helm_orphan orphan, int gone_before, int64_t now_s,
+                                  int64_t began_s, long helm_timeout_s);
+/* The revision a stale lock is undone to: the newest deployed one but the pending
+ * revision, else the newest superseded; 0: none (an install that never finished). */
+int service_recover_target(const struct helm_revision *revs, size_t n, int pending_revision);
+
 #endif

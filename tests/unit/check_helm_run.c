@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -455,6 +456,64 @@ START_TEST(test_timeout_kill)
 }
 END_TEST
 
+/* A command that changes the release leaves a mark while it runs: watched, it is no
+ * orphan; abandoned (helperd stopping), it still runs; killed, it is gone. A status
+ * leaves none; a mark whose pid was reused by another process is gone too. */
+START_TEST(test_orphan)
+{
+	struct helm_args a;
+	struct helm_run *r;
+	struct got g;
+	char err[256], mark[400], line[64];
+	int pid = 0, status;
+	FILE *f;
+
+	init_with(fake("helm-hold", "exec sleep 30"), "http://127.0.0.1:1", "", 0, 0);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_NONE);
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(helm_args_uninstall(&a, NS, REL, 60, err, sizeof(err)), 0);
+	r = helm_run_start(&a, NULL, 0, 60000, on_done, &g, err, sizeof(err));
+	helm_args_clear(&a);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_NONE);
+	snprintf(mark, sizeof(mark), "%s/runs/%s", T_home, REL);
+	f = fopen(mark, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	ck_assert_int_eq(sscanf(line, "%d", &pid), 1);
+	helm_run_abandon(r);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_RUNNING);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_GONE);
+	/* Another process under that pid: not the helm that was started. */
+	f = fopen(mark, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%d 1\n", (int)getpid());
+	fclose(f);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_GONE);
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g.called, 0);
+	/* A status leaves no mark; a watched run's exit removes its own. */
+	ck_assert_int_eq(unlink(mark), 0);
+	init_with(fake("helm-ok0", "exit 0"), "http://127.0.0.1:1", "", 0, 0);
+	run_status(&g, NULL, 10000);
+	ck_assert_int_eq(access(mark, F_OK), -1);
+	got_clear(&g);
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(helm_args_uninstall(&a, NS, REL, 60, err, sizeof(err)), 0);
+	r = helm_run_start(&a, NULL, 0, 60000, on_done, &g, err, sizeof(err));
+	helm_args_clear(&a);
+	ck_assert_ptr_nonnull(r);
+	uv_run(&T_loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(g.called, 1);
+	ck_assert_int_eq(access(mark, F_OK), -1);
+	ck_assert_int_eq(helm_run_orphan(REL), HELM_ORPHAN_NONE);
+	got_clear(&g);
+}
+END_TEST
+
 START_TEST(test_cancel)
 {
 	struct got g;
@@ -817,6 +876,7 @@ int main(void)
 	tcase_add_test(tr, test_timeout_term);
 	tcase_add_test(tr, test_timeout_kill);
 	tcase_add_test(tr, test_cancel);
+	tcase_add_test(tr, test_orphan);
 	tcase_add_test(tr, test_missing_program_and_token);
 	tcase_add_test(tr, test_guard);
 	suite_add_tcase(s, tr);

@@ -120,6 +120,66 @@ START_TEST(test_resume)
 }
 END_TEST
 
+/* A pending-* lock: a helm an earlier helperd started that still runs is waited for
+ * (until no helm of ours could still run: services.helm_timeout + 60 s since the
+ * operation began); one whose process is gone makes helperd look at the release once
+ * more, then the lock is stale; an unknown one is waited out. */
+START_TEST(test_lock)
+{
+	static const struct {
+		enum helm_orphan orphan;
+		int gone_before;
+		int64_t now, began;
+		enum service_lock want;
+	} rows[] = {
+		{ HELM_ORPHAN_RUNNING, 0, 1000, 990, SERVICE_LOCK_WAIT },
+		{ HELM_ORPHAN_RUNNING, 0, 1000 + 300 + 61, 1000, SERVICE_LOCK_STALE },
+		{ HELM_ORPHAN_GONE, 0, 1000, 999, SERVICE_LOCK_LOOK_AGAIN },
+		{ HELM_ORPHAN_GONE, 1, 1000, 999, SERVICE_LOCK_STALE },      /* killed mid-way */
+		{ HELM_ORPHAN_NONE, 0, 1000, 990, SERVICE_LOCK_WAIT },       /* someone else's */
+		{ HELM_ORPHAN_NONE, 0, 1000 + 360, 1000, SERVICE_LOCK_WAIT },
+		{ HELM_ORPHAN_NONE, 0, 1000 + 361, 1000, SERVICE_LOCK_STALE },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_msg(service_lock_at(rows[i].orphan, rows[i].gone_before, rows[i].now,
+		                              rows[i].began, 300) == rows[i].want,
+		              "row %zu", i);
+}
+END_TEST
+
+/* A stale lock is undone to the newest deployed revision (not the pending one), else
+ * the newest superseded; an install that never finished has none (uninstalled). */
+START_TEST(test_recover_target)
+{
+	struct helm_revision r[4];
+
+	memset(r, 0, sizeof(r));
+	r[0] = (struct helm_revision){ .revision = 1, .state = HELM_STATE_SUPERSEDED };
+	r[1] = (struct helm_revision){ .revision = 2, .state = HELM_STATE_DEPLOYED };
+	r[2] = (struct helm_revision){ .revision = 3, .state = HELM_STATE_PENDING_UPGRADE };
+	ck_assert_int_eq(service_recover_target(r, 3, 3), 2);
+	r[1].state = HELM_STATE_FAILED;
+	ck_assert_int_eq(service_recover_target(r, 3, 3), 1);
+	r[0] = (struct helm_revision){ .revision = 1, .state = HELM_STATE_PENDING_INSTALL };
+	ck_assert_int_eq(service_recover_target(r, 1, 1), 0);
+	ck_assert_int_eq(service_recover_target(NULL, 0, 1), 0);
+}
+END_TEST
+
+START_TEST(test_helm_time)
+{
+	ck_assert_int_eq(helm_time_seconds("2026-12-03T06:40:53Z"), 1796280053);
+	ck_assert_int_eq(helm_time_seconds("2026-12-03T06:40:53.123456789Z"), 1796280053);
+	ck_assert_int_eq(helm_time_seconds("2026-12-03T07:40:53.5+01:00"), 1796280053);
+	ck_assert_int_eq(helm_time_seconds("2026-12-03T01:10:53-05:30"), 1796280053);
+	ck_assert_int_eq(helm_time_seconds(""), -1);
+	ck_assert_int_eq(helm_time_seconds("2026-12-03 06:40:53"), -1);
+	ck_assert_int_eq(helm_time_seconds("2026-12-03T06:40:53+01"), -1);
+	ck_assert_int_eq(helm_time_seconds(NULL), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("service");
@@ -131,6 +191,9 @@ int main(void)
 	tcase_add_test(tc, test_current);
 	tcase_add_test(tc, test_announces);
 	tcase_add_test(tc, test_resume);
+	tcase_add_test(tc, test_lock);
+	tcase_add_test(tc, test_recover_target);
+	tcase_add_test(tc, test_helm_time);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
