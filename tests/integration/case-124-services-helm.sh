@@ -9,7 +9,8 @@
 # ready; a secret value is in no argv of a helm child, no log and no database column in
 # clear; a doctored row whose namespace is not paas-ws-* is refused by helperd (helm never
 # runs for it); helperd SIGKILLed while helm holds an install (the fake's gate) resumes
-# after a restart and ends running; delete -> helm uninstall, deleted, and the namespace
+# after a restart and ends running; helperd and helm both SIGKILLed mid-upgrade: the
+# service fails at once in words, and the next change rolls the lock back first; delete -> helm uninstall, deleted, and the namespace
 # removed once the tenant's last service is gone; the webhooks service.deployed, .failed
 # and .deleted are emitted.
 #
@@ -336,6 +337,44 @@ done
 if [ "$_i" -lt 150 ]; then ok "... and waits out the pending-install lock"; else bad "... and waits out the pending-install lock" "no such line in helperd's log"; fi
 rm -f "$S124/pg.gate"
 wait_for "... and the install resumes to running" 40 "$(s124_q "$S124_REP" "status || ' ' || revision")" "running 1"
+
+# ---- helm killed mid-upgrade: the lock it leaves is said in words, then undone ------------
+# helperd and its helm both SIGKILLed while helm holds an upgrade's pending-upgrade lock:
+# the restarted helperd finds helm's process gone (its mark, helm_run_orphan) and fails
+# the service at once saying what happened and what to do; the next change first rolls
+# the release back to its last deployed revision (a killed helm's lock, helm-cli.md 2),
+# then upgrades.
+: >"$S124/pg.gate"
+t "the resumed service is upgraded" PATCH "/api/v1/services/$S124_REP" \
+	'{"values":{"auth":{"username":"third"}}}' 202 '.status == "upgrading"'
+_i=0
+until s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" |
+	grep -q 'sh.helm.release.v1.paas-ws-ks-reports.v2' || [ "$_i" -ge 150 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+if [ "$_i" -lt 150 ]; then ok "... its pending-upgrade revision stored, helm held at the gate"; else bad "... its pending-upgrade revision stored" "no v2 release Secret in 15 s"; fi
+S124_HELM_PID=$(jq -r 'select(.event == "start" and .argv[0] == "upgrade" and (.argv | index("paas-ws-ks-reports"))) | .pid' "$S124/helm.log" | tail -n 1)
+kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
+wait "$STACK_HELPERD_PID" 2>/dev/null || :
+STACK_HELPERD_PID=
+if [ -n "$S124_HELM_PID" ] && kill -KILL "$S124_HELM_PID" 2>/dev/null; then ok "... helperd and its helm are killed"; else bad "... helperd and its helm are killed" "no helm pid ($S124_HELM_PID)"; fi
+rm -f "$S124/pg.gate"
+s124_helperd_start "helperd starts again"
+wait_for "... the service fails at once, saying helm was stopped and what to do" 30 \
+	"$(s124_q "$S124_REP" "status || ' ' || CASE WHEN error LIKE 'helm was stopped in the middle of this operation%pending-upgrade%Change the service or roll it back to try again%rolls the release back to its last deployed revision' THEN 'words' ELSE coalesce(error, '-') END")" \
+	"failed words"
+t "the next change is accepted" PATCH "/api/v1/services/$S124_REP" \
+	'{"values":{"auth":{"username":"fourth"}}}' 202 '.status == "upgrading"'
+wait_for "... rolls back to revision 1 first, then upgrades: running revision 4" 40 \
+	"$(s124_q "$S124_REP" "status || ' ' || revision || ' ' || coalesce(error, '-')")" "running 4 -"
+if jq -c 'select(.event == "start" and .argv[0] == "rollback")' "$S124/helm.log" | grep -q '"paas-ws-ks-reports","1"'; then
+	ok "... by helm rollback paas-ws-ks-reports 1"
+else
+	bad "... by helm rollback paas-ws-ks-reports 1" "$(grep rollback "$S124/helm.log" | tail -n 2)"
+fi
+t "... with the new values" GET "/api/v1/services/$S124_REP" '' 200 '.values.auth.username == "fourth"' \
+	'.revision == 4' '.error == null'
 
 # ---- secrets: no argv, no log, no column in clear ------------------------------------------
 if grep -q -e "$S124_SECRET" -e "$S124_SECRET2" -e "$S124_RSECRET" -e "$S124_NSECRET" "$S124/helm.log"; then

@@ -14,7 +14,8 @@
 # private one (tests/integration/sshd.sh) on a free port, reached the way the README says
 # for another port: make run gets KAIDEN_SESSION_SSH_PORT, the blocks (the agent)
 # KAIDEN_RELAY_PORTS; the README's ssh, run as written, finds the test's key in an
-# ssh-agent of the test's own (SSH_AUTH_SOCK), as a user's would.
+# ssh-agent of the test's own (SSH_AUTH_SOCK), as a user's would. The cloud services
+# walkthrough runs against tests/fakes' helm, Kubernetes API and DNS server.
 #
 #   B=build bash tests/scripts/test_readme.sh      (KEEP=1 keeps the directory)
 set -u
@@ -59,6 +60,52 @@ else
 	exit 1
 fi
 
+# The cloud services walkthrough runs against a fake Kubernetes API, the fake helm (its
+# PostgreSQL chart's pods ready at once) and a fake DNS server that has the CNAME the
+# README asks for: make run gets the services settings the README names.
+FAKE_PIDS=
+stop_fakes() {
+	local p
+	for p in $FAKE_PIDS; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	FAKE_PIDS=
+}
+mkdir -p "$WORK/svc"
+printf 'k8s-token-%s\n' "$$" >"$WORK/svc/k8s.token"
+head -c 32 /dev/urandom >"$WORK/svc/services.key"
+chmod 600 "$WORK/svc/k8s.token" "$WORK/svc/services.key"
+printf '{"cname": {"db.shop.example.com": "shop-db.apps.example.net"}}' >"$WORK/svc/dns.json"
+cat >"$WORK/svc/charts.json" <<'EOF_CHARTS'
+{"oci://registry-1.docker.io/bitnamicharts/postgresql": {"name": "postgresql", "versions": {
+  "17.1.0": {"app_version": "17.6.0",
+   "pods": [{"name": "primary", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "postgresql", "image": "docker.io/bitnamilegacy/postgresql:17.6.0"}]}],
+   "start": "ready"}}}}
+EOF_CHARTS
+cat >"$WORK/svc/helm" <<EOF_HELM
+#!/bin/sh
+PYTHONDONTWRITEBYTECODE=1 FAKE_HELM_CHARTS='$WORK/svc/charts.json' exec /usr/bin/python3 '$PWD/tests/fakes/fake_helm' "\$@"
+EOF_HELM
+chmod 755 "$WORK/svc/helm"
+PYTHONDONTWRITEBYTECODE=1 python3 tests/fakes/fake_k8s.py --port-file "$WORK/svc/k8s.port" \
+	--token-file "$WORK/svc/k8s.token" </dev/null >"$WORK/svc/k8s.log" 2>&1 &
+FAKE_PIDS="$FAKE_PIDS $!"
+PYTHONDONTWRITEBYTECODE=1 python3 tests/fakes/fake_dns.py --port-file "$WORK/svc/dns.port" \
+	--records "$WORK/svc/dns.json" </dev/null >"$WORK/svc/dns.log" 2>&1 &
+FAKE_PIDS="$FAKE_PIDS $!"
+for _ in $(seq 100); do
+	[ -s "$WORK/svc/k8s.port" ] && [ -s "$WORK/svc/dns.port" ] && break
+	sleep 0.1
+done
+if [ -s "$WORK/svc/k8s.port" ] && [ -s "$WORK/svc/dns.port" ]; then
+	ok "a fake Kubernetes API and DNS server for the cloud services walkthrough"
+else
+	bad "a fake Kubernetes API and DNS server for the cloud services walkthrough" \
+		"$(tail -n 3 "$WORK/svc/k8s.log" "$WORK/svc/dns.log")"
+fi
+
 # 1 while PID runs (a zombie does not count: it has exited).
 alive() {
 	local st
@@ -86,6 +133,7 @@ leftovers() {
 finish() {
 	local p
 	stop_sshd
+	stop_fakes
 	# Whatever a failed run left: the stack's group, then anything naming WORK.
 	if [ -n "$RUN_PID" ] && alive "$RUN_PID"; then
 		kill -INT -- "-$RUN_PID" 2>/dev/null
@@ -102,6 +150,11 @@ trap 'exit 130' INT TERM
 # ---- make run, in the background, in its own process group --------------------------
 set -m
 PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
+	KAIDEN_SERVICES_DOMAIN=apps.example.net KAIDEN_SERVICES_KEY_FILE="$WORK/svc/services.key" \
+	KAIDEN_K8S_API="http://127.0.0.1:$(cat "$WORK/svc/k8s.port" 2>/dev/null)" \
+	KAIDEN_K8S_TOKEN_FILE="$WORK/svc/k8s.token" KAIDEN_K8S_INSECURE=1 \
+	KAIDEN_SERVICES_HELM="$WORK/svc/helm" KAIDEN_SERVICES_HELM_HOME="$WORK/svc/helm-home" \
+	KAIDEN_SERVICES_DNS_SERVER="127.0.0.1:$(cat "$WORK/svc/dns.port" 2>/dev/null)" \
 	sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
 RUN_PID=$!
 set +m
@@ -149,7 +202,7 @@ fi
 	cat "$WORK/blocks.sh"
 } >"$WORK/readme.sh"
 if PORT=$PORT VAR=$VAR KAIDEN_RELAY_PORTS=$SSHD_PORT,8080 \
-	timeout 120 bash "$WORK/readme.sh" >"$WORK/readme.out" 2>"$WORK/readme.err"; then
+	timeout 180 bash "$WORK/readme.sh" >"$WORK/readme.out" 2>"$WORK/readme.err"; then
 	ok "the README's blocks run without an error"
 else
 	bad "the README's blocks run without an error" "status $?: $(tail -n 5 "$WORK/readme.err")"
@@ -187,8 +240,9 @@ else
 	rc=$?
 	check "make run exits 130 on Ctrl-C" [ "$rc" -eq 130 ]
 fi
-# The private sshd and ssh-agent are the test's own, not the README's.
+# The private sshd, ssh-agent and fakes are the test's own, not the README's.
 stop_sshd
+stop_fakes
 left=$(leftovers "$RUN_PID" "$WORK")
 if [ -z "$left" ]; then
 	ok "nothing make run or the blocks started is left running"
