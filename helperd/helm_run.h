@@ -218,8 +218,9 @@ struct helm_status {
 	char last_deployed[48];
 };
 
-/* An RFC 3339 time as helm prints it ("2026-12-03T06:40:53.123456789+01:00", or with
- * "Z"): Unix seconds, or -1 when it is not one. */
+/* An RFC 3339 time as helm prints it ("2026-12-03T06:40:53.123456789+01:00") or the
+ * Kubernetes API does ("2026-12-03T05:40:53Z", "...53.123456Z"): Unix seconds, or -1
+ * when it is not one. */
 int64_t helm_time_seconds(const char *s);
 
 /* Strict about types (a member present with the wrong type is refused), tolerant of

@@ -1022,34 +1022,17 @@ out:
 	return rc;
 }
 
-/* "2026-12-03T05:00:00Z" or with a fraction ("...:00.123456Z"): Unix seconds, or -1. */
-static int64_t rfc3339_seconds(const char *s)
-{
-	struct tm tm;
-	int n = 0;
-
-	if (!s)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n != 19)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
-}
-
 /* When an event was last seen: lastTimestamp, else (events.k8s.io's recorder) its
  * series' lastObservedTime or eventTime. -1 when it says none. */
 static int64_t event_seen(json_object *ev)
 {
 	json_object *series = member(ev, "series", json_type_object);
-	int64_t t = rfc3339_seconds(jsonx_str(ev, "lastTimestamp"));
+	int64_t t = helm_time_seconds(jsonx_str(ev, "lastTimestamp"));
 
 	if (t < 0 && series)
-		t = rfc3339_seconds(jsonx_str(series, "lastObservedTime"));
+		t = helm_time_seconds(jsonx_str(series, "lastObservedTime"));
 	if (t < 0)
-		t = rfc3339_seconds(jsonx_str(ev, "eventTime"));
+		t = helm_time_seconds(jsonx_str(ev, "eventTime"));
 	return t;
 }
 

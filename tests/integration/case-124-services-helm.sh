@@ -317,13 +317,17 @@ save S124_REP .id
 wait_for "... deploys, helm held at the gate" 30 \
 	"SELECT count(*) FROM cloud_services WHERE id = '$S124_REP' AND status = 'deploying'" 1
 # Held when the release's pending-install revision (a Secret) is stored.
-_i=0
-until s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" |
-	grep -q 'sh.helm.release.v1.paas-ws-ks-reports.v1' || [ "$_i" -ge 150 ]; do
-	sleep 0.1
-	_i=$((_i + 1))
-done
-if [ "$_i" -lt 150 ]; then ok "... its pending-install revision stored"; else bad "... its pending-install revision stored" "no release Secret in 15 s"; fi
+# s124_revision_stored NAME REVISION: 0 once helm stored that revision's Secret (15 s).
+s124_revision_stored() {
+	_i=0
+	until s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" |
+		grep -q "sh.helm.release.v1.$1.v$2" || [ "$_i" -ge 150 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ "$_i" -lt 150 ]
+}
+if s124_revision_stored paas-ws-ks-reports 1; then ok "... its pending-install revision stored"; else bad "... its pending-install revision stored" "no release Secret in 15 s"; fi
 kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
 wait "$STACK_HELPERD_PID" 2>/dev/null || :
 STACK_HELPERD_PID=
@@ -347,13 +351,7 @@ wait_for "... and the install resumes to running" 40 "$(s124_q "$S124_REP" "stat
 : >"$S124/pg.gate"
 t "the resumed service is upgraded" PATCH "/api/v1/services/$S124_REP" \
 	'{"values":{"auth":{"username":"third"}}}' 202 '.status == "upgrading"'
-_i=0
-until s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" |
-	grep -q 'sh.helm.release.v1.paas-ws-ks-reports.v2' || [ "$_i" -ge 150 ]; do
-	sleep 0.1
-	_i=$((_i + 1))
-done
-if [ "$_i" -lt 150 ]; then ok "... its pending-upgrade revision stored, helm held at the gate"; else bad "... its pending-upgrade revision stored" "no v2 release Secret in 15 s"; fi
+if s124_revision_stored paas-ws-ks-reports 2; then ok "... its pending-upgrade revision stored, helm held at the gate"; else bad "... its pending-upgrade revision stored" "no v2 release Secret in 15 s"; fi
 S124_HELM_PID=$(jq -r 'select(.event == "start" and .argv[0] == "upgrade" and (.argv | index("paas-ws-ks-reports"))) | .pid' "$S124/helm.log" | tail -n 1)
 kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
 wait "$STACK_HELPERD_PID" 2>/dev/null || :

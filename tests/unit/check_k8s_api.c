@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "fakek8s.h"
 #include "http.h"
 #include "k8s_api.h"
 #include "log.h"
@@ -31,101 +32,15 @@
 #define TENANT "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 #define NS "paas-ws-t1"
 
-static pid_t fake_pid;
-static char fake_dir[256], fake_base[128], token_path[300];
 static uv_loop_t T_loop;
 
-/* --- the fake ---------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static size_t to_buf(char *data, size_t size, size_t n, void *userp)
-{
-	return buf_append(userp, data, size * n) == 0 ? size * n : 0;
-}
+/* --- the fake (fakek8s.h) ------------------------------------------------------------ */
 
 /* A blocking request to the fake (control API, or the API with the token): status. */
 static long call(const char *method, const char *path, const char *body, struct buf *out,
                  int auth)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hd = NULL;
-	struct buf ignored;
-	char url[512];
-	long status = 0;
-
-	buf_init(&ignored, 1 << 20);
-	snprintf(url, sizeof(url), "%s%s", fake_base, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &ignored);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	if (auth)
-		hd = curl_slist_append(hd, "Authorization: Bearer " TOKEN);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(hd);
-	buf_clear(&ignored);
-	return status;
-}
-
-static void fake_start(void)
-{
-	char portfile[300], port[16] = "";
-	double until;
-
-	snprintf(fake_dir, sizeof(fake_dir), "%s/kaiden-k8sapi-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(fake_dir));
-	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
-	snprintf(token_path, sizeof(token_path), "%s/token", fake_dir);
-	write_text(token_path, TOKEN "\n");
-	fake_pid = fork();
-	ck_assert_int_ge(fake_pid, 0);
-	if (fake_pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execlp("python3", "python3", "tests/fakes/fake_k8s.py", "--port-file", portfile,
-		       "--token-file", token_path, (char *)NULL);
-		_exit(127);
-	}
-	for (until = now_s() + 20; now_s() < until && !port[0];) {
-		FILE *f = fopen(portfile, "r");
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = '\0';
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(20000);
-	}
-	ck_assert_msg(port[0], "tests/fakes/fake_k8s.py did not start");
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(fake_base, sizeof(fake_base), "http://127.0.0.1:%s", port);
-	ck_assert_int_eq(call("GET", "/_fake/health", NULL, NULL, 0), 200);
+	return K_call(method, path, body, out, auth ? TOKEN : NULL);
 }
 
 static void init_api(void)
@@ -133,7 +48,7 @@ static void init_api(void)
 	struct k8s_source src;
 	char err[256];
 
-	ck_assert_msg(k8s_source_init(&src, fake_base, token_path, "", 1, err, sizeof(err)) == 0,
+	ck_assert_msg(k8s_source_init(&src, K_base, K_token, "", 1, err, sizeof(err)) == 0,
 	              "%s", err);
 	src.timeout_ms = 5000;
 	ck_assert_int_eq(k8s_api_init(&T_loop, &src), 0);
@@ -143,25 +58,16 @@ static void setup(void)
 {
 	log_init("check_k8s_api", LOG_LVL_DEBUG);
 	ck_assert_int_eq(uv_loop_init(&T_loop), 0);
-	fake_start();
+	K_start(TOKEN, NULL, 0);
 	init_api();
 }
 
 static void teardown(void)
 {
-	char cmd[300];
-
 	k8s_api_shutdown();
 	uv_run(&T_loop, UV_RUN_DEFAULT);
 	ck_assert_int_eq(uv_loop_close(&T_loop), 0);
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fake_dir);
+	K_stop();
 }
 
 /* --- running a call ---------------------------------------------------------------- */
@@ -582,7 +488,7 @@ START_TEST(test_errors)
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_int_eq(g.res.transient, 1);
 
-	ck_assert_int_eq(unlink(token_path), 0);
+	ck_assert_int_eq(unlink(K_token), 0);
 	memset(&g, 0, sizeof(g));
 	ck_assert_ptr_null(k8s_api_create_namespace(NS, TENANT, on_done, &g, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "the service account token"));
@@ -597,7 +503,7 @@ START_TEST(test_unreachable)
 	struct got g;
 	char err[256];
 
-	ck_assert_int_eq(k8s_source_init(&src, "http://127.0.0.1:9", token_path, "", 1, err,
+	ck_assert_int_eq(k8s_source_init(&src, "http://127.0.0.1:9", K_token, "", 1, err,
 	                                 sizeof(err)), 0);
 	ck_assert_int_eq(k8s_api_init(&T_loop, &src), 0);
 	g = create_ns(NS, TENANT);

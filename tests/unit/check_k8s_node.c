@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fakek8s.h"
 #include "k8s_node.h"
 
 /* --- quantities -------------------------------------------------------------------- */
@@ -474,126 +475,27 @@ END_TEST
 
 #define TOKEN "check-k8s-node-token-Zx81"
 
-static pid_t fake_pid;
-static char fake_dir[256], fake_base[128], token_path[300];
-static int fake_tls;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static size_t to_buf(char *data, size_t size, size_t n, void *userp)
-{
-	return buf_append(userp, data, size * n) == 0 ? size * n : 0;
-}
-
-/* A control call to the fake: its HTTP status; the body into *out when out is given. */
+/* A control call to the fake (fakek8s.h): its HTTP status; the body into *out when out
+ * is given. */
 static long control(const char *method, const char *path, const char *body, struct buf *out)
 {
-	CURL *h = curl_easy_init();
-	struct buf ignored;
-	char url[512], ca[300];
-	long status = 0;
+	char full[300];
 
-	buf_init(&ignored, 1 << 20);
-	snprintf(url, sizeof(url), "%s/_fake/%s", fake_base, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, out ? out : &ignored);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-	if (fake_tls) {
-		snprintf(ca, sizeof(ca), "%s/tls/ca.crt", fake_dir);
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	}
-	if (body)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(h) == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
-	buf_clear(&ignored);
-	return status;
+	snprintf(full, sizeof(full), "/_fake/%s", path);
+	return K_call(method, full, body, out, NULL);
 }
 
 static void fake_start(int tls)
 {
-	char portfile[300], tlsdir[300], port[16] = "";
-	double until;
-
-	snprintf(fake_dir, sizeof(fake_dir), "%s/kaiden-fakek8s-XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(fake_dir));
-	snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
-	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", fake_dir);
-	snprintf(token_path, sizeof(token_path), "%s/token", fake_dir);
-	write_text(token_path, TOKEN "\n");
-	fake_tls = tls;
-	fake_pid = fork();
-	ck_assert_int_ge(fake_pid, 0);
-	if (fake_pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execlp("python3", "python3", "tests/fakes/fake_k8s.py", "--port-file", portfile,
-		       "--token-file", token_path, "--node", "worker-1",
-		       tls ? "--tls-dir" : (char *)NULL, tlsdir, (char *)NULL);
-		_exit(127);
-	}
-	for (until = now_s() + 20; now_s() < until && !port[0];) {
-		FILE *f = fopen(portfile, "r");
-		if (f) {
-			if (!fgets(port, sizeof(port), f))
-				port[0] = '\0';
-			fclose(f);
-		}
-		if (!port[0])
-			usleep(20000);
-	}
-	ck_assert_msg(port[0], "tests/fakes/fake_k8s.py did not start");
-	port[strcspn(port, "\n")] = '\0';
-	snprintf(fake_base, sizeof(fake_base), "%s://127.0.0.1:%s", tls ? "https" : "http", port);
-	ck_assert_int_eq(control("GET", "health", NULL, NULL), 200);
-}
-
-static void fake_kill(void)
-{
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = 0;
-	}
-}
-
-static void fake_stop(void)
-{
-	char cmd[300];
-
-	fake_kill();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_dir);
-	if (fake_dir[0] && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", fake_dir);
+	K_start(TOKEN, "worker-1", tls);
 }
 
 static void source_for_fake(struct k8s_source *s)
 {
 	char err[256] = "", ca[300];
 
-	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", fake_dir);
-	ck_assert_msg(k8s_source_init(s, fake_base, token_path, fake_tls ? ca : "", !fake_tls, err,
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", K_dir);
+	ck_assert_msg(k8s_source_init(s, K_base, K_token, K_tls ? ca : "", !K_tls, err,
 	                              sizeof(err)) == 0, "%s", err);
 	s->timeout_ms = 5000;
 }
@@ -657,23 +559,23 @@ START_TEST(test_fetch_http)
 	EXPECT_FAIL(&s, "../secrets", "not a valid Kubernetes name");
 
 	/* a rotated token: the file is read for every request */
-	write_text(token_path, "rotated-token-B\n");
+	K_write_text(K_token, "rotated-token-B\n");
 	EXPECT_FAIL(&s, "worker-1", "401 Unauthorized: the Kubernetes API refused the service "
 	                            "account token");
 	ck_assert_int_eq(control("POST", "tokens", "{\"token\":\"rotated-token-B\"}", NULL), 200);
 	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
 	ck_assert_int_eq(control("POST", "tokens", "{\"token\":\"no-rights\",\"rights\":[]}", NULL),
 	                 200);
-	write_text(token_path, "no-rights\n");
+	K_write_text(K_token, "no-rights\n");
 	EXPECT_FAIL(&s, "worker-1", "403 Forbidden: nodes \"worker-1\" is forbidden: User "
 	                            "\"system:serviceaccount:kaiden-system:kaiden-agent\" cannot "
 	                            "get resource \"nodes\"");
-	write_text(token_path, "");
+	K_write_text(K_token, "");
 	EXPECT_FAIL(&s, "worker-1", "the service account token");
 	EXPECT_FAIL(&s, "worker-1", "is empty");
-	unlink(token_path);
+	unlink(K_token);
 	EXPECT_FAIL(&s, "worker-1", "cannot open: No such file or directory");
-	write_text(token_path, TOKEN "\n");
+	K_write_text(K_token, TOKEN "\n");
 
 	ck_assert_int_eq(control("POST", "faults", "{\"fail\":[{\"status\":500}]}", NULL), 200);
 	EXPECT_FAIL(&s, "worker-1", "500 InternalError: Internal error occurred");
@@ -690,11 +592,11 @@ START_TEST(test_fetch_http)
 	EXPECT_FAIL(&s, "worker-1", "answered node worker-2, not worker-1");
 	/* the faults are used up: back to normal */
 	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
-	fake_kill();
+	K_kill();
 
 	/* nothing listening there any more */
 	EXPECT_FAIL(&s, "worker-1", "cannot reach the Kubernetes API");
-	fake_stop();
+	K_stop();
 }
 END_TEST
 
@@ -710,10 +612,10 @@ static void *bg_run(void *arg)
 {
 	struct bg_fetch *f = arg;
 	struct k8s_node n;
-	double t0 = now_s();
+	double t0 = K_now_s();
 
 	f->rc = k8s_node_fetch(f->src, "worker-1", &n, &f->cancel, f->reason, sizeof(f->reason));
-	f->took = now_s() - t0;
+	f->took = K_now_s() - t0;
 	return NULL;
 }
 
@@ -754,7 +656,7 @@ START_TEST(test_fetch_held)
 	ck_assert_msg(f.took < 10, "the cancel took %.1f s", f.took);
 	ck_assert_int_eq(control("POST", "holds/release", "{\"drop\":true}", NULL), 200);
 	buf_clear(&hold);
-	fake_stop();
+	K_stop();
 }
 END_TEST
 
@@ -769,14 +671,14 @@ START_TEST(test_fetch_https)
 	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
 	ck_assert_str_eq(n.name, "worker-1");
 	/* the system's CAs do not know the fake's */
-	ck_assert_msg(k8s_source_init(&s, fake_base, token_path, "", 0, err, sizeof(err)) == 0,
+	ck_assert_msg(k8s_source_init(&s, K_base, K_token, "", 0, err, sizeof(err)) == 0,
 	              "%s", err);
 	s.ca_file[0] = '\0';
 	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
 	/* and insecure does not turn verification off */
 	s.insecure = 1;
 	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
-	fake_stop();
+	K_stop();
 }
 END_TEST
 
