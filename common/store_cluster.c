@@ -102,26 +102,25 @@ int store_cluster_get(struct db *db, const char *tenant_id, const char *id, json
 int store_cluster_list(struct db *db, const char *tenant_id, const char *q,
                        const struct store_page *page, struct store_list *out)
 {
-	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	const char *params[4];
+	char tenant[UUID_STR_LEN], cursor_buf[UUID_STR_LEN];
+	const char *params[4], *cursor;
 	struct buf sql;
 	char *pattern = NULL;
-	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
+	int nparams = 1, limit = store_page_limit(page), rc;
 
+	rc = store_list_ids(tenant_id, page, tenant, cursor_buf, &cursor);
+	if (rc != STORE_OK)
+		return rc;
+	rc = STORE_ERR;
 	buf_init(&sql, 1024);
-	if (store_id(tenant_id, tenant) != 0 ||
-	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
 	params[0] = tenant;
 	/* Unqualified names below are c's: the subqueries' d is theirs alone. */
 	if (buf_puts(&sql, CLUSTER_SELECT " WHERE tenant_id = $1 AND deleted_at IS NULL") != 0)
 		goto out;
 	if (q && store_sql_search(&sql, params, &nparams, "name", "name", q, &pattern) != 0)
 		goto out;
-	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    limit, cluster_cols, CLUSTER_NCOLS, out);
+	rc = store_list_run(db, &sql, params, nparams, cursor, limit, cluster_cols, CLUSTER_NCOLS,
+	                    out);
 out:
 	free(pattern);
 	buf_clear(&sql);

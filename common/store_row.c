@@ -221,6 +221,17 @@ int store_tx_end(struct db *db, int rc, json_object *row, json_object **out)
 	return STORE_OK;
 }
 
+int store_list_ids(const char *tenant_id, const struct store_page *page,
+                   char tenant[UUID_STR_LEN], char cursor_buf[UUID_STR_LEN],
+                   const char **cursor)
+{
+	if (store_id(tenant_id, tenant) != 0 ||
+	    (page && page->cursor && store_id(page->cursor, cursor_buf) != 0))
+		return STORE_NOT_FOUND;
+	*cursor = page && page->cursor ? cursor_buf : NULL;
+	return STORE_OK;
+}
+
 int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
                    const char *cursor, int limit, const struct store_col *cols, int n,
                    struct store_list *out)

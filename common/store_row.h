@@ -47,6 +47,12 @@ int store_tx_end(struct db *db, int rc, json_object *row, json_object **out) WUR
 int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
                     int n, struct store_list *out) WUR;
 
+/* A tenant's list query's ids: the tenant (tenant_id normalised into tenant) and the
+ * page's cursor (into cursor_buf; *cursor is cursor_buf, or NULL for the first page).
+ * STORE_OK, or STORE_NOT_FOUND when either is not an id. */
+int store_list_ids(const char *tenant_id, const struct store_page *page,
+                   char tenant[UUID_STR_LEN], char cursor_buf[UUID_STR_LEN],
+                   const char **cursor) WUR;
 /* Finishes and runs a list query: sql is "SELECT <cols> FROM ... WHERE ..." with
  * params[0..nparams) bound; adds "AND id < cursor" when cursor is not NULL, then
  * "ORDER BY id DESC LIMIT limit + 1" (params needs room for both), and fills out as

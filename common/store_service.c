@@ -297,18 +297,17 @@ int store_service_list(struct db *db, const char *tenant_id,
                        const struct store_service_filter *f, const struct store_page *page,
                        struct store_list *out)
 {
-	char tenant[UUID_STR_LEN], cursor[UUID_STR_LEN];
-	const char *params[6];
+	char tenant[UUID_STR_LEN], cursor_buf[UUID_STR_LEN];
+	const char *params[6], *cursor;
 	struct buf sql;
 	char *pattern = NULL;
-	int nparams = 1, limit = store_page_limit(page), rc = STORE_ERR;
+	int nparams = 1, limit = store_page_limit(page), rc;
 
+	rc = store_list_ids(tenant_id, page, tenant, cursor_buf, &cursor);
+	if (rc != STORE_OK)
+		return rc;
+	rc = STORE_ERR;
 	buf_init(&sql, 2048);
-	if (store_id(tenant_id, tenant) != 0 ||
-	    (page && page->cursor && store_id(page->cursor, cursor) != 0)) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
 	params[0] = tenant;
 	if (buf_puts(&sql, SERVICE_SELECT " WHERE tenant_id = $1") != 0)
 		goto out;
@@ -332,8 +331,8 @@ int store_service_list(struct db *db, const char *tenant_id,
 		                  params, &nparams, pattern) != 0)
 			goto out;
 	}
-	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    limit, service_cols, SERVICE_NCOLS, out);
+	rc = store_list_run(db, &sql, params, nparams, cursor, limit, service_cols, SERVICE_NCOLS,
+	                    out);
 out:
 	free(pattern);
 	buf_clear(&sql);
@@ -372,6 +371,22 @@ static int lock_row(struct db *db, const char *tenant, const char *id, int delet
 	return rc;
 }
 
+/* Opens the transaction and locks the row (lock_row): STORE_OK, or the failure with the
+ * transaction ended (STORE_NOT_FOUND when there is no such row). */
+static int begin_locked(struct db *db, const char *tenant, const char *id, int deleted_ok,
+                        enum service_status *status, long long *op_seq, int *revision)
+{
+	int rc = db_begin(db);
+
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = lock_row(db, tenant, id, deleted_ok, status, op_seq, revision);
+	if (rc == 1)
+		return STORE_OK;
+	db_rollback(db);
+	return rc == 0 ? STORE_NOT_FOUND : rc;
+}
+
 /* Appends ", <column> = $k" with value bound as the next parameter. */
 static int set_param(struct buf *sql, const char *column, const char **params, int *n,
                      int cap, const char *value)
@@ -400,18 +415,11 @@ int store_service_queue(struct db *db, const char *tenant_id, const char *id,
 		return STORE_NOT_FOUND;
 	if (!change)
 		change = &none;
-	buf_init(&sql, 512);
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK) {
-		buf_clear(&sql);
-		return store_rc_of(rc);
-	}
-	rc = lock_row(db, tenant, svc, 0, &status, &op_seq, &revision);
-	if (rc <= 0) {
-		rc = rc == 0 ? STORE_NOT_FOUND : rc;
-		goto fail;
-	}
+	rc = begin_locked(db, tenant, svc, 0, &status, &op_seq, &revision);
+	if (rc != STORE_OK)
+		return rc;
+	buf_init(&sql, 512);
 	if (expect_op_seq > 0 && op_seq != expect_op_seq) {
 		why_set(why, "op_seq", "the service changed meanwhile: read it again");
 		rc = STORE_CONFLICT;
@@ -914,18 +922,11 @@ int store_service_report(struct db *db, const char *tenant_id, const char *id,
 		log_error("service=%s report: bad status", svc);
 		return STORE_ERR;
 	}
-	buf_init(&sql, 512);
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK) {
-		buf_clear(&sql);
-		return store_rc_of(rc);
-	}
-	rc = lock_row(db, tenant, svc, 1, &status, &cur_seq, &cur_rev);
-	if (rc <= 0) {
-		rc = rc == 0 ? STORE_NOT_FOUND : rc;
-		goto fail;
-	}
+	rc = begin_locked(db, tenant, svc, 1, &status, &cur_seq, &cur_rev);
+	if (rc != STORE_OK)
+		return rc;
+	buf_init(&sql, 512);
 	if (cur_seq != op_seq) {
 		rc = STORE_CONFLICT;
 		goto fail;
