@@ -632,8 +632,6 @@ void h_service_patch(struct req *r, struct resp *rs)
 		svc = NULL;
 		goto out;
 	}
-	if (services_ready(r, rs, &key) < 0)
-		goto out;
 	rc = store_service_get(r->db, r->tenant_id, r->params[0], &current);
 	if (rc == STORE_OK && jsonx_str(current, "deleted_at"))
 		rc = STORE_NOT_FOUND;
@@ -641,6 +639,8 @@ void h_service_patch(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "service");
 		goto out;
 	}
+	if (services_ready(r, rs, &key) < 0)
+		goto out;
 	rc = store_catalog_get(r->db, jsonx_str(current, "template"), 1, &tpl);
 	if (rc != STORE_OK) {
 		resp_store_error(rs, rc, r->db, r->request_id, "template");

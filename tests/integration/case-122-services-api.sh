@@ -141,6 +141,7 @@ tt "... but a domain for no such service is 404 first" PUT "/api/v1/services/$S1
 	'{"domain":"shop.example.com"}' 404 "$(E not_found)"
 tt "... its removal too" DELETE "/api/v1/services/$S122_NOID/domain" '' 404 "$(E not_found)"
 tt "... and its look-up" POST "/api/v1/services/$S122_NOID/domain/verify" '' 404 "$(E not_found)"
+tt "... and a change of its values" PATCH "/api/v1/services/$S122_NOID" '{"values":{}}' 404 "$(E not_found)"
 export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test
 api_restart "kaiden-api restarts with services.domain only"
 tt "without services.key_file: 503 naming it" POST /api/v1/services \
