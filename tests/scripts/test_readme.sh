@@ -159,7 +159,7 @@ PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
 RUN_PID=$!
 set +m
 for _ in $(seq 300); do
-	grep -q 'Kaiden is running' "$WORK/run.out" && break
+	grep -qs 'Kaiden is running' "$WORK/run.out" && break
 	alive "$RUN_PID" || break
 	sleep 0.2
 done
