@@ -24,9 +24,18 @@
  * rollback N`):
  *
  *   status ----not found, or nothing newer than the row's revision---> namespace
- *          ----pending-install|upgrade|rollback (a lock)--> locked: status again every
- *              POLL_MS, until it clears (then as above) or LOCK_GRACE past
- *              services.helm_timeout (failed, saying so)
+ *          ----pending-install|upgrade|rollback (a lock)--> locked (service_lock_at):
+ *              while the helm that holds it may still run (helm_run_orphan: the one an
+ *              earlier helperd started still runs, or nothing is known) status again
+ *              every POLL_MS, until it clears (then as above; a failed revision it made
+ *              is this operation's end) or LOCK_GRACE past services.helm_timeout since
+ *              helm's last_deployed; once that helm is known gone (looked at twice) or
+ *              the time is past, the lock is stale:
+ *                the job's first claim --> recover_history (helm history: the newest
+ *                  deployed revision) --> recover (helm rollback to it, or uninstall an
+ *                  install that never deployed) --> on as asked (rollback: helm)
+ *                a later claim (resumed after a restart) --> failed, saying what
+ *                  happened and that a change or a rollback undoes it
  *          ----a revision newer than the row's, not failed (a previous attempt of this
  *              very job ran helm before helperd stopped)--> poll
  *   namespace (k8s_api_create_namespace) --> rolebinding (k8s_api_bind_tenant_role:
