@@ -73,6 +73,7 @@ t "... q and category together" GET '/api/v1/catalog?q=redis&category=Database' 
 t "... an unknown category" GET '/api/v1/catalog?category=Games' '' 400 "$(E invalid_query category)"
 t "a customer reads a template with its form" GET /api/v1/catalog/postgresql '' 200 \
 	'.values_schema.properties.auth.properties.postgresPassword.secret == true' \
+	'.values_schema.properties.auth.properties.username.pattern_message | test("^Use lower-case letters")' \
 	'.default_values.image.repository == "bitnamilegacy/postgresql"' \
 	'.default_values.global.security.allowInsecureImages == true' \
 	'.inputs.storage_size == ["primary.persistence.size"]'
@@ -106,6 +107,12 @@ t "a bad values schema is refused, naming the place" POST /api/v1/catalog \
 t "a bad pattern is refused" POST /api/v1/catalog \
 	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password.pattern = "([a-z"')" 400 \
 	"$(E invalid_field values_schema.properties.auth.properties.password.pattern)"
+t "a pattern_message without a pattern is refused" POST /api/v1/catalog \
+	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password.pattern_message = "Letters only."')" 400 \
+	"$(E invalid_field values_schema.properties.auth.properties.password.pattern_message)"
+t "... and an empty one beside a pattern" POST /api/v1/catalog \
+	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password += {"pattern": "^[a-z]+$", "pattern_message": ""}')" 400 \
+	"$(E invalid_field values_schema.properties.auth.properties.password.pattern_message)"
 t "a secret default is refused" POST /api/v1/catalog \
 	"$(echo "$CT_TPL" | jq -c '.default_values.auth = {"password": "hunter2hunter2"}')" 400 \
 	"$(E invalid_field default_values.auth.password)"
