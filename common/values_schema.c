@@ -184,7 +184,7 @@ static int value_check(json_object *prop, json_object *v, const char *field, int
 			if (!match && message)
 				return fail(err, field, "%s", json_object_get_string(message));
 			if (!match)
-				return fail(err, field, "is not in the form this setting takes "
+				return fail(err, field, "not in the form this setting takes "
 				                        "(the pattern %s)",
 				            json_object_get_string(pattern));
 		}

@@ -242,7 +242,7 @@ s122_post "a storage size over the quota" "\"name\":\"x\",\"storage_size\":\"999
 	"$(E invalid_field storage_size)" '.error.message | test("services_storage")'
 tt "a pattern without words: the message says so in words, naming the pattern" POST /api/v1/services \
 	'{"template":"kv-plain","name":"x","values":{"code":"12a"}}' 400 "$(E invalid_field values.code)" \
-	'.error.message == "values.code: is not in the form this setting takes (the pattern ^[0-9]+$)"'
+	'.error.message == "values.code: not in the form this setting takes (the pattern ^[0-9]+$)"'
 tt "a storage size for a template without one" POST /api/v1/services \
 	'{"template":"kv-plain","name":"x","storage_size":"2Gi"}' 400 "$(E invalid_field storage_size)"
 s122_post "an unknown member" "\"name\":\"x\",\"size\":1,$S122_PG_VALUES" 400 "$(E unknown_field size)"

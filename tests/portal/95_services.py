@@ -363,8 +363,14 @@ def flow(adm):
     check("an encryption key too short", "At least 16 characters" in field_error(KEY), field_error(KEY))
     check("a wrong time zone in the catalog's words, not its pattern",
           field_error(TZ) == words.get("pattern_message") and "[A-Za-z" not in field_error(TZ), field_error(TZ))
-    shoot("services-launch-errors", at="#service-form")
+    shoot("services-launch-errors", at="#service-form h2:nth-of-type(2)")
     drain("n8n's form's checks")
+    # Afresh (the screenshot without the messages of before): right this time.
+    drv.refresh()
+    if not wait_for("n8n's launch form again", EC.visibility_of_element_located((By.ID, "service-form"))):
+        return
+    drv.find_element(By.ID, "service-name").clear()
+    drv.find_element(By.ID, "service-name").send_keys(SVC)
     for p, v in ((TZ, "Europe/Berlin"), (KEY, SECRET)):
         fid(p).clear()
         fid(p).send_keys(v)
@@ -654,6 +660,9 @@ def failed_service():
     check("the size it has", size.get_attribute("value") == "4Gi", size.get_attribute("value"))
     check("Save and deploy", text_of("#service-save") == "Save and deploy", text_of("#service-save"))
     size.clear()
+    size.send_keys("2Gi")
+    shoot("service-failed-configuration", at="#service-tab")
+    size.clear()
     size.send_keys("lots")
     drv.find_element(By.ID, "service-save").click()
     if wait_for("a size that is no size, beside it",
@@ -661,7 +670,6 @@ def failed_service():
         check("... in words", "10Gi" in text_of("#service-config-storage-error"), text_of("#service-config-storage-error"))
     size.clear()
     size.send_keys("2Gi")
-    shoot("service-failed-configuration", at="#service-config")
     helm_charts(lambda charts: charts["oci://registry-1.docker.io/bitnamicharts/postgresql"]["versions"]["17.1.0"]
                 .pop("fail"))
     drv.find_element(By.ID, "service-save").click()

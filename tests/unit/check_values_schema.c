@@ -340,7 +340,7 @@ START_TEST(test_pattern_message)
 	in = J("{\"raw\":\"12a\"}");
 	ck_assert_int_eq(values_schema_apply(schema, in, &out, &err), -1);
 	ck_assert_str_eq(err.field, "values.raw");
-	ck_assert_str_eq(err.message, "values.raw: is not in the form this setting takes "
+	ck_assert_str_eq(err.message, "values.raw: not in the form this setting takes "
 	                              "(the pattern ^[0-9]+$)");
 	json_object_put(in);
 

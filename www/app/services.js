@@ -329,8 +329,14 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
     const f = fields[name.slice(7)];
     if (!f) return false;
     if (f.input.hidden && f.replace) f.replace.click();
-    const message = String(err.message || '');
-    say(f, message.startsWith(name + ': ') ? message.slice(name.length + 2) : message);
+    // api.js made the message a sentence ("Values.auth.password: ..."): the field's path
+    // goes, its first letter is capitalized again.
+    let message = String(err.message || '');
+    if (message.toLowerCase().startsWith(name.toLowerCase() + ': ')) {
+      message = message.slice(name.length + 2);
+      message = message.charAt(0).toUpperCase() + message.slice(1);
+    }
+    say(f, message);
     f.input.focus();
     return true;
   }
