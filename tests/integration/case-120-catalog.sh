@@ -3,10 +3,11 @@
 # built-in catalog, and `kaiden-api catalog load FILE` loads the committed file again
 # (replaced by slug, nothing added) or refuses a bad one whole; every signed-in role
 # browses the enabled templates, filters by category and q, and reads one with its
-# values schema; a disabled one is for staff only. Platform admins add, change and
+# values schema (PostgreSQL's user with its pattern_message); a disabled one is for staff only. Platform admins add, change and
 # remove templates, each change audited; a customer, a tenant admin, an engineer and a
 # service token are refused (403); a bad template is refused naming its field (the
-# member, or the place in its values schema) with nothing written; a slug is taken once
+# member, or the place in its values schema: a pattern_message without a pattern, or
+# empty) with nothing written; a slug is taken once
 # (409) and never changes.
 #
 # Users of the default tenant and platform staff of their own (cat-*), acting with API

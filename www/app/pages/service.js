@@ -257,6 +257,7 @@ function configuration(env, body) {
     const busy = BUSY.includes(s.status);
     const never = !s.revision;
     intro.textContent = !may ? 'The settings this service runs with. Your role may read them, not change them.'
+      : s.status === 'deleted' ? 'The settings it had when it was deleted.'
       : never ? 'It has not run yet: saving deploys it with these settings. Secret values are never shown; Replace one to set a new value.'
         : 'Saving runs a Helm upgrade with these settings: a new revision. Secret values are never shown; Replace one to set a new value.';
     save.textContent = never ? 'Save and deploy' : 'Save and update';
