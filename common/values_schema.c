@@ -157,6 +157,7 @@ static int value_check(json_object *prop, json_object *v, const char *field, int
 	if (strcmp(type, "string") == 0) {
 		json_object *minl = member(prop, "minLength"), *maxl = member(prop, "maxLength");
 		json_object *pattern = member(prop, "pattern");
+		json_object *message = member(prop, "pattern_message");
 		long n;
 
 		if (!v || !json_object_is_type(v, json_type_string))
@@ -178,8 +179,13 @@ static int value_check(json_object *prop, json_object *v, const char *field, int
 				return fail(err, field, "the template's pattern %s", why);
 			match = regexec(&re, json_object_get_string(v), 0, NULL, 0) == 0;
 			regfree(&re);
+			/* The template's words when it has them; else words and the pattern,
+			 * never the pattern alone. */
+			if (!match && message)
+				return fail(err, field, "%s", json_object_get_string(message));
 			if (!match)
-				return fail(err, field, "must match %s",
+				return fail(err, field, "not in the form this setting takes "
+				                        "(the pattern %s)",
 				            json_object_get_string(pattern));
 		}
 	} else if (strcmp(type, "integer") == 0) {
@@ -226,8 +232,8 @@ static int check_object(json_object *node, const char *field, int depth, int *co
 static int keyword_ok(const char *type, const char *key)
 {
 	static const char *const common[] = { "type", "title", "description", NULL };
-	static const char *const string_kw[] = { "default", "enum", "pattern", "minLength",
-		                                 "maxLength", "secret", NULL };
+	static const char *const string_kw[] = { "default", "enum", "pattern", "pattern_message",
+		                                 "minLength", "maxLength", "secret", NULL };
 	static const char *const number_kw[] = { "default", "enum", "minimum", "maximum", NULL };
 	static const char *const object_kw[] = { "properties", "required", NULL };
 
@@ -281,9 +287,18 @@ static int check_leaf(json_object *prop, const char *type, const char *field,
 	char sub[VS_FIELD_MAX];
 	json_object *choices = member(prop, "enum"), *secret = member(prop, "secret");
 	json_object *pattern = member(prop, "pattern"), *dflt = member(prop, "default");
+	json_object *message = member(prop, "pattern_message");
 
 	if (check_bounds(prop, type, field, err) < 0)
 		return -1;
+	if (message) {
+		join(sub, sizeof(sub), field, "pattern_message");
+		if (!pattern)
+			return fail(err, sub, "goes only with a pattern (it is what a person reads "
+			                      "when a value does not match it)");
+		if (!text_ok(message, VS_TITLE_MAX, 1))
+			return fail(err, sub, "must be text of 1 to %d characters", VS_TITLE_MAX);
+	}
 	if (pattern) {
 		regex_t re;
 		char why[200];

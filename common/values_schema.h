@@ -8,7 +8,8 @@
  *    "properties": {NAME: PROPERTY, ...}}
  *   PROPERTY: {"type": "string"|"integer"|"number"|"boolean", "title"?, "description"?,
  *              "default"?, "enum"?: [values], "minimum"?, "maximum"? (integer, number),
- *              "pattern"?, "minLength"?, "maxLength"? (string), "secret"?: true (string)}
+ *              "pattern"?, "pattern_message"?, "minLength"?, "maxLength"? (string),
+ *              "secret"?: true (string)}
  *           | {"type": "object", "title"?, "description"?, "required"?, "properties"}
  *
  * A property's place in the tree is the chart's value key path: the schema
@@ -24,6 +25,10 @@
  *     VS_PATTERN_MAX bytes, matched as JSON Schema does: anywhere in the value unless
  *     anchored with ^...$. One that does not compile is refused, and so is a
  *     backreference (\1..\9: exponential to match).
+ *   - pattern_message: what a person reads when a value does not match the pattern,
+ *     instead of the regular expression ("Use lower-case letters, digits and _"): text
+ *     of 1 to VS_TITLE_MAX characters, only beside a pattern. Without one, a mismatch
+ *     says in words that the value is not in the setting's form, naming the pattern.
  *   - strings: at most VS_STRING_MAX characters whatever maxLength says; no control
  *     characters but \n and \t.
  *   - secret: true marks a string that is stored encrypted and never shown again (a

@@ -3,10 +3,11 @@
 # built-in catalog, and `kaiden-api catalog load FILE` loads the committed file again
 # (replaced by slug, nothing added) or refuses a bad one whole; every signed-in role
 # browses the enabled templates, filters by category and q, and reads one with its
-# values schema; a disabled one is for staff only. Platform admins add, change and
+# values schema (PostgreSQL's user with its pattern_message); a disabled one is for staff only. Platform admins add, change and
 # remove templates, each change audited; a customer, a tenant admin, an engineer and a
 # service token are refused (403); a bad template is refused naming its field (the
-# member, or the place in its values schema) with nothing written; a slug is taken once
+# member, or the place in its values schema: a pattern_message without a pattern, or
+# empty) with nothing written; a slug is taken once
 # (409) and never changes.
 #
 # Users of the default tenant and platform staff of their own (cat-*), acting with API
@@ -73,6 +74,7 @@ t "... q and category together" GET '/api/v1/catalog?q=redis&category=Database' 
 t "... an unknown category" GET '/api/v1/catalog?category=Games' '' 400 "$(E invalid_query category)"
 t "a customer reads a template with its form" GET /api/v1/catalog/postgresql '' 200 \
 	'.values_schema.properties.auth.properties.postgresPassword.secret == true' \
+	'.values_schema.properties.auth.properties.username.pattern_message | test("^Use lower-case letters")' \
 	'.default_values.image.repository == "bitnamilegacy/postgresql"' \
 	'.default_values.global.security.allowInsecureImages == true' \
 	'.inputs.storage_size == ["primary.persistence.size"]'
@@ -106,6 +108,12 @@ t "a bad values schema is refused, naming the place" POST /api/v1/catalog \
 t "a bad pattern is refused" POST /api/v1/catalog \
 	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password.pattern = "([a-z"')" 400 \
 	"$(E invalid_field values_schema.properties.auth.properties.password.pattern)"
+t "a pattern_message without a pattern is refused" POST /api/v1/catalog \
+	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password.pattern_message = "Letters only."')" 400 \
+	"$(E invalid_field values_schema.properties.auth.properties.password.pattern_message)"
+t "... and an empty one beside a pattern" POST /api/v1/catalog \
+	"$(echo "$CT_TPL" | jq -c '.values_schema.properties.auth.properties.password += {"pattern": "^[a-z]+$", "pattern_message": ""}')" 400 \
+	"$(E invalid_field values_schema.properties.auth.properties.password.pattern_message)"
 t "a secret default is refused" POST /api/v1/catalog \
 	"$(echo "$CT_TPL" | jq -c '.default_values.auth = {"password": "hunter2hunter2"}')" 400 \
 	"$(E invalid_field default_values.auth.password)"

@@ -9,7 +9,8 @@
 #   - every refusal of POST names its field: name, template (unknown, disabled),
 #     reference_id (not a label, a release name over 53), subdomain (not a label,
 #     reserved, taken in this tenant or another), values against the template's schema
-#     (unknown key, wrong type, pattern, enum, a required secret missing, too short, null),
+#     (unknown key, wrong type, pattern (in the template's words), enum, a required
+#     secret missing, too short, null),
 #     storage_size (form, bounds, a template without it), an unknown member; nothing
 #     written;
 #   - 202 + a service.install job + pending; GET shapes (urls, secrets set/unset, the
@@ -128,7 +129,7 @@ save S122_TENANT2 .id
 cli "its service token" S122_SVC2 token create --tenant kw --name 'kw svc'
 # A template without secrets (and without a storage size): the archive's pending case.
 tt "a test template without secrets" POST /api/v1/catalog \
-	'{"slug":"kv-plain","name":"Plain","description":"A chart without secrets","icon":"icons/demo.svg","category":"Developer tools","tags":["test"],"price_label":"Free","chart_repo":"oci://registry.invalid/kaiden-test","chart_name":"plain","chart_version":"1.0.0","values_schema":{"type":"object","properties":{"replicas":{"type":"integer","minimum":1,"maximum":3,"default":1}}},"inputs":{},"default_values":{}}' 201
+	'{"slug":"kv-plain","name":"Plain","description":"A chart without secrets","icon":"icons/demo.svg","category":"Developer tools","tags":["test"],"price_label":"Free","chart_repo":"oci://registry.invalid/kaiden-test","chart_name":"plain","chart_version":"1.0.0","values_schema":{"type":"object","properties":{"replicas":{"type":"integer","minimum":1,"maximum":3,"default":1},"code":{"type":"string","pattern":"^[0-9]+$"}}},"inputs":{},"default_values":{}}' 201
 
 # ---- 503 until the services settings are there ------------------------------------------
 s122_as S122_SVC
@@ -229,7 +230,10 @@ s122_post "an unknown setting" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresP
 s122_post "an unknown setting, nested" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\",\"nope\":1}}" 400 "$(E unknown_field values.auth.nope)"
 s122_post "a setting of the wrong type" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\"},\"primary\":{\"resourcesPreset\":5}}" 400 "$(E invalid_field values.primary.resourcesPreset)"
 s122_post "a setting outside its enum" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\"},\"primary\":{\"resourcesPreset\":\"huge\"}}" 400 "$(E invalid_field values.primary.resourcesPreset)"
-s122_post "a setting against its pattern" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\",\"username\":\"Bad-Name\"}}" 400 "$(E invalid_field values.auth.username)"
+# The template's pattern_message in words, never the regular expression.
+s122_post "a setting against its pattern, said in the template's words" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\",\"username\":\"Bad-Name\"}}" 400 "$(E invalid_field values.auth.username)" \
+	'.error.message | startswith("values.auth.username: Use lower-case letters, digits and underscores")' \
+	'.error.message | contains("[a-z") | not'
 s122_post "a required secret missing" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\"}}" 400 \
 	"$(E invalid_field values.auth.password)" '.error.message | test("required")'
 # The first problem in the schema's order, which is the database's (jsonb orders keys).
@@ -243,6 +247,9 @@ s122_post "a storage size under 1Gi" "\"name\":\"x\",\"storage_size\":\"512Mi\",
 	"$(E invalid_field storage_size)" '.error.message | test("1Gi")'
 s122_post "a storage size over the quota" "\"name\":\"x\",\"storage_size\":\"9999Gi\",$S122_PG_VALUES" 400 \
 	"$(E invalid_field storage_size)" '.error.message | test("services_storage")'
+tt "a pattern without words: the message says so in words, naming the pattern" POST /api/v1/services \
+	'{"template":"kv-plain","name":"x","values":{"code":"12a"}}' 400 "$(E invalid_field values.code)" \
+	'.error.message == "values.code: not in the form this setting takes (the pattern ^[0-9]+$)"'
 tt "a storage size for a template without one" POST /api/v1/services \
 	'{"template":"kv-plain","name":"x","storage_size":"2Gi"}' 400 "$(E invalid_field storage_size)"
 s122_post "an unknown member" "\"name\":\"x\",\"size\":1,$S122_PG_VALUES" 400 "$(E unknown_field size)"

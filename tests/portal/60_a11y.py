@@ -110,6 +110,33 @@ def make_service(**who):
     return s["id"]
 
 
+def failed_service():
+    """A PostgreSQL service whose install fails (test_portal.sh's fake helm refuses
+    PostgreSQL's chart), never deployed: its page offers what can be done, its
+    configuration the storage size. Its page's path."""
+    ref = "a11y-pg-%s" % os.urandom(3).hex()
+    pw = "a11y-" + os.urandom(8).hex()
+    st, s = api("POST", "services", {"template": "postgresql", "name": "A11y broken database", "reference_id": ref,
+                                     "subdomain": ref, "storage_size": "4Gi",
+                                     "values": {"auth": {"postgresPassword": pw, "password": pw}}})
+    if not check("set-up: a PostgreSQL service (POST /services)", st == 202 and s, "%s %s" % (st, s)):
+        return "/services"
+    end = time.time() + 40
+    while time.time() < end:
+        st, now = api("GET", "services/" + s["id"])
+        if st == 200 and now["status"] == "failed":
+            break
+        time.sleep(0.5)
+    check("set-up: its install fails (helperd, the fake helm)", st == 200 and now["status"] == "failed",
+          "%s %s" % (st, now and now.get("status")))
+    return "/services/" + s["id"]
+
+
+def failed_overview():
+    drv.execute_script("location.hash = arguments[0]", "#" + failed_service())
+    return "#service-failed-help"
+
+
 MAKE = {"/sessions": make_session, "/users": make_user, "/tickets": make_ticket,
         "/webhooks": make_webhook, "/services": make_service}
 # Who lists (and makes) the items at a prefix, when not the stack's token (a service
@@ -163,7 +190,9 @@ STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enro
           "/services/:id": [service_tab("configuration", "#service-config"),
                             service_tab("revisions", "#service-revisions"),
                             service_tab("domain", "#service-domain-form"),
-                            service_tab("delete", "#service-delete-form")]}
+                            service_tab("delete", "#service-delete-form"),
+                            ("failed", failed_overview),
+                            ("failed, configuration", service_tab("configuration", "#service-config-storage")[1])]}
 
 
 def routes():

@@ -77,9 +77,11 @@ export KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=2
 # never calls it); helperd runs them with tests/fakes/fake_helm against
 # tests/fakes/fake_k8s.py (as case-124 does), given to helperd alone (helperd_start
 # below): k8s.api in everyone's environment would make the device-mode agents refuse to
-# start. The charts the scripts launch are in $WORK/charts.json: the test template
-# (95_services.py) comes up with its pod unable to pull its image until the script makes
-# it ready at the fake (PORTAL_K8S_URL); Redis is ready at once. Custom domains are
+# start. The charts the scripts launch are in $WORK/charts.json (PORTAL_HELM_CHARTS):
+# n8n (95_services.py's) comes up with its pod unable to pull its image until the script
+# makes it ready at the fake (PORTAL_K8S_URL); Redis is ready at once; PostgreSQL's
+# install fails (the fake's "fail": a quota's refusal of its volume) until a script takes
+# the failure out of the file (fake_helm reads it at each run). Custom domains are
 # looked up at tests/fakes/fake_dns.py, whose records 95_services.py writes into the file
 # PORTAL_DNS_RECORDS.
 (umask 077 && head -c 32 /dev/urandom >"$WORK/services.key" &&
@@ -100,11 +102,17 @@ check "the fake DNS server runs" test -n "$PORTAL_DNS_PORT"
 check "the fake Kubernetes API runs" curl -sf -o /dev/null "$PORTAL_K8S_URL/_fake/health"
 cat >"$WORK/charts.json" <<EOF
 {
- "oci://registry.invalid/kaiden-tests/form-check": {"name": "form-check", "versions": {
-  "1.0.0": {"app_version": "2.1",
-   "pods": [{"name": "app", "kind": "Deployment", "replicas": 1,
-             "containers": [{"name": "app", "image": "registry.invalid/form-check:2.1"}]}],
+ "oci://8gears.container-registry.com/library/n8n": {"name": "n8n", "versions": {
+  "1.1.0": {"app_version": "1.116.2",
+   "pods": [{"name": "", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "n8n", "image": "docker.io/n8nio/n8n:1.116.2"}]}],
    "start": "ImagePullBackOff"}}},
+ "oci://registry-1.docker.io/bitnamicharts/postgresql": {"name": "postgresql", "versions": {
+  "17.1.0": {"app_version": "17.6.0",
+   "pods": [{"name": "primary", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "postgresql", "image": "docker.io/bitnamilegacy/postgresql:17.6.0"}]}],
+   "start": "ready",
+   "fail": "persistentvolumeclaims \\"data-primary-0\\" is forbidden: exceeded quota: storage, requested: requests.storage=4Gi, limited: requests.storage=3Gi"}}},
  "oci://registry-1.docker.io/bitnamicharts/redis": {"name": "redis", "versions": {
   "23.1.1": {"app_version": "8.2.1",
    "pods": [{"name": "master", "kind": "Deployment", "replicas": 1,
@@ -120,7 +128,8 @@ chmod 755 "$WORK/helm"
 export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE=$WORK/services.key \
 	KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=9 \
 	KAIDEN_SERVICES_HELM=$WORK/helm KAIDEN_SERVICES_HELM_HOME=$WORK/helm-home \
-	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_RECORDS PORTAL_K8S_URL
+	KAIDEN_SERVICES_DNS_SERVER=127.0.0.1:$PORTAL_DNS_PORT PORTAL_DNS_RECORDS PORTAL_K8S_URL \
+	PORTAL_HELM_CHARTS=$WORK/charts.json
 # helperd_start: the stack's helperd with the fake cluster (and quick heartbeats).
 helperd_start() {
 	KAIDEN_K8S_API=$PORTAL_K8S_URL KAIDEN_K8S_TOKEN_FILE=$WORK/k8s.token KAIDEN_K8S_INSECURE=1 \

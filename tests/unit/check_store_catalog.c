@@ -138,6 +138,19 @@ START_TEST(test_committed_catalog)
 	paths = values_schema_secret_paths(schema);
 	ck_assert_str_eq(S(paths), "[\"auth.postgresPassword\",\"auth.password\"]");
 	json_object_put(paths);
+	/* Every pattern has its words for people (a pattern_message goes only with a
+	 * pattern, so as many of one as of the other). */
+	{
+		int patterns = 0, messages = 0;
+		for (const char *p = S(file); (p = strstr(p, "\"pattern")) != NULL; p++) {
+			if (strncmp(p, "\"pattern\":", 10) == 0)
+				patterns++;
+			else if (strncmp(p, "\"pattern_message\":", 18) == 0)
+				messages++;
+		}
+		ck_assert_int_ge(patterns, 3);
+		ck_assert_int_eq(messages, patterns);
+	}
 	for (size_t i = 0; i < json_object_array_length(file); i++) {
 		json_object *t = json_object_array_get_idx(file, i);
 		if (strcmp(jsonx_str(t, "slug"), "redis") == 0) {

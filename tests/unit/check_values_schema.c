@@ -130,6 +130,19 @@ static const struct {
 	/* text */
 	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"title\":\"a\\u0001\"}}}",
 	  "values_schema.properties.a.title" },
+	/* pattern_message: beside a pattern, text of 1 to 200 characters, strings only */
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^x$\","
+	  "\"pattern_message\":\"Only x.\"}}}", NULL },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
+	  "\"pattern_message\":\"Only x.\"}}}", "values_schema.properties.a.pattern_message" },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^x$\","
+	  "\"pattern_message\":\"\"}}}", "values_schema.properties.a.pattern_message" },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^x$\","
+	  "\"pattern_message\":[\"Only x.\"]}}}", "values_schema.properties.a.pattern_message" },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^x$\","
+	  "\"pattern_message\":\"a\\u0007\"}}}", "values_schema.properties.a.pattern_message" },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\","
+	  "\"pattern_message\":\"Only x.\"}}}", "values_schema.properties.a.pattern_message" },
 };
 
 START_TEST(test_schemas)
@@ -302,6 +315,45 @@ START_TEST(test_required_nested)
 	ck_assert_int_eq(values_schema_apply(schema, NULL, &out, &err), -1);
 	ck_assert_str_eq(err.field, "values.auth.password");
 	ck_assert_str_eq(err.message, "values.auth.password: is required");
+	json_object_put(schema);
+}
+END_TEST
+
+/* A value against its pattern: the template's pattern_message, else words naming the
+ * pattern (never the pattern alone); a message of 200 characters passes, 201 do not. */
+START_TEST(test_pattern_message)
+{
+	json_object *schema = J("{\"type\":\"object\",\"properties\":{"
+	                        "\"db\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\","
+	                        "\"pattern_message\":\"Use lower-case letters only.\"},"
+	                        "\"raw\":{\"type\":\"string\",\"pattern\":\"^[0-9]+$\"}}}");
+	json_object *in, *out = NULL, *prop;
+	struct vs_error err;
+	char text[202];
+
+	ck_assert_int_eq(values_schema_check(schema, &err), 0);
+	in = J("{\"db\":\"Bad-Name\"}");
+	ck_assert_int_eq(values_schema_apply(schema, in, &out, &err), -1);
+	ck_assert_str_eq(err.field, "values.db");
+	ck_assert_str_eq(err.message, "values.db: Use lower-case letters only.");
+	json_object_put(in);
+	in = J("{\"raw\":\"12a\"}");
+	ck_assert_int_eq(values_schema_apply(schema, in, &out, &err), -1);
+	ck_assert_str_eq(err.field, "values.raw");
+	ck_assert_str_eq(err.message, "values.raw: not in the form this setting takes "
+	                              "(the pattern ^[0-9]+$)");
+	json_object_put(in);
+
+	prop = json_object_object_get(json_object_object_get(schema, "properties"), "db");
+	memset(text, 'm', 200);
+	text[200] = '\0';
+	json_object_object_add(prop, "pattern_message", json_object_new_string(text));
+	ck_assert_int_eq(values_schema_check(schema, &err), 0);
+	text[200] = 'm';
+	text[201] = '\0';
+	json_object_object_add(prop, "pattern_message", json_object_new_string(text));
+	ck_assert_int_eq(values_schema_check(schema, &err), -1);
+	ck_assert_str_eq(err.field, "values_schema.properties.db.pattern_message");
 	json_object_put(schema);
 }
 END_TEST
@@ -574,6 +626,7 @@ int main(void)
 	tcase_add_test(tc, test_schema_limits);
 	tcase_add_loop_test(tc, test_values, 0, (int)ARRAY_LEN(values));
 	tcase_add_test(tc, test_required_nested);
+	tcase_add_test(tc, test_pattern_message);
 	tcase_add_test(tc, test_huge_strings);
 	tcase_add_test(tc, test_deep_values);
 	tcase_add_test(tc, test_split_and_secret_paths);

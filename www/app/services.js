@@ -6,6 +6,7 @@
 //   serviceUrls(s)              its URLs (https://<subdomain>.<services.domain>, the custom domain)
 //   valuesForm(schema, opts)    the settings form built from a template's values_schema
 //   slugify(text, max)          a DNS-1123 label suggested from a name
+//   STORAGE_SIZE, STORAGE_SIZE_WRONG   what the API takes as storage_size; what to say otherwise
 import { h } from './dom.js';
 import { get } from './api.js';
 
@@ -73,6 +74,11 @@ export function slugify(text, max = 40) {
 // A DNS-1123 label, as the API checks reference_id and subdomain.
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+// What the API takes as storage_size (its bounds, 1Gi to the workspace's quota, are the
+// server's to say).
+export const STORAGE_SIZE = /^[1-9][0-9]{0,6}(Mi|Gi|Ti)$/;
+export const STORAGE_SIZE_WRONG = 'A size such as 10Gi: a whole number, then Mi, Gi or Ti.';
+
 // The platform's domain for services' subdomains (services.domain), or null when unset:
 // GET /catalog says it (services_domain). Read once per page load; a page that read the
 // catalog itself hands it over with noteCatalog(reply).
@@ -106,9 +112,11 @@ export function servicesDomain() {
 // parent's. collect() checks every field as the API would (type,
 // required, enum, minimum/maximum, minLength/maxLength, pattern) and answers {values,
 // ok}: the values object as the chart's tree (empty optional fields left out: the
-// template's default applies), or ok false with each problem said beside its field.
-// showError(apiError) puts the API's `values.auth.password` beside that field (true),
-// else answers false.
+// template's default applies), or ok false with each problem said beside its field (a
+// value against its pattern in the template's pattern_message, else in words naming the
+// pattern). showError(apiError) puts the API's `values.auth.password` beside that field
+// (true; without the "values.auth.password: " its message starts with), else answers
+// false.
 
 function at(obj, path) {
   let o = obj;
@@ -285,7 +293,9 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
     if (prop.enum && !prop.enum.map(String).includes(text)) return { error: 'Choose one of the values offered.' };
     if (prop.pattern) {
       const re = jsPattern(prop.pattern);
-      if (re && !re.test(text)) return { error: `Not in the expected form (${prop.pattern}).` };
+      if (re && !re.test(text)) {
+        return { error: prop.pattern_message || `Not in the form ${label(f.path[f.path.length - 1], prop)} takes (the pattern ${prop.pattern}).` };
+      }
     }
     return { value: text };
   }
@@ -319,7 +329,14 @@ export function valuesForm(schema, { prefix = 'svc-v', values = null, secrets = 
     const f = fields[name.slice(7)];
     if (!f) return false;
     if (f.input.hidden && f.replace) f.replace.click();
-    say(f, err.message);
+    // api.js made the message a sentence ("Values.auth.password: ..."): the field's path
+    // goes, its first letter is capitalized again.
+    let message = String(err.message || '');
+    if (message.toLowerCase().startsWith(name.toLowerCase() + ': ')) {
+      message = message.slice(name.length + 2);
+      message = message.charAt(0).toUpperCase() + message.slice(1);
+    }
+    say(f, message);
     f.input.focus();
     return true;
   }

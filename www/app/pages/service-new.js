@@ -10,14 +10,10 @@
 import { h, errorBox } from '../dom.js';
 import { get, post } from '../api.js';
 import { mayManageServices } from '../roles.js';
-import { appIcon, valuesForm, slugify, DNS_LABEL, servicesDomain } from '../services.js';
+import { appIcon, valuesForm, slugify, DNS_LABEL, STORAGE_SIZE, STORAGE_SIZE_WRONG, servicesDomain } from '../services.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Launch an application';
-
-// What the API takes as storage_size (its bounds, 1Gi to the workspace's quota, are the
-// server's to say).
-const STORAGE_SIZE = /^[1-9][0-9]{0,6}(Mi|Gi|Ti)$/;
 
 export async function render(ctx) {
   const slug = ctx.params.slug;
@@ -104,7 +100,7 @@ export async function render(ctx) {
     }
     if (fields.storage_size) {
       const size = fields.storage_size.input.value.trim();
-      if (size && !STORAGE_SIZE.test(size)) mine.push({ field: 'storage_size', message: 'A size such as 10Gi: a whole number, then Mi, Gi or Ti.' });
+      if (size && !STORAGE_SIZE.test(size)) mine.push({ field: 'storage_size', message: STORAGE_SIZE_WRONG });
       else if (size) body.storage_size = size;
     }
     const v = settings.collect();

@@ -1,10 +1,16 @@
 // service.js: #/services/ID[?tab=...]. One service (seed FR-5), its head (icon, name,
 // status, address with Open) above five tabs kept in the URL:
 //   overview       status in words and its error, addresses with Open, pods ready of
-//                  total, application and chart, Helm release, namespace, revision
+//                  total, application and chart, Helm release, namespace, revision; a
+//                  failed service says what can be done: Edit and redeploy (the
+//                  configuration tab), Delete (the delete tab), and for one that ran
+//                  before, a rollback (the revisions tab)
 //   configuration  the template's settings form (services.js valuesForm) with the
 //                  service's values; secrets only as set / not set, with Replace; Save is
-//                  PATCH /services/{id} (a helm upgrade: status upgrading)
+//                  PATCH /services/{id} (a helm upgrade: status upgrading; deploying for
+//                  a service that never ran). The storage size too while the API takes a
+//                  change of it: a failed service that never ran (revision 0: no volume
+//                  yet), of a template that maps storage_size
 //   revisions      GET /services/{id}/revisions; Roll back to one (asked first): POST
 //                  /services/{id}/rollback {revision}
 //   domain         a custom domain: PUT /services/{id}/domain, the CNAME record to create
@@ -20,8 +26,9 @@ import { mayManageServices } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { commandBox } from '../copy.js';
 import { watch } from '../events.js';
-import { serviceBadge, statusWords, appIcon, templateSlug, serviceUrls, valuesForm, BUSY } from '../services.js';
-import { signedOut } from './user-fields.js';
+import { serviceBadge, statusWords, appIcon, templateSlug, serviceUrls, valuesForm, BUSY,
+  STORAGE_SIZE, STORAGE_SIZE_WRONG } from '../services.js';
+import { field, signedOut } from './user-fields.js';
 
 export const title = 'Service';
 
@@ -95,7 +102,8 @@ export async function render(ctx) {
     drawHead();
     follow();
   };
-  const env = { ctx, path, may, get s() { return s; }, set, template, onRead: (f) => listeners.push(f) };
+  const tabHref = (t) => '#/services/' + encodeURIComponent(id) + (t === 'overview' ? '' : '?tab=' + t);
+  const env = { ctx, path, may, get s() { return s; }, set, template, tabHref, onRead: (f) => listeners.push(f) };
   ({ overview, configuration, revisions, domain: domainTab, delete: deleteTab })[tab](env, body);
   drawHead();
 
@@ -159,9 +167,8 @@ function overview(env, body) {
         : 'This application has no web address: reach it from your other services in the workspace.'));
     if (list.length && s.status !== 'running') urls.append(h('p.hint', {}, 'The address answers once the service is running.'));
     error.replaceChildren(s.error && s.status !== 'running'
-      ? h('div.error', { role: 'alert', id: 'service-error' }, h('strong', {}, s.status === 'failed' ? 'What went wrong: ' : 'Latest problem: '), s.error,
-        s.status === 'failed' && env.may ? h('span.block', {}, 'Change its settings under Configuration and save to try again, or roll it back to a revision that worked.') : null)
-      : '');
+      ? h('div.error', { role: 'alert', id: 'service-error' }, h('strong', {}, s.status === 'failed' ? 'What went wrong: ' : 'Latest problem: '), s.error)
+      : '', s.status === 'failed' ? failedHelp(env) : '');
     const pods = s.pods_total ? `${s.pods_ready || 0} of ${s.pods_total} ready` : (s.status === 'deleted' ? '—' : 'none yet');
     dl.replaceChildren(...facts([
       ['Status', STATUS_SENTENCE[s.status] || statusWords(s.status), 'service-fact-status'],
@@ -180,11 +187,36 @@ function overview(env, body) {
   });
 }
 
+// What can be done about a failed service, with the way to each (a link to its tab).
+function failedHelp(env) {
+  const s = env.s;
+  if (!env.may) {
+    return h('p.hint', { id: 'service-failed-help' }, 'Your administrator can change its settings and deploy it again, or delete it.');
+  }
+  const never = !s.revision;
+  return h('section.card', { id: 'service-failed-help', 'aria-labelledby': 'service-failed-h' },
+    h('h3', { id: 'service-failed-h' }, 'What you can do'),
+    h('p', {}, never
+      ? 'It never ran. Change its settings (its storage size too, while it has never run) and deploy it again, or delete it.'
+      : 'Change its settings and deploy it again, roll it back to a revision that worked, or delete it.'),
+    h('p.actions', {},
+      h('a.button', { href: env.tabHref('configuration'), id: 'service-redeploy' }, 'Edit and redeploy'),
+      never ? null : h('a.button.secondary', { href: env.tabHref('revisions'), id: 'service-failed-rollback' }, 'Roll back'),
+      h('a.button.secondary', { href: env.tabHref('delete'), id: 'service-failed-delete' }, 'Delete')));
+}
+
 // ---- Configuration -------------------------------------------------------------------
 // {"auth.password": "set"}: the API's secret_names (the paths that are set), or secrets.
 function secretStates(s) {
   if (s.secrets && typeof s.secrets === 'object') return s.secrets;
   return Object.fromEntries((s.secret_names || []).map((p) => [p, 'set']));
+}
+
+// The API takes a new storage size only from a service that never ran (no volume yet)
+// and may change (failed: a running one has a revision).
+function storageEditable(env) {
+  const s = env.s;
+  return env.may && !s.revision && s.status === 'failed' && !!(env.template.inputs && env.template.inputs.storage_size);
 }
 
 function configuration(env, body) {
@@ -195,55 +227,87 @@ function configuration(env, body) {
     return;
   }
   const holder = h('div', {});
+  const storageHolder = h('div', {});
   const general = h('div', { id: 'service-config-message', 'aria-live': 'polite' });
   const save = h('button', { type: 'submit', id: 'service-save' }, 'Save and update');
   const note = h('p.hint', { id: 'service-config-note' });
-  const form = h('form.card.stack', { id: 'service-config', novalidate: true }, holder, general, note,
+  const form = h('form.card.stack', { id: 'service-config', novalidate: true }, storageHolder, holder, general, note,
     may ? h('p.actions', {}, save) : null);
-  body.append(h('p.hint', {}, may
-    ? 'Saving runs a Helm upgrade with these settings: a new revision. Secret values are never shown; Replace one to set a new value.'
-    : 'The settings this service runs with. Your role may read them, not change them.'), form);
+  const intro = h('p.hint', {});
+  body.append(intro, form);
   let settings = null;
+  let storage = null; // field() of the storage size, while the API takes a change of it
   let drawnFor = null;
   const draw = () => {
     const s = env.s;
     settings = valuesForm(template.values_schema, { prefix: 'svc-c', values: s.values || {}, secrets: secretStates(s),
       edit: true, readOnly: !may || s.status === 'deleted' });
     holder.replaceChildren(settings.el);
-    drawnFor = s.revision;
+    storage = storageEditable(env)
+      ? field('service-config-storage', 'Storage size', h('input', { name: 'storage_size', maxlength: '16', autocomplete: 'off',
+        spellcheck: 'false', placeholder: 'default', value: s.storage_size || '' }),
+      'The volume’s size, such as 10Gi (Mi, Gi or Ti; at least 1Gi). Empty: the application’s default. It can change only until the service has run.')
+      : null;
+    storageHolder.replaceChildren(storage ? storage.el : '');
+    drawnFor = `${s.revision}/${!!storage}`;
   };
   draw();
   env.onRead(() => {
     const s = env.s;
     const busy = BUSY.includes(s.status);
+    const never = !s.revision;
+    intro.textContent = !may ? 'The settings this service runs with. Your role may read them, not change them.'
+      : s.status === 'deleted' ? 'The settings it had when it was deleted.'
+      : never ? 'It has not run yet: saving deploys it with these settings. Secret values are never shown; Replace one to set a new value.'
+        : 'Saving runs a Helm upgrade with these settings: a new revision. Secret values are never shown; Replace one to set a new value.';
+    save.textContent = never ? 'Save and deploy' : 'Save and update';
     save.disabled = busy || s.status === 'deleted';
     note.textContent = busy ? `${statusWords(s.status)}: the settings can be changed again when this is done.`
       : s.status === 'deleted' ? 'The service is deleted.' : '';
-    // A rollback (or a change elsewhere) brought other values: show them, unless the
-    // user is typing (focus inside the form).
-    if (s.revision !== drawnFor && !form.contains(document.activeElement)) draw();
+    // A rollback (or a change elsewhere) brought other values, or the storage size became
+    // editable or not: show them, unless the user is typing (focus inside the form).
+    if (`${s.revision}/${storageEditable(env)}` !== drawnFor && !form.contains(document.activeElement)) draw();
   });
+  const sayStorage = (message) => {
+    storage.error.textContent = message;
+    storage.error.hidden = false;
+    storage.input.setAttribute('aria-invalid', 'true');
+    storage.input.focus();
+  };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     general.replaceChildren();
+    const body = {};
+    if (storage) {
+      storage.error.hidden = true;
+      storage.input.removeAttribute('aria-invalid');
+    }
     const v = settings.collect();
-    if (!v.ok) {
+    const size = storage ? storage.input.value.trim() : '';
+    const badSize = storage && size && !STORAGE_SIZE.test(size);
+    if (!v.ok || badSize) {
       general.replaceChildren(h('p.error', { role: 'alert' }, 'Some fields need a change: see the messages beside them.'));
-      settings.focusFirstError();
+      if (badSize) sayStorage(STORAGE_SIZE_WRONG);
+      else settings.focusFirstError();
       return;
     }
+    body.values = v.values;
+    // Only a change (the API takes the same size as none; null: the default again).
+    if (storage && size !== (env.s.storage_size || '')) body.storage_size = size || null;
     save.disabled = true;
     try {
-      const fresh = await patch(path, { values: v.values });
+      const fresh = await patch(path, body);
       if (!ctx.current()) return;
-      general.replaceChildren(h('p.notice.ok', { id: 'service-saved' }, 'Saved: the service is being updated with these settings.'));
-      env.set(fresh && fresh.id ? fresh : { ...env.s, status: 'upgrading' });
+      general.replaceChildren(h('p.notice.ok', { id: 'service-saved' }, env.s.revision
+        ? 'Saved: the service is being updated with these settings.' : 'Saved: the service is being deployed with these settings.'));
+      env.set(fresh && fresh.id ? fresh : { ...env.s, status: env.s.revision ? 'upgrading' : 'deploying' });
       draw();
     } catch (e) {
       save.disabled = false;
       if (!ctx.current()) return;
       if (e.status === 401) { signedOut(ctx); return; }
-      if (!settings.showError(e)) general.replaceChildren(errorBox(e));
+      if (storage && e.field === 'storage_size') sayStorage(String(e.message || '').replace(/^storage_size: /, ''));
+      else if (!settings.showError(e)) general.replaceChildren(errorBox(e));
     }
   });
 }
