@@ -20,18 +20,20 @@
  * them at once. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <libwebsockets.h>
 
 #include "cfg.h"
+#include "curl_lazy.h"
 #include "k8s_node.h"
 #include "link.h"
 #include "log.h"
@@ -45,6 +47,10 @@
 
 #define SECRET_MAX 256
 #define SHUTDOWN_MAX_S 20 /* whatever happens, exit this long after the signal */
+/* lws sizes two tables by the descriptor limit, 16 bytes a descriptor, all written at
+ * start: a container's usual limit of 1,048,576 would cost 16 MiB. This many is ample
+ * (the link, two a relay stream, cloudflared's pipes) and costs 64 KiB. */
+#define AGENT_LWS_FDS_MAX 4096
 
 static volatile sig_atomic_t signals_seen;
 static struct lws_context *context;
@@ -247,9 +253,20 @@ static void node_send(const char *name)
 
 static char node_name_sent[K8S_NODE_NAME_MAX + 1];
 
-static void node_welcomed(void)
+/* Gives the heap's free pages back to the system (glibc keeps them otherwise): after
+ * start-up (the configuration, OpenSSL's set-up, the TLS handshake) and after each read
+ * of the node (libcurl's handshake), which an idle agent would carry for ever. */
+static void trim(void)
 {
-	node_send(node_name_sent);
+	malloc_trim(0);
+}
+
+/* Online (at start or after a reconnect): the node's latest reading in cluster mode. */
+static void welcomed(void)
+{
+	if (*node_name_sent)
+		node_send(node_name_sent);
+	trim();
 }
 
 /* What the node watch found: logged, kept, and sent to helperd. */
@@ -264,6 +281,7 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 		last_node.failing = 1;
 		snprintf(last_node.reason, sizeof(last_node.reason), "%s", reason);
 		node_send_one(name, NULL, reason);
+		trim();
 		return;
 	}
 	last_node.good = *node;
@@ -282,6 +300,7 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 	         what, node->res.cpu_allocatable, node->res.cpu_capacity,
 	         node->res.memory_allocatable_raw, node->res.memory_capacity_raw,
 	         node->kubelet_version, node->container_runtime_version, node->labels);
+	trim();
 }
 
 /* 1 if id looks like an id the server hands out: 1 to 64 letters, digits, '-' or '_'. */
@@ -342,6 +361,12 @@ static int agent_mode(struct node_watch_config *nw)
 	if (!k8s_node_name_valid(node_name)) {
 		log_error("cluster=%s the node name is not a Kubernetes node name (lowercase "
 		          "letters, digits, '-' and '.', at most 253)", cluster_id);
+		return -1;
+	}
+	/* libcurl is loaded only in cluster mode (curl_lazy.h), before k8s_source_init
+	 * parses the API's URL with it and before any thread uses it. */
+	if (curl_lazy_load(err, sizeof(err)) != 0) {
+		log_error("cluster=%s %s", cluster_id, err);
 		return -1;
 	}
 	memset(nw, 0, sizeof(*nw));
@@ -408,12 +433,16 @@ int main(int argc, char **argv)
 		.sessions = sessions,
 		.relay_start = relay_start,
 		.relay_open = relay_open,
+		.welcomed = welcomed,
 	};
 	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
-	int lvl, stopping = 0, killed = 0, curl_ready = 0;
+	int lvl, stopping = 0, killed = 0;
 	time_t stop_started = 0;
 
+	/* One malloc arena: the only other thread is the node reader's (cluster mode, one
+	 * read a minute), and an arena of its own would keep its pages between reads. */
+	mallopt(M_ARENA_MAX, 1);
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': cli[ncli++] = (struct cli_setting){ "agent.server", optarg }; break;
@@ -524,9 +553,19 @@ int main(int argc, char **argv)
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
 	memset(&info, 0, sizeof(info));
+	{
+		struct rlimit nofile;
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > AGENT_LWS_FDS_MAX)
+			info.fd_limit_per_thread = AGENT_LWS_FDS_MAX;
+	}
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* The trust is ca_file alone (--ca-file, else the system's bundle): without this lws
+	 * also loads OpenSSL's default store, the system's bundle again (about 800 KiB of
+	 * parsed certificates held for ever), and would trust it beside a given --ca-file. */
+	if (ca_file)
+		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.client_ssl_ca_filepath = ca_file;
 	info.gid = -1;
 	info.uid = -1;
@@ -562,16 +601,9 @@ int main(int argc, char **argv)
 	lcfg.cluster_id = cluster ? cfg_str(CFG_AGENT_CLUSTER_ID) : NULL;
 	lcfg.node_name = cluster ? nwcfg.node_name : NULL;
 	if (cluster) {
-		/* libcurl's global state is set up before any thread uses it. */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			log_error("cannot initialise libcurl");
-			goto out_context;
-		}
-		curl_ready = 1;
 		if (node_watch_init(context, &nwcfg, node_report, nwcfg.node_name) != 0)
 			goto out_context;
 		snprintf(node_name_sent, sizeof(node_name_sent), "%s", nwcfg.node_name);
-		handlers.welcomed = node_welcomed;
 	}
 	if (link_init(context, &lcfg, &handlers) != 0)
 		goto out_context;
@@ -632,8 +664,7 @@ out_context:
 	lws_context_destroy(context);
 	context = NULL;
 	link_clear();
-	if (curl_ready)
-		curl_global_cleanup();
+	curl_lazy_cleanup(); /* loaded by agent_mode in cluster mode only */
 out_secret:
 	explicit_bzero(secret, sizeof(secret));
 	if (stopping)
