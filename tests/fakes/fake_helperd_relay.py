@@ -612,6 +612,35 @@ async def tls_scenario(args, r):
                                     subprotocols=["kaiden-agent", "kaiden-stream"], ssl=ctx,
                                     max_size=1 << 20, compression=None)
     port = server.sockets[0].getsockname()[1]
+    # Verification stays on: another CA given with --ca-file (the agent trusts it alone),
+    # and the default (the system's bundle), each refuse this server's certificate: the
+    # agent says it cannot connect, and no hello arrives.
+    other_cert, other_key = (os.path.join(args.work, n) for n in ("other.crt", "other.key"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", other_key, "-out", other_cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for what, extra in (("another CA (--ca-file)", ["--ca-file", other_cert]),
+                        ("the system's CAs (no --ca-file)", [])):
+        path = os.path.join(args.work, "agent-untrusted.log")
+        with open(path, "w") as ulog:
+            untrusted = await asyncio.create_subprocess_exec(
+                args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port,
+                "--device-id", str(uuid.uuid4()), "--secret-file",
+                os.path.join(args.work, "secret"), *extra, "--cloudflared", "/bin/false",
+                stdin=asyncio.subprocess.DEVNULL, stdout=ulog, stderr=ulog)
+            try:
+                said = await until(lambda: "cannot connect" in open(path).read(), 15)
+                r.check("wss: with %s the server's certificate is refused" % what,
+                        said and h.agent is None,
+                        "hello=%s log: %s" % (h.agent is not None, open(path).read()[-300:]))
+            finally:
+                untrusted.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(untrusted.wait(), 15)
+                except asyncio.TimeoutError:
+                    untrusted.kill()
+                    await untrusted.wait()
     log = open(os.path.join(args.work, "agent-tls.log"), "w")
     agent = await asyncio.create_subprocess_exec(
         args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port, "--device-id",
