@@ -17,21 +17,41 @@ struct curl_lazy curl_lazy;
 
 static int loaded;
 
-/* libcurl's URL API, for the definitions at the end of this file. */
+/* libcurl's URL API, for the definitions at the end of this file, and its global set-up. */
 static struct url_api {
 	CURLU *(*url)(void);
 	CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned int flags);
 	CURLUcode (*url_get)(CURLU *u, CURLUPart what, char **part, unsigned int flags);
 	void (*url_cleanup)(CURLU *u);
 	void (*free)(void *p);
+	CURLcode (*global_init)(long flags);
 } url_api;
+
+/* A function of the library and where its address goes in a table. */
+struct lazy_fn {
+	const char *name;
+	size_t offset;
+};
+
+/* Fills table with the n functions of fns from lib: 0, or -1 with err. */
+static int resolve(void *lib, const struct lazy_fn *fns, size_t n, void *table, char *err,
+                   size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		void *fn = dlsym(lib, fns[i].name);
+		if (!fn) {
+			snprintf(err, errlen, "%s has no %s", CURL_SONAME, fns[i].name);
+			return -1;
+		}
+		/* POSIX guarantees a function's address survives the trip through void *. */
+		memcpy((char *)table + fns[i].offset, &fn, sizeof(fn));
+	}
+	return 0;
+}
 
 int curl_lazy_load(char *err, size_t errlen)
 {
-	static const struct {
-		const char *name;
-		size_t offset;
-	} fns[] = {
+	static const struct lazy_fn fns[] = {
 		{ "curl_easy_init", offsetof(struct curl_lazy, easy_init) },
 		{ "curl_easy_setopt", offsetof(struct curl_lazy, easy_setopt) },
 		{ "curl_easy_perform", offsetof(struct curl_lazy, easy_perform) },
@@ -42,19 +62,16 @@ int curl_lazy_load(char *err, size_t errlen)
 		{ "curl_slist_free_all", offsetof(struct curl_lazy, slist_free_all) },
 		{ "curl_global_cleanup", offsetof(struct curl_lazy, global_cleanup) },
 	};
-	static const struct {
-		const char *name;
-		size_t offset;
-	} url_fns[] = {
+	static const struct lazy_fn url_fns[] = {
 		{ "curl_url", offsetof(struct url_api, url) },
 		{ "curl_url_set", offsetof(struct url_api, url_set) },
 		{ "curl_url_get", offsetof(struct url_api, url_get) },
 		{ "curl_url_cleanup", offsetof(struct url_api, url_cleanup) },
 		{ "curl_free", offsetof(struct url_api, free) },
+		{ "curl_global_init", offsetof(struct url_api, global_init) },
 	};
 	struct curl_lazy table;
 	struct url_api url_table;
-	CURLcode (*global_init)(long flags);
 	void *lib;
 
 	if (loaded)
@@ -64,32 +81,12 @@ int curl_lazy_load(char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load %s (install libcurl4): %s", CURL_SONAME, dlerror());
 		return -1;
 	}
-	for (size_t i = 0; i < ARRAY_LEN(fns); i++) {
-		void *fn = dlsym(lib, fns[i].name);
-		if (!fn) {
-			snprintf(err, errlen, "%s has no %s", CURL_SONAME, fns[i].name);
-			dlclose(lib);
-			return -1;
-		}
-		/* POSIX guarantees a function's address survives the trip through void *. */
-		memcpy((char *)&table + fns[i].offset, &fn, sizeof(fn));
-	}
-	for (size_t i = 0; i < ARRAY_LEN(url_fns); i++) {
-		void *fn = dlsym(lib, url_fns[i].name);
-		if (!fn) {
-			snprintf(err, errlen, "%s has no %s", CURL_SONAME, url_fns[i].name);
-			dlclose(lib);
-			return -1;
-		}
-		memcpy((char *)&url_table + url_fns[i].offset, &fn, sizeof(fn));
-	}
-	*(void **)&global_init = dlsym(lib, "curl_global_init");
-	if (!global_init) {
-		snprintf(err, errlen, "%s has no curl_global_init", CURL_SONAME);
+	if (resolve(lib, fns, ARRAY_LEN(fns), &table, err, errlen) != 0 ||
+	    resolve(lib, url_fns, ARRAY_LEN(url_fns), &url_table, err, errlen) != 0) {
 		dlclose(lib);
 		return -1;
 	}
-	if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (url_table.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "curl_global_init failed");
 		dlclose(lib);
 		return -1;

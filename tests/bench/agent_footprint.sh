@@ -135,12 +135,8 @@ SERVER=wss://127.0.0.1:$TLS_PORT/api/v1/ws/agent
 
 # api METHOD PATH [BODY]: the reply's body.
 api() {
-	if [ $# -ge 3 ]; then
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
-			-d "$3" "$STACK_URL/api/v1$2"
-	else
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" "$STACK_URL/api/v1$2"
-	fi
+	curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
+		${3:+--data "$3"} "$STACK_URL/api/v1$2"
 }
 
 dev=$(api POST /devices '{"name":"footprint"}')

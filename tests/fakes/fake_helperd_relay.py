@@ -595,14 +595,30 @@ async def scenario(args, r):
             "a key is in agent.log")
 
 
-async def tls_scenario(args, r):
-    """Over wss:// with --ca-file: the data socket is TLS too, verified against the same
-    CA as the control socket (a certificate for 127.0.0.1 made here)."""
-    cert, key = (os.path.join(args.work, n) for n in ("tls.crt", "tls.key"))
+def self_signed(work, name):
+    """A self-signed certificate for 127.0.0.1 (and localhost): work/name.crt, .key."""
+    cert, key = (os.path.join(work, name + ext) for ext in (".crt", ".key"))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+async def stop_agent(proc):
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def tls_scenario(args, r):
+    """Over wss:// with --ca-file: the data socket is TLS too, verified against the same
+    CA as the control socket (a certificate for 127.0.0.1 made here)."""
+    cert, key = self_signed(args.work, "tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     t = Targets()
@@ -615,11 +631,7 @@ async def tls_scenario(args, r):
     # Verification stays on: another CA given with --ca-file (the agent trusts it alone),
     # and the default (the system's bundle), each refuse this server's certificate: the
     # agent says it cannot connect, and no hello arrives.
-    other_cert, other_key = (os.path.join(args.work, n) for n in ("other.crt", "other.key"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", other_key, "-out", other_cert, "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    other_cert, _ = self_signed(args.work, "other")
     for what, extra in (("another CA (--ca-file)", ["--ca-file", other_cert]),
                         ("the system's CAs (no --ca-file)", [])):
         path = os.path.join(args.work, "agent-untrusted.log")
@@ -635,12 +647,7 @@ async def tls_scenario(args, r):
                         said and h.agent is None,
                         "hello=%s log: %s" % (h.agent is not None, open(path).read()[-300:]))
             finally:
-                untrusted.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(untrusted.wait(), 15)
-                except asyncio.TimeoutError:
-                    untrusted.kill()
-                    await untrusted.wait()
+                await stop_agent(untrusted)
     log = open(os.path.join(args.work, "agent-tls.log"), "w")
     agent = await asyncio.create_subprocess_exec(
         args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port, "--device-id",
@@ -661,12 +668,7 @@ async def tls_scenario(args, r):
         if ws is not None:
             await ws.close()
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(agent.wait(), 15)
-        except asyncio.TimeoutError:
-            agent.kill()
-            await agent.wait()
+        await stop_agent(agent)
         log.close()
         server.close()
         for srv in t.servers:
