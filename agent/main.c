@@ -43,6 +43,7 @@
 #include "secretfile.h"
 #include "stream.h"
 #include "sysinfo.h"
+#include "trust.h"
 #include "tunnel.h"
 
 #define SECRET_MAX 256
@@ -419,10 +420,12 @@ int main(int argc, char **argv)
 	struct cli_setting cli[32];
 	int ncli = 0, secret_on_argv = 0, opt, rc = 1, cluster;
 	char err[256], secret[SECRET_MAX + 2];
-	const char *secret_file, *ca_file;
+	const char *secret_file, *ca_file, *ca_dir = NULL;
 	struct lws_context_creation_info info;
-	const struct lws_protocols protocols[] = { link_protocol, stream_ws_protocol,
-	                                           stream_target_protocol, { 0 } };
+	/* trust_protocol first: lws offers the client SSL_CTX to protocols[0] (trust.h). */
+	const struct lws_protocols protocols[] = { trust_protocol, link_protocol,
+	                                           stream_ws_protocol, stream_target_protocol,
+	                                           { 0 } };
 	struct tunnel_config tcfg;
 	struct link_config lcfg;
 	struct relay_config rcfg;
@@ -548,8 +551,12 @@ int main(int argc, char **argv)
 		log_error("ca_file=%s cannot be read: %s", ca_file, strerror(errno));
 		goto out_secret;
 	}
-	if (!*ca_file)
-		ca_file = link_system_ca_file();
+	if (!*ca_file) {
+		/* The system's CAs: read one by one from the hashed directory when it has one,
+		 * else parsed whole from the bundle (trust.h). */
+		ca_dir = trust_system_dir();
+		ca_file = ca_dir ? NULL : link_system_ca_file();
+	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
 	memset(&info, 0, sizeof(info));
@@ -561,12 +568,13 @@ int main(int argc, char **argv)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	/* The trust is ca_file alone (--ca-file, else the system's bundle): without this lws
-	 * also loads OpenSSL's default store, the system's bundle again (about 800 KiB of
-	 * parsed certificates held for ever), and would trust it beside a given --ca-file. */
-	if (ca_file)
+	/* The trust is ca_file or ca_dir alone (--ca-file, else the system's CAs): without
+	 * this lws also loads OpenSSL's default store, the system's bundle again (about 800
+	 * KiB of parsed certificates held for ever), and would trust it beside --ca-file. */
+	if (ca_file || ca_dir)
 		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.client_ssl_ca_filepath = ca_file;
+	trust_use_dir(ca_dir);
 	info.gid = -1;
 	info.uid = -1;
 	/* lws reads a data socket into this buffer: 4 KiB (the default) per read would cost
@@ -576,6 +584,10 @@ int main(int argc, char **argv)
 	if (!context) {
 		log_error("cannot create the libwebsockets context");
 		goto out_secret;
+	}
+	if (trust_status() != 0) {
+		log_error("ca_dir=%s the system's CAs could not be set up; give --ca-file", ca_dir);
+		goto out_context;
 	}
 
 	memset(&tcfg, 0, sizeof(tcfg));

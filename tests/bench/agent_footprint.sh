@@ -4,9 +4,15 @@
 # SQLite (scripts/stack.sh: nginx, kaiden-api, kaiden-helperd at its default 20 s
 # heartbeat), nginx also serving TLS on a second loopback port with a test CA's
 # certificate, as a customer's agent meets it: wss://, the certificate verified against
-# --ca-file, a bundle of the system's CAs (/etc/ssl/certs/ca-certificates.crt) and the
-# test CA, so that the agent holds as many trusted certificates as with its default (the
-# system's bundle). Two agents:
+# the system's CAs with the test CA added. TRUST says how:
+#
+#   default   no --ca-file: the agent's default trust, the system's CAs, given as
+#             SSL_CERT_DIR, a copy of /etc/ssl/certs's hash links plus the test CA's
+#   bundle    --ca-file: the system's bundle (/etc/ssl/certs/ca-certificates.crt) with the
+#             test CA appended (an agent that parses the whole bundle, as every agent
+#             did before issue 14 by default: use it to compare with an older binary)
+#
+# Two agents:
 #
 #   device    --device-id, over wss://
 #   cluster   --cluster-id and --node-name, over wss://, reading its node from
@@ -20,8 +26,8 @@
 # and the verdict against the aims; then, per agent, the mappings with the most resident
 # memory (/proc/PID/smaps) so that a change shows where it went.
 #
-#   B=build IDLE=60 sh tests/bench/agent_footprint.sh
-#   AGENT=/path/to/kaiden-agent ...     another agent binary (an older build, to compare)
+#   B=build IDLE=60 TRUST=default sh tests/bench/agent_footprint.sh
+#   AGENT=/path/to/kaiden-agent TRUST=bundle ...   another agent binary (an older build)
 #
 # Prints Markdown for docs/benchmarks.md; exits 1 only when something broke (a missed aim is
 # reported, not failed, unless BENCH_STRICT=1). BENCH_KEEP=1 keeps the temp directory.
@@ -29,6 +35,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 B=${B:-build}
 IDLE=${IDLE:-60}
+TRUST=${TRUST:-default}
 TOP=${TOP:-8}
 AIM_RSS_KIB=4096
 AIM_CPU_PCT=0.1
@@ -101,7 +108,21 @@ until [ -s "$WORK/k8s.port" ]; do
 	sleep 0.1
 done
 K8S_PORT=$(cat "$WORK/k8s.port")
-cat "$SYSTEM_CAS" "$WORK/tls/ca.crt" >"$WORK/bundle.crt"
+case $TRUST in
+default)
+	mkdir "$WORK/certs"
+	for f in /etc/ssl/certs/*.[0-9]; do ln -s "$f" "$WORK/certs/"; done
+	cp "$WORK/tls/ca.crt" "$WORK/certs/$(openssl x509 -hash -noout -in "$WORK/tls/ca.crt").0"
+	CERT_DIR=$WORK/certs
+	set --
+	;;
+bundle)
+	cat "$SYSTEM_CAS" "$WORK/tls/ca.crt" >"$WORK/bundle.crt"
+	CERT_DIR=
+	set -- --ca-file "$WORK/bundle.crt"
+	;;
+*) die "TRUST is default or bundle, not $TRUST" ;;
+esac
 
 # shellcheck disable=SC2034 # read by scripts/stack.sh
 STACK_QUIET=1
@@ -148,10 +169,10 @@ CL_ID=$(printf '%s' "$cl" | jq -r .id)
 [ -n "$CL_ID" ] && [ "$CL_ID" != null ] || die "POST /clusters: $cl"
 (umask 077 && printf '%s' "$cl" | jq -r .secret >"$WORK/cluster.secret")
 
-"$AGENT" --server "$SERVER" --ca-file "$WORK/bundle.crt" \
+env ${CERT_DIR:+SSL_CERT_DIR="$CERT_DIR"} "$AGENT" --server "$SERVER" "$@" \
 	--device-id "$DEV_ID" --secret-file "$WORK/device.secret" </dev/null >>"$WORK/device.log" 2>&1 &
 DEV_PID=$!
-"$AGENT" --server "$SERVER" --ca-file "$WORK/bundle.crt" \
+env ${CERT_DIR:+SSL_CERT_DIR="$CERT_DIR"} "$AGENT" --server "$SERVER" "$@" \
 	--cluster-id "$CL_ID" --node-name worker-1 --secret-file "$WORK/cluster.secret" \
 	--k8s-api "https://127.0.0.1:$K8S_PORT" --k8s-ca-file "$WORK/tls/ca.crt" \
 	--k8s-token-file "$WORK/k8s.token" </dev/null >>"$WORK/cluster.log" 2>&1 &
@@ -173,7 +194,7 @@ done
 echo
 echo "## agent footprint (tests/bench/agent_footprint.sh): $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -srm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "One device agent and one cluster-mode agent ($AGENT), each over wss:// through nginx to kaiden-helperd (20 s heartbeat), idle ${IDLE} s after coming online."
+echo "One device agent and one cluster-mode agent ($AGENT, TRUST=$TRUST), each over wss:// through nginx to kaiden-helperd (20 s heartbeat), idle ${IDLE} s after coming online."
 echo
 c0_dev=$(cpu "$DEV_PID")
 c0_cl=$(cpu "$CL_PID")

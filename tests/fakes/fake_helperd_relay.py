@@ -24,6 +24,7 @@ import hashlib
 import http
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -648,6 +649,28 @@ async def tls_scenario(args, r):
                         "hello=%s log: %s" % (h.agent is not None, open(path).read()[-300:]))
             finally:
                 await stop_agent(untrusted)
+    # The default trust is the system's hashed CA directory ($SSL_CERT_DIR as OpenSSL
+    # honours it): with this server's certificate linked by its hash there, the agent
+    # connects without --ca-file.
+    cadir = os.path.join(args.work, "cadir")
+    os.makedirs(cadir, exist_ok=True)
+    digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", cert], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    shutil.copy(cert, os.path.join(cadir, digest + ".0"))
+    with open(os.path.join(args.work, "agent-cadir.log"), "w") as dlog:
+        bydir = await asyncio.create_subprocess_exec(
+            args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port,
+            "--device-id", str(uuid.uuid4()), "--secret-file",
+            os.path.join(args.work, "secret"), "--cloudflared", "/bin/false",
+            env=dict(os.environ, SSL_CERT_DIR=cadir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=dlog, stderr=dlog)
+        try:
+            r.check("wss: without --ca-file the system's CA directory is trusted "
+                    "(SSL_CERT_DIR holding this server's CA)",
+                    await until(lambda: h.agent is not None, 15), "no hello within 15 s")
+        finally:
+            await stop_agent(bydir)
+    h.agent = None
     log = open(os.path.join(args.work, "agent-tls.log"), "w")
     agent = await asyncio.create_subprocess_exec(
         args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port, "--device-id",
