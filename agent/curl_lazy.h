@@ -8,6 +8,11 @@
  * curl_lazy with the few functions k8s_node.c calls; callers use curl.h's types and
  * constants as usual and call through the table.
  *
+ * common/k8s_source.c (shared with helperd) calls libcurl's URL API by its own names:
+ * curl_lazy_url.c defines them, forwarding through this table, and is linked into
+ * kaiden-agent only, never into libagent.a, where it would take the place of the real
+ * libcurl in every test program that links both.
+ *
  * Rules: load once, from the main thread, before any thread uses libcurl (it runs
  * curl_global_init). The library stays mapped until exit (dlclose would run its and its
  * dependencies' destructors while OpenSSL is shared with libwebsockets). */
@@ -29,7 +34,14 @@ struct curl_lazy {
 	const char *(*easy_strerror)(CURLcode code);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *text);
 	void (*slist_free_all)(struct curl_slist *list);
+	CURLcode (*global_init)(long flags);
 	void (*global_cleanup)(void);
+	/* the URL API, for curl_lazy_url.c */
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned int flags);
+	CURLUcode (*url_get)(CURLU *u, CURLUPart what, char **part, unsigned int flags);
+	void (*url_cleanup)(CURLU *u);
+	void (*free)(void *p);
 };
 
 /* The table; every member NULL until curl_lazy_load succeeded. Borrowed. */
