@@ -710,6 +710,203 @@ START_TEST(test_lost_dns_and_app_replies_adopted)
 }
 END_TEST
 
+/* ---- the early start: tunnel.start while DNS is being made ------------------------------ */
+
+/* Arms a hold (the fake's gate) on the next DNS batch: it waits there until released.
+ * The hold's id. */
+static int hold_dns(void)
+{
+	json_object *h = F_ctl("POST", "/_fake/holds",
+	                       "{\"method\":\"POST\",\"path\":\"/dns_records/batch$\"}");
+	int id = json_object_get_int(member(h, "id"));
+
+	json_object_put(h);
+	return id;
+}
+
+static void hold_release(int id, int drop)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/_fake/holds/%d/release", id);
+	json_object_put(F_ctl("POST", path, drop ? "{\"drop\":true}" : "{}"));
+}
+
+/* Runs the loop until the pretend agent has got tunnel.start and its answer (if it
+ * gives one) has been delivered; then asserts the held DNS batch was in flight. */
+static void run_until_started(int hold)
+{
+	double end = F_now() + 20;
+	char path[64];
+
+	while ((H.starts == 0 || H.nout > 0) && F_now() < end)
+		uv_run(&L, UV_RUN_ONCE);
+	ck_assert_int_eq(H.starts, 1);
+	ck_assert_int_eq(H.nout, 0);
+	snprintf(path, sizeof(path), "/_fake/holds/%d/wait", hold);
+	json_object_put(F_ctl("POST", path, "{\"timeout_s\":5}"));
+}
+
+/* The agent gets tunnel.start (and answers ready) while the DNS batch is held: the row
+ * stays pending at dns, no record exists, the job is not done; released, the session
+ * becomes active. Access existed before the early start, and before DNS. */
+START_TEST(test_early_start)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	int hold = hold_dns();
+
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	run_until_started(hold);
+	assert_status(id, "pending");
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "dns");
+	free(v);
+	ck_assert_int_eq(F_count("dns_records"), 0);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_ptr_null(finished_of(job));
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	ck_assert_int_eq(H.starts, 1); /* not sent again */
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* tunnel.failed while DNS is being made: the failure waits for the batch (its ids reach
+ * the row), then the compensation deletes everything; the agent said it runs nothing,
+ * so no tunnel.stop. */
+START_TEST(test_early_start_agent_fails)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	int hold = hold_dns();
+
+	H.mode = AGENT_FAILS;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	run_until_started(hold);
+	assert_status(id, "pending");
+	ck_assert_ptr_null(finished_of(job));
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "the agent could not start the tunnel: cloudflared exited: Provided "
+	                    "Tunnel token is not valid.");
+	free(v);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(H.stops, 0);
+}
+END_TEST
+
+/* DELETE while DNS is being made after an early start: the batch finishes, then the
+ * end path stops the agent's tunnel and deletes everything. */
+START_TEST(test_early_start_end)
+{
+	char id[UUID_STR_LEN], jobs[2][UUID_STR_LEN];
+	json_object *o = NULL;
+	int changed = 0, hold = hold_dns();
+
+	new_session(id);
+	ck_assert_int_eq(run_jobs(jobs, 1), 1);
+	run_until_started(hold);
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
+	json_object_put(o);
+	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
+	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
+	assert_status(id, "ended");
+	ck_assert_int_eq(H.stops, 1);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* helperd stops after the early start, with the DNS batch in flight (the fake never
+ * runs it): the next run resumes at dns (the ingress again, the batch, the token) and
+ * sends tunnel.start again. */
+START_TEST(test_early_start_resume_after_restart)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	int before, hold = hold_dns();
+	long n = 0;
+
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	run_until_started(hold);
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "dns");
+	free(v);
+	session_shutdown(); /* abandons the machine; the job stays leased */
+	uv_run(&L, UV_RUN_NOWAIT);
+	hold_release(hold, 1);
+	before = F_api_calls();
+	ck_assert_int_eq(F_count("dns_records"), 0);
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_eq(store_jobs_requeue(T_db, "test", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	H.mode = AGENT_READY;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	/* ingress (idempotent) + DNS batch + token; nothing made twice */
+	ck_assert_int_eq(F_api_calls() - before, 3);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	ck_assert_int_eq(H.starts, 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* API calls the fake logged with method and a path containing part. */
+static int log_count(const char *method, const char *part)
+{
+	json_object *log = F_ctl("GET", "/_fake/log?kind=api", NULL);
+	int n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		n += strcmp(jsonx_str(e, "method"), method) == 0 && strstr(jsonx_str(e, "path"), part);
+	}
+	json_object_put(log);
+	return n;
+}
+
+/* A record deleted by hand before the end: the batch delete is refused (all or
+ * nothing: 404/81044 for the missing one), and the records are deleted one by one (404
+ * is done). A lost batch-delete reply ends the same way (its retry is refused). */
+START_TEST(test_dns_batch_delete_fallback)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], url[512], *rid;
+	json_object *r;
+
+	start_active(id, job);
+	rid = session_col(id, "dns_ssh_record_id");
+	snprintf(url, sizeof(url), "%s/zones/" F_ZONE "/dns_records/%s", F_api, rid);
+	r = F_request("DELETE", url, NULL, 1);
+	ck_assert_ptr_nonnull(r);
+	json_object_put(r);
+	free(rid);
+	ck_assert_int_eq(F_count("dns_records"), 1);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(log_count("DELETE", "/dns_records/"), 1 + 2); /* by hand, then each */
+
+	start_active(id, job);
+	F_faults("{\"drop\":[{\"method\":\"POST\",\"path\":\"/dns_records/batch$\","
+	         "\"count\":1,\"after\":true}]}");
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+	ck_assert_int_eq(log_count("DELETE", "/dns_records/"), 3 + 2);
+}
+END_TEST
+
 START_TEST(test_device_offline)
 {
 	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
@@ -1920,6 +2117,11 @@ int main(void)
 	tcase_add_test(sq, test_dns_conflict);
 	tcase_add_test(sq, test_lost_tunnel_reply_adopted);
 	tcase_add_test(sq, test_lost_dns_and_app_replies_adopted);
+	tcase_add_test(sq, test_early_start);
+	tcase_add_test(sq, test_early_start_agent_fails);
+	tcase_add_test(sq, test_early_start_end);
+	tcase_add_test(sq, test_early_start_resume_after_restart);
+	tcase_add_test(sq, test_dns_batch_delete_fallback);
 	tcase_add_test(sq, test_device_offline);
 	tcase_add_test(sq, test_agent_failed);
 	tcase_add_test(sq, test_ready_timeout);
