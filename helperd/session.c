@@ -14,11 +14,15 @@
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
- *   pending  tunnel .. token        provision (Cloudflare: tunnel, Access apps, ingress,
- *                                   DNS, token; every id on the row before the next
- *                                   step; the relay: nothing, on the next loop turn)
- *   pending  agent                  the start command sent; waiting for tunnel.ready up
- *                                   to session.ready_timeout
+ *   pending  tunnel .. token        provision (Cloudflare: tunnel with its Access app,
+ *                                   then ingress with DNS, token; every id on the row
+ *                                   before the next step; the relay: nothing, on the next
+ *                                   loop turn). The provider's early result (provider.h)
+ *                                   has the start command sent meanwhile (Cloudflare: at
+ *                                   dns, once the ingress exists)
+ *   pending  agent                  provisioned, the start command sent; waiting for
+ *                                   tunnel.ready up to session.ready_timeout (from the
+ *                                   send)
  *   active   active                 tunnel.ready arrived (the start job is done); a
  *                                   restore (below) may run meanwhile, and leaves the
  *                                   row as it is
@@ -45,12 +49,23 @@
  *       --restore--------------------> restore
  *   provision --provision_ok---------> agent            (start command sent; offline, or
  *                                                        an agent too old: fail)
- *             --provision_failed, fail-> stop_failing
+ *             --provision_failed, fail-> stop_failing    (tunnel.stop when the row is at
+ *                                                        dns or token: an earlier claim
+ *                                                        may have started the agent)
  *             --provision_transient--> (requeued with a growing delay, machine freed;
  *                                       past START_DEADLINE_S: fail)
  *             --session.end----------> provision_ending (the provider call under way
  *                                       finishes first, so no id is lost)
- *   provision_ending --provision_*---> stop_ending       (the start command never sent)
+ *             --startable------------> provision_started (the start command sent early;
+ *                                       offline or refused: tried again when provisioned)
+ *   provision_started --provision_ok-> agent            (tunnel.ready already in: active)
+ *             --tunnel.ready---------> (noted; the ready wait stops)
+ *             --tunnel.failed, offline, timeout -> provision_failing
+ *             --provision_failed, fail-> stop_failing    (with tunnel.stop)
+ *             --provision_transient, session.end: as in provision
+ *   provision_failing --provision_*--> stop_failing      (the held reason; tunnel.stop
+ *                                                        unless the agent said it failed)
+ *   provision_ending --provision_*---> stop_ending       (tunnel.stop if it may run)
  *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
  *                                       if DELETE got there first, session.end)
  *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)

@@ -2,25 +2,34 @@
  * in the order shared/ref/cloudflare-api.md gives, through cf.h.
  *
  * Provision (each stage's step is written to the row before its calls go out; each
- * object's id is written the moment it is known; a stage whose objects exist already
- * is skipped, which is how a restart resumes):
+ * object's id is written the moment it is known; an object the row has is not made
+ * again, which is how a restart resumes). What does not depend on the rest runs at once:
  *
  *   tunnel   POST cfd_tunnel {name kaiden-sess-<install>-<short>, config_src cloudflare}
- *              (cf_name.h: the install id keeps installs sharing an account apart)
+ *            (cf_name.h: the install id keeps installs sharing an account apart)
  *              409/1013 (a create whose reply was lost): list ?name=..&is_deleted=false,
  *              adopt the live one
- *   access   POST access/apps for web (self_hosted) and ssh (type ssh), in parallel,
- *            each with an inline allow policy built from cloudflare.access_allow and
- *            the email of the engineer who started the session,
- *            before any DNS exists, so a hostname is never reachable without Access
- *              refused: list ?domain=<host>&exact=true; adopt an app of ours by name
- *   config   PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
- *            (originRequest.access with the web app's aud), ssh -> ssh://localhost:<p>,
- *            catch-all http_status:404          (skipped once the row is past it)
- *   dns      POST dns_records, proxied CNAMEs to <tunnel>.cfargotunnel.com, in parallel,
- *            comment kaiden-sess-<install>-<short>
- *              81053/81057: list ?type=CNAME&name.exact=<host>; adopt it if its content
- *              is our tunnel, else fail naming what the name points to
+ *            in parallel with
+ *            POST access/apps: one self_hosted application whose public destinations are
+ *            both hostnames (domain: the web one), with an inline allow policy built from
+ *            cloudflare.access_allow and the email of the engineer who started the
+ *            session; its id and aud go in both hostnames' columns. (A row an older
+ *            helperd began with a web-only application gets an ssh-only one.)
+ *              refused: list ?domain=<web host>&exact=true; adopt an app of ours by name
+ *            (step tunnel, or access when the tunnel exists)
+ *   dns      PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
+ *            (originRequest.access with the app's aud), ssh -> ssh://localhost:<p>,
+ *            catch-all http_status:404 (skipped once the row is past dns)
+ *            in parallel with
+ *            POST dns_records/batch {posts: the proxied CNAMEs to <tunnel>.cfargotunnel.com
+ *            the row lacks, comment kaiden-sess-<install>-<short>}: only now that the
+ *            Access application exists, so a hostname is never reachable without it.
+ *              All or nothing: 81053/81057 (ours after a lost reply, or someone else's):
+ *              each hostname looked up (?type=CNAME&name.exact=<host>) and adopted if its
+ *              content is our tunnel, else fail naming what the name points to; a name
+ *              found free (undone with a refused sibling) is posted once more.
+ *            Once the ingress is in place and the token at hand, the early result
+ *            (provider.h): session.c sends tunnel.start while DNS is still being made.
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
@@ -29,17 +38,19 @@
  *
  * Teardown (idempotent; 404 is done):
  *
- *   dns_delete     DELETE both records, in parallel
+ *   dns_delete     POST dns_records/batch {deletes: both records}; refused (all or
+ *                  nothing: a record already gone, a reply lost), one DELETE each
  *   tunnel_delete  DELETE cfd_tunnel/<id>/connections, then DELETE cfd_tunnel/<id>;
  *                  400/1022 (connectors still attached): both again after 1, 2, 4, 8 s.
- *                  In parallel: DELETE both Access apps (DNS is gone by now, so the
+ *                  In parallel: DELETE the Access app (DNS is gone by now, so the
  *                  hostnames cannot be reached around Access). If a DNS delete was
- *                  refused, the apps are kept for the sweep to delete after the record.
+ *                  refused, the app is kept for the sweep to delete after the record.
  *
  * Within a parallel stage a failure waits for its siblings, so every id that did get
- * created is on the row before the caller compensates. Calls: 6 to provision (tunnel 1,
- * apps 2, config 1, DNS 2; the token comes with the create), 6 to tear down (DNS 2,
- * connections 1, tunnel 1, apps 2), 1 to fetch the token again. */
+ * created is on the row before the caller compensates. Calls (shared/ref and the
+ * sources in docs/decisions.md, issue 14): 4 to provision (tunnel, app, ingress, DNS
+ * batch; the token comes with the create), 4 to tear down (DNS batch, connections,
+ * tunnel, app), 1 to fetch the token again. */
 #include "provider.h"
 
 #include <sodium.h>

@@ -710,6 +710,57 @@ START_TEST(test_lost_dns_and_app_replies_adopted)
 }
 END_TEST
 
+/* helperd stops (its machines abandoned, their jobs still leased) and starts again;
+ * the one leased job is queued again, as jobs.c does at start-up. */
+static void restart_helperd(void)
+{
+	long n = 0;
+
+	session_shutdown();
+	uv_run(&L, UV_RUN_NOWAIT);
+	start_client();
+	ck_assert_int_eq(session_init(), 0);
+	ck_assert_int_eq(store_jobs_requeue(T_db, "test", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+}
+
+/* DELETE while the start job (jobs[0]) runs: the end job (into jobs[1]) is claimed
+ * beside it. */
+static void end_meanwhile(const char *id, char jobs[2][UUID_STR_LEN])
+{
+	json_object *o = NULL;
+	int changed = 0;
+
+	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
+	json_object_put(o);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
+}
+
+/* Both jobs of end_meanwhile done, the session ended, nothing left at the fake. */
+static void assert_ended_meanwhile(const char *id, char jobs[2][UUID_STR_LEN])
+{
+	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
+	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
+	assert_status(id, "ended");
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+
+/* The start job failed and the session with it, its error exactly error. */
+static void assert_failed_with(const char *job, const char *id, const char *error)
+{
+	char *v;
+
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	assert_status(id, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, error);
+	free(v);
+}
+
+#define TOKEN_REFUSED "the agent could not start the tunnel: cloudflared exited: Provided " \
+                      "Tunnel token is not valid."
+
 /* ---- the early start: tunnel.start while DNS is being made ------------------------------ */
 
 /* Arms a hold (the fake's gate) on the next DNS batch: it waits there until released.
@@ -780,7 +831,7 @@ END_TEST
  * so no tunnel.stop. */
 START_TEST(test_early_start_agent_fails)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
 	int hold = hold_dns();
 
 	H.mode = AGENT_FAILS;
@@ -790,12 +841,7 @@ START_TEST(test_early_start_agent_fails)
 	assert_status(id, "pending");
 	ck_assert_ptr_null(finished_of(job));
 	hold_release(hold, 0);
-	ck_assert_str_eq(wait_job(job)->state, "failed");
-	assert_status(id, "failed");
-	v = session_col(id, "error");
-	ck_assert_str_eq(v, "the agent could not start the tunnel: cloudflared exited: Provided "
-	                    "Tunnel token is not valid.");
-	free(v);
+	assert_failed_with(job, id, TOKEN_REFUSED);
 	ck_assert_int_eq(F_count("leftover"), 0);
 	ck_assert_int_eq(H.stops, 0);
 }
@@ -806,21 +852,15 @@ END_TEST
 START_TEST(test_early_start_end)
 {
 	char id[UUID_STR_LEN], jobs[2][UUID_STR_LEN];
-	json_object *o = NULL;
-	int changed = 0, hold = hold_dns();
+	int hold = hold_dns();
 
 	new_session(id);
 	ck_assert_int_eq(run_jobs(jobs, 1), 1);
 	run_until_started(hold);
-	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
-	json_object_put(o);
-	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
+	end_meanwhile(id, jobs);
 	hold_release(hold, 0);
-	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
-	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
-	assert_status(id, "ended");
+	assert_ended_meanwhile(id, jobs);
 	ck_assert_int_eq(H.stops, 1);
-	ck_assert_int_eq(F_count("leftover"), 0);
 }
 END_TEST
 
@@ -831,7 +871,6 @@ START_TEST(test_early_start_resume_after_restart)
 {
 	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
 	int before, hold = hold_dns();
-	long n = 0;
 
 	H.mode = AGENT_SILENT;
 	new_session(id);
@@ -840,15 +879,10 @@ START_TEST(test_early_start_resume_after_restart)
 	v = session_col(id, "step");
 	ck_assert_str_eq(v, "dns");
 	free(v);
-	session_shutdown(); /* abandons the machine; the job stays leased */
-	uv_run(&L, UV_RUN_NOWAIT);
+	restart_helperd(); /* the held batch's client hung up: the fake never runs it */
 	hold_release(hold, 1);
 	before = F_api_calls();
 	ck_assert_int_eq(F_count("dns_records"), 0);
-	start_client();
-	ck_assert_int_eq(session_init(), 0);
-	ck_assert_int_eq(store_jobs_requeue(T_db, "test", &n), STORE_OK);
-	ck_assert_int_eq(n, 1);
 	H.mode = AGENT_READY;
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
@@ -928,19 +962,12 @@ END_TEST
 
 START_TEST(test_agent_failed)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
-	const struct finished *f;
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
 
 	H.mode = AGENT_FAILS;
 	new_session(id);
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	f = wait_job(job);
-	ck_assert_str_eq(f->state, "failed");
-	assert_status(id, "failed");
-	v = session_col(id, "error");
-	ck_assert_str_eq(v, "the agent could not start the tunnel: cloudflared exited: Provided "
-	                    "Tunnel token is not valid.");
-	free(v);
+	assert_failed_with(job, id, TOKEN_REFUSED);
 	ck_assert_int_eq(F_count("leftover"), 0);
 	ck_assert_int_eq(H.stops, 0); /* it said it was not running */
 }
@@ -998,20 +1025,13 @@ END_TEST
 START_TEST(test_end_while_starting)
 {
 	char id[UUID_STR_LEN], jobs[2][UUID_STR_LEN];
-	json_object *o = NULL;
-	int changed = 0;
 
 	F_faults("{\"latency_ms\":150}");
 	new_session(id);
 	ck_assert_int_eq(run_jobs(jobs, 1), 1);
-	ck_assert_int_eq(store_session_end(T_db, DEFAULT_TENANT_ID, id, &o, &changed), STORE_OK);
-	json_object_put(o);
-	ck_assert_int_eq(run_jobs(jobs + 1, 1), 1);
-	ck_assert_str_eq(wait_job(jobs[1])->state, "done");
-	ck_assert_str_eq(wait_job(jobs[0])->state, "done");
-	assert_status(id, "ended");
+	end_meanwhile(id, jobs);
+	assert_ended_meanwhile(id, jobs);
 	ck_assert_int_eq(H.starts, 0);
-	ck_assert_int_eq(F_count("leftover"), 0);
 }
 END_TEST
 
@@ -1019,27 +1039,27 @@ END_TEST
  * created again, one call fetches the token, and the session becomes active. */
 START_TEST(test_resume_after_restart)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], *step;
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *step = NULL;
 	int before;
-	long n = 0;
+	double end = F_now() + 20;
 
 	H.mode = AGENT_SILENT;
 	new_session(id);
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	while (H.starts == 0)
+	/* tunnel.start may go out before DNS is done (the early start): wait for the row's
+	 * step agent (provisioned), which the agent's silence holds. */
+	do {
+		free(step);
 		uv_run(&L, UV_RUN_ONCE);
-	step = session_col(id, "step");
+		step = session_col(id, "step");
+	} while (strcmp(step, "agent") != 0 && F_now() < end);
 	ck_assert_str_eq(step, "agent");
 	free(step);
+	ck_assert_int_eq(H.starts, 1);
 	before = F_api_calls();
 	ck_assert_int_eq(before, 4);
 
-	session_shutdown(); /* abandons the machine; the job stays leased */
-	uv_run(&L, UV_RUN_NOWAIT);
-	start_client();
-	ck_assert_int_eq(session_init(), 0);
-	ck_assert_int_eq(store_jobs_requeue(T_db, "test", &n), STORE_OK);
-	ck_assert_int_eq(n, 1);
+	restart_helperd(); /* abandons the machine; the job stays leased */
 	H.mode = AGENT_READY;
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
