@@ -783,6 +783,25 @@ static void hold_release(int id, int drop)
 	json_object_put(F_ctl("POST", path, drop ? "{\"drop\":true}" : "{}"));
 }
 
+/* Waits until the fake has logged the call hold caught (a dropped or abandoned one is
+ * logged when its thread lets go, after the release returned). */
+static void hold_logged(int hold)
+{
+	double end = F_now() + 5;
+	int found = 0;
+
+	while (!found && F_now() < end) {
+		json_object *log = F_ctl("GET", "/_fake/log?kind=api", NULL), *h;
+		for (size_t i = 0; i < json_object_array_length(log) && !found; i++)
+			found = json_object_object_get_ex(json_object_array_get_idx(log, i), "hold", &h) &&
+			        json_object_get_int(h) == hold;
+		json_object_put(log);
+		if (!found)
+			F_sleep_ms(20);
+	}
+	ck_assert_msg(found, "the fake did not log hold %d's call", hold);
+}
+
 /* Runs the loop until the pretend agent has got tunnel.start and its answer (if it
  * gives one) has been delivered; then asserts the held DNS batch was in flight. */
 static void run_until_started(int hold)
@@ -881,6 +900,7 @@ START_TEST(test_early_start_resume_after_restart)
 	free(v);
 	restart_helperd(); /* the held batch's client hung up: the fake never runs it */
 	hold_release(hold, 1);
+	hold_logged(hold);
 	before = F_api_calls();
 	ck_assert_int_eq(F_count("dns_records"), 0);
 	H.mode = AGENT_READY;
@@ -938,6 +958,50 @@ START_TEST(test_dns_batch_delete_fallback)
 	end_session(id);
 	ck_assert_int_eq(F_count("leftover"), 0);
 	ck_assert_int_eq(log_count("DELETE", "/dns_records/"), 3 + 2);
+}
+END_TEST
+
+/* A row an older helperd began, with a web Access app that protects the web hostname
+ * alone (the ssh one not made yet): the start makes an app for the ssh hostname, so no
+ * hostname gets DNS without Access; the end deletes both apps. */
+START_TEST(test_older_web_only_app_row)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], body[512], install[INSTALL_ID_LEN + 1];
+	char name[CF_NAME_SIZE], *short_id, *web, *ssh;
+	json_object *app, *state;
+	const char *p[3];
+
+	new_session(id);
+	short_id = session_col(id, "short_id");
+	ck_assert_int_eq(store_install_id(T_db, install), STORE_OK);
+	cf_name_make(name, install, short_id, 0);
+	snprintf(body, sizeof(body),
+	         "{\"name\":\"%s\",\"type\":\"self_hosted\",\"domain\":\"sess-%s." DOMAIN "\","
+	         "\"policies\":[{\"name\":\"x\",\"decision\":\"allow\",\"include\":[{\"email\":"
+	         "{\"email\":\"eve@example.com\"}}]}]}", name, short_id);
+	app = F_api_post("/accounts/" F_ACCOUNT "/access/apps", body);
+	p[0] = jsonx_str(app, "id");
+	p[1] = jsonx_str(app, "aud");
+	p[2] = id;
+	T_run(T_db, "UPDATE sessions SET access_web_app_id = $1, access_web_aud = $2, step = 'access' "
+	            "WHERE id = $3", 3, p);
+	json_object_put(app);
+	free(short_id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(F_count("access_apps"), 2);
+	web = session_col(id, "access_web_app_id");
+	ssh = session_col(id, "access_ssh_app_id");
+	ck_assert_str_ne(web, ssh);
+	free(web);
+	free(ssh);
+	state = F_ctl("GET", "/_fake/state", NULL);
+	ck_assert_int_eq((int)json_object_array_length(member(state, "unprotected_tunnel_cnames")),
+	                 0);
+	json_object_put(state);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
 }
 END_TEST
 
@@ -2142,6 +2206,7 @@ int main(void)
 	tcase_add_test(sq, test_early_start_end);
 	tcase_add_test(sq, test_early_start_resume_after_restart);
 	tcase_add_test(sq, test_dns_batch_delete_fallback);
+	tcase_add_test(sq, test_older_web_only_app_row);
 	tcase_add_test(sq, test_device_offline);
 	tcase_add_test(sq, test_agent_failed);
 	tcase_add_test(sq, test_ready_timeout);
