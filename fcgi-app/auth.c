@@ -205,7 +205,7 @@ static int lookup_header_tenant(struct req *r, char id[UUID_STR_LEN])
 		 * the scope (GET /auth/me) the read is the scope's. */
 		if (db_in_scope(r->db)) {
 			rc = store_tenant_get(r->db, lower, &tenant);
-		} else if (db_scope_begin(r->db, lower, 0) != DB_OK) {
+		} else if (db_scope_begin_read(r->db, lower, 0) != DB_OK) {
 			rc = STORE_ERR;
 		} else {
 			rc = store_tenant_get(r->db, lower, &tenant);
@@ -386,8 +386,14 @@ int auth_allow(struct req *r, struct resp *rs, const struct route *route)
 
 int auth_scope_begin(struct req *r, struct resp *rs)
 {
-	if (db_scope_begin(r->db, r->tenant_id[0] ? r->tenant_id : NULL,
-	                   !r->tenant_id[0] && auth_is_staff(r)) != DB_OK) {
+	/* GET and HEAD only read (PostgreSQL holds them to it): each statement is then its
+	 * own transaction, one round trip with the scope's settings (db.h). */
+	int (*begin)(struct db *, const char *, int) =
+		r->method == HTTP_GET || r->method == HTTP_HEAD ? db_scope_begin_read
+		                                                : db_scope_begin;
+
+	if (begin(r->db, r->tenant_id[0] ? r->tenant_id : NULL,
+	          !r->tenant_id[0] && auth_is_staff(r)) != DB_OK) {
 		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
 		return -1;
 	}
