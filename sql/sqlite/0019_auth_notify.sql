@@ -1,0 +1,3 @@
+-- 0019_auth_notify (SQLite): nothing to do. SQLite has no NOTIFY; kaiden-api keeps no
+-- credentials between requests there (sql/pg/0019_auth_notify.sql is the PostgreSQL
+-- side). The file exists so that both backends reach the same schema version.
