@@ -477,16 +477,14 @@ int db_listen(struct db *db, const char *channel)
 {
 	if (!channel || !setting_name_valid(channel) || strchr(channel, '.'))
 		return db_fail(db, DB_ERR, "LISTEN", "a channel needs a plain name");
-	if (!db->ops->listen)
-		return DB_ERR; /* no notifications here: nothing to log */
 	if (db->scope || db->ops->in_tx(db))
 		return db_fail(db, DB_ERR, "LISTEN", "channels are listened to outside transactions");
 	return db->ops->listen(db, channel);
 }
 
-unsigned long db_notices(struct db *db)
+unsigned long db_notices(struct db *db, int fresh)
 {
-	return db->ops->notices ? db->ops->notices(db) : 0;
+	return db->ops->notices(db, fresh);
 }
 
 unsigned long db_trips(const struct db *db)

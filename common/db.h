@@ -117,20 +117,24 @@ int db_session_set(struct db *db, const char *name, const char *value) WUR;
  * kaiden-api serve and helperd call it at start-up. */
 int db_rls_check(struct db *db);
 
-/* ---- notifications (PostgreSQL) --------------------------------------------------------
- * For a cache that a NOTIFY on a channel invalidates (kaiden-api's credentials).
- * db_listen: LISTEN channel (a plain identifier) on this connection, kept across
- * reconnects; outside transactions and scopes. DB_OK, or DB_ERR (SQLite, which has no
- * notifications, says so without logging).
- * db_notices: a count that moves when a notification on a listened channel has arrived,
- * and when the connection was made again (a new session missed whatever was sent
- * meanwhile). It reads what has arrived without waiting; 0 on SQLite.
- * db_trips: how many exchanges with the server have completed (0 on SQLite). The server
- * sends a notification that was committed before an exchange began ahead of that
- * exchange's end, so a count read after an exchange that began after a commit counts
- * what that commit notified (docs/decisions.md, issue 14). */
+/* ---- change notices ----------------------------------------------------------------------
+ * For a cache that a change invalidates (kaiden-api's verified credentials, issue 14).
+ * db_listen: PostgreSQL: LISTEN channel (a plain identifier) on this connection, kept
+ * across reconnects; outside transactions and scopes. SQLite: nothing to do (below).
+ * db_notices: a count that moves when something the caller listens for may have
+ * changed. PostgreSQL: a notification on a listened channel has arrived, or the
+ * connection was made again (a new session missed whatever was sent meanwhile). SQLite,
+ * which has no notifications: another connection committed anything (the pager's data
+ * version), or this one changed a row. It reads what has arrived without waiting; fresh
+ * makes one more exchange first (PostgreSQL: an empty query; SQLite: a read
+ * transaction).
+ * db_trips: how many exchanges with the database have completed (statements run, on
+ * SQLite). PostgreSQL sends a notification that was committed before an exchange began
+ * ahead of that exchange's end, and a SQLite read transaction sees every commit made
+ * before it began, so a count read after an exchange that began after a commit counts
+ * that commit (docs/decisions.md, "Issue 14: one round trip per request"). */
 int db_listen(struct db *db, const char *channel) WUR;
-unsigned long db_notices(struct db *db);
+unsigned long db_notices(struct db *db, int fresh);
 unsigned long db_trips(const struct db *db);
 
 int db_res_rows(const struct db_res *res);

@@ -40,10 +40,9 @@ struct db_ops {
 	int (*session_set)(struct db *db, const char *name, const char *value);
 	/* How the connection is, without a round trip (NULL: always DB_CONN_OK). */
 	enum db_conn (*conn_state)(struct db *db);
-	/* LISTEN name now and after every reconnect (name checked); db_notices. NULL: the
-	 * backend has no notifications. */
+	/* LISTEN name now and after every reconnect (name checked); db_notices. */
 	int (*listen)(struct db *db, const char *name);
-	unsigned long (*notices)(struct db *db);
+	unsigned long (*notices)(struct db *db, int fresh);
 };
 
 struct db {

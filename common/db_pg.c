@@ -815,13 +815,16 @@ static int pg_listen(struct db *db, const char *name)
 	return rc;
 }
 
-/* What has arrived, without waiting: libpq's queue after a non-blocking read. */
-static unsigned long pg_notices(struct db *db)
+/* What has arrived: libpq's queue after a non-blocking read, or (fresh) after one more
+ * exchange, an empty query (a dead connection is made again: that counts). */
+static unsigned long pg_notices(struct db *db, int fresh)
 {
 	struct db_pg *pg = pg_of(db);
 	PGnotify *n;
 
-	if (PQstatus(pg->conn) == CONNECTION_OK)
+	if (fresh && (PQstatus(pg->conn) == CONNECTION_OK || pg_reconnect(db) == 0))
+		(void)pg_script_as(db, "", "(an empty query)");
+	else if (PQstatus(pg->conn) == CONNECTION_OK)
 		(void)PQconsumeInput(pg->conn);
 	while ((n = PQnotifies(pg->conn)) != NULL) {
 		for (int i = 0; i < pg->nlisten; i++) {

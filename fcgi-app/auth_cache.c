@@ -13,7 +13,6 @@
 
 #include "db.h"
 #include "ids.h"
-#include "log.h"
 
 static void key_of(const char *authorization, unsigned char key[32])
 {
@@ -37,14 +36,14 @@ void auth_cache_init(struct auth_cache *c, struct db *db)
 	if (!db || db_listen(db, AUTH_CACHE_CHANNEL) != DB_OK)
 		return;
 	c->on = 1;
-	c->notices = db_notices(db);
+	c->notices = db_notices(db, 0);
 }
 
 /* Forgets everything when something was notified since the entries were verified. The
  * count now. */
-static unsigned long catch_up(struct auth_cache *c, struct db *db)
+static unsigned long catch_up(struct auth_cache *c, struct db *db, int fresh)
 {
-	unsigned long now = db_notices(db);
+	unsigned long now = db_notices(db, fresh);
 
 	if (now != c->notices) {
 		auth_cache_clear(c);
@@ -62,7 +61,7 @@ int auth_cache_get(struct auth_cache *c, struct db *db, const char *authorizatio
 
 	if (!c || !c->on || !db || !authorization || !*authorization)
 		return 0;
-	use->notices = catch_up(c, db);
+	use->notices = catch_up(c, db, 0);
 	use->trips = db_trips(db);
 	key_of(authorization, key);
 	now_ms = ids_now_ms();
@@ -87,7 +86,7 @@ unsigned long auth_cache_mark(struct auth_cache *c, struct db *db)
 {
 	if (!c || !c->on || !db)
 		return 0;
-	return catch_up(c, db);
+	return catch_up(c, db, 0);
 }
 
 void auth_cache_put(struct auth_cache *c, struct db *db, const char *authorization,
@@ -99,7 +98,7 @@ void auth_cache_put(struct auth_cache *c, struct db *db, const char *authorizati
 	if (!c || !c->on || !db || !authorization || !*authorization)
 		return;
 	/* Something changed while it was being checked: the answer may be stale already. */
-	if (catch_up(c, db) != mark)
+	if (catch_up(c, db, 0) != mark)
 		return;
 	key_of(authorization, key);
 	e = NULL;
@@ -115,11 +114,9 @@ void auth_cache_put(struct auth_cache *c, struct db *db, const char *authorizati
 
 int auth_cache_confirm(struct auth_cache *c, struct db *db, const struct auth_cache_use *use)
 {
-	/* Notifications come ahead of the end of an exchange: make one if the request made
-	 * none after it took the entry. */
-	if (db_trips(db) == use->trips && db_ping(db) != 0)
-		log_warn("db=postgres no round trip to confirm a kept credential: checking it again");
-	if (catch_up(c, db) == use->notices && db_trips(db) != use->trips)
+	/* What was committed before the request's last exchange with the database began
+	 * is counted by its end: make one if the request made none. */
+	if (catch_up(c, db, db_trips(db) == use->trips) == use->notices)
 		return 1;
 	auth_cache_clear(c);
 	return 0;

@@ -6,7 +6,9 @@
  * (a logout, a revoked or deleted token, a disabled, deleted or changed user, a suspended
  * tenant) notifies channel kaiden_auth (sql/pg/0019_auth_notify.sql); the worker listens
  * on its connection and forgets everything it keeps on any notification, or when the
- * connection was made again (db_notices).
+ * connection was made again (db_notices). SQLite has no notifications: there every
+ * commit of another connection, and every row the worker's own connection changes,
+ * counts as one (coarser: a busy helperd empties the caches often; the same guarantee).
  *
  * The guarantee: a request that uses a kept credential is answered only if no such
  * notification had arrived by the end of the request's last round trip; else its reply is
@@ -19,8 +21,7 @@
  * request", says what this rests on). The TTL only bounds what a lost notification could
  * cost.
  *
- * SQLite has no notifications: nothing is kept there (auth_cache_init leaves the cache
- * off). One cache per worker, used by that worker's thread only. */
+ * One cache per worker, used by that worker's thread only. */
 #ifndef KAIDEN_AUTH_CACHE_H
 #define KAIDEN_AUTH_CACHE_H
 
@@ -43,7 +44,7 @@ struct auth_cache_entry {
 };
 
 struct auth_cache {
-	int on;                  /* the worker's connection listens on AUTH_CACHE_CHANNEL */
+	int on;                  /* the worker's connection listens (db_listen) */
 	unsigned long notices;   /* db_notices when the entries were verified */
 	unsigned next;           /* the slot the next entry takes (round robin) */
 	struct auth_cache_entry slots[AUTH_CACHE_SLOTS];
@@ -55,8 +56,8 @@ struct auth_cache_use {
 	unsigned long trips;     /* db_trips then */
 };
 
-/* Empties the cache and turns it on when db listens on AUTH_CACHE_CHANNEL (LISTEN now:
- * PostgreSQL), else leaves it off. db may be NULL (off). */
+/* Empties the cache and turns it on when db listens on AUTH_CACHE_CHANNEL (LISTEN now
+ * on PostgreSQL), else leaves it off. db may be NULL (off). */
 void auth_cache_init(struct auth_cache *c, struct db *db);
 /* Forgets everything (a wiped cache stays on or off). */
 void auth_cache_clear(struct auth_cache *c);

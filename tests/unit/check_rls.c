@@ -479,21 +479,21 @@ START_TEST(test_notices)
 	ck_assert_int_eq(db_listen(T_db, "kaiden bad"), DB_ERR);
 	ck_assert_int_eq(db_listen(T_db, "kaiden_t14"), DB_OK);
 	ck_assert_int_eq(db_listen(T_db, "kaiden_t14"), DB_OK);
-	n0 = db_notices(T_db);
+	n0 = db_notices(T_db, 0);
 	ck_assert_int_eq(db_notify(other, "kaiden_t14", "x"), DB_OK);
 	ck_assert_int_eq(db_notify(other, "kaiden_elsewhere", "x"), DB_OK);
 	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_A, 0), DB_OK);
 	assert_setting(T_db, "kaiden.tenant_id", TENANT_A);
 	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
-	ck_assert_uint_eq(db_notices(T_db), n0 + 1);
-	ck_assert_uint_eq(db_notices(T_db), n0 + 1);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 1);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 1);
 	T_kill_session(T_db);
 	ck_assert_int_eq(db_ping(T_db), 0);
-	ck_assert_uint_eq(db_notices(T_db), n0 + 2);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 2);
 	/* Still listening on the new connection. */
 	ck_assert_int_eq(db_notify(other, "kaiden_t14", "y"), DB_OK);
 	ck_assert_int_eq(db_ping(T_db), 0);
-	ck_assert_uint_eq(db_notices(T_db), n0 + 3);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 3);
 	db_close(other);
 }
 END_TEST
