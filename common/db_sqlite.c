@@ -309,8 +309,8 @@ static unsigned long sl_notices(struct db *db, int fresh)
 	struct db_sqlite *sl = sl_of(db);
 	unsigned int version = 0;
 
-	if (fresh)
-		(void)sqlite3_exec(sl->h, "PRAGMA data_version", NULL, NULL, NULL);
+	if (fresh && sqlite3_exec(sl->h, "PRAGMA data_version", NULL, NULL, NULL) == SQLITE_OK)
+		db->trips++;
 	if (sqlite3_file_control(sl->h, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
 		return ++sl->unknown + (unsigned long)sqlite3_total_changes64(sl->h);
 	return (unsigned long)version + sl->unknown +
