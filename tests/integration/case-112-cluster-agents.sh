@@ -284,35 +284,22 @@ t "... which stays a plain device" GET "/api/v1/devices/$KN_PLAIN" '' 200 \
 	'.node_reason == null' '.cluster_id == null'
 
 # ---- cluster tickets: bound to the cluster and its secret's version ----------------------------------
-# kn_tk NAME WANT XFF ARGS...: a simulated agent through helperd's socket, from a made-up
-# address of its own (the refusals must not spend the loopback address's tries).
-kn_tk() {
-	_name=$1
-	_want=$2
-	_xff=$3
-	shift 3
-	if [ "$_want" = welcome ]; then set -- --expect-welcome --hold 0 "$@"; else set -- --expect-close "$_want" "$@"; fi
-	if _out=$("$KN_LOAD" --unix "$STACK_HELPERD_SOCKET" --xff "$_xff" --timeout 20 "$@" 2>&1); then
-		ok "$_name"
-	else
-		bad "$_name" "want $_want: $_out"
-	fi
-}
+# (agent_sock, lib.sh: through helperd's socket, each from an address of its own.)
 KN_OLD2=$(cat "$KN/gone.secret")
-kn_tk "a node of the second cluster gets a ticket" welcome 198.51.100.60 --cluster "$KN_CL2" \
+agent_sock "a node of the second cluster gets a ticket" welcome 198.51.100.60 --cluster "$KN_CL2" \
 	--node sim-2 --secret "$KN_OLD2" --tickets --ticket-out "$KN/cl2.ticket"
 KN_T2=$(cat "$KN/cl2.ticket" 2>/dev/null || true)
-kn_tk "... which admits it beside a wrong secret" welcome 198.51.100.61 --cluster "$KN_CL2" \
+agent_sock "... which admits it beside a wrong secret" welcome 198.51.100.61 --cluster "$KN_CL2" \
 	--node sim-2 --secret wrong --ticket "$KN_T2"
-kn_tk "... not another cluster's node (4001 with a wrong secret)" 4001 198.51.100.62 \
+agent_sock "... not another cluster's node (4001 with a wrong secret)" 4001 198.51.100.62 \
 	--cluster "$KN_CL" --node sim-1 --secret wrong --ticket "$KN_T2"
 kn_as KN_SVC
 t "the second cluster's secret is rotated" POST "/api/v1/clusters/$KN_CL2/rotate-secret" '' 200
 (umask 077 && jq -r .secret "$T/body" >"$KN/gone.secret")
 dbcheck "... its secret is version 2" "SELECT secret_version FROM clusters WHERE id = '$KN_CL2'" 2
-kn_tk "rotated: the old ticket and the old secret are refused (4001)" 4001 198.51.100.63 \
+agent_sock "rotated: the old ticket and the old secret are refused (4001)" 4001 198.51.100.63 \
 	--cluster "$KN_CL2" --node sim-2 --secret "$KN_OLD2" --ticket "$KN_T2"
-kn_tk "rotated: the old ticket with the new secret logs in" welcome 198.51.100.64 \
+agent_sock "rotated: the old ticket with the new secret logs in" welcome 198.51.100.64 \
 	--cluster "$KN_CL2" --node sim-2 --secret "$(cat "$KN/gone.secret")" --ticket "$KN_T2"
 
 # ---- refusals ------------------------------------------------------------------------------------------
