@@ -80,10 +80,19 @@ start_helperd() {
 	done
 }
 
-# wait_all LIMIT_S: until helperd counts N agents connected; prints nothing, fails late.
+# wait_all LIMIT_S: until helperd counts N agents connected; fails after LIMIT_S, or at
+# once when every load process has ended (in load mode an agent closed during the fill
+# does not come back: a machine too busy for lws's 10 s handshake timeout says so here).
 wait_all() {
 	_end=$(($(date +%s) + $1))
 	until [ "$(connected)" = "$N" ]; do
+		_alive=
+		for _p in $loads; do ! kill -0 "$_p" 2>/dev/null || _alive=1; done
+		if [ -z "$_alive" ]; then
+			echo "agents: only $(connected) of $N connected, and the load processes are done:" >&2
+			cat "$dir"/load.*.out >&2
+			return 1
+		fi
 		if [ "$(date +%s)" -ge "$_end" ]; then
 			echo "agents: only $(connected) of $N connected after $1 s" >&2
 			return 1
