@@ -145,7 +145,7 @@ echo "agents: server rss $rss0 kB -> $rss1 kB, $(awk -v a="$rss0" -v b="$rss1" -
 
 if [ "$MODE" = storm ]; then
 	# The product's cost from here on, secret_version untouched (see the top).
-	sqlite3 "$dir/kaiden.db" "DROP TRIGGER devices_secret_version;
+	sqlite3 -cmd ".timeout 10000" "$dir/kaiden.db" "DROP TRIGGER devices_secret_version;
 		UPDATE devices SET secret_hash = '$(cat "$dir/real.hash")';
 		CREATE TRIGGER devices_secret_version AFTER UPDATE OF secret_hash ON devices
 		WHEN NEW.secret_hash IS NOT OLD.secret_hash
