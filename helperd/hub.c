@@ -47,7 +47,9 @@
  * Failed authentications (unknown device, wrong secret) are counted per client address
  * (hub_util.h); an address out of tries gets 4029 at once, before any lookup or hash.
  * Memory per connection is what lws keeps (its struct lws and a receive buffer of
- * RX_BUFFER bytes) plus struct conn (~200 bytes) and a map node. */
+ * RX_BUFFER bytes) plus struct conn (272 bytes) and a map node: ~3 KB per agent in all
+ * (docs/benchmarks.md). lws's validity timers are off (helperd/main.c): they cost a walk
+ * of every connection per connection established. */
 #include "hub.h"
 
 #include <libwebsockets.h>
