@@ -41,6 +41,7 @@
 #   BENCH_PORTAL_N         page loads per row in tests/bench/portal.sh (default 20)
 #   BENCH_SESSIONS_LATENCIES  the fake Cloudflare API's latencies, ms (default "0 100")
 #   BENCH_AGENTS           agent counts for tests/bench/agents.sh (default "1000 10000")
+#   BENCH_STORM            agent counts for its reconnect storm, MODE=storm (default 10000)
 #   BENCH_AGENTS_DURATION  seconds each agent count heartbeats (default 30)
 #   BENCH_RELAY_MB, BENCH_RELAY_ROUNDS, BENCH_RELAY_STREAMS, BENCH_RELAY_SESSIONS
 #                          tests/bench/relay.sh's SIZE_MB (500), ROUNDS (3), STREAMS (100)
@@ -485,6 +486,29 @@ else
 	echo "bench: tests/bench/agent_footprint.sh failed" >&2
 	BROKEN=1
 fi
+
+# A reconnect storm (issue 14): N agents holding tickets, helperd killed with SIGKILL and
+# started again; the aim: 10,000 back online within 30 s.
+for n in ${BENCH_STORM:-10000}; do
+	echo
+	echo "## reconnect storm: $n agents with tickets (tests/bench/agents.sh MODE=storm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	if B=$BDIR N=$n MODE=storm TICKETS=1 RATE=500 \
+		sh tests/bench/agents.sh >"$WORK/storm.$n.txt" 2>&1; then
+		sed 's/^/    /' "$WORK/storm.$n.txt"
+		secs=$(sed -n 's/.* back online \([0-9.]*\) s after the kill.*/\1/p' "$WORK/storm.$n.txt")
+		if [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s <= 30) }'; then
+			echo "verdict (storm): $n agents back online in $secs s: MET (aim <= 30 s at 10,000)"
+		else
+			echo "verdict (storm): $n agents back online in ${secs:-?} s: MISSED (aim <= 30 s at 10,000)"
+			MISSED=1
+		fi
+	else
+		sed 's/^/    /' "$WORK/storm.$n.txt"
+		echo "bench: tests/bench/agents.sh MODE=storm N=$n failed" >&2
+		BROKEN=1
+	fi
+done
 
 if [ "$BROKEN" -eq 1 ]; then
 	exit 1
