@@ -354,17 +354,19 @@ stack_token_verify() {
 stack__stop_pid() {
 	STACK_STATUS=
 	kill "-$2" "$1" 2>/dev/null || true
-	# A sleeping watchdog bounds `wait`; its output goes nowhere so that it never holds
-	# a caller's pipe open. Stopped early, it stops its sleep too (a bare `sleep` in a
-	# subshell outlived a killed subshell: Ctrl-C on make run left a `sleep 15`).
+	# A watchdog bounds `wait`: it polls PID and KILLs it after SECONDS, and ends by itself
+	# within 0.1 s of PID's end; its output goes nowhere so that it never holds a caller's
+	# pipe open. It is never signalled: bash runs the parent's EXIT trap in a subshell
+	# that a signal kills before it has reset its handlers, so a TERM sent to a watchdog
+	# just forked ran the caller's cleanup (test_portal.sh's: the stack stopped and its
+	# directory removed, mid-run). A bare `sleep SECONDS` would outlive a killed subshell.
 	(
-		s='' stop=''
-		trap 'stop=1; [ -z "$s" ] || kill "$s" 2>/dev/null' TERM
-		sleep "$3" &
-		s=$!
-		[ -z "$stop" ] || kill "$s" 2>/dev/null
-		wait "$s" 2>/dev/null
-		[ -n "$stop" ] ||
+		i=0
+		while [ "$i" -lt "$(($3 * 10))" ] && kill -0 "$1" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		! kill -0 "$1" 2>/dev/null ||
 			{ kill -KILL "$1" 2>/dev/null && echo "stack: $4 did not stop in $3 s: killed" >&2; }
 	) </dev/null >/dev/null 2>&1 &
 	dog=$!
@@ -374,7 +376,6 @@ stack__stop_pid() {
 		STACK_STATUS=
 		while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
 	fi
-	kill "$dog" 2>/dev/null || true
 	wait "$dog" 2>/dev/null || true
 }
 

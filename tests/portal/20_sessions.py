@@ -199,7 +199,7 @@ def steps():
     drain("from the device page")
 
     # 6. A session's progress: pending at its first step (no helperd here).
-    first = ["agent", "active"] if relay else ["tunnel", "access", "config", "dns", "token", "agent", "active"]
+    first = ["agent", "active"] if relay else ["tunnel", "dns", "token", "agent", "active"]
     drv.find_element(By.CSS_SELECTOR, "#sessions tbody tr td:nth-child(4) a").click()
     if wait_for("the row opens the session", EC.visibility_of_element_located((By.CSS_SELECTOR, "#session-steps li"))):
         ok("the row opens the session")

@@ -21,6 +21,9 @@ B=${B:-build}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal.XXXXXX")
 cleanup() {
+	# Only this shell cleans up: bash runs this trap in a subshell killed by a signal
+	# before it has reset its handlers (scripts/stack.sh's stack__stop_pid says more).
+	[ "$BASHPID" = "$$" ] || return 0
 	# ---- live (issue 10, live updates): helperd stops before the stack ----
 	stack_helperd_stop >/dev/null 2>&1
 	# ---- end live ----

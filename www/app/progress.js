@@ -25,9 +25,13 @@ const MOVING = ['pending', 'ending'];
 const MOVING_MS = 1000;
 const ACTIVE_MS = 10000;
 
-// sessions.step, in order (common/seam.h): each names the step under way.
+// sessions.step, in order (common/seam.h): each names the step under way. Cloudflare's
+// tunnel and Access application are made together (step tunnel), then its ingress and
+// DNS records together (step dns), and the agent may start the tunnel meanwhile
+// (helperd/tunnel_cf.c). A row resumed by a helperd past the tunnel may say access; an
+// older helperd's rows say config: SHOWN_AS draws them as the step they are part of.
 const START = {
-  cloudflare: ['tunnel', 'access', 'config', 'dns', 'token', 'agent', 'active'],
+  cloudflare: ['tunnel', 'dns', 'token', 'agent', 'active'],
   relay: ['agent', 'active'],
 };
 const END = {
@@ -35,14 +39,13 @@ const END = {
   relay: ['stop'],
 };
 const TEARDOWN = ['stop', 'dns_delete', 'tunnel_delete'];
+const SHOWN_AS = { access: 'tunnel', config: 'dns' };
 
 export function stepLabel(step, provider) {
   const relay = provider !== 'cloudflare';
   return {
-    tunnel: 'Create the Cloudflare tunnel',
-    access: 'Protect it with Cloudflare Access',
-    config: 'Route the tunnel to ssh and the web port',
-    dns: 'Publish the host names in DNS',
+    tunnel: 'Create the Cloudflare tunnel and its Access application',
+    dns: 'Route the tunnel and publish the host names in DNS',
     token: 'Fetch the tunnel\'s token',
     agent: relay ? 'The device\'s agent connects to the relay' : 'The device\'s agent starts the tunnel',
     active: 'Active: ready to connect',
@@ -88,7 +91,7 @@ function provider(s) {
 // under way (null when the phase is over).
 function position(s) {
   const start = START[provider(s)];
-  const step = s.step || '';
+  const step = SHOWN_AS[s.step] || s.step || '';
   if (s.status === 'pending' && TEARDOWN.includes(step)) return { phase: 'failing', cur: step };
   if (s.status === 'pending') return { phase: 'start', cur: start.includes(step) ? step : start[0] };
   if (s.status === 'active') return { phase: 'start', cur: null };
