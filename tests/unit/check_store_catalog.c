@@ -1,8 +1,8 @@
 /* check_store_catalog.c: the catalog (catalog.h, store_catalog.h). Templates checked
  * whole (each refusal naming its field), the committed catalog file and the built-in
- * copy read and checked, typed YAML; then the store on SQLite and on PostgreSQL, the
- * latter as the application's role inside a tenant's scope (a platform table: every
- * scope reads it): load (all or nothing, by slug), the form's order kept and put back,
+ * copy read and checked, typed YAML, which templates have a web address; then the store
+ * on SQLite and on PostgreSQL, the latter as the application's role inside a tenant's
+ * scope (a platform table: every scope reads it): load (all or nothing, by slug), the form's order kept and put back,
  * list with category and q, disabled ones for staff only, get, create (a slug once),
  * replace, delete. */
 #include <ctype.h>
@@ -233,6 +233,32 @@ START_TEST(test_files)
 	                 -1);
 	ck_assert_msg(strstr(why, "given twice") != NULL, "%s", why);
 	ck_assert_int_eq(catalog_read_file("/nonexistent/catalog.yaml", &out, why, sizeof(why)), -1);
+}
+END_TEST
+
+/* A web address: the templates that map Kaiden's host into their chart. */
+START_TEST(test_web)
+{
+	json_object *list = NULL, *plain;
+	char why[512];
+	struct vs_error err;
+	json_object *in = NULL;
+
+	ck_assert_msg(catalog_read_builtin(&list, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(json_object_array_length(list), 4);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *t = json_object_array_get_idx(list, i);
+		const char *slug = jsonx_str(t, "slug");
+		int web = strcmp(slug, "n8n") == 0 || strcmp(slug, "anythingllm") == 0;
+		ck_assert_msg(catalog_template_web(t) == web, "%s", slug);
+	}
+	json_object_put(list);
+	in = json_tokener_parse("{" BASE "}");
+	ck_assert_int_eq(catalog_template_check(in, &plain, &err), 0);
+	ck_assert_int_eq(catalog_template_web(plain), 0);
+	json_object_put(plain);
+	json_object_put(in);
+	ck_assert_int_eq(catalog_template_web(NULL), 0);
 }
 END_TEST
 
@@ -490,6 +516,7 @@ int main(void)
 	tcase_add_loop_test(core, test_templates, 0, (int)ARRAY_LEN(templates));
 	tcase_add_test(core, test_committed_catalog);
 	tcase_add_test(core, test_files);
+	tcase_add_test(core, test_web);
 	suite_add_tcase(s, core);
 	T_ADD(sq, pg, test_load);
 	T_ADD(sq, pg, test_form_order);
