@@ -405,7 +405,8 @@ function domainTab(env, body) {
       h('p.hint', { id: 'service-domain-hint' }, 'A name of your own, such as shop.example.com. You then create a CNAME record at your DNS provider.'),
       fieldError),
     h('p.actions', {}, save));
-  body.append(h('h2', {}, 'Custom domain'), current, record, msg, may && env.s.web !== false ? form : null);
+  body.append(h('h2', {}, 'Custom domain'), current, record, msg);
+  if (may && env.s.web !== false) body.append(form);
   // What to create, as the API says it (the service's domain member).
   const recordOf = (s) => (s.domain && s.domain.record) || null;
   const targetOf = (s) => (s.domain && s.domain.cname_target) || null;
