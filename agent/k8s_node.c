@@ -2,7 +2,6 @@
  * quantity grammar, and one GET of the node parsed into a struct k8s_node. */
 #include "k8s_node.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "curl_lazy.h"
 #include "ids.h"
 #include "jsonx.h"
 #include "sysinfo.h"
@@ -400,7 +400,7 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 static void transport_reason(CURLcode code, const struct transfer *t, const char *errbuf,
                              long timeout_ms, char *reason, size_t reasonlen)
 {
-	const char *detail = *errbuf ? errbuf : curl_easy_strerror(code);
+	const char *detail = *errbuf ? errbuf : curl_lazy.easy_strerror(code);
 
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -466,44 +466,48 @@ int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_no
 	if (k8s_source_token(src, token, K8S_TOKEN_MAX + 2, reason, reasonlen) != 0)
 		goto out;
 	snprintf(auth, auth_len, "Authorization: Bearer %s", token);
-	h = curl_easy_init();
+	if (!curl_lazy_loaded()) {
+		snprintf(reason, reasonlen, "libcurl is not loaded");
+		goto out;
+	}
+	h = curl_lazy.easy_init();
 	if (!h) {
 		snprintf(reason, reasonlen, "cannot set up a request (libcurl)");
 		goto out;
 	}
-	l = curl_slist_append(headers, "Accept: application/json");
+	l = curl_lazy.slist_append(headers, "Accept: application/json");
 	if (l)
 		headers = l;
-	l = l ? curl_slist_append(headers, auth) : NULL;
+	l = l ? curl_lazy.slist_append(headers, auth) : NULL;
 	if (!l) {
 		snprintf(reason, reasonlen, "out of memory");
 		goto out;
 	}
 	headers = l;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, src->insecure ? "http,https" : "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	curl_lazy.easy_setopt(h, CURLOPT_URL, url);
+	curl_lazy.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_lazy.easy_setopt(h, CURLOPT_PROTOCOLS_STR, src->insecure ? "http,https" : "https");
+	curl_lazy.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_lazy.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_lazy.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_lazy.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	                 timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "kaiden-agent/" AGENT_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_lazy.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_lazy.easy_setopt(h, CURLOPT_USERAGENT, "kaiden-agent/" AGENT_VERSION);
+	curl_lazy.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_lazy.easy_setopt(h, CURLOPT_WRITEDATA, &t);
+	curl_lazy.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_lazy.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_lazy.easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+	curl_lazy.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	if (src->ca_file[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, src->ca_file);
-	code = curl_easy_perform(h);
+		curl_lazy.easy_setopt(h, CURLOPT_CAINFO, src->ca_file);
+	code = curl_lazy.easy_perform(h);
 	if (code != CURLE_OK) {
 		transport_reason(code, &t, errbuf, timeout_ms, reason, reasonlen);
 		goto out;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_lazy.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		k8s_status_reason(status, t.body.data, t.body.len, reason, reasonlen);
 		goto out;
@@ -523,9 +527,10 @@ int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_no
 	rc = 0;
 out:
 	if (h)
-		curl_easy_cleanup(h);
+		curl_lazy.easy_cleanup(h);
 	wipe_headers(headers);
-	curl_slist_free_all(headers);
+	if (headers)
+		curl_lazy.slist_free_all(headers);
 	if (token)
 		explicit_bzero(token, K8S_TOKEN_MAX + 2);
 	if (auth)

@@ -2,9 +2,8 @@
  * the facts are in shared/ref/k8s-api.md sections 1, 3 and 7).
  *
  * Where to ask (struct k8s_source, k8s_source_init) is common/k8s_source.h, shared with
- * helperd; k8s_node_fetch does one
- * blocking GET /api/v1/nodes/{name} with libcurl and parses the answer into a struct
- * k8s_node; k8s_node_diff tells whether two readings differ in anything worth reporting.
+ * helperd; k8s_node_fetch does one blocking GET /api/v1/nodes/{name} with libcurl (loaded
+ * by curl_lazy.h) and parses the answer into a struct k8s_node; k8s_node_diff tells whether two readings differ in anything worth reporting.
  *
  * Rules:
  * - The token file is read afresh for every request: the mounted service account token
@@ -19,7 +18,7 @@
  *   millicores and memory to bytes, rounded up as Kubernetes' MilliValue()/Value() do.
  *
  * Thread use: k8s_node_fetch and the parse functions touch no global state besides
- * libcurl's (curl_global_init must have run before any thread calls them). */
+ * libcurl's (curl_lazy_load must have run before any thread calls them). */
 #ifndef KAIDEN_AGENT_K8S_NODE_H
 #define KAIDEN_AGENT_K8S_NODE_H
 

@@ -13,9 +13,14 @@
  *   server is not hammered but a restart after a long uptime is retried at once.
  *   link_close (agent shutdown): flush the queue, close with 1001, never reconnect.
  *
+ * Resumption (protocol 4): welcome (and later a "ticket" message) gives a ticket that
+ * the next hello offers beside the secret, so the server can skip argon2id; a slow
+ * close (4001, 4003, 4008, 4029) forgets it.
+ *
  * Writes happen only in LWS_CALLBACK_CLIENT_WRITEABLE: hello, then a due heartbeat,
  * then one queued message per callback. The token in tunnel.start, the key in
- * relay.open and the secret in hello are never logged: only message types are. */
+ * relay.open, the ticket and the secret in hello are never logged: only message types
+ * are. */
 #include "link.h"
 
 #include <errno.h>
@@ -30,6 +35,7 @@
 
 #include "log.h"
 #include "sysinfo.h"
+#include "ticket.h"
 
 #define QUEUE_MAX 128
 #define WELCOME_TIMEOUT_S 30
@@ -52,6 +58,9 @@ static struct {
 	char device_id_copy[80];   /* a node's: from welcome */
 	char cluster_id_copy[80];
 	char node_name_copy[256];
+	/* The server's resumption ticket (welcome, ticket), offered in the next hello: in
+	 * memory only, never on disk (agent/PROTOCOL.md says why). "" when none. */
+	char ticket[TICKET_MAX];
 	struct link_handlers h;
 	struct link_url url;
 	char host_header[300];
@@ -407,6 +416,9 @@ static void closed(const char *why)
 {
 	L.wsi = NULL;
 	L.last_close_code = L.close_code;
+	/* Refused or replaced: whatever the ticket was, the next hello goes without it. */
+	if (is_slow_code(L.close_code))
+		sodium_memzero(L.ticket, sizeof(L.ticket));
 	lws_sul_cancel(&L.sul_heartbeat);
 	if (L.closing) {
 		L.done = 1;
@@ -486,6 +498,7 @@ void link_clear(void)
 		free(m);
 	free(L.rx);
 	L.rx = NULL;
+	sodium_memzero(L.ticket, sizeof(L.ticket));
 }
 
 /* ---- the protocol callback ---- */
@@ -498,6 +511,15 @@ static int protocol_error(struct lws *wsi, const char *what)
 	lws_close_reason(wsi, (enum lws_close_status)PROTO_CLOSE_PROTOCOL,
 	                 (unsigned char *)reason, sizeof(reason) - 1);
 	return -1;
+}
+
+/* The ticket of a welcome or ticket message, if it has one (proto.c bounded it). */
+static void keep_ticket(json_object *msg)
+{
+	const char *ticket = jsonx_str(msg, "ticket");
+
+	if (ticket)
+		snprintf(L.ticket, sizeof(L.ticket), "%s", ticket);
 }
 
 static int handle_message(struct lws *wsi)
@@ -528,6 +550,7 @@ static int handle_message(struct lws *wsi)
 		if (device_id && *L.cfg.cluster_id)
 			snprintf(L.device_id_copy, sizeof(L.device_id_copy), "%s", device_id);
 		L.heartbeat_s = json_object_get_int(json_object_object_get(msg.obj, "heartbeat"));
+		keep_ticket(msg.obj);
 		L.state = L_ONLINE;
 		L.online_since = time(NULL);
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -556,6 +579,9 @@ static int handle_message(struct lws *wsi)
 		L.h.tunnel_start(sid, jsonx_str(msg.obj, "token"), metrics_port);
 		break;
 	}
+	case PROTO_TICKET:
+		keep_ticket(msg.obj); /* never logged */
+		break;
 	case PROTO_TUNNEL_STOP:
 		log_info("session=%s tunnel.stop", sid);
 		L.h.tunnel_stop(sid);
@@ -619,6 +645,8 @@ static int write_hello(struct lws *wsi)
 		jsonx_add_str(o, "device_id", L.cfg.device_id);
 	}
 	jsonx_add_str(o, "secret", L.cfg.secret);
+	if (L.ticket[0])
+		jsonx_add_str(o, "ticket", L.ticket);
 	jsonx_add_str(o, "agent_version", f.agent_version);
 	jsonx_add_str(o, "hostname", f.hostname);
 	jsonx_add_str(o, "os", f.os);

@@ -20,18 +20,20 @@
  * them at once. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <libwebsockets.h>
 
 #include "cfg.h"
+#include "curl_lazy.h"
 #include "k8s_node.h"
 #include "link.h"
 #include "log.h"
@@ -41,10 +43,15 @@
 #include "secretfile.h"
 #include "stream.h"
 #include "sysinfo.h"
+#include "trust.h"
 #include "tunnel.h"
 
 #define SECRET_MAX 256
 #define SHUTDOWN_MAX_S 20 /* whatever happens, exit this long after the signal */
+/* lws sizes two tables by the descriptor limit, 16 bytes a descriptor, all written at
+ * start: a container's usual limit of 1,048,576 would cost 16 MiB. This many is ample
+ * (the link, two a relay stream, cloudflared's pipes) and costs 64 KiB. */
+#define AGENT_LWS_FDS_MAX 4096
 
 static volatile sig_atomic_t signals_seen;
 static struct lws_context *context;
@@ -247,9 +254,20 @@ static void node_send(const char *name)
 
 static char node_name_sent[K8S_NODE_NAME_MAX + 1];
 
-static void node_welcomed(void)
+/* Gives the heap's free pages back to the system (glibc keeps them otherwise): after
+ * start-up (the configuration, OpenSSL's set-up, the TLS handshake) and after each read
+ * of the node (libcurl's handshake), which an idle agent would carry for ever. */
+static void trim(void)
 {
-	node_send(node_name_sent);
+	malloc_trim(0);
+}
+
+/* Online (at start or after a reconnect): the node's latest reading in cluster mode. */
+static void welcomed(void)
+{
+	if (*node_name_sent)
+		node_send(node_name_sent);
+	trim();
 }
 
 /* What the node watch found: logged, kept, and sent to helperd. */
@@ -264,6 +282,7 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 		last_node.failing = 1;
 		snprintf(last_node.reason, sizeof(last_node.reason), "%s", reason);
 		node_send_one(name, NULL, reason);
+		trim();
 		return;
 	}
 	last_node.good = *node;
@@ -282,6 +301,7 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 	         what, node->res.cpu_allocatable, node->res.cpu_capacity,
 	         node->res.memory_allocatable_raw, node->res.memory_capacity_raw,
 	         node->kubelet_version, node->container_runtime_version, node->labels);
+	trim();
 }
 
 /* 1 if id looks like an id the server hands out: 1 to 64 letters, digits, '-' or '_'. */
@@ -344,6 +364,12 @@ static int agent_mode(struct node_watch_config *nw)
 		          "letters, digits, '-' and '.', at most 253)", cluster_id);
 		return -1;
 	}
+	/* libcurl is loaded only in cluster mode (curl_lazy.h), before k8s_source_init
+	 * parses the API's URL with it and before any thread uses it. */
+	if (curl_lazy_load(err, sizeof(err)) != 0) {
+		log_error("cluster=%s %s", cluster_id, err);
+		return -1;
+	}
 	memset(nw, 0, sizeof(*nw));
 	if (k8s_source_init(&nw->src, cfg_str(CFG_K8S_API), cfg_str(CFG_K8S_TOKEN_FILE),
 	                    cfg_str(CFG_K8S_CA_FILE),
@@ -394,10 +420,12 @@ int main(int argc, char **argv)
 	struct cli_setting cli[32];
 	int ncli = 0, secret_on_argv = 0, opt, rc = 1, cluster;
 	char err[256], secret[SECRET_MAX + 2];
-	const char *secret_file, *ca_file;
+	const char *secret_file, *ca_file, *ca_dir = NULL;
 	struct lws_context_creation_info info;
-	const struct lws_protocols protocols[] = { link_protocol, stream_ws_protocol,
-	                                           stream_target_protocol, { 0 } };
+	/* trust_protocol first: lws offers the client SSL_CTX to protocols[0] (trust.h). */
+	const struct lws_protocols protocols[] = { trust_protocol, link_protocol,
+	                                           stream_ws_protocol, stream_target_protocol,
+	                                           { 0 } };
 	struct tunnel_config tcfg;
 	struct link_config lcfg;
 	struct relay_config rcfg;
@@ -408,12 +436,16 @@ int main(int argc, char **argv)
 		.sessions = sessions,
 		.relay_start = relay_start,
 		.relay_open = relay_open,
+		.welcomed = welcomed,
 	};
 	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
-	int lvl, stopping = 0, killed = 0, curl_ready = 0;
+	int lvl, stopping = 0, killed = 0;
 	time_t stop_started = 0;
 
+	/* One malloc arena: the only other thread is the node reader's (cluster mode, one
+	 * read a minute), and an arena of its own would keep its pages between reads. */
+	mallopt(M_ARENA_MAX, 1);
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': cli[ncli++] = (struct cli_setting){ "agent.server", optarg }; break;
@@ -519,15 +551,30 @@ int main(int argc, char **argv)
 		log_error("ca_file=%s cannot be read: %s", ca_file, strerror(errno));
 		goto out_secret;
 	}
-	if (!*ca_file)
-		ca_file = link_system_ca_file();
+	if (!*ca_file) {
+		/* The system's CAs: read one by one from the hashed directory when it has one,
+		 * else parsed whole from the bundle (trust.h). */
+		ca_dir = trust_system_dir();
+		ca_file = ca_dir ? NULL : link_system_ca_file();
+	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
 	memset(&info, 0, sizeof(info));
+	{
+		struct rlimit nofile;
+		if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > AGENT_LWS_FDS_MAX)
+			info.fd_limit_per_thread = AGENT_LWS_FDS_MAX;
+	}
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* The trust is ca_file or ca_dir alone (--ca-file, else the system's CAs): without
+	 * this lws also loads OpenSSL's default store, the system's bundle again (about 800
+	 * KiB of parsed certificates held for ever), and would trust it beside --ca-file. */
+	if (ca_file || ca_dir)
+		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.client_ssl_ca_filepath = ca_file;
+	trust_use_dir(ca_dir);
 	info.gid = -1;
 	info.uid = -1;
 	/* lws reads a data socket into this buffer: 4 KiB (the default) per read would cost
@@ -537,6 +584,10 @@ int main(int argc, char **argv)
 	if (!context) {
 		log_error("cannot create the libwebsockets context");
 		goto out_secret;
+	}
+	if (trust_status() != 0) {
+		log_error("ca_dir=%s the system's CAs could not be set up; give --ca-file", ca_dir);
+		goto out_context;
 	}
 
 	memset(&tcfg, 0, sizeof(tcfg));
@@ -562,16 +613,9 @@ int main(int argc, char **argv)
 	lcfg.cluster_id = cluster ? cfg_str(CFG_AGENT_CLUSTER_ID) : NULL;
 	lcfg.node_name = cluster ? nwcfg.node_name : NULL;
 	if (cluster) {
-		/* libcurl's global state is set up before any thread uses it. */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			log_error("cannot initialise libcurl");
-			goto out_context;
-		}
-		curl_ready = 1;
 		if (node_watch_init(context, &nwcfg, node_report, nwcfg.node_name) != 0)
 			goto out_context;
 		snprintf(node_name_sent, sizeof(node_name_sent), "%s", nwcfg.node_name);
-		handlers.welcomed = node_welcomed;
 	}
 	if (link_init(context, &lcfg, &handlers) != 0)
 		goto out_context;
@@ -632,8 +676,7 @@ out_context:
 	lws_context_destroy(context);
 	context = NULL;
 	link_clear();
-	if (curl_ready)
-		curl_global_cleanup();
+	curl_lazy_cleanup(); /* loaded by agent_mode in cluster mode only */
 out_secret:
 	explicit_bzero(secret, sizeof(secret));
 	if (stopping)

@@ -91,6 +91,9 @@ int db_begin(struct db *db)
 	if (!db->scope_tx)
 		return db_exec(db, db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", 0, NULL,
 		               NULL);
+	/* A read scope has no transaction to hold a savepoint until asked for one. */
+	if (db->savepoints == 0 && db->ops->scope_hold)
+		db->ops->scope_hold(db);
 	snprintf(sql, sizeof(sql), "SAVEPOINT kaiden_%d", db->savepoints + 1);
 	rc = db_exec(db, sql, 0, NULL, NULL);
 	if (rc == DB_OK)
@@ -389,15 +392,15 @@ void db_res_free(struct db_res *res)
 
 /* ---- tenant scope (row-level security) ------------------------------------------ */
 
-int db_scope_begin(struct db *db, const char *tenant_id, int staff)
+static int scope_begin(struct db *db, const char *tenant_id, int staff, int read)
 {
 	if (db->scope)
 		return db_fail(db, DB_ERR, "BEGIN", "a scope is already open");
-	/* It is written into the SET LOCAL text: only a UUID's characters get there. */
+	/* Only a UUID's characters get into the scope's settings. */
 	if (tenant_id && !ids_is_uuid(tenant_id))
 		return db_fail(db, DB_ERR, "BEGIN", "the scope's tenant is not a UUID");
 	if (db->ops->scope_open) {
-		int rc = db->ops->scope_open(db, tenant_id, staff != 0);
+		int rc = db->ops->scope_open(db, tenant_id, staff != 0, read);
 		if (rc != DB_OK)
 			return rc;
 		db->scope_tx = 1;
@@ -405,6 +408,16 @@ int db_scope_begin(struct db *db, const char *tenant_id, int staff)
 	db->scope = 1;
 	db->savepoints = 0;
 	return DB_OK;
+}
+
+int db_scope_begin(struct db *db, const char *tenant_id, int staff)
+{
+	return scope_begin(db, tenant_id, staff, 0);
+}
+
+int db_scope_begin_read(struct db *db, const char *tenant_id, int staff)
+{
+	return scope_begin(db, tenant_id, staff, 1);
 }
 
 int db_scope_end(struct db *db, int ok)
@@ -458,6 +471,25 @@ int db_session_set(struct db *db, const char *name, const char *value)
 	if (db->scope || db->ops->in_tx(db))
 		return db_fail(db, DB_ERR, "SET", "session settings are made outside transactions");
 	return db->ops->session_set(db, name, value);
+}
+
+int db_listen(struct db *db, const char *channel)
+{
+	if (!channel || !setting_name_valid(channel) || strchr(channel, '.'))
+		return db_fail(db, DB_ERR, "LISTEN", "a channel needs a plain name");
+	if (db->scope || db->ops->in_tx(db))
+		return db_fail(db, DB_ERR, "LISTEN", "channels are listened to outside transactions");
+	return db->ops->listen(db, channel);
+}
+
+unsigned long db_notices(struct db *db, int fresh)
+{
+	return db->ops->notices(db, fresh);
+}
+
+unsigned long db_trips(const struct db *db)
+{
+	return db->trips;
 }
 
 /* Whether row-level security holds for this connection's role: it does not for a

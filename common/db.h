@@ -73,10 +73,18 @@ int db_ping(struct db *db) WUR;
 
 /* ---- tenant scope (row-level security) ----------------------------------------------
  * PostgreSQL: db_scope_begin opens the request's transaction and sets, for it only,
- * the tenant that row-level security lets through: BEGIN; SET LOCAL kaiden.tenant_id =
- * '<tenant_id>' ('' when NULL: no tenant); SET LOCAL kaiden.staff = 'on' | 'off'. One
- * round trip; a connection found dead (the server restarted while it was idle) is
- * reconnected and the BEGIN sent again, as nothing of it took effect.
+ * the tenant that row-level security lets through: kaiden.tenant_id = '<tenant_id>'
+ * ('' when NULL: no tenant) and kaiden.staff = 'on' | 'off', transaction-local. Nothing
+ * is sent until the scope's first statement, which goes in one round trip with the
+ * BEGIN and the settings (libpq's pipeline mode); a connection found dead by it (the
+ * server restarted while it was idle) is reconnected and the whole sent again, as
+ * nothing of it took effect. A scope in which nothing ran ends without a round trip.
+ * db_scope_begin_read opens a read scope: each statement runs in its own read-only
+ * transaction with the settings, sent with it in one round trip, and nothing is left
+ * to commit (under READ COMMITTED each statement of a transaction takes its own
+ * snapshot anyway); a write in it fails. A db_begin inside a read scope opens one
+ * read-only transaction for the rest of the scope. A failed statement of a read scope
+ * spoils nothing after it.
  * Inside a scope db_begin/db_commit/db_rollback nest as savepoints (SAVEPOINT / RELEASE
  * / ROLLBACK TO + RELEASE): a store function's rollback undoes its own work only and
  * leaves the request's transaction usable; db_rollback with none of its own open does
@@ -91,6 +99,7 @@ int db_ping(struct db *db) WUR;
  * SQLite: no row-level security; a scope only records that one is open (no transaction)
  * and db_begin/db_commit keep their meaning. */
 int db_scope_begin(struct db *db, const char *tenant_id, int staff) WUR;
+int db_scope_begin_read(struct db *db, const char *tenant_id, int staff) WUR;
 int db_scope_end(struct db *db, int ok) WUR;
 /* 1 while a scope is open. */
 int db_in_scope(const struct db *db);
@@ -107,6 +116,26 @@ int db_session_set(struct db *db, const char *name, const char *value) WUR;
  * table has it enabled. 0 in force, 1 warned, -1 the check failed (logged). SQLite: 0.
  * kaiden-api serve and helperd call it at start-up. */
 int db_rls_check(struct db *db);
+
+/* ---- change notices ----------------------------------------------------------------------
+ * For a cache that a change invalidates (kaiden-api's verified credentials, issue 14).
+ * db_listen: PostgreSQL: LISTEN channel (a plain identifier) on this connection, kept
+ * across reconnects; outside transactions and scopes. SQLite: nothing to do (below).
+ * db_notices: a count that moves when something the caller listens for may have
+ * changed. PostgreSQL: a notification on a listened channel has arrived, or the
+ * connection was made again (a new session missed whatever was sent meanwhile). SQLite,
+ * which has no notifications: another connection committed anything (the pager's data
+ * version), or this one changed a row. It reads what has arrived without waiting; fresh
+ * makes one more exchange first (PostgreSQL: an empty query; SQLite: a read
+ * transaction).
+ * db_trips: how many exchanges with the database have completed (statements run, on
+ * SQLite). PostgreSQL sends a notification that was committed before an exchange began
+ * ahead of that exchange's end, and a SQLite read transaction sees every commit made
+ * before it began, so a count read after an exchange that began after a commit counts
+ * that commit (docs/decisions.md, "Issue 14: one round trip per request"). */
+int db_listen(struct db *db, const char *channel) WUR;
+unsigned long db_notices(struct db *db, int fresh);
+unsigned long db_trips(const struct db *db);
 
 int db_res_rows(const struct db_res *res);
 int db_res_cols(const struct db_res *res);

@@ -29,14 +29,20 @@ struct db_ops {
 	void (*close)(struct db *db);
 	/* The rest may be NULL: a backend without row-level security (SQLite) has no
 	 * transaction to open for a scope and no session settings to keep. */
-	/* Opens the scope's transaction with its settings (tenant_id NULL or checked). */
-	int (*scope_open)(struct db *db, const char *tenant_id, int staff);
+	/* Opens the scope with its settings (tenant_id NULL or checked; read: a read scope):
+	 * at once, or with its first statement. */
+	int (*scope_open)(struct db *db, const char *tenant_id, int staff, int read);
+	/* db_begin inside a scope is about to open its first savepoint. */
+	void (*scope_hold)(struct db *db);
 	/* Ends it: commits (ok 1) or rolls back; see db_scope_end. */
 	int (*scope_close)(struct db *db, int ok);
 	/* Applies SET name = value now and after every reconnect (name checked). */
 	int (*session_set)(struct db *db, const char *name, const char *value);
 	/* How the connection is, without a round trip (NULL: always DB_CONN_OK). */
 	enum db_conn (*conn_state)(struct db *db);
+	/* LISTEN name now and after every reconnect (name checked); db_notices. */
+	int (*listen)(struct db *db, const char *name);
+	unsigned long (*notices)(struct db *db, int fresh);
 };
 
 struct db {
@@ -50,6 +56,7 @@ struct db {
 	int scope;
 	int scope_tx;
 	int savepoints;
+	unsigned long trips; /* db_trips */
 };
 
 int db_pg_open(const char *conninfo, struct db **out) WUR;

@@ -38,14 +38,35 @@
  * see it fail through to its ROLLBACK (which then succeeds, as there is nothing left to
  * roll back), so nothing of its later statements runs outside it.
  *
- * Tenant scopes (db.h). The scope's BEGIN + SET LOCAL go in one PQexec; on a connection
- * found dead before or by it, the connection is made again and the BEGIN sent once more
- * (nothing of it took effect, like a read). Inside a scope nothing reconnects: a
- * statement meeting a dead connection marks it lost_in_tx, every later statement fails,
- * nested rollbacks (savepoints) do nothing useful, and db_scope_end reports the loss
- * (DB_ERR if it was to commit) and clears it; the next statement or scope reconnects.
- * Session settings (db_session_set) are kept here and applied again after every
- * reconnect, after the fixed ones. */
+ * Tenant scopes (db.h). Opening a scope sends nothing: its first statement goes in one
+ * libpq pipeline with what the scope needs before it, and costs one round trip:
+ *   write scope   BEGIN; SELECT set_config('kaiden.tenant_id', $1, true),
+ *                 set_config('kaiden.staff', $2, true); the statement; Sync
+ *                 (later statements run in that transaction; db_scope_end's COMMIT or
+ *                 ROLLBACK is the second round trip, or none when nothing ran)
+ *   read scope    the same settings plus transaction_read_only, then the statement, with
+ *                 no BEGIN: the messages up to the Sync are one implicit transaction,
+ *                 which ends with it, settings and all. Every statement of a read scope
+ *                 goes this way (one round trip each, nothing to commit); a db_begin in
+ *                 one opens a real transaction (BEGIN READ ONLY + the settings) for the
+ *                 rest of the scope.
+ * Row-level security is bound as before: the settings are transaction-local (the third
+ * argument of set_config), so no statement outside the scope's transaction sees them.
+ * Under READ COMMITTED every statement takes its own snapshot anyway, so statements of a
+ * read scope see what they would have seen in one transaction; read-only makes a write
+ * in one an error instead of a silent commit. A connection found dead by a scope's first
+ * pipeline is made again and the pipeline sent once more (nothing of it was committed,
+ * or it was a read). After that nothing inside a scope reconnects: a statement meeting a
+ * dead connection marks it lost_in_tx, every later statement fails, nested rollbacks
+ * (savepoints) do nothing useful, and db_scope_end reports the loss (DB_ERR if it was to
+ * commit) and clears it; the next statement or scope reconnects.
+ * Session settings (db_session_set) and LISTENs (db_listen) are kept here and applied
+ * again after every reconnect, after the fixed ones.
+ *
+ * Notifications (db_listen, db_notices). libpq queues the ones that arrive with any
+ * result; db_notices counts those of the listened channels (others are dropped: only
+ * kaiden-api's workers listen, on one channel) and counts every reconnect as one, since
+ * a new session has missed whatever was sent meanwhile. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +79,13 @@
 #define PG_TIMESTAMPTZ_OID 1184
 #define PG_STMT_CACHE_SIZE 64
 #define PG_SETTINGS_MAX 8
+#define PG_LISTEN_MAX 4
+/* The scope's settings, for its transaction only (set_config's third argument). */
+#define PG_SCOPE_SET                                                                     \
+	"SELECT set_config('kaiden.tenant_id', $1, true), set_config('kaiden.staff', $2, true)"
+#define PG_SCOPE_SET_READ                                                                \
+	"SELECT set_config('kaiden.tenant_id', $1, true), set_config('kaiden.staff', $2, true), " \
+	"set_config('transaction_read_only', 'on', true)"
 
 struct pg_stmt {
 	char *sql; /* owned copy: the key */
@@ -71,6 +99,15 @@ struct pg_setting {
 	char *sql; /* owned */
 };
 
+/* A scope not yet (or, for a read scope, not now) sent: see the top of the file. */
+struct pg_scope {
+	int pending;   /* the next statement goes with the scope's settings */
+	int read;      /* a read scope */
+	int want_tx;   /* a read scope that db_begin asked a real transaction of */
+	char tenant[40]; /* "" for none (checked by db_scope_begin) */
+	const char *staff; /* "on" or "off" */
+};
+
 struct db_pg {
 	struct db base; /* first: a struct db * is a struct db_pg * */
 	PGconn *conn;
@@ -78,6 +115,10 @@ struct db_pg {
 	int nstmts;              /* stmts[0 .. nstmts - 1] are in use */
 	int lost_in_tx;          /* the connection died inside a transaction not yet ended */
 	int nsettings;
+	struct pg_scope scope;
+	int nlisten;
+	char listen[PG_LISTEN_MAX][DB_SETTING_NAME_MAX + 1];
+	unsigned long notices;   /* db_notices */
 	struct pg_setting settings[PG_SETTINGS_MAX];
 	struct pg_stmt stmts[PG_STMT_CACHE_SIZE];
 };
@@ -260,6 +301,112 @@ static PGresult *pg_run(struct db_pg *pg, const char *sql, int n, const char *co
 	}
 }
 
+/* ---- a scope's statement in one pipeline (see the top of the file) ----------------- */
+
+/* What one queued query was, to read its results back. */
+enum pipe_kind { PIPE_PLAIN, PIPE_PREPARE, PIPE_EXEC };
+struct pipe_sent {
+	enum pipe_kind kind;
+	const char *sql; /* PIPE_PREPARE: the cache key of the statement prepared */
+};
+#define PIPE_MAX 5 /* BEGIN, prepare + run the settings, prepare + run the statement */
+
+/* Queues sql: prepared (and first prepared, when new) when it is worth it and the cache
+ * has room, else plain. 0, or -1 when libpq refused it (the connection is gone). */
+static int pipe_send(struct db_pg *pg, const char *sql, int n, const char *const *params,
+                     struct pipe_sent *sent, int *nsent)
+{
+	struct pg_stmt *s = NULL;
+	unsigned long hash;
+
+	if (stmt_worth_preparing(sql)) {
+		hash = sql_hash(sql);
+		s = stmt_find(pg, sql, hash);
+		if (!s && (s = stmt_add(pg, sql, hash)) != NULL) {
+			if (!PQsendPrepare(pg->conn, s->name, sql, 0, NULL)) {
+				stmt_forget(pg, s);
+				return -1;
+			}
+			sent[(*nsent)++] = (struct pipe_sent){ PIPE_PREPARE, s->sql };
+		}
+	}
+	if (s ? !PQsendQueryPrepared(pg->conn, s->name, n, params, NULL, NULL, 0)
+	      : !PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0))
+		return -1;
+	sent[(*nsent)++] = (struct pipe_sent){ s ? PIPE_EXEC : PIPE_PLAIN, NULL };
+	return 0;
+}
+
+/* Sends what the pending scope needs ([BEGIN], its settings), then sql, then a Sync, as
+ * one pipeline, and reads everything back. Returns the first failure's result, else
+ * sql's (owned), or NULL when there was none (out of memory, the connection lost before
+ * any answer). A statement whose preparation failed is dropped from the cache. */
+static PGresult *pipe_run(struct db_pg *pg, const char *sql, int n, const char *const *params)
+{
+	const char *set_params[2] = { pg->scope.tenant, pg->scope.staff };
+	int begin = !pg->scope.read || pg->scope.want_tx, nsent = 0, failed = 0, at = -1;
+	struct pipe_sent sent[PIPE_MAX];
+	PGresult *res, *keep = NULL;
+
+	if (!PQenterPipelineMode(pg->conn))
+		return NULL;
+	if (begin) {
+		if (!PQsendQueryParams(pg->conn, pg->scope.read ? "BEGIN READ ONLY" : "BEGIN", 0,
+		                       NULL, NULL, NULL, NULL, 0))
+			goto sync;
+		sent[nsent++] = (struct pipe_sent){ PIPE_PLAIN, NULL };
+	}
+	if (pipe_send(pg, begin ? PG_SCOPE_SET : PG_SCOPE_SET_READ, 2, set_params, sent,
+	              &nsent) < 0 ||
+	    pipe_send(pg, sql, n, params, sent, &nsent) < 0)
+		goto sync;
+	at = nsent - 1; /* sql's own result */
+sync:
+	if (!PQpipelineSync(pg->conn))
+		nsent = 0; /* nothing will come back: the connection is gone */
+	for (int i = 0; i < nsent; i++) {
+		ExecStatusType st;
+
+		res = PQgetResult(pg->conn);
+		if (!res)
+			break;
+		st = PQresultStatus(res);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			struct pg_stmt *s;
+			if (sent[i].kind == PIPE_PREPARE &&
+			    (s = stmt_find(pg, sent[i].sql, sql_hash(sent[i].sql))) != NULL)
+				stmt_forget(pg, s);
+			/* The first failure says why; the queries after it were only skipped. */
+			if (!failed && st != PGRES_PIPELINE_ABORTED) {
+				PQclear(keep);
+				keep = res;
+				res = NULL;
+				failed = 1;
+			}
+		} else if (i == at && !failed) {
+			keep = res;
+			res = NULL;
+		}
+		PQclear(res);
+		/* Each query's results end with a NULL. */
+		while ((res = PQgetResult(pg->conn)) != NULL)
+			PQclear(res);
+		if (PQstatus(pg->conn) == CONNECTION_BAD)
+			break;
+	}
+	/* The Sync's own result, unless the connection went. */
+	if (PQstatus(pg->conn) != CONNECTION_BAD) {
+		while ((res = PQgetResult(pg->conn)) != NULL) {
+			int done = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+			PQclear(res);
+			if (done)
+				break;
+		}
+	}
+	(void)PQexitPipelineMode(pg->conn);
+	return keep;
+}
+
 /* "YYYY-MM-DD HH:MM:SS[.ffffff]+00" -> "YYYY-MM-DDTHH:MM:SS.fffZ" (fraction cut to
  * milliseconds, as ids_timestamp makes them). Anything else ("infinity", years past 9999,
  * BC dates) is left as PostgreSQL wrote it. 1 if out was written. */
@@ -329,16 +476,87 @@ static int is_read(const char *sql)
 	return strncasecmp(sql, "SELECT", 6) == 0 && !is_word_char(sql[6]);
 }
 
+/* The end of every statement: res (taken) as DB_OK with *out, or the failure recorded.
+ * in_tx: the statement ran inside a transaction, which a lost connection then loses. */
+static int pg_finish(struct db *db, PGresult *res, const char *sql, int in_tx,
+                     struct db_res **out)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	struct db_res *rows = NULL;
+	int rc = DB_ERR;
+
+	db->trips++;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		if (in_tx && PQstatus(pg_of(db)->conn) == CONNECTION_BAD &&
+		    strcmp(sql, "COMMIT") != 0 && strcmp(sql, "ROLLBACK") != 0)
+			pg_of(db)->lost_in_tx = 1;
+		rc = pg_result_fail(db, res, sql);
+		goto out;
+	}
+	/* COMMIT of a transaction that had failed answers "ROLLBACK", not an error. */
+	if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strcmp(sql, "COMMIT") == 0) {
+		rc = db_fail(db, DB_ERR, sql, "the transaction had failed and was rolled back");
+		goto out;
+	}
+	if (out && pg_build(res, &rows) != 0) {
+		rc = db_fail(db, DB_ERR, sql, "out of memory building the result");
+		goto out;
+	}
+	/* PostgreSQL counts the rows a SELECT returned; db_changes counts changed rows. */
+	db_ok(db, strncmp(PQcmdStatus(res), "SELECT", 6) == 0 ? 0 : atol(PQcmdTuples(res)));
+	if (out)
+		*out = rows;
+	rc = DB_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* A statement of a scope whose settings are not in force yet: one pipeline (pipe_run).
+ * Nothing of the scope has run before it, so a connection found dead is made again and
+ * the pipeline sent once more, and so is a statement found stale (see pg_run). A write
+ * scope's transaction is open from here on (failed, if the pipeline failed); a read
+ * scope's statement was its own transaction, and the next one sends the settings again. */
+static int pg_exec_scoped(struct db *db, const char *sql, int n, const char *const *params,
+                          struct db_res **out)
+{
+	struct db_pg *pg = pg_of(db);
+	int tx = !pg->scope.read || pg->scope.want_tx;
+	struct pg_stmt *s;
+	PGresult *res = NULL;
+	ExecStatusType st;
+
+	if (PQstatus(pg->conn) == CONNECTION_BAD && pg_reconnect(db) != 0)
+		return DB_ERR; /* pg_reconnect said why */
+	for (int attempt = 0;; attempt++) {
+		res = pipe_run(pg, sql, n, params);
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || attempt > 0)
+			break;
+		if (PQstatus(pg->conn) == CONNECTION_BAD) {
+			if (pg_reconnect(db) != 0)
+				break;
+		} else if (!(s = stmt_find(pg, sql, sql_hash(sql))) || !stmt_stale(pg, s, res)) {
+			break;
+		} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+		}
+		PQclear(res);
+	}
+	if (tx)
+		pg->scope.pending = 0;
+	return pg_finish(db, res, sql, tx, out);
+}
+
 static int pg_exec(struct db *db, const char *sql, int n, const char *const *params,
                    struct db_res **out)
 {
 	PGresult *res;
 	ExecStatusType st;
-	struct db_res *rows = NULL;
-	int rc = DB_ERR;
-
 	int was_in_tx;
 
+	if (db->scope && pg_of(db)->scope.pending && !pg_of(db)->lost_in_tx)
+		return pg_exec_scoped(db, sql, n, params, out);
 	if (PQstatus(pg_of(db)->conn) == CONNECTION_BAD) {
 		/* A reconnect inside a scope would run the rest of the request outside its
 		 * transaction and without its tenant. */
@@ -365,32 +583,8 @@ static int pg_exec(struct db *db, const char *sql, int n, const char *const *par
 	    pg_reconnect(db) == 0) {
 		PQclear(res);
 		res = pg_run(pg_of(db), sql, n, params);
-		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	}
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		if (was_in_tx && PQstatus(pg_of(db)->conn) == CONNECTION_BAD &&
-		    strcmp(sql, "COMMIT") != 0 && strcmp(sql, "ROLLBACK") != 0)
-			pg_of(db)->lost_in_tx = 1;
-		rc = pg_result_fail(db, res, sql);
-		goto out;
-	}
-	/* COMMIT of a transaction that had failed answers "ROLLBACK", not an error. */
-	if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strcmp(sql, "COMMIT") == 0) {
-		rc = db_fail(db, DB_ERR, sql, "the transaction had failed and was rolled back");
-		goto out;
-	}
-	if (out && pg_build(res, &rows) != 0) {
-		rc = db_fail(db, DB_ERR, sql, "out of memory building the result");
-		goto out;
-	}
-	/* PostgreSQL counts the rows a SELECT returned; db_changes counts changed rows. */
-	db_ok(db, strncmp(PQcmdStatus(res), "SELECT", 6) == 0 ? 0 : atol(PQcmdTuples(res)));
-	if (out)
-		*out = rows;
-	rc = DB_OK;
-out:
-	PQclear(res);
-	return rc;
+	return pg_finish(db, res, sql, was_in_tx, out);
 }
 
 /* what: the text a failure shows instead of sql (which may hold values). */
@@ -400,6 +594,7 @@ static int pg_script_as(struct db *db, const char *sql, const char *what)
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	int rc = DB_OK;
 
+	db->trips++;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
 		rc = pg_result_fail(db, res, what);
 	else
@@ -437,7 +632,7 @@ static int pg_setup(struct db *db)
 		               PQerrorMessage(pg->conn));
 	rc = pg_script(db, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
 	                   "SET standard_conforming_strings = on");
-	if (rc != DB_OK || pg->nsettings == 0)
+	if (rc != DB_OK || pg->nsettings + pg->nlisten == 0)
 		return rc;
 	buf_init(&sql, 64 * 1024);
 	for (int i = 0; i < pg->nsettings; i++) {
@@ -446,7 +641,14 @@ static int pg_setup(struct db *db)
 			return db_fail(db, DB_ERR, "SET", "out of memory");
 		}
 	}
-	rc = pg_script_as(db, sql.data, "SET (the session settings)");
+	/* Channel names were checked as plain identifiers (db_listen). */
+	for (int i = 0; i < pg->nlisten; i++) {
+		if (buf_printf(&sql, "LISTEN %s; ", pg->listen[i]) != 0) {
+			buf_clear(&sql);
+			return db_fail(db, DB_ERR, "LISTEN", "out of memory");
+		}
+	}
+	rc = pg_script_as(db, sql.data, "SET (the session settings), LISTEN");
 	buf_clear(&sql);
 	return rc;
 }
@@ -466,8 +668,10 @@ static int pg_reconnect(struct db *db)
 		return -1; /* it answers; the failure was something else */
 	log_warn("db=postgres connection lost, reconnecting");
 	PQreset(conn);
-	/* Prepared statements die with the session they were made in. */
+	/* Prepared statements die with the session they were made in; notifications sent
+	 * meanwhile were missed (db_notices). */
 	stmt_forget_all(pg_of(db));
+	pg_of(db)->notices++;
 	if (PQstatus(conn) != CONNECTION_OK) {
 		(void)db_fail(db, DB_ERR, "", "reconnect failed: %s", PQerrorMessage(conn));
 		return -1;
@@ -477,56 +681,47 @@ static int pg_reconnect(struct db *db)
 
 /* ---- tenant scopes and session settings (see db.h and the top of this file) ------- */
 
-static int pg_scope_open(struct db *db, const char *tenant_id, int staff)
+/* Records the scope; its first statement sends it (pg_exec_scoped). */
+static int pg_scope_open(struct db *db, const char *tenant_id, int staff, int read)
 {
 	struct db_pg *pg = pg_of(db);
-	char sql[160];
-	PGresult *res = NULL;
-	int rc = DB_OK;
 
 	if (pg->lost_in_tx)
 		return db_fail(db, DB_ERR, "BEGIN", "the last transaction was lost and not rolled back");
-	/* Known dead: nothing has been sent yet, so a new connection is safe. */
-	if (PQstatus(pg->conn) == CONNECTION_BAD && pg_reconnect(db) != 0)
-		return DB_ERR; /* pg_reconnect said why */
-	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+	if (PQstatus(pg->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		return db_fail(db, DB_ERR, "BEGIN", "a transaction is already open");
 	/* db_scope_begin checked tenant_id: hex digits and dashes only. */
-	snprintf(sql, sizeof(sql),
-	         "BEGIN; SET LOCAL kaiden.tenant_id = '%s'; SET LOCAL kaiden.staff = '%s'",
-	         tenant_id ? tenant_id : "", staff ? "on" : "off");
-	for (int attempt = 0;; attempt++) {
-		res = PQexec(pg->conn, sql);
-		if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
-			break;
-		/* Died while idle (a server restart), found out by this BEGIN: nothing of it
-		 * took effect, so it goes once more on a new connection. */
-		if (attempt == 0 && PQstatus(pg->conn) == CONNECTION_BAD) {
-			PQclear(res);
-			res = NULL;
-			if (pg_reconnect(db) != 0) {
-				rc = DB_ERR; /* pg_reconnect said why */
-				goto out;
-			}
-			continue;
-		}
-		/* The SQL summary leaves the tenant out of the log. */
-		rc = pg_result_fail(db, res, "BEGIN; SET LOCAL kaiden.tenant_id ...");
-		if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
-			PQclear(PQexec(pg->conn, "ROLLBACK"));
-		goto out;
-	}
+	memset(&pg->scope, 0, sizeof(pg->scope));
+	snprintf(pg->scope.tenant, sizeof(pg->scope.tenant), "%s", tenant_id ? tenant_id : "");
+	pg->scope.staff = staff ? "on" : "off";
+	pg->scope.read = read;
+	pg->scope.pending = 1;
 	db_ok(db, 0);
-out:
-	PQclear(res);
-	return rc;
+	return DB_OK;
+}
+
+/* db_begin in a read scope: the rest of it runs in one read-only transaction. */
+static void pg_scope_hold(struct db *db)
+{
+	struct db_pg *pg = pg_of(db);
+
+	if (pg->scope.read && pg->scope.pending)
+		pg->scope.want_tx = 1;
 }
 
 static int pg_scope_close(struct db *db, int ok)
 {
 	struct db_pg *pg = pg_of(db);
-	int rc;
+	int pending = pg->scope.pending, rc;
 
+	memset(&pg->scope, 0, sizeof(pg->scope));
+	/* No transaction was opened: nothing ran, or a read scope's statements each ended
+	 * their own. */
+	if (pending) {
+		db_ok(db, 0);
+		return DB_OK;
+	}
 	/* Lost inside: the server rolled it back when the connection went. */
 	if (pg->lost_in_tx || PQstatus(pg->conn) == CONNECTION_BAD) {
 		pg->lost_in_tx = 0;
@@ -599,6 +794,50 @@ out:
 	return rc;
 }
 
+/* name was checked by db_listen. */
+static int pg_listen(struct db *db, const char *name)
+{
+	struct db_pg *pg = pg_of(db);
+	char sql[DB_SETTING_NAME_MAX + 16];
+	int rc;
+
+	for (int i = 0; i < pg->nlisten; i++)
+		if (strcmp(pg->listen[i], name) == 0)
+			return DB_OK;
+	if (pg->nlisten == PG_LISTEN_MAX)
+		return db_fail(db, DB_ERR, "LISTEN", "more than %d channels", PG_LISTEN_MAX);
+	if (PQstatus(pg->conn) == CONNECTION_BAD && pg_reconnect(db) != 0)
+		return DB_ERR;
+	snprintf(sql, sizeof(sql), "LISTEN %s", name);
+	rc = pg_script(db, sql);
+	if (rc == DB_OK)
+		snprintf(pg->listen[pg->nlisten++], sizeof(pg->listen[0]), "%s", name);
+	return rc;
+}
+
+/* What has arrived: libpq's queue after a non-blocking read, or (fresh) after one more
+ * exchange, an empty query (a dead connection is made again: that counts). */
+static unsigned long pg_notices(struct db *db, int fresh)
+{
+	struct db_pg *pg = pg_of(db);
+	PGnotify *n;
+
+	if (fresh && (PQstatus(pg->conn) == CONNECTION_OK || pg_reconnect(db) == 0))
+		(void)pg_script_as(db, "", "(an empty query)");
+	else if (PQstatus(pg->conn) == CONNECTION_OK)
+		(void)PQconsumeInput(pg->conn);
+	while ((n = PQnotifies(pg->conn)) != NULL) {
+		for (int i = 0; i < pg->nlisten; i++) {
+			if (strcmp(n->relname, pg->listen[i]) == 0) {
+				pg->notices++;
+				break;
+			}
+		}
+		PQfreemem(n);
+	}
+	return pg->notices;
+}
+
 static enum db_conn pg_conn_state(struct db *db)
 {
 	struct db_pg *pg = pg_of(db);
@@ -626,7 +865,10 @@ static const struct db_ops pg_ops = {
 	.reconnect = pg_reconnect,
 	.close = pg_close,
 	.scope_open = pg_scope_open,
+	.scope_hold = pg_scope_hold,
 	.scope_close = pg_scope_close,
+	.listen = pg_listen,
+	.notices = pg_notices,
 	.session_set = pg_session_set,
 	.conn_state = pg_conn_state,
 };

@@ -36,6 +36,7 @@ struct db_sqlite {
 	struct db base; /* first: a struct db * is a struct db_sqlite * */
 	sqlite3 *h;
 	unsigned long tick;
+	unsigned long unknown; /* sl_notices: times the data version could not be read */
 	struct stmt_entry cache[STMT_CACHE_SIZE];
 };
 
@@ -197,6 +198,7 @@ static int sl_exec(struct db *db, const char *sql, int n, const char *const *par
 	rc = stmt_get(db, sql, &e);
 	if (rc != DB_OK)
 		return rc;
+	db->trips++;
 	cols = sqlite3_column_count(e->stmt);
 	db_res_build_init(&b, cols);
 	if (n != e->nparams) {
@@ -290,12 +292,39 @@ static void sl_close(struct db *db)
 	free(sl);
 }
 
+/* No channels on SQLite: every commit counts (sl_notices). */
+static int sl_listen(struct db *db, const char *name)
+{
+	(void)db;
+	(void)name;
+	return DB_OK;
+}
+
+/* The commits of other connections (the pager's data version, brought up to date by
+ * every read transaction that starts; fresh starts one) plus the rows this connection
+ * changed: a count that moves whenever anything may have been changed. A failure to read
+ * it moves it too. */
+static unsigned long sl_notices(struct db *db, int fresh)
+{
+	struct db_sqlite *sl = sl_of(db);
+	unsigned int version = 0;
+
+	if (fresh && sqlite3_exec(sl->h, "PRAGMA data_version", NULL, NULL, NULL) == SQLITE_OK)
+		db->trips++;
+	if (sqlite3_file_control(sl->h, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK)
+		return ++sl->unknown + (unsigned long)sqlite3_total_changes64(sl->h);
+	return (unsigned long)version + sl->unknown +
+	       (unsigned long)sqlite3_total_changes64(sl->h);
+}
+
 static const struct db_ops sl_ops = {
 	.exec = sl_exec,
 	.script = sl_script,
 	.in_tx = sl_in_tx,
 	.reconnect = sl_reconnect,
 	.close = sl_close,
+	.listen = sl_listen,
+	.notices = sl_notices,
 };
 
 /* Switching a new file to WAL needs an exclusive lock, and SQLite does not call the

@@ -11,6 +11,7 @@
 
 #include "ids.h"
 #include "log.h"
+#include "ticket.h"
 
 /* Bounds. The token is a base64 blob (a few hundred bytes in practice); the reason is a
  * sentence plus perhaps cloudflared's last log line. */
@@ -38,6 +39,8 @@ static const struct jsonx_field hello_fields[] = {
 	{ "cluster_id", JSONX_STRING, 0, 1, DEVICE_ID_MAX, 0 },
 	{ "node_name", JSONX_STRING, 0, 1, IDS_DNS_NAME_MAX, 0 },
 	{ "secret", JSONX_STRING, 1, 1, SECRET_MAX, 0 },
+	/* version 4: check_hello */
+	{ "ticket", JSONX_STRING, 0, 1, TICKET_MAX - 1, 0 },
 	{ "agent_version", JSONX_STRING, 1, 1, 64, 0 },
 	{ "hostname", JSONX_STRING, 1, 1, 255, 0 },
 	{ "os", JSONX_STRING, 1, 1, 256, 0 },
@@ -60,6 +63,11 @@ static const struct jsonx_field welcome_fields[] = {
 	TYPE_FIELD,
 	{ "heartbeat", JSONX_INT, 1, 0, 0, 0 },
 	{ "device_id", JSONX_STRING, 0, 36, 36, 0 },
+	{ "ticket", JSONX_STRING, 0, 1, TICKET_MAX - 1, 0 },
+};
+static const struct jsonx_field ticket_fields[] = {
+	TYPE_FIELD,
+	{ "ticket", JSONX_STRING, 1, 1, TICKET_MAX - 1, 0 },
 };
 /* A reading (error absent or null: every other member required) or a failure (error
  * only): check_node. The objects' insides are checked there too. */
@@ -140,6 +148,7 @@ static const struct {
 	[PROTO_RELAY_START] = { "relay.start", relay_start_fields, ARRAY_LEN(relay_start_fields) },
 	[PROTO_RELAY_OPEN] = { "relay.open", relay_open_fields, ARRAY_LEN(relay_open_fields) },
 	[PROTO_NODE] = { "node", node_fields, ARRAY_LEN(node_fields) },
+	[PROTO_TICKET] = { "ticket", ticket_fields, ARRAY_LEN(ticket_fields) },
 };
 
 static void proto_fail(struct jsonx_error *err, const char *code, const char *field,
@@ -215,7 +224,12 @@ static int check_hello(json_object *obj, struct jsonx_error *err)
 	const char *device_id = jsonx_str(obj, "device_id");
 	const char *cluster_id = jsonx_str(obj, "cluster_id");
 	const char *node_name = jsonx_str(obj, "node_name");
+	int version = json_object_get_int(json_object_object_get(obj, "version"));
 
+	if (jsonx_str(obj, "ticket") && version < 4) {
+		proto_fail(err, "invalid_field", "ticket", "ticket: needs protocol version 4");
+		return -1;
+	}
 	if (device_id && cluster_id) {
 		proto_fail(err, "invalid_field", "cluster_id",
 		           "cluster_id: give device_id or cluster_id, not both");
@@ -234,7 +248,7 @@ static int check_hello(json_object *obj, struct jsonx_error *err)
 		}
 		return 0;
 	}
-	if (json_object_get_int(json_object_object_get(obj, "version")) < 3) {
+	if (version < 3) {
 		proto_fail(err, "invalid_field", "cluster_id",
 		           "cluster_id: needs protocol version 3");
 		return -1;
@@ -483,7 +497,7 @@ int proto_parse(const char *data, size_t len, struct proto_msg *out, struct json
  * copy json-c made of them outlives the message in freed memory. */
 static void wipe_secrets(json_object *obj)
 {
-	static const char *const secret_members[] = { "token", "secret", "key" };
+	static const char *const secret_members[] = { "token", "secret", "key", "ticket" };
 	json_object *v;
 
 	if (!obj || !json_object_is_type(obj, json_type_object))

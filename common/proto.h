@@ -8,10 +8,11 @@
  * tunnel.stop for a stopped one answers tunnel.stopped again.
  *
  *   agent -> helperd
- *     hello          {version, device_id, secret, agent_version, hostname, os, arch}
- *                    first message; nothing else is accepted before welcome. Version 3:
- *                    a node's agent gives cluster_id and node_name instead of device_id,
- *                    and the cluster's secret
+ *     hello          {version, device_id, secret, ticket?, agent_version, hostname, os,
+ *                    arch} first message; nothing else is accepted before welcome.
+ *                    Version 3: a node's agent gives cluster_id and node_name instead of
+ *                    device_id, and the cluster's secret. Version 4: the ticket of the
+ *                    last welcome (or ticket message), if the agent holds one
  *     node           {node_name, node_status, unschedulable, labels, resources, versions}
  *                    (version 3) what the agent read of its Kubernetes node: after every
  *                    welcome and on each change; or {node_name, error} when the read
@@ -23,8 +24,10 @@
  *     relay.failed   {session_id, stream_id, reason}   (version 2) a stream could not be
  *                    opened: target refused, port not allowed, session unknown
  *   helperd -> agent
- *     welcome        {heartbeat, device_id?}       seconds between heartbeats; the
- *                    device (version 3: a node's, found or made at hello)
+ *     welcome        {heartbeat, device_id?, ticket?}  seconds between heartbeats; the
+ *                    device (version 3: a node's, found or made at hello); version 4: a
+ *                    resumption ticket (ticket.h, secret) for the next hello
+ *     ticket         {ticket}   (version 4) a fresh ticket before the last one expires
  *     tunnel.start   {session_id, token, metrics_port?}  token: the tunnel token, secret
  *     tunnel.stop    {session_id}                  also ends a relay session's streams
  *     relay.start    {session_id, ssh_port, web_port}  (version 2) accept a relay
@@ -42,9 +45,10 @@
 #include "compat.h"
 #include "jsonx.h"
 
-/* Version 2 adds the relay messages, 3 the cluster hello and node; helperd accepts hello
- * from versions 1 to 3 and sends relay.* only to an agent that said 2 or more. */
-#define PROTO_VERSION 3
+/* Version 2 adds the relay messages, 3 the cluster hello and node, 4 resumption tickets;
+ * helperd accepts hello from versions 1 to 4, sends relay.* only to an agent that said 2
+ * or more and tickets only to one that said 4. */
+#define PROTO_VERSION 4
 /* A relay stream key: 32 random bytes, base64url without padding. */
 #define PROTO_STREAM_KEY_LEN 43
 #define PROTO_MAX_MSG 16384
@@ -86,6 +90,7 @@ enum proto_type {
 	PROTO_RELAY_START,
 	PROTO_RELAY_OPEN,
 	PROTO_NODE,
+	PROTO_TICKET,
 	PROTO__MAX
 };
 
@@ -102,7 +107,8 @@ const char *proto_type_name(enum proto_type type);
  * (jsonx codes, plus "unknown_type"; over PROTO_MAX_MSG: "too_large"). */
 int proto_parse(const char *data, size_t len, struct proto_msg *out,
                 struct jsonx_error *err) WUR;
-/* Frees the message, zeroing the values of secret members (token, secret) first. */
+/* Frees the message, zeroing the values of secret members (token, secret, key, ticket)
+ * first. */
 void proto_msg_clear(struct proto_msg *msg);
 
 /* Builds a message of type with the members of fields (a JSON object whose members are

@@ -12,6 +12,7 @@
  * of the old write (rows already in that status: helperd, last_seen). */
 #include "store_agent.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
  * with a parameter of ~38 bytes per id. */
 #define BATCH_MAX 1000
 
-/* One row of (tenant_id, secret_hash, deleted_at, tenant status) for id, from sql (what:
+/* One row of (tenant_id, secret_hash, deleted_at, tenant status, secret_version) for id, from sql (what:
  * "device" or "cluster", for the log): store_agent_auth_get and its cluster's twin. */
 static int auth_read(struct db *db, const char *sql, const char *what, const char *given,
                      struct store_agent_auth *out)
@@ -59,6 +60,7 @@ static int auth_read(struct db *db, const char *sql, const char *what, const cha
 	store_text_copy(out->secret_hash, sizeof(out->secret_hash), hash);
 	out->suspended = tenant_status && strcmp(tenant_status, "suspended") == 0;
 	out->gone = db_res_get(res, 0, 2) != NULL || out->suspended;
+	out->secret_version = db_res_get(res, 0, 4) ? atoll(db_res_get(res, 0, 4)) : 0;
 	rc = STORE_OK;
 out:
 	db_res_free(res);
@@ -68,7 +70,8 @@ out:
 int store_agent_auth_get(struct db *db, const char *device_id, struct store_agent_auth *out)
 {
 	return auth_read(db,
-	                 "SELECT d.tenant_id, d.secret_hash, d.deleted_at, t.status FROM devices d "
+	                 "SELECT d.tenant_id, d.secret_hash, d.deleted_at, t.status, d.secret_version "
+	                 "FROM devices d "
 	                 "JOIN tenants t ON t.id = d.tenant_id WHERE d.id = $1",
 	                 "device", device_id, out);
 }
@@ -77,9 +80,55 @@ int store_agent_cluster_auth_get(struct db *db, const char *cluster_id,
                                  struct store_agent_auth *out)
 {
 	return auth_read(db,
-	                 "SELECT c.tenant_id, c.secret_hash, c.deleted_at, t.status FROM clusters c "
+	                 "SELECT c.tenant_id, c.secret_hash, c.deleted_at, t.status, c.secret_version "
+	                 "FROM clusters c "
 	                 "JOIN tenants t ON t.id = c.tenant_id WHERE c.id = $1",
 	                 "cluster", cluster_id, out);
+}
+
+int store_agent_ticket_key(struct db *db, unsigned char key[TICKET_KEY_LEN])
+{
+	unsigned char raw[TICKET_KEY_LEN];
+	char text[SECRET_TEXT_LEN];
+	const char *params[1] = { text };
+	struct db_res *res = NULL;
+	const char *stored;
+	size_t len = 0;
+	int rc;
+
+	_Static_assert(TICKET_KEY_LEN == 32, "a ticket key is secret_random_text's 32 bytes");
+	secret_random_text(text);
+	/* Ours only if no key was there: a second helperd starting at once keeps the first. */
+	rc = db_exec(db,
+	             "INSERT INTO server_keys (name, secret) VALUES ('agent_ticket', $1) "
+	             "ON CONFLICT (name) DO NOTHING",
+	             1, params, NULL);
+	sodium_memzero(text, sizeof(text));
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = db_exec(db, "SELECT secret FROM server_keys WHERE name = 'agent_ticket'", 0, NULL,
+	             &res);
+	if (rc != DB_OK) {
+		rc = store_rc_of(rc);
+		goto out;
+	}
+	stored = db_res_rows(res) == 1 ? db_res_get(res, 0, 0) : NULL;
+	if (!stored || sodium_base642bin(raw, sizeof(raw), stored, strlen(stored), NULL, &len,
+	                                 NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    len != sizeof(raw)) {
+		/* Said without the value. */
+		log_error("server_keys: the agent_ticket key is missing or not 32 bytes of base64url");
+		rc = STORE_ERR;
+		goto out;
+	}
+	memcpy(key, raw, sizeof(raw));
+	rc = STORE_OK;
+out:
+	sodium_memzero(raw, sizeof(raw));
+	if (res && db_res_rows(res) == 1 && db_res_get(res, 0, 0))
+		sodium_memzero((void *)db_res_get(res, 0, 0), strlen(db_res_get(res, 0, 0)));
+	db_res_free(res);
+	return rc;
 }
 
 int store_agent_online(struct db *db, const char *tenant_id, const char *device_id,

@@ -17,6 +17,7 @@
 #include "ids.h"
 #include "secret.h"
 #include "store.h"
+#include "ticket.h"
 
 struct db;
 
@@ -24,6 +25,7 @@ struct db;
 struct store_agent_auth {
 	char tenant_id[UUID_STR_LEN];
 	char secret_hash[SECRET_HASH_LEN];
+	long long secret_version; /* one more on every new hash (migration 0018): ticket.h */
 	int gone;      /* the device was deleted, or its tenant is suspended */
 	int suspended; /* (with gone) it is the tenant's suspension */
 };
@@ -33,6 +35,12 @@ struct store_agent_auth {
  * device ever had this id (or it is not a UUID). */
 int store_agent_auth_get(struct db *db, const char *device_id,
                          struct store_agent_auth *out) WUR;
+
+/* The deployment's key for agents' resumption tickets (ticket.h), made by the first
+ * caller (32 random bytes, stored in server_keys; every helperd of the database gets
+ * the same). Needs the staff switch on PostgreSQL (server_keys is staff-only). Never
+ * logged. */
+int store_agent_ticket_key(struct db *db, unsigned char key[TICKET_KEY_LEN]) WUR;
 
 /* ---- cluster mode: an agent of a Kubernetes node (store_agent_node.c) --------------- */
 

@@ -50,6 +50,9 @@ struct store_identity {
 	enum role role;
 	char credential_id[UUID_STR_LEN]; /* the login (jti) or API token id */
 	int tenant_suspended;         /* the user's (or token's) tenant is suspended */
+	char expires_at[TIMESTAMP_LEN]; /* when the login or token ends ("" never; set by
+	                                   the credential lookups): a holder that keeps the
+	                                   identity checks it */
 };
 
 /* ---- users -------------------------------------------------------------------------

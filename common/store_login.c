@@ -150,6 +150,7 @@ int store_login_lookup(struct db *db, const char *jti, struct store_identity *ou
 		goto out;
 	if (store_identity_row(res, id, &who) != 0)
 		goto out;
+	store_text_copy(who.expires_at, sizeof(who.expires_at), expires);
 	*out = who;
 	rc = STORE_OK;
 out:

@@ -45,36 +45,63 @@ static json_object *value_json(const char *v, enum store_col_type type, const ch
 	return json_object_new_string(v);
 }
 
-int store_row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
-                   json_object **out)
+/* 0 when res has exactly the columns cols[0..n), in order (checked once per result, not
+ * per row), else -1 (logged). */
+static int cols_match(const struct db_res *res, const struct store_col *cols, int n)
 {
-	json_object *obj;
-
-	if (db_res_cols(res) != n || row < 0 || row >= db_res_rows(res)) {
+	if (db_res_cols(res) != n) {
 		log_error("store: result shape does not match its column table");
-		return STORE_ERR;
+		return -1;
 	}
-	obj = json_object_new_object();
+	for (int c = 0; c < n; c++) {
+		if (strcmp(db_res_name(res, c), cols[c].name) != 0) {
+			log_error("store: column %d is %s, expected %s", c, db_res_name(res, c),
+			          cols[c].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Row row of res (checked by cols_match) as an object. The keys are the column tables'
+ * string literals, so json-c keeps pointers to them rather than copies, and each is new
+ * to the object (no lookup): the list of 50 devices makes 900 of them. */
+static int row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
+                    json_object **out)
+{
+	json_object *obj = json_object_new_object();
+
 	if (!obj)
 		return STORE_ERR;
 	for (int c = 0; c < n; c++) {
 		const char *v = db_res_get(res, row, c);
-		json_object *j;
-		if (strcmp(db_res_name(res, c), cols[c].name) != 0) {
-			log_error("store: column %d is %s, expected %s", c, db_res_name(res, c),
-			          cols[c].name);
-			json_object_put(obj);
-			return STORE_ERR;
-		}
-		j = value_json(v, cols[c].type, cols[c].name);
+		json_object *j = value_json(v, cols[c].type, cols[c].name);
 		if (v && !j && (cols[c].type == STORE_COL_TEXT || cols[c].type == STORE_COL_BOOL)) {
 			json_object_put(obj);
 			return STORE_ERR; /* out of memory */
 		}
-		json_object_object_add(obj, cols[c].name, j);
+		if (json_object_object_add_ex(obj, cols[c].name, j,
+		                              JSON_C_OBJECT_ADD_KEY_IS_NEW |
+		                                  JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
+			json_object_put(j);
+			json_object_put(obj);
+			return STORE_ERR;
+		}
 	}
 	*out = obj;
 	return STORE_OK;
+}
+
+int store_row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
+                   json_object **out)
+{
+	if (row < 0 || row >= db_res_rows(res)) {
+		log_error("store: result shape does not match its column table");
+		return STORE_ERR;
+	}
+	if (cols_match(res, cols, n) != 0)
+		return STORE_ERR;
+	return row_json(res, row, cols, n, out);
 }
 
 int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
@@ -106,9 +133,13 @@ int store_list_fill(const struct db_res *res, int limit, const struct store_col 
 
 	if (!items)
 		return STORE_ERR;
+	if (shown > 0 && cols_match(res, cols, n) != 0) {
+		json_object_put(items);
+		return STORE_ERR;
+	}
 	for (int r = 0; r < shown; r++) {
 		json_object *item;
-		if (store_row_json(res, r, cols, n, &item) != STORE_OK) {
+		if (row_json(res, r, cols, n, &item) != STORE_OK) {
 			json_object_put(items);
 			return STORE_ERR;
 		}

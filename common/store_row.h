@@ -23,7 +23,7 @@ struct store_page;
 enum store_col_type { STORE_COL_TEXT, STORE_COL_INT, STORE_COL_JSON, STORE_COL_BOOL };
 
 struct store_col {
-	const char *name;
+	const char *name; /* a string literal: the objects made keep a pointer to it */
 	enum store_col_type type;
 };
 

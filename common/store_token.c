@@ -245,6 +245,7 @@ static int token_lookup(struct db *db, const char *id, const char *token,
 		goto out;
 	if (store_identity_row(res, id, &who) != 0)
 		goto out;
+	store_text_copy(who.expires_at, sizeof(who.expires_at), expires);
 	if (token)
 		token_used(db, id, db_res_get(res, 0, TOKEN_COL_LAST_USED_AT), now);
 	*out = who;

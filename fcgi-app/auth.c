@@ -76,10 +76,15 @@ static int cookie_credential(const struct req *r, char *out, size_t outlen)
 	return ok;
 }
 
+static int reads_only(const struct req *r)
+{
+	return r->method == HTTP_GET || r->method == HTTP_HEAD;
+}
+
 /* A cookie-authenticated write must carry the login's CSRF token (cookie.h). */
 static int csrf_required(const struct req *r)
 {
-	return r->method != HTTP_GET && r->method != HTTP_HEAD;
+	return !reads_only(r);
 }
 
 int auth_check(struct req *r, struct resp *rs)
@@ -101,7 +106,18 @@ int auth_check(struct req *r, struct resp *rs)
 		by_cookie = 1;
 	}
 	snprintf(log_id, sizeof(log_id), "req=%s", r->request_id);
-	crc = credential_identify(r->db, authorization, log_id, &cred, &store_rc);
+	/* A read may use a credential this worker verified a moment ago (auth_cache.h);
+	 * route.c confirms it at the end of the request. */
+	r->cred_kept = reads_only(r) &&
+	               auth_cache_get(r->auth_cache, r->db, authorization, &cred, &r->cred_use);
+	if (r->cred_kept) {
+		crc = CREDENTIAL_OK;
+	} else {
+		unsigned long mark = auth_cache_mark(r->auth_cache, r->db);
+		crc = credential_identify(r->db, authorization, log_id, &cred, &store_rc);
+		if (crc == CREDENTIAL_OK)
+			auth_cache_put(r->auth_cache, r->db, authorization, &cred, mark);
+	}
 	if (by_cookie)
 		explicit_bzero(from_cookie, sizeof(from_cookie));
 	switch (crc) {
@@ -205,7 +221,7 @@ static int lookup_header_tenant(struct req *r, char id[UUID_STR_LEN])
 		 * the scope (GET /auth/me) the read is the scope's. */
 		if (db_in_scope(r->db)) {
 			rc = store_tenant_get(r->db, lower, &tenant);
-		} else if (db_scope_begin(r->db, lower, 0) != DB_OK) {
+		} else if (db_scope_begin_read(r->db, lower, 0) != DB_OK) {
 			rc = STORE_ERR;
 		} else {
 			rc = store_tenant_get(r->db, lower, &tenant);
@@ -386,8 +402,13 @@ int auth_allow(struct req *r, struct resp *rs, const struct route *route)
 
 int auth_scope_begin(struct req *r, struct resp *rs)
 {
-	if (db_scope_begin(r->db, r->tenant_id[0] ? r->tenant_id : NULL,
-	                   !r->tenant_id[0] && auth_is_staff(r)) != DB_OK) {
+	/* GET and HEAD only read (PostgreSQL holds them to it): each statement is then its
+	 * own transaction, one round trip with the scope's settings (db.h). */
+	int (*begin)(struct db *, const char *, int) =
+		reads_only(r) ? db_scope_begin_read : db_scope_begin;
+
+	if (begin(r->db, r->tenant_id[0] ? r->tenant_id : NULL,
+	          !r->tenant_id[0] && auth_is_staff(r)) != DB_OK) {
 		resp_error(rs, 503, "unavailable", NULL, "the database is unreachable; try again later");
 		return -1;
 	}
@@ -426,4 +447,21 @@ void auth_audit(struct req *r, const char *action, const char *target_type,
 		log_error("req=%s audit action=%s target=%s:%s could not be recorded (rc %d)",
 		          r->request_id, action, target_type ? target_type : "-",
 		          target_id ? target_id : "-", rc);
+}
+
+int auth_kept_confirm(struct req *r)
+{
+	if (!r->cred_kept)
+		return 1;
+	if (auth_cache_confirm(r->auth_cache, r->db, &r->cred_use))
+		return 1;
+	log_info("req=%s a kept credential may have changed during the request: checking it "
+	         "again", r->request_id);
+	r->cred_kept = 0;
+	memset(&r->who, 0, sizeof(r->who));
+	r->tenant_id[0] = '\0';
+	r->login_credential = r->by_cookie = 0;
+	/* Nothing is kept for the second run: the change may be this very credential. */
+	r->auth_cache = NULL;
+	return 0;
 }

@@ -53,6 +53,13 @@ int auth_allow(struct req *r, struct resp *rs, const struct route *route) WUR;
  * for staff, where their logins and tokens live). */
 int auth_acting_tenant(struct req *r, struct resp *rs, char id[UUID_STR_LEN]) WUR;
 
+/* At the end of a request whose credential came from the worker's cache (auth_cache.h):
+ * 1 when it still held, 0 when it may have changed meanwhile: the reply must then be
+ * thrown away and the request run again (reads only, so nothing of the first run
+ * stays); r's identity is cleared and nothing is kept for the second run. 1 also when
+ * the credential was checked in full. */
+int auth_kept_confirm(struct req *r) WUR;
+
 /* Opens the database scope for the handler (db_scope_begin with r->tenant_id, or
  * staff-wide when r->tenant_id is "" and the caller is staff). 0 or -1 (503 in rs). */
 int auth_scope_begin(struct req *r, struct resp *rs) WUR;

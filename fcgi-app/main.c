@@ -143,8 +143,8 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static void handle_request(struct db *db, req_param_fn param, void *param_ctx,
-                           const struct io *io)
+static void handle_request(struct db *db, struct auth_cache *cache, req_param_fn param,
+                           void *param_ctx, const struct io *io)
 {
 	static const char oom_reply[] = "Status: 500 Internal Server Error\r\n"
 	                                "Content-Type: application/json\r\n\r\n"
@@ -165,6 +165,7 @@ static void handle_request(struct db *db, req_param_fn param, void *param_ctx,
 	resp_init(&rs);
 	buf_init(&out, RESP_MAX);
 	r.body_from = &io->in;
+	r.auth_cache = cache;
 	route_dispatch(&r, &rs);
 	if (resp_serialize(&rs, r.method == HTTP_HEAD, &out) < 0) {
 		log_error("req=%s the reply could not be serialized", r.request_id);
@@ -176,8 +177,9 @@ static void handle_request(struct db *db, req_param_fn param, void *param_ctx,
 	/* The access log: never the Authorization header nor a body. */
 	log_escape(r.path, path, sizeof(path));
 	log_escape(r.method_name, method, sizeof(method));
-	log_info("req=%s method=%s path=%s status=%d ms=%.3f", r.request_id, method, path,
-	         rs.status, ms_since(&t0));
+	/* auth=kept: the credential was one this worker had verified a moment ago. */
+	log_info("req=%s method=%s path=%s status=%d ms=%.3f%s", r.request_id, method, path,
+	         rs.status, ms_since(&t0), r.cred_kept ? " auth=kept" : "");
 	buf_clear(&out);
 	resp_clear(&rs);
 	req_clear(&r);
@@ -189,10 +191,12 @@ struct worker {
 	pthread_t thread;
 	int index;
 	struct db *db;
+	struct auth_cache cache; /* the credentials this worker verified (auth_cache.h) */
 };
 
 /* Opens the worker's connection; the first one to succeed says whether row-level
- * security holds for the role it connects as. 0 or -1. */
+ * security holds for the role it connects as. The credential cache listens on it
+ * (PostgreSQL). 0 or -1. */
 static int worker_db_open(struct worker *w)
 {
 	if (admin_db_open_serve(&w->db) < 0) {
@@ -201,6 +205,7 @@ static int worker_db_open(struct worker *w)
 	}
 	if (!atomic_flag_test_and_set(&rls_checked))
 		(void)db_rls_check(w->db);
+	auth_cache_init(&w->cache, w->db);
 	return 0;
 }
 
@@ -235,7 +240,7 @@ static void *worker_main(void *arg)
 		 * until then requests get 503. */
 		if (!w->db)
 			(void)worker_db_open(w);
-		handle_request(w->db, fcgx_param, &fr, &io);
+		handle_request(w->db, w->db ? &w->cache : NULL, fcgx_param, &fr, &io);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 0);
@@ -467,7 +472,7 @@ static int inherited(const struct admin_args *a)
 	struct db *db = NULL;
 	if (admin_db_open_serve(&db) < 0)
 		db = NULL; /* the reply says 503 */
-	handle_request(db, cgi_param, NULL, &io);
+	handle_request(db, NULL, cgi_param, NULL, &io);
 	if (db)
 		db_close(db);
 	return ADMIN_EXIT_OK;

@@ -7,6 +7,7 @@
 #define KAIDEN_REQ_H
 
 #include <stddef.h>
+#include "auth_cache.h"
 #include "compat.h"
 #include "store_auth.h"
 
@@ -70,6 +71,10 @@ struct req {
 	int by_cookie;                 /* 1: ... read from the kaiden_session cookie */
 
 	struct db *db;       /* the worker's connection, borrowed */
+	struct auth_cache *auth_cache; /* the worker's verified credentials (auth_cache.h),
+	                                  borrowed; NULL: none kept */
+	int cred_kept;       /* 1: r->who came from auth_cache, confirmed at the end */
+	struct auth_cache_use cred_use; /* ... and what to confirm it with */
 	char *scratch[8];    /* strings owned by the request (path params), freed at the end */
 	int nscratch;
 };

@@ -373,6 +373,8 @@ static void too_large(struct resp *rs, const struct route *route)
 	           "the body is larger than the limit of %ld bytes", body_limit(route));
 }
 
+static void route_checked(struct req *r, struct resp *rs, const struct route *found);
+
 static void route_run(struct req *r, struct resp *rs)
 {
 	const char *starts[REQ_MAX_PARAMS], *found_starts[REQ_MAX_PARAMS];
@@ -425,6 +427,20 @@ static void route_run(struct req *r, struct resp *rs)
 			return;
 		}
 	}
+	route_checked(r, rs, found);
+	/* A read whose credential came from the worker's cache and may have changed while
+	 * it ran: its reply goes, and it runs again with the credential checked afresh. */
+	if (!auth_kept_confirm(r)) {
+		resp_clear(rs);
+		resp_init(rs);
+		resp_header(rs, "X-Request-Id", r->request_id);
+		route_checked(r, rs, found);
+	}
+}
+
+/* Steps 4 to 7 (the top of the file) for the route found. */
+static void route_checked(struct req *r, struct resp *rs, const struct route *found)
+{
 	if ((found->flags & ROUTE_AUTH) && (auth_check(r, rs) < 0 || auth_allow(r, rs, found) < 0))
 		return;
 	/* Only now is the body read: a stranger cannot make us hold server.max_import. */

@@ -3,7 +3,8 @@
  * A connection's life (struct conn, lws's per-session data):
  *
  *   HELLO --hello--> VERIFYING --secret ok--> ONLINE --close/timeout/replaced--> CLOSING
- *     |                  |  (argon2id on the thread pool)                           ^
+ *     |  |               |  (argon2id on the thread pool)          ^                ^
+ *     |  +--hello with a good ticket (no argon2id) ----------------+                |
  *     +-- 10 s, bad -----+-- wrong secret 4001, deleted/suspended 4003, rate 4029 --+
  *
  *   - HELLO: only a hello is accepted; none within HELLO_TIMEOUT_MS closes with 4009.
@@ -16,6 +17,15 @@
  *     its device found or made once the cluster secret verified (store_agent_node_join,
  *     one transaction); from then on it is that device's connection like any other,
  *     and its "node" messages are stored on the device (store_agent_node_report).
+ *   - Resumption (ticket.h, protocol version 4): a hello may carry the ticket of an
+ *     earlier welcome. The same SELECT that read the hash read the secret's version;
+ *     a ticket whose MAC, kind, id, expiry and version all check out, for a device
+ *     (or cluster) still welcome, admits at once on the loop. Any other ticket is
+ *     counted and forgotten, and the hello goes on to argon2id as if it had none, so
+ *     that path alone decides refusals (4001, 4003) exactly as before. A version-4
+ *     agent gets a new ticket in every welcome, and another (a "ticket" message) once
+ *     its last one is TICKET_REFRESH_S old, so a long-connected agent always holds one
+ *     that outlives a helperd restart.
  *   - ONLINE: in the device map. A second connection for the same device takes over:
  *     the old one closes with 4008 and leaves the map, so its close does not mark the
  *     device offline. Heartbeats update seen_ms in memory; last_seen is written for all
@@ -37,7 +47,9 @@
  * Failed authentications (unknown device, wrong secret) are counted per client address
  * (hub_util.h); an address out of tries gets 4029 at once, before any lookup or hash.
  * Memory per connection is what lws keeps (its struct lws and a receive buffer of
- * RX_BUFFER bytes) plus struct conn (~200 bytes) and a map node. */
+ * RX_BUFFER bytes) plus struct conn (272 bytes) and a map node: ~3 KB per agent in all
+ * (docs/benchmarks.md). lws's validity timers are off (helperd/main.c): they cost a walk
+ * of every connection per connection established. */
 #include "hub.h"
 
 #include <libwebsockets.h>
@@ -57,6 +69,7 @@
 #include "secret.h"
 #include "store.h"
 #include "store_agent.h"
+#include "ticket.h"
 
 #define AGENT_PATH "/api/v1/ws/agent"
 #define HELLO_TIMEOUT_MS 10000
@@ -71,6 +84,11 @@
  * least) and after each welcome: more than this in a minute is a broken or hostile
  * agent, not a node, and each costs a database write. */
 #define NODE_BURST 30
+/* A ticket admits for TICKET_TTL_S; a connected agent gets a fresh one every
+ * TICKET_REFRESH_S, so a restart finds every agent holding one at least
+ * TTL - REFRESH from expiry. */
+#define TICKET_TTL_S (72 * 3600)
+#define TICKET_REFRESH_S (24 * 3600)
 /* lws's private opcode for a close frame (lws-write.h leaves 4 out of its enum). */
 #define LWS_WRITE_CLOSE_ 4
 
@@ -99,7 +117,10 @@ struct conn {
 	uint8_t in_map : 1, seen_dirty : 1, rx_skip : 1;
 	uint8_t node_burst;        /* node messages in the current minute (NODE_BURST) */
 	int64_t node_window_ms;    /* when that minute started */
+	int64_t ticket_ms;         /* when the last ticket was sent (version 4), else 0 */
+	long long secret_version;  /* of the secret that admitted it: for the next ticket */
 	char *node_name;           /* a node's agent: its node (owned), else NULL */
+	char *cluster_id;          /* and its cluster (owned): a node's tickets name it */
 	uint32_t out_bytes;        /* queued, for QUEUE_MAX_BYTES */
 	const char *close_why;     /* static text for the close frame and the log */
 	char device_id[UUID_STR_LEN];
@@ -115,6 +136,7 @@ struct verify_work {
 	char device_id[UUID_STR_LEN];
 	char cluster_id[UUID_STR_LEN]; /* a node's agent: "" for a device's */
 	char secret[260];
+	char ticket[TICKET_MAX];       /* the hello's (version 4), or "" */
 	char hostname[256], os[260], agent_version[68];
 };
 
@@ -138,6 +160,7 @@ static struct {
 	int trusted_listener; /* helperd.listen is a Unix socket: every peer is the proxy */
 	long heartbeat_s, timeout_ms;
 	int verifying;
+	unsigned char ticket_key[TICKET_KEY_LEN]; /* store_agent_ticket_key; never logged */
 } H;
 
 static void count_gauge(void)
@@ -245,6 +268,15 @@ static void fail_auth(struct conn *c, const char *reason, const char *why)
 	conn_close(c, PROTO_CLOSE_AUTH, "authentication failed");
 }
 
+/* A new ticket for c (version 4, ONLINE or becoming so) into out. */
+static void ticket_for(struct conn *c, char out[TICKET_MAX])
+{
+	ticket_issue(H.ticket_key, c->cluster_id ? TICKET_CLUSTER : TICKET_DEVICE,
+	             c->cluster_id ? c->cluster_id : c->device_id, c->secret_version,
+	             ids_now_ms() / 1000 + TICKET_TTL_S, out);
+	c->ticket_ms = ids_now_ms();
+}
+
 static void go_online(struct conn *c, struct verify_work *w)
 {
 	struct store_agent_facts facts = { w->hostname, w->os, c->addr, w->agent_version };
@@ -279,16 +311,23 @@ static void go_online(struct conn *c, struct verify_work *w)
 	json_object_object_add(fields, "heartbeat", json_object_new_int((int)H.heartbeat_s));
 	if (c->proto_version >= 3)
 		jsonx_add_str(fields, "device_id", c->device_id);
+	if (c->proto_version >= 4) {
+		char ticket[TICKET_MAX];
+		ticket_for(c, ticket);
+		jsonx_add_str(fields, "ticket", ticket);
+		sodium_memzero(ticket, sizeof(ticket));
+	}
 	text = proto_build(PROTO_WELCOME, fields);
 	if (!text || enqueue(c, text) != 0) {
-		free(text);
+		proto_text_free(text);
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot build welcome");
 		return;
 	}
-	free(text);
+	proto_text_free(text); /* it holds the ticket */
 	count_gauge();
-	log_info("device=%s agent online addr=%s agent_version=%s hostname=%s%s", c->device_id,
-	         c->addr, w->agent_version, w->hostname, old ? " (replaced a connection)" : "");
+	log_info("device=%s agent online addr=%s agent_version=%s hostname=%s%s%s", c->device_id,
+	         c->addr, w->agent_version, w->hostname, w->ticket[0] ? " (resumed)" : "",
+	         old ? " (replaced a connection)" : "");
 	memcpy(c->tenant_id, w->auth.tenant_id, sizeof(c->tenant_id));
 	events_device(c->tenant_id, c->device_id, 1, c->seen_ms,
 	              &(struct events_facts){ w->hostname, w->os, w->agent_version });
@@ -318,6 +357,26 @@ static int node_join(struct conn *c, struct verify_work *w)
 	return 0;
 }
 
+/* The credentials were checked (w->ok: by argon2id, or a ticket): what follows. */
+static void admit(struct conn *c, struct verify_work *w)
+{
+	if (!w->ok) {
+		fail_auth(c, "bad_secret", "wrong secret");
+		return;
+	}
+	if (w->auth.gone) {
+		auth_failure(w->auth.suspended ? "suspended" : "gone");
+		conn_close(c, PROTO_CLOSE_GONE,
+		           w->auth.suspended ? "tenant suspended"
+		           : w->cluster_id[0] ? "cluster deleted" : "device deleted");
+		return;
+	}
+	if (w->cluster_id[0] && node_join(c, w) != 0)
+		return;
+	c->secret_version = w->auth.secret_version;
+	go_online(c, w);
+}
+
 static void verify_done(uv_work_t *req, int status)
 {
 	struct verify_work *w = req->data;
@@ -329,20 +388,7 @@ static void verify_done(uv_work_t *req, int status)
 	c->work = NULL;
 	if (c->state != C_VERIFYING)
 		goto out;
-	if (!w->ok) {
-		fail_auth(c, "bad_secret", "wrong secret");
-		goto out;
-	}
-	if (w->auth.gone) {
-		auth_failure(w->auth.suspended ? "suspended" : "gone");
-		conn_close(c, PROTO_CLOSE_GONE,
-		           w->auth.suspended ? "tenant suspended"
-		           : w->cluster_id[0] ? "cluster deleted" : "device deleted");
-		goto out;
-	}
-	if (w->cluster_id[0] && node_join(c, w) != 0)
-		goto out;
-	go_online(c, w);
+	admit(c, w);
 out:
 	if (c && c->work == w)
 		c->work = NULL;
@@ -355,6 +401,32 @@ static void copy_field(char *dst, size_t size, json_object *obj, const char *nam
 	const char *v = jsonx_str(obj, name);
 
 	snprintf(dst, size, "%s", v ? v : "");
+}
+
+/* The hello's ticket (w->ticket, version 4) against what w->auth read: 1 when it
+ * admitted c (or c is closing), 0 when the hello goes on to argon2id. A refused ticket
+ * is forgotten here (w->ticket emptied), so the full login decides as if there was none. */
+static int resume(struct conn *c, struct verify_work *w)
+{
+	char labels[64];
+	enum ticket_rc rc = ticket_check(H.ticket_key, w->cluster_id[0] ? TICKET_CLUSTER
+	                                                                : TICKET_DEVICE,
+	                                 w->cluster_id[0] ? w->cluster_id : w->device_id,
+	                                 w->auth.secret_version, ids_now_ms() / 1000, w->ticket);
+	const char *result = rc == TICKET_OK && w->auth.gone ? "gone" : ticket_rc_name(rc);
+
+	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+	metrics_inc("kaiden_agent_resumes_total", labels, 1);
+	if (rc != TICKET_OK || w->auth.gone) {
+		/* The ticket's text is never logged, only what was wrong with it. */
+		log_info("device=%s addr=%s ticket refused (%s): full login", c->device_id, c->addr,
+		         result);
+		sodium_memzero(w->ticket, sizeof(w->ticket));
+		return 0;
+	}
+	w->ok = 1;
+	admit(c, w);
+	return 1;
 }
 
 /* Copies the hello's secret and facts into w and hands w to the thread pool (c is
@@ -370,11 +442,17 @@ static void verify_queue(struct conn *c, struct verify_work *w, struct proto_msg
 		return;
 	}
 	snprintf(w->secret, sizeof(w->secret), "%s", secret);
+	copy_field(w->ticket, sizeof(w->ticket), msg->obj, "ticket");
 	copy_field(w->hostname, sizeof(w->hostname), msg->obj, "hostname");
 	copy_field(w->os, sizeof(w->os), msg->obj, "os");
 	copy_field(w->agent_version, sizeof(w->agent_version), msg->obj, "agent_version");
 	w->conn = c;
 	w->req.data = w;
+	if (w->ticket[0] && resume(c, w)) {
+		sodium_memzero(w, sizeof(*w));
+		free(w);
+		return;
+	}
 	if (uv_queue_work(helperd.loop, &w->req, verify_run, verify_done) != 0) {
 		sodium_memzero(w, sizeof(*w));
 		free(w);
@@ -410,6 +488,12 @@ static void cluster_hello(struct conn *c, struct proto_msg *msg)
 	if (ids_uuid_lower(cluster_id, w->cluster_id) != 0) {
 		free(w);
 		fail_auth(c, "unknown_cluster", "the cluster id is not a UUID");
+		return;
+	}
+	c->cluster_id = strdup(w->cluster_id);
+	if (!c->cluster_id) {
+		free(w);
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return;
 	}
 	rc = store_agent_cluster_auth_get(helperd.db, w->cluster_id, &w->auth);
@@ -737,6 +821,8 @@ static void closed(struct conn *c)
 		c->work->conn = NULL;
 	free(c->node_name);
 	c->node_name = NULL;
+	free(c->cluster_id);
+	c->cluster_id = NULL;
 	queue_free(c);
 	if (c->rx)
 		sodium_memzero(c->rx, c->rx_len);
@@ -881,6 +967,21 @@ static void flush_offline(void)
 	}
 }
 
+/* A version-4 agent's ticket is getting old: a new one (ticket message). */
+static void ticket_refresh(struct conn *c)
+{
+	json_object *fields = json_object_new_object();
+	char ticket[TICKET_MAX], *text;
+
+	ticket_for(c, ticket);
+	jsonx_add_str(fields, "ticket", ticket);
+	sodium_memzero(ticket, sizeof(ticket));
+	text = proto_build(PROTO_TICKET, fields);
+	if (text && enqueue(c, text) == 0)
+		log_debug("device=%s sent a fresh ticket", c->device_id);
+	proto_text_free(text);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	int64_t now = ids_now_ms();
@@ -891,6 +992,9 @@ static void on_tick(uv_timer_t *t)
 			conn_close(c, PROTO_CLOSE_TIMEOUT, "no hello in time");
 		else if (c->state == C_ONLINE && now - c->seen_ms > H.timeout_ms)
 			conn_close(c, PROTO_CLOSE_TIMEOUT, "heartbeats stopped");
+		else if (c->state == C_ONLINE && c->ticket_ms &&
+		         now - c->ticket_ms >= TICKET_REFRESH_S * 1000LL)
+			ticket_refresh(c);
 	}
 	flush_offline();
 	if (now - H.last_seen_flush_ms >= SEEN_FLUSH_MS) {
@@ -923,6 +1027,14 @@ int hub_init(const struct hub_events *events)
 	                 "agent WebSocket connections here, authenticated or not");
 	metrics_describe("kaiden_agent_auth_failures_total", METRICS_COUNTER,
 	                 "agent authentications refused, by reason");
+	metrics_describe("kaiden_agent_resumes_total", METRICS_COUNTER,
+	                 "hellos with a resumption ticket, by result (ok: no argon2id)");
+	if (store_agent_ticket_key(helperd.db, H.ticket_key) != STORE_OK) {
+		log_error("worker=%s cannot read or make the agents' ticket key", helperd.instance);
+		free(H.rate);
+		H.rate = NULL;
+		return -1;
+	}
 	count_gauge();
 	/* This instance holds no connection yet: whatever a previous run left online is
 	 * not (its agents reconnect and say so). */
@@ -972,6 +1084,7 @@ void hub_shutdown(void)
 /* After the lws context is gone (every connection closed): frees the rest. */
 void hub_free(void)
 {
+	sodium_memzero(H.ticket_key, sizeof(H.ticket_key));
 	free(H.rate);
 	H.rate = NULL;
 	hub_map_clear(&H.map);

@@ -104,7 +104,10 @@ static void lws_log(int level, const char *line)
 		log_warn("lws: %.*s", (int)n, line);
 }
 
-/* Each agent is a descriptor, and the benchmark holds 10,000 of them. */
+/* Each agent is a descriptor (a relay stream two more): the soft limit goes up to the
+ * hard one, logged, so that a unit's LimitNOFILE (helperd/kaiden-helperd.service) is all
+ * an operator sets. Capped at FD_LIMIT_MAX (50,000 agents and room to spare) because lws
+ * sizes its per-descriptor tables by the limit when the context is made. */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -194,6 +197,15 @@ static int socket_in_use(const char *path)
 
 /* helperd.listen: "host:port" (TCP), or an absolute path (a Unix socket, which is what
  * nginx/kaiden.conf proxies to). */
+/* lws's "validity" timer (a ping after 300 s idle, hang up at 310 s, its default) is
+ * off: every socket here has its own liveness rule (the hub's heartbeat timeout, the
+ * events' pings, the relay's idle timeout), and lws keeps those timers in one sorted
+ * list that it walks from the head to re-arm one at its tail, on every connection's
+ * establishment: with 10,000 agents reconnecting at once that walk was 58% of helperd's
+ * CPU (perf), quadratic in the agents. With hangup 0 lws schedules none. */
+static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0,
+	                                    .secs_since_valid_hangup = 0 };
+
 static int lws_start(void)
 {
 	static struct lws_protocols protocols[5];
@@ -218,6 +230,7 @@ static int lws_start(void)
 	info.foreign_loops = foreign;
 	info.vhost_name = "agents";
 	info.timeout_secs = 10;
+	info.retry_and_idle_policy = &no_validity;
 	/* A read from a socket is at most this: relay streams read 32 KiB at a time. */
 	info.pt_serv_buf_size = 32 * 1024;
 	if (listen[0] == '/') {

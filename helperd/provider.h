@@ -21,9 +21,10 @@
  *   none        tunnel_none.c            nothing: refuses every        (none)
  *                                        session with a reason that
  *                                        names the settings to set
- *   cloudflare  tunnel_cf.c, sweep_cf.c  a tunnel, two Access apps,    tunnel.start
- *                                        ingress, two DNS records per  {session_id, token}
- *                                        session; an orphan sweep      (any agent)
+ *   cloudflare  tunnel_cf.c, sweep_cf.c  a tunnel, one Access app      tunnel.start
+ *                                        (both hostnames), ingress,    {session_id, token}
+ *                                        two DNS records per session;  (any agent)
+ *                                        an orphan sweep
  *   relay       tunnel_relay.c           nothing outside helperd (it   relay.start
  *                                        carries the bytes itself,     {session_id, ssh_port,
  *                                        relay*.c); no token, no       web_port} (protocol
@@ -31,7 +32,14 @@
  *
  * Each session row names its provider (sessions.provider, chosen by kaiden-api when the
  * session was made: tunnel_choice.h), and helperd runs it with that one (provider_for)
- * whatever tunnel.provider says now. session.c never asks which provider it has. */
+ * whatever tunnel.provider says now. session.c never asks which provider it has.
+ *
+ * The early result: provision may call done once before its final result with
+ * startable set, rc TUNNEL_OK and the token (calls 0): the agent may be started now
+ * (Cloudflare: the tunnel and its ingress exist) while the provider goes on (DNS). That
+ * callback must not cancel the operation; the final result still comes, and a session
+ * becomes active only after it. A provider that never gives one (the relay) is
+ * unaffected. */
 #ifndef KAIDEN_PROVIDER_H
 #define KAIDEN_PROVIDER_H
 
@@ -54,6 +62,7 @@ struct tunnel_result {
 	const char *token;  /* provision, token: the tunnel token (borrowed for the
 	                       callback; secret: never stored or logged) */
 	int calls;          /* provider API requests the operation made */
+	int startable;      /* 1: not the final result, see "The early result" above */
 };
 
 typedef void (*tunnel_done_fn)(void *arg, const struct tunnel_result *res);

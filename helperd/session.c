@@ -14,11 +14,15 @@
  *
  * Status (sessions.status) and step (sessions.step) as this file moves them:
  *
- *   pending  tunnel .. token        provision (Cloudflare: tunnel, Access apps, ingress,
- *                                   DNS, token; every id on the row before the next
- *                                   step; the relay: nothing, on the next loop turn)
- *   pending  agent                  the start command sent; waiting for tunnel.ready up
- *                                   to session.ready_timeout
+ *   pending  tunnel .. token        provision (Cloudflare: tunnel with its Access app,
+ *                                   then ingress with DNS, token; every id on the row
+ *                                   before the next step; the relay: nothing, on the next
+ *                                   loop turn). The provider's early result (provider.h)
+ *                                   has the start command sent meanwhile (Cloudflare: at
+ *                                   dns, once the ingress exists)
+ *   pending  agent                  provisioned, the start command sent; waiting for
+ *                                   tunnel.ready up to session.ready_timeout (from the
+ *                                   send)
  *   active   active                 tunnel.ready arrived (the start job is done); a
  *                                   restore (below) may run meanwhile, and leaves the
  *                                   row as it is
@@ -45,12 +49,23 @@
  *       --restore--------------------> restore
  *   provision --provision_ok---------> agent            (start command sent; offline, or
  *                                                        an agent too old: fail)
- *             --provision_failed, fail-> stop_failing
+ *             --provision_failed, fail-> stop_failing    (tunnel.stop when the row is at
+ *                                                        dns or token: an earlier claim
+ *                                                        may have started the agent)
  *             --provision_transient--> (requeued with a growing delay, machine freed;
  *                                       past START_DEADLINE_S: fail)
  *             --session.end----------> provision_ending (the provider call under way
  *                                       finishes first, so no id is lost)
- *   provision_ending --provision_*---> stop_ending       (the start command never sent)
+ *             --startable------------> provision_started (the start command sent early;
+ *                                       offline or refused: tried again when provisioned)
+ *   provision_started --provision_ok-> agent            (tunnel.ready already in: active)
+ *             --tunnel.ready---------> (noted; the ready wait stops)
+ *             --tunnel.failed, offline, timeout -> provision_failing
+ *             --provision_failed, fail-> stop_failing    (with tunnel.stop)
+ *             --provision_transient, session.end: as in provision
+ *   provision_failing --provision_*--> stop_failing      (the held reason; tunnel.stop
+ *                                                        unless the agent said it failed)
+ *   provision_ending --provision_*---> stop_ending       (tunnel.stop if it may run)
  *   agent --tunnel.ready-------------> active: machine freed (conditional on pending:
  *                                       if DELETE got there first, session.end)
  *         --tunnel.failed, offline, fail -> stop_failing (no tunnel.stop)
@@ -136,6 +151,8 @@ enum phase {
 	PH_NEW,              /* just made from the row; its first event says why */
 	PH_PROVISION,        /* the provider provisions */
 	PH_PROVISION_ENDING, /* ... and an end job arrived meanwhile: end when it returns */
+	PH_PROVISION_STARTED,/* ... and the start command went out early (provider.h) */
+	PH_PROVISION_FAILING,/* ... and the agent failed meanwhile: fail when it returns */
 	PH_AGENT,            /* tunnel.start sent; waiting for tunnel.ready */
 	PH_RESTORE,          /* an active session's token is being fetched again */
 	PH_RESTORE_WAIT,     /* its tunnel.start was sent again; waiting for tunnel.ready */
@@ -155,6 +172,7 @@ enum event {
 	EV_END,               /* a session.end job (row live, before the provider's teardown) */
 	EV_END_AT_TEARDOWN,   /* ... row at dns_delete / tunnel_delete */
 	EV_RESTORE,           /* an active session's agent does not run its tunnel */
+	EV_STARTABLE,         /* provision's early result; text: the token */
 	EV_PROVISION_OK,      /* text: the token */
 	EV_PROVISION_FAILED,  /* text: the provider's reason */
 	EV_PROVISION_TRANSIENT,
@@ -183,6 +201,9 @@ struct sess {
 	struct tunnel_op *op;
 	uv_timer_t *timer;     /* heap: closed asynchronously */
 	int calls;             /* provider calls by this machine */
+	int agent_started;     /* the start command went out while provisioning, and the
+	                          agent has not said it failed */
+	int ready_seen;        /* ... and tunnel.ready came before provisioning ended */
 	int64_t started_ms;
 	struct sess *next;
 };
@@ -559,20 +580,31 @@ static void act_stop_early(struct sess *s, const char *unused)
 	stop_begin(s, 1);
 }
 
+/* Whether the agent may run the session's tunnel while provisioning has not finished:
+ * this machine sent the start command early, or an earlier claim of the start may have
+ * (a pause or a restart after the row reached the provider's last steps, dns and token:
+ * the early result comes in the first of them). */
+static int agent_maybe_started(const struct sess *s)
+{
+	return s->agent_started || seam_step_is(s->t.step, SEAM_STEP_DNS) ||
+	       seam_step_is(s->t.step, SEAM_STEP_TOKEN);
+}
+
 /* DELETE arrived while the provider was busy: end instead of starting (the agent was
- * never sent the tunnel). */
+ * sent the tunnel only if it went out early). */
 static void act_stop_unstarted(struct sess *s, const char *unused)
 {
 	(void)unused;
 	log_info("session=%s ended while starting; cleaning up", s->t.id);
-	stop_begin(s, 0);
+	stop_begin(s, agent_maybe_started(s));
 }
 
 /* -- a start that fails: the end path over whatever exists, then failed -- */
 
 static void record_failure(struct sess *s, const char *reason)
 {
-	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	if (reason != s->reason)
+		snprintf(s->reason, sizeof(s->reason), "%s", reason);
 	count_failure(s->t.step);
 	log_warn("session=%s start failed at step %s: %s", s->t.id, s->t.step[0] ? s->t.step : "-",
 	         reason);
@@ -583,6 +615,14 @@ static void act_fail(struct sess *s, const char *reason)
 {
 	record_failure(s, reason);
 	stop_begin(s, 0);
+}
+
+/* The start failed while provisioning: compensate, stopping the tunnel if the agent
+ * may run it. */
+static void act_fail_provision(struct sess *s, const char *reason)
+{
+	record_failure(s, reason);
+	stop_begin(s, agent_maybe_started(s));
 }
 
 static void act_fail_offline(struct sess *s, const char *unused)
@@ -626,6 +666,10 @@ static void provisioned(void *arg, const struct tunnel_result *res)
 {
 	struct sess *s = arg;
 
+	if (res->startable) {
+		machine_run(s, EV_STARTABLE, res->token); /* the operation goes on */
+		return;
+	}
 	s->op = NULL;
 	s->calls += res->calls;
 	switch (res->rc) {
@@ -696,18 +740,27 @@ static void act_provision_paused(struct sess *s, const char *problem)
 	sess_free(s);
 }
 
-static void act_send_start(struct sess *s, const char *token)
+/* Writes step agent. 0, or -1 when the database did not take it (the machine is given
+ * up: a new claim resumes, re-sending the start command, which the agent takes again). */
+static int set_agent_step(struct sess *s)
 {
-	const char *why;
-
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_AGENT, NULL) !=
 	    STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
 		sess_free(s);
-		return;
+		return -1;
 	}
 	snprintf(s->t.step, sizeof(s->t.step), "%s", seam_step_name(SEAM_STEP_AGENT));
 	events_session(s->t.tenant_id, s->t.id, s->t.device_id, s->t.status, s->t.step);
+	return 0;
+}
+
+static void act_send_start(struct sess *s, const char *token)
+{
+	const char *why;
+
+	if (set_agent_step(s) != 0)
+		return;
 	if (!hub_online(s->t.device_id)) {
 		if (!wait_for_agent(s))
 			machine_run(s, EV_FAIL, "device is offline");
@@ -716,6 +769,78 @@ static void act_send_start(struct sess *s, const char *token)
 	why = send_agent_start(s, token);
 	if (why)
 		machine_run(s, EV_FAIL, why);
+}
+
+/* The provider's early result: the start command goes out now, while it finishes
+ * (the row keeps its step: a restart resumes provisioning, and re-sends it). Not
+ * sent (offline, refused): sent, or the start failed, as usual once provisioned. */
+static void act_send_early(struct sess *s, const char *token)
+{
+	if (!hub_online(s->t.device_id) || send_agent_start(s, token) != NULL) {
+		log_debug("session=%s start command not sent early", s->t.id);
+		return;
+	}
+	s->agent_started = 1;
+}
+
+/* Provisioned after an early start command (or a try at one). */
+static void act_provisioned(struct sess *s, const char *token)
+{
+	if (!s->agent_started) {
+		act_send_start(s, token);
+		return;
+	}
+	if (set_agent_step(s) != 0)
+		return;
+	if (s->ready_seen)
+		machine_run(s, EV_READY, NULL);
+}
+
+static void act_note_ready(struct sess *s, const char *unused)
+{
+	(void)unused;
+	uv_timer_stop(s->timer);
+	s->ready_seen = 1;
+}
+
+
+/* The agent's side failed while the provider is still busy: the reason is kept, and
+ * the compensation starts when the provider's call under way has finished (no id is
+ * lost). */
+static void hold_failure(struct sess *s, const char *reason, int agent_running)
+{
+	uv_timer_stop(s->timer);
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	s->agent_started = agent_running;
+}
+
+static void act_hold_agent_failed(struct sess *s, const char *reason)
+{
+	hold_failure(s, reason, 0);
+}
+
+static void act_hold_offline(struct sess *s, const char *unused)
+{
+	(void)unused;
+	hold_failure(s, "the device went offline before its tunnel was ready", 0);
+}
+
+static void act_hold_timeout(struct sess *s, const char *unused)
+{
+	char reason[160];
+
+	(void)unused;
+	ready_timeout_reason(reason, sizeof(reason));
+	hold_failure(s, reason, 1);
+}
+
+/* The provider has finished: the held failure's compensation (the agent's word from
+ * this claim says whether it runs the tunnel). */
+static void act_fail_held(struct sess *s, const char *unused)
+{
+	(void)unused;
+	record_failure(s, s->reason);
+	stop_begin(s, s->agent_started);
 }
 
 /* tunnel.ready: pending -> active, conditionally: if DELETE got there first the row is
@@ -881,7 +1006,7 @@ static void act_abandon_restore(struct sess *s, const char *unused)
 #define IN(p) (1u << (p))
 #define STOPS (IN(PH_STOP_ENDING) | IN(PH_STOP_FAILING))
 #define TEARDOWNS (IN(PH_TEARDOWN_ENDING) | IN(PH_TEARDOWN_FAILING))
-#define PROVISIONS (IN(PH_PROVISION) | IN(PH_PROVISION_ENDING))
+#define PROVISIONS (IN(PH_PROVISION) | IN(PH_PROVISION_ENDING) | IN(PH_PROVISION_FAILING))
 #define RESTORES (IN(PH_RESTORE) | IN(PH_RESTORE_WAIT))
 
 typedef void action_fn(struct sess *s, const char *text);
@@ -903,10 +1028,27 @@ static const struct transition {
 	/* provisioning: tunnel.start sent, unless the device is offline (FAIL); a
 	 * transient failure is requeued, or FAILs past the deadline */
 	{ IN(PH_PROVISION), EV_PROVISION_OK, act_send_start, PH_AGENT },
-	{ IN(PH_PROVISION), EV_PROVISION_FAILED, act_fail, PH_STOP_FAILING },
+	{ IN(PH_PROVISION), EV_PROVISION_FAILED, act_fail_provision, PH_STOP_FAILING },
 	{ IN(PH_PROVISION), EV_PROVISION_TRANSIENT, act_provision_paused, PH_PROVISION },
-	{ IN(PH_PROVISION), EV_FAIL, act_fail, PH_STOP_FAILING },
+	{ IN(PH_PROVISION), EV_FAIL, act_fail_provision, PH_STOP_FAILING },
 	{ IN(PH_PROVISION), EV_END, NULL, PH_PROVISION_ENDING },
+	/* the start command went out early (the provider's early result); the session is
+	 * active once both the provider and the agent are done. A failure on the agent's
+	 * side waits for the provider's call under way (provision_failing) */
+	{ IN(PH_PROVISION), EV_STARTABLE, act_send_early, PH_PROVISION_STARTED },
+	{ IN(PH_PROVISION_STARTED), EV_PROVISION_OK, act_provisioned, PH_AGENT },
+	{ IN(PH_PROVISION_STARTED), EV_PROVISION_FAILED, act_fail_provision, PH_STOP_FAILING },
+	{ IN(PH_PROVISION_STARTED), EV_PROVISION_TRANSIENT, act_provision_paused,
+	  PH_PROVISION_STARTED },
+	{ IN(PH_PROVISION_STARTED), EV_FAIL, act_fail_provision, PH_STOP_FAILING },
+	{ IN(PH_PROVISION_STARTED), EV_READY, act_note_ready, PH_PROVISION_STARTED },
+	{ IN(PH_PROVISION_STARTED), EV_AGENT_FAILED, act_hold_agent_failed, PH_PROVISION_FAILING },
+	{ IN(PH_PROVISION_STARTED), EV_OFFLINE, act_hold_offline, PH_PROVISION_FAILING },
+	{ IN(PH_PROVISION_STARTED), EV_TIMEOUT, act_hold_timeout, PH_PROVISION_FAILING }, /* stop */
+	{ IN(PH_PROVISION_STARTED), EV_END, NULL, PH_PROVISION_ENDING },
+	{ IN(PH_PROVISION_FAILING), EV_PROVISION_OK, act_fail_held, PH_STOP_FAILING },
+	{ IN(PH_PROVISION_FAILING), EV_PROVISION_FAILED, act_fail_held, PH_STOP_FAILING },
+	{ IN(PH_PROVISION_FAILING), EV_PROVISION_TRANSIENT, act_fail_held, PH_STOP_FAILING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_OK, act_stop_unstarted, PH_STOP_ENDING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_FAILED, act_stop_unstarted, PH_STOP_ENDING },
 	{ IN(PH_PROVISION_ENDING), EV_PROVISION_TRANSIENT, act_stop_unstarted, PH_STOP_ENDING },
@@ -943,13 +1085,20 @@ static const struct transition {
 	 * (an end job there finishes with the end path under way) */
 	{ PROVISIONS | IN(PH_RESTORE) | STOPS | TEARDOWNS, EV_READY, NULL, PH_SAME },
 	{ PROVISIONS | STOPS | TEARDOWNS, EV_AGENT_FAILED, NULL, PH_SAME },
-	{ PROVISIONS | IN(PH_AGENT) | RESTORES | TEARDOWNS, EV_STOPPED, NULL, PH_SAME },
+	{ PROVISIONS | IN(PH_PROVISION_STARTED) | IN(PH_AGENT) | RESTORES | TEARDOWNS, EV_STOPPED,
+	  NULL, PH_SAME },
 	{ PROVISIONS | TEARDOWNS, EV_OFFLINE, NULL, PH_SAME },
-	{ IN(PH_PROVISION_ENDING) | STOPS | TEARDOWNS, EV_END, NULL, PH_SAME },
+	{ IN(PH_PROVISION_ENDING) | IN(PH_PROVISION_FAILING) | STOPS | TEARDOWNS, EV_END, NULL,
+	  PH_SAME },
+	/* the ready wait of an early start command, or its result, once the start is
+	 * ending or failing anyway */
+	{ IN(PH_PROVISION_ENDING) | IN(PH_PROVISION_FAILING), EV_TIMEOUT, NULL, PH_SAME },
+	{ IN(PH_PROVISION_ENDING), EV_STARTABLE, NULL, PH_SAME },
 };
 
 static const char *const phase_names[PH__MAX] = {
 	[PH_NEW] = "new", [PH_PROVISION] = "provision", [PH_PROVISION_ENDING] = "provision_ending",
+	[PH_PROVISION_STARTED] = "provision_started", [PH_PROVISION_FAILING] = "provision_failing",
 	[PH_AGENT] = "agent", [PH_RESTORE] = "restore", [PH_RESTORE_WAIT] = "restore_wait",
 	[PH_STOP_ENDING] = "stop_ending", [PH_STOP_FAILING] = "stop_failing",
 	[PH_TEARDOWN_ENDING] = "teardown_ending", [PH_TEARDOWN_FAILING] = "teardown_failing",
@@ -960,7 +1109,7 @@ static const char *const event_names[EV__MAX] = {
 	[EV_START] = "session.start", [EV_START_AT_STOP] = "session.start_at_stop",
 	[EV_START_AT_TEARDOWN] = "session.start_at_teardown", [EV_END] = "session.end",
 	[EV_END_AT_TEARDOWN] = "session.end_at_teardown", [EV_RESTORE] = "restore",
-	[EV_PROVISION_OK] = "provision_ok", [EV_PROVISION_FAILED] = "provision_failed",
+	[EV_STARTABLE] = "startable", [EV_PROVISION_OK] = "provision_ok", [EV_PROVISION_FAILED] = "provision_failed",
 	[EV_PROVISION_TRANSIENT] = "provision_transient", [EV_TOKEN_OK] = "token_ok",
 	[EV_TOKEN_FAILED] = "token_failed", [EV_READY] = "tunnel.ready",
 	[EV_AGENT_FAILED] = "tunnel.failed", [EV_STOPPED] = "tunnel.stopped",

@@ -2,25 +2,34 @@
  * in the order shared/ref/cloudflare-api.md gives, through cf.h.
  *
  * Provision (each stage's step is written to the row before its calls go out; each
- * object's id is written the moment it is known; a stage whose objects exist already
- * is skipped, which is how a restart resumes):
+ * object's id is written the moment it is known; an object the row has is not made
+ * again, which is how a restart resumes). What does not depend on the rest runs at once:
  *
  *   tunnel   POST cfd_tunnel {name kaiden-sess-<install>-<short>, config_src cloudflare}
- *              (cf_name.h: the install id keeps installs sharing an account apart)
+ *            (cf_name.h: the install id keeps installs sharing an account apart)
  *              409/1013 (a create whose reply was lost): list ?name=..&is_deleted=false,
  *              adopt the live one
- *   access   POST access/apps for web (self_hosted) and ssh (type ssh), in parallel,
- *            each with an inline allow policy built from cloudflare.access_allow and
- *            the email of the engineer who started the session,
- *            before any DNS exists, so a hostname is never reachable without Access
- *              refused: list ?domain=<host>&exact=true; adopt an app of ours by name
- *   config   PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
- *            (originRequest.access with the web app's aud), ssh -> ssh://localhost:<p>,
- *            catch-all http_status:404          (skipped once the row is past it)
- *   dns      POST dns_records, proxied CNAMEs to <tunnel>.cfargotunnel.com, in parallel,
- *            comment kaiden-sess-<install>-<short>
- *              81053/81057: list ?type=CNAME&name.exact=<host>; adopt it if its content
- *              is our tunnel, else fail naming what the name points to
+ *            in parallel with
+ *            POST access/apps: one self_hosted application whose public destinations are
+ *            both hostnames (domain: the web one), with an inline allow policy built from
+ *            cloudflare.access_allow and the email of the engineer who started the
+ *            session; its id and aud go in both hostnames' columns. (A row an older
+ *            helperd began with a web-only application gets an ssh-only one.)
+ *              refused: list ?domain=<web host>&exact=true; adopt an app of ours by name
+ *            (step tunnel, or access when the tunnel exists)
+ *   dns      PUT cfd_tunnel/<id>/configurations: web -> http://localhost:<web_port>
+ *            (originRequest.access with the app's aud), ssh -> ssh://localhost:<p>,
+ *            catch-all http_status:404 (skipped once the row is past dns)
+ *            in parallel with
+ *            POST dns_records/batch {posts: the proxied CNAMEs to <tunnel>.cfargotunnel.com
+ *            the row lacks, comment kaiden-sess-<install>-<short>}: only now that the
+ *            Access application exists, so a hostname is never reachable without it.
+ *              All or nothing: 81053/81057 (ours after a lost reply, or someone else's):
+ *              each hostname looked up (?type=CNAME&name.exact=<host>) and adopted if its
+ *              content is our tunnel, else fail naming what the name points to; a name
+ *              found free (undone with a refused sibling) is posted once more.
+ *            Once the ingress is in place and the token at hand, the early result
+ *            (provider.h): session.c sends tunnel.start while DNS is still being made.
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
@@ -29,17 +38,19 @@
  *
  * Teardown (idempotent; 404 is done):
  *
- *   dns_delete     DELETE both records, in parallel
+ *   dns_delete     POST dns_records/batch {deletes: both records}; refused (all or
+ *                  nothing: a record already gone, a reply lost), one DELETE each
  *   tunnel_delete  DELETE cfd_tunnel/<id>/connections, then DELETE cfd_tunnel/<id>;
  *                  400/1022 (connectors still attached): both again after 1, 2, 4, 8 s.
- *                  In parallel: DELETE both Access apps (DNS is gone by now, so the
+ *                  In parallel: DELETE the Access app (DNS is gone by now, so the
  *                  hostnames cannot be reached around Access). If a DNS delete was
- *                  refused, the apps are kept for the sweep to delete after the record.
+ *                  refused, the app is kept for the sweep to delete after the record.
  *
  * Within a parallel stage a failure waits for its siblings, so every id that did get
- * created is on the row before the caller compensates. Calls: 6 to provision (tunnel 1,
- * apps 2, config 1, DNS 2; the token comes with the create), 6 to tear down (DNS 2,
- * connections 1, tunnel 1, apps 2), 1 to fetch the token again. */
+ * created is on the row before the caller compensates. Calls (shared/ref and the
+ * sources in docs/decisions.md, issue 14): 4 to provision (tunnel, app, ingress, DNS
+ * batch; the token comes with the create), 4 to tear down (DNS batch, connections,
+ * tunnel, app), 1 to fetch the token again. */
 #include "provider.h"
 
 #include <sodium.h>
@@ -68,13 +79,14 @@
 enum lane { LANE_TUNNEL, LANE_WEB, LANE_SSH, LANES };
 
 enum stage {
-	ST_TUNNEL, ST_ACCESS, ST_CONFIG, ST_DNS, ST_TOKEN, ST_PROVISIONED,
+	ST_TUNNEL_ACCESS, ST_CONFIG_DNS, ST_DNS_AGAIN, ST_TOKEN, ST_PROVISIONED,
 	ST_DNS_DELETE, ST_TUNNEL_DELETE, ST_TORN_DOWN
 };
 
 enum call_kind {
-	K_TUNNEL_CREATE, K_TUNNEL_FIND, K_APP_CREATE, K_APP_FIND, K_CONFIG, K_DNS_CREATE,
-	K_DNS_FIND, K_TOKEN, K_DNS_DELETE, K_CONNS_DELETE, K_TUNNEL_DELETE, K_APP_DELETE
+	K_TUNNEL_CREATE, K_TUNNEL_FIND, K_APP_CREATE, K_APP_FIND, K_CONFIG, K_DNS_BATCH,
+	K_DNS_FIND, K_TOKEN, K_DNS_BATCH_DELETE, K_DNS_DELETE, K_CONNS_DELETE, K_TUNNEL_DELETE,
+	K_APP_DELETE
 };
 
 struct slot {
@@ -99,6 +111,9 @@ struct tunnel_op {
 	enum tunnel_rc rc;         /* worst so far in this operation */
 	char reason[512];
 	int dns_refused;           /* teardown: keep the Access apps */
+	int dns_posted[LANES];     /* the hostnames the last DNS batch posted */
+	int dns_batches;           /* DNS batches this operation posted */
+	int startable_sent;        /* the early result (provider.h) was given */
 	int tunnel_tries;
 	uv_timer_t *timer;         /* 1022 backoff (heap: closed asynchronously) */
 };
@@ -311,6 +326,21 @@ static json_object *session_include(const struct tunnel_op *op)
 	return include;
 }
 
+static json_object *destination(const char *host)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "type", json_object_new_string("public"));
+	json_object_object_add(d, "uri", json_object_new_string(host));
+	return d;
+}
+
+/* lane LANE_WEB: the session's one application, with both hostnames as its public
+ * destinations (domain, which the API requires among them, is the web one); LANE_SSH:
+ * an application for the ssh hostname alone, for a row an older helperd began (its web
+ * application protects the web hostname only). Both self_hosted: browser rendering is
+ * a setting of a whole application, so one that also serves the web hostname cannot
+ * render an SSH terminal; engineers reach ssh with `cloudflared access ssh`. */
 static json_object *app_body(const struct tunnel_op *op, enum lane lane)
 {
 	json_object *body = json_object_new_object(), *policy = json_object_new_object();
@@ -326,24 +356,48 @@ static json_object *app_body(const struct tunnel_op *op, enum lane lane)
 	json_object_array_add(policies, policy);
 	json_object_object_add(body, "name", json_object_new_string(name));
 	json_object_object_add(body, "domain", json_object_new_string(lane_host(op, lane)));
-	json_object_object_add(body, "type",
-	                       json_object_new_string(lane == LANE_SSH ? "ssh" : "self_hosted"));
+	if (lane == LANE_WEB) {
+		json_object *dests = json_object_new_array();
+		json_object_array_add(dests, destination(op->t->web_hostname));
+		json_object_array_add(dests, destination(op->t->ssh_hostname));
+		json_object_object_add(body, "destinations", dests);
+	}
+	json_object_object_add(body, "type", json_object_new_string("self_hosted"));
 	json_object_object_add(body, "session_duration", json_object_new_string(P.duration));
 	json_object_object_add(body, "app_launcher_visible", json_object_new_boolean(0));
 	json_object_object_add(body, "policies", policies);
 	return body;
 }
 
+static int has_app(const struct tunnel_op *op, enum lane lane)
+{
+	return op->t->ids[app_field(lane)][0] && op->t->ids[aud_field(lane)][0];
+}
+
+/* The application the row lacks: the session's one (it covers both hostnames), or for
+ * a row an older helperd began with a web application only, the ssh hostname's. */
 static void access_create(struct tunnel_op *op)
 {
-	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
-		if (op->t->ids[app_field(lane)][0] && op->t->ids[aud_field(lane)][0])
-			continue;
-		if (lane_call(op, lane, K_APP_CREATE, "POST",
-		              cf_path("/accounts/%s/access/apps", P.acct.account),
-		              app_body(op, lane), 0))
-			break;
-	}
+	enum lane lane = !has_app(op, LANE_WEB) ? LANE_WEB : LANE_SSH;
+
+	if (lane == LANE_SSH && has_app(op, LANE_SSH))
+		return;
+	lane_call(op, lane, K_APP_CREATE, "POST", cf_path("/accounts/%s/access/apps", P.acct.account),
+	          app_body(op, lane), 0);
+}
+
+/* Records an application (made or adopted) on the row: the session's one in both
+ * hostnames' columns, the ssh one first so that a row cut short by the database is
+ * never taken for an older helperd's web-only one. 0, or -1 (transient). */
+static int save_app(struct tunnel_op *op, enum lane lane, const char *id, const char *aud)
+{
+	if (save_id(op, STORE_TUNNEL_SSH_APP, id) != 0 || save_id(op, STORE_TUNNEL_SSH_AUD, aud) != 0)
+		return -1;
+	if (lane == LANE_SSH)
+		return 0;
+	return save_id(op, STORE_TUNNEL_WEB_APP, id) == 0 && save_id(op, STORE_TUNNEL_WEB_AUD, aud) == 0
+	               ? 0
+	               : -1;
 }
 
 static void config_put(struct tunnel_op *op)
@@ -381,26 +435,47 @@ static void config_put(struct tunnel_op *op)
 	          body, 0);
 }
 
+static int dns_missing(const struct tunnel_op *op)
+{
+	return !op->t->ids[STORE_TUNNEL_WEB_DNS][0] || !op->t->ids[STORE_TUNNEL_SSH_DNS][0];
+}
+
+/* The CNAMEs the row lacks, in one batch (its posts, in lane order). Only once an
+ * Access application covers both hostnames: a hostname is never reachable without it. */
 static void dns_create(struct tunnel_op *op)
 {
-	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
-		json_object *body;
-		char content[128], comment[CF_NAME_SIZE];
-		if (op->t->ids[dns_field(lane)][0])
-			continue;
-		snprintf(content, sizeof(content), "%s.cfargotunnel.com", op->t->ids[STORE_TUNNEL_ID]);
-		name_of(op, 0, comment);
-		body = json_object_new_object();
-		json_object_object_add(body, "type", json_object_new_string("CNAME"));
-		json_object_object_add(body, "name", json_object_new_string(lane_host(op, lane)));
-		json_object_object_add(body, "content", json_object_new_string(content));
-		json_object_object_add(body, "proxied", json_object_new_boolean(1));
-		json_object_object_add(body, "ttl", json_object_new_int(1));
-		json_object_object_add(body, "comment", json_object_new_string(comment));
-		if (lane_call(op, lane, K_DNS_CREATE, "POST",
-		              cf_path("/zones/%s/dns_records", P.acct.zone), body, 0))
-			break;
+	json_object *body, *posts;
+	char content[128], comment[CF_NAME_SIZE];
+
+	if (!dns_missing(op))
+		return;
+	if (!has_app(op, LANE_WEB) || !has_app(op, LANE_SSH)) {
+		op_fail(op, TUNNEL_FAILED, "no Access application protects session %s's hostnames "
+		        "yet: refusing to publish them", op->t->id); /* a bug */
+		return;
 	}
+	snprintf(content, sizeof(content), "%s.cfargotunnel.com", op->t->ids[STORE_TUNNEL_ID]);
+	name_of(op, 0, comment);
+	body = json_object_new_object();
+	posts = json_object_new_array();
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+		json_object *rec;
+		op->dns_posted[lane] = !op->t->ids[dns_field(lane)][0];
+		if (!op->dns_posted[lane])
+			continue;
+		rec = json_object_new_object();
+		json_object_object_add(rec, "type", json_object_new_string("CNAME"));
+		json_object_object_add(rec, "name", json_object_new_string(lane_host(op, lane)));
+		json_object_object_add(rec, "content", json_object_new_string(content));
+		json_object_object_add(rec, "proxied", json_object_new_boolean(1));
+		json_object_object_add(rec, "ttl", json_object_new_int(1));
+		json_object_object_add(rec, "comment", json_object_new_string(comment));
+		json_object_array_add(posts, rec);
+	}
+	json_object_object_add(body, "posts", posts);
+	op->dns_batches++;
+	lane_call(op, LANE_WEB, K_DNS_BATCH, "POST",
+	          cf_path("/zones/%s/dns_records/batch", P.acct.zone), body, 0);
 }
 
 /* The row's step as a rank on the start path (seam.h lists the steps in order: tunnel
@@ -426,32 +501,48 @@ static enum seam_step step_at_least(const struct tunnel_op *op, enum seam_step s
 static void advance(struct tunnel_op *op)
 {
 	while (op->pending == 0) {
+		int need_config;
 		if (op->rc != TUNNEL_OK) {
 			op_finish(op);
 			return;
 		}
 		switch (op->stage) {
-		case ST_TUNNEL:
-			if (!op->t->ids[STORE_TUNNEL_ID][0] && save_step(op, SEAM_STEP_TUNNEL) == 0)
+		case ST_TUNNEL_ACCESS:
+			/* Independent: in parallel. */
+			op->stage = ST_CONFIG_DNS;
+			if (op->t->ids[STORE_TUNNEL_ID][0] && has_app(op, LANE_WEB) &&
+			    has_app(op, LANE_SSH))
+				break;
+			if (save_step(op, step_at_least(op, op->t->ids[STORE_TUNNEL_ID][0]
+			                                            ? SEAM_STEP_ACCESS
+			                                            : SEAM_STEP_TUNNEL)) != 0)
+				break;
+			if (!op->t->ids[STORE_TUNNEL_ID][0])
 				tunnel_create(op);
-			op->stage = ST_ACCESS;
+			access_create(op);
 			break;
-		case ST_ACCESS:
-			if (save_step(op, step_at_least(op, SEAM_STEP_ACCESS)) == 0)
-				access_create(op);
-			op->stage = ST_CONFIG;
-			break;
-		case ST_CONFIG:
-			/* PUT is idempotent, but a resumed machine past it saves the call. */
-			if (step_rank(op->t->step) <= SEAM_STEP_CONFIG &&
-			    save_step(op, SEAM_STEP_CONFIG) == 0)
+		case ST_CONFIG_DNS:
+			/* Both need the tunnel, the ingress the application's aud, DNS the
+			 * application itself: in parallel, once those exist. PUT is idempotent, but
+			 * a resumed machine past this stage saves the call. */
+			op->stage = ST_DNS_AGAIN;
+			need_config = step_rank(op->t->step) <= SEAM_STEP_DNS;
+			if (save_step(op, step_at_least(op, SEAM_STEP_DNS)) != 0)
+				break;
+			if (need_config)
 				config_put(op);
-			op->stage = ST_DNS;
+			dns_create(op);
 			break;
-		case ST_DNS:
-			if (save_step(op, step_at_least(op, SEAM_STEP_DNS)) == 0)
-				dns_create(op);
+		case ST_DNS_AGAIN:
+			/* A refused batch whose names turned out free (all or nothing: a sibling's
+			 * refusal undid them) is posted once more. */
 			op->stage = ST_TOKEN;
+			if (dns_missing(op) && op->dns_batches < 2)
+				dns_create(op);
+			else if (dns_missing(op))
+				op_fail(op, TUNNEL_FAILED, "Cloudflare made no DNS record for %s",
+				        !op->t->ids[STORE_TUNNEL_WEB_DNS][0] ? op->t->web_hostname
+				                                             : op->t->ssh_hostname);
 			break;
 		case ST_TOKEN:
 			if (!op->token && (op->token_only || save_step(op, SEAM_STEP_TOKEN) == 0))
@@ -573,9 +664,9 @@ static void on_app_create(struct slot *s, const struct cf_result *r)
 	char *esc;
 
 	if (r->status == CF_OK && id && aud) {
-		if (save_id(op, app_field(s->lane), id) == 0 && save_id(op, aud_field(s->lane), aud) == 0)
-			log_info("session=%s Access app %s for %s created", op->t->id, id,
-			         lane_host(op, s->lane));
+		if (save_app(op, s->lane, id, aud) == 0)
+			log_info("session=%s Access app %s for %s%s created", op->t->id, id,
+			         lane_host(op, s->lane), s->lane == LANE_WEB ? " and its ssh hostname" : "");
 		return;
 	}
 	if (r->status != CF_FAILED) {
@@ -612,8 +703,7 @@ static void on_app_find(struct slot *s, const struct cf_result *r)
 	it = find_item(r->result, "domain", host);
 	if (it && jstr(it, "name") && strcmp(jstr(it, "name"), name) == 0 && jstr(it, "id") &&
 	    jstr(it, "aud")) {
-		if (save_id(op, app_field(s->lane), jstr(it, "id")) == 0 &&
-		    save_id(op, aud_field(s->lane), jstr(it, "aud")) == 0)
+		if (save_app(op, s->lane, jstr(it, "id"), jstr(it, "aud")) == 0)
 			log_warn("session=%s adopted Access app %s for %s: its create reply was lost",
 			         op->t->id, jstr(it, "id"), host);
 		return;
@@ -628,39 +718,76 @@ static void on_app_find(struct slot *s, const struct cf_result *r)
 		        host, s->first_error);
 }
 
-static void on_dns_create(struct slot *s, const struct cf_result *r)
+/* "the DNS record(s) for <the hostnames the batch posted>" */
+static void dns_what(const struct tunnel_op *op, char *out, size_t size)
+{
+	if (op->dns_posted[LANE_WEB] && op->dns_posted[LANE_SSH])
+		snprintf(out, size, "the DNS records for %s and %s", op->t->web_hostname,
+		         op->t->ssh_hostname);
+	else
+		snprintf(out, size, "the DNS record for %s",
+		         op->dns_posted[LANE_WEB] ? op->t->web_hostname : op->t->ssh_hostname);
+}
+
+/* The batch's reply: its posts, in the order they were sent. All or nothing: a refusal
+ * made none of them. */
+static void on_dns_batch(struct slot *s, const struct cf_result *r)
 {
 	struct tunnel_op *op = s->op;
-	const char *id = jstr(r->result, "id");
-	char *esc;
+	json_object *posts = NULL;
+	char what[600];
+	size_t k = 0;
 
-	if (r->status == CF_OK && id) {
-		if (save_id(op, dns_field(s->lane), id) == 0)
-			log_info("session=%s DNS record %s for %s created", op->t->id, id,
-			         lane_host(op, s->lane));
+	dns_what(op, what, sizeof(what));
+	if (r->status == CF_OK) {
+		if (!r->result || !json_object_object_get_ex(r->result, "posts", &posts) ||
+		    !json_object_is_type(posts, json_type_array))
+			posts = NULL;
+		for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+			json_object *rec;
+			const char *id, *name;
+			if (!op->dns_posted[lane])
+				continue;
+			rec = posts ? json_object_array_get_idx(posts, k++) : NULL;
+			id = jstr(rec, "id");
+			name = jstr(rec, "name");
+			if (!id || !name || strcasecmp(name, lane_host(op, lane)) != 0) {
+				/* Made, but not as we can tell: the next try adopts it. */
+				op_fail(op, TUNNEL_TRANSIENT, "Cloudflare's reply to the DNS batch did not "
+				        "list the record for %s", lane_host(op, lane));
+				continue;
+			}
+			if (save_id(op, dns_field(lane), id) == 0)
+				log_info("session=%s DNS record %s for %s created", op->t->id, id,
+				         lane_host(op, lane));
+		}
 		return;
 	}
 	if (r->status != CF_FAILED) {
-		char what[320];
-		snprintf(what, sizeof(what), "the DNS record for %s", lane_host(op, s->lane));
 		op_fail_call(op, r, what);
 		return;
 	}
-	snprintf(s->first_error, sizeof(s->first_error), "%d %s", r->code, r->message);
 	if (r->code != 81053 && r->code != 81057) {
-		op_fail(op, TUNNEL_FAILED, "Cloudflare refused the DNS record for %s: %s",
-		        lane_host(op, s->lane), s->first_error);
+		op_fail(op, TUNNEL_FAILED, "Cloudflare refused %s: %d %s", what, r->code, r->message);
 		return;
 	}
-	/* The name exists: ours after a lost reply, or someone else's record. */
-	esc = cf_escape(lane_host(op, s->lane));
-	if (!esc) {
-		op_fail(op, TUNNEL_TRANSIENT, "out of memory");
-		return;
+	/* A name exists: ours after a lost reply (the batch made every record, or none), or
+	 * someone else's record. Each posted hostname is looked up. */
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+		char *esc;
+		if (!op->dns_posted[lane])
+			continue;
+		snprintf(op->slots[lane].first_error, sizeof(op->slots[lane].first_error), "%d %s",
+		         r->code, r->message);
+		esc = cf_escape(lane_host(op, lane));
+		if (!esc) {
+			op_fail(op, TUNNEL_TRANSIENT, "out of memory");
+			return;
+		}
+		lane_call(op, lane, K_DNS_FIND, "GET",
+		          cf_path("/zones/%s/dns_records?name.exact=%s", P.acct.zone, esc), NULL, 1);
+		free(esc);
 	}
-	lane_call(op, s->lane, K_DNS_FIND, "GET",
-	          cf_path("/zones/%s/dns_records?name.exact=%s", P.acct.zone, esc), NULL, 1);
-	free(esc);
 }
 
 static void on_dns_find(struct slot *s, const struct cf_result *r)
@@ -687,9 +814,10 @@ static void on_dns_find(struct slot *s, const struct cf_result *r)
 		op_fail(op, TUNNEL_FAILED,
 		        "Cloudflare refused the DNS record for %s: %s (the name already points to "
 		        "%s)", host, s->first_error, content ? content : "something else");
-	else
+	else if (op->dns_batches >= 2)
 		op_fail(op, TUNNEL_FAILED, "Cloudflare refused the DNS record for %s: %s", host,
 		        s->first_error);
+	/* else: free, and not made because a sibling was refused: ST_DNS_AGAIN posts it. */
 }
 
 static void on_token(struct slot *s, const struct cf_result *r)
@@ -709,7 +837,75 @@ static void on_token(struct slot *s, const struct cf_result *r)
 		op_fail_call(op, r, "the tunnel token");
 }
 
+/* The tunnel and its ingress exist and the token is at hand: the agent may start
+ * cloudflared while DNS is still being made (provider.h: the early result). Once. */
+static void give_startable(struct tunnel_op *op)
+{
+	struct tunnel_result r;
+
+	if (op->teardown || op->token_only || !op->token || op->startable_sent ||
+	    op->rc != TUNNEL_OK)
+		return;
+	op->startable_sent = 1;
+	memset(&r, 0, sizeof(r));
+	r.rc = TUNNEL_OK;
+	r.token = op->token;
+	r.startable = 1;
+	op->done(op->arg, &r);
+}
+
 /* ---- teardown ------------------------------------------------------------------------ */
+
+static void dns_delete_each(struct tunnel_op *op)
+{
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
+		if (op->t->ids[dns_field(lane)][0])
+			lane_call(op, lane, K_DNS_DELETE, "DELETE",
+			          cf_path("/zones/%s/dns_records/%s", P.acct.zone,
+			                  op->t->ids[dns_field(lane)]),
+			          NULL, 0);
+}
+
+/* Both records in one batch of deletes. */
+static void dns_delete(struct tunnel_op *op)
+{
+	json_object *body, *deletes;
+
+	if (!op->t->ids[STORE_TUNNEL_WEB_DNS][0] && !op->t->ids[STORE_TUNNEL_SSH_DNS][0])
+		return;
+	body = json_object_new_object();
+	deletes = json_object_new_array();
+	for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++) {
+		json_object *d;
+		if (!op->t->ids[dns_field(lane)][0])
+			continue;
+		d = json_object_new_object();
+		json_object_object_add(d, "id", json_object_new_string(op->t->ids[dns_field(lane)]));
+		json_object_array_add(deletes, d);
+	}
+	json_object_object_add(body, "deletes", deletes);
+	lane_call(op, LANE_WEB, K_DNS_BATCH_DELETE, "POST",
+	          cf_path("/zones/%s/dns_records/batch", P.acct.zone), body, 0);
+}
+
+/* A refused batch deleted nothing (all or nothing): most likely a record is gone
+ * already (deleted by a try whose reply was lost, or by hand). One DELETE each then,
+ * where 404 is done. */
+static void on_dns_batch_delete(struct slot *s, const struct cf_result *r)
+{
+	struct tunnel_op *op = s->op;
+
+	if (r->status == CF_OK)
+		return;
+	if (r->status == CF_TRANSIENT) {
+		op_fail(op, TUNNEL_TRANSIENT, "Cloudflare kept failing on deleting the DNS records: %s",
+		        r->message);
+		return;
+	}
+	log_info("session=%s the DNS batch delete was refused (%d %s); deleting the records one "
+	         "by one", op->t->id, r->code, r->message);
+	dns_delete_each(op);
+}
 
 static void conns_delete(struct tunnel_op *op)
 {
@@ -790,12 +986,7 @@ static void teardown_advance(struct tunnel_op *op)
 			op->stage = ST_TUNNEL_DELETE;
 			if (save_step(op, SEAM_STEP_DNS_DELETE) != 0)
 				break;
-			for (enum lane lane = LANE_WEB; lane <= LANE_SSH; lane++)
-				if (op->t->ids[dns_field(lane)][0])
-					lane_call(op, lane, K_DNS_DELETE, "DELETE",
-					          cf_path("/zones/%s/dns_records/%s", P.acct.zone,
-					                  op->t->ids[dns_field(lane)]),
-					          NULL, 0);
+			dns_delete(op);
 			break;
 		case ST_TUNNEL_DELETE:
 			op->stage = ST_TORN_DOWN;
@@ -807,8 +998,12 @@ static void teardown_advance(struct tunnel_op *op)
 				break;
 			if (op->t->ids[STORE_TUNNEL_ID][0])
 				conns_delete(op);
+			/* The session's one application is in both columns; a row an older
+			 * helperd began may have two. */
 			for (enum lane lane = LANE_WEB; lane <= LANE_SSH && !op->dns_refused; lane++)
-				if (op->t->ids[app_field(lane)][0])
+				if (op->t->ids[app_field(lane)][0] &&
+				    (lane == LANE_WEB || strcmp(op->t->ids[STORE_TUNNEL_SSH_APP],
+				                                op->t->ids[STORE_TUNNEL_WEB_APP]) != 0))
 					lane_call(op, lane, K_APP_DELETE, "DELETE",
 					          cf_path("/accounts/%s/access/apps/%s", P.acct.account,
 					                  op->t->ids[app_field(lane)]),
@@ -844,15 +1039,20 @@ static void call_done(void *arg, const struct cf_result *r)
 	case K_CONFIG:
 		if (r->status != CF_OK)
 			op_fail_call(op, r, "the tunnel configuration");
+		else
+			give_startable(op);
 		break;
-	case K_DNS_CREATE:
-		on_dns_create(s, r);
+	case K_DNS_BATCH:
+		on_dns_batch(s, r);
 		break;
 	case K_DNS_FIND:
 		on_dns_find(s, r);
 		break;
 	case K_TOKEN:
 		on_token(s, r);
+		break;
+	case K_DNS_BATCH_DELETE:
+		on_dns_batch_delete(s, r);
 		break;
 	case K_DNS_DELETE:
 	case K_CONNS_DELETE:
@@ -916,7 +1116,7 @@ static struct tunnel_op *cf_provision(struct store_tunnel *t, tunnel_done_fn don
 
 	if (!op)
 		return NULL;
-	op->stage = ST_TUNNEL;
+	op->stage = ST_TUNNEL_ACCESS;
 	return op_start(op);
 }
 

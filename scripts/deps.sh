@@ -44,9 +44,11 @@ fuzz="$build clang libclang-rt-14-dev"
 # libwebsockets-evlib-uv (the plugin libwebsockets loads for helperd's libuv loop),
 # ca-certificates (the system's CAs: Cloudflare, the agent's server, a PostgreSQL DSN's
 # sslrootcert=/etc/ssl/certs/ca-certificates.crt) and the server's nginx. The agent's
-# libcurl4: its Kubernetes API reader (issue 12).
+# libcurl4: its Kubernetes API reader (issue 12), opened with dlopen in cluster mode only
+# (agent/curl_lazy.h), so not among the agent's NEEDED entries; its libssl3: it sets up
+# its trust in OpenSSL's store itself (agent/trust.h).
 image_server="libfcgi0ldbl libjson-c5 libpq5 libsqlite3-0 libsodium23 libyaml-0-2 libwebsockets17 libwebsockets-evlib-uv libuv1 libcurl4 ca-certificates nginx"
-image_agent="libwebsockets17 libjson-c5 libsodium23 libyaml-0-2 libcurl4 ca-certificates"
+image_agent="libwebsockets17 libssl3 libjson-c5 libsodium23 libyaml-0-2 libcurl4 ca-certificates"
 
 packages_for() {
 	case $1 in

@@ -9,6 +9,10 @@
  *              --unix SOCKET [--path PATH]   helperd's Unix socket directly
  *              --xff ADDR                    send X-Forwarded-For: ADDR
  * credentials: --device ID --secret S        one device
+ *              --ticket T                    (with --device or --cluster) offer this
+ *                                            resumption ticket: a version-4 hello
+ *              --tickets                     keep each welcome's (and ticket message's)
+ *                                            ticket and offer it in the next hello
  *              --cluster ID --node NAME --secret S   one node of a cluster: the hello of
  *                                            protocol version 3 with the cluster secret
  *              --devices FILE                lines "ID SECRET"; connection i uses line i % n
@@ -16,7 +20,10 @@
  *                                            KAIDEN_DATABASE_* settings, all with one
  *                                            random secret, write FILE, and exit;
  *                                            --cheap-hash hashes it with argon2id's
- *                                            minimum cost (memory benchmarks only)
+ *                                            minimum cost (memory benchmarks only);
+ *                                            --real-hash FILE also writes that secret's
+ *                                            hash at the product's cost (agents.sh's
+ *                                            storm swaps it in after the first logins)
  * behaviour:   -n N (connections, default 1), --rate R (new connections per second,
  *              default 1000), --heartbeat S (default: what welcome says)
  *              --first hello|garbage|binary|oversize|heartbeat|none   first message
@@ -30,7 +37,15 @@
  *                                    the server with CODE
  *              --expect-welcome      exit 0 only if welcome arrived (then --hold)
  *              --timeout S    give up after S seconds (default 30)
+ *              --reconnect    load mode: a closed connection reconnects as the agent
+ *                             does after a lost link (1, 2, 4, 8, 16 s, +0-20%); once
+ *                             every agent was online, a drop (kill -9 of helperd) is
+ *                             timed until all are back, then reported, and the run ends
+ *                             (with --duration S: S seconds later)
+ *              --bind ADDR    connect from this local IPv4 address (several 127.0.0.x
+ *                             processes get past 28k ephemeral ports per address)
  * report:      --pid PID      sample the server's RSS and CPU time (load mode)
+ *              --ticket-out FILE   write the ticket of the (one) welcome to FILE
  *
  * Prints one summary line: `agent_load: N connected, N welcomed, N closed {code:count}`,
  * and in load mode the server's RSS growth per authenticated connection. */
@@ -59,6 +74,7 @@
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "ticket.h"
 
 enum phase { P_CONNECTING, P_HANDSHAKE, P_HELLO_SENT, P_ONLINE, P_CLOSED };
 
@@ -70,6 +86,9 @@ struct agent {
 	int64_t next_hb_ms;
 	int64_t hold_until_ms;
 	int dev;
+	uint8_t tries;   /* --reconnect: consecutive attempts without a welcome */
+	int64_t retry_ms; /* --reconnect: when to connect again (0: not waiting) */
+	char ticket[TICKET_MAX]; /* --tickets: the last one the server gave, or "" */
 	char *out;       /* unsent bytes (rare) */
 	size_t out_len;
 	unsigned char in[2048];
@@ -93,6 +112,11 @@ static struct {
 	int codes[6000];
 	int hb_sent;
 	int welcome_hb; /* seconds, from the last welcome */
+	int tickets, reconnect;
+	const char *ticket, *ticket_out, *bind_addr;
+	int online;             /* welcomed and not closed since */
+	int64_t drop_ms;        /* --reconnect: when the first of all-online dropped */
+	int all_once, recovered;
 } O;
 
 static int64_t now_ms(void)
@@ -115,6 +139,15 @@ static void agent_close_fd(struct agent *a, int code)
 {
 	if (a->phase == P_CLOSED)
 		return;
+	if (a->phase == P_ONLINE)
+		O.online--;
+	if (O.reconnect) {
+		/* As the agent's normal backoff: 1, 2, 4, 8, 16 s, each plus 0-20 %. */
+		int64_t base = 1000LL << (a->tries < 4 ? a->tries : 4);
+		a->retry_ms = now_ms() + base + (int64_t)randombytes_uniform((uint32_t)(base / 5) + 1);
+		if (a->tries < 255)
+			a->tries++;
+	}
 	a->phase = P_CLOSED;
 	a->close_code = (uint16_t)code;
 	if (code > 0 && code < (int)ARRAY_LEN(O.codes))
@@ -202,23 +235,37 @@ static int send_text(struct agent *a, const char *s)
 	return send_frame(a, 1, s, strlen(s));
 }
 
+/* ,"ticket":"..." for a version-4 hello when one is held, else "". */
+static const char *ticket_member(const struct agent *a, char out[TICKET_MAX + 16])
+{
+	const char *t = O.ticket ? O.ticket : a->ticket;
+
+	if (!t[0])
+		return "";
+	snprintf(out, TICKET_MAX + 16, ",\"ticket\":\"%s\"", t);
+	return out;
+}
+
 static int send_hello(struct agent *a)
 {
-	char msg[1200];
+	char msg[1200], tm[TICKET_MAX + 16];
+	int version = O.tickets || O.ticket ? 4 : 0;
 
 	if (O.node) {
 		snprintf(msg, sizeof(msg),
-		         "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"%s\",\"node_name\":"
-		         "\"%s\",\"secret\":\"%s\",\"agent_version\":\"load-1.0\",\"hostname\":"
+		         "{\"type\":\"hello\",\"version\":%d,\"cluster_id\":\"%s\",\"node_name\":"
+		         "\"%s\",\"secret\":\"%s\"%s,\"agent_version\":\"load-1.0\",\"hostname\":"
 		         "\"%s\",\"os\":\"linux\",\"arch\":\"x86_64\"}",
-		         O.devs[a->dev].id, O.node, O.devs[a->dev].secret, O.node);
+		         version ? version : 3, O.devs[a->dev].id, O.node, O.devs[a->dev].secret,
+		         ticket_member(a, tm), O.node);
 		return send_text(a, msg);
 	}
 	snprintf(msg, sizeof(msg),
-	         "{\"type\":\"hello\",\"version\":1,\"device_id\":\"%s\",\"secret\":\"%s\","
+	         "{\"type\":\"hello\",\"version\":%d,\"device_id\":\"%s\",\"secret\":\"%s\"%s,"
 	         "\"agent_version\":\"load-1.0\",\"hostname\":\"load-%d\",\"os\":\"linux\","
 	         "\"arch\":\"x86_64\"}",
-	         O.devs[a->dev].id, O.devs[a->dev].secret, (int)(a - O.a));
+	         version ? version : 1, O.devs[a->dev].id, O.devs[a->dev].secret,
+	         ticket_member(a, tm), (int)(a - O.a));
 	return send_text(a, msg);
 }
 
@@ -260,6 +307,33 @@ static int send_named(struct agent *a, const char *what)
 	return 0; /* none */
 }
 
+/* The "ticket" member of a welcome or ticket message (the server's own JSON, no
+ * escapes in a ticket), kept for the next hello with --tickets, written with
+ * --ticket-out. */
+static void keep_ticket(struct agent *a, const char *json)
+{
+	const char *t = strstr(json, "\"ticket\":\"");
+	size_t n;
+
+	if (!t)
+		return;
+	t += 10;
+	n = strcspn(t, "\"");
+	if (n == 0 || n >= sizeof(a->ticket))
+		return;
+	if (O.tickets) {
+		memcpy(a->ticket, t, n);
+		a->ticket[n] = '\0';
+	}
+	if (O.ticket_out) {
+		FILE *f = fopen(O.ticket_out, "w");
+		if (f) {
+			fprintf(f, "%.*s\n", (int)n, t);
+			fclose(f);
+		}
+	}
+}
+
 static void on_welcome(struct agent *a, const char *json)
 {
 	const char *hb = strstr(json, "\"heartbeat\":");
@@ -271,6 +345,9 @@ static void on_welcome(struct agent *a, const char *json)
 	O.welcome_hb = secs;
 	a->phase = P_ONLINE;
 	O.welcomed++;
+	O.online++;
+	a->tries = 0;
+	keep_ticket(a, json);
 	/* Spread the heartbeats over the interval. */
 	a->next_hb_ms = now + 1000 * (int64_t)secs - (int64_t)(randombytes_uniform(1000u * (uint32_t)secs) / 2);
 	a->hold_until_ms = O.hold >= 0 ? now + 1000 * (int64_t)O.hold : 0;
@@ -343,6 +420,8 @@ static void on_readable(struct agent *a)
 				text[len] = '\0';
 				if (strstr(text, "\"type\":\"welcome\""))
 					on_welcome(a, text);
+				else if (strstr(text, "\"type\":\"ticket\""))
+					keep_ticket(a, text);
 			} else if (op == 8) {
 				int code = len >= 2 ? (a->in[h] << 8) | a->in[h + 1] : 1005;
 				a->close_code = (uint16_t)code;
@@ -368,7 +447,8 @@ static void on_writable(struct agent *a)
 
 	if (a->phase == P_CONNECTING) {
 		if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err) {
-			O.failed++;
+			if (!O.reconnect)
+				O.failed++;
 			agent_close_fd(a, -5);
 			return;
 		}
@@ -400,7 +480,15 @@ static int agent_start(struct agent *a, int i)
 	struct epoll_event ev;
 	int fd, rc;
 
-	memset(a, 0, sizeof(*a));
+	{
+		/* A reconnect keeps what the agent learnt. */
+		char ticket[TICKET_MAX];
+		uint8_t tries = a->tries;
+		memcpy(ticket, a->ticket, sizeof(ticket));
+		memset(a, 0, sizeof(*a));
+		memcpy(a->ticket, ticket, sizeof(ticket));
+		a->tries = tries;
+	}
 	a->dev = i % O.ndevs;
 	if (O.unix_path) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -417,6 +505,15 @@ static int agent_start(struct agent *a, int i)
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			return -1;
+		if (O.bind_addr) {
+			struct sockaddr_in local = { .sin_family = AF_INET };
+			if (inet_pton(AF_INET, O.bind_addr, &local.sin_addr) != 1)
+				die("--bind: an IPv4 address");
+			if (bind(fd, (struct sockaddr *)&local, sizeof(local)) != 0) {
+				close(fd);
+				return -1;
+			}
+		}
 		rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 	}
 	if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) {
@@ -498,7 +595,7 @@ static void load_devices(const char *file)
 	fclose(f);
 }
 
-static int create_devices(int n, const char *out, int cheap)
+static int create_devices(int n, const char *out, int cheap, const char *real_hash_out)
 {
 	const char *driver = cfg_str(CFG_DATABASE_DRIVER);
 	const char *target = strcmp(driver, "postgres") == 0 ? cfg_str(CFG_DATABASE_DSN)
@@ -514,6 +611,16 @@ static int create_devices(int n, const char *out, int cheap)
 			die("hash failed");
 	} else if (secret_hash(secret, hash) != 0) {
 		die("hash failed");
+	}
+	if (real_hash_out) {
+		char real[SECRET_HASH_LEN];
+		if (secret_hash(secret, real) != 0)
+			die("hash failed");
+		f = fopen(real_hash_out, "w");
+		if (!f)
+			die("cannot write --real-hash");
+		fprintf(f, "%s\n", real);
+		fclose(f);
 	}
 	if (db_open(driver, target, &db) != DB_OK)
 		die("cannot open the database (KAIDEN_DATABASE_*)");
@@ -556,6 +663,7 @@ static void summary(void)
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *devices = NULL, *device = NULL, *secret = NULL, *out = NULL;
+	const char *real_hash_out = NULL;
 	int create = 0, cheap = 0, started = 0, single;
 	int64_t t0, deadline, next_start, load_end = 0;
 	long rss0 = -1, rss_mid = -1;
@@ -585,9 +693,15 @@ int main(int argc, char **argv)
 		else if (OPT("--after-text")) O.after_text = v;
 		else if (OPT("--after-count")) O.after_count = atoi(v);
 		else if (OPT("--secret")) secret = v;
+		else if (OPT("--ticket")) O.ticket = v;
+		else if (OPT("--ticket-out")) O.ticket_out = v;
+		else if (OPT("--bind")) O.bind_addr = v;
+		else if (strcmp(a, "--tickets") == 0) O.tickets = 1;
+		else if (strcmp(a, "--reconnect") == 0) O.reconnect = 1;
 		else if (OPT("--devices")) devices = v;
 		else if (OPT("--create")) create = atoi(v);
 		else if (OPT("--out")) out = v;
+		else if (OPT("--real-hash")) real_hash_out = v;
 		else if (strcmp(a, "--cheap-hash") == 0) cheap = 1;
 		else if (OPT("-n")) O.n = atoi(v);
 		else if (OPT("--rate")) O.rate = atoi(v);
@@ -615,7 +729,7 @@ int main(int argc, char **argv)
 			die("--create needs --out FILE");
 		if (cfg_load(NULL, err, sizeof(err)) != 0)
 			die(err);
-		return create_devices(create, out, cheap);
+		return create_devices(create, out, cheap, real_hash_out);
 	}
 	if (url) {
 		static char host[256], port[16], path[256];
@@ -682,6 +796,14 @@ int main(int argc, char **argv)
 		/* Heartbeats and holds: a linear pass every 20 ms is cheap next to the server. */
 		for (int i = 0; i < started; i++) {
 			struct agent *a = &O.a[i];
+			if (a->phase == P_CLOSED && a->retry_ms && now >= a->retry_ms) {
+				if (agent_start(a, i) != 0) {
+					a->phase = P_CLOSED;
+					a->fd = -1;
+					a->retry_ms = now + 1000;
+				}
+				continue;
+			}
 			if (a->phase != P_ONLINE)
 				continue;
 			if (single && a->hold_until_ms && now >= a->hold_until_ms) {
@@ -703,6 +825,28 @@ int main(int argc, char **argv)
 				break;
 			if (O.expect_welcome && O.hold < 0 && a->phase == P_ONLINE)
 				break;
+		} else if (O.reconnect) {
+			if (!O.all_once && O.online == O.n) {
+				O.all_once = 1;
+				printf("agent_load: %d of %d welcomed in %.1f s\n", O.online, O.n,
+				       (double)(now - t0) / 1000.0);
+				fflush(stdout);
+			} else if (O.all_once && !O.drop_ms && O.online < O.n) {
+				O.drop_ms = now;
+			} else if (O.drop_ms && O.online == O.n) {
+				printf("agent_load: %d of %d back online %.1f s after the drop\n", O.online,
+				       O.n, (double)(now - O.drop_ms) / 1000.0);
+				fflush(stdout);
+				O.recovered = 1;
+				O.drop_ms = 0;
+				/* With --duration, stay connected that long (other processes may
+				 * still be coming back); else done. */
+				if (!O.duration)
+					break;
+				load_end = now + 1000 * (int64_t)O.duration;
+			}
+			if (load_end && now >= load_end)
+				break;
 		} else if (O.duration) {
 			if (!load_end && started == O.n && O.welcomed + O.closed >= O.n) {
 				load_end = now + 1000 * (int64_t)O.duration;
@@ -719,6 +863,8 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (now >= deadline && !(O.duration && load_end)) {
+			if (O.reconnect)
+				printf("agent_load: %d of %d online at the timeout\n", O.online, O.n);
 			fprintf(stderr, "agent_load: timed out after %d s\n", O.timeout);
 			break;
 		}
@@ -752,5 +898,7 @@ int main(int argc, char **argv)
 			send_frame(&O.a[i], 8, "\x03\xe8", 2);
 			close(O.a[i].fd);
 		}
+	if (O.reconnect)
+		return O.recovered ? 0 : 1;
 	return O.failed ? 1 : 0;
 }

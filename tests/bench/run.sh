@@ -34,22 +34,30 @@
 #                   the machine skews one round rather than one target
 #   BENCH_CONNS     wrk connections (default 32); BENCH_THREADS wrk threads (default 2)
 #   BENCH_KEEP=1    keep the temp directory (logs, configs) and print its path
+#   BENCH_PARTS     which parts run, in this order (default all: "http sessions portal
+#                   relay agents"); BENCH_PARTS=http measures only the four targets above
 #   KAIDEN_SERVER_THREADS  kaiden-api's workers (default 4); hello gets as many
 #   BENCH_SESSIONS_N       sessions per latency in tests/bench/sessions.sh (default 20)
 #   BENCH_PORTAL_N         page loads per row in tests/bench/portal.sh (default 20)
 #   BENCH_SESSIONS_LATENCIES  the fake Cloudflare API's latencies, ms (default "0 100")
 #   BENCH_AGENTS           agent counts for tests/bench/agents.sh (default "1000 10000")
+#   BENCH_STORM            agent counts for its reconnect storm, MODE=storm (default 10000)
 #   BENCH_AGENTS_DURATION  seconds each agent count heartbeats (default 30)
 #   BENCH_RELAY_MB, BENCH_RELAY_ROUNDS, BENCH_RELAY_STREAMS, BENCH_RELAY_SESSIONS
 #                          tests/bench/relay.sh's SIZE_MB (500), ROUNDS (3), STREAMS (100)
 #                          and N (50)
 #
+#   BENCH_FOOTPRINT_IDLE   seconds the agents idle in tests/bench/agent_footprint.sh
+#                          (default 60)
+#
 # After the HTTP part it runs tests/bench/sessions.sh (session setup/teardown time and
 # Cloudflare calls per session, fake Cloudflare API and fake cloudflared),
-# tests/bench/portal.sh (the portal's time to interactive in chromium) and
+# tests/bench/portal.sh (the portal's time to interactive in chromium),
 # tests/bench/agents.sh for each agent count (helperd RSS per agent and CPU, with the
-# verdict for the aim: 10,000 agents at under 40 KiB each). A script that fails makes
-# the run exit 1; a missed aim does only with BENCH_STRICT=1.
+# verdict for the aim: 10,000 agents at under 40 KiB each) and
+# tests/bench/agent_footprint.sh (one idle kaiden-agent's RSS and CPU, device and cluster
+# mode, with the verdict for the aim: under 4 MiB and 0.1% of a core). A script that
+# fails makes the run exit 1; a missed aim does only with BENCH_STRICT=1.
 set -eu
 
 B=${B:-build}
@@ -60,8 +68,20 @@ CONNS=${BENCH_CONNS:-32}
 WRK_THREADS=${BENCH_THREADS:-2}
 NDEV=1000
 WORKERS=${KAIDEN_SERVER_THREADS:-4}
+PARTS=${BENCH_PARTS:-http sessions portal relay agents}
 
 cd "$(dirname "$0")/../.."
+
+# part NAME: 0 when NAME is among BENCH_PARTS.
+part() {
+	case " $PARTS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+for p in $PARTS; do
+	case $p in http | sessions | portal | relay | agents) ;;
+	*) echo "bench: BENCH_PARTS: unknown part $p (http sessions portal relay agents)" >&2; exit 2 ;;
+	esac
+done
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
 
@@ -369,76 +389,123 @@ run_one() {
 echo "# kaiden bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -srm)"
 # Other work on the machine shows in the figures: say how busy it was.
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-for db in $BENCH_DB; do
-	run_one "$db"
-done
+if part http; then
+	for db in $BENCH_DB; do
+		run_one "$db"
+	done
+fi
 
 # ---- sessions and the agent hub (tests/bench/sessions.sh, tests/bench/agents.sh) --------
 BROKEN=0
-echo
-echo "load average before the sessions part: $(cut -d' ' -f1-3 /proc/loadavg)"
-B=$BDIR N=${BENCH_SESSIONS_N:-20} LATENCIES=${BENCH_SESSIONS_LATENCIES:-0 100} \
-	sh tests/bench/sessions.sh || { echo "bench: tests/bench/sessions.sh failed" >&2; BROKEN=1; }
-
-# The portal (tests/bench/portal.sh): time until the sign-in form and the devices list
-# are in the page, in chromium headless, cold and warm cache.
-echo
-echo "load average before the portal part: $(cut -d' ' -f1-3 /proc/loadavg)"
-if B=$BDIR N=${BENCH_PORTAL_N:-20} sh tests/bench/portal.sh >"$WORK/portal.txt"; then
-	cat "$WORK/portal.txt"
-	grep -q 'verdict (portal).*MISSED' "$WORK/portal.txt" && MISSED=1
-else
-	cat "$WORK/portal.txt"
-	echo "bench: tests/bench/portal.sh failed" >&2
-	BROKEN=1
+if part sessions; then
+	echo
+	echo "load average before the sessions part: $(cut -d' ' -f1-3 /proc/loadavg)"
+	B=$BDIR N=${BENCH_SESSIONS_N:-20} LATENCIES=${BENCH_SESSIONS_LATENCIES:-0 100} \
+		sh tests/bench/sessions.sh || { echo "bench: tests/bench/sessions.sh failed" >&2; BROKEN=1; }
 fi
 
-# The built-in relay (tests/bench/relay.sh): throughput against direct ssh to the same
-# sshd, 100 concurrent streams, time to active.
-echo
-echo "load average before the relay part: $(cut -d' ' -f1-3 /proc/loadavg)"
-if B=$BDIR SIZE_MB=${BENCH_RELAY_MB:-500} ROUNDS=${BENCH_RELAY_ROUNDS:-3} \
-	STREAMS=${BENCH_RELAY_STREAMS:-100} N=${BENCH_RELAY_SESSIONS:-50} \
-	sh tests/bench/relay.sh >"$WORK/relay.txt"; then
-	cat "$WORK/relay.txt"
-	grep -q 'verdict (relay throughput).*MISSED' "$WORK/relay.txt" && MISSED=1
-else
-	cat "$WORK/relay.txt"
-	echo "bench: tests/bench/relay.sh failed" >&2
-	BROKEN=1
-fi
-# Time to active on PostgreSQL too (helperd is woken by NOTIFY there; SQLite polls).
-if have_pg; then
-	if B=$BDIR DB=postgres PARTS=active N=${BENCH_RELAY_SESSIONS:-50} \
-		sh tests/bench/relay.sh >"$WORK/relay-pg.txt"; then
-		cat "$WORK/relay-pg.txt"
+if part portal; then
+	# The portal (tests/bench/portal.sh): time until the sign-in form and the devices list
+	# are in the page, in chromium headless, cold and warm cache.
+	echo
+	echo "load average before the portal part: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if B=$BDIR N=${BENCH_PORTAL_N:-20} sh tests/bench/portal.sh >"$WORK/portal.txt"; then
+		cat "$WORK/portal.txt"
+		grep -q 'verdict (portal).*MISSED' "$WORK/portal.txt" && MISSED=1
 	else
-		cat "$WORK/relay-pg.txt"
-		echo "bench: tests/bench/relay.sh DB=postgres failed" >&2
+		cat "$WORK/portal.txt"
+		echo "bench: tests/bench/portal.sh failed" >&2
 		BROKEN=1
 	fi
 fi
 
-for n in ${BENCH_AGENTS:-1000 10000}; do
+if part relay; then
+	# The built-in relay (tests/bench/relay.sh): throughput against direct ssh to the same
+	# sshd, 100 concurrent streams, time to active.
 	echo
-	echo "## agent hub: $n agents (tests/bench/agents.sh, HASH=cheap), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo
-	if B=$BDIR N=$n HASH=cheap DURATION=${BENCH_AGENTS_DURATION:-30} \
-		sh tests/bench/agents.sh >"$WORK/agents.$n.txt" 2>&1; then
-		sed 's/^/    /' "$WORK/agents.$n.txt"
-		# The aim (issue): 10,000 agents on two cores at under 40 KiB of helperd RSS each.
-		per=$(sed -n 's/.* \([0-9][0-9]*\) bytes per welcomed agent.*/\1/p' "$WORK/agents.$n.txt")
-		if [ "$n" -ge 10000 ] && [ -n "$per" ]; then
-			if [ "$per" -lt 40960 ]; then
-				echo "verdict (agents): $n agents at $per bytes each: MET (aim < 40 KiB at 10,000)"
-			else
-				echo "verdict (agents): $n agents at $per bytes each: MISSED (aim < 40 KiB at 10,000)"
-				MISSED=1
+	echo "load average before the relay part: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if B=$BDIR SIZE_MB=${BENCH_RELAY_MB:-500} ROUNDS=${BENCH_RELAY_ROUNDS:-3} \
+		STREAMS=${BENCH_RELAY_STREAMS:-100} N=${BENCH_RELAY_SESSIONS:-50} \
+		sh tests/bench/relay.sh >"$WORK/relay.txt"; then
+		cat "$WORK/relay.txt"
+		grep -q 'verdict (relay throughput).*MISSED' "$WORK/relay.txt" && MISSED=1
+	else
+		cat "$WORK/relay.txt"
+		echo "bench: tests/bench/relay.sh failed" >&2
+		BROKEN=1
+	fi
+	# Time to active on PostgreSQL too (helperd is woken by NOTIFY there; SQLite polls).
+	if have_pg; then
+		if B=$BDIR DB=postgres PARTS=active N=${BENCH_RELAY_SESSIONS:-50} \
+			sh tests/bench/relay.sh >"$WORK/relay-pg.txt"; then
+			cat "$WORK/relay-pg.txt"
+		else
+			cat "$WORK/relay-pg.txt"
+			echo "bench: tests/bench/relay.sh DB=postgres failed" >&2
+			BROKEN=1
+		fi
+	fi
+fi
+
+if part agents; then
+	for n in ${BENCH_AGENTS:-1000 10000}; do
+		echo
+		echo "## agent hub: $n agents (tests/bench/agents.sh, HASH=cheap), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		if B=$BDIR N=$n HASH=cheap DURATION=${BENCH_AGENTS_DURATION:-30} \
+			sh tests/bench/agents.sh >"$WORK/agents.$n.txt" 2>&1; then
+			sed 's/^/    /' "$WORK/agents.$n.txt"
+			# The aim (issue): 10,000 agents on two cores at under 40 KiB of helperd RSS each.
+			per=$(sed -n 's/.* \([0-9][0-9]*\) bytes per welcomed agent.*/\1/p' "$WORK/agents.$n.txt")
+			if [ "$n" -ge 10000 ] && [ -n "$per" ]; then
+				if [ "$per" -lt 40960 ]; then
+					echo "verdict (agents): $n agents at $per bytes each: MET (aim < 40 KiB at 10,000)"
+				else
+					echo "verdict (agents): $n agents at $per bytes each: MISSED (aim < 40 KiB at 10,000)"
+					MISSED=1
+				fi
 			fi
+		else
+			sed 's/^/    /' "$WORK/agents.$n.txt"
+			echo "bench: tests/bench/agents.sh N=$n failed" >&2
+			BROKEN=1
+		fi
+	done
+fi
+
+# One idle kaiden-agent on a customer machine (tests/bench/agent_footprint.sh): its RSS
+# and CPU, in device and cluster mode.
+echo
+echo "load average before the agent footprint part: $(cut -d' ' -f1-3 /proc/loadavg)"
+if B=$BDIR IDLE=${BENCH_FOOTPRINT_IDLE:-60} sh tests/bench/agent_footprint.sh \
+	>"$WORK/footprint.txt"; then
+	cat "$WORK/footprint.txt"
+	grep -q 'verdict (agent footprint).*MISSED' "$WORK/footprint.txt" && MISSED=1
+else
+	cat "$WORK/footprint.txt"
+	echo "bench: tests/bench/agent_footprint.sh failed" >&2
+	BROKEN=1
+fi
+
+# A reconnect storm (issue 14): N agents holding tickets, helperd killed with SIGKILL and
+# started again; the aim: 10,000 back online within 30 s.
+for n in ${BENCH_STORM:-10000}; do
+	echo
+	echo "## reconnect storm: $n agents with tickets (tests/bench/agents.sh MODE=storm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	if B=$BDIR N=$n MODE=storm TICKETS=1 RATE=500 \
+		sh tests/bench/agents.sh >"$WORK/storm.$n.txt" 2>&1; then
+		sed 's/^/    /' "$WORK/storm.$n.txt"
+		secs=$(sed -n 's/.* back online \([0-9.]*\) s after the kill.*/\1/p' "$WORK/storm.$n.txt")
+		if [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s <= 30) }'; then
+			echo "verdict (storm): $n agents back online in $secs s: MET (aim <= 30 s at 10,000)"
+		else
+			echo "verdict (storm): $n agents back online in ${secs:-?} s: MISSED (aim <= 30 s at 10,000)"
+			MISSED=1
 		fi
 	else
-		sed 's/^/    /' "$WORK/agents.$n.txt"
-		echo "bench: tests/bench/agents.sh N=$n failed" >&2
+		sed 's/^/    /' "$WORK/storm.$n.txt"
+		echo "bench: tests/bench/agents.sh MODE=storm N=$n failed" >&2
 		BROKEN=1
 	fi
 done

@@ -52,6 +52,9 @@ trap 'finish; exit 143' TERM
 for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 export KAIDEN_LOG_LEVEL=warn
 export KAIDEN_CF_DOMAIN=kaiden.test  # the fake zone (its example default counts as unset)
+# kaiden-api picks each session's provider when it makes the row, and it has no
+# KAIDEN_CF_* settings here ("auto" would give relay sessions): ask for Cloudflare.
+export KAIDEN_TUNNEL_PROVIDER=cloudflare
 CF_TOKEN=fake-cf-token-$$
 CF_ACCOUNT=0123456789abcdef0123456789abcdef
 CF_ZONE=fedcba9876543210fedcba9876543210

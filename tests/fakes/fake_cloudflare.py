@@ -63,6 +63,7 @@ E_DNS_NOT_FOUND = (81044, "Record does not exist.")                            #
 E_DNS_HOST_EXISTS = (81053, "An A, AAAA, or CNAME record with that host already exists.")  # (ref)
 E_DNS_CNAME_EXISTS = (81054, "A CNAME record with that host already exists.")  # (ref)
 E_DNS_IDENTICAL = (81057, "Record already exists.")                           # (ref)
+E_DNS_BATCH_SIZE = 81058                                                       # (guess)
 E_ACCESS_INVALID = 12130                                                       # (guess)
 E_ACCESS_NOT_FOUND = 12132                                                     # (guess)
 E_ACCESS_CONFLICT = 12133                                                      # (guess)
@@ -75,6 +76,9 @@ TUNNEL_PER_PAGE, TUNNEL_MAX_PER_PAGE = 20, 1000
 DNS_PER_PAGE, DNS_MAX_PER_PAGE = 100, 5000000
 ACCESS_PER_PAGE, ACCESS_MAX_PER_PAGE = 25, 50
 PAGE_CAP_KINDS = ("tunnels", "dns", "access")
+# Records one dns_records/batch may touch: the Free plan's (Cloudflare's "Batch record
+# changes" page: Free 200, paid plans 3,500).
+DNS_BATCH_MAX = 200
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HOST_RE = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}$")
@@ -709,7 +713,17 @@ class Api:
         return name if name.endswith("." + zone) else f"{name}.{zone}"
 
     def dns_create(self, req):
-        body = req.body_object()
+        rec = self._dns_make(req.body_object())
+        self.s.dns[rec["id"]] = rec
+        return 200, rec
+
+    def _dns_make(self, body, rid=None, created_on=None):
+        """A record from a create (rid None: a new id) or an overwrite of record rid,
+        checked as the create route checks it, against the records there are now (rid's
+        own excepted). Stores nothing."""
+        if not isinstance(body, dict):
+            raise ApiError(400, E_DNS_VALIDATION[0], E_DNS_VALIDATION[1],
+                           chain=[(9000, "DNS record must be an object")])
 
         def invalid(code, message):
             return ApiError(400, E_DNS_VALIDATION[0], E_DNS_VALIDATION[1],
@@ -754,7 +768,7 @@ class Api:
         comment = body.get("comment")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 100):
             raise invalid(9100, "DNS record comment is invalid or longer than 100 characters.")
-        same_name = [r for r in self.s.dns.values() if r["name"] == fqdn]
+        same_name = [r for r in self.s.dns.values() if r["name"] == fqdn and r["id"] != rid]
         if any(r["type"] == rtype and r["content"] == content for r in same_name):
             raise err(400, E_DNS_IDENTICAL)
         if rtype == "CNAME" and same_name:
@@ -762,16 +776,57 @@ class Api:
         if rtype != "CNAME" and any(r["type"] == "CNAME" for r in same_name):
             raise err(400, E_DNS_CNAME_EXISTS)
         ts = now_iso()
-        rec = {"id": hex_id(), "zone_id": self.s.zone, "zone_name": self.s.zone_name,
-               "name": fqdn, "type": rtype, "content": content,
-               "proxiable": rtype in PROXIABLE, "proxied": proxied, "ttl": ttl,
-               "locked": False, "settings": {}, "comment": comment,
-               "tags": body.get("tags") or [], "meta": {"auto_added": False,
-                                                        "managed_by_apps": False,
-                                                        "managed_by_argo_tunnel": False},
-               "created_on": ts, "modified_on": ts}
-        self.s.dns[rec["id"]] = rec
-        return 200, rec
+        return {"id": rid or hex_id(), "zone_id": self.s.zone, "zone_name": self.s.zone_name,
+                "name": fqdn, "type": rtype, "content": content,
+                "proxiable": rtype in PROXIABLE, "proxied": proxied, "ttl": ttl,
+                "locked": False, "settings": {}, "comment": comment,
+                "tags": body.get("tags") or [], "meta": {"auto_added": False,
+                                                         "managed_by_apps": False,
+                                                         "managed_by_argo_tunnel": False},
+                "created_on": created_on or ts, "modified_on": ts}
+
+    def dns_batch(self, req):
+        """POST dns_records/batch: deletes, then patches, then puts, then posts, each list
+        in its order, in one transaction: the first failing action undoes the others and
+        is the reply (its own status and error). The result has the four lists, each the
+        records as the actions left them (deletes: as they were)."""
+        body = req.body_object()
+        lists = {}
+        for key in ("deletes", "patches", "puts", "posts"):
+            items = body.get(key, [])
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise ApiError(400, E_DNS_VALIDATION[0], E_DNS_VALIDATION[1],
+                               chain=[(9000, f"{key} must be a list of objects")])
+            lists[key] = items
+        total = sum(len(v) for v in lists.values())
+        if total > DNS_BATCH_MAX:
+            raise ApiError(400, E_DNS_VALIDATION[0], E_DNS_VALIDATION[1],
+                           chain=[(E_DNS_BATCH_SIZE, f"A batch may hold at most "
+                                                     f"{DNS_BATCH_MAX} records.")])
+        saved = {rid: dict(rec) for rid, rec in self.s.dns.items()}
+        out = {"deletes": [], "patches": [], "puts": [], "posts": []}
+        try:
+            for item in lists["deletes"]:
+                rec = self._record(str(item.get("id", "")))
+                del self.s.dns[rec["id"]]
+                out["deletes"].append(rec)
+            for key in ("patches", "puts"):
+                for item in lists[key]:
+                    old = self._record(str(item.get("id", "")))
+                    fields = {k: v for k, v in item.items() if k != "id"}
+                    merged = dict(old, **fields) if key == "patches" else fields
+                    rec = self._dns_make(merged, rid=old["id"], created_on=old["created_on"])
+                    self.s.dns[rec["id"]] = rec
+                    out[key].append(rec)
+            for item in lists["posts"]:
+                rec = self._dns_make(item)
+                self.s.dns[rec["id"]] = rec
+                out["posts"].append(rec)
+        except ApiError:
+            self.s.dns.clear()
+            self.s.dns.update(saved)
+            raise
+        return 200, out
 
     def dns_list(self, req):
         q = req.query
@@ -855,18 +910,22 @@ class Api:
             raise ApiError(400, E_ACCESS_INVALID,
                            "access.api.error.invalid_request: type is required")
         domain = body.get("domain")
+        uris = []
         if atype in ("self_hosted", "ssh", "vnc", "rdp"):
             if not isinstance(domain, str) or not domain:
                 raise ApiError(400, E_ACCESS_INVALID,
                                "access.api.error.invalid_request: domain is required")
-            host, _, path = domain.partition("/")
-            if not HOST_RE.match(norm_host(host)):
-                raise ApiError(400, E_ACCESS_INVALID,
-                               "access.api.error.invalid_request: domain is invalid")
-            if path and atype in BROWSER_RENDERED:
-                raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
-                               "browser-rendered applications cannot have a path")
-            if any(a.get("domain") == domain for a in self.s.apps.values()):
+            uris = self._app_uris(body, domain)
+            for uri in uris:
+                host, _, path = uri.partition("/")
+                if not HOST_RE.match(norm_host(host)):
+                    raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                                   f"domain {uri} is invalid")
+                if path and atype in BROWSER_RENDERED:
+                    raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                                   "browser-rendered applications cannot have a path")
+            taken = {u for a in self.s.apps.values() for u in a.get("_uris", [])}
+            if any(u in taken for u in uris):
                 raise ApiError(400, E_ACCESS_CONFLICT, "access.api.error.conflict: "
                                "an application with this domain already exists")
         policies = body.get("policies", [])
@@ -883,12 +942,55 @@ class Api:
                     "allowed_idps": body.get("allowed_idps", []),
                     "auto_redirect_to_identity": body.get("auto_redirect_to_identity", False),
                     "policies": expanded, "created_at": ts, "updated_at": ts})
+        if uris:
+            app["destinations"] = [{"type": "public", "uri": u} for u in uris]
+            app["self_hosted_domains"] = list(uris)
+            app["_uris"] = uris
         self.s.apps[app["id"]] = app
         return 201, self._app_view(app)
 
+    @staticmethod
+    def _app_uris(body, domain):
+        """The public hostnames (and paths) an app protects: its `destinations` of type
+        public; without them its deprecated `self_hosted_domains` (ignored when
+        `destinations` is given, as the schema says); without either, `domain` alone.
+        `domain` must be one of them."""
+        dests, legacy = body.get("destinations"), body.get("self_hosted_domains")
+        if dests is not None:
+            if not isinstance(dests, list) or not dests or not all(
+                    isinstance(d, dict) and d.get("type", "public") in ("public", "private")
+                    for d in dests):
+                raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                               "destinations must be a list of public or private "
+                               "destinations")
+            uris = []
+            for d in dests:
+                if d.get("type", "public") != "public":
+                    continue  # private destinations: not modelled
+                if not isinstance(d.get("uri"), str) or not d["uri"]:
+                    raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                                   "a public destination needs a uri")
+                uris.append(d["uri"])
+        elif legacy is not None:
+            if not isinstance(legacy, list) or not legacy or not all(
+                    isinstance(u, str) and u for u in legacy):
+                raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                               "self_hosted_domains must be a list of domains")
+            uris = list(legacy)
+        else:
+            return [domain]
+        norm = [u.strip().rstrip(".").lower() for u in uris]
+        if len(set(norm)) != len(norm):
+            raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                           "a destination is listed twice")
+        if domain.strip().rstrip(".").lower() not in norm:
+            raise ApiError(400, E_ACCESS_INVALID, "access.api.error.invalid_request: "
+                           "domain must be one of the application's destinations")
+        return norm
+
     def _app_view(self, app):
         # Reusable policies are shown as they are now, not as they were when attached.
-        view = dict(app)
+        view = {k: v for k, v in app.items() if not k.startswith("_")}
         view["policies"] = [dict(self.s.policies.get(p["id"], p), precedence=p["precedence"])
                             if p.get("reusable") else p for p in app["policies"]]
         return view
@@ -1061,6 +1163,7 @@ ROUTES = [(re.compile("^" + pattern + "$"), methods) for pattern, methods in [
     (TUN + r"/connections", {"GET": "tunnel_connections_get",
                              "DELETE": "tunnel_connections_delete"}),
     (ZONE + r"/dns_records", {"GET": "dns_list", "POST": "dns_create"}),
+    (ZONE + r"/dns_records/batch", {"POST": "dns_batch"}),
     (ZONE + r"/dns_records/(?P<rid>[^/]+)", {"GET": "dns_get", "DELETE": "dns_delete"}),
     (ACCT + r"/access/apps", {"GET": "app_list", "POST": "app_create"}),
     (ACCT + r"/access/apps/(?P<aid>[^/]+)", {"GET": "app_get", "DELETE": "app_delete"}),
@@ -1390,8 +1493,14 @@ class Handler(BaseHTTPRequestHandler):
         dangling = [r["name"] for r in s.dns.values() if r["type"] == "CNAME"
                     and r["content"].endswith(".cfargotunnel.com")
                     and r["content"][:-len(".cfargotunnel.com")] not in live_ids]
+        # Tunnel hostnames no Access application covers: what must never exist.
+        covered = {u for a in s.apps.values() for u in a.get("_uris", [])}
+        unprotected = [r["name"] for r in s.dns.values() if r["type"] == "CNAME"
+                       and r["content"].endswith(".cfargotunnel.com")
+                       and r["name"] not in covered]
         return {"account": s.account, "zone": s.zone, "zone_name": s.zone_name,
                 "tunnels": tunnels, "dns_records": list(s.dns.values()),
+                "unprotected_tunnel_cnames": unprotected,
                 "access_apps": [Api(s)._app_view(a) for a in s.apps.values()],
                 "access_policies": list(s.policies.values()),
                 "dangling_tunnel_cnames": dangling, "faults": s.faults.view(),

@@ -24,6 +24,7 @@ import hashlib
 import http
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -595,14 +596,30 @@ async def scenario(args, r):
             "a key is in agent.log")
 
 
-async def tls_scenario(args, r):
-    """Over wss:// with --ca-file: the data socket is TLS too, verified against the same
-    CA as the control socket (a certificate for 127.0.0.1 made here)."""
-    cert, key = (os.path.join(args.work, n) for n in ("tls.crt", "tls.key"))
+def self_signed(work, name):
+    """A self-signed certificate for 127.0.0.1 (and localhost): work/name.crt, .key."""
+    cert, key = (os.path.join(work, name + ext) for ext in (".crt", ".key"))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+async def stop_agent(proc):
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+async def tls_scenario(args, r):
+    """Over wss:// with --ca-file: the data socket is TLS too, verified against the same
+    CA as the control socket (a certificate for 127.0.0.1 made here)."""
+    cert, key = self_signed(args.work, "tls")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     t = Targets()
@@ -612,6 +629,48 @@ async def tls_scenario(args, r):
                                     subprotocols=["kaiden-agent", "kaiden-stream"], ssl=ctx,
                                     max_size=1 << 20, compression=None)
     port = server.sockets[0].getsockname()[1]
+    # Verification stays on: another CA given with --ca-file (the agent trusts it alone),
+    # and the default (the system's bundle), each refuse this server's certificate: the
+    # agent says it cannot connect, and no hello arrives.
+    other_cert, _ = self_signed(args.work, "other")
+    for what, extra in (("another CA (--ca-file)", ["--ca-file", other_cert]),
+                        ("the system's CAs (no --ca-file)", [])):
+        path = os.path.join(args.work, "agent-untrusted.log")
+        with open(path, "w") as ulog:
+            untrusted = await asyncio.create_subprocess_exec(
+                args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port,
+                "--device-id", str(uuid.uuid4()), "--secret-file",
+                os.path.join(args.work, "secret"), *extra, "--cloudflared", "/bin/false",
+                stdin=asyncio.subprocess.DEVNULL, stdout=ulog, stderr=ulog)
+            try:
+                said = await until(lambda: "cannot connect" in open(path).read(), 15)
+                r.check("wss: with %s the server's certificate is refused" % what,
+                        said and h.agent is None,
+                        "hello=%s log: %s" % (h.agent is not None, open(path).read()[-300:]))
+            finally:
+                await stop_agent(untrusted)
+    # The default trust is the system's hashed CA directory ($SSL_CERT_DIR as OpenSSL
+    # honours it): with this server's certificate linked by its hash there, the agent
+    # connects without --ca-file.
+    cadir = os.path.join(args.work, "cadir")
+    os.makedirs(cadir, exist_ok=True)
+    digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", cert], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    shutil.copy(cert, os.path.join(cadir, digest + ".0"))
+    with open(os.path.join(args.work, "agent-cadir.log"), "w") as dlog:
+        bydir = await asyncio.create_subprocess_exec(
+            args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port,
+            "--device-id", str(uuid.uuid4()), "--secret-file",
+            os.path.join(args.work, "secret"), "--cloudflared", "/bin/false",
+            env=dict(os.environ, SSL_CERT_DIR=cadir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=dlog, stderr=dlog)
+        try:
+            r.check("wss: without --ca-file the system's CA directory is trusted "
+                    "(SSL_CERT_DIR holding this server's CA)",
+                    await until(lambda: h.agent is not None, 15), "no hello within 15 s")
+        finally:
+            await stop_agent(bydir)
+    h.agent = None
     log = open(os.path.join(args.work, "agent-tls.log"), "w")
     agent = await asyncio.create_subprocess_exec(
         args.agent, "--server", "wss://127.0.0.1:%d/api/v1/ws/agent" % port, "--device-id",
@@ -632,12 +691,7 @@ async def tls_scenario(args, r):
         if ws is not None:
             await ws.close()
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(agent.wait(), 15)
-        except asyncio.TimeoutError:
-            agent.kill()
-            await agent.wait()
+        await stop_agent(agent)
         log.close()
         server.close()
         for srv in t.servers:

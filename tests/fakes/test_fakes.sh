@@ -156,6 +156,32 @@ expect "app-scoped policy deleted" 200 ".result.id == \"$APOL\""
 api GET "/accounts/$ACCT/access/apps?domain=$WEB&exact=true"
 expect "apps listed by domain" 200 ".result_info.total_count == 1 and .result[0].id == \"$APP_WEB\""
 
+# One app for several hostnames: destinations (public uri), the deprecated
+# self_hosted_domains when destinations are absent; domain must be one of them.
+MW=multi-$SID.support.example.com
+MS=multi-$SID-ssh.support.example.com
+api POST "/accounts/$ACCT/access/apps" \
+    "{\"type\":\"self_hosted\",\"name\":\"multi\",\"domain\":\"$MW\",\"destinations\":[{\"type\":\"public\",\"uri\":\"$MW\"},{\"type\":\"public\",\"uri\":\"$MS\"}],\"policies\":[{\"id\":\"$POL\",\"precedence\":1}]}"
+expect "app with two destinations: 201, both listed (also as self_hosted_domains)" 201 \
+    ".result.destinations == [{\"type\":\"public\",\"uri\":\"$MW\"},{\"type\":\"public\",\"uri\":\"$MS\"}]
+     and .result.self_hosted_domains == [\"$MW\",\"$MS\"] and .result.domain == \"$MW\""
+APP_MULTI=$(j .result.id)
+api POST "/accounts/$ACCT/access/apps" \
+    "{\"type\":\"self_hosted\",\"name\":\"other\",\"domain\":\"x-$MW\",\"destinations\":[{\"type\":\"public\",\"uri\":\"x-$MW\"},{\"type\":\"public\",\"uri\":\"$MS\"}]}"
+expect "a destination another app protects: 400, conflict" 400 '.errors[0].code == 12133'
+api POST "/accounts/$ACCT/access/apps" \
+    "{\"type\":\"self_hosted\",\"name\":\"other\",\"domain\":\"y-$MW\",\"destinations\":[{\"type\":\"public\",\"uri\":\"z-$MW\"}]}"
+expect "domain not among the destinations: 400" 400 '.success == false and .result == null'
+api POST "/accounts/$ACCT/access/apps" \
+    "{\"type\":\"self_hosted\",\"name\":\"legacy\",\"domain\":\"l-$MW\",\"self_hosted_domains\":[\"l-$MW\",\"l-$MS\"]}"
+expect "self_hosted_domains alone: 201, made destinations" 201 \
+    '(.result.destinations | length) == 2 and .result.destinations[1].type == "public"'
+APP_LEGACY=$(j .result.id)
+api DELETE "/accounts/$ACCT/access/apps/$APP_MULTI"
+expect "multi-destination app deleted: 202" 202 ".result.id == \"$APP_MULTI\""
+api DELETE "/accounts/$ACCT/access/apps/$APP_LEGACY"
+expect "legacy app deleted: 202" 202 '.success'
+
 INGRESS="[{\"hostname\":\"$WEB\",\"service\":\"http://localhost:8080\",\"originRequest\":{\"access\":{\"required\":true,\"teamName\":\"kaiden\",\"audTag\":[\"$AUD\"]}}},{\"hostname\":\"$SSH\",\"service\":\"ssh://localhost:22\"},{\"service\":\"http_status:404\"}]"
 api PUT "/accounts/$ACCT/cfd_tunnel/$TID/configurations" "{\"config\":{\"ingress\":$INGRESS}}"
 expect "3. PUT configuration: version 1" 200 '.result.version == 1 and (.result.config.ingress | length) == 3'
@@ -190,6 +216,37 @@ expect "find by name.exact" 200 ".result_info.count == 1 and .result[0].id == \"
 api GET "/zones/$ZONE/dns_records?comment=kaiden-sess-$SID&per_page=1&page=2"
 expect "find by comment, paged: exact result_info" 200 \
     '.result_info == {"page":2,"per_page":1,"count":1,"total_count":2,"total_pages":2}'
+
+# The batch: deletes, patches, puts, posts in that order, all or nothing.
+api POST "/zones/$ZONE/dns_records/batch" \
+    "{\"posts\":[{\"type\":\"TXT\",\"name\":\"b1-$SID.support.example.com\",\"content\":\"x\",\"ttl\":1},{\"type\":\"CNAME\",\"name\":\"$WEB\",\"content\":\"other.cfargotunnel.com\",\"proxied\":true,\"ttl\":1}]}"
+expect "batch with a clash: 400, the clash's own code, result null" 400 \
+    '.errors[0].code == 81053 and .result == null'
+api GET "/zones/$ZONE/dns_records?name.exact=b1-$SID.support.example.com"
+expect "... and its first post was not kept (all or nothing)" 200 '.result_info.total_count == 0'
+api POST "/zones/$ZONE/dns_records/batch" \
+    "{\"posts\":[{\"type\":\"CNAME\",\"name\":\"$WEB\",\"content\":\"$CNAME\",\"proxied\":true,\"ttl\":1,\"comment\":\"kaiden-sess-$SID\"}],\"deletes\":[{\"id\":\"$DNS_WEB\"}],\"patches\":[{\"id\":\"$DNS_SSH\",\"comment\":\"patched\"}]}"
+expect "batch: the delete runs before the post of the same name; the four lists come back" 200 \
+    ".result.deletes[0].id == \"$DNS_WEB\" and .result.posts[0].name == \"$WEB\"
+     and .result.posts[0].id != \"$DNS_WEB\" and .result.patches[0].comment == \"patched\"
+     and .result.puts == []"
+DNS_WEB=$(j '.result.posts[0].id')
+api POST "/zones/$ZONE/dns_records/batch" \
+    "{\"deletes\":[{\"id\":\"$DNS_SSH\"},{\"id\":\"00000000000000000000000000000000\"}]}"
+expect "batch deleting an unknown record: 404, 81044" 404 '.errors[0].code == 81044'
+api GET "/zones/$ZONE/dns_records/$DNS_SSH"
+expect "... and the known one is still there" 200 '.result.comment == "patched"'
+api POST "/zones/$ZONE/dns_records/batch" \
+    "{\"puts\":[{\"id\":\"$DNS_SSH\",\"type\":\"CNAME\",\"name\":\"$SSH\",\"content\":\"$CNAME\",\"proxied\":true,\"ttl\":1,\"comment\":\"kaiden-sess-$SID\"}]}"
+expect "batch put overwrites in place" 200 \
+    ".result.puts[0].id == \"$DNS_SSH\" and .result.puts[0].comment == \"kaiden-sess-$SID\""
+BIG=$(jq -cn '{deletes: [range(201) | {id: "00000000000000000000000000000000"}]}')
+api POST "/zones/$ZONE/dns_records/batch" "$BIG"
+expect "batch of 201 records: 400 (Free plan limit 200)" 400 '.success == false'
+api POST "/zones/$ZONE/dns_records/batch" '{"posts":{}}'
+expect "batch list that is not an array: 400" 400 '.errors[0].code == 1004'
+ctl GET state
+check "state: every tunnel CNAME is covered by an Access app" jqt "$WORK/ctl" '.result.unprotected_tunnel_cnames == []'
 
 api GET "/accounts/$ACCT/cfd_tunnel/$TID/token"
 expect "5. token is a string" 200 '(.result | type) == "string"'

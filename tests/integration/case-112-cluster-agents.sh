@@ -203,6 +203,24 @@ wait_for "... restarted, the same device is online again" 20 \
 dbcheck "... and no second device for worker-1" \
 	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL' AND node_name = 'worker-1'" 1
 
+# ---- a helperd restart: the real agents come back on their tickets (protocol 4) -------------------
+kn_ticket_base=$(metric 'kaiden_agent_resumes_total{result="ok"}')
+stack_helperd_stop >/dev/null 2>&1 || :
+if KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 stack_helperd_start; then
+	ok "helperd restarts under the two nodes' agents"
+else
+	bad "helperd restarts under the two nodes' agents" "see its log"
+fi
+wait_for "... both are back online" 20 \
+	"SELECT count(*) FROM devices WHERE cluster_id = '$KN_CL' AND status = 'online' AND deleted_at IS NULL" 2
+_i=0
+until [ "$(metric 'kaiden_agent_resumes_total{result="ok"}')" = 2 ] || [ "$_i" -ge 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+if [ "$(metric 'kaiden_agent_resumes_total{result="ok"}')" = 2 ]; then
+	ok "... both resumed on their cluster tickets, without argon2id"
+else
+	bad "... both resumed on their cluster tickets, without argon2id" "resumes ok: '$(metric 'kaiden_agent_resumes_total{result="ok"}')' (before the restart: '$kn_ticket_base')"
+fi
+
 # ---- a session on a node, by its name ----------------------------------------------------------------
 t "a session on worker-1 by {cluster_id, node_name}" POST /api/v1/sessions \
 	"{\"cluster_id\":\"$KN_CL\",\"node_name\":\"worker-1\",\"engineer_name\":\"Kai Node\"}" 201 \
@@ -264,6 +282,25 @@ kn_sim "a node report from a device's agent: 4000" 4000 --device "$KN_PLAIN" \
 	--secret "$KN_PLAIN_SECRET" --after-text '{"type":"node","node_name":"sim-1","error":"x"}'
 t "... which stays a plain device" GET "/api/v1/devices/$KN_PLAIN" '' 200 \
 	'.node_reason == null' '.cluster_id == null'
+
+# ---- cluster tickets: bound to the cluster and its secret's version ----------------------------------
+# (agent_sock, lib.sh: through helperd's socket, each from an address of its own.)
+KN_OLD2=$(cat "$KN/gone.secret")
+agent_sock "a node of the second cluster gets a ticket" welcome 198.51.100.60 --cluster "$KN_CL2" \
+	--node sim-2 --secret "$KN_OLD2" --tickets --ticket-out "$KN/cl2.ticket"
+KN_T2=$(cat "$KN/cl2.ticket" 2>/dev/null || true)
+agent_sock "... which admits it beside a wrong secret" welcome 198.51.100.61 --cluster "$KN_CL2" \
+	--node sim-2 --secret wrong --ticket "$KN_T2"
+agent_sock "... not another cluster's node (4001 with a wrong secret)" 4001 198.51.100.62 \
+	--cluster "$KN_CL" --node sim-1 --secret wrong --ticket "$KN_T2"
+kn_as KN_SVC
+t "the second cluster's secret is rotated" POST "/api/v1/clusters/$KN_CL2/rotate-secret" '' 200
+(umask 077 && jq -r .secret "$T/body" >"$KN/gone.secret")
+dbcheck "... its secret is version 2" "SELECT secret_version FROM clusters WHERE id = '$KN_CL2'" 2
+agent_sock "rotated: the old ticket and the old secret are refused (4001)" 4001 198.51.100.63 \
+	--cluster "$KN_CL2" --node sim-2 --secret "$KN_OLD2" --ticket "$KN_T2"
+agent_sock "rotated: the old ticket with the new secret logs in" welcome 198.51.100.64 \
+	--cluster "$KN_CL2" --node sim-2 --secret "$(cat "$KN/gone.secret")" --ticket "$KN_T2"
 
 # ---- refusals ------------------------------------------------------------------------------------------
 kn_agent bad1 "$KN_CL" "$KN/wrong.secret" worker-3

@@ -129,6 +129,78 @@ case $(metric 'kaiden_agent_auth_failures_total{reason="rate_limited"}') in
 esac
 wait_for "device offline again" 3 "SELECT status FROM devices WHERE id = '$AG_DEV'" offline
 
+# Resumption tickets (protocol 4): a welcome hands one out; the next hello offering it is
+# admitted without argon2id (a wrong secret beside it proves the ticket did it). Every
+# refused ticket falls back to the full login, which decides as without one. Through
+# the trusted socket, each refusal from its own made-up address (agent_sock, lib.sh).
+t "create a device for tickets" POST /api/v1/devices '{"name":"agent-tickets"}' 201
+save TK_DEV .id
+save TK_SECRET .secret
+t "and another" POST /api/v1/devices '{"name":"agent-tickets-2"}' 201
+save TK_DEV2 .id
+save TK_SECRET2 .secret
+dbcheck "a new device's secret is version 1" "SELECT secret_version FROM devices WHERE id = '$TK_DEV'" 1
+agent_sock "a version-4 agent is welcomed with a ticket" welcome 198.51.100.40 --device "$TK_DEV" \
+	--secret "$TK_SECRET" --tickets --ticket-out "$T/ticket"
+TK_TICKET=$(cat "$T/ticket" 2>/dev/null || true)
+if printf '%s' "$TK_TICKET" | grep -Eq '^1\.1\.[0-9]{10}\.[A-Za-z0-9_-]{43}$'; then ok "the ticket is version 1, expiry, 43-character MAC"; else bad "the ticket is version 1, expiry, 43-character MAC" "got '$TK_TICKET'"; fi
+wait_for "its device is offline again" 3 "SELECT status FROM devices WHERE id = '$TK_DEV'" offline
+agent_sock "the ticket admits (a wrong secret beside it: argon2id skipped)" welcome 198.51.100.41 \
+	--device "$TK_DEV" --secret wrong-secret --ticket "$TK_TICKET"
+wait_for "the resumed agent's device went online and offline again" 3 \
+	"SELECT CASE WHEN status = 'offline' AND last_seen IS NOT NULL THEN 'ok' END FROM devices WHERE id = '$TK_DEV'" ok
+case $(metric 'kaiden_agent_resumes_total{result="ok"}') in
+'' | 0) bad "/metrics counts the resumption" "none counted" ;;
+*) ok "/metrics counts the resumption" ;;
+esac
+# One character of the MAC's middle changed (all six of its bits count).
+TK_FORGED=$(printf '%s' "$TK_TICKET" | sed 's/A\(.\{10\}\)$/B\1/; t; s/.\(.\{10\}\)$/A\1/')
+agent_sock "a forged ticket with a wrong secret: the full login refuses (4001)" 4001 198.51.100.42 \
+	--device "$TK_DEV" --secret wrong-secret --ticket "$TK_FORGED"
+agent_sock "a forged ticket with the right secret: the full login admits" welcome 198.51.100.43 \
+	--device "$TK_DEV" --secret "$TK_SECRET" --ticket "$TK_FORGED"
+agent_sock "another device's ticket does not admit (4001 with a wrong secret)" 4001 198.51.100.44 \
+	--device "$TK_DEV2" --secret wrong-secret --ticket "$TK_TICKET"
+agent_sock "... and its own secret still does" welcome 198.51.100.45 --device "$TK_DEV2" \
+	--secret "$TK_SECRET2" --ticket "$TK_TICKET"
+case $(metric 'kaiden_agent_resumes_total{result="bad"}') in
+'' | 0) bad "/metrics counts refused tickets" "none counted" ;;
+*) ok "/metrics counts refused tickets" ;;
+esac
+# Rotation: a new hash (another device's: its secret is known) is version 2, and the
+# version-1 ticket no longer admits.
+dbq "UPDATE devices SET secret_hash = (SELECT secret_hash FROM devices WHERE id = '$TK_DEV2') WHERE id = '$TK_DEV'" >/dev/null
+dbcheck "a new secret hash is version 2 (the trigger)" "SELECT secret_version FROM devices WHERE id = '$TK_DEV'" 2
+agent_sock "rotated: the old ticket with the old secret is refused (4001)" 4001 198.51.100.47 \
+	--device "$TK_DEV" --secret "$TK_SECRET" --ticket "$TK_TICKET"
+agent_sock "rotated: the old ticket with the new secret logs in" welcome 198.51.100.48 \
+	--device "$TK_DEV" --secret "$TK_SECRET2" --ticket "$TK_TICKET" --tickets --ticket-out "$T/ticket2"
+TK_TICKET2=$(cat "$T/ticket2" 2>/dev/null || true)
+case $TK_TICKET2 in 1.2.*) ok "the new login's ticket is for version 2" ;; *) bad "the new login's ticket is for version 2" "got '$TK_TICKET2'" ;; esac
+agent_sock "the version-2 ticket admits" welcome 198.51.100.49 --device "$TK_DEV" --secret wrong-secret \
+	--ticket "$TK_TICKET2"
+# A suspended tenant: the ticket is refused and so is the full login (4003).
+TK_TENANT=$(dbq "SELECT tenant_id FROM devices WHERE id = '$TK_DEV'")
+TK_STATUS=$(dbq "SELECT status FROM tenants WHERE id = '$TK_TENANT'")
+dbq "UPDATE tenants SET status = 'suspended' WHERE id = '$TK_TENANT'" >/dev/null
+agent_sock "tenant suspended: a good ticket is refused, the login says 4003" 4003 198.51.100.50 \
+	--device "$TK_DEV" --secret "$TK_SECRET2" --ticket "$TK_TICKET2"
+dbq "UPDATE tenants SET status = '$TK_STATUS' WHERE id = '$TK_TENANT'" >/dev/null
+agent_sock "tenant restored: the ticket admits again" welcome 198.51.100.51 --device "$TK_DEV" \
+	--secret wrong-secret --ticket "$TK_TICKET2"
+t "delete the ticket's device" DELETE "/api/v1/devices/$TK_DEV" '' 204
+agent_sock "device deleted: its ticket is refused, the login says 4003" 4003 198.51.100.52 \
+	--device "$TK_DEV" --secret "$TK_SECRET2" --ticket "$TK_TICKET2"
+agent_sock "device deleted: ticket and a wrong secret, 4001" 4001 198.51.100.53 \
+	--device "$TK_DEV" --secret wrong-secret --ticket "$TK_TICKET2"
+# A ticket is a credential: never in helperd's log.
+if grep -F -q -e "$(printf '%s' "$TK_TICKET" | cut -d. -f4)" -e "$(printf '%s' "$TK_TICKET2" | cut -d. -f4)" "$STACK_DIR/log/kaiden-helperd.log"; then
+	bad "no ticket in helperd's log" "a ticket's MAC is in $STACK_DIR/log/kaiden-helperd.log"
+else
+	ok "no ticket in helperd's log"
+fi
+if dbq "SELECT count(*) FROM server_keys WHERE name = 'agent_ticket' AND length(secret) = 43" | grep -qx 1; then ok "one ticket key in server_keys"; else bad "one ticket key in server_keys" "$(dbq "SELECT name, length(secret) FROM server_keys")"; fi
+
 # Jobs: a session's job is claimed from the outbox (what the session module then does
 # is case-70's business).
 t "create a session (a job for helperd)" POST /api/v1/sessions \

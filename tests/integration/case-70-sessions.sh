@@ -244,8 +244,10 @@ cf_check "its ingress: web, ssh, then the catch-all" \
 	 \$r[0].service == \"http://localhost:8080\" and \$r[0].originRequest.access.required == true and
 	 \$r[1].hostname == \"sess-$SHORT-ssh.kaiden.test\" and \$r[1].service == \"ssh://localhost:22\" and
 	 (\$r[2] | has(\"hostname\") | not) and \$r[2].service == \"http_status:404\""
-cf_check "two Access apps guard both hostnames" \
-	"[.access_apps[] | .domain] | sort == [\"sess-$SHORT-ssh.kaiden.test\", \"sess-$SHORT.kaiden.test\"]"
+cf_check "one Access app guards both hostnames (its destinations)" \
+	"(.access_apps | length) == 1 and .access_apps[0].domain == \"sess-$SHORT.kaiden.test\" and
+	 ([.access_apps[0].destinations[].uri] | sort == [\"sess-$SHORT-ssh.kaiden.test\", \"sess-$SHORT.kaiden.test\"]) and
+	 .unprotected_tunnel_cnames == []"
 cf_check "two proxied CNAMEs point at the tunnel" \
 	"[.dns_records[] | select(.type == \"CNAME\" and .proxied == true and .content == \"$TUNNEL.cfargotunnel.com\") | .name] | sort == [\"sess-$SHORT-ssh.kaiden.test\", \"sess-$SHORT.kaiden.test\"]"
 cf_check "cloudflared is connected (tunnel healthy)" \
@@ -266,36 +268,38 @@ wait_session "the session ends" "$SID" ended 20
 cf_empty "nothing is left at Cloudflare after the end"
 no_cloudflared "no cloudflared is left after the end"
 
-# ---- helperd killed at each provisioning step ------------------------------------------
-# The fake holds the step's first call: helperd sits in that step (its row says so, written
-# before the call went out) until it dies with SIGKILL there. The held call is dropped
-# unrun (a request Cloudflare never saw); helperd starts again, and the session still
-# becomes active.
-for step in tunnel access config dns; do
-	case $step in
-	tunnel) hold_arm POST '/cfd_tunnel$' ;;
-	access) hold_arm POST '/access/apps$' ;;
-	config) hold_arm PUT '/configurations$' ;;
-	dns) hold_arm POST '/dns_records$' ;;
+# ---- helperd killed at each provisioning call --------------------------------------------
+# The fake holds the call: helperd sits in its step (the row says so, written before the
+# call went out) until it dies with SIGKILL there. The held call is dropped unrun (a
+# request Cloudflare never saw); helperd starts again, and the session still becomes
+# active. The tunnel and the Access app are made together at step tunnel, the ingress and
+# the DNS batch together at step dns; held at dns, the agent already runs cloudflared
+# (tunnel.start went out once the ingress existed) and is sent tunnel.start again.
+for at in tunnel access config dns; do
+	case $at in
+	tunnel) hold_arm POST '/cfd_tunnel$'; step=tunnel ;;
+	access) hold_arm POST '/access/apps$'; step=tunnel ;;
+	config) hold_arm PUT '/configurations$'; step=dns ;;
+	dns) hold_arm POST '/dns_records/batch$'; step=dns ;;
 	esac
-	new_session "open a session to kill helperd at step $step"
-	hold_wait "helperd is in step $step's call to Cloudflare"
+	new_session "open a session to kill helperd in its $at call"
+	hold_wait "helperd is in its $at call to Cloudflare"
 	dbcheck "the session sits at step $step" "SELECT step FROM sessions WHERE id = '$SID'" "$step"
 	kill -KILL "$STACK_HELPERD_PID" 2>/dev/null
 	wait "$STACK_HELPERD_PID" 2>/dev/null || : # 137: killed, as meant
 	STACK_HELPERD_PID=
 	hold_release drop
-	if helperd_cf_start; then ok "helperd restarts after SIGKILL at $step"; else bad "helperd restarts after SIGKILL at $step" "see its log"; fi
+	if helperd_cf_start; then ok "helperd restarts after SIGKILL in $at"; else bad "helperd restarts after SIGKILL in $at" "see its log"; fi
 	# The agent reconnects by itself after the first kill; later, its backoff (1, 2, 4,
 	# 8 s) is all the waiting there would be: a new agent connects at once.
-	if [ "$step" != tunnel ]; then
+	if [ "$at" != tunnel ]; then
 		agent_stop TERM
 		agent_start "$E2E_DEV" "$E2E_SECRET"
 	fi
-	wait_session "the session resumes to active after a kill at $step" "$SID" active 30
+	wait_session "the session resumes to active after a kill in $at" "$SID" active 30
 	call DELETE "/api/v1/sessions/$SID"
 	wait_session "and ends" "$SID" ended 30
-	cf_empty "nothing leaks after a kill at $step"
+	cf_empty "nothing leaks after a kill in $at"
 done
 no_cloudflared "no cloudflared is left after the kills"
 
@@ -306,9 +310,9 @@ no_cloudflared "no cloudflared is left after the kills"
 # once from its recorded step (not after the 120 s lease).
 if [ "$SUITE_DB" = postgres ]; then
 	hold_arm POST '/access/apps$'
-	new_session "open a session, then restart PostgreSQL at step access"
-	hold_wait "helperd is in step access's call to Cloudflare"
-	dbcheck "the session sits at step access" "SELECT step FROM sessions WHERE id = '$SID'" access
+	new_session "open a session, then restart PostgreSQL in its Access call"
+	hold_wait "helperd is in its Access call to Cloudflare"
+	dbcheck "the session sits at step tunnel (tunnel and Access together)" "SELECT step FROM sessions WHERE id = '$SID'" tunnel
 	if sh "$STACK_ROOT/scripts/pg.sh" stop "$STACK_DIR/pg" >"$T/pg.out" 2>&1; then
 		ok "stop PostgreSQL mid-provisioning"
 	else
@@ -340,8 +344,8 @@ if [ "$SUITE_DB" = postgres ]; then
 fi
 
 # ---- a 500 on DNS create, and a 429 storm ------------------------------------------------
-cf POST /_fake/faults '{"clear":true,"fail":[{"method":"POST","path":"/dns_records$","status":500,"count":2}]}' >/dev/null
-new_session "open a session while DNS create fails twice"
+cf POST /_fake/faults '{"clear":true,"fail":[{"method":"POST","path":"/dns_records/batch$","status":500,"count":2}]}' >/dev/null
+new_session "open a session while the DNS batch fails twice"
 wait_session "it still becomes active" "$SID" active 30
 call DELETE "/api/v1/sessions/$SID"
 wait_session "and ends" "$SID" ended 30

@@ -235,12 +235,13 @@ SUITE_DB=installs
 if [ "$a_PREFIX" != "$b_PREFIX" ]; then ok "the installs' names differ"; else bad "the installs' names differ" "both $a_PREFIX"; fi
 
 # objects_of NAME SHORT: the jq that holds when the fake has the tunnel, both DNS records
-# and both Access apps of install NAME's session SHORT (its prefix from above).
+# and the Access app (both hostnames) of install NAME's session SHORT (its prefix from
+# above).
 objects_of() {
 	eval "_p=\$${1}_PREFIX"
 	echo "([.tunnels[] | select(.deleted_at == null and .name == \"$_p$2\")] | length == 1) and
 	      ([.dns_records[] | select(.comment == \"$_p$2\")] | length == 2) and
-	      ([.access_apps[] | select(.name == \"$_p$2\" or .name == \"$_p$2-ssh\")] | length == 2)"
+	      ([.access_apps[] | select(.name == \"$_p$2\") | .destinations | length] == [2])"
 }
 
 # Orphans as a lost create reply leaves them: each install's, of no session of it.

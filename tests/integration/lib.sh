@@ -286,6 +286,27 @@ repeat() {
 	head -c "$1" /dev/zero | tr '\0' "$2"
 }
 
+# agent_sock NAME WANT XFF ARGS...: one test: one simulated agent (tests/bench/agent_load)
+# straight to helperd's Unix socket, as a trusted proxy would, from the made-up client
+# address XFF, so that a refusal spends that address's tries (hub_util.h), not those of
+# the loopback address the other cases use. WANT is "welcome" (then it leaves at once) or
+# the close code it must get.
+agent_sock() {
+	_name=$1
+	_want=$2
+	_xff=$3
+	shift 3
+	case $B in /*) _al=$B/tests/agent_load ;; *) _al=$STACK_ROOT/$B/tests/agent_load ;; esac
+	if [ "$_want" = welcome ]; then set -- --expect-welcome --hold 0 "$@"; else set -- --expect-close "$_want" "$@"; fi
+	if _out=$("$_al" --unix "$STACK_HELPERD_SOCKET" --xff "$_xff" --timeout 20 "$@" 2>&1); then
+		ok "$_name"
+	else
+		LAST="agent_load $_name"
+		CODE=-
+		bad "$_name" "want $_want: $_out"
+	fi
+}
+
 # appq TENANT STAFF SQL: SQL on PostgreSQL as the application's role (KAIDEN_DATABASE_DSN),
 # in one transaction with the settings kaiden-api's scopes make (SET LOCAL
 # kaiden.tenant_id = TENANT, "" for none; kaiden.staff = STAFF, on or off). Prints the

@@ -261,6 +261,16 @@ for pair in kaiden-api:image-server kaiden-helperd:image-server kaiden-agent:ima
 		bad "$prog's libraries are in scripts/deps.sh ${pair#*:}" "not listed:$missing"
 	fi
 done
+# The agent opens libcurl itself in cluster mode (agent/curl_lazy.h): not a NEEDED entry,
+# but its image must have it.
+curl_so=$(sed -n 's/^#define CURL_SONAME "\(.*\)"$/\1/p' agent/curl_lazy.c)
+curl_pkg=$(dpkg -S "*/$curl_so" 2>/dev/null | head -n 1)
+curl_pkg=${curl_pkg%%:*}
+case "${curl_pkg:-none} $(sh scripts/deps.sh packages image-agent) " in
+none*) bad "the agent's dlopen'd libcurl is in scripts/deps.sh image-agent" "no package owns ${curl_so:-CURL_SONAME}" ;;
+*" $curl_pkg "*) ok "the agent's dlopen'd $curl_so ($curl_pkg) is in scripts/deps.sh image-agent" ;;
+*) bad "the agent's dlopen'd libcurl is in scripts/deps.sh image-agent" "${curl_so:-no CURL_SONAME} (${curl_pkg:-no package})" ;;
+esac
 
 # ---- the Dockerfiles -----------------------------------------------------------------------
 for f in deploy/docker/server.Dockerfile deploy/docker/agent.Dockerfile; do

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "fakek8s.h"
+#include "curl_lazy.h"
 #include "k8s_node.h"
 
 /* --- quantities -------------------------------------------------------------------- */
@@ -690,7 +691,14 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	{
+		char err[256];
+		/* As the agent does: k8s_node_fetch calls libcurl through curl_lazy.h. */
+		if (curl_lazy_load(err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+	}
 	tcase_add_loop_test(tc, test_quantity, 0, (int)ARRAY_LEN(quantities));
 	tcase_add_test(tc, test_node_names);
 	tcase_add_test(tc, test_node_parse);

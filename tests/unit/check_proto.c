@@ -52,6 +52,23 @@ static const struct {
 	{ "{\"type\":\"hello\",\"version\":1,\"device_id\":\"d\",\"secret\":\"s\\n\","
 	  "\"agent_version\":\"1\",\"hostname\":\"h\",\"os\":\"o\",\"arch\":\"a\"}", 0,
 	  "invalid_field", "secret" },
+	/* hello, version 4: a resumption ticket beside the secret */
+	{ "{\"type\":\"hello\",\"version\":4,\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"" HELLO_REST, PROTO_HELLO, NULL, "" },
+	{ "{\"type\":\"hello\",\"version\":3,\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"" HELLO_REST, 0, "invalid_field",
+	  "ticket" },
+	{ "{\"type\":\"hello\",\"version\":4,\"ticket\":\"\"" HELLO_REST, 0, "invalid_field",
+	  "ticket" },
+	{ "{\"type\":\"hello\",\"version\":4,\"ticket\":7" HELLO_REST, 0, "invalid_field",
+	  "ticket" },
+	/* Bounded: TICKET_MAX - 1 characters at most. */
+	{ "{\"type\":\"hello\",\"version\":4,\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"" HELLO_REST, 0,
+	  "invalid_field", "ticket" },
+	{ "{\"type\":\"hello\",\"version\":4,\"cluster_id\":\"" U1 "\",\"node_name\":\"w-1\","
+	  "\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"" CLUSTER_REST, PROTO_HELLO, NULL, "" },
+	/* The secret stays required: a refused ticket falls back to it. */
+	{ "{\"type\":\"hello\",\"version\":4,\"device_id\":\"d\",\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+	  "\"agent_version\":\"1\",\"hostname\":\"h\",\"os\":\"o\",\"arch\":\"a\"}", 0,
+	  "missing_field", "secret" },
 	/* hello, version 3: a node's agent */
 	{ "{\"type\":\"hello\",\"version\":3,\"cluster_id\":\"" U1 "\",\"node_name\":\"worker-1\""
 	  CLUSTER_REST, PROTO_HELLO, NULL, "" },
@@ -117,6 +134,13 @@ static const struct {
 	  "" },
 	{ "{\"type\":\"welcome\",\"heartbeat\":30,\"device_id\":\"dev-1\"}", 0, "invalid_field",
 	  "device_id" },
+	/* welcome and ticket, version 4 */
+	{ "{\"type\":\"welcome\",\"heartbeat\":30,\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", PROTO_WELCOME, NULL, "" },
+	{ "{\"type\":\"ticket\",\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", PROTO_TICKET, NULL, "" },
+	{ "{\"type\":\"ticket\"}", 0, "missing_field", "ticket" },
+	{ "{\"type\":\"ticket\",\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", 0, "invalid_field", "ticket" },
+	{ "{\"type\":\"ticket\",\"ticket\":\"1.1.1790000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"heartbeat\":3}", 0, "unknown_field",
+	  "heartbeat" },
 	/* heartbeat */
 	{ "{\"type\":\"heartbeat\",\"sessions\":[]}", PROTO_HEARTBEAT, NULL, "" },
 	{ "{\"type\":\"heartbeat\",\"sessions\":[\"" U1 "\",\"" U2 "\"]}", PROTO_HEARTBEAT, NULL,
@@ -446,6 +470,24 @@ START_TEST(test_clear_wipes_token)
 }
 END_TEST
 
+/* A hello's ticket is a credential: zeroed when the message is cleared, like the secret. */
+START_TEST(test_clear_wipes_ticket)
+{
+	static const char frame[] = "{\"type\":\"hello\",\"version\":4,\"ticket\":\"1.1.9.abc\""
+	                            HELLO_REST;
+	struct proto_msg msg = { 0 };
+	struct jsonx_error err;
+	json_object *t = NULL;
+
+	ck_assert_int_eq(proto_parse(frame, strlen(frame), &msg, &err), 0);
+	ck_assert(json_object_object_get_ex(msg.obj, "ticket", &t));
+	json_object_get(t);
+	proto_msg_clear(&msg);
+	ck_assert_int_eq(json_object_get_string(t)[0], '\0');
+	json_object_put(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -460,6 +502,7 @@ int main(void)
 	tcase_add_test(tc, test_build_refuses);
 	tcase_add_test(tc, test_build_wipes_token);
 	tcase_add_test(tc, test_clear_wipes_token);
+	tcase_add_test(tc, test_clear_wipes_ticket);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -392,6 +392,112 @@ START_TEST(test_scope_lost_inside)
 }
 END_TEST
 
+/* A read scope: each statement is its own read-only transaction with the settings, one
+ * round trip each; a write fails and spoils nothing after it; a scope in which nothing
+ * ran costs no round trip. */
+START_TEST(test_scope_read)
+{
+	unsigned long trips;
+
+	ck_assert_int_eq(db_session_set(T_db, "kaiden.staff", "on"), DB_OK);
+	trips = db_trips(T_db);
+	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_B, 0), DB_OK);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_int_eq(db_scope_begin(T_db, TENANT_B, 0), DB_OK);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_uint_eq(db_trips(T_db), trips);
+
+	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_B, 0), DB_OK);
+	trips = db_trips(T_db);
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_B);
+	ck_assert_uint_eq(db_trips(T_db), trips + 1);
+	assert_setting(T_db, "kaiden.staff", "off");
+	assert_setting(T_db, "transaction_read_only", "on");
+	ck_assert_int_eq(db_exec(T_db, "INSERT INTO tenants (id, code, name) "
+	                               "VALUES ($1, 'ro', 'ro')",
+	                         1, (const char *const[]){ TENANT_C }, NULL),
+	                 DB_ERR);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(T_db), "25006"));
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_B);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_int_eq(tenant_count(T_db, "ro"), 0);
+	/* Nothing of it outlives it. */
+	assert_setting(T_db, "kaiden.tenant_id", "");
+	assert_setting(T_db, "kaiden.staff", "on");
+	assert_setting(T_db, "transaction_read_only", "off");
+
+	/* db_begin in one: a read-only transaction for the rest of the scope. */
+	add_tenant(T_db, TENANT_B, "seen");
+	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_A, 0), DB_OK);
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	ck_assert_int_eq(tenant_count(T_db, "seen"), 1);
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_A);
+	ck_assert_int_eq(db_commit(T_db), DB_OK);
+	ck_assert_int_eq(db_begin(T_db), DB_OK);
+	ck_assert_int_eq(db_exec(T_db, "UPDATE tenants SET name = 'x'", 0, NULL, NULL), DB_ERR);
+	db_rollback(T_db);
+	assert_setting(T_db, "transaction_read_only", "on");
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM tenants WHERE name = 'x'", 0, NULL),
+	                 0);
+	assert_setting(T_db, "kaiden.tenant_id", "");
+
+	/* A connection that died while idle: the read reconnects, settings and all. */
+	T_kill_session(T_db);
+	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_B, 0), DB_OK);
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_B);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	assert_setting(T_db, "kaiden.staff", "on");
+}
+END_TEST
+
+/* A write scope's BEGIN and settings go with its first statement: one round trip, and
+ * the COMMIT a second. */
+START_TEST(test_scope_one_trip)
+{
+	unsigned long trips;
+
+	ck_assert_int_eq(db_scope_begin(T_db, TENANT_B, 0), DB_OK);
+	trips = db_trips(T_db);
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_B);
+	ck_assert_uint_eq(db_trips(T_db), trips + 1);
+	add_tenant(T_db, TENANT_B, "one-trip");
+	ck_assert_uint_eq(db_trips(T_db), trips + 2);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_uint_eq(db_trips(T_db), trips + 3);
+	ck_assert_int_eq(tenant_count(T_db, "one-trip"), 1);
+}
+END_TEST
+
+/* Notifications: a NOTIFY committed before a round trip began is counted by its end;
+ * other channels are not; a reconnect counts (whatever was sent meanwhile is lost). */
+START_TEST(test_notices)
+{
+	struct db *other = T_open_again();
+	unsigned long n0;
+
+	ck_assert_int_eq(db_listen(T_db, "kaiden bad"), DB_ERR);
+	ck_assert_int_eq(db_listen(T_db, "kaiden_t14"), DB_OK);
+	ck_assert_int_eq(db_listen(T_db, "kaiden_t14"), DB_OK);
+	n0 = db_notices(T_db, 0);
+	ck_assert_int_eq(db_notify(other, "kaiden_t14", "x"), DB_OK);
+	ck_assert_int_eq(db_notify(other, "kaiden_elsewhere", "x"), DB_OK);
+	ck_assert_int_eq(db_scope_begin_read(T_db, TENANT_A, 0), DB_OK);
+	assert_setting(T_db, "kaiden.tenant_id", TENANT_A);
+	ck_assert_int_eq(db_scope_end(T_db, 1), DB_OK);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 1);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 1);
+	T_kill_session(T_db);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 2);
+	/* Still listening on the new connection. */
+	ck_assert_int_eq(db_notify(other, "kaiden_t14", "y"), DB_OK);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	ck_assert_uint_eq(db_notices(T_db, 0), n0 + 3);
+	db_close(other);
+}
+END_TEST
+
 /* ---- row-level security as the application's role (PostgreSQL) ---------------------- */
 
 /* Every tenant table has it enabled and forced; login_throttle (not tenant data) not. */
@@ -680,6 +786,9 @@ int main(void)
 	tcase_add_test(pg, test_scope_failure);
 	tcase_add_test(pg, test_scope_reconnect_outside);
 	tcase_add_test(pg, test_scope_lost_inside);
+	tcase_add_test(pg, test_scope_read);
+	tcase_add_test(pg, test_scope_one_trip);
+	tcase_add_test(pg, test_notices);
 	tcase_add_test(pg, test_rls_enabled);
 	tcase_add_test(pg, test_rls_wrong_tenant);
 	tcase_add_test(pg, test_rls_no_tenant);

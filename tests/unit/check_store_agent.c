@@ -257,6 +257,50 @@ START_TEST(test_jobs_requeue_renew)
 	ck_assert_int_eq(store_jobs_requeue(T_db, "", &n), STORE_ERR);
 }
 END_TEST
+/* secret_version (0018): 1 at creation, one more on every new hash, whoever writes it
+ * (the trigger), unchanged by other updates; a cluster's the same. */
+START_TEST(test_secret_version)
+{
+	struct store_agent_auth a;
+	char dev[UUID_STR_LEN];
+	const char *p[1] = { dev };
+
+	mk_device(DEFAULT_TENANT_ID, "v", dev);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.secret_version, 1);
+	T_run(T_db, "UPDATE devices SET name = 'v2' WHERE id = $1", 1, p);
+	T_run(T_db, "UPDATE devices SET secret_hash = secret_hash WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.secret_version, 1);
+	T_run(T_db, "UPDATE devices SET secret_hash = '$argon2id$other' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.secret_version, 2);
+	ck_assert_str_eq(a.secret_hash, "$argon2id$other");
+	T_run(T_db, "UPDATE devices SET secret_hash = '$argon2id$third' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_int_eq(a.secret_version, 3);
+}
+END_TEST
+
+/* The ticket key: made once, the same for every later caller, 32 bytes. */
+START_TEST(test_ticket_key)
+{
+	unsigned char k1[TICKET_KEY_LEN], k2[TICKET_KEY_LEN], zero[TICKET_KEY_LEN] = { 0 };
+
+	ck_assert_int_eq(store_agent_ticket_key(T_db, k1), STORE_OK);
+	ck_assert_int_eq(store_agent_ticket_key(T_db, k2), STORE_OK);
+	ck_assert(memcmp(k1, k2, sizeof(k1)) == 0);
+	ck_assert(memcmp(k1, zero, sizeof(k1)) != 0);
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM server_keys", 0, NULL), 1);
+	/* Deleted: a new one (every ticket so far is refused). */
+	T_run(T_db, "DELETE FROM server_keys", 0, NULL);
+	ck_assert_int_eq(store_agent_ticket_key(T_db, k2), STORE_OK);
+	ck_assert(memcmp(k1, k2, sizeof(k1)) != 0);
+	/* A broken row is an error, not a key. */
+	T_run(T_db, "UPDATE server_keys SET secret = 'not-base64-of-32-bytes-at-all-no-no'", 0, NULL);
+	ck_assert_int_eq(store_agent_ticket_key(T_db, k2), STORE_ERR);
+}
+END_TEST
 
 int main(void)
 {
@@ -269,5 +313,7 @@ int main(void)
 	T_ADD(sq, pg, test_batches);
 	T_ADD(sq, pg, test_expire);
 	T_ADD(sq, pg, test_jobs_requeue_renew);
+	T_ADD(sq, pg, test_secret_version);
+	T_ADD(sq, pg, test_ticket_key);
 	return T_main(s, sq, pg);
 }

@@ -1,0 +1,4 @@
+-- 0019_auth_notify (SQLite): nothing to do. SQLite has no NOTIFY: kaiden-api's kept
+-- credentials are invalidated there by any commit (PRAGMA data_version, db.h's
+-- db_notices). sql/pg/0019_auth_notify.sql is the PostgreSQL side; the file exists so that
+-- both backends reach the same schema version.
