@@ -44,6 +44,14 @@ int catalog_slug_valid(const char *s)
 	       s[0] != '-' && s[len - 1] != '-';
 }
 
+int catalog_template_web(json_object *tpl)
+{
+	json_object *inputs = NULL;
+
+	return json_object_object_get_ex(tpl, "inputs", &inputs) &&
+	       json_object_object_get_ex(inputs, "host", NULL);
+}
+
 /* An exact semantic version: MAJOR.MINOR.PATCH, numbers without leading zeros, then
  * optionally -pre and +build of [0-9A-Za-z.-]. */
 static int version_exact(const char *v)

@@ -20,7 +20,8 @@
  *   chart_version  required; an exact version MAJOR.MINOR.PATCH[-pre][+build] (no
  *                  range: the chart is pinned)
  *   values_schema  values_schema.h (default {"type":"object","properties":{}})
- *   inputs         values_inputs_check (default {})
+ *   inputs         values_inputs_check (default {}); with "host" the template's
+ *                  services have a web address (catalog_template_web)
  *   default_values an object (default {}); it may not set a secret property (a secret
  *                  is each install's own), and every inputs path must be settable in it
  *   enabled        boolean (default true)
@@ -38,6 +39,12 @@ extern const char *const catalog_categories[];
 
 /* 1 when s is a DNS-1123 label (a slug, a chart name). */
 int catalog_slug_valid(const char *s);
+
+/* 1 when tpl (a checked template) gives its services a web address: its inputs map
+ * Kaiden's host into the chart (inputs.host: the chart's ingress serves
+ * https://<subdomain>.<services.domain>). A template without one (a database, a cache)
+ * is reached from inside the cluster only: no URL, no custom domain. */
+int catalog_template_web(json_object *tpl);
 
 /* Checks tpl as above. 0 with *out (owned: a new object with every member, the
  * defaults filled in, in the order above), or -1 with err (field: the member,

@@ -252,3 +252,54 @@ out:
 	json_object_put(replaced);
 	return rc;
 }
+
+int store_catalog_reorder(struct db *db, json_object *templates, json_object **reordered)
+{
+	json_object *done = json_object_new_array();
+	int rc;
+
+	if (!done)
+		return STORE_ERR;
+	rc = db_begin(db);
+	if (rc != DB_OK) {
+		json_object_put(done);
+		return store_rc_of(rc);
+	}
+	rc = STORE_OK;
+	for (size_t i = 0; i < json_object_array_length(templates) && rc == STORE_OK; i++) {
+		json_object *tpl = json_object_array_get_idx(templates, i), *stored = NULL;
+		json_object *want = NULL, *have = NULL;
+		const char *params[2] = { jsonx_str(tpl, "slug"), NULL };
+		int got = read_one(db, "slug", params[0], 1, &stored);
+
+		if (got == STORE_NOT_FOUND)
+			continue;
+		rc = got;
+		json_object_object_get_ex(tpl, "values_schema", &want);
+		if (rc == STORE_OK && json_object_object_get_ex(stored, "values_schema", &have) &&
+		    json_object_equal(want, have)) {
+			params[1] = json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN |
+			                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+			if (strcmp(params[1], json_object_to_json_string_ext(
+			                             have, JSON_C_TO_STRING_PLAIN |
+			                                           JSON_C_TO_STRING_NOSLASHESCAPE)) != 0) {
+				int db_rc = db_exec(db, "UPDATE app_templates SET values_schema = $2 "
+				                        "WHERE slug = $1",
+				                    2, params, NULL);
+				if (db_rc != DB_OK)
+					rc = store_rc_of(db_rc);
+				else
+					json_object_array_add(done, json_object_new_string(params[0]));
+			}
+		}
+		json_object_put(stored);
+	}
+	if (rc == STORE_OK && db_commit(db) != DB_OK)
+		rc = STORE_ERR;
+	if (rc != STORE_OK)
+		db_rollback(db);
+	else if (reordered)
+		*reordered = json_object_get(done);
+	json_object_put(done);
+	return rc;
+}

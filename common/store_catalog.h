@@ -41,5 +41,11 @@ int store_catalog_delete(struct db *db, const char *slug) WUR;
  * as new arrays (owned). */
 int store_catalog_load(struct db *db, json_object *templates, json_object **created,
                        json_object **updated) WUR;
+/* Writes each given template's values_schema, as its text says it, over the stored one
+ * of the same slug where the two say the same but perhaps in another key order (what
+ * PostgreSQL's jsonb left before 0020): the form's order comes back, nothing else
+ * changes (not updated_at either), and a template edited since is left alone. One
+ * transaction; *reordered (may be NULL) gets the slugs rewritten, a new array. */
+int store_catalog_reorder(struct db *db, json_object *templates, json_object **reordered) WUR;
 
 #endif

@@ -295,6 +295,34 @@ static int catalog_store(struct db *db, const char *cmd, json_object *templates)
 /* The migration that made app_templates has just run: a fresh install gets the catalog
  * this binary carries (an existing one keeps its own; `catalog load` updates it). */
 #define CATALOG_MIGRATION 15
+/* The one that made values_schema keep its text (0020): an existing catalog gets the
+ * built-in templates' order back where their schemas still say the same (jsonb had
+ * sorted the keys: docs/decisions.md, "Issue 13: the form's order"). */
+#define CATALOG_ORDER_MIGRATION 20
+
+/* The built-in templates' values_schema order put back (store_catalog_reorder): 0, or
+ * -1 (said). */
+static int catalog_reorder(struct db *db)
+{
+	json_object *templates = NULL, *done = NULL;
+	char why[600];
+	int rc = catalog_read_builtin(&templates, why, sizeof(why));
+
+	if (rc < 0) {
+		fprintf(stderr, "kaiden-api migrate: %s\n", why);
+	} else if (db_session_set(db, "kaiden.staff", "on") != DB_OK ||
+	           store_catalog_reorder(db, templates, &done) != STORE_OK) {
+		fprintf(stderr, "kaiden-api migrate: the catalog's order could not be written (%s)\n",
+		        db_errmsg(db));
+		rc = -1;
+	} else {
+		printf("catalog: the form's order put back in %zu template(s)\n",
+		       json_object_array_length(done));
+	}
+	json_object_put(templates);
+	json_object_put(done);
+	return rc;
+}
 
 static int cmd_migrate(void)
 {
@@ -332,6 +360,11 @@ static int cmd_migrate(void)
 			db_close(db);
 			return ADMIN_EXIT_FAIL;
 		}
+	} else if (before >= CATALOG_MIGRATION && before < CATALOG_ORDER_MIGRATION &&
+	           applied > 0 && migrations_latest(db) >= CATALOG_ORDER_MIGRATION &&
+	           catalog_reorder(db) < 0) {
+		db_close(db);
+		return ADMIN_EXIT_FAIL;
 	}
 	db_close(db);
 	return ADMIN_EXIT_OK;

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "catalog.h"
 #include "cfg.h"
 #include "ids.h"
 #include "jsonx.h"
@@ -193,7 +194,8 @@ static void strip_nulls(json_object *o)
 }
 
 /* The service as the API shows it: secret_names become "secrets" (each of the
- * template's secret paths "set" or "unset"), plus urls, pods and domain. */
+ * template's secret paths "set" or "unset"), plus web, urls, pods and domain. A service
+ * whose template has no web address (catalog_template_web) has no urls. */
 static void service_view(struct req *r, json_object *svc)
 {
 	json_object *tpl = NULL, *schema = NULL, *names = NULL, *secrets, *urls, *pods, *dom;
@@ -201,11 +203,14 @@ static void service_view(struct req *r, json_object *svc)
 	const char *custom = jsonx_str(svc, "custom_domain"), *domain = cfg_str(CFG_SERVICES_DOMAIN);
 	char host[320], record[640];
 	json_object *all = NULL;
+	int web = 0;
 
 	secrets = json_object_new_object();
-	if (slug && store_catalog_get(r->db, slug, 1, &tpl) == STORE_OK &&
-	    json_object_object_get_ex(tpl, "values_schema", &schema))
-		all = values_schema_secret_paths(schema);
+	if (slug && store_catalog_get(r->db, slug, 1, &tpl) == STORE_OK) {
+		web = catalog_template_web(tpl);
+		if (json_object_object_get_ex(tpl, "values_schema", &schema))
+			all = values_schema_secret_paths(schema);
+	}
 	json_object_object_get_ex(svc, "secret_names", &names);
 	for (size_t i = 0; all && i < json_object_array_length(all); i++) {
 		const char *p = json_object_get_string(json_object_array_get_idx(all, i));
@@ -219,8 +224,9 @@ static void service_view(struct req *r, json_object *svc)
 	json_object_object_del(svc, "secret_names");
 	json_object_object_add(svc, "secrets", secrets);
 	snprintf(host, sizeof(host), "%s.%s", sub ? sub : "", domain[0] ? domain : "invalid");
+	json_object_object_add(svc, "web", json_object_new_boolean(web));
 	urls = json_object_new_array();
-	{
+	if (web) {
 		char url[400];
 		snprintf(url, sizeof(url), "https://%s", host);
 		json_object_array_add(urls, json_object_new_string(url));
@@ -864,14 +870,30 @@ static void domain_change(struct req *r, struct resp *rs, const char *domain)
 
 void h_service_domain_put(struct req *r, struct resp *rs)
 {
-	json_object *in = NULL;
+	json_object *in = NULL, *svc = NULL, *tpl = NULL;
 	const char *domain, *base = cfg_str(CFG_SERVICES_DOMAIN);
 	size_t dl, bl = strlen(base);
+	int rc;
 
-	if (domain_route_ready(r, rs, NULL) < 0)
+	if (domain_route_ready(r, rs, &svc) < 0)
 		return;
+	rc = store_catalog_get(r->db, jsonx_str(svc, "template"), 1, &tpl);
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+		resp_store_error(rs, rc, r->db, r->request_id, "template");
+		goto out;
+	}
+	if (!tpl || !catalog_template_web(tpl)) {
+		resp_error(rs, 409, "no_web_address", "domain",
+		           "domain: %s has no web address (its template maps no host into the "
+		           "chart): it is reached inside the cluster, in namespace %s, so a custom "
+		           "domain would have nothing to serve",
+		           jsonx_str(svc, "template_name") ? jsonx_str(svc, "template_name")
+		                                           : jsonx_str(svc, "template"),
+		           jsonx_str(svc, "namespace"));
+		goto out;
+	}
 	if (h_body_object(r, rs, domain_fields, ARRAY_LEN(domain_fields), &in) < 0)
-		return;
+		goto out;
 	domain = jsonx_str(in, "domain");
 	dl = strlen(domain);
 	if (!dns_name(domain)) {
@@ -884,7 +906,10 @@ void h_service_domain_put(struct req *r, struct resp *rs)
 	} else {
 		domain_change(r, rs, domain);
 	}
+out:
 	json_object_put(in);
+	json_object_put(tpl);
+	json_object_put(svc);
 }
 
 void h_service_domain_delete(struct req *r, struct resp *rs)

@@ -3,8 +3,10 @@
 # built-in catalog, and `kaiden-api catalog load FILE` loads the committed file again
 # (replaced by slug, nothing added) or refuses a bad one whole; every signed-in role
 # browses the enabled templates, filters by category and q, and reads one with its
-# values schema (PostgreSQL's user with its pattern_message); a disabled one is for staff only. Platform admins add, change and
-# remove templates, each change audited; a customer, a tenant admin, an engineer and a
+# values schema (PostgreSQL's user with its pattern_message, its properties in the order
+# catalog.yaml writes them, on PostgreSQL too: 0020); a disabled one is for staff only.
+# Platform admins add, change (a form keeps the order it is written in) and remove
+# templates, each change audited; a customer, a tenant admin, an engineer and a
 # service token are refused (403); a bad template is refused naming its field (the
 # member, or the place in its values schema: a pattern_message without a pattern, or
 # empty) with nothing written; a slug is taken once
@@ -75,6 +77,8 @@ t "... an unknown category" GET '/api/v1/catalog?category=Games' '' 400 "$(E inv
 t "a customer reads a template with its form" GET /api/v1/catalog/postgresql '' 200 \
 	'.values_schema.properties.auth.properties.postgresPassword.secret == true' \
 	'.values_schema.properties.auth.properties.username.pattern_message | test("^Use lower-case letters")' \
+	'(.values_schema.properties.auth.properties | keys_unsorted) == ["postgresPassword", "username", "password", "database"]' \
+	'(.values_schema.properties | keys_unsorted) == ["auth", "primary"]' \
 	'.default_values.image.repository == "bitnamilegacy/postgresql"' \
 	'.default_values.global.security.allowInsecureImages == true' \
 	'.inputs.storage_size == ["primary.persistence.size"]'
@@ -139,6 +143,11 @@ t "... changes it" PATCH /api/v1/catalog/cat-demo '{"name":"Demo DB 2","enabled"
 	'.values_schema.properties.size.maximum == 3'
 dbcheck "... audited with the members that changed" \
 	"SELECT count(*) FROM audit_log WHERE action = 'catalog.update' AND target_id = '$CT_ID' AND CAST(details AS TEXT) LIKE '%enabled%' AND CAST(details AS TEXT) LIKE '%name%' AND CAST(details AS TEXT) LIKE '%tags%'" 1
+t "... keeps its form in the order written" PATCH /api/v1/catalog/cat-demo \
+	"$(echo "$CT_TPL" | jq -c '{values_schema: (.values_schema | .properties = {size: .properties.size, auth: .properties.auth})}')" 200 \
+	'(.values_schema.properties | keys_unsorted) == ["size", "auth"]'
+t "... and reads it back so" GET /api/v1/catalog/cat-demo '' 200 \
+	'(.values_schema.properties | keys_unsorted) == ["size", "auth"]'
 t "... whose result is checked whole" PATCH /api/v1/catalog/cat-demo \
 	'{"default_values":{"ingress":"off"}}' 400 "$(E invalid_field inputs.host)"
 t "... the slug never changes" PATCH /api/v1/catalog/cat-demo '{"slug":"other"}' 400 "$(E invalid_field slug)"

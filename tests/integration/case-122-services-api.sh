@@ -13,14 +13,16 @@
 #     secret missing, too short, null),
 #     storage_size (form, bounds, a template without it), an unknown member; nothing
 #     written;
-#   - 202 + a service.install job + pending; GET shapes (urls, secrets set/unset, the
-#     domain object, storage_size), the list and its filters;
+#   - 202 + a service.install job + pending; GET shapes (web and urls: none for
+#     PostgreSQL, which has no web address; secrets set/unset, the domain object,
+#     storage_size), the list and its filters;
 #   - PATCH merges, a null unsets (the default again), secrets kept unless given;
 #     409 service_busy while an operation is queued; the storage size fixed once deployed;
 #   - rollback refusals (no such revision, the current one, not a number) and a rollback;
 #   - DELETE from pending and from upgrading, twice, and of a deleted one;
-#   - the custom domain: PUT (the record's text exactly), refusals (not a name, the
-#     platform's, another tenant's), verify at tests/fakes/fake_dns.py (NXDOMAIN, a CNAME
+#   - the custom domain: refused for a service without a web address (PostgreSQL: 409
+#     no_web_address); on an n8n service PUT (the record's text exactly), refusals (not
+#     a name, the platform's, another tenant's, while pending), verify at tests/fakes/fake_dns.py (NXDOMAIN, a CNAME
 #     elsewhere, the right one: verified), 429 within 10 s with Retry-After, DELETE;
 #   - a customer reads and is refused every write (403); another tenant's service is 404;
 #   - max_services counted in the create's transaction: quota 3, eight POSTs at once,
@@ -48,6 +50,7 @@ S122_SECRET=kv-secret-never-in-clear-9191
 S122_SECRET2=kv-secret-too-never-in-clear-7373
 S122_PW=kv-not-secret-pw-0000
 S122_PG_VALUES="\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\"}}"
+S122_N8N_VALUES="\"values\":{\"main\":{\"secret\":{\"n8n\":{\"encryption_key\":\"$S122_PW\"}}}}"
 
 s122_as() {
 	eval "STACK_TOKEN=\$$1"
@@ -172,7 +175,7 @@ tt "a service is accepted: 202, pending" POST /api/v1/services \
 	202 '.status == "pending"' '.name == "Main DB"' '.reference_id == "db"' '.subdomain == "kv-db"' \
 	'.template == "postgresql"' '.template_name == "PostgreSQL"' '.chart_version == "17.1.0"' \
 	'.namespace == "paas-ws-kv"' '.helm_release == "paas-ws-kv-db"' '.revision == 0' \
-	'.storage_size == "10Gi"' '.urls == ["https://kv-db.apps.kaiden.test"]' \
+	'.storage_size == "10Gi"' '.web == false' '.urls == []' \
 	'.secrets == {"auth.postgresPassword": "set", "auth.password": "set"}' \
 	'.values == {"auth": {"username": "first", "database": "app"}, "primary": {"resourcesPreset": "micro"}}' \
 	'.domain == null' '.pods == {"ready": 0, "total": 0}' '.error == null' '.deleted_at == null' \
@@ -192,7 +195,8 @@ tt "a name alone: reference_id and subdomain made from it" POST /api/v1/services
 save S122_CACHE .id
 s122_as S122_SVC2
 tt "another tenant's service" POST /api/v1/services \
-	"{\"template\":\"redis\",\"name\":\"Their app\",\"reference_id\":\"app\",\"subdomain\":\"kw-app\",\"values\":{\"auth\":{\"password\":\"$S122_PW\"}}}" 202
+	"{\"template\":\"n8n\",\"name\":\"Their app\",\"reference_id\":\"app\",\"subdomain\":\"kw-app\",$S122_N8N_VALUES}" 202 \
+	'.web == true' '.urls == ["https://kw-app.apps.kaiden.test"]' 
 save S122_THEIRS .id
 s122_as S122_SVC
 
@@ -236,9 +240,9 @@ s122_post "a setting against its pattern, said in the template's words" "\"name\
 	'.error.message | contains("[a-z") | not'
 s122_post "a required secret missing" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\"}}" 400 \
 	"$(E invalid_field values.auth.password)" '.error.message | test("required")'
-# The first problem in the schema's order, which is the database's (jsonb orders keys).
+# The first problem in the schema's order, the template's on both databases (0020).
 s122_post "no values at all (the secrets are required)" "\"name\":\"x\"" 400 \
-	'.error.code == "invalid_field"' '.error.field | test("^values\\.auth\\.(postgresPassword|password)$")'
+	"$(E invalid_field values.auth.postgresPassword)"
 s122_post "a secret too short" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"short\"}}" 400 "$(E invalid_field values.auth.password)"
 s122_post "a null setting" "\"name\":\"x\",\"values\":{\"auth\":{\"postgresPassword\":\"$S122_PW\",\"password\":\"$S122_PW\",\"username\":null}}" 400 "$(E invalid_field values.auth.username)"
 s122_post "values that are no object" "\"name\":\"x\",\"values\":[]" 400 "$(E invalid_field values)"
@@ -276,7 +280,6 @@ S122_SNAP=$(s122_rows)
 tt "a change while pending: 409 service_busy naming the status" PATCH "/api/v1/services/$S122_DB" \
 	'{"values":{"auth":{"username":"second"}}}' 409 "$(E service_busy status)" '.error.message | test("pending")'
 tt "a rollback while pending" POST "/api/v1/services/$S122_DB/rollback" '{"revision":1}' 409 "$(E service_busy status)"
-tt "a domain while pending" PUT "/api/v1/services/$S122_DB/domain" '{"domain":"shop.example.com"}' 409 "$(E service_busy status)"
 tt "nothing to change" PATCH "/api/v1/services/$S122_DB" '{}' 400 "$(E missing_field)"
 tt "an unknown member" PATCH "/api/v1/services/$S122_DB" '{"template":"redis"}' 400 "$(E unknown_field template)"
 s122_unchanged "... nothing written"
@@ -337,55 +340,68 @@ tt "... a second one meanwhile: 409 service_busy" POST "/api/v1/services/$S122_D
 s122_helperd "$S122_DB" running 4
 
 # ---- the custom domain ----------------------------------------------------------------------------
+# PostgreSQL has no web address (its template maps no host): no custom domain for it.
 S122_SNAP=$(s122_rows)
-tt "a domain that is no host name" PUT "/api/v1/services/$S122_DB/domain" '{"domain":"Not A Domain"}' 400 "$(E invalid_field domain)"
-tt "a domain under the platform's" PUT "/api/v1/services/$S122_DB/domain" '{"domain":"shop.apps.kaiden.test"}' 400 \
-	"$(E invalid_field domain)" '.error.message | test("apps.kaiden.test")'
-tt "the platform's domain itself" PUT "/api/v1/services/$S122_DB/domain" '{"domain":"apps.kaiden.test"}' 400 "$(E invalid_field domain)"
-tt "no domain given" PUT "/api/v1/services/$S122_DB/domain" '{}' 400 "$(E missing_field domain)"
-tt "a verify without a custom domain: 409 no_domain" POST "/api/v1/services/$S122_DB/domain/verify" '' 409 "$(E no_domain domain)"
+tt "no custom domain for a service without a web address: 409 saying why" PUT "/api/v1/services/$S122_DB/domain" \
+	'{"domain":"shop.example.com"}' 409 "$(E no_web_address domain)" \
+	'.error.message | test("PostgreSQL has no web address") and test("paas-ws-kv")'
 s122_unchanged "... nothing written"
-tt "a custom domain: 202, the CNAME target and the record, exactly" PUT "/api/v1/services/$S122_DB/domain" \
+# n8n has one: the domain's moves on an n8n service.
+tt "a service with a web address (n8n)" POST /api/v1/services \
+	"{\"template\":\"n8n\",\"name\":\"Flows\",\"reference_id\":\"web\",\"subdomain\":\"kv-web\",$S122_N8N_VALUES}" 202 \
+	'.web == true' '.urls == ["https://kv-web.apps.kaiden.test"]' '.domain == null'
+save S122_WEB .id
+tt "a domain while pending" PUT "/api/v1/services/$S122_WEB/domain" '{"domain":"shop.example.com"}' 409 "$(E service_busy status)"
+s122_helperd "$S122_WEB" running 1
+S122_SNAP=$(s122_rows)
+tt "a domain that is no host name" PUT "/api/v1/services/$S122_WEB/domain" '{"domain":"Not A Domain"}' 400 "$(E invalid_field domain)"
+tt "a domain under the platform's" PUT "/api/v1/services/$S122_WEB/domain" '{"domain":"shop.apps.kaiden.test"}' 400 \
+	"$(E invalid_field domain)" '.error.message | test("apps.kaiden.test")'
+tt "the platform's domain itself" PUT "/api/v1/services/$S122_WEB/domain" '{"domain":"apps.kaiden.test"}' 400 "$(E invalid_field domain)"
+tt "no domain given" PUT "/api/v1/services/$S122_WEB/domain" '{}' 400 "$(E missing_field domain)"
+tt "a verify without a custom domain: 409 no_domain" POST "/api/v1/services/$S122_WEB/domain/verify" '' 409 "$(E no_domain domain)"
+s122_unchanged "... nothing written"
+tt "a custom domain: 202, the CNAME target and the record, exactly" PUT "/api/v1/services/$S122_WEB/domain" \
 	'{"domain":"shop.example.com"}' 202 '.status == "upgrading"' \
-	'.domain == {"name": "shop.example.com", "status": "unverified", "checked_at": null, "cname_target": "kv-db.apps.kaiden.test", "record": "shop.example.com. CNAME kv-db.apps.kaiden.test."}' \
-	'.urls == ["https://kv-db.apps.kaiden.test", "https://shop.example.com"]'
+	'.domain == {"name": "shop.example.com", "status": "unverified", "checked_at": null, "cname_target": "kv-web.apps.kaiden.test", "record": "shop.example.com. CNAME kv-web.apps.kaiden.test."}' \
+	'.urls == ["https://kv-web.apps.kaiden.test", "https://shop.example.com"]'
 dbcheck "... an upgrade job (the chart's ingress hosts follow)" \
-	"SELECT count(*) FROM jobs WHERE service_id = '$S122_DB' AND kind = 'service.upgrade' AND state = 'queued'" 1
-tt "GET shows the domain object" GET "/api/v1/services/$S122_DB" '' 200 \
-	'.domain.record == "shop.example.com. CNAME kv-db.apps.kaiden.test."' '.domain.status == "unverified"'
-s122_helperd "$S122_DB" running 5
+	"SELECT count(*) FROM jobs WHERE service_id = '$S122_WEB' AND kind = 'service.upgrade' AND state = 'queued'" 1
+tt "GET shows the domain object" GET "/api/v1/services/$S122_WEB" '' 200 \
+	'.domain.record == "shop.example.com. CNAME kv-web.apps.kaiden.test."' '.domain.status == "unverified"'
+s122_helperd "$S122_WEB" running 2
 s122_as S122_SVC2
 s122_helperd "$S122_THEIRS" running 1
 tt "another tenant may not take the domain" PUT "/api/v1/services/$S122_THEIRS/domain" '{"domain":"shop.example.com"}' 409 \
 	"$(E name_taken domain)"
 s122_as S122_SVC
-tt "verify: no such name yet (NXDOMAIN): unverified" POST "/api/v1/services/$S122_DB/domain/verify" '' 200 \
+tt "verify: no such name yet (NXDOMAIN): unverified" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
 	'.domain.status == "unverified"' '.domain.cname_found == null' '.domain.checked_at != null'
-tt "verify again at once: 429" POST "/api/v1/services/$S122_DB/domain/verify" '' 429 "$(E too_many_requests)" \
+tt "verify again at once: 429" POST "/api/v1/services/$S122_WEB/domain/verify" '' 429 "$(E too_many_requests)" \
 	'.error.message | test("10")'
 header "... with Retry-After" '^retry-after: ([1-9]|10)$'
 # The look-ups' clock moved back instead of a 10 s sleep (each database's own time text).
 s122_back() {
-	dbq "UPDATE cloud_services SET domain_checked_at = '2026-01-01T00:00:00.000Z' WHERE id = '$S122_DB'" >/dev/null
+	dbq "UPDATE cloud_services SET domain_checked_at = '2026-01-01T00:00:00.000Z' WHERE id = '$S122_WEB'" >/dev/null
 }
 s122_back
 s122_cname shop.example.com elsewhere.example.net
-tt "verify: a CNAME to somewhere else: unverified, saying where it points" POST "/api/v1/services/$S122_DB/domain/verify" '' 200 \
+tt "verify: a CNAME to somewhere else: unverified, saying where it points" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
 	'.domain.status == "unverified"' '.domain.cname_found | test("^elsewhere\\.example\\.net\\.?$")'
 s122_back
-s122_cname shop.example.com kv-db.apps.kaiden.test
-tt "verify: the CNAME to the service: verified" POST "/api/v1/services/$S122_DB/domain/verify" '' 200 \
-	'.domain.status == "verified"' '.domain.cname_found | test("^kv-db\\.apps\\.kaiden\\.test\\.?$")'
+s122_cname shop.example.com kv-web.apps.kaiden.test
+tt "verify: the CNAME to the service: verified" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
+	'.domain.status == "verified"' '.domain.cname_found | test("^kv-web\\.apps\\.kaiden\\.test\\.?$")'
 dbcheck "... stored, and audited" \
-	"SELECT (SELECT domain_status FROM cloud_services WHERE id = '$S122_DB') || ' ' || (SELECT count(*) FROM audit_log WHERE action = 'service.domain.verify' AND target_id = '$S122_DB')" \
+	"SELECT (SELECT domain_status FROM cloud_services WHERE id = '$S122_WEB') || ' ' || (SELECT count(*) FROM audit_log WHERE action = 'service.domain.verify' AND target_id = '$S122_WEB')" \
 	"verified 3"
 if grep -q 'shop.example.com type 5' "$S122/dns.log"; then ok "... looked up at the DNS server services.dns_server names"; else bad "... looked up at the DNS server services.dns_server names" "$(tail -n 3 "$S122/dns.log")"; fi
-tt "the domain removed: 202, an upgrade" DELETE "/api/v1/services/$S122_DB/domain" '' 202 \
-	'.domain == null' '.urls == ["https://kv-db.apps.kaiden.test"]' '.status == "upgrading"'
+tt "the domain removed: 202, an upgrade" DELETE "/api/v1/services/$S122_WEB/domain" '' 202 \
+	'.domain == null' '.urls == ["https://kv-web.apps.kaiden.test"]' '.status == "upgrading"'
 
 # ---- a customer reads; another tenant sees nothing -------------------------------------------------
 s122_as S122_CUST
-tt "a customer lists the services" GET /api/v1/services '' 200 '.items | length == 2'
+tt "a customer lists the services" GET /api/v1/services '' 200 '.items | length == 3'
 tt "... reads one" GET "/api/v1/services/$S122_DB" '' 200 '.secrets["auth.password"] == "set"'
 tt "... and its revisions" GET "/api/v1/services/$S122_DB/revisions" '' 200 '.items | length == 3'
 S122_SNAP=$(s122_rows)
@@ -413,12 +429,14 @@ tt "a pending service is deleted: 202 deleting" DELETE "/api/v1/services/$S122_C
 dbcheck "... its install superseded by an uninstall job at op_seq 2" "$(s122_jobs "$S122_CACHE")" "service.install queued 1
 service.uninstall queued 2"
 tt "... a second delete: 409 service_busy" DELETE "/api/v1/services/$S122_CACHE" '' 409 "$(E service_busy status)"
-tt "an upgrading service is deleted (the upgrade superseded)" DELETE "/api/v1/services/$S122_DB" '' 202 '.status == "deleting"'
+tt "an upgrading service is deleted (the upgrade superseded)" DELETE "/api/v1/services/$S122_WEB" '' 202 '.status == "deleting"'
+tt "a running one too" DELETE "/api/v1/services/$S122_DB" '' 202 '.status == "deleting"'
 s122_helperd "$S122_CACHE" deleted
+s122_helperd "$S122_WEB" deleted
 s122_helperd "$S122_DB" deleted
 tt "a deleted service still reads (history)" GET "/api/v1/services/$S122_DB" '' 200 '.status == "deleted"' '.deleted_at != null'
 tt "... the list leaves it out" GET /api/v1/services '' 200 '.items == []'
-tt "... unless asked for" GET '/api/v1/services?status=deleted' '' 200 '.items | length == 2'
+tt "... unless asked for" GET '/api/v1/services?status=deleted' '' 200 '.items | length == 3'
 tt "... a delete of it is 404" DELETE "/api/v1/services/$S122_DB" '' 404 "$(E not_found)"
 tt "... a change too" PATCH "/api/v1/services/$S122_DB" '{"values":{}}' 404 "$(E not_found)"
 tt "its reference_id and subdomain are free again" POST /api/v1/services \
@@ -514,10 +532,10 @@ rm -f "$S122/dump.sql"
 # ---- the tenant archive ------------------------------------------------------------------------
 s122_as S122_SVC
 tt "the tenant's export carries its services" POST /api/v1/tenant/export '' 200 \
-	'.tables.cloud_services | length == 4' \
+	'.tables.cloud_services | length == 5' \
 	'[.tables.cloud_services[] | .secret_values] | all(. == null)' \
 	'[.tables.cloud_services[] | .template_id] | all(. == null)' \
-	'[.tables.cloud_services[] | .template] | sort == ["kv-plain", "postgresql", "postgresql", "redis"]' \
+	'[.tables.cloud_services[] | .template] | sort == ["kv-plain", "n8n", "postgresql", "postgresql", "redis"]' \
 	"[.tables.cloud_services[] | select(.id == \"$S122_DB2\") | .secret_names | fromjson | sort] == [[\"auth.password\", \"auth.postgresPassword\"]]" \
 	'.tables | has("service_revisions") | not' '.tables | has("jobs") | not'
 cp "$T/body" "$S122/kv-export.json"
@@ -548,7 +566,7 @@ dbcheck "... no job" "SELECT count(*) FROM jobs WHERE service_id = '$S122_DB2'" 
 dbcheck "the one without: pending" "$(s122_q "$S122_PLAIN" "status || ' ' || revision")" "pending 0"
 dbcheck "... with its install job" "$(s122_jobs "$S122_PLAIN")" "service.install queued 1"
 dbcheck "the deleted ones stay history" \
-	"SELECT count(*) FROM cloud_services WHERE tenant_id = '$S122_TENANT' AND status = 'deleted'" 2
+	"SELECT count(*) FROM cloud_services WHERE tenant_id = '$S122_TENANT' AND status = 'deleted'" 3
 dbcheck "no revision came" "SELECT count(*) FROM service_revisions WHERE tenant_id = '$S122_TENANT'" 0
 dbcheck "the template is this deployment's, by slug" \
 	"$(s122_q "$S122_PLAIN" "CASE WHEN template_id = (SELECT id FROM app_templates WHERE slug = 'kv-plain') THEN 'yes' ELSE 'no' END")" yes

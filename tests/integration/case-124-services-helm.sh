@@ -206,7 +206,7 @@ t "GET .../revisions lists both" GET "/api/v1/services/$S124_PG/revisions" '' 20
 t "a rollback to 1" POST "/api/v1/services/$S124_PG/rollback" '{"revision":1}' 202 '.status == "rolling_back"'
 wait_for "... runs revision 3" 30 "$(s124_q "$S124_PG" "status || ' ' || revision")" "running 3"
 t "... with revision 1's values" GET "/api/v1/services/$S124_PG" '' 200 '.values.auth.username == "first"' \
-	'.revision == 3' '.rollback_to == null'
+	'.revision == 3' '.rollback_to == null' '.web == false' '.urls == []'
 S124_REVS=$(s124_revs "$S124_PG")
 if [ "$S124_REVS" = "1:superseded:first 2:superseded:second 3:deployed:first " ]; then ok "the revisions list three, 3 with 1's values"; else bad "the revisions list three, 3 with 1's values" "got '$S124_REVS'"; fi
 

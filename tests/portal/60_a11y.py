@@ -19,6 +19,7 @@ and is not a page script: the portal's Content-Security-Policy (script-src 'self
 inline script) does not apply to it, and checked below, the page is served with that
 policy and no CSP violation reaches the console (drain()).
 """
+import json
 import os
 import re
 import urllib.request
@@ -90,15 +91,24 @@ def make_cluster(**who):
 
 
 def make_service(**who):
-    """A Redis service of the tenant (issue 13), once helperd has it running (the stack's
-    fake helm and cluster start Redis's pod ready), so its revisions tab has one."""
+    """An n8n service of the tenant (issue 13): it has a web address, so its Domain tab
+    has the form. Its pods are made ready at the fake cluster (test_portal.sh's fake
+    helm starts n8n's unable to pull), and it is returned once helperd has it running,
+    so its revisions tab has one."""
     ref = "a11y-%s" % os.urandom(3).hex()
-    st, s = api("POST", "services", {"template": "redis", "name": "A11y cache", "reference_id": ref,
-                                     "subdomain": ref, "values": {"auth": {"password": "a11y-" + os.urandom(8).hex()}}},
+    st, s = api("POST", "services", {"template": "n8n", "name": "A11y flows", "reference_id": ref, "subdomain": ref,
+                                     "values": {"main": {"secret": {"n8n": {"encryption_key": "a11y-" + os.urandom(10).hex()}}}}},
                 **who)
     if st not in (201, 202) or not s:
         check("set-up: a service (POST /services)", False, "%s %s" % (st, s))
         return None
+    ready = json.dumps({"namespace": s["namespace"], "instance": s["helm_release"], "state": "ready"}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(os.environ["PORTAL_K8S_URL"] + "/_fake/pods", data=ready,
+                                                           method="POST"), timeout=10) as r:
+            check("set-up: its pods ready at the fake cluster", r.status == 200)
+    except OSError as e:
+        check("set-up: its pods ready at the fake cluster", False, e)
     end = time.time() + 40
     while time.time() < end:
         st, now = api("GET", "services/" + s["id"], **who)
@@ -192,6 +202,7 @@ STATES = {"/devices/new": [("registered", registered)], "/clusters/new": [("enro
                             service_tab("domain", "#service-domain-form"),
                             service_tab("delete", "#service-delete-form"),
                             ("failed", failed_overview),
+                            ("failed, no web address: domain", service_tab("domain", "#service-domain-none")[1]),
                             ("failed, configuration", service_tab("configuration", "#service-config-storage")[1])]}
 
 

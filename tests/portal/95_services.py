@@ -20,7 +20,8 @@
    launched: the service of the pages below is n8n's, from the catalog (so the
    screenshots show a real application): its form says a wrong time zone in the
    catalog's words, a taken subdomain beside the subdomain; Launch opens the service's
-   page.
+   page. PostgreSQL's form lists its settings in the catalog's order (Application user
+   before Database, on PostgreSQL too) and says it has no web address.
 4. The n8n service's page follows the status without a reload (read every 5 s while an
    operation runs, and at once on helperd's service events: running is seen arriving as
    one on the page's own live stream), shows addresses with Open, pods ready of total, release, namespace,
@@ -34,7 +35,9 @@
    no rollback: it never ran); its Configuration offers the storage size (the API takes
    it while the service never ran); with the failure taken out of the fake's charts,
    Save and deploy installs it with the new size, and the storage size is no longer
-   offered.
+   offered. PostgreSQL has no web address: its page shows none (the API: web false, no
+   urls) but how it is reached (inside the cluster: namespace and release), its Domain
+   tab says why it takes no custom domain, the dashboard says "Inside the cluster".
 
 The moves are helperd's own (test_portal.sh runs it with tests/fakes/fake_helm against
 tests/fakes/fake_k8s.py): the test template's pod cannot pull its image until the script
@@ -343,6 +346,25 @@ def flow(adm):
               field_error("code") == "Digits only, such as 123.", field_error("code"))
     drain("the server's field error", {("/api/v1/services", 400)})
 
+    # ---- PostgreSQL's launch form: its settings in the catalog's order (catalog.yaml
+    # writes Application user before Database: the order PostgreSQL's json keeps, 0020),
+    # and no web address. ----------------------------------------------------------------
+    drv.get(URL + "/#/services/new/postgresql")
+    if wait_for("PostgreSQL's launch form", EC.visibility_of_element_located((By.ID, "service-form"))):
+        order = drv.execute_script(
+            "return [...document.querySelectorAll('#service-form [data-field]')].map((e) => e.dataset.field)")
+        want = ["auth.postgresPassword", "auth.username", "auth.password", "auth.database", "primary.resourcesPreset"]
+        check("its settings in the template's order", order == want, order)
+        labels = [e.text.strip() for e in drv.find_elements(By.CSS_SELECTOR, "#service-form [data-field] > label")]
+        check("... Application user before Database, as the catalog writes them",
+              "Application user" in labels and "Database" in labels
+              and labels.index("Application user") < labels.index("Database"), labels)
+        hint = text_of("#service-subdomain-hint")
+        check("it says PostgreSQL has no web address, and shows no address after the subdomain",
+              "no web address" in hint and "inside the cluster" in hint
+              and not drv.find_elements(By.CSS_SELECTOR, "#service-form .with-suffix"), hint)
+    drain("PostgreSQL's launch form")
+
     # ---- n8n's launch form: the catalog's words for a wrong time zone. -----------------
     st, n8n = api("GET", "catalog/n8n")
     words = ((((((n8n or {}).get("values_schema") or {}).get("properties") or {}).get("main") or {})
@@ -358,6 +380,8 @@ def flow(adm):
     check("reference id suggested from the name", drv.find_element(By.ID, "service-ref").get_attribute("value")
           == SVC_LABEL, drv.find_element(By.ID, "service-ref").get_attribute("value"))
     check("subdomain too", drv.find_element(By.ID, "service-subdomain").get_attribute("value") == SVC_LABEL)
+    check("n8n has a web address: the platform's domain after the subdomain",
+          text_of("#service-domain") == ".apps.kaiden.test", text_of("#service-domain"))
     check("the time zone's default", fid(TZ).get_attribute("value") == "UTC", fid(TZ).get_attribute("value"))
     fid(TZ).clear()
     fid(TZ).send_keys("Berlin time")
@@ -654,8 +678,26 @@ def failed_service():
         check("Delete (the Delete tab)", drv.find_element(By.ID, "service-failed-delete").get_attribute("href")
               .endswith("?tab=delete"))
         check("no rollback offered: it never ran", not drv.find_elements(By.ID, "service-failed-rollback"))
+        s = service_row_of(c["id"])
+        reach = text_of("#service-no-web")
+        check("no web address (the API: web false, no urls), none shown, in the head either",
+              s and s.get("web") is False and s.get("urls") == []
+              and not drv.find_elements(By.CSS_SELECTOR, "#service-urls a, .service-head-line a"),
+              s and {k: s.get(k) for k in ("web", "urls")})
+        check("how to reach it instead: inside the cluster, its namespace and release (%s)" % reach,
+              s and "no web address" in reach and "inside the cluster" in reach
+              and s["namespace"] in reach and s["helm_release"] in reach, reach)
         shoot("service-failed")
     drain("a failed service")
+    drv.get(URL + page + "?tab=domain")
+    if wait_for("its Domain tab says why it takes no custom domain",
+                EC.visibility_of_element_located((By.ID, "service-domain-none"))):
+        check("... in words, with the namespace, and no form",
+              "no web address" in text_of("#service-domain-none") and "paas-ws-" in text_of("#service-domain-none")
+              and not drv.find_elements(By.ID, "service-domain-form"), text_of("#service-domain-none"))
+    drain("a service without a web address: its Domain tab")
+    drv.get(URL + page)
+    wait_for("what can be done about it, again", EC.visibility_of_element_located((By.ID, "service-redeploy")))
     drv.find_element(By.ID, "service-redeploy").click()
     if not wait_for("the storage size in its Configuration (it never ran)",
                     EC.visibility_of_element_located((By.ID, "service-config-storage"))):
@@ -686,6 +728,12 @@ def failed_service():
     long_wait("the page says Running, without a reload", lambda d: status_shown() == "running", 15)
     check("the storage size no longer offered once it has run", not drv.find_elements(By.ID, "service-config-storage"))
     drain("a failed service deployed again")
+    drv.find_element(By.CSS_SELECTOR, "header nav a[href='#/services']").click()
+    if wait_for("its row on the dashboard", EC.visibility_of_element_located((By.CSS_SELECTOR, "#services tr[data-id='%s']" % c["id"]))):
+        cell = text_of("#services tr[data-id='%s'] td.url" % c["id"])
+        check("its address: inside the cluster, no link", cell == "Inside the cluster"
+              and not drv.find_elements(By.CSS_SELECTOR, "#services tr[data-id='%s'] td.url a" % c["id"]), cell)
+    drain("a service without a web address on the dashboard")
     st, _ = api("DELETE", "services/" + c["id"])
     check("clean-up: it is deleted (DELETE)", st == 202, st)
 

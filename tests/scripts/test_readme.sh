@@ -61,7 +61,7 @@ else
 fi
 
 # The cloud services walkthrough runs against a fake Kubernetes API, the fake helm (its
-# PostgreSQL chart's pods ready at once) and a fake DNS server that has the CNAME the
+# n8n chart's pods ready at once) and a fake DNS server that has the CNAME the
 # README asks for: make run gets the services settings the README names.
 FAKE_PIDS=
 stop_fakes() {
@@ -76,12 +76,12 @@ mkdir -p "$WORK/svc"
 printf 'k8s-token-%s\n' "$$" >"$WORK/svc/k8s.token"
 head -c 32 /dev/urandom >"$WORK/svc/services.key"
 chmod 600 "$WORK/svc/k8s.token" "$WORK/svc/services.key"
-printf '{"cname": {"db.shop.example.com": "shop-db.apps.example.net"}}' >"$WORK/svc/dns.json"
+printf '{"cname": {"flows.shop.example.com": "shop-flows.apps.example.net"}}' >"$WORK/svc/dns.json"
 cat >"$WORK/svc/charts.json" <<'EOF_CHARTS'
-{"oci://registry-1.docker.io/bitnamicharts/postgresql": {"name": "postgresql", "versions": {
-  "17.1.0": {"app_version": "17.6.0",
-   "pods": [{"name": "primary", "kind": "Deployment", "replicas": 1,
-             "containers": [{"name": "postgresql", "image": "docker.io/bitnamilegacy/postgresql:17.6.0"}]}],
+{"oci://8gears.container-registry.com/library/n8n": {"name": "n8n", "versions": {
+  "1.1.0": {"app_version": "1.116.2",
+   "pods": [{"name": "", "kind": "Deployment", "replicas": 1,
+             "containers": [{"name": "n8n", "image": "docker.io/n8nio/n8n:1.116.2"}]}],
    "start": "ready"}}}}
 EOF_CHARTS
 cat >"$WORK/svc/helm" <<EOF_HELM

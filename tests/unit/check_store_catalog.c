@@ -1,9 +1,10 @@
 /* check_store_catalog.c: the catalog (catalog.h, store_catalog.h). Templates checked
  * whole (each refusal naming its field), the committed catalog file and the built-in
- * copy read and checked, typed YAML; then the store on SQLite and on PostgreSQL, the
- * latter as the application's role inside a tenant's scope (a platform table: every
- * scope reads it): load (all or nothing, by slug), list with category and q, disabled
- * ones for staff only, get, create (a slug once), replace, delete. */
+ * copy read and checked, typed YAML, which templates have a web address; then the store
+ * on SQLite and on PostgreSQL, the latter as the application's role inside a tenant's
+ * scope (a platform table: every scope reads it): load (all or nothing, by slug), the form's order kept and put back,
+ * list with category and q, disabled ones for staff only, get, create (a slug once),
+ * replace, delete. */
 #include <ctype.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -235,6 +236,32 @@ START_TEST(test_files)
 }
 END_TEST
 
+/* A web address: the templates that map Kaiden's host into their chart. */
+START_TEST(test_web)
+{
+	json_object *list = NULL, *plain;
+	char why[512];
+	struct vs_error err;
+	json_object *in = NULL;
+
+	ck_assert_msg(catalog_read_builtin(&list, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_int_eq(json_object_array_length(list), 4);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *t = json_object_array_get_idx(list, i);
+		const char *slug = jsonx_str(t, "slug");
+		int web = strcmp(slug, "n8n") == 0 || strcmp(slug, "anythingllm") == 0;
+		ck_assert_msg(catalog_template_web(t) == web, "%s", slug);
+	}
+	json_object_put(list);
+	in = json_tokener_parse("{" BASE "}");
+	ck_assert_int_eq(catalog_template_check(in, &plain, &err), 0);
+	ck_assert_int_eq(catalog_template_web(plain), 0);
+	json_object_put(plain);
+	json_object_put(in);
+	ck_assert_int_eq(catalog_template_web(NULL), 0);
+}
+END_TEST
+
 /* ---- the store ----------------------------------------------------------------------- */
 
 static struct db *A;
@@ -340,6 +367,91 @@ START_TEST(test_load)
 END_TEST
 
 /* A load with one template the database refuses writes nothing. */
+/* A deep copy of o with every object's keys in the reverse order (what jsonb's sorting
+ * did to a form: another order, the same content). */
+static json_object *reversed(json_object *o)
+{
+	json_object *out;
+	const char *keys[64];
+	size_t n = 0;
+
+	if (!json_object_is_type(o, json_type_object))
+		return json_object_get(o);
+	json_object_object_foreach(o, k, v)
+	{
+		(void)v;
+		ck_assert_uint_lt(n, ARRAY_LEN(keys));
+		keys[n++] = k;
+	}
+	out = json_object_new_object();
+	while (n-- > 0)
+		json_object_object_add(out, keys[n], reversed(json_object_object_get(o, keys[n])));
+	return out;
+}
+
+static const char *schema_text(json_object *tpl)
+{
+	return json_object_to_json_string_ext(json_object_object_get(tpl, "values_schema"),
+	                                      JSON_C_TO_STRING_PLAIN |
+	                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The form keeps the order its author wrote (0020 on PostgreSQL), and
+ * store_catalog_reorder puts it back in a template whose schema still says the same
+ * (not in one edited since), touching nothing else. */
+START_TEST(test_form_order)
+{
+	json_object *list = builtin(), *one = NULL, *done = NULL, *edited;
+	const char *p[2];
+	char *updated;
+
+	T_use_tenant(&A, DEFAULT_TENANT_ID);
+	ck_assert_int_eq(store_catalog_load(A, list, NULL, NULL), STORE_OK);
+	ck_assert_int_eq(store_catalog_get(A, "postgresql", 0, &one), STORE_OK);
+	ck_assert_str_eq(schema_text(one), schema_text(json_object_array_get_idx(list, 0)));
+	ck_assert(strstr(schema_text(one), "\"postgresPassword\":{") <
+	          strstr(schema_text(one), "\"database\":{"));
+	json_object_put(one);
+
+	/* postgresql in another order, redis in another order and edited. */
+	edited = reversed(json_object_object_get(json_object_array_get_idx(list, 0),
+	                                         "values_schema"));
+	p[0] = "postgresql";
+	p[1] = json_object_to_json_string_ext(edited, JSON_C_TO_STRING_PLAIN);
+	T_run(A, "UPDATE app_templates SET values_schema = $2 WHERE slug = $1", 2, p);
+	json_object_put(edited);
+	edited = reversed(json_object_object_get(json_object_array_get_idx(list, 1),
+	                                         "values_schema"));
+	json_object_object_add(edited, "title", json_object_new_string("Edited"));
+	p[0] = "redis";
+	p[1] = json_object_to_json_string_ext(edited, JSON_C_TO_STRING_PLAIN);
+	T_run(A, "UPDATE app_templates SET values_schema = $2 WHERE slug = $1", 2, p);
+	updated = T_value(A, "SELECT updated_at FROM app_templates WHERE slug = 'postgresql'", 0,
+	                  NULL);
+
+	ck_assert_int_eq(store_catalog_reorder(A, list, &done), STORE_OK);
+	ck_assert_str_eq(S(done), "[\"postgresql\"]");
+	json_object_put(done);
+	ck_assert_int_eq(store_catalog_get(A, "postgresql", 0, &one), STORE_OK);
+	ck_assert_str_eq(schema_text(one), schema_text(json_object_array_get_idx(list, 0)));
+	ck_assert_str_eq(jsonx_str(one, "updated_at"), updated);
+	json_object_put(one);
+	ck_assert_int_eq(store_catalog_get(A, "redis", 0, &one), STORE_OK);
+	ck_assert_str_eq(schema_text(one), json_object_to_json_string_ext(
+	                                           edited, JSON_C_TO_STRING_PLAIN |
+	                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(one);
+	/* Again: nothing left to put back. */
+	ck_assert_int_eq(store_catalog_reorder(A, list, &done), STORE_OK);
+	ck_assert_str_eq(S(done), "[]");
+	json_object_put(done);
+	json_object_put(edited);
+	free(updated);
+	T_use_done(&A);
+	json_object_put(list);
+}
+END_TEST
+
 START_TEST(test_load_all_or_nothing)
 {
 	json_object *list = builtin(), *bad = checked("{" BASE "}");
@@ -404,8 +516,10 @@ int main(void)
 	tcase_add_loop_test(core, test_templates, 0, (int)ARRAY_LEN(templates));
 	tcase_add_test(core, test_committed_catalog);
 	tcase_add_test(core, test_files);
+	tcase_add_test(core, test_web);
 	suite_add_tcase(s, core);
 	T_ADD(sq, pg, test_load);
+	T_ADD(sq, pg, test_form_order);
 	T_ADD(sq, pg, test_load_all_or_nothing);
 	T_ADD(sq, pg, test_crud);
 	return T_main(s, sq, pg);

@@ -3,7 +3,9 @@
 //   statusWords(s) / serviceBadge(status)   a service's status in words, as a badge
 //   BUSY                        the statuses an operation is under way in (the page follows them)
 //   templateSlug(s)             the template a service was made from
-//   serviceUrls(s)              its URLs (https://<subdomain>.<services.domain>, the custom domain)
+//   serviceUrls(s)              its URLs (https://<subdomain>.<services.domain>, the custom domain);
+//                               none when it has no web address (s.web false)
+//   hasWeb(t)                   a template gives its services a web address (inputs.host)
 //   valuesForm(schema, opts)    the settings form built from a template's values_schema
 //   slugify(text, max)          a DNS-1123 label suggested from a name
 //   STORAGE_SIZE, STORAGE_SIZE_WRONG   what the API takes as storage_size; what to say otherwise
@@ -52,14 +54,22 @@ export function templateSlug(s) {
   return s.template_slug || '';
 }
 
-// The service's URLs as the API gives them (urls), else made from its names.
+// The service's URLs as the API gives them (urls), else made from its names. A service
+// without a web address (web false: a database, a cache) has none.
 export function serviceUrls(s, domain) {
+  if (s.web === false) return [];
   if (Array.isArray(s.urls) && s.urls.length) return s.urls;
   const out = [];
   if (s.url) out.push(s.url);
   else if (s.subdomain && domain) out.push(`https://${s.subdomain}.${domain}`);
   if (s.custom_domain && !out.includes('https://' + s.custom_domain)) out.push('https://' + s.custom_domain);
   return out;
+}
+
+// Whether a template (GET /catalog/{slug}) gives its services a web address: its inputs
+// map Kaiden's host into the chart, as the API decides (catalog_template_web).
+export function hasWeb(t) {
+  return Boolean(t && t.inputs && t.inputs.host);
 }
 
 // "My n8n!" -> "my-n8n": a DNS-1123 label (lower-case letters, digits, '-', neither

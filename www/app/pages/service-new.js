@@ -1,6 +1,7 @@
 // service-new.js: #/services/new/<slug>. Configure and launch an application of the
 // catalog (GET /catalog/{slug}): its name, a reference id and a subdomain (both suggested
-// from the name until edited; the subdomain shown with the platform's domain after it),
+// from the name until edited; the subdomain shown with the platform's domain after it,
+// or, for an application without a web address, saying it has none),
 // and the settings form built from the template's values_schema (services.js
 // valuesForm), and the volume's size when the template maps storage_size (empty: the
 // application's default). Each field is checked here first, with the message beside it; the
@@ -10,7 +11,7 @@
 import { h, errorBox } from '../dom.js';
 import { get, post } from '../api.js';
 import { mayManageServices } from '../roles.js';
-import { appIcon, valuesForm, slugify, DNS_LABEL, STORAGE_SIZE, STORAGE_SIZE_WRONG, servicesDomain } from '../services.js';
+import { appIcon, valuesForm, slugify, hasWeb, DNS_LABEL, STORAGE_SIZE, STORAGE_SIZE_WRONG, servicesDomain } from '../services.js';
 import { field, clearErrors, showError, signedOut } from './user-fields.js';
 
 export const title = 'Launch an application';
@@ -40,26 +41,31 @@ export async function render(ctx) {
   document.title = `Launch ${t.name} · Kaiden`;
 
   const domain = h('span.suffix', { id: 'service-domain' }, '');
+  const web = hasWeb(t);
   const fields = {
     name: field('service-name', 'Name', h('input', { name: 'name', required: true, maxlength: '100', autocomplete: 'off', value: t.name }),
       'How your team will call it (1 to 100 characters).'),
     reference_id: field('service-ref', 'Reference id', h('input', { name: 'reference_id', required: true, maxlength: '63', autocomplete: 'off', spellcheck: 'false' }),
       'Names it in Kubernetes (its Helm release). Lower-case letters, digits and hyphens; it cannot change later.'),
     subdomain: field('service-subdomain', 'Subdomain', h('input', { name: 'subdomain', required: true, maxlength: '63', autocomplete: 'off', spellcheck: 'false' }),
-      'Its address. Lower-case letters, digits and hyphens.'),
+      web ? 'Its address. Lower-case letters, digits and hyphens.'
+        : `${t.name} has no web address: your other services reach it inside the cluster. The subdomain only names it among the platform's services. Lower-case letters, digits and hyphens.`),
   };
   // The volume's size, for templates whose inputs map it (the chart's default otherwise).
   if (t.inputs && t.inputs.storage_size) {
     fields.storage_size = field('service-storage', 'Storage size', h('input', { name: 'storage_size', maxlength: '16', autocomplete: 'off', spellcheck: 'false', placeholder: 'default' }),
       'The volume\'s size, such as 10Gi (Mi, Gi or Ti; at least 1Gi). Empty: the application\'s default. It cannot change once the service has run.');
   }
-  // The subdomain's input with the platform's domain after it.
-  const withSuffix = h('span.with-suffix', {});
-  fields.subdomain.input.replaceWith(withSuffix);
-  withSuffix.append(fields.subdomain.input, domain);
-  servicesDomain().then((d) => {
-    if (d) domain.textContent = '.' + d;
-  });
+  // The subdomain's input with the platform's domain after it (an application with a
+  // web address: the one it will have).
+  if (web) {
+    const withSuffix = h('span.with-suffix', {});
+    fields.subdomain.input.replaceWith(withSuffix);
+    withSuffix.append(fields.subdomain.input, domain);
+    servicesDomain().then((d) => {
+      if (d) domain.textContent = '.' + d;
+    });
+  }
   // Reference id and subdomain follow the name until the user edits them.
   const follow = { reference_id: true, subdomain: true };
   const suggest = () => {

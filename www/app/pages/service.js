@@ -14,7 +14,10 @@
 //   revisions      GET /services/{id}/revisions; Roll back to one (asked first): POST
 //                  /services/{id}/rollback {revision}
 //   domain         a custom domain: PUT /services/{id}/domain, the CNAME record to create
-//                  as the API answers it, Verify (POST .../domain/verify), Remove (DELETE)
+//                  as the API answers it, Verify (POST .../domain/verify), Remove (DELETE);
+//                  none for a service without a web address (web false), which says so
+// A service without a web address (PostgreSQL, Redis) shows, in place of its addresses,
+// that it is reached inside the cluster, with its namespace and release.
 //   delete         typing the service's name, then DELETE /services/{id}
 // The service is read again every 5 s while an operation runs (pending, deploying,
 // upgrading, rolling_back, deleting: seed NFR-1), and at once on a `service` event of
@@ -163,8 +166,9 @@ function overview(env, body) {
       ? h('ul.url-list', {}, list.map((u, i) => h('li', {},
         h('a', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-url-' + i }, u),
         s.status === 'running' ? [' ', h('a.button.small', { href: u, target: '_blank', rel: 'noopener noreferrer', id: 'service-open-' + i, 'aria-label': 'Open ' + u }, 'Open')] : null)))
-      : h('p.hint', {}, s.status === 'deleted' ? 'None: the service is deleted.'
-        : 'This application has no web address: reach it from your other services in the workspace.'));
+      : s.status === 'deleted' ? h('p.hint', {}, 'None: the service is deleted.')
+        : h('p', { id: 'service-no-web' }, `${env.template.name || templateSlug(s)} has no web address: your other services reach it inside the cluster, in the namespace `,
+          h('code', {}, s.namespace || '—'), ' (its Helm release ', h('code', {}, s.helm_release || '—'), ').'));
     if (list.length && s.status !== 'running') urls.append(h('p.hint', {}, 'The address answers once the service is running.'));
     error.replaceChildren(s.error && s.status !== 'running'
       ? h('div.error', { role: 'alert', id: 'service-error' }, h('strong', {}, s.status === 'failed' ? 'What went wrong: ' : 'Latest problem: '), s.error)
@@ -401,7 +405,8 @@ function domainTab(env, body) {
       h('p.hint', { id: 'service-domain-hint' }, 'A name of your own, such as shop.example.com. You then create a CNAME record at your DNS provider.'),
       fieldError),
     h('p.actions', {}, save));
-  body.append(h('h2', {}, 'Custom domain'), current, record, msg, may ? form : null);
+  body.append(h('h2', {}, 'Custom domain'), current, record, msg);
+  if (may && env.s.web !== false) body.append(form);
   // What to create, as the API says it (the service's domain member).
   const recordOf = (s) => (s.domain && s.domain.record) || null;
   const targetOf = (s) => (s.domain && s.domain.cname_target) || null;
@@ -410,6 +415,12 @@ function domainTab(env, body) {
     const s = env.s;
     const lab = form.querySelector('#service-domain-label');
     if (lab) lab.textContent = s.custom_domain ? 'Use another domain instead' : 'Custom domain';
+    if (!s.custom_domain && s.web === false) {
+      current.replaceChildren(h('p', { id: 'service-domain-none' }, `${env.template.name || templateSlug(s)} has no web address, so there is nothing for a custom domain to serve: it is reached inside the cluster, in the namespace `,
+        h('code', {}, s.namespace || '—'), '.'));
+      record.replaceChildren();
+      return;
+    }
     if (!s.custom_domain) {
       current.replaceChildren(h('p', {}, 'No custom domain. ', may ? 'Add one below.' : ''));
       record.replaceChildren();

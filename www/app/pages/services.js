@@ -42,7 +42,7 @@ export async function render(ctx) {
   const guide = h('div', { id: 'services-guide' });
   ctx.main.append(h('div.titlebar', {}, h('h1', {}, 'Services'),
     h('a.button', { href: '#/services/marketplace', id: 'services-marketplace' }, may ? 'Launch an application' : 'Marketplace')),
-  h('p.hint', {}, 'Applications Kaiden runs for your organisation, each on its own address.'),
+  h('p.hint', {}, 'Applications Kaiden runs for your organisation: web applications each on an address of its own, databases and caches inside the cluster.'),
   guide, view.table, view.state, view.more);
   if (!mayReadServices(ctx.me)) return;
 
@@ -58,7 +58,8 @@ export async function render(ctx) {
       h('td', { 'data-label': 'Status' }, serviceBadge(s.status),
         s.status === 'failed' && s.error ? h('span.hint.block.error-text', {}, s.error) : null),
       h('td.url', { 'data-label': 'Address' }, urls.length
-        ? h('a', { href: urls[0], target: '_blank', rel: 'noopener noreferrer' }, urls[0].replace(/^https:\/\//, '')) : '—'),
+        ? h('a', { href: urls[0], target: '_blank', rel: 'noopener noreferrer' }, urls[0].replace(/^https:\/\//, ''))
+        : s.web === false && s.status !== 'deleted' ? h('span.hint', {}, 'Inside the cluster') : '—'),
       h('td', { 'data-label': 'Changed', title: when(s.updated_at) }, ago(s.updated_at)));
   };
   let none = false; // the tenant has no service: the guide instead of the list

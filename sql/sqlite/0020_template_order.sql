@@ -1,0 +1,3 @@
+-- 0020_template_order (SQLite): nothing to change. values_schema is TEXT here and
+-- always kept the order its author wrote; sql/pg/0020_template_order.sql gives
+-- PostgreSQL the same (json instead of jsonb). Kept so both backends count alike.
