@@ -81,7 +81,7 @@ static struct {
 	void *arg;
 	struct tunnel *list;
 	lws_sorted_usec_list_t sul;
-	int ticking;
+	int ticking;             /* inside tick(), which re-arms the timer at its end */
 } tn;
 
 static void tick(lws_sorted_usec_list_t *sul);
@@ -530,12 +530,12 @@ static int probe_step(struct tunnel *t)
 
 	if (t->probe != P_IDLE && now - t->probe_started_ms > PROBE_TIMEOUT_MS)
 		probe_close(t);
+	if (t->probe == P_IDLE && now < t->next_probe_ms)
+		return 0;
 	if (t->probe == P_IDLE) {
-		if (now < t->next_probe_ms)
-			return 0;
-		t->next_probe_ms = now + probe_interval_ms(t, now);
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port) };
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		t->next_probe_ms = now + probe_interval_ms(t, now);
 		t->probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (t->probe_fd < 0)
 			return 0;
