@@ -1,8 +1,12 @@
 /* tunnel.c: cloudflared supervision.
  *
- * Each session's tunnel is a small state machine, advanced by one lws timer (every
- * TICK_MS while any tunnel exists) that drains the child's output, reaps it, probes
- * /ready and enforces deadlines:
+ * Each session's tunnel is a small state machine, advanced by one lws timer that drains
+ * the child's output, reaps it, probes /ready and enforces deadlines. The timer runs every
+ * TICK_MS while any tunnel exists, sooner while one is starting: /ready is probed
+ * PROBE_FIRST_MS after the spawn, then every tenth of the time since (at least
+ * PROBE_FIRST_MS, at most TICK_MS), so a tunnel's readiness is seen within about 10% of
+ * the time it took; a probe under way is read after PROBE_READ_MS, then after as long as
+ * it has already waited:
  *
  *   (none) --start--> STARTING --/ready 200--> READY
  *   STARTING --exit--> failed (reason: exit status, last output line)
@@ -40,6 +44,8 @@
 extern char **environ;
 
 #define TICK_MS 200
+#define PROBE_FIRST_MS 10  /* first /ready probe after the spawn; the shortest interval */
+#define PROBE_READ_MS 2    /* first look for a probe's answer */
 #define PROBE_TIMEOUT_MS 2000
 #define LINE_MAX_LEN 400
 
@@ -56,6 +62,8 @@ struct tunnel {
 	char line[LINE_MAX_LEN]; /* partial output line */
 	size_t line_len;
 	char last_line[LINE_MAX_LEN];
+	int64_t started_ms;
+	int64_t next_probe_ms;   /* STARTING: the next /ready probe is due then */
 	int64_t ready_deadline_ms;
 	int64_t kill_at_ms;      /* STOPPING/FAILING: SIGKILL at this time (0: sent) */
 	int report_stopped;      /* a stop arrived: answer stopped when reaped */
@@ -73,7 +81,7 @@ static struct {
 	void *arg;
 	struct tunnel *list;
 	lws_sorted_usec_list_t sul;
-	int ticking;
+	int ticking;             /* inside tick(), which re-arms the timer at its end */
 } tn;
 
 static void tick(lws_sorted_usec_list_t *sul);
@@ -86,12 +94,39 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* How long until the timer is next needed: TICK_MS, or sooner for a starting tunnel's
+ * probe (due, or under way and waiting for its answer). */
+static int64_t tick_delay_ms(int64_t now)
+{
+	int64_t delay = TICK_MS;
+
+	for (struct tunnel *t = tn.list; t; t = t->next) {
+		if (t->state != T_STARTING)
+			continue;
+		if (t->probe != P_IDLE) {
+			/* its answer: soon, then backing off as it keeps us waiting */
+			int64_t wait = now - t->probe_started_ms;
+			if (wait < PROBE_READ_MS)
+				wait = PROBE_READ_MS;
+			if (delay > wait)
+				delay = wait;
+		} else if (t->next_probe_ms - now < delay) {
+			delay = t->next_probe_ms - now;
+		}
+	}
+	return delay > 0 ? delay : 0;
+}
+
+/* (Re)arm the timer for when it is next needed, unless a tick is running (it re-arms at
+ * its end). */
 static void schedule_tick(void)
 {
-	if (tn.ticking || !tn.list)
+	if (tn.ticking)
 		return;
-	tn.ticking = 1;
-	lws_sul_schedule(tn.context, 0, &tn.sul, tick, TICK_MS * LWS_US_PER_MS);
+	lws_sul_cancel(&tn.sul);
+	if (!tn.list)
+		return;
+	lws_sul_schedule(tn.context, 0, &tn.sul, tick, tick_delay_ms(now_ms()) * LWS_US_PER_MS);
 }
 
 int tunnel_init(struct lws_context *context, const struct tunnel_config *cfg,
@@ -369,7 +404,9 @@ void tunnel_start(const char *session_id, const char *token, int metrics_port)
 		return;
 	}
 	t->state = T_STARTING;
-	t->ready_deadline_ms = now_ms() + (int64_t)tn.cfg.ready_timeout_s * 1000;
+	t->started_ms = now_ms();
+	t->next_probe_ms = t->started_ms + PROBE_FIRST_MS;
+	t->ready_deadline_ms = t->started_ms + (int64_t)tn.cfg.ready_timeout_s * 1000;
 	t->next = tn.list;
 	tn.list = t;
 	log_info("session=%s cloudflared started pid=%d metrics=127.0.0.1:%d", t->session_id,
@@ -474,7 +511,17 @@ static void drain_output(struct tunnel *t)
 	}
 }
 
-/* One step of `GET /ready HTTP/1.0` on a non-blocking socket: 1 when it answered 200. */
+/* When the probe after one that begins now is due: a tenth of the time since the spawn,
+ * within [PROBE_FIRST_MS, TICK_MS]. */
+static int64_t probe_interval_ms(const struct tunnel *t, int64_t now)
+{
+	int64_t i = (now - t->started_ms) / 10;
+
+	return i < PROBE_FIRST_MS ? PROBE_FIRST_MS : i > TICK_MS ? TICK_MS : i;
+}
+
+/* One step of `GET /ready HTTP/1.0` on a non-blocking socket: 1 when it answered 200.
+ * A new probe begins only when one is due. */
 static int probe_step(struct tunnel *t)
 {
 	static const char req[] = "GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
@@ -483,9 +530,12 @@ static int probe_step(struct tunnel *t)
 
 	if (t->probe != P_IDLE && now - t->probe_started_ms > PROBE_TIMEOUT_MS)
 		probe_close(t);
+	if (t->probe == P_IDLE && now < t->next_probe_ms)
+		return 0;
 	if (t->probe == P_IDLE) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port) };
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		t->next_probe_ms = now + probe_interval_ms(t, now);
 		t->probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (t->probe_fd < 0)
 			return 0;
@@ -620,7 +670,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct tunnel *t, *next;
 
 	(void)sul;
-	tn.ticking = 0;
+	tn.ticking = 1;
 	/* report() may call back into tunnel_start/stop; walk with care. */
 	for (t = tn.list; t; t = next) {
 		next = t->next;
@@ -629,6 +679,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 			tunnel_free(t);
 		}
 	}
+	tn.ticking = 0;
 	schedule_tick();
 }
 

@@ -12,6 +12,9 @@
 # setup = POST /sessions until GET /sessions/{id} says "active" (polled every 20 ms),
 # teardown = DELETE until "ended"; the fake's log counts the API calls between the marks.
 # helperd runs with its defaults (on SQLite it looks for new jobs every 250 ms).
+# LOG_LEVEL (default warn) is every process's KAIDEN_LOG_LEVEL: info gives the timeline of
+# each setup (helperd's claim, tunnel.start, active; the agent's spawn and ready); with
+# BENCH_KEEP=1 the logs stay in the work directory.
 #
 # The fake cloudflared is a Python process: its start-up (a few hundred ms of imports) is
 # inside every setup time. The real cloudflared starts faster but then dials the edge.
@@ -20,6 +23,7 @@ cd "$(dirname "$0")/../.."
 B=${B:-build}
 N=${N:-20}
 LATENCIES=${LATENCIES:-0 100}
+LOG_LEVEL=${LOG_LEVEL:-warn}
 
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
@@ -50,7 +54,7 @@ trap 'finish; exit 130' INT
 trap 'finish; exit 143' TERM
 
 for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export KAIDEN_LOG_LEVEL=warn
+export KAIDEN_LOG_LEVEL=$LOG_LEVEL
 export KAIDEN_CF_DOMAIN=kaiden.test  # the fake zone (its example default counts as unset)
 # kaiden-api picks each session's provider when it makes the row, and it has no
 # KAIDEN_CF_* settings here ("auto" would give relay sessions): ask for Cloudflare.
@@ -110,3 +114,10 @@ for lat in $LATENCIES; do
 done
 echo
 sed 's/^/    /' "$WORK/calls.txt"
+if [ "$LOG_LEVEL" = info ]; then
+	echo
+	echo "Where the setup time went:"
+	echo
+	python3 tests/bench/session_timeline.py "$STACK_DIR/log/kaiden-helperd.log" \
+		"$WORK/log/kaiden-agent.log" "$N" $LATENCIES
+fi
