@@ -288,7 +288,7 @@ static json_object *builtin(void)
 START_TEST(test_load)
 {
 	json_object *list = builtin(), *made = NULL, *replaced = NULL, *items = NULL, *one = NULL;
-	char *id;
+	char *id, *again;
 
 	T_use_tenant(&A, DEFAULT_TENANT_ID);
 	ck_assert_int_eq(store_catalog_load(A, list, &made, &replaced), STORE_OK);
@@ -303,8 +303,9 @@ START_TEST(test_load)
 	ck_assert_int_eq(json_object_array_length(replaced), 4);
 	json_object_put(made);
 	json_object_put(replaced);
-	ck_assert_str_eq(T_value(A, "SELECT id FROM app_templates WHERE slug = 'redis'", 0, NULL),
-	                 id);
+	again = T_value(A, "SELECT id FROM app_templates WHERE slug = 'redis'", 0, NULL);
+	ck_assert_str_eq(again, id);
+	free(again);
 	free(id);
 
 	/* The one read back is the one loaded. */
