@@ -417,13 +417,29 @@ void jsonx_add_str(json_object *obj, const char *name, const char *value)
 int jsonx_buf_str(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
+	const char *run = s, *p = s;
 	size_t start = out->len;
 
+	/* Most strings need no escape at all: one copy between the quotes. */
+	while ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+		p++;
+	if (!*p) {
+		size_t n = (size_t)(p - s);
+		char *d;
+		if (buf_reserve(out, n + 2) != 0)
+			return -1;
+		d = out->data + out->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		out->len += n + 2;
+		out->data[out->len] = '\0';
+		return 0;
+	}
 	if (buf_append(out, "\"", 1) != 0)
 		return -1;
-	/* Bytes that need no escape are appended a run at a time. */
-	for (const char *p = s; *p; p++) {
+	/* Otherwise the bytes that need none are appended a run at a time. */
+	for (; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
 		size_t esc_len = 2;
