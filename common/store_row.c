@@ -17,21 +17,29 @@
  * (main.c) is 16 MiB. */
 #define LIST_TEXT_MAX (16 * 1024 * 1024)
 
+/* A STORE_COL_INT value: 0 and *n, or -1 (logged: null is the honest answer) when v is
+ * not a 64-bit integer. */
+static int int_value(const char *v, const char *name, long long *n)
+{
+	char *end;
+
+	errno = 0;
+	*n = strtoll(v, &end, 10);
+	if (errno || end == v || *end) {
+		log_error("store column=%s is not an integer", name);
+		return -1;
+	}
+	return 0;
+}
+
 static json_object *value_json(const char *v, enum store_col_type type, const char *name)
 {
 	if (!v)
 		return NULL; /* json-c's null */
 	switch (type) {
 	case STORE_COL_INT: {
-		char *end;
 		long long n;
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno || end == v || *end) {
-			log_error("store column=%s is not an integer", name);
-			return NULL;
-		}
-		return json_object_new_int64(n);
+		return int_value(v, name, &n) == 0 ? json_object_new_int64(n) : NULL;
 	}
 	case STORE_COL_JSON: {
 		json_object *j = json_tokener_parse(v);
@@ -107,14 +115,9 @@ static int value_text(const char *v, enum store_col_type type, const char *name,
 		return buf_append(out, "null", 4);
 	switch (type) {
 	case STORE_COL_INT: {
-		char *end;
 		long long n;
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno || end == v || *end) {
-			log_error("store column=%s is not an integer", name);
+		if (int_value(v, name, &n) != 0)
 			return buf_append(out, "null", 4);
-		}
 		return buf_printf(out, "%lld", n);
 	}
 	case STORE_COL_JSON: {
@@ -199,12 +202,24 @@ out:
 	return rc;
 }
 
+/* Empties out and sets its page: has_more when the query found a row past the limit,
+ * and then the cursor, the id (column 0) of the page's last row. */
+static void list_page(const struct db_res *res, int limit, struct store_list *out)
+{
+	const char *last;
+
+	memset(out, 0, sizeof(*out));
+	out->has_more = db_res_rows(res) > limit;
+	last = out->has_more && limit > 0 ? db_res_get(res, limit - 1, 0) : NULL;
+	if (last)
+		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
+}
+
 int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
                     int n, struct store_list *out)
 {
 	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
 	json_object *items = json_object_new_array_ext(shown + 1);
-	const char *last = NULL;
 
 	if (!items)
 		return STORE_ERR;
@@ -219,13 +234,9 @@ int store_list_fill(const struct db_res *res, int limit, const struct store_col 
 			return STORE_ERR;
 		}
 		json_object_array_add(items, item);
-		last = db_res_get(res, r, 0);
 	}
-	memset(out, 0, sizeof(*out));
+	list_page(res, limit, out);
 	out->items = items;
-	out->has_more = rows > limit;
-	if (out->has_more && last)
-		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
 	return STORE_OK;
 }
 
@@ -233,7 +244,6 @@ int store_list_fill_text(const struct db_res *res, int limit, const struct store
                          int n, struct store_list *out)
 {
 	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
-	const char *last = NULL;
 	struct buf text;
 
 	if (shown > 0 && cols_match(res, cols, n) != 0)
@@ -245,15 +255,11 @@ int store_list_fill_text(const struct db_res *res, int limit, const struct store
 	for (int r = 0; r < shown; r++) {
 		if ((r && buf_append(&text, ",", 1) != 0) || row_text(res, r, cols, n, &text) != 0)
 			goto fail;
-		last = db_res_get(res, r, 0);
 	}
 	if (buf_append(&text, "]", 1) != 0)
 		goto fail;
-	memset(out, 0, sizeof(*out));
+	list_page(res, limit, out);
 	out->text = text;
-	out->has_more = rows > limit;
-	if (out->has_more && last)
-		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
 	return STORE_OK;
 fail:
 	log_error("store: a list's text did not fit (%zu bytes) or memory ran out", text.len);
