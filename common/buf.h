@@ -18,6 +18,9 @@ void buf_init(struct buf *b, size_t max);
 int buf_append(struct buf *b, const void *data, size_t len) WUR;
 int buf_puts(struct buf *b, const char *s) WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3) WUR;
+/* Room for extra more bytes and the NUL, so a writer may fill data + len itself and then
+ * add to len (and set the NUL): 0, or -1 as buf_append (b unchanged). */
+int buf_reserve(struct buf *b, size_t extra) WUR;
 /* Empties the buffer, keeps the memory. */
 void buf_reset(struct buf *b);
 /* Frees the memory. */

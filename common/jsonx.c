@@ -1,4 +1,5 @@
-/* jsonx.c: strict parsing and field-table validation of JSON input. */
+/* jsonx.c: strict parsing and field-table validation of JSON input; JSON strings
+ * written as text. */
 #include "jsonx.h"
 
 #include <ctype.h>
@@ -411,4 +412,65 @@ const char *jsonx_str(json_object *obj, const char *name)
 void jsonx_add_str(json_object *obj, const char *name, const char *value)
 {
 	json_object_object_add(obj, name, value ? json_object_new_string(value) : NULL);
+}
+
+int jsonx_buf_str(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s, *p = s;
+	size_t start = out->len;
+
+	/* Most strings need no escape at all: one copy between the quotes. */
+	while ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+		p++;
+	if (!*p) {
+		size_t n = (size_t)(p - s);
+		char *d;
+		if (buf_reserve(out, n + 2) != 0)
+			return -1;
+		d = out->data + out->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		out->len += n + 2;
+		out->data[out->len] = '\0';
+		return 0;
+	}
+	if (buf_append(out, "\"", 1) != 0)
+		return -1;
+	/* Otherwise the bytes that need none are appended a run at a time. */
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
+		size_t esc_len = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			esc_len = 6;
+			break;
+		}
+		if (buf_append(out, run, (size_t)(p - run)) != 0 || buf_append(out, esc, esc_len) != 0)
+			goto fail;
+		run = p + 1;
+	}
+	if (buf_puts(out, run) != 0 || buf_append(out, "\"", 1) != 0)
+		goto fail;
+	return 0;
+fail:
+	/* Nothing of a string that did not fit stays behind. */
+	out->len = start;
+	out->data[start] = '\0';
+	return -1;
 }

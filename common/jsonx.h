@@ -1,11 +1,12 @@
 /* jsonx.h: strict JSON input. Parses a request or message body and checks it against a
  * small table of fields, so every handler validates the same way and every error names
- * the field. */
+ * the field. And the one JSON string writer for output built as text (jsonx_buf_str). */
 #ifndef KAIDEN_JSONX_H
 #define KAIDEN_JSONX_H
 
 #include <stddef.h>
 #include <json-c/json.h>
+#include "buf.h"
 #include "compat.h"
 
 /* JSONX_ARRAY checks only that the member is an array of min_len..max_len elements; the
@@ -49,5 +50,13 @@ const char *jsonx_str(json_object *obj, const char *name);
 
 /* Adds name -> string (or null when value is NULL) to obj. */
 void jsonx_add_str(json_object *obj, const char *name, const char *value);
+
+/* Appends s (NUL-terminated) to out as a JSON string, quotes included, escaped byte for
+ * byte as json-c serializes a string with JSON_C_TO_STRING_NOSLASHESCAPE (how replies
+ * are written, resp.c): \" \\ \b \f \n \r \t, any other byte below 0x20 as \u00xx
+ * (lower-case hex), everything else (DEL, UTF-8, invalid bytes) as it is. Text built
+ * here and json-c's objects therefore give the same bytes. 0, or -1 (out's cap or
+ * memory; out is left as it was). */
+int jsonx_buf_str(struct buf *out, const char *s) WUR;
 
 #endif

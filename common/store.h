@@ -11,6 +11,7 @@
 #define KAIDEN_STORE_H
 
 #include <json-c/json.h>
+#include "buf.h"
 #include "compat.h"
 #include "ids.h"
 #include "seam.h"
@@ -39,9 +40,12 @@ struct store_page {
 };
 
 /* A page of results: items (a JSON array) and the cursor of the next page (NULL when
- * this is the last page). */
+ * this is the last page). The device lists give their items as JSON text instead: text
+ * holds "[...]" (owned; items is NULL), the bytes json-c would write for the same items
+ * (store_row.h); parse it to look inside. */
 struct store_list {
 	json_object *items;
+	struct buf text;
 	char next_cursor[UUID_STR_LEN];
 	int has_more;
 };
@@ -61,7 +65,8 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
 int store_device_get(struct db *db, const char *tenant_id, const char *id,
                      json_object **out) WUR;
 /* status: NULL or "online"/"offline"; q: NULL or a substring of name or hostname
- * (case-insensitive, % and _ taken literally). */
+ * (case-insensitive, % and _ taken literally). The items come as out->text (struct
+ * store_list): free it with buf_clear, or hand it to resp_list. */
 int store_device_list(struct db *db, const char *tenant_id, const char *status,
                       const char *q, const struct store_page *page,
                       struct store_list *out) WUR;

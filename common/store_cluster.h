@@ -40,8 +40,9 @@ int store_cluster_set_secret(struct db *db, const char *tenant_id, const char *i
  * their agents) and so is the cluster. */
 int store_cluster_delete(struct db *db, const char *tenant_id, const char *id,
                          int *ended) WUR;
-/* Its live nodes (device JSON), as store_device_list_cluster with the cluster's
- * existence checked: STORE_NOT_FOUND when the tenant has no such live cluster. */
+/* Its live nodes (device JSON, as text: out->text), as store_device_list_cluster with
+ * the cluster's existence checked: STORE_NOT_FOUND when the tenant has no such live
+ * cluster. */
 int store_cluster_nodes(struct db *db, const char *tenant_id, const char *id,
                         const char *status, const struct store_page *page,
                         struct store_list *out) WUR;

@@ -105,8 +105,9 @@ int store_device_list_cluster(struct db *db, const char *tenant_id, const char *
 		goto out;
 	if (q && store_sql_search(&sql, params, &nparams, "name", "hostname", q, &pattern) != 0)
 		goto out;
-	rc = store_list_run(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
-	                    limit, store_device_cols, store_device_ncols, out);
+	/* The biggest list (a page of 50 is 900 values): written as text, not objects. */
+	rc = store_list_run_text(db, &sql, params, nparams, page && page->cursor ? cursor : NULL,
+	                         limit, store_device_cols, store_device_ncols, out);
 out:
 	free(pattern);
 	buf_clear(&sql);

@@ -7,11 +7,30 @@
 #include <string.h>
 
 #include "db.h"
+#include "jsonx.h"
 #include "log.h"
 #include "store.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 200
+/* A text list's items: 200 rows of a few KiB each at the very most; the reply's own cap
+ * (main.c) is 16 MiB. */
+#define LIST_TEXT_MAX (16 * 1024 * 1024)
+
+/* A STORE_COL_INT value: 0 and *n, or -1 (logged: null is the honest answer) when v is
+ * not a 64-bit integer. */
+static int int_value(const char *v, const char *name, long long *n)
+{
+	char *end;
+
+	errno = 0;
+	*n = strtoll(v, &end, 10);
+	if (errno || end == v || *end) {
+		log_error("store column=%s is not an integer", name);
+		return -1;
+	}
+	return 0;
+}
 
 static json_object *value_json(const char *v, enum store_col_type type, const char *name)
 {
@@ -19,15 +38,8 @@ static json_object *value_json(const char *v, enum store_col_type type, const ch
 		return NULL; /* json-c's null */
 	switch (type) {
 	case STORE_COL_INT: {
-		char *end;
 		long long n;
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno || end == v || *end) {
-			log_error("store column=%s is not an integer", name);
-			return NULL;
-		}
-		return json_object_new_int64(n);
+		return int_value(v, name, &n) == 0 ? json_object_new_int64(n) : NULL;
 	}
 	case STORE_COL_JSON: {
 		json_object *j = json_tokener_parse(v);
@@ -92,6 +104,72 @@ static int row_json(const struct db_res *res, int row, const struct store_col *c
 	return STORE_OK;
 }
 
+/* value_json's value appended as JSON text, the bytes json-c writes for it (PLAIN, no
+ * slash escape). A stored JSON value goes through json-c itself, so its text comes out
+ * as the object path writes it whatever form the database keeps it in (jsonb's spaces,
+ * number forms). */
+static int value_text(const char *v, enum store_col_type type, const char *name,
+                      struct buf *out)
+{
+	if (!v)
+		return buf_append(out, "null", 4);
+	switch (type) {
+	case STORE_COL_INT: {
+		long long n;
+		if (int_value(v, name, &n) != 0)
+			return buf_append(out, "null", 4);
+		return buf_printf(out, "%lld", n);
+	}
+	case STORE_COL_JSON: {
+		json_object *j = json_tokener_parse(v);
+		const char *text;
+		size_t len;
+		int rc;
+		if (!j) {
+			if (strcmp(v, "null") != 0)
+				log_error("store column=%s holds invalid JSON", name);
+			return buf_append(out, "null", 4);
+		}
+		text = json_object_to_json_string_length(
+			j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+		rc = text ? buf_append(out, text, len) : -1;
+		json_object_put(j);
+		return rc;
+	}
+	case STORE_COL_BOOL:
+		return strcmp(v, "0") != 0 ? buf_append(out, "true", 4) : buf_append(out, "false", 5);
+	case STORE_COL_TEXT:
+		break;
+	}
+	return jsonx_buf_str(out, v);
+}
+
+/* Row row of res (checked by cols_match) as the text of row_json's object: keys in the
+ * column table's order, as json-c keeps them. */
+static int row_text(const struct db_res *res, int row, const struct store_col *cols, int n,
+                    struct buf *out)
+{
+	for (int c = 0; c < n; c++) {
+		/* {"key": or ,"key": in one copy. The keys are the column tables' literals,
+		 * SQL names that need no escape (cols_match held them to the result's). */
+		size_t klen = strlen(cols[c].name);
+		char *d;
+		if (buf_reserve(out, klen + 4) != 0)
+			return -1;
+		d = out->data + out->len;
+		d[0] = c ? ',' : '{';
+		d[1] = '"';
+		memcpy(d + 2, cols[c].name, klen);
+		d[klen + 2] = '"';
+		d[klen + 3] = ':';
+		out->len += klen + 4;
+		out->data[out->len] = '\0';
+		if (value_text(db_res_get(res, row, c), cols[c].type, cols[c].name, out) != 0)
+			return -1;
+	}
+	return buf_append(out, n ? "}" : "{}", n ? 1 : 2);
+}
+
 int store_row_json(const struct db_res *res, int row, const struct store_col *cols, int n,
                    json_object **out)
 {
@@ -124,12 +202,24 @@ out:
 	return rc;
 }
 
+/* Empties out and sets its page: has_more when the query found a row past the limit,
+ * and then the cursor, the id (column 0) of the page's last row. */
+static void list_page(const struct db_res *res, int limit, struct store_list *out)
+{
+	const char *last;
+
+	memset(out, 0, sizeof(*out));
+	out->has_more = db_res_rows(res) > limit;
+	last = out->has_more && limit > 0 ? db_res_get(res, limit - 1, 0) : NULL;
+	if (last)
+		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
+}
+
 int store_list_fill(const struct db_res *res, int limit, const struct store_col *cols,
                     int n, struct store_list *out)
 {
 	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
 	json_object *items = json_object_new_array_ext(shown + 1);
-	const char *last = NULL;
 
 	if (!items)
 		return STORE_ERR;
@@ -144,14 +234,37 @@ int store_list_fill(const struct db_res *res, int limit, const struct store_col 
 			return STORE_ERR;
 		}
 		json_object_array_add(items, item);
-		last = db_res_get(res, r, 0);
 	}
-	memset(out, 0, sizeof(*out));
+	list_page(res, limit, out);
 	out->items = items;
-	out->has_more = rows > limit;
-	if (out->has_more && last)
-		snprintf(out->next_cursor, sizeof(out->next_cursor), "%s", last);
 	return STORE_OK;
+}
+
+int store_list_fill_text(const struct db_res *res, int limit, const struct store_col *cols,
+                         int n, struct store_list *out)
+{
+	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
+	struct buf text;
+
+	if (shown > 0 && cols_match(res, cols, n) != 0)
+		return STORE_ERR;
+	buf_init(&text, LIST_TEXT_MAX);
+	/* Room for a device's usual ~380 bytes a row, so the text seldom moves as it grows. */
+	if (buf_reserve(&text, 2 + (size_t)shown * 512) != 0 || buf_append(&text, "[", 1) != 0)
+		goto fail;
+	for (int r = 0; r < shown; r++) {
+		if ((r && buf_append(&text, ",", 1) != 0) || row_text(res, r, cols, n, &text) != 0)
+			goto fail;
+	}
+	if (buf_append(&text, "]", 1) != 0)
+		goto fail;
+	list_page(res, limit, out);
+	out->text = text;
+	return STORE_OK;
+fail:
+	log_error("store: a list's text did not fit (%zu bytes) or memory ran out", text.len);
+	buf_clear(&text);
+	return STORE_ERR;
 }
 
 int store_page_limit(const struct store_page *page)
@@ -263,18 +376,10 @@ int store_list_ids(const char *tenant_id, const struct store_page *page,
 	return STORE_OK;
 }
 
-int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
-                   const char *cursor, int limit, const struct store_col *cols, int n,
-                   struct store_list *out)
-{
-	if (cursor && store_sql_and(sql, "id < $?", params, &nparams, cursor) != 0)
-		return STORE_ERR;
-	return store_list_ordered(db, sql, params, nparams, "id DESC", limit, cols, n, out);
-}
-
-int store_list_ordered(struct db *db, struct buf *sql, const char **params, int nparams,
-                       const char *order, int limit, const struct store_col *cols, int n,
-                       struct store_list *out)
+/* store_list_ordered's work; as_text picks store_list_fill_text. */
+static int list_ordered(struct db *db, struct buf *sql, const char **params, int nparams,
+                        const char *order, int limit, const struct store_col *cols, int n,
+                        int as_text, struct store_list *out)
 {
 	struct db_res *res = NULL;
 	char limit_text[16];
@@ -288,10 +393,43 @@ int store_list_ordered(struct db *db, struct buf *sql, const char **params, int 
 	rc = db_exec(db, sql->data, nparams, params, &res);
 	if (rc != DB_OK)
 		rc = store_rc_of(rc);
+	else if (as_text)
+		rc = store_list_fill_text(res, limit, cols, n, out);
 	else
 		rc = store_list_fill(res, limit, cols, n, out);
 	db_res_free(res);
 	return rc;
+}
+
+/* store_list_run's work; as_text as for list_ordered. */
+static int list_run(struct db *db, struct buf *sql, const char **params, int nparams,
+                    const char *cursor, int limit, const struct store_col *cols, int n,
+                    int as_text, struct store_list *out)
+{
+	if (cursor && store_sql_and(sql, "id < $?", params, &nparams, cursor) != 0)
+		return STORE_ERR;
+	return list_ordered(db, sql, params, nparams, "id DESC", limit, cols, n, as_text, out);
+}
+
+int store_list_run(struct db *db, struct buf *sql, const char **params, int nparams,
+                   const char *cursor, int limit, const struct store_col *cols, int n,
+                   struct store_list *out)
+{
+	return list_run(db, sql, params, nparams, cursor, limit, cols, n, 0, out);
+}
+
+int store_list_run_text(struct db *db, struct buf *sql, const char **params, int nparams,
+                        const char *cursor, int limit, const struct store_col *cols, int n,
+                        struct store_list *out)
+{
+	return list_run(db, sql, params, nparams, cursor, limit, cols, n, 1, out);
+}
+
+int store_list_ordered(struct db *db, struct buf *sql, const char **params, int nparams,
+                       const char *order, int limit, const struct store_col *cols, int n,
+                       struct store_list *out)
+{
+	return list_ordered(db, sql, params, nparams, order, limit, cols, n, 0, out);
 }
 
 int store_device_lock(struct db *db, const char *tenant, const char *device, int exclusive)

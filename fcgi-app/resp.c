@@ -13,11 +13,14 @@
 
 /* Extra headers of one reply; a handful of short lines. */
 #define RESP_HEADERS_MAX 8192
+/* A body given as text: main.c's cap on a whole reply. */
+#define RESP_TEXT_MAX (16 * 1024 * 1024)
 
 void resp_init(struct resp *rs)
 {
 	rs->status = 0;
 	rs->body = NULL;
+	buf_init(&rs->text, RESP_TEXT_MAX);
 	buf_init(&rs->headers, RESP_HEADERS_MAX);
 }
 
@@ -26,6 +29,7 @@ void resp_clear(struct resp *rs)
 	json_object_put(rs->body);
 	rs->body = NULL;
 	rs->status = 0;
+	buf_clear(&rs->text);
 	buf_clear(&rs->headers);
 }
 
@@ -33,6 +37,7 @@ void resp_json(struct resp *rs, int status, json_object *body)
 {
 	if (rs->body != body)
 		json_object_put(rs->body);
+	buf_clear(&rs->text);
 	rs->status = status;
 	rs->body = body;
 }
@@ -75,9 +80,38 @@ void resp_error(struct resp *rs, int status, const char *code, const char *field
 		resp_header(rs, "WWW-Authenticate", "Bearer");
 }
 
+/* resp_list of a list given as text: the object json-c would make of it, written out
+ * ("items" first, then "next_cursor"; PLAIN, as resp_serialize writes). */
+static void list_text(struct resp *rs, struct store_list *list)
+{
+	struct buf body;
+
+	buf_init(&body, RESP_TEXT_MAX);
+	if (buf_puts(&body, "{\"items\":") != 0 ||
+	    buf_append(&body, list->text.data, list->text.len) != 0 ||
+	    buf_puts(&body, ",\"next_cursor\":") != 0 ||
+	    (list->has_more ? jsonx_buf_str(&body, list->next_cursor)
+	                    : buf_puts(&body, "null")) != 0 ||
+	    buf_puts(&body, "}") != 0) {
+		buf_clear(&body);
+		buf_clear(&list->text);
+		resp_error(rs, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	buf_clear(&list->text);
+	resp_json(rs, 200, NULL);
+	rs->text = body;
+}
+
 void resp_list(struct resp *rs, struct store_list *list)
 {
-	json_object *body = json_object_new_object();
+	json_object *body;
+
+	if (list->text.data) {
+		list_text(rs, list);
+		return;
+	}
+	body = json_object_new_object();
 
 	if (!body) {
 		json_object_put(list->items);
@@ -157,6 +191,9 @@ int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
 			rs->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
 		if (!json)
 			return -1;
+	} else if (rs->text.len && !bodiless) {
+		json = rs->text.data;
+		json_len = rs->text.len;
 	}
 	if (buf_printf(out, "Status: %d %s\r\n", status, resp_reason(status)) < 0)
 		return -1;

@@ -10,13 +10,16 @@
 struct resp {
 	int status;          /* 0 until set */
 	json_object *body;   /* owned */
+	struct buf text;     /* the body as JSON text instead, when body is NULL and text.len
+	                        is not 0 (resp_list of a list given as text) */
 	struct buf headers;  /* extra "Name: value\r\n" lines */
 };
 
 void resp_init(struct resp *rs);
 void resp_clear(struct resp *rs);
 
-/* Sets status and body (ownership of body moves to rs; NULL means no body). */
+/* Sets status and body (ownership of body moves to rs; NULL means no body); any text
+ * body is dropped. */
 void resp_json(struct resp *rs, int status, json_object *body);
 /* {"error":{"code","message"[,"field"]}} with status. field may be NULL. */
 void resp_error(struct resp *rs, int status, const char *code, const char *field,
@@ -26,7 +29,9 @@ void resp_error(struct resp *rs, int status, const char *code, const char *field
 void resp_header(struct resp *rs, const char *name, const char *value);
 
 struct store_list;
-/* 200 {"items":[...],"next_cursor":"<id>"|null}; the items move into the reply. */
+/* 200 {"items":[...],"next_cursor":"<id>"|null}; the items (list->items, or
+ * list->text: then the reply is text, byte for byte what json-c would write) move into
+ * the reply. */
 void resp_list(struct resp *rs, struct store_list *list);
 
 struct jsonx_error;

@@ -473,42 +473,45 @@ if part agents; then
 	done
 fi
 
-# One idle kaiden-agent on a customer machine (tests/bench/agent_footprint.sh): its RSS
-# and CPU, in device and cluster mode.
-echo
-echo "load average before the agent footprint part: $(cut -d' ' -f1-3 /proc/loadavg)"
-if B=$BDIR IDLE=${BENCH_FOOTPRINT_IDLE:-60} sh tests/bench/agent_footprint.sh \
-	>"$WORK/footprint.txt"; then
-	cat "$WORK/footprint.txt"
-	grep -q 'verdict (agent footprint).*MISSED' "$WORK/footprint.txt" && MISSED=1
-else
-	cat "$WORK/footprint.txt"
-	echo "bench: tests/bench/agent_footprint.sh failed" >&2
-	BROKEN=1
-fi
-
-# A reconnect storm (issue 14): N agents holding tickets, helperd killed with SIGKILL and
-# started again; the aim: 10,000 back online within 30 s.
-for n in ${BENCH_STORM:-10000}; do
+# The agents part goes on with these two (BENCH_PARTS=http runs neither).
+if part agents; then
+	# One idle kaiden-agent on a customer machine (tests/bench/agent_footprint.sh): its RSS
+	# and CPU, in device and cluster mode.
 	echo
-	echo "## reconnect storm: $n agents with tickets (tests/bench/agents.sh MODE=storm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo
-	if B=$BDIR N=$n MODE=storm TICKETS=1 RATE=500 \
-		sh tests/bench/agents.sh >"$WORK/storm.$n.txt" 2>&1; then
-		sed 's/^/    /' "$WORK/storm.$n.txt"
-		secs=$(sed -n 's/.* back online \([0-9.]*\) s after the kill.*/\1/p' "$WORK/storm.$n.txt")
-		if [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s <= 30) }'; then
-			echo "verdict (storm): $n agents back online in $secs s: MET (aim <= 30 s at 10,000)"
-		else
-			echo "verdict (storm): $n agents back online in ${secs:-?} s: MISSED (aim <= 30 s at 10,000)"
-			MISSED=1
-		fi
+	echo "load average before the agent footprint part: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if B=$BDIR IDLE=${BENCH_FOOTPRINT_IDLE:-60} sh tests/bench/agent_footprint.sh \
+		>"$WORK/footprint.txt"; then
+		cat "$WORK/footprint.txt"
+		grep -q 'verdict (agent footprint).*MISSED' "$WORK/footprint.txt" && MISSED=1
 	else
-		sed 's/^/    /' "$WORK/storm.$n.txt"
-		echo "bench: tests/bench/agents.sh MODE=storm N=$n failed" >&2
+		cat "$WORK/footprint.txt"
+		echo "bench: tests/bench/agent_footprint.sh failed" >&2
 		BROKEN=1
 	fi
-done
+
+	# A reconnect storm (issue 14): N agents holding tickets, helperd killed with SIGKILL and
+	# started again; the aim: 10,000 back online within 30 s.
+	for n in ${BENCH_STORM:-10000}; do
+		echo
+		echo "## reconnect storm: $n agents with tickets (tests/bench/agents.sh MODE=storm), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo
+		if B=$BDIR N=$n MODE=storm TICKETS=1 RATE=500 \
+			sh tests/bench/agents.sh >"$WORK/storm.$n.txt" 2>&1; then
+			sed 's/^/    /' "$WORK/storm.$n.txt"
+			secs=$(sed -n 's/.* back online \([0-9.]*\) s after the kill.*/\1/p' "$WORK/storm.$n.txt")
+			if [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s <= 30) }'; then
+				echo "verdict (storm): $n agents back online in $secs s: MET (aim <= 30 s at 10,000)"
+			else
+				echo "verdict (storm): $n agents back online in ${secs:-?} s: MISSED (aim <= 30 s at 10,000)"
+				MISSED=1
+			fi
+		else
+			sed 's/^/    /' "$WORK/storm.$n.txt"
+			echo "bench: tests/bench/agents.sh MODE=storm N=$n failed" >&2
+			BROKEN=1
+		fi
+	done
+fi
 
 if [ "$BROKEN" -eq 1 ]; then
 	exit 1

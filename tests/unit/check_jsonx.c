@@ -1,5 +1,6 @@
 /* check_jsonx.c: strict JSON parsing and field validation (data-driven). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,65 @@ START_TEST(test_deep_nesting_and_helpers)
 }
 END_TEST
 
+/* json-c's own text for the string s (how a reply writes it). */
+static const char *jsonc_str(json_object **hold, const char *s)
+{
+	json_object_put(*hold);
+	*hold = json_object_new_string(s);
+	return json_object_to_json_string_ext(*hold, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* jsonx_buf_str writes what json-c writes: every byte alone, between others, and a run
+ * of them; plus a golden line that would catch both changing together. */
+START_TEST(test_buf_str_matches_json_c)
+{
+	static const char *const texts[] = {
+		"", "plain", "quote\" and \\ back", "a/b</script>", "tab\there\nnew\r\f\b",
+		"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \xe2\x80\xa8",
+		"bad utf-8 \xff\xfe\xc3 \x80", "\x1f\x7f\x01end", "\"\"\"",
+	};
+	json_object *hold = NULL;
+	struct buf b, all;
+	char one[4];
+
+	buf_init(&b, 1 << 16);
+	buf_init(&all, 1 << 16);
+	for (int c = 1; c < 256; c++) {
+		/* The byte alone, and between two letters. */
+		for (int wrap = 0; wrap < 2; wrap++) {
+			snprintf(one, sizeof(one), wrap ? "x%cy" : "%c", c);
+			buf_reset(&b);
+			ck_assert_int_eq(jsonx_buf_str(&b, one), 0);
+			ck_assert_msg(strcmp(b.data, jsonc_str(&hold, one)) == 0,
+			              "byte 0x%02x: %s, json-c %s", c, b.data, jsonc_str(&hold, one));
+		}
+		ck_assert_int_eq(buf_append(&all, (char[]){ (char)c }, 1), 0);
+	}
+	buf_reset(&b);
+	ck_assert_int_eq(jsonx_buf_str(&b, all.data), 0);
+	ck_assert_str_eq(b.data, jsonc_str(&hold, all.data));
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		buf_reset(&b);
+		ck_assert_int_eq(jsonx_buf_str(&b, texts[i]), 0);
+		ck_assert_str_eq(b.data, jsonc_str(&hold, texts[i]));
+	}
+	buf_reset(&b);
+	ck_assert_int_eq(jsonx_buf_str(&b, "\x01\b\t\n\f\r\"\\/\x7f\xc3\xa9"), 0);
+	ck_assert_str_eq(b.data, "\"\\u0001\\b\\t\\n\\f\\r\\\"\\\\/\x7f\xc3\xa9\"");
+	/* A cap that cuts the string is an error, not a short string. */
+	buf_clear(&b);
+	buf_init(&b, 8);
+	ck_assert_int_eq(jsonx_buf_str(&b, "0123456789"), -1);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(jsonx_buf_str(&b, "01\n"), 0);
+	ck_assert_str_eq(b.data, "\"01\\n\"");
+	json_object_put(hold);
+	buf_clear(&b);
+	buf_clear(&all);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jsonx");
@@ -151,6 +211,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_cases, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_deep_nesting_and_helpers);
+	tcase_add_test(tc, test_buf_str_matches_json_c);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,10 +1,12 @@
 /* check_resp.c: error bodies and the CGI form of a reply. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonx.h"
 #include "resp.h"
+#include "store.h"
 
 static struct resp rs;
 static struct buf out;
@@ -73,6 +75,70 @@ START_TEST(test_serialize_json)
 	                           "\r\n"
 	                           "{\"url\":\"https://x/y\"}");
 	ck_assert_uint_eq(strlen(body_of(out.data)), 21);
+}
+END_TEST
+
+/* A list given as text replies with the bytes the same list as objects gives: with a
+ * next cursor and without, empty and not; and an error after it drops the text. */
+START_TEST(test_list_text_matches_objects)
+{
+	static const char *const items[] = {
+		"[]", "[{\"id\":\"a\",\"n\":null,\"x\":[1,{\"k\":\"v/\xc3\xa9\"}],\"b\":true}]",
+	};
+	struct buf json_wire;
+
+	buf_init(&json_wire, 1 << 20);
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		for (int more = 0; more < 2; more++) {
+			struct store_list objects, text;
+			struct jsonx_error e;
+
+			memset(&objects, 0, sizeof(objects));
+			memset(&text, 0, sizeof(text));
+			ck_assert_int_eq(jsonx_parse(items[i], strlen(items[i]), &objects.items, &e), 0);
+			buf_init(&text.text, 1 << 20);
+			ck_assert_int_eq(buf_puts(&text.text, items[i]), 0);
+			objects.has_more = text.has_more = more;
+			if (more) {
+				strcpy(objects.next_cursor, "0190a2c4-0000-7000-8000-000000000001");
+				strcpy(text.next_cursor, objects.next_cursor);
+			}
+			resp_clear(&rs);
+			resp_init(&rs);
+			resp_list(&rs, &objects);
+			buf_reset(&json_wire);
+			ck_assert_int_eq(resp_serialize(&rs, 0, &json_wire), 0);
+			resp_clear(&rs);
+			resp_init(&rs);
+			resp_list(&rs, &text);
+			ck_assert_ptr_null(text.text.data); /* moved into the reply */
+			ck_assert_ptr_null(rs.body);
+			buf_reset(&out);
+			ck_assert_int_eq(resp_serialize(&rs, 0, &out), 0);
+			ck_assert_str_eq(out.data, json_wire.data);
+		}
+	}
+	ck_assert_str_eq(body_of(out.data),
+	                 "{\"items\":[{\"id\":\"a\",\"n\":null,\"x\":[1,{\"k\":\"v/\xc3\xa9\"}],"
+	                 "\"b\":true}],\"next_cursor\":\"0190a2c4-0000-7000-8000-000000000001\"}");
+	/* HEAD: headers only, the length still the body's. */
+	buf_reset(&out);
+	ck_assert_int_eq(resp_serialize(&rs, 1, &out), 0);
+	ck_assert_str_eq(body_of(out.data), "");
+	{
+		char length[64];
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+		         strlen("{\"items\":[{\"id\":\"a\",\"n\":null,\"x\":[1,{\"k\":\"v/\xc3\xa9\"}],"
+		                "\"b\":true}],\"next_cursor\":\"0190a2c4-0000-7000-8000-000000000001\"}"));
+		ck_assert_ptr_nonnull(strstr(out.data, length));
+	}
+	/* An error set afterwards replaces the text. */
+	resp_error(&rs, 503, "unavailable", NULL, "busy");
+	buf_reset(&out);
+	ck_assert_int_eq(resp_serialize(&rs, 0, &out), 0);
+	ck_assert_str_eq(body_of(out.data),
+	                 "{\"error\":{\"code\":\"unavailable\",\"message\":\"busy\"}}");
+	buf_clear(&json_wire);
 }
 END_TEST
 
@@ -171,6 +237,7 @@ static Suite *resp_suite(void)
 	tcase_add_test(tc, test_unauthorized_header);
 	tcase_add_test(tc, test_serialize_json);
 	tcase_add_test(tc, test_serialize_head);
+	tcase_add_test(tc, test_list_text_matches_objects);
 	tcase_add_test(tc, test_serialize_no_content);
 	tcase_add_test(tc, test_serialize_unset_status);
 	tcase_add_test(tc, test_header_injection);

@@ -5,6 +5,8 @@
 
 #include "ids.h"
 #include "store.h"
+#include "store_cluster.h"
+#include "store_row.h"
 #include "store_install.h"
 #include "testdb.h"
 
@@ -151,7 +153,7 @@ static void expect_devices(const char *status, const char *q, const char *want)
 	struct store_page page = { 50, NULL };
 	char got[512];
 
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, status, q, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, status, q, &page, &l), STORE_OK);
 	list_names(&l, got, sizeof(got));
 	ck_assert_msg(strcmp(got, want) == 0, "status=%s q=%s: got [%s], want [%s]",
 	              status ? status : "-", q ? q : "-", got, want);
@@ -192,17 +194,17 @@ START_TEST(test_device_list_filters)
 		struct store_list l;
 		struct store_page page = { 50, NULL };
 		char got[256];
-		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, "A_B", &page, &l),
+		ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, "A_B", &page, &l),
 		                 STORE_OK);
 		ck_assert_int_eq(json_object_array_length(l.items), 2);
 		list_names(&l, got, sizeof(got));
 		ck_assert(strstr(got, "a_b") && strstr(got, "plain") && !strstr(got, "axb"));
 		json_object_put(l.items);
-		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, "offline", "", &page, &l),
+		ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, "offline", "", &page, &l),
 		                 STORE_OK);
 		ck_assert_int_eq(json_object_array_length(l.items), 5);
 		json_object_put(l.items);
-		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l),
+		ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l),
 		                 STORE_OK);
 		ck_assert_int_eq(json_object_array_length(l.items), 6);
 		json_object_put(l.items);
@@ -225,7 +227,7 @@ START_TEST(test_device_list_pagination)
 	/* Pages of 3: 3, 3, 1, in id order, each cursor the last id of its page. */
 	for (int p = 0; p < 3; p++) {
 		size_t n;
-		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
+		ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
 		                 STORE_OK);
 		n = json_object_array_length(l.items);
 		ck_assert_uint_eq(n, p < 2 ? 3 : 1);
@@ -241,42 +243,42 @@ START_TEST(test_device_list_pagination)
 	}
 	ck_assert_int_eq(seen, 7);
 	/* Past the end: an empty last page. */
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 0);
 	ck_assert_int_eq(l.has_more, 0);
 	json_object_put(l.items);
 	/* A page exactly as large as what is left has no next page; one smaller has. */
 	page.cursor = NULL;
 	page.limit = 7;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 7);
 	ck_assert_int_eq(l.has_more, 0);
 	json_object_put(l.items);
 	page.limit = 6;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 6);
 	ck_assert_int_eq(l.has_more, 1);
 	ck_assert_str_eq(l.next_cursor, ids[5]);
 	json_object_put(l.items);
 	/* limit 1; 0 means the default (50); below 1 is 1. */
 	page.limit = 1;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	ck_assert_str_eq(l.next_cursor, ids[0]);
 	json_object_put(l.items);
 	page.limit = 0;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 7);
 	json_object_put(l.items);
 	page.limit = -4;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	json_object_put(l.items);
 	/* A cursor that is not an id. */
 	page.limit = 3;
 	page.cursor = "garbage";
 	l.has_more = 42;
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
 	                 STORE_NOT_FOUND);
 	ck_assert_int_eq(l.has_more, 42);
 }
@@ -290,7 +292,7 @@ START_TEST(test_device_list_limit_cap)
 
 	for (int i = 0; i < 201; i++)
 		mk_device(DEFAULT_TENANT_ID, "many", id);
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 200);
 	ck_assert_int_eq(l.has_more, 1);
 	json_object_put(l.items);
@@ -299,7 +301,7 @@ START_TEST(test_device_list_limit_cap)
 		char cursor[UUID_STR_LEN];
 		snprintf(cursor, sizeof(cursor), "%s", l.next_cursor);
 		page.cursor = cursor;
-		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
+		ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
 		                 STORE_OK);
 	}
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
@@ -320,7 +322,7 @@ START_TEST(test_device_delete)
 	mk_device(DEFAULT_TENANT_ID, "stays", other);
 	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, id), STORE_OK);
 	ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, id, &g), STORE_NOT_FOUND);
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), other);
 	json_object_put(l.items);
@@ -1067,7 +1069,7 @@ START_TEST(test_names_verbatim)
 		json_object_put(o);
 		{
 			struct store_list l;
-			ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, names[i], NULL, &l),
+			ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, names[i], NULL, &l),
 			                 STORE_OK);
 			ck_assert_int_ge(json_object_array_length(l.items), 1);
 			json_object_put(l.items);
@@ -1094,7 +1096,7 @@ START_TEST(test_tenant_scoping)
 	ck_assert_int_eq(store_device_get(T_db, TENANT2, dev2, &o), STORE_OK);
 	json_object_put(o);
 	ck_assert_int_eq(store_device_get(T_db, TENANT2, dev1, &o), STORE_NOT_FOUND);
-	ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq(json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), dev1);
 	json_object_put(l.items);
@@ -1183,6 +1185,135 @@ START_TEST(test_health)
 }
 END_TEST
 
+/* The rows of sql written both ways (store_list_fill's objects, serialized as a reply
+ * is, and store_list_fill_text): the same bytes, returned (malloc'd) for more checks. */
+static char *both_ways(const char *sql, const struct store_col *cols, int n, int rows)
+{
+	struct db_res *res = NULL;
+	struct store_list objects, text;
+	char *out;
+
+	ck_assert_int_eq(db_exec(T_db, sql, 0, NULL, &res), DB_OK);
+	ck_assert_int_eq(db_res_rows(res), rows);
+	ck_assert_int_eq(store_list_fill(res, 200, cols, n, &objects), STORE_OK);
+	ck_assert_int_eq(store_list_fill_text(res, 200, cols, n, &text), STORE_OK);
+	ck_assert_ptr_null(text.items);
+	ck_assert_msg(strcmp(text.text.data, json_object_to_json_string_ext(
+	                                         objects.items, JSON_C_TO_STRING_PLAIN |
+	                                                            JSON_C_TO_STRING_NOSLASHESCAPE)) == 0,
+	              "text:    %s\nobjects: %s", text.text.data,
+	              json_object_to_json_string_ext(objects.items, JSON_C_TO_STRING_PLAIN |
+	                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+	out = strdup(text.text.data);
+	json_object_put(objects.items);
+	buf_clear(&text.text);
+	db_res_free(res);
+	return out;
+}
+
+/* A device list written as text is, byte for byte, what the objects gave: names and
+ * facts with quotes, backslashes, every control character, DEL, UTF-8 of every length,
+ * U+2028, NULLs; nodes with labels, resources and versions as JSON the database keeps
+ * in its own form (jsonb spaces it), numbers past 64 bits, a boolean each way. Then
+ * every column type by itself (integers at and past int64's edge, JSON in every
+ * shape, invalid values), and a golden row. */
+START_TEST(test_list_text_matches_objects)
+{
+	static const char *const names[] = {
+		"plain", "quote \" back \\ slash / </script>", "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+		"sep \xe2\x80\xa8 \xe2\x80\xa9 del \x7f", "\x01\x02\x03\x04\x05\x06\x07\b\t\n\x0b\f\r\x0e\x0f",
+		"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f end",
+	};
+	static const struct store_col kinds[] = {
+		{ "i", STORE_COL_INT }, { "j", STORE_COL_JSON }, { "b", STORE_COL_BOOL },
+		{ "t", STORE_COL_TEXT },
+	};
+	char ids[8][UUID_STR_LEN], sql[512];
+	json_object *cluster = NULL;
+	char *text;
+	int nd = (int)(sizeof(names) / sizeof(names[0]));
+
+	ck_assert_int_eq(store_cluster_create(T_db, DEFAULT_TENANT_ID, "prod", "$argon2id$fake",
+	                                      &cluster),
+	                 STORE_OK);
+	for (int i = 0; i < nd; i++) {
+		const char *p[5] = { ids[i], names[i], names[(i + 1) % nd], names[(i + 2) % nd],
+		                     names[(i + 3) % nd] };
+		const char *node[3] = { ids[i], names[i], jstr(cluster, "id") };
+		mk_device(DEFAULT_TENANT_ID, names[i], ids[i]);
+		T_run(T_db, "UPDATE devices SET hostname = $2, os = $3, agent_version = $4, "
+		            "ip_address = '192.0.2.1', node_reason = $5 WHERE id = $1", 5, p);
+		if (i % 2)
+			T_run(T_db, "UPDATE devices SET cluster_id = $3, node_name = $2, "
+			            "node_status = 'Ready', status = 'online', last_seen = '2026-12-03T08:00:00Z', "
+			            "node_updated_at = '2026-12-03T08:00:01.5Z' WHERE id = $1", 3, node);
+	}
+	{
+		/* Node facts in the JSON columns, in forms json-c rewrites (spaces, escapes,
+		 * number spellings). */
+		const char *p[5] = {
+			ids[1],
+			"{\"kubernetes.io/os\" : \"linux\", \"q\":\"a\\\"b\\\\c\\u00e9\\n\\u001f\", \"empty\":{}, "
+			"\"list\":[1, -2, 3.50, 1e3, -0, 12345678901234567890, true, null, \"\"]}",
+			"{\"cpu\": \"4\", \"memory\": \"16Gi\", \"pods\": 110, \"ratio\": 0.1, "
+			"\"nested\": {\"a\": [{\"b\": {}}]}}",
+			"{\"kubelet\": \"v1.31.2\", \"os_image\": \"Debian GNU/Linux 12 (bookworm)\", "
+			"\"\xe2\x80\xa8\": \"\xf0\x9f\x98\x80\"}",
+			"1",
+		};
+		T_run(T_db, "UPDATE devices SET labels = $2, resources = $3, versions = $4, "
+		            "unschedulable = $5 WHERE id = $1", 5, p);
+		p[0] = ids[3];
+		p[1] = "{}";
+		p[2] = "[]";
+		p[3] = "{\"kubelet\": null}";
+		p[4] = "0";
+		T_run(T_db, "UPDATE devices SET labels = $2, resources = $3, versions = $4, "
+		            "unschedulable = $5 WHERE id = $1", 5, p);
+	}
+	free(both_ways("SELECT " STORE_DEVICE_COLUMNS " FROM devices ORDER BY id DESC",
+	               store_device_cols, store_device_ncols, nd));
+	/* The real list (store_device_list itself, its text unparsed) writes that page. */
+	{
+		struct store_list l;
+		char *want = both_ways("SELECT " STORE_DEVICE_COLUMNS " FROM devices WHERE "
+		                       "deleted_at IS NULL ORDER BY id DESC LIMIT 3",
+		                       store_device_cols, store_device_ncols, 3);
+		struct store_page page = { 3, NULL };
+		ck_assert_int_eq(store_device_list(T_db, DEFAULT_TENANT_ID, NULL, NULL, &page, &l),
+		                 STORE_OK);
+		ck_assert_str_eq(l.text.data, want);
+		ck_assert_int_eq(l.has_more, 1);
+		ck_assert_str_eq(l.next_cursor, ids[nd - 3]);
+		buf_clear(&l.text);
+		free(want);
+	}
+	/* Every column type alone, and what each does with a value it cannot use. */
+	snprintf(sql, sizeof(sql), "%s",
+	         "SELECT '9223372036854775807' AS i, '{\"a\" : [true, false, null], \"b\":1.50}' AS j, "
+	         "'1' AS b, 'x/y' AS t "
+	         "UNION ALL SELECT '-9223372036854775808', '\"str\\u0041\"', '0', '' "
+	         "UNION ALL SELECT '007', '12345678901234567890', '2', NULL "
+	         "UNION ALL SELECT '99999999999999999999', 'null', NULL, 'z' "
+	         "UNION ALL SELECT '12x', 'not json', '0', 'z' "
+	         "UNION ALL SELECT NULL, NULL, NULL, NULL "
+	         "UNION ALL SELECT '-0', '[1e3, -0, 0.000001, 1E-7]', '1', '\"'");
+	text = both_ways(sql, kinds, 4, 7);
+	/* Golden: the bytes themselves, so a change on both sides still fails here. */
+	ck_assert_str_eq(text,
+	                 "[{\"i\":9223372036854775807,\"j\":{\"a\":[true,false,null],\"b\":1.50},"
+	                 "\"b\":true,\"t\":\"x/y\"},"
+	                 "{\"i\":-9223372036854775808,\"j\":\"strA\",\"b\":false,\"t\":\"\"},"
+	                 "{\"i\":7,\"j\":12345678901234567890,\"b\":true,\"t\":null},"
+	                 "{\"i\":null,\"j\":null,\"b\":null,\"t\":\"z\"},"
+	                 "{\"i\":null,\"j\":null,\"b\":false,\"t\":\"z\"},"
+	                 "{\"i\":null,\"j\":null,\"b\":null,\"t\":null},"
+	                 "{\"i\":0,\"j\":[1e3,0,0.000001,1E-7],\"b\":true,\"t\":\"\\\"\"}]");
+	free(text);
+	json_object_put(cluster);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -1193,6 +1324,7 @@ int main(void)
 	T_ADD(sq, pg, test_device_list_filters);
 	T_ADD(sq, pg, test_device_list_pagination);
 	T_ADD(sq, pg, test_device_list_limit_cap);
+	T_ADD(sq, pg, test_list_text_matches_objects);
 	T_ADD(sq, pg, test_device_delete);
 	T_ADD(sq, pg, test_device_delete_busy);
 	T_ADD(sq, pg, test_session_create);

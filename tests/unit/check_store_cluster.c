@@ -170,7 +170,7 @@ START_TEST(test_nodes)
 		                 DB_CONSTRAINT);
 	}
 
-	ck_assert_int_eq(store_cluster_nodes(A, DEFAULT_TENANT_ID, cl, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(T_cluster_nodes(A, DEFAULT_TENANT_ID, cl, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 2);
 	o = json_object_array_get_idx(l.items, 0);
 	ck_assert_str_eq(jstr(o, "id"), n2);
@@ -178,25 +178,25 @@ START_TEST(test_nodes)
 	ck_assert_str_eq(jstr(o, "node_name"), "node-b");
 	ck_assert_str_eq(jstr(o, "node_status"), "Ready");
 	json_object_put(l.items);
-	ck_assert_int_eq(store_cluster_nodes(A, DEFAULT_TENANT_ID, cl, "offline", NULL, &l),
+	ck_assert_int_eq(T_cluster_nodes(A, DEFAULT_TENANT_ID, cl, "offline", NULL, &l),
 	                 STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), n1);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_cluster_nodes(A, DEFAULT_TENANT_ID, NOBODY, NULL, NULL, &l),
+	ck_assert_int_eq(T_cluster_nodes(A, DEFAULT_TENANT_ID, NOBODY, NULL, NULL, &l),
 	                 STORE_NOT_FOUND);
 	/* GET /devices?cluster_id=: the cluster's only; an unknown cluster lists nothing. */
-	ck_assert_int_eq(store_device_list_cluster(A, DEFAULT_TENANT_ID, cl2, NULL, NULL, NULL, &l),
+	ck_assert_int_eq(T_device_list_cluster(A, DEFAULT_TENANT_ID, cl2, NULL, NULL, NULL, &l),
 	                 STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 1);
 	ck_assert_str_eq(jstr(json_object_array_get_idx(l.items, 0), "id"), n3);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_device_list_cluster(A, DEFAULT_TENANT_ID, NOBODY, NULL, NULL, NULL,
+	ck_assert_int_eq(T_device_list_cluster(A, DEFAULT_TENANT_ID, NOBODY, NULL, NULL, NULL,
 	                                           &l),
 	                 STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 0);
 	json_object_put(l.items);
-	ck_assert_int_eq(store_device_list(A, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
+	ck_assert_int_eq(T_device_list(A, DEFAULT_TENANT_ID, NULL, NULL, NULL, &l), STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 4);
 	json_object_put(l.items);
 	/* A standalone machine's node facts are null. */
@@ -349,11 +349,11 @@ START_TEST(test_tenancy)
 	                 STORE_NOT_FOUND);
 	ck_assert_int_eq(store_cluster_delete(A, DEFAULT_TENANT_ID, theirs, &ended),
 	                 STORE_NOT_FOUND);
-	ck_assert_int_eq(store_cluster_nodes(A, DEFAULT_TENANT_ID, theirs, NULL, NULL, &l),
+	ck_assert_int_eq(T_cluster_nodes(A, DEFAULT_TENANT_ID, theirs, NULL, NULL, &l),
 	                 STORE_NOT_FOUND);
 	ck_assert_int_eq(store_cluster_node(A, DEFAULT_TENANT_ID, theirs, "node-a", dev, &online),
 	                 STORE_NOT_FOUND);
-	ck_assert_int_eq(store_device_list_cluster(A, DEFAULT_TENANT_ID, theirs, NULL, NULL, NULL,
+	ck_assert_int_eq(T_device_list_cluster(A, DEFAULT_TENANT_ID, theirs, NULL, NULL, NULL,
 	                                           &l),
 	                 STORE_OK);
 	ck_assert_int_eq((int)json_object_array_length(l.items), 0);

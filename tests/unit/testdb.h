@@ -28,9 +28,11 @@
 #include <json-c/json.h>
 
 #include "db.h"
+#include "jsonx.h"
 #include "log.h"
 #include "migrations.h"
 #include "secret.h"
+#include "store.h"
 
 static struct db *T_db;
 static enum db_kind T_kind;
@@ -329,6 +331,28 @@ static inline void T_want_device_col(const char *column, const char *id, const c
 		              v ? v : "NULL", want);
 	free(v);
 }
+
+/* A list whose items came as text (the device lists, store.h) parsed strictly into
+ * l->items, its text freed, so a test reads every list alike; rc passes through. */
+static inline int T_text_list(int rc, struct store_list *l)
+{
+	struct jsonx_error e;
+
+	if (rc != STORE_OK)
+		return rc;
+	ck_assert_msg(l->text.data && !l->items, "a device list came without its text");
+	ck_assert_msg(jsonx_parse(l->text.data, l->text.len, &l->items, &e) == 0,
+	              "a list's text is not JSON: %s: %s", e.message, l->text.data);
+	ck_assert(json_object_is_type(l->items, json_type_array));
+	buf_clear(&l->text);
+	return rc;
+}
+#define T_device_list(db, t, status, q, page, l) \
+	T_text_list(store_device_list(db, t, status, q, page, l), l)
+#define T_device_list_cluster(db, t, cluster, status, q, page, l) \
+	T_text_list(store_device_list_cluster(db, t, cluster, status, q, page, l), l)
+#define T_cluster_nodes(db, t, cluster, status, page, l) \
+	T_text_list(store_cluster_nodes(db, t, cluster, status, page, l), l)
 
 static inline int jhas(json_object *o, const char *key)
 {
