@@ -17,7 +17,7 @@
  * Statuses (enum service_status; the text in the database, the API and the logs):
  *
  *   create ──> pending ──(helperd)──> deploying ──> running | failed
- *   running|failed ──PATCH / domain──> upgrading ──> running | failed
+ *   running|failed ──PATCH / domain / a verify that moves it──> upgrading ──> running | failed
  *     (a failed service with no revision yet goes to deploying: it installs again)
  *   running|failed ──rollback {revision}──> rolling_back ──> running | failed
  *   any but deleting|deleted ──DELETE──> deleting ──(helperd)──> deleted

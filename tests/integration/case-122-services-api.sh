@@ -23,7 +23,8 @@
 #   - the custom domain: refused for a service without a web address (PostgreSQL: 409
 #     no_web_address); on an n8n service PUT (the record's text exactly), refusals (not
 #     a name, the platform's, another tenant's, while pending), verify at tests/fakes/fake_dns.py (NXDOMAIN, a CNAME
-#     elsewhere, the right one: verified), 429 within 10 s with Retry-After, DELETE;
+#     elsewhere, the right one: verified, an upgrade queued; moving it back while that
+#     upgrade waits: 409 service_busy), 429 within 10 s with Retry-After, DELETE;
 #   - a customer reads and is refused every write (403); another tenant's service is 404;
 #   - max_services counted in the create's transaction: quota 3, eight POSTs at once,
 #     exactly 3 accepted, the others 409 quota_exceeded; without a quota the seed's 50

@@ -11,8 +11,10 @@
 # runs for it); helperd SIGKILLed while helm holds an install (the fake's gate) resumes
 # after a restart and ends running; helperd and helm both SIGKILLed mid-upgrade: the
 # service fails at once in words, and the next change rolls the lock back first; delete -> helm uninstall, deleted, and the namespace
-# removed once the tenant's last service is gone; the webhooks service.deployed, .failed
-# and .deleted are emitted.
+# removed once the tenant's last service is gone; a custom domain reaches the chart only
+# once verified (n8n's ingress.hosts[1].host with hosts[0]'s paths, read from the
+# release's record) and leaves it at DELETE .../domain, each an upgrade with the values
+# unchanged; the webhooks service.deployed, .failed and .deleted are emitted.
 #
 # Waits are bounded polls on the database (wait_for), states are held with the fakes'
 # gates, never sampled after a sleep. Services are made and changed through the API
