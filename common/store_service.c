@@ -648,7 +648,7 @@ int store_service_domain_result(struct db *db, const char *tenant_id, const char
                                 const char *domain, int verified, json_object **out,
                                 int *queued, struct store_service_why *why)
 {
-	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN], was[16], seq[24];
+	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN], was[16], row[40];
 	const char *status = verified ? "verified" : "unverified";
 	const char *params[5] = { tenant, svc, domain, status, now };
 	struct store_service_change c;
@@ -657,14 +657,15 @@ int store_service_domain_result(struct db *db, const char *tenant_id, const char
 	*queued = 0;
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, svc) != 0 || !domain)
 		return STORE_NOT_FOUND;
+	/* row: "<domain_status> <op_seq>" */
 	rc = store_one_value(db,
 	                     "SELECT domain_status || ' ' || op_seq FROM cloud_services WHERE "
 	                     "tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND "
 	                     "custom_domain = $3",
-	                     3, params, seq, sizeof(seq), NULL);
+	                     3, params, row, sizeof(row), NULL);
 	if (rc <= 0)
 		return rc == 0 ? STORE_CONFLICT : rc;
-	if (sscanf(seq, "%15s", was) != 1)
+	if (sscanf(row, "%15s", was) != 1)
 		return STORE_ERR;
 	if (strcmp(was, status) != 0) {
 		/* In or out of the chart: an upgrade, unless the domain or anything else
@@ -672,7 +673,7 @@ int store_service_domain_result(struct db *db, const char *tenant_id, const char
 		memset(&c, 0, sizeof(c));
 		c.domain_status = status;
 		rc = store_service_queue(db, tenant_id, id, SERVICE_OP_UPGRADE, &c,
-		                         strtoll(seq + strlen(was), NULL, 10), out, why);
+		                         strtoll(row + strlen(was), NULL, 10), out, why);
 		if (rc == STORE_OK)
 			*queued = 1;
 		return rc;
