@@ -173,6 +173,7 @@ static int template_consistent(json_object *t, struct vs_error *err)
 		goto out;
 	}
 	json_object_object_add(given, "host", json_object_new_string("app.example.com"));
+	json_object_object_add(given, "domain", json_object_new_string("shop.example.com"));
 	json_object_object_add(given, "storage_size", json_object_new_string("1Gi"));
 	if (values_chart_build(defaults, NULL, member(t, "inputs"), given, &probe, err) < 0)
 		goto out;

@@ -21,7 +21,8 @@
  *                  range: the chart is pinned)
  *   values_schema  values_schema.h (default {"type":"object","properties":{}})
  *   inputs         values_inputs_check (default {}); with "host" the template's
- *                  services have a web address (catalog_template_web)
+ *                  services have a web address (catalog_template_web); "domain" (a
+ *                  verified custom domain) only beside "host"
  *   default_values an object (default {}); it may not set a secret property (a secret
  *                  is each install's own), and every inputs path must be settable in it
  *   enabled        boolean (default true)

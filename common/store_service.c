@@ -523,6 +523,9 @@ int store_service_queue(struct db *db, const char *tenant_id, const char *id,
 	    (change->set_domain &&
 	     (set_param(&sql, "custom_domain", params, &n, 16, change->custom_domain) != 0 ||
 	      buf_puts(&sql, ", domain_status = 'unverified', domain_checked_at = NULL") != 0)) ||
+	    (change->domain_status &&
+	     (set_param(&sql, "domain_status", params, &n, 16, change->domain_status) != 0 ||
+	      buf_puts(&sql, ", domain_checked_at = $3") != 0)) ||
 	    (op == SERVICE_OP_ROLLBACK && set_param(&sql, "rollback_to", params, &n, 16, rev) != 0) ||
 	    buf_puts(&sql, " WHERE tenant_id = $1 AND id = $2") != 0)
 		goto fail;
@@ -642,13 +645,39 @@ out:
 }
 
 int store_service_domain_result(struct db *db, const char *tenant_id, const char *id,
-                                const char *domain, int verified, json_object **out)
+                                const char *domain, int verified, json_object **out,
+                                int *queued, struct store_service_why *why)
 {
-	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *params[5] = { tenant, svc, domain, verified ? "verified" : "unverified", now };
+	char tenant[UUID_STR_LEN], svc[UUID_STR_LEN], now[TIMESTAMP_LEN], was[16], row[40];
+	const char *status = verified ? "verified" : "unverified";
+	const char *params[5] = { tenant, svc, domain, status, now };
+	struct store_service_change c;
+	int rc;
 
+	*queued = 0;
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, svc) != 0 || !domain)
 		return STORE_NOT_FOUND;
+	/* row: "<domain_status> <op_seq>" */
+	rc = store_one_value(db,
+	                     "SELECT domain_status || ' ' || op_seq FROM cloud_services WHERE "
+	                     "tenant_id = $1 AND id = $2 AND deleted_at IS NULL AND "
+	                     "custom_domain = $3",
+	                     3, params, row, sizeof(row), NULL);
+	if (rc <= 0)
+		return rc == 0 ? STORE_CONFLICT : rc;
+	if (sscanf(row, "%15s", was) != 1)
+		return STORE_ERR;
+	if (strcmp(was, status) != 0) {
+		/* In or out of the chart: an upgrade, unless the domain or anything else
+		 * changed since the read (the op_seq moved). */
+		memset(&c, 0, sizeof(c));
+		c.domain_status = status;
+		rc = store_service_queue(db, tenant_id, id, SERVICE_OP_UPGRADE, &c,
+		                         strtoll(row + strlen(was), NULL, 10), out, why);
+		if (rc == STORE_OK)
+			*queued = 1;
+		return rc;
+	}
 	store_time(0, now);
 	return update_and_read(db,
 	                       "UPDATE cloud_services SET domain_status = $4, domain_checked_at = "

@@ -17,7 +17,7 @@
  * Statuses (enum service_status; the text in the database, the API and the logs):
  *
  *   create ──> pending ──(helperd)──> deploying ──> running | failed
- *   running|failed ──PATCH / domain──> upgrading ──> running | failed
+ *   running|failed ──PATCH / domain / a verify that moves it──> upgrading ──> running | failed
  *     (a failed service with no revision yet goes to deploying: it installs again)
  *   running|failed ──rollback {revision}──> rolling_back ──> running | failed
  *   any but deleting|deleted ──DELETE──> deleting ──(helperd)──> deleted
@@ -133,6 +133,9 @@ struct store_service_change {
 	int set_domain;            /* 1: custom_domain below replaces it (domain_status goes
 	                              back to unverified, domain_checked_at NULL) */
 	const char *custom_domain; /* with set_domain: a DNS name, or NULL to remove it */
+	const char *domain_status; /* a look-up's answer that moves the custom domain in or
+	                              out of the chart ("verified" | "unverified";
+	                              domain_checked_at = now): store_service_domain_result */
 	int revision;              /* SERVICE_OP_ROLLBACK: the revision to go back to */
 };
 /* In one transaction: checks the status allows op (the diagram above), applies change,
@@ -160,9 +163,14 @@ int store_service_rename(struct db *db, const char *tenant_id, const char *id,
 int store_service_domain_claim(struct db *db, const char *tenant_id, const char *id,
                                int min_interval, char *domain_out, int *retry_after) WUR;
 /* Stores the look-up's answer, only if the custom domain is still domain (a change in
- * between wins): STORE_OK with *out, STORE_CONFLICT when it changed. */
+ * between: STORE_CONFLICT). An answer that moves domain_status (unverified <-> verified)
+ * moves the domain in or out of the chart's values, so it is an upgrade
+ * (store_service_queue with change->domain_status, in the same transaction): refused
+ * like any upgrade while an operation runs (STORE_CONFLICT, why->field "status"), and
+ * *queued is 1. An answer that moves nothing only stores the time (*queued 0). */
 int store_service_domain_result(struct db *db, const char *tenant_id, const char *id,
-                                const char *domain, int verified, json_object **out) WUR;
+                                const char *domain, int verified, json_object **out,
+                                int *queued, struct store_service_why *why) WUR;
 /* The service's revisions, newest first (a JSON array, owned): revision, status,
  * chart_version, app_version, description, updated, values, secret_names. Never the
  * sealed secrets. STORE_NOT_FOUND when the tenant has no such service. */

@@ -13,7 +13,7 @@
 
 #include "utf8.h"
 
-const char *const values_inputs[] = { "host", "storage_size", NULL };
+const char *const values_inputs[] = { "host", "domain", "storage_size", NULL };
 
 static const char *const leaf_types[] = { "string", "integer", "number", "boolean", NULL };
 
@@ -692,9 +692,11 @@ int values_path_valid(const char *path)
 }
 
 /* Walks segs from cur; with make == 0 only checks that the set can be done, with
- * make == 1 does it (value's reference taken). */
+ * make == 1 does it (value's reference taken). like_previous: an array element made on
+ * the way starts as a copy of the element before it when that one is an object (the
+ * domain input: a second ingress host with the first one's paths). */
 static int path_walk(json_object *cur, const struct segment *segs, int n, json_object *value,
-                     int make)
+                     int make, int like_previous)
 {
 	for (int i = 0; i < n; i++) {
 		int last = i == n - 1;
@@ -743,29 +745,69 @@ static int path_walk(json_object *cur, const struct segment *segs, int n, json_o
 		if (elem && !json_object_is_type(elem, json_type_object))
 			return -1;
 		if (!elem && make) {
-			elem = json_object_new_object();
-			if (!elem || json_object_array_add(child, elem) != 0)
+			json_object *prev = len > 0 ? json_object_array_get_idx(child, len - 1) : NULL;
+			elem = NULL;
+			if (like_previous && json_object_is_type(prev, json_type_object)) {
+				if (json_object_deep_copy(prev, &elem, NULL) != 0)
+					return -1;
+			} else {
+				elem = json_object_new_object();
+			}
+			if (!elem || json_object_array_add(child, elem) != 0) {
+				json_object_put(elem);
 				return -1;
+			}
 		}
 		cur = elem;
 	}
 	return -1;
 }
 
-int values_path_set(json_object *root, const char *path, json_object *value)
+static int path_set(json_object *root, const char *path, json_object *value, int like_previous)
 {
 	struct segment segs[VS_PATH_SEGMENTS];
 	int n = path ? path_parse(path, segs) : -1;
 
 	if (n <= 0 || !root || !json_object_is_type(root, json_type_object) ||
-	    path_walk(root, segs, n, NULL, 0) < 0 || path_walk(root, segs, n, value, 1) < 0) {
+	    path_walk(root, segs, n, NULL, 0, 0) < 0 ||
+	    path_walk(root, segs, n, value, 1, like_previous) < 0) {
 		json_object_put(value);
 		return -1;
 	}
 	return 0;
 }
 
+int values_path_set(json_object *root, const char *path, json_object *value)
+{
+	return path_set(root, path, value, 0);
+}
+
 /* ---- inputs and the chart's values --------------------------------------------------- */
+
+/* The custom domain is served beside the service's host, never instead of it: domain
+ * needs host, and none of its paths is one of host's. */
+static int domain_check(json_object *inputs, struct vs_error *err)
+{
+	json_object *domain = member(inputs, "domain"), *host = member(inputs, "host");
+
+	if (!domain)
+		return 0;
+	if (!host)
+		return fail(err, "inputs.domain", "needs inputs.host: a custom domain is served "
+		                                  "beside the service's own web address");
+	for (size_t i = 0; i < json_object_array_length(domain); i++) {
+		const char *d = json_object_get_string(json_object_array_get_idx(domain, i));
+		for (size_t j = 0; j < json_object_array_length(host); j++) {
+			if (strcmp(d, json_object_get_string(json_object_array_get_idx(host, j))) == 0)
+				return fail(err, "inputs.domain", "%s is also in inputs.host: the custom "
+				                                  "domain would replace the service's own "
+				                                  "host; map it to another key, such as "
+				                                  "ingress.hosts[1].host",
+				            d);
+		}
+	}
+	return 0;
+}
 
 int values_inputs_check(json_object *inputs, struct vs_error *err)
 {
@@ -778,7 +820,8 @@ int values_inputs_check(json_object *inputs, struct vs_error *err)
 		size_t n;
 		join(sub, sizeof(sub), "inputs", name);
 		if (!in_list(name, values_inputs))
-			return fail(err, sub, "is not one of Kaiden's inputs (host, storage_size)");
+			return fail(err, sub, "is not one of Kaiden's inputs (host, domain, "
+			                      "storage_size)");
 		if (!json_object_is_type(paths, json_type_array) ||
 		    (n = json_object_array_length(paths)) < 1 || n > 8)
 			return fail(err, sub, "must be a list of 1 to 8 chart value paths");
@@ -792,7 +835,7 @@ int values_inputs_check(json_object *inputs, struct vs_error *err)
 				                    ? json_object_get_string(p) : "an item");
 		}
 	}
-	return 0;
+	return domain_check(inputs, err);
 }
 
 int values_chart_build(json_object *default_values, json_object *values, json_object *inputs,
@@ -824,7 +867,7 @@ int values_chart_build(json_object *default_values, json_object *values, json_ob
 			const char *path = json_object_get_string(json_object_array_get_idx(paths, i));
 			json_object *copy = NULL;
 			if (json_object_deep_copy(given, &copy, NULL) != 0 ||
-			    values_path_set(chart, path, copy) < 0) {
+			    path_set(chart, path, copy, strcmp(name, "domain") == 0) < 0) {
 				json_object_put(chart);
 				return fail(err, sub, "%s cannot be set: something on its way is not "
 				                      "an object",

@@ -119,12 +119,16 @@ int values_path_set(json_object *root, const char *path, json_object *value) WUR
 int values_path_valid(const char *path);
 
 /* Kaiden's own inputs a template maps into chart values (the template's "inputs"):
- * "host" (the service's host name) and "storage_size" (a Kubernetes quantity). */
+ * "host" (the service's host name), "domain" (its custom domain, given only once
+ * verified: an array element its path makes starts as a copy of the element before it,
+ * so "ingress.hosts[1].host" gets hosts[0]'s paths) and "storage_size" (a Kubernetes
+ * quantity). */
 extern const char *const values_inputs[];
 
 /* Checks a template's inputs mapping: an object whose members are among values_inputs,
- * each an array of 1..8 well-formed paths. 0, or -1 with err (field
- * "inputs.<name>"). */
+ * each an array of 1..8 well-formed paths; "domain" only with "host", and none of its
+ * paths one of host's (it is served beside the host, not instead). 0, or -1 with err
+ * (field "inputs.<name>"). */
 int values_inputs_check(json_object *inputs, struct vs_error *err) WUR;
 
 /* The chart's values for an install or upgrade: a new tree (owned) of default_values

@@ -998,8 +998,9 @@ static int cname_check(const char *domain, const char *target, char *seen, char 
 void h_service_domain_verify(struct req *r, struct resp *rs)
 {
 	char domain[254], target[320], seen[256], why[160], retry_text[16];
+	struct store_service_why refused;
 	json_object *svc = NULL;
-	int retry = VERIFY_INTERVAL, verified, rc;
+	int retry = VERIFY_INTERVAL, verified, queued = 0, rc;
 
 	if (domain_route_ready(r, rs, &svc) < 0)
 		return;
@@ -1033,15 +1034,24 @@ void h_service_domain_verify(struct req *r, struct resp *rs)
 		resp_error(rs, 502, "dns_unavailable", NULL, "%s: try again later", why);
 		return;
 	}
-	rc = store_service_domain_result(r->db, r->tenant_id, r->params[0], domain, verified, &svc);
+	/* A move in or out of verified is an upgrade (the chart's ingress follows), refused
+	 * like one while an operation runs. */
+	memset(&refused, 0, sizeof(refused));
+	rc = store_service_domain_result(r->db, r->tenant_id, r->params[0], domain, verified, &svc,
+	                                 &queued, &refused);
 	if (rc != STORE_OK) {
-		resp_store_error(rs, rc, r->db, r->request_id, "service");
+		if (rc == STORE_CONFLICT && refused.field[0])
+			service_refused(r, rs, rc, &refused);
+		else
+			resp_store_error(rs, rc, r->db, r->request_id, "service");
 		return;
 	}
 	{
 		json_object *details = json_object_new_object();
 		jsonx_add_str(details, "domain", domain);
 		jsonx_add_str(details, "status", verified ? "verified" : "unverified");
+		if (queued)
+			jsonx_add_str(details, "service_status", jsonx_str(svc, "status"));
 		auth_audit(r, "service.domain.verify", "service", r->params[0], details);
 		json_object_put(details);
 	}

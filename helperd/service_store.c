@@ -174,6 +174,13 @@ static int values(const struct service_row *row, char **json, size_t *len, char 
 		snprintf(host, sizeof(host), "%s.%s", str_of(w, "subdomain"), domain);
 		json_object_object_add(given, "host", json_object_new_string(host));
 	}
+	/* The custom domain goes to the chart only once verified: an unverified one may be a
+	 * name the tenant does not own (docs/decisions.md "Issue 13: the custom domain
+	 * reaches the chart"). */
+	if (str_of(w, "custom_domain") && str_of(w, "domain_status") &&
+	    strcmp(str_of(w, "domain_status"), "verified") == 0)
+		json_object_object_add(given, "domain",
+		                       json_object_new_string(str_of(w, "custom_domain")));
 	/* The service's size (the API checked it against the template and the quota); none:
 	 * the template's default_values decide. */
 	if (str_of(w, "storage_size") && str_of(w, "storage_size")[0])

@@ -23,7 +23,8 @@
 #   - the custom domain: refused for a service without a web address (PostgreSQL: 409
 #     no_web_address); on an n8n service PUT (the record's text exactly), refusals (not
 #     a name, the platform's, another tenant's, while pending), verify at tests/fakes/fake_dns.py (NXDOMAIN, a CNAME
-#     elsewhere, the right one: verified), 429 within 10 s with Retry-After, DELETE;
+#     elsewhere, the right one: verified, an upgrade queued; moving it back while that
+#     upgrade waits: 409 service_busy), 429 within 10 s with Retry-After, DELETE;
 #   - a customer reads and is refused every write (403); another tenant's service is 404;
 #   - max_services counted in the create's transaction: quota 3, eight POSTs at once,
 #     exactly 3 accepted, the others 409 quota_exceeded; without a quota the seed's 50
@@ -100,20 +101,7 @@ if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; 
 stack_helperd_stop >/dev/null 2>&1 || :
 
 # ---- the fake DNS server ---------------------------------------------------------------
-python3 tests/fakes/fake_dns.py --port-file "$S122/dns.port" --records "$S122/dns.json" \
-	</dev/null >>"$S122/dns.log" 2>&1 &
-S122_DNS_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $S122_DNS_PID"
-_i=0
-while [ ! -s "$S122/dns.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-S122_DNS_PORT=$(cat "$S122/dns.port" 2>/dev/null || echo 0)
-if [ "$S122_DNS_PORT" -gt 0 ]; then ok "the fake DNS server runs"; else bad "the fake DNS server runs" "$(tail -n 3 "$S122/dns.log")"; fi
-# s122_cname NAME TARGET: the DNS server answers NAME with a CNAME to TARGET (the file
-# replaced whole).
-s122_cname() {
-	printf '{"cname": {"%s": "%s"}}' "$1" "$2" >"$S122/dns.json.tmp"
-	mv "$S122/dns.json.tmp" "$S122/dns.json"
-}
+fake_dns_start "$S122"
 
 # ---- the tenants and their people ------------------------------------------------------
 printf '%s' 'kv-password-0000001' >"$T/kv.pw"
@@ -160,7 +148,7 @@ tt "without a Kubernetes API: 503 naming k8s.api" POST /api/v1/services \
 	'.error.message | test("k8s.api") and test("KAIDEN_K8S_API")'
 # kaiden-api never calls the Kubernetes API (helperd does): a closed port will do. Debug
 # logging, so that "never logged" covers everything kaiden-api can say.
-export KAIDEN_K8S_API=http://127.0.0.1:9 KAIDEN_SERVICES_DNS_SERVER="127.0.0.1:$S122_DNS_PORT"
+export KAIDEN_K8S_API=http://127.0.0.1:9 KAIDEN_SERVICES_DNS_SERVER="127.0.0.1:$FAKE_DNS_PORT"
 export KAIDEN_LOG_LEVEL=debug
 api_restart "kaiden-api restarts with every services setting"
 tt "a key file others may read: 503 saying chmod 600" POST /api/v1/services \
@@ -385,14 +373,24 @@ s122_back() {
 	dbq "UPDATE cloud_services SET domain_checked_at = '2026-01-01T00:00:00.000Z' WHERE id = '$S122_WEB'" >/dev/null
 }
 s122_back
-s122_cname shop.example.com elsewhere.example.net
+fake_dns_cname "$S122" shop.example.com elsewhere.example.net
 tt "verify: a CNAME to somewhere else: unverified, saying where it points" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
 	'.domain.status == "unverified"' '.domain.cname_found | test("^elsewhere\\.example\\.net\\.?$")'
 s122_back
-s122_cname shop.example.com kv-web.apps.kaiden.test
-tt "verify: the CNAME to the service: verified" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
-	'.domain.status == "verified"' '.domain.cname_found | test("^kv-web\\.apps\\.kaiden\\.test\\.?$")'
-dbcheck "... stored, and audited" \
+fake_dns_cname "$S122" shop.example.com kv-web.apps.kaiden.test
+tt "verify: the CNAME to the service: verified, and an upgrade puts it into the chart" POST "/api/v1/services/$S122_WEB/domain/verify" '' 200 \
+	'.domain.status == "verified"' '.domain.cname_found | test("^kv-web\\.apps\\.kaiden\\.test\\.?$")' \
+	'.status == "upgrading"'
+dbcheck "... its upgrade job queued" \
+	"SELECT count(*) FROM jobs WHERE service_id = '$S122_WEB' AND kind = 'service.upgrade' AND state = 'queued'" 1
+# A look-up that would take it out again while that upgrade waits: refused like any
+# change while an operation runs, nothing stored.
+s122_back
+fake_dns_cname "$S122" shop.example.com elsewhere.example.net
+tt "verify while the upgrade waits, the CNAME gone: 409 service_busy" POST "/api/v1/services/$S122_WEB/domain/verify" '' 409 \
+	"$(E service_busy status)"
+s122_helperd "$S122_WEB" running 3
+dbcheck "... still verified (the refusal stored nothing), three look-ups audited" \
 	"SELECT (SELECT domain_status FROM cloud_services WHERE id = '$S122_WEB') || ' ' || (SELECT count(*) FROM audit_log WHERE action = 'service.domain.verify' AND target_id = '$S122_WEB')" \
 	"verified 3"
 if grep -q 'shop.example.com type 5' "$S122/dns.log"; then ok "... looked up at the DNS server services.dns_server names"; else bad "... looked up at the DNS server services.dns_server names" "$(tail -n 3 "$S122/dns.log")"; fi
@@ -587,8 +585,7 @@ t "the other tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT2" '' 
 t "the quota's tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT3" '' 204
 t "the default quota's tenant is deleted" DELETE "/api/v1/admin/tenants/$S122_TENANT4" '' 204
 t "the test template goes with its services" DELETE /api/v1/catalog/kv-plain '' 204
-kill -TERM "$S122_DNS_PID" 2>/dev/null || :
-wait "$S122_DNS_PID" 2>/dev/null || :
+fake_dns_stop
 unset KAIDEN_SERVICES_DOMAIN KAIDEN_SERVICES_KEY_FILE KAIDEN_K8S_API KAIDEN_SERVICES_DNS_SERVER
 export KAIDEN_LOG_LEVEL=warn
 api_restart "kaiden-api back with the defaults"

@@ -11,8 +11,10 @@
 # runs for it); helperd SIGKILLed while helm holds an install (the fake's gate) resumes
 # after a restart and ends running; helperd and helm both SIGKILLed mid-upgrade: the
 # service fails at once in words, and the next change rolls the lock back first; delete -> helm uninstall, deleted, and the namespace
-# removed once the tenant's last service is gone; the webhooks service.deployed, .failed
-# and .deleted are emitted.
+# removed once the tenant's last service is gone; a custom domain reaches the chart only
+# once verified (n8n's ingress.hosts[1].host with hosts[0]'s paths, read from the
+# release's record) and leaves it at DELETE .../domain, each an upgrade with the values
+# unchanged; the webhooks service.deployed, .failed and .deleted are emitted.
 #
 # Waits are bounded polls on the database (wait_for), states are held with the fakes'
 # gates, never sampled after a sleep. Services are made and changed through the API
@@ -92,9 +94,11 @@ chmod 755 "$S124/helm"
 head -c 32 /dev/urandom >"$S124/services.key"
 chmod 600 "$S124/services.key"
 
+fake_dns_start "$S124"
+
 export KAIDEN_SERVICES_DOMAIN=apps.kaiden.test KAIDEN_SERVICES_KEY_FILE="$S124/services.key"
 export KAIDEN_K8S_API="http://127.0.0.1:$S124_K8S_PORT" KAIDEN_K8S_TOKEN_FILE="$S124/k8s.token"
-export KAIDEN_K8S_INSECURE=1
+export KAIDEN_K8S_INSECURE=1 KAIDEN_SERVICES_DNS_SERVER="127.0.0.1:$FAKE_DNS_PORT"
 api_restart "kaiden-api restarts with the services settings"
 S124_HAD_HELPERD=
 if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then S124_HAD_HELPERD=1; fi
@@ -442,6 +446,57 @@ while [ "$_i" -lt 100 ]; do
 done
 if [ "$S124_NS" = 0 ]; then ok "the namespace is deleted with the tenant's last service"; else bad "the namespace is deleted with the tenant's last service" "still there ($S124_NS)"; fi
 
+# ---- a verified custom domain reaches the chart -----------------------------------------
+# n8n's chart installs from here on (the fake's catalog rewritten: helm reads it at each
+# run). Its template maps the custom domain to ingress.hosts[1].host: what helm got is
+# read from the release's own record (s124_ingress NAME REVISION: the values' ingress).
+jq '.["oci://8gears.container-registry.com/library/n8n"].versions["1.1.0"] |= (del(.fail) + {"start": "ready",
+	"pods": [{"name": "main", "kind": "Deployment", "replicas": 1, "containers": [{"name": "n8n", "image": "docker.io/n8nio/n8n:1.116.2"}]}]})' \
+	"$S124/charts.json" >"$S124/charts.json.tmp" && mv "$S124/charts.json.tmp" "$S124/charts.json"
+s124_ingress() {
+	s124_k8s GET "/_fake/objects?resource=secrets&namespace=paas-ws-ks" | python3 -c '
+import base64, gzip, json, sys
+for o in json.load(sys.stdin)["objects"]:
+    if o["metadata"]["name"] == "sh.helm.release.v1.%s.v%s" % (sys.argv[1], sys.argv[2]):
+        rel = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(o["data"]["release"]))))
+        c = rel.get("config") or {}
+        print(json.dumps([c.get("ingress", {}).get("hosts"), c.get("main", {}).get("config", {}).get("n8n", {}).get("host")], sort_keys=True))
+' "$1" "$2" 2>&1
+}
+s124_ingress_is() {
+	_got=$(s124_ingress "$1" "$2")
+	if [ "$_got" = "$3" ]; then ok "$4"; else bad "$4" "got '$_got'"; fi
+}
+S124_ONE='[[{"host": "ks-web.apps.kaiden.test", "paths": ["/"]}], "ks-web.apps.kaiden.test"]'
+S124_TWO='[[{"host": "ks-web.apps.kaiden.test", "paths": ["/"]}, {"host": "shop-ks.example.com", "paths": ["/"]}], "ks-web.apps.kaiden.test"]'
+t "an n8n service that runs" POST /api/v1/services \
+	'{"template":"n8n","name":"Web","reference_id":"web","subdomain":"ks-web","values":{"main":{"secret":{"n8n":{"encryption_key":"'"$S124_NSECRET"'"}}}}}' 202
+save S124_WEB .id
+wait_for "... runs" 30 "$(s124_q "$S124_WEB" "status || ' ' || revision")" "running 1"
+s124_ingress_is paas-ws-ks-web 1 "$S124_ONE" "... helm got its host at ingress.hosts[0].host, one host"
+t "a custom domain: an upgrade" PUT "/api/v1/services/$S124_WEB/domain" '{"domain":"shop-ks.example.com"}' 202 \
+	'.status == "upgrading"' '.domain.status == "unverified"'
+wait_for "... runs revision 2" 30 "$(s124_q "$S124_WEB" "status || ' ' || revision")" "running 2"
+s124_ingress_is paas-ws-ks-web 2 "$S124_ONE" "... unverified: not in the ingress (a name the tenant may not own)"
+fake_dns_cname "$S124" shop-ks.example.com ks-web.apps.kaiden.test
+t "verified: an upgrade puts it into the chart" POST "/api/v1/services/$S124_WEB/domain/verify" '' 200 \
+	'.domain.status == "verified"' '.status == "upgrading"'
+wait_for "... runs revision 3" 30 "$(s124_q "$S124_WEB" "status || ' ' || revision || ' ' || domain_status")" "running 3 verified"
+s124_ingress_is paas-ws-ks-web 3 "$S124_TWO" "... helm got it at ingress.hosts[1].host with hosts[0]'s paths"
+t "... the revisions show it" GET "/api/v1/services/$S124_WEB/revisions" '' 200 \
+	'[.items[].revision] == [3, 2, 1]' '.items[0].status == "deployed"' \
+	'.items[0].values == .items[1].values'
+dbq "UPDATE cloud_services SET domain_checked_at = '2026-01-01T00:00:00.000Z' WHERE id = '$S124_WEB'" >/dev/null
+t "verified again: nothing moves, no upgrade" POST "/api/v1/services/$S124_WEB/domain/verify" '' 200 \
+	'.domain.status == "verified"' '.status == "running"' '.revision == 3'
+t "the domain removed: an upgrade" DELETE "/api/v1/services/$S124_WEB/domain" '' 202 '.status == "upgrading"' '.domain == null'
+wait_for "... runs revision 4" 30 "$(s124_q "$S124_WEB" "status || ' ' || revision")" "running 4"
+s124_ingress_is paas-ws-ks-web 4 "$S124_ONE" "... helm got one host again"
+dbcheck "... four operations, each a job done" \
+	"SELECT count(*) || ' ' || sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END) FROM jobs WHERE service_id = '$S124_WEB'" "4 4"
+call DELETE "/api/v1/services/$S124_WEB"
+wait_for "... deleted" 30 "$(s124_q "$S124_WEB" "status")" "deleted"
+
 # ---- the namespace's quota: counted before helm runs; a refusal in words, failing early ----
 # A tenant whose plan holds one pod's CPU (500m: the LimitRange's default limit). The
 # fake's quota controller is held first: helperd must wait for the quota's status.hard
@@ -503,10 +558,12 @@ call DELETE "/api/v1/admin/tenants/$S124_TENANT"
 call DELETE "/api/v1/admin/tenants/$S124_KQ"
 stack_helperd_stop >/dev/null 2>&1 || :
 unset KAIDEN_SERVICES_DOMAIN KAIDEN_SERVICES_KEY_FILE KAIDEN_K8S_API KAIDEN_K8S_TOKEN_FILE KAIDEN_K8S_INSECURE
+unset KAIDEN_SERVICES_DNS_SERVER
 api_restart "kaiden-api back with the defaults"
 if [ -n "$S124_HAD_HELPERD" ]; then
 	if stack_helperd_start; then ok "helperd back with the defaults"; else bad "helperd back with the defaults" "see its log"; fi
 fi
 kill -TERM "$S124_K8S_PID" 2>/dev/null || :
 wait "$S124_K8S_PID" 2>/dev/null || :
+fake_dns_stop
 STACK_TOKEN=$S124_SAVED_TOKEN

@@ -341,3 +341,29 @@ api_restart() {
 		bad "$1" "see $STACK_DIR/log/kaiden-api.log"
 	fi
 }
+
+# fake_dns_start DIR: one test: tests/fakes/fake_dns.py runs, answering from DIR/dns.json
+# (fake_dns_cname), logging to DIR/dns.log; FAKE_DNS_PID and FAKE_DNS_PORT are set (the
+# case stops it with fake_dns_stop; CASE_PIDS has it for a case that dies first).
+fake_dns_start() {
+	python3 tests/fakes/fake_dns.py --port-file "$1/dns.port" --records "$1/dns.json" \
+		</dev/null >>"$1/dns.log" 2>&1 &
+	FAKE_DNS_PID=$!
+	CASE_PIDS="${CASE_PIDS:-} $FAKE_DNS_PID"
+	_i=0
+	while [ ! -s "$1/dns.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	FAKE_DNS_PORT=$(cat "$1/dns.port" 2>/dev/null || echo 0)
+	if [ "$FAKE_DNS_PORT" -gt 0 ]; then ok "the fake DNS server runs"; else bad "the fake DNS server runs" "$(tail -n 3 "$1/dns.log")"; fi
+}
+
+# fake_dns_cname DIR NAME TARGET: the DNS server answers NAME with a CNAME to TARGET (the
+# file replaced whole).
+fake_dns_cname() {
+	printf '{"cname": {"%s": "%s"}}' "$2" "$3" >"$1/dns.json.tmp"
+	mv "$1/dns.json.tmp" "$1/dns.json"
+}
+
+fake_dns_stop() {
+	kill -TERM "$FAKE_DNS_PID" 2>/dev/null || :
+	wait "$FAKE_DNS_PID" 2>/dev/null || :
+}

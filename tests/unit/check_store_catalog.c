@@ -76,6 +76,17 @@ static const struct {
 	  "default_values.auth.password" },
 	{ "{\"inputs\":{\"host\":[\"ingress.host\"]},\"default_values\":{\"ingress\":"
 	  "\"off\"}}", "inputs.host" },
+	/* The custom domain's mapping: checked at load like host's (settable in the
+	 * defaults, beside the host, not instead of it). */
+	{ "{\"inputs\":{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.hosts[1]"
+	  ".host\"]},\"default_values\":{\"ingress\":{\"hosts\":[{\"paths\":[\"/\"]}]}}}", NULL },
+	{ "{\"inputs\":{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.hosts[2]"
+	  ".host\"]}}", "inputs.domain" },
+	{ "{\"inputs\":{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.tls.host\"]},"
+	  "\"default_values\":{\"ingress\":{\"tls\":[]}}}", "inputs.domain" },
+	{ "{\"inputs\":{\"domain\":[\"ingress.hosts[1].host\"]}}", "inputs.domain" },
+	{ "{\"inputs\":{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.hosts[0]"
+	  ".host\"]}}", "inputs.domain" },
 };
 
 START_TEST(test_templates)
@@ -165,6 +176,13 @@ START_TEST(test_committed_catalog)
 			ck_assert_str_eq(S(paths), "[\"main.secret.n8n.encryption_key\"]");
 			json_object_put(paths);
 			ck_assert(strstr(S(t), "\"resources\":{\"requests\""));
+		}
+		/* A template with a web address serves a verified custom domain too: a second
+		 * ingress host (the real charts' ingress.hosts[].host and .paths). */
+		if (catalog_template_web(t)) {
+			json_object *in = json_object_object_get(t, "inputs");
+			ck_assert_str_eq(S(json_object_object_get(in, "domain")),
+			                 "[\"ingress.hosts[1].host\"]");
 		}
 	}
 	json_object_put(file);

@@ -428,7 +428,7 @@ START_TEST(test_domain)
 	struct store_service_report r = STORE_SERVICE_REPORT_INIT;
 	struct store_service_change c = { 0 };
 	char id[UUID_STR_LEN], id2[UUID_STR_LEN], domain[254];
-	int retry = -1;
+	int retry = -1, queued = -1;
 
 	mk_template();
 	use_tenant(DEFAULT_TENANT_ID);
@@ -458,15 +458,47 @@ START_TEST(test_domain)
 	                 STORE_BUSY);
 	ck_assert_int_ge(retry, 1);
 	ck_assert_int_le(retry, 10);
+	memset(&why, 0, sizeof(why));
 	ck_assert_int_eq(store_service_domain_result(A, DEFAULT_TENANT_ID, id, "other.example.com", 1,
-	                                             &o),
+	                                             &o, &queued, &why),
 	                 STORE_CONFLICT);
-	ck_assert_int_eq(store_service_domain_result(A, DEFAULT_TENANT_ID, id, "shop.example.com", 1,
-	                                             &o),
+	ck_assert_str_eq(why.field, "");
+	/* Unverified again: nothing moves, so no upgrade, even while the domain's own one
+	 * is queued. */
+	ck_assert_int_eq(store_service_domain_result(A, DEFAULT_TENANT_ID, id, "shop.example.com", 0,
+	                                             &o, &queued, &why),
 	                 STORE_OK);
+	ck_assert_int_eq(queued, 0);
+	ck_assert_str_eq(jstr(o, "domain_status"), "unverified");
+	ck_assert_str_eq(jstr(o, "status"), "upgrading");
+	json_object_put(o);
+	/* Verified moves it into the chart: an upgrade, refused while one is queued, nothing
+	 * stored ... */
+	ck_assert_int_eq(store_service_domain_result(A, DEFAULT_TENANT_ID, id, "shop.example.com", 1,
+	                                             &o, &queued, &why),
+	                 STORE_CONFLICT);
+	ck_assert_str_eq(why.field, "status");
+	ck_assert_int_eq(T_count(T_db,
+	                         "SELECT count(*) FROM cloud_services WHERE domain_status = "
+	                         "'verified'",
+	                         0, NULL),
+	                 0);
+	/* ... and queued once the service runs, with the time of the look-up. */
+	ck_assert_int_eq(store_service_report(A, DEFAULT_TENANT_ID, id, 2, &r, NULL, NULL), STORE_OK);
+	ck_assert_int_eq(store_service_domain_result(A, DEFAULT_TENANT_ID, id, "shop.example.com", 1,
+	                                             &o, &queued, &why),
+	                 STORE_OK);
+	ck_assert_int_eq(queued, 1);
 	ck_assert_str_eq(jstr(o, "domain_status"), "verified");
+	ck_assert_str_eq(jstr(o, "status"), "upgrading");
+	ck_assert_ptr_nonnull(jstr(o, "domain_checked_at"));
 	json_object_put(o);
 	done();
+	ck_assert_int_eq(T_count(T_db,
+	                         "SELECT count(*) FROM jobs WHERE kind = 'service.upgrade' AND "
+	                         "op_seq = 3",
+	                         0, NULL),
+	                 1);
 	/* Ten seconds later (moved back by hand), another look. */
 	T_run(T_db, "UPDATE cloud_services SET domain_checked_at = '2020-01-01T00:00:00.000Z'", 0,
 	      NULL);

@@ -557,6 +557,13 @@ static const struct {
 	{ "{\"host\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]}", "inputs.host" },
 	{ "{\"host\":[\"a..b\"]}", "inputs.host" },
 	{ "{\"host\":[1]}", "inputs.host" },
+	/* The custom domain: beside the host, never without it or instead of it. */
+	{ "{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.hosts[1].host\"]}", NULL },
+	{ "{\"domain\":[\"ingress.hosts[1].host\"]}", "inputs.domain" },
+	{ "{\"host\":[\"ingress.hosts[0].host\",\"config.url\"],\"domain\":[\"config.url\"]}",
+	  "inputs.domain" },
+	{ "{\"host\":[\"ingress.hosts[0].host\"],\"domain\":[\"ingress.hosts[1]..host\"]}",
+	  "inputs.domain" },
 };
 
 START_TEST(test_inputs)
@@ -607,6 +614,29 @@ START_TEST(test_chart_build)
 	/* A path through a string. */
 	ck_assert_int_eq(values_chart_build(defaults, NULL, bad, given, &out, &err), -1);
 	ck_assert_str_eq(err.field, "inputs.host");
+	json_object_put(bad);
+	/* The custom domain: a second ingress host made as a copy of the first (its paths),
+	 * whichever order the inputs come in; the first keeps the service's host. */
+	bad = J("{\"domain\":[\"ingress.hosts[1].host\"],\"host\":[\"ingress.hosts[0].host\"]}");
+	json_object_object_add(given, "domain", json_object_new_string("shop.example.com"));
+	ck_assert_int_eq(values_chart_build(defaults, NULL, bad, given, &out, &err), 0);
+	ck_assert_str_eq(S(json_object_object_get(out, "ingress")),
+	                 "{\"enabled\":true,\"hosts\":[{\"paths\":[{\"path\":\"/\"}],\"host\":"
+	                 "\"app.svc.example.com\"},{\"paths\":[{\"path\":\"/\"}],\"host\":"
+	                 "\"shop.example.com\"}]}");
+	json_object_put(out);
+	/* No domain given (none, or not verified): one host only. */
+	json_object_object_del(given, "domain");
+	ck_assert_int_eq(values_chart_build(defaults, NULL, bad, given, &out, &err), 0);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(
+	                         json_object_object_get(out, "ingress"), "hosts")),
+	                 1);
+	json_object_put(out);
+	/* values_path_set (the user's values) makes a new element empty, as before. */
+	out = J("{\"hosts\":[{\"paths\":[\"/\"]}]}");
+	ck_assert_int_eq(values_path_set(out, "hosts[1].host", json_object_new_string("x")), 0);
+	ck_assert_str_eq(S(out), "{\"hosts\":[{\"paths\":[\"/\"]},{\"host\":\"x\"}]}");
+	json_object_put(out);
 	json_object_put(defaults);
 	json_object_put(vals);
 	json_object_put(map);

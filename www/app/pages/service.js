@@ -437,7 +437,8 @@ function domainTab(env, body) {
         const st = (fresh && fresh.domain_status) || 'unverified';
         if (fresh && fresh.id) env.set(fresh);
         msg.replaceChildren(st === 'verified'
-          ? h('p.notice.ok', { id: 'service-domain-result' }, `${s.custom_domain} points at this service.`)
+          ? h('p.notice.ok', { id: 'service-domain-result' }, `${s.custom_domain} points at this service.` +
+            (fresh && fresh.status === 'upgrading' ? ' The service is being updated to answer at it too.' : ''))
           : h('p.warning', { id: 'service-domain-result' }, `${s.custom_domain} does not point at this service yet. DNS changes can take a while; try again later.`));
       } catch (e) {
         failed(ctx, e, msg);
