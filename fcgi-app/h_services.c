@@ -196,7 +196,25 @@ static void strip_nulls(json_object *o)
 /* The service as the API shows it: secret_names become "secrets" (each of the
  * template's secret paths "set" or "unset"), plus web, urls, pods and domain. A service
  * whose template has no web address (catalog_template_web) has no urls. */
-static void service_view(struct req *r, json_object *svc)
+/* The template a view needs: from seen (slug -> template, kept for the rest of a list, so
+ * a page of services reads each template once) when given, else from the store. The
+ * caller puts the reference it gets. */
+static json_object *view_template(struct req *r, const char *slug, json_object *seen)
+{
+	json_object *tpl = NULL;
+
+	if (!slug)
+		return NULL;
+	if (seen && json_object_object_get_ex(seen, slug, &tpl))
+		return json_object_get(tpl);
+	if (store_catalog_get(r->db, slug, 1, &tpl) != STORE_OK)
+		tpl = NULL;
+	if (seen && tpl)
+		json_object_object_add(seen, slug, json_object_get(tpl));
+	return tpl;
+}
+
+static void service_view_seen(struct req *r, json_object *svc, json_object *seen)
 {
 	json_object *tpl = NULL, *schema = NULL, *names = NULL, *secrets, *urls, *pods, *dom;
 	const char *slug = jsonx_str(svc, "template"), *sub = jsonx_str(svc, "subdomain");
@@ -206,7 +224,7 @@ static void service_view(struct req *r, json_object *svc)
 	int web = 0;
 
 	secrets = json_object_new_object();
-	if (slug && store_catalog_get(r->db, slug, 1, &tpl) == STORE_OK) {
+	if ((tpl = view_template(r, slug, seen))) {
 		web = catalog_template_web(tpl);
 		if (json_object_object_get_ex(tpl, "values_schema", &schema))
 			all = values_schema_secret_paths(schema);
@@ -259,6 +277,11 @@ static void service_view(struct req *r, json_object *svc)
 		jsonx_add_str(dom, "record", record);
 	}
 	json_object_object_add(svc, "domain", dom);
+}
+
+static void service_view(struct req *r, json_object *svc)
+{
+	service_view_seen(r, svc, NULL);
 }
 
 /* reference_id from a name: lower case letters and digits, the rest runs of '-'. */
@@ -533,6 +556,7 @@ void h_services_list(struct req *r, struct resp *rs)
 	struct store_list list;
 	struct store_service_filter f = { 0 };
 	char cursor[UUID_STR_LEN], q[SERVICE_Q_MAX + 1], tpl[64];
+	json_object *seen;
 	int rc;
 
 	if (h_page(r, rs, &page, cursor) < 0)
@@ -565,8 +589,10 @@ void h_services_list(struct req *r, struct resp *rs)
 		resp_store_error(rs, rc, r->db, r->request_id, "service list");
 		return;
 	}
+	seen = json_object_new_object();
 	for (size_t i = 0; i < json_object_array_length(list.items); i++)
-		service_view(r, json_object_array_get_idx(list.items, i));
+		service_view_seen(r, json_object_array_get_idx(list.items, i), seen);
+	json_object_put(seen);
 	resp_list(rs, &list);
 }
 
