@@ -261,10 +261,14 @@ struct store_job {
 /* Claims up to max due jobs for worker (an instance name) with a lease of
  * lease_seconds: state queued and run_after <= now, or state running with an expired
  * lease; a job naming a service only when no other job of that service is running and
- * none queued before it waits (one operation per service, in queue order). PostgreSQL uses FOR UPDATE SKIP LOCKED so several helperds never claim the
- * same job. *n gets how many were written to jobs[]. */
-int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
-                     struct store_job *jobs, int *n) WUR;
+ * none queued before it waits (one operation per service, in queue order). A job naming
+ * a session only when worker holds its device's agent (devices.helperd), or no live
+ * helperd does (helperd_live) and the job is an end or the agent was last seen more
+ * than agent_wait_seconds ago (session.ready_timeout: before that it is waited for,
+ * unclaimed, as reconnecting). PostgreSQL uses FOR UPDATE SKIP LOCKED so several
+ * helperds never claim the same job. *n gets how many were written to jobs[]. */
+int store_jobs_claim(struct db *db, const char *worker, int lease_seconds,
+                     int agent_wait_seconds, int max, struct store_job *jobs, int *n) WUR;
 /* state "done" or "failed" (error: a sentence, or NULL), or "queued" again with a delay
  * (retry_seconds) for a transient failure. Only the worker holding the lease may finish. */
 int store_job_finish(struct db *db, const char *job_id, const char *worker,

@@ -285,19 +285,49 @@ out:
 	return rc;
 }
 
+/* A device of ours marked offline that one of our agents heartbeats on: another
+ * helperd's sweep took us for dead while our heartbeat row was late (store_agent_expire
+ * leaves the holder's name on the row). It comes back online, with its device.online. */
 int store_agent_seen(struct db *db, const char *instance, const char *const *device_ids,
                      int n, long *changed)
 {
 	char now[TIMESTAMP_LEN];
 	const char *extra[2] = { now, instance };
+	long back = 0, seen = 0;
+	int rc;
 
 	store_time(0, now);
-	return run_batched(db,
-	                   "UPDATE devices SET last_seen = $2 "
-	                   "WHERE id = ANY($1::uuid[]) AND helperd = $3",
-	                   "UPDATE devices SET last_seen = $2 "
-	                   "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
-	                   device_ids, n, extra, 2, NULL, changed);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = run_batched(db,
+	                 "UPDATE devices SET status = 'online', last_seen = $2 "
+	                 "WHERE id = ANY($1::uuid[]) AND helperd = $3 AND status = 'offline' "
+	                 "AND deleted_at IS NULL RETURNING id, tenant_id",
+	                 "UPDATE devices SET status = 'online', last_seen = $2 "
+	                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3 "
+	                 "AND status = 'offline' AND deleted_at IS NULL RETURNING id, tenant_id",
+	                 device_ids, n, extra, 2, "device.online", &back);
+	if (rc == STORE_OK)
+		rc = run_batched(db,
+		                 "UPDATE devices SET last_seen = $2 "
+		                 "WHERE id = ANY($1::uuid[]) AND helperd = $3",
+		                 "UPDATE devices SET last_seen = $2 "
+		                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
+		                 device_ids, n, extra, 2, NULL, &seen);
+	if (rc == STORE_OK)
+		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
+	if (rc != STORE_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	if (back > 0)
+		log_warn("worker=%s %ld devices whose agents are connected here were marked offline "
+		         "elsewhere (this helperd's heartbeat row was late): online again",
+		         instance, back);
+	if (changed)
+		*changed = seen; /* the rows back online are counted again here */
+	return STORE_OK;
 }
 
 /* Going offline sets last_seen to now: the agent was connected until this moment, and
@@ -471,14 +501,20 @@ int store_agent_expire(struct db *db, const char *instance, int max_age_seconds,
 
 	store_time(-max_age_seconds, cutoff);
 	/* A device online with no last_seen cannot come from helperd (which sets both at
-	 * once); it was set by hand, and ages like an old one. */
+	 * once); it was set by hand, and ages like an old one. A holder that is not live
+	 * (helperd_live, migration 0021) died: its devices go at once, whatever last_seen.
+	 * The holder's name stays on the row: a holder that was only late finds its own
+	 * devices there and takes them back (store_agent_seen); a dead one's restart under
+	 * the same name releases them (store_agent_release). */
 	rc = db_begin(db);
 	if (rc != DB_OK)
 		return store_rc_of(rc);
 	rc = db_exec(db,
-	             "UPDATE devices SET status = 'offline', helperd = NULL "
-	             "WHERE status = 'online' AND (last_seen IS NULL OR last_seen < $1) "
-	             "AND (helperd IS NULL OR helperd <> $2) RETURNING id, tenant_id",
+	             "UPDATE devices SET status = 'offline' "
+	             "WHERE status = 'online' AND (helperd IS NULL OR helperd <> $2) AND "
+	             "(last_seen IS NULL OR last_seen < $1 OR (helperd IS NOT NULL AND NOT "
+	             "EXISTS (SELECT 1 FROM helperd_live hl WHERE hl.instance = devices.helperd))) "
+	             "RETURNING id, tenant_id",
 	             2, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);

@@ -98,7 +98,10 @@ int store_agent_online(struct db *db, const char *tenant_id, const char *device_
                        const char *instance, const struct store_agent_facts *facts) WUR;
 
 /* last_seen = now for each of the n devices that instance holds (one statement; ids are
- * canonical lower-case UUIDs). *changed (may be NULL) gets how many rows changed. */
+ * canonical lower-case UUIDs); one of them found offline (another helperd's sweep took
+ * instance for dead while its heartbeat row was late: store_agent_expire) is online
+ * again, with its device.online. *changed (may be NULL) gets how many rows instance
+ * held. */
 int store_agent_seen(struct db *db, const char *instance, const char *const *device_ids,
                      int n, long *changed) WUR;
 
@@ -119,9 +122,12 @@ int store_agent_standing(struct db *db, const char *const *device_ids, int n,
  * of the same instance died holding them) and at shutdown. */
 int store_agent_release(struct db *db, const char *instance, long *changed) WUR;
 
-/* Devices online whose last_seen is older than max_age_seconds and that instance does
- * not hold go offline: their helperd died without marking them (a live helperd keeps
- * last_seen fresh and closes silent agents much sooner). */
+/* Devices online that instance does not hold go offline (device.offline each, in the
+ * same transaction) when their holder is not live (helperd_live: its heartbeat row is
+ * more than three beats old, migration 0021) or their last_seen is older than
+ * max_age_seconds: their helperd died without marking them (a live helperd keeps
+ * last_seen fresh and closes silent agents much sooner). The holder's name stays on
+ * the row (see store_agent_seen). */
 int store_agent_expire(struct db *db, const char *instance, int max_age_seconds,
                        long *changed) WUR;
 

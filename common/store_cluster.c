@@ -20,7 +20,7 @@
 	"d.deleted_at IS NULL"
 #define CLUSTER_SELECT                                                                    \
 	"SELECT c.id AS id, c.name AS name, CASE WHEN EXISTS (SELECT 1 " CLUSTER_NODES     \
-	" AND d.status = 'online') THEN 'online' ELSE 'offline' END AS status, "         \
+	" AND " STORE_SQL_DEVICE_ONLINE("d.") ") THEN 'online' ELSE 'offline' END AS status, " \
 	"(SELECT count(*) " CLUSTER_NODES ") AS node_count, c.created_at AS created_at, " \
 	"c.updated_at AS updated_at FROM clusters c"
 
@@ -252,7 +252,8 @@ int store_cluster_node(struct db *db, const char *tenant_id, const char *cluster
 	if (store_id(tenant_id, tenant) != 0 || store_id(cluster_id, cluster) != 0 || !node_name)
 		return STORE_NOT_FOUND;
 	rc = db_exec(db,
-	             "SELECT d.id, d.status FROM devices d JOIN clusters c ON c.tenant_id = "
+	             "SELECT d.id, CASE WHEN " STORE_SQL_DEVICE_ONLINE("d.") " THEN 'online' "
+	             "ELSE 'offline' END FROM devices d JOIN clusters c ON c.tenant_id = "
 	             "d.tenant_id AND c.id = d.cluster_id WHERE d.tenant_id = $1 AND "
 	             "d.cluster_id = $2 AND d.node_name = $3 AND d.deleted_at IS NULL AND "
 	             "c.deleted_at IS NULL",

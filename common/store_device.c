@@ -101,7 +101,11 @@ int store_device_list_cluster(struct db *db, const char *tenant_id, const char *
 		goto out;
 	if (cluster_id && store_sql_and(&sql, "cluster_id = $?", params, &nparams, cluster) != 0)
 		goto out;
-	if (status && store_sql_and(&sql, "status = $?", params, &nparams, status) != 0)
+	/* The derived status (STORE_SQL_DEVICE_ONLINE), as the items show it. */
+	if (status && store_sql_and(&sql,
+	                            "CASE WHEN " STORE_SQL_DEVICE_ONLINE("")
+	                            " THEN 'online' ELSE 'offline' END = $?",
+	                            params, &nparams, status) != 0)
 		goto out;
 	if (q && store_sql_search(&sql, params, &nparams, "name", "hostname", q, &pattern) != 0)
 		goto out;

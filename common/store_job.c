@@ -8,7 +8,10 @@
  * A claim is one UPDATE ... RETURNING. On PostgreSQL the rows are picked with FOR UPDATE
  * SKIP LOCKED, so concurrent claimers take different jobs without waiting for each
  * other; on SQLite a single write statement is serialised by the database lock, which
- * gives the same guarantee. */
+ * gives the same guarantee.
+ *
+ * Several helperds share the queue (issue 15): a session's job is claimed only by the
+ * helperd that holds its device's agent, or by any when none can (CLAIM_ROUTED). */
 #include "store.h"
 
 #include <stdio.h>
@@ -33,10 +36,24 @@
 	"(j.service_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE "                 \
 	"o.service_id = j.service_id AND o.id <> j.id AND (o.state = 'running' OR "        \
 	"(o.state = 'queued' AND o.id < j.id))))"
+/* A session's job goes to the helperd holding its device's agent (devices.helperd, $1
+ * when it is this one), which is the only one that can talk to it. It is held back
+ * ("routed away") while another live helperd (helperd_live, migration 0021) holds that
+ * agent, and, unless it is an end (which needs no agent: the tunnel is torn down and a
+ * reconnecting agent stops a stray cloudflared itself), while no live helperd holds it
+ * but it was seen after $5 (now - session.ready_timeout): its agent is most likely
+ * reconnecting, and the hello that makes a helperd its holder wakes that helperd's claim
+ * (hub.c). No claim spins on it meanwhile; once $5 passes it (an agent not coming back)
+ * any helperd claims it, and the session fails as offline (session.c). */
+#define CLAIM_ROUTED                                                                      \
+	"NOT EXISTS (SELECT 1 FROM sessions s JOIN devices d ON d.id = s.device_id "        \
+	"WHERE s.id = j.session_id AND (d.helperd IS NULL OR d.helperd <> $1) AND "         \
+	"(EXISTS (SELECT 1 FROM helperd_live hl WHERE hl.instance = d.helperd) OR "         \
+	"(j.kind <> 'session.end' AND d.last_seen >= $5)))"
 #define CLAIM_DUE                                                                         \
 	"SELECT j.id FROM jobs j WHERE ((j.state = 'queued' AND j.run_after <= $3) "      \
 	"OR (j.state = 'running' AND j.locked_until < $3)) AND " CLAIM_ONE_PER_SERVICE      \
-	" ORDER BY j.run_after, j.id LIMIT $4"
+	" AND (j.session_id IS NULL OR " CLAIM_ROUTED ") ORDER BY j.run_after, j.id LIMIT $4"
 #define CLAIM_RETURNING                                                                   \
 	" RETURNING id, tenant_id, kind, session_id, attempts, webhook_id, service_id, op_seq"
 
@@ -92,16 +109,18 @@ int store_job_add_service(struct db *db, const char *tenant_id, enum seam_job ki
 	return job_insert(db, tenant_id, kind, NULL, NULL, service_id, seq, now);
 }
 
-int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int max,
-                     struct store_job *jobs, int *n)
+int store_jobs_claim(struct db *db, const char *worker, int lease_seconds,
+                     int agent_wait_seconds, int max, struct store_job *jobs, int *n)
 {
-	char until[TIMESTAMP_LEN], now[TIMESTAMP_LEN], limit[16];
-	const char *params[4] = { worker, until, now, limit };
+	char until[TIMESTAMP_LEN], now[TIMESTAMP_LEN], limit[16], seen[TIMESTAMP_LEN];
+	const char *params[5] = { worker, until, now, limit, seen };
 	struct db_res *res = NULL;
 	int rows, rc;
 
-	if (!worker || !worker[0] || lease_seconds < 1 || max < 0 || (max > 0 && !jobs)) {
-		log_error("jobs claim: bad arguments (worker, lease_seconds >= 1, max >= 0)");
+	if (!worker || !worker[0] || lease_seconds < 1 || agent_wait_seconds < 0 || max < 0 ||
+	    (max > 0 && !jobs)) {
+		log_error("jobs claim: bad arguments (worker, lease_seconds >= 1, "
+		          "agent_wait_seconds >= 0, max >= 0)");
 		return STORE_ERR;
 	}
 	if (max == 0) {
@@ -110,8 +129,9 @@ int store_jobs_claim(struct db *db, const char *worker, int lease_seconds, int m
 	}
 	store_time(0, now);
 	store_time(lease_seconds, until);
+	store_time(-agent_wait_seconds, seen);
 	snprintf(limit, sizeof(limit), "%d", max);
-	rc = db_exec(db, db_kind(db) == DB_POSTGRES ? claim_pg : claim_sqlite, 4, params, &res);
+	rc = db_exec(db, db_kind(db) == DB_POSTGRES ? claim_pg : claim_sqlite, 5, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;

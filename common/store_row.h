@@ -113,10 +113,20 @@ char *store_like_pattern(const char *q);
 int store_sql_search(struct buf *sql, const char **params, int *nparams, const char *col_a,
                      const char *col_b, const char *q, char **pattern) WUR;
 
+/* Whether a devices row (its columns prefixed by p: "" or "d.") is online: its row says
+ * so and the helperd holding its agent is live (the view helperd_live, migration 0021:
+ * its heartbeat row is recent). A device whose helperd died reads offline from then on,
+ * before any helperd marks it so (store_agent_expire). Every read of a device's presence
+ * goes through this (docs/decisions.md, "Issue 15: agent holders"). */
+#define STORE_SQL_DEVICE_ONLINE(p)                                                        \
+	"(" p "status = 'online' AND EXISTS (SELECT 1 FROM helperd_live hl WHERE "          \
+	"hl.instance = " p "helperd))"
+
 /* The device JSON's columns (store.h), in the order of store_device_cols, for a SELECT
  * or RETURNING on devices (store_device.c, store_cluster.c's nodes). */
 #define STORE_DEVICE_COLUMNS                                                              \
-	"id, name, status, last_seen, hostname, os, ip_address, agent_version, cluster_id, " \
+	"id, name, CASE WHEN " STORE_SQL_DEVICE_ONLINE("") " THEN 'online' ELSE 'offline' "   \
+	"END AS status, last_seen, hostname, os, ip_address, agent_version, cluster_id, "  \
 	"node_name, labels, node_status, CASE WHEN unschedulable THEN 1 WHEN NOT "           \
 	"unschedulable THEN 0 END AS unschedulable, resources, versions, node_reason, "     \
 	"node_updated_at, created_at"

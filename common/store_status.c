@@ -147,8 +147,8 @@ static int devices(struct db *db, json_object **out)
 	struct db_res *res = NULL;
 	json_object *o;
 
-	if (db_exec(db, "SELECT count(*), coalesce(sum(CASE WHEN status = 'online' THEN 1 "
-	                "ELSE 0 END), 0) FROM devices WHERE deleted_at IS NULL",
+	if (db_exec(db, "SELECT count(*), coalesce(sum(CASE WHEN " STORE_SQL_DEVICE_ONLINE("")
+	                " THEN 1 ELSE 0 END), 0) FROM devices WHERE deleted_at IS NULL",
 	            0, NULL, &res) != DB_OK)
 		return STORE_ERR;
 	o = json_object_new_object();

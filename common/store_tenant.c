@@ -555,7 +555,7 @@ int store_tenant_usage(struct db *db, const char *id, json_object **out)
 #define USAGE_COUNTS                                                                         \
 	"SELECT (SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL), " \
 	"(SELECT count(*) FROM devices WHERE tenant_id = $1 AND deleted_at IS NULL AND "      \
-	"status = 'online'), "                                                                \
+	STORE_SQL_DEVICE_ONLINE("") "), "                                                     \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND "                            \
 	"status IN " SEAM_SQL_LIVE "), "                                                      \
 	"(SELECT count(*) FROM sessions WHERE tenant_id = $1 AND started_at >= $2), "     \

@@ -11,6 +11,11 @@
  * Jobs whose lease ran out elsewhere (their helperd died) are reclaimed by the claim
  * itself (store_jobs_claim takes running jobs with an expired lease).
  *
+ * A session's job is claimed only here if this helperd holds its device's agent, or if
+ * no live helperd does and the agent is not expected back (store_jobs_claim, with
+ * session.ready_timeout as that wait); a start waiting for its agent is claimed when the
+ * agent's hello makes this helperd its holder: the hub kicks (jobs_kick) at each hello.
+ *
  * A claimed job is leased for LEASE_SECONDS and renewed every RENEW_MS while it runs
  * here. It is handed, by kind, to session_job_start, webhook_job_start or
  * service_job_start (service.install|upgrade|rollback|uninstall), which call
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "db.h"
 #include "helperd.h"
 #include "ids.h"
@@ -114,7 +120,8 @@ static void claim(void)
 		if (want > CLAIM_BATCH)
 			want = CLAIM_BATCH;
 		n = 0;
-		rc = store_jobs_claim(helperd.db, helperd.instance, LEASE_SECONDS, want, batch, &n);
+		rc = store_jobs_claim(helperd.db, helperd.instance, LEASE_SECONDS,
+		                      (int)cfg_int(CFG_SESSION_READY_TIMEOUT), want, batch, &n);
 		if (rc != STORE_OK) {
 			log_warn("worker=%s job claim failed: will retry", helperd.instance);
 			J.db_suspect = 1;

@@ -64,11 +64,14 @@ static int stop_timer_open;
 static int64_t stop_started_ms;
 
 /* The hub's events: relay.failed is the relay's, the rest the session machine's; an
- * agent going away ends its streams too. */
+ * agent going away ends its streams too. An agent's hello makes this helperd its holder:
+ * the jobs of its device that waited for it are ours to claim now (store_jobs_claim). */
 static void agent_online(const char *device_id, int online)
 {
 	session_agent_online(device_id, online);
 	relay_server_agent_online(device_id, online);
+	if (online)
+		jobs_kick();
 }
 
 static void agent_message(const char *device_id, const struct proto_msg *msg)
@@ -471,10 +474,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
-	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 ||
-	    webhook_init() != 0 || services_start() != 0 || jobs_init() != 0 ||
-	    pgwatch_init() != 0 || sweep_init() != 0 || status_init() != 0) {
+	/* The heartbeat row first (status_init writes it before it returns): it is the lease
+	 * that makes the agents held here read online (migration 0021). */
+	if (metrics_init() != 0 || session_init() != 0 || status_init() != 0 ||
+	    hub_init(&events) != 0 || relay_server_init() != 0 || events_init() != 0 ||
+	    lws_start() != 0 || webhook_init() != 0 || services_start() != 0 ||
+	    jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

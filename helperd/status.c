@@ -1,5 +1,5 @@
-/* status.c: the heartbeat row (status.h). One uv timer; the first beat comes right after
- * start-up. A failed write is logged once per run of failures and tried again at the
+/* status.c: the heartbeat row (status.h). One uv timer; the first beat is written by
+ * status_init itself, before the hub takes agents (the row is their holder's lease). A failed write is logged once per run of failures and tried again at the
  * next beat. */
 #include "status.h"
 
@@ -54,7 +54,11 @@ int status_init(void)
 	ids_timestamp(ids_now_ms(), started_at);
 	uv_timer_init(helperd.loop, &timer);
 	timer_open = 1;
-	uv_timer_start(&timer, beat, 0, (uint64_t)STATUS_EVERY_S * 1000);
+	/* The first beat now, before the hub takes an agent: the row is the lease its
+	 * agents' "online" is read through (STORE_SQL_DEVICE_ONLINE). */
+	beat(&timer);
+	uv_timer_start(&timer, beat, (uint64_t)STATUS_EVERY_S * 1000,
+	               (uint64_t)STATUS_EVERY_S * 1000);
 	return 0;
 }
 

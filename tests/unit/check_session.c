@@ -358,7 +358,7 @@ static int run_jobs(char (*ids)[UUID_STR_LEN], int max)
 	struct store_job jobs[8];
 	int n = 0;
 
-	ck_assert_int_eq(store_jobs_claim(T_db, "test", 60, 8, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "test", 60, 60, 8, jobs, &n), STORE_OK);
 	for (int i = 0; i < n; i++) {
 		if (ids && i < max)
 			memcpy(ids[i], jobs[i].id, UUID_STR_LEN);

@@ -174,8 +174,7 @@ START_TEST(test_device_list_filters)
 		T_run(T_db, "UPDATE devices SET hostname = 'HOST-a_b.local' WHERE id = $1", 1, p);
 	}
 	{
-		const char *p[1] = { ids[3] };
-		T_run(T_db, "UPDATE devices SET status = 'online' WHERE id = $1", 1, p);
+		T_hold_device(ids[3]);
 	}
 	/* Newest first; ids are time-ordered but not within one millisecond, so compare
 	 * sets where order is not the point. */
@@ -856,7 +855,7 @@ START_TEST(test_jobs_claim_and_finish)
 	for (int i = 0; i < 3; i++)
 		mk_session(DEFAULT_TENANT_ID, dev, s[i]);
 
-	ck_assert_int_eq(store_jobs_claim(T_db, "A", 60, 2, a, &na), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "A", 60, 60, 2, a, &na), STORE_OK);
 	ck_assert_int_eq(na, 2);
 	for (int i = 0; i < na; i++) {
 		ck_assert_str_eq(a[i].kind, "session.start");
@@ -865,12 +864,12 @@ START_TEST(test_jobs_claim_and_finish)
 		ck_assert(ids_is_uuid(a[i].session_id));
 	}
 	ck_assert_str_ne(a[0].id, a[1].id);
-	ck_assert_int_eq(store_jobs_claim(T_db, "B", 60, 4, b, &nb), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "B", 60, 60, 4, b, &nb), STORE_OK);
 	ck_assert_int_eq(nb, 1);
 	ck_assert(!job_in(a, na, b[0].id));
-	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 4, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 60, 4, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 0);
-	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 0, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 60, 0, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 0);
 	{
 		const char *p[1] = { a[0].id };
@@ -893,7 +892,7 @@ START_TEST(test_jobs_claim_and_finish)
 		T_run(T_db, "UPDATE jobs SET locked_until = '2000-01-01T00:00:00.000Z' WHERE id = $1",
 		      1, p);
 	}
-	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 4, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "C", 60, 60, 4, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 1);
 	ck_assert_str_eq(c[0].id, a[1].id);
 	ck_assert_int_eq(c[0].attempts, 2);
@@ -902,7 +901,7 @@ START_TEST(test_jobs_claim_and_finish)
 	/* Back to queued with a delay: not due until the delay passes. */
 	ck_assert_int_eq(store_job_finish(T_db, c[0].id, "C", "queued", "tunnel API said 429", 3600),
 	                 STORE_OK);
-	ck_assert_int_eq(store_jobs_claim(T_db, "D", 60, 4, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "D", 60, 60, 4, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 0);
 	{
 		const char *p[1] = { a[1].id };
@@ -912,7 +911,7 @@ START_TEST(test_jobs_claim_and_finish)
 		T_run(T_db, "UPDATE jobs SET run_after = '2000-01-01T00:00:00.000Z' WHERE id = $1", 1,
 		      p);
 	}
-	ck_assert_int_eq(store_jobs_claim(T_db, "D", 60, 4, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "D", 60, 60, 4, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 1);
 	ck_assert_int_eq(c[0].attempts, 3);
 	ck_assert_int_eq(store_job_finish(T_db, c[0].id, "D", "failed", "gave up", 0), STORE_OK);
@@ -924,10 +923,10 @@ START_TEST(test_jobs_claim_and_finish)
 	                 1);
 	/* Finished jobs are never claimed again, even with an old lease. */
 	T_run(T_db, "UPDATE jobs SET locked_until = '2000-01-01T00:00:00.000Z'", 0, NULL);
-	ck_assert_int_eq(store_jobs_claim(T_db, "E", 60, 4, c, &nc), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "E", 60, 60, 4, c, &nc), STORE_OK);
 	ck_assert_int_eq(nc, 0);
-	ck_assert_int_eq(store_jobs_claim(T_db, "", 60, 4, c, &nc), STORE_ERR);
-	ck_assert_int_eq(store_jobs_claim(T_db, "E", 0, 4, c, &nc), STORE_ERR);
+	ck_assert_int_eq(store_jobs_claim(T_db, "", 60, 60, 4, c, &nc), STORE_ERR);
+	ck_assert_int_eq(store_jobs_claim(T_db, "E", 0, 60, 4, c, &nc), STORE_ERR);
 }
 END_TEST
 
@@ -953,7 +952,7 @@ static void *claim_thread(void *p)
 	}
 	while (empty < 3) {
 		struct store_job jobs[3];
-		int n = 0, rc = store_jobs_claim(db, name, 60, 3, jobs, &n);
+		int n = 0, rc = store_jobs_claim(db, name, 60, 60, 3, jobs, &n);
 		if (rc == STORE_BUSY)
 			continue;
 		if (rc != STORE_OK) {
@@ -1034,7 +1033,7 @@ START_TEST(test_jobs_claim_skips_locked)
 		T_run(other, "BEGIN", 0, NULL);
 		T_run(other, "SELECT count(*) FROM jobs", 0, NULL);
 	}
-	ck_assert_int_eq(store_jobs_claim(T_db, "A", 60, 4, got, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "A", 60, 60, 4, got, &n), STORE_OK);
 	if (T_kind == DB_POSTGRES) {
 		ck_assert_int_eq(n, 2);
 		ck_assert(!job_in(got, n, ids[1]));
@@ -1043,7 +1042,7 @@ START_TEST(test_jobs_claim_skips_locked)
 	}
 	db_rollback(other);
 	db_close(other);
-	ck_assert_int_eq(store_jobs_claim(T_db, "B", 60, 4, got, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "B", 60, 60, 4, got, &n), STORE_OK);
 	ck_assert_int_eq(n, T_kind == DB_POSTGRES ? 1 : 0);
 }
 END_TEST

@@ -170,6 +170,7 @@ START_TEST(test_expire)
 	p[0] = old, p[1] = "dead", p[2] = a;
 	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1, helperd = $2 WHERE id = $3",
 	      3, p);
+	T_live_helperd("live");
 	p[0] = fresh, p[1] = "live", p[2] = b;
 	T_run(T_db, "UPDATE devices SET status = 'online', last_seen = $1, helperd = $2 WHERE id = $3",
 	      3, p);
@@ -181,10 +182,37 @@ START_TEST(test_expire)
 	ck_assert_int_eq(store_agent_expire(T_db, "me", 120, &changed), STORE_OK);
 	ck_assert_int_eq(changed, 2);
 	T_want_device_col("status", a, "offline");
-	T_want_device_col("helperd", a, NULL);
+	T_want_device_col("helperd", a, "dead"); /* its last holder's name stays */
 	T_want_device_col("status", b, "online");
 	T_want_device_col("status", c, "online");
 	T_want_device_col("status", d, "offline");
+	/* A holder that stops beating is dead at once, however fresh its devices' last_seen
+	 * (migration 0021); a late one takes its devices back at its next flush. */
+	{
+		json_object *o = NULL;
+		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, b, &o), STORE_OK);
+		ck_assert_str_eq(jstr(o, "status"), "online");
+		json_object_put(o);
+		T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
+		            "WHERE instance = 'live'", 0, NULL);
+		/* The API reads it offline at once, before any sweep marks it. */
+		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, b, &o), STORE_OK);
+		ck_assert_str_eq(jstr(o, "status"), "offline");
+		json_object_put(o);
+	}
+	ck_assert_int_eq(store_agent_expire(T_db, "me", 120, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 1);
+	T_want_device_col("status", b, "offline");
+	ck_assert_int_eq(store_agent_expire(T_db, "me", 120, &changed), STORE_OK);
+	ck_assert_int_eq(changed, 0);
+	{
+		const char *ids[1] = { b };
+		T_live_helperd("live");
+		ck_assert_int_eq(store_agent_seen(T_db, "live", ids, 1, &changed), STORE_OK);
+		ck_assert_int_eq(changed, 1);
+		T_want_device_col("status", b, "online");
+		T_want_device_col("helperd", b, "live");
+	}
 }
 END_TEST
 
@@ -221,7 +249,7 @@ START_TEST(test_jobs_requeue_renew)
 
 	mk_job(j1);
 	mk_job(j2);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 60, 4, jobs, &got), STORE_OK);
 	ck_assert_int_eq(got, 2);
 	/* Renewal: only what the worker holds; an unknown or malformed id is skipped. */
 	p[0] = j1;
@@ -250,13 +278,89 @@ START_TEST(test_jobs_requeue_renew)
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM jobs WHERE state = 'queued'", 0, NULL),
 	                 1);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 60, 4, jobs, &got), STORE_OK);
 	ck_assert_int_eq(got, 1);
 	ck_assert_str_eq(jobs[0].id, j1);
 	ck_assert_int_eq(jobs[0].attempts, 2);
 	ck_assert_int_eq(store_jobs_requeue(T_db, "", &n), STORE_ERR);
 }
 END_TEST
+/* Routing (issue 15): a session's job goes to the helperd holding its device's agent;
+ * while none does it waits, unclaimed, as long as the agent may be reconnecting
+ * (agent_wait_seconds), except an end, which needs no agent. */
+START_TEST(test_jobs_routed)
+{
+	struct store_job jobs[4];
+	char j1[UUID_STR_LEN], recent[TIMESTAMP_LEN];
+	const char *p[2];
+	char *dev;
+	int got = -1;
+
+	mk_job(j1);
+	p[0] = j1;
+	dev = T_value(T_db, "SELECT s.device_id FROM jobs j JOIN sessions s ON s.id = j.session_id "
+	                    "WHERE j.id = $1", 1, p);
+	ck_assert_ptr_nonnull(dev);
+	T_live_helperd("hd-a");
+	T_live_helperd("hd-b");
+	ids_timestamp(ids_now_ms(), recent);
+	p[0] = recent;
+	p[1] = dev;
+	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-a', last_seen = $1 "
+	            "WHERE id = $2", 2, p);
+	/* Held by a live hd-a: hd-b never gets it, whatever the wait. */
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 0, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_str_eq(jobs[0].id, j1);
+	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-a", "queued", NULL, 0), STORE_OK);
+
+	/* hd-a dies (its heartbeat row goes stale) right after it was seen: the start waits
+	 * for the agent to reconnect, claimed by nobody... */
+	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
+	            "WHERE instance = 'hd-a'", 0, NULL);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	/* ... until a hello makes hd-b its holder. */
+	p[0] = dev;
+	T_run(T_db, "UPDATE devices SET helperd = 'hd-b' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-b", "queued", NULL, 0), STORE_OK);
+
+	/* Offline, held by nobody: waited for while it may come back, then anyone's (the
+	 * session fails as offline there). */
+	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	T_run(T_db, "UPDATE devices SET last_seen = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
+	      p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-b", "done", NULL, 0), STORE_OK);
+
+	/* An end needs no agent: claimed at once when nobody live holds it, never by another
+	 * while someone does. */
+	p[0] = recent;
+	p[1] = dev;
+	T_run(T_db, "UPDATE devices SET last_seen = $1 WHERE id = $2", 2, p);
+	p[0] = j1;
+	T_run(T_db, "UPDATE jobs SET kind = 'session.end', state = 'queued' WHERE id = $1", 1, p);
+	p[0] = dev;
+	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-b' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_str_eq(jobs[0].kind, "session.end");
+	free(dev);
+}
+END_TEST
+
 /* secret_version (0018): 1 at creation, one more on every new hash, whoever writes it
  * (the trigger), unchanged by other updates; a cluster's the same. */
 START_TEST(test_secret_version)
@@ -313,6 +417,7 @@ int main(void)
 	T_ADD(sq, pg, test_batches);
 	T_ADD(sq, pg, test_expire);
 	T_ADD(sq, pg, test_jobs_requeue_renew);
+	T_ADD(sq, pg, test_jobs_routed);
 	T_ADD(sq, pg, test_secret_version);
 	T_ADD(sq, pg, test_ticket_key);
 	return T_main(s, sq, pg);

@@ -42,14 +42,16 @@ static void mk_cluster(const char *tenant, const char *name, char id[UUID_STR_LE
 static void mk_node(const char *tenant, const char *cluster, const char *node, int online,
                     char id[UUID_STR_LEN])
 {
-	const char *p[5] = { id, tenant, cluster, node, online ? "online" : "offline" };
+	const char *p[6] = { id, tenant, cluster, node, online ? "online" : "offline",
+		             online ? "t-holder" : NULL };
 
 	ids_uuid7(id);
+	T_live_helperd("t-holder");
 	T_run(T_db,
 	      "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name, "
-	      "status, labels, node_status) VALUES ($1, $2, $4, '', $3, $4, $5, "
+	      "status, helperd, labels, node_status) VALUES ($1, $2, $4, '', $3, $4, $5, $6, "
 	      "'{\"kubernetes.io/os\":\"linux\"}', 'Ready')",
-	      5, p);
+	      6, p);
 }
 
 static const char *value_of(const char *sql, const char *id)

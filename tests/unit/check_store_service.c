@@ -579,7 +579,7 @@ START_TEST(test_claim)
 	                 STORE_OK);
 	json_object_put(o);
 	done();
-	ck_assert_int_eq(store_jobs_claim(T_db, "w1", 30, 8, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "w1", 30, 60, 8, jobs, &n), STORE_OK);
 	ck_assert_int_eq(n, 2); /* a's install and b's install */
 	for (int i = 0; i < n; i++) {
 		ck_assert_str_eq(jobs[i].kind, "service.install");
@@ -587,17 +587,17 @@ START_TEST(test_claim)
 		ck_assert(strcmp(jobs[i].service_id, id) == 0 || strcmp(jobs[i].service_id, id2) == 0);
 	}
 	/* a's uninstall waits while its install runs. */
-	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 8, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 60, 8, jobs, &n), STORE_OK);
 	ck_assert_int_eq(n, 0);
 	ck_assert_int_eq(store_jobs_requeue(T_db, "w1", NULL), STORE_OK);
 	/* Requeued: the older install comes first again, never the uninstall beside it. */
-	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 8, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 60, 8, jobs, &n), STORE_OK);
 	ck_assert_int_eq(n, 2);
 	for (int i = 0; i < n; i++) {
 		ck_assert_str_eq(jobs[i].kind, "service.install");
 		ck_assert_int_eq(store_job_finish(T_db, jobs[i].id, "w2", "done", NULL, 0), STORE_OK);
 	}
-	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 8, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(T_db, "w2", 30, 60, 8, jobs, &n), STORE_OK);
 	ck_assert_int_eq(n, 1);
 	ck_assert_str_eq(jobs[0].kind, "service.uninstall");
 	ck_assert_str_eq(jobs[0].service_id, id);

@@ -135,9 +135,20 @@ START_TEST(test_counts)
 	add_tenant2();
 	for (size_t i = 0; i < ARRAY_LEN(sql); i++)
 		T_run(T_db, sql[i], 0, NULL);
+	/* Online by its row, but held by no live helperd: not online. */
 	ck_assert_int_eq(store_status_get(T_db, 0, &st), STORE_OK);
 	ck_assert_int_eq(num(st, "devices", "total"), 2);
+	ck_assert_int_eq(num(st, "devices", "online"), 0);
+	json_object_put(st);
+	T_run(T_db, "UPDATE devices SET helperd = 't-holder'", 0, NULL);
+	T_live_helperd("t-holder");
+	ck_assert_int_eq(store_status_get(T_db, 0, &st), STORE_OK);
 	ck_assert_int_eq(num(st, "devices", "online"), 1);
+	json_object_put(st);
+	/* Its holder's heartbeat row three beats old: its devices with it. */
+	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	ck_assert_int_eq(store_status_get(T_db, 0, &st), STORE_OK);
+	ck_assert_int_eq(num(st, "devices", "online"), 0);
 	json_object_put(st);
 }
 END_TEST

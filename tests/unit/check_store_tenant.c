@@ -453,8 +453,7 @@ START_TEST(test_usage)
 	mk_device(id, "one", d1);
 	mk_device(id, "two", d2);
 	{
-		const char *p[1] = { d1 };
-		T_run(T_db, "UPDATE devices SET status = 'online' WHERE id = $1", 1, p);
+		T_hold_device(d1);
 	}
 	ck_assert_int_eq(mk_session(id, d1, s1), STORE_OK);
 	ck_assert_int_eq(mk_session(id, d1, s2), STORE_OK);

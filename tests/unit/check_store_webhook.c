@@ -492,6 +492,8 @@ START_TEST(test_presence)
 	ck_assert_ptr_null(strstr(text, "hash"));
 	ck_assert_ptr_null(strstr(text, "secret"));
 	free(text);
+	T_live_helperd("h1");
+	T_live_helperd("h2");
 	ck_assert_int_eq(store_agent_online(T_db, DEFAULT_TENANT_ID, dev, "h1", NULL), STORE_OK);
 	ck_assert_int_eq(store_agent_online(T_db, DEFAULT_TENANT_ID, dev, "h2", NULL), STORE_OK);
 	ck_assert_int_eq(events_of("device.online"), 1);

@@ -413,7 +413,7 @@ START_TEST(test_give_up_and_resume)
 	o = attempt(a, W1, d1, 0, 500);
 	ck_assert_int_eq(o.disabled, 0);
 	/* The claim hands the job's hook over. */
-	ck_assert_int_eq(store_jobs_claim(a, "helperd-a", 60, 4, jobs, &n), STORE_OK);
+	ck_assert_int_eq(store_jobs_claim(a, "helperd-a", 60, 60, 4, jobs, &n), STORE_OK);
 	ck_assert_int_eq(n, 1);
 	ck_assert_str_eq(jobs[0].kind, "webhook.deliver");
 	ck_assert_str_eq(jobs[0].webhook_id, HOOK);
