@@ -47,29 +47,41 @@ if curl -sf -o /dev/null "$H_CF_URL/_fake/health"; then ok "holders: the fake Cl
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
 
-# h_env CMD...: CMD with the helperd settings of this case (the fake Cloudflare, beats
-# and sweeps every second).
-h_env() {
-	KAIDEN_CF_API_BASE=$H_CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$H_CF_ACCOUNT \
-		KAIDEN_CF_ZONE_ID=$H_CF_ZONE KAIDEN_CF_API_TOKEN=$H_CF_TOKEN \
+# h_export: the helperd settings of this case (the fake Cloudflare, beats and sweeps
+# every second) into the environment; h_unexport takes them out again.
+H_VARS="KAIDEN_CF_API_BASE KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID KAIDEN_CF_API_TOKEN
+KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW KAIDEN_HELPERD_SWEEP KAIDEN_HELPERD_HEARTBEAT
+KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_HELPERD_INSTANCE"
+h_export() {
+	export KAIDEN_CF_API_BASE="$H_CF_URL/client/v4" KAIDEN_CF_ACCOUNT_ID="$H_CF_ACCOUNT" \
+		KAIDEN_CF_ZONE_ID="$H_CF_ZONE" KAIDEN_CF_API_TOKEN="$H_CF_TOKEN" \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test \
 		KAIDEN_HELPERD_SWEEP=1 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
-		"$@"
+		KAIDEN_HELPERD_INSTANCE="$1"
+}
+h_unexport() {
+	for _v in $H_VARS; do unset "$_v"; done
 }
 
 # helperd A: the stack's (its socket is the one the suite's nginx knows).
 h_start_a() {
-	KAIDEN_HELPERD_INSTANCE=holders-a h_env stack_helperd_start
+	h_export holders-a
+	if stack_helperd_start; then _rc=0; else _rc=1; fi
+	h_unexport
+	return "$_rc"
 }
 
-# helperd B: another instance on its own socket and metrics port, log and pid of its own.
+# helperd B: another instance on its own socket and metrics port, its own log; H_B_PID
+# is the helperd's own pid (the subshell execs it).
 H_B_PID=
 h_start_b() {
 	rm -f "$H_SOCK_B"
 	_port=$(stack_free_port)
-	KAIDEN_HELPERD_INSTANCE=holders-b KAIDEN_HELPERD_LISTEN=$H_SOCK_B \
-		KAIDEN_HELPERD_METRICS=127.0.0.1:$_port h_env "$STACK_HELPERD_BIN" \
-		</dev/null >>"$WORK/log/kaiden-helperd-b.log" 2>&1 &
+	(
+		h_export holders-b
+		export KAIDEN_HELPERD_LISTEN="$H_SOCK_B" KAIDEN_HELPERD_METRICS="127.0.0.1:$_port"
+		exec "$STACK_HELPERD_BIN"
+	) </dev/null >>"$WORK/log/kaiden-helperd-b.log" 2>&1 &
 	H_B_PID=$!
 	CASE_PIDS="${CASE_PIDS:-} $H_B_PID"
 	_i=0
