@@ -285,42 +285,57 @@ out:
 	return rc;
 }
 
+/* One presence write that can be a transition (the file's header): in one transaction,
+ * move (PostgreSQL's and SQLite's texts) changes the rows whose status moves and returns
+ * them, to emit event for; rest does the remainder. extra are $2, $3. *moved and
+ * *rest_n get the rows of each. */
+static int presence_write(struct db *db, const char *const move[2], const char *event,
+                          const char *const rest[2], const char *const *device_ids, int n,
+                          const char *const extra[2], long *moved, long *rest_n)
+{
+	int rc = db_begin(db);
+
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	rc = run_batched(db, move[0], move[1], device_ids, n, extra, 2, event, moved);
+	if (rc == STORE_OK)
+		rc = run_batched(db, rest[0], rest[1], device_ids, n, extra, 2, NULL, rest_n);
+	if (rc == STORE_OK)
+		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
+	if (rc != STORE_OK)
+		db_rollback(db);
+	return rc;
+}
+
 /* A device of ours marked offline that one of our agents heartbeats on: another
  * helperd's sweep took us for dead while our heartbeat row was late (store_agent_expire
  * leaves the holder's name on the row). It comes back online, with its device.online. */
 int store_agent_seen(struct db *db, const char *instance, const char *const *device_ids,
                      int n, long *changed)
 {
+	static const char *const back_sql[2] = {
+		"UPDATE devices SET status = 'online', last_seen = $2 "
+		"WHERE id = ANY($1::uuid[]) AND helperd = $3 AND status = 'offline' "
+		"AND deleted_at IS NULL RETURNING id, tenant_id",
+		"UPDATE devices SET status = 'online', last_seen = $2 "
+		"WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3 "
+		"AND status = 'offline' AND deleted_at IS NULL RETURNING id, tenant_id",
+	};
+	static const char *const seen_sql[2] = {
+		"UPDATE devices SET last_seen = $2 WHERE id = ANY($1::uuid[]) AND helperd = $3",
+		"UPDATE devices SET last_seen = $2 "
+		"WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
+	};
 	char now[TIMESTAMP_LEN];
 	const char *extra[2] = { now, instance };
 	long back = 0, seen = 0;
 	int rc;
 
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = run_batched(db,
-	                 "UPDATE devices SET status = 'online', last_seen = $2 "
-	                 "WHERE id = ANY($1::uuid[]) AND helperd = $3 AND status = 'offline' "
-	                 "AND deleted_at IS NULL RETURNING id, tenant_id",
-	                 "UPDATE devices SET status = 'online', last_seen = $2 "
-	                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3 "
-	                 "AND status = 'offline' AND deleted_at IS NULL RETURNING id, tenant_id",
-	                 device_ids, n, extra, 2, "device.online", &back);
-	if (rc == STORE_OK)
-		rc = run_batched(db,
-		                 "UPDATE devices SET last_seen = $2 "
-		                 "WHERE id = ANY($1::uuid[]) AND helperd = $3",
-		                 "UPDATE devices SET last_seen = $2 "
-		                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $3",
-		                 device_ids, n, extra, 2, NULL, &seen);
-	if (rc == STORE_OK)
-		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
-	if (rc != STORE_OK) {
-		db_rollback(db);
+	rc = presence_write(db, back_sql, "device.online", seen_sql, device_ids, n, extra, &back,
+	                    &seen);
+	if (rc != STORE_OK)
 		return rc;
-	}
 	if (back > 0)
 		log_warn("worker=%s %ld devices whose agents are connected here were marked offline "
 		         "elsewhere (this helperd's heartbeat row was late): online again",
@@ -336,36 +351,30 @@ int store_agent_seen(struct db *db, const char *instance, const char *const *dev
 int store_agent_offline(struct db *db, const char *instance, const char *const *device_ids,
                         int n, long *changed)
 {
+	static const char *const move_sql[2] = {
+		"UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		"WHERE id = ANY($1::uuid[]) AND helperd = $2 AND status = 'online' "
+		"RETURNING id, tenant_id",
+		"UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		"WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2 "
+		"AND status = 'online' RETURNING id, tenant_id",
+	};
+	static const char *const rest_sql[2] = {
+		"UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		"WHERE id = ANY($1::uuid[]) AND helperd = $2",
+		"UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
+		"WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
+	};
 	char now[TIMESTAMP_LEN];
 	const char *extra[2] = { instance, now };
 	long moved = 0, rest = 0;
 	int rc;
 
 	store_time(0, now);
-	rc = db_begin(db);
-	if (rc != DB_OK)
-		return store_rc_of(rc);
-	rc = run_batched(db,
-	                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-	                 "WHERE id = ANY($1::uuid[]) AND helperd = $2 AND status = 'online' "
-	                 "RETURNING id, tenant_id",
-	                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-	                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2 "
-	                 "AND status = 'online' RETURNING id, tenant_id",
-	                 device_ids, n, extra, 2, "device.offline", &moved);
-	if (rc == STORE_OK)
-		rc = run_batched(db,
-		                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-		                 "WHERE id = ANY($1::uuid[]) AND helperd = $2",
-		                 "UPDATE devices SET status = 'offline', helperd = NULL, last_seen = $3 "
-		                 "WHERE id IN (SELECT value FROM json_each($1)) AND helperd = $2",
-		                 device_ids, n, extra, 2, NULL, &rest);
-	if (rc == STORE_OK)
-		rc = db_commit(db) == DB_OK ? STORE_OK : STORE_ERR;
-	if (rc != STORE_OK) {
-		db_rollback(db);
+	rc = presence_write(db, move_sql, "device.offline", rest_sql, device_ids, n, extra,
+	                    &moved, &rest);
+	if (rc != STORE_OK)
 		return rc;
-	}
 	if (changed)
 		*changed = moved + rest;
 	return STORE_OK;

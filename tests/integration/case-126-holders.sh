@@ -34,15 +34,10 @@ mkdir -p "$H_CFD" "$H_DIR/bin" "$H_DIR/nginx/tmp"
 ln -sf "$STACK_ROOT/tests/fakes/fake_cloudflared.py" "$H_DIR/bin/cloudflared"
 case $B in /*) H_AGENT_BIN=$B/bin/kaiden-agent ;; *) H_AGENT_BIN=$STACK_ROOT/$B/bin/kaiden-agent ;; esac
 
-python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$H_DIR/cf.port" \
-	--token "$H_CF_TOKEN" --account "$H_CF_ACCOUNT" --zone "$H_CF_ZONE" --zone-name kaiden.test \
-	>"$WORK/log/fake-cf-holders.log" 2>&1 &
-H_CF_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $H_CF_PID"
-_i=0
-while [ ! -s "$H_DIR/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-H_CF_URL=http://127.0.0.1:$(cat "$H_DIR/cf.port" 2>/dev/null)
-if curl -sf -o /dev/null "$H_CF_URL/_fake/health"; then ok "holders: the fake Cloudflare API runs"; else bad "holders: the fake Cloudflare API runs" "see $WORK/log/fake-cf-holders.log"; fi
+fake_cf_start "holders: the fake Cloudflare API runs" "$H_DIR/cf.port" \
+	"$WORK/log/fake-cf-holders.log" "$H_CF_TOKEN" "$H_CF_ACCOUNT" "$H_CF_ZONE"
+H_CF_PID=$FAKE_CF_PID
+H_CF_URL=$FAKE_CF_URL
 
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"

@@ -202,9 +202,12 @@ fi
 if dbq "SELECT count(*) FROM server_keys WHERE name = 'agent_ticket' AND length(secret) = 43" | grep -qx 1; then ok "one ticket key in server_keys"; else bad "one ticket key in server_keys" "$(dbq "SELECT name, length(secret) FROM server_keys")"; fi
 
 # Jobs: a session's job is claimed from the outbox (what the session module then does
-# is case-70's business).
+# is case-70's business). On a device no agent ever came to: a start for one whose agent
+# just left waits, unclaimed, for it to come back (store_jobs_claim; case-126).
+t "create a device no agent has used" POST /api/v1/devices '{"name":"job-box"}' 201
+save AG_JOB_DEV .device_id
 t "create a session (a job for helperd)" POST /api/v1/sessions \
-	"{\"device_id\":\"$AG_DEV\",\"engineer_name\":\"Ada\"}" 201
+	"{\"device_id\":\"$AG_JOB_DEV\",\"engineer_name\":\"Ada\"}" 201
 save AG_SESS .id
 wait_for "helperd claims the job within 3 s" 3 \
 	"SELECT count(*) FROM jobs WHERE session_id = '$AG_SESS' AND attempts >= 1 AND locked_by IS NOT NULL" 1
@@ -236,7 +239,7 @@ if [ "$SUITE_DB" = postgres ]; then
 		t "request $i after the PostgreSQL restart is answered" GET /api/v1/devices "" 200
 	done
 	t "create a session after the restart" POST /api/v1/sessions \
-		"{\"device_id\":\"$AG_DEV\",\"engineer_name\":\"Ada\"}" 201
+		"{\"device_id\":\"$AG_JOB_DEV\",\"engineer_name\":\"Ada\"}" 201
 	save AG_SESS2 .id
 	wait_for "a job made after the restart is claimed within 3 s" 3 \
 		"SELECT count(*) FROM jobs WHERE session_id = '$AG_SESS2' AND attempts >= 1" 1

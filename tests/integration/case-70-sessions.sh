@@ -18,15 +18,10 @@ mkdir -p "$CFD_DIR" "$WORK/bin"
 ln -sf "$STACK_ROOT/tests/fakes/fake_cloudflared.py" "$WORK/bin/cloudflared"
 case $B in /*) AGENT_BIN=$B/bin/kaiden-agent ;; *) AGENT_BIN=$STACK_ROOT/$B/bin/kaiden-agent ;; esac
 
-python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$WORK/cf.port" \
-	--token "$CF_TOKEN" --account "$CF_ACCOUNT" --zone "$CF_ZONE" --zone-name kaiden.test \
-	>"$WORK/log/fake-cf.log" 2>&1 &
-CF_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $CF_PID"
-_i=0
-while [ ! -s "$WORK/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-CF_URL=http://127.0.0.1:$(cat "$WORK/cf.port" 2>/dev/null)
-if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "the fake Cloudflare API runs"; else bad "the fake Cloudflare API runs" "see $WORK/log/fake-cf.log"; fi
+fake_cf_start "the fake Cloudflare API runs" "$WORK/cf.port" "$WORK/log/fake-cf.log" \
+	"$CF_TOKEN" "$CF_ACCOUNT" "$CF_ZONE"
+CF_PID=$FAKE_CF_PID
+CF_URL=$FAKE_CF_URL
 
 # This case is about Cloudflare sessions: kaiden-api makes them whatever else is set
 # (the suite's settings alone would give relay sessions, tunnel.provider auto); the end

@@ -367,3 +367,18 @@ fake_dns_stop() {
 	kill -TERM "$FAKE_DNS_PID" 2>/dev/null || :
 	wait "$FAKE_DNS_PID" 2>/dev/null || :
 }
+
+# fake_cf_start NAME PORTFILE LOG TOKEN ACCOUNT ZONE: one test (NAME): the fake Cloudflare
+# API (tests/fakes/fake_cloudflare.py) runs for the zone kaiden.test of that account and
+# zone, taking that token; its port goes to PORTFILE, its output to LOG. FAKE_CF_PID and
+# FAKE_CF_URL are set (CASE_PIDS has it, for a case that dies first).
+fake_cf_start() {
+	python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$2" \
+		--token "$4" --account "$5" --zone "$6" --zone-name kaiden.test >"$3" 2>&1 &
+	FAKE_CF_PID=$!
+	CASE_PIDS="${CASE_PIDS:-} $FAKE_CF_PID"
+	_i=0
+	while [ ! -s "$2" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	FAKE_CF_URL=http://127.0.0.1:$(cat "$2" 2>/dev/null)
+	if curl -sf -o /dev/null "$FAKE_CF_URL/_fake/health"; then ok "$1"; else bad "$1" "see $3"; fi
+}
