@@ -43,16 +43,18 @@ export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
 
 # h_export: the helperd settings of this case (the fake Cloudflare, beats and sweeps
-# every second) into the environment; h_unexport takes them out again.
+# every second; session.ready_timeout, which is also how long a start waits for an agent
+# to come back, longer than the agents' backoff can reach while no helperd runs: 1, 2,
+# 4 ... 50 s) into the environment; h_unexport takes them out again.
 H_VARS="KAIDEN_CF_API_BASE KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID KAIDEN_CF_API_TOKEN
 KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW KAIDEN_HELPERD_SWEEP KAIDEN_HELPERD_HEARTBEAT
-KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_HELPERD_INSTANCE"
+KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_SESSION_READY_TIMEOUT KAIDEN_HELPERD_INSTANCE"
 h_export() {
 	export KAIDEN_CF_API_BASE="$H_CF_URL/client/v4" KAIDEN_CF_ACCOUNT_ID="$H_CF_ACCOUNT" \
 		KAIDEN_CF_ZONE_ID="$H_CF_ZONE" KAIDEN_CF_API_TOKEN="$H_CF_TOKEN" \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test \
 		KAIDEN_HELPERD_SWEEP=1 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
-		KAIDEN_HELPERD_INSTANCE="$1"
+		KAIDEN_SESSION_READY_TIMEOUT=300 KAIDEN_HELPERD_INSTANCE="$1"
 }
 h_unexport() {
 	for _v in $H_VARS; do unset "$_v"; done
@@ -207,10 +209,12 @@ dbcheck "holders: every start claimed once, by its agent's holder" \
 
 if [ "$SUITE_DB" = postgres ]; then
 	# ---- holders-b SIGKILLed: its agents to holders-a through the same nginx --------------
+	_killed=$(date +%s)
 	kill -KILL "$H_B_PID" 2>/dev/null
 	wait "$H_B_PID" 2>/dev/null || :
 	wait_for "holders: holders-b's agents are held by holders-a within 30 s" 30 \
 		"SELECT count(*) FROM devices WHERE id IN ($H_IN) AND status = 'online' AND helperd = 'holders-a'" "$H_N"
+	[ -z "${VERBOSE:-}" ] || echo "  holders: $H_N agents held by holders-a $(($(date +%s) - _killed)) s after holders-b's SIGKILL (a figure, not a test)"
 	h_api_online "holders: ... and the API says all $H_N online" 10 "$H_N"
 	h_all "holders: every session is still active (or ended cleanly)" 30 "'active', 'ended'"
 	dbcheck "holders: none ended with an error" \
@@ -237,13 +241,13 @@ t "holders: a session asked for while no helperd runs" POST /api/v1/sessions \
 	"{\"device_id\":\"$_dev1\",\"engineer_name\":\"Holders\"}" 201 '.status == "pending"'
 save H_WAIT_SID .id
 if h_start_a; then ok "holders: holders-a starts again"; else bad "holders: holders-a starts again" "see its log"; fi
-# Its agents come back with their backoff; the waiting start is claimed when one's hello
-# makes holders-a its holder, and only then.
-wait_for "holders: the waiting session goes active" 60 \
+# Its agents come back with their backoff (by now up to 50 s, with jitter); the waiting
+# start is claimed when its agent's hello makes holders-a its holder, and only then.
+wait_for "holders: the waiting session goes active" 150 \
 	"SELECT status FROM sessions WHERE id = '$H_WAIT_SID'" active
 dbcheck "holders: ... claimed once (no requeue loop while its agent was away)" \
 	"SELECT attempts || ' ' || locked_by FROM jobs WHERE session_id = '$H_WAIT_SID' AND kind = 'session.start'" "1 holders-a"
-wait_for "holders: every agent is held again" 60 \
+wait_for "holders: every agent is held again" 150 \
 	"SELECT count(*) FROM devices WHERE id IN ($H_IN) AND status = 'online' AND helperd = 'holders-a'" "$H_N"
 h_all "holders: the earlier sessions are still active" 30 "'active'"
 
