@@ -77,6 +77,7 @@ h_start_b() {
 	(
 		h_export holders-b
 		export KAIDEN_HELPERD_LISTEN="$H_SOCK_B" KAIDEN_HELPERD_METRICS="127.0.0.1:$_port"
+		# shellcheck disable=SC2153 # set by stack_helperd_start (A starts first)
 		exec "$STACK_HELPERD_BIN"
 	) </dev/null >>"$WORK/log/kaiden-helperd-b.log" 2>&1 &
 	H_B_PID=$!
@@ -95,6 +96,7 @@ H_P1=$(stack_free_port)
 H_P2=$(stack_free_port)
 while [ "$H_P2" = "$H_P1" ]; do H_P2=$(stack_free_port); done
 if [ "$(id -u)" -eq 0 ]; then _user='user root;'; else _user=; fi
+# shellcheck disable=SC2016 # nginx's variables, for nginx
 _ws='proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_read_timeout 120s; proxy_send_timeout 120s;'
 cat >"$H_DIR/nginx/nginx.conf" <<EOF
 $_user
@@ -148,7 +150,7 @@ while [ "$_k" -le "$H_N" ]; do
 	CASE_PIDS="${CASE_PIDS:-} $!"
 	_k=$((_k + 1))
 done
-H_IN="'$(echo $H_DEVS | sed "s/ /','/g")'"
+H_IN="'$(echo "$H_DEVS" | sed "s/^ //; s/ /','/g")'"
 wait_for "holders: the $H_N agents are online" 30 \
 	"SELECT count(*) FROM devices WHERE id IN ($H_IN) AND status = 'online'" "$H_N"
 if [ "$SUITE_DB" = postgres ]; then
@@ -191,7 +193,7 @@ h_sessions() {
 	done
 	for _p in $_posts; do wait "$_p" 2>/dev/null || :; done
 	H_SIDS=$(cat "$H_DIR"/sid.* | jq -r '.id // empty')
-	H_SIN="'$(echo $H_SIDS | sed "s/ /','/g")'"
+	H_SIN="'$(echo "$H_SIDS" | tr '\n' ' ' | sed "s/ *$//; s/ /','/g")'"
 }
 
 # h_all NAME SECONDS SQL_STATUS_IN: one test: every session of $H_SIN has a status in
@@ -202,7 +204,7 @@ h_all() {
 }
 
 h_sessions 2
-if [ "$(echo $H_SIDS | wc -w)" -eq $((2 * H_N)) ]; then ok "holders: $((2 * H_N)) sessions asked for in parallel"; else bad "holders: $((2 * H_N)) sessions asked for in parallel" "got $(echo $H_SIDS | wc -w) ids"; fi
+if [ "$(echo "$H_SIDS" | wc -w)" -eq $((2 * H_N)) ]; then ok "holders: $((2 * H_N)) sessions asked for in parallel"; else bad "holders: $((2 * H_N)) sessions asked for in parallel" "got $(echo "$H_SIDS" | wc -w) ids"; fi
 h_all "holders: all $((2 * H_N)) sessions active" 60 "'active'"
 dbcheck "holders: every start claimed once, by its agent's holder" \
 	"SELECT count(*) FROM jobs j JOIN sessions s ON s.id = j.session_id JOIN devices d ON d.id = s.device_id WHERE s.id IN ($H_SIN) AND j.kind = 'session.start' AND (j.state <> 'done' OR j.attempts <> 1 OR j.locked_by IS DISTINCT FROM d.helperd)" 0
@@ -234,7 +236,8 @@ STACK_HELPERD_PID=
 dbcheck "holders: with every helperd dead, the rows still say online" \
 	"SELECT count(*) FROM devices WHERE id IN ($H_IN) AND status = 'online'" "$H_N"
 h_api_online "holders: ... but the API says none is online within the lease (15 s)" 30 0
-_dev1=$(echo $H_DEVS | cut -d' ' -f1)
+_dev1=${H_DEVS# }
+_dev1=${_dev1%% *}
 call GET "/api/v1/devices/$_dev1"
 expect "holders: ... a device read alone says offline too" 200 '.status == "offline"'
 t "holders: a session asked for while no helperd runs" POST /api/v1/sessions \
