@@ -67,9 +67,11 @@
 #include "db.h"
 #include "events.h"
 #include "helperd.h"
+#include "ids.h"
 #include "log.h"
 #include "seam.h"
 #include "store_install.h"
+#include "store_shared.h"
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
 #include "tunnel_choice.h"
@@ -1242,6 +1244,22 @@ bad:
 	return -1;
 }
 
+/* cf.h's budget_take: the account's budget is a row every helperd on this database
+ * spends from (store_shared.h), one round trip per request. */
+static int shared_budget_take(void *arg, int budget, long window_ms, double *tokens)
+{
+	int took = 0;
+
+	(void)arg;
+	if (store_cf_budget_take(helperd.db, cfg_str(CFG_CF_ACCOUNT_ID), ids_now_ms(), budget,
+	                         window_ms, &took, tokens) != STORE_OK) {
+		log_warn("tunnel provider=cloudflare: the shared budget (table cf_budget) could not "
+		         "be read; the request waits");
+		return -1;
+	}
+	return took;
+}
+
 static int cf_provider_init(void)
 {
 	struct cf_config cfg;
@@ -1268,6 +1286,7 @@ static int cf_provider_init(void)
 	cfg.api_base = cfg_str(CFG_CF_API_BASE);
 	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);
 	cfg.budget = (int)cfg_int(CFG_CF_BUDGET);
+	cfg.budget_take = shared_budget_take;
 	/* cf_init keeps a client a test has set up already. */
 	if (cf_init(helperd.loop, &cfg) != 0) {
 		json_object_put(P.include);
@@ -1279,7 +1298,7 @@ static int cf_provider_init(void)
 	         "%s-<session>; the sweep touches no other install's", P.acct.install,
 	         P.acct.install);
 	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
-	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         "budget=%ld calls/5min (the account's, shared by every helperd on this database)", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
 	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
 	         cfg_int(CFG_CF_BUDGET));
 	return 0;

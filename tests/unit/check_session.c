@@ -1321,7 +1321,7 @@ static int fake_has(const char *kind, const char *key, const char *value)
 	return found;
 }
 
-/* Runs one whole Cloudflare sweep (after any that session_sweep started). */
+/* Runs one whole Cloudflare sweep (after any already running). */
 static void sweep_cf_once(void)
 {
 	S_done_flag = 0;
@@ -1427,8 +1427,8 @@ START_TEST(test_sweep)
 		                               "kind = 'session.end' AND state = 'queued'", 1, q),
 		                 1);
 	}
-	/* session_sweep started the Cloudflare sweep; run another that reports back once
-	 * it has run (a second sweep waits for the first). */
+	/* The Cloudflare sweep (provider_sweep's, started by sweep.c in helperd), run
+	 * until it reports back. */
 	sweep_cf_once();
 	/* Left: the live session's tunnel (and its old-format one), 2 records, 1 app; the
 	 * other install's tunnel, record and app; the unknown old-format tunnel and record;
