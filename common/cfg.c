@@ -88,6 +88,10 @@ static const struct cfg_entry table[CFG__MAX] = {
 		10, 60000, NULL, 0, "how often helperd looks for new jobs on SQLite (no NOTIFY)" },
 	[CFG_HELPERD_SWEEP] = { "helperd.sweep", "KAIDEN_HELPERD_SWEEP", CFG_T_INT, "300", 1,
 		86400, NULL, 0, "seconds between sweeps for orphaned tunnels and expired sessions (one helperd sweeps per period)" },
+	[CFG_HELPERD_PEER_ADDRESS] = { "helperd.peer_address", "KAIDEN_HELPERD_PEER_ADDRESS",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"host:port or socket path where the other helperds reach this one's listener, to "
+		"join relay streams to it (empty: helperd.listen when it names one host or a socket)" },
 	[CFG_SESSION_MAX_DURATION] = { "session.max_duration", "KAIDEN_SESSION_MAX_DURATION",
 		CFG_T_INT, "28800", 60, 31536000, NULL, 0, "a session is ended after this many seconds" },
 	[CFG_SESSION_OFFLINE_GRACE] = { "session.offline_grace", "KAIDEN_SESSION_OFFLINE_GRACE",

@@ -155,7 +155,7 @@ static int take_token(void)
 	C.refilled_at = now_ms();
 	if (rc == 0) {
 		C.stats.budget_refusals++;
-		metrics_inc("kaiden_cf_budget_refusals_total", NULL, 1);
+		metrics_inc("kaiden_cf_shared_budget_waits_total", NULL, 1);
 	}
 	return rc == 1;
 }
@@ -199,6 +199,7 @@ static void fail_now(struct cf_call *c, enum cf_status status, const char *fmt, 
 
 static void refuse(struct cf_call *c)
 {
+	metrics_inc("kaiden_cf_budget_refused_total", NULL, 1);
 	log_warn("cf: %s %s: the API budget (%d calls per %.0f s) is spent; not queueing",
 	         c->method, c->path, C.budget, C.window_ms / 1000);
 	fail_now(c, CF_TRANSIENT, "the Cloudflare API budget (%d calls per %.0f s) is spent for now",
@@ -710,8 +711,10 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 	                 "Cloudflare API request durations");
 	metrics_describe("kaiden_cf_queue", METRICS_GAUGE,
 	                 "Cloudflare API calls waiting for the budget or a retry");
-	metrics_describe("kaiden_cf_budget_refusals_total", METRICS_COUNTER,
+	metrics_describe("kaiden_cf_shared_budget_waits_total", METRICS_COUNTER,
 	                 "Cloudflare API requests the shared budget (every helperd's) made wait");
+	metrics_describe("kaiden_cf_budget_refused_total", METRICS_COUNTER,
+	                 "Cloudflare API calls refused (as transient) because the budget is spent");
 	return 0;
 fail:
 	free(C.base);

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgwatch.h"
+#include "relay_peer.h"
 #include "relay_server.h"
 #include "helm_run.h"
 #include "k8s_api.h"
@@ -208,7 +209,7 @@ static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0,
 
 static int lws_start(void)
 {
-	static struct lws_protocols protocols[5];
+	static struct lws_protocols protocols[6];
 	static char iface[256];
 	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
 	struct lws_context_creation_info info;
@@ -220,11 +221,13 @@ static int lws_start(void)
 	memset(&info, 0, sizeof(info));
 	/* The relay's engineer endpoint first: lws gives an upgrade without a subprotocol
 	 * to protocols[0], and its callback sees every upgrade request first (relay_server.h).
-	 * protocols[4] stays zeroed: the end of the list. */
+	 * protocols[5] stays zeroed: the end of the list. The relay's client to another
+	 * helperd (relay_peer.h) has one too. */
 	protocols[0] = relay_server_protocol_connect;
 	protocols[1] = relay_server_protocol_stream;
 	protocols[2] = hub_protocol;
 	protocols[3] = events_protocol;
+	protocols[4] = relay_server_protocol_peer;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = foreign;

@@ -8,6 +8,7 @@
 #include "hub.h"
 #include "ids.h"
 #include "log.h"
+#include "relay_peer.h"
 #include "relay_server.h"
 #include "store.h"
 #include "store_status.h"
@@ -29,6 +30,7 @@ static void beat(uv_timer_t *t)
 		.every_s = STATUS_EVERY_S,
 		.agents = hub_count(),
 		.relay_streams = relay_server_count(),
+		.peer_address = relay_peer_address(),
 	};
 	long window_ms = 0;
 

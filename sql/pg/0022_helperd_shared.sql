@@ -28,3 +28,11 @@ CREATE TABLE sweep_turns (
     instance   text NOT NULL CHECK (length(instance) BETWEEN 1 AND 128)
 );
 GRANT SELECT, INSERT, UPDATE ON sweep_turns TO kaiden_app;
+
+-- helperd_status.peer_address: where the other helperds reach this one's listener
+-- (helperd.peer_address: host:port, or a Unix socket path on the same machine), for the
+-- relay: an engineer's socket (or an agent's data socket) that reaches a helperd other
+-- than the one its stream belongs to is joined to that one through this address
+-- (helperd/relay_peer.c). Null: nobody can forward to it.
+ALTER TABLE helperd_status ADD COLUMN peer_address text
+    CHECK (length(peer_address) BETWEEN 1 AND 300);

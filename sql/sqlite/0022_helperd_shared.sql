@@ -13,3 +13,6 @@ CREATE TABLE sweep_turns (
     started_ms INTEGER NOT NULL,
     instance   TEXT NOT NULL CHECK (length(instance) BETWEEN 1 AND 128)
 ) STRICT;
+
+ALTER TABLE helperd_status ADD COLUMN peer_address TEXT
+    CHECK (length(peer_address) BETWEEN 1 AND 300);
