@@ -142,27 +142,14 @@ int store_relay_holder_any(struct db *db, const char *device_id, char *instance,
 {
 	char id[UUID_STR_LEN];
 	const char *params[1] = { id };
-	struct db_res *res = NULL;
-	const char *v;
 	int rc;
 
 	if (store_id(device_id, id) != 0)
 		return STORE_NOT_FOUND;
-	rc = db_exec(db, "SELECT helperd FROM devices WHERE id = $1 AND status = 'online' AND "
-	                 "deleted_at IS NULL AND helperd IS NOT NULL",
-	             1, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	v = db_res_rows(res) == 1 ? db_res_get(res, 0, 0) : NULL;
-	if (!v || !v[0] || strlen(v) >= size) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	memcpy(instance, v, strlen(v) + 1);
-	rc = STORE_OK;
-out:
-	db_res_free(res);
-	return rc;
+	rc = store_one_value(db, "SELECT helperd FROM devices WHERE id = $1 AND status = 'online' "
+	                         "AND deleted_at IS NULL AND helperd IS NOT NULL",
+	                     1, params, instance, size, NULL);
+	if (rc < 0)
+		return rc;
+	return rc == 1 && instance[0] ? STORE_OK : STORE_NOT_FOUND;
 }

@@ -87,57 +87,41 @@ out:
  * hashed, so two installs in two schemas of one database do not wait for each other. */
 #define SWEEP_LOCK_KEY "1262835521, hashtext(current_schema())"
 
+/* Runs a lock function's SELECT: *held 1 when it said true. */
+static int lock_call(struct db *db, const char *sql, int *held)
+{
+	char v[4];
+	int rc = store_one_value(db, sql, 0, NULL, v, sizeof(v), NULL);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return STORE_ERR;
+	*held = strcmp(v, "1") == 0;
+	return STORE_OK;
+}
+
 int store_sweep_lock(struct db *db, int *got)
 {
-	struct db_res *res = NULL;
-	const char *v;
-	int rc;
-
 	if (db_kind(db) != DB_POSTGRES) {
 		*got = 1;
 		return STORE_OK;
 	}
-	rc = db_exec(db, "SELECT CASE WHEN pg_try_advisory_lock(" SWEEP_LOCK_KEY ") "
-	                 "THEN 1 ELSE 0 END",
-	             0, NULL, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	v = db_res_rows(res) == 1 ? db_res_get(res, 0, 0) : NULL;
-	if (!v) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	*got = strcmp(v, "1") == 0;
-	rc = STORE_OK;
-out:
-	db_res_free(res);
-	return rc;
+	return lock_call(db, "SELECT CASE WHEN pg_try_advisory_lock(" SWEEP_LOCK_KEY ") "
+	                     "THEN 1 ELSE 0 END", got);
 }
 
 int store_sweep_unlock(struct db *db)
 {
-	struct db_res *res = NULL;
-	const char *v;
-	int rc;
+	int was = 0, rc;
 
 	if (db_kind(db) != DB_POSTGRES)
 		return STORE_OK;
-	rc = db_exec(db, "SELECT CASE WHEN pg_advisory_unlock(" SWEEP_LOCK_KEY ") "
-	                 "THEN 1 ELSE 0 END",
-	             0, NULL, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	v = db_res_rows(res) == 1 ? db_res_get(res, 0, 0) : NULL;
-	if (!v || strcmp(v, "1") != 0)
+	rc = lock_call(db, "SELECT CASE WHEN pg_advisory_unlock(" SWEEP_LOCK_KEY ") "
+	                   "THEN 1 ELSE 0 END", &was);
+	if (rc == STORE_OK && !was)
 		log_warn("sweep: the sweep lock was not held any more when given back (the "
 		         "database connection was made again during the sweep)");
-	rc = STORE_OK;
-out:
-	db_res_free(res);
 	return rc;
 }
 
@@ -146,14 +130,13 @@ int store_sweep_turn(struct db *db, const char *name, const char *instance, int6
 {
 	char now[24], gap[24];
 	const char *params[4] = { name, now, instance, gap };
-	struct db_res *res = NULL;
 	int rc;
 
 	if (!name || !name[0] || !instance || !instance[0] || min_gap_ms < 0)
 		return STORE_ERR;
 	snprintf(now, sizeof(now), "%lld", (long long)now_ms);
 	snprintf(gap, sizeof(gap), "%ld", min_gap_ms);
-	rc = db_exec(db,
+	rc = store_one_value(db,
 	             "INSERT INTO sweep_turns (name, started_ms, instance) "
 	             "VALUES ($1, CAST($2 AS bigint), $3) "
 	             "ON CONFLICT (name) DO UPDATE SET started_ms = excluded.started_ms, "
@@ -161,14 +144,9 @@ int store_sweep_turn(struct db *db, const char *name, const char *instance, int6
 	             "WHERE sweep_turns.started_ms <= excluded.started_ms - CAST($4 AS bigint) "
 	             "OR sweep_turns.started_ms > excluded.started_ms + CAST($4 AS bigint) "
 	             "RETURNING instance",
-	             4, params, &res);
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
-	}
-	*claimed = db_res_rows(res) == 1;
-	rc = STORE_OK;
-out:
-	db_res_free(res);
-	return rc;
+	             4, params, NULL, 0, NULL);
+	if (rc < 0)
+		return rc;
+	*claimed = rc == 1;
+	return STORE_OK;
 }

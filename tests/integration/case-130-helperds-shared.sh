@@ -37,39 +37,23 @@ H130_HAD_HELPERD=
 if [ -n "${STACK_HELPERD_PID:-}" ] && kill -0 "$STACK_HELPERD_PID" 2>/dev/null; then H130_HAD_HELPERD=1; fi
 stack_helperd_stop >/dev/null 2>&1 || :
 
-python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$H130/cf.port" \
-	--token "$H130_CF_TOKEN" --account "$H130_ACCOUNT" --zone "$H130_ZONE" \
-	--zone-name kaiden.test --rate-limit 0 >"$WORK/log/fake-cf-130.log" 2>&1 &
-H130_CF_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $H130_CF_PID"
-_i=0
-while [ ! -s "$H130/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-H130_CF=http://127.0.0.1:$(cat "$H130/cf.port" 2>/dev/null)
-if curl -sf -o /dev/null "$H130_CF/_fake/health"; then ok "130: the fake Cloudflare API runs"; else bad "130: the fake Cloudflare API runs" "see $WORK/log/fake-cf-130.log"; fi
+fake_cf_start "130: the fake Cloudflare API runs" "$WORK/log/fake-cf-130.log" "$H130_CF_TOKEN" \
+	"$H130_ACCOUNT" "$H130_ZONE" --rate-limit 0
 
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "130: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
 
 # ---- helpers ------------------------------------------------------------------------------
 
-# h130_cf METHOD PATH [BODY]: the fake's control API; the reply's .result on stdout.
-h130_cf() {
-	if [ $# -ge 3 ]; then
-		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$H130_CF$2"
-	else
-		curl -sS -X "$1" "$H130_CF$2"
-	fi | jq -c '.result'
-}
-
 # h130_calls [JQ]: how many API requests the fake has seen (those JQ selects).
 h130_calls() {
-	h130_cf GET '/_fake/log?kind=api' | jq "[.[] | select(${1:-true})] | length"
+	cf GET '/_fake/log?kind=api' | jq "[.[] | select(${1:-true})] | length"
 }
 H130_DNS_LIST='.method == "GET" and (.path | endswith("/dns_records"))'
 
 # h130_env BUDGET SWEEP: the settings both helperds run with (words for env).
 h130_env() {
-	echo "KAIDEN_CF_API_BASE=$H130_CF/client/v4 KAIDEN_CF_ACCOUNT_ID=$H130_ACCOUNT" \
+	echo "KAIDEN_CF_API_BASE=$CF_URL/client/v4 KAIDEN_CF_ACCOUNT_ID=$H130_ACCOUNT" \
 		"KAIDEN_CF_ZONE_ID=$H130_ZONE KAIDEN_CF_API_TOKEN=$H130_CF_TOKEN" \
 		"KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test" \
 		"KAIDEN_CF_BUDGET=$1 KAIDEN_HELPERD_SWEEP=$2 KAIDEN_HELPERD_HEARTBEAT=1" \
@@ -142,27 +126,6 @@ h130_wait_metric() {
 	done
 }
 
-# h130_hold PATH_RE: a hold at the fake on the next GET matching; its id in H130_HOLD.
-h130_hold() {
-	H130_HOLD=$(h130_cf POST /_fake/holds "{\"method\":\"GET\",\"path\":\"$1\"}" | jq -r '.id')
-}
-# h130_hold_wait NAME: one test: a call is held there within 30 s.
-h130_hold_wait() {
-	_code=$(curl -sS -o "$T/hold" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		--data-binary '{"timeout_s":30}' "$H130_CF/_fake/holds/$H130_HOLD/wait" 2>&1) || _code=000
-	if [ "$_code" = 200 ] && jq -e '.result.calls[0].state == "held"' "$T/hold" >/dev/null 2>&1; then
-		ok "$1"
-	else
-		LAST="POST /_fake/holds/$H130_HOLD/wait"
-		CODE=$_code
-		bad "$1" "the fake held no call: $(head -c 300 "$T/hold" 2>/dev/null)"
-	fi
-}
-h130_release() {
-	if [ "${1:-}" = drop ]; then _rel='{"drop":true}'; else _rel='{}'; fi
-	h130_cf POST "/_fake/holds/$H130_HOLD/release" "$_rel" >/dev/null
-}
-
 # h130_check NAME WANT GOT: one test: GOT is WANT.
 h130_check() {
 	if [ "$3" = "$2" ]; then ok "$1"; else
@@ -179,7 +142,7 @@ h130_agent() {
 	save _h130_secret .secret
 	printf '%s' "$_h130_secret" >"$H130/$1.secret"
 	chmod 600 "$H130/$1.secret"
-	PATH="$H130/bin:$PATH" KAIDEN_FAKE_CF_URL=$H130_CF KAIDEN_FAKE_CLOUDFLARED_DIR=$H130/cfd \
+	PATH="$H130/bin:$PATH" KAIDEN_FAKE_CF_URL=$CF_URL KAIDEN_FAKE_CLOUDFLARED_DIR=$H130/cfd \
 		"$H130_BIN/kaiden-agent" --server "$2" --insecure --device-id "$H130_DEV" \
 		--secret-file "$H130/$1.secret" >>"$WORK/log/agent-130-$1.log" 2>&1 &
 	H130_AGENTS="$H130_AGENTS $!"
@@ -226,9 +189,9 @@ H130_LOCKS="SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classi
 
 # ---- the sweep: one at a time, once per period ----------------------------------------------
 # A period of 30 s: no timer fires again while this part runs (half a period is 15 s).
-h130_hold '/dns_records$'
+hold_arm GET '/dns_records$'
 h130_h1_start "130: it-h1 starts (sweep every 30 s)" 1000 30
-h130_hold_wait "130: it-h1's start-up sweep is inside its first listing (held)"
+hold_wait "130: it-h1's start-up sweep is inside its first listing (held)"
 dbcheck "130: it-h1 has the sweep's turn" "SELECT instance FROM sweep_turns WHERE name = 'sweep'" it-h1
 if [ "$SUITE_DB" = postgres ]; then
 	dbcheck "130: it-h1 holds the sweep lock for the whole sweep" "$H130_LOCKS" 1
@@ -241,22 +204,22 @@ if [ "$SUITE_DB" = postgres ]; then
 fi
 # The held call is in the fake's log once it is answered: count it by the hold.
 h130_check "130: the fake has seen one sweep's listing (held)" 1 \
-	"$(($(h130_calls "$H130_DNS_LIST") + $(h130_cf GET /_fake/holds | jq "[.[] | select(.id == $H130_HOLD) | .caught] | add // 0")))"
+	"$(($(h130_calls "$H130_DNS_LIST") + $(cf GET /_fake/holds | jq "[.[] | select(.id == $HOLD) | .caught] | add // 0")))"
 # An orphan of this install: a tunnel named for it and no session.
 H130_INSTALL=$(dbq 'SELECT id FROM install')
 curl -sS -X POST -H "Authorization: Bearer $H130_CF_TOKEN" -H 'Content-Type: application/json' \
 	--data-binary "{\"name\":\"kaiden-sess-$H130_INSTALL-orphan2345\",\"config_src\":\"cloudflare\"}" \
-	"$H130_CF/client/v4/accounts/$H130_ACCOUNT/cfd_tunnel" >"$T/body"
+	"$CF_URL/client/v4/accounts/$H130_ACCOUNT/cfd_tunnel" >"$T/body"
 if jq -e '.success' "$T/body" >/dev/null 2>&1; then ok "130: an orphaned tunnel at the fake"; else bad "130: an orphaned tunnel at the fake" "$(head -c 300 "$T/body")"; fi
-h130_release
+hold_release
 _i=0
-while [ "$(h130_cf GET /_fake/state | jq '[.tunnels[] | select(.deleted_at == null and (.name | endswith("orphan2345")))] | length')" != 0 ] &&
+while [ "$(cf GET /_fake/state | jq '[.tunnels[] | select(.deleted_at == null and (.name | endswith("orphan2345")))] | length')" != 0 ] &&
 	[ "$_i" -lt 300 ]; do
 	sleep 0.1
 	_i=$((_i + 1))
 done
 h130_check "130: released, it-h1's sweep goes on and deletes the orphan" 0 \
-	"$(h130_cf GET /_fake/state | jq '[.tunnels[] | select(.deleted_at == null and (.name | endswith("orphan2345")))] | length')"
+	"$(cf GET /_fake/state | jq '[.tunnels[] | select(.deleted_at == null and (.name | endswith("orphan2345")))] | length')"
 if [ "$SUITE_DB" = postgres ]; then
 	wait_for "130: the lock is given back when the sweep ends" 15 "$H130_LOCKS" 0
 fi
@@ -272,14 +235,14 @@ if [ "$SUITE_DB" = postgres ]; then
 	# A period has passed (the row says so); it-h1 restarts into a sweep that is held,
 	# and is killed there.
 	dbq "UPDATE sweep_turns SET started_ms = 0" >/dev/null
-	h130_hold '/dns_records$'
+	hold_arm GET '/dns_records$'
 	stack_helperd_stop >/dev/null 2>&1 || :
 	h130_h1_start "130: it-h1 restarts" 1000 30
-	h130_hold_wait "130: it-h1's sweep is inside its listing (held)"
+	hold_wait "130: it-h1's sweep is inside its listing (held)"
 	dbcheck "130: it-h1 holds the lock" "$H130_LOCKS" 1
 	kill -KILL "$STACK_HELPERD_PID" 2>/dev/null || :
 	stack_helperd_stop >/dev/null 2>&1 || :
-	h130_release drop
+	hold_release drop
 	wait_for "130: it-h1 SIGKILLed in mid-sweep: its lock went with its connection" 15 "$H130_LOCKS" 0
 	dbq "UPDATE sweep_turns SET started_ms = 0" >/dev/null
 	H130_LISTS=$(h130_calls "$H130_DNS_LIST")
@@ -367,7 +330,7 @@ while :; do
 done
 h130_check "130: every session has ended" "" "$H130_LEFT"
 h130_check "130: nothing is left at the fake" '{"live_tunnels":0,"dns_records":0,"access_apps":0}' \
-	"$(h130_cf GET /_fake/state | jq -c '.counts | {live_tunnels, dns_records, access_apps}')"
+	"$(cf GET /_fake/state | jq -c '.counts | {live_tunnels, dns_records, access_apps}')"
 
 # ---- the relay across helperds (PostgreSQL) ---------------------------------------------
 # The agent on it-h2, the engineer through nginx (it-h1): it-h1 joins the engineer's
@@ -448,8 +411,8 @@ for _p in $H130_AGENTS; do
 done
 h130_h2_stop
 stack_helperd_stop >/dev/null 2>&1 || :
-kill -TERM "$H130_CF_PID" 2>/dev/null || :
-wait "$H130_CF_PID" 2>/dev/null || :
+kill -TERM "$CF_PID" 2>/dev/null || :
+wait "$CF_PID" 2>/dev/null || :
 unset KAIDEN_TUNNEL_PROVIDER
 api_restart "130: kaiden-api back with the suite's settings"
 if [ -n "$H130_HAD_HELPERD" ]; then

@@ -27,6 +27,10 @@
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
+#   fake_cf_start NAME LOG TOKEN ACCOUNT ZONE [ARGS]  one test: the fake Cloudflare API
+#                                            runs ($CF_URL); cf METHOD PATH [BODY] is its
+#                                            control API; hold_arm / hold_wait /
+#                                            hold_release hold one of its calls
 #
 # Results: PASS and FAIL counters; a failure prints its name, why, the request and the
 # head of the body. VERBOSE=1 prints passes too.
@@ -366,4 +370,57 @@ fake_dns_cname() {
 fake_dns_stop() {
 	kill -TERM "$FAKE_DNS_PID" 2>/dev/null || :
 	wait "$FAKE_DNS_PID" 2>/dev/null || :
+}
+
+# ---- the fake Cloudflare API (tests/fakes/fake_cloudflare.py) --------------------------
+# fake_cf_start NAME LOG TOKEN ACCOUNT ZONE [ARGS...]: one test (NAME): the fake runs for
+# the account and zone (domain kaiden.test), logging to LOG, with ARGS (e.g.
+# --rate-limit 0); CF_URL and CF_PID are set, CF_PID is in CASE_PIDS.
+# cf GET|POST PATH [BODY]: its control API; the reply's .result on stdout.
+# hold_arm METHOD PATH: a hold at the fake on the next call matching (tests/fakes/README.md,
+# "Holds"); its id in HOLD. hold_wait NAME: one test: a call is held there within 30 s.
+# hold_release [drop]: let it go (run), or drop it unrun.
+fake_cf_start() {
+	_n=$1
+	_log=$2
+	_port_file="$_log.port"
+	shift 2
+	rm -f "$_port_file"
+	python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$_port_file" \
+		--token "$1" --account "$2" --zone "$3" --zone-name kaiden.test "$@" >"$_log" 2>&1 &
+	CF_PID=$!
+	CASE_PIDS="${CASE_PIDS:-} $CF_PID"
+	_i=0
+	while [ ! -s "$_port_file" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	CF_URL=http://127.0.0.1:$(cat "$_port_file" 2>/dev/null)
+	if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "$_n"; else bad "$_n" "see $_log"; fi
+}
+
+cf() {
+	if [ $# -ge 3 ]; then
+		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$CF_URL$2"
+	else
+		curl -sS -X "$1" "$CF_URL$2"
+	fi | jq -c '.result'
+}
+
+hold_arm() {
+	HOLD=$(cf POST /_fake/holds "{\"method\":\"$1\",\"path\":\"$2\"}" | jq -r '.id')
+}
+
+hold_wait() {
+	_code=$(curl -sS -o "$T/hold" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"timeout_s":30}' "$CF_URL/_fake/holds/$HOLD/wait" 2>&1) || _code=000
+	if [ "$_code" = 200 ] && jq -e '.result.calls[0].state == "held"' "$T/hold" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		LAST="POST /_fake/holds/$HOLD/wait"
+		CODE=$_code
+		bad "$1" "the fake held no call: $(head -c 300 "$T/hold" 2>/dev/null)"
+	fi
+}
+
+hold_release() {
+	if [ "${1:-}" = drop ]; then _rel='{"drop":true}'; else _rel='{}'; fi
+	cf POST "/_fake/holds/$HOLD/release" "$_rel" >/dev/null
 }
