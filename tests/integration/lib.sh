@@ -385,14 +385,20 @@ fake_cf_start() {
 	_log=$2
 	_port_file="$_log.port"
 	shift 2
+	_token=$1
+	_account=$2
+	_zone=$3
+	shift 3
 	rm -f "$_port_file"
 	python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$_port_file" \
-		--token "$1" --account "$2" --zone "$3" --zone-name kaiden.test "$@" >"$_log" 2>&1 &
+		--token "$_token" --account "$_account" --zone "$_zone" --zone-name kaiden.test "$@" \
+		>"$_log" 2>&1 &
 	CF_PID=$!
 	CASE_PIDS="${CASE_PIDS:-} $CF_PID"
 	_i=0
 	while [ ! -s "$_port_file" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-	CF_URL=http://127.0.0.1:$(cat "$_port_file" 2>/dev/null)
+	_port=$(cat "$_port_file" 2>/dev/null) || _port=
+	CF_URL=http://127.0.0.1:$_port
 	if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "$_n"; else bad "$_n" "see $_log"; fi
 }
 
