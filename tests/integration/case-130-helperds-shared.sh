@@ -333,8 +333,64 @@ h130_check "130: nothing is left at the fake" '{"live_tunnels":0,"dns_records":0
 	"$(cf GET /_fake/state | jq -c '.counts | {live_tunnels, dns_records, access_apps}')"
 
 # ---- the relay across helperds (PostgreSQL) ---------------------------------------------
-# The agent on it-h2, the engineer through nginx (it-h1): it-h1 joins the engineer's
-# socket to it-h2's own connect; it-h2 runs the stream (relay.open, audit, bytes).
+# The agent's control socket on it-h2 and its data sockets on it-h1 (a private nginx
+# routes them so), the engineer through the stack's nginx (it-h1): it-h1 joins both the
+# engineer's socket and the agent's data socket to it-h2, which runs the stream
+# (relay.open, pairing, audit, bytes).
+
+# h130_nginx_start: the private nginx on H130_NGINX_PORT: /api/v1/ws/agent to it-h2,
+# /api/v1/ws/stream/ to it-h1 (as nginx/kaiden.conf proxies them).
+h130_nginx_start() {
+	_nd=$H130/nginx
+	mkdir -p "$_nd/logs" "$_nd/tmp"
+	H130_NGINX_PORT=$(stack_free_port)
+	_user=
+	[ "$(id -u)" != 0 ] || _user='user root;'
+	cat >"$_nd/nginx.conf" <<NGINX
+$_user
+worker_processes 1;
+daemon off;
+pid $_nd/nginx.pid;
+error_log $_nd/logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $_nd/tmp/client_body;
+    proxy_temp_path $_nd/tmp/proxy;
+    fastcgi_temp_path $_nd/tmp/fastcgi;
+    uwsgi_temp_path $_nd/tmp/uwsgi;
+    scgi_temp_path $_nd/tmp/scgi;
+    server {
+        listen 127.0.0.1:$H130_NGINX_PORT;
+        location = /api/v1/ws/agent {
+            proxy_pass http://127.0.0.1:$H130_H2_PORT;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 120s;
+        }
+        location /api/v1/ws/stream/ {
+            proxy_pass http://unix:$STACK_HELPERD_SOCKET:;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header X-Kaiden-Relay-Hop "";
+            proxy_buffering off;
+        }
+    }
+}
+NGINX
+	"$(stack__nginx_bin)" -p "$_nd" -c "$_nd/nginx.conf" -e "$_nd/logs/error.log" \
+		</dev/null >>"$_nd/logs/stderr.log" 2>&1 &
+	H130_NGINX_PID=$!
+	CASE_PIDS="${CASE_PIDS:-} $H130_NGINX_PID"
+	_i=0
+	while ! stack_port_busy "$H130_NGINX_PORT" && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	if stack_port_busy "$H130_NGINX_PORT"; then ok "130: a private nginx splits the agent's sockets"; else
+		bad "130: a private nginx splits the agent's sockets" "$(tail -n 3 "$_nd/logs/error.log" 2>/dev/null)"
+	fi
+}
+
 if [ "$SUITE_DB" = postgres ]; then
 	mkdir -p "$H130/www"
 	printf 'hello across helperds\n' >"$H130/www/hello.txt"
@@ -352,8 +408,9 @@ if [ "$SUITE_DB" = postgres ]; then
 	stack_helperd_stop >/dev/null 2>&1 || :
 	h130_h2_stop
 	h130_h2_start "130: it-h2 restarts for the relay" 1000 300
+	h130_nginx_start
 	export KAIDEN_RELAY_PORTS=$H130_WEB_PORT
-	h130_agent h130-relay "ws://127.0.0.1:$H130_H2_PORT/api/v1/ws/agent"
+	h130_agent h130-relay "ws://127.0.0.1:$H130_NGINX_PORT/api/v1/ws/agent"
 	unset KAIDEN_RELAY_PORTS
 	H130_DEV3=$H130_DEV
 	dbcheck "130: it-h2 holds the relay device's agent" \
@@ -374,7 +431,7 @@ if [ "$SUITE_DB" = postgres ]; then
 	*) bad "130: the engineer reaches the target through it-h1, joined to it-h2" \
 		"got '$(printf '%s' "$_out" | head -c 200)', stderr: $(head -c 300 "$T/kc.err")" ;;
 	esac
-	h130_check "130: it-h1 forwarded the stream" 1 \
+	h130_check "130: it-h1 forwarded the engineer's socket and the agent's data socket" 2 \
 		"$(h130_metric "$H130_M1" 'kaiden_relay_streams_total{result="forwarded"}')"
 	h130_check "130: it-h2 paired it with its agent's data socket" 1 \
 		"$(h130_metric "$H130_M2" 'kaiden_relay_streams_total{result="paired"}')"
@@ -401,8 +458,10 @@ print("%08x" % h)' it-h2)
 	call DELETE "/api/v1/sessions/$H130_RSID"
 	wait_for "130: the relay session ends" 30 "SELECT status FROM sessions WHERE id = '$H130_RSID'" ended
 	unset KAIDEN_SESSION_WEB_PORT
-	kill -TERM "$H130_WEB_PID" 2>/dev/null || :
-	wait "$H130_WEB_PID" 2>/dev/null || :
+	for _p in "$H130_WEB_PID" "$H130_NGINX_PID"; do
+		kill -TERM "$_p" 2>/dev/null || :
+		wait "$_p" 2>/dev/null || :
+	done
 fi
 
 for _p in $H130_AGENTS; do
