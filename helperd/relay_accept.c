@@ -247,7 +247,10 @@ static int accept_stream(struct lws *wsi, const char *stream_id, const char *aut
 	char what[96];
 
 	snprintf(what, sizeof(what), "stream=%s", stream_id ? stream_id : "(not a UUID)");
-	if (!s && stream_id && !relay_peer_hop(wsi) && relay_peer_route_stream(stream_id, out)) {
+	/* Only what looks like a data socket is carried to another helperd (a connection
+	 * of ours per request), and not past relay.max_streams. */
+	if (!s && stream_id && relay_key_well_formed(auth) && relay_all.count < relay_all.total_max &&
+	    !relay_peer_hop(wsi) && relay_peer_route_stream(stream_id, out)) {
 		snprintf(out->path, sizeof(out->path), RELAY_STREAM_PREFIX "%s", stream_id);
 		snprintf(out->auth, sizeof(out->auth), "%s", auth);
 		log_info("relay: %s forwarded to %s, where it waits", what, out->peer);

@@ -440,20 +440,27 @@ if [ "$SUITE_DB" = postgres ]; then
 		        (SELECT count(*) FROM audit_log WHERE target_id = '$H130_RSID' AND action = 'session.disconnect') || ' ' ||
 		        (SELECT CASE WHEN bytes_out > 0 AND bytes_in > 0 THEN 'bytes' ELSE 'none' END FROM sessions WHERE id = '$H130_RSID')" \
 		"1 1 bytes"
-	# A data socket that reaches it-h1 for a stream of it-h2 (its id's tag): joined to
-	# it-h2 (upgraded here; it-h2 then refuses the key); an unknown tag is refused at once.
+	# A data socket that reaches it-h1 for a stream of it-h2 (its id's tag), with
+	# something shaped like a key: joined to it-h2 (upgraded here; it-h2 then refuses the
+	# key); an unknown tag, or no key's shape, is refused at once.
 	H130_TAG2=$(python3 -c 'import sys
 h = 2166136261
 for b in sys.argv[1].encode():
     h = ((h ^ b) * 16777619) & 0xffffffff
 print("%08x" % h)' it-h2)
-	for _t in "$H130_TAG2 101" "00000000 401"; do
+	H130_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	for _t in "$H130_TAG2 $H130_KEY 101" "00000000 $H130_KEY 401" "$H130_TAG2 not-a-key 401"; do
+		_tag=${_t%% *}
+		_key=${_t#* }
+		_want=${_key#* }
+		_key=${_key%% *}
 		_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
 			-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
 			-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: kaiden-stream' \
-			-H 'Authorization: Bearer not-the-key' \
-			"$STACK_URL/api/v1/ws/stream/01a23b56-0000-7000-8000-0000${_t%% *}") || :
-		h130_check "130: a data socket whose stream id ends in ${_t%% *} gets ${_t#* } from it-h1" "${_t#* }" "$_code"
+			-H "Authorization: Bearer $_key" \
+			"$STACK_URL/api/v1/ws/stream/01a23b56-0000-7000-8000-0000$_tag") || :
+		h130_check "130: a data socket for a stream ending in $_tag, key $_key, gets $_want from it-h1" \
+			"$_want" "$_code"
 	done
 	call DELETE "/api/v1/sessions/$H130_RSID"
 	wait_for "130: the relay session ends" 30 "SELECT status FROM sessions WHERE id = '$H130_RSID'" ended
