@@ -210,7 +210,7 @@ int relay_peer_start(struct relay_stream *s, struct lws *wsi, const struct relay
 	i.protocol = p->kind == RELAY_PATH_STREAM ? relay_server_protocol_stream.name : NULL;
 	i.local_protocol_name = relay_server_protocol_peer.name;
 	i.opaque_user_data = link;
-	i.pwsi = &link->wsi;
+	/* Not i.pwsi: lws could write there after the link is freed. */
 	starting = link;
 	client = lws_client_connect_via_info(&i);
 	starting = NULL;
@@ -219,6 +219,7 @@ int relay_peer_start(struct relay_stream *s, struct lws *wsi, const struct relay
 		free(link);
 		return -1;
 	}
+	link->wsi = client;
 	s->peer_link = link;
 	log_info("stream=%s session=%s forwarding to %s at %s", s->id,
 	         s->session_id[0] ? s->session_id : "-", s->peer, p->peer_address);
@@ -280,6 +281,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct relay_stream *s = link ? link->stream : NULL;
 	struct relay_conn conn;
 
+	if (link && link != starting)
+		link->wsi = wsi;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return link ? append_headers(wsi, link, (unsigned char **)in,
