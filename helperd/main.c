@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "crash.h"
 #include "db.h"
 #include "events.h"
 #include "helperd.h"
@@ -437,6 +438,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("kaiden-helperd", LOG_LVL_INFO);
+	crash_install("kaiden-helperd");
 	if (cfg_load(config, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
