@@ -83,7 +83,7 @@ h130_h2_start() {
 		KAIDEN_HELPERD_LISTEN="127.0.0.1:$H130_H2_PORT" KAIDEN_HELPERD_METRICS="127.0.0.1:$_mp" \
 		"$H130_BIN/kaiden-helperd" </dev/null >>"$H130_H2_LOG" 2>&1 &
 	H130_H2_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $H130_H2_PID"
+	case_pids "$H130_H2_PID"
 	_i=0
 	while ! curl -sf -o /dev/null --max-time 2 "$H130_M2"; do
 		if ! kill -0 "$H130_H2_PID" 2>/dev/null || [ "$_i" -ge 100 ]; then
@@ -146,7 +146,7 @@ h130_agent() {
 		"$H130_BIN/kaiden-agent" --server "$2" --insecure --device-id "$H130_DEV" \
 		--secret-file "$H130/$1.secret" >>"$WORK/log/agent-130-$1.log" 2>&1 &
 	H130_AGENTS="$H130_AGENTS $!"
-	CASE_PIDS="${CASE_PIDS:-} $!"
+	case_pids "$!"
 	wait_for "130: $1's agent is online" 20 \
 		"SELECT status FROM devices WHERE id = '$H130_DEV'" online
 }
@@ -383,7 +383,7 @@ NGINX
 	"$(stack__nginx_bin)" -p "$_nd" -c "$_nd/nginx.conf" -e "$_nd/logs/error.log" \
 		</dev/null >>"$_nd/logs/stderr.log" 2>&1 &
 	H130_NGINX_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $H130_NGINX_PID"
+	case_pids "$H130_NGINX_PID"
 	_i=0
 	while ! stack_port_busy "$H130_NGINX_PORT" && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	if stack_port_busy "$H130_NGINX_PORT"; then ok "130: a private nginx splits the agent's sockets"; else
@@ -398,7 +398,7 @@ if [ "$SUITE_DB" = postgres ]; then
 	python3 -m http.server --bind 127.0.0.1 --directory "$H130/www" "$H130_WEB_PORT" \
 		>"$WORK/log/web-130.log" 2>&1 &
 	H130_WEB_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $H130_WEB_PID"
+	case_pids "$H130_WEB_PID"
 	_i=0
 	while ! stack_port_busy "$H130_WEB_PORT" && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	export KAIDEN_TUNNEL_PROVIDER=relay KAIDEN_SESSION_WEB_PORT=$H130_WEB_PORT

@@ -85,7 +85,7 @@ agent_start() {
 		--device-id "$1" --secret-file "$WORK/agent.secret" \
 		>>"$WORK/log/kaiden-agent.log" 2>&1 &
 	AGENT_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $AGENT_PID"
+	case_pids "$AGENT_PID"
 }
 
 # agent_stop [SIGNAL]: signals the agent and reaps it (a watchdog kills it after 15 s).

@@ -257,6 +257,15 @@ unchanged() {
 	fi
 }
 
+# case_pids PID...: processes a case started, KILLed at the suite's end if a case that
+# stopped early left them running. Each is kept with its start time (stack__proc): a pid
+# that ended long ago may be another process's by then (the other suite's kaiden-api).
+case_pids() {
+	for _cp in "$@"; do
+		! stack__proc "$_cp" || CASE_PIDS="${CASE_PIDS:-} $_cp:$_stk_t0"
+	done
+}
+
 # cli NAME VAR ARGS...: one test: kaiden-api ARGS must succeed; VAR gets its stdout
 # ("" on failure).
 cli() {
@@ -353,7 +362,7 @@ fake_dns_start() {
 	python3 tests/fakes/fake_dns.py --port-file "$1/dns.port" --records "$1/dns.json" \
 		</dev/null >>"$1/dns.log" 2>&1 &
 	FAKE_DNS_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $FAKE_DNS_PID"
+	case_pids "$FAKE_DNS_PID"
 	_i=0
 	while [ ! -s "$1/dns.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	FAKE_DNS_PORT=$(cat "$1/dns.port" 2>/dev/null || echo 0)
@@ -375,7 +384,7 @@ fake_dns_stop() {
 # ---- the fake Cloudflare API (tests/fakes/fake_cloudflare.py) --------------------------
 # fake_cf_start NAME LOG TOKEN ACCOUNT ZONE [ARGS...]: one test (NAME): the fake runs for
 # the account and zone (domain kaiden.test), logging to LOG, with ARGS (e.g.
-# --rate-limit 0); CF_URL and CF_PID are set, CF_PID is in CASE_PIDS.
+# --rate-limit 0); CF_URL and CF_PID are set, CF_PID is a case pid (case_pids).
 # cf GET|POST PATH [BODY]: its control API; the reply's .result on stdout.
 # hold_arm METHOD PATH: a hold at the fake on the next call matching (tests/fakes/README.md,
 # "Holds"); its id in HOLD. hold_wait NAME: one test: a call is held there within 30 s.
@@ -394,7 +403,7 @@ fake_cf_start() {
 		--token "$_token" --account "$_account" --zone "$_zone" --zone-name kaiden.test "$@" \
 		>"$_log" 2>&1 &
 	CF_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $CF_PID"
+	case_pids "$CF_PID"
 	_i=0
 	while [ ! -s "$_port_file" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	_port=$(cat "$_port_file" 2>/dev/null) || _port=
