@@ -87,7 +87,11 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_HELPERD_POLL_MS] = { "helperd.poll_ms", "KAIDEN_HELPERD_POLL_MS", CFG_T_INT, "250",
 		10, 60000, NULL, 0, "how often helperd looks for new jobs on SQLite (no NOTIFY)" },
 	[CFG_HELPERD_SWEEP] = { "helperd.sweep", "KAIDEN_HELPERD_SWEEP", CFG_T_INT, "300", 1,
-		86400, NULL, 0, "seconds between sweeps for orphaned tunnels and expired sessions" },
+		86400, NULL, 0, "seconds between sweeps for orphaned tunnels and expired sessions (one helperd sweeps per period)" },
+	[CFG_HELPERD_PEER_ADDRESS] = { "helperd.peer_address", "KAIDEN_HELPERD_PEER_ADDRESS",
+		CFG_T_STRING, "", 0, 0, NULL, 0,
+		"host:port or socket path where the other helperds reach this one's listener, to "
+		"join relay streams to it (empty: helperd.listen when it names one host or a socket)" },
 	[CFG_SESSION_MAX_DURATION] = { "session.max_duration", "KAIDEN_SESSION_MAX_DURATION",
 		CFG_T_INT, "28800", 60, 31536000, NULL, 0, "a session is ended after this many seconds" },
 	[CFG_SESSION_OFFLINE_GRACE] = { "session.offline_grace", "KAIDEN_SESSION_OFFLINE_GRACE",
@@ -107,7 +111,7 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_CF_API_TOKEN] = { "cloudflare.api_token", "KAIDEN_CF_API_TOKEN", CFG_T_STRING, "", 0,
 		0, NULL, 1, "Cloudflare API token (Tunnel, DNS and Access edit rights)" },
 	[CFG_CF_BUDGET] = { "cloudflare.budget", "KAIDEN_CF_BUDGET", CFG_T_INT, "1000", 1, 1200,
-		NULL, 0, "Cloudflare API calls helperd allows itself per 5 minutes (limit: 1200)" },
+		NULL, 0, "Cloudflare API calls per 5 minutes, shared by every helperd on the database (limit: 1200)" },
 	[CFG_CF_ACCESS_ALLOW] = { "cloudflare.access_allow", "KAIDEN_CF_ACCESS_ALLOW",
 		CFG_T_STRING, "", 0, 0, NULL, 0,
 		"who Access lets into session hostnames besides the engineer who started the "

@@ -41,6 +41,7 @@ enum cfg_key {
 	CFG_HELPERD_AGENT_TIMEOUT,/* helperd.agent_timeout KAIDEN_HELPERD_AGENT_TIMEOUT seconds of silence = offline */
 	CFG_HELPERD_POLL_MS,      /* helperd.poll_ms      KAIDEN_HELPERD_POLL_MS SQLite job poll interval */
 	CFG_HELPERD_SWEEP,        /* helperd.sweep        KAIDEN_HELPERD_SWEEP seconds between sweeps */
+	CFG_HELPERD_PEER_ADDRESS, /* helperd.peer_address KAIDEN_HELPERD_PEER_ADDRESS where other helperds reach this one */
 	CFG_SESSION_MAX_DURATION, /* session.max_duration KAIDEN_SESSION_MAX_DURATION seconds */
 	CFG_SESSION_OFFLINE_GRACE,/* session.offline_grace KAIDEN_SESSION_OFFLINE_GRACE seconds */
 	CFG_SESSION_READY_TIMEOUT,/* session.ready_timeout KAIDEN_SESSION_READY_TIMEOUT seconds */

@@ -137,3 +137,19 @@ int store_relay_add_bytes(struct db *db, const char *tenant_id, const char *id,
 		return store_rc_of(rc);
 	return db_changes(db) > 0 ? STORE_OK : STORE_NOT_FOUND;
 }
+
+int store_relay_holder_any(struct db *db, const char *device_id, char *instance, size_t size)
+{
+	char id[UUID_STR_LEN];
+	const char *params[1] = { id };
+	int rc;
+
+	if (store_id(device_id, id) != 0)
+		return STORE_NOT_FOUND;
+	rc = store_one_value(db, "SELECT helperd FROM devices WHERE id = $1 AND status = 'online' "
+	                         "AND deleted_at IS NULL AND helperd IS NOT NULL",
+	                     1, params, instance, size, NULL);
+	if (rc < 0)
+		return rc;
+	return rc == 1 && instance[0] ? STORE_OK : STORE_NOT_FOUND;
+}

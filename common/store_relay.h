@@ -43,6 +43,12 @@ enum store_relay_standing {
 int store_relay_standing_any(struct db *db, const char *const *ids, int n,
                              unsigned char *standing) WUR;
 
+/* The helperd holding the device's agent (devices.helperd of a device online) into
+ * instance (STORE_PEER_INSTANCE_MAX + 1 bytes): STORE_OK, or STORE_NOT_FOUND when no
+ * helperd holds it. Issue 15's holder lease may replace what this reads. */
+int store_relay_holder_any(struct db *db, const char *device_id, char *instance,
+                           size_t size) WUR;
+
 /* Adds what streams carried to the session's bytes_in (engineer -> machine) and
  * bytes_out (machine -> engineer). STORE_NOT_FOUND when the row is gone. */
 int store_relay_add_bytes(struct db *db, const char *tenant_id, const char *id,

@@ -13,27 +13,30 @@
 
 static const char beat_sql[] =
 	"INSERT INTO helperd_status (instance, version, started_at, heartbeat_at, every_s, "
-	"agents, relay_streams, cf_used, cf_budget, cf_window_s) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+	"agents, relay_streams, cf_used, cf_budget, cf_window_s, peer_address) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
 	"ON CONFLICT (instance) DO UPDATE SET version = excluded.version, "
 	"started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
 	"every_s = excluded.every_s, agents = excluded.agents, "
 	"relay_streams = excluded.relay_streams, cf_used = excluded.cf_used, "
-	"cf_budget = excluded.cf_budget, cf_window_s = excluded.cf_window_s";
+	"cf_budget = excluded.cf_budget, cf_window_s = excluded.cf_window_s, "
+	"peer_address = excluded.peer_address";
 
 int store_status_beat(struct db *db, const struct store_beat *b)
 {
 	char now[TIMESTAMP_LEN], old[TIMESTAMP_LEN], every[16], agents[16], streams[16];
 	char used[16], budget[16], window[16];
 	const int cf = b->cf_budget > 0;
-	const char *params[10] = { b->instance, b->version, b->started_at, now, every, agents,
+	const char *params[11] = { b->instance, b->version, b->started_at, now, every, agents,
 		                   streams, cf ? used : NULL, cf ? budget : NULL,
-		                   cf ? window : NULL };
+		                   cf ? window : NULL,
+		                   b->peer_address && b->peer_address[0] ? b->peer_address : NULL };
 	const char *prune[1] = { old };
 
 	if (!b->instance || !b->instance[0] || !b->version || !b->started_at ||
 	    b->every_s < 1 || b->agents < 0 || b->relay_streams < 0 ||
-	    (cf && (b->cf_used < 0 || b->cf_window_s < 1)))
+	    (cf && (b->cf_used < 0 || b->cf_window_s < 1)) ||
+	    (b->peer_address && strlen(b->peer_address) > STORE_PEER_ADDRESS_MAX))
 		return STORE_ERR;
 	store_time(0, now);
 	store_time(-STORE_STATUS_PRUNE_S, old);
@@ -43,7 +46,7 @@ int store_status_beat(struct db *db, const struct store_beat *b)
 	snprintf(used, sizeof(used), "%d", b->cf_used);
 	snprintf(budget, sizeof(budget), "%d", b->cf_budget);
 	snprintf(window, sizeof(window), "%d", b->cf_window_s);
-	if (db_exec(db, beat_sql, 10, params, NULL) != DB_OK)
+	if (db_exec(db, beat_sql, 11, params, NULL) != DB_OK)
 		return STORE_ERR;
 	if (db_exec(db, "DELETE FROM helperd_status WHERE heartbeat_at < $1", 1, prune, NULL) !=
 	    DB_OK)
@@ -83,19 +86,29 @@ static int counts(struct db *db, const char *sql, const char *const *names, int 
 	return STORE_OK;
 }
 
+/* 1 when a row's last beat (heartbeat_at, every_s as text) is recent enough. */
+static int running_at(const char *beat, const char *every, int64_t now_ms)
+{
+	char at[TIMESTAMP_LEN], cutoff[TIMESTAMP_LEN];
+	long every_s = every ? strtol(every, NULL, 10) : 1;
+
+	ids_timestamp((now_ms ? now_ms : ids_now_ms()) -
+	                      (int64_t)STORE_STATUS_STALE_BEATS * every_s * 1000,
+	              cutoff);
+	/* Both as ids_timestamp writes them (UTC, milliseconds): text order is time order. */
+	return beat && ids_timestamp_parse(beat, at) == 0 && strcmp(at, cutoff) >= 0;
+}
+
 static json_object *helperd_json(const struct db_res *res, int row, int64_t now_ms)
 {
 	json_object *h = json_object_new_object(), *cf = NULL;
 	const char *beat = db_res_get(res, row, 3), *every = db_res_get(res, row, 4);
-	char at[TIMESTAMP_LEN], cutoff[TIMESTAMP_LEN];
 	long every_s = every ? strtol(every, NULL, 10) : 1;
 	int running;
 
 	if (!h)
 		return NULL;
-	ids_timestamp(now_ms - (int64_t)STORE_STATUS_STALE_BEATS * every_s * 1000, cutoff);
-	/* Both as ids_timestamp writes them (UTC, milliseconds): text order is time order. */
-	running = beat && ids_timestamp_parse(beat, at) == 0 && strcmp(at, cutoff) >= 0;
+	running = running_at(beat, every, now_ms);
 	jsonx_add_str(h, "instance", db_res_get(res, row, 0));
 	jsonx_add_str(h, "version", db_res_get(res, row, 1));
 	jsonx_add_str(h, "started_at", db_res_get(res, row, 2));
@@ -199,4 +212,34 @@ out:
 	else
 		json_object_put(o);
 	return rc;
+}
+
+int store_status_peers(struct db *db, int64_t now_ms, const char *instance,
+                       struct store_peer *out, int max, int *n)
+{
+	const char *params[1] = { instance };
+	struct db_res *res = NULL;
+	int k = 0;
+
+	if (db_exec(db, instance ? "SELECT instance, peer_address, heartbeat_at, every_s FROM "
+	                           "helperd_status WHERE instance = $1 AND peer_address IS NOT "
+	                           "NULL"
+	                         : "SELECT instance, peer_address, heartbeat_at, every_s FROM "
+	                           "helperd_status WHERE peer_address IS NOT NULL ORDER BY "
+	                           "instance",
+	            instance ? 1 : 0, params, &res) != DB_OK)
+		return STORE_ERR;
+	for (int row = 0; row < db_res_rows(res) && k < max; row++) {
+		const char *name = db_res_get(res, row, 0), *address = db_res_get(res, row, 1);
+		if (!name || !address || strlen(name) > STORE_PEER_INSTANCE_MAX ||
+		    strlen(address) > STORE_PEER_ADDRESS_MAX ||
+		    !running_at(db_res_get(res, row, 2), db_res_get(res, row, 3), now_ms))
+			continue;
+		snprintf(out[k].instance, sizeof(out[k].instance), "%s", name);
+		snprintf(out[k].address, sizeof(out[k].address), "%s", address);
+		k++;
+	}
+	db_res_free(res);
+	*n = k;
+	return STORE_OK;
 }

@@ -28,6 +28,7 @@ struct store_beat {
 	int agents;             /* agents connected to it now */
 	int relay_streams;      /* relay streams open through it now */
 	int cf_used, cf_budget, cf_window_s;
+	const char *peer_address; /* helperd.peer_address as used, NULL: none (1..300) */
 };
 
 /* Writes (inserts or replaces) the instance's row with heartbeat_at = now, and prunes
@@ -45,5 +46,18 @@ int store_status_beat(struct db *db, const struct store_beat *beat) WUR;
  * (0: the clock). A stopped helperd keeps agents/relay_streams as it last wrote them;
  * the reader should show them only while running. STORE_OK or STORE_ERR. */
 int store_status_get(struct db *db, int64_t now_ms, json_object **out) WUR;
+
+/* A helperd that runs (as store_status_get's "running") and can be reached by its
+ * peers: its instance and peer_address. */
+#define STORE_PEER_INSTANCE_MAX 128
+#define STORE_PEER_ADDRESS_MAX 300
+struct store_peer {
+	char instance[STORE_PEER_INSTANCE_MAX + 1];
+	char address[STORE_PEER_ADDRESS_MAX + 1];
+};
+/* The running helperds with a peer_address, at most max of them into out (*n), by
+ * instance; with instance not NULL only that one (*n 0 or 1). STORE_OK or STORE_ERR. */
+int store_status_peers(struct db *db, int64_t now_ms, const char *instance,
+                       struct store_peer *out, int max, int *n) WUR;
 
 #endif

@@ -16,7 +16,17 @@
  *
  * The bucket holds at most `budget` tokens and refills at budget / window: bursts of
  * up to `budget` calls, and never more than budget per window on average (Cloudflare's
- * own limit is 1200 per 5 minutes per token). */
+ * own limit is 1200 per 5 minutes per token).
+ *
+ * Several helperds spend one account's budget (issue 15): with budget_take the bucket
+ * that decides is the shared one (a database row), asked once per request as it is
+ * about to be sent. Ours then mirrors it: each answer sets our tokens to the shared
+ * count, so our wait estimates (the pump's wake-up, cf_call's refusal of a long wait)
+ * use what every helperd has left, and a refusal makes the call wait, like an empty
+ * bucket of our own, until the shared one has refilled a token. Another helperd may
+ * take that token first: the call asks again, and one that has waited longer than
+ * queue_max since it was queued is refused then, as it would have been at once had we
+ * known (REFUSED below). */
 #include "cf.h"
 
 #include <curl/curl.h>
@@ -45,6 +55,7 @@ struct cf_call {
 	int attempts;
 	int64_t not_before;  /* ms, monotonic */
 	int waited_budget;   /* counted once in budget_waits */
+	int64_t refuse_at;   /* ms, monotonic: still waiting for the budget then: refused */
 	struct http_call *http;
 	/* cf_list */
 	int is_list, page, per_page;
@@ -63,6 +74,9 @@ static struct {
 	int64_t refilled_at, paused_until;
 	int max_attempts;
 	long backoff_base, backoff_max, timeout_ms, queue_max;
+	int (*budget_take)(void *arg, int budget, long window_ms, double *tokens);
+	void *budget_arg;
+	int64_t ask_after;  /* the shared budget could not be asked: not again before */
 	uv_timer_t *pump; /* heap: it outlives cf_shutdown until libuv has closed it */
 	struct cf_call *head, *tail;
 	struct cf_stats stats;
@@ -117,6 +131,34 @@ static void refill(void)
 }
 
 #define REFUSED INT64_MIN
+/* After the shared budget could not be asked (the database), the next try. */
+#define ASK_AGAIN_MS 1000
+
+/* Takes a token for a request about to be sent: 1, or 0 when there is none now (then
+ * C.tokens, or C.ask_after, says when to try again). Our own bucket alone, or the shared
+ * one, whose answer ours mirrors. */
+static int take_token(void)
+{
+	double shared = 0;
+	int rc;
+
+	if (!C.budget_take) {
+		C.tokens -= 1.0;
+		return 1;
+	}
+	rc = C.budget_take(C.budget_arg, C.budget, (long)C.window_ms, &shared);
+	if (rc < 0) {
+		C.ask_after = now_ms() + ASK_AGAIN_MS;
+		return 0;
+	}
+	C.tokens = shared < 0 ? 0 : shared;
+	C.refilled_at = now_ms();
+	if (rc == 0) {
+		C.stats.budget_refusals++;
+		metrics_inc("kaiden_cf_shared_budget_waits_total", NULL, 1);
+	}
+	return rc == 1;
+}
 
 static int waiting(void)
 {
@@ -157,6 +199,7 @@ static void fail_now(struct cf_call *c, enum cf_status status, const char *fmt, 
 
 static void refuse(struct cf_call *c)
 {
+	metrics_inc("kaiden_cf_budget_refused_total", NULL, 1);
 	log_warn("cf: %s %s: the API budget (%d calls per %.0f s) is spent; not queueing",
 	         c->method, c->path, C.budget, C.window_ms / 1000);
 	fail_now(c, CF_TRANSIENT, "the Cloudflare API budget (%d calls per %.0f s) is spent for now",
@@ -196,8 +239,16 @@ again:
 				wake = C.paused_until;
 			continue;
 		}
-		if (no_tokens || C.tokens < 1.0) {
+		if (no_tokens || C.tokens < 1.0 || C.ask_after > now || !take_token()) {
 			int64_t at = now + (int64_t)((1.0 - C.tokens) * C.window_ms / C.budget) + 1;
+			if (C.ask_after > at)
+				at = C.ask_after;
+			if (c->refuse_at && c->refuse_at <= now) {
+				refuse(c);
+				goto again;
+			}
+			if (c->refuse_at && c->refuse_at < at)
+				at = c->refuse_at;
 			no_tokens = 1;
 			if (!c->waited_budget) {
 				c->waited_budget = 1;
@@ -207,7 +258,6 @@ again:
 				wake = at;
 			continue;
 		}
-		C.tokens -= 1.0;
 		if (send_call(c) != 0) {
 			fail_now(c, CF_TRANSIENT, "could not start an HTTP request");
 			goto again;
@@ -235,8 +285,11 @@ static void pump_soon(void)
 /* Puts an admitted call (a retry, a list's next page) back in the queue. */
 static void requeue(struct cf_call *c, int64_t not_before)
 {
+	int64_t now = now_ms();
+
 	c->state = CALL_WAITING;
 	c->not_before = not_before;
+	c->refuse_at = (not_before > now ? not_before : now) + C.queue_max;
 	pump();
 }
 
@@ -519,6 +572,7 @@ struct cf_call *cf_call(const char *method, const char *path, json_object *body,
 		wait_ms = (double)(C.paused_until - now_ms());
 	c->state = CALL_WAITING;
 	c->not_before = wait_ms > (double)C.queue_max ? REFUSED : 0;
+	c->refuse_at = now_ms() + C.queue_max;
 	call_link(c);
 	pump_soon();
 	return c;
@@ -640,6 +694,8 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 		C.backoff_max = C.backoff_base;
 	C.timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
 	C.queue_max = cfg->queue_max_ms > 0 ? cfg->queue_max_ms : 120000;
+	C.budget_take = cfg->budget_take;
+	C.budget_arg = cfg->budget_arg;
 	if (sodium_init() < 0)
 		goto fail;
 	C.pump = malloc(sizeof(*C.pump));
@@ -655,6 +711,10 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 	                 "Cloudflare API request durations");
 	metrics_describe("kaiden_cf_queue", METRICS_GAUGE,
 	                 "Cloudflare API calls waiting for the budget or a retry");
+	metrics_describe("kaiden_cf_shared_budget_waits_total", METRICS_COUNTER,
+	                 "Cloudflare API requests the shared budget (every helperd's) made wait");
+	metrics_describe("kaiden_cf_budget_refused_total", METRICS_COUNTER,
+	                 "Cloudflare API calls refused (as transient) because the budget is spent");
 	return 0;
 fail:
 	free(C.base);

@@ -10,7 +10,12 @@
  *     token), up to max_attempts; then reports CF_TRANSIENT;
  *   - spends a shared token bucket of `budget` calls per budget window (5 minutes):
  *     when it is spent, calls queue; a call that would wait longer than queue_max_ms is
- *     reported CF_TRANSIENT at once, so a caller can reschedule instead of holding on;
+ *     reported CF_TRANSIENT at once, so a caller can reschedule instead of holding on,
+ *     and so is one that has waited for the budget longer than that after all (another
+ *     helperd spent the shared budget first);
+ *   - with budget_take, asks the account's budget (kept outside this process: helperd's
+ *     database row, shared by every helperd) for each request before sending it, and
+ *     keeps its own bucket as the mirror of that one;
  *   - treats 404 on DELETE as done (result.gone = 1);
  *   - never logs the API token, a request or response body, or a tunnel token (log
  *     lines carry the method, the path and Cloudflare's error code and message).
@@ -32,6 +37,14 @@ struct cf_config {
 	long backoff_max_ms;     /* cap of the exponential delay; 0: 30000 */
 	long timeout_ms;         /* per HTTP request; 0: 30000 */
 	long queue_max_ms;       /* longest wait for the budget; 0: 120000 */
+	/* The account's budget kept elsewhere (helperd: a database row every helperd spends
+	 * from, store_shared.h), or NULL: this client's own bucket only. Asked once before
+	 * each request is sent, from the loop (never on a caller's stack): 1 took a token,
+	 * 0 the budget is spent, with *tokens what the shared bucket holds now (the request
+	 * waits until it has refilled one), -1 could not ask (logged by it; the request
+	 * asks again a second later). */
+	int (*budget_take)(void *arg, int budget, long window_ms, double *tokens);
+	void *budget_arg;
 };
 
 enum cf_status {
@@ -81,6 +94,7 @@ struct cf_stats {
 	long retries;     /* of which retries */
 	long rate_limited;/* 429 replies */
 	long budget_waits;/* calls that had to wait for the budget */
+	long budget_refusals; /* requests the shared budget (budget_take) turned down */
 	int queued;       /* calls waiting now (budget or backoff) */
 	int in_flight;    /* requests on the wire now */
 };

@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "crash.h"
 #include "db.h"
 #include "events.h"
+#include "events_relay.h"
 #include "helperd.h"
 #include "hub.h"
 #include "ids.h"
@@ -37,6 +39,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgwatch.h"
+#include "relay_peer.h"
 #include "relay_server.h"
 #include "helm_run.h"
 #include "k8s_api.h"
@@ -211,7 +214,7 @@ static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0,
 
 static int lws_start(void)
 {
-	static struct lws_protocols protocols[5];
+	static struct lws_protocols protocols[6];
 	static char iface[256];
 	const char *listen = cfg_str(CFG_HELPERD_LISTEN);
 	struct lws_context_creation_info info;
@@ -223,11 +226,13 @@ static int lws_start(void)
 	memset(&info, 0, sizeof(info));
 	/* The relay's engineer endpoint first: lws gives an upgrade without a subprotocol
 	 * to protocols[0], and its callback sees every upgrade request first (relay_server.h).
-	 * protocols[4] stays zeroed: the end of the list. */
+	 * protocols[5] stays zeroed: the end of the list. The relay's client to another
+	 * helperd (relay_peer.h) has one too. */
 	protocols[0] = relay_server_protocol_connect;
 	protocols[1] = relay_server_protocol_stream;
 	protocols[2] = hub_protocol;
 	protocols[3] = events_protocol;
+	protocols[4] = relay_server_protocol_peer;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = foreign;
@@ -370,6 +375,7 @@ static void finish_shutdown(void)
 	session_shutdown();
 	sweep_shutdown();
 	status_shutdown();
+	events_relay_shutdown();
 	pgwatch_shutdown();
 	metrics_shutdown();
 	if (context && !context_destroying) {
@@ -440,6 +446,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("kaiden-helperd", LOG_LVL_INFO);
+	crash_install("kaiden-helperd");
 	if (cfg_load(config, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
@@ -474,12 +481,14 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
-	/* The heartbeat row first (status_init writes it before it returns): it is the lease
-	 * that makes the agents held here read online (migration 0021). */
-	if (metrics_init() != 0 || session_init() != 0 || status_init() != 0 ||
-	    hub_init(&events) != 0 || relay_server_init() != 0 || events_init() != 0 ||
-	    lws_start() != 0 || webhook_init() != 0 || services_start() != 0 ||
-	    jobs_init() != 0 || pgwatch_init() != 0 || sweep_init() != 0) {
+	/* The heartbeat row before lws listens (status_init writes it before it returns,
+	 * after relay_server_init has its peer address): it is the lease that makes the
+	 * agents held here read online (migration 0021). */
+	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
+	    relay_server_init() != 0 || events_init() != 0 || events_relay_init() != 0 ||
+	    status_init() != 0 || lws_start() != 0 ||
+	    webhook_init() != 0 || services_start() != 0 || jobs_init() != 0 ||
+	    pgwatch_init() != 0 || sweep_init() != 0) {
 		helperd.stopping = 1;
 		hub_shutdown();
 		finish_shutdown();

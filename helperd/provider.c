@@ -24,6 +24,9 @@ static struct {
 	int started;
 	int up[SEAM_PROVIDER__MAX]; /* init succeeded (and not yet shut down) */
 	char why[SEAM_PROVIDER__MAX][512]; /* why one is not up: the refusal of its rows */
+	int sweeps;                        /* provider_sweep: sweeps still running (+1) */
+	void (*sweep_done)(void *arg);
+	void *sweep_arg;
 } P;
 
 /* Starts one provider: 1 when it is up, else 0 with P.why[which] set. */
@@ -82,11 +85,37 @@ const struct tunnel_provider *provider_for(enum seam_provider which)
 	return &tunnel_provider_none;
 }
 
-void provider_sweep(void)
+/* One provider's sweep has finished: the last one calls the caller's done. */
+static void provider_swept(void *arg, int deleted)
 {
+	(void)arg;
+	(void)deleted;
+	if (P.sweeps > 0 && --P.sweeps == 0 && P.sweep_done)
+		P.sweep_done(P.sweep_arg);
+}
+
+int provider_sweep(void (*done)(void *arg), void *arg)
+{
+	int started = 0;
+
+	if (P.sweeps > 0)
+		return 0;
+	P.sweep_done = NULL;
+	/* Held at 1 while starting them, so a sweep that finishes at once does not call
+	 * done before the rest have started. */
+	P.sweeps = 1;
 	for (int i = 0; i < SEAM_PROVIDER__MAX; i++)
-		if (P.up[i] && tables[i]->sweep)
-			tables[i]->sweep(NULL, NULL);
+		if (P.up[i] && tables[i]->sweep) {
+			P.sweeps++;
+			if (tables[i]->sweep(provider_swept, NULL) == 0)
+				started++;
+			else
+				P.sweeps--;
+		}
+	P.sweep_done = started ? done : NULL;
+	P.sweep_arg = arg;
+	provider_swept(NULL, 0);
+	return started;
 }
 
 void provider_stop(void)
@@ -101,4 +130,7 @@ void provider_stop(void)
 		tunnel_none_set_reason((enum seam_provider)i, "helperd is stopping");
 	}
 	P.started = 0;
+	/* A running sweep was cancelled without its callback. */
+	P.sweeps = 0;
+	P.sweep_done = NULL;
 }

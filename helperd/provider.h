@@ -103,9 +103,11 @@ struct tunnel_provider {
 	const char *(*agent_start)(const struct store_tunnel *t, const char *token,
 	                           int agent_version, enum proto_type *type, json_object *fields);
 	/* Deletes this install's objects left behind by sessions that are no longer live.
-	 * One sweep at a time; done (may be NULL) runs when it has finished. NULL: the
-	 * provider leaves nothing behind. */
-	void (*sweep)(void (*done)(void *arg, int deleted), void *arg);
+	 * One sweep at a time: 0 when one started, and done (may be NULL) runs when it has
+	 * finished (perhaps before this returns); -1 when none started (one is running, or
+	 * the provider is not ready), and done does not run. NULL: the provider leaves
+	 * nothing behind. */
+	int (*sweep)(void (*done)(void *arg, int deleted), void *arg);
 };
 
 extern const struct tunnel_provider tunnel_provider_none;
@@ -127,8 +129,11 @@ void provider_start(void);
  * it was started, else "none", whose refusal says which settings to set or that it
  * could not start. Never NULL; borrowed until provider_stop (after it: "none"). */
 const struct tunnel_provider *provider_for(enum seam_provider which);
-/* Runs the orphan sweep of every started provider that has one. */
-void provider_sweep(void);
+/* Starts the orphan sweep of every started provider that has one: how many started;
+ * done (may be NULL) runs once when the last of them has finished (perhaps before this
+ * returns), never when none started. One call at a time: a second while the sweeps of a
+ * first still run starts nothing and returns 0. */
+int provider_sweep(void (*done)(void *arg), void *arg);
 /* Shuts the started providers down. */
 void provider_stop(void);
 

@@ -15,11 +15,14 @@
  *   the session's tenant suspended                      403 tenant_suspended
  *   a Cloudflare session                                409 not_relay
  *   not active                                          409 not_active
- *   the device's agent not connected here               409 agent_offline
+ *   the device's agent not connected here: forwarded to the helperd holding it
+ *   (relay_peer.h; it checks everything again), else   409 agent_offline
  *   ... connected, but it speaks protocol 1             409 agent_outdated
  *   relay.session_streams reached                       429 too_many_streams
- * The agent's data socket: an unknown stream, a wrong, used or stale key are all the
- * same 401 (the log says which). */
+ * The agent's data socket: a stream that waits at another helperd (its id's tag) is
+ * forwarded there (relay_peer.h); an unknown stream, a wrong, used or stale key are all
+ * the same 401 (the log says which). A request from another helperd (X-Kaiden-Relay-Hop)
+ * is never forwarded again. */
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +34,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "relay_access.h"
+#include "relay_peer.h"
 #include "relay_stream.h"
 
 #define AGENT_PATH "/api/v1/ws/agent"
@@ -199,6 +203,18 @@ static int accept_connect(struct lws *wsi, const char *session_id, char *auth,
 		return refuse(wsi, what, 409, "not_active", NULL, message);
 	}
 	version = hub_version(session.device_id);
+	if (version == 0 && !relay_peer_hop(wsi) &&
+	    relay_peer_route_connect(session.device_id, out)) {
+		snprintf(out->path, sizeof(out->path), RELAY_CONNECT_PREFIX "%s?target=%s",
+		         session.id, relay_target_name(out->target));
+		snprintf(out->auth, sizeof(out->auth), "%s", auth);
+		log_info("relay: %s forwarded to %s, which holds the agent", what, out->peer);
+		relay_account_result("forwarded");
+		out->session = session;
+		out->kind = RELAY_PATH_CONNECT;
+		out->wsi = wsi;
+		return 0;
+	}
 	if (version == 0)
 		return refuse(wsi, what, 409, "agent_offline", NULL,
 		              "the machine's agent is not connected");
@@ -231,6 +247,18 @@ static int accept_stream(struct lws *wsi, const char *stream_id, const char *aut
 	char what[96];
 
 	snprintf(what, sizeof(what), "stream=%s", stream_id ? stream_id : "(not a UUID)");
+	/* Only what looks like a data socket is carried to another helperd (a connection
+	 * of ours per request), and not past relay.max_streams. */
+	if (!s && stream_id && relay_key_well_formed(auth) && relay_all.count < relay_all.total_max &&
+	    !relay_peer_hop(wsi) && relay_peer_route_stream(stream_id, out)) {
+		snprintf(out->path, sizeof(out->path), RELAY_STREAM_PREFIX "%s", stream_id);
+		snprintf(out->auth, sizeof(out->auth), "%s", auth);
+		log_info("relay: %s forwarded to %s, where it waits", what, out->peer);
+		relay_account_result("forwarded");
+		out->kind = RELAY_PATH_STREAM;
+		out->wsi = wsi;
+		return 0;
+	}
 	if (!s) {
 		relay_account_result("unknown_stream");
 		log_info("relay: %s refused 401: no such stream waits", what);

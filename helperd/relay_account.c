@@ -78,6 +78,9 @@ void relay_account_bytes(struct relay_stream *s)
 	uint64_t in = s->side[RELAY_AGENT].written, out = s->side[RELAY_ENGINEER].written;
 	int rc;
 
+	/* A forwarded stream is the other helperd's to count (relay_peer.h). */
+	if (s->forward)
+		return;
 	/* The metrics count at once; the row when it can be written (else next time). */
 	if (in > s->metered_in)
 		metrics_inc("kaiden_relay_bytes_total", "direction=\"in\"", (double)(in - s->metered_in));
@@ -100,9 +103,14 @@ void relay_account_bytes(struct relay_stream *s)
 
 void relay_account_close(struct relay_stream *s)
 {
-	json_object *details = json_object_new_object();
+	json_object *details;
 	int64_t seconds = (ids_now_ms() - s->opened_ms) / 1000;
 
+	if (s->forward) {
+		log_info("stream=%s forwarded to %s closed code=%u", s->id, s->peer, s->end_code);
+		return;
+	}
+	details = json_object_new_object();
 	relay_account_bytes(s);
 	json_object_object_add(details, "target",
 	                       json_object_new_string(relay_target_name(s->target)));

@@ -22,19 +22,41 @@ void relay_key_wipe(struct relay_key *key)
 	sodium_memzero(key->text, sizeof(key->text));
 }
 
+/* The token of "Bearer <token>" and its length (trailing blanks left out), or NULL. */
+static const char *bearer(const char *authorization, size_t *len)
+{
+	const char *h;
+	size_t n;
+
+	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return NULL;
+	h = authorization + 7;
+	h += strspn(h, " ");
+	n = strlen(h);
+	while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return h;
+}
+
+int relay_key_well_formed(const char *authorization)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                               "0123456789-_";
+	size_t len = 0;
+	const char *h = bearer(authorization, &len);
+
+	return h && len == PROTO_STREAM_KEY_LEN && strspn(h, alphabet) >= len;
+}
+
 enum relay_key_rc relay_key_check(struct relay_key *key, const char *authorization,
                                   int64_t now_ms)
 {
-	const char *h;
-	size_t len;
+	size_t len = 0;
+	const char *h = bearer(authorization, &len);
 
-	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+	if (!h)
 		return RELAY_KEY_MISSING;
-	h = authorization + 7;
-	h += strspn(h, " ");
-	len = strlen(h);
-	while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
 	/* The length is no secret (every key has it); the bytes are compared in constant
 	 * time. */
 	if (len != PROTO_STREAM_KEY_LEN || !key->text[0] ||

@@ -31,6 +31,10 @@ enum relay_key_rc {
 	RELAY_KEY_EXPIRED   /* the right key, older than RELAY_KEY_TTL_MS */
 };
 
+/* 1 when an Authorization header value is "Bearer " and something shaped like a key
+ * (PROTO_STREAM_KEY_LEN characters of base64url), else 0: worth carrying to the helperd
+ * whose stream it names (relay_peer.h), which checks the key itself. */
+int relay_key_well_formed(const char *authorization);
 /* Checks an Authorization header value against key at now_ms; RELAY_KEY_OK marks the
  * key used (a second presentation is RELAY_KEY_USED). */
 enum relay_key_rc relay_key_check(struct relay_key *key, const char *authorization,

@@ -25,6 +25,7 @@
 #include "helperd.h"
 #include "hub.h"
 #include "log.h"
+#include "relay_peer.h"
 #include "relay_stream.h"
 #include "utf8.h"
 
@@ -72,13 +73,15 @@ int relay_server_count(void)
 	return relay_all.count;
 }
 
-static struct relay_stream *stream_new(const struct relay_pending *p)
+struct relay_stream *relay_stream_new(const struct relay_pending *p)
 {
 	struct relay_stream *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	ids_uuid7(s->id);
+	/* A data socket that reaches another helperd finds its way here by this. */
+	relay_peer_tag(s->id);
 	memcpy(s->session_id, p->session.id, UUID_STR_LEN);
 	memcpy(s->tenant_id, p->session.tenant_id, UUID_STR_LEN);
 	memcpy(s->device_id, p->session.device_id, UUID_STR_LEN);
@@ -102,6 +105,7 @@ static struct relay_stream *stream_new(const struct relay_pending *p)
 static void stream_finish(struct relay_stream *s)
 {
 	relay_account_close(s);
+	relay_peer_detach(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -187,7 +191,7 @@ void relay_stream_close(struct relay_stream *s, int code, const char *why)
 static int engineer_established(struct lws *wsi, struct relay_conn *conn,
                                 const struct relay_pending *p)
 {
-	struct relay_stream *s = stream_new(p);
+	struct relay_stream *s = relay_stream_new(p);
 	json_object *fields;
 
 	if (!s)
@@ -214,11 +218,34 @@ static int engineer_established(struct lws *wsi, struct relay_conn *conn,
 	return 0;
 }
 
-/* The agent's data socket for an opening stream: paired. */
-static int agent_established(struct lws *wsi, struct relay_conn *conn, struct relay_stream *s)
+/* A forwarded request's socket: a stream whose agent side is our client to the peer
+ * (relay_peer.c). Not read until the peer has answered. */
+static int forward_established(struct lws *wsi, struct relay_conn *conn,
+                               struct relay_pending *p)
 {
+	struct relay_stream *s = relay_stream_new(p);
+
+	if (!s)
+		return -1;
+	s->forward = 1;
+	memcpy(s->peer, p->peer, sizeof(s->peer));
 	conn->stream = s;
-	conn->side = RELAY_AGENT;
+	conn->side = RELAY_ENGINEER;
+	s->side[RELAY_ENGINEER].wsi = wsi;
+	relay_all.sockets++;
+	s->side[RELAY_ENGINEER].rx_off = 1;
+	lws_rx_flow_control(wsi, 0);
+	relay_account_gauges();
+	if (relay_peer_start(s, wsi, p) != 0) {
+		relay_account_result("peer_unreachable");
+		relay_stream_close(s, RELAY_CLOSE_OFFLINE,
+		                   "the helperd holding the agent cannot be reached");
+	}
+	return 0;
+}
+
+void relay_stream_pair(struct relay_stream *s, struct lws *wsi)
+{
 	s->side[RELAY_AGENT].wsi = wsi;
 	relay_all.sockets++;
 	s->state = RELAY_PIPING;
@@ -230,6 +257,14 @@ static int agent_established(struct lws *wsi, struct relay_conn *conn, struct re
 	rx_update(s, RELAY_AGENT);
 	if (relay_pipe_peek(&s->side[RELAY_AGENT].out))
 		lws_callback_on_writable(wsi);
+}
+
+/* The agent's data socket for an opening stream: paired. */
+static int agent_established(struct lws *wsi, struct relay_conn *conn, struct relay_stream *s)
+{
+	conn->stream = s;
+	conn->side = RELAY_AGENT;
+	relay_stream_pair(s, wsi);
 	return 0;
 }
 
@@ -237,10 +272,19 @@ static int established(struct lws *wsi, struct relay_conn *conn)
 {
 	struct relay_pending p = pending;
 
+	int rc;
+
 	memset(&pending, 0, sizeof(pending));
 	memset(conn, 0, sizeof(*conn));
-	if (p.wsi != wsi)
+	if (p.wsi != wsi) {
+		explicit_bzero(&p, sizeof(p));
 		return -1;
+	}
+	if (p.forward) {
+		rc = forward_established(wsi, conn, &p);
+		explicit_bzero(&p, sizeof(p));
+		return rc;
+	}
 	if (p.kind == RELAY_PATH_CONNECT)
 		return engineer_established(wsi, conn, &p);
 	if (p.kind == RELAY_PATH_STREAM && p.stream && p.stream->state == RELAY_OPENING)
@@ -248,8 +292,8 @@ static int established(struct lws *wsi, struct relay_conn *conn)
 	return -1;
 }
 
-static void receive(struct lws *wsi, struct relay_stream *s, enum relay_side_id id,
-                    const void *in, size_t len)
+void relay_stream_receive(struct lws *wsi, struct relay_stream *s, enum relay_side_id id,
+                          const void *in, size_t len)
 {
 	struct relay_side *src = &s->side[id], *dst = &s->side[!id];
 	int rc;
@@ -298,7 +342,7 @@ static int send_close(struct relay_side *d)
 	return 0;
 }
 
-static int writeable(struct relay_stream *s, enum relay_side_id id)
+int relay_stream_writeable(struct relay_stream *s, enum relay_side_id id)
 {
 	struct relay_side *d = &s->side[id];
 	struct relay_chunk *c;
@@ -347,7 +391,20 @@ static void agent_gone(struct relay_stream *s, uint16_t peer_code)
 		side_close(s, RELAY_ENGINEER, RELAY_CLOSE_DONE, "the target closed the connection", 0);
 }
 
-static void closed(struct relay_conn *conn)
+/* The peer ended a forwarded stream: the engineer (or the agent, for a forwarded data
+ * socket) gets what is queued, then the peer's own close, or 4052 when the connection
+ * was lost (a code that may not be sent). */
+static void peer_gone(struct relay_stream *s, uint16_t peer_code)
+{
+	if (peer_code == RELAY_CLOSE_DONE || (peer_code >= 4000 && peer_code <= 4999))
+		side_close(s, RELAY_ENGINEER, peer_code,
+		           s->peer_why[0] ? s->peer_why : "the stream ended", 0);
+	else
+		side_close(s, RELAY_ENGINEER, RELAY_CLOSE_OFFLINE,
+		           "the helperd holding the agent went away", 0);
+}
+
+void relay_stream_closed(struct relay_conn *conn)
 {
 	struct relay_stream *s = conn->stream;
 	enum relay_side_id id = conn->side;
@@ -369,6 +426,8 @@ static void closed(struct relay_conn *conn)
 		/* This side ended by itself: the other is flushed, then closed. */
 		if (id == RELAY_ENGINEER)
 			side_close(s, RELAY_AGENT, RELAY_CLOSE_DONE, "the engineer closed the connection", 0);
+		else if (s->forward)
+			peer_gone(s, d->peer_code);
 		else
 			agent_gone(s, d->peer_code);
 	}
@@ -411,7 +470,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return established(wsi, conn);
 	case LWS_CALLBACK_RECEIVE:
 		if (conn->stream)
-			receive(wsi, conn->stream, conn->side, in, len);
+			relay_stream_receive(wsi, conn->stream, conn->side, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (conn->stream)
@@ -421,9 +480,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				         : LWS_CLOSE_STATUS_NO_STATUS;
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return conn->stream ? writeable(conn->stream, conn->side) : 0;
+		return conn->stream ? relay_stream_writeable(conn->stream, conn->side) : 0;
 	case LWS_CALLBACK_CLOSED:
-		closed(conn);
+		relay_stream_closed(conn);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -451,6 +510,7 @@ const struct lws_protocols relay_server_protocol_stream = {
 int relay_server_init(void)
 {
 	memset(&relay_all, 0, sizeof(relay_all));
+	relay_peer_init();
 	relay_all.idle_ms = cfg_int(CFG_RELAY_IDLE_TIMEOUT) * 1000;
 	relay_all.session_max = cfg_int(CFG_RELAY_SESSION_STREAMS);
 	relay_all.total_max = cfg_int(CFG_RELAY_MAX_STREAMS);

@@ -6,6 +6,8 @@
  *   relay_watch.c    the timer: pairing and idle timeouts, the sessions' and
  *                    credentials' standing, the periodic byte count
  *   relay_account.c  bytes on the session row, the audit log, the metrics
+ *   relay_peer.c     a stream whose other end another helperd has (relay_peer.h): its
+ *                    agent side is our WebSocket client to that helperd
  *
  * A stream (one engineer connection = one TCP connection on the machine):
  *
@@ -21,14 +23,17 @@
 #ifndef KAIDEN_RELAY_STREAM_H
 #define KAIDEN_RELAY_STREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "credential.h"
+#include "jwt.h"
 #include "hub_util.h"
 #include "ids.h"
 #include "relay_key.h"
 #include "relay_path.h"
 #include "relay_pipe.h"
 #include "store_relay.h"
+#include "store_status.h"
 
 struct lws;
 
@@ -65,6 +70,12 @@ struct relay_stream {
 	uint64_t metered_in, metered_out; /* already added to the metrics */
 	uint16_t end_code;        /* how the engineer's socket ended (the audit's) */
 	char end_why[RELAY_WHY_MAX + 1];
+	/* Forwarded (relay_peer.h): the other helperd runs the stream; this one carries
+	 * bytes and close codes, and accounts, audits and watches nothing. */
+	int forward;
+	char peer[STORE_PEER_INSTANCE_MAX + 1];
+	char peer_why[RELAY_WHY_MAX + 1]; /* the reason of the peer's close */
+	void *peer_link;          /* relay_peer.c's client state, until the stream ends */
 };
 
 /* What lws keeps per socket (both protocols). */
@@ -83,6 +94,12 @@ struct relay_pending {
 	enum relay_target target;
 	char addr[HUB_ADDR_LEN];
 	struct relay_stream *stream; /* a data socket's stream */
+	/* Forwarded to another helperd (relay_peer.h): */
+	int forward;
+	char peer[STORE_PEER_INSTANCE_MAX + 1];
+	char peer_address[STORE_PEER_ADDRESS_MAX + 1];
+	char path[160];           /* the request to make there, query included */
+	char auth[JWT_MAX_LEN + 128]; /* its Authorization (secret: wiped once used) */
 };
 
 /* ---- relay_server.c ------------------------------------------------------------- */
@@ -103,6 +120,15 @@ struct relay_stream *relay_stream_opening(const char *stream_id);
 int relay_session_streams(const char *session_id);
 /* Ends the stream: both sockets get code and why at once (queued bytes dropped). */
 void relay_stream_close(struct relay_stream *s, int code, const char *why);
+/* For relay_peer.c, which drives a stream's agent side as a client: a new stream for
+ * an accepted request; the agent side joined (the stream pipes); bytes read from side
+ * id; side id may be written; side id's socket is gone. */
+struct relay_stream *relay_stream_new(const struct relay_pending *p);
+void relay_stream_pair(struct relay_stream *s, struct lws *wsi);
+void relay_stream_receive(struct lws *wsi, struct relay_stream *s, enum relay_side_id id,
+                          const void *in, size_t len);
+int relay_stream_writeable(struct relay_stream *s, enum relay_side_id id);
+void relay_stream_closed(struct relay_conn *conn);
 
 /* ---- relay_accept.c ---------------------------------------------------------------- */
 

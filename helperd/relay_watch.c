@@ -127,14 +127,15 @@ static void on_tick(uv_timer_t *t)
 	v = malloc((size_t)relay_all.count * sizeof(*v));
 	if (!v)
 		return;
+	/* A forwarded stream's standing is the helperd's that runs it (relay_peer.h). */
 	for (struct relay_stream *s = relay_all.head; s; s = s->next)
-		if (s->state != RELAY_CLOSING && n < relay_all.count)
+		if (s->state != RELAY_CLOSING && !s->forward && n < relay_all.count)
 			v[n++] = s;
 	if (n > 0) {
 		check_sessions(v, n);
 		n = 0;
 		for (struct relay_stream *s = relay_all.head; s; s = s->next)
-			if (s->state != RELAY_CLOSING && n < relay_all.count)
+			if (s->state != RELAY_CLOSING && !s->forward && n < relay_all.count)
 				v[n++] = s;
 		if (n > 0)
 			check_credentials(v, n);

@@ -1450,7 +1450,6 @@ void session_sweep(void)
 			snprintf(labels, sizeof(labels), "status=\"%s\"", seam_status_name((enum seam_status)k));
 			metrics_set("kaiden_sessions", labels, (double)counts[k]);
 		}
-	provider_sweep();
 }
 
 /* ---- set-up --------------------------------------------------------------------------- */

@@ -30,8 +30,8 @@ void session_agent_message(const char *device_id, const struct proto_msg *msg);
 void session_agent_running(const char *device_id, json_object *sessions);
 
 /* Periodic work (sweep.c calls it): ends sessions past session.max_duration or whose
- * device has been offline past session.offline_grace, and deletes provider objects
- * named for sessions that are no longer live. */
+ * device has been offline past session.offline_grace. (The providers' orphan sweeps
+ * are sweep.c's to start: provider_sweep.) */
 void session_sweep(void);
 
 /* ---- for tests: the machine's table (check_session) ------------------------------ */

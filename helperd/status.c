@@ -1,6 +1,7 @@
 /* status.c: the heartbeat row (status.h). One uv timer; the first beat is written by
- * status_init itself, before the hub takes agents (the row is their holder's lease). A failed write is logged once per run of failures and tried again at the
- * next beat. */
+ * status_init itself, before lws listens and the hub takes agents (the row is their
+ * holder's lease). A failed write is logged once per run of failures and tried again at
+ * the next beat. */
 #include "status.h"
 
 #include "cf.h"
@@ -8,6 +9,7 @@
 #include "hub.h"
 #include "ids.h"
 #include "log.h"
+#include "relay_peer.h"
 #include "relay_server.h"
 #include "store.h"
 #include "store_status.h"
@@ -29,6 +31,7 @@ static void beat(uv_timer_t *t)
 		.every_s = STATUS_EVERY_S,
 		.agents = hub_count(),
 		.relay_streams = relay_server_count(),
+		.peer_address = relay_peer_address(),
 	};
 	long window_ms = 0;
 

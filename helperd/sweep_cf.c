@@ -262,22 +262,23 @@ static void sweep_next(struct sweep *sw)
 	free(sw);
 }
 
-void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg)
+int tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg)
 {
 	const struct tunnel_cf_account *acct = tunnel_cf_account();
 	struct sweep *sw;
 
 	if (!acct || running)
-		return;
+		return -1;
 	sw = calloc(1, sizeof(*sw));
 	if (!sw)
-		return;
+		return -1;
 	sw->acct = acct;
 	sw->done = done;
 	sw->arg = arg;
 	sw->phase = SW_DNS;
 	running = sw;
 	sweep_next(sw);
+	return 0;
 }
 
 void sweep_cf_cancel(void)

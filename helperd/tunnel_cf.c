@@ -28,8 +28,10 @@
  *              each hostname looked up (?type=CNAME&name.exact=<host>) and adopted if its
  *              content is our tunnel, else fail naming what the name points to; a name
  *              found free (undone with a refused sibling) is posted once more.
- *            Once the ingress is in place and the token at hand, the early result
- *            (provider.h): session.c sends tunnel.start while DNS is still being made.
+ *            The early result (provider.h: session.c sends tunnel.start) goes as soon as
+ *            the tunnel exists with its token: when create's reply carried it, while the
+ *            Access application, the ingress and DNS are still being made (one Cloudflare
+ *            round trip before cloudflared starts, not two); else once the ingress is in.
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
@@ -67,9 +69,11 @@
 #include "db.h"
 #include "events.h"
 #include "helperd.h"
+#include "ids.h"
 #include "log.h"
 #include "seam.h"
 #include "store_install.h"
+#include "store_shared.h"
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
 #include "tunnel_choice.h"
@@ -592,6 +596,8 @@ static json_object *find_item(json_object *items, const char *key, const char *w
 	return NULL;
 }
 
+static void give_startable(struct tunnel_op *op);
+
 static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 {
 	struct tunnel_op *op = s->op;
@@ -602,6 +608,7 @@ static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 			log_info("session=%s tunnel %s created", op->t->id, id);
 		if (token)
 			op->token = strdup(token);
+		give_startable(op);
 		return;
 	}
 	if (r->status == CF_FAILED && (r->code == 1013 || r->http_status == 409)) {
@@ -837,8 +844,12 @@ static void on_token(struct slot *s, const struct cf_result *r)
 		op_fail_call(op, r, "the tunnel token");
 }
 
-/* The tunnel and its ingress exist and the token is at hand: the agent may start
- * cloudflared while DNS is still being made (provider.h: the early result). Once. */
+/* The tunnel exists and the token is at hand: the agent may start cloudflared while the
+ * ingress, the Access application and DNS are still being made (provider.h: the early
+ * result). Once: right after the create when its reply carried the token, else after the
+ * ingress. A connector without ingress rules answers 503 to everything, and a remotely
+ * managed tunnel's connectors take a new configuration as it is put; nothing is
+ * reachable before DNS, which still waits for Access. */
 static void give_startable(struct tunnel_op *op)
 {
 	struct tunnel_result r;
@@ -1242,6 +1253,22 @@ bad:
 	return -1;
 }
 
+/* cf.h's budget_take: the account's budget is a row every helperd on this database
+ * spends from (store_shared.h), one round trip per request. */
+static int shared_budget_take(void *arg, int budget, long window_ms, double *tokens)
+{
+	int took = 0;
+
+	(void)arg;
+	if (store_cf_budget_take(helperd.db, cfg_str(CFG_CF_ACCOUNT_ID), ids_now_ms(), budget,
+	                         window_ms, &took, tokens) != STORE_OK) {
+		log_warn("tunnel provider=cloudflare: the shared budget (table cf_budget) could not "
+		         "be read; the request waits");
+		return -1;
+	}
+	return took;
+}
+
 static int cf_provider_init(void)
 {
 	struct cf_config cfg;
@@ -1268,6 +1295,7 @@ static int cf_provider_init(void)
 	cfg.api_base = cfg_str(CFG_CF_API_BASE);
 	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);
 	cfg.budget = (int)cfg_int(CFG_CF_BUDGET);
+	cfg.budget_take = shared_budget_take;
 	/* cf_init keeps a client a test has set up already. */
 	if (cf_init(helperd.loop, &cfg) != 0) {
 		json_object_put(P.include);
@@ -1279,7 +1307,7 @@ static int cf_provider_init(void)
 	         "%s-<session>; the sweep touches no other install's", P.acct.install,
 	         P.acct.install);
 	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
-	         "budget=%ld calls/5min", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         "budget=%ld calls/5min (the account's, shared by every helperd on this database)", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
 	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
 	         cfg_int(CFG_CF_BUDGET));
 	return 0;

@@ -20,9 +20,10 @@ const struct tunnel_cf_account *tunnel_cf_account(void);
 /* The table's sweep (sweep_cf.c): deletes this install's orphans: DNS records, tunnels
  * and Access applications named for its sessions (kaiden-sess-<install>-<short>) that
  * are not live (pending, active or ending), paging through the lists; another
- * install's objects in the same account are never touched. Does nothing before init.
- * One sweep at a time; done (may be NULL) runs when it has finished. */
-void tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg);
+ * install's objects in the same account are never touched. As provider.h's sweep: 0
+ * and done (may be NULL) runs when it has finished; -1 before init or while one runs
+ * (done does not run). */
+int tunnel_cf_sweep(void (*done)(void *arg, int deleted), void *arg);
 
 /* Stops a running sweep without its callback (the provider's shutdown). */
 void sweep_cf_cancel(void);

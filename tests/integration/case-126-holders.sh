@@ -34,10 +34,10 @@ mkdir -p "$H_CFD" "$H_DIR/bin" "$H_DIR/nginx/tmp"
 ln -sf "$STACK_ROOT/tests/fakes/fake_cloudflared.py" "$H_DIR/bin/cloudflared"
 case $B in /*) H_AGENT_BIN=$B/bin/kaiden-agent ;; *) H_AGENT_BIN=$STACK_ROOT/$B/bin/kaiden-agent ;; esac
 
-fake_cf_start "holders: the fake Cloudflare API runs" "$H_DIR/cf.port" \
-	"$WORK/log/fake-cf-holders.log" "$H_CF_TOKEN" "$H_CF_ACCOUNT" "$H_CF_ZONE"
-H_CF_PID=$FAKE_CF_PID
-H_CF_URL=$FAKE_CF_URL
+fake_cf_start "holders: the fake Cloudflare API runs" "$WORK/log/fake-cf-holders.log" \
+	"$H_CF_TOKEN" "$H_CF_ACCOUNT" "$H_CF_ZONE"
+H_CF_PID=$CF_PID
+H_CF_URL=$CF_URL
 
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
@@ -81,7 +81,7 @@ h_start_b() {
 		exec "$STACK_HELPERD_BIN"
 	) </dev/null >>"$WORK/log/kaiden-helperd-b.log" 2>&1 &
 	H_B_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $H_B_PID"
+	case_pids "$H_B_PID"
 	_i=0
 	while ! { [ -S "$H_SOCK_B" ] && curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$_port/metrics"; }; do
 		kill -0 "$H_B_PID" 2>/dev/null && [ "$_i" -lt 150 ] || return 1
@@ -121,7 +121,7 @@ EOF
 "$(stack__nginx_bin)" -p "$H_DIR/nginx" -c "$H_DIR/nginx/nginx.conf" -e "$H_DIR/nginx/error.log" \
 	</dev/null >>"$H_DIR/nginx/stderr.log" 2>&1 &
 H_NGINX_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $H_NGINX_PID"
+case_pids "$H_NGINX_PID"
 
 stack_helperd_stop >/dev/null 2>&1
 if h_start_a; then ok "holders: helperd holders-a starts"; else bad "holders: helperd holders-a starts" "see its log"; fi
@@ -147,7 +147,7 @@ while [ "$_k" -le "$H_N" ]; do
 		--device-id "$_dev" --secret-file "$H_DIR/agent-$_k.secret" \
 		>>"$WORK/log/kaiden-agent-holders.log" 2>&1 &
 	H_AGENTS="${H_AGENTS:-} $!"
-	CASE_PIDS="${CASE_PIDS:-} $!"
+	case_pids "$!"
 	_k=$((_k + 1))
 done
 H_IN="'$(echo "$H_DEVS" | sed "s/^ //; s/ /','/g")'"
@@ -261,7 +261,7 @@ for _sid in $(dbq "SELECT id FROM sessions WHERE id IN ($H_SIN) OR id = '$H_WAIT
 done
 wait_for "holders: every session ends" 60 \
 	"SELECT count(*) FROM sessions WHERE (id IN ($H_SIN) OR id = '$H_WAIT_SID') AND status <> 'ended'" 0
-_state=$(curl -sS "$H_CF_URL/_fake/state" | jq -c '.result.counts')
+_state=$(cf GET /_fake/state | jq -c '.counts')
 if printf '%s' "$_state" | jq -e '.leftover == 0 and .live_tunnels == 0 and .dns_records == 0 and .access_apps == 0' >/dev/null 2>&1; then
 	ok "holders: nothing is left at the fake Cloudflare"
 else

@@ -18,25 +18,14 @@ mkdir -p "$CFD_DIR" "$WORK/bin"
 ln -sf "$STACK_ROOT/tests/fakes/fake_cloudflared.py" "$WORK/bin/cloudflared"
 case $B in /*) AGENT_BIN=$B/bin/kaiden-agent ;; *) AGENT_BIN=$STACK_ROOT/$B/bin/kaiden-agent ;; esac
 
-fake_cf_start "the fake Cloudflare API runs" "$WORK/cf.port" "$WORK/log/fake-cf.log" \
-	"$CF_TOKEN" "$CF_ACCOUNT" "$CF_ZONE"
-CF_PID=$FAKE_CF_PID
-CF_URL=$FAKE_CF_URL
+fake_cf_start "the fake Cloudflare API runs" "$WORK/log/fake-cf.log" "$CF_TOKEN" "$CF_ACCOUNT" \
+	"$CF_ZONE"
 
 # This case is about Cloudflare sessions: kaiden-api makes them whatever else is set
 # (the suite's settings alone would give relay sessions, tunnel.provider auto); the end
 # of the case puts the suite's settings back.
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
-
-# cf GET|POST PATH [BODY]: the fake's control API; the reply's .result on stdout.
-cf() {
-	if [ $# -ge 3 ]; then
-		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$CF_URL$2"
-	else
-		curl -sS -X "$1" "$CF_URL$2"
-	fi | jq -c '.result'
-}
 
 # cf_check NAME JQ: one test: the fake's state satisfies JQ.
 cf_check() {
@@ -48,28 +37,6 @@ cf_check() {
 		CODE=-
 		bad "$1" "does not hold: $2 (state: $(printf '%s' "$_state" | head -c 600))"
 	fi
-}
-
-# hold_arm METHOD PATH: a hold at the fake on the next call matching (tests/fakes/README.md,
-# "Holds"); its id in HOLD. hold_wait NAME: one test: helperd is inside that call (the
-# fake holds it) within 30 s. hold_release [drop]: let it go (run), or drop it unrun.
-hold_arm() {
-	HOLD=$(cf POST /_fake/holds "{\"method\":\"$1\",\"path\":\"$2\"}" | jq -r '.id')
-}
-hold_wait() {
-	_code=$(curl -sS -o "$T/hold" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		--data-binary '{"timeout_s":30}' "$CF_URL/_fake/holds/$HOLD/wait" 2>&1) || _code=000
-	if [ "$_code" = 200 ] && jq -e '.result.calls[0].state == "held"' "$T/hold" >/dev/null 2>&1; then
-		ok "$1"
-	else
-		LAST="POST /_fake/holds/$HOLD/wait"
-		CODE=$_code
-		bad "$1" "the fake held no call: $(head -c 300 "$T/hold" 2>/dev/null)"
-	fi
-}
-hold_release() {
-	if [ "${1:-}" = drop ]; then _rel='{"drop":true}'; else _rel='{}'; fi
-	cf POST "/_fake/holds/$HOLD/release" "$_rel" >/dev/null
 }
 
 # Nothing at the fake but deleted tunnels: what every clean end must leave.
@@ -118,7 +85,7 @@ agent_start() {
 		--device-id "$1" --secret-file "$WORK/agent.secret" \
 		>>"$WORK/log/kaiden-agent.log" 2>&1 &
 	AGENT_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $AGENT_PID"
+	case_pids "$AGENT_PID"
 }
 
 # agent_stop [SIGNAL]: signals the agent and reaps it (a watchdog kills it after 15 s).

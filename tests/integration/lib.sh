@@ -27,6 +27,10 @@
 #   ok NAME / bad NAME WHY                   record a result by hand
 #   api_restart NAME                         one test: kaiden-api restarted with the
 #                                            environment as it is now, ready behind nginx
+#   fake_cf_start NAME LOG TOKEN ACCOUNT ZONE [ARGS]  one test: the fake Cloudflare API
+#                                            runs ($CF_URL); cf METHOD PATH [BODY] is its
+#                                            control API; hold_arm / hold_wait /
+#                                            hold_release hold one of its calls
 #
 # Results: PASS and FAIL counters; a failure prints its name, why, the request and the
 # head of the body. VERBOSE=1 prints passes too.
@@ -253,6 +257,15 @@ unchanged() {
 	fi
 }
 
+# case_pids PID...: processes a case started, KILLed at the suite's end if a case that
+# stopped early left them running. Each is kept with its start time (stack__proc): a pid
+# that ended long ago may be another process's by then (the other suite's kaiden-api).
+case_pids() {
+	for _cp in "$@"; do
+		! stack__proc "$_cp" || CASE_PIDS="${CASE_PIDS:-} $_cp:$_stk_t0"
+	done
+}
+
 # cli NAME VAR ARGS...: one test: kaiden-api ARGS must succeed; VAR gets its stdout
 # ("" on failure).
 cli() {
@@ -349,7 +362,7 @@ fake_dns_start() {
 	python3 tests/fakes/fake_dns.py --port-file "$1/dns.port" --records "$1/dns.json" \
 		</dev/null >>"$1/dns.log" 2>&1 &
 	FAKE_DNS_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $FAKE_DNS_PID"
+	case_pids "$FAKE_DNS_PID"
 	_i=0
 	while [ ! -s "$1/dns.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	FAKE_DNS_PORT=$(cat "$1/dns.port" 2>/dev/null || echo 0)
@@ -368,17 +381,61 @@ fake_dns_stop() {
 	wait "$FAKE_DNS_PID" 2>/dev/null || :
 }
 
-# fake_cf_start NAME PORTFILE LOG TOKEN ACCOUNT ZONE: one test (NAME): the fake Cloudflare
-# API (tests/fakes/fake_cloudflare.py) runs for the zone kaiden.test of that account and
-# zone, taking that token; its port goes to PORTFILE, its output to LOG. FAKE_CF_PID and
-# FAKE_CF_URL are set (CASE_PIDS has it, for a case that dies first).
+# ---- the fake Cloudflare API (tests/fakes/fake_cloudflare.py) --------------------------
+# fake_cf_start NAME LOG TOKEN ACCOUNT ZONE [ARGS...]: one test (NAME): the fake runs for
+# the account and zone (domain kaiden.test), logging to LOG, with ARGS (e.g.
+# --rate-limit 0); CF_URL and CF_PID are set, CF_PID is a case pid (case_pids).
+# cf GET|POST PATH [BODY]: its control API; the reply's .result on stdout.
+# hold_arm METHOD PATH: a hold at the fake on the next call matching (tests/fakes/README.md,
+# "Holds"); its id in HOLD. hold_wait NAME: one test: a call is held there within 30 s.
+# hold_release [drop]: let it go (run), or drop it unrun.
 fake_cf_start() {
-	python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$2" \
-		--token "$4" --account "$5" --zone "$6" --zone-name kaiden.test >"$3" 2>&1 &
-	FAKE_CF_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $FAKE_CF_PID"
+	_n=$1
+	_log=$2
+	_port_file="$_log.port"
+	shift 2
+	_token=$1
+	_account=$2
+	_zone=$3
+	shift 3
+	rm -f "$_port_file"
+	python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$_port_file" \
+		--token "$_token" --account "$_account" --zone "$_zone" --zone-name kaiden.test "$@" \
+		>"$_log" 2>&1 &
+	CF_PID=$!
+	case_pids "$CF_PID"
 	_i=0
-	while [ ! -s "$2" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-	FAKE_CF_URL=http://127.0.0.1:$(cat "$2" 2>/dev/null)
-	if curl -sf -o /dev/null "$FAKE_CF_URL/_fake/health"; then ok "$1"; else bad "$1" "see $3"; fi
+	while [ ! -s "$_port_file" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	_port=$(cat "$_port_file" 2>/dev/null) || _port=
+	CF_URL=http://127.0.0.1:$_port
+	if curl -sf -o /dev/null "$CF_URL/_fake/health"; then ok "$_n"; else bad "$_n" "see $_log"; fi
+}
+
+cf() {
+	if [ $# -ge 3 ]; then
+		curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "$CF_URL$2"
+	else
+		curl -sS -X "$1" "$CF_URL$2"
+	fi | jq -c '.result'
+}
+
+hold_arm() {
+	HOLD=$(cf POST /_fake/holds "{\"method\":\"$1\",\"path\":\"$2\"}" | jq -r '.id')
+}
+
+hold_wait() {
+	_code=$(curl -sS -o "$T/hold" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		--data-binary '{"timeout_s":30}' "$CF_URL/_fake/holds/$HOLD/wait" 2>&1) || _code=000
+	if [ "$_code" = 200 ] && jq -e '.result.calls[0].state == "held"' "$T/hold" >/dev/null 2>&1; then
+		ok "$1"
+	else
+		LAST="POST /_fake/holds/$HOLD/wait"
+		CODE=$_code
+		bad "$1" "the fake held no call: $(head -c 300 "$T/hold" 2>/dev/null)"
+	fi
+}
+
+hold_release() {
+	if [ "${1:-}" = drop ]; then _rel='{"drop":true}'; else _rel='{}'; fi
+	cf POST "/_fake/holds/$HOLD/release" "$_rel" >/dev/null
 }

@@ -45,6 +45,26 @@ void metrics_observe(const char *name, const char *labels, double seconds)
 /* ---- fixture ------------------------------------------------------------------- */
 static uv_loop_t T_loop;
 
+/* The shared budget (cf_config.budget_take) as a script: the answers of the first
+ * asks (1 took, 0 spent with S_left tokens, -1 could not ask), then S_then for every
+ * later one; NULL in the other fixtures. */
+static int S_script[8], S_nscript, S_then, S_asks;
+static double S_left;
+
+static int shared_take(void *arg, int budget, long window_ms, double *tokens)
+{
+	int rc = S_asks < S_nscript ? S_script[S_asks] : S_then;
+
+	(void)arg;
+	(void)budget;
+	(void)window_ms;
+	S_asks++;
+	*tokens = rc == 1 ? 3 : S_left;
+	return rc;
+}
+
+static int (*S_take)(void *arg, int budget, long window_ms, double *tokens);
+
 static void setup_with(int budget, long window_ms, long queue_max_ms)
 {
 	struct cf_config cfg = { 0 };
@@ -62,7 +82,9 @@ static void setup_with(int budget, long window_ms, long queue_max_ms)
 	cfg.backoff_max_ms = 400;
 	cfg.timeout_ms = 5000;
 	cfg.queue_max_ms = queue_max_ms;
+	cfg.budget_take = S_take;
 	ck_assert_int_eq(cf_init(&T_loop, &cfg), 0);
+	S_take = NULL;
 }
 
 static void setup(void)
@@ -342,6 +364,82 @@ START_TEST(test_budget_refuses_long_waits)
 	ck_assert_int_eq(ok, 2);
 	ck_assert_int_eq(transient, 2);
 	ck_assert_int_eq(F_api_calls(), 2);
+}
+END_TEST
+
+/* The shared budget (other helperds spend it too): asked once per request, before it is
+ * sent; a refusal makes the call wait until the shared bucket has refilled a token, and
+ * nothing reaches the API meanwhile; a database that cannot be asked makes it wait and
+ * ask again. Budget 10 per second: a refusal at 0.9 tokens left waits 10 ms. */
+static void setup_shared(void)
+{
+	static const int script[] = { 0, 0, -1, 1 };
+
+	memcpy(S_script, script, sizeof(script));
+	S_nscript = (int)ARRAY_LEN(script);
+	S_then = 1;
+	S_asks = 0;
+	S_left = 0.9;
+	S_take = shared_take;
+	setup_with(10, 1000, 0);
+}
+
+START_TEST(test_shared_budget_waits)
+{
+	struct got g = { 0 }, g2 = { 0 };
+	struct cf_stats st;
+	int used = 0, budget = 0;
+	long window = 0;
+
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_OK);
+	/* Refused twice, not asked once, then taken: four asks for one request. */
+	ck_assert_int_eq(S_asks, 4);
+	ck_assert_int_eq(F_api_calls(), 1);
+	cf_stats_get(&st);
+	ck_assert_int_eq(st.budget_refusals, 2);
+	ck_assert_int_eq(st.calls, 1);
+	/* Our bucket mirrors the shared one: 3 tokens left there, 7 of 10 spent. */
+	ck_assert_int_eq(cf_budget_get(&used, &budget, &window), 0);
+	ck_assert_int_eq(used, 7);
+	/* Every request asks once, retries included. */
+	F_faults("{\"fail\":[{\"method\":\"GET\",\"path\":\"/cfd_tunnel$\",\"status\":500,"
+	         "\"count\":1}]}");
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g2));
+	wait_got(&g2);
+	ck_assert_int_eq(g2.r.status, CF_OK);
+	ck_assert_int_eq(g2.r.attempts, 2);
+	ck_assert_int_eq(S_asks, 6);
+	got_clear(&g);
+	got_clear(&g2);
+}
+END_TEST
+
+/* The shared budget stays spent (the other helperds took every token): a call that has
+ * waited queue_max for it is refused as transient, saying the budget is spent, and never
+ * reaches the API. */
+static void setup_shared_spent(void)
+{
+	S_nscript = 0;
+	S_then = 0;
+	S_asks = 0;
+	S_left = 0;
+	S_take = shared_take;
+	setup_with(2, 10000, 300);
+}
+
+START_TEST(test_shared_budget_spent_refuses)
+{
+	struct got g = { 0 };
+
+	ck_assert_ptr_nonnull(cf_call("GET", TUNNELS, NULL, got_cb, &g));
+	wait_got(&g);
+	ck_assert_int_eq(g.r.status, CF_TRANSIENT);
+	ck_assert_ptr_nonnull(strstr(g.r.message, "budget"));
+	ck_assert_int_ge(S_asks, 1);
+	ck_assert_int_eq(F_api_calls(), 0);
+	got_clear(&g);
 }
 END_TEST
 
@@ -686,6 +784,8 @@ int main(void)
 	TCase *tc = tcase_create("fake");
 	TCase *tb = tcase_create("budget");
 	TCase *tr = tcase_create("budget_refuse");
+	TCase *ts = tcase_create("budget_shared");
+	TCase *tz = tcase_create("budget_shared_spent");
 	TCase *tn = tcase_create("names");
 	SRunner *sr;
 	int failed;
@@ -713,6 +813,14 @@ int main(void)
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, test_budget_refuses_long_waits);
 	suite_add_tcase(s, tr);
+	tcase_add_checked_fixture(ts, setup_shared, teardown);
+	tcase_set_timeout(ts, 60);
+	tcase_add_test(ts, test_shared_budget_waits);
+	suite_add_tcase(s, ts);
+	tcase_add_checked_fixture(tz, setup_shared_spent, teardown);
+	tcase_set_timeout(tz, 60);
+	tcase_add_test(tz, test_shared_budget_spent_refuses);
+	suite_add_tcase(s, tz);
 	tcase_add_test(tn, test_make);
 	tcase_add_test(tn, test_budget_get_without_client);
 	tcase_add_test(tn, test_parse);

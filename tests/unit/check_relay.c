@@ -104,6 +104,19 @@ START_TEST(test_key)
 	snprintf(header, sizeof(header), "Bearer %sA", key.text);
 	ck_assert_int_eq(relay_key_check(&key, header, 1000), RELAY_KEY_WRONG);
 	ck_assert_int_eq(relay_key_check(&key, "Bearer ", 1000), RELAY_KEY_WRONG);
+	/* What is worth carrying to another helperd: the shape of a key, not more. */
+	snprintf(header, sizeof(header), "Bearer %s", other.text);
+	ck_assert_int_eq(relay_key_well_formed(header), 1);
+	snprintf(header, sizeof(header), "bearer  %s ", other.text);
+	ck_assert_int_eq(relay_key_well_formed(header), 1);
+	snprintf(header, sizeof(header), "Bearer %.42s", other.text);
+	ck_assert_int_eq(relay_key_well_formed(header), 0);
+	snprintf(header, sizeof(header), "Bearer %.42s=", other.text);
+	ck_assert_int_eq(relay_key_well_formed(header), 0);
+	snprintf(header, sizeof(header), "Basic %s", other.text);
+	ck_assert_int_eq(relay_key_well_formed(header), 0);
+	ck_assert_int_eq(relay_key_well_formed(NULL), 0);
+	ck_assert_int_eq(relay_key_well_formed("Bearer not-a-key"), 0);
 	/* Too old: RELAY_KEY_TTL_MS after it was made, and not before it. */
 	snprintf(header, sizeof(header), "Bearer %s", key.text);
 	ck_assert_int_eq(relay_key_check(&key, header, 1000 + RELAY_KEY_TTL_MS + 1),

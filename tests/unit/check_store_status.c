@@ -38,9 +38,11 @@ static json_object *helperd_named(json_object *status, const char *name)
 static void beats_on(struct db *db)
 {
 	struct store_beat a = { "helperd-a", "0.1.0", "2026-12-02T10:00:00.000Z", 5, 3, 1,
-		                0, 0, 0 };
+		                0, 0, 0, "10.0.0.5:8081" };
 	struct store_beat b = { "helperd-b", "0.1.0", "2026-12-02T11:00:00.000Z", 5, 0, 0,
-		                7, 1200, 300 };
+		                7, 1200, 300, NULL };
+	struct store_peer peers[4];
+	int npeers = -1;
 	json_object *st = NULL, *h, *cf;
 	const char *p[1] = { "helperd-b" };
 
@@ -63,6 +65,20 @@ static void beats_on(struct db *db)
 	ck_assert_str_eq(jstr(cf, "budget"), "1200");
 	ck_assert_str_eq(jstr(cf, "window_seconds"), "300");
 	json_object_put(st);
+
+	/* The peers other helperds can forward to: a (b says no address), or a by name. */
+	ck_assert_int_eq(store_status_peers(db, 0, NULL, peers, 4, &npeers), STORE_OK);
+	ck_assert_int_eq(npeers, 1);
+	ck_assert_str_eq(peers[0].instance, "helperd-a");
+	ck_assert_str_eq(peers[0].address, "10.0.0.5:8081");
+	ck_assert_int_eq(store_status_peers(db, 0, "helperd-b", peers, 4, &npeers), STORE_OK);
+	ck_assert_int_eq(npeers, 0);
+	ck_assert_int_eq(store_status_peers(db, 0, "helperd-a", peers, 4, &npeers), STORE_OK);
+	ck_assert_int_eq(npeers, 1);
+	/* Not running any more: no peer. */
+	ck_assert_int_eq(store_status_peers(db, ids_now_ms() + 16000, NULL, peers, 4, &npeers),
+	                 STORE_OK);
+	ck_assert_int_eq(npeers, 0);
 
 	/* 16 s later (more than 3 x 5 s): not running; its last figures stay. */
 	ck_assert_int_eq(store_status_get(db, ids_now_ms() + 16000, &st), STORE_OK);
