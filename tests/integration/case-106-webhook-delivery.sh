@@ -350,11 +350,14 @@ if [ -z "$_leak" ]; then ok "helperd's log has no webhook secret or signature"; 
 # The tenants' section's six deliveries (both tenants, the platform hook's too) made 40
 # days old; the platform hook disabled and one of its deliveries pending again (owed,
 # whatever its age). helperd restarted (logging at info, to show the prune's line): its
-# first sweep runs at start. Five deliveries go, and the two events left without one;
-# the pending delivery and its event stay.
+# first sweep runs at start, once the last sweep's turn is set a period back (as after a
+# helperd down for a while; one restarted within half a period skips it: case-130).
+# Five deliveries go, and the two events left without one; the pending delivery and its
+# event stay.
 W106_OLD=$(date -u -d '40 days ago' +%Y-%m-%dT%H:%M:%S.000Z)
 dbq "UPDATE webhooks SET status = 'disabled' WHERE id = '$W106_HP'; UPDATE webhook_deliveries SET created_at = '$W106_OLD', last_attempt_at = '$W106_OLD', delivered_at = '$W106_OLD' WHERE webhook_id IN ('$W106_H1', '$W106_H2', '$W106_HP'); UPDATE webhook_deliveries SET status = 'pending', delivered_at = NULL WHERE webhook_id = '$W106_HP' AND event_id = '$W106_D1'" >/dev/null
 stack_helperd_stop >/dev/null 2>&1 || :
+dbq "UPDATE sweep_turns SET started_ms = 0" >/dev/null
 if KAIDEN_LOG_LEVEL=info KAIDEN_WEBHOOKS_ALLOW_LOOPBACK=1 KAIDEN_WEBHOOKS_RETRY_BASE=1 \
 	KAIDEN_WEBHOOKS_RETRY_MAX=2 KAIDEN_WEBHOOKS_GIVE_UP=6 stack_helperd_start; then
 	ok "retention: helperd restarts (its sweep runs at start)"
