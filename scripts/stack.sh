@@ -279,6 +279,18 @@ stack_token_new() {
 	STACK_TOKEN=$tok
 }
 
+# stack__upstream NAME N SOCKET_FN: an nginx upstream block NAME with the sockets
+# SOCKET_FN 1 .. SOCKET_FN N.
+stack__upstream() {
+	echo "upstream $1 {"
+	i=1
+	while [ "$i" -le "$2" ]; do
+		echo "    server unix:$($3 "$i");"
+		i=$((i + 1))
+	done
+	echo "}"
+}
+
 # Writes DIR/nginx/{nginx.conf,kaiden.conf,fastcgi_params,mime.types} and DIR/www (the
 # portal, from the checkout's www/ by scripts/www.sh).
 stack_nginx_render() {
@@ -301,20 +313,8 @@ stack_nginx_render() {
 	# them, and on to the next when one does not accept (a stopped one's socket).
 	{
 		echo "# Written by stack_nginx_render (scripts/stack.sh): the stack's processes."
-		echo "upstream kaiden_api {"
-		i=1
-		while [ "$i" -le "$STACK_APIS" ]; do
-			echo "    server unix:$(stack_api_socket "$i");"
-			i=$((i + 1))
-		done
-		echo "}"
-		echo "upstream kaiden_helperd {"
-		i=1
-		while [ "$i" -le "$STACK_HELPERDS" ]; do
-			echo "    server unix:$(stack_helperd_socket "$i");"
-			i=$((i + 1))
-		done
-		echo "}"
+		stack__upstream kaiden_api "$STACK_APIS" stack_api_socket
+		stack__upstream kaiden_helperd "$STACK_HELPERDS" stack_helperd_socket
 	} >"$nd/upstreams.conf" || return 1
 	sed -e "s|fastcgi_pass unix:/run/kaiden/api.sock;|fastcgi_pass kaiden_api;|g" \
 		-e "s|proxy_pass http://unix:/run/kaiden/helperd.sock:|proxy_pass http://kaiden_helperd|g" \
@@ -497,19 +497,26 @@ stack__stop_pid() {
 # a pid file: a refused second start on the same DIR must not stop the first.
 # Every kaiden-api started; STACK_API_STATUS is the first one's exit status.
 stack_api_stop() {
-	p=${STACK_API_PID:-}
-	all=${STACK_API_PIDS:-}
+	stack__stop_set kaiden-api "${STACK_API_PIDS:-}" "${STACK_API_PID:-}"
 	STACK_API_PID=
 	STACK_API_PIDS=
-	for w in $all; do
-		[ "${w#*:}" != "$p" ] || continue
-		rm -f "$STACK_RUN/$(stack__nth kaiden-api "${w%%:*}").pid"
-		stack__stop_pid "${w#*:}" TERM 15 "kaiden-api ${w%%:*}"
-	done
-	[ -n "$p" ] || return 0
-	rm -f "$STACK_RUN/kaiden-api.pid"
-	stack__stop_pid "$p" TERM 15 kaiden-api
 	STACK_API_STATUS=$STACK_STATUS
+}
+
+# stack__stop_set NAME "I:pid ..." PID: the second and later of NAME, then the first,
+# whose pid is PID (the pid variable, which a caller that stopped it itself has
+# emptied: "I:pid" words are not looked at for it), TERM and waited for (15 s, then
+# KILL), their pid files removed. STACK_STATUS: the first one's exit status ("" if none).
+stack__stop_set() {
+	for w in $2; do
+		[ "${w%%:*}" -ne 1 ] || continue
+		rm -f "$STACK_RUN/$(stack__nth "$1" "${w%%:*}").pid"
+		stack__stop_pid "${w#*:}" TERM 15 "$1 ${w%%:*}"
+	done
+	STACK_STATUS=
+	[ -n "$3" ] || return 0
+	rm -f "$STACK_RUN/$1.pid"
+	stack__stop_pid "$3" TERM 15 "$1"
 }
 
 stack_nginx_stop() {
@@ -603,20 +610,16 @@ stack_pgbouncer_start() {
 	logfile = $pd/pgbouncer.log
 	pidfile = $pd/pgbouncer.pid
 	EOF
+	set -- "$bin" -d -q "$pd/pgbouncer.ini"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres "$pd" || return 1
-		runuser -u postgres -- "$bin" -d -q "$pd/pgbouncer.ini" || {
-			tail -n 5 "$pd/pgbouncer.log" >&2
-			stack__die "pgbouncer did not start (log: $pd/pgbouncer.log)"
-			return 1
-		}
-	else
-		"$bin" -d -q "$pd/pgbouncer.ini" || {
-			tail -n 5 "$pd/pgbouncer.log" >&2
-			stack__die "pgbouncer did not start (log: $pd/pgbouncer.log)"
-			return 1
-		}
+		set -- runuser -u postgres -- "$@"
 	fi
+	"$@" || {
+		tail -n 5 "$pd/pgbouncer.log" >&2
+		stack__die "pgbouncer did not start (log: $pd/pgbouncer.log)"
+		return 1
+	}
 	i=0
 	until [ -s "$pd/pgbouncer.pid" ] && stack_port_busy "$port"; do
 		if [ "$i" -ge 100 ]; then
@@ -736,18 +739,8 @@ stack__helperd_try() {
 }
 
 stack_helperd_stop() {
-	p=${STACK_HELPERD_PID:-}
-	all=${STACK_HELPERD_PIDS:-}
+	stack__stop_set kaiden-helperd "${STACK_HELPERD_PIDS:-}" "${STACK_HELPERD_PID:-}"
 	STACK_HELPERD_PID=
 	STACK_HELPERD_PIDS=
-	STACK_HELPERD_STATUS=
-	for w in $all; do
-		[ "${w#*:}" != "$p" ] || continue
-		rm -f "$STACK_RUN/$(stack__nth kaiden-helperd "${w%%:*}").pid"
-		stack__stop_pid "${w#*:}" TERM 15 "kaiden-helperd ${w%%:*}"
-	done
-	[ -n "$p" ] || return 0
-	rm -f "$STACK_RUN/kaiden-helperd.pid"
-	stack__stop_pid "$p" TERM 15 kaiden-helperd
 	STACK_HELPERD_STATUS=$STACK_STATUS
 }

@@ -16,9 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
 . tests/scripts/lib.sh
 
-for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+kaiden_env_clear
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-several.XXXXXX")
 # PostgreSQL runs as user postgres when we are root: it must be able to enter WORK.
@@ -31,38 +29,8 @@ PORT=$(. scripts/stack.sh && stack_free_port) || {
 }
 RUN_PID=
 
-# 1 while PID runs (a zombie does not count: it has exited).
-alive() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st%% *}" != Z ]
-}
-
-# Processes in process group $1, or whose command line names $2: their pids.
-leftovers() {
-	local group=$1 name=$2 f line pid cmd
-	local -a fields
-	for f in /proc/[0-9]*/stat; do
-		line=$(cat "$f" 2>/dev/null) || continue
-		pid=${line%% *}
-		read -r -a fields <<<"${line##*) }"
-		[ "${fields[0]}" != Z ] || continue
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
-		if [ "${fields[2]}" = "$group" ] || [[ $cmd == *"$name"* ]]; then
-			echo "$pid"
-		fi
-	done
-}
-
 finish() {
-	local p
-	if [ -n "$RUN_PID" ] && alive "$RUN_PID"; then
-		kill -INT -- "-$RUN_PID" 2>/dev/null
-		for _ in $(seq 150); do alive "$RUN_PID" || break; sleep 0.2; done
-	fi
-	for p in $(leftovers "${RUN_PID:-0}" "$WORK"); do
-		[ "$p" = $$ ] || kill -KILL "$p" 2>/dev/null
-	done
+	group_end "$RUN_PID" "$WORK"
 	if [ -n "${KEEP:-}" ]; then echo "  kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap finish EXIT
@@ -90,17 +58,11 @@ PORT=$PORT VAR=$VAR DB=postgres B=$B HELPERDS=2 APIS=2 KAIDEN_LOG_LEVEL=info \
 	sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
 RUN_PID=$!
 set +m
-for _ in $(seq 600); do
-	grep -qs '^    nginx ' "$WORK/run.out" && break
-	alive "$RUN_PID" || break
-	sleep 0.2
-done
-if ! grep -q '^    nginx ' "$WORK/run.out"; then
-	bad "make run HELPERDS=2 APIS=2 prints its banner with the processes" "$(tail -n 20 "$WORK/run.out")"
+if ! output_wait "make run HELPERDS=2 APIS=2 prints its banner with the processes" \
+	"$WORK/run.out" '^    nginx ' "$RUN_PID" 600; then
 	summary
 	exit 1
 fi
-ok "make run HELPERDS=2 APIS=2 prints its banner with the processes"
 
 # pid_of NAME: the pid the banner gives for "NAME" (kaiden-api 2, kaiden-helperd 1, nginx).
 pid_of() {
@@ -235,7 +197,7 @@ check "the live helperd welcomed each of them" \
 kill -INT -- "-$RUN_PID"
 for _ in $(seq 150); do alive "$RUN_PID" || break; sleep 0.2; done
 if alive "$RUN_PID"; then bad "Ctrl-C stops run.sh" "it still runs"; else ok "Ctrl-C stops run.sh"; fi
-left=$(leftovers "$RUN_PID" "$WORK" | grep -vx "$$" | tr '\n' ' ')
+left=$(leftovers "$RUN_PID" "$WORK" | cut -d' ' -f1 | grep -vx "$$" | tr '\n' ' ')
 check "no process is left behind ($left)" [ -z "$left" ]
 RUN_PID=
 
