@@ -705,37 +705,40 @@ stack_helperd_instance() {
 # One start of the I-th helperd on a new metrics port; waits until it serves. 0, or 1
 # with it stopped.
 stack__helperd_try() {
+	nth=$1
 	mport=$(stack_free_port) || return 1
 	murl=http://127.0.0.1:$mport/metrics
-	hsock=$(stack_helperd_socket "$1")
-	log=$(stack__log STACK_HELPERD_LOG kaiden-helperd "$1")
-	inst=$(stack_helperd_instance "$1")
+	hsock=$(stack_helperd_socket "$nth")
+	log=$(stack__log STACK_HELPERD_LOG kaiden-helperd "$nth")
+	inst=$(stack_helperd_instance "$nth")
+	set -- "$STACK_HELPERD_BIN"
+	[ -z "$inst" ] || set -- env KAIDEN_HELPERD_INSTANCE="$inst" "$@"
 	if [ "$log" = - ]; then
 		KAIDEN_HELPERD_LISTEN="$hsock" KAIDEN_HELPERD_METRICS="127.0.0.1:$mport" \
-			KAIDEN_HELPERD_INSTANCE="$inst" "$STACK_HELPERD_BIN" </dev/null >&2 &
+			"$@" </dev/null >&2 &
 	else
 		KAIDEN_HELPERD_LISTEN="$hsock" KAIDEN_HELPERD_METRICS="127.0.0.1:$mport" \
-			KAIDEN_HELPERD_INSTANCE="$inst" "$STACK_HELPERD_BIN" </dev/null >>"$log" 2>&1 &
+			"$@" </dev/null >>"$log" 2>&1 &
 	fi
 	hpid=$!
-	echo "$hpid" >"$STACK_RUN/$(stack__nth kaiden-helperd "$1").pid"
+	echo "$hpid" >"$STACK_RUN/$(stack__nth kaiden-helperd "$nth").pid"
 	i=0
 	while ! { [ -S "$hsock" ] && curl -sf -o /dev/null --max-time 2 "$murl"; }; do
 		if ! kill -0 "$hpid" 2>/dev/null || [ "$i" -ge 100 ]; then
-			rm -f "$STACK_RUN/$(stack__nth kaiden-helperd "$1").pid"
+			rm -f "$STACK_RUN/$(stack__nth kaiden-helperd "$nth").pid"
 			stack__stop_pid "$hpid" TERM 15 kaiden-helperd
 			return 1
 		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if [ "$1" -eq 1 ]; then
+	if [ "$nth" -eq 1 ]; then
 		STACK_HELPERD_PID=$hpid
 		STACK_METRICS_PORT=$mport
 		STACK_METRICS_URL=$murl
 	fi
-	STACK_HELPERD_PIDS="$STACK_HELPERD_PIDS $1:$hpid"
-	STACK_METRICS_URLS="$STACK_METRICS_URLS $1:$murl"
+	STACK_HELPERD_PIDS="$STACK_HELPERD_PIDS $nth:$hpid"
+	STACK_METRICS_URLS="$STACK_METRICS_URLS $nth:$murl"
 }
 
 stack_helperd_stop() {
