@@ -93,7 +93,7 @@ ok "start the stack ($SUITE_NAME) behind nginx on $STACK_URL"
 # connection, so a pooler in front of kaiden-api changes nothing there, and kaiden-api's
 # share of them (starting sessions, queueing jobs) is in the cases kept. About half the
 # time of the whole (docs/decisions.md, "Issue 15: kaiden-api behind PgBouncer").
-PGBOUNCER_CASES="10 20 30 40 50 62 75 80 85 86 88 90 100 102 105 110 120 122"
+PGBOUNCER_CASES="10 16 20 30 40 50 62 75 80 85 86 88 90 100 102 105 110 120 122"
 if [ "$SUITE_NAME" = pgbouncer ] && [ -z "${CASES:-}" ]; then
 	CASES=$PGBOUNCER_CASES
 fi
