@@ -102,7 +102,7 @@ get() {
 # served_by_both WHAT: GETs until each kaiden-api's log has one of them (at most 12: nginx
 # alternates, per worker, between the two), every one 200.
 served_by_both() {
-	local i code seen1= seen2=
+	local i code seen1='' seen2=''
 	for i in $(seq 12); do
 		REQ=$((REQ + 1))
 		code=$(get "$REQ")
