@@ -77,7 +77,7 @@ enum seam_provider {
 /* NOTIFY channels (PostgreSQL; SQLite readers poll instead). */
 enum seam_channel {
 	SEAM_CHANNEL_JOBS,       /* a job was queued; payload: its id (helperd LISTENs) */
-	SEAM_CHANNEL_EVENTS,     /* a session changed status; payload: its id */
+	SEAM_CHANNEL_EVENTS,     /* a browser event, helperd to helperd (helperd/events_relay.h) */
 	SEAM_CHANNEL__MAX
 };
 

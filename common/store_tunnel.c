@@ -280,10 +280,6 @@ int store_tunnel_move(struct db *db, const char *tenant_id, const char *id,
 		}
 		moved = db_changes(db) == 1;
 	}
-	/* The API's long-polls wait on this (PostgreSQL; SQLite readers poll). A lost
-	 * notification costs a poll interval, so a failure here is not the caller's. */
-	if (moved && db_notify(db, seam_channel_name(SEAM_CHANNEL_EVENTS), session) != DB_OK)
-		log_warn("session=%s state change not notified", session);
 	if (in_tx) {
 		rc = db_commit(db);
 		if (rc != DB_OK) {

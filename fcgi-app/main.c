@@ -38,6 +38,7 @@
 #include "admin.h"
 #include "buf.h"
 #include "cfg.h"
+#include "crash.h"
 #include "db.h"
 #include "log.h"
 #include "req.h"
@@ -486,6 +487,7 @@ int main(int argc, char **argv)
 {
 	struct admin_args a;
 
+	crash_install("kaiden-api");
 	if (admin_args_parse(argc, argv, &a) < 0)
 		return ADMIN_EXIT_USAGE;
 	if (!a.command)

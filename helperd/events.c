@@ -14,6 +14,7 @@
 
 #include "events_conn.h"
 #include "events_json.h"
+#include "events_relay.h"
 #include "helperd.h"
 #include "log.h"
 #include "metrics.h"
@@ -167,14 +168,13 @@ static void enqueue(struct ev_conn *c, const char *text, size_t len)
 	lws_callback_on_writable(c->wsi);
 }
 
-static void publish(const char *tenant_id, char *text)
+void events_publish(const char *tenant_id, const char *text)
 {
-	size_t len;
+	size_t len = strlen(text);
 	int n = 0;
 
-	if (!text)
+	if (!E.initialised)
 		return;
-	len = strlen(text);
 	for (struct ev_conn *c = E.head; c; c = c->next)
 		if (strcmp(c->tenant_id, tenant_id) == 0) {
 			enqueue(c, text, len);
@@ -182,41 +182,54 @@ static void publish(const char *tenant_id, char *text)
 		}
 	if (n)
 		metrics_inc("kaiden_events_sent_total", NULL, n);
+}
+
+/* 1 when an event made now goes anywhere: a stream here, or the other helperds (also
+ * while this one stops: its agents' going offline is news to theirs). */
+static int wanted(const char *tenant_id)
+{
+	return tenant_id && ((E.initialised && E.head) || events_relay_on());
+}
+
+/* An event made here: to this helperd's streams of the tenant and to the other helperds'
+ * (events_relay.h). Frees text. */
+static void emit(const char *tenant_id, char *text)
+{
+	if (!text)
+		return;
+	events_relay_send(tenant_id, text);
+	events_publish(tenant_id, text);
 	free(text);
 }
 
 void events_device(const char *tenant_id, const char *device_id, int online,
                    int64_t last_seen_ms, const struct events_facts *facts)
 {
-	if (!E.initialised || !tenant_id || !E.head)
-		return;
-	publish(tenant_id, events_device_json(device_id, online, last_seen_ms, facts));
+	if (wanted(tenant_id))
+		emit(tenant_id, events_device_json(device_id, online, last_seen_ms, facts));
 }
 
 void events_session(const char *tenant_id, const char *id, const char *device_id,
                     const char *status, const char *step)
 {
-	if (!E.initialised || !tenant_id || !E.head)
-		return;
-	publish(tenant_id, events_session_json(id, device_id, status, step));
+	if (wanted(tenant_id))
+		emit(tenant_id, events_session_json(id, device_id, status, step));
 }
 
 void events_node(const char *tenant_id, const char *device_id, const char *node_name,
                  const char *node_status, int unschedulable, const char *reason)
 {
-	if (!E.initialised || !tenant_id || !E.head)
-		return;
-	publish(tenant_id, events_node_json(device_id, node_name, node_status, unschedulable,
-	                                    reason));
+	if (wanted(tenant_id))
+		emit(tenant_id, events_node_json(device_id, node_name, node_status, unschedulable,
+		                                 reason));
 }
 
 void events_service(const char *tenant_id, const char *id, const char *status,
                     const char *error, int pods_ready, int pods_total, int revision)
 {
-	if (!E.initialised || !tenant_id || !E.head)
-		return;
-	publish(tenant_id, events_service_json(id, status, error, pods_ready, pods_total,
-	                                       revision));
+	if (wanted(tenant_id))
+		emit(tenant_id, events_service_json(id, status, error, pods_ready, pods_total,
+		                                    revision));
 }
 
 /* ---- the sockets --------------------------------------------------------------------- */

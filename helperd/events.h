@@ -18,7 +18,8 @@
  * (EVENTS_QUEUE_MAX bytes) is closed with 4056: it reconnects and reads afresh. helperd
  * stopping closes with 4054.
  *
- * Events are this helperd's: the agents connected to it, the sessions it runs. */
+ * Events are every helperd's: this one's (the agents connected to it, the sessions and
+ * services it runs) and, on PostgreSQL, the others' (events_relay.h). */
 #ifndef KAIDEN_EVENTS_H
 #define KAIDEN_EVENTS_H
 

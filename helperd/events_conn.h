@@ -1,5 +1,6 @@
-/* events_conn.h: what events.c (the sockets) and events_accept.c (the checks before the
- * upgrade) share. Not an interface for other modules: events.h is. */
+/* events_conn.h: what events.c (the sockets), events_accept.c (the checks before the
+ * upgrade) and events_relay.c (the other helperds' events) share. Not an interface for
+ * other modules: events.h is. */
 #ifndef KAIDEN_EVENTS_CONN_H
 #define KAIDEN_EVENTS_CONN_H
 
@@ -27,6 +28,9 @@ int events_count(void);
 int events_count_of(const struct credential *cred);
 /* Counts a refusal in kaiden_events_refused_total{reason}. */
 void events_refused(const char *reason);
+/* events.c, for events_relay.c: text (an event's JSON) to this helperd's streams of
+ * tenant_id. The caller keeps text. */
+void events_publish(const char *tenant_id, const char *text);
 
 
 #endif

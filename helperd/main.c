@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "crash.h"
 #include "db.h"
 #include "events.h"
+#include "events_relay.h"
 #include "helperd.h"
 #include "hub.h"
 #include "ids.h"
@@ -367,6 +369,7 @@ static void finish_shutdown(void)
 	session_shutdown();
 	sweep_shutdown();
 	status_shutdown();
+	events_relay_shutdown();
 	pgwatch_shutdown();
 	metrics_shutdown();
 	if (context && !context_destroying) {
@@ -437,6 +440,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("kaiden-helperd", LOG_LVL_INFO);
+	crash_install("kaiden-helperd");
 	if (cfg_load(config, err, sizeof(err)) != 0) {
 		log_error("configuration: %s", err);
 		return 1;
@@ -472,7 +476,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sig_int, on_signal, SIGINT);
 
 	if (metrics_init() != 0 || session_init() != 0 || hub_init(&events) != 0 ||
-	    relay_server_init() != 0 || events_init() != 0 || lws_start() != 0 ||
+	    relay_server_init() != 0 || events_init() != 0 || events_relay_init() != 0 ||
+	    lws_start() != 0 ||
 	    webhook_init() != 0 || services_start() != 0 || jobs_init() != 0 ||
 	    pgwatch_init() != 0 || sweep_init() != 0 || status_init() != 0) {
 		helperd.stopping = 1;

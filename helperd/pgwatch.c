@@ -1,4 +1,5 @@
-/* pgwatch.c: LISTEN kaiden_jobs on PostgreSQL, or PRAGMA data_version on SQLite.
+/* pgwatch.c: LISTEN kaiden_jobs (and kaiden_events: the other helperds' browser events,
+ * handed to events_relay.c) on PostgreSQL, or PRAGMA data_version on SQLite.
  *
  * The PostgreSQL side is a small state machine, all of it on the loop and never
  * blocking (the connection is made with PQconnectStartParams/PQconnectPoll):
@@ -29,6 +30,7 @@
 
 #include "cfg.h"
 #include "db.h"
+#include "events_relay.h"
 #include "helperd.h"
 #include "jobs.h"
 #include "log.h"
@@ -160,7 +162,10 @@ static void drain_notifies(void)
 	int got = 0;
 
 	while ((n = PQnotifies(w.conn)) != NULL) {
-		got++;
+		if (strcmp(n->relname, seam_channel_name(SEAM_CHANNEL_EVENTS)) == 0)
+			events_relay_receive(n->extra);
+		else
+			got++;
 		PQfreemem(n);
 		/* More may have arrived while we looked: read what the socket holds. */
 		if (!PQconsumeInput(w.conn))
@@ -215,7 +220,7 @@ static void on_listening(void)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	PostgresPollingStatusType ps;
-	char listen[64];
+	char listen[96];
 	int flush, r;
 
 	(void)h;
@@ -238,7 +243,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			return;
 		}
 		/* Connected. The channel's name is a fixed identifier (seam.c). */
-		snprintf(listen, sizeof(listen), "LISTEN %s", CHANNEL);
+		snprintf(listen, sizeof(listen), "LISTEN %s; LISTEN %s", CHANNEL,
+		         seam_channel_name(SEAM_CHANNEL_EVENTS));
 		if (PQsetnonblocking(w.conn, 1) != 0 || !PQsendQuery(w.conn, listen)) {
 			fail(PQerrorMessage(w.conn));
 			return;

@@ -28,8 +28,10 @@
  *              each hostname looked up (?type=CNAME&name.exact=<host>) and adopted if its
  *              content is our tunnel, else fail naming what the name points to; a name
  *              found free (undone with a refused sibling) is posted once more.
- *            Once the ingress is in place and the token at hand, the early result
- *            (provider.h): session.c sends tunnel.start while DNS is still being made.
+ *            The early result (provider.h: session.c sends tunnel.start) goes as soon as
+ *            the tunnel exists with its token: when create's reply carried it, while the
+ *            Access application, the ingress and DNS are still being made (one Cloudflare
+ *            round trip before cloudflared starts, not two); else once the ingress is in.
  *   token    GET cfd_tunnel/<id>/token, only when create's reply carried none (adopted,
  *            or resumed after a restart). Kept in memory only, wiped after the callback.
  *
@@ -592,6 +594,8 @@ static json_object *find_item(json_object *items, const char *key, const char *w
 	return NULL;
 }
 
+static void give_startable(struct tunnel_op *op);
+
 static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 {
 	struct tunnel_op *op = s->op;
@@ -602,6 +606,7 @@ static void on_tunnel_create(struct slot *s, const struct cf_result *r)
 			log_info("session=%s tunnel %s created", op->t->id, id);
 		if (token)
 			op->token = strdup(token);
+		give_startable(op);
 		return;
 	}
 	if (r->status == CF_FAILED && (r->code == 1013 || r->http_status == 409)) {
@@ -837,8 +842,12 @@ static void on_token(struct slot *s, const struct cf_result *r)
 		op_fail_call(op, r, "the tunnel token");
 }
 
-/* The tunnel and its ingress exist and the token is at hand: the agent may start
- * cloudflared while DNS is still being made (provider.h: the early result). Once. */
+/* The tunnel exists and the token is at hand: the agent may start cloudflared while the
+ * ingress, the Access application and DNS are still being made (provider.h: the early
+ * result). Once: right after the create when its reply carried the token, else after the
+ * ingress. A connector without ingress rules answers 503 to everything, and a remotely
+ * managed tunnel's connectors take a new configuration as it is put; nothing is
+ * reachable before DNS, which still waits for Access. */
 static void give_startable(struct tunnel_op *op)
 {
 	struct tunnel_result r;

@@ -463,34 +463,54 @@ stack_token_verify() {
 	esac
 }
 
+# stack__proc PID: sets _stk_st (PID's state letter) and _stk_t0 (its start time, field 22 of
+# /proc/PID/stat) without a fork; 1 when there is no such process.
+stack__proc() {
+	_stk_st= _stk_t0=
+	{ read -r _stk_l <"/proc/$1/stat"; } 2>/dev/null || return 1
+	_stk_l=${_stk_l##*) }
+	set -f
+	# shellcheck disable=SC2086 # split on purpose: the fields after the name
+	set -- $_stk_l
+	set +f
+	[ $# -ge 20 ] || return 1
+	_stk_st=$1
+	shift 19
+	_stk_t0=$1
+}
+
+# stack__same PID START: PID is still the process that started at START and has not
+# ended (a zombie has).
+stack__same() {
+	stack__proc "$1" && [ "$_stk_t0" = "$2" ] && [ "$_stk_st" != Z ]
+}
+
 # stack__stop_pid PID SIGNAL SECONDS NAME: signals PID, waits up to SECONDS, then KILLs.
 # Sets STACK_STATUS to the exit status when PID was our child (else empty).
+# Every signal goes to the process PID named when we were called, known by its start
+# time: once it has ended and been reaped its pid is free, and on a busy machine (pid_max
+# 32768, suites forking curl and jq side by side) another process may get it within
+# the second (the other suite's kaiden-api, say, which a KILL meant for ours would kill
+# without a trace). So there is no watchdog: this shell polls, and a KILL is sent only to the
+# same process, not yet ended (our child stays a zombie until `wait`, holding its pid).
 stack__stop_pid() {
 	STACK_STATUS=
-	kill "-$2" "$1" 2>/dev/null || true
-	# A watchdog bounds `wait`: it polls PID and KILLs it after SECONDS, and ends by itself
-	# within 0.1 s of PID's end; its output goes nowhere so that it never holds a caller's
-	# pipe open. It is never signalled: bash runs the parent's EXIT trap in a subshell
-	# that a signal kills before it has reset its handlers, so a TERM sent to a watchdog
-	# just forked ran the caller's cleanup (test_portal.sh's: the stack stopped and its
-	# directory removed, mid-run). A bare `sleep SECONDS` would outlive a killed subshell.
-	(
-		i=0
-		while [ "$i" -lt "$(($3 * 10))" ] && kill -0 "$1" 2>/dev/null; do
+	if stack__proc "$1" && [ "$_stk_st" != Z ]; then
+		_stk_want=$_stk_t0
+		kill "-$2" "$1" 2>/dev/null || true
+		_stk_i=0
+		while stack__same "$1" "$_stk_want"; do
+			if [ "$_stk_i" -ge "$(($3 * 10))" ]; then
+				kill -KILL "$1" 2>/dev/null && echo "stack: $4 did not stop in $3 s: killed" >&2
+				break
+			fi
 			sleep 0.1
-			i=$((i + 1))
+			_stk_i=$((_stk_i + 1))
 		done
-		! kill -0 "$1" 2>/dev/null ||
-			{ kill -KILL "$1" 2>/dev/null && echo "stack: $4 did not stop in $3 s: killed" >&2; }
-	) </dev/null >/dev/null 2>&1 &
-	dog=$!
-	if wait "$1" 2>/dev/null; then STACK_STATUS=0; else STACK_STATUS=$?; fi
-	if [ "$STACK_STATUS" -eq 127 ]; then
-		# Not our child (another shell started it): poll instead.
-		STACK_STATUS=
-		while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
 	fi
-	wait "$dog" 2>/dev/null || true
+	if wait "$1" 2>/dev/null; then STACK_STATUS=0; else STACK_STATUS=$?; fi
+	# 127: not our child (another shell started it); it has ended, by the loop above.
+	[ "$STACK_STATUS" -ne 127 ] || STACK_STATUS=
 }
 
 # The stop functions act only on what this shell started (the pid variables), never on

@@ -85,7 +85,7 @@ save TS_DEV .device_id
 	--device-id "$TS_DEV" --secret-file "$TS/device.secret" \
 	</dev/null >>"$WORK/log/kaiden-agent-ts.log" 2>&1 &
 TS_AGENT_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $TS_AGENT_PID"
+case_pids "$TS_AGENT_PID"
 wait_for "its agent is online" 15 "SELECT status FROM devices WHERE id = '$TS_DEV'" online
 
 # Another tenant's ticket: the default tenant's (removed at the end).

@@ -108,7 +108,7 @@ w106_jq() {
 python3 tests/fakes/webhook_receiver.py --port-file "$W106/port" --log "$W106/requests.jsonl" \
 	>/dev/null 2>"$W106/receiver.err" &
 W106_RCV_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $W106_RCV_PID"
+case_pids "$W106_RCV_PID"
 _i=0
 while [ ! -s "$W106/port" ] && [ "$_i" -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
 W106_RCV=http://127.0.0.1:$(cat "$W106/port" 2>/dev/null)

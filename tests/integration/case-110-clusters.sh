@@ -251,7 +251,7 @@ fi
 	--device-id "$KC_NODE1" --secret-file "$KC/node1.secret" \
 	</dev/null >>"$WORK/log/kaiden-agent-kc.log" 2>&1 &
 KC_AGENT_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $KC_AGENT_PID"
+case_pids "$KC_AGENT_PID"
 wait_for "node-1's agent is online" 15 "SELECT status FROM devices WHERE id = '$KC_NODE1'" online
 t "the cluster is online with it" GET "/api/v1/clusters/$KC_CL" '' 200 '.status == "online"' \
 	'.node_count == 2'

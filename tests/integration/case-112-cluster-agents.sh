@@ -39,7 +39,7 @@ kn_agent() {
 		</dev/null >>"$KN/$1.log" 2>&1 &
 	eval "KN_PID_$1=\$!"
 	KN_PIDS="$KN_PIDS $!"
-	CASE_PIDS="${CASE_PIDS:-} $!"
+	case_pids "$!"
 }
 
 kn_stop() {
@@ -101,7 +101,7 @@ python3 "$STACK_ROOT/tests/fakes/fake_k8s.py" --port-file "$KN/k8s.port" \
 	--token-file "$KN/k8s.token" --node worker-1 --node worker-2 \
 	>/dev/null 2>"$KN/fake_k8s.err" &
 KN_FAKE_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $KN_FAKE_PID"
+case_pids "$KN_FAKE_PID"
 _i=0
 until [ -s "$KN/k8s.port" ] || [ "$_i" -ge 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 KN_K8S_PORT=$(cat "$KN/k8s.port" 2>/dev/null)

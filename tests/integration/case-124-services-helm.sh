@@ -55,7 +55,7 @@ chmod 600 "$S124/k8s.token"
 python3 tests/fakes/fake_k8s.py --port-file "$S124/k8s.port" --token-file "$S124/k8s.token" \
 	</dev/null >>"$S124/k8s.log" 2>&1 &
 S124_K8S_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $S124_K8S_PID"
+case_pids "$S124_K8S_PID"
 _i=0
 while [ ! -s "$S124/k8s.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 S124_K8S_PORT=$(cat "$S124/k8s.port" 2>/dev/null || echo 0)

@@ -14,7 +14,7 @@ s.listen()
 open(sys.argv[2], "w").close()
 time.sleep(300)' "$1" "$T/squat" 2>"$T/squat.err" &
 	SQUAT=$!
-	CASE_PIDS="${CASE_PIDS:-} $SQUAT"
+	case_pids "$SQUAT"
 	_i=0
 	while [ ! -e "$T/squat" ] && kill -0 "$SQUAT" 2>/dev/null && [ "$_i" -lt 100 ]; do
 		sleep 0.1

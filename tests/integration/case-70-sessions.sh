@@ -22,7 +22,7 @@ python3 "$STACK_ROOT/tests/fakes/fake_cloudflare.py" --port 0 --port-file "$WORK
 	--token "$CF_TOKEN" --account "$CF_ACCOUNT" --zone "$CF_ZONE" --zone-name kaiden.test \
 	>"$WORK/log/fake-cf.log" 2>&1 &
 CF_PID=$!
-CASE_PIDS="${CASE_PIDS:-} $CF_PID"
+case_pids "$CF_PID"
 _i=0
 while [ ! -s "$WORK/cf.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 CF_URL=http://127.0.0.1:$(cat "$WORK/cf.port" 2>/dev/null)
@@ -123,7 +123,7 @@ agent_start() {
 		--device-id "$1" --secret-file "$WORK/agent.secret" \
 		>>"$WORK/log/kaiden-agent.log" 2>&1 &
 	AGENT_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $AGENT_PID"
+	case_pids "$AGENT_PID"
 }
 
 # agent_stop [SIGNAL]: signals the agent and reaps it (a watchdog kills it after 15 s).

@@ -166,7 +166,7 @@ t "a tenant admin may not administer tenants" GET /api/v1/admin/tenants '' 403 "
 "$TA_AGENT_LOAD" --url "$TA_WS_URL" --device "$TA_DEV" --secret "$TA_SECRET" \
 	--expect-close 4003 --heartbeat 1 --hold 60 --timeout 70 >"$T/ta-agent.out" 2>&1 &
 ta_ag=$!
-CASE_PIDS="${CASE_PIDS:-} $ta_ag"
+case_pids "$ta_ag"
 ta_wait "the tenant's agent is online" 5 "SELECT status FROM devices WHERE id = '$TA_DEV'" online
 ta_as TA_ADMIN
 t "suspend the tenant" PATCH "/api/v1/admin/tenants/$TA_ID" '{"status":"suspended"}' 200 \

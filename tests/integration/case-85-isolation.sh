@@ -171,7 +171,7 @@ _sock=$STACK_RUN/iso-owner.sock
 KAIDEN_DATABASE_DSN=$KAIDEN_DATABASE_OWNER_DSN KAIDEN_SERVER_THREADS=1 KAIDEN_LOG_LEVEL=warn \
 	"$STACK_BIN" serve --socket "$_sock" </dev/null >>"$T/iso-owner.log" 2>&1 &
 _pid=$!
-CASE_PIDS="${CASE_PIDS:-} $_pid"
+case_pids "$_pid"
 _i=0
 while [ "$_i" -lt 50 ] && ! grep -q 'row-level security is not in force' "$T/iso-owner.log"; do
 	sleep 0.1

@@ -129,7 +129,7 @@ r95_agent_start() {
 		--device-id "$R95_DEV" --secret-file "$R95/device.secret" \
 		</dev/null >>"$WORK/log/kaiden-agent-r95.log" 2>&1 &
 	R95_AGENT_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $R95_AGENT_PID"
+	case_pids "$R95_AGENT_PID"
 }
 
 r95_agent_stop() {
@@ -221,7 +221,7 @@ r95_hold() {
 	KAIDEN_TOKEN=${2:-$STACK_TOKEN} ssh_relay "$STACK_URL" "$R95_SID" cat \
 		<"$R95/hold" >"$R95/hold.out" 2>"$R95/hold.err" 8>&- &
 	R95_SSH=$!
-	CASE_PIDS="${CASE_PIDS:-} $R95_SSH"
+	case_pids "$R95_SSH"
 	echo ping-through-the-relay >&8
 	_i=0
 	while ! grep -q ping-through-the-relay "$R95/hold.out" 2>/dev/null; do
@@ -244,9 +244,9 @@ r95_unhold() {
 # ---- the customer machine's services, and the stack set for the relay ---------------------
 
 if sshd_start "$R95/sshd"; then ok "a private sshd runs on 127.0.0.1:$SSHD_PORT"; else bad "a private sshd runs" "see $R95/sshd/sshd.log"; fi
-CASE_PIDS="${CASE_PIDS:-} $SSHD_PID"
+case_pids "$SSHD_PID"
 if web_start "$R95"; then ok "a web target runs on 127.0.0.1:$WEB_PORT"; else bad "a web target runs" "see $R95/web.log"; fi
-CASE_PIDS="${CASE_PIDS:-} $WEB_PID"
+case_pids "$WEB_PID"
 _out=$(ssh_direct 'echo direct-ok' 2>&1) || :
 if [ "$_out" = direct-ok ]; then ok "ssh reaches the private sshd directly"; else bad "ssh reaches the private sshd directly" "$_out"; fi
 
@@ -350,7 +350,7 @@ R95_LPORT=$(stack_free_port)
 KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
 	--target web --listen "127.0.0.1:$R95_LPORT" </dev/null >"$R95/listen.out" 2>"$R95/listen.err" &
 R95_LISTEN=$!
-CASE_PIDS="${CASE_PIDS:-} $R95_LISTEN"
+case_pids "$R95_LISTEN"
 _i=0
 while ! stack_port_busy "$R95_LPORT" && r95_alive "$R95_LISTEN" && [ "$_i" -lt 100 ]; do
 	sleep 0.05
@@ -505,7 +505,7 @@ _i=0
 while [ ! -s "$R95/kc.pid" ] && [ "$_i" -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
 # (The pid of the sh that runs kaiden-connect and then writes its exit status.)
 R95_KC=$(cat "$R95/kc.pid" 2>/dev/null) || R95_KC=
-CASE_PIDS="${CASE_PIDS:-} $R95_WC $R95_KC"
+case_pids "$R95_WC" "$R95_KC"
 # Held: the server read at least 1 MB of the file, then stopped, and kaiden-connect still
 # waits for its reader.
 if r95_quiet "$WEB_PID" rchar $((${R95_RCHAR0:-0} + 1000000)) && r95_alive "$R95_KC"; then
@@ -556,7 +556,7 @@ R95_HEAD=$!
 KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_A" \
 	--target web <"$R95/up" >/dev/null 2>"$R95/up.err" &
 R95_KC=$!
-CASE_PIDS="${CASE_PIDS:-} $R95_HEAD $R95_KC"
+case_pids "$R95_HEAD" "$R95_KC"
 if r95_quiet "$R95_HEAD" wchar 1000000 && r95_alive "$R95_KC"; then
 	if [ "$R95_IO" -lt 150000000 ]; then
 		ok "a stalled target stops the engineer's 200 MB upload ($((R95_IO / 1048576)) MiB written)"
@@ -604,7 +604,7 @@ wc -c <"$R95/flow" >/dev/null &
 R95_WC=$!
 KAIDEN_TOKEN=$STACK_TOKEN ssh_relay "$STACK_URL" "$R95_A" 'cat /dev/zero' >"$R95/flow" 2>"$R95/kill.err" &
 R95_SSH=$!
-CASE_PIDS="${CASE_PIDS:-} $R95_WC $R95_SSH"
+case_pids "$R95_WC" "$R95_SSH"
 _i=0
 while [ "$(r95_io "$R95_WC" rchar)" -lt 10000000 ] 2>/dev/null && r95_alive "$R95_SSH" && [ "$_i" -lt 400 ]; do
 	sleep 0.05
@@ -672,7 +672,7 @@ R95_S1=$!
 KAIDEN_TOKEN=$STACK_TOKEN "$KC_BIN" --server "$STACK_URL" --insecure --session "$R95_L" \
 	</dev/null >"$R95/s2.out" 2>"$R95/s2.err" &
 R95_S2=$!
-CASE_PIDS="${CASE_PIDS:-} $R95_S1 $R95_S2"
+case_pids "$R95_S1" "$R95_S2"
 _i=0
 while ! { grep -q '^SSH-' "$R95/s1.out" && grep -q '^SSH-' "$R95/s2.out"; } 2>/dev/null && [ "$_i" -lt 200 ]; do
 	sleep 0.05

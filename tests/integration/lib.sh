@@ -253,6 +253,15 @@ unchanged() {
 	fi
 }
 
+# case_pids PID...: processes a case started, KILLed at the suite's end if a case that
+# stopped early left them running. Each is kept with its start time (stack__proc): a pid
+# that ended long ago may be another process's by then (the other suite's kaiden-api).
+case_pids() {
+	for _cp in "$@"; do
+		! stack__proc "$_cp" || CASE_PIDS="${CASE_PIDS:-} $_cp:$_stk_t0"
+	done
+}
+
 # cli NAME VAR ARGS...: one test: kaiden-api ARGS must succeed; VAR gets its stdout
 # ("" on failure).
 cli() {
@@ -349,7 +358,7 @@ fake_dns_start() {
 	python3 tests/fakes/fake_dns.py --port-file "$1/dns.port" --records "$1/dns.json" \
 		</dev/null >>"$1/dns.log" 2>&1 &
 	FAKE_DNS_PID=$!
-	CASE_PIDS="${CASE_PIDS:-} $FAKE_DNS_PID"
+	case_pids "$FAKE_DNS_PID"
 	_i=0
 	while [ ! -s "$1/dns.port" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	FAKE_DNS_PORT=$(cat "$1/dns.port" 2>/dev/null || echo 0)

@@ -53,7 +53,11 @@ finish() {
 	# Processes a case started (agents, fakes) and did not get to stop: a case that
 	# stops early must not leave them running.
 	for p in ${CASE_PIDS:-}; do
-		kill -KILL "$p" 2>/dev/null || :
+		if stack__same "${p%:*}" "${p#*:}"; then
+			kill -KILL "${p%:*}" 2>/dev/null || :
+		elif stack__proc "${p%:*}" && [ "$_stk_t0" != "${p#*:}" ]; then
+			echo "  note: pid ${p%:*} a case started has ended and is another process's now: left alone"
+		fi
 	done
 	stack_helperd_stop >/dev/null 2>&1 || true
 	stack_stop >/dev/null 2>&1 || true

@@ -358,9 +358,11 @@ for script in tests/portal/[0-9]*.py; do
 	if [ -n "${PORTAL_SCRIPTS:-}" ]; then
 		case " $PORTAL_SCRIPTS " in *" ${name%%_*} "*) ;; *) continue ;; esac
 	fi
+	t0=$SECONDS
 	PORTAL_OUT=$WORK/browser/$name /usr/bin/python3 "$script" \
 		>"$WORK/browser-$name.out" 2>"$WORK/browser-$name.err"
 	rc=$?
+	times="${times:-}${times:+, }${name%%_*} $((SECONDS - t0)) s"
 	while IFS= read -r line; do
 		case $line in
 		"ok "*) ok "$name: ${line#ok }" ;;
@@ -371,6 +373,8 @@ for script in tests/portal/[0-9]*.py; do
 		bad "$name" "exit $rc: $(tail -n 5 "$WORK/browser-$name.err")"
 	fi
 done
+# Where this pass's time went (make check's longest step: worth watching).
+echo "  ($TEST_NAME: the scripts took ${times:-nothing})"
 n=$(find "$WORK/browser/screenshots" -name "*.png" 2>/dev/null | wc -l)
 [ -n "${PORTAL_SCRIPTS:-}" ] || check "screenshots at both widths ($n)" test "$n" -ge 18
 
