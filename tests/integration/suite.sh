@@ -93,7 +93,7 @@ ok "start the stack ($SUITE_NAME) behind nginx on $STACK_URL"
 # pgbouncer runs the API's cases: those whose subject is kaiden-api and its database
 # (requests, auth and kept credentials, tenants and row-level security, tickets,
 # webhooks' and services' API, SIGTERM in a request), not those whose subject is
-# helperd, agents, the relay or helm (15 60 70 95 106 112 124): helperd keeps its direct
+# helperd, agents, the relay or helm (15 60 70 95 97 106 112 124): helperd keeps its direct
 # connection, so a pooler in front of kaiden-api changes nothing there, and kaiden-api's
 # share of them (starting sessions, queueing jobs) is in the cases kept. About half the
 # time of the whole (docs/decisions.md, "Issue 15: kaiden-api behind PgBouncer").
