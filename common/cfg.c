@@ -40,6 +40,11 @@ static const struct cfg_entry table[CFG__MAX] = {
 	[CFG_DATABASE_OWNER_DSN] = { "database.owner_dsn", "KAIDEN_DATABASE_OWNER_DSN",
 		CFG_T_STRING, "", 0, 0, NULL, 1,
 		"libpq connection string of the schema owner, for migrations (empty: database.dsn)" },
+	[CFG_DATABASE_POOLER] = { "database.pooler", "KAIDEN_DATABASE_POOLER", CFG_T_ENUM, "none",
+		0, 0, "none|transaction", 0,
+		"transaction: kaiden-api's database.dsn goes through a pooler in transaction mode "
+		"(PgBouncer pool_mode = transaction): no prepared statements, no LISTEN (each "
+		"request checks its credential); admin commands and helperd need a direct DSN" },
 	[CFG_SERVER_BASE_DOMAIN] = { "server.base_domain", "KAIDEN_SERVER_BASE_DOMAIN",
 		CFG_T_STRING, "", 0, 0, NULL, 0,
 		"multi mode: requests to <code>.<base_domain> act for tenant <code> (empty: "

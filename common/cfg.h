@@ -22,6 +22,7 @@ enum cfg_key {
 	CFG_DATABASE_PATH,        /* database.path        KAIDEN_DATABASE_PATH (sqlite file) */
 	CFG_DATABASE_DSN,         /* database.dsn         KAIDEN_DATABASE_DSN (libpq conninfo) */
 	CFG_DATABASE_OWNER_DSN,   /* database.owner_dsn   KAIDEN_DATABASE_OWNER_DSN (migrations) */
+	CFG_DATABASE_POOLER,      /* database.pooler      KAIDEN_DATABASE_POOLER none|transaction (PgBouncer) */
 	CFG_SERVER_BASE_DOMAIN,   /* server.base_domain   KAIDEN_SERVER_BASE_DOMAIN (multi: <code>.<base>) */
 	CFG_AUTH_JWT_SECRET,      /* auth.jwt_secret      KAIDEN_AUTH_JWT_SECRET (secret, >= 32 chars) */
 	CFG_AUTH_TOKEN_TTL,       /* auth.token_ttl       KAIDEN_AUTH_TOKEN_TTL seconds a login lasts */

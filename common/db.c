@@ -462,12 +462,21 @@ static int setting_name_valid(const char *name)
 	return len > 0 && len <= DB_SETTING_NAME_MAX && part > 0;
 }
 
+void db_set_pooled(struct db *db)
+{
+	db->pooled = 1;
+}
+
 int db_session_set(struct db *db, const char *name, const char *value)
 {
 	if (!name || !value || !setting_name_valid(name))
 		return db_fail(db, DB_ERR, "SET", "a session setting needs a plain name and a value");
 	if (!db->ops->session_set)
 		return DB_OK;
+	if (db->pooled)
+		return db_fail(db, DB_ERR, "SET", "the connection goes through a pooler in "
+		               "transaction mode (database.pooler): a session setting would stay on "
+		               "a server connection others get next; connect directly");
 	if (db->scope || db->ops->in_tx(db))
 		return db_fail(db, DB_ERR, "SET", "session settings are made outside transactions");
 	return db->ops->session_set(db, name, value);
@@ -477,6 +486,9 @@ int db_listen(struct db *db, const char *channel)
 {
 	if (!channel || !setting_name_valid(channel) || strchr(channel, '.'))
 		return db_fail(db, DB_ERR, "LISTEN", "a channel needs a plain name");
+	if (db->pooled && db->kind == DB_POSTGRES)
+		return db_fail(db, DB_ERR, "LISTEN", "the connection goes through a pooler in "
+		               "transaction mode (database.pooler): a LISTEN would hear nothing");
 	if (db->scope || db->ops->in_tx(db))
 		return db_fail(db, DB_ERR, "LISTEN", "channels are listened to outside transactions");
 	return db->ops->listen(db, channel);

@@ -117,6 +117,20 @@ int db_session_set(struct db *db, const char *name, const char *value) WUR;
  * kaiden-api serve and helperd call it at start-up. */
 int db_rls_check(struct db *db);
 
+/* ---- a pooler in transaction mode --------------------------------------------------
+ * db_set_pooled: this connection reaches PostgreSQL through a pooler that hands each
+ * transaction to any of its server connections (PgBouncer's pool_mode = transaction,
+ * any version: nothing here needs its max_prepared_statements), so nothing may live in
+ * the server session between transactions. From then on every statement is sent
+ * unnamed (PQexecParams, or PQsendQueryParams in a scope's pipeline: still one round
+ * trip), and db_session_set and db_listen refuse (DB_ERR, said): a SET would stay on a
+ * server connection that others get next, and a LISTEN would hear nothing. The fixed
+ * settings every connection makes at open (client_encoding, TimeZone, DateStyle,
+ * standard_conforming_strings) are ones PgBouncer tracks per client and sets again on
+ * each server connection it lends. Call it right after db_open, before any statement.
+ * SQLite: nothing changes. */
+void db_set_pooled(struct db *db);
+
 /* ---- change notices ----------------------------------------------------------------------
  * For a cache that a change invalidates (kaiden-api's verified credentials, issue 14).
  * db_listen: PostgreSQL: LISTEN channel (a plain identifier) on this connection, kept

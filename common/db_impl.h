@@ -57,6 +57,7 @@ struct db {
 	int scope_tx;
 	int savepoints;
 	unsigned long trips; /* db_trips */
+	int pooled;          /* db_set_pooled: no session state (PostgreSQL) */
 };
 
 int db_pg_open(const char *conninfo, struct db **out) WUR;

@@ -15,7 +15,11 @@
  * PQexecParams as before, and so does every text once the cache is full (it does not
  * evict: a deallocation would cost a round trip, and the store has fewer statements than
  * slots). db_script never prepares. The server parses with the same untyped parameters
- * either way, so results, types and errors are those PQexecParams gives.
+ * either way, so results, types and errors are those PQexecParams gives. A connection
+ * through a pooler in transaction mode (db_set_pooled) prepares nothing: a named
+ * statement lives in one server session, and the pooler lends another to the next
+ * transaction; every statement then goes the PQexecParams way (in a scope's pipeline,
+ * PQsendQueryParams: an unnamed statement, still one round trip).
  *
  * A prepared statement lives in the server session, so:
  *   - a reconnect (PQreset) starts a session without any: the cache is emptied;
@@ -276,7 +280,7 @@ static PGresult *pg_run(struct db_pg *pg, const char *sql, int n, const char *co
 	unsigned long hash;
 	PGresult *res;
 
-	if (!stmt_worth_preparing(sql))
+	if (pg->base.pooled || !stmt_worth_preparing(sql))
 		return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
 	hash = sql_hash(sql);
 	for (int attempt = 0;; attempt++) {
@@ -319,7 +323,7 @@ static int pipe_send(struct db_pg *pg, const char *sql, int n, const char *const
 	struct pg_stmt *s = NULL;
 	unsigned long hash;
 
-	if (stmt_worth_preparing(sql)) {
+	if (!pg->base.pooled && stmt_worth_preparing(sql)) {
 		hash = sql_hash(sql);
 		s = stmt_find(pg, sql, hash);
 		if (!s && (s = stmt_add(pg, sql, hash)) != NULL) {

@@ -171,6 +171,12 @@ static void db_describe(enum cfg_key key, char *out, size_t len)
 		snprintf(out, len, "the PostgreSQL database (%s %s)", e->name, from);
 }
 
+int admin_db_pooled(void)
+{
+	return strcmp(cfg_str(CFG_DATABASE_DRIVER), "postgres") == 0 &&
+	       strcmp(cfg_str(CFG_DATABASE_POOLER), "transaction") == 0;
+}
+
 /* key: database.dsn or database.owner_dsn (db_key). create: 1 for `migrate`, the only
  * command that may make a new SQLite file. */
 static int db_open_as(enum cfg_key key, int create, struct db **out)
@@ -182,8 +188,12 @@ static int db_open_as(enum cfg_key key, int create, struct db **out)
 	key = db_key(key);
 	rc = create ? db_open(driver, cfg_str(key), out)
 	            : db_open_existing(driver, cfg_str(key), out);
-	if (rc == DB_OK)
+	if (rc == DB_OK) {
+		/* database.owner_dsn is not pooled: migrations want a session of their own. */
+		if (key == CFG_DATABASE_DSN && admin_db_pooled())
+			db_set_pooled(*out);
 		return 0;
+	}
 	db_describe(key, where, sizeof(where));
 	if (rc == DB_MISSING)
 		log_error("%s does not exist: run `kaiden-api migrate` with the same settings to "

@@ -48,6 +48,10 @@ int admin_db_open(struct db **out) WUR;
 /* The same database for serving requests: no session-wide staff switch; each request's
  * scope sets its tenant (auth_scope_begin). */
 int admin_db_open_serve(struct db **out) WUR;
+/* 1 when database.dsn goes through a pooler in transaction mode (database.pooler):
+ * both opens above then db_set_pooled the connection, so admin_db_open fails (its staff
+ * switch is a session setting; said) and serving keeps no credentials (no LISTEN). */
+int admin_db_pooled(void);
 
 void admin_usage(FILE *out);
 

@@ -197,7 +197,9 @@ struct worker {
 
 /* Opens the worker's connection; the first one to succeed says whether row-level
  * security holds for the role it connects as. The credential cache listens on it
- * (PostgreSQL). 0 or -1. */
+ * (PostgreSQL), unless it goes through a pooler in transaction mode, where a LISTEN
+ * hears nothing: then the cache stays off and every request checks its credential
+ * (docs/decisions.md, "Issue 15: kaiden-api behind PgBouncer"). 0 or -1. */
 static int worker_db_open(struct worker *w)
 {
 	if (admin_db_open_serve(&w->db) < 0) {
@@ -206,7 +208,7 @@ static int worker_db_open(struct worker *w)
 	}
 	if (!atomic_flag_test_and_set(&rls_checked))
 		(void)db_rls_check(w->db);
-	auth_cache_init(&w->cache, w->db);
+	auth_cache_init(&w->cache, admin_db_pooled() ? NULL : w->db);
 	return 0;
 }
 
@@ -299,7 +301,9 @@ static int run_workers(void)
 		started++;
 	}
 	if (started == nthreads) {
-		log_info("workers=%d database=%s ready", started, cfg_str(CFG_DATABASE_DRIVER));
+		log_info("workers=%d database=%s%s ready", started, cfg_str(CFG_DATABASE_DRIVER),
+		         admin_db_pooled() ? " pooler=transaction (no prepared statements, no kept "
+		                             "credentials)" : "");
 		while (sigwait(&set, &sig) != 0)
 			;
 		if (!atomic_load(&fatal_error))

@@ -32,7 +32,10 @@ run="$build nginx curl jq"
 # shared/ref/k8s-schemas/validate.py.
 # fonts-noto-color-emoji: the marketplace's application icons are emoji (catalog.yaml);
 # without a font that has them, chromium draws boxes in the portal's screenshots.
-check="$build nginx curl postgresql iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm python3-yaml python3-jsonschema fonts-noto-color-emoji"
+# pgbouncer: the integration suite "pgbouncer" puts it, in transaction mode, between
+# kaiden-api and PostgreSQL (scripts/stack.sh, stack_pgbouncer_start); the package's own
+# service is not used.
+check="$build nginx curl postgresql pgbouncer iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm python3-yaml python3-jsonschema fonts-noto-color-emoji"
 # chromium, chromium-driver, python3-selenium: tests/bench/portal.sh loads the portal.
 bench="$run wrk openssh-server openssh-client python3 chromium chromium-driver python3-selenium"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the

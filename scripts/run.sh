@@ -7,6 +7,11 @@
 #   VAR   the state directory (default ./var)
 #   DB    sqlite (VAR/kaiden.db) or postgres (a private cluster in VAR/pg)
 #   B     the build directory holding bin/kaiden-api (default build)
+#   HELPERDS, APIS  how many kaiden-helperds and kaiden-apis (default 1 each; more need
+#         DB=postgres). With several, each one's log is its own file under VAR/log/, the
+#         banner lists every pid, and one that exits is reported and left down while
+#         the others serve (to try failover by hand); the stack stops when none of a
+#         kind is left, or nginx exits.
 # Any other KAIDEN_* variable in the environment reaches kaiden-api (see README.md).
 set -eu
 
@@ -14,6 +19,10 @@ PORT=${PORT:-8080}
 VAR=${VAR:-./var}
 DB=${DB:-sqlite}
 B=${B:-build}
+# shellcheck disable=SC2034 # read by stack_init
+STACK_HELPERDS=${HELPERDS:-1}
+# shellcheck disable=SC2034 # read by stack_init
+STACK_APIS=${APIS:-1}
 
 # VAR is relative to where make (or the user) ran, before we move to the repository.
 case $VAR in /*) ;; *) VAR=$(pwd)/$VAR ;; esac
@@ -21,11 +30,14 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
 
-# kaiden-api's log lines go to this terminal, after the banner.
-# shellcheck disable=SC2034 # read by stack_api_start
-STACK_API_LOG=-
-# shellcheck disable=SC2034 # read by stack_helperd_start
-STACK_HELPERD_LOG=-
+# kaiden-api's log lines go to this terminal, after the banner; several processes' each
+# to its own file (VAR/log/kaiden-api-2.log...), which tells them apart.
+if [ "$STACK_APIS$STACK_HELPERDS" = 11 ]; then
+	# shellcheck disable=SC2034 # read by stack_api_start
+	STACK_API_LOG=-
+	# shellcheck disable=SC2034 # read by stack_helperd_start
+	STACK_HELPERD_LOG=-
+fi
 
 stack_init "$VAR" "$DB" "$PORT"
 
@@ -122,12 +134,57 @@ cat <<EOF
 
 EOF
 
+# Several: which pid is which (a stack of one's banner stays as it was).
+if [ "$STACK_APIS$STACK_HELPERDS" != 11 ]; then
+	echo "  Processes (logs in $STACK_DIR/log/; kill one to try failover: it is left down)"
+	for w in $STACK_API_PIDS; do
+		n=${w%%:*}
+		printf '    kaiden-api %s        pid %-8s %s\n' "$n" "${w#*:}" "$(stack_api_socket "$n")"
+	done
+	for w in $STACK_HELPERD_PIDS; do
+		n=${w%%:*}
+		for u in $STACK_METRICS_URLS; do
+			[ "${u%%:*}" != "$n" ] || murl=${u#*:}
+		done
+		printf '    kaiden-helperd %s    pid %-8s %s, instance %s, %s\n' "$n" "${w#*:}" \
+			"$(stack_helperd_socket "$n")" "$(stack_helperd_instance "$n")" "$murl"
+	done
+	printf '    nginx               pid %-8s %s\n' "$STACK_NGINX_PID" "$STACK_URL"
+	echo
+fi
+
+# live NAME "I:pid ...": LIVE is how many of them still run. Of several, one that has
+# exited is reported once (with its exit status) and left down.
+REPORTED=
+live() {
+	LIVE=0
+	many=0
+	for w in $2; do
+		many=$((many + 1))
+	done
+	for w in $2; do
+		p=${w#*:}
+		if kill -0 "$p" 2>/dev/null; then
+			LIVE=$((LIVE + 1))
+			continue
+		fi
+		case " $REPORTED " in *" $p "*) continue ;; esac
+		REPORTED="$REPORTED $p"
+		[ "$many" -gt 1 ] || continue
+		if wait "$p" 2>/dev/null; then st=0; else st=$?; fi
+		echo "kaiden: $1 ${w%%:*} (pid $p) exited (status $st): left down, the rest serve on" >&2
+	done
+}
+
 # Stay while the servers live. Ctrl-C signals the whole process group, the servers
 # too: the shell must run its INT trap before it looks at them again, or it would call
 # their orderly stop "exited on its own". A foreground sleep defers the trap until the
 # loop has looked; `wait` on a background sleep is interrupted at once and runs it.
-while kill -0 "$STACK_API_PID" 2>/dev/null && kill -0 "$STACK_NGINX_PID" 2>/dev/null &&
-	kill -0 "$STACK_HELPERD_PID" 2>/dev/null; do
+while kill -0 "$STACK_NGINX_PID" 2>/dev/null; do
+	live kaiden-api "$STACK_API_PIDS"
+	[ "$LIVE" -gt 0 ] || break
+	live kaiden-helperd "$STACK_HELPERD_PIDS"
+	[ "$LIVE" -gt 0 ] || break
 	sleep 1 &
 	NAP_PID=$!
 	wait "$NAP_PID"

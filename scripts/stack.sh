@@ -13,17 +13,31 @@
 #
 # The steps, for callers that need to step in between (restarting kaiden-api, say):
 #     stack_db_start     DB=postgres: scripts/pg.sh start DIR/pg (a private cluster)
+#     stack_pgbouncer_start  STACK_PGBOUNCER=1 (tests): PgBouncer in transaction mode
+#                        between kaiden-api serve and it (DIR/pgbouncer)
 #     stack_migrate      kaiden-api migrate (PostgreSQL: as the owner)
 #     stack_token        reuse DIR/admin.token, or create one (mode 0600)
 #     stack_nginx_render DIR/nginx/nginx.conf from nginx/dev.conf.in + nginx/kaiden.conf
 #     stack_api_start    kaiden-api serve --socket DIR/run/kaiden-api.sock, in background
+#                        (STACK_APIS of them: the second on kaiden-api-2.sock...)
 #     stack_nginx_start  nginx -p DIR/nginx -c DIR/nginx/nginx.conf, in background
 #     stack_wait_ready   until GET /healthz through nginx answers 200
-#     stack_api_stop / stack_nginx_stop / stack_db_stop
+#     stack_api_stop / stack_nginx_stop / stack_pgbouncer_stop / stack_db_stop
 #
-# Layout of DIR: kaiden.db (sqlite), pg/ (postgres), admin.token, run/ (sockets, pid
-# files), log/ (kaiden-api.log), nginx/ (config, logs/, tmp/, nginx.pid), www/ (the
-# portal as nginx serves it, rewritten at each render).
+# Several of each (issue 15; PostgreSQL only, refused on SQLite): STACK_APIS and
+# STACK_HELPERDS (default 1, at most 9) set before stack_init. The first of each is the
+# stack of one exactly (its socket, pid file, log, $STACK_API_PID, $STACK_HELPERD_PID,
+# $STACK_METRICS_URL); the I-th (I >= 2) adds "-I" to each name (run/kaiden-api-2.sock,
+# run/helperd-2.sock, log/kaiden-helperd-2.log) and every pid is in $STACK_API_PIDS /
+# $STACK_HELPERD_PIDS ("I:pid" words). nginx reaches them through the upstreams
+# kaiden_api and kaiden_helperd (DIR/nginx/upstreams.conf, every socket in each), so a
+# request or a WebSocket upgrade goes to any that answers. Several helperds are named
+# <instance>-I (helperd.instance: KAIDEN_HELPERD_INSTANCE, else the host name).
+#
+# Layout of DIR: kaiden.db (sqlite), pg/ (postgres), pgbouncer/ (STACK_PGBOUNCER),
+# admin.token, run/ (sockets, pid files), log/ (kaiden-api.log), nginx/ (config,
+# logs/, tmp/, nginx.pid), www/ (the portal as nginx serves it, rewritten at each
+# render).
 #
 # Environment: the stack sets KAIDEN_DATABASE_DRIVER, KAIDEN_DATABASE_PATH or
 # KAIDEN_DATABASE_DSN and KAIDEN_DATABASE_OWNER_DSN, KAIDEN_SERVER_SOCKET and (unless set)
@@ -131,10 +145,28 @@ stack_init() {
 	STACK_TOKEN_FILE=$STACK_DIR/admin.token
 	STACK_URL=http://127.0.0.1:$STACK_PORT
 	STACK_API_PID=
+	STACK_API_PIDS=
 	STACK_NGINX_PID=
+	STACK_POOL_DSN=
+	STACK_PGBOUNCER_PID=
 	STACK_DB_STARTED=
 	STACK_TOKEN=
 	STACK_DB_PATH=
+	STACK_APIS=${STACK_APIS:-1}
+	STACK_HELPERDS=${STACK_HELPERDS:-1}
+	for n in "$STACK_APIS" "$STACK_HELPERDS"; do
+		case $n in
+		[1-9]) ;;
+		*) stack__die "APIS and HELPERDS must be numbers from 1 to 9, not '$n'" || return 1 ;;
+		esac
+	done
+	if [ "$STACK_DB" = sqlite ] && [ "$STACK_APIS$STACK_HELPERDS" != 11 ]; then
+		stack__die "several kaiden-apis or helperds (APIS=$STACK_APIS HELPERDS=$STACK_HELPERDS) need PostgreSQL: add DB=postgres (a SQLite file serves one of each)" ||
+			return 1
+	fi
+	if [ -n "${STACK_PGBOUNCER:-}" ] && [ "$STACK_DB" != postgres ]; then
+		stack__die "PgBouncer (STACK_PGBOUNCER) stands in front of PostgreSQL only" || return 1
+	fi
 	mkdir -p "$STACK_RUN" "$STACK_DIR/log" || return 1
 
 	export KAIDEN_DATABASE_DRIVER="$STACK_DB"
@@ -155,10 +187,32 @@ stack_init() {
 	[ -x "$STACK_BIN" ] || stack__die "$STACK_BIN is missing: build first (make B=${B:-build})"
 }
 
+# stack__nth NAME I: the I-th process's name: NAME for the first (a stack of one's), NAME-I
+# for the others.
+stack__nth() {
+	if [ "$2" -eq 1 ]; then echo "$1"; else echo "$1-$2"; fi
+}
+
+# The I-th kaiden-api's and helperd's sockets.
+stack_api_socket() {
+	echo "$STACK_RUN/$(stack__nth kaiden-api "$1").sock"
+}
+
+stack_helperd_socket() {
+	echo "$STACK_RUN/$(stack__nth helperd "$1").sock"
+}
+
 # Refuses to start a second stack on the same DIR while the first still runs. With
 # arguments: only those pid files.
 stack__check_not_running() {
-	[ $# -gt 0 ] || set -- "$STACK_RUN/kaiden-api.pid" "$STACK_NGINX_DIR/nginx.pid"
+	if [ $# -eq 0 ]; then
+		set -- "$STACK_NGINX_DIR/nginx.pid"
+		i=1
+		while [ "$i" -le "$STACK_APIS" ]; do
+			set -- "$@" "$STACK_RUN/$(stack__nth kaiden-api "$i").pid"
+			i=$((i + 1))
+		done
+	fi
 	for f in "$@"; do
 		[ -s "$f" ] || continue
 		p=$(cat "$f")
@@ -225,6 +279,18 @@ stack_token_new() {
 	STACK_TOKEN=$tok
 }
 
+# stack__upstream NAME N SOCKET_FN: an nginx upstream block NAME with the sockets
+# SOCKET_FN 1 .. SOCKET_FN N.
+stack__upstream() {
+	echo "upstream $1 {"
+	i=1
+	while [ "$i" -le "$2" ]; do
+		echo "    server unix:$($3 "$i");"
+		i=$((i + 1))
+	done
+	echo "}"
+}
+
 # Writes DIR/nginx/{nginx.conf,kaiden.conf,fastcgi_params,mime.types} and DIR/www (the
 # portal, from the checkout's www/ by scripts/www.sh).
 stack_nginx_render() {
@@ -242,7 +308,17 @@ stack_nginx_render() {
 	# The portal as it is installed (scripts/www.sh: assets under /app/<hash>/), written
 	# from the checkout's www/ into this stack's own DIR/www at every render.
 	sh "$STACK_ROOT/scripts/www.sh" "$STACK_ROOT/www" "$STACK_DIR/www" >/dev/null || return 1
-	sed -e "s|/run/kaiden/api.sock|$STACK_SOCKET|g" \
+	# Every kaiden-api and every helperd of the stack in one upstream each (one server
+	# each in a stack of one): nginx passes a request, or a WebSocket upgrade, to any of
+	# them, and on to the next when one does not accept (a stopped one's socket).
+	{
+		echo "# Written by stack_nginx_render (scripts/stack.sh): the stack's processes."
+		stack__upstream kaiden_api "$STACK_APIS" stack_api_socket
+		stack__upstream kaiden_helperd "$STACK_HELPERDS" stack_helperd_socket
+	} >"$nd/upstreams.conf" || return 1
+	sed -e "s|fastcgi_pass unix:/run/kaiden/api.sock;|fastcgi_pass kaiden_api;|g" \
+		-e "s|proxy_pass http://unix:/run/kaiden/helperd.sock:|proxy_pass http://kaiden_helperd|g" \
+		-e "s|/run/kaiden/api.sock|$STACK_SOCKET|g" \
 		-e "s|/run/kaiden/helperd.sock|$STACK_HELPERD_SOCKET|g" \
 		-e "s|/usr/share/kaiden/www|$STACK_DIR/www|g" \
 		"$STACK_ROOT/nginx/kaiden.conf" >"$nd/kaiden.conf.tmp" || return 1
@@ -263,23 +339,61 @@ stack_nginx_render() {
 		stack__die "nginx rejected $nd/nginx.conf (see above)"
 }
 
-stack_api_start() {
-	stack__check_not_running "$STACK_RUN/kaiden-api.pid" || return 1
-	rm -f "$STACK_SOCKET"
-	log=${STACK_API_LOG:-$STACK_DIR/log/kaiden-api.log}
-	if [ "$log" = - ]; then
-		"$STACK_BIN" serve --socket "$STACK_SOCKET" </dev/null >&2 &
+# The log of the I-th kaiden-api or helperd (NAME): STACK_API_LOG / STACK_HELPERD_LOG
+# (VAR) for the first, "-" (the caller's stderr) for every one when it says "-", else
+# DIR/log/NAME[-I].log.
+stack__log() {
+	eval "_l=\${$1:-}"
+	if [ "$_l" = - ]; then
+		echo -
+	elif [ -n "$_l" ] && [ "$3" -eq 1 ]; then
+		echo "$_l"
 	else
-		"$STACK_BIN" serve --socket "$STACK_SOCKET" </dev/null >>"$log" 2>&1 &
+		echo "$STACK_DIR/log/$(stack__nth "$2" "$3").log"
 	fi
-	STACK_API_PID=$!
-	echo "$STACK_API_PID" >"$STACK_RUN/kaiden-api.pid"
+}
+
+# Starts STACK_APIS kaiden-apis (stack__api_start_one each); a failure stops those it
+# started.
+stack_api_start() {
+	STACK_API_PIDS=
+	n=1
+	while [ "$n" -le "$STACK_APIS" ]; do
+		if ! stack__api_start_one "$n"; then
+			stack_api_stop
+			return 1
+		fi
+		n=$((n + 1))
+	done
+}
+
+# The I-th kaiden-api; waits until it listens. Through PgBouncer (STACK_POOL_DSN) it
+# connects there, with database.pooler=transaction.
+stack__api_start_one() {
+	nth=$1
+	pidf=$STACK_RUN/$(stack__nth kaiden-api "$nth").pid
+	sock=$(stack_api_socket "$nth")
+	stack__check_not_running "$pidf" || return 1
+	rm -f "$sock"
+	log=$(stack__log STACK_API_LOG kaiden-api "$nth")
+	set -- "$STACK_BIN" serve --socket "$sock"
+	[ -z "$STACK_POOL_DSN" ] ||
+		set -- env KAIDEN_DATABASE_DSN="$STACK_POOL_DSN" KAIDEN_DATABASE_POOLER=transaction "$@"
+	if [ "$log" = - ]; then
+		"$@" </dev/null >&2 &
+	else
+		"$@" </dev/null >>"$log" 2>&1 &
+	fi
+	pid=$!
+	[ "$nth" -ne 1 ] || STACK_API_PID=$pid
+	STACK_API_PIDS="$STACK_API_PIDS $nth:$pid"
+	echo "$pid" >"$pidf"
 	# The socket appears once kaiden-api is listening.
 	i=0
-	while [ ! -S "$STACK_SOCKET" ]; do
-		if ! kill -0 "$STACK_API_PID" 2>/dev/null || [ "$i" -ge 100 ]; then
+	while [ ! -S "$sock" ]; do
+		if ! kill -0 "$pid" 2>/dev/null || [ "$i" -ge 100 ]; then
 			[ "$log" = - ] || tail -n 20 "$log" >&2
-			stack__die "kaiden-api did not start listening on $STACK_SOCKET"
+			stack__die "kaiden-api did not start listening on $sock"
 			return 1
 		fi
 		sleep 0.1
@@ -401,13 +515,28 @@ stack__stop_pid() {
 
 # The stop functions act only on what this shell started (the pid variables), never on
 # a pid file: a refused second start on the same DIR must not stop the first.
+# Every kaiden-api started; STACK_API_STATUS is the first one's exit status.
 stack_api_stop() {
-	p=${STACK_API_PID:-}
+	stack__stop_set kaiden-api "${STACK_API_PIDS:-}" "${STACK_API_PID:-}"
 	STACK_API_PID=
-	[ -n "$p" ] || return 0
-	rm -f "$STACK_RUN/kaiden-api.pid"
-	stack__stop_pid "$p" TERM 15 kaiden-api
+	STACK_API_PIDS=
 	STACK_API_STATUS=$STACK_STATUS
+}
+
+# stack__stop_set NAME "I:pid ..." PID: the second and later of NAME, then the first,
+# whose pid is PID (the pid variable, which a caller that stopped it itself has
+# emptied: "I:pid" words are not looked at for it), TERM and waited for (15 s, then
+# KILL), their pid files removed. STACK_STATUS: the first one's exit status ("" if none).
+stack__stop_set() {
+	for w in $2; do
+		[ "${w%%:*}" -ne 1 ] || continue
+		rm -f "$STACK_RUN/$(stack__nth "$1" "${w%%:*}").pid"
+		stack__stop_pid "${w#*:}" TERM 15 "$1 ${w%%:*}"
+	done
+	STACK_STATUS=
+	[ -n "$3" ] || return 0
+	rm -f "$STACK_RUN/$1.pid"
+	stack__stop_pid "$3" TERM 15 "$1"
 }
 
 stack_nginx_stop() {
@@ -424,6 +553,7 @@ stack_nginx_stop() {
 stack_up() {
 	stack__check_not_running || return 1
 	stack_db_start || return 1
+	stack_pgbouncer_start || return 1
 	stack_migrate || return 1
 	stack_token || return 1
 	stack_nginx_render || return 1
@@ -462,18 +592,89 @@ stack_stop() {
 	[ -n "${STACK_DIR:-}" ] || return 0
 	stack_nginx_stop || true
 	stack_api_stop || true
+	stack_pgbouncer_stop || true
 	stack_db_stop || true
 }
 
+# ---- PgBouncer ---------------------------------------------------------------------------
+# stack_pgbouncer_start (STACK_PGBOUNCER=1, after stack_db_start; the tests' "pgbouncer"
+# suite): Debian's pgbouncer in transaction mode between kaiden-api serve and the stack's
+# PostgreSQL, in DIR/pgbouncer (pgbouncer.ini, userlist.txt, pgbouncer.log, .pid), on a
+# free loopback port and no Unix socket, with 2 server connections for all of
+# kaiden-api's workers, so that one worker's transactions do land on different server
+# sessions. As user postgres when we are root (PgBouncer refuses root), like PostgreSQL.
+# kaiden-api serve then connects to $STACK_POOL_DSN with database.pooler=transaction;
+# its admin commands, helperd and the tests' own SQL keep the direct DSNs.
+stack_pgbouncer_start() {
+	[ -n "${STACK_PGBOUNCER:-}" ] || return 0
+	bin=$(command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer)
+	[ -x "$bin" ] || stack__die "pgbouncer is not installed (apt-get install pgbouncer)" || return 1
+	pd=$STACK_DIR/pgbouncer
+	mkdir -p "$pd" || return 1
+	rm -f "$pd/pgbouncer.pid"
+	port=$(stack_free_port) || return 1
+	printf '"kaiden_api" ""\n' >"$pd/userlist.txt" || return 1
+	cat >"$pd/pgbouncer.ini" <<-EOF || return 1
+	; Written by stack_pgbouncer_start (scripts/stack.sh).
+	[databases]
+	kaiden = host=$STACK_DIR/pg port=$(cat "$STACK_DIR/pg/port") dbname=kaiden
+	[pgbouncer]
+	listen_addr = 127.0.0.1
+	listen_port = $port
+	unix_socket_dir =
+	auth_type = trust
+	auth_file = $pd/userlist.txt
+	pool_mode = transaction
+	default_pool_size = 2
+	max_client_conn = 200
+	logfile = $pd/pgbouncer.log
+	pidfile = $pd/pgbouncer.pid
+	EOF
+	set -- "$bin" -d -q "$pd/pgbouncer.ini"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown -R postgres "$pd" || return 1
+		set -- runuser -u postgres -- "$@"
+	fi
+	"$@" || {
+		tail -n 5 "$pd/pgbouncer.log" >&2
+		stack__die "pgbouncer did not start (log: $pd/pgbouncer.log)"
+		return 1
+	}
+	i=0
+	until [ -s "$pd/pgbouncer.pid" ] && stack_port_busy "$port"; do
+		if [ "$i" -ge 100 ]; then
+			tail -n 5 "$pd/pgbouncer.log" >&2
+			stack__die "pgbouncer does not listen on 127.0.0.1:$port (log: $pd/pgbouncer.log)"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	STACK_PGBOUNCER_PID=$(cat "$pd/pgbouncer.pid")
+	STACK_POOL_DSN="host=127.0.0.1 port=$port user=kaiden_api dbname=kaiden"
+	stack__say "PgBouncer (transaction mode): $STACK_POOL_DSN for kaiden-api serve"
+}
+
+# Not our child (it daemonised): TERM, and waited for by its pid.
+stack_pgbouncer_stop() {
+	p=${STACK_PGBOUNCER_PID:-}
+	STACK_PGBOUNCER_PID=
+	STACK_POOL_DSN=
+	[ -n "$p" ] || return 0
+	stack__stop_pid "$p" TERM 10 pgbouncer
+}
+
 # ---- kaiden-helperd ---------------------------------------------------------------------
-# stack_helperd_start: kaiden-helperd in background, serving agents on
-# DIR/run/helperd.sock (the socket nginx proxies /api/v1/ws/ to) with its Prometheus
-# /metrics on a free loopback port ($STACK_METRICS_URL). Its log goes to
-# DIR/log/kaiden-helperd.log (STACK_HELPERD_LOG; "-" means the caller's stderr). The
-# database settings are the stack's; other KAIDEN_HELPERD_* variables pass through.
-# Waits until it serves /metrics and the socket is there.
-# stack_helperd_stop: SIGTERM, waits (15 s, then KILL); STACK_HELPERD_STATUS is its
-# exit status. Call it before stack_stop (which knows only the API, nginx and the db).
+# stack_helperd_start: STACK_HELPERDS kaiden-helperds in background, the first serving
+# agents on DIR/run/helperd.sock (the socket nginx proxies /api/v1/ws/ to; the I-th on
+# helperd-I.sock) with its Prometheus /metrics on a free loopback port
+# ($STACK_METRICS_URL; every one's in $STACK_METRICS_URLS, "I:url" words). Logs go to
+# DIR/log/kaiden-helperd[-I].log (STACK_HELPERD_LOG for the first; "-" means the caller's
+# stderr). The database settings are the stack's; other KAIDEN_HELPERD_* variables pass
+# through. Waits until each serves /metrics and its socket is there.
+# stack_helperd_stop: SIGTERM to each, waits (15 s, then KILL); STACK_HELPERD_STATUS is
+# the first one's exit status. Call it before stack_stop (which knows only the API,
+# nginx and the db).
 stack_helperd_start() {
 	STACK_HELPERD_BIN=$(dirname "$STACK_BIN")/kaiden-helperd
 	[ -x "$STACK_HELPERD_BIN" ] ||
@@ -482,55 +683,87 @@ stack_helperd_start() {
 		stack__die "kaiden-helperd already runs (pid $STACK_HELPERD_PID)"
 		return 1
 	fi
-	# A metrics port picked free can be taken before helperd binds it: pick again.
+	STACK_HELPERD_PIDS=
+	STACK_METRICS_URLS=
+	n=1
+	while [ "$n" -le "${STACK_HELPERDS:-1}" ]; do
+		if ! stack__helperd_start_one "$n"; then
+			stack_helperd_stop >/dev/null 2>&1
+			return 1
+		fi
+		n=$((n + 1))
+	done
+}
+
+# The I-th helperd. A metrics port picked free can be taken before helperd binds it:
+# pick again.
+stack__helperd_start_one() {
 	tries=0
 	while :; do
-		stack__helperd_try && return 0
+		stack__helperd_try "$1" && return 0
 		tries=$((tries + 1))
 		if [ "$tries" -ge 5 ] || [ "$log" = - ] ||
-			! grep -q "cannot listen on 127.0.0.1:$STACK_METRICS_PORT" "$log"; then
+			! grep -q "cannot listen on 127.0.0.1:$mport" "$log"; then
 			break
 		fi
 	done
 	[ "$log" = - ] || tail -n 20 "$log" >&2
-	stack__die "kaiden-helperd did not start (socket $STACK_HELPERD_SOCKET, $STACK_METRICS_URL)"
+	stack__die "kaiden-helperd $1 did not start (socket $(stack_helperd_socket "$1"), http://127.0.0.1:$mport/metrics)"
 }
 
-# One start of helperd on a new metrics port; waits until it serves. 0, or 1 with it
-# stopped.
-stack__helperd_try() {
-	STACK_METRICS_PORT=$(stack_free_port) || return 1
-	STACK_METRICS_URL=http://127.0.0.1:$STACK_METRICS_PORT/metrics
-	log=${STACK_HELPERD_LOG:-$STACK_DIR/log/kaiden-helperd.log}
-	if [ "$log" = - ]; then
-		KAIDEN_HELPERD_LISTEN="$STACK_HELPERD_SOCKET" \
-			KAIDEN_HELPERD_METRICS="127.0.0.1:$STACK_METRICS_PORT" \
-			"$STACK_HELPERD_BIN" </dev/null >&2 &
+# stack_helperd_instance I: the I-th helperd's helperd.instance: of several, each its
+# own name in job leases, KAIDEN_HELPERD_INSTANCE (else the host name) and -I; of one,
+# what KAIDEN_HELPERD_INSTANCE says (empty: helperd takes the host name).
+stack_helperd_instance() {
+	if [ "${STACK_HELPERDS:-1}" -gt 1 ]; then
+		echo "${KAIDEN_HELPERD_INSTANCE:-$(uname -n)}-$1"
 	else
-		KAIDEN_HELPERD_LISTEN="$STACK_HELPERD_SOCKET" \
-			KAIDEN_HELPERD_METRICS="127.0.0.1:$STACK_METRICS_PORT" \
-			"$STACK_HELPERD_BIN" </dev/null >>"$log" 2>&1 &
+		echo "${KAIDEN_HELPERD_INSTANCE:-}"
 	fi
-	STACK_HELPERD_PID=$!
-	echo "$STACK_HELPERD_PID" >"$STACK_RUN/kaiden-helperd.pid"
+}
+
+# One start of the I-th helperd on a new metrics port; waits until it serves. 0, or 1
+# with it stopped.
+stack__helperd_try() {
+	nth=$1
+	mport=$(stack_free_port) || return 1
+	murl=http://127.0.0.1:$mport/metrics
+	hsock=$(stack_helperd_socket "$nth")
+	log=$(stack__log STACK_HELPERD_LOG kaiden-helperd "$nth")
+	inst=$(stack_helperd_instance "$nth")
+	set -- "$STACK_HELPERD_BIN"
+	[ -z "$inst" ] || set -- env KAIDEN_HELPERD_INSTANCE="$inst" "$@"
+	if [ "$log" = - ]; then
+		KAIDEN_HELPERD_LISTEN="$hsock" KAIDEN_HELPERD_METRICS="127.0.0.1:$mport" \
+			"$@" </dev/null >&2 &
+	else
+		KAIDEN_HELPERD_LISTEN="$hsock" KAIDEN_HELPERD_METRICS="127.0.0.1:$mport" \
+			"$@" </dev/null >>"$log" 2>&1 &
+	fi
+	hpid=$!
+	echo "$hpid" >"$STACK_RUN/$(stack__nth kaiden-helperd "$nth").pid"
 	i=0
-	while ! { [ -S "$STACK_HELPERD_SOCKET" ] &&
-		curl -sf -o /dev/null --max-time 2 "$STACK_METRICS_URL"; }; do
-		if ! kill -0 "$STACK_HELPERD_PID" 2>/dev/null || [ "$i" -ge 100 ]; then
-			stack_helperd_stop >/dev/null 2>&1
+	while ! { [ -S "$hsock" ] && curl -sf -o /dev/null --max-time 2 "$murl"; }; do
+		if ! kill -0 "$hpid" 2>/dev/null || [ "$i" -ge 100 ]; then
+			rm -f "$STACK_RUN/$(stack__nth kaiden-helperd "$nth").pid"
+			stack__stop_pid "$hpid" TERM 15 kaiden-helperd
 			return 1
 		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
+	if [ "$nth" -eq 1 ]; then
+		STACK_HELPERD_PID=$hpid
+		STACK_METRICS_PORT=$mport
+		STACK_METRICS_URL=$murl
+	fi
+	STACK_HELPERD_PIDS="$STACK_HELPERD_PIDS $nth:$hpid"
+	STACK_METRICS_URLS="$STACK_METRICS_URLS $nth:$murl"
 }
 
 stack_helperd_stop() {
-	p=${STACK_HELPERD_PID:-}
+	stack__stop_set kaiden-helperd "${STACK_HELPERD_PIDS:-}" "${STACK_HELPERD_PID:-}"
 	STACK_HELPERD_PID=
-	STACK_HELPERD_STATUS=
-	[ -n "$p" ] || return 0
-	rm -f "$STACK_RUN/kaiden-helperd.pid"
-	stack__stop_pid "$p" TERM 15 kaiden-helperd
+	STACK_HELPERD_PIDS=
 	STACK_HELPERD_STATUS=$STACK_STATUS
 }

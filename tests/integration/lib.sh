@@ -42,12 +42,12 @@ LAST=
 
 ok() {
 	PASS=$((PASS + 1))
-	[ -z "${VERBOSE:-}" ] || echo "  ok   $SUITE_DB: $1"
+	[ -z "${VERBOSE:-}" ] || echo "  ok   ${SUITE_NAME:-$SUITE_DB}: $1"
 }
 
 bad() {
 	FAIL=$((FAIL + 1))
-	echo "  FAIL $SUITE_DB: $1: $2"
+	echo "  FAIL ${SUITE_NAME:-$SUITE_DB}: $1: $2"
 	[ -z "$LAST" ] || echo "       request: $LAST -> $CODE"
 	if [ -s "$T/body" ]; then
 		printf '       body: %s\n' "$(head -c 300 "$T/body" | tr '\n' ' ')"

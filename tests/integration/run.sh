@@ -1,19 +1,20 @@
 #!/bin/sh
 # run.sh: the integration tests, on SQLite and on PostgreSQL, the same cases through nginx
-# against both (tests/integration/case-*.sh, run by suite.sh), and two installs against
-# one Cloudflare account (installs.sh). The suites run in parallel, each in its own
+# against both (tests/integration/case-*.sh, run by suite.sh), the API's cases again on
+# PostgreSQL with kaiden-api behind PgBouncer in transaction mode (pgbouncer), and two
+# installs against one Cloudflare account (installs.sh). The suites run in parallel, each in its own
 # stacks on its own ports; each one's output goes to its own file and is printed whole
 # when it ends, so their lines never interleave. Prints, per suite, its
 # `integration NAME: N passed, N failed` line and then `time: integration NAME: N s`;
 # exits non-zero if any failed.
 #
-#   B=build sh tests/integration/run.sh [sqlite|postgres|installs ...]
+#   B=build sh tests/integration/run.sh [sqlite|postgres|pgbouncer|installs ...]
 #   VERBOSE=1 prints every passing case (and each case's time); KEEP=1 keeps each suite's
 #   directory; SERIAL=1 runs the suites one after the other, printing as they go.
 set -eu
 cd "$(dirname "$0")/../.."
 
-[ $# -gt 0 ] || set -- sqlite postgres installs
+[ $# -gt 0 ] || set -- sqlite postgres pgbouncer installs
 failed=
 
 # suite NAME: becomes suite NAME (exec: call it in a subshell or an & job, whose pid is

@@ -42,6 +42,10 @@ Rules (each has a name; a failure line starts with it):
                 long as nginx/kaiden.conf's longest proxy_read_timeout
   secrets       every Secret key a container reads is a key of that Secret in the
                 files given (deploy/k8s/examples/ shows each Secret an admin makes)
+  replicas      the web Deployment and helperd's StatefulSet run at least 2 replicas
+                with a pod anti-affinity on kubernetes.io/hostname that selects their
+                own pods (issue 15); each helperd's KAIDEN_HELPERD_INSTANCE is its pod's
+                name (metadata.name)
 """
 import copy
 import os
@@ -408,10 +412,41 @@ def r_secrets(docs):
                         name(d), c["name"], e["name"], ref.get("key"), ref.get("name"))
 
 
+def anti_affinity_selects_itself(d):
+    labels = d["spec"]["template"]["metadata"].get("labels", {})
+    aa = pod_spec(d).get("affinity", {}).get("podAntiAffinity", {})
+    terms = [t.get("podAffinityTerm", {}) for t in
+             aa.get("preferredDuringSchedulingIgnoredDuringExecution", [])] + \
+        aa.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    for t in terms:
+        want = t.get("labelSelector", {}).get("matchLabels", {})
+        if t.get("topologyKey") == "kubernetes.io/hostname" and want and \
+                all(labels.get(k) == v for k, v in want.items()):
+            return True
+    return False
+
+
+def r_replicas(docs):
+    for d in docs:
+        if d["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        if d["spec"].get("replicas", 1) < 2:
+            yield "%s: %s replica(s), not at least 2" % (name(d), d["spec"].get("replicas", 1))
+        if not anti_affinity_selects_itself(d):
+            yield "%s: no pod anti-affinity on kubernetes.io/hostname selecting its own pods" % name(d)
+        if d["kind"] == "StatefulSet":
+            for c in containers(d, init=False):
+                e = env_of(c, "KAIDEN_HELPERD_INSTANCE")
+                ref = (e or {}).get("valueFrom", {}).get("fieldRef", {})
+                if ref.get("fieldPath") != "metadata.name":
+                    yield "%s container %s: KAIDEN_HELPERD_INSTANCE is not the pod's name" % (
+                        name(d), c["name"])
+
+
 RULES = {"probes": r_probes, "image-tag": r_image_tag, "pod-security": r_pod_security,
          "resources": r_resources, "node-name": r_node_name, "agent": r_agent, "rbac": r_rbac,
          "helperd-rbac": r_helperd_rbac, "namespace": r_namespace, "settings": r_settings, "websocket": r_websocket,
-         "secrets": r_secrets}
+         "secrets": r_secrets, "replicas": r_replicas}
 
 
 def problems(docs):
@@ -539,6 +574,17 @@ MUTATIONS = [
     ("secrets", "a key the example Secret does not have",
      lambda ds: first(ds, "Secret", lambda d: d["metadata"]["name"] == "kaiden-server")[
          "stringData"].pop("jwt-secret")),
+    ("replicas", "one helperd",
+     lambda ds: first(ds, "StatefulSet")["spec"].update(replicas=1)),
+    ("replicas", "the web pods' anti-affinity left out",
+     lambda ds: pod_spec(web(ds)).pop("affinity")),
+    ("replicas", "helperd's anti-affinity selecting the web pods",
+     lambda ds: pod_spec(first(ds, "StatefulSet"))["affinity"]["podAntiAffinity"][
+         "preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"][
+         "labelSelector"]["matchLabels"].update({"app.kubernetes.io/component": "web"})),
+    ("replicas", "both helperds under one instance name",
+     lambda ds: containers(first(ds, "StatefulSet"), init=False)[0]["env"].__setitem__(
+         0, {"name": "KAIDEN_HELPERD_INSTANCE", "value": "kaiden-helperd"})),
     ("secrets", "the agent's Secret left out",
      lambda ds: ds.__setitem__(slice(None), [
          d for d in ds if d["metadata"]["name"] != "kaiden-credentials"])),

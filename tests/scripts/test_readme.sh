@@ -24,9 +24,7 @@ B=${B:-build}
 . tests/scripts/lib.sh
 
 # A new user's shell has no KAIDEN_* settings.
-for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+kaiden_env_clear
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-readme.XXXXXX")
 VAR=$WORK/var
@@ -106,42 +104,12 @@ else
 		"$(tail -n 3 "$WORK/svc/k8s.log" "$WORK/svc/dns.log")"
 fi
 
-# 1 while PID runs (a zombie does not count: it has exited).
-alive() {
-	local st
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st%% *}" != Z ]
-}
-
-# Processes in process group $1, or whose command line names $2: "PID COMMAND" lines.
-leftovers() {
-	local group=$1 name=$2 f line pid cmd
-	local -a fields
-	for f in /proc/[0-9]*/stat; do
-		line=$(cat "$f" 2>/dev/null) || continue
-		pid=${line%% *}
-		# After the command name in parentheses: state, ppid, pgrp, ...
-		read -r -a fields <<<"${line##*) }"
-		[ "${fields[0]}" != Z ] || continue
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
-		if [ "${fields[2]}" = "$group" ] || [[ $cmd == *"$name"* ]]; then
-			echo "$pid $cmd"
-		fi
-	done
-}
-
+# alive and leftovers: tests/scripts/lib.sh.
 finish() {
-	local p
 	stop_sshd
 	stop_fakes
 	# Whatever a failed run left: the stack's group, then anything naming WORK.
-	if [ -n "$RUN_PID" ] && alive "$RUN_PID"; then
-		kill -INT -- "-$RUN_PID" 2>/dev/null
-		for _ in $(seq 100); do alive "$RUN_PID" || break; sleep 0.2; done
-	fi
-	for p in $(leftovers "${RUN_PID:-0}" "$WORK" | cut -d' ' -f1); do
-		[ "$p" = $$ ] || kill -KILL "$p" 2>/dev/null
-	done
+	group_end "$RUN_PID" "$WORK"
 	if [ -n "${KEEP:-}" ]; then echo "  kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap finish EXIT
@@ -158,17 +126,10 @@ PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
 	sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
 RUN_PID=$!
 set +m
-for _ in $(seq 300); do
-	grep -qs 'Kaiden is running' "$WORK/run.out" && break
-	alive "$RUN_PID" || break
-	sleep 0.2
-done
-if ! grep -q 'Kaiden is running' "$WORK/run.out"; then
-	bad "make run prints its banner" "$(tail -n 20 "$WORK/run.out")"
+if ! output_wait "make run prints its banner" "$WORK/run.out" 'Kaiden is running' "$RUN_PID" 300; then
 	summary
 	exit 1
 fi
-ok "make run prints its banner"
 
 banner() { sed -n "s/^  $1 *//p" "$WORK/run.out" | head -n 1; }
 check "the banner's Portal is on PORT" [ "$(banner Portal)" = "http://127.0.0.1:$PORT/" ]

@@ -734,6 +734,56 @@ START_TEST(test_prepared_stale)
 }
 END_TEST
 
+/* A connection through a pooler in transaction mode (db_set_pooled): everything runs,
+ * plain, in a transaction and in both kinds of scope, and nothing is left in the server
+ * session: no prepared statement, no setting, no LISTEN (both refused). SQLite: nothing
+ * changes. */
+START_TEST(test_pooled)
+{
+	const char *def[1] = { DEFAULT_TENANT_ID };
+	struct db *db = NULL;
+	char *v;
+
+	ck_assert_int_eq(db_open(T_driver(), T_target, &db), DB_OK);
+	db_set_pooled(db);
+	for (int i = 0; i < 3; i++) {
+		v = T_value(db, "SELECT code FROM tenants WHERE id = $1", 1, def);
+		ck_assert_str_eq(v, "default");
+		free(v);
+		ck_assert_int_eq(db_begin(db), DB_OK);
+		ck_assert_int_eq(T_count(db, "SELECT count(*) FROM tenants WHERE id = $1", 1, def), 1);
+		ck_assert_int_eq(db_commit(db), DB_OK);
+		ck_assert_int_eq(db_scope_begin_read(db, DEFAULT_TENANT_ID, 0), DB_OK);
+		ck_assert_int_eq(T_count(db, "SELECT count(*) FROM tenants WHERE id = $1", 1, def), 1);
+		ck_assert_int_eq(T_count(db, "SELECT count(*) FROM tenants WHERE id = $1", 1, def), 1);
+		ck_assert_int_eq(db_scope_end(db, 1), DB_OK);
+		ck_assert_int_eq(db_scope_begin(db, DEFAULT_TENANT_ID, 0), DB_OK);
+		ck_assert_int_eq(db_exec(db, "UPDATE tenants SET name = name WHERE id = $1", 1, def,
+		                         NULL),
+		                 DB_OK);
+		ck_assert_int_eq(db_scope_end(db, 1), DB_OK);
+	}
+	if (T_kind == DB_SQLITE) {
+		ck_assert_int_eq(db_session_set(db, "kaiden.staff", "on"), DB_OK);
+		ck_assert_int_eq(db_listen(db, "kaiden_auth"), DB_OK);
+		db_close(db);
+		return;
+	}
+	ck_assert_int_eq(T_count(db, "SELECT count(*) FROM pg_prepared_statements", 0, NULL), 0);
+	ck_assert_int_eq(db_session_set(db, "kaiden.staff", "on"), DB_ERR);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(db), "database.pooler"));
+	ck_assert_int_eq(db_listen(db, "kaiden_auth"), DB_ERR);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(db), "database.pooler"));
+	/* Neither reached the server. */
+	v = T_value(db, "SELECT current_setting('kaiden.staff', true) IS NULL "
+	                "OR current_setting('kaiden.staff', true) = ''", 0, NULL);
+	ck_assert_str_eq(v, "t");
+	free(v);
+	ck_assert_int_eq(T_count(db, "SELECT count(*) FROM pg_listening_channels()", 0, NULL), 0);
+	db_close(db);
+}
+END_TEST
+
 START_TEST(test_text_verbatim)
 {
 	static const char *const texts[] = {
@@ -976,6 +1026,7 @@ int main(void)
 	T_ADD(sq, pg, test_prepared_past_cap);
 	T_ADD(sq, pg, test_prepared_errors_do_not_stick);
 	T_ADD(sq, pg, test_prepared_stale);
+	T_ADD(sq, pg, test_pooled);
 	T_ADD(sq, pg, test_text_verbatim);
 	T_ADD(sq, pg, test_notify);
 	T_ADD(sq, pg, test_ping_reconnects);
