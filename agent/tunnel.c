@@ -37,6 +37,7 @@
 #include <arpa/inet.h>
 
 #include <libwebsockets.h>
+#include <sodium.h>
 
 #include "ids.h"
 #include "log.h"
@@ -167,23 +168,48 @@ static int count_all(void)
 	return n;
 }
 
-/* A free loopback port for --metrics: bind port 0 and ask. Another process could take
- * it before cloudflared binds; then cloudflared exits and the session fails cleanly. */
-static int free_port(void)
+/* 1 when nothing listens on (or is bound to) 127.0.0.1:port now. */
+static int port_free(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int port = -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
 
 	if (fd < 0)
-		return -1;
+		return 0;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-		port = ntohs(a.sin_port);
+	a.sin_port = htons((uint16_t)port);
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 	close(fd);
-	return port;
+	return ok;
+}
+
+/* A free loopback port for --metrics, below the kernel's ephemeral range (its first
+ * port, /proc/sys/net/ipv4/ip_local_port_range; 32768 when unreadable): every outgoing
+ * connection and every bind(0) on the machine takes its port from that range, so a port
+ * found free there could be taken by any connect() before cloudflared binds it, and
+ * cloudflared would exit ("failed to start the metrics server") and fail the session.
+ * Below it only another listener could take it. From a random port among the 10,000
+ * below the range, the first free one. */
+static int free_port(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int low = 32768, base, start;
+
+	if (f) {
+		if (fscanf(f, "%d", &low) != 1)
+			low = 32768;
+		fclose(f);
+	}
+	if (low <= 12000 || low > 65535)
+		low = 32768;
+	base = low - 10000;
+	start = base + (int)randombytes_uniform(10000);
+	for (int i = 0; i < 10000; i++) {
+		int port = base + (start - base + i) % 10000;
+		if (port_free(port))
+			return port;
+	}
+	return -1;
 }
 
 /* The child's environment: ours without TUNNEL_TOKEN* (so only ours counts) and without

@@ -4,9 +4,12 @@
 # fake cloudflared, as in case-70.
 #
 # PostgreSQL (multi mode): two helperds (instances holders-a and holders-b, each its own
-# socket and metrics port) behind one private nginx of this case (two listeners: each
-# proxies agents to one helperd and falls back to the other, so that half the agents
-# are held by each while both live; scripts/stack.sh's nginx knows one helperd). H_N
+# socket and metrics port) and two kaiden-apis (the stack's and one of this case's, on
+# its own socket) behind one private nginx of this case (two listeners: each proxies
+# agents to one helperd and falls back to the other, so that half the agents are held by
+# each while both live; both send the API's requests to either kaiden-api, and the
+# sessions are asked for through them: each kaiden-api serves some; scripts/stack.sh's
+# nginx knows one of each). H_N
 # agents (HOLDERS_AGENTS, default 4; the issue's target is 20), two sessions each started
 # in parallel: all active, every start claimed once and by its agent's holder (the
 # reproduction: a start claimed by the other helperd used to wait there for an agent
@@ -98,6 +101,9 @@ while [ "$H_P2" = "$H_P1" ]; do H_P2=$(stack_free_port); done
 if [ "$(id -u)" -eq 0 ]; then _user='user root;'; else _user=; fi
 # shellcheck disable=SC2016 # nginx's variables, for nginx
 _ws='proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_read_timeout 120s; proxy_send_timeout 120s;'
+# The API's requests, as kaiden.conf sends them, to either kaiden-api.
+_api="location /api/v1/ { include $STACK_NGINX_DIR/fastcgi_params; fastcgi_param HTTP_PROXY \"\"; fastcgi_pass holders_api; }"
+H_API_SOCK=$H_DIR/api-2.sock
 cat >"$H_DIR/nginx/nginx.conf" <<EOF
 $_user
 worker_processes 1;
@@ -114,8 +120,9 @@ http {
     scgi_temp_path $H_DIR/nginx/tmp/scgi;
     upstream holders_a { server unix:$STACK_HELPERD_SOCKET max_fails=1 fail_timeout=2s; server unix:$H_SOCK_B backup; }
     upstream holders_b { server unix:$H_SOCK_B max_fails=1 fail_timeout=2s; server unix:$STACK_HELPERD_SOCKET backup; }
-    server { listen 127.0.0.1:$H_P1; location /api/v1/ws/ { proxy_pass http://holders_a; $_ws } }
-    server { listen 127.0.0.1:$H_P2; location /api/v1/ws/ { proxy_pass http://holders_b; $_ws } }
+    upstream holders_api { server unix:$STACK_SOCKET; server unix:$H_API_SOCK; }
+    server { listen 127.0.0.1:$H_P1; location /api/v1/ws/ { proxy_pass http://holders_a; $_ws } $_api }
+    server { listen 127.0.0.1:$H_P2; location /api/v1/ws/ { proxy_pass http://holders_b; $_ws } $_api }
 }
 EOF
 "$(stack__nginx_bin)" -p "$H_DIR/nginx" -c "$H_DIR/nginx/nginx.conf" -e "$H_DIR/nginx/error.log" \
@@ -125,6 +132,15 @@ case_pids "$H_NGINX_PID"
 
 stack_helperd_stop >/dev/null 2>&1
 if h_start_a; then ok "holders: helperd holders-a starts"; else bad "holders: helperd holders-a starts" "see its log"; fi
+# The second kaiden-api (PostgreSQL: several on one database; on SQLite it is the same
+# file, which single mode allows too): the stack's environment, a socket of its own.
+"$STACK_BIN" serve --socket "$H_API_SOCK" </dev/null >>"$WORK/log/kaiden-api-2.log" 2>&1 &
+H_API_PID=$!
+case_pids "$H_API_PID"
+_i=0
+while [ ! -S "$H_API_SOCK" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+if [ -S "$H_API_SOCK" ]; then ok "holders: a second kaiden-api listens"; else bad "holders: a second kaiden-api listens" "$(tail -n 5 "$WORK/log/kaiden-api-2.log")"; fi
+H_URL=http://127.0.0.1:$H_P1
 if [ "$SUITE_DB" = postgres ]; then
 	if h_start_b; then ok "holders: a second helperd, holders-b, starts on the same database"; else bad "holders: a second helperd, holders-b, starts on the same database" "see $WORK/log/kaiden-helperd-b.log"; fi
 else
@@ -185,7 +201,7 @@ h_sessions() {
 			curl -sS --max-time 30 -o "$H_DIR/sid.$_j" -X POST \
 				-H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
 				--data-binary "{\"device_id\":\"$_dev\",\"engineer_name\":\"Holders\"}" \
-				"$STACK_URL/api/v1/sessions" &
+				"$H_URL/api/v1/sessions" &
 			_posts="$_posts $!"
 			_r=$((_r + 1))
 			_j=$((_j + 1))
@@ -206,6 +222,14 @@ h_all() {
 h_sessions 2
 if [ "$(echo "$H_SIDS" | wc -w)" -eq $((2 * H_N)) ]; then ok "holders: $((2 * H_N)) sessions asked for in parallel"; else bad "holders: $((2 * H_N)) sessions asked for in parallel" "got $(echo "$H_SIDS" | wc -w) ids"; fi
 h_all "holders: all $((2 * H_N)) sessions active" 60 "'active'"
+# Both kaiden-apis took some of them (nginx's round robin over the upstream).
+_n1=$(grep -c 'method=POST path=/api/v1/sessions status=201' "$WORK/log/kaiden-api.log") || :
+_n2=$(grep -c 'method=POST path=/api/v1/sessions status=201' "$WORK/log/kaiden-api-2.log") || :
+if [ "${_n2:-0}" -gt 0 ] && [ "${_n1:-0}" -gt 0 ]; then
+	ok "holders: both kaiden-apis served the starts (the stack's $_n1 in all, the second $_n2)"
+else
+	bad "holders: both kaiden-apis served the starts" "the stack's $_n1, the second $_n2"
+fi
 dbcheck "holders: every start claimed once, by its agent's holder" \
 	"SELECT count(*) FROM jobs j JOIN sessions s ON s.id = j.session_id JOIN devices d ON d.id = s.device_id WHERE s.id IN ($H_SIN) AND j.kind = 'session.start' AND (j.state <> 'done' OR j.attempts <> 1 OR j.locked_by IS DISTINCT FROM d.helperd)" 0
 
@@ -280,6 +304,8 @@ if [ -z "$_left" ]; then ok "holders: no cloudflared is left"; else bad "holders
 stack_helperd_stop >/dev/null 2>&1
 kill -TERM "$H_NGINX_PID" 2>/dev/null || :
 wait "$H_NGINX_PID" 2>/dev/null || :
+stack__stop_pid "$H_API_PID" TERM 15 kaiden-api-2
+if [ "$STACK_STATUS" = 0 ]; then ok "holders: the second kaiden-api stops cleanly"; else bad "holders: the second kaiden-api stops cleanly" "exit $STACK_STATUS"; fi
 kill "$H_CF_PID" 2>/dev/null || :
 wait "$H_CF_PID" 2>/dev/null || :
 dbq "DELETE FROM helperd_status WHERE instance IN ('holders-a', 'holders-b')" >/dev/null
