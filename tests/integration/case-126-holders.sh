@@ -102,7 +102,7 @@ if [ "$(id -u)" -eq 0 ]; then _user='user root;'; else _user=; fi
 # shellcheck disable=SC2016 # nginx's variables, for nginx
 _ws='proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_read_timeout 120s; proxy_send_timeout 120s;'
 # The API's requests, as kaiden.conf sends them, to either kaiden-api.
-_api="location /api/v1/ { include $STACK_NGINX_DIR/fastcgi_params; fastcgi_param HTTP_PROXY \"\"; fastcgi_pass holders_api; }"
+_api="location /api/v1/ { include $STACK_NGINX_DIR/fastcgi_params; fastcgi_param HTTP_PROXY \"\"; fastcgi_pass holders_api; access_log $H_DIR/nginx/api.log holders_api; }"
 H_API_SOCK=$H_DIR/api-2.sock
 cat >"$H_DIR/nginx/nginx.conf" <<EOF
 $_user
@@ -113,6 +113,7 @@ error_log $H_DIR/nginx/error.log warn;
 events { worker_connections 512; }
 http {
     access_log off;
+    log_format holders_api '\$request_method \$uri \$status \$upstream_addr';
     client_body_temp_path $H_DIR/nginx/tmp/client_body;
     proxy_temp_path $H_DIR/nginx/tmp/proxy;
     fastcgi_temp_path $H_DIR/nginx/tmp/fastcgi;
@@ -223,10 +224,10 @@ h_sessions 2
 if [ "$(echo "$H_SIDS" | wc -w)" -eq $((2 * H_N)) ]; then ok "holders: $((2 * H_N)) sessions asked for in parallel"; else bad "holders: $((2 * H_N)) sessions asked for in parallel" "got $(echo "$H_SIDS" | wc -w) ids"; fi
 h_all "holders: all $((2 * H_N)) sessions active" 60 "'active'"
 # Both kaiden-apis took some of them (nginx's round robin over the upstream).
-_n1=$(grep -c 'method=POST path=/api/v1/sessions status=201' "$WORK/log/kaiden-api.log") || :
-_n2=$(grep -c 'method=POST path=/api/v1/sessions status=201' "$WORK/log/kaiden-api-2.log") || :
+_n1=$(grep -c "^POST /api/v1/sessions 201 unix:$STACK_SOCKET\$" "$H_DIR/nginx/api.log") || :
+_n2=$(grep -c "^POST /api/v1/sessions 201 unix:$H_API_SOCK\$" "$H_DIR/nginx/api.log") || :
 if [ "${_n2:-0}" -gt 0 ] && [ "${_n1:-0}" -gt 0 ]; then
-	ok "holders: both kaiden-apis served the starts (the stack's $_n1 in all, the second $_n2)"
+	ok "holders: both kaiden-apis served the starts (the stack's $_n1, the second $_n2)"
 else
 	bad "holders: both kaiden-apis served the starts" "the stack's $_n1, the second $_n2"
 fi
