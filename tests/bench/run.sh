@@ -38,7 +38,11 @@
 #   BENCH_CONNS     wrk connections (default 32); BENCH_THREADS wrk threads (default 2)
 #   BENCH_KEEP=1    keep the temp directory (logs, configs) and print its path
 #   BENCH_PARTS     which parts run, in this order (default all: "http sessions portal
-#                   relay agents"); BENCH_PARTS=http measures only the four targets above
+#                   relay agents scaleout"); BENCH_PARTS=http measures only the targets
+#                   above
+#   BENCH_SCALE_AGENTS, BENCH_SCALE_ROUNDS
+#                          tests/bench/scaleout.sh's AGENTS (20) and ROUNDS (3): one
+#                          helperd against two on PostgreSQL, relay sessions per second
 #   KAIDEN_SERVER_THREADS  kaiden-api's workers (default 4); hello gets as many
 #   BENCH_SESSIONS_N       sessions per latency in tests/bench/sessions.sh (default 20)
 #   BENCH_PORTAL_N         page loads per row in tests/bench/portal.sh (default 20)
@@ -71,7 +75,7 @@ CONNS=${BENCH_CONNS:-32}
 WRK_THREADS=${BENCH_THREADS:-2}
 NDEV=1000
 WORKERS=${KAIDEN_SERVER_THREADS:-4}
-PARTS=${BENCH_PARTS:-http sessions portal relay agents}
+PARTS=${BENCH_PARTS:-http sessions portal relay agents scaleout}
 
 cd "$(dirname "$0")/../.."
 
@@ -81,8 +85,8 @@ part() {
 	return 1
 }
 for p in $PARTS; do
-	case $p in http | sessions | portal | relay | agents) ;;
-	*) echo "bench: BENCH_PARTS: unknown part $p (http sessions portal relay agents)" >&2; exit 2 ;;
+	case $p in http | sessions | portal | relay | agents | scaleout) ;;
+	*) echo "bench: BENCH_PARTS: unknown part $p (http sessions portal relay agents scaleout)" >&2; exit 2 ;;
 	esac
 done
 # shellcheck source=scripts/stack.sh
@@ -547,6 +551,23 @@ if part agents; then
 			BROKEN=1
 		fi
 	done
+fi
+
+if part scaleout && have_pg; then
+	# Several helperds (issue 15, tests/bench/scaleout.sh): relay sessions per second with
+	# one helperd and with two on one PostgreSQL, the agents spread by nginx.
+	echo
+	echo "load average before the scale-out part: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if B=$BDIR AGENTS=${BENCH_SCALE_AGENTS:-20} ROUNDS=${BENCH_SCALE_ROUNDS:-3} \
+		sh tests/bench/scaleout.sh >"$WORK/scaleout.txt"; then
+		cat "$WORK/scaleout.txt"
+	else
+		cat "$WORK/scaleout.txt"
+		echo "bench: tests/bench/scaleout.sh failed" >&2
+		BROKEN=1
+	fi
+elif part scaleout; then
+	echo "bench: scaleout needs the PostgreSQL server (scripts/deps.sh): not run" >&2
 fi
 
 if [ "$BROKEN" -eq 1 ]; then
