@@ -42,6 +42,8 @@ AIM_CPU_PCT=0.1
 
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 case $B in /*) BDIR=$B ;; *) BDIR=$(pwd -P)/$B ;; esac
 AGENT=${AGENT:-$BDIR/bin/kaiden-agent}
 for f in "$BDIR/bin/kaiden-api" "$BDIR/bin/kaiden-helperd" "$AGENT"; do
@@ -86,9 +88,6 @@ status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 rollup_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"; }
 # switches PID: its context switches so far (each wake-up from poll() is one).
 switches() { awk '/ctxt_switches:/ { n += $2 } END { print n }' "/proc/$1/status"; }
-# cpu PID: its user + system time, in clock ticks.
-cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-TICKS=$(getconf CLK_TCK)
 
 for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 unset NODE_NAME KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
@@ -153,12 +152,6 @@ stack_nginx_up
 stack_token_verify
 stack_helperd_start
 SERVER=wss://127.0.0.1:$TLS_PORT/api/v1/ws/agent
-
-# api METHOD PATH [BODY]: the reply's body.
-api() {
-	curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
-		${3:+--data "$3"} "$STACK_URL/api/v1$2"
-}
 
 dev=$(api POST /devices '{"name":"footprint"}')
 DEV_ID=$(printf '%s' "$dev" | jq -r .device_id)

@@ -39,6 +39,8 @@ part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 # shellcheck source=tests/integration/sshd.sh
 . tests/integration/sshd.sh
 case $B in /*) BDIR=$B ;; *) BDIR=$(pwd -P)/$B ;; esac
@@ -72,17 +74,11 @@ die() {
 	exit 1
 }
 
-ms() { date +%s%3N; }
 # alive PID: true while PID runs (a zombie has exited).
 alive() {
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
 	[ -n "$st" ] && [ "${st%% *}" != Z ]
 }
-rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
-# cpu PID: its user + system time, in clock ticks.
-cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-TICKS=$(getconf CLK_TCK)
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for v in $(env | sed -n 's/^\(KAIDEN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 export KAIDEN_LOG_LEVEL=warn
@@ -121,16 +117,6 @@ until [ "$(curl -s -H "Authorization: Bearer $STACK_TOKEN" "$STACK_URL/api/v1/de
 	[ "$i" -lt 100 ] || { tail "$WORK/agent.log" >&2; die "the agent did not come online"; }
 	sleep 0.1
 done
-
-# api METHOD PATH [BODY]: the reply's body.
-api() {
-	if [ $# -ge 3 ]; then
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
-			-d "$3" "$STACK_URL/api/v1$2"
-	else
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" "$STACK_URL/api/v1$2"
-	fi
-}
 
 # session_active: a new session for the device, waited for (polled every 5 ms); prints
 # "ID MS".

@@ -27,6 +27,8 @@ HELPERDS=${HELPERDS:-1 2}
 
 # shellcheck source=scripts/stack.sh
 . scripts/stack.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 case $B in /*) BDIR=$B ;; *) BDIR=$(pwd -P)/$B ;; esac
 for f in kaiden-api kaiden-helperd kaiden-agent; do
 	[ -x "$BDIR/bin/$f" ] || { echo "scaleout: $BDIR/bin/$f is missing: build first" >&2; exit 1; }
@@ -55,22 +57,7 @@ trap finish EXIT
 trap 'finish; exit 130' INT
 trap 'finish; exit 143' TERM
 
-ms() { date +%s%3N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-TICKS=$(getconf CLK_TCK)
 sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$KAIDEN_DATABASE_OWNER_DSN" -c "$1"; }
-
-# api METHOD PATH [BODY]: the reply's body.
-api() {
-	if [ $# -ge 3 ]; then
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" -H 'Content-Type: application/json' \
-			-d "$3" "$STACK_URL/api/v1$2"
-	else
-		curl -sS -X "$1" -H "Authorization: Bearer $STACK_TOKEN" "$STACK_URL/api/v1$2"
-	fi
-}
 
 # count_sessions STATUS: sessions of the tenant in STATUS (at most 200).
 count_sessions() {

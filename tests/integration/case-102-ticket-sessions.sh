@@ -54,13 +54,7 @@ ts_count() {
 
 # ---- the tenant, its people, helperd, a device and its agent ---------------------------------
 TS_SAVED_TOKEN=$STACK_TOKEN
-printf '%s' 'ts-password-000001' >"$T/ts.pw"
-cli "a platform admin" TS_OUT user add --email ts-admin@kaiden.test --name 'TS Admin' \
-	--role admin --password-file "$T/ts.pw"
-raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
-	'{"email":"ts-admin@kaiden.test","password":"ts-password-000001"}'
-expect "... logs in" 200 '.token | type == "string"'
-save TS_ADMIN .token
+platform_admin ts TS_ADMIN
 STACK_TOKEN=$TS_ADMIN
 t "a tenant for ticket sessions" POST /api/v1/admin/tenants '{"code":"ts","name":"Ticket Sessions"}' 201
 save TS_TENANT .id

@@ -34,13 +34,7 @@ kc_as() {
 }
 
 # ---- the tenant and its people ----------------------------------------------------------
-printf '%s' 'kc-password-0000001' >"$T/kc.pw"
-cli "a platform admin" KC_OUT user add --email kc-admin@kaiden.test --name 'KC Admin' \
-	--role admin --password-file "$T/kc.pw"
-raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
-	'{"email":"kc-admin@kaiden.test","password":"kc-password-0000001"}'
-expect "... logs in" 200 '.token | type == "string"'
-save KC_ADMIN .token
+platform_admin kc KC_ADMIN
 kc_as KC_ADMIN
 t "a tenant for clusters" POST /api/v1/admin/tenants '{"code":"kc","name":"Clusters Inc"}' 201
 save KC_TENANT .id

@@ -46,13 +46,7 @@ er_heard() {
 }
 
 # ---- the tenant, its token, helperd, a device -------------------------------------------------
-printf '%s' 'er-password-000001' >"$T/er.pw"
-cli "a platform admin" ER_OUT user add --email er-admin@kaiden.test --name 'ER Admin' \
-	--role admin --password-file "$T/er.pw"
-raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
-	'{"email":"er-admin@kaiden.test","password":"er-password-000001"}'
-expect "... logs in" 200 '.token | type == "string"'
-save ER_ADMIN .token
+platform_admin er ER_ADMIN
 STACK_TOKEN=$ER_ADMIN
 t "a tenant for the relay" POST /api/v1/admin/tenants '{"code":"er","name":"Events Relay"}' 201
 save ER_TENANT .id

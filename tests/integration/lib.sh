@@ -257,6 +257,19 @@ unchanged() {
 	fi
 }
 
+# platform_admin PREFIX VAR: two tests: kaiden-api user add makes a platform admin,
+# PREFIX-admin@kaiden.test (password in $T/PREFIX.pw, for the case's other users too), and
+# it logs in; VAR gets its token.
+platform_admin() {
+	printf '%s' "$1-password-000001" >"$T/$1.pw"
+	cli "a platform admin" _PA_OUT user add --email "$1-admin@kaiden.test" --name "$1 Admin" \
+		--role admin --password-file "$T/$1.pw"
+	raw POST /api/v1/auth/login -H 'Content-Type: application/json' --data-binary \
+		"{\"email\":\"$1-admin@kaiden.test\",\"password\":\"$1-password-000001\"}"
+	expect "... logs in" 200 '.token | type == "string"'
+	save "$2" .token
+}
+
 # case_pids PID...: processes a case started, KILLed at the suite's end if a case that
 # stopped early left them running. Each is kept with its start time (stack__proc): a pid
 # that ended long ago may be another process's by then (the other suite's kaiden-api).
