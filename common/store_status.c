@@ -86,20 +86,11 @@ static int counts(struct db *db, const char *sql, const char *const *names, int 
 	return STORE_OK;
 }
 
-/* 1 when a row's last beat (heartbeat_at, every_s as text) is recent enough. */
-static int running_at(const char *beat, const char *every, int64_t now_ms)
-{
-	char at[TIMESTAMP_LEN], cutoff[TIMESTAMP_LEN];
-	long every_s = every ? strtol(every, NULL, 10) : 1;
+/* Whether a row's helperd runs is the helperd_live view's word (migration 0021: three
+ * beats, the database's clock), the rule holders and devices' online go by too. */
+#define RUNNING_COL "CASE WHEN instance IN (SELECT instance FROM helperd_live) THEN 1 ELSE 0 END"
 
-	ids_timestamp((now_ms ? now_ms : ids_now_ms()) -
-	                      (int64_t)STORE_STATUS_STALE_BEATS * every_s * 1000,
-	              cutoff);
-	/* Both as ids_timestamp writes them (UTC, milliseconds): text order is time order. */
-	return beat && ids_timestamp_parse(beat, at) == 0 && strcmp(at, cutoff) >= 0;
-}
-
-static json_object *helperd_json(const struct db_res *res, int row, int64_t now_ms)
+static json_object *helperd_json(const struct db_res *res, int row)
 {
 	json_object *h = json_object_new_object(), *cf = NULL;
 	const char *beat = db_res_get(res, row, 3), *every = db_res_get(res, row, 4);
@@ -108,7 +99,7 @@ static json_object *helperd_json(const struct db_res *res, int row, int64_t now_
 
 	if (!h)
 		return NULL;
-	running = running_at(beat, every, now_ms);
+	running = db_res_get(res, row, 10) && strcmp(db_res_get(res, row, 10), "1") == 0;
 	jsonx_add_str(h, "instance", db_res_get(res, row, 0));
 	jsonx_add_str(h, "version", db_res_get(res, row, 1));
 	jsonx_add_str(h, "started_at", db_res_get(res, row, 2));
@@ -129,19 +120,19 @@ static json_object *helperd_json(const struct db_res *res, int row, int64_t now_
 	return h;
 }
 
-static int helperds(struct db *db, int64_t now_ms, json_object **out)
+static int helperds(struct db *db, json_object **out)
 {
 	struct db_res *res = NULL;
 	json_object *list;
 
 	if (db_exec(db, "SELECT instance, version, started_at, heartbeat_at, every_s, agents, "
-	                "relay_streams, cf_used, cf_budget, cf_window_s FROM helperd_status "
-	                "ORDER BY instance",
+	                "relay_streams, cf_used, cf_budget, cf_window_s, " RUNNING_COL
+	                " FROM helperd_status ORDER BY instance",
 	            0, NULL, &res) != DB_OK)
 		return STORE_ERR;
 	list = json_object_new_array();
 	for (int row = 0; list && row < db_res_rows(res); row++) {
-		json_object *h = helperd_json(res, row, now_ms);
+		json_object *h = helperd_json(res, row);
 		if (!h || json_object_array_add(list, h) != 0) {
 			json_object_put(h);
 			json_object_put(list);
@@ -191,7 +182,7 @@ int store_status_get(struct db *db, int64_t now_ms, json_object **out)
 		now_ms = ids_now_ms();
 	ids_timestamp(now_ms, now);
 	jsonx_add_str(o, "checked_at", now);
-	if (helperds(db, now_ms, &part) != STORE_OK)
+	if (helperds(db, &part) != STORE_OK)
 		goto out;
 	json_object_object_add(o, "helperds", part);
 	if (counts(db, "SELECT state, count(*) FROM jobs GROUP BY state", job_states,
@@ -214,26 +205,25 @@ out:
 	return rc;
 }
 
-int store_status_peers(struct db *db, int64_t now_ms, const char *instance,
-                       struct store_peer *out, int max, int *n)
+int store_status_peers(struct db *db, const char *instance, struct store_peer *out, int max,
+                       int *n)
 {
 	const char *params[1] = { instance };
 	struct db_res *res = NULL;
 	int k = 0;
 
-	if (db_exec(db, instance ? "SELECT instance, peer_address, heartbeat_at, every_s FROM "
-	                           "helperd_status WHERE instance = $1 AND peer_address IS NOT "
-	                           "NULL"
-	                         : "SELECT instance, peer_address, heartbeat_at, every_s FROM "
-	                           "helperd_status WHERE peer_address IS NOT NULL ORDER BY "
-	                           "instance",
+	if (db_exec(db, instance ? "SELECT instance, peer_address FROM helperd_status WHERE "
+	                           "instance = $1 AND peer_address IS NOT NULL AND instance IN "
+	                           "(SELECT instance FROM helperd_live)"
+	                         : "SELECT instance, peer_address FROM helperd_status WHERE "
+	                           "peer_address IS NOT NULL AND instance IN (SELECT instance "
+	                           "FROM helperd_live) ORDER BY instance",
 	            instance ? 1 : 0, params, &res) != DB_OK)
 		return STORE_ERR;
 	for (int row = 0; row < db_res_rows(res) && k < max; row++) {
 		const char *name = db_res_get(res, row, 0), *address = db_res_get(res, row, 1);
 		if (!name || !address || strlen(name) > STORE_PEER_INSTANCE_MAX ||
-		    strlen(address) > STORE_PEER_ADDRESS_MAX ||
-		    !running_at(db_res_get(res, row, 2), db_res_get(res, row, 3), now_ms))
+		    strlen(address) > STORE_PEER_ADDRESS_MAX)
 			continue;
 		snprintf(out[k].instance, sizeof(out[k].instance), "%s", name);
 		snprintf(out[k].address, sizeof(out[k].address), "%s", address);

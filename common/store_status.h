@@ -42,8 +42,8 @@ int store_status_beat(struct db *db, const struct store_beat *beat) WUR;
  *    "jobs":{"queued","running","failed","done"},
  *    "devices":{"online","total"} (not deleted),
  *    "sessions":{"pending","active","ending","ended","failed"}}
- * running: heartbeat_at is within STORE_STATUS_STALE_BEATS * every_seconds of now_ms
- * (0: the clock). A stopped helperd keeps agents/relay_streams as it last wrote them;
+ * running: the helperd_live view lists it (heartbeat_at within STORE_STATUS_STALE_BEATS *
+ * every_seconds of the database's clock); now_ms (0: the clock) is checked_at. A stopped helperd keeps agents/relay_streams as it last wrote them;
  * the reader should show them only while running. STORE_OK or STORE_ERR. */
 int store_status_get(struct db *db, int64_t now_ms, json_object **out) WUR;
 
@@ -57,7 +57,7 @@ struct store_peer {
 };
 /* The running helperds with a peer_address, at most max of them into out (*n), by
  * instance; with instance not NULL only that one (*n 0 or 1). STORE_OK or STORE_ERR. */
-int store_status_peers(struct db *db, int64_t now_ms, const char *instance,
-                       struct store_peer *out, int max, int *n) WUR;
+int store_status_peers(struct db *db, const char *instance, struct store_peer *out, int max,
+                       int *n) WUR;
 
 #endif

@@ -133,7 +133,7 @@ static int route_to(const char *instance, struct relay_pending *out)
 	int n = 0;
 
 	if (strcmp(instance, helperd.instance) == 0 ||
-	    store_status_peers(helperd.db, 0, instance, &peer, 1, &n) != STORE_OK || n != 1)
+	    store_status_peers(helperd.db, instance, &peer, 1, &n) != STORE_OK || n != 1)
 		return 0;
 	out->forward = 1;
 	memcpy(out->peer, peer.instance, sizeof(out->peer));
@@ -162,7 +162,7 @@ int relay_peer_route_stream(const char *stream_id, struct relay_pending *out)
 	peers = calloc(PEERS_MAX, sizeof(*peers));
 	if (!peers)
 		return 0;
-	if (store_status_peers(helperd.db, 0, NULL, peers, PEERS_MAX, &n) == STORE_OK)
+	if (store_status_peers(helperd.db, NULL, peers, PEERS_MAX, &n) == STORE_OK)
 		for (int i = 0; i < n && !found; i++) {
 			tag_of(peers[i].instance, t);
 			if (strcmp(t, tag) == 0 && strcmp(peers[i].instance, helperd.instance) != 0) {
