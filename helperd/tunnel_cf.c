@@ -1296,6 +1296,9 @@ static int cf_provider_init(void)
 	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);
 	cfg.budget = (int)cfg_int(CFG_CF_BUDGET);
 	cfg.budget_window_ms = cfg_int(CFG_CF_BUDGET_WINDOW_MS);
+	if (cfg.budget_window_ms != 300000)
+		log_warn("tunnel provider=cloudflare: cloudflare.budget_window_ms is %ld, not "
+		         "Cloudflare's 5 minutes (a setting for tests)", cfg.budget_window_ms);
 	cfg.budget_take = shared_budget_take;
 	/* cf_init keeps a client a test has set up already. */
 	if (cf_init(helperd.loop, &cfg) != 0) {
