@@ -59,12 +59,13 @@ Control API (/_fake/..., no auth, never faulted or held; replies are JSON object
                                        "count": 1, "path": REGEX, "body": TEXT?,
                                        "retry_after": S?}], "drop": [{"count": 1,
                                        "path": REGEX}], "garbage": [{"count": 1,
-                                       "path": REGEX, "body": TEXT}]}
+                                       "path": REGEX, "body": TEXT, "pad": N?}]}
                                        fail: that status with a Status body (reason from
                                        the code: InternalError, ServiceUnavailable, ...),
                                        or `body` as given; drop: the connection is closed
                                        with no reply; garbage: 200 with `body` (default
-                                       a truncated Node). count -1: until cleared.
+                                       a truncated Node) and `pad` spaces after it
+                                       (default 0). count -1: until cleared.
     GET  /_fake/faults
     POST /_fake/holds {"path": REGEX?, "count": N?}   arm a gate: the next N requests
                                        (default 1, -1: all until released) whose path
@@ -1324,7 +1325,9 @@ class Handler(JSONHandler):
                 o = objs.get((resource, ns, name))
                 text = json.dumps(o)[:len(json.dumps(o)) // 2] if o else \
                     '{"kind":"' + KINDS[resource] + '","apiVersion":"v1","metadata":{'
-            return 200, rule.get("body", text).encode(), ()
+            # pad: that many spaces after the body (JSON whitespace: a whole Node padded
+            # past a client's size cap is still a valid Node, only too large)
+            return 200, rule.get("body", text).encode() + b" " * int(rule.get("pad", 0)), ()
         if resource != "nodes":
             body = None
             if self.api_body:
