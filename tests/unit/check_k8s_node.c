@@ -877,6 +877,54 @@ START_TEST(test_fetch_https)
 }
 END_TEST
 
+/* The number of API requests the fake has seen (its log; control calls are not in it). */
+static int fake_requests(void)
+{
+	struct buf log;
+	int n = 0;
+
+	buf_init(&log, 1 << 20);
+	ck_assert_int_eq(control("GET", "log", NULL, &log), 200);
+	for (const char *p = log.data; p && (p = strstr(p, "\"auth\":")); p++)
+		n++;
+	buf_clear(&log);
+	return n;
+}
+
+/* The server's name is checked, not only its chain: an IPv6 address (which lws 4.1 cannot
+ * check itself, k8s_get.c) and an IPv4 one the certificate does not name; the request,
+ * and so the token, never goes out to such a server. */
+START_TEST(test_fetch_host_check)
+{
+	struct k8s_source s;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX], url[128], err[256], ca[300];
+	const char *port;
+	int before;
+
+	K_host = "::"; /* IPv6 and IPv4 */
+	fake_start(1);
+	K_host = "127.0.0.1";
+	source_for_fake(&s);
+	ck_assert_str_eq(s.host, "::1");
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
+	port = strrchr(K_base, ':') + 1;
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", K_dir);
+	before = fake_requests();
+	/* the certificate names 127.0.0.1 and ::1, not these */
+	snprintf(url, sizeof(url), "https://[::ffff:127.0.0.1]:%s", port);
+	ck_assert_msg(k8s_source_init(&s, url, K_token, ca, 0, err, sizeof(err)) == 0, "%s", err);
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed: the server's "
+	                            "certificate is not for ::ffff:127.0.0.1");
+	snprintf(url, sizeof(url), "https://127.0.0.2:%s", port);
+	ck_assert_msg(k8s_source_init(&s, url, K_token, ca, 0, err, sizeof(err)) == 0, "%s", err);
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	ck_assert_int_eq(fake_requests(), before);
+	K_stop();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("k8s_node");
@@ -900,6 +948,7 @@ int main(void)
 	tcase_add_test(tf, test_fetch_held);
 	tcase_add_test(tf, test_fetch_too_large);
 	tcase_add_test(tf, test_fetch_https);
+	tcase_add_test(tf, test_fetch_host_check);
 	suite_add_tcase(s, tf);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
