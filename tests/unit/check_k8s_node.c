@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "fakek8s.h"
 #include "k8s_node.h"
+#include "trust.h"
 
 /* --- quantities -------------------------------------------------------------------- */
 
@@ -561,7 +562,9 @@ static void on_node(void *arg, const struct k8s_node *node, const char *reason)
 		snprintf(o->reason, sizeof(o->reason), "%s", reason);
 }
 
-static const struct lws_protocols loop_protocols[] = {
+/* As the agent's: trust_protocol first (it installs the link's trust, trust.h). */
+static struct lws_protocols loop_protocols[] = {
+	{ 0 },
 	{ .name = "check", .callback = lws_callback_http_dummy },
 	{ 0 },
 };
@@ -574,6 +577,7 @@ static struct lws_context *loop_new(const struct k8s_source *s)
 	struct lws_context *ctx;
 	char err[256] = "";
 
+	loop_protocols[0] = trust_protocol;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = loop_protocols;
@@ -853,6 +857,12 @@ START_TEST(test_fetch_https)
 	ck_assert_ptr_nonnull(strstr(log.data, "\"auth\":\"yes\""));
 	ck_assert_ptr_null(strstr(log.data, TOKEN));
 	buf_clear(&log);
+	/* the link's trust (the system's CAs by directory, trust.h, on the context's own
+	 * vhost) is not the API's: the API's vhost still trusts its CA, and only it */
+	ck_assert_ptr_nonnull(trust_system_dir());
+	trust_use_dir(trust_system_dir());
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	trust_use_dir(NULL);
 	/* the system's CAs do not know the fake's */
 	ck_assert_msg(k8s_source_init(&s, K_base, K_token, "", 0, err, sizeof(err)) == 0,
 	              "%s", err);
