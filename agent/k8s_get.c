@@ -359,7 +359,6 @@ int k8s_get_start(const char *path, k8s_get_fn fn, void *arg, char *reason,
 	                   (G.v6 ? LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0);
 	i.local_protocol_name = PROTOCOL_NAME;
 	i.opaque_user_data = &G;
-	i.pwsi = &G.wsi;
 	lws_sul_schedule(G.context, 0, &G.deadline, on_deadline,
 	                 (lws_usec_t)G.src.timeout_ms * LWS_US_PER_MS);
 	{
