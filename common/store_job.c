@@ -4,6 +4,8 @@
  *         running -> done | failed | queued (finish, by the lease holder only)
  *         running with locked_until in the past -> running (claimed again by anyone:
  *         the holder died or stalled; attempts counts every claim).
+ *         running, its holder known dead -> running (claimed again at once, whatever
+ *         locked_until says: issue 15, below).
  *
  * A claim is one UPDATE ... RETURNING. On PostgreSQL the rows are picked with FOR UPDATE
  * SKIP LOCKED, so concurrent claimers take different jobs without waiting for each
@@ -11,7 +13,23 @@
  * gives the same guarantee.
  *
  * Several helperds share the queue (issue 15): a session's job is claimed only by the
- * helperd that holds its device's agent, or by any when none can (CLAIM_ROUTED). */
+ * helperd that holds its device's agent, or by any when none can (CLAIM_ROUTED).
+ *
+ * A dead helperd's jobs at its lease's end, not the job's (issue 15): a running job
+ * whose locked_by names another instance that has a helperd_status row which is not in
+ * helperd_live (migration 0021: no beat for three of its intervals, 15 s) is due at
+ * once (CLAIM_HOLDER_DEAD), so a start in flight when its helperd was SIGKILLed resumes
+ * on the new holder of its agent within about 15 s, not the job lease's 120 s. A
+ * helperd writes its row before it claims anything (helperd/status.c, main.c's order),
+ * so a live claimer always has one; an instance with no row keeps the job's lease.
+ * A helperd that was only slow (its loop stalled past three beats) may find its job
+ * taken over: its finish is refused (store_job_finish: the holder only), its lease
+ * renewal too (jobs.c logs it), and every step it may still run twice is idempotent by
+ * design: each object's id is on the session row before the next step, a create whose
+ * reply was lost (or made by the other claimer) is adopted by name, a teardown's 404 is
+ * done, and status moves are conditional on the status they leave (store_tunnel_move).
+ * docs/decisions.md, "Issue 15: a dead helperd's jobs at its lease's end, not the
+ * job's", says what is left to that design. */
 #include "store.h"
 
 #include <stdio.h>
@@ -50,10 +68,20 @@
 	"WHERE s.id = j.session_id AND (d.helperd IS NULL OR d.helperd <> $1) AND "         \
 	"(EXISTS (SELECT 1 FROM helperd_live hl WHERE hl.instance = d.helperd) OR "         \
 	"(j.kind <> 'session.end' AND d.last_seen >= $5)))"
+/* A running job whose holder is known dead: another instance whose helperd_status row
+ * exists and is not in helperd_live (three beats, 15 s, by the database's clock). An
+ * instance with no row at all (none written yet: an older version; or pruned after a
+ * week) keeps its lease until locked_until, and so does this instance's own job (its
+ * restart requeues those: store_jobs_requeue). */
+#define CLAIM_HOLDER_DEAD                                                                 \
+	"(j.locked_by <> $1 AND EXISTS (SELECT 1 FROM helperd_status hs WHERE "             \
+	"hs.instance = j.locked_by AND NOT EXISTS (SELECT 1 FROM helperd_live hl WHERE "    \
+	"hl.instance = hs.instance)))"
 #define CLAIM_DUE                                                                         \
 	"SELECT j.id FROM jobs j WHERE ((j.state = 'queued' AND j.run_after <= $3) "      \
-	"OR (j.state = 'running' AND j.locked_until < $3)) AND " CLAIM_ONE_PER_SERVICE      \
-	" AND (j.session_id IS NULL OR " CLAIM_ROUTED ") ORDER BY j.run_after, j.id LIMIT $4"
+	"OR (j.state = 'running' AND (j.locked_until < $3 OR " CLAIM_HOLDER_DEAD "))) AND " \
+	CLAIM_ONE_PER_SERVICE " AND (j.session_id IS NULL OR " CLAIM_ROUTED ") "            \
+	"ORDER BY j.run_after, j.id LIMIT $4"
 #define CLAIM_RETURNING                                                                   \
 	" RETURNING id, tenant_id, kind, session_id, attempts, webhook_id, service_id, op_seq"
 

@@ -20,6 +20,12 @@
 #   budget of 8 per 4 s (cloudflare.budget_window_ms, for tests): sessions wanting
 #   three windows' worth of calls and more all get active, and the fake never answered
 #   429.
+#   PostgreSQL, a dead helperd's start: a session's start held at the fake inside its
+#   Access application's create on it-h2, which is SIGKILLed there; its agent reconnects
+#   to it-h1 (a private nginx with it-h1 as backup), which takes the running start over
+#   once it-h2's heartbeat row is stale (15 s), not at the job lease's end (120 s): the
+#   session is active within 60 s of the kill, the start claimed twice, and the fake
+#   holds one of each of its objects; ended, nothing of it is left.
 #   PostgreSQL, the relay: a session's agent on it-h2, the engineer through nginx (it-h1):
 #   it-h1 joins the stream to it-h2, which runs it; a data socket is routed by its
 #   stream id's tag.
@@ -355,6 +361,129 @@ wait_for "130: the system page's rows: each helperd's calls of the last window, 
 cf POST /_fake/faults '{"rate_limit":null}' >/dev/null
 H130_WINDOW_MS=300000
 
+# h130_nginx_start NAME SERVERS: one test (NAME): a private nginx on H130_NGINX_PORT
+# (its pid H130_NGINX_PID): /api/v1/ws/agent to the upstream of SERVERS (nginx `server`
+# lines), /api/v1/ws/stream/ to it-h1 (as nginx/kaiden.conf proxies them).
+h130_nginx_start() {
+	_nd=$H130/nginx
+	mkdir -p "$_nd/logs" "$_nd/tmp"
+	H130_NGINX_PORT=$(stack_free_port)
+	_user=
+	[ "$(id -u)" != 0 ] || _user='user root;'
+	cat >"$_nd/nginx.conf" <<NGINX
+$_user
+worker_processes 1;
+daemon off;
+pid $_nd/nginx.pid;
+error_log $_nd/logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $_nd/tmp/client_body;
+    proxy_temp_path $_nd/tmp/proxy;
+    fastcgi_temp_path $_nd/tmp/fastcgi;
+    uwsgi_temp_path $_nd/tmp/uwsgi;
+    scgi_temp_path $_nd/tmp/scgi;
+    upstream h130_agents { $2 }
+    server {
+        listen 127.0.0.1:$H130_NGINX_PORT;
+        location = /api/v1/ws/agent {
+            proxy_pass http://h130_agents;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 120s;
+        }
+        location /api/v1/ws/stream/ {
+            proxy_pass http://unix:$STACK_HELPERD_SOCKET:;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header X-Kaiden-Relay-Hop "";
+            proxy_buffering off;
+        }
+    }
+}
+NGINX
+	"$(stack__nginx_bin)" -p "$_nd" -c "$_nd/nginx.conf" -e "$_nd/logs/error.log" \
+		</dev/null >>"$_nd/logs/stderr.log" 2>&1 &
+	H130_NGINX_PID=$!
+	case_pids "$H130_NGINX_PID"
+	_i=0
+	while ! stack_port_busy "$H130_NGINX_PORT" && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	if stack_port_busy "$H130_NGINX_PORT"; then ok "$1"; else
+		bad "$1" "$(tail -n 3 "$_nd/logs/error.log" 2>/dev/null)"
+	fi
+}
+
+# ---- a dead helperd's start, taken over at its lease's end (PostgreSQL) ------------------
+# A session's agent on it-h2 through a private nginx whose backup is it-h1 (as the
+# deployment's upstream with every helperd); its start is held at the fake inside the
+# Access application's create (the tunnel, made beside it, is on the row); it-h2 is
+# SIGKILLed there (the fake abandons the held call: it never runs). The agent reconnects
+# to it-h1, which claims the running start as soon as it-h2's heartbeat row is three
+# beats old (15 s), not when the job's lease (120 s) runs out, and resumes it from the
+# step on the row: active well within 60 s of the kill, claimed twice in all, and the
+# fake holds one of each of the session's objects (the tunnel made once, adopted).
+
+# h130_objects NAME: the fake's objects named NAME: "<tunnels made> <live tunnels>
+# <Access apps> <DNS records>".
+h130_objects() {
+	cf GET /_fake/state | jq -r --arg n "$1" '[([.tunnels[] | select(.name == $n)] | length),
+		([.tunnels[] | select(.name == $n and .deleted_at == null)] | length),
+		([.access_apps[] | select(.name == $n)] | length),
+		([.dns_records[] | select(.comment == $n)] | length)] | map(tostring) | join(" ")'
+}
+
+if [ "$SUITE_DB" = postgres ]; then
+	stack_helperd_stop >/dev/null 2>&1 || :
+	h130_h2_stop
+	dbq "DELETE FROM cf_budget" >/dev/null
+	h130_h1_start "130: it-h1 restarts for the takeover" 1000 300
+	h130_h2_start "130: it-h2 restarts for the takeover" 1000 300
+	h130_nginx_start "130: a private nginx sends agents to it-h2, to it-h1 while it-h2 is down" \
+		"server 127.0.0.1:$H130_H2_PORT max_fails=0; server unix:$STACK_HELPERD_SOCKET backup max_fails=0;"
+	H130_TNGINX_PID=$H130_NGINX_PID
+	# Nothing else starts meanwhile: the hold catches this session's create.
+	wait_for "130: no earlier session is still starting" 90 \
+		"SELECT count(*) FROM sessions WHERE engineer_name = 'E130' AND status = 'pending'" 0
+	h130_agent h130-takeover "ws://127.0.0.1:$H130_NGINX_PORT/api/v1/ws/agent"
+	H130_TAKER=${H130_AGENTS##* }
+	H130_TDEV=$H130_DEV
+	dbcheck "130: it-h2 holds its agent" "SELECT helperd FROM devices WHERE id = '$H130_TDEV'" it-h2
+	hold_arm POST '/access/apps$'
+	t "130: a session on it" POST /api/v1/sessions \
+		"{\"device_id\":\"$H130_TDEV\",\"engineer_name\":\"E130\"}" 201
+	save H130_TSID .id
+	hold_wait "130: it-h2's start is inside the Access application's create (held)"
+	H130_TJOB="SELECT state || ' ' || locked_by || ' ' || attempts FROM jobs WHERE session_id = '$H130_TSID' AND kind = 'session.start'"
+	dbcheck "130: the start is running on it-h2, claimed once" "$H130_TJOB" "running it-h2 1"
+	H130_TNAME="kaiden-sess-$H130_INSTALL-$(dbq "SELECT short_id FROM sessions WHERE id = '$H130_TSID'")"
+	wait_for "130: its tunnel is on the row (made beside the held call)" 15 \
+		"SELECT count(*) FROM sessions WHERE id = '$H130_TSID' AND tunnel_id IS NOT NULL" 1
+	kill -KILL "$H130_H2_PID" 2>/dev/null || :
+	wait "$H130_H2_PID" 2>/dev/null || :
+	H130_H2_PID=
+	H130_KILLED=$(date +%s)
+	hold_release drop
+	wait_for "130: it-h2 SIGKILLed: its agent is held by it-h1" 30 \
+		"SELECT status || ' ' || helperd FROM devices WHERE id = '$H130_TDEV'" "online it-h1"
+	# 60 s from the kill: the lease it-h2 took runs 120 s from its claim.
+	wait_for "130: it-h1 takes the start over at it-h2's lease's end, and the session is active" \
+		$((60 - ($(date +%s) - H130_KILLED))) "SELECT status FROM sessions WHERE id = '$H130_TSID'" active
+	[ -z "${VERBOSE:-}" ] || echo "  130: active $(($(date +%s) - H130_KILLED)) s after it-h2's SIGKILL (a figure, not a test)"
+	dbcheck "130: the start was claimed twice, done by it-h1" "$H130_TJOB" "done it-h1 2"
+	h130_check "130: the fake holds one of each of its objects (one tunnel ever made, one app, two DNS records)" \
+		"1 1 1 2" "$(h130_objects "$H130_TNAME")"
+	call DELETE "/api/v1/sessions/$H130_TSID"
+	wait_for "130: the session ends" 30 "SELECT status FROM sessions WHERE id = '$H130_TSID'" ended
+	h130_check "130: nothing of it is left at the fake" "1 0 0 0" "$(h130_objects "$H130_TNAME")"
+	for _p in "$H130_TAKER" "$H130_TNGINX_PID"; do
+		kill -TERM "$_p" 2>/dev/null || :
+		wait "$_p" 2>/dev/null || :
+	done
+fi
+
 # ---- the end: the default budget back, every session ended, nothing left ------------------
 stack_helperd_stop >/dev/null 2>&1 || :
 h130_h2_stop
@@ -387,59 +516,6 @@ h130_check "130: nothing is left at the fake" '{"live_tunnels":0,"dns_records":0
 # engineer's socket and the agent's data socket to it-h2, which runs the stream
 # (relay.open, pairing, audit, bytes).
 
-# h130_nginx_start: the private nginx on H130_NGINX_PORT: /api/v1/ws/agent to it-h2,
-# /api/v1/ws/stream/ to it-h1 (as nginx/kaiden.conf proxies them).
-h130_nginx_start() {
-	_nd=$H130/nginx
-	mkdir -p "$_nd/logs" "$_nd/tmp"
-	H130_NGINX_PORT=$(stack_free_port)
-	_user=
-	[ "$(id -u)" != 0 ] || _user='user root;'
-	cat >"$_nd/nginx.conf" <<NGINX
-$_user
-worker_processes 1;
-daemon off;
-pid $_nd/nginx.pid;
-error_log $_nd/logs/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $_nd/tmp/client_body;
-    proxy_temp_path $_nd/tmp/proxy;
-    fastcgi_temp_path $_nd/tmp/fastcgi;
-    uwsgi_temp_path $_nd/tmp/uwsgi;
-    scgi_temp_path $_nd/tmp/scgi;
-    server {
-        listen 127.0.0.1:$H130_NGINX_PORT;
-        location = /api/v1/ws/agent {
-            proxy_pass http://127.0.0.1:$H130_H2_PORT;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade \$http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_read_timeout 120s;
-        }
-        location /api/v1/ws/stream/ {
-            proxy_pass http://unix:$STACK_HELPERD_SOCKET:;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade \$http_upgrade;
-            proxy_set_header Connection "upgrade";
-            proxy_set_header X-Kaiden-Relay-Hop "";
-            proxy_buffering off;
-        }
-    }
-}
-NGINX
-	"$(stack__nginx_bin)" -p "$_nd" -c "$_nd/nginx.conf" -e "$_nd/logs/error.log" \
-		</dev/null >>"$_nd/logs/stderr.log" 2>&1 &
-	H130_NGINX_PID=$!
-	case_pids "$H130_NGINX_PID"
-	_i=0
-	while ! stack_port_busy "$H130_NGINX_PORT" && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-	if stack_port_busy "$H130_NGINX_PORT"; then ok "130: a private nginx splits the agent's sockets"; else
-		bad "130: a private nginx splits the agent's sockets" "$(tail -n 3 "$_nd/logs/error.log" 2>/dev/null)"
-	fi
-}
-
 if [ "$SUITE_DB" = postgres ]; then
 	mkdir -p "$H130/www"
 	printf 'hello across helperds\n' >"$H130/www/hello.txt"
@@ -457,7 +533,8 @@ if [ "$SUITE_DB" = postgres ]; then
 	stack_helperd_stop >/dev/null 2>&1 || :
 	h130_h2_stop
 	h130_h2_start "130: it-h2 restarts for the relay" 1000 300
-	h130_nginx_start
+	h130_nginx_start "130: a private nginx splits the agent's sockets" \
+		"server 127.0.0.1:$H130_H2_PORT;"
 	export KAIDEN_RELAY_PORTS=$H130_WEB_PORT
 	h130_agent h130-relay "ws://127.0.0.1:$H130_NGINX_PORT/api/v1/ws/agent"
 	unset KAIDEN_RELAY_PORTS

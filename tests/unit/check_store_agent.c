@@ -1,6 +1,7 @@
 /* check_store_agent.c: store_agent.h (credentials and presence of devices, for the
- * hub) and the jobs additions helperd uses (store_jobs_requeue, store_jobs_renew), the
- * same cases on SQLite and on PostgreSQL. */
+ * hub) and the jobs additions helperd uses (store_jobs_requeue, store_jobs_renew, the
+ * claim's routing and its takeover of a dead helperd's jobs), the same cases on SQLite
+ * and on PostgreSQL. */
 #include "ids.h"
 #include "store.h"
 #include "store_agent.h"
@@ -361,6 +362,78 @@ START_TEST(test_jobs_routed)
 }
 END_TEST
 
+/* Takeover (issue 15): a running job whose holder has a heartbeat row gone stale (a
+ * helperd known dead) is claimed again at once, long before its lease runs out; while
+ * that row is fresh, or when its holder has no row at all, the lease stands until
+ * locked_until. The holder's own claim never takes it back from itself; its late
+ * finish is refused once another holds the job. */
+START_TEST(test_jobs_takeover)
+{
+	struct store_job jobs[4];
+	char j1[UUID_STR_LEN];
+	const char *p[1];
+	char *dev, *v;
+	int got = -1;
+
+	mk_job(j1);
+	p[0] = j1;
+	dev = T_value(T_db, "SELECT s.device_id FROM jobs j JOIN sessions s ON s.id = j.session_id "
+	                    "WHERE j.id = $1", 1, p);
+	ck_assert_ptr_nonnull(dev);
+	/* hd-x holds the agent and claims the start with a long lease. */
+	T_live_helperd("hd-x");
+	T_live_helperd("hd-y");
+	p[0] = dev;
+	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-x' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-x", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	/* Its agent reconnects to hd-y (the hello), while hd-x's row is fresh: the lease
+	 * stands, as when hd-x is only busy. */
+	T_run(T_db, "UPDATE devices SET helperd = 'hd-y' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	/* hd-x's row goes stale (it died): hd-y takes the job over at once, its lease 10
+	 * minutes from running out; hd-x itself never would. */
+	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
+	            "WHERE instance = 'hd-x'", 0, NULL);
+	T_run(T_db, "UPDATE devices SET helperd = 'hd-x' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-x", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	T_run(T_db, "UPDATE devices SET helperd = 'hd-y' WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_str_eq(jobs[0].id, j1);
+	ck_assert_int_eq(jobs[0].attempts, 2);
+	/* Once: hd-y's own fresh lease is not taken again, by it or by anyone. */
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	/* hd-x, only late, comes back: its finish is refused, and hd-y's stands. */
+	T_live_helperd("hd-x");
+	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-x", "done", NULL, 0), STORE_CONFLICT);
+	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-y", "queued", NULL, 0), STORE_OK);
+
+	/* A holder with no row at all (none written yet; an older helperd): its lease
+	 * stands until locked_until, then the claim takes the job as before. */
+	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM helperd_status WHERE instance = 'hd-z'",
+	                         0, NULL), 0);
+	p[0] = j1;
+	T_run(T_db, "UPDATE jobs SET state = 'running', locked_by = 'hd-z', "
+	            "locked_until = '2999-01-01T00:00:00.000Z', run_after = '2020-01-01T00:00:00.000Z' "
+	            "WHERE id = $1", 1, p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 0);
+	T_run(T_db, "UPDATE jobs SET locked_until = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
+	      p);
+	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, 1);
+	ck_assert_int_eq(jobs[0].attempts, 3);
+	v = T_value(T_db, "SELECT locked_by FROM jobs WHERE id = $1", 1, p);
+	ck_assert_str_eq(v, "hd-y");
+	free(v);
+	free(dev);
+}
+END_TEST
+
 /* secret_version (0018): 1 at creation, one more on every new hash, whoever writes it
  * (the trigger), unchanged by other updates; a cluster's the same. */
 START_TEST(test_secret_version)
@@ -418,6 +491,7 @@ int main(void)
 	T_ADD(sq, pg, test_expire);
 	T_ADD(sq, pg, test_jobs_requeue_renew);
 	T_ADD(sq, pg, test_jobs_routed);
+	T_ADD(sq, pg, test_jobs_takeover);
 	T_ADD(sq, pg, test_secret_version);
 	T_ADD(sq, pg, test_ticket_key);
 	return T_main(s, sq, pg);
