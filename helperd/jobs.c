@@ -8,8 +8,15 @@
  *     slot), coalesced: any number of kicks before the loop comes round is one claim;
  *   - every PERIODIC_MS anyway, and when the earliest retry delay given to jobs_finish
  *     is due, because a lost wake-up must cost latency, never work.
- * Jobs whose lease ran out elsewhere (their helperd died) are reclaimed by the claim
- * itself (store_jobs_claim takes running jobs with an expired lease).
+ * Jobs whose lease ran out elsewhere are reclaimed by the claim itself
+ * (store_jobs_claim takes running jobs with an expired lease), and so, at once, are the
+ * running jobs of a helperd known dead: one whose heartbeat row (status.c, written
+ * before jobs_init claims anything) is three beats old, so a SIGKILLed helperd's jobs
+ * resume elsewhere within about 15 s, not LEASE_SECONDS (issue 15; common/store_job.c).
+ * A helperd that was only late (its loop stalled past three beats) may find a job of
+ * its own taken over that way: its renewal and finish are refused (the holder only), and
+ * a step that must not run beside the new holder's (a start's compensation, which tears
+ * down what that holder may be bringing up) asks jobs_still_held first.
  *
  * A session's job is claimed only here if this helperd holds its device's agent, or if
  * no live helperd does and the agent is not expected back (store_jobs_claim, with
@@ -310,6 +317,27 @@ void jobs_finish(const char *job_id, const char *state, const char *error, int r
 		log_warn("job=%s finished but was not running here", job_id);
 	}
 	jobs_kick();
+}
+
+int jobs_still_held(const char *job_id)
+{
+	const char *ids[1] = { job_id };
+	int renewed = 1, i;
+
+	if (!job_id || !job_id[0] ||
+	    store_jobs_renew(helperd.db, helperd.instance, ids, 1, LEASE_SECONDS, &renewed) !=
+	            STORE_OK ||
+	    renewed == 1)
+		return 1;
+	log_warn("job=%s was taken over by another helperd (this one was late): left to it",
+	         job_id);
+	i = running_find(job_id);
+	if (i >= 0) {
+		J.running[i] = J.running[--J.nrunning];
+		running_gauge();
+	}
+	jobs_kick();
+	return 0;
 }
 
 int jobs_running(void)

@@ -546,6 +546,17 @@ static void stop_begin(struct sess *s, int agent_maybe_running)
 	json_object *fields;
 
 	uv_timer_stop(s->timer);
+	/* A start that fails here tears down what it made; if another helperd took the
+	 * job over meanwhile (this one was late: jobs.c), that one is bringing the same
+	 * objects up, and the start is its to fail or finish. */
+	if (s->phase == PH_STOP_FAILING && s->start_job[0] && !jobs_still_held(s->start_job)) {
+		log_warn("session=%s start taken over by another helperd: not compensating here",
+		         s->t.id);
+		s->start_job[0] = '\0';
+		requeue_jobs(s, "taken over");
+		sess_free(s);
+		return;
+	}
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
 	                          s->phase == PH_STOP_FAILING ? s->reason : NULL) != STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");

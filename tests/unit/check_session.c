@@ -96,6 +96,16 @@ void jobs_kick(void)
 	J_kicks++;
 }
 
+/* As jobs.c's: the lease renewed if "test" still holds it. */
+int jobs_still_held(const char *job_id)
+{
+	const char *ids[1] = { job_id };
+	int renewed = 1;
+
+	ck_assert_int_eq(store_jobs_renew(T_db, "test", ids, 1, 60, &renewed), STORE_OK);
+	return renewed == 1;
+}
+
 static const struct finished *finished_of(const char *job_id)
 {
 	for (int i = J_ndone - 1; i >= 0; i--)
@@ -1099,6 +1109,58 @@ START_TEST(test_offline_while_waiting)
 	ck_assert_str_eq(v, "the device went offline before its tunnel was ready");
 	free(v);
 	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+static int S_flag;
+static const char *S_id;
+
+static void check_agent_step(uv_timer_t *t)
+{
+	char *v = session_col(S_id, "step");
+
+	(void)t;
+	S_flag = H.starts > 0 && v && strcmp(v, "agent") == 0;
+	free(v);
+}
+
+/* A late helperd (issue 15): its start, waiting for tunnel.ready, was taken over by
+ * another helperd (the job's lease is another's) when its agent goes: it does not
+ * compensate (the other one is bringing the same objects up), finishes nothing and
+ * leaves the row and the fake's objects as they are. */
+START_TEST(test_offline_after_takeover)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
+	const char *p[1] = { job };
+	uv_timer_t poll;
+
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	S_flag = 0;
+	S_id = id;
+	uv_timer_init(&L, &poll);
+	uv_timer_start(&poll, check_agent_step, 5, 5);
+	F_run_until(&L, &S_flag, 20);
+	uv_close((uv_handle_t *)&poll, NULL);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_msg(S_flag, "the start did not reach the agent step");
+	T_run(T_db, "UPDATE jobs SET locked_by = 'hd-other' WHERE id = $1", 1, p);
+	H.online = 0;
+	session_agent_online(DEV, 0);
+	uv_run(&L, UV_RUN_NOWAIT);
+	ck_assert_ptr_null(finished_of(job));
+	assert_status(id, "pending");
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "agent");
+	free(v);
+	ck_assert_int_eq(H.stops, 0);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	v = T_value(T_db, "SELECT state || ' ' || locked_by FROM jobs WHERE id = $1", 1, p);
+	ck_assert_str_eq(v, "running hd-other");
+	free(v);
 }
 END_TEST
 
@@ -2229,6 +2291,7 @@ int main(void)
 	tcase_add_test(sq, test_agent_failed);
 	tcase_add_test(sq, test_ready_timeout);
 	tcase_add_test(sq, test_offline_while_waiting);
+	tcase_add_test(sq, test_offline_after_takeover);
 	tcase_add_test(sq, test_end_while_starting);
 	tcase_add_test(sq, test_resume_after_restart);
 	tcase_add_test(sq, test_access_allow_empty);
