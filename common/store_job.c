@@ -24,12 +24,13 @@
  * so a live claimer always has one; an instance with no row keeps the job's lease.
  * A helperd that was only slow (its loop stalled past three beats) may find its job
  * taken over: its finish is refused (store_job_finish: the holder only), its lease
- * renewal too (jobs.c logs it), and every step it may still run twice is idempotent by
- * design: each object's id is on the session row before the next step, a create whose
- * reply was lost (or made by the other claimer) is adopted by name, a teardown's 404 is
- * done, and status moves are conditional on the status they leave (store_tunnel_move).
- * docs/decisions.md, "Issue 15: a dead helperd's jobs at its lease's end, not the
- * job's", says what is left to that design. */
+ * renewal too, and the steps it may still run beside the new holder's are idempotent:
+ * each object's id is on the session row before the next step, a create the other made
+ * first (or whose reply was lost) is adopted by name, a teardown's 404 is done, and
+ * status moves are conditional on the status they leave (store_tunnel_move). The one
+ * step that is not, a start's compensation, asks first whether the job is still its
+ * own (helperd/jobs.c, jobs_still_held). docs/decisions.md, "Issue 15: a dead
+ * helperd's jobs at its lease's end, not the job's". */
 #include "store.h"
 
 #include <stdio.h>

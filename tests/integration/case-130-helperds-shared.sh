@@ -468,10 +468,16 @@ if [ "$SUITE_DB" = postgres ]; then
 	hold_release drop
 	wait_for "130: it-h2 SIGKILLed: its agent is held by it-h1" 30 \
 		"SELECT status || ' ' || helperd FROM devices WHERE id = '$H130_TDEV'" "online it-h1"
-	# 60 s from the kill: the lease it-h2 took runs 120 s from its claim.
-	wait_for "130: it-h1 takes the start over at it-h2's lease's end, and the session is active" \
-		$((60 - ($(date +%s) - H130_KILLED))) "SELECT status FROM sessions WHERE id = '$H130_TSID'" active
-	[ -z "${VERBOSE:-}" ] || echo "  130: active $(($(date +%s) - H130_KILLED)) s after it-h2's SIGKILL (a figure, not a test)"
+	# Within 60 s of the kill by the clock (wait_for counts polls, which a loaded machine
+	# makes slower): the job lease it-h2 took runs 120 s from its claim, so only the
+	# takeover at it-h2's own lease's end (15 s) gets there.
+	H130_TSQL="SELECT status FROM sessions WHERE id = '$H130_TSID'"
+	while [ "$(dbq "$H130_TSQL")" != active ] && [ $(($(date +%s) - H130_KILLED)) -lt 60 ]; do
+		sleep 0.2
+	done
+	[ -z "${VERBOSE:-}" ] || echo "  130: active $(($(date +%s) - H130_KILLED)) s after it-h2's SIGKILL (a figure)"
+	dbcheck "130: it-h1 takes the start over at it-h2's lease's end: active within 60 s of the kill" \
+		"$H130_TSQL" active
 	dbcheck "130: the start was claimed twice, done by it-h1" "$H130_TJOB" "done it-h1 2"
 	h130_check "130: the fake holds one of each of its objects (one tunnel ever made, one app, two DNS records)" \
 		"1 1 1 2" "$(h130_objects "$H130_TNAME")"
