@@ -386,18 +386,24 @@ static void check_done(uv_timer_t *t)
 	W_flag = finished_of(W_job) != NULL;
 }
 
-/* Runs the loop until job has been finished (or 20 s). */
-static const struct finished *wait_job(const char *job)
+/* Runs the loop until check (every 5 ms) sets *flag (or 20 s). */
+static void poll_until(uv_timer_cb check, int *flag)
 {
 	uv_timer_t poll;
 
-	W_flag = 0;
-	W_job = job;
+	*flag = 0;
 	uv_timer_init(&L, &poll);
-	uv_timer_start(&poll, check_done, 5, 5);
-	F_run_until(&L, &W_flag, 20);
+	uv_timer_start(&poll, check, 5, 5);
+	F_run_until(&L, flag, 20);
 	uv_close((uv_handle_t *)&poll, NULL);
 	uv_run(&L, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop until job has been finished (or 20 s). */
+static const struct finished *wait_job(const char *job)
+{
+	W_job = job;
+	poll_until(check_done, &W_flag);
 	ck_assert_msg(finished_of(job) != NULL, "job %s did not finish", job);
 	return finished_of(job);
 }
@@ -1132,18 +1138,12 @@ START_TEST(test_offline_after_takeover)
 {
 	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
 	const char *p[1] = { job };
-	uv_timer_t poll;
 
 	H.mode = AGENT_SILENT;
 	new_session(id);
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	S_flag = 0;
 	S_id = id;
-	uv_timer_init(&L, &poll);
-	uv_timer_start(&poll, check_agent_step, 5, 5);
-	F_run_until(&L, &S_flag, 20);
-	uv_close((uv_handle_t *)&poll, NULL);
-	uv_run(&L, UV_RUN_NOWAIT);
+	poll_until(check_agent_step, &S_flag);
 	ck_assert_msg(S_flag, "the start did not reach the agent step");
 	T_run(T_db, "UPDATE jobs SET locked_by = 'hd-other' WHERE id = $1", 1, p);
 	H.online = 0;

@@ -153,6 +153,15 @@ START_TEST(test_batches)
 }
 END_TEST
 
+/* The instance's heartbeat row, long stale: the helperd is dead (helperd_live). */
+static void stale_helperd(const char *instance)
+{
+	const char *p[1] = { instance };
+
+	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
+	            "WHERE instance = $1", 1, p);
+}
+
 START_TEST(test_expire)
 {
 	char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN], d[UUID_STR_LEN];
@@ -194,8 +203,7 @@ START_TEST(test_expire)
 		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, b, &o), STORE_OK);
 		ck_assert_str_eq(jstr(o, "status"), "online");
 		json_object_put(o);
-		T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
-		            "WHERE instance = 'live'", 0, NULL);
+		stale_helperd("live");
 		/* The API reads it offline at once, before any sweep marks it. */
 		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, b, &o), STORE_OK);
 		ck_assert_str_eq(jstr(o, "status"), "offline");
@@ -238,6 +246,30 @@ static void mk_job(char *job_id)
 	free(id);
 }
 
+/* A session's job (mk_job); its device's id (to free). */
+static char *mk_job_device(char *job_id)
+{
+	const char *p[1] = { job_id };
+	char *dev;
+
+	mk_job(job_id);
+	dev = T_value(T_db, "SELECT s.device_id FROM jobs j JOIN sessions s ON s.id = j.session_id "
+	                    "WHERE j.id = $1", 1, p);
+	ck_assert_ptr_nonnull(dev);
+	return dev;
+}
+
+/* worker claims (lease_seconds, agent_wait_seconds) and gets want jobs into jobs. */
+static void claim_want(const char *worker, int lease_seconds, int agent_wait_seconds,
+                       struct store_job *jobs, int want)
+{
+	int got = -1;
+
+	ck_assert_int_eq(store_jobs_claim(T_db, worker, lease_seconds, agent_wait_seconds, 4,
+	                                  jobs, &got), STORE_OK);
+	ck_assert_int_eq(got, want);
+}
+
 START_TEST(test_jobs_requeue_renew)
 {
 	struct store_job jobs[4];
@@ -245,13 +277,12 @@ START_TEST(test_jobs_requeue_renew)
 	const char *ids[3];
 	const char *p[1];
 	long n = -1;
-	int got = 0, renewed = -1;
+	int renewed = -1;
 	char *until1, *until2;
 
 	mk_job(j1);
 	mk_job(j2);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 2);
+	claim_want("hd-1", 60, 60, jobs, 2);
 	/* Renewal: only what the worker holds; an unknown or malformed id is skipped. */
 	p[0] = j1;
 	until1 = T_value(T_db, "SELECT locked_until FROM jobs WHERE id = $1", 1, p);
@@ -279,8 +310,7 @@ START_TEST(test_jobs_requeue_renew)
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM jobs WHERE state = 'queued'", 0, NULL),
 	                 1);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-1", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-1", 60, 60, jobs, 1);
 	ck_assert_str_eq(jobs[0].id, j1);
 	ck_assert_int_eq(jobs[0].attempts, 2);
 	ck_assert_int_eq(store_jobs_requeue(T_db, "", &n), STORE_ERR);
@@ -295,13 +325,8 @@ START_TEST(test_jobs_routed)
 	char j1[UUID_STR_LEN], recent[TIMESTAMP_LEN];
 	const char *p[2];
 	char *dev;
-	int got = -1;
 
-	mk_job(j1);
-	p[0] = j1;
-	dev = T_value(T_db, "SELECT s.device_id FROM jobs j JOIN sessions s ON s.id = j.session_id "
-	                    "WHERE j.id = $1", 1, p);
-	ck_assert_ptr_nonnull(dev);
+	dev = mk_job_device(j1);
 	T_live_helperd("hd-a");
 	T_live_helperd("hd-b");
 	ids_timestamp(ids_now_ms(), recent);
@@ -310,37 +335,29 @@ START_TEST(test_jobs_routed)
 	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-a', last_seen = $1 "
 	            "WHERE id = $2", 2, p);
 	/* Held by a live hd-a: hd-b never gets it, whatever the wait. */
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 0, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-b", 60, 0, jobs, 0);
+	claim_want("hd-a", 60, 60, jobs, 1);
 	ck_assert_str_eq(jobs[0].id, j1);
 	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-a", "queued", NULL, 0), STORE_OK);
 
 	/* hd-a dies (its heartbeat row goes stale) right after it was seen: the start waits
 	 * for the agent to reconnect, claimed by nobody... */
-	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
-	            "WHERE instance = 'hd-a'", 0, NULL);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	stale_helperd("hd-a");
+	claim_want("hd-b", 60, 60, jobs, 0);
 	/* ... until a hello makes hd-b its holder. */
 	p[0] = dev;
 	T_run(T_db, "UPDATE devices SET helperd = 'hd-b' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-a", 60, 60, jobs, 0);
+	claim_want("hd-b", 60, 60, jobs, 1);
 	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-b", "queued", NULL, 0), STORE_OK);
 
 	/* Offline, held by nobody: waited for while it may come back, then anyone's (the
 	 * session fails as offline there). */
 	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-b", 60, 60, jobs, 0);
 	T_run(T_db, "UPDATE devices SET last_seen = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
 	      p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-b", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-b", 60, 60, jobs, 1);
 	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-b", "done", NULL, 0), STORE_OK);
 
 	/* An end needs no agent: claimed at once when nobody live holds it, never by another
@@ -352,11 +369,9 @@ START_TEST(test_jobs_routed)
 	T_run(T_db, "UPDATE jobs SET kind = 'session.end', state = 'queued' WHERE id = $1", 1, p);
 	p[0] = dev;
 	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-b' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-a", 60, 60, jobs, 0);
 	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-a", 60, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-a", 60, 60, jobs, 1);
 	ck_assert_str_eq(jobs[0].kind, "session.end");
 	free(dev);
 }
@@ -373,40 +388,29 @@ START_TEST(test_jobs_takeover)
 	char j1[UUID_STR_LEN];
 	const char *p[1];
 	char *dev, *v;
-	int got = -1;
 
-	mk_job(j1);
-	p[0] = j1;
-	dev = T_value(T_db, "SELECT s.device_id FROM jobs j JOIN sessions s ON s.id = j.session_id "
-	                    "WHERE j.id = $1", 1, p);
-	ck_assert_ptr_nonnull(dev);
+	dev = mk_job_device(j1);
 	/* hd-x holds the agent and claims the start with a long lease. */
 	T_live_helperd("hd-x");
 	T_live_helperd("hd-y");
 	p[0] = dev;
 	T_run(T_db, "UPDATE devices SET status = 'online', helperd = 'hd-x' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-x", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-x", 600, 60, jobs, 1);
 	/* Its agent reconnects to hd-y (the hello), while hd-x's row is fresh: the lease
 	 * stands, as when hd-x is only busy. */
 	T_run(T_db, "UPDATE devices SET helperd = 'hd-y' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-y", 600, 60, jobs, 0);
 	/* hd-x's row goes stale (it died): hd-y takes the job over at once, its lease 10
 	 * minutes from running out; hd-x itself never would. */
-	T_run(T_db, "UPDATE helperd_status SET heartbeat_at = '2020-01-01T00:00:00.000Z' "
-	            "WHERE instance = 'hd-x'", 0, NULL);
+	stale_helperd("hd-x");
 	T_run(T_db, "UPDATE devices SET helperd = 'hd-x' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-x", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-x", 600, 60, jobs, 0);
 	T_run(T_db, "UPDATE devices SET helperd = 'hd-y' WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-y", 600, 60, jobs, 1);
 	ck_assert_str_eq(jobs[0].id, j1);
 	ck_assert_int_eq(jobs[0].attempts, 2);
 	/* Once: hd-y's own fresh lease is not taken again, by it or by anyone. */
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-y", 600, 60, jobs, 0);
 	/* hd-x, only late, comes back: its finish is refused, and hd-y's stands. */
 	T_live_helperd("hd-x");
 	ck_assert_int_eq(store_job_finish(T_db, j1, "hd-x", "done", NULL, 0), STORE_CONFLICT);
@@ -420,12 +424,10 @@ START_TEST(test_jobs_takeover)
 	T_run(T_db, "UPDATE jobs SET state = 'running', locked_by = 'hd-z', "
 	            "locked_until = '2999-01-01T00:00:00.000Z', run_after = '2020-01-01T00:00:00.000Z' "
 	            "WHERE id = $1", 1, p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 0);
+	claim_want("hd-y", 600, 60, jobs, 0);
 	T_run(T_db, "UPDATE jobs SET locked_until = '2020-01-01T00:00:00.000Z' WHERE id = $1", 1,
 	      p);
-	ck_assert_int_eq(store_jobs_claim(T_db, "hd-y", 600, 60, 4, jobs, &got), STORE_OK);
-	ck_assert_int_eq(got, 1);
+	claim_want("hd-y", 600, 60, jobs, 1);
 	ck_assert_int_eq(jobs[0].attempts, 3);
 	v = T_value(T_db, "SELECT locked_by FROM jobs WHERE id = $1", 1, p);
 	ck_assert_str_eq(v, "hd-y");
