@@ -170,8 +170,10 @@ new_session() {
 }
 
 stack_helperd_stop >/dev/null 2>&1
-# A timeout that leaves no room for a late heartbeat is refused at start-up.
-if KAIDEN_HELPERD_HEARTBEAT=20 KAIDEN_HELPERD_AGENT_TIMEOUT=30 timeout 10 "$STACK_HELPERD_BIN" \
+# A timeout that leaves no room for a late heartbeat is refused at start-up. (The
+# binary as stack_helperd_start finds it: no earlier case may have started one.)
+if KAIDEN_HELPERD_HEARTBEAT=20 KAIDEN_HELPERD_AGENT_TIMEOUT=30 timeout 10 \
+	"${STACK_HELPERD_BIN:-$(dirname "$STACK_BIN")/kaiden-helperd}" \
 	</dev/null >"$T/hd.out" 2>&1; then
 	bad "helperd refuses agent_timeout < 2 x heartbeat" "it started"
 elif grep -q 'must be at least twice' "$T/hd.out"; then
