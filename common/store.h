@@ -261,8 +261,9 @@ struct store_job {
 /* Claims up to max due jobs for worker (an instance name) with a lease of
  * lease_seconds: state queued and run_after <= now, or state running with an expired
  * lease or held by another instance known dead (its helperd_status row exists and
- * helperd_live does not list it; no row: the lease stands); a job naming a service only when no other job of that service is running and
- * none queued before it waits (one operation per service, in queue order). A job naming
+ * helperd_live does not list it; no row: the lease stands); a job naming a service only
+ * when no other job of that service is running and none queued before it waits (one
+ * operation per service, in queue order). A job naming
  * a session only when worker holds its device's agent (devices.helperd), or no live
  * helperd does (helperd_live) and the job is an end or the agent was last seen more
  * than agent_wait_seconds ago (session.ready_timeout: before that it is waited for,
