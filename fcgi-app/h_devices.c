@@ -156,10 +156,16 @@ void h_device_rotate(struct req *r, struct resp *rs)
 		goto out;
 	rc = store_device_set_secret(r->db, r->tenant_id, r->params[0], hash, &device);
 	if (rc == STORE_CONFLICT) {
+		/* Named in the reply: the cluster whose secret to rotate (read again, as create's
+		 * quota refusal reads its limit; a node deleted meanwhile leaves it unnamed). */
+		const char *cluster = NULL;
+		if (store_device_get(r->db, r->tenant_id, r->params[0], &device) == STORE_OK)
+			cluster = jsonx_str(device, "cluster_id");
 		resp_error(rs, 409, "cluster_node", NULL,
 		           "this device is a node of a cluster: its agent authenticates with the "
-		           "cluster's secret; rotate that instead (POST "
-		           "/api/v1/clusters/{cluster_id}/rotate-secret)");
+		           "cluster's secret; rotate that instead (POST /api/v1/clusters/%s/"
+		           "rotate-secret)",
+		           cluster ? cluster : "{cluster_id}");
 		goto out;
 	}
 	if (rc != STORE_OK) {

@@ -156,7 +156,8 @@ DEV_TENANT=$(dbq "SELECT tenant_id FROM devices WHERE id = '$DEV_A'")
 dbq "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name) VALUES ('$DEV_NODE', '$DEV_TENANT', 'node-r', '!cluster', '$DEV_CL', 'node-r')" >/dev/null
 t "rotate: a node is refused (its agent uses the cluster's secret)" \
 	POST "/api/v1/devices/$DEV_NODE/rotate-secret" '' 409 "$(E cluster_node)" \
-	'.error.message | test("cluster.s secret")' 'has("secret") | not'
+	'.error.message | test("cluster.s secret")' \
+	".error.message | contains(\"/api/v1/clusters/$DEV_CL/rotate-secret\")" 'has("secret") | not'
 dbcheck "... its row is unchanged" \
 	"SELECT secret_hash || ' ' || secret_version FROM devices WHERE id = '$DEV_NODE'" '!cluster 1'
 dbcheck "... and not audited" \

@@ -269,7 +269,8 @@ t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
 t "and B's cluster, with its node" GET "/api/v1/clusters/$XT_CL_b" "" 200 '.node_count == 1' \
 	'.name == "xt-b-cluster"'
 t "B's device is its node: B's admin may not rotate its secret either" \
-	POST "/api/v1/devices/$XT_DEV_b/rotate-secret" "" 409 "$(E cluster_node)"
+	POST "/api/v1/devices/$XT_DEV_b/rotate-secret" "" 409 "$(E cluster_node)" \
+	".error.message | contains(\"$XT_CL_b\")"
 
 as XT_TA_b
 t "B's admin deletes B's webhook" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 204

@@ -211,6 +211,7 @@ function rotation(ctx, d) {
         doneId: 'device-secret-done', onDone: () => button.focus(),
       });
       shown.replaceChildren(card);
+      ask.replaceChildren(button); // the question answered: the button back, for Done's focus
       card.focus();
       return true;
     },
