@@ -22,8 +22,8 @@ the live stream. Then rename, a new secret (asked first, shown once, different; 
 agent restarted with it is the same device), the device page's node facts and cluster
 link (and no Rotate secret: the page points to the cluster's), node-1's Start session
 (its page goes active), and Delete (asked first): the cluster leaves the list, the
-session ends and node-1's agent is dropped (4003). The
-agent and the fake are stopped at the end, whatever happened."""
+session ends and node-1's agent is dropped (4003). The agent and the fake are stopped
+at the end, whatever happened."""
 import re
 import secrets
 import uuid
