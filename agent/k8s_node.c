@@ -6,16 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "buf.h"
-#include "curl_lazy.h"
 #include "ids.h"
 #include "jsonx.h"
+#include "k8s_get.h"
 #include "sysinfo.h"
-
-#define DEFAULT_TIMEOUT_MS 10000L
-#define CONNECT_TIMEOUT_MS 5000L
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -366,179 +361,54 @@ out:
 	return rc;
 }
 
-/* --- one request ------------------------------------------------------------------- */
+/* --- one reading ------------------------------------------------------------------ */
 
-struct transfer {
-	struct buf body;
-	int too_large;
-	const volatile int *cancel;
-};
+static struct {
+	char name[K8S_NODE_NAME_MAX + 1];
+	k8s_node_fn fn;
+	void *arg;
+} R;
 
-static size_t on_data(char *data, size_t size, size_t n, void *userp)
+/* The answer to GET /api/v1/nodes/{name} (k8s_get.h), judged. */
+static void on_answer(void *arg, long status, const char *body, size_t len,
+                      const char *why)
 {
-	struct transfer *t = userp;
+	char reason[K8S_REASON_MAX];
+	struct k8s_node *n = NULL;
 
-	if (buf_append(&t->body, data, size * n) != 0) {
-		t->too_large = 1;
-		return 0;
+	(void)arg;
+	if (!status) {
+		snprintf(reason, sizeof(reason), "%s", why);
+	} else if (status != 200) {
+		k8s_status_reason(status, body, len, reason, sizeof(reason));
+	} else if (!(n = malloc(sizeof(*n)))) {
+		snprintf(reason, sizeof(reason), "out of memory");
+	} else if (k8s_node_parse(body, len, n, reason, sizeof(reason)) != 0) {
+		free(n);
+		n = NULL;
+	} else if (strcmp(n->name, R.name) != 0) {
+		snprintf(reason, sizeof(reason), "the Kubernetes API answered node %.100s, not %.100s",
+		         n->name, R.name);
+		free(n);
+		n = NULL;
 	}
-	return size * n;
+	R.fn(R.arg, n, n ? NULL : reason);
+	free(n);
 }
 
-static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+int k8s_node_read(const char *name, k8s_node_fn fn, void *arg, char *reason, size_t reasonlen)
 {
-	struct transfer *t = userp;
+	char path[32 + K8S_NODE_NAME_MAX];
 
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return t->cancel && *t->cancel ? 1 : 0;
-}
-
-static void transport_reason(CURLcode code, const struct transfer *t, const char *errbuf,
-                             long timeout_ms, char *reason, size_t reasonlen)
-{
-	const char *detail = *errbuf ? errbuf : curl_lazy.easy_strerror(code);
-
-	switch (code) {
-	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(reason, reasonlen, "no answer from the Kubernetes API within %ld ms",
-		         timeout_ms);
-		break;
-	case CURLE_ABORTED_BY_CALLBACK:
-		snprintf(reason, reasonlen, "cancelled");
-		break;
-	case CURLE_WRITE_ERROR:
-		if (t->too_large) {
-			snprintf(reason, reasonlen, "the answer is larger than %u bytes", K8S_BODY_MAX);
-			break;
-		}
-		/* fall through */
-	default:
-		if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CONNECT_ERROR ||
-		    code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM)
-			snprintf(reason, reasonlen, "TLS with the Kubernetes API failed: %.180s",
-			         detail);
-		else if (code == CURLE_GOT_NOTHING)
-			snprintf(reason, reasonlen, "the Kubernetes API closed the connection without "
-			                            "an answer");
-		else
-			snprintf(reason, reasonlen, "cannot reach the Kubernetes API: %.180s", detail);
-		sysinfo_clean(reason);
-	}
-}
-
-static void wipe_headers(struct curl_slist *l)
-{
-	for (; l; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-}
-
-int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_node *out,
-                   const volatile int *cancel, char *reason, size_t reasonlen)
-{
-	char url[K8S_URL_MAX + 32 + K8S_NODE_NAME_MAX], errbuf[CURL_ERROR_SIZE] = "";
-	char *token = NULL, *auth = NULL;
-	struct curl_slist *headers = NULL, *l;
-	struct transfer t = { .cancel = cancel };
-	long status = 0, timeout_ms = src->timeout_ms > 0 ? src->timeout_ms : DEFAULT_TIMEOUT_MS;
-	size_t auth_len;
-	CURL *h = NULL;
-	CURLcode code;
-	int rc = -1;
-
-	buf_init(&t.body, K8S_BODY_MAX);
 	if (!k8s_node_name_valid(name)) {
 		snprintf(reason, reasonlen, "the node name is not a valid Kubernetes name");
 		return -1;
 	}
-	snprintf(url, sizeof(url), "%s/api/v1/nodes/%s", src->base_url, name);
-	/* Read afresh each time: the kubelet rotates the mounted token. */
-	token = malloc(K8S_TOKEN_MAX + 2);
-	auth_len = K8S_TOKEN_MAX + 40;
-	auth = malloc(auth_len);
-	if (!token || !auth) {
-		snprintf(reason, reasonlen, "out of memory");
-		goto out;
-	}
-	if (k8s_source_token(src, token, K8S_TOKEN_MAX + 2, reason, reasonlen) != 0)
-		goto out;
-	snprintf(auth, auth_len, "Authorization: Bearer %s", token);
-	if (!curl_lazy_loaded()) {
-		snprintf(reason, reasonlen, "libcurl is not loaded");
-		goto out;
-	}
-	h = curl_lazy.easy_init();
-	if (!h) {
-		snprintf(reason, reasonlen, "cannot set up a request (libcurl)");
-		goto out;
-	}
-	l = curl_lazy.slist_append(headers, "Accept: application/json");
-	if (l)
-		headers = l;
-	l = l ? curl_lazy.slist_append(headers, auth) : NULL;
-	if (!l) {
-		snprintf(reason, reasonlen, "out of memory");
-		goto out;
-	}
-	headers = l;
-	curl_lazy.easy_setopt(h, CURLOPT_URL, url);
-	curl_lazy.easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	curl_lazy.easy_setopt(h, CURLOPT_PROTOCOLS_STR, src->insecure ? "http,https" : "https");
-	curl_lazy.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_lazy.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_lazy.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_lazy.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	                 timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
-	curl_lazy.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_lazy.easy_setopt(h, CURLOPT_USERAGENT, "kaiden-agent/" AGENT_VERSION);
-	curl_lazy.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_lazy.easy_setopt(h, CURLOPT_WRITEDATA, &t);
-	curl_lazy.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_lazy.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_lazy.easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-	curl_lazy.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (src->ca_file[0])
-		curl_lazy.easy_setopt(h, CURLOPT_CAINFO, src->ca_file);
-	code = curl_lazy.easy_perform(h);
-	if (code != CURLE_OK) {
-		transport_reason(code, &t, errbuf, timeout_ms, reason, reasonlen);
-		goto out;
-	}
-	curl_lazy.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		k8s_status_reason(status, t.body.data, t.body.len, reason, reasonlen);
-		goto out;
-	}
-	{
-		struct k8s_node n;
-		if (k8s_node_parse(t.body.data ? t.body.data : "", t.body.len, &n, reason,
-		                   reasonlen) != 0)
-			goto out;
-		if (strcmp(n.name, name) != 0) {
-			snprintf(reason, reasonlen, "the Kubernetes API answered node %s, not %s",
-			         n.name, name);
-			goto out;
-		}
-		*out = n;
-	}
-	rc = 0;
-out:
-	if (h)
-		curl_lazy.easy_cleanup(h);
-	wipe_headers(headers);
-	if (headers)
-		curl_lazy.slist_free_all(headers);
-	if (token)
-		explicit_bzero(token, K8S_TOKEN_MAX + 2);
-	if (auth)
-		explicit_bzero(auth, auth_len);
-	free(token);
-	free(auth);
-	buf_clear(&t.body);
-	return rc;
+	snprintf(path, sizeof(path), "/api/v1/nodes/%s", name);
+	snprintf(R.name, sizeof(R.name), "%s", name);
+	R.fn = fn;
+	R.arg = arg;
+	return k8s_get_start(path, on_answer, NULL, reason, reasonlen);
 }
 
 /* --- changes ----------------------------------------------------------------------- */

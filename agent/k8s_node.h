@@ -2,36 +2,38 @@
  * the facts are in shared/ref/k8s-api.md sections 1, 3 and 7).
  *
  * Where to ask (struct k8s_source, k8s_source_init) is common/k8s_source.h, shared with
- * helperd; k8s_node_fetch does one blocking GET /api/v1/nodes/{name} with libcurl (loaded
- * by curl_lazy.h) and parses the answer into a struct k8s_node; k8s_node_diff tells whether two readings differ in anything worth reporting.
+ * helperd; k8s_node_read does one GET /api/v1/nodes/{name} on the agent's lws loop
+ * (k8s_get.h, set up by k8s_get_init) and parses the answer into a struct k8s_node;
+ * k8s_node_diff tells whether two readings differ in anything worth reporting.
  *
  * Rules:
  * - The token file is read afresh for every request: the mounted service account token
  *   is rotated by the kubelet (client-go re-reads it every minute). The token is never
- *   logged, never in a reason, and wiped from memory after the request.
+ *   logged, never in a reason, and wiped from memory once sent (k8s_get.h).
  * - https always verifies the server (CA file: given, else the service account's
  *   ca.crt when it exists, else the system's). http only when insecure is set (tests).
  * - Every failure (the token file, the connection, TLS, a timeout, a 401/403/404/5xx, a
- *   body that is not a Node) is a short reason string a person can act on, never a
- *   crash: k8s_node_fetch never logs, so it may run on a worker thread.
+ *   body over K8S_BODY_MAX or not a Node) is a short reason string a person can act on,
+ *   never a crash; nothing here logs.
  * - Quantities follow apimachinery's resource.Quantity grammar; CPU is normalised to
  *   millicores and memory to bytes, rounded up as Kubernetes' MilliValue()/Value() do.
  *
- * Thread use: k8s_node_fetch and the parse functions touch no global state besides
- * libcurl's (curl_lazy_load must have run before any thread calls them). */
+ * Thread use: k8s_node_read on the loop thread only (k8s_get.h); the parse functions
+ * touch no global state. */
 #ifndef KAIDEN_AGENT_K8S_NODE_H
 #define KAIDEN_AGENT_K8S_NODE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "compat.h"
+#include "k8s_get.h"
 #include "k8s_source.h"
 
 #define K8S_NODE_NAME_MAX 253   /* a DNS-1123 subdomain */
 #define K8S_LABELS_MAX 8192     /* the labels' JSON text, so a node report fits a message */
 #define K8S_QUANTITY_MAX 64
 #define K8S_VERSION_MAX 256
-#define K8S_BODY_MAX (4u << 20) /* a Node lists its images: tens of KiB is common */
+#define K8S_BODY_MAX K8S_GET_BODY_MAX /* k8s_get.h: 4 MiB */
 
 /* The Ready condition, reduced as the device shows it. */
 enum k8s_ready { K8S_READY_UNKNOWN = 0, K8S_READY_TRUE, K8S_READY_FALSE };
@@ -92,11 +94,15 @@ int k8s_quantity_parse(const char *s, int scale, int64_t *out) WUR;
 int k8s_node_parse(const char *json, size_t len, struct k8s_node *out, char *reason,
                    size_t reasonlen) WUR;
 
-/* GET {base}/api/v1/nodes/{name}: 0 with *out filled, or -1 with a reason. Blocking for
- * up to src->timeout_ms. *cancel (may be NULL), when it becomes non-zero, aborts the
- * transfer within about a second (reason "cancelled"). */
-int k8s_node_fetch(const struct k8s_source *src, const char *name, struct k8s_node *out,
-                   const volatile int *cancel, char *reason, size_t reasonlen) WUR;
+/* node: the reading (borrowed for the call), or NULL with reason set. */
+typedef void (*k8s_node_fn)(void *arg, const struct k8s_node *node, const char *reason);
+
+/* Starts GET {base}/api/v1/nodes/{name} on the source k8s_get_init set up: 0, and fn is
+ * called later on the loop (unless k8s_get_cancel), with the node or a reason, within
+ * about the source's timeout_ms; or -1 with a reason (an invalid name, the token file,
+ * a read already in flight) and fn is not called. */
+int k8s_node_read(const char *name, k8s_node_fn fn, void *arg, char *reason,
+                  size_t reasonlen) WUR;
 
 /* The k8s_change bits in which a and b differ (0: nothing worth reporting). The
  * resourceVersion is left out: it moves with every kubelet heartbeat. */

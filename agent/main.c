@@ -10,7 +10,8 @@
  * The second form is cluster mode (issue 12: one agent per node, a DaemonSet): the agent
  * says hello with the cluster's id and secret and its node's name (protocol version 3),
  * and helperd answers with the node's device; it reads its Node from the Kubernetes API
- * at start and every --node-refresh seconds (node_watch.c, off the loop) and sends a
+ * at start and every --node-refresh seconds (node_watch.c, asynchronous on the loop, with
+ * lws' HTTP client: k8s_get.c) and sends a
  * "node" message with each change (or the reason a read failed), and the latest reading
  * again after every welcome. Sessions, tunnels and the relay work as for a device.
  *
@@ -33,7 +34,6 @@
 #include <libwebsockets.h>
 
 #include "cfg.h"
-#include "curl_lazy.h"
 #include "k8s_node.h"
 #include "link.h"
 #include "log.h"
@@ -256,7 +256,7 @@ static char node_name_sent[K8S_NODE_NAME_MAX + 1];
 
 /* Gives the heap's free pages back to the system (glibc keeps them otherwise): after
  * start-up (the configuration, OpenSSL's set-up, the TLS handshake) and after each read
- * of the node (libcurl's handshake), which an idle agent would carry for ever. */
+ * of the node (its TLS handshake), which an idle agent would carry for ever. */
 static void trim(void)
 {
 	malloc_trim(0);
@@ -364,12 +364,6 @@ static int agent_mode(struct node_watch_config *nw)
 		          "letters, digits, '-' and '.', at most 253)", cluster_id);
 		return -1;
 	}
-	/* libcurl is loaded only in cluster mode (curl_lazy.h), before k8s_source_init
-	 * parses the API's URL with it and before any thread uses it. */
-	if (curl_lazy_load(err, sizeof(err)) != 0) {
-		log_error("cluster=%s %s", cluster_id, err);
-		return -1;
-	}
 	memset(nw, 0, sizeof(*nw));
 	if (k8s_source_init(&nw->src, cfg_str(CFG_K8S_API), cfg_str(CFG_K8S_TOKEN_FILE),
 	                    cfg_str(CFG_K8S_CA_FILE),
@@ -443,8 +437,8 @@ int main(int argc, char **argv)
 	int lvl, stopping = 0, killed = 0;
 	time_t stop_started = 0;
 
-	/* One malloc arena: the only other thread is the node reader's (cluster mode, one
-	 * read a minute), and an arena of its own would keep its pages between reads. */
+	/* One malloc arena: the agent has one thread (the node reader's of issue 12 is gone:
+	 * it reads on the loop), and no library's thread should keep an arena of its own. */
 	mallopt(M_ARENA_MAX, 1);
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -639,7 +633,6 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (lws_service(context, 0) < 0)
 			break;
-		node_watch_poll();
 		if (signals_seen && !stopping) {
 			stopping = 1;
 			stop_started = time(NULL);
@@ -676,7 +669,6 @@ out_context:
 	lws_context_destroy(context);
 	context = NULL;
 	link_clear();
-	curl_lazy_cleanup(); /* loaded by agent_mode in cluster mode only */
 out_secret:
 	explicit_bzero(secret, sizeof(secret));
 	if (stopping)

@@ -1,13 +1,12 @@
 /* node_watch.h: the agent's node, read from the Kubernetes API (k8s_node.h) at start and
  * every refresh period, without ever blocking the lws loop (cluster mode, issue 12).
  *
- * Each read runs k8s_node_fetch on a worker thread of its own; when it is done the
- * worker wakes the loop (lws_cancel_service, which only writes to a pipe) and the loop,
- * in node_watch_poll, joins it and judges the reading. The next read is scheduled a
- * refresh period after the previous one finished, so reads never overlap and a slow API
- * is not asked faster than it answers.
+ * Each read is an asynchronous GET on the loop itself (k8s_node_read, k8s_get.h: no
+ * thread; until issue 14 a worker thread ran a blocking libcurl request). The next read
+ * is scheduled a refresh period after the previous one finished, so reads never overlap
+ * and a slow API is not asked faster than it answers.
  *
- * The callback runs on the loop (from node_watch_poll), only when there is something to
+ * The callback runs on the loop, only when there is something to
  * say: the first reading (good or not), a good reading that differs from the last good
  * one (k8s_node_diff), the first good reading after failures, a failure after a good
  * reading, and a failure whose reason differs from the previous failure's. Loop thread
@@ -31,13 +30,11 @@ struct node_watch_config {
 typedef void (*node_watch_fn)(void *arg, const struct k8s_node *node, const char *reason,
                               unsigned changed);
 
-/* Starts the first read now. 0, or -1 (logged). */
+/* Sets up the API client on context (k8s_get_init: a vhost trusting the source's CA)
+ * and starts the first read now. 0, or -1 (logged). */
 int node_watch_init(struct lws_context *context, const struct node_watch_config *cfg,
                     node_watch_fn fn, void *arg) WUR;
-/* After every lws_service: delivers a finished read, schedules the next. */
-void node_watch_poll(void);
-/* Cancels a read in flight (libcurl gives up within about a second), joins the worker,
- * and stops the schedule. */
+/* Cancels a read in flight (its connection closed at once) and stops the schedule. */
 void node_watch_clear(void);
 /* Reads finished so far (good or not). */
 int node_watch_reads(void);

@@ -59,6 +59,7 @@ struct tunnel {
 	enum tunnel_state state;
 	pid_t pid;
 	int port;
+	int claim_fd;            /* the metrics port's claim (claim_port), -1 when none */
 	int out_fd;              /* read end of the child's stdout+stderr, -1 when closed */
 	char line[LINE_MAX_LEN]; /* partial output line */
 	size_t line_len;
@@ -168,29 +169,41 @@ static int count_all(void)
 	return n;
 }
 
-/* 1 when nothing listens on (or is bound to) 127.0.0.1:port now. */
-static int port_free(int port)
+/* Claims 127.0.0.1:port for a cloudflared about to be started, or -1 when anything is
+ * bound to it. The claim is a socket bound to the port and never listening, kept until
+ * the tunnel is freed. It is bound first without SO_REUSEADDR, so it fails while any
+ * socket holds the port and two claims cannot both succeed, then marked SO_REUSEADDR,
+ * which Linux requires of both sockets for cloudflared's listener to bind the same port
+ * beside it (Go's listeners, cloudflared's, set SO_REUSEADDR; so does Python's
+ * http.server, the fake's). Meanwhile another agent's claim, or any plain bind, is
+ * refused: without it, two agents on one machine (or one agent's two starts) could both
+ * find a port free in the time before either cloudflared bound it, and the second
+ * cloudflared would exit ("failed to start the metrics server") and fail its session. */
+static int claim_port(int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
-		return 0;
+		return -1;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)port);
-	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
-/* A free loopback port for --metrics, below the kernel's ephemeral range (its first
- * port, /proc/sys/net/ipv4/ip_local_port_range; 32768 when unreadable): every outgoing
- * connection and every bind(0) on the machine takes its port from that range, so a port
- * found free there could be taken by any connect() before cloudflared binds it, and
- * cloudflared would exit ("failed to start the metrics server") and fail the session.
- * Below it only another listener could take it. From a random port among the 10,000
- * below the range, the first free one. */
-static int free_port(void)
+/* A free loopback port for --metrics, claimed (claim_port; *fd the claim), below the
+ * kernel's ephemeral range (its first port, /proc/sys/net/ipv4/ip_local_port_range;
+ * 32768 when unreadable): every outgoing connection and every bind(0) on the machine
+ * takes its port from that range without looking at claims like ours, so a port there
+ * could be taken by any connect() before cloudflared binds it. Below it only another
+ * listener could take it, and every bind is refused by the claim. From a random port
+ * among the 10,000 below the range, the first that can be claimed; -1 if none. */
+static int free_port(int *fd)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 	int low = 32768, base, start;
@@ -206,7 +219,7 @@ static int free_port(void)
 	start = base + (int)randombytes_uniform(10000);
 	for (int i = 0; i < 10000; i++) {
 		int port = base + (start - base + i) % 10000;
-		if (port_free(port))
+		if ((*fd = claim_port(port)) >= 0)
 			return port;
 	}
 	return -1;
@@ -355,6 +368,8 @@ static void tunnel_free(struct tunnel *t)
 	probe_close(t);
 	if (t->out_fd >= 0)
 		close(t->out_fd);
+	if (t->claim_fd >= 0)
+		close(t->claim_fd);
 	free(t);
 }
 
@@ -417,7 +432,8 @@ void tunnel_start(const char *session_id, const char *token, int metrics_port)
 	snprintf(t->session_id, sizeof(t->session_id), "%s", session_id);
 	t->out_fd = -1;
 	t->probe_fd = -1;
-	t->port = metrics_port > 0 ? metrics_port : free_port();
+	t->claim_fd = -1;
+	t->port = metrics_port > 0 ? metrics_port : free_port(&t->claim_fd);
 	if (t->port <= 0) {
 		tn.report(tn.arg, PROTO_TUNNEL_FAILED, session_id, "no free loopback port for metrics");
 		free(t);

@@ -115,8 +115,14 @@ static const struct cfg_entry table[CFG__MAX] = {
 		"", 0, 0, NULL, 0, "Cloudflare Access team name (<team>.cloudflareaccess.com)" },
 	[CFG_CF_API_TOKEN] = { "cloudflare.api_token", "KAIDEN_CF_API_TOKEN", CFG_T_STRING, "", 0,
 		0, NULL, 1, "Cloudflare API token (Tunnel, DNS and Access edit rights)" },
-	[CFG_CF_BUDGET] = { "cloudflare.budget", "KAIDEN_CF_BUDGET", CFG_T_INT, "1000", 1, 1200,
-		NULL, 0, "Cloudflare API calls per 5 minutes, shared by every helperd on the database (limit: 1200)" },
+	[CFG_CF_BUDGET] = { "cloudflare.budget", "KAIDEN_CF_BUDGET", CFG_T_INT, "1000", 2, 1200,
+		NULL, 0, "Cloudflare API calls in any 5 minutes, shared by every helperd on the "
+		"database (limit: 1200); bursts of a quarter of it, the rest spread over the 5 "
+		"minutes, so at least 2" },
+	[CFG_CF_BUDGET_WINDOW_MS] = { "cloudflare.budget_window_ms", "KAIDEN_CF_BUDGET_WINDOW_MS",
+		CFG_T_INT, "300000", 1000, 300000, NULL, 0,
+		"tests only: the span cloudflare.budget counts in, in milliseconds (Cloudflare's "
+		"is 5 minutes: leave it)" },
 	[CFG_CF_ACCESS_ALLOW] = { "cloudflare.access_allow", "KAIDEN_CF_ACCESS_ALLOW",
 		CFG_T_STRING, "", 0, 0, NULL, 0,
 		"who Access lets into session hostnames besides the engineer who started the "

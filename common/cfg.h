@@ -52,6 +52,7 @@ enum cfg_key {
 	CFG_CF_ACCESS_TEAM,       /* cloudflare.access_team KAIDEN_CF_ACCESS_TEAM */
 	CFG_CF_API_TOKEN,         /* cloudflare.api_token KAIDEN_CF_API_TOKEN (secret) */
 	CFG_CF_BUDGET,            /* cloudflare.budget    KAIDEN_CF_BUDGET calls per 5 minutes */
+	CFG_CF_BUDGET_WINDOW_MS,  /* cloudflare.budget_window_ms KAIDEN_CF_BUDGET_WINDOW_MS (tests) */
 	CFG_CF_ACCESS_ALLOW,      /* cloudflare.access_allow KAIDEN_CF_ACCESS_ALLOW emails / @domains */
 
 	/* kaiden-agent */

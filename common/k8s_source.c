@@ -2,11 +2,12 @@
  * helperd reaches the same API the same way. */
 #include "k8s_source.h"
 
-#include <curl/curl.h>
+#include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "jsonx.h"
@@ -24,81 +25,150 @@ static void text_clean(char *s)
 
 /* --- where to ask ------------------------------------------------------------------ */
 
-static int url_part(CURLU *u, CURLUPart part, char **value)
+/* RFC 3986's unreserved characters, the only ones a host name may have here (no
+ * percent-encoding: a Kubernetes API is a DNS name or an address). */
+static int host_char(char c)
 {
-	*value = NULL;
-	return curl_url_get(u, part, value, 0) == CURLUE_OK && *value && **value;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int has_part(CURLU *u, CURLUPart part)
+/* A path character: pchar (unreserved, sub-delims, ':' and '@') or '/'; '%' only as
+ * the start of %XX. */
+static int path_ok(const char *p, size_t n)
 {
-	char *v;
-	int has = url_part(u, part, &v);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)p[i + 1]) ||
+			    !isxdigit((unsigned char)p[i + 2]))
+				return 0;
+			i += 2;
+			continue;
+		}
+		if (!host_char(c) && !strchr("!$&'()*+,;=:@/", c))
+			return 0;
+	}
+	return 1;
+}
 
-	curl_free(v);
-	return has;
+/* 1 if the path has a "." or ".." segment (libcurl would have folded it away). */
+static int dot_segment(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i + 1, len;
+		while (j < n && p[j] != '/')
+			j++;
+		len = j - i - 1;
+		if ((len == 1 && p[i + 1] == '.') || (len == 2 && p[i + 1] == '.' && p[i + 2] == '.'))
+			return 1;
+		i = j;
+	}
+	return 0;
 }
 
 /* Checks url (https, or http when insecure; a host; no credentials, query or fragment)
- * and writes it without a trailing '/' into out. */
-static int base_url(const char *url, int insecure, char *out, size_t outlen, char *err,
+ * and fills the parts of *s: base_url (scheme and host as given, but the scheme in
+ * lower case; no trailing '/'), host (an IPv6 address without its brackets), port (the
+ * scheme's default when none is given), prefix (the path without trailing '/'s) and
+ * tls. A small parser of its own rather than libcurl's URL API, so that kaiden-agent,
+ * which reads its node with libwebsockets, needs no libcurl at all (docs/decisions.md,
+ * "Issue 14: the node's reads on libwebsockets"). */
+static int base_url(const char *url, int insecure, struct k8s_source *s, char *err,
                     size_t errlen)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *norm = NULL;
-	int rc = -1;
-	size_t n;
+	const char *p, *auth, *auth_end, *host, *host_end, *path;
+	size_t host_len, path_len;
+	int tls;
+	long port = 0;
 
-	if (!u)
-		goto out;
 	/* The URL is not repeated in an error before its credentials are ruled out. */
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		snprintf(err, errlen, "the Kubernetes API URL is not a valid URL");
-		goto out;
-	}
-	if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
-	    has_part(u, CURLUPART_OPTIONS)) {
+	p = strstr(url, "://");
+	auth = p ? p + 3 : url;
+	auth_end = auth + strcspn(auth, "/?#");
+	if (memchr(auth, '@', (size_t)(auth_end - auth))) {
 		snprintf(err, errlen, "credentials in the Kubernetes API URL are not supported "
 		                      "(the token comes from its file)");
-		goto out;
+		return -1;
 	}
-	url_part(u, CURLUPART_SCHEME, &scheme);
-	if (!scheme || (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+	if (strncasecmp(url, "https://", 8) == 0) {
+		tls = 1;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		tls = 0;
+	} else {
 		snprintf(err, errlen, "%s: the Kubernetes API URL must start with https://", url);
-		goto out;
+		return -1;
 	}
-	if (strcmp(scheme, "http") == 0 && !insecure) {
+	if (!tls && !insecure) {
 		snprintf(err, errlen, "%s: http:// is not encrypted; use https://, or --insecure "
 		                      "for local tests", url);
-		goto out;
+		return -1;
 	}
-	if (has_part(u, CURLUPART_QUERY) || has_part(u, CURLUPART_FRAGMENT)) {
+	if (strpbrk(url, "?#")) {
 		snprintf(err, errlen, "%s: a query or fragment has no place in the API's URL", url);
-		goto out;
+		return -1;
 	}
-	if (!has_part(u, CURLUPART_HOST)) {
+	host = auth;
+	if (*host == '[') {
+		host_end = memchr(host, ']', (size_t)(auth_end - host));
+		if (!host_end || host_end == host + 1 ||
+		    strspn(host + 1, "0123456789abcdefABCDEF:.") != (size_t)(host_end - host - 1)) {
+			snprintf(err, errlen, "%s: not a valid URL (the IPv6 address)", url);
+			return -1;
+		}
+		host++;
+		p = host_end + 1;
+	} else {
+		host_end = host;
+		while (host_end < auth_end && host_char(*host_end))
+			host_end++;
+		p = host_end;
+	}
+	host_len = (size_t)(host_end - host);
+	if (!host_len) {
 		snprintf(err, errlen, "%s: no host", url);
-		goto out;
+		return -1;
 	}
-	if (!url_part(u, CURLUPART_URL, &norm)) {
-		snprintf(err, errlen, "%s: not a valid URL", url);
-		goto out;
+	if (p < auth_end && *p == ':') {
+		const char *d = p + 1;
+		if (d == auth_end || (size_t)(auth_end - d) > 5 ||
+		    strspn(d, "0123456789") < (size_t)(auth_end - d)) {
+			snprintf(err, errlen, "%s: not a valid URL (the port)", url);
+			return -1;
+		}
+		port = strtol(d, NULL, 10);
+		if (port < 1 || port > 65535) {
+			snprintf(err, errlen, "%s: the port is not between 1 and 65535", url);
+			return -1;
+		}
+	} else if (p != auth_end) {
+		snprintf(err, errlen, "%s: not a valid URL (the host)", url);
+		return -1;
 	}
-	n = strlen(norm);
-	while (n > 0 && norm[n - 1] == '/')
-		n--;
-	if (n >= outlen) {
-		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes", outlen - 1);
-		goto out;
+	path = auth_end;
+	path_len = strlen(path);
+	while (path_len > 0 && path[path_len - 1] == '/')
+		path_len--;
+	if (!path_ok(path, path_len) || dot_segment(path, path_len)) {
+		snprintf(err, errlen, "%s: not a valid URL (the path)", url);
+		return -1;
 	}
-	memcpy(out, norm, n);
-	out[n] = '\0';
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(norm);
-	curl_url_cleanup(u);
-	return rc;
+	if (host_len >= sizeof(s->host) ||
+	    (size_t)(auth_end - url) + path_len >= sizeof(s->base_url)) {
+		snprintf(err, errlen, "the Kubernetes API URL is longer than %zu bytes",
+		         sizeof(s->base_url) - 1);
+		return -1;
+	}
+	snprintf(s->base_url, sizeof(s->base_url), "%s://%.*s%.*s", tls ? "https" : "http",
+	         (int)(auth_end - auth), auth, (int)path_len, path);
+	memcpy(s->host, host, host_len);
+	s->host[host_len] = '\0';
+	s->port = port ? (int)port : tls ? 443 : 80;
+	snprintf(s->prefix, sizeof(s->prefix), "%.*s", (int)path_len, path);
+	s->tls = tls;
+	return 0;
 }
 
 int k8s_source_init(struct k8s_source *src, const char *api_url, const char *token_file,
@@ -128,7 +198,7 @@ int k8s_source_init(struct k8s_source *src, const char *api_url, const char *tok
 		         sizeof(url) - 1);
 		return -1;
 	}
-	if (base_url(url, insecure, s.base_url, sizeof(s.base_url), err, errlen) != 0)
+	if (base_url(url, insecure, &s, err, errlen) != 0)
 		return -1;
 	if (token_file && *token_file) {
 		if (strlen(token_file) >= sizeof(s.token_file)) {

@@ -27,6 +27,11 @@
 /* Where and how to ask. Filled by k8s_source_init; plain data, copyable. */
 struct k8s_source {
 	char base_url[K8S_URL_MAX];     /* scheme://host[:port][/prefix], no trailing '/' */
+	/* base_url's parts, for a client that takes them apart (the agent's, on lws) */
+	char host[256];                 /* a name or an address; IPv6 without brackets */
+	int port;                       /* the scheme's default when the URL has none */
+	char prefix[K8S_URL_MAX];       /* "" or "/k8s/clusters/c-1": no trailing '/' */
+	int tls;                        /* 1: https */
 	char token_file[K8S_PATH_MAX];
 	char ca_file[K8S_PATH_MAX];     /* "" : the system's CAs (https) or none (http) */
 	int insecure;                   /* 1: http:// allowed */
@@ -35,8 +40,10 @@ struct k8s_source {
 
 /* Fills src. api_url "" means in cluster: https:// + $KUBERNETES_SERVICE_HOST + ':' +
  * $KUBERNETES_SERVICE_PORT (an IPv6 host in brackets); else the URL must be https://, or
- * http:// with insecure, with a host, no credentials, query or fragment (a path prefix is
- * kept: API proxies serve under one). token_file "" means the service account's; ca_file
+ * http:// with insecure, with a host (a DNS name, an IPv4 address or a bracketed IPv6
+ * one; no percent-encoding), an optional port (1 to 65535), no credentials, query or
+ * fragment, and a path prefix of plain path characters without "." or ".." segments
+ * (kept: API proxies serve under one). token_file "" means the service account's; ca_file
  * "" means the service account's ca.crt when it exists, else the system's; a given
  * ca_file must be readable. The token file is not read here (it is read per request).
  * 0, or -1 with a sentence in err; src is written only on success. */

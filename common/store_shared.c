@@ -3,29 +3,37 @@
  *
  * The budget is a token bucket kept in a row and spent in one statement: INSERT ... ON
  * CONFLICT DO UPDATE ... RETURNING. The SET refills the bucket for the time since the row
- * was last touched (never more than the budget), takes a token when there is a whole one,
- * and records whether it did (took), all from the old row's values; RETURNING hands back
- * the new row, which is ours alone because the statement held the row's lock (on SQLite,
- * the write lock). So two helperds' takes count one after the other, and a refusal costs
- * the same single round trip as a take. */
+ * was last touched, caps it at the burst, takes a token when there is a whole one, and
+ * records whether it did (took), all from the old row's values; RETURNING hands back the
+ * new row, which is ours alone because the statement held the row's lock (on SQLite, the
+ * write lock). So two helperds' takes count one after the other, and a refusal costs the
+ * same single round trip as a take.
+ *
+ * The rates are common/cf_budget.h's, the same sums as helperd's own bucket: a burst of
+ * ceil(budget / 4) and the rest of the budget refilled per window, so that no span of a
+ * window, however placed, sees more than budget takes (a bucket of budget refilled at
+ * budget per window, as this was first, let 2 x budget through: issue 15). A row written
+ * with the old rates holds more than the burst: the next take caps it. */
 #include "store_shared.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cf_budget.h"
 #include "db.h"
 #include "log.h"
 #include "store.h"
 #include "store_row.h"
 
-/* $1 account, $2 now (ms), $3 budget, $4 window (ms). ELAPSED is 0 for a clock behind
- * the row's; HAVE is what the bucket holds now, refilled and capped. */
+/* $1 account, $2 now (ms), $3 the burst (capacity), $4 window (ms), $5 the refill per
+ * window. ELAPSED is 0 for a clock behind the row's; HAVE is what the bucket holds now,
+ * refilled and capped (cf_bucket_fill in SQL). */
 #define BUDGET_ELAPSED                                                                   \
 	"(CASE WHEN excluded.refilled_ms > cf_budget.refilled_ms "                          \
 	"THEN excluded.refilled_ms - cf_budget.refilled_ms ELSE 0 END)"
 #define BUDGET_FILLED                                                                    \
-	"(cf_budget.tokens + " BUDGET_ELAPSED " * CAST($3 AS double precision) / "           \
+	"(cf_budget.tokens + " BUDGET_ELAPSED " * CAST($5 AS double precision) / "           \
 	"CAST($4 AS double precision))"
 #define BUDGET_HAVE                                                                      \
 	"(CASE WHEN " BUDGET_FILLED " >= CAST($3 AS double precision) "                     \
@@ -44,20 +52,22 @@ static const char budget_take_sql[] =
 int store_cf_budget_take(struct db *db, const char *account, int64_t now_ms, int budget,
                          long window_ms, int *took, double *tokens)
 {
-	char now[24], cap[16], window[24];
-	const char *params[4] = { account, now, cap, window };
+	char now[24], cap[16], window[24], rate[16];
+	const char *params[5] = { account, now, cap, window, rate };
 	struct db_res *res = NULL;
 	const char *t, *k;
 	char *end;
 	double left;
 	int rc;
 
-	if (!account || !account[0] || strlen(account) > 200 || budget < 1 || window_ms < 1)
+	if (!account || !account[0] || strlen(account) > 200 || budget < CF_BUDGET_MIN ||
+	    window_ms < 1)
 		return STORE_ERR;
 	snprintf(now, sizeof(now), "%lld", (long long)now_ms);
-	snprintf(cap, sizeof(cap), "%d", budget);
+	snprintf(cap, sizeof(cap), "%d", cf_budget_capacity(budget));
 	snprintf(window, sizeof(window), "%ld", window_ms);
-	rc = db_exec(db, budget_take_sql, 4, params, &res);
+	snprintf(rate, sizeof(rate), "%d", cf_budget_refill(budget));
+	rc = db_exec(db, budget_take_sql, 5, params, &res);
 	if (rc != DB_OK) {
 		rc = store_rc_of(rc);
 		goto out;

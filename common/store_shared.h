@@ -14,13 +14,14 @@
 struct db;
 
 /* ---- the Cloudflare budget -------------------------------------------------------------
- * One token bucket per account: at most budget tokens, refilled at budget per window_ms.
- * Takes one token for one request, counted in one statement before the request is sent
- * (one round trip): *took 1 when it got one, 0 when the bucket is spent; *tokens what the
- * bucket holds after (when refused, the next token is (1 - *tokens) * window_ms / budget
- * ms away). now_ms: the caller's wall clock (ids_now_ms); a clock behind the row's refills
- * nothing and never moves the row back. account: 1..200 characters; budget >= 1,
- * window_ms >= 1. */
+ * One token bucket per account with cf_budget.h's rates (a burst of ceil(budget / 4),
+ * the rest of the budget refilled per window_ms): never more than budget takes in any
+ * span of window_ms. Takes one token for one request, counted in one statement before
+ * the request is sent (one round trip): *took 1 when it got one, 0 when the bucket is
+ * spent; *tokens what the bucket holds after (when refused, the next token is
+ * cf_bucket_wait_ms(1) away). now_ms: the caller's wall clock (ids_now_ms); a clock
+ * behind the row's refills nothing and never moves the row back. account: 1..200
+ * characters; budget >= CF_BUDGET_MIN, window_ms >= 1. */
 int store_cf_budget_take(struct db *db, const char *account, int64_t now_ms, int budget,
                          long window_ms, int *took, double *tokens) WUR;
 

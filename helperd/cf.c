@@ -14,9 +14,12 @@
  * move. Keeping backoff waits in the same queue (instead of a timer per call) means a
  * cancel frees a call at once and every wait respects the same budget.
  *
- * The bucket holds at most `budget` tokens and refills at budget / window: bursts of
- * up to `budget` calls, and never more than budget per window on average (Cloudflare's
- * own limit is 1200 per 5 minutes per token).
+ * The bucket (common/cf_budget.h) holds at most ceil(budget / 4) tokens and refills the
+ * rest of the budget per window: never more than `budget` calls in any span of one
+ * window, wherever it starts (Cloudflare's own limit, 1200 per 5 minutes per token, is
+ * counted in windows that are not ours). A bucket as big as the budget and refilled at
+ * budget per window, as it was, let twice the budget through in one span: a full
+ * bucket spent, then the refill. Its wait estimates use the same rates.
  *
  * Several helperds spend one account's budget (issue 15): with budget_take the bucket
  * that decides is the shared one (a database row), asked once per request as it is
@@ -36,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cf_budget.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -70,8 +74,13 @@ static struct {
 	char *base;
 	char *auth_header;  /* "Authorization: Bearer ..." (secret) */
 	int budget;
-	double window_ms, tokens;
-	int64_t refilled_at, paused_until;
+	long window_ms;
+	struct cf_bucket bucket;
+	int64_t paused_until;
+	/* When the last `budget` requests took their token (a ring, oldest at took_next when
+	 * full): cf_budget_get counts those of the last window. */
+	int64_t *took_at;
+	int took_next;
 	int max_attempts;
 	long backoff_base, backoff_max, timeout_ms, queue_max;
 	int (*budget_take)(void *arg, int budget, long window_ms, double *tokens);
@@ -123,11 +132,19 @@ static void call_free(struct cf_call *c)
 
 static void refill(void)
 {
-	int64_t now = now_ms();
-	double add = (double)(now - C.refilled_at) * C.budget / C.window_ms;
+	cf_bucket_fill(&C.bucket, C.budget, C.window_ms, now_ms());
+}
 
-	C.tokens = C.tokens + add > C.budget ? C.budget : C.tokens + add;
-	C.refilled_at = now;
+/* Milliseconds until want tokens will have come in (held and refilled). */
+static double wait_for_tokens(double want)
+{
+	return cf_bucket_wait_ms(&C.bucket, want, C.budget, C.window_ms);
+}
+
+static void took_one(void)
+{
+	C.took_at[C.took_next] = now_ms();
+	C.took_next = (C.took_next + 1) % C.budget;
 }
 
 #define REFUSED INT64_MIN
@@ -135,7 +152,7 @@ static void refill(void)
 #define ASK_AGAIN_MS 1000
 
 /* Takes a token for a request about to be sent: 1, or 0 when there is none now (then
- * C.tokens, or C.ask_after, says when to try again). Our own bucket alone, or the shared
+ * C.bucket, or C.ask_after, says when to try again). Our own bucket alone, or the shared
  * one, whose answer ours mirrors. */
 static int take_token(void)
 {
@@ -143,21 +160,24 @@ static int take_token(void)
 	int rc;
 
 	if (!C.budget_take) {
-		C.tokens -= 1.0;
+		C.bucket.tokens -= 1.0;
+		took_one();
 		return 1;
 	}
-	rc = C.budget_take(C.budget_arg, C.budget, (long)C.window_ms, &shared);
+	rc = C.budget_take(C.budget_arg, C.budget, C.window_ms, &shared);
 	if (rc < 0) {
 		C.ask_after = now_ms() + ASK_AGAIN_MS;
 		return 0;
 	}
-	C.tokens = shared < 0 ? 0 : shared;
-	C.refilled_at = now_ms();
+	C.bucket.tokens = shared < 0 ? 0 : shared;
+	C.bucket.at_ms = now_ms();
 	if (rc == 0) {
 		C.stats.budget_refusals++;
 		metrics_inc("kaiden_cf_shared_budget_waits_total", NULL, 1);
+		return 0;
 	}
-	return rc == 1;
+	took_one();
+	return 1;
 }
 
 static int waiting(void)
@@ -201,9 +221,9 @@ static void refuse(struct cf_call *c)
 {
 	metrics_inc("kaiden_cf_budget_refused_total", NULL, 1);
 	log_warn("cf: %s %s: the API budget (%d calls per %.0f s) is spent; not queueing",
-	         c->method, c->path, C.budget, C.window_ms / 1000);
+	         c->method, c->path, C.budget, C.window_ms / 1000.0);
 	fail_now(c, CF_TRANSIENT, "the Cloudflare API budget (%d calls per %.0f s) is spent for now",
-	         C.budget, C.window_ms / 1000);
+	         C.budget, C.window_ms / 1000.0);
 }
 
 /* Sends what may go now and arms the timer for the next moment something can. Runs
@@ -239,8 +259,8 @@ again:
 				wake = C.paused_until;
 			continue;
 		}
-		if (no_tokens || C.tokens < 1.0 || C.ask_after > now || !take_token()) {
-			int64_t at = now + (int64_t)((1.0 - C.tokens) * C.window_ms / C.budget) + 1;
+		if (no_tokens || C.bucket.tokens < 1.0 || C.ask_after > now || !take_token()) {
+			int64_t at = now + (int64_t)wait_for_tokens(1.0) + 1;
 			if (C.ask_after > at)
 				at = C.ask_after;
 			if (c->refuse_at && c->refuse_at <= now) {
@@ -567,7 +587,7 @@ struct cf_call *cf_call(const char *method, const char *path, json_object *body,
 	if (!c)
 		return NULL;
 	refill();
-	wait_ms = ((double)waiting() + 1.0 - C.tokens) * C.window_ms / C.budget;
+	wait_ms = wait_for_tokens((double)waiting() + 1.0);
 	if (C.paused_until - now_ms() > wait_ms)
 		wait_ms = (double)(C.paused_until - now_ms());
 	c->state = CALL_WAITING;
@@ -631,14 +651,16 @@ char *cf_escape(const char *value)
 
 int cf_budget_get(int *used, int *budget, long *window_ms)
 {
+	int64_t since = now_ms() - C.window_ms;
+	int n = 0;
+
 	if (!C.ready)
 		return -1;
-	refill();
+	for (int i = 0; i < C.budget; i++)
+		n += C.took_at[i] > since;
+	*used = n;
 	*budget = C.budget;
-	*used = (int)((double)C.budget - C.tokens + 0.5);
-	if (*used < 0)
-		*used = 0;
-	*window_ms = (long)C.window_ms;
+	*window_ms = C.window_ms;
 	return 0;
 }
 
@@ -667,8 +689,9 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 	if (C.ready)
 		return 0;
 	if (!cfg || !cfg->api_base || !cfg->api_base[0] || !cfg->api_token ||
-	    !cfg->api_token[0] || cfg->budget < 1) {
-		log_error("cf: api_base, api_token and a budget of at least 1 are required");
+	    !cfg->api_token[0] || cfg->budget < CF_BUDGET_MIN) {
+		log_error("cf: api_base, api_token and a budget of at least %d are required",
+		          CF_BUDGET_MIN);
 		return -1;
 	}
 	memset(&C, 0, sizeof(C));
@@ -684,9 +707,13 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 	while (blen && C.base[blen - 1] == '/')
 		C.base[--blen] = '\0';
 	C.budget = cfg->budget;
-	C.window_ms = cfg->budget_window_ms > 0 ? (double)cfg->budget_window_ms : 300000.0;
-	C.tokens = C.budget;
-	C.refilled_at = now_ms();
+	C.window_ms = cfg->budget_window_ms > 0 ? cfg->budget_window_ms : 300000;
+	cf_bucket_init(&C.bucket, C.budget, now_ms());
+	C.took_at = malloc((size_t)C.budget * sizeof(*C.took_at));
+	if (!C.took_at)
+		goto fail;
+	for (int i = 0; i < C.budget; i++)
+		C.took_at[i] = INT64_MIN; /* none taken yet */
 	C.max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 5;
 	C.backoff_base = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : 500;
 	C.backoff_max = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 30000;
@@ -717,6 +744,7 @@ int cf_init(uv_loop_t *loop, const struct cf_config *cfg)
 	                 "Cloudflare API calls refused (as transient) because the budget is spent");
 	return 0;
 fail:
+	free(C.took_at);
 	free(C.base);
 	if (C.auth_header) {
 		sodium_memzero(C.auth_header, strlen(C.auth_header));
@@ -736,6 +764,7 @@ void cf_shutdown(void)
 	uv_timer_stop(C.pump);
 	uv_close((uv_handle_t *)C.pump, close_free);
 	http_shutdown();
+	free(C.took_at);
 	free(C.base);
 	sodium_memzero(C.auth_header, strlen(C.auth_header));
 	free(C.auth_header);

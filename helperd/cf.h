@@ -8,8 +8,9 @@
  *   - retries transport errors, 5xx and 429 with exponential backoff and jitter, waiting
  *     at least Retry-After (a 429 pauses every call, as the real limit blocks the whole
  *     token), up to max_attempts; then reports CF_TRANSIENT;
- *   - spends a shared token bucket of `budget` calls per budget window (5 minutes):
- *     when it is spent, calls queue; a call that would wait longer than queue_max_ms is
+ *   - sends at most `budget` requests in any span of the budget window (5 minutes),
+ *     wherever the span starts: a token bucket of a quarter of the budget, refilled at
+ *     the rest per window (common/cf_budget.h); when it is spent, calls queue; a call that would wait longer than queue_max_ms is
  *     reported CF_TRANSIENT at once, so a caller can reschedule instead of holding on,
  *     and so is one that has waited for the budget longer than that after all (another
  *     helperd spent the shared budget first);
@@ -30,8 +31,8 @@
 struct cf_config {
 	const char *api_base;    /* e.g. https://api.cloudflare.com/client/v4 (copied) */
 	const char *api_token;   /* secret (copied; wiped at cf_shutdown) */
-	int budget;              /* calls per budget window */
-	long budget_window_ms;   /* 0: 300000 (Cloudflare's 5 minutes) */
+	int budget;              /* calls per budget window, >= CF_BUDGET_MIN (cf_budget.h) */
+	long budget_window_ms;   /* 0: 300000 (Cloudflare's 5 minutes; shorter in tests) */
 	int max_attempts;        /* per call, including the first; 0: 5 */
 	long backoff_base_ms;    /* first retry delay; 0: 500 */
 	long backoff_max_ms;     /* cap of the exponential delay; 0: 30000 */
@@ -99,9 +100,10 @@ struct cf_stats {
 	int in_flight;    /* requests on the wire now */
 };
 void cf_stats_get(struct cf_stats *out);
-/* The budget: calls spent in the current window (budget minus the tokens the bucket
- * holds now, rounded), the budget and its window. 0, or -1 when there is no client
- * (cf_init not called: no Cloudflare settings). */
+/* The budget: the requests this client sent in the last window (each took a token of
+ * the account's budget: the helperds' counts together are at most budget), the budget
+ * and its window. 0, or -1 when there is no client (cf_init not called: no Cloudflare
+ * settings). */
 int cf_budget_get(int *used, int *budget, long *window_ms) WUR;
 
 #endif

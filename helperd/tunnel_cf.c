@@ -1295,6 +1295,10 @@ static int cf_provider_init(void)
 	cfg.api_base = cfg_str(CFG_CF_API_BASE);
 	cfg.api_token = cfg_str(CFG_CF_API_TOKEN);
 	cfg.budget = (int)cfg_int(CFG_CF_BUDGET);
+	cfg.budget_window_ms = cfg_int(CFG_CF_BUDGET_WINDOW_MS);
+	if (cfg.budget_window_ms != 300000)
+		log_warn("tunnel provider=cloudflare: cloudflare.budget_window_ms is %ld, not "
+		         "Cloudflare's 5 minutes (a setting for tests)", cfg.budget_window_ms);
 	cfg.budget_take = shared_budget_take;
 	/* cf_init keeps a client a test has set up already. */
 	if (cf_init(helperd.loop, &cfg) != 0) {
@@ -1307,9 +1311,10 @@ static int cf_provider_init(void)
 	         "%s-<session>; the sweep touches no other install's", P.acct.install,
 	         P.acct.install);
 	log_info("tunnel provider=cloudflare api=%s account=%s zone=%s domain=%s team=%s "
-	         "budget=%ld calls/5min (the account's, shared by every helperd on this database)", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
+	         "budget=%ld calls per %.0f s (the account's, shared by every helperd on this "
+	         "database)", cfg_str(CFG_CF_API_BASE), cfg_str(CFG_CF_ACCOUNT_ID),
 	         cfg_str(CFG_CF_ZONE_ID), cfg_str(CFG_CF_DOMAIN), cfg_str(CFG_CF_ACCESS_TEAM),
-	         cfg_int(CFG_CF_BUDGET));
+	         cfg_int(CFG_CF_BUDGET), cfg_int(CFG_CF_BUDGET_WINDOW_MS) / 1000.0);
 	return 0;
 }
 

@@ -46,12 +46,11 @@ fuzz="$build clang libclang-rt-14-dev"
 # -dev packages; tests/scripts/test_k8s.sh checks them against the built binaries),
 # libwebsockets-evlib-uv (the plugin libwebsockets loads for helperd's libuv loop),
 # ca-certificates (the system's CAs: Cloudflare, the agent's server, a PostgreSQL DSN's
-# sslrootcert=/etc/ssl/certs/ca-certificates.crt) and the server's nginx. The agent's
-# libcurl4: its Kubernetes API reader (issue 12), opened with dlopen in cluster mode only
-# (agent/curl_lazy.h), so not among the agent's NEEDED entries; its libssl3: it sets up
-# its trust in OpenSSL's store itself (agent/trust.h).
+# sslrootcert=/etc/ssl/certs/ca-certificates.crt) and the server's nginx. The agent has
+# no libcurl4: its Kubernetes API reads use libwebsockets' HTTP client (agent/k8s_get.h,
+# issue 14); its libssl3: it sets up its trust in OpenSSL's store itself (agent/trust.h).
 image_server="libfcgi0ldbl libjson-c5 libpq5 libsqlite3-0 libsodium23 libyaml-0-2 libwebsockets17 libwebsockets-evlib-uv libuv1 libcurl4 ca-certificates nginx"
-image_agent="libwebsockets17 libssl3 libjson-c5 libsodium23 libyaml-0-2 libcurl4 ca-certificates"
+image_agent="libwebsockets17 libssl3 libjson-c5 libsodium23 libyaml-0-2 ca-certificates"
 
 packages_for() {
 	case $1 in

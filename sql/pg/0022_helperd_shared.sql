@@ -3,8 +3,9 @@
 -- tenant_id, no row-level security; kaiden_app reads and writes them.
 --
 -- cf_budget: Cloudflare's call budget is the account's, not a helperd's. One token
--- bucket per account (cloudflare.account_id): at most cloudflare.budget tokens, refilled
--- at budget per window (5 minutes). Each Cloudflare request takes a token first, in one
+-- bucket per account (cloudflare.account_id), with the rates of common/cf_budget.h (at
+-- most a quarter of cloudflare.budget, the rest refilled per window of 5 minutes: never
+-- more than the budget in any 5 minutes). Each Cloudflare request takes a token first, in one
 -- INSERT ... ON CONFLICT DO UPDATE ... RETURNING on the row (the row's lock makes two
 -- helperds' takes count one after the other): tokens is what the bucket held at
 -- refilled_ms (the taker's clock, milliseconds since 1970), took whether that take got

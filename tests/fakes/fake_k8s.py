@@ -35,7 +35,7 @@ Tokens: --token-file F (first line) is the token with `get` rights; default
 recorded (only whether a header was sent).
 
 --tls-dir D: serves https. Makes (once) D/ca.crt, D/ca.key, D/server.crt, D/server.key
-with openssl: a test CA and a server certificate for IP 127.0.0.1 and DNS localhost.
+with openssl: a test CA and a server certificate for IPs 127.0.0.1 and ::1 and DNS localhost.
 Clients verify with D/ca.crt (the control API is on the same listener).
 
 Control API (/_fake/..., no auth, never faulted or held; replies are JSON objects):
@@ -59,12 +59,13 @@ Control API (/_fake/..., no auth, never faulted or held; replies are JSON object
                                        "count": 1, "path": REGEX, "body": TEXT?,
                                        "retry_after": S?}], "drop": [{"count": 1,
                                        "path": REGEX}], "garbage": [{"count": 1,
-                                       "path": REGEX, "body": TEXT}]}
+                                       "path": REGEX, "body": TEXT, "pad": N?}]}
                                        fail: that status with a Status body (reason from
                                        the code: InternalError, ServiceUnavailable, ...),
                                        or `body` as given; drop: the connection is closed
                                        with no reply; garbage: 200 with `body` (default
-                                       a truncated Node). count -1: until cleared.
+                                       a truncated Node) and `pad` spaces after it
+                                       (default 0). count -1: until cleared.
     GET  /_fake/faults
     POST /_fake/holds {"path": REGEX?, "count": N?}   arm a gate: the next N requests
                                        (default 1, -1: all until released) whose path
@@ -174,6 +175,7 @@ import json
 import os
 import random
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -1324,7 +1326,9 @@ class Handler(JSONHandler):
                 o = objs.get((resource, ns, name))
                 text = json.dumps(o)[:len(json.dumps(o)) // 2] if o else \
                     '{"kind":"' + KINDS[resource] + '","apiVersion":"v1","metadata":{'
-            return 200, rule.get("body", text).encode(), ()
+            # pad: that many spaces after the body (JSON whitespace: a whole Node padded
+            # past a client's size cap is still a valid Node, only too large)
+            return 200, rule.get("body", text).encode() + b" " * int(rule.get("pad", 0)), ()
         if resource != "nodes":
             body = None
             if self.api_body:
@@ -1575,14 +1579,14 @@ def reset():
 
 
 def make_tls(d):
-    """A test CA and a server certificate for 127.0.0.1/localhost under d (once)."""
+    """A test CA and a server certificate for 127.0.0.1, ::1 and localhost under d (once)."""
     os.makedirs(d, exist_ok=True)
     crt, key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
     if os.path.exists(crt) and os.path.exists(key):
         return crt, key
     ext = os.path.join(d, "server.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
                 "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
 
     def run(*cmd):
@@ -1616,7 +1620,13 @@ def main():
         with open(args.token_file) as f:
             args.default_token = f.readline().strip()
     reset()
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    cls = ThreadingHTTPServer
+    if ":" in args.host:
+        # an IPv6 address ("::" also takes IPv4, as Linux binds it by default)
+        class V6Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+        cls = V6Server
+    server = cls((args.host, args.port), Handler)
     server.daemon_threads = True
     if args.tls_dir:
         crt, key = make_tls(args.tls_dir)

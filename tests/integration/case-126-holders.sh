@@ -10,7 +10,7 @@
 # each while both live; both send the API's requests to either kaiden-api, and the
 # sessions are asked for through them: each kaiden-api serves some; scripts/stack.sh's
 # nginx knows one of each). H_N
-# agents (HOLDERS_AGENTS, default 4; the issue's target is 20), two sessions each started
+# agents (HOLDERS_AGENTS, default 20: the issue's size), two sessions each started
 # in parallel: all active, every start claimed once and by its agent's holder (the
 # reproduction: a start claimed by the other helperd used to wait there for an agent
 # that never came). Then holders-b is SIGKILLed: its agents are held by holders-a again
@@ -26,7 +26,7 @@
 # for meanwhile waits, claimed by nobody, until a restarted helperd holds its agent, then
 # goes active with one claim. Everything ends clean: the fake empty, no cloudflared.
 
-H_N=${HOLDERS_AGENTS:-4}
+H_N=${HOLDERS_AGENTS:-20}
 H_CF_TOKEN=fake-cf-token-h-$$
 H_CF_ACCOUNT=0123456789abcdef0123456789abcdef
 H_CF_ZONE=fedcba9876543210fedcba9876543210
@@ -45,10 +45,12 @@ H_CF_URL=$CF_URL
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
 
-# h_export: the helperd settings of this case (the fake Cloudflare, beats and sweeps
-# every second; session.ready_timeout, which is also how long a start waits for an agent
-# to come back, longer than the agents' backoff can reach while no helperd runs: 1, 2,
-# 4 ... 50 s) into the environment; h_unexport takes them out again.
+# h_export: the helperd settings of this case (the fake Cloudflare; beats every second;
+# a sweep every 5 s: each lists Cloudflare's objects, and a sweep a second would spend
+# most of the fake's 1,200 calls per 5 minutes; session.ready_timeout, which is also how
+# long a start waits for an agent to come back, longer than the agents' backoff can
+# reach while no helperd runs: 1, 2, 4 ... 50 s) into the environment; h_unexport takes
+# them out again.
 H_VARS="KAIDEN_CF_API_BASE KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID KAIDEN_CF_API_TOKEN
 KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW KAIDEN_HELPERD_SWEEP KAIDEN_HELPERD_HEARTBEAT
 KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_SESSION_READY_TIMEOUT KAIDEN_HELPERD_INSTANCE"
@@ -56,7 +58,7 @@ h_export() {
 	export KAIDEN_CF_API_BASE="$H_CF_URL/client/v4" KAIDEN_CF_ACCOUNT_ID="$H_CF_ACCOUNT" \
 		KAIDEN_CF_ZONE_ID="$H_CF_ZONE" KAIDEN_CF_API_TOKEN="$H_CF_TOKEN" \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test \
-		KAIDEN_HELPERD_SWEEP=1 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
+		KAIDEN_HELPERD_SWEEP=5 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
 		KAIDEN_SESSION_READY_TIMEOUT=300 KAIDEN_HELPERD_INSTANCE="$1"
 }
 h_unexport() {
@@ -94,7 +96,11 @@ h_start_b() {
 }
 
 # The private nginx: listener 1 proxies agents to A (B if A is down), listener 2 to B
-# (A if B is down), as kaiden.conf proxies them to the one helperd.
+# (A if B is down), as kaiden.conf proxies them to the one helperd. max_fails=0 on
+# every server: nginx never marks one down, so each connection tries the primary and
+# then the backup, whatever happened before (with nginx's marks, a listener whose
+# primary was killed for good kept answering "no live upstreams" for minutes after its
+# backup came back).
 H_P1=$(stack_free_port)
 H_P2=$(stack_free_port)
 while [ "$H_P2" = "$H_P1" ]; do H_P2=$(stack_free_port); done
@@ -119,8 +125,8 @@ http {
     fastcgi_temp_path $H_DIR/nginx/tmp/fastcgi;
     uwsgi_temp_path $H_DIR/nginx/tmp/uwsgi;
     scgi_temp_path $H_DIR/nginx/tmp/scgi;
-    upstream holders_a { server unix:$STACK_HELPERD_SOCKET max_fails=1 fail_timeout=2s; server unix:$H_SOCK_B backup; }
-    upstream holders_b { server unix:$H_SOCK_B max_fails=1 fail_timeout=2s; server unix:$STACK_HELPERD_SOCKET backup; }
+    upstream holders_a { server unix:$STACK_HELPERD_SOCKET max_fails=0; server unix:$H_SOCK_B backup max_fails=0; }
+    upstream holders_b { server unix:$H_SOCK_B max_fails=0; server unix:$STACK_HELPERD_SOCKET backup max_fails=0; }
     upstream holders_api { server unix:$STACK_SOCKET; server unix:$H_API_SOCK; }
     server { listen 127.0.0.1:$H_P1; location /api/v1/ws/ { proxy_pass http://holders_a; $_ws } $_api }
     server { listen 127.0.0.1:$H_P2; location /api/v1/ws/ { proxy_pass http://holders_b; $_ws } $_api }

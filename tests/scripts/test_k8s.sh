@@ -261,16 +261,13 @@ for pair in kaiden-api:image-server kaiden-helperd:image-server kaiden-agent:ima
 		bad "$prog's libraries are in scripts/deps.sh ${pair#*:}" "not listed:$missing"
 	fi
 done
-# The agent opens libcurl itself in cluster mode (agent/curl_lazy.h): not a NEEDED entry,
-# but its image must have it.
-curl_so=$(sed -n 's/^#define CURL_SONAME "\(.*\)"$/\1/p' agent/curl_lazy.c)
-curl_pkg=$(dpkg -S "*/$curl_so" 2>/dev/null | head -n 1)
-curl_pkg=${curl_pkg%%:*}
-case "${curl_pkg:-none} $(sh scripts/deps.sh packages image-agent) " in
-none*) bad "the agent's dlopen'd libcurl is in scripts/deps.sh image-agent" "no package owns ${curl_so:-CURL_SONAME}" ;;
-*" $curl_pkg "*) ok "the agent's dlopen'd $curl_so ($curl_pkg) is in scripts/deps.sh image-agent" ;;
-*) bad "the agent's dlopen'd libcurl is in scripts/deps.sh image-agent" "${curl_so:-no CURL_SONAME} (${curl_pkg:-no package})" ;;
-esac
+# The agent has no libcurl at all (issue 14: its Kubernetes reads use lws' HTTP client,
+# agent/k8s_get.h): neither a NEEDED entry nor a name it could dlopen, and its image
+# does not carry the package.
+check "kaiden-agent neither links nor opens libcurl" \
+	bash -c "[ -x '$B/bin/kaiden-agent' ] && ! readelf -d '$B/bin/kaiden-agent' | grep -q libcurl && ! grep -aq 'libcurl\.so' '$B/bin/kaiden-agent'"
+check "scripts/deps.sh image-agent has no libcurl4" \
+	bash -c "! sh scripts/deps.sh packages image-agent | tr ' ' '\\n' | grep -qx libcurl4"
 
 # ---- the Dockerfiles -----------------------------------------------------------------------
 for f in deploy/docker/server.Dockerfile deploy/docker/agent.Dockerfile; do

@@ -5,13 +5,17 @@
  * Run from the repository root (tests/run-unit.sh does). A missing python3 or fake is a
  * failure, never a skip. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -549,6 +553,97 @@ START_TEST(test_two_and_stop_all)
 }
 END_TEST
 
+/* The metrics port is claimed from the moment it is chosen (agent/tunnel.c, claim_port):
+ * two starts held before either cloudflared runs (a program that waits on a FIFO, then
+ * runs the fake) have different ports, and neither port can be bound by anyone else
+ * meanwhile; once let go, each fake binds its port beside the claim and goes ready. */
+static int gate_ports(const char *dir, int ports[2])
+{
+	char cmd[PATH_MAX + 64], line[512];
+	FILE *p;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "cat '%s'/args.* 2>/dev/null", dir);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (n < 2 && fgets(line, sizeof(line), p)) {
+		char *m = strstr(line, "--metrics 127.0.0.1:");
+		if (m)
+			ports[n++] = atoi(m + strlen("--metrics 127.0.0.1:"));
+	}
+	pclose(p);
+	return n;
+}
+
+static int bind_refused(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rc, err;
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	err = errno;
+	close(fd);
+	return rc != 0 && err == EADDRINUSE;
+}
+
+START_TEST(test_metrics_port_claimed)
+{
+	char *t1 = new_token("kaiden-sess-t8"), *t2 = new_token("kaiden-sess-t9");
+	char dir[PATH_MAX + 8], script[PATH_MAX + 32], fifo[PATH_MAX + 32];
+	int ports[2] = { 0, 0 }, n = 0, w;
+	double end;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/gate", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(script, sizeof(script), "%s/cloudflared", dir);
+	f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\nprintf '%%s\\n' \"$*\" >'%s'/args.$$\nread _ <'%s'\n"
+	           "exec '%s' \"$@\"\n", dir, fifo, fake_cloudflared);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(script, 0700), 0);
+
+	setup_loop(20, 5, script);
+	tunnel_start(S1, t1, 0);
+	tunnel_start(S2, t2, 0);
+	/* Both programs have written their arguments and wait on the FIFO. */
+	end = now_s() + 15;
+	while ((n = gate_ports(dir, ports)) < 2 && now_s() < end)
+		lws_service(ctx, 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_gt(ports[0], 0);
+	ck_assert_int_gt(ports[1], 0);
+	ck_assert_int_ne(ports[0], ports[1]);
+	ck_assert_msg(bind_refused(ports[0]), "port %d is not claimed", ports[0]);
+	ck_assert_msg(bind_refused(ports[1]), "port %d is not claimed", ports[1]);
+	ck_assert_int_eq(nreports, 0);
+
+	/* Let both go: each fake binds its port (SO_REUSEADDR) and goes ready. */
+	w = open(fifo, O_WRONLY);
+	ck_assert_int_ge(w, 0);
+	ck_assert_int_eq(write(w, "go\ngo\n", 6), 6);
+	close(w);
+	ck_assert_msg(run_until_reports(2, 15), "not ready within 15 s");
+	ck_assert_int_eq(reports[0].type, PROTO_TUNNEL_READY);
+	ck_assert_int_eq(reports[1].type, PROTO_TUNNEL_READY);
+	tunnel_stop_all();
+	ck_assert(run_until_reports(4, 10));
+	ck_assert_int_eq(tunnel_count(), 0);
+	/* With the tunnels gone, so are the claims. */
+	ck_assert(!bind_refused(ports[0]));
+	ck_assert(!bind_refused(ports[1]));
+	teardown_loop();
+	free(t1);
+	free(t2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agent_tunnel");
@@ -565,6 +660,7 @@ int main(void)
 	tcase_add_test(tc, test_never_ready);
 	tcase_add_test(tc, test_ignore_term_killed);
 	tcase_add_test(tc, test_two_and_stop_all);
+	tcase_add_test(tc, test_metrics_port_claimed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

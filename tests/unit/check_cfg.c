@@ -91,6 +91,10 @@ static const struct {
 	{ "server: 3\n", NULL, NULL, "server" },
 	{ "server:\n  socket: [a, b]\n", NULL, NULL, "server.socket" },
 	{ "server:\n  socket: \"unterminated\n", NULL, NULL, "line" },
+	/* A budget of 1 would have no refill (cf_budget.h): refused, saying the range. */
+	{ "cloudflare:\n  budget: 1\n", NULL, NULL, "cloudflare.budget (from" },
+	{ "cloudflare:\n  budget: 1\n", NULL, NULL, "from 2 to 1200" },
+	{ "cloudflare:\n  budget_window_ms: 999\n", NULL, NULL, "cloudflare.budget_window_ms" },
 	{ NULL, "KAIDEN_SERVER_THREADS", "9999", "KAIDEN_SERVER_THREADS" },
 };
 

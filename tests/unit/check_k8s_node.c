@@ -1,8 +1,9 @@
 /* check_k8s_node.c: the agent's node reader (agent/k8s_node.c): quantities, the Node
  * and Status bodies of shared/ref/k8s-api.md, where to ask, what counts as a change, and
- * k8s_node_fetch against tests/fakes/fake_k8s.py (each error mode: 401, a rotated token,
- * 403, 404, 500, a dropped or garbled reply, a timeout and a cancel held at the fake's
- * gate, no token file, nothing listening, https with and without the test CA). */
+ * k8s_node_read on an lws loop (agent/k8s_get.c) against tests/fakes/fake_k8s.py (each
+ * error mode: 401, a rotated token, 403, 404, 500, a dropped or garbled reply, a body over
+ * the cap, a timeout and a cancel held at the fake's gate, no token file, nothing
+ * listening, https with the test CA, without it and with another CA). */
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -18,8 +19,8 @@
 
 #include "buf.h"
 #include "fakek8s.h"
-#include "curl_lazy.h"
 #include "k8s_node.h"
+#include "trust.h"
 
 /* --- quantities -------------------------------------------------------------------- */
 
@@ -420,6 +421,43 @@ START_TEST(test_source)
 	ck_assert_int_eq(k8s_source_init(&s, "https://x/#f", "/t", "", 0, err, sizeof(err)), -1);
 	ck_assert_int_eq(k8s_source_init(&s, "https://", "/t", "", 0, err, sizeof(err)), -1);
 	ck_assert_int_eq(k8s_source_init(&s, "https://x:99999", "/t", "", 0, err, sizeof(err)), -1);
+	/* the parts the agent's lws client connects with (k8s_get.c) */
+	ck_assert_msg(k8s_source_init(&s, "HTTPS://Api.Example:6443/k8s/c-1//", "/t", ca, 0, err,
+	                              sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(s.base_url, "https://Api.Example:6443/k8s/c-1");
+	ck_assert_str_eq(s.host, "Api.Example");
+	ck_assert_int_eq(s.port, 6443);
+	ck_assert_str_eq(s.prefix, "/k8s/c-1");
+	ck_assert_int_eq(s.tls, 1);
+	ck_assert_msg(k8s_source_init(&s, "https://[fd00:10:96::1]", "/t", ca, 0, err,
+	                              sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(s.host, "fd00:10:96::1");
+	ck_assert_int_eq(s.port, 443);
+	ck_assert_str_eq(s.prefix, "");
+	ck_assert_msg(k8s_source_init(&s, "http://127.0.0.1/", "/t", "", 1, err, sizeof(err)) == 0,
+	              "%s", err);
+	ck_assert_str_eq(s.base_url, "http://127.0.0.1");
+	ck_assert_int_eq(s.port, 80);
+	ck_assert_int_eq(s.tls, 0);
+	ck_assert_msg(k8s_source_init(&s, "https://x/a%2Fb", "/t", "", 0, err, sizeof(err)) == 0,
+	              "%s", err);
+	ck_assert_str_eq(s.prefix, "/a%2Fb");
+	/* what libcurl's URL API refused, or would have rewritten, is refused */
+	{
+		static const char *const bad[] = {
+			"https://x:", "https://x:0", "https://x:6443a", "https://x:123456",
+			"https://[fd00::1", "https://[]", "https://[fd00::g]", "https://x y",
+			"https://x%41", "https://x/a b", "https://x/%4", "https://x/%zz",
+			"https://x/a/../b", "https://x/./b", "https://x/..", "https://x\\y",
+			"https:x", "https:/x", "x", "https://x/a\"b", "https://x/\x01",
+		};
+		for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+			memset(&s, 0x5a, sizeof(s));
+			ck_assert_msg(k8s_source_init(&s, bad[i], "/t", "", 1, err, sizeof(err)) == -1,
+			              "%s accepted", bad[i]);
+			ck_assert_int_eq(s.base_url[0], 0x5a);
+		}
+	}
 	ck_assert_int_eq(k8s_source_init(&s, "https://x", "/t", "/nonexistent/ca.crt", 0, err,
 	                                 sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "k8s_ca_file=/nonexistent/ca.crt cannot be read"));
@@ -501,11 +539,93 @@ static void source_for_fake(struct k8s_source *s)
 	s->timeout_ms = 5000;
 }
 
-/* One fetch of name: its rc, with the node and the reason. */
+/* A read's outcome, as the callback saw it. */
+struct outcome {
+	struct lws_context *ctx;
+	int calls;
+	int ok;
+	struct k8s_node node;
+	char reason[K8S_REASON_MAX];
+};
+
+static void on_node(void *arg, const struct k8s_node *node, const char *reason)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	/* lws_service returns only after its next poll: wake it */
+	lws_cancel_service(o->ctx);
+	o->ok = node != NULL;
+	if (node)
+		o->node = *node;
+	else
+		snprintf(o->reason, sizeof(o->reason), "%s", reason);
+}
+
+/* As the agent's: trust_protocol first (it installs the link's trust, trust.h). */
+static struct lws_protocols loop_protocols[] = {
+	{ 0 },
+	{ .name = "check", .callback = lws_callback_http_dummy },
+	{ 0 },
+};
+
+/* An lws context as the agent's (no listener; a 32 KiB service buffer) with the API
+ * client set up for s. */
+static struct lws_context *loop_new(const struct k8s_source *s)
+{
+	struct lws_context_creation_info info;
+	struct lws_context *ctx;
+	char err[256] = "";
+
+	loop_protocols[0] = trust_protocol;
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = loop_protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.gid = -1;
+	info.uid = -1;
+	info.pt_serv_buf_size = 32 * 1024;
+	lws_set_log_level(0, NULL);
+	ctx = lws_create_context(&info);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_msg(k8s_get_init(ctx, s, err, sizeof(err)) == 0, "%s", err);
+	return ctx;
+}
+
+static void loop_free(struct lws_context *ctx)
+{
+	k8s_get_clear();
+	lws_context_destroy(ctx);
+}
+
+/* One read of name on a loop of its own: its rc, with the node and the reason. The
+ * callback must come exactly once, after k8s_node_read returned. */
 static int fetch(const struct k8s_source *s, const char *name, struct k8s_node *n, char *reason)
 {
+	struct lws_context *ctx = loop_new(s);
+	struct outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.ctx = ctx;
 	reason[0] = '\0';
-	return k8s_node_fetch(s, name, n, NULL, reason, K8S_REASON_MAX);
+	if (k8s_node_read(name, on_node, &o, reason, K8S_REASON_MAX) != 0) {
+		ck_assert_int_eq(o.calls, 0);
+		ck_assert_int_eq(k8s_get_busy(), 0);
+		loop_free(ctx);
+		return -1;
+	}
+	ck_assert_int_eq(o.calls, 0);
+	while (!o.calls)
+		ck_assert_int_ge(lws_service(ctx, 0), 0);
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_int_eq(k8s_get_busy(), 0);
+	loop_free(ctx);
+	if (!o.ok) {
+		snprintf(reason, K8S_REASON_MAX, "%s", o.reason);
+		return -1;
+	}
+	*n = o.node;
+	return 0;
 }
 
 #define EXPECT_FAIL(s, name, part)                                                        \
@@ -601,33 +721,53 @@ START_TEST(test_fetch_http)
 }
 END_TEST
 
-struct bg_fetch {
-	const struct k8s_source *src;
-	volatile int cancel;
-	int rc;
-	char reason[K8S_REASON_MAX];
-	double took;
+/* Waits (on a thread, the control API blocking) until hold_id caught a request, then
+ * raises the flag and wakes the loop. */
+struct hold_wait {
+	struct lws_context *ctx;
+	int hold_id;
+	volatile int caught;
 };
 
-static void *bg_run(void *arg)
+static void *hold_waiter(void *arg)
 {
-	struct bg_fetch *f = arg;
-	struct k8s_node n;
-	double t0 = K_now_s();
+	struct hold_wait *w = arg;
+	char path[64];
 
-	f->rc = k8s_node_fetch(f->src, "worker-1", &n, &f->cancel, f->reason, sizeof(f->reason));
-	f->took = K_now_s() - t0;
+	snprintf(path, sizeof(path), "holds/%d/wait", w->hold_id);
+	if (control("POST", path, "{\"timeout_s\":20}", NULL) == 200)
+		w->caught = 1;
+	else
+		w->caught = -1;
+	lws_cancel_service(w->ctx);
 	return NULL;
 }
 
-/* A reply held at the fake's gate: the timeout ends the request; so does a cancel, well
- * before the timeout. */
+static int hold_arm(const char *body)
+{
+	struct buf hold;
+	const char *id;
+	int n;
+
+	buf_init(&hold, 4096);
+	ck_assert_int_eq(control("POST", "holds", body, &hold), 200);
+	id = strstr(hold.data, "\"id\":");
+	ck_assert_ptr_nonnull(id);
+	n = atoi(id + 5);
+	buf_clear(&hold);
+	return n;
+}
+
+/* A reply held at the fake's gate (a server that never answers): the timeout ends the
+ * request; a cancel ends it at once without a callback, and the client can read again. */
 START_TEST(test_fetch_held)
 {
 	struct k8s_source s;
-	struct bg_fetch f;
+	struct k8s_node n;
+	struct hold_wait w;
+	struct outcome o;
+	char reason[K8S_REASON_MAX];
 	pthread_t th;
-	struct buf hold;
 
 	fake_start(0);
 	source_for_fake(&s);
@@ -636,27 +776,60 @@ START_TEST(test_fetch_held)
 	EXPECT_FAIL(&s, "worker-1", "no answer from the Kubernetes API within 400 ms");
 	ck_assert_int_eq(control("POST", "holds/release", "{\"drop\":true}", NULL), 200);
 
-	s.timeout_ms = 20000;
-	buf_init(&hold, 4096);
-	ck_assert_int_eq(control("POST", "holds", "{}", &hold), 200);
-	memset(&f, 0, sizeof(f));
-	f.src = &s;
-	ck_assert_int_eq(pthread_create(&th, NULL, bg_run, &f), 0);
-	/* wait until the request is inside the fake, then cancel it */
-	{
-		char path[64];
-		const char *id = strstr(hold.data, "\"id\":");
-		ck_assert_ptr_nonnull(id);
-		snprintf(path, sizeof(path), "holds/%d/wait", atoi(id + 5));
-		ck_assert_int_eq(control("POST", path, "{\"timeout_s\":10}", NULL), 200);
-	}
-	f.cancel = 1;
+	s.timeout_ms = 60000;
+	memset(&w, 0, sizeof(w));
+	memset(&o, 0, sizeof(o));
+	w.ctx = loop_new(&s);
+	o.ctx = w.ctx;
+	w.hold_id = hold_arm("{}");
+	ck_assert_int_eq(k8s_node_read("worker-1", on_node, &o, reason, sizeof(reason)), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, hold_waiter, &w), 0);
+	/* the request reaches the fake's gate while this loop runs */
+	while (!w.caught)
+		ck_assert_int_ge(lws_service(w.ctx, 0), 0);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(f.rc, -1);
-	ck_assert_str_eq(f.reason, "cancelled");
-	ck_assert_msg(f.took < 10, "the cancel took %.1f s", f.took);
-	ck_assert_int_eq(control("POST", "holds/release", "{\"drop\":true}", NULL), 200);
-	buf_clear(&hold);
+	ck_assert_int_eq(w.caught, 1);
+	ck_assert_int_eq(k8s_get_busy(), 1);
+	/* a second read while one is in flight is refused, not queued */
+	ck_assert_int_eq(k8s_node_read("worker-1", on_node, &o, reason, sizeof(reason)), -1);
+	ck_assert_str_eq(reason, "a request is already in flight");
+	k8s_get_cancel();
+	ck_assert_int_eq(k8s_get_busy(), 0);
+	/* the held request goes on at the fake: its answer must not reach the callback */
+	ck_assert_int_eq(control("POST", "holds/release", "{}", NULL), 200);
+	ck_assert_int_eq(k8s_node_read("worker-1", on_node, &o, reason, sizeof(reason)), 0);
+	while (!o.calls)
+		ck_assert_int_ge(lws_service(w.ctx, 0), 0);
+	ck_assert_int_eq(o.calls, 1);
+	ck_assert_msg(o.ok, "%s", o.reason);
+	ck_assert_str_eq(o.node.name, "worker-1");
+	loop_free(w.ctx);
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	K_stop();
+}
+END_TEST
+
+/* A body over the cap (a real Node, padded with JSON whitespace past 4 MiB) is refused;
+ * one just under it is read. */
+START_TEST(test_fetch_too_large)
+{
+	struct k8s_source s;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX], fault[256];
+
+	fake_start(0);
+	source_for_fake(&s);
+	snprintf(fault, sizeof(fault), "{\"garbage\":[{\"body\":\"%s\",\"pad\":%u}]}",
+	         "{\\\"kind\\\":\\\"Node\\\",\\\"metadata\\\":{\\\"name\\\":\\\"worker-1\\\"}}",
+	         K8S_BODY_MAX);
+	ck_assert_int_eq(control("POST", "faults", fault, NULL), 200);
+	EXPECT_FAIL(&s, "worker-1", "the answer is larger than 4194304 bytes");
+	snprintf(fault, sizeof(fault), "{\"garbage\":[{\"body\":\"%s\",\"pad\":%u}]}",
+	         "{\\\"kind\\\":\\\"Node\\\",\\\"metadata\\\":{\\\"name\\\":\\\"worker-1\\\"}}",
+	         K8S_BODY_MAX - 100);
+	ck_assert_int_eq(control("POST", "faults", fault, NULL), 200);
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
 	K_stop();
 }
 END_TEST
@@ -665,12 +838,31 @@ START_TEST(test_fetch_https)
 {
 	struct k8s_source s;
 	struct k8s_node n;
-	char reason[K8S_REASON_MAX], err[256];
+	char reason[K8S_REASON_MAX], err[256], other[300];
+	struct buf log;
 
 	fake_start(1);
 	source_for_fake(&s);
 	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
 	ck_assert_str_eq(n.name, "worker-1");
+	/* a Status body over https too */
+	ck_assert_int_eq(control("POST", "tokens", "{\"token\":\"no-rights\",\"rights\":[]}", NULL),
+	                 200);
+	K_write_text(K_token, "no-rights\n");
+	EXPECT_FAIL(&s, "worker-1", "403 Forbidden: nodes \"worker-1\" is forbidden");
+	K_write_text(K_token, TOKEN "\n");
+	/* the token reached the fake as a bearer token, and never its log */
+	buf_init(&log, 1 << 20);
+	ck_assert_int_eq(control("GET", "log", NULL, &log), 200);
+	ck_assert_ptr_nonnull(strstr(log.data, "\"auth\":\"yes\""));
+	ck_assert_ptr_null(strstr(log.data, TOKEN));
+	buf_clear(&log);
+	/* the link's trust (the system's CAs by directory, trust.h, on the context's own
+	 * vhost) is not the API's: the API's vhost still trusts its CA, and only it */
+	ck_assert_ptr_nonnull(trust_system_dir());
+	trust_use_dir(trust_system_dir());
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	trust_use_dir(NULL);
 	/* the system's CAs do not know the fake's */
 	ck_assert_msg(k8s_source_init(&s, K_base, K_token, "", 0, err, sizeof(err)) == 0,
 	              "%s", err);
@@ -679,6 +871,66 @@ START_TEST(test_fetch_https)
 	/* and insecure does not turn verification off */
 	s.insecure = 1;
 	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	/* another CA (a self-signed one of the system's) is no better */
+	s.insecure = 0;
+	snprintf(other, sizeof(other), "%s/other-ca.crt", K_dir);
+	{
+		char cmd[800];
+		snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+		         "ec_paramgen_curve:P-256 -nodes -keyout %s/other-ca.key -out %s -days 1 "
+		         "-subj /CN=other-ca >/dev/null 2>&1", K_dir, other);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	snprintf(s.ca_file, sizeof(s.ca_file), "%s", other);
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	K_stop();
+}
+END_TEST
+
+/* The number of API requests the fake has seen (its log; control calls are not in it). */
+static int fake_requests(void)
+{
+	struct buf log;
+	int n = 0;
+
+	buf_init(&log, 1 << 20);
+	ck_assert_int_eq(control("GET", "log", NULL, &log), 200);
+	for (const char *p = log.data; p && (p = strstr(p, "\"auth\":")); p++)
+		n++;
+	buf_clear(&log);
+	return n;
+}
+
+/* The server's name is checked, not only its chain: an IPv6 address (which lws 4.1 cannot
+ * check itself, k8s_get.c) and an IPv4 one the certificate does not name; the request,
+ * and so the token, never goes out to such a server. */
+START_TEST(test_fetch_host_check)
+{
+	struct k8s_source s;
+	struct k8s_node n;
+	char reason[K8S_REASON_MAX], url[128], err[256], ca[300];
+	const char *port;
+	int before;
+
+	K_host = "::"; /* IPv6 and IPv4 */
+	fake_start(1);
+	K_host = "127.0.0.1";
+	source_for_fake(&s);
+	ck_assert_str_eq(s.host, "::1");
+	ck_assert_msg(fetch(&s, "worker-1", &n, reason) == 0, "%s", reason);
+	ck_assert_str_eq(n.name, "worker-1");
+	port = strrchr(K_base, ':') + 1;
+	snprintf(ca, sizeof(ca), "%s/tls/ca.crt", K_dir);
+	before = fake_requests();
+	/* the certificate names 127.0.0.1 and ::1, not these */
+	snprintf(url, sizeof(url), "https://[::ffff:127.0.0.1]:%s", port);
+	ck_assert_msg(k8s_source_init(&s, url, K_token, ca, 0, err, sizeof(err)) == 0, "%s", err);
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed: the server's "
+	                            "certificate is not for ::ffff:127.0.0.1");
+	snprintf(url, sizeof(url), "https://127.0.0.2:%s", port);
+	ck_assert_msg(k8s_source_init(&s, url, K_token, ca, 0, err, sizeof(err)) == 0, "%s", err);
+	EXPECT_FAIL(&s, "worker-1", "TLS with the Kubernetes API failed");
+	ck_assert_int_eq(fake_requests(), before);
 	K_stop();
 }
 END_TEST
@@ -691,14 +943,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	{
-		char err[256];
-		/* As the agent does: k8s_node_fetch calls libcurl through curl_lazy.h. */
-		if (curl_lazy_load(err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
-	}
 	tcase_add_loop_test(tc, test_quantity, 0, (int)ARRAY_LEN(quantities));
 	tcase_add_test(tc, test_node_names);
 	tcase_add_test(tc, test_node_parse);
@@ -712,7 +956,9 @@ int main(void)
 	tcase_set_timeout(tf, 60);
 	tcase_add_test(tf, test_fetch_http);
 	tcase_add_test(tf, test_fetch_held);
+	tcase_add_test(tf, test_fetch_too_large);
 	tcase_add_test(tf, test_fetch_https);
+	tcase_add_test(tf, test_fetch_host_check);
 	suite_add_tcase(s, tf);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

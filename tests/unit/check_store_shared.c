@@ -1,10 +1,13 @@
 /* check_store_shared.c: what helperds on one database share (store_shared.h), the same
  * cases on SQLite and on PostgreSQL (there also as the application's role, for which
  * the tables must be granted), with the clock given, never waited for:
- *   - the Cloudflare budget: a full bucket gives budget tokens and then refuses, saying
- *     how much is left; it refills at budget per window and never past the budget; a
+ *   - the Cloudflare budget: a full bucket gives its burst (a quarter of the budget) and
+ *     then refuses, saying how much is left; it refills at the rest of the budget per
+ *     window and never past the burst (a row of the old rates, fuller, is capped); a
  *     clock behind the row's refills nothing and does not move the row back; two
- *     connections (two helperds) spend one bucket between them; accounts are apart;
+ *     connections (two helperds) spend one bucket between them; accounts are apart; on
+ *     a simulated clock, no span of a window, wherever it starts, sees more than the
+ *     budget, and the sustained rate is the refill (testbudget.h);
  *   - the sweep's turn: claimed when the last claim is half a period old, refused before
  *     (another instance or the same), claimed when the row is far in the future;
  *   - the sweep's lock: PostgreSQL: one connection holds it, the other is refused until
@@ -13,6 +16,7 @@
 #include "cfg.h"
 #include "store.h"
 #include "store_shared.h"
+#include "testbudget.h"
 #include "testdb.h"
 
 #define ACCOUNT "0123456789abcdef0123456789abcdef"
@@ -35,38 +39,80 @@ static void budget_on(struct db *a, struct db *b)
 	double left = -1;
 	int taken = 0;
 
-	/* Budget 4 per 10 s. Two connections take turns at one bucket: 4 tokens in all. */
+	/* Budget 8 per 10 s: a burst of 2, then 6 per 10 s (a token every 1667 ms). Two
+	 * connections take turns at one bucket: 2 tokens in all. */
 	for (int i = 0; i < 6; i++)
-		taken += take(i % 2 ? b : a, ACCOUNT, T0, 4, 10000, &left);
-	ck_assert_int_eq(taken, 4);
+		taken += take(i % 2 ? b : a, ACCOUNT, T0, 8, 10000, &left);
+	ck_assert_int_eq(taken, 2);
 	ck_assert(left >= 0 && left < 0.001);
-	/* 1 s later a token is 0.4 of the way: still refused, and the refusal says so. */
-	ck_assert_int_eq(take(a, ACCOUNT, T0 + 1000, 4, 10000, &left), 0);
-	ck_assert(left > 0.39 && left < 0.41);
-	/* 2.5 s in all: one whole token (refilled from the row's time), taken by b. */
-	ck_assert_int_eq(take(b, ACCOUNT, T0 + 2500, 4, 10000, &left), 1);
-	ck_assert(left > -0.001 && left < 0.001);
-	/* A clock behind the row's refills nothing and keeps the row's time: 2.5 s after
+	/* 1 s later a token is 0.6 of the way: still refused, and the refusal says so. */
+	ck_assert_int_eq(take(a, ACCOUNT, T0 + 1000, 8, 10000, &left), 0);
+	ck_assert(left > 0.59 && left < 0.61);
+	/* 1.7 s in all: one whole token (refilled from the row's time), taken by b. */
+	ck_assert_int_eq(take(b, ACCOUNT, T0 + 1700, 8, 10000, &left), 1);
+	ck_assert(left > 0.019 && left < 0.021);
+	/* A clock behind the row's refills nothing and keeps the row's time: 1634 ms after
 	 * the row, one token, not two. */
-	ck_assert_int_eq(take(a, ACCOUNT, T0, 4, 10000, &left), 0);
-	ck_assert_int_eq(take(a, ACCOUNT, T0 + 5000, 4, 10000, &left), 1);
-	ck_assert_int_eq(take(a, ACCOUNT, T0 + 5000, 4, 10000, &left), 0);
-	/* A long quiet refills to the budget, not past it. */
+	ck_assert_int_eq(take(a, ACCOUNT, T0, 8, 10000, &left), 0);
+	ck_assert_int_eq(take(a, ACCOUNT, T0 + 3334, 8, 10000, &left), 1);
+	ck_assert_int_eq(take(a, ACCOUNT, T0 + 3334, 8, 10000, &left), 0);
+	/* A long quiet refills to the burst, not past it. */
 	taken = 0;
 	for (int i = 0; i < 6; i++)
-		taken += take(b, ACCOUNT, T0 + 3600000, 4, 10000, &left);
-	ck_assert_int_eq(taken, 4);
+		taken += take(b, ACCOUNT, T0 + 3600000, 8, 10000, &left);
+	ck_assert_int_eq(taken, 2);
+	/* A row the first rates left full (tokens = budget): capped at the burst. */
+	T_run(a, "UPDATE cf_budget SET tokens = 8", 0, NULL);
+	taken = 0;
+	for (int i = 0; i < 6; i++)
+		taken += take(a, ACCOUNT, T0 + 3600000, 8, 10000, &left);
+	ck_assert_int_eq(taken, 2);
 	/* Another account has its own bucket. */
-	ck_assert_int_eq(take(a, "another-account", T0 + 3600000, 4, 10000, &left), 1);
-	ck_assert(left > 2.99 && left < 3.01);
-	/* Bad arguments are refused before any SQL. */
+	ck_assert_int_eq(take(a, "another-account", T0 + 3600000, 8, 10000, &left), 1);
+	ck_assert(left > 0.99 && left < 1.01);
+	/* Bad arguments are refused before any SQL: a budget of 1 has no refill. */
 	{
 		int took;
-		ck_assert_int_eq(store_cf_budget_take(a, "", T0, 4, 10000, &took, &left), STORE_ERR);
-		ck_assert_int_eq(store_cf_budget_take(a, ACCOUNT, T0, 0, 10000, &took, &left),
+		ck_assert_int_eq(store_cf_budget_take(a, "", T0, 8, 10000, &took, &left), STORE_ERR);
+		ck_assert_int_eq(store_cf_budget_take(a, ACCOUNT, T0, 1, 10000, &took, &left),
 		                 STORE_ERR);
-		ck_assert_int_eq(store_cf_budget_take(a, ACCOUNT, T0, 4, 0, &took, &left),
+		ck_assert_int_eq(store_cf_budget_take(a, ACCOUNT, T0, 8, 0, &took, &left),
 		                 STORE_ERR);
+	}
+}
+
+/* testbudget.h's taker: the row, by two connections in turn, for an account of its own. */
+struct window_taker {
+	struct db *db[2];
+	int turn, budget;
+	long window_ms;
+};
+
+static int window_take(void *arg, int64_t now_ms)
+{
+	struct window_taker *w = arg;
+	double left;
+
+	return take(w->db[w->turn++ % 2], "window-account", now_ms, w->budget, w->window_ms,
+	            &left);
+}
+
+/* The promise over any span: budgets 2 (the least), 5 and 8 per 10 s, a step of 100 ms
+ * (shorter than any refill's token), and 1200 per 5 minutes (Cloudflare's own) stepped
+ * every 200 ms (a token comes every 333 ms). */
+static void windows_on(struct db *a, struct db *b)
+{
+	static const struct { int budget, burst; long window, step; } c[] = {
+		{ 2, 1, 10000, 100 }, { 5, 2, 10000, 100 }, { 8, 2, 10000, 100 },
+		{ 1200, 300, 300000, 200 },
+	};
+	static struct TB_run run;
+
+	for (size_t i = 0; i < ARRAY_LEN(c); i++) {
+		struct window_taker w = { { a, b }, 0, c[i].budget, c[i].window };
+
+		T_run(a, "DELETE FROM cf_budget WHERE account = 'window-account'", 0, NULL);
+		TB_check(window_take, &w, T0, c[i].budget, c[i].burst, c[i].window, c[i].step, &run);
 	}
 }
 
@@ -76,6 +122,7 @@ START_TEST(test_budget)
 
 	budget_on(T_db, other);
 	ck_assert_int_eq(T_count(T_db, "SELECT count(*) FROM cf_budget", 0, NULL), 2);
+	windows_on(T_db, other);
 	db_close(other);
 }
 END_TEST

@@ -25,6 +25,9 @@
 static pid_t K_pid;
 static char K_dir[256], K_base[128], K_token[300];
 static int K_tls;
+/* Where the fake listens: an IPv4 or IPv6 address ("::" takes both); K_base then names
+ * 127.0.0.1, or [::1] for an IPv6 one. */
+static const char *K_host = "127.0.0.1";
 
 static double K_now_s(void)
 {
@@ -91,7 +94,7 @@ static long K_call(const char *method, const char *path, const char *body, struc
 static void K_start(const char *token, const char *node, int tls)
 {
 	char portfile[300], tlsdir[300], port[16] = "", text[256];
-	const char *argv[12];
+	const char *argv[14];
 	int n = 0;
 	double until;
 
@@ -110,6 +113,8 @@ static void K_start(const char *token, const char *node, int tls)
 	argv[n++] = portfile;
 	argv[n++] = "--token-file";
 	argv[n++] = K_token;
+	argv[n++] = "--host";
+	argv[n++] = K_host;
 	if (node) {
 		argv[n++] = "--node";
 		argv[n++] = node;
@@ -141,7 +146,8 @@ static void K_start(const char *token, const char *node, int tls)
 	}
 	ck_assert_msg(port[0], "tests/fakes/fake_k8s.py did not start");
 	port[strcspn(port, "\n")] = '\0';
-	snprintf(K_base, sizeof(K_base), "%s://127.0.0.1:%s", tls ? "https" : "http", port);
+	snprintf(K_base, sizeof(K_base), "%s://%s:%s", tls ? "https" : "http",
+	         strchr(K_host, ':') ? "[::1]" : "127.0.0.1", port);
 	ck_assert_int_eq(K_call("GET", "/_fake/health", NULL, NULL, NULL), 200);
 }
 
