@@ -77,6 +77,13 @@ int store_device_list_cluster(struct db *db, const char *tenant_id, const char *
 /* Removes the device (it no longer lists, gets or authenticates; its session history
  * stays). STORE_CONFLICT while it has a session that is not ended or failed. */
 int store_device_delete(struct db *db, const char *tenant_id, const char *id) WUR;
+/* Replaces a standalone device's secret hash (the new secret made and shown by the
+ * caller): the old secret no longer authenticates, and secret_version goes up with it
+ * (0018's trigger), so the tickets issued for the old one are refused. *out is the device
+ * JSON. STORE_CONFLICT for a node of a cluster (its agent authenticates with the
+ * cluster's secret: store_cluster_set_secret). */
+int store_device_set_secret(struct db *db, const char *tenant_id, const char *id,
+                            const char *secret_hash, json_object **out) WUR;
 
 /* ---- sessions --------------------------------------------------------------------
  * Session JSON: id, device_id, status ("pending"|"active"|"ending"|"ended"|"failed"),

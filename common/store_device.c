@@ -159,3 +159,42 @@ out:
 		db_rollback(db);
 	return rc;
 }
+
+int store_device_set_secret(struct db *db, const char *tenant_id, const char *id,
+                            const char *secret_hash, json_object **out)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN], now[TIMESTAMP_LEN];
+	const char *params[4] = { tenant, device, secret_hash, now };
+	json_object *row = NULL;
+	struct db_res *res = NULL;
+	int rc;
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, device) != 0)
+		return STORE_NOT_FOUND;
+	if (!secret_hash) {
+		log_error("tenant=%s device %s secret change without a hash", tenant, device);
+		return STORE_ERR;
+	}
+	store_time(0, now);
+	rc = db_begin(db);
+	if (rc != DB_OK)
+		return store_rc_of(rc);
+	/* The trigger of 0018 bumps secret_version with the hash: the old tickets go stale. */
+	rc = store_row_one(db,
+	                   "UPDATE devices SET secret_hash = $3, updated_at = $4 WHERE tenant_id = $1 "
+	                   "AND id = $2 AND deleted_at IS NULL AND cluster_id IS NULL"
+	                   DEVICE_RETURNING,
+	                   4, params, store_device_cols, store_device_ncols, &row);
+	if (rc == STORE_NOT_FOUND) {
+		/* None, or a node: its agent uses the cluster's secret, not this row's hash. */
+		if (db_exec(db,
+		            "SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 AND "
+		            "deleted_at IS NULL AND cluster_id IS NOT NULL",
+		            2, params, &res) != DB_OK)
+			rc = STORE_ERR;
+		else if (db_res_rows(res) > 0)
+			rc = STORE_CONFLICT;
+		db_res_free(res);
+	}
+	return store_tx_end(db, rc, row, out);
+}

@@ -16,7 +16,6 @@
 #include "auth.h"
 #include "buf.h"
 #include "jsonx.h"
-#include "log.h"
 #include "secret.h"
 #include "store.h"
 #include "store_cluster.h"
@@ -29,20 +28,6 @@
 static const struct jsonx_field cluster_fields[] = {
 	{ "name", JSONX_STRING, 1, 1, 128, 0 },
 };
-
-/* A new secret into secret and its hash into hash: 0, or -1 with the reply set. */
-static int secret_make(struct req *r, struct resp *rs, char secret[SECRET_TEXT_LEN],
-                       char hash[SECRET_HASH_LEN])
-{
-	secret_random_text(secret);
-	/* argon2 on the request path: once per cluster or rotation, by design. */
-	if (secret_hash(secret, hash) < 0) {
-		log_error("req=%s cluster secret hashing failed", r->request_id);
-		resp_error(rs, 500, "internal", NULL, "could not hash the cluster secret");
-		return -1;
-	}
-	return 0;
-}
 
 /* s as a YAML double-quoted scalar: JSON's string syntax is a subset of it. */
 static int yaml_quoted(struct buf *b, const char *s)
@@ -93,7 +78,7 @@ void h_clusters_create(struct req *r, struct resp *rs)
 	secret[0] = '\0';
 	if (h_body_object(r, rs, cluster_fields, ARRAY_LEN(cluster_fields), &in) < 0)
 		goto out;
-	if (secret_make(r, rs, secret, hash) < 0)
+	if (h_secret_make(r, rs, "cluster", secret, hash) < 0)
 		goto out;
 	rc = store_cluster_create(r->db, r->tenant_id, jsonx_str(in, "name"), hash, &cluster);
 	if (rc == STORE_QUOTA) {
@@ -248,7 +233,7 @@ void h_cluster_rotate(struct req *r, struct resp *rs)
 	int rc;
 
 	secret[0] = '\0';
-	if (secret_make(r, rs, secret, hash) < 0)
+	if (h_secret_make(r, rs, "cluster", secret, hash) < 0)
 		goto out;
 	rc = store_cluster_set_secret(r->db, r->tenant_id, r->params[0], hash, &cluster);
 	if (rc != STORE_OK) {

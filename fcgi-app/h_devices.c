@@ -9,7 +9,6 @@
 
 #include "auth.h"
 #include "jsonx.h"
-#include "log.h"
 #include "secret.h"
 #include "store.h"
 #include "store_tenant.h"
@@ -34,13 +33,8 @@ void h_devices_create(struct req *r, struct resp *rs)
 		resp_jsonx_error(rs, &err);
 		goto out;
 	}
-	/* The only argon2 on the request path: once per device, by design. */
-	secret_random_text(secret);
-	if (secret_hash(secret, hash) < 0) {
-		log_error("req=%s device secret hashing failed", r->request_id);
-		resp_error(rs, 500, "internal", NULL, "could not hash the device secret");
+	if (h_secret_make(r, rs, "device", secret, hash) < 0)
 		goto out;
-	}
 	rc = store_device_create(r->db, r->tenant_id, jsonx_str(in, "name"), hash, &device);
 	if (rc == STORE_QUOTA) {
 		long limit = 0;
@@ -144,4 +138,45 @@ void h_device_delete(struct req *r, struct resp *rs)
 	}
 	auth_audit(r, "device.delete", "device", r->params[0], NULL);
 	resp_json(rs, 204, NULL);
+}
+
+/* A new secret for a standalone device, shown once, as at create. A node's agent
+ * authenticates with its cluster's secret (its own hash admits nothing), so a node is
+ * refused with 409 cluster_node: rotate the cluster's. Agents connected with the old
+ * secret stay until they reconnect, as with a cluster; their tickets are refused from
+ * now on (the new hash bumps secret_version). */
+void h_device_rotate(struct req *r, struct resp *rs)
+{
+	json_object *device = NULL;
+	char secret[SECRET_TEXT_LEN], hash[SECRET_HASH_LEN];
+	int rc;
+
+	secret[0] = '\0';
+	if (h_secret_make(r, rs, "device", secret, hash) < 0)
+		goto out;
+	rc = store_device_set_secret(r->db, r->tenant_id, r->params[0], hash, &device);
+	if (rc == STORE_CONFLICT) {
+		/* Named in the reply: the cluster whose secret to rotate (read again, as create's
+		 * quota refusal reads its limit; a node deleted meanwhile leaves it unnamed). */
+		const char *cluster = NULL;
+		if (store_device_get(r->db, r->tenant_id, r->params[0], &device) == STORE_OK)
+			cluster = jsonx_str(device, "cluster_id");
+		resp_error(rs, 409, "cluster_node", NULL,
+		           "this device is a node of a cluster: its agent authenticates with the "
+		           "cluster's secret; rotate that instead (POST /api/v1/clusters/%s/"
+		           "rotate-secret)",
+		           cluster ? cluster : "{cluster_id}");
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device");
+		goto out;
+	}
+	auth_audit(r, "device.rotate_secret", "device", r->params[0], NULL);
+	jsonx_add_str(device, "secret", secret);
+	resp_json(rs, 200, device);
+	device = NULL;
+out:
+	explicit_bzero(secret, sizeof(secret));
+	json_object_put(device);
 }

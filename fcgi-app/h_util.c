@@ -5,6 +5,8 @@
 
 #include "cfg.h"
 #include "jsonx.h"
+#include "log.h"
+#include "secret.h"
 #include "store.h"
 
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
@@ -20,6 +22,19 @@ int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fiel
 		return -1;
 	}
 	*out = in;
+	return 0;
+}
+
+int h_secret_make(struct req *r, struct resp *rs, const char *what,
+                  char secret[SECRET_TEXT_LEN], char hash[SECRET_HASH_LEN])
+{
+	secret_random_text(secret);
+	/* argon2 on the request path: once per device or cluster made or rotated, by design. */
+	if (secret_hash(secret, hash) < 0) {
+		log_error("req=%s %s secret hashing failed", r->request_id, what);
+		resp_error(rs, 500, "internal", NULL, "could not hash the %s secret", what);
+		return -1;
+	}
 	return 0;
 }
 

@@ -7,12 +7,19 @@
 
 #include "req.h"
 #include "resp.h"
+#include "secret.h"
 
 struct jsonx_field;
 /* Parses the request body as a JSON object and checks it against fields (jsonx.h):
  * 0 with *out (owned), or -1 with the 400 reply already in rs. (h_util.c) */
 int h_body_object(struct req *r, struct resp *rs, const struct jsonx_field *fields, size_t n,
                   json_object **out) WUR;
+
+/* A new agent secret (secret_random_text) into secret and its argon2id hash into hash:
+ * 0, or -1 with the 500 reply in rs. what names the owner ("device", "cluster") in the
+ * log line and the reply; the secret itself is never logged. (h_util.c) */
+int h_secret_make(struct req *r, struct resp *rs, const char *what,
+                  char secret[SECRET_TEXT_LEN], char hash[SECRET_HASH_LEN]) WUR;
 
 struct store_page;
 /* The list parameters limit and cursor (req_page): 0, or -1 with the 400 invalid_query
@@ -30,6 +37,7 @@ void h_devices_create(struct req *r, struct resp *rs);
 void h_devices_list(struct req *r, struct resp *rs);
 void h_device_get(struct req *r, struct resp *rs);
 void h_device_delete(struct req *r, struct resp *rs);
+void h_device_rotate(struct req *r, struct resp *rs);
 
 /* h_clusters.c */
 void h_clusters_create(struct req *r, struct resp *rs);

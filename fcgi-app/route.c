@@ -56,6 +56,9 @@ static const struct route routes[ROUTE__MAX] = {
 		"Get a device" },
 	[ROUTE_DEVICE_DELETE] = { HTTP_DELETE, "/api/v1/devices/{id}", h_device_delete, AUTH_T,
 		STAFF | R_TADMIN | R_SERVICE, "Delete a device" },
+	[ROUTE_DEVICE_ROTATE] = { HTTP_POST, "/api/v1/devices/{id}/rotate-secret",
+		h_device_rotate, AUTH_T, STAFF | R_TADMIN | R_SERVICE,
+		"Replace a device's secret; returns the new one once" },
 	/* Clusters as devices: every role reads them, tenant admins and staff enrol and
 	 * remove them (a cluster's secret is a device's, for each of its nodes). */
 	[ROUTE_CLUSTERS_CREATE] = { HTTP_POST, "/api/v1/clusters", h_clusters_create,

@@ -45,12 +45,15 @@ H_CF_URL=$CF_URL
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
 
-# h_export: the helperd settings of this case (the fake Cloudflare; beats every second;
-# a sweep every 5 s: each lists Cloudflare's objects, and a sweep a second would spend
-# most of the fake's 1,200 calls per 5 minutes; session.ready_timeout, which is also how
-# long a start waits for an agent to come back, longer than the agents' backoff can
-# reach while no helperd runs: 1, 2, 4 ... 50 s) into the environment; h_unexport takes
-# them out again.
+# h_export: the helperd settings of this case into the environment (h_unexport takes
+# them out again): the fake Cloudflare; agents beat every second and are given 15 s
+# before helperd closes them (twenty agents and forty fake cloudflareds starting on two
+# loaded cores, under a sanitizer build too, left agents more than 4 s late and closed
+# them in mid-start); a sweep every 5 s (each lists Cloudflare's objects, and a sweep a
+# second would spend most of the fake's 1,200 calls per 5 minutes);
+# session.ready_timeout, which is also how long a start waits for an agent to come
+# back, longer than the agents' backoff can reach while no helperd runs (1, 2, 4 ...
+# 50 s).
 H_VARS="KAIDEN_CF_API_BASE KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID KAIDEN_CF_API_TOKEN
 KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW KAIDEN_HELPERD_SWEEP KAIDEN_HELPERD_HEARTBEAT
 KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_SESSION_READY_TIMEOUT KAIDEN_HELPERD_INSTANCE"
@@ -58,7 +61,7 @@ h_export() {
 	export KAIDEN_CF_API_BASE="$H_CF_URL/client/v4" KAIDEN_CF_ACCOUNT_ID="$H_CF_ACCOUNT" \
 		KAIDEN_CF_ZONE_ID="$H_CF_ZONE" KAIDEN_CF_API_TOKEN="$H_CF_TOKEN" \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test \
-		KAIDEN_HELPERD_SWEEP=5 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=4 \
+		KAIDEN_HELPERD_SWEEP=5 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=15 \
 		KAIDEN_SESSION_READY_TIMEOUT=300 KAIDEN_HELPERD_INSTANCE="$1"
 }
 h_unexport() {

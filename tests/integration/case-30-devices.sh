@@ -112,3 +112,54 @@ if [ -s "$T/body" ]; then bad "204 has no body" "it has one"; else ok "204 has n
 t "a deleted device is gone" GET "/api/v1/devices/$DEV_PCT" '' 404 "$(E not_found)"
 t "deleting it again: 404" DELETE "/api/v1/devices/$DEV_PCT" '' 404 "$(E not_found)"
 t "a deleted device no longer lists" GET "/api/v1/devices?q=sure" '' 200 '.items == []'
+
+# Rotate the secret (POST /devices/{id}/rotate-secret, no body): a new one, shown once as
+# at create; the hash replaced and its version bumped (the tickets it kills: case-60);
+# audited without the secret; a node of a cluster refused (its agent uses the cluster's).
+DEV_A_HASH=$(dbq "SELECT secret_hash FROM devices WHERE id = '$DEV_A'")
+t "rotate a device's secret" POST "/api/v1/devices/$DEV_A/rotate-secret" '' 200 \
+	".id == \"$DEV_A\"" '.name == "alpha-01"' '.status == "offline"' \
+	'.secret | type == "string" and length >= 16' ".secret != \"$DEV_A_SECRET\"" \
+	'has("secret_hash") | not' 'has("device_id") | not'
+save DEV_A_SECRET2 .secret
+dbcheck "... the stored hash is another argon2id hash" \
+	"SELECT count(*) FROM devices WHERE id = '$DEV_A' AND secret_hash <> '$DEV_A_HASH' AND secret_hash LIKE '\$argon2id\$%'" 1
+dbcheck "... and the secret's version is 2" "SELECT secret_version FROM devices WHERE id = '$DEV_A'" 2
+t "rotate it again: yet another secret" POST "/api/v1/devices/$DEV_A/rotate-secret" '' 200 \
+	".secret != \"$DEV_A_SECRET2\" and .secret != \"$DEV_A_SECRET\""
+save DEV_A_SECRET3 .secret
+dbcheck "... version 3" "SELECT secret_version FROM devices WHERE id = '$DEV_A'" 3
+t "GET after the rotation" GET "/api/v1/devices/$DEV_A" '' 200 'has("secret") | not'
+if grep -qF -e "$DEV_A_SECRET2" -e "$DEV_A_SECRET3" "$T/body"; then bad "GET never shows the new secret" "it is in the body"; else ok "GET never shows the new secret"; fi
+dbcheck "audited as device.rotate_secret, without the secret" \
+	"SELECT count(*) FROM audit_log WHERE action = 'device.rotate_secret' AND target_id = '$DEV_A' AND coalesce(CAST(details AS TEXT), '') NOT LIKE '%$DEV_A_SECRET2%' AND coalesce(CAST(details AS TEXT), '') NOT LIKE '%$DEV_A_SECRET3%'" 2
+if grep -qF -e "$DEV_A_SECRET2" -e "$DEV_A_SECRET3" "$STACK_DIR/log/kaiden-api.log" 2>/dev/null; then
+	bad "no rotated secret in kaiden-api's log" "one is in $STACK_DIR/log/kaiden-api.log"
+else
+	ok "no rotated secret in kaiden-api's log"
+fi
+t "the audit log shows the rotation" GET "/api/v1/audit?action=device.rotate_secret" '' 200 \
+	"[.items[] | select(.target_id == \"$DEV_A\")] | length == 2"
+if grep -qF -e "$DEV_A_SECRET2" -e "$DEV_A_SECRET3" "$T/body"; then bad "... without the secret" "it is in the body"; else ok "... without the secret"; fi
+
+t "rotate: unknown id" POST "/api/v1/devices/$NOID/rotate-secret" '' 404 "$(E not_found)"
+t "rotate: malformed id" POST /api/v1/devices/not-a-uuid/rotate-secret '' 404 "$(E not_found)"
+t "rotate: a deleted device" POST "/api/v1/devices/$DEV_PCT/rotate-secret" '' 404 "$(E not_found)"
+t "rotate: GET is not a method of it" GET "/api/v1/devices/$DEV_A/rotate-secret" '' 405
+dbcheck "no refusal wrote a hash" "SELECT secret_version FROM devices WHERE id = '$DEV_A'" 3
+
+# A node: a device of a cluster (SQL, as case-110: no helperd runs yet).
+t "a cluster for a node" POST /api/v1/clusters '{"name":"rotate-cluster"}' 201
+save DEV_CL .id
+DEV_NODE=01908530-0000-7000-8000-0000000000d1
+DEV_TENANT=$(dbq "SELECT tenant_id FROM devices WHERE id = '$DEV_A'")
+dbq "INSERT INTO devices (id, tenant_id, name, secret_hash, cluster_id, node_name) VALUES ('$DEV_NODE', '$DEV_TENANT', 'node-r', '!cluster', '$DEV_CL', 'node-r')" >/dev/null
+t "rotate: a node is refused (its agent uses the cluster's secret)" \
+	POST "/api/v1/devices/$DEV_NODE/rotate-secret" '' 409 "$(E cluster_node)" \
+	'.error.message | test("cluster.s secret")' \
+	".error.message | contains(\"/api/v1/clusters/$DEV_CL/rotate-secret\")" 'has("secret") | not'
+dbcheck "... its row is unchanged" \
+	"SELECT secret_hash || ' ' || secret_version FROM devices WHERE id = '$DEV_NODE'" '!cluster 1'
+dbcheck "... and not audited" \
+	"SELECT count(*) FROM audit_log WHERE action = 'device.rotate_secret' AND target_id = '$DEV_NODE'" 0
+t "the cluster goes, its node with it" DELETE "/api/v1/clusters/$DEV_CL" '' 204

@@ -201,6 +201,59 @@ else
 fi
 if dbq "SELECT count(*) FROM server_keys WHERE name = 'agent_ticket' AND length(secret) = 43" | grep -qx 1; then ok "one ticket key in server_keys"; else bad "one ticket key in server_keys" "$(dbq "SELECT name, length(secret) FROM server_keys")"; fi
 
+# POST /devices/{id}/rotate-secret, as an agent sees it: the old secret's tickets and
+# hellos are refused from then on (4001), the new secret logs in; an agent connected
+# with the old one stays connected until it reconnects (as after a cluster's rotation):
+# held here, it is still there when the new secret's login takes over (4008, not 4001).
+t "create a device to rotate" POST /api/v1/devices '{"name":"agent-rotate"}' 201
+save RT_DEV .id
+save RT_OLD .secret
+agent_sock "the old secret's agent gets a ticket" welcome 198.51.100.80 --device "$RT_DEV" \
+	--secret "$RT_OLD" --tickets --ticket-out "$T/rt.ticket"
+RT_TICKET=$(cat "$T/rt.ticket" 2>/dev/null || true)
+case $RT_TICKET in 1.1.*) ok "... for version 1" ;; *) bad "... for version 1" "got '$RT_TICKET'" ;; esac
+wait_for "its device is offline again" 3 "SELECT status FROM devices WHERE id = '$RT_DEV'" offline
+"$AGENT_LOAD" --unix "$STACK_HELPERD_SOCKET" --xff 198.51.100.81 --device "$RT_DEV" \
+	--secret "$RT_OLD" --expect-close 4008 --hold 60 --timeout 90 >"$T/rt-held.out" 2>&1 &
+rt_held=$!
+wait_for "an agent with the old secret is connected" 3 "SELECT status FROM devices WHERE id = '$RT_DEV'" online
+t "rotate the device's secret" POST "/api/v1/devices/$RT_DEV/rotate-secret" '' 200 \
+	".id == \"$RT_DEV\"" ".secret != \"$RT_OLD\"" '.status == "online"'
+save RT_NEW .secret
+dbcheck "... version 2" "SELECT secret_version FROM devices WHERE id = '$RT_DEV'" 2
+dbcheck "the connected agent is still online" "SELECT status FROM devices WHERE id = '$RT_DEV'" online
+RT_STALE0=$(metric 'kaiden_agent_resumes_total{result="stale"}')
+agent_sock "rotated: the old ticket with a wrong secret is refused (4001)" 4001 198.51.100.82 \
+	--device "$RT_DEV" --secret wrong-secret --ticket "$RT_TICKET"
+agent_sock "rotated: the old ticket with the old secret is refused (4001)" 4001 198.51.100.83 \
+	--device "$RT_DEV" --secret "$RT_OLD" --ticket "$RT_TICKET"
+agent_sock "rotated: the old secret's hello is refused (4001)" 4001 198.51.100.84 \
+	--device "$RT_DEV" --secret "$RT_OLD"
+RT_STALE1=$(metric 'kaiden_agent_resumes_total{result="stale"}')
+if [ "${RT_STALE1:-0}" -eq $((${RT_STALE0:-0} + 2)) ]; then
+	ok "/metrics counts both refused tickets as stale (an earlier secret's)"
+else
+	bad "/metrics counts both refused tickets as stale (an earlier secret's)" "stale went ${RT_STALE0:-0} -> ${RT_STALE1:-0}"
+fi
+agent_sock "rotated: the new secret logs in (with the old ticket beside it)" welcome 198.51.100.85 \
+	--device "$RT_DEV" --secret "$RT_NEW" --ticket "$RT_TICKET" --tickets --ticket-out "$T/rt.ticket2"
+if wait "$rt_held"; then
+	ok "the old secret's agent stayed connected until the new login took over (4008)"
+else
+	bad "the old secret's agent stayed connected until the new login took over (4008)" "$(cat "$T/rt-held.out")"
+fi
+RT_TICKET2=$(cat "$T/rt.ticket2" 2>/dev/null || true)
+case $RT_TICKET2 in 1.2.*) ok "the new login's ticket is for version 2" ;; *) bad "the new login's ticket is for version 2" "got '$RT_TICKET2'" ;; esac
+wait_for "offline once it left" 3 "SELECT status FROM devices WHERE id = '$RT_DEV'" offline
+agent_sock "the version-2 ticket admits (argon2id skipped: a wrong secret beside it)" welcome \
+	198.51.100.86 --device "$RT_DEV" --secret wrong-secret --ticket "$RT_TICKET2"
+if grep -F -q -e "$RT_OLD" -e "$RT_NEW" "$STACK_DIR/log/kaiden-helperd.log" "$STACK_DIR/log/kaiden-api.log"; then
+	bad "neither secret in helperd's or kaiden-api's log" "one is there"
+else
+	ok "neither secret in helperd's or kaiden-api's log"
+fi
+wait_for "offline at the end" 3 "SELECT status FROM devices WHERE id = '$RT_DEV'" offline
+
 # Jobs: a session's job is claimed from the outbox (what the session module then does
 # is case-70's business). On a device no agent ever came to: a start for one whose agent
 # just left waits, unclaimed, for it to come back (store_jobs_claim; case-126).

@@ -188,6 +188,7 @@ expect "nor list B's tickets by B's device" 200 '.items == []'
 as XT_TA_a
 t "A's admin cannot see B's device" GET "/api/v1/devices/$XT_DEV_b" "" 404 "$(E not_found)"
 t "nor delete it" DELETE "/api/v1/devices/$XT_DEV_b" "" 404 "$(E not_found)"
+t "nor rotate its secret" POST "/api/v1/devices/$XT_DEV_b/rotate-secret" "" 404 "$(E not_found)"
 t "nor see B's session" GET "/api/v1/sessions/$XT_SESS_b" "" 404 "$(E not_found)"
 t "nor see B's users" GET "/api/v1/users/$XT_CUST_ID_b" "" 404 "$(E not_found)"
 t "nor change them" PATCH "/api/v1/users/$XT_CUST_ID_b" '{"name":"hijacked"}' 404 "$(E not_found)"
@@ -242,6 +243,8 @@ t "A's export holds only A" POST /api/v1/tenant/export "" 200 ".tenant.id == \"$
 as XT_TC_a
 t "A's customer cannot start sessions, even in A" POST /api/v1/sessions \
 	"{\"device_id\":\"$XT_DEV_a\",\"engineer_name\":\"XT\"}" 403 "$(E forbidden)"
+t "nor rotate a device's secret, even in A" POST "/api/v1/devices/$XT_DEV_a/rotate-secret" "" \
+	403 "$(E forbidden)"
 as XT_TA_a
 t "A registers a device" POST /api/v1/devices '{"name":"xt-a-second"}' 201
 dbcheck "A's event never reaches B's webhook" \
@@ -265,6 +268,9 @@ t "and its public comment, not the internal note" GET "/api/v1/tickets/$XT_TICKE
 t "but not A's device" GET "/api/v1/devices/$XT_DEV_a" "" 404 "$(E not_found)"
 t "and B's cluster, with its node" GET "/api/v1/clusters/$XT_CL_b" "" 200 '.node_count == 1' \
 	'.name == "xt-b-cluster"'
+t "B's device is its node: B's admin may not rotate its secret either" \
+	POST "/api/v1/devices/$XT_DEV_b/rotate-secret" "" 409 "$(E cluster_node)" \
+	".error.message | contains(\"$XT_CL_b\")"
 
 as XT_TA_b
 t "B's admin deletes B's webhook" DELETE "/api/v1/webhooks/$XT_HOOK_b" "" 204

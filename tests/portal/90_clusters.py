@@ -20,9 +20,10 @@ the server's node_offline is said beside it). Then changes at the fake (a label,
 to False and back) show on the open page without a reload, through the node events of
 the live stream. Then rename, a new secret (asked first, shown once, different; node-1's
 agent restarted with it is the same device), the device page's node facts and cluster
-link, node-1's Start session (its page goes active), and Delete (asked first): the
-cluster leaves the list, the session ends and node-1's agent is dropped (4003). The
-agent and the fake are stopped at the end, whatever happened."""
+link (and no Rotate secret: the page points to the cluster's), node-1's Start session
+(its page goes active), and Delete (asked first): the cluster leaves the list, the
+session ends and node-1's agent is dropped (4003). The agent and the fake are stopped
+at the end, whatever happened."""
 import re
 import secrets
 import uuid
@@ -326,6 +327,9 @@ def flow(running):
         if wait_for("the link says the cluster's name", EC.text_to_be_present_in_element((By.ID, "device-cluster"), NAME + "-renamed")):
             ok("the link says the cluster's name")
         check("its node name and status", text_of("#device-node-name") == "node-1" and text_of("#device-node-status") == "Ready")
+    check("a node offers no Rotate secret: its page points to the cluster's secret",
+          drv.find_elements(By.ID, "device-rotate-node") and not drv.find_elements(By.ID, "device-rotate")
+          and drv.find_element(By.CSS_SELECTOR, "#device-rotate-node a").get_attribute("href").endswith("#/clusters/" + cid))
     shoot("cluster-node-device")
     # Live there too: Ready going False at the fake reaches the open device page.
     drv.execute_script("window.kaidenSamePage = true")

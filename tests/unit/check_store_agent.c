@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "store.h"
 #include "store_agent.h"
+#include "store_cluster.h"
 #include "testdb.h"
 
 
@@ -461,6 +462,66 @@ START_TEST(test_secret_version)
 }
 END_TEST
 
+/* store_device_set_secret (POST /devices/{id}/rotate-secret): the new hash and one more
+ * secret_version for the tenant's live standalone device; nothing for another tenant's,
+ * an unknown or a deleted one; a node (its agent uses the cluster's secret) refused and
+ * left as it was. */
+START_TEST(test_device_set_secret)
+{
+	struct store_agent_auth a;
+	json_object *o = NULL, *v;
+	char dev[UUID_STR_LEN], gone[UUID_STR_LEN], cl[UUID_STR_LEN], node[UUID_STR_LEN];
+
+	mk_device(DEFAULT_TENANT_ID, "r", dev);
+	ck_assert_int_eq(store_device_set_secret(T_db, DEFAULT_TENANT_ID, dev, "$argon2id$new", &o),
+	                 STORE_OK);
+	ck_assert(json_object_object_get_ex(o, "id", &v));
+	ck_assert_str_eq(json_object_get_string(v), dev);
+	ck_assert(json_object_object_get_ex(o, "name", &v));
+	ck_assert_str_eq(json_object_get_string(v), "r");
+	ck_assert(!json_object_object_get_ex(o, "secret_hash", &v));
+	json_object_put(o);
+	o = NULL;
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_str_eq(a.secret_hash, "$argon2id$new");
+	ck_assert_int_eq(a.secret_version, 2);
+
+	/* Another tenant's, none, a malformed id, a deleted one: not found, nothing written. */
+	T_run(T_db, "INSERT INTO tenants (id, code, name) VALUES ('" TENANT2 "', 't2', 'T2')", 0,
+	      NULL);
+	ck_assert_int_eq(store_device_set_secret(T_db, TENANT2, dev, "$argon2id$x", &o),
+	                 STORE_NOT_FOUND);
+	ck_assert_int_eq(store_device_set_secret(T_db, DEFAULT_TENANT_ID, NOBODY, "$argon2id$x", &o),
+	                 STORE_NOT_FOUND);
+	ck_assert_int_eq(store_device_set_secret(T_db, DEFAULT_TENANT_ID, "nope", "$argon2id$x", &o),
+	                 STORE_NOT_FOUND);
+	mk_device(DEFAULT_TENANT_ID, "gone", gone);
+	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, gone), STORE_OK);
+	ck_assert_int_eq(store_device_set_secret(T_db, DEFAULT_TENANT_ID, gone, "$argon2id$x", &o),
+	                 STORE_NOT_FOUND);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(store_agent_auth_get(T_db, dev, &a), STORE_OK);
+	ck_assert_str_eq(a.secret_hash, "$argon2id$new");
+	ck_assert_int_eq(a.secret_version, 2);
+
+	/* A node: STORE_CONFLICT, its row unchanged. */
+	ck_assert_int_eq(store_cluster_create(T_db, DEFAULT_TENANT_ID, "k", "$argon2id$cl", &o),
+	                 STORE_OK);
+	ck_assert(json_object_object_get_ex(o, "id", &v));
+	snprintf(cl, sizeof(cl), "%s", json_object_get_string(v));
+	json_object_put(o);
+	o = NULL;
+	ck_assert_int_eq(store_agent_node_join(T_db, DEFAULT_TENANT_ID, cl, "worker-1", node, NULL),
+	                 STORE_OK);
+	ck_assert_int_eq(store_device_set_secret(T_db, DEFAULT_TENANT_ID, node, "$argon2id$x", &o),
+	                 STORE_CONFLICT);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(store_agent_auth_get(T_db, node, &a), STORE_OK);
+	ck_assert_str_ne(a.secret_hash, "$argon2id$x");
+	ck_assert_int_eq(a.secret_version, 1);
+}
+END_TEST
+
 /* The ticket key: made once, the same for every later caller, 32 bytes. */
 START_TEST(test_ticket_key)
 {
@@ -495,6 +556,7 @@ int main(void)
 	T_ADD(sq, pg, test_jobs_routed);
 	T_ADD(sq, pg, test_jobs_takeover);
 	T_ADD(sq, pg, test_secret_version);
+	T_ADD(sq, pg, test_device_set_secret);
 	T_ADD(sq, pg, test_ticket_key);
 	return T_main(s, sq, pg);
 }

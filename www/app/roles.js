@@ -3,7 +3,8 @@
 
 const role = (me) => (me && me.role) || '';
 
-// POST /devices: staff, tenant admins, service tokens.
+// POST /devices, POST /devices/{id}/rotate-secret, DELETE /devices/{id}: staff, tenant
+// admins, service tokens.
 export function mayRegister(me) {
   return ['admin', 'engineer', 'tenant_admin', 'service'].includes(role(me));
 }

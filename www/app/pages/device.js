@@ -1,11 +1,15 @@
 // device.js: #/devices/ID. The device's facts and its sessions, newest first; a link to
 // open a ticket about it. A Kubernetes node's facts too (its cluster, Ready, resources).
+// For those who may register devices: a new secret (asked first; shown once with the
+// agent's commands, as after registering) and removal.
 import { h, ago, when, statusBadge, errorBox } from '../dom.js';
 import { get, post, del, pager } from '../api.js';
 import { mayRunSessions, mayRegister, mayUseTickets, engineerName } from '../roles.js';
 import { confirming } from '../confirm.js';
 import { watch } from '../events.js';
 import { nodeFacts } from '../clusters.js';
+import { onceCard } from '../copy.js';
+import { agentCommands } from './device-new.js';
 
 export const title = 'Device';
 
@@ -64,7 +68,7 @@ export async function render(ctx) {
     h('h2', {}, 'Sessions'), table, sstate, more,
     h('p', {}, h('a', { href: '#/sessions?device_id=' + encodeURIComponent(d.id), id: 'device-all-sessions' }, 'All sessions of this device, with filters')),
     ...(mayUseTickets(ctx.me) ? [h('p', {}, h('a', { href: '#/tickets/new?device_id=' + encodeURIComponent(d.id), id: 'device-new-ticket' }, 'Report a problem with this device (a new ticket)'))] : []));
-  if (mayRegister(ctx.me)) ctx.main.append(removal(ctx, d));
+  if (mayRegister(ctx.me)) ctx.main.append(rotation(ctx, d), removal(ctx, d));
   table.hidden = true;
 
   let pages = pager('sessions', { device_id: d.id });
@@ -160,6 +164,63 @@ export async function render(ctx) {
   ];
   function stopAll() { for (const s of stops) s(); }
   window.addEventListener('hashchange', stopAll, { once: true });
+}
+
+// "Rotate secret" (POST /devices/{id}/rotate-secret: those who may register a device),
+// asked first; the new secret is then shown once, in the commands that put it on the
+// machine, and lives only in the card's elements. A node's agent uses its cluster's
+// secret: its page says so and links the cluster, where that secret is made anew.
+function rotation(ctx, d) {
+  if (d.cluster_id) {
+    return h('section', {}, h('h2', {}, 'Secret'),
+      h('div.card', {}, h('p', { id: 'device-rotate-node' },
+        'This node\'s agent signs in with its cluster\'s secret: make a new one on ',
+        h('a', { href: '#/clusters/' + encodeURIComponent(d.cluster_id) }, 'the cluster\'s page'), '.')));
+  }
+  const shown = h('div', { id: 'device-rotate-shown' });
+  const msg = h('div', { id: 'device-rotate-message', 'aria-live': 'polite' });
+  const button = h('button.secondary', { type: 'button', id: 'device-rotate' }, 'Rotate secret');
+  const ask = confirming(button, {
+    question: `Make a new secret for ${d.name}? The old one stops working for new sign-ins at once: ` +
+      'an agent connected now stays until it reconnects, then needs the new one.',
+    yes: 'Make a new secret',
+    id: 'device-rotate',
+    onYes: async () => {
+      msg.replaceChildren();
+      let reply;
+      try {
+        reply = await post('devices/' + encodeURIComponent(d.id) + '/rotate-secret');
+      } catch (e) {
+        if (e.status === 401) throw e;
+        msg.replaceChildren(errorBox(e));
+        return false;
+      }
+      if (!ctx.current()) return true;
+      const card = onceCard({
+        id: 'device-secret', heading: `${d.name}'s new secret`,
+        warning: 'This is the only time the new secret is shown. Copy it now: Kaiden keeps only a hash ' +
+          'of it, and the old secret no longer lets the agent in.',
+        before: [
+          h('dl.facts', {},
+            h('dt', {}, 'Device id'), h('dd', {}, h('code', {}, d.id)),
+            h('dt', {}, 'Secret'), h('dd', {}, h('code.secret', { id: 'rotated-device-secret' }, reply.secret))),
+          h('p', {}, 'On the machine, as root: replace the secret file, then restart the agent with it:'),
+        ],
+        boxId: 'agent-commands', secret: agentCommands(location.host, d.id, reply.secret),
+        label: 'the agent commands with the new secret',
+        doneId: 'device-secret-done', onDone: () => button.focus(),
+      });
+      shown.replaceChildren(card);
+      ask.replaceChildren(button); // the question answered: the button back, for Done's focus
+      card.focus();
+      return true;
+    },
+  });
+  return h('section', {}, h('h2', {}, 'Secret'),
+    h('div.card.stack', {},
+      h('p', {}, 'A new secret is shown once; the old one stops letting the agent in at once.'),
+      h('p.actions', {}, ask), msg),
+    shown);
 }
 
 // "Remove this device" (DELETE /devices/{id}: those who may register one), asked first.
