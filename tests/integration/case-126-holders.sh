@@ -41,6 +41,7 @@ fake_cf_start "holders: the fake Cloudflare API runs" "$WORK/log/fake-cf-holders
 	"$H_CF_TOKEN" "$H_CF_ACCOUNT" "$H_CF_ZONE"
 H_CF_PID=$CF_PID
 H_CF_URL=$CF_URL
+cf POST /_fake/faults '{"rate_limit":{"limit":1200,"window_s":60}}' >/dev/null
 
 export KAIDEN_TUNNEL_PROVIDER=cloudflare
 api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare"
@@ -53,16 +54,23 @@ api_restart "holders: kaiden-api restarts with KAIDEN_TUNNEL_PROVIDER=cloudflare
 # second would spend most of the fake's 1,200 calls per 5 minutes);
 # session.ready_timeout, which is also how long a start waits for an agent to come
 # back, longer than the agents' backoff can reach while no helperd runs (1, 2, 4 ...
-# 50 s).
+# 50 s); and a Cloudflare budget of 1,200 calls a minute, the fake's limit too (below):
+# sixty sessions started and ended within two minutes take about 700 calls, more than
+# Cloudflare's 1,200 per five minutes let through at once (a quarter of the budget, the
+# rest spread: common/cf_budget.h), and this case is about holders, not the budget
+# (case-130 is): an account with five times the usual limit, through the budget's
+# window for tests (cloudflare.budget_window_ms).
 H_VARS="KAIDEN_CF_API_BASE KAIDEN_CF_ACCOUNT_ID KAIDEN_CF_ZONE_ID KAIDEN_CF_API_TOKEN
 KAIDEN_CF_ACCESS_TEAM KAIDEN_CF_ACCESS_ALLOW KAIDEN_HELPERD_SWEEP KAIDEN_HELPERD_HEARTBEAT
-KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_SESSION_READY_TIMEOUT KAIDEN_HELPERD_INSTANCE"
+KAIDEN_HELPERD_AGENT_TIMEOUT KAIDEN_SESSION_READY_TIMEOUT KAIDEN_HELPERD_INSTANCE
+KAIDEN_CF_BUDGET KAIDEN_CF_BUDGET_WINDOW_MS"
 h_export() {
 	export KAIDEN_CF_API_BASE="$H_CF_URL/client/v4" KAIDEN_CF_ACCOUNT_ID="$H_CF_ACCOUNT" \
 		KAIDEN_CF_ZONE_ID="$H_CF_ZONE" KAIDEN_CF_API_TOKEN="$H_CF_TOKEN" \
 		KAIDEN_CF_ACCESS_TEAM=kaidenteam KAIDEN_CF_ACCESS_ALLOW=eng@kaiden.test \
 		KAIDEN_HELPERD_SWEEP=5 KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=15 \
-		KAIDEN_SESSION_READY_TIMEOUT=300 KAIDEN_HELPERD_INSTANCE="$1"
+		KAIDEN_SESSION_READY_TIMEOUT=300 KAIDEN_HELPERD_INSTANCE="$1" \
+		KAIDEN_CF_BUDGET=1200 KAIDEN_CF_BUDGET_WINDOW_MS=60000
 }
 h_unexport() {
 	for _v in $H_VARS; do unset "$_v"; done

@@ -540,7 +540,7 @@ def flow(adm):
 
     # Domain: the record as the API says it; Verify at the test's DNS server.
     dom = "flows-%s.example.com" % UNIQ
-    drv.find_element(By.ID, "service-tab-domain").click()
+    click_id("service-tab-domain")
     if wait_for("the domain form", EC.visibility_of_element_located((By.ID, "service-domain-input"))):
         d = drv.find_element(By.ID, "service-domain-input")
         d.send_keys("not a domain", Keys.ENTER)
@@ -552,14 +552,14 @@ def flow(adm):
             want = ((s or {}).get("domain") or {}).get("record")
             check("the record exactly as the API answers it (%s)" % want, want and text_of("#service-cname") == want,
                   text_of("#service-cname"))
-        drv.find_element(By.ID, "service-domain-verify").click()
+        click_id("service-domain-verify")
         if wait_for("verify answers", EC.visibility_of_element_located((By.ID, "service-domain-result"))):
             check("not verified yet, in words", "does not point" in text_of("#service-domain-result"),
                   text_of("#service-domain-result"))
         first = time.time()
         dns_cname(dom, "%s.apps.kaiden.test" % SVC_LABEL)
         time.sleep(max(0, 10.5 - (time.time() - first)))  # one look-up per 10 s
-        drv.find_element(By.ID, "service-domain-verify").click()
+        click_id("service-domain-verify")
         if wait_for("verified", lambda d: d.find_element(By.ID, "service-domain-status").text == "verified"):
             ok("verified once the CNAME exists")
         shoot("service-domain")
@@ -623,7 +623,7 @@ def customer_service(adm):
     drv.find_element(By.ID, "service-tab-revisions").click()
     if wait_for("the customer's revisions", lambda d: len(d.find_elements(By.CSS_SELECTOR, "#service-revisions tbody tr")) >= 1):
         check("no Roll back for a customer", not drv.find_elements(By.CSS_SELECTOR, "[id^='rollback-']"))
-    drv.find_element(By.ID, "service-tab-domain").click()
+    click_id("service-tab-domain")
     if wait_for("the customer's domain tab", EC.visibility_of_element_located((By.ID, "service-domain-current"))):
         check("no domain form for a customer", not drv.find_elements(By.ID, "service-domain-form"))
     drv.get(URL + cpath + "?tab=delete")

@@ -4,7 +4,7 @@ reads its node from. test_portal.sh gives PORTAL_AGENT_BIN (the build's kaiden-a
 and PORTAL_AGENT_URL (helperd's agent socket through nginx).
 
     a = Agent(device_id, secret, out_dir); a.start(); ...; a.stop()
-    seen_once(device_id, secret, out_dir, api)   # its agent comes once and goes
+    seen_once(device_id, secret, out_dir, api)   # its agent comes once and goes (seen)
 
     k = FakeK8s(out_dir).start()                 # tests/fakes/fake_k8s.py, a private port
     k.node("node-1", {"labels": {...}, "ready": "False", ...})   # its control API
@@ -194,11 +194,17 @@ def wait_until(cond, seconds):
 
 
 def seen_once(device_id, secret, out_dir, api):
-    """The device's real agent connects, is seen online through the API, and goes: True
-    when it was seen. api is browser.api (or any (status, json) = api(method, path))."""
+    """The device's real agent connects, is seen online through the API, and goes, seen
+    offline through the API: True when both were seen. Its going is waited for, so that
+    what the caller does next (a session asked for) meets a device helperd knows is
+    offline, not an agent still closing (whose session would start and then fail as the
+    device went offline before its tunnel was ready). api is browser.api (or any
+    (status, json) = api(method, path))."""
+    def status():
+        return (api("GET", "devices/" + device_id)[1] or {}).get("status")
     a = Agent(device_id, secret, out_dir).start()
     try:
-        return wait_until(lambda: (api("GET", "devices/" + device_id)[1] or {}).get(
-            "status") == "online", 15)
+        seen = wait_until(lambda: status() == "online", 15)
     finally:
         a.stop()
+    return seen and wait_until(lambda: status() == "offline", 15)

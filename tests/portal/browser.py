@@ -217,6 +217,19 @@ def long_wait(name, cond, seconds=25):
         return None
 
 
+def click_id(element_id, tries=3):
+    """Finds the element with that id and clicks it, finding it again when the page drew
+    it anew in between (a button a live reading re-creates, as a person's click would
+    land on the new one)."""
+    for i in range(tries):
+        try:
+            drv.find_element(By.ID, element_id).click()
+            return
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+
+
 def sign_in(password, email=None, tenant=None):
     """Fills the sign-in form and submits it. The tenant code field (multi mode) gets
     tenant, or the customer's tenant for CUSTOMER, else stays empty (staff)."""
