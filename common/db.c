@@ -18,9 +18,12 @@
 
 struct db_res {
 	int rows, cols;
-	char **names; /* cols pointers into text */
-	char **vals;  /* rows * cols pointers into text, NULL for SQL NULL */
+	char **names; /* cols pointers into text or owner's memory */
+	char **vals;  /* rows * cols pointers into text or owner's memory, NULL for SQL NULL */
 	char *text;
+	/* A borrowed result (db_res_borrow): what names and vals point into, freed with it. */
+	void *owner;
+	void (*owner_free)(void *owner);
 };
 
 static int open_with(const char *driver, const char *target, int create, struct db **out)
@@ -338,6 +341,48 @@ out:
 	return rc;
 }
 
+struct db_res *db_res_borrow(int rows, int cols, size_t held, size_t spare, void *owner,
+                             void (*owner_free)(void *owner))
+{
+	struct db_res *res;
+	size_t nvals = (size_t)rows * (size_t)cols;
+
+	if (rows < 0 || cols < 0 || held > DB_RES_MAX || spare > DB_RES_MAX - held)
+		return NULL;
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		return NULL;
+	res->rows = rows;
+	res->cols = cols;
+	res->names = calloc(cols ? (size_t)cols : 1, sizeof(char *));
+	res->vals = malloc((nvals ? nvals : 1) * sizeof(char *));
+	res->text = malloc(spare ? spare : 1);
+	if (!res->names || !res->vals || !res->text) {
+		db_res_free(res);
+		return NULL;
+	}
+	for (int c = 0; c < cols; c++)
+		res->names[c] = (char *)"";
+	res->owner = owner;
+	res->owner_free = owner_free;
+	return res;
+}
+
+char *db_res_spare(struct db_res *res)
+{
+	return res->text;
+}
+
+void db_res_put_name(struct db_res *res, int col, const char *name)
+{
+	res->names[col] = (char *)(name ? name : "");
+}
+
+void db_res_put(struct db_res *res, int row, int col, const char *v)
+{
+	res->vals[(size_t)row * res->cols + col] = (char *)v;
+}
+
 void db_res_build_clear(struct db_res_build *b)
 {
 	free(b->offs);
@@ -387,6 +432,8 @@ void db_res_free(struct db_res *res)
 	free(res->names);
 	free(res->vals);
 	free(res->text);
+	if (res->owner_free)
+		res->owner_free(res->owner);
 	free(res);
 }
 

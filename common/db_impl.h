@@ -3,7 +3,8 @@
  *
  * Each backend's connection struct starts with a struct db, so a struct db * is also a
  * pointer to the backend's struct. Results are built the same way by both backends
- * (struct db_res_build), so db_res_* is written once. */
+ * (struct db_res_build), so db_res_* is written once; PostgreSQL's point into the
+ * PGresult instead of copying it (db_res_borrow). */
 #ifndef KAIDEN_DB_IMPL_H
 #define KAIDEN_DB_IMPL_H
 
@@ -86,5 +87,19 @@ int db_res_build_add(struct db_res_build *b, const char *s, size_t len) WUR;
 /* Moves everything into a new db_res (b is cleared either way). 0 or -1. */
 int db_res_build_finish(struct db_res_build *b, struct db_res **out) WUR;
 void db_res_build_clear(struct db_res_build *b);
+
+/* A result that copies nothing: its names and values are pointers into memory the
+ * backend already holds (owner: PostgreSQL's PGresult), which lives as long as the result
+ * and is freed by owner_free with it (owner is taken only on success). Every name and
+ * value must be put before the result is handed out (names start as "", values are
+ * unset); spare is room for values the backend rewrites (db_res_spare), owned by the
+ * result. held (the owner's size) and spare are held to the cap of a copied result.
+ * NULL when over it or out of memory (owner then stays the caller's). */
+struct db_res *db_res_borrow(int rows, int cols, size_t held, size_t spare, void *owner,
+                             void (*owner_free)(void *owner));
+char *db_res_spare(struct db_res *res);
+/* name and v are borrowed for the result's life: the owner's memory or the spare. */
+void db_res_put_name(struct db_res *res, int col, const char *name);
+void db_res_put(struct db_res *res, int row, int col, const char *v);
 
 #endif

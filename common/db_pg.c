@@ -4,7 +4,9 @@
  * type from where it is used (a uuid column makes it a uuid). The session runs with
  * TimeZone=UTC and DateStyle=ISO; timestamptz results (OID 1184) come back as
  * "2026-11-23 03:45:56.123+00" and are rewritten to the RFC 3339 form ids.h makes,
- * "2026-11-23T03:45:56.123Z", so both backends hand out the same text.
+ * "2026-11-23T03:45:56.123Z", so both backends hand out the same text. A result is not
+ * copied: the db_res points into the PGresult, which it keeps until db_res_free (the
+ * exception to "PQclear where the query ran"; a page of 50 devices is 900 values).
  *
  * Prepared statements. The store runs the same few statements over and over, and
  * parsing and planning each one again costs the server about as much as running it. So
@@ -81,6 +83,7 @@
 #include "log.h"
 
 #define PG_TIMESTAMPTZ_OID 1184
+#define PG_TIMESTAMP_LEN 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" and its NUL */
 #define PG_STMT_CACHE_SIZE 64
 #define PG_SETTINGS_MAX 8
 #define PG_LISTEN_MAX 4
@@ -414,7 +417,7 @@ sync:
 /* "YYYY-MM-DD HH:MM:SS[.ffffff]+00" -> "YYYY-MM-DDTHH:MM:SS.fffZ" (fraction cut to
  * milliseconds, as ids_timestamp makes them). Anything else ("infinity", years past 9999,
  * BC dates) is left as PostgreSQL wrote it. 1 if out was written. */
-static int pg_timestamp(const char *s, size_t len, char out[32])
+static int pg_timestamp(const char *s, size_t len, char out[PG_TIMESTAMP_LEN])
 {
 	size_t i = 19;
 	int digits = 0;
@@ -439,34 +442,42 @@ static int pg_timestamp(const char *s, size_t len, char out[32])
 	return 1;
 }
 
+static void pg_clear(void *pgres)
+{
+	PQclear(pgres);
+}
+
+/* pgres as a db_res without copying it: the names and values point into pgres, which the
+ * result takes (freed with it); only timestamps, rewritten, go in the result's spare room.
+ * 0, or -1 when memory ran out or the result is over db.c's cap (pgres is then still
+ * the caller's). */
 static int pg_build(PGresult *pgres, struct db_res **out)
 {
-	struct db_res_build b;
-	int rows = PQntuples(pgres), cols = PQnfields(pgres);
-	char ts[32];
+	int rows = PQntuples(pgres), cols = PQnfields(pgres), stamps = 0;
+	struct db_res *res;
+	char *spare;
 
-	db_res_build_init(&b, cols);
+	for (int c = 0; c < cols; c++)
+		stamps += PQftype(pgres, c) == PG_TIMESTAMPTZ_OID;
+	res = db_res_borrow(rows, cols, PQresultMemorySize(pgres),
+	                    (size_t)rows * (size_t)stamps * PG_TIMESTAMP_LEN, pgres, pg_clear);
+	if (!res)
+		return -1;
+	spare = db_res_spare(res);
 	for (int c = 0; c < cols; c++) {
-		const char *name = PQfname(pgres, c);
-		if (db_res_build_add(&b, name, strlen(name)) != 0)
-			goto fail;
-	}
-	for (int r = 0; r < rows; r++) {
-		for (int c = 0; c < cols; c++) {
+		int stamp = PQftype(pgres, c) == PG_TIMESTAMPTZ_OID;
+		db_res_put_name(res, c, PQfname(pgres, c));
+		for (int r = 0; r < rows; r++) {
 			const char *v = PQgetisnull(pgres, r, c) ? NULL : PQgetvalue(pgres, r, c);
-			size_t len = v ? (size_t)PQgetlength(pgres, r, c) : 0;
-			if (v && PQftype(pgres, c) == PG_TIMESTAMPTZ_OID && pg_timestamp(v, len, ts)) {
-				v = ts;
-				len = strlen(ts);
+			if (v && stamp && pg_timestamp(v, (size_t)PQgetlength(pgres, r, c), spare)) {
+				v = spare;
+				spare += PG_TIMESTAMP_LEN;
 			}
-			if (db_res_build_add(&b, v, len) != 0)
-				goto fail;
+			db_res_put(res, r, c, v);
 		}
 	}
-	return db_res_build_finish(&b, out);
-fail:
-	db_res_build_clear(&b);
-	return -1;
+	*out = res;
+	return 0;
 }
 
 static int pg_in_tx(struct db *db);
@@ -487,6 +498,7 @@ static int pg_finish(struct db *db, PGresult *res, const char *sql, int in_tx,
 {
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	struct db_res *rows = NULL;
+	long changes;
 	int rc = DB_ERR;
 
 	db->trips++;
@@ -502,12 +514,15 @@ static int pg_finish(struct db *db, PGresult *res, const char *sql, int in_tx,
 		rc = db_fail(db, DB_ERR, sql, "the transaction had failed and was rolled back");
 		goto out;
 	}
+	/* PostgreSQL counts the rows a SELECT returned; db_changes counts changed rows. */
+	changes = strncmp(PQcmdStatus(res), "SELECT", 6) == 0 ? 0 : atol(PQcmdTuples(res));
 	if (out && pg_build(res, &rows) != 0) {
 		rc = db_fail(db, DB_ERR, sql, "out of memory building the result");
 		goto out;
 	}
-	/* PostgreSQL counts the rows a SELECT returned; db_changes counts changed rows. */
-	db_ok(db, strncmp(PQcmdStatus(res), "SELECT", 6) == 0 ? 0 : atol(PQcmdTuples(res)));
+	if (out)
+		res = NULL; /* rows holds it now */
+	db_ok(db, changes);
 	if (out)
 		*out = rows;
 	rc = DB_OK;

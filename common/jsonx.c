@@ -414,16 +414,38 @@ void jsonx_add_str(json_object *obj, const char *name, const char *value)
 	json_object_object_add(obj, name, value ? json_object_new_string(value) : NULL);
 }
 
+/* Bytes all 0x01 and all 0x80, for the word-at-a-time tests below. */
+#define WORD_ONES UINT64_C(0x0101010101010101)
+#define WORD_HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether the 8 bytes of w hold one that jsonx_buf_str escapes (below 0x20, '"' or '\\').
+ * The classic tests ("Bit Twiddling Hacks": haszero, hasless with n <= 128): each is
+ * exact about whether such a byte is there, though not about which one it is. */
+static int word_needs_escape(uint64_t w)
+{
+	uint64_t quote = w ^ (WORD_ONES * '"'), slash = w ^ (WORD_ONES * '\\');
+
+	return ((((w - WORD_ONES * 0x20) & ~w) | ((quote - WORD_ONES) & ~quote) |
+	         ((slash - WORD_ONES) & ~slash)) &
+	        WORD_HIGHS) != 0;
+}
+
 int jsonx_buf_str(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s, *p = s;
+	const char *run = s, *p = s, *end = s + strlen(s);
 	size_t start = out->len;
 
-	/* Most strings need no escape at all: one copy between the quotes. */
-	while ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+	/* Most strings need no escape at all: one copy between the quotes. They are looked
+	 * at eight bytes at a time, then byte by byte from the word that holds one. */
+	for (uint64_t w; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		if (word_needs_escape(w))
+			break;
+	}
+	while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
 		p++;
-	if (!*p) {
+	if (p == end) {
 		size_t n = (size_t)(p - s);
 		char *d;
 		if (buf_reserve(out, n + 2) != 0)

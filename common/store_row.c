@@ -16,6 +16,8 @@
 /* A text list's items: 200 rows of a few KiB each at the very most; the reply's own cap
  * (main.c) is 16 MiB. */
 #define LIST_TEXT_MAX (16 * 1024 * 1024)
+/* A text list's columns: the device's 18, with room to grow. */
+#define LIST_TEXT_COLS 64
 
 /* A STORE_COL_INT value: 0 and *n, or -1 (logged: null is the honest answer) when v is
  * not a 64-bit integer. */
@@ -104,15 +106,13 @@ static int row_json(const struct db_res *res, int row, const struct store_col *c
 	return STORE_OK;
 }
 
-/* value_json's value appended as JSON text, the bytes json-c writes for it (PLAIN, no
- * slash escape). A stored JSON value goes through json-c itself, so its text comes out
- * as the object path writes it whatever form the database keeps it in (jsonb's spaces,
- * number forms). */
+/* value_json's value (v not NULL: row_text writes null itself) appended as JSON text,
+ * the bytes json-c writes for it (PLAIN, no slash escape). A stored JSON value goes
+ * through json-c itself, so its text comes out as the object path writes it whatever form
+ * the database keeps it in (jsonb's spaces, number forms). */
 static int value_text(const char *v, enum store_col_type type, const char *name,
                       struct buf *out)
 {
-	if (!v)
-		return buf_append(out, "null", 4);
 	switch (type) {
 	case STORE_COL_INT: {
 		long long n;
@@ -145,26 +145,30 @@ static int value_text(const char *v, enum store_col_type type, const char *name,
 }
 
 /* Row row of res (checked by cols_match) as the text of row_json's object: keys in the
- * column table's order, as json-c keeps them. */
-static int row_text(const struct db_res *res, int row, const struct store_col *cols, int n,
-                    struct buf *out)
+ * column table's order, as json-c keeps them. klen[c] is strlen(cols[c].name). */
+static int row_text(const struct db_res *res, int row, const struct store_col *cols,
+                    const size_t *klen, int n, struct buf *out)
 {
 	for (int c = 0; c < n; c++) {
-		/* {"key": or ,"key": in one copy. The keys are the column tables' literals,
-		 * SQL names that need no escape (cols_match held them to the result's). */
-		size_t klen = strlen(cols[c].name);
+		const char *v = db_res_get(res, row, c);
+		/* {"key": or ,"key":, and null when it is, in one copy. The keys are the column
+		 * tables' literals, SQL names that need no escape (cols_match held them to the
+		 * result's). */
+		size_t len = klen[c] + 4 + (v ? 0 : 4);
 		char *d;
-		if (buf_reserve(out, klen + 4) != 0)
+		if (buf_reserve(out, len) != 0)
 			return -1;
 		d = out->data + out->len;
 		d[0] = c ? ',' : '{';
 		d[1] = '"';
-		memcpy(d + 2, cols[c].name, klen);
-		d[klen + 2] = '"';
-		d[klen + 3] = ':';
-		out->len += klen + 4;
+		memcpy(d + 2, cols[c].name, klen[c]);
+		d[klen[c] + 2] = '"';
+		d[klen[c] + 3] = ':';
+		if (!v)
+			memcpy(d + klen[c] + 4, "null", 4);
+		out->len += len;
 		out->data[out->len] = '\0';
-		if (value_text(db_res_get(res, row, c), cols[c].type, cols[c].name, out) != 0)
+		if (v && value_text(v, cols[c].type, cols[c].name, out) != 0)
 			return -1;
 	}
 	return buf_append(out, n ? "}" : "{}", n ? 1 : 2);
@@ -244,16 +248,24 @@ int store_list_fill_text(const struct db_res *res, int limit, const struct store
                          int n, struct store_list *out)
 {
 	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
+	size_t klen[LIST_TEXT_COLS];
 	struct buf text;
 
 	if (shown > 0 && cols_match(res, cols, n) != 0)
 		return STORE_ERR;
+	if (n > LIST_TEXT_COLS) {
+		log_error("store: a text list of %d columns (at most %d)", n, LIST_TEXT_COLS);
+		return STORE_ERR;
+	}
+	for (int c = 0; c < n; c++)
+		klen[c] = strlen(cols[c].name);
 	buf_init(&text, LIST_TEXT_MAX);
 	/* Room for a device's usual ~380 bytes a row, so the text seldom moves as it grows. */
 	if (buf_reserve(&text, 2 + (size_t)shown * 512) != 0 || buf_append(&text, "[", 1) != 0)
 		goto fail;
 	for (int r = 0; r < shown; r++) {
-		if ((r && buf_append(&text, ",", 1) != 0) || row_text(res, r, cols, n, &text) != 0)
+		if ((r && buf_append(&text, ",", 1) != 0) ||
+		    row_text(res, r, cols, klen, n, &text) != 0)
 			goto fail;
 	}
 	if (buf_append(&text, "]", 1) != 0)

@@ -284,6 +284,95 @@ START_TEST(test_timestamps)
 }
 END_TEST
 
+/* A result of many rows (PostgreSQL's points into libpq's own, with its timestamps
+ * rewritten beside it): every name and value where it belongs, timestamps of two columns
+ * between NULLs and text, forms left as they are ('infinity'), a timestamp without a
+ * fraction made longer than PostgreSQL wrote it, and the values still there after more
+ * statements ran and their results were freed. */
+START_TEST(test_result_rows)
+{
+	const char *ins[4] = { TENANT2, "2026-11-23T03:45:56.123Z", "infinity", "t2 \"name\"" };
+	const char *one[1] = { TENANT2 };
+	const char *upd[2] = { "2026-11-23T03:45:56Z", TENANT2 };
+	struct db_res *res = NULL, *other = NULL;
+	const char *bare = T_kind == DB_POSTGRES ? "2026-11-23T03:45:56.000Z"
+	                                         : "2026-11-23T03:45:56Z";
+	enum { N = 120 };
+
+	T_run(T_db,
+	      "INSERT INTO tenants (id, code, name, created_at, trial_ends_at) "
+	      "VALUES ($1, 't2', $4, $2, $3)",
+	      4, ins);
+	/* On PostgreSQL each row's a is its own time (i minutes on), so each rewrite must
+	 * land in its own place. */
+	ck_assert_int_eq(db_exec(T_db,
+	                         T_kind == DB_POSTGRES
+	                             ? "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	                               "FROM s WHERE i < 120) SELECT i, CASE WHEN i % 3 = 0 THEN "
+	                               "NULL ELSE created_at + i * interval '1 minute' END AS a, "
+	                               "name, CASE WHEN i % 2 = 0 THEN trial_ends_at END AS b, "
+	                               "CASE WHEN i % 5 = 0 THEN NULL ELSE code END AS c "
+	                               "FROM s, tenants WHERE id = $1 ORDER BY i"
+	                             : "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	                               "FROM s WHERE i < 120) SELECT i, CASE WHEN i % 3 = 0 THEN "
+	                               "NULL ELSE created_at END AS a, "
+	                               "name, CASE WHEN i % 2 = 0 THEN trial_ends_at END AS b, "
+	                               "CASE WHEN i % 5 = 0 THEN NULL ELSE code END AS c "
+	                               "FROM s, tenants WHERE id = $1 ORDER BY i",
+	                         1, one, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), N);
+	ck_assert_int_eq(db_res_cols(res), 5);
+	ck_assert_str_eq(db_res_name(res, 0), "i");
+	ck_assert_str_eq(db_res_name(res, 1), "a");
+	ck_assert_str_eq(db_res_name(res, 4), "c");
+	ck_assert_int_eq(db_res_col(res, "b"), 3);
+	/* More statements on the connection, one result freed: res is untouched. */
+	T_run(T_db, "UPDATE tenants SET created_at = $1 WHERE id = $2", 2, upd);
+	ck_assert_int_eq(db_exec(T_db, "SELECT created_at, name FROM tenants WHERE id = $1", 1, one,
+	                         &other),
+	                 DB_OK);
+	ck_assert_str_eq(db_res_get(other, 0, 0), bare);
+	ck_assert_str_eq(db_res_get(other, 0, 1), "t2 \"name\"");
+	db_res_free(other);
+	for (int r = 0; r < N; r++) {
+		char i[16];
+		int n = r + 1;
+		snprintf(i, sizeof(i), "%d", n);
+		ck_assert_str_eq(db_res_get(res, r, 0), i);
+		if (n % 3 == 0) {
+			ck_assert_ptr_null(db_res_get(res, r, 1));
+		} else {
+			char a[TIMESTAMP_LEN];
+			/* 2026-11-23T03:45:56.123Z, and n minutes on PostgreSQL */
+			ids_timestamp(1795405556123LL + (T_kind == DB_POSTGRES ? n * 60000LL : 0), a);
+			ck_assert_str_eq(db_res_get(res, r, 1), a);
+		}
+		ck_assert_str_eq(db_res_get(res, r, 2), "t2 \"name\"");
+		if (n % 2 == 0)
+			ck_assert_str_eq(db_res_get(res, r, 3), "infinity");
+		else
+			ck_assert_ptr_null(db_res_get(res, r, 3));
+		if (n % 5 == 0)
+			ck_assert_ptr_null(db_res_get(res, r, 4));
+		else
+			ck_assert_str_eq(db_res_get(res, r, 4), "t2");
+	}
+	ck_assert_ptr_null(db_res_get(res, N, 0));
+	ck_assert_ptr_null(db_res_get(res, 0, 5));
+	db_res_free(res);
+	/* No rows: the names still. */
+	ck_assert_int_eq(db_exec(T_db, "SELECT created_at AS a, name FROM tenants WHERE code = 'none'",
+	                         0, NULL, &res),
+	                 DB_OK);
+	ck_assert_int_eq(db_res_rows(res), 0);
+	ck_assert_int_eq(db_res_cols(res), 2);
+	ck_assert_str_eq(db_res_name(res, 0), "a");
+	ck_assert_str_eq(db_res_name(res, 1), "name");
+	db_res_free(res);
+}
+END_TEST
+
 START_TEST(test_constraints)
 {
 	const char *dup[3] = { TENANT2, "default", "again" };
@@ -1016,6 +1105,7 @@ int main(void)
 	T_ADD(sq, pg, test_parameter_mismatch);
 	T_ADD(sq, pg, test_script);
 	T_ADD(sq, pg, test_timestamps);
+	T_ADD(sq, pg, test_result_rows);
 	T_ADD(sq, pg, test_constraints);
 	T_ADD(sq, pg, test_transactions);
 	T_ADD(sq, pg, test_changes);

@@ -153,7 +153,8 @@ static const char *jsonc_str(json_object **hold, const char *s)
 }
 
 /* jsonx_buf_str writes what json-c writes: every byte alone, between others, and a run
- * of them; plus a golden line that would catch both changing together. */
+ * of them, and at each place of a longer string; plus a golden line that would catch
+ * both changing together. */
 START_TEST(test_buf_str_matches_json_c)
 {
 	static const char *const texts[] = {
@@ -185,6 +186,28 @@ START_TEST(test_buf_str_matches_json_c)
 		buf_reset(&b);
 		ck_assert_int_eq(jsonx_buf_str(&b, texts[i]), 0);
 		ck_assert_str_eq(b.data, jsonc_str(&hold, texts[i]));
+	}
+	/* Strings read eight bytes at a time: every byte that is escaped, and those next to
+	 * it in value, at each place of a 25-byte string of plain bytes around it (letters,
+	 * bytes above 0x7f, the neighbours of what is escaped). */
+	{
+		static const unsigned char fills[] = { 'a', 0x80, 0xff, 0x20, 0x21, 0x23, 0x5b,
+		                                       0x5d, 0x7f };
+		static const unsigned char marks[] = { 0x01, 0x08, 0x1f, '"', '\\', 0x20, 0x21,
+		                                       0x23, 0x5b, 0x5d, 0xa2, 0xdc, 0x9f };
+		char text[26];
+		for (size_t f = 0; f < sizeof(fills); f++)
+			for (size_t m = 0; m < sizeof(marks); m++)
+				for (int at = 0; at < 25; at++) {
+					memset(text, (char)fills[f], 25);
+					text[25] = '\0';
+					text[at] = (char)marks[m];
+					buf_reset(&b);
+					ck_assert_int_eq(jsonx_buf_str(&b, text), 0);
+					ck_assert_msg(strcmp(b.data, jsonc_str(&hold, text)) == 0,
+					              "0x%02x at %d among 0x%02x: %s, json-c %s", marks[m],
+					              at, fills[f], b.data, jsonc_str(&hold, text));
+				}
 	}
 	buf_reset(&b);
 	ck_assert_int_eq(jsonx_buf_str(&b, "\x01\b\t\n\f\r\"\\/\x7f\xc3\xa9"), 0);
