@@ -2,7 +2,8 @@
  * reconnects inside and outside them), session settings, and row-level security
  * (sql/pg/0006_rls.sql) proved as the application's role: with the wrong tenant set,
  * another tenant's rows can be neither read, changed, deleted nor written; with none,
- * nothing is visible; the staff switch sees everything; the audit log is append-only.
+ * nothing is visible; the staff switch sees everything; the audit log is append-only;
+ * every policy reads its settings once per statement (sql/pg/0023_rls_once.sql).
  *
  * T_db is the schema's owner (the cluster's superuser: row-level security does not
  * filter it), used to set up rows and to look at the truth; T_open_app connects as the
@@ -12,6 +13,7 @@
 #include "ids.h"
 #include "store.h"
 #include "store_auth.h"
+#include "store_row.h"
 #include "testdb.h"
 
 #define TENANT_A DEFAULT_TENANT_ID
@@ -753,6 +755,134 @@ START_TEST(test_rls_audit_append_only)
 }
 END_TEST
 
+/* ---- the settings read once per statement (sql/pg/0023_rls_once.sql) ----------------- */
+
+/* A setting read through a scalar subquery, as pg_policies shows it: an InitPlan. */
+#define RLS_ONCE "\\( SELECT kaiden_rls_(tenant|staff)\\(\\) AS kaiden_rls_\\1\\)"
+
+/* The policies of db's schema with a USING or WITH CHECK that reads a setting other than
+ * through RLS_ONCE (per row), or reads none: "table.policy ...", NULL when there is none. */
+static char *per_row_policies(struct db *db)
+{
+	return T_value(db,
+	               "SELECT string_agg(tablename || '.' || policyname, ' ' "
+	               "ORDER BY tablename, policyname) "
+	               "FROM pg_policies, LATERAL (VALUES (qual), (with_check)) AS e (expr) "
+	               "WHERE schemaname = current_schema() AND expr IS NOT NULL "
+	               "AND (expr !~ '" RLS_ONCE "' OR regexp_replace(expr, '" RLS_ONCE
+	               "', '', 'g') ~* '(kaiden_rls_|current_setting)')",
+	               0, NULL);
+}
+
+/* Every policy reads its settings once per statement; a policy written the old way (or
+ * reading none) is found; the device list's plan, as the application's role, has the two
+ * settings in InitPlans and reads none in its per-row filter. */
+START_TEST(test_rls_once_per_statement)
+{
+	static const char list[] = "EXPLAIN SELECT " STORE_DEVICE_COLUMNS " FROM devices "
+	                           "WHERE tenant_id = $1 AND deleted_at IS NULL "
+	                           "ORDER BY id DESC LIMIT $2";
+	struct db *app;
+	struct db_res *res = NULL;
+	char *bad = per_row_policies(T_db);
+	int initplans = 0;
+
+	ck_assert_msg(bad == NULL, "policies reading a setting per row: %s", bad);
+	ck_assert_int_ge(T_count(T_db,
+	                         "SELECT count(*) FROM pg_policies "
+	                         "WHERE schemaname = current_schema()",
+	                         0, NULL),
+	                 20);
+	T_run(T_db, "CREATE TABLE rls_probe (tenant_id uuid)", 0, NULL);
+	T_run(T_db,
+	      "CREATE POLICY per_row ON rls_probe "
+	      "USING (tenant_id = kaiden_rls_tenant() OR (SELECT kaiden_rls_staff()))",
+	      0, NULL);
+	T_run(T_db,
+	      "CREATE POLICY by_hand ON rls_probe FOR INSERT WITH CHECK "
+	      "((SELECT kaiden_rls_staff()) AND current_setting('kaiden.staff', true) = 'on')",
+	      0, NULL);
+	T_run(T_db, "CREATE POLICY open ON rls_probe FOR DELETE USING (true)", 0, NULL);
+	T_run(T_db,
+	      "CREATE POLICY fine ON rls_probe FOR UPDATE USING ((SELECT kaiden_rls_staff())) "
+	      "WITH CHECK (tenant_id = (SELECT kaiden_rls_tenant()))",
+	      0, NULL);
+	bad = per_row_policies(T_db);
+	ck_assert_str_eq(bad, "rls_probe.by_hand rls_probe.open rls_probe.per_row");
+	free(bad);
+
+	two_tenants();
+	app = T_open_app();
+	ck_assert_int_eq(db_scope_begin(app, TENANT_A, 0), DB_OK);
+	ck_assert_int_eq(db_exec(app, list, 2, (const char *const[]){ TENANT_A, "51" }, &res),
+	                 DB_OK);
+	for (int i = 0; i < db_res_rows(res); i++) {
+		const char *line = db_res_get(res, i, 0);
+		initplans += strstr(line, "InitPlan") != NULL;
+		ck_assert_msg(!strstr(line, "current_setting") && !strstr(line, "kaiden_rls"),
+		              "a setting read per row: %s", line);
+	}
+	ck_assert_int_eq(initplans, 2);
+	db_res_free(res);
+	ck_assert_int_eq(db_scope_end(app, 1), DB_OK);
+	db_close(app);
+}
+END_TEST
+
+/* Once per statement, not per transaction or per kept plan: each statement, and each
+ * execution of a prepared one, sees the settings as they are when it runs. A tenant that
+ * is not a UUID fails with the cast's error as soon as a row is to be checked or written,
+ * staff or not; a statement that meets no row shows none. */
+START_TEST(test_rls_settings_each_statement)
+{
+	static const char set_tenant[] = "SELECT set_config('kaiden.tenant_id', $1, true)";
+	static const char bad_uuid[] = "22P02"; /* invalid input syntax for type uuid */
+	struct db *app;
+	char *v;
+
+	two_tenants();
+	app = T_open_app();
+	ck_assert_int_eq(db_scope_begin(app, TENANT_A, 0), DB_OK);
+	T_run(app, "PREPARE dev_ids AS SELECT string_agg(id::text, ' ' ORDER BY id) FROM devices",
+	      0, NULL);
+	for (int i = 0; i < 8; i++) {
+		T_run(app, set_tenant, 1, (const char *const[]){ i % 2 ? TENANT_B : TENANT_A });
+		v = T_value(app, "EXECUTE dev_ids", 0, NULL);
+		ck_assert_str_eq(v, i % 2 ? DEV_B : DEV_A);
+		free(v);
+	}
+	T_run(app, set_tenant, 1, (const char *const[]){ "" });
+	ck_assert_ptr_null(T_value(app, "EXECUTE dev_ids", 0, NULL));
+	T_run(app, "SELECT set_config('kaiden.staff', 'on', true)", 0, NULL);
+	v = T_value(app, "EXECUTE dev_ids", 0, NULL);
+	ck_assert_str_eq(v, DEV_A " " DEV_B);
+	free(v);
+	ck_assert_int_eq(db_scope_end(app, 1), DB_OK);
+
+	for (int staff = 0; staff <= 1; staff++) {
+		ck_assert_int_eq(db_scope_begin(app, NULL, staff), DB_OK);
+		T_run(app, set_tenant, 1, (const char *const[]){ "not-a-uuid" });
+		ck_assert_int_eq(db_exec(app, "SELECT count(*) FROM devices", 0, NULL, NULL), DB_ERR);
+		ck_assert_ptr_nonnull(strstr(db_errmsg(app), bad_uuid));
+		ck_assert_int_eq(db_scope_end(app, 0), DB_OK);
+		ck_assert_int_eq(db_scope_begin(app, NULL, staff), DB_OK);
+		T_run(app, set_tenant, 1, (const char *const[]){ "not-a-uuid" });
+		ck_assert_int_eq(db_exec(app, "INSERT INTO audit_log (id, tenant_id, action) "
+		                              "VALUES ($1, $2, 'x.y')",
+		                         2, (const char *const[]){ TENANT_C, TENANT_A }, NULL),
+		                 DB_ERR);
+		ck_assert_ptr_nonnull(strstr(db_errmsg(app), bad_uuid));
+		ck_assert_int_eq(db_scope_end(app, 0), DB_OK);
+	}
+	ck_assert_int_eq(db_scope_begin(app, NULL, 0), DB_OK);
+	T_run(app, set_tenant, 1, (const char *const[]){ "not-a-uuid" });
+	ck_assert_int_eq(count_of(app, "ticket_counters"), 0);
+	ck_assert_int_eq(db_scope_end(app, 1), DB_OK);
+	ck_assert_int_eq(count_of(T_db, "audit_log"), 3);
+	db_close(app);
+}
+END_TEST
+
 /* The start-up check: quiet for the application's role, a warning for the owner. */
 START_TEST(test_rls_check)
 {
@@ -795,6 +925,8 @@ int main(void)
 	tcase_add_test(pg, test_rls_staff);
 	tcase_add_test(pg, test_rls_staff_user_door);
 	tcase_add_test(pg, test_rls_audit_append_only);
+	tcase_add_test(pg, test_rls_once_per_statement);
+	tcase_add_test(pg, test_rls_settings_each_statement);
 	tcase_add_test(pg, test_rls_check);
 	return T_main(s, sq, pg);
 }

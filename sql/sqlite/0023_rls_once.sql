@@ -1,0 +1,3 @@
+-- 0023_rls_once (SQLite): nothing to do. SQLite has no row-level security (0006);
+-- sql/pg/0023_rls_once.sql is the PostgreSQL side. The file exists so that both backends
+-- reach the same schema version.
