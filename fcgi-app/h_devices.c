@@ -144,28 +144,43 @@ void h_device_delete(struct req *r, struct resp *rs)
  * authenticates with its cluster's secret (its own hash admits nothing), so a node is
  * refused with 409 cluster_node: rotate the cluster's. Agents connected with the old
  * secret stay until they reconnect, as with a cluster; their tickets are refused from
- * now on (the new hash bumps secret_version). */
+ * now on (the new hash bumps secret_version). The device is read before the secret is
+ * made: an unknown device or a node costs no argon2id. */
+static void node_refused(struct resp *rs, const char *cluster)
+{
+	resp_error(rs, 409, "cluster_node", NULL,
+	           "this device is a node of a cluster: its agent authenticates with the "
+	           "cluster's secret; rotate that instead (POST /api/v1/clusters/%s/"
+	           "rotate-secret)",
+	           cluster ? cluster : "{cluster_id}");
+}
+
 void h_device_rotate(struct req *r, struct resp *rs)
 {
 	json_object *device = NULL;
 	char secret[SECRET_TEXT_LEN], hash[SECRET_HASH_LEN];
+	const char *cluster;
 	int rc;
 
 	secret[0] = '\0';
+	rc = store_device_get(r->db, r->tenant_id, r->params[0], &device);
+	if (rc != STORE_OK) {
+		resp_store_error(rs, rc, r->db, r->request_id, "device");
+		goto out;
+	}
+	cluster = jsonx_str(device, "cluster_id");
+	if (cluster) {
+		node_refused(rs, cluster);
+		goto out;
+	}
+	json_object_put(device);
+	device = NULL;
 	if (h_secret_make(r, rs, "device", secret, hash) < 0)
 		goto out;
+	/* STORE_CONFLICT still: a node made of it meanwhile (the statement checks again). */
 	rc = store_device_set_secret(r->db, r->tenant_id, r->params[0], hash, &device);
 	if (rc == STORE_CONFLICT) {
-		/* Named in the reply: the cluster whose secret to rotate (read again, as create's
-		 * quota refusal reads its limit; a node deleted meanwhile leaves it unnamed). */
-		const char *cluster = NULL;
-		if (store_device_get(r->db, r->tenant_id, r->params[0], &device) == STORE_OK)
-			cluster = jsonx_str(device, "cluster_id");
-		resp_error(rs, 409, "cluster_node", NULL,
-		           "this device is a node of a cluster: its agent authenticates with the "
-		           "cluster's secret; rotate that instead (POST /api/v1/clusters/%s/"
-		           "rotate-secret)",
-		           cluster ? cluster : "{cluster_id}");
+		node_refused(rs, NULL);
 		goto out;
 	}
 	if (rc != STORE_OK) {
