@@ -40,6 +40,7 @@
 #include "node_watch.h"
 #include "proto.h"
 #include "relay.h"
+#include "release.h"
 #include "secretfile.h"
 #include "stream.h"
 #include "sysinfo.h"
@@ -254,12 +255,23 @@ static void node_send(const char *name)
 
 static char node_name_sent[K8S_NODE_NAME_MAX + 1];
 
-/* Gives the heap's free pages back to the system (glibc keeps them otherwise): after
- * start-up (the configuration, OpenSSL's set-up, the TLS handshake) and after each read
- * of the node (its TLS handshake), which an idle agent would carry for ever. */
-static void trim(void)
+/* Once a burst of work is over (start-up and the TLS handshake, a read of the node, the
+ * last session of a run), the agent gives back what it no longer uses (release.h): the
+ * heap's free pages and the library code the burst ran through. A few seconds later, so
+ * that the burst's tail (a connection's close, the answers to the welcome) is over too;
+ * a new burst in the meantime moves it on. */
+#define RELEASE_DELAY_US (3 * LWS_US_PER_SEC)
+static lws_sorted_usec_list_t sul_release;
+
+static void release_now(lws_sorted_usec_list_t *sul)
 {
-	malloc_trim(0);
+	(void)sul;
+	log_debug("released %ld bytes of clean library mappings", release_idle());
+}
+
+static void release_soon(void)
+{
+	lws_sul_schedule(context, 0, &sul_release, release_now, RELEASE_DELAY_US);
 }
 
 /* Online (at start or after a reconnect): the node's latest reading in cluster mode. */
@@ -267,7 +279,7 @@ static void welcomed(void)
 {
 	if (*node_name_sent)
 		node_send(node_name_sent);
-	trim();
+	release_soon();
 }
 
 /* What the node watch found: logged, kept, and sent to helperd. */
@@ -282,7 +294,6 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 		last_node.failing = 1;
 		snprintf(last_node.reason, sizeof(last_node.reason), "%s", reason);
 		node_send_one(name, NULL, reason);
-		trim();
 		return;
 	}
 	last_node.good = *node;
@@ -301,7 +312,6 @@ static void node_report(void *arg, const struct k8s_node *node, const char *reas
 	         what, node->res.cpu_allocatable, node->res.cpu_capacity,
 	         node->res.memory_allocatable_raw, node->res.memory_capacity_raw,
 	         node->kubelet_version, node->container_runtime_version, node->labels);
-	trim();
 }
 
 /* 1 if id looks like an id the server hands out: 1 to 64 letters, digits, '-' or '_'. */
@@ -434,7 +444,7 @@ int main(int argc, char **argv)
 	};
 	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
-	int lvl, stopping = 0, killed = 0;
+	int lvl, stopping = 0, killed = 0, busy = 0;
 	time_t stop_started = 0;
 
 	/* One malloc arena: the agent has one thread (the node reader's of issue 12 is gone:
@@ -607,6 +617,7 @@ int main(int argc, char **argv)
 	lcfg.cluster_id = cluster ? cfg_str(CFG_AGENT_CLUSTER_ID) : NULL;
 	lcfg.node_name = cluster ? nwcfg.node_name : NULL;
 	if (cluster) {
+		nwcfg.read_over = release_soon; /* a read is a TLS handshake: a burst */
 		if (node_watch_init(context, &nwcfg, node_report, nwcfg.node_name) != 0)
 			goto out_context;
 		snprintf(node_name_sent, sizeof(node_name_sent), "%s", nwcfg.node_name);
@@ -633,6 +644,10 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (lws_service(context, 0) < 0)
 			break;
+		/* The last tunnel or relay stream has ended: a burst is over (release_soon). */
+		if (busy && tunnel_count() == 0 && relay_stream_count() == 0 && !signals_seen)
+			release_soon();
+		busy = tunnel_count() + relay_stream_count();
 		if (signals_seen && !stopping) {
 			stopping = 1;
 			stop_started = time(NULL);
@@ -664,6 +679,7 @@ int main(int argc, char **argv)
 out_context:
 	node_watch_clear();
 	lws_sul_cancel(&sul_wake);
+	lws_sul_cancel(&sul_release);
 	relay_clear();
 	tunnel_clear();
 	lws_context_destroy(context);

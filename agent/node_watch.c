@@ -59,6 +59,8 @@ static void on_read(void *arg, const struct k8s_node *node, const char *reason)
 		return;
 	W.reads++;
 	judge(node, reason);
+	if (W.cfg.read_over)
+		W.cfg.read_over();
 	lws_sul_schedule(W.context, 0, &W.sul, start_read,
 	                 (lws_usec_t)W.cfg.refresh_s * LWS_US_PER_SEC);
 }

@@ -22,6 +22,8 @@ struct node_watch_config {
 	struct k8s_source src;                   /* copied */
 	char node_name[K8S_NODE_NAME_MAX + 1];
 	int refresh_s;                           /* >= 1 */
+	void (*read_over)(void);                 /* after every read, whether the callback
+	                                          * ran or not; NULL: nothing */
 };
 
 /* node: the reading (borrowed for the call), or NULL when it failed, with reason set.
