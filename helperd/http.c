@@ -22,6 +22,7 @@ struct http_call {
 	struct curl_slist *resolve;
 	int discard_body;
 	char *method, *url, *body;
+	size_t body_len;
 	struct buf response;
 	int retry_after;
 	int too_large;
@@ -46,17 +47,25 @@ static struct {
 	int users;
 } H;
 
+/* Headers carry bearer tokens, bodies and answers a tunnel's secret or token: none of it
+ * is left behind in freed memory. */
 static void call_free(struct http_call *c)
 {
 	if (!c)
 		return;
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
+	for (struct curl_slist *l = c->headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(c->headers);
 	curl_slist_free_all(c->resolve);
 	free(c->method);
 	free(c->url);
+	if (c->body)
+		explicit_bzero(c->body, c->body_len);
 	free(c->body);
+	if (c->response.data)
+		explicit_bzero(c->response.data, c->response.cap);
 	buf_clear(&c->response);
 	free(c);
 }
@@ -385,6 +394,7 @@ struct http_call *http_request(const struct http_request *req, http_done_fn done
 		c->body = dup_or_null(req->body ? req->body : "", req->body ? req->body_len : 0);
 		if (!c->body)
 			goto fail;
+		c->body_len = req->body ? req->body_len : 0;
 		ok |= curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 		                       (curl_off_t)(req->body ? req->body_len : 0));
 		ok |= curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);

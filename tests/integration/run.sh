@@ -29,9 +29,15 @@ suite() {
 if [ -n "${SERIAL:-}" ] || [ $# -eq 1 ]; then
 	for db in "$@"; do
 		start=$(date +%s)
-		if ! (suite "$db"); then
-			failed="$failed $db"
-		fi
+		# In the background and waited for, so that a TERM or Ctrl-C here reaches the
+		# suite's own trap (which stops its stack) instead of leaving it running.
+		suite "$db" &
+		pid=$!
+		trap 'kill -TERM "$pid" 2>/dev/null || :; wait "$pid" || :; exit 130' INT
+		trap 'kill -TERM "$pid" 2>/dev/null || :; wait "$pid" || :; exit 143' TERM
+		if wait "$pid"; then rc=0; else rc=$?; fi
+		trap - INT TERM
+		[ "$rc" = 0 ] || failed="$failed $db"
 		echo "time: integration $db: $(($(date +%s) - start)) s"
 	done
 else
