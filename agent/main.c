@@ -37,6 +37,7 @@
 #include "k8s_node.h"
 #include "link.h"
 #include "log.h"
+#include "lws_log.h"
 #include "node_watch.h"
 #include "proto.h"
 #include "relay.h"
@@ -129,13 +130,6 @@ static int program_found(const char *program)
 		path += n + (path[n] == ':');
 	}
 	return 0;
-}
-
-static void lws_log_line(int level, const char *line)
-{
-	int n = (int)strcspn(line, "\n");
-
-	log_msg(level == LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws: %.*s", n, line);
 }
 
 static void report(void *arg, enum proto_type type, const char *session_id, const char *reason)
@@ -562,7 +556,7 @@ int main(int argc, char **argv)
 		ca_file = ca_dir ? NULL : link_system_ca_file();
 	}
 
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));
 	{
 		struct rlimit nofile;

@@ -37,6 +37,7 @@
 #include "ids.h"
 #include "jobs.h"
 #include "log.h"
+#include "lws_log.h"
 #include "metrics.h"
 #include "pgwatch.h"
 #include "relay_peer.h"
@@ -55,6 +56,7 @@
 
 #define SHUTDOWN_GRACE_MS 2000
 #define FD_LIMIT_MAX (1 << 17)
+#define FD_RESERVE 256 /* descriptors not lws's (lws_fd_limit) */
 
 struct helperd helperd;
 
@@ -97,19 +99,6 @@ static void usage(FILE *out)
 	             "Settings come from FILE and KAIDEN_* environment variables (see README.md).\n");
 }
 
-/* lws's own log lines, into ours (without their newline). */
-static void lws_log(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		n--;
-	if (level & LLL_ERR)
-		log_error("lws: %.*s", (int)n, line);
-	else
-		log_warn("lws: %.*s", (int)n, line);
-}
-
 /* Each agent is a descriptor (a relay stream two more): the soft limit goes up to the
  * hard one, logged, so that a unit's LimitNOFILE (helperd/kaiden-helperd.service) is all
  * an operator sets. Capped at FD_LIMIT_MAX (50,000 agents and room to spare) because lws
@@ -132,6 +121,26 @@ static void raise_fd_limit(void)
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		log_info("open file limit %lu", (unsigned long)rl.rlim_cur);
+}
+
+/* How many descriptors lws may hold. At that count lws stops accepting (it takes POLLIN
+ * off its listening sockets) and starts again when one closes; the connections wait in
+ * the listen queue or go to another helperd. Left to itself lws counts up to the whole
+ * limit, but helperd's other descriptors (PostgreSQL, libcurl's calls, helm's pipes,
+ * libuv's, the log) come from the same limit: an accept then fails with EMFILE with the
+ * connection still queued, and lws retries it at once, for ever: a core spent (about
+ * 100,000 failed accepts a second here) until a descriptor frees. FD_RESERVE are kept
+ * for the others (half of a small limit: an idle helperd on SQLite holds about 20). */
+static unsigned lws_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0; /* lws's own choice */
+	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_MAX ? FD_LIMIT_MAX
+	                                                                : rl.rlim_cur;
+	return (unsigned)(n - (n / 2 < FD_RESERVE ? n / 2 : FD_RESERVE));
 }
 
 static int instance_name(void)
@@ -241,6 +250,7 @@ static int lws_start(void)
 	info.retry_and_idle_policy = &no_validity;
 	/* A read from a socket is at most this: relay streams read 32 KiB at a time. */
 	info.pt_serv_buf_size = 32 * 1024;
+	info.fd_limit_per_thread = lws_fd_limit();
 	if (listen[0] == '/') {
 		if (strlen(listen) >= sizeof(iface)) {
 			log_error("helperd.listen: socket path too long");
@@ -273,7 +283,7 @@ static int lws_start(void)
 	}
 	/* KAIDEN_LWS_DEBUG=1 lets lws's own debug lines through (Debian builds it with them):
 	 * for chasing a protocol problem, never in production (it is very chatty). */
-	lws_set_log_level(getenv("KAIDEN_LWS_DEBUG") ? 0xff : (LLL_ERR | LLL_WARN), lws_log);
+	lws_set_log_level(getenv("KAIDEN_LWS_DEBUG") ? 0xff : (LLL_ERR | LLL_WARN), lws_log_emit);
 	/* The vhost is made separately: lws_create_context alone gives back a context even
 	 * when its listener could not bind, and helperd would run deaf. */
 	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
