@@ -16,7 +16,15 @@
  *                                        upgraded install still cleans up its own old
  *                                        leftovers, and never another's
  *
- * A database error keeps the object: better a late delete than a wrong one. */
+ * A database error keeps the object: better a late delete than a wrong one.
+ *
+ * The orphaned DNS records go in batches (POST dns_records/batch, its deletes, up to
+ * DNS_BATCH_MAX records a call: the Free plan's limit), not a DELETE each: after an
+ * outage with many sessions lost that is a few calls of the Cloudflare budget instead of
+ * hundreds. A batch is all or nothing; a refused one (a record deleted meanwhile by a
+ * session's own teardown, 404; anything else) is sent again as a DELETE per record,
+ * which counts a record already gone as done and keeps the Access application of a
+ * record it could not delete. */
 #include "provider.h"
 
 #include <stdio.h>
@@ -32,6 +40,8 @@
 #include "store_tunnel.h"
 #include "tunnel_cf.h"
 
+#define DNS_BATCH_MAX 200 /* records one dns_records/batch may touch (Free plan) */
+
 enum sweep_phase { SW_DNS, SW_TUNNELS, SW_APPS, SW_DONE };
 enum sweep_kind { DEL_DNS, DEL_CONNS, DEL_TUNNEL, DEL_APP };
 
@@ -45,12 +55,22 @@ struct sweep_item {
 	struct sweep_item *next;
 };
 
+/* Orphaned DNS records deleted in one call; its items are on no other list. */
+struct sweep_batch {
+	struct sweep *sw;
+	struct sweep_item *items;
+	int n;
+	struct cf_call *call;
+	struct sweep_batch *next;
+};
+
 struct sweep {
 	const struct tunnel_cf_account *acct;
 	enum sweep_phase phase;
 	int pending, deleted;
 	struct cf_call *list;
 	struct sweep_item *items;              /* deletes in flight */
+	struct sweep_batch *batches;           /* DNS batches in flight, or being filled */
 	char kept[64][SHORT_ID_LEN + 1];       /* short ids whose DNS delete was refused */
 	int nkept;
 	void (*done)(void *arg, int deleted);
@@ -115,6 +135,15 @@ static char *item_path(const struct sweep_item *it)
 static void sweep_next(struct sweep *sw);
 static void item_done(void *arg, const struct cf_result *r);
 
+static void item_deleted(struct sweep_item *it)
+{
+	it->sw->deleted++;
+	log_info("sweep: deleted orphaned %s %s (%s: no live session of this install)",
+	         it->kind == DEL_DNS ? "DNS record" : it->kind == DEL_APP
+	                 ? "Access application" : "tunnel",
+	         it->id, it->name);
+}
+
 /* Sends the item's DELETE; 0, or -1 if it could not start. */
 static int item_send(struct sweep_item *it)
 {
@@ -138,11 +167,7 @@ static void item_done(void *arg, const struct cf_result *r)
 			return;
 	}
 	if (r->status == CF_OK && !r->gone) {
-		sw->deleted++;
-		log_info("sweep: deleted orphaned %s %s (%s: no live session of this install)",
-		         it->kind == DEL_DNS ? "DNS record" : it->kind == DEL_APP
-		                 ? "Access application" : "tunnel",
-		         it->id, it->name);
+		item_deleted(it);
 	} else if (r->status != CF_OK) {
 		log_warn("sweep: could not delete %s (%s): %s", it->id, it->name, r->message);
 		if (it->kind == DEL_DNS && sw->nkept < (int)ARRAY_LEN(sw->kept))
@@ -158,6 +183,106 @@ static void item_done(void *arg, const struct cf_result *r)
 		sweep_next(sw);
 }
 
+/* Sends the item's own DELETE, in flight on sw->items; frees it if it cannot start. */
+static void item_start(struct sweep_item *it)
+{
+	struct sweep *sw = it->sw;
+
+	if (item_send(it) != 0) {
+		free(it);
+		return;
+	}
+	it->next = sw->items;
+	sw->items = it;
+	sw->pending++;
+}
+
+static void batch_done(void *arg, const struct cf_result *r)
+{
+	struct sweep_batch *b = arg, **pp;
+	struct sweep *sw = b->sw;
+	struct sweep_item *it;
+
+	b->call = NULL;
+	for (pp = &sw->batches; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	if (r->status != CF_OK)
+		log_warn("sweep: a batch of %d DNS records was refused (%s): deleting them one by "
+		         "one", b->n, r->message);
+	while ((it = b->items)) {
+		b->items = it->next;
+		if (r->status == CF_OK) {
+			item_deleted(it);
+			free(it);
+		} else {
+			item_start(it);
+		}
+	}
+	free(b);
+	if (--sw->pending == 0)
+		sweep_next(sw);
+}
+
+/* Sends the batch being filled (the head of sw->batches), if it has records. */
+static void batch_send(struct sweep *sw)
+{
+	struct sweep_batch *b = sw->batches;
+	json_object *body, *deletes;
+	char *path;
+
+	if (!b || b->call || !b->n)
+		return;
+	body = json_object_new_object();
+	deletes = json_object_new_array();
+	for (struct sweep_item *it = b->items; it; it = it->next) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "id", json_object_new_string(it->id));
+		json_object_array_add(deletes, d);
+	}
+	json_object_object_add(body, "deletes", deletes);
+	path = cf_path("/zones/%s/dns_records/batch", sw->acct->zone);
+	b->call = path ? cf_call("POST", path, body, batch_done, b) : NULL;
+	if (!path)
+		json_object_put(body);
+	free(path);
+	if (b->call) {
+		sw->pending++;
+		return;
+	}
+	/* Not sent: each on its own. */
+	sw->batches = b->next;
+	while (b->items) {
+		struct sweep_item *it = b->items;
+		b->items = it->next;
+		item_start(it);
+	}
+	free(b);
+}
+
+/* A DNS record into the batch being filled, sent once it holds DNS_BATCH_MAX. */
+static void batch_add(struct sweep *sw, struct sweep_item *it)
+{
+	struct sweep_batch *b = sw->batches;
+
+	if (!b || b->call) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			item_start(it);
+			return;
+		}
+		b->sw = sw;
+		b->next = sw->batches;
+		sw->batches = b;
+	}
+	it->next = b->items;
+	b->items = it;
+	if (++b->n == DNS_BATCH_MAX)
+		batch_send(sw);
+}
+
 static void sweep_delete(struct sweep *sw, enum sweep_kind kind, const char *id,
                          const char *name, const char *short_id)
 {
@@ -170,13 +295,10 @@ static void sweep_delete(struct sweep *sw, enum sweep_kind kind, const char *id,
 	snprintf(it->id, sizeof(it->id), "%s", id);
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	snprintf(it->short_id, sizeof(it->short_id), "%s", short_id);
-	if (item_send(it) != 0) {
-		free(it);
-		return;
-	}
-	it->next = sw->items;
-	sw->items = it;
-	sw->pending++;
+	if (kind == DEL_DNS)
+		batch_add(sw, it);
+	else
+		item_start(it);
 }
 
 static void sweep_listed(void *arg, const struct cf_result *r)
@@ -222,6 +344,7 @@ static void sweep_listed(void *arg, const struct cf_result *r)
 			break;
 		}
 	}
+	batch_send(sw);
 	sw->phase++;
 	if (sw->pending == 0)
 		sweep_next(sw);
@@ -295,6 +418,18 @@ void sweep_cf_cancel(void)
 		if (it->call)
 			cf_cancel(it->call);
 		free(it);
+	}
+	while (sw->batches) {
+		struct sweep_batch *b = sw->batches;
+		sw->batches = b->next;
+		if (b->call)
+			cf_cancel(b->call);
+		while (b->items) {
+			struct sweep_item *it = b->items;
+			b->items = it->next;
+			free(it);
+		}
+		free(b);
 	}
 	free(sw);
 	running = NULL;

@@ -1412,6 +1412,73 @@ static void sweep_cf_once(void)
 	}
 }
 
+/* The id of the fake's DNS record commented comment (owned), or NULL. */
+static char *fake_record_id(const char *comment)
+{
+	json_object *st = F_ctl("GET", "/_fake/state", NULL), *list = member(st, "dns_records");
+	char *id = NULL;
+
+	for (size_t i = 0; i < json_object_array_length(list) && !id; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		const char *c = jsonx_str(o, "comment");
+		if (c && strcmp(c, comment) == 0)
+			id = strdup(jsonx_str(o, "id"));
+	}
+	json_object_put(st);
+	return id;
+}
+
+/* The sweep's DNS batch is refused because a record went meanwhile (a session's own
+ * teardown, here a DELETE by hand while the fake holds the batch): all or nothing, so
+ * nothing was deleted, and the records go one by one (the gone one counts as done);
+ * then, DNS gone, their Access applications. */
+START_TEST(test_sweep_dns_batch_refused)
+{
+	char install[INSTALL_ID_LEN + 1], name[CF_NAME_SIZE], host[128], url[512], first[CF_NAME_SIZE];
+	char *rid;
+	int hold, deletes;
+	double end;
+	json_object *r;
+
+	ck_assert_int_eq(store_install_id(T_db, install), STORE_OK);
+	for (int i = 0; i < 3; i++) {
+		char short_id[SHORT_ID_LEN + 1];
+		snprintf(short_id, sizeof(short_id), "refused%c23", 'a' + i);
+		cf_name_make(name, install, short_id, 0);
+		snprintf(host, sizeof(host), "sess-%s." DOMAIN, short_id);
+		make_objects(NULL, name, host, name, host);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", name);
+	}
+	ck_assert_int_eq(F_count("dns_records"), 3);
+	ck_assert_int_eq(F_count("access_apps"), 3);
+	deletes = log_count("DELETE", "/dns_records/");
+	hold = hold_dns();
+	S_done_flag = 0;
+	ck_assert_int_eq(tunnel_provider_cf.sweep(sweep_done, NULL), 0);
+	end = F_now() + 20;
+	while (hold_caught(hold) == 0 && F_now() < end) {
+		uv_run(&L, UV_RUN_NOWAIT);
+		usleep(2000);
+	}
+	ck_assert_int_eq(hold_caught(hold), 1);
+	rid = fake_record_id(first);
+	ck_assert_ptr_nonnull(rid);
+	snprintf(url, sizeof(url), "%s/zones/" F_ZONE "/dns_records/%s", F_api, rid);
+	r = F_request("DELETE", url, NULL, 1);
+	ck_assert_ptr_nonnull(r);
+	json_object_put(r);
+	free(rid);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	hold_release(hold, 0);
+	ck_assert_int_eq(F_run_until(&L, &S_done_flag, 20), 0);
+	ck_assert_int_eq(F_count("dns_records"), 0);
+	ck_assert_int_eq(F_count("access_apps"), 0);
+	/* by hand 1, then one DELETE per record of the refused batch, the gone one's too */
+	ck_assert_int_eq(log_count("DELETE", "/dns_records/") - deletes, 4);
+}
+END_TEST
+
 /* The sweep deletes this install's objects named for a session that is not live (here:
  * none at all, as after a lost create reply; and an old-format name of a session of
  * ours that failed), across several pages of a list Cloudflare caps below the per_page
@@ -1425,7 +1492,7 @@ START_TEST(test_sweep)
 	char host[128], other[CF_NAME_SIZE], legacy[CF_NAME_SIZE], legacy_live[CF_NAME_SIZE];
 	char *failed_short;
 	const char *p[2];
-	int kicks;
+	int kicks, batches, deletes;
 
 	ck_assert_int_eq(store_install_id(T_db, install), STORE_OK); /* session_init made it */
 	start_active(live, job);
@@ -1468,10 +1535,21 @@ START_TEST(test_sweep)
 		snprintf(host, sizeof(host), "sess-%s." DOMAIN, short_id);
 		make_objects(NULL, NULL, NULL, name, host);
 	}
+	/* 200 more orphaned records of ours (names only, as a lost batch's): with the one
+	 * above, 201 to delete, two batches (200 is the most one may hold). */
+	for (int i = 0; i < 200; i++) {
+		char short_id[SHORT_ID_LEN + 1];
+		snprintf(short_id, sizeof(short_id), "dnsbatch%c%c", 'a' + i / 20, 'a' + i % 20);
+		cf_name_make(name, install, short_id, 0);
+		snprintf(host, sizeof(host), "sess-%s." DOMAIN, short_id);
+		make_objects(NULL, name, host, NULL, NULL);
+	}
 	F_faults("{\"max_per_page\":{\"access\":2}}");
 	ck_assert_int_eq(F_count("live_tunnels"), 6);
-	ck_assert_int_eq(F_count("dns_records"), 5);
+	ck_assert_int_eq(F_count("dns_records"), 205);
 	ck_assert_int_eq(F_count("access_apps"), 10);
+	batches = log_count("POST", "/dns_records/batch");
+	deletes = log_count("DELETE", "/dns_records/");
 
 	/* Sessions due to end: one past max_duration, one whose device is long offline. */
 	new_session(old);
@@ -1512,9 +1590,11 @@ START_TEST(test_sweep)
 	sweep_cf_once();
 	/* Left: the live session's tunnel (and its old-format one), 2 records, 1 app; the
 	 * other install's tunnel, record and app; the unknown old-format tunnel and record;
-	 * the wiki. */
+	 * the wiki. The 201 records went in two batches, none on its own. */
 	ck_assert_int_eq(F_count("live_tunnels"), 4);
 	ck_assert_int_eq(F_count("dns_records"), 4);
+	ck_assert_int_eq(log_count("POST", "/dns_records/batch") - batches, 2);
+	ck_assert_int_eq(log_count("DELETE", "/dns_records/") - deletes, 0);
 	ck_assert_int_eq(F_count("access_apps"), 3);
 	ck_assert(fake_has("tunnels", "name", other));
 	ck_assert(fake_has("dns_records", "comment", other));
@@ -2304,6 +2384,7 @@ int main(void)
 	tcase_add_test(sq, test_end_during_restore);
 	tcase_add_test(sq, test_offline_during_restore);
 	T_ADD(sq, pg, test_sweep);
+	tcase_add_test(sq, test_sweep_dns_batch_refused);
 	T_ADD(sq, pg, test_relay_start_end);
 	tcase_add_test(sq, test_relay_provider_async);
 	tcase_add_test(sq, test_relay_agent_start);
