@@ -153,6 +153,7 @@ static int accept_connect(struct lws *wsi, const char *session_id, char *auth,
 		return refuse(wsi, what, 429, "too_many_streams", NULL, message);
 	}
 	hub_client_addr(wsi, out->addr);
+	relay_peer_vouched(wsi, session_id, out->addr);
 	snprintf(log_id, sizeof(log_id), "relay: connect session=%s addr=%s", session_id,
 	         out->addr);
 	switch (credential_identify(helperd.db, auth, log_id, &out->cred, &store_rc)) {

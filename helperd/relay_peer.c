@@ -24,8 +24,10 @@
 #include "cfg.h"
 #include "helperd.h"
 #include "log.h"
+#include "relay_from.h"
 #include "relay_server.h"
 #include "relay_stream.h"
+#include "store_agent.h"
 #include "store_status.h"
 
 /* Running helperds looked at to find a stream's (more is a deployment we do not plan). */
@@ -38,6 +40,7 @@ struct peer_link {
 	struct lws *wsi;             /* our client, once lws has made it */
 	char auth[JWT_MAX_LEN + 128];
 	char addr[HUB_ADDR_LEN];
+	char from[RELAY_FROM_MAX];   /* a connect's X-Kaiden-Relay-From ("" for none) */
 	int handshake_sent;
 	int failed_at_start;         /* lws refused inside lws_client_connect_via_info */
 };
@@ -49,6 +52,8 @@ static struct peer_link *starting;
 static struct {
 	char address[STORE_PEER_ADDRESS_MAX + 1];
 	char tag[TAG_LEN + 1];
+	unsigned char key[TICKET_KEY_LEN]; /* relay_from.h's; never logged */
+	int have_key;
 } P;
 
 /* FNV-1a, 32 bits, as 8 hex digits: a helperd's tag. */
@@ -89,6 +94,11 @@ void relay_peer_init(void)
 
 	P.address[0] = '\0';
 	tag_of(helperd.instance, P.tag);
+	P.have_key = store_agent_ticket_key(helperd.db, P.key) == STORE_OK;
+	if (!P.have_key)
+		log_warn("relay: the deployment's key cannot be read: forwarded connects carry no "
+		         "engineer's address, and those forwarded here are logged with the "
+		         "forwarding helperd's");
 	if (set[0]) {
 		if (address_ok(set) == 0)
 			snprintf(P.address, sizeof(P.address), "%s", set);
@@ -124,6 +134,21 @@ int relay_peer_hop(struct lws *wsi)
 	char hop[8];
 
 	return lws_hdr_custom_copy(wsi, hop, sizeof(hop), "x-kaiden-relay-hop:", 19) >= 0;
+}
+
+void relay_peer_vouched(struct lws *wsi, const char *session_id, char addr[HUB_ADDR_LEN])
+{
+	char value[RELAY_FROM_MAX];
+
+	if (!relay_peer_hop(wsi) ||
+	    lws_hdr_custom_copy(wsi, value, sizeof(value), "x-kaiden-relay-from:", 20) < 0)
+		return;
+	if (P.have_key && relay_from_check(P.key, value, session_id, ids_now_ms(), addr) == 0)
+		log_info("relay: connect session=%s forwarded by a peer for %s", session_id, addr);
+	else
+		log_warn("relay: connect session=%s from %s: its X-Kaiden-Relay-From does not check "
+		         "out (another deployment's key, a clock far off, or not a helperd): the "
+		         "socket's address stands", session_id, addr);
 }
 
 /* The peer named instance, if it runs and can be reached: its address into out. */
@@ -189,6 +214,9 @@ int relay_peer_start(struct relay_stream *s, struct lws *wsi, const struct relay
 	link->stream = s;
 	memcpy(link->auth, p->auth, sizeof(link->auth));
 	memcpy(link->addr, p->addr, sizeof(link->addr));
+	if (p->kind == RELAY_PATH_CONNECT && P.have_key && p->addr[0] &&
+	    relay_from_sign(P.key, p->session.id, p->addr, ids_now_ms(), link->from) != 0)
+		link->from[0] = '\0';
 	memset(&i, 0, sizeof(i));
 	if (p->peer_address[0] == '/') {
 		/* lws: a client address starting with '+' is a Unix socket's path. */
@@ -241,6 +269,11 @@ static int append_headers(struct lws *wsi, struct peer_link *link, unsigned char
 	if (!rc && link->addr[0] &&
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-forwarded-for:",
 	                                (unsigned char *)link->addr, (int)strlen(link->addr),
+	                                pos, end))
+		rc = -1;
+	if (!rc && link->from[0] &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-kaiden-relay-from:",
+	                                (unsigned char *)link->from, (int)strlen(link->from),
 	                                pos, end))
 		rc = -1;
 	if (!rc && lws_add_http_header_by_name(wsi, (const unsigned char *)"x-kaiden-relay-hop:",

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include "compat.h"
+#include "hub_util.h"
 #include "ids.h"
 
 struct lws;
@@ -39,6 +40,10 @@ void relay_peer_tag(char id[UUID_STR_LEN]);
 
 /* 1 when the request came from another helperd (never forwarded again). */
 int relay_peer_hop(struct lws *wsi);
+/* A connect forwarded here by another helperd: the engineer's address it vouches for
+ * (relay_from.h) into addr, which holds the socket's; left as it is when the request is
+ * not a peer's or carries none, and logged when the voucher does not check out. */
+void relay_peer_vouched(struct lws *wsi, const char *session_id, char addr[HUB_ADDR_LEN]);
 /* A connect whose device's agent is not here: 1 with out's forward members set when the
  * helperd holding it can be reached, else 0. */
 int relay_peer_route_connect(const char *device_id, struct relay_pending *out);

@@ -538,7 +538,8 @@ if [ "$SUITE_DB" = postgres ]; then
 	# business); then it-h1, which nginx sends the engineer to, comes up.
 	stack_helperd_stop >/dev/null 2>&1 || :
 	h130_h2_stop
-	h130_h2_start "130: it-h2 restarts for the relay" 1000 300
+	# at info: the voucher it takes is logged there (below)
+	KAIDEN_LOG_LEVEL=info h130_h2_start "130: it-h2 restarts for the relay" 1000 300
 	h130_nginx_start "130: a private nginx splits the agent's sockets" \
 		"server 127.0.0.1:$H130_H2_PORT;"
 	export KAIDEN_RELAY_PORTS=$H130_WEB_PORT
@@ -572,6 +573,40 @@ if [ "$SUITE_DB" = postgres ]; then
 		        (SELECT count(*) FROM audit_log WHERE target_id = '$H130_RSID' AND action = 'session.disconnect') || ' ' ||
 		        (SELECT CASE WHEN bytes_out > 0 AND bytes_in > 0 THEN 'bytes' ELSE 'none' END FROM sessions WHERE id = '$H130_RSID')" \
 		"1 1 bytes"
+	# it-h1 vouched for the engineer's address (X-Kaiden-Relay-From, signed with the
+	# deployment's key): it-h2 took it (here the same 127.0.0.1 that a loopback peer's
+	# X-Forwarded-For gives: this machine has no other address for a peer), and logged
+	# no refusal. A request to it-h2 that claims to be a peer's with a voucher of its
+	# own making is logged as refused (the socket's address stands; its credential is
+	# refused after, 401, so nothing else happens).
+	dbcheck "130: the connect's audit row has the engineer's address" \
+		"SELECT remote_addr FROM audit_log WHERE target_id = '$H130_RSID' AND action = 'session.connect'" \
+		127.0.0.1
+	if grep -q "X-Kaiden-Relay-From does not check out" "$H130_H2_LOG" ||
+		! grep -q "relay: connect session=$H130_RSID forwarded by a peer for 127.0.0.1" "$H130_H2_LOG"; then
+		bad "130: it-h2 took it-h1's voucher" "$(grep "session=$H130_RSID" "$H130_H2_LOG" | head -4)"
+	else
+		ok "130: it-h2 took it-h1's voucher"
+	fi
+	curl -s -o /dev/null --max-time 3 \
+		-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Authorization: Bearer not-a-token' \
+		-H 'X-Kaiden-Relay-Hop: it-h9' \
+		-H 'X-Kaiden-Relay-From: 203.0.113.9;1764770000000;AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' \
+		"http://127.0.0.1:$H130_H2_PORT/api/v1/ws/connect/$H130_RSID?target=web" || :
+	_i=0
+	while ! grep -q "session=$H130_RSID from 127.0.0.1: its X-Kaiden-Relay-From does not check out" \
+		"$H130_H2_LOG" && [ "$_i" -lt 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if grep -q "session=$H130_RSID from 127.0.0.1: its X-Kaiden-Relay-From does not check out" \
+		"$H130_H2_LOG"; then
+		ok "130: a voucher it-h2 cannot check is refused, the socket's address stands"
+	else
+		bad "130: a voucher it-h2 cannot check is refused, the socket's address stands" \
+			"$(tail -5 "$H130_H2_LOG")"
+	fi
 	# A data socket that reaches it-h1 for a stream of it-h2 (its id's tag), with
 	# something shaped like a key: joined to it-h2 (upgraded here; it-h2 then refuses the
 	# key); an unknown tag, or no key's shape, is refused at once.
