@@ -11,7 +11,7 @@
 
 /* ---- addresses ------------------------------------------------------------------- */
 
-static int is_ip(const char *s)
+int hub_addr_is_ip(const char *s)
 {
 	unsigned char b[16];
 
@@ -24,7 +24,7 @@ int hub_addr_is_loopback(const char *addr)
 		return 0;
 	if (strncmp(addr, "::ffff:", 7) == 0)
 		addr += 7;
-	return strcmp(addr, "::1") == 0 || (strncmp(addr, "127.", 4) == 0 && is_ip(addr));
+	return strcmp(addr, "::1") == 0 || (strncmp(addr, "127.", 4) == 0 && hub_addr_is_ip(addr));
 }
 
 /* Copies s[0..len) without surrounding blanks into out when it is an IP address. */
@@ -42,7 +42,7 @@ static int take_ip(const char *s, size_t len, char out[HUB_ADDR_LEN])
 		return -1;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	if (!is_ip(tmp))
+	if (!hub_addr_is_ip(tmp))
 		return -1;
 	memcpy(out, tmp, len + 1);
 	return 0;

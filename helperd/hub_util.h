@@ -1,5 +1,5 @@
 /* hub_util.h: the hub's pure parts, kept apart so unit tests reach them without a
- * socket (private to hub.c and tests/unit/check_hub.c).
+ * socket (private to hub.c, relay_from.c and tests/unit/check_hub.c).
  *
  *   - hub_addr_pick: which address an agent connects from. The socket's peer, unless
  *     the peer is our own reverse proxy (loopback, or the Unix socket nginx uses): then
@@ -22,6 +22,8 @@
 
 #define HUB_ADDR_LEN 48 /* an IPv6 text address plus NUL, with room */
 
+/* 1 if s is an IPv4 or IPv6 address in text. */
+int hub_addr_is_ip(const char *s);
 /* 1 if addr (text) is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
 int hub_addr_is_loopback(const char *addr);
 

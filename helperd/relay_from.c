@@ -1,7 +1,6 @@
 /* relay_from.c: the engineer's address, vouched for across helperds (relay_from.h). */
 #include "relay_from.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -10,13 +9,6 @@
 
 #define PREFIX "kaiden relay-from v1\n"
 #define SIG_B64_LEN 43 /* 32 bytes, base64url without padding */
-
-static int is_ip(const char *s)
-{
-	unsigned char b[16];
-
-	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
 
 static void mac(const unsigned char key[TICKET_KEY_LEN], const char *session_id,
                 const char *addr, const char *ms, unsigned char out[crypto_auth_hmacsha256_BYTES])
@@ -39,7 +31,7 @@ int relay_from_sign(const unsigned char key[TICKET_KEY_LEN], const char *session
 	unsigned char sig[crypto_auth_hmacsha256_BYTES];
 	char ms[24], b64[SIG_B64_LEN + 1];
 
-	if (strlen(addr) >= HUB_ADDR_LEN || !is_ip(addr))
+	if (strlen(addr) >= HUB_ADDR_LEN || !hub_addr_is_ip(addr))
 		return -1;
 	snprintf(ms, sizeof(ms), "%" PRId64, now_ms);
 	mac(key, session_id, addr, ms, sig);
@@ -71,7 +63,7 @@ int relay_from_check(const unsigned char key[TICKET_KEY_LEN], const char *value,
 	memcpy(ms, s1 + 1, (size_t)(s2 - s1 - 1));
 	ms[s2 - s1 - 1] = '\0';
 	b64 = s2 + 1;
-	if (!is_ip(a) || ms[0] < '0' || ms[0] > '9' || strlen(b64) != SIG_B64_LEN)
+	if (!hub_addr_is_ip(a) || ms[0] < '0' || ms[0] > '9' || strlen(b64) != SIG_B64_LEN)
 		return -1;
 	when = strtoll(ms, &end, 10);
 	if (*end || when > now_ms + RELAY_FROM_SKEW_MS || when < now_ms - RELAY_FROM_SKEW_MS)
