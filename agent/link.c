@@ -17,6 +17,11 @@
  * the next hello offers beside the secret, so the server can skip argon2id; a slow
  * close (4001, 4003, 4008, 4029) forgets it.
  *
+ * An older helperd (protocols 1-3, before tickets) closes a version-4 hello with 4000
+ * "unsupported protocol version": the next hello says 3, without the ticket it would not
+ * know, and the first after the next welcome says 4 again (a server upgraded since takes
+ * it; one still old costs one refused hello per reconnect).
+ *
  * Writes happen only in LWS_CALLBACK_CLIENT_WRITEABLE: hello, then a due heartbeat,
  * then one queued message per callback. The token in tunnel.start, the key in
  * relay.open, the ticket and the secret in hello are never logged: only message types
@@ -70,6 +75,8 @@ static struct {
 	int heartbeat_s;
 	int heartbeat_due;
 	int close_code;        /* from the server's close frame, 0 if none */
+	char close_reason[64]; /* ... and its reason, cut short */
+	int hello_version;     /* what the next hello says: PROTO_VERSION, or 3 (above) */
 	int last_close_code;
 	unsigned last_retry_ms;
 	int retry_scheduled;
@@ -369,6 +376,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 	L.state = L_CONNECTING;
 	L.hello_sent = 0;
 	L.close_code = 0;
+	L.close_reason[0] = '\0';
 	L.rx_len = 0;
 	log_debug("server=%s connecting", L.cfg.url);
 	if (!lws_client_connect_via_info(&i)) {
@@ -388,6 +396,7 @@ int link_init(struct lws_context *context, const struct link_config *cfg,
 		return -1;
 	}
 	memset(&L, 0, sizeof(L));
+	L.hello_version = PROTO_VERSION;
 	L.context = context;
 	L.cfg = *cfg;
 	snprintf(L.url_copy, sizeof(L.url_copy), "%s", cfg->url);
@@ -428,6 +437,12 @@ static void closed(const char *why)
 	if (L.state == L_ONLINE || L.state == L_HELLO)
 		log_warn("server=%s link closed: code=%d %s%s%s", L.cfg.url, L.close_code,
 		         close_meaning(L.close_code), why ? ": " : "", why ? why : "");
+	if (L.state == L_HELLO && L.close_code == PROTO_CLOSE_PROTOCOL && L.hello_version > 3 &&
+	    strstr(L.close_reason, "unsupported protocol version")) {
+		L.hello_version = 3;
+		log_warn("server=%s does not speak protocol %d (an older kaiden-helperd): saying 3, "
+		         "without resumption tickets", L.cfg.url, PROTO_VERSION);
+	}
 	else
 		log_warn("server=%s cannot connect%s%s", L.cfg.url, why ? ": " : "", why ? why : "");
 	L.state = L_WAITING;
@@ -551,6 +566,7 @@ static int handle_message(struct lws *wsi)
 			snprintf(L.device_id_copy, sizeof(L.device_id_copy), "%s", device_id);
 		L.heartbeat_s = json_object_get_int(json_object_object_get(msg.obj, "heartbeat"));
 		keep_ticket(msg.obj);
+		L.hello_version = PROTO_VERSION; /* the next connection tries it again */
 		L.state = L_ONLINE;
 		L.online_since = time(NULL);
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -637,7 +653,7 @@ static int write_hello(struct lws *wsi)
 	int rc;
 
 	sysinfo_get(&f);
-	json_object_object_add(o, "version", json_object_new_int(PROTO_VERSION));
+	json_object_object_add(o, "version", json_object_new_int(L.hello_version));
 	if (*L.cfg.cluster_id) {
 		jsonx_add_str(o, "cluster_id", L.cfg.cluster_id);
 		jsonx_add_str(o, "node_name", L.cfg.node_name);
@@ -645,7 +661,7 @@ static int write_hello(struct lws *wsi)
 		jsonx_add_str(o, "device_id", L.cfg.device_id);
 	}
 	jsonx_add_str(o, "secret", L.cfg.secret);
-	if (L.ticket[0])
+	if (L.ticket[0] && L.hello_version >= 4)
 		jsonx_add_str(o, "ticket", L.ticket);
 	jsonx_add_str(o, "agent_version", f.agent_version);
 	jsonx_add_str(o, "hostname", f.hostname);
@@ -759,8 +775,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return writeable(wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		log_debug("server=%s close frame len=%zu", L.cfg.url, len);
-		if (wsi == L.wsi && in && len >= 2)
+		if (wsi == L.wsi && in && len >= 2) {
+			size_t n = len - 2 < sizeof(L.close_reason) - 1 ? len - 2
+			                                                  : sizeof(L.close_reason) - 1;
 			L.close_code = ((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1];
+			memcpy(L.close_reason, (const char *)in + 2, n);
+			L.close_reason[n] = '\0';
+		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (wsi == L.wsi)

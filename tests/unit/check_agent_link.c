@@ -21,7 +21,7 @@
 
 /* ---- the scripted server ---- */
 
-enum on_hello { WELCOME, CLOSE_AUTH, CLOSE_RATE, NOTHING, STOP_FIRST };
+enum on_hello { WELCOME, CLOSE_AUTH, CLOSE_RATE, NOTHING, STOP_FIRST, OLD_SERVER };
 
 static struct {
 	struct lws *wsi;
@@ -41,6 +41,8 @@ static struct {
 	char *out[8];
 	int nout;
 	int close_code;
+	const char *close_reason; /* NULL: "test" */
+	const char *ticket;       /* WELCOME gives it, when set */
 } srv;
 
 static void srv_send_text(const char *text)
@@ -79,9 +81,19 @@ static void srv_message(void)
 	if (msg.type != PROTO_HELLO)
 		return;
 	switch (srv.on_hello) {
+	case OLD_SERVER:
+		/* a helperd from before protocol 4, word for word */
+		if (json_object_get_int(json_object_object_get(msg.obj, "version")) > 3) {
+			srv.close_reason = "unsupported protocol version";
+			srv_close(PROTO_CLOSE_PROTOCOL);
+			break;
+		}
+		/* fall through */
 	case WELCOME:
 		f = json_object_new_object();
 		json_object_object_add(f, "heartbeat", json_object_new_int(srv.heartbeat_s));
+		if (srv.ticket && srv.on_hello == WELCOME)
+			jsonx_add_str(f, "ticket", srv.ticket);
 		srv_send(PROTO_WELCOME, f);
 		break;
 	case CLOSE_AUTH:
@@ -135,8 +147,10 @@ static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 0;
 		}
 		if (srv.close_code) {
+			const char *why = srv.close_reason ? srv.close_reason : "test";
 			lws_close_reason(wsi, (enum lws_close_status)srv.close_code,
-			                 (unsigned char *)"test", 4);
+			                 (unsigned char *)why, strlen(why));
+			srv.close_reason = NULL;
 			return -1;
 		}
 		return 0;
@@ -431,6 +445,65 @@ START_TEST(test_close_auth_slow)
 }
 END_TEST
 
+/* hello i's version, and whether it offered a ticket. */
+static void assert_hello(int i, int version, int with_ticket)
+{
+	json_object *t;
+
+	ck_assert_int_eq(srv.types[i], PROTO_HELLO);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(srv.msgs[i], "version")), version);
+	ck_assert_int_eq(json_object_object_get_ex(srv.msgs[i], "ticket", &t), with_ticket);
+}
+
+/* An agent upgraded before its server: an older helperd refuses hello version 4 with
+ * 4000 "unsupported protocol version"; the agent says 3 (without its ticket, a member the
+ * old server does not know), gets its welcome, and tries 4 again on its next connection. */
+START_TEST(test_older_server)
+{
+	int first_v3;
+
+	start(WELCOME, 20);
+	srv.ticket = "1.1.4102444800.QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo";
+	RUN_UNTIL(link_online(), 5);
+	ck_assert(link_online());
+	/* the server is replaced by an older one */
+	srv.on_hello = OLD_SERVER;
+	srv_close(PROTO_CLOSE_SHUTDOWN);
+	RUN_UNTIL(link_last_close_code() == PROTO_CLOSE_PROTOCOL, 5);
+	ck_assert_int_eq(link_last_close_code(), PROTO_CLOSE_PROTOCOL);
+	RUN_UNTIL(srv.connections == 3 && link_online(), 8);
+	ck_assert(link_online());
+	ck_assert_int_eq(srv.connections, 3);
+	ck_assert_int_eq(count_type(PROTO_HELLO), 3);
+	assert_hello(0, PROTO_VERSION, 0);
+	/* the hellos: 4 with the ticket (refused), then 3 without it */
+	first_v3 = -1;
+	for (int i = 1, n = 0; i < srv.nmsgs; i++) {
+		if (srv.types[i] != PROTO_HELLO)
+			continue;
+		if (++n == 1) {
+			assert_hello(i, PROTO_VERSION, 1);
+		} else {
+			assert_hello(i, 3, 0);
+			first_v3 = i;
+		}
+	}
+	ck_assert_int_gt(first_v3, 0);
+	/* after that welcome, the next connection says 4 again: refused, then 3 */
+	srv_close(PROTO_CLOSE_SHUTDOWN);
+	RUN_UNTIL(srv.connections == 5 && link_online(), 12);
+	ck_assert(link_online());
+	ck_assert_int_eq(count_type(PROTO_HELLO), 5);
+	for (int i = first_v3 + 1, n = 0; i < srv.nmsgs; i++) {
+		if (srv.types[i] != PROTO_HELLO)
+			continue;
+		n++;
+		assert_hello(i, n == 1 ? PROTO_VERSION : 3, n == 1);
+	}
+	stop();
+}
+END_TEST
+
 /* 1001 (server shutting down): back within 1-2 s, hello again. */
 START_TEST(test_close_shutdown_soon)
 {
@@ -599,6 +672,7 @@ int main(void)
 	tcase_add_test(tc, test_queue_before_welcome);
 	tcase_add_test(tc, test_close_auth_slow);
 	tcase_add_test(tc, test_close_shutdown_soon);
+	tcase_add_test(tc, test_older_server);
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_backoff_grows);
 	tcase_add_loop_test(tc, test_url_parse, 0, (int)(sizeof(urls) / sizeof(urls[0])));
