@@ -43,8 +43,9 @@
 #   BENCH_SCALE_AGENTS, BENCH_SCALE_ROUNDS
 #                          tests/bench/scaleout.sh's AGENTS (20) and ROUNDS (3): one
 #                          helperd against two on PostgreSQL, relay sessions per second
-#   BENCH_SCALE_HELD       agents held by two helperds on one PostgreSQL (tests/bench/
-#                          agents.sh DB=postgres HELPERDS=2; default 30000, half each)
+#   BENCH_SCALE_HELD       agents held by BENCH_SCALE_HELPERDS helperds on one PostgreSQL
+#                          (tests/bench/agents.sh DB=postgres; default 51000 and 3, an
+#                          equal share each)
 #   KAIDEN_SERVER_THREADS  kaiden-api's workers (default 4); hello gets as many
 #   BENCH_SESSIONS_N       sessions per latency in tests/bench/sessions.sh (default 20)
 #   BENCH_PORTAL_N         page loads per row in tests/bench/portal.sh (default 20)
@@ -572,19 +573,21 @@ if part scaleout && have_pg; then
 		echo "bench: tests/bench/scaleout.sh failed" >&2
 		BROKEN=1
 	fi
-	# Agents per helperd with two helperds on one PostgreSQL (issue 15): the load spread
-	# evenly over both, straight to their listeners; RSS per agent and heartbeat CPU of
+	# Agents held by several helperds on one PostgreSQL (issues 14 and 15): 51,000 on
+	# three (issue 14's 50,000: one helperd cannot open that many descriptors here), the
+	# load spread evenly, straight to their listeners; RSS per agent and heartbeat CPU of
 	# each, and PostgreSQL's.
-	n=${BENCH_SCALE_HELD:-30000}
+	n=${BENCH_SCALE_HELD:-51000}
+	m=${BENCH_SCALE_HELPERDS:-3}
 	echo
-	echo "## agents held by two helperds: $n agents (tests/bench/agents.sh DB=postgres HELPERDS=2, HASH=cheap), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "## agents held by $m helperds: $n agents (tests/bench/agents.sh DB=postgres HELPERDS=$m, HASH=cheap, RATE=1000), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
-	if B=$BDIR N=$n DB=postgres HELPERDS=2 HASH=cheap DURATION=${BENCH_AGENTS_DURATION:-30} \
-		sh tests/bench/agents.sh >"$WORK/held.txt" 2>&1; then
+	if B=$BDIR N=$n DB=postgres HELPERDS=$m HASH=cheap RATE=1000 \
+		DURATION=${BENCH_AGENTS_DURATION:-30} sh tests/bench/agents.sh >"$WORK/held.txt" 2>&1; then
 		sed 's/^/    /' "$WORK/held.txt"
 	else
 		sed 's/^/    /' "$WORK/held.txt"
-		echo "bench: tests/bench/agents.sh DB=postgres HELPERDS=2 N=$n failed" >&2
+		echo "bench: tests/bench/agents.sh DB=postgres HELPERDS=$m N=$n failed" >&2
 		BROKEN=1
 	fi
 elif part scaleout; then
