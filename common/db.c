@@ -295,10 +295,14 @@ int db_res_build_add(struct db_res_build *b, const char *s, size_t len)
 		b->cap = cap;
 	}
 	if (s) {
-		static const char nul = '\0';
+		/* The value and its NUL in one reservation (a page of devices is 900 values). */
 		off = b->text.len;
-		if (buf_append(&b->text, s, len) != 0 || buf_append(&b->text, &nul, 1) != 0)
+		if (buf_reserve(&b->text, len + 1) != 0)
 			return -1;
+		memcpy(b->text.data + off, s, len);
+		b->text.data[off + len] = '\0';
+		b->text.len += len + 1;
+		b->text.data[b->text.len] = '\0';
 	}
 	b->offs[b->n++] = off;
 	return 0;
@@ -544,6 +548,22 @@ int db_listen(struct db *db, const char *channel)
 unsigned long db_notices(struct db *db, int fresh)
 {
 	return db->ops->notices(db, fresh);
+}
+
+unsigned long db_sql_hash(const char *sql)
+{
+	size_t len = strlen(sql), i = 0;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len, w;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, sql + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, sql + i, len - i);
+	h = (h ^ w) * 0x100000001b3ULL;
+	return (unsigned long)(h ^ (h >> 32));
 }
 
 unsigned long db_trips(const struct db *db)

@@ -139,9 +139,10 @@ void db_set_pooled(struct db *db);
  * changed. PostgreSQL: a notification on a listened channel has arrived, or the
  * connection was made again (a new session missed whatever was sent meanwhile). SQLite,
  * which has no notifications: another connection committed anything (the pager's data
- * version), or this one changed a row. It reads what has arrived without waiting; fresh
- * makes one more exchange first (PostgreSQL: an empty query; SQLite: a read
- * transaction).
+ * version), or this one changed a row. It counts what the exchanges so far brought
+ * (PostgreSQL: what libpq read with their results; it reads nothing itself) without
+ * waiting; fresh makes one more exchange first (PostgreSQL: an empty query; SQLite: a
+ * read transaction).
  * db_trips: how many exchanges with the database have completed (statements run, on
  * SQLite). PostgreSQL sends a notification that was committed before an exchange began
  * ahead of that exchange's end, and a SQLite read transaction sees every commit made

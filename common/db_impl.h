@@ -72,6 +72,12 @@ int db_fail(struct db *db, enum db_rc rc, const char *sql, const char *fmt, ...)
 	PRINTF_LIKE(4, 5);
 void db_ok(struct db *db, long changes);
 
+/* The statement caches' key hash (both backends keep prepared statements by their SQL
+ * text, and the store's texts share long prefixes, so hashes are compared before
+ * texts). Eight bytes at a time: a device's SELECT is some 500 bytes, hashed at least
+ * once a request. */
+unsigned long db_sql_hash(const char *sql);
+
 /* Building a result: the column names first (cols values), then each row's values in
  * order. Offsets, not pointers, until the end, because the text buffer moves. */
 struct db_res_build {

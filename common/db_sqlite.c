@@ -137,16 +137,6 @@ out:
 	return rc;
 }
 
-/* FNV-1a: the store's statements share long prefixes, so compare hashes first. */
-static unsigned long sql_hash(const char *s)
-{
-	unsigned long h = 2166136261UL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619UL;
-	return h;
-}
-
 static int stmt_get(struct db *db, const char *sql, struct stmt_entry **out)
 {
 	struct db_sqlite *sl = sl_of(db);
@@ -164,7 +154,7 @@ static int stmt_get(struct db *db, const char *sql, struct stmt_entry **out)
 			return DB_OK;
 		}
 	}
-	hash = sql_hash(sql);
+	hash = db_sql_hash(sql);
 	for (int i = 0; i < STMT_CACHE_SIZE; i++) {
 		struct stmt_entry *e = &sl->cache[i];
 		if (e->sql && e->hash == hash && strcmp(e->sql, sql) == 0) {

@@ -186,22 +186,64 @@ int store_row_json(const struct db_res *res, int row, const struct store_col *co
 	return row_json(res, row, cols, n, out);
 }
 
+/* Runs sql for one row: STORE_OK with *res holding at least one, else the store code
+ * (*res then freed). */
+static int first_row(struct db *db, const char *sql, int nparams, const char *const *params,
+                     struct db_res **res)
+{
+	int rc = db_exec(db, sql, nparams, params, res);
+
+	if (rc == DB_OK && db_res_rows(*res) > 0)
+		return STORE_OK;
+	db_res_free(*res);
+	*res = NULL;
+	return rc == DB_OK ? STORE_NOT_FOUND : store_rc_of(rc);
+}
+
+/* The keys' lengths of a text row or list (klen[c] = strlen(cols[c].name)), once the
+ * result's columns are checked against cols (when it has rows). 0, or -1 (logged). */
+static int text_keys(const struct db_res *res, const struct store_col *cols, int n,
+                     size_t klen[LIST_TEXT_COLS])
+{
+	if (db_res_rows(res) > 0 && cols_match(res, cols, n) != 0)
+		return -1;
+	if (n > LIST_TEXT_COLS) {
+		log_error("store: a text row or list of %d columns (at most %d)", n, LIST_TEXT_COLS);
+		return -1;
+	}
+	for (int c = 0; c < n; c++)
+		klen[c] = strlen(cols[c].name);
+	return 0;
+}
+
 int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
                   const struct store_col *cols, int n, json_object **out)
 {
 	struct db_res *res = NULL;
-	int rc = db_exec(db, sql, nparams, params, &res);
+	int rc = first_row(db, sql, nparams, params, &res);
 
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
+	if (rc == STORE_OK)
+		rc = store_row_json(res, 0, cols, n, out);
+	db_res_free(res);
+	return rc;
+}
+
+int store_row_one_text(struct db *db, const char *sql, int nparams, const char *const *params,
+                       const struct store_col *cols, int n, struct buf *out)
+{
+	struct db_res *res = NULL;
+	size_t klen[LIST_TEXT_COLS];
+	int rc = first_row(db, sql, nparams, params, &res);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (text_keys(res, cols, n, klen) != 0) {
+		rc = STORE_ERR;
+	} else if (row_text(res, 0, cols, klen, n, out) != 0) {
+		log_error("store: a row's text did not fit (%zu bytes) or memory ran out", out->len);
+		buf_clear(out);
+		rc = STORE_ERR;
 	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	rc = store_row_json(res, 0, cols, n, out);
-out:
 	db_res_free(res);
 	return rc;
 }
@@ -251,14 +293,8 @@ int store_list_fill_text(const struct db_res *res, int limit, const struct store
 	size_t klen[LIST_TEXT_COLS];
 	struct buf text;
 
-	if (shown > 0 && cols_match(res, cols, n) != 0)
+	if (text_keys(res, cols, n, klen) != 0)
 		return STORE_ERR;
-	if (n > LIST_TEXT_COLS) {
-		log_error("store: a text list of %d columns (at most %d)", n, LIST_TEXT_COLS);
-		return STORE_ERR;
-	}
-	for (int c = 0; c < n; c++)
-		klen[c] = strlen(cols[c].name);
 	buf_init(&text, LIST_TEXT_MAX);
 	/* Room for a device's usual ~380 bytes a row, so the text seldom moves as it grows. */
 	if (buf_reserve(&text, 2 + (size_t)shown * 512) != 0 || buf_append(&text, "[", 1) != 0)
