@@ -103,7 +103,9 @@ static void list_text(struct resp *rs, struct store_list *list)
 	struct buf body;
 
 	buf_init(&body, RESP_TEXT_MAX);
-	if (buf_puts(&body, "{\"items\":") != 0 ||
+	/* Its size known but for the cursor's escapes: grown once, not by doubling. */
+	if (buf_reserve(&body, list->text.len + 64 + 2 * sizeof(list->next_cursor)) != 0 ||
+	    buf_puts(&body, "{\"items\":") != 0 ||
 	    buf_append(&body, list->text.data, list->text.len) != 0 ||
 	    buf_puts(&body, ",\"next_cursor\":") != 0 ||
 	    (list->has_more ? jsonx_buf_str(&body, list->next_cursor)
@@ -222,6 +224,10 @@ int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
 		json = rs->text.data;
 		json_len = rs->text.len;
 	}
+	/* One allocation for the whole reply, not a doubling chain (a page of devices is
+	 * 21 KB): the fixed lines, the extra headers and the body. */
+	if (buf_reserve(out, 160 + rs->headers.len + (head_only ? 0 : json_len)) < 0)
+		return -1;
 	/* Put together without printf: every reply has these lines. */
 	if (buf_puts(out, "Status: ") < 0 || put_number(out, (size_t)status) < 0 ||
 	    buf_puts(out, " ") < 0 || buf_puts(out, resp_reason(status)) < 0 ||
