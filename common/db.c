@@ -69,6 +69,24 @@ int db_exec(struct db *db, const char *sql, int n, const char *const *params,
 	return db->ops->exec(db, sql, n, params, out);
 }
 
+int db_exec_each(struct db *db, const char *sql, int n, const char *const *params,
+                 db_row_fn fn, void *ctx)
+{
+	struct db_res *res = NULL;
+	int rc;
+
+	if (n < 0 || (n > 0 && !params))
+		return db_fail(db, DB_ERR, sql, "bad parameter list");
+	if (db->ops->exec_each)
+		return db->ops->exec_each(db, sql, n, params, fn, ctx);
+	rc = db->ops->exec(db, sql, n, params, &res);
+	for (int r = 0; rc == DB_OK && r < db_res_rows(res); r++)
+		if (fn(ctx, res, r) != 0)
+			rc = DB_ERR;
+	db_res_free(res);
+	return rc;
+}
+
 int db_script(struct db *db, const char *sql)
 {
 	return db->ops->script(db, sql);

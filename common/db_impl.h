@@ -22,6 +22,10 @@ enum db_conn {
 struct db_ops {
 	int (*exec)(struct db *db, const char *sql, int n, const char *const *params,
 	            struct db_res **out);
+	/* db_exec_each, when the backend can hand rows over without a result (NULL: db.c
+	 * runs exec and hands over its rows). */
+	int (*exec_each)(struct db *db, const char *sql, int n, const char *const *params,
+	                 db_row_fn fn, void *ctx);
 	int (*script)(struct db *db, const char *sql);
 	/* 1 when a transaction is open (or failed and not yet rolled back). */
 	int (*in_tx)(struct db *db);
