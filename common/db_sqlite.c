@@ -306,9 +306,11 @@ static int sl_exec_each(struct db *db, const char *sql, int n, const char *const
 		rc = db_fail(db, DB_ERR, sql, "out of memory");
 		goto out;
 	}
-	for (int c = 0; c < cols; c++)
-		db_res_put_name(row, c, sqlite3_column_name(e->stmt, c));
-	while ((code = sqlite3_step(e->stmt)) == SQLITE_ROW) {
+	for (int n_rows = 0; (code = sqlite3_step(e->stmt)) == SQLITE_ROW; n_rows++) {
+		/* The names are taken once stepped: a first step that prepares the statement
+		 * again (the schema changed since it was cached) frees the ones it had. */
+		for (int c = 0; n_rows == 0 && c < cols; c++)
+			db_res_put_name(row, c, sqlite3_column_name(e->stmt, c));
 		for (int c = 0; c < cols; c++) {
 			const char *v;
 			size_t len;

@@ -435,6 +435,13 @@ START_TEST(test_exec_each)
 	memset(seen, 0, sizeof(*seen));
 	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_OK);
 	ck_assert_int_eq(seen->n, 40);
+	/* The schema changed since the statement was cached: SQLite prepares it again at its
+	 * first step, and the names are still right. */
+	memset(seen, 0, sizeof(*seen));
+	ck_assert_int_eq(db_script(T_db, "CREATE TABLE each_schema_moved (x INTEGER)"), DB_OK);
+	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_OK);
+	ck_assert_int_eq(seen->n, 40);
+	ck_assert_str_eq(seen->names, "i|a|b");
 	/* Failures as db_exec's; no rows, no call. */
 	memset(seen, 0, sizeof(*seen));
 	ck_assert_int_eq(db_exec_each(T_db, sql, 0, NULL, each_row, seen), DB_ERR);
