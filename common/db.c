@@ -69,6 +69,24 @@ int db_exec(struct db *db, const char *sql, int n, const char *const *params,
 	return db->ops->exec(db, sql, n, params, out);
 }
 
+int db_exec_each(struct db *db, const char *sql, int n, const char *const *params,
+                 db_row_fn fn, void *ctx)
+{
+	struct db_res *res = NULL;
+	int rc;
+
+	if (n < 0 || (n > 0 && !params))
+		return db_fail(db, DB_ERR, sql, "bad parameter list");
+	if (db->ops->exec_each)
+		return db->ops->exec_each(db, sql, n, params, fn, ctx);
+	rc = db->ops->exec(db, sql, n, params, &res);
+	for (int r = 0; rc == DB_OK && r < db_res_rows(res); r++)
+		if (fn(ctx, res, r) != 0)
+			rc = DB_ERR;
+	db_res_free(res);
+	return rc;
+}
+
 int db_script(struct db *db, const char *sql)
 {
 	return db->ops->script(db, sql);
@@ -295,10 +313,14 @@ int db_res_build_add(struct db_res_build *b, const char *s, size_t len)
 		b->cap = cap;
 	}
 	if (s) {
-		static const char nul = '\0';
+		/* The value and its NUL in one reservation (a page of devices is 900 values). */
 		off = b->text.len;
-		if (buf_append(&b->text, s, len) != 0 || buf_append(&b->text, &nul, 1) != 0)
+		if (buf_reserve(&b->text, len + 1) != 0)
 			return -1;
+		memcpy(b->text.data + off, s, len);
+		b->text.data[off + len] = '\0';
+		b->text.len += len + 1;
+		b->text.data[b->text.len] = '\0';
 	}
 	b->offs[b->n++] = off;
 	return 0;
@@ -544,6 +566,22 @@ int db_listen(struct db *db, const char *channel)
 unsigned long db_notices(struct db *db, int fresh)
 {
 	return db->ops->notices(db, fresh);
+}
+
+unsigned long db_sql_hash(const char *sql)
+{
+	size_t len = strlen(sql), i = 0;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len, w;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, sql + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, sql + i, len - i);
+	h = (h ^ w) * 0x100000001b3ULL;
+	return (unsigned long)(h ^ (h >> 32));
 }
 
 unsigned long db_trips(const struct db *db)

@@ -48,6 +48,14 @@ enum db_kind db_kind(const struct db *db);
  * prepared statements are cached per connection, keyed by the SQL text. */
 int db_exec(struct db *db, const char *sql, int n, const char *const *params,
             struct db_res **out) WUR;
+/* db_exec for a query whose rows are used one at a time and not kept: fn gets each row
+ * in turn (row `row` of res), valid only during that call; on SQLite the rows are not
+ * copied into a result first. fn returns 0 to go on; anything else stops the query,
+ * which then answers DB_ERR (fn logs its own failure). Queries only: a write stopped
+ * half way would be half done. */
+typedef int (*db_row_fn)(void *ctx, const struct db_res *res, int row);
+int db_exec_each(struct db *db, const char *sql, int n, const char *const *params,
+                 db_row_fn fn, void *ctx) WUR;
 /* Runs a script of several statements without parameters (migrations). */
 int db_script(struct db *db, const char *sql) WUR;
 
@@ -139,9 +147,10 @@ void db_set_pooled(struct db *db);
  * changed. PostgreSQL: a notification on a listened channel has arrived, or the
  * connection was made again (a new session missed whatever was sent meanwhile). SQLite,
  * which has no notifications: another connection committed anything (the pager's data
- * version), or this one changed a row. It reads what has arrived without waiting; fresh
- * makes one more exchange first (PostgreSQL: an empty query; SQLite: a read
- * transaction).
+ * version), or this one changed a row. It counts what the exchanges so far brought
+ * (PostgreSQL: what libpq read with their results; it reads nothing itself) without
+ * waiting; fresh makes one more exchange first (PostgreSQL: an empty query; SQLite: a
+ * read transaction).
  * db_trips: how many exchanges with the database have completed (statements run, on
  * SQLite). PostgreSQL sends a notification that was committed before an exchange began
  * ahead of that exchange's end, and a SQLite read transaction sees every commit made

@@ -22,6 +22,10 @@ enum db_conn {
 struct db_ops {
 	int (*exec)(struct db *db, const char *sql, int n, const char *const *params,
 	            struct db_res **out);
+	/* db_exec_each, when the backend can hand rows over without a result (NULL: db.c
+	 * runs exec and hands over its rows). */
+	int (*exec_each)(struct db *db, const char *sql, int n, const char *const *params,
+	                 db_row_fn fn, void *ctx);
 	int (*script)(struct db *db, const char *sql);
 	/* 1 when a transaction is open (or failed and not yet rolled back). */
 	int (*in_tx)(struct db *db);
@@ -71,6 +75,12 @@ int db_sqlite_open(const char *path, int create, struct db **out) WUR;
 int db_fail(struct db *db, enum db_rc rc, const char *sql, const char *fmt, ...)
 	PRINTF_LIKE(4, 5);
 void db_ok(struct db *db, long changes);
+
+/* The statement caches' key hash (both backends keep prepared statements by their SQL
+ * text, and the store's texts share long prefixes, so hashes are compared before
+ * texts). Eight bytes at a time: a device's SELECT is some 500 bytes, hashed at least
+ * once a request. */
+unsigned long db_sql_hash(const char *sql);
 
 /* Building a result: the column names first (cols values), then each row's values in
  * order. Offsets, not pointers, until the end, because the text buffer moves. */

@@ -156,17 +156,6 @@ static int pg_result_fail(struct db *db, PGresult *res, const char *sql)
 
 /* ---- the statement cache (see the top of the file) -------------------------------- */
 
-/* FNV-1a, as in db_sqlite.c: the store's statements share long prefixes, so hashes are
- * compared before texts. */
-static unsigned long sql_hash(const char *s)
-{
-	unsigned long h = 2166136261UL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619UL;
-	return h;
-}
-
 static int is_word_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -285,7 +274,7 @@ static PGresult *pg_run(struct db_pg *pg, const char *sql, int n, const char *co
 
 	if (pg->base.pooled || !stmt_worth_preparing(sql))
 		return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
-	hash = sql_hash(sql);
+	hash = db_sql_hash(sql);
 	for (int attempt = 0;; attempt++) {
 		s = stmt_find(pg, sql, hash);
 		if (!s) {
@@ -327,7 +316,7 @@ static int pipe_send(struct db_pg *pg, const char *sql, int n, const char *const
 	unsigned long hash;
 
 	if (!pg->base.pooled && stmt_worth_preparing(sql)) {
-		hash = sql_hash(sql);
+		hash = db_sql_hash(sql);
 		s = stmt_find(pg, sql, hash);
 		if (!s && (s = stmt_add(pg, sql, hash)) != NULL) {
 			if (!PQsendPrepare(pg->conn, s->name, sql, 0, NULL)) {
@@ -381,7 +370,7 @@ sync:
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 			struct pg_stmt *s;
 			if (sent[i].kind == PIPE_PREPARE &&
-			    (s = stmt_find(pg, sent[i].sql, sql_hash(sent[i].sql))) != NULL)
+			    (s = stmt_find(pg, sent[i].sql, db_sql_hash(sent[i].sql))) != NULL)
 				stmt_forget(pg, s);
 			/* The first failure says why; the queries after it were only skipped. */
 			if (!failed && st != PGRES_PIPELINE_ABORTED) {
@@ -555,7 +544,7 @@ static int pg_exec_scoped(struct db *db, const char *sql, int n, const char *con
 		if (PQstatus(pg->conn) == CONNECTION_BAD) {
 			if (pg_reconnect(db) != 0)
 				break;
-		} else if (!(s = stmt_find(pg, sql, sql_hash(sql))) || !stmt_stale(pg, s, res)) {
+		} else if (!(s = stmt_find(pg, sql, db_sql_hash(sql))) || !stmt_stale(pg, s, res)) {
 			break;
 		} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
 			PQclear(PQexec(pg->conn, "ROLLBACK"));
@@ -834,8 +823,12 @@ static int pg_listen(struct db *db, const char *name)
 	return rc;
 }
 
-/* What has arrived: libpq's queue after a non-blocking read, or (fresh) after one more
- * exchange, an empty query (a dead connection is made again: that counts). */
+/* What has arrived: libpq's queue as the exchanges so far left it, or (fresh) after one
+ * more exchange, an empty query (a dead connection is made again: that counts). No read
+ * of its own: a notification sent before an exchange ended was read with that
+ * exchange's results, which is all the guarantee needs (db.h); one sent since waits in
+ * the socket for the next exchange (a read here cost a recvfrom, EAGAIN nearly always,
+ * twice a request). */
 static unsigned long pg_notices(struct db *db, int fresh)
 {
 	struct db_pg *pg = pg_of(db);
@@ -843,8 +836,6 @@ static unsigned long pg_notices(struct db *db, int fresh)
 
 	if (fresh && (PQstatus(pg->conn) == CONNECTION_OK || pg_reconnect(db) == 0))
 		(void)pg_script_as(db, "", "(an empty query)");
-	else if (PQstatus(pg->conn) == CONNECTION_OK)
-		(void)PQconsumeInput(pg->conn);
 	while ((n = PQnotifies(pg->conn)) != NULL) {
 		for (int i = 0; i < pg->nlisten; i++) {
 			if (strcmp(n->relname, pg->listen[i]) == 0) {

@@ -137,16 +137,6 @@ out:
 	return rc;
 }
 
-/* FNV-1a: the store's statements share long prefixes, so compare hashes first. */
-static unsigned long sql_hash(const char *s)
-{
-	unsigned long h = 2166136261UL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619UL;
-	return h;
-}
-
 static int stmt_get(struct db *db, const char *sql, struct stmt_entry **out)
 {
 	struct db_sqlite *sl = sl_of(db);
@@ -164,7 +154,7 @@ static int stmt_get(struct db *db, const char *sql, struct stmt_entry **out)
 			return DB_OK;
 		}
 	}
-	hash = sql_hash(sql);
+	hash = db_sql_hash(sql);
 	for (int i = 0; i < STMT_CACHE_SIZE; i++) {
 		struct stmt_entry *e = &sl->cache[i];
 		if (e->sql && e->hash == hash && strcmp(e->sql, sql) == 0) {
@@ -187,33 +177,79 @@ static int stmt_get(struct db *db, const char *sql, struct stmt_entry **out)
 	return DB_OK;
 }
 
-static int sl_exec(struct db *db, const char *sql, int n, const char *const *params,
-                   struct db_res **out)
+/* The statement of sql from the cache with its parameters bound (a trip counted):
+ * DB_OK with *out, else the failure, recorded (the statement reset). */
+static int sl_start(struct db *db, const char *sql, int n, const char *const *params,
+                    struct stmt_entry **out)
 {
-	struct db_sqlite *sl = sl_of(db);
 	struct stmt_entry *e;
-	struct db_res_build b;
-	int cols, code, rc;
+	int code, rc;
 
 	rc = stmt_get(db, sql, &e);
 	if (rc != DB_OK)
 		return rc;
 	db->trips++;
-	cols = sqlite3_column_count(e->stmt);
-	db_res_build_init(&b, cols);
 	if (n != e->nparams) {
 		rc = db_fail(db, DB_ERR, sql, "the statement uses %d parameters, %d given", e->nparams,
 		             n);
-		goto out;
+		goto fail;
 	}
 	for (int k = 0; k < n; k++) {
 		code = params[k] ? sqlite3_bind_text(e->stmt, e->index[k], params[k], -1, SQLITE_STATIC)
 		                 : sqlite3_bind_null(e->stmt, e->index[k]);
 		if (code != SQLITE_OK) {
 			rc = sl_fail(db, code, sql);
-			goto out;
+			goto fail;
 		}
 	}
+	*out = e;
+	return DB_OK;
+fail:
+	sqlite3_reset(e->stmt);
+	sqlite3_clear_bindings(e->stmt);
+	return rc;
+}
+
+/* Column c of the current row as text (*v NULL for SQL NULL) and its length: 0, or -1
+ * when memory ran out. */
+static int sl_value(sqlite3_stmt *st, int c, const char **v, size_t *len)
+{
+	*v = NULL;
+	*len = 0;
+	if (sqlite3_column_type(st, c) == SQLITE_NULL)
+		return 0;
+	*v = (const char *)sqlite3_column_text(st, c);
+	*len = (size_t)sqlite3_column_bytes(st, c);
+	return *v ? 0 : -1;
+}
+
+/* The end of a statement stepped until code: DB_OK when it ran to its end (a query
+ * changes nothing, like PostgreSQL's command tag), else the failure. Resets it. */
+static int sl_end(struct db *db, struct stmt_entry *e, int code, const char *sql)
+{
+	int rc = DB_OK;
+
+	if (code != SQLITE_DONE)
+		rc = sl_fail(db, sqlite3_extended_errcode(sl_of(db)->h), sql);
+	else
+		db_ok(db, sqlite3_stmt_readonly(e->stmt) ? 0 : (long)sqlite3_changes(sl_of(db)->h));
+	sqlite3_reset(e->stmt);
+	sqlite3_clear_bindings(e->stmt);
+	return rc;
+}
+
+static int sl_exec(struct db *db, const char *sql, int n, const char *const *params,
+                   struct db_res **out)
+{
+	struct stmt_entry *e;
+	struct db_res_build b;
+	int cols, code, rc;
+
+	rc = sl_start(db, sql, n, params, &e);
+	if (rc != DB_OK)
+		return rc;
+	cols = sqlite3_column_count(e->stmt);
+	db_res_build_init(&b, cols);
 	if (out) {
 		for (int c = 0; c < cols; c++) {
 			const char *name = sqlite3_column_name(e->stmt, c);
@@ -225,15 +261,11 @@ static int sl_exec(struct db *db, const char *sql, int n, const char *const *par
 	}
 	while ((code = sqlite3_step(e->stmt)) == SQLITE_ROW) {
 		for (int c = 0; out && c < cols; c++) {
-			const char *v = NULL;
-			size_t len = 0;
-			if (sqlite3_column_type(e->stmt, c) != SQLITE_NULL) {
-				v = (const char *)sqlite3_column_text(e->stmt, c);
-				len = (size_t)sqlite3_column_bytes(e->stmt, c);
-				if (!v) {
-					rc = db_fail(db, DB_ERR, sql, "out of memory");
-					goto out;
-				}
+			const char *v;
+			size_t len;
+			if (sl_value(e->stmt, c, &v, &len) != 0) {
+				rc = db_fail(db, DB_ERR, sql, "out of memory");
+				goto out;
 			}
 			if (db_res_build_add(&b, v, len) != 0) {
 				rc = db_fail(db, DB_ERR, sql, "out of memory or result too large");
@@ -241,21 +273,66 @@ static int sl_exec(struct db *db, const char *sql, int n, const char *const *par
 			}
 		}
 	}
-	if (code != SQLITE_DONE) {
-		rc = sl_fail(db, sqlite3_extended_errcode(sl->h), sql);
-		goto out;
-	}
-	if (out && db_res_build_finish(&b, out) != 0) {
+	if (code == SQLITE_DONE && out && db_res_build_finish(&b, out) != 0) {
 		rc = db_fail(db, DB_ERR, sql, "out of memory");
 		goto out;
 	}
-	/* Like PostgreSQL's command tag: a query changes nothing. */
-	db_ok(db, sqlite3_stmt_readonly(e->stmt) ? 0 : (long)sqlite3_changes(sl->h));
-	rc = DB_OK;
+	rc = sl_end(db, e, code, sql);
+	e = NULL;
 out:
 	db_res_build_clear(&b);
-	sqlite3_reset(e->stmt);
-	sqlite3_clear_bindings(e->stmt);
+	if (e) {
+		sqlite3_reset(e->stmt);
+		sqlite3_clear_bindings(e->stmt);
+	}
+	return rc;
+}
+
+/* db_exec_each: each row handed over as a one-row result whose values point into
+ * SQLite's own (valid until the next step), so a page is not copied into a result first. */
+static int sl_exec_each(struct db *db, const char *sql, int n, const char *const *params,
+                        db_row_fn fn, void *ctx)
+{
+	struct stmt_entry *e;
+	struct db_res *row;
+	int cols, code, rc;
+
+	rc = sl_start(db, sql, n, params, &e);
+	if (rc != DB_OK)
+		return rc;
+	cols = sqlite3_column_count(e->stmt);
+	row = db_res_borrow(1, cols, 0, 0, NULL, NULL);
+	if (!row) {
+		rc = db_fail(db, DB_ERR, sql, "out of memory");
+		goto out;
+	}
+	for (int n_rows = 0; (code = sqlite3_step(e->stmt)) == SQLITE_ROW; n_rows++) {
+		/* The names are taken once stepped: a first step that prepares the statement
+		 * again (the schema changed since it was cached) frees the ones it had. */
+		for (int c = 0; n_rows == 0 && c < cols; c++)
+			db_res_put_name(row, c, sqlite3_column_name(e->stmt, c));
+		for (int c = 0; c < cols; c++) {
+			const char *v;
+			size_t len;
+			if (sl_value(e->stmt, c, &v, &len) != 0) {
+				rc = db_fail(db, DB_ERR, sql, "out of memory");
+				goto out;
+			}
+			db_res_put(row, 0, c, v);
+		}
+		if (fn(ctx, row, 0) != 0) {
+			rc = DB_ERR; /* fn said why */
+			goto out;
+		}
+	}
+	rc = sl_end(db, e, code, sql);
+	e = NULL;
+out:
+	db_res_free(row);
+	if (e) {
+		sqlite3_reset(e->stmt);
+		sqlite3_clear_bindings(e->stmt);
+	}
 	return rc;
 }
 
@@ -319,6 +396,7 @@ static unsigned long sl_notices(struct db *db, int fresh)
 
 static const struct db_ops sl_ops = {
 	.exec = sl_exec,
+	.exec_each = sl_exec_each,
 	.script = sl_script,
 	.in_tx = sl_in_tx,
 	.reconnect = sl_reconnect,

@@ -16,6 +16,46 @@ int64_t ids_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The random bits of UUIDs, drawn from libsodium's generator a pool at a time: one
+ * getrandom per thirty-odd ids instead of one or two an id (a request id is made for
+ * every request). The bits are the generator's as before, only fetched ahead; ids are
+ * public (they are in every URL), so the pool is no secret to guard. Per thread; a forked
+ * child starts a new pool (pthread_atfork), so it never hands out its parent's bits. */
+#define UUID_POOL 384
+static _Thread_local unsigned char uuid_pool[UUID_POOL];
+static _Thread_local size_t uuid_pool_used = UUID_POOL;
+static pthread_once_t uuid_pool_once = PTHREAD_ONCE_INIT;
+
+static void uuid_pool_forked(void)
+{
+	uuid_pool_used = UUID_POOL;
+}
+
+static void uuid_pool_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, uuid_pool_forked);
+}
+
+static void uuid_random(unsigned char *out, size_t n)
+{
+	pthread_once(&uuid_pool_once, uuid_pool_register);
+	if (UUID_POOL - uuid_pool_used < n) {
+		randombytes_buf(uuid_pool, UUID_POOL);
+		uuid_pool_used = 0;
+	}
+	memcpy(out, uuid_pool + uuid_pool_used, n);
+	uuid_pool_used += n;
+}
+
+/* A counter's random start below 2^11 (a power of two: the low bits are uniform). */
+static unsigned uuid_seq_start(void)
+{
+	unsigned char b[2];
+
+	uuid_random(b, sizeof(b));
+	return ((unsigned)b[0] << 8 | b[1]) & 0x7ff;
+}
+
 /* RFC 9562 method 1: within one millisecond the 12-bit rand_a field is a counter that
  * starts at a random value below 2^11, so ids made by one process sort in the order they
  * were made. If the counter runs out, the time stamp moves on a millisecond (the clock
@@ -26,20 +66,24 @@ static unsigned uuid_seq;
 
 void ids_uuid7(char out[UUID_STR_LEN])
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
 	uint64_t ms = (uint64_t)ids_now_ms();
-	unsigned seq;
+	unsigned seq, start;
+	size_t o = 0;
 
-	randombytes_buf(b + 6, 10);
+	/* The counter's possible new start is drawn outside the lock, with the rest. */
+	uuid_random(b + 6, 10);
+	start = uuid_seq_start();
 	pthread_mutex_lock(&uuid_lock);
 	if (ms <= uuid_last_ms) {
 		ms = uuid_last_ms;
 		if (++uuid_seq > 0xfff) {
 			ms++;
-			uuid_seq = randombytes_uniform(0x800);
+			uuid_seq = start;
 		}
 	} else {
-		uuid_seq = randombytes_uniform(0x800);
+		uuid_seq = start;
 	}
 	uuid_last_ms = ms;
 	seq = uuid_seq;
@@ -50,10 +94,14 @@ void ids_uuid7(char out[UUID_STR_LEN])
 	b[6] = (unsigned char)(0x70 | ((seq >> 8) & 0x0f)); /* version 7, counter high bits */
 	b[7] = (unsigned char)(seq & 0xff);
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f)); /* variant 10 */
-	snprintf(out, UUID_STR_LEN,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-	         b[12], b[13], b[14], b[15]);
+	/* 8-4-4-4-12 lower-case hex digits. */
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
 }
 
 int ids_is_uuid(const char *s)
@@ -97,6 +145,13 @@ void ids_short(char out[SHORT_ID_LEN + 1])
 	ids_base32(out, SHORT_ID_LEN);
 }
 
+/* v (0..99) as two digits. */
+static void two_digits(char *out, int v)
+{
+	out[0] = (char)('0' + v / 10);
+	out[1] = (char)('0' + v % 10);
+}
+
 void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN])
 {
 	time_t secs = (time_t)(unix_ms / 1000);
@@ -104,6 +159,29 @@ void ids_timestamp(int64_t unix_ms, char out[TIMESTAMP_LEN])
 	char tmp[64];
 
 	gmtime_r(&secs, &tm);
+	if (unix_ms >= 0 && tm.tm_year + 1900 <= 9999) {
+		/* Every field has its width: written digit by digit (a log line and a kept
+		 * credential's check take one each, so snprintf's cost showed). */
+		int ms = (int)(unix_ms % 1000);
+		two_digits(out, (tm.tm_year + 1900) / 100);
+		two_digits(out + 2, (tm.tm_year + 1900) % 100);
+		out[4] = '-';
+		two_digits(out + 5, tm.tm_mon + 1);
+		out[7] = '-';
+		two_digits(out + 8, tm.tm_mday);
+		out[10] = 'T';
+		two_digits(out + 11, tm.tm_hour);
+		out[13] = ':';
+		two_digits(out + 14, tm.tm_min);
+		out[16] = ':';
+		two_digits(out + 17, tm.tm_sec);
+		out[19] = '.';
+		out[20] = (char)('0' + ms / 100);
+		two_digits(out + 21, ms % 100);
+		out[23] = 'Z';
+		out[24] = '\0';
+		return;
+	}
 	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ms % 1000));
 	memcpy(out, tmp, TIMESTAMP_LEN - 1); /* years past 9999 are not ours to worry about */

@@ -64,6 +64,10 @@ int store_device_create(struct db *db, const char *tenant_id, const char *name,
                         const char *secret_hash, json_object **out) WUR;
 int store_device_get(struct db *db, const char *tenant_id, const char *id,
                      json_object **out) WUR;
+/* store_device_get's object as JSON text, appended to out (initialised by the caller):
+ * the bytes json-c writes for it (the reply of GET /devices/{id}, without the objects). */
+int store_device_get_text(struct db *db, const char *tenant_id, const char *id,
+                          struct buf *out) WUR;
 /* status: NULL or "online"/"offline"; q: NULL or a substring of name or hostname
  * (case-insensitive, % and _ taken literally). The items come as out->text (struct
  * store_list): free it with buf_clear, or hand it to resp_list. */

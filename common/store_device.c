@@ -18,6 +18,8 @@
 /* The columns of the device JSON (store_device.h), shared with store_cluster.c's nodes. */
 #define DEVICE_SELECT "SELECT " STORE_DEVICE_COLUMNS " FROM devices"
 #define DEVICE_RETURNING " RETURNING " STORE_DEVICE_COLUMNS
+/* One live device of a tenant: $1 the tenant, $2 the device. */
+#define DEVICE_GET DEVICE_SELECT " WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
 
 const struct store_col store_device_cols[] = {
 	{ "id", STORE_COL_TEXT },          { "name", STORE_COL_TEXT },
@@ -68,9 +70,20 @@ int store_device_get(struct db *db, const char *tenant_id, const char *id, json_
 
 	if (store_id(tenant_id, tenant) != 0 || store_id(id, device) != 0)
 		return STORE_NOT_FOUND;
-	return store_row_one(db,
-	                     DEVICE_SELECT " WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
-	                     2, params, store_device_cols, store_device_ncols, out);
+	return store_row_one(db, DEVICE_GET, 2, params, store_device_cols, store_device_ncols,
+	                     out);
+}
+
+int store_device_get_text(struct db *db, const char *tenant_id, const char *id,
+                          struct buf *out)
+{
+	char tenant[UUID_STR_LEN], device[UUID_STR_LEN];
+	const char *params[2] = { tenant, device };
+
+	if (store_id(tenant_id, tenant) != 0 || store_id(id, device) != 0)
+		return STORE_NOT_FOUND;
+	return store_row_one_text(db, DEVICE_GET, 2, params, store_device_cols,
+	                          store_device_ncols, out);
 }
 
 int store_device_list(struct db *db, const char *tenant_id, const char *status,

@@ -186,22 +186,61 @@ int store_row_json(const struct db_res *res, int row, const struct store_col *co
 	return row_json(res, row, cols, n, out);
 }
 
+/* Runs sql for one row: STORE_OK with *res holding at least one, else the store code
+ * (*res then freed). */
+static int first_row(struct db *db, const char *sql, int nparams, const char *const *params,
+                     struct db_res **res)
+{
+	int rc = db_exec(db, sql, nparams, params, res);
+
+	if (rc == DB_OK && db_res_rows(*res) > 0)
+		return STORE_OK;
+	db_res_free(*res);
+	*res = NULL;
+	return rc == DB_OK ? STORE_NOT_FOUND : store_rc_of(rc);
+}
+
+/* The keys' lengths of a text row or list (klen[c] = strlen(cols[c].name)). 0, or -1
+ * (logged) when there are more columns than a text row takes. */
+static int keys_len(const struct store_col *cols, int n, size_t klen[LIST_TEXT_COLS])
+{
+	if (n > LIST_TEXT_COLS) {
+		log_error("store: a text row or list of %d columns (at most %d)", n, LIST_TEXT_COLS);
+		return -1;
+	}
+	for (int c = 0; c < n; c++)
+		klen[c] = strlen(cols[c].name);
+	return 0;
+}
+
 int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
                   const struct store_col *cols, int n, json_object **out)
 {
 	struct db_res *res = NULL;
-	int rc = db_exec(db, sql, nparams, params, &res);
+	int rc = first_row(db, sql, nparams, params, &res);
 
-	if (rc != DB_OK) {
-		rc = store_rc_of(rc);
-		goto out;
+	if (rc == STORE_OK)
+		rc = store_row_json(res, 0, cols, n, out);
+	db_res_free(res);
+	return rc;
+}
+
+int store_row_one_text(struct db *db, const char *sql, int nparams, const char *const *params,
+                       const struct store_col *cols, int n, struct buf *out)
+{
+	struct db_res *res = NULL;
+	size_t klen[LIST_TEXT_COLS];
+	int rc = first_row(db, sql, nparams, params, &res);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (cols_match(res, cols, n) != 0 || keys_len(cols, n, klen) != 0) {
+		rc = STORE_ERR;
+	} else if (row_text(res, 0, cols, klen, n, out) != 0) {
+		log_error("store: a row's text did not fit (%zu bytes) or memory ran out", out->len);
+		buf_clear(out);
+		rc = STORE_ERR;
 	}
-	if (db_res_rows(res) == 0) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	rc = store_row_json(res, 0, cols, n, out);
-out:
 	db_res_free(res);
 	return rc;
 }
@@ -244,39 +283,87 @@ int store_list_fill(const struct db_res *res, int limit, const struct store_col 
 	return STORE_OK;
 }
 
+/* A list's text written a row at a time: by store_list_fill_text from a result, and by
+ * list_ordered straight from the query's rows (db_exec_each: on SQLite they are then
+ * never copied into a result). */
+struct text_page {
+	const struct store_col *cols;
+	int n, limit, rows;
+	size_t klen[LIST_TEXT_COLS];
+	struct buf text;
+	char cursor[UUID_STR_LEN];
+};
+
+static int text_page_init(struct text_page *t, const struct store_col *cols, int n, int limit)
+{
+	memset(t, 0, sizeof(*t));
+	t->cols = cols;
+	t->n = n;
+	t->limit = limit;
+	buf_init(&t->text, LIST_TEXT_MAX);
+	return keys_len(cols, n, t->klen);
+}
+
+/* db_row_fn: row `row` of res onto the page. The first limit rows are written; one more
+ * only says that another page follows, whose cursor is the last written row's id
+ * (column 0). 0, or -1 (logged). */
+static int text_page_row(void *ctx, const struct db_res *res, int row)
+{
+	struct text_page *t = ctx;
+	const char *id;
+
+	if (t->rows++ >= t->limit)
+		return 0;
+	if (t->rows == 1) {
+		if (cols_match(res, t->cols, t->n) != 0)
+			return -1;
+		/* Room for a device's usual ~380 bytes a row, so the text seldom moves as it
+		 * grows. */
+		if (buf_reserve(&t->text, 2 + (size_t)t->limit * 512) != 0)
+			goto fail;
+	}
+	if (buf_append(&t->text, t->rows == 1 ? "[" : ",", 1) != 0 ||
+	    row_text(res, row, t->cols, t->klen, t->n, &t->text) != 0)
+		goto fail;
+	if (t->rows == t->limit && (id = db_res_get(res, row, 0)) != NULL)
+		snprintf(t->cursor, sizeof(t->cursor), "%s", id);
+	return 0;
+fail:
+	log_error("store: a list's text did not fit (%zu bytes) or memory ran out", t->text.len);
+	return -1;
+}
+
+/* The page written (ok: every row went on it) as out: STORE_OK, else STORE_ERR and the
+ * text freed. */
+static int text_page_end(struct text_page *t, int ok, struct store_list *out)
+{
+	if (ok && ((t->rows == 0 && buf_append(&t->text, "[", 1) != 0) ||
+	           buf_append(&t->text, "]", 1) != 0)) {
+		log_error("store: a list's text did not fit (%zu bytes) or memory ran out",
+		          t->text.len);
+		ok = 0;
+	}
+	if (!ok) {
+		buf_clear(&t->text);
+		return STORE_ERR;
+	}
+	memset(out, 0, sizeof(*out));
+	out->has_more = t->rows > t->limit;
+	if (out->has_more)
+		memcpy(out->next_cursor, t->cursor, sizeof(out->next_cursor));
+	out->text = t->text;
+	return STORE_OK;
+}
+
 int store_list_fill_text(const struct db_res *res, int limit, const struct store_col *cols,
                          int n, struct store_list *out)
 {
-	int rows = db_res_rows(res), shown = rows > limit ? limit : rows;
-	size_t klen[LIST_TEXT_COLS];
-	struct buf text;
+	struct text_page t;
+	int ok = text_page_init(&t, cols, n, limit) == 0;
 
-	if (shown > 0 && cols_match(res, cols, n) != 0)
-		return STORE_ERR;
-	if (n > LIST_TEXT_COLS) {
-		log_error("store: a text list of %d columns (at most %d)", n, LIST_TEXT_COLS);
-		return STORE_ERR;
-	}
-	for (int c = 0; c < n; c++)
-		klen[c] = strlen(cols[c].name);
-	buf_init(&text, LIST_TEXT_MAX);
-	/* Room for a device's usual ~380 bytes a row, so the text seldom moves as it grows. */
-	if (buf_reserve(&text, 2 + (size_t)shown * 512) != 0 || buf_append(&text, "[", 1) != 0)
-		goto fail;
-	for (int r = 0; r < shown; r++) {
-		if ((r && buf_append(&text, ",", 1) != 0) ||
-		    row_text(res, r, cols, klen, n, &text) != 0)
-			goto fail;
-	}
-	if (buf_append(&text, "]", 1) != 0)
-		goto fail;
-	list_page(res, limit, out);
-	out->text = text;
-	return STORE_OK;
-fail:
-	log_error("store: a list's text did not fit (%zu bytes) or memory ran out", text.len);
-	buf_clear(&text);
-	return STORE_ERR;
+	for (int r = 0; ok && r < db_res_rows(res); r++)
+		ok = text_page_row(&t, res, r) == 0;
+	return text_page_end(&t, ok, out);
 }
 
 int store_page_limit(const struct store_page *page)
@@ -402,11 +489,17 @@ static int list_ordered(struct db *db, struct buf *sql, const char **params, int
 	params[nparams++] = limit_text;
 	if (buf_printf(sql, " ORDER BY %s LIMIT $%d", order, nparams) != 0)
 		return STORE_ERR;
+	if (as_text) {
+		/* Written as the rows come: no result held (SQLite copies none). */
+		struct text_page t;
+		if (text_page_init(&t, cols, n, limit) != 0)
+			return STORE_ERR;
+		rc = db_exec_each(db, sql->data, nparams, params, text_page_row, &t);
+		return text_page_end(&t, rc == DB_OK, out) == STORE_OK ? STORE_OK : store_rc_of(rc);
+	}
 	rc = db_exec(db, sql->data, nparams, params, &res);
 	if (rc != DB_OK)
 		rc = store_rc_of(rc);
-	else if (as_text)
-		rc = store_list_fill_text(res, limit, cols, n, out);
 	else
 		rc = store_list_fill(res, limit, cols, n, out);
 	db_res_free(res);

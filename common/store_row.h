@@ -37,6 +37,12 @@ int store_row_json(const struct db_res *res, int row, const struct store_col *co
 int store_row_one(struct db *db, const char *sql, int nparams, const char *const *params,
                   const struct store_col *cols, int n, json_object **out) WUR;
 
+/* store_row_one with the row written as JSON text (appended to out, which the caller
+ * has initialised): the bytes json-c writes for store_row_json's object, as
+ * store_list_fill_text writes a list's items. On failure out is emptied. */
+int store_row_one_text(struct db *db, const char *sql, int nparams, const char *const *params,
+                       const struct store_col *cols, int n, struct buf *out) WUR;
+
 /* Ends the open transaction of a write that read its row back: with rc STORE_OK it
  * commits and hands row over in *out; otherwise (or when the commit fails: STORE_ERR) it
  * rolls back and frees row. Returns the outcome. */

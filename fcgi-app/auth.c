@@ -105,7 +105,6 @@ int auth_check(struct req *r, struct resp *rs)
 		authorization = from_cookie;
 		by_cookie = 1;
 	}
-	snprintf(log_id, sizeof(log_id), "req=%s", r->request_id);
 	/* A read may use a credential this worker verified a moment ago (auth_cache.h);
 	 * route.c confirms it at the end of the request. */
 	r->cred_kept = reads_only(r) &&
@@ -114,6 +113,7 @@ int auth_check(struct req *r, struct resp *rs)
 		crc = CREDENTIAL_OK;
 	} else {
 		unsigned long mark = auth_cache_mark(r->auth_cache, r->db);
+		snprintf(log_id, sizeof(log_id), "req=%s", r->request_id);
 		crc = credential_identify(r->db, authorization, log_id, &cred, &store_rc);
 		if (crc == CREDENTIAL_OK)
 			auth_cache_put(r->auth_cache, r->db, authorization, &cred, mark);

@@ -15,6 +15,8 @@
 
 /* Longest q= filter, in bytes (the longest name is 128 characters). */
 #define DEVICE_Q_MAX 512
+/* One device's JSON: its labels, resources and versions are a node's facts. */
+#define DEVICE_TEXT_MAX (1024 * 1024)
 
 static const struct jsonx_field device_create_fields[] = {
 	{ "name", JSONX_STRING, 1, 1, 128, 0 },
@@ -113,14 +115,18 @@ bad_query:
 
 void h_device_get(struct req *r, struct resp *rs)
 {
-	json_object *device = NULL;
-	int rc = store_device_get(r->db, r->tenant_id, r->params[0], &device);
+	struct buf device;
+	int rc;
 
+	/* Written as text straight from the row: no object to make and serialize. */
+	buf_init(&device, DEVICE_TEXT_MAX);
+	rc = store_device_get_text(r->db, r->tenant_id, r->params[0], &device);
 	if (rc != STORE_OK) {
+		buf_clear(&device);
 		resp_store_error(rs, rc, r->db, r->request_id, "device");
 		return;
 	}
-	resp_json(rs, 200, device);
+	resp_text(rs, 200, &device);
 }
 
 void h_device_delete(struct req *r, struct resp *rs)

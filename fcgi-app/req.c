@@ -102,13 +102,13 @@ static char *path_decode(const char *s, size_t n, int *clean)
 
 static char *build_path(req_param_fn param, void *ctx)
 {
-	const char *doc = param_get(param, ctx, "DOCUMENT_URI");
-	const char *script = param_get(param, ctx, "SCRIPT_NAME");
-	const char *info = param_get(param, ctx, "PATH_INFO");
-	const char *uri = param_get(param, ctx, "REQUEST_URI");
+	const char *doc = param_get(param, ctx, "DOCUMENT_URI"), *script, *info, *uri;
 
 	if (*doc)
 		return strdup(doc);
+	script = param_get(param, ctx, "SCRIPT_NAME");
+	info = param_get(param, ctx, "PATH_INFO");
+	uri = param_get(param, ctx, "REQUEST_URI");
 	if (*script || *info) {
 		size_t a = strlen(script), b = strlen(info);
 		char *p = malloc(a + b + 1);
@@ -246,6 +246,9 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 {
 	const char *method = param_get(param, ctx, "REQUEST_METHOD");
 	const char *rid = param_get(param, ctx, "HTTP_X_REQUEST_ID");
+	const char *http_host = param_get(param, ctx, "HTTP_HOST");
+	const char *req_scheme = param_get(param, ctx, "REQUEST_SCHEME");
+	const char *https = param_get(param, ctx, "HTTPS");
 	const char *cookie;
 
 	memset(r, 0, sizeof(*r));
@@ -257,13 +260,10 @@ int req_init(struct req *r, req_param_fn param, void *ctx, struct db *db)
 	r->content_type = strdup(param_get(param, ctx, "CONTENT_TYPE"));
 	r->authorization = strdup(param_get(param, ctx, "HTTP_AUTHORIZATION"));
 	r->remote_addr = strdup(param_get(param, ctx, "REMOTE_ADDR"));
-	r->host = host_of(param_get(param, ctx, "HTTP_HOST"));
-	r->origin = origin_of(param_get(param, ctx, "REQUEST_SCHEME"),
-	                      param_get(param, ctx, "HTTPS"), param_get(param, ctx, "HTTP_HOST"),
-	                      param_get(param, ctx, "SERVER_PORT"));
+	r->host = host_of(http_host);
+	r->origin = origin_of(req_scheme, https, http_host, param_get(param, ctx, "SERVER_PORT"));
 	r->tenant_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_TENANT"), 64);
-	r->scheme = strdup(scheme_of(param_get(param, ctx, "REQUEST_SCHEME"),
-	                             param_get(param, ctx, "HTTPS")));
+	r->scheme = strdup(scheme_of(req_scheme, https));
 	cookie = param_get(param, ctx, "HTTP_COOKIE");
 	r->cookie = strdup(strlen(cookie) > REQ_COOKIE_MAX ? "" : cookie);
 	r->csrf_header = strndup(param_get(param, ctx, "HTTP_X_KAIDEN_CSRF"), 64);

@@ -21,6 +21,10 @@ void resp_clear(struct resp *rs);
 /* Sets status and body (ownership of body moves to rs; NULL means no body); any text
  * body is dropped. */
 void resp_json(struct resp *rs, int status, json_object *body);
+/* Sets status and the body as JSON text (text moves into rs and is left empty); any
+ * object body is dropped. The text must be what json-c would write (resp_serialize sends
+ * it as it is). */
+void resp_text(struct resp *rs, int status, struct buf *text);
 /* {"error":{"code","message"[,"field"]}} with status. field may be NULL. */
 void resp_error(struct resp *rs, int status, const char *code, const char *field,
                 const char *fmt, ...) PRINTF_LIKE(5, 6);

@@ -395,12 +395,15 @@ static void route_run(struct req *r, struct resp *rs)
 		if (m != MATCH_YES)
 			continue;
 		methods |= 1u << routes[i].method;
-		if (!found && (routes[i].method == r->method ||
-		               (r->method == HTTP_HEAD && routes[i].method == HTTP_GET))) {
+		if (routes[i].method == r->method ||
+		    (r->method == HTTP_HEAD && routes[i].method == HTTP_GET)) {
+			/* The first route of the path and method; the other methods of the path
+			 * only matter (Allow) when there is none. */
 			found = &routes[i];
 			found_n = n;
 			memcpy(found_starts, starts, sizeof(starts));
 			memcpy(found_lens, lens, sizeof(lens));
+			break;
 		}
 	}
 	if (!methods) {

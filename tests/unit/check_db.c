@@ -373,6 +373,89 @@ START_TEST(test_result_rows)
 }
 END_TEST
 
+/* What db_exec_each's rows were: each row's values joined as "v|v|-" (NULL as "-") and
+ * its names, kept as the rows come; stop_at stops the query after that many rows. */
+struct each_seen {
+	char rows[64][128];
+	char names[128];
+	int n, stop_at;
+};
+
+static int each_row(void *ctx, const struct db_res *res, int row)
+{
+	struct each_seen *s = ctx;
+	size_t len = 0;
+
+	ck_assert_int_lt(s->n, 64);
+	s->rows[s->n][0] = '\0';
+	for (int c = 0; c < db_res_cols(res); c++) {
+		const char *v = db_res_get(res, row, c);
+		len += (size_t)snprintf(s->rows[s->n] + len, sizeof(s->rows[0]) - len, "%s%s",
+		                        c ? "|" : "", v ? v : "-");
+		if (s->n == 0)
+			snprintf(s->names + strlen(s->names), sizeof(s->names) - strlen(s->names),
+			         "%s%s", c ? "|" : "", db_res_name(res, c));
+	}
+	return ++s->n == s->stop_at ? -1 : 0;
+}
+
+/* db_exec_each hands over the rows db_exec gives, in order, values and NULLs and
+ * names alike (on SQLite without a result: each row's values are gone at the next);
+ * stopping early answers DB_ERR and leaves the connection as it was; a bad parameter
+ * list or a failing statement fails as with db_exec; no rows, no call. */
+START_TEST(test_exec_each)
+{
+	static const char sql[] =
+		"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 40) "
+		"SELECT i, CASE WHEN i % 3 = 0 THEN NULL ELSE 'v' || i END AS a, "
+		"CAST($1 AS TEXT) AS b FROM s ORDER BY i";
+	const char *p[1] = { "x \"y\"" };
+	struct each_seen *seen = calloc(1, sizeof(*seen));
+	struct db_res *res = NULL;
+
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_OK);
+	ck_assert_int_eq(seen->n, 40);
+	ck_assert_str_eq(seen->names, "i|a|b");
+	ck_assert_int_eq(db_exec(T_db, sql, 1, p, &res), DB_OK);
+	for (int r = 0; r < 40; r++) {
+		char want[128];
+		snprintf(want, sizeof(want), "%s|%s|%s", db_res_get(res, r, 0),
+		         db_res_get(res, r, 1) ? db_res_get(res, r, 1) : "-", db_res_get(res, r, 2));
+		ck_assert_str_eq(seen->rows[r], want);
+	}
+	ck_assert_str_eq(seen->rows[2], "3|-|x \"y\"");
+	db_res_free(res);
+	/* Stopped after five rows: DB_ERR, and the next statement runs as ever. */
+	memset(seen, 0, sizeof(*seen));
+	seen->stop_at = 5;
+	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_ERR);
+	ck_assert_int_eq(seen->n, 5);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	memset(seen, 0, sizeof(*seen));
+	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_OK);
+	ck_assert_int_eq(seen->n, 40);
+	/* The schema changed since the statement was cached: SQLite prepares it again at its
+	 * first step, and the names are still right. */
+	memset(seen, 0, sizeof(*seen));
+	ck_assert_int_eq(db_script(T_db, "CREATE TABLE each_schema_moved (x INTEGER)"), DB_OK);
+	ck_assert_int_eq(db_exec_each(T_db, sql, 1, p, each_row, seen), DB_OK);
+	ck_assert_int_eq(seen->n, 40);
+	ck_assert_str_eq(seen->names, "i|a|b");
+	/* Failures as db_exec's; no rows, no call. */
+	memset(seen, 0, sizeof(*seen));
+	ck_assert_int_eq(db_exec_each(T_db, sql, 0, NULL, each_row, seen), DB_ERR);
+	ck_assert_int_eq(db_exec_each(T_db, sql, -1, p, each_row, seen), DB_ERR);
+	ck_assert_int_eq(db_exec_each(T_db, "SELECT nope FROM nowhere", 0, NULL, each_row, seen),
+	                 DB_ERR);
+	ck_assert_int_eq(db_exec_each(T_db, "SELECT 1 AS one WHERE 1 = 0", 0, NULL, each_row, seen),
+	                 DB_OK);
+	ck_assert_int_eq(seen->n, 0);
+	ck_assert_int_eq(db_ping(T_db), 0);
+	free(seen);
+}
+END_TEST
+
 START_TEST(test_constraints)
 {
 	const char *dup[3] = { TENANT2, "default", "again" };
@@ -1106,6 +1189,7 @@ int main(void)
 	T_ADD(sq, pg, test_script);
 	T_ADD(sq, pg, test_timestamps);
 	T_ADD(sq, pg, test_result_rows);
+	T_ADD(sq, pg, test_exec_each);
 	T_ADD(sq, pg, test_constraints);
 	T_ADD(sq, pg, test_transactions);
 	T_ADD(sq, pg, test_changes);

@@ -129,6 +129,19 @@ START_TEST(test_device_get_missing)
 	ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, NULL, &g), STORE_NOT_FOUND);
 	ck_assert_int_eq(store_device_get(T_db, "nonsense", NOBODY, &g), STORE_NOT_FOUND);
 	ck_assert_ptr_eq(g, (json_object *)0x1); /* untouched on failure */
+	{
+		/* The text form: the same answers, nothing written. */
+		static const char *const bad[] = { NOBODY, "not-a-uuid", "", NULL };
+		struct buf text;
+		buf_init(&text, 4096);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_int_eq(store_device_get_text(T_db, DEFAULT_TENANT_ID, bad[i], &text),
+			                 STORE_NOT_FOUND);
+		ck_assert_int_eq(store_device_get_text(T_db, "nonsense", NOBODY, &text),
+		                 STORE_NOT_FOUND);
+		ck_assert_uint_eq(text.len, 0);
+		buf_clear(&text);
+	}
 	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, NOBODY), STORE_NOT_FOUND);
 	ck_assert_int_eq(store_device_delete(T_db, DEFAULT_TENANT_ID, "1'; --"), STORE_NOT_FOUND);
 }
@@ -1272,6 +1285,23 @@ START_TEST(test_list_text_matches_objects)
 	}
 	free(both_ways("SELECT " STORE_DEVICE_COLUMNS " FROM devices ORDER BY id DESC",
 	               store_device_cols, store_device_ncols, nd));
+	/* One device as text (GET /devices/{id}) is its object serialized, each of them. */
+	for (int i = 0; i < nd; i++) {
+		json_object *object = NULL;
+		struct buf one;
+		buf_init(&one, 1024 * 1024);
+		ck_assert_int_eq(buf_append(&one, "x", 1), 0); /* appended to, not replaced */
+		ck_assert_int_eq(store_device_get_text(T_db, DEFAULT_TENANT_ID, ids[i], &one),
+		                 STORE_OK);
+		ck_assert_int_eq(store_device_get(T_db, DEFAULT_TENANT_ID, ids[i], &object),
+		                 STORE_OK);
+		ck_assert_str_eq(one.data + 1, json_object_to_json_string_ext(
+		                                   object, JSON_C_TO_STRING_PLAIN |
+		                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+		ck_assert_int_eq(one.data[0], 'x');
+		json_object_put(object);
+		buf_clear(&one);
+	}
 	/* The real list (store_device_list itself, its text unparsed) writes that page. */
 	{
 		struct store_list l;
