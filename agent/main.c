@@ -438,7 +438,7 @@ int main(int argc, char **argv)
 	};
 	char ports_text[RELAY_PORTS_MAX * 6 + 8];
 	struct sigaction sa;
-	int lvl, stopping = 0, killed = 0, busy = 0;
+	int lvl, stopping = 0, killed = 0, busy = 0, now_busy;
 	time_t stop_started = 0;
 
 	/* One malloc arena: the agent has one thread (the node reader's of issue 12 is gone:
@@ -639,9 +639,10 @@ int main(int argc, char **argv)
 		if (lws_service(context, 0) < 0)
 			break;
 		/* The last tunnel or relay stream has ended: a burst is over (release_soon). */
-		if (busy && tunnel_count() == 0 && relay_stream_count() == 0 && !signals_seen)
+		now_busy = tunnel_count() + relay_stream_count();
+		if (busy && !now_busy && !signals_seen)
 			release_soon();
-		busy = tunnel_count() + relay_stream_count();
+		busy = now_busy;
 		if (signals_seen && !stopping) {
 			stopping = 1;
 			stop_started = time(NULL);

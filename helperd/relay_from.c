@@ -23,6 +23,7 @@ static void mac(const unsigned char key[TICKET_KEY_LEN], const char *session_id,
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ms, strlen(ms));
 	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st)); /* it holds the key's pads */
 }
 
 int relay_from_sign(const unsigned char key[TICKET_KEY_LEN], const char *session_id,
