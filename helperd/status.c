@@ -1,7 +1,10 @@
 /* status.c: the heartbeat row (status.h). One uv timer; the first beat is written by
  * status_init itself, before lws listens and the hub takes agents (the row is their
- * holder's lease). A failed write is logged once per run of failures and tried again at
- * the next beat. */
+ * holder's lease). If that first write fails, helperd does not start: it claims jobs
+ * only under its own live row, and a helperd restarted under its old name would
+ * otherwise claim under its previous run's stale one (and have its new jobs taken over
+ * as a dead holder's). A later failed write is logged once per run of failures and
+ * tried again at the next beat. */
 #include "status.h"
 
 #include "cf.h"
@@ -22,7 +25,8 @@ static uv_timer_t timer;
 static int timer_open, failing;
 static char started_at[TIMESTAMP_LEN];
 
-static void beat(uv_timer_t *t)
+/* Writes the row: 0, or -1 when the database refused it (logged once per run). */
+static int beat_write(void)
 {
 	struct store_beat b = {
 		.instance = helperd.instance,
@@ -35,9 +39,6 @@ static void beat(uv_timer_t *t)
 	};
 	long window_ms = 0;
 
-	(void)t;
-	if (helperd.stopping)
-		return;
 	if (cf_budget_get(&b.cf_used, &b.cf_budget, &window_ms) == 0)
 		b.cf_window_s = window_ms >= 1000 ? (int)(window_ms / 1000) : 1;
 	else
@@ -47,9 +48,17 @@ static void beat(uv_timer_t *t)
 			log_warn("worker=%s status: the heartbeat row was not written",
 			         helperd.instance);
 		failing = 1;
-	} else {
-		failing = 0;
+		return -1;
 	}
+	failing = 0;
+	return 0;
+}
+
+static void beat(uv_timer_t *t)
+{
+	(void)t;
+	if (!helperd.stopping)
+		(void)beat_write();
 }
 
 int status_init(void)
@@ -58,8 +67,13 @@ int status_init(void)
 	uv_timer_init(helperd.loop, &timer);
 	timer_open = 1;
 	/* The first beat now, before the hub takes an agent: the row is the lease its
-	 * agents' "online" is read through (STORE_SQL_DEVICE_ONLINE). */
-	beat(&timer);
+	 * agents' "online" is read through (STORE_SQL_DEVICE_ONLINE), and the one its job
+	 * claims stand on. */
+	if (beat_write() != 0) {
+		log_error("worker=%s status: cannot write the heartbeat row; not starting",
+		          helperd.instance);
+		return -1;
+	}
 	uv_timer_start(&timer, beat, (uint64_t)STATUS_EVERY_S * 1000,
 	               (uint64_t)STATUS_EVERY_S * 1000);
 	return 0;

@@ -10,6 +10,17 @@
 # (from KAIDEN_CF_DOMAIN), and restarted back.
 
 NOID=00000000-0000-7000-8000-000000000000
+# DEV_A is case-30's first device and DEV_PCT one it deleted; run on its own (CASES=40)
+# this case makes its own.
+if [ -z "${DEV_A:-}" ]; then
+	call POST /api/v1/devices '{"name":"sess-dev-a"}'
+	save DEV_A .id
+fi
+if [ -z "${DEV_PCT:-}" ]; then
+	call POST /api/v1/devices '{"name":"sess-dev-deleted"}'
+	save DEV_PCT .id
+	call DELETE "/api/v1/devices/$DEV_PCT"
+fi
 call POST /api/v1/devices '{"name":"sess-dev-b"}'
 save DEV_B .id
 
