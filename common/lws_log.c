@@ -5,6 +5,34 @@
 #include "log.h"
 #include "lws_log.h"
 
+/* Lines lws always writes right after another one, saying nothing more: taken as part of
+ * that line's run, so that the pair folds as one line would. */
+static const struct {
+	const char *after, *line; /* prefixes */
+} followers[] = {
+	/* an accepted connection whose descriptor number is past lws's table (helperd at
+	 * its descriptor share: helperd/main.c, create_context) */
+	{ "Socket fd ", "lws_adopt_descriptor_vhost2: fail inserting socket" },
+};
+
+static int has_prefix(const char *s, size_t n, const char *prefix)
+{
+	size_t p = strlen(prefix);
+	return n >= p && memcmp(s, prefix, p) == 0;
+}
+
+/* 1 when line is the follower of the run's line, within the run's window. */
+static int follows_run(const struct lws_log_run *run, const char *line, size_t n, time_t now)
+{
+	if (!run->len || now - run->first >= LWS_LOG_REPEAT_S || now < run->first)
+		return 0;
+	for (size_t i = 0; i < sizeof(followers) / sizeof(followers[0]); i++)
+		if (has_prefix(line, n, followers[i].line) &&
+		    has_prefix(run->line, run->len, followers[i].after))
+			return 1;
+	return 0;
+}
+
 int lws_log_take(struct lws_log_run *run, int level, const char *line, size_t n,
                  time_t now, unsigned *fold, long *fold_s)
 {
@@ -18,6 +46,8 @@ int lws_log_take(struct lws_log_run *run, int level, const char *line, size_t n,
 		run->repeats = 0;
 		return 1;
 	}
+	if (follows_run(run, line, n, now))
+		return 0;
 	if (run->len == n && run->level == level && memcmp(run->line, line, n) == 0 &&
 	    now - run->first < LWS_LOG_REPEAT_S && now >= run->first) {
 		run->repeats++;

@@ -3,7 +3,9 @@
  * "accept: errno 24" for every connection it refuses, thousands a second in a reconnect
  * storm. The first line of a run is written; the same line again within LWS_LOG_REPEAT_S
  * seconds of it is counted, not written; then, when another line comes or the window has
- * passed, one "lws: the line above N more times in S s" goes first. Loop thread only
+ * passed, one "lws: the line above N more times in S s" goes first. A line lws always
+ * writes right after another, adding nothing (lws_log.c, followers), is dropped there
+ * and so does not break that line's run. Loop thread only
  * (lws logs from its service thread). */
 #ifndef KAIDEN_LWS_LOG_H
 #define KAIDEN_LWS_LOG_H

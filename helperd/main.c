@@ -123,24 +123,48 @@ static void raise_fd_limit(void)
 		log_info("open file limit %lu", (unsigned long)rl.rlim_cur);
 }
 
-/* How many descriptors lws may hold. At that count lws stops accepting (it takes POLLIN
- * off its listening sockets) and starts again when one closes; the connections wait in
- * the listen queue or go to another helperd. Left to itself lws counts up to the whole
- * limit, but helperd's other descriptors (PostgreSQL, libcurl's calls, helm's pipes,
- * libuv's, the log) come from the same limit: an accept then fails with EMFILE with the
- * connection still queued, and lws retries it at once, for ever: a core spent (about
- * 100,000 failed accepts a second here) until a descriptor frees. FD_RESERVE are kept
- * for the others (half of a small limit: an idle helperd on SQLite holds about 20). */
-static unsigned lws_fd_limit(void)
+/* How many descriptors lws may hold, of a soft limit CUR. At that count lws stops
+ * accepting (it takes POLLIN off its listening sockets) and starts again when one closes;
+ * the connections wait in the listen queue or go to another helperd. Left to itself lws
+ * counts up to the whole limit, but helperd's other descriptors (PostgreSQL, libcurl's
+ * calls, helm's pipes, libuv's, the log) come from the same limit: an accept then fails
+ * with EMFILE with the connection still queued, and lws retries it at once, for ever: a
+ * core spent (about 100,000 failed accepts a second here) until a descriptor frees.
+ * FD_RESERVE are kept for the others (half of a small limit: an idle helperd on SQLite
+ * holds about 20). */
+static rlim_t lws_fd_limit(rlim_t cur)
 {
-	struct rlimit rl;
-	rlim_t n;
+	rlim_t n = cur == RLIM_INFINITY || cur > FD_LIMIT_MAX ? FD_LIMIT_MAX : cur;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 0; /* lws's own choice */
-	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_LIMIT_MAX ? FD_LIMIT_MAX
-	                                                                : rl.rlim_cur;
-	return (unsigned)(n - (n / 2 < FD_RESERVE ? n / 2 : FD_RESERVE));
+	return n - (n / 2 < FD_RESERVE ? n / 2 : FD_RESERVE);
+}
+
+/* lws_create_context, with lws_fd_limit as the open file limit lws reads when it makes the
+ * context (sysconf(_SC_OPEN_MAX): it sizes its table by it, and stops accepting at it).
+ * Not info.fd_limit_per_thread: lws takes a value under the process's limit as "not the
+ * ulimit", and then finds the connection of every event by a linear search of its whole
+ * table (wsi_from_fd), thousands of compares a heartbeat with thousands of agents. The
+ * soft limit is put back at once, so the other descriptors have the reserve above lws's
+ * share. lws indexes its table by descriptor number: a connection whose number lands
+ * above its share (the others holding low numbers) is closed by lws ("Socket fd N is too
+ * high"), which happens only at the share anyway. */
+static struct lws_context *create_context(const struct lws_context_creation_info *info)
+{
+	struct rlimit rl, share;
+	struct lws_context *c;
+	int lowered = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		share = rl;
+		share.rlim_cur = lws_fd_limit(rl.rlim_cur);
+		lowered = share.rlim_cur < rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &share) == 0;
+		if (lowered)
+			log_info("lws holds at most %lu descriptors", (unsigned long)share.rlim_cur);
+	}
+	c = lws_create_context(info);
+	if (lowered && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot put the open file limit back: %s", strerror(errno));
+	return c;
 }
 
 static int instance_name(void)
@@ -250,7 +274,6 @@ static int lws_start(void)
 	info.retry_and_idle_policy = &no_validity;
 	/* A read from a socket is at most this: relay streams read 32 KiB at a time. */
 	info.pt_serv_buf_size = 32 * 1024;
-	info.fd_limit_per_thread = lws_fd_limit();
 	if (listen[0] == '/') {
 		if (strlen(listen) >= sizeof(iface)) {
 			log_error("helperd.listen: socket path too long");
@@ -287,7 +310,7 @@ static int lws_start(void)
 	/* The vhost is made separately: lws_create_context alone gives back a context even
 	 * when its listener could not bind, and helperd would run deaf. */
 	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	context = lws_create_context(&info);
+	context = create_context(&info);
 	if (!context) {
 		log_error("helperd.listen=%s: cannot start lws", listen);
 		return -1;

@@ -2,12 +2,13 @@
 # test_helperd_fd_limit.sh: kaiden-helperd at its descriptor limit (issue 14: agents by the
 # ten thousand, reconnect storms). One helperd on SQLite under a limit of 64 descriptors;
 # a client (started before the limit is lowered) opens 200 connections to its agent
-# socket and holds them. lws must stop accepting once its share is taken
-# (helperd/main.c, lws_fd_limit) instead of failing accept(2) with EMFILE and retrying
-# it at once for ever (a core spent, the log filled: "lws: accept: errno 24"). Checked
-# while the connections are held: helperd's descriptors reached lws's share and stayed
-# below the limit, and no accept failed. Then the client closes them, and a request on a
-# new connection gets helperd's answer: accepting resumed.
+# socket and holds them. lws's table is made for its share of the limit
+# (helperd/main.c, create_context): past it a connection is closed by lws, instead of
+# accept(2) failing with EMFILE and being retried at once for ever (a core spent, the
+# log filled: "lws: accept: errno 24"). Checked while the connections are held:
+# helperd's descriptors reached lws's share and stayed below the limit, and no accept
+# failed. Then the client closes them, and a request on a new connection gets helperd's
+# answer: accepting goes on.
 #
 #   B=build bash tests/scripts/test_helperd_fd_limit.sh      (KEEP=1 keeps the directory)
 set -u

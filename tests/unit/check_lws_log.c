@@ -75,6 +75,35 @@ START_TEST(test_level_and_length)
 }
 END_TEST
 
+/* helperd at its descriptor share: each connection past it gives lws's pair of lines, and
+ * the pair folds as one line does. The follower alone, or after another line, is
+ * written. */
+START_TEST(test_a_follower_folds_with_its_line)
+{
+	struct lws_log_run run = { 0 };
+	unsigned fold;
+	long span;
+	const char *high = "Socket fd 32 is too high (32) offset 0";
+	const char *insert = "lws_adopt_descriptor_vhost2: fail inserting socket";
+
+	ck_assert_int_eq(take(&run, high, 100, &fold, &span), 1);
+	ck_assert_int_eq(take(&run, insert, 100, &fold, &span), 0);
+	for (int i = 0; i < 189; i++) {
+		ck_assert_int_eq(take(&run, high, 101, &fold, &span), 0);
+		ck_assert_int_eq(take(&run, insert, 101, &fold, &span), 0);
+	}
+	ck_assert_int_eq(take(&run, "client connect failed", 102, &fold, &span), 1);
+	ck_assert_uint_eq(fold, 189);
+	/* after another line, and with no run at all: written */
+	ck_assert_int_eq(take(&run, insert, 102, &fold, &span), 1);
+	struct lws_log_run fresh = { 0 };
+	ck_assert_int_eq(take(&fresh, insert, 100, &fold, &span), 1);
+	/* past the window: written */
+	ck_assert_int_eq(take(&run, high, 103, &fold, &span), 1);
+	ck_assert_int_eq(take(&run, insert, 103 + LWS_LOG_REPEAT_S, &fold, &span), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lws_log");
@@ -85,6 +114,7 @@ int main(void)
 	tcase_add_test(tc, test_a_storm_is_folded);
 	tcase_add_test(tc, test_the_window_passes);
 	tcase_add_test(tc, test_level_and_length);
+	tcase_add_test(tc, test_a_follower_folds_with_its_line);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
