@@ -123,15 +123,14 @@ static void raise_fd_limit(void)
 		log_info("open file limit %lu", (unsigned long)rl.rlim_cur);
 }
 
-/* How many descriptors lws may hold, of a soft limit CUR. At that count lws stops
- * accepting (it takes POLLIN off its listening sockets) and starts again when one closes;
- * the connections wait in the listen queue or go to another helperd. Left to itself lws
- * counts up to the whole limit, but helperd's other descriptors (PostgreSQL, libcurl's
- * calls, helm's pipes, libuv's, the log) come from the same limit: an accept then fails
- * with EMFILE with the connection still queued, and lws retries it at once, for ever: a
- * core spent (about 100,000 failed accepts a second here) until a descriptor frees.
- * FD_RESERVE are kept for the others (half of a small limit: an idle helperd on SQLite
- * holds about 20). */
+/* How many descriptors lws may hold, of a soft limit CUR (its table's size: past it a
+ * connection is closed as it comes, create_context). Left to itself lws counts up to the
+ * whole limit, but helperd's other descriptors (PostgreSQL, libcurl's calls, helm's
+ * pipes, libuv's, the log) come from the same limit: an accept then fails with EMFILE
+ * with the connection still queued, and lws retries it at once, for ever: a core spent
+ * (about 100,000 failed accepts a second here) until a descriptor frees. FD_RESERVE are
+ * kept for the others (half of a small limit: an idle helperd on SQLite holds about
+ * 20). */
 static rlim_t lws_fd_limit(rlim_t cur)
 {
 	rlim_t n = cur == RLIM_INFINITY || cur > FD_LIMIT_MAX ? FD_LIMIT_MAX : cur;
