@@ -172,20 +172,15 @@ static int fcgx_write(void *ctx, const char *buf, int n)
  * left unread or read in part (a request refused before its body was read) keeps
  * libfcgi's lingering close, and is not read here: that could wait on a client sending
  * slowly, before the reply has gone. */
-static void finish_request(FCGX_Request *fr, const char *content_length, long body_read)
+static void finish_request(FCGX_Request *fr, long content_length, long body_read)
 {
 	char c;
 	int at_end = FCGX_HasSeenEOF(fr->in) == EOF;
-	long want = 0;
+	/* req.c's reading of CONTENT_LENGTH: -1 for none (a body, if any, is then left
+	 * unread or read to its end, which at_end already saw) */
+	long want = content_length < 0 ? 0 : content_length;
 
-	if (content_length && *content_length) {
-		char *end;
-		errno = 0;
-		want = strtol(content_length, &end, 10);
-		if (errno || *end || want < 0)
-			want = -1; /* not a length: keep libfcgi's close */
-	}
-	if (!at_end && want >= 0 && body_read == want)
+	if (!at_end && body_read == want)
 		at_end = FCGX_GetStr(&c, 1, fr->in) == 0 && FCGX_HasSeenEOF(fr->in) == EOF;
 	fr->detached = 0;
 	if (at_end)
@@ -251,7 +246,8 @@ static long us_since(const struct timespec *t0)
 	return ns < 0 ? 0 : (long)((ns + 500) / 1000);
 }
 
-static void handle_request(struct db *db, struct auth_cache *cache, req_param_fn param,
+/* Returns the request's CONTENT_LENGTH as req.c read it (-1: none), for finish_request. */
+static long handle_request(struct db *db, struct auth_cache *cache, req_param_fn param,
                            void *param_ctx, const struct io *io)
 {
 	static const char oom_reply[] = "Status: 500 Internal Server Error\r\n"
@@ -263,13 +259,13 @@ static void handle_request(struct db *db, struct auth_cache *cache, req_param_fn
 	struct resp rs;
 	struct buf out;
 	char path[LOG_PATH_MAX + 4], method[64];
-	long us;
+	long us, content_length;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (req_init(&r, param, param_ctx, db) < 0) {
 		log_error("request could not be read: out of memory");
 		(void)io->write(io->in.ctx, oom_reply, (int)sizeof(oom_reply) - 1);
-		return;
+		return -1;
 	}
 	resp_init(&rs);
 	buf_init(&out, RESP_MAX);
@@ -292,7 +288,9 @@ static void handle_request(struct db *db, struct auth_cache *cache, req_param_fn
 	         rs.status, us / 1000, us % 1000, r.cred_kept ? " auth=kept" : "");
 	buf_clear(&out);
 	resp_clear(&rs);
+	content_length = r.content_length;
 	req_clear(&r);
+	return content_length;
 }
 
 /* ---- workers ------------------------------------------------------------------------- */
@@ -327,6 +325,7 @@ static void *worker_main(void *arg)
 	struct io io = { { fcgx_read, NULL, 1 }, fcgx_write };
 	FCGX_Request fr;
 	struct fcgx_params params;
+	long content_length;
 
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
 		log_error("worker=%d could not set up its request", w->index);
@@ -356,8 +355,9 @@ static void *worker_main(void *arg)
 			(void)worker_db_open(w);
 		params.indexed = 0;
 		params.body_read = 0;
-		handle_request(w->db, w->db ? &w->cache : NULL, fcgx_param, &params, &io);
-		finish_request(&fr, fcgx_param(&params, "CONTENT_LENGTH"), params.body_read);
+		content_length =
+			handle_request(w->db, w->db ? &w->cache : NULL, fcgx_param, &params, &io);
+		finish_request(&fr, content_length, params.body_read);
 	}
 	FCGX_Free(&fr, 0);
 	if (w->db)
@@ -590,7 +590,7 @@ static int inherited(const struct admin_args *a)
 	struct db *db = NULL;
 	if (admin_db_open_serve(&db) < 0)
 		db = NULL; /* the reply says 503 */
-	handle_request(db, NULL, cgi_param, NULL, &io);
+	(void)handle_request(db, NULL, cgi_param, NULL, &io);
 	if (db)
 		db_close(db);
 	return ADMIN_EXIT_OK;
