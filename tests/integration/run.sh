@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh: the integration tests, on SQLite and on PostgreSQL, the same cases through nginx
-# against both (tests/integration/case-*.sh, run by suite.sh), the API's cases again on
+# against both (tests/integration/case-*.sh, run by suite.sh; PostgreSQL's three longest
+# in a second stack beside the first: postgres-helperds), the API's cases again on
 # PostgreSQL with kaiden-api behind PgBouncer in transaction mode (pgbouncer), and two
 # installs against one Cloudflare account (installs.sh). The suites run in parallel, each in its own
 # stacks on its own ports; each one's output goes to its own file and is printed whole
@@ -8,13 +9,13 @@
 # `integration NAME: N passed, N failed` line and then `time: integration NAME: N s`;
 # exits non-zero if any failed.
 #
-#   B=build sh tests/integration/run.sh [sqlite|postgres|pgbouncer|installs ...]
+#   B=build sh tests/integration/run.sh [sqlite|postgres|postgres-helperds|pgbouncer|installs ...]
 #   VERBOSE=1 prints every passing case (and each case's time); KEEP=1 keeps each suite's
 #   directory; SERIAL=1 runs the suites one after the other, printing as they go.
 set -eu
 cd "$(dirname "$0")/../.."
 
-[ $# -gt 0 ] || set -- sqlite postgres pgbouncer installs
+[ $# -gt 0 ] || set -- sqlite postgres postgres-helperds pgbouncer installs
 failed=
 
 # suite NAME: becomes suite NAME (exec: call it in a subshell or an & job, whose pid is

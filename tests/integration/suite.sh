@@ -1,6 +1,7 @@
 #!/bin/sh
 # suite.sh DB: one integration pass against sqlite (server.mode single) or postgres
-# (server.mode multi), or pgbouncer: postgres's pass with kaiden-api serve connected
+# (server.mode multi), or postgres-helperds (postgres's last cases, in a stack of their
+# own beside it: see POSTGRES_HELPERDS_CASES below), or pgbouncer: postgres's pass with kaiden-api serve connected
 # through PgBouncer in transaction mode (database.pooler=transaction; issue 15), the
 # cases seeing it as postgres (SUITE_DB) with STACK_PGBOUNCER set. Starts a whole stack
 # (scripts/stack.sh) in a private mktemp directory, runs every case-*.sh in order,
@@ -9,13 +10,16 @@
 # also on a failure or Ctrl-C. A server that does not start is a failure, not a skip.
 set -eu
 
-SUITE_DB=${1:?usage: suite.sh sqlite|postgres|pgbouncer}
+SUITE_DB=${1:?usage: suite.sh sqlite|postgres|postgres-helperds|pgbouncer}
 # What the results are printed under (lib.sh).
 SUITE_NAME=$SUITE_DB
-if [ "$SUITE_DB" = pgbouncer ]; then
+case $SUITE_DB in
+pgbouncer)
 	SUITE_DB=postgres
 	STACK_PGBOUNCER=1
-fi
+	;;
+postgres-helperds) SUITE_DB=postgres ;;
+esac
 B=${B:-build}
 cd "$(dirname "$0")/../.."
 
@@ -88,8 +92,9 @@ if ! stack_init "$WORK" "$SUITE_DB" auto || ! stack_up; then
 fi
 ok "start the stack ($SUITE_NAME) behind nginx on $STACK_URL"
 
-# CASES="10 70" runs only those (a developer's shortcut; make check runs them all, but
-# for pgbouncer). CASES=all runs every one, pgbouncer's too.
+# CASES="10 70" runs only those (a developer's shortcut; make check runs them all, split
+# between postgres and postgres-helperds, and pgbouncer's share). CASES=all runs every
+# one, pgbouncer's too.
 # pgbouncer runs the API's cases: those whose subject is kaiden-api and its database
 # (requests, auth and kept credentials, tenants and row-level security, tickets,
 # webhooks' and services' API, SIGTERM in a request), not those whose subject is
@@ -98,16 +103,28 @@ ok "start the stack ($SUITE_NAME) behind nginx on $STACK_URL"
 # share of them (starting sessions, queueing jobs) is in the cases kept. About half the
 # time of the whole (docs/decisions.md, "Issue 15: kaiden-api behind PgBouncer").
 PGBOUNCER_CASES="10 16 20 30 40 50 62 75 80 85 86 88 90 100 102 105 110 120 122"
-if [ "$SUITE_NAME" = pgbouncer ] && [ -z "${CASES:-}" ]; then
-	CASES=$PGBOUNCER_CASES
+# postgres-helperds runs PostgreSQL's three longest cases, and postgres the others: they
+# spend most of their time waiting for helperd's clocks (a stale heartbeat row, a claim,
+# the Cloudflare budget's pace, a helm wait), and in one suite they made it make check's
+# longest chain. Each of the three starts from its own rows (it runs alone: CASES=130).
+POSTGRES_HELPERDS_CASES="124 126 130"
+SKIP_CASES=
+if [ -z "${CASES:-}" ]; then
+	case $SUITE_NAME in
+	pgbouncer) CASES=$PGBOUNCER_CASES ;;
+	postgres-helperds) CASES=$POSTGRES_HELPERDS_CASES ;;
+	postgres) SKIP_CASES=$POSTGRES_HELPERDS_CASES ;;
+	esac
 fi
 [ "${CASES:-}" != all ] || CASES=
 # By number (case-100 after case-95, not after case-10 as the shell's sort has it).
 for c in $(ls tests/integration/case-*.sh | sort -t- -k2,2n); do
+	_case_n=${c#tests/integration/case-}
+	_case_n=${_case_n%%-*}
 	if [ -n "${CASES:-}" ]; then
-		_n=${c#tests/integration/case-}
-		case " $CASES " in *" ${_n%%-*} "*) ;; *) continue ;; esac
+		case " $CASES " in *" $_case_n "*) ;; *) continue ;; esac
 	fi
+	case " $SKIP_CASES " in *" $_case_n "*) continue ;; esac
 	_case_start=$(date +%s)
 	# shellcheck disable=SC1090
 	. "./$c"

@@ -47,16 +47,29 @@ done
 export STACK_QUIET=1 PYTHONDONTWRITEBYTECODE=1
 
 # ---- DB/mode loop (issue 10, admin) ----------------------------------------------------
-# Called without PORTAL_DB, the script runs itself twice: SQLite in single mode, then
+# Called without PORTAL_DB, the script runs itself twice: SQLite in single mode and
 # PostgreSQL in multi mode (tenants: the customer belongs to a tenant made below and signs
 # in with its code). PORTAL_DB=sqlite|postgres PORTAL_MODE=single|multi runs one; without
 # PORTAL_MODE, PORTAL_DB=postgres is the multi pass and PORTAL_DB=sqlite the single one.
+# The two passes run at once, each in its own stack on its own ports and with its own
+# browser: most of a pass is spent waiting (on the page, helperd, the fakes), and one
+# after the other they were make check's longest step. Each one's output is held and
+# printed whole, SQLite's first; a TERM or Ctrl-C reaches both (each stops its stack).
 if [ -z "${PORTAL_DB:-}" ]; then
 	trap - EXIT
 	rm -rf "$WORK"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal-out.XXXXXX")
+	PORTAL_DB=sqlite PORTAL_MODE=single bash "$0" >"$WORK/sqlite" 2>&1 &
+	p1=$!
+	PORTAL_DB=postgres PORTAL_MODE=multi bash "$0" >"$WORK/postgres" 2>&1 &
+	p2=$!
+	trap 'kill -TERM "$p1" "$p2" 2>/dev/null; wait; cat "$WORK/sqlite" "$WORK/postgres"; rm -rf "$WORK"; exit 130' INT TERM
 	rc=0
-	PORTAL_DB=sqlite PORTAL_MODE=single bash "$0" || rc=1
-	PORTAL_DB=postgres PORTAL_MODE=multi bash "$0" || rc=1
+	wait "$p1" || rc=1
+	wait "$p2" || rc=1
+	trap - INT TERM
+	cat "$WORK/sqlite" "$WORK/postgres"
+	rm -rf "$WORK"
 	exit "$rc"
 fi
 DB=$PORTAL_DB
