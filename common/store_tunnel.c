@@ -369,7 +369,7 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
 
 int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned statuses,
                                  char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
-                                 int max, int *n)
+                                 enum seam_status *states, int max, int *n)
 {
 	char device[UUID_STR_LEN], limit[16];
 	const char *params[2 + SEAM_STATUS__MAX];
@@ -386,8 +386,8 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned 
 	nwords = status_words(statuses, params + 2);
 	if (nwords <= 0)
 		goto out;
-	if (buf_puts(&sql, "SELECT id, tenant_id FROM sessions WHERE device_id = $1 AND status") !=
-	        0 ||
+	if (buf_puts(&sql, "SELECT id, tenant_id, status FROM sessions WHERE device_id = $1 "
+	                   "AND status") != 0 ||
 	    sql_in(&sql, 3, nwords) != 0 || buf_puts(&sql, " ORDER BY id LIMIT $2") != 0)
 		goto out;
 	rc = db_exec(db, sql.data, 2 + nwords, params, &res);
@@ -402,6 +402,8 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned 
 		store_text_copy(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
 		if (tenants)
 			store_text_copy(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
+		if (states && seam_status_parse(db_res_get(res, i, 2), &states[i]) != 0)
+			goto out; /* the CHECK constraint allows no other */
 	}
 	*n = rows;
 	rc = STORE_OK;

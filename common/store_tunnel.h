@@ -100,10 +100,11 @@ int store_tunnel_due(struct db *db, int max_duration, int offline_grace,
                      struct store_tunnel_due *due, int max, int *n) WUR;
 
 /* Platform-wide: the sessions of a device in the given statuses (SEAM_STATUS_BIT()s
- * or'ed together), up to max, ids into ids[]. *n gets how many. */
+ * or'ed together), up to max, in id order: ids into ids[], and (each when not NULL) their
+ * tenants into tenants[] and statuses into states[]. *n gets how many. */
 int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned statuses,
                                  char (*ids)[UUID_STR_LEN], char (*tenants)[UUID_STR_LEN],
-                                 int max, int *n) WUR;
+                                 enum seam_status *states, int max, int *n) WUR;
 
 /* Platform-wide: how many sessions are in each status, indexed by enum seam_status. */
 int store_tunnel_count(struct db *db, long counts[SEAM_STATUS__MAX]) WUR;

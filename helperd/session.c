@@ -1316,8 +1316,7 @@ static void failed_unawaited(const char *device_id, const char *sid, const char 
 	int n = 0;
 
 	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
-	                                 ids, tenants,
-	                                 RUNNING_MAX, &n) != STORE_OK)
+	                                 ids, tenants, NULL, RUNNING_MAX, &n) != STORE_OK)
 		return;
 	for (int k = 0; k < n; k++)
 		if (strcasecmp(ids[k], sid) == 0) {
@@ -1381,18 +1380,17 @@ void session_agent_online(const char *device_id, int online)
  * heartbeat after welcome makes this the reconnect's reconciliation too. */
 void session_agent_running(const char *device_id, json_object *sessions)
 {
-	char ids[RUNNING_MAX][UUID_STR_LEN], active[RUNNING_MAX][UUID_STR_LEN];
-	char tenants[RUNNING_MAX][UUID_STR_LEN];
+	char ids[RUNNING_MAX][UUID_STR_LEN], tenants[RUNNING_MAX][UUID_STR_LEN];
+	enum seam_status states[RUNNING_MAX];
 	size_t n = sessions && json_object_is_type(sessions, json_type_array)
 	                   ? json_object_array_length(sessions)
 	                   : 0;
-	int nlive = 0, nactive = 0;
+	int nlive = 0;
 
-	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUSES_LIVE, ids, NULL,
-	                                 RUNNING_MAX, &nlive) != STORE_OK ||
-	    store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUS_BIT(SEAM_STATUS_ACTIVE),
-	                                 active, tenants,
-	                                 RUNNING_MAX, &nactive) != STORE_OK)
+	/* One query a heartbeat (the live sessions with their statuses), not one for the
+	 * live and another for the active: every agent sends one each helperd.heartbeat. */
+	if (store_tunnel_device_sessions(helperd.db, device_id, SEAM_STATUSES_LIVE, ids, tenants,
+	                                 states, RUNNING_MAX, &nlive) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
@@ -1408,14 +1406,16 @@ void session_agent_running(const char *device_id, json_object *sessions)
 				log_debug("device=%s tunnel.stop not sent", device_id);
 		}
 	}
-	for (int k = 0; k < nactive; k++) {
+	for (int k = 0; k < nlive; k++) {
 		int running = 0;
+		if (states[k] != SEAM_STATUS_ACTIVE)
+			continue;
 		for (size_t i = 0; i < n && !running; i++) {
 			const char *sid = json_object_get_string(json_object_array_get_idx(sessions, i));
-			running = sid && strcasecmp(sid, active[k]) == 0;
+			running = sid && strcasecmp(sid, ids[k]) == 0;
 		}
 		if (!running)
-			restore_begin(tenants[k], active[k],
+			restore_begin(tenants[k], ids[k],
 			              "is active but the agent does not run its tunnel (it died, or "
 			              "the agent restarted)");
 	}

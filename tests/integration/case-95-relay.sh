@@ -113,11 +113,14 @@ r95_active() {
 
 # r95_helperd_start: helperd with the relay (tunnel.provider auto, no Cloudflare settings),
 # R95_LIMIT streams per session at most (default 16), and a 1 s heartbeat; a device that
-# drops stays in its sessions for 60 s.
+# drops stays in its sessions for 60 s. No part here waits for a silent agent's timeout
+# (an agent stopped closes its connection), so the timeout is left loose: 3 s dropped
+# the agent in the middle of the 20 MB transfer when make check ran seven stacks on two
+# cores (2026-12-04).
 r95_helperd_start() {
 	KAIDEN_SESSION_SSH_PORT=$SSHD_PORT KAIDEN_SESSION_WEB_PORT=$WEB_PORT \
 		KAIDEN_RELAY_SESSION_STREAMS=${R95_LIMIT:-16} \
-		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=3 \
+		KAIDEN_HELPERD_HEARTBEAT=1 KAIDEN_HELPERD_AGENT_TIMEOUT=15 \
 		KAIDEN_SESSION_OFFLINE_GRACE=60 stack_helperd_start
 }
 
