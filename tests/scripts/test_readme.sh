@@ -116,6 +116,9 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 # ---- make run, in the background, in its own process group --------------------------
+# With Ctrl-C's SIGINT at its default, as in a terminal: a test started in the background
+# by a shell without job control inherits it ignored, and a shell cannot trap a signal
+# ignored when it started (run.sh would then not see the Ctrl-C below, and exit 1).
 set -m
 PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
 	KAIDEN_SERVICES_DOMAIN=apps.example.net KAIDEN_SERVICES_KEY_FILE="$WORK/svc/services.key" \
@@ -123,7 +126,7 @@ PORT=$PORT VAR=$VAR DB=sqlite B=$B KAIDEN_SESSION_SSH_PORT=$SSHD_PORT \
 	KAIDEN_K8S_TOKEN_FILE="$WORK/svc/k8s.token" KAIDEN_K8S_INSECURE=1 \
 	KAIDEN_SERVICES_HELM="$WORK/svc/helm" KAIDEN_SERVICES_HELM_HOME="$WORK/svc/helm-home" \
 	KAIDEN_SERVICES_DNS_SERVER="127.0.0.1:$(cat "$WORK/svc/dns.port" 2>/dev/null)" \
-	sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
+	env --default-signal=INT sh scripts/run.sh >"$WORK/run.out" 2>&1 </dev/null &
 RUN_PID=$!
 set +m
 if ! output_wait "make run prints its banner" "$WORK/run.out" 'Kaiden is running' "$RUN_PID" 300; then
