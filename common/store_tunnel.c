@@ -402,8 +402,10 @@ int store_tunnel_device_sessions(struct db *db, const char *device_id, unsigned 
 		store_text_copy(ids[i], UUID_STR_LEN, db_res_get(res, i, 0));
 		if (tenants)
 			store_text_copy(tenants[i], UUID_STR_LEN, db_res_get(res, i, 1));
-		if (states && seam_status_parse(db_res_get(res, i, 2), &states[i]) != 0)
-			goto out; /* the CHECK constraint allows no other */
+		if (states && seam_status_parse(db_res_get(res, i, 2), &states[i]) != 0) {
+			rc = STORE_ERR; /* the CHECK constraint allows no other */
+			goto out;
+		}
 	}
 	*n = rows;
 	rc = STORE_OK;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # suite.sh DB: one integration pass against sqlite (server.mode single) or postgres
-# (server.mode multi), or postgres-helperds (postgres's last cases, in a stack of their
-# own beside it: see POSTGRES_HELPERDS_CASES below), or pgbouncer: postgres's pass with kaiden-api serve connected
-# through PgBouncer in transaction mode (database.pooler=transaction; issue 15), the
-# cases seeing it as postgres (SUITE_DB) with STACK_PGBOUNCER set. Starts a whole stack
+# (server.mode multi), or postgres-helperds (postgres's three longest cases, in a stack
+# of their own beside it: POSTGRES_HELPERDS_CASES below), or pgbouncer: postgres's pass
+# with kaiden-api serve connected through PgBouncer in transaction mode
+# (database.pooler=transaction; issue 15), the cases seeing it as postgres (SUITE_DB)
+# with STACK_PGBOUNCER set. Starts a whole stack
 # (scripts/stack.sh) in a private mktemp directory, runs every case-*.sh in order,
 # prints `integration DB: N passed, N failed` and exits non-zero on any failure. The
 # trap stops everything and removes the directory (KEEP=1 keeps it for a post-mortem),
