@@ -35,7 +35,9 @@ run="$build nginx curl jq"
 # pgbouncer: the integration suite "pgbouncer" puts it, in transaction mode, between
 # kaiden-api and PostgreSQL (scripts/stack.sh, stack_pgbouncer_start); the package's own
 # service is not used.
-check="$build nginx curl postgresql pgbouncer iproute2 jq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm python3-yaml python3-jsonschema fonts-noto-color-emoji"
+# gojq: the integration suites' jq (tests/integration/lib.sh): the same language, started
+# in a tenth of jq 1.6's time; jq itself where the order of an object's keys matters.
+check="$build nginx curl postgresql pgbouncer iproute2 jq gojq sqlite3 python3 python3-websockets openssh-server openssh-client chromium chromium-driver python3-selenium npm python3-yaml python3-jsonschema fonts-noto-color-emoji"
 # chromium, chromium-driver, python3-selenium: tests/bench/portal.sh loads the portal.
 bench="$run wrk openssh-server openssh-client python3 chromium chromium-driver python3-selenium"
 # make fuzz: clang and its libFuzzer/sanitizer runtimes (the libclang-rt of clang 14, the

@@ -1,55 +1,66 @@
 #!/bin/sh
-# check.sh: make check's test steps, one after another, each printing as it always has;
-# then one closing line for the whole run, `check: N passed, N failed` (Check's
-# "Checks: N, Failures: F, Errors: E" lines and every "N passed, N failed" line added
-# up) and the time it took. Stops at the first step that fails, as make would, and
-# still prints the totals so far.
+# check.sh: make check's test steps, then one closing line for the whole run,
+# `check: N passed, N failed` (Check's "Checks: N, Failures: F, Errors: E" lines and
+# every "N passed, N failed" line added up) and the time it took.
 #
-# The portal's browser tests (tests/scripts/test_portal.sh, the longest step) run beside
-# the integration suites, in stacks of their own: both spend much of their time waiting
-# (on helperd, on the browser), and one after the other they made make check take over
-# 15 minutes. The portal's output is held in a file and printed whole after the suites'.
+# The integration suites (tests/integration/run.sh) and the portal's browser tests
+# (tests/scripts/test_portal.sh) are the two long steps: both spend much of their time
+# waiting (on helperd's clocks, on the browser, on the fakes), each in stacks of its own.
+# They start first, in the background, each with its output held in a file; the short
+# steps (unit tests, the fuzz corpora's replay, the fakes' self-tests, the other scripts)
+# run meanwhile, printing as they go. Then the suites' output is printed whole, then the
+# portal's. Every step runs even when one before it failed (none depends on another),
+# and the exit status is the first failure's.
 #
-#   B=build sh tests/check.sh
+# Ctrl-C or TERM: the background steps are sent TERM (each stops its own stacks; a
+# background job of a non-interactive sh starts with SIGINT ignored, so a Ctrl-C alone
+# would not reach them) and waited for.
 set -u
 B=${B:-build}
 export B
 cd "$(dirname "$0")/.." || exit 1
 
 out=$(mktemp "${TMPDIR:-/tmp}/kaiden-check.XXXXXX") || exit 1
-trap 'rm -f "$out" "$out.portal"' EXIT
-# A stop stops the portal's run too (its own trap stops its stack).
-trap '[ -z "${portal_pid:-}" ] || pkill -TERM -P "$portal_pid" 2>/dev/null; exit 130' INT TERM
+it_pid=
+portal_pid=
+stop_bg() {
+	[ -z "$it_pid" ] || kill -TERM "$it_pid" 2>/dev/null
+	# tests/scripts/run.sh has no trap of its own: the test script under it has.
+	[ -z "$portal_pid" ] || pkill -TERM -P "$portal_pid" 2>/dev/null
+	wait
+}
+trap 'rm -f "$out" "$out".*' EXIT
+trap 'stop_bg; exit 130' INT TERM
 start=$(date +%s)
-rc=0
-# The scripts but the portal's, which runs beside the integration suites.
+
 scripts=
 for f in tests/scripts/test_*.sh; do
 	t=${f##*/}
 	t=${t%.sh}
 	[ "$t" = test_portal ] || scripts="$scripts $t"
 done
+
+sh tests/integration/run.sh >"$out.integration" 2>&1 &
+it_pid=$!
+sh tests/scripts/run.sh test_portal >"$out.portal" 2>&1 &
+portal_pid=$!
+
+rc=0
 for step in "sh tests/run-unit.sh" "sh tests/fuzz/replay.sh" "bash tests/fakes/test_fakes.sh" \
-	"bash tests/fakes/test_fake_k8s.sh" "sh tests/integration/run.sh" \
-	"sh tests/scripts/run.sh$scripts"; do
-	portal=
-	if [ "$step" = "sh tests/integration/run.sh" ]; then
-		portal=$out.portal
-		sh tests/scripts/run.sh test_portal >"$portal" 2>&1 &
-		portal_pid=$!
-	fi
+	"bash tests/fakes/test_fake_k8s.sh" "sh tests/scripts/run.sh$scripts"; do
 	# The step's own exit status, its output shown as it comes and kept for the count.
 	{ $step 2>&1; echo "$?" >"$out.rc"; } | tee -a "$out"
-	rc=$(cat "$out.rc")
-	rm -f "$out.rc"
-	if [ -n "$portal" ]; then
-		if wait "$portal_pid"; then prc=0; else prc=$?; fi
-		tee -a "$out" <"$portal"
-		rm -f "$portal"
-		[ "$prc" -eq 0 ] || rc=$prc
-	fi
-	[ "$rc" -eq 0 ] || break
+	src=$(cat "$out.rc")
+	[ "$rc" -ne 0 ] || rc=$src
 done
+for bg in integration portal; do
+	if [ "$bg" = integration ]; then pid=$it_pid; else pid=$portal_pid; fi
+	if wait "$pid"; then src=0; else src=$?; fi
+	tee -a "$out" <"$out.$bg"
+	[ "$rc" -ne 0 ] || rc=$src
+done
+it_pid=
+portal_pid=
 awk '
 	match($0, /Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+/) {
 		split(substr($0, RSTART, RLENGTH), w, /[^0-9]+/)

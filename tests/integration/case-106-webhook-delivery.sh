@@ -174,7 +174,8 @@ w106_jq "hook a: the signature's t is the time of the attempt" \
 	'(.requests | all(.t >= (.arrival | floor) - 5 and .t <= .answered + 1)) and .requests[2].t - .requests[0].t >= 2'
 w106_jq "hook a: the event body is the stored one: id, type, tenant_id" \
 	".requests | all(.type == \"ticket.created\" and .tenant_id == \"$W106_T\")"
-dbcheck "hook a: the delivery log (attempts, status, last_status, response time)" \
+# The receiver has the last request before helperd has written its answer: waited for.
+wait_for "hook a: the delivery log (attempts, status, last_status, response time)" 15 \
 	"SELECT attempts || ' ' || status || ' ' || last_status || ' ' || CASE WHEN response_ms IS NULL THEN 'no-ms' ELSE 'ms' END || ' ' || CASE WHEN delivered_at IS NULL THEN '-' ELSE 'at' END FROM webhook_deliveries WHERE webhook_id = '$W106_A' ORDER BY id" \
 	"3 delivered 200 ms at
 1 delivered 200 ms at

@@ -144,7 +144,7 @@ t "... changes it" PATCH /api/v1/catalog/cat-demo '{"name":"Demo DB 2","enabled"
 dbcheck "... audited with the members that changed" \
 	"SELECT count(*) FROM audit_log WHERE action = 'catalog.update' AND target_id = '$CT_ID' AND CAST(details AS TEXT) LIKE '%enabled%' AND CAST(details AS TEXT) LIKE '%name%' AND CAST(details AS TEXT) LIKE '%tags%'" 1
 t "... keeps its form in the order written" PATCH /api/v1/catalog/cat-demo \
-	"$(echo "$CT_TPL" | jq -c '{values_schema: (.values_schema | .properties = {size: .properties.size, auth: .properties.auth})}')" 200 \
+	"$(echo "$CT_TPL" | command jq -c '{values_schema: (.values_schema | .properties = {size: .properties.size, auth: .properties.auth})}')" 200 \
 	'(.values_schema.properties | keys_unsorted) == ["size", "auth"]'
 t "... and reads it back so" GET /api/v1/catalog/cat-demo '' 200 \
 	'(.values_schema.properties | keys_unsorted) == ["size", "auth"]'

@@ -59,11 +59,13 @@ if [ -z "${PORTAL_DB:-}" ]; then
 	trap - EXIT
 	rm -rf "$WORK"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaiden-portal-out.XXXXXX")
+	# Set before the passes start: a signal between a start and its pid's assignment
+	# still reaches it (jobs -p lists every pass started).
+	trap 'kill -TERM $(jobs -p) 2>/dev/null; wait; cat "$WORK/sqlite" "$WORK/postgres" 2>/dev/null; rm -rf "$WORK"; exit 130' INT TERM
 	PORTAL_DB=sqlite PORTAL_MODE=single bash "$0" >"$WORK/sqlite" 2>&1 &
 	p1=$!
 	PORTAL_DB=postgres PORTAL_MODE=multi bash "$0" >"$WORK/postgres" 2>&1 &
 	p2=$!
-	trap 'kill -TERM "$p1" "$p2" 2>/dev/null; wait; cat "$WORK/sqlite" "$WORK/postgres"; rm -rf "$WORK"; exit 130' INT TERM
 	rc=0
 	wait "$p1" || rc=1
 	wait "$p2" || rc=1
