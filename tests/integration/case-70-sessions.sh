@@ -253,13 +253,14 @@ for at in tunnel access config dns; do
 	wait "$STACK_HELPERD_PID" 2>/dev/null || : # 137: killed, as meant
 	STACK_HELPERD_PID=
 	hold_release drop
-	if helperd_cf_start; then ok "helperd restarts after SIGKILL in $at"; else bad "helperd restarts after SIGKILL in $at" "see its log"; fi
 	# The agent reconnects by itself after the first kill; later, its backoff (1, 2, 4,
-	# 8 s) is all the waiting there would be: a new agent connects at once.
-	if [ "$at" != tunnel ]; then
-		agent_stop TERM
-		agent_start "$E2E_DEV" "$E2E_SECRET"
-	fi
+	# 8 s) is all the waiting there would be: a new agent connects at once. The old one
+	# is stopped while helperd is down: stopped after the restart, it could be sent the
+	# resumed start while stopping its cloudflared, and answer tunnel.failed ("still
+	# stopping"), which fails the session (seen once under load; docs/decisions.md).
+	[ "$at" = tunnel ] || agent_stop TERM
+	if helperd_cf_start; then ok "helperd restarts after SIGKILL in $at"; else bad "helperd restarts after SIGKILL in $at" "see its log"; fi
+	[ "$at" = tunnel ] || agent_start "$E2E_DEV" "$E2E_SECRET"
 	wait_session "the session resumes to active after a kill in $at" "$SID" active 30
 	call DELETE "/api/v1/sessions/$SID"
 	wait_session "and ends" "$SID" ended 30
