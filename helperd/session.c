@@ -636,9 +636,18 @@ static void act_fail_provision(struct sess *s, const char *reason)
 	stop_begin(s, agent_maybe_started(s));
 }
 
-static void act_fail_offline(struct sess *s, const char *unused)
+/* The agent went away after the start command (it restarted, its link dropped): the
+ * start waits for it, queued again, while the device was seen within
+ * session.ready_timeout (wait_for_agent, as before the first send). The next claim
+ * resumes from the row's step, adopting the provider's objects, and sends the command
+ * again; an agent that still runs the tunnel answers ready at once. Otherwise, or when
+ * another helperd has taken the start over (stop_begin says so), the start fails. */
+static void act_agent_offline(struct sess *s, const char *unused)
 {
 	(void)unused;
+	uv_timer_stop(s->timer);
+	if (s->start_job[0] && jobs_still_held(s->start_job) && wait_for_agent(s))
+		return;
 	act_fail(s, "the device went offline before its tunnel was ready");
 }
 
@@ -1067,7 +1076,7 @@ static const struct transition {
 	 * or raises END if the session ended meanwhile */
 	{ IN(PH_AGENT), EV_READY, act_activate, PH_AGENT },
 	{ IN(PH_AGENT), EV_AGENT_FAILED, act_fail, PH_STOP_FAILING },
-	{ IN(PH_AGENT), EV_OFFLINE, act_fail_offline, PH_STOP_FAILING },
+	{ IN(PH_AGENT), EV_OFFLINE, act_agent_offline, PH_STOP_FAILING }, /* or waits */
 	{ IN(PH_AGENT), EV_TIMEOUT, act_fail_ready_timeout, PH_STOP_FAILING }, /* with stop */
 	{ IN(PH_AGENT), EV_FAIL, act_fail, PH_STOP_FAILING },
 	{ IN(PH_AGENT), EV_END, act_stop_early, PH_STOP_ENDING },

@@ -1164,6 +1164,65 @@ START_TEST(test_offline_after_takeover)
 }
 END_TEST
 
+/* The agent goes while the start waits for tunnel.ready, but the device was seen just
+ * now (within session.ready_timeout: an agent restarting, a link dropped): the start
+ * is queued again, not failed, and the provider's objects stay. Its agent back, the
+ * next claim adopts them, sends tunnel.start again and the session becomes active,
+ * nothing made twice. */
+START_TEST(test_offline_while_waiting_back)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN], *v;
+	const char *p[2] = { now, DEV };
+	int before;
+
+	/* Held by this helperd, seen just now. */
+	ids_timestamp(ids_now_ms(), now);
+	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	S_id = id;
+	poll_until(check_agent_step, &S_flag);
+	ck_assert_msg(S_flag, "the start did not reach the agent step");
+	ck_assert_int_eq(H.starts, 1);
+	before = F_api_calls();
+	/* Gone, as hub.c marks it (flush_offline: no holder, last_seen then). */
+	H.online = 0;
+	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1,
+	      p + 1);
+	session_agent_online(DEV, 0);
+	ck_assert_str_eq(wait_job(job)->state, "queued");
+	assert_status(id, "pending");
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "agent");
+	free(v);
+	ck_assert_int_eq(H.stops, 0);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+
+	/* Meanwhile no claim takes it (store_job.c: routed to the agent's helperd, and
+	 * while none holds it, held back until session.ready_timeout has passed). */
+	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	ck_assert_int_eq(run_jobs(NULL, 0), 0);
+	/* Back: its hello makes this helperd the holder (hub.c), and the start goes on. */
+	H.online = 1;
+	H.mode = AGENT_READY;
+	T_run(T_db, "UPDATE devices SET helperd = 'test' WHERE id = $1", 1, p + 1);
+	J_ndone = 0;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(H.starts, 2);
+	ck_assert_int_eq(F_api_calls() - before, 1); /* GET token */
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
 /* DELETE while the provider is busy: the machine finishes the call under way (no id
  * is lost), then takes the end path. */
 START_TEST(test_end_while_starting)
@@ -2372,6 +2431,7 @@ int main(void)
 	tcase_add_test(sq, test_ready_timeout);
 	tcase_add_test(sq, test_offline_while_waiting);
 	tcase_add_test(sq, test_offline_after_takeover);
+	T_ADD(sq, pg, test_offline_while_waiting_back);
 	tcase_add_test(sq, test_end_while_starting);
 	tcase_add_test(sq, test_resume_after_restart);
 	tcase_add_test(sq, test_access_allow_empty);
