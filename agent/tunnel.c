@@ -84,6 +84,7 @@ static struct {
 	struct tunnel *list;
 	lws_sorted_usec_list_t sul;
 	int ticking;             /* inside tick(), which re-arms the timer at its end */
+	int closing;             /* the agent stops (tunnel_stop_all): nothing new starts */
 } tn;
 
 static void tick(lws_sorted_usec_list_t *sul);
@@ -402,6 +403,13 @@ void tunnel_start(const char *session_id, const char *token, int metrics_port)
 	struct tunnel *t = find(session_id);
 	char why[256];
 
+	/* The agent is going away: an answer now (failed, or a cloudflared it would stop at
+	 * once) would fail the session; unanswered, helperd sees the agent go and sends the
+	 * start again once it is back (docs/decisions.md). */
+	if (tn.closing) {
+		log_info("session=%s tunnel.start while the agent stops: not started", session_id);
+		return;
+	}
 	if (t) {
 		switch (t->state) {
 		case T_READY:
@@ -474,6 +482,7 @@ void tunnel_stop(const char *session_id)
 
 void tunnel_stop_all(void)
 {
+	tn.closing = 1;
 	for (struct tunnel *t = tn.list; t; t = t->next) {
 		t->report_stopped = 1;
 		if (t->state == T_STARTING || t->state == T_READY) {

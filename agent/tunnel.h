@@ -42,7 +42,8 @@ int tunnel_init(struct lws_context *context, const struct tunnel_config *cfg,
  * one. */
 void tunnel_start(const char *session_id, const char *token, int metrics_port);
 void tunnel_stop(const char *session_id);
-/* SIGTERM to every cloudflared (stopped is reported for each as it exits). */
+/* The agent stops: SIGTERM to every cloudflared (stopped is reported for each as it
+ * exits), and from then on tunnel_start starts nothing and answers nothing. */
 void tunnel_stop_all(void);
 /* SIGKILL to every cloudflared at once (a second signal to the agent). */
 void tunnel_kill_all(void);

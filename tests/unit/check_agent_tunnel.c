@@ -543,10 +543,18 @@ START_TEST(test_two_and_stop_all)
 	ck_assert_int_eq(json_object_array_length(a), 2);
 	json_object_put(a);
 	tunnel_stop_all();
+	/* The agent stops: a start, for a session it is stopping or a new one, starts
+	 * nothing and is not answered (a "failed" would fail the session). */
+	ck_assert_int_eq(tunnel_count(), 2);
+	tunnel_start(S1, t1, 0);
+	tunnel_start("0190a8e2-7c1d-7abc-8def-000000000003", t2, 0);
+	ck_assert_int_eq(nreports, 2); /* a refusal is reported at once: none */
+	ck_assert_int_eq(tunnel_count(), 2); /* nothing spawned */
 	ck_assert(run_until_reports(4, 10));
 	ck_assert_int_eq(reports[2].type, PROTO_TUNNEL_STOPPED);
 	ck_assert_int_eq(reports[3].type, PROTO_TUNNEL_STOPPED);
 	ck_assert_int_eq(tunnel_count(), 0);
+	ck_assert_int_eq(nreports, 4);
 	teardown_loop();
 	free(t1);
 	free(t2);
