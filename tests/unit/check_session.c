@@ -438,7 +438,7 @@ static json_object *member(json_object *o, const char *k)
 static void start_active(char id[UUID_STR_LEN], char job[UUID_STR_LEN])
 {
 	new_session(id);
-	ck_assert_int_eq(run_jobs((char (*)[UUID_STR_LEN])job, 1), 1);
+	ck_assert_int_eq(run_jobs(job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
 	assert_status(id, "active");
 }
@@ -1130,6 +1130,33 @@ static void check_agent_step(uv_timer_t *t)
 	free(v);
 }
 
+/* A new session's start, its agent silent, run until it waits at the agent step. */
+static void start_to_agent_step(char id[UUID_STR_LEN], char (*job)[UUID_STR_LEN])
+{
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(job, 1), 1);
+	S_id = id;
+	poll_until(check_agent_step, &S_flag);
+	ck_assert_msg(S_flag, "the start did not reach the agent step");
+}
+
+/* The start left as it was at the agent step: pending, nothing stopped, its objects at
+ * the fake. */
+static void assert_left_at_agent(const char *id)
+{
+	char *v;
+
+	assert_status(id, "pending");
+	v = session_col(id, "step");
+	ck_assert_str_eq(v, "agent");
+	free(v);
+	ck_assert_int_eq(H.stops, 0);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+}
+
 /* A late helperd (issue 15): its start, waiting for tunnel.ready, was taken over by
  * another helperd (the job's lease is another's) when its agent goes: it does not
  * compensate (the other one is bringing the same objects up), finishes nothing and
@@ -1139,25 +1166,13 @@ START_TEST(test_offline_after_takeover)
 	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
 	const char *p[1] = { job };
 
-	H.mode = AGENT_SILENT;
-	new_session(id);
-	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	S_id = id;
-	poll_until(check_agent_step, &S_flag);
-	ck_assert_msg(S_flag, "the start did not reach the agent step");
+	start_to_agent_step(id, &job);
 	T_run(T_db, "UPDATE jobs SET locked_by = 'hd-other' WHERE id = $1", 1, p);
 	H.online = 0;
 	session_agent_online(DEV, 0);
 	uv_run(&L, UV_RUN_NOWAIT);
 	ck_assert_ptr_null(finished_of(job));
-	assert_status(id, "pending");
-	v = session_col(id, "step");
-	ck_assert_str_eq(v, "agent");
-	free(v);
-	ck_assert_int_eq(H.stops, 0);
-	ck_assert_int_eq(F_count("live_tunnels"), 1);
-	ck_assert_int_eq(F_count("access_apps"), 1);
-	ck_assert_int_eq(F_count("dns_records"), 2);
+	assert_left_at_agent(id);
 	v = T_value(T_db, "SELECT state || ' ' || locked_by FROM jobs WHERE id = $1", 1, p);
 	ck_assert_str_eq(v, "running hd-other");
 	free(v);
@@ -1171,19 +1186,14 @@ END_TEST
  * nothing made twice. */
 START_TEST(test_offline_while_waiting_back)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN], *v;
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN];
 	const char *p[2] = { now, DEV };
 	int before;
 
 	/* Held by this helperd, seen just now. */
 	ids_timestamp(ids_now_ms(), now);
 	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
-	H.mode = AGENT_SILENT;
-	new_session(id);
-	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	S_id = id;
-	poll_until(check_agent_step, &S_flag);
-	ck_assert_msg(S_flag, "the start did not reach the agent step");
+	start_to_agent_step(id, &job);
 	ck_assert_int_eq(H.starts, 1);
 	before = F_api_calls();
 	/* Gone, as hub.c marks it (flush_offline: no holder, last_seen then). */
@@ -1192,14 +1202,7 @@ START_TEST(test_offline_while_waiting_back)
 	      p + 1);
 	session_agent_online(DEV, 0);
 	ck_assert_str_eq(wait_job(job)->state, "queued");
-	assert_status(id, "pending");
-	v = session_col(id, "step");
-	ck_assert_str_eq(v, "agent");
-	free(v);
-	ck_assert_int_eq(H.stops, 0);
-	ck_assert_int_eq(F_count("live_tunnels"), 1);
-	ck_assert_int_eq(F_count("access_apps"), 1);
-	ck_assert_int_eq(F_count("dns_records"), 2);
+	assert_left_at_agent(id);
 
 	/* Meanwhile no claim takes it (store_job.c: routed to the agent's helperd, and
 	 * while none holds it, held back until session.ready_timeout has passed). */
