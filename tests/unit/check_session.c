@@ -438,7 +438,7 @@ static json_object *member(json_object *o, const char *k)
 static void start_active(char id[UUID_STR_LEN], char job[UUID_STR_LEN])
 {
 	new_session(id);
-	ck_assert_int_eq(run_jobs(job, 1), 1);
+	ck_assert_int_eq(run_jobs((char (*)[UUID_STR_LEN])job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
 	assert_status(id, "active");
 }
