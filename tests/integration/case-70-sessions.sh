@@ -268,6 +268,28 @@ for at in tunnel access config dns; do
 done
 no_cloudflared "no cloudflared is left after the kills"
 
+# ---- the agent goes while the start waits for its tunnel ---------------------------------
+# Its cloudflared never gets ready (the fake's never_ready), which holds the start at
+# step agent, tunnel.start sent. The agent stops (TERM: its cloudflared stopped, the
+# agent gone) and a new one comes: the start is sent again to it, not failed
+# (helperd/session.c, act_agent_offline), and the session becomes active. The agent's own
+# ready timeout (20 s) is the limit on this part's first half.
+agent_stop TERM
+export KAIDEN_FAKE_CLOUDFLARED_FAIL=never_ready
+agent_start "$E2E_DEV" "$E2E_SECRET"
+unset KAIDEN_FAKE_CLOUDFLARED_FAIL
+wait_for "the agent is back online" 20 "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
+new_session "open a session whose cloudflared never gets ready"
+wait_for "the start waits for the agent's tunnel (step agent)" 15 \
+	"SELECT status || ' ' || step FROM sessions WHERE id = '$SID'" "pending agent"
+agent_stop TERM
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_session "its agent gone and another come, the start goes on to active" "$SID" active 30
+call DELETE "/api/v1/sessions/$SID"
+wait_session "and ends" "$SID" ended 30
+cf_empty "nothing leaks after the agent went in the middle of a start"
+no_cloudflared "no cloudflared is left after it"
+
 # ---- PostgreSQL restarted while a session is provisioned ---------------------------------
 # The fake holds an Access app create; PostgreSQL stops under it; the released call's
 # answer finds the database gone: the step's write fails, the job's finish is kept in
