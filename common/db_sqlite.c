@@ -210,17 +210,19 @@ fail:
 	return rc;
 }
 
-/* Column c of the current row as text (*v NULL for SQL NULL) and its length: 0, or -1
- * when memory ran out. */
+/* Column c of the current row as text (*v NULL for SQL NULL) and, when len is not NULL,
+ * its length: 0, or -1 when memory ran out. One call for most values: the text is NULL
+ * only for SQL NULL or a failed allocation, and SQLite tells the two apart by the error
+ * code it leaves (sqlite3_column_text's page: "Subsequent calls to sqlite3_errcode() will
+ * return SQLITE_NOMEM"); sqlite3_column_type would cost a call for every value. */
 static int sl_value(sqlite3_stmt *st, int c, const char **v, size_t *len)
 {
-	*v = NULL;
-	*len = 0;
-	if (sqlite3_column_type(st, c) == SQLITE_NULL)
-		return 0;
 	*v = (const char *)sqlite3_column_text(st, c);
-	*len = (size_t)sqlite3_column_bytes(st, c);
-	return *v ? 0 : -1;
+	if (len)
+		*len = *v ? (size_t)sqlite3_column_bytes(st, c) : 0;
+	if (!*v && sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM)
+		return -1;
+	return 0;
 }
 
 /* The end of a statement stepped until code: DB_OK when it ran to its end (a query
@@ -313,8 +315,7 @@ static int sl_exec_each(struct db *db, const char *sql, int n, const char *const
 			db_res_put_name(row, c, sqlite3_column_name(e->stmt, c));
 		for (int c = 0; c < cols; c++) {
 			const char *v;
-			size_t len;
-			if (sl_value(e->stmt, c, &v, &len) != 0) {
+			if (sl_value(e->stmt, c, &v, NULL) != 0) {
 				rc = db_fail(db, DB_ERR, sql, "out of memory");
 				goto out;
 			}

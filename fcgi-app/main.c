@@ -1,4 +1,5 @@
-/* main.c: kaiden-api's entry point and the only file that knows libfcgi.
+/* main.c: kaiden-api's entry point, and with fcgx_reply.c (a reply's records) the only
+ * file that knows libfcgi.
  *
  * Modes:
  *   kaiden-api serve [--socket PATH]  listen on server.socket with server.threads workers
@@ -8,7 +9,8 @@
  *
  * Each worker thread loops on FCGX_Accept_r with its own database connection, turns
  * the FastCGI request into a struct req (req.c), runs route_dispatch, and writes the
- * serialized reply. The connection is closed after each request (finish_request).
+ * reply, its head (resp_head) and body in one system call (fcgx_reply). The connection
+ * is closed after each request (finish_request).
  *
  * Stopping: SIGTERM/SIGINT are blocked in every thread and taken by the main thread with
  * sigwait, so no handler runs in the middle of libfcgi. The main thread then sets
@@ -31,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +43,7 @@
 #include "cfg.h"
 #include "crash.h"
 #include "db.h"
+#include "fcgx_reply.h"
 #include "log.h"
 #include "req.h"
 #include "resp.h"
@@ -67,7 +71,8 @@ static int listen_fd = -1;
  * still sends, so a refused 60 MB upload costs no memory and little time. */
 struct io {
 	struct req_body_source in;
-	int (*write)(void *ctx, const char *buf, int n); /* 0 or -1 */
+	/* The whole reply, once a request: the parts' bytes in order. 0 or -1 */
+	int (*write)(void *ctx, const struct iovec *parts, int n);
 };
 
 /* ---- FastCGI and CGI glue ------------------------------------------------------------ */
@@ -152,11 +157,13 @@ static int fcgx_read(void *ctx, char *buf, int n)
 	return got;
 }
 
-static int fcgx_write(void *ctx, const char *buf, int n)
+static int fcgx_write(void *ctx, const struct iovec *parts, int n)
 {
 	struct fcgx_params *p = ctx;
-	/* FCGX_FPrintF knows no %zu: replies are formatted by resp_serialize and put here. */
-	return FCGX_PutStr(buf, n, p->fr->out) == n ? 0 : -1;
+
+	/* FCGX_FPrintF knows no %zu: the head is formatted by resp_head, and the whole reply
+	 * goes out in one system call (fcgx_reply.h). */
+	return fcgx_reply(p->fr, parts, n);
 }
 
 /* Ends the request: libfcgi writes FCGI_END_REQUEST and closes the connection. Its own
@@ -200,10 +207,13 @@ static int cgi_read(void *ctx, char *buf, int n)
 	return (int)fread(buf, 1, (size_t)n, stdin);
 }
 
-static int cgi_write(void *ctx, const char *buf, int n)
+static int cgi_write(void *ctx, const struct iovec *parts, int n)
 {
 	(void)ctx;
-	return fwrite(buf, 1, (size_t)n, stdout) == (size_t)n && fflush(stdout) == 0 ? 0 : -1;
+	for (int i = 0; i < n; i++)
+		if (fwrite(parts[i].iov_base, 1, parts[i].iov_len, stdout) != parts[i].iov_len)
+			return -1;
+	return fflush(stdout) == 0 ? 0 : -1;
 }
 
 /* ---- one request --------------------------------------------------------------------- */
@@ -254,17 +264,20 @@ static long handle_request(struct db *db, struct auth_cache *cache, req_param_fn
 	                                "Content-Type: application/json\r\n\r\n"
 	                                "{\"error\":{\"code\":\"internal\",\"message\":"
 	                                "\"out of memory\"}}";
+	const struct iovec oom = { (void *)oom_reply, sizeof(oom_reply) - 1 };
 	struct timespec t0;
 	struct req r;
 	struct resp rs;
-	struct buf out;
+	struct buf out; /* the reply's head (resp_head) */
+	const char *body;
+	size_t body_len;
 	char path[LOG_PATH_MAX + 4], method[64];
 	long us, content_length;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (req_init(&r, param, param_ctx, db) < 0) {
 		log_error("request could not be read: out of memory");
-		(void)io->write(io->in.ctx, oom_reply, (int)sizeof(oom_reply) - 1);
+		(void)io->write(io->in.ctx, &oom, 1);
 		return -1;
 	}
 	resp_init(&rs);
@@ -272,11 +285,15 @@ static long handle_request(struct db *db, struct auth_cache *cache, req_param_fn
 	r.body_from = &io->in;
 	r.auth_cache = cache;
 	route_dispatch(&r, &rs);
-	if (resp_serialize(&rs, r.method == HTTP_HEAD, &out) < 0) {
+	if (resp_head(&rs, r.method == HTTP_HEAD, &out, &body, &body_len) < 0 ||
+	    body_len > RESP_MAX) {
 		log_error("req=%s the reply could not be serialized", r.request_id);
 		rs.status = 500;
-		(void)io->write(io->in.ctx, oom_reply, (int)sizeof(oom_reply) - 1);
-	} else if (io->write(io->in.ctx, out.data, (int)out.len) < 0) {
+		(void)io->write(io->in.ctx, &oom, 1);
+	} else if (io->write(io->in.ctx,
+	                     (const struct iovec[]){ { out.data, out.len },
+	                                             { (void *)body, body_len } },
+	                     2) < 0) {
 		log_warn("req=%s the client went away before the reply was written", r.request_id);
 	}
 	/* The access log: never the Authorization header nor a body. */

@@ -208,13 +208,16 @@ static int put_number(struct buf *out, size_t n)
 	return buf_append(out, d, (size_t)(digits + sizeof(digits) - d));
 }
 
-int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
+int resp_head(const struct resp *rs, int head_only, struct buf *out, const char **body,
+              size_t *body_len)
 {
 	int status = rs->status ? rs->status : 500;
 	const char *json = NULL;
 	size_t json_len = 0;
 	int bodiless = status == 204 || status == 304 || (status >= 100 && status < 200);
 
+	*body = NULL;
+	*body_len = 0;
 	if (rs->body && !bodiless) {
 		json = json_object_to_json_string_length(
 			rs->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
@@ -224,9 +227,8 @@ int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
 		json = rs->text.data;
 		json_len = rs->text.len;
 	}
-	/* One allocation for the whole reply, not a doubling chain (a page of devices is
-	 * 21 KB): the fixed lines, the extra headers and the body. */
-	if (buf_reserve(out, 160 + rs->headers.len + (head_only ? 0 : json_len)) < 0)
+	/* One allocation for the head: the fixed lines and the extra headers. */
+	if (buf_reserve(out, 160 + rs->headers.len) < 0)
 		return -1;
 	/* Put together without printf: every reply has these lines. */
 	if (buf_puts(out, "Status: ") < 0 || put_number(out, (size_t)status) < 0 ||
@@ -248,7 +250,19 @@ int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
 		return -1;
 	if (buf_puts(out, "\r\n") < 0)
 		return -1;
-	if (json && !head_only && buf_append(out, json, json_len) < 0)
-		return -1;
+	if (json && !head_only) {
+		*body = json;
+		*body_len = json_len;
+	}
 	return 0;
+}
+
+int resp_serialize(const struct resp *rs, int head_only, struct buf *out)
+{
+	const char *body;
+	size_t len;
+
+	if (resp_head(rs, head_only, out, &body, &len) < 0)
+		return -1;
+	return len ? buf_append(out, body, len) : 0;
 }

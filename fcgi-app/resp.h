@@ -1,5 +1,5 @@
 /* resp.h: the reply being built for a request. Handlers fill it; main.c writes it out
- * with resp_serialize. resp_error is the one place a failure becomes an HTTP status. */
+ * with resp_head. resp_error is the one place a failure becomes an HTTP status. */
 #ifndef KAIDEN_RESP_H
 #define KAIDEN_RESP_H
 
@@ -22,8 +22,8 @@ void resp_clear(struct resp *rs);
  * body is dropped. */
 void resp_json(struct resp *rs, int status, json_object *body);
 /* Sets status and the body as JSON text (text moves into rs and is left empty); any
- * object body is dropped. The text must be what json-c would write (resp_serialize sends
- * it as it is). */
+ * object body is dropped. The text must be what json-c would write (resp_head hands
+ * it out as it is). */
 void resp_text(struct resp *rs, int status, struct buf *text);
 /* {"error":{"code","message"[,"field"]}} with status. field may be NULL. */
 void resp_error(struct resp *rs, int status, const char *code, const char *field,
@@ -50,8 +50,13 @@ void resp_jsonx_error(struct resp *rs, const struct jsonx_error *err);
 void resp_store_error(struct resp *rs, int rc, struct db *db, const char *request_id,
                       const char *what);
 
-/* "Status: 200 OK\r\nContent-Type: application/json\r\n...\r\n\r\n{...}" into out;
- * HEAD requests get no body. 0 or -1 (out of memory). */
+/* The reply's CGI head, "Status: 200 OK\r\nContent-Type: application/json\r\n...\r\n\r\n",
+ * into out, and its body as *body and *body_len (NULL and 0 for none, and for a HEAD
+ * request, whose Content-Length is still the body's): the body stays rs's, valid until
+ * rs changes, so it goes out without a copy. 0 or -1 (out of memory). */
+int resp_head(const struct resp *rs, int head_only, struct buf *out, const char **body,
+              size_t *body_len) WUR;
+/* The head and then the body, both into out. 0 or -1 (out of memory). */
 int resp_serialize(const struct resp *rs, int head_only, struct buf *out) WUR;
 const char *resp_reason(int status);
 

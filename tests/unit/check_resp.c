@@ -153,6 +153,42 @@ START_TEST(test_serialize_head)
 }
 END_TEST
 
+/* resp_head: the head alone, and the body handed out where rs keeps it (a text body is
+ * not copied); a HEAD request or a 204 has none. */
+START_TEST(test_head_and_body)
+{
+	struct buf text;
+	const char *body = "x";
+	size_t len = 1;
+
+	buf_init(&text, 1 << 20);
+	ck_assert_int_eq(buf_puts(&text, "{\"items\":[]}"), 0);
+	resp_text(&rs, 200, &text);
+	ck_assert_int_eq(resp_head(&rs, 0, &out, &body, &len), 0);
+	ck_assert_str_eq(out.data, "Status: 200 OK\r\n"
+	                           "Content-Type: application/json\r\n"
+	                           "Content-Length: 12\r\n"
+	                           "Cache-Control: no-store\r\n"
+	                           "\r\n");
+	ck_assert_ptr_eq(body, rs.text.data);
+	ck_assert_uint_eq(len, 12);
+
+	buf_reset(&out);
+	ck_assert_int_eq(resp_head(&rs, 1, &out, &body, &len), 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "Content-Length: 12\r\n"));
+	ck_assert_ptr_null(body);
+	ck_assert_uint_eq(len, 0);
+
+	buf_reset(&out);
+	body = "x";
+	len = 1;
+	resp_json(&rs, 204, json_object_new_object());
+	ck_assert_int_eq(resp_head(&rs, 0, &out, &body, &len), 0);
+	ck_assert_ptr_null(body);
+	ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
 START_TEST(test_serialize_no_content)
 {
 	resp_json(&rs, 204, NULL);
@@ -238,6 +274,7 @@ static Suite *resp_suite(void)
 	tcase_add_test(tc, test_serialize_json);
 	tcase_add_test(tc, test_serialize_head);
 	tcase_add_test(tc, test_list_text_matches_objects);
+	tcase_add_test(tc, test_head_and_body);
 	tcase_add_test(tc, test_serialize_no_content);
 	tcase_add_test(tc, test_serialize_unset_status);
 	tcase_add_test(tc, test_header_injection);
