@@ -839,10 +839,20 @@ static void act_hold_agent_failed(struct sess *s, const char *reason)
 	hold_failure(s, reason, 0);
 }
 
-static void act_hold_offline(struct sess *s, const char *unused)
+/* The agent went away after the early start command (it restarted, its link dropped):
+ * the command is as good as unsent, and the machine is back in plain provisioning. The
+ * provider's call goes on; when it returns, the command goes out as after any
+ * provisioning (act_send_start): to the agent if it is back, else the start waits for
+ * it (wait_for_agent) or fails. agent_started stays: a compensation still stops the
+ * tunnel, which the agent may run if only its link dropped. */
+static void act_early_agent_gone(struct sess *s, const char *unused)
 {
 	(void)unused;
-	hold_failure(s, "the device went offline before its tunnel was ready", 0);
+	uv_timer_stop(s->timer);
+	s->ready_seen = 0;
+	log_info("session=%s the agent went away after the early start command; it goes out "
+	         "again once provisioned",
+	         s->t.id);
 }
 
 static void act_hold_timeout(struct sess *s, const char *unused)
@@ -1054,7 +1064,8 @@ static const struct transition {
 	{ IN(PH_PROVISION), EV_END, NULL, PH_PROVISION_ENDING },
 	/* the start command went out early (the provider's early result); the session is
 	 * active once both the provider and the agent are done. A failure on the agent's
-	 * side waits for the provider's call under way (provision_failing) */
+	 * side waits for the provider's call under way (provision_failing); the agent gone
+	 * makes the command unsent (back to provision: it goes out once provisioned) */
 	{ IN(PH_PROVISION), EV_STARTABLE, act_send_early, PH_PROVISION_STARTED },
 	{ IN(PH_PROVISION_STARTED), EV_PROVISION_OK, act_provisioned, PH_AGENT },
 	{ IN(PH_PROVISION_STARTED), EV_PROVISION_FAILED, act_fail_provision, PH_STOP_FAILING },
@@ -1063,7 +1074,7 @@ static const struct transition {
 	{ IN(PH_PROVISION_STARTED), EV_FAIL, act_fail_provision, PH_STOP_FAILING },
 	{ IN(PH_PROVISION_STARTED), EV_READY, act_note_ready, PH_PROVISION_STARTED },
 	{ IN(PH_PROVISION_STARTED), EV_AGENT_FAILED, act_hold_agent_failed, PH_PROVISION_FAILING },
-	{ IN(PH_PROVISION_STARTED), EV_OFFLINE, act_hold_offline, PH_PROVISION_FAILING },
+	{ IN(PH_PROVISION_STARTED), EV_OFFLINE, act_early_agent_gone, PH_PROVISION },
 	{ IN(PH_PROVISION_STARTED), EV_TIMEOUT, act_hold_timeout, PH_PROVISION_FAILING }, /* stop */
 	{ IN(PH_PROVISION_STARTED), EV_END, NULL, PH_PROVISION_ENDING },
 	{ IN(PH_PROVISION_FAILING), EV_PROVISION_OK, act_fail_held, PH_STOP_FAILING },

@@ -1226,6 +1226,96 @@ START_TEST(test_offline_while_waiting_back)
 }
 END_TEST
 
+/* The agent goes after the early start command, while DNS is being made. */
+static void early_start_then_gone(char id[UUID_STR_LEN], char (*job)[UUID_STR_LEN], int hold)
+{
+	H.mode = AGENT_SILENT;
+	new_session(id);
+	ck_assert_int_eq(run_jobs(job, 1), 1);
+	run_until_started(hold);
+	H.online = 0;
+	session_agent_online(DEV, 0);
+	uv_run(&L, UV_RUN_NOWAIT);
+	/* Nothing failed, nothing stopped: the provider's batch is still under way. */
+	assert_status(id, "pending");
+	ck_assert_ptr_null(finished_of(*job));
+	ck_assert_int_eq(H.stops, 0);
+	ck_assert_int_eq(hold_caught(hold), 1);
+}
+
+/* The agent goes after the early start command and is back before the provider has
+ * finished: once DNS is made, the command goes out again, to the agent now connected,
+ * and the session becomes active. Nothing is made twice. */
+START_TEST(test_early_start_agent_back)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
+	int hold = hold_dns();
+
+	early_start_then_gone(id, &job, hold);
+	H.online = 1;
+	H.mode = AGENT_READY;
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(H.starts, 2);
+	ck_assert_int_eq(H.stops, 0);
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
+/* The agent goes after the early start command and is still away when the provider has
+ * finished, but was seen just now: the start is queued again at step agent (as for an
+ * agent gone after the start command), then, the agent back, the next claim sends the
+ * command and the session becomes active. Seen too long ago instead, the start fails
+ * as for any offline device, and everything is deleted. */
+START_TEST(test_early_start_agent_away)
+{
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN], *v;
+	const char *p[2] = { now, DEV };
+	int hold = hold_dns();
+
+	ids_timestamp(ids_now_ms(), now);
+	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	early_start_then_gone(id, &job, hold);
+	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1,
+	      p + 1);
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(job)->state, "queued");
+	assert_left_at_agent(id);
+	ck_assert_int_eq(H.starts, 1);
+
+	H.online = 1;
+	H.mode = AGENT_READY;
+	T_run(T_db, "UPDATE devices SET helperd = 'test' WHERE id = $1", 1, p + 1);
+	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	J_ndone = 0;
+	ck_assert_int_eq(run_jobs(&job, 1), 1);
+	ck_assert_str_eq(wait_job(job)->state, "done");
+	assert_status(id, "active");
+	ck_assert_int_eq(H.starts, 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+
+	/* Seen an hour ago: failed, compensated. */
+	hold = hold_dns();
+	ids_timestamp(ids_now_ms() - 3600 * 1000, now);
+	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	J_ndone = 0;
+	H.starts = H.stops = 0;
+	early_start_then_gone(id, &job, hold);
+	hold_release(hold, 0);
+	ck_assert_str_eq(wait_job(job)->state, "failed");
+	v = session_col(id, "error");
+	ck_assert_str_eq(v, "device is offline");
+	free(v);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+END_TEST
+
 /* DELETE while the provider is busy: the machine finishes the call under way (no id
  * is lost), then takes the end path. */
 START_TEST(test_end_while_starting)
@@ -2427,6 +2517,8 @@ int main(void)
 	tcase_add_test(sq, test_early_start_agent_fails);
 	tcase_add_test(sq, test_early_start_end);
 	tcase_add_test(sq, test_early_start_resume_after_restart);
+	T_ADD(sq, pg, test_early_start_agent_back);
+	T_ADD(sq, pg, test_early_start_agent_away);
 	tcase_add_test(sq, test_dns_batch_delete_fallback);
 	tcase_add_test(sq, test_older_web_only_app_row);
 	tcase_add_test(sq, test_device_offline);
