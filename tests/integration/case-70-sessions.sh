@@ -290,6 +290,33 @@ wait_session "and ends" "$SID" ended 30
 cf_empty "nothing leaks after the agent went in the middle of a start"
 no_cloudflared "no cloudflared is left after it"
 
+# ---- the agent goes after the early start command, while DNS is being made --------------
+# The fake holds the DNS batch; tunnel.start went out once the ingress existed, and the
+# agent's cloudflared runs ready for the session. The agent stops (its cloudflared
+# stopped with it); once helperd has marked the device offline, a new agent comes, and the
+# batch is let go: the command goes out again to the new agent, not the start failed
+# (helperd/session.c, act_early_agent_gone), and the session becomes active.
+hold_arm POST '/dns_records/batch$'
+new_session "open a session, its DNS batch held"
+hold_wait "helperd is in its DNS batch call"
+TUNNEL=$(dbq "SELECT tunnel_id FROM sessions WHERE id = '$SID'")
+wait_cfd "the early start command runs the session's cloudflared" "$TUNNEL" "" 15
+OLD_CFD=$CFD_PID
+agent_stop TERM
+wait_for "helperd has marked the device offline" 15 \
+	"SELECT status FROM devices WHERE id = '$E2E_DEV'" offline
+agent_start "$E2E_DEV" "$E2E_SECRET"
+wait_for "a new agent is online" 20 "SELECT status FROM devices WHERE id = '$E2E_DEV'" online
+dbcheck "the start is still pending, at step dns" \
+	"SELECT status || ' ' || step FROM sessions WHERE id = '$SID'" "pending dns"
+hold_release
+wait_session "the batch done, the start goes on to active on the new agent" "$SID" active 30
+wait_cfd "the new agent runs the session's cloudflared" "$TUNNEL" "$OLD_CFD" 15
+call DELETE "/api/v1/sessions/$SID"
+wait_session "and ends" "$SID" ended 30
+cf_empty "nothing leaks after the agent went during an early start"
+no_cloudflared "no cloudflared is left after it"
+
 # ---- PostgreSQL restarted while a session is provisioned ---------------------------------
 # The fake holds an Access app create; PostgreSQL stops under it; the released call's
 # answer finds the database gone: the step's write fails, the job's finish is kept in
