@@ -1157,6 +1157,18 @@ static void assert_left_at_agent(const char *id)
 	ck_assert_int_eq(F_count("dns_records"), 2);
 }
 
+/* The session active with each of its objects made once (one tunnel, one Access app,
+ * two DNS records); then ended, with nothing left at the fake. */
+static void assert_active_once_then_end(const char *id)
+{
+	assert_status(id, "active");
+	ck_assert_int_eq(F_count("live_tunnels"), 1);
+	ck_assert_int_eq(F_count("access_apps"), 1);
+	ck_assert_int_eq(F_count("dns_records"), 2);
+	end_session(id);
+	ck_assert_int_eq(F_count("leftover"), 0);
+}
+
 /* A late helperd (issue 15): its start, waiting for tunnel.ready, was taken over by
  * another helperd (the job's lease is another's) when its agent goes: it does not
  * compensate (the other one is bringing the same objects up), finishes nothing and
@@ -1215,14 +1227,9 @@ START_TEST(test_offline_while_waiting_back)
 	J_ndone = 0;
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
-	assert_status(id, "active");
 	ck_assert_int_eq(H.starts, 2);
 	ck_assert_int_eq(F_api_calls() - before, 1); /* GET token */
-	ck_assert_int_eq(F_count("live_tunnels"), 1);
-	ck_assert_int_eq(F_count("access_apps"), 1);
-	ck_assert_int_eq(F_count("dns_records"), 2);
-	end_session(id);
-	ck_assert_int_eq(F_count("leftover"), 0);
+	assert_active_once_then_end(id);
 }
 END_TEST
 
@@ -1256,14 +1263,9 @@ START_TEST(test_early_start_agent_back)
 	H.mode = AGENT_READY;
 	hold_release(hold, 0);
 	ck_assert_str_eq(wait_job(job)->state, "done");
-	assert_status(id, "active");
 	ck_assert_int_eq(H.starts, 2);
 	ck_assert_int_eq(H.stops, 0);
-	ck_assert_int_eq(F_count("live_tunnels"), 1);
-	ck_assert_int_eq(F_count("access_apps"), 1);
-	ck_assert_int_eq(F_count("dns_records"), 2);
-	end_session(id);
-	ck_assert_int_eq(F_count("leftover"), 0);
+	assert_active_once_then_end(id);
 }
 END_TEST
 
@@ -1295,10 +1297,8 @@ START_TEST(test_early_start_agent_away)
 	J_ndone = 0;
 	ck_assert_int_eq(run_jobs(&job, 1), 1);
 	ck_assert_str_eq(wait_job(job)->state, "done");
-	assert_status(id, "active");
 	ck_assert_int_eq(H.starts, 2);
-	end_session(id);
-	ck_assert_int_eq(F_count("leftover"), 0);
+	assert_active_once_then_end(id);
 
 	/* Seen an hour ago: failed, compensated. */
 	hold = hold_dns();
