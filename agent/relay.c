@@ -30,6 +30,7 @@ static struct {
 	relay_send_fn send;
 	struct relay_session sessions[RELAY_SESSIONS_MAX];
 	int nsessions;
+	int closing; /* the agent stops (relay_stop_all): nothing new starts */
 } R;
 
 int relay_ports_parse(const char *text, struct relay_ports *out, char *err, size_t errlen)
@@ -163,6 +164,13 @@ void relay_start(const char *session_id, int ssh_port, int web_port)
 {
 	struct relay_session *s = find(session_id);
 
+	/* The agent is going away: a ready now would make the session active on an agent
+	 * about to leave; unanswered, helperd sees the agent go and sends the start again
+	 * once it is back, as for tunnel.start (tunnel.c). */
+	if (R.closing) {
+		log_info("session=%s relay.start while the agent stops: not accepted", session_id);
+		return;
+	}
 	if (!s) {
 		if (R.nsessions == RELAY_SESSIONS_MAX) {
 			log_warn("session=%s relay.start refused: %d relay sessions already",
@@ -227,6 +235,7 @@ int relay_stop(const char *session_id)
 
 void relay_stop_all(void)
 {
+	R.closing = 1;
 	stream_close_all();
 	while (R.nsessions) {
 		char id[UUID_STR_LEN];

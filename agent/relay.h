@@ -61,7 +61,8 @@ void relay_open(const char *session_id, const char *stream_id, const char *targe
 /* tunnel.stop: 1 if it was a relay session (its streams are closed, it is forgotten and
  * tunnel.stopped is sent), 0 if not (the caller asks the cloudflared side). */
 int relay_stop(const char *session_id);
-/* Agent shutdown: every stream closed, every session forgotten (tunnel.stopped each). */
+/* Agent shutdown: every stream closed, every session forgotten (tunnel.stopped each);
+ * a relay.start after it is not accepted and not answered. */
 void relay_stop_all(void);
 /* Appends the accepted sessions' ids to a JSON array (the heartbeat's list). */
 void relay_sessions_add(json_object *array);

@@ -426,6 +426,24 @@ START_TEST(stop_closes_streams)
 }
 END_TEST
 
+/* The agent stopping (relay_stop_all): its sessions stopped (tunnel.stopped), and a
+ * relay.start after it, new or for a session it had, neither accepted nor answered. */
+START_TEST(start_while_stopping)
+{
+	setup("22");
+	relay_start(S1, 22, 22);
+	ck_assert_int_eq(sent.n, 1);
+	relay_stop_all();
+	ck_assert_int_eq(sent.n, 2);
+	ck_assert_int_eq(sent.type[1], PROTO_TUNNEL_STOPPED);
+	relay_start(S1, 22, 22);
+	relay_start(S2, 22, 22);
+	ck_assert_int_eq(sent.n, 2);
+	ck_assert_int_eq(relay_session_count(), 0);
+	teardown();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("agent_relay");
@@ -441,6 +459,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, only_loopback_127_0_0_1);
 	tcase_add_test(tc, target_then_data_socket_failure);
 	tcase_add_test(tc, stop_closes_streams);
+	tcase_add_test(tc, start_while_stopping);
 	suite_add_tcase(s, tc);
 	return s;
 }
