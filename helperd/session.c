@@ -537,6 +537,18 @@ static void act_stop_timeout(struct sess *s, const char *unused)
 	act_teardown(s, unused);
 }
 
+/* The start job is another helperd's now (this one was late: jobs.c): that one is
+ * bringing the same objects up, and the start is its to fail or finish. The machine
+ * compensates nothing, counts no failure and lets go. */
+static void let_go_taken_over(struct sess *s)
+{
+	log_warn("session=%s start taken over by another helperd: not compensating here",
+	         s->t.id);
+	s->start_job[0] = '\0';
+	requeue_jobs(s, "taken over");
+	sess_free(s);
+}
+
 /* Writes the stop step (with the start's reason when failing) and asks the agent to
  * stop its tunnel first (a tunnel with connectors attached cannot be deleted), unless
  * agent_maybe_running is 0 (it never got the tunnel, or reported it dead) or the device
@@ -546,15 +558,10 @@ static void stop_begin(struct sess *s, int agent_maybe_running)
 	json_object *fields;
 
 	uv_timer_stop(s->timer);
-	/* A start that fails here tears down what it made; if another helperd took the
-	 * job over meanwhile (this one was late: jobs.c), that one is bringing the same
-	 * objects up, and the start is its to fail or finish. */
+	/* A start that fails here tears down what it made, unless another helperd took the
+	 * job over meanwhile. */
 	if (s->phase == PH_STOP_FAILING && s->start_job[0] && !jobs_still_held(s->start_job)) {
-		log_warn("session=%s start taken over by another helperd: not compensating here",
-		         s->t.id);
-		s->start_job[0] = '\0';
-		requeue_jobs(s, "taken over");
-		sess_free(s);
+		let_go_taken_over(s);
 		return;
 	}
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
@@ -640,13 +647,17 @@ static void act_fail_provision(struct sess *s, const char *reason)
  * start waits for it, queued again, while the device was seen within
  * session.ready_timeout (wait_for_agent, as before the first send). The next claim
  * resumes from the row's step, adopting the provider's objects, and sends the command
- * again; an agent that still runs the tunnel answers ready at once. Otherwise, or when
- * another helperd has taken the start over (stop_begin says so), the start fails. */
+ * again; an agent that still runs the tunnel answers ready at once. A start another
+ * helperd has taken over is left to it; otherwise the start fails. */
 static void act_agent_offline(struct sess *s, const char *unused)
 {
 	(void)unused;
 	uv_timer_stop(s->timer);
-	if (s->start_job[0] && jobs_still_held(s->start_job) && wait_for_agent(s))
+	if (s->start_job[0] && !jobs_still_held(s->start_job)) {
+		let_go_taken_over(s);
+		return;
+	}
+	if (s->start_job[0] && wait_for_agent(s))
 		return;
 	act_fail(s, "the device went offline before its tunnel was ready");
 }
