@@ -2,6 +2,18 @@
 # Every error in docs/api.md that the earlier cases did not reach, on the write paths,
 # and a check that no refused request wrote a row.
 
+# A device and a session to refuse requests on: case-40's when it ran before, else
+# (CASES=50) ones of its own.
+if [ -z "${DEV_B:-}" ]; then
+	t "a device to refuse requests on" POST /api/v1/devices '{"name":"c50-dev"}' 201
+	save DEV_B .id
+fi
+if [ -z "${S3:-}" ]; then
+	t "a session to refuse requests on" POST /api/v1/sessions \
+		"{\"device_id\":\"$DEV_B\",\"engineer_name\":\"C50\"}" 201
+	save S3 .id
+fi
+
 snap
 
 # 404: unknown paths, from kaiden-api and from nginx (outside /api/v1/), all JSON.
