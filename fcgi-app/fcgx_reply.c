@@ -10,14 +10,13 @@
 
 #include <errno.h>
 #include <fastcgi.h>
-#include <limits.h>
 #include <string.h>
 
 /* Content bytes a record carries: FCGI_MAX_LENGTH cut to a multiple of 8, as libfcgi's
  * records are. */
 #define RECORD_MAX (FCGI_MAX_LENGTH & ~7)
-/* iovecs per writev: a header and its content per record, and the two closing records. */
-#define BATCH 64
+/* Pieces of the parts one record takes at most (a record of more parts is cut short). */
+#define RECORD_PIECES 16
 
 static FCGI_Header header(int type, int request_id, size_t len)
 {
@@ -54,61 +53,50 @@ static int write_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
+/* One writev a record: a reply under RECORD_MAX bytes (every reply but the longest lists)
+ * is one record, written together with the two closing records. */
 int fcgx_reply(FCGX_Request *fr, const struct iovec *parts, int n)
 {
-	/* The record headers of one batch, and the closing records. */
-	FCGI_Header heads[BATCH / 2];
-	FCGI_Header end_stdout = header(FCGI_STDOUT, fr->requestId, 0);
+	FCGI_Header head, end_stdout = header(FCGI_STDOUT, fr->requestId, 0);
 	FCGI_EndRequestRecord end = { header(FCGI_END_REQUEST, fr->requestId,
 	                                     sizeof(FCGI_EndRequestBody)),
 	                              { .protocolStatus = FCGI_REQUEST_COMPLETE } };
-	struct iovec iov[BATCH];
-	int nh = 0, ni = 0, part = 0, rc = 0;
-	size_t at = 0; /* bytes of parts[part] already in a record */
+	struct iovec iov[1 + RECORD_PIECES + 2];
+	int part = 0;
+	size_t at = 0; /* bytes of parts[part] already sent */
 
 	fr->out->isClosed = 1;
 	fr->out->wasFCloseCalled = 1;
-	for (;;) {
-		size_t room = RECORD_MAX, len = 0;
-		int first = ni;
+	do {
+		size_t len = 0;
+		int ni = 1, skip;
 
-		/* One record: as many parts' bytes as fit, each an iovec of its own. */
-		iov[ni++] = (struct iovec){ &heads[nh], sizeof(heads[nh]) };
-		while (part < n && room > 0 && ni < BATCH - 2) {
+		/* One record: as many of the parts' bytes as fit. */
+		while (part < n && len < RECORD_MAX && ni < 1 + RECORD_PIECES) {
 			size_t take = parts[part].iov_len - at;
-			if (take > room)
-				take = room;
+			if (take > RECORD_MAX - len)
+				take = RECORD_MAX - len;
 			if (take > 0)
 				iov[ni++] = (struct iovec){ (char *)parts[part].iov_base + at, take };
 			at += take;
 			len += take;
-			room -= take;
 			if (at == parts[part].iov_len) {
 				part++;
 				at = 0;
 			}
 		}
-		if (len == 0) {
-			ni = first; /* no content left: the closing records instead */
-		} else {
-			heads[nh++] = header(FCGI_STDOUT, fr->requestId, len);
-		}
+		head = header(FCGI_STDOUT, fr->requestId, len);
+		iov[0] = (struct iovec){ &head, sizeof(head) };
 		if (part == n) {
 			iov[ni++] = (struct iovec){ &end_stdout, sizeof(end_stdout) };
 			iov[ni++] = (struct iovec){ &end, sizeof(end) };
-			break;
 		}
-		if (ni >= BATCH - 2 || nh == BATCH / 2) {
-			if (write_all(fr->ipcFd, iov, ni) != 0) {
-				rc = -1;
-				break;
-			}
-			ni = nh = 0;
+		/* No content (nothing left but empty parts): the closing records alone. */
+		skip = len == 0;
+		if (write_all(fr->ipcFd, iov + skip, ni - skip) != 0) {
+			fr->out->FCGI_errno = errno ? errno : EIO;
+			return -1;
 		}
-	}
-	if (rc == 0 && write_all(fr->ipcFd, iov, ni) != 0)
-		rc = -1;
-	if (rc != 0)
-		fr->out->FCGI_errno = errno ? errno : EIO;
-	return rc;
+	} while (part < n);
+	return 0;
 }

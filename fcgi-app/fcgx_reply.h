@@ -1,11 +1,11 @@
-/* fcgx_reply.h: a FastCGI request's whole reply in one system call.
+/* fcgx_reply.h: a FastCGI request's whole reply in one system call (one a 64 KiB record).
  *
  * libfcgi copies a reply into its 8 KiB output buffer and writes a record each time the
  * buffer fills, then the stream's end and FCGI_END_REQUEST from FCGX_Finish_r: a page of
  * 50 devices (21 KB) is three writes, and each a wake-up of nginx. fcgx_reply writes the
  * reply's FCGI_STDOUT records, the empty one that ends the stream and FCGI_END_REQUEST
- * (status 0, FCGI_REQUEST_COMPLETE, as libfcgi writes it) with writev, straight from the
- * caller's buffers, and closes libfcgi's output stream so that FCGX_Finish_r writes
+ * (status 0, FCGI_REQUEST_COMPLETE, as libfcgi writes it) with one writev a record,
+ * straight from the caller's buffers, and closes libfcgi's output stream so that FCGX_Finish_r writes
  * nothing more: the records on the wire are the ones libfcgi would write, but for
  * padding (none; the protocol makes it optional) and where they are cut. */
 #ifndef KAIDEN_FCGX_REPLY_H
