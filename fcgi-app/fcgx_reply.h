@@ -5,9 +5,9 @@
  * 50 devices (21 KB) is three writes, and each a wake-up of nginx. fcgx_reply writes the
  * reply's FCGI_STDOUT records, the empty one that ends the stream and FCGI_END_REQUEST
  * (status 0, FCGI_REQUEST_COMPLETE, as libfcgi writes it) with one writev a record,
- * straight from the caller's buffers, and closes libfcgi's output stream so that FCGX_Finish_r writes
- * nothing more: the records on the wire are the ones libfcgi would write, but for
- * padding (none; the protocol makes it optional) and where they are cut. */
+ * straight from the caller's buffers, and closes libfcgi's output stream so that
+ * FCGX_Finish_r writes nothing more: the records on the wire are the ones libfcgi would
+ * write, but for padding (none; the protocol makes it optional) and where they are cut. */
 #ifndef KAIDEN_FCGX_REPLY_H
 #define KAIDEN_FCGX_REPLY_H
 
