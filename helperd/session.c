@@ -552,18 +552,12 @@ static void let_go_taken_over(struct sess *s)
 /* Writes the stop step (with the start's reason when failing) and asks the agent to
  * stop its tunnel first (a tunnel with connectors attached cannot be deleted), unless
  * agent_maybe_running is 0 (it never got the tunnel, or reported it dead) or the device
- * is offline: then EV_NOTHING_TO_STOP. */
-static void stop_begin(struct sess *s, int agent_maybe_running)
+ * is offline: then EV_NOTHING_TO_STOP. stop_begin, once the start job is known to be
+ * this helperd's (or there is none). */
+static void stop_held(struct sess *s, int agent_maybe_running)
 {
 	json_object *fields;
 
-	uv_timer_stop(s->timer);
-	/* A start that fails here tears down what it made, unless another helperd took the
-	 * job over meanwhile. */
-	if (s->phase == PH_STOP_FAILING && s->start_job[0] && !jobs_still_held(s->start_job)) {
-		let_go_taken_over(s);
-		return;
-	}
 	if (store_tunnel_set_step(helperd.db, s->t.tenant_id, s->t.id, SEAM_STEP_STOP,
 	                          s->phase == PH_STOP_FAILING ? s->reason : NULL) != STORE_OK) {
 		requeue_jobs(s, "the database did not take the session's step");
@@ -583,6 +577,19 @@ static void stop_begin(struct sess *s, int agent_maybe_running)
 		return;
 	}
 	uv_timer_start(s->timer, timer_fired, STOP_TIMEOUT_MS, 0);
+}
+
+/* The stop: stop_held, unless another helperd has taken the start over. */
+static void stop_begin(struct sess *s, int agent_maybe_running)
+{
+	uv_timer_stop(s->timer);
+	/* A start that fails here tears down what it made, unless another helperd took the
+	 * job over meanwhile. */
+	if (s->phase == PH_STOP_FAILING && s->start_job[0] && !jobs_still_held(s->start_job)) {
+		let_go_taken_over(s);
+		return;
+	}
+	stop_held(s, agent_maybe_running);
 }
 
 static void act_stop(struct sess *s, const char *unused)
@@ -653,13 +660,17 @@ static void act_agent_offline(struct sess *s, const char *unused)
 {
 	(void)unused;
 	uv_timer_stop(s->timer);
-	if (s->start_job[0] && !jobs_still_held(s->start_job)) {
-		let_go_taken_over(s);
-		return;
+	if (s->start_job[0]) {
+		if (!jobs_still_held(s->start_job)) {
+			let_go_taken_over(s);
+			return;
+		}
+		if (wait_for_agent(s))
+			return;
 	}
-	if (s->start_job[0] && wait_for_agent(s))
-		return;
-	act_fail(s, "the device went offline before its tunnel was ready");
+	/* act_fail, the lease just asked. */
+	record_failure(s, "the device went offline before its tunnel was ready");
+	stop_held(s, 0);
 }
 
 static void act_fail_ready_timeout(struct sess *s, const char *unused)
