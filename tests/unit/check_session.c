@@ -1172,6 +1172,39 @@ static void assert_active_once_then_end(const char *id)
 	ck_assert_int_eq(F_count("leftover"), 0);
 }
 
+/* The device held by this helperd and its agent last seen ago_ms before now. */
+static void device_seen(int64_t ago_ms)
+{
+	char seen[TIMESTAMP_LEN];
+	const char *p[2] = { seen, DEV };
+
+	ids_timestamp(ids_now_ms() - ago_ms, seen);
+	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+}
+
+/* The agent gone, as hub.c marks it (flush_offline: no holder, last_seen then). */
+static void device_marked_offline(void)
+{
+	const char *p[1] = { DEV };
+
+	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1, p);
+}
+
+/* The agent back (its hello makes this helperd the holder: hub.c), ready to answer; the
+ * start job, queued to wait for it, is claimed again and done. */
+static void agent_back_start_done(char (*job)[UUID_STR_LEN])
+{
+	const char *p[1] = { DEV };
+
+	H.online = 1;
+	H.mode = AGENT_READY;
+	T_run(T_db, "UPDATE devices SET helperd = 'test' WHERE id = $1", 1, p);
+	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
+	J_ndone = 0;
+	ck_assert_int_eq(run_jobs(job, 1), 1);
+	ck_assert_str_eq(wait_job(*job)->state, "done");
+}
+
 /* A late helperd (issue 15): its start, waiting for tunnel.ready, was taken over by
  * another helperd (the job's lease is another's) when its agent goes: it does not
  * compensate (the other one is bringing the same objects up), counts no failure,
@@ -1202,20 +1235,15 @@ END_TEST
  * nothing made twice. */
 START_TEST(test_offline_while_waiting_back)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN];
-	const char *p[2] = { now, DEV };
+	char id[UUID_STR_LEN], job[UUID_STR_LEN];
 	int before;
 
-	/* Held by this helperd, seen just now. */
-	ids_timestamp(ids_now_ms(), now);
-	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	device_seen(0);
 	start_to_agent_step(id, &job);
 	ck_assert_int_eq(H.starts, 1);
 	before = F_api_calls();
-	/* Gone, as hub.c marks it (flush_offline: no holder, last_seen then). */
 	H.online = 0;
-	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1,
-	      p + 1);
+	device_marked_offline();
 	session_agent_online(DEV, 0);
 	ck_assert_str_eq(wait_job(job)->state, "queued");
 	assert_left_at_agent(id);
@@ -1224,13 +1252,7 @@ START_TEST(test_offline_while_waiting_back)
 	 * while none holds it, held back until session.ready_timeout has passed). */
 	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
 	ck_assert_int_eq(run_jobs(NULL, 0), 0);
-	/* Back: its hello makes this helperd the holder (hub.c), and the start goes on. */
-	H.online = 1;
-	H.mode = AGENT_READY;
-	T_run(T_db, "UPDATE devices SET helperd = 'test' WHERE id = $1", 1, p + 1);
-	J_ndone = 0;
-	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	ck_assert_str_eq(wait_job(job)->state, "done");
+	agent_back_start_done(&job);
 	ck_assert_int_eq(H.starts, 2);
 	ck_assert_int_eq(F_api_calls() - before, 1); /* GET token */
 	assert_active_once_then_end(id);
@@ -1280,34 +1302,23 @@ END_TEST
  * as for any offline device, and everything is deleted. */
 START_TEST(test_early_start_agent_away)
 {
-	char id[UUID_STR_LEN], job[UUID_STR_LEN], now[TIMESTAMP_LEN], *v;
-	const char *p[2] = { now, DEV };
+	char id[UUID_STR_LEN], job[UUID_STR_LEN], *v;
 	int hold = hold_dns();
 
-	ids_timestamp(ids_now_ms(), now);
-	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	device_seen(0);
 	early_start_then_gone(id, &job, hold);
-	T_run(T_db, "UPDATE devices SET status = 'offline', helperd = NULL WHERE id = $1", 1,
-	      p + 1);
+	device_marked_offline();
 	hold_release(hold, 0);
 	ck_assert_str_eq(wait_job(job)->state, "queued");
 	assert_left_at_agent(id);
 	ck_assert_int_eq(H.starts, 1);
-
-	H.online = 1;
-	H.mode = AGENT_READY;
-	T_run(T_db, "UPDATE devices SET helperd = 'test' WHERE id = $1", 1, p + 1);
-	T_run(T_db, "UPDATE jobs SET run_after = '2020-01-01T00:00:00.000Z'", 0, NULL);
-	J_ndone = 0;
-	ck_assert_int_eq(run_jobs(&job, 1), 1);
-	ck_assert_str_eq(wait_job(job)->state, "done");
+	agent_back_start_done(&job);
 	ck_assert_int_eq(H.starts, 2);
 	assert_active_once_then_end(id);
 
 	/* Seen an hour ago: failed, compensated. */
 	hold = hold_dns();
-	ids_timestamp(ids_now_ms() - 3600 * 1000, now);
-	T_run(T_db, "UPDATE devices SET last_seen = $1, helperd = 'test' WHERE id = $2", 2, p);
+	device_seen(3600 * 1000);
 	J_ndone = 0;
 	H.starts = H.stops = 0;
 	early_start_then_gone(id, &job, hold);
