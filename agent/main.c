@@ -47,6 +47,7 @@
 #include "sysinfo.h"
 #include "trust.h"
 #include "tunnel.h"
+#include "wsc.h"
 
 #define SECRET_MAX 256
 #define SHUTDOWN_MAX_S 20 /* whatever happens, exit this long after the signal */
@@ -422,7 +423,7 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	/* trust_protocol first: lws offers the client SSL_CTX to protocols[0] (trust.h). */
 	const struct lws_protocols protocols[] = { trust_protocol, link_protocol,
-	                                           stream_ws_protocol, stream_target_protocol,
+	                                           wsc_protocol, stream_target_protocol,
 	                                           { 0 } };
 	struct tunnel_config tcfg;
 	struct link_config lcfg;
@@ -577,7 +578,7 @@ int main(int argc, char **argv)
 	info.uid = -1;
 	/* lws reads a data socket into this buffer: 4 KiB (the default) per read would cost
 	 * the relay's throughput. */
-	info.pt_serv_buf_size = 32 * 1024;
+	info.pt_serv_buf_size = 64 * 1024;
 	context = lws_create_context(&info);
 	if (!context) {
 		log_error("cannot create the libwebsockets context");

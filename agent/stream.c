@@ -27,9 +27,10 @@
  *
  * Flow control: target -> ws bytes wait in to_ws (at most STREAM_MAX_QUEUED); when it is
  * full, POLLIN is off on the target (lws_rx_flow_control) until a frame went out. ws ->
- * target bytes wait in to_target; when less than one lws delivery (WS_RX_CHUNK) fits, rx
- * flow control stops the data socket until the target took some. Besides the two
- * buffers, lws holds at most one partly sent frame (WS_FRAME) per data socket.
+ * target bytes wait in to_target; when less than one read of the data socket (WS_RX_CHUNK)
+ * fits, rx flow control stops it until the target took some. Besides the two buffers,
+ * the data socket (wsc.h) holds at most one frame (WS_FRAME) and lws what the kernel
+ * did not take of it.
  *
  * The stream key is copied from relay.open, written into the upgrade request's
  * Authorization header, and wiped at once; it never reaches a log. */
@@ -50,9 +51,11 @@
 #include "ids.h"
 #include "log.h"
 #include "proto.h"
+#include "wsc.h"
 
-#define WS_FRAME (32u * 1024u)      /* bytes per binary frame sent */
-#define WS_RX_CHUNK (32u * 1024u)   /* lws delivers at most this much per callback */
+#define WS_FRAME (64u * 1024u)      /* bytes per binary frame sent */
+#define WS_RX_CHUNK (64u * 1024u)   /* the most one read of a socket brings (main.c's
+                                       pt_serv_buf_size) */
 #define DRAIN_TIMEOUT_S 30          /* a target that will not take the rest is closed */
 #define STOP_GRACE_S 2              /* a close frame that cannot be sent is not waited for */
 
@@ -73,7 +76,8 @@ struct stream {
 	int port;
 	char key[PROTO_STREAM_KEY_LEN + 1];
 	int fd;                         /* the target's socket, owned by lws once adopted */
-	struct lws *target, *ws;
+	struct lws *target;
+	struct wsc *ws;                 /* the data socket (wsc.h), NULL once it is gone */
 	enum target_state tstate;
 	enum ws_state wstate;
 	int target_throttled, ws_throttled;
@@ -100,11 +104,8 @@ static struct {
 
 /* Idle policy of a data socket: a ping after 30 s without traffic, hang up after 90 s,
  * as on the control socket, so a silently dead path frees the target connection. */
-static const uint32_t no_retry_ms[] = { 1000 };
-static const lws_retry_bo_t ws_policy = {
-	.retry_ms_table = no_retry_ms, .retry_ms_table_count = 1,
-	.secs_since_valid_ping = 30, .secs_since_valid_hangup = 90,
-};
+#define WS_PING_S 30
+#define WS_HANGUP_S 90
 
 int stream_path(const char *control_path, const char *stream_id, char *out, size_t outlen)
 {
@@ -274,6 +275,7 @@ static void kill_wsi(struct lws *wsi, int secs)
 }
 
 static void open_ws(struct stream *s);
+static const struct wsc_ops ws_ops;
 
 /* What follows from the two sockets' states (settle_table, above). */
 static void settle(struct stream *s)
@@ -283,12 +285,11 @@ static void settle(struct stream *s)
 	if ((s->stopping || s->failed) && a != A_FREE) {
 		if (s->tstate != T_GONE)
 			kill_wsi(s->target, LWS_TO_KILL_ASYNC);
-		if (s->wstate == W_OPENING || s->wstate == W_UP) {
-			/* A close frame if it can go out soon, else just the connection. */
-			if (s->wstate == W_UP)
-				lws_callback_on_writable(s->ws);
-			kill_wsi(s->ws, s->wstate == W_UP ? STOP_GRACE_S : LWS_TO_KILL_ASYNC);
-		}
+		/* A close frame if it can go out soon, else just the connection. */
+		if (s->wstate == W_UP)
+			wsc_close(s->ws, LWS_CLOSE_STATUS_NORMAL, "session stopped", STOP_GRACE_S);
+		else if (s->wstate == W_OPENING)
+			wsc_drop(s->ws);
 		return;
 	}
 	switch (a) {
@@ -302,7 +303,7 @@ static void settle(struct stream *s)
 		/* The WRITEABLE callback closes with 1000 once to_ws is empty. No deadline: a
 		 * slow engineer may take a while for the last 256 KiB, and a dead one is
 		 * helperd's idle timeout's or the data socket's ping's to find. */
-		lws_callback_on_writable(s->ws);
+		wsc_want_write(s->ws);
 		break;
 	case A_DRAIN_TO_TARGET:
 		/* Read nothing more; the WRITEABLE callback closes once to_target is empty. */
@@ -433,35 +434,44 @@ fail:
 
 static void open_ws(struct stream *s)
 {
-	struct lws_client_connect_info i;
+	struct wsc_info i;
 	char path[1200];
+	char auth[8 + PROTO_STREAM_KEY_LEN + 1];
 
 	if (stream_path(S.control_path, s->stream_id, path, sizeof(path)) != 0) {
 		fail(s, "no data socket path"); /* cannot happen: checked in stream_setup */
 		settle(s);
 		return;
 	}
+	snprintf(auth, sizeof(auth), "Bearer %s", s->key);
 	memset(&i, 0, sizeof(i));
 	i.context = S.context;
+	i.vhost = S.vhost;
 	i.address = S.host;
 	i.port = S.port;
-	i.path = path;
+	i.ssl_flags = S.tls ? LCCSCF_USE_SSL : 0;
 	i.host = S.host_header;
 	i.origin = S.host_header;
-	i.ssl_connection = S.tls ? LCCSCF_USE_SSL : 0;
-	i.protocol = "kaiden-stream";
-	i.local_protocol_name = stream_ws_protocol.name;
-	i.retry_and_idle_policy = &ws_policy;
-	i.opaque_user_data = s;
-	i.pwsi = &s->ws;
-	s->wstate = W_OPENING;
-	if (!lws_client_connect_via_info(&i) && s->wstate == W_OPENING) {
+	i.path = path;
+	i.subprotocol = "kaiden-stream";
+	i.auth = auth;
+	i.ping_s = WS_PING_S;
+	i.hangup_s = WS_HANGUP_S;
+	i.ops = &ws_ops;
+	i.user = s;
+	s->ws = wsc_connect(&i);
+	/* One use: nothing keeps the key once it is in the request (which wsc wipes once
+	 * it is written). */
+	explicit_bzero(auth, sizeof(auth));
+	explicit_bzero(s->key, sizeof(s->key));
+	if (!s->ws) {
 		/* Refused before any callback (none will come). */
-		s->ws = NULL;
 		s->wstate = W_GONE;
 		fail(s, "cannot open the data socket to %s:%d", S.host, S.port);
 		settle(s);
+		return;
 	}
+	s->wstate = W_OPENING;
 }
 
 void stream_close_session(const char *session_id)
@@ -497,7 +507,7 @@ void stream_clear(void)
 		if (s->target)
 			lws_set_opaque_user_data(s->target, NULL);
 		if (s->ws)
-			lws_set_opaque_user_data(s->ws, NULL);
+			wsc_forget(s->ws);
 		stream_free(s);
 	}
 }
@@ -537,7 +547,7 @@ static int target_read(struct stream *s)
 		lws_rx_flow_control(s->target, 0);
 	}
 	if (s->wstate == W_UP)
-		lws_callback_on_writable(s->ws);
+		wsc_want_write(s->ws);
 	return 0;
 }
 
@@ -564,7 +574,7 @@ static int target_write(struct stream *s)
 	}
 	if (s->ws_throttled && s->wstate == W_UP && STREAM_MAX_QUEUED - s->to_target.len >= WS_RX_CHUNK) {
 		s->ws_throttled = 0;
-		lws_rx_flow_control(s->ws, 1);
+		wsc_rx_flow(s->ws, 1);
 	}
 	/* The data socket is gone and everything is written: done. */
 	if (s->wstate == W_GONE)
@@ -644,17 +654,17 @@ const struct lws_protocols stream_target_protocol = {
 /* ---- the data WebSocket ---- */
 
 /* One frame from to_ws; 1000 once the target is gone and all is sent. 0, or -1. */
-static int ws_write(struct stream *s, struct lws *wsi)
+static int ws_write(struct wsc *c, void *user)
 {
+	struct stream *s = user;
+
 	if (s->stopping || s->failed) {
-		static const char reason[] = "session stopped";
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)reason,
-		                 sizeof(reason) - 1);
+		wsc_close(c, LWS_CLOSE_STATUS_NORMAL, "session stopped", STOP_GRACE_S);
 		return -1;
 	}
 	if (s->to_ws.len) {
 		size_t n = s->to_ws.len < WS_FRAME ? s->to_ws.len : WS_FRAME;
-		if (lws_write(wsi, pipebuf_head(&s->to_ws), n, LWS_WRITE_BINARY) < (int)n) {
+		if (wsc_send(c, pipebuf_head(&s->to_ws), n) != 0) {
 			log_info("session=%s stream=%s data socket write failed", s->session_id,
 			         s->stream_id);
 			return -1;
@@ -667,33 +677,33 @@ static int ws_write(struct stream *s, struct lws *wsi)
 		}
 	}
 	if (s->to_ws.len) {
-		lws_callback_on_writable(wsi);
+		wsc_want_write(c);
 		return 0;
 	}
 	if (s->tstate == T_GONE) {
-		static const char reason[] = "the target closed the connection";
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)reason,
-		                 sizeof(reason) - 1);
+		wsc_close(c, LWS_CLOSE_STATUS_NORMAL, "the target closed the connection",
+		          STOP_GRACE_S);
 		return -1;
 	}
 	return 0;
 }
 
-static int ws_receive(struct stream *s, struct lws *wsi, const void *in, size_t len)
+static int ws_receive(struct wsc *c, void *user, const void *in, size_t len, int binary)
 {
-	if (!lws_frame_is_binary(wsi)) {
+	struct stream *s = user;
+
+	if (!binary) {
 		static const char reason[] = "a text frame on a data socket";
 		log_warn("session=%s stream=%s protocol error: %s", s->session_id, s->stream_id,
 		         reason);
-		lws_close_reason(wsi, (enum lws_close_status)RELAY_CLOSE_PROTOCOL,
-		                 (unsigned char *)reason, sizeof(reason) - 1);
+		wsc_close(c, RELAY_CLOSE_PROTOCOL, reason, STOP_GRACE_S);
 		return -1;
 	}
 	if (s->tstate != T_UP)
 		return 0; /* the target is gone: nowhere to write */
 	if (pipebuf_reserve(&s->to_target) != 0 || pipebuf_room(&s->to_target) < len) {
-		/* lws delivers at most WS_RX_CHUNK per callback and the flow control below
-		 * stops it before that no longer fits: refuse rather than grow. */
+		/* One read of the socket (WS_RX_CHUNK) arrives per event and the flow control
+		 * below stops reading before that no longer fits: refuse rather than grow. */
 		log_error("session=%s stream=%s receive buffer overrun", s->session_id,
 		          s->stream_id);
 		return -1;
@@ -702,92 +712,68 @@ static int ws_receive(struct stream *s, struct lws *wsi, const void *in, size_t 
 	s->to_target.len += len;
 	if (STREAM_MAX_QUEUED - s->to_target.len < WS_RX_CHUNK && !s->ws_throttled) {
 		s->ws_throttled = 1;
-		lws_rx_flow_control(wsi, 0);
+		wsc_rx_flow(c, 0);
 	}
 	lws_callback_on_writable(s->target);
 	return 0;
 }
 
-static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                       void *in, size_t len)
+static void ws_up(struct wsc *c, void *user)
 {
-	struct stream *s = lws_get_opaque_user_data(wsi);
+	struct stream *s = user;
 
-	(void)user;
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		unsigned char **pos = in, *end = *pos + len;
-		char auth[8 + PROTO_STREAM_KEY_LEN + 1];
-		int n, rc = 0;
-
-		if (!s || !s->key[0])
-			return -1;
-		n = snprintf(auth, sizeof(auth), "Bearer %s", s->key);
-		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-		                                 (unsigned char *)auth, n, pos, end))
-			rc = -1;
-		/* One use: nothing keeps the key once it is in the request. */
-		explicit_bzero(auth, sizeof(auth));
-		explicit_bzero(s->key, sizeof(s->key));
-		return rc;
-	}
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!s)
-			return -1;
-		/* Even when stopping: settle then closes it the ordinary way (WRITEABLE). */
-		s->wstate = W_UP;
-		log_info("session=%s stream=%s piping 127.0.0.1:%d", s->session_id, s->stream_id,
-		         s->port);
-		settle(s);
-		if (s->to_ws.len)
-			lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!s)
-			return -1;
-		return ws_receive(s, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (!s)
-			return -1;
-		return ws_write(s, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (s && in && len >= 2)
-			s->close_code = ((const unsigned char *)in)[0] << 8 |
-			                ((const unsigned char *)in)[1];
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (!s)
-			return 0;
-		if (s->wstate != W_GONE) {
-			unsigned status = lws_http_client_http_response(wsi);
-			if (status)
-				fail(s, "helperd refused the data socket: HTTP %u", status);
-			else
-				fail(s, "cannot open the data socket: %.*s",
-				     in ? (int)(len ? len : strlen(in)) : 0, in ? (const char *)in : "");
-		}
-		explicit_bzero(s->key, sizeof(s->key));
-		s->ws = NULL;
-		s->wstate = W_GONE;
-		settle(s);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (!s)
-			return 0;
-		log_debug("session=%s stream=%s data socket closed (code %d)", s->session_id,
-		          s->stream_id, s->close_code);
-		s->ws = NULL;
-		s->wstate = W_GONE;
-		pipebuf_clear(&s->to_ws);
-		settle(s);
-		return 0;
-	default:
-		return 0;
-	}
+	/* Even when stopping: settle then closes it the ordinary way. */
+	s->wstate = W_UP;
+	log_info("session=%s stream=%s piping 127.0.0.1:%d", s->session_id, s->stream_id,
+	         s->port);
+	settle(s);
+	if (s->to_ws.len)
+		wsc_want_write(c);
 }
 
-const struct lws_protocols stream_ws_protocol = {
-	.name = "kaiden-stream",
-	.callback = ws_callback,
-	.rx_buffer_size = WS_RX_CHUNK,
+static void ws_peer_close(struct wsc *c, void *user, unsigned code, const char *reason,
+                          size_t len)
+{
+	struct stream *s = user;
+
+	(void)c;
+	(void)reason;
+	(void)len;
+	s->close_code = (int)code;
+}
+
+static void ws_failed(struct wsc *c, void *user, unsigned http, const char *why)
+{
+	struct stream *s = user;
+
+	(void)c;
+	if (http)
+		fail(s, "helperd refused the data socket: HTTP %u", http);
+	else
+		fail(s, "cannot open the data socket: %s", why ? why : "connection failed");
+	s->ws = NULL;
+	s->wstate = W_GONE;
+	settle(s);
+}
+
+static void ws_closed(struct wsc *c, void *user)
+{
+	struct stream *s = user;
+
+	(void)c;
+	log_debug("session=%s stream=%s data socket closed (code %d)", s->session_id,
+	          s->stream_id, s->close_code);
+	s->ws = NULL;
+	s->wstate = W_GONE;
+	pipebuf_clear(&s->to_ws);
+	settle(s);
+}
+
+static const struct wsc_ops ws_ops = {
+	.up = ws_up,
+	.receive = ws_receive,
+	.writeable = ws_write,
+	.peer_close = ws_peer_close,
+	.failed = ws_failed,
+	.closed = ws_closed,
 };

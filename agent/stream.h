@@ -37,8 +37,8 @@ struct stream_server {
 typedef void (*stream_failed_fn)(const char *session_id, const char *stream_id,
                                  const char *reason);
 
-/* The protocols for the context's list: the data WebSocket and the adopted target. */
-extern const struct lws_protocols stream_ws_protocol;
+/* The protocol for the context's list: the adopted target. The data sockets are
+ * wsc.h's (wsc_protocol is in the list too). */
 extern const struct lws_protocols stream_target_protocol;
 
 /* The data socket's path: the control path's last segment replaced by

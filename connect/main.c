@@ -26,8 +26,7 @@
 #include "link.h"
 #include "pump.h"
 #include "secretfile.h"
-
-#define TOKEN_MAX 4096
+#include "wsc.h"
 
 static uv_loop_t loop;
 static struct lws_context *context;
@@ -198,7 +197,7 @@ int main(int argc, char **argv)
 	};
 	const char *server = NULL, *session = NULL, *target = "ssh", *listen_at = NULL;
 	const char *token_file = NULL, *ca_file = NULL, *env_token;
-	static char token[TOKEN_MAX + 2], ws_url[1200], path[1400], host_header[300];
+	static char token[PUMP_TOKEN_MAX + 2], ws_url[1200], path[1400], host_header[300];
 	static struct link_url url;
 	struct pump_server srv;
 	struct sockaddr_in lsa;
@@ -263,8 +262,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "kaiden-connect: warning: --token-file %s is readable by group "
 			                "or others; chmod 600 it\n", token_file);
 	} else if (env_token && *env_token) {
-		if (strlen(env_token) > TOKEN_MAX)
-			fail(CONNECT_USAGE, "KAIDEN_TOKEN is longer than %d bytes", TOKEN_MAX);
+		if (strlen(env_token) > PUMP_TOKEN_MAX)
+			fail(CONNECT_USAGE, "KAIDEN_TOKEN is longer than %d bytes", PUMP_TOKEN_MAX);
 		snprintf(token, sizeof(token), "%s", env_token);
 	} else {
 		fail(CONNECT_USAGE, "no token: set KAIDEN_TOKEN or use --token-file");
@@ -278,13 +277,14 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN | (getenv("KAIDEN_LWS_DEBUG") ? 0xff : 0),
 	                  lws_log_line);
 	memset(&info, 0, sizeof(info));
-	protocols[0] = pump_protocol;
+	protocols[0] = wsc_protocol;
 	info.protocols = protocols;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.foreign_loops = foreign;
 	info.client_ssl_ca_filepath = ca_file ? ca_file : link_system_ca_file();
 	info.timeout_secs = 20;
+	info.pt_serv_buf_size = PUMP_READ_MAX;
 	context = lws_create_context(&info);
 	if (!context)
 		fail(CONNECT_ERROR, "cannot start libwebsockets");

@@ -22,8 +22,11 @@
 
 #include <libwebsockets.h>
 
-#define CHUNK (64u * 1024u)
+#include "wsc.h"
+
+#define CHUNK PUMP_READ_MAX
 #define CLOSE_TARGET_REFUSED 4050
+#define CLOSE_GRACE_S 2          /* for helperd's answer to our close frame */
 
 struct queue {
 	unsigned char *data;
@@ -32,7 +35,7 @@ struct queue {
 
 struct pump {
 	struct pump *next;
-	struct lws *wsi;
+	struct wsc *ws;               /* the WebSocket (wsc.h), NULL once it is gone */
 	int in_fd, out_fd;
 	int same_fd;
 	uv_poll_t in_poll, out_poll;
@@ -172,7 +175,7 @@ static void write_local(struct pump *p);
 
 static void sync_polls(struct pump *p)
 {
-	int want_in = p->wsi && p->established && !p->in_eof && !p->close_requested &&
+	int want_in = p->ws && p->established && !p->in_eof && !p->close_requested &&
 	              p->to_ws.len < PUMP_MAX_QUEUED ? UV_READABLE : 0;
 	int want_out = p->from_ws.len && !p->local_broken ? UV_WRITABLE : 0;
 
@@ -219,8 +222,8 @@ static void read_local(struct pump *p)
 		}
 		break;
 	}
-	if (p->wsi)
-		lws_callback_on_writable(p->wsi);
+	if (p->ws)
+		wsc_want_write(p->ws);
 }
 
 static void write_local(struct pump *p)
@@ -240,13 +243,13 @@ static void write_local(struct pump *p)
 		p->from_ws.off = 0;
 		set_status(p, CONNECT_OK, "local side closed");
 		p->close_requested = 1;
-		if (p->wsi)
-			lws_callback_on_writable(p->wsi);
+		if (p->ws)
+			wsc_want_write(p->ws);
 		break;
 	}
-	if (p->throttled && p->wsi && p->from_ws.len < PUMP_MAX_QUEUED / 2) {
+	if (p->throttled && p->ws && p->from_ws.len < PUMP_MAX_QUEUED / 2) {
 		p->throttled = 0;
-		lws_rx_flow_control(p->wsi, 1);
+		wsc_rx_flow(p->ws, 1);
 	}
 }
 
@@ -291,7 +294,7 @@ static void handle_closed(uv_handle_t *h)
 /* Ends the pump once the WebSocket is gone and what it delivered is written out. */
 static void maybe_finish(struct pump *p)
 {
-	if (p->wsi || p->closing_handles || (p->from_ws.len && !p->local_broken))
+	if (p->ws || p->closing_handles || (p->from_ws.len && !p->local_broken))
 		return;
 	if (!p->status_set)
 		status_from_close(p);
@@ -305,132 +308,109 @@ static void maybe_finish(struct pump *p)
 
 /* ---- the WebSocket ---- */
 
-static struct pump *pump_of(struct lws *wsi, void *user)
+static int ws_writeable(struct wsc *c, void *user)
 {
-	struct pump *p;
-
-	if (user)
-		return user;
-	for (p = P.all; p; p = p->next)
-		if (p->wsi == wsi)
-			return p;
-	return NULL;
-}
-
-static int send_some(struct pump *p)
-{
-	static unsigned char buf[LWS_PRE + CHUNK];
-	size_t n = p->to_ws.len < CHUNK ? p->to_ws.len : CHUNK;
+	struct pump *p = user;
+	size_t n = p->to_ws.len < WSC_FRAME_MAX ? p->to_ws.len : WSC_FRAME_MAX;
 
 	if (n) {
-		memcpy(buf + LWS_PRE, p->to_ws.data + p->to_ws.off, n);
-		if (lws_write(p->wsi, buf + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n) {
+		if (wsc_send(c, p->to_ws.data + p->to_ws.off, n) != 0) {
 			set_status(p, CONNECT_CLOSED, "connection to the server lost while sending");
 			return -1;
 		}
 		queue_consume(&p->to_ws, n);
 	}
 	if (p->close_requested && !p->to_ws.len) {
-		lws_close_reason(p->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		wsc_close(c, LWS_CLOSE_STATUS_NORMAL, NULL, CLOSE_GRACE_S);
 		return -1;
 	}
 	if (p->in_sync && !p->in_eof)
 		read_local(p);
 	if (p->to_ws.len)
-		lws_callback_on_writable(p->wsi);
+		wsc_want_write(c);
 	sync_polls(p);
 	return 0;
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+static void ws_up(struct wsc *c, void *user)
 {
-	struct pump *p = pump_of(wsi, user);
+	struct pump *p = user;
 
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		unsigned char **pos = in, *end = *pos + len;
-		char auth[4200];
-		int n = snprintf(auth, sizeof(auth), "Bearer %s", P.srv.token);
-
-		if (n < 0 || (size_t)n >= sizeof(auth) ||
-		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-		                                 (unsigned char *)auth, n, pos, end)) {
-			explicit_bzero(auth, sizeof(auth));
-			return -1;
-		}
-		explicit_bzero(auth, sizeof(auth));
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!p)
-			return -1;
-		p->established = 1;
-		if (p->in_sync)
-			read_local(p);
-		sync_polls(p);
-		if (p->to_ws.len || p->close_requested)
-			lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (!p)
-			return -1;
-		if (p->local_broken)
-			return 0;
-		if (queue_reserve(&p->from_ws, len) != 0 ||
-		    p->from_ws.off + p->from_ws.len + len > PUMP_MAX_QUEUED + CHUNK) {
-			/* lws delivers at most its rx buffer per callback, so this cannot happen
-			 * while the flow control below works; refuse rather than grow. */
-			set_status(p, CONNECT_ERROR, "receive buffer overrun");
-			return -1;
-		}
-		memcpy(p->from_ws.data + p->from_ws.off + p->from_ws.len, in, len);
-		p->from_ws.len += len;
-		if (p->from_ws.len >= PUMP_MAX_QUEUED - CHUNK && !p->throttled) {
-			p->throttled = 1;
-			lws_rx_flow_control(wsi, 0);
-		}
-		sync_polls(p);
-		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return p ? send_some(p) : -1;
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (p && len >= 2) {
-			const unsigned char *b = in;
-			size_t rl = len - 2 < sizeof(p->peer_reason) - 1 ? len - 2
-			                                                 : sizeof(p->peer_reason) - 1;
-			p->peer_code = b[0] << 8 | b[1];
-			memcpy(p->peer_reason, b + 2, rl);
-			p->peer_reason[rl] = '\0';
-			for (size_t i = 0; i < rl; i++)
-				if ((unsigned char)p->peer_reason[i] < 0x20)
-					p->peer_reason[i] = ' ';
-		}
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (p) {
-			status_from_http(p, lws_http_client_http_response(wsi), in ? in : NULL);
-			p->wsi = NULL;
-			sync_polls(p);
-			maybe_finish(p);
-		}
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (p) {
-			p->wsi = NULL;
-			sync_polls(p);
-			maybe_finish(p);
-		}
-		return 0;
-	default:
-		return 0;
-	}
+	p->established = 1;
+	if (p->in_sync)
+		read_local(p);
+	sync_polls(p);
+	if (p->to_ws.len || p->close_requested)
+		wsc_want_write(c);
 }
 
-const struct lws_protocols pump_protocol = {
-	.name = "kaiden-connect",
-	.callback = callback,
-	.rx_buffer_size = CHUNK,
+static int ws_receive(struct wsc *c, void *user, const void *in, size_t len, int binary)
+{
+	struct pump *p = user;
+
+	(void)binary;
+	if (p->local_broken)
+		return 0;
+	if (queue_reserve(&p->from_ws, len) != 0 ||
+	    p->from_ws.off + p->from_ws.len + len > PUMP_MAX_QUEUED + CHUNK) {
+		/* One read of the socket (CHUNK) arrives per event, so this cannot happen while
+		 * the flow control below works; refuse rather than grow. */
+		set_status(p, CONNECT_ERROR, "receive buffer overrun");
+		return -1;
+	}
+	memcpy(p->from_ws.data + p->from_ws.off + p->from_ws.len, in, len);
+	p->from_ws.len += len;
+	if (p->from_ws.len >= PUMP_MAX_QUEUED - CHUNK && !p->throttled) {
+		p->throttled = 1;
+		wsc_rx_flow(c, 0);
+	}
+	sync_polls(p);
+	return 0;
+}
+
+static void ws_peer_close(struct wsc *c, void *user, unsigned code, const char *reason,
+                          size_t len)
+{
+	struct pump *p = user;
+	size_t rl = len < sizeof(p->peer_reason) - 1 ? len : sizeof(p->peer_reason) - 1;
+
+	(void)c;
+	p->peer_code = (int)code;
+	memcpy(p->peer_reason, reason, rl);
+	p->peer_reason[rl] = '\0';
+	for (size_t i = 0; i < rl; i++)
+		if ((unsigned char)p->peer_reason[i] < 0x20)
+			p->peer_reason[i] = ' ';
+}
+
+static void ws_failed(struct wsc *c, void *user, unsigned http, const char *why)
+{
+	struct pump *p = user;
+
+	(void)c;
+	status_from_http(p, http, why);
+	p->ws = NULL;
+	sync_polls(p);
+	maybe_finish(p);
+}
+
+static void ws_closed(struct wsc *c, void *user)
+{
+	struct pump *p = user;
+
+	(void)c;
+	p->ws = NULL;
+	sync_polls(p);
+	maybe_finish(p);
+}
+
+static const struct wsc_ops ws_ops = {
+	.up = ws_up,
+	.receive = ws_receive,
+	.writeable = ws_writeable,
+	.peer_close = ws_peer_close,
+	.failed = ws_failed,
+	.closed = ws_closed,
 };
 
 void pump_setup(struct lws_context *context, uv_loop_t *loop, const struct pump_server *srv,
@@ -449,7 +429,9 @@ int pump_count(void)
 
 int pump_open(int in_fd, int out_fd)
 {
-	struct lws_client_connect_info i;
+	struct wsc_info i;
+	char auth[8 + PUMP_TOKEN_MAX + 1];
+	int n;
 	struct pump *p = calloc(1, sizeof(*p));
 
 	if (!p)
@@ -470,19 +452,21 @@ int pump_open(int in_fd, int out_fd)
 	P.all = p;
 	P.count++;
 
+	n = snprintf(auth, sizeof(auth), "Bearer %s", P.srv.token);
 	memset(&i, 0, sizeof(i));
 	i.context = P.context;
 	i.address = P.srv.host;
 	i.port = P.srv.port;
-	i.path = P.srv.path;
+	i.ssl_flags = P.srv.tls ? LCCSCF_USE_SSL : 0;
 	i.host = P.srv.host_header;
 	i.origin = P.srv.host_header;
-	i.ssl_connection = P.srv.tls ? LCCSCF_USE_SSL : 0;
-	i.local_protocol_name = pump_protocol.name;
-	i.userdata = p;
-	i.pwsi = &p->wsi;
-	if (!lws_client_connect_via_info(&i)) {
-		p->wsi = NULL;
+	i.path = P.srv.path;
+	i.auth = n > 0 && (size_t)n < sizeof(auth) ? auth : NULL;
+	i.ops = &ws_ops;
+	i.user = p;
+	p->ws = i.auth ? wsc_connect(&i) : NULL;
+	explicit_bzero(auth, sizeof(auth));
+	if (!p->ws) {
 		set_status(p, CONNECT_UNREACHABLE, "cannot reach the server %s:%d", P.srv.host,
 		           P.srv.port);
 		maybe_finish(p);

@@ -11,9 +11,13 @@
 #include "compat.h"
 
 struct lws_context;
-struct lws_protocols;
 
 #define PUMP_MAX_QUEUED (256u * 1024u)
+/* The most one read of the WebSocket brings: main.c makes it the context's
+ * pt_serv_buf_size. */
+#define PUMP_READ_MAX (64u * 1024u)
+/* The longest token (KAIDEN_TOKEN, --token-file). */
+#define PUMP_TOKEN_MAX 4096
 
 /* Exit statuses of kaiden-connect; a pump ends with one of them. */
 enum connect_exit {
@@ -43,8 +47,6 @@ struct pump;
 /* Called once per pump when it has ended (after which the pump is freed), with an exit
  * status and, unless CONNECT_OK, a one-line message. */
 typedef void (*pump_done_fn)(enum connect_exit status, const char *message);
-
-extern const struct lws_protocols pump_protocol;
 
 /* Before any pump_open. */
 void pump_setup(struct lws_context *context, uv_loop_t *loop, const struct pump_server *srv,

@@ -16,7 +16,7 @@
 # python3 (check): the fake Cloudflare API and fake cloudflared under tests/fakes/.
 set -eu
 
-build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev"
+build="gcc make pkg-config libfcgi-dev libjson-c-dev libpq-dev libsqlite3-dev libsodium-dev libyaml-dev check libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev libwslay-dev"
 # curl: scripts/stack.sh waits for /healthz with it; jq: the README's quick start.
 run="$build nginx curl jq"
 # The integration tests: PostgreSQL for the second pass, jq for JSON assertions, the
@@ -50,9 +50,10 @@ fuzz="$build clang libclang-rt-14-dev"
 # ca-certificates (the system's CAs: Cloudflare, the agent's server, a PostgreSQL DSN's
 # sslrootcert=/etc/ssl/certs/ca-certificates.crt) and the server's nginx. The agent has
 # no libcurl4: its Kubernetes API reads use libwebsockets' HTTP client (agent/k8s_get.h,
-# issue 14); its libssl3: it sets up its trust in OpenSSL's store itself (agent/trust.h).
+# issue 14); its libssl3: it sets up its trust in OpenSSL's store itself (agent/trust.h);
+# its libwslay1: the relay's data sockets frame with wslay (agent/wsc.h).
 image_server="libfcgi0ldbl libjson-c5 libpq5 libsqlite3-0 libsodium23 libyaml-0-2 libwebsockets17 libwebsockets-evlib-uv libuv1 libcurl4 ca-certificates nginx"
-image_agent="libwebsockets17 libssl3 libjson-c5 libsodium23 libyaml-0-2 ca-certificates"
+image_agent="libwebsockets17 libwslay1 libssl3 libjson-c5 libsodium23 libyaml-0-2 ca-certificates"
 
 packages_for() {
 	case $1 in

@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "stream.h"
+#include "wsc.h"
 
 #define S1 "0190a8e2-7c1d-7abc-8def-000000000001"
 #define S2 "0190a8e2-7c1d-7abc-8def-000000000002"
@@ -220,7 +221,7 @@ static void setup(const char *ports)
 	char err[256];
 
 	list[0] = protocols[0];
-	list[1] = stream_ws_protocol;
+	list[1] = wsc_protocol;
 	list[2] = stream_target_protocol;
 	list[3] = protocols[3];
 	lws_set_log_level(LLL_ERR, NULL);

@@ -1,0 +1,102 @@
+/* wsc.h: a WebSocket client for bulk binary streams: the relay's data sockets, on the
+ * agent's side (agent/stream.c) and the engineer's (connect/pump.c).
+ *
+ * lws makes the connection (TCP, TLS with the context's trust, the event loop) in its
+ * raw role; this file writes the upgrade request and checks the 101 answer (RFC 6455
+ * 4.1-4.2); wslay (Debian's libwslay) frames, masks and parses, and answers pings and
+ * close frames. lws's own WebSocket client parses what it receives one byte per call and
+ * masks what it sends one byte at a time: on the relay that was two thirds of kaiden-
+ * connect's CPU and half the agent's (docs/decisions.md, "The relay's data sockets:
+ * lws's raw role and wslay"). helperd's side, an lws WebSocket server, is unchanged;
+ * on the wire nothing differs.
+ *
+ * A connection calls its owner back (struct wsc_ops), always from the lws loop:
+ *
+ *   connecting --101 checked--> up --close frames both ways, or the socket ends--> gone
+ *        |                                                              (closed: once)
+ *        +--refused (an HTTP status), unreachable, TLS failure--> gone  (failed: once)
+ *
+ * After failed or closed the connection is freed: the owner forgets its pointer there.
+ * Writes happen only from the writeable callback (as with lws), at most one wsc_send a
+ * call. */
+#ifndef KAIDEN_AGENT_WSC_H
+#define KAIDEN_AGENT_WSC_H
+
+#include <stddef.h>
+#include "compat.h"
+
+struct lws_context;
+struct lws_vhost;
+struct lws_protocols;
+struct wsc;
+
+/* The most one wsc_send takes (one binary frame). */
+#define WSC_FRAME_MAX (64u * 1024u)
+/* The upgrade answer's head may be at most this long. */
+#define WSC_HEAD_MAX 8192u
+
+struct wsc_ops {
+	/* The upgrade was answered 101 and checked: frames may flow. */
+	void (*up)(struct wsc *c, void *user);
+	/* A data frame's payload, or part of it (binary: 1 for a binary message, 0 for
+	 * text). At most one lws read (the context's pt_serv_buf_size) arrives per event of
+	 * the socket, whatever the frame sizes. 0, or -1 to end the connection: with the
+	 * close frame wsc_close queued before, if any, else at once. */
+	int (*receive)(struct wsc *c, void *user, const void *data, size_t len, int binary);
+	/* wsc_want_write was asked and the socket can take more. 0, or -1 as above. */
+	int (*writeable)(struct wsc *c, void *user);
+	/* The peer's close frame: its code (0 if none) and reason (len bytes, not
+	 * terminated, UTF-8 checked by wslay). The answer is sent by itself. */
+	void (*peer_close)(struct wsc *c, void *user, unsigned code, const char *reason,
+	                   size_t len);
+	/* No 101: http is the answer's status (0 when there was none: no connection, a TLS
+	 * failure, an answer that was not HTTP or not a valid upgrade); why says what. */
+	void (*failed)(struct wsc *c, void *user, unsigned http, const char *why);
+	/* After up: the connection is gone (close frames exchanged, or the socket ended). */
+	void (*closed)(struct wsc *c, void *user);
+};
+
+struct wsc_info {
+	struct lws_context *context;
+	struct lws_vhost *vhost;  /* NULL: the context's default */
+	const char *address;      /* for the TCP connection */
+	int port;
+	int ssl_flags;            /* lws's LCCSCF_* for the connection; 0: plain TCP */
+	const char *host;         /* Host: */
+	const char *origin;       /* Origin:, or NULL */
+	const char *path;         /* with its query */
+	const char *subprotocol;  /* Sec-WebSocket-Protocol:, or NULL */
+	const char *auth;         /* Authorization: (a secret: copied into the request only,
+	                             which is wiped once written), or NULL */
+	unsigned ping_s;          /* a ping after this long with nothing received (0: none) */
+	unsigned hangup_s;        /* the connection is dropped after this long (0: never) */
+	const struct wsc_ops *ops;
+	void *user;
+};
+
+/* The raw protocol the connections are bound to: in the context's protocol list. */
+extern const struct lws_protocols wsc_protocol;
+
+/* Starts a connection. NULL when it could not even start (no callback comes then). */
+struct wsc *wsc_connect(const struct wsc_info *info) WUR;
+/* One binary frame of len bytes (at most WSC_FRAME_MAX), from the writeable callback.
+ * 0, or -1 (len too long, out of memory, the connection closing). */
+int wsc_send(struct wsc *c, const void *data, size_t len) WUR;
+/* Asks for the writeable callback. */
+void wsc_want_write(struct wsc *c);
+/* Stops (0) or resumes (1) reading the socket. */
+void wsc_rx_flow(struct wsc *c, int on);
+/* Queues a close frame (code, reason up to 123 bytes); the connection ends once both
+ * close frames are through, or grace_s seconds later. Nothing more is delivered. */
+void wsc_close(struct wsc *c, unsigned code, const char *reason, unsigned grace_s);
+/* Ends the connection at once, without a close frame (closed still comes). */
+void wsc_drop(struct wsc *c);
+/* The owner lets go: no callback comes any more (before lws_context_destroy, which
+ * then frees the connection). */
+void wsc_forget(struct wsc *c);
+
+/* For tests: the Sec-WebSocket-Accept value for a key (RFC 6455 4.2.2), into out (at
+ * least 30 bytes). */
+int wsc_accept_value(const char *key, char *out, size_t outlen) WUR;
+
+#endif
