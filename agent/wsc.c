@@ -32,7 +32,7 @@
 #define ACCEPT_B64_LEN 28                       /* a SHA-1, base64 */
 /* lws_b64_encode_string wants room for one byte more than the text and its NUL. */
 #define B64_ROOM(len) ((len) + 2)
-#define OUT_CAP (2u * WSC_FRAME_MAX)            /* a frame, its header, control frames */
+#define OUT_CAP (WSC_FRAME_MAX + 256u)          /* a frame and its header, or control frames */
 #define REQUEST_MAX 6144u
 #define CLOSE_GRACE_S 5                         /* for the answer to a close wslay sent */
 
@@ -52,7 +52,8 @@ struct wsc {
 	wslay_event_context_ptr ws;
 	const unsigned char *rx;      /* bytes being fed to wslay */
 	size_t rx_len;
-	unsigned char *out;           /* LWS_PRE + OUT_CAP: frames for the next write */
+	unsigned char *out;           /* LWS_PRE + OUT_CAP: frames for the next write (from the
+	                                 first one on) */
 	size_t out_len;
 	int want_user_write;
 	int in_connect;               /* inside wsc_connect: nothing is reported */
@@ -185,6 +186,10 @@ static ssize_t ws_send(wslay_event_context_ptr ws, const uint8_t *data, size_t l
 	(void)flags;
 	if (!n) {
 		wslay_event_set_error(ws, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (!c->out && !(c->out = malloc(LWS_PRE + OUT_CAP))) {
+		wslay_event_set_error(ws, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
 	memcpy(c->out + LWS_PRE + c->out_len, data, n);
@@ -567,8 +572,7 @@ struct wsc *wsc_connect(const struct wsc_info *info)
 		goto fail;
 	c->request = request_new(info, key, &c->request_len);
 	c->head = malloc(WSC_HEAD_MAX + 1);
-	c->out = malloc(LWS_PRE + OUT_CAP);
-	if (!c->request || !c->head || !c->out)
+	if (!c->request || !c->head)
 		goto fail;
 	if (info->subprotocol)
 		snprintf(c->subprotocol, sizeof(c->subprotocol), "%s", info->subprotocol);
