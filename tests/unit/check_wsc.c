@@ -89,6 +89,15 @@ static unsigned char pattern(size_t i)
 	return (unsigned char)(i * 7u + (i >> 13));
 }
 
+/* The client received n bytes, and they are the pattern's first n. */
+static void got_is_pattern(size_t n)
+{
+	ck_assert_uint_eq(cl.got_len, n);
+	for (size_t i = 0; i < n; i++)
+		if (cl.got[i] != pattern(i))
+			ck_abort_msg("byte %zu differs", i);
+}
+
 /* ---- the lws server ---- */
 
 static int srv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -358,10 +367,7 @@ START_TEST(echo_megabytes_both_ways)
 	ck_assert_int_eq(cl.up, 1);
 	ck_assert_str_eq(srv.auth, "Bearer sekrit-key");
 	ck_assert_str_eq(srv.protocol, "kaiden-stream");
-	ck_assert_uint_eq(cl.got_len, TOTAL);
-	for (size_t i = 0; i < TOTAL; i++)
-		if (cl.got[i] != pattern(i))
-			ck_abort_msg("byte %zu differs", i);
+	got_is_pattern(TOTAL);
 	ck_assert(cl.binary_seen && !cl.text_seen);
 	/* Our close: the server sees its code and reason, we see its answer and the end. */
 	cl.close_after_send = 1;
@@ -401,10 +407,7 @@ START_TEST(echo_with_reads_paused)
 	RUN_UNTIL(cl.got_len == TOTAL || cl.failed || cl.closed, 60);
 	ck_assert_int_eq(cl.failed, 0);
 	ck_assert_int_eq(cl.closed, 0);
-	ck_assert_uint_eq(cl.got_len, TOTAL);
-	for (size_t i = 0; i < TOTAL; i++)
-		if (cl.got[i] != pattern(i))
-			ck_abort_msg("byte %zu differs", i);
+	got_is_pattern(TOTAL);
 	ck_assert_int_ge(cl.throttled_times, 15);
 }
 END_TEST
@@ -699,10 +702,7 @@ START_TEST(big_frame_in_the_head_read)
 	ck_assert_ptr_nonnull(open_to(raw.port, "/s", NULL));
 	RUN_UNTIL(cl.got_len == 60000 || cl.failed || cl.closed, 10);
 	ck_assert_int_eq(cl.up, 1);
-	ck_assert_uint_eq(cl.got_len, 60000);
-	for (size_t i = 0; i < 60000; i++)
-		if (cl.got[i] != pattern(i))
-			ck_abort_msg("byte %zu differs", i);
+	got_is_pattern(60000);
 	raw_stop();
 }
 END_TEST
