@@ -285,6 +285,8 @@ int main(int argc, char **argv)
 	info.foreign_loops = foreign;
 	info.client_ssl_ca_filepath = ca_file ? ca_file : link_system_ca_file();
 	info.timeout_secs = 20;
+	/* One read of the WebSocket: 64 KiB (pump.c's CHUNK) instead of lws's 4 KiB default. */
+	info.pt_serv_buf_size = 64 * 1024;
 	context = lws_create_context(&info);
 	if (!context)
 		fail(CONNECT_ERROR, "cannot start libwebsockets");
