@@ -449,7 +449,8 @@ static void open_ws(struct stream *s)
 	i.vhost = S.vhost;
 	i.address = S.host;
 	i.port = S.port;
-	i.ssl_flags = S.tls ? LCCSCF_USE_SSL : 0;
+	i.tls = S.tls;
+	i.read_max = WS_RX_CHUNK;
 	i.host = S.host_header;
 	i.origin = S.host_header;
 	i.path = path;

@@ -10,6 +10,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "log.h"
+#include "wsc.h"
 
 static const char *trust_dir;   /* asked for by trust_use_dir */
 static int trust_installed;     /* the callback put it in the SSL_CTX */
@@ -72,8 +73,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	(void)wsi;
 	(void)in;
 	(void)len;
-	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS || !trust_dir ||
-	    !user)
+	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS || !user)
+		return 0;
+	/* The relay's data sockets do their own TLS on this context (wsc.h). */
+	wsc_tls_offer(user);
+	if (!trust_dir)
 		return 0;
 	st = dir_store(trust_dir);
 	if (!st) {

@@ -1,23 +1,31 @@
-/* wsc.c: a WebSocket client on lws's raw role with wslay's framing (see wsc.h).
+/* wsc.c: a WebSocket client for bulk streams, wslay's framing over wsc_io.h's bytes, on
+ * the lws loop (see wsc.h).
  *
  * A connection's life, by state:
  *
- *   C_CONNECTING  lws connects (and does TLS); once it is a raw socket, WRITEABLE sends
- *                 the upgrade request, which is then wiped (it holds the Authorization)
- *   C_HEAD        the answer's head is gathered (at most WSC_HEAD_MAX bytes) and checked:
- *                 101, Upgrade: websocket, Connection: upgrade, the accept value, the
- *                 subprotocol asked for, no extension; else failed (the status, if any)
- *   C_UP          wslay parses what arrives and frames what is sent; its output goes to
- *                 one buffer (out) that one lws_write per WRITEABLE empties (lws keeps
- *                 what the socket did not take and calls WRITEABLE only once it is out)
- *   C_GONE        reported (failed or closed) and forgotten by lws; the struct is freed
+ *   C_TCP    the connect runs (the socket adopted into lws as a descriptor: lws watches
+ *            it, the reads and writes are ours)
+ *   C_TLS    the TLS handshake (wss)
+ *   C_SEND   the upgrade request goes out, then is wiped (it holds the Authorization)
+ *   C_HEAD   the answer's head is gathered (at most WSC_HEAD_MAX bytes) and checked: 101,
+ *            Upgrade: websocket, Connection: upgrade, the accept value, the subprotocol
+ *            asked for, no extension; else failed (with the status, if any)
+ *   C_UP     wslay parses what arrives and frames what is sent; its output goes to one
+ *            buffer (out), written as far as the socket takes it, refilled once empty
+ *   C_GONE   reported (failed or closed); the struct is freed
  *
- * lws tells the end of a connection that never became a raw socket by
- * CLIENT_CONNECTION_ERROR, and of one that did by RAW_CLOSE: each ends it here, once;
- * the wsi's opaque pointer is cleared first, so nothing later reaches freed memory. */
+ * Until C_UP a deadline (WSC_CONNECT_TIMEOUT_S) is set on the descriptor. lws ends a
+ * descriptor by RAW_CLOSE_FILE; a failure found here ends it too (end(): the owner told
+ * once, the wsi's opaque pointer cleared, the descriptor given to lws to close), so
+ * nothing later reaches freed memory.
+ *
+ * lws's raw-file role clears POLLOUT after the WRITEABLE callback: a write that must
+ * wait, found inside that callback, asks again from a zero-delay timer (sul_write).
+ * Bytes TLS has already decrypted wake no poll: they are read from a timer (sul_read). */
 #include "wsc.h"
 
 #include <ctype.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +34,8 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 #include <wslay/wslay.h>
+
+#include "wsc_io.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define KEY_B64_LEN 24                          /* 16 random bytes, base64 */
@@ -36,15 +46,19 @@
 #define REQUEST_MAX 6144u
 #define CLOSE_GRACE_S 5                         /* for the answer to a close wslay sent */
 
-enum wsc_state { C_CONNECTING, C_HEAD, C_UP, C_GONE };
+enum wsc_state { C_TCP, C_TLS, C_SEND, C_HEAD, C_UP, C_GONE };
 
 struct wsc {
 	struct lws *wsi;
 	const struct wsc_ops *ops;
 	void *user;
 	enum wsc_state state;
+	struct wsc_io io;
+	char host[256];               /* for TLS: the name (or address) to verify */
+	int tls;
+	size_t read_max;
 	char *request;                /* the upgrade request (secret), until written */
-	size_t request_len;
+	size_t request_len, request_off;
 	char accept[B64_ROOM(ACCEPT_B64_LEN)];
 	char subprotocol[64];
 	char *head;                   /* the answer's head, until checked */
@@ -52,13 +66,15 @@ struct wsc {
 	wslay_event_context_ptr ws;
 	const unsigned char *rx;      /* bytes being fed to wslay */
 	size_t rx_len;
-	unsigned char *out;           /* LWS_PRE + OUT_CAP: frames for the next write (from the
-	                                 first one on) */
-	size_t out_len;
+	unsigned char *out;           /* OUT_CAP: frames to write (from the first one on) */
+	size_t out_off, out_len;
 	int want_user_write;
 	int in_connect;               /* inside wsc_connect: nothing is reported */
-	int ended;                    /* lws is done with the wsi (it is gone or going) */
-	int forgotten;                /* the owner let go: no callback */
+	int in_writeable;             /* inside lws's WRITEABLE callback */
+	int ended;                    /* reported; the wsi is gone or going */
+	int rx_off;                   /* the owner stopped reading (wsc_rx_flow) */
+	int read_wants_write;         /* TLS: a read waits for the socket to be writable */
+	int write_wants_read;         /* TLS: a write waits for it to be readable */
 	int stop_rx;                  /* the owner ended it from receive: deliver no more */
 	int close_queued;             /* wsc_close was called */
 	int close_waits;              /* ... and its frame waits for the data queued before */
@@ -68,8 +84,11 @@ struct wsc {
 	int data_frame, binary;       /* the frame being received; its message's kind */
 	unsigned ping_s, hangup_s;
 	lws_usec_t last_rx;
-	lws_sorted_usec_list_t sul_idle;
+	lws_sorted_usec_list_t sul_idle, sul_write, sul_read;
 };
+
+/* One read at a time, on the one loop thread: the bytes are handed on before the next. */
+static unsigned char read_buf[WSC_READ_MAX];
 
 /* ---- helpers ---- */
 
@@ -123,10 +142,13 @@ static void idle_check(lws_sorted_usec_list_t *sul);
 static void wsc_free(struct wsc *c)
 {
 	lws_sul_cancel(&c->sul_idle);
+	lws_sul_cancel(&c->sul_write);
+	lws_sul_cancel(&c->sul_read);
 	if (c->request) {
 		explicit_bzero(c->request, c->request_len);
 		free(c->request);
 	}
+	wsc_io_clear(&c->io);
 	free(c->head);
 	free(c->out);
 	if (c->ws)
@@ -134,7 +156,8 @@ static void wsc_free(struct wsc *c)
 	free(c);
 }
 
-/* lws is done with the wsi: report once (failed before up, closed after) and free. */
+/* The connection is over: the owner told once (failed before up, closed after), the
+ * descriptor left to lws to close (at once, if it is not closing it already), c freed. */
 static void end(struct wsc *c, unsigned http, const char *why)
 {
 	int was_up = c->state == C_UP;
@@ -142,19 +165,19 @@ static void end(struct wsc *c, unsigned http, const char *why)
 	if (c->ended)
 		return;
 	c->ended = 1;
-	if (c->wsi)
+	if (c->wsi) {
 		lws_set_opaque_user_data(c->wsi, NULL);
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
 	c->wsi = NULL;
 	c->state = C_GONE;
 	if (c->in_connect)
 		return; /* wsc_connect frees it and returns NULL */
-	if (!c->forgotten) {
-		if (was_up) {
-			if (c->ops->closed)
-				c->ops->closed(c, c->user);
-		} else if (c->ops->failed)
-			c->ops->failed(c, c->user, http, why);
-	}
+	if (was_up) {
+		if (c->ops->closed)
+			c->ops->closed(c, c->user);
+	} else if (c->ops->failed)
+		c->ops->failed(c, c->user, http, why ? why : "connection failed");
 	wsc_free(c);
 }
 
@@ -181,18 +204,18 @@ static ssize_t ws_send(wslay_event_context_ptr ws, const uint8_t *data, size_t l
                        int flags, void *user)
 {
 	struct wsc *c = user;
-	size_t room = OUT_CAP - c->out_len, n = len < room ? len : room;
+	size_t room = OUT_CAP - c->out_off - c->out_len, n = len < room ? len : room;
 
 	(void)flags;
 	if (!n) {
 		wslay_event_set_error(ws, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	if (!c->out && !(c->out = malloc(LWS_PRE + OUT_CAP))) {
+	if (!c->out && !(c->out = malloc(OUT_CAP))) {
 		wslay_event_set_error(ws, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
-	memcpy(c->out + LWS_PRE + c->out_len, data, n);
+	memcpy(c->out + c->out_off + c->out_len, data, n);
 	c->out_len += n;
 	return (ssize_t)n;
 }
@@ -222,7 +245,7 @@ static void ws_frame_chunk(wslay_event_context_ptr ws,
 {
 	struct wsc *c = user;
 
-	if (!c->data_frame || c->stop_rx || c->forgotten || !arg->data_length)
+	if (!c->data_frame || c->stop_rx || !arg->data_length)
 		return;
 	if (c->ops->receive(c, c->user, arg->data, arg->data_length, c->binary) != 0) {
 		c->stop_rx = 1;
@@ -236,7 +259,7 @@ static void ws_message(wslay_event_context_ptr ws, const struct wslay_event_on_m
 	struct wsc *c = user;
 
 	(void)ws;
-	if (arg->opcode != WSLAY_CONNECTION_CLOSE || c->forgotten || !c->ops->peer_close)
+	if (arg->opcode != WSLAY_CONNECTION_CLOSE || !c->ops->peer_close)
 		return;
 	if (arg->msg_length >= 2)
 		c->ops->peer_close(c, c->user, arg->status_code, (const char *)arg->msg + 2,
@@ -358,10 +381,11 @@ static int head_take(struct wsc *c, const unsigned char *in, size_t len)
 	free(c->head);
 	c->head = NULL;
 	c->state = C_UP;
+	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	if (c->ping_s || c->hangup_s)
 		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_idle, idle_check,
 		                 (lws_usec_t)(c->ping_s ? c->ping_s : c->hangup_s) * LWS_US_PER_SEC);
-	if (!c->forgotten && c->ops->up)
+	if (c->ops->up)
 		c->ops->up(c, c->user);
 	/* The rest of this read, after the head, is frames (all of it: only the head's part
 	 * was copied above). */
@@ -371,6 +395,21 @@ static int head_take(struct wsc *c, const unsigned char *in, size_t len)
 }
 
 /* ---- frames ---- */
+
+static void write_timer(lws_sorted_usec_list_t *sul);
+static void read_timer(lws_sorted_usec_list_t *sul);
+
+/* Writable again soon: from a zero-delay timer when inside the WRITEABLE callback (lws
+ * clears POLLOUT after it), else at once. */
+static void ask_write(struct wsc *c)
+{
+	if (!c->wsi)
+		return;
+	if (c->in_writeable)
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_write, write_timer, 1);
+	else
+		lws_callback_on_writable(c->wsi);
+}
 
 /* After wslay read or was given something: whether the connection is over, and whether
  * there is something to write. 0, or -1 to close the socket. */
@@ -388,7 +427,7 @@ static int settle(struct wsc *c)
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_GRACE_S);
 	}
 	if (c->out_len || wslay_event_want_write(c->ws) || c->want_user_write || c->close_waits)
-		lws_callback_on_writable(c->wsi);
+		ask_write(c);
 	return 0;
 }
 
@@ -417,29 +456,86 @@ static int close_when_sent(struct wsc *c)
 	return wslay_event_send(c->ws);
 }
 
+/* Writes out as far as the socket takes it. 0 when it is empty, 1 when the rest waits
+ * (for writable, or for readable under TLS), -1 on an error. */
+static int flush(struct wsc *c)
+{
+	while (c->out_len) {
+		ssize_t n = wsc_io_write(&c->io, c->out + c->out_off, c->out_len);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->out_len -= (size_t)n;
+			continue;
+		}
+		if (n != WSC_IO_AGAIN)
+			return -1;
+		if (c->io.wait == IO_WAIT_READ)
+			c->write_wants_read = 1; /* the next readable event writes again */
+		else
+			ask_write(c);
+		return 1;
+	}
+	c->out_off = 0;
+	return 0;
+}
+
 static int write_out(struct wsc *c)
 {
+	int r = flush(c);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	if (wslay_event_send(c->ws) != 0 || close_when_sent(c) != 0)
 		return -1;
 	if (!c->out_len && c->want_user_write && !c->close_queued && !c->stop_rx &&
 	    wslay_event_get_write_enabled(c->ws)) {
 		c->want_user_write = 0;
-		if (!c->forgotten && c->ops->writeable(c, c->user) != 0) {
+		if (c->ops->writeable(c, c->user) != 0) {
 			if (!c->close_queued)
 				return -1;
 			c->stop_rx = 1;
 		}
-		if (c->ended || wslay_event_send(c->ws) != 0 || close_when_sent(c) != 0)
+		if (wslay_event_send(c->ws) != 0 || close_when_sent(c) != 0)
 			return -1;
 	}
-	if (c->out_len) {
-		size_t n = c->out_len;
-		c->out_len = 0;
-		/* lws keeps what the socket does not take now and writes it first. */
-		if (lws_write(c->wsi, c->out + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
-			return -1;
-	}
+	r = flush(c);
+	if (r < 0)
+		return -1;
 	return settle(c);
+}
+
+/* One read (at most read_max bytes) and what follows from it. 0, or -1 to close. */
+static int read_once(struct wsc *c)
+{
+	ssize_t n;
+
+	c->read_wants_write = 0;
+	if (c->write_wants_read) {
+		c->write_wants_read = 0;
+		if (c->state == C_UP && write_out(c) != 0)
+			return -1;
+	}
+	if (c->state == C_UP && c->rx_off)
+		return 0; /* POLLIN is off: this is a late event */
+	n = wsc_io_read(&c->io, read_buf, c->read_max);
+	if (n == WSC_IO_AGAIN) {
+		if (c->io.wait == IO_WAIT_WRITE) {
+			c->read_wants_write = 1;
+			ask_write(c);
+		}
+		return 0;
+	}
+	if (n <= 0)
+		return -1; /* the peer closed, or an error */
+	c->last_rx = lws_now_usecs();
+	if (c->state != C_UP)
+		return head_take(c, read_buf, (size_t)n);
+	if (feed(c, read_buf, (size_t)n) != 0)
+		return -1;
+	/* What TLS holds decrypted wakes no poll. */
+	if (!c->rx_off && wsc_io_pending(&c->io))
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_read, read_timer, 1);
+	return 0;
 }
 
 static void idle_check(lws_sorted_usec_list_t *sul)
@@ -456,10 +552,136 @@ static void idle_check(lws_sorted_usec_list_t *sul)
 	if (c->ping_s && quiet >= (lws_usec_t)c->ping_s * LWS_US_PER_SEC) {
 		struct wslay_event_msg ping = { .opcode = WSLAY_PING, .msg = NULL, .msg_length = 0 };
 		if (wslay_event_queue_msg(c->ws, &ping) == 0)
-			lws_callback_on_writable(c->wsi);
+			ask_write(c);
 	}
 	next = (lws_usec_t)(c->ping_s ? c->ping_s : c->hangup_s) * LWS_US_PER_SEC;
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_idle, idle_check, next);
+}
+
+/* ---- the connection: TCP, TLS, the request ---- */
+
+static int handshake(struct wsc *c)
+{
+	char why[256];
+	int r = wsc_io_handshake(&c->io, why, sizeof(why));
+
+	if (r == WSC_IO_AGAIN) {
+		if (c->io.wait == IO_WAIT_WRITE)
+			ask_write(c);
+		return 0;
+	}
+	if (r != 0) {
+		end(c, 0, why);
+		return -1;
+	}
+	c->state = C_SEND;
+	ask_write(c);
+	return 0;
+}
+
+/* The socket says something happened while connecting: the connect's outcome. */
+static int connected(struct wsc *c)
+{
+	char why[256];
+
+	if (wsc_io_connected(c->io.fd, why, sizeof(why)) != 0) {
+		end(c, 0, why);
+		return -1;
+	}
+	if (!c->tls) {
+		c->state = C_SEND;
+		ask_write(c);
+		return 0;
+	}
+	if (wsc_io_tls_start(&c->io, c->host, why, sizeof(why)) != 0) {
+		end(c, 0, why);
+		return -1;
+	}
+	c->state = C_TLS;
+	return handshake(c);
+}
+
+static int send_request(struct wsc *c)
+{
+	while (c->request_off < c->request_len) {
+		ssize_t n = wsc_io_write(&c->io, c->request + c->request_off,
+		                         c->request_len - c->request_off);
+		if (n > 0) {
+			c->request_off += (size_t)n;
+			continue;
+		}
+		if (n != WSC_IO_AGAIN)
+			return -1;
+		if (c->io.wait == IO_WAIT_WRITE)
+			ask_write(c);
+		else
+			c->write_wants_read = 1;
+		return 0;
+	}
+	explicit_bzero(c->request, c->request_len);
+	free(c->request);
+	c->request = NULL;
+	c->state = C_HEAD;
+	return 0;
+}
+
+static int readable(struct wsc *c)
+{
+	switch (c->state) {
+	case C_TCP:
+		return connected(c);
+	case C_TLS:
+		return handshake(c);
+	case C_SEND:
+		if (c->write_wants_read) {
+			c->write_wants_read = 0;
+			if (send_request(c) != 0)
+				return -1;
+		}
+		return read_once(c); /* an early answer (a refusal) is read as the head */
+	case C_HEAD:
+	case C_UP:
+		return read_once(c);
+	default:
+		return -1;
+	}
+}
+
+static int writable(struct wsc *c)
+{
+	switch (c->state) {
+	case C_TCP:
+		return connected(c);
+	case C_TLS:
+		return handshake(c);
+	case C_SEND:
+		return send_request(c);
+	case C_HEAD:
+		return c->read_wants_write ? read_once(c) : 0;
+	case C_UP:
+		if (c->read_wants_write && read_once(c) != 0)
+			return -1;
+		return write_out(c);
+	default:
+		return -1;
+	}
+}
+
+/* From a timer, where no callback can close the socket: an error ends it here. */
+static void write_timer(lws_sorted_usec_list_t *sul)
+{
+	struct wsc *c = lws_container_of(sul, struct wsc, sul_write);
+
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void read_timer(lws_sorted_usec_list_t *sul)
+{
+	struct wsc *c = lws_container_of(sul, struct wsc, sul_read);
+
+	if (c->wsi && c->state == C_UP && read_once(c) != 0)
+		end(c, 0, "connection lost");
 }
 
 /* ---- lws's side ---- */
@@ -469,47 +691,45 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
 	struct wsc *c = lws_get_opaque_user_data(wsi);
 
-	(void)user;
+	(void)in;
+	(void)len;
 	switch (reason) {
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
+		wsc_tls_offer(user); /* wsc_protocol is the vhost's first (kaiden-connect) */
+		return 0;
+	case LWS_CALLBACK_PROTOCOL_DESTROY:
+		wsc_tls_offer(NULL);
+		return 0;
+	case LWS_CALLBACK_RAW_ADOPT_FILE:
 		if (c)
-			end(c, 0, in && len ? (const char *)in : in ? (const char *)in
-			                                            : "connection failed");
+			c->wsi = wsi;
 		return 0;
-	case LWS_CALLBACK_RAW_ADOPT:
-	case LWS_CALLBACK_RAW_CONNECTED:
-		if (c && c->state == C_CONNECTING)
-			lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_RAW_WRITEABLE:
+	case LWS_CALLBACK_RAW_RX_FILE:
 		if (!c)
 			return -1;
-		if (c->state == C_CONNECTING) {
-			int n = lws_write(wsi, (unsigned char *)c->request + LWS_PRE,
-			                  c->request_len - LWS_PRE, LWS_WRITE_RAW);
-			explicit_bzero(c->request, c->request_len);
-			free(c->request);
-			c->request = NULL;
-			if (n < (int)(c->request_len - LWS_PRE))
-				return -1;
-			c->state = C_HEAD;
-			return 0;
+		return readable(c) != 0 ? -1 : 0;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (!c)
+			return -1;
+		c->in_writeable = 1;
+		/* After -1, c may be gone (every end() returns -1): nothing touches it. */
+		if (writable(c) != 0)
+			return -1;
+		c->in_writeable = 0;
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (c) {
+			static const char *const gone[] = {
+				[C_TCP] = "no connection within the time allowed",
+				[C_TLS] = "the TLS handshake did not complete",
+				[C_SEND] = "the connection closed before the upgrade was answered",
+				[C_HEAD] = "the connection closed before the upgrade was answered",
+			};
+			/* lws closes it (and may tell us twice: the second time finds nothing). */
+			lws_set_opaque_user_data(wsi, NULL);
+			c->wsi = NULL;
+			end(c, 0, c->state <= C_HEAD ? gone[c->state] : NULL);
 		}
-		if (c->state != C_UP)
-			return 0;
-		return write_out(c);
-	case LWS_CALLBACK_RAW_RX:
-		if (!c)
-			return -1;
-		c->last_rx = lws_now_usecs();
-		if (c->state == C_HEAD)
-			return head_take(c, in, len);
-		if (c->state != C_UP)
-			return -1; /* nothing may come before the request is out */
-		return feed(c, in, len);
-	case LWS_CALLBACK_RAW_CLOSE:
-		if (c)
-			end(c, 0, "the connection closed before the upgrade was answered");
 		return 0;
 	default:
 		return 0;
@@ -525,12 +745,12 @@ const struct lws_protocols wsc_protocol = {
 
 static char *request_new(const struct wsc_info *info, const char *key, size_t *len)
 {
-	char *r = malloc(LWS_PRE + REQUEST_MAX);
+	char *r = malloc(REQUEST_MAX);
 	int n;
 
 	if (!r)
 		return NULL;
-	n = snprintf(r + LWS_PRE, REQUEST_MAX,
+	n = snprintf(r, REQUEST_MAX,
 	             "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s%s%s%s%s%s\r\n",
 	             info->path, info->host, key, info->origin ? "Origin: " : "",
@@ -540,31 +760,33 @@ static char *request_new(const struct wsc_info *info, const char *key, size_t *l
 	             info->auth ? "Authorization: " : "", info->auth ? info->auth : "",
 	             info->auth ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= REQUEST_MAX) {
-		explicit_bzero(r, LWS_PRE + REQUEST_MAX);
+		explicit_bzero(r, REQUEST_MAX);
 		free(r);
 		return NULL;
 	}
-	*len = LWS_PRE + (size_t)n;
+	*len = (size_t)n;
 	return r;
 }
 
 struct wsc *wsc_connect(const struct wsc_info *info)
 {
-	struct lws_client_connect_info i;
+	lws_adopt_desc_t ad;
 	unsigned char nonce[16];
-	char key[B64_ROOM(KEY_B64_LEN)];
+	char key[B64_ROOM(KEY_B64_LEN)], why[256];
 	struct wsc *c;
 	struct lws *wsi;
 
 	if (!info->ops || !info->ops->receive || !info->ops->writeable || !info->path ||
-	    info->path[0] != '/' || !info->host || !header_safe(info->path) ||
+	    info->path[0] != '/' || !info->host || !info->address || !header_safe(info->path) ||
 	    strchr(info->path, ' ') || !header_safe(info->host) || !header_safe(info->origin) ||
 	    !header_safe(info->subprotocol) || !header_safe(info->auth) ||
+	    strlen(info->address) >= sizeof(c->host) ||
 	    (info->subprotocol && strlen(info->subprotocol) >= sizeof(c->subprotocol)))
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->io.fd = -1;
 	randombytes_buf(nonce, sizeof(nonce));
 	if (lws_b64_encode_string((const char *)nonce, (int)sizeof(nonce), key, (int)sizeof(key)) !=
 	        KEY_B64_LEN ||
@@ -576,27 +798,32 @@ struct wsc *wsc_connect(const struct wsc_info *info)
 		goto fail;
 	if (info->subprotocol)
 		snprintf(c->subprotocol, sizeof(c->subprotocol), "%s", info->subprotocol);
+	snprintf(c->host, sizeof(c->host), "%s", info->address);
+	c->tls = info->tls;
+	c->read_max = info->read_max && info->read_max < WSC_READ_MAX ? info->read_max
+	                                                             : WSC_READ_MAX;
 	c->ops = info->ops;
 	c->user = info->user;
 	c->ping_s = info->ping_s;
 	c->hangup_s = info->hangup_s;
 	c->last_rx = lws_now_usecs();
-	c->state = C_CONNECTING;
+	c->state = C_TCP;
 
-	memset(&i, 0, sizeof(i));
-	i.context = info->context;
-	i.vhost = info->vhost;
-	i.address = info->address;
-	i.port = info->port;
-	i.path = info->path;
-	i.host = info->host;
-	i.ssl_connection = info->ssl_flags;
-	i.method = "RAW";
-	i.local_protocol_name = wsc_protocol.name;
-	i.opaque_user_data = c;
-	i.pwsi = &c->wsi;
+	c->io.fd = wsc_io_tcp(info->address, info->port, why, sizeof(why));
+	if (c->io.fd < 0)
+		goto fail;
+	memset(&ad, 0, sizeof(ad));
+	ad.vh = info->vhost ? info->vhost : lws_get_vhost_by_name(info->context, "default");
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = c->io.fd;
+	ad.vh_prot_name = wsc_protocol.name;
+	ad.opaque = c;
+	if (!ad.vh) {
+		close(c->io.fd);
+		goto fail;
+	}
 	c->in_connect = 1;
-	wsi = lws_client_connect_via_info(&i);
+	wsi = lws_adopt_descriptor_vhost_via_info(&ad); /* on failure lws closed the fd */
 	c->in_connect = 0;
 	if (!wsi || c->ended) {
 		if (wsi && !c->ended)
@@ -604,6 +831,9 @@ struct wsc *wsc_connect(const struct wsc_info *info)
 		goto fail;
 	}
 	c->wsi = wsi;
+	/* Connect, TLS and the upgrade's answer, all within this. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WSC_CONNECT_TIMEOUT_S);
+	lws_callback_on_writable(wsi); /* POLLOUT: the connect finished, either way */
 	return c;
 fail:
 	wsc_free(c);
@@ -624,13 +854,18 @@ void wsc_want_write(struct wsc *c)
 {
 	c->want_user_write = 1;
 	if (c->wsi && c->state == C_UP)
-		lws_callback_on_writable(c->wsi);
+		ask_write(c);
 }
 
 void wsc_rx_flow(struct wsc *c, int on)
 {
-	if (c->wsi)
-		lws_rx_flow_control(c->wsi, on);
+	c->rx_off = !on;
+	if (!c->wsi)
+		return;
+	lws_rx_flow_control(c->wsi, on);
+	/* Bytes TLS decrypted before the stop wake no poll when reading resumes. */
+	if (on && wsc_io_pending(&c->io))
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_read, read_timer, 1);
 }
 
 void wsc_close(struct wsc *c, unsigned code, const char *reason, unsigned grace_s)
@@ -650,7 +885,7 @@ void wsc_close(struct wsc *c, unsigned code, const char *reason, unsigned grace_
 	snprintf(c->close_reason, sizeof(c->close_reason), "%.*s", (int)(rl > 123 ? 123 : rl),
 	         reason ? reason : "");
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)(grace_s ? grace_s : 1));
-	lws_callback_on_writable(c->wsi);
+	ask_write(c);
 }
 
 void wsc_drop(struct wsc *c)
@@ -661,7 +896,6 @@ void wsc_drop(struct wsc *c)
 
 void wsc_forget(struct wsc *c)
 {
-	c->forgotten = 1;
 	if (c->wsi)
 		lws_set_opaque_user_data(c->wsi, NULL);
 	c->wsi = NULL;

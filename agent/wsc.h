@@ -1,10 +1,11 @@
 /* wsc.h: a WebSocket client for bulk binary streams: the relay's data sockets, on the
  * agent's side (agent/stream.c) and the engineer's (connect/pump.c).
  *
- * lws makes the connection (TCP, TLS with the context's trust, the event loop) in its
- * raw role; this file writes the upgrade request and checks the 101 answer (RFC 6455
- * 4.1-4.2); wslay (Debian's libwslay) frames, masks and parses, and answers pings and
- * close frames. lws's own WebSocket client parses what it receives one byte per call and
+ * The connection is a TCP socket of ours, adopted into lws for its events, with TLS
+ * by OpenSSL for wss on lws's client context (wsc_io.h: lws 4.1.6 cannot start TLS on a
+ * raw client connection);
+ * wsc.c writes the upgrade request and checks the 101 answer (RFC 6455 4.1-4.2); wslay
+ * (Debian's libwslay) frames, masks and parses, and answers pings and close frames. lws's own WebSocket client parses what it receives one byte per call and
  * masks what it sends one byte at a time: on the relay that was two thirds of kaiden-
  * connect's CPU and half the agent's (docs/decisions.md, "The relay's data sockets:
  * lws's raw role and wslay"). helperd's side, an lws WebSocket server, is unchanged;
@@ -34,13 +35,17 @@ struct wsc;
 #define WSC_FRAME_MAX (64u * 1024u)
 /* The upgrade answer's head may be at most this long. */
 #define WSC_HEAD_MAX 8192u
+/* The most one read of the socket brings (wsc_info.read_max lowers it). */
+#define WSC_READ_MAX (64u * 1024u)
+/* The connect, TLS and the upgrade's answer must be through within this. */
+#define WSC_CONNECT_TIMEOUT_S 20
 
 struct wsc_ops {
 	/* The upgrade was answered 101 and checked: frames may flow. */
 	void (*up)(struct wsc *c, void *user);
 	/* A data frame's payload, or part of it (binary: 1 for a binary message, 0 for
-	 * text). At most one lws read (the context's pt_serv_buf_size) arrives per event of
-	 * the socket, whatever the frame sizes. 0, or -1 to end the connection: with the
+	 * text). At most one read of the socket (read_max bytes) arrives per event, whatever
+	 * the frame sizes. 0, or -1 to end the connection: with the
 	 * close frame wsc_close queued before, if any, else at once. */
 	int (*receive)(struct wsc *c, void *user, const void *data, size_t len, int binary);
 	/* wsc_want_write was asked and the socket can take more. 0, or -1 as above. */
@@ -58,10 +63,11 @@ struct wsc_ops {
 
 struct wsc_info {
 	struct lws_context *context;
-	struct lws_vhost *vhost;  /* NULL: the context's default */
-	const char *address;      /* for the TCP connection */
+	struct lws_vhost *vhost;  /* NULL: the context's default; it must list wsc_protocol */
+	const char *address;      /* for the TCP connection, and the name TLS verifies */
 	int port;
-	int ssl_flags;            /* lws's LCCSCF_* for the connection; 0: plain TCP */
+	int tls;                  /* wss (wsc_tls_offer's context) */
+	size_t read_max;          /* bytes a read at most (0: WSC_READ_MAX) */
 	const char *host;         /* Host: */
 	const char *origin;       /* Origin:, or NULL */
 	const char *path;         /* with its query */
@@ -74,10 +80,18 @@ struct wsc_info {
 	void *user;
 };
 
-/* The raw protocol the connections are bound to: in the context's protocol list. */
+/* The protocol the connections' descriptors are adopted with: in the vhost's list. */
 extern const struct lws_protocols wsc_protocol;
 
-/* Starts a connection. NULL when it could not even start (no callback comes then). */
+/* The TLS context of every wss connection: lws's client context for the vhost, as lws
+ * offers it (LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) to the vhost's first
+ * protocol: wsc_protocol handles it when it is first, else that protocol passes it here
+ * (agent/trust.c). So the data sockets trust what the control link trusts. Borrowed;
+ * NULL when the vhost goes. */
+void wsc_tls_offer(void *ssl_ctx);
+
+/* Starts a connection (the name is resolved now, blocking). NULL when it could not
+ * even start (no callback comes then). */
 struct wsc *wsc_connect(const struct wsc_info *info) WUR;
 /* One binary frame of len bytes (at most WSC_FRAME_MAX), from the writeable callback.
  * 0, or -1 (len too long, out of memory, the connection closing). */

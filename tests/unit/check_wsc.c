@@ -275,7 +275,7 @@ static const struct wsc_ops ops = {
 
 /* ---- set-up ---- */
 
-static void setup(void)
+static void setup_ctx(const char *cert, const char *key, const char *ca)
 {
 	static struct lws_protocols client_protocols[2];
 	static const struct lws_protocols server_protocols[] = {
@@ -289,28 +289,84 @@ static void setup(void)
 	memset(&cl, 0, sizeof(cl));
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	               (cert ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
 	info.gid = -1;
 	info.uid = -1;
 	info.pt_serv_buf_size = 64 * 1024;
 	ctx = lws_create_context(&info);
 	ck_assert_ptr_nonnull(ctx);
+	/* The client's vhost: wsc_protocol first, so that lws offers it its TLS context. */
 	client_protocols[0] = wsc_protocol;
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "default";
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = client_protocols;
+	if (ca) {
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+		info.client_ssl_ca_filepath = ca;
+	}
 	ck_assert_ptr_nonnull(lws_create_vhost(ctx, &info));
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "server";
 	info.port = 0;
 	info.iface = "127.0.0.1";
 	info.protocols = server_protocols;
+	info.ssl_cert_filepath = cert;
+	info.ssl_private_key_filepath = key;
+	if (cert)
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	vh = lws_create_vhost(ctx, &info);
 	ck_assert_ptr_nonnull(vh);
 	srv_port = lws_get_vhost_listen_port(vh);
 	ck_assert_int_gt(srv_port, 0);
 	wake(&sul_wake);
+}
+
+static void setup(void)
+{
+	setup_ctx(NULL, NULL, NULL);
+}
+
+/* ---- TLS: a certificate for 127.0.0.1 (made here by openssl), and another ---- */
+
+static char tls_dir[64];
+
+static void tls_cert(const char *name)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+	         "-addext subjectAltName=IP:127.0.0.1 -keyout %s/%s.key -out %s/%s.crt "
+	         ">/dev/null 2>&1",
+	         tls_dir, name, tls_dir, name);
+	ck_assert_msg(system(cmd) == 0, "openssl req failed: %s", cmd);
+}
+
+static void setup_tls_with(const char *ca_name)
+{
+	char cert[128], key[128], ca[128];
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(tls_dir, sizeof(tls_dir), "%s/wsc-tls.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tls_dir));
+	tls_cert("server");
+	tls_cert("other");
+	snprintf(cert, sizeof(cert), "%s/server.crt", tls_dir);
+	snprintf(key, sizeof(key), "%s/server.key", tls_dir);
+	snprintf(ca, sizeof(ca), "%s/%s.crt", tls_dir, ca_name);
+	setup_ctx(cert, key, ca);
+}
+
+static void setup_tls(void)
+{
+	setup_tls_with("server");
+}
+
+static void setup_tls_other_ca(void)
+{
+	setup_tls_with("other");
 }
 
 static void teardown(void)
@@ -323,16 +379,25 @@ static void teardown(void)
 	ctx = NULL;
 	free(srv.pending);
 	free(cl.got);
+	if (tls_dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "check_wsc: could not remove %s\n", tls_dir);
+		tls_dir[0] = '\0';
+	}
 }
 
-static struct wsc *open_to(int port, const char *path, const char *auth)
+static struct wsc *open_tls(const char *address, int port, const char *path, const char *auth,
+                            int tls)
 {
 	char host[32];
 	struct wsc_info i = { 0 };
 
 	snprintf(host, sizeof(host), "127.0.0.1:%d", port);
 	i.context = ctx;
-	i.address = "127.0.0.1";
+	i.address = address;
+	i.tls = tls;
 	i.port = port;
 	i.host = host;
 	i.origin = host;
@@ -342,6 +407,11 @@ static struct wsc *open_to(int port, const char *path, const char *auth)
 	i.ops = &ops;
 	cl.c = wsc_connect(&i);
 	return cl.c;
+}
+
+static struct wsc *open_to(int port, const char *path, const char *auth)
+{
+	return open_tls("127.0.0.1", port, path, auth, 0);
 }
 
 /* ---- against lws ---- */
@@ -747,10 +817,62 @@ START_TEST(silent_server_pinged_then_dropped)
 }
 END_TEST
 
+/* ---- over TLS ---- */
+
+START_TEST(tls_echo_verified)
+{
+	cl.got = malloc(TOTAL);
+	ck_assert_ptr_nonnull(open_tls("127.0.0.1", srv_port, "/echo", "Bearer over-tls", 1));
+	RUN_UNTIL(cl.got_len == TOTAL || cl.failed || cl.closed, 60);
+	ck_assert_msg(cl.failed == 0, "%s", cl.why);
+	ck_assert_str_eq(srv.auth, "Bearer over-tls");
+	got_is_pattern(TOTAL);
+	cl.close_after_send = 1;
+	wsc_want_write(cl.c);
+	RUN_UNTIL(cl.closed, 10);
+	ck_assert_int_eq(cl.closed, 1);
+	ck_assert_uint_eq(srv.close_code, 4001);
+}
+END_TEST
+
+START_TEST(tls_plain_client_refused_by_tls_server)
+{
+	ck_assert_ptr_nonnull(open_tls("127.0.0.1", srv_port, "/echo", "Bearer x", 0));
+	RUN_UNTIL(cl.failed || cl.closed, 30);
+	ck_assert_int_eq(cl.failed, 1);
+	ck_assert_int_eq(cl.up, 0);
+	ck_assert_str_eq(srv.auth, "");
+}
+END_TEST
+
+/* The name checked is the one connected to: the certificate is for 127.0.0.1 only. */
+START_TEST(tls_wrong_name_refused)
+{
+	ck_assert_ptr_nonnull(open_tls("localhost", srv_port, "/echo", "Bearer secret", 1));
+	RUN_UNTIL(cl.failed || cl.closed, 30);
+	ck_assert_int_eq(cl.failed, 1);
+	ck_assert_int_eq(cl.up, 0);
+	ck_assert_msg(strstr(cl.why, "not trusted") != NULL, "%s", cl.why);
+	ck_assert_str_eq(srv.auth, ""); /* the request never went out */
+}
+END_TEST
+
+START_TEST(tls_untrusted_ca_refused)
+{
+	ck_assert_ptr_nonnull(open_tls("127.0.0.1", srv_port, "/echo", "Bearer secret", 1));
+	RUN_UNTIL(cl.failed || cl.closed, 30);
+	ck_assert_int_eq(cl.failed, 1);
+	ck_assert_msg(strstr(cl.why, "not trusted") != NULL, "%s", cl.why);
+	ck_assert_str_eq(srv.auth, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wsc");
 	TCase *tc = tcase_create("wsc");
+	TCase *tls = tcase_create("tls");
+	TCase *tls_other = tcase_create("tls-other-ca");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -768,6 +890,16 @@ static Suite *suite(void)
 	tcase_add_test(tc, masked_frame_from_server_ends_it);
 	tcase_add_test(tc, silent_server_pinged_then_dropped);
 	suite_add_tcase(s, tc);
+	tcase_set_timeout(tls, 90);
+	tcase_add_checked_fixture(tls, setup_tls, teardown);
+	tcase_add_test(tls, tls_echo_verified);
+	tcase_add_test(tls, tls_plain_client_refused_by_tls_server);
+	tcase_add_test(tls, tls_wrong_name_refused);
+	suite_add_tcase(s, tls);
+	tcase_set_timeout(tls_other, 60);
+	tcase_add_checked_fixture(tls_other, setup_tls_other_ca, teardown);
+	tcase_add_test(tls_other, tls_untrusted_ca_refused);
+	suite_add_tcase(s, tls_other);
 	return s;
 }
 
