@@ -214,6 +214,11 @@ static void arm_retry(int seconds)
 	if (J.retry_due_ms && J.retry_due_ms <= due)
 		return;
 	J.retry_due_ms = due;
+	/* libuv counts a timer from the loop's time, taken when this turn of the loop began:
+	 * after the blocking write of the finish it is behind run_after's clock by that long
+	 * (seen at hundreds of ms under load), and the timer would fire before the job is
+	 * due, leaving it to the periodic claim, 10 s later. */
+	uv_update_time(helperd.loop);
 	uv_timer_start(&J.retry_timer, on_retry, (uint64_t)seconds * 1000 + 50, 0);
 }
 

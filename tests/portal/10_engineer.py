@@ -185,7 +185,7 @@ def steps():
         check("the session page stops reading once left", not late, late)
 
     # 8. Sign out: the sign-in page, nothing remembered, the devices page refused.
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     if wait_for("sign-out shows the sign-in page",
                 EC.visibility_of_element_located((By.ID, "email"))):
         ok("sign-out shows the sign-in page")
@@ -241,7 +241,7 @@ def steps():
                       drv.find_element(By.ID, "session-notes").get_attribute("readonly") is not None
                       and not drv.find_elements(By.ID, "session-notes-save"))
             drain("a customer")
-        drv.find_element(By.ID, "signout").click()
+        click_id("signout")
         wait_for("the customer signs out", EC.visibility_of_element_located((By.ID, "email")))
         drain("the customer signs out")
 

@@ -254,7 +254,7 @@ def steps():
               {g for g, _, _ in m} == {"Ending"} and m[0][1:] == ("stop", "done"), m)
     drain("an ending session's steps")
 
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
     drain("sign out")
 
@@ -284,7 +284,7 @@ def steps():
             check("a customer cannot end it", not drv.find_elements(By.ID, "session-end"))
             check("a customer cannot save notes", not drv.find_elements(By.ID, "session-notes-save"))
         drain("a customer's history")
-        drv.find_element(By.ID, "signout").click()
+        click_id("signout")
         wait_for("the customer signs out", EC.visibility_of_element_located((By.ID, "email")))
         drain("the customer signs out")
 

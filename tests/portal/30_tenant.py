@@ -31,7 +31,7 @@ def nav_labels():
 
 
 def sign_out():
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
 
 

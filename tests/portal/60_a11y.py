@@ -366,7 +366,7 @@ def steps():
             continue
         who = user or "the administrator"
         if signed_in:
-            drv.find_element(By.ID, "signout").click()
+            click_id("signout")
             wait_for("signed out", EC.presence_of_element_located((By.ID, "email")))
         drv.get(URL + "/#/signin")
         wait_for("the sign-in form", EC.presence_of_element_located((By.ID, "email")))

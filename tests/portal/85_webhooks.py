@@ -99,7 +99,7 @@ def flow(hook_url):
     if wait_for("#/webhooks tells a customer it is not theirs", EC.visibility_of_element_located((By.ID, "webhooks-refused"))):
         ok("#/webhooks tells a customer it is not theirs")
     drain("a customer at #/webhooks")
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
 
     # 2. The administrator: the list, refusals, a new hook and its secret once.

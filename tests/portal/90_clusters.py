@@ -108,7 +108,7 @@ def flow(running):
         ok("#/clusters/new tells a customer it is not theirs")
     check("and offers no form", not drv.find_elements(By.ID, "cluster-name"))
     drain("a customer at #/clusters")
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
 
     # 2. The administrator enrols a cluster: its secret once, in the snippet.

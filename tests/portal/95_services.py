@@ -166,7 +166,7 @@ def customer_reads():
         ok("#/services/new tells a customer it is not theirs")
     check("and offers no form", not drv.find_elements(By.ID, "service-form"))
     drain("a customer at #/services")
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
 
 
@@ -605,7 +605,7 @@ def customer_service(adm):
     if not check("set-up: a service in the customer's tenant (POST /services)", st == 202 and c, "%s %s" % (st, c)):
         return
     wait_service("... it runs", lambda x: x["status"] == "running", sid=c["id"], who=who)
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
     sign_in(PASSWORD, CUSTOMER)
     wait_for("the customer signs in", EC.presence_of_element_located((By.ID, "signout")))
@@ -631,7 +631,7 @@ def customer_service(adm):
         check("with no form", not drv.find_elements(By.ID, "service-delete-name"))
     check("never the secret in the page", SECRET not in drv.page_source)
     drain("the customer's service pages")
-    drv.find_element(By.ID, "signout").click()
+    click_id("signout")
     wait_for("signed out", EC.visibility_of_element_located((By.ID, "email")))
     sign_in(PASSWORD)
     wait_for("the administrator signs in again", EC.presence_of_element_located((By.ID, "signout")))
