@@ -457,7 +457,8 @@ int pump_open(int in_fd, int out_fd)
 	i.context = P.context;
 	i.address = P.srv.host;
 	i.port = P.srv.port;
-	i.ssl_flags = P.srv.tls ? LCCSCF_USE_SSL : 0;
+	i.tls = P.srv.tls;
+	i.read_max = CHUNK;
 	i.host = P.srv.host_header;
 	i.origin = P.srv.host_header;
 	i.path = P.srv.path;
