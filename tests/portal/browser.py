@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from urllib.parse import urlsplit
 
 from selenium import webdriver
@@ -230,9 +231,21 @@ def click_id(element_id, tries=3):
                 raise
 
 
-def sign_in(password, email=None, tenant=None):
+def sign_in(password, email=None, tenant=None, tries=3):
     """Fills the sign-in form and submits it. The tenant code field (multi mode) gets
-    tenant, or the customer's tenant for CUSTOMER, else stays empty (staff)."""
+    tenant, or the customer's tenant for CUSTOMER, else stays empty (staff). The form is
+    filled again from the start when the page drew it anew meanwhile (after a sign-out
+    the sign-in page can be drawn twice), as a person would type into the new one."""
+    for i in range(tries):
+        try:
+            _fill_sign_in(password, email, tenant)
+            return
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+
+
+def _fill_sign_in(password, email, tenant):
     e = drv.find_element(By.ID, "email")
     e.clear()
     e.send_keys(email or EMAIL)
@@ -348,8 +361,14 @@ def run(steps):
     try:
         steps()
     except Exception as e:  # noqa: BLE001
+        # Where in the scripts it happened (chromium's own stack says nothing).
+        where = [f for f in traceback.extract_tb(e.__traceback__)
+                 if f.filename.startswith(os.path.dirname(os.path.abspath(__file__)))]
         bad("the browser run of " + os.path.basename(sys.argv[0]),
-            "%s: %s" % (type(e).__name__, e))
+            "%s at %s: %s" % (type(e).__name__,
+                              " < ".join("%s:%d" % (os.path.basename(f.filename), f.lineno)
+                                         for f in reversed(where)) or "?",
+                              str(e).split("Stacktrace:")[0].strip()))
     finally:
         drv.quit()
         _revoke_admin_token()
