@@ -24,26 +24,19 @@
  * Bytes TLS has already decrypted wake no poll: they are read from a timer (sul_read). */
 #include "wsc.h"
 
-#include <ctype.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
 #include <wslay/wslay.h>
 
 #include "wsc_io.h"
+#include "wsc_upgrade.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define KEY_B64_LEN 24                          /* 16 random bytes, base64 */
-#define ACCEPT_B64_LEN 28                       /* a SHA-1, base64 */
-/* lws_b64_encode_string wants room for one byte more than the text and its NUL. */
-#define B64_ROOM(len) ((len) + 2)
 #define OUT_CAP (WSC_FRAME_MAX + 256u)          /* a frame and its header, or control frames */
-#define REQUEST_MAX 6144u
 #define CLOSE_GRACE_S 5                         /* for the answer to a close wslay sent */
 
 enum wsc_state { C_TCP, C_TLS, C_SEND, C_HEAD, C_UP, C_GONE };
@@ -59,7 +52,7 @@ struct wsc {
 	size_t read_max;
 	char *request;                /* the upgrade request (secret), until written */
 	size_t request_len, request_off;
-	char accept[B64_ROOM(ACCEPT_B64_LEN)];
+	char accept[WSC_B64_ROOM(WSC_ACCEPT_LEN)];
 	char subprotocol[64];
 	char *head;                   /* the answer's head, until checked */
 	size_t head_len;
@@ -89,51 +82,6 @@ struct wsc {
 
 /* One read at a time, on the one loop thread: the bytes are handed on before the next. */
 static unsigned char read_buf[WSC_READ_MAX];
-
-/* ---- helpers ---- */
-
-int wsc_accept_value(const char *key, char *out, size_t outlen)
-{
-	char joined[KEY_B64_LEN + sizeof(WS_GUID)];
-	unsigned char sha[20];
-	int n = snprintf(joined, sizeof(joined), "%s%s", key, WS_GUID);
-
-	if (n < 0 || (size_t)n >= sizeof(joined) || outlen < B64_ROOM(ACCEPT_B64_LEN))
-		return -1;
-	lws_SHA1((const unsigned char *)joined, (size_t)n, sha);
-	return lws_b64_encode_string((const char *)sha, (int)sizeof(sha), out, (int)outlen) ==
-	               ACCEPT_B64_LEN
-	           ? 0
-	           : -1;
-}
-
-/* A header value may not carry a line break (or any control byte but tab). */
-static int header_safe(const char *v)
-{
-	for (; v && *v; v++)
-		if ((unsigned char)*v < 0x20 && *v != '\t')
-			return 0;
-	return 1;
-}
-
-/* Whether a comma-separated header value has the token (case-insensitive). */
-static int has_token(const char *value, const char *token)
-{
-	size_t tl = strlen(token);
-
-	while (*value) {
-		size_t n;
-		while (*value == ' ' || *value == '\t' || *value == ',')
-			value++;
-		n = strcspn(value, ",");
-		while (n && (value[n - 1] == ' ' || value[n - 1] == '\t'))
-			n--;
-		if (n == tl && strncasecmp(value, token, tl) == 0)
-			return 1;
-		value += strcspn(value, ",");
-	}
-	return 0;
-}
 
 /* ---- the end ---- */
 
@@ -279,71 +227,6 @@ static const struct wslay_event_callbacks ws_callbacks = {
 
 /* ---- the upgrade ---- */
 
-/* The answer's head is whole (head[0 .. len), its blank line included): 0 when it is a
- * valid 101 for our request, else -1 with *http (0 if it was not HTTP) and why. */
-static int head_check(struct wsc *c, size_t len, unsigned *http, char *why, size_t whylen)
-{
-	char *line = c->head, *end = c->head + len;
-	int upgrade = 0, connection = 0, accept = 0, proto = !c->subprotocol[0];
-	unsigned status;
-
-	*http = 0;
-	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) || line[8] != ' ' ||
-	    !isdigit((unsigned char)line[9]) || !isdigit((unsigned char)line[10]) ||
-	    !isdigit((unsigned char)line[11]) || (line[12] != ' ' && line[12] != '\r')) {
-		snprintf(why, whylen, "the server's answer is not HTTP");
-		return -1;
-	}
-	status = (unsigned)((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
-	if (status != 101) {
-		*http = status;
-		snprintf(why, whylen, "the server answered HTTP %u instead of a WebSocket upgrade",
-		         status);
-		return -1;
-	}
-	/* Each header line: "Name: value\r\n", up to the blank line. */
-	line = strstr(line, "\r\n") + 2;
-	while (line < end && !(line[0] == '\r' && line[1] == '\n')) {
-		char *eol = strstr(line, "\r\n"), *colon, *v;
-		*eol = '\0';
-		colon = strchr(line, ':');
-		if (!colon || colon == line) {
-			snprintf(why, whylen, "the server's upgrade answer has a malformed header");
-			return -1;
-		}
-		*colon = '\0';
-		v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		for (char *t = v + strlen(v); t > v && (t[-1] == ' ' || t[-1] == '\t'); t--)
-			t[-1] = '\0';
-		if (strcasecmp(line, "Upgrade") == 0)
-			upgrade = strcasecmp(v, "websocket") == 0;
-		else if (strcasecmp(line, "Connection") == 0)
-			connection = has_token(v, "upgrade");
-		else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0)
-			accept = strcmp(v, c->accept) == 0;
-		else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0)
-			proto = c->subprotocol[0] && strcmp(v, c->subprotocol) == 0;
-		else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0) {
-			*http = status;
-			snprintf(why, whylen, "the server chose a WebSocket extension none was offered");
-			return -1;
-		}
-		line = eol + 2;
-	}
-	if (!upgrade || !connection || !accept || !proto) {
-		*http = status;
-		snprintf(why, whylen, "the server's upgrade answer is not valid (%s)",
-		         !upgrade      ? "Upgrade"
-		         : !connection ? "Connection"
-		         : !accept     ? "Sec-WebSocket-Accept"
-		                       : "Sec-WebSocket-Protocol");
-		return -1;
-	}
-	return 0;
-}
-
 static int feed(struct wsc *c, const void *in, size_t len);
 
 /* Bytes of the answer: gathered until its blank line, then checked. 0, or -1 to end. */
@@ -369,7 +252,8 @@ static int head_take(struct wsc *c, const unsigned char *in, size_t len)
 		return -1;
 	}
 	head_end = (size_t)(blank - c->head) + 4;
-	if (head_check(c, head_end, &http, why, sizeof(why)) != 0) {
+	if (wsc_upgrade_check(c->head, head_end, c->accept, c->subprotocol, &http, why,
+	                      sizeof(why)) != 0) {
 		end(c, http, why);
 		return -1;
 	}
@@ -743,56 +627,24 @@ const struct lws_protocols wsc_protocol = {
 
 /* ---- the owner's calls ---- */
 
-static char *request_new(const struct wsc_info *info, const char *key, size_t *len)
-{
-	char *r = malloc(REQUEST_MAX);
-	int n;
-
-	if (!r)
-		return NULL;
-	n = snprintf(r, REQUEST_MAX,
-	             "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s%s%s%s%s%s\r\n",
-	             info->path, info->host, key, info->origin ? "Origin: " : "",
-	             info->origin ? info->origin : "", info->origin ? "\r\n" : "",
-	             info->subprotocol ? "Sec-WebSocket-Protocol: " : "",
-	             info->subprotocol ? info->subprotocol : "", info->subprotocol ? "\r\n" : "",
-	             info->auth ? "Authorization: " : "", info->auth ? info->auth : "",
-	             info->auth ? "\r\n" : "");
-	if (n < 0 || (size_t)n >= REQUEST_MAX) {
-		explicit_bzero(r, REQUEST_MAX);
-		free(r);
-		return NULL;
-	}
-	*len = (size_t)n;
-	return r;
-}
-
 struct wsc *wsc_connect(const struct wsc_info *info)
 {
 	lws_adopt_desc_t ad;
-	unsigned char nonce[16];
-	char key[B64_ROOM(KEY_B64_LEN)], why[256];
+	char key[WSC_B64_ROOM(WSC_KEY_LEN)], why[256];
 	struct wsc *c;
 	struct lws *wsi;
 
-	if (!info->ops || !info->ops->receive || !info->ops->writeable || !info->path ||
-	    info->path[0] != '/' || !info->host || !info->address || !header_safe(info->path) ||
-	    strchr(info->path, ' ') || !header_safe(info->host) || !header_safe(info->origin) ||
-	    !header_safe(info->subprotocol) || !header_safe(info->auth) ||
-	    strlen(info->address) >= sizeof(c->host) ||
+	if (!info->ops || !info->ops->receive || !info->ops->writeable || !info->address ||
+	    !wsc_upgrade_info_ok(info) || strlen(info->address) >= sizeof(c->host) ||
 	    (info->subprotocol && strlen(info->subprotocol) >= sizeof(c->subprotocol)))
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->io.fd = -1;
-	randombytes_buf(nonce, sizeof(nonce));
-	if (lws_b64_encode_string((const char *)nonce, (int)sizeof(nonce), key, (int)sizeof(key)) !=
-	        KEY_B64_LEN ||
-	    wsc_accept_value(key, c->accept, sizeof(c->accept)) != 0)
+	if (wsc_upgrade_key(key, c->accept) != 0)
 		goto fail;
-	c->request = request_new(info, key, &c->request_len);
+	c->request = wsc_upgrade_request(info, key, &c->request_len);
 	c->head = malloc(WSC_HEAD_MAX + 1);
 	if (!c->request || !c->head)
 		goto fail;

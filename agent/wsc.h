@@ -109,8 +109,4 @@ void wsc_drop(struct wsc *c);
  * then frees the connection). */
 void wsc_forget(struct wsc *c);
 
-/* For tests: the Sec-WebSocket-Accept value for a key (RFC 6455 4.2.2), into out (at
- * least 30 bytes). */
-int wsc_accept_value(const char *key, char *out, size_t outlen) WUR;
-
 #endif

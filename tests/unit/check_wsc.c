@@ -23,6 +23,7 @@
 #include <libwebsockets.h>
 
 #include "wsc.h"
+#include "wsc_upgrade.h"
 
 #define TOTAL (4u * 1024u * 1024u) /* bytes through /echo */
 
