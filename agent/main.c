@@ -576,9 +576,9 @@ int main(int argc, char **argv)
 	trust_use_dir(ca_dir);
 	info.gid = -1;
 	info.uid = -1;
-	/* lws reads a data socket into this buffer: 4 KiB (the default) per read would cost
-	 * the relay's throughput. */
-	info.pt_serv_buf_size = 64 * 1024;
+	/* lws reads the control link and the Kubernetes API's answers into this buffer (the
+	 * relay's data sockets read their own: wsc.h). */
+	info.pt_serv_buf_size = 32 * 1024;
 	context = lws_create_context(&info);
 	if (!context) {
 		log_error("cannot create the libwebsockets context");

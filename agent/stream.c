@@ -54,8 +54,8 @@
 #include "wsc.h"
 
 #define WS_FRAME (64u * 1024u)      /* bytes per binary frame sent */
-#define WS_RX_CHUNK (64u * 1024u)   /* the most one read of a socket brings (main.c's
-                                       pt_serv_buf_size) */
+#define WS_RX_CHUNK (64u * 1024u)   /* the most one read of the data socket brings
+                                       (its wsc_info.read_max) */
 #define DRAIN_TIMEOUT_S 30          /* a target that will not take the rest is closed */
 #define STOP_GRACE_S 2              /* a close frame that cannot be sent is not waited for */
 

@@ -4,7 +4,8 @@
  * A connection's life, by state:
  *
  *   C_TCP    the connect runs (the socket adopted into lws as a descriptor: lws watches
- *            it, the reads and writes are ours)
+ *            it, the reads and writes are ours), to the server or to http_proxy's proxy
+ *   C_PROXY  through a proxy: CONNECT host:port sent, its 200 awaited (wsc_proxy.h)
  *   C_TLS    the TLS handshake (wss)
  *   C_SEND   the upgrade request goes out, then is wiped (it holds the Authorization)
  *   C_HEAD   the answer's head is gathered (at most WSC_HEAD_MAX bytes) and checked: 101,
@@ -34,12 +35,13 @@
 #include <wslay/wslay.h>
 
 #include "wsc_io.h"
+#include "wsc_proxy.h"
 #include "wsc_upgrade.h"
 
 #define OUT_CAP (WSC_FRAME_MAX + 256u)          /* a frame and its header, or control frames */
 #define CLOSE_GRACE_S 5                         /* for the answer to a close wslay sent */
 
-enum wsc_state { C_TCP, C_TLS, C_SEND, C_HEAD, C_UP, C_GONE };
+enum wsc_state { C_TCP, C_PROXY, C_TLS, C_SEND, C_HEAD, C_UP, C_GONE };
 
 struct wsc {
 	struct lws *wsi;
@@ -47,8 +49,11 @@ struct wsc {
 	void *user;
 	enum wsc_state state;
 	struct wsc_io io;
-	char host[256];               /* for TLS: the name (or address) to verify */
+	char host[256];               /* the server: for TLS the name (or address) to verify */
+	int port;
 	int tls;
+	char *connect_req;            /* through a proxy: CONNECT (secret: its auth), until sent */
+	size_t connect_len, connect_off;
 	size_t read_max;
 	char *request;                /* the upgrade request (secret), until written */
 	size_t request_len, request_off;
@@ -95,6 +100,10 @@ static void wsc_free(struct wsc *c)
 	if (c->request) {
 		explicit_bzero(c->request, c->request_len);
 		free(c->request);
+	}
+	if (c->connect_req) {
+		explicit_bzero(c->connect_req, c->connect_len);
+		free(c->connect_req);
 	}
 	wsc_io_clear(&c->io);
 	free(c->head);
@@ -278,6 +287,37 @@ static int head_take(struct wsc *c, const unsigned char *in, size_t len)
 	return 0;
 }
 
+/* Bytes of the proxy's answer to CONNECT: gathered until its blank line, then checked;
+ * nothing may follow it (the server has not been spoken to yet). 0, or -1 to end. */
+static int connect_next(struct wsc *c);
+
+static int proxy_take(struct wsc *c, const unsigned char *in, size_t len)
+{
+	size_t old = c->head_len, take = len < WSC_HEAD_MAX - old ? len : WSC_HEAD_MAX - old;
+	char *blank, why[160];
+
+	memcpy(c->head + old, in, take);
+	c->head_len += take;
+	c->head[c->head_len] = '\0';
+	blank = strstr(c->head + (old > 3 ? old - 3 : 0), "\r\n\r\n");
+	if (!blank) {
+		if (memchr(in, '\0', take) == NULL && c->head_len < WSC_HEAD_MAX)
+			return 0;
+		end(c, 0, "the HTTP proxy's answer has no end of head within 8192 bytes");
+		return -1;
+	}
+	if (wsc_proxy_answer(c->head, why, sizeof(why)) != 0) {
+		end(c, 0, why);
+		return -1;
+	}
+	if ((size_t)(blank - c->head) + 4 != old + len) {
+		end(c, 0, "the HTTP proxy sent bytes after its answer");
+		return -1;
+	}
+	c->head_len = 0;
+	return connect_next(c);
+}
+
 /* ---- frames ---- */
 
 static void write_timer(lws_sorted_usec_list_t *sul);
@@ -393,12 +433,6 @@ static int read_once(struct wsc *c)
 {
 	ssize_t n;
 
-	c->read_wants_write = 0;
-	if (c->write_wants_read) {
-		c->write_wants_read = 0;
-		if (c->state == C_UP && write_out(c) != 0)
-			return -1;
-	}
 	if (c->state == C_UP && c->rx_off)
 		return 0; /* POLLIN is off: this is a late event */
 	n = wsc_io_read(&c->io, read_buf, c->read_max);
@@ -412,6 +446,8 @@ static int read_once(struct wsc *c)
 	if (n <= 0)
 		return -1; /* the peer closed, or an error */
 	c->last_rx = lws_now_usecs();
+	if (c->state == C_PROXY)
+		return proxy_take(c, read_buf, (size_t)n);
 	if (c->state != C_UP)
 		return head_take(c, read_buf, (size_t)n);
 	if (feed(c, read_buf, (size_t)n) != 0)
@@ -472,6 +508,19 @@ static int connected(struct wsc *c)
 		end(c, 0, why);
 		return -1;
 	}
+	if (c->connect_req) {
+		c->state = C_PROXY;
+		ask_write(c);
+		return 0;
+	}
+	return connect_next(c);
+}
+
+/* At the server (straight, or through the proxy): TLS, or the request. */
+static int connect_next(struct wsc *c)
+{
+	char why[256];
+
 	if (!c->tls) {
 		c->state = C_SEND;
 		ask_write(c);
@@ -485,13 +534,14 @@ static int connected(struct wsc *c)
 	return handshake(c);
 }
 
-static int send_request(struct wsc *c)
+/* Writes *text (a request holding a secret) from *off on; once all of it is out, wipes
+ * and frees it (*text becomes NULL). 0, or -1 on an error. */
+static int send_text(struct wsc *c, char **text, size_t len, size_t *off)
 {
-	while (c->request_off < c->request_len) {
-		ssize_t n = wsc_io_write(&c->io, c->request + c->request_off,
-		                         c->request_len - c->request_off);
+	while (*off < len) {
+		ssize_t n = wsc_io_write(&c->io, *text + *off, len - *off);
 		if (n > 0) {
-			c->request_off += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (n != WSC_IO_AGAIN)
@@ -502,27 +552,29 @@ static int send_request(struct wsc *c)
 			c->write_wants_read = 1;
 		return 0;
 	}
-	explicit_bzero(c->request, c->request_len);
-	free(c->request);
-	c->request = NULL;
-	c->state = C_HEAD;
+	explicit_bzero(*text, len);
+	free(*text);
+	*text = NULL;
 	return 0;
 }
 
+static int writable(struct wsc *c);
+
+/* The socket is readable: a write that waited for that (TLS) first, then by state. */
 static int readable(struct wsc *c)
 {
+	if (c->write_wants_read) {
+		c->write_wants_read = 0;
+		if (writable(c) != 0)
+			return -1;
+	}
 	switch (c->state) {
 	case C_TCP:
 		return connected(c);
 	case C_TLS:
 		return handshake(c);
-	case C_SEND:
-		if (c->write_wants_read) {
-			c->write_wants_read = 0;
-			if (send_request(c) != 0)
-				return -1;
-		}
-		return read_once(c); /* an early answer (a refusal) is read as the head */
+	case C_PROXY:
+	case C_SEND: /* an early answer (a refusal) is read as the head */
 	case C_HEAD:
 	case C_UP:
 		return read_once(c);
@@ -531,20 +583,32 @@ static int readable(struct wsc *c)
 	}
 }
 
+/* The socket is writable: a read that waited for that (TLS) first, then by state. */
 static int writable(struct wsc *c)
 {
+	if (c->read_wants_write) {
+		c->read_wants_write = 0;
+		if (read_once(c) != 0)
+			return -1;
+	}
 	switch (c->state) {
 	case C_TCP:
 		return connected(c);
+	case C_PROXY:
+		return c->connect_req ? send_text(c, &c->connect_req, c->connect_len,
+		                                  &c->connect_off)
+		                      : 0;
 	case C_TLS:
 		return handshake(c);
 	case C_SEND:
-		return send_request(c);
-	case C_HEAD:
-		return c->read_wants_write ? read_once(c) : 0;
-	case C_UP:
-		if (c->read_wants_write && read_once(c) != 0)
+		if (send_text(c, &c->request, c->request_len, &c->request_off) != 0)
 			return -1;
+		if (!c->request)
+			c->state = C_HEAD;
+		return 0;
+	case C_HEAD:
+		return 0;
+	case C_UP:
 		return write_out(c);
 	default:
 		return -1;
@@ -605,14 +669,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (c) {
 			static const char *const gone[] = {
 				[C_TCP] = "no connection within the time allowed",
+				[C_PROXY] = "the HTTP proxy did not answer CONNECT",
 				[C_TLS] = "the TLS handshake did not complete",
 				[C_SEND] = "the connection closed before the upgrade was answered",
 				[C_HEAD] = "the connection closed before the upgrade was answered",
 			};
+			char why[256];
 			/* lws closes it (and may tell us twice: the second time finds nothing). */
 			lws_set_opaque_user_data(wsi, NULL);
 			c->wsi = NULL;
-			end(c, 0, c->state <= C_HEAD ? gone[c->state] : NULL);
+			/* A refused connect can end here (POLLERR) rather than in connected(). */
+			if (c->state == C_TCP && wsc_io_connected(c->io.fd, why, sizeof(why)) != 0)
+				end(c, 0, why);
+			else
+				end(c, 0, c->state <= C_HEAD ? gone[c->state] : NULL);
 		}
 		return 0;
 	default:
@@ -630,9 +700,11 @@ const struct lws_protocols wsc_protocol = {
 struct wsc *wsc_connect(const struct wsc_info *info)
 {
 	lws_adopt_desc_t ad;
-	char key[WSC_B64_ROOM(WSC_KEY_LEN)], why[256];
+	char key[WSC_B64_ROOM(WSC_KEY_LEN)], why[256], req[1024];
+	struct wsc_proxy proxy;
 	struct wsc *c;
 	struct lws *wsi;
+	int proxied, n;
 
 	if (!info->ops || !info->ops->receive || !info->ops->writeable || !info->address ||
 	    !wsc_upgrade_info_ok(info) || strlen(info->address) >= sizeof(c->host) ||
@@ -651,6 +723,7 @@ struct wsc *wsc_connect(const struct wsc_info *info)
 	if (info->subprotocol)
 		snprintf(c->subprotocol, sizeof(c->subprotocol), "%s", info->subprotocol);
 	snprintf(c->host, sizeof(c->host), "%s", info->address);
+	c->port = info->port;
 	c->tls = info->tls;
 	c->read_max = info->read_max && info->read_max < WSC_READ_MAX ? info->read_max
 	                                                             : WSC_READ_MAX;
@@ -661,7 +734,20 @@ struct wsc *wsc_connect(const struct wsc_info *info)
 	c->last_rx = lws_now_usecs();
 	c->state = C_TCP;
 
-	c->io.fd = wsc_io_tcp(info->address, info->port, why, sizeof(why));
+	proxied = wsc_proxy_from_env(&proxy, why, sizeof(why));
+	if (proxied < 0)
+		goto fail;
+	if (proxied) {
+		n = wsc_proxy_request(&proxy, c->host, c->port, req, sizeof(req));
+		explicit_bzero(proxy.auth, sizeof(proxy.auth));
+		c->connect_req = n > 0 ? strdup(req) : NULL;
+		explicit_bzero(req, sizeof(req));
+		if (!c->connect_req)
+			goto fail;
+		c->connect_len = (size_t)n;
+	}
+	c->io.fd = proxied ? wsc_io_tcp(proxy.host, proxy.port, why, sizeof(why))
+	                   : wsc_io_tcp(info->address, info->port, why, sizeof(why));
 	if (c->io.fd < 0)
 		goto fail;
 	memset(&ad, 0, sizeof(ad));

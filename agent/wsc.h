@@ -1,15 +1,16 @@
 /* wsc.h: a WebSocket client for bulk binary streams: the relay's data sockets, on the
  * agent's side (agent/stream.c) and the engineer's (connect/pump.c).
  *
- * The connection is a TCP socket of ours, adopted into lws for its events, with TLS
- * by OpenSSL for wss on lws's client context (wsc_io.h: lws 4.1.6 cannot start TLS on a
- * raw client connection);
- * wsc.c writes the upgrade request and checks the 101 answer (RFC 6455 4.1-4.2); wslay
- * (Debian's libwslay) frames, masks and parses, and answers pings and close frames. lws's own WebSocket client parses what it receives one byte per call and
- * masks what it sends one byte at a time: on the relay that was two thirds of kaiden-
- * connect's CPU and half the agent's (docs/decisions.md, "The relay's data sockets:
- * lws's raw role and wslay"). helperd's side, an lws WebSocket server, is unchanged;
- * on the wire nothing differs.
+ * lws's own WebSocket client parses what it receives one byte per call and masks what
+ * it sends one byte at a time: on the relay that was most of kaiden-connect's CPU and
+ * much of the agent's (docs/decisions.md, "The relay's data sockets"). Here the TCP
+ * socket is ours, adopted into lws for its events; wss is OpenSSL on lws's client
+ * context (wsc_io.h: lws 4.1.6 cannot start TLS on a raw client connection); the
+ * environment's http_proxy is gone through with CONNECT, as lws does for the control
+ * link (wsc_proxy.h); wsc_upgrade.h writes the upgrade and checks its 101; wslay
+ * (Debian's libwslay) frames, masks and parses, and answers pings and close frames.
+ * helperd's side, an lws WebSocket server, is unchanged: on the wire nothing differs.
+ * The process must ignore SIGPIPE (OpenSSL writes to the socket with write()).
  *
  * A connection calls its owner back (struct wsc_ops), always from the lws loop:
  *

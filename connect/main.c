@@ -284,7 +284,6 @@ int main(int argc, char **argv)
 	info.foreign_loops = foreign;
 	info.client_ssl_ca_filepath = ca_file ? ca_file : link_system_ca_file();
 	info.timeout_secs = 20;
-	info.pt_serv_buf_size = PUMP_READ_MAX;
 	context = lws_create_context(&info);
 	if (!context)
 		fail(CONNECT_ERROR, "cannot start libwebsockets");

@@ -24,7 +24,7 @@
 
 #include "wsc.h"
 
-#define CHUNK PUMP_READ_MAX
+#define CHUNK WSC_READ_MAX  /* the most one read of the WebSocket brings (wsc.h) */
 #define CLOSE_TARGET_REFUSED 4050
 #define CLOSE_GRACE_S 2          /* for helperd's answer to our close frame */
 

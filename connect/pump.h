@@ -13,9 +13,6 @@
 struct lws_context;
 
 #define PUMP_MAX_QUEUED (256u * 1024u)
-/* The most one read of the WebSocket brings: main.c makes it the context's
- * pt_serv_buf_size. */
-#define PUMP_READ_MAX (64u * 1024u)
 /* The longest token (KAIDEN_TOKEN, --token-file). */
 #define PUMP_TOKEN_MAX 4096
 

@@ -12,7 +12,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -818,6 +820,151 @@ START_TEST(silent_server_pinged_then_dropped)
 }
 END_TEST
 
+/* ---- through an HTTP proxy (http_proxy, CONNECT), as the control link goes ---- */
+
+static struct {
+	int listen_fd, port;
+	int refuse;            /* answer 407 instead of connecting */
+	pthread_t thread;
+	char request[2048];
+} px;
+
+static int px_connect_to(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		                     .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* One client: reads its CONNECT, then pipes it to 127.0.0.1:PORT (the port it named)
+ * until either side closes. */
+static void *px_main(void *arg)
+{
+	int fd = accept(px.listen_fd, NULL, NULL), up = -1, port = 0;
+	size_t used = 0;
+
+	(void)arg;
+	if (fd < 0)
+		return NULL;
+	while (used < sizeof(px.request) - 1 && !strstr(px.request, "\r\n\r\n")) {
+		ssize_t n = read(fd, px.request + used, 1); /* the head only: nothing past it */
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		px.request[used] = '\0';
+	}
+	if (px.refuse || sscanf(px.request, "CONNECT 127.0.0.1:%d ", &port) != 1 ||
+	    (up = px_connect_to(port)) < 0) {
+		static const char no[] = "HTTP/1.1 407 Proxy Authentication Required\r\n\r\n";
+		raw_write(fd, no, sizeof(no) - 1);
+		close(fd);
+		return NULL;
+	}
+	{
+		static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		raw_write(fd, yes, sizeof(yes) - 1);
+	}
+	for (;;) {
+		struct pollfd p[2] = { { fd, POLLIN, 0 }, { up, POLLIN, 0 } };
+		char b[16384];
+		ssize_t n;
+		if (poll(p, 2, -1) < 0)
+			break;
+		if (p[0].revents) {
+			if ((n = read(fd, b, sizeof(b))) <= 0)
+				break;
+			raw_write(up, b, (size_t)n);
+		}
+		if (p[1].revents) {
+			if ((n = read(up, b, sizeof(b))) <= 0)
+				break;
+			raw_write(fd, b, (size_t)n);
+		}
+	}
+	close(up);
+	close(fd);
+	return NULL;
+}
+
+static void px_start(int refuse)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	char env[128];
+
+	memset(&px, 0, sizeof(px));
+	px.refuse = refuse;
+	px.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(px.listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(px.listen_fd, 1), 0);
+	ck_assert_int_eq(getsockname(px.listen_fd, (struct sockaddr *)&a, &al), 0);
+	px.port = ntohs(a.sin_port);
+	snprintf(env, sizeof(env), "http://user:pass@127.0.0.1:%d", px.port);
+	ck_assert_int_eq(setenv("http_proxy", env, 1), 0);
+	ck_assert_int_eq(pthread_create(&px.thread, NULL, px_main, NULL), 0);
+}
+
+static void px_stop(void)
+{
+	unsetenv("http_proxy");
+	if (cl.c) {
+		wsc_drop(cl.c);
+		RUN_UNTIL(!cl.c, 5);
+	}
+	pthread_join(px.thread, NULL);
+	close(px.listen_fd);
+}
+
+START_TEST(through_the_proxy)
+{
+	cl.got = malloc(TOTAL);
+	px_start(0);
+	ck_assert_ptr_nonnull(open_to(srv_port, "/echo", "Bearer via-proxy"));
+	RUN_UNTIL(cl.got_len == TOTAL || cl.failed || cl.closed, 60);
+	ck_assert_msg(cl.failed == 0, "%s", cl.why);
+	got_is_pattern(TOTAL);
+	ck_assert_str_eq(srv.auth, "Bearer via-proxy");
+	px_stop();
+	/* CONNECT to the server's address, with user:pass as Basic (base64 "user:pass"). */
+	{
+		char want[64];
+		snprintf(want, sizeof(want), "CONNECT 127.0.0.1:%d HTTP/1.1\r\n", srv_port);
+		ck_assert_msg(strncmp(px.request, want, strlen(want)) == 0, "%s", px.request);
+	}
+	ck_assert_ptr_nonnull(strstr(px.request, "\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n"));
+	ck_assert_ptr_null(strstr(px.request, "via-proxy")); /* the upgrade went inside */
+}
+END_TEST
+
+START_TEST(proxy_refusal_fails_it)
+{
+	px_start(1);
+	ck_assert_ptr_nonnull(open_to(srv_port, "/echo", "Bearer secret"));
+	RUN_UNTIL(cl.failed || cl.closed, 30);
+	ck_assert_int_eq(cl.failed, 1);
+	ck_assert_int_eq(cl.up, 0);
+	ck_assert_msg(strstr(cl.why, "proxy refused") && strstr(cl.why, "407"), "%s", cl.why);
+	ck_assert_str_eq(srv.auth, "");
+	px_stop();
+}
+END_TEST
+
+START_TEST(bad_http_proxy_refused)
+{
+	ck_assert_int_eq(setenv("http_proxy", "http://proxy.example", 1), 0);
+	ck_assert_ptr_null(open_to(srv_port, "/echo", NULL));
+	unsetenv("http_proxy");
+	RUN_UNTIL(0, 0.2);
+	ck_assert_int_eq(srv.established, 0);
+}
+END_TEST
+
 /* ---- over TLS ---- */
 
 START_TEST(tls_echo_verified)
@@ -890,6 +1037,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, big_frame_in_the_head_read);
 	tcase_add_test(tc, masked_frame_from_server_ends_it);
 	tcase_add_test(tc, silent_server_pinged_then_dropped);
+	tcase_add_test(tc, through_the_proxy);
+	tcase_add_test(tc, proxy_refusal_fails_it);
+	tcase_add_test(tc, bad_http_proxy_refused);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tls, 90);
 	tcase_add_checked_fixture(tls, setup_tls, teardown);
@@ -906,8 +1056,11 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
+	SRunner *sr;
 	int failed;
+
+	signal(SIGPIPE, SIG_IGN); /* as the agent and kaiden-connect do (wsc.h) */
+	sr = srunner_create(suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
